@@ -1,0 +1,81 @@
+"""Built-in catalogs of chip classes and model presets, each figure with its source ids."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from .arch import ModelArch
+
+
+class Chip(BaseModel):
+    """One accelerator class. Peaks are dense (no sparsity); bandwidths are per chip, one direction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    vendor: str = ""
+    bf16_tflops: float = Field(gt=0, le=1e5, description="dense BF16 peak [TFLOP/s]")
+    fp16_tflops: float | None = Field(None, gt=0, le=1e5, description="dense FP16 peak [TFLOP/s]")
+    fp8_tflops: float | None = Field(None, gt=0, le=1e5, description="dense FP8 peak [TFLOP/s]; none if unsupported")
+    hbm_gib: float = Field(gt=0, le=16_384, description="device memory [GiB]")
+    hbm_tbps: float = Field(gt=0, le=1_000, description="device memory bandwidth [TB/s]")
+    scale_up_domain: int = Field(ge=1, le=65_536, description="chips joined by the scale-up fabric")
+    scale_up_gbyteps: float = Field(gt=0, le=1e5, description="scale-up bandwidth per chip, one direction [GB/s]")
+    scale_out_gbps: float = Field(gt=0, le=1e5, description="scale-out network per chip [Gbit/s]")
+    chips_per_node: int = Field(8, ge=1, le=1_024)
+    tdp_w: float = Field(gt=0, le=1e5, description="board power [W]")
+    matmul_efficiency: float = Field(
+        gt=0, le=1, description="share of the dense peak that large BF16 GEMMs reach on this chip"
+    )
+    mtbf_chip_days: float = Field(2_111.0, gt=0, le=1e7, description="mean chip-days between job interruptions")
+    unit_price_usd: float | None = Field(None, gt=0, le=1e7, description="purchase price per chip incl. server share")
+    sources: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+    def peak_flops(self, precision: str) -> float:
+        """Dense peak [FLOP/s] for the training precision; FP8 falls back to BF16 where unsupported."""
+        if precision == "fp8" and self.fp8_tflops:
+            return self.fp8_tflops * 1e12
+        return self.bf16_tflops * 1e12
+
+
+class ModelPreset(BaseModel):
+    """A published architecture with its published parameter counts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    arch: ModelArch
+    params_b: float = Field(description="published total parameters [billions]")
+    active_params_b: float | None = Field(None, description="published active parameters [billions]")
+    seq_len: int | None = None
+    sources: list[str] = Field(default_factory=list)
+    notes: str = ""
+
+
+def _load_yaml(name: str):
+    return yaml.safe_load(resources.files("planner.data").joinpath(name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def chips() -> dict[str, Chip]:
+    """All built-in chip classes by id."""
+    return {c["id"]: Chip(**c) for c in _load_yaml("chips.yaml")}
+
+
+@lru_cache(maxsize=1)
+def models() -> dict[str, ModelPreset]:
+    """All built-in model presets by id."""
+    return {m["id"]: ModelPreset(**m) for m in _load_yaml("models.yaml")}
+
+
+@lru_cache(maxsize=1)
+def sources() -> dict[str, str]:
+    """Source id -> citation."""
+    return dict(_load_yaml("sources.yaml"))

@@ -1,0 +1,129 @@
+"""Read scenario files (YAML or JSON) safely and turn every problem into one clear ScenarioError."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import ScenarioError
+from .scenario import Scenario
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """SafeLoader that also reads ``15.6e12`` and ``1e5`` as numbers (PyYAML's YAML 1.1 float rule needs a dot)."""
+
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_SafeLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def _int_if_whole(loader: _SafeLoader, node: yaml.Node) -> Any:
+    value = yaml.SafeLoader.construct_yaml_float(loader, node)
+    return int(value) if value == value and abs(value) != float("inf") and value.is_integer() and abs(value) < 2**63 else value
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:float", _int_if_whole)
+
+
+def format_loc(loc: tuple) -> str:
+    """('fleet', 1, 'deliveries', 0, 'date') -> 'fleet[1].deliveries[0].date'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _alias(loc: tuple) -> tuple:
+    # pydantic reports the python name of aliased fields; users wrote the alias
+    return tuple("from" if p == "from_" else p for p in loc)
+
+
+def _describe(err: dict) -> tuple[str, str]:
+    """One pydantic error -> (field path, reason). Validators may prefix a sub-path as '@sub.path: reason'."""
+    loc = tuple(p for p in _alias(err["loc"]) if not (isinstance(p, str) and ("[" in p or p in {"str", "ModelArch"})))
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if msg.startswith("@"):
+        sub, _, msg = msg[1:].partition(": ")
+        path = format_loc(loc)
+        return (f"{path}.{sub}" if path else sub), msg
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (not part of the scenario format)"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
+        msg = f"{msg} (got {err['input']!r})"
+    return format_loc(loc), msg
+
+
+def _pick(errors: list[dict]) -> dict:
+    """Choose the most helpful of several errors (a union of preset-id and explicit architecture fails twice)."""
+    for e in errors:
+        if e["msg"].startswith("Value error, "):
+            return e
+    return errors[0]
+
+
+def parse_text(text: str, path: str, suffix: str = "") -> dict:
+    """Parse YAML or JSON text to a mapping, or raise ScenarioError."""
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(f"{where}not valid {'JSON' if suffix == '.json' else 'YAML'}: {reason}", path=path) from None
+    if not isinstance(data, dict):
+        raise ScenarioError("the file must hold a mapping with name, workload and fleet", path=path)
+    return data
+
+
+def from_dict(data: dict, path: str = "<scenario>") -> Scenario:
+    """Validate a mapping as a Scenario, or raise ScenarioError naming the field."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        field, reason = _describe(_pick(exc.errors()))
+        raise ScenarioError(reason, path=path, field=field or None) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ScenarioError(str(exc), path=path) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate one scenario file."""
+    p = Path(path)
+    name = str(path)
+    if not p.is_file():
+        raise ScenarioError("no such file", path=name)
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise ScenarioError(f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", path=name)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file: {exc}", path=name) from None
+    return from_dict(parse_text(text, name, p.suffix.lower()), name)

@@ -1,0 +1,53 @@
+"""Flat result records of a simulated run: what the reports, the CLI, the app and notebooks read.
+
+Every table is a pandas DataFrame with the columns listed here (units in the names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+SCHEDULE_COLUMNS = [
+    "date",  # ISO date string, one row per day and pool
+    "day",  # int, days since scenario start
+    "pool",  # pool name
+    "units_delivered",  # cumulative units delivered (owned) or rented (cloud) by that day
+    "units_in_service",  # commissioned and not failed
+    "units_in_training",  # used by the training job's layout
+    "units_failed",  # out of service for repair
+    "tokens_trained",  # cumulative tokens trained (kept) by the job on this pool
+    "cost_usd",  # cumulative cost of this pool (cloud rent, amortized capex, energy)
+]
+EVENT_COLUMNS = [
+    "time_days",  # float, days since scenario start
+    "date",  # ISO date string
+    "pool",  # pool name, or "" for job-wide events
+    "event",  # delivery, commissioning, cloud_start, cloud_end, start, replan, checkpoint,
+    #           failure, repair, restart, maintenance, finish, give_up
+    "units",  # units involved (chips delivered, failed, in the new layout ...)
+    "detail",  # free text
+]
+PLAN_COLUMNS = ["date", "pool", "planned_units"]  # the delivery plan: cumulative units by date
+LAYOUT_COLUMNS = [
+    "start_days", "end_days", "pool", "units", "tp", "pp", "dp", "cp", "ep", "micro_batch", "recompute",
+    "tokens_per_s", "mfu",
+]
+REPLICATION_COLUMNS = [
+    "replication", "finished", "time_to_train_days", "cost_usd", "energy_mwh", "mfu", "goodput", "chip_hours",
+]
+
+
+@dataclass
+class RunResult:
+    """A whole `planner run`: the summary.json figures plus the tables of the first replication."""
+
+    scenario_name: str
+    summary: dict[str, Any]  # exactly the contract's summary.json
+    schedule: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEDULE_COLUMNS))
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))
+    plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))
+    layouts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LAYOUT_COLUMNS))
+    replications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLICATION_COLUMNS))
