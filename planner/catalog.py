@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-import yaml
+from .yamlio import safe_load
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arch import ModelArch
@@ -60,7 +60,7 @@ class ModelPreset(BaseModel):
 
 
 def _load_yaml(name: str):
-    return yaml.safe_load(resources.files("planner.data").joinpath(name).read_text(encoding="utf-8"))
+    return safe_load(resources.files("planner.data").joinpath(name).read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from .yamlio import SafeLoader
+
 from .errors import ScenarioError
 from .scenario import Scenario
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-
-
-class _SafeLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``15.6e12`` and ``1e5`` as numbers (PyYAML's YAML 1.1 float rule needs a dot)."""
-
-
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_SafeLoader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_SafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
-
-
-def _int_if_whole(loader: _SafeLoader, node: yaml.Node) -> Any:
-    value = yaml.SafeLoader.construct_yaml_float(loader, node)
-    return int(value) if value == value and abs(value) != float("inf") and value.is_integer() and abs(value) < 2**63 else value
-
-
-_SafeLoader.add_constructor("tag:yaml.org,2002:float", _int_if_whole)
 
 
 def format_loc(loc: tuple) -> str:
@@ -92,7 +66,7 @@ def parse_text(text: str, path: str, suffix: str = "") -> dict:
         if suffix == ".json":
             data = json.loads(text)
         else:
-            data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -1,0 +1,72 @@
+"""One entry point for every front end: the CLI, the Streamlit app and the notebooks call these functions."""
+
+from __future__ import annotations
+
+import time
+
+from .errors import InfeasiblePlanError
+from .perf.search import LayoutResult, Pin, best_layout, resolve_workload
+from .scenario import Pool, Scenario
+from .units import SECONDS_PER_DAY
+
+
+def pool_pin(pool: Pool) -> Pin:
+    p = pool.parallelism
+    return Pin(**p.model_dump()) if p is not None else Pin()
+
+
+def pool_layout(scenario: Scenario, pool: Pool, units: int | None = None) -> LayoutResult:
+    """Best layout of a pool's chips (its usable planned size unless ``units`` is given)."""
+    wl = scenario.workload
+    arch = wl.arch
+    workload = resolve_workload(arch, wl.seq_len, wl.global_batch_tokens, wl.precision)
+    n = pool.usable_units if units is None else units
+    try:
+        return best_layout(arch, scenario.chip(pool.chip), workload, n, pool_pin(pool))
+    except InfeasiblePlanError as exc:
+        raise InfeasiblePlanError(f"pool {pool.name!r}: {exc}", needed_gib=exc.needed_gib,
+                                  available_gib=exc.available_gib) from None
+
+
+def estimate(scenario: Scenario) -> dict:
+    """Steady-state answer per pool at its full planned size: the contract's `planner estimate --json`.
+
+    Raises InfeasiblePlanError when no pool has a layout that fits.
+    """
+    t0 = time.perf_counter()
+    pools, evaluated, errors = [], 0, []
+    for pool in scenario.fleet:
+        try:
+            r = pool_layout(scenario, pool)
+        except InfeasiblePlanError as exc:
+            errors.append(exc)
+            continue
+        evaluated += r.layouts_evaluated
+        pools.append({
+            "pool": pool.name,
+            "chip": pool.chip,
+            "units": r.units_used,
+            "units_available": r.units_available,
+            "mfu": r.mfu,
+            "tokens_per_s": r.tokens_per_s,
+            "step_time_s": r.step_time_s,
+            "time_to_train_days": scenario.workload.tokens / r.tokens_per_s / SECONDS_PER_DAY,
+            "memory_per_chip_gib": r.memory_per_chip_gib,
+            "parallelism": r.layout.contract_dict(),
+        })
+    if not pools:
+        raise errors[0] if len(errors) == 1 else InfeasiblePlanError("; ".join(str(e) for e in errors))
+    # Until pools are combined across sites, the combined answer is the best single pool.
+    best = max(pools, key=lambda p: p["tokens_per_s"])
+    return {
+        "scenario": scenario.name,
+        "pools": pools,
+        "combined": {
+            "mode": "single",
+            "pools": [best["pool"]],
+            "tokens_per_s": best["tokens_per_s"],
+            "time_to_train_days": best["time_to_train_days"],
+        },
+        "infeasible": [str(e) for e in errors],
+        "search": {"layouts_evaluated": evaluated, "seconds": time.perf_counter() - t0},
+    }

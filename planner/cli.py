@@ -1,0 +1,196 @@
+"""The `planner` command line. Exit codes: 0 ok, 1 an expect check failed, 2 bad input, 3 nothing fits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import InfeasiblePlanError, PlannerError, ScenarioError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Chip-supply-aware capacity planner for large-model training. Scenario files are YAML or JSON.",
+)
+catalog_app = typer.Typer(help="The built-in chip classes and model presets, with their sources.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+# wide tables when piped (CI logs), the terminal's width otherwise
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+
+def _fail(exc: PlannerError) -> None:
+    err.print(f"[bold red]error[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _load(path: Path):
+    from .loader import load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        _fail(exc)
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, indent=2, default=str)
+
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        out.print(f"planner {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def validate(scenarios: List[Path] = typer.Argument(..., help="Scenario files to check.")) -> None:
+    """Check scenario files only. Exit 0 when all are valid, 2 at the first invalid one."""
+    for path in scenarios:
+        s = _load(path)
+        out.print(f"[green]ok[/] {path}: {s.name} ({len(s.fleet)} pools)", highlight=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format."""
+    from .scenario import Scenario
+
+    sys.stdout.write(_dumps(Scenario.model_json_schema(by_alias=True)) + "\n")
+
+
+@app.command()
+def estimate(
+    scenario: Path = typer.Argument(..., help="Scenario file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the contract's JSON instead of a table."),
+) -> None:
+    """Steady state, no time axis: the best parallel layout of each pool at its full planned size."""
+    from . import api
+
+    s = _load(scenario)
+    try:
+        result = api.estimate(s)
+    except InfeasiblePlanError as exc:
+        _fail(exc)
+    except PlannerError as exc:  # pragma: no cover - defensive
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(_dumps(result) + "\n")
+        return
+    t = Table(title=f"{s.name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, seq {s.workload.seq_len}")
+    for col in ("pool", "chip", "units", "layout", "MFU", "tokens/s", "step s", "GiB/chip", "days"):
+        t.add_column(col, justify="right" if col not in ("pool", "chip", "layout") else "left")
+    for p in result["pools"]:
+        q = p["parallelism"]
+        lay = f"TP{q['tp']} PP{q['pp']}x{q['vp']} DP{q['dp']} CP{q['cp']} EP{q['ep']} mb{q['micro_batch']} {q['recompute']} Z{q['zero']}"
+        t.add_row(p["pool"], p["chip"], f"{p['units']:,}", lay, f"{p['mfu']:.1%}", f"{p['tokens_per_s']:,.0f}",
+                  f"{p['step_time_s']:.2f}", f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
+    out.print(t)
+    c = result["combined"]
+    out.print(f"combined ({c['mode']}): {c['tokens_per_s']:,.0f} tokens/s, {c['time_to_train_days']:.1f} days")
+    for msg in result["infeasible"]:
+        out.print(f"[yellow]not feasible[/]: {msg}", highlight=False)
+    sr = result["search"]
+    out.print(f"searched {sr['layouts_evaluated']:,} layouts in {sr['seconds']:.3f} s", style="dim")
+
+
+@app.command()
+def calibrate(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """Predicted vs published throughput for the reference training runs, with each error and the MAPE."""
+    from .calibrate import calibrate as run
+
+    rows, mape = run()
+    if as_json:
+        payload = {
+            "cases": [
+                {"id": r.id, "title": r.title, "chip": r.chip, "units": r.units, "metric": r.metric,
+                 "published": r.published, "predicted": r.predicted, "error": r.error,
+                 "parallelism": r.parallelism, "sources": r.sources}
+                for r in rows
+            ],
+            "mape": mape,
+            "n_cases": len(rows),
+            "chip_classes": sorted({r.chip for r in rows}),
+        }
+        sys.stdout.write(_dumps(payload) + "\n")
+        return
+    t = Table(title="calibration: predicted vs published")
+    for col in ("id", "run", "chip", "units", "metric", "published", "predicted", "error"):
+        t.add_column(col, justify="right" if col in ("units", "published", "predicted", "error") else "left")
+    for r in rows:
+        t.add_row(r.id, r.title, r.chip, f"{r.units:,}", r.metric, f"{r.published:.3g}", f"{r.predicted:.3g}",
+                  f"{r.error:+.1%}")
+    out.print(t)
+    out.print(f"MAPE {mape:.1%} over {len(rows)} cases on {len({r.chip for r in rows})} chip classes")
+
+
+@catalog_app.command("chips")
+def catalog_chips(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Chip classes: dense peaks, memory, links, power, sources."""
+    from .catalog import chips
+
+    data = {k: c.model_dump() for k, c in chips().items()}
+    if as_json:
+        sys.stdout.write(_dumps(data) + "\n")
+        return
+    t = Table(title="chip classes")
+    for col in ("id", "BF16 TF", "FP8 TF", "HBM GiB", "HBM TB/s", "scale-up", "GB/s", "scale-out Gb/s", "TDP W", "sources"):
+        t.add_column(col)
+    for k, c in data.items():
+        t.add_row(k, f"{c['bf16_tflops']:g}", f"{c['fp8_tflops'] or '-'}", f"{c['hbm_gib']:g}", f"{c['hbm_tbps']:g}",
+                  str(c["scale_up_domain"]), f"{c['scale_up_gbyteps']:g}", f"{c['scale_out_gbps']:g}",
+                  f"{c['tdp_w']:g}", ",".join(c["sources"]))
+    out.print(t)
+
+
+@catalog_app.command("models")
+def catalog_models(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Model presets: architecture, parameter counts (counted and published), sources."""
+    from .catalog import models
+    from .perf.params import count_params
+
+    data = {}
+    for k, m in models().items():
+        c = count_params(m.arch)
+        d = m.model_dump(exclude_none=True)
+        d["counted_params_b"] = c.total / 1e9
+        d["counted_active_params_b"] = c.active / 1e9
+        data[k] = d
+    if as_json:
+        sys.stdout.write(_dumps(data) + "\n")
+        return
+    t = Table(title="model presets")
+    for col in ("id", "layers", "hidden", "heads/kv", "ffn", "MoE", "params B", "active B", "sources"):
+        t.add_column(col)
+    for k, d in data.items():
+        a = d["arch"]
+        moe = a.get("moe")
+        t.add_row(k, str(a["layers"]), str(a["hidden"]), f"{a['heads']}/{a.get('kv_heads', a['heads'])}",
+                  str(a.get("ffn_hidden", "")), f"{moe['experts']}x top{moe['top_k']}" if moe else "-",
+                  f"{d['counted_params_b']:.1f}", f"{d['counted_active_params_b']:.1f}", ",".join(d["sources"]))
+    out.print(t)
+
+
+def main() -> None:
+    """Console-script entry point: user errors never show a traceback."""
+    try:
+        app()
+    except PlannerError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Memory per chip for a parallel layout [bytes]. Pure numpy functions: every argument may be an array."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arch import ModelArch
+
+# Bytes per parameter for mixed-precision Adam (Rajbhandari et al. 2020, ZeRO, sec. 3.1: 2 + 2 + K with K = 12)
+WEIGHT_BYTES = 2.0  # bf16/fp16 weights
+GRAD_BYTES = 2.0  # bf16/fp16 gradients
+OPTIMIZER_BYTES = 12.0  # fp32 master weights + Adam m + v
+
+RECOMPUTE = ("none", "selective", "full")  # index 0, 1, 2 in the vectorized code
+ZERO_STAGES = (0, 1, 2, 3)
+
+
+def state_bytes_per_param(zero, dp):
+    """Weights + gradients + optimizer bytes per parameter held by one chip (ZeRO eq. in sec. 5.1).
+
+    stage 0: 2+2+12; stage 1 shards the optimizer over DP; stage 2 also the gradients; stage 3 also the weights.
+    """
+    zero = np.asarray(zero)
+    dp = np.asarray(dp, dtype=float)
+    w = np.where(zero >= 3, WEIGHT_BYTES / dp, WEIGHT_BYTES)
+    g = np.where(zero >= 2, GRAD_BYTES / dp, GRAD_BYTES)
+    o = np.where(zero >= 1, OPTIMIZER_BYTES / dp, OPTIMIZER_BYTES)
+    return w + g + o
+
+
+def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute, *, dense_mlp=True):
+    """Activations one transformer layer keeps for one micro-batch on one chip [bytes].
+
+    Korthikanti et al. 2022 (arXiv:2205.05198), eqs. 1-6, generalised to GQA/MLA widths and gated MLPs,
+    with sequence parallelism (everything divided by tp) and context parallelism (sequence divided by cp):
+      none:      s*b*h*(34 + 5*a*s/h) / t   for MHA, 4h plain MLP, with dropout (their setting)
+      selective: s*b*h*34 / t               (attention core recomputed: no s^2 terms)
+      full:      2*s*b*h / t                (only the layer input is kept)
+    """
+    s = np.asarray(seq, dtype=float) / np.asarray(cp, dtype=float)
+    b = np.asarray(micro_batch, dtype=float)
+    t = np.asarray(tp, dtype=float)
+    h = float(a.hidden)
+    q_width = float(a.heads * a.d_head) if a.mla is None else float(a.heads * (a.mla.qk_nope_head_dim + a.mla.qk_rope_head_dim))
+    kv_width = float(a.n_kv_heads * a.d_head) if a.mla is None else float(a.heads * (a.mla.qk_nope_head_dim + a.mla.qk_rope_head_dim + a.mla.v_head_dim) / 2)
+    drop = 1.0 if a.dropout else 0.0
+    # attention block: QKV input 2sbh, Q 2sb*q, K and V 2sb*kv each, projection input 2sbh, dropout mask sbh
+    attn_linear = 2 * h + 2 * q_width + 4 * kv_width + 2 * h + drop * h
+    # s^2 part: softmax output 2as^2b, dropout mask as^2b, dropout output 2as^2b (per unit s*b: a*s*(2+3*drop))
+    attn_quadratic = a.heads * s * (2.0 + 3.0 * drop)
+    if dense_mlp:
+        f = float(a.ffn)
+        n_act = 1.0
+    else:
+        moe = a.moe
+        f = float(moe.expert_ffn_hidden)
+        n_act = float(moe.top_k + moe.shared_experts)  # each token's activations in each expert it visits
+    if a.mlp == "gated":
+        # input 2sbh; gate and up outputs 2sbf each; activation output 2sbf
+        mlp = 2 * h + n_act * 6 * f
+    else:
+        # input 2sbh; GeLU input 2sbf; GeLU output 2sbf (f = 4h gives Korthikanti's 2h + 16h)
+        mlp = 2 * h + n_act * 4 * f
+    mlp = mlp + drop * h
+    norms = 4 * h  # two LayerNorm inputs, 2sbh each
+    linear = attn_linear + mlp + norms  # = 34h for the Korthikanti setting
+    rc = np.asarray(recompute)
+    per_token = np.where(rc == 2, 2 * h, np.where(rc == 1, linear, linear + attn_quadratic))
+    return s * b * per_token / t
+
+
+def pipeline_in_flight(pp, vp):
+    """Micro-batches whose activations the first stage holds, in units of its own layers' worth.
+
+    1F1B: the first stage holds pp micro-batches of L/pp layers = L layers of one micro-batch
+    (Korthikanti et al. 2022, sec. 4.2.3); interleaving adds a factor 1 + (pp-1)/(pp*v) (their eq. 5 note).
+    Returned as a multiplier on (layers per stage x activations per layer and micro-batch).
+    """
+    pp = np.asarray(pp, dtype=float)
+    vp = np.asarray(vp, dtype=float)
+    return pp * (1.0 + np.where(vp > 1, (pp - 1) / (pp * vp), 0.0))

@@ -1,0 +1,135 @@
+"""Parameter counts and FLOPs per token from the architecture. Pure functions, no simpy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..arch import ModelArch
+
+
+@dataclass(frozen=True)
+class ParamCounts:
+    """Parameter counts [parameters] split the way the cost model needs them."""
+
+    attention_per_layer: int  # Q, K, V, O projections (MLA: low-rank factors) of one layer
+    dense_mlp_per_layer: int  # one dense MLP (the MLP of a dense layer)
+    expert_mlp: int  # one routed or shared expert's MLP
+    router_per_layer: int  # MoE gate
+    norms_per_layer: int  # two RMS/LayerNorm weight vectors
+    embedding: int  # input embedding table
+    output: int  # output projection (0 when tied)
+    n_dense_layers: int  # layers with a dense MLP
+    n_moe_layers: int  # layers with a MoE MLP
+    experts: int  # routed experts per MoE layer
+    top_k: int
+    shared_experts: int
+
+    @property
+    def moe_layer_total(self) -> int:
+        return (self.experts + self.shared_experts) * self.expert_mlp + self.router_per_layer
+
+    @property
+    def moe_layer_active(self) -> int:
+        return (self.top_k + self.shared_experts) * self.expert_mlp + self.router_per_layer
+
+    @property
+    def layer_dense_total(self) -> int:
+        return self.attention_per_layer + self.dense_mlp_per_layer + self.norms_per_layer
+
+    @property
+    def total(self) -> int:
+        """All parameters [parameters]."""
+        body = self.n_dense_layers * self.layer_dense_total + self.n_moe_layers * (
+            self.attention_per_layer + self.norms_per_layer + self.moe_layer_total
+        )
+        return body + self.embedding + self.output + self.norms_per_layer // 2  # + final norm
+
+    @property
+    def active(self) -> int:
+        """Parameters one token touches [parameters]."""
+        body = self.n_dense_layers * self.layer_dense_total + self.n_moe_layers * (
+            self.attention_per_layer + self.norms_per_layer + self.moe_layer_active
+        )
+        return body + self.embedding + self.output + self.norms_per_layer // 2
+
+    @property
+    def active_matmul_per_token(self) -> int:
+        """Parameters used in matmuls per token (excludes embedding lookup and norms) [parameters]."""
+        body = self.n_dense_layers * (self.attention_per_layer + self.dense_mlp_per_layer) + self.n_moe_layers * (
+            self.attention_per_layer + self.moe_layer_active
+        )
+        return body + (self.output if self.output else self.embedding)
+
+
+def attention_params(a: ModelArch) -> int:
+    """Q/K/V/O weights of one layer [parameters]; GQA shrinks K and V, MLA uses low-rank factors."""
+    h = a.hidden
+    if a.mla is not None:
+        m = a.mla
+        qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+        # DeepSeek-V2 (arXiv:2405.04434) sec. 2.1: W_DQ, W_UQ (or full W_Q), W_DKV (+ shared rope key), W_UK/W_UV, W_O
+        q = (h * m.q_lora_rank + m.q_lora_rank * a.heads * qk + m.q_lora_rank) if m.q_lora_rank else h * a.heads * qk
+        kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank + m.kv_lora_rank * a.heads * (
+            m.qk_nope_head_dim + m.v_head_dim
+        )
+        return q + kv + a.heads * m.v_head_dim * h
+    q_dim = a.heads * a.d_head
+    kv_dim = a.n_kv_heads * a.d_head
+    return h * q_dim + 2 * h * kv_dim + q_dim * h  # Ainslie et al. 2023 (GQA): K, V have kv_heads heads
+
+
+def mlp_params(a: ModelArch, ffn: int) -> int:
+    """One MLP [parameters]: three matrices when gated (SwiGLU, Shazeer 2020), two when plain."""
+    return a.mlp_matrices * a.hidden * ffn
+
+
+def count_params(a: ModelArch) -> ParamCounts:
+    """Parameter counts of an architecture (biases ignored, as in Llama-style models)."""
+    moe = a.moe
+    n_dense = a.layers if moe is None else moe.dense_layers
+    return ParamCounts(
+        attention_per_layer=attention_params(a),
+        dense_mlp_per_layer=mlp_params(a, a.ffn),
+        expert_mlp=mlp_params(a, moe.expert_ffn_hidden) if moe else 0,
+        router_per_layer=(moe.experts * a.hidden) if moe else 0,
+        norms_per_layer=2 * a.hidden,
+        embedding=a.vocab * a.hidden,
+        output=0 if a.tied_embeddings else a.vocab * a.hidden,
+        n_dense_layers=n_dense,
+        n_moe_layers=a.layers - n_dense,
+        experts=moe.experts if moe else 0,
+        top_k=moe.top_k if moe else 0,
+        shared_experts=moe.shared_experts if moe else 0,
+    )
+
+
+def attention_width(a: ModelArch) -> tuple[int, int]:
+    """(query-key width, value width) summed over heads [elements]."""
+    if a.mla is not None:
+        m = a.mla
+        return a.heads * (m.qk_nope_head_dim + m.qk_rope_head_dim), a.heads * m.v_head_dim
+    return a.heads * a.d_head, a.heads * a.d_head
+
+
+def attention_flops_per_token(a: ModelArch, seq_len: int) -> float:
+    """Model FLOPs of attention scores and weighted values per token, forward + backward [FLOP].
+
+    PaLM (Chowdhery et al. 2022, appendix B): 6N + 12*L*H*Q*T per token, i.e. 12*L*h*s for
+    qk width = v width = h. Counted without the causal mask, as PaLM does.
+    """
+    qk, v = attention_width(a)
+    return 6.0 * a.layers * seq_len * (qk + v)
+
+
+def model_flops_per_token(a: ModelArch, seq_len: int) -> float:
+    """Model FLOPs per trained token [FLOP]: 6*N_active (Kaplan et al. 2020) plus the attention term (PaLM).
+
+    N counts the matmul parameters a token touches (the embedding lookup is no matmul; a tied
+    output projection still is).
+    """
+    return 6.0 * count_params(a).active_matmul_per_token + attention_flops_per_token(a, seq_len)
+
+
+def training_flops(a: ModelArch, seq_len: int, tokens: float) -> float:
+    """Model FLOPs to train on ``tokens`` tokens [FLOP]."""
+    return model_flops_per_token(a, seq_len) * tokens

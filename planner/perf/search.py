@@ -1,0 +1,186 @@
+"""Layout search: score every candidate parallel layout with numpy at once and keep the fastest that fits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..arch import ModelArch
+from ..catalog import Chip
+from ..errors import InfeasiblePlanError
+from ..units import GIB, SECONDS_PER_DAY
+from .memory import RECOMPUTE
+from .params import count_params, model_flops_per_token
+from .steptime import Candidates, Workload, evaluate
+
+# Usable share of device memory: the rest goes to the runtime context, communication buffers and
+# allocator fragmentation (PyTorch reports 5-10% of HBM unusable in large runs).
+USABLE_HBM_FRACTION = 0.92
+MICRO_BATCHES = (1, 2, 4, 8, 16)
+VIRTUAL_STAGES = (1, 2, 3, 4, 6, 8)
+CP_DEGREES = (1, 2, 4, 8, 16, 32, 64)
+MIN_TOKENS_PER_CP_RANK = 2048  # below this, ring attention chunks are too small to hide their transfers
+ZERO_STAGES = (0, 1, 2, 3)
+MAX_PP = 256
+
+
+def default_global_batch_tokens(arch: ModelArch) -> float:
+    """Tokens per step when the scenario does not say: 4M below 100B active parameters, 16M above.
+
+    Llama 2 trained every size at 4M tokens (Touvron et al. 2023); Llama 3 405B at 16M (Dubey et al. 2024, sec. 3.4).
+    """
+    return 16.0e6 if count_params(arch).active >= 100e9 else 4.0e6
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Layout dimensions the scenario fixes; None is searched."""
+
+    tp: int | None = None
+    pp: int | None = None
+    dp: int | None = None
+    cp: int | None = None
+    ep: int | None = None
+    vp: int | None = None
+    micro_batch: int | None = None
+    recompute: str | None = None
+    zero: int | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    tp: int
+    pp: int
+    dp: int
+    cp: int
+    ep: int
+    vp: int
+    micro_batch: int
+    recompute: str
+    zero: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def contract_dict(self) -> dict:
+        """The contract's `parallelism` object (plus vp and zero)."""
+        return {
+            "tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp, "ep": self.ep,
+            "micro_batch": self.micro_batch, "recompute": self.recompute, "vp": self.vp, "zero": self.zero,
+        }
+
+
+@dataclass(frozen=True)
+class LayoutResult:
+    """The best layout for a number of chips and its figures."""
+
+    layout: Layout
+    units_available: int
+    units_used: int
+    tokens_per_s: float
+    step_time_s: float
+    mfu: float
+    memory_per_chip_gib: float
+    micro_batches: int
+    layouts_evaluated: int
+    search_seconds: float
+
+    def days_for(self, tokens: float) -> float:
+        return tokens / self.tokens_per_s / SECONDS_PER_DAY
+
+
+def _divisors_up_to(n: int, cap: int) -> list[int]:
+    return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
+
+
+def tp_options(arch: ModelArch, chip: Chip) -> list[int]:
+    """Tensor-parallel degrees: divide the heads, stay inside the scale-up domain (at most 64)."""
+    return [t for t in _divisors_up_to(arch.heads, min(chip.scale_up_domain, 64)) if t & (t - 1) == 0 or t % 4 == 0]
+
+
+def build_candidates(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin = Pin()) -> Candidates:
+    """Every layout worth scoring for ``units`` chips (dp is the most the chips and the batch allow)."""
+    L = arch.layers
+    tps = [pin.tp] if pin.tp else tp_options(arch, chip)
+    pps = [pin.pp] if pin.pp else list(range(1, min(L, MAX_PP) + 1))
+    vps = [pin.vp] if pin.vp else list(VIRTUAL_STAGES)
+    cps = [pin.cp] if pin.cp else [c for c in CP_DEGREES if c == 1 or (wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
+    if arch.moe:
+        eps = [pin.ep] if pin.ep else [e for e in _divisors_up_to(arch.moe.experts, arch.moe.experts) if e & (e - 1) == 0]
+    else:
+        eps = [1]
+    mbs = [pin.micro_batch] if pin.micro_batch else [m for m in MICRO_BATCHES if m <= wl.global_batch_seqs]
+    rcs = [RECOMPUTE.index(pin.recompute)] if pin.recompute else [0, 1, 2]
+    zs = [pin.zero] if pin.zero is not None else list(ZERO_STAGES)
+    grid = np.array(np.meshgrid(tps, pps, vps, cps, eps, mbs, rcs, zs, indexing="ij")).reshape(8, -1)
+    tp, pp, vp, cp, ep, mb, rc, z = grid
+    layers_rank = -(-L // pp)
+    ok = (tp * pp * cp <= units) & ((vp == 1) | ((pp > 1) & (layers_rank % vp == 0) & (layers_rank >= vp)))
+    if pin.dp:
+        dp = np.full_like(tp, pin.dp)
+    else:
+        dp = np.minimum(units // np.maximum(tp * pp * cp, 1), np.maximum(wl.global_batch_seqs // mb, 1))
+        dp = (dp // ep) * ep  # expert-parallel ranks are carved out of the data-parallel ranks
+    ok &= (dp >= 1) & (tp * pp * cp * dp <= units) & (dp % ep == 0)
+    idx = np.nonzero(ok)[0]
+    return Candidates(tp=tp[idx], pp=pp[idx], vp=vp[idx], cp=cp[idx], ep=ep[idx], dp=dp[idx], mb=mb[idx],
+                      recompute=rc[idx], zero=z[idx])
+
+
+def resolve_workload(
+    arch: ModelArch, seq_len: int, global_batch_tokens: float | None, precision: str, flash_attention: bool = True
+) -> Workload:
+    gbt = global_batch_tokens if global_batch_tokens else default_global_batch_tokens(arch)
+    return Workload(
+        seq_len=seq_len, global_batch_seqs=max(1, int(round(gbt / seq_len))), precision=precision,
+        flash_attention=flash_attention,
+    )
+
+
+def best_layout(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin = Pin()) -> LayoutResult:
+    """Fastest layout on at most ``units`` chips that fits in memory, or InfeasiblePlanError."""
+    t0 = time.perf_counter()
+    if units < 1:
+        raise InfeasiblePlanError(f"no chips of {chip.id} to train on")
+    cands = build_candidates(arch, chip, wl, units, pin)
+    if len(cands) == 0:
+        raise InfeasiblePlanError(f"no parallel layout of {units} {chip.id} chips matches the pinned dimensions")
+    sc = evaluate(arch, chip, wl, cands)
+    cap = chip.hbm_gib * GIB * USABLE_HBM_FRACTION
+    fits = sc.memory_bytes <= cap
+    if not fits.any():
+        need = float(sc.memory_bytes.min()) / GIB
+        raise InfeasiblePlanError(
+            f"needs {need:.1f} GiB per chip in the leanest layout, {chip.id} has {chip.hbm_gib:g} GiB "
+            f"({cap / GIB:.1f} usable) on {units} chips",
+            needed_gib=need,
+            available_gib=chip.hbm_gib,
+        )
+    tps = np.where(fits, sc.tokens_per_s, -np.inf)
+    best_rate = tps.max()
+    # among layouts within 0.1% of the best, prefer fewer chips, then less memory
+    near = np.nonzero(tps >= best_rate * 0.999)[0]
+    order = np.lexsort((sc.memory_bytes[near], sc.units_used[near], -tps[near]))
+    i = int(near[order[0]])
+    layout = Layout(
+        tp=int(cands.tp[i]), pp=int(cands.pp[i]), dp=int(cands.dp[i]), cp=int(cands.cp[i]), ep=int(cands.ep[i]),
+        vp=int(cands.vp[i]), micro_batch=int(cands.mb[i]), recompute=RECOMPUTE[int(cands.recompute[i])],
+        zero=int(cands.zero[i]),
+    )
+    rate = float(sc.tokens_per_s[i])
+    used = int(sc.units_used[i])
+    mfu = model_flops_per_token(arch, wl.seq_len) * rate / (used * chip.peak_flops(wl.precision))
+    return LayoutResult(
+        layout=layout,
+        units_available=units,
+        units_used=used,
+        tokens_per_s=rate,
+        step_time_s=float(sc.step_time_s[i]),
+        mfu=float(mfu),
+        memory_per_chip_gib=float(sc.memory_bytes[i] / GIB),
+        micro_batches=int(sc.micro_batches[i]),
+        layouts_evaluated=len(cands),
+        search_seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,292 @@
+"""Plotly figures built from a run's DataFrames (see ``planner.results``).
+
+Pure functions: each takes DataFrames (and plain values), returns a ``go.Figure`` and never
+touches files, so the HTML report, the Streamlit app and notebooks draw the same charts.
+Every function copes with empty or missing tables by returning a figure that says "no data".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from ..results import RunResult
+
+INTERRUPTIONS = ("failure", "restart", "maintenance", "replan")
+_MARKERS = {
+    "failure": ("x", "#d62728"),
+    "restart": ("triangle-up", "#ff7f0e"),
+    "maintenance": ("line-ns-open", "#7f7f7f"),
+    "replan": ("diamond", "#2ca02c"),
+}
+_PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3 + px.colors.qualitative.Set2
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=40), height=380, hovermode="x unified")
+JOB_ROW = "(job)"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def empty_figure(title: str, message: str = "no data") -> go.Figure:
+    """A blank figure carrying ``message`` in the middle."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=16))
+    fig.update_layout(title=title, template="plotly_white", height=300, margin=_LAYOUT["margin"])
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _usable(df: pd.DataFrame | None, *columns: str) -> bool:
+    return df is not None and not df.empty and all(c in df.columns for c in columns)
+
+
+def pool_colors(*frames: pd.DataFrame | None) -> dict[str, str]:
+    """A stable colour per pool name, in order of first appearance across ``frames``."""
+    names: list[str] = []
+    for df in frames:
+        if _usable(df, "pool"):
+            for name in df["pool"].astype(str):
+                if name and name not in names:
+                    names.append(name)
+    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+
+
+def start_date(schedule: pd.DataFrame | None = None, events: pd.DataFrame | None = None) -> pd.Timestamp | None:
+    """Day 0 of the run, recovered from the ``date``/``day`` (or ``date``/``time_days``) columns."""
+    for df, offset in ((schedule, "day"), (events, "time_days")):
+        if _usable(df, "date", offset):
+            rows = df[["date", offset]].dropna()
+            if rows.empty:
+                continue
+            first = rows.iloc[0]
+            when = pd.to_datetime(first["date"], errors="coerce")
+            if pd.notna(when):
+                return when.normalize() - pd.Timedelta(days=int(float(first[offset])))
+    return None
+
+
+def finish_date(events: pd.DataFrame | None) -> pd.Timestamp | None:
+    """Date of the first ``finish`` event, if any."""
+    if not _usable(events, "event", "date"):
+        return None
+    done = events[events["event"].astype(str) == "finish"]
+    if done.empty:
+        return None
+    when = pd.to_datetime(done.iloc[0]["date"], errors="coerce")
+    return None if pd.isna(when) else when
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, errors="coerce")
+
+
+def _vline(fig: go.Figure, x: Any, text: str, color: str = "#444") -> None:
+    # a shape + annotation instead of add_vline: add_vline's annotation fails on date axes
+    fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=color, dash="dot", width=2))
+    fig.add_annotation(x=x, y=1, yref="paper", text=text, showarrow=False, yanchor="bottom", font=dict(color=color))
+
+
+def _stacked_area(schedule: pd.DataFrame, value: str, colors: dict[str, str]) -> go.Figure:
+    data = schedule.assign(_date=_dates(schedule["date"]))
+    wide = data.pivot_table(index="_date", columns="pool", values=value, aggfunc="sum", sort=True).fillna(0.0)
+    fig = go.Figure()
+    for pool in [p for p in colors if p in wide.columns]:
+        fig.add_trace(
+            go.Scatter(
+                x=wide.index, y=wide[pool], name=pool, mode="lines", stackgroup="one",
+                line=dict(width=0.5, color=colors[pool]), legendgroup=pool,
+            )
+        )
+    return fig
+
+
+# ---------------------------------------------------------------- (a) capacity
+
+
+def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = None) -> go.Figure:
+    """Units in service per pool over time (stacked area) with the delivery plan as dashed step lines."""
+    title = "Capacity by pool"
+    if not _usable(schedule, "date", "pool", "units_in_service"):
+        return empty_figure(title)
+    colors = pool_colors(schedule, plan)
+    fig = _stacked_area(schedule, "units_in_service", colors)
+    if _usable(plan, "date", "pool", "planned_units"):
+        end = _dates(schedule["date"]).max()
+        for pool, rows in plan.assign(_date=_dates(plan["date"])).dropna(subset=["_date"]).groupby("pool", sort=False):
+            rows = rows.sort_values("_date")
+            x, y = list(rows["_date"]), list(rows["planned_units"].astype(float))
+            if pd.notna(end) and x and x[-1] < end:  # carry the last planned level to the end of the run
+                x.append(end)
+                y.append(y[-1])
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=y, name=f"{pool} (plan)", mode="lines", line_shape="hv", legendgroup=str(pool),
+                    line=dict(dash="dash", width=2, color=colors.get(str(pool), "#333")),
+                )
+            )
+    fig.update_layout(title=title, yaxis_title="units in service", **_LAYOUT)
+    return fig
+
+
+# ---------------------------------------------------------------- (b) tokens
+
+
+def tokens_figure(
+    schedule: pd.DataFrame | None, events: pd.DataFrame | None = None, target_tokens: float | None = None
+) -> go.Figure:
+    """Cumulative tokens trained (all pools) per day, with the finish date marked."""
+    title = "Tokens trained"
+    if not _usable(schedule, "date", "tokens_trained"):
+        return empty_figure(title)
+    total = (
+        schedule.assign(_date=_dates(schedule["date"]))
+        .groupby("_date", sort=True)["tokens_trained"]
+        .sum()
+    )
+    fig = go.Figure(
+        go.Scatter(x=total.index, y=total.values, name="tokens trained", mode="lines", line=dict(width=3, color="#1f77b4"))
+    )
+    if target_tokens:
+        fig.add_hline(y=float(target_tokens), line=dict(color="#999", dash="dash"))
+    done = finish_date(events)
+    if done is not None:
+        _vline(fig, done, f"finish {done.date().isoformat()}", color="#2ca02c")
+    fig.update_layout(title=title, yaxis_title="tokens", showlegend=False, **_LAYOUT)
+    return fig
+
+
+# ---------------------------------------------------------------- (c) cost
+
+
+def cost_figure(schedule: pd.DataFrame | None) -> go.Figure:
+    """Cumulative cost per pool over time, stacked."""
+    title = "Cumulative cost by pool"
+    if not _usable(schedule, "date", "pool", "cost_usd"):
+        return empty_figure(title)
+    fig = _stacked_area(schedule, "cost_usd", pool_colors(schedule))
+    fig.update_layout(title=title, yaxis_title="USD", yaxis_tickprefix="$", **_LAYOUT)
+    return fig
+
+
+# ---------------------------------------------------------------- (d) timeline
+
+
+_LAYOUT_HOVER = (
+    "<b>%{y}</b><br>days %{customdata[0]:.1f} – %{customdata[1]:.1f}<br>units %{customdata[2]:,}"
+    "<br>tp %{customdata[3]} · pp %{customdata[4]} · dp %{customdata[5]} · cp %{customdata[6]} · ep %{customdata[7]}"
+    "<br>micro-batch %{customdata[8]} · recompute %{customdata[9]}"
+    "<br>%{customdata[10]:.3s} tokens/s · MFU %{customdata[11]:.1%}<extra></extra>"
+)
+_HOVER_FIELDS = ["start_days", "end_days", "units", "tp", "pp", "dp", "cp", "ep", "micro_batch", "recompute",
+                 "tokens_per_s", "mfu"]
+
+
+def timeline_figure(
+    layouts: pd.DataFrame | None, events: pd.DataFrame | None = None, start: Any = None
+) -> go.Figure:
+    """The job's layouts as horizontal bars per pool (hover: parallelism and speed), interruptions as markers.
+
+    ``start`` (a date) puts the bars on a calendar axis; without it the axis is days since start.
+    """
+    title = "Job layouts and interruptions"
+    has_layouts = _usable(layouts, "start_days", "end_days", "pool")
+    has_events = _usable(events, "time_days", "event") and events["event"].astype(str).isin(INTERRUPTIONS).any()
+    if not has_layouts and not has_events:
+        return empty_figure(title)
+    t0 = pd.Timestamp(start) if start is not None and pd.notna(pd.Timestamp(start)) else None
+
+    def to_x(days: pd.Series) -> pd.Series:
+        days = pd.to_numeric(days, errors="coerce").astype(float)
+        return t0 + pd.to_timedelta(days, unit="D") if t0 is not None else days
+
+    fig = go.Figure()
+    colors = pool_colors(layouts, events)
+    if has_layouts:
+        lay = layouts.copy()
+        for col in _HOVER_FIELDS:
+            if col not in lay.columns:
+                lay[col] = None
+        for pool, rows in lay.groupby(lay["pool"].astype(str), sort=False):
+            begin, end = to_x(rows["start_days"]), to_x(rows["end_days"])
+            width = (end - begin).dt.total_seconds() * 1000 if t0 is not None else end - begin
+            fig.add_trace(
+                go.Bar(
+                    y=[pool or JOB_ROW] * len(rows), x=width, base=begin, orientation="h", name=pool or JOB_ROW,
+                    marker=dict(color=colors.get(pool, "#1f77b4"), line=dict(color="white", width=1)),
+                    customdata=rows[_HOVER_FIELDS].astype(object).where(rows[_HOVER_FIELDS].notna(), "–").values,
+                    hovertemplate=_LAYOUT_HOVER,
+                )
+            )
+    if has_events:
+        ev = events[events["event"].astype(str).isin(INTERRUPTIONS)].copy()
+        ev["_row"] = ev["pool"].fillna("").astype(str).replace("", JOB_ROW) if "pool" in ev.columns else JOB_ROW
+        for col in ("units", "detail"):
+            if col not in ev.columns:
+                ev[col] = ""
+        for kind in INTERRUPTIONS:
+            rows = ev[ev["event"].astype(str) == kind]
+            if rows.empty:
+                continue
+            symbol, color = _MARKERS[kind]
+            fig.add_trace(
+                go.Scatter(
+                    x=to_x(rows["time_days"]), y=rows["_row"], mode="markers", name=kind,
+                    marker=dict(symbol=symbol, size=10, color=color, line=dict(width=2, color=color)),
+                    customdata=rows[["time_days", "units", "detail"]].astype(str).values,
+                    hovertemplate=f"<b>{kind}</b> %{{y}}<br>day %{{customdata[0]}} · units %{{customdata[1]}}"
+                    "<br>%{customdata[2]}<extra></extra>",
+                )
+            )
+    fig.update_layout(title=title, barmode="overlay", bargap=0.4, **{**_LAYOUT, "hovermode": "closest"})
+    fig.update_yaxes(autorange="reversed", title=None)
+    if t0 is not None:
+        fig.update_xaxes(type="date")
+    else:
+        fig.update_xaxes(title="days since start")
+    return fig
+
+
+# ---------------------------------------------------------------- (e) replications
+
+
+def replications_figure(replications: pd.DataFrame | None) -> go.Figure:
+    """Histogram of time to train over the finished replications (needs more than one)."""
+    title = "Time to train across replications"
+    if not _usable(replications, "time_to_train_days"):
+        return empty_figure(title)
+    rows = replications
+    if "finished" in rows.columns:
+        rows = rows[rows["finished"].fillna(False).astype(bool)]
+    values = pd.to_numeric(rows["time_to_train_days"], errors="coerce").dropna()
+    if len(replications) <= 1 or values.empty:
+        return empty_figure(title, "no data (needs more than one finished replication)")
+    fig = go.Figure(go.Histogram(x=values, name="replications", marker_color="#1f77b4", opacity=0.85))
+    for q, dash in ((0.1, "dot"), (0.5, "solid"), (0.9, "dot")):
+        x = float(values.quantile(q))
+        fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color="#d62728", dash=dash))
+        fig.add_annotation(x=x, y=1, yref="paper", text=f"p{int(q * 100)} {x:.1f}", showarrow=False, yanchor="bottom")
+    fig.update_layout(title=title, xaxis_title="days", yaxis_title="replications", showlegend=False,
+                      **{**_LAYOUT, "hovermode": "closest"})
+    return fig
+
+
+# ---------------------------------------------------------------- all at once
+
+
+def result_figures(result: RunResult) -> dict[str, go.Figure]:
+    """Every chart of a run, keyed by a short name, in display order (replications only when there are several)."""
+    t0 = start_date(result.schedule, result.events)
+    figures = {
+        "capacity": capacity_figure(result.schedule, result.plan),
+        "tokens": tokens_figure(result.schedule, result.events),
+        "cost": cost_figure(result.schedule),
+        "timeline": timeline_figure(result.layouts, result.events, start=t0),
+    }
+    if result.replications is not None and len(result.replications) > 1:
+        figures["replications"] = replications_figure(result.replications)
+    return figures
+

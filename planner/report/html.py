@@ -1,0 +1,172 @@
+"""report.html: one self-contained page that works offline.
+
+plotly.js is embedded once, inline; every figure is a ``<div>`` plus a small script that
+draws into it. No external scripts, styles or fonts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html as _html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.offline
+
+from ..results import RunResult
+from . import charts, headline, tables
+
+MAX_EVENTS = 200
+MAX_LAYOUTS = 500
+
+_CSS = """
+:root { --fg: #1d2330; --muted: #5d6677; --line: #e3e6ec; --bg: #f6f7f9; --ok: #1a7f37; --bad: #c62828; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       color: var(--fg); background: var(--bg); }
+main { max-width: 1200px; margin: 0 auto; padding: 24px 28px 60px; }
+h1 { font-size: 1.7rem; margin: 0 0 4px; }
+h2 { font-size: 1.2rem; margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+.meta { color: var(--muted); margin: 0 0 20px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+.card .label { color: var(--muted); font-size: .85rem; }
+.card .value { font-size: 1.45rem; font-weight: 600; margin-top: 2px; }
+.card .detail { color: var(--muted); font-size: .8rem; }
+.chart { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 6px; margin: 14px 0; }
+.table-wrap { overflow-x: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; }
+table { border-collapse: collapse; width: 100%; font-size: .85rem; }
+th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th { background: #fafbfc; position: sticky; top: 0; }
+th:first-child, td:first-child { text-align: left; }
+tbody tr:hover { background: #f3f6fb; }
+.pass { color: var(--ok); font-weight: 600; }
+.fail { color: var(--bad); font-weight: 600; }
+.note { color: var(--muted); font-size: .85rem; margin: 6px 0; }
+footer { color: var(--muted); font-size: .8rem; margin-top: 40px; }
+"""
+
+_CHART_TITLES = {
+    "capacity": "Capacity",
+    "tokens": "Training progress",
+    "cost": "Cost",
+    "timeline": "Layouts and interruptions",
+    "replications": "Replications",
+}
+
+
+def _e(text: Any) -> str:
+    return _html.escape(str(text), quote=True)
+
+
+def _figure_html(fig: go.Figure, div_id: str) -> str:
+    body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
+    return f'<div class="chart">{body}</div>'
+
+
+def _table_html(df: pd.DataFrame, empty: str = "none") -> str:
+    if df is None or df.empty:
+        return f'<p class="note">{_e(empty)}</p>'
+    body = df.to_html(index=False, border=0, na_rep="", escape=True, float_format=lambda x: f"{x:,.6g}")
+    return f'<div class="table-wrap">{body}</div>'
+
+
+def _headline_html(summary: Mapping[str, Any]) -> str:
+    cards = "".join(
+        f'<div class="card"><div class="label">{_e(h.label)}</div><div class="value">{_e(h.value)}</div>'
+        f'<div class="detail">{_e(h.detail)}</div></div>'
+        for h in headline.headline_items(summary)
+    )
+    rows = headline.expectation_rows(summary)
+    if rows:
+        passed = sum(r["result"] == "PASS" for r in rows)
+        cls = "pass" if passed == len(rows) else "fail"
+        cards += (
+            f'<div class="card"><div class="label">Expectations</div>'
+            f'<div class="value {cls}">{passed} / {len(rows)} pass</div></div>'
+        )
+    out = f'<div class="cards">{cards}</div>'
+    if rows:
+        lines = "".join(
+            f'<tr><td>{_e(r["check"])}</td><td>{_e(r["value"])}</td>'
+            f'<td class="{"pass" if r["result"] == "PASS" else "fail"}">{_e(r["result"])}</td></tr>'
+            for r in rows
+        )
+        out += (
+            '<h2>Expectations</h2><div class="table-wrap"><table><thead><tr><th>check</th><th>value</th>'
+            f"<th>result</th></tr></thead><tbody>{lines}</tbody></table></div>"
+        )
+    return out
+
+
+def _meta(result: RunResult) -> str:
+    s = result.summary
+    parts = []
+    if s.get("seed") is not None:
+        parts.append(f"seed {s['seed']}")
+    if s.get("replications") is not None:
+        parts.append(f"{s['replications']} replication(s)")
+    t0 = charts.start_date(result.schedule, result.events)
+    if t0 is not None:
+        parts.append(f"start {t0.date().isoformat()}")
+    if s.get("planner_version"):
+        parts.append(f"planner {s['planner_version']}")
+    return " · ".join(_e(p) for p in parts)
+
+
+def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> str:
+    """The whole report page as a string."""
+    name = result.summary.get("scenario") or result.scenario_name
+    figs = charts.result_figures(result)
+    chart_html = "".join(
+        f"<h2>{_e(_CHART_TITLES.get(key, key))}</h2>{_figure_html(fig, f'chart-{key}')}" for key, fig in figs.items()
+    )
+    data = tables.tables(result)
+    events = data["events"]
+    layouts = data["layouts"]
+    event_note = (
+        f'<p class="note">First {MAX_EVENTS} of {len(events)} events; all of them are in events.csv.</p>'
+        if len(events) > MAX_EVENTS
+        else ""
+    )
+    layout_note = (
+        f'<p class="note">First {MAX_LAYOUTS} of {len(layouts)} layouts; all of them are in report.xlsx.</p>'
+        if len(layouts) > MAX_LAYOUTS
+        else ""
+    )
+    stats = tables.replication_stats(result.replications)
+    stamp = f" on {generated.isoformat(timespec='seconds')}" if generated else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(name)} — planner report</title>
+<style>{_CSS}</style>
+<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
+</head>
+<body>
+<main>
+<h1>{_e(name)}</h1>
+<p class="meta">{_meta(result)}</p>
+{_headline_html(result.summary)}
+{chart_html}
+<h2>Layouts</h2>
+{layout_note}{_table_html(layouts.head(MAX_LAYOUTS), "no layouts: the job never started")}
+<h2>Events</h2>
+{event_note}{_table_html(events.head(MAX_EVENTS), "no events")}
+<h2>Replications</h2>
+{_table_html(stats, "no replications")}
+<footer>Written by planner{_e(stamp)}. Data files next to this page: summary.json, schedule.csv,
+events.csv, report.xlsx.</footer>
+</main>
+</body>
+</html>
+"""
+
+
+def write_html(result: RunResult, path: Path) -> None:
+    path.write_text(render_html(result), encoding="utf-8")

@@ -1,0 +1,61 @@
+"""Activation and model-state memory vs Korthikanti et al. 2022 (arXiv:2205.05198) and ZeRO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.arch import ModelArch
+from planner.perf.memory import activation_bytes_per_layer, state_bytes_per_param
+
+A = ModelArch(layers=96, hidden=12288, heads=96, mlp="plain", ffn_hidden=4 * 12288, vocab=50257, dropout=True)
+S, B, H, HEADS = 2048, 1, 12288, 96
+
+
+def korthikanti(recompute: int, t: int, s: int = S, b: int = B) -> float:
+    if recompute == 0:
+        return s * b * H * (34 + 5 * HEADS * s / H) / t
+    if recompute == 1:
+        return 34 * s * b * H / t
+    return 2 * s * b * H / t
+
+
+@pytest.mark.parametrize("recompute", [0, 1, 2])
+@pytest.mark.parametrize("tp", [1, 8])
+def test_activation_matches_korthikanti(tp, recompute):
+    got = float(activation_bytes_per_layer(A, seq=S, micro_batch=B, tp=tp, cp=1, recompute=recompute))
+    assert got == pytest.approx(korthikanti(recompute, tp), rel=1e-9)
+
+
+def test_activation_vectorized_and_scales_with_batch():
+    rc = np.array([0, 1, 2, 0, 1, 2])
+    tp = np.array([1, 1, 1, 8, 8, 8])
+    got = activation_bytes_per_layer(A, seq=S, micro_batch=4, tp=tp, cp=1, recompute=rc)
+    want = [korthikanti(r, t, b=4) for r, t in zip(rc, tp)]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_context_parallel_splits_sequence():
+    got = float(activation_bytes_per_layer(A, seq=2 * S, micro_batch=1, tp=8, cp=2, recompute=1))
+    assert got == pytest.approx(korthikanti(1, 8), rel=1e-9)
+
+
+def test_no_dropout_is_smaller():
+    nodrop = A.model_copy(update={"dropout": False})
+    for r in (0, 1):
+        assert float(activation_bytes_per_layer(nodrop, S, 1, 1, 1, r)) < korthikanti(r, 1)
+
+
+@pytest.mark.parametrize("dp", [1, 2, 8, 64, 1024])
+def test_state_bytes_per_param(dp):
+    assert float(state_bytes_per_param(0, dp)) == pytest.approx(16.0, rel=1e-12)
+    assert float(state_bytes_per_param(1, dp)) == pytest.approx(4 + 12 / dp, rel=1e-12)
+    assert float(state_bytes_per_param(2, dp)) == pytest.approx(2 + 14 / dp, rel=1e-12)
+    assert float(state_bytes_per_param(3, dp)) == pytest.approx(16 / dp, rel=1e-12)
+
+
+def test_state_bytes_per_param_arrays():
+    zero = np.array([0, 1, 2, 3, 0, 1, 2, 3])
+    dp = np.array([4, 4, 4, 4, 32, 32, 32, 32])
+    want = [16, 4 + 12 / 4, 2 + 14 / 4, 16 / 4, 16, 4 + 12 / 32, 2 + 14 / 32, 16 / 32]
+    np.testing.assert_allclose(state_bytes_per_param(zero, dp), want, rtol=1e-12)

@@ -1,0 +1,308 @@
+"""The report folder: files, formats, and atomic replacement."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from openpyxl import load_workbook
+
+from planner.errors import PlannerError
+from planner.report import REPORT_FILES, ReportError, charts, headline_items, write_report
+from planner.results import (
+    EVENT_COLUMNS,
+    LAYOUT_COLUMNS,
+    PLAN_COLUMNS,
+    REPLICATION_COLUMNS,
+    SCHEDULE_COLUMNS,
+    RunResult,
+)
+
+START = dt.date(2025, 1, 1)
+POOLS = ("owned-a", "cloud-b")
+
+
+def _date(day: float) -> str:
+    return (START + dt.timedelta(days=int(day))).isoformat()
+
+
+def make_result(name: str = "tiny <two-pool> & co", days: int = 6) -> RunResult:
+    """A small hand-made run: two pools over a few days, a failure, a re-plan, a finish, two replications."""
+    schedule = []
+    for day in range(days):
+        for i, pool in enumerate(POOLS):
+            in_service = 64 + 32 * min(day, 2) if i == 0 else 128
+            schedule.append(
+                {
+                    "date": _date(day), "day": day, "pool": pool,
+                    "units_delivered": in_service, "units_in_service": in_service - (8 if day == 3 and i == 0 else 0),
+                    "units_in_training": in_service - 8 * (day == 3), "units_failed": 8 if day == 3 and i == 0 else 0,
+                    "tokens_trained": 1.0e9 * day * (i + 1), "cost_usd": 1000.0 * day * (2 if i else 1),
+                }
+            )
+    events = [
+        (0.0, "owned-a", "delivery", 64, "first tranche"),
+        (0.0, "cloud-b", "cloud_start", 128, ""),
+        (0.1, "", "start", 192, "tp=4 pp=2"),
+        (2.0, "owned-a", "replan", 256, "capacity +33%"),
+        (3.25, "owned-a", "failure", 8, "node 12 <gpu>"),
+        (3.3, "owned-a", "restart", 248, "from checkpoint"),
+        (4.0, "", "maintenance", 0, "planned"),
+        (5.5, "", "finish", 0, "done"),
+    ]
+    events = [
+        {"time_days": t, "date": _date(t), "pool": p, "event": e, "units": u, "detail": d} for t, p, e, u, d in events
+    ]
+    plan = [
+        {"date": _date(0), "pool": "owned-a", "planned_units": 64},
+        {"date": _date(2), "pool": "owned-a", "planned_units": 128},
+        {"date": _date(0), "pool": "cloud-b", "planned_units": 128},
+    ]
+    layouts = [
+        {"start_days": 0.1, "end_days": 2.0, "pool": "owned-a", "units": 64, "tp": 4, "pp": 2, "dp": 8, "cp": 1,
+         "ep": 1, "micro_batch": 1, "recompute": "selective", "tokens_per_s": 1.2e5, "mfu": 0.41},
+        {"start_days": 2.0, "end_days": 5.5, "pool": "owned-a", "units": 128, "tp": 4, "pp": 2, "dp": 16, "cp": 1,
+         "ep": 1, "micro_batch": 2, "recompute": "none", "tokens_per_s": 2.3e5, "mfu": 0.40},
+        {"start_days": 0.1, "end_days": 5.5, "pool": "cloud-b", "units": 128, "tp": 8, "pp": 1, "dp": 16, "cp": 1,
+         "ep": 1, "micro_batch": 1, "recompute": "selective", "tokens_per_s": 3.0e5, "mfu": 0.45},
+    ]
+    replications = [
+        {"replication": 0, "finished": True, "time_to_train_days": 5.5, "cost_usd": 15000.0, "energy_mwh": 12.5,
+         "mfu": 0.42, "goodput": 0.93, "chip_hours": 40000.0},
+        {"replication": 1, "finished": True, "time_to_train_days": 6.25, "cost_usd": 17000.0, "energy_mwh": 13.1,
+         "mfu": 0.41, "goodput": 0.90, "chip_hours": 43000.0},
+    ]
+
+    def stats(a: float, b: float) -> dict:
+        return {"mean": (a + b) / 2, "p10": a, "p50": (a + b) / 2, "p90": b}
+
+    summary = {
+        "scenario": name,
+        "planner_version": "0.1.0",
+        "seed": 42,
+        "replications": 2,
+        "metrics": {
+            "time_to_train_days": stats(5.5, 6.25),
+            "finish_probability": 1.0,
+            "cost_usd": stats(15000.0, 17000.0),
+            "energy_mwh": stats(12.5, 13.1),
+            "mfu": stats(0.41, 0.42),
+            "goodput": stats(0.90, 0.93),
+            "chip_hours": stats(40000.0, 43000.0),
+        },
+        "expectations": [
+            {"metric": "time_to_train_days", "quantile": 0.9, "max": 7.0, "value": 6.175, "passed": True},
+            {"metric": "goodput", "quantile": 0.5, "min": 0.95, "value": 0.915, "passed": False},
+        ],
+    }
+    return RunResult(
+        scenario_name=name,
+        summary=summary,
+        schedule=pd.DataFrame(schedule, columns=SCHEDULE_COLUMNS),
+        events=pd.DataFrame(events, columns=EVENT_COLUMNS),
+        plan=pd.DataFrame(plan, columns=PLAN_COLUMNS),
+        layouts=pd.DataFrame(layouts, columns=LAYOUT_COLUMNS),
+        replications=pd.DataFrame(replications, columns=REPLICATION_COLUMNS),
+    )
+
+
+def _leftovers(parent: Path, name: str) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}."))
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_all_files_written(tmp_path: Path) -> None:
+    out = write_report(make_result(), tmp_path / "out")
+    assert out == tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    assert all((out / f).stat().st_size > 0 for f in REPORT_FILES)
+    assert _leftovers(tmp_path, "out") == []
+
+
+def test_summary_json_round_trips(tmp_path: Path) -> None:
+    result = make_result()
+    out = write_report(result, tmp_path / "out")
+    text = (out / "summary.json").read_text(encoding="utf-8")
+    assert json.loads(text) == result.summary
+    assert text.startswith('{\n  "scenario"')  # indent=2, keys in the contract's order
+
+
+def test_summary_json_plain_numbers(tmp_path: Path) -> None:
+    result = make_result()
+    result.summary["seed"] = np.int64(42)
+    result.summary["metrics"]["finish_probability"] = np.float64(0.5)
+    result.summary["metrics"]["mfu"]["p90"] = float("nan")
+    out = write_report(result, tmp_path / "out")
+    data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert data["seed"] == 42 and isinstance(data["seed"], int)
+    assert data["metrics"]["finish_probability"] == 0.5
+    assert data["metrics"]["mfu"]["p90"] is None  # strict JSON: no NaN literal
+
+
+def test_csv_columns(tmp_path: Path) -> None:
+    result = make_result()
+    out = write_report(result, tmp_path / "out")
+    schedule = pd.read_csv(out / "schedule.csv")
+    assert list(schedule.columns) == SCHEDULE_COLUMNS
+    assert len(schedule) == len(result.schedule)
+    events = pd.read_csv(out / "events.csv", keep_default_na=False)
+    assert list(events.columns) == EVENT_COLUMNS
+    assert list(events["event"]) == list(result.events["event"])
+
+
+def test_html_is_self_contained(tmp_path: Path) -> None:
+    out = write_report(make_result(), tmp_path / "out")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "plotly" in page.lower()
+    assert not re.search(r"<script[^>]*\ssrc\s*=\s*[\"']?https?:", page, re.I)
+    assert "<script src=http" not in page.replace('"', "").replace("'", "")
+    assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
+    assert page.count("Plotly.newPlot") == 5  # capacity, tokens, cost, timeline, replications
+    assert len(re.findall(r"<script[^>]*>", page)) == 1 + 5  # plotly.js once, then one per figure
+    # the scenario name is escaped, never raw markup
+    assert "tiny &lt;two-pool&gt; &amp; co" in page and "<two-pool>" not in page
+    assert "node 12 &lt;gpu&gt;" in page
+    for label in ("Time to train", "Finish probability", "Cost", "Energy", "MFU", "Goodput", "Chip-hours"):
+        assert label in page
+    assert "PASS" in page and "FAIL" in page
+
+
+def test_xlsx_sheets(tmp_path: Path) -> None:
+    out = write_report(make_result(), tmp_path / "out")
+    book = load_workbook(out / "report.xlsx", read_only=True)
+    assert len(book.sheetnames) >= 2
+    assert book.sheetnames == ["summary", "schedule", "events", "plan", "layouts", "replications"]
+    summary = pd.read_excel(out / "report.xlsx", sheet_name="summary")
+    fields = dict(zip(summary["field"], summary["value"]))
+    assert fields["metrics.time_to_train_days.p50"] == pytest.approx(5.875)
+    assert fields["expectations[1].passed"] in (False, "False", 0)
+    schedule = pd.read_excel(out / "report.xlsx", sheet_name="schedule")
+    assert list(schedule.columns) == SCHEDULE_COLUMNS and len(schedule) == 12
+
+
+def test_empty_result(tmp_path: Path) -> None:
+    """A run with no rows at all (say the job never started) still gives a full report."""
+    result = RunResult(scenario_name="empty", summary={"scenario": "empty", "metrics": {}, "expectations": []})
+    out = write_report(result, tmp_path / "out")
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    assert list(pd.read_csv(out / "schedule.csv").columns) == SCHEDULE_COLUMNS
+    assert "no data" in (out / "report.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- atomicity
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("disk on fire")
+
+
+@pytest.mark.parametrize("target", ["planner.report.tables.write_xlsx", "planner.report.html.write_html"])
+def test_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    monkeypatch.setattr(target, _boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_report(make_result(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_keeps_previous_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = make_result("first run")
+    write_report(first, tmp_path / "out")
+    before = {f: (tmp_path / "out" / f).read_bytes() for f in REPORT_FILES}
+    monkeypatch.setattr("planner.report.tables.write_csv", _boom)
+    with pytest.raises(RuntimeError):
+        write_report(make_result("second run"), tmp_path / "out")
+    assert {f: (tmp_path / "out" / f).read_bytes() for f in REPORT_FILES} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_replaces_previous_report(tmp_path: Path) -> None:
+    write_report(make_result("first run"), tmp_path / "out")
+    write_report(make_result("second run"), tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["scenario"] == "second run"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_creates_missing_parents(tmp_path: Path) -> None:
+    out = write_report(make_result(), tmp_path / "a" / "b" / "out")
+    assert (out / "report.html").is_file()
+
+
+def test_refuses_to_replace_other_files(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "thesis.tex").write_text("do not delete")
+    with pytest.raises(ReportError, match="thesis.tex") as info:
+        write_report(make_result(), target)
+    assert isinstance(info.value, PlannerError)
+    assert (target / "thesis.tex").read_text() == "do not delete"
+    assert [p.name for p in tmp_path.iterdir()] == ["precious"]
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ReportError):
+        write_report(make_result(), tmp_path / "afile")
+
+
+# ---------------------------------------------------------------- charts and headline
+
+
+def test_charts_cope_with_empty_frames() -> None:
+    empty = RunResult(scenario_name="e", summary={})
+    for fig in (
+        charts.capacity_figure(empty.schedule, empty.plan),
+        charts.tokens_figure(empty.schedule, empty.events),
+        charts.cost_figure(empty.schedule),
+        charts.timeline_figure(empty.layouts, empty.events),
+        charts.replications_figure(empty.replications),
+        charts.capacity_figure(None),
+    ):
+        assert isinstance(fig, go.Figure)
+        assert any("no data" in (a.text or "") for a in fig.layout.annotations)
+    assert set(charts.result_figures(empty)) == {"capacity", "tokens", "cost", "timeline"}
+
+
+def test_charts_content() -> None:
+    result = make_result()
+    cap = charts.capacity_figure(result.schedule, result.plan)
+    names = [t.name for t in cap.data]
+    assert names == ["owned-a", "cloud-b", "owned-a (plan)", "cloud-b (plan)"]
+    plan_a = cap.data[2]
+    assert plan_a.line.dash == "dash" and plan_a.line.shape == "hv"
+    assert list(plan_a.y) == [64, 128, 128]  # last planned level carried to the end of the run
+
+    tokens = charts.tokens_figure(result.schedule, result.events)
+    assert list(tokens.data[0].y) == [3.0e9 * d for d in range(6)]
+    assert any("finish 2025-01-06" in (a.text or "") for a in tokens.layout.annotations)
+
+    cost = charts.cost_figure(result.schedule)
+    assert [t.stackgroup for t in cost.data] == ["one", "one"]
+
+    t0 = charts.start_date(result.schedule, result.events)
+    assert t0 == pd.Timestamp("2025-01-01")
+    timeline = charts.timeline_figure(result.layouts, result.events, start=t0)
+    kinds = {t.name for t in timeline.data if t.type == "scatter"}
+    assert kinds == {"failure", "restart", "maintenance", "replan"}
+    bars = [t for t in timeline.data if t.type == "bar"]
+    assert {t.name for t in bars} == {"owned-a", "cloud-b"}
+    assert "tp" in bars[0].hovertemplate and "recompute" in bars[0].hovertemplate
+
+    hist = charts.replications_figure(result.replications)
+    assert hist.data[0].type == "histogram" and len(hist.data[0].x) == 2
+    one = charts.replications_figure(result.replications.head(1))
+    assert any("no data" in (a.text or "") for a in one.layout.annotations)
+
+
+def test_headline_items() -> None:
+    items = {h.key: h for h in headline_items(make_result().summary)}
+    assert items["time_to_train_days"].value == "5.9 d"
+    assert "p10 5.5 d" in items["time_to_train_days"].detail
+    assert items["finish_probability"].value == "100.0 %"
+    assert items["cost_usd"].value == "$16 k"
+    assert headline_items({})[0].value == "—"

@@ -1,0 +1,154 @@
+"""Layout search: infeasible layouts rejected, chosen layouts consistent, monotone in memory and chips."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.catalog import chips, models
+from planner.errors import InfeasiblePlanError
+from planner.perf.search import USABLE_HBM_FRACTION, Pin, best_layout, resolve_workload
+from planner.units import GIB
+
+H100 = chips()["h100-sxm"]
+
+
+def arch(mid):
+    return models()[mid].arch
+
+
+def wl(mid, seq=8192, gbt=None, precision="bf16"):
+    return resolve_workload(arch(mid), seq, gbt, precision)
+
+
+# --- (a) infeasible layouts are rejected ---------------------------------------------------------
+
+
+def test_405b_does_not_fit_on_8_h100():
+    a = arch("llama3-405b")
+    # the bf16 weights alone exceed the memory of 8 chips
+    assert 405e9 * 2 > 8 * 80 * GIB
+    with pytest.raises(InfeasiblePlanError) as ei:
+        best_layout(a, H100, wl("llama3-405b"), 8)
+    assert "GiB" in str(ei.value)
+
+
+def test_pinned_70b_without_sharding_does_not_fit():
+    with pytest.raises(InfeasiblePlanError) as ei:
+        best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 64, Pin(tp=1, pp=1, zero=0))
+    assert "GiB" in str(ei.value)
+
+
+def test_no_chips_is_infeasible():
+    with pytest.raises(InfeasiblePlanError):
+        best_layout(arch("llama3-8b"), H100, wl("llama3-8b"), 0)
+
+
+# --- (b) the chosen layout is self-consistent -----------------------------------------------------
+
+CASES = [
+    ("llama3-8b", "h100-sxm", 8, 8192, None),
+    ("llama3-8b", "a100-80gb", 64, 8192, None),
+    ("llama3-70b", "h100-sxm", 1024, 8192, None),
+    ("llama3-70b", "ascend-910b", 512, 4096, None),
+    ("llama3-405b", "h100-sxm", 2048, 8192, 16e6),
+    ("gpt3-175b", "a100-80gb", 1000, 2048, None),
+    ("deepseek-v3", "h800", 2048, 4096, 61e6),
+    ("mixtral-8x7b", "h100-sxm", 100, 4096, None),
+]
+
+
+@pytest.mark.parametrize("mid,chip_id,units,seq,gbt", CASES)
+def test_chosen_layout_is_consistent(mid, chip_id, units, seq, gbt):
+    chip = chips()[chip_id]
+    w = wl(mid, seq, gbt)
+    r = best_layout(arch(mid), chip, w, units)
+    lay = r.layout
+    assert r.units_available == units
+    assert 1 <= r.units_used <= units
+    assert lay.tp * lay.pp * lay.cp * lay.dp == r.units_used
+    assert lay.dp % lay.ep == 0
+    assert r.memory_per_chip_gib <= USABLE_HBM_FRACTION * chip.hbm_gib
+    assert r.memory_per_chip_gib > 0
+    assert 0 < r.mfu < 1
+    assert r.tokens_per_s > 0 and r.step_time_s > 0
+    assert r.layouts_evaluated >= 1
+
+
+# --- (c) more memory never slows the best layout --------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    mid=st.sampled_from(["llama3-8b", "llama3-70b"]),
+    units=st.sampled_from([16, 64, 256, 1024]),
+    x=st.lists(st.floats(40, 400, allow_nan=False), min_size=2, max_size=2, unique=True).map(sorted),
+)
+def test_more_memory_is_never_slower(mid, units, x):
+    x1, x2 = x
+    a, w = arch(mid), wl(mid)
+    small = H100.model_copy(update={"hbm_gib": x1})
+    big = H100.model_copy(update={"hbm_gib": x2})
+    try:
+        r1 = best_layout(a, small, w, units)
+    except InfeasiblePlanError:
+        r1 = None
+    try:
+        r2 = best_layout(a, big, w, units)
+    except InfeasiblePlanError:
+        assert r1 is None, f"feasible with {x1} GiB but not with {x2} GiB"
+        return
+    if r1 is not None:
+        assert r2.tokens_per_s >= r1.tokens_per_s * (1 - 1e-9), (x1, x2, r1.layout, r2.layout)
+
+
+# --- (d) more chips never lowers the best rate ----------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    mid=st.sampled_from(["llama3-8b", "llama3-70b"]),
+    n1=st.integers(8, 512),
+    extra=st.integers(1, 512),
+)
+def test_more_chips_is_never_slower(mid, n1, extra):
+    a, w = arch(mid), wl(mid)
+    n2 = n1 + extra
+    try:
+        r1 = best_layout(a, H100, w, n1)
+    except InfeasiblePlanError:
+        r1 = None
+    try:
+        r2 = best_layout(a, H100, w, n2)
+    except InfeasiblePlanError:
+        assert r1 is None, f"feasible on {n1} chips but not on {n2}"
+        return
+    if r1 is not None:
+        assert r2.tokens_per_s >= r1.tokens_per_s * (1 - 1e-9), (n1, n2, r1.layout, r2.layout)
+
+
+# --- (e) pins are honoured ------------------------------------------------------------------------
+
+
+def test_pin_tp_pp_honoured():
+    r = best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 512, Pin(tp=4, pp=2))
+    assert (r.layout.tp, r.layout.pp) == (4, 2)
+    assert r.layout.tp * r.layout.pp * r.layout.cp * r.layout.dp == r.units_used <= 512
+
+
+def test_pin_everything_honoured():
+    pin = Pin(tp=8, pp=4, cp=1, micro_batch=1, recompute="full", zero=1, vp=1)
+    r = best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 1024, pin)
+    lay = r.layout
+    assert (lay.tp, lay.pp, lay.cp, lay.micro_batch, lay.recompute, lay.zero, lay.vp) == (8, 4, 1, 1, "full", 1, 1)
+    assert r.layouts_evaluated == 1
+
+
+# --- (f) the search is broad ----------------------------------------------------------------------
+
+
+def test_search_scores_many_layouts():
+    r = best_layout(arch("llama3-405b"), H100, wl("llama3-405b", 8192, 16e6), 16384)
+    assert r.layouts_evaluated >= 10_000
+    assert r.units_used <= 16384
