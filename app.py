@@ -103,7 +103,8 @@ def apply_knobs(data: dict, knobs: Knobs, name: str = "<scenario>") -> dict:
                 cloud["units"] = units
             else:
                 del pool["cloud"]
-                owned = [pool.get("units") or 0] + [d.get("units") or 0 for d in pool.get("deliveries") or [] if isinstance(d, dict)]
+                deliveries = [d for d in pool.get("deliveries") or [] if isinstance(d, dict)]
+                owned = [pool.get("units") or 0] + [d.get("units") or 0 for d in deliveries]
                 if not any(isinstance(u, (int, float)) and u > 0 for u in owned):
                     continue  # a cloud-only pool with no cloud left
         kept.append(pool)
@@ -237,7 +238,8 @@ def _run_tab(state: dict, current_key: str) -> None:
         st.plotly_chart(fig, key=f"chart-{key}")
     with st.expander(f"Layouts ({len(result.layouts)})"):
         st.dataframe(result.layouts, hide_index=True)
-    with st.expander(f"Events (first {MAX_TABLE_ROWS} of {len(result.events)})"):
+    n = len(result.events)
+    with st.expander(f"Events ({n})" if n <= MAX_TABLE_ROWS else f"Events (first {MAX_TABLE_ROWS} of {n})"):
         st.dataframe(result.events.head(MAX_TABLE_ROWS), hide_index=True)
     if len(result.replications) > 1:
         with st.expander(f"Replications ({len(result.replications)})"):
@@ -251,14 +253,15 @@ def _run_tab(state: dict, current_key: str) -> None:
 
 def _estimate_tab(api, scenario, key: str, state: dict) -> None:
     st.caption("Steady state: each pool at its full planned size, its best parallel layout and speed.")
-    if st.button("Estimate", disabled=api is None or scenario is None):
-        answer = _guard("Estimate", api.estimate, scenario)
+    estimate = getattr(api, "estimate", None)
+    if st.button("Estimate", disabled=estimate is None):
+        answer = _guard("Estimate", estimate, scenario)
         if answer is not None:
             state["estimate"], state["estimate_key"] = answer, key
     answer = state.get("estimate")
     if answer is None:
-        if api is None:
-            st.info("The planner API (planner.api) is not available in this installation yet.")
+        if estimate is None:
+            st.info("The estimate (planner.api.estimate) is not available in this installation yet.")
         return
     if state.get("estimate_key") != key:
         st.warning("The settings changed since this estimate; press **Estimate** to update.")
@@ -271,6 +274,8 @@ def _estimate_tab(api, scenario, key: str, state: dict) -> None:
     cols[3].metric("Layouts searched", fmt_si(stat(search.get("layouts_evaluated"))),
                    help=f"{search.get('seconds', '—')} s", border=True)
     st.dataframe(estimate_pools_frame(answer), hide_index=True)
+    for problem in answer.get("infeasible") or []:
+        st.warning(str(problem))
 
 
 def main() -> None:
@@ -290,11 +295,12 @@ def main() -> None:
 
     api = _guard("Loading planner.api", load_api)
     if run:
-        if api is None:
-            st.warning("The planner API (planner.api) is not available in this installation yet.")
+        run_scenario = getattr(api, "run_scenario", None)
+        if run_scenario is None:
+            st.warning("The simulation (planner.api.run_scenario) is not available in this installation yet.")
         else:
             with st.spinner(f"Simulating {knobs.replications} replication(s) ..."):
-                result = _guard("Run", api.run_scenario, scenario, replications=knobs.replications, seed=knobs.seed)
+                result = _guard("Run", run_scenario, scenario, replications=knobs.replications, seed=knobs.seed)
             if result is not None:
                 if state.get("result") is not None:
                     state["previous"] = state["result"].summary

@@ -70,3 +70,13 @@ def estimate(scenario: Scenario) -> dict:
         "infeasible": [str(e) for e in errors],
         "search": {"layouts_evaluated": evaluated, "seconds": time.perf_counter() - t0},
     }
+
+
+def run_scenario(scenario: Scenario, replications: int | None = None, seed: int | None = None,
+                 backend: str = "local", scheduler: str | None = None, workers: int | None = None,
+                 progress=None):
+    """Simulate the scenario over time: a RunResult with the summary.json figures and the tables."""
+    from .sim.runner import run_scenario as _run
+
+    return _run(scenario, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
+                workers=workers, progress=progress)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -118,12 +119,8 @@ def build_candidates(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin:
     tp, pp, vp, cp, ep, mb, rc, z = grid
     layers_rank = -(-L // pp)
     ok = (tp * pp * cp <= units) & ((vp == 1) | ((pp > 1) & (layers_rank % vp == 0) & (layers_rank >= vp)))
-    if pin.dp:
-        dp = np.full_like(tp, pin.dp)
-    else:
-        dp = np.minimum(units // np.maximum(tp * pp * cp, 1), np.maximum(wl.global_batch_seqs // mb, 1))
-        dp = (dp // ep) * ep  # expert-parallel ranks are carved out of the data-parallel ranks
-    ok &= (dp >= 1) & (tp * pp * cp * dp <= units) & (dp % ep == 0)
+    dp, valid = _fill_dp(tp, pp, cp, ep, mb, units, wl, pin)
+    ok &= valid
     idx = np.nonzero(ok)[0]
     return Candidates(tp=tp[idx], pp=pp[idx], vp=vp[idx], cp=cp[idx], ep=ep[idx], dp=dp[idx], mb=mb[idx],
                       recompute=rc[idx], zero=z[idx])
@@ -139,31 +136,22 @@ def resolve_workload(
     )
 
 
-def best_layout(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin = Pin()) -> LayoutResult:
-    """Fastest layout on at most ``units`` chips that fits in memory, or InfeasiblePlanError."""
-    t0 = time.perf_counter()
-    if units < 1:
-        raise InfeasiblePlanError(f"no chips of {chip.id} to train on")
-    cands = build_candidates(arch, chip, wl, units, pin)
-    if len(cands) == 0:
-        raise InfeasiblePlanError(f"no parallel layout of {units} {chip.id} chips matches the pinned dimensions")
-    sc = evaluate(arch, chip, wl, cands)
-    cap = chip.hbm_gib * GIB * USABLE_HBM_FRACTION
-    fits = sc.memory_bytes <= cap
-    if not fits.any():
-        need = float(sc.memory_bytes.min()) / GIB
-        raise InfeasiblePlanError(
-            f"needs {need:.1f} GiB per chip in the leanest layout, {chip.id} has {chip.hbm_gib:g} GiB "
-            f"({cap / GIB:.1f} usable) on {units} chips",
-            needed_gib=need,
-            available_gib=chip.hbm_gib,
-        )
-    tps = np.where(fits, sc.tokens_per_s, -np.inf)
-    best_rate = tps.max()
-    # among layouts within 0.1% of the best, prefer fewer chips, then less memory
-    near = np.nonzero(tps >= best_rate * 0.999)[0]
-    order = np.lexsort((sc.memory_bytes[near], sc.units_used[near], -tps[near]))
-    i = int(near[order[0]])
+def _fill_dp(tp, pp, cp, ep, mb, units: int, wl: Workload, pin: Pin):
+    """The most data-parallel replicas the chips and the batch allow (a multiple of ep), and which are valid."""
+    if pin.dp:
+        dp = np.full_like(tp, pin.dp)
+    else:
+        dp = np.minimum(units // np.maximum(tp * pp * cp, 1), np.maximum(wl.global_batch_seqs // mb, 1))
+        dp = (dp // ep) * ep  # expert-parallel ranks are carved out of the data-parallel ranks
+    ok = (dp >= 1) & (tp * pp * cp * dp <= units) & (dp % ep == 0)
+    return dp, ok
+
+
+def usable_hbm_bytes(chip: Chip) -> float:
+    return chip.hbm_gib * GIB * USABLE_HBM_FRACTION
+
+
+def _result(arch, chip, wl, cands: Candidates, sc, i: int, units: int, evaluated: int, t0: float) -> LayoutResult:
     layout = Layout(
         tp=int(cands.tp[i]), pp=int(cands.pp[i]), dp=int(cands.dp[i]), cp=int(cands.cp[i]), ep=int(cands.ep[i]),
         vp=int(cands.vp[i]), micro_batch=int(cands.mb[i]), recompute=RECOMPUTE[int(cands.recompute[i])],
@@ -173,14 +161,106 @@ def best_layout(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin 
     used = int(sc.units_used[i])
     mfu = model_flops_per_token(arch, wl.seq_len) * rate / (used * chip.peak_flops(wl.precision))
     return LayoutResult(
-        layout=layout,
-        units_available=units,
-        units_used=used,
-        tokens_per_s=rate,
-        step_time_s=float(sc.step_time_s[i]),
-        mfu=float(mfu),
-        memory_per_chip_gib=float(sc.memory_bytes[i] / GIB),
-        micro_batches=int(sc.micro_batches[i]),
-        layouts_evaluated=len(cands),
-        search_seconds=time.perf_counter() - t0,
+        layout=layout, units_available=units, units_used=used, tokens_per_s=rate,
+        step_time_s=float(sc.step_time_s[i]), mfu=float(mfu), memory_per_chip_gib=float(sc.memory_bytes[i] / GIB),
+        micro_batches=int(sc.micro_batches[i]), layouts_evaluated=evaluated, search_seconds=time.perf_counter() - t0,
     )
+
+
+def _best_index(sc, fits) -> int:
+    """Fastest fitting candidate; among those within 0.1% of it, the fewest chips, then the least memory."""
+    tps = np.where(fits, sc.tokens_per_s, -np.inf)
+    near = np.nonzero(tps >= tps.max() * 0.999)[0]
+    order = np.lexsort((sc.memory_bytes[near], sc.units_used[near], -tps[near]))
+    return int(near[order[0]])
+
+
+def _infeasible(chip: Chip, sc, units: int) -> InfeasiblePlanError:
+    need = float(sc.memory_bytes.min()) / GIB if len(sc.memory_bytes) else float("inf")
+    return InfeasiblePlanError(
+        f"needs {need:.1f} GiB per chip in the leanest layout, {chip.id} has {chip.hbm_gib:g} GiB "
+        f"({usable_hbm_bytes(chip) / GIB:.1f} usable) on {units} chips",
+        needed_gib=need, available_gib=chip.hbm_gib,
+    )
+
+
+def best_layout(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin = Pin()) -> LayoutResult:
+    """Fastest layout on at most ``units`` chips that fits in memory, or InfeasiblePlanError."""
+    t0 = time.perf_counter()
+    if units < 1:
+        raise InfeasiblePlanError(f"no chips of {chip.id} to train on")
+    cands = build_candidates(arch, chip, wl, units, pin)
+    if len(cands) == 0:
+        raise InfeasiblePlanError(f"no parallel layout of {units} {chip.id} chips matches the pinned dimensions")
+    sc = evaluate(arch, chip, wl, cands)
+    fits = sc.memory_bytes <= usable_hbm_bytes(chip)
+    if not fits.any():
+        raise _infeasible(chip, sc, units)
+    return _result(arch, chip, wl, cands, sc, _best_index(sc, fits), units, len(cands), t0)
+
+
+class ShapePlanner:
+    """Fast re-planning for the simulation: the best shapes of the full-size search, re-scored at any size.
+
+    A shape is a layout without its dp; re-planning on fewer chips keeps the shape and shrinks dp. The
+    leanest shapes (full recompute, ZeRO-3) are kept too, so the smallest layout that fits is always there.
+    """
+
+    def __init__(self, arch: ModelArch, chip: Chip, wl: Workload, max_units: int, pin: Pin = Pin(), keep: int = 64):
+        self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
+        self.full = best_layout(arch, chip, wl, max_units, pin)
+        cands = build_candidates(arch, chip, wl, max_units, pin)
+        sc = evaluate(arch, chip, wl, cands)
+        fits = sc.memory_bytes <= usable_hbm_bytes(chip)
+        top = np.argsort(np.where(fits, -sc.tokens_per_s, np.inf))[:keep]
+        top = top[fits[top]]
+        self.min_units, lean = self._leanest(max_units)
+        shapes = cands.take(top)
+        self.shapes = Candidates(**{k: np.concatenate([getattr(shapes, k), getattr(lean, k)])
+                                    for k in Candidates.__dataclass_fields__})
+        self._cache: dict[int, LayoutResult | None] = {}
+
+    def _leanest(self, max_units: int) -> tuple[int, Candidates]:
+        """Fewest chips on which some layout fits, and the shapes that do it."""
+        p = self.pin
+        lean = Pin(tp=p.tp, pp=p.pp, cp=p.cp or 1, ep=p.ep, vp=p.vp or 1, micro_batch=p.micro_batch or 1,
+                   recompute=p.recompute or "full", zero=3 if p.zero is None else p.zero, dp=p.dp)
+        best_units, best = None, None
+        dps = [p.dp] if p.dp else [2**k for k in range(0, int(math.log2(max(max_units, 1))) + 1)]
+        for dp in dps:
+            c = build_candidates(self.arch, self.chip, self.wl, max_units, replace(lean, dp=dp))
+            if len(c) == 0:
+                continue
+            sc = evaluate(self.arch, self.chip, self.wl, c)
+            fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
+            if fits.any():
+                units = np.where(fits, sc.units_used, np.inf)
+                u = int(units.min())
+                if best_units is None or u < best_units:
+                    best_units, best = u, c.take(np.nonzero(units == u)[0])
+        if best is None:
+            raise _infeasible(self.chip, evaluate(self.arch, self.chip, self.wl,
+                                                  build_candidates(self.arch, self.chip, self.wl, max_units, lean)),
+                              max_units)
+        return best_units, best
+
+    def layout(self, units: int) -> LayoutResult | None:
+        """Best layout on at most ``units`` chips among the kept shapes; None when nothing fits."""
+        if units < self.min_units:
+            return None
+        if units in self._cache:
+            return self._cache[units]
+        t0 = time.perf_counter()
+        s = self.shapes
+        dp, ok = _fill_dp(s.tp, s.pp, s.cp, s.ep, s.mb, units, self.wl, self.pin)
+        res = None
+        if ok.any():
+            idx = np.nonzero(ok)[0]
+            c = s.take(idx)
+            c.dp = dp[idx]
+            sc = evaluate(self.arch, self.chip, self.wl, c)
+            fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
+            if fits.any():
+                res = _result(self.arch, self.chip, self.wl, c, sc, _best_index(sc, fits), units, len(c), t0)
+        self._cache[units] = res
+        return res

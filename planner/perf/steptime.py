@@ -156,7 +156,17 @@ def evaluate(arch: ModelArch, chip: Chip, wl: Workload, c: Candidates) -> Scores
         attn_passes = np.where(rc >= 1, 4.0, 3.0)
         t_attn = fwd_attn * attn_passes / gemm_rate
         t_scores = tok * s * arch.heads / tp * 11.0 * attn_passes / hbm
-    t_gemm = fwd_gemm * gemm_passes / gemm_rate
+    # roofline per layer (Williams et al. 2009): a GEMM streams its weights at least once per pass; experts
+    # that see few tokens (tokens per expert = tokens * top_k / experts) are bound by HBM, not by FLOPs
+    dense_w = (pc.attention_per_layer + (1 - moe_share) * pc.dense_mlp_per_layer) / tp + moe_share * shared_p
+    expert_w = moe_share * routed_total_p
+    fwd_dense = fwd_gemm - moe_share * 2.0 * tok * pc.top_k * pc.expert_mlp / tp
+    fwd_expert = fwd_gemm - fwd_dense
+    # weights read forward and backward, fp32 gradient accumulate (read + write) in backward: 2 + 2 + 8 bytes
+    w_bytes_per_param = 12.0
+    t_gemm = np.maximum(fwd_dense * gemm_passes / gemm_rate, dense_w * w_bytes_per_param / hbm) + np.maximum(
+        fwd_expert * gemm_passes / gemm_rate, expert_w * w_bytes_per_param / hbm
+    )
 
     # --- memory-bound elementwise work: norms, residuals, activation, rotary [bytes per token, forward] ---
     f_eff = (1 - moe_share) * arch.ffn + moe_share * (pc.top_k + pc.shared_experts) * (

@@ -148,7 +148,9 @@ def tokens_figure(
         .sum()
     )
     fig = go.Figure(
-        go.Scatter(x=total.index, y=total.values, name="tokens trained", mode="lines", line=dict(width=3, color="#1f77b4"))
+        go.Scatter(
+            x=total.index, y=total.values, name="tokens trained", mode="lines", line=dict(width=3, color="#1f77b4")
+        )
     )
     if target_tokens:
         fig.add_hline(y=float(target_tokens), line=dict(color="#999", dash="dash"))

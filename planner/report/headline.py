@@ -84,7 +84,10 @@ def _spread(metric: Any, name: str) -> str:
 
 
 def headline_items(summary: Mapping[str, Any]) -> list[Headline]:
-    """The headline figures in display order: time to train, finish probability, cost, energy, MFU, goodput, chip-hours."""
+    """The headline figures, in display order.
+
+    Time to train, finish probability, cost, energy, MFU, goodput and chip-hours.
+    """
     metrics = summary.get("metrics") or {}
     labels = [
         ("time_to_train_days", "Time to train (p50)"),

@@ -1,0 +1,31 @@
+"""Replications on a Dask cluster: a scheduler address, or a local cluster of ``workers`` processes."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def map_dask(fn: Callable, items: list, scheduler: str | None = None, workers: int | None = None,
+             progress: Callable[[int, int], None] | None = None, total: int | None = None) -> list:
+    """``[fn(x) for x in items]`` on Dask, in the order of ``items`` (results are seeded per item)."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = client.map(fn, items, pure=False)
+        done = 1
+        for _ in as_completed(futures):
+            done += 1
+            if progress:
+                progress(done, total or len(items) + 1)
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

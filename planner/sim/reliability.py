@@ -1,0 +1,44 @@
+"""Failure, checkpoint and restart arithmetic. Pure functions; times in hours unless the name says otherwise."""
+
+from __future__ import annotations
+
+import math
+
+from ..perf.memory import OPTIMIZER_BYTES, WEIGHT_BYTES
+from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
+
+CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES  # bf16 weights + fp32 master, m, v (reliability.md sec. 10)
+
+
+def job_mtbf_hours(mtbf_chip_days: float, units: int) -> float:
+    """Mean time between interruptions of a job on ``units`` chips [h]: M_job = M_chip / N (reliability.md sec. 11)."""
+    return mtbf_chip_days * HOURS_PER_DAY / max(units, 1)
+
+
+def checkpoint_write_hours(params: float, storage_gbyteps: float, override_s: float | None = None) -> float:
+    """Blocking time to write one checkpoint [h]: state bytes / storage bandwidth, unless given."""
+    if override_s is not None:
+        return override_s / SECONDS_PER_HOUR
+    return params * CHECKPOINT_BYTES_PER_PARAM / (storage_gbyteps * 1e9) / SECONDS_PER_HOUR
+
+
+def young_daly_interval_hours(write_h: float, mtbf_h: float) -> float:
+    """Compute time between checkpoints [h], Daly 2006 eq. 20 (higher-order Young 1974).
+
+    tau = sqrt(2 d M) (1 + sqrt(d/(2M))/3 + d/(18M)) - d for d < 2M, else M.
+    """
+    d, m = max(write_h, 1e-9), mtbf_h
+    if d >= 2 * m:
+        return m
+    x = d / (2 * m)
+    return math.sqrt(2 * d * m) * (1 + math.sqrt(x) / 3 + x / 9) - d
+
+
+def restart_hours(units: int, base_minutes: float, minutes_per_1000_chips: float) -> float:
+    """Detect, reschedule, re-initialise communicators and reload [h]; grows with the job size."""
+    return (base_minutes + minutes_per_1000_chips * units / 1000.0) / 60.0
+
+
+def expected_goodput(write_h: float, mtbf_h: float, restart_h: float, interval_h: float) -> float:
+    """First-order share of time kept: 1 - d/tau - (tau/2 + R)/M (reliability.md sec. 11)."""
+    return max(0.0, 1.0 - write_h / interval_h - (interval_h / 2 + restart_h) / mtbf_h)

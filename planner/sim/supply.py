@@ -1,0 +1,105 @@
+"""Supply: a pool's delivery plan and cloud window become dated capacity steps. Pure functions.
+
+Times are hours since the scenario start. Random slips and shortfalls come from the generator passed in;
+with no ``delivery_risk`` the plan is followed exactly and the generator is not touched.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..scenario import Distribution, Pool, Scenario
+from ..units import HOURS_PER_DAY
+
+
+@dataclass(frozen=True)
+class Step:
+    """A change of a pool's capacity at ``time_h``."""
+
+    time_h: float
+    kind: str  # delivery | commissioning | cloud_start | cloud_end
+    delta_units: int  # change of chips delivered (delivery) or of usable chips (the others)
+    detail: str = ""
+
+
+def draw(dist: Distribution | None, rng: np.random.Generator) -> float:
+    """One draw of a scenario distribution (0 when none is set)."""
+    if dist is None:
+        return 0.0
+    if dist.dist == "fixed":
+        return float(dist.value)
+    if dist.dist == "uniform":
+        return float(rng.uniform(dist.low, dist.high))
+    if dist.dist == "triangular":
+        if dist.low == dist.high:
+            return float(dist.low)
+        return float(rng.triangular(dist.low, dist.mode, dist.high))
+    if dist.dist == "normal":
+        return float(rng.normal(dist.mean, dist.sd))
+    # lognormal with the given mean and standard deviation of the variable itself
+    var = dist.sd**2
+    sigma2 = math.log(1 + var / dist.mean**2)
+    return float(rng.lognormal(math.log(dist.mean) - sigma2 / 2, math.sqrt(sigma2)))
+
+
+def _hours(scenario: Scenario, day) -> float:
+    return (day - scenario.start).days * HOURS_PER_DAY
+
+
+def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> list[Step]:
+    """Dated capacity steps of one pool, sorted by time. Usable chips exclude the reserved share."""
+    steps: list[Step] = []
+    keep = 1.0 - pool.reserved_fraction
+    commission_h = pool.commissioning_days * HOURS_PER_DAY
+    if pool.units:
+        steps.append(Step(0.0, "delivery", pool.units, "in service on day 0"))
+        steps.append(Step(0.0, "commissioning", int(math.floor(pool.units * keep + 1e-9)), "in service on day 0"))
+    risk = pool.delivery_risk
+    delivered, usable = pool.units, int(math.floor(pool.units * keep + 1e-9))
+    cap = pool.ordered_units if pool.ordered_units is not None else None
+    planned_prev = pool.units
+    for d in pool.deliveries:
+        slip_days, short = 0.0, 0.0
+        if risk is not None:
+            slip_days = max(0.0, draw(risk.slip_days, rng))
+            short = min(1.0, max(0.0, draw(risk.shortfall_fraction, rng)))
+        tranche = max(0, d.units - planned_prev)  # a shortfall is lost, not made up by the next tranche
+        planned_prev = d.units
+        got = int(round(tranche * (1.0 - short)))
+        if cap is not None:
+            got = min(got, cap - delivered)
+        if got <= 0:
+            continue
+        t = max(0.0, _hours(scenario, d.date) + slip_days * HOURS_PER_DAY)
+        delivered += got
+        new_usable = int(math.floor(delivered * keep + 1e-9))
+        note = f"{got:,} chips (plan {tranche:,})" + (f", slipped {slip_days:.0f} d" if slip_days >= 0.5 else "")
+        steps.append(Step(t, "delivery", got, note))
+        steps.append(Step(t + commission_h, "commissioning", new_usable - usable, f"{new_usable - usable:,} usable"))
+        usable = new_usable
+    if pool.cloud is not None:
+        c = pool.cloud
+        t0, t1 = max(0.0, _hours(scenario, c.from_)), _hours(scenario, c.until)
+        if t1 > t0:
+            steps.append(Step(t0, "cloud_start", c.units, f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h"))
+            steps.append(Step(t1, "cloud_end", -c.units, "rental ends"))
+    steps.sort(key=lambda s: (s.time_h, s.kind != "delivery"))
+    return steps
+
+
+def usable_at(steps: list[Step], time_h: float) -> int:
+    """Usable chips (commissioned, not reserved, plus rented) at a time, failures not counted."""
+    return sum(s.delta_units for s in steps if s.kind != "delivery" and s.time_h <= time_h)
+
+
+def final_usable(steps: list[Step]) -> int:
+    """Most usable chips the pool ever has at once."""
+    best = cur = 0
+    for s in steps:
+        if s.kind != "delivery":
+            cur += s.delta_units
+            best = max(best, cur)
+    return best
