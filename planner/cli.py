@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -102,6 +103,74 @@ def estimate(
         out.print(f"[yellow]not feasible[/]: {msg}", highlight=False)
     sr = result["search"]
     out.print(f"searched {sr['layouts_evaluated']:,} layouts in {sr['seconds']:.3f} s", style="dim")
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="Scenario file."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>)."),
+    replications: Optional[int] = typer.Option(None, "--replications", min=1, max=100_000,
+                                               help="Monte Carlo replications (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    backend: str = typer.Option("local", "--backend", help="local | dask"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=1024, help="Local Dask workers."),
+) -> None:
+    """Simulate the scenario over time and write the report folder. Exit 1 when an `expect` check fails."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import api
+    from .report import write_report
+
+    if backend not in ("local", "dask"):
+        _fail(ScenarioError(f"--backend must be local or dask, not {backend!r}"))
+    s = _load(scenario)
+    n = replications or s.simulation.replications
+    target = out_dir or Path("reports") / s.name
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True, disable=n < 2) as bar:
+        task = bar.add_task(f"simulating {s.name}", total=n)
+        try:
+            result = api.run_scenario(s, replications=replications, seed=seed, backend=backend,
+                                      scheduler=scheduler, workers=workers,
+                                      progress=lambda k, total: bar.update(task, completed=k))
+        except PlannerError as exc:
+            _fail(exc)
+    try:
+        path = write_report(result, target)
+    except PlannerError as exc:
+        _fail(exc)
+    _print_headline(result.summary, path)
+    if not all(e["passed"] for e in result.summary["expectations"]):
+        raise typer.Exit(1)
+
+
+def _fmt(q: dict | None, spec: str, scale: float = 1.0) -> str:
+    if not q or q.get("p50") is None:
+        return "-"
+    return f"{q['p50'] * scale:{spec}} (p10 {q['p10'] * scale:{spec}}, p90 {q['p90'] * scale:{spec}})"
+
+
+def _print_headline(summary: dict, path: Path) -> None:
+    m = summary["metrics"]
+    t = Table(title=f"{summary['scenario']}: {summary['replications']} replication(s), seed {summary['seed']}",
+              show_header=False)
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row(escape("time to train [days]"), _fmt(m["time_to_train_days"], ",.1f"))
+    t.add_row("finish probability", f"{m['finish_probability']:.0%}")
+    t.add_row(escape("cost [USD M]"), _fmt(m["cost_usd"], ",.1f", 1e-6))
+    t.add_row(escape("energy [MWh]"), _fmt(m["energy_mwh"], ",.0f"))
+    t.add_row("MFU", _fmt(m["mfu"], ".1%"))
+    t.add_row("goodput", _fmt(m["goodput"], ".1%"))
+    t.add_row(escape("chip-hours [M]"), _fmt(m["chip_hours"], ",.2f", 1e-6))
+    for e in summary["expectations"]:
+        bound = " ".join(f"{k} {e[k]:g}" for k in ("min", "max") if e.get(k) is not None)
+        q = f" q{e['quantile']:g}" if e.get("quantile") is not None else ""
+        val = "-" if e["value"] is None else f"{e['value']:,.4g}"
+        t.add_row(f"expect {e['metric']}{q} {bound}", f"{val} {'[green]pass[/]' if e['passed'] else '[red]FAIL[/]'}")
+    out.print(t)
+    out.print(f"report: {path}", highlight=False)
 
 
 @app.command()

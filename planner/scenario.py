@@ -213,8 +213,8 @@ class Reliability(_Section):
 
 class Costs(_Section):
     amortization_years: float = Field(4.0, gt=0, le=50)
-    energy_usd_per_kwh: float = Field(0.08, ge=0, le=100)
-    pue: float = Field(1.3, ge=1, le=5)
+    energy_usd_per_kwh: float = Field(0.08, ge=0, le=100, description="industrial electricity price")
+    pue: float = Field(1.48, ge=1, le=5, description="Uptime Institute 2025: facilities built since 2020 (S62)")
     unit_price_usd: dict[str, float] = Field(default_factory=dict, description="chip id -> price override")
 
 

@@ -208,10 +208,15 @@ class ShapePlanner:
 
     def __init__(self, arch: ModelArch, chip: Chip, wl: Workload, max_units: int, pin: Pin = Pin(), keep: int = 64):
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
-        self.full = best_layout(arch, chip, wl, max_units, pin)
+        t0 = time.perf_counter()
         cands = build_candidates(arch, chip, wl, max_units, pin)
+        if len(cands) == 0:
+            raise InfeasiblePlanError(f"no parallel layout of {max_units} {chip.id} chips matches the pinned dimensions")
         sc = evaluate(arch, chip, wl, cands)
         fits = sc.memory_bytes <= usable_hbm_bytes(chip)
+        if not fits.any():
+            raise _infeasible(chip, sc, max_units)
+        self.full = _result(arch, chip, wl, cands, sc, _best_index(sc, fits), max_units, len(cands), t0)
         top = np.argsort(np.where(fits, -sc.tokens_per_s, np.inf))[:keep]
         top = top[fits[top]]
         self.min_units, lean = self._leanest(max_units)

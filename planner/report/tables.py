@@ -162,11 +162,12 @@ def write_xlsx(result: RunResult, path: Path) -> None:
     if notes:
         summary = pd.concat([summary, pd.DataFrame(notes, columns=["field", "value"])], ignore_index=True)
     sheets = {"summary": _excel_safe(summary)[0], **sheets}
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    # xlsxwriter streams the workbook several times faster than openpyxl for the event tables
+    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
         for name, df in sheets.items():
             df.to_excel(writer, sheet_name=name, index=False)
             sheet = writer.sheets[name]
-            sheet.freeze_panes = "A2"
-            for i, col in enumerate(df.columns, start=1):
+            sheet.freeze_panes(1, 0)
+            for i, col in enumerate(df.columns):
                 width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)])
-                sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = min(max(width + 2, 8), 60)
+                sheet.set_column(i, i, min(max(width + 2, 8), 60))
