@@ -23,7 +23,9 @@ MICRO_BATCHES = (1, 2, 4, 8, 16)
 VIRTUAL_STAGES = (1, 2, 3, 4, 6, 8)
 CP_DEGREES = (1, 2, 4, 8, 16, 32, 64)
 MIN_TOKENS_PER_CP_RANK = 2048  # below this, ring attention chunks are too small to hide their transfers
-ZERO_STAGES = (0, 1, 2, 3)
+# ZeRO-0 moves the same bytes as ZeRO-1 (all-reduce = reduce-scatter + all-gather) with more memory and a
+# slower unsharded optimizer step: it never wins, so the search skips it unless a pool pins it
+SEARCHED_ZERO_STAGES = (1, 2, 3)
 MAX_PP = 256
 
 
@@ -101,11 +103,20 @@ def tp_options(arch: ModelArch, chip: Chip) -> list[int]:
     return [t for t in _divisors_up_to(arch.heads, min(chip.scale_up_domain, 64)) if t & (t - 1) == 0 or t % 4 == 0]
 
 
+def pp_options(layers: int) -> list[int]:
+    """Pipeline degrees worth scoring: for each count of layers on the slowest rank, ceil(L/pp), the fewest
+    stages (smallest bubble, fewest chips per replica) and the most (spreads the output layer thinnest)."""
+    by_rank: dict[int, list[int]] = {}
+    for pp in range(1, min(layers, MAX_PP) + 1):
+        by_rank.setdefault(-(-layers // pp), []).append(pp)
+    return sorted({v for group in by_rank.values() for v in (group[0], group[-1])})
+
+
 def build_candidates(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin = Pin()) -> Candidates:
     """Every layout worth scoring for ``units`` chips (dp is the most the chips and the batch allow)."""
     L = arch.layers
     tps = [pin.tp] if pin.tp else tp_options(arch, chip)
-    pps = [pin.pp] if pin.pp else list(range(1, min(L, MAX_PP) + 1))
+    pps = [pin.pp] if pin.pp else pp_options(L)
     vps = [pin.vp] if pin.vp else list(VIRTUAL_STAGES)
     cps = [pin.cp] if pin.cp else [c for c in CP_DEGREES if c == 1 or (wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
     if arch.moe:
@@ -114,7 +125,7 @@ def build_candidates(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin:
         eps = [1]
     mbs = [pin.micro_batch] if pin.micro_batch else [m for m in MICRO_BATCHES if m <= wl.global_batch_seqs]
     rcs = [RECOMPUTE.index(pin.recompute)] if pin.recompute else [0, 1, 2]
-    zs = [pin.zero] if pin.zero is not None else list(ZERO_STAGES)
+    zs = [pin.zero] if pin.zero is not None else list(SEARCHED_ZERO_STAGES)
     grid = np.array(np.meshgrid(tps, pps, vps, cps, eps, mbs, rcs, zs, indexing="ij")).reshape(8, -1)
     tp, pp, vp, cp, ep, mb, rc, z = grid
     layers_rank = -(-L // pp)
@@ -199,38 +210,32 @@ def best_layout(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin 
     return _result(arch, chip, wl, cands, sc, _best_index(sc, fits), units, len(cands), t0)
 
 
-class ShapePlanner:
-    """Fast re-planning for the simulation: the best shapes of the full-size search, re-scored at any size.
+class LayoutPlanner:
+    """Layouts over time for the simulation, called per re-plan, never per event.
 
-    A shape is a layout without its dp; re-planning on fewer chips keeps the shape and shrinks dp. The
-    leanest shapes (full recompute, ZeRO-3) are kept too, so the smallest layout that fits is always there.
+    - ``layout(units)``: the exact search on ``units`` chips, cached; a layout on fewer chips always
+      remains possible, so the answer never gets slower as chips are added (the best cached one on
+      fewer chips is kept when it is faster);
+    - ``resize(current, units)``: the same shape with as many data-parallel replicas as ``units`` allow
+      (what elastic training does when a node fails or comes back), falling back to ``layout``;
+    - ``min_units``: the fewest chips on which some layout fits.
     """
 
-    def __init__(self, arch: ModelArch, chip: Chip, wl: Workload, max_units: int, pin: Pin = Pin(), keep: int = 64):
+    def __init__(self, arch: ModelArch, chip: Chip, wl: Workload, max_units: int, pin: Pin = Pin()):
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
-        t0 = time.perf_counter()
-        cands = build_candidates(arch, chip, wl, max_units, pin)
-        if len(cands) == 0:
-            raise InfeasiblePlanError(f"no parallel layout of {max_units} {chip.id} chips matches the pinned dimensions")
-        sc = evaluate(arch, chip, wl, cands)
-        fits = sc.memory_bytes <= usable_hbm_bytes(chip)
-        if not fits.any():
-            raise _infeasible(chip, sc, max_units)
-        self.full = _result(arch, chip, wl, cands, sc, _best_index(sc, fits), max_units, len(cands), t0)
-        top = np.argsort(np.where(fits, -sc.tokens_per_s, np.inf))[:keep]
-        top = top[fits[top]]
-        self.min_units, lean = self._leanest(max_units)
-        shapes = cands.take(top)
-        self.shapes = Candidates(**{k: np.concatenate([getattr(shapes, k), getattr(lean, k)])
-                                    for k in Candidates.__dataclass_fields__})
         self._cache: dict[int, LayoutResult | None] = {}
+        self._resized: dict[tuple, LayoutResult | None] = {}
+        self.min_units = self._leanest(max_units)
+        self.full = self.layout(max_units)
+        if self.full is None:
+            raise InfeasiblePlanError(f"no layout of {max_units} {chip.id} chips fits")
 
-    def _leanest(self, max_units: int) -> tuple[int, Candidates]:
-        """Fewest chips on which some layout fits, and the shapes that do it."""
+    def _leanest(self, max_units: int) -> int:
+        """Fewest chips on which some layout fits (full recompute, ZeRO-3, one micro-batch)."""
         p = self.pin
         lean = Pin(tp=p.tp, pp=p.pp, cp=p.cp or 1, ep=p.ep, vp=p.vp or 1, micro_batch=p.micro_batch or 1,
                    recompute=p.recompute or "full", zero=3 if p.zero is None else p.zero, dp=p.dp)
-        best_units, best = None, None
+        best = None
         dps = [p.dp] if p.dp else [2**k for k in range(0, int(math.log2(max(max_units, 1))) + 1)]
         for dp in dps:
             c = build_candidates(self.arch, self.chip, self.wl, max_units, replace(lean, dp=dp))
@@ -239,33 +244,49 @@ class ShapePlanner:
             sc = evaluate(self.arch, self.chip, self.wl, c)
             fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
             if fits.any():
-                units = np.where(fits, sc.units_used, np.inf)
-                u = int(units.min())
-                if best_units is None or u < best_units:
-                    best_units, best = u, c.take(np.nonzero(units == u)[0])
+                u = int(np.where(fits, sc.units_used, np.inf).min())
+                best = u if best is None else min(best, u)
         if best is None:
-            raise _infeasible(self.chip, evaluate(self.arch, self.chip, self.wl,
-                                                  build_candidates(self.arch, self.chip, self.wl, max_units, lean)),
-                              max_units)
-        return best_units, best
+            c = build_candidates(self.arch, self.chip, self.wl, max_units, lean)
+            if len(c) == 0:
+                raise InfeasiblePlanError(f"no parallel layout of {max_units} {self.chip.id} chips matches the pins")
+            raise _infeasible(self.chip, evaluate(self.arch, self.chip, self.wl, c), max_units)
+        return best
 
     def layout(self, units: int) -> LayoutResult | None:
-        """Best layout on at most ``units`` chips among the kept shapes; None when nothing fits."""
+        """Fastest layout on at most ``units`` chips; None when nothing fits."""
         if units < self.min_units:
             return None
-        if units in self._cache:
-            return self._cache[units]
+        if units not in self._cache:
+            try:
+                res = best_layout(self.arch, self.chip, self.wl, units, self.pin)
+            except InfeasiblePlanError:
+                res = None
+            smaller = [r for u, r in self._cache.items() if u < units and r is not None]
+            if smaller:
+                prev = max(smaller, key=lambda r: r.tokens_per_s)
+                if res is None or prev.tokens_per_s > res.tokens_per_s:
+                    res = prev
+            self._cache[units] = res
+        return self._cache[units]
+
+    def resize(self, current: LayoutResult, units: int) -> LayoutResult | None:
+        """``current``'s shape with the most replicas ``units`` chips allow, if it fits; else ``layout``."""
+        lay = current.layout
+        key = (lay.tp, lay.pp, lay.vp, lay.cp, lay.ep, lay.micro_batch, lay.recompute, lay.zero, units)
+        if key in self._resized:
+            return self._resized[key] or self.layout(units)
         t0 = time.perf_counter()
-        s = self.shapes
-        dp, ok = _fill_dp(s.tp, s.pp, s.cp, s.ep, s.mb, units, self.wl, self.pin)
-        res = None
-        if ok.any():
-            idx = np.nonzero(ok)[0]
-            c = s.take(idx)
-            c.dp = dp[idx]
+        one = np.array([1])
+        c = Candidates(tp=one * lay.tp, pp=one * lay.pp, vp=one * lay.vp, cp=one * lay.cp, ep=one * lay.ep,
+                       dp=one, mb=one * lay.micro_batch, recompute=one * RECOMPUTE.index(lay.recompute),
+                       zero=one * lay.zero)
+        dp, ok = _fill_dp(c.tp, c.pp, c.cp, c.ep, c.mb, units, self.wl, self.pin)
+        if ok[0]:
+            c.dp = dp
             sc = evaluate(self.arch, self.chip, self.wl, c)
-            fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
-            if fits.any():
-                res = _result(self.arch, self.chip, self.wl, c, sc, _best_index(sc, fits), units, len(c), t0)
-        self._cache[units] = res
-        return res
+            if sc.memory_bytes[0] <= usable_hbm_bytes(self.chip):
+                self._resized[key] = _result(self.arch, self.chip, self.wl, c, sc, 0, units, 1, t0)
+                return self._resized[key]
+        self._resized[key] = None
+        return self.layout(units)

@@ -12,7 +12,6 @@ import numpy as np
 from ..arch import ModelArch
 from ..catalog import Chip
 from .memory import (
-    GRAD_BYTES,
     activation_bytes_per_layer,
     pipeline_in_flight,
     state_bytes_per_param,
@@ -38,7 +37,8 @@ STEP_JITTER_CV = 0.02
 # MoE all-to-all and the DP collectives are partly hidden behind compute by the frameworks' overlap
 DP_OVERLAP_MICROBATCHES = 1.0
 # gradients are reduced in fp32 (Megatron-LM default accumulate_allreduce_grads_in_fp32)
-GRAD_COMM_BYTES = 4.0  # grad reduce-scatter hides behind the backward of the last micro-batch
+GRAD_COMM_BYTES = 4.0
+WEIGHT_COMM_BYTES = 2.0  # bf16 weights all-gathered after the sharded optimizer step  # grad reduce-scatter hides behind the backward of the last micro-batch
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,6 @@ def evaluate(arch: ModelArch, chip: Chip, wl: Workload, c: Candidates) -> Scores
     # experts live on EP ranks (expert tensor parallelism 1); shared experts are tensor-parallel like a dense MLP
     routed_total_p = pc.experts * pc.expert_mlp / ep
     shared_p = pc.shared_experts * pc.expert_mlp / tp
-    moe_layer_p = routed_total_p + shared_p + pc.router_per_layer / tp
-    layer_p_avg = attn_p + (1 - moe_share) * dense_mlp_p + moe_share * moe_layer_p + pc.norms_per_layer
 
     # --- tokens per micro-batch per chip (tensor and context parallel split the tokens' work) ---
     tok = mb * s / cp  # tokens of one micro-batch on one CP rank
@@ -222,13 +220,16 @@ def evaluate(arch: ModelArch, chip: Chip, wl: Workload, c: Candidates) -> Scores
     dense_dp = dp * cp  # dense weights are replicated over DP and CP ranks
     exp_dp = np.maximum(dp * cp / ep, 1.0)  # expert weights over the expert-data-parallel group
     grad_bytes = GRAD_COMM_BYTES
-    t_dp_dense = _collective_time((dense_params_rank + emb_p) * grad_bytes, dense_dp, dp_bw, SCALE_OUT_LATENCY_S, 2.0)
-    t_dp_exp = _collective_time(expert_params_rank * grad_bytes, exp_dp, dp_bw, SCALE_OUT_LATENCY_S, 2.0)
-    t_dp = t_dp_dense + t_dp_exp
-    zero3 = c.zero >= 3
-    # ZeRO-3 gathers weights for every micro-batch forward and backward (Rajbhandari et al. 2020, sec. 5.3)
-    t_dp = np.where(zero3, t_dp * (1.0 + m), t_dp)
-    window = DP_OVERLAP_MICROBATCHES * t_mb * np.where(zero3, m, 1.0)
+    # one reduce-scatter (grads) and one all-gather (weights) per step: the volume of an all-reduce
+    t_rs = _collective_time((dense_params_rank + emb_p) * grad_bytes, dense_dp, dp_bw, SCALE_OUT_LATENCY_S, 1.0) + \
+        _collective_time(expert_params_rank * grad_bytes, exp_dp, dp_bw, SCALE_OUT_LATENCY_S, 1.0)
+    t_ag = t_rs * (WEIGHT_COMM_BYTES / grad_bytes)
+    # ZeRO-2 shards the gradients, so every micro-batch reduce-scatters its own (no local accumulation);
+    # ZeRO-3 also gathers the weights for every micro-batch forward and backward (Rajbhandari et al. 2020, sec. 5)
+    z = c.zero
+    t_dp = np.where(z >= 3, m * (t_rs + 2 * t_ag), np.where(z == 2, m * t_rs + t_ag, t_rs + t_ag))
+    # per-micro-batch collectives hide behind every micro-batch; per-step ones behind the last one only
+    window = DP_OVERLAP_MICROBATCHES * t_mb * np.where(z >= 2, m, 1.0)
     t_dp_exposed = np.maximum(0.0, t_dp - window)
 
     # --- optimizer step: memory-bound over the chip's shard ---

@@ -1,7 +1,7 @@
 """The time simulation of one replication: supply, failures and repairs, and the elastic training job (SimPy).
 
 The SimPy clock is in hours since the scenario start. The physics (layouts, step times) comes from
-planner.perf through a ShapePlanner, called once per re-plan, never per event.
+planner.perf through a LayoutPlanner, called once per re-plan, never per event.
 
 Rules for interrupted work (stated, as Ciw states its preemption rules):
 - failure: the job loses the work since its last checkpoint, the failed node goes to repair, and the
@@ -22,11 +22,11 @@ import numpy as np
 import simpy
 
 from ..perf.params import count_params
-from ..perf.search import LayoutResult, ShapePlanner
+from ..perf.search import LayoutResult, LayoutPlanner
 from ..scenario import Pool, Scenario
-from ..units import HOURS_PER_DAY, HOURS_PER_YEAR, SECONDS_PER_HOUR
+from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import reliability as rel
-from .supply import Step, final_usable, supply_steps
+from .supply import Step
 
 
 @dataclass
@@ -72,9 +72,10 @@ class PoolState:
     def available(self) -> int:
         return max(0, self.usable - self.failed)
 
-    def _notify(self) -> None:
+    def _notify(self, kind: str) -> None:
+        """Wake whoever waits on ``changed``; its value says why: "supply" or "repair"."""
         ev, self.changed = self.changed, self.env.event()
-        ev.succeed()
+        ev.succeed(kind)
 
     def supply(self):
         """Process: apply the dated capacity steps."""
@@ -89,7 +90,7 @@ class PoolState:
                 self.usable += s.delta_units
                 self.failed = min(self.failed, self.usable)
                 self.in_service.set(self.env.now, self.usable)
-                self._notify()
+                self._notify("supply")
             self.log(self.pool.name, s.kind, s.delta_units, s.detail)
 
     def fail(self, units: int, repair_h: float):
@@ -104,7 +105,7 @@ class PoolState:
         self.failed = max(0, self.failed - units)
         self.failed_tl.set(self.env.now, self.failed)
         self.log(self.pool.name, "repair", units, f"after {repair_h:.1f} h")
-        self._notify()
+        self._notify("repair")
 
 
 @dataclass
@@ -126,7 +127,7 @@ class JobStats:
 class TrainingJob:
     """The elastic training job on one pool (the seam where the mixing strategies plug in their capacity)."""
 
-    def __init__(self, env, scenario: Scenario, pool: PoolState, planner: ShapePlanner, rng, log):
+    def __init__(self, env, scenario: Scenario, pool: PoolState, planner: LayoutPlanner, rng, log):
         self.env, self.sc, self.pool, self.planner, self.rng, self.log = env, scenario, pool, planner, rng, log
         r = scenario.reliability
         self.rel = r
@@ -138,19 +139,17 @@ class TrainingJob:
         self.write_h = rel.checkpoint_write_hours(self.params, r.storage_gbyteps, r.checkpoint_write_s)
         self.stats = JobStats()
         self.in_training = Timeline()
-        self.tokens_tl = Timeline()  # tokens kept, at change points (linear in between is not recorded)
+        self.tokens_tl = Timeline()  # tokens safe in a checkpoint, recorded when they change
         self.layouts: list[dict] = []
         strategy = scenario.strategy
         self.min_units = max(planner.min_units, strategy.min_units_to_start or 0)
         self.horizon_h = scenario.horizon_days * HOURS_PER_DAY
+        self._next: LayoutResult | None = None  # the layout a decided re-plan moves to
 
     # -- helpers -------------------------------------------------------------------------------------
     def _interval_h(self, mtbf_h: float) -> float:
         iv = self.rel.checkpoint_interval_hours
         return rel.young_daly_interval_hours(self.write_h, mtbf_h) if iv == "auto" else float(iv)
-
-    def _plan(self) -> LayoutResult | None:
-        return self.planner.layout(self.pool.available)
 
     def _hold(self, units: int, hours: float) -> None:
         """The job held ``units`` chips for ``hours`` (whatever it did with them)."""
@@ -164,6 +163,19 @@ class TrainingJob:
         s.kept_chip_h += plan.units_used * train_h
         s.flops_chip_h += plan.units_used * train_h * plan.mfu
         return train_h * plan.tokens_per_s * SECONDS_PER_HOUR
+
+    def _worth_growing(self, plan: LayoutResult, cand: LayoutResult, tokens_left: float, on: bool) -> bool:
+        """Re-plan onto more chips when it is faster by replan_min_gain and still finishes sooner after
+        paying the re-plan overhead and the restart."""
+        st = self.sc.strategy
+        if cand.tokens_per_s < plan.tokens_per_s * (1 + st.replan_min_gain):
+            return False
+        cost_h = st.replan_overhead_hours + (self._restart_h(cand.units_used) if on else 0.0)
+        now_h = tokens_left / (plan.tokens_per_s * SECONDS_PER_HOUR)
+        return cost_h + tokens_left / (cand.tokens_per_s * SECONDS_PER_HOUR) < now_h
+
+    def _restart_h(self, units: int) -> float:
+        return rel.restart_hours(units, self.rel.restart_base_minutes, self.rel.restart_minutes_per_1000_chips)
 
     def _record_layout(self, r: LayoutResult, start_h: float) -> None:
         if self.layouts and self.layouts[-1]["end_days"] is None:
@@ -192,7 +204,16 @@ class TrainingJob:
                 self.log("", "give_up", 0, f"horizon of {sc.horizon_days:g} days reached")
                 break
             if must_plan or plan is None or self.pool.available < plan.units_used:
-                new = self._plan() if self.pool.available >= self.min_units else None
+                avail = self.pool.available
+                if avail < self.min_units:
+                    new = None
+                elif plan is not None and not must_plan:
+                    new = self.planner.resize(plan, avail)  # shrink around failed or departed chips
+                elif must_plan and self._next is not None and self._next.units_used <= avail:
+                    new = self._next  # the layout chosen when growing was decided
+                else:
+                    new = self.planner.layout(avail)
+                self._next = None
                 if new is None:  # not enough chips: wait for the supply
                     self.in_training.set(env.now, 0)
                     yield self.pool.changed | env.timeout(max(self.horizon_h - env.now, 1e-9))
@@ -210,7 +231,7 @@ class TrainingJob:
             if pending_restart:
                 pending_restart = False
                 if on:
-                    r_h = rel.restart_hours(units, self.rel.restart_base_minutes, self.rel.restart_minutes_per_1000_chips)
+                    r_h = self._restart_h(units)
                     yield env.timeout(r_h)
                     self._hold(units, r_h)
             mtbf_h = rel.job_mtbf_hours(self.mtbf_chip_days, units)
@@ -225,7 +246,8 @@ class TrainingJob:
             wait = min(t_finish, t_fail, t_maint, max(self.horizon_h - env.now, 0.0))
             start = env.now
             timer = env.timeout(wait)
-            yield timer | self.pool.changed
+            changed = self.pool.changed
+            yield timer | changed
             elapsed = env.now - start
             # advance the checkpoint cycle: completed checkpoints save the training done before them
             x = pos + elapsed
@@ -256,10 +278,12 @@ class TrainingJob:
                 avail = self.pool.available
                 if avail < units:
                     stop = True  # capacity leaves (rental ends or repairs lag): checkpoint, then shrink
-                else:
-                    cand = self._plan()
-                    if cand is not None and cand.tokens_per_s >= plan.tokens_per_s * (1 + sc.strategy.replan_min_gain):
+                elif not finished:
+                    # more chips: new deliveries may change the best layout, returning repairs only its dp
+                    cand = self.planner.layout(avail) if changed.value == "supply" else self.planner.resize(plan, avail)
+                    if cand is not None and self._worth_growing(plan, cand, target - saved - pending_h * rate_h, on):
                         stop = must_plan = True  # grow at the next checkpoint
+                        self._next = cand
             if stop:
                 # a planned stop writes a checkpoint first: nothing is lost
                 saved = min(target, saved + self._keep(pending_h, plan))
@@ -267,7 +291,7 @@ class TrainingJob:
                 if on and not finished:
                     yield env.timeout(delta)
                     self._hold(units, delta)
-            self.tokens_tl.set(env.now, saved + (0.0 if stop else pending_h * rate_h))
+            self.tokens_tl.set(env.now, saved)
             if finished:
                 s.finished, s.finish_h = True, env.now
                 self.log("", "finish", units, f"{target:.3g} tokens trained")

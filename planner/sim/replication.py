@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from ..perf.search import ShapePlanner
+from ..perf.search import LayoutPlanner
 from ..scenario import Pool, Scenario
 from ..units import HOURS_PER_DAY, HOURS_PER_YEAR
 from .engine import JobStats, PoolState, Timeline, TrainingJob
@@ -40,7 +40,7 @@ class ReplicationOutput:
     layouts: pd.DataFrame | None = None
 
 
-def simulate_pool(scenario: Scenario, pool: Pool, planner: ShapePlanner | None, rng: np.random.Generator) -> PoolRun:
+def simulate_pool(scenario: Scenario, pool: Pool, planner: LayoutPlanner | None, rng: np.random.Generator) -> PoolRun:
     """The training job alone on one pool."""
     env = simpy.Environment()
     events: list[tuple] = []
@@ -107,7 +107,7 @@ def _pick(scenario: Scenario, runs: list[PoolRun], costs: list[float]) -> int:
     return min(range(len(runs)), key=key)
 
 
-def run_replication(scenario: Scenario, planners: dict[str, ShapePlanner | None], seed: np.random.SeedSequence,
+def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None], seed: np.random.SeedSequence,
                     tables: bool = False) -> ReplicationOutput:
     """Simulate one replication. ``tables`` also builds the daily schedule, events and layouts."""
     rngs = [np.random.default_rng(s) for s in seed.spawn(len(scenario.fleet))]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InfeasiblePlanError
-from ..perf.search import ShapePlanner, resolve_workload
+from ..perf.search import LayoutPlanner, resolve_workload
 from ..results import RunResult
 from ..scenario import Scenario
 from .replication import ReplicationOutput, run_replication
@@ -18,7 +18,7 @@ from .replication import ReplicationOutput, run_replication
 METRICS = ("time_to_train_days", "cost_usd", "energy_mwh", "mfu", "goodput", "chip_hours")
 
 
-def build_planners(scenario: Scenario) -> dict[str, ShapePlanner | None]:
+def build_planners(scenario: Scenario) -> dict[str, LayoutPlanner | None]:
     """One layout planner per pool (None where nothing fits even at the pool's full size)."""
     wl = scenario.workload
     workload = resolve_workload(wl.arch, wl.seq_len, wl.global_batch_tokens, wl.precision)
@@ -27,7 +27,7 @@ def build_planners(scenario: Scenario) -> dict[str, ShapePlanner | None]:
     planners, errors = {}, []
     for pool in scenario.fleet:
         try:
-            planners[pool.name] = ShapePlanner(wl.arch, scenario.chip(pool.chip), workload, pool.planned_units,
+            planners[pool.name] = LayoutPlanner(wl.arch, scenario.chip(pool.chip), workload, pool.planned_units,
                                                pool_pin(pool))
         except InfeasiblePlanError as exc:
             planners[pool.name] = None

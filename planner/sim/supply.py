@@ -88,18 +88,3 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
             steps.append(Step(t1, "cloud_end", -c.units, "rental ends"))
     steps.sort(key=lambda s: (s.time_h, s.kind != "delivery"))
     return steps
-
-
-def usable_at(steps: list[Step], time_h: float) -> int:
-    """Usable chips (commissioned, not reserved, plus rented) at a time, failures not counted."""
-    return sum(s.delta_units for s in steps if s.kind != "delivery" and s.time_h <= time_h)
-
-
-def final_usable(steps: list[Step]) -> int:
-    """Most usable chips the pool ever has at once."""
-    best = cur = 0
-    for s in steps:
-        if s.kind != "delivery":
-            cur += s.delta_units
-            best = max(best, cur)
-    return best
