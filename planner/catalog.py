@@ -30,7 +30,7 @@ class Chip(BaseModel):
     chips_per_node: int = Field(8, ge=1, le=1_024)
     tdp_w: float = Field(gt=0, le=1e5, description="board power [W]")
     matmul_efficiency: float = Field(
-        gt=0, le=1, description="share of the dense peak that large BF16 GEMMs reach on this chip"
+        0.75, gt=0, le=1, description="share of the dense peak that GEMMs sustain in training on this chip"
     )
     mtbf_chip_days: float = Field(2_111.0, gt=0, le=1e7, description="mean chip-days between job interruptions")
     unit_price_usd: float | None = Field(None, gt=0, le=1e7, description="purchase price per chip incl. server share")

@@ -10,6 +10,7 @@ import pytest
 
 from planner.catalog import chips, models
 from planner.perf.params import model_flops_per_token
+from planner.perf.search import USABLE_HBM_FRACTION
 
 SCENARIO = """\
 name: minimal
@@ -49,7 +50,7 @@ def test_estimate_pool_keys(minimal):
     q = pool["parallelism"]
     assert q["tp"] * q["pp"] * q["cp"] * q["dp"] == pool["units"]
     assert q["recompute"] in ("none", "selective", "full")
-    assert 0 < pool["memory_per_chip_gib"] <= 0.92 * chips()["h100-sxm"].hbm_gib
+    assert 0 < pool["memory_per_chip_gib"] <= USABLE_HBM_FRACTION * chips()["h100-sxm"].hbm_gib
 
 
 def test_estimate_combined_and_search(minimal):

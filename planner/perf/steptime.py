@@ -249,7 +249,12 @@ def evaluate(arch: ModelArch, chip: Chip, wl: Workload, c: Candidates) -> Scores
     act_layer = (1 - moe_share) * act_dense + moe_share * act_moe
     # never more micro-batches in flight than the replica runs per step
     in_flight = np.minimum(pipeline_in_flight(pp, vp), m * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0))
-    act = layers_rank * act_layer * in_flight
+    # when pp does not divide L, the short stage goes first, where most micro-batches are in flight
+    # (Llama 3 sec. 3.3.2 removes layers from the first stage for this reason); stage k holds pp-k of them
+    first_layers = np.maximum(L - (pp - 1) * layers_rank, 1.0)
+    second = np.where(pp > 1, (pp - 1) / pp, 0.0) * layers_rank
+    worst_stage_layers = np.maximum(first_layers, second)
+    act = worst_stage_layers * act_layer * in_flight
     # fp32 logits for the loss (Korthikanti et al. 2022 sec. 4.3: 4*s*b*v/t bytes)
     logits = tok * arch.vocab * 4.0 / tp
     # full recompute rebuilds one layer's activations during its backward
