@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -126,7 +127,7 @@ def run(
         _fail(ScenarioError(f"--backend must be local or dask, not {backend!r}"))
     s = _load(scenario)
     n = replications or s.simulation.replications
-    target = out_dir or Path("reports") / s.name
+    target = out_dir or Path("reports") / (re.sub(r"[^A-Za-z0-9._-]+", "-", s.name).strip(".-") or "scenario")
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=n < 2) as bar:
         task = bar.add_task(f"simulating {s.name}", total=n)
