@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..arch import ModelArch
 from ..catalog import Chip
 from ..errors import InfeasiblePlanError
-from ..units import GIB, SECONDS_PER_DAY
+from ..units import GIB
 from .memory import RECOMPUTE
 from .params import count_params, model_flops_per_token
 from .steptime import Candidates, Workload, evaluate
@@ -64,9 +64,6 @@ class Layout:
     recompute: str
     zero: int
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
     def contract_dict(self) -> dict:
         """The contract's `parallelism` object (plus vp and zero)."""
         return {
@@ -89,9 +86,6 @@ class LayoutResult:
     micro_batches: int
     layouts_evaluated: int
     search_seconds: float
-
-    def days_for(self, tokens: float) -> float:
-        return tokens / self.tokens_per_s / SECONDS_PER_DAY
 
 
 def _divisors_up_to(n: int, cap: int) -> list[int]:

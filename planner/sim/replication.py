@@ -14,7 +14,7 @@ from ..perf.search import LayoutPlanner
 from ..scenario import Pool, Scenario
 from ..units import HOURS_PER_DAY, HOURS_PER_YEAR
 from .engine import JobStats, PoolState, Timeline, TrainingJob
-from .supply import supply_steps
+from .supply import hours_since_start, supply_steps
 
 
 @dataclass
@@ -62,11 +62,9 @@ def simulate_pool(scenario: Scenario, pool: Pool, planner: LayoutPlanner | None,
     return PoolRun(pool, state, job, events, end_h)
 
 
-def _cost_timelines(scenario: Scenario, run: PoolRun, chosen: bool) -> tuple[Timeline, Timeline]:
-    """(cost rate [USD/h], energy-cost rate [USD/h]) of a pool over time, charged to the job when chosen."""
+def _cost_timelines(scenario: Scenario, run: PoolRun) -> tuple[Timeline, Timeline]:
+    """(cost rate [USD/h], energy-cost rate [USD/h]) of a pool over time, were the job to run on it."""
     rate = Timeline()
-    if not chosen:
-        return rate, Timeline()
     pool = run.pool
     chip = scenario.chip(pool.chip)
     costs = scenario.costs
@@ -76,8 +74,8 @@ def _cost_timelines(scenario: Scenario, run: PoolRun, chosen: bool) -> tuple[Tim
     # owned usable chips = usable minus rented; straight-line amortization while the job owns them (sec. costs)
     ts = sorted(set(run.state.in_service.times))
     cloud_rate = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
-    start_h = _hours(scenario, pool.cloud.from_) if pool.cloud else math.inf
-    stop_h = _hours(scenario, pool.cloud.until) if pool.cloud else -math.inf
+    start_h = hours_since_start(scenario, pool.cloud.from_) if pool.cloud else math.inf
+    stop_h = hours_since_start(scenario, pool.cloud.until) if pool.cloud else -math.inf
     for t in ts:
         usable = float(run.state.in_service.at(np.array([t]))[0])
         rented = cloud_units if start_h <= t < stop_h else 0
@@ -90,10 +88,6 @@ def _cost_timelines(scenario: Scenario, run: PoolRun, chosen: bool) -> tuple[Tim
             rented = cloud_units if start_h <= t < stop_h else 0
             energy.set(t, max(v - rented, 0) * kw)
     return rate, energy
-
-
-def _hours(scenario: Scenario, day: dt.date) -> float:
-    return max(0.0, (day - scenario.start).days * HOURS_PER_DAY)
 
 
 def _pick(scenario: Scenario, runs: list[PoolRun], costs: list[float]) -> int:
@@ -112,11 +106,10 @@ def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None
     """Simulate one replication. ``tables`` also builds the daily schedule, events and layouts."""
     rngs = [np.random.default_rng(s) for s in seed.spawn(len(scenario.fleet))]
     runs = [simulate_pool(scenario, p, planners[p.name], g) for p, g in zip(scenario.fleet, rngs)]
-    totals = []
-    for r in runs:
-        rate, energy = _cost_timelines(scenario, r, True)
-        end = np.array([r.end_h])
-        totals.append(float(rate.integral(end)[0] + energy.integral(end)[0]))
+    # each pool priced as if the job ran there; the strategy then keeps one
+    priced = [_cost_timelines(scenario, r) for r in runs]
+    totals = [float(rate.integral(np.array([r.end_h]))[0] + energy.integral(np.array([r.end_h]))[0])
+              for r, (rate, energy) in zip(runs, priced)]
     best = _pick(scenario, runs, totals)
     chosen = runs[best]
     st = chosen.stats
@@ -135,11 +128,11 @@ def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None
     }
     out = ReplicationOutput(metrics)
     if tables:
-        out.schedule, out.events, out.layouts = _tables(scenario, runs, best)
+        out.schedule, out.events, out.layouts = _tables(scenario, runs, best, priced)
     return out
 
 
-def _tables(scenario: Scenario, runs: list[PoolRun], best: int):
+def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tuple[Timeline, Timeline]]):
     end_h = runs[best].end_h
     days = np.arange(0, int(math.ceil(end_h / HOURS_PER_DAY)) + 1)
     t = np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)  # state at the end of each day
@@ -147,11 +140,12 @@ def _tables(scenario: Scenario, runs: list[PoolRun], best: int):
     frames, events, layouts = [], [], []
     for i, r in enumerate(runs):
         chosen = i == best
-        rate, energy = _cost_timelines(scenario, r, chosen)
+        rate, energy = priced[i] if chosen else (Timeline(), Timeline())  # pools the job skipped cost it nothing
         cloud = r.pool.cloud
         rented = np.zeros_like(t)
         if cloud:
-            rented = np.where((t >= _hours(scenario, cloud.from_)) & (t < _hours(scenario, cloud.until)), cloud.units, 0)
+            on_rent = (t >= hours_since_start(scenario, cloud.from_)) & (t < hours_since_start(scenario, cloud.until))
+            rented = np.where(on_rent, cloud.units, 0)
         job = r.job if chosen else None
         frames.append(pd.DataFrame({
             "date": dates,

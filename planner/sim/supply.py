@@ -45,7 +45,8 @@ def draw(dist: Distribution | None, rng: np.random.Generator) -> float:
     return float(rng.lognormal(math.log(dist.mean) - sigma2 / 2, math.sqrt(sigma2)))
 
 
-def _hours(scenario: Scenario, day) -> float:
+def hours_since_start(scenario: Scenario, day) -> float:
+    """Hours from the scenario start to a date (negative before it)."""
     return (day - scenario.start).days * HOURS_PER_DAY
 
 
@@ -73,7 +74,7 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
             got = min(got, cap - delivered)
         if got <= 0:
             continue
-        t = max(0.0, _hours(scenario, d.date) + slip_days * HOURS_PER_DAY)
+        t = max(0.0, hours_since_start(scenario, d.date) + slip_days * HOURS_PER_DAY)
         delivered += got
         new_usable = int(math.floor(delivered * keep + 1e-9))
         note = f"{got:,} chips (plan {tranche:,})" + (f", slipped {slip_days:.0f} d" if slip_days >= 0.5 else "")
@@ -82,7 +83,7 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
         usable = new_usable
     if pool.cloud is not None:
         c = pool.cloud
-        t0, t1 = max(0.0, _hours(scenario, c.from_)), _hours(scenario, c.until)
+        t0, t1 = max(0.0, hours_since_start(scenario, c.from_)), hours_since_start(scenario, c.until)
         if t1 > t0:
             steps.append(Step(t0, "cloud_start", c.units, f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h"))
             steps.append(Step(t1, "cloud_end", -c.units, "rental ends"))
