@@ -139,10 +139,10 @@ def evaluate(arch: ModelArch, chip: Chip, wl: Workload, c: Candidates) -> Scores
     )
     fwd_gemm = 2.0 * tok * (pc.attention_per_layer + active_mlp) / tp
     qk, v = attention_width(arch)
+    gemm_passes = np.where(rc == 2, 4.0, 3.0)  # fwd + 2x bwd (+ fwd again for full recompute)
     if wl.flash_attention:
         # causal attention: FlashAttention skips the masked half; CP ranks each see s/cp queries x s keys
         fwd_attn = 2.0 * tok * s * (qk + v) * 0.5 / tp
-        gemm_passes = np.where(rc == 2, 4.0, 3.0)  # fwd + 2x bwd (+ fwd again for full recompute)
         attn_passes = 1.0 + ATTENTION_BWD_FACTOR + np.where(rc >= 1, 1.0, 0.0)  # selective/full redo the core
         t_attn = fwd_attn * attn_passes / attn_rate
         t_scores = 0.0
@@ -150,7 +150,6 @@ def evaluate(arch: ModelArch, chip: Chip, wl: Workload, c: Candidates) -> Scores
         # unfused: batched GEMMs over the full s x s scores, then softmax, mask and dropout stream the scores
         # through HBM: ~11 bytes per score forward (write, read + write softmax, mask, dropout), 2x backward
         fwd_attn = 2.0 * tok * s * (qk + v) / tp
-        gemm_passes = np.where(rc == 2, 4.0, 3.0)
         attn_passes = np.where(rc >= 1, 4.0, 3.0)
         t_attn = fwd_attn * attn_passes / gemm_rate
         t_scores = tok * s * arch.heads / tp * 11.0 * attn_passes / hbm
@@ -171,7 +170,7 @@ def evaluate(arch: ModelArch, chip: Chip, wl: Workload, c: Candidates) -> Scores
         arch.moe.expert_ffn_hidden if arch.moe else 0
     )
     act_bytes = (48.0 * h + (12.0 if arch.mlp == "gated" else 8.0) * f_eff + 8.0 * (qk + v) / 2) / tp
-    t_elem = tok * act_bytes * (gemm_passes) / hbm  # backward streams ~2x the forward bytes
+    t_elem = tok * act_bytes * gemm_passes / hbm  # backward streams ~2x the forward bytes
 
     # --- tensor parallel collectives: with sequence parallelism 2 all-gathers + 2 reduce-scatters forward ---
     # (Korthikanti et al. 2022 sec. 4.2.2); parallel blocks need half of them (PaLM sec. 2)
