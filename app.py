@@ -1,9 +1,9 @@
-"""What-if front end for the planner: `streamlit run app.py`.
+"""What-if front end for the planner: `streamlit run app.py` (or `planner app`).
 
-No model logic lives here. The page loads a scenario with ``planner.loader``, applies a few
-what-if edits to the scenario *file contents* (cloud size, delivery slip, reliability), and
-calls the same entry points as the CLI: ``planner.api.run_scenario`` and ``planner.api.estimate``.
-Charts come from ``planner.report.charts``.
+No model logic lives here. The page reads a scenario with ``planner.loader``, applies the what-if
+controls with ``planner.edits`` (the same field-path edits as ``planner sweep --set``), and calls the
+same entry points as the CLI: ``planner.api.simulate`` and ``planner.api.estimate``. Charts come
+from ``planner.report.charts``.
 
 The scenario list is ``scenarios/*.yaml`` next to this file, or the folder named by the
 ``PLANNER_SCENARIO_DIR`` environment variable.
@@ -11,39 +11,33 @@ The scenario list is ``scenarios/*.yaml`` next to this file, or the folder named
 
 from __future__ import annotations
 
-import copy
-import datetime as dt
-import importlib
 import json
 import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 import yaml
 
-from planner.errors import PlannerError, ScenarioError
-from planner.loader import MAX_FILE_BYTES, from_dict, parse_text
+from planner import api, edits
+from planner.errors import PlannerError
+from planner.fmt import fmt_days, fmt_si
+from planner.loader import from_dict, parse_bytes
+from planner.metrics import BY_KEY
 from planner.report import charts
-from planner.report.headline import expectation_rows, fmt_days, fmt_si, fmt_value, headline_items, stat
+from planner.report.headline import expectation_rows, headline_items, stat
 
 ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = Path(os.environ.get("PLANNER_SCENARIO_DIR") or ROOT / "scenarios")
 MAX_APP_REPLICATIONS = 1_000
 MAX_TABLE_ROWS = 200
-# lower is better for these metrics: a negative delta shows green
-_LOWER_IS_BETTER = {"time_to_train_days", "cost_usd", "energy_mwh", "chip_hours"}
-
-
-# ---------------------------------------------------------------- scenario input (no model logic)
 
 
 @dataclass(frozen=True)
 class Knobs:
-    """The what-if edits applied to a scenario before it is run."""
+    """The what-if controls of the sidebar."""
 
     cloud_multiplier: float = 1.0  # scales every pool's rented (cloud) units; 0 drops the cloud
     delivery_slip_days: int = 0  # moves every planned delivery date of owned chips
@@ -59,77 +53,12 @@ def scenario_files(folder: Path = SCENARIO_DIR) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
 
 
-def read_scenario_text(data: bytes, name: str) -> dict:
-    """A scenario file's bytes -> its mapping (not yet validated), or ScenarioError."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError(f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", path=name)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError("the file is not UTF-8 text", path=name) from None
-    return parse_text(text, name, Path(name).suffix.lower())
-
-
-def _shift(value: Any, days: int) -> Any:
-    if isinstance(value, dt.date):
-        return value + dt.timedelta(days=days)
-    if isinstance(value, str):
-        try:
-            return (dt.date.fromisoformat(value) + dt.timedelta(days=days)).isoformat()
-        except ValueError:
-            return value  # left for validation to report
-    return value
-
-
-def apply_knobs(data: dict, knobs: Knobs, name: str = "<scenario>") -> dict:
-    """A copy of the scenario mapping with the what-if edits applied (the original is not changed)."""
-    out = copy.deepcopy(data)
-    fleet = out.get("fleet")
-    if not isinstance(fleet, list):
-        return out  # validation reports the missing fleet
-    kept = []
-    for pool in fleet:
-        if not isinstance(pool, dict):
-            kept.append(pool)
-            continue
-        if knobs.delivery_slip_days:
-            for d in pool.get("deliveries") or []:
-                if isinstance(d, dict) and "date" in d:
-                    d["date"] = _shift(d["date"], knobs.delivery_slip_days)
-        cloud = pool.get("cloud")
-        if isinstance(cloud, dict) and isinstance(cloud.get("units"), (int, float)) and knobs.cloud_multiplier != 1.0:
-            units = int(round(cloud["units"] * knobs.cloud_multiplier))
-            if units >= 1:
-                cloud["units"] = units
-            else:
-                del pool["cloud"]
-                deliveries = [d for d in pool.get("deliveries") or [] if isinstance(d, dict)]
-                owned = [pool.get("units") or 0] + [d.get("units") or 0 for d in deliveries]
-                if not any(isinstance(u, (int, float)) and u > 0 for u in owned):
-                    continue  # a cloud-only pool with no cloud left
-        kept.append(pool)
-    if not kept:
-        raise ScenarioError("no pool is left once the cloud is removed", path=name, field="fleet")
-    out["fleet"] = kept
-    reliability = out.get("reliability")
-    out["reliability"] = {**(reliability if isinstance(reliability, dict) else {}), "enabled": bool(knobs.reliability)}
-    simulation = out.get("simulation")
-    out["simulation"] = {
-        **(simulation if isinstance(simulation, dict) else {}),
-        "seed": int(knobs.seed),
-        "replications": int(knobs.replications),
-    }
-    return out
-
-
-def load_api():
-    """The ``planner.api`` module, or None while it is not part of this installation."""
-    try:
-        return importlib.import_module("planner.api")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("planner.api",):
-            return None
-        raise
+def apply_knobs(scenario, knobs: Knobs):
+    """The scenario with the what-if controls applied (a new, validated scenario)."""
+    out = edits.scale_cloud(scenario, knobs.cloud_multiplier)
+    out = edits.slip_deliveries(out, knobs.delivery_slip_days)
+    return edits.set_values(out, {"reliability.enabled": knobs.reliability, "simulation.seed": knobs.seed,
+                                  "simulation.replications": knobs.replications}, scenario.name)
 
 
 def estimate_pools_frame(answer: dict) -> pd.DataFrame:
@@ -169,14 +98,14 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
     if source == "Scenario folder":
         path = sb.selectbox("Scenario file", files, format_func=lambda p: p.name, key="scenario_file")
         name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-        raw = _guard("Reading the scenario", lambda: read_scenario_text(path.read_bytes(), name))
+        raw = _guard("Reading the scenario", lambda: parse_bytes(path.read_bytes(), name))
     else:
         if not files:
             sb.caption(f"No scenario files in {SCENARIO_DIR}.")
         upload = sb.file_uploader("Scenario file (YAML or JSON)", type=["yaml", "yml", "json"])
         if upload is not None:
             name = upload.name
-            raw = _guard("Reading the scenario", read_scenario_text, upload.getvalue(), name)
+            raw = _guard("Reading the scenario", parse_bytes, upload.getvalue(), name)
     if raw is None:
         return None, name, None, False
 
@@ -213,10 +142,10 @@ def _metrics(summary: dict, previous: dict | None) -> None:
         if h.key in old:
             a, b = stat((summary.get("metrics") or {}).get(h.key)), stat(prev_metrics.get(h.key))
             if a is not None and b is not None and a != b:
-                delta = ("+" if a > b else "-") + fmt_value(h.key, abs(a - b)).lstrip("-")
+                delta = ("+" if a > b else "-") + BY_KEY[h.key].fmt(abs(a - b)).lstrip("-")
         cols[i % 4].metric(
             h.label, h.value, delta=delta, help=h.detail or None, border=True,
-            delta_color="inverse" if h.key in _LOWER_IS_BETTER else "normal",
+            delta_color="inverse" if BY_KEY[h.key].lower_is_better else "normal",
         )
     rows = expectation_rows(summary)
     if rows:
@@ -251,17 +180,14 @@ def _run_tab(state: dict, current_key: str) -> None:
     cols[2].download_button("events.csv", result.events.to_csv(index=False), "events.csv", "text/csv")
 
 
-def _estimate_tab(api, scenario, key: str, state: dict) -> None:
+def _estimate_tab(scenario, key: str, state: dict) -> None:
     st.caption("Steady state: each pool at its full planned size, its best parallel layout and speed.")
-    estimate = getattr(api, "estimate", None)
-    if st.button("Estimate", disabled=estimate is None):
-        answer = _guard("Estimate", estimate, scenario)
+    if st.button("Estimate"):
+        answer = _guard("Estimate", api.estimate, scenario)
         if answer is not None:
             state["estimate"], state["estimate_key"] = answer, key
     answer = state.get("estimate")
     if answer is None:
-        if estimate is None:
-            st.info("The estimate (planner.api.estimate) is not available in this installation yet.")
         return
     if state.get("estimate_key") != key:
         st.warning("The settings changed since this estimate; press **Estimate** to update.")
@@ -279,6 +205,7 @@ def _estimate_tab(api, scenario, key: str, state: dict) -> None:
 
 
 def main() -> None:
+    """The page."""
     st.set_page_config(page_title="Capacity planner", page_icon="📈", layout="wide")
     st.title("Compute capacity planner")
     state = st.session_state
@@ -286,31 +213,25 @@ def main() -> None:
     if raw is None:
         st.info("Choose a scenario file in the sidebar, or upload one.")
         return
-    data = _guard("Applying the what-if settings", apply_knobs, raw, knobs, name)
-    scenario = _guard("Checking the scenario", from_dict, data, name) if data is not None else None
+    loaded = _guard("Checking the scenario", from_dict, raw, name)
+    scenario = _guard("Applying the what-if settings", apply_knobs, loaded, knobs) if loaded is not None else None
     if scenario is None:
         return
     st.caption(f"**{scenario.name}** · {name}" + (f" — {scenario.description}" if scenario.description else ""))
-    key = json.dumps({"name": name, "data": data}, sort_keys=True, default=str)
-
-    api = _guard("Loading planner.api", load_api)
+    key = json.dumps({"name": name, "data": edits.to_mapping(scenario)}, sort_keys=True, default=str)
     if run:
-        run_scenario = getattr(api, "run_scenario", None)
-        if run_scenario is None:
-            st.warning("The simulation (planner.api.run_scenario) is not available in this installation yet.")
-        else:
-            with st.spinner(f"Simulating {knobs.replications} replication(s) ..."):
-                result = _guard("Run", run_scenario, scenario, replications=knobs.replications, seed=knobs.seed)
-            if result is not None:
-                if state.get("result") is not None:
-                    state["previous"] = state["result"].summary
-                state["result"], state["result_key"] = result, key
+        with st.spinner(f"Simulating {knobs.replications} replication(s) ..."):
+            result = _guard("Run", api.simulate, scenario, replications=knobs.replications, seed=knobs.seed)
+        if result is not None:
+            if state.get("result") is not None:
+                state["previous"] = state["result"].summary
+            state["result"], state["result_key"] = result, key
 
     tab_run, tab_estimate, tab_scenario = st.tabs(["Run", "Estimate", "Scenario"])
     with tab_run:
         _run_tab(state, key)
     with tab_estimate:
-        _estimate_tab(api, scenario, key, state)
+        _estimate_tab(scenario, key, state)
     with tab_scenario:
         st.caption("The scenario as run, after the what-if settings.")
         pools = pd.DataFrame(

@@ -12,16 +12,18 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target says
 
 from planner.catalog import chips, models  # noqa: E402
-from planner.perf.search import best_layout, resolve_workload  # noqa: E402
+from planner.perf.search import best_layout  # noqa: E402
+from planner.perf.setup import training_setup  # noqa: E402
 
 
 def main() -> None:
+    """Time the search and print the rates."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     arch = models()["llama3-405b"].arch
     chip = chips()["h100-sxm"]
-    wl = resolve_workload(arch, 8192, 16.0e6, "bf16")
+    wl = training_setup(arch, 8192, 16.0e6, "bf16")
     best_layout(arch, chip, wl, 16384)  # warm up imports and caches
     rates = []
     for _ in range(args.repeat):
@@ -32,7 +34,7 @@ def main() -> None:
     rates.sort()
     print(f"llama3-405b on 16,384 h100-sxm: {r.layouts_evaluated:,} layouts per search")
     print(f"  median {rates[len(rates) // 2]:,.0f} layouts/s, best {rates[-1]:,.0f} layouts/s over {args.repeat} runs")
-    print(f"  best layout: {r.layout.contract_dict()}  MFU {r.mfu:.1%}  {r.tokens_per_s:,.0f} tokens/s")
+    print(f"  best layout: {r.layout.label()}  MFU {r.mfu:.1%}  {r.tokens_per_s:,.0f} tokens/s")
 
 
 if __name__ == "__main__":

@@ -13,21 +13,22 @@ from pathlib import Path
 
 import numpy as np
 
+from planner.bridge import layout_planners
 from planner.loader import load_scenario
 from planner.sim.replication import run_replication
-from planner.sim.runner import build_planners
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
+    """Time the replications and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--replications", type=int, default=10)
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "ascend-ramp-2024.yaml"))
     args = ap.parse_args()
     s = load_scenario(args.scenario)
     t0 = time.perf_counter()
-    planners = build_planners(s)
+    planners = layout_planners(s)
     setup = time.perf_counter() - t0
     seeds = np.random.SeedSequence(s.simulation.seed).spawn(args.replications)
     times, failures = [], []

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+from .bridge import pool_layout
 from .errors import InfeasiblePlanError
-from .perf.search import LayoutResult, Pin, best_layout, resolve_workload
-from .scenario import Pool, Scenario
+from .results import RunResult
+from .scenario import Scenario
 from .units import SECONDS_PER_DAY
-
-
-def pool_pin(pool: Pool) -> Pin:
-    p = pool.parallelism
-    return Pin(**p.model_dump()) if p is not None else Pin()
-
-
-def pool_layout(scenario: Scenario, pool: Pool, units: int | None = None) -> LayoutResult:
-    """Best layout of a pool's chips (its usable planned size unless ``units`` is given)."""
-    wl = scenario.workload
-    arch = wl.arch
-    workload = resolve_workload(arch, wl.seq_len, wl.global_batch_tokens, wl.precision)
-    n = pool.usable_units if units is None else units
-    try:
-        return best_layout(arch, scenario.chip(pool.chip), workload, n, pool_pin(pool))
-    except InfeasiblePlanError as exc:
-        raise InfeasiblePlanError(f"pool {pool.name!r}: {exc}", needed_gib=exc.needed_gib,
-                                  available_gib=exc.available_gib) from None
 
 
 def estimate(scenario: Scenario) -> dict:
@@ -52,7 +36,7 @@ def estimate(scenario: Scenario) -> dict:
             "step_time_s": r.step_time_s,
             "time_to_train_days": scenario.workload.tokens / r.tokens_per_s / SECONDS_PER_DAY,
             "memory_per_chip_gib": r.memory_per_chip_gib,
-            "parallelism": r.layout.contract_dict(),
+            "parallelism": r.layout.as_dict(),
         })
     if not pools:
         raise errors[0] if len(errors) == 1 else InfeasiblePlanError("; ".join(str(e) for e in errors))
@@ -72,11 +56,14 @@ def estimate(scenario: Scenario) -> dict:
     }
 
 
-def run_scenario(scenario: Scenario, replications: int | None = None, seed: int | None = None,
-                 backend: str = "local", scheduler: str | None = None, workers: int | None = None,
-                 progress=None):
+def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,
+             backend: str = "local", scheduler: str | None = None, workers: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Simulate the scenario over time: a RunResult with the summary.json figures and the tables."""
-    from .sim.runner import run_scenario as _run
+    from .sim.runner import run_scenario
 
-    return _run(scenario, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
-                workers=workers, progress=progress)
+    return run_scenario(scenario, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
+                        workers=workers, progress=progress)
+
+
+run_scenario = simulate  # the name the app and notebooks used first

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .validation import field_error
+
 _MAX_LAYERS = 1_000
 _MAX_HIDDEN = 262_144
 _MAX_VOCAB = 4_194_304
@@ -23,9 +25,9 @@ class MoE(BaseModel):
     dense_layers: int = Field(0, ge=0, le=_MAX_LAYERS, description="leading layers with a dense MLP")
 
     @model_validator(mode="after")
-    def _check(self) -> "MoE":
+    def _check(self) -> MoE:
         if self.top_k > self.experts:
-            raise ValueError(f"@top_k: top_k ({self.top_k}) must not exceed experts ({self.experts})")
+            raise field_error("top_k", f"top_k ({self.top_k}) must not exceed experts ({self.experts})")
         return self
 
 
@@ -63,27 +65,31 @@ class ModelArch(BaseModel):
     dropout: bool = Field(False, description="dropout masks are stored (Korthikanti et al. 2022 setting)")
 
     @model_validator(mode="after")
-    def _check(self) -> "ModelArch":
+    def _check(self) -> ModelArch:
         if self.head_dim is None and self.hidden % self.heads:
-            raise ValueError(f"@heads: heads ({self.heads}) must divide hidden ({self.hidden})")
+            raise field_error("heads", f"heads ({self.heads}) must divide hidden ({self.hidden})")
         kv = self.kv_heads if self.kv_heads is not None else self.heads
         if kv > self.heads or self.heads % kv:
-            raise ValueError(f"@kv_heads: kv_heads ({kv}) must divide heads ({self.heads})")
+            raise field_error("kv_heads", f"kv_heads ({kv}) must divide heads ({self.heads})")
         if self.moe is not None and self.moe.dense_layers > self.layers:
-            raise ValueError(f"@moe.dense_layers: moe.dense_layers ({self.moe.dense_layers}) exceeds layers ({self.layers})")
+            raise field_error("moe.dense_layers",
+                              f"moe.dense_layers ({self.moe.dense_layers}) exceeds layers ({self.layers})")
         return self
 
     # Derived sizes, resolved once so the cost model never re-applies defaults.
     @property
     def n_kv_heads(self) -> int:
+        """Key-value heads (the query heads without GQA)."""
         return self.kv_heads if self.kv_heads is not None else self.heads
 
     @property
     def d_head(self) -> int:
+        """Width of one attention head."""
         return self.head_dim if self.head_dim is not None else self.hidden // self.heads
 
     @property
     def ffn(self) -> int:
+        """Hidden size of the dense MLP (the default by MLP kind when not given)."""
         if self.ffn_hidden is not None:
             return self.ffn_hidden
         # defaults: SwiGLU keeps 2/3 of 4h per matrix (Shazeer 2020), GELU MLP is 4h (Vaswani et al. 2017)
@@ -91,4 +97,5 @@ class ModelArch(BaseModel):
 
     @property
     def mlp_matrices(self) -> int:
+        """Weight matrices of one MLP: three when gated, two when plain."""
         return 3 if self.mlp == "gated" else 2

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from .yamlio import safe_load
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arch import ModelArch
+from .yamlio import safe_load
 
 
 class Chip(BaseModel):

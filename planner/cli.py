@@ -6,7 +6,6 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -56,7 +55,7 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 
 
 @app.command()
-def validate(scenarios: List[Path] = typer.Argument(..., help="Scenario files to check.")) -> None:
+def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario files to check.")) -> None:
     """Check scenario files only. Exit 0 when all are valid, 2 at the first invalid one."""
     for path in scenarios:
         s = _load(path)
@@ -78,6 +77,7 @@ def estimate(
 ) -> None:
     """Steady state, no time axis: the best parallel layout of each pool at its full planned size."""
     from . import api
+    from .perf.layout import Layout
 
     s = _load(scenario)
     try:
@@ -93,8 +93,7 @@ def estimate(
     for col in ("pool", "chip", "units", "layout", "MFU", "tokens/s", "step s", "GiB/chip", "days"):
         t.add_column(col, justify="right" if col not in ("pool", "chip", "layout") else "left")
     for p in result["pools"]:
-        q = p["parallelism"]
-        lay = f"TP{q['tp']} PP{q['pp']}x{q['vp']} DP{q['dp']} CP{q['cp']} EP{q['ep']} mb{q['micro_batch']} {q['recompute']} Z{q['zero']}"
+        lay = Layout(**p["parallelism"]).label()
         t.add_row(p["pool"], p["chip"], f"{p['units']:,}", lay, f"{p['mfu']:.1%}", f"{p['tokens_per_s']:,.0f}",
                   f"{p['step_time_s']:.2f}", f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
     out.print(t)
@@ -109,13 +108,13 @@ def estimate(
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="Scenario file."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>)."),
-    replications: Optional[int] = typer.Option(None, "--replications", min=1, max=100_000,
+    out_dir: Path | None = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>)."),
+    replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
                                                help="Monte Carlo replications (default: the scenario's)."),
-    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
     backend: str = typer.Option("local", "--backend", help="local | dask"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=1024, help="Local Dask workers."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Local Dask workers."),
 ) -> None:
     """Simulate the scenario over time and write the report folder. Exit 1 when an `expect` check fails."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -132,7 +131,7 @@ def run(
                   TimeElapsedColumn(), console=err, transient=True, disable=n < 2) as bar:
         task = bar.add_task(f"simulating {s.name}", total=n)
         try:
-            result = api.run_scenario(s, replications=replications, seed=seed, backend=backend,
+            result = api.simulate(s, replications=replications, seed=seed, backend=backend,
                                       scheduler=scheduler, workers=workers,
                                       progress=lambda k, total: bar.update(task, completed=k))
         except PlannerError as exc:
@@ -146,32 +145,21 @@ def run(
         raise typer.Exit(1)
 
 
-def _fmt(q: dict | None, spec: str, scale: float = 1.0) -> str:
-    if not q or q.get("p50") is None:
-        return "-"
-    return f"{q['p50'] * scale:{spec}} (p10 {q['p10'] * scale:{spec}}, p90 {q['p90'] * scale:{spec}})"
-
-
 def _print_headline(summary: dict, path: Path) -> None:
-    m = summary["metrics"]
+    from .report.headline import expectation_rows, headline_items
+
     t = Table(title=f"{summary['scenario']}: {summary['replications']} replication(s), seed {summary['seed']}",
               show_header=False)
     t.add_column("metric")
     t.add_column("value", justify="right")
-    t.add_row(escape("time to train [days]"), _fmt(m["time_to_train_days"], ",.1f"))
-    t.add_row("finish probability", f"{m['finish_probability']:.0%}")
-    t.add_row(escape("cost [USD M]"), _fmt(m["cost_usd"], ",.1f", 1e-6))
-    t.add_row(escape("energy [MWh]"), _fmt(m["energy_mwh"], ",.0f"))
-    t.add_row("MFU", _fmt(m["mfu"], ".1%"))
-    t.add_row("goodput", _fmt(m["goodput"], ".1%"))
-    t.add_row(escape("chip-hours [M]"), _fmt(m["chip_hours"], ",.2f", 1e-6))
-    for e in summary["expectations"]:
-        bound = " ".join(f"{k} {e[k]:g}" for k in ("min", "max") if e.get(k) is not None)
-        q = f" q{e['quantile']:g}" if e.get("quantile") is not None else ""
-        val = "-" if e["value"] is None else f"{e['value']:,.4g}"
-        t.add_row(f"expect {e['metric']}{q} {bound}", f"{val} {'[green]pass[/]' if e['passed'] else '[red]FAIL[/]'}")
+    t.add_column("spread", style="dim")
+    for h in headline_items(summary):
+        t.add_row(escape(h.label), escape(h.value), escape(h.detail))
+    for e in expectation_rows(summary):
+        mark = "[green]pass[/]" if e["result"] == "PASS" else "[red]FAIL[/]"
+        t.add_row(escape(f"expect {e['check']}"), f"{escape(e['value'])} {mark}", "")
     out.print(t)
-    out.print(f"report: {path}", highlight=False)
+    out.print(f"report: {path}", highlight=False, markup=False)
 
 
 @app.command()
@@ -214,7 +202,8 @@ def catalog_chips(as_json: bool = typer.Option(False, "--json", help="Print JSON
         sys.stdout.write(_dumps(data) + "\n")
         return
     t = Table(title="chip classes")
-    for col in ("id", "BF16 TF", "FP8 TF", "HBM GiB", "HBM TB/s", "scale-up", "GB/s", "scale-out Gb/s", "TDP W", "sources"):
+    cols = ("id", "BF16 TF", "FP8 TF", "HBM GiB", "HBM TB/s", "scale-up", "GB/s", "scale-out Gb/s", "TDP W", "sources")
+    for col in cols:
         t.add_column(col)
     for k, c in data.items():
         t.add_row(k, f"{c['bf16_tflops']:g}", f"{c['fp8_tflops'] or '-'}", f"{c['hbm_gib']:g}", f"{c['hbm_tbps']:g}",

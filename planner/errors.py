@@ -34,3 +34,9 @@ class InfeasiblePlanError(PlannerError):
         self.needed_gib = needed_gib
         self.available_gib = available_gib
         super().__init__(message)
+
+
+class ReportError(PlannerError):
+    """The report cannot be written where asked (the folder holds other files, or is a file)."""
+
+    exit_code = 2

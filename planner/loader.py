@@ -8,10 +8,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .yamlio import SafeLoader
-
 from .errors import ScenarioError
 from .scenario import Scenario
+from .validation import FIELD_ERROR
+from .yamlio import SafeLoader
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -33,15 +33,14 @@ def _alias(loc: tuple) -> tuple:
 
 
 def _describe(err: dict) -> tuple[str, str]:
-    """One pydantic error -> (field path, reason). Validators may prefix a sub-path as '@sub.path: reason'."""
+    """One pydantic error -> (field path, reason); a ``field_error`` names a sub-path of its model."""
     loc = tuple(p for p in _alias(err["loc"]) if not (isinstance(p, str) and ("[" in p or p in {"str", "ModelArch"})))
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-    if msg.startswith("@"):
-        sub, _, msg = msg[1:].partition(": ")
-        path = format_loc(loc)
-        return (f"{path}.{sub}" if path else sub), msg
+    if err["type"] == FIELD_ERROR:
+        sub, path = err["ctx"]["path"], format_loc(loc)
+        return (f"{path}.{sub}" if path else sub), err["ctx"]["message"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key (not part of the scenario format)"
     elif err["type"] == "missing":
@@ -54,7 +53,7 @@ def _describe(err: dict) -> tuple[str, str]:
 def _pick(errors: list[dict]) -> dict:
     """Choose the most helpful of several errors (a union of preset-id and explicit architecture fails twice)."""
     for e in errors:
-        if e["msg"].startswith("Value error, "):
+        if e["type"] == FIELD_ERROR or e["msg"].startswith("Value error, "):
             return e
     return errors[0]
 
@@ -70,7 +69,8 @@ def parse_text(text: str, path: str, suffix: str = "") -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(f"{where}not valid {'JSON' if suffix == '.json' else 'YAML'}: {reason}", path=path) from None
+        kind = "JSON" if suffix == ".json" else "YAML"
+        raise ScenarioError(f"{where}not valid {kind}: {reason}", path=path) from None
     if not isinstance(data, dict):
         raise ScenarioError("the file must hold a mapping with name, workload and fleet", path=path)
     return data
@@ -87,6 +87,17 @@ def from_dict(data: dict, path: str = "<scenario>") -> Scenario:
         raise ScenarioError(str(exc), path=path) from None
 
 
+def parse_bytes(data: bytes, name: str) -> dict:
+    """A scenario file's bytes (YAML or JSON by the name's suffix) -> its mapping, not yet validated."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", path=name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError("the file is not UTF-8 text", path=name) from None
+    return parse_text(text, name, Path(name).suffix.lower())
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file."""
     p = Path(path)
@@ -96,7 +107,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if p.stat().st_size > MAX_FILE_BYTES:
         raise ScenarioError(f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", path=name)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read the file: {exc}", path=name) from None
-    return from_dict(parse_text(text, name, p.suffix.lower()), name)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
+    return from_dict(parse_bytes(data, name), name)

@@ -5,10 +5,14 @@ Every table is a pandas DataFrame with the columns listed here (units in the nam
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from .metrics import DISTRIBUTION_KEYS
+from .perf.layout import LAYOUT_FIELDS
 
 SCHEDULE_COLUMNS = [
     "date",  # ISO date string, one row per day and pool
@@ -21,23 +25,33 @@ SCHEDULE_COLUMNS = [
     "tokens_trained",  # cumulative tokens trained (kept) by the job on this pool
     "cost_usd",  # cumulative cost of this pool (cloud rent, amortized capex, energy)
 ]
+EVENT_KINDS = (
+    "delivery", "commissioning", "cloud_start", "cloud_end",  # supply
+    "start", "replan", "checkpoint", "failure", "repair", "restart", "maintenance", "finish", "give_up",  # job
+)
+SUPPLY_EVENTS = EVENT_KINDS[:4]
 EVENT_COLUMNS = [
     "time_days",  # float, days since scenario start
     "date",  # ISO date string
     "pool",  # pool name, or "" for job-wide events
-    "event",  # delivery, commissioning, cloud_start, cloud_end, start, replan, checkpoint,
-    #           failure, repair, restart, maintenance, finish, give_up
+    "event",  # one of EVENT_KINDS
     "units",  # units involved (chips delivered, failed, in the new layout ...)
     "detail",  # free text
 ]
 PLAN_COLUMNS = ["date", "pool", "planned_units"]  # the delivery plan: cumulative units by date
-LAYOUT_COLUMNS = [
-    "start_days", "end_days", "pool", "units", "tp", "pp", "dp", "cp", "ep", "micro_batch", "recompute",
-    "tokens_per_s", "mfu",
-]
-REPLICATION_COLUMNS = [
-    "replication", "finished", "time_to_train_days", "cost_usd", "energy_mwh", "mfu", "goodput", "chip_hours",
-]
+LAYOUT_COLUMNS = ["start_days", "end_days", "pool", "units", *LAYOUT_FIELDS, "tokens_per_s", "mfu"]
+REPLICATION_COLUMNS = ["replication", "finished", *DISTRIBUTION_KEYS]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened in a replication, at ``time_h`` hours since the start."""
+
+    time_h: float
+    pool: str  # "" for job-wide events
+    kind: str  # one of EVENT_KINDS
+    units: int
+    detail: str = ""
 
 
 @dataclass
@@ -46,6 +60,7 @@ class RunResult:
 
     scenario_name: str
     summary: dict[str, Any]  # exactly the contract's summary.json
+    start: dt.date | None = None  # day 0 of the run
     schedule: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEDULE_COLUMNS))
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))
     plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from . import metrics, plan
 from .arch import ModelArch
 from .catalog import Chip, chips, models
+from .perf.layout import MAX_UNITS, Parallelism
+from .validation import field_error
 
-MAX_UNITS = 10_000_000  # chips in one pool
 MAX_POOLS = 64
 MAX_DELIVERIES = 1_000
 MAX_HORIZON_DAYS = 36_500
@@ -46,7 +47,7 @@ class Workload(_Section):
         return v
 
     @model_validator(mode="after")
-    def _batch(self) -> "Workload":
+    def _batch(self) -> Workload:
         if self.global_batch_tokens is not None and self.global_batch_tokens < self.seq_len:
             raise ValueError(
                 f"global_batch_tokens ({self.global_batch_tokens:g}) is less than one sequence ({self.seq_len})"
@@ -55,14 +56,18 @@ class Workload(_Section):
 
     @property
     def arch(self) -> ModelArch:
+        """The model's architecture (the preset's, or the one written out)."""
         return models()[self.model].arch if isinstance(self.model, str) else self.model
 
     @property
     def model_name(self) -> str:
+        """The preset id, or 'custom'."""
         return self.model if isinstance(self.model, str) else "custom"
 
 
 class Delivery(_Section):
+    """Planned cumulative owned units by a date."""
+
     date: dt.date
     units: Units = Field(description="CUMULATIVE units delivered by this date")
 
@@ -76,24 +81,10 @@ class Cloud(_Section):
     price_per_chip_hour_usd: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _order(self) -> "Cloud":
+    def _order(self) -> Cloud:
         if self.until <= self.from_:
-            raise ValueError(f"@until: {self.until} must be after from ({self.from_})")
+            raise field_error("until", f"{self.until} must be after from ({self.from_})")
         return self
-
-
-class Parallelism(_Section):
-    """A (partial) pin of the parallel layout; unset fields are searched."""
-
-    tp: int | None = Field(None, ge=1, le=1024)
-    pp: int | None = Field(None, ge=1, le=1024)
-    dp: int | None = Field(None, ge=1, le=MAX_UNITS)
-    cp: int | None = Field(None, ge=1, le=1024)
-    ep: int | None = Field(None, ge=1, le=65_536)
-    vp: int | None = Field(None, ge=1, le=64, description="interleaved virtual stages per pipeline rank")
-    micro_batch: int | None = Field(None, ge=1, le=4096)
-    recompute: Literal["none", "selective", "full"] | None = None
-    zero: Literal[0, 1, 2, 3] | None = None
 
 
 class Distribution(_Section):
@@ -108,7 +99,7 @@ class Distribution(_Section):
     sd: float | None = Field(None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _params(self) -> "Distribution":
+    def _params(self) -> Distribution:
         need = {
             "fixed": ("value",),
             "uniform": ("low", "high"),
@@ -153,15 +144,14 @@ class Pool(_Section):
     mtbf_chip_days: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _supply(self) -> "Pool":
+    def _supply(self) -> Pool:
         last_date, last_units = None, self.units
         for i, d in enumerate(self.deliveries):
             if last_date is not None and d.date <= last_date:
-                raise ValueError(f"@deliveries[{i}].date: {d.date} must be after the previous date ({last_date})")
+                raise field_error(f"deliveries[{i}].date", f"{d.date} must be after the previous date ({last_date})")
             if d.units < last_units:
-                raise ValueError(
-                    f"@deliveries[{i}].units: {d.units} is cumulative and must not decrease (previous {last_units})"
-                )
+                raise field_error(f"deliveries[{i}].units",
+                                  f"{d.units} is cumulative and must not decrease (previous {last_units})")
             last_date, last_units = d.date, d.units
         if self.ordered_units is not None and last_units > self.ordered_units:
             raise ValueError(f"deliveries reach {last_units} units, more than ordered_units ({self.ordered_units})")
@@ -171,23 +161,26 @@ class Pool(_Section):
 
     @property
     def planned_units(self) -> int:
-        """Full planned size: owned units after all deliveries, or the cloud allotment."""
-        owned = max([self.units] + [d.units for d in self.deliveries])
-        return owned + (self.cloud.units if self.cloud else 0)
+        """Full planned size: owned units after all deliveries, plus the cloud allotment."""
+        return plan.planned_units(self)
 
     @property
     def usable_units(self) -> int:
         """Planned size less the reserved share."""
-        return int(math.floor(self.planned_units * (1.0 - self.reserved_fraction) + 1e-9))
+        return plan.usable(self.planned_units, self.reserved_fraction)
 
 
 class Link(_Section):
+    """A network link between two sites."""
+
     sites: list[str] = Field(min_length=2, max_length=2)
     gbps: float = Field(gt=0, le=1e6, allow_inf_nan=False)
     latency_ms: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
 
 
 class Strategy(_Section):
+    """How the pools train the model together, and when the job re-plans."""
+
     mode: Literal["auto", "single", "sync", "diloco", "sequential"] = "auto"
     objective: Literal["time", "cost"] = "time"
     min_units_to_start: int | None = Field(None, ge=1, le=MAX_UNITS)
@@ -199,6 +192,8 @@ class Strategy(_Section):
 
 
 class Reliability(_Section):
+    """Failures, repairs, checkpoints, restarts and planned maintenance."""
+
     enabled: bool = True
     mtbf_chip_days: float | None = Field(None, gt=0, le=1e7, description="override the catalog for every pool")
     repair_days: float = Field(3.0, ge=0, le=365, description="mean time a failed chip's node is out of service")
@@ -212,6 +207,8 @@ class Reliability(_Section):
 
 
 class Costs(_Section):
+    """Prices, amortization, electricity and PUE."""
+
     amortization_years: float = Field(4.0, gt=0, le=50)
     energy_usd_per_kwh: float = Field(0.08, ge=0, le=100, description="industrial electricity price")
     pue: float = Field(1.48, ge=1, le=5, description="Uptime Institute 2025: facilities built since 2020 (S62)")
@@ -219,20 +216,22 @@ class Costs(_Section):
 
 
 class Simulation(_Section):
+    """Monte Carlo settings: the root seed and the number of replications."""
+
     seed: int = Field(0, ge=0, le=2**63 - 1)
     replications: int = Field(1, ge=1, le=MAX_REPLICATIONS)
 
 
 class Expectation(_Section):
-    metric: Literal[
-        "time_to_train_days", "finish_probability", "cost_usd", "energy_mwh", "mfu", "goodput", "chip_hours"
-    ]
+    """A CI check on one metric of the summary (exit 1 when it fails)."""
+
+    metric: Literal[metrics.KEYS]  # type: ignore[valid-type]
     quantile: Fraction | None = None
     max: float | None = Field(None, allow_inf_nan=False)
     min: float | None = Field(None, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _bound(self) -> "Expectation":
+    def _bound(self) -> Expectation:
         if self.max is None and self.min is None:
             raise ValueError("set max, min or both")
         return self
@@ -256,18 +255,19 @@ class Scenario(_Section):
     expect: list[Expectation] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
-    def _cross(self) -> "Scenario":
+    def _cross(self) -> Scenario:
         known = set(chips()) | {c.id for c in self.chips}
         names: set[str] = set()
         for i, p in enumerate(self.fleet):
             if p.chip not in known:
-                raise ValueError(f"@fleet[{i}].chip: unknown chip {p.chip!r}; known: {', '.join(sorted(known))}")
+                raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}; known: {', '.join(sorted(known))}")
             if p.name in names:
-                raise ValueError(f"@fleet[{i}].name: pool name {p.name!r} is used twice")
+                raise field_error(f"fleet[{i}].name", f"pool name {p.name!r} is used twice")
             names.add(p.name)
         return self
 
     def chip(self, chip_id: str) -> Chip:
+        """A chip class by id: the scenario's own custom chips first, then the catalog."""
         for c in self.chips:
             if c.id == chip_id:
                 return c

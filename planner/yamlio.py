@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+
 class SafeLoader(yaml.SafeLoader):
     """SafeLoader that also reads ``15.6e12`` and ``1e5`` as numbers (PyYAML's YAML 1.1 float rule needs a dot)."""
 
@@ -28,7 +29,8 @@ SafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123
 
 def _int_if_whole(loader: SafeLoader, node: yaml.Node) -> Any:
     value = yaml.SafeLoader.construct_yaml_float(loader, node)
-    return int(value) if value == value and abs(value) != float("inf") and value.is_integer() and abs(value) < 2**63 else value
+    whole = value == value and abs(value) != float("inf") and value.is_integer() and abs(value) < 2**63
+    return int(value) if whole else value
 
 
 SafeLoader.add_constructor("tag:yaml.org,2002:float", _int_if_whole)

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from planner.catalog import chips, models
 from planner.errors import InfeasiblePlanError
-from planner.perf.search import USABLE_HBM_FRACTION, Pin, best_layout, resolve_workload
+from planner.perf.layout import Parallelism as Pin
+from planner.perf.search import USABLE_HBM_FRACTION, best_layout
+from planner.perf.setup import training_setup as resolve_workload
 from planner.units import GIB
 
 H100 = chips()["h100-sxm"]

@@ -18,7 +18,7 @@ from planner import api
 from planner.loader import from_dict
 from planner.sim import reliability as rel
 from planner.sim.replication import run_replication
-from planner.sim.runner import build_planners
+from planner.bridge import layout_planners as build_planners
 from planner.sim.supply import supply_steps
 from planner.units import HOURS_PER_DAY
 

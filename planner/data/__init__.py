@@ -1,0 +1,1 @@
+"""Built-in catalogs and reference data (YAML), with their source ids."""

@@ -11,8 +11,6 @@ WEIGHT_BYTES = 2.0  # bf16/fp16 weights
 GRAD_BYTES = 2.0  # bf16/fp16 gradients
 OPTIMIZER_BYTES = 12.0  # fp32 master weights + Adam m + v
 
-RECOMPUTE = ("none", "selective", "full")  # index 0, 1, 2 in the vectorized code
-ZERO_STAGES = (0, 1, 2, 3)
 
 
 def state_bytes_per_param(zero, dp):
@@ -41,8 +39,12 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
     b = np.asarray(micro_batch, dtype=float)
     t = np.asarray(tp, dtype=float)
     h = float(a.hidden)
-    q_width = float(a.heads * a.d_head) if a.mla is None else float(a.heads * (a.mla.qk_nope_head_dim + a.mla.qk_rope_head_dim))
-    kv_width = float(a.n_kv_heads * a.d_head) if a.mla is None else float(a.heads * (a.mla.qk_nope_head_dim + a.mla.qk_rope_head_dim + a.mla.v_head_dim) / 2)
+    if a.mla is None:
+        q_width, kv_width = float(a.heads * a.d_head), float(a.n_kv_heads * a.d_head)
+    else:
+        ml = a.mla
+        q_width = float(a.heads * (ml.qk_nope_head_dim + ml.qk_rope_head_dim))
+        kv_width = float(a.heads * (ml.qk_nope_head_dim + ml.qk_rope_head_dim + ml.v_head_dim) / 2)
     drop = 1.0 if a.dropout else 0.0
     # attention block: QKV input 2sbh, Q 2sb*q, K and V 2sb*kv each, projection input 2sbh, dropout mask sbh
     attn_linear = 2 * h + 2 * q_width + 4 * kv_width + 2 * h + drop * h
@@ -79,3 +81,32 @@ def pipeline_in_flight(pp, vp):
     pp = np.asarray(pp, dtype=float)
     vp = np.asarray(vp, dtype=float)
     return pp * (1.0 + np.where(vp > 1, (pp - 1) / (pp * vp), 0.0))
+
+
+def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
+                    dense_dp, exp_dp, moe_share, tok):
+    """Bytes one chip holds for a candidate layout: model state, in-flight activations, logits, recompute work.
+
+    The first pipeline stage holds the most in-flight activations; the fp32 logits sit on the last one.
+    """
+    L = arch.layers
+    rc = c.recompute
+    sbpp_dense = state_bytes_per_param(c.zero, np.where(c.zero >= 1, dense_dp, 1))
+    sbpp_exp = state_bytes_per_param(c.zero, np.where(c.zero >= 1, exp_dp, 1))
+    state = (params_chip - expert_params_rank) * sbpp_dense + expert_params_rank * sbpp_exp
+    act_dense = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=True)
+    act_moe = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=False) if arch.moe else act_dense
+    act_layer = (1 - moe_share) * act_dense + moe_share * act_moe
+    # never more micro-batches in flight than the replica runs per step
+    in_flight = np.minimum(pipeline_in_flight(pp, vp), m * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0))
+    # when pp does not divide L, the short stage goes first, where most micro-batches are in flight
+    # (Llama 3 sec. 3.3.2 removes layers from the first stage for this reason); stage k holds pp-k of them
+    first_layers = np.maximum(L - (pp - 1) * layers_rank, 1.0)
+    second = np.where(pp > 1, (pp - 1) / pp, 0.0) * layers_rank
+    worst_stage_layers = np.maximum(first_layers, second)
+    act = worst_stage_layers * act_layer * in_flight
+    # fp32 logits for the loss (Korthikanti et al. 2022 sec. 4.3: 4*s*b*v/t bytes)
+    logits = tok * arch.vocab * 4.0 / tp
+    # full recompute rebuilds one layer's activations during its backward
+    work = np.where(rc == 2, activation_bytes_per_layer(arch, seq, mb, tp, cp, 1), 0.0)
+    return state + act + logits + work

@@ -26,14 +26,17 @@ class ParamCounts:
 
     @property
     def moe_layer_total(self) -> int:
+        """Parameters of one MoE feed-forward: every expert and the router."""
         return (self.experts + self.shared_experts) * self.expert_mlp + self.router_per_layer
 
     @property
     def moe_layer_active(self) -> int:
+        """Parameters of one MoE feed-forward that a token touches."""
         return (self.top_k + self.shared_experts) * self.expert_mlp + self.router_per_layer
 
     @property
     def layer_dense_total(self) -> int:
+        """Parameters of one dense layer."""
         return self.attention_per_layer + self.dense_mlp_per_layer + self.norms_per_layer
 
     @property

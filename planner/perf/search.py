@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,9 +12,10 @@ from ..arch import ModelArch
 from ..catalog import Chip
 from ..errors import InfeasiblePlanError
 from ..units import GIB
-from .memory import RECOMPUTE
-from .params import count_params, model_flops_per_token
-from .steptime import Candidates, Workload, evaluate
+from .layout import RECOMPUTE, Layout, Parallelism
+from .params import model_flops_per_token
+from .setup import TrainingSetup
+from .steptime import Candidates, evaluate
 
 # Usable share of device memory: the rest (~4 GiB of an 80 GiB H100) goes to the runtime context,
 # NCCL/HCCL buffers and allocator fragmentation.
@@ -27,49 +28,6 @@ MIN_TOKENS_PER_CP_RANK = 2048  # below this, ring attention chunks are too small
 # slower unsharded optimizer step: it never wins, so the search skips it unless a pool pins it
 SEARCHED_ZERO_STAGES = (1, 2, 3)
 MAX_PP = 256
-
-
-def default_global_batch_tokens(arch: ModelArch) -> float:
-    """Tokens per step when the scenario does not say: 4M below 100B active parameters, 16M above.
-
-    Llama 2 trained every size at 4M tokens (Touvron et al. 2023); Llama 3 405B at 16M (Dubey et al. 2024, sec. 3.4).
-    """
-    return 16.0e6 if count_params(arch).active >= 100e9 else 4.0e6
-
-
-@dataclass(frozen=True)
-class Pin:
-    """Layout dimensions the scenario fixes; None is searched."""
-
-    tp: int | None = None
-    pp: int | None = None
-    dp: int | None = None
-    cp: int | None = None
-    ep: int | None = None
-    vp: int | None = None
-    micro_batch: int | None = None
-    recompute: str | None = None
-    zero: int | None = None
-
-
-@dataclass(frozen=True)
-class Layout:
-    tp: int
-    pp: int
-    dp: int
-    cp: int
-    ep: int
-    vp: int
-    micro_batch: int
-    recompute: str
-    zero: int
-
-    def contract_dict(self) -> dict:
-        """The contract's `parallelism` object (plus vp and zero)."""
-        return {
-            "tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp, "ep": self.ep,
-            "micro_batch": self.micro_batch, "recompute": self.recompute, "vp": self.vp, "zero": self.zero,
-        }
 
 
 @dataclass(frozen=True)
@@ -98,23 +56,29 @@ def tp_options(arch: ModelArch, chip: Chip) -> list[int]:
 
 
 def pp_options(layers: int) -> list[int]:
-    """Pipeline degrees worth scoring: for each count of layers on the slowest rank, ceil(L/pp), the fewest
-    stages (smallest bubble, fewest chips per replica) and the most (spreads the output layer thinnest)."""
+    """Pipeline degrees worth scoring.
+
+    For each count of layers on the slowest rank, ceil(L/pp): the fewest stages (smallest bubble, fewest
+    chips per replica) and the most (spreads the output layer thinnest).
+    """
     by_rank: dict[int, list[int]] = {}
     for pp in range(1, min(layers, MAX_PP) + 1):
         by_rank.setdefault(-(-layers // pp), []).append(pp)
     return sorted({v for group in by_rank.values() for v in (group[0], group[-1])})
 
 
-def build_candidates(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin = Pin()) -> Candidates:
+def build_candidates(arch: ModelArch, chip: Chip, wl: TrainingSetup, units: int,
+                     pin: Parallelism = Parallelism()) -> Candidates:
     """Every layout worth scoring for ``units`` chips (dp is the most the chips and the batch allow)."""
     L = arch.layers
     tps = [pin.tp] if pin.tp else tp_options(arch, chip)
     pps = [pin.pp] if pin.pp else pp_options(L)
     vps = [pin.vp] if pin.vp else list(VIRTUAL_STAGES)
-    cps = [pin.cp] if pin.cp else [c for c in CP_DEGREES if c == 1 or (wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
+    cps = [pin.cp] if pin.cp else [c for c in CP_DEGREES if c == 1 or (
+        wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
     if arch.moe:
-        eps = [pin.ep] if pin.ep else [e for e in _divisors_up_to(arch.moe.experts, arch.moe.experts) if e & (e - 1) == 0]
+        experts = arch.moe.experts
+        eps = [pin.ep] if pin.ep else [e for e in _divisors_up_to(experts, experts) if e & (e - 1) == 0]
     else:
         eps = [1]
     mbs = [pin.micro_batch] if pin.micro_batch else [m for m in MICRO_BATCHES if m <= wl.global_batch_seqs]
@@ -131,17 +95,7 @@ def build_candidates(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin:
                       recompute=rc[idx], zero=z[idx])
 
 
-def resolve_workload(
-    arch: ModelArch, seq_len: int, global_batch_tokens: float | None, precision: str, flash_attention: bool = True
-) -> Workload:
-    gbt = global_batch_tokens if global_batch_tokens else default_global_batch_tokens(arch)
-    return Workload(
-        seq_len=seq_len, global_batch_seqs=max(1, int(round(gbt / seq_len))), precision=precision,
-        flash_attention=flash_attention,
-    )
-
-
-def _fill_dp(tp, pp, cp, ep, mb, units: int, wl: Workload, pin: Pin):
+def _fill_dp(tp, pp, cp, ep, mb, units: int, wl: TrainingSetup, pin: Parallelism):
     """The most data-parallel replicas the chips and the batch allow (a multiple of ep), and which are valid."""
     if pin.dp:
         dp = np.full_like(tp, pin.dp)
@@ -153,6 +107,7 @@ def _fill_dp(tp, pp, cp, ep, mb, units: int, wl: Workload, pin: Pin):
 
 
 def usable_hbm_bytes(chip: Chip) -> float:
+    """Device memory a layout may fill [bytes]."""
     return chip.hbm_gib * GIB * USABLE_HBM_FRACTION
 
 
@@ -189,7 +144,8 @@ def _infeasible(chip: Chip, sc, units: int) -> InfeasiblePlanError:
     )
 
 
-def best_layout(arch: ModelArch, chip: Chip, wl: Workload, units: int, pin: Pin = Pin()) -> LayoutResult:
+def best_layout(arch: ModelArch, chip: Chip, wl: TrainingSetup, units: int,
+                pin: Parallelism = Parallelism()) -> LayoutResult:
     """Fastest layout on at most ``units`` chips that fits in memory, or InfeasiblePlanError."""
     t0 = time.perf_counter()
     if units < 1:
@@ -215,24 +171,24 @@ class LayoutPlanner:
     - ``min_units``: the fewest chips on which some layout fits.
     """
 
-    def __init__(self, arch: ModelArch, chip: Chip, wl: Workload, max_units: int, pin: Pin = Pin()):
+    def __init__(self, arch: ModelArch, chip: Chip, wl: TrainingSetup, max_units: int,
+                 pin: Parallelism = Parallelism()):
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
         self._cache: dict[int, LayoutResult | None] = {}
         self._resized: dict[tuple, LayoutResult | None] = {}
         self.min_units = self._leanest(max_units)
-        self.full = self.layout(max_units)
-        if self.full is None:
+        if self.layout(max_units) is None:
             raise InfeasiblePlanError(f"no layout of {max_units} {chip.id} chips fits")
 
     def _leanest(self, max_units: int) -> int:
         """Fewest chips on which some layout fits (full recompute, ZeRO-3, one micro-batch)."""
         p = self.pin
-        lean = Pin(tp=p.tp, pp=p.pp, cp=p.cp or 1, ep=p.ep, vp=p.vp or 1, micro_batch=p.micro_batch or 1,
-                   recompute=p.recompute or "full", zero=3 if p.zero is None else p.zero, dp=p.dp)
+        lean = Parallelism(tp=p.tp, pp=p.pp, cp=p.cp or 1, ep=p.ep, vp=p.vp or 1, micro_batch=p.micro_batch or 1,
+                           recompute=p.recompute or "full", zero=3 if p.zero is None else p.zero, dp=p.dp)
         best = None
         dps = [p.dp] if p.dp else [2**k for k in range(0, int(math.log2(max(max_units, 1))) + 1)]
         for dp in dps:
-            c = build_candidates(self.arch, self.chip, self.wl, max_units, replace(lean, dp=dp))
+            c = build_candidates(self.arch, self.chip, self.wl, max_units, lean.model_copy(update={"dp": dp}))
             if len(c) == 0:
                 continue
             sc = evaluate(self.arch, self.chip, self.wl, c)

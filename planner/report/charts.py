@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
 
 INTERRUPTIONS = ("failure", "restart", "maintenance", "replan")
@@ -53,20 +54,6 @@ def pool_colors(*frames: pd.DataFrame | None) -> dict[str, str]:
                 if name and name not in names:
                     names.append(name)
     return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
-
-
-def start_date(schedule: pd.DataFrame | None = None, events: pd.DataFrame | None = None) -> pd.Timestamp | None:
-    """Day 0 of the run, recovered from the ``date``/``day`` (or ``date``/``time_days``) columns."""
-    for df, offset in ((schedule, "day"), (events, "time_days")):
-        if _usable(df, "date", offset):
-            rows = df[["date", offset]].dropna()
-            if rows.empty:
-                continue
-            first = rows.iloc[0]
-            when = pd.to_datetime(first["date"], errors="coerce")
-            if pd.notna(when):
-                return when.normalize() - pd.Timedelta(days=int(float(first[offset])))
-    return None
 
 
 def finish_date(events: pd.DataFrame | None) -> pd.Timestamp | None:
@@ -177,14 +164,14 @@ def cost_figure(schedule: pd.DataFrame | None) -> go.Figure:
 # ---------------------------------------------------------------- (d) timeline
 
 
+# hover text of a layout bar: its time span, size, every layout field and its speed
+_HOVER_FIELDS = ["start_days", "end_days", "units", *LAYOUT_FIELDS, "tokens_per_s", "mfu"]
 _LAYOUT_HOVER = (
-    "<b>%{y}</b><br>days %{customdata[0]:.1f} – %{customdata[1]:.1f}<br>units %{customdata[2]:,}"
-    "<br>tp %{customdata[3]} · pp %{customdata[4]} · dp %{customdata[5]} · cp %{customdata[6]} · ep %{customdata[7]}"
-    "<br>micro-batch %{customdata[8]} · recompute %{customdata[9]}"
-    "<br>%{customdata[10]:.3s} tokens/s · MFU %{customdata[11]:.1%}<extra></extra>"
+    "<b>%{y}</b><br>days %{customdata[0]:.1f} – %{customdata[1]:.1f}<br>units %{customdata[2]:,}<br>"
+    + " · ".join(f"{name} %{{customdata[{i + 3}]}}" for i, name in enumerate(LAYOUT_FIELDS))
+    + f"<br>%{{customdata[{len(_HOVER_FIELDS) - 2}]:.3s}} tokens/s · MFU %{{customdata[{len(_HOVER_FIELDS) - 1}]:.1%}}"
+    + "<extra></extra>"
 )
-_HOVER_FIELDS = ["start_days", "end_days", "units", "tp", "pp", "dp", "cp", "ep", "micro_batch", "recompute",
-                 "tokens_per_s", "mfu"]
 
 
 def timeline_figure(
@@ -281,7 +268,7 @@ def replications_figure(replications: pd.DataFrame | None) -> go.Figure:
 
 def result_figures(result: RunResult) -> dict[str, go.Figure]:
     """Every chart of a run, keyed by a short name, in display order (replications only when there are several)."""
-    t0 = start_date(result.schedule, result.events)
+    t0 = result.start
     figures = {
         "capacity": capacity_figure(result.schedule, result.plan),
         "tokens": tokens_figure(result.schedule, result.events),

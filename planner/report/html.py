@@ -109,9 +109,8 @@ def _meta(result: RunResult) -> str:
         parts.append(f"seed {s['seed']}")
     if s.get("replications") is not None:
         parts.append(f"{s['replications']} replication(s)")
-    t0 = charts.start_date(result.schedule, result.events)
-    if t0 is not None:
-        parts.append(f"start {t0.date().isoformat()}")
+    if result.start is not None:
+        parts.append(f"start {result.start.isoformat()}")
     if s.get("planner_version"):
         parts.append(f"planner {s['planner_version']}")
     return " · ".join(_e(p) for p in parts)
@@ -169,4 +168,5 @@ events.csv, report.xlsx.</footer>
 
 
 def write_html(result: RunResult, path: Path) -> None:
+    """Write report.html."""
     path.write_text(render_html(result), encoding="utf-8")

@@ -20,10 +20,10 @@ from ..results import (
     SCHEDULE_COLUMNS,
     RunResult,
 )
+from ..stats import quantiles
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters openpyxl refuses
-STAT_QUANTILES = (0.1, 0.5, 0.9)
 
 
 # ---------------------------------------------------------------- summary.json
@@ -60,6 +60,7 @@ def summary_json(summary: Mapping[str, Any]) -> str:
 
 
 def write_summary(result: RunResult, path: Path) -> None:
+    """Write summary.json."""
     path.write_text(summary_json(result.summary), encoding="utf-8")
 
 
@@ -124,8 +125,7 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
         values = pd.to_numeric(values, errors="coerce").dropna()
         row = {"metric": metric, "count": int(len(values))}
         if len(values):
-            row.update(mean=values.mean(), min=values.min(), max=values.max())
-            row.update({f"p{int(q * 100)}": values.quantile(q) for q in STAT_QUANTILES})
+            row.update(quantiles(values), min=values.min(), max=values.max())
         rows.append(row)
     out = pd.DataFrame(rows, columns=["metric", "count", "mean", "min", "p10", "p50", "p90", "max"])
     if finished is not None:
@@ -138,6 +138,7 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a table as CSV with Unix line ends."""
     df.to_csv(path, index=False, lineterminator="\n")
 
 

@@ -14,18 +14,12 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from ..errors import PlannerError
+from ..errors import ReportError
 from ..results import RunResult
 from . import html as html_report
 from . import tables
 
 REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "report.html", "report.xlsx")
-
-
-class ReportError(PlannerError):
-    """The report cannot be written where asked (the folder holds other files, or is a file)."""
-
-    exit_code = 2
 
 
 def _check_target(out: Path) -> None:

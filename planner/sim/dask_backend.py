@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def map_dask(fn: Callable, items: list, scheduler: str | None = None, workers: int | None = None,

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from .. import costs
 from ..perf.params import count_params
-from ..perf.search import LayoutResult, LayoutPlanner
+from ..perf.search import LayoutPlanner, LayoutResult
+from ..results import Event
 from ..scenario import Pool, Scenario
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import reliability as rel
@@ -37,6 +39,7 @@ class Timeline:
     values: list[float] = field(default_factory=lambda: [0.0])
 
     def set(self, t: float, v: float) -> None:
+        """The value is ``v`` from hour ``t`` on."""
         if t == self.times[-1]:
             self.values[-1] = v
         else:
@@ -44,6 +47,7 @@ class Timeline:
             self.values.append(v)
 
     def at(self, ts: np.ndarray) -> np.ndarray:
+        """The values at hours ``ts``."""
         idx = np.searchsorted(np.asarray(self.times), ts, side="right") - 1
         return np.asarray(self.values)[np.clip(idx, 0, None)]
 
@@ -70,6 +74,7 @@ class PoolState:
 
     @property
     def available(self) -> int:
+        """Usable chips that are not under repair."""
         return max(0, self.usable - self.failed)
 
     def _notify(self, kind: str) -> None:
@@ -110,6 +115,8 @@ class PoolState:
 
 @dataclass
 class JobStats:
+    """What one job did, accumulated over its run."""
+
     finished: bool = False
     finish_h: float = math.nan
     tokens: float = 0.0
@@ -124,193 +131,267 @@ class JobStats:
     maintenance: int = 0
 
 
+@dataclass
+class _Cycle:
+    """The checkpoint cycle on the current layout: tau hours of training, then delta hours of writing."""
+
+    tau: float
+    delta: float
+    mtbf_h: float
+
+    @property
+    def length(self) -> float:
+        """Hours of one whole cycle."""
+        return self.tau + self.delta
+
+
 class TrainingJob:
-    """The elastic training job on one pool (the seam where the mixing strategies plug in their capacity)."""
+    """The elastic training job on one pool (the seam where the mixing strategies plug in their capacity).
+
+    ``run`` is the SimPy process; each pass of its loop (re)chooses a layout when it must, pays a
+    pending restart, trains until the next event (finish, failure, maintenance, a capacity change or
+    the horizon) and handles that event.
+    """
 
     def __init__(self, env, scenario: Scenario, pool: PoolState, planner: LayoutPlanner, rng, log):
         self.env, self.sc, self.pool, self.planner, self.rng, self.log = env, scenario, pool, planner, rng, log
         r = scenario.reliability
         self.rel = r
-        chip = scenario.chip(pool.pool.chip)
-        self.mtbf_chip_days = pool.pool.mtbf_chip_days or r.mtbf_chip_days or chip.mtbf_chip_days
-        self.node = chip.chips_per_node
-        self.tdp_kw = chip.tdp_w / 1000.0
+        self.on = r.enabled
+        self.chip = scenario.chip(pool.pool.chip)
+        self.mtbf_chip_days = pool.pool.mtbf_chip_days or r.mtbf_chip_days or self.chip.mtbf_chip_days
+        self.node = self.chip.chips_per_node
         self.params = count_params(scenario.workload.arch).total
         self.write_h = rel.checkpoint_write_hours(self.params, r.storage_gbyteps, r.checkpoint_write_s)
         self.stats = JobStats()
         self.in_training = Timeline()
         self.tokens_tl = Timeline()  # tokens safe in a checkpoint, recorded when they change
         self.layouts: list[dict] = []
-        strategy = scenario.strategy
-        self.min_units = max(planner.min_units, strategy.min_units_to_start or 0)
+        self.min_units = max(planner.min_units, scenario.strategy.min_units_to_start or 0)
         self.horizon_h = scenario.horizon_days * HOURS_PER_DAY
-        self._next: LayoutResult | None = None  # the layout a decided re-plan moves to
+        self.target = scenario.workload.tokens
+        self.maint_every_h = (r.maintenance_every_days or 0) * HOURS_PER_DAY if self.on else 0.0
+        # the job's state between passes of the loop
+        self.plan: LayoutResult | None = None
+        self.next_plan: LayoutResult | None = None  # the layout a decided re-plan moves to
+        self.must_plan = True
+        self.pending_restart = True  # the first start pays the start-up like a restart
+        self.pos = 0.0  # position in the current checkpoint cycle [h]
+        self.saved = 0.0  # tokens safe in the last checkpoint
+        self.next_maint = self.maint_every_h
 
-    # -- helpers -------------------------------------------------------------------------------------
-    def _interval_h(self, mtbf_h: float) -> float:
-        iv = self.rel.checkpoint_interval_hours
-        return rel.young_daly_interval_hours(self.write_h, mtbf_h) if iv == "auto" else float(iv)
-
+    # -- accounting ----------------------------------------------------------------------------------
     def _hold(self, units: int, hours: float) -> None:
         """The job held ``units`` chips for ``hours`` (whatever it did with them)."""
         s = self.stats
         s.held_chip_h += units * hours
-        s.energy_kwh += units * hours * self.tdp_kw * self.sc.costs.pue
+        s.energy_kwh += costs.energy_kwh(self.sc, self.chip, units * hours)
 
-    def _keep(self, train_h: float, plan: LayoutResult) -> float:
-        """Training hours on ``plan`` are now safe in a checkpoint: count their chip-time as good. Returns tokens."""
-        s = self.stats
+    def _keep(self, train_h: float) -> float:
+        """Training hours on the current layout are now safe in a checkpoint: count their chip-time as good.
+
+        Returns the tokens they trained.
+        """
+        s, plan = self.stats, self.plan
         s.kept_chip_h += plan.units_used * train_h
         s.flops_chip_h += plan.units_used * train_h * plan.mfu
         return train_h * plan.tokens_per_s * SECONDS_PER_HOUR
 
-    def _worth_growing(self, plan: LayoutResult, cand: LayoutResult, tokens_left: float, on: bool) -> bool:
-        """Re-plan onto more chips when it is faster by replan_min_gain and still finishes sooner after
-        paying the re-plan overhead and the restart."""
-        st = self.sc.strategy
-        if cand.tokens_per_s < plan.tokens_per_s * (1 + st.replan_min_gain):
-            return False
-        cost_h = st.replan_overhead_hours + (self._restart_h(cand.units_used) if on else 0.0)
-        now_h = tokens_left / (plan.tokens_per_s * SECONDS_PER_HOUR)
-        return cost_h + tokens_left / (cand.tokens_per_s * SECONDS_PER_HOUR) < now_h
+    def _record_layout(self, r: LayoutResult, start_h: float) -> None:
+        self._close_layout(start_h)
+        self.layouts.append({"start_days": start_h / HOURS_PER_DAY, "end_days": None, "pool": self.pool.pool.name,
+                             "units": r.units_used, **r.layout.as_dict(), "tokens_per_s": r.tokens_per_s,
+                             "mfu": r.mfu})
 
+    def _close_layout(self, end_h: float) -> None:
+        if self.layouts and self.layouts[-1]["end_days"] is None:
+            self.layouts[-1]["end_days"] = end_h / HOURS_PER_DAY
+
+    # -- decisions -----------------------------------------------------------------------------------
     def _restart_h(self, units: int) -> float:
         return rel.restart_hours(units, self.rel.restart_base_minutes, self.rel.restart_minutes_per_1000_chips)
 
-    def _record_layout(self, r: LayoutResult, start_h: float) -> None:
-        if self.layouts and self.layouts[-1]["end_days"] is None:
-            self.layouts[-1]["end_days"] = start_h / HOURS_PER_DAY
-        lay = r.layout
-        self.layouts.append({
-            "start_days": start_h / HOURS_PER_DAY, "end_days": None, "pool": self.pool.pool.name,
-            "units": r.units_used, "tp": lay.tp, "pp": lay.pp, "dp": lay.dp, "cp": lay.cp, "ep": lay.ep,
-            "micro_batch": lay.micro_batch, "recompute": lay.recompute, "tokens_per_s": r.tokens_per_s,
-            "mfu": r.mfu,
-        })
+    def _cycle(self, units: int) -> _Cycle:
+        mtbf_h = rel.job_mtbf_hours(self.mtbf_chip_days, units)
+        if not self.on:
+            return _Cycle(math.inf, 0.0, mtbf_h)
+        iv = self.rel.checkpoint_interval_hours
+        tau = rel.young_daly_interval_hours(self.write_h, mtbf_h) if iv == "auto" else float(iv)
+        return _Cycle(tau, self.write_h, mtbf_h)
+
+    def _worth_growing(self, cand: LayoutResult, tokens_left: float) -> bool:
+        """Re-plan onto more chips when it pays.
+
+        That is: faster by replan_min_gain, and still sooner to finish after the re-plan overhead and the restart.
+        """
+        st, plan = self.sc.strategy, self.plan
+        if cand.tokens_per_s < plan.tokens_per_s * (1 + st.replan_min_gain):
+            return False
+        cost_h = st.replan_overhead_hours + (self._restart_h(cand.units_used) if self.on else 0.0)
+        now_h = tokens_left / (plan.tokens_per_s * SECONDS_PER_HOUR)
+        return cost_h + tokens_left / (cand.tokens_per_s * SECONDS_PER_HOUR) < now_h
+
+    def _needs_layout(self) -> bool:
+        return self.must_plan or self.plan is None or self.pool.available < self.plan.units_used
+
+    def _choose_layout(self) -> LayoutResult | None:
+        """The layout to train on now, or None when too few chips are available."""
+        avail = self.pool.available
+        if avail < self.min_units:
+            new = None
+        elif self.plan is not None and not self.must_plan:
+            new = self.planner.resize(self.plan, avail)  # shrink around failed or departed chips
+        elif self.must_plan and self.next_plan is not None and self.next_plan.units_used <= avail:
+            new = self.next_plan  # the layout chosen when growing was decided
+        else:
+            new = self.planner.layout(avail)
+        self.next_plan = None
+        return new
+
+    def _adopt(self, new: LayoutResult) -> None:
+        if self.plan is None:
+            self.log("", "start", new.units_used, f"job starts on {new.units_used:,} chips")
+        else:
+            self.stats.replans += 1
+            self.log("", "replan", new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
+            self.pending_restart = True
+        self.plan, self.must_plan = new, False
+        self._record_layout(new, self.env.now)
+
+    # -- steps of the loop (SimPy generators) --------------------------------------------------------
+    def _wait_for_capacity(self):
+        self.in_training.set(self.env.now, 0)
+        yield self.pool.changed | self.env.timeout(max(self.horizon_h - self.env.now, 1e-9))
+
+    def _restart(self, units: int):
+        """Detect, reschedule and reload before training resumes (the first start too)."""
+        self.pending_restart = False
+        if self.on:
+            r_h = self._restart_h(units)
+            yield self.env.timeout(r_h)
+            self._hold(units, r_h)
+
+    def _advance_cycles(self, elapsed: float, cyc: _Cycle, pending_h: float) -> None:
+        """Move through the checkpoint cycle: completed checkpoints save the training done before them."""
+        x = self.pos + elapsed
+        done = int(x // cyc.length) if self.on else 0
+        if done:
+            self.saved += self._keep((cyc.tau - pending_h) + (done - 1) * cyc.tau)
+            self.stats.checkpoints += done
+            self.log("", "checkpoint", done,
+                     f"{done} checkpoints every {cyc.tau * 60:.1f} min ({cyc.delta * 3600:.1f} s each)")
+        self.pos = x - done * cyc.length if self.on else x
+
+    def _on_failure(self, units: int, elapsed: float, pending_h: float) -> None:
+        """The work since the last checkpoint is lost; the node goes to repair; the job restarts."""
+        s = self.stats
+        self._hold(units, elapsed)
+        s.failures += 1
+        repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
+        self.pool.fail(self.node, repair_h)
+        self.log(self.pool.pool.name, "failure", self.node, f"lost {pending_h * 60:.1f} min of training")
+        self.log("", "restart", units, "restart from the last checkpoint")
+        s.restarts += 1
+        self.pos, self.pending_restart = 0.0, True
+        self.tokens_tl.set(self.env.now, self.saved)
+
+    def _on_capacity_change(self, units: int, finished: bool, why: str, pending_h: float, rate_h: float) -> bool:
+        """Capacity changed mid-cycle: stop when chips leave, or when growing onto new ones pays. Returns stop."""
+        avail = self.pool.available
+        if avail < units:
+            return True  # capacity leaves (rental ends or repairs lag): checkpoint, then shrink
+        if finished:
+            return False
+        # more chips: new deliveries may change the best layout, returning repairs only its dp
+        cand = self.planner.layout(avail) if why == "supply" else self.planner.resize(self.plan, avail)
+        if cand is not None and self._worth_growing(cand, self.target - self.saved - pending_h * rate_h):
+            self.must_plan, self.next_plan = True, cand  # grow at the next checkpoint
+            return True
+        return False
+
+    def _checkpoint_and_stop(self, units: int, finished: bool, cyc: _Cycle, pending_h: float):
+        """A planned stop writes a checkpoint first: nothing is lost."""
+        self.saved = min(self.target, self.saved + self._keep(pending_h))
+        self.pos = 0.0
+        if self.on and not finished:
+            yield self.env.timeout(cyc.delta)
+            self._hold(units, cyc.delta)
+
+    def _maintenance(self, units: int):
+        self.next_maint = self.env.now + self.maint_every_h
+        self.stats.maintenance += 1
+        pause = self.rel.maintenance_minutes / 60.0
+        self.log("", "maintenance", units, f"planned interruption of {self.rel.maintenance_minutes:g} min")
+        yield self.env.timeout(pause)
+        self._hold(units, pause)
+        self.pending_restart = True
+
+    def _replan_overhead(self, units: int):
+        over = self.sc.strategy.replan_overhead_hours
+        yield self.env.timeout(over)
+        self._hold(units, over)
 
     # -- the process ---------------------------------------------------------------------------------
     def run(self):
-        env, s, sc = self.env, self.stats, self.sc
-        target = sc.workload.tokens
-        on = self.rel.enabled
-        maint_every_h = (self.rel.maintenance_every_days or 0) * HOURS_PER_DAY if on else 0.0
-        next_maint = maint_every_h
-        plan: LayoutResult | None = None
-        must_plan, pending_restart = True, True  # the first start pays the start-up like a restart
-        pos = 0.0  # position in the current checkpoint cycle [h]: training for tau, then writing for delta
-        saved = 0.0  # tokens safe in the last checkpoint
-        while saved < target:
+        """The SimPy process of the job, until it finishes or reaches the horizon."""
+        env, s = self.env, self.stats
+        while self.saved < self.target:
             if env.now >= self.horizon_h:
-                self.log("", "give_up", 0, f"horizon of {sc.horizon_days:g} days reached")
+                self.log("", "give_up", 0, f"horizon of {self.sc.horizon_days:g} days reached")
                 break
-            if must_plan or plan is None or self.pool.available < plan.units_used:
-                avail = self.pool.available
-                if avail < self.min_units:
-                    new = None
-                elif plan is not None and not must_plan:
-                    new = self.planner.resize(plan, avail)  # shrink around failed or departed chips
-                elif must_plan and self._next is not None and self._next.units_used <= avail:
-                    new = self._next  # the layout chosen when growing was decided
-                else:
-                    new = self.planner.layout(avail)
-                self._next = None
+            if self._needs_layout():
+                new = self._choose_layout()
                 if new is None:  # not enough chips: wait for the supply
-                    self.in_training.set(env.now, 0)
-                    yield self.pool.changed | env.timeout(max(self.horizon_h - env.now, 1e-9))
+                    yield from self._wait_for_capacity()
                     continue
-                if plan is None:
-                    self.log("", "start", new.units_used, f"job starts on {new.units_used:,} chips")
-                else:
-                    s.replans += 1
-                    self.log("", "replan", new.units_used, f"{plan.units_used:,} -> {new.units_used:,} chips")
-                    pending_restart = True
-                plan, must_plan = new, False
-                self._record_layout(plan, env.now)
-            units, rate_h = plan.units_used, plan.tokens_per_s * SECONDS_PER_HOUR
+                self._adopt(new)
+            units, rate_h = self.plan.units_used, self.plan.tokens_per_s * SECONDS_PER_HOUR
             self.in_training.set(env.now, units)
-            if pending_restart:
-                pending_restart = False
-                if on:
-                    r_h = self._restart_h(units)
-                    yield env.timeout(r_h)
-                    self._hold(units, r_h)
-            mtbf_h = rel.job_mtbf_hours(self.mtbf_chip_days, units)
-            tau = self._interval_h(mtbf_h) if on else math.inf
-            delta = self.write_h if on else 0.0
-            cycle = tau + delta
-            pending_h = min(pos, tau)
-            need_h = max(target - saved, 0.0) / rate_h - pending_h  # training hours still to do
-            t_finish = need_h * (cycle / tau) if on else need_h
-            t_fail = self.rng.exponential(mtbf_h) if on else math.inf
-            t_maint = max(next_maint - env.now, 0.0) if maint_every_h else math.inf
+            if self.pending_restart:
+                yield from self._restart(units)
+            cyc = self._cycle(units)
+            pending_h = min(self.pos, cyc.tau)
+            need_h = max(self.target - self.saved, 0.0) / rate_h - pending_h  # training hours still to do
+            t_finish = need_h * (cyc.length / cyc.tau) if self.on else need_h
+            t_fail = self.rng.exponential(cyc.mtbf_h) if self.on else math.inf
+            t_maint = max(self.next_maint - env.now, 0.0) if self.maint_every_h else math.inf
             wait = min(t_finish, t_fail, t_maint, max(self.horizon_h - env.now, 0.0))
             start = env.now
-            timer = env.timeout(wait)
-            changed = self.pool.changed
+            timer, changed = env.timeout(wait), self.pool.changed
             yield timer | changed
             elapsed = env.now - start
-            # advance the checkpoint cycle: completed checkpoints save the training done before them
-            x = pos + elapsed
-            done = int(x // cycle) if on else 0
-            if done:
-                saved += self._keep((tau - pending_h) + (done - 1) * tau, plan)
-                s.checkpoints += done
-                self.log("", "checkpoint", done, f"{done} checkpoints every {tau * 60:.1f} min ({delta * 3600:.1f} s each)")
-            pos = x - done * cycle if on else x
-            pending_h = min(pos, tau)
-            failed = on and timer.processed and wait == t_fail
-            if failed:
-                # the work since the last checkpoint is lost; the node goes to repair
-                self._hold(units, elapsed)
-                s.failures += 1
-                repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
-                self.pool.fail(self.node, repair_h)
-                self.log(self.pool.pool.name, "failure", self.node, f"lost {pending_h * 60:.1f} min of training")
-                self.log("", "restart", units, "restart from the last checkpoint")
-                s.restarts += 1
-                pos, pending_restart = 0.0, True
-                self.tokens_tl.set(env.now, saved)
+            self._advance_cycles(elapsed, cyc, pending_h)
+            pending_h = min(self.pos, cyc.tau)
+            if self.on and timer.processed and wait == t_fail:
+                self._on_failure(units, elapsed, pending_h)
                 continue
             self._hold(units, elapsed)
-            finished = saved + pending_h * rate_h >= target * (1 - 1e-9)
-            stop = finished or (timer.processed and wait == t_maint)
+            finished = self.saved + pending_h * rate_h >= self.target * (1 - 1e-9)
+            maintenance = timer.processed and wait == t_maint
+            stop = finished or maintenance
             if not timer.processed:
-                avail = self.pool.available
-                if avail < units:
-                    stop = True  # capacity leaves (rental ends or repairs lag): checkpoint, then shrink
-                elif not finished:
-                    # more chips: new deliveries may change the best layout, returning repairs only its dp
-                    cand = self.planner.layout(avail) if changed.value == "supply" else self.planner.resize(plan, avail)
-                    if cand is not None and self._worth_growing(plan, cand, target - saved - pending_h * rate_h, on):
-                        stop = must_plan = True  # grow at the next checkpoint
-                        self._next = cand
+                stop = self._on_capacity_change(units, finished, changed.value, pending_h, rate_h) or stop
             if stop:
-                # a planned stop writes a checkpoint first: nothing is lost
-                saved = min(target, saved + self._keep(pending_h, plan))
-                pos = 0.0
-                if on and not finished:
-                    yield env.timeout(delta)
-                    self._hold(units, delta)
-            self.tokens_tl.set(env.now, saved)
+                yield from self._checkpoint_and_stop(units, finished, cyc, pending_h)
+            self.tokens_tl.set(env.now, self.saved)
             if finished:
                 s.finished, s.finish_h = True, env.now
-                self.log("", "finish", units, f"{target:.3g} tokens trained")
+                self.log("", "finish", units, f"{self.target:.3g} tokens trained")
                 break
-            if timer.processed and wait == t_maint:
-                next_maint = env.now + maint_every_h
-                s.maintenance += 1
-                pause = self.rel.maintenance_minutes / 60.0
-                self.log("", "maintenance", units, f"planned interruption of {self.rel.maintenance_minutes:g} min")
-                yield env.timeout(pause)
-                self._hold(units, pause)
-                pending_restart = True
-            elif must_plan:
-                over = sc.strategy.replan_overhead_hours
-                yield env.timeout(over)
-                self._hold(units, over)
+            if maintenance:
+                yield from self._maintenance(units)
+            elif self.must_plan:
+                yield from self._replan_overhead(units)
             elif stop:
-                pending_restart = True
-        s.tokens = saved
+                self.pending_restart = True
+        s.tokens = self.saved
         self.in_training.set(env.now, 0)
-        if self.layouts and self.layouts[-1]["end_days"] is None:
-            self.layouts[-1]["end_days"] = env.now / HOURS_PER_DAY
+        self._close_layout(env.now)
+
+
+def event_log(env: simpy.Environment, events: list[Event]):
+    """A ``log(pool, kind, units, detail)`` callable that appends typed events at the current time."""
+    def log(pool_name: str, kind: str, units: int, detail: str = "") -> None:
+        events.append(Event(env.now, pool_name, kind, int(units), detail))
+
+    return log

@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 
 from ..perf.memory import OPTIMIZER_BYTES, WEIGHT_BYTES
-from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
+from ..units import GB, HOURS_PER_DAY, SECONDS_PER_HOUR
 
-CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES  # bf16 weights + fp32 master, m, v (reliability.md sec. 10)
+# bf16 weights + fp32 master, m, v: 14 B/param (BLOOM 176B wrote 2.3 TB, Le Scao et al. 2022; 176e9 x 14 = 2.46 TB)
+CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES
 
 
 def job_mtbf_hours(mtbf_chip_days: float, units: int) -> float:
-    """Mean time between interruptions of a job on ``units`` chips [h]: M_job = M_chip / N (reliability.md sec. 11)."""
+    """Mean time between interruptions of a job on ``units`` chips [h].
+
+    M_job = M_chip / N for independent failures (Kokolis et al. 2024, arXiv:2410.21680, project job MTTF this way).
+    """
     return mtbf_chip_days * HOURS_PER_DAY / max(units, 1)
 
 
@@ -19,7 +23,7 @@ def checkpoint_write_hours(params: float, storage_gbyteps: float, override_s: fl
     """Blocking time to write one checkpoint [h]: state bytes / storage bandwidth, unless given."""
     if override_s is not None:
         return override_s / SECONDS_PER_HOUR
-    return params * CHECKPOINT_BYTES_PER_PARAM / (storage_gbyteps * 1e9) / SECONDS_PER_HOUR
+    return params * CHECKPOINT_BYTES_PER_PARAM / (storage_gbyteps * GB) / SECONDS_PER_HOUR
 
 
 def young_daly_interval_hours(write_h: float, mtbf_h: float) -> float:
@@ -37,8 +41,3 @@ def young_daly_interval_hours(write_h: float, mtbf_h: float) -> float:
 def restart_hours(units: int, base_minutes: float, minutes_per_1000_chips: float) -> float:
     """Detect, reschedule, re-initialise communicators and reload [h]; grows with the job size."""
     return (base_minutes + minutes_per_1000_chips * units / 1000.0) / 60.0
-
-
-def expected_goodput(write_h: float, mtbf_h: float, restart_h: float, interval_h: float) -> float:
-    """First-order share of time kept: 1 - d/tau - (tau/2 + R)/M (reliability.md sec. 11)."""
-    return max(0.0, 1.0 - write_h / interval_h - (interval_h / 2 + restart_h) / mtbf_h)

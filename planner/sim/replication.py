@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import simpy
 
+from .. import costs, plan
 from ..perf.search import LayoutPlanner
+from ..results import SUPPLY_EVENTS, Event
 from ..scenario import Pool, Scenario
-from ..units import HOURS_PER_DAY, HOURS_PER_YEAR
-from .engine import JobStats, PoolState, Timeline, TrainingJob
-from .supply import hours_since_start, supply_steps
+from ..units import HOURS_PER_DAY
+from .engine import JobStats, PoolState, Timeline, TrainingJob, event_log
+from .supply import supply_steps
 
 
 @dataclass
@@ -24,16 +26,19 @@ class PoolRun:
     pool: Pool
     state: PoolState
     job: TrainingJob | None
-    events: list[tuple]
+    events: list[Event]
     end_h: float
 
     @property
     def stats(self) -> JobStats:
+        """The job's figures (empty when nothing fitted on the pool)."""
         return self.job.stats if self.job else JobStats()
 
 
 @dataclass
 class ReplicationOutput:
+    """One replication's metrics, and its tables when asked for."""
+
     metrics: dict  # finished, time_to_train_days, cost_usd, energy_mwh, mfu, goodput, chip_hours
     schedule: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
@@ -43,20 +48,15 @@ class ReplicationOutput:
 def simulate_pool(scenario: Scenario, pool: Pool, planner: LayoutPlanner | None, rng: np.random.Generator) -> PoolRun:
     """The training job alone on one pool."""
     env = simpy.Environment()
-    events: list[tuple] = []
-
-    def log(pool_name: str, kind: str, units: int, detail: str = "") -> None:
-        events.append((env.now, pool_name, kind, int(units), detail))
-
+    events: list[Event] = []
+    log = event_log(env, events)
     supply_rng, job_rng = rng.spawn(2)
-    steps = supply_steps(scenario, pool, supply_rng)
-    state = PoolState(env, pool, steps, log)
+    state = PoolState(env, pool, supply_steps(scenario, pool, supply_rng), log)
     env.process(state.supply())
     job = None
     if planner is not None:
         job = TrainingJob(env, scenario, state, planner, job_rng, log)
-        proc = env.process(job.run())
-        env.run(until=proc)
+        env.run(until=env.process(job.run()))
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
     end_h = job.stats.finish_h if job and job.stats.finished else horizon_h
     return PoolRun(pool, state, job, events, end_h)
@@ -67,35 +67,28 @@ def _cost_timelines(scenario: Scenario, run: PoolRun) -> tuple[Timeline, Timelin
     rate = Timeline()
     pool = run.pool
     chip = scenario.chip(pool.chip)
-    costs = scenario.costs
-    price = pool.unit_price_usd or costs.unit_price_usd.get(pool.chip) or chip.unit_price_usd or 0.0
-    capex_per_chip_h = price / (costs.amortization_years * HOURS_PER_YEAR)
-    cloud_units = pool.cloud.units if pool.cloud else 0
-    # owned usable chips = usable minus rented; straight-line amortization while the job owns them (sec. costs)
-    ts = sorted(set(run.state.in_service.times))
+    capex_per_chip_h = costs.capex_usd_per_chip_hour(scenario, pool)
     cloud_rate = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
-    start_h = hours_since_start(scenario, pool.cloud.from_) if pool.cloud else math.inf
-    stop_h = hours_since_start(scenario, pool.cloud.until) if pool.cloud else -math.inf
-    for t in ts:
+    # owned usable chips = usable minus rented; straight-line amortization while in service
+    for t in sorted(set(run.state.in_service.times)):
         usable = float(run.state.in_service.at(np.array([t]))[0])
-        rented = cloud_units if start_h <= t < stop_h else 0
+        rented = plan.rented_at(scenario.start, pool.cloud, t)
         rate.set(t, (usable - rented) * capex_per_chip_h + rented * cloud_rate)
     # energy of owned chips in training; cloud prices include power
     energy = Timeline()
-    kw = chip.tdp_w / 1000.0 * costs.pue * costs.energy_usd_per_kwh
+    kw_usd = costs.energy_usd_per_chip_hour(scenario, chip)
     if run.job is not None:
-        for t, v in zip(run.job.in_training.times, run.job.in_training.values):
-            rented = cloud_units if start_h <= t < stop_h else 0
-            energy.set(t, max(v - rented, 0) * kw)
+        for t, v in zip(run.job.in_training.times, run.job.in_training.values, strict=True):
+            energy.set(t, max(v - plan.rented_at(scenario.start, pool.cloud, t), 0) * kw_usd)
     return rate, energy
 
 
-def _pick(scenario: Scenario, runs: list[PoolRun], costs: list[float]) -> int:
+def _pick(scenario: Scenario, runs: list[PoolRun], totals: list[float]) -> int:
     """`single` mode: the pool that finishes soonest (objective cost: the cheapest that finishes)."""
     def key(i: int):
         r = runs[i]
         done = r.stats.finished
-        main = costs[i] if scenario.strategy.objective == "cost" else r.end_h
+        main = totals[i] if scenario.strategy.objective == "cost" else r.end_h
         return (not done, main if done else -r.stats.tokens, i)
 
     return min(range(len(runs)), key=key)
@@ -105,11 +98,11 @@ def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None
                     tables: bool = False) -> ReplicationOutput:
     """Simulate one replication. ``tables`` also builds the daily schedule, events and layouts."""
     rngs = [np.random.default_rng(s) for s in seed.spawn(len(scenario.fleet))]
-    runs = [simulate_pool(scenario, p, planners[p.name], g) for p, g in zip(scenario.fleet, rngs)]
+    runs = [simulate_pool(scenario, p, planners[p.name], g) for p, g in zip(scenario.fleet, rngs, strict=True)]
     # each pool priced as if the job ran there; the strategy then keeps one
     priced = [_cost_timelines(scenario, r) for r in runs]
     totals = [float(rate.integral(np.array([r.end_h]))[0] + energy.integral(np.array([r.end_h]))[0])
-              for r, (rate, energy) in zip(runs, priced)]
+              for r, (rate, energy) in zip(runs, priced, strict=True)]
     best = _pick(scenario, runs, totals)
     chosen = runs[best]
     st = chosen.stats
@@ -132,20 +125,20 @@ def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None
     return out
 
 
+def _date(start: dt.date, days: float) -> str:
+    return (start + dt.timedelta(days=days)).isoformat()
+
+
 def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tuple[Timeline, Timeline]]):
     end_h = runs[best].end_h
     days = np.arange(0, int(math.ceil(end_h / HOURS_PER_DAY)) + 1)
     t = np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)  # state at the end of each day
-    dates = [(scenario.start + dt.timedelta(days=int(d))).isoformat() for d in days]
+    dates = [_date(scenario.start, int(d)) for d in days]
     frames, events, layouts = [], [], []
     for i, r in enumerate(runs):
         chosen = i == best
         rate, energy = priced[i] if chosen else (Timeline(), Timeline())  # pools the job skipped cost it nothing
-        cloud = r.pool.cloud
-        rented = np.zeros_like(t)
-        if cloud:
-            on_rent = (t >= hours_since_start(scenario, cloud.from_)) & (t < hours_since_start(scenario, cloud.until))
-            rented = np.where(on_rent, cloud.units, 0)
+        rented = plan.rented_at(scenario.start, r.pool.cloud, t)
         job = r.job if chosen else None
         frames.append(pd.DataFrame({
             "date": dates,
@@ -159,13 +152,17 @@ def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tup
             "cost_usd": rate.integral(t) + energy.integral(t),
         }))
         # supply events of every pool; job events of the chosen one only
-        for (th, pool, kind, units, detail) in r.events:
-            if chosen or kind in ("delivery", "commissioning", "cloud_start", "cloud_end"):
-                if th <= end_h + 1e-9:
-                    events.append((th, pool or r.pool.name, kind, units, detail))
+        events.extend(replace(e, pool=e.pool or r.pool.name) for e in r.events
+                      if (chosen or e.kind in SUPPLY_EVENTS) and e.time_h <= end_h + 1e-9)
         if job:
             layouts.extend(job.layouts)
-    ev = pd.DataFrame(sorted(events, key=lambda e: e[0]), columns=["time_h", "pool", "event", "units", "detail"])
-    ev.insert(0, "time_days", ev.pop("time_h") / HOURS_PER_DAY)
-    ev.insert(1, "date", [(scenario.start + dt.timedelta(days=float(d))).isoformat() for d in ev["time_days"]])
+    events.sort(key=lambda e: e.time_h)
+    ev = pd.DataFrame({
+        "time_days": [e.time_h / HOURS_PER_DAY for e in events],
+        "date": [_date(scenario.start, e.time_h / HOURS_PER_DAY) for e in events],
+        "pool": [e.pool for e in events],
+        "event": [e.kind for e in events],
+        "units": [e.units for e in events],
+        "detail": [e.detail for e in events],
+    })
     return pd.concat(frames, ignore_index=True), ev, pd.DataFrame(layouts)

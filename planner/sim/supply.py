@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..plan import cloud_window_hours, hours_since, usable
 from ..scenario import Distribution, Pool, Scenario
 from ..units import HOURS_PER_DAY
 
@@ -45,21 +46,16 @@ def draw(dist: Distribution | None, rng: np.random.Generator) -> float:
     return float(rng.lognormal(math.log(dist.mean) - sigma2 / 2, math.sqrt(sigma2)))
 
 
-def hours_since_start(scenario: Scenario, day) -> float:
-    """Hours from the scenario start to a date (negative before it)."""
-    return (day - scenario.start).days * HOURS_PER_DAY
-
-
 def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> list[Step]:
     """Dated capacity steps of one pool, sorted by time. Usable chips exclude the reserved share."""
     steps: list[Step] = []
-    keep = 1.0 - pool.reserved_fraction
+    reserved = pool.reserved_fraction
     commission_h = pool.commissioning_days * HOURS_PER_DAY
     if pool.units:
         steps.append(Step(0.0, "delivery", pool.units, "in service on day 0"))
-        steps.append(Step(0.0, "commissioning", int(math.floor(pool.units * keep + 1e-9)), "in service on day 0"))
+        steps.append(Step(0.0, "commissioning", usable(pool.units, reserved), "in service on day 0"))
     risk = pool.delivery_risk
-    delivered, usable = pool.units, int(math.floor(pool.units * keep + 1e-9))
+    delivered, in_use = pool.units, usable(pool.units, reserved)
     cap = pool.ordered_units if pool.ordered_units is not None else None
     planned_prev = pool.units
     for d in pool.deliveries:
@@ -74,16 +70,17 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
             got = min(got, cap - delivered)
         if got <= 0:
             continue
-        t = max(0.0, hours_since_start(scenario, d.date) + slip_days * HOURS_PER_DAY)
+        t = max(0.0, hours_since(scenario.start, d.date) + slip_days * HOURS_PER_DAY)
         delivered += got
-        new_usable = int(math.floor(delivered * keep + 1e-9))
+        new_usable = usable(delivered, reserved)
         note = f"{got:,} chips (plan {tranche:,})" + (f", slipped {slip_days:.0f} d" if slip_days >= 0.5 else "")
         steps.append(Step(t, "delivery", got, note))
-        steps.append(Step(t + commission_h, "commissioning", new_usable - usable, f"{new_usable - usable:,} usable"))
-        usable = new_usable
+        steps.append(Step(t + commission_h, "commissioning", new_usable - in_use, f"{new_usable - in_use:,} usable"))
+        in_use = new_usable
     if pool.cloud is not None:
         c = pool.cloud
-        t0, t1 = max(0.0, hours_since_start(scenario, c.from_)), hours_since_start(scenario, c.until)
+        t0, t1 = cloud_window_hours(scenario.start, c)
+        t0 = max(0.0, t0)
         if t1 > t0:
             steps.append(Step(t0, "cloud_start", c.units, f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h"))
             steps.append(Step(t1, "cloud_end", -c.units, "rental ends"))

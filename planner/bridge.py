@@ -1,0 +1,63 @@
+"""The one bridge from a scenario's pool to the cost model's inputs (model, chip, training setup, pin).
+
+``planner estimate``, the simulation's layout planners and the calibration all go through here.
+"""
+
+from __future__ import annotations
+
+from .arch import ModelArch
+from .catalog import Chip
+from .errors import InfeasiblePlanError
+from .perf.layout import Parallelism
+from .perf.search import LayoutPlanner, LayoutResult, best_layout
+from .perf.setup import TrainingSetup, training_setup
+from .scenario import Pool, Scenario
+
+
+def setup_of(scenario: Scenario) -> TrainingSetup:
+    """The scenario's workload as the cost model's training setup."""
+    wl = scenario.workload
+    return training_setup(wl.arch, wl.seq_len, wl.global_batch_tokens, wl.precision)
+
+
+def pin_of(pool: Pool) -> Parallelism:
+    """The layout dimensions a pool fixes (none: all searched)."""
+    return pool.parallelism or Parallelism()
+
+
+def layout_for(arch: ModelArch, chip: Chip, setup: TrainingSetup, units: int, pin: Parallelism,
+               pool_name: str | None = None) -> LayoutResult:
+    """Best layout on at most ``units`` chips; an InfeasiblePlanError names the pool."""
+    try:
+        return best_layout(arch, chip, setup, units, pin)
+    except InfeasiblePlanError as exc:
+        if pool_name is None:
+            raise
+        raise InfeasiblePlanError(f"pool {pool_name!r}: {exc}", needed_gib=exc.needed_gib,
+                                  available_gib=exc.available_gib) from None
+
+
+def pool_layout(scenario: Scenario, pool: Pool, units: int | None = None) -> LayoutResult:
+    """Best layout of a pool's chips (its usable planned size unless ``units`` is given)."""
+    n = pool.usable_units if units is None else units
+    return layout_for(scenario.workload.arch, scenario.chip(pool.chip), setup_of(scenario), n, pin_of(pool),
+                      pool.name)
+
+
+def layout_planners(scenario: Scenario) -> dict[str, LayoutPlanner | None]:
+    """One layout planner per pool (None where nothing fits even at the pool's full size).
+
+    Raises InfeasiblePlanError, naming every pool, when no pool fits at all.
+    """
+    setup = setup_of(scenario)
+    planners, errors = {}, []
+    for pool in scenario.fleet:
+        try:
+            planners[pool.name] = LayoutPlanner(scenario.workload.arch, scenario.chip(pool.chip), setup,
+                                                pool.planned_units, pin_of(pool))
+        except InfeasiblePlanError as exc:
+            planners[pool.name] = None
+            errors.append(f"pool {pool.name!r}: {exc}")
+    if all(p is None for p in planners.values()):
+        raise InfeasiblePlanError("; ".join(errors))
+    return planners

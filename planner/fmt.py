@@ -1,0 +1,55 @@
+"""Number formats for people: the CLI, the reports and the app share them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def num(value: Any) -> float | None:
+    """``value`` as a finite float, or None."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def fmt_si(x: float | None, unit: str = "", digits: int = 3) -> str:
+    """1.23e9 -> '1.23 G' (with k, M, G, T, P); '—' for missing values."""
+    if x is None:
+        return "—"
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= factor:
+            return f"{x / factor:.{digits}g} {prefix}{unit}".rstrip()
+    return f"{x:.{digits}g} {unit}".rstrip()
+
+
+def fmt_usd(x: float | None) -> str:
+    """Dollars with a k/M/B/T suffix."""
+    if x is None:
+        return "—"
+    for factor, suffix in ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")):
+        if abs(x) >= factor:
+            return f"${x / factor:,.3g}{suffix}"
+    return f"${x:,.0f}"
+
+
+def fmt_pct(x: float | None, digits: int = 1) -> str:
+    """A share as a percentage."""
+    return "—" if x is None else f"{x * 100:.{digits}f} %"
+
+
+def fmt_days(x: float | None) -> str:
+    """Days with one decimal."""
+    return "—" if x is None else f"{x:,.1f} d"
+
+
+def fmt_mwh(x: float | None) -> str:
+    """Megawatt-hours as watt-hours with an SI prefix."""
+    return fmt_si(x * 1e6 if x is not None else None, "Wh")
+
+
+def fmt_chip_hours(x: float | None) -> str:
+    """Chip-hours with an SI prefix."""
+    return "—" if x is None else f"{fmt_si(x)} chip-h".replace("  ", " ")
