@@ -13,7 +13,7 @@ from .units import SECONDS_PER_DAY
 
 
 def estimate(scenario: Scenario) -> dict:
-    """Steady-state answer per pool at its full planned size: the contract's `planner estimate --json`.
+    """Steady-state answer per pool at its full planned size: `planner estimate --json` (docs/formats.md).
 
     Raises InfeasiblePlanError when no pool has a layout that fits.
     """

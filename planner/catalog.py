@@ -8,6 +8,7 @@ from importlib import resources
 from pydantic import BaseModel, ConfigDict, Field
 
 from .arch import ModelArch
+from .units import TFLOPS
 from .yamlio import safe_load
 
 
@@ -40,8 +41,8 @@ class Chip(BaseModel):
     def peak_flops(self, precision: str) -> float:
         """Dense peak [FLOP/s] for the training precision; FP8 falls back to BF16 where unsupported."""
         if precision == "fp8" and self.fp8_tflops:
-            return self.fp8_tflops * 1e12
-        return self.bf16_tflops * 1e12
+            return self.fp8_tflops * TFLOPS
+        return self.bf16_tflops * TFLOPS
 
 
 class ModelPreset(BaseModel):

@@ -73,7 +73,7 @@ def schema() -> None:
 @app.command()
 def estimate(
     scenario: Path = typer.Argument(..., help="Scenario file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the contract's JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (docs/formats.md) instead of a table."),
 ) -> None:
     """Steady state, no time axis: the best parallel layout of each pool at its full planned size."""
     from . import api

@@ -59,7 +59,7 @@ class RunResult:
     """A whole `planner run`: the summary.json figures plus the tables of the first replication."""
 
     scenario_name: str
-    summary: dict[str, Any]  # exactly the contract's summary.json
+    summary: dict[str, Any]  # exactly summary.json (docs/formats.md)
     start: dt.date | None = None  # day 0 of the run
     schedule: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEDULE_COLUMNS))
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))

@@ -1,4 +1,7 @@
-"""The scenario file format (contract v1): one pydantic model per section, ``extra="forbid"``."""
+"""The scenario file format: one pydantic model per section, ``extra="forbid"``.
+
+`planner schema` prints it as JSON Schema; docs/formats.md describes it.
+"""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ class Layout:
         return self.tp * self.pp * self.cp * self.dp
 
     def as_dict(self) -> dict:
-        """The contract's ``parallelism`` object (plus vp and zero)."""
+        """The ``parallelism`` object of `planner estimate --json` (docs/formats.md)."""
         return asdict(self)
 
     def label(self) -> str:

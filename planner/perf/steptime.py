@@ -12,7 +12,7 @@ import numpy as np
 
 from ..arch import ModelArch
 from ..catalog import Chip
-from ..units import GBPS_TO_BYTES
+from ..units import GB, GBPS_TO_BYTES, TB
 from .memory import memory_per_chip
 from .params import ParamCounts, attention_width, count_params
 from .setup import TrainingSetup
@@ -139,8 +139,8 @@ def _rates(chip: Chip, setup: TrainingSetup) -> _Rates:
     return _Rates(
         gemm=gemm,
         attention=gemm * ATTENTION_VS_GEMM,
-        hbm=chip.hbm_tbps * 1e12 * HBM_EFFICIENCY,
-        scale_up=chip.scale_up_gbyteps * 1e9 * LINK_EFFICIENCY,
+        hbm=chip.hbm_tbps * TB * HBM_EFFICIENCY,
+        scale_up=chip.scale_up_gbyteps * GB * LINK_EFFICIENCY,
         scale_out=chip.scale_out_gbps * GBPS_TO_BYTES * LINK_EFFICIENCY,
         domain=chip.scale_up_domain,
     )

@@ -55,7 +55,7 @@ def plain(value: Any) -> Any:
 
 
 def summary_json(summary: Mapping[str, Any]) -> str:
-    """The text of summary.json: the contract's mapping, two-space indented, strict JSON."""
+    """The text of summary.json (docs/formats.md), two-space indented, strict JSON."""
     return json.dumps(plain(summary), indent=2, allow_nan=False) + "\n"
 
 
@@ -88,7 +88,7 @@ def summary_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def ordered(df: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
-    """``df`` with the contract's columns first (missing ones added empty), extra columns after."""
+    """``df`` with the documented columns first (missing ones added empty), extra columns after."""
     if df is None:
         return pd.DataFrame(columns=columns)
     extra = [c for c in df.columns if c not in columns]
@@ -100,7 +100,7 @@ def ordered(df: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame:
 
 
 def tables(result: RunResult) -> dict[str, pd.DataFrame]:
-    """The run's tables in contract column order, keyed by sheet name."""
+    """The run's tables in documented column order (planner.results), keyed by sheet name."""
     return {
         "schedule": ordered(result.schedule, SCHEDULE_COLUMNS),
         "events": ordered(result.events, EVENT_COLUMNS),

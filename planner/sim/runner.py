@@ -1,4 +1,4 @@
-"""Replications of a scenario (local or on a Dask cluster) and the summary the contract fixes."""
+"""Replications of a scenario (local or on a Dask cluster) and their summary (summary.json, docs/formats.md)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _one(args) -> dict:
 
 
 def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
-    """The contract's summary.json from the replications' metrics."""
+    """summary.json (docs/formats.md) from the replications' metrics."""
     n = len(rows)
     metrics = {m: quantiles([r[m] for r in rows]) for m in DISTRIBUTION_KEYS}
     metrics["finish_probability"] = sum(r["finished"] for r in rows) / n
