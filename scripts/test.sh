@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Debian chromium for the browser test included) and runs the whole suite.
+# Installs what the tests need (Debian chromium for the browser test included), lints, and runs the whole suite.
+# Playwright drives Debian's /usr/bin/chromium; `playwright install` is never needed.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh --durations=15` or `bash scripts/test.sh -k estimate`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -7,4 +9,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 python3 -m pip install -q -e '.[dev]'
-python3 -m pytest tests -q -p no:cacheprovider -n 2
+python3 -m ruff check planner app.py benchmarks tests
+# Only the pytest plugins the suite uses (xdist, hypothesis). Auto-loaded ones (anyio, benchmark, ...) are not
+# needed, and pytest would also assertion-rewrite their whole packages (hypothesis included) in the controller
+# and in every worker on each run: seconds of start-up when bytecode is not cached (PYTHONDONTWRITEBYTECODE).
+PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -p xdist.plugin -p _hypothesis_pytestplugin \
+  tests -q -p no:cacheprovider -n 2 "$@"

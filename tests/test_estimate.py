@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from planner.catalog import chips, models
+from planner.perf.layout import LAYOUT_FIELDS
 from planner.perf.params import model_flops_per_token
 from planner.perf.search import USABLE_HBM_FRACTION
 
@@ -20,22 +17,17 @@ fleet:
 """
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "planner.cli", *args], capture_output=True, text=True, timeout=300)
-
-
-def estimate(tmp_path, text: str) -> dict:
-    p = tmp_path / "scenario.yaml"
-    p.write_text(text, encoding="utf-8")
-    r = cli("estimate", str(p), "--json")
-    assert r.returncode == 0, r.stderr
+def estimate(cli, factory, text: str) -> dict:
+    r = cli("estimate", factory.text(text), "--json")
+    assert r.exit_code == 0, r
     assert "Traceback" not in r.stderr
-    return json.loads(r.stdout)
+    assert not r.stderr.strip(), r
+    return r.json()
 
 
 @pytest.fixture(scope="module")
-def minimal(tmp_path_factory):
-    return estimate(tmp_path_factory.mktemp("est"), SCENARIO)
+def minimal(cli, module_scenarios):
+    return estimate(cli, module_scenarios, SCENARIO)
 
 
 def test_estimate_pool_keys(minimal):
@@ -45,6 +37,7 @@ def test_estimate_pool_keys(minimal):
         assert key in pool, key
     for key in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "recompute"):
         assert key in pool["parallelism"], key
+    assert set(pool["parallelism"]) == set(LAYOUT_FIELDS)  # the contract's seven plus vp and zero
     assert pool["pool"] == "h100" and pool["chip"] == "h100-sxm"
     assert 1 <= pool["units"] <= 4096
     q = pool["parallelism"]
@@ -78,20 +71,23 @@ def test_estimate_mfu(minimal):
     assert 0 < pool["mfu"] < 1
 
 
-def test_estimate_pinned_parallelism(tmp_path):
+def test_estimate_pinned_parallelism(cli, make_scenario, minimal):
     text = SCENARIO.replace("units: 4096}", "units: 4096, parallelism: {tp: 8, pp: 4}}")
     assert "parallelism" in text
-    out = estimate(tmp_path, text)
+    out = estimate(cli, make_scenario, text)
     q = out["pools"][0]["parallelism"]
     assert (q["tp"], q["pp"]) == (8, 4)
     assert q["tp"] * q["pp"] * q["cp"] * q["dp"] == out["pools"][0]["units"] <= 4096
+    # the search is restricted to the pin: fewer layouts, never faster than the free search
+    assert 0 < out["search"]["layouts_evaluated"] < minimal["search"]["layouts_evaluated"]
+    assert out["pools"][0]["tokens_per_s"] <= minimal["pools"][0]["tokens_per_s"] * (1 + 1e-12)
 
 
 @pytest.fixture(scope="module")
-def calibration():
+def calibration(cli):
     r = cli("calibrate", "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    assert r.exit_code == 0, r
+    return r.json()
 
 
 def test_calibration_coverage(calibration):
@@ -109,3 +105,23 @@ def test_calibration_mape_target(calibration):
     errors = [abs(c["error"]) for c in calibration["cases"]]
     assert calibration["mape"] == pytest.approx(sum(errors) / len(errors), rel=1e-9)
     assert calibration["mape"] <= 0.10, f"MAPE {calibration['mape']:.1%}"
+
+
+def test_calibration_json_counts(calibration):
+    cases = calibration["cases"]
+    assert calibration["n_cases"] == len(cases)
+    assert calibration["chip_classes"] == sorted({c["chip"] for c in cases})
+    assert len({c["id"] for c in cases}) == len(cases), "calibration case ids repeat"
+
+
+def test_estimate_table_matches_json(cli, module_scenarios, minimal):
+    """Without --json the same answer is printed as a table: the layout label, the speed and the search size."""
+    from planner.perf.layout import Layout
+
+    r = cli("estimate", module_scenarios.text(SCENARIO, "table.yaml"))
+    assert r.exit_code == 0, r
+    pool = minimal["pools"][0]
+    assert Layout(**pool["parallelism"]).label() in r.stdout
+    assert f"{pool['tokens_per_s']:,.0f}" in r.stdout
+    assert f"combined ({minimal['combined']['mode']})" in r.stdout
+    assert f"searched {minimal['search']['layouts_evaluated']:,} layouts" in r.stdout

@@ -31,7 +31,7 @@ def test_activation_vectorized_and_scales_with_batch():
     rc = np.array([0, 1, 2, 0, 1, 2])
     tp = np.array([1, 1, 1, 8, 8, 8])
     got = activation_bytes_per_layer(A, seq=S, micro_batch=4, tp=tp, cp=1, recompute=rc)
-    want = [korthikanti(r, t, b=4) for r, t in zip(rc, tp)]
+    want = [korthikanti(r, t, b=4) for r, t in zip(rc, tp, strict=True)]
     np.testing.assert_allclose(got, want, rtol=1e-9)
 
 

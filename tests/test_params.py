@@ -30,7 +30,8 @@ def test_active_params_match_published(mid):
     counted = count_params(m.arch).active / 1e9
     # a published "37B" stands for [36.5, 37.5): allow that rounding interval plus 1%
     half_unit = 0.5 if float(active).is_integer() else 0.05
-    assert abs(counted - active) <= half_unit + 0.01 * active, f"{mid}: counted {counted:.3f}B active vs published {active}B"
+    assert abs(counted - active) <= half_unit + 0.01 * active, (
+        f"{mid}: counted {counted:.3f}B active vs published {active}B")
 
 
 def test_some_preset_has_active_params():

@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from planner.errors import PlannerError
+from planner.perf.layout import LAYOUT_FIELDS
 from planner.report import REPORT_FILES, ReportError, charts, headline_items, write_report
 from planner.results import (
     EVENT_COLUMNS,
@@ -66,11 +67,13 @@ def make_result(name: str = "tiny <two-pool> & co", days: int = 6) -> RunResult:
     ]
     layouts = [
         {"start_days": 0.1, "end_days": 2.0, "pool": "owned-a", "units": 64, "tp": 4, "pp": 2, "dp": 8, "cp": 1,
-         "ep": 1, "micro_batch": 1, "recompute": "selective", "tokens_per_s": 1.2e5, "mfu": 0.41},
+         "ep": 1, "micro_batch": 1, "recompute": "selective", "vp": 1, "zero": 1, "tokens_per_s": 1.2e5,
+         "mfu": 0.41},
         {"start_days": 2.0, "end_days": 5.5, "pool": "owned-a", "units": 128, "tp": 4, "pp": 2, "dp": 16, "cp": 1,
-         "ep": 1, "micro_batch": 2, "recompute": "none", "tokens_per_s": 2.3e5, "mfu": 0.40},
+         "ep": 1, "micro_batch": 2, "recompute": "none", "vp": 2, "zero": 1, "tokens_per_s": 2.3e5, "mfu": 0.40},
         {"start_days": 0.1, "end_days": 5.5, "pool": "cloud-b", "units": 128, "tp": 8, "pp": 1, "dp": 16, "cp": 1,
-         "ep": 1, "micro_batch": 1, "recompute": "selective", "tokens_per_s": 3.0e5, "mfu": 0.45},
+         "ep": 1, "micro_batch": 1, "recompute": "selective", "vp": 1, "zero": 3, "tokens_per_s": 3.0e5,
+         "mfu": 0.45},
     ]
     replications = [
         {"replication": 0, "finished": True, "time_to_train_days": 5.5, "cost_usd": 15000.0, "energy_mwh": 12.5,
@@ -104,6 +107,7 @@ def make_result(name: str = "tiny <two-pool> & co", days: int = 6) -> RunResult:
     return RunResult(
         scenario_name=name,
         summary=summary,
+        start=START,
         schedule=pd.DataFrame(schedule, columns=SCHEDULE_COLUMNS),
         events=pd.DataFrame(events, columns=EVENT_COLUMNS),
         plan=pd.DataFrame(plan, columns=PLAN_COLUMNS),
@@ -119,17 +123,33 @@ def _leftovers(parent: Path, name: str) -> list[str]:
 # ---------------------------------------------------------------- files
 
 
-def test_all_files_written(tmp_path: Path) -> None:
-    out = write_report(make_result(), tmp_path / "out")
-    assert out == tmp_path / "out"
+def test_hand_made_result_fills_every_column() -> None:
+    result = make_result()
+    for frame in (result.schedule, result.events, result.plan, result.layouts, result.replications):
+        assert not frame.empty and not frame.isna().any().any(), frame.columns[frame.isna().any()].tolist()
+    assert {"vp", "zero"} <= set(LAYOUT_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
+    """make_result() written once for the tests that only read the report (writing one takes ~0.4 s)."""
+    result = make_result()
+    target = tmp_path_factory.mktemp("report") / "out"
+    out = write_report(result, target)
+    assert out == target
+    return result, out
+
+
+def test_all_files_written(written: tuple[RunResult, Path]) -> None:
+    _, out = written
     assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
     assert all((out / f).stat().st_size > 0 for f in REPORT_FILES)
-    assert _leftovers(tmp_path, "out") == []
+    assert _leftovers(out.parent, "out") == []
+    assert [p.name for p in out.parent.iterdir()] == ["out"]
 
 
-def test_summary_json_round_trips(tmp_path: Path) -> None:
-    result = make_result()
-    out = write_report(result, tmp_path / "out")
+def test_summary_json_round_trips(written: tuple[RunResult, Path]) -> None:
+    result, out = written
     text = (out / "summary.json").read_text(encoding="utf-8")
     assert json.loads(text) == result.summary
     assert text.startswith('{\n  "scenario"')  # indent=2, keys in the contract's order
@@ -147,9 +167,8 @@ def test_summary_json_plain_numbers(tmp_path: Path) -> None:
     assert data["metrics"]["mfu"]["p90"] is None  # strict JSON: no NaN literal
 
 
-def test_csv_columns(tmp_path: Path) -> None:
-    result = make_result()
-    out = write_report(result, tmp_path / "out")
+def test_csv_columns(written: tuple[RunResult, Path]) -> None:
+    result, out = written
     schedule = pd.read_csv(out / "schedule.csv")
     assert list(schedule.columns) == SCHEDULE_COLUMNS
     assert len(schedule) == len(result.schedule)
@@ -158,8 +177,8 @@ def test_csv_columns(tmp_path: Path) -> None:
     assert list(events["event"]) == list(result.events["event"])
 
 
-def test_html_is_self_contained(tmp_path: Path) -> None:
-    out = write_report(make_result(), tmp_path / "out")
+def test_html_is_self_contained(written: tuple[RunResult, Path]) -> None:
+    _, out = written
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "plotly" in page.lower()
     assert not re.search(r"<script[^>]*\ssrc\s*=\s*[\"']?https?:", page, re.I)
@@ -175,17 +194,20 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert "PASS" in page and "FAIL" in page
 
 
-def test_xlsx_sheets(tmp_path: Path) -> None:
-    out = write_report(make_result(), tmp_path / "out")
+def test_xlsx_sheets(written: tuple[RunResult, Path]) -> None:
+    _, out = written
     book = load_workbook(out / "report.xlsx", read_only=True)
     assert len(book.sheetnames) >= 2
     assert book.sheetnames == ["summary", "schedule", "events", "plan", "layouts", "replications"]
     summary = pd.read_excel(out / "report.xlsx", sheet_name="summary")
-    fields = dict(zip(summary["field"], summary["value"]))
+    fields = dict(zip(summary["field"], summary["value"], strict=True))
     assert fields["metrics.time_to_train_days.p50"] == pytest.approx(5.875)
     assert fields["expectations[1].passed"] in (False, "False", 0)
     schedule = pd.read_excel(out / "report.xlsx", sheet_name="schedule")
     assert list(schedule.columns) == SCHEDULE_COLUMNS and len(schedule) == 12
+    layouts = pd.read_excel(out / "report.xlsx", sheet_name="layouts")
+    assert list(layouts.columns) == LAYOUT_COLUMNS
+    assert list(layouts["zero"]) == [1, 1, 3] and list(layouts["vp"]) == [1, 2, 1]
 
 
 def test_empty_result(tmp_path: Path) -> None:
@@ -284,14 +306,32 @@ def test_charts_content() -> None:
     cost = charts.cost_figure(result.schedule)
     assert [t.stackgroup for t in cost.data] == ["one", "one"]
 
-    t0 = charts.start_date(result.schedule, result.events)
-    assert t0 == pd.Timestamp("2025-01-01")
-    timeline = charts.timeline_figure(result.layouts, result.events, start=t0)
+    assert result.start == START
+    timeline = charts.timeline_figure(result.layouts, result.events, start=result.start)
     kinds = {t.name for t in timeline.data if t.type == "scatter"}
     assert kinds == {"failure", "restart", "maintenance", "replan"}
     bars = [t for t in timeline.data if t.type == "bar"]
     assert {t.name for t in bars} == {"owned-a", "cloud-b"}
-    assert "tp" in bars[0].hovertemplate and "recompute" in bars[0].hovertemplate
+    for field in ("tp", "recompute", "vp", "zero"):
+        assert field in bars[0].hovertemplate, field
+    assert timeline.layout.xaxis.type == "date"
+    # bars start at the run's start date plus their start_days; the failure sits on day 3.25
+    assert pd.Timestamp(bars[0].base[0]) == pd.Timestamp("2025-01-01") + pd.Timedelta(days=0.1)
+    failure = next(t for t in timeline.data if t.name == "failure")
+    assert pd.Timestamp(failure.x[0]) == pd.Timestamp("2025-01-01") + pd.Timedelta(days=3.25)
+    # the hover data carries vp and zero of each layout
+    cloud = next(t for t in bars if t.name == "cloud-b")
+    row = list(cloud.customdata[0])
+    hover_fields = ["start_days", "end_days", "units", *LAYOUT_FIELDS, "tokens_per_s", "mfu"]
+    assert row[hover_fields.index("zero")] == 3 and row[hover_fields.index("vp")] == 1
+    # without a start date the axis counts days
+    plain = charts.timeline_figure(result.layouts, result.events)
+    assert plain.layout.xaxis.type != "date"
+    assert next(t for t in plain.data if t.name == "failure").x[0] == pytest.approx(3.25)
+    # result_figures draws the same calendar timeline from the result's start
+    figures = charts.result_figures(result)
+    assert list(figures) == ["capacity", "tokens", "cost", "timeline", "replications"]
+    assert figures["timeline"].layout.xaxis.type == "date"
 
     hist = charts.replications_figure(result.replications)
     assert hist.data[0].type == "histogram" and len(hist.data[0].x) == 2

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import re
 import textwrap
 
 import pytest
 
 from planner.catalog import sources
+from planner.loader import load_scenario
 
 GOOD_WORKLOAD = "workload: {model: llama3-8b, tokens: 1.0e12, seq_len: 8192}\n"
 GOOD_FLEET = "fleet:\n  - {name: a, chip: h100-sxm, units: 64}\n"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "planner.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def doc(body: str) -> str:
@@ -108,12 +104,13 @@ BAD = [
 
 @pytest.mark.parametrize("command", [["validate"], ["estimate", "--json"]], ids=["validate", "estimate"])
 @pytest.mark.parametrize("case,fname,text,field", BAD, ids=[b[0] for b in BAD])
-def test_bad_input_exit_2(tmp_path, command, case, fname, text, field):
-    p = tmp_path / fname
-    p.write_text(text, encoding="utf-8")
-    r = cli(command[0], str(p), *command[1:])
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+def test_bad_input_exit_2(cli, make_scenario, command, case, fname, text, field):
+    p = make_scenario.text(text, fname)
+    r = cli(command[0], p, *command[1:])
+    assert r.exit_code == 2, r
     assert r.stderr.strip(), "no message on stderr"
+    assert len(r.stderr.strip().splitlines()) == 1, r  # one line
+    assert r.stderr.startswith("error: "), r
     assert "Traceback" not in r.stderr + r.stdout
     assert fname in r.stderr
     if field is not None:
@@ -123,44 +120,41 @@ def test_bad_input_exit_2(tmp_path, command, case, fname, text, field):
         assert not r.stdout.strip(), "estimate printed a result for a bad file"
 
 
-def test_yaml_syntax_error_names_a_line(tmp_path):
-    p = tmp_path / "syntax.yaml"
-    p.write_text(BAD[0][2], encoding="utf-8")
-    r = cli("validate", str(p))
-    assert r.returncode == 2
-    assert "line" in r.stderr
+def test_yaml_syntax_error_names_a_line(cli, make_scenario):
+    p = make_scenario.text(BAD[0][2], "syntax.yaml")
+    r = cli("validate", p)
+    assert r.exit_code == 2, r
+    assert re.search(r"line \d+, column \d+", r.stderr), r
 
 
-def test_python_tag_does_not_execute(tmp_path):
+def test_python_tag_does_not_execute(cli, make_scenario, tmp_path):
     marker = tmp_path / "pwned"
-    p = tmp_path / "evil.yaml"
-    p.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\n' + GOOD_WORKLOAD + GOOD_FLEET)
-    r = cli("validate", str(p))
-    assert r.returncode == 2
+    p = make_scenario.text(f'name: !!python/object/apply:os.system ["touch {marker}"]\n' + GOOD_WORKLOAD + GOOD_FLEET,
+                           "evil.yaml")
+    r = cli("validate", p)
+    assert r.exit_code == 2, r
     assert not marker.exists()
 
 
-def test_exponent_numbers_accepted(tmp_path):
-    p = tmp_path / "ok.yaml"
-    p.write_text(
+def test_exponent_numbers_accepted(cli, make_scenario):
+    p = make_scenario.text(
         "name: exponents\nworkload: {model: llama3-8b, tokens: 15.6e12, seq_len: 8192}\n"
         "fleet:\n  - {name: a, chip: h100-sxm, units: 1e4}\n",
-        encoding="utf-8",
+        "ok.yaml",
     )
-    r = cli("validate", str(p))
-    assert r.returncode == 0, r.stderr
+    r = cli("validate", p)
+    assert r.exit_code == 0, r
     assert "Traceback" not in r.stderr
-
-    from planner.loader import load_scenario
+    assert f"ok {p}: exponents (1 pools)" in r.stdout, r
 
     s = load_scenario(p)
     assert s.workload.tokens == 15.6e12
     assert s.fleet[0].units == 10_000 and isinstance(s.fleet[0].units, int)
 
 
-def test_schema_is_json():
+def test_schema_is_json(cli):
     r = cli("schema")
-    assert r.returncode == 0, r.stderr
+    assert r.exit_code == 0, r
     schema = json.loads(r.stdout)
     assert "workload" in schema["properties"]
     assert "fleet" in schema["properties"]
@@ -172,9 +166,9 @@ REQUIRED_CHIPS = (
 REQUIRED_MODELS = "gpt3-175b llama2-70b llama3-8b llama3-70b llama3-405b deepseek-v3 pangu-ultra-135b".split()
 
 
-def test_catalog_chips_complete_and_sourced():
+def test_catalog_chips_complete_and_sourced(cli):
     r = cli("catalog", "chips", "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.exit_code == 0, r
     data = json.loads(r.stdout)
     missing = [c for c in REQUIRED_CHIPS if c not in data]
     assert not missing, missing
@@ -185,23 +179,67 @@ def test_catalog_chips_complete_and_sourced():
         assert not unknown, f"{cid} cites unknown sources {unknown}"
 
 
-def test_catalog_models_complete():
+def test_catalog_models_complete(cli):
     r = cli("catalog", "models", "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.exit_code == 0, r
     data = json.loads(r.stdout)
     missing = [m for m in REQUIRED_MODELS if m not in data]
     assert not missing, missing
 
 
-def test_estimate_infeasible_exit_3(tmp_path):
-    p = tmp_path / "tiny.yaml"
-    p.write_text(
+def test_estimate_infeasible_exit_3(cli, make_scenario):
+    p = make_scenario.text(
         "name: too-small\nworkload: {model: llama3-405b, tokens: 15.6e12, seq_len: 8192}\n"
         "fleet:\n  - {name: h100, chip: h100-sxm, units: 8}\n",
-        encoding="utf-8",
+        "tiny.yaml",
     )
-    r = cli("estimate", str(p))
-    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    r = cli("estimate", p)
+    assert r.exit_code == 3, r
     assert r.stderr.strip()
     assert "GiB" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_validate_stops_at_the_first_invalid_file(cli, make_scenario):
+    good = make_scenario(filename="good.yaml")
+    bad = make_scenario.text("name: x\n" + GOOD_WORKLOAD + "fleet:\n  - {name: a, chip: h999, units: 8}\n", "bad.yaml")
+    later = make_scenario(filename="later.yaml")
+    r = cli("validate", good, bad, later)
+    assert r.exit_code == 2, r
+    assert f"ok {good}" in r.stdout and "later.yaml" not in r.stdout + r.stderr
+    assert "bad.yaml" in r.stderr and "fleet[0].chip" in r.stderr
+    r = cli("validate", good, later)
+    assert r.exit_code == 0, r
+    assert r.stdout.count("ok ") == 2
+
+
+def test_missing_file_exit_2(cli, tmp_path):
+    r = cli("estimate", tmp_path / "nowhere.yaml", "--json")
+    assert r.exit_code == 2, r
+    assert "nowhere.yaml" in r.stderr and "no such file" in r.stderr
+    assert not r.stdout.strip()
+
+
+def test_schema_matches_the_model(cli):
+    from planner.scenario import Scenario
+
+    r = cli("schema")
+    assert r.exit_code == 0, r
+    assert r.json() == json.loads(json.dumps(Scenario.model_json_schema(by_alias=True), default=str))
+    assert "from" in json.dumps(r.json())  # the alias users write, not the python name from_
+
+
+def test_catalog_tables_list_every_entry(cli):
+    from planner.catalog import chips, models
+
+    r = cli("catalog", "chips")
+    assert r.exit_code == 0, r
+    assert all(cid in r.stdout for cid in chips())
+    r = cli("catalog", "models")
+    assert r.exit_code == 0, r
+    assert all(mid in r.stdout for mid in models())
+
+
+def test_no_command_prints_help(cli):
+    r = cli()  # the exit code is click's business (2 since click 8.2, 0 before)
+    assert "Usage" in r.stdout and "estimate" in r.stdout and "validate" in r.stdout

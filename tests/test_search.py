@@ -8,12 +8,14 @@ from hypothesis import strategies as st
 
 from planner.catalog import chips, models
 from planner.errors import InfeasiblePlanError
-from planner.perf.layout import Parallelism as Pin
+from planner.perf.layout import LAYOUT_FIELDS, Layout, Parallelism
 from planner.perf.search import USABLE_HBM_FRACTION, best_layout
-from planner.perf.setup import training_setup as resolve_workload
+from planner.perf.setup import training_setup
 from planner.units import GIB
 
 H100 = chips()["h100-sxm"]
+FAST = settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 def arch(mid):
@@ -21,7 +23,7 @@ def arch(mid):
 
 
 def wl(mid, seq=8192, gbt=None, precision="bf16"):
-    return resolve_workload(arch(mid), seq, gbt, precision)
+    return training_setup(arch(mid), seq, gbt, precision)
 
 
 # --- (a) infeasible layouts are rejected ---------------------------------------------------------
@@ -38,7 +40,7 @@ def test_405b_does_not_fit_on_8_h100():
 
 def test_pinned_70b_without_sharding_does_not_fit():
     with pytest.raises(InfeasiblePlanError) as ei:
-        best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 64, Pin(tp=1, pp=1, zero=0))
+        best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 64, Parallelism(tp=1, pp=1, zero=0))
     assert "GiB" in str(ei.value)
 
 
@@ -81,7 +83,7 @@ def test_chosen_layout_is_consistent(mid, chip_id, units, seq, gbt):
 # --- (c) more memory never slows the best layout --------------------------------------------------
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@FAST
 @given(
     mid=st.sampled_from(["llama3-8b", "llama3-70b"]),
     units=st.sampled_from([16, 64, 256, 1024]),
@@ -108,7 +110,7 @@ def test_more_memory_is_never_slower(mid, units, x):
 # --- (d) more chips never lowers the best rate ----------------------------------------------------
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@FAST
 @given(
     mid=st.sampled_from(["llama3-8b", "llama3-70b"]),
     n1=st.integers(8, 512),
@@ -134,13 +136,13 @@ def test_more_chips_is_never_slower(mid, n1, extra):
 
 
 def test_pin_tp_pp_honoured():
-    r = best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 512, Pin(tp=4, pp=2))
+    r = best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 512, Parallelism(tp=4, pp=2))
     assert (r.layout.tp, r.layout.pp) == (4, 2)
     assert r.layout.tp * r.layout.pp * r.layout.cp * r.layout.dp == r.units_used <= 512
 
 
 def test_pin_everything_honoured():
-    pin = Pin(tp=8, pp=4, cp=1, micro_batch=1, recompute="full", zero=1, vp=1)
+    pin = Parallelism(tp=8, pp=4, cp=1, micro_batch=1, recompute="full", zero=1, vp=1)
     r = best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 1024, pin)
     lay = r.layout
     assert (lay.tp, lay.pp, lay.cp, lay.micro_batch, lay.recompute, lay.zero, lay.vp) == (8, 4, 1, 1, "full", 1, 1)
@@ -154,3 +156,33 @@ def test_search_scores_many_layouts():
     r = best_layout(arch("llama3-405b"), H100, wl("llama3-405b", 8192, 16e6), 16384)
     assert r.layouts_evaluated >= 10_000
     assert r.units_used <= 16384
+
+
+# --- (g) the layout records -----------------------------------------------------------------------
+
+
+def test_layout_as_dict_and_label():
+    r = best_layout(arch("llama3-70b"), H100, wl("llama3-70b"), 512, Parallelism(tp=4, pp=2, vp=1, zero=1))
+    d = r.layout.as_dict()
+    assert tuple(d) == LAYOUT_FIELDS
+    assert {"vp", "zero"} <= set(d)
+    assert Layout(**d) == r.layout
+    assert (d["tp"], d["pp"], d["vp"], d["zero"]) == (4, 2, 1, 1)
+    assert r.layout.units == d["tp"] * d["pp"] * d["cp"] * d["dp"] == r.units_used
+    assert r.layout.label().startswith("TP4 PP2x1 ")
+
+
+@pytest.mark.parametrize("bad", [{"tp": 0}, {"zero": 4}, {"recompute": "some"}, {"colour": 1}])
+def test_parallelism_pin_rejects_bad_values(bad):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Parallelism(**bad)
+
+
+def test_training_setup_batch_in_sequences():
+    a = arch("llama3-8b")
+    assert training_setup(a, 8192, 16e6, "bf16").global_batch_seqs == round(16e6 / 8192)
+    assert training_setup(a, 8192, None, "bf16").global_batch_seqs == round(4e6 / 8192)  # default below 100B
+    assert training_setup(arch("llama3-405b"), 8192, None, "fp8").global_batch_seqs == round(16e6 / 8192)
+    assert training_setup(a, 8192, 100, "bf16").global_batch_seqs == 1

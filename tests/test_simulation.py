@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from planner import api
+from planner.bridge import layout_planners
 from planner.loader import from_dict
+from planner.results import EVENT_COLUMNS, EVENT_KINDS, LAYOUT_COLUMNS, Event
 from planner.sim import reliability as rel
-from planner.sim.replication import run_replication
-from planner.bridge import layout_planners as build_planners
+from planner.sim.replication import run_replication, simulate_pool
 from planner.sim.supply import supply_steps
 from planner.units import HOURS_PER_DAY
 
@@ -47,7 +48,7 @@ def scenario(pool: dict, *, model: str = "llama3-8b", tokens: float = 1e11, reli
 
 def metrics(sc, seed: int = 0) -> dict:
     """One replication's metrics (time_to_train_days, goodput, cost_usd, ...)."""
-    return run_replication(sc, build_planners(sc), np.random.SeedSequence(seed)).metrics
+    return run_replication(sc, layout_planners(sc), np.random.SeedSequence(seed)).metrics
 
 
 def ttt(sc) -> float:
@@ -67,7 +68,7 @@ def ttt(sc) -> float:
 def test_fixed_fleet_without_failures_matches_estimate(model, chip, units, tokens):
     sc = scenario({"chip": chip, "units": units}, model=model, tokens=tokens)
     expected = api.estimate(sc)["pools"][0]["time_to_train_days"]
-    res = api.run_scenario(sc, replications=2, seed=3)
+    res = api.simulate(sc, replications=2, seed=3)
     m = res.summary["metrics"]
     assert m["time_to_train_days"]["p50"] == pytest.approx(expected, rel=0.01)
     assert m["finish_probability"] == 1
@@ -102,7 +103,7 @@ def test_more_chips_never_finish_later(a, extra, chip, tokens):
 def test_earlier_deliveries_never_finish_later(units0, tranches, gaps, commissioning, shift, tokens):
     def pool(k: int) -> dict:
         day, cum, deliveries = shift, units0, []  # base dates start at `shift` so shifted ones stay >= start
-        for units, gap in zip(tranches, gaps):
+        for units, gap in zip(tranches, gaps, strict=False):  # gaps may outnumber tranches
             day += gap
             cum += units
             deliveries.append({"date": _day(day - k), "units": cum})
@@ -141,15 +142,15 @@ def _failing(mtbf_chip_days: float, **rel_extra):
 @pytest.mark.parametrize("rel_extra", [{}, {"maintenance_every_days": 1000}], ids=["default-maint", "no-maint"])
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_higher_failure_rate_never_raises_mean_goodput(seed, rel_extra):
-    low = api.run_scenario(_failing(2000, **rel_extra), replications=4, seed=seed).summary["metrics"]["goodput"]
-    high = api.run_scenario(_failing(500, **rel_extra), replications=4, seed=seed).summary["metrics"]["goodput"]
+    low = api.simulate(_failing(2000, **rel_extra), replications=4, seed=seed).summary["metrics"]["goodput"]
+    high = api.simulate(_failing(500, **rel_extra), replications=4, seed=seed).summary["metrics"]["goodput"]
     assert high["mean"] <= low["mean"] + 1e-9, (low, high)
     for g in (low, high):
         assert 0 < g["p10"] <= g["p90"] < 1
 
 
 def test_goodput_strictly_inside_unit_interval_with_failures():
-    res = api.run_scenario(_failing(500), replications=3, seed=5)
+    res = api.simulate(_failing(500), replications=3, seed=5)
     assert (res.replications["failures"] > 0).all()
     g = res.replications["goodput"]
     assert ((g > 0) & (g < 1)).all(), g.tolist()
@@ -186,7 +187,7 @@ def test_delivered_never_exceeds_ordered(units0, steps, headroom, slip_high, sho
     assert sum(x.delta_units for x in s if x.kind == "delivery") <= ordered
     if pool.get("cloud"):
         return  # nothing owned to trace through the schedule
-    res = api.run_scenario(sc, replications=1, seed=seed)
+    res = api.simulate(sc, replications=1, seed=seed)
     delivered = res.schedule.loc[res.schedule["pool"] == "p", "units_delivered"].to_numpy()
     assert delivered.max() <= ordered
     assert (np.diff(delivered) >= 0).all(), delivered
@@ -216,7 +217,7 @@ def test_without_risk_supply_follows_the_plan(units0, steps, reserved, commissio
 # -- 5. tokens trained never decrease and end at the workload --------------------------------------
 
 def _check_tokens(sc, seed: int) -> None:
-    res = api.run_scenario(sc, replications=1, seed=seed)
+    res = api.simulate(sc, replications=1, seed=seed)
     tok = res.schedule.loc[res.schedule["pool"] == "p", "tokens_trained"].to_numpy()
     drops = np.nonzero(np.diff(tok) < 0)[0]
     assert drops.size == 0, f"tokens_trained drops after day(s) {drops.tolist()}: " + ", ".join(
@@ -280,7 +281,7 @@ def test_llama3_405b_interruptions_in_54_days():
     sc = scenario({"chip": "h100-sxm", "units": 16384}, model="llama3-405b", tokens=15e12,
                   reliability={"enabled": True}, simulation={"seed": 42},
                   workload_extra={"global_batch_tokens": 16e6})
-    res = api.run_scenario(sc, replications=1)
+    res = api.simulate(sc, replications=1)
     m = res.summary["metrics"]
     assert m["time_to_train_days"]["p50"] >= 54
     ev = res.events[res.events["time_days"] < 54]
@@ -297,12 +298,12 @@ def test_llama3_405b_interruptions_in_54_days():
 
 def test_same_seed_same_summary():
     sc = _failing(500)
-    a = api.run_scenario(sc, replications=3, seed=11)
-    b = api.run_scenario(sc, replications=3, seed=11)
+    a = api.simulate(sc, replications=3, seed=11)
+    b = api.simulate(sc, replications=3, seed=11)
     assert a.summary == b.summary
     assert a.events.equals(b.events)
     assert a.schedule.equals(b.schedule)
-    c = api.run_scenario(sc, replications=3, seed=12)
+    c = api.simulate(sc, replications=3, seed=12)
     assert c.summary["metrics"] != a.summary["metrics"]
 
 
@@ -311,11 +312,11 @@ def test_different_seeds_give_different_spread_under_slip():
                    "deliveries": [{"date": _day(10), "units": 64}, {"date": _day(30), "units": 256}],
                    "delivery_risk": {"slip_days": {"dist": "triangular", "low": 0, "mode": 20, "high": 60}}},
                   tokens=5e11)
-    a = api.run_scenario(sc, replications=20, seed=1).summary["metrics"]["time_to_train_days"]
-    b = api.run_scenario(sc, replications=20, seed=2).summary["metrics"]["time_to_train_days"]
+    a = api.simulate(sc, replications=20, seed=1).summary["metrics"]["time_to_train_days"]
+    b = api.simulate(sc, replications=20, seed=2).summary["metrics"]["time_to_train_days"]
     assert a["p10"] < a["p90"] and b["p10"] < b["p90"]
     assert (a["p10"], a["p90"]) != (b["p10"], b["p90"])
-    assert api.run_scenario(sc, replications=20, seed=1).summary["metrics"]["time_to_train_days"] == a
+    assert api.simulate(sc, replications=20, seed=1).summary["metrics"]["time_to_train_days"] == a
 
 
 # -- 10. cost: an all-cloud pool pays units x price x hours -------------------------------------------
@@ -327,7 +328,45 @@ def test_all_cloud_cost_is_units_times_price_times_hours(units, price, rel_on):
                    "cloud": {"units": units, "from": START.isoformat(), "until": _day(300),
                              "price_per_chip_hour_usd": price}},
                   tokens=2e11, reliability={"enabled": rel_on})
-    m = api.run_scenario(sc, replications=1, seed=4).summary["metrics"]
+    m = api.simulate(sc, replications=1, seed=4).summary["metrics"]
     hours = m["time_to_train_days"]["p50"] * HOURS_PER_DAY
     assert hours < 300 * HOURS_PER_DAY
     assert m["cost_usd"]["p50"] == pytest.approx(units * price * hours, rel=0.01)
+
+
+# -- 11. the run's records: start date, typed events, layout columns ----------------------------------
+
+def test_run_scenario_is_an_alias_of_simulate():
+    assert api.run_scenario is api.simulate
+
+
+def test_result_carries_start_events_and_layouts():
+    sc = scenario({"chip": "h100-sxm", "units": 64,
+                   "deliveries": [{"date": _day(2), "units": 128}], "commissioning_days": 1},
+                  tokens=2e11, start=_day(10))
+    res = api.simulate(sc, replications=1, seed=0)
+    assert res.start == sc.start == START + dt.timedelta(days=10)
+    assert isinstance(res.start, dt.date)
+    assert list(res.events.columns) == EVENT_COLUMNS
+    assert set(res.events["event"]) <= set(EVENT_KINDS)
+    assert {"delivery", "start", "finish"} <= set(res.events["event"])
+    assert res.events["time_days"].is_monotonic_increasing
+    # the event dates count from the run's start date
+    first = res.events.iloc[0]
+    assert first["date"] == (sc.start + dt.timedelta(days=float(first["time_days"]))).isoformat()
+    assert list(res.layouts.columns) == LAYOUT_COLUMNS
+    assert {"vp", "zero"} <= set(res.layouts.columns)
+    assert res.layouts[["vp", "zero"]].notna().all().all()
+    assert (res.layouts["tp"] * res.layouts["pp"] * res.layouts["cp"] * res.layouts["dp"] == res.layouts["units"]).all()
+
+
+def test_pool_events_are_typed_records_in_time_order():
+    sc = _failing(500)
+    planners = layout_planners(sc)
+    run = simulate_pool(sc, sc.fleet[0], planners["p"], np.random.default_rng(1))
+    assert run.events and all(isinstance(e, Event) for e in run.events)
+    assert {e.kind for e in run.events} <= set(EVENT_KINDS)
+    assert "failure" in {e.kind for e in run.events}
+    times = [e.time_h for e in run.events]
+    assert times == sorted(times)
+    assert all(isinstance(e.units, int) for e in run.events)

@@ -1,0 +1,291 @@
+"""The Streamlit what-if app (app.py) driven in process with streamlit.testing.v1.AppTest: no browser, no server.
+
+The page reads scenarios from PLANNER_SCENARIO_DIR (a folder made in tmp_path), applies the sidebar's
+what-if controls through planner.edits and calls planner.api; errors must show in the page, never as
+a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planner import api, edits
+from planner.errors import ScenarioError
+from planner.loader import from_dict
+from planner.report.headline import headline_items
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+TIMEOUT_S = 60
+
+SMALL = {
+    "name": "app-small",
+    "description": "owned chips in two tranches plus a rental",
+    "start": "2025-01-01",
+    "horizon_days": 60,
+    "workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 8192},
+    "fleet": [
+        {"name": "owned-h100", "chip": "h100-sxm", "units": 64, "deliveries": [{"date": "2025-01-10", "units": 128}]},
+        {"name": "cloud-h100", "chip": "h100-sxm",
+         "cloud": {"units": 32, "from": "2025-01-15", "until": "2025-12-31", "price_per_chip_hour_usd": 2.5}},
+    ],
+    "reliability": {"enabled": False},
+    "simulation": {"seed": 3, "replications": 1},
+}
+BROKEN = """\
+name: app-broken
+workload: {model: llama3-8b, tokens: 1.0e12, seq_len: 8192}
+fleet:
+  - {name: p, chip: no-such-chip, units: 8}
+"""
+CLOUD_ONLY = {**SMALL, "name": "app-cloud-only", "fleet": SMALL["fleet"][1:]}
+FILES = ["a-small.yaml", "b-broken.yaml", "c-cloud-only.yaml"]
+
+
+@pytest.fixture
+def scenario_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "a-small.yaml").write_text(yaml.safe_dump(SMALL, sort_keys=False))
+    (folder / "b-broken.yaml").write_text(BROKEN)
+    (folder / "c-cloud-only.yaml").write_text(yaml.safe_dump(CLOUD_ONLY, sort_keys=False))
+    (folder / "notes.txt").write_text("not a scenario")
+    monkeypatch.setenv("PLANNER_SCENARIO_DIR", str(folder))
+    return folder
+
+
+# Each new AppTest scans the metadata of every installed package for Streamlit components (~0.5 s) on its
+# first run; the app uses none, so the first scan's registry is shared by the later AppTests of the process.
+_SHARED = "_bidi_component_manager"
+_components: list = []
+
+
+def _run_app():
+    """A fresh AppTest of app.py after its first run."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    if _components and hasattr(app, _SHARED):
+        setattr(app, _SHARED, _components[0])
+    app.run()
+    if not _components and getattr(app, _SHARED, None) is not None:
+        _components.append(getattr(app, _SHARED))
+    return app
+
+
+@pytest.fixture
+def at(scenario_dir: Path):
+    app = _run_app()
+    _no_traceback(app)
+    return app
+
+
+def _no_traceback(app) -> None:
+    """No uncaught exception, and no traceback shown anywhere in the page."""
+    assert not app.exception, [e.value for e in app.exception]
+    for kind in ("code", "error", "markdown", "text"):
+        for el in app.get(kind):
+            assert "Traceback" not in str(getattr(el, "value", "")), (kind, el.value)
+
+
+def _errors(app) -> list[str]:
+    return [e.value for e in app.error]
+
+
+def _shown_scenario(app) -> dict:
+    """The scenario as the Scenario tab prints it (YAML), re-validated."""
+    (code,) = app.tabs[2].code
+    return yaml.safe_load(code.value)
+
+
+def _metrics(app) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+# ---------------------------------------------------------------- loading
+
+
+def test_loads_the_scenarios_of_the_folder(at, scenario_dir):
+    (select,) = at.sidebar.selectbox
+    assert select.options == FILES  # YAML and JSON files only
+    assert select.value == scenario_dir / "a-small.yaml"
+    assert not _errors(at)
+    assert at.caption[0].value.startswith("**app-small**")
+    assert [t.label for t in at.tabs] == ["Run", "Estimate", "Scenario"]
+    assert "press **Run**" in at.info[0].value
+    shown = _shown_scenario(at)
+    assert from_dict(shown) == from_dict(SMALL)
+    # the controls start from the file's own settings
+    assert at.sidebar.toggle[0].value is False
+    assert [n.value for n in at.sidebar.number_input] == [0, 3, 1]  # slip, seed, replications
+
+
+def test_an_invalid_file_shows_the_field_and_no_traceback(at):
+    at.sidebar.selectbox[0].select_index(FILES.index("b-broken.yaml")).run()
+    _no_traceback(at)
+    (error,) = _errors(at)
+    assert "b-broken.yaml" in error and "fleet[0].chip" in error and "no-such-chip" in error
+    assert not at.metric and not at.tabs  # nothing is computed from a broken file
+    at.sidebar.selectbox[0].select_index(0).run()  # back to a good file: the page recovers
+    assert not _errors(at) and at.tabs
+
+
+BAD_UPLOADS = [
+    ("bad.yaml", b"name: [unclosed\nworkload: {", "line 2, column 9: not valid YAML"),
+    ("bad.json", b"\xff\xfe\x00", "not UTF-8"),
+    ("list.yaml", b"- a\n- b\n", "must hold a mapping"),
+    ("units.json", b'{"name": "u", "workload": {"model": "llama3-8b", "tokens": 1e11, "seq_len": 8192},'
+                   b' "fleet": [{"name": "p", "chip": "h100-sxm", "units": -1}]}', "fleet[0].units"),
+]
+
+
+def test_bad_uploads_show_an_error_and_no_traceback(at):
+    at.sidebar.radio[0].set_value("Upload a file").run()
+    for name, content, message in BAD_UPLOADS:  # one page, one upload after the other
+        at.sidebar.file_uploader[0].set_value((name, content, "application/octet-stream")).run()
+        _no_traceback(at)
+        (error,) = _errors(at)
+        assert name in error and message in error, (name, error)
+        assert not at.metric
+
+
+def test_a_good_upload_is_used(at):
+    at.sidebar.radio[0].set_value("Upload a file").run()
+    text = yaml.safe_dump({**SMALL, "name": "uploaded"}).encode()
+    at.sidebar.file_uploader[0].set_value(("up.yaml", text, "application/x-yaml")).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    assert at.caption[0].value.startswith("**uploaded** · up.yaml")
+
+
+# ---------------------------------------------------------------- controls
+
+
+def test_controls_change_the_scenario(at):
+    sb = at.sidebar
+    sb.slider[0].set_value(2.0).run()
+    sb.number_input[0].set_value(10).run()  # delivery slip [days]
+    sb.toggle[0].set_value(True).run()
+    sb.number_input[1].set_value(17).run()  # seed
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert shown["fleet"][1]["cloud"]["units"] == 64
+    assert shown["fleet"][0]["deliveries"] == [{"date": "2025-01-20", "units": 128}]
+    assert shown["fleet"][1]["cloud"]["from"] == "2025-01-15"  # rentals do not slip
+    assert shown["reliability"]["enabled"] is True
+    assert shown["simulation"] == {"seed": 17, "replications": 1}
+    pools = at.tabs[2].dataframe[0].value
+    assert list(pools["cloud units"]) == [0, 64]
+    assert list(pools["planned units"]) == [128, 64]
+
+
+def test_removing_all_cloud_from_a_cloud_only_scenario_is_an_error(at):
+    at.sidebar.selectbox[0].select_index(FILES.index("c-cloud-only.yaml")).run()
+    assert not _errors(at)
+    at.sidebar.slider[0].set_value(0.0).run()
+    _no_traceback(at)
+    (error,) = _errors(at)
+    assert "no pool is left" in error and "fleet" in error
+
+
+# ---------------------------------------------------------------- run and estimate
+
+
+def test_run_shows_the_api_result_and_updates(at):
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    assert at.subheader[0].value == "Run: app-small"
+    want = api.simulate(from_dict(SMALL), replications=1, seed=3).summary
+    shown = _metrics(at)
+    for h in headline_items(want):
+        assert shown[h.label] == h.value, h.label
+    assert len(at.get("plotly_chart")) == 4  # capacity, tokens, cost, timeline
+    assert not at.warning
+
+    # a changed control marks the result stale until the next run
+    at.sidebar.number_input[2].set_value(3).run()  # replications
+    assert any("settings changed since this run" in w.value for w in at.warning)
+    at.sidebar.slider[0].set_value(3.0).run()
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not at.warning
+    assert len(at.get("plotly_chart")) == 5  # now with the replications histogram
+    edited = edits.set_values(edits.scale_cloud(from_dict(SMALL), 3.0), {"simulation.replications": 3})
+    want = api.simulate(edited, replications=3, seed=3).summary
+    shown = _metrics(at)
+    for h in headline_items(want):
+        assert shown[h.label] == h.value, h.label
+    assert any(e.label == "Replications (3)" for e in at.expander)
+
+
+def test_estimate_tab(at):
+    at.tabs[1].button[0].click().run()
+    _no_traceback(at)
+    want = api.estimate(from_dict(SMALL))
+    shown = _metrics(at)
+    assert shown["Mode"] == want["combined"]["mode"]
+    table = at.tabs[1].dataframe[0].value
+    assert list(table["pool"]) == [p["pool"] for p in want["pools"]]
+    assert list(table["tp"]) == [p["parallelism"]["tp"] for p in want["pools"]]
+    assert "zero" in table.columns and "vp" in table.columns
+
+
+# ---------------------------------------------------------------- the app's helpers
+
+
+def _load_app():
+    if "planner_app" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("planner_app", APP)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["planner_app"] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)  # main() only runs under `streamlit run`
+    return sys.modules["planner_app"]
+
+
+def test_apply_knobs_returns_an_edited_copy():
+    app = _load_app()
+    s = from_dict(SMALL)
+    before = s.model_dump()
+    out = app.apply_knobs(s, app.Knobs(cloud_multiplier=1.5, delivery_slip_days=-9, reliability=True, seed=11,
+                                       replications=4))
+    assert out.fleet[1].cloud.units == 48
+    assert str(out.fleet[0].deliveries[0].date) == "2025-01-01"
+    assert out.reliability.enabled and (out.simulation.seed, out.simulation.replications) == (11, 4)
+    assert s.model_dump() == before
+    with pytest.raises(ScenarioError, match="no pool is left"):
+        app.apply_knobs(from_dict(CLOUD_ONLY), app.Knobs(cloud_multiplier=0.0))
+
+
+def test_scenario_files_and_estimate_table(scenario_dir):
+    app = _load_app()
+    assert [p.name for p in app.scenario_files(scenario_dir)] == FILES
+    assert app.scenario_files(scenario_dir / "missing") == []
+    table = app.estimate_pools_frame({"pools": [{"pool": "p", "units": 8, "parallelism": {"tp": 8, "pp": 1}}]})
+    assert list(table.columns) == ["pool", "units", "tp", "pp"]
+    assert app.estimate_pools_frame({}).empty
+
+
+# Known bug in app.py (_sidebar): the Seed control takes `simulation.seed` from the raw, not yet validated
+# mapping and passes it to st.number_input(0, 2**31 - 1): a valid seed above 2**31 - 1 (the format allows
+# up to 2**63 - 1), a negative one or a non-number crashes the page with a traceback instead of showing the
+# value or a validation error that names simulation.seed.
+@pytest.mark.xfail(strict=True, reason="app.py _sidebar: Seed number_input built from the unvalidated seed")
+def test_any_seed_in_the_file_gives_no_traceback(at, scenario_dir):
+    seeds = {"d-seed-large.yaml": 2**40, "e-seed-negative.yaml": -5, "f-seed-text.yaml": "abc"}
+    for name, seed in seeds.items():
+        (scenario_dir / name).write_text(yaml.safe_dump({**SMALL, "simulation": {"seed": seed}}))
+    at.run()
+    for name, seed in seeds.items():
+        at.sidebar.selectbox[0].select_index(at.sidebar.selectbox[0].options.index(name)).run()
+        _no_traceback(at)
+        if isinstance(seed, int) and seed > 0:  # valid: the page works
+            assert not _errors(at) and at.tabs
+        else:  # invalid: a validation error that names the field
+            assert any("simulation.seed" in e for e in _errors(at)), _errors(at)
