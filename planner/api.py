@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .bridge import pool_layout
+from .bridge import pool_layout, pool_system, setup_of
 from .errors import InfeasiblePlanError
+from .perf.system import error_band
 from .results import RunResult
 from .scenario import Scenario
 from .units import SECONDS_PER_DAY
@@ -19,6 +20,7 @@ def estimate(scenario: Scenario) -> dict:
     """
     t0 = time.perf_counter()
     pools, evaluated, errors = [], 0, []
+    band = error_band()
     for pool in scenario.fleet:
         try:
             r = pool_layout(scenario, pool)
@@ -33,10 +35,15 @@ def estimate(scenario: Scenario) -> dict:
             "units_available": r.units_available,
             "mfu": r.mfu,
             "tokens_per_s": r.tokens_per_s,
+            # the model's cross-validated error as a band (planner/data/tuning.yaml, README "Accuracy")
+            "tokens_per_s_p10": r.tokens_per_s * band.p10,
+            "tokens_per_s_p90": r.tokens_per_s * band.p90,
             "step_time_s": r.step_time_s,
             "time_to_train_days": scenario.workload.tokens / r.tokens_per_s / SECONDS_PER_DAY,
             "memory_per_chip_gib": r.memory_per_chip_gib,
             "parallelism": r.layout.as_dict(),
+            "site": pool.site,
+            "stack": pool.stack,
         })
     if not pools:
         raise errors[0] if len(errors) == 1 else InfeasiblePlanError("; ".join(str(e) for e in errors))
@@ -54,6 +61,35 @@ def estimate(scenario: Scenario) -> dict:
         "infeasible": [str(e) for e in errors],
         "search": {"layouts_evaluated": evaluated, "seconds": time.perf_counter() - t0},
     }
+
+
+def explain(scenario: Scenario, pool_name: str | None = None) -> list[dict]:
+    """Each pool's best layout with its step time split into named terms [s] (`planner estimate --explain`)."""
+    import numpy as np
+
+    from .perf.layout import RECOMPUTE
+    from .perf.steptime import Candidates, evaluate, step_terms
+
+    out = []
+    for pool in scenario.fleet:
+        if pool_name is not None and pool.name != pool_name:
+            continue
+        try:
+            r = pool_layout(scenario, pool)
+        except InfeasiblePlanError as exc:
+            out.append({"pool": pool.name, "error": str(exc)})
+            continue
+        lay = r.layout
+        one = np.array([1])
+        c = Candidates(tp=one * lay.tp, pp=one * lay.pp, vp=one * lay.vp, cp=one * lay.cp, ep=one * lay.ep,
+                       dp=one * lay.dp, mb=one * lay.micro_batch, recompute=one * RECOMPUTE.index(lay.recompute),
+                       zero=one * lay.zero)
+        sc = evaluate(scenario.workload.arch, pool_system(scenario, pool), setup_of(scenario), c, keep_parts=True)
+        terms = step_terms(sc)
+        out.append({"pool": pool.name, "chip": pool.chip, "stack": pool.stack, "layout": lay.label(),
+                    "step_time_s": float(sc.step_time_s[0]),
+                    "terms_s": {n: float(getattr(terms, n)[0]) for n in terms.NAMES}})
+    return out
 
 
 def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,

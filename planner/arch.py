@@ -23,6 +23,9 @@ class MoE(BaseModel):
     shared_experts: int = Field(0, ge=0, le=64, description="experts every token visits")
     expert_ffn_hidden: int = Field(ge=1, le=_MAX_HIDDEN, description="hidden size of one expert's MLP")
     dense_layers: int = Field(0, ge=0, le=_MAX_LAYERS, description="leading layers with a dense MLP")
+    node_limit: int | None = Field(
+        None, ge=1, le=1_024, description="node-limited routing: each token visits experts on at most this many "
+                                          "nodes and crosses the network once per node (DeepSeek-V3: 4)")
 
     @model_validator(mode="after")
     def _check(self) -> MoE:

@@ -11,6 +11,7 @@ from .errors import InfeasiblePlanError
 from .perf.layout import Parallelism
 from .perf.search import LayoutPlanner, LayoutResult, best_layout
 from .perf.setup import TrainingSetup, training_setup
+from .perf.system import System, system_for
 from .scenario import Pool, Scenario
 
 
@@ -25,7 +26,13 @@ def pin_of(pool: Pool) -> Parallelism:
     return pool.parallelism or Parallelism()
 
 
-def layout_for(arch: ModelArch, chip: Chip, setup: TrainingSetup, units: int, pin: Parallelism,
+def pool_system(scenario: Scenario, pool: Pool) -> System:
+    """The pool's chip on its network under its software stack."""
+    return system_for(scenario.chip(pool.chip), pool.stack, pool.network_gbps, pool.fused_attention,
+                      pool.efficiency)
+
+
+def layout_for(arch: ModelArch, chip: Chip | System, setup: TrainingSetup, units: int, pin: Parallelism,
                pool_name: str | None = None) -> LayoutResult:
     """Best layout on at most ``units`` chips; an InfeasiblePlanError names the pool."""
     try:
@@ -40,7 +47,7 @@ def layout_for(arch: ModelArch, chip: Chip, setup: TrainingSetup, units: int, pi
 def pool_layout(scenario: Scenario, pool: Pool, units: int | None = None) -> LayoutResult:
     """Best layout of a pool's chips (its usable planned size unless ``units`` is given)."""
     n = pool.usable_units if units is None else units
-    return layout_for(scenario.workload.arch, scenario.chip(pool.chip), setup_of(scenario), n, pin_of(pool),
+    return layout_for(scenario.workload.arch, pool_system(scenario, pool), setup_of(scenario), n, pin_of(pool),
                       pool.name)
 
 
@@ -53,7 +60,7 @@ def layout_planners(scenario: Scenario) -> dict[str, LayoutPlanner | None]:
     planners, errors = {}, []
     for pool in scenario.fleet:
         try:
-            planners[pool.name] = LayoutPlanner(scenario.workload.arch, scenario.chip(pool.chip), setup,
+            planners[pool.name] = LayoutPlanner(scenario.workload.arch, pool_system(scenario, pool), setup,
                                                 pool.planned_units, pin_of(pool))
         except InfeasiblePlanError as exc:
             planners[pool.name] = None

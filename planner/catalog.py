@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,10 +29,16 @@ class Chip(BaseModel):
     scale_up_domain: int = Field(ge=1, le=65_536, description="chips joined by the scale-up fabric")
     scale_up_gbyteps: float = Field(gt=0, le=1e5, description="scale-up bandwidth per chip, one direction [GB/s]")
     scale_out_gbps: float = Field(gt=0, le=1e5, description="scale-out network per chip [Gbit/s]")
+    scale_up_topology: Literal["switch", "full_mesh"] = Field(
+        "switch", description="switch: every chip reaches any peer at full bandwidth (NVSwitch, UB); full_mesh: one "
+                              "link per peer (HCCS), so a group of n chips gets (n-1)/(domain-1) of it")
     chips_per_node: int = Field(8, ge=1, le=1_024)
     tdp_w: float = Field(gt=0, le=1e5, description="board power [W]")
     matmul_efficiency: float = Field(
         0.75, gt=0, le=1, description="share of the dense peak that GEMMs sustain in training on this chip"
+    )
+    fp8_matmul_efficiency: float | None = Field(
+        None, gt=0, le=1, description="share of the dense FP8 peak that FP8 GEMMs sustain (default: matmul_efficiency)"
     )
     mtbf_chip_days: float = Field(2_111.0, gt=0, le=1e7, description="mean chip-days between job interruptions")
     unit_price_usd: float | None = Field(None, gt=0, le=1e7, description="purchase price per chip incl. server share")
@@ -43,6 +50,31 @@ class Chip(BaseModel):
         if precision == "fp8" and self.fp8_tflops:
             return self.fp8_tflops * TFLOPS
         return self.bf16_tflops * TFLOPS
+
+    def gemm_flops(self, precision: str) -> float:
+        """Sustained GEMM rate [FLOP/s] of the chip alone (microbenchmark share of the peak)."""
+        if precision == "fp8" and self.fp8_tflops:
+            return self.fp8_tflops * TFLOPS * (self.fp8_matmul_efficiency or self.matmul_efficiency)
+        return self.bf16_tflops * TFLOPS * self.matmul_efficiency
+
+
+class Stack(BaseModel):
+    """A software-stack maturity level (planner/data/stacks.yaml): what it overlaps and supports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    description: str = ""
+    overlap_dp: float = Field(ge=0, le=1)
+    overlap_tp: float = Field(ge=0, le=1)
+    overlap_pp: float = Field(ge=0, le=1)
+    overlap_ep: float = Field(ge=0, le=1)
+    launch_us: float = Field(ge=0, le=1000, description="launch and sync per kernel [us]")
+    recompute: list[str]
+    zero: list[int]
+    interleaved: bool
+    fused_attention: bool
+    sources: list[str] = Field(default_factory=list)
 
 
 class ModelPreset(BaseModel):
@@ -74,6 +106,15 @@ def chips() -> dict[str, Chip]:
 def models() -> dict[str, ModelPreset]:
     """All built-in model presets by id."""
     return {m["id"]: ModelPreset(**m) for m in _load_yaml("models.yaml")}
+
+
+@lru_cache(maxsize=1)
+def stacks() -> dict[str, Stack]:
+    """Software-stack levels by id (basic, standard, optimized)."""
+    return {c["id"]: Stack(**c) for c in _load_yaml("stacks.yaml")}
+
+
+STACK_LEVELS = ("basic", "standard", "optimized")
 
 
 @lru_cache(maxsize=1)

@@ -74,6 +74,8 @@ def schema() -> None:
 def estimate(
     scenario: Path = typer.Argument(..., help="Scenario file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (docs/formats.md) instead of a table."),
+    explain: bool = typer.Option(False, "--explain", help="Split each pool's step time into its terms (GEMM, "
+                                                          "attention, TP, PP bubble, DP, ...)."),
 ) -> None:
     """Steady state, no time axis: the best parallel layout of each pool at its full planned size."""
     from . import api
@@ -82,21 +84,37 @@ def estimate(
     s = _load(scenario)
     try:
         result = api.estimate(s)
+        explained = api.explain(s) if explain else []
     except InfeasiblePlanError as exc:
         _fail(exc)
     except PlannerError as exc:  # pragma: no cover - defensive
         _fail(exc)
+    if explained:
+        result["explain"] = explained
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
         return
     t = Table(title=f"{s.name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, seq {s.workload.seq_len}")
-    for col in ("pool", "chip", "units", "layout", "MFU", "tokens/s", "step s", "GiB/chip", "days"):
+    for col in ("pool", "chip", "units", "layout", "MFU", "tokens/s", "P10-P90 tokens/s", "step s", "GiB/chip",
+                "days"):
         t.add_column(col, justify="right" if col not in ("pool", "chip", "layout") else "left")
     for p in result["pools"]:
         lay = Layout(**p["parallelism"]).label()
         t.add_row(p["pool"], p["chip"], f"{p['units']:,}", lay, f"{p['mfu']:.1%}", f"{p['tokens_per_s']:,.0f}",
-                  f"{p['step_time_s']:.2f}", f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
+                  f"{p['tokens_per_s_p10']:,.0f}-{p['tokens_per_s_p90']:,.0f}", f"{p['step_time_s']:.2f}",
+                  f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
     out.print(t)
+    for e in explained:
+        if "error" in e:
+            continue
+        et = Table(title=f"{e['pool']} ({e['chip']}, {e['stack']} stack, {e['layout']}): one step, "
+                         f"{e['step_time_s']:.3f} s")
+        et.add_column("term")
+        et.add_column("seconds", justify="right")
+        et.add_column("share", justify="right")
+        for name, v in e["terms_s"].items():
+            et.add_row(name, f"{v:.4f}", f"{v / e['step_time_s']:.1%}")
+        out.print(et)
     c = result["combined"]
     out.print(f"combined ({c['mode']}): {c['tokens_per_s']:,.0f} tokens/s, {c['time_to_train_days']:.1f} days")
     for msg in result["infeasible"]:
@@ -163,33 +181,52 @@ def _print_headline(summary: dict, path: Path) -> None:
 
 
 @app.command()
-def calibrate(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """Predicted vs published throughput for the reference training runs, with each error and the MAPE."""
+def calibrate(
+    cv: bool = typer.Option(False, "--cv", help="Add cross-validated predictions (each publication left out of the "
+                                               "fit) and the naive constant-MFU rule."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Predicted vs published figures for the reference training runs, with each error and the MAPE."""
     from .calibrate import calibrate as run
 
-    rows, mape = run()
+    c = run(cv=cv)
+    rows = c.rows
     if as_json:
-        payload = {
-            "cases": [
-                {"id": r.id, "title": r.title, "chip": r.chip, "units": r.units, "metric": r.metric,
-                 "published": r.published, "predicted": r.predicted, "error": r.error,
-                 "parallelism": r.parallelism, "sources": r.sources}
-                for r in rows
-            ],
-            "mape": mape,
-            "n_cases": len(rows),
-            "chip_classes": sorted({r.chip for r in rows}),
-        }
+        cases = []
+        for r in rows:
+            case = {"id": r.id, "title": r.title, "chip": r.chip, "units": r.units, "metric": r.metric,
+                    "stack": r.stack, "group": r.group, "published": r.published, "predicted": r.predicted,
+                    "predicted_in_sample": r.predicted, "error": r.error, "naive": r.naive,
+                    "parallelism": r.parallelism, "sources": r.sources}
+            if cv:
+                case.update(predicted_cv=r.predicted_cv, error_cv=r.error_cv)
+            cases.append(case)
+        payload = {"cases": cases, "mape": c.mape_in_sample, "n_cases": len(rows),
+                   "chip_classes": sorted({r.chip for r in rows}), "kernels": c.kernels,
+                   "mape_in_sample": 100 * c.mape_in_sample, "mape_naive": 100 * c.mape_naive}
+        if cv:
+            payload["mape_cv"] = 100 * c.mape_cv
         sys.stdout.write(_dumps(payload) + "\n")
         return
     t = Table(title="calibration: predicted vs published")
-    for col in ("id", "run", "chip", "units", "metric", "published", "predicted", "error"):
-        t.add_column(col, justify="right" if col in ("units", "published", "predicted", "error") else "left")
+    cols = ["id", "chip", "units", "stack", "metric", "published", "predicted", "error"]
+    if cv:
+        cols += ["cv", "naive"]
+    for col in cols:
+        t.add_column(col, justify="right" if col in ("units", "published", "predicted", "error", "cv", "naive")
+                     else "left")
     for r in rows:
-        t.add_row(r.id, r.title, r.chip, f"{r.units:,}", r.metric, f"{r.published:.3g}", f"{r.predicted:.3g}",
-                  f"{r.error:+.1%}")
+        cells = [r.id, r.chip, f"{r.units:,}", r.stack, r.metric, f"{r.published:.4g}", f"{r.predicted:.4g}",
+                 f"{r.error:+.1%}"]
+        if cv:
+            cells += [f"{r.error_cv:+.1%}", f"{r.error_naive:+.1%}"]
+        t.add_row(*cells)
     out.print(t)
-    out.print(f"MAPE {mape:.1%} over {len(rows)} cases on {len({r.chip for r in rows})} chip classes")
+    line = f"MAPE {c.mape_in_sample:.1%} in sample"
+    if cv:
+        line += f", {c.mape_cv:.1%} cross-validated (grouped by publication)"
+    line += f", naive rule {c.mape_naive:.1%}; {len(rows)} cases on {len({r.chip for r in rows})} chip classes"
+    out.print(line, markup=False)
 
 
 @catalog_app.command("chips")

@@ -145,6 +145,15 @@ class Pool(_Section):
     delivery_risk: DeliveryRisk | None = None
     unit_price_usd: float | None = Field(None, ge=0, le=1e7, allow_inf_nan=False)
     mtbf_chip_days: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False)
+    network_gbps: float | None = Field(
+        None, gt=0, le=1e5, allow_inf_nan=False,
+        description="scale-out network per chip [Gbit/s]; default: the chip's catalog value")
+    stack: Literal["basic", "standard", "optimized"] = Field(
+        "standard", description="software-stack maturity (planner/data/stacks.yaml): what it overlaps and how fast "
+                                "its kernels run; standard = a current open framework run by a capable team")
+    fused_attention: bool | None = Field(None, description="fused (Flash) attention available; default: the stack's")
+    efficiency: float = Field(1.0, gt=0, le=2, allow_inf_nan=False,
+                              description="your own factor on compute rates (e.g. from a benchmark of your cluster)")
 
     @model_validator(mode="after")
     def _supply(self) -> Pool:

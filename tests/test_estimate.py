@@ -7,7 +7,8 @@ import pytest
 from planner.catalog import chips, models
 from planner.perf.layout import LAYOUT_FIELDS
 from planner.perf.params import model_flops_per_token
-from planner.perf.search import USABLE_HBM_FRACTION
+from planner.perf.search import usable_hbm_bytes
+from planner.units import GIB
 
 SCENARIO = """\
 name: minimal
@@ -43,7 +44,7 @@ def test_estimate_pool_keys(minimal):
     q = pool["parallelism"]
     assert q["tp"] * q["pp"] * q["cp"] * q["dp"] == pool["units"]
     assert q["recompute"] in ("none", "selective", "full")
-    assert 0 < pool["memory_per_chip_gib"] <= USABLE_HBM_FRACTION * chips()["h100-sxm"].hbm_gib
+    assert 0 < pool["memory_per_chip_gib"] <= usable_hbm_bytes(chips()["h100-sxm"]) / GIB
 
 
 def test_estimate_combined_and_search(minimal):

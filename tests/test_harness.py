@@ -23,7 +23,7 @@ def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args:
 
 
 def test_an_escaping_planner_error_is_reported_like_main(cli, monkeypatch, capsys):
-    def boom():
+    def boom(**_):
         raise InfeasiblePlanError("nothing fits: 99 GiB needed, 80 GiB available")
 
     monkeypatch.setattr(planner.calibrate, "calibrate", boom)
@@ -37,7 +37,7 @@ def test_an_escaping_planner_error_is_reported_like_main(cli, monkeypatch, capsy
 
 
 def test_an_internal_error_exits_1_with_its_traceback(cli, monkeypatch):
-    def broken():
+    def broken(**_):
         raise RuntimeError("internal")
 
     monkeypatch.setattr(planner.calibrate, "calibrate", broken)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from planner.catalog import chips, models
 from planner.errors import InfeasiblePlanError
 from planner.perf.layout import LAYOUT_FIELDS, Layout, Parallelism
-from planner.perf.search import USABLE_HBM_FRACTION, best_layout
+from planner.perf.search import best_layout, usable_hbm_bytes
 from planner.perf.setup import training_setup
 from planner.units import GIB
 
@@ -73,7 +73,7 @@ def test_chosen_layout_is_consistent(mid, chip_id, units, seq, gbt):
     assert 1 <= r.units_used <= units
     assert lay.tp * lay.pp * lay.cp * lay.dp == r.units_used
     assert lay.dp % lay.ep == 0
-    assert r.memory_per_chip_gib <= USABLE_HBM_FRACTION * chip.hbm_gib
+    assert r.memory_per_chip_gib <= usable_hbm_bytes(chip) / GIB
     assert r.memory_per_chip_gib > 0
     assert 0 < r.mfu < 1
     assert r.tokens_per_s > 0 and r.step_time_s > 0

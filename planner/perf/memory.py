@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..arch import ModelArch
+from ..units import GIB
 
-# Bytes per parameter for mixed-precision Adam (Rajbhandari et al. 2020, ZeRO, sec. 3.1: 2 + 2 + K with K = 12)
-WEIGHT_BYTES = 2.0  # bf16/fp16 weights
-GRAD_BYTES = 2.0  # bf16/fp16 gradients
-OPTIMIZER_BYTES = 12.0  # fp32 master weights + Adam m + v
-
+# Bytes per parameter for mixed-precision Adam as Megatron keeps them: bf16 weights, fp32 main gradients,
+# fp32 master weights + Adam m + v: 2 + 4 + 12 = 18 (Megatron-Core distributed optimizer docs, S102)
+WEIGHT_BYTES = 2.0
+GRAD_BYTES = 4.0
+OPTIMIZER_BYTES = 12.0
+RUNTIME_RESERVED_BYTES = 2.0 * GIB  # runtime context and communicator buffers per device (S108)
+ALLOCATOR_FRAGMENTATION = 0.10  # caching-allocator fragmentation of what remains (S108)
 
 
 def state_bytes_per_param(zero, dp):
@@ -26,7 +29,13 @@ def state_bytes_per_param(zero, dp):
     return w + g + o
 
 
-def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute, *, dense_mlp=True):
+def usable_bytes(hbm_gib: float) -> float:
+    """Device memory a layout may fill [bytes]: less the runtime's reserve and allocator fragmentation (S108)."""
+    return max(hbm_gib * GIB - RUNTIME_RESERVED_BYTES, 0.0) * (1.0 - ALLOCATOR_FRAGMENTATION)
+
+
+def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute, *, dense_mlp=True,
+                               fused_attention=True, fp8=False):
     """Activations one transformer layer keeps for one micro-batch on one chip [bytes].
 
     Korthikanti et al. 2022 (arXiv:2205.05198), eqs. 1-6, generalised to GQA/MLA widths and gated MLPs,
@@ -34,6 +43,7 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
       none:      s*b*h*(34 + 5*a*s/h) / t   for MHA, 4h plain MLP, with dropout (their setting)
       selective: s*b*h*34 / t               (attention core recomputed: no s^2 terms)
       full:      2*s*b*h / t                (only the layer input is kept)
+    Fused attention (FlashAttention) never stores the a*s^2 scores (Dao et al. 2022, sec. 3.1).
     """
     s = np.asarray(seq, dtype=float) / np.asarray(cp, dtype=float)
     b = np.asarray(micro_batch, dtype=float)
@@ -49,7 +59,7 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
     # attention block: QKV input 2sbh, Q 2sb*q, K and V 2sb*kv each, projection input 2sbh, dropout mask sbh
     attn_linear = 2 * h + 2 * q_width + 4 * kv_width + 2 * h + drop * h
     # s^2 part: softmax output 2as^2b, dropout mask as^2b, dropout output 2as^2b (per unit s*b: a*s*(2+3*drop))
-    attn_quadratic = a.heads * s * (2.0 + 3.0 * drop)
+    attn_quadratic = 0.0 if fused_attention else a.heads * s * (2.0 + 3.0 * drop)
     if dense_mlp:
         f = float(a.ffn)
         n_act = 1.0
@@ -66,8 +76,14 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
     mlp = mlp + drop * h
     norms = 4 * h  # two LayerNorm inputs, 2sbh each
     linear = attn_linear + mlp + norms  # = 34h for the Korthikanti setting
+    if fp8:
+        # FP8 linear layers keep their inputs in FP8 for the backward (1 byte, not 2: Transformer Engine, S107):
+        # QKV, projection and MLP inputs, and the MLP down-projection input
+        linear = linear - (3 * h + n_act * f)
     rc = np.asarray(recompute)
-    per_token = np.where(rc == 2, 2 * h, np.where(rc == 1, linear, linear + attn_quadratic))
+    kept = np.where(rc == 1, linear, linear + attn_quadratic)
+    # block: half the layers keep only their input (Megatron --recompute-method block)
+    per_token = np.where(rc == 2, 2 * h, np.where(rc == 3, 0.5 * (2 * h) + 0.5 * linear, kept))
     return s * b * per_token / t
 
 
@@ -84,7 +100,7 @@ def pipeline_in_flight(pp, vp):
 
 
 def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
-                    dense_dp, exp_dp, moe_share, tok):
+                    dense_dp, exp_dp, moe_share, tok, fused_attention=True, fp8=False):
     """Bytes one chip holds for a candidate layout: model state, in-flight activations, logits, recompute work.
 
     The first pipeline stage holds the most in-flight activations; the fp32 logits sit on the last one.
@@ -94,8 +110,10 @@ def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank,
     sbpp_dense = state_bytes_per_param(c.zero, np.where(c.zero >= 1, dense_dp, 1))
     sbpp_exp = state_bytes_per_param(c.zero, np.where(c.zero >= 1, exp_dp, 1))
     state = (params_chip - expert_params_rank) * sbpp_dense + expert_params_rank * sbpp_exp
-    act_dense = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=True)
-    act_moe = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=False) if arch.moe else act_dense
+    act_dense = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=True, fused_attention=fused_attention,
+                                           fp8=fp8)
+    act_moe = (activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=False, fused_attention=fused_attention,
+                                          fp8=fp8) if arch.moe else act_dense)
     act_layer = (1 - moe_share) * act_dense + moe_share * act_moe
     # never more micro-batches in flight than the replica runs per step
     in_flight = np.minimum(pipeline_in_flight(pp, vp), m * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0))
@@ -108,5 +126,13 @@ def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank,
     # fp32 logits for the loss (Korthikanti et al. 2022 sec. 4.3: 4*s*b*v/t bytes)
     logits = tok * arch.vocab * 4.0 / tp
     # full recompute rebuilds one layer's activations during its backward
-    work = np.where(rc == 2, activation_bytes_per_layer(arch, seq, mb, tp, cp, 1), 0.0)
-    return state + act + logits + work
+    one_layer = activation_bytes_per_layer(arch, seq, mb, tp, cp, 1, fused_attention=fused_attention)
+    work = np.where((rc == 2) | (rc == 3), one_layer, 0.0)
+    # ZeRO-3 gathers the next layer's weights while one runs: two layers of bf16 weights (Rajbhandari et al. 2020)
+    layer_params = (params_chip - expert_params_rank) / np.maximum(layers_rank, 1)
+    gathered = np.where(c.zero >= 3, 2.0 * layer_params * WEIGHT_BYTES, 0.0)
+    # MoE dispatch and combine buffers: top_k copies of the micro-batch's hidden states, twice (S105)
+    dispatch = 0.0
+    if arch.moe:
+        dispatch = moe_share * 2.0 * tok * arch.moe.top_k * arch.hidden * 2.0 / tp
+    return state + act + logits + work + gathered + dispatch

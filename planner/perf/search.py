@@ -13,17 +13,17 @@ from ..catalog import Chip
 from ..errors import InfeasiblePlanError
 from ..units import GIB
 from .layout import RECOMPUTE, Layout, Parallelism
+from .memory import usable_bytes
 from .params import model_flops_per_token
 from .setup import TrainingSetup
 from .steptime import Candidates, evaluate
+from .system import System, as_system
 
-# Usable share of device memory: the rest (~4 GiB of an 80 GiB H100) goes to the runtime context,
-# NCCL/HCCL buffers and allocator fragmentation.
-USABLE_HBM_FRACTION = 0.95
 MICRO_BATCHES = (1, 2, 4, 8, 16)
 VIRTUAL_STAGES = (1, 2, 3, 4, 6, 8)
 CP_DEGREES = (1, 2, 4, 8, 16, 32, 64)
-MIN_TOKENS_PER_CP_RANK = 2048  # below this, ring attention chunks are too small to hide their transfers
+# context parallelism only for long sequences: 8K tokens per rank at most split (Llama 3 long-context stage, S103)
+MIN_TOKENS_PER_CP_RANK = 8192
 # ZeRO-0 moves the same bytes as ZeRO-1 (all-reduce = reduce-scatter + all-gather) with more memory and a
 # slower unsharded optimizer step: it never wins, so the search skips it unless a pool pins it
 SEARCHED_ZERO_STAGES = (1, 2, 3)
@@ -51,8 +51,13 @@ def _divisors_up_to(n: int, cap: int) -> list[int]:
 
 
 def tp_options(arch: ModelArch, chip: Chip) -> list[int]:
-    """Tensor-parallel degrees: divide the heads, stay inside the scale-up domain (at most 64)."""
-    return [t for t in _divisors_up_to(arch.heads, min(chip.scale_up_domain, 64)) if t & (t - 1) == 0 or t % 4 == 0]
+    """Tensor-parallel degrees inside the scale-up domain (at most 64) that split whole query groups.
+
+    Megatron requires TP to divide the heads and the KV heads.
+    """
+    kv = arch.n_kv_heads if arch.mla is None else arch.heads
+    return [t for t in _divisors_up_to(arch.heads, min(chip.scale_up_domain, 64))
+            if (t & (t - 1) == 0 or t % 4 == 0) and kv % t == 0]
 
 
 def pp_options(layers: int) -> list[int]:
@@ -67,13 +72,18 @@ def pp_options(layers: int) -> list[int]:
     return sorted({v for group in by_rank.values() for v in (group[0], group[-1])})
 
 
-def build_candidates(arch: ModelArch, chip: Chip, wl: TrainingSetup, units: int,
+def build_candidates(arch: ModelArch, system: System | Chip, wl: TrainingSetup, units: int,
                      pin: Parallelism = Parallelism()) -> Candidates:
-    """Every layout worth scoring for ``units`` chips (dp is the most the chips and the batch allow)."""
+    """Every layout worth scoring for ``units`` chips (dp: the fewest replicas for the most the batch allows).
+
+    The stack decides which recompute modes, ZeRO stages and interleaving exist (planner/data/stacks.yaml).
+    """
+    system = as_system(system)
+    st = system.stack
     L = arch.layers
-    tps = [pin.tp] if pin.tp else tp_options(arch, chip)
+    tps = [pin.tp] if pin.tp else tp_options(arch, system.chip)
     pps = [pin.pp] if pin.pp else pp_options(L)
-    vps = [pin.vp] if pin.vp else list(VIRTUAL_STAGES)
+    vps = [pin.vp] if pin.vp else (list(VIRTUAL_STAGES) if st.interleaved else [1])
     cps = [pin.cp] if pin.cp else [c for c in CP_DEGREES if c == 1 or (
         wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
     if arch.moe:
@@ -82,8 +92,8 @@ def build_candidates(arch: ModelArch, chip: Chip, wl: TrainingSetup, units: int,
     else:
         eps = [1]
     mbs = [pin.micro_batch] if pin.micro_batch else [m for m in MICRO_BATCHES if m <= wl.global_batch_seqs]
-    rcs = [RECOMPUTE.index(pin.recompute)] if pin.recompute else [0, 1, 2]
-    zs = [pin.zero] if pin.zero is not None else list(SEARCHED_ZERO_STAGES)
+    rcs = [RECOMPUTE.index(pin.recompute)] if pin.recompute else [RECOMPUTE.index(r) for r in st.recompute]
+    zs = [pin.zero] if pin.zero is not None else [z for z in SEARCHED_ZERO_STAGES if z in st.zero] or [min(st.zero)]
     grid = np.array(np.meshgrid(tps, pps, vps, cps, eps, mbs, rcs, zs, indexing="ij")).reshape(8, -1)
     tp, pp, vp, cp, ep, mb, rc, z = grid
     layers_rank = -(-L // pp)
@@ -96,19 +106,28 @@ def build_candidates(arch: ModelArch, chip: Chip, wl: TrainingSetup, units: int,
 
 
 def _fill_dp(tp, pp, cp, ep, mb, units: int, wl: TrainingSetup, pin: Parallelism):
-    """The most data-parallel replicas the chips and the batch allow (a multiple of ep), and which are valid."""
+    """Data-parallel replicas (a multiple of ep), and which candidates are valid.
+
+    The most replicas the chips and the batch allow, then the fewest that need as few micro-batches
+    per step: the same speed on fewer chips, and no padded micro-batches bought with extra chips.
+    """
     if pin.dp:
         dp = np.full_like(tp, pin.dp)
     else:
-        dp = np.minimum(units // np.maximum(tp * pp * cp, 1), np.maximum(wl.global_batch_seqs // mb, 1))
+        B = wl.global_batch_seqs
+        dp = np.minimum(units // np.maximum(tp * pp * cp, 1), np.maximum(B // mb, 1))
         dp = (dp // ep) * ep  # expert-parallel ranks are carved out of the data-parallel ranks
+        m = -(-B // np.maximum(dp * mb, 1))
+        fewest = -(-B // np.maximum(m * mb, 1))
+        fewest = -(-fewest // ep) * ep
+        dp = np.where(dp >= 1, np.minimum(dp, fewest), dp)
     ok = (dp >= 1) & (tp * pp * cp * dp <= units) & (dp % ep == 0)
     return dp, ok
 
 
 def usable_hbm_bytes(chip: Chip) -> float:
-    """Device memory a layout may fill [bytes]."""
-    return chip.hbm_gib * GIB * USABLE_HBM_FRACTION
+    """Device memory a layout may fill [bytes] (``memory.usable_bytes``)."""
+    return usable_bytes(chip.hbm_gib)
 
 
 def _result(arch, chip, wl, cands: Candidates, sc, i: int, units: int, evaluated: int, t0: float) -> LayoutResult:
@@ -144,16 +163,18 @@ def _infeasible(chip: Chip, sc, units: int) -> InfeasiblePlanError:
     )
 
 
-def best_layout(arch: ModelArch, chip: Chip, wl: TrainingSetup, units: int,
+def best_layout(arch: ModelArch, system: System | Chip, wl: TrainingSetup, units: int,
                 pin: Parallelism = Parallelism()) -> LayoutResult:
     """Fastest layout on at most ``units`` chips that fits in memory, or InfeasiblePlanError."""
     t0 = time.perf_counter()
+    system = as_system(system)
+    chip = system.chip
     if units < 1:
         raise InfeasiblePlanError(f"no chips of {chip.id} to train on")
-    cands = build_candidates(arch, chip, wl, units, pin)
+    cands = build_candidates(arch, system, wl, units, pin)
     if len(cands) == 0:
         raise InfeasiblePlanError(f"no parallel layout of {units} {chip.id} chips matches the pinned dimensions")
-    sc = evaluate(arch, chip, wl, cands)
+    sc = evaluate(arch, system, wl, cands)
     fits = sc.memory_bytes <= usable_hbm_bytes(chip)
     if not fits.any():
         raise _infeasible(chip, sc, units)
@@ -171,8 +192,10 @@ class LayoutPlanner:
     - ``min_units``: the fewest chips on which some layout fits.
     """
 
-    def __init__(self, arch: ModelArch, chip: Chip, wl: TrainingSetup, max_units: int,
+    def __init__(self, arch: ModelArch, system: System | Chip, wl: TrainingSetup, max_units: int,
                  pin: Parallelism = Parallelism()):
+        self.system = as_system(system)
+        chip = self.system.chip
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
         self._cache: dict[int, LayoutResult | None] = {}
         self._resized: dict[tuple, LayoutResult | None] = {}
@@ -183,24 +206,26 @@ class LayoutPlanner:
     def _leanest(self, max_units: int) -> int:
         """Fewest chips on which some layout fits (full recompute, ZeRO-3, one micro-batch)."""
         p = self.pin
-        lean = Parallelism(tp=p.tp, pp=p.pp, cp=p.cp or 1, ep=p.ep, vp=p.vp or 1, micro_batch=p.micro_batch or 1,
-                           recompute=p.recompute or "full", zero=3 if p.zero is None else p.zero, dp=p.dp)
+        full = "full" if "full" in self.system.stack.recompute else None
+        lean = Parallelism(tp=p.tp, pp=p.pp, cp=p.cp, ep=p.ep, vp=p.vp, micro_batch=p.micro_batch or 1,
+                           recompute=p.recompute or full, zero=(3 if 3 in self.system.stack.zero else None)
+                           if p.zero is None else p.zero, dp=p.dp)
         best = None
         dps = [p.dp] if p.dp else [2**k for k in range(0, int(math.log2(max(max_units, 1))) + 1)]
         for dp in dps:
-            c = build_candidates(self.arch, self.chip, self.wl, max_units, lean.model_copy(update={"dp": dp}))
+            c = build_candidates(self.arch, self.system, self.wl, max_units, lean.model_copy(update={"dp": dp}))
             if len(c) == 0:
                 continue
-            sc = evaluate(self.arch, self.chip, self.wl, c)
+            sc = evaluate(self.arch, self.system, self.wl, c)
             fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
             if fits.any():
                 u = int(np.where(fits, sc.units_used, np.inf).min())
                 best = u if best is None else min(best, u)
         if best is None:
-            c = build_candidates(self.arch, self.chip, self.wl, max_units, lean)
+            c = build_candidates(self.arch, self.system, self.wl, max_units, lean)
             if len(c) == 0:
                 raise InfeasiblePlanError(f"no parallel layout of {max_units} {self.chip.id} chips matches the pins")
-            raise _infeasible(self.chip, evaluate(self.arch, self.chip, self.wl, c), max_units)
+            raise _infeasible(self.chip, evaluate(self.arch, self.system, self.wl, c), max_units)
         return best
 
     def layout(self, units: int) -> LayoutResult | None:
@@ -209,7 +234,7 @@ class LayoutPlanner:
             return None
         if units not in self._cache:
             try:
-                res = best_layout(self.arch, self.chip, self.wl, units, self.pin)
+                res = best_layout(self.arch, self.system, self.wl, units, self.pin)
             except InfeasiblePlanError:
                 res = None
             smaller = [r for u, r in self._cache.items() if u < units and r is not None]
@@ -234,7 +259,7 @@ class LayoutPlanner:
         dp, ok = _fill_dp(c.tp, c.pp, c.cp, c.ep, c.mb, units, self.wl, self.pin)
         if ok[0]:
             c.dp = dp
-            sc = evaluate(self.arch, self.chip, self.wl, c)
+            sc = evaluate(self.arch, self.system, self.wl, c)
             if sc.memory_bytes[0] <= usable_hbm_bytes(self.chip):
                 self._resized[key] = _result(self.arch, self.chip, self.wl, c, sc, 0, units, 1, t0)
                 return self._resized[key]

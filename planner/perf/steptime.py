@@ -2,6 +2,8 @@
 
 All times in seconds, sizes in bytes, work in FLOP. Every array argument has one entry per candidate.
 The step is a sum of named terms (``StepTerms``): ``planner estimate --explain`` prints them.
+The system (chip, network, software stack) is a ``perf.system.System``: what the stack overlaps comes
+from planner/data/stacks.yaml, how fast its kernels run from the cross-validated calibration.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ..units import GB, GBPS_TO_BYTES, TB
 from .memory import memory_per_chip
 from .params import ParamCounts, attention_width, count_params
 from .setup import TrainingSetup
+from .system import System, as_system
 
 ACT_BYTES = 2.0  # bf16 activations on the wire
 # FlashAttention-2 reaches 50-73% of the A100 peak vs ~90% for plain GEMMs (Dao 2023, arXiv:2307.08691, fig. 4-6)
@@ -24,22 +27,28 @@ ATTENTION_VS_GEMM = 0.72
 ATTENTION_BWD_FACTOR = 2.5
 HBM_EFFICIENCY = 0.80  # streaming kernels reach ~80% of the HBM peak (STREAM-like copy, vendor microbenchmarks)
 LINK_EFFICIENCY = 0.80  # NCCL/HCCL bus bandwidth vs link peak for large messages (nccl-tests, ring algorithm)
-SCALE_UP_LATENCY_S = 10e-6  # per collective inside the scale-up domain
-SCALE_OUT_LATENCY_S = 25e-6  # per ring/tree hop on the data-centre network
-KERNEL_OVERHEAD_S = 4e-6  # launch + sync per kernel (CUDA/CANN launch latency)
+SCALE_UP_LATENCY_S = 10e-6  # per collective step inside the scale-up domain (nccl-tests small-message latency)
+SCALE_OUT_LATENCY_S = 25e-6  # per ring/tree hop on the data-centre network (RDMA round trip + NCCL proxy)
 KERNELS_PER_LAYER = 45  # ~15 kernels forward, ~30 backward for a fused transformer layer
 # Optimizer step streams fp32 master, m, v and grads in, master, m, v and bf16 weights out (Adam)
 OPTIMIZER_STEP_BYTES_PER_PARAM = 30.0
 # Synchronous steps wait for the slowest of N chips: E[max] ~ mu * (1 + cv*sqrt(2 ln N)) (Gumbel bound for
-# Gaussian jitter), with cv the per-step jitter of one chip (thermal and clock variation, Llama 3 sec. 3.3.4)
-STEP_JITTER_CV = 0.02
-# DP collectives are partly hidden behind compute by the frameworks' overlap
-DP_OVERLAP_MICROBATCHES = 1.0
+# Gaussian jitter), cv = 1% per-chip step jitter (Llama 3, arXiv:2407.21783 sec. 3.3.4: S103)
+STEP_JITTER_CV = 0.01
 # gradients are reduced in fp32 (Megatron-LM default accumulate_allreduce_grads_in_fp32)
 GRAD_COMM_BYTES = 4.0
 WEIGHT_COMM_BYTES = 2.0  # bf16 weights all-gathered after the sharded optimizer step
 # weights read forward and backward, fp32 gradient accumulate (read + write) in backward: 2 + 2 + 8 bytes
 WEIGHT_PASS_BYTES_PER_PARAM = 12.0
+# hidden communication still takes SMs and HBM bandwidth from the compute it overlaps
+# (Jangda et al. 2022, CoCoNet, arXiv:2105.05720: 10-30% slowdown of overlapped GEMMs)
+OVERLAP_INTERFERENCE = 0.2
+GEMM_TILE_ROWS = 128  # GEMM row tile: a dimension of M rows runs ceil(M/128) tiles (S104, tile quantization)
+# the busiest expert sets the pace: capacity factor 1.25 (GShard/Switch, S106)
+MOE_IMBALANCE = 1.25
+FP8_DISPATCH_BYTES = 1.0  # FP8 token dispatch, BF16 combine (DeepSeek-V3 sec. 3.3, S105)
+# casting each linear layer's input to FP8: read bf16 (2 B) + write fp8 (1 B) per element, fwd and bwd (S107)
+FP8_CAST_BYTES = 3.0
 
 
 @dataclass
@@ -53,7 +62,7 @@ class Candidates:
     ep: np.ndarray
     dp: np.ndarray
     mb: np.ndarray
-    recompute: np.ndarray  # index into layout.RECOMPUTE: 0 none, 1 selective, 2 full
+    recompute: np.ndarray  # index into layout.RECOMPUTE: 0 none, 1 selective, 2 full, 3 block (half the layers full)
     zero: np.ndarray
 
     def __len__(self) -> int:
@@ -64,15 +73,15 @@ class Candidates:
 class StepTerms:
     """One optimizer step split into named parts [s]; they add up to the step time."""
 
-    gemm: np.ndarray  # dense and expert matmuls (roofline against weight streaming)
+    gemm: np.ndarray  # dense and expert matmuls (roofline against weight streaming, tile quantization)
     attention: np.ndarray  # attention scores and weighted values (and unfused score traffic)
-    elementwise: np.ndarray  # norms, residuals, activations, rotary: HBM-bound
+    elementwise: np.ndarray  # norms, residuals, activations, rotary, FP8 casts, MoE permutation: HBM-bound
     overhead: np.ndarray  # kernel launches
     output_layer: np.ndarray  # logits GEMM and the loss on the last stage
-    tp: np.ndarray  # tensor-parallel all-gathers and reduce-scatters
+    tp: np.ndarray  # tensor-parallel all-gathers and reduce-scatters left after overlap
     cp: np.ndarray  # context-parallel K/V exchange left after overlap
-    ep: np.ndarray  # expert-parallel all-to-all
-    pp: np.ndarray  # pipeline sends and the bubble
+    ep: np.ndarray  # expert-parallel all-to-all left after overlap
+    pp: np.ndarray  # pipeline sends, the bubble and stage imbalance
     dp: np.ndarray  # data-parallel gradient and weight collectives left after overlap
     optimizer: np.ndarray  # the optimizer step
     jitter: np.ndarray  # waiting for the slowest chip
@@ -99,20 +108,30 @@ class Scores:
 
     @property
     def tokens_per_s(self) -> np.ndarray:
-        """Real tokens trained per second."""
+        """Real tokens trained per second (padding never counts)."""
         return self.tokens_per_step / self.step_time_s
 
 
 @dataclass
 class _Rates:
-    """Sustained rates of one chip class [FLOP/s, bytes/s]."""
+    """Sustained rates of one system [FLOP/s, bytes/s] and what its stack overlaps."""
 
-    gemm: float
+    gemm: float  # linear layers at the training precision
+    gemm_bf16: float  # attention core and the output layer stay in BF16
     attention: float
     hbm: float
     scale_up: float
     scale_out: float
     domain: int
+    mesh: bool  # full-mesh scale-up: a group of n chips uses n-1 of the domain-1 links
+    launch_s: float
+    ov_dp: float
+    ov_tp: float
+    ov_pp: float
+    ov_ep: float
+    fused: bool
+    balanced_stages: bool
+    fp8: bool
 
 
 @dataclass
@@ -122,8 +141,9 @@ class _Parts:
     layer: dict  # per layer and micro-batch: gemm, attention, elementwise, overhead, tp, cp, ep
     t_layer: np.ndarray
     t_head: np.ndarray
-    layers_rank: np.ndarray
-    pp: np.ndarray
+    stage_layers: np.ndarray
+    head_on_pace: np.ndarray
+    t_pace: np.ndarray
     t_p2p: np.ndarray
     t_mb: np.ndarray
     m: np.ndarray
@@ -131,22 +151,40 @@ class _Parts:
     t_dp: np.ndarray
     t_opt: np.ndarray
     jitter: np.ndarray
-    L: int
 
 
-def _rates(chip: Chip, setup: TrainingSetup) -> _Rates:
-    gemm = chip.peak_flops(setup.precision) * chip.matmul_efficiency
+def _rates(system: System, setup: TrainingSetup) -> _Rates:
+    chip, st = system.chip, system.stack
+    gemm_bf16 = system.gemm_flops("bf16")
     return _Rates(
-        gemm=gemm,
-        attention=gemm * ATTENTION_VS_GEMM,
+        gemm=system.gemm_flops(setup.precision), gemm_bf16=gemm_bf16, attention=gemm_bf16 * ATTENTION_VS_GEMM,
         hbm=chip.hbm_tbps * TB * HBM_EFFICIENCY,
         scale_up=chip.scale_up_gbyteps * GB * LINK_EFFICIENCY,
-        scale_out=chip.scale_out_gbps * GBPS_TO_BYTES * LINK_EFFICIENCY,
-        domain=chip.scale_up_domain,
+        scale_out=system.network_gbps * GBPS_TO_BYTES * LINK_EFFICIENCY,
+        domain=chip.scale_up_domain, mesh=chip.scale_up_topology == "full_mesh", launch_s=st.launch_us * 1e-6,
+        ov_dp=st.overlap_dp, ov_tp=st.overlap_tp, ov_pp=st.overlap_pp, ov_ep=st.overlap_ep,
+        fused=system.fused_attention, balanced_stages=st.id != "basic",
+        fp8=setup.precision == "fp8" and bool(chip.fp8_tflops),
     )
 
 
-def _collective_time(bytes_per_chip, n, bw_bytes_s, latency_s, passes):
+def _up(r: _Rates, n):
+    """Scale-up bandwidth one chip gets in a group of ``n`` peers [bytes/s] (full mesh: n-1 links of domain-1)."""
+    if not r.mesh or r.domain <= 1:
+        return r.scale_up
+    return r.scale_up * np.clip((np.asarray(n, dtype=float) - 1) / (r.domain - 1), 1.0 / (r.domain - 1), 1.0)
+
+
+def _exposed(t_comm, window, overlap):
+    """Communication left on the critical path when ``overlap`` of it can hide behind ``window`` of compute.
+
+    The hidden part still slows the compute it overlaps by OVERLAP_INTERFERENCE.
+    """
+    hidden = np.minimum(t_comm * overlap, window)
+    return t_comm - hidden + OVERLAP_INTERFERENCE * hidden
+
+
+def _ring(bytes_per_chip, n, bw_bytes_s, latency_s, passes):
     """Ring collective: each chip moves passes*(n-1)/n of the buffer (Thakur et al. 2005, ring all-gather)."""
     n = np.asarray(n, dtype=float)
     frac = np.where(n > 1, (n - 1) / n, 0.0)
@@ -154,15 +192,40 @@ def _collective_time(bytes_per_chip, n, bw_bytes_s, latency_s, passes):
     return passes * (frac * bytes_per_chip / bw_bytes_s + lat)
 
 
+def _hierarchical(bytes_per_chip, n, stride, r: _Rates, passes):
+    """Two-level collective over ``n`` chips spaced ``stride`` apart in rank order.
+
+    The k group members inside one scale-up domain reduce over the fast fabric; the 1/k shards then
+    cross the g = n/k domains on the scale-out network (NCCL hierarchical/tree rings; Jiang et al. 2024 sec. 3.3).
+    """
+    n = np.asarray(n, dtype=float)
+    k = np.clip(np.floor(r.domain / np.maximum(stride, 1)), 1.0, n)
+    g = np.ceil(n / k)
+    inner = _ring(bytes_per_chip, k, _up(r, k), SCALE_UP_LATENCY_S, passes)
+    outer = _ring(bytes_per_chip / k, g, r.scale_out, SCALE_OUT_LATENCY_S, passes)
+    return inner + outer
+
+
+def full_share(rc):
+    """Share of layers whose forward is recomputed whole: full 1, block 1/2 (Megatron --recompute-method block)."""
+    return np.where(rc == 2, 1.0, np.where(rc == 3, 0.5, 0.0))
+
+
 def _gemm_passes(rc):
-    return np.where(rc == 2, 4.0, 3.0)  # fwd + 2x bwd (+ fwd again for full recompute)
+    return 3.0 + full_share(rc)  # fwd + 2x bwd (+ fwd again for recomputed layers)
+
+
+def _tile_efficiency(rows):
+    """Share of a GEMM's tiles doing useful work for M = ``rows`` (tile quantization, S104)."""
+    rows = np.maximum(np.asarray(rows, dtype=float), 1.0)
+    return rows / (np.ceil(rows / GEMM_TILE_ROWS) * GEMM_TILE_ROWS)
 
 
 def _attention(arch: ModelArch, setup: TrainingSetup, r: _Rates, tok, tp, rc):
     """(core attention time, unfused score traffic time) per layer and micro-batch."""
     s = float(setup.seq_len)
     qk, v = attention_width(arch)
-    if setup.flash_attention:
+    if r.fused:
         # causal attention: FlashAttention skips the masked half; CP ranks each see s/cp queries x s keys
         fwd_attn = 2.0 * tok * s * (qk + v) * 0.5 / tp
         attn_passes = 1.0 + ATTENTION_BWD_FACTOR + np.where(rc >= 1, 1.0, 0.0)  # selective/full redo the core
@@ -171,135 +234,186 @@ def _attention(arch: ModelArch, setup: TrainingSetup, r: _Rates, tok, tp, rc):
     # through HBM: ~11 bytes per score forward (write, read + write softmax, mask, dropout), 2x backward
     fwd_attn = 2.0 * tok * s * (qk + v) / tp
     attn_passes = np.where(rc >= 1, 4.0, 3.0)
-    return fwd_attn * attn_passes / r.gemm, tok * s * arch.heads / tp * 11.0 * attn_passes / r.hbm
+    return fwd_attn * attn_passes / r.gemm_bf16, tok * s * arch.heads / tp * 11.0 * attn_passes / r.hbm
 
 
 def _gemm(pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc):
     """Dense and expert matmuls per layer and micro-batch, each bounded below by streaming its weights.
 
-    Roofline per layer (Williams et al. 2009): experts that see few tokens (tokens per expert =
-    tokens * top_k / experts) are bound by HBM, not by FLOPs.
+    Roofline per layer (Williams et al. 2009): experts that see few tokens are bound by HBM, not FLOPs;
+    their grouped GEMMs waste part of each row tile (S104) and wait for the busiest expert (S106).
     """
-    active_mlp = (1 - moe_share) * pc.dense_mlp_per_layer + moe_share * (
-        (pc.top_k + pc.shared_experts) * pc.expert_mlp + pc.router_per_layer
-    )
-    fwd_gemm = 2.0 * tok * (pc.attention_per_layer + active_mlp) / tp
-    shared_p = pc.shared_experts * pc.expert_mlp / tp
-    dense_w = (pc.attention_per_layer + (1 - moe_share) * pc.dense_mlp_per_layer) / tp + moe_share * shared_p
-    expert_w = moe_share * (pc.experts * pc.expert_mlp / ep)  # experts live on EP ranks (expert TP 1)
-    fwd_dense = fwd_gemm - moe_share * 2.0 * tok * pc.top_k * pc.expert_mlp / tp
-    fwd_expert = fwd_gemm - fwd_dense
+    shared_p = pc.shared_experts * pc.expert_mlp
+    dense_w = (pc.attention_per_layer + (1 - moe_share) * pc.dense_mlp_per_layer + moe_share * shared_p) / tp
+    fwd_dense = 2.0 * tok * dense_w
     passes = _gemm_passes(rc)
-    return np.maximum(fwd_dense * passes / r.gemm, dense_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm) + np.maximum(
-        fwd_expert * passes / r.gemm, expert_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm
-    )
+    t = np.maximum(fwd_dense * passes / r.gemm, dense_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm)
+    if moe_share > 0:
+        local_experts = max(pc.experts, 1) / ep
+        rows = tok * pc.top_k * ep / max(pc.experts, 1)  # tokens each expert sees per micro-batch
+        fwd_expert = 2.0 * tok * pc.top_k * pc.expert_mlp / tp * MOE_IMBALANCE / _tile_efficiency(rows)
+        expert_w = local_experts * pc.expert_mlp
+        router = 2.0 * tok * pc.router_per_layer / tp
+        t = t + moe_share * (np.maximum(fwd_expert * passes / r.gemm, expert_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm)
+                             + router * passes / r.gemm_bf16)
+    return t
 
 
 def _elementwise(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, rc):
-    """Memory-bound norms, residuals, activation and rotary per layer and micro-batch [bytes per token, fwd]."""
+    """Memory-bound norms, residuals, activation, rotary, FP8 casts and MoE permutation per layer and micro-batch."""
     h = float(arch.hidden)
     qk, v = attention_width(arch)
     f_eff = (1 - moe_share) * arch.ffn + moe_share * (pc.top_k + pc.shared_experts) * (
         arch.moe.expert_ffn_hidden if arch.moe else 0
     )
     act_bytes = (48.0 * h + (12.0 if arch.mlp == "gated" else 8.0) * f_eff + 8.0 * (qk + v) / 2) / tp
+    if r.fp8:
+        # inputs of QKV, projection, MLP up and down (S107)
+        act_bytes = act_bytes + FP8_CAST_BYTES * (2.0 * h + v + f_eff) / tp
+    if moe_share > 0:
+        # token permutation before and unpermutation after the experts: read + write top_k copies (S105)
+        act_bytes = act_bytes + moe_share * 2.0 * 2.0 * pc.top_k * h * ACT_BYTES / tp
     return tok * act_bytes * _gemm_passes(rc) / r.hbm  # backward streams ~2x the forward bytes
 
 
-def _tensor_parallel(arch: ModelArch, r: _Rates, tok, tp, rc):
-    """Tensor-parallel collectives per layer and micro-batch.
+def _tensor_parallel(arch: ModelArch, r: _Rates, tok, tp, rc, t_compute):
+    """Tensor-parallel collectives per layer and micro-batch, after what the stack overlaps with GEMMs.
 
     With sequence parallelism: 2 all-gathers + 2 reduce-scatters forward (Korthikanti et al. 2022 sec. 4.2.2);
-    parallel blocks need half of them (PaLM sec. 2).
+    parallel blocks need half of them (PaLM sec. 2). Beyond the scale-up domain TP runs on the network.
     """
-    tp_bw = np.where(tp <= r.domain, r.scale_up, r.scale_out)
+    inside = tp <= r.domain
+    tp_bw = np.where(inside, _up(r, tp), r.scale_out)
+    lat = np.where(inside, SCALE_UP_LATENCY_S, SCALE_OUT_LATENCY_S)
     n_coll = 2.0 if arch.parallel_block else 4.0
     tp_buf = tok * float(arch.hidden) * ACT_BYTES
-    return _collective_time(tp_buf, tp, tp_bw, SCALE_UP_LATENCY_S, n_coll) * np.where(rc == 2, 3.0, 2.0)
+    t = _ring(tp_buf, tp, tp_bw, lat, n_coll) * (2.0 + full_share(rc))
+    return _exposed(t, t_compute, r.ov_tp)
 
 
 def _context_parallel(arch: ModelArch, r: _Rates, tok, tp, cp, t_attn):
     """Context-parallel K/V exchange left after overlap with the attention compute.
 
-    Ring attention passes K,V chunks cp-1 times forward, K,V + grads backward (Liu et al. 2023; Megatron CP).
+    Ring attention passes the K,V chunks cp-1 times forward, K,V + grads backward (Liu et al. 2023; Megatron CP);
+    K and V have kv_heads heads (GQA), each TP rank holding its share (at least one head).
     """
-    qk, v = attention_width(arch)
-    kv_chunk = tok * (qk + v) / 2 * ACT_BYTES / np.maximum(tp, 1) * 2
-    cp_bw = np.where(tp * cp <= r.domain, r.scale_up, r.scale_out)
+    if arch.mla is None:
+        kv_width = 2.0 * arch.n_kv_heads * arch.d_head
+        kv_rank = kv_width * np.maximum(arch.n_kv_heads / np.maximum(tp, 1), 1.0) / arch.n_kv_heads
+    else:
+        qk, v = attention_width(arch)
+        kv_rank = (qk + v) / np.maximum(tp, 1)
+    kv_chunk = tok * kv_rank * ACT_BYTES
+    inside = tp * cp <= r.domain
+    cp_bw = np.where(inside, _up(r, cp), r.scale_out)
     t_cp_comm = np.where(cp > 1, (cp - 1) * kv_chunk * 3.0 / cp_bw, 0.0)
     return np.maximum(0.0, t_cp_comm - t_attn)
 
 
-def _expert_parallel(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc):
-    """All-to-all dispatch + combine, forward and backward (GShard, Lepikhin et al. 2020)."""
-    ep_bw = np.where(ep * tp <= r.domain, r.scale_up, r.scale_out)
-    a2a_bytes = tok / tp * pc.top_k * float(arch.hidden) * ACT_BYTES * np.where(ep > 1, (ep - 1) / ep, 0.0)
-    return moe_share * np.where(ep > 1, a2a_bytes * np.where(rc == 2, 6.0, 4.0) / ep_bw, 0.0)
+def _expert_parallel(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc, t_compute):
+    """All-to-all dispatch + combine, forward and backward (GShard, Lepikhin et al. 2020), after overlap.
+
+    Inside the scale-up domain every copy goes over the fast fabric. Across g nodes a token's top_k copies
+    leave its node (g-1)/g of the time. A model with node-limited routing sends one copy per destination
+    node (at most ``node_limit``) and fans out over the fabric (DeepSeek-V3 sec. 3.2.2, S105: expected
+    distinct nodes g(1-(1-1/g)^k)).
+    """
+    if moe_share == 0:
+        return np.zeros_like(np.asarray(tok, dtype=float) * ep)
+    h = float(arch.hidden)
+    k = float(pc.top_k)
+    span = ep * tp
+    g = np.maximum(span / r.domain, 1.0)
+    remote = np.where(g > 1, (g - 1) / g, 0.0)
+    limit = arch.moe.node_limit if arch.moe else None
+    if limit:
+        copies_out = np.minimum(g * (1 - (1 - 1 / g) ** k), float(limit)) * remote
+    else:
+        copies_out = k * remote
+    dispatch_b = FP8_DISPATCH_BYTES if r.fp8 else ACT_BYTES
+    per_token = dispatch_b + ACT_BYTES  # dispatch + combine
+    tok_rank = tok / tp
+    intra = tok_rank * k * h * per_token * np.where(ep > 1, (ep - 1) / ep, 0.0) * np.where(g > 1, 1 / g, 1.0)
+    inter = tok_rank * copies_out * h * per_token
+    t = intra / _up(r, np.minimum(span, r.domain)) + inter / r.scale_out
+    passes = 2.0 + full_share(rc)  # forward, backward (+ recomputed forward)
+    t = np.where(ep > 1, t * passes, 0.0)
+    return moe_share * _exposed(t, t_compute, r.ov_ep)
 
 
 def _output_layer(arch: ModelArch, r: _Rates, tok, tp):
-    """Logits GEMM + cross entropy on the last stage."""
-    head_gemm = 2.0 * tok * float(arch.hidden) * arch.vocab / tp * 3.0 / r.gemm
+    """Logits GEMM (BF16) + cross entropy on the last stage."""
+    head_gemm = 2.0 * tok * float(arch.hidden) * arch.vocab / tp * 3.0 / r.gemm_bf16
     head_elem = tok * arch.vocab / tp * (2 + 4 + 4) * 2 / r.hbm  # logits bf16, fp32 softmax, grads
     return head_gemm + head_elem
 
 
-def _data_parallel(c: Candidates, r: _Rates, m, t_mb, dense_params_rank, expert_params_rank, emb_p, dense_dp,
-                   exp_dp, tp, pp, cp, dp):
-    """Gradient reduce-scatter + weight all-gather per step, and what of it the micro-batches cannot hide."""
-    dp_bw = np.where(tp * pp * cp * dp <= r.domain, r.scale_up, r.scale_out)
-    # one reduce-scatter (grads) and one all-gather (weights) per step: the volume of an all-reduce
-    t_rs = _collective_time((dense_params_rank + emb_p) * GRAD_COMM_BYTES, dense_dp, dp_bw, SCALE_OUT_LATENCY_S,
-                            1.0) + _collective_time(expert_params_rank * GRAD_COMM_BYTES, exp_dp, dp_bw,
-                                                    SCALE_OUT_LATENCY_S, 1.0)
-    t_ag = t_rs * (WEIGHT_COMM_BYTES / GRAD_COMM_BYTES)
-    # ZeRO-2 shards the gradients, so every micro-batch reduce-scatters its own (no local accumulation);
-    # ZeRO-3 also gathers the weights for every micro-batch forward and backward (Rajbhandari et al. 2020, sec. 5)
-    z = c.zero
-    t_dp = np.where(z >= 3, m * (t_rs + 2 * t_ag), np.where(z == 2, m * t_rs + t_ag, t_rs + t_ag))
-    # per-micro-batch collectives hide behind every micro-batch; per-step ones behind the last one only
-    window = DP_OVERLAP_MICROBATCHES * t_mb * np.where(z >= 2, m, 1.0)
-    return np.maximum(0.0, t_dp - window)
+def _stages(L: int, pp, t_layer, t_head, balanced: bool):
+    """(time per micro-batch of the slowest stage, layers on it, whether it holds the output layer).
+
+    Megatron puts the output layer on the last stage. A balanced split gives that stage fewer layers
+    (Llama 3 sec. 3.3.2, S103); a plain split gives every stage ceil(L/pp).
+    """
+    even = np.ceil(L / pp)
+    plain = np.maximum(even * t_layer, (L - (pp - 1) * even).clip(min=0) * t_layer + t_head)
+    single = L * t_layer + t_head
+    best, best_layers, best_head = plain, even, plain > even * t_layer
+    if balanced:
+        x = (L * t_layer - (pp - 1) * t_head) / np.maximum(pp * t_layer, 1e-30)
+        for n_last in (np.floor(x), np.ceil(x)):
+            n_last = np.clip(n_last, 0, even)
+            others = np.ceil((L - n_last) / np.maximum(pp - 1, 1))
+            t = np.maximum(others * t_layer, n_last * t_layer + t_head)
+            better = t < best
+            best_head = np.where(better, others * t_layer < n_last * t_layer + t_head, best_head)
+            best_layers = np.where(better, np.where(others * t_layer < n_last * t_layer + t_head, n_last, others),
+                                   best_layers)
+            best = np.minimum(best, t)
+    one = pp <= 1
+    return (np.where(one, single, best), np.where(one, float(L), best_layers), np.where(one, True, best_head))
 
 
-def evaluate(arch: ModelArch, chip: Chip, setup: TrainingSetup, c: Candidates, keep_parts: bool = False) -> Scores:
+def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates,
+             keep_parts: bool = False) -> Scores:
     """Memory per chip and step time for every candidate layout (``keep_parts`` for ``step_terms``)."""
+    system = as_system(system)
     pc = count_params(arch)
-    r = _rates(chip, setup)
+    r = _rates(system, setup)
     L = arch.layers
     s = float(setup.seq_len)
     tp, pp, vp, cp, ep, dp, mb = (getattr(c, k).astype(float) for k in ("tp", "pp", "vp", "cp", "ep", "dp", "mb"))
     rc = c.recompute
     moe_share = pc.n_moe_layers / L
-    layers_rank = np.ceil(L / pp)  # the slowest rank sets the pace
     tok = mb * s / cp  # tokens of one micro-batch on one CP rank
 
     # --- one layer, one micro-batch ---
     t_attn, t_scores = _attention(arch, setup, r, tok, tp, rc)
+    t_gemm = _gemm(pc, moe_share, r, tok, tp, ep, rc)
     layer = {
-        "gemm": _gemm(pc, moe_share, r, tok, tp, ep, rc),
+        "gemm": t_gemm,
         "attention": t_attn + t_scores,
         "elementwise": _elementwise(arch, pc, moe_share, r, tok, tp, rc),
-        "tp": _tensor_parallel(arch, r, tok, tp, rc),
+        "tp": _tensor_parallel(arch, r, tok, tp, rc, t_gemm),
         "cp": _context_parallel(arch, r, tok, tp, cp, t_attn),
-        "ep": _expert_parallel(arch, pc, moe_share, r, tok, tp, ep, rc),
-        "overhead": KERNELS_PER_LAYER * KERNEL_OVERHEAD_S,
+        "ep": _expert_parallel(arch, pc, moe_share, r, tok, tp, ep, rc, t_gemm + t_attn),
+        "overhead": KERNELS_PER_LAYER * r.launch_s * (1.0 + full_share(rc) / 3.0),
     }
-    t_layer = (layer["gemm"] + t_attn + t_scores + layer["elementwise"] + layer["tp"] + layer["cp"] + layer["ep"]
-               + layer["overhead"])
+    t_layer = sum(np.broadcast_to(v, tp.shape) for v in layer.values())
     t_head = _output_layer(arch, r, tok, tp)
-    # the slowest rank: either the one with ceil(L/pp) layers, or the share of all work incl. the head
-    t_rank = np.maximum(layers_rank * t_layer, (L * t_layer + t_head) / pp)
+    t_pace, stage_layers, head_on_pace = _stages(L, pp, t_layer, t_head, r.balanced_stages)
 
     # --- pipeline: point-to-point activations between stages, bubble (Narayanan et al. 2021 eq. 1, 2) ---
     p2p_bytes = tok * float(arch.hidden) * ACT_BYTES / tp
-    t_p2p = np.where(pp > 1, 2.0 * vp * (p2p_bytes / r.scale_out + SCALE_OUT_LATENCY_S), 0.0)
-    t_mb = t_rank + t_p2p
-    m = np.ceil(float(setup.global_batch_seqs) / (dp * mb))  # micro-batches per replica per step
+    p2p_bw = np.where(tp * pp <= r.domain, _up(r, 2), r.scale_out)
+    t_send = 2.0 * vp * (p2p_bytes / p2p_bw + SCALE_OUT_LATENCY_S)
+    t_p2p = np.where(pp > 1, _exposed(t_send, t_pace, r.ov_pp), 0.0)
+    t_mb = t_pace + t_p2p
+    m = np.ceil(float(setup.global_batch_seqs) / (dp * mb))  # micro-batches per replica per step (padding paid)
     bubble = np.where(pp > 1, (pp - 1) / vp, 0.0)
     t_pipe = (m + bubble) * t_mb
 
     # --- parameters one chip holds, and the groups that share them ---
+    layers_rank = np.ceil(L / pp)
     attn_p = pc.attention_per_layer / tp
     dense_mlp_p = pc.dense_mlp_per_layer / tp
     shared_p = pc.shared_experts * pc.expert_mlp / tp
@@ -311,10 +425,21 @@ def evaluate(arch: ModelArch, chip: Chip, setup: TrainingSetup, c: Candidates, k
     dense_dp = dp * cp  # dense weights are replicated over DP and CP ranks
     exp_dp = np.maximum(dp * cp / ep, 1.0)  # expert weights over the expert-data-parallel group
 
-    t_dp = _data_parallel(c, r, m, t_mb, dense_params_rank, expert_params_rank, emb_p, dense_dp, exp_dp,
-                          tp, pp, cp, dp)
+    # --- data parallel: one reduce-scatter (grads) + one all-gather (weights) per step = an all-reduce ---
+    stride = tp * cp
+    t_rs = (_hierarchical((dense_params_rank + emb_p) * GRAD_COMM_BYTES, dense_dp, stride, r, 1.0)
+            + _hierarchical(expert_params_rank * GRAD_COMM_BYTES, exp_dp, stride * ep, r, 1.0))
+    t_ag = t_rs * (WEIGHT_COMM_BYTES / GRAD_COMM_BYTES)
+    z = c.zero
+    # ZeRO-2 reduce-scatters every micro-batch's gradients; ZeRO-3 also gathers the weights forward and backward
+    # (Rajbhandari et al. 2020, sec. 5). Per-step collectives hide behind the last micro-batch's backward and the
+    # next step's first forward; per-micro-batch ones behind every micro-batch.
+    t_dp_comm = np.where(z >= 3, m * (t_rs + 2 * t_ag), np.where(z == 2, m * t_rs + t_ag, t_rs + t_ag))
+    window = t_pace * np.where(z >= 2, m, 1.0)
+    t_dp = _exposed(t_dp_comm, window, r.ov_dp)
+
     # --- optimizer step: memory-bound over the chip's shard ---
-    opt_shard = np.where(c.zero >= 1, params_chip / dense_dp, params_chip)
+    opt_shard = np.where(z >= 1, params_chip / dense_dp, params_chip)
     t_opt = opt_shard * OPTIMIZER_STEP_BYTES_PER_PARAM / r.hbm
 
     units = tp * pp * cp * dp
@@ -322,10 +447,11 @@ def evaluate(arch: ModelArch, chip: Chip, setup: TrainingSetup, c: Candidates, k
     step = (t_pipe + t_dp + t_opt) * jitter
 
     memory = memory_per_chip(arch, c, s, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
-                             dense_dp, exp_dp, moe_share, tok)
-    parts = _Parts(layer, t_layer, t_head, layers_rank, pp, t_p2p, t_mb, m, bubble, t_dp, t_opt, jitter,
-                   L) if keep_parts else None
-    return Scores(memory_bytes=memory, step_time_s=step, tokens_per_step=m * mb * dp * s, micro_batches=m,
+                             dense_dp, exp_dp, moe_share, tok, fused_attention=r.fused, fp8=r.fp8)
+    parts = _Parts(layer, t_layer, t_head, stage_layers, head_on_pace, t_pace, t_p2p, t_mb, m, bubble, t_dp,
+                   t_opt, jitter) if keep_parts else None
+    real_tokens = np.full_like(tp, float(setup.global_batch_seqs) * s)
+    return Scores(memory_bytes=memory, step_time_s=step, tokens_per_step=real_tokens, micro_batches=m,
                   units_used=units, parts=parts)
 
 
@@ -333,12 +459,12 @@ def step_terms(scores: Scores) -> StepTerms:
     """The step split into named terms that add up to ``step_time_s`` (needs ``evaluate(keep_parts=True)``)."""
     p = scores.parts
     assert p is not None, "evaluate(..., keep_parts=True) keeps what the terms are computed from"
-    # layers the pace-setting rank runs per micro-batch, and its share of the output layer
-    by_layers = p.layers_rank * p.t_layer >= (p.L * p.t_layer + p.t_head) / p.pp
-    layers = np.where(by_layers, p.layers_rank, p.L / p.pp)
-    head = np.where(by_layers, 0.0, p.t_head / p.pp)
-    per_step = {k: p.m * layers * np.broadcast_to(v, p.m.shape) for k, v in p.layer.items()}
-    base = dict(per_step, output_layer=p.m * head, pp=p.m * p.t_p2p + p.bubble * p.t_mb, dp=p.t_dp,
-                optimizer=p.t_opt)
+    n_mb = p.m + p.bubble  # micro-batch slots the pipeline runs, bubble included
+    per_step = {k: p.m * p.stage_layers * np.broadcast_to(v, p.m.shape) for k, v in p.layer.items()}
+    head = np.where(p.head_on_pace, p.t_head, 0.0)
+    work = p.stage_layers * p.t_layer + head
+    # stage imbalance (the pace beyond its own work) and the bubble go to the pipeline term
+    pp_term = n_mb * p.t_p2p + p.bubble * p.t_pace + p.m * (p.t_pace - work)
+    base = dict(per_step, output_layer=p.m * head, pp=pp_term, dp=p.t_dp, optimizer=p.t_opt)
     busy = sum(base.values())
     return StepTerms(jitter=(p.jitter - 1.0) * busy, **base)

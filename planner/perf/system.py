@@ -1,0 +1,98 @@
+"""What the cost model knows about where a job runs: the chip, its network, the software stack.
+
+A ``System`` is the chip class plus what a user knows about their cluster (``network_gbps``, the
+stack's maturity, fused attention, an efficiency factor). The stack levels (planner/data/stacks.yaml)
+say what each level overlaps and supports; how fast its kernels run against the chip's
+microbenchmark (``kernel``) and the model's error band come from ``planner calibrate`` under
+cross-validation (planner/data/tuning.yaml, written by ``python benchmarks/calibration.py --write``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from ..catalog import Chip, Stack, stacks
+from ..yamlio import safe_load
+
+DEFAULT_STACK = "standard"
+Z_P90 = 1.2815515655446004  # standard normal quantile at 0.9
+
+
+@lru_cache(maxsize=1)
+def tuning() -> dict:
+    """Fitted kernel factors per stack and the cross-validated error band (planner/data/tuning.yaml)."""
+    return safe_load(resources.files("planner.data").joinpath("tuning.yaml").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class ErrorBand:
+    """The model's cross-validated error as published/predicted throughput ratios at P10 and P90."""
+
+    p10: float
+    p90: float
+
+    @property
+    def sigma(self) -> float:
+        """Log-normal spread that puts P10 and P90 at the band's edges."""
+        return (math.log(self.p90) - math.log(self.p10)) / (2 * Z_P90)
+
+    @property
+    def median(self) -> float:
+        """The band's median ratio (geometric mean of its edges)."""
+        return math.sqrt(self.p10 * self.p90)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        """One throughput factor from the log-normal fitted to the band."""
+        return float(self.median * math.exp(self.sigma * rng.standard_normal()))
+
+
+def error_band() -> ErrorBand:
+    """The shipped band (planner/data/tuning.yaml)."""
+    b = tuning()["band"]
+    return ErrorBand(p10=float(b["p10"]), p90=float(b["p90"]))
+
+
+@dataclass(frozen=True)
+class System:
+    """A chip class on a cluster network under a software stack."""
+
+    chip: Chip
+    stack: Stack
+    network_gbps: float  # scale-out bandwidth per chip [Gbit/s]
+    fused_attention: bool
+    kernel: float  # the stack's kernel speed against the chip's microbenchmark (fitted, tuning.yaml)
+    efficiency: float = 1.0  # the user's own factor on compute rates
+
+    @property
+    def id(self) -> str:
+        """The chip id (what reports show)."""
+        return self.chip.id
+
+    def gemm_flops(self, precision: str) -> float:
+        """Sustained large-GEMM rate in training [FLOP/s]."""
+        return self.chip.gemm_flops(precision) * self.kernel * self.efficiency
+
+    def with_kernel(self, kernel: float) -> System:
+        """The same system with another kernel factor (calibration)."""
+        return replace(self, kernel=kernel)
+
+
+def system_for(chip: Chip, stack: str | None = None, network_gbps: float | None = None,
+               fused_attention: bool | None = None, efficiency: float = 1.0,
+               kernel: float | None = None) -> System:
+    """A system from a chip and what the user knows; unset settings take the documented defaults."""
+    st = stacks()[stack or DEFAULT_STACK]
+    k = float(tuning()["kernel"][st.id]) if kernel is None else kernel
+    return System(chip=chip, stack=st, network_gbps=float(network_gbps or chip.scale_out_gbps),
+                  fused_attention=st.fused_attention if fused_attention is None else bool(fused_attention),
+                  kernel=k, efficiency=efficiency)
+
+
+def as_system(x: Chip | System) -> System:
+    """A ``System`` as given, or a chip on its catalog network under the default stack."""
+    return x if isinstance(x, System) else system_for(x)
