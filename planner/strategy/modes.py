@@ -25,8 +25,8 @@ MODES = ("single", "sync", "diloco", "sequential")
 # gradient exchange hides behind the last micro-batch's backward (2/3 of it), as the DP overlap does
 BACKWARD_SHARE = 2.0 / 3.0
 SYNC_OVERLAP = 0.8  # share of that window a current framework overlaps (Megatron-Core overlap_grad_reduce)
-SPLIT_ITERATIONS = 3  # batch-split refinements (each re-lays out the pools at their new shares)
-BATCH_QUANTUM = 64  # batch shares in 1/64ths of the global batch, so layouts can be reused
+SPLIT_ITERATIONS = 2  # batch-split refinements (each re-lays out the pools at their new shares)
+BATCH_QUANTUM = 32  # batch shares in 1/32nds of the global batch, so layouts can be reused
 CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES  # what a move sends: bf16 weights + fp32 Adam state
 
 
@@ -227,7 +227,7 @@ def options(ctx: Context, mode: str) -> tuple[list[Strategy], dict[str, str]]:
             continue
         sites = {ctx.site[p] for p in feasible}
         if m == "diloco" and len(sites) < 2:
-            why[m] = "needs pools at two or more sites (one replica per site)"
+            why[m] = "needs pools at two or more sites: one replica per site"
             continue
         missing = _linked(ctx, feasible)
         if missing and m in ("sync", "diloco"):
