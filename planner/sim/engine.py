@@ -15,6 +15,7 @@ Rules for interrupted work (stated, as Ciw states its preemption rules):
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -61,7 +62,12 @@ class Timeline:
 
 
 class PoolState:
-    """Chips of one pool over time: usable (commissioned or rented, not reserved) and failed."""
+    """Chips of one pool over time: usable (commissioned or rented, not reserved) and failed.
+
+    Repairs are lazy: a failed node's return time goes on a heap and is settled whenever the pool is
+    read or changed, so a repair costs no simulation event (the job sees returned chips at its next
+    decision: a restart, a capacity step or a maintenance stop).
+    """
 
     def __init__(self, env: simpy.Environment, pool: Pool, steps: list[Step], log):
         self.env, self.pool, self.steps, self.log = env, pool, steps, log
@@ -71,11 +77,34 @@ class PoolState:
         self.in_service = Timeline()
         self.failed_tl = Timeline()
         self.changed = env.event()
+        self._repairs: list[tuple[float, int, float]] = []  # (return time [h], units, repair hours)
+        self._step = 0  # index of the next capacity step
+        self.repair_events: list[Event] = []
+
+    def _settle(self, now: float | None = None) -> None:
+        """Return the nodes whose repair is done by ``now`` (default: the clock)."""
+        now = self.env.now if now is None else now
+        while self._repairs and self._repairs[0][0] <= now:
+            t, units, took = heapq.heappop(self._repairs)
+            self.failed = max(0, self.failed - units)
+            self.failed_tl.set(t, self.failed)
+            self.repair_events.append(Event(t, self.pool.name, "repair", int(units), f"after {took:.1f} h"))
 
     @property
     def available(self) -> int:
         """Usable chips that are not under repair."""
+        self._settle()
         return max(0, self.usable - self.failed)
+
+    def available_at(self, t: float) -> int:
+        """Usable chips not under repair at hour ``t`` (at or after the clock, before the next capacity step)."""
+        self._settle(t)
+        return max(0, self.usable - self.failed)
+
+    @property
+    def next_step_h(self) -> float:
+        """Hour of the next capacity step still to come (inf when none)."""
+        return self.steps[self._step].time_h if self._step < len(self.steps) else math.inf
 
     def _notify(self, kind: str) -> None:
         """Wake whoever waits on ``changed``; its value says why: "supply" or "repair"."""
@@ -88,6 +117,7 @@ class PoolState:
         for s in self.steps:
             if s.time_h > self.env.now:
                 yield self.env.timeout(s.time_h - self.env.now)
+            self._settle()
             if s.kind == "delivery":
                 delivered += s.delta_units
                 self.delivered.set(self.env.now, delivered)
@@ -96,21 +126,20 @@ class PoolState:
                 self.failed = min(self.failed, self.usable)
                 self.in_service.set(self.env.now, self.usable)
                 self._notify("supply")
+            self._step += 1
             self.log(self.pool.name, s.kind, s.delta_units, s.detail)
 
-    def fail(self, units: int, repair_h: float):
-        """A node fails: its chips are out until repaired."""
-        units = min(units, self.available)
+    def fail(self, units: int, repair_h: float, at: float | None = None):
+        """A node fails (now, or at hour ``at``): its chips are out until repaired."""
+        at = self.env.now if at is None else at
+        units = min(units, self.available_at(at))
         self.failed += units
-        self.failed_tl.set(self.env.now, self.failed)
-        self.env.process(self._repair(units, repair_h))
+        self.failed_tl.set(at, self.failed)
+        heapq.heappush(self._repairs, (at + repair_h, units, repair_h))
 
-    def _repair(self, units: int, repair_h: float):
-        yield self.env.timeout(repair_h)
-        self.failed = max(0, self.failed - units)
-        self.failed_tl.set(self.env.now, self.failed)
-        self.log(self.pool.name, "repair", units, f"after {repair_h:.1f} h")
-        self._notify("repair")
+    def finish(self) -> None:
+        """Settle the repairs due by the end of the run."""
+        self._settle()
 
 
 @dataclass
@@ -237,8 +266,8 @@ class TrainingJob:
             self.pool_tokens[part.pool] += tokens * plan.share_of(part.pool)
         return tokens
 
-    def _record_tokens(self) -> None:
-        now = self.env.now
+    def _record_tokens(self, at: float | None = None) -> None:
+        now = self.env.now if at is None else at
         self.tokens_tl.set(now, self.saved)
         total = sum(self.pool_tokens.values())
         for n, v in self.pool_tokens.items():  # each pool's share of what is safe (the last write is capped)
@@ -362,7 +391,12 @@ class TrainingJob:
         if len(parts) == 1:
             return parts[0].pool
         w = [part.units / self.mtbf_chip_h[part.pool] for part in parts]
-        return parts[int(self.rng.choice(len(parts), p=[x / sum(w) for x in w]))].pool
+        x = self.rng.random() * sum(w)
+        for part, wi in zip(parts, w, strict=True):
+            x -= wi
+            if x < 0:
+                return part.pool
+        return parts[-1].pool
 
     def _on_failure(self, elapsed: float, pending_h: float) -> None:
         """The work since the last checkpoint is lost; the node goes to repair; the job restarts."""
@@ -377,6 +411,12 @@ class TrainingJob:
         s.restarts += 1
         self.pos, self.pending_restart = 0.0, True
         self._record_tokens()
+        # the restart is a free moment to take back repaired chips (repairs are settled lazily)
+        if not self._needs_plan():
+            cand = self.strategy.plan(self._avail())
+            if cand is not None and cand is not self.plan and cand.tokens_per_s > self.plan.tokens_per_s and all(
+                    self.pools[p.pool].available >= p.units for p in cand.parts):
+                self.must_plan, self.next_plan = True, cand
 
     def _on_capacity_change(self, finished: bool, why: str, pending_h: float) -> bool:
         """Capacity changed mid-cycle: stop when chips leave, or when a new plan pays. Returns stop."""
@@ -414,6 +454,50 @@ class TrainingJob:
         yield self.env.timeout(over)
         self._hold(over)
 
+    def _through_failures(self) -> float:
+        """Train through failures without simulation events, up to the next outside event; the hour reached.
+
+        Between two capacity steps (and before the next maintenance stop, the finish and the horizon) only
+        failures happen, and each follows the same rules as in the main loop: work since the last
+        checkpoint is lost, the node goes to repair, the job restarts on its spare chips. This loop
+        applies them in plain arithmetic and stops, with the state as the main loop expects it, at the
+        first failure that needs a new layout or at the last one before the outside event.
+        """
+        t = self.env.now
+        limit = min(min(self.pools[p].next_step_h for p in self.plan.pools), self.horizon_h,
+                    self.next_maint if self.maint_every_h else math.inf)
+        plan = self.plan
+        node_restart_h = self._restart_h(plan.units_used)
+        cyc = self._cycle()  # the plan does not change inside this loop
+        rate_h = self._rate_h()
+        while True:
+            pending_h = min(self.pos, cyc.tau)
+            need_h = max(self.target - self.saved, 0.0) / rate_h - pending_h
+            t_finish = need_h * (cyc.length / cyc.tau)
+            gap = self.rng.exponential(cyc.mtbf_h)
+            # stop before the finish, the outside event, or a failure whose restart would cross it
+            if gap >= t_finish or t + gap + node_restart_h >= limit:
+                return t
+            self._advance_cycles(gap, cyc, pending_h)
+            pending_h = min(self.pos, cyc.tau)
+            self._hold(gap)
+            t += gap
+            s = self.stats
+            s.failures += 1
+            s.restarts += 1
+            where = self._failed_pool()
+            repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
+            self.pools[where].fail(self.node[where], repair_h, at=t)
+            self.log(where, "failure", self.node[where], f"lost {pending_h * 60:.1f} min of training", at=t)
+            self.log("", "restart", plan.units_used, "restart from the last checkpoint", at=t)
+            self.pos = 0.0
+            self._record_tokens(at=t)
+            if any(self.pools[p.pool].available_at(t) < p.units for p in plan.parts):
+                self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
+                return t
+            self._hold(node_restart_h)
+            t += node_restart_h
+
     # -- the process ---------------------------------------------------------------------------------
     def run(self):
         """The SimPy process of the job, until it finishes or reaches the horizon."""
@@ -434,6 +518,12 @@ class TrainingJob:
             self._set_training(self.plan)
             if self.pending_restart:
                 yield from self._restart()
+            if self.on and not self.must_plan and self.sc.strategy.mode != "sequential":
+                reached = self._through_failures()
+                if reached > env.now:
+                    yield env.timeout(reached - env.now)
+                    if self.pending_restart:
+                        continue
             rate_h = self._rate_h()
             cyc = self._cycle()
             pending_h = min(self.pos, cyc.tau)
@@ -477,8 +567,8 @@ class TrainingJob:
 
 
 def event_log(env: simpy.Environment, events: list[Event]):
-    """A ``log(pool, kind, units, detail)`` callable that appends typed events at the current time."""
-    def log(pool_name: str, kind: str, units: int, detail: str = "") -> None:
-        events.append(Event(env.now, pool_name, kind, int(units), detail))
+    """A ``log(pool, kind, units, detail, at=None)`` callable that appends typed events (at ``at`` or now)."""
+    def log(pool_name: str, kind: str, units: int, detail: str = "", at: float | None = None) -> None:
+        events.append(Event(env.now if at is None else at, pool_name, kind, int(units), detail))
 
     return log

@@ -77,6 +77,10 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
         env.process(states[pool.name].supply())
     job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor)
     env.run(until=env.process(job.run()))
+    for state in states.values():
+        state.finish()
+        events.extend(state.repair_events)
+    events.sort(key=lambda e: e.time_h)
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
     end_h = job.stats.finish_h if job.stats.finished else horizon_h
     rate, energy = _cost_timelines(scenario, strategy, states, job)
@@ -133,13 +137,24 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence) -> dict[str, l
 
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
              factor: float, failures: bool = True) -> Run:
-    """Pick among the candidates by cheap runs without failures, then simulate the pick with failures."""
+    """Pick among the candidates by cheap runs without failures, then simulate the pick with failures.
+
+    The pick depends only on the supply drawn and the model factor: replications that draw the same
+    (every replication of a plan without delivery risk) reuse it.
+    """
     chosen, best = candidates[0], None
     if len(candidates) > 1 or not failures:
-        for c in candidates:
-            r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=factor)
-            if best is None or _better(scenario, r, best):
-                best, chosen = r, c
+        memo = candidates[0].ctx.memo
+        key = (tuple(c.label for c in candidates), factor,
+               tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
+        if failures and key in memo:
+            chosen = memo[key]
+        else:
+            for c in candidates:
+                r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=factor)
+                if best is None or _better(scenario, r, best):
+                    best, chosen = r, c
+            memo[key] = chosen
     if not failures:
         return best
     return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=True, factor=factor)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..perf.params import count_params, model_flops_per_token
 from ..perf.search import LayoutPlanner, LayoutResult
@@ -59,7 +60,7 @@ class Plan:
     link_bytes_per_s: dict = field(default_factory=dict)  # (site, site) -> average bytes/s over the link
     detail: str = ""
 
-    @property
+    @cached_property
     def units_used(self) -> int:
         """Chips the plan uses in all pools."""
         return sum(p.units for p in self.parts)
@@ -69,14 +70,28 @@ class Plan:
         """The pools that train."""
         return tuple(p.pool for p in self.parts)
 
+    @cached_property
+    def _units(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.parts:
+            out[p.pool] = out.get(p.pool, 0) + p.units
+        return out
+
+    @cached_property
+    def _shares(self) -> dict[str, float]:
+        total = sum(p.layout.tokens_per_s for p in self.parts)
+        out: dict[str, float] = {}
+        for p in self.parts:
+            out[p.pool] = out.get(p.pool, 0.0) + (p.layout.tokens_per_s / total if total else 0.0)
+        return out
+
     def units_of(self, pool: str) -> int:
         """Chips the plan uses in one pool."""
-        return sum(p.units for p in self.parts if p.pool == pool)
+        return self._units.get(pool, 0)
 
     def share_of(self, pool: str) -> float:
         """The pool's share of the tokens trained (by its raw speed)."""
-        total = sum(p.layout.tokens_per_s for p in self.parts)
-        return sum(p.layout.tokens_per_s for p in self.parts if p.pool == pool) / total if total else 0.0
+        return self._shares.get(pool, 0.0)
 
 
 def pair(a: str, b: str) -> tuple[str, str]:
@@ -97,6 +112,7 @@ class Context:
         self.flops_per_token = model_flops_per_token(scenario.workload.arch, scenario.workload.seq_len)
         self.seq_len = scenario.workload.seq_len
         self.precision = scenario.workload.precision
+        self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks)
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 

@@ -129,14 +129,17 @@ class DiLoCo(Strategy):
 
     mode = "diloco"
 
-    def _plan(self, avail):
-        ctx = self.ctx
+    def __init__(self, ctx: Context, pools: tuple[str, ...]):
+        super().__init__(ctx, pools)
         by_site: dict[str, list[str]] = {}
         for p in self.pools:
             by_site.setdefault(ctx.site[p], []).append(p)
+        self._sites = [Sync(ctx, tuple(ps)) for _site, ps in sorted(by_site.items())]
+
+    def _plan(self, avail):
+        ctx = self.ctx
         replicas = []
-        for _site, pools in sorted(by_site.items()):
-            sub = Sync(ctx, tuple(pools))
+        for sub in self._sites:
             pl = sub.plan(avail)
             if pl is not None:
                 replicas.append(pl)
