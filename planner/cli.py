@@ -96,12 +96,26 @@ def _fail(exc: PlannerError) -> None:
 
 
 def _load(path: Path):
+    from .budget import check_work, notes
     from .loader import load_scenario
 
     try:
-        return load_scenario(path)
+        s = load_scenario(path)
+        check_work(s, str(path))  # bounded work: refuse what could never progress or would never end
+        for note in notes(s):
+            err.print(Text(f"note: {path}: {note}"), highlight=False, soft_wrap=True)
+        return s
     except ScenarioError as exc:
         _fail(exc)
+
+
+def _warn_if_long(s, replications: int) -> None:
+    from .budget import LONG_RUN_S, run_estimate
+
+    est = run_estimate(s, replications)
+    if est.seconds > LONG_RUN_S:
+        err.print(Text(f"note: {replications:,} replication(s) of up to {est.events_per_replication:,.0f} events "
+                       f"each: this may take about {est.seconds / 60:,.0f} min"), highlight=False, soft_wrap=True)
 
 
 def _dumps(obj) -> str:
@@ -208,6 +222,7 @@ def run(
         _fail(ScenarioError(f"--backend must be local or dask, not {backend!r}"))
     s = _load(scenario)
     n = replications or s.simulation.replications
+    _warn_if_long(s, n)
     target = out_dir or Path("reports") / default_folder_name(s.name)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=n < 2) as bar:
