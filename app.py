@@ -122,12 +122,17 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
         help="Moves every planned delivery of owned chips by this many days.",
     )
     reliability = sb.toggle("Failures and restarts", bool(rel.get("enabled", True)), key=f"rel:{name}")
-    seed = sb.number_input("Seed", 0, 2**31 - 1, int(sim.get("seed", 0) or 0), key=f"seed:{name}")
+    # the widget holds seeds up to 2**53 - 1 (a JavaScript number); any other seed of the file is passed on as
+    # written, so that the scenario check accepts it (up to 2**63 - 1) or names simulation.seed
+    file_seed = sim.get("seed", 0)
+    in_widget = type(file_seed) is int and 0 <= file_seed <= 2**53 - 1
+    seed = sb.number_input("Seed", 0, 2**53 - 1, file_seed if in_widget else 0, key=f"seed:{name}",
+                           disabled=not in_widget)
     reps = sb.number_input(
         "Replications", 1, MAX_APP_REPLICATIONS, min(int(sim.get("replications", 1) or 1), MAX_APP_REPLICATIONS),
         key=f"reps:{name}",
     )
-    knobs = Knobs(float(multiplier), int(slip), bool(reliability), int(seed), int(reps))
+    knobs = Knobs(float(multiplier), int(slip), bool(reliability), int(seed) if in_widget else file_seed, int(reps))
     run = sb.button("Run", type="primary", width="stretch")
     return raw, name, knobs, run
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import re
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -11,36 +13,109 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from typer._click import exceptions as click_exc  # typer vendors click: its exceptions live here
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import InfeasiblePlanError, PlannerError, ScenarioError
 
-app = typer.Typer(
+
+class _OneLineGroup(TyperGroup):
+    """Usage errors as one line (``error: No such option: --x (see planner run --help)``), exit 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: D102
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_exc.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click_exc.ClickException as exc:
+            hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
+            err.print(Text(f"error: {exc.format_message()}{hint}"), highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class _GuardedTyper(typer.Typer):
+    """A Typer whose every command runs under ``_guard``: one line on stderr and exit 2, never a traceback."""
+
+    def command(self, *args, **kwargs):  # noqa: D102
+        register = super().command(*args, **kwargs)
+        return lambda fn: register(_guard(fn))
+
+
+def _guard(fn):
+    """Turn whatever escapes a command into one line on stderr and an exit code (PLANNER_DEBUG=1 re-raises)."""
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        if sys.stdout is None or sys.stdout.closed:
+            _fail(PlannerError("standard output is closed; redirect it to a file or /dev/null instead"))
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click_exc.ClickException, KeyboardInterrupt, SystemExit):
+            raise
+        except PlannerError as exc:
+            _fail(exc)
+        except BrokenPipeError:
+            _fail(PlannerError("standard output was closed while writing (broken pipe)"))
+        except Exception as exc:  # the last boundary: a defect must not print a traceback at the user
+            if os.environ.get("PLANNER_DEBUG"):
+                raise
+            _fail(PlannerError(f"unexpected {type(exc).__name__}: {exc}; this is a defect of planner, please "
+                               "report it with the scenario (PLANNER_DEBUG=1 shows the traceback)"))
+
+    return guarded
+
+
+app = _GuardedTyper(
+    cls=_OneLineGroup,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Chip-supply-aware capacity planner for large-model training. Scenario files are YAML or JSON.",
 )
-catalog_app = typer.Typer(help="The built-in chip classes and model presets, with their sources.", no_args_is_help=True)
+catalog_app = _GuardedTyper(help="The built-in chip classes and model presets, with their sources.",
+                            no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
 # wide tables when piped (CI logs), the terminal's width otherwise
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+out = Console(width=None if sys.stdout is not None and sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr is not None and sys.stderr.isatty() else 200)
 
 
 def _fail(exc: PlannerError) -> None:
-    err.print(f"[bold red]error[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+    # user text (values, file paths) is printed literally, never read as console markup
+    err.print(Text("error", style="bold red") + Text(f": {exc}"), highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
 def _load(path: Path):
+    from .budget import check_work, notes
     from .loader import load_scenario
 
     try:
-        return load_scenario(path)
+        s = load_scenario(path)
+        check_work(s, str(path))  # bounded work: refuse what could never progress or would never end
+        for note in notes(s):
+            err.print(Text(f"note: {path}: {note}"), highlight=False, soft_wrap=True)
+        return s
     except ScenarioError as exc:
         _fail(exc)
+
+
+def _warn_if_long(s, replications: int) -> None:
+    from .budget import LONG_RUN_S, run_estimate
+
+    est = run_estimate(s, replications)
+    if est.seconds > LONG_RUN_S:
+        err.print(Text(f"note: {replications:,} replication(s) of up to {est.events_per_replication:,.0f} events "
+                       f"each: this may take about {est.seconds / 60:,.0f} min"), highlight=False, soft_wrap=True)
 
 
 def _dumps(obj) -> str:
@@ -59,7 +134,7 @@ def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario files to
     """Check scenario files only. Exit 0 when all are valid, 2 at the first invalid one."""
     for path in scenarios:
         s = _load(path)
-        out.print(f"[green]ok[/] {path}: {s.name} ({len(s.fleet)} pools)", highlight=False)
+        out.print(f"[green]ok[/] {escape(str(path))}: {escape(s.name)} ({len(s.fleet)} pools)", highlight=False)
 
 
 @app.command()
@@ -94,21 +169,23 @@ def estimate(
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
         return
-    t = Table(title=f"{s.name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, seq {s.workload.seq_len}")
+    t = Table(title=escape(f"{s.name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, "
+                           f"seq {s.workload.seq_len}"))
     for col in ("pool", "chip", "units", "layout", "MFU", "tokens/s", "P10-P90 tokens/s", "step s", "GiB/chip",
                 "days"):
         t.add_column(col, justify="right" if col not in ("pool", "chip", "layout") else "left")
     for p in result["pools"]:
         lay = Layout(**p["parallelism"]).label()
-        t.add_row(p["pool"], p["chip"], f"{p['units']:,}", lay, f"{p['mfu']:.1%}", f"{p['tokens_per_s']:,.0f}",
+        t.add_row(escape(p["pool"]), escape(p["chip"]), f"{p['units']:,}", lay, f"{p['mfu']:.1%}",
+                  f"{p['tokens_per_s']:,.0f}",
                   f"{p['tokens_per_s_p10']:,.0f}-{p['tokens_per_s_p90']:,.0f}", f"{p['step_time_s']:.2f}",
                   f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
     out.print(t)
     for e in explained:
         if "error" in e:
             continue
-        et = Table(title=f"{e['pool']} ({e['chip']}, {e['stack']} stack, {e['layout']}): one step, "
-                         f"{e['step_time_s']:.3f} s")
+        et = Table(title=escape(f"{e['pool']} ({e['chip']}, {e['stack']} stack, {e['layout']}): one step, "
+                         f"{e['step_time_s']:.3f} s"))
         et.add_column("term")
         et.add_column("seconds", justify="right")
         et.add_column("share", justify="right")
@@ -124,7 +201,7 @@ def estimate(
         if not m["possible"]:
             out.print(f"  {m['mode']}: not possible ({m['why']})", markup=False, highlight=False, style="dim")
     for msg in result["infeasible"]:
-        out.print(f"[yellow]not feasible[/]: {msg}", highlight=False)
+        out.print(f"[yellow]not feasible[/]: {escape(msg)}", highlight=False)
     sr = result["search"]
     out.print(f"searched {sr['layouts_evaluated']:,} layouts in {sr['seconds']:.3f} s", style="dim")
 
@@ -135,7 +212,7 @@ def run(
     out_dir: Path | None = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>)."),
     replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
                                                help="Monte Carlo replications (default: the scenario's)."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, max=2**63 - 1, help="Root seed (default: the scenario's)."),
     backend: str = typer.Option("local", "--backend", help="local | dask"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
     workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Local Dask workers."),
@@ -145,12 +222,14 @@ def run(
 
     from . import api
     from .report import write_report
+    from .report.writer import default_folder_name
 
     if backend not in ("local", "dask"):
         _fail(ScenarioError(f"--backend must be local or dask, not {backend!r}"))
     s = _load(scenario)
     n = replications or s.simulation.replications
-    target = out_dir or Path("reports") / (re.sub(r"[^A-Za-z0-9._-]+", "-", s.name).strip(".-") or "scenario")
+    _warn_if_long(s, n)
+    target = out_dir or Path("reports") / default_folder_name(s.name)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=n < 2) as bar:
         task = bar.add_task(f"simulating {s.name}", total=n)
@@ -172,7 +251,7 @@ def run(
 def _print_headline(summary: dict, path: Path) -> None:
     from .report.headline import expectation_rows, headline_items
 
-    t = Table(title=f"{summary['scenario']}: {summary['replications']} replication(s), seed {summary['seed']}",
+    t = Table(title=escape(f"{summary['scenario']}: {summary['replications']} replication(s), seed {summary['seed']}"),
               show_header=False)
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -320,8 +399,13 @@ def catalog_models(as_json: bool = typer.Option(False, "--json", help="Print JSO
     out.print(t)
 
 
+def _on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up as Ctrl-C does: no temporary report folder is left
+
+
 def main() -> None:
     """Console-script entry point: user errors never show a traceback."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app()
     except PlannerError as exc:
@@ -329,6 +413,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 1_000  # a one-line message stays one line: quoted values are cut to 80 chars, the whole to this
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(str(text).split("\n"))
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 class PlannerError(Exception):
     """Base of the errors a user can cause and fix."""
 
     exit_code = 2
+
+    def __str__(self) -> str:
+        return _cut(super().__str__(), MAX_MESSAGE_CHARS)
 
 
 class ScenarioError(PlannerError):
@@ -18,6 +28,7 @@ class ScenarioError(PlannerError):
     exit_code = 2
 
     def __init__(self, message: str, *, path: str | None = None, field: str | None = None):
+        path = _cut(path, 200) if path else path
         self.path = path
         self.field = field
         self.reason = message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import yaml
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from .errors import ScenarioError
 from .scenario import Scenario
 from .validation import FIELD_ERROR
-from .yamlio import SafeLoader
+from .yamlio import MAX_DEPTH, MAX_INT_DIGITS, SafeLoader, clip
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -46,7 +47,7 @@ def _describe(err: dict) -> tuple[str, str]:
     elif err["type"] == "missing":
         msg = "required field is missing"
     elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
-        msg = f"{msg} (got {err['input']!r})"
+        msg = f"{msg} (got {clip(repr(err['input']))})"
     return format_loc(loc), msg
 
 
@@ -58,19 +59,62 @@ def _pick(errors: list[dict]) -> dict:
     return errors[0]
 
 
+def _json_pairs(pairs: list) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"key {clip(k)!r} appears twice")
+        out[k] = v
+    return out
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits is too long")
+    return int(text)
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of brackets outside strings (json.loads would recurse that deep)."""
+    depth = deepest = 0
+    in_str = esc = False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_text(text: str, path: str, suffix: str = "") -> dict:
     """Parse YAML or JSON text to a mapping, or raise ScenarioError."""
+    kind = "JSON" if suffix == ".json" else "YAML"
     try:
         if suffix == ".json":
-            data = json.loads(text)
+            if _json_depth(text) > MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+            data = json.loads(text, object_pairs_hook=_json_pairs, parse_int=_json_int)
         else:
             data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a SafeLoader subclass
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        kind = "JSON" if suffix == ".json" else "YAML"
-        raise ScenarioError(f"{where}not valid {kind}: {reason}", path=path) from None
+        reason = getattr(exc, "problem", None) or getattr(exc, "msg", None) or str(exc).splitlines()[0]
+        if isinstance(exc, json.JSONDecodeError):
+            where = f"line {exc.lineno}, column {exc.colno}: "
+        raise ScenarioError(f"{where}not valid {kind}: {clip(reason, 200)}", path=path) from None
+    except RecursionError:
+        raise ScenarioError(f"not valid {kind}: nested too deeply", path=path) from None
     if not isinstance(data, dict):
         raise ScenarioError("the file must hold a mapping with name, workload and fleet", path=path)
     return data
@@ -83,8 +127,8 @@ def from_dict(data: dict, path: str = "<scenario>") -> Scenario:
     except ValidationError as exc:
         field, reason = _describe(_pick(exc.errors()))
         raise ScenarioError(reason, path=path, field=field or None) from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise ScenarioError(str(exc), path=path) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ScenarioError(clip(exc, 300), path=path) from None
 
 
 def parse_bytes(data: bytes, name: str) -> dict:
@@ -102,8 +146,16 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file."""
     p = Path(path)
     name = str(path)
-    if not p.is_file():
-        raise ScenarioError("no such file", path=name)
+    try:
+        mode = p.stat().st_mode
+    except OSError as exc:
+        raise ScenarioError("no such file" if isinstance(exc, FileNotFoundError) else
+                            f"cannot read the file: {exc.strerror or exc}", path=name) from None
+    if not stat.S_ISREG(mode):
+        what = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "not a regular file")
+        raise ScenarioError(f"is {what}, not a scenario file", path=name)
     if p.stat().st_size > MAX_FILE_BYTES:
         raise ScenarioError(f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", path=name)
     try:

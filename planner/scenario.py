@@ -15,11 +15,15 @@ from .arch import ModelArch
 from .catalog import Chip, chips, models
 from .perf.layout import MAX_UNITS, Parallelism
 from .validation import field_error
+from .yamlio import clip
 
 MAX_POOLS = 64
 MAX_DELIVERIES = 1_000
 MAX_HORIZON_DAYS = 36_500
 MAX_REPLICATIONS = 100_000
+MAX_SEED = 2**63 - 1
+MIN_MAINTENANCE_EVERY_DAYS = 1 / 24  # one planned interruption an hour at most
+LAST_DAY = dt.date(9999, 12, 31)
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -46,7 +50,7 @@ class Workload(_Section):
     def _known_model(cls, v):
         if isinstance(v, str) and v not in models():
             known = ", ".join(sorted(models()))
-            raise ValueError(f"unknown model preset {v!r}; known: {known}")
+            raise ValueError(f"unknown model preset {clip(v)!r}; known: {known}")
         return v
 
     @model_validator(mode="after")
@@ -218,8 +222,17 @@ class Reliability(_Section):
     storage_gbyteps: float = Field(2_000.0, gt=0, le=1e6, description="checkpoint storage bandwidth [GB/s]")
     restart_base_minutes: float = Field(5.0, ge=0, le=10_000)
     restart_minutes_per_1000_chips: float = Field(0.5, ge=0, le=10_000)
-    maintenance_every_days: float | None = Field(1.15, gt=0, le=3650, description="planned interruptions")
+    maintenance_every_days: float | None = Field(1.15, ge=MIN_MAINTENANCE_EVERY_DAYS, le=3650,
+                                                 description="planned interruptions (at most one an hour)")
     maintenance_minutes: float = Field(10.0, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _maintenance(self) -> Reliability:
+        if self.maintenance_every_days and self.maintenance_minutes >= self.maintenance_every_days * 1440:
+            raise field_error("maintenance_minutes", f"{self.maintenance_minutes:g} min is no shorter than the "
+                                                     f"interval ({self.maintenance_every_days:g} days): the job "
+                                                     "would never train")
+        return self
 
 
 class Costs(_Section):
@@ -228,13 +241,14 @@ class Costs(_Section):
     amortization_years: float = Field(4.0, gt=0, le=50)
     energy_usd_per_kwh: float = Field(0.08, ge=0, le=100, description="industrial electricity price")
     pue: float = Field(1.48, ge=1, le=5, description="Uptime Institute 2025: facilities built since 2020 (S62)")
-    unit_price_usd: dict[str, float] = Field(default_factory=dict, description="chip id -> price override")
+    unit_price_usd: dict[str, Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]] = Field(
+        default_factory=dict, max_length=256, description="chip id -> price override [USD per chip]")
 
 
 class Simulation(_Section):
     """Monte Carlo settings: the root seed and the number of replications."""
 
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     replications: int = Field(1, ge=1, le=MAX_REPLICATIONS)
     model_error: Literal["auto", "on", "off"] = Field(
         "auto", description="draw the cost model's cross-validated error per replication (auto: when replications "
@@ -275,7 +289,15 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
-        known = set(chips()) | {c.id for c in self.chips}
+        builtin = set(chips())
+        custom: set[str] = set()
+        for i, c in enumerate(self.chips):
+            if c.id in builtin:
+                raise field_error(f"chips[{i}].id", f"{c.id!r} is a built-in chip id; give the custom chip its own")
+            if c.id in custom:
+                raise field_error(f"chips[{i}].id", f"chip id {c.id!r} is used twice")
+            custom.add(c.id)
+        known = builtin | custom
         names: set[str] = set()
         for i, p in enumerate(self.fleet):
             if p.chip not in known:
@@ -283,7 +305,23 @@ class Scenario(_Section):
             if p.name in names:
                 raise field_error(f"fleet[{i}].name", f"pool name {p.name!r} is used twice")
             names.add(p.name)
+            if self.workload.precision == "fp8" and self.chip(p.chip).fp8_tflops is None:
+                raise field_error(f"fleet[{i}].chip", f"{p.chip} has no FP8 support but workload.precision is fp8")
+            if p.parallelism is not None:
+                self._check_pins(i, p.parallelism)
+        for chip_id in self.costs.unit_price_usd:
+            if chip_id not in known:
+                raise field_error(f"costs.unit_price_usd.{clip(chip_id, 64)}",
+                                  f"unknown chip {clip(chip_id)!r}; known: {', '.join(sorted(known))}")
         self._check_links_and_mode()
+        reach = sum(p.planned_units for p in self.fleet)
+        need = self.strategy.min_units_to_start
+        if need is not None and need > reach:
+            raise field_error("strategy.min_units_to_start",
+                              f"{need:,} is more than the whole fleet ever holds ({reach:,} chips)")
+        if self.start.toordinal() + self.horizon_days > LAST_DAY.toordinal() - 1:
+            raise field_error("horizon_days", f"start {self.start} plus {self.horizon_days:g} days runs past "
+                                              f"{LAST_DAY}")
         return self
 
     def _check_links_and_mode(self) -> None:
@@ -322,6 +360,22 @@ class Scenario(_Section):
                                   f"only mode {reader!r} (or 'auto') reads it; the mode is {mode!r}")
         if len(self.fleet) < 2 and self.links:
             raise field_error("links", "links join sites of a fleet with two or more pools")
+
+    def _check_pins(self, i: int, pins: Parallelism) -> None:
+        """Pinned degrees the model cannot take (the search would find no layout, or a wrong one)."""
+        a, w = self.workload.arch, self.workload
+        where = f"fleet[{i}].parallelism"
+        if pins.tp and a.heads % pins.tp:
+            raise field_error(f"{where}.tp", f"tp={pins.tp} does not divide the {a.heads} attention heads")
+        if pins.pp and pins.pp > a.layers:
+            raise field_error(f"{where}.pp", f"pp={pins.pp} is more pipeline stages than the {a.layers} layers")
+        if pins.cp and w.seq_len % pins.cp:
+            raise field_error(f"{where}.cp", f"cp={pins.cp} does not divide the sequence length {w.seq_len}")
+        if pins.ep and pins.ep > 1:
+            if a.moe is None:
+                raise field_error(f"{where}.ep", f"ep={pins.ep} needs a mixture-of-experts model; this one is dense")
+            if a.moe.experts % pins.ep:
+                raise field_error(f"{where}.ep", f"ep={pins.ep} does not divide the {a.moe.experts} experts")
 
     def chip(self, chip_id: str) -> Chip:
         """A chip class by id: the scenario's own custom chips first, then the catalog."""

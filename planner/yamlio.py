@@ -1,4 +1,14 @@
-"""YAML reading: safe loading that also reads exponent numbers such as ``15.6e12`` as numbers."""
+"""YAML reading: a bounded, strict safe loader.
+
+- ``15.6e12`` and ``1e5`` read as numbers (PyYAML's YAML 1.1 float rule needs a dot);
+- only ``true``/``false`` are booleans and there are no base-60 numbers (YAML 1.2 core schema:
+  ``units: yes`` and ``17:04`` stay strings, so the scenario check refuses them instead of reading 1 or 1024);
+- a mapping with the same key twice is an error (the last one would silently win);
+- aliases may not expand beyond ``MAX_ALIAS_NODES`` nodes in all (an alias bomb of a few hundred bytes
+  would otherwise build billions of nodes), and nesting deeper than ``MAX_DEPTH`` is refused;
+- a value a tag cannot construct (``!!int abc``, ``2025-02-30``, a 100,000-digit integer) is a YAML error at
+  its line and column, never a Python exception of another kind.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +16,87 @@ import re
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, SequenceNode
+
+MAX_ALIAS_NODES = 10_000  # nodes reachable through aliases, summed over every alias use
+MAX_DEPTH = 200  # nested mappings/sequences; the scenario format needs fewer than 10
+MAX_INT_DIGITS = 30  # no field of the format needs more; Python refuses > 4300 digits with a ValueError
 
 
 class SafeLoader(yaml.SafeLoader):
-    """SafeLoader that also reads ``15.6e12`` and ``1e5`` as numbers (PyYAML's YAML 1.1 float rule needs a dot)."""
+    """PyYAML's SafeLoader with the rules of the module docstring."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._alias_nodes = 0
+        self._depth = 0
+
+    # ---- composing: bounded nesting and bounded alias expansion
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = super().compose_node(parent, index)
+            self._alias_nodes += _size(node, MAX_ALIAS_NODES + 1)
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"aliases expand to more than {MAX_ALIAS_NODES:,} values; write the values out",
+                    event.start_mark)
+            return node
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    # ---- constructing: one error class with a position, whatever went wrong
+    def construct_object(self, node: Any, deep: bool = False) -> Any:  # noqa: D102
+        try:
+            return super().construct_object(node, deep=deep)
+        except ConstructorError:
+            raise
+        except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError) as exc:
+            value = node.value if isinstance(node.value, str) else ""
+            kind = node.tag.rsplit(":", 1)[-1]
+            why = ("not a real date (YYYY-MM-DD)" if kind == "timestamp"
+                   else clip(exc) if isinstance(exc, ValueError) and str(exc) else f"not a valid {kind}")
+            raise ConstructorError(None, None, f"cannot read {clip(value)!r} as {kind}: {why}",
+                                   node.start_mark) from None
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # noqa: D102
+        if isinstance(node, MappingNode):
+            seen: set = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = (key_node.tag, key_node.value)
+                    if key in seen:
+                        raise ConstructorError(None, None, f"key {clip(key_node.value)!r} appears twice",
+                                               key_node.start_mark)
+                    seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _size(node: Any, limit: int) -> int:
+    """Nodes below ``node`` (counted with repeats, as an expansion would build them), stopping at ``limit``."""
+    count, stack = 0, [node]
+    while stack and count < limit:
+        n = stack.pop()
+        count += 1
+        if isinstance(n, SequenceNode):
+            stack.extend(n.value)
+        elif isinstance(n, MappingNode):
+            for k, v in n.value:
+                stack.extend((k, v))
+    return count
+
+
+def clip(value: Any, limit: int = 80) -> str:
+    """``str(value)`` cut to ``limit`` characters, then ``…`` (every value quoted in a message goes through this)."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 _FLOAT = re.compile(
@@ -20,10 +107,16 @@ _FLOAT = re.compile(
     |\.(?:nan|NaN|NAN))$""",
     re.X,
 )
+# YAML 1.2 core: booleans are true/false only; integers without base 60
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+_REPLACED = {"tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"}
 SafeLoader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    k: [(tag, rx) for tag, rx in v if tag not in _REPLACED]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+SafeLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
+SafeLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
 SafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
@@ -33,10 +126,25 @@ def _int_if_whole(loader: SafeLoader, node: yaml.Node) -> Any:
     return int(value) if whole else value
 
 
-SafeLoader.add_constructor("tag:yaml.org,2002:float", _int_if_whole)
+def _bounded_int(loader: SafeLoader, node: yaml.Node) -> Any:
+    digits = sum(ch.isalnum() for ch in str(node.value))
+    if digits > MAX_INT_DIGITS:
+        raise ConstructorError(None, None, f"an integer of {digits:,} digits is too long", node.start_mark)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
 
+
+def _strict_bool(loader: SafeLoader, node: yaml.Node) -> Any:
+    value = loader.construct_scalar(node)
+    if str(value).lower() not in ("true", "false"):
+        raise ConstructorError(None, None, f"{clip(value)!r} is not a boolean (true or false)", node.start_mark)
+    return str(value).lower() == "true"
+
+
+SafeLoader.add_constructor("tag:yaml.org,2002:float", _int_if_whole)
+SafeLoader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
+SafeLoader.add_constructor("tag:yaml.org,2002:bool", _strict_bool)
 
 
 def safe_load(text: str) -> Any:
-    """yaml.safe_load with exponent floats."""
+    """yaml.safe_load with the rules of this module."""
     return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a SafeLoader subclass

@@ -16,7 +16,7 @@ LAYERS = [
     {"arch", "catalog", "metrics", "perf"},
     {"plan", "scenario"},
     {"loader", "results", "costs", "bridge", "edits", "strategy"},
-    {"sim", "calibrate"},
+    {"sim", "calibrate", "budget"},
     {"api", "report"},
     {"cli"},
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -137,8 +138,22 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
 # ---------------------------------------------------------------- files
 
 
+# what spreadsheets read as the start of a formula (OWASP: CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+XLSX_CREATED = dt.datetime(2000, 1, 1)  # fixed docProps dates: identical runs give identical bytes
+
+
+def as_text(value: Any) -> Any:
+    """A string a spreadsheet would run as a formula, prefixed with ``'`` so that it stays text."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write a table as CSV with Unix line ends."""
+    """Write a table as CSV with Unix line ends; user strings never become live formulas."""
+    df = df.copy()
+    for col in df.columns:
+        if not (pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col])):
+            df[col] = df[col].map(as_text)
     df.to_csv(path, index=False, lineterminator="\n")
 
 
@@ -164,7 +179,9 @@ def write_xlsx(result: RunResult, path: Path) -> None:
         summary = pd.concat([summary, pd.DataFrame(notes, columns=["field", "value"])], ignore_index=True)
     sheets = {"summary": _excel_safe(summary)[0], **sheets}
     # xlsxwriter column by column: several times faster than pandas' cell-by-cell formatter for the event tables
-    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+    options = {"strings_to_formulas": False, "strings_to_urls": False}  # cells hold text as written
+    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
+        writer.book.set_properties({"created": XLSX_CREATED})
         bold = writer.book.add_format({"bold": True})
         for name, df in sheets.items():
             sheet = writer.book.add_worksheet(name)
