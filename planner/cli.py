@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -14,6 +16,8 @@ from rich.table import Table
 
 from . import __version__
 from .errors import InfeasiblePlanError, PlannerError, ScenarioError
+
+PIPED_PROGRESS_EVERY_S = 5.0  # one progress line this often when stderr is not a terminal
 
 app = typer.Typer(
     add_completion=False,
@@ -132,11 +136,11 @@ def run(
     seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
     backend: str = typer.Option("local", "--backend", help="local | dask"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
-    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Local Dask workers."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=1024,
+                                       help="Worker processes (default: the cores; dask without --scheduler: "
+                                            "the LocalCluster's workers)."),
 ) -> None:
     """Simulate the scenario over time and write the report folder. Exit 1 when an `expect` check fails."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from . import api
     from .report import write_report
 
@@ -145,13 +149,10 @@ def run(
     s = _load(scenario)
     n = replications or s.simulation.replications
     target = out_dir or Path("reports") / (re.sub(r"[^A-Za-z0-9._-]+", "-", s.name).strip(".-") or "scenario")
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=n < 2) as bar:
-        task = bar.add_task(f"simulating {s.name}", total=n)
+    with progress_bar(f"simulating {s.name}", n) as tick:
         try:
             result = api.simulate(s, replications=replications, seed=seed, backend=backend,
-                                      scheduler=scheduler, workers=workers,
-                                      progress=lambda k, total: bar.update(task, completed=k))
+                                  scheduler=scheduler, workers=workers, progress=tick)
         except PlannerError as exc:
             _fail(exc)
     try:
@@ -161,6 +162,43 @@ def run(
     _print_headline(result.summary, path)
     if not all(e["passed"] for e in result.summary["expectations"]):
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: int):
+    """A progress callback ``tick(done, total)``: a bar with ETA on a terminal, a line every few seconds when piped."""
+    if total < 2:
+        yield lambda k, n: None
+        return
+    if err.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err,
+                      transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda k, n: bar.update(task, completed=k, total=n)
+        return
+    t0 = time.monotonic()
+    last = [t0]
+
+    def tick(k: int, n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PIPED_PROGRESS_EVERY_S or k == n:
+            last[0] = now
+            rate = k / max(now - t0, 1e-9)
+            eta = (n - k) / rate if rate > 0 else float("nan")
+            err.print(f"{label}: {k}/{n} done, {now - t0:.0f} s elapsed, ETA {eta:.0f} s", highlight=False,
+                      markup=False)
+
+    yield tick
 
 
 def _print_headline(summary: dict, path: Path) -> None:
