@@ -130,6 +130,16 @@ def _drop_empty_rentals(data: dict) -> None:
     if not kept:
         raise ScenarioError("no pool is left once the rental is set to 0 units", field="fleet")
     data["fleet"] = kept
+    _drop_dangling_links(data)
+
+
+def _drop_dangling_links(data: dict) -> None:
+    """Links to a site that no pool uses any more go with the pools an edit removed."""
+    sites = {p.get("site", "default") for p in data.get("fleet", []) if isinstance(p, dict)}
+    links = data.get("links")
+    if isinstance(links, list):
+        data["links"] = [lk for lk in links if not isinstance(lk, dict)
+                         or all(x in sites for x in lk.get("sites") or [])]
 
 
 # ---------------------------------------------------------------- higher-level what-ifs
@@ -155,6 +165,7 @@ def scale_cloud(scenario: Scenario, factor: float) -> Scenario:
     if not kept:
         raise ScenarioError("no pool is left once the cloud is removed", field="fleet")
     data["fleet"] = kept
+    _drop_dangling_links(data)
     return from_dict(data, scenario.name)
 
 
