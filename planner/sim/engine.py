@@ -460,43 +460,87 @@ class TrainingJob:
         Between two capacity steps (and before the next maintenance stop, the finish and the horizon) only
         failures happen, and each follows the same rules as in the main loop: work since the last
         checkpoint is lost, the node goes to repair, the job restarts on its spare chips. This loop
-        applies them in plain arithmetic and stops, with the state as the main loop expects it, at the
-        first failure that needs a new layout or at the last one before the outside event.
+        applies them in plain arithmetic (the same as ``_advance_cycles``, ``_keep``, ``_hold`` and
+        ``_on_failure``, inlined: it runs once per failure, about a thousand times per replication) and
+        stops, with the state as the main loop expects it, at the first failure that needs a new layout
+        or at the last one before the outside event.
         """
         t = self.env.now
-        limit = min(min(self.pools[p].next_step_h for p in self.plan.pools), self.horizon_h,
-                    self.next_maint if self.maint_every_h else math.inf)
         plan = self.plan
-        node_restart_h = self._restart_h(plan.units_used)
+        limit = min(min(self.pools[p].next_step_h for p in plan.pools), self.horizon_h,
+                    self.next_maint if self.maint_every_h else math.inf)
+        units = plan.units_used
+        r_h = self._restart_h(units)
         cyc = self._cycle()  # the plan does not change inside this loop
+        tau, length, mtbf_h = cyc.tau, cyc.length, cyc.mtbf_h
         rate_h = self._rate_h()
+        kwh_h = sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts)  # energy per hour held
+        mfu_f = plan.mfu * self.model_factor
+        link_h = sum(plan.link_bytes_per_s.values()) * SECONDS_PER_HOUR
+        shares = [(p, plan.share_of(p)) for p in plan.pools]
+        parts = [(self.pools[p.pool], p.units) for p in plan.parts]
+        weights = [p.units / self.mtbf_chip_h[p.pool] for p in plan.parts]
+        total_w = sum(weights)
+        repair_mean_h = self.rel.repair_days * HOURS_PER_DAY
+        s, rng, log, target = self.stats, self.rng, self.log, self.target
+        pool_tokens = self.pool_tokens
+        saved, pos = self.saved, self.pos
+        ckpt_note = f"checkpoints every {tau * 60:.1f} min ({cyc.delta * 3600:.1f} s each)"
+        next_record = t  # the tokens timeline is recorded at most once per simulated day in this loop
         while True:
-            pending_h = min(self.pos, cyc.tau)
-            need_h = max(self.target - self.saved, 0.0) / rate_h - pending_h
-            t_finish = need_h * (cyc.length / cyc.tau)
-            gap = self.rng.exponential(cyc.mtbf_h)
+            pending = pos if pos < tau else tau
+            t_finish = (max(target - saved, 0.0) / rate_h - pending) * (length / tau)
+            gap = rng.exponential(mtbf_h)
             # stop before the finish, the outside event, or a failure whose restart would cross it
-            if gap >= t_finish or t + gap + node_restart_h >= limit:
-                return t
-            self._advance_cycles(gap, cyc, pending_h)
-            pending_h = min(self.pos, cyc.tau)
-            self._hold(gap)
+            if gap >= t_finish or t + gap + r_h >= limit:
+                break
+            x = pos + gap
+            done = int(x // length)
+            if done:
+                train_h = (tau - pending) + (done - 1) * tau
+                s.kept_chip_h += units * train_h
+                s.flops_chip_h += units * train_h * mfu_f
+                s.link_bytes += link_h * train_h
+                tokens = train_h * rate_h
+                saved += tokens
+                for name, share in shares:
+                    pool_tokens[name] += tokens * share
+                s.checkpoints += done
+                log("", "checkpoint", done, f"{done} {ckpt_note}", at=t + gap)
+            pos = x - done * length
+            pending = pos if pos < tau else tau
+            s.held_chip_h += units * gap
+            s.energy_kwh += kwh_h * gap
             t += gap
-            s = self.stats
             s.failures += 1
             s.restarts += 1
-            where = self._failed_pool()
-            repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
-            self.pools[where].fail(self.node[where], repair_h, at=t)
-            self.log(where, "failure", self.node[where], f"lost {pending_h * 60:.1f} min of training", at=t)
-            self.log("", "restart", plan.units_used, "restart from the last checkpoint", at=t)
-            self.pos = 0.0
-            self._record_tokens(at=t)
-            if any(self.pools[p.pool].available_at(t) < p.units for p in plan.parts):
+            k = 0
+            if len(weights) > 1:
+                u = rng.random() * total_w
+                while k < len(weights) - 1 and u >= weights[k]:
+                    u -= weights[k]
+                    k += 1
+            state = parts[k][0]
+            where = state.pool.name
+            repair_h = rng.exponential(repair_mean_h) if repair_mean_h else 0.0
+            state.fail(self.node[where], repair_h, at=t)
+            log(where, "failure", self.node[where], f"lost {pending * 60:.1f} min of training", at=t)
+            log("", "restart", units, "restart from the last checkpoint", at=t)
+            pos = 0.0
+            if t >= next_record:
+                self.saved = saved
+                self._record_tokens(at=t)
+                next_record = (math.floor(t / HOURS_PER_DAY) + 1) * HOURS_PER_DAY
+            if any(st.available_at(t) < need for st, need in parts):
                 self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
-                return t
-            self._hold(node_restart_h)
-            t += node_restart_h
+                break
+            s.held_chip_h += units * r_h
+            s.energy_kwh += kwh_h * r_h
+            t += r_h
+        self.saved, self.pos = saved, pos
+        if t > self.env.now:
+            self._record_tokens(at=t)
+        return t
 
     # -- the process ---------------------------------------------------------------------------------
     def run(self):
