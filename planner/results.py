@@ -66,3 +66,5 @@ class RunResult:
     plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))
     layouts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LAYOUT_COLUMNS))
     replications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLICATION_COLUMNS))
+    # day, date, tokens_p10/p50/p90 (cumulative tokens trained over the sampled replications), tokens_target
+    tokens_fan: pd.DataFrame = field(default_factory=pd.DataFrame)
