@@ -71,3 +71,5 @@ class RunResult:
     replications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLICATION_COLUMNS))
     links: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LINK_COLUMNS))
     compare: list[dict] = field(default_factory=list)  # every mode side by side (``planner compare``)
+    # day, date, tokens_p10/p50/p90 (cumulative tokens trained over the sampled replications), tokens_target
+    tokens_fan: pd.DataFrame = field(default_factory=pd.DataFrame)

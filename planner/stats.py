@@ -23,3 +23,8 @@ def quantiles(values: Iterable[float]) -> dict:
 def quantile_at(values: Iterable[float], q: float) -> float:
     """The ``q`` quantile as an observed value (inverse of the empirical CDF), for pass/fail checks."""
     return float(np.quantile(np.asarray(list(values), dtype=float), q, method="inverted_cdf"))
+
+
+def quantile_rows(grid, qs: Iterable[float] = QUANTILES):
+    """Quantiles down each column of a 2-D array (one row per replication): an array of len(qs) rows."""
+    return np.quantile(np.asarray(grid, dtype=float), list(qs), axis=0)

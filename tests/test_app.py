@@ -216,7 +216,7 @@ def test_run_shows_the_api_result_and_updates(at):
     at.sidebar.button[0].click().run()
     _no_traceback(at)
     assert not at.warning
-    assert len(at.get("plotly_chart")) == 6  # now with the replications histogram
+    assert len(at.get("plotly_chart")) == 9  # now with the fan, finish CDF, cost and replications histograms
     edited = edits.set_values(edits.scale_cloud(from_dict(SMALL), 3.0), {"simulation.replications": 3})
     want = api.simulate(edited, replications=3, seed=3).summary
     shown = _metrics(at)

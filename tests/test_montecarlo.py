@@ -90,3 +90,22 @@ def test_replications_csv_and_progress_lines_through_the_cli(cli, make_scenario,
     assert s["finish_date"]["p50"] and s["start"] == "2025-01-01"
     assert "5/5 done" in r.stderr and "ETA" in r.stderr  # piped: progress as lines
     assert "Finish date (p50)" in r.stdout
+
+
+def test_risk_charts_have_known_numbers(make_scenario):
+    from planner.report import charts
+    from planner.sim.runner import tokens_fan
+
+    start = dt.date(2025, 1, 1)
+    reps = pd.DataFrame({"time_to_train_days": [10.0, 20.0, 30.0, float("nan")], "cost_usd": [1.0, 2.0, 3.0, 4.0]})
+    summary = {"expectations": [{"metric": "time_to_train_days", "quantile": 0.9, "max": 25.0}]}
+    cdf = charts.finish_cdf_figure(reps, summary, start)
+    assert list(cdf.data[0].y) == [0.25, 0.5, 0.75]  # the unfinished replication never reaches the top
+    assert "50%" in cdf.layout.title.text  # 2 of 4 finish within 25 days
+    sc = make_scenario.scenario()
+    fan = tokens_fan(sc, [{"tokens_by_day": np.array([0.0, 1.0, 2.0])}, {"tokens_by_day": np.array([0.0, 3.0])}])
+    assert list(fan["tokens_p50"]) == [0.0, 2.0, 2.5]  # the shorter run stays at 3 after it ends
+    assert fan["date"].iloc[2] == "2025-01-03"
+    fig = charts.fan_figure(fan, summary, start)
+    assert [t.name for t in fig.data] == ["P90", "P10-P90", "median"]
+    assert len(charts.cost_histogram_figure(reps).data[0].x) == 4

@@ -189,8 +189,9 @@ def test_html_is_self_contained(written: tuple[RunResult, Path]) -> None:
     assert not re.search(r"<script[^>]*\ssrc\s*=\s*[\"']?https?:", page, re.I)
     assert "<script src=http" not in page.replace('"', "").replace("'", "")
     assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
-    assert page.count("Plotly.newPlot") == 6  # capacity, tokens, contribution, cost, timeline, replications
-    assert len(re.findall(r"<script[^>]*>", page)) == 1 + 6  # plotly.js once, then one per figure
+    # capacity, tokens, contribution, cost, timeline, fan, finish CDF, cost histogram, replications
+    assert page.count("Plotly.newPlot") == 9
+    assert len(re.findall(r"<script[^>]*>", page)) == 1 + 9  # plotly.js once, then one per figure
     # the scenario name is escaped, never raw markup
     assert "tiny &lt;two-pool&gt; &amp; co" in page and "<two-pool>" not in page
     assert "node 12 &lt;gpu&gt;" in page
@@ -335,7 +336,8 @@ def test_charts_content() -> None:
     assert next(t for t in plain.data if t.name == "failure").x[0] == pytest.approx(3.25)
     # result_figures draws the same calendar timeline from the result's start
     figures = charts.result_figures(result)
-    assert list(figures) == ["capacity", "tokens", "contribution", "cost", "timeline", "replications"]
+    assert list(figures) == ["capacity", "tokens", "contribution", "cost", "timeline", "fan", "finish_cdf",
+                             "cost_histogram", "replications"]
     assert figures["timeline"].layout.xaxis.type == "date"
 
     hist = charts.replications_figure(result.replications)

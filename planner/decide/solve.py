@@ -27,11 +27,12 @@ FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share 
 def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
           high: float | None = None, replications: int | None = None, seed: int | None = None,
           workers: int | None = None, progress: Callable[[int, int], None] | None = None,
-          source: str = "<scenario>") -> dict[str, Any]:
+          source: str = "<scenario>", step: float | None = None) -> dict[str, Any]:
     """The smallest value at ``path`` in [low, high] whose ``quantile`` finish is on or before ``deadline``.
 
     Returns {found, value, path, quantile, deadline, finish_date, time_to_train_days, cost_usd, monotone,
-    evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline.
+    evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline. ``step`` is
+    the resolution of the answer (default 1 for whole numbers, 0.1% of the range for others).
     """
     path = format_path(parse_path(path))
     if not 0 < quantile < 1:
@@ -73,9 +74,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     else:
         lo, hi = low, high  # lo misses, hi meets
         for _ in range(MAX_EVALUATIONS):
-            if integer and hi - lo <= 1:
-                break
-            if not integer and hi - lo <= FLOAT_TOLERANCE * (high - low):
+            if hi - lo <= (step or (1 if integer else FLOAT_TOLERANCE * (high - low))):
                 break
             mid = (lo + hi) // 2 if integer else (lo + hi) / 2
             evaluate([mid])

@@ -303,6 +303,80 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
 # ---------------------------------------------------------------- all at once
 
 
+# ---------------------------------------------------------------- risk over replications
+
+
+def deadlines(summary: dict | None, start) -> list[tuple[str, float]]:
+    """(label, days) of each `expect` deadline on time to train (its max), from the summary."""
+    out = []
+    for e in (summary or {}).get("expectations") or []:
+        if e.get("metric") == "time_to_train_days" and e.get("max") is not None:
+            q = e.get("quantile")
+            label = f"deadline p{q * 100:g}" if q is not None else "deadline"
+            if start is not None:
+                label += f" {(pd.Timestamp(start) + pd.Timedelta(days=float(e['max']))).date().isoformat()}"
+            out.append((label, float(e["max"])))
+    return out
+
+
+def fan_figure(fan: pd.DataFrame | None, summary: dict | None = None, start=None) -> go.Figure:
+    """Cumulative tokens trained: the P10-P90 band and the median over replications, with the deadlines."""
+    title = "Tokens trained over the replications (P10-P90 band, median)"
+    if not _usable(fan, "date", "tokens_p10", "tokens_p50", "tokens_p90"):
+        return empty_figure(title)
+    x = pd.to_datetime(fan["date"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=fan["tokens_p90"], line=dict(width=0), name="P90", showlegend=False))
+    fig.add_trace(go.Scatter(x=x, y=fan["tokens_p10"], line=dict(width=0), fill="tonexty",
+                             fillcolor="rgba(31,119,180,0.25)", name="P10-P90"))
+    fig.add_trace(go.Scatter(x=x, y=fan["tokens_p50"], line=dict(color="#1f77b4"), name="median"))
+    if "tokens_target" in fan and len(fan):
+        fig.add_hline(y=float(fan["tokens_target"].iloc[0]), line_dash="dot", annotation_text="tokens to train")
+    for label, days in deadlines(summary, start):
+        if start is not None:
+            d = pd.Timestamp(start) + pd.Timedelta(days=days)
+            fig.add_vline(x=d.timestamp() * 1000, line_dash="dash", line_color="#d62728", annotation_text=label)
+    n = int(fan["replications"].iloc[0]) if "replications" in fan and len(fan) else 0
+    fig.update_layout(**_LAYOUT, title=f"{title}, {n} replication(s)", yaxis_title="tokens")
+    return fig
+
+
+def finish_cdf_figure(replications: pd.DataFrame | None, summary: dict | None = None, start=None) -> go.Figure:
+    """The empirical CDF of finish dates, with the chance of finishing by each `expect` deadline."""
+    title = "Chance of finishing by each date"
+    if not _usable(replications, "time_to_train_days") or start is None:
+        return empty_figure(title)
+    n = len(replications)
+    t = pd.to_numeric(replications["time_to_train_days"], errors="coerce").dropna().sort_values().to_numpy()
+    if not len(t):
+        return empty_figure(title, "no replication finished")
+    x = pd.Timestamp(start) + pd.to_timedelta(t, unit="D")
+    y = [(i + 1) / n for i in range(len(t))]  # unfinished replications never reach the curve's top
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name="finished by"))
+    notes = []
+    for label, days in deadlines(summary, start):
+        p = float((t <= days).sum()) / n
+        d = pd.Timestamp(start) + pd.Timedelta(days=days)
+        fig.add_vline(x=d.timestamp() * 1000, line_dash="dash", line_color="#d62728",
+                      annotation_text=f"{label}: {p:.0%}")
+        notes.append(f"{label}: {p:.0%}")
+    fig.update_layout(**_LAYOUT, title=title + (f" ({'; '.join(notes)})" if notes else ""),
+                      yaxis=dict(title="share of replications", tickformat=".0%", range=[0, 1.02]))
+    return fig
+
+
+def cost_histogram_figure(replications: pd.DataFrame | None) -> go.Figure:
+    """How the cost spreads over the replications."""
+    title = "Cost over the replications"
+    if not _usable(replications, "cost_usd"):
+        return empty_figure(title)
+    fig = go.Figure(go.Histogram(x=replications["cost_usd"], nbinsx=min(40, max(5, len(replications) // 5)),
+                                 marker_color="#2ca02c"))
+    fig.update_layout(**{**_LAYOUT, "hovermode": "closest"}, title=title, xaxis_title="cost [USD]",
+                      yaxis_title="replications")
+    return fig
+
+
 def result_figures(result: RunResult) -> dict[str, go.Figure]:
     """Every chart of a run, keyed by a short name, in display order (replications only when there are several)."""
     t0 = result.start
@@ -316,6 +390,9 @@ def result_figures(result: RunResult) -> dict[str, go.Figure]:
     if result.links is not None and len(result.links) and result.links["tb"].sum() > 0:
         figures["links"] = link_figure(result.links)
     if result.replications is not None and len(result.replications) > 1:
+        figures["fan"] = fan_figure(result.tokens_fan, result.summary, t0)
+        figures["finish_cdf"] = finish_cdf_figure(result.replications, result.summary, t0)
+        figures["cost_histogram"] = cost_histogram_figure(result.replications)
         figures["replications"] = replications_figure(result.replications)
     return figures
 

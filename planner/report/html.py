@@ -58,7 +58,25 @@ _CHART_TITLES = {
     "cost": "Cost",
     "timeline": "Layouts and interruptions",
     "replications": "Replications",
+    "fan": "Risk: tokens trained over time",
+    "finish_cdf": "Risk: finish dates",
+    "cost_histogram": "Risk: cost",
 }
+
+
+def detail_note(result: RunResult) -> str:
+    """Which replication the detailed charts show, and how the replications differ in the pools they used."""
+    reps = result.replications
+    if reps is None or len(reps) < 2:
+        return ""
+    used = result.summary.get("pools_used") or {}
+    pools = ", ".join(f"{k}: {v}" for k, v in used.items())
+    first = reps.iloc[0]
+    return (f'<p class="note">The capacity, progress, cost and timeline charts show replication 0 '
+            f"(spawn key {_e(first.get('spawn_key', 0))} of seed {_e(result.summary.get('seed'))}, pool "
+            f"{_e(first.get('pool', ''))}); the risk charts cover all {len(reps)} replications. "
+            f"Pools used: {_e(pools)}." + (" The replications differ in the pool they used."
+                                           if len(used) > 1 else "") + "</p>")
 
 
 def _e(text: Any) -> str:
@@ -183,6 +201,7 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
 <h1>{_e(name)}</h1>
 <p class="meta">{_meta(result)}</p>
 {_headline_html(result.summary)}
+{detail_note(result)}
 {chart_html}
 {strategy_html}
 <h2>Layouts</h2>

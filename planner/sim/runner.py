@@ -15,21 +15,53 @@ from ..bridge import layout_planners
 from ..metrics import DISTRIBUTION_KEYS
 from ..results import RunResult
 from ..scenario import Scenario
-from ..stats import quantile_at, quantiles
+from ..stats import quantile_at, quantile_rows, quantiles
 from ..strategy import Context
 from .draws import replication_draws
 from .replication import ReplicationOutput, compare, run_replication
 
+FAN_SAMPLE = 100  # the first replications also return their daily tokens trained, for the fan chart
+
 
 def _one(args) -> dict:
-    scenario, ctx, seed, n = args
-    return run_replication(scenario, ctx, seed, replications=n).metrics
+    scenario, ctx, item, n = args
+    return _one_seed((scenario, ctx, n), item)
 
 
-def _one_seed(context, seed) -> dict:
-    """One replication's metrics (the function the local process pool maps over the seeds)."""
+def _one_seed(context, item) -> dict:
+    """One replication's metrics (the function both backends map over (index, seed) pairs).
+
+    The first FAN_SAMPLE replications also give ``tokens_by_day``: cumulative tokens trained at the end
+    of each day (all pools), for the fan chart; memory stays flat however many replications run.
+    """
     scenario, ctx, n = context
-    return run_replication(scenario, ctx, seed, replications=n).metrics
+    i, seed = item
+    if i >= FAN_SAMPLE:
+        return run_replication(scenario, ctx, seed, replications=n).metrics
+    out = run_replication(scenario, ctx, seed, tables=True, replications=n)
+    return {**out.metrics, "tokens_by_day": _tokens_by_day(out.schedule)}
+
+
+def _tokens_by_day(schedule: pd.DataFrame | None) -> np.ndarray:
+    if schedule is None or schedule.empty:
+        return np.zeros(1)
+    return schedule.groupby("day")["tokens_trained"].sum().to_numpy(dtype=float)
+
+
+def tokens_fan(scenario: Scenario, rows: list[dict]) -> pd.DataFrame:
+    """P10/P50/P90 of cumulative tokens trained by day over the replications that kept their curve."""
+    curves = [r["tokens_by_day"] for r in rows if r.get("tokens_by_day") is not None]
+    cols = ["day", "date", "tokens_p10", "tokens_p50", "tokens_p90", "tokens_target", "replications"]
+    if not curves:
+        return pd.DataFrame(columns=cols)
+    days = max(len(c) for c in curves)
+    # a curve ends when its replication does; after that its tokens stay where they were
+    grid = np.vstack([np.concatenate([c, np.full(days - len(c), c[-1])]) for c in curves])
+    q = quantile_rows(grid, (0.1, 0.5, 0.9))
+    return pd.DataFrame({
+        "day": np.arange(days), "date": [(scenario.start + dt.timedelta(days=int(d))).isoformat() for d in range(days)],
+        "tokens_p10": q[0], "tokens_p50": q[1], "tokens_p90": q[2], "tokens_target": scenario.workload.tokens,
+        "replications": len(curves)})
 
 
 def finish_date(start: dt.date, days: float | None) -> str | None:
@@ -122,19 +154,21 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     ctx = Context(scenario, layout_planners(scenario))
     seeds = np.random.SeedSequence(seed).spawn(n)
     first: ReplicationOutput = run_replication(scenario, ctx, seeds[0], tables=True, replications=n)
-    rows = [first.metrics]
+    rows = [{**first.metrics, "tokens_by_day": _tokens_by_day(first.schedule)}]
     if progress:
         progress(1, n)
     rest = [(scenario, ctx, s, n) for s in seeds[1:]]
     if rest and backend == "dask":
         from .dask_backend import map_dask
 
+        rest = [(scenario, ctx, (i, s), n) for i, s in enumerate(seeds[1:], start=1)]
         rows.extend(map_dask(_one, rest, scheduler=scheduler, workers=workers, progress=progress, total=n))
     elif rest:
         from .parallel import map_local
 
-        rows.extend(map_local(_one_seed, (scenario, ctx, n), seeds[1:], workers=workers,
-                              progress=(lambda k: progress(k + 1, n)) if progress else None))
+        rows.extend(map_local(_one_seed, (scenario, ctx, n), list(enumerate(seeds[1:], start=1)),
+                              workers=workers, progress=(lambda k: progress(k + 1, n)) if progress else None))
+    fan = tokens_fan(scenario, rows)
     reps = replication_table(scenario, seed, seeds, rows)
     summary = summarize(scenario, seed, rows)
     summary.update(dates_summary(scenario, reps))
@@ -150,4 +184,5 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         links=first.links,
         # every mode side by side without failures: cheap, and what the strategy choice rests on
         compare=compare(scenario, ctx, seed, failures=False) if len(scenario.fleet) > 1 else [],
+        tokens_fan=fan,
     )
