@@ -89,9 +89,10 @@ out = Console(width=None if sys.stdout is not None and sys.stdout.isatty() else 
 err = Console(stderr=True, width=None if sys.stderr is not None and sys.stderr.isatty() else 200)
 
 
-def _fail(exc: PlannerError) -> None:
+def _fail(exc: PlannerError, path: Path | None = None) -> None:
     # user text (values, file paths) is printed literally, never read as console markup
-    err.print(Text("error", style="bold red") + Text(f": {exc}"), highlight=False, soft_wrap=True)
+    text = f"{exc}" if path is None or str(exc).startswith(str(path)) else f"{path}: {exc}"
+    err.print(Text("error", style="bold red") + Text(f": {text}"), highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -161,9 +162,9 @@ def estimate(
         result = api.estimate(s)
         explained = api.explain(s) if explain else []
     except InfeasiblePlanError as exc:
-        _fail(exc)
+        _fail(exc, scenario)  # exit 3 names the file too
     except PlannerError as exc:  # pragma: no cover - defensive
-        _fail(exc)
+        _fail(exc, scenario)
     if explained:
         result["explain"] = explained
     if as_json:
@@ -232,7 +233,7 @@ def run(
                                       scheduler=scheduler, workers=workers,
                                       progress=lambda k, total: bar.update(task, completed=k))
         except PlannerError as exc:
-            _fail(exc)
+            _fail(exc, scenario)
     try:
         path = write_report(result, target)
     except PlannerError as exc:

@@ -335,3 +335,10 @@ def test_the_shipped_scenarios_are_within_the_budget():
     for path in SHIPPED_SCENARIOS:
         s = from_dict(yaml.safe_load(path.read_text()), str(path))
         assert run_estimate(s).events_per_replication < MAX_EVENTS_PER_REPLICATION
+
+
+def test_exit_3_names_the_file(cli, make_scenario, tmp_path):
+    path = make_scenario(workload={"model": "llama3-405b"}, fleet=[{"name": "h100", "chip": "h100-sxm", "units": 8}])
+    for args in (("estimate", path), ("run", path, "--out", tmp_path / "o")):
+        line = _one_clean_line(cli(*args), code=3)
+        assert line.startswith(f"error: {path}: ") and "GiB" in line
