@@ -47,20 +47,63 @@ def estimate(scenario: Scenario) -> dict:
         })
     if not pools:
         raise errors[0] if len(errors) == 1 else InfeasiblePlanError("; ".join(str(e) for e in errors))
-    # Until pools are combined across sites, the combined answer is the best single pool.
-    best = max(pools, key=lambda p: p["tokens_per_s"])
     return {
         "scenario": scenario.name,
         "pools": pools,
-        "combined": {
-            "mode": "single",
-            "pools": [best["pool"]],
-            "tokens_per_s": best["tokens_per_s"],
-            "time_to_train_days": best["time_to_train_days"],
-        },
+        "combined": combined(scenario, band),
         "infeasible": [str(e) for e in errors],
         "search": {"layouts_evaluated": evaluated, "seconds": time.perf_counter() - t0},
     }
+
+
+def _context(scenario: Scenario):
+    from .bridge import layout_planners
+    from .strategy import Context
+
+    return Context(scenario, layout_planners(scenario))
+
+
+def combined(scenario: Scenario, band=None) -> dict:
+    """The steady-state answer of the scenario's mode (auto: the best mode) at the pools' full size.
+
+    Also every possible mode's figures (``modes``) and why the others are not possible (``impossible``).
+    """
+    from .strategy import options
+
+    band = band or error_band()
+    ctx = _context(scenario)
+    tokens = scenario.workload.tokens
+    rows, best = [], None
+    for mode in ("single", "sync", "diloco", "sequential"):
+        cands, why = options(ctx, mode)
+        plans = [(c, c.full_plan()) for c in cands]
+        plans = [(c, p) for c, p in plans if p is not None]
+        if not plans:
+            rows.append({"mode": mode, "possible": False, "why": why.get(mode, "no layout fits")})
+            continue
+        c, pl = max(plans, key=lambda cp: cp[1].tokens_per_s)
+        row = {"mode": mode, "possible": True, "pools": list(pl.pools), "tokens_per_s": pl.tokens_per_s,
+               "time_to_train_days": tokens / pl.tokens_per_s / SECONDS_PER_DAY, "mfu": pl.mfu,
+               "split": {p.pool: {"units": p.units, "batch_seqs": p.batch_seqs, "share": pl.share_of(p.pool)}
+                         for p in pl.parts},
+               "link_tb_per_day": sum(pl.link_bytes_per_s.values()) * SECONDS_PER_DAY / 1e12, "detail": pl.detail}
+        rows.append(row)
+        allowed = scenario.strategy.mode in ("auto", mode)
+        if allowed and (best is None or row["tokens_per_s"] > best["tokens_per_s"]):
+            best = row
+    if best is None:
+        raise InfeasiblePlanError("no strategy mode can train: " +
+                                  "; ".join(f"{r['mode']}: {r['why']}" for r in rows if not r["possible"]))
+    return {"mode": best["mode"], "pools": best["pools"], "tokens_per_s": best["tokens_per_s"],
+            "tokens_per_s_p10": best["tokens_per_s"] * band.p10, "tokens_per_s_p90": best["tokens_per_s"] * band.p90,
+            "time_to_train_days": best["time_to_train_days"], "split": best["split"], "modes": rows}
+
+
+def compare(scenario: Scenario, seed: int | None = None) -> list[dict]:
+    """Every strategy mode side by side through the time simulation (one replication, the same draws)."""
+    from .sim.replication import compare as run_compare
+
+    return run_compare(scenario, _context(scenario), scenario.simulation.seed if seed is None else seed)
 
 
 def explain(scenario: Scenario, pool_name: str | None = None) -> list[dict]:

@@ -194,7 +194,13 @@ def estimate(
             et.add_row(name, f"{v:.4f}", f"{v / e['step_time_s']:.1%}")
         out.print(et)
     c = result["combined"]
-    out.print(f"combined ({c['mode']}): {c['tokens_per_s']:,.0f} tokens/s, {c['time_to_train_days']:.1f} days")
+    split = ", ".join(f"{k} {v['share']:.0%}" for k, v in c.get("split", {}).items())
+    out.print(f"combined ({c['mode']} over {' + '.join(c['pools'])}): {c['tokens_per_s']:,.0f} tokens/s, "
+              f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else ""),
+              markup=False, highlight=False)
+    for m in c.get("modes", []) if len(s.fleet) > 1 else []:
+        if not m["possible"]:
+            out.print(f"  {m['mode']}: not possible ({m['why']})", markup=False, highlight=False, style="dim")
     for msg in result["infeasible"]:
         out.print(f"[yellow]not feasible[/]: {escape(msg)}", highlight=False)
     sr = result["search"]
@@ -258,6 +264,43 @@ def _print_headline(summary: dict, path: Path) -> None:
         t.add_row(escape(f"expect {e['check']}"), f"{escape(e['value'])} {mark}", "")
     out.print(t)
     out.print(f"report: {path}", highlight=False, markup=False)
+
+
+@app.command()
+def compare(
+    scenario: Path = typer.Argument(..., help="Scenario file."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+) -> None:
+    """Every strategy mode side by side: time, finish date, cost, energy, goodput, link traffic, why not.
+
+    Each mode's best strategy runs through the time simulation (one replication, the same draws); the
+    mode `auto` picks is marked.
+    """
+    from . import api
+    from .fmt import fmt_usd
+
+    s = _load(scenario)
+    try:
+        rows = api.compare(s, seed=seed)
+    except PlannerError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(_dumps({"scenario": s.name, "modes": rows}) + "\n")
+        return
+    t = Table(title=f"{s.name}: strategy modes (one replication, seed {s.simulation.seed if seed is None else seed})")
+    for col in ("mode", "pools", "days", "finish", "cost", "energy MWh", "goodput", "link TB/day", "note"):
+        t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")
+    for r in rows:
+        name = r["mode"] + (" (auto)" if r.get("auto") else "")
+        if not r["possible"]:
+            t.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"not possible: {r['why']}")
+            continue
+        days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
+        t.add_row(name, r["pool"], days, r.get("finish_date") or "-", fmt_usd(r["cost_usd"]),
+                  f"{r['energy_mwh']:,.0f}", f"{r['goodput']:.1%}", f"{r['link_tb_per_day']:.2f}",
+                  f"{r['moves']} moves" if r["mode"] == "sequential" else "")
+    out.print(t)
 
 
 @app.command()

@@ -27,7 +27,7 @@ SCHEDULE_COLUMNS = [
 ]
 EVENT_KINDS = (
     "delivery", "commissioning", "cloud_start", "cloud_end",  # supply
-    "start", "replan", "checkpoint", "failure", "repair", "restart", "maintenance", "finish", "give_up",  # job
+    "start", "replan", "move", "checkpoint", "failure", "repair", "restart", "maintenance", "finish", "give_up",  # job
 )
 SUPPLY_EVENTS = EVENT_KINDS[:4]
 EVENT_COLUMNS = [
@@ -39,8 +39,11 @@ EVENT_COLUMNS = [
     "detail",  # free text
 ]
 PLAN_COLUMNS = ["date", "pool", "planned_units"]  # the delivery plan: cumulative units by date
-LAYOUT_COLUMNS = ["start_days", "end_days", "pool", "units", *LAYOUT_FIELDS, "tokens_per_s", "mfu"]
-REPLICATION_COLUMNS = ["replication", "finished", *DISTRIBUTION_KEYS]
+LAYOUT_COLUMNS = ["start_days", "end_days", "pool", "mode", "units", *LAYOUT_FIELDS, "batch_seqs", "tokens_per_s",
+                  "mfu"]
+REPLICATION_COLUMNS = ["replication", "finished", *DISTRIBUTION_KEYS, "mode", "pool", "failures", "moves", "link_tb",
+                       "model_factor", "start_days"]
+LINK_COLUMNS = ["date", "link", "tb"]  # terabytes over each inter-site link per day
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,5 @@ class RunResult:
     plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))
     layouts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LAYOUT_COLUMNS))
     replications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLICATION_COLUMNS))
+    links: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LINK_COLUMNS))
+    compare: list[dict] = field(default_factory=list)  # every mode side by side (``planner compare``)

@@ -202,9 +202,13 @@ class Strategy(_Section):
     min_units_to_start: int | None = Field(None, ge=1, le=MAX_UNITS)
     replan_min_gain: float = Field(0.1, ge=0, le=10, description="re-plan when capacity grows by this share")
     replan_overhead_hours: float = Field(0.5, ge=0, le=1000)
-    sync_every_steps: int = Field(100, ge=1, le=1_000_000, description="DiLoCo outer-step interval")
-    diloco_token_efficiency: Fraction = Field(0.9, description="useful share of tokens under DiLoCo")
-    migration_downtime_hours: float = Field(2.0, ge=0, le=10_000)
+    sync_every_steps: int = Field(100, ge=1, le=1_000_000, description="DiLoCo outer-step interval H [inner steps]")
+    diloco_token_efficiency: Fraction | None = Field(
+        None, description="useful share of tokens under DiLoCo; default 1 - 0.02 log2(replicas) (Charles et al. 2025)")
+    migration_downtime_hours: float = Field(2.0, ge=0, le=10_000, description="sequential: downtime of one move")
+    cross_vendor_efficiency: Fraction = Field(
+        1.0, description="sync across chip vendors: throughput factor for the common framework (default 1.0: no "
+                         "published penalty for a tuned heterogeneous stack; set your own measurement)")
 
 
 class Reliability(_Section):
@@ -246,6 +250,9 @@ class Simulation(_Section):
 
     seed: int = Field(0, ge=0, le=MAX_SEED)
     replications: int = Field(1, ge=1, le=MAX_REPLICATIONS)
+    model_error: Literal["auto", "on", "off"] = Field(
+        "auto", description="draw the cost model's cross-validated error per replication (auto: when replications "
+                            "> 1), so Monte Carlo finish dates include it")
 
 
 class Expectation(_Section):
@@ -306,12 +313,7 @@ class Scenario(_Section):
             if chip_id not in known:
                 raise field_error(f"costs.unit_price_usd.{clip(chip_id, 64)}",
                                   f"unknown chip {clip(chip_id)!r}; known: {', '.join(sorted(known))}")
-        sites = {p.site for p in self.fleet}
-        for i, link in enumerate(self.links):
-            unused = [x for x in link.sites if x not in sites]
-            if unused:
-                raise field_error(f"links[{i}].sites", f"no pool is at site {clip(unused[0])!r}; pools are at "
-                                                       f"{', '.join(sorted(sites))}")
+        self._check_links_and_mode()
         reach = sum(p.planned_units for p in self.fleet)
         need = self.strategy.min_units_to_start
         if need is not None and need > reach:
@@ -321,6 +323,43 @@ class Scenario(_Section):
             raise field_error("horizon_days", f"start {self.start} plus {self.horizon_days:g} days runs past "
                                               f"{LAST_DAY}")
         return self
+
+    def _check_links_and_mode(self) -> None:
+        """Links join two different sites that pools use, once per pair; a mode has what it needs."""
+        sites = {p.site for p in self.fleet}
+        seen: set[tuple[str, str]] = set()
+        for i, lk in enumerate(self.links):
+            a, b = lk.sites
+            if a == b:
+                raise field_error(f"links[{i}].sites", f"a link joins two different sites, not {a!r} with itself")
+            for s in (a, b):
+                if s not in sites:
+                    raise field_error(f"links[{i}].sites",
+                                      f"no pool is at site {s!r}; sites: {', '.join(sorted(sites))}")
+            key = (a, b) if a <= b else (b, a)
+            if key in seen:
+                raise field_error(f"links[{i}].sites", f"sites {a!r} and {b!r} are already linked")
+            seen.add(key)
+        mode = self.strategy.mode
+        if mode in ("sync", "diloco", "sequential") and len(self.fleet) < 2:
+            raise field_error("strategy.mode", f"{mode!r} combines pools and needs at least two in the fleet")
+        if mode == "diloco" and len(sites) < 2:
+            raise field_error("strategy.mode",
+                              "'diloco' runs one replica per site and needs pools at two or more sites")
+        if mode in ("sync", "diloco", "sequential"):
+            ordered = sorted(sites)
+            for i, a in enumerate(ordered):
+                for b in ordered[i + 1:]:
+                    if (a, b) not in seen:
+                        raise field_error("links", f"mode {mode!r} needs a link between sites {a!r} and {b!r}")
+        readers = {"sync_every_steps": "diloco", "diloco_token_efficiency": "diloco",
+                   "migration_downtime_hours": "sequential", "cross_vendor_efficiency": "sync"}
+        for name, reader in readers.items():
+            if name in self.strategy.model_fields_set and mode not in (reader, "auto"):
+                raise field_error(f"strategy.{name}",
+                                  f"only mode {reader!r} (or 'auto') reads it; the mode is {mode!r}")
+        if len(self.fleet) < 2 and self.links:
+            raise field_error("links", "links join sites of a fleet with two or more pools")
 
     def _check_pins(self, i: int, pins: Parallelism) -> None:
         """Pinned degrees the model cannot take (the search would find no layout, or a wrong one)."""

@@ -179,7 +179,7 @@ def test_controls_change_the_scenario(at):
     assert shown["fleet"][0]["deliveries"] == [{"date": "2025-01-20", "units": 128}]
     assert shown["fleet"][1]["cloud"]["from"] == "2025-01-15"  # rentals do not slip
     assert shown["reliability"]["enabled"] is True
-    assert shown["simulation"] == {"seed": 17, "replications": 1}
+    assert shown["simulation"] == {"seed": 17, "replications": 1, "model_error": "auto"}
     pools = at.tabs[2].dataframe[0].value
     assert list(pools["cloud units"]) == [0, 64]
     assert list(pools["planned units"]) == [128, 64]
@@ -206,7 +206,7 @@ def test_run_shows_the_api_result_and_updates(at):
     shown = _metrics(at)
     for h in headline_items(want):
         assert shown[h.label] == h.value, h.label
-    assert len(at.get("plotly_chart")) == 4  # capacity, tokens, cost, timeline
+    assert len(at.get("plotly_chart")) == 5  # capacity, tokens, contribution, cost, timeline
     assert not at.warning
 
     # a changed control marks the result stale until the next run
@@ -216,7 +216,7 @@ def test_run_shows_the_api_result_and_updates(at):
     at.sidebar.button[0].click().run()
     _no_traceback(at)
     assert not at.warning
-    assert len(at.get("plotly_chart")) == 5  # now with the replications histogram
+    assert len(at.get("plotly_chart")) == 6  # now with the replications histogram
     edited = edits.set_values(edits.scale_cloud(from_dict(SMALL), 3.0), {"simulation.replications": 3})
     want = api.simulate(edited, replications=3, seed=3).summary
     shown = _metrics(at)

@@ -124,5 +124,5 @@ def test_estimate_table_matches_json(cli, module_scenarios, minimal):
     pool = minimal["pools"][0]
     assert Layout(**pool["parallelism"]).label() in r.stdout
     assert f"{pool['tokens_per_s']:,.0f}" in r.stdout
-    assert f"combined ({minimal['combined']['mode']})" in r.stdout
+    assert f"combined ({minimal['combined']['mode']} over" in r.stdout
     assert f"searched {minimal['search']['layouts_evaluated']:,} layouts" in r.stdout

@@ -66,20 +66,25 @@ def make_result(name: str = "tiny <two-pool> & co", days: int = 6) -> RunResult:
         {"date": _date(0), "pool": "cloud-b", "planned_units": 128},
     ]
     layouts = [
-        {"start_days": 0.1, "end_days": 2.0, "pool": "owned-a", "units": 64, "tp": 4, "pp": 2, "dp": 8, "cp": 1,
+        {"start_days": 0.1, "end_days": 2.0, "pool": "owned-a", "mode": "sync", "batch_seqs": 256, "units": 64,
+         "tp": 4, "pp": 2, "dp": 8, "cp": 1,
          "ep": 1, "micro_batch": 1, "recompute": "selective", "vp": 1, "zero": 1, "tokens_per_s": 1.2e5,
          "mfu": 0.41},
-        {"start_days": 2.0, "end_days": 5.5, "pool": "owned-a", "units": 128, "tp": 4, "pp": 2, "dp": 16, "cp": 1,
+        {"start_days": 2.0, "end_days": 5.5, "pool": "owned-a", "mode": "sync", "batch_seqs": 256, "units": 128,
+         "tp": 4, "pp": 2, "dp": 16, "cp": 1,
          "ep": 1, "micro_batch": 2, "recompute": "none", "vp": 2, "zero": 1, "tokens_per_s": 2.3e5, "mfu": 0.40},
-        {"start_days": 0.1, "end_days": 5.5, "pool": "cloud-b", "units": 128, "tp": 8, "pp": 1, "dp": 16, "cp": 1,
+        {"start_days": 0.1, "end_days": 5.5, "pool": "cloud-b", "mode": "sync", "batch_seqs": 256, "units": 128,
+         "tp": 8, "pp": 1, "dp": 16, "cp": 1,
          "ep": 1, "micro_batch": 1, "recompute": "selective", "vp": 1, "zero": 3, "tokens_per_s": 3.0e5,
          "mfu": 0.45},
     ]
     replications = [
         {"replication": 0, "finished": True, "time_to_train_days": 5.5, "cost_usd": 15000.0, "energy_mwh": 12.5,
-         "mfu": 0.42, "goodput": 0.93, "chip_hours": 40000.0},
+         "mfu": 0.42, "goodput": 0.93, "chip_hours": 40000.0, "mode": "sync", "pool": "owned-a + cloud-b",
+         "failures": 3, "moves": 0, "link_tb": 0.0, "model_factor": 1.0, "start_days": 0.1},
         {"replication": 1, "finished": True, "time_to_train_days": 6.25, "cost_usd": 17000.0, "energy_mwh": 13.1,
-         "mfu": 0.41, "goodput": 0.90, "chip_hours": 43000.0},
+         "mfu": 0.41, "goodput": 0.90, "chip_hours": 43000.0, "mode": "sync", "pool": "owned-a + cloud-b",
+         "failures": 4, "moves": 0, "link_tb": 0.0, "model_factor": 1.0, "start_days": 0.1},
     ]
 
     def stats(a: float, b: float) -> dict:
@@ -184,8 +189,8 @@ def test_html_is_self_contained(written: tuple[RunResult, Path]) -> None:
     assert not re.search(r"<script[^>]*\ssrc\s*=\s*[\"']?https?:", page, re.I)
     assert "<script src=http" not in page.replace('"', "").replace("'", "")
     assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
-    assert page.count("Plotly.newPlot") == 5  # capacity, tokens, cost, timeline, replications
-    assert len(re.findall(r"<script[^>]*>", page)) == 1 + 5  # plotly.js once, then one per figure
+    assert page.count("Plotly.newPlot") == 6  # capacity, tokens, contribution, cost, timeline, replications
+    assert len(re.findall(r"<script[^>]*>", page)) == 1 + 6  # plotly.js once, then one per figure
     # the scenario name is escaped, never raw markup
     assert "tiny &lt;two-pool&gt; &amp; co" in page and "<two-pool>" not in page
     assert "node 12 &lt;gpu&gt;" in page
@@ -287,7 +292,7 @@ def test_charts_cope_with_empty_frames() -> None:
     ):
         assert isinstance(fig, go.Figure)
         assert any("no data" in (a.text or "") for a in fig.layout.annotations)
-    assert set(charts.result_figures(empty)) == {"capacity", "tokens", "cost", "timeline"}
+    assert set(charts.result_figures(empty)) == {"capacity", "tokens", "contribution", "cost", "timeline"}
 
 
 def test_charts_content() -> None:
@@ -330,7 +335,7 @@ def test_charts_content() -> None:
     assert next(t for t in plain.data if t.name == "failure").x[0] == pytest.approx(3.25)
     # result_figures draws the same calendar timeline from the result's start
     figures = charts.result_figures(result)
-    assert list(figures) == ["capacity", "tokens", "cost", "timeline", "replications"]
+    assert list(figures) == ["capacity", "tokens", "contribution", "cost", "timeline", "replications"]
     assert figures["timeline"].layout.xaxis.type == "date"
 
     hist = charts.replications_figure(result.replications)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -197,7 +197,7 @@ class LayoutPlanner:
         self.system = as_system(system)
         chip = self.system.chip
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
-        self._cache: dict[int, LayoutResult | None] = {}
+        self._cache: dict[tuple[int, int], LayoutResult | None] = {}
         self._resized: dict[tuple, LayoutResult | None] = {}
         self.min_units = self._leanest(max_units)
         if self.layout(max_units) is None:
@@ -228,22 +228,29 @@ class LayoutPlanner:
             raise _infeasible(self.chip, evaluate(self.arch, self.system, self.wl, c), max_units)
         return best
 
-    def layout(self, units: int) -> LayoutResult | None:
-        """Fastest layout on at most ``units`` chips; None when nothing fits."""
+    def _setup(self, batch_seqs: int | None) -> TrainingSetup:
+        if batch_seqs is None or batch_seqs == self.wl.global_batch_seqs:
+            return self.wl
+        return replace(self.wl, global_batch_seqs=max(1, int(batch_seqs)))
+
+    def layout(self, units: int, batch_seqs: int | None = None) -> LayoutResult | None:
+        """Fastest layout on at most ``units`` chips (for a share ``batch_seqs`` of the batch); None when none fits."""
         if units < self.min_units:
             return None
-        if units not in self._cache:
+        b = batch_seqs if batch_seqs is not None else self.wl.global_batch_seqs
+        key = (units, b)
+        if key not in self._cache:
             try:
-                res = best_layout(self.arch, self.system, self.wl, units, self.pin)
+                res = best_layout(self.arch, self.system, self._setup(b), units, self.pin)
             except InfeasiblePlanError:
                 res = None
-            smaller = [r for u, r in self._cache.items() if u < units and r is not None]
+            smaller = [r for (u, bb), r in self._cache.items() if u < units and bb == b and r is not None]
             if smaller:
                 prev = max(smaller, key=lambda r: r.tokens_per_s)
                 if res is None or prev.tokens_per_s > res.tokens_per_s:
                     res = prev
-            self._cache[units] = res
-        return self._cache[units]
+            self._cache[key] = res
+        return self._cache[key]
 
     def resize(self, current: LayoutResult, units: int) -> LayoutResult | None:
         """``current``'s shape with the most replicas ``units`` chips allow, if it fits; else ``layout``."""

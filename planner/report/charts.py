@@ -263,6 +263,43 @@ def replications_figure(replications: pd.DataFrame | None) -> go.Figure:
     return fig
 
 
+# ---------------------------------------------------------------- (f) mixing: each pool's contribution, links
+
+
+def contribution_figure(schedule: pd.DataFrame | None) -> go.Figure:
+    """Tokens trained by each pool, stacked: what each pool's capacity buys."""
+    title = "Tokens trained by pool"
+    if not _usable(schedule, "date", "pool", "tokens_trained") or schedule["tokens_trained"].sum() == 0:
+        return empty_figure(title)
+    fig = _stacked_area(schedule, "tokens_trained", pool_colors(schedule))
+    fig.update_layout(title=title, yaxis_title="tokens", **_LAYOUT)
+    return fig
+
+
+def monthly_tokens(schedule: pd.DataFrame | None) -> pd.DataFrame:
+    """Tokens each pool trained in each calendar month (a row per month, a column per pool, and the total)."""
+    if not _usable(schedule, "date", "pool", "tokens_trained"):
+        return pd.DataFrame()
+    df = schedule.assign(_date=_dates(schedule["date"])).sort_values(["pool", "_date"])
+    df["_new"] = df.groupby("pool")["tokens_trained"].diff().fillna(df["tokens_trained"])
+    df["month"] = df["_date"].dt.strftime("%Y-%m")
+    table = df.pivot_table(index="month", columns="pool", values="_new", aggfunc="sum", fill_value=0.0)
+    table["total"] = table.sum(axis=1)
+    return table.reset_index()
+
+
+def link_figure(links: pd.DataFrame | None) -> go.Figure:
+    """Terabytes per day over each inter-site link."""
+    title = "Traffic between sites"
+    if not _usable(links, "date", "link", "tb") or links["tb"].sum() == 0:
+        return empty_figure(title, "no traffic between sites")
+    fig = go.Figure()
+    for name, grp in links.groupby("link", sort=True):
+        fig.add_trace(go.Scatter(x=_dates(grp["date"]), y=grp["tb"], name=str(name), mode="lines"))
+    fig.update_layout(title=title, yaxis_title="TB per day", **_LAYOUT)
+    return fig
+
+
 # ---------------------------------------------------------------- all at once
 
 
@@ -272,9 +309,12 @@ def result_figures(result: RunResult) -> dict[str, go.Figure]:
     figures = {
         "capacity": capacity_figure(result.schedule, result.plan),
         "tokens": tokens_figure(result.schedule, result.events),
+        "contribution": contribution_figure(result.schedule),
         "cost": cost_figure(result.schedule),
         "timeline": timeline_figure(result.layouts, result.events, start=t0),
     }
+    if result.links is not None and len(result.links) and result.links["tb"].sum() > 0:
+        figures["links"] = link_figure(result.links)
     if result.replications is not None and len(result.replications) > 1:
         figures["replications"] = replications_figure(result.replications)
     return figures

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.offline
 
+from ..fmt import fmt_usd
 from ..results import RunResult
 from . import charts, headline, tables
 
@@ -52,6 +53,8 @@ footer { color: var(--muted); font-size: .8rem; margin-top: 40px; }
 _CHART_TITLES = {
     "capacity": "Capacity",
     "tokens": "Training progress",
+    "contribution": "What each pool contributes",
+    "links": "Traffic between sites",
     "cost": "Cost",
     "timeline": "Layouts and interruptions",
     "replications": "Replications",
@@ -116,6 +119,33 @@ def _meta(result: RunResult) -> str:
     return " · ".join(_e(p) for p in parts)
 
 
+def _strategies_html(result: RunResult) -> str:
+    """The strategy modes side by side, and tokens by pool month by month (runs with several pools)."""
+    parts = []
+    if result.compare:
+        rows = []
+        for r in result.compare:
+            if not r["possible"]:
+                rows.append({"mode": r["mode"], "pools": "", "days": "", "cost": "", "link TB/day": "",
+                             "note": f"not possible: {r['why']}"})
+                continue
+            rows.append({"mode": r["mode"] + (" (auto's pick)" if r.get("auto") else ""), "pools": r["pool"],
+                         "days": f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished",
+                         "cost": fmt_usd(r["cost_usd"]), "link TB/day": f"{r['link_tb_per_day']:.2f}",
+                         "note": f"{r['moves']} moves" if r["mode"] == "sequential" else ""})
+        parts.append("<h2>Strategies</h2><p class=\"note\">Each mode's best strategy over the same supply, "
+                     "without failures (planner compare runs them with failures).</p>"
+                     + _table_html(pd.DataFrame(rows)))
+    monthly = charts.monthly_tokens(result.schedule)
+    if len(monthly) and len([c for c in monthly.columns if c not in ("month", "total")]) > 1:
+        shown = monthly.copy()
+        for c in shown.columns:
+            if c != "month":
+                shown[c] = shown[c].map(lambda v: f"{v / 1e9:,.1f} B")
+        parts.append("<h2>Tokens by pool, month by month</h2>" + _table_html(shown))
+    return "".join(parts)
+
+
 def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> str:
     """The whole report page as a string."""
     name = result.summary.get("scenario") or result.scenario_name
@@ -137,6 +167,7 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
         else ""
     )
     stats = tables.replication_stats(result.replications)
+    strategy_html = _strategies_html(result)
     stamp = f" on {generated.isoformat(timespec='seconds')}" if generated else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -153,6 +184,7 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
 <p class="meta">{_meta(result)}</p>
 {_headline_html(result.summary)}
 {chart_html}
+{strategy_html}
 <h2>Layouts</h2>
 {layout_note}{_table_html(layouts.head(MAX_LAYOUTS), "no layouts: the job never started")}
 <h2>Events</h2>

@@ -178,13 +178,17 @@ def write_xlsx(result: RunResult, path: Path) -> None:
     if notes:
         summary = pd.concat([summary, pd.DataFrame(notes, columns=["field", "value"])], ignore_index=True)
     sheets = {"summary": _excel_safe(summary)[0], **sheets}
-    # xlsxwriter streams the workbook several times faster than openpyxl for the event tables
+    # xlsxwriter column by column: several times faster than pandas' cell-by-cell formatter for the event tables
     options = {"strings_to_formulas": False, "strings_to_urls": False}  # cells hold text as written
     with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
         writer.book.set_properties({"created": XLSX_CREATED})
+        bold = writer.book.add_format({"bold": True})
         for name, df in sheets.items():
-            df.to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
+            sheet = writer.book.add_worksheet(name)
+            sheet.write_row(0, 0, [str(c) for c in df.columns], bold)
+            for i, col in enumerate(df.columns):
+                values = df[col].astype(object).where(df[col].notna(), None).tolist()
+                sheet.write_column(1, i, ["" if v is None else v for v in values])
             sheet.freeze_panes(1, 0)
             for i, col in enumerate(df.columns):
                 width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)])

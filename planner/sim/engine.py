@@ -15,6 +15,7 @@ Rules for interrupted work (stated, as Ciw states its preemption rules):
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -23,9 +24,9 @@ import simpy
 
 from .. import costs
 from ..perf.params import count_params
-from ..perf.search import LayoutPlanner, LayoutResult
 from ..results import Event
 from ..scenario import Pool, Scenario
+from ..strategy import Plan, Strategy
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import reliability as rel
 from .supply import Step
@@ -61,7 +62,12 @@ class Timeline:
 
 
 class PoolState:
-    """Chips of one pool over time: usable (commissioned or rented, not reserved) and failed."""
+    """Chips of one pool over time: usable (commissioned or rented, not reserved) and failed.
+
+    Repairs are lazy: a failed node's return time goes on a heap and is settled whenever the pool is
+    read or changed, so a repair costs no simulation event (the job sees returned chips at its next
+    decision: a restart, a capacity step or a maintenance stop).
+    """
 
     def __init__(self, env: simpy.Environment, pool: Pool, steps: list[Step], log):
         self.env, self.pool, self.steps, self.log = env, pool, steps, log
@@ -71,11 +77,34 @@ class PoolState:
         self.in_service = Timeline()
         self.failed_tl = Timeline()
         self.changed = env.event()
+        self._repairs: list[tuple[float, int, float]] = []  # (return time [h], units, repair hours)
+        self._step = 0  # index of the next capacity step
+        self.repair_events: list[Event] = []
+
+    def _settle(self, now: float | None = None) -> None:
+        """Return the nodes whose repair is done by ``now`` (default: the clock)."""
+        now = self.env.now if now is None else now
+        while self._repairs and self._repairs[0][0] <= now:
+            t, units, took = heapq.heappop(self._repairs)
+            self.failed = max(0, self.failed - units)
+            self.failed_tl.set(t, self.failed)
+            self.repair_events.append(Event(t, self.pool.name, "repair", int(units), f"after {took:.1f} h"))
 
     @property
     def available(self) -> int:
         """Usable chips that are not under repair."""
+        self._settle()
         return max(0, self.usable - self.failed)
+
+    def available_at(self, t: float) -> int:
+        """Usable chips not under repair at hour ``t`` (at or after the clock, before the next capacity step)."""
+        self._settle(t)
+        return max(0, self.usable - self.failed)
+
+    @property
+    def next_step_h(self) -> float:
+        """Hour of the next capacity step still to come (inf when none)."""
+        return self.steps[self._step].time_h if self._step < len(self.steps) else math.inf
 
     def _notify(self, kind: str) -> None:
         """Wake whoever waits on ``changed``; its value says why: "supply" or "repair"."""
@@ -88,6 +117,7 @@ class PoolState:
         for s in self.steps:
             if s.time_h > self.env.now:
                 yield self.env.timeout(s.time_h - self.env.now)
+            self._settle()
             if s.kind == "delivery":
                 delivered += s.delta_units
                 self.delivered.set(self.env.now, delivered)
@@ -96,21 +126,20 @@ class PoolState:
                 self.failed = min(self.failed, self.usable)
                 self.in_service.set(self.env.now, self.usable)
                 self._notify("supply")
+            self._step += 1
             self.log(self.pool.name, s.kind, s.delta_units, s.detail)
 
-    def fail(self, units: int, repair_h: float):
-        """A node fails: its chips are out until repaired."""
-        units = min(units, self.available)
+    def fail(self, units: int, repair_h: float, at: float | None = None):
+        """A node fails (now, or at hour ``at``): its chips are out until repaired."""
+        at = self.env.now if at is None else at
+        units = min(units, self.available_at(at))
         self.failed += units
-        self.failed_tl.set(self.env.now, self.failed)
-        self.env.process(self._repair(units, repair_h))
+        self.failed_tl.set(at, self.failed)
+        heapq.heappush(self._repairs, (at + repair_h, units, repair_h))
 
-    def _repair(self, units: int, repair_h: float):
-        yield self.env.timeout(repair_h)
-        self.failed = max(0, self.failed - units)
-        self.failed_tl.set(self.env.now, self.failed)
-        self.log(self.pool.name, "repair", units, f"after {repair_h:.1f} h")
-        self._notify("repair")
+    def finish(self) -> None:
+        """Settle the repairs due by the end of the run."""
+        self._settle()
 
 
 @dataclass
@@ -129,6 +158,8 @@ class JobStats:
     replans: int = 0
     checkpoints: int = 0
     maintenance: int = 0
+    moves: int = 0
+    link_bytes: float = 0.0  # bytes over inter-site links (gradients, weights, moved checkpoints)
 
 
 @dataclass
@@ -146,112 +177,181 @@ class _Cycle:
 
 
 class TrainingJob:
-    """The elastic training job on one pool (the seam where the mixing strategies plug in their capacity).
+    """The elastic training job over the pools a strategy uses.
 
-    ``run`` is the SimPy process; each pass of its loop (re)chooses a layout when it must, pays a
-    pending restart, trains until the next event (finish, failure, maintenance, a capacity change or
-    the horizon) and handles that event.
+    ``run`` is the SimPy process; each pass of its loop (re)plans when it must (the strategy turns the
+    chips available in each pool into a ``Plan``), pays a pending restart, trains until the next event
+    (finish, failure, maintenance, a capacity change or the horizon) and handles that event. A failure
+    anywhere stops the whole job: a synchronous step needs every part; DiLoCo replicas are treated the
+    same way (a conservative simplification: their restarts are not staggered).
     """
 
-    def __init__(self, env, scenario: Scenario, pool: PoolState, planner: LayoutPlanner, rng, log):
-        self.env, self.sc, self.pool, self.planner, self.rng, self.log = env, scenario, pool, planner, rng, log
+    def __init__(self, env, scenario: Scenario, pools: dict[str, PoolState], strategy: Strategy, rng, log,
+                 failures: bool = True, model_factor: float = 1.0):
+        self.env, self.sc, self.rng, self.log = env, scenario, rng, log
+        self.pools = {name: pools[name] for name in strategy.pools}
+        self.strategy = strategy
         r = scenario.reliability
         self.rel = r
-        self.on = r.enabled
-        self.chip = scenario.chip(pool.pool.chip)
-        self.mtbf_chip_days = pool.pool.mtbf_chip_days or r.mtbf_chip_days or self.chip.mtbf_chip_days
-        self.node = self.chip.chips_per_node
+        self.on = r.enabled and failures
+        self.model_factor = model_factor  # the cost model's error drawn for this replication (1 = none)
+        self.mtbf_chip_h = {n: (ps.pool.mtbf_chip_days or r.mtbf_chip_days
+                                or scenario.chip(ps.pool.chip).mtbf_chip_days) * HOURS_PER_DAY
+                            for n, ps in self.pools.items()}
+        self.kwh_per_chip_h = {n: costs.energy_kwh(scenario, scenario.chip(ps.pool.chip), 1.0)
+                               for n, ps in self.pools.items()}
+        self.node = {n: scenario.chip(ps.pool.chip).chips_per_node for n, ps in self.pools.items()}
         self.params = count_params(scenario.workload.arch).total
         self.write_h = rel.checkpoint_write_hours(self.params, r.storage_gbyteps, r.checkpoint_write_s)
         self.stats = JobStats()
-        self.in_training = Timeline()
+        self.in_training = {n: Timeline() for n in self.pools}
         self.tokens_tl = Timeline()  # tokens safe in a checkpoint, recorded when they change
+        self.pool_tokens = {n: 0.0 for n in self.pools}
+        self.pool_tokens_tl = {n: Timeline() for n in self.pools}
+        self.link_tl: dict[tuple[str, str], Timeline] = {}  # bytes/s per site pair over time
         self.layouts: list[dict] = []
-        self.min_units = max(planner.min_units, scenario.strategy.min_units_to_start or 0)
+        self.min_units = scenario.strategy.min_units_to_start or 0
         self.horizon_h = scenario.horizon_days * HOURS_PER_DAY
         self.target = scenario.workload.tokens
         self.maint_every_h = (r.maintenance_every_days or 0) * HOURS_PER_DAY if self.on else 0.0
         # the job's state between passes of the loop
-        self.plan: LayoutResult | None = None
-        self.next_plan: LayoutResult | None = None  # the layout a decided re-plan moves to
+        self.plan: Plan | None = None
+        self.next_plan: Plan | None = None  # the plan a decided re-plan moves to
         self.must_plan = True
         self.pending_restart = True  # the first start pays the start-up like a restart
+        self.pending_move_h = 0.0
         self.pos = 0.0  # position in the current checkpoint cycle [h]
         self.saved = 0.0  # tokens safe in the last checkpoint
         self.next_maint = self.maint_every_h
 
+    # -- capacity ------------------------------------------------------------------------------------
+    def _avail(self) -> dict[str, int]:
+        return {n: ps.available for n, ps in self.pools.items()}
+
+    def _changed(self):
+        """An event that fires when any pool's capacity changes; its value says why."""
+        evs = [ps.changed for ps in self.pools.values()]
+        return evs[0] if len(evs) == 1 else self.env.any_of(evs)
+
+    @staticmethod
+    def _why(ev) -> str:
+        v = ev.value
+        if isinstance(v, str):
+            return v
+        return "supply" if any(x == "supply" for x in v.values()) else "repair"
+
+    def _rate_h(self) -> float:
+        return self.plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+
     # -- accounting ----------------------------------------------------------------------------------
-    def _hold(self, units: int, hours: float) -> None:
-        """The job held ``units`` chips for ``hours`` (whatever it did with them)."""
+    def _hold(self, hours: float) -> None:
+        """The job held the plan's chips for ``hours`` (whatever it did with them)."""
         s = self.stats
-        s.held_chip_h += units * hours
-        s.energy_kwh += costs.energy_kwh(self.sc, self.chip, units * hours)
+        for part in self.plan.parts:
+            s.held_chip_h += part.units * hours
+            s.energy_kwh += self.kwh_per_chip_h[part.pool] * part.units * hours
 
     def _keep(self, train_h: float) -> float:
-        """Training hours on the current layout are now safe in a checkpoint: count their chip-time as good.
+        """Training hours on the current plan are now safe in a checkpoint: count their chip-time as good.
 
         Returns the tokens they trained.
         """
         s, plan = self.stats, self.plan
-        s.kept_chip_h += plan.units_used * train_h
-        s.flops_chip_h += plan.units_used * train_h * plan.mfu
-        return train_h * plan.tokens_per_s * SECONDS_PER_HOUR
+        units = plan.units_used
+        s.kept_chip_h += units * train_h
+        s.flops_chip_h += units * train_h * plan.mfu * self.model_factor
+        s.link_bytes += sum(plan.link_bytes_per_s.values()) * train_h * SECONDS_PER_HOUR
+        tokens = train_h * self._rate_h()
+        for part in plan.parts:
+            self.pool_tokens[part.pool] += tokens * plan.share_of(part.pool)
+        return tokens
 
-    def _record_layout(self, r: LayoutResult, start_h: float) -> None:
+    def _record_tokens(self, at: float | None = None) -> None:
+        now = self.env.now if at is None else at
+        self.tokens_tl.set(now, self.saved)
+        total = sum(self.pool_tokens.values())
+        for n, v in self.pool_tokens.items():  # each pool's share of what is safe (the last write is capped)
+            self.pool_tokens_tl[n].set(now, self.saved * v / total if total else 0.0)
+
+    def _set_training(self, plan: Plan | None) -> None:
+        now = self.env.now
+        for n in self.pools:
+            self.in_training[n].set(now, plan.units_of(n) if plan else 0)
+        keys = set(self.link_tl) | set(plan.link_bytes_per_s if plan else {})
+        for k in keys:
+            self.link_tl.setdefault(k, Timeline()).set(now, plan.link_bytes_per_s.get(k, 0.0) if plan else 0.0)
+
+    def _record_layout(self, plan: Plan, start_h: float) -> None:
         self._close_layout(start_h)
-        self.layouts.append({"start_days": start_h / HOURS_PER_DAY, "end_days": None, "pool": self.pool.pool.name,
-                             "units": r.units_used, **r.layout.as_dict(), "tokens_per_s": r.tokens_per_s,
-                             "mfu": r.mfu})
+        for part in plan.parts:
+            r = part.layout
+            self.layouts.append({"start_days": start_h / HOURS_PER_DAY, "end_days": None, "pool": part.pool,
+                                 "mode": plan.mode, "units": r.units_used, **r.layout.as_dict(),
+                                 "batch_seqs": part.batch_seqs, "tokens_per_s": r.tokens_per_s, "mfu": r.mfu})
 
     def _close_layout(self, end_h: float) -> None:
-        if self.layouts and self.layouts[-1]["end_days"] is None:
-            self.layouts[-1]["end_days"] = end_h / HOURS_PER_DAY
+        for row in self.layouts:
+            if row["end_days"] is None:
+                row["end_days"] = end_h / HOURS_PER_DAY
 
     # -- decisions -----------------------------------------------------------------------------------
     def _restart_h(self, units: int) -> float:
         return rel.restart_hours(units, self.rel.restart_base_minutes, self.rel.restart_minutes_per_1000_chips)
 
-    def _cycle(self, units: int) -> _Cycle:
-        mtbf_h = rel.job_mtbf_hours(self.mtbf_chip_days, units)
+    def _cycle(self) -> _Cycle:
+        # independent failures: the job's failure rate is the sum of its chips' rates (Kokolis et al. 2024)
+        rate = sum(part.units / self.mtbf_chip_h[part.pool] for part in self.plan.parts)
+        mtbf_h = 1.0 / rate if rate else math.inf
         if not self.on:
             return _Cycle(math.inf, 0.0, mtbf_h)
         iv = self.rel.checkpoint_interval_hours
         tau = rel.young_daly_interval_hours(self.write_h, mtbf_h) if iv == "auto" else float(iv)
         return _Cycle(tau, self.write_h, mtbf_h)
 
-    def _worth_growing(self, cand: LayoutResult, tokens_left: float) -> bool:
-        """Re-plan onto more chips when it pays.
+    def _worth_changing(self, cand: Plan, tokens_left: float) -> bool:
+        """Re-plan onto more chips (or move) when it pays.
 
-        That is: faster by replan_min_gain, and still sooner to finish after the re-plan overhead and the restart.
+        That is: faster by replan_min_gain, and still sooner to finish after the re-plan overhead, the
+        restart and any move.
         """
         st, plan = self.sc.strategy, self.plan
         if cand.tokens_per_s < plan.tokens_per_s * (1 + st.replan_min_gain):
             return False
-        cost_h = st.replan_overhead_hours + (self._restart_h(cand.units_used) if self.on else 0.0)
-        now_h = tokens_left / (plan.tokens_per_s * SECONDS_PER_HOUR)
-        return cost_h + tokens_left / (cand.tokens_per_s * SECONDS_PER_HOUR) < now_h
+        cost_h = (st.replan_overhead_hours + (self._restart_h(cand.units_used) if self.on else 0.0)
+                  + self.strategy.switch_hours(plan, cand))
+        now_h = tokens_left / self._rate_h()
+        return cost_h + tokens_left / (cand.tokens_per_s * self.model_factor * SECONDS_PER_HOUR) < now_h
 
-    def _needs_layout(self) -> bool:
-        return self.must_plan or self.plan is None or self.pool.available < self.plan.units_used
+    def _needs_plan(self) -> bool:
+        if self.must_plan or self.plan is None:
+            return True
+        avail = self._avail()
+        return any(avail[p.pool] < self.plan.units_of(p.pool) for p in self.plan.parts)
 
-    def _choose_layout(self) -> LayoutResult | None:
-        """The layout to train on now, or None when too few chips are available."""
-        avail = self.pool.available
-        if avail < self.min_units:
+    def _choose_plan(self) -> Plan | None:
+        """The plan to train on now, or None when too few chips are available."""
+        avail = self._avail()
+        if sum(avail.values()) < self.min_units:
             new = None
-        elif self.plan is not None and not self.must_plan:
-            new = self.planner.resize(self.plan, avail)  # shrink around failed or departed chips
-        elif self.must_plan and self.next_plan is not None and self.next_plan.units_used <= avail:
-            new = self.next_plan  # the layout chosen when growing was decided
+        elif self.must_plan and self.next_plan is not None and all(
+                avail[p.pool] >= p.units for p in self.next_plan.parts):
+            new = self.next_plan  # the plan chosen when the change was decided
         else:
-            new = self.planner.layout(avail)
+            new = self.strategy.plan(avail)
         self.next_plan = None
         return new
 
-    def _adopt(self, new: LayoutResult) -> None:
+    def _adopt(self, new: Plan) -> None:
         if self.plan is None:
-            self.log("", "start", new.units_used, f"job starts on {new.units_used:,} chips")
+            self.log("", "start", new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
         else:
+            move_h = self.strategy.switch_hours(self.plan, new)
+            if move_h:
+                self.stats.moves += 1
+                self.pending_move_h = move_h
+                self.stats.link_bytes += self.strategy.move_bytes()
+                self.log("", "move", new.units_used, f"{'+'.join(self.plan.pools)} -> {'+'.join(new.pools)}, "
+                                                      f"{move_h:.1f} h to move the checkpoint and restart")
             self.stats.replans += 1
             self.log("", "replan", new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
             self.pending_restart = True
@@ -260,16 +360,19 @@ class TrainingJob:
 
     # -- steps of the loop (SimPy generators) --------------------------------------------------------
     def _wait_for_capacity(self):
-        self.in_training.set(self.env.now, 0)
-        yield self.pool.changed | self.env.timeout(max(self.horizon_h - self.env.now, 1e-9))
+        self._set_training(None)
+        yield self._changed() | self.env.timeout(max(self.horizon_h - self.env.now, 1e-9))
 
-    def _restart(self, units: int):
-        """Detect, reschedule and reload before training resumes (the first start too)."""
+    def _restart(self):
+        """Detect, reschedule and reload before training resumes (the first start too); a move first."""
         self.pending_restart = False
+        wait = self.pending_move_h
+        self.pending_move_h = 0.0
         if self.on:
-            r_h = self._restart_h(units)
-            yield self.env.timeout(r_h)
-            self._hold(units, r_h)
+            wait += self._restart_h(self.plan.units_used)
+        if wait:
+            yield self.env.timeout(wait)
+            self._hold(wait)
 
     def _advance_cycles(self, elapsed: float, cyc: _Cycle, pending_h: float) -> None:
         """Move through the checkpoint cycle: completed checkpoints save the training done before them."""
@@ -282,54 +385,118 @@ class TrainingJob:
                      f"{done} checkpoints every {cyc.tau * 60:.1f} min ({cyc.delta * 3600:.1f} s each)")
         self.pos = x - done * cyc.length if self.on else x
 
-    def _on_failure(self, units: int, elapsed: float, pending_h: float) -> None:
+    def _failed_pool(self) -> str:
+        """Which pool the failure hit: in proportion to its chips' failure rates."""
+        parts = self.plan.parts
+        if len(parts) == 1:
+            return parts[0].pool
+        w = [part.units / self.mtbf_chip_h[part.pool] for part in parts]
+        x = self.rng.random() * sum(w)
+        for part, wi in zip(parts, w, strict=True):
+            x -= wi
+            if x < 0:
+                return part.pool
+        return parts[-1].pool
+
+    def _on_failure(self, elapsed: float, pending_h: float) -> None:
         """The work since the last checkpoint is lost; the node goes to repair; the job restarts."""
         s = self.stats
-        self._hold(units, elapsed)
+        self._hold(elapsed)
         s.failures += 1
+        where = self._failed_pool()
         repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
-        self.pool.fail(self.node, repair_h)
-        self.log(self.pool.pool.name, "failure", self.node, f"lost {pending_h * 60:.1f} min of training")
-        self.log("", "restart", units, "restart from the last checkpoint")
+        self.pools[where].fail(self.node[where], repair_h)
+        self.log(where, "failure", self.node[where], f"lost {pending_h * 60:.1f} min of training")
+        self.log("", "restart", self.plan.units_used, "restart from the last checkpoint")
         s.restarts += 1
         self.pos, self.pending_restart = 0.0, True
-        self.tokens_tl.set(self.env.now, self.saved)
+        self._record_tokens()
+        # the restart is a free moment to take back repaired chips (repairs are settled lazily)
+        if not self._needs_plan():
+            cand = self.strategy.plan(self._avail())
+            if cand is not None and cand is not self.plan and cand.tokens_per_s > self.plan.tokens_per_s and all(
+                    self.pools[p.pool].available >= p.units for p in cand.parts):
+                self.must_plan, self.next_plan = True, cand
 
-    def _on_capacity_change(self, units: int, finished: bool, why: str, pending_h: float, rate_h: float) -> bool:
-        """Capacity changed mid-cycle: stop when chips leave, or when growing onto new ones pays. Returns stop."""
-        avail = self.pool.available
-        if avail < units:
+    def _on_capacity_change(self, finished: bool, why: str, pending_h: float) -> bool:
+        """Capacity changed mid-cycle: stop when chips leave, or when a new plan pays. Returns stop."""
+        if self._needs_plan():
             return True  # capacity leaves (rental ends or repairs lag): checkpoint, then shrink
         if finished:
             return False
-        # more chips: new deliveries may change the best layout, returning repairs only its dp
-        cand = self.planner.layout(avail) if why == "supply" else self.planner.resize(self.plan, avail)
-        if cand is not None and self._worth_growing(cand, self.target - self.saved - pending_h * rate_h):
-            self.must_plan, self.next_plan = True, cand  # grow at the next checkpoint
+        cand = self.strategy.plan(self._avail())
+        left = self.target - self.saved - pending_h * self._rate_h()
+        if cand is not None and cand is not self.plan and self._worth_changing(cand, left):
+            self.must_plan, self.next_plan = True, cand  # change at the next checkpoint
             return True
         return False
 
-    def _checkpoint_and_stop(self, units: int, finished: bool, cyc: _Cycle, pending_h: float):
+    def _checkpoint_and_stop(self, finished: bool, cyc: _Cycle, pending_h: float):
         """A planned stop writes a checkpoint first: nothing is lost."""
         self.saved = min(self.target, self.saved + self._keep(pending_h))
         self.pos = 0.0
         if self.on and not finished:
             yield self.env.timeout(cyc.delta)
-            self._hold(units, cyc.delta)
+            self._hold(cyc.delta)
 
-    def _maintenance(self, units: int):
+    def _maintenance(self):
         self.next_maint = self.env.now + self.maint_every_h
         self.stats.maintenance += 1
         pause = self.rel.maintenance_minutes / 60.0
-        self.log("", "maintenance", units, f"planned interruption of {self.rel.maintenance_minutes:g} min")
+        self.log("", "maintenance", self.plan.units_used,
+                 f"planned interruption of {self.rel.maintenance_minutes:g} min")
         yield self.env.timeout(pause)
-        self._hold(units, pause)
+        self._hold(pause)
         self.pending_restart = True
 
-    def _replan_overhead(self, units: int):
+    def _replan_overhead(self):
         over = self.sc.strategy.replan_overhead_hours
         yield self.env.timeout(over)
-        self._hold(units, over)
+        self._hold(over)
+
+    def _through_failures(self) -> float:
+        """Train through failures without simulation events, up to the next outside event; the hour reached.
+
+        Between two capacity steps (and before the next maintenance stop, the finish and the horizon) only
+        failures happen, and each follows the same rules as in the main loop: work since the last
+        checkpoint is lost, the node goes to repair, the job restarts on its spare chips. This loop
+        applies them in plain arithmetic and stops, with the state as the main loop expects it, at the
+        first failure that needs a new layout or at the last one before the outside event.
+        """
+        t = self.env.now
+        limit = min(min(self.pools[p].next_step_h for p in self.plan.pools), self.horizon_h,
+                    self.next_maint if self.maint_every_h else math.inf)
+        plan = self.plan
+        node_restart_h = self._restart_h(plan.units_used)
+        cyc = self._cycle()  # the plan does not change inside this loop
+        rate_h = self._rate_h()
+        while True:
+            pending_h = min(self.pos, cyc.tau)
+            need_h = max(self.target - self.saved, 0.0) / rate_h - pending_h
+            t_finish = need_h * (cyc.length / cyc.tau)
+            gap = self.rng.exponential(cyc.mtbf_h)
+            # stop before the finish, the outside event, or a failure whose restart would cross it
+            if gap >= t_finish or t + gap + node_restart_h >= limit:
+                return t
+            self._advance_cycles(gap, cyc, pending_h)
+            pending_h = min(self.pos, cyc.tau)
+            self._hold(gap)
+            t += gap
+            s = self.stats
+            s.failures += 1
+            s.restarts += 1
+            where = self._failed_pool()
+            repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
+            self.pools[where].fail(self.node[where], repair_h, at=t)
+            self.log(where, "failure", self.node[where], f"lost {pending_h * 60:.1f} min of training", at=t)
+            self.log("", "restart", plan.units_used, "restart from the last checkpoint", at=t)
+            self.pos = 0.0
+            self._record_tokens(at=t)
+            if any(self.pools[p.pool].available_at(t) < p.units for p in plan.parts):
+                self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
+                return t
+            self._hold(node_restart_h)
+            t += node_restart_h
 
     # -- the process ---------------------------------------------------------------------------------
     def run(self):
@@ -337,19 +504,28 @@ class TrainingJob:
         env, s = self.env, self.stats
         while self.saved < self.target:
             if env.now >= self.horizon_h:
+                if self.plan is not None and self.pos > 0:  # what trained since the last checkpoint counts
+                    self.saved = min(self.target, self.saved + self._keep(min(self.pos, self._cycle().tau)))
+                    self.pos = 0.0
                 self.log("", "give_up", 0, f"horizon of {self.sc.horizon_days:g} days reached")
                 break
-            if self._needs_layout():
-                new = self._choose_layout()
+            if self._needs_plan():
+                new = self._choose_plan()
                 if new is None:  # not enough chips: wait for the supply
                     yield from self._wait_for_capacity()
                     continue
                 self._adopt(new)
-            units, rate_h = self.plan.units_used, self.plan.tokens_per_s * SECONDS_PER_HOUR
-            self.in_training.set(env.now, units)
+            self._set_training(self.plan)
             if self.pending_restart:
-                yield from self._restart(units)
-            cyc = self._cycle(units)
+                yield from self._restart()
+            if self.on and not self.must_plan and self.sc.strategy.mode != "sequential":
+                reached = self._through_failures()
+                if reached > env.now:
+                    yield env.timeout(reached - env.now)
+                    if self.pending_restart:
+                        continue
+            rate_h = self._rate_h()
+            cyc = self._cycle()
             pending_h = min(self.pos, cyc.tau)
             need_h = max(self.target - self.saved, 0.0) / rate_h - pending_h  # training hours still to do
             t_finish = need_h * (cyc.length / cyc.tau) if self.on else need_h
@@ -357,41 +533,42 @@ class TrainingJob:
             t_maint = max(self.next_maint - env.now, 0.0) if self.maint_every_h else math.inf
             wait = min(t_finish, t_fail, t_maint, max(self.horizon_h - env.now, 0.0))
             start = env.now
-            timer, changed = env.timeout(wait), self.pool.changed
+            timer, changed = env.timeout(wait), self._changed()
             yield timer | changed
             elapsed = env.now - start
             self._advance_cycles(elapsed, cyc, pending_h)
             pending_h = min(self.pos, cyc.tau)
             if self.on and timer.processed and wait == t_fail:
-                self._on_failure(units, elapsed, pending_h)
+                self._on_failure(elapsed, pending_h)
                 continue
-            self._hold(units, elapsed)
+            self._hold(elapsed)
             finished = self.saved + pending_h * rate_h >= self.target * (1 - 1e-9)
             maintenance = timer.processed and wait == t_maint
             stop = finished or maintenance
             if not timer.processed:
-                stop = self._on_capacity_change(units, finished, changed.value, pending_h, rate_h) or stop
+                stop = self._on_capacity_change(finished, self._why(changed), pending_h) or stop
             if stop:
-                yield from self._checkpoint_and_stop(units, finished, cyc, pending_h)
-            self.tokens_tl.set(env.now, self.saved)
+                yield from self._checkpoint_and_stop(finished, cyc, pending_h)
+            self._record_tokens()
             if finished:
                 s.finished, s.finish_h = True, env.now
-                self.log("", "finish", units, f"{self.target:.3g} tokens trained")
+                self.log("", "finish", self.plan.units_used, f"{self.target:.3g} tokens trained")
                 break
             if maintenance:
-                yield from self._maintenance(units)
+                yield from self._maintenance()
             elif self.must_plan:
-                yield from self._replan_overhead(units)
+                yield from self._replan_overhead()
             elif stop:
                 self.pending_restart = True
         s.tokens = self.saved
-        self.in_training.set(env.now, 0)
+        self._set_training(None)
+        self._record_tokens()
         self._close_layout(env.now)
 
 
 def event_log(env: simpy.Environment, events: list[Event]):
-    """A ``log(pool, kind, units, detail)`` callable that appends typed events at the current time."""
-    def log(pool_name: str, kind: str, units: int, detail: str = "") -> None:
-        events.append(Event(env.now, pool_name, kind, int(units), detail))
+    """A ``log(pool, kind, units, detail, at=None)`` callable that appends typed events (at ``at`` or now)."""
+    def log(pool_name: str, kind: str, units: int, detail: str = "", at: float | None = None) -> None:
+        events.append(Event(env.now if at is None else at, pool_name, kind, int(units), detail))
 
     return log

@@ -1,161 +1,265 @@
-"""One replication: simulate the job on each pool, keep the pool the strategy picks, price it, tabulate it."""
+"""One replication: draw the supply, pick the strategy, simulate the job over time, price it, tabulate it.
+
+The supply of every pool is drawn once per replication. When the scenario's mode allows several
+strategies (``auto``, or ``single`` with several pools), each is first run without failures (cheap:
+only capacity changes are events), the best by the objective is kept, and that one is simulated with
+failures. ``compare`` runs every mode's best strategy fully, for the strategy table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import simpy
 
 from .. import costs, plan
-from ..perf.search import LayoutPlanner
-from ..results import SUPPLY_EVENTS, Event
-from ..scenario import Pool, Scenario
-from ..units import HOURS_PER_DAY
-from .engine import JobStats, PoolState, Timeline, TrainingJob, event_log
-from .supply import supply_steps
+from ..perf.system import error_band
+from ..results import Event
+from ..scenario import Scenario
+from ..strategy import Context, Strategy, options
+from ..strategy.modes import MODES
+from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
+from .engine import PoolState, Timeline, TrainingJob, event_log
+from .supply import Step, supply_steps
 
 
 @dataclass
-class PoolRun:
-    """The job simulated on one pool."""
+class Run:
+    """The job under one strategy, with every pool's supply."""
 
-    pool: Pool
-    state: PoolState
-    job: TrainingJob | None
+    strategy: Strategy
+    states: dict[str, PoolState]
+    job: TrainingJob
     events: list[Event]
     end_h: float
+    cost_usd: float
+    rate: Timeline  # cost rate [USD/h] of the pools the strategy uses
+    energy: Timeline  # energy cost rate [USD/h]
 
     @property
-    def stats(self) -> JobStats:
-        """The job's figures (empty when nothing fitted on the pool)."""
-        return self.job.stats if self.job else JobStats()
+    def finished(self) -> bool:
+        """Whether the job trained all its tokens within the horizon."""
+        return self.job.stats.finished
 
 
 @dataclass
 class ReplicationOutput:
     """One replication's metrics, and its tables when asked for."""
 
-    metrics: dict  # finished, time_to_train_days, cost_usd, energy_mwh, mfu, goodput, chip_hours
+    metrics: dict  # finished, time_to_train_days, cost_usd, energy_mwh, mfu, goodput, chip_hours, mode, pool, ...
     schedule: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
     layouts: pd.DataFrame | None = None
+    links: pd.DataFrame | None = None
 
 
-def simulate_pool(scenario: Scenario, pool: Pool, planner: LayoutPlanner | None, rng: np.random.Generator) -> PoolRun:
-    """The training job alone on one pool."""
+def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator) -> float:
+    """This replication's draw of the cost model's error (1 when off; README "the band")."""
+    setting = scenario.simulation.model_error
+    if setting == "off" or (setting == "auto" and replications <= 1):
+        return 1.0
+    return error_band().draw(rng)
+
+
+def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
+             failures: bool = True, factor: float = 1.0) -> Run:
+    """The job under ``strategy`` over the drawn supply of every pool."""
     env = simpy.Environment()
     events: list[Event] = []
     log = event_log(env, events)
-    supply_rng, job_rng = rng.spawn(2)
-    state = PoolState(env, pool, supply_steps(scenario, pool, supply_rng), log)
-    env.process(state.supply())
-    job = None
-    if planner is not None:
-        job = TrainingJob(env, scenario, state, planner, job_rng, log)
-        env.run(until=env.process(job.run()))
+    states = {}
+    for pool in scenario.fleet:
+        states[pool.name] = PoolState(env, pool, steps[pool.name], log)
+        env.process(states[pool.name].supply())
+    job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor)
+    env.run(until=env.process(job.run()))
+    for state in states.values():
+        state.finish()
+        events.extend(state.repair_events)
+    events.sort(key=lambda e: e.time_h)
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
-    end_h = job.stats.finish_h if job and job.stats.finished else horizon_h
-    return PoolRun(pool, state, job, events, end_h)
+    end_h = job.stats.finish_h if job.stats.finished else horizon_h
+    rate, energy = _cost_timelines(scenario, strategy, states, job)
+    cost = float(rate.integral(np.array([end_h]))[0] + energy.integral(np.array([end_h]))[0])
+    return Run(strategy, states, job, events, end_h, cost, rate, energy)
 
 
-def _cost_timelines(scenario: Scenario, run: PoolRun) -> tuple[Timeline, Timeline]:
-    """(cost rate [USD/h], energy-cost rate [USD/h]) of a pool over time, were the job to run on it."""
+def _cost_timelines(scenario: Scenario, strategy: Strategy, states: dict[str, PoolState],
+                    job: TrainingJob) -> tuple[Timeline, Timeline]:
+    """(cost rate [USD/h], energy-cost rate [USD/h]) of the pools the strategy uses, over time.
+
+    Owned usable chips cost their straight-line amortization while in service, rented ones their price
+    for the rental window; energy is paid for owned chips in training (cloud prices include power).
+    """
+    used = [states[p] for p in strategy.pools]
+    times = np.array(sorted({t for s in used for t in s.in_service.times}))
+    total = np.zeros_like(times)
+    for s in used:
+        pool = s.pool
+        rented = np.asarray(plan.rented_at(scenario.start, pool.cloud, times), dtype=float)
+        cloud_rate = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
+        total += (s.in_service.at(times) - rented) * costs.capex_usd_per_chip_hour(scenario, pool) + rented * cloud_rate
     rate = Timeline()
-    pool = run.pool
-    chip = scenario.chip(pool.chip)
-    capex_per_chip_h = costs.capex_usd_per_chip_hour(scenario, pool)
-    cloud_rate = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
-    # owned usable chips = usable minus rented; straight-line amortization while in service
-    for t in sorted(set(run.state.in_service.times)):
-        usable = float(run.state.in_service.at(np.array([t]))[0])
-        rented = plan.rented_at(scenario.start, pool.cloud, t)
-        rate.set(t, (usable - rented) * capex_per_chip_h + rented * cloud_rate)
-    # energy of owned chips in training; cloud prices include power
+    for t, x in zip(times, total, strict=True):
+        rate.set(float(t), float(x))
+    change = np.array(sorted({t for p in strategy.pools for t in job.in_training[p].times}))
+    v = np.zeros_like(change)
+    for p in strategy.pools:
+        kw_usd = costs.energy_usd_per_chip_hour(scenario, scenario.chip(states[p].pool.chip))
+        busy = job.in_training[p].at(change)
+        rented = np.asarray(plan.rented_at(scenario.start, states[p].pool.cloud, change), dtype=float)
+        v += np.maximum(busy - rented, 0.0) * kw_usd
     energy = Timeline()
-    kw_usd = costs.energy_usd_per_chip_hour(scenario, chip)
-    if run.job is not None:
-        for t, v in zip(run.job.in_training.times, run.job.in_training.values, strict=True):
-            energy.set(t, max(v - plan.rented_at(scenario.start, pool.cloud, t), 0) * kw_usd)
+    for t, x in zip(change, v, strict=True):
+        energy.set(float(t), float(x))
     return rate, energy
 
 
-def _pick(scenario: Scenario, runs: list[PoolRun], totals: list[float]) -> int:
-    """`single` mode: the pool that finishes soonest (objective cost: the cheapest that finishes)."""
-    def key(i: int):
-        r = runs[i]
-        done = r.stats.finished
-        main = totals[i] if scenario.strategy.objective == "cost" else r.end_h
-        return (not done, main if done else -r.stats.tokens, i)
+def _better(scenario: Scenario, a: Run, b: Run) -> bool:
+    """Whether run ``a`` beats ``b`` by the objective (finishing first; then time or cost)."""
+    def key(r: Run):
+        done = r.finished
+        main = r.cost_usd if scenario.strategy.objective == "cost" else r.end_h
+        return (not done, main if done else -r.job.stats.tokens)
 
-    return min(range(len(runs)), key=key)
+    return key(a) < key(b)
 
 
-def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None], seed: np.random.SeedSequence,
-                    tables: bool = False) -> ReplicationOutput:
-    """Simulate one replication. ``tables`` also builds the daily schedule, events and layouts."""
+def draw_supply(scenario: Scenario, seed: np.random.SeedSequence) -> dict[str, list[Step]]:
+    """Every pool's capacity steps for one replication."""
     rngs = [np.random.default_rng(s) for s in seed.spawn(len(scenario.fleet))]
-    runs = [simulate_pool(scenario, p, planners[p.name], g) for p, g in zip(scenario.fleet, rngs, strict=True)]
-    # each pool priced as if the job ran there; the strategy then keeps one
-    priced = [_cost_timelines(scenario, r) for r in runs]
-    totals = [float(rate.integral(np.array([r.end_h]))[0] + energy.integral(np.array([r.end_h]))[0])
-              for r, (rate, energy) in zip(runs, priced, strict=True)]
-    best = _pick(scenario, runs, totals)
-    chosen = runs[best]
-    st = chosen.stats
-    metrics = {
+    return {p.name: supply_steps(scenario, p, g) for p, g in zip(scenario.fleet, rngs, strict=True)}
+
+
+def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
+             factor: float, failures: bool = True) -> Run:
+    """Pick among the candidates by cheap runs without failures, then simulate the pick with failures.
+
+    The pick depends only on the supply drawn and the model factor: replications that draw the same
+    (every replication of a plan without delivery risk) reuse it.
+    """
+    chosen, best = candidates[0], None
+    if len(candidates) > 1 or not failures:
+        memo = candidates[0].ctx.memo
+        key = (tuple(c.label for c in candidates), factor,
+               tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
+        if failures and key in memo:
+            chosen = memo[key]
+        else:
+            for c in candidates:
+                r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=factor)
+                if best is None or _better(scenario, r, best):
+                    best, chosen = r, c
+            memo[key] = chosen
+    if not failures:
+        return best
+    return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=True, factor=factor)
+
+
+def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequence, tables: bool = False,
+                    replications: int = 1) -> ReplicationOutput:
+    """Simulate one replication. ``tables`` also builds the daily schedule, events, layouts and link traffic."""
+    supply_seed, job_seed, model_seed = seed.spawn(3)
+    steps = draw_supply(scenario, supply_seed)
+    factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
+    candidates, _why = options(ctx, scenario.strategy.mode)
+    run = best_run(scenario, candidates, steps, job_seed, factor)
+    out = ReplicationOutput(outcome_row(run, factor))
+    if tables:
+        out.schedule, out.events, out.layouts, out.links = _tables(scenario, run)
+    return out
+
+
+def outcome_row(run: Run, factor: float = 1.0) -> dict:
+    """The metrics of one run."""
+    st = run.job.stats
+    return {
         "finished": bool(st.finished),
         "time_to_train_days": st.finish_h / HOURS_PER_DAY if st.finished else math.nan,
-        "cost_usd": totals[best],
+        "cost_usd": run.cost_usd,
         "energy_mwh": st.energy_kwh / 1000.0,
         "mfu": st.flops_chip_h / st.kept_chip_h if st.kept_chip_h else 0.0,
         "goodput": st.kept_chip_h / st.held_chip_h if st.held_chip_h else 0.0,
         "chip_hours": st.held_chip_h,
-        "pool": chosen.pool.name,
+        "mode": run.strategy.mode,
+        "pool": " + ".join(run.strategy.pools),
         "failures": st.failures,
         "replans": st.replans,
         "checkpoints": st.checkpoints,
+        "moves": st.moves,
+        "link_tb": st.link_bytes / TB,
+        "model_factor": factor,
+        "start_days": _first_start_days(run),
     }
-    out = ReplicationOutput(metrics)
-    if tables:
-        out.schedule, out.events, out.layouts = _tables(scenario, runs, best, priced)
-    return out
+
+
+def _first_start_days(run: Run) -> float:
+    rows = run.job.layouts
+    return rows[0]["start_days"] if rows else math.nan
+
+
+def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True) -> list[dict]:
+    """Every mode side by side (one replication, the same draws): its best strategy, or why it cannot run.
+
+    ``failures=False`` runs without failures (what the report's table shows next to a Monte Carlo run).
+    """
+    root = np.random.SeedSequence(seed).spawn(1)[0]
+    supply_seed, job_seed, _ = root.spawn(3)
+    steps = draw_supply(scenario, supply_seed)
+    auto_candidates, _ = options(ctx, "auto")
+    auto = best_run(scenario, auto_candidates, steps, job_seed, 1.0, failures) if auto_candidates else None
+    rows = []
+    for mode in MODES:
+        cands, why = options(ctx, mode)
+        if not cands:
+            rows.append({"mode": mode, "possible": False, "why": why.get(mode, ""), "auto": False})
+            continue
+        run = best_run(scenario, cands, steps, job_seed, 1.0, failures)
+        full = run.strategy.full_plan()
+        row = {"mode": mode, "possible": True, "why": "", **outcome_row(run)}
+        row["finish_date"] = (scenario.start + dt.timedelta(days=row["time_to_train_days"])).isoformat() \
+            if row["finished"] else None
+        row["tokens_per_s"] = full.tokens_per_s if full else 0.0
+        days = max(run.end_h / HOURS_PER_DAY, 1e-9)
+        row["link_tb_per_day"] = row["link_tb"] / days
+        row["auto"] = bool(auto is not None and auto.strategy.label == run.strategy.label)
+        rows.append(row)
+    return rows
 
 
 def _date(start: dt.date, days: float) -> str:
     return (start + dt.timedelta(days=days)).isoformat()
 
 
-def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tuple[Timeline, Timeline]]):
-    end_h = runs[best].end_h
+def _tables(scenario: Scenario, run: Run):
+    end_h = run.end_h
     days = np.arange(0, int(math.ceil(end_h / HOURS_PER_DAY)) + 1)
     t = np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)  # state at the end of each day
     dates = [_date(scenario.start, int(d)) for d in days]
-    frames, events, layouts = [], [], []
-    for i, r in enumerate(runs):
-        chosen = i == best
-        rate, energy = priced[i] if chosen else (Timeline(), Timeline())  # pools the job skipped cost it nothing
-        rented = plan.rented_at(scenario.start, r.pool.cloud, t)
-        job = r.job if chosen else None
+    job = run.job
+    used = set(run.strategy.pools)
+    cost = run.rate.integral(t) + run.energy.integral(t)
+    frames = []
+    for name, state in run.states.items():
+        rented = plan.rented_at(scenario.start, state.pool.cloud, t)
+        mine = name in used
         frames.append(pd.DataFrame({
             "date": dates,
             "day": days,
-            "pool": r.pool.name,
-            "units_delivered": r.state.delivered.at(t).astype(int) + rented.astype(int),
-            "units_in_service": r.state.in_service.at(t).astype(int),
-            "units_in_training": job.in_training.at(t).astype(int) if job else 0,
-            "units_failed": r.state.failed_tl.at(t).astype(int),
-            "tokens_trained": job.tokens_tl.at(t) if job else 0.0,
-            "cost_usd": rate.integral(t) + energy.integral(t),
+            "pool": name,
+            "units_delivered": state.delivered.at(t).astype(int) + rented.astype(int),
+            "units_in_service": state.in_service.at(t).astype(int),
+            "units_in_training": job.in_training[name].at(t).astype(int) if mine else 0,
+            "units_failed": state.failed_tl.at(t).astype(int),
+            "tokens_trained": job.pool_tokens_tl[name].at(t) if mine else 0.0,
+            # the job's running cost, on the first pool it uses (pools it skipped cost it nothing)
+            "cost_usd": cost if name == run.strategy.pools[0] else 0.0,
         }))
-        # supply events of every pool; job events of the chosen one only
-        events.extend(replace(e, pool=e.pool or r.pool.name) for e in r.events
-                      if (chosen or e.kind in SUPPLY_EVENTS) and e.time_h <= end_h + 1e-9)
-        if job:
-            layouts.extend(job.layouts)
+    events = [e for e in run.events if e.time_h <= end_h + 1e-9]
     events.sort(key=lambda e: e.time_h)
     ev = pd.DataFrame({
         "time_days": [e.time_h / HOURS_PER_DAY for e in events],
@@ -165,4 +269,10 @@ def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tup
         "units": [e.units for e in events],
         "detail": [e.detail for e in events],
     })
-    return pd.concat(frames, ignore_index=True), ev, pd.DataFrame(layouts)
+    link_rows = []
+    for (a, b), tl in job.link_tl.items():
+        per_day = np.diff(np.concatenate([[0.0], tl.integral(t)])) * SECONDS_PER_HOUR  # bytes/s x h -> bytes
+        for d, v in zip(dates, per_day, strict=True):
+            link_rows.append({"date": d, "link": f"{a} - {b}", "tb": v / TB})
+    links = pd.DataFrame(link_rows, columns=["date", "link", "tb"])
+    return pd.concat(frames, ignore_index=True), ev, pd.DataFrame(job.layouts), links

@@ -14,12 +14,13 @@ from ..metrics import DISTRIBUTION_KEYS
 from ..results import RunResult
 from ..scenario import Scenario
 from ..stats import quantile_at, quantiles
-from .replication import ReplicationOutput, run_replication
+from ..strategy import Context
+from .replication import ReplicationOutput, compare, run_replication
 
 
 def _one(args) -> dict:
-    scenario, planners, seed = args
-    return run_replication(scenario, planners, seed).metrics
+    scenario, ctx, seed, n = args
+    return run_replication(scenario, ctx, seed, replications=n).metrics
 
 
 def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
@@ -41,7 +42,15 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
         item = {"metric": e.metric, "quantile": e.quantile, "max": e.max, "min": e.min,
                 "value": value if math.isfinite(value) else None, "passed": bool(ok)}
         expectations.append({k: v for k, v in item.items() if v is not None or k in ("value", "passed")})
+    modes = pd.Series([r["mode"] for r in rows]).value_counts()
+    pools = pd.Series([r["pool"] for r in rows]).value_counts()
+    strategy = {"mode": str(modes.index[0]), "pools": str(pools.index[0]).split(" + "),
+                "setting": scenario.strategy.mode,
+                "choices": {f"{m}: {p}": int(c) for (m, p), c in
+                            pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows],
+                                               strict=True))).value_counts().items()}}
     return {"scenario": scenario.name, "planner_version": __version__, "seed": seed, "replications": n,
+            "start": scenario.start.isoformat(), "strategy": strategy,
             "metrics": metrics, "expectations": expectations}
 
 
@@ -61,13 +70,13 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     """
     n = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
-    planners = layout_planners(scenario)
+    ctx = Context(scenario, layout_planners(scenario))
     seeds = np.random.SeedSequence(seed).spawn(n)
-    first: ReplicationOutput = run_replication(scenario, planners, seeds[0], tables=True)
+    first: ReplicationOutput = run_replication(scenario, ctx, seeds[0], tables=True, replications=n)
     rows = [first.metrics]
     if progress:
         progress(1, n)
-    rest = [(scenario, planners, s) for s in seeds[1:]]
+    rest = [(scenario, ctx, s, n) for s in seeds[1:]]
     if rest and backend == "dask":
         from .dask_backend import map_dask
 
@@ -77,8 +86,10 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
             rows.append(_one(args))
             if progress:
                 progress(k, n)
-    reps = pd.DataFrame([{"replication": i, **{k: r[k] for k in ("finished", *DISTRIBUTION_KEYS)}, "pool": r["pool"],
-                          "failures": r["failures"]} for i, r in enumerate(rows)])
+    reps = pd.DataFrame([{"replication": i, **{k: r[k] for k in ("finished", *DISTRIBUTION_KEYS)}, "mode": r["mode"],
+                          "pool": r["pool"], "failures": r["failures"], "moves": r["moves"], "link_tb": r["link_tb"],
+                          "model_factor": r["model_factor"], "start_days": r["start_days"]}
+                         for i, r in enumerate(rows)])
     return RunResult(
         scenario_name=scenario.name,
         summary=summarize(scenario, seed, rows),
@@ -88,4 +99,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         plan=delivery_plan(scenario),
         layouts=first.layouts,
         replications=reps,
+        links=first.links,
+        # every mode side by side without failures: cheap, and what the strategy choice rests on
+        compare=compare(scenario, ctx, seed, failures=False) if len(scenario.fleet) > 1 else [],
     )

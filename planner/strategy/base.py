@@ -1,0 +1,202 @@
+"""The interface every strategy mode implements, and what they share: sites, links and per-pool layouts.
+
+A ``Strategy`` turns the chips available in each pool right now into a ``Plan``: which pools train, on
+which layout, at what useful tokens/s, and what crosses the links. The time simulation asks for a plan
+whenever capacity changes; ``planner estimate`` and ``planner compare`` ask at the pools' full size.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from ..perf.params import count_params, model_flops_per_token
+from ..perf.search import LayoutPlanner, LayoutResult
+from ..perf.steptime import LINK_EFFICIENCY
+from ..scenario import Scenario
+from ..units import GBPS_TO_BYTES
+
+# gradients and DiLoCo pseudo-gradients cross sites in bf16 (Douillard et al. 2025, Streaming DiLoCo, sec. 3)
+CROSS_SITE_BYTES_PER_PARAM = 2.0
+# plans are made for chip counts on a geometric grid below each pool's full size (at most 0.5% of the chips
+# left out while a few nodes are in repair), so the layouts of nearby counts are searched once
+GRID_RATIO = 1.005
+
+
+def on_grid(units: int, full: int) -> int:
+    """The largest grid count at or below ``units`` (``full`` itself when all chips are there)."""
+    if units >= full or units <= 0:
+        return min(units, full) if units > 0 else 0
+    import math
+
+    k = math.ceil(math.log(full / units) / math.log(GRID_RATIO))
+    return min(units, int(full / GRID_RATIO**k)) if k > 0 else units
+
+
+@dataclass(frozen=True)
+class Part:
+    """One pool's share of a plan."""
+
+    pool: str
+    site: str
+    layout: LayoutResult
+    batch_seqs: int  # sequences of the global batch this pool trains per step
+
+    @property
+    def units(self) -> int:
+        """Chips this part uses."""
+        return self.layout.units_used
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What trains now: the parts, the useful tokens/s, and the bytes each link carries."""
+
+    mode: str
+    parts: tuple[Part, ...]
+    tokens_per_s: float  # useful tokens per second (after any exposed link time and token efficiency)
+    mfu: float  # model FLOPs / (chips used x their dense peaks)
+    link_bytes_per_s: dict = field(default_factory=dict)  # (site, site) -> average bytes/s over the link
+    detail: str = ""
+
+    @cached_property
+    def units_used(self) -> int:
+        """Chips the plan uses in all pools."""
+        return sum(p.units for p in self.parts)
+
+    @property
+    def pools(self) -> tuple[str, ...]:
+        """The pools that train."""
+        return tuple(p.pool for p in self.parts)
+
+    @cached_property
+    def _units(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.parts:
+            out[p.pool] = out.get(p.pool, 0) + p.units
+        return out
+
+    @cached_property
+    def _shares(self) -> dict[str, float]:
+        total = sum(p.layout.tokens_per_s for p in self.parts)
+        out: dict[str, float] = {}
+        for p in self.parts:
+            out[p.pool] = out.get(p.pool, 0.0) + (p.layout.tokens_per_s / total if total else 0.0)
+        return out
+
+    def units_of(self, pool: str) -> int:
+        """Chips the plan uses in one pool."""
+        return self._units.get(pool, 0)
+
+    def share_of(self, pool: str) -> float:
+        """The pool's share of the tokens trained (by its raw speed)."""
+        return self._shares.get(pool, 0.0)
+
+
+def pair(a: str, b: str) -> tuple[str, str]:
+    """A site pair in a stable order."""
+    return (a, b) if a <= b else (b, a)
+
+
+class Context:
+    """What every strategy of one scenario shares: layout planners per pool, sites, links, model size."""
+
+    def __init__(self, scenario: Scenario, planners: dict[str, LayoutPlanner | None]):
+        self.scenario = scenario
+        self.planners = planners
+        self.pools = {p.name: p for p in scenario.fleet}
+        self.site = {p.name: p.site for p in scenario.fleet}
+        self.links = {pair(*lk.sites): lk for lk in scenario.links}
+        self.params = count_params(scenario.workload.arch).total
+        self.flops_per_token = model_flops_per_token(scenario.workload.arch, scenario.workload.seq_len)
+        self.seq_len = scenario.workload.seq_len
+        self.precision = scenario.workload.precision
+        self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks)
+        any_planner = next((p for p in planners.values() if p is not None), None)
+        self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
+
+    def feasible(self, pool: str) -> bool:
+        """Whether some layout of the pool fits at its full size."""
+        return self.planners.get(pool) is not None
+
+    def peak_flops(self, pool: str) -> float:
+        """Dense peak of one chip of the pool at the training precision [FLOP/s]."""
+        return self.scenario.chip(self.pools[pool].chip).peak_flops(self.precision)
+
+    def vendor(self, pool: str) -> str:
+        """The pool's chip vendor."""
+        return self.scenario.chip(self.pools[pool].chip).vendor
+
+    def network_bytes_s(self, pool: str) -> float:
+        """Scale-out bandwidth of one chip of the pool [bytes/s]."""
+        p = self.pools[pool]
+        gbps = p.network_gbps or self.scenario.chip(p.chip).scale_out_gbps
+        return gbps * GBPS_TO_BYTES * LINK_EFFICIENCY
+
+    def link(self, site_a: str, site_b: str):
+        """The link between two sites, or None."""
+        return self.links.get(pair(site_a, site_b))
+
+    def between(self, a: Part, b: Part) -> tuple[float, float] | None:
+        """(bandwidth [bytes/s], latency [s]) between two parts, or None when their sites have no link.
+
+        Parts at one site share the data-centre network: every chip of the smaller side sends at once.
+        """
+        if a.site == b.site:
+            bw = min(a.units * self.network_bytes_s(a.pool), b.units * self.network_bytes_s(b.pool))
+            return bw, 25e-6
+        lk = self.link(a.site, b.site)
+        if lk is None:
+            return None
+        return lk.gbps * GBPS_TO_BYTES * LINK_EFFICIENCY, lk.latency_ms / 1000.0
+
+    def mfu(self, tokens_per_s: float, parts: tuple[Part, ...]) -> float:
+        """Model FLOPs achieved over the parts' dense peaks."""
+        peak = sum(p.units * self.peak_flops(p.pool) for p in parts)
+        return self.flops_per_token * tokens_per_s / peak if peak else 0.0
+
+
+class Strategy(ABC):
+    """One way to train on a set of pools. ``plan`` is memoised on the available chips."""
+
+    mode: str = ""
+
+    def __init__(self, ctx: Context, pools: tuple[str, ...]):
+        self.ctx = ctx
+        self.pools = tuple(p for p in pools if ctx.feasible(p))
+        self._memo: dict[tuple, Plan | None] = {}
+        self._full = {p: ctx.pools[p].usable_units for p in self.pools}
+
+    @property
+    def label(self) -> str:
+        """e.g. ``sync: ascend-cn + azure-h100``."""
+        return f"{self.mode}: {' + '.join(self.pools)}"
+
+    def plan(self, avail: dict[str, int]) -> Plan | None:
+        """The plan for the chips available in each pool now (None: too few chips anywhere)."""
+        key = tuple(on_grid(avail.get(p, 0), self._full[p]) for p in self.pools)
+        if key not in self._memo:
+            self._memo[key] = self._plan(dict(zip(self.pools, key, strict=True)))
+        return self._memo[key]
+
+    def full_plan(self) -> Plan | None:
+        """The plan at every pool's usable planned size (steady state)."""
+        return self.plan({p: self.ctx.pools[p].usable_units for p in self.pools})
+
+    def switch_hours(self, old: Plan | None, new: Plan) -> float:
+        """Extra hours to move from one plan to another (only a move between pools costs more than a re-plan)."""
+        return 0.0
+
+    def move_bytes(self) -> float:
+        """Bytes one move sends over a link (only ``sequential`` moves)."""
+        return 0.0
+
+    @abstractmethod
+    def _plan(self, avail: dict[str, int]) -> Plan | None: ...
+
+    def _layout(self, pool: str, units: int, batch_seqs: int | None = None) -> LayoutResult | None:
+        planner = self.ctx.planners.get(pool)
+        if planner is None or units < planner.min_units:
+            return None
+        return planner.layout(units, batch_seqs)

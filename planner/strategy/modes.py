@@ -1,0 +1,248 @@
+"""The strategy modes: single, sync, diloco, sequential; ``options`` lists what a scenario's mode may run.
+
+Formulas (README "Mixing pools"):
+- single: one pool, its best layout.
+- sync: one data-parallel job; pool i trains b_i of the B sequences, b_i proportional to its speed r_i, so
+  all finish a step together; step = max_i(b_i s / r_i) + exposed cross-pool all-reduce of the bf16
+  gradients (ring over the pools: 2 (S-1)/S x 2 N bytes over the slowest pair), hidden behind the last
+  micro-batch's backward as far as it can be; x cross_vendor_efficiency when vendors differ.
+- diloco: one replica per site trains on its own; every H inner steps the replicas average their weights
+  (bf16 pseudo-gradients, ring over the sites); the exchange streams behind the next inner steps and only
+  what does not fit is exposed; tokens count at the DiLoCo token efficiency.
+- sequential: train on the pool that is fastest now; move when another pool becomes faster, paying the
+  checkpoint transfer and the migration downtime.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..perf.memory import OPTIMIZER_BYTES, WEIGHT_BYTES
+from ..units import SECONDS_PER_HOUR
+from .base import CROSS_SITE_BYTES_PER_PARAM, Context, Part, Plan, Strategy, pair
+
+MODES = ("single", "sync", "diloco", "sequential")
+# gradient exchange hides behind the last micro-batch's backward (2/3 of it), as the DP overlap does
+BACKWARD_SHARE = 2.0 / 3.0
+SYNC_OVERLAP = 0.8  # share of that window a current framework overlaps (Megatron-Core overlap_grad_reduce)
+SPLIT_ITERATIONS = 2  # batch-split refinements (each re-lays out the pools at their new shares)
+BATCH_QUANTUM = 32  # batch shares in 1/32nds of the global batch, so layouts can be reused
+CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES  # what a move sends: bf16 weights + fp32 Adam state
+
+
+def diloco_token_efficiency(replicas: int) -> float:
+    """Useful share of tokens with M DiLoCo replicas: 1 - 0.02 log2(M).
+
+    Charles et al. 2025 (arXiv:2503.09799, S109): DiLoCo's loss gap to data parallelism grows by about 1-2%
+    of tokens per doubling of replicas; M = 1 matches data parallelism.
+    """
+    return max(0.5, 1.0 - 0.02 * math.log2(max(replicas, 1)))
+
+
+class Single(Strategy):
+    """One pool trains; the others stay idle."""
+
+    mode = "single"
+
+    def _plan(self, avail):
+        (pool,) = self.pools
+        lay = self._layout(pool, avail[pool])
+        if lay is None:
+            return None
+        part = Part(pool, self.ctx.site[pool], lay, self.ctx.batch_seqs)
+        return Plan(self.mode, (part,), lay.tokens_per_s, lay.mfu)
+
+
+def _split(strategy: Strategy, avail: dict[str, int], batch: int) -> tuple[Part, ...]:
+    """Lay out every pool with chips at a share of ``batch`` proportional to its speed."""
+    ctx = strategy.ctx
+    first = {p: strategy._layout(p, avail[p]) for p in strategy.pools}
+    live = [p for p, lay in first.items() if lay is not None]
+    if not live:
+        return ()
+    rates = {p: first[p].tokens_per_s for p in live}
+    q = max(1, batch // BATCH_QUANTUM)
+    parts: dict[str, Part] = {}
+    for _ in range(SPLIT_ITERATIONS):
+        total = sum(rates.values())
+        shares = {p: max(q, int(round(batch * rates[p] / total / q)) * q) for p in live}
+        # the rounding may miss the batch: the fastest pool takes the difference
+        fastest = max(live, key=lambda p: rates[p])
+        shares[fastest] = max(1, shares[fastest] + batch - sum(shares.values()))
+        for p in live:
+            lay = strategy._layout(p, avail[p], shares[p])
+            if lay is None:
+                continue
+            parts[p] = Part(p, ctx.site[p], lay, shares[p])
+            rates[p] = lay.tokens_per_s
+    return tuple(parts[p] for p in live if p in parts)
+
+
+def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float) -> tuple[float, dict]:
+    """All-reduce of ``nbytes`` over the parts (one ring): seconds, and bytes per link it crosses."""
+    s = len(parts)
+    if s < 2:
+        return 0.0, {}
+    per_hop = 2.0 * (s - 1) / s * nbytes
+    worst, lat, traffic = 0.0, 0.0, {}
+    ordered = sorted(parts, key=lambda p: (p.site, p.pool))
+    for a, b in zip(ordered, ordered[1:] + ordered[:1], strict=True):
+        if a is b:
+            continue
+        bw = ctx.between(a, b)
+        if bw is None:
+            return math.inf, {}
+        worst = max(worst, per_hop / bw[0])
+        lat = max(lat, bw[1])
+        if a.site != b.site:
+            key = pair(a.site, b.site)
+            traffic[key] = traffic.get(key, 0.0) + per_hop / 2  # each hop's bytes, once per direction pair
+    return worst + 2.0 * (s - 1) * lat, traffic
+
+
+class Sync(Strategy):
+    """One synchronous data-parallel job over the pools, the batch split by speed."""
+
+    mode = "sync"
+
+    def _plan(self, avail):
+        ctx = self.ctx
+        parts = _split(self, avail, ctx.batch_seqs)
+        if not parts:
+            return None
+        tokens = ctx.batch_seqs * ctx.seq_len
+        compute = max(p.batch_seqs * ctx.seq_len / p.layout.tokens_per_s for p in parts)
+        t_x, traffic = _ring_seconds(ctx, parts, ctx.params * CROSS_SITE_BYTES_PER_PARAM)
+        last_mb = min(p.layout.step_time_s / max(p.layout.micro_batches, 1) for p in parts)
+        exposed = max(0.0, t_x - SYNC_OVERLAP * BACKWARD_SHARE * last_mb)
+        step = compute + exposed
+        tps = tokens / step
+        if len({ctx.vendor(p.pool) for p in parts}) > 1:
+            tps *= ctx.scenario.strategy.cross_vendor_efficiency
+        return Plan(self.mode, parts, tps, ctx.mfu(tps, parts),
+                    {k: v / step for k, v in traffic.items()},
+                    f"step {step:.2f} s, {exposed:.2f} s of it waiting on the cross-pool all-reduce")
+
+
+class DiLoCo(Strategy):
+    """One replica per site (its pools in sync); sites average weights every ``sync_every_steps`` steps."""
+
+    mode = "diloco"
+
+    def __init__(self, ctx: Context, pools: tuple[str, ...]):
+        super().__init__(ctx, pools)
+        by_site: dict[str, list[str]] = {}
+        for p in self.pools:
+            by_site.setdefault(ctx.site[p], []).append(p)
+        self._sites = [Sync(ctx, tuple(ps)) for _site, ps in sorted(by_site.items())]
+
+    def _plan(self, avail):
+        ctx = self.ctx
+        replicas = []
+        for sub in self._sites:
+            pl = sub.plan(avail)
+            if pl is not None:
+                replicas.append(pl)
+        if not replicas:
+            return None
+        m = len(replicas)
+        eff = ctx.scenario.strategy.diloco_token_efficiency
+        eff = diloco_token_efficiency(m) if eff is None else eff
+        raw = sum(r.tokens_per_s for r in replicas)
+        parts = tuple(p for r in replicas for p in r.parts)
+        if m == 1:
+            tps = raw * eff
+            return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), dict(replicas[0].link_bytes_per_s),
+                        "one site has chips: local training only")
+        h = ctx.scenario.strategy.sync_every_steps
+        tokens = ctx.batch_seqs * ctx.seq_len
+        # each replica runs its own inner steps; the outer step comes every H steps of the fastest replica
+        period = h * tokens / max(r.tokens_per_s for r in replicas)
+        heads = tuple(r.parts[0] for r in replicas)
+        t_x, traffic = _ring_seconds(ctx, heads, ctx.params * CROSS_SITE_BYTES_PER_PARAM)
+        exposed = max(0.0, t_x - period)  # streaming: the exchange overlaps the next H inner steps
+        tps = raw * eff * period / (period + exposed)
+        links = {k: v / (period + exposed) for k, v in traffic.items()}
+        for r in replicas:
+            for k, v in r.link_bytes_per_s.items():
+                links[k] = links.get(k, 0.0) + v
+        return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), links,
+                    f"{m} replicas, outer step every {period:.0f} s, {exposed:.1f} s exposed, "
+                    f"token efficiency {eff:.3f}")
+
+
+class Sequential(Strategy):
+    """Train on the fastest pool now; move when another becomes faster (checkpoint over the link + downtime)."""
+
+    mode = "sequential"
+
+    def _plan(self, avail):
+        best = None
+        for p in self.pools:
+            lay = self._layout(p, avail[p])
+            if lay is not None and (best is None or lay.tokens_per_s > best.tokens_per_s):
+                best, where = lay, p
+        if best is None:
+            return None
+        part = Part(where, self.ctx.site[where], best, self.ctx.batch_seqs)
+        return Plan(self.mode, (part,), best.tokens_per_s, best.mfu)
+
+    def switch_hours(self, old, new):
+        """A move: the checkpoint crosses to the new pool, then the migration downtime."""
+        if old is None or old.pools == new.pools:
+            return 0.0
+        a, b = old.parts[0], new.parts[0]
+        bw = self.ctx.between(a, b)
+        if bw is None:
+            return math.inf
+        nbytes = self.ctx.params * CHECKPOINT_BYTES_PER_PARAM
+        return nbytes / bw[0] / SECONDS_PER_HOUR + self.ctx.scenario.strategy.migration_downtime_hours
+
+    def move_bytes(self) -> float:
+        """Bytes one move sends over the link."""
+        return self.ctx.params * CHECKPOINT_BYTES_PER_PARAM
+
+
+def _linked(ctx: Context, pools: tuple[str, ...]) -> str | None:
+    """Why the pools' sites cannot share a job (a missing link), or None."""
+    sites = sorted({ctx.site[p] for p in pools})
+    for i, a in enumerate(sites):
+        for b in sites[i + 1:]:
+            if ctx.link(a, b) is None:
+                return f"no link between sites {a!r} and {b!r}"
+    return None
+
+
+def options(ctx: Context, mode: str) -> tuple[list[Strategy], dict[str, str]]:
+    """The strategies a mode may run on this scenario, and why the modes that cannot run cannot."""
+    feasible = tuple(p for p in ctx.pools if ctx.feasible(p))
+    out: list[Strategy] = []
+    why: dict[str, str] = {}
+    wanted = MODES if mode == "auto" else (mode,)
+    for m in wanted:
+        if m == "single":
+            out.extend(Single(ctx, (p,)) for p in feasible)
+            if not feasible:
+                why[m] = "no pool has a layout that fits"
+            continue
+        if len(feasible) < 2:
+            why[m] = "needs at least two pools with a layout that fits"
+            continue
+        sites = {ctx.site[p] for p in feasible}
+        if m == "diloco" and len(sites) < 2:
+            why[m] = "needs pools at two or more sites: one replica per site"
+            continue
+        missing = _linked(ctx, feasible)
+        if missing and m in ("sync", "diloco"):
+            why[m] = missing
+            continue
+        if missing and m == "sequential":
+            why[m] = f"a move needs a link: {missing}"
+            continue
+        out.append({"sync": Sync, "diloco": DiLoCo, "sequential": Sequential}[m](ctx, feasible))
+    return out, why
+
+
+def everything(ctx: Context) -> tuple[list[Strategy], dict[str, str]]:
+    """Every strategy of every mode (what ``auto`` and ``planner compare`` consider)."""
+    return options(ctx, "auto")

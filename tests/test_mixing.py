@@ -1,0 +1,169 @@
+"""Mixing pools: strategy modes in estimate and in the time simulation, compare, validation, properties."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner import api
+from planner.edits import to_mapping
+from planner.loader import from_dict
+
+MIX = {
+    "name": "mix",
+    "start": "2025-01-01",
+    "horizon_days": 400,
+    "workload": {"model": "llama3-8b", "tokens": 3.0e11, "seq_len": 8192},
+    "fleet": [
+        {"name": "ascend", "chip": "ascend-910b", "site": "cn", "units": 256},
+        {"name": "h100", "chip": "h100-sxm", "site": "az", "units": 128},
+    ],
+    "links": [{"sites": ["cn", "az"], "gbps": 10, "latency_ms": 60}],
+    "reliability": {"enabled": False},
+    "simulation": {"seed": 1, "replications": 1},
+}
+
+
+def scen(mode="auto", gbps=10.0, same_site=False, **extra):
+    d = {**MIX, "strategy": {"mode": mode, **extra}}
+    d["fleet"] = [dict(p) for p in MIX["fleet"]]
+    d["links"] = [{**MIX["links"][0], "gbps": gbps}]
+    if same_site:
+        for p in d["fleet"]:
+            p["site"] = "dc"
+        d.pop("links")
+    return from_dict(d)
+
+
+def days(s) -> float:
+    return api.estimate(s)["combined"]["time_to_train_days"]
+
+
+def run_days(s) -> float:
+    m = api.simulate(s).summary["metrics"]
+    return m["time_to_train_days"]["p50"]
+
+
+def test_far_link_diloco_beats_sync_and_single_in_estimate_and_run():
+    est = {m: days(scen(m)) for m in ("single", "sync", "diloco", "sequential")}
+    assert est["diloco"] < est["sync"]
+    assert est["diloco"] < est["single"]
+    ran = {m: run_days(scen(m)) for m in ("single", "diloco")}
+    assert ran["diloco"] < ran["single"]
+
+
+def test_same_site_sync_beats_the_best_single_pool_in_estimate_and_run():
+    assert days(scen("sync", same_site=True)) < days(scen("single", same_site=True))
+    assert run_days(scen("sync", same_site=True)) < run_days(scen("single", same_site=True))
+
+
+@pytest.mark.parametrize("mode", ["single", "sync", "diloco", "sequential"])
+def test_run_agrees_with_estimate_on_a_fixed_fleet_without_failures(mode):
+    s = scen(mode, gbps=100) if mode != "sync" else scen(mode, same_site=True)
+    assert run_days(s) == pytest.approx(days(s), rel=0.01)
+
+
+def test_auto_never_loses_to_a_mode_it_could_pick():
+    for kw in ({"gbps": 10}, {"gbps": 400}, {"same_site": True}):
+        modes = api.estimate(scen("auto", **kw))["combined"]["modes"]
+        best = min(m["time_to_train_days"] for m in modes if m["possible"])
+        assert days(scen("auto", **kw)) == pytest.approx(best, rel=1e-12)
+        ran = {m: run_days(scen(m, **kw)) for m in ("single", "sync", "diloco", "sequential")
+               if not (kw.get("same_site") and m == "diloco")}
+        assert run_days(scen("auto", **kw)) <= min(ran.values()) * 1.0 + 1e-9
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(st.floats(1, 50), st.floats(1.5, 20))
+def test_a_faster_link_never_slows_sync_or_diloco(gbps, factor):
+    for mode in ("sync", "diloco"):
+        assert days(scen(mode, gbps=gbps * factor)) <= days(scen(mode, gbps=gbps)) * (1 + 1e-12)
+
+
+@settings(max_examples=5, deadline=None, derandomize=True, database=None)
+@given(st.integers(8, 512))
+def test_adding_a_pool_never_slows_auto(units):
+    one = to_mapping(scen("auto"))
+    two = dict(one)
+    one = {**one, "fleet": one["fleet"][:1], "links": []}
+    two["fleet"] = [*two["fleet"], {"name": "extra", "chip": "a100-80gb", "site": "cn", "units": units}]
+    assert days(from_dict(two)) <= days(from_dict(one)) * (1 + 1e-12)
+
+
+def test_the_straggler_sets_the_pace_of_sync():
+    est = api.estimate(scen("sync", same_site=True))["combined"]
+    fast = api.estimate(scen("single", same_site=True))
+    pools = {p["pool"]: p for p in fast["pools"]}
+    # the batch is split so both finish a step together: each pool's share follows its speed
+    shares = {k: v["share"] for k, v in est["split"].items()}
+    faster = max(pools, key=lambda k: pools[k]["tokens_per_s"])
+    assert shares[faster] > 0.5
+    assert sum(v["batch_seqs"] for v in est["split"].values()) == round(4.0e6 / 8192)  # the whole batch
+    # a slower straggler (fewer ascend chips) lowers the whole job's speed
+    slow_fleet = to_mapping(scen("sync", same_site=True))
+    slow_fleet["fleet"][0]["units"] = 64
+    assert api.estimate(from_dict(slow_fleet))["combined"]["tokens_per_s"] < est["tokens_per_s"]
+
+
+def test_compare_tables_every_mode_and_marks_auto(cli, make_scenario):
+    path = make_scenario(MIX, strategy={"mode": "auto"})
+    r = cli("compare", path, "--json")
+    assert r.exit_code == 0, r
+    rows = r.json()["modes"]
+    assert [x["mode"] for x in rows] == ["single", "sync", "diloco", "sequential"]
+    assert sum(bool(x["auto"]) for x in rows) == 1
+    table = cli("compare", path)
+    assert table.exit_code == 0 and "(auto)" in table.stdout
+
+
+def test_compare_says_why_a_mode_is_impossible(cli, make_scenario):
+    d = {**MIX, "fleet": [dict(MIX["fleet"][0], site="cn"), dict(MIX["fleet"][1], site="cn")]}
+    d.pop("links")
+    r = cli("compare", make_scenario(d), "--json")
+    rows = {x["mode"]: x for x in r.json()["modes"]}
+    assert not rows["diloco"]["possible"] and "site" in rows["diloco"]["why"]
+
+
+@pytest.mark.parametrize("change,path", [
+    ({"links": [{"sites": ["cn", "mars"], "gbps": 10}]}, "links[0].sites"),
+    ({"links": [{"sites": ["cn", "cn"], "gbps": 10}]}, "links[0].sites"),
+    ({"links": [{"sites": ["cn", "az"], "gbps": 10}, {"sites": ["az", "cn"], "gbps": 5}]}, "links[1].sites"),
+    ({"strategy": {"mode": "sync"}, "links": []}, "links"),
+    ({"strategy": {"mode": "diloco"}, "fleet": [dict(MIX["fleet"][0]), dict(MIX["fleet"][1], site="cn")],
+      "links": []}, "strategy.mode"),
+    ({"strategy": {"mode": "sync", "migration_downtime_hours": 3}}, "strategy.migration_downtime_hours"),
+    ({"strategy": {"mode": "single", "sync_every_steps": 50}}, "strategy.sync_every_steps"),
+])
+def test_settings_are_used_or_rejected(cli, make_scenario, change, path):
+    r = cli("validate", make_scenario({**MIX, **change}))
+    assert r.exit_code == 2, r
+    assert path in r.stderr and "Traceback" not in r.stderr
+
+
+def test_single_pool_modes_are_rejected(cli, make_scenario):
+    r = cli("validate", make_scenario(strategy={"mode": "sync"}))
+    assert r.exit_code == 2 and "strategy.mode" in r.stderr
+
+
+def test_summary_and_tables_name_the_strategy():
+    res = api.simulate(scen("auto", gbps=10))
+    st_ = res.summary["strategy"]
+    assert st_["mode"] == "diloco" and set(st_["pools"]) == {"ascend", "h100"}
+    assert res.summary["start"] == "2025-01-01"
+    sched = res.schedule
+    per_pool = sched.groupby("pool")["tokens_trained"].max()
+    assert per_pool.sum() == pytest.approx(3.0e11, rel=1e-9)
+    assert (per_pool > 0).all()
+    assert res.links["tb"].sum() > 0
+    assert len(res.compare) == 4
+
+
+def test_sequential_moves_when_a_faster_pool_arrives():
+    d = to_mapping(scen("sequential", gbps=100))
+    d["fleet"][1] = {"name": "h100", "chip": "h100-sxm", "site": "az",
+                     "cloud": {"units": 512, "from": "2025-01-20", "until": "2026-01-01", "price_per_chip_hour_usd": 2}}
+    d["workload"]["tokens"] = 5.0e12
+    res = api.simulate(from_dict(d))
+    assert (res.events["event"] == "move").sum() == 1
+    assert res.replications["moves"].iloc[0] == 1
