@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -57,7 +58,11 @@ def _guard(fn):
         if sys.stdout is None or sys.stdout.closed:
             _fail(PlannerError("standard output is closed; redirect it to a file or /dev/null instead"))
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():  # library warnings (numpy, pandas) are not for the user's terminal
+                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, click_exc.ClickException, KeyboardInterrupt, SystemExit):
             raise
         except PlannerError as exc:
@@ -406,7 +411,14 @@ def _on_sigterm(signum, frame) -> None:
 
 def main() -> None:
     """Console-script entry point: user errors never show a traceback."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main() -> None:
     try:
         app()
     except PlannerError as exc:
