@@ -342,3 +342,14 @@ def test_exit_3_names_the_file(cli, make_scenario, tmp_path):
     for args in (("estimate", path), ("run", path, "--out", tmp_path / "o")):
         line = _one_clean_line(cli(*args), code=3)
         assert line.startswith(f"error: {path}: ") and "GiB" in line
+
+
+def test_too_many_values_or_bytes_are_refused(cli, make_scenario, monkeypatch):
+    import planner.loader
+    import planner.yamlio
+
+    monkeypatch.setattr(planner.yamlio, "MAX_NODES", 50)
+    line = _one_clean_line(cli("validate", make_scenario.text("name: [" + ", ".join(["1"] * 100) + "]\n")))
+    assert "more than 50 values" in line
+    monkeypatch.setattr(planner.loader, "MAX_FILE_BYTES", 1024 * 1024)
+    assert "larger than 1 MiB" in _one_clean_line(cli("validate", make_scenario.text("#" * (1024 * 1024 + 1))))
