@@ -146,13 +146,13 @@ def _metrics(summary: dict, previous: dict | None) -> None:
     cols = st.columns(4)
     for i, h in enumerate(items):
         delta = None
-        if h.key in old:
+        if h.key in old and h.key in BY_KEY:
             a, b = stat((summary.get("metrics") or {}).get(h.key)), stat(prev_metrics.get(h.key))
             if a is not None and b is not None and a != b:
                 delta = ("+" if a > b else "-") + BY_KEY[h.key].fmt(abs(a - b)).lstrip("-")
         cols[i % 4].metric(
             h.label, h.value, delta=delta, help=h.detail or None, border=True,
-            delta_color="inverse" if BY_KEY[h.key].lower_is_better else "normal",
+            delta_color="inverse" if h.key not in BY_KEY or BY_KEY[h.key].lower_is_better else "normal",
         )
     rows = expectation_rows(summary)
     if rows:

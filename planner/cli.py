@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import signal
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -77,6 +79,8 @@ def _guard(fn):
 
     return guarded
 
+
+PIPED_PROGRESS_EVERY_S = 5.0  # one progress line this often when stderr is not a terminal
 
 app = _GuardedTyper(
     cls=_OneLineGroup,
@@ -221,11 +225,11 @@ def run(
     seed: int | None = typer.Option(None, "--seed", min=0, max=2**63 - 1, help="Root seed (default: the scenario's)."),
     backend: str = typer.Option("local", "--backend", help="local | dask"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
-    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Local Dask workers."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=1024,
+                                       help="Worker processes (default: the cores; dask without --scheduler: "
+                                            "the LocalCluster's workers)."),
 ) -> None:
     """Simulate the scenario over time and write the report folder. Exit 1 when an `expect` check fails."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from . import api
     from .report import write_report
     from .report.writer import default_folder_name
@@ -236,13 +240,10 @@ def run(
     n = replications or s.simulation.replications
     _warn_if_long(s, n)
     target = out_dir or Path("reports") / default_folder_name(s.name)
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=n < 2) as bar:
-        task = bar.add_task(f"simulating {s.name}", total=n)
+    with progress_bar(f"simulating {s.name}", n) as tick:
         try:
             result = api.simulate(s, replications=replications, seed=seed, backend=backend,
-                                      scheduler=scheduler, workers=workers,
-                                      progress=lambda k, total: bar.update(task, completed=k))
+                                  scheduler=scheduler, workers=workers, progress=tick)
         except PlannerError as exc:
             _fail(exc, scenario)
     try:
@@ -252,6 +253,43 @@ def run(
     _print_headline(result.summary, path)
     if not all(e["passed"] for e in result.summary["expectations"]):
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: int):
+    """A progress callback ``tick(done, total)``: a bar with ETA on a terminal, a line every few seconds when piped."""
+    if total < 2:
+        yield lambda k, n: None
+        return
+    if err.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err,
+                      transient=True) as bar:
+            task = bar.add_task(label, total=total)
+            yield lambda k, n: bar.update(task, completed=k, total=n)
+        return
+    t0 = time.monotonic()
+    last = [t0]
+
+    def tick(k: int, n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PIPED_PROGRESS_EVERY_S or k == n:
+            last[0] = now
+            rate = k / max(now - t0, 1e-9)
+            eta = (n - k) / rate if rate > 0 else float("nan")
+            err.print(f"{label}: {k}/{n} done, {now - t0:.0f} s elapsed, ETA {eta:.0f} s", highlight=False,
+                      markup=False)
+
+    yield tick
 
 
 def _print_headline(summary: dict, path: Path) -> None:
@@ -269,6 +307,153 @@ def _print_headline(summary: dict, path: Path) -> None:
         t.add_row(escape(f"expect {e['check']}"), f"{escape(e['value'])} {mark}", "")
     out.print(t)
     out.print(f"report: {path}", highlight=False, markup=False)
+
+
+def _target(out_dir: Path | None, name: str, suffix: str) -> Path:
+    from .report.writer import default_folder_name
+
+    return out_dir or Path("reports") / (default_folder_name(name) + suffix)
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in ("local", "dask"):
+        _fail(ScenarioError(f"--backend must be local or dask, not {backend!r}"))
+
+
+REPLICATIONS_HELP = "Monte Carlo replications per point (default: the scenario's)."
+
+
+@app.command()
+def sweep(
+    scenario: Path = typer.Argument(..., help="Scenario file."),
+    sets: list[str] = typer.Option([], "--set", help="PATH=v1,v2,... e.g. fleet[1].cloud.units=0,4096,8192 "
+                                                     "(repeat for a grid; default: the file's sweep: section)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<name>-sweep)."),
+    replications: int | None = typer.Option(None, "--replications", min=1, max=100_000, help=REPLICATIONS_HELP),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    backend: str = typer.Option("local", "--backend", help="local | dask"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Worker processes (default: "
+                                                                                "the cores)."),
+) -> None:
+    """A grid over inputs named by field path: sweep.parquet, sweep.csv (a row per point) and sweep.html."""
+    from .decide.sweep import parse_set, write_sweep
+    from .decide.sweep import sweep as run_sweep
+
+    _check_backend(backend)
+    s = _load(scenario)
+    try:
+        axes = [parse_set(t) for t in sets] or [(a.path, list(a.values)) for a in s.sweep]
+        if not axes:
+            raise ScenarioError("give --set PATH=v1,v2,... or a sweep: section in the file", path=str(scenario))
+        from .decide.sweep import grid
+
+        n_points = len(grid(s, axes, str(scenario))[1])
+        with progress_bar(f"sweeping {s.name}", n_points) as tick:
+            table = run_sweep(s, axes, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
+                              workers=workers, progress=tick, source=str(scenario))
+        path = write_sweep(table, axes, _target(out_dir, s.name, "-sweep"), f"{s.name}: sweep")
+    except PlannerError as exc:
+        _fail(exc)
+    t = Table(title=f"{s.name}: {len(table)} points")
+    cols = [p for p, _ in axes] + ["time_to_train_days_p50", "time_to_train_days_p90", "finish_date_p50",
+                                   "cost_usd_p50", "finish_probability"]
+    for c in cols:
+        t.add_column(c, justify="right")
+    for _, r in table.iterrows():
+        t.add_row(*[escape(f"{r[c]:,.4g}" if isinstance(r[c], float) else str(r[c])) for c in cols])
+    out.print(t)
+    out.print(f"sweep: {path}", highlight=False, markup=False)
+
+
+@app.command()
+def sensitivity(
+    scenario: Path = typer.Argument(..., help="Scenario file."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<name>-sensitivity)."),
+    replications: int | None = typer.Option(None, "--replications", min=1, max=100_000, help=REPLICATIONS_HELP),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    backend: str = typer.Option("local", "--backend", help="local | dask"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Worker processes (default: "
+                                                                                "the cores)."),
+) -> None:
+    """Each uncertain or controllable input at its low and high value: tornado charts of finish date and cost."""
+    from .decide.output import write_files
+    from .decide.sensitivity import inputs, tornado_html
+    from .decide.sensitivity import sensitivity as run_sens
+
+    _check_backend(backend)
+    s = _load(scenario)
+    try:
+        n_points = 1 + 2 * len(inputs(s, str(scenario)))
+        with progress_bar(f"sensitivity of {s.name}", n_points) as tick:
+            table = run_sens(s, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
+                             workers=workers, progress=tick, source=str(scenario))
+        title = f"{s.name}: sensitivity"
+        path = write_files(_target(out_dir, s.name, "-sensitivity"), {
+            "sensitivity.csv": lambda p: table.to_csv(p, index=False, lineterminator="\n"),
+            "sensitivity.html": lambda p: p.write_text(tornado_html(table, title), encoding="utf-8")})
+    except PlannerError as exc:
+        _fail(exc)
+    t = Table(title=f"{s.name}: p50 time to train and cost, each input low / high")
+    for c in ("input", "low", "high", "days low", "days high", "cost low", "cost high"):
+        t.add_column(c, justify="left" if c in ("input", "low", "high") else "right")
+    from .fmt import fmt_usd
+
+    for _, r in table.iterrows():
+        t.add_row(r["input"], r["low"], r["high"], f"{r['time_to_train_days_p50_low'] or float('nan'):.1f}",
+                  f"{r['time_to_train_days_p50_high'] or float('nan'):.1f}", fmt_usd(r["cost_usd_p50_low"]),
+                  fmt_usd(r["cost_usd_p50_high"]))
+    out.print(t)
+    out.print(f"sensitivity: {path}", highlight=False, markup=False)
+
+
+@app.command()
+def solve(
+    scenario: Path = typer.Argument(..., help="Scenario file."),
+    deadline: str = typer.Option(..., "--deadline", help="Finish on or before this date (YYYY-MM-DD)."),
+    quantile: float = typer.Option(0.9, "--quantile", help="At this quantile of the finish date (0-1)."),
+    vary: str = typer.Option(..., "--vary", help="The input to vary, by field path, e.g. fleet[1].cloud.units."),
+    low: float | None = typer.Option(None, "--min", help="Smallest value to try (default 0)."),
+    high: float | None = typer.Option(None, "--max", help="Largest value to try (default 4x the file's)."),
+    replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
+                                               help="Replications per evaluation (default: the scenario's, at "
+                                                    "least 20)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: value, finish_date, cost_usd, evaluations."),
+) -> None:
+    """The smallest value of one input that finishes by the deadline at that quantile. Exit 1 if none in range."""
+    import datetime as dt
+
+    from .decide.solve import SOLVE_MIN_REPLICATIONS
+    from .decide.solve import solve as run_solve
+
+    s = _load(scenario)
+    try:
+        try:
+            when = dt.date.fromisoformat(deadline)
+        except ValueError:
+            raise ScenarioError(f"--deadline {deadline!r} is not a date (YYYY-MM-DD)") from None
+        n = replications or max(SOLVE_MIN_REPLICATIONS, s.simulation.replications)
+        result = run_solve(s, vary, when, quantile=quantile, low=low, high=high, replications=n, seed=seed,
+                           workers=workers, source=str(scenario))
+    except PlannerError as exc:
+        _fail(exc)
+    result["replications"] = n
+    if as_json:
+        sys.stdout.write(_dumps(result) + "\n")
+    elif result["found"]:
+        out.print(f"{result['path']} = {result['value']:,}: p{quantile * 100:g} finish {result['finish_date']} "
+                  f"(deadline {result['deadline']}), cost p50 ${result['cost_usd'] or 0:,.0f}; "
+                  f"{len(result['evaluations'])} evaluations of {n} replications"
+                  + ("" if result["monotone"] else "; the evaluated points were NOT monotone"), highlight=False,
+                  markup=False)
+    else:
+        out.print(f"no value of {result['path']} in range finishes by {result['deadline']} at "
+                  f"p{quantile * 100:g}", highlight=False, markup=False)
+    if not result["found"]:
+        raise typer.Exit(1)
 
 
 @app.command()

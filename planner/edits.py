@@ -106,7 +106,40 @@ def set_values(scenario: Scenario, edits: Mapping[str, Any] | Iterable[tuple[str
     data = copy.deepcopy(to_mapping(scenario))
     for path, value in (edits.items() if isinstance(edits, Mapping) else edits):
         _set(data, parse_path(path), value)
+    _drop_empty_rentals(data)
     return from_dict(data, name)
+
+
+def _drop_empty_rentals(data: dict) -> None:
+    """``cloud.units: 0`` means renting nothing: the cloud goes, and so does a pool with nothing else.
+
+    So a sweep or a goal seek over ``fleet[i].cloud.units`` can start at 0.
+    """
+    fleet = data.get("fleet")
+    if not isinstance(fleet, list):
+        return
+    kept = []
+    for pool in fleet:
+        cloud = pool.get("cloud") if isinstance(pool, dict) else None
+        if isinstance(cloud, dict) and cloud.get("units") == 0:
+            del pool["cloud"]
+            if not any([pool.get("units")] + [d.get("units") for d in pool.get("deliveries") or []
+                                              if isinstance(d, dict)]):
+                continue
+        kept.append(pool)
+    if not kept:
+        raise ScenarioError("no pool is left once the rental is set to 0 units", field="fleet")
+    data["fleet"] = kept
+    _drop_dangling_links(data)
+
+
+def _drop_dangling_links(data: dict) -> None:
+    """Links to a site that no pool uses any more go with the pools an edit removed."""
+    sites = {p.get("site", "default") for p in data.get("fleet", []) if isinstance(p, dict)}
+    links = data.get("links")
+    if isinstance(links, list):
+        data["links"] = [lk for lk in links if not isinstance(lk, dict)
+                         or all(x in sites for x in lk.get("sites") or [])]
 
 
 # ---------------------------------------------------------------- higher-level what-ifs
@@ -132,6 +165,7 @@ def scale_cloud(scenario: Scenario, factor: float) -> Scenario:
     if not kept:
         raise ScenarioError("no pool is left once the cloud is removed", field="fleet")
     data["fleet"] = kept
+    _drop_dangling_links(data)
     return from_dict(data, scenario.name)
 
 

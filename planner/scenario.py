@@ -270,6 +270,17 @@ class Expectation(_Section):
         return self
 
 
+FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)*$"
+
+
+class SweepAxis(_Section):
+    """One input of `planner sweep`, by field path, and the values it takes."""
+
+    path: str = Field(min_length=1, max_length=200, pattern=FIELD_PATH,
+                      description="a field path such as fleet[1].cloud.units")
+    values: list[float | int | str | bool] = Field(min_length=1, max_length=1000)
+
+
 class Scenario(_Section):
     """A whole scenario file."""
 
@@ -286,6 +297,8 @@ class Scenario(_Section):
     costs: Costs = Field(default_factory=Costs)
     simulation: Simulation = Field(default_factory=Simulation)
     expect: list[Expectation] = Field(default_factory=list, max_length=100)
+    sweep: list[SweepAxis] = Field(default_factory=list, max_length=8,
+                                   description="the grid `planner sweep` runs when no --set is given")
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:

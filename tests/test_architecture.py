@@ -18,6 +18,7 @@ LAYERS = [
     {"loader", "results", "costs", "bridge", "edits", "strategy"},
     {"sim", "calibrate", "budget"},
     {"api", "report"},
+    {"decide"},
     {"cli"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}

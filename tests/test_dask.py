@@ -17,6 +17,7 @@ def forkserver_workers(tmp_path):
     import multiprocessing
 
     import dask
+    import distributed  # noqa: F401  (its config defaults must exist before dask.config.set restores them)
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", "planner.sim.runner"])
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver",
@@ -48,3 +49,17 @@ def test_dask_backend_matches_local(make_scenario, monkeypatch, forkserver_worke
     assert local.summary["replications"] == 4
     assert local.replications["time_to_train_days"].nunique() == 4, local.replications
     assert (local.replications["failures"] > 0).all()
+
+
+@pytest.mark.slow  # one local Dask cluster of two worker processes
+def test_sweep_3x3_with_100_replications_on_dask_matches_local(make_scenario, forkserver_workers):
+    from planner.decide.sweep import sweep
+
+    sc = make_scenario.scenario(reliability={"enabled": True, "mtbf_chip_days": 50},
+                                fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64}], workload={"tokens": 2e10})
+    axes = [("fleet[0].units", [32, 48, 64]), ("reliability.mtbf_chip_days", [20, 50, 200])]
+    dask = sweep(sc, axes, replications=100, seed=2, backend="dask", workers=2)
+    assert len(dask) == 9 and (dask["replications"] == 100).all()
+    local = sweep(sc, axes, replications=100, seed=2, workers=2)
+    assert dask.equals(local)
+    assert dask["time_to_train_days_p10"].lt(dask["time_to_train_days_p90"]).all()  # failures make a spread

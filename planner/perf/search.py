@@ -184,9 +184,8 @@ def best_layout(arch: ModelArch, system: System | Chip, wl: TrainingSetup, units
 class LayoutPlanner:
     """Layouts over time for the simulation, called per re-plan, never per event.
 
-    - ``layout(units)``: the exact search on ``units`` chips, cached; a layout on fewer chips always
-      remains possible, so the answer never gets slower as chips are added (the best cached one on
-      fewer chips is kept when it is faster);
+    - ``layout(units)``: the exact search on at most ``units`` chips, cached (it depends on ``units``
+      alone, so replications agree on every worker);
     - ``resize(current, units)``: the same shape with as many data-parallel replicas as ``units`` allow
       (what elastic training does when a node fails or comes back), falling back to ``layout``;
     - ``min_units``: the fewest chips on which some layout fits.
@@ -240,15 +239,12 @@ class LayoutPlanner:
         b = batch_seqs if batch_seqs is not None else self.wl.global_batch_seqs
         key = (units, b)
         if key not in self._cache:
+            # the search covers every layout on at most ``units`` chips, so the answer depends on ``units``
+            # alone, never on which counts were asked before (replications on any worker agree)
             try:
                 res = best_layout(self.arch, self.system, self._setup(b), units, self.pin)
             except InfeasiblePlanError:
                 res = None
-            smaller = [r for (u, bb), r in self._cache.items() if u < units and bb == b and r is not None]
-            if smaller:
-                prev = max(smaller, key=lambda r: r.tokens_per_s)
-                if res is None or prev.tokens_per_s > res.tokens_per_s:
-                    res = prev
             self._cache[key] = res
         return self._cache[key]
 

@@ -51,6 +51,23 @@ def headline_items(summary: Mapping[str, Any]) -> list[Headline]:
         if key == "finish_probability" and summary.get("replications") is not None:
             detail = f"of {summary['replications']} replication(s)"
         out.append(Headline(key, label, fmt_value(key, stat(metric)), detail))
+        if key == "time_to_train_days":
+            out.extend(_date_items(summary))
+    return out
+
+
+def _date_items(summary: Mapping[str, Any]) -> list[Headline]:
+    """Finish date (p50, with p10/p90), the start date, and training days apart from days waiting for capacity."""
+    out = []
+    fd = summary.get("finish_date") or {}
+    if fd.get("p50"):
+        out.append(Headline("finish_date", "Finish date (p50)", fd["p50"],
+                            f"p10 {fd.get('p10')} · p90 {fd.get('p90')} · start {summary.get('start')}"))
+    for key, label in (("training_days", "Training days (p50)"), ("waiting_days", "Waiting for capacity (p50)")):
+        m = summary.get(key)
+        if isinstance(m, Mapping) and num(m.get("p50")) is not None:
+            out.append(Headline(key, label, fmt_value("time_to_train_days", stat(m)),
+                                _spread(m, "time_to_train_days")))
     return out
 
 

@@ -28,7 +28,7 @@ from ..results import RunResult
 from . import html as html_report
 from . import tables
 
-REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "report.html", "report.xlsx")
+REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "report.html", "report.xlsx")
 _STEM_CHARS = 60  # of the target's name in temporary siblings: .NAME.tmp-PID-XXXX must fit NAME_MAX (255 bytes)
 _STALE_AFTER_S = 3600.0  # siblings without a live owner that are this old are left over from a killed run
 
@@ -113,12 +113,13 @@ def _write_all(result: RunResult, folder: Path) -> None:
     tables.write_summary(result, folder / "summary.json")
     tables.write_csv(data["schedule"], folder / "schedule.csv")
     tables.write_csv(data["events"], folder / "events.csv")
+    tables.write_csv(data["replications"], folder / "replications.csv")
     tables.write_xlsx(result, folder / "report.xlsx")
     html_report.write_html(result, folder / "report.html")
 
 
 def write_report(result: RunResult, out_dir: str | Path) -> Path:
-    """Write summary.json, schedule.csv, events.csv, report.html and report.xlsx into ``out_dir``.
+    """Write summary.json, schedule.csv, events.csv, replications.csv, report.html and report.xlsx into ``out_dir``.
 
     Atomic: either ``out_dir`` ends up holding the complete new report, or (on any exception,
     which is re-raised) it is left untouched, holding the previous report if there was one,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -15,12 +17,59 @@ from ..results import RunResult
 from ..scenario import Scenario
 from ..stats import quantile_at, quantiles
 from ..strategy import Context
+from .draws import replication_draws
 from .replication import ReplicationOutput, compare, run_replication
 
 
 def _one(args) -> dict:
     scenario, ctx, seed, n = args
     return run_replication(scenario, ctx, seed, replications=n).metrics
+
+
+def _one_seed(context, seed) -> dict:
+    """One replication's metrics (the function the local process pool maps over the seeds)."""
+    scenario, ctx, n = context
+    return run_replication(scenario, ctx, seed, replications=n).metrics
+
+
+def finish_date(start: dt.date, days: float | None) -> str | None:
+    """The calendar date of ``days`` after day 0 (day 0 is ``start``; 0.5 days is still ``start``)."""
+    if days is None or not math.isfinite(days):
+        return None
+    return (start + dt.timedelta(days=math.floor(days))).isoformat()
+
+
+def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedSequence],
+                      rows: list[dict]) -> pd.DataFrame:
+    """replications.csv: a row per replication with its seed, its draws, the pool used, dates and metrics."""
+    out = []
+    for i, (ss, r) in enumerate(zip(seeds, rows, strict=True)):
+        draws = replication_draws(scenario, ss)
+        waiting = r["start_days"]  # the day the job first trained: days spent waiting for capacity
+        ttt = r["time_to_train_days"]
+        out.append({
+            "replication": i, **{k: r[k] for k in ("finished", *DISTRIBUTION_KEYS)},
+            "seed": seed, "spawn_key": ".".join(str(k) for k in ss.spawn_key),
+            "mode": r["mode"], "pool": r["pool"], "failures": r["failures"], "replans": r.get("replans"),
+            "checkpoints": r.get("checkpoints"), "moves": r["moves"], "link_tb": r["link_tb"],
+            "model_factor": r["model_factor"],
+            "start_date": scenario.start.isoformat(), "finish_date": finish_date(scenario.start, ttt),
+            "waiting_days": waiting, "training_days": ttt - waiting if r["finished"] else math.nan,
+            **draws,
+        })
+    return pd.DataFrame(out)
+
+
+def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
+    """summary.json's `start`, `finish_date` {p10, p50, p90}, training and waiting days, pools used."""
+    ttt = quantiles(reps["time_to_train_days"])
+    return {
+        "start": scenario.start.isoformat(),
+        "finish_date": {k: finish_date(scenario.start, ttt[k]) for k in ("p10", "p50", "p90")},
+        "training_days": quantiles(reps["training_days"]),
+        "waiting_days": quantiles(reps["waiting_days"]),
+        "pools_used": dict(sorted(Counter(reps["pool"]).items())),
+    }
 
 
 def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
@@ -81,18 +130,17 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         from .dask_backend import map_dask
 
         rows.extend(map_dask(_one, rest, scheduler=scheduler, workers=workers, progress=progress, total=n))
-    else:
-        for k, args in enumerate(rest, start=2):
-            rows.append(_one(args))
-            if progress:
-                progress(k, n)
-    reps = pd.DataFrame([{"replication": i, **{k: r[k] for k in ("finished", *DISTRIBUTION_KEYS)}, "mode": r["mode"],
-                          "pool": r["pool"], "failures": r["failures"], "moves": r["moves"], "link_tb": r["link_tb"],
-                          "model_factor": r["model_factor"], "start_days": r["start_days"]}
-                         for i, r in enumerate(rows)])
+    elif rest:
+        from .parallel import map_local
+
+        rows.extend(map_local(_one_seed, (scenario, ctx, n), seeds[1:], workers=workers,
+                              progress=(lambda k: progress(k + 1, n)) if progress else None))
+    reps = replication_table(scenario, seed, seeds, rows)
+    summary = summarize(scenario, seed, rows)
+    summary.update(dates_summary(scenario, reps))
     return RunResult(
         scenario_name=scenario.name,
-        summary=summarize(scenario, seed, rows),
+        summary=summary,
         start=scenario.start,
         schedule=first.schedule,
         events=first.events,

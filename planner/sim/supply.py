@@ -46,6 +46,19 @@ def draw(dist: Distribution | None, rng: np.random.Generator) -> float:
     return float(rng.lognormal(math.log(dist.mean) - sigma2 / 2, math.sqrt(sigma2)))
 
 
+def tranche_draws(pool: Pool, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """(slip [days], shortfall [share]) of each planned delivery, drawn in order; zeros without ``delivery_risk``."""
+    risk = pool.delivery_risk
+    out = []
+    for _ in pool.deliveries:
+        slip_days, short = 0.0, 0.0
+        if risk is not None:
+            slip_days = max(0.0, draw(risk.slip_days, rng))
+            short = min(1.0, max(0.0, draw(risk.shortfall_fraction, rng)))
+        out.append((slip_days, short))
+    return out
+
+
 def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> list[Step]:
     """Dated capacity steps of one pool, sorted by time. Usable chips exclude the reserved share."""
     steps: list[Step] = []
@@ -54,15 +67,10 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
     if pool.units:
         steps.append(Step(0.0, "delivery", pool.units, "in service on day 0"))
         steps.append(Step(0.0, "commissioning", usable(pool.units, reserved), "in service on day 0"))
-    risk = pool.delivery_risk
     delivered, in_use = pool.units, usable(pool.units, reserved)
     cap = pool.ordered_units if pool.ordered_units is not None else None
     planned_prev = pool.units
-    for d in pool.deliveries:
-        slip_days, short = 0.0, 0.0
-        if risk is not None:
-            slip_days = max(0.0, draw(risk.slip_days, rng))
-            short = min(1.0, max(0.0, draw(risk.shortfall_fraction, rng)))
+    for d, (slip_days, short) in zip(pool.deliveries, tranche_draws(pool, rng), strict=True):
         tranche = max(0, d.units - planned_prev)  # a shortfall is lost, not made up by the next tranche
         planned_prev = d.units
         got = int(round(tranche * (1.0 - short)))

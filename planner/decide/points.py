@@ -1,0 +1,77 @@
+"""Simulate many edited scenarios (points), each a Monte Carlo run, on the local pool or on Dask."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..metrics import DISTRIBUTION_KEYS
+from ..scenario import Scenario
+from ..sim.runner import run_scenario
+
+
+def _point(context: tuple[int | None, int | None], scenario: Scenario) -> dict:
+    """One point: its summary and the per-replication finish times and costs."""
+    replications, seed = context
+    r = run_scenario(scenario, replications=replications, seed=seed, workers=1)
+    reps = r.replications
+    return {"summary": r.summary,
+            "time_to_train_days": [float(x) for x in reps["time_to_train_days"]],
+            "cost_usd": [float(x) for x in reps["cost_usd"]]}
+
+
+def _point_args(args: tuple) -> dict:
+    scenario, replications, seed = args
+    return _point((replications, seed), scenario)
+
+
+def run_points(scenarios: Sequence[Scenario], replications: int | None = None, seed: int | None = None,
+               backend: str = "local", scheduler: str | None = None, workers: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Each scenario simulated with the same replications and root seed, in order.
+
+    Points run in parallel (one process per point); each point's replications run in that process,
+    so a point gives exactly what ``planner run`` gives for it.
+    """
+    n = len(scenarios)
+    if backend == "dask":
+        from ..sim.dask_backend import map_dask
+
+        out = map_dask(_point_args, [(s, replications, seed) for s in scenarios], scheduler=scheduler,
+                       workers=workers, progress=(lambda k, _t: progress(k - 1, n)) if progress else None,
+                       total=n + 1)
+        return out
+    from ..sim.parallel import map_local
+
+    return map_local(_point, (replications, seed), list(scenarios), workers=workers,
+                     progress=(lambda k: progress(k, n)) if progress else None)
+
+
+def finish_quantile_days(times: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of time to train [days], unfinished replications counting as never (inf).
+
+    Linear interpolation between order statistics (numpy's default), as summary.json's p10/p50/p90.
+    """
+    v = np.asarray([math.inf if (t is None or t != t) else t for t in times], dtype=float)
+    v.sort()
+    pos = q * (len(v) - 1)
+    lo, hi = int(math.floor(pos)), int(math.ceil(pos))
+    if lo == hi or v[lo] == v[hi]:
+        return float(v[lo])
+    if math.isinf(v[hi]):
+        return math.inf
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+def point_row(summary: dict) -> dict:
+    """A flat row of a point's figures: each metric's mean/p10/p50/p90, finish probability and dates."""
+    row = {}
+    for m in DISTRIBUTION_KEYS:
+        for k, v in (summary["metrics"].get(m) or {}).items():
+            row[f"{m}_{k}"] = v
+    row["finish_probability"] = summary["metrics"]["finish_probability"]
+    for k, v in (summary.get("finish_date") or {}).items():
+        row[f"finish_date_{k}"] = v
+    return row

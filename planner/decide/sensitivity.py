@@ -1,0 +1,136 @@
+"""`planner sensitivity`: each uncertain or controllable input at its low and high value; a tornado chart.
+
+Every input is moved alone, all the others stay at the scenario's values, and every run uses the
+same root seed (common random numbers), so a bar is the effect of that input and not noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import costs
+from ..edits import scale_cloud, set_values, slip_deliveries
+from ..scenario import Scenario
+from .points import point_row, run_points
+
+# swings: deliveries 30 days early to 90 days late; shortfall none to 30%; rented units x0.5 to x1.5;
+# MTBF x0.5 to x2; efficiency x0.8 to x1.2; prices x0.75 to x1.25 (ranges seen in the public record of
+# 2023-2025 accelerator orders and cloud list prices; change them in SWINGS)
+SWINGS = {"slip_days": (-30, 90), "shortfall": (0.0, 0.3), "cloud_units": (0.5, 1.5), "mtbf": (0.5, 2.0),
+          "efficiency": (0.8, 1.2), "price": (0.75, 1.25)}
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input's low and high settings."""
+
+    name: str
+    low_label: str
+    high_label: str
+    low: Scenario
+    high: Scenario
+
+
+def _pools_edit(s: Scenario, fn: Callable) -> dict:
+    edits = {}
+    for i, p in enumerate(s.fleet):
+        edits.update(fn(i, p) or {})
+    return edits
+
+
+def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
+    """The inputs this scenario has, each at its low and high value."""
+    out = []
+    owned = [i for i, p in enumerate(s.fleet) if p.deliveries]
+    if owned:
+        lo, hi = SWINGS["slip_days"]
+        out.append(Input("delivery slip", f"{lo:+d} d", f"{hi:+d} d", slip_deliveries(s, lo), slip_deliveries(s, hi)))
+        lo, hi = SWINGS["shortfall"]
+
+        def short(x):
+            return set_values(s, {f"fleet[{i}].delivery_risk.shortfall_fraction": {"dist": "fixed", "value": x}
+                                  for i in owned}, source)
+
+        out.append(Input("delivery shortfall", f"{lo:.0%}", f"{hi:.0%}", short(lo), short(hi)))
+    if any(p.cloud for p in s.fleet):
+        lo, hi = SWINGS["cloud_units"]
+        out.append(Input("cloud units", f"x{lo:g}", f"x{hi:g}", scale_cloud(s, lo), scale_cloud(s, hi)))
+    if s.reliability.enabled:
+        lo, hi = SWINGS["mtbf"]
+
+        def mtbf(x):
+            return set_values(s, _pools_edit(s, lambda i, p: {
+                f"fleet[{i}].mtbf_chip_days": x * (p.mtbf_chip_days or s.reliability.mtbf_chip_days
+                                                   or s.chip(p.chip).mtbf_chip_days)}), source)
+
+        out.append(Input("MTBF", f"x{lo:g}", f"x{hi:g}", mtbf(lo), mtbf(hi)))
+    lo, hi = SWINGS["efficiency"]
+
+    def eff(x):
+        return set_values(s, _pools_edit(s, lambda i, p: {f"fleet[{i}].efficiency": min(2.0, x * p.efficiency)}),
+                          source)
+
+    out.append(Input("efficiency", f"x{lo:g}", f"x{hi:g}", eff(lo), eff(hi)))
+    lo, hi = SWINGS["price"]
+
+    def price(x):
+        def one(i, p):
+            e = {}
+            if p.cloud:
+                e[f"fleet[{i}].cloud.price_per_chip_hour_usd"] = x * p.cloud.price_per_chip_hour_usd
+            if p.planned_units - (p.cloud.units if p.cloud else 0) > 0 and costs.unit_price_usd(s, p) > 0:
+                e[f"fleet[{i}].unit_price_usd"] = x * costs.unit_price_usd(s, p)
+            return e
+        return set_values(s, _pools_edit(s, one), source)
+
+    out.append(Input("price", f"x{lo:g}", f"x{hi:g}", price(lo), price(hi)))
+    return out
+
+
+def sensitivity(s: Scenario, replications: int | None = None, seed: int | None = None, backend: str = "local",
+                scheduler: str | None = None, workers: int | None = None,
+                progress: Callable[[int, int], None] | None = None, source: str = "<scenario>") -> pd.DataFrame:
+    """A row per input: low/high labels, p50 time to train and cost at base, low and high, and the swing."""
+    ins = inputs(s, source)
+    scen = [s] + [x for i in ins for x in (i.low, i.high)]
+    res = [point_row(r["summary"]) for r in run_points(scen, replications=replications, seed=seed, backend=backend,
+                                                        scheduler=scheduler, workers=workers, progress=progress)]
+    base = res[0]
+    rows = []
+    for k, i in enumerate(ins):
+        lo, hi = res[1 + 2 * k], res[2 + 2 * k]
+        row = {"input": i.name, "low": i.low_label, "high": i.high_label}
+        for m in ("time_to_train_days_p50", "cost_usd_p50"):
+            row[f"{m}_base"], row[f"{m}_low"], row[f"{m}_high"] = base.get(m), lo.get(m), hi.get(m)
+            vals = [v for v in (lo.get(m), hi.get(m), base.get(m)) if v is not None]
+            row[f"{m}_swing"] = max(vals) - min(vals) if vals else None
+        row["finish_date_p50_low"], row["finish_date_p50_high"] = lo.get("finish_date_p50"), hi.get("finish_date_p50")
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    return df.sort_values("time_to_train_days_p50_swing", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def tornado_html(table: pd.DataFrame, title: str) -> str:
+    """A self-contained page with two tornado charts (p50 time to train, p50 cost) and the table."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    parts = []
+    for m, label in (("time_to_train_days_p50", "Time to train p50 [days]"), ("cost_usd_p50", "Cost p50 [USD]")):
+        t = table.sort_values(f"{m}_swing", ascending=True, na_position="first")
+        base = t[f"{m}_base"].dropna().iloc[0] if t[f"{m}_base"].notna().any() else 0.0
+        fig = go.Figure()
+        for side, color in (("low", "#1f77b4"), ("high", "#d62728")):
+            fig.add_trace(go.Bar(y=t["input"], x=t[f"{m}_{side}"] - base, base=base, orientation="h",
+                                 name=f"{side} value", marker_color=color,
+                                 text=t[side], textposition="auto"))
+        fig.add_vline(x=base, line_dash="dash")
+        fig.update_layout(title=f"{label}: each input at its low and high value (base {base:,.4g})", barmode="overlay",
+                          height=120 + 45 * len(t), xaxis_title=label)
+        parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=not parts))
+    rows = table.to_html(index=False, float_format=lambda v: f"{v:,.4g}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+            f"<h1>{title}</h1>{''.join(parts)}<h2>Inputs</h2>{rows}</body></html>")

@@ -1,0 +1,102 @@
+"""`planner solve`: the smallest value of one input that finishes by a deadline at a quantile.
+
+Bisection on the simulation. Every evaluation uses the same root seed, so the points share their
+random numbers (common random numbers): the comparison between two values is not blurred by noise,
+and the answer is reproducible. Bisection assumes that a larger value never finishes later; the
+evaluated points are checked for that and the answer says whether they were monotone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ..edits import format_path, get_value, parse_path, set_values, to_mapping
+from ..errors import ScenarioError
+from ..scenario import Scenario
+from ..sim.runner import finish_date
+from .points import finish_quantile_days, run_points
+
+MAX_EVALUATIONS = 40
+SOLVE_MIN_REPLICATIONS = 20  # a quantile of fewer replications moves too much from one value to the next
+FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share of the range
+
+
+def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
+          high: float | None = None, replications: int | None = None, seed: int | None = None,
+          workers: int | None = None, progress: Callable[[int, int], None] | None = None,
+          source: str = "<scenario>") -> dict[str, Any]:
+    """The smallest value at ``path`` in [low, high] whose ``quantile`` finish is on or before ``deadline``.
+
+    Returns {found, value, path, quantile, deadline, finish_date, time_to_train_days, cost_usd, monotone,
+    evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline.
+    """
+    path = format_path(parse_path(path))
+    if not 0 < quantile < 1:
+        raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
+    current = get_value(to_mapping(scenario), path)
+    if isinstance(current, bool) or not isinstance(current, (int, float)):
+        raise ScenarioError(f"--vary needs a number; the scenario has {current!r}", field=path)
+    integer = isinstance(current, int) and (low is None or float(low).is_integer()) and \
+        (high is None or float(high).is_integer())
+    low = 0 if low is None else low
+    high = max(1, 4 * current) if high is None else high
+    if low > high:
+        raise ScenarioError(f"--min ({low}) must not exceed --max ({high})", field=path)
+    if integer:
+        low, high = int(low), int(high)
+    limit_days = (deadline - scenario.start).days
+    seen: dict[float, dict] = {}
+
+    def evaluate(values: list) -> None:
+        todo = [v for v in dict.fromkeys(values) if v not in seen]
+        if not todo:
+            return
+        scenarios = [set_values(scenario, {path: v}, source) for v in todo]
+        for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers),
+                        strict=True):
+            t = finish_quantile_days(r["time_to_train_days"], quantile)
+            cost = r["summary"]["metrics"]["cost_usd"]
+            seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
+                       "finish_date": finish_date(scenario.start, t), "meets": t <= limit_days,
+                       "cost_usd": cost.get("p50"), "cost_usd_mean": cost.get("mean")}
+        if progress:
+            progress(len(seen), len(seen))
+
+    evaluate([low, high])  # both ends at once (in parallel)
+    if not seen[high]["meets"]:
+        best = None
+    elif seen[low]["meets"]:
+        best = low
+    else:
+        lo, hi = low, high  # lo misses, hi meets
+        for _ in range(MAX_EVALUATIONS):
+            if integer and hi - lo <= 1:
+                break
+            if not integer and hi - lo <= FLOAT_TOLERANCE * (high - low):
+                break
+            mid = (lo + hi) // 2 if integer else (lo + hi) / 2
+            evaluate([mid])
+            lo, hi = (lo, mid) if seen[mid]["meets"] else (mid, hi)
+        best = hi
+    pts = sorted(seen.values(), key=lambda e: e["value"])
+    # monotone: once a value meets the deadline, every larger evaluated value does too
+    first_meet = next((i for i, e in enumerate(pts) if e["meets"]), len(pts))
+    monotone = all(e["meets"] for e in pts[first_meet:])
+    hit = seen.get(best) if best is not None else None
+    return {
+        "found": best is not None,
+        "value": best,
+        "path": path,
+        "quantile": quantile,
+        "deadline": deadline.isoformat(),
+        "start": scenario.start.isoformat(),
+        "finish_date": hit["finish_date"] if hit else None,
+        "time_to_train_days": hit["time_to_train_days"] if hit else None,
+        "cost_usd": hit["cost_usd"] if hit else None,
+        "monotone": monotone,
+        "common_random_numbers": True,
+        "evaluations": pts,
+    }

@@ -1,0 +1,119 @@
+"""`planner sweep`: a grid over inputs named by field path; a table with a row per point, and a page."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..edits import format_path, get_value, parse_path, parse_value, set_values, to_mapping
+from ..errors import ScenarioError
+from ..scenario import Scenario
+from .output import write_files
+from .points import point_row, run_points
+
+MAX_POINTS = 10_000
+SWEEP_FILES = ("sweep.parquet", "sweep.csv", "sweep.html")
+
+Axis = tuple[str, list[Any]]
+
+
+def parse_set(text: str) -> Axis:
+    """``fleet[1].cloud.units=0,4096,8192`` -> ('fleet[1].cloud.units', [0, 4096, 8192])."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: write PATH=v1,v2,... (e.g. fleet[1].cloud.units=0,4096,8192)")
+    path, _, values = text.partition("=")
+    path = format_path(parse_path(path.strip()))
+    vals = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+    if not vals:
+        raise ScenarioError("--set gives no values", field=path)
+    return path, vals
+
+
+def check_axes(scenario: Scenario, axes: Sequence[Axis]) -> None:
+    """Every path is set in the scenario, named once, and the grid is not too large."""
+    data = to_mapping(scenario)
+    seen = set()
+    size = 1
+    for path, values in axes:
+        if path in seen:
+            raise ScenarioError("named twice in the sweep", field=path)
+        seen.add(path)
+        get_value(data, path)
+        size *= len(values)
+    if size > MAX_POINTS:
+        raise ScenarioError(f"the grid has {size:,} points; at most {MAX_POINTS:,}")
+
+
+def grid(scenario: Scenario, axes: Sequence[Axis], source: str = "<scenario>") -> tuple[list[dict], list[Scenario]]:
+    """Every combination of the axes' values: the inputs of each point and its edited scenario."""
+    check_axes(scenario, axes)
+    inputs, scenarios = [], []
+    for combo in itertools.product(*[vals for _, vals in axes]):
+        edits = dict(zip([p for p, _ in axes], combo, strict=True))
+        scenarios.append(set_values(scenario, edits, source))
+        inputs.append(edits)
+    return inputs, scenarios
+
+
+def sweep(scenario: Scenario, axes: Sequence[Axis], replications: int | None = None, seed: int | None = None,
+          backend: str = "local", scheduler: str | None = None, workers: int | None = None,
+          progress: Callable[[int, int], None] | None = None, source: str = "<scenario>") -> pd.DataFrame:
+    """A row per grid point: the inputs (one column per path) and the metric quantiles."""
+    inputs, scenarios = grid(scenario, axes, source)
+    results = run_points(scenarios, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
+                         workers=workers, progress=progress)
+    rows = [{"point": i, **inp, "replications": r["summary"]["replications"], **point_row(r["summary"])}
+            for i, (inp, r) in enumerate(zip(inputs, results, strict=True))]
+    return pd.DataFrame(rows)
+
+
+SWEEP_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"),
+                 ("time_to_train_days_p90", "Time to train p90 [days]"),
+                 ("cost_usd_p50", "Cost p50 [USD]"),
+                 ("finish_probability", "Finish probability"))
+
+
+def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
+    """One self-contained page: a heatmap per metric over the first two axes, or a line chart for one axis."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    paths = [p for p, _ in axes]
+    parts = []
+    for col, label in SWEEP_METRICS:
+        if col not in table:
+            continue
+        if len(paths) == 1:
+            fig = go.Figure(go.Scatter(x=table[paths[0]], y=table[col], mode="lines+markers"))
+            fig.update_layout(xaxis_title=paths[0], yaxis_title=label)
+        else:
+            x, y = paths[0], paths[1]
+            # further axes (if any) are averaged over in the heatmap; the table has every point
+            piv = table.pivot_table(index=y, columns=x, values=col, aggfunc="mean")
+            fig = go.Figure(go.Heatmap(z=piv.values, x=[str(v) for v in piv.columns],
+                                       y=[str(v) for v in piv.index], colorbar={"title": label},
+                                       texttemplate="%{z:.4g}"))
+            fig.update_layout(xaxis_title=x, yaxis_title=y)
+        fig.update_layout(title=label, height=420)
+        parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=not parts))
+    body = "\n".join(parts)
+    rows = table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+            f"<h1>{title}</h1>{body}<h2>Every point</h2>{rows}</body></html>")
+
+
+def write_sweep(table: pd.DataFrame, axes: Sequence[Axis], out_dir: str | Path, title: str) -> Path:
+    """sweep.parquet, sweep.csv and sweep.html into ``out_dir``, written whole or not at all."""
+    flat = table.copy()
+    for c in flat.columns:  # Parquet wants one type per column; inputs may mix numbers and text
+        if flat[c].dtype == object:
+            flat[c] = flat[c].map(lambda v: v if v is None else str(v))
+    return write_files(out_dir, {
+        "sweep.parquet": lambda p: flat.to_parquet(p, index=False),
+        "sweep.csv": lambda p: table.to_csv(p, index=False, lineterminator="\n"),
+        "sweep.html": lambda p: p.write_text(sweep_html(table, axes, title), encoding="utf-8"),
+    })

@@ -1,0 +1,46 @@
+"""What one replication drew, re-derived from its seed: delivery slips and shortfalls, first capacity.
+
+A replication splits its seed into supply, job and model streams (``seed.spawn(3)``) and seeds pool i's
+supply from ``supply.spawn(len(fleet))[i]`` (planner/sim/replication.py). The supply stream is replayed
+here from a fresh copy of the seed, so the replication itself is not touched and the numbers are exactly
+the ones it used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..scenario import Scenario
+from ..units import HOURS_PER_DAY
+from .supply import supply_steps, tranche_draws
+
+CAPACITY_KINDS = ("commissioning", "cloud_start")
+
+
+def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
+    """The same seed with no children spawned yet (spawning changes a SeedSequence)."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+
+
+def _supply_rng(seed: np.random.SeedSequence, n_pools: int, i: int) -> np.random.Generator:
+    return np.random.default_rng(_fresh(seed).spawn(3)[0].spawn(n_pools)[i])
+
+
+def replication_draws(scenario: Scenario, seed: np.random.SeedSequence) -> dict:
+    """Flat columns of one replication's supply draws.
+
+    ``<pool>.d<j>.slip_days`` and ``<pool>.d<j>.shortfall`` for every planned delivery j of a pool with
+    ``delivery_risk``; ``<pool>.first_capacity_days``: the day the pool first has usable chips (owned
+    chips commissioned, or the rental's start).
+    """
+    out: dict = {}
+    n = len(scenario.fleet)
+    for i, pool in enumerate(scenario.fleet):
+        if pool.delivery_risk is not None:
+            for j, (slip, short) in enumerate(tranche_draws(pool, _supply_rng(seed, n, i))):
+                out[f"{pool.name}.d{j}.slip_days"] = slip
+                out[f"{pool.name}.d{j}.shortfall"] = short
+        steps = supply_steps(scenario, pool, _supply_rng(seed, n, i))
+        first = next((s.time_h for s in steps if s.kind in CAPACITY_KINDS and s.delta_units > 0), None)
+        out[f"{pool.name}.first_capacity_days"] = first / HOURS_PER_DAY if first is not None else float("nan")
+    return out

@@ -1,0 +1,68 @@
+"""The local backend: replications in a process pool sized to the cores (``--workers N``).
+
+Each worker receives the scenario and its layout planners once (pool initializer) and then only
+seeds, so what crosses a process boundary per replication is a SeedSequence and a dict of metrics.
+Results come back in the order of the seeds, so they do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+_CONTEXT: Any = None  # the shared argument of the mapped function, set in each worker
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _init(context: Any) -> None:
+    global _CONTEXT
+    _CONTEXT = context
+
+
+def _call(args: tuple[Callable, Any]) -> Any:
+    fn, item = args
+    return fn(_CONTEXT, item)
+
+
+def _chunks(n: int, workers: int) -> int:
+    """Items per task: a few tasks per worker keeps the pool busy and the progress bar moving."""
+    return max(1, min(32, n // (workers * 8) or 1))
+
+
+def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, workers: int | None = None,
+              progress: Callable[[int], None] | None = None) -> list:
+    """``[fn(context, x) for x in items]`` in a process pool of ``workers`` (default: the cores), in order.
+
+    ``progress(k)`` is called with the number of items done so far. One worker, or one item, runs
+    in this process.
+    """
+    workers = default_workers() if workers is None else max(1, workers)
+    workers = min(workers, len(items))
+    if workers <= 1:
+        out = []
+        for k, x in enumerate(items, start=1):
+            out.append(fn(context, x))
+            if progress:
+                progress(k)
+        return out
+    # fork shares the imported modules with the workers (no second start-up); spawn where there is no fork
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    out = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(context,)) as pool:
+        for k, r in enumerate(pool.map(_call, [(fn, x) for x in items], chunksize=_chunks(len(items), workers)),
+                              start=1):
+            out.append(r)
+            if progress:
+                progress(k)
+    return out

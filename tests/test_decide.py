@@ -1,0 +1,130 @@
+"""Sweeps, sensitivity and goal seek: through the CLI and the API, on small scenarios with known answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from planner import api
+from planner.decide.points import finish_quantile_days
+from planner.decide.solve import solve
+from planner.decide.sweep import parse_set, sweep
+from planner.edits import set_values
+from planner.errors import ScenarioError
+
+TWO_POOLS = {"fleet": [{"name": "h100", "chip": "h100-sxm", "units": 64},
+                       {"name": "rent", "chip": "h100-sxm",
+                        "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-03-01",
+                                  "price_per_chip_hour_usd": 10.0}}]}
+
+
+def test_parse_set_reads_yaml_values_and_checks_the_path():
+    assert parse_set("fleet[1].cloud.units=0, 4096,8192") == ("fleet[1].cloud.units", [0, 4096, 8192])
+    assert parse_set("workload.tokens=1e11,2.5e11")[1] == [1e11, 2.5e11]
+    with pytest.raises(ScenarioError):
+        parse_set("fleet[1].cloud.units")
+    with pytest.raises(ScenarioError):
+        parse_set("fleet[x]=1")
+
+
+def test_sweep_grid_rows_match_single_runs(make_scenario):
+    sc = make_scenario.scenario(TWO_POOLS)
+    axes = [("fleet[0].units", [32, 64]), ("workload.tokens", [5e10, 1e11])]
+    table = sweep(sc, axes, replications=2, seed=3, workers=2)
+    assert len(table) == 4 and list(table["fleet[0].units"]) == [32, 32, 64, 64]
+    one = api.simulate(set_values(sc, {"fleet[0].units": 32, "workload.tokens": 1e11}), replications=2, seed=3)
+    assert table.loc[1, "time_to_train_days_p50"] == one.summary["metrics"]["time_to_train_days"]["p50"]
+    # more tokens never finish sooner
+    t = table["time_to_train_days_p50"].values
+    assert t[1] >= t[0] and t[3] >= t[2]
+
+
+def test_sweep_cli_writes_parquet_csv_html(cli, make_scenario, tmp_path):
+    path = make_scenario(TWO_POOLS)
+    r = cli("sweep", path, "--set", "fleet[1].cloud.units=0,64,128", "--set", "fleet[0].units=32,64", "--out",
+            tmp_path / "sw")
+    assert r.exit_code == 0, r
+    pq = pd.read_parquet(tmp_path / "sw" / "sweep.parquet")
+    csv = pd.read_csv(tmp_path / "sw" / "sweep.csv")
+    assert len(pq) == len(csv) == 6
+    assert "plotly" in (tmp_path / "sw" / "sweep.html").read_text().lower()
+    # renting 0 units removes the rental: never sooner than renting 128
+    t = csv.set_index(["fleet[1].cloud.units", "fleet[0].units"])["time_to_train_days_p50"]
+    assert t[(0, 32)] >= t[(128, 32)]
+
+
+def test_sweep_section_in_the_file_is_read(cli, make_scenario, tmp_path):
+    path = make_scenario(TWO_POOLS, sweep=[{"path": "fleet[0].units", "values": [16, 32, 64]}])
+    r = cli("sweep", path, "--out", tmp_path / "sw")
+    assert r.exit_code == 0, r
+    assert list(pd.read_csv(tmp_path / "sw" / "sweep.csv")["fleet[0].units"]) == [16, 32, 64]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--set", "fleet[5].units=1,2"], "fleet[5]"),
+    (["--set", "fleet[0].nope=1,2"], "fleet[0]"),
+    (["--set", "fleet[0].units=-5"], "fleet[0].units"),
+    ([], "--set"),
+])
+def test_sweep_bad_input_is_exit_2_naming_the_field(cli, make_scenario, tmp_path, args, words):
+    path = make_scenario(TWO_POOLS)
+    r = cli("sweep", path, *args, "--out", tmp_path / "sw")
+    assert r.exit_code == 2, r
+    assert words in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "sw" / "sweep.csv").exists()
+
+
+def test_finish_quantile_counts_unfinished_as_never():
+    assert finish_quantile_days([1, 2, 3, 4, 5], 0.5) == 3
+    assert finish_quantile_days([1, 2, 3, 4, float("nan")], 0.5) == 3
+    assert finish_quantile_days([1, 2, 3, 4, float("nan")], 0.9) == float("inf")
+
+
+def _p90_days(sc, units):
+    r = api.simulate(set_values(sc, {"fleet[0].units": units}), replications=20, seed=5)
+    return finish_quantile_days(list(r.replications["time_to_train_days"]), 0.9)
+
+
+def test_solve_answer_meets_the_deadline_and_one_below_does_not(make_scenario):
+    sc = make_scenario.scenario(reliability={"enabled": True, "mtbf_chip_days": 200}, workload={"tokens": 2e11})
+    deadline = dt.date(2025, 1, 1) + dt.timedelta(days=20)
+    res = solve(sc, "fleet[0].units", deadline, quantile=0.9, low=8, high=512, replications=20, seed=5)
+    v = res["value"]
+    assert res["found"] and 8 < v < 512 and res["monotone"]
+    assert _p90_days(sc, v) <= 20 < _p90_days(sc, v - 1)
+    assert res["finish_date"] <= deadline.isoformat() and res["cost_usd"] > 0
+    again = solve(sc, "fleet[0].units", deadline, quantile=0.9, low=8, high=512, replications=20, seed=5)
+    assert again == res  # common random numbers: reproducible
+
+
+def test_solve_cli_json_and_exit_1_when_none_in_range(cli, make_scenario):
+    path = make_scenario(workload={"tokens": 2e11})
+    ok = cli("solve", path, "--deadline", "2025-01-21", "--vary", "fleet[0].units", "--min", "8", "--max", "512",
+             "--json")
+    assert ok.exit_code == 0, ok
+    out = ok.json()
+    assert isinstance(out["value"], int) and out["finish_date"] <= "2025-01-21" and out["cost_usd"] > 0
+    none = cli("solve", path, "--deadline", "2025-01-02", "--vary", "fleet[0].units", "--min", "8", "--max", "16")
+    assert none.exit_code == 1, none
+    bad = cli("solve", path, "--deadline", "someday", "--vary", "fleet[0].units")
+    assert bad.exit_code == 2 and "--deadline" in bad.stderr
+    bad = cli("solve", path, "--deadline", "2025-02-01", "--vary", "fleet[0].chip")
+    assert bad.exit_code == 2 and "fleet[0].chip" in bad.stderr
+
+
+def test_sensitivity_cli_writes_a_tornado(cli, make_scenario, tmp_path):
+    path = make_scenario(TWO_POOLS, reliability={"enabled": True, "mtbf_chip_days": 200},
+                         fleet=[{"name": "own", "chip": "h100-sxm", "units": 32, "unit_price_usd": 25000,
+                                 "deliveries": [{"date": "2025-01-10", "units": 64}]},
+                                TWO_POOLS["fleet"][1]])
+    r = cli("sensitivity", path, "--out", tmp_path / "se", "--replications", "2")
+    assert r.exit_code == 0, r
+    t = pd.read_csv(tmp_path / "se" / "sensitivity.csv").set_index("input")
+    assert {"delivery slip", "delivery shortfall", "cloud units", "MTBF", "efficiency", "price"} <= set(t.index)
+    # a price swing moves the cost, not the date; a late delivery never finishes sooner
+    assert t.loc["price", "time_to_train_days_p50_swing"] == pytest.approx(0, abs=1e-9)
+    assert t.loc["price", "cost_usd_p50_high"] > t.loc["price", "cost_usd_p50_low"]
+    assert t.loc["delivery slip", "time_to_train_days_p50_high"] >= t.loc["delivery slip", "time_to_train_days_p50_low"]
+    assert "plotly" in (tmp_path / "se" / "sensitivity.html").read_text().lower()

@@ -1,0 +1,92 @@
+"""Monte Carlo: the process pool gives the same numbers for any worker count; replications.csv and dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner import api
+from planner.sim.parallel import map_local
+
+
+def _square(context, x):
+    return context * x * x
+
+
+def test_map_local_keeps_order_for_any_worker_count():
+    items = list(range(37))
+    want = [3 * x * x for x in items]
+    seen = []
+    assert map_local(_square, 3, items, workers=1) == want
+    assert map_local(_square, 3, items, workers=2, progress=seen.append) == want
+    assert seen == list(range(1, 38))
+
+
+def _failing(make_scenario):
+    return make_scenario.scenario(reliability={"enabled": True, "mtbf_chip_days": 100},
+                                  fleet=[{"name": "h100", "chip": "h100-sxm", "units": 256}], workload={"tokens": 3e11})
+
+
+def test_same_summary_for_one_and_two_workers(make_scenario):
+    sc = _failing(make_scenario)
+    one = api.simulate(sc, replications=6, seed=11, workers=1)
+    two = api.simulate(sc, replications=6, seed=11, workers=2)
+    assert one.summary == two.summary
+    pd.testing.assert_frame_equal(one.replications, two.replications)
+    assert one.replications["time_to_train_days"].nunique() == 6  # every replication drew something different
+
+
+def _slipping(make_scenario, slip):
+    return make_scenario.scenario(
+        start="2025-01-01", horizon_days=200, workload={"tokens": 5e10},
+        simulation={"seed": 3, "replications": 1, "model_error": "off"},  # only the slip varies
+        fleet=[{"name": "own", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-11", "units": 64}],
+                "delivery_risk": {"slip_days": slip}}])
+
+
+def test_a_single_tranche_slip_shifts_the_finish_by_exactly_that_draw(make_scenario):
+    res = api.simulate(_slipping(make_scenario, {"dist": "uniform", "low": 0, "high": 20}), replications=40, seed=4)
+    r = res.replications
+    slip = r["own.d0.slip_days"]
+    assert slip.between(0, 20).all() and slip.std() > 3
+    # finish = 10 days to the delivery + the slip + the same training time in every replication
+    training = r["time_to_train_days"] - slip - 10
+    assert np.allclose(training, training.iloc[0], atol=1e-6), training.tolist()
+    assert np.allclose(r["waiting_days"], 10 + slip) and np.allclose(r["training_days"], training.iloc[0])
+    # so the finish quantiles are the slip's quantiles shifted by a constant
+    s = res.summary
+    for q in ("p10", "p50", "p90"):
+        assert s["metrics"]["time_to_train_days"][q] == pytest.approx(10 + training.iloc[0] + slip.quantile(
+            float(q[1:]) / 100), abs=1e-6)
+    assert s["start"] == "2025-01-01"
+    d50 = dt.date(2025, 1, 1) + dt.timedelta(days=int(s["metrics"]["time_to_train_days"]["p50"]))
+    assert s["finish_date"]["p50"] == d50.isoformat()
+    assert s["finish_date"]["p10"] <= s["finish_date"]["p50"] <= s["finish_date"]["p90"]
+    assert s["pools_used"] == {"own": 40}
+
+
+def test_fixed_slip_moves_every_date_by_its_value(make_scenario):
+    base = api.simulate(_slipping(make_scenario, {"dist": "fixed", "value": 0}), replications=2, seed=1)
+    late = api.simulate(_slipping(make_scenario, {"dist": "fixed", "value": 30}), replications=2, seed=1)
+    a, b = base.summary["metrics"]["time_to_train_days"], late.summary["metrics"]["time_to_train_days"]
+    assert b["p50"] - a["p50"] == pytest.approx(30, abs=1e-6)
+
+
+def test_replications_csv_and_progress_lines_through_the_cli(cli, make_scenario, tmp_path):
+    path = make_scenario(reliability={"enabled": True, "mtbf_chip_days": 100},
+                         fleet=[{"name": "h100", "chip": "h100-sxm", "units": 256}], workload={"tokens": 3e11})
+    r = cli("run", path, "--out", tmp_path / "out", "--replications", "5", "--workers", "2")
+    assert r.exit_code == 0, r
+    reps = pd.read_csv(tmp_path / "out" / "replications.csv")
+    assert list(reps["replication"]) == list(range(5))
+    for col in ("seed", "spawn_key", "pool", "failures", "finish_date", "waiting_days", "training_days",
+                "time_to_train_days", "cost_usd"):
+        assert col in reps, col
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["finish_date"]["p50"] and s["start"] == "2025-01-01"
+    assert "5/5 done" in r.stderr and "ETA" in r.stderr  # piped: progress as lines
+    assert "Finish date (p50)" in r.stdout
