@@ -22,6 +22,7 @@ import streamlit as st
 import yaml
 
 from planner import api, edits
+from planner.budget import check_work, run_estimate
 from planner.errors import PlannerError
 from planner.fmt import fmt_days, fmt_si
 from planner.loader import from_dict, parse_bytes
@@ -32,6 +33,7 @@ from planner.report.headline import expectation_rows, headline_items, stat
 ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = Path(os.environ.get("PLANNER_SCENARIO_DIR") or ROOT / "scenarios")
 MAX_APP_REPLICATIONS = 1_000
+MAX_APP_RUN_S = 120.0  # longer runs belong to `planner run`
 MAX_TABLE_ROWS = 200
 
 
@@ -220,10 +222,15 @@ def main() -> None:
         return
     loaded = _guard("Checking the scenario", from_dict, raw, name)
     scenario = _guard("Applying the what-if settings", apply_knobs, loaded, knobs) if loaded is not None else None
-    if scenario is None:
+    if scenario is None or _guard("Checking the work", check_work, scenario, name) is None:
         return
     st.caption(f"**{scenario.name}** · {name}" + (f" — {scenario.description}" if scenario.description else ""))
     key = json.dumps({"name": name, "data": edits.to_mapping(scenario)}, sort_keys=True, default=str)
+    expected_s = run_estimate(scenario, knobs.replications).seconds
+    if run and expected_s > MAX_APP_RUN_S:
+        st.error(f"This run may take about {expected_s / 60:,.0f} min; the app runs at most "
+                 f"{MAX_APP_RUN_S / 60:g} min. Lower the replications, or use `planner run` on the command line.")
+        run = False
     if run:
         with st.spinner(f"Simulating {knobs.replications} replication(s) ..."):
             result = _guard("Run", api.simulate, scenario, replications=knobs.replications, seed=knobs.seed)

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import typer
@@ -59,7 +60,11 @@ def _guard(fn):
         if sys.stdout is None or sys.stdout.closed:
             _fail(PlannerError("standard output is closed; redirect it to a file or /dev/null instead"))
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():  # library warnings (numpy, pandas) are not for the user's terminal
+                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, click_exc.ClickException, KeyboardInterrupt, SystemExit):
             raise
         except PlannerError as exc:
@@ -93,9 +98,10 @@ out = Console(width=None if sys.stdout is not None and sys.stdout.isatty() else 
 err = Console(stderr=True, width=None if sys.stderr is not None and sys.stderr.isatty() else 200)
 
 
-def _fail(exc: PlannerError) -> None:
+def _fail(exc: PlannerError, path: Path | None = None) -> None:
     # user text (values, file paths) is printed literally, never read as console markup
-    err.print(Text("error", style="bold red") + Text(f": {exc}"), highlight=False, soft_wrap=True)
+    text = f"{exc}" if path is None or str(exc).startswith(str(path)) else f"{path}: {exc}"
+    err.print(Text("error", style="bold red") + Text(f": {text}"), highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -165,9 +171,9 @@ def estimate(
         result = api.estimate(s)
         explained = api.explain(s) if explain else []
     except InfeasiblePlanError as exc:
-        _fail(exc)
+        _fail(exc, scenario)  # exit 3 names the file too
     except PlannerError as exc:  # pragma: no cover - defensive
-        _fail(exc)
+        _fail(exc, scenario)
     if explained:
         result["explain"] = explained
     if as_json:
@@ -239,7 +245,7 @@ def run(
             result = api.simulate(s, replications=replications, seed=seed, backend=backend,
                                   scheduler=scheduler, workers=workers, progress=tick)
         except PlannerError as exc:
-            _fail(exc)
+            _fail(exc, scenario)
     try:
         path = write_report(result, target)
     except PlannerError as exc:
@@ -590,7 +596,14 @@ def _on_sigterm(signum, frame) -> None:
 
 def main() -> None:
     """Console-script entry point: user errors never show a traceback."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main() -> None:
     try:
         app()
     except PlannerError as exc:

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from .errors import ScenarioError
 from .scenario import Scenario
 from .validation import FIELD_ERROR
-from .yamlio import MAX_DEPTH, MAX_INT_DIGITS, SafeLoader, clip
+from .yamlio import LOADER, MAX_DEPTH, MAX_INT_DIGITS, clip
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024  # scenario files are a few KiB; larger ones are refused before parsing
 
 
 def format_loc(loc: tuple) -> str:
@@ -105,7 +105,7 @@ def parse_text(text: str, path: str, suffix: str = "") -> dict:
                 raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
             data = json.loads(text, object_pairs_hook=_json_pairs, parse_int=_json_int)
         else:
-            data = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(text, Loader=LOADER)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -5,7 +5,8 @@
   ``units: yes`` and ``17:04`` stay strings, so the scenario check refuses them instead of reading 1 or 1024);
 - a mapping with the same key twice is an error (the last one would silently win);
 - aliases may not expand beyond ``MAX_ALIAS_NODES`` nodes in all (an alias bomb of a few hundred bytes
-  would otherwise build billions of nodes), and nesting deeper than ``MAX_DEPTH`` is refused;
+  would otherwise build billions of nodes); nesting deeper than ``MAX_DEPTH`` and more than ``MAX_NODES``
+  values are refused;
 - a value a tag cannot construct (``!!int abc``, ``2025-02-30``, a 100,000-digit integer) is a YAML error at
   its line and column, never a Python exception of another kind.
 """
@@ -16,11 +17,12 @@ import re
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, SequenceNode
 
 MAX_ALIAS_NODES = 10_000  # nodes reachable through aliases, summed over every alias use
 MAX_DEPTH = 200  # nested mappings/sequences; the scenario format needs fewer than 10
+MAX_NODES = 100_000  # values in one file; a large scenario has a few thousand (reading 100,000 takes ~2 s)
 MAX_INT_DIGITS = 30  # no field of the format needs more; Python refuses > 4300 digits with a ValueError
 
 
@@ -31,6 +33,7 @@ class SafeLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._alias_nodes = 0
         self._depth = 0
+        self._nodes = 0
 
     # ---- composing: bounded nesting and bounded alias expansion
     def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102
@@ -44,6 +47,10 @@ class SafeLoader(yaml.SafeLoader):
                     event.start_mark)
             return node
         self._depth += 1
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_NODES:,} values in one file", self.peek_event().start_mark)
         try:
             if self._depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(
@@ -145,6 +152,40 @@ SafeLoader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
 SafeLoader.add_constructor("tag:yaml.org,2002:bool", _strict_bool)
 
 
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml.cyaml import CParser
+
+
+    class FastSafeLoader(CParser, SafeLoader):  # type: ignore[misc]
+        """The same rules, with libyaml's C scanner and parser (several times faster on large files).
+
+        Composing stays in Python (``SafeLoader.compose_node``, bounded): libyaml's own composer recurses
+        without a limit and crashes the interpreter on deep nesting.
+        """
+
+        def __init__(self, stream: Any) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self._alias_nodes = 0
+            self._depth = 0
+            self._nodes = 0
+
+        get_single_node = yaml.composer.Composer.get_single_node
+        get_node = yaml.composer.Composer.get_node
+        check_node = yaml.composer.Composer.check_node
+        compose_document = yaml.composer.Composer.compose_document
+        compose_scalar_node = yaml.composer.Composer.compose_scalar_node
+        compose_sequence_node = yaml.composer.Composer.compose_sequence_node
+        compose_mapping_node = yaml.composer.Composer.compose_mapping_node
+        compose_node = SafeLoader.compose_node
+
+    LOADER: type = FastSafeLoader
+else:  # pragma: no cover - PyYAML built without libyaml
+    LOADER = SafeLoader
+
+
 def safe_load(text: str) -> Any:
     """yaml.safe_load with the rules of this module."""
-    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=LOADER)  # noqa: S506 - a SafeLoader subclass
