@@ -62,29 +62,40 @@ def simulate_pool(scenario: Scenario, pool: Pool, planner: LayoutPlanner | None,
     return PoolRun(pool, state, job, events, end_h)
 
 
-def _cost_timelines(scenario: Scenario, run: PoolRun) -> tuple[Timeline, Timeline]:
-    """(cost rate [USD/h], energy-cost rate [USD/h]) of a pool over time, were the job to run on it."""
-    rate = Timeline()
+def _cost_timeline(scenario: Scenario, run: PoolRun, job_here: bool) -> Timeline:
+    """Committed spend rate of a pool over time [USD/h] (costs.pool_cost, hour by hour), for the schedule."""
     pool = run.pool
-    chip = scenario.chip(pool.chip)
-    capex_per_chip_h = costs.capex_usd_per_chip_hour(scenario, pool)
-    cloud_rate = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
-    # owned usable chips = usable minus rented; straight-line amortization while in service
-    for t in sorted(set(run.state.in_service.times)):
-        usable = float(run.state.in_service.at(np.array([t]))[0])
-        rented = plan.rented_at(scenario.start, pool.cloud, t)
-        rate.set(t, (usable - rented) * capex_per_chip_h + rented * cloud_rate)
-    # energy of owned chips in training; cloud prices include power
-    energy = Timeline()
-    kw_usd = costs.energy_usd_per_chip_hour(scenario, chip)
-    if run.job is not None:
-        for t, v in zip(run.job.in_training.times, run.job.in_training.values, strict=True):
-            energy.set(t, max(v - plan.rented_at(scenario.start, pool.cloud, t), 0) * kw_usd)
-    return rate, energy
+    job = run.job if job_here else None
+    capex_h = costs.capex_usd_per_chip_hour(scenario, pool) * (1.0 - pool.reserved_fraction)
+    price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
+    kw_usd = costs.energy_usd_per_chip_hour(scenario, scenario.chip(pool.chip))
+    times = set(run.state.delivered.times) | ({0.0, *plan.cloud_window_hours(scenario.start, pool.cloud)}
+                                              if pool.cloud else set())
+    if job is not None:
+        times |= set(job.in_training.times)
+    rate = Timeline()
+    for t in sorted(x for x in times if x >= 0):
+        ts = np.array([t])
+        owned = float(run.state.delivered.at(ts)[0]) * capex_h
+        rented_now = plan.rented_at(scenario.start, pool.cloud, t)
+        training = float(job.in_training.at(ts)[0]) if job is not None else 0.0
+        rented_used = min(training, rented_now)
+        cloud = rented_used * price if costs.on_demand(pool) else rented_now * price
+        rate.set(t, owned + cloud + (training - rented_used) * kw_usd)
+    return rate
+
+
+def fleet_costs(scenario: Scenario, runs: list[PoolRun], chosen: int) -> list[costs.PoolCost]:
+    """Committed, used and idle spend of every pool when the job runs on ``runs[chosen]``."""
+    end_h = runs[chosen].end_h
+    return [costs.pool_cost(scenario, r.pool, (r.state.delivered.times, r.state.delivered.values),
+                            (r.job.in_training.times, r.job.in_training.values) if i == chosen and r.job else None,
+                            end_h)
+            for i, r in enumerate(runs)]
 
 
 def _pick(scenario: Scenario, runs: list[PoolRun], totals: list[float]) -> int:
-    """`single` mode: the pool that finishes soonest (objective cost: the cheapest that finishes)."""
+    """`single` mode: the pool that finishes soonest (objective cost: the least committed spend that finishes)."""
     def key(i: int):
         r = runs[i]
         done = r.stats.finished
@@ -99,17 +110,19 @@ def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None
     """Simulate one replication. ``tables`` also builds the daily schedule, events and layouts."""
     rngs = [np.random.default_rng(s) for s in seed.spawn(len(scenario.fleet))]
     runs = [simulate_pool(scenario, p, planners[p.name], g) for p, g in zip(scenario.fleet, rngs, strict=True)]
-    # each pool priced as if the job ran there; the strategy then keeps one
-    priced = [_cost_timelines(scenario, r) for r in runs]
-    totals = [float(rate.integral(np.array([r.end_h]))[0] + energy.integral(np.array([r.end_h]))[0])
-              for r, (rate, energy) in zip(runs, priced, strict=True)]
+    # the whole fleet priced as if the job ran on each pool; the strategy then keeps one
+    priced = [fleet_costs(scenario, runs, i) for i in range(len(runs))]
+    totals = [sum(c.committed_usd for c in fleet) for fleet in priced]
     best = _pick(scenario, runs, totals)
     chosen = runs[best]
     st = chosen.stats
+    pool_costs = priced[best]
     metrics = {
         "finished": bool(st.finished),
         "time_to_train_days": st.finish_h / HOURS_PER_DAY if st.finished else math.nan,
         "cost_usd": totals[best],
+        "used_usd": sum(c.used_usd for c in pool_costs),
+        "pool_costs": [c.as_dict() for c in pool_costs],
         "energy_mwh": st.energy_kwh / 1000.0,
         "mfu": st.flops_chip_h / st.kept_chip_h if st.kept_chip_h else 0.0,
         "goodput": st.kept_chip_h / st.held_chip_h if st.held_chip_h else 0.0,
@@ -121,7 +134,7 @@ def run_replication(scenario: Scenario, planners: dict[str, LayoutPlanner | None
     }
     out = ReplicationOutput(metrics)
     if tables:
-        out.schedule, out.events, out.layouts = _tables(scenario, runs, best, priced)
+        out.schedule, out.events, out.layouts = _tables(scenario, runs, best)
     return out
 
 
@@ -129,7 +142,7 @@ def _date(start: dt.date, days: float) -> str:
     return (start + dt.timedelta(days=days)).isoformat()
 
 
-def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tuple[Timeline, Timeline]]):
+def _tables(scenario: Scenario, runs: list[PoolRun], best: int):
     end_h = runs[best].end_h
     days = np.arange(0, int(math.ceil(end_h / HOURS_PER_DAY)) + 1)
     t = np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)  # state at the end of each day
@@ -137,7 +150,7 @@ def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tup
     frames, events, layouts = [], [], []
     for i, r in enumerate(runs):
         chosen = i == best
-        rate, energy = priced[i] if chosen else (Timeline(), Timeline())  # pools the job skipped cost it nothing
+        rate = _cost_timeline(scenario, r, chosen)  # committed spend; a pool the job skipped still costs its owner
         rented = plan.rented_at(scenario.start, r.pool.cloud, t)
         job = r.job if chosen else None
         frames.append(pd.DataFrame({
@@ -149,7 +162,7 @@ def _tables(scenario: Scenario, runs: list[PoolRun], best: int, priced: list[tup
             "units_in_training": job.in_training.at(t).astype(int) if job else 0,
             "units_failed": r.state.failed_tl.at(t).astype(int),
             "tokens_trained": job.tokens_tl.at(t) if job else 0.0,
-            "cost_usd": rate.integral(t) + energy.integral(t),
+            "cost_usd": rate.integral(t),
         }))
         # supply events of every pool; job events of the chosen one only
         events.extend(replace(e, pool=e.pool or r.pool.name) for e in r.events

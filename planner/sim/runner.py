@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 
@@ -42,7 +43,45 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
                 "value": value if math.isfinite(value) else None, "passed": bool(ok)}
         expectations.append({k: v for k, v in item.items() if v is not None or k in ("value", "passed")})
     return {"scenario": scenario.name, "planner_version": __version__, "seed": seed, "replications": n,
-            "metrics": metrics, "expectations": expectations}
+            "metrics": metrics, "expectations": expectations, "start": scenario.start.isoformat(),
+            "finish_date": finish_dates(scenario.start, metrics["time_to_train_days"]),
+            "strategy": strategy_used(rows), "costs": summarize_costs(rows)}
+
+
+def finish_dates(start: dt.date, time_to_train: dict) -> dict:
+    """summary.json ``finish_date``: the start plus the p10, p50 and p90 time to train, as ISO dates (None: never)."""
+    out = {}
+    for q in ("p10", "p50", "p90"):
+        days = time_to_train.get(q)
+        ok = days is not None and math.isfinite(days)
+        out[q] = (start + dt.timedelta(days=math.ceil(days))).isoformat() if ok else None
+    return out
+
+
+def strategy_used(rows: list[dict]) -> dict:
+    """summary.json ``strategy``: how the pools were combined and which pools the job used, most often first."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["pool"]] = counts.get(r["pool"], 0) + 1
+    return {"mode": "single", "pools": sorted(counts, key=lambda p: -counts[p])}
+
+
+def summarize_costs(rows: list[dict]) -> dict:
+    """summary.json ``costs``: committed, used and idle spend, means over the replications, and per pool.
+
+    Means, not medians, so that idle = committed - used holds for the totals as for each replication.
+    """
+    n = len(rows)
+    pools: dict[str, dict[str, float]] = {}
+    for r in rows:
+        for c in r.get("pool_costs") or []:
+            acc = pools.setdefault(c["pool"], {"committed_usd": 0.0, "used_usd": 0.0, "idle_usd": 0.0})
+            for k in acc:
+                acc[k] += c[k] / n
+    committed = sum(r["cost_usd"] for r in rows) / n
+    used = sum(r.get("used_usd", 0.0) for r in rows) / n
+    return {"committed_usd": committed, "used_usd": used, "idle_usd": max(committed - used, 0.0),
+            "pools": [{"pool": k, **v} for k, v in pools.items()]}
 
 
 def delivery_plan(scenario: Scenario) -> pd.DataFrame:
