@@ -66,3 +66,4 @@ class RunResult:
     plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))
     layouts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LAYOUT_COLUMNS))
     replications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLICATION_COLUMNS))
+    inputs: dict[str, Any] = field(default_factory=dict)  # the scenario as run (its JSON form), echoed by reports

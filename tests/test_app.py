@@ -206,7 +206,7 @@ def test_run_shows_the_api_result_and_updates(at):
     shown = _metrics(at)
     for h in headline_items(want):
         assert shown[h.label] == h.value, h.label
-    assert len(at.get("plotly_chart")) == 4  # capacity, tokens, cost, timeline
+    assert len(at.get("plotly_chart")) == 5  # capacity, tokens, cost, timeline, interruptions
     assert not at.warning
 
     # a changed control marks the result stale until the next run
@@ -216,7 +216,7 @@ def test_run_shows_the_api_result_and_updates(at):
     at.sidebar.button[0].click().run()
     _no_traceback(at)
     assert not at.warning
-    assert len(at.get("plotly_chart")) == 5  # now with the replications histogram
+    assert len(at.get("plotly_chart")) == 6  # now with the replications histogram
     edited = edits.set_values(edits.scale_cloud(from_dict(SMALL), 3.0), {"simulation.replications": 3})
     want = api.simulate(edited, replications=3, seed=3).summary
     shown = _metrics(at)

@@ -49,12 +49,12 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
 
 
 def finish_dates(start: dt.date, time_to_train: dict) -> dict:
-    """summary.json ``finish_date``: the start plus the p10, p50 and p90 time to train, as ISO dates (None: never)."""
+    """summary.json ``finish_date``: the calendar day of start + the p10, p50 and p90 time to train (None: never)."""
     out = {}
     for q in ("p10", "p50", "p90"):
         days = time_to_train.get(q)
         ok = days is not None and math.isfinite(days)
-        out[q] = (start + dt.timedelta(days=math.ceil(days))).isoformat() if ok else None
+        out[q] = (start + dt.timedelta(days=math.floor(days))).isoformat() if ok else None
     return out
 
 
@@ -127,4 +127,5 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         plan=delivery_plan(scenario),
         layouts=first.layouts,
         replications=reps,
+        inputs=scenario.model_dump(mode="json", by_alias=True, exclude_none=True),
     )
