@@ -15,7 +15,7 @@ LAYERS = [
     {"units", "errors", "fmt", "validation", "yamlio", "stats", "data"},
     {"arch", "catalog", "metrics", "perf"},
     {"plan", "scenario"},
-    {"loader", "results", "costs", "bridge", "edits"},
+    {"loader", "results", "costs", "bridge", "edits", "whatif"},
     {"sim", "calibrate"},
     {"api", "report"},
     {"cli"},
