@@ -294,3 +294,98 @@ def test_any_seed_in_the_file_gives_no_traceback(at, scenario_dir):
             assert not _errors(at) and at.tabs
         else:  # invalid: a validation error that names the field
             assert any("simulation.seed" in e for e in _errors(at)), _errors(at)
+
+
+# ---------------------------------------------------------------- editing without YAML, A/B, downloads
+
+
+def _edit(at):
+    return at.tabs[TABS.index("Edit plan")]
+
+
+def test_edit_controls_change_the_scenario(at):
+    tab = _edit(at)
+    tab.number_input[0].set_value(0.2).run()  # tokens [trillions]
+    tab = _edit(at)
+    tab.selectbox[0].set_value("llama3-70b").run()  # model
+    tab = _edit(at)
+    tab.selectbox[1].set_value("single").run()  # strategy mode
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert shown["workload"]["tokens"] == pytest.approx(2e11)
+    assert shown["workload"]["model"] == "llama3-70b"
+    assert shown["strategy"]["mode"] == "single"
+    # pool 0: units, slip, share by date; pool 1: the rental
+    labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(32).run()
+    _edit(at).number_input[labels.index("Slip by [days]")].set_value(5).run()
+    cloud_units = [i for i, n in enumerate(labels) if n == "Cloud units"]
+    prices = [i for i, n in enumerate(labels) if n == "Price [USD/chip-h]"]
+    _edit(at).number_input[cloud_units[1]].set_value(48).run()
+    _edit(at).number_input[prices[1]].set_value(3.5).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert shown["fleet"][0]["units"] == 32
+    assert shown["fleet"][0]["deliveries"] == [{"date": "2025-01-15", "units": 128}]
+    assert shown["fleet"][1]["cloud"]["units"] == 48
+    assert shown["fleet"][1]["cloud"]["price_per_chip_hour_usd"] == 3.5
+    _edit(at).slider[0].set_value(0.5).run()  # half of the order by the date below
+    shown = _shown_scenario(at)
+    assert shown["fleet"][0]["deliveries"][0]["units"] == 64
+
+
+def test_a_run_after_an_edit_reports_its_settings_and_deltas(at):
+    labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(128).run()
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    caption = " ".join(c.value for c in at.caption)
+    assert "fleet[0].units: 64 → 128" in caption
+    cards = {m.label: m for m in at.metric}
+    assert cards["Finish date (P50)"].delta and cards["Finish date (P50)"].delta.startswith("-")  # earlier
+    assert cards["MFU (p50)"].delta is None or cards["MFU (p50)"].delta.endswith("pp")
+
+
+def test_ab_side_by_side(at):
+    ab = at.tabs[TABS.index("A/B")]
+    ab.button[0].click().run()  # keep the first-load run as A
+    labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(128).run()
+    at.sidebar.button[0].click().run()
+    at.tabs[TABS.index("A/B")].button[1].click().run()
+    _no_traceback(at)
+    table = at.tabs[TABS.index("A/B")].dataframe[0].value
+    assert list(table.columns) == ["figure", "A", "B", "B - A"]
+    p50 = table[table["figure"] == "finish date P50"].iloc[0]
+    assert p50["A"] > p50["B"] and p50["B - A"].startswith("-")
+
+
+def test_downloads_reread_and_revalidate(at):
+    buttons = {b.label: b for b in at.get("download_button")}
+    assert {"scenario.yaml", "report.html", "report.xlsx"} <= set(buttons)
+
+
+def test_whatif_helpers_known_answers():
+    from planner import whatif
+
+    s = from_dict(SMALL)
+    text = whatif.to_yaml(s)
+    assert whatif.from_yaml(text) == s  # the download re-validates to the same scenario
+    half = whatif.share_by_date(s, 0, 0.5, __import__("datetime").date(2025, 1, 20))
+    assert [(str(d.date), d.units) for d in half.fleet[0].deliveries] == [("2025-01-10", 64), ("2025-01-20", 64)]
+    assert whatif.delta_text("goodput", 0.95, 0.90) == "+5.0 pp"
+    assert whatif.changed_fields({"a": {"b": 1}}, {"a": {"b": 2}}) == ["a.b: 1 → 2"]
+    with pytest.raises(ScenarioError, match=r"fleet\[0\]\.deliveries\[0\]"):
+        whatif.set_deliveries(s, 0, [{"date": None, "units": 5}])
+
+
+def test_planner_app_command_binds_localhost_without_usage_stats(cli):
+    from planner.cli import app_command
+
+    argv = app_command(8600, headless=True)
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[argv.index("--browser.gatherUsageStats") + 1] == "false"
+    assert argv[argv.index("run") + 1].endswith("app.py")
+    assert "app" in cli("--help").stdout
