@@ -181,20 +181,26 @@ def _metrics(summary: dict, base: dict | None) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def _downloads(result, scenario) -> None:
-    """The edited scenario as YAML (it re-validates), report.html and report.xlsx."""
-    cols = st.columns(5)
-    cols[0].download_button("scenario.yaml", whatif.to_yaml(scenario), f"{scenario.name}.yaml", "application/x-yaml",
-                            key="dl-yaml")
-    cols[1].download_button("report.html", render_html(result), "report.html", "text/html", key="dl-html")
+def _xlsx_bytes(result) -> bytes:
     book = io.BytesIO()
     write_xlsx(result, book)
-    cols[2].download_button("report.xlsx", book.getvalue(), "report.xlsx",
-                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl-xlsx")
-    cols[3].download_button("summary.json", json.dumps(result.summary, indent=2, default=str), "summary.json",
-                            "application/json", key="dl-summary")
-    cols[4].download_button("schedule.csv", result.schedule.to_csv(index=False), "schedule.csv", "text/csv",
-                            key="dl-schedule")
+    return book.getvalue()
+
+
+def _downloads(result, scenario) -> None:
+    """The edited scenario as YAML (it re-validates), report.html and report.xlsx, built only when clicked."""
+    cols = st.columns(5)
+    opts = dict(on_click="ignore")
+    cols[0].download_button("scenario.yaml", lambda: whatif.to_yaml(scenario), f"{scenario.name}.yaml",
+                            "application/x-yaml", key="dl-yaml", **opts)
+    cols[1].download_button("report.html", lambda: render_html(result), "report.html", "text/html", key="dl-html",
+                            **opts)
+    cols[2].download_button("report.xlsx", lambda: _xlsx_bytes(result), "report.xlsx",
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl-xlsx", **opts)
+    cols[3].download_button("summary.json", lambda: json.dumps(result.summary, indent=2, default=str),
+                            "summary.json", "application/json", key="dl-summary", **opts)
+    cols[4].download_button("schedule.csv", lambda: result.schedule.to_csv(index=False), "schedule.csv", "text/csv",
+                            key="dl-schedule", **opts)
 
 
 def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None:
@@ -302,10 +308,15 @@ def _ab_tab(state: dict) -> None:
         if b.button("Keep this run as B", key="keep-b"):
             state["ab_b"] = result.summary
     va, vb = state.get("ab_a"), state.get("ab_b")
+    for label, v in (("A", va), ("B", vb)):
+        if v is not None:
+            p50 = (v.get("finish_date") or {}).get("p50") or "never"
+            reps = v.get("replications")
+            st.caption(f"{label} kept: {v.get('scenario')}, finishes {p50} (P50), {reps} replication(s)")
     if va is None or vb is None:
         st.info("Run a variant and keep it as A, change the settings, run again and keep it as B.")
         return
-    st.dataframe(pd.DataFrame(whatif.ab_rows(va, vb)), hide_index=True, key="ab-table")
+    st.table(pd.DataFrame(whatif.ab_rows(va, vb)).set_index("figure"))
 
 
 def _more_tab(scenario) -> None:

@@ -356,9 +356,9 @@ def test_ab_side_by_side(at):
     at.sidebar.button[0].click().run()
     at.tabs[TABS.index("A/B")].button[1].click().run()
     _no_traceback(at)
-    table = at.tabs[TABS.index("A/B")].dataframe[0].value
-    assert list(table.columns) == ["figure", "A", "B", "B - A"]
-    p50 = table[table["figure"] == "finish date P50"].iloc[0]
+    table = at.tabs[TABS.index("A/B")].table[0].value
+    assert list(table.columns) == ["A", "B", "B - A"]
+    p50 = table.loc["finish date P50"]
     assert p50["A"] > p50["B"] and p50["B - A"].startswith("-")
 
 
