@@ -362,7 +362,7 @@ def test_many_interruptions_are_counted_per_week() -> None:
                             "units": 8, "detail": ""} for i in range(600)])
     weekly = charts.interruptions_per_week(events, START)
     assert weekly["count"].sum() == 600
-    assert (pd.to_datetime(weekly["week"]).dt.weekday == 0).all()  # weeks start on Monday
+    assert (pd.to_datetime(weekly["week"]).dt.day_of_week == 0).all()  # weeks start on Monday
     fig = charts.interruptions_figure(events, START)
     assert fig.layout.barmode == "stack" and sum(sum(t.y) for t in fig.data) == 600
     timeline = charts.timeline_figure(None, events, start=START)

@@ -262,7 +262,7 @@ def interruptions_per_week(events: pd.DataFrame | None, start: Any = None) -> pd
         return pd.DataFrame(columns=cols)
     when = _dates(ev["date"]) if "date" in ev.columns else (
         pd.Timestamp(start) + pd.to_timedelta(pd.to_numeric(ev["time_days"], errors="coerce"), unit="D"))
-    week = (when - pd.to_timedelta(when.dt.weekday, unit="D")).dt.normalize()
+    week = (when - pd.to_timedelta(when.dt.day_of_week, unit="D")).dt.normalize()
     out = pd.DataFrame({"week": week, "kind": ev["event"].astype(str)}).dropna()
     return out.groupby(["week", "kind"], sort=True).size().reset_index(name="count")
 
