@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = Path(os.environ.get("PLANNER_SCENARIO_DIR") or ROOT / "scenarios")
 MAX_APP_REPLICATIONS = 1_000
 MAX_TABLE_ROWS = 200
+MAX_UI_SEED = 2**53 - 1  # the largest integer a browser number field holds exactly
 MODES = ["auto", "single", "sync", "diloco", "sequential"]
 
 
@@ -155,7 +156,9 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
         help="Moves every planned delivery of owned chips by this many days.",
     )
     reliability = sb.toggle("Failures and restarts", bool(rel.get("enabled", True)), key=f"rel:{name}")
-    seed = sb.number_input("Seed", 0, 2**31 - 1, int(sim.get("seed", 0) or 0), key=f"seed:{name}")
+    file_seed = sim.get("seed", 0)  # not validated yet: a bad one is reported by the validator, not here
+    ok = isinstance(file_seed, int) and not isinstance(file_seed, bool) and 0 <= file_seed <= MAX_UI_SEED
+    seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{name}")
     reps = sb.number_input(
         "Replications", 1, MAX_APP_REPLICATIONS, min(int(sim.get("replications", 1) or 1), MAX_APP_REPLICATIONS),
         key=f"reps:{name}",
