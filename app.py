@@ -11,8 +11,11 @@ The scenario list is ``scenarios/*.yaml`` next to this file, or the folder named
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import os
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +24,48 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from planner import api, edits
-from planner.budget import check_work, run_estimate
+from planner import api, edits, whatif
+from planner.catalog import chips, models
 from planner.errors import PlannerError
 from planner.fmt import fmt_days, fmt_si
-from planner.loader import from_dict, parse_bytes
-from planner.metrics import BY_KEY
+from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
 from planner.report import charts
-from planner.report.headline import expectation_rows, headline_items, stat
+from planner.report.headline import answer_sentence, expectation_rows, finish_items, headline_items, stat
+from planner.report.html import render_html
+from planner.report.tables import write_xlsx
 
 ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = Path(os.environ.get("PLANNER_SCENARIO_DIR") or ROOT / "scenarios")
 MAX_APP_REPLICATIONS = 1_000
-MAX_APP_RUN_S = 120.0  # longer runs belong to `planner run`
 MAX_TABLE_ROWS = 200
+MAX_UI_SEED = 2**53 - 1  # the largest integer a browser number field holds exactly
+MODES = ["auto", "single", "sync", "diloco", "sequential"]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def simulate_cached(scenario_json: str, replications: int, seed: int, _progress=None):
+    """planner.api.simulate on the scenario's canonical JSON: the same inputs are never recomputed."""
+    return api.simulate(from_dict(json.loads(scenario_json), "<app>"), replications=replications, seed=seed,
+                        progress=_progress)
+
+
+def run_with_progress(scenario, replications: int, seed: int):
+    """A run (cached); Monte Carlo shows a progress bar with an ETA while it computes."""
+    key = whatif.canonical_json(scenario)
+    if replications <= 1:
+        return simulate_cached(key, replications, seed)
+    bar = st.progress(0.0, text=f"Simulating {replications} replications ...")
+    t0 = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - t0
+        eta = elapsed / done * (total - done) if done else 0.0
+        bar.progress(done / total, text=f"{done} / {total} replications · ETA {eta:.0f} s")
+
+    try:
+        return simulate_cached(key, replications, seed, _progress=progress)
+    finally:
+        bar.empty()
 
 
 @dataclass(frozen=True)
@@ -104,7 +135,8 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
     else:
         if not files:
             sb.caption(f"No scenario files in {SCENARIO_DIR}.")
-        upload = sb.file_uploader("Scenario file (YAML or JSON)", type=["yaml", "yml", "json"])
+        upload = sb.file_uploader(f"Scenario file (YAML or JSON, at most {MAX_FILE_BYTES // 2**20} MiB)",
+                                  type=["yaml", "yml", "json"])
         if upload is not None:
             name = upload.name
             raw = _guard("Reading the scenario", parse_bytes, upload.getvalue(), name)
@@ -124,36 +156,27 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
         help="Moves every planned delivery of owned chips by this many days.",
     )
     reliability = sb.toggle("Failures and restarts", bool(rel.get("enabled", True)), key=f"rel:{name}")
-    # the widget holds seeds up to 2**53 - 1 (a JavaScript number); any other seed of the file is passed on as
-    # written, so that the scenario check accepts it (up to 2**63 - 1) or names simulation.seed
-    file_seed = sim.get("seed", 0)
-    in_widget = type(file_seed) is int and 0 <= file_seed <= 2**53 - 1
-    seed = sb.number_input("Seed", 0, 2**53 - 1, file_seed if in_widget else 0, key=f"seed:{name}",
-                           disabled=not in_widget)
+    file_seed = sim.get("seed", 0)  # not validated yet: a bad one is reported by the validator, not here
+    ok = isinstance(file_seed, int) and not isinstance(file_seed, bool) and 0 <= file_seed <= MAX_UI_SEED
+    seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{name}")
     reps = sb.number_input(
         "Replications", 1, MAX_APP_REPLICATIONS, min(int(sim.get("replications", 1) or 1), MAX_APP_REPLICATIONS),
         key=f"reps:{name}",
     )
-    knobs = Knobs(float(multiplier), int(slip), bool(reliability), int(seed) if in_widget else file_seed, int(reps))
+    knobs = Knobs(float(multiplier), int(slip), bool(reliability), int(seed), int(reps))
     run = sb.button("Run", type="primary", width="stretch")
     return raw, name, knobs, run
 
 
-def _metrics(summary: dict, previous: dict | None) -> None:
-    items = headline_items(summary)
-    old = {h.key: h for h in headline_items(previous)} if previous else {}
-    prev_metrics = (previous or {}).get("metrics") or {}
+def _metrics(summary: dict, base: dict | None) -> None:
+    """Headline cards with the change against the loaded scenario (percentage points for shares)."""
+    change = whatif.deltas(summary, base)
+    items = finish_items(summary) + headline_items(summary)
     cols = st.columns(4)
     for i, h in enumerate(items):
-        delta = None
-        if h.key in old and h.key in BY_KEY:
-            a, b = stat((summary.get("metrics") or {}).get(h.key)), stat(prev_metrics.get(h.key))
-            if a is not None and b is not None and a != b:
-                delta = ("+" if a > b else "-") + BY_KEY[h.key].fmt(abs(a - b)).lstrip("-")
-        cols[i % 4].metric(
-            h.label, h.value, delta=delta, help=h.detail or None, border=True,
-            delta_color="inverse" if h.key not in BY_KEY or BY_KEY[h.key].lower_is_better else "normal",
-        )
+        lower_better = h.key not in ("finish_probability", "mfu", "goodput")
+        cols[i % 4].metric(h.label, h.value, delta=change.get(h.key), help=h.detail or None, border=True,
+                           delta_color="inverse" if lower_better else "normal")
     rows = expectation_rows(summary)
     if rows:
         passed = sum(r["result"] == "PASS" for r in rows)
@@ -161,7 +184,29 @@ def _metrics(summary: dict, previous: dict | None) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def _run_tab(state: dict, current_key: str) -> None:
+def _xlsx_bytes(result) -> bytes:
+    book = io.BytesIO()
+    write_xlsx(result, book)
+    return book.getvalue()
+
+
+def _downloads(result, scenario) -> None:
+    """The edited scenario as YAML (it re-validates), report.html and report.xlsx, built only when clicked."""
+    cols = st.columns(5)
+    opts = dict(on_click="ignore")
+    cols[0].download_button("scenario.yaml", lambda: whatif.to_yaml(scenario), f"{scenario.name}.yaml",
+                            "application/x-yaml", key="dl-yaml", **opts)
+    cols[1].download_button("report.html", lambda: render_html(result), "report.html", "text/html", key="dl-html",
+                            **opts)
+    cols[2].download_button("report.xlsx", lambda: _xlsx_bytes(result), "report.xlsx",
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl-xlsx", **opts)
+    cols[3].download_button("summary.json", lambda: json.dumps(result.summary, indent=2, default=str),
+                            "summary.json", "application/json", key="dl-summary", **opts)
+    cols[4].download_button("schedule.csv", lambda: result.schedule.to_csv(index=False), "schedule.csv", "text/csv",
+                            key="dl-schedule", **opts)
+
+
+def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None:
     result = state.get("result")
     if result is None:
         st.info("Choose a scenario, set the knobs in the sidebar and press **Run**.")
@@ -169,7 +214,11 @@ def _run_tab(state: dict, current_key: str) -> None:
     if state.get("result_key") != current_key:
         st.warning("The settings changed since this run; press **Run** to update.")
     st.subheader(f"Run: {result.summary.get('scenario') or result.scenario_name}")
-    _metrics(result.summary, state.get("previous"))
+    st.markdown(f"**{answer_sentence(result.summary, result.inputs)}**")
+    changed = state.get("result_changes") or []
+    st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
+               f" · seed {result.summary.get('seed')} · {result.summary.get('replications')} replication(s)")
+    _metrics(result.summary, base)
     for key, fig in charts.result_figures(result).items():
         st.plotly_chart(fig, key=f"chart-{key}")
     with st.expander(f"Layouts ({len(result.layouts)})"):
@@ -180,11 +229,123 @@ def _run_tab(state: dict, current_key: str) -> None:
     if len(result.replications) > 1:
         with st.expander(f"Replications ({len(result.replications)})"):
             st.dataframe(result.replications, hide_index=True)
-    cols = st.columns(3)
-    cols[0].download_button("summary.json", json.dumps(result.summary, indent=2, default=str), "summary.json",
-                            "application/json")
-    cols[1].download_button("schedule.csv", result.schedule.to_csv(index=False), "schedule.csv", "text/csv")
-    cols[2].download_button("events.csv", result.events.to_csv(index=False), "events.csv", "text/csv")
+    _downloads(result, state.get("result_scenario") or scenario)
+
+
+def _edit_tab(loaded, name: str):
+    """Edit without YAML: model and tokens, strategy, and per pool the chip, units, plan and cloud."""
+    sc = loaded
+    k = f"{name}:"
+    st.caption("Every change goes through the same field-path edits as `planner sweep --set` and is re-validated.")
+    c1, c2, c3 = st.columns(3)
+    presets = sorted(models())
+    model = sc.workload.model if isinstance(sc.workload.model, str) else None
+    choice = c1.selectbox("Model", presets + (["(explicit architecture)"] if model is None else []),
+                          index=presets.index(model) if model in presets else len(presets), key=k + "model",
+                          format_func=lambda m: models()[m].name if m in models() else m)
+    tokens_t = c2.number_input("Tokens [trillions]", 0.001, 1000.0, float(sc.workload.tokens) / 1e12, key=k + "tokens",
+                               format="%.3f")
+    mode = c3.selectbox("Strategy mode", MODES, index=MODES.index(sc.strategy.mode), key=k + "mode",
+                        help="auto takes the mode with the earliest finish; the simulation runs each pool alone "
+                             "(single) until the mixing modes land in the engine")
+    sets = {}
+    if abs(float(tokens_t) * 1e12 - float(sc.workload.tokens)) > 1e-9 * float(sc.workload.tokens):
+        sets["workload.tokens"] = float(tokens_t) * 1e12
+    if mode != sc.strategy.mode:
+        sets["strategy.mode"] = mode
+    if choice in presets and choice != model:
+        sets["workload.model"] = choice
+    if sets:
+        sc = edits.set_values(sc, sets, sc.name)
+    chip_ids = sorted(chips())
+    for i, pool in enumerate(loaded.fleet):
+        with st.expander(f"Pool {pool.name} ({pool.chip})", expanded=i == 0):
+            a, b = st.columns(2)
+            chip = a.selectbox("Chip", chip_ids + ([pool.chip] if pool.chip not in chip_ids else []),
+                               index=(chip_ids + [pool.chip]).index(pool.chip), key=f"{k}chip{i}")
+            units = b.number_input("Units on day 0", 0, 10_000_000, int(pool.units), key=f"{k}units{i}")
+            pool_sets = {f"fleet[{i}].chip": chip} if chip != pool.chip else {}
+            if int(units) != pool.units:
+                pool_sets[f"fleet[{i}].units"] = int(units)
+            if pool_sets:
+                sc = edits.set_values(sc, pool_sets, sc.name)
+            if pool.deliveries or not pool.cloud:
+                st.markdown("Delivery plan (cumulative units by date)")
+                table = st.data_editor(pd.DataFrame(whatif.delivery_rows(loaded, i), columns=["date", "units"]),
+                                       num_rows="dynamic", key=f"{k}plan{i}", hide_index=True,
+                                       column_config={"date": st.column_config.DateColumn("date"),
+                                                      "units": st.column_config.NumberColumn("units", min_value=0)})
+                rows = table.to_dict("records")
+                if rows != whatif.delivery_rows(loaded, i):
+                    sc = whatif.set_deliveries(sc, i, rows)
+                x, y, z = st.columns(3)
+                slip = x.number_input("Slip by [days]", -365, 3650, 0, 15, key=f"{k}slip{i}")
+                share = y.slider("Share delivered by date", 0.0, 1.0, 1.0, 0.05, key=f"{k}share{i}")
+                by = z.date_input("by", (sc.fleet[i].deliveries[-1].date if sc.fleet[i].deliveries else sc.start),
+                                  key=f"{k}by{i}")
+                if share < 1.0:
+                    sc = whatif.share_by_date(sc, i, share, by)
+                sc = whatif.slip_pool(sc, i, int(slip))
+            cloud = pool.cloud
+            x, y, z, w = st.columns(4)
+            cu = x.number_input("Cloud units", 0, 10_000_000, int(cloud.units) if cloud else 0, key=f"{k}cu{i}")
+            cf = y.date_input("Cloud from", cloud.from_ if cloud else sc.start, key=f"{k}cf{i}")
+            ct = z.date_input("Cloud until", cloud.until if cloud else sc.start + dt.timedelta(days=365),
+                              key=f"{k}ct{i}")
+            cp = w.number_input("Price [USD/chip-h]", 0.0, 10_000.0,
+                                float(cloud.price_per_chip_hour_usd) if cloud else 2.0, key=f"{k}cp{i}")
+            now = (int(cu), cf, ct, float(cp))
+            was = (cloud.units, cloud.from_, cloud.until, float(cloud.price_per_chip_hour_usd)) if cloud else None
+            if (cloud is not None or cu > 0) and now != was:
+                sc = whatif.set_cloud(sc, i, *now)
+    return sc
+
+
+def _ab_tab(state: dict) -> None:
+    """Side-by-side A/B of two variants kept from runs."""
+    result = state.get("result")
+    a, b = st.columns(2)
+    if result is not None:
+        if a.button("Keep this run as A", key="keep-a"):
+            state["ab_a"] = result.summary
+        if b.button("Keep this run as B", key="keep-b"):
+            state["ab_b"] = result.summary
+    va, vb = state.get("ab_a"), state.get("ab_b")
+    for label, v in (("A", va), ("B", vb)):
+        if v is not None:
+            p50 = (v.get("finish_date") or {}).get("p50") or "never"
+            reps = v.get("replications")
+            st.caption(f"{label} kept: {v.get('scenario')}, finishes {p50} (P50), {reps} replication(s)")
+    if va is None or vb is None:
+        st.info("Run a variant and keep it as A, change the settings, run again and keep it as B.")
+        return
+    st.table(pd.DataFrame(whatif.ab_rows(va, vb)).set_index("figure"))
+
+
+def _more_tab(scenario) -> None:
+    """Strategy comparison, tornado and goal seek: shown when the planner provides them."""
+    compare = getattr(api, "compare", None)
+    sensitivity = getattr(api, "sensitivity", None)
+    solve = getattr(api, "solve", None)
+    if compare is None and sensitivity is None and solve is None:
+        st.info("Strategy comparison, the tornado chart and goal seek appear here once this planner version "
+                "provides `planner compare`, `planner sensitivity` and `planner solve`.")
+    if compare is not None and st.button("Compare strategy modes", key="compare"):
+        answer = _guard("Compare", compare, scenario)
+        if answer is not None:
+            st.json(answer)
+    if sensitivity is not None and st.button("Tornado (sensitivity)", key="tornado"):
+        answer = _guard("Sensitivity", sensitivity, scenario)
+        if answer is not None:
+            fig = getattr(charts, "tornado_figure", None)
+            st.plotly_chart(fig(answer)) if fig else st.json(answer)
+    if solve is not None:
+        deadline = st.date_input("Finish by", scenario.start + dt.timedelta(days=365), key="solve-deadline")
+        path = st.text_input("Vary", "fleet[0].cloud.units", key="solve-path")
+        if st.button("What must we rent?", key="solve"):
+            answer = _guard("Goal seek", solve, scenario, deadline=deadline, vary=path)
+            if answer is not None:
+                st.json(answer)
 
 
 def _estimate_tab(scenario, key: str, state: dict) -> None:
@@ -211,6 +372,11 @@ def _estimate_tab(scenario, key: str, state: dict) -> None:
         st.warning(str(problem))
 
 
+def _with_run_settings(scenario, knobs: Knobs):
+    return edits.set_values(scenario, {"simulation.seed": knobs.seed, "simulation.replications": knobs.replications},
+                            scenario.name)
+
+
 def main() -> None:
     """The page."""
     st.set_page_config(page_title="Capacity planner", page_icon="📈", layout="wide")
@@ -221,27 +387,49 @@ def main() -> None:
         st.info("Choose a scenario file in the sidebar, or upload one.")
         return
     loaded = _guard("Checking the scenario", from_dict, raw, name)
-    scenario = _guard("Applying the what-if settings", apply_knobs, loaded, knobs) if loaded is not None else None
-    if scenario is None or _guard("Checking the work", check_work, scenario, name) is None:
+    if loaded is None:
         return
-    st.caption(f"**{scenario.name}** · {name}" + (f" — {scenario.description}" if scenario.description else ""))
+    st.caption(f"**{loaded.name}** · {name}" + (f" — {loaded.description}" if loaded.description else ""))
+    tab_run, tab_edit, tab_ab, tab_estimate, tab_scenario, tab_more = st.tabs(
+        ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"])
+    with tab_edit:
+        edited = _guard("Editing the scenario", _edit_tab, loaded, name)
+    scenario = _guard("Applying the what-if settings", apply_knobs, edited, knobs) if edited is not None else None
+    if scenario is None:
+        return
     key = json.dumps({"name": name, "data": edits.to_mapping(scenario)}, sort_keys=True, default=str)
-    expected_s = run_estimate(scenario, knobs.replications).seconds
-    if run and expected_s > MAX_APP_RUN_S:
-        st.error(f"This run may take about {expected_s / 60:,.0f} min; the app runs at most "
-                 f"{MAX_APP_RUN_S / 60:g} min. Lower the replications, or use `planner run` on the command line.")
-        run = False
+    # the baseline: the file as loaded, with the run's seed and replications; deltas compare against it
+    baseline = _guard("Baseline", _with_run_settings, loaded, knobs)
+    if state.get("loaded_name") != name:  # a new file: a chart on first load, from one cached replication
+        state.update(loaded_name=name, result=None, result_key=None)
+        first = _guard("Run", simulate_cached, whatif.canonical_json(_with_run_settings(loaded, Knobs(
+            seed=knobs.seed, replications=1))), 1, knobs.seed)
+        if first is not None and scenario == _with_run_settings(loaded, Knobs(seed=knobs.seed, replications=1)):
+            state.update(result=first, result_key=key, result_scenario=scenario, result_changes=[])
+        elif first is not None:
+            state.update(result=first, result_key=None, result_scenario=loaded, result_changes=[])
     if run:
-        with st.spinner(f"Simulating {knobs.replications} replication(s) ..."):
-            result = _guard("Run", api.simulate, scenario, replications=knobs.replications, seed=knobs.seed)
+        result = _guard("Run", run_with_progress, scenario, knobs.replications, knobs.seed)
         if result is not None:
-            if state.get("result") is not None:
-                state["previous"] = state["result"].summary
-            state["result"], state["result_key"] = result, key
+            state.update(result=result, result_key=key, result_scenario=scenario,
+                         result_changes=whatif.changed_fields(edits.to_mapping(baseline), edits.to_mapping(scenario)))
+    base = None
+    result = state.get("result")
+    if baseline is not None and result is not None:
+        reps = int(result.summary.get("replications") or 1)
+        if reps <= 1 or run:
+            b = _guard("Baseline", run_with_progress, _with_run_settings(loaded, Knobs(seed=knobs.seed,
+                                                                                        replications=reps)),
+                       reps, knobs.seed)
+            base = b.summary if b is not None else None
+            state["base_summary"] = base
+        else:
+            base = state.get("base_summary")
 
-    tab_run, tab_estimate, tab_scenario = st.tabs(["Run", "Estimate", "Scenario"])
     with tab_run:
-        _run_tab(state, key)
+        _run_tab(state, key, scenario, base)
+    with tab_ab:
+        _ab_tab(state)
     with tab_estimate:
         _estimate_tab(scenario, key, state)
     with tab_scenario:
@@ -253,6 +441,8 @@ def main() -> None:
         st.dataframe(pools, hide_index=True)
         st.code(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False),
                 language="yaml")
+    with tab_more:
+        _more_tab(scenario)
 
 
 if __name__ == "__main__":

@@ -594,6 +594,31 @@ def _on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up as Ctrl-C does: no temporary report folder is left
 
 
+APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def app_command(port: int = 8501, headless: bool = False, app_file: Path = APP_FILE) -> list[str]:
+    """The Streamlit command line of `planner app`: bound to 127.0.0.1, usage statistics off."""
+    return [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.address", "127.0.0.1",
+            "--server.port", str(port), "--browser.gatherUsageStats", "false",
+            "--server.headless", "true" if headless else "false"]
+
+
+@app.command("app")
+def app_cmd(port: int = typer.Option(8501, min=1, max=65535, help="Port on 127.0.0.1."),
+            headless: bool = typer.Option(False, help="Do not open a browser.")) -> None:
+    """Start the what-if app (Streamlit) on 127.0.0.1 with usage statistics off."""
+    import subprocess
+
+    if not APP_FILE.is_file():
+        raise PlannerError(f"{APP_FILE}: the app file is missing; run from a source checkout")
+    try:
+        code = subprocess.call(app_command(port, headless))
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(0 if code in (0, -2, 130) else code)
+
+
 def main() -> None:
     """Console-script entry point: user errors never show a traceback."""
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

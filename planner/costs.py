@@ -1,13 +1,20 @@
 """Costs and energy: the one place prices, amortization, power and PUE turn into dollars and MWh.
 
-- Cloud chips cost their hourly price while rented; their price includes power.
-- Owned chips cost their purchase price straight-line over ``costs.amortization_years`` while in
-  service, plus the energy of the chips in training at TDP x PUE x the price per kWh.
+- Cloud chips cost their hourly price; a reservation is committed for its whole window unless the pool
+  says ``billing: on_demand``; the price includes power.
+- Owned chips cost their purchase price straight-line over ``costs.amortization_years`` from delivery,
+  plus the energy of the chips in training at TDP x PUE x the price per kWh.
 - Energy counts every chip the job holds (owned or rented): TDP x PUE x hours.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import plan
 from .catalog import Chip
 from .scenario import Pool, Scenario
 from .units import HOURS_PER_YEAR
@@ -37,3 +44,89 @@ def energy_kwh(scenario: Scenario, chip: Chip, chip_hours: float) -> float:
 def energy_usd_per_chip_hour(scenario: Scenario, chip: Chip) -> float:
     """Electricity cost of one owned chip in training [USD/h]."""
     return chip_kw(scenario, chip) * scenario.costs.energy_usd_per_kwh
+
+
+# ---------------------------------------------------------------- committed, used and idle
+#
+# What a budget holder defends (README, "Costs"):
+# - committed: owned chips from their delivery to the job's end, amortized straight-line over
+#   ``costs.amortization_years`` (the share not reserved for other work); a cloud reservation for its whole
+#   window (``billing: on_demand``: only what the job rents); and the energy the job draws.
+# - used: the chip-hours the job holds, priced the same way (owned: amortization + energy; cloud: the hourly rate).
+# - idle: committed - used.
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    """Committed and used spend of one pool over a run [USD]."""
+
+    pool: str
+    committed_usd: float
+    used_usd: float
+
+    @property
+    def idle_usd(self) -> float:
+        """Committed but not used by the job."""
+        return max(self.committed_usd - self.used_usd, 0.0)
+
+    def as_dict(self) -> dict:
+        """The summary.json record."""
+        return {"pool": self.pool, "committed_usd": self.committed_usd, "used_usd": self.used_usd,
+                "idle_usd": self.idle_usd}
+
+
+def step_integral(times: Sequence[float], values: Sequence[float], t0_h: float, t1_h: float) -> float:
+    """Integral over ``[t0_h, t1_h]`` of a step function that is ``values[i]`` from ``times[i]`` on [value x h]."""
+    if t1_h <= t0_h or not len(times):
+        return 0.0
+    t = np.asarray(times, dtype=float)
+    v = np.asarray(values, dtype=float)
+    ends = np.append(t[1:], np.inf)
+    lo, hi = np.maximum(t, t0_h), np.minimum(ends, t1_h)
+    return float(np.sum(np.clip(hi - lo, 0.0, None) * v))
+
+
+def on_demand(pool: Pool) -> bool:
+    """The pool's rental is billed by the hour the job holds it, not reserved for its window."""
+    return pool.cloud is not None and pool.cloud.billing == "on_demand"
+
+
+def owned_committed_usd(scenario: Scenario, pool: Pool, delivered: tuple[Sequence[float], Sequence[float]],
+                        end_h: float) -> float:
+    """Owned chips from delivery to ``end_h``: amortized capex of the share kept for training [USD]."""
+    chip_h = step_integral(*delivered, 0.0, end_h) * (1.0 - pool.reserved_fraction)
+    return chip_h * capex_usd_per_chip_hour(scenario, pool)
+
+
+def reserved_cloud_usd(scenario: Scenario, pool: Pool) -> float:
+    """A cloud reservation for its whole window [USD]; 0 when billed on demand or when there is no cloud."""
+    if pool.cloud is None or on_demand(pool):
+        return 0.0
+    t0, t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
+    return pool.cloud.units * (t1 - t0) * pool.cloud.price_per_chip_hour_usd
+
+
+def job_chip_hours(scenario: Scenario, pool: Pool, training: tuple[Sequence[float], Sequence[float]],
+                   end_h: float) -> tuple[float, float]:
+    """(owned, rented) chip-hours the job held on the pool up to ``end_h``; rented chips are counted first."""
+    times = sorted({float(t) for t in training[0] if t < end_h} | {0.0})
+    if pool.cloud is not None:
+        times = sorted(set(times) | {t for t in plan.cloud_window_hours(scenario.start, pool.cloud) if 0 < t < end_h})
+    t = np.asarray(times)
+    idx = np.clip(np.searchsorted(np.asarray(training[0], dtype=float), t, side="right") - 1, 0, None)
+    units = np.asarray(training[1], dtype=float)[idx]
+    rented = np.minimum(units, plan.rented_at(scenario.start, pool.cloud, t))
+    return step_integral(t, units - rented, 0.0, end_h), step_integral(t, rented, 0.0, end_h)
+
+
+def pool_cost(scenario: Scenario, pool: Pool, delivered: tuple[Sequence[float], Sequence[float]],
+              training: tuple[Sequence[float], Sequence[float]] | None, end_h: float) -> PoolCost:
+    """Committed and used spend of one pool if the job ends at ``end_h`` (``training`` None: it ran elsewhere)."""
+    chip = scenario.chip(pool.chip)
+    owned_h, rented_h = job_chip_hours(scenario, pool, training, end_h) if training else (0.0, 0.0)
+    price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
+    energy = owned_h * energy_usd_per_chip_hour(scenario, chip)  # cloud prices include power
+    used = owned_h * capex_usd_per_chip_hour(scenario, pool) + rented_h * price + energy
+    committed = owned_committed_usd(scenario, pool, delivered, end_h) + energy
+    committed += rented_h * price if on_demand(pool) else reserved_cloud_usd(scenario, pool)
+    return PoolCost(pool.name, committed, min(used, committed))

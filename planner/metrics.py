@@ -32,7 +32,7 @@ class Metric:
 METRICS: tuple[Metric, ...] = (
     Metric("time_to_train_days", "Time to train", "days", fmt_days, lower_is_better=True),
     Metric("finish_probability", "Finish probability", "share", fmt_pct, lower_is_better=False, distribution=False),
-    Metric("cost_usd", "Cost", "USD", fmt_usd, lower_is_better=True),
+    Metric("cost_usd", "Cost committed", "USD", fmt_usd, lower_is_better=True),
     Metric("energy_mwh", "Energy", "MWh", fmt_mwh, lower_is_better=True),
     Metric("mfu", "MFU", "share", fmt_pct, lower_is_better=False),
     Metric("goodput", "Goodput", "share", fmt_pct, lower_is_better=False),

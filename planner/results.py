@@ -73,3 +73,4 @@ class RunResult:
     compare: list[dict] = field(default_factory=list)  # every mode side by side (``planner compare``)
     # day, date, tokens_p10/p50/p90 (cumulative tokens trained over the sampled replications), tokens_target
     tokens_fan: pd.DataFrame = field(default_factory=pd.DataFrame)
+    inputs: dict[str, Any] = field(default_factory=dict)  # the scenario as run (its JSON form), echoed by reports

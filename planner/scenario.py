@@ -86,6 +86,8 @@ class Cloud(_Section):
     from_: dt.date = Field(alias="from")
     until: dt.date
     price_per_chip_hour_usd: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
+    billing: Literal["reserved", "on_demand"] = Field(
+        "reserved", description="reserved: the whole window is committed; on_demand: only the hours the job rents")
 
     @model_validator(mode="after")
     def _order(self) -> Cloud:

@@ -45,6 +45,7 @@ fleet:
 """
 CLOUD_ONLY = {**SMALL, "name": "app-cloud-only", "fleet": SMALL["fleet"][1:]}
 FILES = ["a-small.yaml", "b-broken.yaml", "c-cloud-only.yaml"]
+TABS = ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"]
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def _errors(app) -> list[str]:
 
 def _shown_scenario(app) -> dict:
     """The scenario as the Scenario tab prints it (YAML), re-validated."""
-    (code,) = app.tabs[2].code
+    (code,) = app.tabs[TABS.index("Scenario")].code
     return yaml.safe_load(code.value)
 
 
@@ -116,8 +117,10 @@ def test_loads_the_scenarios_of_the_folder(at, scenario_dir):
     assert select.value == scenario_dir / "a-small.yaml"
     assert not _errors(at)
     assert at.caption[0].value.startswith("**app-small**")
-    assert [t.label for t in at.tabs] == ["Run", "Estimate", "Scenario"]
-    assert "press **Run**" in at.info[0].value
+    assert [t.label for t in at.tabs] == TABS
+    # a chart on first load: one cached replication of the file as loaded
+    assert len(at.get("plotly_chart")) >= 1
+    assert at.subheader[0].value == "Run: app-small"
     shown = _shown_scenario(at)
     assert from_dict(shown) == from_dict(SMALL)
     # the controls start from the file's own settings
@@ -180,7 +183,7 @@ def test_controls_change_the_scenario(at):
     assert shown["fleet"][1]["cloud"]["from"] == "2025-01-15"  # rentals do not slip
     assert shown["reliability"]["enabled"] is True
     assert shown["simulation"] == {"seed": 17, "replications": 1, "model_error": "auto"}
-    pools = at.tabs[2].dataframe[0].value
+    pools = at.tabs[TABS.index("Scenario")].dataframe[0].value
     assert list(pools["cloud units"]) == [0, 64]
     assert list(pools["planned units"]) == [128, 64]
 
@@ -206,7 +209,7 @@ def test_run_shows_the_api_result_and_updates(at):
     shown = _metrics(at)
     for h in headline_items(want):
         assert shown[h.label] == h.value, h.label
-    assert len(at.get("plotly_chart")) == 5  # capacity, tokens, contribution, cost, timeline
+    assert len(at.get("plotly_chart")) == 6  # capacity, tokens, contribution, cost, timeline, interruptions
     assert not at.warning
 
     # a changed control marks the result stale until the next run
@@ -216,7 +219,7 @@ def test_run_shows_the_api_result_and_updates(at):
     at.sidebar.button[0].click().run()
     _no_traceback(at)
     assert not at.warning
-    assert len(at.get("plotly_chart")) == 9  # now with the fan, finish CDF, cost and replications histograms
+    assert len(at.get("plotly_chart")) == 10  # now with the fan, finish CDF, cost and replications histograms
     edited = edits.set_values(edits.scale_cloud(from_dict(SMALL), 3.0), {"simulation.replications": 3})
     want = api.simulate(edited, replications=3, seed=3).summary
     shown = _metrics(at)
@@ -226,12 +229,14 @@ def test_run_shows_the_api_result_and_updates(at):
 
 
 def test_estimate_tab(at):
-    at.tabs[1].button[0].click().run()
+    tab = at.tabs[TABS.index("Estimate")]
+    tab.button[0].click().run()
     _no_traceback(at)
+    tab = at.tabs[TABS.index("Estimate")]
     want = api.estimate(from_dict(SMALL))
     shown = _metrics(at)
     assert shown["Mode"] == want["combined"]["mode"]
-    table = at.tabs[1].dataframe[0].value
+    table = tab.dataframe[0].value
     assert list(table["pool"]) == [p["pool"] for p in want["pools"]]
     assert list(table["tp"]) == [p["parallelism"]["tp"] for p in want["pools"]]
     assert "zero" in table.columns and "vp" in table.columns
@@ -272,10 +277,9 @@ def test_scenario_files_and_estimate_table(scenario_dir):
     assert app.estimate_pools_frame({}).empty
 
 
-# Known bug in app.py (_sidebar): the Seed control takes `simulation.seed` from the raw, not yet validated
-# mapping and passes it to st.number_input(0, 2**31 - 1): a valid seed above 2**31 - 1 (the format allows
-# up to 2**63 - 1), a negative one or a non-number crashes the page with a traceback instead of showing the
-# value or a validation error that names simulation.seed.
+# The Seed control starts from the file's seed only when it is a valid one; a seed the format allows
+# (up to 2**53 - 1 in the browser's number field) works, a negative or non-numeric one is reported by the
+# validator with its field path, never as a traceback.
 def test_any_seed_in_the_file_gives_no_traceback(at, scenario_dir):
     seeds = {"d-seed-large.yaml": 2**40, "e-seed-negative.yaml": -5, "f-seed-text.yaml": "abc"}
     for name, seed in seeds.items():
@@ -288,3 +292,98 @@ def test_any_seed_in_the_file_gives_no_traceback(at, scenario_dir):
             assert not _errors(at) and at.tabs
         else:  # invalid: a validation error that names the field
             assert any("simulation.seed" in e for e in _errors(at)), _errors(at)
+
+
+# ---------------------------------------------------------------- editing without YAML, A/B, downloads
+
+
+def _edit(at):
+    return at.tabs[TABS.index("Edit plan")]
+
+
+def test_edit_controls_change_the_scenario(at):
+    tab = _edit(at)
+    tab.number_input[0].set_value(0.2).run()  # tokens [trillions]
+    tab = _edit(at)
+    tab.selectbox[0].set_value("llama3-70b").run()  # model
+    tab = _edit(at)
+    tab.selectbox[1].set_value("single").run()  # strategy mode
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert shown["workload"]["tokens"] == pytest.approx(2e11)
+    assert shown["workload"]["model"] == "llama3-70b"
+    assert shown["strategy"]["mode"] == "single"
+    # pool 0: units, slip, share by date; pool 1: the rental
+    labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(32).run()
+    _edit(at).number_input[labels.index("Slip by [days]")].set_value(5).run()
+    cloud_units = [i for i, n in enumerate(labels) if n == "Cloud units"]
+    prices = [i for i, n in enumerate(labels) if n == "Price [USD/chip-h]"]
+    _edit(at).number_input[cloud_units[1]].set_value(48).run()
+    _edit(at).number_input[prices[1]].set_value(3.5).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert shown["fleet"][0]["units"] == 32
+    assert shown["fleet"][0]["deliveries"] == [{"date": "2025-01-15", "units": 128}]
+    assert shown["fleet"][1]["cloud"]["units"] == 48
+    assert shown["fleet"][1]["cloud"]["price_per_chip_hour_usd"] == 3.5
+    _edit(at).slider[0].set_value(0.5).run()  # half of the order by the date below
+    shown = _shown_scenario(at)
+    assert shown["fleet"][0]["deliveries"][0]["units"] == 64
+
+
+def test_a_run_after_an_edit_reports_its_settings_and_deltas(at):
+    labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(128).run()
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    caption = " ".join(c.value for c in at.caption)
+    assert "fleet[0].units: 64 → 128" in caption
+    cards = {m.label: m for m in at.metric}
+    assert cards["Finish date (P50)"].delta and cards["Finish date (P50)"].delta.startswith("-")  # earlier
+    assert cards["MFU (p50)"].delta is None or cards["MFU (p50)"].delta.endswith("pp")
+
+
+def test_ab_side_by_side(at):
+    ab = at.tabs[TABS.index("A/B")]
+    ab.button[0].click().run()  # keep the first-load run as A
+    labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(128).run()
+    at.sidebar.button[0].click().run()
+    at.tabs[TABS.index("A/B")].button[1].click().run()
+    _no_traceback(at)
+    table = at.tabs[TABS.index("A/B")].table[0].value
+    assert list(table.columns) == ["A", "B", "B - A"]
+    p50 = table.loc["finish date P50"]
+    assert p50["A"] > p50["B"] and p50["B - A"].startswith("-")
+
+
+def test_downloads_reread_and_revalidate(at):
+    buttons = {b.label: b for b in at.get("download_button")}
+    assert {"scenario.yaml", "report.html", "report.xlsx"} <= set(buttons)
+
+
+def test_whatif_helpers_known_answers():
+    from planner import whatif
+
+    s = from_dict(SMALL)
+    text = whatif.to_yaml(s)
+    assert whatif.from_yaml(text) == s  # the download re-validates to the same scenario
+    half = whatif.share_by_date(s, 0, 0.5, __import__("datetime").date(2025, 1, 20))
+    assert [(str(d.date), d.units) for d in half.fleet[0].deliveries] == [("2025-01-10", 64), ("2025-01-20", 64)]
+    assert whatif.delta_text("goodput", 0.95, 0.90) == "+5.0 pp"
+    assert whatif.changed_fields({"a": {"b": 1}}, {"a": {"b": 2}}) == ["a.b: 1 → 2"]
+    with pytest.raises(ScenarioError, match=r"fleet\[0\]\.deliveries\[0\]"):
+        whatif.set_deliveries(s, 0, [{"date": None, "units": 5}])
+
+
+def test_planner_app_command_binds_localhost_without_usage_stats(cli):
+    from planner.cli import app_command
+
+    argv = app_command(8600, headless=True)
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[argv.index("--browser.gatherUsageStats") + 1] == "false"
+    assert argv[argv.index("run") + 1].endswith("app.py")
+    assert "app" in cli("--help").stdout

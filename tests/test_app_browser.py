@@ -1,7 +1,10 @@
 """The real page in a real browser: `streamlit run app.py` driven by Playwright in Debian's Chromium.
 
-One test only; the app's logic is covered in process by tests/test_app.py (AppTest). This one checks
-that the server starts, the page renders, Run works end to end and a Plotly chart is drawn.
+One test only (each costs seconds); the app's logic is covered in process by tests/test_app.py (AppTest).
+This one checks, in one browser session: a chart on first load; a delivery slip and more cloud units move
+the finish date; A/B; the YAML download re-validates; report.html opens offline. It prints the timings
+(first chart after page load; Run to updated chart with 1 and with 200 replications) and saves
+screenshots in its tmp folder. Waits are conditions, never sleeps; timings are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+
+from planner import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -25,14 +31,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 START_TIMEOUT_S = 60
 PAGE_TIMEOUT_MS = 60_000
 
-# small and fast: one pool, reliability off, one replication (a run takes milliseconds)
+# small and fast: an owned pool with a tranche and a rental, reliability off, one replication
 SCENARIO = {
     "name": "browser-small",
-    "description": "64 H100 training Llama 3 8B",
+    "description": "H100 training Llama 3 8B",
     "start": "2025-01-01",
-    "horizon_days": 60,
-    "workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 8192},
-    "fleet": [{"name": "owned-h100", "chip": "h100-sxm", "units": 64}],
+    "horizon_days": 120,
+    "workload": {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192},
+    "fleet": [{"name": "owned-h100", "chip": "h100-sxm", "units": 64,
+               "deliveries": [{"date": "2025-01-05", "units": 512}]},
+              {"name": "cloud-h100", "chip": "h100-sxm",
+               "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-06-30", "price_per_chip_hour_usd": 2.5}}],
     "reliability": {"enabled": False},
     "simulation": {"seed": 1, "replications": 1},
 }
@@ -107,12 +116,19 @@ def streamlit_server(browser_deps, tmp_path: Path, request: pytest.FixtureReques
     yield server
 
 
+def _set_number(field, value: str) -> None:
+    """Type into a Streamlit number input and commit it (Enter)."""
+    field.fill(value)
+    field.press("Enter")
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_app_runs_in_chromium(browser_deps, streamlit_server: StreamlitServer, tmp_path: Path) -> None:
     sync_playwright, expect = browser_deps.sync_playwright, browser_deps.expect
     expect.set_options(timeout=PAGE_TIMEOUT_MS)  # every wait is a condition with this bound, never a sleep
     shot = tmp_path / "app.png"
+    timings: dict[str, float] = {}
     with sync_playwright() as pw:
         # the browser starts while the server is still booting
         context = pw.chromium.launch_persistent_context(
@@ -122,23 +138,84 @@ def test_app_runs_in_chromium(browser_deps, streamlit_server: StreamlitServer, t
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         try:
-            page.goto(streamlit_server.url(), wait_until="domcontentloaded")
+            url = streamlit_server.url()
+            t0 = time.perf_counter()
+            page.goto(url, wait_until="domcontentloaded")
+            # a chart on first load, before any Run
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1")
+            timings["first chart after page load [s]"] = time.perf_counter() - t0
             expect(page.get_by_role("heading", name="Compute capacity planner")).to_be_visible()
             expect(page).to_have_title("Capacity planner")
             sidebar = page.get_by_test_id("stSidebar")
             expect(sidebar.get_by_role("combobox", name="Scenario file")).to_have_value("small.yaml")
-            expect(page.get_by_text("browser-small").first).to_be_visible()
-
-            sidebar.get_by_role("button", name="Run").click()
-            error = page.get_by_test_id("stAlertContentError")
-            expect(page.get_by_test_id("stMetric").or_(error).first).to_be_visible()
-            assert error.count() == 0, error.first.inner_text()
-            expect(page.get_by_test_id("stMetricLabel").filter(has_text="Time to train").first).to_be_visible()
             expect(page.get_by_text("Run: browser-small")).to_be_visible()
-            page.wait_for_selector(".js-plotly-plot", state="visible")
+            finish = page.get_by_test_id("stMetric").filter(has_text="Finish date (P50)").get_by_test_id(
+                "stMetricValue").first  # a rerun may briefly show the old card beside the new one
+            first = finish.inner_text()
+            page.screenshot(path=str(tmp_path / "1-first-load.png"))
+            page.get_by_role("tab", name="A/B").click()
+            page.get_by_role("button", name="Keep this run as A").click()
+            expect(page.get_by_text("A kept:")).to_be_visible()
+
+            # a later tranche: the finish date moves later
+            page.get_by_role("tab", name="Edit plan").click()
+            _set_number(page.get_by_label("Slip by [days]").first, "30")
+            t0 = time.perf_counter()
+            sidebar.get_by_role("button", name="Run").click()
+            expect(finish).not_to_have_text(first)
+            timings["Run to updated chart, 1 replication [s]"] = time.perf_counter() - t0
+            slipped = finish.inner_text()
+            assert slipped > first, (first, slipped)
+            assert page.get_by_test_id("stAlertContentError").count() == 0
+            # more cloud units: earlier again
+            page.get_by_role("tab", name="Edit plan").click()
+            page.get_by_text("Pool cloud-h100").click()  # open the rental's pool
+            _set_number(page.get_by_label("Cloud units", exact=True).nth(1), "1024")
+            sidebar.get_by_role("button", name="Run").click()
+            expect(finish).not_to_have_text(slipped)
+            assert finish.inner_text() < slipped
+            page.screenshot(path=str(tmp_path / "2-edited.png"))
+
+            # A/B side by side
+            page.get_by_role("tab", name="A/B").click()
+            page.get_by_role("button", name="Keep this run as B").click()
+            expect(page.get_by_text("B kept:")).to_be_visible()
+            expect(page.get_by_test_id("stTable").get_by_text("finish date P50")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "3-ab.png"))
+
+            # downloads: the edited scenario re-validates; report.html opens offline
+            page.get_by_role("tab", name="Run").click()
+            with page.expect_download() as dl:
+                page.get_by_test_id("stDownloadButton").filter(has_text="scenario.yaml").click()
+            yaml_path = tmp_path / "edited.yaml"
+            dl.value.save_as(yaml_path)
+            edited = load_scenario(yaml_path)
+            assert edited.fleet[1].cloud.units == 1024
+            assert str(edited.fleet[0].deliveries[0].date) == "2025-02-04"
+            with page.expect_download() as dl:
+                page.get_by_test_id("stDownloadButton").filter(has_text="report.html").click()
+            report = tmp_path / "report.html"
+            dl.value.save_as(report)
+            context.set_offline(True)
+            offline = context.new_page()
+            offline.goto(report.as_uri())
+            offline.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3")
+            expect(offline.get_by_text("finishes").first).to_be_visible()
+            offline.screenshot(path=str(tmp_path / "4-report-offline.png"), full_page=False)
+            offline.close()
+            context.set_offline(False)
+
+            # Monte Carlo: 200 replications with failures on, a progress bar, then the chart
+            _set_number(sidebar.get_by_label("Replications"), "200")
+            sidebar.get_by_text("Failures and restarts").click()
+            t0 = time.perf_counter()
+            sidebar.get_by_role("button", name="Run").click()
+            expect(page.get_by_text("200 replication(s)").first).to_be_visible(timeout=10 * PAGE_TIMEOUT_MS)
             page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1")
+            timings["Run to updated chart, 200 replications [s]"] = time.perf_counter() - t0
             expect(page.get_by_test_id("stException")).to_have_count(0)
             page.screenshot(path=str(shot))
+            print("\napp timings: " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
         except Exception:
             with contextlib.suppress(Exception):  # a picture of the failure, if the page still answers
                 page.screenshot(path=str(tmp_path / "failure.png"))

@@ -15,7 +15,7 @@ LAYERS = [
     {"units", "errors", "fmt", "validation", "yamlio", "stats", "data"},
     {"arch", "catalog", "metrics", "perf"},
     {"plan", "scenario"},
-    {"loader", "results", "costs", "bridge", "edits", "strategy"},
+    {"loader", "results", "costs", "bridge", "edits", "strategy", "whatif"},
     {"sim", "calibrate", "budget"},
     {"api", "report"},
     {"decide"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from openpyxl import load_workbook
 
 from planner.errors import PlannerError
 from planner.perf.layout import LAYOUT_FIELDS
-from planner.report import REPORT_FILES, ReportError, charts, headline_items, write_report
+from planner.report import REPORT_FILES, ReportError, charts, headline, headline_items, tables, write_report
 from planner.results import (
     EVENT_COLUMNS,
     LAYOUT_COLUMNS,
@@ -189,9 +190,9 @@ def test_html_is_self_contained(written: tuple[RunResult, Path]) -> None:
     assert not re.search(r"<script[^>]*\ssrc\s*=\s*[\"']?https?:", page, re.I)
     assert "<script src=http" not in page.replace('"', "").replace("'", "")
     assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", page, re.I)
-    # capacity, tokens, contribution, cost, timeline, fan, finish CDF, cost histogram, replications
-    assert page.count("Plotly.newPlot") == 9
-    assert len(re.findall(r"<script[^>]*>", page)) == 1 + 9  # plotly.js once, then one per figure
+    # capacity, tokens, contribution, cost, timeline, interruptions, fan, finish CDF, cost histogram, replications
+    assert page.count("Plotly.newPlot") == 10
+    assert len(re.findall(r"<script[^>]*>", page)) == 1 + 10  # plotly.js once, then one per figure
     # the scenario name is escaped, never raw markup
     assert "tiny &lt;two-pool&gt; &amp; co" in page and "<two-pool>" not in page
     assert "node 12 &lt;gpu&gt;" in page
@@ -204,15 +205,20 @@ def test_xlsx_sheets(written: tuple[RunResult, Path]) -> None:
     _, out = written
     book = load_workbook(out / "report.xlsx", read_only=True)
     assert len(book.sheetnames) >= 2
-    assert book.sheetnames == ["summary", "schedule", "events", "plan", "layouts", "replications"]
-    summary = pd.read_excel(out / "report.xlsx", sheet_name="summary")
-    fields = dict(zip(summary["field"], summary["value"], strict=True))
-    assert fields["metrics.time_to_train_days.p50"] == pytest.approx(5.875)
-    assert fields["expectations[1].passed"] in (False, "False", 0)
+    assert book.sheetnames[:6] == ["summary", "schedule", "events", "plan", "layouts", "replications"]
+    rows = {r[0]: r[1:] for r in load_workbook(out / "report.xlsx")["summary"].iter_rows(values_only=True) if r[0]}
+    assert rows["Time to train [days]"][1] == pytest.approx(5.875)
+    assert rows["Answer"][:3] == ("P10", "P50", "P90")
+    full = load_workbook(out / "report.xlsx")
+    schedule_ws = full["schedule"]
+    assert schedule_ws.auto_filter.ref and schedule_ws["A2"].number_format == "yyyy-mm-dd"
+    assert schedule_ws["A2"].is_date
+    assert schedule_ws["I2"].number_format.startswith("$")  # cost_usd as currency
+    assert full["summary"]._charts  # a chart on the summary sheet
     schedule = pd.read_excel(out / "report.xlsx", sheet_name="schedule")
     assert list(schedule.columns) == SCHEDULE_COLUMNS and len(schedule) == 12
     layouts = pd.read_excel(out / "report.xlsx", sheet_name="layouts")
-    assert list(layouts.columns) == LAYOUT_COLUMNS
+    assert list(layouts.columns) == ["start_date", "end_date", *LAYOUT_COLUMNS]
     assert list(layouts["zero"]) == [1, 1, 3] and list(layouts["vp"]) == [1, 2, 1]
 
 
@@ -293,20 +299,23 @@ def test_charts_cope_with_empty_frames() -> None:
     ):
         assert isinstance(fig, go.Figure)
         assert any("no data" in (a.text or "") for a in fig.layout.annotations)
-    assert set(charts.result_figures(empty)) == {"capacity", "tokens", "contribution", "cost", "timeline"}
+    assert set(charts.result_figures(empty)) == {"capacity", "tokens", "contribution", "cost", "timeline",
+                                                 "interruptions"}
 
 
 def test_charts_content() -> None:
     result = make_result()
     cap = charts.capacity_figure(result.schedule, result.plan)
     names = [t.name for t in cap.data]
-    assert names == ["owned-a", "cloud-b", "owned-a (plan)", "cloud-b (plan)"]
-    plan_a = cap.data[2]
+    assert names == ["owned-a", "cloud-b", "owned-a (plan)", "cloud-b (plan, stacked on owned-a)"]
+    plan_a, plan_b = cap.data[2], cap.data[3]
     assert plan_a.line.dash == "dash" and plan_a.line.shape == "hv"
     assert list(plan_a.y) == [64, 128, 128]  # last planned level carried to the end of the run
+    assert list(plan_b.y) == [64 + 128, 128 + 128, 128 + 128]  # the plan lines stack like the areas
 
     tokens = charts.tokens_figure(result.schedule, result.events)
-    assert list(tokens.data[0].y) == [3.0e9 * d for d in range(6)]
+    assert [t.stackgroup for t in tokens.data] == ["one", "one"]
+    assert [a + b for a, b in zip(tokens.data[0].y, tokens.data[1].y, strict=True)] == [3.0e9 * d for d in range(6)]
     assert any("finish 2025-01-06" in (a.text or "") for a in tokens.layout.annotations)
 
     cost = charts.cost_figure(result.schedule)
@@ -336,8 +345,8 @@ def test_charts_content() -> None:
     assert next(t for t in plain.data if t.name == "failure").x[0] == pytest.approx(3.25)
     # result_figures draws the same calendar timeline from the result's start
     figures = charts.result_figures(result)
-    assert list(figures) == ["capacity", "tokens", "contribution", "cost", "timeline", "fan", "finish_cdf",
-                             "cost_histogram", "replications"]
+    assert list(figures) == ["capacity", "tokens", "contribution", "cost", "timeline", "interruptions", "fan",
+                             "finish_cdf", "cost_histogram", "replications"]
     assert figures["timeline"].layout.xaxis.type == "date"
 
     hist = charts.replications_figure(result.replications)
@@ -353,3 +362,33 @@ def test_headline_items() -> None:
     assert items["finish_probability"].value == "100.0 %"
     assert items["cost_usd"].value == "$16 k"
     assert headline_items({})[0].value == "—"
+
+
+def test_many_interruptions_are_counted_per_week() -> None:
+    """600 failures over 60 days: weekly stacked bars, not 600 markers merged into a band."""
+    events = pd.DataFrame([{"time_days": i * 0.1, "date": _date(int(i * 0.1)), "pool": "owned-a", "event": "failure",
+                            "units": 8, "detail": ""} for i in range(600)])
+    weekly = charts.interruptions_per_week(events, START)
+    assert weekly["count"].sum() == 600
+    assert (pd.to_datetime(weekly["week"]).dt.day_of_week == 0).all()  # weeks start on Monday
+    fig = charts.interruptions_figure(events, START)
+    assert fig.layout.barmode == "stack" and sum(sum(t.y) for t in fig.data) == 600
+    timeline = charts.timeline_figure(None, events, start=START)
+    assert not [t for t in timeline.data if t.type == "scatter"]  # no marker band
+
+
+def test_report_states_inputs_and_answer_in_words(written: tuple[RunResult, Path]) -> None:
+    result, out = written
+    page = (out / "report.html").read_text(encoding="utf-8")
+    sentence = headline.answer_sentence(result.summary, result.inputs)
+    assert html.escape(sentence) in page
+    assert "e+0" not in page.split("<h2>Layouts</h2>")[1].split("<footer>")[0]  # tables read as numbers, not 1.2e+05
+
+
+def test_cells_for_people() -> None:
+    assert tables.fmt_cell("cost_usd", 1354120.4) == "$1,354,120"
+    assert tables.fmt_cell("tokens_per_s", 1354120.0) == "1,354,120"
+    assert tables.fmt_cell("mfu", 0.4123) == "41.2 %"
+    assert tables.fmt_cell("units", 8192) == "8,192"
+    out = tables.with_dates(pd.DataFrame({"start_days": [0.5], "end_days": [31.0]}), START)
+    assert list(out.iloc[0][:2]) == ["2025-01-01", "2025-02-01"]

@@ -320,19 +320,24 @@ def test_different_seeds_give_different_spread_under_slip():
     assert api.simulate(sc, replications=20, seed=1).summary["metrics"]["time_to_train_days"] == a
 
 
-# -- 10. cost: an all-cloud pool pays units x price x hours -------------------------------------------
+# -- 10. cost: an all-cloud pool on demand pays units x price x hours; a reservation its whole window ----------
 
 @pytest.mark.parametrize("rel_on", [False, True], ids=["reliability-off", "reliability-on"])
 @pytest.mark.parametrize("units,price", [(64, 2.5), (512, 12.29)])
 def test_all_cloud_cost_is_units_times_price_times_hours(units, price, rel_on):
-    sc = scenario({"chip": "h100-sxm",
-                   "cloud": {"units": units, "from": START.isoformat(), "until": _day(300),
-                             "price_per_chip_hour_usd": price}},
+    cloud = {"units": units, "from": START.isoformat(), "until": _day(300), "price_per_chip_hour_usd": price}
+    sc = scenario({"chip": "h100-sxm", "cloud": {**cloud, "billing": "on_demand"}},
                   tokens=2e11, reliability={"enabled": rel_on})
     m = api.simulate(sc, replications=1, seed=4).summary["metrics"]
     hours = m["time_to_train_days"]["p50"] * HOURS_PER_DAY
     assert hours < 300 * HOURS_PER_DAY
-    assert m["cost_usd"]["p50"] == pytest.approx(units * price * hours, rel=0.01)
+    # on demand, the job pays for the chip-hours it holds, at most the whole allotment while it runs
+    assert m["cost_usd"]["p50"] == pytest.approx(m["chip_hours"]["p50"] * price, rel=1e-6)
+    assert 0.9 * units * price * hours < m["cost_usd"]["p50"] <= units * price * hours * 1.0001
+    reserved = scenario({"chip": "h100-sxm", "cloud": cloud}, tokens=2e11, reliability={"enabled": rel_on})
+    s = api.simulate(reserved, replications=1, seed=4).summary
+    assert s["metrics"]["cost_usd"]["p50"] == pytest.approx(units * price * 300 * HOURS_PER_DAY, rel=1e-9)
+    assert s["costs"]["used_usd"] == pytest.approx(m["cost_usd"]["p50"], rel=1e-9)
 
 
 # -- 11. the run's records: start date, typed events, layout columns ----------------------------------

@@ -26,6 +26,7 @@ _MARKERS = {
 _PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3 + px.colors.qualitative.Set2
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=40), height=380, hovermode="x unified")
 JOB_ROW = "(job)"
+MAX_MARKERS = 150  # more interruption markers than this are drawn as weekly counts only
 
 
 # ---------------------------------------------------------------- helpers
@@ -95,24 +96,28 @@ def _stacked_area(schedule: pd.DataFrame, value: str, colors: dict[str, str]) ->
 
 
 def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = None) -> go.Figure:
-    """Units in service per pool over time (stacked area) with the delivery plan as dashed step lines."""
-    title = "Capacity by pool"
+    """Units in service per pool over time (stacked areas) with the delivery plan stacked the same way (dashed)."""
+    title = "Capacity by pool: in service (stacked areas) against the plan (stacked dashed lines)"
     if not _usable(schedule, "date", "pool", "units_in_service"):
         return empty_figure(title)
     colors = pool_colors(schedule, plan)
     fig = _stacked_area(schedule, "units_in_service", colors)
     if _usable(plan, "date", "pool", "planned_units"):
+        # the plan is stacked like the areas: each pool's dashed line is its plan on top of the pools before it
         end = _dates(schedule["date"]).max()
-        for pool, rows in plan.assign(_date=_dates(plan["date"])).dropna(subset=["_date"]).groupby("pool", sort=False):
-            rows = rows.sort_values("_date")
-            x, y = list(rows["_date"]), list(rows["planned_units"].astype(float))
-            if pd.notna(end) and x and x[-1] < end:  # carry the last planned level to the end of the run
-                x.append(end)
-                y.append(y[-1])
+        rows = plan.assign(_date=_dates(plan["date"])).dropna(subset=["_date"])
+        steps = rows.pivot_table(index="_date", columns="pool", values="planned_units", aggfunc="last", sort=True)
+        if pd.notna(end) and len(steps) and steps.index[-1] < end:  # carry the last planned level to the end
+            steps.loc[end] = pd.NA
+        steps = steps.ffill().fillna(0.0).astype(float)
+        order = [p for p in colors if p in steps.columns]
+        stacked = steps[order].cumsum(axis=1)
+        for i, pool in enumerate(order):
+            label = f"{pool} (plan)" if i == 0 else f"{pool} (plan, stacked on {order[i - 1]})"
             fig.add_trace(
                 go.Scatter(
-                    x=x, y=y, name=f"{pool} (plan)", mode="lines", line_shape="hv", legendgroup=str(pool),
-                    line=dict(dash="dash", width=2, color=colors.get(str(pool), "#333")),
+                    x=stacked.index, y=stacked[pool], name=label, mode="lines", line_shape="hv",
+                    legendgroup=str(pool), line=dict(dash="dash", width=2, color=colors.get(str(pool), "#333")),
                 )
             )
     fig.update_layout(title=title, yaxis_title="units in service", **_LAYOUT)
@@ -123,28 +128,31 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
 
 
 def tokens_figure(
-    schedule: pd.DataFrame | None, events: pd.DataFrame | None = None, target_tokens: float | None = None
+    schedule: pd.DataFrame | None, events: pd.DataFrame | None = None, target_tokens: float | None = None,
+    finish_band: tuple[Any, Any] | None = None,
 ) -> go.Figure:
-    """Cumulative tokens trained (all pools) per day, with the finish date marked."""
-    title = "Tokens trained"
+    """Cumulative tokens trained per pool (stacked areas), the finish date, and the P10-P90 finish band."""
+    title = "Tokens trained by pool (stacked)"
     if not _usable(schedule, "date", "tokens_trained"):
         return empty_figure(title)
-    total = (
-        schedule.assign(_date=_dates(schedule["date"]))
-        .groupby("_date", sort=True)["tokens_trained"]
-        .sum()
-    )
-    fig = go.Figure(
-        go.Scatter(
-            x=total.index, y=total.values, name="tokens trained", mode="lines", line=dict(width=3, color="#1f77b4")
-        )
-    )
+    if "pool" in schedule.columns:
+        trained = schedule.groupby(schedule["pool"].astype(str))["tokens_trained"].max()
+        pools = schedule[schedule["pool"].astype(str).isin(trained[trained > 0].index)]
+        fig = _stacked_area(pools if not pools.empty else schedule, "tokens_trained", pool_colors(schedule))
+    else:
+        total = schedule.assign(_date=_dates(schedule["date"])).groupby("_date", sort=True)["tokens_trained"].sum()
+        fig = go.Figure(go.Scatter(x=total.index, y=total.values, name="tokens trained", mode="lines"))
     if target_tokens:
         fig.add_hline(y=float(target_tokens), line=dict(color="#999", dash="dash"))
+    if finish_band and finish_band[0] and finish_band[1] and finish_band[0] != finish_band[1]:
+        fig.add_vrect(x0=pd.Timestamp(finish_band[0]), x1=pd.Timestamp(finish_band[1]), fillcolor="#2ca02c",
+                      opacity=0.12, line_width=0)
+        fig.add_annotation(x=pd.Timestamp(finish_band[1]), y=0.02, yref="paper", showarrow=False, xanchor="right",
+                           text="finish P10–P90", font=dict(color="#2ca02c"))
     done = finish_date(events)
     if done is not None:
         _vline(fig, done, f"finish {done.date().isoformat()}", color="#2ca02c")
-    fig.update_layout(title=title, yaxis_title="tokens", showlegend=False, **_LAYOUT)
+    fig.update_layout(title=title, yaxis_title="tokens", **_LAYOUT)
     return fig
 
 
@@ -152,8 +160,8 @@ def tokens_figure(
 
 
 def cost_figure(schedule: pd.DataFrame | None) -> go.Figure:
-    """Cumulative cost per pool over time, stacked."""
-    title = "Cumulative cost by pool"
+    """Cumulative committed spend per pool over time, stacked."""
+    title = "Committed spend by pool (stacked)"
     if not _usable(schedule, "date", "pool", "cost_usd"):
         return empty_figure(title)
     fig = _stacked_area(schedule, "cost_usd", pool_colors(schedule))
@@ -184,13 +192,16 @@ def timeline_figure(
     title = "Job layouts and interruptions"
     has_layouts = _usable(layouts, "start_days", "end_days", "pool")
     has_events = _usable(events, "time_days", "event") and events["event"].astype(str).isin(INTERRUPTIONS).any()
+    many = has_events and int(events["event"].astype(str).isin(INTERRUPTIONS).sum()) > MAX_MARKERS
+    if many:  # hundreds of markers merge into one band: the weekly counts chart shows them instead
+        has_events = False
     if not has_layouts and not has_events:
         return empty_figure(title)
     t0 = pd.Timestamp(start) if start is not None and pd.notna(pd.Timestamp(start)) else None
 
     def to_x(days: pd.Series) -> pd.Series:
         days = pd.to_numeric(days, errors="coerce").astype(float)
-        return t0 + pd.to_timedelta(days, unit="D") if t0 is not None else days
+        return (t0 + pd.to_timedelta(days, unit="D")).dt.round("s") if t0 is not None else days
 
     fig = go.Figure()
     colors = pool_colors(layouts, events)
@@ -230,6 +241,8 @@ def timeline_figure(
                     "<br>%{customdata[2]}<extra></extra>",
                 )
             )
+    if many:
+        title += f" (interruptions: see the weekly counts; more than {MAX_MARKERS})"
     fig.update_layout(title=title, barmode="overlay", bargap=0.4, **{**_LAYOUT, "hovermode": "closest"})
     fig.update_yaxes(autorange="reversed", title=None)
     if t0 is not None:
@@ -239,12 +252,44 @@ def timeline_figure(
     return fig
 
 
+def interruptions_per_week(events: pd.DataFrame | None, start: Any = None) -> pd.DataFrame:
+    """Interruptions counted per calendar week (Monday) and kind: columns week, kind, count."""
+    cols = ["week", "kind", "count"]
+    if not _usable(events, "event") or not ("date" in events.columns or "time_days" in events.columns):
+        return pd.DataFrame(columns=cols)
+    ev = events[events["event"].astype(str).isin(INTERRUPTIONS)]
+    if ev.empty:
+        return pd.DataFrame(columns=cols)
+    when = _dates(ev["date"]) if "date" in ev.columns else (
+        pd.Timestamp(start) + pd.to_timedelta(pd.to_numeric(ev["time_days"], errors="coerce"), unit="D"))
+    week = (when - pd.to_timedelta(when.dt.day_of_week, unit="D")).dt.normalize()
+    out = pd.DataFrame({"week": week, "kind": ev["event"].astype(str)}).dropna()
+    return out.groupby(["week", "kind"], sort=True).size().reset_index(name="count")
+
+
+def interruptions_figure(events: pd.DataFrame | None, start: Any = None) -> go.Figure:
+    """Interruptions per week, stacked bars by kind (one bar per week, whatever their number)."""
+    title = "Interruptions per week (stacked by kind)"
+    weekly = interruptions_per_week(events, start)
+    if weekly.empty:
+        return empty_figure(title, "no interruptions")
+    fig = go.Figure()
+    for kind in INTERRUPTIONS:
+        rows = weekly[weekly["kind"] == kind]
+        if not rows.empty:
+            fig.add_trace(go.Bar(x=rows["week"], y=rows["count"], name=kind, marker_color=_MARKERS[kind][1],
+                                 hovertemplate=f"week of %{{x|%Y-%m-%d}}: %{{y}} {kind}<extra></extra>"))
+    fig.update_layout(title=title, barmode="stack", yaxis_title="per week", **{**_LAYOUT, "hovermode": "closest"})
+    fig.update_xaxes(type="date")
+    return fig
+
+
 # ---------------------------------------------------------------- (e) replications
 
 
-def replications_figure(replications: pd.DataFrame | None) -> go.Figure:
-    """Histogram of time to train over the finished replications (needs more than one)."""
-    title = "Time to train across replications"
+def replications_figure(replications: pd.DataFrame | None, start: Any = None) -> go.Figure:
+    """Histogram of the finish date (time to train after ``start``; days without it) over finished replications."""
+    title = "Finish date across replications" if start is not None else "Time to train across replications"
     if not _usable(replications, "time_to_train_days"):
         return empty_figure(title)
     rows = replications
@@ -253,13 +298,24 @@ def replications_figure(replications: pd.DataFrame | None) -> go.Figure:
     values = pd.to_numeric(rows["time_to_train_days"], errors="coerce").dropna()
     if len(replications) <= 1 or values.empty:
         return empty_figure(title, "no data (needs more than one finished replication)")
-    fig = go.Figure(go.Histogram(x=values, name="replications", marker_color="#1f77b4", opacity=0.85))
+    t0 = pd.Timestamp(start) if start is not None else None
+
+    def x_of(days: Any) -> Any:
+        if t0 is None:
+            return days
+        when = t0 + pd.to_timedelta(days, unit="D")
+        return when.dt.round("s") if isinstance(when, pd.Series) else when.round("s")
+
+    fig = go.Figure(go.Histogram(x=x_of(values), name="replications", marker_color="#1f77b4", opacity=0.85))
     for q, dash in ((0.1, "dot"), (0.5, "solid"), (0.9, "dot")):
-        x = float(values.quantile(q))
+        days = float(values.quantile(q))
+        x = x_of(days)
+        label = x.date().isoformat() if t0 is not None else f"{days:.1f} d"
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color="#d62728", dash=dash))
-        fig.add_annotation(x=x, y=1, yref="paper", text=f"p{int(q * 100)} {x:.1f}", showarrow=False, yanchor="bottom")
-    fig.update_layout(title=title, xaxis_title="days", yaxis_title="replications", showlegend=False,
-                      **{**_LAYOUT, "hovermode": "closest"})
+        fig.add_annotation(x=x, y=1, yref="paper", text=f"P{int(q * 100)} {label}", showarrow=False,
+                           yanchor="bottom")
+    fig.update_layout(title=title, xaxis_title="finish date" if t0 is not None else "days",
+                      yaxis_title="replications", showlegend=False, **{**_LAYOUT, "hovermode": "closest"})
     return fig
 
 
@@ -380,12 +436,14 @@ def cost_histogram_figure(replications: pd.DataFrame | None) -> go.Figure:
 def result_figures(result: RunResult) -> dict[str, go.Figure]:
     """Every chart of a run, keyed by a short name, in display order (replications only when there are several)."""
     t0 = result.start
+    dates = result.summary.get("finish_date") or {}
     figures = {
         "capacity": capacity_figure(result.schedule, result.plan),
-        "tokens": tokens_figure(result.schedule, result.events),
+        "tokens": tokens_figure(result.schedule, result.events, finish_band=(dates.get("p10"), dates.get("p90"))),
         "contribution": contribution_figure(result.schedule),
         "cost": cost_figure(result.schedule),
         "timeline": timeline_figure(result.layouts, result.events, start=t0),
+        "interruptions": interruptions_figure(result.events, start=t0),
     }
     if result.links is not None and len(result.links) and result.links["tb"].sum() > 0:
         figures["links"] = link_figure(result.links)
@@ -393,6 +451,6 @@ def result_figures(result: RunResult) -> dict[str, go.Figure]:
         figures["fan"] = fan_figure(result.tokens_fan, result.summary, t0)
         figures["finish_cdf"] = finish_cdf_figure(result.replications, result.summary, t0)
         figures["cost_histogram"] = cost_histogram_figure(result.replications)
-        figures["replications"] = replications_figure(result.replications)
+        figures["replications"] = replications_figure(result.replications, start=t0)
     return figures
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..fmt import num
+from ..catalog import models
+from ..fmt import fmt_si, fmt_usd, num
 from ..metrics import METRICS, fmt_value
 
 
@@ -89,4 +90,94 @@ def expectation_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
                 "result": "PASS" if e.get("passed") else "FAIL",
             }
         )
+    return rows
+
+
+# ---------------------------------------------------------------- inputs and the answer in words
+
+
+def model_label(inputs: Mapping[str, Any]) -> str:
+    """The trained model for people: the preset's name, or the size of an explicit architecture."""
+    model = (inputs.get("workload") or {}).get("model")
+    if isinstance(model, str):
+        preset = models().get(model)
+        return preset.name if preset else model
+    if isinstance(model, Mapping):
+        return f"custom model ({model.get('layers', '?')} layers, hidden {model.get('hidden', '?')})"
+    return "—"
+
+
+def tokens_label(tokens: Any) -> str:
+    """15.6e12 -> '15.6T tokens'."""
+    return "—" if num(tokens) is None else fmt_si(num(tokens)).replace(" ", "") + " tokens"
+
+
+def _pools_label(summary: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
+    used = list((summary.get("strategy") or {}).get("pools") or [])
+    if not used:
+        used = [p.get("name", "?") for p in inputs.get("fleet") or []]
+    return " + ".join(used) or "—"
+
+
+def answer_sentence(summary: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
+    """The inputs and the answer in one sentence.
+
+    E.g. 'Llama 3 405B, 15T tokens, on azure-h100 (single): finishes 2024-10-21 (P50), 2024-11-02 (P90);
+    $1.1 B committed, $403 M used'.
+    """
+    mode = (summary.get("strategy") or {}).get("mode") or (inputs.get("strategy") or {}).get("mode") or "auto"
+    head = (f"{model_label(inputs)}, {tokens_label((inputs.get('workload') or {}).get('tokens'))}, "
+            f"on {_pools_label(summary, inputs)} ({mode})")
+    dates = summary.get("finish_date") or {}
+    if dates.get("p50"):
+        when = f"finishes {dates['p50']} (P50)" + (f", {dates['p90']} (P90)" if dates.get("p90") else ", P90 never")
+    else:
+        when = f"does not finish within {inputs.get('horizon_days', '?')} days (P50)"
+    c = summary.get("costs") or {}
+    money = f"{fmt_usd(num(c.get('committed_usd')))} committed, {fmt_usd(num(c.get('used_usd')))} used"
+    return f"{head}: {when}; {money}"
+
+
+def finish_items(summary: Mapping[str, Any]) -> list[Headline]:
+    """Finish date (P50, with P10 and P90) and the committed / used / idle spend."""
+    out = []
+    dates = summary.get("finish_date") or {}
+    if dates:
+        out.append(Headline("finish_date", "Finish date (P50)", dates.get("p50") or "never",
+                            f"P10 {dates.get('p10') or 'never'} · P90 {dates.get('p90') or 'never'}"))
+    c = summary.get("costs") or {}
+    if c:
+        out.append(Headline("committed_usd", "Committed", fmt_usd(num(c.get("committed_usd"))),
+                            f"idle {fmt_usd(num(c.get('idle_usd')))}"))
+        out.append(Headline("used_usd", "Used by the job", fmt_usd(num(c.get("used_usd")))))
+    return out
+
+
+def input_rows(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The inputs a reader needs to judge the answer: model, tokens, strategy, and per pool chips, plan and prices."""
+    w = inputs.get("workload") or {}
+    rows = [
+        {"input": "model", "value": model_label(inputs)},
+        {"input": "tokens", "value": tokens_label(w.get("tokens"))},
+        {"input": "sequence length, precision", "value": f"{w.get('seq_len', '—')}, {w.get('precision', 'bf16')}"},
+        {"input": "start, horizon", "value": f"{inputs.get('start', '—')}, {inputs.get('horizon_days', '—')} days"},
+        {"input": "strategy", "value": ", ".join(f"{k} {v}" for k, v in (inputs.get("strategy") or {}).items()
+                                                 if k in ("mode", "objective")) or "auto"},
+        {"input": "reliability", "value": "on" if (inputs.get("reliability") or {}).get("enabled", True) else "off"},
+    ]
+    for pool in inputs.get("fleet") or []:
+        name = f"pool {pool.get('name', '?')}"
+        parts = [f"{pool.get('chip', '?')} at {pool.get('site', 'default')}"]
+        plan = [f"{pool.get('units', 0):,} on day 0"] if pool.get("units") else []
+        plan += [f"{d['units']:,} by {d['date']}" for d in pool.get("deliveries") or []]
+        if plan:
+            parts.append("owned: " + ", ".join(plan))
+        if pool.get("unit_price_usd"):
+            parts.append(f"{fmt_usd(num(pool['unit_price_usd']))} per chip")
+        cloud = pool.get("cloud")
+        if cloud:
+            parts.append(f"cloud: {cloud['units']:,} from {cloud['from']} until {cloud['until']} at "
+                         f"${num(cloud.get('price_per_chip_hour_usd')) or 0:,.2f}/chip-h "
+                         f"({cloud.get('billing', 'reserved')})")
+        rows.append({"input": name, "value": "; ".join(parts)})
     return rows

@@ -46,6 +46,10 @@ th:first-child, td:first-child { text-align: left; }
 tbody tr:hover { background: #f3f6fb; }
 .pass { color: var(--ok); font-weight: 600; }
 .fail { color: var(--bad); font-weight: 600; }
+.answer { font-size: 1.15rem; font-weight: 600; background: #fff; border-left: 4px solid #1f77b4;
+          padding: 10px 14px; margin: 0 0 14px; }
+details { margin: 8px 0; } summary { cursor: pointer; font-weight: 600; }
+td.text { text-align: left; white-space: normal; }
 .note { color: var(--muted); font-size: .85rem; margin: 6px 0; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 40px; }
 """
@@ -57,6 +61,7 @@ _CHART_TITLES = {
     "links": "Traffic between sites",
     "cost": "Cost",
     "timeline": "Layouts and interruptions",
+    "interruptions": "Interruptions per week",
     "replications": "Replications",
     "fan": "Risk: tokens trained over time",
     "finish_cdf": "Risk: finish dates",
@@ -91,15 +96,46 @@ def _figure_html(fig: go.Figure, div_id: str) -> str:
 def _table_html(df: pd.DataFrame, empty: str = "none") -> str:
     if df is None or df.empty:
         return f'<p class="note">{_e(empty)}</p>'
-    body = df.to_html(index=False, border=0, na_rep="", escape=True, float_format=lambda x: f"{x:,.6g}")
+    body = tables.for_people(df).to_html(index=False, border=0, na_rep="", escape=True)
     return f'<div class="table-wrap">{body}</div>'
+
+
+def _answer_html(result: RunResult) -> str:
+    sentence = headline.answer_sentence(result.summary, result.inputs)
+    rows = "".join(f"<tr><td>{_e(r['input'])}</td><td class=\"text\">{_e(r['value'])}</td></tr>"
+                   for r in headline.input_rows(result.inputs))
+    inputs = (f'<details open><summary>Inputs</summary><div class="table-wrap"><table><tbody>{rows}</tbody>'
+              "</table></div></details>") if result.inputs else ""
+    return f'<p class="answer">{_e(sentence)}</p>{inputs}'
+
+
+def _costs_html(summary: Mapping[str, Any]) -> str:
+    pools = (summary.get("costs") or {}).get("pools") or []
+    if not pools:
+        return ""
+    df = pd.DataFrame(pools)[["pool", "committed_usd", "used_usd", "idle_usd"]]
+    return "<h2>Committed, used and idle spend by pool</h2>" + _table_html(df)
+
+
+def _events_html(events: pd.DataFrame) -> str:
+    """Events grouped by kind: a count per kind, and each kind's rows folded under it."""
+    if events is None or events.empty:
+        return '<p class="note">no events</p>'
+    kinds = events["event"].astype(str)
+    parts = []
+    for kind, rows in events.groupby(kinds, sort=False):
+        note = (f'<p class="note">First {MAX_EVENTS} of {len(rows)}; all of them are in events.csv.</p>'
+                if len(rows) > MAX_EVENTS else "")
+        parts.append(f"<details><summary>{_e(kind)} ({len(rows):,}, {_e(rows['date'].iloc[0])} to "
+                     f"{_e(rows['date'].iloc[-1])})</summary>{note}{_table_html(rows.head(MAX_EVENTS))}</details>")
+    return "".join(parts)
 
 
 def _headline_html(summary: Mapping[str, Any]) -> str:
     cards = "".join(
         f'<div class="card"><div class="label">{_e(h.label)}</div><div class="value">{_e(h.value)}</div>'
         f'<div class="detail">{_e(h.detail)}</div></div>'
-        for h in headline.headline_items(summary)
+        for h in headline.finish_items(summary) + headline.headline_items(summary)
     )
     rows = headline.expectation_rows(summary)
     if rows:
@@ -173,12 +209,7 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
     )
     data = tables.tables(result)
     events = data["events"]
-    layouts = data["layouts"]
-    event_note = (
-        f'<p class="note">First {MAX_EVENTS} of {len(events)} events; all of them are in events.csv.</p>'
-        if len(events) > MAX_EVENTS
-        else ""
-    )
+    layouts = tables.with_dates(data["layouts"], result.start)
     layout_note = (
         f'<p class="note">First {MAX_LAYOUTS} of {len(layouts)} layouts; all of them are in report.xlsx.</p>'
         if len(layouts) > MAX_LAYOUTS
@@ -200,14 +231,16 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
 <main>
 <h1>{_e(name)}</h1>
 <p class="meta">{_meta(result)}</p>
+{_answer_html(result)}
 {_headline_html(result.summary)}
 {detail_note(result)}
+{_costs_html(result.summary)}
 {chart_html}
 {strategy_html}
 <h2>Layouts</h2>
 {layout_note}{_table_html(layouts.head(MAX_LAYOUTS), "no layouts: the job never started")}
-<h2>Events</h2>
-{event_note}{_table_html(events.head(MAX_EVENTS), "no events")}
+<h2>Events by kind</h2>
+{_events_html(events)}
 <h2>Replications</h2>
 {_table_html(stats, "no replications")}
 <footer>Written by planner{_e(stamp)}. Data files next to this page: summary.json, schedule.csv,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..metrics import METRICS
 from ..results import (
     EVENT_COLUMNS,
     LAYOUT_COLUMNS,
@@ -22,6 +23,8 @@ from ..results import (
     RunResult,
 )
 from ..stats import quantiles
+from .charts import interruptions_per_week
+from .headline import answer_sentence, input_rows
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters openpyxl refuses
@@ -135,6 +138,50 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+# ---------------------------------------------------------------- for people
+
+
+def with_dates(layouts: pd.DataFrame, start: Any) -> pd.DataFrame:
+    """The layouts table with calendar dates (start_date, end_date) in front of the day numbers."""
+    if layouts is None or layouts.empty or start is None or "start_days" not in layouts:
+        return layouts
+    t0 = pd.Timestamp(start)
+    out = layouts.copy()
+    for col in ("start_days", "end_days"):
+        days = pd.to_numeric(out[col], errors="coerce")
+        out.insert(0 if col == "start_days" else 1, col.replace("_days", "_date"),
+                   (t0 + pd.to_timedelta(days, unit="D")).dt.strftime("%Y-%m-%d"))
+    return out
+
+
+def fmt_cell(column: str, value: Any) -> Any:
+    """One cell for people: money with $ and thousands, shares as percent, big numbers with separators."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return value
+    x = float(value)
+    if column.endswith("_usd"):
+        return f"${x:,.0f}"
+    if column in ("mfu", "goodput") or column.endswith(("_fraction", "_share", "probability")):
+        return f"{x * 100:.1f} %"
+    if isinstance(value, (int, np.integer)) or x.is_integer():
+        return f"{int(x):,}"
+    if abs(x) >= 1e15 or (x and abs(x) < 1e-3):
+        return f"{x:.3e}"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:,.3g}" if abs(x) < 10 else f"{x:,.1f}"
+
+
+def for_people(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every number formatted by :func:`fmt_cell` (for HTML and the app; files keep raw numbers)."""
+    out = df.copy()
+    for col in out.columns:
+        out[col] = [fmt_cell(str(col), v) for v in out[col]]
+    return out
+
+
 # ---------------------------------------------------------------- files
 
 
@@ -167,29 +214,178 @@ def _excel_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     return out, cut
 
 
+def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]]:
+    """The readable summary sheet: (label, p10, p50, p90, number format kind) rows, sections as label-only rows."""
+    s = plain(result.summary)
+    rows: list[tuple[str, Any, Any, Any, str]] = [(answer_sentence(s, result.inputs), None, None, None, "title"),
+                                                  ("", None, None, None, "")]
+    rows.append(("Answer", "P10", "P50", "P90", "head"))
+    dates = s.get("finish_date") or {}
+    if dates:
+        rows.append(("finish date", *(dates.get(q) for q in ("p10", "p50", "p90")), "date"))
+    kinds = {"USD": "usd", "share": "pct", "days": "num1", "MWh": "num0", "chip-h": "num0"}
+    for m in METRICS:
+        v = (s.get("metrics") or {}).get(m.key)
+        if isinstance(v, Mapping):
+            rows.append((f"{m.label} [{m.unit}]", v.get("p10"), v.get("p50"), v.get("p90"), kinds.get(m.unit, "num1")))
+        elif v is not None:
+            rows.append((f"{m.label} [{m.unit}]", None, v, None, kinds.get(m.unit, "num1")))
+    c = s.get("costs") or {}
+    if c:
+        rows += [("", None, None, None, ""), ("Spend (mean of replications)", "committed", "used", "idle", "head"),
+                 ("all pools", c.get("committed_usd"), c.get("used_usd"), c.get("idle_usd"), "usd")]
+        rows += [(f"pool {p['pool']}", p["committed_usd"], p["used_usd"], p["idle_usd"], "usd")
+                 for p in c.get("pools") or []]
+    if s.get("expectations"):
+        rows += [("", None, None, None, ""), ("Expectations", "value", "bound", "passed", "head")]
+        for e in s["expectations"]:
+            q = f" p{e['quantile'] * 100:g}" if e.get("quantile") is not None else ""
+            bound = " and ".join(f"{k} {e[k]:g}" for k in ("min", "max") if e.get(k) is not None)
+            rows.append((f"{e['metric']}{q}", e.get("value"), bound, "PASS" if e.get("passed") else "FAIL", "num1"))
+    rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]
+    rows += [(r["input"], r["value"], None, None, "text") for r in input_rows(result.inputs)]
+    rows += [("", None, None, None, ""), ("Run", None, None, None, "head"),
+             ("seed", s.get("seed"), None, None, "int"), ("replications", s.get("replications"), None, None, "int"),
+             ("start", s.get("start"), None, None, "date"), ("planner version", s.get("planner_version"), None, None,
+                                                              "text")]
+    return rows
+
+
+_FORMATS = {"usd": "$#,##0", "pct": "0.0%", "num0": "#,##0", "num1": "#,##0.0", "int": "0", "date": "yyyy-mm-dd",
+            "big": "0.00E+00"}
+
+
+def _column_format(name: str, series: pd.Series) -> str | None:
+    """The Excel number format of a table column, from its name (units in the names) and type."""
+    if name == "date" or name.endswith("_date"):
+        return "date"
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return None
+    if name.endswith("_usd"):
+        return "usd"
+    if name in ("mfu", "goodput") or name.endswith(("_fraction", "probability")):
+        return "pct"
+    if name.startswith("tokens") and "per_s" not in name:
+        return "big"
+    if pd.api.types.is_integer_dtype(series):
+        return "num0"
+    return "num1"
+
+
+def _as_dates(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if str(col) == "date" or str(col).endswith("_date"):
+            out[col] = pd.to_datetime(out[col], errors="coerce")
+    return out
+
+
 def write_xlsx(result: RunResult, path: Path) -> None:
-    """One sheet each: summary (flattened), schedule, events, plan, layouts, replications."""
+    """A readable summary sheet (answer, figures, spend, inputs) with charts, then one sheet per table.
+
+    Number formats: currency, percent, dates; autofilters and frozen headers on every table.
+    """
     sheets, notes = {}, []
-    for name, df in tables(result).items():
+    data = tables(result)
+    data["layouts"] = with_dates(data["layouts"], result.start)
+    data["interruptions"] = interruptions_per_week(result.events, result.start).assign(
+        week=lambda d: pd.to_datetime(d["week"]).dt.strftime("%Y-%m-%d")).rename(columns={"week": "week_date"})
+    for name, df in data.items():
         sheets[name], cut = _excel_safe(df)
         if cut:
-            notes.append((f"note.{name}", f"cut to the first {EXCEL_MAX_ROWS} of {len(df)} rows; see the CSV files"))
-    summary = summary_frame(result.summary)
-    if notes:
-        summary = pd.concat([summary, pd.DataFrame(notes, columns=["field", "value"])], ignore_index=True)
-    sheets = {"summary": _excel_safe(summary)[0], **sheets}
-    # xlsxwriter column by column: several times faster than pandas' cell-by-cell formatter for the event tables
+            notes.append(f"{name}: cut to the first {EXCEL_MAX_ROWS} of {len(df)} rows; see the CSV files")
+    # xlsxwriter streams the workbook several times faster than openpyxl for the event tables
     options = {"strings_to_formulas": False, "strings_to_urls": False}  # cells hold text as written
-    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
-        writer.book.set_properties({"created": XLSX_CREATED})
-        bold = writer.book.add_format({"bold": True})
+    with pd.ExcelWriter(path, engine="xlsxwriter", datetime_format="yyyy-mm-dd", date_format="yyyy-mm-dd",
+                        engine_kwargs={"options": options}) as writer:
+        book = writer.book
+        book.set_properties({"created": XLSX_CREATED})
+        fmt = {k: book.add_format({"num_format": v}) for k, v in _FORMATS.items()}
+        bold, title = book.add_format({"bold": True, "bottom": 1}), book.add_format({"bold": True, "font_size": 13})
+        wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        ws = book.add_worksheet("summary")
+        writer.sheets["summary"] = ws
+        ws.set_column(0, 0, 42)
+        ws.set_column(1, 3, 18)
+        for r, (label, *values, kind) in enumerate(summary_sheet_rows(result)):
+            ws.write(r, 0, label, title if kind == "title" else bold if kind == "head" else None)
+            for c, v in enumerate(values, start=1):
+                if v is None:
+                    continue
+                if kind == "head":
+                    ws.write(r, c, v, bold)
+                elif kind == "date" and isinstance(v, str):
+                    try:
+                        ws.write_datetime(r, c, pd.Timestamp(v).to_pydatetime(), fmt["date"])
+                    except ValueError:
+                        ws.write(r, c, v)
+                elif kind == "text":
+                    ws.write(r, c, v, wrap)
+                elif isinstance(v, (int, float)) and not isinstance(v, bool) and kind in fmt:
+                    ws.write_number(r, c, v, fmt[kind])
+                else:
+                    ws.write(r, c, v)
+        for i, note in enumerate(notes):
+            ws.write(len(summary_sheet_rows(result)) + 1 + i, 0, note)
         for name, df in sheets.items():
-            sheet = writer.book.add_worksheet(name)
+            df = _as_dates(df)
+            # column by column: several times faster than pandas' cell-by-cell writer for the event tables
+            sheet = book.add_worksheet(name)
+            writer.sheets[name] = sheet
             sheet.write_row(0, 0, [str(c) for c in df.columns], bold)
             for i, col in enumerate(df.columns):
+                if pd.api.types.is_datetime64_any_dtype(df[col]):
+                    for r, v in enumerate(df[col], start=1):
+                        if pd.notna(v):
+                            sheet.write_datetime(r, i, pd.Timestamp(v).to_pydatetime(), fmt["date"])
+                    continue
                 values = df[col].astype(object).where(df[col].notna(), None).tolist()
                 sheet.write_column(1, i, ["" if v is None else v for v in values])
             sheet.freeze_panes(1, 0)
+            if len(df.columns):
+                sheet.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
             for i, col in enumerate(df.columns):
                 width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)])
-                sheet.set_column(i, i, min(max(width + 2, 8), 60))
+                kind = _column_format(str(col), df[col])
+                sheet.set_column(i, i, min(max(width + 2, 11), 60), fmt[kind] if kind else None)
+        _summary_charts(book, ws, sheets, result)
+
+
+def _summary_charts(book, ws, sheets: dict[str, pd.DataFrame], result: RunResult) -> None:
+    """Two charts on the summary sheet: capacity in service by pool, and interruptions per week."""
+    sched = sheets.get("schedule")
+    if sched is not None and not sched.empty and len(sched) <= EXCEL_MAX_ROWS:
+        wide = sched.pivot_table(index="date", columns="pool", values="units_in_service", aggfunc="sum")
+        if not wide.empty:
+            cap = book.add_worksheet("capacity")
+            cap.write(0, 0, "date")
+            for j, pool in enumerate(wide.columns, start=1):
+                cap.write(0, j, str(pool))
+            datefmt = book.add_format({"num_format": "yyyy-mm-dd"})
+            for i, (day, row) in enumerate(wide.iterrows(), start=1):
+                cap.write_datetime(i, 0, pd.Timestamp(day).to_pydatetime(), datefmt)
+                for j, v in enumerate(row, start=1):
+                    cap.write_number(i, j, float(v) if pd.notna(v) else 0.0)
+            chart = book.add_chart({"type": "area", "subtype": "stacked"})
+            for j, pool in enumerate(wide.columns, start=1):
+                chart.add_series({"name": str(pool), "categories": ["capacity", 1, 0, len(wide), 0],
+                                  "values": ["capacity", 1, j, len(wide), j]})
+            chart.set_title({"name": "Units in service by pool (stacked)"})
+            chart.set_x_axis({"date_axis": True, "num_format": "yyyy-mm"})
+            chart.set_size({"width": 640, "height": 300})
+            ws.insert_chart("F2", chart)
+    weekly = sheets.get("interruptions")
+    if weekly is not None and not weekly.empty:
+        wide = weekly.pivot_table(index="week_date", columns="kind", values="count", aggfunc="sum").fillna(0)
+        sh = book.add_worksheet("interruptions_weekly")
+        sh.write_row(0, 0, ["week", *map(str, wide.columns)])
+        for i, (week, row) in enumerate(wide.iterrows(), start=1):
+            sh.write(i, 0, str(week))
+            sh.write_row(i, 1, [float(v) for v in row])
+        chart = book.add_chart({"type": "column", "subtype": "stacked"})
+        for j, kind in enumerate(wide.columns, start=1):
+            chart.add_series({"name": str(kind), "categories": ["interruptions_weekly", 1, 0, len(wide), 0],
+                              "values": ["interruptions_weekly", 1, j, len(wide), j]})
+        chart.set_title({"name": "Interruptions per week (stacked by kind)"})
+        chart.set_size({"width": 640, "height": 300})
+        ws.insert_chart("F19", chart)

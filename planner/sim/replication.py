@@ -37,8 +37,7 @@ class Run:
     events: list[Event]
     end_h: float
     cost_usd: float
-    rate: Timeline  # cost rate [USD/h] of the pools the strategy uses
-    energy: Timeline  # energy cost rate [USD/h]
+    pool_costs: list  # costs.PoolCost of every pool: committed, used, idle
 
     @property
     def finished(self) -> bool:
@@ -83,40 +82,45 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
     events.sort(key=lambda e: e.time_h)
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
     end_h = job.stats.finish_h if job.stats.finished else horizon_h
-    rate, energy = _cost_timelines(scenario, strategy, states, job)
-    cost = float(rate.integral(np.array([end_h]))[0] + energy.integral(np.array([end_h]))[0])
-    return Run(strategy, states, job, events, end_h, cost, rate, energy)
+    pool_costs = fleet_costs(scenario, strategy, states, job, end_h)
+    cost = sum(c.committed_usd for c in pool_costs)
+    return Run(strategy, states, job, events, end_h, cost, pool_costs)
 
 
-def _cost_timelines(scenario: Scenario, strategy: Strategy, states: dict[str, PoolState],
-                    job: TrainingJob) -> tuple[Timeline, Timeline]:
-    """(cost rate [USD/h], energy-cost rate [USD/h]) of the pools the strategy uses, over time.
+def _training(strategy: Strategy, job: TrainingJob, name: str):
+    return (job.in_training[name].times, job.in_training[name].values) if name in strategy.pools else None
 
-    Owned usable chips cost their straight-line amortization while in service, rented ones their price
-    for the rental window; energy is paid for owned chips in training (cloud prices include power).
-    """
-    used = [states[p] for p in strategy.pools]
-    times = np.array(sorted({t for s in used for t in s.in_service.times}))
-    total = np.zeros_like(times)
-    for s in used:
-        pool = s.pool
-        rented = np.asarray(plan.rented_at(scenario.start, pool.cloud, times), dtype=float)
-        cloud_rate = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
-        total += (s.in_service.at(times) - rented) * costs.capex_usd_per_chip_hour(scenario, pool) + rented * cloud_rate
+
+def fleet_costs(scenario: Scenario, strategy: Strategy, states: dict[str, PoolState], job: TrainingJob,
+                end_h: float) -> list:
+    """Committed, used and idle spend of every pool of the fleet (README "Costs": planner/costs.py)."""
+    return [costs.pool_cost(scenario, st.pool, (st.delivered.times, st.delivered.values),
+                            _training(strategy, job, name), end_h) for name, st in states.items()]
+
+
+def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
+    """Committed spend rate of one pool over time [USD/h] (costs.pool_cost hour by hour), for the schedule."""
+    st = run.states[name]
+    pool = st.pool
+    training = _training(run.strategy, run.job, name)
+    capex_h = costs.capex_usd_per_chip_hour(scenario, pool) * (1.0 - pool.reserved_fraction)
+    price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
+    kw_usd = costs.energy_usd_per_chip_hour(scenario, scenario.chip(pool.chip))
+    times = set(st.delivered.times) | ({0.0, *plan.cloud_window_hours(scenario.start, pool.cloud)}
+                                       if pool.cloud else set())
+    if training is not None:
+        times |= set(training[0])
+    ts = np.array(sorted(x for x in times if x >= 0))
+    owned = st.delivered.at(ts) * capex_h
+    rented_now = np.asarray(plan.rented_at(scenario.start, pool.cloud, ts), dtype=float)
+    busy = run.job.in_training[name].at(ts) if training is not None else np.zeros_like(ts)
+    rented_used = np.minimum(busy, rented_now)
+    cloud = rented_used * price if costs.on_demand(pool) else rented_now * price
+    values = owned + cloud + (busy - rented_used) * kw_usd
     rate = Timeline()
-    for t, x in zip(times, total, strict=True):
-        rate.set(float(t), float(x))
-    change = np.array(sorted({t for p in strategy.pools for t in job.in_training[p].times}))
-    v = np.zeros_like(change)
-    for p in strategy.pools:
-        kw_usd = costs.energy_usd_per_chip_hour(scenario, scenario.chip(states[p].pool.chip))
-        busy = job.in_training[p].at(change)
-        rented = np.asarray(plan.rented_at(scenario.start, states[p].pool.cloud, change), dtype=float)
-        v += np.maximum(busy - rented, 0.0) * kw_usd
-    energy = Timeline()
-    for t, x in zip(change, v, strict=True):
-        energy.set(float(t), float(x))
-    return rate, energy
+    for t, v in zip(ts, values, strict=True):
+        rate.set(float(t), float(v))
+    return rate
 
 
 def _better(scenario: Scenario, a: Run, b: Run) -> bool:
@@ -180,7 +184,9 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
     return {
         "finished": bool(st.finished),
         "time_to_train_days": st.finish_h / HOURS_PER_DAY if st.finished else math.nan,
-        "cost_usd": run.cost_usd,
+        "cost_usd": run.cost_usd,  # committed spend of the whole fleet (planner/costs.py)
+        "used_usd": sum(c.used_usd for c in run.pool_costs),
+        "pool_costs": [c.as_dict() for c in run.pool_costs],
         "energy_mwh": st.energy_kwh / 1000.0,
         "mfu": st.flops_chip_h / st.kept_chip_h if st.kept_chip_h else 0.0,
         "goodput": st.kept_chip_h / st.held_chip_h if st.held_chip_h else 0.0,
@@ -242,7 +248,6 @@ def _tables(scenario: Scenario, run: Run):
     dates = [_date(scenario.start, int(d)) for d in days]
     job = run.job
     used = set(run.strategy.pools)
-    cost = run.rate.integral(t) + run.energy.integral(t)
     frames = []
     for name, state in run.states.items():
         rented = plan.rented_at(scenario.start, state.pool.cloud, t)
@@ -256,8 +261,8 @@ def _tables(scenario: Scenario, run: Run):
             "units_in_training": job.in_training[name].at(t).astype(int) if mine else 0,
             "units_failed": state.failed_tl.at(t).astype(int),
             "tokens_trained": job.pool_tokens_tl[name].at(t) if mine else 0.0,
-            # the job's running cost, on the first pool it uses (pools it skipped cost it nothing)
-            "cost_usd": cost if name == run.strategy.pools[0] else 0.0,
+            # committed spend so far: a pool the job skipped still costs its owner
+            "cost_usd": cost_timeline(scenario, run, name).integral(t),
         }))
     events = [e for e in run.events if e.time_h <= end_h + 1e-9]
     events.sort(key=lambda e: e.time_h)

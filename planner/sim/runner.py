@@ -135,6 +135,24 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
             "metrics": metrics, "expectations": expectations}
 
 
+def summarize_costs(rows: list[dict]) -> dict:
+    """summary.json ``costs``: committed, used and idle spend, means over the replications, and per pool.
+
+    Means, not medians, so that idle = committed - used holds for the totals as for each replication.
+    """
+    n = len(rows)
+    pools: dict[str, dict[str, float]] = {}
+    for r in rows:
+        for c in r.get("pool_costs") or []:
+            acc = pools.setdefault(c["pool"], {"committed_usd": 0.0, "used_usd": 0.0, "idle_usd": 0.0})
+            for k in acc:
+                acc[k] += c[k] / n
+    committed = sum(r["cost_usd"] for r in rows) / n
+    used = sum(r.get("used_usd", 0.0) for r in rows) / n
+    return {"committed_usd": committed, "used_usd": used, "idle_usd": max(committed - used, 0.0),
+            "pools": [{"pool": k, **v} for k, v in pools.items()]}
+
+
 def delivery_plan(scenario: Scenario) -> pd.DataFrame:
     """The planned cumulative units by date per pool (owned deliveries and the cloud window)."""
     rows = [row for p in scenario.fleet for row in plan.plan_rows(scenario.start, p)]
@@ -172,6 +190,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     reps = replication_table(scenario, seed, seeds, rows)
     summary = summarize(scenario, seed, rows)
     summary.update(dates_summary(scenario, reps))
+    summary["costs"] = summarize_costs(rows)
     return RunResult(
         scenario_name=scenario.name,
         summary=summary,
@@ -185,4 +204,5 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         # every mode side by side without failures: cheap, and what the strategy choice rests on
         compare=compare(scenario, ctx, seed, failures=False) if len(scenario.fleet) > 1 else [],
         tokens_fan=fan,
+        inputs=scenario.model_dump(mode="json", by_alias=True, exclude_none=True),
     )

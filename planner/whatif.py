@@ -1,0 +1,181 @@
+"""What-if helpers for the app and notebooks: pool edits by field path, deltas against a baseline, A/B tables.
+
+Every edit goes through :mod:`planner.edits` (the ``--set PATH=value`` machinery of ``planner sweep``) and
+returns a new, re-validated scenario. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from . import edits
+from .errors import ScenarioError
+from .fmt import num
+from .loader import from_dict, parse_bytes
+from .metrics import BY_KEY, METRICS
+from .scenario import Scenario
+
+
+def canonical_json(scenario: Scenario) -> str:
+    """The scenario as canonical JSON: the cache key of a run (same text -> same answer)."""
+    return json.dumps(edits.to_mapping(scenario), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def to_yaml(scenario: Scenario) -> str:
+    """The scenario as the YAML a user would write (only fields that were set); it re-validates as is."""
+    return yaml.safe_dump(edits.to_mapping(scenario), sort_keys=False, allow_unicode=True)
+
+
+def from_yaml(text: str, name: str = "<edited scenario>") -> Scenario:
+    """Read back :func:`to_yaml` (or any scenario text) through the safe loader and the validator."""
+    return from_dict(parse_bytes(text.encode("utf-8"), name), name)
+
+
+# ---------------------------------------------------------------- delivery plans
+
+
+def delivery_rows(scenario: Scenario, pool: int) -> list[dict[str, Any]]:
+    """A pool's planned cumulative deliveries as editable rows: [{date, units}]."""
+    return [{"date": d.date, "units": int(d.units)} for d in scenario.fleet[pool].deliveries]
+
+
+def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, Any]]) -> Scenario:
+    """The pool's delivery plan replaced by ``rows`` (date, cumulative units); empty rows are dropped."""
+    plan = []
+    for i, row in enumerate(rows):
+        date, units = row.get("date"), row.get("units")
+        if date in (None, "") and units in (None, ""):
+            continue
+        if date in (None, "") or num(units) is None:
+            raise ScenarioError("each delivery needs a date and cumulative units",
+                                field=f"fleet[{pool}].deliveries[{i}]")
+        when = date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10]
+        plan.append({"date": when, "units": int(num(units))})
+    plan.sort(key=lambda r: r["date"])
+    return edits.set_values(scenario, {f"fleet[{pool}].deliveries": plan}, scenario.name)
+
+
+def share_by_date(scenario: Scenario, pool: int, share: float, by: dt.date) -> Scenario:
+    """Only ``share`` of the pool's final planned units delivered by ``by``; the rest as planned after it.
+
+    Tranches on or before ``by`` are capped at share x final; a tranche is placed at ``by`` with that level.
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ScenarioError(f"{share} is not a share between 0 and 1", field=f"fleet[{pool}].deliveries")
+    p = scenario.fleet[pool]
+    final = max([p.units] + [d.units for d in p.deliveries])
+    level = max(int(round(final * share)), p.units)
+    rows = [{"date": d.date, "units": min(d.units, level)} for d in p.deliveries if d.date < by]
+    rows.append({"date": by, "units": level})
+    rows += [{"date": d.date, "units": max(d.units, level)} for d in p.deliveries if d.date > by]
+    return set_deliveries(scenario, pool, rows)
+
+
+def slip_pool(scenario: Scenario, pool: int, days: int) -> Scenario:
+    """Every planned delivery of one pool moved by ``days`` (negative: earlier)."""
+    if not days:
+        return scenario
+    return edits.set_values(scenario, {
+        f"fleet[{pool}].deliveries[{j}].date": (d.date + dt.timedelta(days=days)).isoformat()
+        for j, d in enumerate(scenario.fleet[pool].deliveries)}, scenario.name)
+
+
+def set_cloud(scenario: Scenario, pool: int, units: int, start: dt.date, until: dt.date,
+              price_per_chip_hour_usd: float) -> Scenario:
+    """The pool's rental set (units 0 removes it); other pools unchanged."""
+    data = copy.deepcopy(edits.to_mapping(scenario))
+    entry = data["fleet"][pool]
+    if units <= 0:
+        entry.pop("cloud", None)
+    else:
+        cloud = entry.get("cloud") or {}
+        cloud.update({"units": int(units), "from": start.isoformat(), "until": until.isoformat(),
+                      "price_per_chip_hour_usd": float(price_per_chip_hour_usd)})
+        entry["cloud"] = cloud
+    return from_dict(data, scenario.name)
+
+
+# ---------------------------------------------------------------- comparing answers
+
+
+def _stat(metric: Any, key: str = "p50") -> float | None:
+    if isinstance(metric, Mapping):
+        return num(metric.get(key)) if num(metric.get(key)) is not None else num(metric.get("mean"))
+    return num(metric)
+
+
+def delta_text(key: str, now: float | None, base: float | None) -> str | None:
+    """The change of a metric against the baseline, in its unit; shares in percentage points."""
+    if now is None or base is None or now == base:
+        return None
+    sign = "+" if now > base else "-"
+    m = BY_KEY[key]
+    if m.is_share:
+        return f"{sign}{abs(now - base) * 100:.1f} pp"
+    return sign + m.fmt(abs(now - base)).lstrip("-")
+
+
+def finish_delta_days(summary: Mapping[str, Any], base: Mapping[str, Any], q: str = "p50") -> int | None:
+    """Days the finish date moved against the baseline (positive: later)."""
+    a = (summary.get("finish_date") or {}).get(q)
+    b = (base.get("finish_date") or {}).get(q)
+    if not a or not b:
+        return None
+    return (dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
+
+
+def deltas(summary: Mapping[str, Any], base: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """Per metric key (plus finish_date, committed_usd, used_usd) the change against ``base`` for people."""
+    if not base:
+        return {}
+    out = {m.key: delta_text(m.key, _stat((summary.get("metrics") or {}).get(m.key)),
+                             _stat((base.get("metrics") or {}).get(m.key))) for m in METRICS}
+    days = finish_delta_days(summary, base)
+    out["finish_date"] = None if not days else f"{days:+d} d"
+    for k in ("committed_usd", "used_usd"):
+        out[k] = delta_text("cost_usd", num((summary.get("costs") or {}).get(k)), num((base.get("costs") or {}).get(k)))
+    return out
+
+
+def ab_rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Two answers side by side: figure, A, B, B - A."""
+    rows = []
+    for q in ("p10", "p50", "p90"):
+        da, db = (a.get("finish_date") or {}).get(q), (b.get("finish_date") or {}).get(q)
+        diff = finish_delta_days(b, a, q)
+        rows.append({"figure": f"finish date {q.upper()}", "A": da or "never", "B": db or "never",
+                     "B - A": "" if diff is None else f"{diff:+d} d"})
+    for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
+        va, vb = num((a.get("costs") or {}).get(k)), num((b.get("costs") or {}).get(k))
+        rows.append({"figure": f"spend {label}", "A": BY_KEY["cost_usd"].fmt(va), "B": BY_KEY["cost_usd"].fmt(vb),
+                     "B - A": delta_text("cost_usd", vb, va) or ""})
+    for m in METRICS:
+        va, vb = _stat((a.get("metrics") or {}).get(m.key)), _stat((b.get("metrics") or {}).get(m.key))
+        rows.append({"figure": m.label + (" (P50)" if m.distribution else ""), "A": m.fmt(va), "B": m.fmt(vb),
+                     "B - A": delta_text(m.key, vb, va) or ""})
+    pools = [", ".join((s.get("strategy") or {}).get("pools") or []) for s in (a, b)]
+    rows.append({"figure": "pools used", "A": pools[0], "B": pools[1], "B - A": ""})
+    return rows
+
+
+def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
+    """The field paths whose values differ, as 'path: old -> new' lines (what produced a result)."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        out = []
+        for k in list(before) + [k for k in after if k not in before]:
+            out += changed_fields(before.get(k), after.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        out = []
+        for i, (a, b) in enumerate(zip(before, after, strict=True)):
+            out += changed_fields(a, b, f"{path}[{i}]")
+        return out
+    if before == after:
+        return []
+    return [f"{path}: {json.dumps(before, default=str)} → {json.dumps(after, default=str)}"]
