@@ -69,6 +69,13 @@ def _date_items(summary: Mapping[str, Any]) -> list[Headline]:
         if isinstance(m, Mapping) and num(m.get("p50")) is not None:
             out.append(Headline(key, label, fmt_value("time_to_train_days", stat(m)),
                                 _spread(m, "time_to_train_days")))
+    st = summary.get("strategy")
+    if isinstance(st, Mapping) and st.get("mode"):
+        choices = st.get("choices") or {}
+        detail = " + ".join(str(p) for p in st.get("pools") or [])
+        if len(choices) > 1:
+            detail += f" (most often; {len(choices)} choices over the replications)"
+        out.append(Headline("strategy", "Strategy", str(st["mode"]), detail))
     return out
 
 
