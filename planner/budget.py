@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ScenarioError
+from .perf import reliability as rel
 from .perf.params import count_params
 from .scenario import Scenario
-from .sim import reliability as rel
 from .units import HOURS_PER_DAY
 
 MAX_EVENTS_PER_REPLICATION = 1_000_000

@@ -167,3 +167,17 @@ def test_sequential_moves_when_a_faster_pool_arrives():
     res = api.simulate(from_dict(d))
     assert (res.events["event"] == "move").sum() == 1
     assert res.replications["moves"].iloc[0] == 1
+
+
+def test_more_chips_never_finish_later_under_high_failure_rates():
+    """Under failures the job takes the share of its chips that trains most per hour (expected goodput)."""
+    def days_on(n):
+        s = from_dict({"name": "big", "start": "2025-01-01", "horizon_days": 2000,
+                       "workload": {"model": "llama3-70b", "tokens": 2e12, "seq_len": 8192},
+                       "fleet": [{"name": "h", "chip": "h100-sxm", "units": n}],
+                       "reliability": {"enabled": True, "mtbf_chip_days": 100},
+                       "simulation": {"seed": 1, "replications": 1}})
+        return api.simulate(s).summary["metrics"]["time_to_train_days"]["p50"]
+
+    small, large = days_on(8192), days_on(32768)
+    assert large <= small * 1.02

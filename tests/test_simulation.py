@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from planner import api
 from planner.bridge import layout_planners
 from planner.loader import from_dict
+from planner.perf import reliability as rel
 from planner.results import EVENT_COLUMNS, EVENT_KINDS, LAYOUT_COLUMNS, Event
-from planner.sim import reliability as rel
 from planner.sim.replication import draw_supply, run_replication, simulate
 from planner.sim.supply import supply_steps
 from planner.strategy import Context, Single
@@ -377,3 +377,15 @@ def test_pool_events_are_typed_records_in_time_order():
     times = [e.time_h for e in run.events]
     assert times == sorted(times)
     assert all(isinstance(e.units, int) for e in run.events)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(chip=st.sampled_from(["h100-sxm", "a100-80gb", "ascend-910b", "mi300x"]),
+       units=st.integers(16, 512), model=st.sampled_from(["llama3-8b", "llama2-13b"]),
+       reserved=st.sampled_from([0.0, 0.1, 0.25]))
+def test_run_equals_estimate_on_random_fixed_fleets(chip, units, model, reserved):
+    """One rule for both: a fixed fleet without failures trains at the estimate's pace (issue: hardening 6)."""
+    sc = scenario({"chip": chip, "units": units, "reserved_fraction": reserved}, model=model, tokens=5e10)
+    expected = api.estimate(sc)["combined"]["time_to_train_days"]
+    got = api.simulate(sc, replications=1, seed=2).summary["metrics"]["time_to_train_days"]["p50"]
+    assert got == pytest.approx(expected, rel=0.01)

@@ -23,12 +23,12 @@ import numpy as np
 import simpy
 
 from .. import costs
+from ..perf import reliability as rel
 from ..perf.params import count_params
 from ..results import Event
 from ..scenario import Pool, Scenario
 from ..strategy import Plan, Strategy
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
-from . import reliability as rel
 from .supply import Step
 
 

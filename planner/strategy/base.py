@@ -11,11 +11,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..perf import reliability
 from ..perf.params import count_params, model_flops_per_token
 from ..perf.search import LayoutPlanner, LayoutResult
 from ..perf.steptime import LINK_EFFICIENCY
 from ..scenario import Scenario
-from ..units import GBPS_TO_BYTES
+from ..units import GBPS_TO_BYTES, HOURS_PER_DAY
 
 # gradients and DiLoCo pseudo-gradients cross sites in bf16 (Douillard et al. 2025, Streaming DiLoCo, sec. 3)
 CROSS_SITE_BYTES_PER_PARAM = 2.0
@@ -151,6 +152,29 @@ class Context:
             return None
         return lk.gbps * GBPS_TO_BYTES * LINK_EFFICIENCY, lk.latency_ms / 1000.0
 
+    def expected_goodput(self, plan: Plan) -> float:
+        """Expected share of held time that trains kept work, under failures (first order).
+
+        Checkpoints every tau (Young/Daly) cost delta/(tau + delta); each failure, once per job MTBF M,
+        costs a restart and on average half a cycle of lost work: g = tau/(tau+delta) x (1 - (R + (tau+delta)/2)/M)
+        (Daly 2006, eq. 13-20; the engine applies the same rules event by event).
+        """
+        r = self.scenario.reliability
+        rate = 0.0
+        for p in plan.parts:
+            pool = self.pools[p.pool]
+            mtbf_days = pool.mtbf_chip_days or r.mtbf_chip_days or self.scenario.chip(pool.chip).mtbf_chip_days
+            rate += p.units / (mtbf_days * HOURS_PER_DAY)
+        if rate <= 0:
+            return 1.0
+        m = 1.0 / rate
+        write_h = reliability.checkpoint_write_hours(self.params, r.storage_gbyteps, r.checkpoint_write_s)
+        iv = r.checkpoint_interval_hours
+        tau = reliability.young_daly_interval_hours(write_h, m) if iv == "auto" else float(iv)
+        restart_h = reliability.restart_hours(plan.units_used, r.restart_base_minutes, r.restart_minutes_per_1000_chips)
+        cycle = tau + write_h
+        return max(0.0, tau / cycle * (1.0 - (restart_h + cycle / 2.0) / m))
+
     def mfu(self, tokens_per_s: float, parts: tuple[Part, ...]) -> float:
         """Model FLOPs achieved over the parts' dense peaks."""
         peak = sum(p.units * self.peak_flops(p.pool) for p in parts)
@@ -173,16 +197,29 @@ class Strategy(ABC):
         """e.g. ``sync: ascend-cn + azure-h100``."""
         return f"{self.mode}: {' + '.join(self.pools)}"
 
-    def plan(self, avail: dict[str, int]) -> Plan | None:
-        """The plan for the chips available in each pool now (None: too few chips anywhere)."""
-        key = tuple(on_grid(avail.get(p, 0), self._full[p]) for p in self.pools)
+    def plan(self, avail: dict[str, int], size_for_failures: bool = True) -> Plan | None:
+        """The plan for the chips available in each pool now (None: too few chips anywhere).
+
+        With failures on (and ``size_for_failures``), the job may take fewer chips than it has: a half or a
+        quarter of them when that trains more tokens per hour after checkpoints, lost work and restarts
+        (``expected_goodput``). The steady-state estimate asks without it: no time axis, no failures.
+        """
+        grid = tuple(on_grid(avail.get(p, 0), self._full[p]) for p in self.pools)
+        key = (grid, size_for_failures)
         if key not in self._memo:
-            self._memo[key] = self._plan(dict(zip(self.pools, key, strict=True)))
+            best = self._plan(dict(zip(self.pools, grid, strict=True)))
+            if best is not None and size_for_failures and self.ctx.scenario.reliability.enabled:
+                score = best.tokens_per_s * self.ctx.expected_goodput(best)
+                for share in (0.5, 0.25):
+                    alt = self._plan({p: int(u * share) for p, u in zip(self.pools, grid, strict=True)})
+                    if alt is not None and alt.tokens_per_s * self.ctx.expected_goodput(alt) > score * 1.001:
+                        best, score = alt, alt.tokens_per_s * self.ctx.expected_goodput(alt)
+            self._memo[key] = best
         return self._memo[key]
 
     def full_plan(self) -> Plan | None:
         """The plan at every pool's usable planned size (steady state)."""
-        return self.plan({p: self.ctx.pools[p].usable_units for p in self.pools})
+        return self.plan({p: self.ctx.pools[p].usable_units for p in self.pools}, size_for_failures=False)
 
     def switch_hours(self, old: Plan | None, new: Plan) -> float:
         """Extra hours to move from one plan to another (only a move between pools costs more than a re-plan)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from ..perf.memory import OPTIMIZER_BYTES, WEIGHT_BYTES
+from ..perf.reliability import CHECKPOINT_BYTES_PER_PARAM
 from ..units import SECONDS_PER_HOUR
 from .base import CROSS_SITE_BYTES_PER_PARAM, Context, Part, Plan, Strategy, pair
 
@@ -27,7 +27,6 @@ BACKWARD_SHARE = 2.0 / 3.0
 SYNC_OVERLAP = 0.8  # share of that window a current framework overlaps (Megatron-Core overlap_grad_reduce)
 SPLIT_ITERATIONS = 2  # batch-split refinements (each re-lays out the pools at their new shares)
 BATCH_QUANTUM = 32  # batch shares in 1/32nds of the global batch, so layouts can be reused
-CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES  # what a move sends: bf16 weights + fp32 Adam state
 
 
 def diloco_token_efficiency(replicas: int) -> float:
@@ -140,7 +139,7 @@ class DiLoCo(Strategy):
         ctx = self.ctx
         replicas = []
         for sub in self._sites:
-            pl = sub.plan(avail)
+            pl = sub.plan(avail, size_for_failures=False)  # the DiLoCo plan as a whole is sized
             if pl is not None:
                 replicas.append(pl)
         if not replicas:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..perf.memory import OPTIMIZER_BYTES, WEIGHT_BYTES
 from ..units import GB, HOURS_PER_DAY, SECONDS_PER_HOUR
+from .memory import OPTIMIZER_BYTES, WEIGHT_BYTES
 
 # bf16 weights + fp32 master, m, v: 14 B/param (BLOOM 176B wrote 2.3 TB, Le Scao et al. 2022; 176e9 x 14 = 2.46 TB)
 CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES
