@@ -7,6 +7,7 @@ whenever capacity changes; ``planner estimate`` and ``planner compare`` ask at t
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,8 +30,6 @@ def on_grid(units: int, full: int) -> int:
     """The largest grid count at or below ``units`` (``full`` itself when all chips are there)."""
     if units >= full or units <= 0:
         return min(units, full) if units > 0 else 0
-    import math
-
     k = math.ceil(math.log(full / units) / math.log(GRID_RATIO))
     return min(units, int(full / GRID_RATIO**k)) if k > 0 else units
 
