@@ -106,10 +106,10 @@ class PoolState:
         """Hour of the next capacity step still to come (inf when none)."""
         return self.steps[self._step].time_h if self._step < len(self.steps) else math.inf
 
-    def _notify(self, kind: str) -> None:
-        """Wake whoever waits on ``changed``; its value says why: "supply" or "repair"."""
+    def _notify(self) -> None:
+        """Wake whoever waits on ``changed`` (a capacity step; repairs are settled lazily, without a wake-up)."""
         ev, self.changed = self.changed, self.env.event()
-        ev.succeed(kind)
+        ev.succeed()
 
     def supply(self):
         """Process: apply the dated capacity steps."""
@@ -125,7 +125,7 @@ class PoolState:
                 self.usable += s.delta_units
                 self.failed = min(self.failed, self.usable)
                 self.in_service.set(self.env.now, self.usable)
-                self._notify("supply")
+                self._notify()
             self._step += 1
             self.log(self.pool.name, s.kind, s.delta_units, s.detail)
 
@@ -229,16 +229,9 @@ class TrainingJob:
         return {n: ps.available for n, ps in self.pools.items()}
 
     def _changed(self):
-        """An event that fires when any pool's capacity changes; its value says why."""
+        """An event that fires when any pool's capacity steps."""
         evs = [ps.changed for ps in self.pools.values()]
         return evs[0] if len(evs) == 1 else self.env.any_of(evs)
-
-    @staticmethod
-    def _why(ev) -> str:
-        v = ev.value
-        if isinstance(v, str):
-            return v
-        return "supply" if any(x == "supply" for x in v.values()) else "repair"
 
     def _rate_h(self) -> float:
         return self.plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
@@ -418,7 +411,7 @@ class TrainingJob:
                     self.pools[p.pool].available >= p.units for p in cand.parts):
                 self.must_plan, self.next_plan = True, cand
 
-    def _on_capacity_change(self, finished: bool, why: str, pending_h: float) -> bool:
+    def _on_capacity_change(self, finished: bool, pending_h: float) -> bool:
         """Capacity changed mid-cycle: stop when chips leave, or when a new plan pays. Returns stop."""
         if self._needs_plan():
             return True  # capacity leaves (rental ends or repairs lag): checkpoint, then shrink
@@ -590,7 +583,7 @@ class TrainingJob:
             maintenance = timer.processed and wait == t_maint
             stop = finished or maintenance
             if not timer.processed:
-                stop = self._on_capacity_change(finished, self._why(changed), pending_h) or stop
+                stop = self._on_capacity_change(finished, pending_h) or stop
             if stop:
                 yield from self._checkpoint_and_stop(finished, cyc, pending_h)
             self._record_tokens()

@@ -211,8 +211,9 @@ class Strategy(ABC):
                 score = best.tokens_per_s * self.ctx.expected_goodput(best)
                 for share in (0.5, 0.25):
                     alt = self._plan({p: int(u * share) for p, u in zip(self.pools, grid, strict=True)})
-                    if alt is not None and alt.tokens_per_s * self.ctx.expected_goodput(alt) > score * 1.001:
-                        best, score = alt, alt.tokens_per_s * self.ctx.expected_goodput(alt)
+                    alt_score = alt.tokens_per_s * self.ctx.expected_goodput(alt) if alt is not None else 0.0
+                    if alt_score > score * 1.001:
+                        best, score = alt, alt_score
             self._memo[key] = best
         return self._memo[key]
 
