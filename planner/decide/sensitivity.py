@@ -116,7 +116,8 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
 def tornado_html(table: pd.DataFrame, title: str) -> str:
     """A self-contained page with two tornado charts (p50 time to train, p50 cost) and the table."""
     import plotly.graph_objects as go
-    import plotly.io as pio
+
+    from ..report.html import figure_html
 
     parts = []
     for m, label in (("time_to_train_days_p50", "Time to train p50 [days]"), ("cost_usd_p50", "Cost p50 [USD]")):
@@ -130,7 +131,7 @@ def tornado_html(table: pd.DataFrame, title: str) -> str:
         fig.add_vline(x=base, line_dash="dash")
         fig.update_layout(title=f"{label}: each input at its low and high value (base {base:,.4g})", barmode="overlay",
                           height=120 + 45 * len(t), xaxis_title=label)
-        parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=not parts))
+        parts.append(figure_html(fig, include_plotlyjs=not parts))
     rows = table.to_html(index=False, float_format=lambda v: f"{v:,.4g}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{''.join(parts)}<h2>Inputs</h2>{rows}</body></html>")

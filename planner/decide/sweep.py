@@ -80,7 +80,8 @@ SWEEP_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"),
 def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
     """One self-contained page: a heatmap per metric over the first two axes, or a line chart for one axis."""
     import plotly.graph_objects as go
-    import plotly.io as pio
+
+    from ..report.html import figure_html
 
     paths = [p for p, _ in axes]
     parts = []
@@ -99,7 +100,7 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
                                        texttemplate="%{z:.4g}"))
             fig.update_layout(xaxis_title=x, yaxis_title=y)
         fig.update_layout(title=label, height=420)
-        parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=not parts))
+        parts.append(figure_html(fig, include_plotlyjs=not parts))
     body = "\n".join(parts)
     rows = table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 import plotly.offline
 
 from ..fmt import fmt_usd
@@ -88,8 +89,22 @@ def _e(text: Any) -> str:
     return _html.escape(str(text), quote=True)
 
 
+def figure_html(fig: go.Figure, **kwargs) -> str:
+    """``plotly.io.to_html(fig, full_html=False, **kwargs)`` with the same bytes on every machine.
+
+    Plotly serializes with orjson when it is installed and with json otherwise, and the two write numbers
+    differently: always the standard library, so a page does not depend on what else is installed.
+    """
+    engine = pio.json.config.default_engine
+    pio.json.config.default_engine = "json"
+    try:
+        return pio.to_html(fig, full_html=False, **kwargs)
+    finally:
+        pio.json.config.default_engine = engine
+
+
 def _figure_html(fig: go.Figure, div_id: str) -> str:
-    body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
+    body = figure_html(fig, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
     return f'<div class="chart">{body}</div>'
 
 
