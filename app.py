@@ -25,6 +25,7 @@ import streamlit as st
 import yaml
 
 from planner import api, edits, whatif
+from planner.budget import check_time, check_work
 from planner.catalog import chips, models
 from planner.errors import PlannerError
 from planner.fmt import fmt_days, fmt_si
@@ -37,6 +38,7 @@ from planner.report.tables import write_xlsx
 ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = Path(os.environ.get("PLANNER_SCENARIO_DIR") or ROOT / "scenarios")
 MAX_APP_REPLICATIONS = 1_000
+MAX_APP_RUN_S = 120.0  # a run the work estimate (planner/budget.py) puts above this is refused in the app
 MAX_TABLE_ROWS = 200
 MAX_UI_SEED = 2**53 - 1  # the largest integer a browser number field holds exactly
 MODES = ["auto", "single", "sync", "diloco", "sequential"]
@@ -45,8 +47,10 @@ MODES = ["auto", "single", "sync", "diloco", "sequential"]
 @st.cache_data(max_entries=64, show_spinner=False)
 def simulate_cached(scenario_json: str, replications: int, seed: int, _progress=None):
     """planner.api.simulate on the scenario's canonical JSON: the same inputs are never recomputed."""
-    return api.simulate(from_dict(json.loads(scenario_json), "<app>"), replications=replications, seed=seed,
-                        progress=_progress)
+    scenario = from_dict(json.loads(scenario_json), "<app>")
+    check_work(scenario, "<app>")  # bounded work, as in the command line: storms and endless runs are refused
+    check_time(scenario, replications, MAX_APP_RUN_S, "<app>")
+    return api.simulate(scenario, replications=replications, seed=seed, progress=_progress)
 
 
 def run_with_progress(scenario, replications: int, seed: int):

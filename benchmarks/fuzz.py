@@ -1,6 +1,6 @@
 """Fuzz the command line: mutated shipped scenarios and malformed YAML to validate, estimate and run.
 
-Each case runs in its own process under a 2 GiB address-space limit and a 20 s alarm (tests/fuzzing.py).
+Each case runs in its own process under a 2 GiB address-space limit and a 60 s alarm (tests/fuzzing.py).
 Prints how many cases ran, the exit-code counts, the slowest case and the peak memory (ru_maxrss) of the
 worst case, and every case that broke a rule (exit code outside {0, 1, 2, 3}, a traceback, an error message
 over 2,000 bytes, a half-written report folder). Exit 1 when any case broke one.

@@ -100,6 +100,17 @@ def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
     return est
 
 
+def check_time(s: Scenario, replications: int, max_seconds: float, path: str | None = None) -> WorkEstimate:
+    """Refuse a run whose estimated seconds exceed ``max_seconds`` (the app's cap on the time a run may take)."""
+    est = run_estimate(s, replications)
+    if est.seconds > max_seconds:
+        raise ScenarioError(
+            f"{replications:,} replication(s) of up to {est.events_per_replication:,.0f} events each would take "
+            f"about {est.seconds / 60:,.1f} min, more than the {max_seconds:,.0f} s a run may take here; lower the "
+            "replications, or use `planner run`", path=path, field="simulation.replications")
+    return est
+
+
 def notes(s: Scenario) -> list[str]:
     """Things the file allows but the user should know (printed as notes, never refused)."""
     out = []

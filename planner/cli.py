@@ -21,7 +21,7 @@ from typer._click import exceptions as click_exc  # typer vendors click: its exc
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import InfeasiblePlanError, PlannerError, ScenarioError
+from .errors import MAX_LINE_BYTES, InfeasiblePlanError, PlannerError, ScenarioError, one_line
 
 
 class _OneLineGroup(TyperGroup):
@@ -37,7 +37,7 @@ class _OneLineGroup(TyperGroup):
             sys.exit(exc.exit_code)
         except click_exc.ClickException as exc:
             hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
-            err.print(Text(f"error: {exc.format_message()}{hint}"), highlight=False, soft_wrap=True)
+            _say(f"error: {exc.format_message()}{hint}")
             sys.exit(exc.exit_code)
         except typer.Abort:
             sys.exit(130)
@@ -101,8 +101,14 @@ err = Console(stderr=True, width=None if sys.stderr is not None and sys.stderr.i
 def _fail(exc: PlannerError, path: Path | None = None) -> None:
     # user text (values, file paths) is printed literally, never read as console markup
     text = f"{exc}" if path is None or str(exc).startswith(str(path)) else f"{path}: {exc}"
-    err.print(Text("error", style="bold red") + Text(f": {text}"), highlight=False, soft_wrap=True)
+    err.print(Text("error", style="bold red") + Text(f": {one_line(text, MAX_LINE_BYTES)}"), highlight=False,
+              soft_wrap=True)
     raise typer.Exit(exc.exit_code)
+
+
+def _say(line: str, limit_bytes: int = MAX_LINE_BYTES) -> None:
+    """One line of user text on stderr: literal (never console markup), cut to ``limit_bytes``."""
+    err.print(Text(one_line(line, limit_bytes)), highlight=False, soft_wrap=True)
 
 
 def _load(path: Path):
@@ -113,7 +119,7 @@ def _load(path: Path):
         s = load_scenario(path)
         check_work(s, str(path))  # bounded work: refuse what could never progress or would never end
         for note in notes(s):
-            err.print(Text(f"note: {path}: {note}"), highlight=False, soft_wrap=True)
+            _say(f"note: {path}: {note}", 280)
         return s
     except ScenarioError as exc:
         _fail(exc)
@@ -234,8 +240,7 @@ def run(
     from .report import write_report
     from .report.writer import default_folder_name
 
-    if backend not in ("local", "dask"):
-        _fail(ScenarioError(f"--backend must be local or dask, not {backend!r}"))
+    _check_backend(backend, scheduler)
     s = _load(scenario)
     n = replications or s.simulation.replications
     _warn_if_long(s, n)
@@ -315,9 +320,11 @@ def _target(out_dir: Path | None, name: str, suffix: str) -> Path:
     return out_dir or Path("reports") / (default_folder_name(name) + suffix)
 
 
-def _check_backend(backend: str) -> None:
+def _check_backend(backend: str, scheduler: str | None) -> None:
     if backend not in ("local", "dask"):
         _fail(ScenarioError(f"--backend must be local or dask, not {backend!r}"))
+    if scheduler is not None and backend != "dask":  # never accept a setting that nothing reads
+        _fail(ScenarioError("--scheduler is read only with --backend dask; add --backend dask or drop --scheduler"))
 
 
 REPLICATIONS_HELP = "Monte Carlo replications per point (default: the scenario's)."
@@ -340,7 +347,7 @@ def sweep(
     from .decide.sweep import parse_set, write_sweep
     from .decide.sweep import sweep as run_sweep
 
-    _check_backend(backend)
+    _check_backend(backend, scheduler)
     s = _load(scenario)
     try:
         axes = [parse_set(t) for t in sets] or [(a.path, list(a.values)) for a in s.sweep]
@@ -382,7 +389,7 @@ def sensitivity(
     from .decide.sensitivity import inputs, tornado_html
     from .decide.sensitivity import sensitivity as run_sens
 
-    _check_backend(backend)
+    _check_backend(backend, scheduler)
     s = _load(scenario)
     try:
         n_points = 1 + 2 * len(inputs(s, str(scenario)))
@@ -632,7 +639,7 @@ def _main() -> None:
     try:
         app()
     except PlannerError as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False)
+        _say(f"error: {exc}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

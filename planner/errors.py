@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-MAX_MESSAGE_CHARS = 1_000  # a one-line message stays one line: quoted values are cut to 80 chars, the whole to this
+MAX_MESSAGE_BYTES = 1_000  # a message stays one line: quoted values are cut to 80 chars, the whole to this
+MAX_LINE_BYTES = 1_400  # a printed line (``error: FILE: message``); with a note or two, stderr stays under 2,000 bytes
 
 
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(str(text).split("\n"))
-    return text if len(text) <= limit else text[:limit] + "…"
+def one_line(text: str, limit_bytes: int = MAX_MESSAGE_BYTES) -> str:
+    """``text`` on one line, cut to ``limit_bytes`` bytes of UTF-8 (then ``…``) without splitting a character."""
+    text = " ".join(str(text).splitlines())
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= limit_bytes:
+        return text
+    return data[: limit_bytes - 3].decode("utf-8", "ignore") + "…"
 
 
 class PlannerError(Exception):
@@ -16,7 +21,7 @@ class PlannerError(Exception):
     exit_code = 2
 
     def __str__(self) -> str:
-        return _cut(super().__str__(), MAX_MESSAGE_CHARS)
+        return one_line(super().__str__())
 
 
 class ScenarioError(PlannerError):
@@ -28,7 +33,7 @@ class ScenarioError(PlannerError):
     exit_code = 2
 
     def __init__(self, message: str, *, path: str | None = None, field: str | None = None):
-        path = _cut(path, 200) if path else path
+        path = one_line(path, 200) if path else path
         self.path = path
         self.field = field
         self.reason = message

@@ -24,7 +24,7 @@ def format_loc(loc: tuple) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + clip(part)  # a key is user text: cut like any quoted value
     return out
 
 

@@ -8,8 +8,9 @@ address-space limit, an alarm after ``TIME_LIMIT_S`` and its own folder, stdout 
 entry point exactly as the console script does. The parent records the exit code, the seconds and the child's
 peak resident memory (``ru_maxrss`` from ``wait4``).
 
-``problems`` says what a finished case did wrong: an exit code outside {0, 1, 2, 3}, a traceback, an error
-message over ``MAX_MESSAGE_BYTES`` or not one line, a half-written report folder or a temporary folder left.
+``problems`` says what a finished case did wrong: an exit code outside {0, 1, 2, 3}, a traceback, a library
+warning, an error message over ``MAX_MESSAGE_BYTES`` or not one line, a half-written report folder or a
+temporary folder left.
 
 Used by tests/test_hardening_fuzz.py (a few dozen cases) and benchmarks/fuzz.py (hundreds).
 """
@@ -20,6 +21,7 @@ import copy
 import json
 import os
 import random
+import re
 import resource
 import signal
 import subprocess
@@ -33,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 MEMORY_LIMIT_BYTES = 2 * 1024**3  # RLIMIT_AS of the runner and of every case
-TIME_LIMIT_S = 20  # per case
+TIME_LIMIT_S = 60  # per case: a hang detector, not a speed target (a `run` case: ~2 s alone, 12 s when busy)
 MAX_MESSAGE_BYTES = 2_000
 RUN_HORIZON_DAYS = 120  # `run` cases start from the shipped scenario cut to this horizon (the suite stays fast)
 REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "report.html", "report.xlsx")
@@ -305,6 +307,8 @@ def problems(case: Case, o: Outcome, folder: Path) -> list[str]:
         found.append(f"exit code {o.exit_code} (signal {o.signal}, {o.seconds:.1f} s)")
     if "Traceback" in o.stderr + o.stdout:
         found.append("a traceback")
+    if re.search(r"\w+Warning\b", o.stderr):
+        found.append(f"a library warning on stderr: {o.stderr[:200]!r}")
     if o.exit_code in (2, 3):
         size = len((o.stderr + o.stdout).encode())
         if size > MAX_MESSAGE_BYTES:

@@ -387,3 +387,43 @@ def test_planner_app_command_binds_localhost_without_usage_stats(cli):
     assert argv[argv.index("--browser.gatherUsageStats") + 1] == "false"
     assert argv[argv.index("run") + 1].endswith("app.py")
     assert "app" in cli("--help").stdout
+
+
+def test_the_shipped_streamlit_config_serves_this_machine_only():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] <= 5
+    assert config["browser"]["gatherUsageStats"] is False and config["client"]["showErrorDetails"] is False
+
+
+STORM = {**SMALL, "name": "app-storm", "fleet": SMALL["fleet"][:1],
+         "reliability": {"enabled": True, "mtbf_chip_days": 1e-6, "restart_base_minutes": 0,
+                         "restart_minutes_per_1000_chips": 0, "repair_days": 0, "checkpoint_write_s": 0}}
+ALIAS_BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9 if p else ['lol'] * 9)}]\n"
+                     for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=True)) + "name: *i\n"
+
+
+def test_the_app_refuses_storms_and_alias_bombs_as_the_command_line_does(at):
+    at.sidebar.radio[0].set_value("Upload a file").run()
+    at.sidebar.file_uploader[0].set_value(("storm.yaml", yaml.safe_dump(STORM).encode(), "text/yaml")).run()
+    _no_traceback(at)
+    assert any("reliability.mtbf_chip_days" in e and "budget" in e for e in _errors(at)), _errors(at)
+    at.sidebar.file_uploader[0].set_value(("bomb.yaml", ALIAS_BOMB.encode(), "text/yaml")).run()
+    _no_traceback(at)
+    (error,) = _errors(at)
+    assert "aliases expand" in error and len(error.encode()) < 2_000
+
+
+def test_the_app_caps_the_time_a_run_may_take():
+    from planner.budget import check_time, run_estimate
+
+    page = _load_app()
+
+    s = from_dict({**SMALL, "reliability": {"enabled": True}})
+    assert check_time(s, 1, 120.0).seconds == run_estimate(s, 1).seconds
+    with pytest.raises(ScenarioError, match="simulation.replications: 100,000 replication") as info:
+        check_time(s, 100_000, 120.0, "<app>")
+    assert "<app>" in str(info.value)
+    assert page.MAX_APP_REPLICATIONS <= 1_000 and page.MAX_APP_RUN_S <= 300
+    assert run_estimate(s, page.MAX_APP_REPLICATIONS).seconds < page.MAX_APP_RUN_S  # the cap still allows the slider

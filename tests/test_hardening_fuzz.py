@@ -1,6 +1,6 @@
 """Fuzz `validate`, `estimate` and `run` with mutated shipped scenarios and malformed YAML.
 
-Each case runs in its own process under a 2 GiB address-space limit and a 20 s alarm (tests/fuzzing.py;
+Each case runs in its own process under a 2 GiB address-space limit and a 60 s alarm (tests/fuzzing.py;
 benchmarks/fuzz.py runs hundreds).
 
 Every case must exit 0, 1, 2 or 3, print no traceback, keep an error to one line of at most 2,000 bytes, and

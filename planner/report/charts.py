@@ -108,7 +108,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
         rows = plan.assign(_date=_dates(plan["date"])).dropna(subset=["_date"])
         steps = rows.pivot_table(index="_date", columns="pool", values="planned_units", aggfunc="last", sort=True)
         if pd.notna(end) and len(steps) and steps.index[-1] < end:  # carry the last planned level to the end
-            steps.loc[end] = pd.NA
+            steps.loc[end] = float("nan")  # float64 holds NaN; pd.NA would make the column object
         steps = steps.ffill().fillna(0.0).astype(float)
         order = [p for p in colors if p in steps.columns]
         stacked = steps[order].cumsum(axis=1)
