@@ -6,6 +6,7 @@ worst case, and every case that broke a rule (exit code outside {0, 1, 2, 3}, a 
 over 2,000 bytes, a half-written report folder). Exit 1 when any case broke one.
 
     PYTHONPATH=. python3 benchmarks/fuzz.py [--cases 500] [--seed 9]
+    PYTHONPATH=. python3 benchmarks/fuzz.py --broken   # the files of tests/data/broken, to `run`
 """
 
 from __future__ import annotations
@@ -22,20 +23,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import fuzzing  # noqa: E402 - tests/fuzzing.py, shared with tests/test_hardening_fuzz.py
 
 
+def broken_cases() -> list[fuzzing.Case]:
+    """The private set of broken files (tests/data/broken), each given to `run --replications 1`."""
+    folder = fuzzing.ROOT / "tests" / "data" / "broken"
+    return [fuzzing.Case(f"broken{i:03d}", "run", "scenario" + p.suffix, p.read_bytes().decode("latin-1"), p.name)
+            for i, p in enumerate(sorted(folder.glob("c*-*")))]
+
+
 def main() -> int:
     """Run the cases and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=500)
     ap.add_argument("--seed", type=int, default=9)
+    ap.add_argument("--broken", action="store_true", help="run the files of tests/data/broken instead")
     args = ap.parse_args()
-    cases = fuzzing.make_cases(args.seed, args.cases)
+    cases = broken_cases() if args.broken else fuzzing.make_cases(args.seed, args.cases)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="planner-fuzz-") as tmp:
         outcomes = fuzzing.run_cases(cases, Path(tmp))
         bad = {c.name: fuzzing.problems(c, o, Path(tmp) / c.name) for c, o in zip(cases, outcomes, strict=True)}
     wall = time.perf_counter() - t0
     by_command = collections.Counter((c.command, o.exit_code) for c, o in zip(cases, outcomes, strict=True))
-    print(f"cases run: {len(outcomes)} (seed {args.seed}) in {wall:.0f} s")
+    print(f"cases run: {len(outcomes)} ({'tests/data/broken' if args.broken else f'seed {args.seed}'}) "
+          f"in {wall:.0f} s")
     for command in fuzzing.COMMANDS:
         counts = {code: n for (cmd, code), n in sorted(by_command.items(), key=str) if cmd == command}
         print(f"  {command:9s} exit codes: " + ", ".join(f"{code}: {n}" for code, n in counts.items()))
