@@ -7,11 +7,12 @@ Every function copes with empty or missing tables by returning a figure that say
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
+import plotly.colors
 import plotly.graph_objects as go
 
 from ..perf.layout import LAYOUT_FIELDS
@@ -24,15 +25,22 @@ _MARKERS = {
     "maintenance": ("line-ns-open", "#7f7f7f"),
     "replan": ("diamond", "#2ca02c"),
 }
-_PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3 + px.colors.qualitative.Set2
+_QUALITATIVE = plotly.colors.qualitative
+_PALETTE = _QUALITATIVE.Plotly + _QUALITATIVE.D3 + _QUALITATIVE.Set2
 _LAYOUT = dict(margin=dict(l=60, r=20, t=50, b=40), height=380, hovermode="x unified")
 _AXIS = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", ticks="", zerolinecolor="#EBF0F8", zerolinewidth=2,
              automargin=True, title=dict(standoff=15))
 # the look of plotly_white without its defaults for every trace type: a figure copies its template, and
 # copying the full one costs about 0.1 s per figure
-LEAN_TEMPLATE = go.layout.Template(layout=dict(
-    colorway=px.colors.qualitative.Plotly, font=dict(color="#2a3f5f"), paper_bgcolor="white", plot_bgcolor="white",
-    hoverlabel=dict(align="left"), title=dict(x=0.05), xaxis=_AXIS, yaxis=_AXIS))
+LEAN_LAYOUT = dict(
+    colorway=_QUALITATIVE.Plotly, font=dict(color="#2a3f5f"), paper_bgcolor="white", plot_bgcolor="white",
+    hoverlabel=dict(align="left"), title=dict(x=0.05), xaxis=_AXIS, yaxis=_AXIS)
+
+
+@functools.cache
+def lean_template() -> go.layout.Template:
+    """The report's template (built on first use: building it validates every property)."""
+    return go.layout.Template(layout=LEAN_LAYOUT)
 JOB_ROW = "(job)"
 MAX_MARKERS = 150  # more interruption markers than this are drawn as weekly counts only
 
@@ -42,7 +50,7 @@ MAX_MARKERS = 150  # more interruption markers than this are drawn as weekly cou
 
 def new_figure(*traces) -> go.Figure:
     """A figure on the lean template (every chart of the reports starts here)."""
-    return go.Figure(data=list(traces), layout={"template": LEAN_TEMPLATE})
+    return go.Figure(data=list(traces), layout={"template": lean_template()})
 
 
 def empty_figure(title: str, message: str = "no data") -> go.Figure:

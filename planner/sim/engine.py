@@ -221,8 +221,12 @@ class TrainingJob:
     """
 
     def __init__(self, env, scenario: Scenario, pools: dict[str, PoolState], strategy: Strategy, rng, log,
-                 failures: bool = True, model_factor: float = 1.0, record: bool = True):
+                 failures: bool = True, model_factor: float = 1.0, record: bool = True, expected: bool = False):
         self.env, self.sc, self.rng, self.log = env, scenario, Draws(rng), log
+        # no failures drawn, each plan trains at its expected goodput under failures instead (the strategy
+        # pick compares strategies this way: failure-free runs would favour plans that fail more)
+        self.expected = expected and not failures and scenario.reliability.enabled
+        self._goodput: dict[int, float] = {}
         self.record = record  # log the many failure, restart and checkpoint events (the tables need them)
         self.pools = {name: pools[name] for name in strategy.pools}
         self.strategy = strategy
@@ -274,7 +278,13 @@ class TrainingJob:
         return evs[0] if len(evs) == 1 else self.env.any_of(evs)
 
     def _rate_h(self) -> float:
-        return self.plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+        rate = self.plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+        if self.expected:
+            g = self._goodput.get(id(self.plan))
+            if g is None:
+                g = self._goodput[id(self.plan)] = self.strategy.ctx.expected_goodput(self.plan)
+            rate *= g
+        return rate
 
     # -- accounting ----------------------------------------------------------------------------------
     def _hold(self, hours: float) -> None:
@@ -533,7 +543,8 @@ class TrainingJob:
         """
         t = self.env.now
         plan = self.plan
-        limit = min(min(self.pools[p].next_step_h for p in plan.pools), self.horizon_h)
+        # a capacity step in any of the strategy's pools (not only the plan's) may change the plan
+        limit = min(min(ps.next_step_h for ps in self.pools.values()), self.horizon_h)
         units = plan.units_used
         r_h = self._restart_h(units)
         cyc = self._cycle()  # the plan does not change inside this loop

@@ -66,10 +66,12 @@ def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator
 
 
 def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
-             failures: bool = True, factor: float = 1.0, record: bool = True) -> Run:
+             failures: bool = True, factor: float = 1.0, record: bool = True, expected: bool = False) -> Run:
     """The job under ``strategy`` over the drawn supply of every pool.
 
     ``record=False`` keeps only the metrics and timelines: the per-failure events are not logged.
+    ``expected`` (with ``failures=False``): no failure is drawn, every plan trains at its expected goodput
+    under the scenario's failures (how strategies are compared for the pick).
     """
     env = simpy.Environment()
     events: list[Event] = []
@@ -79,7 +81,7 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
         states[pool.name] = PoolState(env, pool, steps[pool.name], log, record=record)
         env.process(states[pool.name].supply())
     job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor,
-                      record=record)
+                      record=record, expected=expected)
     env.run(until=env.process(job.run()))
     for state in states.values():
         state.finish()
@@ -146,28 +148,30 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence) -> dict[str, l
 
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
              factor: float, failures: bool = True, record: bool = True) -> Run:
-    """Pick among the candidates by cheap runs without failures, then simulate the pick with failures.
+    """Pick among the candidates by cheap runs that draw no failure, then simulate the pick.
 
-    The pick depends only on the supply drawn and the model factor: replications that draw the same
-    (every replication of a plan without delivery risk) reuse it.
+    The pick runs train every plan at its expected goodput under the scenario's failures (Daly's first
+    order, as the plans are sized), so a strategy that fails more (a failure anywhere stops a multi-pool
+    job) is not preferred for its failure-free speed. The pick depends only on the supply drawn and the
+    model factor: replications that draw the same (every replication of a plan without delivery risk)
+    reuse it. ``failures=False`` returns the pick's run without failures.
     """
-    chosen, best = candidates[0], None
-    if len(candidates) > 1 or not failures:
+    chosen = candidates[0]
+    if len(candidates) > 1:
         memo = candidates[0].ctx.memo
         key = (tuple(c.label for c in candidates), factor,
                tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
-        if failures and key in memo:
+        if key in memo:
             chosen = memo[key]
         else:
+            best = None
             for c in candidates:
                 r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=factor,
-                             record=record)
+                             record=False, expected=True)
                 if best is None or _better(scenario, r, best):
                     best, chosen = r, c
             memo[key] = chosen
-    if not failures:
-        return best
-    return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=True, factor=factor,
+    return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
                     record=record)
 
 
