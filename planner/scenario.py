@@ -330,6 +330,8 @@ class Scenario(_Section):
                                   f"unknown chip {clip(chip_id)!r}; known: {', '.join(sorted(known))}")
         self._check_links_and_mode()
         reach = sum(p.planned_units for p in self.fleet)
+        if reach == 0:
+            raise field_error("fleet", "no pool has chips: every pool has 0 units, no deliveries and 0 rented")
         need = self.strategy.min_units_to_start
         if need is not None and need > reach:
             raise field_error("strategy.min_units_to_start",
