@@ -211,6 +211,19 @@ def _downloads(result, scenario) -> None:
                             key="dl-schedule", **opts)
 
 
+def _figures(state: dict, result) -> dict:
+    """The run's charts, built once per result.
+
+    A rerun that changes no result sends the same charts again (the browser does not redraw them) and
+    costs no plotting time.
+    """
+    cached = state.get("result_figures")
+    if cached is None or cached[0] is not result:
+        cached = (result, charts.result_figures(result))
+        state["result_figures"] = cached
+    return cached[1]
+
+
 def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None:
     result = state.get("result")
     if result is None:
@@ -224,7 +237,7 @@ def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None
     st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
                f" · seed {result.summary.get('seed')} · {result.summary.get('replications')} replication(s)")
     _metrics(result.summary, base)
-    for key, fig in charts.result_figures(result).items():
+    for key, fig in _figures(state, result).items():
         st.plotly_chart(fig, key=f"chart-{key}")
     with st.expander(f"Layouts ({len(result.layouts)})"):
         st.dataframe(result.layouts, hide_index=True)
