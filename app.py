@@ -44,6 +44,8 @@ MAX_TABLE_ROWS = 200
 MAX_UI_SEED = 2**53 - 1  # the largest integer a browser number field holds exactly
 MAX_DECIDE_REPLICATIONS = 200
 SOLVE_APP_REPLICATIONS = 5  # small by default: a goal seek runs a dozen values
+BY_SIZE = "(size in parameters)"
+EXPLICIT = "(explicit architecture)"
 MODES = ["auto", "single", "sync", "diloco", "sequential"]
 
 
@@ -258,9 +260,11 @@ def _edit_tab(loaded, name: str):
     c1, c2, c3 = st.columns(3)
     presets = sorted(models())
     model = sc.workload.model if isinstance(sc.workload.model, str) else None
-    choice = c1.selectbox("Model", presets + (["(explicit architecture)"] if model is None else []),
-                          index=presets.index(model) if model in presets else len(presets), key=k + "model",
-                          format_func=lambda m: models()[m].name if m in models() else m)
+    options = presets + [BY_SIZE] + ([EXPLICIT] if model is None else [])
+    choice = c1.selectbox("Model", options, index=presets.index(model) if model in presets else len(options) - 1,
+                          key=k + "model", format_func=lambda m: models()[m].name if m in models() else m,
+                          help="A preset, or a size: a dense Llama-3-shaped architecture of that many parameters "
+                               "(written into the scenario as an explicit architecture)")
     tokens_t = c2.number_input("Tokens [trillions]", 0.001, 1000.0, float(sc.workload.tokens) / 1e12, key=k + "tokens",
                                format="%.3f")
     mode = c3.selectbox("Strategy mode", MODES, index=MODES.index(sc.strategy.mode), key=k + "mode",
@@ -275,6 +279,16 @@ def _edit_tab(loaded, name: str):
         sets["workload.model"] = choice
     if sets:
         sc = edits.set_values(sc, sets, sc.name)
+    if choice == BY_SIZE:
+        now_b = whatif.model_params(loaded) / 1e9
+        size_b = c1.number_input("Parameters [billions]", 0.1, 10_000.0, round(now_b, 2), key=k + "size",
+                                 format="%.2f")
+        sc = whatif.set_model_size(sc, float(size_b) * 1e9)
+        a = sc.workload.arch
+        c1.caption(f"{a.layers} layers × {a.hidden} hidden, {a.heads} heads ({a.n_kv_heads} KV), FFN {a.ffn}: "
+                   f"{whatif.model_params(sc) / 1e9:,.2f} B parameters (Llama 3 shape rule)")
+    elif choice == EXPLICIT:
+        c1.caption(f"The file's architecture: {whatif.model_params(sc) / 1e9:,.2f} B parameters")
     chip_ids = sorted(chips())
     for i, pool in enumerate(loaded.fleet):
         with st.expander(f"Pool {pool.name} ({pool.chip})", expanded=i == 0):

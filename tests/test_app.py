@@ -492,3 +492,24 @@ def test_goal_seek_impossible_deadline_and_bad_paths_show_errors(at, scenario_di
         _no_traceback(at)
         errors = _errors(at)
         assert errors and any(message in e for e in errors), (path, errors)
+
+
+# ---------------------------------------------------------------- the model by size
+
+
+def test_model_by_size_writes_an_explicit_architecture(at):
+    from planner.perf.params import count_params
+
+    _edit(at).selectbox[0].set_value("(size in parameters)").run()
+    assert _by_label(_edit(at).number_input, "Parameters [billions]").value == pytest.approx(8.03, abs=0.01)
+    _by_label(_edit(at).number_input, "Parameters [billions]").set_value(20.0).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    model = _shown_scenario(at)["workload"]["model"]
+    assert isinstance(model, dict) and model["kv_heads"] == 8
+    arch = from_dict({**SMALL, "workload": {**SMALL["workload"], "model": model}}).workload.arch
+    assert count_params(arch).total == pytest.approx(20e9, rel=0.02)
+    assert any("B parameters (Llama 3 shape rule)" in c.value for c in _edit(at).caption)
+    at.sidebar.button[0].click().run()  # the edited model runs
+    _no_traceback(at)
+    assert not _errors(at)
