@@ -23,7 +23,7 @@ MAX_HORIZON_DAYS = 36_500
 MAX_REPLICATIONS = 100_000
 MAX_SEED = 2**63 - 1
 MIN_MAINTENANCE_EVERY_DAYS = 1 / 24  # one planned interruption an hour at most
-LAST_DAY = dt.date(9999, 12, 31)
+LAST_DAY = dt.date(2262, 4, 10)  # the report's calendar is pandas datetime64[ns]: pandas.Timestamp.max is 2262-04-11
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
