@@ -416,3 +416,16 @@ def test_failure_count_matches_training_exposure(rel_extra):
         expected += exposure_h / cyc.mtbf_h
     assert st.replans == 0 and seen > 500
     assert abs(seen - expected) < 4 * math.sqrt(expected), (seen, expected)
+
+
+def test_the_event_budget_stops_a_replication_as_unfinished(monkeypatch):
+    """Behind the up-front work estimate, the engine stops a replication after EVENT_BUDGET interruptions."""
+    import planner.sim.engine as engine
+
+    monkeypatch.setattr(engine, "EVENT_BUDGET", 10)
+    sc = _failing(100, restart_base_minutes=30, repair_days=0)
+    ctx = Context(sc, layout_planners(sc))
+    out = run_replication(sc, ctx, np.random.SeedSequence(1), tables=True)
+    assert not out.metrics["finished"] and 0 < out.metrics["failures"] <= 10
+    ends = out.events[out.events["event"] == "give_up"]
+    assert len(ends) == 1 and "event budget" in ends["detail"].iloc[0]

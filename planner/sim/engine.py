@@ -31,6 +31,10 @@ from ..strategy import Plan, Strategy
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from .supply import Step
 
+# interruptions (failures, maintenance stops, re-plans) one replication may simulate: a backstop behind
+# planner/budget.py, which refuses settings estimated at more than a million events before a run starts
+EVENT_BUDGET = 2_000_000
+
 
 class Draws:
     """Exponential and uniform draws from a seeded Generator, taken in blocks (one numpy call per block).
@@ -266,6 +270,7 @@ class TrainingJob:
         # must not be tested again: drawing afresh from an earlier time would count failures twice)
         self.fail_in_h: float | None = None
         self.checked_avail: dict[str, int] = {}  # chips per pool on which no faster plan than the current exists
+        self.events_left = EVENT_BUDGET
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
 
     # -- capacity ------------------------------------------------------------------------------------
@@ -587,7 +592,9 @@ class TrainingJob:
                     log("", "checkpoint", done, f"{done} {ckpt_note}", at=t)
             pos = x - done * length
 
-        while True:
+        events_left = self.events_left
+        while events_left > 0:
+            events_left -= 1
             pending = pos if pos < tau else tau
             t_finish = (max(target - saved, 0.0) / rate_h - pending) * (length / tau)
             gap, carry = (rng.exponential(mtbf_h) if carry is None else carry), None
@@ -680,7 +687,7 @@ class TrainingJob:
                 s.held_chip_h += units * r_h
                 s.energy_kwh += kwh_h * r_h
                 t += r_h
-        self.saved, self.pos = saved, pos
+        self.saved, self.pos, self.events_left = saved, pos, events_left
         if t > self.env.now:
             self._record_tokens(at=t)
         return t
@@ -690,6 +697,11 @@ class TrainingJob:
         """The SimPy process of the job, until it finishes or reaches the horizon."""
         env, s = self.env, self.stats
         while self.saved < self.target:
+            self.events_left -= 1
+            if self.events_left <= 0:
+                self.log("", "give_up", 0, f"stopped after {EVENT_BUDGET:,} interruptions (the event budget): "
+                                           "failures or stops come too often for the job to finish")
+                break
             if env.now >= self.horizon_h:
                 if self.plan is not None and self.pos > 0:  # what trained since the last checkpoint counts
                     self.saved = min(self.target, self.saved + self._keep(min(self.pos, self._cycle().tau)))
