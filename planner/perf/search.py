@@ -209,6 +209,7 @@ class _ShapeTable:
     tokens_per_step: np.ndarray
     micro_batches: np.ndarray
     units_used: np.ndarray
+    all_shapes: Candidates  # every shape, pruned or not (the count best_layout reports)
 
 
 class LayoutPlanner:
@@ -275,6 +276,24 @@ class LayoutPlanner:
             self._cache[key] = self._search(units, b)
         return self._cache[key]
 
+    def _fitting_shapes(self, wl: TrainingSetup) -> tuple[Candidates, Candidates]:
+        """Every shape, and those that fit in memory at some chip count (the rest can never be picked).
+
+        A chip's memory never grows with the data-parallel degree (ZeRO shards the state over more
+        replicas; fewer micro-batches are in flight), so a shape that does not fit at the most replicas
+        the batch allows (one micro-batch each) fits nowhere.
+        """
+        shapes = layout_shapes(self.arch, self.system, wl, self.pin)
+        if self.pin.dp or not len(shapes):
+            return shapes, shapes
+        most = np.maximum(wl.global_batch_seqs // shapes.mb, 1)
+        most = np.maximum((most // shapes.ep) * shapes.ep, shapes.ep)
+        widest = replace(shapes, dp=most)
+        keep = np.nonzero(evaluate(self.arch, self.system, wl, widest).memory_bytes <= usable_hbm_bytes(self.chip))[0]
+        return shapes, Candidates(tp=shapes.tp[keep], pp=shapes.pp[keep], vp=shapes.vp[keep], cp=shapes.cp[keep],
+                                  ep=shapes.ep[keep], dp=shapes.dp[keep], mb=shapes.mb[keep],
+                                  recompute=shapes.recompute[keep], zero=shapes.zero[keep])
+
     def _search(self, units: int, b: int) -> LayoutResult | None:
         """``best_layout(units)`` for a batch share of ``b`` sequences, scoring only what changed.
 
@@ -287,15 +306,16 @@ class LayoutPlanner:
         wl = self._setup(b)
         tab = self._tables.pop(b, None)
         if tab is None:
-            shapes = layout_shapes(self.arch, self.system, wl, self.pin)
+            every, shapes = self._fitting_shapes(wl)
             n = len(shapes)
             tab = _ShapeTable(shapes, np.zeros(n, dtype=shapes.tp.dtype), np.zeros(n), np.zeros(n), np.zeros(n),
-                              np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+                              np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), every)
         self._tables[b] = tab  # most recently used last
         while len(self._tables) > SHAPE_TABLES:
             self._tables.pop(next(iter(self._tables)))
         dp, ok = shapes_on(tab.shapes, units, wl, self.pin)
         stale = np.nonzero(ok & (dp != tab.dp))[0]
+        evaluated = int(shapes_on(tab.all_shapes, units, wl, self.pin)[1].sum())  # as best_layout counts
         if len(stale):
             sh = tab.shapes
             c = Candidates(tp=sh.tp[stale], pp=sh.pp[stale], vp=sh.vp[stale], cp=sh.cp[stale], ep=sh.ep[stale],
@@ -319,7 +339,7 @@ class LayoutPlanner:
         fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
         if not fits.any():
             return None
-        return _result(self.arch, self.chip, wl, cands, sc, _best_index(sc, fits), units, len(cands), t0)
+        return _result(self.arch, self.chip, wl, cands, sc, _best_index(sc, fits), units, evaluated, t0)
 
     def resize(self, current: LayoutResult, units: int) -> LayoutResult | None:
         """``current``'s shape with the most replicas ``units`` chips allow, if it fits; else ``layout``."""
