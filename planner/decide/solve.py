@@ -49,6 +49,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         raise ScenarioError(f"--min ({low}) must not exceed --max ({high})", field=path)
     if integer:
         low, high = int(low), int(high)
+    # by the deadline: by 00:00 of its day (a finish during that day misses it, though its date is the deadline's)
     limit_days = (deadline - scenario.start).days
     seen: dict[float, dict] = {}
 
