@@ -573,20 +573,23 @@ class TrainingJob:
         can_grow = self._can_grow()  # usable chips do not change inside this loop
         pool_items = list(self.pools.items())
 
+        def keep(train_h: float) -> None:
+            """``train_h`` hours of training are safe in a checkpoint (as ``_keep``)."""
+            nonlocal saved
+            s.kept_chip_h += units * train_h
+            s.flops_chip_h += units * train_h * mfu_f
+            s.link_bytes += link_h * train_h
+            tokens = train_h * rate_h
+            saved += tokens
+            for name, share in shares:
+                pool_tokens[name] += tokens * share
+
         def advance(x: float) -> None:
             """Training reaches cycle position ``x``: completed checkpoints save the work before them."""
-            nonlocal saved, pos
+            nonlocal pos
             done = int(x // length)
             if done:
-                pending = pos if pos < tau else tau
-                train_h = (tau - pending) + (done - 1) * tau
-                s.kept_chip_h += units * train_h
-                s.flops_chip_h += units * train_h * mfu_f
-                s.link_bytes += link_h * train_h
-                tokens = train_h * rate_h
-                saved += tokens
-                for name, share in shares:
-                    pool_tokens[name] += tokens * share
+                keep((tau - (pos if pos < tau else tau)) + (done - 1) * tau)
                 s.checkpoints += done
                 if record:
                     log("", "checkpoint", done, f"{done} {ckpt_note}", at=t)
@@ -613,14 +616,7 @@ class TrainingJob:
                 advance(pos + to_maint)
                 pending = pos if pos < tau else tau
                 if pending:
-                    train_h = pending
-                    s.kept_chip_h += units * train_h
-                    s.flops_chip_h += units * train_h * mfu_f
-                    s.link_bytes += link_h * train_h
-                    tokens = train_h * rate_h
-                    saved += tokens
-                    for name, share in shares:
-                        pool_tokens[name] += tokens * share
+                    keep(pending)
                 pos = 0.0
                 held = to_maint + delta + pause_h + r_h
                 s.held_chip_h += units * held
@@ -637,21 +633,7 @@ class TrainingJob:
                     self.fail_in_h = gap
                     break
                 t += gap
-                x = pos + gap  # the cycle position reached (as advance(), inlined: once per failure)
-                done = int(x // length)
-                if done:
-                    train_h = (tau - pending) + (done - 1) * tau
-                    s.kept_chip_h += units * train_h
-                    s.flops_chip_h += units * train_h * mfu_f
-                    s.link_bytes += link_h * train_h
-                    tokens = train_h * rate_h
-                    saved += tokens
-                    for name, share in shares:
-                        pool_tokens[name] += tokens * share
-                    s.checkpoints += done
-                    if record:
-                        log("", "checkpoint", done, f"{done} {ckpt_note}", at=t)
-                pos = x - done * length
+                advance(pos + gap)
                 pending = pos if pos < tau else tau
                 s.held_chip_h += units * gap
                 s.energy_kwh += kwh_h * gap
