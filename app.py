@@ -27,8 +27,11 @@ import yaml
 from planner import api, edits, whatif
 from planner.budget import check_time, check_work
 from planner.catalog import chips, models
+from planner.decide import present
+from planner.decide import sensitivity as sens
+from planner.decide.solve import solve
 from planner.errors import PlannerError
-from planner.fmt import fmt_days, fmt_si
+from planner.fmt import fmt_days, fmt_si, fmt_usd
 from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
 from planner.report import charts
 from planner.report.headline import answer_sentence, expectation_rows, finish_items, headline_items, stat
@@ -41,6 +44,10 @@ MAX_APP_REPLICATIONS = 1_000
 MAX_APP_RUN_S = 120.0  # a run the work estimate (planner/budget.py) puts above this is refused in the app
 MAX_TABLE_ROWS = 200
 MAX_UI_SEED = 2**53 - 1  # the largest integer a browser number field holds exactly
+MAX_DECIDE_REPLICATIONS = 200
+SOLVE_APP_REPLICATIONS = 5  # small by default: a goal seek runs a dozen values
+BY_SIZE = "(size in parameters)"
+EXPLICIT = "(explicit architecture)"
 MODES = ["auto", "single", "sync", "diloco", "sequential"]
 
 
@@ -210,6 +217,19 @@ def _downloads(result, scenario) -> None:
                             key="dl-schedule", **opts)
 
 
+def _figures(state: dict, result) -> dict:
+    """The run's charts, built once per result.
+
+    A rerun that changes no result sends the same charts again (the browser does not redraw them) and
+    costs no plotting time.
+    """
+    cached = state.get("result_figures")
+    if cached is None or cached[0] is not result:
+        cached = (result, charts.result_figures(result))
+        state["result_figures"] = cached
+    return cached[1]
+
+
 def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None:
     result = state.get("result")
     if result is None:
@@ -223,7 +243,7 @@ def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None
     st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
                f" · seed {result.summary.get('seed')} · {result.summary.get('replications')} replication(s)")
     _metrics(result.summary, base)
-    for key, fig in charts.result_figures(result).items():
+    for key, fig in _figures(state, result).items():
         st.plotly_chart(fig, key=f"chart-{key}")
     with st.expander(f"Layouts ({len(result.layouts)})"):
         st.dataframe(result.layouts, hide_index=True)
@@ -244,9 +264,11 @@ def _edit_tab(loaded, name: str):
     c1, c2, c3 = st.columns(3)
     presets = sorted(models())
     model = sc.workload.model if isinstance(sc.workload.model, str) else None
-    choice = c1.selectbox("Model", presets + (["(explicit architecture)"] if model is None else []),
-                          index=presets.index(model) if model in presets else len(presets), key=k + "model",
-                          format_func=lambda m: models()[m].name if m in models() else m)
+    options = presets + [BY_SIZE] + ([EXPLICIT] if model is None else [])
+    choice = c1.selectbox("Model", options, index=presets.index(model) if model in presets else len(options) - 1,
+                          key=k + "model", format_func=lambda m: models()[m].name if m in models() else m,
+                          help="A preset, or a size: a dense Llama-3-shaped architecture of that many parameters "
+                               "(written into the scenario as an explicit architecture)")
     tokens_t = c2.number_input("Tokens [trillions]", 0.001, 1000.0, float(sc.workload.tokens) / 1e12, key=k + "tokens",
                                format="%.3f")
     mode = c3.selectbox("Strategy mode", MODES, index=MODES.index(sc.strategy.mode), key=k + "mode",
@@ -261,6 +283,16 @@ def _edit_tab(loaded, name: str):
         sets["workload.model"] = choice
     if sets:
         sc = edits.set_values(sc, sets, sc.name)
+    if choice == BY_SIZE:
+        now_b = whatif.model_params(loaded) / 1e9
+        size_b = c1.number_input("Parameters [billions]", 0.1, 10_000.0, round(now_b, 2), key=k + "size",
+                                 format="%.2f")
+        sc = whatif.set_model_size(sc, float(size_b) * 1e9)
+        a = sc.workload.arch
+        c1.caption(f"{a.layers} layers × {a.hidden} hidden, {a.heads} heads ({a.n_kv_heads} KV), FFN {a.ffn}: "
+                   f"{whatif.model_params(sc) / 1e9:,.2f} B parameters (Llama 3 shape rule)")
+    elif choice == EXPLICIT:
+        c1.caption(f"The file's architecture: {whatif.model_params(sc) / 1e9:,.2f} B parameters")
     chip_ids = sorted(chips())
     for i, pool in enumerate(loaded.fleet):
         with st.expander(f"Pool {pool.name} ({pool.chip})", expanded=i == 0):
@@ -326,30 +358,130 @@ def _ab_tab(state: dict) -> None:
     st.table(pd.DataFrame(whatif.ab_rows(va, vb)).set_index("figure"))
 
 
-def _more_tab(scenario) -> None:
-    """Strategy comparison, tornado and goal seek: shown when the planner provides them."""
-    compare = getattr(api, "compare", None)
-    sensitivity = getattr(api, "sensitivity", None)
-    solve = getattr(api, "solve", None)
-    if compare is None and sensitivity is None and solve is None:
-        st.info("Strategy comparison, the tornado chart and goal seek appear here once this planner version "
-                "provides `planner compare`, `planner sensitivity` and `planner solve`.")
-    if compare is not None and st.button("Compare strategy modes", key="compare"):
-        answer = _guard("Compare", compare, scenario)
-        if answer is not None:
-            st.json(answer)
-    if sensitivity is not None and st.button("Tornado (sensitivity)", key="tornado"):
-        answer = _guard("Sensitivity", sensitivity, scenario)
-        if answer is not None:
-            fig = getattr(charts, "tornado_figure", None)
-            st.plotly_chart(fig(answer)) if fig else st.json(answer)
-    if solve is not None:
-        deadline = st.date_input("Finish by", scenario.start + dt.timedelta(days=365), key="solve-deadline")
-        path = st.text_input("Vary", "fleet[0].cloud.units", key="solve-path")
-        if st.button("What must we rent?", key="solve"):
-            answer = _guard("Goal seek", solve, scenario, deadline=deadline, vary=path)
-            if answer is not None:
-                st.json(answer)
+def _progress(label: str, total: int):
+    """A progress bar with an ETA, and the callback ``(done, total)`` that moves it."""
+    bar = st.progress(0.0, text=f"{label} ...")
+    t0 = time.perf_counter()
+
+    def tick(done: int, n: int = total) -> None:
+        n = max(n, done, 1)
+        elapsed = time.perf_counter() - t0
+        eta = elapsed / done * (n - done) if done else 0.0
+        bar.progress(min(done / n, 1.0), text=f"{label}: {done} / {n} · ETA {eta:.0f} s")
+
+    return bar, tick
+
+
+def _stale(state: dict, name: str, key: str) -> None:
+    if state.get(name) is not None and state[name][0] != key:
+        st.warning("The settings changed since this answer; press the button again to update.")
+
+
+def _compare_section(scenario, key: str, state: dict) -> None:
+    st.subheader("Strategy modes")
+    st.caption("Every mode's best strategy through the time simulation: one replication, the same draws "
+               "(`planner compare`).")
+    if st.button("Compare strategy modes", key="compare"):
+        with st.spinner("Simulating every strategy mode ..."):
+            rows = _guard("Compare", api.compare, scenario)
+        if rows is not None:
+            state["answer-compare"] = (key, rows)
+    _stale(state, "answer-compare", key)
+    if state.get("answer-compare") is not None:
+        rows = state["answer-compare"][1]
+        st.dataframe(present.compare_table(rows), hide_index=True)
+        st.plotly_chart(present.compare_figure(rows), key="chart-compare")
+
+
+def _tornado_section(scenario, key: str, state: dict) -> None:
+    st.subheader("Sensitivity (tornado)")
+    points = 1 + 2 * len(sens.inputs(scenario, scenario.name))
+    reps = st.number_input("Replications per point", 1, MAX_DECIDE_REPLICATIONS, 1, key="sens-reps",
+                           help="Each input alone at its low and high value, every point with the same seed "
+                                "(`planner sensitivity`). More replications are slower.")
+    st.caption(f"{points} points × {int(reps)} replication(s); swings in `planner/decide/sensitivity.py` SWINGS.")
+    if st.button("Tornado", key="tornado"):
+        bar, tick = _progress("Sensitivity points", points)
+        try:
+            table = _guard("Sensitivity", sens.sensitivity, scenario, replications=int(reps), progress=tick,
+                           source=scenario.name)
+        finally:
+            bar.empty()
+        if table is not None:
+            state["answer-tornado"] = (key, table)
+    _stale(state, "answer-tornado", key)
+    if state.get("answer-tornado") is not None:
+        table = state["answer-tornado"][1]
+        for m, fig in sens.tornado_figures(table).items():
+            st.plotly_chart(fig, key=f"chart-tornado-{m}")
+        st.dataframe(present.sensitivity_rows(table), hide_index=True)
+
+
+OTHER_PATH = "(another input by field path)"
+
+
+def _solve_section(scenario, key: str, state: dict) -> None:
+    st.subheader("Goal seek: what must we rent to finish by a date?")
+    paths = present.rental_paths(scenario)
+    if not paths:
+        st.caption("No pool rents cloud capacity: add cloud units to a pool in **Edit plan**, or vary another "
+                   "input by its field path.")
+    a, b = st.columns(2)
+    choice = a.selectbox("Vary", list(paths) + [OTHER_PATH], key="solve-choice",
+                         format_func=lambda p: f"{p} — {paths[p]}" if p in paths else p)
+    path = b.text_input("Field path", "fleet[0].units", key="solve-path",
+                        help="As in `planner solve --vary` and `planner sweep --set`, e.g. fleet[0].units.") \
+        if choice == OTHER_PATH else choice
+    current = _guard("Goal seek", edits.get_value, edits.to_mapping(scenario), path) if path else None
+    if path and current is None:
+        return
+    c, d, e, f = st.columns(4)
+    finish_by = c.date_input("Finish by", scenario.start + dt.timedelta(days=scenario.horizon_days // 2),
+                             key="solve-deadline")
+    quantile = d.number_input("At quantile", 0.01, 0.99, 0.9, 0.05, key="solve-quantile",
+                              help="0.9: nine replications in ten finish by the date.")
+    numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
+    if isinstance(current, float):
+        largest = e.number_input("Largest value to try", 0.0, 1e9, max(1.0, 4 * current), key=f"solve-max:{path}",
+                                 help="Bisection between 0 and this value.")
+    else:
+        largest = e.number_input("Largest value to try", 1, 100_000_000, max(1, 4 * current) if numeric else 1,
+                                 key=f"solve-max:{path}", help="Bisection between 0 and this value.")
+    reps = f.number_input("Replications per value", 1, MAX_DECIDE_REPLICATIONS, SOLVE_APP_REPLICATIONS,
+                          key="solve-reps", help="`planner solve` uses at least 20; fewer are faster but "
+                                                 "the quantile moves more from one value to the next.")
+    if st.button("What must we rent?", key="solve", type="primary"):
+        # both ends, then a bisection step per bit of the range (about 10 more for a float's 0.1% resolution)
+        bound = 2 + max(1, int(largest)).bit_length() + (10 if isinstance(largest, float) else 0)
+        bar, tick = _progress("Goal seek evaluations", bound)
+        try:
+            answer = _guard("Goal seek", solve, scenario, path, finish_by, quantile=float(quantile),
+                            high=largest, replications=int(reps), progress=tick, source=scenario.name)
+        finally:
+            bar.empty()
+        state["answer-solve"] = (key, answer) if answer is not None else None
+    _stale(state, "answer-solve", key)
+    if state.get("answer-solve") is None:
+        return
+    answer = state["answer-solve"][1]
+    if not answer["found"]:
+        st.error(present.solve_sentence(answer))
+    else:
+        st.success(present.solve_sentence(answer))
+        cols = st.columns(3)
+        q = f"P{answer['quantile'] * 100:g}"
+        cols[0].metric(answer["path"], f"{answer['value']:,}", border=True)
+        cols[1].metric(f"Finish date ({q})", answer["finish_date"] or "never", border=True)
+        cols[2].metric("Committed cost (P50)", fmt_usd(answer["cost_usd"]), border=True)
+    with st.expander(f"Evaluations ({len(answer['evaluations'])})"):
+        st.dataframe(present.solve_evaluations(answer), hide_index=True)
+
+
+def _more_tab(scenario, key: str, state: dict) -> None:
+    """Strategy comparison, tornado and goal seek: the functions behind `planner compare|sensitivity|solve`."""
+    _compare_section(scenario, key, state)
+    _tornado_section(scenario, key, state)
+    _solve_section(scenario, key, state)
 
 
 def _estimate_tab(scenario, key: str, state: dict) -> None:
@@ -446,7 +578,7 @@ def main() -> None:
         st.code(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False),
                 language="yaml")
     with tab_more:
-        _more_tab(scenario)
+        _more_tab(scenario, key, state)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,8 @@ def _warn_if_long(s, replications: int) -> None:
     est = run_estimate(s, replications)
     if est.seconds > LONG_RUN_S:
         err.print(Text(f"note: {replications:,} replication(s) of up to {est.events_per_replication:,.0f} events "
-                       f"each: this may take about {est.seconds / 60:,.0f} min"), highlight=False, soft_wrap=True)
+                       f"each: this may take up to about {est.seconds / 60:,.0f} min on one core (a bound over the "
+                       "whole horizon; the progress bar shows the real ETA)"), highlight=False, soft_wrap=True)
 
 
 def _dumps(obj) -> str:

@@ -19,6 +19,7 @@ from .errors import ScenarioError
 from .fmt import num
 from .loader import from_dict, parse_bytes
 from .metrics import BY_KEY, METRICS
+from .perf.params import count_params, dense_arch_for_params
 from .scenario import Scenario
 
 
@@ -35,6 +36,28 @@ def to_yaml(scenario: Scenario) -> str:
 def from_yaml(text: str, name: str = "<edited scenario>") -> Scenario:
     """Read back :func:`to_yaml` (or any scenario text) through the safe loader and the validator."""
     return from_dict(parse_bytes(text.encode("utf-8"), name), name)
+
+
+# ---------------------------------------------------------------- the model
+
+
+def model_params(scenario: Scenario) -> int:
+    """Total parameters of the scenario's model (preset or explicit architecture)."""
+    return count_params(scenario.workload.arch).total
+
+
+def set_model_size(scenario: Scenario, params: float) -> Scenario:
+    """The workload's model replaced by a dense Llama-3-shaped architecture of about ``params`` parameters.
+
+    The scenario format takes a preset id or an explicit architecture; a size becomes the explicit
+    architecture of :func:`planner.perf.params.dense_arch_for_params`, so the YAML says exactly what is trained.
+    """
+    try:
+        arch = dense_arch_for_params(float(params))
+    except ValueError as exc:
+        raise ScenarioError(str(exc), field="workload.model") from None
+    return edits.set_values(scenario, {"workload.model": arch.model_dump(exclude_none=True, exclude_defaults=True)},
+                            scenario.name)
 
 
 # ---------------------------------------------------------------- delivery plans

@@ -36,6 +36,29 @@ DEFAULT_SCENARIO: dict[str, Any] = {
 }
 
 
+# ---------------------------------------------------------------- parallel runs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``-n N`` keep the tests marked ``xdist_group`` on one worker (xdist's ``loadgroup``).
+
+    The browser tests share one Streamlit server and one page (tests/test_app_browser.py); the plain
+    ``load`` distribution would split them over the workers and start a server on each. Tests without
+    the mark are distributed one by one, as under ``load``.
+    """
+    if getattr(config.option, "dist", None) == "load":  # the controller: schedule by group
+        config.option.dist = "loadgroup"
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get("planner_loadgroup"):  # a worker: name the groups in the test ids
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Tell each xdist worker that the controller schedules by group."""
+    node.workerinput["planner_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
+
+
 # ---------------------------------------------------------------- the CLI, in process
 
 

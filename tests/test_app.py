@@ -427,3 +427,129 @@ def test_the_app_caps_the_time_a_run_may_take():
     assert "<app>" in str(info.value)
     assert page.MAX_APP_REPLICATIONS <= 1_000 and page.MAX_APP_RUN_S <= 300
     assert run_estimate(s, page.MAX_APP_REPLICATIONS).seconds < page.MAX_APP_RUN_S  # the cap still allows the slider
+
+
+# ---------------------------------------------------------------- compare, tornado and goal seek
+
+# owned chips arrive on day 60; until then only the rental trains: how much to rent decides the finish
+RENT = {**SMALL, "name": "app-rent", "horizon_days": 120,
+        "fleet": [{"name": "owned-h100", "chip": "h100-sxm", "units": 0,
+                   "deliveries": [{"date": "2025-03-01", "units": 128}]},
+                  {"name": "cloud-h100", "chip": "h100-sxm",
+                   "cloud": {"units": 32, "from": "2025-01-01", "until": "2025-12-31",
+                             "price_per_chip_hour_usd": 2.5}}]}
+
+
+def _more(app):
+    return app.tabs[TABS.index("Compare & solve")]
+
+
+def _open_rent(at, scenario_dir):
+    (scenario_dir / "d-rent.yaml").write_text(yaml.safe_dump(RENT, sort_keys=False))
+    at.run()
+    at.sidebar.selectbox[0].select_index(at.sidebar.selectbox[0].options.index("d-rent.yaml")).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    return at
+
+
+def _by_label(elements, label):
+    (found,) = [e for e in elements if e.label == label]
+    return found
+
+
+def test_compare_strategy_modes_matches_planner_compare(at):
+    assert not _more(at).dataframe  # nothing until asked
+    _by_label(_more(at).button, "Compare strategy modes").click().run()
+    _no_traceback(at)
+    table = _more(at).dataframe[0].value
+    want = api.compare(from_dict(SMALL))
+    assert list(table["mode"]) == [r["mode"] + (" (auto)" if r["auto"] else "") for r in want]
+    assert list(table["finish date"]) == [r.get("finish_date") or "never" if r["possible"] else "" for r in want]
+    assert any(c.proto.spec and "Strategy modes" in c.proto.spec for c in _more(at).get("plotly_chart"))
+    at.sidebar.slider[0].set_value(2.0).run()  # the answer is kept but marked stale
+    assert any("settings changed since this answer" in w.value for w in _more(at).warning)
+
+
+def test_tornado_uses_planner_sensitivity_with_the_chosen_replications(at):
+    from planner.decide.sensitivity import sensitivity
+
+    _by_label(_more(at).number_input, "Replications per point").set_value(2).run()
+    _by_label(_more(at).button, "Tornado").click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _more(at).dataframe[0].value
+    want = sensitivity(from_dict(SMALL), replications=2)
+    assert list(shown["input"]) == list(want["input"])
+    assert list(shown["finish p50 (low)"]) == [d or "never" for d in want["finish_date_p50_low"]]
+    titles = [c.proto.spec for c in _more(at).get("plotly_chart")]
+    assert sum("each input at its low and high value" in t for t in titles) == 2  # days and cost
+
+
+def test_goal_seek_answers_what_planner_solve_answers(at, scenario_dir):
+    import datetime as dt
+
+    from planner.decide.solve import solve
+
+    _open_rent(at, scenario_dir)
+    tab = _more(at)
+    assert _by_label(tab.selectbox, "Vary").value == "fleet[1].cloud.units"  # the rented pool is offered
+    _by_label(tab.date_input, "Finish by").set_value(dt.date(2025, 1, 3)).run()
+    _by_label(_more(at).number_input, "At quantile").set_value(0.5).run()
+    _by_label(_more(at).number_input, "Replications per value").set_value(2).run()
+    _by_label(_more(at).number_input, "Largest value to try").set_value(256).run()
+    _by_label(_more(at).button, "What must we rent?").click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    want = solve(from_dict(RENT), "fleet[1].cloud.units", dt.date(2025, 1, 3), quantile=0.5, high=256,
+                 replications=2)
+    assert want["found"] and 32 < want["value"] < 256  # the file's 32 are too few, 256 are enough
+    cards = {m.label: m.value for m in _more(at).metric}
+    assert cards["fleet[1].cloud.units"] == f"{want['value']:,}"
+    assert cards["Finish date (P50)"] == want["finish_date"] <= "2025-01-03"
+    (success,) = _more(at).success
+    assert "fleet[1].cloud.units" in success.value and want["finish_date"] in success.value
+
+
+def test_goal_seek_impossible_deadline_and_bad_paths_show_errors(at, scenario_dir):
+    import datetime as dt
+
+    _open_rent(at, scenario_dir)
+    _by_label(_more(at).date_input, "Finish by").set_value(dt.date(2025, 1, 1)).run()  # day 0: impossible
+    _by_label(_more(at).number_input, "Replications per value").set_value(1).run()
+    _by_label(_more(at).button, "What must we rent?").click().run()
+    _no_traceback(at)
+    (error,) = _more(at).error
+    assert "No value of fleet[1].cloud.units" in error.value and "2025-01-01" in error.value
+    assert not _more(at).metric
+
+    _by_label(_more(at).selectbox, "Vary").set_value("(another input by field path)").run()
+    for path, message in (("fleet[9].units", "fleet[9]"), ("fleet[0].chip", "needs a number"),
+                          ("fleet[0].[", "fleet[0].[")):
+        _by_label(_more(at).text_input, "Field path").input(path).run()
+        if _more(at).button and any(b.label == "What must we rent?" for b in _more(at).button):
+            _by_label(_more(at).button, "What must we rent?").click().run()
+        _no_traceback(at)
+        errors = _errors(at)
+        assert errors and any(message in e for e in errors), (path, errors)
+
+
+# ---------------------------------------------------------------- the model by size
+
+
+def test_model_by_size_writes_an_explicit_architecture(at):
+    from planner.perf.params import count_params
+
+    _edit(at).selectbox[0].set_value("(size in parameters)").run()
+    assert _by_label(_edit(at).number_input, "Parameters [billions]").value == pytest.approx(8.03, abs=0.01)
+    _by_label(_edit(at).number_input, "Parameters [billions]").set_value(20.0).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    model = _shown_scenario(at)["workload"]["model"]
+    assert isinstance(model, dict) and model["kv_heads"] == 8
+    arch = from_dict({**SMALL, "workload": {**SMALL["workload"], "model": model}}).workload.arch
+    assert count_params(arch).total == pytest.approx(20e9, rel=0.02)
+    assert any("B parameters (Llama 3 shape rule)" in c.value for c in _edit(at).caption)
+    at.sidebar.button[0].click().run()  # the edited model runs
+    _no_traceback(at)
+    assert not _errors(at)

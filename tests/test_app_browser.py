@@ -1,21 +1,21 @@
 """The real page in a real browser: `streamlit run app.py` driven by Playwright in Debian's Chromium.
 
-One test only (each costs seconds); the app's logic is covered in process by tests/test_app.py (AppTest).
-This one checks, in one browser session: a chart on first load; a delivery slip and more cloud units move
-the finish date; A/B; the YAML download re-validates; report.html opens offline. It prints the timings
-(first chart after page load; Run to updated chart with 1 and with 200 replications) and saves
-screenshots in its tmp folder. Waits are conditions, never sleeps; timings are printed, never asserted.
+One Streamlit server, one browser and one page for the module (each costs seconds); the tests reuse the
+page and each one brings the page to the state it checks, so they hold in any order. The app's logic is
+covered in process by tests/test_app.py (AppTest). Every wait is a condition (Playwright's auto-waiting
+``expect`` or ``wait_for_function``), never a sleep; screenshots go to each test's tmp folder. Timings
+are measured by benchmarks/app_timings.py, not here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,13 +23,15 @@ import pytest
 import yaml
 
 from planner import load_scenario
+from planner.loader import from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-START_TIMEOUT_S = 60
-PAGE_TIMEOUT_MS = 60_000
+START_TIMEOUT_S = 90
+PAGE_TIMEOUT_MS = 90_000
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker, one server
 
 # small and fast: an owned pool with a tranche and a rental, reliability off, one replication
 SCENARIO = {
@@ -45,6 +47,8 @@ SCENARIO = {
     "reliability": {"enabled": False},
     "simulation": {"seed": 1, "replications": 1},
 }
+CHARTS_DRAWN = "(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n"
+IDLE = "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
 
 
 def _free_port() -> int:
@@ -98,129 +102,206 @@ class StreamlitServer:
                 self.proc.wait(timeout=15)
 
 
-@pytest.fixture
-def browser_deps():
+@pytest.fixture(scope="module")
+def pw_api():
     """Playwright and Debian's Chromium, or a clean skip saying which is missing."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    api.expect.set_options(timeout=PAGE_TIMEOUT_MS)  # every wait is a condition with this bound
+    return api
+
+
+@pytest.fixture(scope="module")
+def server(pw_api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    folder = tmp_path_factory.mktemp("scenarios")
+    (folder / "small.yaml").write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
+    srv = StreamlitServer(folder)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+@pytest.fixture(scope="module")
+def browser(pw_api):
+    with pw_api.sync_playwright() as pw:  # the browser starts while the server is still booting
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    """The app, loaded once: the first chart is drawn before any Run."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    p = context.new_page()
+    p.set_default_timeout(PAGE_TIMEOUT_MS)
+    p.goto(server.url(), wait_until="domcontentloaded")
+    p.wait_for_function(CHARTS_DRAWN, arg=1)
+    yield p
+    context.close()
 
 
 @pytest.fixture
-def streamlit_server(browser_deps, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StreamlitServer]:
-    folder = tmp_path / "scenarios"
-    folder.mkdir()
-    (folder / "small.yaml").write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
-    server = StreamlitServer(folder)
-    request.addfinalizer(server.stop)
-    yield server
+def shots(page, tmp_path: Path) -> Iterator[Path]:
+    """The test's tmp folder for screenshots; a picture of the page when the test fails."""
+    yield tmp_path
+    with contextlib.suppress(Exception):
+        page.screenshot(path=str(tmp_path / "last.png"))
 
 
-def _set_number(field, value: str) -> None:
+def _idle(page) -> None:
+    page.wait_for_function(IDLE)
+
+
+def _set_number(field, value) -> None:
     """Type into a Streamlit number input and commit it (Enter)."""
-    field.fill(value)
+    field.fill(str(value))
     field.press("Enter")
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-def test_app_runs_in_chromium(browser_deps, streamlit_server: StreamlitServer, tmp_path: Path) -> None:
-    sync_playwright, expect = browser_deps.sync_playwright, browser_deps.expect
-    expect.set_options(timeout=PAGE_TIMEOUT_MS)  # every wait is a condition with this bound, never a sleep
-    shot = tmp_path / "app.png"
-    timings: dict[str, float] = {}
-    with sync_playwright() as pw:
-        # the browser starts while the server is still booting
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        page = context.pages[0] if context.pages else context.new_page()
-        page.set_default_timeout(PAGE_TIMEOUT_MS)
-        try:
-            url = streamlit_server.url()
-            t0 = time.perf_counter()
-            page.goto(url, wait_until="domcontentloaded")
-            # a chart on first load, before any Run
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1")
-            timings["first chart after page load [s]"] = time.perf_counter() - t0
-            expect(page.get_by_role("heading", name="Compute capacity planner")).to_be_visible()
-            expect(page).to_have_title("Capacity planner")
-            sidebar = page.get_by_test_id("stSidebar")
-            expect(sidebar.get_by_role("combobox", name="Scenario file")).to_have_value("small.yaml")
-            expect(page.get_by_text("Run: browser-small")).to_be_visible()
-            finish = page.get_by_test_id("stMetric").filter(has_text="Finish date (P50)").get_by_test_id(
-                "stMetricValue").first  # a rerun may briefly show the old card beside the new one
-            first = finish.inner_text()
-            page.screenshot(path=str(tmp_path / "1-first-load.png"))
-            page.get_by_role("tab", name="A/B").click()
-            page.get_by_role("button", name="Keep this run as A").click()
-            expect(page.get_by_text("A kept:")).to_be_visible()
+def _finish(page):
+    """The headline's P50 finish date card (a rerun may briefly show the old card beside the new one)."""
+    return page.get_by_test_id("stMetric").filter(has_text="Finish date (P50)").get_by_test_id(
+        "stMetricValue").first
 
-            # a later tranche: the finish date moves later
-            page.get_by_role("tab", name="Edit plan").click()
-            _set_number(page.get_by_label("Slip by [days]").first, "30")
-            t0 = time.perf_counter()
-            sidebar.get_by_role("button", name="Run").click()
-            expect(finish).not_to_have_text(first)
-            timings["Run to updated chart, 1 replication [s]"] = time.perf_counter() - t0
-            slipped = finish.inner_text()
-            assert slipped > first, (first, slipped)
-            assert page.get_by_test_id("stAlertContentError").count() == 0
-            # more cloud units: earlier again
-            page.get_by_role("tab", name="Edit plan").click()
-            page.get_by_text("Pool cloud-h100").click()  # open the rental's pool
-            _set_number(page.get_by_label("Cloud units", exact=True).nth(1), "1024")
-            sidebar.get_by_role("button", name="Run").click()
-            expect(finish).not_to_have_text(slipped)
-            assert finish.inner_text() < slipped
-            page.screenshot(path=str(tmp_path / "2-edited.png"))
 
-            # A/B side by side
-            page.get_by_role("tab", name="A/B").click()
-            page.get_by_role("button", name="Keep this run as B").click()
-            expect(page.get_by_text("B kept:")).to_be_visible()
-            expect(page.get_by_test_id("stTable").get_by_text("finish date P50")).to_be_visible()
-            page.screenshot(path=str(tmp_path / "3-ab.png"))
+def _run(page) -> str:
+    """Press Run (the settings differ from the last run) and wait for the new answer; returns its P50 finish."""
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Run").click()
+    _expect()(page.get_by_text("The settings changed since this run")).to_have_count(0)
+    _idle(page)
+    return _finish(page).inner_text()
 
-            # downloads: the edited scenario re-validates; report.html opens offline
-            page.get_by_role("tab", name="Run").click()
-            with page.expect_download() as dl:
-                page.get_by_test_id("stDownloadButton").filter(has_text="scenario.yaml").click()
-            yaml_path = tmp_path / "edited.yaml"
-            dl.value.save_as(yaml_path)
-            edited = load_scenario(yaml_path)
-            assert edited.fleet[1].cloud.units == 1024
-            assert str(edited.fleet[0].deliveries[0].date) == "2025-02-04"
-            with page.expect_download() as dl:
-                page.get_by_test_id("stDownloadButton").filter(has_text="report.html").click()
-            report = tmp_path / "report.html"
-            dl.value.save_as(report)
-            context.set_offline(True)
-            offline = context.new_page()
-            offline.goto(report.as_uri())
-            offline.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3")
-            expect(offline.get_by_text("finishes").first).to_be_visible()
-            offline.screenshot(path=str(tmp_path / "4-report-offline.png"), full_page=False)
-            offline.close()
-            context.set_offline(False)
 
-            # Monte Carlo: 200 replications with failures on, a progress bar, then the chart
-            _set_number(sidebar.get_by_label("Replications"), "200")
-            sidebar.get_by_text("Failures and restarts").click()
-            t0 = time.perf_counter()
-            sidebar.get_by_role("button", name="Run").click()
-            expect(page.get_by_text("200 replication(s)").first).to_be_visible(timeout=10 * PAGE_TIMEOUT_MS)
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1")
-            timings["Run to updated chart, 200 replications [s]"] = time.perf_counter() - t0
-            expect(page.get_by_test_id("stException")).to_have_count(0)
-            page.screenshot(path=str(shot))
-            print("\napp timings: " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
-        except Exception:
-            with contextlib.suppress(Exception):  # a picture of the failure, if the page still answers
-                page.screenshot(path=str(tmp_path / "failure.png"))
-            raise
-        finally:
-            context.close()
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
-    assert "Traceback" not in streamlit_server.log(), streamlit_server.log()
+def _expect():
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _shown_scenario(page) -> dict:
+    """The scenario as run, from the Scenario tab's YAML."""
+    return yaml.safe_load(page.locator("[data-testid=stCode]").first.text_content())
+
+
+def _edit_cell(page, grid, row: int, rows: int, value: int) -> None:
+    """Type ``value`` into the units column of ``row`` of a dynamic data editor with ``rows`` rows."""
+    box = grid.bounding_box()
+    row_px = 35  # Streamlit's data editor row height; the last row adds a new row
+    grid.page.mouse.click(box["x"] + box["width"] - 40, box["y"] + box["height"] - row_px * (rows + 1 - row) + 17)
+    page.keyboard.press("Enter")  # open the cell's editor
+    editor = page.locator("#portal input, #portal textarea").first
+    editor.fill(str(value))
+    editor.press("Enter")
+
+
+def test_first_load_shows_a_chart(page, shots):
+    expect = _expect()
+    expect(page).to_have_title("Capacity planner")
+    expect(page.get_by_role("heading", name="Compute capacity planner")).to_be_visible()
+    expect(page.get_by_test_id("stSidebar").get_by_role("combobox", name="Scenario file")).to_have_value("small.yaml")
+    _tab(page, "Run")
+    expect(page.get_by_text("Run: browser-small")).to_be_visible()
+    assert page.locator(".js-plotly-plot .main-svg").count() >= 1
+    assert page.get_by_test_id("stAlertContentError").count() == 0
+    page.screenshot(path=str(shots / "first-load.png"))
+    assert (shots / "first-load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_smaller_tranche_finishes_later_more_cloud_earlier(page, shots):
+    _tab(page, "Run")
+    first = _finish(page).inner_text()
+    _tab(page, "Edit plan")
+    grid = page.locator("[data-testid=stDataFrame]:visible").first  # pool owned-h100's delivery plan
+    _edit_cell(page, grid, row=0, rows=1, value=128)  # 512 -> 128 units by 2025-01-05
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stCode]')]"
+                           ".some(c => c.textContent.includes('units: 128'))")
+    later = _run(page)
+    assert later > first, (first, later)
+    assert _shown_scenario(page)["fleet"][0]["deliveries"] == [{"date": "2025-01-05", "units": 128}]
+    page.screenshot(path=str(shots / "tranche.png"))
+
+    _tab(page, "Edit plan")
+    expander = page.get_by_test_id("stExpander").filter(has_text="Pool cloud-h100")
+    if expander.get_by_label("Cloud units", exact=True).count() == 0 or \
+            not expander.get_by_label("Cloud units", exact=True).is_visible():
+        expander.get_by_text("Pool cloud-h100").click()  # open the rental's pool
+    _set_number(expander.get_by_role("spinbutton", name="Cloud units", exact=True), 1024)
+    _idle(page)
+    sooner = _run(page)
+    assert sooner < later, (later, sooner)
+    assert _shown_scenario(page)["fleet"][1]["cloud"]["units"] == 1024
+    assert page.get_by_test_id("stAlertContentError").count() == 0
+    page.screenshot(path=str(shots / "cloud.png"))
+
+
+def test_ab_side_by_side(page, shots):
+    expect = _expect()
+    _tab(page, "A/B")
+    page.get_by_role("button", name="Keep this run as A").click()
+    expect(page.get_by_text("A kept:")).to_be_visible()
+    _idle(page)
+    _tab(page, "Edit plan")
+    tokens = page.get_by_role("spinbutton", name="Tokens [trillions]")
+    _set_number(tokens, float(tokens.input_value()) / 2)  # half the tokens: B finishes sooner
+    _idle(page)
+    _run(page)
+    _tab(page, "A/B")
+    page.get_by_role("button", name="Keep this run as B").click()
+    expect(page.get_by_text("B kept:")).to_be_visible()
+    table = page.get_by_test_id("stTable")
+    row = table.locator("tr").filter(has_text="finish date P50")
+    expect(row).to_be_visible()
+    assert row.locator("td").last.inner_text().startswith("-"), row.inner_text()  # B - A: earlier
+    page.screenshot(path=str(shots / "ab.png"))
+
+
+def test_yaml_download_revalidates(page, shots):
+    sidebar = page.get_by_test_id("stSidebar")
+    _tab(page, "Run")
+    _set_number(sidebar.get_by_role("spinbutton", name="Delivery slip [days]"), 7)
+    _expect()(page.get_by_text("The settings changed since this run")).to_be_visible()
+    _run(page)
+    with page.expect_download() as dl:
+        page.get_by_test_id("stDownloadButton").filter(has_text="scenario.yaml").click()
+    path = shots / "edited.yaml"
+    dl.value.save_as(path)
+    edited = load_scenario(path)  # the validator of `planner validate`
+    assert edited == from_dict(_shown_scenario(page))  # what was run, as shown
+    assert edited.fleet[0].deliveries[0].date == dt.date(2025, 1, 5) + dt.timedelta(days=7)
+    page.screenshot(path=str(shots / "downloaded.png"))
+
+
+def test_report_html_opens_offline(page, browser, shots):
+    _tab(page, "Run")
+    with page.expect_download() as dl:
+        page.get_by_test_id("stDownloadButton").filter(has_text="report.html").click()
+    report = shots / "report.html"
+    dl.value.save_as(report)
+    offline = browser.new_context(viewport={"width": 1280, "height": 900})
+    asked: list[str] = []
+
+    def refuse(route) -> None:
+        asked.append(route.request.url)
+        route.abort()
+
+    offline.route("**/*", refuse)  # no network at all: plotly must be in the page
+    try:
+        view = offline.new_page()
+        view.set_default_timeout(PAGE_TIMEOUT_MS)
+        view.set_content(report.read_text(encoding="utf-8"), wait_until="load")
+        view.wait_for_function(CHARTS_DRAWN, arg=3)
+        _expect()(view.get_by_text("finishes").first).to_be_visible()
+        view.screenshot(path=str(shots / "report-offline.png"))
+    finally:
+        offline.close()
+    assert not [u for u in asked if u.startswith("http")], asked

@@ -131,3 +131,22 @@ def test_sensitivity_cli_writes_a_tornado(cli, make_scenario, tmp_path):
     assert t.loc["price", "cost_usd_p50_high"] > t.loc["price", "cost_usd_p50_low"]
     assert t.loc["delivery slip", "time_to_train_days_p50_high"] >= t.loc["delivery slip", "time_to_train_days_p50_low"]
     assert "plotly" in (tmp_path / "se" / "sensitivity.html").read_text().lower()
+
+
+def test_solve_on_the_seed_scenario_finds_the_rental_that_meets_march_2025():
+    """The seed question: how many H100 to rent so that the ramp finishes by 2025-03-01 at P90 (20 replications).
+
+    The answer meets the deadline and one unit fewer does not; the Ascend order alone misses it.
+    """
+    from pathlib import Path
+
+    from planner.loader import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-2024.yaml")
+    res = solve(sc, "fleet[1].cloud.units", dt.date(2025, 3, 1), quantile=0.9, low=0, high=256, replications=20)
+    v = res["value"]
+    seen = {e["value"]: e for e in res["evaluations"]}
+    assert res["found"] and 0 < v < 256 and res["monotone"]
+    assert seen[v]["meets"] and not seen[v - 1]["meets"] and not seen[0]["meets"]
+    limit = (dt.date(2025, 3, 1) - sc.start).days  # by 00:00 of the deadline's day
+    assert res["time_to_train_days"] <= limit < seen[v - 1]["time_to_train_days"]

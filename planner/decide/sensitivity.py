@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,6 +16,9 @@ from .. import costs
 from ..edits import scale_cloud, set_values, slip_deliveries
 from ..scenario import Scenario
 from .points import point_row, run_points
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 # swings: deliveries 30 days early to 90 days late; shortfall none to 30%; rented units x0.5 to x1.5;
 # MTBF x0.5 to x2; efficiency x0.8 to x1.2; prices x0.75 to x1.25 (ranges seen in the public record of
@@ -113,14 +117,15 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
     return df.sort_values("time_to_train_days_p50_swing", ascending=False, na_position="last").reset_index(drop=True)
 
 
-def tornado_html(table: pd.DataFrame, title: str) -> str:
-    """A self-contained page with two tornado charts (p50 time to train, p50 cost) and the table."""
+TORNADO_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"), ("cost_usd_p50", "Cost p50 [USD]"))
+
+
+def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
+    """Two tornado charts of a :func:`sensitivity` table: p50 time to train and p50 cost, by metric column."""
     import plotly.graph_objects as go
 
-    from ..report.html import figure_html
-
-    parts = []
-    for m, label in (("time_to_train_days_p50", "Time to train p50 [days]"), ("cost_usd_p50", "Cost p50 [USD]")):
+    figs = {}
+    for m, label in TORNADO_METRICS:
         t = table.sort_values(f"{m}_swing", ascending=True, na_position="first")
         base = t[f"{m}_base"].dropna().iloc[0] if t[f"{m}_base"].notna().any() else 0.0
         fig = go.Figure()
@@ -131,6 +136,16 @@ def tornado_html(table: pd.DataFrame, title: str) -> str:
         fig.add_vline(x=base, line_dash="dash")
         fig.update_layout(title=f"{label}: each input at its low and high value (base {base:,.4g})", barmode="overlay",
                           height=120 + 45 * len(t), xaxis_title=label)
+        figs[m] = fig
+    return figs
+
+
+def tornado_html(table: pd.DataFrame, title: str) -> str:
+    """A self-contained page with two tornado charts (p50 time to train, p50 cost) and the table."""
+    from ..report.html import figure_html
+
+    parts = []
+    for fig in tornado_figures(table).values():
         parts.append(figure_html(fig, include_plotlyjs=not parts))
     rows = table.to_html(index=False, float_format=lambda v: f"{v:,.4g}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"

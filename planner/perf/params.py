@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..arch import ModelArch
 
@@ -136,3 +137,54 @@ def model_flops_per_token(a: ModelArch, seq_len: int) -> float:
 def training_flops(a: ModelArch, seq_len: int, tokens: float) -> float:
     """Model FLOPs to train on ``tokens`` tokens [FLOP]."""
     return model_flops_per_token(a, seq_len) * tokens
+
+
+# Llama 3 shape rule (Dubey et al. 2024, "The Llama 3 Herd of Models", table 3): head width 128, 8 key-value
+# heads, SwiGLU FFN 3.5x the hidden size, hidden about 128x the layers (8B: 32 x 4096), vocabulary 128,256
+SIZE_HEAD_DIM = 128
+SIZE_KV_HEADS = 8
+SIZE_FFN_RATIO = 3.5
+SIZE_ASPECT = 128  # hidden / layers
+SIZE_VOCAB = 128_256
+MIN_SIZE_PARAMS, MAX_SIZE_PARAMS = 1e8, 1e13
+_MAX_HIDDEN = 262_144  # ModelArch's bound on hidden
+SIZE_TOLERANCE = 0.02  # among shapes this close to the asked size, the one nearest the aspect ratio wins
+
+
+def _dense_arch(layers: int, heads: int) -> ModelArch:
+    hidden = heads * SIZE_HEAD_DIM
+    kv = SIZE_KV_HEADS if heads % SIZE_KV_HEADS == 0 else heads
+    ffn = max(256, int(round(SIZE_FFN_RATIO * hidden / 256)) * 256)
+    return ModelArch(layers=layers, hidden=hidden, heads=heads, kv_heads=kv, ffn_hidden=ffn, vocab=SIZE_VOCAB)
+
+
+@lru_cache(maxsize=64)
+def dense_arch_for_params(params: float) -> ModelArch:
+    """A dense Llama-3-shaped architecture with about ``params`` parameters (the Llama 3 shape rule above).
+
+    Every (layers, heads) pair is scored; shapes within SIZE_TOLERANCE of the size keep the one whose
+    hidden/layers is nearest SIZE_ASPECT, otherwise the nearest size wins. 8.03e9 gives Llama 3 8B's shape.
+    """
+    if not MIN_SIZE_PARAMS <= params <= MAX_SIZE_PARAMS:
+        raise ValueError(f"{params:g} parameters is outside {MIN_SIZE_PARAMS:g} .. {MAX_SIZE_PARAMS:g}")
+    best, best_key = None, None
+    for layers in range(1, 1001):
+        # solve L*(2 h^2 + 2 h kv + 3 h ffn) + 2 V h = N for h, then try the neighbouring head counts
+        per_h2 = layers * (2 + 3 * SIZE_FFN_RATIO)
+        lin = 2 * SIZE_VOCAB + layers * 2 * SIZE_KV_HEADS * SIZE_HEAD_DIM
+        h = (-lin + (lin * lin + 4 * per_h2 * params) ** 0.5) / (2 * per_h2)
+        guess = h / SIZE_HEAD_DIM
+        if guess >= SIZE_KV_HEADS:  # whole groups of query heads per key-value head
+            near = {SIZE_KV_HEADS * int(guess // SIZE_KV_HEADS), SIZE_KV_HEADS * (int(guess // SIZE_KV_HEADS) + 1)}
+        else:
+            near = {max(1, int(guess)), int(guess) + 1}
+        for heads in sorted(near):
+            if heads * SIZE_HEAD_DIM > _MAX_HIDDEN:
+                continue
+            arch = _dense_arch(layers, heads)
+            miss = abs(count_params(arch).total / params - 1)
+            aspect = abs(arch.hidden / layers / SIZE_ASPECT - 1)
+            key = (miss > SIZE_TOLERANCE, aspect if miss <= SIZE_TOLERANCE else miss, miss)
+            if best_key is None or key < best_key:
+                best, best_key = arch, key
+    return best

@@ -1,0 +1,114 @@
+"""Tables and charts of the decision answers for people: strategy comparison, tornado table, goal seek.
+
+The app and the notebooks show ``planner compare``, ``planner sensitivity`` and ``planner solve`` answers
+with these; nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..fmt import fmt_mwh, fmt_pct, fmt_usd, num
+from ..scenario import Scenario
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+COMPARE_COLUMNS = ["mode", "pools", "days", "finish date", "committed", "used", "energy", "goodput",
+                   "link TB/day", "note"]
+
+
+def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """`planner compare` rows as the table the CLI prints: one row per mode, the one `auto` picks marked."""
+    out = []
+    for r in rows:
+        name = r["mode"] + (" (auto)" if r.get("auto") else "")
+        if not r.get("possible"):
+            out.append({"mode": name, "pools": "", "days": "", "finish date": "", "committed": "", "used": "",
+                        "energy": "", "goodput": "", "link TB/day": "", "note": f"not possible: {r.get('why')}"})
+            continue
+        days = num(r.get("time_to_train_days"))
+        out.append({
+            "mode": name, "pools": r.get("pool") or "",
+            "days": f"{days:.1f}" if r.get("finished") and days is not None else "not finished",
+            "finish date": r.get("finish_date") or "never",
+            "committed": fmt_usd(num(r.get("cost_usd"))), "used": fmt_usd(num(r.get("used_usd"))),
+            "energy": fmt_mwh(num(r.get("energy_mwh"))), "goodput": fmt_pct(num(r.get("goodput"))),
+            "link TB/day": f"{num(r.get('link_tb_per_day')) or 0.0:.2f}",
+            "note": f"{r.get('moves', 0)} moves" if r["mode"] == "sequential" else "",
+        })
+    return pd.DataFrame(out, columns=COMPARE_COLUMNS)
+
+
+def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Time to train (labelled with its finish date) and committed cost of each possible mode; auto's pick darker."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    ok = [r for r in rows if r.get("possible") and r.get("finished")]
+    names = [r["mode"] + (" (auto)" if r.get("auto") else "") for r in ok]
+    colors = ["#1f4e79" if r.get("auto") else "#8fb3d9" for r in ok]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Time to train [days] (label: finish date)",
+                                                        "Committed cost [USD]"), horizontal_spacing=0.12)
+    fig.add_trace(go.Bar(x=names, y=[r["time_to_train_days"] for r in ok], marker_color=colors, name="days",
+                         text=[r.get("finish_date") for r in ok], textposition="auto"), row=1, col=1)
+    fig.add_trace(go.Bar(x=names, y=[r.get("cost_usd") for r in ok], marker_color=colors, name="committed",
+                         text=[fmt_usd(num(r.get("cost_usd"))) for r in ok], textposition="auto"), row=1, col=2)
+    missing = [r["mode"] for r in rows if not (r.get("possible") and r.get("finished"))]
+    title = "Strategy modes (one replication, the same draws)"
+    if missing:
+        title += " · not shown: " + ", ".join(missing)
+    fig.update_layout(title=title, showlegend=False, template="plotly_white", height=360,
+                      margin=dict(l=60, r=20, t=70, b=40))
+    return fig
+
+
+def sensitivity_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`planner.decide.sensitivity.sensitivity` table for people: each input's low and high outcome."""
+    out = []
+    for _, r in table.iterrows():
+        def days(v):
+            return "never" if num(v) is None or v != v else f"{v:.1f}"
+
+        out.append({"input": r["input"], "low": r["low"], "high": r["high"],
+                    "days p50 (low)": days(r["time_to_train_days_p50_low"]),
+                    "days p50 (high)": days(r["time_to_train_days_p50_high"]),
+                    "finish p50 (low)": r.get("finish_date_p50_low") or "never",
+                    "finish p50 (high)": r.get("finish_date_p50_high") or "never",
+                    "cost p50 (low)": fmt_usd(num(r["cost_usd_p50_low"])),
+                    "cost p50 (high)": fmt_usd(num(r["cost_usd_p50_high"]))})
+    return pd.DataFrame(out)
+
+
+def rental_paths(scenario: Scenario) -> dict[str, str]:
+    """The goal-seek inputs a plan rents: ``fleet[i].cloud.units`` of each cloud pool, with a label for people."""
+    return {f"fleet[{i}].cloud.units": f"{p.name}: rented {p.chip} units"
+            for i, p in enumerate(scenario.fleet) if p.cloud is not None}
+
+
+def solve_sentence(answer: Mapping[str, Any]) -> str:
+    """A :func:`planner.decide.solve.solve` answer in words."""
+    q = f"P{float(answer['quantile']) * 100:g}"
+    n = len(answer.get("evaluations") or [])
+    if not answer.get("found"):
+        return (f"No value of {answer['path']} in the range tried finishes by {answer['deadline']} at {q} "
+                f"({n} evaluations).")
+    value = answer["value"]
+    shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
+    text = (f"{answer['path']} = {shown}: finishes {answer['finish_date']} at {q} (deadline {answer['deadline']}), "
+            f"committed cost P50 {fmt_usd(num(answer.get('cost_usd')))}; {n} evaluations")
+    if not answer.get("monotone", True):
+        text += "; the evaluated points were NOT monotone (a larger value finished later), check the evaluations"
+    return text + "."
+
+
+def solve_evaluations(answer: Mapping[str, Any]) -> pd.DataFrame:
+    """The points a goal seek evaluated: value, finish date at the quantile, meets the deadline, cost."""
+    rows = [{"value": e["value"], "finish date": e.get("finish_date") or "never",
+             "days": None if e.get("time_to_train_days") is None else round(e["time_to_train_days"], 2),
+             "meets deadline": bool(e.get("meets")), "committed cost P50": fmt_usd(num(e.get("cost_usd")))}
+            for e in answer.get("evaluations") or []]
+    return pd.DataFrame(rows, columns=["value", "finish date", "days", "meets deadline", "committed cost P50"])
