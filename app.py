@@ -43,6 +43,7 @@ MAX_APP_REPLICATIONS = 1_000
 MAX_TABLE_ROWS = 200
 MAX_UI_SEED = 2**53 - 1  # the largest integer a browser number field holds exactly
 MAX_DECIDE_REPLICATIONS = 200
+MAX_SOLVE_VALUE = 1e15  # the goal seek's upper bound (a browser number field holds integers exactly below 2**53)
 SOLVE_APP_REPLICATIONS = 5  # small by default: a goal seek runs a dozen values
 BY_SIZE = "(size in parameters)"
 EXPLICIT = "(explicit architecture)"
@@ -438,10 +439,12 @@ def _solve_section(scenario, key: str, state: dict) -> None:
                               help="0.9: nine replications in ten finish by the date.")
     numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
     if isinstance(current, float):
-        largest = e.number_input("Largest value to try", 0.0, 1e9, max(1.0, 4 * current), key=f"solve-max:{path}",
+        largest = e.number_input("Largest value to try", 0.0, MAX_SOLVE_VALUE,
+                                 min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), key=f"solve-max:{path}",
                                  help="Bisection between 0 and this value.")
     else:
-        largest = e.number_input("Largest value to try", 1, 100_000_000, max(1, 4 * current) if numeric else 1,
+        largest = e.number_input("Largest value to try", 1, int(MAX_SOLVE_VALUE),
+                                 min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1,
                                  key=f"solve-max:{path}", help="Bisection between 0 and this value.")
     reps = f.number_input("Replications per value", 1, MAX_DECIDE_REPLICATIONS, SOLVE_APP_REPLICATIONS,
                           key="solve-reps", help="`planner solve` uses at least 20; fewer are faster but "
