@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .metrics import DISTRIBUTION_KEYS
 from .perf.layout import LAYOUT_FIELDS
+
+if TYPE_CHECKING:  # pandas loads on first use: `planner estimate` never needs it
+    import pandas as pd
 
 SCHEDULE_COLUMNS = [
     "date",  # ISO date string, one row per day and pool
@@ -57,6 +58,13 @@ class Event:
     detail: str = ""
 
 
+def _frame(columns) -> pd.DataFrame:
+    """An empty table with these columns."""
+    import pandas as pd
+
+    return pd.DataFrame(columns=list(columns))
+
+
 @dataclass
 class RunResult:
     """A whole `planner run`: the summary.json figures plus the tables of the first replication."""
@@ -64,13 +72,13 @@ class RunResult:
     scenario_name: str
     summary: dict[str, Any]  # exactly summary.json (docs/formats.md)
     start: dt.date | None = None  # day 0 of the run
-    schedule: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SCHEDULE_COLUMNS))
-    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EVENT_COLUMNS))
-    plan: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLAN_COLUMNS))
-    layouts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LAYOUT_COLUMNS))
-    replications: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLICATION_COLUMNS))
-    links: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LINK_COLUMNS))
+    schedule: pd.DataFrame = field(default_factory=lambda: _frame(SCHEDULE_COLUMNS))
+    events: pd.DataFrame = field(default_factory=lambda: _frame(EVENT_COLUMNS))
+    plan: pd.DataFrame = field(default_factory=lambda: _frame(PLAN_COLUMNS))
+    layouts: pd.DataFrame = field(default_factory=lambda: _frame(LAYOUT_COLUMNS))
+    replications: pd.DataFrame = field(default_factory=lambda: _frame(REPLICATION_COLUMNS))
+    links: pd.DataFrame = field(default_factory=lambda: _frame(LINK_COLUMNS))
     compare: list[dict] = field(default_factory=list)  # every mode side by side (``planner compare``)
     # day, date, tokens_p10/p50/p90 (cumulative tokens trained over the sampled replications), tokens_target
-    tokens_fan: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tokens_fan: pd.DataFrame = field(default_factory=lambda: _frame(()))
     inputs: dict[str, Any] = field(default_factory=dict)  # the scenario as run (its JSON form), echoed by reports

@@ -23,7 +23,7 @@ MAX_HORIZON_DAYS = 36_500
 MAX_REPLICATIONS = 100_000
 MAX_SEED = 2**63 - 1
 MIN_MAINTENANCE_EVERY_DAYS = 1 / 24  # one planned interruption an hour at most
-LAST_DAY = dt.date(9999, 12, 31)
+LAST_DAY = dt.date(2262, 4, 10)  # the report's calendar is pandas datetime64[ns]: pandas.Timestamp.max is 2262-04-11
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -82,7 +82,7 @@ class Delivery(_Section):
 class Cloud(_Section):
     """Rented capacity, available between ``from`` and ``until`` at a price."""
 
-    units: Units = Field(gt=0)
+    units: Units = Field(ge=0, description="0: nothing rented (a sweep or goal seek may start there)")
     from_: dt.date = Field(alias="from")
     until: dt.date
     price_per_chip_hour_usd: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
@@ -173,7 +173,7 @@ class Pool(_Section):
             last_date, last_units = d.date, d.units
         if self.ordered_units is not None and last_units > self.ordered_units:
             raise ValueError(f"deliveries reach {last_units} units, more than ordered_units ({self.ordered_units})")
-        if self.planned_units == 0:
+        if self.planned_units == 0 and self.cloud is None:  # cloud.units: 0 says "nothing rented" on purpose
             raise ValueError("pool has no chips: set units, deliveries or cloud")
         return self
 
@@ -330,6 +330,8 @@ class Scenario(_Section):
                                   f"unknown chip {clip(chip_id)!r}; known: {', '.join(sorted(known))}")
         self._check_links_and_mode()
         reach = sum(p.planned_units for p in self.fleet)
+        if reach == 0:
+            raise field_error("fleet", "no pool has chips: every pool has 0 units, no deliveries and 0 rented")
         need = self.strategy.min_units_to_start
         if need is not None and need > reach:
             raise field_error("strategy.min_units_to_start",

@@ -74,9 +74,19 @@ def test_odd_yaml_values_are_one_line(cli, make_scenario, value):
     _one_clean_line(cli("validate", make_scenario.text(text)))
 
 
-def test_a_start_near_year_9999_is_refused(cli, make_scenario):
-    line = _one_clean_line(cli("validate", make_scenario(start="9999-06-01", horizon_days=730)))
-    assert "horizon_days" in line and "9999-12-31" in line
+@pytest.mark.parametrize("start, horizon", [("9999-06-01", 730), ("9999-11-01", 30), ("2262-04-01", 30)])
+def test_a_calendar_past_the_reports_last_day_is_refused(cli, make_scenario, tmp_path, start, horizon):
+    """Years past 9999, and past pandas' last timestamp (2262-04-11) that the report's dates use, at run time."""
+    out = tmp_path / "out"
+    line = _one_clean_line(cli("run", make_scenario(start=start, horizon_days=horizon), "--out", out))
+    assert "horizon_days" in line and "2262-04-10" in line and not out.exists()
+
+
+def test_the_last_day_of_the_calendar_runs_and_writes_dates(cli, make_scenario, tmp_path):
+    path = make_scenario(start="2262-01-01", horizon_days=98, reliability={"enabled": True},
+                         workload={"tokens": 1e15})
+    assert cli("run", path, "--out", tmp_path / "out").exit_code == 0
+    assert "2262-04-0" in (tmp_path / "out" / "schedule.csv").read_text()
 
 
 # ---------------------------------------------------------------- 5. silent acceptance

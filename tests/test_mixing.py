@@ -181,3 +181,26 @@ def test_more_chips_never_finish_later_under_high_failure_rates():
 
     small, large = days_on(8192), days_on(32768)
     assert large <= small * 1.02
+
+
+@pytest.mark.parametrize("mode", ["diloco", "sync"])
+def test_a_pool_that_arrives_later_joins_the_job_under_failures(mode):
+    """A capacity step in a pool the current plan does not use yet must still wake the job (failures on).
+
+    The H100 pool trains alone until the Ascend chips arrive on day 30; from then on the plan spans both.
+    """
+    d = {**MIX, "strategy": {"mode": mode},
+         "reliability": {"enabled": True, "mtbf_chip_days": 1000, "repair_days": 0}}  # no shrink: no re-plan
+    d["workload"] = {**MIX["workload"], "tokens": 5e12}
+    d["fleet"] = [{"name": "ascend", "chip": "ascend-910b", "site": "cn", "units": 0,
+                   "deliveries": [{"date": "2025-01-31", "units": 256}]},
+                  dict(MIX["fleet"][1])]
+    if mode == "sync":
+        for p in d["fleet"]:
+            p["site"] = "dc"
+        d.pop("links")
+    res = api.simulate(from_dict(d), replications=1, seed=3)
+    lay = res.layouts
+    assert res.replications["failures"].iloc[0] > 0
+    assert set(lay.loc[lay["start_days"] < 30, "pool"]) == {"h100"}
+    assert "ascend" in set(lay.loc[lay["start_days"] >= 30, "pool"])

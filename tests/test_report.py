@@ -392,3 +392,29 @@ def test_cells_for_people() -> None:
     assert tables.fmt_cell("units", 8192) == "8,192"
     out = tables.with_dates(pd.DataFrame({"start_days": [0.5], "end_days": [31.0]}), START)
     assert list(out.iloc[0][:2]) == ["2025-01-01", "2025-02-01"]
+
+
+@pytest.mark.parametrize("fail_in", [None, "child", "parent"])
+def test_workbook_written_beside_the_rest_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       fail_in: str | None) -> None:
+    """A single-threaded writer forks for report.xlsx: the same bytes; a failure either side leaves nothing."""
+    import planner.report.writer as writer
+
+    result = make_result()
+    write_report(result, tmp_path / "plain")  # test workers have threads: written in order
+    monkeypatch.setattr(writer.threading, "active_count", lambda: 1)
+    started = []
+    real_start = writer._start_xlsx
+    monkeypatch.setattr(writer, "_start_xlsx", lambda *a: started.append(real_start(*a)) or started[-1])
+    if fail_in == "child":  # the forked writer fails: the parent writes the workbook itself
+        monkeypatch.setattr(writer, "_xlsx_child", lambda *a: (_ for _ in ()).throw(RuntimeError("child")))
+    if fail_in == "parent":
+        monkeypatch.setattr("planner.report.html.write_html", _boom)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            write_report(result, tmp_path / "forked")
+        assert [p.name for p in tmp_path.iterdir()] == ["plain"]
+        return
+    write_report(result, tmp_path / "forked")
+    assert started and started[0] is not None
+    for f in REPORT_FILES:
+        assert (tmp_path / "forked" / f).read_bytes() == (tmp_path / "plain" / f).read_bytes(), f

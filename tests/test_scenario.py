@@ -243,3 +243,18 @@ def test_catalog_tables_list_every_entry(cli):
 def test_no_command_prints_help(cli):
     r = cli()  # the exit code is click's business (2 since click 8.2, 0 before)
     assert "Usage" in r.stdout and "estimate" in r.stdout and "validate" in r.stdout
+
+
+def test_zero_rented_units_is_a_pool_with_nothing_rented(cli, make_scenario, tmp_path):
+    rent = {"name": "rent", "chip": "h100-sxm",
+            "cloud": {"units": 0, "from": "2025-01-01", "until": "2025-03-01", "price_per_chip_hour_usd": 2.0}}
+    path = make_scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64}, rent])
+    assert cli("validate", str(path)).exit_code == 0
+    r = cli("run", str(path), "--out", str(tmp_path / "out"))
+    assert r.exit_code == 0, r
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["strategy"]["pools"] == ["h100"]
+    assert {c["pool"]: c["committed_usd"] for c in summary["costs"]["pools"]}["rent"] == 0
+    empty = make_scenario(fleet=[rent])
+    bad = cli("validate", str(empty))
+    assert bad.exit_code == 2 and "fleet: no pool has chips" in bad.stderr and "Traceback" not in bad.stderr

@@ -186,3 +186,34 @@ def test_training_setup_batch_in_sequences():
     assert training_setup(a, 8192, None, "bf16").global_batch_seqs == round(4e6 / 8192)  # default below 100B
     assert training_setup(arch("llama3-405b"), 8192, None, "fp8").global_batch_seqs == round(16e6 / 8192)
     assert training_setup(a, 8192, 100, "bf16").global_batch_seqs == 1
+
+
+# --- the simulation's planner: its incremental scoring gives best_layout's answer ------------------
+
+_RESULT_FIELDS = ("layout", "units_available", "units_used", "tokens_per_s", "step_time_s", "mfu",
+                  "memory_per_chip_gib", "micro_batches", "layouts_evaluated")
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mid=st.sampled_from(["llama3-8b", "mixtral-8x7b"]),
+       asks=st.lists(st.tuples(st.integers(1, 3000), st.sampled_from([None, 64, 100, 517])), min_size=3,
+                     max_size=12))
+def test_planner_gives_best_layouts_answer_whatever_was_asked_before(mid, asks):
+    from planner.perf.search import LayoutPlanner
+
+    w = wl(mid)
+    planner = LayoutPlanner(arch(mid), H100, w, 3000)
+    for units, b in asks:
+        got = planner.layout(units, b)
+        setup = planner._setup(b)  # the workload with its batch share of b sequences
+        try:
+            want = best_layout(arch(mid), H100, setup, units)
+        except InfeasiblePlanError:
+            want = None
+        if units < planner.min_units:
+            assert got is None
+            continue
+        assert (got is None) == (want is None), (units, b)
+        if want is not None:
+            assert {f: getattr(got, f) for f in _RESULT_FIELDS} == {f: getattr(want, f) for f in _RESULT_FIELDS}

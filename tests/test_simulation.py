@@ -389,3 +389,43 @@ def test_run_equals_estimate_on_random_fixed_fleets(chip, units, model, reserved
     expected = api.estimate(sc)["combined"]["time_to_train_days"]
     got = api.simulate(sc, replications=1, seed=2).summary["metrics"]["time_to_train_days"]["p50"]
     assert got == pytest.approx(expected, rel=0.01)
+
+
+# -- failures: the count matches the exposure (a Poisson process on training time) -------------------
+
+@pytest.mark.parametrize("rel_extra", [{"maintenance_every_days": 1000}, {"maintenance_every_days": 0.5}],
+                         ids=["no-maint", "maint-twice-a-day"])
+def test_failure_count_matches_training_exposure(rel_extra):
+    """Failures come at the job's rate during training and checkpoint writes only, never twice over one stretch.
+
+    Over ~20 replications of about 60 failures each the total count is Poisson: its mean is the training
+    hours over the job MTBF; 4 standard deviations is the bound (a stretch counted twice adds ~15%).
+    """
+    sc = _failing(100, restart_base_minutes=30, repair_days=0, **rel_extra)
+    ctx = Context(sc, layout_planners(sc))
+    seen = expected = 0.0
+    for q in np.random.SeedSequence(3).spawn(20):
+        supply_seed, job_seed, _ = q.spawn(3)
+        run = simulate(sc, Single(ctx, ("p",)), draw_supply(sc, supply_seed), np.random.default_rng(job_seed))
+        job, st = run.job, run.job.stats
+        cyc = job._cycle()
+        pause_h = sc.reliability.maintenance_minutes / 60.0
+        restarts_h = (st.restarts + st.maintenance + 1) * job._restart_h(job.plan.units_used)
+        exposure_h = st.finish_h - restarts_h - st.maintenance * (pause_h + cyc.delta)
+        seen += st.failures
+        expected += exposure_h / cyc.mtbf_h
+    assert st.replans == 0 and seen > 500
+    assert abs(seen - expected) < 4 * math.sqrt(expected), (seen, expected)
+
+
+def test_the_event_budget_stops_a_replication_as_unfinished(monkeypatch):
+    """Behind the up-front work estimate, the engine stops a replication after EVENT_BUDGET interruptions."""
+    import planner.sim.engine as engine
+
+    monkeypatch.setattr(engine, "EVENT_BUDGET", 10)
+    sc = _failing(100, restart_base_minutes=30, repair_days=0)
+    ctx = Context(sc, layout_planners(sc))
+    out = run_replication(sc, ctx, np.random.SeedSequence(1), tables=True)
+    assert not out.metrics["finished"] and 0 < out.metrics["failures"] <= 10
+    ends = out.events[out.events["event"] == "give_up"]
+    assert len(ends) == 1 and "event budget" in ends["detail"].iloc[0]

@@ -22,6 +22,7 @@ from .points import finish_quantile_days, run_points
 MAX_EVALUATIONS = 40
 SOLVE_MIN_REPLICATIONS = 20  # a quantile of fewer replications moves too much from one value to the next
 FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share of the range
+MONOTONE_SLACK = 0.01  # a larger value may finish this share later and still count as monotone
 
 
 def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
@@ -81,9 +82,12 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             lo, hi = (lo, mid) if seen[mid]["meets"] else (mid, hi)
         best = hi
     pts = sorted(seen.values(), key=lambda e: e["value"])
-    # monotone: once a value meets the deadline, every larger evaluated value does too
+    # monotone: once a value meets the deadline every larger evaluated value does too, and a larger value
+    # never finishes later (beyond MONOTONE_SLACK: the quantile of a finite sample moves a little)
     first_meet = next((i for i, e in enumerate(pts) if e["meets"]), len(pts))
-    monotone = all(e["meets"] for e in pts[first_meet:])
+    days = [math.inf if e["time_to_train_days"] is None else e["time_to_train_days"] for e in pts]
+    monotone = all(e["meets"] for e in pts[first_meet:]) and all(
+        b <= a * (1 + MONOTONE_SLACK) or math.isinf(a) for a, b in zip(days, days[1:], strict=False))
     hit = seen.get(best) if best is not None else None
     return {
         "found": best is not None,

@@ -8,7 +8,7 @@ Recompute is named by its string everywhere; the vectorized search alone codes i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,7 +57,7 @@ class Layout:
 
     def as_dict(self) -> dict:
         """The ``parallelism`` object of `planner estimate --json` (docs/formats.md)."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in LAYOUT_FIELDS}  # flat fields: no deep copy
 
     def label(self) -> str:
         """A compact one-line form, e.g. ``TP8 PP16x1 DP64 CP1 EP1 mb1 selective Z1``."""

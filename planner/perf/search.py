@@ -16,7 +16,7 @@ from .layout import RECOMPUTE, Layout, Parallelism
 from .memory import usable_bytes
 from .params import model_flops_per_token
 from .setup import TrainingSetup
-from .steptime import Candidates, evaluate
+from .steptime import Candidates, Scores, evaluate
 from .system import System, as_system
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -78,6 +78,22 @@ def build_candidates(arch: ModelArch, system: System | Chip, wl: TrainingSetup, 
 
     The stack decides which recompute modes, ZeRO stages and interleaving exist (planner/data/stacks.yaml).
     """
+    shapes = layout_shapes(arch, system, wl, pin)
+    dp, ok = shapes_on(shapes, units, wl, pin)
+    idx = np.nonzero(ok)[0]
+    return Candidates(tp=shapes.tp[idx], pp=shapes.pp[idx], vp=shapes.vp[idx], cp=shapes.cp[idx], ep=shapes.ep[idx],
+                      dp=dp[idx], mb=shapes.mb[idx], recompute=shapes.recompute[idx], zero=shapes.zero[idx])
+
+
+def shapes_on(shapes: Candidates, units: int, wl: TrainingSetup, pin: Parallelism = Parallelism()):
+    """The data-parallel degree of every shape on ``units`` chips, and which shapes are candidates there."""
+    dp, ok = _fill_dp(shapes.tp, shapes.pp, shapes.cp, shapes.ep, shapes.mb, units, wl, pin)
+    return dp, ok & (shapes.tp * shapes.pp * shapes.cp <= units)
+
+
+def layout_shapes(arch: ModelArch, system: System | Chip, wl: TrainingSetup,
+                  pin: Parallelism = Parallelism()) -> Candidates:
+    """Every layout shape worth scoring, whatever the chip count (``dp`` left at 0: ``shapes_on`` fills it)."""
     system = as_system(system)
     st = system.stack
     L = arch.layers
@@ -97,12 +113,10 @@ def build_candidates(arch: ModelArch, system: System | Chip, wl: TrainingSetup, 
     grid = np.array(np.meshgrid(tps, pps, vps, cps, eps, mbs, rcs, zs, indexing="ij")).reshape(8, -1)
     tp, pp, vp, cp, ep, mb, rc, z = grid
     layers_rank = -(-L // pp)
-    ok = (tp * pp * cp <= units) & ((vp == 1) | ((pp > 1) & (layers_rank % vp == 0) & (layers_rank >= vp)))
-    dp, valid = _fill_dp(tp, pp, cp, ep, mb, units, wl, pin)
-    ok &= valid
+    ok = (vp == 1) | ((pp > 1) & (layers_rank % vp == 0) & (layers_rank >= vp))
     idx = np.nonzero(ok)[0]
-    return Candidates(tp=tp[idx], pp=pp[idx], vp=vp[idx], cp=cp[idx], ep=ep[idx], dp=dp[idx], mb=mb[idx],
-                      recompute=rc[idx], zero=z[idx])
+    return Candidates(tp=tp[idx], pp=pp[idx], vp=vp[idx], cp=cp[idx], ep=ep[idx], dp=np.zeros_like(tp[idx]),
+                      mb=mb[idx], recompute=rc[idx], zero=z[idx])
 
 
 def _fill_dp(tp, pp, cp, ep, mb, units: int, wl: TrainingSetup, pin: Parallelism):
@@ -181,6 +195,23 @@ def best_layout(arch: ModelArch, system: System | Chip, wl: TrainingSetup, units
     return _result(arch, chip, wl, cands, sc, _best_index(sc, fits), units, len(cands), t0)
 
 
+SHAPE_TABLES = 8  # batch shares whose shape scores a planner keeps (about 2 MB each for a dense model)
+
+
+@dataclass
+class _ShapeTable:
+    """Every layout shape for one batch share, with its scores at the data-parallel degree last seen."""
+
+    shapes: Candidates
+    dp: np.ndarray  # the degree each shape was scored at (0: not yet)
+    memory_bytes: np.ndarray
+    step_time_s: np.ndarray
+    tokens_per_step: np.ndarray
+    micro_batches: np.ndarray
+    units_used: np.ndarray
+    all_shapes: Candidates  # every shape, pruned or not (the count best_layout reports)
+
+
 class LayoutPlanner:
     """Layouts over time for the simulation, called per re-plan, never per event.
 
@@ -197,6 +228,7 @@ class LayoutPlanner:
         chip = self.system.chip
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
         self._cache: dict[tuple[int, int], LayoutResult | None] = {}
+        self._tables: dict[int, _ShapeTable] = {}  # per batch share: every shape's last scores (``_search``)
         self._resized: dict[tuple, LayoutResult | None] = {}
         self.min_units = self._leanest(max_units)
         if self.layout(max_units) is None:
@@ -241,12 +273,73 @@ class LayoutPlanner:
         if key not in self._cache:
             # the search covers every layout on at most ``units`` chips, so the answer depends on ``units``
             # alone, never on which counts were asked before (replications on any worker agree)
-            try:
-                res = best_layout(self.arch, self.system, self._setup(b), units, self.pin)
-            except InfeasiblePlanError:
-                res = None
-            self._cache[key] = res
+            self._cache[key] = self._search(units, b)
         return self._cache[key]
+
+    def _fitting_shapes(self, wl: TrainingSetup) -> tuple[Candidates, Candidates]:
+        """Every shape, and those that fit in memory at some chip count (the rest can never be picked).
+
+        A chip's memory never grows with the data-parallel degree (ZeRO shards the state over more
+        replicas; fewer micro-batches are in flight), so a shape that does not fit at the most replicas
+        the batch allows (one micro-batch each) fits nowhere.
+        """
+        shapes = layout_shapes(self.arch, self.system, wl, self.pin)
+        if self.pin.dp or not len(shapes):
+            return shapes, shapes
+        most = np.maximum(wl.global_batch_seqs // shapes.mb, 1)
+        most = np.maximum((most // shapes.ep) * shapes.ep, shapes.ep)
+        widest = replace(shapes, dp=most)
+        keep = np.nonzero(evaluate(self.arch, self.system, wl, widest).memory_bytes <= usable_hbm_bytes(self.chip))[0]
+        return shapes, Candidates(tp=shapes.tp[keep], pp=shapes.pp[keep], vp=shapes.vp[keep], cp=shapes.cp[keep],
+                                  ep=shapes.ep[keep], dp=shapes.dp[keep], mb=shapes.mb[keep],
+                                  recompute=shapes.recompute[keep], zero=shapes.zero[keep])
+
+    def _search(self, units: int, b: int) -> LayoutResult | None:
+        """``best_layout(units)`` for a batch share of ``b`` sequences, scoring only what changed.
+
+        Every shape's score depends on the shape and its data-parallel degree alone, and a chip count
+        changes the degree of few shapes: the scores of the last degree seen are kept per shape, and only
+        shapes whose degree differs are scored again. The candidates, their order and the pick are those
+        of ``best_layout``, so the answer is the same whatever was asked before.
+        """
+        t0 = time.perf_counter()
+        wl = self._setup(b)
+        tab = self._tables.pop(b, None)
+        if tab is None:
+            every, shapes = self._fitting_shapes(wl)
+            n = len(shapes)
+            tab = _ShapeTable(shapes, np.zeros(n, dtype=shapes.tp.dtype), np.zeros(n), np.zeros(n), np.zeros(n),
+                              np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), every)
+        self._tables[b] = tab  # most recently used last
+        while len(self._tables) > SHAPE_TABLES:
+            self._tables.pop(next(iter(self._tables)))
+        dp, ok = shapes_on(tab.shapes, units, wl, self.pin)
+        stale = np.nonzero(ok & (dp != tab.dp))[0]
+        evaluated = int(shapes_on(tab.all_shapes, units, wl, self.pin)[1].sum())  # as best_layout counts
+        if len(stale):
+            sh = tab.shapes
+            c = Candidates(tp=sh.tp[stale], pp=sh.pp[stale], vp=sh.vp[stale], cp=sh.cp[stale], ep=sh.ep[stale],
+                           dp=dp[stale], mb=sh.mb[stale], recompute=sh.recompute[stale], zero=sh.zero[stale])
+            sc = evaluate(self.arch, self.system, wl, c)
+            tab.dp[stale] = dp[stale]
+            tab.memory_bytes[stale] = sc.memory_bytes
+            tab.step_time_s[stale] = sc.step_time_s
+            tab.tokens_per_step[stale] = sc.tokens_per_step
+            tab.micro_batches[stale] = sc.micro_batches
+            tab.units_used[stale] = sc.units_used
+        idx = np.nonzero(ok)[0]
+        if not len(idx):
+            return None
+        sh = tab.shapes
+        cands = Candidates(tp=sh.tp[idx], pp=sh.pp[idx], vp=sh.vp[idx], cp=sh.cp[idx], ep=sh.ep[idx], dp=dp[idx],
+                           mb=sh.mb[idx], recompute=sh.recompute[idx], zero=sh.zero[idx])
+        sc = Scores(memory_bytes=tab.memory_bytes[idx], step_time_s=tab.step_time_s[idx],
+                    tokens_per_step=tab.tokens_per_step[idx], micro_batches=tab.micro_batches[idx],
+                    units_used=tab.units_used[idx])
+        fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
+        if not fits.any():
+            return None
+        return _result(self.arch, self.chip, wl, cands, sc, _best_index(sc, fits), units, evaluated, t0)
 
     def resize(self, current: LayoutResult, units: int) -> LayoutResult | None:
         """``current``'s shape with the most replicas ``units`` chips allow, if it fits; else ``layout``."""

@@ -7,10 +7,12 @@ Every function copes with empty or missing tables by returning a figure that say
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import numpy as np
 import pandas as pd
-import plotly.express as px
+import plotly.colors
 import plotly.graph_objects as go
 
 from ..perf.layout import LAYOUT_FIELDS
@@ -23,8 +25,22 @@ _MARKERS = {
     "maintenance": ("line-ns-open", "#7f7f7f"),
     "replan": ("diamond", "#2ca02c"),
 }
-_PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3 + px.colors.qualitative.Set2
-_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=40), height=380, hovermode="x unified")
+_QUALITATIVE = plotly.colors.qualitative
+_PALETTE = _QUALITATIVE.Plotly + _QUALITATIVE.D3 + _QUALITATIVE.Set2
+_LAYOUT = dict(margin=dict(l=60, r=20, t=50, b=40), height=380, hovermode="x unified")
+_AXIS = dict(gridcolor="#EBF0F8", linecolor="#EBF0F8", ticks="", zerolinecolor="#EBF0F8", zerolinewidth=2,
+             automargin=True, title=dict(standoff=15))
+# the look of plotly_white without its defaults for every trace type: a figure copies its template, and
+# copying the full one costs about 0.1 s per figure
+LEAN_LAYOUT = dict(
+    colorway=_QUALITATIVE.Plotly, font=dict(color="#2a3f5f"), paper_bgcolor="white", plot_bgcolor="white",
+    hoverlabel=dict(align="left"), title=dict(x=0.05), xaxis=_AXIS, yaxis=_AXIS)
+
+
+@functools.cache
+def lean_template() -> go.layout.Template:
+    """The report's template (built on first use: building it validates every property)."""
+    return go.layout.Template(layout=LEAN_LAYOUT)
 JOB_ROW = "(job)"
 MAX_MARKERS = 150  # more interruption markers than this are drawn as weekly counts only
 
@@ -32,11 +48,16 @@ MAX_MARKERS = 150  # more interruption markers than this are drawn as weekly cou
 # ---------------------------------------------------------------- helpers
 
 
+def new_figure(*traces) -> go.Figure:
+    """A figure on the lean template (every chart of the reports starts here)."""
+    return go.Figure(data=list(traces), layout={"template": lean_template()})
+
+
 def empty_figure(title: str, message: str = "no data") -> go.Figure:
     """A blank figure carrying ``message`` in the middle."""
-    fig = go.Figure()
+    fig = new_figure()
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=16))
-    fig.update_layout(title=title, template="plotly_white", height=300, margin=_LAYOUT["margin"])
+    fig.update_layout(title=title, height=300, margin=_LAYOUT["margin"])
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
@@ -81,7 +102,7 @@ def _vline(fig: go.Figure, x: Any, text: str, color: str = "#444") -> None:
 def _stacked_area(schedule: pd.DataFrame, value: str, colors: dict[str, str]) -> go.Figure:
     data = schedule.assign(_date=_dates(schedule["date"]))
     wide = data.pivot_table(index="_date", columns="pool", values=value, aggfunc="sum", sort=True).fillna(0.0)
-    fig = go.Figure()
+    fig = new_figure()
     for pool in [p for p in colors if p in wide.columns]:
         fig.add_trace(
             go.Scatter(
@@ -108,7 +129,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
         rows = plan.assign(_date=_dates(plan["date"])).dropna(subset=["_date"])
         steps = rows.pivot_table(index="_date", columns="pool", values="planned_units", aggfunc="last", sort=True)
         if pd.notna(end) and len(steps) and steps.index[-1] < end:  # carry the last planned level to the end
-            steps.loc[end] = pd.NA
+            steps.loc[end] = np.nan
         steps = steps.ffill().fillna(0.0).astype(float)
         order = [p for p in colors if p in steps.columns]
         stacked = steps[order].cumsum(axis=1)
@@ -141,7 +162,7 @@ def tokens_figure(
         fig = _stacked_area(pools if not pools.empty else schedule, "tokens_trained", pool_colors(schedule))
     else:
         total = schedule.assign(_date=_dates(schedule["date"])).groupby("_date", sort=True)["tokens_trained"].sum()
-        fig = go.Figure(go.Scatter(x=total.index, y=total.values, name="tokens trained", mode="lines"))
+        fig = new_figure(go.Scatter(x=total.index, y=total.values, name="tokens trained", mode="lines"))
     if target_tokens:
         fig.add_hline(y=float(target_tokens), line=dict(color="#999", dash="dash"))
     if finish_band and finish_band[0] and finish_band[1] and finish_band[0] != finish_band[1]:
@@ -203,7 +224,7 @@ def timeline_figure(
         days = pd.to_numeric(days, errors="coerce").astype(float)
         return (t0 + pd.to_timedelta(days, unit="D")).dt.round("s") if t0 is not None else days
 
-    fig = go.Figure()
+    fig = new_figure()
     colors = pool_colors(layouts, events)
     if has_layouts:
         lay = layouts.copy()
@@ -273,7 +294,7 @@ def interruptions_figure(events: pd.DataFrame | None, start: Any = None) -> go.F
     weekly = interruptions_per_week(events, start)
     if weekly.empty:
         return empty_figure(title, "no interruptions")
-    fig = go.Figure()
+    fig = new_figure()
     for kind in INTERRUPTIONS:
         rows = weekly[weekly["kind"] == kind]
         if not rows.empty:
@@ -306,7 +327,7 @@ def replications_figure(replications: pd.DataFrame | None, start: Any = None) ->
         when = t0 + pd.to_timedelta(days, unit="D")
         return when.dt.round("s") if isinstance(when, pd.Series) else when.round("s")
 
-    fig = go.Figure(go.Histogram(x=x_of(values), name="replications", marker_color="#1f77b4", opacity=0.85))
+    fig = new_figure(go.Histogram(x=x_of(values), name="replications", marker_color="#1f77b4", opacity=0.85))
     for q, dash in ((0.1, "dot"), (0.5, "solid"), (0.9, "dot")):
         days = float(values.quantile(q))
         x = x_of(days)
@@ -349,7 +370,7 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
     title = "Traffic between sites"
     if not _usable(links, "date", "link", "tb") or links["tb"].sum() == 0:
         return empty_figure(title, "no traffic between sites")
-    fig = go.Figure()
+    fig = new_figure()
     for name, grp in links.groupby("link", sort=True):
         fig.add_trace(go.Scatter(x=_dates(grp["date"]), y=grp["tb"], name=str(name), mode="lines"))
     fig.update_layout(title=title, yaxis_title="TB per day", **_LAYOUT)
@@ -381,7 +402,7 @@ def fan_figure(fan: pd.DataFrame | None, summary: dict | None = None, start=None
     if not _usable(fan, "date", "tokens_p10", "tokens_p50", "tokens_p90"):
         return empty_figure(title)
     x = pd.to_datetime(fan["date"])
-    fig = go.Figure()
+    fig = new_figure()
     fig.add_trace(go.Scatter(x=x, y=fan["tokens_p90"], line=dict(width=0), name="P90", showlegend=False))
     fig.add_trace(go.Scatter(x=x, y=fan["tokens_p10"], line=dict(width=0), fill="tonexty",
                              fillcolor="rgba(31,119,180,0.25)", name="P10-P90"))
@@ -408,7 +429,7 @@ def finish_cdf_figure(replications: pd.DataFrame | None, summary: dict | None = 
         return empty_figure(title, "no replication finished")
     x = pd.Timestamp(start) + pd.to_timedelta(t, unit="D")
     y = [(i + 1) / n for i in range(len(t))]  # unfinished replications never reach the curve's top
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name="finished by"))
+    fig = new_figure(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name="finished by"))
     notes = []
     for label, days in deadlines(summary, start):
         p = float((t <= days).sum()) / n
@@ -426,7 +447,7 @@ def cost_histogram_figure(replications: pd.DataFrame | None) -> go.Figure:
     title = "Cost over the replications"
     if not _usable(replications, "cost_usd"):
         return empty_figure(title)
-    fig = go.Figure(go.Histogram(x=replications["cost_usd"], nbinsx=min(40, max(5, len(replications) // 5)),
+    fig = new_figure(go.Histogram(x=replications["cost_usd"], nbinsx=min(40, max(5, len(replications) // 5)),
                                  marker_color="#2ca02c"))
     fig.update_layout(**{**_LAYOUT, "hovermode": "closest"}, title=title, xaxis_title="cost [USD]",
                       yaxis_title="replications")

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import multiprocessing
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -108,14 +111,55 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def _xlsx_child(result: RunResult, path: Path) -> None:
+    """The body of the process that writes the workbook (signals as by default: the parent cleans up)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        tables.write_xlsx(result, path)
+    except BaseException:  # noqa: BLE001 - the parent writes it again and raises the error as one line
+        os._exit(1)
+
+
+def _start_xlsx(result: RunResult, path: Path):
+    """Start writing report.xlsx in a forked process (None where forking is unsafe or unavailable).
+
+    The workbook takes as long as the HTML page and the CSV files together; on a second core both are
+    written at once. Only a single-threaded process forks (a fork copies no other thread, so a lock
+    another thread holds would never be released in the child): the CLI forks, the app and test
+    runners with threads write in order.
+    """
+    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    proc = multiprocessing.get_context("fork").Process(target=_xlsx_child, args=(result, path), daemon=True)
+    try:
+        proc.start()
+    except OSError:
+        return None
+    return proc
+
+
 def _write_all(result: RunResult, folder: Path) -> None:
-    data = tables.tables(result)
-    tables.write_summary(result, folder / "summary.json")
-    tables.write_csv(data["schedule"], folder / "schedule.csv")
-    tables.write_csv(data["events"], folder / "events.csv")
-    tables.write_csv(data["replications"], folder / "replications.csv")
-    tables.write_xlsx(result, folder / "report.xlsx")
-    html_report.write_html(result, folder / "report.html")
+    xlsx = folder / "report.xlsx"
+    child = _start_xlsx(result, xlsx)
+    try:
+        data = tables.tables(result)
+        tables.write_summary(result, folder / "summary.json")
+        tables.write_csv(data["schedule"], folder / "schedule.csv")
+        tables.write_csv(data["events"], folder / "events.csv")
+        tables.write_csv(data["replications"], folder / "replications.csv")
+        html_report.write_html(result, folder / "report.html")
+    except BaseException:
+        if child is not None:
+            child.kill()
+            child.join()
+        raise
+    if child is not None:
+        child.join()
+        if child.exitcode == 0:
+            return
+        xlsx.unlink(missing_ok=True)  # the child failed: write it here, where its error is raised
+    tables.write_xlsx(result, xlsx)
 
 
 def write_report(result: RunResult, out_dir: str | Path) -> Path:

@@ -31,6 +31,37 @@ from ..strategy import Plan, Strategy
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from .supply import Step
 
+# interruptions (failures, maintenance stops, re-plans) one replication may simulate: a backstop behind
+# planner/budget.py, which refuses settings estimated at more than a million events before a run starts
+EVENT_BUDGET = 2_000_000
+
+
+class Draws:
+    """Exponential and uniform draws from a seeded Generator, taken in blocks (one numpy call per block).
+
+    A replication draws about two numbers per failure; a block call costs what one scalar call costs,
+    so the draws stay cheap. The sequence depends only on the Generator's seed.
+    """
+
+    BLOCK = 512
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self._exp: list[float] = []
+        self._uni: list[float] = []
+
+    def exponential(self, mean: float) -> float:
+        """An exponential draw with the given mean."""
+        if not self._exp:
+            self._exp = self.rng.standard_exponential(self.BLOCK).tolist()
+        return self._exp.pop() * mean
+
+    def random(self) -> float:
+        """A uniform draw in [0, 1)."""
+        if not self._uni:
+            self._uni = self.rng.random(self.BLOCK).tolist()
+        return self._uni.pop()
+
 
 @dataclass
 class Timeline:
@@ -69,8 +100,9 @@ class PoolState:
     decision: a restart, a capacity step or a maintenance stop).
     """
 
-    def __init__(self, env: simpy.Environment, pool: Pool, steps: list[Step], log):
+    def __init__(self, env: simpy.Environment, pool: Pool, steps: list[Step], log, record: bool = True):
         self.env, self.pool, self.steps, self.log = env, pool, steps, log
+        self.record = record  # keep an Event per repair (the tables need them; metrics do not)
         self.usable = 0
         self.failed = 0
         self.delivered = Timeline()
@@ -84,11 +116,13 @@ class PoolState:
     def _settle(self, now: float | None = None) -> None:
         """Return the nodes whose repair is done by ``now`` (default: the clock)."""
         now = self.env.now if now is None else now
-        while self._repairs and self._repairs[0][0] <= now:
-            t, units, took = heapq.heappop(self._repairs)
-            self.failed = max(0, self.failed - units)
-            self.failed_tl.set(t, self.failed)
-            self.repair_events.append(Event(t, self.pool.name, "repair", int(units), f"after {took:.1f} h"))
+        repairs = self._repairs
+        while repairs and repairs[0][0] <= now:
+            t, units, took = heapq.heappop(repairs)
+            self.failed = self.failed - units if self.failed > units else 0
+            if self.record:  # the schedule's failed chips and the events table (metrics need neither)
+                self.failed_tl.set(t, self.failed)
+                self.repair_events.append(Event(t, self.pool.name, "repair", int(units), f"after {took:.1f} h"))
 
     @property
     def available(self) -> int:
@@ -98,8 +132,10 @@ class PoolState:
 
     def available_at(self, t: float) -> int:
         """Usable chips not under repair at hour ``t`` (at or after the clock, before the next capacity step)."""
-        self._settle(t)
-        return max(0, self.usable - self.failed)
+        if self._repairs and self._repairs[0][0] <= t:
+            self._settle(t)
+        n = self.usable - self.failed
+        return n if n > 0 else 0
 
     @property
     def next_step_h(self) -> float:
@@ -132,9 +168,11 @@ class PoolState:
     def fail(self, units: int, repair_h: float, at: float | None = None):
         """A node fails (now, or at hour ``at``): its chips are out until repaired."""
         at = self.env.now if at is None else at
-        units = min(units, self.available_at(at))
+        avail = self.available_at(at)
+        units = units if units < avail else avail
         self.failed += units
-        self.failed_tl.set(at, self.failed)
+        if self.record:
+            self.failed_tl.set(at, self.failed)
         heapq.heappush(self._repairs, (at + repair_h, units, repair_h))
 
     def finish(self) -> None:
@@ -187,8 +225,13 @@ class TrainingJob:
     """
 
     def __init__(self, env, scenario: Scenario, pools: dict[str, PoolState], strategy: Strategy, rng, log,
-                 failures: bool = True, model_factor: float = 1.0):
-        self.env, self.sc, self.rng, self.log = env, scenario, rng, log
+                 failures: bool = True, model_factor: float = 1.0, record: bool = True, expected: bool = False):
+        self.env, self.sc, self.rng, self.log = env, scenario, Draws(rng), log
+        # no failures drawn, each plan trains at its expected goodput under failures instead (the strategy
+        # pick compares strategies this way: failure-free runs would favour plans that fail more)
+        self.expected = expected and not failures and scenario.reliability.enabled
+        self._goodput: dict[int, float] = {}
+        self.record = record  # log the many failure, restart and checkpoint events (the tables need them)
         self.pools = {name: pools[name] for name in strategy.pools}
         self.strategy = strategy
         r = scenario.reliability
@@ -223,6 +266,12 @@ class TrainingJob:
         self.pos = 0.0  # position in the current checkpoint cycle [h]
         self.saved = 0.0  # tokens safe in the last checkpoint
         self.next_maint = self.maint_every_h
+        # training hours until the next failure, when already drawn (a failure-free stretch already tested
+        # must not be tested again: drawing afresh from an earlier time would count failures twice)
+        self.fail_in_h: float | None = None
+        self.checked_avail: dict[str, int] = {}  # chips per pool on which no faster plan than the current exists
+        self.events_left = EVENT_BUDGET
+        self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -234,7 +283,13 @@ class TrainingJob:
         return evs[0] if len(evs) == 1 else self.env.any_of(evs)
 
     def _rate_h(self) -> float:
-        return self.plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+        rate = self.plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+        if self.expected:
+            g = self._goodput.get(id(self.plan))
+            if g is None:
+                g = self._goodput[id(self.plan)] = self.strategy.ctx.expected_goodput(self.plan)
+            rate *= g
+        return rate
 
     # -- accounting ----------------------------------------------------------------------------------
     def _hold(self, hours: float) -> None:
@@ -349,6 +404,8 @@ class TrainingJob:
             self.log("", "replan", new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
             self.pending_restart = True
         self.plan, self.must_plan = new, False
+        self.fail_in_h = None  # another plan fails at another rate: draw afresh (memoryless)
+        self.checked_avail = self._avail()  # no faster plan exists on these chips or fewer
         self._record_layout(new, self.env.now)
 
     # -- steps of the loop (SimPy generators) --------------------------------------------------------
@@ -406,10 +463,40 @@ class TrainingJob:
         self._record_tokens()
         # the restart is a free moment to take back repaired chips (repairs are settled lazily)
         if not self._needs_plan():
-            cand = self.strategy.plan(self._avail())
-            if cand is not None and cand is not self.plan and cand.tokens_per_s > self.plan.tokens_per_s and all(
-                    self.pools[p.pool].available >= p.units for p in cand.parts):
-                self.must_plan, self.next_plan = True, cand
+            self._faster_plan(self.env.now)
+
+    def _can_grow(self) -> bool:
+        """Whether the plan on every usable chip (repaired or not) is faster than the current plan."""
+        usable = tuple(ps.usable for ps in self.pools.values())
+        if usable != self._ceiling[0]:  # memoised until the next capacity step
+            self._ceiling = (usable, self.strategy.plan({n: ps.usable for n, ps in self.pools.items()}))
+        ceiling = self._ceiling[1]
+        return ceiling is not None and ceiling.tokens_per_s > self.plan.tokens_per_s
+
+    def _faster_plan(self, t: float) -> bool:
+        """At a restart (hour ``t``): move to a faster plan if returned repairs allow one; whether it does.
+
+        Only chips beyond those already checked can allow one (fewer chips never train faster), so the
+        strategy is asked only when some pool has more chips available than at the last check, and never
+        when the plan is already as fast as the plan on every usable chip.
+        """
+        if not self._can_grow():
+            return False  # no repair can make the job faster before the next capacity step
+        checked = self.checked_avail
+        avail = {n: ps.available_at(t) for n, ps in self.pools.items()}
+        if all(v <= checked.get(n, 0) for n, v in avail.items()):
+            return False
+        grid = self.strategy.grid(avail)  # the plan depends on the grid counts only
+        if all(g <= c for g, c in zip(grid, self.strategy.grid(checked), strict=True)):
+            self.checked_avail = {n: max(v, checked.get(n, 0)) for n, v in avail.items()}
+            return False
+        cand = self.strategy.plan(avail)
+        if cand is not None and cand is not self.plan and cand.tokens_per_s > self.plan.tokens_per_s and all(
+                avail[p.pool] >= p.units for p in cand.parts):
+            self.must_plan, self.next_plan, self.pending_restart = True, cand, True
+            return True
+        self.checked_avail = avail
+        return False
 
     def _on_capacity_change(self, finished: bool, pending_h: float) -> bool:
         """Capacity changed mid-cycle: stop when chips leave, or when a new plan pays. Returns stop."""
@@ -448,24 +535,25 @@ class TrainingJob:
         self._hold(over)
 
     def _through_failures(self) -> float:
-        """Train through failures without simulation events, up to the next outside event; the hour reached.
+        """Train through failures and maintenance stops without simulation events; the hour reached.
 
-        Between two capacity steps (and before the next maintenance stop, the finish and the horizon) only
-        failures happen, and each follows the same rules as in the main loop: work since the last
-        checkpoint is lost, the node goes to repair, the job restarts on its spare chips. This loop
-        applies them in plain arithmetic (the same as ``_advance_cycles``, ``_keep``, ``_hold`` and
-        ``_on_failure``, inlined: it runs once per failure, about a thousand times per replication) and
-        stops, with the state as the main loop expects it, at the first failure that needs a new layout
-        or at the last one before the outside event.
+        Between two capacity steps (and before the finish and the horizon) only failures and planned
+        maintenance happen, and each follows the same rules as in the main loop: at a failure the work
+        since the last checkpoint is lost, the node goes to repair and the job restarts on its spare chips
+        (or, as ``_on_failure`` does, on a faster plan that returned repairs allow); a maintenance stop
+        checkpoints first, pauses and restarts. This loop applies them in plain arithmetic (the same as
+        ``_advance_cycles``, ``_keep``, ``_hold``, ``_on_failure`` and ``_maintenance``, inlined: it runs
+        about a thousand times per replication) and stops, with the state as the main loop expects it, at
+        the first event that needs a new layout, or before the finish or the outside event.
         """
         t = self.env.now
         plan = self.plan
-        limit = min(min(self.pools[p].next_step_h for p in plan.pools), self.horizon_h,
-                    self.next_maint if self.maint_every_h else math.inf)
+        # a capacity step in any of the strategy's pools (not only the plan's) may change the plan
+        limit = min(min(ps.next_step_h for ps in self.pools.values()), self.horizon_h)
         units = plan.units_used
         r_h = self._restart_h(units)
         cyc = self._cycle()  # the plan does not change inside this loop
-        tau, length, mtbf_h = cyc.tau, cyc.length, cyc.mtbf_h
+        tau, delta, length, mtbf_h = cyc.tau, cyc.delta, cyc.length, cyc.mtbf_h
         rate_h = self._rate_h()
         kwh_h = sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts)  # energy per hour held
         mfu_f = plan.mfu * self.model_factor
@@ -475,21 +563,22 @@ class TrainingJob:
         weights = [p.units / self.mtbf_chip_h[p.pool] for p in plan.parts]
         total_w = sum(weights)
         repair_mean_h = self.rel.repair_days * HOURS_PER_DAY
-        s, rng, log, target = self.stats, self.rng, self.log, self.target
+        maint_every_h, pause_h = self.maint_every_h, self.rel.maintenance_minutes / 60.0
+        s, rng, log, target, record = self.stats, self.rng, self.log, self.target, self.record
         pool_tokens = self.pool_tokens
         saved, pos = self.saved, self.pos
-        ckpt_note = f"checkpoints every {tau * 60:.1f} min ({cyc.delta * 3600:.1f} s each)"
+        ckpt_note = f"checkpoints every {tau * 60:.1f} min ({delta * 3600:.1f} s each)"
         next_record = t  # the tokens timeline is recorded at most once per simulated day in this loop
-        while True:
-            pending = pos if pos < tau else tau
-            t_finish = (max(target - saved, 0.0) / rate_h - pending) * (length / tau)
-            gap = rng.exponential(mtbf_h)
-            # stop before the finish, the outside event, or a failure whose restart would cross it
-            if gap >= t_finish or t + gap + r_h >= limit:
-                break
-            x = pos + gap
+        carry, self.fail_in_h = self.fail_in_h, None
+        can_grow = self._can_grow()  # usable chips do not change inside this loop
+        pool_items = list(self.pools.items())
+
+        def advance(x: float) -> None:
+            """Training reaches cycle position ``x``: completed checkpoints save the work before them."""
+            nonlocal saved, pos
             done = int(x // length)
             if done:
+                pending = pos if pos < tau else tau
                 train_h = (tau - pending) + (done - 1) * tau
                 s.kept_chip_h += units * train_h
                 s.flops_chip_h += units * train_h * mfu_f
@@ -499,38 +588,106 @@ class TrainingJob:
                 for name, share in shares:
                     pool_tokens[name] += tokens * share
                 s.checkpoints += done
-                log("", "checkpoint", done, f"{done} {ckpt_note}", at=t + gap)
+                if record:
+                    log("", "checkpoint", done, f"{done} {ckpt_note}", at=t)
             pos = x - done * length
+
+        events_left = self.events_left
+        while events_left > 0:
+            events_left -= 1
             pending = pos if pos < tau else tau
-            s.held_chip_h += units * gap
-            s.energy_kwh += kwh_h * gap
-            t += gap
-            s.failures += 1
-            s.restarts += 1
-            k = 0
-            if len(weights) > 1:
-                u = rng.random() * total_w
-                while k < len(weights) - 1 and u >= weights[k]:
-                    u -= weights[k]
-                    k += 1
-            state = parts[k][0]
-            where = state.pool.name
-            repair_h = rng.exponential(repair_mean_h) if repair_mean_h else 0.0
-            state.fail(self.node[where], repair_h, at=t)
-            log(where, "failure", self.node[where], f"lost {pending * 60:.1f} min of training", at=t)
-            log("", "restart", units, "restart from the last checkpoint", at=t)
-            pos = 0.0
-            if t >= next_record:
-                self.saved = saved
-                self._record_tokens(at=t)
-                next_record = (math.floor(t / HOURS_PER_DAY) + 1) * HOURS_PER_DAY
-            if any(st.available_at(t) < need for st, need in parts):
-                self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
+            t_finish = (max(target - saved, 0.0) / rate_h - pending) * (length / tau)
+            gap, carry = (rng.exponential(mtbf_h) if carry is None else carry), None
+            to_maint = max(self.next_maint - t, 0.0) if maint_every_h else math.inf
+            if t_finish <= gap and t_finish <= to_maint:
+                self.fail_in_h = gap  # the job finishes first: the main loop ends it
                 break
-            s.held_chip_h += units * r_h
-            s.energy_kwh += kwh_h * r_h
-            t += r_h
-        self.saved, self.pos = saved, pos
+            if to_maint < gap:
+                # planned maintenance: checkpoint (nothing lost), pause, restart; the failure still to come
+                # is the rest of the gap (training hours: none pass during the stop)
+                if t + to_maint + delta + pause_h + r_h >= limit:
+                    self.fail_in_h = gap
+                    break
+                carry = gap - to_maint
+                t += to_maint
+                advance(pos + to_maint)
+                pending = pos if pos < tau else tau
+                if pending:
+                    train_h = pending
+                    s.kept_chip_h += units * train_h
+                    s.flops_chip_h += units * train_h * mfu_f
+                    s.link_bytes += link_h * train_h
+                    tokens = train_h * rate_h
+                    saved += tokens
+                    for name, share in shares:
+                        pool_tokens[name] += tokens * share
+                pos = 0.0
+                held = to_maint + delta + pause_h + r_h
+                s.held_chip_h += units * held
+                s.energy_kwh += kwh_h * held
+                t += delta
+                self.next_maint = t + maint_every_h
+                s.maintenance += 1
+                if record:
+                    log("", "maintenance", units, f"planned interruption of {self.rel.maintenance_minutes:g} min", at=t)
+                t += pause_h + r_h
+            else:
+                # a failure: stop before one whose restart would cross the outside event
+                if t + gap + r_h >= limit:
+                    self.fail_in_h = gap
+                    break
+                t += gap
+                x = pos + gap  # the cycle position reached (as advance(), inlined: once per failure)
+                done = int(x // length)
+                if done:
+                    train_h = (tau - pending) + (done - 1) * tau
+                    s.kept_chip_h += units * train_h
+                    s.flops_chip_h += units * train_h * mfu_f
+                    s.link_bytes += link_h * train_h
+                    tokens = train_h * rate_h
+                    saved += tokens
+                    for name, share in shares:
+                        pool_tokens[name] += tokens * share
+                    s.checkpoints += done
+                    if record:
+                        log("", "checkpoint", done, f"{done} {ckpt_note}", at=t)
+                pos = x - done * length
+                pending = pos if pos < tau else tau
+                s.held_chip_h += units * gap
+                s.energy_kwh += kwh_h * gap
+                s.failures += 1
+                s.restarts += 1
+                k = 0
+                if len(weights) > 1:
+                    u = rng.random() * total_w
+                    while k < len(weights) - 1 and u >= weights[k]:
+                        u -= weights[k]
+                        k += 1
+                state = parts[k][0]
+                where = state.pool.name
+                repair_h = rng.exponential(repair_mean_h) if repair_mean_h else 0.0
+                state.fail(self.node[where], repair_h, at=t)
+                if record:
+                    log(where, "failure", self.node[where], f"lost {pending * 60:.1f} min of training", at=t)
+                    log("", "restart", units, "restart from the last checkpoint", at=t)
+                pos = 0.0
+                if t >= next_record:
+                    self.saved = saved
+                    self._record_tokens(at=t)
+                    next_record = (math.floor(t / HOURS_PER_DAY) + 1) * HOURS_PER_DAY
+                if state.available_at(t) < parts[k][1]:
+                    self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
+                    break
+                # the restart is a free moment to take back repaired chips (as _on_failure does); the
+                # strategy is asked only when some pool has more chips than at the last check
+                if can_grow:
+                    checked = self.checked_avail
+                    if any(ps.available_at(t) > checked.get(n, 0) for n, ps in pool_items) and self._faster_plan(t):
+                        break
+                s.held_chip_h += units * r_h
+                s.energy_kwh += kwh_h * r_h
+                t += r_h
+        self.saved, self.pos, self.events_left = saved, pos, events_left
         if t > self.env.now:
             self._record_tokens(at=t)
         return t
@@ -540,6 +697,11 @@ class TrainingJob:
         """The SimPy process of the job, until it finishes or reaches the horizon."""
         env, s = self.env, self.stats
         while self.saved < self.target:
+            self.events_left -= 1
+            if self.events_left <= 0:
+                self.log("", "give_up", 0, f"stopped after {EVENT_BUDGET:,} interruptions (the event budget): "
+                                           "failures or stops come too often for the job to finish")
+                break
             if env.now >= self.horizon_h:
                 if self.plan is not None and self.pos > 0:  # what trained since the last checkpoint counts
                     self.saved = min(self.target, self.saved + self._keep(min(self.pos, self._cycle().tau)))
@@ -566,13 +728,16 @@ class TrainingJob:
             pending_h = min(self.pos, cyc.tau)
             need_h = max(self.target - self.saved, 0.0) / rate_h - pending_h  # training hours still to do
             t_finish = need_h * (cyc.length / cyc.tau) if self.on else need_h
-            t_fail = self.rng.exponential(cyc.mtbf_h) if self.on else math.inf
+            t_fail = math.inf
+            if self.on:
+                t_fail = self.rng.exponential(cyc.mtbf_h) if self.fail_in_h is None else self.fail_in_h
             t_maint = max(self.next_maint - env.now, 0.0) if self.maint_every_h else math.inf
             wait = min(t_finish, t_fail, t_maint, max(self.horizon_h - env.now, 0.0))
             start = env.now
             timer, changed = env.timeout(wait), self._changed()
             yield timer | changed
             elapsed = env.now - start
+            self.fail_in_h = t_fail - elapsed if self.on and elapsed < t_fail else None
             self._advance_cycles(elapsed, cyc, pending_h)
             pending_h = min(self.pos, cyc.tau)
             if self.on and timer.processed and wait == t_fail:

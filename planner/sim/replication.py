@@ -50,6 +50,7 @@ class ReplicationOutput:
     """One replication's metrics, and its tables when asked for."""
 
     metrics: dict  # finished, time_to_train_days, cost_usd, energy_mwh, mfu, goodput, chip_hours, mode, pool, ...
+    tokens_by_day: np.ndarray | None = None  # cumulative tokens trained at the end of each day (all pools)
     schedule: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
     layouts: pd.DataFrame | None = None
@@ -65,16 +66,22 @@ def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator
 
 
 def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
-             failures: bool = True, factor: float = 1.0) -> Run:
-    """The job under ``strategy`` over the drawn supply of every pool."""
+             failures: bool = True, factor: float = 1.0, record: bool = True, expected: bool = False) -> Run:
+    """The job under ``strategy`` over the drawn supply of every pool.
+
+    ``record=False`` keeps only the metrics and timelines: the per-failure events are not logged.
+    ``expected`` (with ``failures=False``): no failure is drawn, every plan trains at its expected goodput
+    under the scenario's failures (how strategies are compared for the pick).
+    """
     env = simpy.Environment()
     events: list[Event] = []
     log = event_log(env, events)
     states = {}
     for pool in scenario.fleet:
-        states[pool.name] = PoolState(env, pool, steps[pool.name], log)
+        states[pool.name] = PoolState(env, pool, steps[pool.name], log, record=record)
         env.process(states[pool.name].supply())
-    job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor)
+    job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor,
+                      record=record, expected=expected)
     env.run(until=env.process(job.run()))
     for state in states.values():
         state.finish()
@@ -140,39 +147,49 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence) -> dict[str, l
 
 
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
-             factor: float, failures: bool = True) -> Run:
-    """Pick among the candidates by cheap runs without failures, then simulate the pick with failures.
+             factor: float, failures: bool = True, record: bool = True) -> Run:
+    """Pick among the candidates by cheap runs that draw no failure, then simulate the pick.
 
-    The pick depends only on the supply drawn and the model factor: replications that draw the same
-    (every replication of a plan without delivery risk) reuse it.
+    The pick runs train every plan at its expected goodput under the scenario's failures (Daly's first
+    order, as the plans are sized), so a strategy that fails more (a failure anywhere stops a multi-pool
+    job) is not preferred for its failure-free speed. The pick depends only on the supply drawn and the
+    model factor: replications that draw the same (every replication of a plan without delivery risk)
+    reuse it. ``failures=False`` returns the pick's run without failures.
     """
-    chosen, best = candidates[0], None
-    if len(candidates) > 1 or not failures:
+    chosen = candidates[0]
+    if len(candidates) > 1:
         memo = candidates[0].ctx.memo
         key = (tuple(c.label for c in candidates), factor,
                tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
-        if failures and key in memo:
+        if key in memo:
             chosen = memo[key]
         else:
+            best = None
             for c in candidates:
-                r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=factor)
+                r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=factor,
+                             record=False, expected=True)
                 if best is None or _better(scenario, r, best):
                     best, chosen = r, c
             memo[key] = chosen
-    if not failures:
-        return best
-    return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=True, factor=factor)
+    return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
+                    record=record)
 
 
 def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequence, tables: bool = False,
-                    replications: int = 1) -> ReplicationOutput:
-    """Simulate one replication. ``tables`` also builds the daily schedule, events, layouts and link traffic."""
+                    replications: int = 1, curve: bool = False) -> ReplicationOutput:
+    """Simulate one replication.
+
+    ``tables`` also builds the daily schedule, events, layouts and link traffic; ``curve`` (or ``tables``)
+    gives the tokens trained by day.
+    """
     supply_seed, job_seed, model_seed = seed.spawn(3)
     steps = draw_supply(scenario, supply_seed)
     factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
     candidates, _why = options(ctx, scenario.strategy.mode)
-    run = best_run(scenario, candidates, steps, job_seed, factor)
+    run = best_run(scenario, candidates, steps, job_seed, factor, record=tables)
     out = ReplicationOutput(outcome_row(run, factor))
+    if tables or curve:
+        out.tokens_by_day = tokens_by_day(run)
     if tables:
         out.schedule, out.events, out.layouts, out.links = _tables(scenario, run)
     return out
@@ -241,10 +258,27 @@ def _date(start: dt.date, days: float) -> str:
     return (start + dt.timedelta(days=days)).isoformat()
 
 
+def _day_ends(end_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers 0..ceil(end) and the hour at which each day's state is read (its end, or the run's)."""
+    days = np.arange(0, int(math.ceil(end_h / HOURS_PER_DAY)) + 1)
+    return days, np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)
+
+
+def tokens_by_day(run: Run) -> np.ndarray:
+    """Cumulative tokens trained (safe in a checkpoint) at the end of each day, over the pools the job used.
+
+    The same numbers as the schedule's ``tokens_trained`` summed by day, without building the tables.
+    """
+    _days, t = _day_ends(run.end_h)
+    total = np.zeros(len(t))
+    for name in run.strategy.pools:
+        total = total + run.job.pool_tokens_tl[name].at(t)
+    return total
+
+
 def _tables(scenario: Scenario, run: Run):
     end_h = run.end_h
-    days = np.arange(0, int(math.ceil(end_h / HOURS_PER_DAY)) + 1)
-    t = np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)  # state at the end of each day
+    days, t = _day_ends(end_h)  # state at the end of each day
     dates = [_date(scenario.start, int(d)) for d in days]
     job = run.job
     used = set(run.strategy.pools)

@@ -38,14 +38,8 @@ def _one_seed(context, item) -> dict:
     i, seed = item
     if i >= FAN_SAMPLE:
         return run_replication(scenario, ctx, seed, replications=n).metrics
-    out = run_replication(scenario, ctx, seed, tables=True, replications=n)
-    return {**out.metrics, "tokens_by_day": _tokens_by_day(out.schedule)}
-
-
-def _tokens_by_day(schedule: pd.DataFrame | None) -> np.ndarray:
-    if schedule is None or schedule.empty:
-        return np.zeros(1)
-    return schedule.groupby("day")["tokens_trained"].sum().to_numpy(dtype=float)
+    out = run_replication(scenario, ctx, seed, curve=True, replications=n)
+    return {**out.metrics, "tokens_by_day": out.tokens_by_day}
 
 
 def tokens_fan(scenario: Scenario, rows: list[dict]) -> pd.DataFrame:
@@ -172,7 +166,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     ctx = Context(scenario, layout_planners(scenario))
     seeds = np.random.SeedSequence(seed).spawn(n)
     first: ReplicationOutput = run_replication(scenario, ctx, seeds[0], tables=True, replications=n)
-    rows = [{**first.metrics, "tokens_by_day": _tokens_by_day(first.schedule)}]
+    rows = [{**first.metrics, "tokens_by_day": first.tokens_by_day}]
     if progress:
         progress(1, n)
     rest = [(scenario, ctx, s, n) for s in seeds[1:]]

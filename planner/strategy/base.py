@@ -196,6 +196,10 @@ class Strategy(ABC):
         """e.g. ``sync: ascend-cn + azure-h100``."""
         return f"{self.mode}: {' + '.join(self.pools)}"
 
+    def grid(self, avail: dict[str, int]) -> tuple[int, ...]:
+        """The grid counts the plan for ``avail`` depends on (one per pool of the strategy)."""
+        return tuple(on_grid(avail.get(p, 0), self._full[p]) for p in self.pools)
+
     def plan(self, avail: dict[str, int], size_for_failures: bool = True) -> Plan | None:
         """The plan for the chips available in each pool now (None: too few chips anywhere).
 
@@ -203,7 +207,7 @@ class Strategy(ABC):
         quarter of them when that trains more tokens per hour after checkpoints, lost work and restarts
         (``expected_goodput``). The steady-state estimate asks without it: no time axis, no failures.
         """
-        grid = tuple(on_grid(avail.get(p, 0), self._full[p]) for p in self.pools)
+        grid = self.grid(avail)
         key = (grid, size_for_failures)
         if key not in self._memo:
             best = self._plan(dict(zip(self.pools, grid, strict=True)))
