@@ -214,17 +214,21 @@ def _downloads(result, scenario) -> None:
                             key="dl-schedule", **opts)
 
 
-def _figures(state: dict, result) -> dict:
-    """The run's charts, built once per result.
+def _charts(state: dict, result) -> None:
+    """The run's charts, each sent to the page as soon as it is built, and built once per result.
 
     A rerun that changes no result sends the same charts again (the browser does not redraw them) and
     costs no plotting time.
     """
     cached = state.get("result_figures")
     if cached is None or cached[0] is not result:
-        cached = (result, charts.result_figures(result))
+        cached = (result, {})
         state["result_figures"] = cached
-    return cached[1]
+    built = cached[1]
+    for key, build in charts.result_figure_builders(result).items():
+        if key not in built:
+            built[key] = build()
+        st.plotly_chart(built[key], key=f"chart-{key}")
 
 
 def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None:
@@ -240,8 +244,7 @@ def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None
     st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
                f" · seed {result.summary.get('seed')} · {result.summary.get('replications')} replication(s)")
     _metrics(result.summary, base)
-    for key, fig in _figures(state, result).items():
-        st.plotly_chart(fig, key=f"chart-{key}")
+    _charts(state, result)
     with st.expander(f"Layouts ({len(result.layouts)})"):
         st.dataframe(result.layouts, hide_index=True)
     n = len(result.events)
