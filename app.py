@@ -45,6 +45,7 @@ MAX_APP_RUN_S = 120.0  # a run the work estimate (planner/budget.py) puts above 
 MAX_TABLE_ROWS = 200
 MAX_UI_SEED = 2**53 - 1  # the largest integer a browser number field holds exactly
 MAX_DECIDE_REPLICATIONS = 200
+MAX_SOLVE_VALUE = 1e15  # the goal seek's upper bound (a browser number field holds integers exactly below 2**53)
 SOLVE_APP_REPLICATIONS = 5  # small by default: a goal seek runs a dozen values
 BY_SIZE = "(size in parameters)"
 EXPLICIT = "(explicit architecture)"
@@ -217,17 +218,21 @@ def _downloads(result, scenario) -> None:
                             key="dl-schedule", **opts)
 
 
-def _figures(state: dict, result) -> dict:
-    """The run's charts, built once per result.
+def _charts(state: dict, result) -> None:
+    """The run's charts, each sent to the page as soon as it is built, and built once per result.
 
     A rerun that changes no result sends the same charts again (the browser does not redraw them) and
     costs no plotting time.
     """
     cached = state.get("result_figures")
     if cached is None or cached[0] is not result:
-        cached = (result, charts.result_figures(result))
+        cached = (result, {})
         state["result_figures"] = cached
-    return cached[1]
+    built = cached[1]
+    for key, build in charts.result_figure_builders(result).items():
+        if key not in built:
+            built[key] = build()
+        st.plotly_chart(built[key], key=f"chart-{key}")
 
 
 def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None:
@@ -243,8 +248,7 @@ def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None
     st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
                f" · seed {result.summary.get('seed')} · {result.summary.get('replications')} replication(s)")
     _metrics(result.summary, base)
-    for key, fig in _figures(state, result).items():
-        st.plotly_chart(fig, key=f"chart-{key}")
+    _charts(state, result)
     with st.expander(f"Layouts ({len(result.layouts)})"):
         st.dataframe(result.layouts, hide_index=True)
     n = len(result.events)
@@ -442,10 +446,12 @@ def _solve_section(scenario, key: str, state: dict) -> None:
                               help="0.9: nine replications in ten finish by the date.")
     numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
     if isinstance(current, float):
-        largest = e.number_input("Largest value to try", 0.0, 1e9, max(1.0, 4 * current), key=f"solve-max:{path}",
+        largest = e.number_input("Largest value to try", 0.0, MAX_SOLVE_VALUE,
+                                 min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), key=f"solve-max:{path}",
                                  help="Bisection between 0 and this value.")
     else:
-        largest = e.number_input("Largest value to try", 1, 100_000_000, max(1, 4 * current) if numeric else 1,
+        largest = e.number_input("Largest value to try", 1, int(MAX_SOLVE_VALUE),
+                                 min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1,
                                  key=f"solve-max:{path}", help="Bisection between 0 and this value.")
     reps = f.number_input("Replications per value", 1, MAX_DECIDE_REPLICATIONS, SOLVE_APP_REPLICATIONS,
                           key="solve-reps", help="`planner solve` uses at least 20; fewer are faster but "

@@ -10,7 +10,7 @@ then prints:
 Target (issue 11): a single replication answers within 1 s of Run. Timings vary with the machine's
 load; each Run figure is the median of --repeat runs, each with a new setting (nothing cached).
 
-Run: python benchmarks/app_timings.py [--repeat N]
+Run: python benchmarks/app_timings.py [--repeat N] [--app FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from planner.cli import app_command
+from planner.cli import APP_FILE, app_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -65,10 +65,10 @@ def free_port() -> int:
 class Server:
     """`planner app` on a free port; ``wait()`` returns its URL once it serves."""
 
-    def __init__(self, scenario_dir: Path) -> None:
+    def __init__(self, scenario_dir: Path, app_file: Path = APP_FILE) -> None:
         self.port = free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PLANNER_SCENARIO_DIR": str(scenario_dir)}
-        cmd = app_command(self.port, headless=True) + ["--server.fileWatcherType", "none"]
+        cmd = app_command(self.port, headless=True, app_file=app_file) + ["--server.fileWatcherType", "none"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, bufsize=1)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -140,6 +140,7 @@ def main() -> None:
     """Start the app, drive it and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="runs per Run figure (median)")
+    ap.add_argument("--app", type=Path, default=APP_FILE, help="the app file (default: this checkout's app.py)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -149,7 +150,7 @@ def main() -> None:
         folder = Path(tmp) / "scenarios"
         folder.mkdir()
         (folder / "timing.yaml").write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
-        server = Server(folder)
+        server = Server(folder, args.app.resolve())
         try:
             url = server.wait()
             with sync_playwright() as pw:

@@ -524,6 +524,9 @@ def test_goal_seek_impossible_deadline_and_bad_paths_show_errors(at, scenario_di
     assert not _more(at).metric
 
     _by_label(_more(at).selectbox, "Vary").set_value("(another input by field path)").run()
+    _by_label(_more(at).text_input, "Field path").input("workload.tokens").run()  # a large float: no traceback
+    _no_traceback(at)
+    assert _by_label(_more(at).number_input, "Largest value to try").value == pytest.approx(4e11)
     for path, message in (("fleet[9].units", "fleet[9]"), ("fleet[0].chip", "needs a number"),
                           ("fleet[0].[", "fleet[0].[")):
         _by_label(_more(at).text_input, "Field path").input(path).run()

@@ -303,6 +303,15 @@ def test_charts_cope_with_empty_frames() -> None:
                                                  "interruptions"}
 
 
+def test_figure_builders_build_what_result_figures_draws() -> None:
+    """The app draws each chart as soon as it is built: the builders give result_figures' charts, in order."""
+    for result in (make_result(), RunResult(scenario_name="e", summary={})):
+        want = charts.result_figures(result)
+        got = {k: build() for k, build in charts.result_figure_builders(result).items()}
+        assert list(got) == list(want)
+        assert all(got[k].to_json() == want[k].to_json() for k in want)
+
+
 def test_charts_content() -> None:
     result = make_result()
     cap = charts.capacity_figure(result.schedule, result.plan)

@@ -8,6 +8,7 @@ Every function copes with empty or missing tables by returning a figure that say
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -475,3 +476,30 @@ def result_figures(result: RunResult) -> dict[str, go.Figure]:
         figures["replications"] = replications_figure(result.replications, start=t0)
     return figures
 
+
+
+def result_figure_builders(result: RunResult) -> dict[str, Callable[[], go.Figure]]:
+    """:func:`result_figures` as builders, one per chart in display order.
+
+    A page can draw each chart as soon as it is built instead of after all of them. Same keys and figures as
+    result_figures (tests/test_report.py checks it).
+    """
+    t0 = result.start
+    dates = result.summary.get("finish_date") or {}
+    builders: dict[str, Callable[[], go.Figure]] = {
+        "capacity": lambda: capacity_figure(result.schedule, result.plan),
+        "tokens": lambda: tokens_figure(result.schedule, result.events,
+                                        finish_band=(dates.get("p10"), dates.get("p90"))),
+        "contribution": lambda: contribution_figure(result.schedule),
+        "cost": lambda: cost_figure(result.schedule),
+        "timeline": lambda: timeline_figure(result.layouts, result.events, start=t0),
+        "interruptions": lambda: interruptions_figure(result.events, start=t0),
+    }
+    if result.links is not None and len(result.links) and result.links["tb"].sum() > 0:
+        builders["links"] = lambda: link_figure(result.links)
+    if result.replications is not None and len(result.replications) > 1:
+        builders["fan"] = lambda: fan_figure(result.tokens_fan, result.summary, t0)
+        builders["finish_cdf"] = lambda: finish_cdf_figure(result.replications, result.summary, t0)
+        builders["cost_histogram"] = lambda: cost_histogram_figure(result.replications)
+        builders["replications"] = lambda: replications_figure(result.replications, start=t0)
+    return builders
