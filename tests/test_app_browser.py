@@ -195,11 +195,21 @@ def _shown_scenario(page) -> dict:
 
 def _edit_cell(page, grid, row: int, rows: int, value: int) -> None:
     """Type ``value`` into the units column of ``row`` of a dynamic data editor with ``rows`` rows."""
-    box = grid.bounding_box()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     row_px = 35  # Streamlit's data editor row height; the last row adds a new row
-    grid.page.mouse.click(box["x"] + box["width"] - 40, box["y"] + box["height"] - row_px * (rows + 1 - row) + 17)
-    page.keyboard.press("Enter")  # open the cell's editor
     editor = page.locator("#portal input, #portal textarea").first
+    for attempt in range(4):  # a rerun may redraw the grid under the click: wait for it, then click again
+        page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=60_000)
+        grid.wait_for(state="visible")
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + box["width"] - 40, box["y"] + box["height"] - row_px * (rows + 1 - row) + 17)
+        page.keyboard.press("Enter")  # open the cell's editor
+        try:
+            editor.wait_for(state="visible", timeout=5_000 * (attempt + 1))
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
     editor.fill(str(value))
     editor.press("Enter")
 
