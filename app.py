@@ -581,8 +581,7 @@ def main() -> None:
               "cloud units": p.cloud.units if p.cloud else 0} for p in scenario.fleet]
         )
         st.dataframe(pools, hide_index=True)
-        st.code(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False),
-                language="yaml")
+        st.text(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False))
     with tab_more:
         _more_tab(scenario, key, state)
 

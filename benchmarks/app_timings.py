@@ -123,7 +123,7 @@ def run_to_chart_s(page) -> float:
 def settle(page, shown: str) -> None:
     """Wait until the scenario as run (the Scenario tab) holds ``shown`` and the page has finished its rerun."""
     page.wait_for_function(
-        "(text) => [...document.querySelectorAll('[data-testid=\"stCode\"]')].some(c => c.textContent.includes(text))"
+        "(text) => [...document.querySelectorAll('[data-testid=\"stText\"]')].some(c => c.textContent.includes(text))"
         " && document.querySelector('[data-testid=\"stApp\"]').dataset.testScriptState === 'notRunning'",
         arg=shown, timeout=TIMEOUT_MS)
 

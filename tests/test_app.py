@@ -100,7 +100,7 @@ def _errors(app) -> list[str]:
 
 def _shown_scenario(app) -> dict:
     """The scenario as the Scenario tab prints it (YAML), re-validated."""
-    (code,) = app.tabs[TABS.index("Scenario")].code
+    (code,) = app.tabs[TABS.index("Scenario")].text
     return yaml.safe_load(code.value)
 
 

@@ -190,7 +190,7 @@ def _tab(page, name: str) -> None:
 
 def _shown_scenario(page) -> dict:
     """The scenario as run, from the Scenario tab's YAML."""
-    return yaml.safe_load(page.locator("[data-testid=stCode]").first.text_content())
+    return yaml.safe_load(page.locator("[data-testid=stText]").first.text_content())
 
 
 def _edit_cell(page, grid, row: int, rows: int, value: int) -> None:
@@ -233,7 +233,7 @@ def test_a_smaller_tranche_finishes_later_more_cloud_earlier(page, shots):
     _tab(page, "Edit plan")
     grid = page.locator("[data-testid=stDataFrame]:visible").first  # pool owned-h100's delivery plan
     _edit_cell(page, grid, row=0, rows=1, value=128)  # 512 -> 128 units by 2025-01-05
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stCode]')]"
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stText]')]"
                            ".some(c => c.textContent.includes('units: 128'))")
     later = _run(page)
     assert later > first, (first, later)
