@@ -269,3 +269,9 @@ def test_the_shipped_all_cloud_scenario_counts_only_real_tokens(cli):
     for pool in r.json()["pools"]:
         tokens_per_step = pool["tokens_per_s"] * pool["step_time_s"]
         assert tokens_per_step == pytest.approx(w["global_batch_tokens"] // w["seq_len"] * w["seq_len"], rel=1e-6)
+
+
+def test_a_bound_reads_as_a_short_number(cli, make_scenario):
+    path = make_scenario(reliability={"enabled": True, "maintenance_every_days": 1e-9, "maintenance_minutes": 0})
+    line = _one_line(cli("validate", path))
+    assert "reliability.maintenance_every_days" in line and "0.0416667 (got 1e-09)" in line
