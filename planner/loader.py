@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def _describe(err: dict) -> tuple[str, str]:
         msg = "unknown key (not part of the scenario format)"
     elif err["type"] == "missing":
         msg = "required field is missing"
+    elif err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        # a bound like 1/24 reads 0.0416667, not 0.041666666666666664
+        msg = re.sub(r"\d+\.\d{7,}", lambda m: f"{float(m.group()):.6g}", msg) + f" (got {clip(repr(err['input']))})"
     elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
         msg = f"{msg} (got {clip(repr(err['input']))})"
     return format_loc(loc), msg

@@ -14,7 +14,7 @@ import collections
 import pytest
 from fuzzing import COMMANDS, make_cases, problems, run_cases
 
-CASES_PER_CHUNK = 24
+CASES_PER_CHUNK = 18
 
 
 @pytest.mark.parametrize("seed", [20261129, 9])

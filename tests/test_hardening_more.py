@@ -242,3 +242,36 @@ def test_run_fits_where_only_context_parallelism_fits(cli, make_scenario, tmp_pa
     assert pool["parallelism"]["cp"] > 1
     r = cli("run", path, "--out", tmp_path / "o")
     assert r.exit_code == 0, r
+
+
+def test_reserved_fraction_holds_back_cloud_chips_in_run_and_estimate_alike(make_scenario):
+    from planner import api
+
+    s = make_scenario.scenario(fleet=[{"name": "c", "chip": "h100-sxm", "reserved_fraction": 0.25, "cloud": {
+        "units": 128, "from": "2025-01-01", "until": "2025-12-31", "price_per_chip_hour_usd": 2.0}}])
+    est = api.estimate(s)
+    assert est["pools"][0]["units"] <= 96  # a quarter of the rental held back
+    run = api.simulate(s, replications=1, seed=1).summary["metrics"]["time_to_train_days"]["p50"]
+    assert run == pytest.approx(est["combined"]["time_to_train_days"], rel=0.01)
+
+
+# ---------------------------------------------------------------- 3. only real tokens count
+
+
+def test_the_shipped_all_cloud_scenario_counts_only_real_tokens(cli):
+    """Tokens per step (tokens/s x step seconds) are the batch's whole sequences, never padding (was +4.9%)."""
+    from planner.yamlio import safe_load
+
+    path = ROOT / "scenarios" / "all-cloud-h100.yaml"
+    w = safe_load(path.read_text())["workload"]
+    r = cli("estimate", path, "--json")
+    assert r.exit_code == 0, r
+    for pool in r.json()["pools"]:
+        tokens_per_step = pool["tokens_per_s"] * pool["step_time_s"]
+        assert tokens_per_step == pytest.approx(w["global_batch_tokens"] // w["seq_len"] * w["seq_len"], rel=1e-6)
+
+
+def test_a_bound_reads_as_a_short_number(cli, make_scenario):
+    path = make_scenario(reliability={"enabled": True, "maintenance_every_days": 1e-9, "maintenance_minutes": 0})
+    line = _one_line(cli("validate", path))
+    assert "reliability.maintenance_every_days" in line and "0.0416667 (got 1e-09)" in line
