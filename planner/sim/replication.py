@@ -26,6 +26,8 @@ from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
 from .supply import Step, supply_steps
 
+PICK_MEMO = 1024  # strategy picks kept per context (one per distinct supply drawn)
+
 
 @dataclass
 class Run:
@@ -152,24 +154,28 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
 
     The pick runs train every plan at its expected goodput under the scenario's failures (Daly's first
     order, as the plans are sized), so a strategy that fails more (a failure anywhere stops a multi-pool
-    job) is not preferred for its failure-free speed. The pick depends only on the supply drawn and the
-    model factor: replications that draw the same (every replication of a plan without delivery risk)
-    reuse it. ``failures=False`` returns the pick's run without failures.
+    job) is not preferred for its failure-free speed. They use the nominal cost model: the planner picks
+    before it knows the model's error that this replication draws (``factor``, applied to the pick's run).
+    The pick depends only on the supply drawn, so replications that draw the same supply (every
+    replication of a plan without delivery risk) reuse it. ``failures=False`` returns the pick's run
+    without failures.
     """
     chosen = candidates[0]
     if len(candidates) > 1:
         memo = candidates[0].ctx.memo
-        key = (tuple(c.label for c in candidates), factor,
+        key = (tuple(c.label for c in candidates),
                tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
         if key in memo:
             chosen = memo[key]
         else:
             best = None
             for c in candidates:
-                r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=factor,
+                r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=1.0,
                              record=False, expected=True)
                 if best is None or _better(scenario, r, best):
                     best, chosen = r, c
+            if len(memo) >= PICK_MEMO:  # supplies drawn with delivery risk rarely repeat: keep memory flat
+                memo.pop(next(iter(memo)))
             memo[key] = chosen
     return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
                     record=record)

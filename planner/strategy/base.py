@@ -112,7 +112,8 @@ class Context:
         self.flops_per_token = model_flops_per_token(scenario.workload.arch, scenario.workload.seq_len)
         self.seq_len = scenario.workload.seq_len
         self.precision = scenario.workload.precision
-        self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks)
+        self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks; bounded)
+        self.strategies: dict[str, tuple] = {}  # per mode: its strategies (modes.options), shared by replications
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 

@@ -213,7 +213,18 @@ def _linked(ctx: Context, pools: tuple[str, ...]) -> str | None:
 
 
 def options(ctx: Context, mode: str) -> tuple[list[Strategy], dict[str, str]]:
-    """The strategies a mode may run on this scenario, and why the modes that cannot run cannot."""
+    """The strategies a mode may run on this scenario, and why the modes that cannot run cannot.
+
+    Built once per context: every replication then shares the strategies and their memoised plans (a plan
+    depends on the chips available alone, so what earlier replications asked changes no answer).
+    """
+    if mode not in ctx.strategies:
+        ctx.strategies[mode] = _options(ctx, mode)
+    out, why = ctx.strategies[mode]
+    return list(out), dict(why)
+
+
+def _options(ctx: Context, mode: str) -> tuple[list[Strategy], dict[str, str]]:
     feasible = tuple(p for p in ctx.pools if ctx.feasible(p))
     out: list[Strategy] = []
     why: dict[str, str] = {}
