@@ -217,3 +217,20 @@ def test_planner_gives_best_layouts_answer_whatever_was_asked_before(mid, asks):
         assert (got is None) == (want is None), (units, b)
         if want is not None:
             assert {f: getattr(got, f) for f in _RESULT_FIELDS} == {f: getattr(want, f) for f in _RESULT_FIELDS}
+
+
+@pytest.mark.parametrize("mid", ["llama3-8b", "llama3-405b", "mixtral-8x7b"])
+@pytest.mark.parametrize("chip_id,precision", [("h100-sxm", "bf16"), ("h100-sxm", "fp8"), ("ascend-910b", "bf16")])
+def test_no_layout_trains_faster_than_its_chips_fastest_compute(mid, chip_id, precision):
+    """The bound the goodput sizing skips searches with: tokens/s <= chips x fastest rate / model FLOPs per token."""
+    from planner.perf.params import model_flops_per_token
+    from planner.perf.search import build_candidates
+    from planner.perf.steptime import evaluate, fastest_flops
+    from planner.perf.system import as_system
+
+    a, system = arch(mid), as_system(chips()[chip_id])
+    w = wl(mid, precision=precision)
+    c = build_candidates(a, system, w, 2048)
+    sc = evaluate(a, system, w, c)
+    bound = sc.units_used * fastest_flops(system, w) / model_flops_per_token(a, w.seq_len)
+    assert (sc.tokens_per_s <= bound).all() and (sc.tokens_per_s > 0.3 * bound).any()

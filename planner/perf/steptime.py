@@ -168,6 +168,16 @@ def _rates(system: System, setup: TrainingSetup) -> _Rates:
     )
 
 
+def fastest_flops(system: System, setup: TrainingSetup) -> float:
+    """The fastest sustained rate any term of a step runs at on one chip [FLOP/s].
+
+    No layout trains a token faster than its model FLOPs at this rate: every compute term runs at one
+    of these rates, recompute only adds FLOPs, and overlap hides communication, never compute.
+    """
+    r = _rates(system, setup)
+    return max(r.gemm, r.gemm_bf16, r.attention)
+
+
 def _up(r: _Rates, n):
     """Scale-up bandwidth one chip gets in a group of ``n`` peers [bytes/s] (full mesh: n-1 links of domain-1)."""
     if not r.mesh or r.domain <= 1:

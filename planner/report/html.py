@@ -21,7 +21,7 @@ from ..fmt import fmt_usd
 from ..results import RunResult
 from . import charts, headline, tables
 
-MAX_EVENTS = 200
+MAX_EVENTS = 50  # rows per kind of event on the page (events.csv keeps every one)
 MAX_LAYOUTS = 500
 
 _CSS = """

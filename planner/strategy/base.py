@@ -15,7 +15,7 @@ from functools import cached_property
 from ..perf import reliability
 from ..perf.params import count_params, model_flops_per_token
 from ..perf.search import LayoutPlanner, LayoutResult
-from ..perf.steptime import LINK_EFFICIENCY
+from ..perf.steptime import LINK_EFFICIENCY, fastest_flops
 from ..scenario import Scenario
 from ..units import GBPS_TO_BYTES, HOURS_PER_DAY
 
@@ -114,12 +114,21 @@ class Context:
         self.precision = scenario.workload.precision
         self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks; bounded)
         self.strategies: dict[str, tuple] = {}  # per mode: its strategies (modes.options), shared by replications
+        self._fastest: dict[str, float] = {}
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 
     def feasible(self, pool: str) -> bool:
         """Whether some layout of the pool fits at its full size."""
         return self.planners.get(pool) is not None
+
+    def fastest_tokens_per_s(self, pool: str) -> float:
+        """Tokens/s one chip of the pool could train at most: its fastest compute rate, nothing else."""
+        if pool not in self._fastest:
+            planner = self.planners.get(pool)
+            rate = fastest_flops(planner.system, planner.wl) if planner is not None else 0.0
+            self._fastest[pool] = rate / self.flops_per_token
+        return self._fastest[pool]
 
     def peak_flops(self, pool: str) -> float:
         """Dense peak of one chip of the pool at the training precision [FLOP/s]."""
@@ -215,7 +224,12 @@ class Strategy(ABC):
             if best is not None and size_for_failures and self.ctx.scenario.reliability.enabled:
                 score = best.tokens_per_s * self.ctx.expected_goodput(best)
                 for share in (0.5, 0.25):
-                    alt = self._plan({p: int(u * share) for p, u in zip(self.pools, grid, strict=True)})
+                    fewer = {p: int(u * share) for p, u in zip(self.pools, grid, strict=True)}
+                    # goodput is at most 1 and no layout beats its chips' fastest compute: skip the search
+                    # when even that bound cannot beat the plan on every chip
+                    if sum(u * self.ctx.fastest_tokens_per_s(p) for p, u in fewer.items()) <= score * 1.001:
+                        continue
+                    alt = self._plan(fewer)
                     alt_score = alt.tokens_per_s * self.ctx.expected_goodput(alt) if alt is not None else 0.0
                     if alt_score > score * 1.001:
                         best, score = alt, alt_score
