@@ -114,6 +114,8 @@ def parse_text(text: str, path: str, suffix: str = "") -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         reason = getattr(exc, "problem", None) or getattr(exc, "msg", None) or str(exc).splitlines()[0]
+        if "maximum nesting depth" in str(reason):  # PyYAML 6.0.4's own limit (deeper than ours) fires first
+            reason = f"nested more than {MAX_DEPTH} levels deep"
         if isinstance(exc, json.JSONDecodeError):
             where = f"line {exc.lineno}, column {exc.colno}: "
         raise ScenarioError(f"{where}not valid {kind}: {clip(reason, 200)}", path=path) from None
