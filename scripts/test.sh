@@ -9,6 +9,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 python3 -m pip install -q -e '.[dev]'
+# an editable install compiles nothing, and with PYTHONDONTWRITEBYTECODE set every `planner` call would compile
+# the package again (a third of a second per command): compile it once, as pip does for a regular install
+python3 -m compileall -q planner
 python3 -m ruff check planner app.py benchmarks tests
 # Only the pytest plugins the suite uses (xdist, hypothesis). Auto-loaded ones (anyio, benchmark, ...) are not
 # needed, and pytest would also assertion-rewrite their whole packages (hypothesis included) in the controller
