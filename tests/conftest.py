@@ -184,3 +184,16 @@ def make_scenario(tmp_path: Path) -> ScenarioFactory:
 def module_scenarios(tmp_path_factory: pytest.TempPathFactory) -> ScenarioFactory:
     """A ScenarioFactory for module-scoped fixtures (its own temporary folder)."""
     return ScenarioFactory(tmp_path_factory.mktemp("scenarios"))
+
+
+MAX_MESSAGE_BYTES = 2_000  # an error's whole output (issue: hardening)
+
+
+def one_error_line(r: CliResult, code: int = 2) -> str:
+    """The `error:` line of a failed call; asserts the exit code, no traceback, one line (notes aside), short output."""
+    assert r.exit_code == code, r
+    assert "Traceback" not in r.stderr + r.stdout, r
+    lines = [x for x in r.stderr.splitlines() if not x.startswith("note: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), r
+    assert len((r.stderr + r.stdout).encode()) <= MAX_MESSAGE_BYTES, len((r.stderr + r.stdout).encode())
+    return lines[0]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, SHIPPED_SCENARIOS
+from conftest import MAX_MESSAGE_BYTES, ROOT, SHIPPED_SCENARIOS, one_error_line
 
 from planner import cli as planner_cli
 from planner.budget import MAX_EVENTS_PER_REPLICATION, SECONDS_PER_REPORTED_EVENT, run_estimate
@@ -24,17 +24,6 @@ from planner.errors import PlannerError
 from planner.loader import from_dict
 from planner.report.writer import default_folder_name
 from planner.sim.dask_backend import connect
-
-MAX_MESSAGE_BYTES = 2_000
-
-
-def _one_clean_line(r, code: int = 2) -> str:
-    assert r.exit_code == code, r
-    assert "Traceback" not in r.stderr + r.stdout, r
-    lines = [line for line in r.stderr.splitlines() if not line.startswith("note: ")]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r
-    assert len(r.stderr.encode()) <= MAX_MESSAGE_BYTES, len(r.stderr)
-    return lines[0]
 
 
 def _no_temp_left(folder: Path) -> None:
@@ -51,13 +40,13 @@ ALIAS_BOMB = "".join(
 
 def test_an_alias_bomb_is_refused_quickly(cli, make_scenario):
     assert len(ALIAS_BOMB) < 1_000
-    line = _one_clean_line(cli("validate", make_scenario.text(ALIAS_BOMB)))
+    line = one_error_line(cli("validate", make_scenario.text(ALIAS_BOMB)))
     assert "aliases expand to more than" in line
 
 
 def test_quoted_values_are_cut(cli, make_scenario):
     path = make_scenario(workload={"model": "x" * 100_000})
-    line = _one_clean_line(cli("validate", path))
+    line = one_error_line(cli("validate", path))
     assert "workload.model" in line and "x" * 81 not in line and "…" in line
 
 
@@ -71,14 +60,14 @@ def test_quoted_values_are_cut(cli, make_scenario):
 def test_odd_yaml_values_are_one_line(cli, make_scenario, value):
     text = yaml.safe_dump(make_scenario.data()).replace("start: '2025-01-01'", f"start: {value}")
     text = text.replace("units: 64", f"units: {value}") if value in ("17:04", "yes") else text
-    _one_clean_line(cli("validate", make_scenario.text(text)))
+    one_error_line(cli("validate", make_scenario.text(text)))
 
 
 @pytest.mark.parametrize("start, horizon", [("9999-06-01", 730), ("9999-11-01", 30), ("2262-04-01", 30)])
 def test_a_calendar_past_the_reports_last_day_is_refused(cli, make_scenario, tmp_path, start, horizon):
     """Years past 9999, and past pandas' last timestamp (2262-04-11) that the report's dates use, at run time."""
     out = tmp_path / "out"
-    line = _one_clean_line(cli("run", make_scenario(start=start, horizon_days=horizon), "--out", out))
+    line = one_error_line(cli("run", make_scenario(start=start, horizon_days=horizon), "--out", out))
     assert "horizon_days" in line and "2262-04-10" in line and not out.exists()
 
 
@@ -97,7 +86,7 @@ def test_the_last_day_of_the_calendar_runs_and_writes_dates(cli, make_scenario, 
     ("dup.json", '{"name": "a", "name": "b"}'),
 ])
 def test_duplicate_keys_are_refused(cli, make_scenario, filename, text):
-    assert "appears twice" in _one_clean_line(cli("validate", make_scenario.text(text, filename)))
+    assert "appears twice" in one_error_line(cli("validate", make_scenario.text(text, filename)))
 
 
 @pytest.mark.parametrize("overrides, field", [
@@ -114,7 +103,7 @@ def test_duplicate_keys_are_refused(cli, make_scenario, filename, text):
     ({"links": [{"sites": ["default", "mars"], "gbps": 100}]}, "links[0].sites"),
 ])
 def test_silently_accepted_settings_are_refused(cli, make_scenario, overrides, field):
-    assert field in _one_clean_line(cli("validate", make_scenario(overrides)))
+    assert field in one_error_line(cli("validate", make_scenario(overrides)))
 
 
 def test_a_batch_of_partial_sequences_gets_a_note(cli, make_scenario):
@@ -135,13 +124,13 @@ def test_a_batch_of_partial_sequences_gets_a_note(cli, make_scenario):
 def test_storms_are_refused_before_running(cli, make_scenario, tmp_path, reliability, field):
     out = tmp_path / "out"
     r = cli("run", make_scenario(reliability={"enabled": True, **reliability}), "--out", out)
-    assert field in _one_clean_line(r)
+    assert field in one_error_line(r)
     assert not out.exists()
 
 
 def test_a_century_of_hourly_maintenance_is_over_the_event_budget(cli, make_scenario):
     path = make_scenario(horizon_days=36_500, reliability={"enabled": True, "maintenance_every_days": 0.05})
-    line = _one_clean_line(cli("estimate", path))
+    line = one_error_line(cli("estimate", path))
     assert "reliability.maintenance_every_days" in line and f"{MAX_EVENTS_PER_REPLICATION:,}" in line
 
 
@@ -169,24 +158,24 @@ def test_user_text_is_printed_literally(cli, make_scenario, tmp_path):
     assert r.exit_code == 0 and "[/x] [red]n[/red]" in r.stdout and "[bold]x/[red]s.yaml" in r.stdout
     bad = folder / "bad.yaml"
     bad.write_text("name: [/x\n")
-    assert "[bold]x/bad.yaml" in _one_clean_line(cli("validate", bad))
+    assert "[bold]x/bad.yaml" in one_error_line(cli("validate", bad))
 
 
 def test_usage_errors_are_one_line(cli, make_scenario):
-    line = _one_clean_line(cli("run", make_scenario(), "--bogus"))
+    line = one_error_line(cli("run", make_scenario(), "--bogus"))
     assert "--bogus" in line and "planner run --help" in line
 
 
 def test_a_folder_or_fifo_as_the_scenario_is_named(cli, tmp_path):
-    assert "is a folder" in _one_clean_line(cli("validate", tmp_path))
+    assert "is a folder" in one_error_line(cli("validate", tmp_path))
     fifo = tmp_path / "pipe.yaml"
     os.mkfifo(fifo)
-    assert "named pipe" in _one_clean_line(cli("validate", fifo))
+    assert "named pipe" in one_error_line(cli("validate", fifo))
 
 
 def test_the_seed_bound_is_the_files(cli, make_scenario, tmp_path):
     assert cli("validate", make_scenario(simulation={"seed": 2**63 - 1})).exit_code == 0
-    assert "--seed" in _one_clean_line(cli("run", make_scenario(), "--seed", str(2**63), "--out", tmp_path / "o"))
+    assert "--seed" in one_error_line(cli("run", make_scenario(), "--seed", str(2**63), "--out", tmp_path / "o"))
 
 
 def test_closed_stdout_is_one_line(make_scenario):
@@ -217,7 +206,7 @@ def test_an_internal_error_is_one_line(cli, make_scenario, monkeypatch):
     import planner.api
 
     monkeypatch.setattr(planner.api, "estimate", lambda s: 1 / 0)
-    assert "ZeroDivisionError" in _one_clean_line(cli("estimate", make_scenario()))
+    assert "ZeroDivisionError" in one_error_line(cli("estimate", make_scenario()))
 
 
 # ---------------------------------------------------------------- 4/8. output folders
@@ -226,7 +215,7 @@ def test_an_internal_error_is_one_line(cli, make_scenario, monkeypatch):
 @pytest.mark.parametrize("out", ["/dev/null/x", "/proc/planner-report", "n" * 300])
 def test_an_unwritable_report_folder_keeps_the_results(cli, make_scenario, tmp_path, out):
     r = cli("run", make_scenario(), "--out", out if out.startswith("/") else tmp_path / out)
-    line = _one_clean_line(r)
+    line = one_error_line(r)
     assert "the results were written to" in line
     spare = Path(line.split("the results were written to ")[1].split(" instead")[0])
     try:
@@ -242,7 +231,7 @@ def test_a_folder_with_only_a_users_summary_is_kept(cli, make_scenario, tmp_path
     out = tmp_path / "mine"
     out.mkdir()
     (out / "summary.json").write_text('{"mine": true}')
-    line = _one_clean_line(cli("run", make_scenario(), "--out", out))
+    line = one_error_line(cli("run", make_scenario(), "--out", out))
     assert "not a previous report" in line
     assert (out / "summary.json").read_text() == '{"mine": true}' and len(list(out.iterdir())) == 1
 
@@ -351,7 +340,7 @@ def test_the_shipped_scenarios_are_within_the_budget():
 def test_exit_3_names_the_file(cli, make_scenario, tmp_path):
     path = make_scenario(workload={"model": "llama3-405b"}, fleet=[{"name": "h100", "chip": "h100-sxm", "units": 8}])
     for args in (("estimate", path), ("run", path, "--out", tmp_path / "o")):
-        line = _one_clean_line(cli(*args), code=3)
+        line = one_error_line(cli(*args), code=3)
         assert line.startswith(f"error: {path}: ") and "GiB" in line
 
 
@@ -360,7 +349,7 @@ def test_too_many_values_or_bytes_are_refused(cli, make_scenario, monkeypatch):
     import planner.yamlio
 
     monkeypatch.setattr(planner.yamlio, "MAX_NODES", 50)
-    line = _one_clean_line(cli("validate", make_scenario.text("name: [" + ", ".join(["1"] * 100) + "]\n")))
+    line = one_error_line(cli("validate", make_scenario.text("name: [" + ", ".join(["1"] * 100) + "]\n")))
     assert "more than 50 values" in line
     monkeypatch.setattr(planner.loader, "MAX_FILE_BYTES", 1024 * 1024)
-    assert "larger than 1 MiB" in _one_clean_line(cli("validate", make_scenario.text("#" * (1024 * 1024 + 1))))
+    assert "larger than 1 MiB" in one_error_line(cli("validate", make_scenario.text("#" * (1024 * 1024 + 1))))

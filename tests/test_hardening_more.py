@@ -17,24 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import MAX_MESSAGE_BYTES, ROOT, one_error_line
 from openpyxl import load_workbook
 
 from planner.loader import parse_bytes
 from planner.report import html as report_html
 from planner.report import tables
-
-MAX_MESSAGE_BYTES = 2_000
-
-
-def _one_line(r, code: int = 2) -> str:
-    assert r.exit_code == code, r
-    assert "Traceback" not in r.stderr + r.stdout, r
-    lines = [x for x in r.stderr.splitlines() if not x.startswith("note: ")]
-    assert len(lines) == 1 and lines[0].startswith("error: "), r
-    assert len((r.stderr + r.stdout).encode()) <= MAX_MESSAGE_BYTES, len((r.stderr + r.stdout).encode())
-    return lines[0]
-
 
 # ---------------------------------------------------------------- 1. messages are short in bytes, not characters
 
@@ -51,7 +39,7 @@ def test_error_lines_stay_under_2000_bytes_whatever_the_script(cli, make_scenari
     long_dir.mkdir()
     files = {"KEY": make_scenario({"名" * 5_000: 1}), "GOOD": make_scenario(),
              "PATH": make_scenario.text("name: [\n", f"{'名' * 80}/{'名' * 80}.yaml")}
-    _one_line(cli(*[str(files.get(a, a)) for a in args]))
+    one_error_line(cli(*[str(files.get(a, a)) for a in args]))
 
 
 def test_the_app_reads_through_the_same_bounded_loader():
@@ -96,7 +84,7 @@ def test_a_full_disk_keeps_the_results(cli, make_scenario, tmp_path, monkeypatch
     monkeypatch.setattr(tables, "write_csv", full)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "spare"))
     (tmp_path / "spare").mkdir()
-    line = _one_line(cli("run", make_scenario(), "--out", tmp_path / "out"))
+    line = one_error_line(cli("run", make_scenario(), "--out", tmp_path / "out"))
     assert "the disk is full" in line and "the results were written to" in line
     (spare,) = (tmp_path / "spare").iterdir()
     assert sorted(p.name for p in spare.iterdir()) == sorted(tables_files())
@@ -121,7 +109,7 @@ def test_an_immutable_or_read_only_folder_keeps_the_results(cli, make_scenario, 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "spare"))
     (tmp_path / "spare").mkdir()
     try:
-        line = _one_line(cli("run", make_scenario(), "--out", locked / "out"))
+        line = one_error_line(cli("run", make_scenario(), "--out", locked / "out"))
         assert "the results were written to" in line and "choose a writable --out" in line
         assert list(locked.iterdir()) == []
     finally:
@@ -135,13 +123,14 @@ def test_an_immutable_or_read_only_folder_keeps_the_results(cli, make_scenario, 
 
 def test_a_scheduler_without_the_dask_backend_is_refused(cli, make_scenario, tmp_path):
     for command in ("run", "sweep", "sensitivity"):
-        line = _one_line(cli(command, make_scenario(), "--scheduler", "tcp://127.0.0.1:1", "--out", tmp_path / "o"))
+        r = cli(command, make_scenario(), "--scheduler", "tcp://127.0.0.1:1", "--out", tmp_path / "o")
+        line = one_error_line(r)
         assert "--scheduler is read only with --backend dask" in line
 
 
 def test_a_malformed_scheduler_is_one_line_and_writes_nothing(cli, make_scenario, tmp_path):
     out = tmp_path / "out"
-    line = _one_line(cli("run", make_scenario(), "--backend", "dask", "--scheduler", "garbage::::" + "x" * 3_000,
+    line = one_error_line(cli("run", make_scenario(), "--backend", "dask", "--scheduler", "garbage::::" + "x" * 3_000,
                          "--replications", "2", "--out", out))
     assert "cannot reach a Dask scheduler" in line and not out.exists()
 
@@ -201,8 +190,8 @@ def test_a_folder_left_by_a_killed_run_is_removed_by_the_next(cli, make_scenario
 
 
 def test_a_device_as_the_scenario_is_named(cli):
-    assert "is a device" in _one_line(cli("validate", "/dev/null"))
-    assert "is a device" in _one_line(cli("run", "/dev/zero"))
+    assert "is a device" in one_error_line(cli("validate", "/dev/null"))
+    assert "is a device" in one_error_line(cli("run", "/dev/zero"))
 
 
 @pytest.mark.parametrize("args, text", [
@@ -213,8 +202,8 @@ def test_a_device_as_the_scenario_is_named(cli):
     (("estimate", "SCENARIO", "extra"), "unexpected extra argument"),
     (("nonsense",), "No such command"),
 ])
-def test_usage_errors_are_one_line(cli, make_scenario, args, text):
-    line = _one_line(cli(*[make_scenario() if a == "SCENARIO" else a for a in args]))
+def test_usage_errors_areone_error_line(cli, make_scenario, args, text):
+    line = one_error_line(cli(*[make_scenario() if a == "SCENARIO" else a for a in args]))
     assert text in line and "--help" in line
 
 
@@ -273,5 +262,5 @@ def test_the_shipped_all_cloud_scenario_counts_only_real_tokens(cli):
 
 def test_a_bound_reads_as_a_short_number(cli, make_scenario):
     path = make_scenario(reliability={"enabled": True, "maintenance_every_days": 1e-9, "maintenance_minutes": 0})
-    line = _one_line(cli("validate", path))
+    line = one_error_line(cli("validate", path))
     assert "reliability.maintenance_every_days" in line and "0.0416667 (got 1e-09)" in line
