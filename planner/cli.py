@@ -11,6 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -223,15 +224,26 @@ def estimate(
     out.print(f"searched {sr['layouts_evaluated']:,} layouts in {sr['seconds']:.3f} s", style="dim")
 
 
+# the options several commands share (one definition each, so their bounds and help agree)
+SeedOption = Annotated[int | None, typer.Option("--seed", min=0, max=2**63 - 1,  # the file's simulation.seed bound
+                                                help="Root seed (default: the scenario's).")]
+BackendOption = Annotated[str, typer.Option("--backend", help="local | dask")]
+SchedulerOption = Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address (backend dask).")]
+PointReplicationsOption = Annotated[int | None, typer.Option(
+    "--replications", min=1, max=100_000, help="Monte Carlo replications per point (default: the scenario's).")]
+PointWorkersOption = Annotated[int | None, typer.Option("--workers", min=1, max=1024,
+                                                        help="Worker processes (default: the cores).")]
+
+
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="Scenario file."),
     out_dir: Path | None = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>)."),
     replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
                                                help="Monte Carlo replications (default: the scenario's)."),
-    seed: int | None = typer.Option(None, "--seed", min=0, max=2**63 - 1, help="Root seed (default: the scenario's)."),
-    backend: str = typer.Option("local", "--backend", help="local | dask"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
+    seed: SeedOption = None,
+    backend: BackendOption = "local",
+    scheduler: SchedulerOption = None,
     workers: int | None = typer.Option(None, "--workers", min=1, max=1024,
                                        help="Worker processes (default: the cores; dask without --scheduler: "
                                             "the LocalCluster's workers)."),
@@ -328,7 +340,6 @@ def _check_backend(backend: str, scheduler: str | None) -> None:
         _fail(ScenarioError("--scheduler is read only with --backend dask; add --backend dask or drop --scheduler"))
 
 
-REPLICATIONS_HELP = "Monte Carlo replications per point (default: the scenario's)."
 
 
 @app.command()
@@ -337,12 +348,11 @@ def sweep(
     sets: list[str] = typer.Option([], "--set", help="PATH=v1,v2,... e.g. fleet[1].cloud.units=0,4096,8192 "
                                                      "(repeat for a grid; default: the file's sweep: section)."),
     out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<name>-sweep)."),
-    replications: int | None = typer.Option(None, "--replications", min=1, max=100_000, help=REPLICATIONS_HELP),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
-    backend: str = typer.Option("local", "--backend", help="local | dask"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
-    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Worker processes (default: "
-                                                                                "the cores)."),
+    replications: PointReplicationsOption = None,
+    seed: SeedOption = None,
+    backend: BackendOption = "local",
+    scheduler: SchedulerOption = None,
+    workers: PointWorkersOption = None,
 ) -> None:
     """A grid over inputs named by field path: sweep.parquet, sweep.csv (a row per point) and sweep.html."""
     from .decide.sweep import parse_set, write_sweep
@@ -378,12 +388,11 @@ def sweep(
 def sensitivity(
     scenario: Path = typer.Argument(..., help="Scenario file."),
     out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<name>-sensitivity)."),
-    replications: int | None = typer.Option(None, "--replications", min=1, max=100_000, help=REPLICATIONS_HELP),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
-    backend: str = typer.Option("local", "--backend", help="local | dask"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)."),
-    workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Worker processes (default: "
-                                                                                "the cores)."),
+    replications: PointReplicationsOption = None,
+    seed: SeedOption = None,
+    backend: BackendOption = "local",
+    scheduler: SchedulerOption = None,
+    workers: PointWorkersOption = None,
 ) -> None:
     """Each uncertain or controllable input at its low and high value: tornado charts of finish date and cost."""
     from .decide.output import write_files
@@ -427,7 +436,7 @@ def solve(
     replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
                                                help="Replications per evaluation (default: the scenario's, at "
                                                     "least 20)."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    seed: SeedOption = None,
     workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: value, finish_date, cost_usd, evaluations."),
 ) -> None:
@@ -468,7 +477,7 @@ def solve(
 def compare(
     scenario: Path = typer.Argument(..., help="Scenario file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    seed: SeedOption = None,
 ) -> None:
     """Every strategy mode side by side: time, finish date, cost, energy, goodput, link traffic, why not.
 
