@@ -80,9 +80,7 @@ def build_candidates(arch: ModelArch, system: System | Chip, wl: TrainingSetup, 
     """
     shapes = layout_shapes(arch, system, wl, pin)
     dp, ok = shapes_on(shapes, units, wl, pin)
-    idx = np.nonzero(ok)[0]
-    return Candidates(tp=shapes.tp[idx], pp=shapes.pp[idx], vp=shapes.vp[idx], cp=shapes.cp[idx], ep=shapes.ep[idx],
-                      dp=dp[idx], mb=shapes.mb[idx], recompute=shapes.recompute[idx], zero=shapes.zero[idx])
+    return shapes.take(np.nonzero(ok)[0], dp)
 
 
 def shapes_on(shapes: Candidates, units: int, wl: TrainingSetup, pin: Parallelism = Parallelism()):
@@ -204,11 +202,7 @@ class _ShapeTable:
 
     shapes: Candidates
     dp: np.ndarray  # the degree each shape was scored at (0: not yet)
-    memory_bytes: np.ndarray
-    step_time_s: np.ndarray
-    tokens_per_step: np.ndarray
-    micro_batches: np.ndarray
-    units_used: np.ndarray
+    scores: Scores  # at that degree
     all_shapes: Candidates  # every shape, pruned or not (the count best_layout reports)
 
 
@@ -290,9 +284,7 @@ class LayoutPlanner:
         most = np.maximum((most // shapes.ep) * shapes.ep, shapes.ep)
         widest = replace(shapes, dp=most)
         keep = np.nonzero(evaluate(self.arch, self.system, wl, widest).memory_bytes <= usable_hbm_bytes(self.chip))[0]
-        return shapes, Candidates(tp=shapes.tp[keep], pp=shapes.pp[keep], vp=shapes.vp[keep], cp=shapes.cp[keep],
-                                  ep=shapes.ep[keep], dp=shapes.dp[keep], mb=shapes.mb[keep],
-                                  recompute=shapes.recompute[keep], zero=shapes.zero[keep])
+        return shapes, shapes.take(keep)
 
     def _search(self, units: int, b: int) -> LayoutResult | None:
         """``best_layout(units)`` for a batch share of ``b`` sequences, scoring only what changed.
@@ -307,9 +299,7 @@ class LayoutPlanner:
         tab = self._tables.pop(b, None)
         if tab is None:
             every, shapes = self._fitting_shapes(wl)
-            n = len(shapes)
-            tab = _ShapeTable(shapes, np.zeros(n, dtype=shapes.tp.dtype), np.zeros(n), np.zeros(n), np.zeros(n),
-                              np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), every)
+            tab = _ShapeTable(shapes, np.zeros(len(shapes), dtype=shapes.tp.dtype), Scores.empty(len(shapes)), every)
         self._tables[b] = tab  # most recently used last
         while len(self._tables) > SHAPE_TABLES:
             self._tables.pop(next(iter(self._tables)))
@@ -317,25 +307,12 @@ class LayoutPlanner:
         stale = np.nonzero(ok & (dp != tab.dp))[0]
         evaluated = int(shapes_on(tab.all_shapes, units, wl, self.pin)[1].sum())  # as best_layout counts
         if len(stale):
-            sh = tab.shapes
-            c = Candidates(tp=sh.tp[stale], pp=sh.pp[stale], vp=sh.vp[stale], cp=sh.cp[stale], ep=sh.ep[stale],
-                           dp=dp[stale], mb=sh.mb[stale], recompute=sh.recompute[stale], zero=sh.zero[stale])
-            sc = evaluate(self.arch, self.system, wl, c)
+            tab.scores.put(stale, evaluate(self.arch, self.system, wl, tab.shapes.take(stale, dp)))
             tab.dp[stale] = dp[stale]
-            tab.memory_bytes[stale] = sc.memory_bytes
-            tab.step_time_s[stale] = sc.step_time_s
-            tab.tokens_per_step[stale] = sc.tokens_per_step
-            tab.micro_batches[stale] = sc.micro_batches
-            tab.units_used[stale] = sc.units_used
         idx = np.nonzero(ok)[0]
         if not len(idx):
             return None
-        sh = tab.shapes
-        cands = Candidates(tp=sh.tp[idx], pp=sh.pp[idx], vp=sh.vp[idx], cp=sh.cp[idx], ep=sh.ep[idx], dp=dp[idx],
-                           mb=sh.mb[idx], recompute=sh.recompute[idx], zero=sh.zero[idx])
-        sc = Scores(memory_bytes=tab.memory_bytes[idx], step_time_s=tab.step_time_s[idx],
-                    tokens_per_step=tab.tokens_per_step[idx], micro_batches=tab.micro_batches[idx],
-                    units_used=tab.units_used[idx])
+        cands, sc = tab.shapes.take(idx, dp), tab.scores.take(idx)
         fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
         if not fits.any():
             return None

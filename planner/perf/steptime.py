@@ -68,6 +68,13 @@ class Candidates:
     def __len__(self) -> int:
         return int(self.tp.shape[0])
 
+    def take(self, idx: np.ndarray, dp: np.ndarray | None = None) -> Candidates:
+        """The candidates at ``idx`` (with data-parallel degrees ``dp[idx]`` when given)."""
+        cols = {f.name: getattr(self, f.name)[idx] for f in fields(self)}
+        if dp is not None:
+            cols["dp"] = dp[idx]
+        return Candidates(**cols)
+
 
 @dataclass
 class StepTerms:
@@ -110,6 +117,23 @@ class Scores:
     def tokens_per_s(self) -> np.ndarray:
         """Real tokens trained per second (padding never counts)."""
         return self.tokens_per_step / self.step_time_s
+
+    @staticmethod
+    def empty(n: int) -> Scores:
+        """Zeroed scores for ``n`` candidates (filled with ``put``)."""
+        return Scores(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+
+    def take(self, idx: np.ndarray) -> Scores:
+        """The scores at ``idx`` (without the parts)."""
+        return Scores(*(getattr(self, k)[idx] for k in _SCORE_ARRAYS))
+
+    def put(self, idx: np.ndarray, other: Scores) -> None:
+        """Write ``other``'s scores at ``idx``."""
+        for k in _SCORE_ARRAYS:
+            getattr(self, k)[idx] = getattr(other, k)
+
+
+_SCORE_ARRAYS = ("memory_bytes", "step_time_s", "tokens_per_step", "micro_batches", "units_used")
 
 
 @dataclass
