@@ -34,7 +34,8 @@ from planner.errors import PlannerError
 from planner.fmt import fmt_days, fmt_si, fmt_usd
 from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
 from planner.report import charts
-from planner.report.headline import answer_sentence, expectation_rows, finish_items, headline_items, stat
+from planner.report.headline import (answer_sentence, expectation_rows, finish_items, headline_items, limit_lines,
+                                     stat)
 from planner.report.html import render_html
 from planner.report.tables import write_xlsx
 
@@ -246,6 +247,8 @@ def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None
         st.warning("The settings changed since this run; press **Run** to update.")
     st.subheader(f"Run: {result.summary.get('scenario') or result.scenario_name}")
     st.markdown(f"**{answer_sentence(result.summary, result.inputs)}**")
+    for line in limit_lines(result.summary):  # plain text: the sentences carry pool names from the scenario
+        st.text(line)
     changed = state.get("result_changes") or []
     st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
                f" · seed {result.summary.get('seed')} · {result.summary.get('replications')} replication(s)")

@@ -18,6 +18,8 @@ def estimate(scenario: Scenario) -> dict:
 
     Raises InfeasiblePlanError when no pool has a layout that fits.
     """
+    from .strategy.modes import Single
+
     t0 = time.perf_counter()
     pools, evaluated, errors = [], 0, []
     band = error_band()
@@ -47,13 +49,26 @@ def estimate(scenario: Scenario) -> dict:
         })
     if not pools:
         raise errors[0] if len(errors) == 1 else InfeasiblePlanError("; ".join(str(e) for e in errors))
+    ctx = _context(scenario)
+    for p in pools:
+        p.update(_job_size(ctx, Single, p["pool"], p["units"]))
+    both = combined(scenario, band, ctx)
     return {
         "scenario": scenario.name,
         "pools": pools,
-        "combined": combined(scenario, band),
+        "combined": both,
         "infeasible": [str(e) for e in errors],
         "search": {"layouts_evaluated": evaluated, "seconds": time.perf_counter() - t0},
     }
+
+
+def _job_size(ctx, single, name: str, units: int) -> dict:
+    """``job_units`` (the chips a job on the pool alone trains on at its full size, sized for failures as the
+    simulation sizes it) and ``limited_by`` (why that is fewer than the pool's usable chips; empty when not)."""
+    plan = single(ctx, (name,)).plan({name: ctx.pools[name].usable_units}) if ctx.feasible(name) else None
+    if plan is None:
+        return {"job_units": units, "limited_by": []}
+    return {"job_units": plan.units_used, "limited_by": list(plan.limits)}
 
 
 def _context(scenario: Scenario):
@@ -63,7 +78,7 @@ def _context(scenario: Scenario):
     return Context(scenario, layout_planners(scenario))
 
 
-def combined(scenario: Scenario, band=None) -> dict:
+def combined(scenario: Scenario, band=None, ctx=None) -> dict:
     """The steady-state answer of the scenario's mode (auto: the best mode) at the pools' full size.
 
     Also every possible mode's figures (``modes``) and why the others are not possible (``impossible``).
@@ -71,7 +86,7 @@ def combined(scenario: Scenario, band=None) -> dict:
     from .strategy import options
 
     band = band or error_band()
-    ctx = _context(scenario)
+    ctx = ctx or _context(scenario)
     tokens = scenario.workload.tokens
     rows, best = [], None
     for mode in ("single", "sync", "diloco", "sequential"):

@@ -28,7 +28,6 @@ SECONDS_PER_REPLICATION = 0.02  # layout search and bookkeeping of one replicati
 # events: 6.7 s more to simulate with tables, 8 s to write the CSV, HTML and capped XLSX; the bound said 0.9 s)
 SECONDS_PER_REPORTED_EVENT = 1.5e-5
 LONG_RUN_S = 60.0  # warn above this
-NEVER_PROGRESS_RATIO = 20.0  # (restart + checkpoint write) / job MTBF above this: survival below e^-20 = 2e-9
 
 
 @dataclass(frozen=True)
@@ -49,23 +48,40 @@ def _pool_mtbf(s: Scenario, i: int) -> tuple[float, str]:
     return s.chip(p.chip).mtbf_chip_days, f"fleet[{i}].mtbf_chip_days (default: chip {p.chip})"
 
 
+def job_units(s: Scenario, i: int) -> int:
+    """The chips of pool ``i`` a job would train on under failures: the size that keeps the most chip-time.
+
+    The engine sizes each plan for failures (planner/strategy/base.py, ``size_job``), so a huge pool is never
+    run, nor counted here, at a size whose failures outpace its restarts. 0 when no size keeps any work.
+    """
+    r = s.reliability
+    units = s.fleet[i].planned_units
+    if not r.enabled:
+        return units
+    write_h = rel.checkpoint_write_hours(count_params(s.workload.arch).total, r.storage_gbyteps, r.checkpoint_write_s)
+    mtbf_chip_days, _ = _pool_mtbf(s, i)
+    iv = None if r.checkpoint_interval_hours == "auto" else float(r.checkpoint_interval_hours)
+    return rel.best_job_units(units, lambda n: rel.goodput_on(n, mtbf_chip_days, write_h, iv, r.restart_base_minutes,
+                                                              r.restart_minutes_per_1000_chips))
+
+
 def check_progress(s: Scenario) -> None:
-    """Refuse a pool that fails, on average, before it has restarted and written one checkpoint."""
+    """Refuse a pool on which no job, however small, keeps work: failures before a restart and a checkpoint."""
     r = s.reliability
     if not r.enabled:
         return
     write_h = rel.checkpoint_write_hours(count_params(s.workload.arch).total, r.storage_gbyteps, r.checkpoint_write_s)
     for i, p in enumerate(s.fleet):
-        units = p.planned_units
+        if job_units(s, i) > 0:
+            continue
+        units = max(1, s.chip(p.chip).chips_per_node)  # the smallest job: one node
         mtbf_chip_days, field = _pool_mtbf(s, i)
         mtbf_h = rel.job_mtbf_hours(mtbf_chip_days, units)
         restart_h = rel.restart_hours(units, r.restart_base_minutes, r.restart_minutes_per_1000_chips)
-        # exponential failures: a restart plus one checkpoint write survives with probability e^-((R + d) / M)
-        if restart_h + write_h > NEVER_PROGRESS_RATIO * mtbf_h:
-            raise ScenarioError(
-                f"{units:,} chips at {mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
-                f"on average, far less than a restart ({restart_h * 60:.3g} min) plus a checkpoint write "
-                f"({write_h * 60:.3g} min): the job would never progress", field=field)
+        raise ScenarioError(
+            f"even {units:,} chips at {mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
+            f"on average, too often for a restart ({restart_h * 60:.3g} min) plus a checkpoint write "
+            f"({write_h * 60:.3g} min): the job would never progress", field=field)
 
 
 def run_estimate(s: Scenario, replications: int | None = None) -> WorkEstimate:
@@ -75,9 +91,9 @@ def run_estimate(s: Scenario, replications: int | None = None) -> WorkEstimate:
     events = 10.0 + 2 * sum(len(p.deliveries) + 1 for p in s.fleet)
     main_field, main = "horizon_days", 0.0
     if r.enabled:
-        for i, p in enumerate(s.fleet):
+        for i in range(len(s.fleet)):
             mtbf_chip_days, field = _pool_mtbf(s, i)
-            n = EVENTS_PER_FAILURE * horizon_h / rel.job_mtbf_hours(mtbf_chip_days, p.planned_units)
+            n = EVENTS_PER_FAILURE * horizon_h / rel.job_mtbf_hours(mtbf_chip_days, max(job_units(s, i), 1))
             events += n
             if n > main:
                 main_field, main = field.split(" ")[0], n

@@ -199,6 +199,9 @@ def estimate(
                   f"{p['tokens_per_s_p10']:,.0f}-{p['tokens_per_s_p90']:,.0f}", f"{p['step_time_s']:.2f}",
                   f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
     out.print(t)
+    for p in result["pools"]:  # a job held below the pool under failures: `planner run` trains on job_units
+        for why in p.get("limited_by") or []:
+            out.print(f"{p['pool']}: job on {p['job_units']:,} chips; limited by {why}", highlight=False, markup=False)
     for e in explained:
         if "error" in e:
             continue
@@ -311,7 +314,7 @@ def progress_bar(label: str, total: int):
 
 
 def _print_headline(summary: dict, path: Path) -> None:
-    from .report.headline import expectation_rows, headline_items
+    from .report.headline import expectation_rows, headline_items, limit_lines
 
     t = Table(title=escape(f"{summary['scenario']}: {summary['replications']} replication(s), seed {summary['seed']}"),
               show_header=False)
@@ -324,6 +327,8 @@ def _print_headline(summary: dict, path: Path) -> None:
         mark = "[green]pass[/]" if e["result"] == "PASS" else "[red]FAIL[/]"
         t.add_row(escape(f"expect {e['check']}"), f"{escape(e['value'])} {mark}", "")
     out.print(t)
+    for line in limit_lines(summary):
+        out.print(line, highlight=False, markup=False)
     out.print(f"report: {path}", highlight=False, markup=False)
 
 
@@ -506,7 +511,7 @@ def compare(
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
         t.add_row(name, r["pool"], days, r.get("finish_date") or "-", fmt_usd(r["cost_usd"]),
                   f"{r['energy_mwh']:,.0f}", f"{r['goodput']:.1%}", f"{r['link_tb_per_day']:.2f}",
-                  f"{r['moves']} moves" if r["mode"] == "sequential" else "")
+                  r.get("note") or "")
     out.print(t)
 
 

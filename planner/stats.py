@@ -1,12 +1,19 @@
-"""Summary statistics over replications: the one place P10/P50/P90 are computed."""
+"""Summary statistics over replications: the one place P10/P50/P90 are computed.
+
+One definition everywhere (summary.json, the report, sweeps, goal seek and ``expect``): numpy's default
+quantile (linear between order statistics, type 7). Time to train counts a replication that did not finish as
+never (inf): a quantile beyond the finish probability is never (None in JSON, "never" as a date).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
 
 QUANTILES = (0.1, 0.5, 0.9)
+NEVER = "never"  # a finish date beyond the finish probability (docs/formats.md)
 
 
 def quantiles(values: Iterable[float]) -> dict:
@@ -21,8 +28,37 @@ def quantiles(values: Iterable[float]) -> dict:
 
 
 def quantile_at(values: Iterable[float], q: float) -> float:
-    """The ``q`` quantile as an observed value (inverse of the empirical CDF), for pass/fail checks."""
-    return float(np.quantile(np.asarray(list(values), dtype=float), q, method="inverted_cdf"))
+    """The ``q`` quantile of the finite values (NaN when there are none), as in ``quantiles``."""
+    v = np.asarray([x for x in values if x is not None and x == x], dtype=float)
+    return float(np.quantile(v, q)) if v.size else math.nan
+
+
+def time_quantile(times: Iterable[float | None], q: float) -> float:
+    """The ``q`` quantile of time to train, a replication that did not finish (None or NaN) counting as never (inf).
+
+    Linear between order statistics as ``quantiles``; between a finish and a never it is never.
+    """
+    v = np.sort(np.asarray([math.inf if (t is None or t != t) else t for t in times], dtype=float))
+    if not v.size:
+        return math.inf
+    pos = q * (len(v) - 1)
+    lo, hi = int(math.floor(pos)), int(math.ceil(pos))
+    if lo == hi or v[lo] == v[hi]:
+        return float(v[lo])
+    if math.isinf(v[hi]):
+        return math.inf
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+def time_quantiles(times: Iterable[float | None]) -> dict:
+    """Mean of the finished replications and p10/p50/p90 counting the others as never (None beyond them)."""
+    times = list(times)
+    finite = [t for t in times if t is not None and t == t and math.isfinite(t)]
+    out = {"mean": float(np.mean(finite)) if finite else None}
+    for q in QUANTILES:
+        v = time_quantile(times, q)
+        out[f"p{round(q * 100)}"] = v if math.isfinite(v) else None
+    return out
 
 
 def quantile_rows(grid, qs: Iterable[float] = QUANTILES):

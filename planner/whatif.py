@@ -21,6 +21,7 @@ from .loader import from_dict, parse_bytes
 from .metrics import BY_KEY, METRICS
 from .perf.params import count_params, dense_arch_for_params
 from .scenario import Scenario
+from .stats import NEVER
 
 
 def canonical_json(scenario: Scenario) -> str:
@@ -148,7 +149,7 @@ def finish_delta_days(summary: Mapping[str, Any], base: Mapping[str, Any], q: st
     """Days the finish date moved against the baseline (positive: later)."""
     a = (summary.get("finish_date") or {}).get(q)
     b = (base.get("finish_date") or {}).get(q)
-    if not a or not b:
+    if not a or not b or NEVER in (a, b):
         return None
     return (dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
 

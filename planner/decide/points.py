@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-
-import numpy as np
 
 from ..metrics import DISTRIBUTION_KEYS
 from ..scenario import Scenario
 from ..sim.runner import run_scenario
+from ..stats import time_quantile
 
 
 def _point(context: tuple[int | None, int | None], scenario: Scenario) -> dict:
@@ -50,19 +48,8 @@ def run_points(scenarios: Sequence[Scenario], replications: int | None = None, s
 
 
 def finish_quantile_days(times: Sequence[float], q: float) -> float:
-    """The ``q`` quantile of time to train [days], unfinished replications counting as never (inf).
-
-    Linear interpolation between order statistics (numpy's default), as summary.json's p10/p50/p90.
-    """
-    v = np.asarray([math.inf if (t is None or t != t) else t for t in times], dtype=float)
-    v.sort()
-    pos = q * (len(v) - 1)
-    lo, hi = int(math.floor(pos)), int(math.ceil(pos))
-    if lo == hi or v[lo] == v[hi]:
-        return float(v[lo])
-    if math.isinf(v[hi]):
-        return math.inf
-    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+    """The ``q`` quantile of time to train [days], unfinished replications counting as never: stats.time_quantile."""
+    return time_quantile(times, q)
 
 
 def point_row(summary: dict) -> dict:

@@ -38,7 +38,7 @@ def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "committed": fmt_usd(num(r.get("cost_usd"))), "used": fmt_usd(num(r.get("used_usd"))),
             "energy": fmt_mwh(num(r.get("energy_mwh"))), "goodput": fmt_pct(num(r.get("goodput"))),
             "link TB/day": f"{num(r.get('link_tb_per_day')) or 0.0:.2f}",
-            "note": f"{r.get('moves', 0)} moves" if r["mode"] == "sequential" else "",
+            "note": r.get("note") or "",
         })
     return pd.DataFrame(out, columns=COMPARE_COLUMNS)
 

@@ -41,3 +41,38 @@ def young_daly_interval_hours(write_h: float, mtbf_h: float) -> float:
 def restart_hours(units: int, base_minutes: float, minutes_per_1000_chips: float) -> float:
     """Detect, reschedule, re-initialise communicators and reload [h]; grows with the job size."""
     return (base_minutes + minutes_per_1000_chips * units / 1000.0) / 60.0
+
+
+def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: float) -> float:
+    """Expected share of held time that trains kept work, under failures (first order).
+
+    Checkpoints every tau cost delta/(tau + delta); each failure, once per job MTBF M, costs a restart and on
+    average half a cycle of lost work: g = tau/(tau+delta) x (1 - (R + (tau+delta)/2)/M) (Daly 2006, eq. 13-20).
+    """
+    if not math.isfinite(mtbf_h):
+        return 1.0
+    cycle = tau_h + write_h
+    return max(0.0, tau_h / cycle * (1.0 - (restart_h + cycle / 2.0) / mtbf_h))
+
+
+def goodput_on(units: int, mtbf_chip_days: float, write_h: float, interval_h: float | None, restart_base_minutes: float,
+               restart_minutes_per_1000_chips: float) -> float:
+    """``expected_goodput`` of a job on ``units`` chips of one kind (``interval_h`` None: Young/Daly's interval)."""
+    m = job_mtbf_hours(mtbf_chip_days, units)
+    tau = young_daly_interval_hours(write_h, m) if interval_h is None else interval_h
+    return expected_goodput(m, write_h, tau, restart_hours(units, restart_base_minutes, restart_minutes_per_1000_chips))
+
+
+def best_job_units(max_units: int, goodput_of, ratio: float = 0.9) -> int:
+    """The job size up to ``max_units`` with the most kept chip-time, units x goodput_of(units) (0: none keeps any).
+
+    An upper bound for what a layout search can give (every chip at one rate): the engine sizes real plans;
+    the up-front work bound (planner/budget.py) uses this to count the failures of the job that would run.
+    """
+    best, best_kept, n = 0, 0.0, float(max_units)
+    while n >= 1:
+        kept = int(n) * goodput_of(int(n))
+        if kept > best_kept:
+            best, best_kept = int(n), kept
+        n *= ratio
+    return best

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
+from ..stats import NEVER
 
 INTERRUPTIONS = ("failure", "restart", "maintenance", "replan")
 _MARKERS = {
@@ -166,7 +167,8 @@ def tokens_figure(
         fig = new_figure(go.Scatter(x=total.index, y=total.values, name="tokens trained", mode="lines"))
     if target_tokens:
         fig.add_hline(y=float(target_tokens), line=dict(color="#999", dash="dash"))
-    if finish_band and finish_band[0] and finish_band[1] and finish_band[0] != finish_band[1]:
+    if finish_band and finish_band[0] and finish_band[1] and finish_band[0] != finish_band[1] \
+            and NEVER not in finish_band:  # a band that reaches "never" has no end to draw
         fig.add_vrect(x0=pd.Timestamp(finish_band[0]), x1=pd.Timestamp(finish_band[1]), fillcolor="#2ca02c",
                       opacity=0.12, line_width=0)
         fig.add_annotation(x=pd.Timestamp(finish_band[1]), y=0.02, yref="paper", showarrow=False, xanchor="right",

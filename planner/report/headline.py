@@ -9,6 +9,7 @@ from typing import Any
 from ..catalog import models
 from ..fmt import fmt_si, fmt_usd, num
 from ..metrics import METRICS, fmt_value
+from ..stats import NEVER
 
 
 @dataclass(frozen=True)
@@ -136,13 +137,19 @@ def answer_sentence(summary: Mapping[str, Any], inputs: Mapping[str, Any]) -> st
     head = (f"{model_label(inputs)}, {tokens_label((inputs.get('workload') or {}).get('tokens'))}, "
             f"on {_pools_label(summary, inputs)} ({mode})")
     dates = summary.get("finish_date") or {}
-    if dates.get("p50"):
-        when = f"finishes {dates['p50']} (P50)" + (f", {dates['p90']} (P90)" if dates.get("p90") else ", P90 never")
+    if dates.get("p50") and dates["p50"] != NEVER:
+        p90 = dates.get("p90")
+        when = f"finishes {dates['p50']} (P50)" + (f", {p90} (P90)" if p90 and p90 != NEVER else ", P90 never")
     else:
         when = f"does not finish within {inputs.get('horizon_days', '?')} days (P50)"
     c = summary.get("costs") or {}
     money = f"{fmt_usd(num(c.get('committed_usd')))} committed, {fmt_usd(num(c.get('used_usd')))} used"
     return f"{head}: {when}; {money}"
+
+
+def limit_lines(summary: Mapping[str, Any]) -> list[str]:
+    """What held the job below the chips in service (summary.json ``limits``), one plain sentence each."""
+    return [f"Limited by {s}" for s in summary.get("limits") or [] if isinstance(s, str)]
 
 
 def finish_items(summary: Mapping[str, Any]) -> list[Headline]:

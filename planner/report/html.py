@@ -49,6 +49,7 @@ tbody tr:hover { background: #f3f6fb; }
 .fail { color: var(--bad); font-weight: 600; }
 .answer { font-size: 1.15rem; font-weight: 600; background: #fff; border-left: 4px solid #1f77b4;
           padding: 10px 14px; margin: 0 0 14px; }
+.limit { background: #fff8e1; border-left: 4px solid #f0a500; padding: 8px 14px; margin: 0 0 14px; }
 details { margin: 8px 0; } summary { cursor: pointer; font-weight: 600; }
 td.text { text-align: left; white-space: normal; }
 .note { color: var(--muted); font-size: .85rem; margin: 6px 0; }
@@ -121,7 +122,8 @@ def _answer_html(result: RunResult) -> str:
                    for r in headline.input_rows(result.inputs))
     inputs = (f'<details open><summary>Inputs</summary><div class="table-wrap"><table><tbody>{rows}</tbody>'
               "</table></div></details>") if result.inputs else ""
-    return f'<p class="answer">{_e(sentence)}</p>{inputs}'
+    limits = "".join(f'<p class="limit">{_e(line)}</p>' for line in headline.limit_lines(result.summary))
+    return f'<p class="answer">{_e(sentence)}</p>{limits}{inputs}'
 
 
 def _costs_html(summary: Mapping[str, Any]) -> str:
@@ -201,7 +203,7 @@ def _strategies_html(result: RunResult) -> str:
             rows.append({"mode": r["mode"] + (" (auto's pick)" if r.get("auto") else ""), "pools": r["pool"],
                          "days": f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished",
                          "cost": fmt_usd(r["cost_usd"]), "link TB/day": f"{r['link_tb_per_day']:.2f}",
-                         "note": f"{r['moves']} moves" if r["mode"] == "sequential" else ""})
+                         "note": r.get("note") or ""})
         parts.append("<h2>Strategies</h2><p class=\"note\">Each mode's best strategy over the same supply, "
                      "without failures (planner compare runs them with failures).</p>"
                      + _table_html(pd.DataFrame(rows)))

@@ -34,6 +34,9 @@ from .supply import Step
 # interruptions (failures, maintenance stops, re-plans) one replication may simulate: a backstop behind
 # planner/budget.py, which refuses settings estimated at more than a million events before a run starts
 EVENT_BUDGET = 2_000_000
+# a move (sequential) is taken only when it saves twice what it costs (checkpoint transfer, downtime, restart):
+# the finish it saves is an expectation, the cost is certain, and moving back and forth on small gains thrashes
+MOVE_MARGIN = 2.0
 
 
 class Draws:
@@ -224,6 +227,10 @@ class TrainingJob:
     same way (a conservative simplification: their restarts are not staggered).
     """
 
+    # train through failures in plain arithmetic (_through_failures) between outside events; False takes every
+    # failure through the named steps of the loop (the same rules: a test checks that both give the same run)
+    FAST = True
+
     def __init__(self, env, scenario: Scenario, pools: dict[str, PoolState], strategy: Strategy, rng, log,
                  failures: bool = True, model_factor: float = 1.0, record: bool = True, expected: bool = False):
         self.env, self.sc, self.rng, self.log = env, scenario, Draws(rng), log
@@ -271,6 +278,7 @@ class TrainingJob:
         self.fail_in_h: float | None = None
         self.checked_avail: dict[str, int] = {}  # chips per pool on which no faster plan than the current exists
         self.events_left = EVENT_BUDGET
+        self.limits: dict[str, tuple[int, str]] = {}  # what held plans below the chips in service (kind -> sentence)
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
 
     # -- capacity ------------------------------------------------------------------------------------
@@ -356,19 +364,50 @@ class TrainingJob:
         tau = rel.young_daly_interval_hours(self.write_h, mtbf_h) if iv == "auto" else float(iv)
         return _Cycle(tau, self.write_h, mtbf_h)
 
+    def _kept_rate_h(self, plan: Plan) -> float:
+        """Tokens per hour the plan is expected to keep: its speed, under failures times its expected goodput."""
+        rate = plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+        return rate * self.strategy.ctx.expected_goodput(plan) if self.on or self.expected else rate
+
+    def _hours_to_finish(self, plan: Plan, tokens_left: float, switch: bool) -> float:
+        """Expected hours to train ``tokens_left`` on ``plan``, after a switch to it when ``switch``."""
+        rate = self._kept_rate_h(plan)
+        if rate <= 0:
+            return math.inf
+        cost_h = 0.0
+        if switch:
+            cost_h = (self.sc.strategy.replan_overhead_hours + (self._restart_h(plan.units_used) if self.on else 0.0)
+                      + self.strategy.switch_hours(self.plan, plan))
+        return cost_h + tokens_left / rate
+
     def _worth_changing(self, cand: Plan, tokens_left: float) -> bool:
         """Re-plan onto more chips (or move) when it pays.
 
         That is: faster by replan_min_gain, and still sooner to finish after the re-plan overhead, the
-        restart and any move.
+        restart and any move; a move (``sequential``) must also save MOVE_MARGIN times what it costs.
         """
-        st, plan = self.sc.strategy, self.plan
-        if cand.tokens_per_s < plan.tokens_per_s * (1 + st.replan_min_gain):
+        plan = self.plan
+        if cand.tokens_per_s < plan.tokens_per_s * (1 + self.sc.strategy.replan_min_gain):
             return False
-        cost_h = (st.replan_overhead_hours + (self._restart_h(cand.units_used) if self.on else 0.0)
-                  + self.strategy.switch_hours(plan, cand))
-        now_h = tokens_left / self._rate_h()
-        return cost_h + tokens_left / (cand.tokens_per_s * self.model_factor * SECONDS_PER_HOUR) < now_h
+        return self._pays(plan, cand, tokens_left)
+
+    def _pays(self, here: Plan, cand: Plan, tokens_left: float) -> bool:
+        """Whether switching to ``cand`` finishes sooner than training on ``here`` (a move: by a margin)."""
+        stay_h = self._hours_to_finish(here, tokens_left, switch=here is not self.plan)
+        go_h = self._hours_to_finish(cand, tokens_left, switch=True)
+        move_h = self.strategy.switch_hours(self.plan, cand)
+        return go_h + MOVE_MARGIN * move_h < stay_h
+
+    def _best_plan(self, avail: dict[str, int]) -> Plan | None:
+        """The strategy's plan for ``avail``, unless it moves the job and the move does not pay: then stay."""
+        cand = self.strategy.plan(avail)
+        if cand is None or self.plan is None or not self.strategy.switch_hours(self.plan, cand):
+            return cand
+        here = self.strategy.plan_on(self.plan.pools, avail)
+        if here is None:
+            return cand  # the job's pool has too few chips left: it must move
+        left = max(self.target - self.saved, 0.0)
+        return cand if self._pays(here, cand, left) else here
 
     def _needs_plan(self) -> bool:
         if self.must_plan or self.plan is None:
@@ -385,7 +424,7 @@ class TrainingJob:
                 avail[p.pool] >= p.units for p in self.next_plan.parts):
             new = self.next_plan  # the plan chosen when the change was decided
         else:
-            new = self.strategy.plan(avail)
+            new = self._best_plan(avail)
         self.next_plan = None
         return new
 
@@ -404,6 +443,11 @@ class TrainingJob:
             self.log("", "replan", new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
             self.pending_restart = True
         self.plan, self.must_plan = new, False
+        gap = sum(ps.usable for ps in self.pools.values()) - new.units_used
+        for sentence in new.limits:  # per kind, the sentence of the plan that left the most chips out
+            kind = sentence.split(":", 1)[0]
+            if gap > self.limits.get(kind, (-1, ""))[0]:
+                self.limits[kind] = (gap, sentence)
         self.fail_in_h = None  # another plan fails at another rate: draw afresh (memoryless)
         self.checked_avail = self._avail()  # no faster plan exists on these chips or fewer
         self._record_layout(new, self.env.now)
@@ -490,7 +534,7 @@ class TrainingJob:
         if all(g <= c for g, c in zip(grid, self.strategy.grid(checked), strict=True)):
             self.checked_avail = {n: max(v, checked.get(n, 0)) for n, v in avail.items()}
             return False
-        cand = self.strategy.plan(avail)
+        cand = self._best_plan(avail)
         if cand is not None and cand is not self.plan and cand.tokens_per_s > self.plan.tokens_per_s and all(
                 avail[p.pool] >= p.units for p in cand.parts):
             self.must_plan, self.next_plan, self.pending_restart = True, cand, True
@@ -504,7 +548,7 @@ class TrainingJob:
             return True  # capacity leaves (rental ends or repairs lag): checkpoint, then shrink
         if finished:
             return False
-        cand = self.strategy.plan(self._avail())
+        cand = self._best_plan(self._avail())
         left = self.target - self.saved - pending_h * self._rate_h()
         if cand is not None and cand is not self.plan and self._worth_changing(cand, left):
             self.must_plan, self.next_plan = True, cand  # change at the next checkpoint
@@ -699,7 +743,7 @@ class TrainingJob:
             self._set_training(self.plan)
             if self.pending_restart:
                 yield from self._restart()
-            if self.on and not self.must_plan and self.sc.strategy.mode != "sequential":
+            if self.on and self.FAST and not self.must_plan:
                 reached = self._through_failures()
                 if reached > env.now:
                     yield env.timeout(reached - env.now)
@@ -719,10 +763,13 @@ class TrainingJob:
             timer, changed = env.timeout(wait), self._changed()
             yield timer | changed
             elapsed = env.now - start
-            self.fail_in_h = t_fail - elapsed if self.on and elapsed < t_fail else None
+            failed = self.on and timer.processed and wait == t_fail
+            # the failure still to come after an outside event (none when it fired: the next one is drawn
+            # afresh; ``elapsed`` may fall a rounding step short of ``t_fail``, which is no time to the next)
+            self.fail_in_h = t_fail - elapsed if self.on and not failed else None
             self._advance_cycles(elapsed, cyc, pending_h)
             pending_h = min(self.pos, cyc.tau)
-            if self.on and timer.processed and wait == t_fail:
+            if failed:
                 self._on_failure(elapsed, pending_h)
                 continue
             self._hold(elapsed)

@@ -27,6 +27,10 @@ from .engine import PoolState, Timeline, TrainingJob, event_log
 from .supply import Step, supply_steps
 
 PICK_MEMO = 1024  # strategy picks kept per context (one per distinct supply drawn)
+# candidates whose expected finish (failures in first order) is within 5% of the best one's are run with the
+# replication's failures before one is picked: Daly's first order is within a few percent of the engine's runs
+# (tests/test_simulation.py), so closer calls than that are the run's to decide
+PICK_MARGIN = 0.05
 
 
 @dataclass
@@ -134,12 +138,7 @@ def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
 
 def _better(scenario: Scenario, a: Run, b: Run) -> bool:
     """Whether run ``a`` beats ``b`` by the objective (finishing first; then time or cost)."""
-    def key(r: Run):
-        done = r.finished
-        main = r.cost_usd if scenario.strategy.objective == "cost" else r.end_h
-        return (not done, main if done else -r.job.stats.tokens)
-
-    return key(a) < key(b)
+    return _order(scenario, a) < _order(scenario, b)
 
 
 def draw_supply(scenario: Scenario, seed: np.random.SeedSequence) -> dict[str, list[Step]]:
@@ -150,35 +149,60 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence) -> dict[str, l
 
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
              factor: float, failures: bool = True, record: bool = True) -> Run:
-    """Pick among the candidates by cheap runs that draw no failure, then simulate the pick.
+    """Pick among the candidates by the time each finishes, then simulate the pick.
 
-    The pick runs train every plan at its expected goodput under the scenario's failures (Daly's first
-    order, as the plans are sized), so a strategy that fails more (a failure anywhere stops a multi-pool
-    job) is not preferred for its failure-free speed. They use the nominal cost model: the planner picks
-    before it knows the model's error that this replication draws (``factor``, applied to the pick's run).
-    The pick depends only on the supply drawn, so replications that draw the same supply (every
-    replication of a plan without delivery risk) reuse it. ``failures=False`` returns the pick's run
-    without failures.
+    First, cheap runs that draw no failure rank the candidates: each trains every plan at its expected
+    goodput under the scenario's failures (Daly's first order, as the plans are sized), so a strategy that
+    fails more (a failure anywhere stops a multi-pool job) is not preferred for its failure-free speed. They
+    use the nominal cost model: the planner picks before it knows the model's error that this replication
+    draws (``factor``). That ranking depends only on the supply drawn, so replications that draw the same
+    supply (every replication of a plan without delivery risk) reuse it. Then the candidates whose expected
+    finish comes within PICK_MARGIN of the first one's (or that the first cannot beat because it never
+    finishes) are simulated with this replication's failures and model error, and the one that finishes first
+    is kept: two pools close in expectation are told apart by the run itself, never by the first-order
+    approximation. ``failures=False`` returns the pick's run without failures.
     """
-    chosen = candidates[0]
+    shortlist = candidates[:1]
     if len(candidates) > 1:
         memo = candidates[0].ctx.memo
         key = (tuple(c.label for c in candidates),
                tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
         if key in memo:
-            chosen = memo[key]
+            shortlist = memo[key]
         else:
-            best = None
+            ranked = []
             for c in candidates:
                 r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=1.0,
                              record=False, expected=True)
-                if best is None or _better(scenario, r, best):
-                    best, chosen = r, c
+                ranked.append((r, c))
+            ranked.sort(key=lambda rc: _order(scenario, rc[0]))
+            first = ranked[0][0]
+            shortlist = [c for r, c in ranked if r is first or _close(scenario, r, first)]
             if len(memo) >= PICK_MEMO:  # supplies drawn with delivery risk rarely repeat: keep memory flat
                 memo.pop(next(iter(memo)))
-            memo[key] = chosen
-    return simulate(scenario, chosen, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
-                    record=record)
+            memo[key] = shortlist
+    best = None
+    for c in shortlist:
+        r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
+                     record=record)
+        if best is None or _better(scenario, r, best):
+            best = r
+    return best
+
+
+def _order(scenario: Scenario, r: Run) -> tuple:
+    """Sort key of a run by the objective: finished first; then time (or cost); unfinished by tokens trained."""
+    done = r.finished
+    main = r.cost_usd if scenario.strategy.objective == "cost" else r.end_h
+    return (not done, main if done else -r.job.stats.tokens)
+
+
+def _close(scenario: Scenario, r: Run, first: Run) -> bool:
+    """Whether a candidate's expected run is close enough to the first's that failures may reverse them."""
+    if not first.finished or not r.finished:
+        return not first.finished  # the first never finishes: a run with failures may still tell them apart
+    a, b = _order(scenario, first)[1], _order(scenario, r)[1]
+    return b <= a * (1 + PICK_MARGIN)
 
 
 def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequence, tables: bool = False,
@@ -215,7 +239,9 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "goodput": st.kept_chip_h / st.held_chip_h if st.held_chip_h else 0.0,
         "chip_hours": st.held_chip_h,
         "mode": run.strategy.mode,
-        "pool": " + ".join(run.strategy.pools),
+        "pool": " + ".join(used_pools(run)),  # the pools the job trained on, not all the strategy could use
+        "note": mode_note(run),
+        "limits": [sentence for _gap, sentence in run.job.limits.values()],
         "failures": st.failures,
         "replans": st.replans,
         "checkpoints": st.checkpoints,
@@ -224,6 +250,26 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "model_factor": factor,
         "start_days": _first_start_days(run),
     }
+
+
+def used_pools(run: Run) -> tuple[str, ...]:
+    """The strategy's pools that the job trained on (for some time); all of them when it never started."""
+    trained = {row["pool"] for row in run.job.layouts if row["units"] > 0
+               and (row["end_days"] is None or row["end_days"] > row["start_days"])}
+    used = tuple(p for p in run.strategy.pools if p in trained)
+    return used or run.strategy.pools
+
+
+def mode_note(run: Run) -> str:
+    """What a reader of the strategy row should know: moves, and a mode that came down to fewer pools."""
+    notes = []
+    if run.strategy.mode == "sequential":
+        notes.append(f"{run.job.stats.moves} moves")
+    used = used_pools(run)
+    idle = [p for p in run.strategy.pools if p not in used]
+    if idle and len(run.strategy.pools) > 1:
+        notes.append(f"{run.strategy.mode} came down to {' + '.join(used)} alone: {', '.join(idle)} never trained")
+    return "; ".join(notes)
 
 
 def _first_start_days(run: Run) -> float:

@@ -15,7 +15,7 @@ from ..bridge import layout_planners
 from ..metrics import DISTRIBUTION_KEYS
 from ..results import RunResult
 from ..scenario import Scenario
-from ..stats import quantile_at, quantile_rows, quantiles
+from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
 from ..strategy import Context
 from .draws import replication_draws
 from .replication import ReplicationOutput, compare, run_replication
@@ -88,10 +88,11 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
 
 def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
     """summary.json's `start`, `finish_date` {p10, p50, p90}, training and waiting days, pools used."""
-    ttt = quantiles(reps["time_to_train_days"])
+    ttt = time_quantiles(reps["time_to_train_days"])
     return {
         "start": scenario.start.isoformat(),
-        "finish_date": {k: finish_date(scenario.start, ttt[k]) for k in ("p10", "p50", "p90")},
+        # a quantile beyond the finish probability is never (docs/formats.md)
+        "finish_date": {k: finish_date(scenario.start, ttt[k]) or NEVER for k in ("p10", "p50", "p90")},
         "training_days": quantiles(reps["training_days"]),
         "waiting_days": quantiles(reps["waiting_days"]),
         "pools_used": dict(sorted(Counter(reps["pool"]).items())),
@@ -102,6 +103,7 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
     """summary.json (docs/formats.md) from the replications' metrics."""
     n = len(rows)
     metrics = {m: quantiles([r[m] for r in rows]) for m in DISTRIBUTION_KEYS}
+    metrics["time_to_train_days"] = time_quantiles([r["time_to_train_days"] for r in rows])
     metrics["finish_probability"] = sum(r["finished"] for r in rows) / n
     metrics = {k: metrics[k] for k in ("time_to_train_days", "finish_probability", *DISTRIBUTION_KEYS[1:])}
     expectations = []
@@ -109,10 +111,10 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
         if e.metric == "finish_probability":
             value = metrics["finish_probability"]
         else:
-            vals = np.asarray([r[e.metric] for r in rows], dtype=float)
-            if e.metric == "time_to_train_days":
-                vals = np.where(np.isnan(vals), math.inf, vals)  # an unfinished run never meets a deadline
-            value = quantile_at(vals, 0.5 if e.quantile is None else e.quantile)
+            q = 0.5 if e.quantile is None else e.quantile
+            vals = [r[e.metric] for r in rows]
+            # the same quantile as summary.json's; an unfinished run never meets a deadline
+            value = time_quantile(vals, q) if e.metric == "time_to_train_days" else quantile_at(vals, q)
         ok = (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
         item = {"metric": e.metric, "quantile": e.quantile, "max": e.max, "min": e.min,
                 "value": value if math.isfinite(value) else None, "passed": bool(ok)}
@@ -126,7 +128,9 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
                                                strict=True))).value_counts().items()}}
     return {"scenario": scenario.name, "planner_version": __version__, "seed": seed, "replications": n,
             "start": scenario.start.isoformat(), "strategy": strategy,
-            "metrics": metrics, "expectations": expectations}
+            "metrics": metrics, "expectations": expectations,
+            # what held the job below the chips in service in replication 0 (the one the tables show)
+            "limits": list(rows[0].get("limits") or [])}
 
 
 def summarize_costs(rows: list[dict]) -> dict:

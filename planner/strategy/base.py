@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from ..perf import reliability
@@ -24,6 +24,14 @@ CROSS_SITE_BYTES_PER_PARAM = 2.0
 # plans are made for chip counts on a geometric grid below each pool's full size (at most 0.5% of the chips
 # left out while a few nodes are in repair), so the layouts of nearby counts are searched once
 GRID_RATIO = 1.005
+# the job-size search steps down by 10%: kept tokens/s is flat near its peak (Daly's goodput is smooth in the job's
+# MTBF), so a size within 10% of the best one loses well under 1% (tests/test_mixing.py checks a finer search)
+SIZE_RATIO = 0.9
+MAX_SIZE_STEPS = 200  # 0.9^200 = 7e-10: below one chip of any pool the scenario format allows
+# chips a layout may leave out before it counts as a limit (the 0.5% plan grid leaves a node or two in repair out)
+LAYOUT_LIMIT_SHARE = 0.99
+SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken (layout rounding noise)
+SIZE_PATIENCE = 2  # sizes in a row below the best before the search stops
 
 
 def on_grid(units: int, full: int) -> int:
@@ -59,6 +67,8 @@ class Plan:
     mfu: float  # model FLOPs / (chips used x their dense peaks)
     link_bytes_per_s: dict = field(default_factory=dict)  # (site, site) -> average bytes/s over the link
     detail: str = ""
+    # what holds the plan below the chips it was offered, in plain sentences with the numbers that decide it
+    limits: tuple[str, ...] = ()
 
     @cached_property
     def units_used(self) -> int:
@@ -161,28 +171,68 @@ class Context:
             return None
         return lk.gbps * GBPS_TO_BYTES * LINK_EFFICIENCY, lk.latency_ms / 1000.0
 
-    def expected_goodput(self, plan: Plan) -> float:
-        """Expected share of held time that trains kept work, under failures (first order).
+    def failure_terms(self, units: dict[str, int]) -> tuple[float, float, float, float]:
+        """(job MTBF [h], checkpoint write [h], compute between checkpoints [h], restart [h]) on ``units`` per pool.
 
-        Checkpoints every tau (Young/Daly) cost delta/(tau + delta); each failure, once per job MTBF M,
-        costs a restart and on average half a cycle of lost work: g = tau/(tau+delta) x (1 - (R + (tau+delta)/2)/M)
-        (Daly 2006, eq. 13-20; the engine applies the same rules event by event).
+        Each pool's chips fail independently at its own rate (Kokolis et al. 2024): the job's rate is their sum.
         """
         r = self.scenario.reliability
         rate = 0.0
-        for p in plan.parts:
-            pool = self.pools[p.pool]
+        for name, n in units.items():
+            pool = self.pools[name]
             mtbf_days = pool.mtbf_chip_days or r.mtbf_chip_days or self.scenario.chip(pool.chip).mtbf_chip_days
-            rate += p.units / (mtbf_days * HOURS_PER_DAY)
-        if rate <= 0:
-            return 1.0
-        m = 1.0 / rate
+            rate += n / (mtbf_days * HOURS_PER_DAY)
+        m = 1.0 / rate if rate > 0 else math.inf
         write_h = reliability.checkpoint_write_hours(self.params, r.storage_gbyteps, r.checkpoint_write_s)
         iv = r.checkpoint_interval_hours
         tau = reliability.young_daly_interval_hours(write_h, m) if iv == "auto" else float(iv)
-        restart_h = reliability.restart_hours(plan.units_used, r.restart_base_minutes, r.restart_minutes_per_1000_chips)
-        cycle = tau + write_h
-        return max(0.0, tau / cycle * (1.0 - (restart_h + cycle / 2.0) / m))
+        restart_h = reliability.restart_hours(sum(units.values()), r.restart_base_minutes,
+                                              r.restart_minutes_per_1000_chips)
+        return m, write_h, tau, restart_h
+
+    def goodput_at(self, units: dict[str, int]) -> float:
+        """Expected share of held time that trains kept work on ``units`` chips per pool, under failures.
+
+        ``reliability.expected_goodput`` (Daly 2006, first order; the engine applies the same rules event by event).
+        """
+        if not self.scenario.reliability.enabled or sum(units.values()) <= 0:
+            return 1.0
+        return reliability.expected_goodput(*self.failure_terms(units))
+
+    def expected_goodput(self, plan: Plan) -> float:
+        """``goodput_at`` the plan's chips."""
+        units: dict[str, int] = {}
+        for p in plan.parts:
+            units[p.pool] = units.get(p.pool, 0) + p.units
+        return self.goodput_at(units)
+
+    def score(self, plan: Plan) -> float:
+        """Kept tokens per second expected of a plan: its speed times its expected goodput under failures."""
+        return plan.tokens_per_s * self.expected_goodput(plan)
+
+    def layout_limit(self, offered: dict[str, int], plan: Plan) -> str:
+        """Why the fastest layout leaves chips out: the batch and the parallel degrees that must divide it."""
+        n = sum(offered.values())
+        lays = ", ".join(f"{p.pool}: {p.layout.layout.label()}" for p in plan.parts)
+        return (f"layout: the fastest layout that fits uses {plan.units_used:,} of {n:,} chips ({lays}); its data-"
+                f"parallel degree is bounded by the global batch of {self.batch_seqs:,} sequences and its other "
+                "degrees must divide the model and the chips per node")
+
+    def failure_limit(self, offered: dict[str, int], chosen: Plan, full: Plan | None) -> str:
+        """Why the job takes ``chosen.units_used`` of the chips offered: failures against restarts, in numbers."""
+        n_all = sum(offered.values())
+        whole = {p.pool: p.units for p in full.parts} if full is not None else offered
+        m_all, write_h, tau_all, r_all = self.failure_terms(whole)
+        g_all = self.goodput_at(whole)
+        g_job = self.expected_goodput(chosen)
+        m_job, _w, _t, r_job = self.failure_terms({p.pool: p.units for p in chosen.parts})
+        kept_all = f" ({full.tokens_per_s * g_all:,.0f} kept tokens/s)" if full is not None else ""
+        return (f"failures: the job trains on {chosen.units_used:,} of {n_all:,} chips: on {sum(whole.values()):,} "
+                f"it would fail every {m_all * 60:,.0f} min against a restart of {r_all * 60:,.0f} min and "
+                f"checkpoint writes of {write_h * 3600:,.0f} s every {tau_all * 60:,.0f} min, keeping "
+                f"{g_all:.0%} of its time{kept_all}; on {chosen.units_used:,} it fails every {m_job * 60:,.0f} min, "
+                f"restarts in {r_job * 60:,.0f} min and keeps {g_job:.0%} ({chosen.tokens_per_s * g_job:,.0f} kept "
+                "tokens/s). Chip MTBF, restart and checkpoint times are inputs: set them from your own logs")
 
     def mfu(self, tokens_per_s: float, parts: tuple[Part, ...]) -> float:
         """Model FLOPs achieved over the parts' dense peaks."""
@@ -213,28 +263,60 @@ class Strategy(ABC):
     def plan(self, avail: dict[str, int], size_for_failures: bool = True) -> Plan | None:
         """The plan for the chips available in each pool now (None: too few chips anywhere).
 
-        With failures on (and ``size_for_failures``), the job may take fewer chips than it has: a half or a
-        quarter of them when that trains more tokens per hour after checkpoints, lost work and restarts
-        (``expected_goodput``). The steady-state estimate asks without it: no time axis, no failures.
+        With failures on (and ``size_for_failures``), the job may take fewer chips than it has: the job size
+        is searched (``size_job``) for the most kept tokens per hour after checkpoints, lost work and
+        restarts (``expected_goodput``). The steady-state estimate asks without it: no time axis, no failures.
         """
         grid = self.grid(avail)
         key = (grid, size_for_failures)
         if key not in self._memo:
-            best = self._plan(dict(zip(self.pools, grid, strict=True)))
-            if best is not None and size_for_failures and self.ctx.scenario.reliability.enabled:
-                score = best.tokens_per_s * self.ctx.expected_goodput(best)
-                for share in (0.5, 0.25):
-                    fewer = {p: int(u * share) for p, u in zip(self.pools, grid, strict=True)}
-                    # goodput is at most 1 and no layout beats its chips' fastest compute: skip the search
-                    # when even that bound cannot beat the plan on every chip
-                    if sum(u * self.ctx.fastest_tokens_per_s(p) for p, u in fewer.items()) <= score * 1.001:
-                        continue
-                    alt = self._plan(fewer)
-                    alt_score = alt.tokens_per_s * self.ctx.expected_goodput(alt) if alt is not None else 0.0
-                    if alt_score > score * 1.001:
-                        best, score = alt, alt_score
+            offered = dict(zip(self.pools, grid, strict=True))
+            best = self._plan(offered)
+            if best is not None and best.units_used < LAYOUT_LIMIT_SHARE * sum(offered.values()):
+                best = replace(best, limits=(self.ctx.layout_limit(offered, best),))
+            if size_for_failures and self.ctx.scenario.reliability.enabled:
+                best = self.size_job(offered, best)
             self._memo[key] = best
         return self._memo[key]
+
+    def size_job(self, offered: dict[str, int], full: Plan | None) -> Plan | None:
+        """The job size with the most expected kept tokens per second, searched down from every chip offered.
+
+        Sizes step down by SIZE_RATIO (each pool by the same share). Kept tokens/s = speed x goodput rises and
+        then falls as the job grows (more chips, but failures come more often and restarts take longer), so
+        the search stops once SIZE_PATIENCE sizes in a row score below the best so far (a layout's rounding
+        can dip once; sizes whose best layout is the same score the same and are passed), or once no layout
+        on that size could beat the best (every chip at its fastest compute rate and goodput 1: smaller sizes
+        are lower still). A size that keeps nothing (failures faster than restarts) counts as zero and the
+        search goes on below it, so a huge pool is sized, never refused, whenever some smaller job trains.
+        """
+        ctx = self.ctx
+        best, score = full, (ctx.score(full) if full is not None else 0.0)
+        top = max(offered.values(), default=0)
+        share, worse = 1.0, 0
+        for _ in range(MAX_SIZE_STEPS):
+            share *= SIZE_RATIO
+            fewer = {p: int(u * share) for p, u in offered.items()}
+            if top * share < 1:
+                break
+            bound = sum(u * ctx.fastest_tokens_per_s(p) for p, u in fewer.items())
+            if bound <= score * (1 + SIZE_GAIN):
+                break  # no layout on this size or any smaller one can beat the best
+            alt = self._plan(fewer)
+            alt_score = ctx.score(alt) if alt is not None else 0.0
+            if alt_score > score * (1 + SIZE_GAIN):
+                best, score, worse = alt, alt_score, 0
+            elif alt_score < score * (1 - SIZE_GAIN):
+                worse += 1
+                if worse >= SIZE_PATIENCE:
+                    break  # past the peak
+        if best is None or best is full:
+            return best
+        return replace(best, limits=(ctx.failure_limit(offered, best, full),))
+
+    def plan_on(self, pools: tuple[str, ...], avail: dict[str, int]) -> Plan | None:
+        """The plan that keeps the job where it is (on ``pools``): only a mode that moves has another one."""
+        return self.plan(avail)
 
     def full_plan(self) -> Plan | None:
         """The plan at every pool's usable planned size (steady state)."""

@@ -171,20 +171,47 @@ class DiLoCo(Strategy):
 
 
 class Sequential(Strategy):
-    """Train on the fastest pool now; move when another becomes faster (checkpoint over the link + downtime)."""
+    """Train on the pool that keeps the most tokens per hour now; move when another pool would finish sooner.
+
+    Each pool's plan is that of ``single`` on it (sized for failures); the pick compares their expected kept
+    tokens/s (speed x goodput under failures). Whether a move pays is the job's call (it knows the tokens
+    left): ``TrainingJob`` stays on ``plan_on`` its current pool unless moving finishes sooner by a margin.
+    """
 
     mode = "sequential"
 
-    def _plan(self, avail):
-        best = None
-        for p in self.pools:
-            lay = self._layout(p, avail[p])
-            if lay is not None and (best is None or lay.tokens_per_s > best.tokens_per_s):
-                best, where = lay, p
-        if best is None:
+    def __init__(self, ctx: Context, pools: tuple[str, ...]):
+        super().__init__(ctx, pools)
+        self._subs = {p: Single(ctx, (p,)) for p in self.pools}
+        self._as_mine: dict[int, Plan] = {}  # one sequential Plan per single Plan (the job tells plans by identity)
+
+    def _mine(self, pl: Plan | None) -> Plan | None:
+        if pl is None:
             return None
-        part = Part(where, self.ctx.site[where], best, self.ctx.batch_seqs)
-        return Plan(self.mode, (part,), best.tokens_per_s, best.mfu)
+        if id(pl) not in self._as_mine:
+            self._as_mine[id(pl)] = Plan(self.mode, pl.parts, pl.tokens_per_s, pl.mfu, dict(pl.link_bytes_per_s),
+                                         pl.detail, pl.limits)
+        return self._as_mine[id(pl)]
+
+    def plan(self, avail, size_for_failures=True):
+        """The best pool's plan now (each pool sized for failures as ``single`` sizes it)."""
+        best, best_score = None, -1.0
+        for sub in self._subs.values():
+            pl = sub.plan(avail, size_for_failures)
+            if pl is None:
+                continue
+            score = self.ctx.score(pl) if size_for_failures else pl.tokens_per_s
+            if score > best_score:
+                best, best_score = pl, score
+        return self._mine(best)
+
+    def plan_on(self, pools: tuple[str, ...], avail) -> Plan | None:
+        """The plan on the given pool alone (where the job is now)."""
+        (pool,) = pools
+        return self._mine(self._subs[pool].plan(avail)) if pool in self._subs else None
+
+    def _plan(self, avail):
+        return self.plan(avail, size_for_failures=False)
 
     def switch_hours(self, old, new):
         """A move: the checkpoint crosses to the new pool, then the migration downtime."""
