@@ -33,9 +33,9 @@ from planner.decide.solve import solve
 from planner.errors import PlannerError
 from planner.fmt import fmt_days, fmt_si, fmt_usd
 from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
+from planner.metrics import BY_KEY
 from planner.report import charts
-from planner.report.headline import (answer_sentence, expectation_rows, finish_items, headline_items, limit_lines,
-                                     stat)
+from planner.report.headline import answer_sentence, expectation_rows, finish_items, headline_items, limit_lines, stat
 from planner.report.html import render_html
 from planner.report.tables import write_xlsx
 
@@ -189,7 +189,7 @@ def _metrics(summary: dict, base: dict | None) -> None:
     items = finish_items(summary) + headline_items(summary)
     cols = st.columns(4)
     for i, h in enumerate(items):
-        lower_better = h.key not in ("finish_probability", "mfu", "goodput")
+        lower_better = BY_KEY[h.key].lower_is_better if h.key in BY_KEY else True  # dates, money: lower is better
         cols[i % 4].metric(h.label, h.value, delta=change.get(h.key), help=h.detail or None, border=True,
                            delta_color="inverse" if lower_better else "normal")
     rows = expectation_rows(summary)

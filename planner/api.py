@@ -63,8 +63,11 @@ def estimate(scenario: Scenario) -> dict:
 
 
 def _job_size(ctx, single, name: str, units: int) -> dict:
-    """``job_units`` (the chips a job on the pool alone trains on at its full size, sized for failures as the
-    simulation sizes it) and ``limited_by`` (why that is fewer than the pool's usable chips; empty when not)."""
+    """``job_units`` and ``limited_by`` of one pool (docs/formats.md).
+
+    ``job_units``: the chips a job on the pool alone trains on at its full size, sized for failures as the
+    simulation sizes it; ``limited_by``: why that is fewer than the pool's usable chips (empty when not).
+    """
     plan = single(ctx, (name,)).plan({name: ctx.pools[name].usable_units}) if ctx.feasible(name) else None
     if plan is None:
         return {"job_units": units, "limited_by": []}

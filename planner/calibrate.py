@@ -145,10 +145,6 @@ def naive(case: dict) -> float:
     return case["tokens"] / tokens_per_s_chip / 3600.0  # chip_hours
 
 
-def _higher_is_faster(case: dict) -> bool:
-    return case["metric"] != "chip_hours"
-
-
 @dataclass
 class _Table:
     """Each case's prediction at every grid kernel factor (log-interpolated on the fine grid)."""

@@ -30,7 +30,6 @@ EVENT_KINDS = (
     "delivery", "commissioning", "cloud_start", "cloud_end",  # supply
     "start", "replan", "move", "checkpoint", "failure", "repair", "restart", "maintenance", "finish", "give_up",  # job
 )
-SUPPLY_EVENTS = EVENT_KINDS[:4]
 EVENT_COLUMNS = [
     "time_days",  # float, days since scenario start
     "date",  # ISO date string

@@ -16,7 +16,6 @@ from .output import write_files
 from .points import point_row, run_points
 
 MAX_POINTS = 10_000
-SWEEP_FILES = ("sweep.parquet", "sweep.csv", "sweep.html")
 
 Axis = tuple[str, list[Any]]
 

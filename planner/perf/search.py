@@ -211,8 +211,6 @@ class LayoutPlanner:
 
     - ``layout(units)``: the exact search on at most ``units`` chips, cached (it depends on ``units``
       alone, so replications agree on every worker);
-    - ``resize(current, units)``: the same shape with as many data-parallel replicas as ``units`` allow
-      (what elastic training does when a node fails or comes back), falling back to ``layout``;
     - ``min_units``: the fewest chips on which some layout fits.
     """
 
@@ -223,7 +221,6 @@ class LayoutPlanner:
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
         self._cache: dict[tuple[int, int], LayoutResult | None] = {}
         self._tables: dict[int, _ShapeTable] = {}  # per batch share: every shape's last scores (``_search``)
-        self._resized: dict[tuple, LayoutResult | None] = {}
         self.min_units = self._leanest(max_units)
         if self.layout(max_units) is None:
             raise InfeasiblePlanError(f"no layout of {max_units} {chip.id} chips fits")
@@ -317,24 +314,3 @@ class LayoutPlanner:
         if not fits.any():
             return None
         return _result(self.arch, self.chip, wl, cands, sc, _best_index(sc, fits), units, evaluated, t0)
-
-    def resize(self, current: LayoutResult, units: int) -> LayoutResult | None:
-        """``current``'s shape with the most replicas ``units`` chips allow, if it fits; else ``layout``."""
-        lay = current.layout
-        key = (lay.tp, lay.pp, lay.vp, lay.cp, lay.ep, lay.micro_batch, lay.recompute, lay.zero, units)
-        if key in self._resized:
-            return self._resized[key] or self.layout(units)
-        t0 = time.perf_counter()
-        one = np.array([1])
-        c = Candidates(tp=one * lay.tp, pp=one * lay.pp, vp=one * lay.vp, cp=one * lay.cp, ep=one * lay.ep,
-                       dp=one, mb=one * lay.micro_batch, recompute=one * RECOMPUTE.index(lay.recompute),
-                       zero=one * lay.zero)
-        dp, ok = _fill_dp(c.tp, c.pp, c.cp, c.ep, c.mb, units, self.wl, self.pin)
-        if ok[0]:
-            c.dp = dp
-            sc = evaluate(self.arch, self.system, self.wl, c)
-            if sc.memory_bytes[0] <= usable_hbm_bytes(self.chip):
-                self._resized[key] = _result(self.arch, self.chip, self.wl, c, sc, 0, units, 1, t0)
-                return self._resized[key]
-        self._resized[key] = None
-        return self.layout(units)

@@ -10,7 +10,7 @@ cross-validation (planner/data/tuning.yaml, written by ``python benchmarks/calib
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -76,10 +76,6 @@ class System:
     def gemm_flops(self, precision: str) -> float:
         """Sustained large-GEMM rate in training [FLOP/s]."""
         return self.chip.gemm_flops(precision) * self.kernel * self.efficiency
-
-    def with_kernel(self, kernel: float) -> System:
-        """The same system with another kernel factor (calibration)."""
-        return replace(self, kernel=kernel)
 
 
 def system_for(chip: Chip, stack: str | None = None, network_gbps: float | None = None,

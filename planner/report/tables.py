@@ -85,11 +85,6 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
-def summary_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """The summary as a two-column table (field, value) for the workbook."""
-    return pd.DataFrame(flatten(plain(summary)), columns=["field", "value"])
-
-
 # ---------------------------------------------------------------- tables
 
 

@@ -1,7 +1,6 @@
 """How the pools train one model together: one small module per mode behind one interface (``base.Strategy``)."""
 
 from .base import Context, Part, Plan, Strategy
-from .modes import MODES, DiLoCo, Sequential, Single, Sync, everything, options
+from .modes import MODES, DiLoCo, Sequential, Single, Sync, options
 
-__all__ = ["Context", "DiLoCo", "MODES", "Part", "Plan", "Sequential", "Single", "Strategy", "Sync", "everything",
-           "options"]
+__all__ = ["Context", "DiLoCo", "MODES", "Part", "Plan", "Sequential", "Single", "Strategy", "Sync", "options"]

@@ -278,8 +278,3 @@ def _options(ctx: Context, mode: str) -> tuple[list[Strategy], dict[str, str]]:
             continue
         out.append({"sync": Sync, "diloco": DiLoCo, "sequential": Sequential}[m](ctx, feasible))
     return out, why
-
-
-def everything(ctx: Context) -> tuple[list[Strategy], dict[str, str]]:
-    """Every strategy of every mode (what ``auto`` and ``planner compare`` consider)."""
-    return options(ctx, "auto")
