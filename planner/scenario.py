@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import metrics, plan
 from .arch import ModelArch
@@ -24,10 +24,29 @@ MAX_REPLICATIONS = 100_000
 MAX_SEED = 2**63 - 1
 MIN_MAINTENANCE_EVERY_DAYS = 1 / 24  # one planned interruption an hour at most
 LAST_DAY = dt.date(2262, 4, 10)  # the report's calendar is pandas datetime64[ns]: pandas.Timestamp.max is 2262-04-11
+FIRST_DAY = dt.date(1677, 9, 22)  # the same calendar's first whole day: pandas.Timestamp.min is 1677-09-21 00:12:43
+# checkpoints at most once a second (no storage writes faster): 5e-324 h made the cycle count overflow
+MIN_CHECKPOINT_INTERVAL_HOURS = 1 / 3600
+MAX_CHECKPOINT_INTERVAL_HOURS = 87_600  # ten years: longer than any horizon worth simulating, never a checkpoint
+MIN_LINK_GBPS = 0.001  # 1 Mbit/s: slower links make a step's transfer time overflow to infinity (5e-324 did)
+# pool names the report's month-by-month table uses for its own columns (a pool column of the same name would
+# collide with them: "month" crashed the report, "total" silently replaced the pool's column)
+RESERVED_POOL_NAMES = ("month", "total")
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+PosFraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]  # a share of speed: 0 would never train
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Units = Annotated[int, Field(ge=0, le=MAX_UNITS)]
+
+
+def _in_calendar(day: dt.date) -> dt.date:
+    """A date the report's calendar can hold (its last day is checked against start + horizon_days)."""
+    if day < FIRST_DAY:
+        raise ValueError(f"must not be before {FIRST_DAY}, the first day the report's calendar holds")
+    return day
+
+
+Day = Annotated[dt.date, AfterValidator(_in_calendar)]
 
 
 class _Section(BaseModel):
@@ -75,7 +94,7 @@ class Workload(_Section):
 class Delivery(_Section):
     """Planned cumulative owned units by a date."""
 
-    date: dt.date
+    date: Day
     units: Units = Field(description="CUMULATIVE units delivered by this date")
 
 
@@ -83,8 +102,8 @@ class Cloud(_Section):
     """Rented capacity, available between ``from`` and ``until`` at a price."""
 
     units: Units = Field(ge=0, description="0: nothing rented (a sweep or goal seek may start there)")
-    from_: dt.date = Field(alias="from")
-    until: dt.date
+    from_: Day = Field(alias="from")
+    until: Day
     price_per_chip_hour_usd: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
     billing: Literal["reserved", "on_demand"] = Field(
         "reserved", description="reserved: the whole window is committed; on_demand: only the hours the job rents")
@@ -192,7 +211,7 @@ class Link(_Section):
     """A network link between two sites."""
 
     sites: list[str] = Field(min_length=2, max_length=2)
-    gbps: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    gbps: float = Field(ge=MIN_LINK_GBPS, le=1e6, allow_inf_nan=False)
     latency_ms: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
 
 
@@ -205,10 +224,10 @@ class Strategy(_Section):
     replan_min_gain: float = Field(0.1, ge=0, le=10, description="re-plan when capacity grows by this share")
     replan_overhead_hours: float = Field(0.5, ge=0, le=1000)
     sync_every_steps: int = Field(100, ge=1, le=1_000_000, description="DiLoCo outer-step interval H [inner steps]")
-    diloco_token_efficiency: Fraction | None = Field(
+    diloco_token_efficiency: PosFraction | None = Field(
         None, description="useful share of tokens under DiLoCo; default 1 - 0.02 log2(replicas) (Charles et al. 2025)")
     migration_downtime_hours: float = Field(2.0, ge=0, le=10_000, description="sequential: downtime of one move")
-    cross_vendor_efficiency: Fraction = Field(
+    cross_vendor_efficiency: PosFraction = Field(
         1.0, description="sync across chip vendors: throughput factor for the common framework (default 1.0: no "
                          "published penalty for a tuned heterogeneous stack; set your own measurement)")
 
@@ -219,7 +238,8 @@ class Reliability(_Section):
     enabled: bool = True
     mtbf_chip_days: float | None = Field(None, gt=0, le=1e7, description="override the catalog for every pool")
     repair_days: float = Field(3.0, ge=0, le=365, description="mean time a failed chip's node is out of service")
-    checkpoint_interval_hours: Literal["auto"] | PosFloat = "auto"
+    checkpoint_interval_hours: Literal["auto"] | Annotated[float, Field(
+        ge=MIN_CHECKPOINT_INTERVAL_HOURS, le=MAX_CHECKPOINT_INTERVAL_HOURS, allow_inf_nan=False)] = "auto"
     checkpoint_write_s: float | None = Field(None, ge=0, le=86_400, description="default: state size / storage")
     storage_gbyteps: float = Field(2_000.0, gt=0, le=1e6, description="checkpoint storage bandwidth [GB/s]")
     restart_base_minutes: float = Field(5.0, ge=0, le=10_000)
@@ -228,12 +248,29 @@ class Reliability(_Section):
                                                  description="planned interruptions (at most one an hour)")
     maintenance_minutes: float = Field(10.0, ge=0, le=10_000)
 
+    @field_validator("checkpoint_interval_hours", mode="wrap")
+    @classmethod
+    def _interval(cls, v, handler):
+        try:
+            return handler(v)
+        except ValidationError:  # one reason instead of "Input should be 'auto'" for an out-of-range number
+            raise ValueError(f"must be 'auto' or hours from {MIN_CHECKPOINT_INTERVAL_HOURS:.3g} (one second) to "
+                             f"{MAX_CHECKPOINT_INTERVAL_HOURS:,} (ten years)") from None
+
     @model_validator(mode="after")
     def _maintenance(self) -> Reliability:
         if self.maintenance_every_days and self.maintenance_minutes >= self.maintenance_every_days * 1440:
             raise field_error("maintenance_minutes", f"{self.maintenance_minutes:g} min is no shorter than the "
                                                      f"interval ({self.maintenance_every_days:g} days): the job "
                                                      "would never train")
+        if self.maintenance_every_days and (self.maintenance_minutes + self.restart_base_minutes
+                                            >= self.maintenance_every_days * 1440):
+            # each stop restarts the job; when the stop and the restart outlast the interval, the next stop is due
+            # before any training
+            raise field_error("restart_base_minutes",
+                              f"{self.restart_base_minutes:g} min of restart after each planned interruption "
+                              f"({self.maintenance_minutes:g} min) is no shorter than the interval "
+                              f"({self.maintenance_every_days:g} days): the job would never train")
         return self
 
 
@@ -288,7 +325,7 @@ class Scenario(_Section):
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
-    start: dt.date = dt.date(2025, 1, 1)
+    start: Day = dt.date(2025, 1, 1)
     horizon_days: float = Field(730.0, gt=0, le=MAX_HORIZON_DAYS, allow_inf_nan=False)
     workload: Workload
     fleet: list[Pool] = Field(min_length=1, max_length=MAX_POOLS)
@@ -319,6 +356,9 @@ class Scenario(_Section):
                 raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}; known: {', '.join(sorted(known))}")
             if p.name in names:
                 raise field_error(f"fleet[{i}].name", f"pool name {p.name!r} is used twice")
+            if p.name in RESERVED_POOL_NAMES:
+                raise field_error(f"fleet[{i}].name", f"{p.name!r} is a column of the report's tables; reserved "
+                                                      f"names: {', '.join(RESERVED_POOL_NAMES)}")
             names.add(p.name)
             if self.workload.precision == "fp8" and self.chip(p.chip).fp8_tflops is None:
                 raise field_error(f"fleet[{i}].chip", f"{p.chip} has no FP8 support but workload.precision is fp8")

@@ -12,11 +12,12 @@ import pandas as pd
 
 from .. import __version__, plan
 from ..bridge import layout_planners
+from ..errors import InfeasiblePlanError
 from ..metrics import DISTRIBUTION_KEYS
 from ..results import RunResult
 from ..scenario import Scenario
 from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
-from ..strategy import Context
+from ..strategy import Context, options
 from .draws import replication_draws
 from .replication import ReplicationOutput, compare, run_replication
 
@@ -168,6 +169,9 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     n = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     ctx = Context(scenario, layout_planners(scenario))
+    candidates, why = options(ctx, scenario.strategy.mode)
+    if not candidates:  # e.g. sync with one pool too small for any layout: nothing fits (exit 3, as estimate)
+        raise InfeasiblePlanError("no strategy mode can train: " + "; ".join(f"{m}: {w}" for m, w in why.items()))
     seeds = np.random.SeedSequence(seed).spawn(n)
     first: ReplicationOutput = run_replication(scenario, ctx, seeds[0], tables=True, replications=n)
     rows = [{**first.metrics, "tokens_by_day": first.tokens_by_day}]
