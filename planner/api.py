@@ -86,13 +86,13 @@ def combined(scenario: Scenario, band=None, ctx=None) -> dict:
 
     Also every possible mode's figures (``modes``) and why the others are not possible (``impossible``).
     """
-    from .strategy import options
+    from .strategy import MODES, options
 
     band = band or error_band()
     ctx = ctx or _context(scenario)
     tokens = scenario.workload.tokens
     rows, best = [], None
-    for mode in ("single", "sync", "diloco", "sequential"):
+    for mode in MODES:
         cands, why = options(ctx, mode)
         plans = [(c, c.full_plan()) for c in cands]
         plans = [(c, p) for c, p in plans if p is not None]

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .kinds import EventKind
 from .metrics import DISTRIBUTION_KEYS
 from .perf.layout import LAYOUT_FIELDS
 
@@ -26,10 +27,7 @@ SCHEDULE_COLUMNS = [
     "tokens_trained",  # cumulative tokens trained (kept) by the job on this pool
     "cost_usd",  # cumulative cost of this pool (cloud rent, amortized capex, energy)
 ]
-EVENT_KINDS = (
-    "delivery", "commissioning", "cloud_start", "cloud_end",  # supply
-    "start", "replan", "move", "checkpoint", "failure", "repair", "restart", "maintenance", "finish", "give_up",  # job
-)
+EVENT_KINDS = tuple(k.value for k in EventKind)  # supply (delivery .. cloud_end), then the job's
 EVENT_COLUMNS = [
     "time_days",  # float, days since scenario start
     "date",  # ISO date string

@@ -279,3 +279,19 @@ def test_solve_and_summary_share_one_quantile():
         v += [None] * int(rng.integers(0, 5))
         for q in (0.1, 0.5, 0.9):
             assert finish_quantile_days(v, q) == time_quantile(v, q)
+
+
+def test_the_interruption_rules_in_closed_form():
+    from planner.sim import rules
+
+    tau, length = 1.0, 1.1
+    assert rules.advance(0.0, 2 * length + 0.3, tau, length) == pytest.approx((2, 2.0, 0.3))
+    # from inside a write (pos past tau): that checkpoint's training was already pending, it is saved once
+    done, kept, pos = rules.advance(1.05, 0.1, tau, length)
+    assert (done, kept) == (1, 0.0) and pos == pytest.approx(0.05)
+    assert rules.advance(0.2, 5.0, math.inf, math.inf) == (0, 0.0, 5.2)  # failures off: no cycle
+    assert rules.pending_hours(0.4, tau) == 0.4 and rules.pending_hours(1.07, tau) == tau
+    assert rules.hours_to_finish(100.0, 10.0, 0.0, tau, length) == pytest.approx(11.0)
+    assert rules.hours_to_finish(100.0, 10.0, 2.0, math.inf, math.inf) == pytest.approx(8.0)
+    assert math.isinf(rules.hours_to_finish(100.0, 0.0, 0.0, tau, length))
+    assert [rules.pick_part([1.0, 3.0], u) for u in (0.0, 0.99, 1.0, 3.99)] == [0, 0, 1, 1]

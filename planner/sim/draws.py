@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kinds import EventKind
 from ..scenario import Scenario
 from ..units import HOURS_PER_DAY
 from .supply import supply_steps, tranche_draws
 
-CAPACITY_KINDS = ("commissioning", "cloud_start")
+CAPACITY_KINDS = (EventKind.COMMISSIONING, EventKind.CLOUD_START)
 
 
 def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:

@@ -23,12 +23,14 @@ import numpy as np
 import simpy
 
 from .. import costs
+from ..kinds import EventKind
 from ..perf import reliability as rel
 from ..perf.params import count_params
 from ..results import Event
 from ..scenario import Pool, Scenario
 from ..strategy import Plan, Strategy
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
+from . import rules
 from .supply import Step
 
 # interruptions (failures, maintenance stops, re-plans) one replication may simulate: a backstop behind
@@ -125,7 +127,7 @@ class PoolState:
             self.failed = self.failed - units if self.failed > units else 0
             if self.record:  # the schedule's failed chips and the events table (metrics need neither)
                 self.failed_tl.set(t, self.failed)
-                self.repair_events.append(Event(t, self.pool.name, "repair", int(units), f"after {took:.1f} h"))
+                self.repair_events.append(Event(t, self.pool.name, EventKind.REPAIR, int(units), f"after {took:.1f} h"))
 
     @property
     def available(self) -> int:
@@ -157,7 +159,7 @@ class PoolState:
             if s.time_h > self.env.now:
                 yield self.env.timeout(s.time_h - self.env.now)
             self._settle()
-            if s.kind == "delivery":
+            if s.kind == EventKind.DELIVERY:
                 delivered += s.delta_units
                 self.delivered.set(self.env.now, delivered)
             else:
@@ -430,17 +432,17 @@ class TrainingJob:
 
     def _adopt(self, new: Plan) -> None:
         if self.plan is None:
-            self.log("", "start", new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
+            self.log("", EventKind.START, new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
         else:
             move_h = self.strategy.switch_hours(self.plan, new)
             if move_h:
                 self.stats.moves += 1
                 self.pending_move_h = move_h
                 self.stats.link_bytes += self.strategy.move_bytes()
-                self.log("", "move", new.units_used, f"{'+'.join(self.plan.pools)} -> {'+'.join(new.pools)}, "
+                self.log("", EventKind.MOVE, new.units_used, f"{'+'.join(self.plan.pools)} -> {'+'.join(new.pools)}, "
                                                       f"{move_h:.1f} h to move the checkpoint and restart")
             self.stats.replans += 1
-            self.log("", "replan", new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
+            self.log("", EventKind.REPLAN, new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
             self.pending_restart = True
         self.plan, self.must_plan = new, False
         gap = sum(ps.usable for ps in self.pools.values()) - new.units_used
@@ -468,16 +470,14 @@ class TrainingJob:
             yield self.env.timeout(wait)
             self._hold(wait)
 
-    def _advance_cycles(self, elapsed: float, cyc: _Cycle, pending_h: float) -> None:
+    def _advance_cycles(self, elapsed: float, cyc: _Cycle) -> None:
         """Move through the checkpoint cycle: completed checkpoints save the training done before them."""
-        x = self.pos + elapsed
-        done = int(x // cyc.length) if self.on else 0
+        done, kept_h, self.pos = rules.advance(self.pos, elapsed, cyc.tau, cyc.length)
         if done:
-            self.saved += self._keep((cyc.tau - pending_h) + (done - 1) * cyc.tau)
+            self.saved += self._keep(kept_h)
             self.stats.checkpoints += done
-            self.log("", "checkpoint", done,
+            self.log("", EventKind.CHECKPOINT, done,
                      f"{done} checkpoints every {cyc.tau * 60:.1f} min ({cyc.delta * 3600:.1f} s each)")
-        self.pos = x - done * cyc.length if self.on else x
 
     def _failed_pool(self) -> str:
         """Which pool the failure hit: in proportion to its chips' failure rates."""
@@ -485,12 +485,7 @@ class TrainingJob:
         if len(parts) == 1:
             return parts[0].pool
         w = [part.units / self.mtbf_chip_h[part.pool] for part in parts]
-        x = self.rng.random() * sum(w)
-        for part, wi in zip(parts, w, strict=True):
-            x -= wi
-            if x < 0:
-                return part.pool
-        return parts[-1].pool
+        return parts[rules.pick_part(w, self.rng.random() * sum(w))].pool
 
     def _on_failure(self, elapsed: float, pending_h: float) -> None:
         """The work since the last checkpoint is lost; the node goes to repair; the job restarts."""
@@ -500,8 +495,8 @@ class TrainingJob:
         where = self._failed_pool()
         repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
         self.pools[where].fail(self.node[where], repair_h)
-        self.log(where, "failure", self.node[where], f"lost {pending_h * 60:.1f} min of training")
-        self.log("", "restart", self.plan.units_used, "restart from the last checkpoint")
+        self.log(where, EventKind.FAILURE, self.node[where], f"lost {pending_h * 60:.1f} min of training")
+        self.log("", EventKind.RESTART, self.plan.units_used, "restart from the last checkpoint")
         s.restarts += 1
         self.pos, self.pending_restart = 0.0, True
         self._record_tokens()
@@ -567,7 +562,7 @@ class TrainingJob:
         self.next_maint = self.env.now + self.maint_every_h
         self.stats.maintenance += 1
         pause = self.rel.maintenance_minutes / 60.0
-        self.log("", "maintenance", self.plan.units_used,
+        self.log("", EventKind.MAINTENANCE, self.plan.units_used,
                  f"planned interruption of {self.rel.maintenance_minutes:g} min")
         yield self.env.timeout(pause)
         self._hold(pause)
@@ -585,10 +580,11 @@ class TrainingJob:
         maintenance happen, and each follows the same rules as in the main loop: at a failure the work
         since the last checkpoint is lost, the node goes to repair and the job restarts on its spare chips
         (or, as ``_on_failure`` does, on a faster plan that returned repairs allow); a maintenance stop
-        checkpoints first, pauses and restarts. This loop applies them in plain arithmetic (the same as
-        ``_advance_cycles``, ``_keep``, ``_hold``, ``_on_failure`` and ``_maintenance``, inlined: it runs
-        about a thousand times per replication) and stops, with the state as the main loop expects it, at
-        the first event that needs a new layout, or before the finish or the outside event.
+        checkpoints first, pauses and restarts. The cycle arithmetic is ``rules`` (as in the named steps);
+        the accounting of ``_keep``, ``_hold``, ``_on_failure`` and ``_maintenance`` is inlined (this loop runs
+        about a thousand times per replication; TrainingJob.FAST=False takes the named steps instead, and
+        tests/test_engine_truth.py checks that both give the same run) and it stops, with the state as the main
+        loop expects it, at the first event that needs a new layout, or before the finish or the outside event.
         """
         t = self.env.now
         plan = self.plan
@@ -628,22 +624,20 @@ class TrainingJob:
             for name, share in shares:
                 pool_tokens[name] += tokens * share
 
-        def advance(x: float) -> None:
-            """Training reaches cycle position ``x``: completed checkpoints save the work before them."""
+        def advance(elapsed: float) -> None:
+            """The job trains on for ``elapsed`` hours: completed checkpoints save the work before them."""
             nonlocal pos
-            done = int(x // length)
+            done, kept_h, pos = rules.advance(pos, elapsed, tau, length)
             if done:
-                keep((tau - (pos if pos < tau else tau)) + (done - 1) * tau)
+                keep(kept_h)
                 s.checkpoints += done
                 if record:
-                    log("", "checkpoint", done, f"{done} {ckpt_note}", at=t)
-            pos = x - done * length
+                    log("", EventKind.CHECKPOINT, done, f"{done} {ckpt_note}", at=t)
 
         events_left = self.events_left
         while events_left > 0:
             events_left -= 1
-            pending = pos if pos < tau else tau
-            t_finish = (max(target - saved, 0.0) / rate_h - pending) * (length / tau)
+            t_finish = rules.hours_to_finish(target - saved, rate_h, rules.pending_hours(pos, tau), tau, length)
             gap, carry = (rng.exponential(mtbf_h) if carry is None else carry), None
             to_maint = max(self.next_maint - t, 0.0) if maint_every_h else math.inf
             if t_finish <= gap and t_finish <= to_maint:
@@ -657,8 +651,8 @@ class TrainingJob:
                     break
                 carry = gap - to_maint
                 t += to_maint
-                advance(pos + to_maint)
-                pending = pos if pos < tau else tau
+                advance(to_maint)
+                pending = rules.pending_hours(pos, tau)
                 if pending:
                     keep(pending)
                 pos = 0.0
@@ -669,7 +663,8 @@ class TrainingJob:
                 self.next_maint = t + maint_every_h
                 s.maintenance += 1
                 if record:
-                    log("", "maintenance", units, f"planned interruption of {self.rel.maintenance_minutes:g} min", at=t)
+                    log("", EventKind.MAINTENANCE, units,
+                        f"planned interruption of {self.rel.maintenance_minutes:g} min", at=t)
                 t += pause_h + r_h
             else:
                 # a failure: stop before one whose restart would cross the outside event
@@ -677,25 +672,20 @@ class TrainingJob:
                     self.fail_in_h = gap
                     break
                 t += gap
-                advance(pos + gap)
-                pending = pos if pos < tau else tau
+                advance(gap)
+                pending = rules.pending_hours(pos, tau)
                 s.held_chip_h += units * gap
                 s.energy_kwh += kwh_h * gap
                 s.failures += 1
                 s.restarts += 1
-                k = 0
-                if len(weights) > 1:
-                    u = rng.random() * total_w
-                    while k < len(weights) - 1 and u >= weights[k]:
-                        u -= weights[k]
-                        k += 1
+                k = rules.pick_part(weights, rng.random() * total_w) if len(weights) > 1 else 0
                 state = parts[k][0]
                 where = state.pool.name
                 repair_h = rng.exponential(repair_mean_h) if repair_mean_h else 0.0
                 state.fail(self.node[where], repair_h, at=t)
                 if record:
-                    log(where, "failure", self.node[where], f"lost {pending * 60:.1f} min of training", at=t)
-                    log("", "restart", units, "restart from the last checkpoint", at=t)
+                    log(where, EventKind.FAILURE, self.node[where], f"lost {pending * 60:.1f} min of training", at=t)
+                    log("", EventKind.RESTART, units, "restart from the last checkpoint", at=t)
                 pos = 0.0
                 if t >= next_record:
                     self.saved = saved
@@ -725,14 +715,15 @@ class TrainingJob:
         while self.saved < self.target:
             self.events_left -= 1
             if self.events_left <= 0:
-                self.log("", "give_up", 0, f"stopped after {EVENT_BUDGET:,} interruptions (the event budget): "
+                self.log("", EventKind.GIVE_UP, 0, f"stopped after {EVENT_BUDGET:,} interruptions (the event budget): "
                                            "failures or stops come too often for the job to finish")
                 break
             if env.now >= self.horizon_h:
                 if self.plan is not None and self.pos > 0:  # what trained since the last checkpoint counts
-                    self.saved = min(self.target, self.saved + self._keep(min(self.pos, self._cycle().tau)))
+                    kept = self._keep(rules.pending_hours(self.pos, self._cycle().tau))
+                    self.saved = min(self.target, self.saved + kept)
                     self.pos = 0.0
-                self.log("", "give_up", 0, f"horizon of {self.sc.horizon_days:g} days reached")
+                self.log("", EventKind.GIVE_UP, 0, f"horizon of {self.sc.horizon_days:g} days reached")
                 break
             if self._needs_plan():
                 new = self._choose_plan()
@@ -751,9 +742,9 @@ class TrainingJob:
                         continue
             rate_h = self._rate_h()
             cyc = self._cycle()
-            pending_h = min(self.pos, cyc.tau)
-            need_h = max(self.target - self.saved, 0.0) / rate_h - pending_h  # training hours still to do
-            t_finish = need_h * (cyc.length / cyc.tau) if self.on else need_h
+            pending_h = rules.pending_hours(self.pos, cyc.tau)
+            # never, on a plan expected to keep nothing (goodput 0)
+            t_finish = rules.hours_to_finish(self.target - self.saved, rate_h, pending_h, cyc.tau, cyc.length)
             t_fail = math.inf
             if self.on:
                 t_fail = self.rng.exponential(cyc.mtbf_h) if self.fail_in_h is None else self.fail_in_h
@@ -767,13 +758,15 @@ class TrainingJob:
             # the failure still to come after an outside event (none when it fired: the next one is drawn
             # afresh; ``elapsed`` may fall a rounding step short of ``t_fail``, which is no time to the next)
             self.fail_in_h = t_fail - elapsed if self.on and not failed else None
-            self._advance_cycles(elapsed, cyc, pending_h)
-            pending_h = min(self.pos, cyc.tau)
+            self._advance_cycles(elapsed, cyc)
+            pending_h = rules.pending_hours(self.pos, cyc.tau)
             if failed:
                 self._on_failure(elapsed, pending_h)
                 continue
             self._hold(elapsed)
-            finished = self.saved + pending_h * rate_h >= self.target * (1 - 1e-9)
+            # or what is left takes less time than the clock can tell from now (it would step by zero for ever)
+            finished = (self.saved + pending_h * rate_h >= self.target * (1 - 1e-9)
+                        or (timer.processed and wait == t_finish and start + wait == start))
             maintenance = timer.processed and wait == t_maint
             stop = finished or maintenance
             if not timer.processed:
@@ -783,7 +776,7 @@ class TrainingJob:
             self._record_tokens()
             if finished:
                 s.finished, s.finish_h = True, env.now
-                self.log("", "finish", self.plan.units_used, f"{self.target:.3g} tokens trained")
+                self.log("", EventKind.FINISH, self.plan.units_used, f"{self.target:.3g} tokens trained")
                 break
             if maintenance:
                 yield from self._maintenance()

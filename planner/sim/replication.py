@@ -17,6 +17,7 @@ import pandas as pd
 import simpy
 
 from .. import costs, plan
+from ..kinds import Mode
 from ..perf.system import error_band
 from ..results import Event
 from ..scenario import Scenario
@@ -263,7 +264,7 @@ def used_pools(run: Run) -> tuple[str, ...]:
 def mode_note(run: Run) -> str:
     """What a reader of the strategy row should know: moves, and a mode that came down to fewer pools."""
     notes = []
-    if run.strategy.mode == "sequential":
+    if run.strategy.mode == Mode.SEQUENTIAL:
         notes.append(f"{run.job.stats.moves} moves")
     used = used_pools(run)
     idle = [p for p in run.strategy.pools if p not in used]

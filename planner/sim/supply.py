@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kinds import EventKind
 from ..plan import cloud_window_hours, hours_since, usable
 from ..scenario import Distribution, Pool, Scenario
 from ..units import HOURS_PER_DAY
@@ -65,8 +66,8 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
     reserved = pool.reserved_fraction
     commission_h = pool.commissioning_days * HOURS_PER_DAY
     if pool.units:
-        steps.append(Step(0.0, "delivery", pool.units, "in service on day 0"))
-        steps.append(Step(0.0, "commissioning", usable(pool.units, reserved), "in service on day 0"))
+        steps.append(Step(0.0, EventKind.DELIVERY, pool.units, "in service on day 0"))
+        steps.append(Step(0.0, EventKind.COMMISSIONING, usable(pool.units, reserved), "in service on day 0"))
     delivered, in_use = pool.units, usable(pool.units, reserved)
     cap = pool.ordered_units if pool.ordered_units is not None else None
     planned_prev = pool.units
@@ -82,15 +83,17 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
         delivered += got
         new_usable = usable(delivered, reserved)
         note = f"{got:,} chips (plan {tranche:,})" + (f", slipped {slip_days:.0f} d" if slip_days >= 0.5 else "")
-        steps.append(Step(t, "delivery", got, note))
-        steps.append(Step(t + commission_h, "commissioning", new_usable - in_use, f"{new_usable - in_use:,} usable"))
+        steps.append(Step(t, EventKind.DELIVERY, got, note))
+        steps.append(Step(t + commission_h, EventKind.COMMISSIONING, new_usable - in_use,
+                          f"{new_usable - in_use:,} usable"))
         in_use = new_usable
     if pool.cloud is not None:
         c = pool.cloud
         t0, t1 = cloud_window_hours(scenario.start, c)
         t0 = max(0.0, t0)
         if t1 > t0:
-            steps.append(Step(t0, "cloud_start", c.units, f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h"))
-            steps.append(Step(t1, "cloud_end", -c.units, "rental ends"))
-    steps.sort(key=lambda s: (s.time_h, s.kind != "delivery"))
+            steps.append(Step(t0, EventKind.CLOUD_START, c.units,
+                              f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h"))
+            steps.append(Step(t1, EventKind.CLOUD_END, -c.units, "rental ends"))
+    steps.sort(key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return steps

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 
+from ..kinds import Mode
 from ..perf.reliability import CHECKPOINT_BYTES_PER_PARAM
 from ..units import SECONDS_PER_HOUR
 from .base import CROSS_SITE_BYTES_PER_PARAM, Context, Part, Plan, Strategy, pair
 
-MODES = ("single", "sync", "diloco", "sequential")
+MODES = (Mode.SINGLE, Mode.SYNC, Mode.DILOCO, Mode.SEQUENTIAL)
 # gradient exchange hides behind the last micro-batch's backward (2/3 of it), as the DP overlap does
 BACKWARD_SHARE = 2.0 / 3.0
 SYNC_OVERLAP = 0.8  # share of that window a current framework overlaps (Megatron-Core overlap_grad_reduce)
@@ -41,7 +42,7 @@ def diloco_token_efficiency(replicas: int) -> float:
 class Single(Strategy):
     """One pool trains; the others stay idle."""
 
-    mode = "single"
+    mode = Mode.SINGLE
 
     def _plan(self, avail):
         (pool,) = self.pools
@@ -102,7 +103,7 @@ def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float) -> tuple
 class Sync(Strategy):
     """One synchronous data-parallel job over the pools, the batch split by speed."""
 
-    mode = "sync"
+    mode = Mode.SYNC
 
     def _plan(self, avail):
         ctx = self.ctx
@@ -126,7 +127,7 @@ class Sync(Strategy):
 class DiLoCo(Strategy):
     """One replica per site (its pools in sync); sites average weights every ``sync_every_steps`` steps."""
 
-    mode = "diloco"
+    mode = Mode.DILOCO
 
     def __init__(self, ctx: Context, pools: tuple[str, ...]):
         super().__init__(ctx, pools)
@@ -178,7 +179,7 @@ class Sequential(Strategy):
     left): ``TrainingJob`` stays on ``plan_on`` its current pool unless moving finishes sooner by a margin.
     """
 
-    mode = "sequential"
+    mode = Mode.SEQUENTIAL
 
     def __init__(self, ctx: Context, pools: tuple[str, ...]):
         super().__init__(ctx, pools)
@@ -255,9 +256,9 @@ def _options(ctx: Context, mode: str) -> tuple[list[Strategy], dict[str, str]]:
     feasible = tuple(p for p in ctx.pools if ctx.feasible(p))
     out: list[Strategy] = []
     why: dict[str, str] = {}
-    wanted = MODES if mode == "auto" else (mode,)
+    wanted = MODES if mode == Mode.AUTO else (Mode(mode),)
     for m in wanted:
-        if m == "single":
+        if m == Mode.SINGLE:
             out.extend(Single(ctx, (p,)) for p in feasible)
             if not feasible:
                 why[m] = "no pool has a layout that fits"
@@ -266,15 +267,15 @@ def _options(ctx: Context, mode: str) -> tuple[list[Strategy], dict[str, str]]:
             why[m] = "needs at least two pools with a layout that fits"
             continue
         sites = {ctx.site[p] for p in feasible}
-        if m == "diloco" and len(sites) < 2:
+        if m == Mode.DILOCO and len(sites) < 2:
             why[m] = "needs pools at two or more sites: one replica per site"
             continue
         missing = _linked(ctx, feasible)
-        if missing and m in ("sync", "diloco"):
+        if missing and m in (Mode.SYNC, Mode.DILOCO):
             why[m] = missing
             continue
-        if missing and m == "sequential":
+        if missing and m == Mode.SEQUENTIAL:
             why[m] = f"a move needs a link: {missing}"
             continue
-        out.append({"sync": Sync, "diloco": DiLoCo, "sequential": Sequential}[m](ctx, feasible))
+        out.append({Mode.SYNC: Sync, Mode.DILOCO: DiLoCo, Mode.SEQUENTIAL: Sequential}[m](ctx, feasible))
     return out, why

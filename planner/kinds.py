@@ -1,0 +1,41 @@
+"""The names the engine, the tables and the reports share: strategy modes and event kinds.
+
+Both are str enums: each member is its own string, so it reads and writes as the plain word in JSON, CSV and
+the scenario format.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """How the pools train one model together (docs/formats.md, ``strategy.mode``)."""
+
+    AUTO = "auto"
+    SINGLE = "single"
+    SYNC = "sync"
+    DILOCO = "diloco"
+    SEQUENTIAL = "sequential"
+
+
+MULTI_POOL_MODES = (Mode.SYNC, Mode.DILOCO, Mode.SEQUENTIAL)  # modes that need two or more pools
+
+
+class EventKind(StrEnum):
+    """What happened, in events.csv's ``event`` column."""
+
+    DELIVERY = "delivery"
+    COMMISSIONING = "commissioning"
+    CLOUD_START = "cloud_start"
+    CLOUD_END = "cloud_end"
+    START = "start"
+    REPLAN = "replan"
+    MOVE = "move"
+    CHECKPOINT = "checkpoint"
+    FAILURE = "failure"
+    REPAIR = "repair"
+    RESTART = "restart"
+    MAINTENANCE = "maintenance"
+    FINISH = "finish"
+    GIVE_UP = "give_up"

@@ -1,0 +1,46 @@
+"""The interruption rules of the training job, as pure functions (hours; no clock, no state).
+
+Between interruptions the job alternates ``tau`` hours of training with ``delta`` hours of blocking checkpoint
+writes (a cycle of ``length = tau + delta``); ``pos`` is where it stands in its current cycle. A failure loses
+the training since the last completed checkpoint; a planned stop writes a checkpoint first and loses nothing.
+Both of the engine's paths (the loop's named steps and the fast loop through failures) apply these functions,
+so they cannot drift apart (tests/test_engine_truth.py runs both on the same draws).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def pending_hours(pos_h: float, tau_h: float) -> float:
+    """Training hours since the last completed checkpoint at cycle position ``pos_h`` (lost at a failure)."""
+    return pos_h if pos_h < tau_h else tau_h
+
+
+def advance(pos_h: float, elapsed_h: float, tau_h: float, length_h: float) -> tuple[int, float, float]:
+    """The job trains on for ``elapsed_h`` hours from cycle position ``pos_h``.
+
+    Returns (checkpoints completed, training hours those checkpoints save, the new cycle position).
+    """
+    x = pos_h + elapsed_h
+    done = int(x // length_h) if math.isfinite(length_h) else 0
+    if not done:
+        return 0, 0.0, x
+    return done, (tau_h - pending_hours(pos_h, tau_h)) + (done - 1) * tau_h, x - done * length_h
+
+
+def hours_to_finish(tokens_left: float, tokens_per_h: float, pending_h: float, tau_h: float, length_h: float) -> float:
+    """Hours until the last tokens are trained (checkpoint writes included), with ``pending_h`` already trained."""
+    if tokens_per_h <= 0:
+        return math.inf
+    train_h = max(tokens_left, 0.0) / tokens_per_h - pending_h
+    return train_h * (length_h / tau_h) if math.isfinite(tau_h) else train_h
+
+
+def pick_part(weights: list[float], u: float) -> int:
+    """The index a failure hits, for ``u`` uniform in [0, sum(weights)): parts in proportion to their failure rates."""
+    k = 0
+    while k < len(weights) - 1 and u >= weights[k]:
+        u -= weights[k]
+        k += 1
+    return k
