@@ -16,10 +16,13 @@ from .units import SECONDS_PER_DAY
 def estimate(scenario: Scenario) -> dict:
     """Steady-state answer per pool at its full planned size: `planner estimate --json` (docs/formats.md).
 
-    Raises InfeasiblePlanError when no pool has a layout that fits.
+    Raises InfeasiblePlanError when no pool has a layout that fits, and ScenarioError over the work bound of
+    `planner run` (planner/budget.py: a layout search too large to hold).
     """
+    from .budget import check_work
     from .strategy.modes import Single
 
+    check_work(scenario)
     t0 = time.perf_counter()
     pools, evaluated, errors = [], 0, []
     band = error_band()
@@ -119,8 +122,10 @@ def combined(scenario: Scenario, band=None, ctx=None) -> dict:
 
 def compare(scenario: Scenario, seed: int | None = None) -> list[dict]:
     """Every strategy mode side by side through the time simulation (one replication, the same draws)."""
+    from .budget import check_work
     from .sim.replication import compare as run_compare
 
+    check_work(scenario)  # the work bound of `planner run` (planner/budget.py)
     return run_compare(scenario, _context(scenario), scenario.simulation.seed if seed is None else seed)
 
 
@@ -156,9 +161,14 @@ def explain(scenario: Scenario, pool_name: str | None = None) -> list[dict]:
 def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,
              backend: str = "local", scheduler: str | None = None, workers: int | None = None,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Simulate the scenario over time: a RunResult with the summary.json figures and the tables."""
+    """Simulate the scenario over time: a RunResult with the summary.json figures and the tables.
+
+    Held to the work bound first (planner/budget.py): what `planner run` refuses is refused here (ScenarioError).
+    """
+    from .budget import check_work
     from .sim.runner import run_scenario
 
+    check_work(scenario)
     return run_scenario(scenario, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
                         workers=workers, progress=progress)
 

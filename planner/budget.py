@@ -1,20 +1,33 @@
-"""Bounded work: the simulated events a scenario implies, computed up front from the file alone.
+"""Bounded work: what a scenario costs to run, counted up front from the file alone.
 
-A scenario under which the job can never progress (each pool fails far more often than it can
-restart and write a checkpoint), or that implies more than ``MAX_EVENTS_PER_REPLICATION`` events, is refused
-with the field to change (exit 2) before anything runs. ``run_estimate`` gives the expected events
-and seconds of a run, for a warning when it is long.
+What is counted, per replication unless said otherwise:
+
+- events: failures, restarts, checkpoints and maintenance stops over the whole horizon;
+- the layout grid: the candidate layouts one layout search holds in memory at once, per pool (the product of
+  the options of each parallel dimension, planner/perf/search.py ``shape_axes``);
+- capacity steps: every change of a pool's chips (a delivery, day 0's units, a rental's start and end). Each
+  one re-plans the strategies that use the pool (``strategy_evaluations``) and re-scores the pool's layout
+  grid (``replan_layouts`` = steps x grid, summed over the pools): what a fleet of many pools with many
+  tranches spends its time on;
+- schedule rows: pools x days of the horizon, once per run (schedule.csv, and the report's charts, whose
+  report.html grows with them).
+
+``check_work`` refuses (exit 2, naming the field that drives it) what could never progress or is far over a
+limit; ``run_estimate`` gives the counts and the seconds of a run for the note printed when it is long, and
+``points_estimate`` the same for the many runs of a sweep, a sensitivity or a goal seek.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import ScenarioError
 from .perf import reliability as rel
 from .perf.params import count_params
 from .scenario import Scenario
-from .units import HOURS_PER_DAY
+from .units import GB, HOURS_PER_DAY
 
 MAX_EVENTS_PER_REPLICATION = 1_000_000
 EVENTS_PER_FAILURE = 4  # failure, restart, repair, checkpoint lines (planner/sim/engine.py)
@@ -27,16 +40,70 @@ SECONDS_PER_REPLICATION = 0.02  # layout search and bookkeeping of one replicati
 # per estimated event, once: replication 0 keeps its tables and the report writes them (a failure storm of 844,000
 # events: 6.7 s more to simulate with tables, 8 s to write the CSV, HTML and capped XLSX; the bound said 0.9 s)
 SECONDS_PER_REPORTED_EVENT = 1.5e-5
+TABLES_SHARE = 0.45  # of that, keeping the tables (6.7 of 14.7 s): what a sweep point pays, writing no report
 LONG_RUN_S = 60.0  # warn above this
+
+# the layout grid: an architecture at its field maximums (1,000 layers, 65,536 experts, 4,194,304-token
+# sequences) on a chip with a 64-wide scale-up domain is 24.9 million candidates: `planner estimate` peaked at
+# 6.3 GB and took 38 s on this machine (2 cores), i.e. 253 B and 1.5 us per candidate
+BYTES_PER_GRID_LAYOUT = 260.0
+SECONDS_PER_GRID_LAYOUT = 1.6e-6
+# 4 million candidates: about 1 GB at the bytes above; DeepSeek-V3 at 128K tokens on a 72-chip scale-up domain,
+# the largest grid of the presets, is 2.4 million
+MAX_LAYOUT_GRID = 4_000_000
+# capacity steps: a step re-scores the pool's layout grid for each strategy re-planned; measured on 20,160-layout
+# (llama3-8b on H100) to 272,160-layout (DeepSeek-V3) grids, per step and grid layout: 0.9e-7 s for 1 pool,
+# 1.0-1.7e-7 for 4, 1.7-2.5e-7 for 8, 3.8-5.4e-7 for 16, 3.0-4.2e-7 for 32, 4.1-4.7e-7 for 64 (64 x 400 tranches:
+# 214 s): 1.2e-7 x sqrt(pools up to 16) bounds them within 2.5x (the multi-pool modes' batch shares stop churning
+# new layout tables at about 16 pools)
+SECONDS_PER_REPLAN_LAYOUT = 1.2e-7
+REPLAN_POOLS_SATURATE = 16
+# re-planned layouts of one replication: 2e10 is about 2.7 h at 4.8e-7 s (64 x 400 tranches on 20,160-layout grids
+# is 5.2e8: a 4 min bound), far over anything a file of 1 MiB asks on a preset model, and still what a grid of
+# millions of layouts with thousands of tranches reaches
+MAX_REPLAN_LAYOUTS = 2.0e10
+# memory: each pool keeps up to SHAPE_TABLES tables (planner/perf/search.py) of the layouts that fit, 15 numbers of
+# 8 bytes per layout (9 layout columns, its degree, 5 scores); an upper bound (64 x 400 tranches of llama3-8b:
+# 1.2 GB counted, 0.6-1.0 GB measured; 8 pools of DeepSeek-V3: 2.1 GB counted, 0.65 GB measured)
+BYTES_PER_KEPT_LAYOUT = 120.0
+LARGE_MEMORY_BYTES = 1.0e9  # the note names the memory above this
+MANY_STEPS = 100  # a pool with this many capacity steps is named for its deliveries (the shipped ones have <= 6)
+MULTI_POOL_MODES = 3  # sync, diloco, sequential: what `auto` re-plans next to the pool's own `single` strategy
+# schedule rows: report.html holds 150 B per row (the stacked charts of every pool by day; 8 pools x 3,651 days:
+# 9.3 MB, 1 pool x 31 days: 4.8 MB, which is plotly.js inline) and writing a row takes 100-150 us (same runs)
+HTML_BYTES_PER_SCHEDULE_ROW = 160.0
+REPORT_BASE_BYTES = 4.9e6  # report.html with no rows: plotly.js and the page (measured 4.84 MB)
+SECONDS_PER_SCHEDULE_ROW = 1.5e-4
+# 500,000 rows: report.html about 85 MB and a minute of writing (64 pools x 20 years fit; a 2 KB file of 48 pools
+# over a century wrote a 269 MB report.html)
+MAX_SCHEDULE_ROWS = 500_000
+_HORIZON_DRIVES_ROWS_DAYS = MAX_SCHEDULE_ROWS / 64  # longer horizons than 64 pools could have: name the horizon
 
 
 @dataclass(frozen=True)
 class WorkEstimate:
-    """Expected events of one replication, the field that drives most of them, and the run's seconds."""
+    """What a run costs: its counts, the field that drives most of its time, and its seconds on one core."""
 
     events_per_replication: float
     main_field: str
     seconds: float
+    layout_grid: int = 0  # the largest layout grid of one pool: candidates one search holds at once
+    capacity_steps: int = 0  # chip count changes of every pool over the horizon, per replication
+    strategy_evaluations: int = 0  # strategies re-planned over the capacity steps, per replication
+    replan_layouts: float = 0.0  # capacity steps x the pool's layout grid, summed over the pools
+    schedule_rows: int = 0  # pools x days of the horizon (schedule.csv, the report's charts), once per run
+    report_bytes: float = 0.0  # report.html, from the schedule rows
+    memory_bytes: float = 0.0  # the layout search's peak and the layout tables the pools keep (an upper bound)
+    once_seconds: float = 0.0  # the part of ``seconds`` paid once per run, whatever the replications
+    runs: int = 1  # runs estimated together (the points of a sweep)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    size: int
+    axes: dict[str, int]
+    pool: int
+    field: str
 
 
 def _pool_mtbf(s: Scenario, i: int) -> tuple[float, str]:
@@ -58,34 +125,84 @@ def job_units(s: Scenario, i: int) -> int:
     units = s.fleet[i].planned_units
     if not r.enabled:
         return units
-    write_h = rel.checkpoint_write_hours(count_params(s.workload.arch).total, r.storage_gbyteps, r.checkpoint_write_s)
-    mtbf_chip_days, _ = _pool_mtbf(s, i)
+    f = rel.pool_failures(s, s.fleet[i], count_params(s.workload.arch).total)
     iv = None if r.checkpoint_interval_hours == "auto" else float(r.checkpoint_interval_hours)
-    return rel.best_job_units(units, lambda n: rel.goodput_on(n, mtbf_chip_days, write_h, iv, r.restart_base_minutes,
-                                                              r.restart_minutes_per_1000_chips))
+    return rel.best_job_units(units, lambda n: rel.goodput_on(
+        n, f.mtbf_chip_days, f.write_h, iv, f.restart_base_minutes, f.restart_minutes_per_1000_chips))
 
 
 def check_progress(s: Scenario) -> None:
     """Refuse a pool on which no job, however small, keeps work: failures before a restart and a checkpoint."""
-    r = s.reliability
-    if not r.enabled:
+    if not s.reliability.enabled:
         return
-    write_h = rel.checkpoint_write_hours(count_params(s.workload.arch).total, r.storage_gbyteps, r.checkpoint_write_s)
     for i, p in enumerate(s.fleet):
         if job_units(s, i) > 0:
             continue
+        f = rel.pool_failures(s, p, count_params(s.workload.arch).total)
         units = max(1, s.chip(p.chip).chips_per_node)  # the smallest job: one node
-        mtbf_chip_days, field = _pool_mtbf(s, i)
-        mtbf_h = rel.job_mtbf_hours(mtbf_chip_days, units)
-        restart_h = rel.restart_hours(units, r.restart_base_minutes, r.restart_minutes_per_1000_chips)
+        mtbf_h = rel.job_mtbf_hours(f.mtbf_chip_days, units)
+        _mtbf, field = _pool_mtbf(s, i)
         raise ScenarioError(
-            f"even {units:,} chips at {mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
-            f"on average, too often for a restart ({restart_h * 60:.3g} min) plus a checkpoint write "
-            f"({write_h * 60:.3g} min): the job would never progress", field=field)
+            f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
+            f"on average, too often for a restart ({f.restart_h(units) * 60:.3g} min) plus a checkpoint write "
+            f"({f.write_h * 60:.3g} min): the job would never progress", field=field)
 
 
-def run_estimate(s: Scenario, replications: int | None = None) -> WorkEstimate:
-    """Expected events per replication over the whole horizon (an upper bound: the job may finish sooner)."""
+# ---------------------------------------------------------------- the counts
+
+
+def _grid_field(s: Scenario, i: int, axes: dict[str, int]) -> str:
+    """The field behind the widest searched dimension of pool ``i``'s grid (what to change to shrink it)."""
+    explicit = not isinstance(s.workload.model, str)
+    by_axis = {"pp": "workload.model.layers" if explicit else "workload.model",
+               "ep": "workload.model.moe.experts" if explicit else "workload.model",
+               "tp": "workload.model.heads" if explicit else "workload.model",
+               "cp": "workload.seq_len"}
+    axis = max(by_axis, key=lambda a: axes[a])
+    return by_axis[axis] if axes[axis] > 1 else f"fleet[{i}].stack"
+
+
+def layout_grids(s: Scenario) -> list[_Grid]:
+    """Each pool's layout grid: its size, the options of each dimension, and the field that drives it."""
+    from .bridge import pin_of, pool_system, setup_of
+    from .perf.search import grid_size, shape_axes
+
+    setup = setup_of(s)
+    out = []
+    for i, p in enumerate(s.fleet):
+        axes = shape_axes(s.workload.arch, pool_system(s, p), setup, pin_of(p))
+        counts = {k: len(v) for k, v in axes.items()}
+        out.append(_Grid(grid_size(axes), counts, i, _grid_field(s, i, counts)))
+    return out
+
+
+def capacity_steps(s: Scenario) -> list[int]:
+    """Changes of each pool's chips over the horizon: day 0's units, each delivery, a rental's start and end."""
+    return [(1 if p.units else 0) + len(p.deliveries) + (2 if p.cloud is not None else 0) for p in s.fleet]
+
+
+def strategies_per_step(s: Scenario) -> int:
+    """Strategies one capacity step of a pool re-plans: its own single strategy and the multi-pool modes."""
+    multi = len(s.fleet) > 1
+    mode = s.strategy.mode
+    if mode == "auto":
+        return 1 + (MULTI_POOL_MODES if multi else 0)
+    return 1
+
+
+def _replan_field(steps: list[int], grids: list[_Grid]) -> tuple[int, str]:
+    """The pool that re-plans the most layouts, and its field: its deliveries when it has many, else its grid's."""
+    i = max(range(len(grids)), key=lambda k: steps[k] * grids[k].size)
+    return i, f"fleet[{i}].deliveries" if steps[i] >= MANY_STEPS else grids[i].field
+
+
+def schedule_rows(s: Scenario) -> int:
+    """Rows of schedule.csv: one per pool and day (days 0 to the end of the horizon)."""
+    return len(s.fleet) * (math.ceil(s.horizon_days) + 1)
+
+
+def _events(s: Scenario) -> tuple[float, str, float]:
+    """Expected events per replication over the whole horizon, the field behind most, and their count."""
     r = s.reliability
     horizon_h = s.horizon_days * HOURS_PER_DAY
     events = 10.0 + 2 * sum(len(p.deliveries) + 1 for p in s.fleet)
@@ -102,24 +219,132 @@ def run_estimate(s: Scenario, replications: int | None = None) -> WorkEstimate:
             events += n
             if n > main:
                 main_field, main = "reliability.maintenance_every_days", n
+    return events, main_field, main
+
+
+def replan_seconds(replan_layouts: float, pools: int) -> float:
+    """Seconds to re-score ``replan_layouts`` layouts over the capacity steps of a fleet of ``pools`` pools."""
+    return replan_layouts * SECONDS_PER_REPLAN_LAYOUT * math.sqrt(min(pools, REPLAN_POOLS_SATURATE))
+
+
+def run_estimate(s: Scenario, replications: int | None = None, report: bool = True) -> WorkEstimate:
+    """The counts of a run and its seconds on one core (an upper bound: the job may finish sooner).
+
+    ``report=False``: a run that keeps its tables but writes no report (a point of a sweep).
+    """
+    return _estimate(s, layout_grids(s), replications, report)
+
+
+def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report: bool) -> WorkEstimate:
+    from .perf.search import SHAPE_TABLES
+
+    events, main_field, main = _events(s)
+    steps = capacity_steps(s)
+    replan = float(sum(n * g.size for n, g in zip(steps, grids, strict=True)))
+    replan_s = replan_seconds(replan, len(s.fleet))
+    if replan_s > main * SECONDS_PER_EVENT:  # the time goes into re-planning more than into events
+        main_field = _replan_field(steps, grids)[1]
+    rows = schedule_rows(s)
+    # the multi-pool modes lay pools out at many batch shares: up to SHAPE_TABLES tables a pool
+    tables = SHAPE_TABLES if len(s.fleet) > 1 and s.strategy.mode != "single" else 1
+    memory = (max(g.size for g in grids) * BYTES_PER_GRID_LAYOUT
+              + sum(g.size for g in grids) * tables * BYTES_PER_KEPT_LAYOUT)
     reps = replications or s.simulation.replications
-    seconds = reps * (SECONDS_PER_REPLICATION + events * SECONDS_PER_EVENT) + events * SECONDS_PER_REPORTED_EVENT
-    return WorkEstimate(events, main_field, seconds)
+    # every replication draws its own deliveries under delivery risk, and re-plans them; without it the
+    # replications share replication 0's plans
+    risky = any(p.delivery_risk is not None for p in s.fleet)
+    per_rep = SECONDS_PER_REPLICATION + events * SECONDS_PER_EVENT + (replan_s if risky else 0.0)
+    setup_s = sum(g.size for g in grids) * SECONDS_PER_GRID_LAYOUT
+    once = events * SECONDS_PER_REPORTED_EVENT * (1.0 if report else TABLES_SHARE) + setup_s + \
+        (0.0 if risky else replan_s) + (rows * SECONDS_PER_SCHEDULE_ROW if report else 0.0)
+    return WorkEstimate(
+        events_per_replication=events, main_field=main_field, seconds=reps * per_rep + once,
+        layout_grid=max(g.size for g in grids), capacity_steps=sum(steps),
+        strategy_evaluations=sum(steps) * strategies_per_step(s), replan_layouts=replan, schedule_rows=rows,
+        report_bytes=REPORT_BASE_BYTES + rows * HTML_BYTES_PER_SCHEDULE_ROW, memory_bytes=memory,
+        once_seconds=once)
+
+
+def points_estimate(scenarios: Sequence[Scenario], replications: int | None = None) -> WorkEstimate:
+    """Many runs without reports (the points of a sweep, a sensitivity or a goal seek): their seconds added."""
+    ests = [run_estimate(p, replications, report=False) for p in scenarios]
+    top = max(ests, key=lambda e: e.seconds)
+    return WorkEstimate(
+        events_per_replication=max(e.events_per_replication for e in ests), main_field=top.main_field,
+        seconds=sum(e.seconds for e in ests), layout_grid=max(e.layout_grid for e in ests),
+        capacity_steps=max(e.capacity_steps for e in ests),
+        strategy_evaluations=max(e.strategy_evaluations for e in ests),
+        replan_layouts=max(e.replan_layouts for e in ests), schedule_rows=max(e.schedule_rows for e in ests),
+        report_bytes=0.0, memory_bytes=max(e.memory_bytes for e in ests),
+        once_seconds=sum(e.once_seconds for e in ests), runs=len(ests))
+
+
+# ---------------------------------------------------------------- the limits
+
+
+def _check_grids(s: Scenario) -> list[_Grid]:
+    grids = layout_grids(s)
+    g = max(grids, key=lambda x: x.size)
+    if g.size > MAX_LAYOUT_GRID:
+        shown = " x ".join(f"{k.replace('_', '-')} {n}" for k, n in g.axes.items())
+        pool = s.fleet[g.pool].name
+        raise ScenarioError(
+            f"the layout search of pool {pool!r} would hold {g.size:,} candidate layouts at once ({shown}), about "
+            f"{g.size * BYTES_PER_GRID_LAYOUT / GB:,.1f} GB, more than the {MAX_LAYOUT_GRID:,} it may; shrink this "
+            f"dimension or pin it in fleet[{g.pool}].parallelism", field=g.field)
+    return grids
+
+
+def _check_replans(s: Scenario, grids: list[_Grid]) -> None:
+    steps = capacity_steps(s)
+    total = sum(n * g.size for n, g in zip(steps, grids, strict=True))
+    if total > MAX_REPLAN_LAYOUTS:
+        i, field = _replan_field(steps, grids)
+        raise ScenarioError(
+            f"{sum(steps):,} capacity steps over {len(s.fleet)} pool(s) would re-score {total:,.3g} layouts per "
+            f"replication (pool {s.fleet[i].name!r}: {steps[i]:,} steps x {grids[i].size:,} layouts), about "
+            f"{replan_seconds(total, len(s.fleet)) / 3600:,.1f} h, more than the budget of {MAX_REPLAN_LAYOUTS:.0e}; "
+            "merge tranches or pools, or shrink the layout search", field=field)
+
+
+def _check_rows(s: Scenario) -> None:
+    rows = schedule_rows(s)
+    if rows > MAX_SCHEDULE_ROWS:
+        field = "horizon_days" if s.horizon_days > _HORIZON_DRIVES_ROWS_DAYS else "fleet"
+        html = REPORT_BASE_BYTES + rows * HTML_BYTES_PER_SCHEDULE_ROW
+        raise ScenarioError(
+            f"{len(s.fleet)} pool(s) x {math.ceil(s.horizon_days) + 1:,} days make {rows:,} schedule rows and a "
+            f"report.html of about {html / 1e6:,.0f} MB, more than the {MAX_SCHEDULE_ROWS:,} rows a report holds; "
+            "shorten horizon_days or merge pools", field=field)
 
 
 def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
-    """Refuse scenarios that can never progress or imply too many events; the estimate otherwise."""
+    """Refuse scenarios that can never progress or are far over a limit of work; the estimate otherwise."""
     try:
         check_progress(s)
+        grids = _check_grids(s)
+        _check_replans(s, grids)
+        _check_rows(s)
+        events, field, _main = _events(s)
+        if events > MAX_EVENTS_PER_REPLICATION:
+            raise ScenarioError(
+                f"the run would simulate about {events:,.0f} events per replication over "
+                f"horizon_days={s.horizon_days:g}, more than the budget of {MAX_EVENTS_PER_REPLICATION:,}; "
+                "raise this interval or shorten the horizon", field=field)
     except ScenarioError as exc:
         raise ScenarioError(exc.reason, path=path, field=exc.field) from None
-    est = run_estimate(s)
-    if est.events_per_replication > MAX_EVENTS_PER_REPLICATION:
-        raise ScenarioError(
-            f"the run would simulate about {est.events_per_replication:,.0f} events per replication over "
-            f"horizon_days={s.horizon_days:g}, more than the budget of {MAX_EVENTS_PER_REPLICATION:,}; "
-            "raise this interval or shorten the horizon", path=path, field=est.main_field)
-    return est
+    return _estimate(s, grids, None, True)
+
+
+def check_points(scenarios: Sequence[Scenario], path: str | None = None,
+                 labels: Sequence[str] | None = None) -> None:
+    """``check_work`` of every point of a sweep, a sensitivity or a goal seek, before any runs; names the point."""
+    for k, p in enumerate(scenarios):
+        try:
+            check_work(p)
+        except ScenarioError as exc:
+            which = labels[k] if labels is not None else f"{k}"
+            raise ScenarioError(f"point {which}: {exc.reason}", path=path, field=exc.field) from None
 
 
 def check_time(s: Scenario, replications: int, max_seconds: float, path: str | None = None) -> WorkEstimate:
@@ -131,6 +356,20 @@ def check_time(s: Scenario, replications: int, max_seconds: float, path: str | N
             f"about {est.seconds / 60:,.1f} min, more than the {max_seconds:,.0f} s a run may take here; lower the "
             "replications, or use `planner run`", path=path, field="simulation.replications")
     return est
+
+
+def describe(est: WorkEstimate, replications: int) -> str:
+    """What a long estimate counts, in a few words: the runs, replications, events, capacity steps and rows."""
+    runs = f"{est.runs:,} runs x " if est.runs > 1 else ""
+    parts = [f"{runs}{replications:,} replication(s) of up to {est.events_per_replication:,.0f} events each"]
+    if est.capacity_steps >= MANY_STEPS:
+        parts.append(f"{est.capacity_steps:,} capacity steps ({est.strategy_evaluations:,} strategy re-plans over "
+                     f"layout grids of up to {est.layout_grid:,} layouts)")
+    if est.schedule_rows * SECONDS_PER_SCHEDULE_ROW >= LONG_RUN_S / 10:
+        parts.append(f"{est.schedule_rows:,} schedule rows")
+    if est.memory_bytes >= LARGE_MEMORY_BYTES:
+        parts.append(f"up to about {est.memory_bytes / GB:,.1f} GB of layout tables per process")
+    return ", ".join(parts)
 
 
 def notes(s: Scenario) -> list[str]:

@@ -126,14 +126,27 @@ def _load(path: Path):
         _fail(exc)
 
 
-def _warn_if_long(s, replications: int) -> None:
-    from .budget import LONG_RUN_S, run_estimate
+def _warn_if_long(s, replications: int | None, points=None) -> None:
+    """The note before a long run, or before the runs ``points`` of a sweep, a sensitivity or a goal seek."""
+    from .budget import LONG_RUN_S, describe, points_estimate, run_estimate
 
-    est = run_estimate(s, replications)
+    est = run_estimate(s, replications) if points is None else points_estimate(points, replications)
     if est.seconds > LONG_RUN_S:
-        err.print(Text(f"note: {replications:,} replication(s) of up to {est.events_per_replication:,.0f} events "
-                       f"each: this may take up to about {est.seconds / 60:,.0f} min on one core (a bound over the "
-                       "whole horizon; the progress bar shows the real ETA)"), highlight=False, soft_wrap=True)
+        err.print(Text(f"note: {describe(est, replications or s.simulation.replications)}: this may take up to "
+                       f"about {est.seconds / 60:,.0f} min on one core (a bound over the whole horizon; the progress "
+                       "bar shows the real ETA)"), highlight=False, soft_wrap=True)
+
+
+def _cap_workers(workers: int | None, scheduler: str | None = None) -> int | None:
+    """``--workers`` at most the machine's cores (more only adds processes and memory); one line when capped.
+
+    Not capped with ``--scheduler``: the workers are then the cluster's, not this machine's.
+    """
+    cores = os.cpu_count() or 1
+    if workers is None or scheduler is not None or workers <= cores:
+        return workers
+    _say(f"note: --workers {workers} is more than the {cores} core(s) of this machine; using {cores}")
+    return cores
 
 
 def _dumps(obj) -> str:
@@ -259,6 +272,7 @@ def run(
     _check_backend(backend, scheduler)
     s = _load(scenario)
     n = replications or s.simulation.replications
+    workers = _cap_workers(workers, scheduler)
     _warn_if_long(s, n)
     target = out_dir or Path("reports") / default_folder_name(s.name)
     with progress_bar(f"simulating {s.name}", n) as tick:
@@ -371,7 +385,10 @@ def sweep(
             raise ScenarioError("give --set PATH=v1,v2,... or a sweep: section in the file", path=str(scenario))
         from .decide.sweep import grid
 
-        n_points = len(grid(s, axes, str(scenario))[1])
+        points = grid(s, axes, str(scenario))[1]
+        n_points = len(points)
+        workers = _cap_workers(workers, scheduler)
+        _warn_if_long(s, replications, points)
         with progress_bar(f"sweeping {s.name}", n_points) as tick:
             table = run_sweep(s, axes, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
                               workers=workers, progress=tick, source=str(scenario))
@@ -402,12 +419,16 @@ def sensitivity(
     """Each uncertain or controllable input at its low and high value: tornado charts of finish date and cost."""
     from .decide.output import write_files
     from .decide.sensitivity import inputs, tornado_html
+    from .decide.sensitivity import points as sens_points
     from .decide.sensitivity import sensitivity as run_sens
 
     _check_backend(backend, scheduler)
     s = _load(scenario)
     try:
-        n_points = 1 + 2 * len(inputs(s, str(scenario)))
+        points = sens_points(s, inputs(s, str(scenario)))
+        n_points = len(points)
+        workers = _cap_workers(workers, scheduler)
+        _warn_if_long(s, replications, points)
         with progress_bar(f"sensitivity of {s.name}", n_points) as tick:
             table = run_sens(s, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
                              workers=workers, progress=tick, source=str(scenario))
@@ -448,7 +469,7 @@ def solve(
     """The smallest value of one input that finishes by the deadline at that quantile. Exit 1 if none in range."""
     import datetime as dt
 
-    from .decide.solve import SOLVE_MIN_REPLICATIONS
+    from .decide.solve import SOLVE_MIN_REPLICATIONS, planned_points
     from .decide.solve import solve as run_solve
 
     s = _load(scenario)
@@ -458,6 +479,8 @@ def solve(
         except ValueError:
             raise ScenarioError(f"--deadline {deadline!r} is not a date (YYYY-MM-DD)") from None
         n = replications or max(SOLVE_MIN_REPLICATIONS, s.simulation.replications)
+        workers = _cap_workers(workers)
+        _warn_if_long(s, n, planned_points(s, vary, low, high, str(scenario)))
         result = run_solve(s, vary, when, quantile=quantile, low=low, high=high, replications=n, seed=seed,
                            workers=workers, source=str(scenario))
     except PlannerError as exc:

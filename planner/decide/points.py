@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..budget import check_points
 from ..metrics import DISTRIBUTION_KEYS
 from ..scenario import Scenario
 from ..sim.runner import run_scenario
@@ -27,12 +28,16 @@ def _point_args(args: tuple) -> dict:
 
 def run_points(scenarios: Sequence[Scenario], replications: int | None = None, seed: int | None = None,
                backend: str = "local", scheduler: str | None = None, workers: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> list[dict]:
+               progress: Callable[[int, int], None] | None = None, source: str | None = None,
+               labels: Sequence[str] | None = None) -> list[dict]:
     """Each scenario simulated with the same replications and root seed, in order.
 
     Points run in parallel (one process per point); each point's replications run in that process,
-    so a point gives exactly what ``planner run`` gives for it.
+    so a point gives exactly what ``planner run`` gives for it. Every point is first held to the work
+    bound of ``planner run`` (planner/budget.py): one over it is refused, named by ``labels`` (its inputs),
+    before any point runs.
     """
+    check_points(scenarios, source, labels)
     n = len(scenarios)
     if backend == "dask":
         from ..sim.dask_backend import map_dask

@@ -94,14 +94,21 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
     return out
 
 
+def points(s: Scenario, ins: list[Input]) -> list[Scenario]:
+    """The scenarios a sensitivity runs: the base, then each input at its low and its high value."""
+    return [s] + [x for i in ins for x in (i.low, i.high)]
+
+
 def sensitivity(s: Scenario, replications: int | None = None, seed: int | None = None, backend: str = "local",
                 scheduler: str | None = None, workers: int | None = None,
                 progress: Callable[[int, int], None] | None = None, source: str = "<scenario>") -> pd.DataFrame:
     """A row per input: low/high labels, p50 time to train and cost at base, low and high, and the swing."""
     ins = inputs(s, source)
-    scen = [s] + [x for i in ins for x in (i.low, i.high)]
+    scen = points(s, ins)
+    labels = ["base"] + [f"{i.name} {label}" for i in ins for label in (i.low_label, i.high_label)]
     res = [point_row(r["summary"]) for r in run_points(scen, replications=replications, seed=seed, backend=backend,
-                                                        scheduler=scheduler, workers=workers, progress=progress)]
+                                                        scheduler=scheduler, workers=workers, progress=progress,
+                                                        source=source, labels=labels)]
     base = res[0]
     rows = []
     for k, i in enumerate(ins):

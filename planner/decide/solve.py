@@ -25,19 +25,10 @@ FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share 
 MONOTONE_SLACK = 0.01  # a larger value may finish this share later and still count as monotone
 
 
-def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
-          high: float | None = None, replications: int | None = None, seed: int | None = None,
-          workers: int | None = None, progress: Callable[[int, int], None] | None = None,
-          source: str = "<scenario>", step: float | None = None) -> dict[str, Any]:
-    """The smallest value at ``path`` in [low, high] whose ``quantile`` finish is on or before ``deadline``.
-
-    Returns {found, value, path, quantile, deadline, finish_date, time_to_train_days, cost_usd, monotone,
-    evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline. ``step`` is
-    the resolution of the answer (default 1 for whole numbers, 0.1% of the range for others).
-    """
+def bounds(scenario: Scenario, path: str, low: float | None = None,
+           high: float | None = None) -> tuple[str, bool, float, float]:
+    """The varied field's path, whether it is a whole number, and the range searched (default 0 to 4x the file's)."""
     path = format_path(parse_path(path))
-    if not 0 < quantile < 1:
-        raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
     current = get_value(to_mapping(scenario), path)
     if isinstance(current, bool) or not isinstance(current, (int, float)):
         raise ScenarioError(f"--vary needs a number; the scenario has {current!r}", field=path)
@@ -49,6 +40,35 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         raise ScenarioError(f"--min ({low}) must not exceed --max ({high})", field=path)
     if integer:
         low, high = int(low), int(high)
+    return path, integer, low, high
+
+
+def planned_points(scenario: Scenario, path: str, low: float | None = None, high: float | None = None,
+                   source: str = "<scenario>", step: float | None = None) -> list[Scenario]:
+    """The runs a goal seek may need, for its time estimate: both ends, then a bisection step per halving.
+
+    The bisection's values lie between the ends; they are counted at the larger end's work (a bound).
+    """
+    path, integer, low, high = bounds(scenario, path, low, high)
+    lo_s, hi_s = set_values(scenario, {path: low}, source), set_values(scenario, {path: high}, source)
+    resolution = step or (1 if integer else FLOAT_TOLERANCE * (high - low))
+    halvings = math.ceil(math.log2((high - low) / resolution)) if high - low > resolution else 0
+    return [lo_s, hi_s] + [hi_s] * min(MAX_EVALUATIONS, halvings)
+
+
+def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
+          high: float | None = None, replications: int | None = None, seed: int | None = None,
+          workers: int | None = None, progress: Callable[[int, int], None] | None = None,
+          source: str = "<scenario>", step: float | None = None) -> dict[str, Any]:
+    """The smallest value at ``path`` in [low, high] whose ``quantile`` finish is on or before ``deadline``.
+
+    Returns {found, value, path, quantile, deadline, finish_date, time_to_train_days, cost_usd, monotone,
+    evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline. ``step`` is
+    the resolution of the answer (default 1 for whole numbers, 0.1% of the range for others).
+    """
+    if not 0 < quantile < 1:
+        raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
+    path, integer, low, high = bounds(scenario, path, low, high)
     # by the deadline: by 00:00 of its day (a finish during that day misses it, though its date is the deadline's)
     limit_days = (deadline - scenario.start).days
     seen: dict[float, dict] = {}
@@ -58,8 +78,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         if not todo:
             return
         scenarios = [set_values(scenario, {path: v}, source) for v in todo]
-        for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers),
-                        strict=True):
+        for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers,
+                                         source=source, labels=[f"{path}={v}" for v in todo]), strict=True):
             t = finish_quantile_days(r["time_to_train_days"], quantile)
             cost = r["summary"]["metrics"]["cost_usd"]
             seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,

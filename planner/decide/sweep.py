@@ -58,13 +58,18 @@ def grid(scenario: Scenario, axes: Sequence[Axis], source: str = "<scenario>") -
     return inputs, scenarios
 
 
+def point_label(inputs: dict) -> str:
+    """A point by its inputs: ``fleet[1].cloud.units=4096, horizon_days=365``."""
+    return ", ".join(f"{k}={v}" for k, v in inputs.items())
+
+
 def sweep(scenario: Scenario, axes: Sequence[Axis], replications: int | None = None, seed: int | None = None,
           backend: str = "local", scheduler: str | None = None, workers: int | None = None,
           progress: Callable[[int, int], None] | None = None, source: str = "<scenario>") -> pd.DataFrame:
     """A row per grid point: the inputs (one column per path) and the metric quantiles."""
     inputs, scenarios = grid(scenario, axes, source)
     results = run_points(scenarios, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
-                         workers=workers, progress=progress)
+                         workers=workers, progress=progress, source=source, labels=[point_label(i) for i in inputs])
     rows = [{"point": i, **inp, "replications": r["summary"]["replications"], **point_row(r["summary"])}
             for i, (inp, r) in enumerate(zip(inputs, results, strict=True))]
     return pd.DataFrame(rows)

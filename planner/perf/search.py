@@ -89,14 +89,17 @@ def shapes_on(shapes: Candidates, units: int, wl: TrainingSetup, pin: Parallelis
     return dp, ok & (shapes.tp * shapes.pp * shapes.cp <= units)
 
 
-def layout_shapes(arch: ModelArch, system: System | Chip, wl: TrainingSetup,
-                  pin: Parallelism = Parallelism()) -> Candidates:
-    """Every layout shape worth scoring, whatever the chip count (``dp`` left at 0: ``shapes_on`` fills it)."""
+def shape_axes(arch: ModelArch, system: System | Chip, wl: TrainingSetup,
+               pin: Parallelism = Parallelism()) -> dict[str, list[int]]:
+    """The options of each layout dimension the search combines; their product is the grid it builds at once.
+
+    Keys: tp, pp, vp, cp, ep, micro_batch, recompute (indices into RECOMPUTE), zero. A pinned dimension has
+    one option.
+    """
     system = as_system(system)
     st = system.stack
-    L = arch.layers
     tps = [pin.tp] if pin.tp else tp_options(arch, system.chip)
-    pps = [pin.pp] if pin.pp else pp_options(L)
+    pps = [pin.pp] if pin.pp else pp_options(arch.layers)
     vps = [pin.vp] if pin.vp else (list(VIRTUAL_STAGES) if st.interleaved else [1])
     cps = [pin.cp] if pin.cp else [c for c in CP_DEGREES if c == 1 or (
         wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
@@ -108,7 +111,19 @@ def layout_shapes(arch: ModelArch, system: System | Chip, wl: TrainingSetup,
     mbs = [pin.micro_batch] if pin.micro_batch else [m for m in MICRO_BATCHES if m <= wl.global_batch_seqs]
     rcs = [RECOMPUTE.index(pin.recompute)] if pin.recompute else [RECOMPUTE.index(r) for r in st.recompute]
     zs = [pin.zero] if pin.zero is not None else [z for z in SEARCHED_ZERO_STAGES if z in st.zero] or [min(st.zero)]
-    grid = np.array(np.meshgrid(tps, pps, vps, cps, eps, mbs, rcs, zs, indexing="ij")).reshape(8, -1)
+    return {"tp": tps, "pp": pps, "vp": vps, "cp": cps, "ep": eps, "micro_batch": mbs, "recompute": rcs, "zero": zs}
+
+
+def grid_size(axes: dict[str, list[int]]) -> int:
+    """Layouts in the grid of ``shape_axes`` (before the interleaving filter): what one search holds at once."""
+    return math.prod(len(v) for v in axes.values())
+
+
+def layout_shapes(arch: ModelArch, system: System | Chip, wl: TrainingSetup,
+                  pin: Parallelism = Parallelism()) -> Candidates:
+    """Every layout shape worth scoring, whatever the chip count (``dp`` left at 0: ``shapes_on`` fills it)."""
+    L = arch.layers
+    grid = np.array(np.meshgrid(*shape_axes(arch, system, wl, pin).values(), indexing="ij")).reshape(8, -1)
     tp, pp, vp, cp, ep, mb, rc, z = grid
     layers_rank = -(-L // pp)
     ok = (vp == 1) | ((pp > 1) & (layers_rank % vp == 0) & (layers_rank >= vp))

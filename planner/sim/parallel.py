@@ -46,7 +46,8 @@ def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, work
     ``progress(k)`` is called with the number of items done so far. One worker, or one item, runs
     in this process.
     """
-    workers = default_workers() if workers is None else max(1, workers)
+    # never more processes than cores: more only adds memory (32 on 2 cores: 3.9 GB), not speed
+    workers = default_workers() if workers is None else max(1, min(workers, os.cpu_count() or 1))
     workers = min(workers, len(items))
     if workers <= 1:
         out = []
