@@ -170,6 +170,13 @@ class Pool(_Section):
     delivery_risk: DeliveryRisk | None = None
     unit_price_usd: float | None = Field(None, ge=0, le=1e7, allow_inf_nan=False)
     mtbf_chip_days: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False)
+    # what a lab knows of this pool from its own logs (default: the reliability section's)
+    restart_base_minutes: float | None = Field(None, ge=0, le=10_000, allow_inf_nan=False,
+                                               description="detect, reschedule and reload a job on this pool [min]")
+    restart_minutes_per_1000_chips: float | None = Field(None, ge=0, le=10_000, allow_inf_nan=False,
+                                                         description="restart time added per 1,000 chips [min]")
+    checkpoint_write_s: float | None = Field(None, ge=0, le=86_400, allow_inf_nan=False,
+                                             description="blocking time of one checkpoint write on this pool [s]")
     network_gbps: float | None = Field(
         None, gt=0, le=1e5, allow_inf_nan=False,
         description="scale-out network per chip [Gbit/s]; default: the chip's catalog value")

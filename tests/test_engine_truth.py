@@ -295,3 +295,20 @@ def test_the_interruption_rules_in_closed_form():
     assert rules.hours_to_finish(100.0, 10.0, 2.0, math.inf, math.inf) == pytest.approx(8.0)
     assert math.isinf(rules.hours_to_finish(100.0, 0.0, 0.0, tau, length))
     assert [rules.pick_part([1.0, 3.0], u) for u in (0.0, 0.99, 1.0, 3.99)] == [0, 0, 1, 1]
+
+
+def test_restart_checkpoint_and_mtbf_are_pool_inputs():
+    """A lab sets its pool's restart, checkpoint write and MTBF from its own logs: the job sizes itself on them."""
+    def pool_run(**own):
+        d = _with(RAMP, strategy__mode="single")
+        d["fleet"] = [{**copy.deepcopy(RAMP["fleet"][0]), **own}]
+        d["fleet"][0]["deliveries"] = [{"date": "2024-03-15", "units": 100000}]
+        d.pop("links")
+        s = from_dict(d)
+        return api.estimate(s)["pools"][0]["job_units"], _days(api.simulate(s).summary)
+
+    base_units, base_days = pool_run()
+    slow_units, slow_days = pool_run(restart_base_minutes=60, checkpoint_write_s=120)
+    assert slow_units < base_units and slow_days > base_days
+    sturdy_units, sturdy_days = pool_run(mtbf_chip_days=50_000, restart_minutes_per_1000_chips=0.1)
+    assert sturdy_units > base_units and sturdy_days < base_days

@@ -410,7 +410,7 @@ def test_failure_count_matches_training_exposure(rel_extra):
         job, st = run.job, run.job.stats
         cyc = job._cycle()
         pause_h = sc.reliability.maintenance_minutes / 60.0
-        restarts_h = (st.restarts + st.maintenance + 1) * job._restart_h(job.plan.units_used)
+        restarts_h = (st.restarts + st.maintenance + 1) * job._restart_h(job.plan)
         exposure_h = st.finish_h - restarts_h - st.maintenance * (pause_h + cyc.delta)
         seen += st.failures
         expected += exposure_h / cyc.mtbf_h

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..units import GB, HOURS_PER_DAY, SECONDS_PER_HOUR
 from .memory import OPTIMIZER_BYTES, WEIGHT_BYTES
+
+if TYPE_CHECKING:
+    from ..scenario import Pool, Scenario
 
 # bf16 weights + fp32 master, m, v: 14 B/param (BLOOM 176B wrote 2.3 TB, Le Scao et al. 2022; 176e9 x 14 = 2.46 TB)
 CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES
@@ -76,3 +81,33 @@ def best_job_units(max_units: int, goodput_of, ratio: float = 0.9) -> int:
             best, best_kept = int(n), kept
         n *= ratio
     return best
+
+
+@dataclass(frozen=True)
+class PoolFailures:
+    """What fails and what a failure costs on one pool: the pool's own figures, else the reliability section's."""
+
+    mtbf_chip_days: float
+    restart_base_minutes: float
+    restart_minutes_per_1000_chips: float
+    write_h: float  # one blocking checkpoint write [h]
+
+    def restart_h(self, units: int) -> float:
+        """Restart of a job of ``units`` chips on this pool [h]."""
+        return restart_hours(units, self.restart_base_minutes, self.restart_minutes_per_1000_chips)
+
+
+def pool_failures(scenario: Scenario, pool: Pool, params: float) -> PoolFailures:
+    """``PoolFailures`` of a pool.
+
+    Its own MTBF, restart and checkpoint write when set (a lab's logs), else the scenario's reliability settings,
+    else the chip's catalog MTBF and the state size over the storage bandwidth.
+    """
+    r = scenario.reliability
+    write_s = r.checkpoint_write_s if pool.checkpoint_write_s is None else pool.checkpoint_write_s
+    return PoolFailures(
+        mtbf_chip_days=pool.mtbf_chip_days or r.mtbf_chip_days or scenario.chip(pool.chip).mtbf_chip_days,
+        restart_base_minutes=r.restart_base_minutes if pool.restart_base_minutes is None else pool.restart_base_minutes,
+        restart_minutes_per_1000_chips=(r.restart_minutes_per_1000_chips if pool.restart_minutes_per_1000_chips is None
+                                        else pool.restart_minutes_per_1000_chips),
+        write_h=checkpoint_write_hours(params, r.storage_gbyteps, write_s))

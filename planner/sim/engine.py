@@ -25,7 +25,6 @@ import simpy
 from .. import costs
 from ..kinds import EventKind
 from ..perf import reliability as rel
-from ..perf.params import count_params
 from ..results import Event
 from ..scenario import Pool, Scenario
 from ..strategy import Plan, Strategy
@@ -247,14 +246,10 @@ class TrainingJob:
         self.rel = r
         self.on = r.enabled and failures
         self.model_factor = model_factor  # the cost model's error drawn for this replication (1 = none)
-        self.mtbf_chip_h = {n: (ps.pool.mtbf_chip_days or r.mtbf_chip_days
-                                or scenario.chip(ps.pool.chip).mtbf_chip_days) * HOURS_PER_DAY
-                            for n, ps in self.pools.items()}
+        self.mtbf_chip_h = {n: strategy.ctx.failures(n).mtbf_chip_days * HOURS_PER_DAY for n in self.pools}
         self.kwh_per_chip_h = {n: costs.energy_kwh(scenario, scenario.chip(ps.pool.chip), 1.0)
                                for n, ps in self.pools.items()}
         self.node = {n: scenario.chip(ps.pool.chip).chips_per_node for n, ps in self.pools.items()}
-        self.params = count_params(scenario.workload.arch).total
-        self.write_h = rel.checkpoint_write_hours(self.params, r.storage_gbyteps, r.checkpoint_write_s)
         self.stats = JobStats()
         self.in_training = {n: Timeline() for n in self.pools}
         self.tokens_tl = Timeline()  # tokens safe in a checkpoint, recorded when they change
@@ -353,8 +348,9 @@ class TrainingJob:
                 row["end_days"] = end_h / HOURS_PER_DAY
 
     # -- decisions -----------------------------------------------------------------------------------
-    def _restart_h(self, units: int) -> float:
-        return rel.restart_hours(units, self.rel.restart_base_minutes, self.rel.restart_minutes_per_1000_chips)
+    def _restart_h(self, plan: Plan) -> float:
+        """Restart of the job on ``plan`` [h] (its slowest pool's, at the plan's size)."""
+        return self.strategy.ctx.restart_hours({p.pool: p.units for p in plan.parts})
 
     def _cycle(self) -> _Cycle:
         # independent failures: the job's failure rate is the sum of its chips' rates (Kokolis et al. 2024)
@@ -362,9 +358,10 @@ class TrainingJob:
         mtbf_h = 1.0 / rate if rate else math.inf
         if not self.on:
             return _Cycle(math.inf, 0.0, mtbf_h)
+        write_h = self.strategy.ctx.write_hours({p.pool: p.units for p in self.plan.parts})
         iv = self.rel.checkpoint_interval_hours
-        tau = rel.young_daly_interval_hours(self.write_h, mtbf_h) if iv == "auto" else float(iv)
-        return _Cycle(tau, self.write_h, mtbf_h)
+        tau = rel.young_daly_interval_hours(write_h, mtbf_h) if iv == "auto" else float(iv)
+        return _Cycle(tau, write_h, mtbf_h)
 
     def _kept_rate_h(self, plan: Plan) -> float:
         """Tokens per hour the plan is expected to keep: its speed, under failures times its expected goodput."""
@@ -378,7 +375,7 @@ class TrainingJob:
             return math.inf
         cost_h = 0.0
         if switch:
-            cost_h = (self.sc.strategy.replan_overhead_hours + (self._restart_h(plan.units_used) if self.on else 0.0)
+            cost_h = (self.sc.strategy.replan_overhead_hours + (self._restart_h(plan) if self.on else 0.0)
                       + self.strategy.switch_hours(self.plan, plan))
         return cost_h + tokens_left / rate
 
@@ -465,7 +462,7 @@ class TrainingJob:
         wait = self.pending_move_h
         self.pending_move_h = 0.0
         if self.on:
-            wait += self._restart_h(self.plan.units_used)
+            wait += self._restart_h(self.plan)
         if wait:
             yield self.env.timeout(wait)
             self._hold(wait)
@@ -591,7 +588,7 @@ class TrainingJob:
         # a capacity step in any of the strategy's pools (not only the plan's) may change the plan
         limit = min(min(ps.next_step_h for ps in self.pools.values()), self.horizon_h)
         units = plan.units_used
-        r_h = self._restart_h(units)
+        r_h = self._restart_h(plan)
         cyc = self._cycle()  # the plan does not change inside this loop
         tau, delta, length, mtbf_h = cyc.tau, cyc.delta, cyc.length, cyc.mtbf_h
         rate_h = self._rate_h()

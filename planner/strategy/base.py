@@ -125,6 +125,7 @@ class Context:
         self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks; bounded)
         self.strategies: dict[str, tuple] = {}  # per mode: its strategies (modes.options), shared by replications
         self._fastest: dict[str, float] = {}
+        self._failures: dict[str, reliability.PoolFailures] = {}
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 
@@ -171,24 +172,32 @@ class Context:
             return None
         return lk.gbps * GBPS_TO_BYTES * LINK_EFFICIENCY, lk.latency_ms / 1000.0
 
+    def failures(self, pool: str) -> reliability.PoolFailures:
+        """The pool's failure figures (its own when set, else the reliability section's)."""
+        if pool not in self._failures:
+            self._failures[pool] = reliability.pool_failures(self.scenario, self.pools[pool], self.params)
+        return self._failures[pool]
+
+    def restart_hours(self, units: dict[str, int]) -> float:
+        """Restart of a job on ``units`` chips per pool [h]: its slowest pool's restart at the job's size."""
+        n = sum(units.values())
+        return max((self.failures(p).restart_h(n) for p, u in units.items() if u > 0), default=0.0)
+
+    def write_hours(self, units: dict[str, int]) -> float:
+        """One blocking checkpoint write of a job on ``units`` chips per pool [h]: its slowest pool's."""
+        return max((self.failures(p).write_h for p, u in units.items() if u > 0), default=0.0)
+
     def failure_terms(self, units: dict[str, int]) -> tuple[float, float, float, float]:
         """(job MTBF [h], checkpoint write [h], compute between checkpoints [h], restart [h]) on ``units`` per pool.
 
         Each pool's chips fail independently at its own rate (Kokolis et al. 2024): the job's rate is their sum.
         """
-        r = self.scenario.reliability
-        rate = 0.0
-        for name, n in units.items():
-            pool = self.pools[name]
-            mtbf_days = pool.mtbf_chip_days or r.mtbf_chip_days or self.scenario.chip(pool.chip).mtbf_chip_days
-            rate += n / (mtbf_days * HOURS_PER_DAY)
+        rate = sum(n / (self.failures(name).mtbf_chip_days * HOURS_PER_DAY) for name, n in units.items())
         m = 1.0 / rate if rate > 0 else math.inf
-        write_h = reliability.checkpoint_write_hours(self.params, r.storage_gbyteps, r.checkpoint_write_s)
-        iv = r.checkpoint_interval_hours
+        write_h = self.write_hours(units)
+        iv = self.scenario.reliability.checkpoint_interval_hours
         tau = reliability.young_daly_interval_hours(write_h, m) if iv == "auto" else float(iv)
-        restart_h = reliability.restart_hours(sum(units.values()), r.restart_base_minutes,
-                                              r.restart_minutes_per_1000_chips)
-        return m, write_h, tau, restart_h
+        return m, write_h, tau, self.restart_hours(units)
 
     def goodput_at(self, units: dict[str, int]) -> float:
         """Expected share of held time that trains kept work on ``units`` chips per pool, under failures.
