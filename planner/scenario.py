@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from . import metrics, plan
 from .arch import ModelArch
 from .catalog import Chip, chips, models
+from .kinds import MULTI_POOL_MODES, Mode
 from .perf.layout import MAX_UNITS, Parallelism
 from .validation import field_error
 from .yamlio import clip
@@ -222,7 +223,7 @@ class Link(_Section):
     latency_ms: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
 
 
-class Strategy(_Section):
+class StrategySettings(_Section):
     """How the pools train the model together, and when the job re-plans."""
 
     mode: Literal["auto", "single", "sync", "diloco", "sequential"] = "auto"
@@ -338,7 +339,7 @@ class Scenario(_Section):
     fleet: list[Pool] = Field(min_length=1, max_length=MAX_POOLS)
     chips: list[Chip] = Field(default_factory=list, max_length=256, description="custom chip classes")
     links: list[Link] = Field(default_factory=list, max_length=4096)
-    strategy: Strategy = Field(default_factory=Strategy)
+    strategy: StrategySettings = Field(default_factory=StrategySettings)
     reliability: Reliability = Field(default_factory=Reliability)
     costs: Costs = Field(default_factory=Costs)
     simulation: Simulation = Field(default_factory=Simulation)
@@ -405,23 +406,23 @@ class Scenario(_Section):
                 raise field_error(f"links[{i}].sites", f"sites {a!r} and {b!r} are already linked")
             seen.add(key)
         mode = self.strategy.mode
-        if mode in ("sync", "diloco", "sequential") and len(self.fleet) < 2:
+        if mode in MULTI_POOL_MODES and len(self.fleet) < 2:
             raise field_error("strategy.mode", f"{mode!r} combines pools and needs at least two in the fleet")
-        if mode == "diloco" and len(sites) < 2:
+        if mode == Mode.DILOCO and len(sites) < 2:
             raise field_error("strategy.mode",
                               "'diloco' runs one replica per site and needs pools at two or more sites")
-        if mode in ("sync", "diloco", "sequential"):
+        if mode in MULTI_POOL_MODES:
             ordered = sorted(sites)
             for i, a in enumerate(ordered):
                 for b in ordered[i + 1:]:
                     if (a, b) not in seen:
                         raise field_error("links", f"mode {mode!r} needs a link between sites {a!r} and {b!r}")
-        readers = {"sync_every_steps": "diloco", "diloco_token_efficiency": "diloco",
-                   "migration_downtime_hours": "sequential", "cross_vendor_efficiency": "sync"}
+        readers = {"sync_every_steps": Mode.DILOCO, "diloco_token_efficiency": Mode.DILOCO,
+                   "migration_downtime_hours": Mode.SEQUENTIAL, "cross_vendor_efficiency": Mode.SYNC}
         for name, reader in readers.items():
-            if name in self.strategy.model_fields_set and mode not in (reader, "auto"):
+            if name in self.strategy.model_fields_set and mode not in (reader, Mode.AUTO):
                 raise field_error(f"strategy.{name}",
-                                  f"only mode {reader!r} (or 'auto') reads it; the mode is {mode!r}")
+                                  f"only mode {reader.value!r} (or 'auto') reads it; the mode is {mode!r}")
         if len(self.fleet) < 2 and self.links:
             raise field_error("links", "links join sites of a fleet with two or more pools")
 
