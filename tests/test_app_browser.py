@@ -190,7 +190,8 @@ def _tab(page, name: str) -> None:
 
 def _shown_scenario(page) -> dict:
     """The scenario as run, from the Scenario tab's YAML."""
-    return yaml.safe_load(page.locator("[data-testid=stText]").first.text_content())
+    # the Scenario tab's plain text (the Run tab's lines on what limited the job are plain text too)
+    return yaml.safe_load(page.locator("[data-testid=stText]").filter(has_text="workload:").first.text_content())
 
 
 def _edit_cell(page, grid, row: int, rows: int, value: int) -> None:

@@ -24,6 +24,7 @@ from planner.sim import replication as rep
 from planner.sim.engine import TrainingJob
 from planner.stats import NEVER, time_quantile
 from planner.strategy import Context, options
+from planner.summary import Summary
 
 RAMP = {
     "name": "ramp", "start": "2024-03-01", "horizon_days": 900,
@@ -65,9 +66,8 @@ def _with(doc: dict, **changes) -> dict:
     return d
 
 
-def _days(summary: dict) -> float:
-    m = summary["metrics"]
-    p50 = m["time_to_train_days"]["p50"]
+def _days(summary: Summary) -> float:
+    p50 = summary.metrics["time_to_train_days"].p50
     return math.inf if p50 is None else p50
 
 
@@ -204,7 +204,7 @@ def test_a_job_held_below_the_chips_in_service_says_why():
     res = api.simulate(_early())
     sched = res.schedule
     assert sched["units_in_training"].max() < 0.9 * sched["units_in_service"].max()
-    limits = res.summary["limits"]
+    limits = res.summary.limits
     assert limits and any(s.startswith("failures:") for s in limits)
     assert "restart" in limits[0] and "min" in limits[0]
     est = api.estimate(_early())["pools"][0]
@@ -216,7 +216,7 @@ def test_no_limit_when_the_job_uses_every_chip():
     d = {"name": "small", "start": "2025-01-01", "horizon_days": 60,
          "workload": {"model": "llama3-8b", "tokens": 1e11, "seq_len": 8192, "global_batch_tokens": 512 * 8192},
          "fleet": [{"name": "h", "chip": "h100-sxm", "units": 64}], "reliability": {"enabled": False}}
-    assert api.simulate(from_dict(d)).summary["limits"] == []
+    assert api.simulate(from_dict(d)).summary.limits == ()
     assert api.estimate(from_dict(d))["pools"][0]["limited_by"] == []
 
 
@@ -235,7 +235,7 @@ def test_a_huge_pool_is_sized_not_refused_and_never_slower():
 
     big, small = run(1_000_000), run(65_536)
     assert _days(big.summary) <= 1.02 * _days(small.summary)
-    assert big.summary["limits"] and big.schedule["units_in_training"].max() < 200_000
+    assert big.summary.limits and big.schedule["units_in_training"].max() < 200_000
 
 
 def test_the_size_search_finds_what_a_fine_search_finds():
@@ -262,12 +262,12 @@ def test_quantiles_beyond_the_finish_probability_are_never():
     d["expect"] = [{"metric": "time_to_train_days", "quantile": 0.9, "max": 231}]
     d["simulation"] = {"seed": 42, "replications": 8, "model_error": "on"}
     summary = api.simulate(from_dict(d)).summary
-    prob = summary["metrics"]["finish_probability"]
+    prob = summary.finish_probability
     assert 0 < prob < 0.9
-    assert summary["metrics"]["time_to_train_days"]["p90"] is None
-    assert summary["finish_date"]["p90"] == NEVER
-    (e,) = summary["expectations"]
-    assert e["passed"] is False and e["value"] is None
+    assert summary.metrics["time_to_train_days"].p90 is None
+    assert summary.finish_date.p90 == NEVER
+    (e,) = summary.expectations
+    assert e.passed is False and e.value is None
 
 
 def test_solve_and_summary_share_one_quantile():
@@ -286,13 +286,23 @@ def test_the_interruption_rules_in_closed_form():
 
     tau, length = 1.0, 1.1
     assert rules.advance(0.0, 2 * length + 0.3, tau, length) == pytest.approx((2, 2.0, 0.3))
-    # from inside a write (pos past tau): that checkpoint's training was already pending, it is saved once
+    # from inside a write (pos past tau): the checkpoint completes and saves its cycle's training
     done, kept, pos = rules.advance(1.05, 0.1, tau, length)
-    assert (done, kept) == (1, 0.0) and pos == pytest.approx(0.05)
+    assert (done, kept) == (1, tau) and pos == pytest.approx(0.05)
+    # from mid-cycle (pending since a stretch that ended without a stop): the whole cycle is saved, not its rest
+    done, kept, pos = rules.advance(0.4, 0.8, tau, length)
+    assert (done, kept) == (1, tau) and pos == pytest.approx(0.1)
     assert rules.advance(0.2, 5.0, math.inf, math.inf) == (0, 0.0, 5.2)  # failures off: no cycle
     assert rules.pending_hours(0.4, tau) == 0.4 and rules.pending_hours(1.07, tau) == tau
-    assert rules.hours_to_finish(100.0, 10.0, 0.0, tau, length) == pytest.approx(11.0)
+    # 10 h of training from a cycle's start: 9 whole cycles (training and write), then the 10th hour's training
+    assert rules.hours_to_finish(100.0, 10.0, 0.0, tau, length) == pytest.approx(10.9)
+    assert rules.hours_to_finish(95.0, 10.0, 0.0, tau, length) == pytest.approx(9 * 1.1 + 0.5)
+    # 0.4 h pending counts: 9.6 h to go, 0.6 h in this cycle, then 8 whole cycles and 1 h
+    assert rules.hours_to_finish(100.0, 10.0, 0.4, tau, length) == pytest.approx(0.7 + 8 * 1.1 + 1.0)
+    # inside a write: it ends first
+    assert rules.hours_to_finish(15.0, 10.0, 1.05, tau, length) == pytest.approx(0.05 + 0.5)
     assert rules.hours_to_finish(100.0, 10.0, 2.0, math.inf, math.inf) == pytest.approx(8.0)
+    assert rules.hours_to_finish(3.0, 10.0, 0.5, tau, length) == 0.0  # what is pending already suffices
     assert math.isinf(rules.hours_to_finish(100.0, 0.0, 0.0, tau, length))
     assert [rules.pick_part([1.0, 3.0], u) for u in (0.0, 0.99, 1.0, 3.99)] == [0, 0, 1, 1]
 
@@ -312,3 +322,32 @@ def test_restart_checkpoint_and_mtbf_are_pool_inputs():
     assert slow_units < base_units and slow_days > base_days
     sturdy_units, sturdy_days = pool_run(mtbf_chip_days=50_000, restart_minutes_per_1000_chips=0.1)
     assert sturdy_units > base_units and sturdy_days < base_days
+
+
+def test_a_checkpoint_after_a_window_boundary_saves_its_whole_cycle():
+    """A stretch that ends without a stop keeps its pending training; the next checkpoint saves the whole cycle.
+
+    Here the stretch ends when a pool the job does not move to arrives. Before, the part trained before the
+    boundary was lost, and the finish estimate counted writes for the last, partial cycle.
+    """
+    d = {"name": "boundary", "start": "2025-01-01", "horizon_days": 400,
+         "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 8192},
+         "fleet": [{"name": "a", "chip": "h100-sxm", "site": "x", "units": 256},
+                   {"name": "b", "chip": "a100-40gb", "site": "y", "units": 0,
+                    "deliveries": [{"date": f"2025-01-{day:02d}", "units": 8 * day} for day in range(2, 12)]}],
+         "links": [{"sites": ["x", "y"], "gbps": 10}],
+         "strategy": {"mode": "sequential"},
+         "reliability": {"enabled": True, "mtbf_chip_days": 1e7, "maintenance_every_days": None,
+                         "checkpoint_interval_hours": 1.0, "checkpoint_write_s": 360},
+         "simulation": {"seed": 1, "replications": 1}}
+    s = from_dict(d)
+    res = api.simulate(s)
+    assert res.replications["failures"].iloc[0] == 0 and res.replications["moves"].iloc[0] == 0
+    ctx = Context(s, layout_planners(s))
+    (seq,) = options(ctx, "sequential")[0]
+    plan = seq.plan({"a": 256, "b": 0})
+    rate_h = plan.tokens_per_s * 3600
+    restart_h = ctx.restart_hours({"a": plan.units_used})
+    train_h = 2e11 / rate_h
+    expected_h = restart_h + math.floor(train_h) * 1.1 + (train_h - math.floor(train_h))  # 1 h cycles, 6 min writes
+    assert _days(res.summary) * 24 == pytest.approx(expected_h, rel=1e-6)

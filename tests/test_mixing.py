@@ -41,8 +41,7 @@ def days(s) -> float:
 
 
 def run_days(s) -> float:
-    m = api.simulate(s).summary["metrics"]
-    return m["time_to_train_days"]["p50"]
+    return api.simulate(s).summary.metrics["time_to_train_days"].p50
 
 
 def test_far_link_diloco_beats_sync_and_single_in_estimate_and_run():
@@ -148,9 +147,9 @@ def test_single_pool_modes_are_rejected(cli, make_scenario):
 
 def test_summary_and_tables_name_the_strategy():
     res = api.simulate(scen("auto", gbps=10))
-    st_ = res.summary["strategy"]
-    assert st_["mode"] == "diloco" and set(st_["pools"]) == {"ascend", "h100"}
-    assert res.summary["start"] == "2025-01-01"
+    st_ = res.summary.strategy
+    assert st_.mode == "diloco" and set(st_.pools) == {"ascend", "h100"}
+    assert res.summary.start == "2025-01-01"
     sched = res.schedule
     per_pool = sched.groupby("pool")["tokens_trained"].max()
     assert per_pool.sum() == pytest.approx(3.0e11, rel=1e-9)
@@ -177,7 +176,7 @@ def test_more_chips_never_finish_later_under_high_failure_rates():
                        "fleet": [{"name": "h", "chip": "h100-sxm", "units": n}],
                        "reliability": {"enabled": True, "mtbf_chip_days": 100},
                        "simulation": {"seed": 1, "replications": 1}})
-        return api.simulate(s).summary["metrics"]["time_to_train_days"]["p50"]
+        return api.simulate(s).summary.metrics["time_to_train_days"].p50
 
     small, large = days_on(8192), days_on(32768)
     assert large <= small * 1.02

@@ -169,8 +169,13 @@ class PoolState:
             self._step += 1
             self.log(self.pool.name, s.kind, s.delta_units, s.detail)
 
-    def fail(self, units: int, repair_h: float, at: float | None = None):
-        """A node fails (now, or at hour ``at``): its chips are out until repaired."""
+    @property
+    def next_return_h(self) -> float:
+        """Hour the next repair comes back (inf when none is out)."""
+        return self._repairs[0][0] if self._repairs else math.inf
+
+    def fail(self, units: int, repair_h: float, at: float | None = None) -> int:
+        """A node fails (now, or at hour ``at``): its chips are out until repaired. Returns the chips taken out."""
         at = self.env.now if at is None else at
         avail = self.available_at(at)
         units = units if units < avail else avail
@@ -178,6 +183,7 @@ class PoolState:
         if self.record:
             self.failed_tl.set(at, self.failed)
         heapq.heappush(self._repairs, (at + repair_h, units, repair_h))
+        return units
 
     def finish(self) -> None:
         """Settle the repairs due by the end of the run."""
@@ -257,6 +263,7 @@ class TrainingJob:
         self.pool_tokens_tl = {n: Timeline() for n in self.pools}
         self.link_tl: dict[tuple[str, str], Timeline] = {}  # bytes/s per site pair over time
         self.layouts: list[dict] = []
+        self._open_layouts = 0  # the last rows of ``layouts`` that have no end yet (the current plan's parts)
         self.min_units = scenario.strategy.min_units_to_start or 0
         self.horizon_h = scenario.horizon_days * HOURS_PER_DAY
         self.target = scenario.workload.tokens
@@ -341,11 +348,13 @@ class TrainingJob:
             self.layouts.append({"start_days": start_h / HOURS_PER_DAY, "end_days": None, "pool": part.pool,
                                  "mode": plan.mode, "units": r.units_used, **r.layout.as_dict(),
                                  "batch_seqs": part.batch_seqs, "tokens_per_s": r.tokens_per_s, "mfu": r.mfu})
+        self._open_layouts = len(plan.parts)
 
     def _close_layout(self, end_h: float) -> None:
-        for row in self.layouts:
-            if row["end_days"] is None:
-                row["end_days"] = end_h / HOURS_PER_DAY
+        """End the current plan's rows (only the last ones are open: closing is linear in re-plans)."""
+        for row in self.layouts[len(self.layouts) - self._open_layouts:]:
+            row["end_days"] = end_h / HOURS_PER_DAY
+        self._open_layouts = 0
 
     # -- decisions -----------------------------------------------------------------------------------
     def _restart_h(self, plan: Plan) -> float:
@@ -601,43 +610,58 @@ class TrainingJob:
         total_w = sum(weights)
         repair_mean_h = self.rel.repair_days * HOURS_PER_DAY
         maint_every_h, pause_h = self.maint_every_h, self.rel.maintenance_minutes / 60.0
-        s, rng, log, target, record = self.stats, self.rng, self.log, self.target, self.record
-        pool_tokens = self.pool_tokens
+        s, log, target, record = self.stats, self.log, self.target, self.record
+        exponential, uniform = self.rng.exponential, self.rng.random
         saved, pos = self.saved, self.pos
         ckpt_note = f"checkpoints every {tau * 60:.1f} min ({delta * 3600:.1f} s each)"
         next_record = t  # the tokens timeline is recorded at most once per simulated day in this loop
         carry, self.fail_in_h = self.fail_in_h, None
         can_grow = self._can_grow()  # usable chips do not change inside this loop
-        pool_items = list(self.pools.items())
+        states = list(self.pools.values())
+        nodes = [self.node[state.pool.name] for state, _u in parts]
+        hit_one = len(weights) == 1
+        pending_h = rules.pending_hours
+        # what the loop adds up, written back to the stats at the end (and the tokens before each record)
+        held_h = kept_h = 0.0
+        checkpoints = failures = maintenance = 0
+        unsaved = 0.0  # tokens kept since the last write-back to the pools' shares
 
-        def keep(train_h: float) -> None:
-            """``train_h`` hours of training are safe in a checkpoint (as ``_keep``)."""
-            nonlocal saved
-            s.kept_chip_h += units * train_h
-            s.flops_chip_h += units * train_h * mfu_f
-            s.link_bytes += link_h * train_h
-            tokens = train_h * rate_h
-            saved += tokens
-            for name, share in shares:
-                pool_tokens[name] += tokens * share
+        heappush = heapq.heappush
 
-        def advance(elapsed: float) -> None:
-            """The job trains on for ``elapsed`` hours: completed checkpoints save the work before them."""
-            nonlocal pos
-            done, kept_h, pos = rules.advance(pos, elapsed, tau, length)
-            if done:
-                keep(kept_h)
-                s.checkpoints += done
-                if record:
-                    log("", EventKind.CHECKPOINT, done, f"{done} {ckpt_note}", at=t)
+        def settle(now: float) -> tuple[list[int], float, bool]:
+            """Take back the repairs done by ``now``.
 
+            Returns each part's spare chips, the hour the next repair comes back (any pool), and whether some
+            pool now has enough chips that a faster plan may exist (``_faster_plan`` decides).
+            """
+            for state in states:
+                if state.next_return_h <= now:
+                    state._settle(now)
+            spare = [state.usable - state.failed - n for state, n in parts]
+            grow = can_grow and any(state.usable - state.failed >= grow_at[state.pool.name] for state in states)
+            return spare, min(state.next_return_h for state in states), grow
+
+        def settle_one(now: float) -> tuple[list[int], float, bool]:
+            """``settle`` when the strategy has one pool (the plan's)."""
+            one = states[0]
+            one._settle(now)
+            left = one.usable - one.failed
+            back = one._repairs[0][0] if one._repairs else inf
+            return [left - parts[0][1]], back, can_grow and left >= grow_at[one.pool.name]
+
+        grow_at = self.strategy.grow_thresholds(self.checked_avail)
+        spare, next_return, _grow = settle(t)
         events_left = self.events_left
+        next_maint = self.next_maint if maint_every_h else math.inf
+        inf = math.inf
         while events_left > 0:
             events_left -= 1
-            t_finish = rules.hours_to_finish(target - saved, rate_h, rules.pending_hours(pos, tau), tau, length)
-            gap, carry = (rng.exponential(mtbf_h) if carry is None else carry), None
-            to_maint = max(self.next_maint - t, 0.0) if maint_every_h else math.inf
-            if t_finish <= gap and t_finish <= to_maint:
+            gap, carry = (exponential(mtbf_h) if carry is None else carry), None
+            to_maint = next_maint - t if next_maint > t else 0.0
+            # the finish needs at least its training hours (writes only add): the exact time only when close
+            need_h = ((target - saved) / rate_h if rate_h > 0 else inf) - (pos if pos < tau else tau)
+            if need_h <= gap and need_h <= to_maint and rules.hours_to_finish(
+                    target - saved, rate_h, pos, tau, length) <= min(gap, to_maint):
                 self.fail_in_h = gap  # the job finishes first: the main loop ends it
                 break
             if to_maint < gap:
@@ -648,62 +672,99 @@ class TrainingJob:
                     break
                 carry = gap - to_maint
                 t += to_maint
-                advance(to_maint)
-                pending = rules.pending_hours(pos, tau)
-                if pending:
-                    keep(pending)
+                done, train_h, pos = rules.advance(pos, to_maint, tau, length)
+                if done:
+                    checkpoints += done
+                    if record:
+                        log("", EventKind.CHECKPOINT, done, f"{done} {ckpt_note}", at=t)
+                train_h += pending_h(pos, tau)  # the stop's checkpoint saves what is pending
+                kept_h += train_h
+                unsaved += train_h * rate_h
+                saved += train_h * rate_h
                 pos = 0.0
-                held = to_maint + delta + pause_h + r_h
-                s.held_chip_h += units * held
-                s.energy_kwh += kwh_h * held
+                held_h += to_maint + delta + pause_h + r_h
                 t += delta
-                self.next_maint = t + maint_every_h
-                s.maintenance += 1
+                next_maint = t + maint_every_h
+                maintenance += 1
                 if record:
                     log("", EventKind.MAINTENANCE, units,
                         f"planned interruption of {self.rel.maintenance_minutes:g} min", at=t)
                 t += pause_h + r_h
-            else:
-                # a failure: stop before one whose restart would cross the outside event
-                if t + gap + r_h >= limit:
-                    self.fail_in_h = gap
-                    break
-                t += gap
-                advance(gap)
-                pending = rules.pending_hours(pos, tau)
-                s.held_chip_h += units * gap
-                s.energy_kwh += kwh_h * gap
-                s.failures += 1
-                s.restarts += 1
-                k = rules.pick_part(weights, rng.random() * total_w) if len(weights) > 1 else 0
-                state = parts[k][0]
-                where = state.pool.name
-                repair_h = rng.exponential(repair_mean_h) if repair_mean_h else 0.0
-                state.fail(self.node[where], repair_h, at=t)
+                continue
+            # a failure: stop before one whose restart would cross the outside event
+            if t + gap + r_h >= limit:
+                self.fail_in_h = gap
+                break
+            t += gap
+            done, train_h, pos = rules.advance(pos, gap, tau, length)
+            if done:
+                checkpoints += done
+                kept_h += train_h
+                unsaved += train_h * rate_h
+                saved += train_h * rate_h
                 if record:
-                    log(where, EventKind.FAILURE, self.node[where], f"lost {pending * 60:.1f} min of training", at=t)
-                    log("", EventKind.RESTART, units, "restart from the last checkpoint", at=t)
-                pos = 0.0
-                if t >= next_record:
-                    self.saved = saved
-                    self._record_tokens(at=t)
-                    next_record = (math.floor(t / HOURS_PER_DAY) + 1) * HOURS_PER_DAY
-                if state.available_at(t) < parts[k][1]:
-                    self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
+                    log("", EventKind.CHECKPOINT, done, f"{done} {ckpt_note}", at=t)
+            held_h += gap
+            failures += 1
+            k = 0 if hit_one else rules.pick_part(weights, uniform() * total_w)
+            repair_h = exponential(repair_mean_h) if repair_mean_h else 0.0
+            grow = False
+            if t >= next_return:  # repairs came back since the last look: take them into account
+                spare, next_return, grow = settle(t) if len(states) > 1 else settle_one(t)
+            state, part_units = parts[k]
+            # the node goes to repair (PoolState.fail, inlined: the spare count is exact here, repairs settled)
+            lost_units = nodes[k] if nodes[k] <= spare[k] + part_units else max(spare[k] + part_units, 0)
+            state.failed += lost_units
+            heappush(state._repairs, (t + repair_h, lost_units, repair_h))
+            if record:
+                state.failed_tl.set(t, state.failed)
+            spare[k] -= lost_units
+            if t + repair_h < next_return:
+                next_return = t + repair_h
+            if record:
+                lost_min = pending_h(pos, tau) * 60
+                log(state.pool.name, EventKind.FAILURE, nodes[k], f"lost {lost_min:.1f} min of training", at=t)
+                log("", EventKind.RESTART, units, "restart from the last checkpoint", at=t)
+            pos = 0.0
+            if t >= next_record:
+                self.saved = saved
+                unsaved = self._share_tokens(unsaved, shares)
+                self._record_tokens(at=t)
+                next_record = (math.floor(t / HOURS_PER_DAY) + 1) * HOURS_PER_DAY
+            if spare[k] < 0:
+                self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
+                break
+            # the restart is a free moment to take back repaired chips (as _on_failure does); the strategy is
+            # asked only once returned repairs lift a pool to the next plan grid count above its last check
+            # (below it the strategy's answer is the plan it already gave: ``Strategy.grow_thresholds``)
+            if grow:
+                if self._faster_plan(t):
                     break
-                # the restart is a free moment to take back repaired chips (as _on_failure does); the
-                # strategy is asked only when some pool has more chips than at the last check
-                if can_grow:
-                    checked = self.checked_avail
-                    if any(ps.available_at(t) > checked.get(n, 0) for n, ps in pool_items) and self._faster_plan(t):
-                        break
-                s.held_chip_h += units * r_h
-                s.energy_kwh += kwh_h * r_h
-                t += r_h
+                grow_at = self.strategy.grow_thresholds(self.checked_avail)
+            held_h += r_h
+            t += r_h
         self.saved, self.pos, self.events_left = saved, pos, events_left
+        if maint_every_h:
+            self.next_maint = next_maint
+        self._share_tokens(unsaved, shares)
+        s.held_chip_h += units * held_h
+        s.energy_kwh += kwh_h * held_h
+        s.kept_chip_h += units * kept_h
+        s.flops_chip_h += units * kept_h * mfu_f
+        s.link_bytes += link_h * kept_h
+        s.checkpoints += checkpoints
+        s.failures += failures
+        s.restarts += failures
+        s.maintenance += maintenance
         if t > self.env.now:
             self._record_tokens(at=t)
         return t
+
+    def _share_tokens(self, tokens: float, shares: list) -> float:
+        """Tokens kept by the current plan go to its pools by their shares; returns 0 (nothing left to share)."""
+        for name, share in shares:
+            self.pool_tokens[name] += tokens * share
+        return 0.0
 
     # -- the process ---------------------------------------------------------------------------------
     def run(self):
@@ -741,7 +802,7 @@ class TrainingJob:
             cyc = self._cycle()
             pending_h = rules.pending_hours(self.pos, cyc.tau)
             # never, on a plan expected to keep nothing (goodput 0)
-            t_finish = rules.hours_to_finish(self.target - self.saved, rate_h, pending_h, cyc.tau, cyc.length)
+            t_finish = rules.hours_to_finish(self.target - self.saved, rate_h, self.pos, cyc.tau, cyc.length)
             t_fail = math.inf
             if self.on:
                 t_fail = self.rng.exponential(cyc.mtbf_h) if self.fail_in_h is None else self.fail_in_h

@@ -142,10 +142,22 @@ def _better(scenario: Scenario, a: Run, b: Run) -> bool:
     return _order(scenario, a) < _order(scenario, b)
 
 
-def draw_supply(scenario: Scenario, seed: np.random.SeedSequence) -> dict[str, list[Step]]:
-    """Every pool's capacity steps for one replication."""
-    rngs = [np.random.default_rng(s) for s in seed.spawn(len(scenario.fleet))]
-    return {p.name: supply_steps(scenario, p, g) for p, g in zip(scenario.fleet, rngs, strict=True)}
+def draw_supply(scenario: Scenario, seed: np.random.SeedSequence,
+                cache: dict[str, list[Step]] | None = None) -> dict[str, list[Step]]:
+    """Every pool's capacity steps for one replication (read-only lists).
+
+    A pool without ``delivery_risk`` draws nothing: its steps are the same in every replication and are kept
+    in ``cache`` (one list per pool, shared by the replications of a context).
+    """
+    out = {}
+    for p, s in zip(scenario.fleet, seed.spawn(len(scenario.fleet)), strict=True):
+        if p.delivery_risk is None and cache is not None:
+            if p.name not in cache:
+                cache[p.name] = supply_steps(scenario, p, np.random.default_rng(s))
+            out[p.name] = cache[p.name]
+        else:
+            out[p.name] = supply_steps(scenario, p, np.random.default_rng(s))
+    return out
 
 
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
@@ -214,7 +226,7 @@ def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequen
     gives the tokens trained by day.
     """
     supply_seed, job_seed, model_seed = seed.spawn(3)
-    steps = draw_supply(scenario, supply_seed)
+    steps = draw_supply(scenario, supply_seed, ctx.supply)
     factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
     candidates, _why = options(ctx, scenario.strategy.mode)
     run = best_run(scenario, candidates, steps, job_seed, factor, record=tables)
@@ -285,7 +297,7 @@ def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True) 
     """
     root = np.random.SeedSequence(seed).spawn(1)[0]
     supply_seed, job_seed, _ = root.spawn(3)
-    steps = draw_supply(scenario, supply_seed)
+    steps = draw_supply(scenario, supply_seed, ctx.supply)
     auto_candidates, _ = options(ctx, "auto")
     auto = best_run(scenario, auto_candidates, steps, job_seed, 1.0, failures) if auto_candidates else None
     rows = []

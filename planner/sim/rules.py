@@ -20,21 +20,38 @@ def pending_hours(pos_h: float, tau_h: float) -> float:
 def advance(pos_h: float, elapsed_h: float, tau_h: float, length_h: float) -> tuple[int, float, float]:
     """The job trains on for ``elapsed_h`` hours from cycle position ``pos_h``.
 
-    Returns (checkpoints completed, training hours those checkpoints save, the new cycle position).
+    Returns (checkpoints completed, training hours those checkpoints save, the new cycle position). Each
+    completed checkpoint saves its whole cycle's ``tau_h`` of training, also the part trained before
+    ``pos_h`` (pending since an earlier stretch that ended without a stop, e.g. at a capacity step).
     """
     x = pos_h + elapsed_h
     done = int(x // length_h) if math.isfinite(length_h) else 0
     if not done:
         return 0, 0.0, x
-    return done, (tau_h - pending_hours(pos_h, tau_h)) + (done - 1) * tau_h, x - done * length_h
+    return done, done * tau_h, x - done * length_h
 
 
-def hours_to_finish(tokens_left: float, tokens_per_h: float, pending_h: float, tau_h: float, length_h: float) -> float:
-    """Hours until the last tokens are trained (checkpoint writes included), with ``pending_h`` already trained."""
+def hours_to_finish(tokens_left: float, tokens_per_h: float, pos_h: float, tau_h: float, length_h: float) -> float:
+    """Hours from cycle position ``pos_h`` until the last tokens are trained.
+
+    The writes of the checkpoints completed on the way count; the last, partial cycle writes none (the job
+    stops with a final save). ``tokens_left`` counts from the last checkpoint: the training pending at
+    ``pos_h`` is part of it.
+    """
     if tokens_per_h <= 0:
         return math.inf
-    train_h = max(tokens_left, 0.0) / tokens_per_h - pending_h
-    return train_h * (length_h / tau_h) if math.isfinite(tau_h) else train_h
+    train_h = max(tokens_left, 0.0) / tokens_per_h - pending_hours(pos_h, tau_h)  # training still to do
+    if train_h <= 0:
+        return 0.0
+    if not math.isfinite(tau_h):
+        return train_h
+    room_h = tau_h - pos_h  # training left in the current cycle (negative: it is writing)
+    if train_h <= room_h:
+        return train_h
+    start_h = length_h - pos_h  # to the start of the next cycle
+    rest_h = train_h - max(room_h, 0.0)
+    full = math.ceil(rest_h / tau_h) - 1  # whole cycles before the last one (which ends the training)
+    return start_h + full * length_h + (rest_h - full * tau_h)
 
 
 def pick_part(weights: list[float], u: float) -> int:

@@ -7,6 +7,7 @@ whenever capacity changes; ``planner estimate`` and ``planner compare`` ask at t
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,10 @@ MAX_SIZE_STEPS = 200  # 0.9^200 = 7e-10: below one chip of any pool the scenario
 # chips a layout may leave out before it counts as a limit (the 0.5% plan grid leaves a node or two in repair out)
 LAYOUT_LIMIT_SHARE = 0.99
 SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken (layout rounding noise)
-SIZE_PATIENCE = 2  # sizes in a row below the best before the search stops
+# a smaller job's speed per chip may exceed the full plan's by this much (fewer data-parallel replicas: more
+# micro-batches each, a smaller pipeline bubble share, less gradient traffic); the search skips sizes that
+# cannot beat the best even so. Refit-free: the property test checks the search against a fine one.
+SIZE_EFFICIENCY_GAIN = 0.25
 
 
 def on_grid(units: int, full: int) -> int:
@@ -40,6 +44,27 @@ def on_grid(units: int, full: int) -> int:
         return min(units, full) if units > 0 else 0
     k = math.ceil(math.log(full / units) / math.log(GRID_RATIO))
     return min(units, int(full / GRID_RATIO**k)) if k > 0 else units
+
+
+def grid_above(units: int, full: int) -> float:
+    """At most the fewest chips whose grid count exceeds that of ``units`` (inf when ``units`` is on the top).
+
+    A lower bound, cheap to compute: no count below it plans on a larger grid count than ``units`` does (a
+    count's grid count never exceeds the count), so a job that checked ``units`` need not look again before
+    a pool reaches it.
+    """
+    g = on_grid(units, full)
+    if g >= full:
+        return math.inf
+    if g <= 0:
+        return 1
+    j = math.ceil(math.log(full / g) / math.log(GRID_RATIO)) + 1  # full / GRID_RATIO**j < g
+    while j > 0:
+        j -= 1
+        v = int(full / GRID_RATIO**j) if j else full
+        if v > g:
+            return v
+    return full
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,7 @@ class Context:
         self.flops_per_token = model_flops_per_token(scenario.workload.arch, scenario.workload.seq_len)
         self.seq_len = scenario.workload.seq_len
         self.precision = scenario.workload.precision
+        self.supply: dict = {}  # capacity steps of each pool without delivery risk (the same in every replication)
         self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks; bounded)
         self.strategies: dict[str, tuple] = {}  # per mode: its strategies (modes.options), shared by replications
         self._fastest: dict[str, float] = {}
@@ -292,36 +318,47 @@ class Strategy(ABC):
         """The job size with the most expected kept tokens per second, searched down from every chip offered.
 
         Sizes step down by SIZE_RATIO (each pool by the same share). Kept tokens/s = speed x goodput rises and
-        then falls as the job grows (more chips, but failures come more often and restarts take longer), so
-        the search stops once SIZE_PATIENCE sizes in a row score below the best so far (a layout's rounding
-        can dip once; sizes whose best layout is the same score the same and are passed), or once no layout
-        on that size could beat the best (every chip at its fastest compute rate and goodput 1: smaller sizes
-        are lower still). A size that keeps nothing (failures faster than restarts) counts as zero and the
-        search goes on below it, so a huge pool is sized, never refused, whenever some smaller job trains.
+        then falls as the job grows (more chips, but failures come more often and restarts take longer). A
+        size is searched only when it could beat the best so far: its chips at the full plan's speed per chip
+        (up to SIZE_EFFICIENCY_GAIN more: fewer replicas wait less on each other) times its expected goodput,
+        or, while the full plan keeps nothing, every chip at its fastest compute rate. The bound of a size
+        counts the most kept chip-time at that size or below (a layout may leave chips out), so it never
+        grows as sizes shrink: the search stops at the first size that cannot win. A huge pool is thus sized,
+        never refused, whenever some smaller job trains, and layout rounding that dips one size below its
+        neighbours does not end the search.
         """
         ctx = self.ctx
         best, score = full, (ctx.score(full) if full is not None else 0.0)
-        top = max(offered.values(), default=0)
-        share, worse = 1.0, 0
-        for _ in range(MAX_SIZE_STEPS):
+        per_chip = full.tokens_per_s / full.units_used if full is not None and score > 0 else None
+        sizes = []  # the shares searched, each with its chips per pool
+        share = SIZE_RATIO
+        while len(sizes) < MAX_SIZE_STEPS and max(offered.values(), default=0) * share >= 1:
+            sizes.append({p: int(u * share) for p, u in offered.items()})
             share *= SIZE_RATIO
-            fewer = {p: int(u * share) for p, u in offered.items()}
-            if top * share < 1:
-                break
-            bound = sum(u * ctx.fastest_tokens_per_s(p) for p, u in fewer.items())
+        # kept chip-time of each size, and its most at that size or below (a layout may use fewer chips than
+        # offered, at a higher goodput): what bounds the kept tokens of any layout on that size
+        kept = [sum(f.values()) * ctx.goodput_at(f) for f in sizes]
+        most = list(itertools.accumulate(reversed(kept), max))[::-1]
+        for fewer, most_kept in zip(sizes, most, strict=True):
+            if per_chip is None:  # every chip at its fastest compute rate, goodput 1
+                bound = sum(u * ctx.fastest_tokens_per_s(p) for p, u in fewer.items())
+            else:
+                bound = per_chip * (1 + SIZE_EFFICIENCY_GAIN) * most_kept
             if bound <= score * (1 + SIZE_GAIN):
-                break  # no layout on this size or any smaller one can beat the best
+                break  # no layout on this size or a smaller one can beat the best
             alt = self._plan(fewer)
             alt_score = ctx.score(alt) if alt is not None else 0.0
             if alt_score > score * (1 + SIZE_GAIN):
-                best, score, worse = alt, alt_score, 0
-            elif alt_score < score * (1 - SIZE_GAIN):
-                worse += 1
-                if worse >= SIZE_PATIENCE:
-                    break  # past the peak
+                best, score = alt, alt_score
+                if per_chip is None:
+                    per_chip = alt.tokens_per_s / alt.units_used
         if best is None or best is full:
             return best
         return replace(best, limits=(ctx.failure_limit(offered, best, full),))
+
+    def grow_thresholds(self, checked: dict[str, int]) -> dict[str, float]:
+        """Per pool, chips below which no faster plan than the one checked on ``checked`` can exist."""
+        return {p: grid_above(checked.get(p, 0), self._full[p]) for p in self.pools}
 
     def plan_on(self, pools: tuple[str, ...], avail: dict[str, int]) -> Plan | None:
         """The plan that keeps the job where it is (on ``pools``): only a mode that moves has another one."""
