@@ -37,7 +37,8 @@ from planner.metrics import BY_KEY
 from planner.report import charts
 from planner.report.headline import answer_sentence, expectation_rows, finish_items, headline_items, limit_lines, stat
 from planner.report.html import render_html
-from planner.report.tables import write_xlsx
+from planner.report.tables import summary_json, write_xlsx
+from planner.summary import Summary, as_summary
 
 ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = Path(os.environ.get("PLANNER_SCENARIO_DIR") or ROOT / "scenarios")
@@ -183,7 +184,7 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
     return raw, name, knobs, run
 
 
-def _metrics(summary: dict, base: dict | None) -> None:
+def _metrics(summary: Summary, base: Summary | None) -> None:
     """Headline cards with the change against the loaded scenario (percentage points for shares)."""
     change = whatif.deltas(summary, base)
     items = finish_items(summary) + headline_items(summary)
@@ -215,7 +216,7 @@ def _downloads(result, scenario) -> None:
                             **opts)
     cols[2].download_button("report.xlsx", lambda: _xlsx_bytes(result), "report.xlsx",
                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl-xlsx", **opts)
-    cols[3].download_button("summary.json", lambda: json.dumps(result.summary, indent=2, default=str),
+    cols[3].download_button("summary.json", lambda: summary_json(result.summary),
                             "summary.json", "application/json", key="dl-summary", **opts)
     cols[4].download_button("schedule.csv", lambda: result.schedule.to_csv(index=False), "schedule.csv", "text/csv",
                             key="dl-schedule", **opts)
@@ -238,20 +239,20 @@ def _charts(state: dict, result) -> None:
         st.plotly_chart(built[key], key=f"chart-{key}")
 
 
-def _run_tab(state: dict, current_key: str, scenario, base: dict | None) -> None:
+def _run_tab(state: dict, current_key: str, scenario, base: Summary | None) -> None:
     result = state.get("result")
     if result is None:
         st.info("Choose a scenario, set the knobs in the sidebar and press **Run**.")
         return
     if state.get("result_key") != current_key:
         st.warning("The settings changed since this run; press **Run** to update.")
-    st.subheader(f"Run: {result.summary.get('scenario') or result.scenario_name}")
+    st.subheader(f"Run: {result.summary.scenario or result.scenario_name}")
     st.markdown(f"**{answer_sentence(result.summary, result.inputs)}**")
     for line in limit_lines(result.summary):  # plain text: the sentences carry pool names from the scenario
         st.text(line)
     changed = state.get("result_changes") or []
     st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
-               f" · seed {result.summary.get('seed')} · {result.summary.get('replications')} replication(s)")
+               f" · seed {result.summary.seed} · {result.summary.replications} replication(s)")
     _metrics(result.summary, base)
     _charts(state, result)
     with st.expander(f"Layouts ({len(result.layouts)})"):
@@ -355,12 +356,12 @@ def _ab_tab(state: dict) -> None:
             state["ab_a"] = result.summary
         if b.button("Keep this run as B", key="keep-b"):
             state["ab_b"] = result.summary
-    va, vb = state.get("ab_a"), state.get("ab_b")
+    # kept summaries are Summary records; one kept as summary.json's mapping (an older session) is read as one
+    va, vb = as_summary(state.get("ab_a")), as_summary(state.get("ab_b"))
     for label, v in (("A", va), ("B", vb)):
         if v is not None:
-            p50 = (v.get("finish_date") or {}).get("p50") or "never"
-            reps = v.get("replications")
-            st.caption(f"{label} kept: {v.get('scenario')}, finishes {p50} (P50), {reps} replication(s)")
+            p50 = (v.finish_date.p50 if v.finish_date is not None else None) or "never"
+            st.caption(f"{label} kept: {v.scenario}, finishes {p50} (P50), {v.replications} replication(s)")
     if va is None or vb is None:
         st.info("Run a variant and keep it as A, change the settings, run again and keep it as B.")
         return
@@ -563,7 +564,7 @@ def main() -> None:
     base = None
     result = state.get("result")
     if baseline is not None and result is not None:
-        reps = int(result.summary.get("replications") or 1)
+        reps = int(result.summary.replications or 1)
         if reps <= 1 or run:
             b = _guard("Baseline", run_with_progress, _with_run_settings(loaded, Knobs(seed=knobs.seed,
                                                                                         replications=reps)),
@@ -571,7 +572,7 @@ def main() -> None:
             base = b.summary if b is not None else None
             state["base_summary"] = base
         else:
-            base = state.get("base_summary")
+            base = as_summary(state.get("base_summary"))
 
     with tab_run:
         _run_tab(state, key, scenario, base)

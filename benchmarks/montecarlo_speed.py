@@ -44,9 +44,9 @@ def _time_count(s, n: int, workers: list[int]) -> None:
         print(f"{n} replications, {w} worker(s): {wall:.1f} s wall, "
               f"{n / wall:.1f} replications/s, {1000 * wall / n:.0f} ms each, "
               f"peak RSS {rss_mib:.0f} MiB (largest worker {child_mib:.0f} MiB); "
-              f"p10/p50/p90 {r.summary['metrics']['time_to_train_days']['p10']:.1f}/"
-              f"{r.summary['metrics']['time_to_train_days']['p50']:.1f}/"
-              f"{r.summary['metrics']['time_to_train_days']['p90']:.1f} days")
+              f"p10/p50/p90 {r.summary.metrics['time_to_train_days'].p10:.1f}/"
+              f"{r.summary.metrics['time_to_train_days'].p50:.1f}/"
+              f"{r.summary.metrics['time_to_train_days'].p90:.1f} days")
     same = all(v == next(iter(summaries.values())) for v in summaries.values())
     print(f"identical summary.json for worker counts {sorted(summaries)}: {same}")
     print(f"1,000 replications would take about {1000 / (n / wall):.0f} s with "

@@ -169,6 +169,10 @@ def simulate(scenario: Scenario, replications: int | None = None, seed: int | No
     from .sim.runner import run_scenario
 
     check_work(scenario)
+    if backend == "dask" and not scheduler and (replications or scenario.simulation.replications) > 1:
+        from .sim.dask_backend import start_fork_server
+
+        start_fork_server()  # the local cluster's workers fork from it: it starts while replication 0 runs
     return run_scenario(scenario, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
                         workers=workers, progress=progress)
 

@@ -108,7 +108,7 @@ def _chip_hours_via_sim(case: dict, kernel: float) -> float:
         "reliability": {"enabled": True}, "simulation": {"seed": 0, "replications": 1},
     })
     result = run_scenario(scenario, replications=1, seed=0)
-    return float(result.summary["metrics"]["chip_hours"]["p50"])
+    return float(result.summary.metrics["chip_hours"].p50)
 
 
 def predict(case: dict, kernel: float) -> tuple[float, dict]:

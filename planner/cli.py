@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import MAX_LINE_BYTES, InfeasiblePlanError, PlannerError, ScenarioError, one_line
+
+if TYPE_CHECKING:  # loaded with the run it prints
+    from .summary import Summary
 
 
 class _OneLineGroup(TyperGroup):
@@ -286,7 +289,7 @@ def run(
     except PlannerError as exc:
         _fail(exc)
     _print_headline(result.summary, path)
-    if not all(e["passed"] for e in result.summary["expectations"]):
+    if not result.summary.passed:
         raise typer.Exit(1)
 
 
@@ -327,10 +330,10 @@ def progress_bar(label: str, total: int):
     yield tick
 
 
-def _print_headline(summary: dict, path: Path) -> None:
+def _print_headline(summary: Summary, path: Path) -> None:
     from .report.headline import expectation_rows, headline_items, limit_lines
 
-    t = Table(title=escape(f"{summary['scenario']}: {summary['replications']} replication(s), seed {summary['seed']}"),
+    t = Table(title=escape(f"{summary.scenario}: {summary.replications} replication(s), seed {summary.seed}"),
               show_header=False)
     t.add_column("metric")
     t.add_column("value", justify="right")

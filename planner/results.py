@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .kinds import EventKind
 from .metrics import DISTRIBUTION_KEYS
 from .perf.layout import LAYOUT_FIELDS
+from .summary import Summary
 
 if TYPE_CHECKING:  # pandas loads on first use: `planner estimate` never needs it
     import pandas as pd
@@ -67,7 +68,7 @@ class RunResult:
     """A whole `planner run`: the summary.json figures plus the tables of the first replication."""
 
     scenario_name: str
-    summary: dict[str, Any]  # exactly summary.json (docs/formats.md)
+    summary: Summary  # summary.json (docs/formats.md); summary.to_json() is the file's content
     start: dt.date | None = None  # day 0 of the run
     schedule: pd.DataFrame = field(default_factory=lambda: _frame(SCHEDULE_COLUMNS))
     events: pd.DataFrame = field(default_factory=lambda: _frame(EVENT_COLUMNS))

@@ -22,6 +22,7 @@ from .metrics import BY_KEY, METRICS
 from .perf.params import count_params, dense_arch_for_params
 from .scenario import Scenario
 from .stats import NEVER
+from .summary import Summary
 
 
 def canonical_json(scenario: Scenario) -> str:
@@ -128,12 +129,6 @@ def set_cloud(scenario: Scenario, pool: int, units: int, start: dt.date, until: 
 # ---------------------------------------------------------------- comparing answers
 
 
-def _stat(metric: Any, key: str = "p50") -> float | None:
-    if isinstance(metric, Mapping):
-        return num(metric.get(key)) if num(metric.get(key)) is not None else num(metric.get("mean"))
-    return num(metric)
-
-
 def delta_text(key: str, now: float | None, base: float | None) -> str | None:
     """The change of a metric against the baseline, in its unit; shares in percentage points."""
     if now is None or base is None or now == base:
@@ -145,45 +140,52 @@ def delta_text(key: str, now: float | None, base: float | None) -> str | None:
     return sign + m.fmt(abs(now - base)).lstrip("-")
 
 
-def finish_delta_days(summary: Mapping[str, Any], base: Mapping[str, Any], q: str = "p50") -> int | None:
+def _finish(summary: Summary, q: str) -> str | None:
+    return summary.finish_date.at(q) if summary.finish_date is not None else None
+
+
+def _spend(summary: Summary, key: str) -> float | None:
+    """``key`` (committed_usd, used_usd, idle_usd) of the summary's costs."""
+    return num(getattr(summary.costs, key)) if summary.costs is not None else None
+
+
+def finish_delta_days(summary: Summary, base: Summary, q: str = "p50") -> int | None:
     """Days the finish date moved against the baseline (positive: later)."""
-    a = (summary.get("finish_date") or {}).get(q)
-    b = (base.get("finish_date") or {}).get(q)
+    a, b = _finish(summary, q), _finish(base, q)
     if not a or not b or NEVER in (a, b):
         return None
     return (dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
 
 
-def deltas(summary: Mapping[str, Any], base: Mapping[str, Any] | None) -> dict[str, str | None]:
+def deltas(summary: Summary, base: Summary | None) -> dict[str, str | None]:
     """Per metric key (plus finish_date, committed_usd, used_usd) the change against ``base`` for people."""
-    if not base:
+    if base is None:
         return {}
-    out = {m.key: delta_text(m.key, _stat((summary.get("metrics") or {}).get(m.key)),
-                             _stat((base.get("metrics") or {}).get(m.key))) for m in METRICS}
+    out = {m.key: delta_text(m.key, summary.value(m.key), base.value(m.key)) for m in METRICS}
     days = finish_delta_days(summary, base)
     out["finish_date"] = None if not days else f"{days:+d} d"
     for k in ("committed_usd", "used_usd"):
-        out[k] = delta_text("cost_usd", num((summary.get("costs") or {}).get(k)), num((base.get("costs") or {}).get(k)))
+        out[k] = delta_text("cost_usd", _spend(summary, k), _spend(base, k))
     return out
 
 
-def ab_rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, str]]:
+def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     """Two answers side by side: figure, A, B, B - A."""
     rows = []
     for q in ("p10", "p50", "p90"):
-        da, db = (a.get("finish_date") or {}).get(q), (b.get("finish_date") or {}).get(q)
+        da, db = _finish(a, q), _finish(b, q)
         diff = finish_delta_days(b, a, q)
         rows.append({"figure": f"finish date {q.upper()}", "A": da or "never", "B": db or "never",
                      "B - A": "" if diff is None else f"{diff:+d} d"})
     for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
-        va, vb = num((a.get("costs") or {}).get(k)), num((b.get("costs") or {}).get(k))
+        va, vb = _spend(a, k), _spend(b, k)
         rows.append({"figure": f"spend {label}", "A": BY_KEY["cost_usd"].fmt(va), "B": BY_KEY["cost_usd"].fmt(vb),
                      "B - A": delta_text("cost_usd", vb, va) or ""})
     for m in METRICS:
-        va, vb = _stat((a.get("metrics") or {}).get(m.key)), _stat((b.get("metrics") or {}).get(m.key))
+        va, vb = a.value(m.key), b.value(m.key)
         rows.append({"figure": m.label + (" (P50)" if m.distribution else ""), "A": m.fmt(va), "B": m.fmt(vb),
                      "B - A": delta_text(m.key, vb, va) or ""})
-    pools = [", ".join((s.get("strategy") or {}).get("pools") or []) for s in (a, b)]
+    pools = [", ".join(s.strategy.pools) if s.strategy is not None else "" for s in (a, b)]
     rows.append({"figure": "pools used", "A": pools[0], "B": pools[1], "B - A": ""})
     return rows
 

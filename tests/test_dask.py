@@ -1,10 +1,21 @@
-"""Replications on a local Dask cluster give exactly the local backend's summary (same seed)."""
+"""Replications on a local Dask cluster give exactly the local backend's summary (same seed).
+
+What crosses to the workers: the scenario's context once per worker (sent ready to the local cluster's
+workers, built once by a scheduler's workers and kept across runs), then tasks of a few replications that
+carry only their (index, seed) pairs.
+"""
 
 from __future__ import annotations
+
+import pickle
+from collections import OrderedDict
 
 import pytest
 
 from planner import api
+from planner.sim import dask_backend
+
+TASK_BYTES = 16 * 1024  # a task carries seeds (and at most the scenario), never the context (1.3 MB here)
 
 
 @pytest.fixture
@@ -25,8 +36,37 @@ def forkserver_workers(tmp_path):
         yield
 
 
+@pytest.fixture
+def shipped(monkeypatch):
+    """What the Dask client sends: the pickled size of each task's own arguments, and what it scatters."""
+    import distributed
+
+    sent = {"task_bytes": [], "scattered": []}
+    real_map, real_scatter = distributed.Client.map, distributed.Client.scatter
+
+    def spy_map(self, func, *iterables, **kwargs):
+        own = {k: v for k, v in kwargs.items() if not isinstance(v, distributed.Future)}  # futures: a key each
+        sent["task_bytes"].extend(len(pickle.dumps((func, args, own))) for args in zip(*iterables, strict=True))
+        return real_map(self, func, *iterables, **kwargs)
+
+    def spy_scatter(self, data, *args, **kwargs):
+        sent["scattered"].append(type(data).__name__)
+        return real_scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "map", spy_map)
+    monkeypatch.setattr(distributed.Client, "scatter", spy_scatter)
+    return sent
+
+
+def _failing_scenario(make_scenario):
+    # failures on, so that every replication draws something different
+    return make_scenario.scenario(reliability={"enabled": True, "mtbf_chip_days": 100},
+                                  fleet=[{"name": "h100", "chip": "h100-sxm", "units": 256}],
+                                  workload={"tokens": 3e11})
+
+
 @pytest.mark.slow  # starts a local Dask cluster of two worker processes; part of the normal suite
-def test_dask_backend_matches_local(make_scenario, monkeypatch, forkserver_workers):
+def test_dask_backend_matches_local(make_scenario, monkeypatch, forkserver_workers, shipped):
     import planner.sim.dask_backend as dask_backend
 
     calls = []
@@ -37,18 +77,75 @@ def test_dask_backend_matches_local(make_scenario, monkeypatch, forkserver_worke
         return real(fn, items, **kwargs)
 
     monkeypatch.setattr(dask_backend, "map_dask", spy)
-    # failures on, so that every replication draws something different
-    sc = make_scenario.scenario(reliability={"enabled": True, "mtbf_chip_days": 100},
-                                fleet=[{"name": "h100", "chip": "h100-sxm", "units": 256}], workload={"tokens": 3e11})
+    sc = _failing_scenario(make_scenario)
     local = api.simulate(sc, replications=4, seed=5)
     assert calls == []
     dask = api.simulate(sc, replications=4, seed=5, backend="dask", workers=2)
     assert calls == [(3, 2)]  # replication 0 runs here (it also gives the tables), the other three on Dask
     assert dask.summary == local.summary
     assert dask.replications.equals(local.replications)
-    assert local.summary["replications"] == 4
+    assert local.summary.replications == 4
     assert local.replications["time_to_train_days"].nunique() == 4, local.replications
     assert (local.replications["failures"] > 0).all()
+    # the context crossed once (scattered to every worker), not with each task
+    assert shipped["scattered"] == ["Shared"]
+    assert shipped["task_bytes"] and max(shipped["task_bytes"]) < TASK_BYTES, shipped
+
+
+@pytest.mark.slow  # one local Dask cluster of two worker processes, reached by its address
+def test_a_schedulers_workers_build_the_context_once_and_keep_it(make_scenario, forkserver_workers, shipped):
+    from dask.distributed import Client, LocalCluster
+
+    sc = _failing_scenario(make_scenario)
+    local = api.simulate(sc, replications=40, seed=5)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        for _ in range(2):  # the second run finds the context its workers built in the first
+            remote = api.simulate(sc, replications=40, seed=5, backend="dask", scheduler=cluster.scheduler_address)
+            assert remote.summary == local.summary
+            assert remote.replications.equals(local.replications)
+        built = client.run(dask_backend.builds)
+    assert len(built) == 2 and set(built.values()) <= {0, 1} and sum(built.values()) >= 1, built
+    # only the scenario travels to a scheduler's workers, a few KiB in each task, and 39 replications make
+    # a few tasks of several replications each
+    assert shipped["scattered"] == []
+    assert 4 <= len(shipped["task_bytes"]) <= 2 * 20 and max(shipped["task_bytes"]) < TASK_BYTES, shipped
+
+
+def _build(recipe):
+    return {"built from": recipe}
+
+
+def _plus(context, x):
+    return (context["built from"], x)
+
+
+def test_a_worker_builds_each_shared_context_once_and_keeps_the_last_few(monkeypatch):
+    monkeypatch.setattr(dask_backend, "_BUILT", OrderedDict())
+    monkeypatch.setattr(dask_backend, "_BUILDS", [0])
+    a, b, c = (dask_backend.Shared(_build, r, f"key-{r}") for r in "abc")
+    assert dask_backend._run_batch([1, 2], _plus, a) == [("a", 1), ("a", 2)]
+    assert dask_backend._run_batch([3], _plus, a) == [("a", 3)] and dask_backend.builds() == 1
+    dask_backend._run_batch([1], _plus, b)
+    dask_backend._run_batch([1], _plus, c)  # the third key pushes out the least recently used
+    assert dask_backend.builds() == 3 and list(dask_backend._BUILT) == ["key-b", "key-c"]
+    ready = dask_backend.Shared(_build, "d", "key-d", ready={"built from": "sent"})
+    assert dask_backend._run_batch([1], _plus, ready) == [("sent", 1)] and dask_backend.builds() == 3
+    assert dask_backend._run_batch([7], str) == ["7"]  # no shared context: fn(x)
+
+
+def test_replications_go_several_to_a_task_and_points_one_each():
+    items = list(range(1, 200))
+    shared = dask_backend.Shared(_build, None, "k")
+    batches = dask_backend.tasks(items, 2, shared)
+    assert [x for b in batches for x in b] == items and 8 <= len(batches) <= 40
+    assert dask_backend.tasks(items, 64, shared) == [[x] for x in items]  # many workers: one each
+    assert dask_backend.tasks(["p1", "p2"], 2) == [["p1"], ["p2"]]
+
+
+def test_the_key_names_the_scenario_content(make_scenario):
+    one, same, other = (make_scenario.scenario(workload={"tokens": t}) for t in (1e11, 1e11, 2e11))
+    assert dask_backend.scenario_key(one) == dask_backend.scenario_key(same) != dask_backend.scenario_key(other)
 
 
 @pytest.mark.slow  # one local Dask cluster of two worker processes

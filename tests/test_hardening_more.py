@@ -240,7 +240,7 @@ def test_reserved_fraction_holds_back_cloud_chips_in_run_and_estimate_alike(make
         "units": 128, "from": "2025-01-01", "until": "2025-12-31", "price_per_chip_hour_usd": 2.0}}])
     est = api.estimate(s)
     assert est["pools"][0]["units"] <= 96  # a quarter of the rental held back
-    run = api.simulate(s, replications=1, seed=1).summary["metrics"]["time_to_train_days"]["p50"]
+    run = api.simulate(s, replications=1, seed=1).summary.metrics["time_to_train_days"].p50
     assert run == pytest.approx(est["combined"]["time_to_train_days"], rel=0.01)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from planner import api
 from planner.sim.parallel import map_local
+from planner.summary import ExpectationResult, Summary
 
 
 def _square(context, x):
@@ -60,20 +61,20 @@ def test_a_single_tranche_slip_shifts_the_finish_by_exactly_that_draw(make_scena
     # so the finish quantiles are the slip's quantiles shifted by a constant
     s = res.summary
     for q in ("p10", "p50", "p90"):
-        assert s["metrics"]["time_to_train_days"][q] == pytest.approx(10 + training.iloc[0] + slip.quantile(
+        assert getattr(s.metrics["time_to_train_days"], q) == pytest.approx(10 + training.iloc[0] + slip.quantile(
             float(q[1:]) / 100), abs=1e-6)
-    assert s["start"] == "2025-01-01"
-    d50 = dt.date(2025, 1, 1) + dt.timedelta(days=int(s["metrics"]["time_to_train_days"]["p50"]))
-    assert s["finish_date"]["p50"] == d50.isoformat()
-    assert s["finish_date"]["p10"] <= s["finish_date"]["p50"] <= s["finish_date"]["p90"]
-    assert s["pools_used"] == {"own": 40}
+    assert s.start == "2025-01-01"
+    d50 = dt.date(2025, 1, 1) + dt.timedelta(days=int(s.metrics["time_to_train_days"].p50))
+    assert s.finish_date.p50 == d50.isoformat()
+    assert s.finish_date.p10 <= s.finish_date.p50 <= s.finish_date.p90
+    assert s.pools_used == {"own": 40}
 
 
 def test_fixed_slip_moves_every_date_by_its_value(make_scenario):
     base = api.simulate(_slipping(make_scenario, {"dist": "fixed", "value": 0}), replications=2, seed=1)
     late = api.simulate(_slipping(make_scenario, {"dist": "fixed", "value": 30}), replications=2, seed=1)
-    a, b = base.summary["metrics"]["time_to_train_days"], late.summary["metrics"]["time_to_train_days"]
-    assert b["p50"] - a["p50"] == pytest.approx(30, abs=1e-6)
+    a, b = base.summary.metrics["time_to_train_days"], late.summary.metrics["time_to_train_days"]
+    assert b.p50 - a.p50 == pytest.approx(30, abs=1e-6)
 
 
 def test_replications_csv_and_progress_lines_through_the_cli(cli, make_scenario, tmp_path):
@@ -98,7 +99,7 @@ def test_risk_charts_have_known_numbers(make_scenario):
 
     start = dt.date(2025, 1, 1)
     reps = pd.DataFrame({"time_to_train_days": [10.0, 20.0, 30.0, float("nan")], "cost_usd": [1.0, 2.0, 3.0, 4.0]})
-    summary = {"expectations": [{"metric": "time_to_train_days", "quantile": 0.9, "max": 25.0}]}
+    summary = Summary(expectations=(ExpectationResult("time_to_train_days", quantile=0.9, max=25.0),))
     cdf = charts.finish_cdf_figure(reps, summary, start)
     assert list(cdf.data[0].y) == [0.25, 0.5, 0.75]  # the unfinished replication never reaches the top
     assert "50%" in cdf.layout.title.text  # 2 of 4 finish within 25 days

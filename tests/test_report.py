@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from planner.results import (
     SCHEDULE_COLUMNS,
     RunResult,
 )
+from planner.summary import Summary
 
 START = dt.date(2025, 1, 1)
 POOLS = ("owned-a", "cloud-b")
@@ -112,7 +114,7 @@ def make_result(name: str = "tiny <two-pool> & co", days: int = 6) -> RunResult:
     }
     return RunResult(
         scenario_name=name,
-        summary=summary,
+        summary=Summary.from_json(summary),  # written as summary.json's mapping: read at the boundary
         start=START,
         schedule=pd.DataFrame(schedule, columns=SCHEDULE_COLUMNS),
         events=pd.DataFrame(events, columns=EVENT_COLUMNS),
@@ -157,15 +159,15 @@ def test_all_files_written(written: tuple[RunResult, Path]) -> None:
 def test_summary_json_round_trips(written: tuple[RunResult, Path]) -> None:
     result, out = written
     text = (out / "summary.json").read_text(encoding="utf-8")
-    assert json.loads(text) == result.summary
+    assert json.loads(text) == result.summary.to_json()
     assert text.startswith('{\n  "scenario"')  # indent=2, keys in the contract's order
 
 
 def test_summary_json_plain_numbers(tmp_path: Path) -> None:
     result = make_result()
-    result.summary["seed"] = np.int64(42)
-    result.summary["metrics"]["finish_probability"] = np.float64(0.5)
-    result.summary["metrics"]["mfu"]["p90"] = float("nan")
+    s = result.summary
+    result.summary = replace(s, seed=np.int64(42), finish_probability=np.float64(0.5),
+                             metrics={**s.metrics, "mfu": replace(s.metrics["mfu"], p90=float("nan"))})
     out = write_report(result, tmp_path / "out")
     data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert data["seed"] == 42 and isinstance(data["seed"], int)
@@ -224,7 +226,8 @@ def test_xlsx_sheets(written: tuple[RunResult, Path]) -> None:
 
 def test_empty_result(tmp_path: Path) -> None:
     """A run with no rows at all (say the job never started) still gives a full report."""
-    result = RunResult(scenario_name="empty", summary={"scenario": "empty", "metrics": {}, "expectations": []})
+    result = RunResult(scenario_name="empty",
+                       summary=Summary.from_json({"scenario": "empty", "metrics": {}, "expectations": []}))
     out = write_report(result, tmp_path / "out")
     assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
     assert list(pd.read_csv(out / "schedule.csv").columns) == SCHEDULE_COLUMNS
@@ -288,7 +291,7 @@ def test_refuses_to_replace_other_files(tmp_path: Path) -> None:
 
 
 def test_charts_cope_with_empty_frames() -> None:
-    empty = RunResult(scenario_name="e", summary={})
+    empty = RunResult(scenario_name="e", summary=Summary())
     for fig in (
         charts.capacity_figure(empty.schedule, empty.plan),
         charts.tokens_figure(empty.schedule, empty.events),
@@ -305,7 +308,7 @@ def test_charts_cope_with_empty_frames() -> None:
 
 def test_figure_builders_build_what_result_figures_draws() -> None:
     """The app draws each chart as soon as it is built: the builders give result_figures' charts, in order."""
-    for result in (make_result(), RunResult(scenario_name="e", summary={})):
+    for result in (make_result(), RunResult(scenario_name="e", summary=Summary())):
         want = charts.result_figures(result)
         got = {k: build() for k, build in charts.result_figure_builders(result).items()}
         assert list(got) == list(want)
@@ -370,7 +373,7 @@ def test_headline_items() -> None:
     assert "p10 5.5 d" in items["time_to_train_days"].detail
     assert items["finish_probability"].value == "100.0 %"
     assert items["cost_usd"].value == "$16 k"
-    assert headline_items({})[0].value == "—"
+    assert headline_items(Summary())[0].value == "—"
 
 
 def test_many_interruptions_are_counted_per_week() -> None:

@@ -70,11 +70,11 @@ def test_fixed_fleet_without_failures_matches_estimate(model, chip, units, token
     sc = scenario({"chip": chip, "units": units}, model=model, tokens=tokens)
     expected = api.estimate(sc)["pools"][0]["time_to_train_days"]
     res = api.simulate(sc, replications=1, seed=3)  # one replication: no draw of the model's error
-    m = res.summary["metrics"]
-    assert m["time_to_train_days"]["p50"] == pytest.approx(expected, rel=0.01)
-    assert m["finish_probability"] == 1
-    assert m["goodput"]["p50"] == pytest.approx(1.0, abs=1e-12)
-    assert m["goodput"]["mean"] == pytest.approx(1.0, abs=1e-12)
+    m = res.summary.metrics
+    assert m["time_to_train_days"].p50 == pytest.approx(expected, rel=0.01)
+    assert res.summary.finish_probability == 1
+    assert m["goodput"].p50 == pytest.approx(1.0, abs=1e-12)
+    assert m["goodput"].mean == pytest.approx(1.0, abs=1e-12)
     # no failures, restarts or checkpoints are simulated when reliability is off
     assert not set(res.events["event"]) & {"failure", "restart", "checkpoint", "maintenance", "repair"}
 
@@ -143,11 +143,11 @@ def _failing(mtbf_chip_days: float, **rel_extra):
 @pytest.mark.parametrize("rel_extra", [{}, {"maintenance_every_days": 1000}], ids=["default-maint", "no-maint"])
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_higher_failure_rate_never_raises_mean_goodput(seed, rel_extra):
-    low = api.simulate(_failing(2000, **rel_extra), replications=4, seed=seed).summary["metrics"]["goodput"]
-    high = api.simulate(_failing(500, **rel_extra), replications=4, seed=seed).summary["metrics"]["goodput"]
-    assert high["mean"] <= low["mean"] + 1e-9, (low, high)
+    low = api.simulate(_failing(2000, **rel_extra), replications=4, seed=seed).summary.metrics["goodput"]
+    high = api.simulate(_failing(500, **rel_extra), replications=4, seed=seed).summary.metrics["goodput"]
+    assert high.mean <= low.mean + 1e-9, (low, high)
     for g in (low, high):
-        assert 0 < g["p10"] <= g["p90"] < 1
+        assert 0 < g.p10 <= g.p90 < 1
 
 
 def test_goodput_strictly_inside_unit_interval_with_failures():
@@ -223,7 +223,7 @@ def _check_tokens(sc, seed: int) -> None:
     drops = np.nonzero(np.diff(tok) < 0)[0]
     assert drops.size == 0, f"tokens_trained drops after day(s) {drops.tolist()}: " + ", ".join(
         f"{tok[i]:.4g} -> {tok[i + 1]:.4g}" for i in drops[:3])
-    if res.summary["metrics"]["finish_probability"] == 1:
+    if res.summary.finish_probability == 1:
         assert tok[-1] == pytest.approx(sc.workload.tokens, rel=1e-9)
 
 
@@ -283,12 +283,12 @@ def test_llama3_405b_interruptions_in_54_days():
                   reliability={"enabled": True}, simulation={"seed": 42},
                   workload_extra={"global_batch_tokens": 16e6})
     res = api.simulate(sc, replications=1)
-    m = res.summary["metrics"]
-    assert m["time_to_train_days"]["p50"] >= 54
+    m = res.summary.metrics
+    assert m["time_to_train_days"].p50 >= 54
     ev = res.events[res.events["time_days"] < 54]
     failures = int((ev["event"] == "failure").sum())
     maintenance = int((ev["event"] == "maintenance").sum())
-    goodput = m["goodput"]["p50"]
+    goodput = m["goodput"].p50
     print(f"\nLlama 3 405B, 54 days on 16,384 H100: simulated {failures + maintenance} interruptions "
           f"({failures} failures + {maintenance} maintenance) vs published 466 (419 + 47); goodput {goodput:.3f}")
     assert 350 <= failures + maintenance <= 600
@@ -305,7 +305,7 @@ def test_same_seed_same_summary():
     assert a.events.equals(b.events)
     assert a.schedule.equals(b.schedule)
     c = api.simulate(sc, replications=3, seed=12)
-    assert c.summary["metrics"] != a.summary["metrics"]
+    assert c.summary.metrics != a.summary.metrics
 
 
 def test_different_seeds_give_different_spread_under_slip():
@@ -313,11 +313,11 @@ def test_different_seeds_give_different_spread_under_slip():
                    "deliveries": [{"date": _day(10), "units": 64}, {"date": _day(30), "units": 256}],
                    "delivery_risk": {"slip_days": {"dist": "triangular", "low": 0, "mode": 20, "high": 60}}},
                   tokens=5e11)
-    a = api.simulate(sc, replications=20, seed=1).summary["metrics"]["time_to_train_days"]
-    b = api.simulate(sc, replications=20, seed=2).summary["metrics"]["time_to_train_days"]
-    assert a["p10"] < a["p90"] and b["p10"] < b["p90"]
-    assert (a["p10"], a["p90"]) != (b["p10"], b["p90"])
-    assert api.simulate(sc, replications=20, seed=1).summary["metrics"]["time_to_train_days"] == a
+    a = api.simulate(sc, replications=20, seed=1).summary.metrics["time_to_train_days"]
+    b = api.simulate(sc, replications=20, seed=2).summary.metrics["time_to_train_days"]
+    assert a.p10 < a.p90 and b.p10 < b.p90
+    assert (a.p10, a.p90) != (b.p10, b.p90)
+    assert api.simulate(sc, replications=20, seed=1).summary.metrics["time_to_train_days"] == a
 
 
 # -- 10. cost: an all-cloud pool on demand pays units x price x hours; a reservation its whole window ----------
@@ -328,16 +328,16 @@ def test_all_cloud_cost_is_units_times_price_times_hours(units, price, rel_on):
     cloud = {"units": units, "from": START.isoformat(), "until": _day(300), "price_per_chip_hour_usd": price}
     sc = scenario({"chip": "h100-sxm", "cloud": {**cloud, "billing": "on_demand"}},
                   tokens=2e11, reliability={"enabled": rel_on})
-    m = api.simulate(sc, replications=1, seed=4).summary["metrics"]
-    hours = m["time_to_train_days"]["p50"] * HOURS_PER_DAY
+    m = api.simulate(sc, replications=1, seed=4).summary.metrics
+    hours = m["time_to_train_days"].p50 * HOURS_PER_DAY
     assert hours < 300 * HOURS_PER_DAY
     # on demand, the job pays for the chip-hours it holds, at most the whole allotment while it runs
-    assert m["cost_usd"]["p50"] == pytest.approx(m["chip_hours"]["p50"] * price, rel=1e-6)
-    assert 0.9 * units * price * hours < m["cost_usd"]["p50"] <= units * price * hours * 1.0001
+    assert m["cost_usd"].p50 == pytest.approx(m["chip_hours"].p50 * price, rel=1e-6)
+    assert 0.9 * units * price * hours < m["cost_usd"].p50 <= units * price * hours * 1.0001
     reserved = scenario({"chip": "h100-sxm", "cloud": cloud}, tokens=2e11, reliability={"enabled": rel_on})
     s = api.simulate(reserved, replications=1, seed=4).summary
-    assert s["metrics"]["cost_usd"]["p50"] == pytest.approx(units * price * 300 * HOURS_PER_DAY, rel=1e-9)
-    assert s["costs"]["used_usd"] == pytest.approx(m["cost_usd"]["p50"], rel=1e-9)
+    assert s.metrics["cost_usd"].p50 == pytest.approx(units * price * 300 * HOURS_PER_DAY, rel=1e-9)
+    assert s.costs.used_usd == pytest.approx(m["cost_usd"].p50, rel=1e-9)
 
 
 # -- 11. the run's records: start date, typed events, layout columns ----------------------------------
@@ -387,7 +387,7 @@ def test_run_equals_estimate_on_random_fixed_fleets(chip, units, model, reserved
     """One rule for both: a fixed fleet without failures trains at the estimate's pace (issue: hardening 6)."""
     sc = scenario({"chip": chip, "units": units, "reserved_fraction": reserved}, model=model, tokens=5e10)
     expected = api.estimate(sc)["combined"]["time_to_train_days"]
-    got = api.simulate(sc, replications=1, seed=2).summary["metrics"]["time_to_train_days"]["p50"]
+    got = api.simulate(sc, replications=1, seed=2).summary.metrics["time_to_train_days"].p50
     assert got == pytest.approx(expected, rel=0.01)
 
 

@@ -1,9 +1,13 @@
 """`planner solve`: the smallest value of one input that finishes by a deadline at a quantile.
 
-Bisection on the simulation. Every evaluation uses the same root seed, so the points share their
-random numbers (common random numbers): the comparison between two values is not blurred by noise,
-and the answer is reproducible. Bisection assumes that a larger value never finishes later; the
-evaluated points are checked for that and the answer says whether they were monotone.
+Bisection on the simulation, or with several workers a k-section: each round evaluates k values that split
+the bracket into k + 1 equal parts, in parallel (k = the workers, at most ``MAX_POINTS_PER_ROUND``; two cores:
+thirds, a round narrows the bracket to a third in the wall time of one evaluation). Every evaluation uses
+the same root seed, so the points share their random numbers (common random numbers): the comparison
+between two values is not blurred by noise, and the answer is reproducible. The search assumes that a
+larger value never finishes later; the evaluated points are checked for that and the answer says whether
+they were monotone. Each evaluation's run is freed before the next (planner/decide/points.py), so memory
+stays flat over the evaluations.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from typing import Any
 from ..edits import format_path, get_value, parse_path, set_values, to_mapping
 from ..errors import ScenarioError
 from ..scenario import Scenario
+from ..sim.parallel import default_workers
 from ..sim.runner import finish_date
 from .points import finish_quantile_days, run_points
 
-MAX_EVALUATIONS = 40
+MAX_EVALUATIONS = 40  # values evaluated between the two ends, at most
+MAX_POINTS_PER_ROUND = 4  # values evaluated at once (each in its own process, with its own memory)
 SOLVE_MIN_REPLICATIONS = 20  # a quantile of fewer replications moves too much from one value to the next
 FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share of the range
 MONOTONE_SLACK = 0.01  # a larger value may finish this share later and still count as monotone
@@ -43,17 +49,40 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
     return path, integer, low, high
 
 
-def planned_points(scenario: Scenario, path: str, low: float | None = None, high: float | None = None,
-                   source: str = "<scenario>", step: float | None = None) -> list[Scenario]:
-    """The runs a goal seek may need, for its time estimate: both ends, then a bisection step per halving.
+def points_per_round(workers: int | None = None) -> int:
+    """How many values a round of the search evaluates at once.
 
-    The bisection's values lie between the ends; they are counted at the larger end's work (a bound).
+    One per worker (default: the cores), at most ``MAX_POINTS_PER_ROUND``; one worker bisects.
+    """
+    return max(1, min(default_workers() if workers is None else workers, MAX_POINTS_PER_ROUND))
+
+
+def round_values(lo: float, hi: float, k: int, integer: bool) -> list:
+    """The values a round evaluates: ``k`` that split (lo, hi) into k + 1 equal parts, strictly inside it.
+
+    One value is the bisection's midpoint. Whole numbers are rounded down; values that coincide count once.
+    """
+    if k == 1:
+        values = [(lo + hi) // 2 if integer else (lo + hi) / 2]
+    else:
+        values = [lo + (hi - lo) * j // (k + 1) if integer else lo + (hi - lo) * j / (k + 1) for j in range(1, k + 1)]
+    return [v for v in dict.fromkeys(values) if lo < v < hi]
+
+
+def planned_points(scenario: Scenario, path: str, low: float | None = None, high: float | None = None,
+                   source: str = "<scenario>", step: float | None = None,
+                   workers: int | None = None) -> list[Scenario]:
+    """The runs a goal seek may need, for its time estimate: both ends, then k values per round.
+
+    A round narrows the bracket to 1/(k+1) of it (k = :func:`points_per_round`). The search's values lie
+    between the ends; they are counted at the larger end's work (a bound).
     """
     path, integer, low, high = bounds(scenario, path, low, high)
     lo_s, hi_s = set_values(scenario, {path: low}, source), set_values(scenario, {path: high}, source)
     resolution = step or (1 if integer else FLOAT_TOLERANCE * (high - low))
-    halvings = math.ceil(math.log2((high - low) / resolution)) if high - low > resolution else 0
-    return [lo_s, hi_s] + [hi_s] * min(MAX_EVALUATIONS, halvings)
+    k = points_per_round(workers)
+    rounds = math.ceil(math.log((high - low) / resolution, k + 1)) if high - low > resolution else 0
+    return [lo_s, hi_s] + [hi_s] * min(MAX_EVALUATIONS, k * rounds)
 
 
 def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
@@ -64,7 +93,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
 
     Returns {found, value, path, quantile, deadline, finish_date, time_to_train_days, cost_usd, monotone,
     evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline. ``step`` is
-    the resolution of the answer (default 1 for whole numbers, 0.1% of the range for others).
+    the resolution of the answer (default 1 for whole numbers, 0.1% of the range for others). ``workers``
+    values are evaluated at once (default: the cores, at most ``MAX_POINTS_PER_ROUND``).
     """
     if not 0 < quantile < 1:
         raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
@@ -81,10 +111,10 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers,
                                          source=source, labels=[f"{path}={v}" for v in todo]), strict=True):
             t = finish_quantile_days(r["time_to_train_days"], quantile)
-            cost = r["summary"]["metrics"]["cost_usd"]
+            cost = r["summary"].metrics["cost_usd"]
             seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
                        "finish_date": finish_date(scenario.start, t), "meets": t <= limit_days,
-                       "cost_usd": cost.get("p50"), "cost_usd_mean": cost.get("mean")}
+                       "cost_usd": cost.p50, "cost_usd_mean": cost.mean}
         if progress:
             progress(len(seen), len(seen))
 
@@ -95,12 +125,16 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         best = low
     else:
         lo, hi = low, high  # lo misses, hi meets
-        for _ in range(MAX_EVALUATIONS):
-            if hi - lo <= (step or (1 if integer else FLOAT_TOLERANCE * (high - low))):
+        k, budget = points_per_round(workers), MAX_EVALUATIONS
+        while budget > 0 and hi - lo > (step or (1 if integer else FLOAT_TOLERANCE * (high - low))):
+            values = round_values(lo, hi, k, integer)[:budget]
+            if not values:  # nothing left strictly inside the bracket (a step finer than whole numbers)
                 break
-            mid = (lo + hi) // 2 if integer else (lo + hi) / 2
-            evaluate([mid])
-            lo, hi = (lo, mid) if seen[mid]["meets"] else (mid, hi)
+            budget -= len(values)
+            evaluate(values)  # in parallel, one process per value
+            # the bracket becomes the part between the last value that misses and the first that meets
+            first = next((v for v in values if seen[v]["meets"]), hi)
+            lo, hi = max([lo] + [v for v in values if v < first]), first
         best = hi
     pts = sorted(seen.values(), key=lambda e: e["value"])
     # monotone: once a value meets the deadline every larger evaluated value does too, and a larger value

@@ -70,7 +70,7 @@ def sweep(scenario: Scenario, axes: Sequence[Axis], replications: int | None = N
     inputs, scenarios = grid(scenario, axes, source)
     results = run_points(scenarios, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
                          workers=workers, progress=progress, source=source, labels=[point_label(i) for i in inputs])
-    rows = [{"point": i, **inp, "replications": r["summary"]["replications"], **point_row(r["summary"])}
+    rows = [{"point": i, **inp, "replications": r["summary"].replications, **point_row(r["summary"])}
             for i, (inp, r) in enumerate(zip(inputs, results, strict=True))]
     return pd.DataFrame(rows)
 

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
 from ..stats import NEVER
+from ..summary import FinishDates, Summary
 
 INTERRUPTIONS = ("failure", "restart", "maintenance", "replan")
 _MARKERS = {
@@ -386,20 +387,20 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
 # ---------------------------------------------------------------- risk over replications
 
 
-def deadlines(summary: dict | None, start) -> list[tuple[str, float]]:
+def deadlines(summary: Summary | None, start) -> list[tuple[str, float]]:
     """(label, days) of each `expect` deadline on time to train (its max), from the summary."""
     out = []
-    for e in (summary or {}).get("expectations") or []:
-        if e.get("metric") == "time_to_train_days" and e.get("max") is not None:
-            q = e.get("quantile")
+    for e in summary.expectations if summary is not None else ():
+        if e.metric == "time_to_train_days" and e.max is not None:
+            q = e.quantile
             label = f"deadline p{q * 100:g}" if q is not None else "deadline"
             if start is not None:
-                label += f" {(pd.Timestamp(start) + pd.Timedelta(days=float(e['max']))).date().isoformat()}"
-            out.append((label, float(e["max"])))
+                label += f" {(pd.Timestamp(start) + pd.Timedelta(days=float(e.max))).date().isoformat()}"
+            out.append((label, float(e.max)))
     return out
 
 
-def fan_figure(fan: pd.DataFrame | None, summary: dict | None = None, start=None) -> go.Figure:
+def fan_figure(fan: pd.DataFrame | None, summary: Summary | None = None, start=None) -> go.Figure:
     """Cumulative tokens trained: the P10-P90 band and the median over replications, with the deadlines."""
     title = "Tokens trained over the replications (P10-P90 band, median)"
     if not _usable(fan, "date", "tokens_p10", "tokens_p50", "tokens_p90"):
@@ -421,7 +422,8 @@ def fan_figure(fan: pd.DataFrame | None, summary: dict | None = None, start=None
     return fig
 
 
-def finish_cdf_figure(replications: pd.DataFrame | None, summary: dict | None = None, start=None) -> go.Figure:
+def finish_cdf_figure(replications: pd.DataFrame | None, summary: Summary | None = None,
+                      start=None) -> go.Figure:
     """The empirical CDF of finish dates, with the chance of finishing by each `expect` deadline."""
     title = "Chance of finishing by each date"
     if not _usable(replications, "time_to_train_days") or start is None:
@@ -460,10 +462,10 @@ def cost_histogram_figure(replications: pd.DataFrame | None) -> go.Figure:
 def result_figures(result: RunResult) -> dict[str, go.Figure]:
     """Every chart of a run, keyed by a short name, in display order (replications only when there are several)."""
     t0 = result.start
-    dates = result.summary.get("finish_date") or {}
+    dates = result.summary.finish_date or FinishDates()
     figures = {
         "capacity": capacity_figure(result.schedule, result.plan),
-        "tokens": tokens_figure(result.schedule, result.events, finish_band=(dates.get("p10"), dates.get("p90"))),
+        "tokens": tokens_figure(result.schedule, result.events, finish_band=(dates.p10, dates.p90)),
         "contribution": contribution_figure(result.schedule),
         "cost": cost_figure(result.schedule),
         "timeline": timeline_figure(result.layouts, result.events, start=t0),
@@ -487,11 +489,10 @@ def result_figure_builders(result: RunResult) -> dict[str, Callable[[], go.Figur
     result_figures (tests/test_report.py checks it).
     """
     t0 = result.start
-    dates = result.summary.get("finish_date") or {}
+    dates = result.summary.finish_date or FinishDates()
     builders: dict[str, Callable[[], go.Figure]] = {
         "capacity": lambda: capacity_figure(result.schedule, result.plan),
-        "tokens": lambda: tokens_figure(result.schedule, result.events,
-                                        finish_band=(dates.get("p10"), dates.get("p90"))),
+        "tokens": lambda: tokens_figure(result.schedule, result.events, finish_band=(dates.p10, dates.p90)),
         "contribution": lambda: contribution_figure(result.schedule),
         "cost": lambda: cost_figure(result.schedule),
         "timeline": lambda: timeline_figure(result.layouts, result.events, start=t0),

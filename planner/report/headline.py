@@ -1,4 +1,4 @@
-"""The headline figures of a run, read from summary.json and formatted for people (report and app)."""
+"""The headline figures of a run, read from its Summary (summary.json) and formatted for people (report and app)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from ..catalog import models
 from ..fmt import fmt_si, fmt_usd, num
 from ..metrics import METRICS, fmt_value
-from ..stats import NEVER
+from ..summary import Stat, Summary
 
 
 @dataclass(frozen=True)
@@ -32,70 +32,66 @@ def stat(metric: Any, key: str = "p50") -> float | None:
     return num(metric)
 
 
-def _spread(metric: Any, name: str) -> str:
-    lo, hi = stat(metric, "p10"), stat(metric, "p90")
-    if not isinstance(metric, Mapping) or num(metric.get("p10")) is None or num(metric.get("p90")) is None:
+def _spread(metric: Stat | None, name: str) -> str:
+    if metric is None or num(metric.p10) is None or num(metric.p90) is None:
         return ""
-    return f"p10 {fmt_value(name, lo)} · p90 {fmt_value(name, hi)}"
+    return f"p10 {fmt_value(name, num(metric.p10))} · p90 {fmt_value(name, num(metric.p90))}"
 
 
-def headline_items(summary: Mapping[str, Any]) -> list[Headline]:
+def headline_items(summary: Summary) -> list[Headline]:
     """The headline figures, in display order.
 
     Time to train, finish probability, cost, energy, MFU, goodput and chip-hours.
     """
-    metrics = summary.get("metrics") or {}
     out = []
     for m in METRICS:
         key, label = m.key, m.label + (" (p50)" if m.distribution else "")
-        metric = metrics.get(key)
-        detail = _spread(metric, key)
-        if key == "finish_probability" and summary.get("replications") is not None:
-            detail = f"of {summary['replications']} replication(s)"
-        out.append(Headline(key, label, fmt_value(key, stat(metric)), detail))
+        detail = _spread(summary.stat(key), key)
+        if key == "finish_probability" and summary.replications is not None:
+            detail = f"of {summary.replications} replication(s)"
+        out.append(Headline(key, label, fmt_value(key, summary.value(key)), detail))
         if key == "time_to_train_days":
             out.extend(_date_items(summary))
     return out
 
 
-def _date_items(summary: Mapping[str, Any]) -> list[Headline]:
+def _date_items(summary: Summary) -> list[Headline]:
     """Finish date (p50, with p10/p90), the start date, and training days apart from days waiting for capacity."""
     out = []
-    fd = summary.get("finish_date") or {}
-    if fd.get("p50"):
-        out.append(Headline("finish_date", "Finish date (p50)", fd["p50"],
-                            f"p10 {fd.get('p10')} · p90 {fd.get('p90')} · start {summary.get('start')}"))
-    for key, label in (("training_days", "Training days (p50)"), ("waiting_days", "Waiting for capacity (p50)")):
-        m = summary.get(key)
-        if isinstance(m, Mapping) and num(m.get("p50")) is not None:
-            out.append(Headline(key, label, fmt_value("time_to_train_days", stat(m)),
+    fd = summary.finish_date
+    if fd is not None and fd.p50:
+        out.append(Headline("finish_date", "Finish date (p50)", fd.p50,
+                            f"p10 {fd.p10} · p90 {fd.p90} · start {summary.start}"))
+    for key, label, m in (("training_days", "Training days (p50)", summary.training_days),
+                          ("waiting_days", "Waiting for capacity (p50)", summary.waiting_days)):
+        if m is not None and num(m.p50) is not None:
+            out.append(Headline(key, label, fmt_value("time_to_train_days", m.at()),
                                 _spread(m, "time_to_train_days")))
-    st = summary.get("strategy")
-    if isinstance(st, Mapping) and st.get("mode"):
-        choices = st.get("choices") or {}
-        detail = " + ".join(str(p) for p in st.get("pools") or [])
-        if len(choices) > 1:
-            detail += f" (most often; {len(choices)} choices over the replications)"
-        out.append(Headline("strategy", "Strategy", str(st["mode"]), detail))
+    st = summary.strategy
+    if st is not None and st.mode:
+        detail = " + ".join(str(p) for p in st.pools)
+        if len(st.choices) > 1:
+            detail += f" (most often; {len(st.choices)} choices over the replications)"
+        out.append(Headline("strategy", "Strategy", str(st.mode), detail))
     return out
 
 
-def expectation_rows(summary: Mapping[str, Any]) -> list[dict[str, str]]:
+def expectation_rows(summary: Summary) -> list[dict[str, str]]:
     """The summary's expectations as display rows: check, value, result (PASS/FAIL)."""
     rows = []
-    for e in summary.get("expectations") or []:
-        metric = str(e.get("metric", "?"))
-        what = metric + (f" p{num(e['quantile']) * 100:g}" if num(e.get("quantile")) is not None else "")
+    for e in summary.expectations:
+        metric = e.metric
+        what = metric + (f" p{num(e.quantile) * 100:g}" if num(e.quantile) is not None else "")
         bounds = []
-        if num(e.get("min")) is not None:
-            bounds.append(f"≥ {fmt_value(metric, num(e['min']))}")
-        if num(e.get("max")) is not None:
-            bounds.append(f"≤ {fmt_value(metric, num(e['max']))}")
+        if num(e.min) is not None:
+            bounds.append(f"≥ {fmt_value(metric, num(e.min))}")
+        if num(e.max) is not None:
+            bounds.append(f"≤ {fmt_value(metric, num(e.max))}")
         rows.append(
             {
                 "check": f"{what} {' and '.join(bounds)}".strip(),
-                "value": fmt_value(metric, num(e.get("value"))),
-                "result": "PASS" if e.get("passed") else "FAIL",
+                "value": fmt_value(metric, num(e.value)),
+                "result": "PASS" if e.passed else "FAIL",
             }
         )
     return rows
@@ -120,50 +116,51 @@ def tokens_label(tokens: Any) -> str:
     return "—" if num(tokens) is None else fmt_si(num(tokens)).replace(" ", "") + " tokens"
 
 
-def _pools_label(summary: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
-    used = list((summary.get("strategy") or {}).get("pools") or [])
+def _pools_label(summary: Summary, inputs: Mapping[str, Any]) -> str:
+    used = list(summary.strategy.pools) if summary.strategy is not None else []
     if not used:
         used = [p.get("name", "?") for p in inputs.get("fleet") or []]
     return " + ".join(used) or "—"
 
 
-def answer_sentence(summary: Mapping[str, Any], inputs: Mapping[str, Any]) -> str:
+def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
     """The inputs and the answer in one sentence.
 
     E.g. 'Llama 3 405B, 15T tokens, on azure-h100 (single): finishes 2024-10-21 (P50), 2024-11-02 (P90);
     $1.1 B committed, $403 M used'.
     """
-    mode = (summary.get("strategy") or {}).get("mode") or (inputs.get("strategy") or {}).get("mode") or "auto"
+    chosen = summary.strategy.mode if summary.strategy is not None else None
+    mode = chosen or (inputs.get("strategy") or {}).get("mode") or "auto"
     head = (f"{model_label(inputs)}, {tokens_label((inputs.get('workload') or {}).get('tokens'))}, "
             f"on {_pools_label(summary, inputs)} ({mode})")
-    dates = summary.get("finish_date") or {}
-    if dates.get("p50") and dates["p50"] != NEVER:
-        p90 = dates.get("p90")
-        when = f"finishes {dates['p50']} (P50)" + (f", {p90} (P90)" if p90 and p90 != NEVER else ", P90 never")
+    dates = summary.finish_date
+    if dates is not None and dates.finished("p50"):
+        when = f"finishes {dates.p50} (P50)" + (f", {dates.p90} (P90)" if dates.finished("p90") else ", P90 never")
     else:
         when = f"does not finish within {inputs.get('horizon_days', '?')} days (P50)"
-    c = summary.get("costs") or {}
-    money = f"{fmt_usd(num(c.get('committed_usd')))} committed, {fmt_usd(num(c.get('used_usd')))} used"
+    c = summary.costs
+    committed, used = (c.committed_usd, c.used_usd) if c is not None else (None, None)
+    money = f"{fmt_usd(num(committed))} committed, {fmt_usd(num(used))} used"
     return f"{head}: {when}; {money}"
 
 
-def limit_lines(summary: Mapping[str, Any]) -> list[str]:
+def limit_lines(summary: Summary) -> list[str]:
     """What held the job below the chips in service (summary.json ``limits``), one plain sentence each."""
-    return [f"Limited by {s}" for s in summary.get("limits") or [] if isinstance(s, str)]
+    return [f"Limited by {s}" for s in summary.limits if isinstance(s, str)]
 
 
-def finish_items(summary: Mapping[str, Any]) -> list[Headline]:
+def finish_items(summary: Summary) -> list[Headline]:
     """Finish date (P50, with P10 and P90) and the committed / used / idle spend."""
     out = []
-    dates = summary.get("finish_date") or {}
-    if dates:
-        out.append(Headline("finish_date", "Finish date (P50)", dates.get("p50") or "never",
-                            f"P10 {dates.get('p10') or 'never'} · P90 {dates.get('p90') or 'never'}"))
-    c = summary.get("costs") or {}
-    if c:
-        out.append(Headline("committed_usd", "Committed", fmt_usd(num(c.get("committed_usd"))),
-                            f"idle {fmt_usd(num(c.get('idle_usd')))}"))
-        out.append(Headline("used_usd", "Used by the job", fmt_usd(num(c.get("used_usd")))))
+    dates = summary.finish_date
+    if dates is not None:
+        out.append(Headline("finish_date", "Finish date (P50)", dates.p50 or "never",
+                            f"P10 {dates.p10 or 'never'} · P90 {dates.p90 or 'never'}"))
+    c = summary.costs
+    if c is not None:
+        out.append(Headline("committed_usd", "Committed", fmt_usd(num(c.committed_usd)),
+                            f"idle {fmt_usd(num(c.idle_usd))}"))
+        out.append(Headline("used_usd", "Used by the job", fmt_usd(num(c.used_usd))))
     return out
 
 

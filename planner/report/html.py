@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html as _html
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import plotly.offline
 
 from ..fmt import fmt_usd
 from ..results import RunResult
+from ..summary import Summary
 from . import charts, headline, tables
 
 MAX_EVENTS = 50  # rows per kind of event on the page (events.csv keeps every one)
@@ -76,11 +76,11 @@ def detail_note(result: RunResult) -> str:
     reps = result.replications
     if reps is None or len(reps) < 2:
         return ""
-    used = result.summary.get("pools_used") or {}
+    used = result.summary.pools_used or {}
     pools = ", ".join(f"{k}: {v}" for k, v in used.items())
     first = reps.iloc[0]
     return (f'<p class="note">The capacity, progress, cost and timeline charts show replication 0 '
-            f"(spawn key {_e(first.get('spawn_key', 0))} of seed {_e(result.summary.get('seed'))}, pool "
+            f"(spawn key {_e(first.get('spawn_key', 0))} of seed {_e(result.summary.seed)}, pool "
             f"{_e(first.get('pool', ''))}); the risk charts cover all {len(reps)} replications. "
             f"Pools used: {_e(pools)}." + (" The replications differ in the pool they used."
                                            if len(used) > 1 else "") + "</p>")
@@ -126,11 +126,11 @@ def _answer_html(result: RunResult) -> str:
     return f'<p class="answer">{_e(sentence)}</p>{limits}{inputs}'
 
 
-def _costs_html(summary: Mapping[str, Any]) -> str:
-    pools = (summary.get("costs") or {}).get("pools") or []
+def _costs_html(summary: Summary) -> str:
+    pools = summary.costs.pools if summary.costs is not None else ()
     if not pools:
         return ""
-    df = pd.DataFrame(pools)[["pool", "committed_usd", "used_usd", "idle_usd"]]
+    df = pd.DataFrame([p.to_json() for p in pools])[["pool", "committed_usd", "used_usd", "idle_usd"]]
     return "<h2>Committed, used and idle spend by pool</h2>" + _table_html(df)
 
 
@@ -148,7 +148,7 @@ def _events_html(events: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def _headline_html(summary: Mapping[str, Any]) -> str:
+def _headline_html(summary: Summary) -> str:
     cards = "".join(
         f'<div class="card"><div class="label">{_e(h.label)}</div><div class="value">{_e(h.value)}</div>'
         f'<div class="detail">{_e(h.detail)}</div></div>'
@@ -179,14 +179,14 @@ def _headline_html(summary: Mapping[str, Any]) -> str:
 def _meta(result: RunResult) -> str:
     s = result.summary
     parts = []
-    if s.get("seed") is not None:
-        parts.append(f"seed {s['seed']}")
-    if s.get("replications") is not None:
-        parts.append(f"{s['replications']} replication(s)")
+    if s.seed is not None:
+        parts.append(f"seed {s.seed}")
+    if s.replications is not None:
+        parts.append(f"{s.replications} replication(s)")
     if result.start is not None:
         parts.append(f"start {result.start.isoformat()}")
-    if s.get("planner_version"):
-        parts.append(f"planner {s['planner_version']}")
+    if s.planner_version:
+        parts.append(f"planner {s.planner_version}")
     return " · ".join(_e(p) for p in parts)
 
 
@@ -219,7 +219,7 @@ def _strategies_html(result: RunResult) -> str:
 
 def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> str:
     """The whole report page as a string."""
-    name = result.summary.get("scenario") or result.scenario_name
+    name = result.summary.scenario or result.scenario_name
     figs = charts.result_figures(result)
     chart_html = "".join(
         f"<h2>{_e(_CHART_TITLES.get(key, key))}</h2>{_figure_html(fig, f'chart-{key}')}" for key, fig in figs.items()

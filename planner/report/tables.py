@@ -23,6 +23,7 @@ from ..results import (
     RunResult,
 )
 from ..stats import quantiles
+from ..summary import Summary
 from .charts import interruptions_per_week
 from .headline import answer_sentence, input_rows
 
@@ -60,9 +61,9 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def summary_json(summary: Mapping[str, Any]) -> str:
+def summary_json(summary: Summary) -> str:
     """The text of summary.json (docs/formats.md), two-space indented, strict JSON."""
-    return json.dumps(plain(summary), indent=2, allow_nan=False) + "\n"
+    return json.dumps(plain(summary.to_json()), indent=2, allow_nan=False) + "\n"
 
 
 def write_summary(result: RunResult, path: Path) -> None:
@@ -213,38 +214,36 @@ def _excel_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
 
 def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]]:
     """The readable summary sheet: (label, p10, p50, p90, number format kind) rows, sections as label-only rows."""
-    s = plain(result.summary)
+    s = result.summary
     rows: list[tuple[str, Any, Any, Any, str]] = [(answer_sentence(s, result.inputs), None, None, None, "title"),
                                                   ("", None, None, None, "")]
     rows.append(("Answer", "P10", "P50", "P90", "head"))
-    dates = s.get("finish_date") or {}
-    if dates:
-        rows.append(("finish date", *(dates.get(q) for q in ("p10", "p50", "p90")), "date"))
+    if s.finish_date is not None:
+        rows.append(("finish date", s.finish_date.p10, s.finish_date.p50, s.finish_date.p90, "date"))
     kinds = {"USD": "usd", "share": "pct", "days": "num1", "MWh": "num0", "chip-h": "num0"}
     for m in METRICS:
-        v = (s.get("metrics") or {}).get(m.key)
-        if isinstance(v, Mapping):
-            rows.append((f"{m.label} [{m.unit}]", v.get("p10"), v.get("p50"), v.get("p90"), kinds.get(m.unit, "num1")))
-        elif v is not None:
-            rows.append((f"{m.label} [{m.unit}]", None, v, None, kinds.get(m.unit, "num1")))
-    c = s.get("costs") or {}
-    if c:
+        v = s.stat(m.key)
+        if v is not None:
+            rows.append((f"{m.label} [{m.unit}]", plain(v.p10), plain(v.p50), plain(v.p90), kinds.get(m.unit, "num1")))
+        elif m.key == "finish_probability" and s.finish_probability is not None:
+            rows.append((f"{m.label} [{m.unit}]", None, plain(s.finish_probability), None, kinds.get(m.unit, "num1")))
+    c = s.costs
+    if c is not None:
         rows += [("", None, None, None, ""), ("Spend (mean of replications)", "committed", "used", "idle", "head"),
-                 ("all pools", c.get("committed_usd"), c.get("used_usd"), c.get("idle_usd"), "usd")]
-        rows += [(f"pool {p['pool']}", p["committed_usd"], p["used_usd"], p["idle_usd"], "usd")
-                 for p in c.get("pools") or []]
-    if s.get("expectations"):
+                 ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
+        rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")
+                 for p in c.pools]
+    if s.expectations:
         rows += [("", None, None, None, ""), ("Expectations", "value", "bound", "passed", "head")]
-        for e in s["expectations"]:
-            q = f" p{e['quantile'] * 100:g}" if e.get("quantile") is not None else ""
-            bound = " and ".join(f"{k} {e[k]:g}" for k in ("min", "max") if e.get(k) is not None)
-            rows.append((f"{e['metric']}{q}", e.get("value"), bound, "PASS" if e.get("passed") else "FAIL", "num1"))
+        for e in s.expectations:
+            q = f" p{e.quantile * 100:g}" if e.quantile is not None else ""
+            bound = " and ".join(f"{k} {getattr(e, k):g}" for k in ("min", "max") if getattr(e, k) is not None)
+            rows.append((f"{e.metric}{q}", plain(e.value), bound, "PASS" if e.passed else "FAIL", "num1"))
     rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]
     rows += [(r["input"], r["value"], None, None, "text") for r in input_rows(result.inputs)]
     rows += [("", None, None, None, ""), ("Run", None, None, None, "head"),
-             ("seed", s.get("seed"), None, None, "int"), ("replications", s.get("replications"), None, None, "int"),
-             ("start", s.get("start"), None, None, "date"), ("planner version", s.get("planner_version"), None, None,
-                                                              "text")]
+             ("seed", plain(s.seed), None, None, "int"), ("replications", plain(s.replications), None, None, "int"),
+             ("start", s.start, None, None, "date"), ("planner version", s.planner_version, None, None, "text")]
     return rows
 
 

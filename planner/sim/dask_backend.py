@@ -1,12 +1,86 @@
-"""Replications on a Dask cluster: a scheduler address, or a local cluster of ``workers`` processes."""
+"""Replications on a Dask cluster: a scheduler address, or a local cluster of ``workers`` processes.
+
+What every task of one map shares (a scenario's Context with its layout planners: ~20 MiB once the first
+replication has filled its caches) does not travel with every task. A :class:`Shared` names it by a key and
+says how to build it from a small recipe (the scenario, a few KiB). On the local cluster the ready context
+crosses once per worker (scattered, broadcast), caches warm; on a scheduler's cluster only the recipe
+travels and each worker process builds the context once and keeps it (the last ``KEEP_BUILT`` keys) for the
+tasks and runs that follow. Tasks carry their items, several per task, so the per-task overhead stays small.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import PlannerError
+from .parallel import _chunks
 
 CONNECT_TIMEOUT_S = 10
+KEEP_BUILT = 2  # contexts a worker process keeps (a long-lived remote worker serves many runs)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every task of a map shares, built on each worker once: ``build(recipe)``, cached under ``key``.
+
+    ``build`` is a module-level function (pickled by name) and ``recipe`` small and picklable; equal keys
+    must mean equal contexts (:func:`scenario_key` with whatever else the recipe holds).
+    """
+
+    build: Callable[[Any], Any]
+    recipe: Any
+    key: str
+    ready: Any = None  # the built context when the caller has it: sent as is to the local cluster's workers
+
+
+def scenario_key(scenario) -> str:
+    """A short stable name of a scenario's content: the SHA-256 of its canonical JSON."""
+    from ..whatif import canonical_json
+
+    return hashlib.sha256(canonical_json(scenario).encode("utf-8")).hexdigest()
+
+
+_BUILT: OrderedDict[str, Any] = OrderedDict()  # in each worker process: key -> built context
+_BUILD_LOCK = threading.Lock()  # a worker with several threads still builds a context once
+_BUILDS = [0]  # contexts this process has built (read by tests through Client.run)
+
+
+def builds() -> int:
+    """How many shared contexts this process has built."""
+    return _BUILDS[0]
+
+
+def built(shared: Shared) -> Any:
+    """``shared``'s context: kept under its key from its first use in this process (``ready``, else built)."""
+    with _BUILD_LOCK:
+        if shared.key in _BUILT:
+            _BUILT.move_to_end(shared.key)
+            return _BUILT[shared.key]
+        if shared.ready is not None:
+            value = shared.ready
+        else:
+            value = shared.build(shared.recipe)
+            _BUILDS[0] += 1
+        _BUILT[shared.key] = value
+        while len(_BUILT) > KEEP_BUILT:
+            _BUILT.popitem(last=False)
+        return value
+
+
+def _run_batch(batch: list, fn: Callable, shared: Shared | None = None) -> list:
+    """One task: ``fn`` over a batch of items (with the worker's shared context first when there is one)."""
+    if shared is None:
+        return [fn(x) for x in batch]
+    context = built(shared)
+    return [fn(context, x) for x in batch]
 
 
 def connect(scheduler: str, client_class: Callable):
@@ -19,27 +93,105 @@ def connect(scheduler: str, client_class: Callable):
         raise PlannerError(f"--scheduler {shown}: cannot reach a Dask scheduler there ({why})") from None
 
 
-def map_dask(fn: Callable, items: list, scheduler: str | None = None, workers: int | None = None,
-             progress: Callable[[int, int], None] | None = None, total: int | None = None) -> list:
-    """``[fn(x) for x in items]`` on Dask, in the order of ``items`` (results are seeded per item)."""
-    from dask.distributed import Client, LocalCluster, as_completed
+PRELOAD = ("distributed", "planner.sim.runner")  # what the local cluster's workers import before they start
+
+
+def _fork_server() -> dict:
+    """Dask settings that fork the local workers from one server which has imported ``PRELOAD`` once.
+
+    Spawned workers (Dask's default) each start a fresh interpreter that imports distributed and then the
+    simulation (about 1 s of CPU apiece, on a machine whose cores the replications need). A fork server is a
+    fresh single-threaded process, so forking from it is as safe as spawning. Where there is none: spawn.
+    """
+    import multiprocessing
+
+    import dask
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not POSIX
+        return {}
+    from distributed.utils import get_mp_context
+
+    config = {"distributed.worker.multiprocessing-method": "forkserver"}
+    with dask.config.set(config):
+        # distributed sets its own preload on first use: let it, then add the simulation (the server reads
+        # the list when it starts, once per process)
+        get_mp_context().set_forkserver_preload(list(PRELOAD))
+    return config
+
+
+def start_fork_server() -> None:
+    """Start the local cluster's fork server now, in the background.
+
+    It imports ``PRELOAD`` while this process does other work (replication 0); the cluster started after
+    that forks its workers at once.
+    """
+    from multiprocessing import forkserver
+
+    if _fork_server():
+        forkserver.ensure_running()
+
+
+@contextmanager
+def client_of(scheduler: str | None = None, workers: int | None = None) -> Iterator:
+    """A Dask client of ``scheduler``, or of a local cluster of ``workers`` processes, closed on exit.
+
+    The local cluster starts cheaply: one thread per worker process, no dashboard, quiet logs.
+    """
+    import dask
+    from dask.distributed import Client, LocalCluster
 
     cluster = None
     if scheduler:
         client = connect(scheduler, Client)
     else:
-        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        with dask.config.set(_fork_server()):
+            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
-        futures = client.map(fn, items, pure=False)
-        done = 1
-        for _ in as_completed(futures):
-            done += 1
-            if progress:
-                progress(done, total or len(items) + 1)
-        return client.gather(futures)
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def tasks(items: list, slots: int, shared: Shared | None = None) -> list[list]:
+    """The items in batches, one batch per task.
+
+    A few tasks per worker slot when the items share a context (replications: milliseconds each),
+    one item per task otherwise (sweep points: a whole run each).
+    """
+    size = _chunks(len(items), max(1, slots)) if shared is not None else 1
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def map_dask(fn: Callable, items: list, scheduler: str | None = None, workers: int | None = None,
+             progress: Callable[[int, int], None] | None = None, total: int | None = None,
+             shared: Shared | None = None) -> list:
+    """``[fn(x) for x in items]`` on Dask, in the order of ``items`` (results are seeded per item).
+
+    With ``shared``: ``[fn(context, x) for x in items]``, ``context`` sent (local cluster) or built (a
+    scheduler's cluster) once per worker process, items batched several per task.
+    ``progress(k, total)`` counts one item already done before the map (replication 0).
+    """
+    from dask.distributed import as_completed
+
+    items = list(items)
+    with client_of(scheduler, workers) as client:
+        slots = sum(client.nthreads().values()) or workers or 2
+        batches = tasks(items, slots, shared)
+        if shared is None:
+            arg = None
+        elif scheduler:  # a cluster's workers (other machines): a few KiB of recipe in each task, built there once
+            arg = dataclasses.replace(shared, ready=None)
+        else:  # this machine's workers: the context as it is, once per worker
+            arg = client.scatter(shared, broadcast=True, hash=False)
+        futures = client.map(_run_batch, batches, fn=fn, shared=arg, pure=False)
+        sizes = {f.key: len(b) for f, b in zip(futures, batches, strict=True)}
+        done = 1
+        for f in as_completed(futures):
+            done += sizes[f.key]
+            if progress:
+                progress(done, total or len(items) + 1)
+        return [r for batch in client.gather(futures) for r in batch]

@@ -7,6 +7,7 @@ Results come back in the order of the seeds, so they do not depend on the number
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -27,6 +28,10 @@ def default_workers() -> int:
 def _init(context: Any) -> None:
     global _CONTEXT
     _CONTEXT = context
+    # what the worker inherited (forked) or received stays for its lifetime: keep the collector off it, so
+    # that a collection (planner/decide/points.py collects after each point) scans only the worker's own
+    # objects and does not touch, and copy, every page shared with the parent
+    gc.freeze()
 
 
 def _call(args: tuple[Callable, Any]) -> Any:

@@ -18,15 +18,20 @@ from ..results import RunResult
 from ..scenario import Scenario
 from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
 from ..strategy import Context, options
+from ..summary import Costs, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
 from .draws import replication_draws
 from .replication import ReplicationOutput, compare, run_replication
 
 FAN_SAMPLE = 100  # the first replications also return their daily tokens trained, for the fan chart
 
 
-def _one(args) -> dict:
-    scenario, ctx, item, n = args
-    return _one_seed((scenario, ctx, n), item)
+def _one(recipe: tuple[Scenario, int]) -> tuple:
+    """The context of _one_seed as a Dask worker builds it, once, from (scenario, n).
+
+    The scenario, its Context (the layout planners are built on the worker, not shipped) and n.
+    """
+    scenario, n = recipe
+    return scenario, Context(scenario, layout_planners(scenario)), n
 
 
 def _one_seed(context, item) -> dict:
@@ -88,53 +93,54 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
 
 
 def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
-    """summary.json's `start`, `finish_date` {p10, p50, p90}, training and waiting days, pools used."""
+    """The Summary fields `start`, `finish_date` {p10, p50, p90}, training and waiting days and pools used."""
     ttt = time_quantiles(reps["time_to_train_days"])
     return {
         "start": scenario.start.isoformat(),
         # a quantile beyond the finish probability is never (docs/formats.md)
-        "finish_date": {k: finish_date(scenario.start, ttt[k]) or NEVER for k in ("p10", "p50", "p90")},
-        "training_days": quantiles(reps["training_days"]),
-        "waiting_days": quantiles(reps["waiting_days"]),
+        "finish_date": FinishDates(**{k: finish_date(scenario.start, ttt[k]) or NEVER for k in ("p10", "p50", "p90")}),
+        "training_days": Stat.from_json(quantiles(reps["training_days"])),
+        "waiting_days": Stat.from_json(quantiles(reps["waiting_days"])),
         "pools_used": dict(sorted(Counter(reps["pool"]).items())),
     }
 
 
-def summarize(scenario: Scenario, seed: int, rows: list[dict]) -> dict:
-    """summary.json (docs/formats.md) from the replications' metrics."""
+def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | None = None,
+              costs: Costs | None = None) -> Summary:
+    """summary.json (docs/formats.md) from the replications' metrics, with ``dates_summary`` and the costs."""
     n = len(rows)
-    metrics = {m: quantiles([r[m] for r in rows]) for m in DISTRIBUTION_KEYS}
-    metrics["time_to_train_days"] = time_quantiles([r["time_to_train_days"] for r in rows])
-    metrics["finish_probability"] = sum(r["finished"] for r in rows) / n
-    metrics = {k: metrics[k] for k in ("time_to_train_days", "finish_probability", *DISTRIBUTION_KEYS[1:])}
+    # in DISTRIBUTION_KEYS' order, time to train first; it counts an unfinished replication as never
+    metrics = {m: Stat.from_json(time_quantiles([r[m] for r in rows]) if m == "time_to_train_days"
+                                 else quantiles([r[m] for r in rows])) for m in DISTRIBUTION_KEYS}
+    finish_probability = sum(r["finished"] for r in rows) / n
     expectations = []
     for e in scenario.expect:
         if e.metric == "finish_probability":
-            value = metrics["finish_probability"]
+            value = finish_probability
         else:
             q = 0.5 if e.quantile is None else e.quantile
             vals = [r[e.metric] for r in rows]
             # the same quantile as summary.json's; an unfinished run never meets a deadline
             value = time_quantile(vals, q) if e.metric == "time_to_train_days" else quantile_at(vals, q)
         ok = (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
-        item = {"metric": e.metric, "quantile": e.quantile, "max": e.max, "min": e.min,
-                "value": value if math.isfinite(value) else None, "passed": bool(ok)}
-        expectations.append({k: v for k, v in item.items() if v is not None or k in ("value", "passed")})
+        expectations.append(ExpectationResult(metric=e.metric, quantile=e.quantile, max=e.max, min=e.min,
+                                              value=value if math.isfinite(value) else None, passed=bool(ok)))
     modes = pd.Series([r["mode"] for r in rows]).value_counts()
     pools = pd.Series([r["pool"] for r in rows]).value_counts()
-    strategy = {"mode": str(modes.index[0]), "pools": str(pools.index[0]).split(" + "),
-                "setting": scenario.strategy.mode,
-                "choices": {f"{m}: {p}": int(c) for (m, p), c in
-                            pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows],
-                                               strict=True))).value_counts().items()}}
-    return {"scenario": scenario.name, "planner_version": __version__, "seed": seed, "replications": n,
-            "start": scenario.start.isoformat(), "strategy": strategy,
-            "metrics": metrics, "expectations": expectations,
-            # what held the job below the chips in service in replication 0 (the one the tables show)
-            "limits": list(rows[0].get("limits") or [])}
+    strategy = StrategyChoice(mode=str(modes.index[0]), pools=tuple(str(pools.index[0]).split(" + ")),
+                              setting=scenario.strategy.mode,
+                              choices={f"{m}: {p}": int(c) for (m, p), c in
+                                       pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows],
+                                                          strict=True))).value_counts().items()})
+    dates = {"start": scenario.start.isoformat(), **(dates or {})}
+    return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
+                   strategy=strategy, metrics=metrics, finish_probability=finish_probability,
+                   expectations=tuple(expectations),
+                   # what held the job below the chips in service in replication 0 (the one the tables show)
+                   limits=tuple(rows[0].get("limits") or []), **dates, costs=costs)
 
 
-def summarize_costs(rows: list[dict]) -> dict:
+def summarize_costs(rows: list[dict]) -> Costs:
     """summary.json ``costs``: committed, used and idle spend, means over the replications, and per pool.
 
     Means, not medians, so that idle = committed - used holds for the totals as for each replication.
@@ -148,8 +154,8 @@ def summarize_costs(rows: list[dict]) -> dict:
                 acc[k] += c[k] / n
     committed = sum(r["cost_usd"] for r in rows) / n
     used = sum(r.get("used_usd", 0.0) for r in rows) / n
-    return {"committed_usd": committed, "used_usd": used, "idle_usd": max(committed - used, 0.0),
-            "pools": [{"pool": k, **v} for k, v in pools.items()]}
+    return Costs(committed_usd=committed, used_usd=used, idle_usd=max(committed - used, 0.0),
+                 pools=tuple(PoolCosts(pool=k, **v) for k, v in pools.items()))
 
 
 def delivery_plan(scenario: Scenario) -> pd.DataFrame:
@@ -179,10 +185,12 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         progress(1, n)
     rest = [(scenario, ctx, s, n) for s in seeds[1:]]
     if rest and backend == "dask":
-        from .dask_backend import map_dask
+        from .dask_backend import Shared, map_dask, scenario_key
 
-        rest = [(scenario, ctx, (i, s), n) for i, s in enumerate(seeds[1:], start=1)]
-        rows.extend(map_dask(_one, rest, scheduler=scheduler, workers=workers, progress=progress, total=n))
+        # the Context crosses once per local worker; a scheduler's workers build it once from the scenario
+        shared = Shared(_one, (scenario, n), f"{scenario_key(scenario)}/{n}", ready=(scenario, ctx, n))
+        rows.extend(map_dask(_one_seed, list(enumerate(seeds[1:], start=1)), scheduler=scheduler, workers=workers,
+                             progress=progress, total=n, shared=shared))
     elif rest:
         from .parallel import map_local
 
@@ -190,9 +198,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
                               workers=workers, progress=(lambda k: progress(k + 1, n)) if progress else None))
     fan = tokens_fan(scenario, rows)
     reps = replication_table(scenario, seed, seeds, rows)
-    summary = summarize(scenario, seed, rows)
-    summary.update(dates_summary(scenario, reps))
-    summary["costs"] = summarize_costs(rows)
+    summary = summarize(scenario, seed, rows, dates_summary(scenario, reps), summarize_costs(rows))
     return RunResult(
         scenario_name=scenario.name,
         summary=summary,

@@ -1,0 +1,297 @@
+"""summary.json as typed records: what a `planner run` reports (docs/formats.md), read by attribute.
+
+``Summary.to_json()`` gives exactly the summary.json mapping (the contract's keys, in its order) and
+``Summary.from_json()`` reads one back: from a file, from another run, from an older app session. Reading
+is tolerant: a missing optional section is None (a missing list or mapping is empty) and ``to_json``
+leaves it out again, so a summary read from a file writes back the keys it had. Only ``scenario``,
+``metrics``, ``expectations`` and ``limits`` are always written.
+
+Values are kept as given (numbers are not rounded or converted); the writer turns numpy scalars and
+non-finite floats into strict JSON (``planner.report.tables.summary_json``). No pandas here: `planner
+estimate` never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fmt import num
+from .stats import NEVER
+
+QUANTILE_KEYS = ("p10", "p50", "p90")
+TIME_KEY = "time_to_train_days"  # summary.json writes finish_probability right after it
+PROBABILITY_KEY = "finish_probability"  # the one metric that is a single number, not a Stat
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A figure over the replications: its mean and P10/P50/P90 (None where no replication gives one).
+
+    For time to train a quantile beyond the finish probability is None (never), and the mean counts the
+    replications that finished.
+    """
+
+    mean: float | None = None
+    p10: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+
+    def at(self, q: str = "p50") -> float | None:
+        """The ``q`` figure (``mean``, ``p10``, ``p50`` or ``p90``) as a finite float, else None.
+
+        No fallback to the mean: for time to train a quantile beyond the finish probability is never, and
+        the mean of the replications that finished is not that quantile.
+        """
+        return num(getattr(self, q))
+
+    def items(self) -> list[tuple[str, float | None]]:
+        """(key, value) pairs in summary.json's order: mean, p10, p50, p90."""
+        return [("mean", self.mean), ("p10", self.p10), ("p50", self.p50), ("p90", self.p90)]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"mean": .., "p10": .., "p50": .., "p90": ..}``."""
+        return dict(self.items())
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Stat:
+        """From ``{"mean", "p10", "p50", "p90"}`` (missing keys are None)."""
+        return cls(d.get("mean"), d.get("p10"), d.get("p50"), d.get("p90"))
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """One `expect` check of the scenario and what the run gave: ``value`` None when it never happened."""
+
+    metric: str
+    quantile: float | None = None
+    max: float | None = None
+    min: float | None = None
+    value: float | None = None
+    passed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """metric, quantile, max, min (each only when set), value, passed."""
+        out: dict[str, Any] = {"metric": self.metric}
+        for k in ("quantile", "max", "min"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        out["value"] = self.value
+        out["passed"] = self.passed
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ExpectationResult:
+        """From one entry of summary.json ``expectations``."""
+        return cls(metric=str(d.get("metric", "?")), quantile=d.get("quantile"), max=d.get("max"), min=d.get("min"),
+                   value=d.get("value"), passed=bool(d.get("passed", False)))
+
+
+@dataclass(frozen=True)
+class StrategyChoice:
+    """The strategy mode and pools most replications used, the scenario's setting and every choice counted."""
+
+    mode: str
+    pools: tuple[str, ...] = ()
+    setting: str | None = None  # strategy.mode of the scenario (auto, single, ...)
+    choices: dict[str, int] = field(default_factory=dict)  # "mode: pool + pool" -> replications
+
+    def to_json(self) -> dict[str, Any]:
+        """mode, pools, setting (when known) and choices."""
+        out: dict[str, Any] = {"mode": self.mode, "pools": list(self.pools)}
+        if self.setting is not None:
+            out["setting"] = self.setting
+        out["choices"] = dict(self.choices)
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> StrategyChoice:
+        """From summary.json ``strategy``."""
+        return cls(mode=str(d.get("mode") or ""), pools=tuple(str(p) for p in _list(d.get("pools"))),
+                   setting=d.get("setting"), choices=dict(_mapping(d.get("choices"))))
+
+
+@dataclass(frozen=True)
+class FinishDates:
+    """The finish date at P10/P50/P90: ISO dates, or ``"never"`` beyond the finish probability."""
+
+    p10: str | None = None
+    p50: str | None = None
+    p90: str | None = None
+
+    def at(self, q: str = "p50") -> str | None:
+        """The date at ``q`` (``p10``, ``p50`` or ``p90``)."""
+        return getattr(self, q)
+
+    def finished(self, q: str = "p50") -> bool:
+        """Whether the date at ``q`` is a date (not missing, not never)."""
+        return bool(self.at(q)) and self.at(q) != NEVER
+
+    def items(self) -> list[tuple[str, str | None]]:
+        """(key, date) pairs: p10, p50, p90."""
+        return [(q, getattr(self, q)) for q in QUANTILE_KEYS]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"p10": .., "p50": .., "p90": ..}``."""
+        return dict(self.items())
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> FinishDates:
+        """From summary.json ``finish_date``."""
+        return cls(d.get("p10"), d.get("p50"), d.get("p90"))
+
+
+@dataclass(frozen=True)
+class PoolCosts:
+    """One pool's spend, mean over the replications [USD]."""
+
+    pool: str
+    committed_usd: float | None = None
+    used_usd: float | None = None
+    idle_usd: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """pool, committed_usd, used_usd, idle_usd."""
+        return {"pool": self.pool, "committed_usd": self.committed_usd, "used_usd": self.used_usd,
+                "idle_usd": self.idle_usd}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> PoolCosts:
+        """From one entry of summary.json ``costs.pools``."""
+        return cls(str(d.get("pool", "?")), d.get("committed_usd"), d.get("used_usd"), d.get("idle_usd"))
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Committed, used and idle spend, means over the replications (idle = committed - used), and per pool."""
+
+    committed_usd: float | None = None
+    used_usd: float | None = None
+    idle_usd: float | None = None
+    pools: tuple[PoolCosts, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """committed_usd, used_usd, idle_usd and pools."""
+        return {"committed_usd": self.committed_usd, "used_usd": self.used_usd, "idle_usd": self.idle_usd,
+                "pools": [p.to_json() for p in self.pools]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Costs:
+        """From summary.json ``costs``."""
+        return cls(d.get("committed_usd"), d.get("used_usd"), d.get("idle_usd"),
+                   tuple(PoolCosts.from_json(p) for p in _list(d.get("pools")) if isinstance(p, Mapping)))
+
+
+def _optional(d: Mapping[str, Any], key: str, read):
+    value = d.get(key)
+    return read(value) if isinstance(value, Mapping) else None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """summary.json (docs/formats.md) as typed fields.
+
+    ``metrics`` holds the distributions (time_to_train_days, cost_usd, energy_mwh, mfu, goodput, chip_hours) in
+    summary.json's order; ``finish_probability`` (in the file, the second entry of ``metrics``) is a field of its own.
+    """
+
+    scenario: str = ""
+    planner_version: str | None = None
+    seed: int | None = None
+    replications: int | None = None
+    start: str | None = None  # ISO date of day 0
+    strategy: StrategyChoice | None = None
+    metrics: dict[str, Stat] = field(default_factory=dict)
+    finish_probability: float | None = None
+    expectations: tuple[ExpectationResult, ...] = ()
+    limits: tuple[str, ...] = ()  # what held the job below the chips in service, in plain sentences
+    finish_date: FinishDates | None = None
+    training_days: Stat | None = None
+    waiting_days: Stat | None = None
+    pools_used: dict[str, int] | None = None  # "pool + pool" -> replications
+    costs: Costs | None = None
+
+    def stat(self, key: str) -> Stat | None:
+        """The distribution of metric ``key`` (None when the summary has none)."""
+        return self.metrics.get(key)
+
+    def value(self, key: str, q: str = "p50") -> float | None:
+        """Metric ``key`` as one finite number: its ``q`` (None when never), or the finish probability."""
+        if key == PROBABILITY_KEY:
+            return num(self.finish_probability)
+        s = self.metrics.get(key)
+        return s.at(q) if s is not None else None
+
+    @property
+    def passed(self) -> bool:
+        """Whether every `expect` check held (True when there are none)."""
+        return all(e.passed for e in self.expectations)
+
+    def metrics_json(self) -> dict[str, Any]:
+        """summary.json ``metrics``: time to train, then the finish probability, then the other metrics."""
+        out: dict[str, Any] = {}
+        if TIME_KEY in self.metrics:
+            out[TIME_KEY] = self.metrics[TIME_KEY].to_json()
+        if self.finish_probability is not None:
+            out[PROBABILITY_KEY] = self.finish_probability
+        out.update({k: v.to_json() for k, v in self.metrics.items() if k != TIME_KEY})
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """Exactly summary.json, keys in the contract's order; sections that are None are left out."""
+        head = {"scenario": self.scenario, "planner_version": self.planner_version, "seed": self.seed,
+                "replications": self.replications, "start": self.start,
+                "strategy": self.strategy.to_json() if self.strategy is not None else None}
+        out: dict[str, Any] = {k: v for k, v in head.items() if v is not None or k == "scenario"}
+        out["metrics"] = self.metrics_json()
+        out["expectations"] = [e.to_json() for e in self.expectations]
+        out["limits"] = list(self.limits)
+        tail = {"finish_date": self.finish_date.to_json() if self.finish_date is not None else None,
+                "training_days": self.training_days.to_json() if self.training_days is not None else None,
+                "waiting_days": self.waiting_days.to_json() if self.waiting_days is not None else None,
+                "pools_used": dict(self.pools_used) if self.pools_used is not None else None,
+                "costs": self.costs.to_json() if self.costs is not None else None}
+        out.update({k: v for k, v in tail.items() if v is not None})
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Summary:
+        """A summary from its JSON form (a summary.json file, another run); missing optional keys are None."""
+        metrics = _mapping(d.get("metrics"))
+        pools_used = d.get("pools_used")
+        return cls(
+            scenario=str(d.get("scenario") or ""),
+            planner_version=d.get("planner_version"),
+            seed=d.get("seed"),
+            replications=d.get("replications"),
+            start=d.get("start"),
+            strategy=_optional(d, "strategy", StrategyChoice.from_json),
+            metrics={k: Stat.from_json(v) for k, v in metrics.items()
+                     if k != PROBABILITY_KEY and isinstance(v, Mapping)},
+            finish_probability=metrics.get(PROBABILITY_KEY),
+            expectations=tuple(ExpectationResult.from_json(e) for e in _list(d.get("expectations"))
+                               if isinstance(e, Mapping)),
+            limits=tuple(s for s in _list(d.get("limits")) if isinstance(s, str)),
+            finish_date=_optional(d, "finish_date", FinishDates.from_json),
+            training_days=_optional(d, "training_days", Stat.from_json),
+            waiting_days=_optional(d, "waiting_days", Stat.from_json),
+            pools_used=dict(pools_used) if isinstance(pools_used, Mapping) else None,
+            costs=_optional(d, "costs", Costs.from_json),
+        )
+
+
+def as_summary(value: Summary | Mapping[str, Any] | None) -> Summary | None:
+    """A Summary as is, a summary.json mapping read with :meth:`Summary.from_json`, None as None (boundaries only)."""
+    if value is None or isinstance(value, Summary):
+        return value
+    return Summary.from_json(value)
+

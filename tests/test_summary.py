@@ -1,0 +1,168 @@
+"""The typed summary (planner/summary.py): exactly summary.json both ways, read by attribute."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner import api, whatif
+from planner.loader import from_dict
+from planner.metrics import DISTRIBUTION_KEYS
+from planner.report import headline
+from planner.report.tables import summary_json
+from planner.stats import NEVER
+from planner.summary import ExpectationResult, Stat, Summary, as_summary
+
+GOLDEN = sorted((Path(__file__).resolve().parent / "golden").glob("*/summary.json"))
+
+# one pool whose only delivery slips 0..40 days past a 40-day horizon: some replications never finish
+UNFINISHED = {
+    "name": "unfinished", "start": "2025-01-01", "horizon_days": 40,
+    "workload": {"model": "llama3-8b", "tokens": 5e10, "seq_len": 8192},
+    "fleet": [{"name": "own", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-11", "units": 64}],
+               "delivery_risk": {"slip_days": {"dist": "uniform", "low": 0, "high": 40}}}],
+    "reliability": {"enabled": False},
+    "simulation": {"seed": 3, "replications": 10, "model_error": "off"},
+    "expect": [{"metric": "time_to_train_days", "quantile": 0.9, "max": 35},
+               {"metric": "finish_probability", "min": 0.2}],
+}
+
+
+@pytest.fixture(scope="module")
+def unfinished():
+    return api.simulate(from_dict(UNFINISHED))
+
+
+def _same_json(a: dict, b: dict) -> bool:
+    """Equal, keys in the same order at every depth."""
+    return json.dumps(a) == json.dumps(b)
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.parent.name)
+def test_golden_summaries_round_trip(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    s = Summary.from_json(data)
+    assert s.to_json() == data and _same_json(s.to_json(), data)
+    assert summary_json(s) == text  # the writer gives the golden file byte for byte
+    assert Summary.from_json(s.to_json()) == s
+
+
+def _check_attributes(s: Summary, d: dict) -> None:
+    """Attribute access gives the same numbers as the JSON."""
+    assert (s.scenario, s.planner_version, s.seed, s.replications, s.start) == (
+        d["scenario"], d["planner_version"], d["seed"], d["replications"], d["start"])
+    for k in DISTRIBUTION_KEYS:
+        for q in ("mean", "p10", "p50", "p90"):
+            assert getattr(s.metrics[k], q) == d["metrics"][k][q], (k, q)
+    assert s.finish_probability == d["metrics"]["finish_probability"]
+    assert s.value("finish_probability") == d["metrics"]["finish_probability"]
+    for q in ("p10", "p50", "p90"):
+        assert s.finish_date.at(q) == getattr(s.finish_date, q) == d["finish_date"][q]
+        assert getattr(s.training_days, q) == d["training_days"][q]
+        assert getattr(s.waiting_days, q) == d["waiting_days"][q]
+    assert s.pools_used == d["pools_used"]
+    assert (s.strategy.mode, list(s.strategy.pools), s.strategy.setting, s.strategy.choices) == (
+        d["strategy"]["mode"], d["strategy"]["pools"], d["strategy"]["setting"], d["strategy"]["choices"])
+    assert [(e.metric, e.quantile, e.max, e.min, e.value, e.passed) for e in s.expectations] == [
+        (e["metric"], e.get("quantile"), e.get("max"), e.get("min"), e["value"], e["passed"])
+        for e in d["expectations"]]
+    assert list(s.limits) == d["limits"]
+    c = d["costs"]
+    assert (s.costs.committed_usd, s.costs.used_usd, s.costs.idle_usd) == (
+        c["committed_usd"], c["used_usd"], c["idle_usd"])
+    assert [(p.pool, p.committed_usd, p.used_usd, p.idle_usd) for p in s.costs.pools] == [
+        (p["pool"], p["committed_usd"], p["used_usd"], p["idle_usd"]) for p in c["pools"]]
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.parent.name)
+def test_golden_attributes_match_the_json(path: Path) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    _check_attributes(Summary.from_json(data), data)
+
+
+def test_monte_carlo_with_unfinished_replications(unfinished, tmp_path) -> None:
+    s = unfinished.summary
+    assert isinstance(s, Summary)
+    assert 0 < s.finish_probability < 1
+    assert s.metrics["time_to_train_days"].p90 is None and s.finish_date.p90 == NEVER
+    assert s.finish_date.finished("p10") and not s.finish_date.finished("p90")
+    (late, prob) = s.expectations
+    assert late.value is None and late.passed is False and prob.passed is True and not s.passed
+    data = s.to_json()
+    assert list(data) == ["scenario", "planner_version", "seed", "replications", "start", "strategy", "metrics",
+                          "expectations", "limits", "finish_date", "training_days", "waiting_days", "pools_used",
+                          "costs"]
+    assert list(data["metrics"]) == ["time_to_train_days", "finish_probability", *DISTRIBUTION_KEYS[1:]]
+    assert data["metrics"]["time_to_train_days"]["p90"] is None and data["finish_date"]["p90"] == "never"
+    assert data["expectations"][1] == {"metric": "finish_probability", "min": 0.2, "value": s.finish_probability,
+                                       "passed": True}
+    back = Summary.from_json(data)
+    assert back == s and back.to_json() == data and _same_json(back.to_json(), data)
+    # through the file: what planner run writes reads back as the same summary
+    written = json.loads(summary_json(s))
+    assert Summary.from_json(written) == s and _same_json(Summary.from_json(written).to_json(), written)
+    _check_attributes(s, written)
+    assert [p.pool for p in s.costs.pools] == ["own"]
+
+
+def test_missing_optional_keys_are_none_and_stay_out() -> None:
+    empty = Summary.from_json({})
+    assert empty == Summary()
+    assert empty.to_json() == {"scenario": "", "metrics": {}, "expectations": [], "limits": []}
+    partial = {"scenario": "hand-made", "seed": 1,
+               "metrics": {"time_to_train_days": {"mean": 2.0, "p10": 1.0, "p50": 2.0, "p90": 3.0},
+                           "finish_probability": 1.0},
+               "expectations": [{"metric": "time_to_train_days", "max": 5.0, "value": 2.0, "passed": True}],
+               "limits": [], "finish_date": {"p10": "2025-01-02", "p50": "2025-01-03", "p90": "2025-01-04"}}
+    s = Summary.from_json(partial)
+    assert s.to_json() == partial and _same_json(s.to_json(), partial)
+    assert (s.replications, s.strategy, s.costs, s.training_days, s.pools_used) == (None, None, None, None, None)
+    assert s.value("time_to_train_days") == 2.0 and s.value("cost_usd") is None
+    # incomplete parts are read as far as they go
+    odd = Summary.from_json({"metrics": {"mfu": {"p50": 0.4}, "bogus": 3}, "costs": {"committed_usd": 5.0},
+                             "strategy": {"mode": "single"}, "limits": ["a", 7]})
+    assert odd.metrics == {"mfu": Stat(p50=0.4)} and odd.value("mfu") == 0.4 and odd.value("mfu", "p90") is None
+    assert odd.costs.pools == () and odd.costs.used_usd is None and odd.strategy.pools == ()
+    assert odd.limits == ("a",)
+
+
+def test_readers_take_a_summary_from_a_file_or_a_run(unfinished) -> None:
+    """The headline, the answer and the app's deltas read a run's Summary and one read from its JSON alike."""
+    s = unfinished.summary
+    read = as_summary(json.loads(summary_json(s)))
+    assert as_summary(s) is s and as_summary(None) is None
+    assert headline.headline_items(read) == headline.headline_items(s)
+    assert headline.finish_items(read) == headline.finish_items(s)
+    assert headline.answer_sentence(read, unfinished.inputs) == headline.answer_sentence(s, unfinished.inputs)
+    assert "P90 never" in headline.answer_sentence(s, unfinished.inputs)
+    assert all(v is None for v in whatif.deltas(s, read).values())
+    rows = {r["figure"]: r for r in whatif.ab_rows(read, s)}
+    assert rows["finish date P90"]["A"] == "never" and rows["finish date P90"]["B - A"] == ""
+    assert rows["pools used"]["A"] == ", ".join(s.strategy.pools)
+    # even with nothing in it, every reader copes
+    assert headline.headline_items(Summary())[0].value == "—" and headline.finish_items(Summary()) == []
+    assert whatif.deltas(Summary(), None) == {}
+
+
+def test_records_are_frozen_and_pickle(unfinished) -> None:
+    s = unfinished.summary
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.seed = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.metrics["cost_usd"].p50 = 0.0  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(s)) == s  # points and replications cross process boundaries
+    e = ExpectationResult("cost_usd", quantile=0.5, max=10.0, value=3.0, passed=True)
+    assert e.to_json() == {"metric": "cost_usd", "quantile": 0.5, "max": 10.0, "value": 3.0, "passed": True}
+
+
+def test_summary_does_not_load_pandas() -> None:
+    """`planner estimate` must not import pandas; results.py (and so the estimate path) imports summary."""
+    code = "import sys, planner.summary, planner.results; assert 'pandas' not in sys.modules, 'pandas loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True)
