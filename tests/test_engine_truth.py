@@ -351,3 +351,27 @@ def test_a_checkpoint_after_a_window_boundary_saves_its_whole_cycle():
     train_h = 2e11 / rate_h
     expected_h = restart_h + math.floor(train_h) * 1.1 + (train_h - math.floor(train_h))  # 1 h cycles, 6 min writes
     assert _days(res.summary) * 24 == pytest.approx(expected_h, rel=1e-6)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(late_units=st.integers(64, 1024), late_day=st.integers(5, 60), mtbf=st.sampled_from([50.0, 500.0, 5000.0]),
+       gbps=st.sampled_from([1.0, 100.0]))
+def test_sequential_is_never_worse_than_single_by_more_than_its_moves(late_units, late_day, mtbf, gbps):
+    """Property: sequential finishes no later than single plus what its moves cost (and a 5% margin)."""
+    d = {"name": "seq", "start": "2025-01-01", "horizon_days": 600,
+         "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192},
+         "fleet": [{"name": "now", "chip": "a100-80gb", "site": "x", "units": 256},
+                   {"name": "late", "chip": "h100-sxm", "site": "y", "units": 0,
+                    "deliveries": [{"date": f"2025-{1 + late_day // 28:02d}-{1 + late_day % 28:02d}",
+                                    "units": late_units}]}],
+         "links": [{"sites": ["x", "y"], "gbps": gbps, "latency_ms": 30}],
+         "reliability": {"enabled": True, "mtbf_chip_days": mtbf},
+         "simulation": {"seed": 5, "replications": 1}}
+    seq = from_dict(_with(d, strategy={"mode": "sequential"}))
+    res = api.simulate(seq)
+    one = _days(api.simulate(from_dict(_with(d, strategy={"mode": "single"}))).summary)
+    moves = int(res.replications["moves"].iloc[0])
+    ctx = Context(seq, layout_planners(seq))
+    (strategy,) = options(ctx, "sequential")[0]
+    move_days = (strategy.move_bytes() / (gbps * 1e9 / 8 * 0.9) / 3600 + seq.strategy.migration_downtime_hours) / 24
+    assert _days(res.summary) <= one * 1.05 + moves * (move_days + 1.0)
