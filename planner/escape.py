@@ -1,0 +1,64 @@
+"""One escaping layer per medium: scenario text reaches spreadsheets, pages and terminals only through here.
+
+Names, sites, descriptions and error messages that quote them are shown as inert text:
+
+- spreadsheets (CSV and XLSX cells and headers): a text that starts like a formula gets a leading apostrophe
+  (OWASP, "CSV Injection": =, +, -, @, tab, carriage return), so Excel and LibreOffice show it as text;
+- HTML (the report, Plotly labels): ``html.escape`` with quotes;
+- Markdown (Streamlit, where a plain-text element cannot be used): every Markdown and HTML metacharacter
+  backslash-escaped, so no link, image or tag is rendered from it;
+- terminals: C0 and C1 control characters (ESC sequences, NUL, BEL ...) and DEL replaced by U+FFFD, so a
+  name cannot set the title, move the cursor or erase lines.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from typing import Any
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV Injection: what a spreadsheet reads as a formula
+# C0 controls except tab and newline, DEL and the C1 controls (ECMA-48: ESC [, CSI, OSC ... start sequences)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_ALL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # the same and tab and newline: for one-line text
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")  # CommonMark punctuation that can start markup
+
+
+def cell(value: Any) -> Any:
+    """A CSV or XLSX cell (or header): a text that a spreadsheet would read as a formula becomes literal."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def cells(values):
+    """``cell`` of each value (a header row, a column)."""
+    return [cell(v) for v in values]
+
+
+def frame(df):
+    """A copy of a pandas DataFrame whose text cells and column names are spreadsheet-safe (``cell``)."""
+    out = df.copy()
+    out.columns = [cell(c) for c in out.columns]
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(cell)
+    return out
+
+
+def html(text: Any) -> str:
+    """Text for an HTML page or a Plotly label: markup characters escaped (quotes too)."""
+    return _html.escape(str(text), quote=True)
+
+
+def markdown(text: Any) -> str:
+    """Text inside Markdown (Streamlit): every character that could start a link, image, tag or emphasis escaped."""
+    return _MARKDOWN.sub(r"\\\1", terminal(str(text), one_line=False))
+
+
+def terminal(text: Any, one_line: bool = False) -> str:
+    """Text for a terminal: control characters (ESC sequences, NUL, BEL, DEL, C1) replaced by U+FFFD.
+
+    ``one_line`` also replaces tabs and newlines (an error line stays one line).
+    """
+    return (_CONTROL_ALL if one_line else _CONTROL).sub("\ufffd", str(text))
