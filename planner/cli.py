@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .errors import MAX_LINE_BYTES, InfeasiblePlanError, PlannerError, ScenarioError, one_line
+from .escape import terminal
 
 if TYPE_CHECKING:  # loaded with the run it prints
     from .summary import Summary
@@ -115,6 +116,17 @@ def _say(line: str, limit_bytes: int = MAX_LINE_BYTES) -> None:
     err.print(Text(one_line(line, limit_bytes)), highlight=False, soft_wrap=True)
 
 
+# Text from a scenario (names, sites, messages that quote them) reaches the terminal only through these two or
+# through one_line (``_fail``, ``_say``): control characters (ESC sequences that set the title or erase lines,
+# NUL, BEL) are replaced by U+FFFD (planner.escape.terminal). ``terminal`` for lines printed with markup=False,
+# ``_lit`` inside console markup (tables, titles), where ``[...]`` is escaped too.
+
+
+def _lit(text) -> str:
+    """Scenario text inside console markup: control characters replaced, markup escaped (shown as written)."""
+    return escape(terminal(str(text)))
+
+
 def _load(path: Path):
     from .budget import check_work, notes
     from .loader import load_scenario
@@ -168,7 +180,7 @@ def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario files to
     """Check scenario files only. Exit 0 when all are valid, 2 at the first invalid one."""
     for path in scenarios:
         s = _load(path)
-        out.print(f"[green]ok[/] {escape(str(path))}: {escape(s.name)} ({len(s.fleet)} pools)", highlight=False)
+        out.print(f"[green]ok[/] {_lit(path)}: {_lit(s.name)} ({len(s.fleet)} pools)", highlight=False)
 
 
 @app.command()
@@ -203,26 +215,27 @@ def estimate(
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
         return
-    t = Table(title=escape(f"{s.name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, "
-                           f"seq {s.workload.seq_len}"))
+    t = Table(title=_lit(f"{s.name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, "
+                         f"seq {s.workload.seq_len}"))
     for col in ("pool", "chip", "units", "layout", "MFU", "tokens/s", "P10-P90 tokens/s", "step s", "GiB/chip",
                 "days"):
         t.add_column(col, justify="right" if col not in ("pool", "chip", "layout") else "left")
     for p in result["pools"]:
         lay = Layout(**p["parallelism"]).label()
-        t.add_row(escape(p["pool"]), escape(p["chip"]), f"{p['units']:,}", lay, f"{p['mfu']:.1%}",
+        t.add_row(_lit(p["pool"]), _lit(p["chip"]), f"{p['units']:,}", _lit(lay), f"{p['mfu']:.1%}",
                   f"{p['tokens_per_s']:,.0f}",
                   f"{p['tokens_per_s_p10']:,.0f}-{p['tokens_per_s_p90']:,.0f}", f"{p['step_time_s']:.2f}",
                   f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
     out.print(t)
     for p in result["pools"]:  # a job held below the pool under failures: `planner run` trains on job_units
         for why in p.get("limited_by") or []:
-            out.print(f"{p['pool']}: job on {p['job_units']:,} chips; limited by {why}", highlight=False, markup=False)
+            out.print(terminal(f"{p['pool']}: job on {p['job_units']:,} chips; limited by {why}"), highlight=False,
+                      markup=False)
     for e in explained:
         if "error" in e:
             continue
-        et = Table(title=escape(f"{e['pool']} ({e['chip']}, {e['stack']} stack, {e['layout']}): one step, "
-                         f"{e['step_time_s']:.3f} s"))
+        et = Table(title=_lit(f"{e['pool']} ({e['chip']}, {e['stack']} stack, {e['layout']}): one step, "
+                              f"{e['step_time_s']:.3f} s"))
         et.add_column("term")
         et.add_column("seconds", justify="right")
         et.add_column("share", justify="right")
@@ -231,14 +244,15 @@ def estimate(
         out.print(et)
     c = result["combined"]
     split = ", ".join(f"{k} {v['share']:.0%}" for k, v in c.get("split", {}).items())
-    out.print(f"combined ({c['mode']} over {' + '.join(c['pools'])}): {c['tokens_per_s']:,.0f} tokens/s, "
-              f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else ""),
+    out.print(terminal(f"combined ({c['mode']} over {' + '.join(c['pools'])}): {c['tokens_per_s']:,.0f} tokens/s, "
+                       f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else "")),
               markup=False, highlight=False)
     for m in c.get("modes", []) if len(s.fleet) > 1 else []:
         if not m["possible"]:
-            out.print(f"  {m['mode']}: not possible ({m['why']})", markup=False, highlight=False, style="dim")
+            out.print(terminal(f"  {m['mode']}: not possible ({m['why']})"), markup=False, highlight=False,
+                      style="dim")
     for msg in result["infeasible"]:
-        out.print(f"[yellow]not feasible[/]: {escape(msg)}", highlight=False)
+        out.print(f"[yellow]not feasible[/]: {_lit(msg)}", highlight=False)
     sr = result["search"]
     out.print(f"searched {sr['layouts_evaluated']:,} layouts in {sr['seconds']:.3f} s", style="dim")
 
@@ -296,6 +310,7 @@ def run(
 @contextlib.contextmanager
 def progress_bar(label: str, total: int):
     """A progress callback ``tick(done, total)``: a bar with ETA on a terminal, a line every few seconds when piped."""
+    label = terminal(label, one_line=True)  # it names the scenario
     if total < 2:
         yield lambda k, n: None
         return
@@ -312,7 +327,7 @@ def progress_bar(label: str, total: int):
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err,
                       transient=True) as bar:
-            task = bar.add_task(label, total=total)
+            task = bar.add_task(escape(label), total=total)  # the description is console markup
             yield lambda k, n: bar.update(task, completed=k, total=n)
         return
     t0 = time.monotonic()
@@ -333,20 +348,20 @@ def progress_bar(label: str, total: int):
 def _print_headline(summary: Summary, path: Path) -> None:
     from .report.headline import expectation_rows, headline_items, limit_lines
 
-    t = Table(title=escape(f"{summary.scenario}: {summary.replications} replication(s), seed {summary.seed}"),
+    t = Table(title=_lit(f"{summary.scenario}: {summary.replications} replication(s), seed {summary.seed}"),
               show_header=False)
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_column("spread", style="dim")
     for h in headline_items(summary):
-        t.add_row(escape(h.label), escape(h.value), escape(h.detail))
+        t.add_row(_lit(h.label), _lit(h.value), _lit(h.detail))
     for e in expectation_rows(summary):
         mark = "[green]pass[/]" if e["result"] == "PASS" else "[red]FAIL[/]"
-        t.add_row(escape(f"expect {e['check']}"), f"{escape(e['value'])} {mark}", "")
+        t.add_row(_lit(f"expect {e['check']}"), f"{_lit(e['value'])} {mark}", "")
     out.print(t)
     for line in limit_lines(summary):
-        out.print(line, highlight=False, markup=False)
-    out.print(f"report: {path}", highlight=False, markup=False)
+        out.print(terminal(line), highlight=False, markup=False)
+    out.print(terminal(f"report: {path}"), highlight=False, markup=False)
 
 
 def _target(out_dir: Path | None, name: str, suffix: str) -> Path:
@@ -398,15 +413,15 @@ def sweep(
         path = write_sweep(table, axes, _target(out_dir, s.name, "-sweep"), f"{s.name}: sweep")
     except PlannerError as exc:
         _fail(exc)
-    t = Table(title=f"{s.name}: {len(table)} points")
+    t = Table(title=_lit(f"{s.name}: {len(table)} points"))
     cols = [p for p, _ in axes] + ["time_to_train_days_p50", "time_to_train_days_p90", "finish_date_p50",
                                    "cost_usd_p50", "finish_probability"]
     for c in cols:
-        t.add_column(c, justify="right")
+        t.add_column(_lit(c), justify="right")
     for _, r in table.iterrows():
-        t.add_row(*[escape(f"{r[c]:,.4g}" if isinstance(r[c], float) else str(r[c])) for c in cols])
+        t.add_row(*[_lit(f"{r[c]:,.4g}" if isinstance(r[c], float) else str(r[c])) for c in cols])
     out.print(t)
-    out.print(f"sweep: {path}", highlight=False, markup=False)
+    out.print(terminal(f"sweep: {path}"), highlight=False, markup=False)
 
 
 @app.command()
@@ -421,7 +436,7 @@ def sensitivity(
 ) -> None:
     """Each uncertain or controllable input at its low and high value: tornado charts of finish date and cost."""
     from .decide.output import write_files
-    from .decide.sensitivity import inputs, tornado_html
+    from .decide.sensitivity import inputs, tornado_html, write_sensitivity_csv
     from .decide.sensitivity import points as sens_points
     from .decide.sensitivity import sensitivity as run_sens
 
@@ -437,21 +452,22 @@ def sensitivity(
                              workers=workers, progress=tick, source=str(scenario))
         title = f"{s.name}: sensitivity"
         path = write_files(_target(out_dir, s.name, "-sensitivity"), {
-            "sensitivity.csv": lambda p: table.to_csv(p, index=False, lineterminator="\n"),
+            "sensitivity.csv": lambda p: write_sensitivity_csv(table, p),
             "sensitivity.html": lambda p: p.write_text(tornado_html(table, title), encoding="utf-8")})
     except PlannerError as exc:
         _fail(exc)
-    t = Table(title=f"{s.name}: p50 time to train and cost, each input low / high")
+    t = Table(title=_lit(f"{s.name}: p50 time to train and cost, each input low / high"))
     for c in ("input", "low", "high", "days low", "days high", "cost low", "cost high"):
         t.add_column(c, justify="left" if c in ("input", "low", "high") else "right")
     from .fmt import fmt_usd
 
     for _, r in table.iterrows():
-        t.add_row(r["input"], r["low"], r["high"], f"{r['time_to_train_days_p50_low'] or float('nan'):.1f}",
+        t.add_row(_lit(r["input"]), _lit(r["low"]), _lit(r["high"]),
+                  f"{r['time_to_train_days_p50_low'] or float('nan'):.1f}",
                   f"{r['time_to_train_days_p50_high'] or float('nan'):.1f}", fmt_usd(r["cost_usd_p50_low"]),
                   fmt_usd(r["cost_usd_p50_high"]))
     out.print(t)
-    out.print(f"sensitivity: {path}", highlight=False, markup=False)
+    out.print(terminal(f"sensitivity: {path}"), highlight=False, markup=False)
 
 
 @app.command()
@@ -492,14 +508,14 @@ def solve(
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
     elif result["found"]:
-        out.print(f"{result['path']} = {result['value']:,}: p{quantile * 100:g} finish {result['finish_date']} "
-                  f"(deadline {result['deadline']}), cost p50 ${result['cost_usd'] or 0:,.0f}; "
-                  f"{len(result['evaluations'])} evaluations of {n} replications"
-                  + ("" if result["monotone"] else "; the evaluated points were NOT monotone"), highlight=False,
-                  markup=False)
+        out.print(terminal(f"{result['path']} = {result['value']:,}: p{quantile * 100:g} finish "
+                           f"{result['finish_date']} (deadline {result['deadline']}), cost p50 "
+                           f"${result['cost_usd'] or 0:,.0f}; {len(result['evaluations'])} evaluations of {n} "
+                           "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")),
+                  highlight=False, markup=False)
     else:
-        out.print(f"no value of {result['path']} in range finishes by {result['deadline']} at "
-                  f"p{quantile * 100:g}", highlight=False, markup=False)
+        out.print(terminal(f"no value of {result['path']} in range finishes by {result['deadline']} at "
+                           f"p{quantile * 100:g}"), highlight=False, markup=False)
     if not result["found"]:
         raise typer.Exit(1)
 
@@ -526,18 +542,19 @@ def compare(
     if as_json:
         sys.stdout.write(_dumps({"scenario": s.name, "modes": rows}) + "\n")
         return
-    t = Table(title=f"{s.name}: strategy modes (one replication, seed {s.simulation.seed if seed is None else seed})")
+    t = Table(title=_lit(f"{s.name}: strategy modes (one replication, seed "
+                         f"{s.simulation.seed if seed is None else seed})"))
     for col in ("mode", "pools", "days", "finish", "cost", "energy MWh", "goodput", "link TB/day", "note"):
         t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")
     for r in rows:
         name = r["mode"] + (" (auto)" if r.get("auto") else "")
         if not r["possible"]:
-            t.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"not possible: {r['why']}")
+            t.add_row(_lit(name), "-", "-", "-", "-", "-", "-", "-", _lit(f"not possible: {r['why']}"))
             continue
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
-        t.add_row(name, r["pool"], days, r.get("finish_date") or "-", fmt_usd(r["cost_usd"]),
+        t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"), fmt_usd(r["cost_usd"]),
                   f"{r['energy_mwh']:,.0f}", f"{r['goodput']:.1%}", f"{r['link_tb_per_day']:.2f}",
-                  r.get("note") or "")
+                  _lit(r.get("note") or ""))
     out.print(t)
 
 

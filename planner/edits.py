@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import yaml
+
 from .errors import ScenarioError
 from .loader import from_dict
 from .scenario import Scenario
-from .yamlio import safe_load
+from .yamlio import MAX_DEPTH, clip, safe_load
 
 _PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
 MAX_PATH_CHARS = 200
@@ -95,8 +97,18 @@ def _set(data: dict, parts: tuple[str | int, ...], value: Any) -> None:
 
 
 def parse_value(text: str) -> Any:
-    """A value typed on the command line, read as YAML (``4096``, ``1.5e12``, ``2025-03-01``, ``true``)."""
-    value = safe_load(text) if text.strip() else text
+    """A value typed on the command line, read as YAML (``4096``, ``1.5e12``, ``2025-03-01``, ``true``).
+
+    ScenarioError (naming the value) when it is not YAML the scenario loader reads: an undefined alias
+    (``*x``), a Python tag (``!!python/object:os.system``), nesting deeper than the loader's bound.
+    """
+    try:
+        value = safe_load(text) if text.strip() else text
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        reason = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        if "maximum nesting depth" in str(reason) or isinstance(exc, RecursionError):
+            reason = f"nested more than {MAX_DEPTH} levels deep"
+        raise ScenarioError(f"cannot read the value {clip(text)!r}: not valid YAML: {clip(reason, 200)}") from None
     return value.isoformat() if isinstance(value, dt.date) else value
 
 

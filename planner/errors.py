@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from .escape import terminal
+
 MAX_MESSAGE_BYTES = 1_000  # a message stays one line: quoted values are cut to 80 chars, the whole to this
 MAX_LINE_BYTES = 1_400  # a printed line (``error: FILE: message``); with a note or two, stderr stays under 2,000 bytes
 
 
 def one_line(text: str, limit_bytes: int = MAX_MESSAGE_BYTES) -> str:
-    """``text`` on one line, cut to ``limit_bytes`` bytes of UTF-8 (then ``…``) without splitting a character."""
-    text = " ".join(str(text).splitlines())
+    """``text`` on one line, cut to ``limit_bytes`` bytes of UTF-8 (then ``…``) without splitting a character.
+
+    Line breaks become spaces and every other control character (ESC sequences, NUL, BEL, tabs: from the file's
+    names and values the message quotes) U+FFFD (planner.escape.terminal), so the line prints as it reads.
+    """
+    text = terminal(" ".join(str(text).splitlines()), one_line=True)
     data = text.encode("utf-8", "surrogateescape")
     if len(data) <= limit_bytes:
         return text

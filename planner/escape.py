@@ -4,7 +4,9 @@ Names, sites, descriptions and error messages that quote them are shown as inert
 
 - spreadsheets (CSV and XLSX cells and headers): a text that starts like a formula gets a leading apostrophe
   (OWASP, "CSV Injection": =, +, -, @, tab, carriage return), so Excel and LibreOffice show it as text;
-- HTML (the report, Plotly labels): ``html.escape`` with quotes;
+- HTML (the report, Plotly labels): ``html.escape`` with quotes; free text that Plotly shows in a hover label
+  (an event's detail) needs only ``&`` and ``<`` escaped (``plotly_text``), so ``15,832 -> 15,744 chips`` stays as
+  written;
 - Markdown (Streamlit, where a plain-text element cannot be used): every Markdown and HTML metacharacter
   backslash-escaped, so no link, image or tag is rendered from it;
 - terminals: C0 and C1 control characters (ESC sequences, NUL, BEL ...) and DEL replaced by U+FFFD, so a
@@ -36,19 +38,41 @@ def cells(values):
     return [cell(v) for v in values]
 
 
+def text_column(series) -> bool:
+    """Whether a pandas column may hold text: not numbers, booleans, dates or durations (object and str dtypes)."""
+    from pandas.api import types
+
+    return not (types.is_numeric_dtype(series) or types.is_bool_dtype(series)
+                or types.is_datetime64_any_dtype(series) or types.is_timedelta64_dtype(series))
+
+
 def frame(df):
-    """A copy of a pandas DataFrame whose text cells and column names are spreadsheet-safe (``cell``)."""
+    """A copy of a pandas DataFrame whose text cells and column names are spreadsheet-safe (``cell``).
+
+    Columns are taken by position (two names may escape to the same text) and of any text dtype (pandas 3
+    stores text as ``str``, not ``object``).
+    """
     out = df.copy()
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if text_column(column):
+            out.isetitem(i, column.map(cell))
     out.columns = [cell(c) for c in out.columns]
-    for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].map(cell)
     return out
 
 
 def html(text: Any) -> str:
     """Text for an HTML page or a Plotly label: markup characters escaped (quotes too)."""
     return _html.escape(str(text), quote=True)
+
+
+def plotly_text(text: Any) -> str:
+    """Free text for a Plotly label or hover text: ``&`` and ``<`` escaped, so no tag or entity is read from it.
+
+    Plotly reads a tag only between ``<`` and ``>`` and an entity only after ``&``; ``>`` and quotes are inert
+    there and stay as written. Names (legends, axis categories) go through :func:`html`, as on the page.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;")
 
 
 def markdown(text: Any) -> str:

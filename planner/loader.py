@@ -18,14 +18,22 @@ from .yamlio import LOADER, MAX_DEPTH, MAX_INT_DIGITS, clip
 MAX_FILE_BYTES = 1024 * 1024  # scenario files are a few KiB; larger ones are refused before parsing
 
 
+_AMBIGUOUS_KEY = re.compile(r"""[][."']""")  # a key with these would read as a path of several steps
+
+
 def format_loc(loc: tuple) -> str:
-    """('fleet', 1, 'deliveries', 0, 'date') -> 'fleet[1].deliveries[0].date'."""
+    """('fleet', 1, 'deliveries', 0, 'date') -> 'fleet[1].deliveries[0].date'.
+
+    A key that would read as more than one step (``fleet[0]`` or ``a[b]`` written as a key) is quoted:
+    ``fleet[0]."a[b]"``.
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + clip(part)  # a key is user text: cut like any quoted value
+            key = clip(part)  # a key is user text: cut like any quoted value
+            out += ("." if out else "") + (json.dumps(key, ensure_ascii=False) if _AMBIGUOUS_KEY.search(key) else key)
     return out
 
 
@@ -34,9 +42,39 @@ def _alias(loc: tuple) -> tuple:
     return tuple("from" if p == "from_" else p for p in loc)
 
 
-def _describe(err: dict) -> tuple[str, str]:
-    """One pydantic error -> (field path, reason); a ``field_error`` names a sub-path of its model."""
-    loc = tuple(p for p in _alias(err["loc"]) if not (isinstance(p, str) and ("[" in p or p in {"str", "ModelArch"})))
+def _pydantic_step(part: object) -> bool:
+    """Whether a step of a pydantic error location is pydantic's own (``function-after[...]``, a union member)."""
+    return isinstance(part, str) and ("[" in part or part in {"str", "ModelArch"})
+
+
+def _user_loc(loc: tuple, data: object = None, key_last: bool = False) -> tuple:
+    """The steps of ``loc`` the user wrote: pydantic's own steps (union members, validators) left out.
+
+    A step is the user's when it is a key (or index) of ``data`` where the path has got to, so a key with a
+    ``[`` in it (``fleet[0]``, ``a[b]``) is still named; past what ``data`` holds (a value a validator
+    rewrote) the steps are told apart by their form. ``key_last``: the last step is the user's key (an
+    unknown key).
+    """
+    out, cur, lost = [], data, data is None
+    for i, part in enumerate(loc):
+        if not lost and isinstance(cur, dict) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif not lost and isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif (key_last and i == len(loc) - 1) or not _pydantic_step(part):
+            out.append(part)
+            lost = True  # a step the data does not have: from here on, tell the steps apart by their form
+    return tuple(out)
+
+
+def _describe(err: dict, data: object = None) -> tuple[str, str]:
+    """One pydantic error -> (field path, reason); a ``field_error`` names a sub-path of its model.
+
+    ``data`` is the mapping validated, to tell the user's keys from pydantic's own steps in the location.
+    """
+    loc = _user_loc(_alias(err["loc"]), data, key_last=err["type"] == "extra_forbidden")
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -131,7 +169,7 @@ def from_dict(data: dict, path: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        field, reason = _describe(_pick(exc.errors()))
+        field, reason = _describe(_pick(exc.errors()), data)
         raise ScenarioError(reason, path=path, field=field or None) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ScenarioError(clip(exc, 300), path=path) from None

@@ -6,9 +6,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import numbers
+import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import metrics, plan
 from .arch import ModelArch
@@ -47,7 +58,24 @@ def _in_calendar(day: dt.date) -> dt.date:
     return day
 
 
-Day = Annotated[dt.date, AfterValidator(_in_calendar)]
+_NUMBER = re.compile(r"\s*[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+
+
+def _no_number(value: object) -> object:
+    """Refuse a number as a date: pydantic would read ``start: 0`` (or ``"0"``) as a Unix time, 1970-01-01.
+
+    A date is an ISO string (``2025-03-01``) or a date; anything else goes on to pydantic's date parsing.
+    """
+    if (isinstance(value, numbers.Number) and not isinstance(value, bool)) or (
+            isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("a date is written YYYY-MM-DD (e.g. 2025-03-01), not as a number")
+    if isinstance(value, bytes):
+        raise ValueError("a date is written YYYY-MM-DD (e.g. 2025-03-01)")
+    return value
+
+
+# a day: an ISO date (a string or a date), never a number, and in the report's calendar
+Day = Annotated[dt.date, BeforeValidator(_no_number), AfterValidator(_in_calendar)]
 
 
 class _Section(BaseModel):

@@ -12,8 +12,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from . import edits
 from .errors import ScenarioError
 from .fmt import num
@@ -23,6 +21,7 @@ from .perf.params import count_params, dense_arch_for_params
 from .scenario import Scenario
 from .stats import NEVER
 from .summary import Summary
+from .yamlio import dump
 
 
 def canonical_json(scenario: Scenario) -> str:
@@ -31,8 +30,12 @@ def canonical_json(scenario: Scenario) -> str:
 
 
 def to_yaml(scenario: Scenario) -> str:
-    """The scenario as the YAML a user would write (only fields that were set); it re-validates as is."""
-    return yaml.safe_dump(edits.to_mapping(scenario), sort_keys=False, allow_unicode=True)
+    """The scenario as the YAML a user would write (only fields that were set); it re-validates as is.
+
+    Written by the loader's rules (yamlio.dump): a name or site that reads like a number, a date or a boolean
+    (``1e5``, ``0o17``, ``2025-01-01``, ``true``) is quoted and comes back as the same text.
+    """
+    return dump(edits.to_mapping(scenario))
 
 
 def from_yaml(text: str, name: str = "<edited scenario>") -> Scenario:

@@ -1,4 +1,4 @@
-"""YAML reading: a bounded, strict safe loader.
+"""YAML reading and writing: a bounded, strict safe loader, and a writer that follows the loader's rules.
 
 - ``15.6e12`` and ``1e5`` read as numbers (PyYAML's YAML 1.1 float rule needs a dot);
 - only ``true``/``false`` are booleans and there are no base-60 numbers (YAML 1.2 core schema:
@@ -9,6 +9,10 @@
   values are refused;
 - a value a tag cannot construct (``!!int abc``, ``2025-02-30``, a 100,000-digit integer) is a YAML error at
   its line and column, never a Python exception of another kind.
+
+``dump`` writes with the same resolver rules: a string that the loader would read back as a number, a boolean,
+a date or null (``1e5``, ``0o17``, ``.5``, ``true``, ``null``, ``2025-01-01``) is quoted, so every string comes
+back unchanged.
 """
 
 from __future__ import annotations
@@ -189,3 +193,32 @@ else:  # pragma: no cover - PyYAML built without libyaml
 def safe_load(text: str) -> Any:
     """yaml.safe_load with the rules of this module."""
     return yaml.load(text, Loader=LOADER)  # noqa: S506 - a SafeLoader subclass
+
+
+class SafeDumper(yaml.SafeDumper):
+    """PyYAML's SafeDumper resolving plain scalars as :class:`SafeLoader` does.
+
+    The emitter writes a string plain only when the resolver reads that plain text back as a string; with
+    PyYAML's own YAML 1.1 rules ``1e5``, ``0o17`` or ``+.5`` were written plain and read back as numbers here.
+    """
+
+
+SafeDumper.yaml_implicit_resolvers = {k: list(v) for k, v in SafeLoader.yaml_implicit_resolvers.items()}
+# what a plain or single-quoted scalar cannot carry as is: control characters, and the line breaks NEL, LS and PS
+# that a reader folds into spaces (a double-quoted scalar escapes them: ``\x1b``, ``\N``, ``\L``)
+_DOUBLE_QUOTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def _represent_str(dumper: SafeDumper, data: str) -> yaml.ScalarNode:
+    style = '"' if _DOUBLE_QUOTED.search(data) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+SafeDumper.add_representer(str, _represent_str)
+
+
+def dump(data: Any, **kwargs: Any) -> str:
+    """``data`` as YAML that :func:`safe_load` reads back equal (keys in their order, Unicode as written)."""
+    kwargs.setdefault("sort_keys", False)
+    kwargs.setdefault("allow_unicode", True)
+    return yaml.dump(data, Dumper=SafeDumper, **kwargs)

@@ -10,7 +10,10 @@ peak resident memory (``ru_maxrss`` from ``wait4``).
 
 ``problems`` says what a finished case did wrong: an exit code outside {0, 1, 2, 3}, a traceback, a library
 warning, an error message over ``MAX_MESSAGE_BYTES`` or not one line, a half-written report folder or a
-temporary folder left.
+temporary folder left, a control character on stdout or stderr, and in a report: a CSV or XLSX cell or header
+a spreadsheet would read as a formula, a chart series named by a reference, or a live tag from a name in
+report.html (issue 17). One data case in four gives the scenario, its pools and sites hostile names
+(``HOSTILE_NAMES``: control characters, Markdown, HTML, formula prefixes) and changes nothing else.
 
 Used by tests/test_hardening_fuzz.py (a few dozen cases) and benchmarks/fuzz.py (hundreds).
 """
@@ -74,7 +77,16 @@ class Outcome:
 # ---------------------------------------------------------------- mutations
 
 ODD_VALUES = [0, -1, 1e308, -1e-308, float("nan"), float("inf"), "", "[/x]", "=1+1", "x" * 500, None, [], {}, True,
-              2**70, "2025-02-30", 1e-9, 10**6, "名前", [1, 2], {"a": 1}, "9999-12-31", "17:04", "yes", "@SUM(A1)"]
+              2**70, "2025-02-30", 1e-9, 10**6, "名前", [1, 2], {"a": 1}, "9999-12-31", "17:04", "yes", "@SUM(A1)",
+              "\x1b]0;title\x07", "a\x00b", "<img src=x>", "**b** [l](http://x)", "+1", "-x"]
+# names a scenario may give its plan, pools and sites: every output must show them as inert text
+HOSTILE_NAMES = ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "x!A1", "\tcmd", "<a href=x>a</a>",
+                 "<img src=x onerror=alert(1)>", "**bold** [link](http://x) `code` # h", "[red]markup[/red]",
+                 "\x1b]0;title\x07", "\x1b[2K\x1b[1A", "nul\x00bel\x07", "\x9b31m c1", "del\x7f", "&amp; &lt;",
+                 "'quoted'", "名前 <b>"]
+LIVE_MARKUP = ("<a href=x", "<img src=x", "\\u003ca href=x", "\\u003cimg src=x", "<b>")  # raw, and in Plotly JSON
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 HOSTILE_SNIPPETS = ["[", "]", "{", "}", ":", ": ", "&a ", "*a", "*zz", "!!", "!!int ", "!!float ", "!!binary ",
                     "!!python/object/apply:os.system ['echo pwned']", "\t", "\x00", "'", '"', "- ", "? ", "%YAML 1.1\n",
                     "---\n", "...\n", "\\", "#", "|", ">", "\ufeff", "\x85", "\u2028", "0x", "0o", "1e999", ".nan",
@@ -128,6 +140,30 @@ def mutate_data(rng: random.Random, data: dict) -> tuple[dict, str]:
     return d, "; ".join(done)
 
 
+def hostile_names(rng: random.Random, data: dict) -> tuple[dict, str]:
+    """The plan, its pools and its sites renamed with ``HOSTILE_NAMES`` (each name replaced everywhere it is used)."""
+    d = copy.deepcopy(data)
+    new: dict[str, str] = {}
+    fleet = d.get("fleet") if isinstance(d.get("fleet"), list) else []
+    for k, pool in enumerate(p for p in fleet if isinstance(p, dict)):
+        for key in ("name", "site"):
+            old = pool.get(key)
+            if isinstance(old, str) and old not in new:
+                new[old] = f"{rng.choice(HOSTILE_NAMES)}{k}{key[0]}"
+
+    def rename(node):
+        if isinstance(node, dict):
+            return {k: rename(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rename(v) for v in node]
+        return new.get(node, node) if isinstance(node, str) else node
+
+    d = rename(d)
+    d["name"] = rng.choice(HOSTILE_NAMES)
+    d["description"] = rng.choice(HOSTILE_NAMES)
+    return d, f"hostile names {d['name']!r:.20}"
+
+
 def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -169,7 +205,10 @@ def mutate_text(rng: random.Random, text: str) -> tuple[str, str]:
 
 
 def make_cases(seed: int, n: int) -> list[Case]:
-    """``n`` cases from one seed: the commands in turn; one in four is malformed YAML, the others mutated data."""
+    """``n`` cases from one seed, the commands in turn.
+
+    One in four is malformed YAML, one in four a valid file with hostile names, the others mutated data.
+    """
     rng = random.Random(seed)
     shipped = [(p.name, p.read_text(encoding="utf-8")) for p in SHIPPED]
     out = []
@@ -183,7 +222,8 @@ def make_cases(seed: int, n: int) -> list[Case]:
             data = yaml.safe_load(text)
             if command == "run":
                 data["horizon_days"] = min(data.get("horizon_days", 365), RUN_HORIZON_DAYS)
-            data, how = mutate_data(rng, data)
+            # one case in four keeps the file valid but gives the plan, pools and sites hostile names
+            data, how = hostile_names(rng, data) if i % 4 == 1 else mutate_data(rng, data)
             if rng.random() < 0.3:
                 body, filename = json.dumps(data, default=str, allow_nan=True), "scenario.json"
             else:
@@ -297,7 +337,7 @@ def _complete_or_absent(folder: Path) -> str | None:
     if not folder.exists():
         return None
     names = {p.name for p in folder.iterdir()}
-    return None if names == set(REPORT_FILES) else f"{folder} is half-written: {sorted(names)}"
+    return None if names == {*REPORT_FILES, ".planner-owned"} else f"{folder} is half-written: {sorted(names)}"
 
 
 def problems(case: Case, o: Outcome, folder: Path) -> list[str]:
@@ -325,7 +365,63 @@ def problems(case: Case, o: Outcome, folder: Path) -> list[str]:
                 found.append(why)
         if o.exit_code in (2, 3) and (folder / "out").exists():
             found.append("an error, yet a report folder was written")
+        if o.exit_code in (0, 1) and _complete_or_absent(folder / "out") is None and (folder / "out").exists():
+            found += live_content(folder / "out")
+    if _CONTROL.search(o.stdout + o.stderr):
+        found.append(f"a control character on the terminal: {_CONTROL.findall(o.stdout + o.stderr)[:5]}")
     return found
+
+
+def _formula(text: str) -> bool:
+    if not text.startswith(_FORMULA):
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False  # a negative number
+
+
+def live_content(out: Path) -> list[str]:
+    """What in a report folder a spreadsheet or a browser would run: formulas, references, tags from names."""
+    import csv
+    import zipfile
+
+    import plotly.offline
+
+    found = []
+    for name in ("schedule.csv", "events.csv", "replications.csv"):
+        with (out / name).open(newline="", encoding="utf-8") as f:
+            live = [v for row in csv.reader(f) for v in row if _formula(v)]
+        if live:
+            found.append(f"{name}: cells read as formulas: {live[:3]}")
+    with zipfile.ZipFile(out / "report.xlsx") as z:
+        for n in z.namelist():
+            xml = z.read(n).decode("utf-8", "replace")
+            if n.startswith("xl/worksheets/") and "<f>" in xml:
+                found.append(f"report.xlsx {n}: a formula cell")
+            if n.startswith("xl/charts/"):
+                refs = [f for tx in re.findall(r"<c:tx>(.*?)</c:tx>", xml, re.S)
+                        for f in re.findall(r"<c:f>(.*?)</c:f>", tx)]
+                bad = [f for f in refs if not re.fullmatch(r"(capacity|interruptions_weekly)!\$[A-Z]+\$1", f)]
+                if bad:
+                    found.append(f"report.xlsx {n}: series named by references {bad[:3]}")
+        strings = z.read("xl/sharedStrings.xml").decode("utf-8", "replace") if "xl/sharedStrings.xml" in \
+            z.namelist() else ""
+        live = [t for t in re.findall(r"<t[^>]*>([^<]*)</t>", strings) if _formula(html_unescape(t))]
+        if live:
+            found.append(f"report.xlsx: text cells read as formulas: {live[:3]}")
+    page = (out / "report.html").read_text(encoding="utf-8").replace(plotly.offline.get_plotlyjs(), "")
+    tags = [t for t in LIVE_MARKUP if t in page]
+    if tags:
+        found.append(f"report.html: live markup from a name: {tags}")
+    return found
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parent.parent / "planner"
 
 # layers from the bottom up; a module may import its own layer and those below, never above
 LAYERS = [
-    {"units", "errors", "fmt", "validation", "yamlio", "stats", "data", "kinds", "escape"},
+    {"units", "errors", "fmt", "validation", "yamlio", "stats", "data", "kinds", "escape", "ownership"},
     {"arch", "catalog", "metrics", "perf", "summary"},
     {"plan", "scenario"},
     {"loader", "results", "costs", "bridge", "edits", "strategy", "whatif"},

@@ -237,13 +237,20 @@ def test_a_folder_with_only_a_users_summary_is_kept(cli, make_scenario, tmp_path
 
 
 def test_stale_temporary_folders_are_cleaned_and_sigterm_is_an_interrupt(cli, make_scenario, tmp_path):
-    dead = tmp_path / ".out.tmp-999999999-abc123"
+    from planner.ownership import mark, new_token
+
+    dead = tmp_path / ".out.tmp-999999999-abc123"  # a killed planner run's folder: its marker, its process gone
     dead.mkdir()
+    mark(dead, "report", new_token())
     (dead / "summary.json").write_text("{}")
+    unmarked = tmp_path / ".out.tmp-999999998-abc123"  # no planner marker: not planner's to delete (issue 17)
+    unmarked.mkdir()
+    (unmarked / "summary.json").write_text("{}")
     alive = tmp_path / f".out.tmp-{os.getppid()}-live"  # a run of a live process: left alone
     alive.mkdir()
+    mark(alive, "report", new_token())
     assert cli("run", make_scenario(), "--out", tmp_path / "out").exit_code == 0
-    assert not dead.exists() and alive.exists()
+    assert not dead.exists() and alive.exists() and unmarked.exists()
     with pytest.raises(KeyboardInterrupt):
         planner_cli._on_sigterm(15, None)
 

@@ -47,3 +47,40 @@ def test_the_fuzz_checks_can_fail(tmp_path):
                  "yet a report folder"):
         assert what in found
     assert problems(case, Outcome("c", None, 9, 25.0, 1, "", ""), folder)
+
+
+def test_the_escaping_checks_can_fail(tmp_path):
+    """The escaping checks catch what they look for (issue 17).
+
+    A control character on the terminal, a formula in a CSV or XLSX cell, a series named by a reference and a
+    live tag in report.html.
+    """
+    import plotly.offline
+    import xlsxwriter
+    from fuzzing import REPORT_FILES, Case, Outcome, live_content
+
+    case = Case("c", "validate", "s.yaml", "", "hand-made")
+    found = problems(case, Outcome("c", 0, None, 0.1, 1, "ok \x1b]0;title\x07", ""), tmp_path)
+    assert any("control character" in p for p in found)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in REPORT_FILES:
+        (out / name).write_text("")
+    (out / "schedule.csv").write_text("date,pool\n2025-01-01,-1.5\n")
+    (out / "events.csv").write_text("=cmd,x\n")
+    (out / "replications.csv").write_text("a\n@SUM(A1)\n")
+    (out / "report.html").write_text(plotly.offline.get_plotlyjs() + '"name":"\\u003cimg src=x\\u003e"')
+    book = xlsxwriter.Workbook(str(out / "report.xlsx"))
+    sheet = book.add_worksheet("capacity")
+    sheet.write_formula(0, 1, "=1+1")
+    sheet.write_string(1, 1, "+text")
+    chart = book.add_chart({"type": "line"})
+    chart.add_series({"name": "x!A1", "values": ["capacity", 1, 1, 2, 1]})
+    sheet.insert_chart("D2", chart)
+    with pytest.warns(UserWarning, match="Unknown worksheet reference"):  # what the report's charts used to do
+        book.close()
+    found = " | ".join(live_content(out))
+    for what in ("events.csv", "replications.csv", "a formula cell", "series named by references", "+text",
+                 "report.html: live markup"):
+        assert what in found, what
+    assert "schedule.csv" not in found  # a negative number is a number

@@ -21,6 +21,7 @@ from conftest import MAX_MESSAGE_BYTES, ROOT, one_error_line
 from openpyxl import load_workbook
 
 from planner.loader import parse_bytes
+from planner.ownership import MARKER
 from planner.report import html as report_html
 from planner.report import tables
 
@@ -87,7 +88,7 @@ def test_a_full_disk_keeps_the_results(cli, make_scenario, tmp_path, monkeypatch
     line = one_error_line(cli("run", make_scenario(), "--out", tmp_path / "out"))
     assert "the disk is full" in line and "the results were written to" in line
     (spare,) = (tmp_path / "spare").iterdir()
-    assert sorted(p.name for p in spare.iterdir()) == sorted(tables_files())
+    assert sorted(p.name for p in spare.iterdir()) == sorted(tables_files() + (MARKER,))
     assert not (tmp_path / "out").exists() and not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
 
 
@@ -183,7 +184,7 @@ def test_a_folder_left_by_a_killed_run_is_removed_by_the_next(cli, make_scenario
     (left,) = [x for x in tmp_path.iterdir() if x.name.startswith(".out.tmp-")]
     assert (left / "summary.json").exists()  # killed half-way through writing
     assert cli("run", make_scenario(), "--out", out).exit_code == 0
-    assert not left.exists() and sorted(p.name for p in out.iterdir()) == sorted(tables_files())
+    assert not left.exists() and sorted(p.name for p in out.iterdir()) == sorted(tables_files() + (MARKER,))
 
 
 # ---------------------------------------------------------------- 10. small things

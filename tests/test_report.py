@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from planner.errors import PlannerError
+from planner.ownership import MARKER
 from planner.perf.layout import LAYOUT_FIELDS
 from planner.report import REPORT_FILES, ReportError, charts, headline, headline_items, tables, write_report
 from planner.results import (
@@ -150,7 +151,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
 
 def test_all_files_written(written: tuple[RunResult, Path]) -> None:
     _, out = written
-    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted((*REPORT_FILES, MARKER))  # planner's marker: issue 17
     assert all((out / f).stat().st_size > 0 for f in REPORT_FILES)
     assert _leftovers(out.parent, "out") == []
     assert [p.name for p in out.parent.iterdir()] == ["out"]
@@ -229,7 +230,7 @@ def test_empty_result(tmp_path: Path) -> None:
     result = RunResult(scenario_name="empty",
                        summary=Summary.from_json({"scenario": "empty", "metrics": {}, "expectations": []}))
     out = write_report(result, tmp_path / "out")
-    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted((*REPORT_FILES, MARKER))
     assert list(pd.read_csv(out / "schedule.csv").columns) == SCHEDULE_COLUMNS
     assert "no data" in (out / "report.html").read_text(encoding="utf-8")
 

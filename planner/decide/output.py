@@ -1,28 +1,24 @@
-"""Write a command's output files into a folder whole or not at all."""
+"""Write a command's output files into a folder whole or not at all, replacing only planner's own."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..errors import ReportError
+from ..ownership import write_folder
 
 
 def write_files(out_dir: str | Path, files: Mapping[str, Callable[[Path], None]]) -> Path:
-    """Each ``name: write(path)`` into a temporary folder inside ``out_dir``, then moved in place."""
-    out = Path(os.path.abspath(out_dir))
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"{out}: exists and is not a folder; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
-    try:
-        for name, write in files.items():
-            write(tmp / name)
-        for name in files:
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    """Each ``name: write(path)`` into a new folder that then takes ``out_dir``'s place (planner.ownership).
+
+    The folder's kind is the first file's stem (``sweep`` for sweep.parquet, ...): ``out_dir`` is replaced
+    only when it is missing, empty, or that kind's folder planner wrote before; otherwise the ReportError
+    names it, why, and the temporary folder the files were written to instead.
+    """
+    kind = Path(next(iter(files))).stem
+
+    def write(folder: Path) -> None:
+        for name, make in files.items():
+            make(folder / name)
+
+    return write_folder(out_dir, kind, tuple(files), write)

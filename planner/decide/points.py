@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Sequence
 
 from ..budget import check_points
+from ..errors import InfeasiblePlanError
 from ..metrics import DISTRIBUTION_KEYS
 from ..scenario import Scenario
 from ..sim.runner import run_scenario
-from ..stats import time_quantile
-from ..summary import Summary
+from ..stats import NEVER, time_quantile
+from ..summary import QUANTILE_KEYS, Summary
+
+NO_LAYOUT = "no layout fits"  # the start of an infeasible point's note
 
 
 def _point(context: tuple[int | None, int | None], scenario: Scenario) -> dict:
-    """One point: its summary and the per-replication finish times and costs."""
+    """One point: its summary and the per-replication finish times and costs.
+
+    A point where no parallel layout fits (InfeasiblePlanError) is not an error of the whole sweep: it comes
+    back with ``summary`` None, ``infeasible`` the reason, and every replication unfinished (never).
+    """
     replications, seed = context
-    r = run_scenario(scenario, replications=replications, seed=seed, workers=1)
+    try:
+        r = run_scenario(scenario, replications=replications, seed=seed, workers=1)
+    except InfeasiblePlanError as exc:
+        n = replications or scenario.simulation.replications
+        return {"summary": None, "infeasible": str(exc), "replications": n,
+                "time_to_train_days": [math.inf] * n, "cost_usd": []}
     reps = r.replications
-    out = {"summary": r.summary,
+    out = {"summary": r.summary, "infeasible": None, "replications": r.summary.replications,
            "time_to_train_days": [float(x) for x in reps["time_to_train_days"]],
            "cost_usd": [float(x) for x in reps["cost_usd"]]}
     # the run's context (layout planners and their grids, strategies, the engine's processes) sits in
@@ -64,6 +77,32 @@ def run_points(scenarios: Sequence[Scenario], replications: int | None = None, s
 def finish_quantile_days(times: Sequence[float], q: float) -> float:
     """The ``q`` quantile of time to train [days], unfinished replications counting as never: stats.time_quantile."""
     return time_quantile(times, q)
+
+
+def infeasible_note(reason: str) -> str:
+    """The ``note`` of a point where no layout fits: ``no layout fits: <why>``."""
+    return f"{NO_LAYOUT}: {reason}"
+
+
+def all_infeasible(results: Sequence[dict]) -> InfeasiblePlanError | None:
+    """The error to end with (exit 3) when no point could train at all, or None when one could."""
+    if not results or any(r.get("infeasible") is None for r in results):
+        return None
+    reasons = list(dict.fromkeys(r["infeasible"] for r in results))
+    return InfeasiblePlanError(f"no point can train: {reasons[0]}"
+                               + (f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else ""))
+
+
+def result_row(result: dict) -> dict:
+    """The row of one point of :func:`run_points`, with a ``note`` (empty when the point trained).
+
+    :func:`point_row`, or for a point where no layout fits: finish probability 0, the dates ``never`` and
+    the note ``no layout fits: <why>``; its other figures are missing.
+    """
+    if result.get("infeasible") is None:
+        return {**point_row(result["summary"]), "note": ""}
+    return {"finish_probability": 0.0, **{f"finish_date_{q}": NEVER for q in QUANTILE_KEYS},
+            "note": infeasible_note(result["infeasible"])}
 
 
 def point_row(summary: Summary) -> dict:

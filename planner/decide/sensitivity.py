@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import costs
+from .. import costs, escape
 from ..edits import scale_cloud, set_values, slip_deliveries
 from ..scenario import Scenario
-from .points import point_row, run_points
+from .points import all_infeasible, result_row, run_points
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import plotly.graph_objects as go
 
 # swings: deliveries 30 days early to 90 days late; shortfall none to 30%; rented units x0.5 to x1.5;
@@ -102,13 +104,19 @@ def points(s: Scenario, ins: list[Input]) -> list[Scenario]:
 def sensitivity(s: Scenario, replications: int | None = None, seed: int | None = None, backend: str = "local",
                 scheduler: str | None = None, workers: int | None = None,
                 progress: Callable[[int, int], None] | None = None, source: str = "<scenario>") -> pd.DataFrame:
-    """A row per input: low/high labels, p50 time to train and cost at base, low and high, and the swing."""
+    """A row per input: low/high labels, p50 time to train and cost at base, low and high, the swing, a ``note``.
+
+    A setting where no layout fits counts as never finishing (its figures missing, its date ``never``) and
+    the ``note`` says which one and why; InfeasiblePlanError (exit 3) only when no setting can train.
+    """
     ins = inputs(s, source)
     scen = points(s, ins)
     labels = ["base"] + [f"{i.name} {label}" for i in ins for label in (i.low_label, i.high_label)]
-    res = [point_row(r["summary"]) for r in run_points(scen, replications=replications, seed=seed, backend=backend,
-                                                        scheduler=scheduler, workers=workers, progress=progress,
-                                                        source=source, labels=labels)]
+    results = run_points(scen, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
+                         workers=workers, progress=progress, source=source, labels=labels)
+    if (none_trains := all_infeasible(results)) is not None:
+        raise none_trains
+    res = [result_row(r) for r in results]
     base = res[0]
     rows = []
     for k, i in enumerate(ins):
@@ -119,6 +127,8 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
             vals = [v for v in (lo.get(m), hi.get(m), base.get(m)) if v is not None]
             row[f"{m}_swing"] = max(vals) - min(vals) if vals else None
         row["finish_date_p50_low"], row["finish_date_p50_high"] = lo.get("finish_date_p50"), hi.get("finish_date_p50")
+        row["note"] = "; ".join(f"{side}: {r['note']}" for side, r in (("base", base), ("low", lo), ("high", hi))
+                                if r["note"])
         rows.append(row)
     df = pd.DataFrame(rows)
     return df.sort_values("time_to_train_days_p50_swing", ascending=False, na_position="last").reset_index(drop=True)
@@ -137,9 +147,9 @@ def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
         base = t[f"{m}_base"].dropna().iloc[0] if t[f"{m}_base"].notna().any() else 0.0
         fig = go.Figure()
         for side, color in (("low", "#1f77b4"), ("high", "#d62728")):
-            fig.add_trace(go.Bar(y=t["input"], x=t[f"{m}_{side}"] - base, base=base, orientation="h",
-                                 name=f"{side} value", marker_color=color,
-                                 text=t[side], textposition="auto"))
+            fig.add_trace(go.Bar(y=[escape.html(v) for v in t["input"]], x=t[f"{m}_{side}"] - base, base=base,
+                                 orientation="h", name=f"{side} value", marker_color=color,
+                                 text=[escape.html(v) for v in t[side]], textposition="auto"))
         fig.add_vline(x=base, line_dash="dash")
         fig.update_layout(title=f"{label}: each input at its low and high value (base {base:,.4g})", barmode="overlay",
                           height=120 + 45 * len(t), xaxis_title=label)
@@ -152,8 +162,14 @@ def tornado_html(table: pd.DataFrame, title: str) -> str:
     from ..report.html import figure_html
 
     parts = []
-    for fig in tornado_figures(table).values():
-        parts.append(figure_html(fig, include_plotlyjs=not parts))
-    rows = table.to_html(index=False, float_format=lambda v: f"{v:,.4g}")
+    for key, fig in tornado_figures(table).items():
+        parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"tornado-{key}"))  # stable ids
+    rows = table.to_html(index=False, float_format=lambda v: f"{v:,.4g}", escape=True)
+    title = escape.html(title)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{''.join(parts)}<h2>Inputs</h2>{rows}</body></html>")
+
+
+def write_sensitivity_csv(table: pd.DataFrame, path: Path) -> None:
+    """sensitivity.csv: the table with every text cell and header kept as text by spreadsheets (escape.frame)."""
+    escape.frame(table).to_csv(path, index=False, lineterminator="\n")

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..edits import format_path, get_value, parse_path, set_values, to_mapping
-from ..errors import ScenarioError
+from ..errors import InfeasiblePlanError, ScenarioError
 from ..scenario import Scenario
 from ..sim.parallel import default_workers
 from ..sim.runner import finish_date
-from .points import finish_quantile_days, run_points
+from ..stats import NEVER
+from .points import finish_quantile_days, infeasible_note, run_points
 
 MAX_EVALUATIONS = 40  # values evaluated between the two ends, at most
 MAX_POINTS_PER_ROUND = 4  # values evaluated at once (each in its own process, with its own memory)
@@ -110,15 +111,24 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         scenarios = [set_values(scenario, {path: v}, source) for v in todo]
         for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers,
                                          source=source, labels=[f"{path}={v}" for v in todo]), strict=True):
+            if r["infeasible"] is not None:  # no layout fits at this value: it never finishes, so it misses
+                seen[v] = {"value": v, "time_to_train_days": None, "finish_date": NEVER, "meets": False,
+                           "cost_usd": None, "cost_usd_mean": None, "finish_probability": 0.0,
+                           "note": infeasible_note(r["infeasible"])}
+                continue
             t = finish_quantile_days(r["time_to_train_days"], quantile)
             cost = r["summary"].metrics["cost_usd"]
             seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
                        "finish_date": finish_date(scenario.start, t), "meets": t <= limit_days,
-                       "cost_usd": cost.p50, "cost_usd_mean": cost.mean}
+                       "cost_usd": cost.p50, "cost_usd_mean": cost.mean,
+                       "finish_probability": r["summary"].finish_probability, "note": ""}
         if progress:
             progress(len(seen), len(seen))
 
     evaluate([low, high])  # both ends at once (in parallel)
+    if all(e["finish_probability"] == 0.0 and e["note"] for e in seen.values()):  # no layout fits at either end
+        raise InfeasiblePlanError(f"no value of {path} in [{low}, {high}] can train: "
+                                  + "; ".join(f"{path}={e['value']}: {e['note']}" for e in seen.values()))
     if not seen[high]["meets"]:
         best = None
     elif seen[low]["meets"]:

@@ -9,11 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from .. import escape
 from ..edits import format_path, get_value, parse_path, parse_value, set_values, to_mapping
 from ..errors import ScenarioError
 from ..scenario import Scenario
+from ..yamlio import clip
 from .output import write_files
-from .points import point_row, run_points
+from .points import all_infeasible, result_row, run_points
 
 MAX_POINTS = 10_000
 
@@ -26,7 +28,10 @@ def parse_set(text: str) -> Axis:
         raise ScenarioError(f"--set {text!r}: write PATH=v1,v2,... (e.g. fleet[1].cloud.units=0,4096,8192)")
     path, _, values = text.partition("=")
     path = format_path(parse_path(path.strip()))
-    vals = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+    try:
+        vals = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+    except ScenarioError as exc:  # name the --set argument it came from
+        raise ScenarioError(f"--set {clip(text)!r}: {exc.reason}") from None
     if not vals:
         raise ScenarioError("--set gives no values", field=path)
     return path, vals
@@ -66,13 +71,21 @@ def point_label(inputs: dict) -> str:
 def sweep(scenario: Scenario, axes: Sequence[Axis], replications: int | None = None, seed: int | None = None,
           backend: str = "local", scheduler: str | None = None, workers: int | None = None,
           progress: Callable[[int, int], None] | None = None, source: str = "<scenario>") -> pd.DataFrame:
-    """A row per grid point: the inputs (one column per path) and the metric quantiles."""
+    """A row per grid point: the inputs (one column per path), the metric quantiles and a ``note``.
+
+    A point where no layout fits is a row too (finish probability 0, dates ``never``, the note says why) and
+    the sweep goes on; InfeasiblePlanError (exit 3) only when no point can train.
+    """
     inputs, scenarios = grid(scenario, axes, source)
     results = run_points(scenarios, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
                          workers=workers, progress=progress, source=source, labels=[point_label(i) for i in inputs])
-    rows = [{"point": i, **inp, "replications": r["summary"].replications, **point_row(r["summary"])}
+    if (none_trains := all_infeasible(results)) is not None:
+        raise none_trains
+    rows = [{"point": i, **inp, "replications": r["replications"], **result_row(r)}
             for i, (inp, r) in enumerate(zip(inputs, results, strict=True))]
-    return pd.DataFrame(rows)
+    # the columns in the order of a point that trained (an infeasible one has fewer figures)
+    first = next(row for row, r in zip(rows, results, strict=True) if r["infeasible"] is None)
+    return pd.DataFrame(rows, columns=list(dict.fromkeys([*first, *(k for row in rows for k in row)])))
 
 
 SWEEP_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"),
@@ -82,10 +95,16 @@ SWEEP_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"),
 
 
 def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
-    """One self-contained page: a heatmap per metric over the first two axes, or a line chart for one axis."""
+    """One self-contained page: a heatmap per metric over the first two axes, or a line chart for one axis.
+
+    Values and paths (a swept name may be any text) reach the page and the Plotly labels escaped (escape.html).
+    """
     import plotly.graph_objects as go
 
     from ..report.html import figure_html
+
+    def shown(values):
+        return [escape.html(v) if isinstance(v, str) else v for v in values]
 
     paths = [p for p, _ in axes]
     parts = []
@@ -93,20 +112,21 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
         if col not in table:
             continue
         if len(paths) == 1:
-            fig = go.Figure(go.Scatter(x=table[paths[0]], y=table[col], mode="lines+markers"))
-            fig.update_layout(xaxis_title=paths[0], yaxis_title=label)
+            fig = go.Figure(go.Scatter(x=shown(table[paths[0]]), y=table[col], mode="lines+markers"))
+            fig.update_layout(xaxis_title=escape.html(paths[0]), yaxis_title=label)
         else:
             x, y = paths[0], paths[1]
             # further axes (if any) are averaged over in the heatmap; the table has every point
             piv = table.pivot_table(index=y, columns=x, values=col, aggfunc="mean")
-            fig = go.Figure(go.Heatmap(z=piv.values, x=[str(v) for v in piv.columns],
-                                       y=[str(v) for v in piv.index], colorbar={"title": label},
+            fig = go.Figure(go.Heatmap(z=piv.values, x=[escape.html(v) for v in piv.columns],
+                                       y=[escape.html(v) for v in piv.index], colorbar={"title": label},
                                        texttemplate="%{z:.4g}"))
-            fig.update_layout(xaxis_title=x, yaxis_title=y)
+            fig.update_layout(xaxis_title=escape.html(x), yaxis_title=escape.html(y))
         fig.update_layout(title=label, height=420)
-        parts.append(figure_html(fig, include_plotlyjs=not parts))
+        parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"sweep-{col}"))  # stable ids
     body = "\n".join(parts)
-    rows = table.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+    rows = table.to_html(index=False, float_format=lambda v: f"{v:.4g}", escape=True)
+    title = escape.html(title)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{body}<h2>Every point</h2>{rows}</body></html>")
 
@@ -119,6 +139,6 @@ def write_sweep(table: pd.DataFrame, axes: Sequence[Axis], out_dir: str | Path, 
             flat[c] = flat[c].map(lambda v: v if v is None else str(v))
     return write_files(out_dir, {
         "sweep.parquet": lambda p: flat.to_parquet(p, index=False),
-        "sweep.csv": lambda p: table.to_csv(p, index=False, lineterminator="\n"),
+        "sweep.csv": lambda p: escape.frame(table).to_csv(p, index=False, lineterminator="\n"),  # text, no formulas
         "sweep.html": lambda p: p.write_text(sweep_html(table, axes, title), encoding="utf-8"),
     })

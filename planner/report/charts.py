@@ -3,6 +3,10 @@
 Pure functions: each takes DataFrames (and plain values), returns a ``go.Figure`` and never
 touches files, so the HTML report, the Streamlit app and notebooks draw the same charts.
 Every function copes with empty or missing tables by returning a figure that says "no data".
+
+Plotly draws a subset of HTML in labels (links, images as text, tags): every name from a scenario (pools,
+sites) goes into a figure through :func:`planner.escape.html` and free text (event details) through
+:func:`planner.escape.plotly_text`, so it is shown as written.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 
+from ..escape import html as _label
+from ..escape import plotly_text
 from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
 from ..stats import NEVER
@@ -109,8 +115,8 @@ def _stacked_area(schedule: pd.DataFrame, value: str, colors: dict[str, str]) ->
     for pool in [p for p in colors if p in wide.columns]:
         fig.add_trace(
             go.Scatter(
-                x=wide.index, y=wide[pool], name=pool, mode="lines", stackgroup="one",
-                line=dict(width=0.5, color=colors[pool]), legendgroup=pool,
+                x=wide.index, y=wide[pool], name=_label(pool), mode="lines", stackgroup="one",
+                line=dict(width=0.5, color=colors[pool]), legendgroup=_label(pool),
             )
         )
     return fig
@@ -137,11 +143,12 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
         order = [p for p in colors if p in steps.columns]
         stacked = steps[order].cumsum(axis=1)
         for i, pool in enumerate(order):
-            label = f"{pool} (plan)" if i == 0 else f"{pool} (plan, stacked on {order[i - 1]})"
+            label = (f"{_label(pool)} (plan)" if i == 0
+                     else f"{_label(pool)} (plan, stacked on {_label(order[i - 1])})")
             fig.add_trace(
                 go.Scatter(
                     x=stacked.index, y=stacked[pool], name=label, mode="lines", line_shape="hv",
-                    legendgroup=str(pool), line=dict(dash="dash", width=2, color=colors.get(str(pool), "#333")),
+                    legendgroup=_label(pool), line=dict(dash="dash", width=2, color=colors.get(str(pool), "#333")),
                 )
             )
     fig.update_layout(title=title, yaxis_title="units in service", **_LAYOUT)
@@ -238,9 +245,10 @@ def timeline_figure(
         for pool, rows in lay.groupby(lay["pool"].astype(str), sort=False):
             begin, end = to_x(rows["start_days"]), to_x(rows["end_days"])
             width = (end - begin).dt.total_seconds() * 1000 if t0 is not None else end - begin
+            row = _label(pool) if pool else JOB_ROW
             fig.add_trace(
                 go.Bar(
-                    y=[pool or JOB_ROW] * len(rows), x=width, base=begin, orientation="h", name=pool or JOB_ROW,
+                    y=[row] * len(rows), x=width, base=begin, orientation="h", name=row,
                     marker=dict(color=colors.get(pool, "#1f77b4"), line=dict(color="white", width=1)),
                     customdata=rows[_HOVER_FIELDS].astype(object).where(rows[_HOVER_FIELDS].notna(), "–").values,
                     hovertemplate=_LAYOUT_HOVER,
@@ -248,10 +256,12 @@ def timeline_figure(
             )
     if has_events:
         ev = events[events["event"].astype(str).isin(INTERRUPTIONS)].copy()
-        ev["_row"] = ev["pool"].fillna("").astype(str).replace("", JOB_ROW) if "pool" in ev.columns else JOB_ROW
+        ev["_row"] = (ev["pool"].fillna("").astype(str).map(lambda p: _label(p) if p else JOB_ROW)
+                      if "pool" in ev.columns else JOB_ROW)
         for col in ("units", "detail"):
             if col not in ev.columns:
                 ev[col] = ""
+        ev["detail"] = ev["detail"].fillna("").astype(str).map(plotly_text)
         for kind in INTERRUPTIONS:
             rows = ev[ev["event"].astype(str) == kind]
             if rows.empty:
@@ -376,7 +386,7 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
         return empty_figure(title, "no traffic between sites")
     fig = new_figure()
     for name, grp in links.groupby("link", sort=True):
-        fig.add_trace(go.Scatter(x=_dates(grp["date"]), y=grp["tb"], name=str(name), mode="lines"))
+        fig.add_trace(go.Scatter(x=_dates(grp["date"]), y=grp["tb"], name=_label(name), mode="lines"))
     fig.update_layout(title=title, yaxis_title="TB per day", **_LAYOUT)
     return fig
 

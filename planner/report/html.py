@@ -7,7 +7,7 @@ draws into it. No external scripts, styles or fonts.
 from __future__ import annotations
 
 import datetime as dt
-import html as _html
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 
+from ..escape import html as _escape_html
 from ..fmt import fmt_usd
 from ..results import RunResult
 from ..summary import Summary
@@ -87,7 +88,7 @@ def detail_note(result: RunResult) -> str:
 
 
 def _e(text: Any) -> str:
-    return _html.escape(str(text), quote=True)
+    return _escape_html(text)  # every text on the page (names, values, sentences) goes through here
 
 
 def figure_html(fig: go.Figure, **kwargs) -> str:
@@ -95,10 +96,14 @@ def figure_html(fig: go.Figure, **kwargs) -> str:
 
     Plotly serializes with orjson when it is installed and with json otherwise, and the two write numbers
     differently: always the standard library, so a page does not depend on what else is installed.
+    The ``<div>`` id is ``div_id`` when given, else one derived from the figure's content (plotly's own is a
+    random UUID, so two identical runs wrote different pages); a page of several figures names each one.
     """
     engine = pio.json.config.default_engine
     pio.json.config.default_engine = "json"
     try:
+        if kwargs.get("div_id") is None:
+            kwargs["div_id"] = "figure-" + hashlib.sha256(fig.to_json().encode("utf-8")).hexdigest()[:16]
         return pio.to_html(fig, full_html=False, **kwargs)
     finally:
         pio.json.config.default_engine = engine

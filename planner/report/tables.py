@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import escape
 from ..metrics import METRICS
 from ..results import (
     EVENT_COLUMNS,
@@ -183,32 +184,32 @@ def for_people(df: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- files
 
 
-# what spreadsheets read as the start of a formula (OWASP: CSV injection)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX_CREATED = dt.datetime(2000, 1, 1)  # fixed docProps dates: identical runs give identical bytes
 
-
-def as_text(value: Any) -> Any:
-    """A string a spreadsheet would run as a formula, prefixed with ``'`` so that it stays text."""
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+as_text = escape.cell  # a string a spreadsheet would run as a formula, prefixed with ``'`` so that it stays text
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write a table as CSV with Unix line ends; user strings never become live formulas."""
-    df = df.copy()
-    for col in df.columns:
-        if not (pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col])):
-            df[col] = df[col].map(as_text)
-    df.to_csv(path, index=False, lineterminator="\n")
+    """Write a table as CSV with Unix line ends; no text cell or header becomes a live formula (escape.frame)."""
+    escape.frame(df).to_csv(path, index=False, lineterminator="\n")
+
+
+def _xlsx_text(value: Any) -> Any:
+    return escape.cell(_ILLEGAL_XLSX.sub("", value)) if isinstance(value, str) else value
 
 
 def _excel_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    """Cut to ``XLSX_MAX_ROWS`` rows and strip control characters openpyxl rejects; say whether rows were cut."""
+    """Cut to ``XLSX_MAX_ROWS`` rows and make text cells safe; say whether rows were cut.
+
+    Text cells lose the control characters openpyxl rejects and are never read as a formula (escape.cell;
+    headers are escaped as they are written).
+    """
     cut = len(df) > XLSX_MAX_ROWS
     out = df.iloc[:XLSX_MAX_ROWS].copy() if cut else df.copy()
-    for col in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
-            out[col] = out[col].map(lambda v: _ILLEGAL_XLSX.sub("", v) if isinstance(v, str) else v)
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if escape.text_column(column):
+            out.isetitem(i, column.map(_xlsx_text))
     return out, cut
 
 
@@ -305,17 +306,18 @@ def write_xlsx(result: RunResult, path: Path) -> None:
         ws.set_column(0, 0, 42)
         ws.set_column(1, 3, 18)
         for r, (label, *values, kind) in enumerate(summary_sheet_rows(result)):
-            ws.write(r, 0, label, title if kind == "title" else bold if kind == "head" else None)
+            ws.write(r, 0, _xlsx_text(label), title if kind == "title" else bold if kind == "head" else None)
             for c, v in enumerate(values, start=1):
                 if v is None:
                     continue
+                v = v if kind == "date" and isinstance(v, str) else _xlsx_text(v)
                 if kind == "head":
                     ws.write(r, c, v, bold)
                 elif kind == "date" and isinstance(v, str):
                     try:
                         ws.write_datetime(r, c, pd.Timestamp(v).to_pydatetime(), fmt["date"])
                     except ValueError:
-                        ws.write(r, c, v)
+                        ws.write(r, c, _xlsx_text(v))
                 elif kind == "text":
                     ws.write(r, c, v, wrap)
                 elif isinstance(v, (int, float)) and not isinstance(v, bool) and kind in fmt:
@@ -323,13 +325,13 @@ def write_xlsx(result: RunResult, path: Path) -> None:
                 else:
                     ws.write(r, c, v)
         for i, note in enumerate(notes):
-            ws.write(len(summary_sheet_rows(result)) + 1 + i, 0, note)
+            ws.write(len(summary_sheet_rows(result)) + 1 + i, 0, _xlsx_text(note))
         for name, df in sheets.items():
             df = _as_dates(df)
             # column by column: several times faster than pandas' cell-by-cell writer for the event tables
             sheet = book.add_worksheet(name)
             writer.sheets[name] = sheet
-            sheet.write_row(0, 0, [str(c) for c in df.columns], bold)
+            sheet.write_row(0, 0, [_xlsx_text(str(c)) for c in df.columns], bold)
             for i, col in enumerate(df.columns):
                 if pd.api.types.is_datetime64_any_dtype(df[col]):
                     for r, v in enumerate(df[col], start=1):
@@ -357,15 +359,17 @@ def _summary_charts(book, ws, sheets: dict[str, pd.DataFrame], result: RunResult
             cap = book.add_worksheet("capacity")
             cap.write(0, 0, "date")
             for j, pool in enumerate(wide.columns, start=1):
-                cap.write(0, j, str(pool))
+                cap.write(0, j, _xlsx_text(str(pool)))
             datefmt = book.add_format({"num_format": "yyyy-mm-dd"})
             for i, (day, row) in enumerate(wide.iterrows(), start=1):
                 cap.write_datetime(i, 0, pd.Timestamp(day).to_pydatetime(), datefmt)
                 for j, v in enumerate(row, start=1):
                     cap.write_number(i, j, float(v) if pd.notna(v) else 0.0)
             chart = book.add_chart({"type": "area", "subtype": "stacked"})
-            for j, pool in enumerate(wide.columns, start=1):
-                chart.add_series({"name": str(pool), "categories": ["capacity", 1, 0, len(wide), 0],
+            # a series is named by its header cell: a name given as text that looks like a reference (``x!A1``)
+            # would become one
+            for j in range(1, len(wide.columns) + 1):
+                chart.add_series({"name": ["capacity", 0, j], "categories": ["capacity", 1, 0, len(wide), 0],
                                   "values": ["capacity", 1, j, len(wide), j]})
             chart.set_title({"name": "Units in service by pool (stacked)"})
             chart.set_x_axis({"date_axis": True, "num_format": "yyyy-mm"})
@@ -375,13 +379,14 @@ def _summary_charts(book, ws, sheets: dict[str, pd.DataFrame], result: RunResult
     if weekly is not None and not weekly.empty:
         wide = weekly.pivot_table(index="week_date", columns="kind", values="count", aggfunc="sum").fillna(0)
         sh = book.add_worksheet("interruptions_weekly")
-        sh.write_row(0, 0, ["week", *map(str, wide.columns)])
+        sh.write_row(0, 0, ["week", *(_xlsx_text(str(c)) for c in wide.columns)])
         for i, (week, row) in enumerate(wide.iterrows(), start=1):
             sh.write(i, 0, str(week))
             sh.write_row(i, 1, [float(v) for v in row])
         chart = book.add_chart({"type": "column", "subtype": "stacked"})
-        for j, kind in enumerate(wide.columns, start=1):
-            chart.add_series({"name": str(kind), "categories": ["interruptions_weekly", 1, 0, len(wide), 0],
+        for j in range(1, len(wide.columns) + 1):
+            chart.add_series({"name": ["interruptions_weekly", 0, j],
+                              "categories": ["interruptions_weekly", 1, 0, len(wide), 0],
                               "values": ["interruptions_weekly", 1, j, len(wide), j]})
         chart.set_title({"name": "Interruptions per week (stacked by kind)"})
         chart.set_size({"width": 640, "height": 300})

@@ -1,0 +1,289 @@
+"""Output folders planner owns: written whole or not at all, and only what planner wrote is removed.
+
+Every folder planner writes (a report, a sweep's or a sensitivity's output, and the temporary and backup
+folders beside them) holds a marker file, ``.planner-owned``: JSON with ``owner: "planner"``, the
+``kind`` of folder, a random ``token`` and what wrote it (planner version, process id, host, time).
+
+* A target folder is replaced only when it is missing, empty, or holds a valid marker of the same kind
+  and no file but the ones that kind writes (a folder planner wrote before). Anything else is refused
+  with one line naming the folder and why; the new results go to a fresh folder under the system's
+  temporary folder and the message names it.
+* ``--out`` given as a symbolic link writes into the link's target (the link stays); a link that does
+  not resolve to a folder path (a loop) is refused.
+* The new folder is written as ``.NAME.tmp-PID-XXXX`` next to the target and renamed into place; a
+  previous folder is first renamed to ``.NAME.old-PID-XXXX`` and deleted after. Either is deleted only
+  when its marker holds the token this process wrote (or read from the folder it replaces).
+* ``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*`` siblings left by a killed run are removed by the next run
+  only when they are real folders holding a valid planner marker and their process is gone (on
+  another host's marker: older than an hour). A folder or file without a marker is never removed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from .errors import ReportError
+
+MARKER = ".planner-owned"
+STEM_CHARS = 60  # of the target's name in temporary siblings: .NAME.tmp-PID-XXXX must fit NAME_MAX (255 bytes)
+STALE_AFTER_S = 3600.0  # a marked sibling written on another host is left over when it is this old
+_MAX_MARKER_BYTES = 4096
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_token() -> str:
+    """A random token for one folder this process writes."""
+    return secrets.token_hex(16)
+
+
+def _version() -> str:
+    try:
+        from . import __version__
+    except ImportError:  # pragma: no cover - a partial install
+        return "unknown"
+    return str(__version__)
+
+
+def mark(folder: Path, kind: str, token: str) -> None:
+    """Write ``folder/.planner-owned`` (a new file: never over an existing one, never through a link)."""
+    text = json.dumps({"owner": "planner", "kind": kind, "token": token, "planner_version": _version(),
+                       "pid": os.getpid(), "host": socket.gethostname(),
+                       "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, sort_keys=True)
+    fd = os.open(folder / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The folder's planner marker, or None when it has none that is valid (missing, a link, not planner's)."""
+    try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return None
+        # no link followed; a FIFO named like the marker does not block the open
+        fd = os.open(folder / MARKER, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            raw = f.read(_MAX_MARKER_BYTES + 1)
+            if len(raw) > _MAX_MARKER_BYTES:
+                return None
+            data = json.loads(raw)
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and data.get("owner") == "planner" and isinstance(data.get("kind"), str)
+            and isinstance(data.get("token"), str) and _TOKEN.match(data["token"])):
+        return None
+    return data
+
+
+def owned_by(folder: Path, token: str) -> bool:
+    """Whether ``folder`` (a real folder, not a link) holds a planner marker with this token."""
+    m = read_marker(folder)
+    return m is not None and m["token"] == token
+
+
+def discard(folder: Path, token: str) -> None:
+    """Delete ``folder`` if its marker holds ``token``; otherwise only if it is empty (never anything else)."""
+    if owned_by(folder, token):
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
+def _discard_new(folder: Path, token: str) -> None:
+    """``discard`` a folder this process just made; one whose marker was cut short goes if nothing else is in it."""
+    discard(folder, token)
+    if os.path.lexists(folder) and [p.name for p in folder.iterdir()] == [MARKER] and read_marker(folder) is None:
+        (folder / MARKER).unlink(missing_ok=True)
+        discard(folder, token)
+
+
+# ---------------------------------------------------------------- the target
+
+
+def resolve_target(out_dir: str | Path) -> Path:
+    """The absolute folder to write; a symbolic link given as the folder stands for its target."""
+    out = Path(os.path.abspath(out_dir))
+    if out.is_symlink():
+        real = Path(os.path.realpath(out))
+        if real.is_symlink():
+            raise ReportError(f"{out}: the symbolic link does not lead to a folder path (a loop); "
+                              "choose another --out")
+        if real.exists() and not real.is_dir():
+            raise ReportError(f"{out}: the symbolic link leads to {real}, which is not a folder; choose another --out")
+        out = real
+    if out == out.parent:
+        raise ReportError(f"{out}: cannot replace the root folder")
+    if len(out.name.encode("utf-8", "surrogateescape")) > 255:
+        raise ReportError(f"{out.name[:40]}…: the folder name is longer than 255 bytes; choose a shorter --out")
+    return out
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+
+
+def check_target(out: Path, kind: str, files: Collection[str]) -> str | None:
+    """None when ``out`` is missing or an empty folder; the marker's token when planner may replace it.
+
+    Raises ReportError (one line: the folder and why) for anything else.
+    """
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        return None  # a parent is a file: creating the folder fails and says so
+    if stat.S_ISLNK(st.st_mode):
+        raise ReportError(f"{out}: is a symbolic link (it changed while writing); choose another --out")
+    if not stat.S_ISDIR(st.st_mode):
+        raise ReportError(f"{out}: exists and is not a folder; choose another --out")
+    entries = sorted(out.iterdir(), key=lambda p: p.name)
+    if not entries:
+        return None
+    names = [p.name for p in entries]
+    marker = read_marker(out)
+    if marker is None:
+        raise ReportError(
+            f"{out}: the folder holds files that are not a previous {kind} of planner ({_listed(names)}; no "
+            f"valid {MARKER} marker), so it is kept; choose a new or empty folder for --out")
+    if marker["kind"] != kind:
+        raise ReportError(f"{out}: the folder holds planner's {marker['kind']} output, not a {kind} folder, so it "
+                          "is kept; choose a new or empty folder for --out")
+    others = [p.name for p in entries if p.name != MARKER and (p.name not in files or p.is_dir() or p.is_symlink())]
+    if others:
+        raise ReportError(
+            f"{out}: the folder holds files that are not a previous {kind} of planner ({_listed(others)}), "
+            "so it is kept; move them out or choose a new or empty folder for --out")
+    return marker["token"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def clean_stale(out: Path) -> None:
+    """Remove marked ``.NAME.tmp-PID-*``/``.NAME.old-PID-*`` folders left by planner runs that were killed."""
+    stem = out.name[:STEM_CHARS]
+    pattern = re.compile(rf"^\.{re.escape(stem)}\.(?:tmp|old)-(\d+)-[A-Za-z0-9_]+$")
+    try:
+        siblings = list(out.parent.iterdir())
+    except OSError:
+        return
+    here = socket.gethostname()
+    for p in siblings:
+        m = pattern.match(p.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        marker = read_marker(p)  # None for files, links and folders without planner's marker
+        if marker is None:
+            continue
+        try:
+            age = time.time() - os.lstat(p).st_mtime
+        except OSError:
+            continue
+        gone = not _alive(int(m.group(1))) if marker.get("host") == here else age > STALE_AFTER_S
+        if gone:
+            discard(p, marker["token"])
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the name is too long"
+    return exc.strerror or type(exc).__name__
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_folder(out_dir: str | Path, kind: str, files: Collection[str], write: Callable[[Path], None]) -> Path:
+    """``write(folder)`` fills a new folder that then takes ``out_dir``'s place; returns the folder written.
+
+    Atomic: either the target ends up holding the complete new folder, or (on any exception, which is
+    re-raised) it is left as it was and no temporary folder remains. ``files`` are the names ``write``
+    creates: a folder planner wrote holds only those and the marker.
+
+    When the target cannot be written or is not planner's to replace, the ReportError names the folder,
+    the reason and the folder under the system's temporary folder where the results were written instead
+    (when even that fails, it says so).
+    """
+    try:
+        return _write_atomic(out_dir, kind, files, write)
+    except (ReportError, OSError) as exc:
+        if isinstance(exc, OSError):
+            reason = f"{out_dir}: {_os_reason(exc)}"
+            if exc.filename and exc.filename != str(out_dir):
+                reason = f"{out_dir}: cannot write {exc.filename}: {_os_reason(exc)}"
+            advice = "; choose a writable --out"
+        else:
+            reason, advice = str(exc), ""
+        spare, spare_token = None, new_token()
+        try:
+            spare = Path(tempfile.mkdtemp(prefix=f"planner-{kind}-"))
+            mark(spare, kind, spare_token)
+            write(spare)
+        except Exception:  # noqa: BLE001 - the second place failing too is reported, not raised
+            if spare is not None:
+                _discard_new(spare, spare_token)
+            raise ReportError(f"cannot write the {kind}: {reason}; nor under {tempfile.gettempdir()}") from None
+        raise ReportError(f"cannot write the {kind}: {reason}; the results were written to {spare} instead"
+                          f"{advice}") from None
+
+
+def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write: Callable[[Path], None]) -> Path:
+    out = resolve_target(out_dir)
+    check_target(out, kind, files)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)
+    stem = out.name[:STEM_CHARS]
+    token = new_token()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-{os.getpid()}-", dir=out.parent))
+    try:
+        mark(tmp, kind, token)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary folder
+        write(tmp)
+        previous = check_target(out, kind, files)  # may have changed while we wrote
+        if previous is None:
+            os.rename(tmp, out)  # replaces an empty folder; fails if one appeared with files in it
+        else:
+            old = out.parent / f".{stem}.old-{os.getpid()}-{secrets.token_hex(6)}"
+            os.rename(out, old)
+            if not owned_by(old, previous):  # swapped for something else since the check: put it back
+                os.rename(old, out)
+                raise ReportError(f"{out}: the folder changed while writing, so it is kept; "
+                                  "choose a new or empty folder for --out")
+            try:
+                os.rename(tmp, out)
+            except BaseException:
+                os.rename(old, out)  # put the previous folder back
+                raise
+            discard(old, previous)
+    except BaseException:
+        _discard_new(tmp, token)
+        raise
+    return out

@@ -1,0 +1,223 @@
+"""Issue 17, findings 1-3: planner deletes or replaces only what it wrote.
+
+Temporary and backup folders and report folders carry a `.planner-owned` marker (a random token and what
+wrote it); nothing without one is removed or replaced. A refused run keeps its results in a temporary
+folder the one-line error names. Default folder names cannot collide, and `--out` through a symbolic link
+writes into the link's target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import one_error_line
+
+REPORT = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "report.html", "report.xlsx")
+
+
+def _spare(line: str) -> Path:
+    """The temporary folder an error line says the results went to."""
+    assert "the results were written to " in line, line
+    return Path(line.split("the results were written to ")[1].split(" instead")[0])
+
+
+def _error_line(r) -> str:
+    """The one `error:` line of a command that also printed progress lines."""
+    assert r.exit_code == 2 and "Traceback" not in r.stderr + r.stdout, r
+    (line,) = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
+    return line
+
+
+def _scenario_of(folder: Path) -> str:
+    return json.loads((folder / "summary.json").read_text(encoding="utf-8"))["scenario"]
+
+
+@pytest.fixture
+def spare_dir(tmp_path, monkeypatch) -> Path:
+    """The system's temporary folder, for this test only (where refused results go)."""
+    folder = tmp_path / "spare"
+    folder.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(folder))
+    return folder
+
+
+# ---------------------------------------------------------------- finding 1: files it did not create
+
+
+def test_finding1_users_dot_old_files_and_folders_are_kept(cli, make_scenario, tmp_path):
+    """`.NAME.old-v1/notes.txt`, a file `.NAME.old-2024` and `.NAME.old-123-x` (no live PID 123) are the user's."""
+    out = tmp_path / "myreport"
+    v1 = tmp_path / ".myreport.old-v1"
+    v1.mkdir()
+    (v1 / "notes.txt").write_text("my notes")
+    dated = tmp_path / ".myreport.old-2024"
+    dated.write_text("last year's figures")
+    fresh = tmp_path / ".myreport.old-123-x"
+    fresh.mkdir()
+    (fresh / "draft.md").write_text("draft")
+    tmp_like = tmp_path / ".myreport.tmp-999999999-abc123"  # looks like a killed run's folder, but no marker
+    tmp_like.mkdir()
+    (tmp_like / "summary.json").write_text('{"mine": true}')
+    hours_ago = time.time() - 7200
+    for p in (v1, dated, fresh, tmp_like):
+        os.utime(p, (hours_ago, hours_ago))
+
+    r = cli("run", make_scenario(), "--out", out)
+    assert r.exit_code == 0, r
+    assert (v1 / "notes.txt").read_text() == "my notes"
+    assert dated.read_text() == "last year's figures"
+    assert (fresh / "draft.md").read_text() == "draft"
+    assert (tmp_like / "summary.json").read_text() == '{"mine": true}'
+    assert _scenario_of(out) == "small"
+
+
+def test_finding1_a_killed_runs_marked_folder_is_removed_an_unmarked_or_forged_one_kept(cli, make_scenario,
+                                                                                        tmp_path):
+    from planner.ownership import MARKER, mark, new_token
+
+    out = tmp_path / "out"
+    stale = tmp_path / ".out.tmp-999999999-k1"  # a folder a killed planner run wrote: valid marker, PID gone
+    stale.mkdir()
+    mark(stale, "report", new_token())
+    (stale / "summary.json").write_text("{}")
+    garbled = tmp_path / ".out.tmp-999999998-k2"  # a marker that is not planner's
+    garbled.mkdir()
+    (garbled / MARKER).write_text("not json")
+    (garbled / "keep.txt").write_text("keep")
+    linked = tmp_path / ".out.old-999999997-k3"  # a link to a marked folder elsewhere: never followed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    mark(elsewhere, "report", new_token())
+    linked.symlink_to(elsewhere)
+
+    assert cli("run", make_scenario(), "--out", out).exit_code == 0
+    assert not stale.exists()
+    assert (garbled / "keep.txt").read_text() == "keep"
+    assert linked.is_symlink() and (elsewhere / MARKER).exists()
+
+
+# ---------------------------------------------------------------- finding 2: another tool's folder
+
+
+def test_finding2_another_tools_summary_and_report_are_kept_and_the_run_refused(cli, make_scenario, tmp_path,
+                                                                              spare_dir):
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "summary.json").write_text('{"tool": "other"}')
+    (out / "report.html").write_text("<p>their report</p>")
+
+    line = one_error_line(cli("run", make_scenario(), "--out", out))
+    assert str(out) in line and "planner" in line and "not a previous report" in line
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "summary.json"]
+    assert (out / "summary.json").read_text() == '{"tool": "other"}'
+    assert (out / "report.html").read_text() == "<p>their report</p>"
+    spare = _spare(line)
+    assert spare.parent == spare_dir and _scenario_of(spare) == "small"
+    assert {p.name for p in spare.iterdir()} >= set(REPORT)
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def test_finding2_a_planner_report_with_a_users_file_added_is_kept(cli, make_scenario, tmp_path, spare_dir):
+    out = tmp_path / "out"
+    assert cli("run", make_scenario(), "--out", out).exit_code == 0
+    (out / "notes.txt").write_text("my notes on this report")
+    line = one_error_line(cli("run", make_scenario(), "--out", out))
+    assert "notes.txt" in line
+    assert (out / "notes.txt").read_text() == "my notes on this report"
+    assert _scenario_of(_spare(line)) == "small"
+
+
+def test_finding2_rerunning_into_planners_own_report_folder_replaces_it(cli, make_scenario, tmp_path):
+    out = tmp_path / "out"
+    assert cli("run", make_scenario(name="first"), "--out", out).exit_code == 0
+    assert _scenario_of(out) == "first"
+    assert cli("run", make_scenario(name="second"), "--out", out).exit_code == 0
+    assert _scenario_of(out) == "second"
+    assert {p.name for p in out.iterdir()} >= set(REPORT)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_finding2_sweep_output_follows_the_same_rules(cli, make_scenario, tmp_path, spare_dir):
+    path = make_scenario()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sweep.csv").write_text("a,b\n1,2\n")
+    line = _error_line(cli("sweep", path, "--set", "fleet[0].units=32,64", "--out", theirs))
+    assert str(theirs) in line and "not a previous sweep of planner" in line
+    assert (theirs / "sweep.csv").read_text() == "a,b\n1,2\n"
+    assert (_spare(line) / "sweep.csv").exists()
+
+    mine = tmp_path / "mine"
+    assert cli("sweep", path, "--set", "fleet[0].units=32,64", "--out", mine).exit_code == 0
+    assert cli("sweep", path, "--set", "fleet[0].units=16,32,64", "--out", mine).exit_code == 0
+    assert len((mine / "sweep.csv").read_text().splitlines()) == 1 + 3
+    run = tmp_path / "run"  # a run's report is not a sweep's folder: not replaced by one
+    assert cli("run", path, "--out", run).exit_code == 0
+    line = _error_line(cli("sweep", path, "--set", "fleet[0].units=32,64", "--out", run))
+    assert "planner's report output" in line and (run / "summary.json").exists() and not (run / "sweep.csv").exists()
+
+
+# ---------------------------------------------------------------- finding 3: overwrite by name
+
+
+def test_finding3_names_differing_in_punctuation_write_different_folders(cli, make_scenario, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a = make_scenario(name="cost plan 2025")
+    b = make_scenario(name="cost-plan-2025")
+    assert cli("run", a).exit_code == 0
+    assert cli("run", b).exit_code == 0
+    folders = sorted((tmp_path / "reports").iterdir())
+    assert len(folders) == 2
+    assert sorted(_scenario_of(f) for f in folders) == ["cost plan 2025", "cost-plan-2025"]
+    assert (tmp_path / "reports" / "cost-plan-2025").is_dir()  # a name that is its own slug keeps it
+
+
+def test_finding3_long_names_sharing_the_first_100_characters_differ(cli, make_scenario, tmp_path, monkeypatch):
+    from planner.report.writer import default_folder_name
+
+    monkeypatch.chdir(tmp_path)
+    first = "p" * 100 + "-" + "a" * 19
+    second = "p" * 100 + "-" + "b" * 19
+    assert len(first) == 120
+    assert default_folder_name(first) != default_folder_name(second)
+    assert cli("run", make_scenario(name=first)).exit_code == 0
+    assert cli("run", make_scenario(name=second)).exit_code == 0
+    assert sorted(_scenario_of(f) for f in (tmp_path / "reports").iterdir()) == [first, second]
+
+
+def test_finding3_default_folders_of_runs_and_sweeps_and_letter_case_cannot_collide():
+    from planner.report.writer import default_folder_name
+
+    names = ["cost plan 2025", "cost-plan-2025", "Cost-Plan-2025", "x-sweep", "x", "x-sensitivity", ".x", "x."]
+    folders = [default_folder_name(n) for n in names]
+    runs = {f.lower() for f in folders}
+    sweeps = {(f + "-sweep").lower() for f in folders}
+    sens = {(f + "-sensitivity").lower() for f in folders}
+    assert len(runs) == len(names) and not runs & sweeps and not runs & sens  # even where case is ignored
+    assert default_folder_name("x") == "x" and default_folder_name("cost-plan-2025") == "cost-plan-2025"
+
+
+def test_finding3_out_through_a_symlink_writes_into_its_target(cli, make_scenario, tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    r = cli("run", make_scenario(), "--out", link)
+    assert r.exit_code == 0, r
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert _scenario_of(target) == "small"
+    assert cli("run", make_scenario(name="again"), "--out", link).exit_code == 0  # its own report: replaced
+    assert link.is_symlink() and _scenario_of(target) == "again"
+
+
+def test_finding3_a_symlink_loop_as_out_is_refused(cli, make_scenario, tmp_path, spare_dir):
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop")
+    line = one_error_line(cli("run", make_scenario(), "--out", loop))
+    assert str(loop) in line and loop.is_symlink()
+    assert _scenario_of(_spare(line)) == "small"
