@@ -268,6 +268,11 @@ def test_quantiles_beyond_the_finish_probability_are_never():
     assert summary.finish_date.p90 == NEVER
     (e,) = summary.expectations
     assert e.passed is False and e.value is None
+    from planner.report.headline import expectation_rows, headline_items
+
+    time_item = headline_items(summary)[0]
+    assert time_item.detail.endswith(f"p90 {NEVER}")  # the headline says never, never a number it did not earn
+    assert expectation_rows(summary)[0]["value"] == NEVER
 
 
 def test_solve_and_summary_share_one_quantile():

@@ -374,7 +374,7 @@ def test_headline_items() -> None:
     assert "p10 5.5 d" in items["time_to_train_days"].detail
     assert items["finish_probability"].value == "100.0 %"
     assert items["cost_usd"].value == "$16 k"
-    assert headline_items(Summary())[0].value == "—"
+    assert headline_items(Summary())[0].value == "never"  # no replication finished: time to train is never
 
 
 def test_many_interruptions_are_counted_per_week() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from ..catalog import models
 from ..fmt import fmt_si, fmt_usd, num
 from ..metrics import METRICS, fmt_value
+from ..stats import NEVER
 from ..summary import Stat, Summary
 
 
@@ -33,8 +34,10 @@ def stat(metric: Any, key: str = "p50") -> float | None:
 
 
 def _spread(metric: Stat | None, name: str) -> str:
-    if metric is None or num(metric.p10) is None or num(metric.p90) is None:
+    if metric is None or num(metric.p10) is None:
         return ""
+    if num(metric.p90) is None:  # time to train: a quantile beyond the finish probability is never
+        return f"p10 {fmt_value(name, num(metric.p10))} · p90 {NEVER}" if name == "time_to_train_days" else ""
     return f"p10 {fmt_value(name, num(metric.p10))} · p90 {fmt_value(name, num(metric.p90))}"
 
 
@@ -49,7 +52,9 @@ def headline_items(summary: Summary) -> list[Headline]:
         detail = _spread(summary.stat(key), key)
         if key == "finish_probability" and summary.replications is not None:
             detail = f"of {summary.replications} replication(s)"
-        out.append(Headline(key, label, fmt_value(key, summary.value(key)), detail))
+        value = summary.value(key)
+        shown = NEVER if key == "time_to_train_days" and value is None else fmt_value(key, value)
+        out.append(Headline(key, label, shown, detail))
         if key == "time_to_train_days":
             out.extend(_date_items(summary))
     return out
@@ -90,7 +95,9 @@ def expectation_rows(summary: Summary) -> list[dict[str, str]]:
         rows.append(
             {
                 "check": f"{what} {' and '.join(bounds)}".strip(),
-                "value": fmt_value(metric, num(e.value)),
+                # an unfinished quantile of time to train is never (its value is null in summary.json)
+                "value": NEVER if metric == "time_to_train_days" and num(e.value) is None else fmt_value(
+                    metric, num(e.value)),
                 "result": "PASS" if e.passed else "FAIL",
             }
         )
