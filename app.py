@@ -11,10 +11,13 @@ The scenario list is ``scenarios/*.yaml`` next to this file, or the folder named
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import io
 import json
 import os
+import re
 import time
 import traceback
 from dataclasses import dataclass
@@ -24,7 +27,7 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from planner import api, edits, whatif
+from planner import api, edits, escape, whatif
 from planner.budget import check_time, check_work
 from planner.catalog import chips, models
 from planner.decide import present
@@ -38,6 +41,8 @@ from planner.report import charts
 from planner.report.headline import answer_sentence, expectation_rows, finish_items, headline_items, limit_lines, stat
 from planner.report.html import render_html
 from planner.report.tables import summary_json, write_xlsx
+from planner.sim import offload
+from planner.sim.parallel import default_workers
 from planner.summary import Summary, as_summary
 
 ROOT = Path(__file__).resolve().parent
@@ -56,20 +61,76 @@ EXPLICIT = "(explicit architecture)"
 MODES = ["auto", "single", "sync", "diloco", "sequential"]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def simulate_cached(scenario_json: str, replications: int, seed: int, _progress=None):
-    """planner.api.simulate on the scenario's canonical JSON: the same inputs are never recomputed."""
-    scenario = from_dict(json.loads(scenario_json), "<app>")
+def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment, or ``default`` (unset, unreadable or not positive)."""
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+# Many sessions, one server (issue 17). Every simulation (a run, an estimate, the strategy comparison, the
+# tornado, a goal seek) runs in a child process forked from a fork server, so the server keeps answering and
+# gets the memory back; at most MAX_CONCURRENT_RUNS at once in the whole process (a session that waits says
+# so, and gives up after RUN_WAIT_S); results are cached pickled, bounded in entries, bytes and age.
+MAX_CONCURRENT_RUNS = int(_env_number("PLANNER_APP_MAX_RUNS", default_workers()))  # the cores by default
+RUN_WAIT_S = _env_number("PLANNER_APP_WAIT_S", MAX_APP_RUN_S)
+RUN_TIMEOUT_S = 2 * MAX_APP_RUN_S  # a run still going then is stopped (the work estimate is an upper bound)
+# the cache keeps small answers only (the shipped scenarios' are 0.03-0.6 MB pickled): a result near the work
+# bound (500,000 schedule rows) is tens of MB, stays with its session and is computed again when asked again
+CACHE_MAX_ENTRIES = int(_env_number("PLANNER_APP_CACHE_ENTRIES", 16))
+CACHE_MAX_BYTES = int(_env_number("PLANNER_APP_CACHE_MB", 64) * 2**20)
+CACHE_MAX_ENTRY_BYTES = CACHE_MAX_BYTES // 8
+CACHE_TTL_S = 3600.0
+# what the fork server imports once, so that each child starts in milliseconds (the child also reads this
+# script's definitions, as multiprocessing does for the main module: nothing here runs at import)
+PRELOAD = ("streamlit", "pandas", "planner.api", "planner.sim.runner", "planner.decide.sensitivity",
+           "planner.decide.solve")
+
+
+def result_cache() -> offload.ResultCache:
+    """The cache of run results that every session of this process shares (bounded: entries, bytes, age)."""
+    return offload.result_cache(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES, CACHE_TTL_S, CACHE_MAX_ENTRY_BYTES)
+
+
+def run_slots() -> offload.Slots:
+    """The process-wide cap on concurrent simulations (a threading.BoundedSemaphore)."""
+    return offload.slots(MAX_CONCURRENT_RUNS)
+
+
+def offloaded(fn, *args, progress=None, timeout_s: float | None = None, **kwargs):
+    """``fn(*args, **kwargs)`` in a child process once a run slot is free; the page says that it waits."""
+    offload.configure(PRELOAD)
+    slots = run_slots()
+    note = st.empty()
+
+    def waiting(seconds: float, queued: int) -> None:
+        note.info(f"Waiting for a free run slot: at most {slots.n} simulation(s) at once on this server, "
+                  f"{slots.running} running, {queued} session(s) waiting · {seconds:.0f} s")
+
+    try:
+        with slots.hold(on_wait=waiting, timeout_s=RUN_WAIT_S):
+            note.empty()
+            return offload.call(fn, *args, progress=progress, timeout_s=timeout_s, **kwargs)
+    finally:
+        note.empty()
+
+
+def simulate(scenario, replications: int, seed: int, progress=None):
+    """planner.api.simulate held to the work bound, in a child process, through the shared result cache."""
     check_work(scenario, "<app>")  # bounded work, as in the command line: storms and endless runs are refused
     check_time(scenario, replications, MAX_APP_RUN_S, "<app>")
-    return api.simulate(scenario, replications=replications, seed=seed, progress=_progress)
+    key = ("simulate", whatif.canonical_json(scenario), int(replications), int(seed))
+    return result_cache().get_or_compute(key, lambda: offloaded(
+        api.simulate, scenario, replications=replications, seed=seed, progress=progress, timeout_s=RUN_TIMEOUT_S))
 
 
 def run_with_progress(scenario, replications: int, seed: int):
     """A run (cached); Monte Carlo shows a progress bar with an ETA while it computes."""
-    key = whatif.canonical_json(scenario)
     if replications <= 1:
-        return simulate_cached(key, replications, seed)
+        with st.spinner("Simulating ..."):
+            return simulate(scenario, replications, seed)
     bar = st.progress(0.0, text=f"Simulating {replications} replications ...")
     t0 = time.perf_counter()
 
@@ -79,7 +140,7 @@ def run_with_progress(scenario, replications: int, seed: int):
         bar.progress(done / total, text=f"{done} / {total} replications · ETA {eta:.0f} s")
 
     try:
-        return simulate_cached(key, replications, seed, _progress=progress)
+        return simulate(scenario, replications, seed, progress=progress)
     finally:
         bar.empty()
 
@@ -127,17 +188,23 @@ def _guard(what: str, fn, *args, **kwargs):
     """Call fn; show user errors with st.error, internal ones with a folded traceback. Returns None on error."""
     try:
         return fn(*args, **kwargs)
-    except PlannerError as exc:
-        st.error(f"{what}: {exc}")
+    except PlannerError as exc:  # messages quote the scenario (names, presets): escaped, never rendered
+        st.error(escape.markdown(f"{what}: {exc}"))
     except Exception as exc:  # noqa: BLE001 - an internal error must not blank the page
-        st.error(f"{what} failed with an internal error: {type(exc).__name__}: {exc}")
+        st.error(escape.markdown(f"{what} failed with an internal error: {type(exc).__name__}: {exc}"))
         with st.expander("details"):
-            st.code(traceback.format_exc())
+            st.code(traceback.format_exc() + (f"\nIn the run's process:\n{exc.details}"
+                                              if isinstance(exc, offload.ChildError) else ""))
     return None
 
 
-def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
-    """Scenario choice and knobs. Returns (scenario mapping, its name, knobs, run clicked)."""
+def md(text) -> str:
+    """Scenario text (names, sites, descriptions, messages) inside Markdown: shown as typed, never rendered."""
+    return escape.markdown(text)
+
+
+def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
+    """Scenario choice and knobs. Returns (scenario mapping, its name, knobs, run clicked, uploaded)."""
     sb = st.sidebar
     sb.header("Scenario")
     files = scenario_files()
@@ -150,14 +217,15 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
         raw = _guard("Reading the scenario", lambda: parse_bytes(path.read_bytes(), name))
     else:
         if not files:
-            sb.caption(f"No scenario files in {SCENARIO_DIR}.")
+            sb.caption(f"No scenario files in {md(SCENARIO_DIR)}.")
         upload = sb.file_uploader(f"Scenario file (YAML or JSON, at most {MAX_FILE_BYTES // 2**20} MiB)",
                                   type=["yaml", "yml", "json"])
         if upload is not None:
             name = upload.name
             raw = _guard("Reading the scenario", parse_bytes, upload.getvalue(), name)
+    uploaded = source == "Upload a file"
     if raw is None:
-        return None, name, None, False
+        return None, name, None, False, uploaded
 
     sim = raw.get("simulation") if isinstance(raw.get("simulation"), dict) else {}
     rel = raw.get("reliability") if isinstance(raw.get("reliability"), dict) else {}
@@ -175,13 +243,13 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool]:
     file_seed = sim.get("seed", 0)  # not validated yet: a bad one is reported by the validator, not here
     ok = isinstance(file_seed, int) and not isinstance(file_seed, bool) and 0 <= file_seed <= MAX_UI_SEED
     seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{name}")
-    reps = sb.number_input(
-        "Replications", 1, MAX_APP_REPLICATIONS, min(int(sim.get("replications", 1) or 1), MAX_APP_REPLICATIONS),
-        key=f"reps:{name}",
-    )
+    file_reps = sim.get("replications", 1)
+    ok = isinstance(file_reps, int) and not isinstance(file_reps, bool) and file_reps >= 1
+    reps = sb.number_input("Replications", 1, MAX_APP_REPLICATIONS, min(file_reps, MAX_APP_REPLICATIONS) if ok else 1,
+                           key=f"reps:{name}")
     knobs = Knobs(float(multiplier), int(slip), bool(reliability), int(seed), int(reps))
     run = sb.button("Run", type="primary", width="stretch")
-    return raw, name, knobs, run
+    return raw, name, knobs, run, uploaded
 
 
 def _metrics(summary: Summary, base: Summary | None) -> None:
@@ -191,7 +259,8 @@ def _metrics(summary: Summary, base: Summary | None) -> None:
     cols = st.columns(4)
     for i, h in enumerate(items):
         lower_better = BY_KEY[h.key].lower_is_better if h.key in BY_KEY else True  # dates, money: lower is better
-        cols[i % 4].metric(h.label, h.value, delta=change.get(h.key), help=h.detail or None, border=True,
+        cols[i % 4].metric(h.label, h.value, delta=change.get(h.key), help=md(h.detail) if h.detail else None,
+                           border=True,
                            delta_color="inverse" if lower_better else "normal")
     rows = expectation_rows(summary)
     if rows:
@@ -200,25 +269,76 @@ def _metrics(summary: Summary, base: Summary | None) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def _xlsx_bytes(result) -> bytes:
+RESULT_TABLES = ("schedule", "events", "plan", "layouts", "replications", "links", "tokens_fan")
+
+
+def spreadsheet_safe(result):
+    """The result with every table spreadsheet-safe: text cells and headers through escape.frame."""
+    return dataclasses.replace(result, **{k: escape.frame(getattr(result, k)) for k in RESULT_TABLES
+                                          if isinstance(getattr(result, k, None), pd.DataFrame)})
+
+
+def schedule_csv(result) -> str:
+    """schedule.csv as the app offers it: no text cell or header is a live formula (escape.frame)."""
+    return escape.frame(result.schedule).to_csv(index=False, lineterminator="\n")
+
+
+def xlsx_bytes(result) -> bytes:
+    """report.xlsx as the app offers it: the tables through escape.frame, the writer escapes the rest."""
     book = io.BytesIO()
-    write_xlsx(result, book)
+    write_xlsx(spreadsheet_safe(result), book)
     return book.getvalue()
 
 
-def _downloads(result, scenario) -> None:
-    """The edited scenario as YAML (it re-validates), report.html and report.xlsx, built only when clicked."""
+def yaml_download(scenario) -> tuple[str | None, str | None]:
+    """(the scenario as YAML, None) when planner's writer and loader round-trip it; (None, why) when they do not.
+
+    The text is written by the planner's YAML writer and read back by its loader and validator; an
+    answer that differs from the scenario (a name read back as a number, a lost field) is refused.
+    """
+    where = f"{scenario.name}.yaml"
+    try:
+        text = whatif.to_yaml(scenario)
+        back = whatif.from_yaml(text, where)
+    except PlannerError as exc:
+        return None, f"The scenario's YAML does not read back: {exc}; download refused."
+    if whatif.canonical_json(back) != whatif.canonical_json(scenario):
+        changed = whatif.changed_fields(edits.to_mapping(scenario), edits.to_mapping(back))
+        shown = "; ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        return None, f"The scenario's YAML would read back as another scenario ({shown or 'changed'}); " \
+                     "download refused."
+    return text, None
+
+
+def download_name(name: str, suffix: str) -> str:
+    """A file name from a scenario name: letters, digits, '.', '_' and '-' only."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._-")[:100]
+    return f"{stem or 'scenario'}{suffix}"
+
+
+def _downloads(state: dict, result, scenario) -> None:
+    """The edited scenario as YAML (round-tripped, or refused), report.html, report.xlsx, summary.json, schedule.csv.
+
+    The reports are built only when clicked; the spreadsheets go through escape.frame.
+    """
+    key = whatif.canonical_json(scenario)
+    if (state.get("yaml_download") or (None,))[0] != key:
+        state["yaml_download"] = (key, *yaml_download(scenario))
+    _, text, why = state["yaml_download"]
+    if why:
+        st.error(md(why))
     cols = st.columns(5)
     opts = dict(on_click="ignore")
-    cols[0].download_button("scenario.yaml", lambda: whatif.to_yaml(scenario), f"{scenario.name}.yaml",
-                            "application/x-yaml", key="dl-yaml", **opts)
+    if text is not None:
+        cols[0].download_button("scenario.yaml", lambda: text, download_name(scenario.name, ".yaml"),
+                                "application/x-yaml", key="dl-yaml", **opts)
     cols[1].download_button("report.html", lambda: render_html(result), "report.html", "text/html", key="dl-html",
                             **opts)
-    cols[2].download_button("report.xlsx", lambda: _xlsx_bytes(result), "report.xlsx",
+    cols[2].download_button("report.xlsx", lambda: xlsx_bytes(result), "report.xlsx",
                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl-xlsx", **opts)
     cols[3].download_button("summary.json", lambda: summary_json(result.summary),
                             "summary.json", "application/json", key="dl-summary", **opts)
-    cols[4].download_button("schedule.csv", lambda: result.schedule.to_csv(index=False), "schedule.csv", "text/csv",
+    cols[4].download_button("schedule.csv", lambda: schedule_csv(result), "schedule.csv", "text/csv",
                             key="dl-schedule", **opts)
 
 
@@ -242,16 +362,16 @@ def _charts(state: dict, result) -> None:
 def _run_tab(state: dict, current_key: str, scenario, base: Summary | None) -> None:
     result = state.get("result")
     if result is None:
-        st.info("Choose a scenario, set the knobs in the sidebar and press **Run**.")
+        st.info("Nothing simulated yet: set the knobs and press **Run** in the sidebar.")
         return
     if state.get("result_key") != current_key:
         st.warning("The settings changed since this run; press **Run** to update.")
-    st.subheader(f"Run: {result.summary.scenario or result.scenario_name}")
-    st.markdown(f"**{answer_sentence(result.summary, result.inputs)}**")
+    st.subheader(f"Run: {md(result.summary.scenario or result.scenario_name)}")
+    st.markdown(f"**{md(answer_sentence(result.summary, result.inputs))}**")
     for line in limit_lines(result.summary):  # plain text: the sentences carry pool names from the scenario
         st.text(line)
     changed = state.get("result_changes") or []
-    st.caption("Settings against the loaded file: " + ("; ".join(changed) if changed else "as loaded") +
+    st.caption("Settings against the loaded file: " + (md("; ".join(changed)) if changed else "as loaded") +
                f" · seed {result.summary.seed} · {result.summary.replications} replication(s)")
     _metrics(result.summary, base)
     _charts(state, result)
@@ -263,7 +383,7 @@ def _run_tab(state: dict, current_key: str, scenario, base: Summary | None) -> N
     if len(result.replications) > 1:
         with st.expander(f"Replications ({len(result.replications)})"):
             st.dataframe(result.replications, hide_index=True)
-    _downloads(result, state.get("result_scenario") or scenario)
+    _downloads(state, result, state.get("result_scenario") or scenario)
 
 
 def _edit_tab(loaded, name: str):
@@ -279,7 +399,8 @@ def _edit_tab(loaded, name: str):
                           key=k + "model", format_func=lambda m: models()[m].name if m in models() else m,
                           help="A preset, or a size: a dense Llama-3-shaped architecture of that many parameters "
                                "(written into the scenario as an explicit architecture)")
-    tokens_t = c2.number_input("Tokens [trillions]", 0.001, 1000.0, float(sc.workload.tokens) / 1e12, key=k + "tokens",
+    now_t = float(sc.workload.tokens) / 1e12  # the field's bounds hold the file's value (a valid file never errs)
+    tokens_t = c2.number_input("Tokens [trillions]", min(0.001, now_t), max(1000.0, now_t), now_t, key=k + "tokens",
                                format="%.3f")
     mode = c3.selectbox("Strategy mode", MODES, index=MODES.index(sc.strategy.mode), key=k + "mode",
                         help="auto takes the mode with the earliest finish; the simulation runs each pool alone "
@@ -305,11 +426,12 @@ def _edit_tab(loaded, name: str):
         c1.caption(f"The file's architecture: {whatif.model_params(sc) / 1e9:,.2f} B parameters")
     chip_ids = sorted(chips())
     for i, pool in enumerate(loaded.fleet):
-        with st.expander(f"Pool {pool.name} ({pool.chip})", expanded=i == 0):
+        with st.expander(f"Pool {md(pool.name)} ({md(pool.chip)})", expanded=i == 0):
             a, b = st.columns(2)
             chip = a.selectbox("Chip", chip_ids + ([pool.chip] if pool.chip not in chip_ids else []),
                                index=(chip_ids + [pool.chip]).index(pool.chip), key=f"{k}chip{i}")
-            units = b.number_input("Units on day 0", 0, 10_000_000, int(pool.units), key=f"{k}units{i}")
+            units = b.number_input("Units on day 0", 0, max(10_000_000, int(pool.units)), int(pool.units),
+                                   key=f"{k}units{i}")
             pool_sets = {f"fleet[{i}].chip": chip} if chip != pool.chip else {}
             if int(units) != pool.units:
                 pool_sets[f"fleet[{i}].units"] = int(units)
@@ -334,12 +456,13 @@ def _edit_tab(loaded, name: str):
                 sc = whatif.slip_pool(sc, i, int(slip))
             cloud = pool.cloud
             x, y, z, w = st.columns(4)
-            cu = x.number_input("Cloud units", 0, 10_000_000, int(cloud.units) if cloud else 0, key=f"{k}cu{i}")
+            cu = x.number_input("Cloud units", 0, max(10_000_000, int(cloud.units) if cloud else 0),
+                                int(cloud.units) if cloud else 0, key=f"{k}cu{i}")
             cf = y.date_input("Cloud from", cloud.from_ if cloud else sc.start, key=f"{k}cf{i}")
             ct = z.date_input("Cloud until", cloud.until if cloud else sc.start + dt.timedelta(days=365),
                               key=f"{k}ct{i}")
-            cp = w.number_input("Price [USD/chip-h]", 0.0, 10_000.0,
-                                float(cloud.price_per_chip_hour_usd) if cloud else 2.0, key=f"{k}cp{i}")
+            price = float(cloud.price_per_chip_hour_usd) if cloud else 2.0
+            cp = w.number_input("Price [USD/chip-h]", 0.0, max(10_000.0, price), price, key=f"{k}cp{i}")
             now = (int(cu), cf, ct, float(cp))
             was = (cloud.units, cloud.from_, cloud.until, float(cloud.price_per_chip_hour_usd)) if cloud else None
             if (cloud is not None or cu > 0) and now != was:
@@ -361,11 +484,12 @@ def _ab_tab(state: dict) -> None:
     for label, v in (("A", va), ("B", vb)):
         if v is not None:
             p50 = (v.finish_date.p50 if v.finish_date is not None else None) or "never"
-            st.caption(f"{label} kept: {v.scenario}, finishes {p50} (P50), {v.replications} replication(s)")
+            st.caption(f"{label} kept: {md(v.scenario)}, finishes {p50} (P50), {v.replications} replication(s)")
     if va is None or vb is None:
         st.info("Run a variant and keep it as A, change the settings, run again and keep it as B.")
         return
-    st.table(pd.DataFrame(whatif.ab_rows(va, vb)).set_index("figure"))
+    # st.table renders Markdown in its cells (pool names here): every cell escaped, shown as written
+    st.table(pd.DataFrame(whatif.ab_rows(va, vb)).set_index("figure").map(md))
 
 
 def _progress(label: str, total: int):
@@ -393,7 +517,7 @@ def _compare_section(scenario, key: str, state: dict) -> None:
                "(`planner compare`).")
     if st.button("Compare strategy modes", key="compare"):
         with st.spinner("Simulating every strategy mode ..."):
-            rows = _guard("Compare", api.compare, scenario)
+            rows = _guard("Compare", offloaded, api.compare, scenario)
         if rows is not None:
             state["answer-compare"] = (key, rows)
     _stale(state, "answer-compare", key)
@@ -413,8 +537,8 @@ def _tornado_section(scenario, key: str, state: dict) -> None:
     if st.button("Tornado", key="tornado"):
         bar, tick = _progress("Sensitivity points", points)
         try:
-            table = _guard("Sensitivity", sens.sensitivity, scenario, replications=int(reps), progress=tick,
-                           source=scenario.name)
+            table = _guard("Sensitivity", offloaded, sens.sensitivity, scenario, replications=int(reps),
+                           progress=tick, source=scenario.name)
         finally:
             bar.empty()
         if table is not None:
@@ -467,7 +591,7 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         bound = 2 + max(1, int(largest)).bit_length() + (10 if isinstance(largest, float) else 0)
         bar, tick = _progress("Goal seek evaluations", bound)
         try:
-            answer = _guard("Goal seek", solve, scenario, path, finish_by, quantile=float(quantile),
+            answer = _guard("Goal seek", offloaded, solve, scenario, path, finish_by, quantile=float(quantile),
                             high=largest, replications=int(reps), progress=tick, source=scenario.name)
         finally:
             bar.empty()
@@ -477,12 +601,12 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         return
     answer = state["answer-solve"][1]
     if not answer["found"]:
-        st.error(present.solve_sentence(answer))
+        st.error(md(present.solve_sentence(answer)))
     else:
-        st.success(present.solve_sentence(answer))
+        st.success(md(present.solve_sentence(answer)))
         cols = st.columns(3)
         q = f"P{answer['quantile'] * 100:g}"
-        cols[0].metric(answer["path"], f"{answer['value']:,}", border=True)
+        cols[0].metric(md(answer["path"]), f"{answer['value']:,}", border=True)
         cols[1].metric(f"Finish date ({q})", answer["finish_date"] or "never", border=True)
         cols[2].metric("Committed cost (P50)", fmt_usd(answer["cost_usd"]), border=True)
     with st.expander(f"Evaluations ({len(answer['evaluations'])})"):
@@ -499,7 +623,7 @@ def _more_tab(scenario, key: str, state: dict) -> None:
 def _estimate_tab(scenario, key: str, state: dict) -> None:
     st.caption("Steady state: each pool at its full planned size, its best parallel layout and speed.")
     if st.button("Estimate"):
-        answer = _guard("Estimate", api.estimate, scenario)
+        answer = _guard("Estimate", offloaded, api.estimate, scenario)
         if answer is not None:
             state["estimate"], state["estimate_key"] = answer, key
     answer = state.get("estimate")
@@ -510,14 +634,14 @@ def _estimate_tab(scenario, key: str, state: dict) -> None:
     combined = answer.get("combined") or {}
     search = answer.get("search") or {}
     cols = st.columns(4)
-    cols[0].metric("Mode", str(combined.get("mode", "—")), border=True)
+    cols[0].metric("Mode", md(combined.get("mode", "—")), border=True)
     cols[1].metric("Tokens/s (combined)", fmt_si(stat(combined.get("tokens_per_s"))), border=True)
     cols[2].metric("Time to train", fmt_days(stat(combined.get("time_to_train_days"))), border=True)
     cols[3].metric("Layouts searched", fmt_si(stat(search.get("layouts_evaluated"))),
-                   help=f"{search.get('seconds', '—')} s", border=True)
+                   help=md(f"{search.get('seconds', '—')} s"), border=True)
     st.dataframe(estimate_pools_frame(answer), hide_index=True)
     for problem in answer.get("infeasible") or []:
-        st.warning(str(problem))
+        st.warning(md(problem))
 
 
 def _with_run_settings(scenario, knobs: Knobs):
@@ -530,14 +654,15 @@ def main() -> None:
     st.set_page_config(page_title="Capacity planner", page_icon="📈", layout="wide")
     st.title("Compute capacity planner")
     state = st.session_state
-    raw, name, knobs, run = _sidebar()
+    raw, name, knobs, run, uploaded = _sidebar()
     if raw is None:
         st.info("Choose a scenario file in the sidebar, or upload one.")
         return
     loaded = _guard("Checking the scenario", from_dict, raw, name)
-    if loaded is None:
+    # the work bound too (an estimate, milliseconds): a storm is refused when it is loaded, not on Run
+    if loaded is None or _guard("Checking the scenario", check_work, loaded, name) is None:
         return
-    st.caption(f"**{loaded.name}** · {name}" + (f" — {loaded.description}" if loaded.description else ""))
+    st.caption(f"**{md(loaded.name)}** · {md(name)}" + (f" — {md(loaded.description)}" if loaded.description else ""))
     tab_run, tab_edit, tab_ab, tab_estimate, tab_scenario, tab_more = st.tabs(
         ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"])
     with tab_edit:
@@ -548,31 +673,27 @@ def main() -> None:
     key = json.dumps({"name": name, "data": edits.to_mapping(scenario)}, sort_keys=True, default=str)
     # the baseline: the file as loaded, with the run's seed and replications; deltas compare against it
     baseline = _guard("Baseline", _with_run_settings, loaded, knobs)
-    if state.get("loaded_name") != name:  # a new file: a chart on first load, from one cached replication
-        state.update(loaded_name=name, result=None, result_key=None)
-        first = _guard("Run", simulate_cached, whatif.canonical_json(_with_run_settings(loaded, Knobs(
-            seed=knobs.seed, replications=1))), 1, knobs.seed)
-        if first is not None and scenario == _with_run_settings(loaded, Knobs(seed=knobs.seed, replications=1)):
-            state.update(result=first, result_key=key, result_scenario=scenario, result_changes=[])
-        elif first is not None:
-            state.update(result=first, result_key=None, result_scenario=loaded, result_changes=[])
+    # a new file (or another upload under the same name) starts without a result: a file of the server's folder
+    # gets a chart on first load (one replication, cached for every session); an upload runs only on Run
+    loaded_id = f"{name}:" + hashlib.sha256(whatif.canonical_json(loaded).encode()).hexdigest()
+    if state.get("loaded_id") != loaded_id:
+        state.update(loaded_id=loaded_id, result=None, result_key=None, base_summary=None)
+        first_scenario = _with_run_settings(loaded, Knobs(seed=knobs.seed, replications=1))
+        first = None if uploaded else _guard("Run", run_with_progress, first_scenario, 1, knobs.seed)
+        if first is not None:
+            same = scenario == first_scenario
+            state.update(result=first, result_key=key if same else None, result_scenario=scenario if same else loaded,
+                         result_changes=[], base_summary=first.summary)
     if run:
         result = _guard("Run", run_with_progress, scenario, knobs.replications, knobs.seed)
         if result is not None:
+            # the deltas compare against the file as loaded, with the same seed and replications
+            b = result if baseline == scenario else \
+                _guard("Baseline", run_with_progress, baseline, knobs.replications, knobs.seed) if baseline else None
             state.update(result=result, result_key=key, result_scenario=scenario,
-                         result_changes=whatif.changed_fields(edits.to_mapping(baseline), edits.to_mapping(scenario)))
-    base = None
-    result = state.get("result")
-    if baseline is not None and result is not None:
-        reps = int(result.summary.replications or 1)
-        if reps <= 1 or run:
-            b = _guard("Baseline", run_with_progress, _with_run_settings(loaded, Knobs(seed=knobs.seed,
-                                                                                        replications=reps)),
-                       reps, knobs.seed)
-            base = b.summary if b is not None else None
-            state["base_summary"] = base
-        else:
-            base = as_summary(state.get("base_summary"))
+                         result_changes=whatif.changed_fields(edits.to_mapping(baseline), edits.to_mapping(scenario))
+                         if baseline is not None else [], base_summary=b.summary if b is not None else None)
+    base = as_summary(state.get("base_summary"))
 
     with tab_run:
         _run_tab(state, key, scenario, base)

@@ -8,6 +8,8 @@ a traceback.
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -94,8 +96,13 @@ def _no_traceback(app) -> None:
             assert "Traceback" not in str(getattr(el, "value", "")), (kind, el.value)
 
 
+def _plain(text: str) -> str:
+    """Markdown as the reader sees it: the app escapes scenario text (escape.markdown), this takes the escapes out."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
 def _errors(app) -> list[str]:
-    return [e.value for e in app.error]
+    return [_plain(e.value) for e in app.error]
 
 
 def _shown_scenario(app) -> dict:
@@ -105,7 +112,7 @@ def _shown_scenario(app) -> dict:
 
 
 def _metrics(app) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
+    return {_plain(m.label): m.value for m in app.metric}
 
 
 # ---------------------------------------------------------------- loading
@@ -116,11 +123,11 @@ def test_loads_the_scenarios_of_the_folder(at, scenario_dir):
     assert select.options == FILES  # YAML and JSON files only
     assert select.value == scenario_dir / "a-small.yaml"
     assert not _errors(at)
-    assert at.caption[0].value.startswith("**app-small**")
+    assert _plain(at.caption[0].value).startswith("**app-small**")
     assert [t.label for t in at.tabs] == TABS
     # a chart on first load: one cached replication of the file as loaded
     assert len(at.get("plotly_chart")) >= 1
-    assert at.subheader[0].value == "Run: app-small"
+    assert _plain(at.subheader[0].value) == "Run: app-small"
     shown = _shown_scenario(at)
     assert from_dict(shown) == from_dict(SMALL)
     # the controls start from the file's own settings
@@ -163,7 +170,7 @@ def test_a_good_upload_is_used(at):
     at.sidebar.file_uploader[0].set_value(("up.yaml", text, "application/x-yaml")).run()
     _no_traceback(at)
     assert not _errors(at)
-    assert at.caption[0].value.startswith("**uploaded** · up.yaml")
+    assert _plain(at.caption[0].value).startswith("**uploaded** · up.yaml")
 
 
 # ---------------------------------------------------------------- controls
@@ -204,7 +211,7 @@ def test_run_shows_the_api_result_and_updates(at):
     at.sidebar.button[0].click().run()
     _no_traceback(at)
     assert not _errors(at)
-    assert at.subheader[0].value == "Run: app-small"
+    assert _plain(at.subheader[0].value) == "Run: app-small"
     want = api.simulate(from_dict(SMALL), replications=1, seed=3).summary
     shown = _metrics(at)
     for h in headline_items(want):
@@ -339,7 +346,7 @@ def test_a_run_after_an_edit_reports_its_settings_and_deltas(at):
     _edit(at).number_input[labels.index("Units on day 0")].set_value(128).run()
     at.sidebar.button[0].click().run()
     _no_traceback(at)
-    caption = " ".join(c.value for c in at.caption)
+    caption = " ".join(_plain(c.value) for c in at.caption)
     assert "fleet[0].units: 64 → 128" in caption
     cards = {m.label: m for m in at.metric}
     assert cards["Finish date (P50)"].delta and cards["Finish date (P50)"].delta.startswith("-")  # earlier
@@ -354,7 +361,7 @@ def test_ab_side_by_side(at):
     at.sidebar.button[0].click().run()
     at.tabs[TABS.index("A/B")].button[1].click().run()
     _no_traceback(at)
-    table = at.tabs[TABS.index("A/B")].table[0].value
+    table = at.tabs[TABS.index("A/B")].table[0].value.map(_plain)
     assert list(table.columns) == ["A", "B", "B - A"]
     p50 = table.loc["finish date P50"]
     assert p50["A"] > p50["B"] and p50["B - A"].startswith("-")
@@ -506,11 +513,11 @@ def test_goal_seek_answers_what_planner_solve_answers(at, scenario_dir):
     want = solve(from_dict(RENT), "fleet[1].cloud.units", dt.date(2025, 1, 3), quantile=0.5, high=256,
                  replications=2)
     assert want["found"] and 32 < want["value"] < 256  # the file's 32 are too few, 256 are enough
-    cards = {m.label: m.value for m in _more(at).metric}
+    cards = {_plain(m.label): m.value for m in _more(at).metric}
     assert cards["fleet[1].cloud.units"] == f"{want['value']:,}"
     assert cards["Finish date (P50)"] == want["finish_date"] <= "2025-01-03"
     (success,) = _more(at).success
-    assert "fleet[1].cloud.units" in success.value and want["finish_date"] in success.value
+    assert "fleet[1].cloud.units" in _plain(success.value) and want["finish_date"] in _plain(success.value)
 
 
 def test_goal_seek_impossible_deadline_and_bad_paths_show_errors(at, scenario_dir):
@@ -522,7 +529,7 @@ def test_goal_seek_impossible_deadline_and_bad_paths_show_errors(at, scenario_di
     _by_label(_more(at).button, "What must we rent?").click().run()
     _no_traceback(at)
     (error,) = _more(at).error
-    assert "No value of fleet[1].cloud.units" in error.value and "2025-01-01" in error.value
+    assert "No value of fleet[1].cloud.units" in _plain(error.value) and "2025-01-01" in _plain(error.value)
     assert not _more(at).metric
 
     _by_label(_more(at).selectbox, "Vary").set_value("(another input by field path)").run()
@@ -558,3 +565,305 @@ def test_model_by_size_writes_an_explicit_architecture(at):
     at.sidebar.button[0].click().run()  # the edited model runs
     _no_traceback(at)
     assert not _errors(at)
+
+
+def test_edit_plan_takes_any_valid_token_count(at):
+    """The Tokens field's bounds hold the file's value: 10,000 T (the format's largest) or a million tokens."""
+    at.sidebar.radio[0].set_value("Upload a file").run()
+    for i, tokens in enumerate((1.0e16, 1.0e6)):
+        text = yaml.safe_dump({**SMALL, "workload": {**SMALL["workload"], "tokens": tokens}}).encode()
+        at.sidebar.file_uploader[0].set_value((f"tokens{i}.yaml", text, "application/x-yaml")).run()
+        _no_traceback(at)
+        assert not _errors(at)
+        assert _by_label(_edit(at).number_input, "Tokens [trillions]").value == pytest.approx(tokens / 1e12)
+
+
+# ---------------------------------------------------------------- issue 17: what the page shows, offers and runs
+
+MD = "![x](http://127.0.0.1:9/x.png) [link](http://x)"  # an image from an address the file chose, and a link
+MD_SCENARIO = {**SMALL, "name": f"md {MD}", "description": f"desc {MD}",
+               "fleet": [{**SMALL["fleet"][0], "name": f"o{MD}", "site": f"s{MD}"},
+                         {**SMALL["fleet"][1], "name": f"c{MD}"}]}
+# element types that show their text as typed (no Markdown), and proto fields that never hold shown text
+PLAIN_TYPES = {"text", "code", "dataframe", "arrow_data_frame", "plotly_chart", "selectbox", "download_button",
+               "json", "text_input"}
+NOT_SHOWN = {"id", "form_id", "deferred_file_id", "url", "spec", "config", "columns", "theme", "type", "tag",
+             "format", "min", "max", "default", "icon"}
+
+
+def _upload(at, name: str, scenario) -> None:
+    text = json.dumps(scenario) if name.endswith(".json") else yaml.safe_dump(scenario, sort_keys=False)
+    text = text.encode()
+    if at.sidebar.radio[0].value != "Upload a file":
+        at.sidebar.radio[0].set_value("Upload a file").run()
+    at.sidebar.file_uploader[0].set_value((name, text, "application/x-yaml")).run()
+    _no_traceback(at)
+
+
+def _markdown_texts(node, kind: str = "") -> list[tuple[str, str]]:
+    """(element type, text) of every string the page renders as Markdown: bodies, labels, help, table cells."""
+    kind = getattr(node, "type", kind)
+    out = []
+    proto = getattr(node, "proto", None)
+    if proto is not None and kind not in PLAIN_TYPES:
+        out += [(kind, v) for f, v in proto.ListFields() if isinstance(v, str) and v and f.name not in NOT_SHOWN]
+    if kind == "table":  # st.table renders Markdown in every cell, header and index
+        df = node.value
+        out += [(kind, str(v)) for v in [*df.columns, *df.index, *df.to_numpy().ravel()]]
+    for child in (getattr(node, "children", None) or {}).values():
+        out += _markdown_texts(child, kind)
+    return out
+
+
+def _rendered(markdown: str) -> str:
+    """What CommonMark reads as markup: the text with every backslash-escaped character removed."""
+    return re.sub(r"\\.", "", markdown, flags=re.S)
+
+
+def test_scenario_markdown_is_shown_as_text_never_rendered(at):
+    """Finding 5: names, sites, descriptions and messages that quote them make no image, no link."""
+    _upload(at, "md.yaml", MD_SCENARIO)
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    at.tabs[TABS.index("A/B")].button[0].click().run()  # A and B kept: their captions and the table show names
+    at.tabs[TABS.index("A/B")].button[1].click().run()
+    texts = _markdown_texts(at._tree)
+    raw = [(k, t) for k, t in texts if "](" in _rendered(t) or "<" in _rendered(t)]
+    assert not raw, raw
+    shown = [_plain(t) for _, t in texts]
+    # the text is there, escaped: the reader sees it as written
+    assert any(f"md {MD}" in t for t in shown) and any(f"desc {MD}" in t for t in shown)
+    assert any(f"Pool o{MD}" in t for t in shown) and any(f"o{MD}" in t for t in shown if "Run:" not in t)
+    # a message that quotes the file: an unknown model preset
+    _upload(at, "preset.yaml", {**SMALL, "workload": {**SMALL["workload"], "model": MD}})
+    (error,) = at.error
+    assert "](" not in _rendered(error.value) and MD in _plain(error.value)
+    assert not [(k, t) for k, t in _markdown_texts(at._tree) if "](" in _rendered(t)]
+
+
+class _Downloads:
+    """The data of each deferred download the page registers, by file name (what a click would fetch)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from streamlit.runtime.media_file_manager import MediaFileManager
+
+        self.made: dict[str, object] = {}
+        original = MediaFileManager.add_deferred
+
+        def spy(mgr, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+            self.made[file_name] = data_callable
+            return original(mgr, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+        monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+
+    def __call__(self, file_name: str):
+        data = self.made[file_name]()
+        return data.encode() if isinstance(data, str) else data
+
+
+FORMULA = '=HYPERLINK("http://127.0.0.1:9/x","y")'
+
+
+def test_spreadsheet_downloads_have_no_formula_cells(at, monkeypatch):
+    """Finding 4: schedule.csv and report.xlsx from the page hold no live formula, in cells or headers."""
+    import csv
+    import io
+
+    import openpyxl
+
+    from planner.escape import FORMULA_PREFIXES
+
+    downloads = _Downloads(monkeypatch)
+    scenario = {**SMALL, "name": "formulas", "fleet": [{**SMALL["fleet"][0], "name": FORMULA, "site": "@SUM(1)"},
+                                                       {**SMALL["fleet"][1], "name": "+cmd|' /C calc'!A0"}]}
+    _upload(at, "formulas.yaml", scenario)
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    rows = list(csv.reader(io.StringIO(downloads("schedule.csv").decode())))
+    assert len(rows) > 1 and any(FORMULA in c for r in rows for c in r)  # the name is there, as text
+    live = [c for r in rows for c in r if c.startswith(FORMULA_PREFIXES)]
+    assert not live, live[:5]
+    book = openpyxl.load_workbook(io.BytesIO(downloads("report.xlsx")))
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert any(isinstance(c.value, str) and FORMULA in c.value for c in cells)
+    live = [(c.parent.title, c.coordinate, c.value) for c in cells
+            if c.data_type == "f" or (isinstance(c.value, str) and c.value.startswith(FORMULA_PREFIXES))]
+    assert not live, live[:5]
+
+
+def test_the_yaml_download_round_trips_or_is_refused(at, monkeypatch):
+    """Finding 7: the page offers scenario.yaml only when planner's writer and loader give back the same scenario."""
+    from planner import whatif
+
+    downloads = _Downloads(monkeypatch)
+    at.sidebar.number_input[0].set_value(7).run()  # an edit: delivery slip
+    at.sidebar.button[0].click().run()
+    offered = whatif.from_yaml(downloads("app-small.yaml").decode())
+    assert offered == from_dict(_shown_scenario(at))  # what was run, as shown
+
+    # names a YAML writer may leave unquoted: each download reads back as written, or there is none
+    for i, tricky in enumerate(["1e5", "0x1F", "1_000", "null", "~", "2025-01-01", "on", "17:04", "-.inf", "'q'"]):
+        downloads.made.clear()
+        _upload(at, f"t{i}.json", {**SMALL, "name": f"n{i}", "fleet": [{**SMALL["fleet"][0], "name": tricky},
+                                                                        SMALL["fleet"][1]]})
+        at.sidebar.button[0].click().run()
+        _no_traceback(at)
+        errors = _errors(at)
+        if f"n{i}.yaml" in downloads.made:
+            assert whatif.from_yaml(downloads(f"n{i}.yaml").decode()).fleet[0].name == tricky
+            assert not errors
+        else:
+            assert errors and "download refused" in errors[0], (tricky, errors)
+
+    # a writer whose text reads back as another scenario: refused with one message, nothing offered
+    write = whatif.to_yaml
+    monkeypatch.setattr(whatif, "to_yaml", lambda s: write(s).replace("units: 128", "units: 129"))
+    downloads.made.clear()
+    _upload(at, "changed.yaml", {**SMALL, "name": "changed"})
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    (error,) = _errors(at)
+    assert "read back as another scenario" in error and "fleet[0].deliveries[0].units: 128 → 129" in error
+    assert "changed.yaml" not in downloads.made
+    assert "scenario.yaml" not in [b.label for b in at.get("download_button")]
+    assert "report.html" in [b.label for b in at.get("download_button")]
+
+
+def test_an_upload_is_validated_and_runs_only_on_run(at, monkeypatch):
+    """Finding 8: an upload starts no simulation until Run; a file of the server's folder shows one cached run."""
+    from planner.sim import offload
+
+    calls = []
+    call = offload.call
+    monkeypatch.setattr(offload, "call", lambda fn, *a, **k: calls.append(fn.__name__) or call(fn, *a, **k))
+    _upload(at, "up.yaml", {**SMALL, "name": "uploaded", "simulation": {"seed": 12345, "replications": 1}})
+    assert not _errors(at) and at.tabs  # validated
+    assert calls == [] and not at.get("plotly_chart") and not at.metric
+    assert any("press **Run**" in i.value for i in at.info)
+    at.sidebar.number_input[1].set_value(54321).run()  # knobs change nothing either
+    assert calls == [] and not at.metric
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert calls == ["simulate"]  # the run; the baseline is the same scenario
+    assert len(at.get("plotly_chart")) >= 1 and at.metric
+    # a bad upload is refused before anything runs
+    _upload(at, "storm.yaml", STORM)
+    assert calls == ["simulate"] and any("budget" in e for e in _errors(at))
+
+
+def test_the_result_cache_is_bounded():
+    """Finding 8: results are kept pickled, at most so many entries and bytes, each for a while."""
+    from planner.sim.offload import ResultCache
+
+    page = _load_app()
+    assert page.CACHE_MAX_ENTRIES <= 16 and page.CACHE_MAX_BYTES <= 64 * 2**20 and page.CACHE_TTL_S <= 3600
+    cache = page.result_cache()
+    assert (cache.max_entries, cache.max_bytes) == (page.CACHE_MAX_ENTRIES, page.CACHE_MAX_BYTES)
+    assert cache.max_entry_bytes <= cache.max_bytes // 8  # a large result is not kept at all
+    assert cache is page.result_cache()  # one per process, shared by the sessions
+
+    now = [0.0]
+    small = ResultCache(max_entries=4, max_bytes=1_000_000, ttl_s=60, clock=lambda: now[0])
+    for i in range(20):
+        assert small.put(i, b"x" * 100_000)
+        assert len(small) <= 4 and small.nbytes <= 1_000_000
+    assert sorted(k for k in range(20) if small.get(k) is not None) == [16, 17, 18, 19]  # the latest
+    assert not small.put("big", b"x" * 300_000)  # over a quarter of the bound: not kept
+    assert small.get("big") is None
+    value = {"rows": [1, 2, 3]}
+    small.put("v", value)
+    copy = small.get("v")
+    copy["rows"].append(4)
+    assert small.get("v") == {"rows": [1, 2, 3]}  # every session gets its own copy
+    now[0] = 61.0
+    assert len(small) == 0 and small.nbytes == 0  # expired
+
+    # the same key asked for by two sessions at once is computed once
+    import threading
+
+    started, results = threading.Event(), []
+
+    def slow():
+        started.set()
+        threading.Event().wait(0.3)
+        return "answer"
+
+    computed = []
+    threads = [threading.Thread(target=lambda: results.append(small.get_or_compute(
+        "k", lambda: computed.append(1) or slow()))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == ["answer"] * 3 and computed == [1]
+
+
+def test_the_app_keeps_only_a_bounded_number_of_results(at, monkeypatch):
+    """Finding 8, through the page: distinct runs leave at most CACHE_MAX_ENTRIES results in the shared cache."""
+    from planner.sim import offload
+
+    monkeypatch.setenv("PLANNER_APP_CACHE_ENTRIES", "2")
+    for seed in (101, 102, 103, 104):
+        at.sidebar.number_input[1].set_value(seed).run()
+        at.sidebar.button[0].click().run()
+        _no_traceback(at)
+        assert not _errors(at)
+    page = _load_app()
+    cache = offload.result_cache(2, page.CACHE_MAX_BYTES, page.CACHE_TTL_S, page.CACHE_MAX_ENTRY_BYTES)
+    assert 1 <= len(cache) <= 2 and cache.nbytes <= page.CACHE_MAX_BYTES
+
+
+def test_concurrent_runs_are_capped_and_a_waiting_session_says_so(at, monkeypatch):
+    """Finding 8: at most MAX_CONCURRENT_RUNS simulations at once in the process; the next one waits, then gives up."""
+    import threading
+
+    from planner.sim.offload import BusyError, Slots, slots
+
+    page = _load_app()
+    assert page.MAX_CONCURRENT_RUNS == page.default_workers()  # the cores
+    assert slots(1) is slots(1)  # one semaphore per process
+
+    cap = Slots(1)
+    order, waits = [], []
+    first_in, release = threading.Event(), threading.Event()
+
+    def first():
+        with cap.hold():
+            order.append("first in")
+            first_in.set()
+            release.wait(10)
+            order.append("first out")
+
+    def second():
+        with cap.hold(on_wait=lambda s, n: waits.append(n), poll_s=0.05):
+            order.append("second in")
+
+    a = threading.Thread(target=first)
+    a.start()
+    first_in.wait(10)
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(0.5)
+    assert b.is_alive() and waits and waits[0] == 1  # the second run waits, and is told so
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert order == ["first in", "first out", "second in"]
+    with cap.hold(), pytest.raises(BusyError, match="at most 1 at once"), cap.hold(timeout_s=0.2):
+        pass
+
+    # through the page: the only slot is taken by another session's run, so Run waits and then says why
+    monkeypatch.setenv("PLANNER_APP_MAX_RUNS", "1")
+    monkeypatch.setenv("PLANNER_APP_WAIT_S", "1")
+    at.sidebar.number_input[1].set_value(77).run()  # a new seed: not cached
+    with slots(1).hold():
+        at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    (error,) = _errors(at)
+    assert "server is busy" in error and "at most 1 at once" in error
+    assert any("settings changed since this run" in w.value for w in at.warning)  # the old result stays
+    at.sidebar.button[0].click().run()  # the slot is free again
+    _no_traceback(at)
+    assert not _errors(at) and not at.warning
