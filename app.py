@@ -2,8 +2,10 @@
 
 No model logic lives here. The page reads a scenario with ``planner.loader``, applies the what-if
 controls with ``planner.edits`` (the same field-path edits as ``planner sweep --set``), and calls the
-same entry points as the CLI: ``planner.api.simulate`` and ``planner.api.estimate``. Charts come
-from ``planner.report.charts``.
+same entry points as the CLI: ``planner.api.simulate`` and ``planner.api.estimate``, each in a child process
+(``planner.sim.offload``: a few at a time, results cached within bounds). Charts come from
+``planner.report.charts``. Text from the scenario is shown as plain text or through ``escape.markdown``;
+spreadsheets through ``escape.frame``.
 
 The scenario list is ``scenarios/*.yaml`` next to this file, or the folder named by the
 ``PLANNER_SCENARIO_DIR`` environment variable.
@@ -653,6 +655,7 @@ def main() -> None:
     """The page."""
     st.set_page_config(page_title="Capacity planner", page_icon="📈", layout="wide")
     st.title("Compute capacity planner")
+    offload.start_trimming()  # a closed session's tables go back to the system, not only to this process's heap
     state = st.session_state
     raw, name, knobs, run, uploaded = _sidebar()
     if raw is None:

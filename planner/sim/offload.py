@@ -180,6 +180,43 @@ def call(fn: Callable, *args: Any, progress: Callable[[int, int], None] | None =
         _LIVE.discard(proc)
 
 
+# ---------------------------------------------------------------- memory back to the system
+
+_TRIMMER: list[threading.Thread] = []
+
+
+def trim_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim``); False where there is no glibc.
+
+    A server whose sessions run in threads frees a session's tables when it closes, but glibc keeps the
+    freed pages of each thread's arena for later; this returns them.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+
+
+def start_trimming(every_s: float = 30.0) -> None:
+    """Call :func:`trim_memory` every ``every_s`` seconds in a daemon thread (one per process, started once)."""
+    with _START:
+        if _TRIMMER:
+            return
+
+        def loop() -> None:
+            while True:
+                time.sleep(every_s)
+                trim_memory()
+
+        thread = threading.Thread(target=loop, name="planner-trim-memory", daemon=True)
+        thread.start()
+        _TRIMMER.append(thread)
+
+
 # ---------------------------------------------------------------- a cap on concurrent calls
 
 
