@@ -57,14 +57,22 @@ class Draws:
     def exponential(self, mean: float) -> float:
         """An exponential draw with the given mean."""
         if not self._exp:
-            self._exp = self.rng.standard_exponential(self.BLOCK).tolist()
+            self._exp.extend(self.rng.standard_exponential(self.BLOCK).tolist())
         return self._exp.pop() * mean
 
     def random(self) -> float:
         """A uniform draw in [0, 1)."""
         if not self._uni:
-            self._uni = self.rng.random(self.BLOCK).tolist()
+            self._uni.extend(self.rng.random(self.BLOCK).tolist())
         return self._uni.pop()
+
+    def standard_exponentials(self) -> tuple[list[float], object]:
+        """The buffer of standard exponential draws (the next is its last item) and its refill.
+
+        The fast loop pops the buffer itself (``pop() * mean`` when it is not empty, else ``exponential``);
+        the buffer stays the same list object, so the draws are the ones ``exponential`` would give.
+        """
+        return self._exp, self.exponential
 
 
 @dataclass
@@ -329,6 +337,8 @@ class TrainingJob:
     def _record_tokens(self, at: float | None = None) -> None:
         now = self.env.now if at is None else at
         self.tokens_tl.set(now, self.saved)
+        if not self.record:  # the pools' shares by day are for the tables (replication 0) only
+            return
         total = sum(self.pool_tokens.values())
         for n, v in self.pool_tokens.items():  # each pool's share of what is safe (the last write is capped)
             self.pool_tokens_tl[n].set(now, self.saved * v / total if total else 0.0)
@@ -634,12 +644,22 @@ class TrainingJob:
             Returns each part's spare chips, the hour the next repair comes back (any pool), and whether some
             pool now has enough chips that a faster plan may exist (``_faster_plan`` decides).
             """
+            back = inf
             for state in states:
-                if state.next_return_h <= now:
-                    state._settle(now)
+                repairs = state._repairs
+                if repairs:
+                    if repairs[0][0] <= now:
+                        state._settle(now)
+                    if repairs and repairs[0][0] < back:
+                        back = repairs[0][0]
             spare = [state.usable - state.failed - n for state, n in parts]
-            grow = can_grow and any(state.usable - state.failed >= grow_at[state.pool.name] for state in states)
-            return spare, min(state.next_return_h for state in states), grow
+            grow = False
+            if can_grow:
+                for state, at in grow_list:
+                    if state.usable - state.failed >= at:
+                        grow = True
+                        break
+            return spare, back, grow
 
         def settle_one(now: float) -> tuple[list[int], float, bool]:
             """``settle`` when the strategy has one pool (the plan's)."""
@@ -649,14 +669,23 @@ class TrainingJob:
             back = one._repairs[0][0] if one._repairs else inf
             return [left - parts[0][1]], back, can_grow and left >= grow_at[one.pool.name]
 
+        inf = math.inf
         grow_at = self.strategy.grow_thresholds(self.checked_avail)
+        grow_list = [(state, grow_at[state.pool.name]) for state in states]
         spare, next_return, _grow = settle(t)
         events_left = self.events_left
         next_maint = self.next_maint if maint_every_h else math.inf
-        inf = math.inf
+        exp_buf, exp_refill = self.rng.standard_exponentials()
+        exp_pop = exp_buf.pop
+        uni_buf = self.rng._uni
+        uni_pop = uni_buf.pop
+        advance = rules.advance
         while events_left > 0:
             events_left -= 1
-            gap, carry = (exponential(mtbf_h) if carry is None else carry), None
+            if carry is None:
+                gap = exp_pop() * mtbf_h if exp_buf else exp_refill(mtbf_h)
+            else:
+                gap, carry = carry, None
             to_maint = next_maint - t if next_maint > t else 0.0
             # the finish needs at least its training hours (writes only add): the exact time only when close
             need_h = ((target - saved) / rate_h if rate_h > 0 else inf) - (pos if pos < tau else tau)
@@ -672,7 +701,7 @@ class TrainingJob:
                     break
                 carry = gap - to_maint
                 t += to_maint
-                done, train_h, pos = rules.advance(pos, to_maint, tau, length)
+                done, train_h, pos = advance(pos, to_maint, tau, length)
                 if done:
                     checkpoints += done
                     if record:
@@ -696,7 +725,7 @@ class TrainingJob:
                 self.fail_in_h = gap
                 break
             t += gap
-            done, train_h, pos = rules.advance(pos, gap, tau, length)
+            done, train_h, pos = advance(pos, gap, tau, length)
             if done:
                 checkpoints += done
                 kept_h += train_h
@@ -706,8 +735,8 @@ class TrainingJob:
                     log("", EventKind.CHECKPOINT, done, f"{done} {ckpt_note}", at=t)
             held_h += gap
             failures += 1
-            k = 0 if hit_one else rules.pick_part(weights, uniform() * total_w)
-            repair_h = exponential(repair_mean_h) if repair_mean_h else 0.0
+            k = 0 if hit_one else rules.pick_part(weights, (uni_pop() if uni_buf else uniform()) * total_w)
+            repair_h = (exp_pop() * repair_mean_h if exp_buf else exp_refill(repair_mean_h)) if repair_mean_h else 0.0
             grow = False
             if t >= next_return:  # repairs came back since the last look: take them into account
                 spare, next_return, grow = settle(t) if len(states) > 1 else settle_one(t)
@@ -741,6 +770,7 @@ class TrainingJob:
                 if self._faster_plan(t):
                     break
                 grow_at = self.strategy.grow_thresholds(self.checked_avail)
+                grow_list = [(state, grow_at[state.pool.name]) for state in states]
             held_h += r_h
             t += r_h
         self.saved, self.pos, self.events_left = saved, pos, events_left

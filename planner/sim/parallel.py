@@ -44,18 +44,27 @@ def _chunks(n: int, workers: int) -> int:
     return max(1, min(32, n // (workers * 8) or 1))
 
 
+class Results(list):
+    """The mapped results, in order; ``meanwhile``: what the caller's own function gave."""
+
+    meanwhile: Any = None
+
+
 def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, workers: int | None = None,
-              progress: Callable[[int], None] | None = None) -> list:
+              progress: Callable[[int], None] | None = None, meanwhile: Callable[[], Any] | None = None) -> Results:
     """``[fn(context, x) for x in items]`` in a process pool of ``workers`` (default: the cores), in order.
 
     ``progress(k)`` is called with the number of items done so far. One worker, or one item, runs
-    in this process.
+    in this process. ``meanwhile()`` runs in this process once the workers have their items (a serial
+    piece of work that would otherwise wait for them, or they for it); its result is ``.meanwhile``.
     """
     # never more processes than cores: more only adds memory (32 on 2 cores: 3.9 GB), not speed
     workers = default_workers() if workers is None else max(1, min(workers, os.cpu_count() or 1))
     workers = min(workers, len(items))
+    out = Results()
     if workers <= 1:
-        out = []
+        if meanwhile is not None:
+            out.meanwhile = meanwhile()
         for k, x in enumerate(items, start=1):
             out.append(fn(context, x))
             if progress:
@@ -64,10 +73,11 @@ def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, work
     # fork shares the imported modules with the workers (no second start-up); spawn where there is no fork
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    out = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(context,)) as pool:
-        for k, r in enumerate(pool.map(_call, [(fn, x) for x in items], chunksize=_chunks(len(items), workers)),
-                              start=1):
+        results = pool.map(_call, [(fn, x) for x in items], chunksize=_chunks(len(items), workers))
+        if meanwhile is not None:
+            out.meanwhile = meanwhile()
+        for k, r in enumerate(results, start=1):
             out.append(r)
             if progress:
                 progress(k)

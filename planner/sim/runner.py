@@ -179,13 +179,20 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     if not candidates:  # e.g. sync with one pool too small for any layout: nothing fits (exit 3, as estimate)
         raise InfeasiblePlanError("no strategy mode can train: " + "; ".join(f"{m}: {w}" for m, w in why.items()))
     seeds = np.random.SeedSequence(seed).spawn(n)
-    first: ReplicationOutput = run_replication(scenario, ctx, seeds[0], tables=True, replications=n)
-    rows = [{**first.metrics, "tokens_by_day": first.tokens_by_day}]
-    if progress:
-        progress(1, n)
+
+    def first_replication() -> ReplicationOutput:
+        out = run_replication(scenario, ctx, seeds[0], tables=True, replications=n)
+        if progress:
+            progress(1, n)
+        return out
+
     rest = [(scenario, ctx, s, n) for s in seeds[1:]]
+    first: ReplicationOutput | None = None
+    rows: list[dict] = []
     if rest and backend == "dask":
         from .dask_backend import Shared, map_dask, scenario_key
+
+        first = first_replication()  # its layouts travel with the Context
 
         # the Context crosses once per local worker; a scheduler's workers build it once from the scenario
         shared = Shared(_one, (scenario, n), f"{scenario_key(scenario)}/{n}", ready=(scenario, ctx, n))
@@ -194,8 +201,14 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     elif rest:
         from .parallel import map_local
 
-        rows.extend(map_local(_one_seed, (scenario, ctx, n), list(enumerate(seeds[1:], start=1)),
-                              workers=workers, progress=(lambda k: progress(k + 1, n)) if progress else None))
+        # replication 0 (with its tables) runs here while the workers take the others
+        done = map_local(_one_seed, (scenario, ctx, n), list(enumerate(seeds[1:], start=1)), workers=workers,
+                         progress=(lambda k: progress(k + 1, n)) if progress else None, meanwhile=first_replication)
+        first = done.meanwhile
+        rows.extend(done)
+    if first is None:
+        first = first_replication()
+    rows.insert(0, {**first.metrics, "tokens_by_day": first.tokens_by_day})
     fan = tokens_fan(scenario, rows)
     reps = replication_table(scenario, seed, seeds, rows)
     summary = summarize(scenario, seed, rows, dates_summary(scenario, reps), summarize_costs(rows))
