@@ -46,16 +46,23 @@ class Chip(BaseModel):
     notes: str = ""
 
     def peak_flops(self, precision: str) -> float:
-        """Dense peak [FLOP/s] for the training precision; FP8 falls back to BF16 where unsupported."""
+        """Dense peak [FLOP/s] for the training precision; FP8 (FP16) falls back to BF16 where unsupported."""
         if precision == "fp8" and self.fp8_tflops:
             return self.fp8_tflops * TFLOPS
+        if precision == "fp16" and self.fp16_tflops:
+            return self.fp16_tflops * TFLOPS
         return self.bf16_tflops * TFLOPS
 
-    def gemm_flops(self, precision: str) -> float:
-        """Sustained GEMM rate [FLOP/s] of the chip alone (microbenchmark share of the peak)."""
+    def gemm_flops(self, precision: str, fp8_vs_bf16: float = 1.0) -> float:
+        """Sustained GEMM rate [FLOP/s] of the chip alone (microbenchmark share of the peak).
+
+        FP8 GEMMs reach ``fp8_matmul_efficiency`` of the FP8 peak when the catalog gives it, else the BF16
+        share times ``fp8_vs_bf16`` (how much lower FP8 GEMMs land than BF16 ones, fitted under cross-validation).
+        """
         if precision == "fp8" and self.fp8_tflops:
-            return self.fp8_tflops * TFLOPS * (self.fp8_matmul_efficiency or self.matmul_efficiency)
-        return self.bf16_tflops * TFLOPS * self.matmul_efficiency
+            share = self.fp8_matmul_efficiency or self.matmul_efficiency * fp8_vs_bf16
+            return self.fp8_tflops * TFLOPS * share
+        return self.peak_flops(precision) * self.matmul_efficiency
 
 
 class Stack(BaseModel):
@@ -73,6 +80,9 @@ class Stack(BaseModel):
     recompute: list[str]
     zero: list[int]
     interleaved: bool
+    context_parallel: bool = Field(True, description="whether the stack has context parallelism")
+    expert_parallel: bool = Field(True, description="whether the stack places experts on different chips (EP)")
+    moe_efficiency: float = Field(1.0, gt=0, le=1, description="MoE expert kernels against the best published stack")
     fused_attention: bool
     sources: list[str] = Field(default_factory=list)
 

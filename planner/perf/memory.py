@@ -73,6 +73,12 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
     else:
         # input 2sbh; GeLU input 2sbf; GeLU output 2sbf (f = 4h gives Korthikanti's 2h + 16h)
         mlp = 2 * h + n_act * 4 * f
+    if not dense_mlp:
+        # routed experts, by the same rule (each linear layer keeps its input, each product its operands):
+        # the up-projections' input is the permuted tokens, top_k copies of 2sbh, and the weighted combine keeps
+        # the top_k expert outputs (2sbh each) for the gradient of the routing probabilities (GShard sec. 2.2,
+        # S106; Megatron-Core token dispatcher); the shared experts read the layer input already counted
+        mlp = mlp + 2 * float(a.moe.top_k) * 2 * h
     mlp = mlp + drop * h
     norms = 4 * h  # two LayerNorm inputs, 2sbh each
     linear = attn_linear + mlp + norms  # = 34h for the Korthikanti setting

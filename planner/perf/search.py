@@ -102,10 +102,11 @@ def shape_axes(arch: ModelArch, system: System | Chip, wl: TrainingSetup,
     pps = [pin.pp] if pin.pp else pp_options(arch.layers)
     vps = [pin.vp] if pin.vp else (list(VIRTUAL_STAGES) if st.interleaved else [1])
     cps = [pin.cp] if pin.cp else [c for c in CP_DEGREES if c == 1 or (
-        wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
+        st.context_parallel and wl.seq_len % (2 * c) == 0 and wl.seq_len // c >= MIN_TOKENS_PER_CP_RANK)]
     if arch.moe:
         experts = arch.moe.experts
-        eps = [pin.ep] if pin.ep else [e for e in _divisors_up_to(experts, experts) if e & (e - 1) == 0]
+        eps = [pin.ep] if pin.ep else [e for e in _divisors_up_to(experts, experts) if e & (e - 1) == 0
+                                       and (e == 1 or st.expert_parallel)]
     else:
         eps = [1]
     mbs = [pin.micro_batch] if pin.micro_batch else [m for m in MICRO_BATCHES if m <= wl.global_batch_seqs]

@@ -21,8 +21,11 @@ from .setup import TrainingSetup
 from .system import System, as_system
 
 ACT_BYTES = 2.0  # bf16 activations on the wire
-# FlashAttention-2 reaches 50-73% of the A100 peak vs ~90% for plain GEMMs (Dao 2023, arXiv:2307.08691, fig. 4-6)
-ATTENTION_VS_GEMM = 0.72
+# FlashAttention-2 forward+backward reaches up to 73% of the dense peak at long sequences (Dao 2023, fig. 4-6, S119);
+# a share of the peak, not of the GEMM microbenchmark rate (no double derating)
+ATTENTION_PEAK_SHARE = 0.72
+# ... and about 2/3 of that at 512 tokens (same figures): share(s) = max * s / (s + 256)
+ATTENTION_HALF_SEQ = 256.0
 # FlashAttention backward does 5 matmuls to the forward's 2 (+ the recomputed QK^T): 2.5x forward (Dao 2023, sec. 3.1)
 ATTENTION_BWD_FACTOR = 2.5
 HBM_EFFICIENCY = 0.80  # streaming kernels reach ~80% of the HBM peak (STREAM-like copy, vendor microbenchmarks)
@@ -141,8 +144,9 @@ class _Rates:
     """Sustained rates of one system [FLOP/s, bytes/s] and what its stack overlaps."""
 
     gemm: float  # linear layers at the training precision
-    gemm_bf16: float  # attention core and the output layer stay in BF16
+    gemm_bf16: float  # attention core and the output layer stay in BF16 (FP16 when training in FP16)
     attention: float
+    moe_eff: float  # the stack's MoE expert kernels against the best published ones
     hbm: float
     scale_up: float
     scale_out: float
@@ -179,9 +183,11 @@ class _Parts:
 
 def _rates(system: System, setup: TrainingSetup) -> _Rates:
     chip, st = system.chip, system.stack
-    gemm_bf16 = system.gemm_flops("bf16")
+    gemm_bf16 = system.gemm_flops("fp16" if setup.precision == "fp16" else "bf16")
+    s = float(setup.seq_len)
+    attention = system.peak_compute_flops() * ATTENTION_PEAK_SHARE * s / (s + ATTENTION_HALF_SEQ)
     return _Rates(
-        gemm=system.gemm_flops(setup.precision), gemm_bf16=gemm_bf16, attention=gemm_bf16 * ATTENTION_VS_GEMM,
+        gemm=system.gemm_flops(setup.precision), gemm_bf16=gemm_bf16, attention=attention, moe_eff=st.moe_efficiency,
         hbm=chip.hbm_tbps * TB * HBM_EFFICIENCY,
         scale_up=chip.scale_up_gbyteps * GB * LINK_EFFICIENCY,
         scale_out=system.network_gbps * GBPS_TO_BYTES * LINK_EFFICIENCY,
@@ -271,7 +277,7 @@ def _attention(arch: ModelArch, setup: TrainingSetup, r: _Rates, tok, tp, rc):
     return fwd_attn * attn_passes / r.gemm_bf16, tok * s * arch.heads / tp * 11.0 * attn_passes / r.hbm
 
 
-def _gemm(pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc):
+def _gemm(pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc, arch: ModelArch | None = None):
     """Dense and expert matmuls per layer and micro-batch, each bounded below by streaming its weights.
 
     Roofline per layer (Williams et al. 2009): experts that see few tokens are bound by HBM, not FLOPs;
@@ -285,12 +291,38 @@ def _gemm(pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc):
     if moe_share > 0:
         local_experts = max(pc.experts, 1) / ep
         rows = tok * pc.top_k * ep / max(pc.experts, 1)  # tokens each expert sees per micro-batch
-        fwd_expert = 2.0 * tok * pc.top_k * pc.expert_mlp / tp * MOE_IMBALANCE / _tile_efficiency(rows)
-        expert_w = local_experts * pc.expert_mlp
+        load = MOE_IMBALANCE / _tile_efficiency(rows)  # the busiest expert, padded to whole row tiles
+        fwd_expert = 2.0 * tok * pc.top_k * pc.expert_mlp / tp * load
+        expert_w = local_experts * pc.expert_mlp / tp  # expert-TP = TP (Megatron-Core default)
         router = 2.0 * tok * pc.router_per_layer / tp
-        t = t + moe_share * (np.maximum(fwd_expert * passes / r.gemm, expert_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm)
+        # Roofline per expert GEMM with its activation operands (S104: a GEMM is memory-limited when its
+        # arithmetic intensity 2MNK / bytes(MK + KN + MN) is below the chip's FLOP:byte ratio): fine-grained
+        # experts split by TP have a small N or K, so the up-projection's input and the down-projection's
+        # bf16 output stream through HBM at a rate comparable to the math. Forward and both backward GEMMs
+        # (dgrad, wgrad) each move about the forward's operands (S104).
+        t_math = fwd_expert * passes / r.gemm
+        t_weights = expert_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm
+        t_operands = (_expert_operand_bytes(arch, pc, r, tok, tp) * load * passes / r.hbm if arch is not None
+                      else 0.0)
+        # the stack's MoE maturity (grouped GEMMs, fused permutation) scales the expert work (stacks.yaml, S116)
+        t = t + moe_share * (np.maximum(np.maximum(t_math, t_operands), t_weights) / r.moe_eff
                              + router * passes / r.gemm_bf16)
     return t
+
+
+def _expert_operand_bytes(arch: ModelArch, pc: ParamCounts, r: _Rates, tok, tp):
+    """Activation bytes the routed experts' GEMMs read and write per layer and micro-batch, forward.
+
+    Up-projection (gate and up fused when gated): reads the dispatched tokens (FP8 when training in FP8,
+    S107) and writes bf16 outputs of width (mlp_matrices - 1) x f / tp; down-projection: reads the
+    activated f / tp (FP8 or bf16) and writes bf16 hidden states. Rows: top_k copies of each token.
+    """
+    h = float(arch.hidden)
+    f = float(arch.moe.expert_ffn_hidden) if arch.moe else 0.0
+    in_b = FP8_DISPATCH_BYTES if r.fp8 else ACT_BYTES
+    up = h * in_b + (arch.mlp_matrices - 1) * f / tp * ACT_BYTES
+    down = f / tp * in_b + h * ACT_BYTES
+    return tok * pc.top_k * (up + down)
 
 
 def _elementwise(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, rc):
@@ -306,7 +338,7 @@ def _elementwise(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, 
         act_bytes = act_bytes + FP8_CAST_BYTES * (2.0 * h + v + f_eff) / tp
     if moe_share > 0:
         # token permutation before and unpermutation after the experts: read + write top_k copies (S105)
-        act_bytes = act_bytes + moe_share * 2.0 * 2.0 * pc.top_k * h * ACT_BYTES / tp
+        act_bytes = act_bytes + moe_share * 2.0 * 2.0 * pc.top_k * h * ACT_BYTES / tp / r.moe_eff
     return tok * act_bytes * _gemm_passes(rc) / r.hbm  # backward streams ~2x the forward bytes
 
 
@@ -422,7 +454,7 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
 
     # --- one layer, one micro-batch ---
     t_attn, t_scores = _attention(arch, setup, r, tok, tp, rc)
-    t_gemm = _gemm(pc, moe_share, r, tok, tp, ep, rc)
+    t_gemm = _gemm(pc, moe_share, r, tok, tp, ep, rc, arch)
     layer = {
         "gemm": t_gemm,
         "attention": t_attn + t_scores,
@@ -451,7 +483,7 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
     attn_p = pc.attention_per_layer / tp
     dense_mlp_p = pc.dense_mlp_per_layer / tp
     shared_p = pc.shared_experts * pc.expert_mlp / tp
-    routed_total_p = pc.experts * pc.expert_mlp / ep
+    routed_total_p = pc.experts * pc.expert_mlp / ep / tp  # experts split by expert-TP = TP (Megatron-Core)
     dense_params_rank = (attn_p + dense_mlp_p * (1 - moe_share) + shared_p * moe_share) * layers_rank
     expert_params_rank = routed_total_p * moe_share * layers_rank
     emb_p = (pc.embedding + pc.output) / tp / np.minimum(pp, 2)

@@ -51,10 +51,19 @@ class ErrorBand:
         return float(self.median * math.exp(self.sigma * rng.standard_normal()))
 
 
-def error_band() -> ErrorBand:
-    """The shipped band (planner/data/tuning.yaml)."""
-    b = tuning()["band"]
-    return ErrorBand(p10=float(b["p10"]), p90=float(b["p90"]))
+def error_band(scenario=None) -> ErrorBand:
+    """The model's P10-P90 band: over every calibration case, or conditional on a scenario's workload and pools.
+
+    With a scenario, the band of its largest pool (by peak FLOP/s) from ``perf.band`` (cross-validated
+    residuals of the categories it falls in, widened where the stack is not stated).
+    """
+    from .band import overall_band, scenario_band
+
+    if scenario is None:
+        p10, p90, _ = overall_band()
+    else:
+        p10, p90, _ = scenario_band(scenario)
+    return ErrorBand(p10=p10, p90=p90)
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class System:
     fused_attention: bool
     kernel: float  # the stack's kernel speed against the chip's microbenchmark (fitted, tuning.yaml)
     efficiency: float = 1.0  # the user's own factor on compute rates
+    fp8_vs_bf16: float = 1.0  # FP8 GEMM share of the FP8 peak over the BF16 share (fitted, tuning.yaml)
 
     @property
     def id(self) -> str:
@@ -75,18 +85,23 @@ class System:
 
     def gemm_flops(self, precision: str) -> float:
         """Sustained large-GEMM rate in training [FLOP/s]."""
-        return self.chip.gemm_flops(precision) * self.kernel * self.efficiency
+        return self.chip.gemm_flops(precision, self.fp8_vs_bf16) * self.kernel * self.efficiency
+
+    def peak_compute_flops(self) -> float:
+        """The chip's dense BF16/FP16 peak under the stack's kernels and the user's factor [FLOP/s]."""
+        return self.chip.peak_flops("bf16") * self.kernel * self.efficiency
 
 
 def system_for(chip: Chip, stack: str | None = None, network_gbps: float | None = None,
                fused_attention: bool | None = None, efficiency: float = 1.0,
-               kernel: float | None = None) -> System:
+               kernel: float | None = None, fp8_vs_bf16: float | None = None) -> System:
     """A system from a chip and what the user knows; unset settings take the documented defaults."""
     st = stacks()[stack or DEFAULT_STACK]
     k = float(tuning()["kernel"][st.id]) if kernel is None else kernel
+    f8 = float(tuning().get("fp8_vs_bf16", 1.0)) if fp8_vs_bf16 is None else fp8_vs_bf16
     return System(chip=chip, stack=st, network_gbps=float(network_gbps or chip.scale_out_gbps),
                   fused_attention=st.fused_attention if fused_attention is None else bool(fused_attention),
-                  kernel=k, efficiency=efficiency)
+                  kernel=k, efficiency=efficiency, fp8_vs_bf16=f8)
 
 
 def as_system(x: Chip | System) -> System:
