@@ -16,9 +16,16 @@ from .scenario import Pool, Scenario
 
 
 def setup_of(scenario: Scenario) -> TrainingSetup:
-    """The scenario's workload as the cost model's training setup."""
+    """The scenario's workload as the cost model's training setup.
+
+    A batch the workload leaves out is the lab's own, when a pool measured this model (perf.measured), else
+    the default by model size.
+    """
+    from .perf.measured import measured_batch_tokens
+
     wl = scenario.workload
-    return training_setup(wl.arch, wl.seq_len, wl.global_batch_tokens, wl.precision)
+    return training_setup(wl.arch, wl.seq_len, wl.global_batch_tokens or measured_batch_tokens(scenario),
+                          wl.precision)
 
 
 def pin_of(pool: Pool) -> Parallelism:
@@ -67,4 +74,6 @@ def layout_planners(scenario: Scenario) -> dict[str, LayoutPlanner | None]:
             errors.append(f"pool {pool.name!r}: {exc}")
     if all(p is None for p in planners.values()):
         raise InfeasiblePlanError("; ".join(errors))
-    return planners
+    from .perf.measured import with_measurements
+
+    return with_measurements(scenario, planners)  # a pool with measured rows runs at its fitted efficiency

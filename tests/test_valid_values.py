@@ -78,9 +78,12 @@ def test_a_checkpoint_interval_out_of_range_is_refused(cli, make_scenario, tmp_p
 
 @pytest.mark.parametrize("interval", [1 / 3600, 87_600, "auto"])
 def test_the_interval_bounds_run_with_an_instant_checkpoint(cli, make_scenario, tmp_path, interval):
-    """A ten-year interval keeps nothing on a large job (goodput 0): it runs, unfinished if need be."""
+    """A ten-year interval keeps nothing on a large job (goodput 0): it runs, unfinished if need be.
+
+    The MTBF is stated (one chip then fails every 5.8 years: a one-chip job keeps some of a ten-year interval).
+    """
     path = make_scenario(TWO_SITES, reliability={"enabled": True, "checkpoint_interval_hours": interval,
-                                                 "checkpoint_write_s": 0})
+                                                 "checkpoint_write_s": 0, "mtbf_chip_days": 2111})
     s = _summary(cli, path, tmp_path / "out")
     assert 0 <= s["metrics"]["finish_probability"] <= 1
 

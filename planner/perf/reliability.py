@@ -14,6 +14,16 @@ if TYPE_CHECKING:
 
 # bf16 weights + fp32 master, m, v: 14 B/param (BLOOM 176B wrote 2.3 TB, Le Scao et al. 2022; 176e9 x 14 = 2.46 TB)
 CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES
+# Job-level interruptions beyond the catalog's chip MTBF. That MTBF (54 d x 16,384 / 419, Llama 3, S01) already
+# counts every unexpected interruption of the Llama 3 405B run: hardware (78%) and software bugs, network switches
+# and cables, NCCL watchdog timeouts, dependencies (Table 5). It leaves out restarts of human origin: code or data
+# adjustments ended 17.3% of job-ending events over 778,135 jobs in 3 months (ByteRobust, arXiv:2509.16293, S68).
+HUMAN_INTERRUPTION_SHARE = 0.173
+# Those restarts are not added to the failures: the simulation's planned stops (reliability.maintenance_every_days,
+# calibrated to Llama 3's 47 planned interruptions in 54 days: firmware upgrades and operator-initiated
+# configuration or dataset updates, S01) already are the human-origin restarts; adding them again would count
+# them twice (the 405B run would see 462 failures in 54 days against the 419 published)
+HUMAN_SHARE_FOLDED = 0.0
 
 
 def job_mtbf_hours(mtbf_chip_days: float, units: int) -> float:
@@ -83,14 +93,32 @@ def best_job_units(max_units: int, goodput_of, ratio: float = 0.9) -> int:
     return best
 
 
+def with_job_interruptions(mtbf_chip_days: float, human_share: float = HUMAN_INTERRUPTION_SHARE) -> float:
+    """Chip-days between interruptions of any origin [chip-days]: M x (1 - share).
+
+    ``human_share`` of all interruptions are of human origin (they remove no chip); ``mtbf_chip_days`` counts
+    the others.
+    """
+    return mtbf_chip_days * (1.0 - human_share)
+
+
 @dataclass(frozen=True)
 class PoolFailures:
-    """What fails and what a failure costs on one pool: the pool's own figures, else the reliability section's."""
+    """What fails and what a failure costs on one pool: the pool's own figures, else the reliability section's.
+
+    ``mtbf_chip_days`` is what the engine draws interruptions from: with the catalog's MTBF it includes job-level
+    interruptions that remove no chip (software, network and human origin; ``with_job_interruptions``), which the
+    engine treats as chip failures (a restart and the work since the checkpoint; the chip's repair is extra).
+    ``productive_fraction`` is the share of the remaining time spent training: evaluation pauses, checkpoint stalls
+    and slow periods take the rest (perf.wholerun, refit on published whole runs); the engine does not read it yet.
+    """
 
     mtbf_chip_days: float
     restart_base_minutes: float
     restart_minutes_per_1000_chips: float
     write_h: float  # one blocking checkpoint write [h]
+    job_interruption_share: float = 0.0  # share of the interruptions in mtbf_chip_days that remove no chip
+    productive_fraction: float = 1.0  # evaluations, checkpoint stalls, slow periods (perf.wholerun)
 
     def restart_h(self, units: int) -> float:
         """Restart of a job of ``units`` chips on this pool [h]."""
@@ -101,12 +129,18 @@ def pool_failures(scenario: Scenario, pool: Pool, params: float) -> PoolFailures
     """``PoolFailures`` of a pool.
 
     Its own MTBF, restart and checkpoint write when set (a lab's logs), else the scenario's reliability settings,
-    else the chip's catalog MTBF and the state size over the storage bandwidth.
+    else the chip's catalog MTBF with the job-level interruptions it leaves out (``with_job_interruptions``) and the
+    state size over the storage bandwidth. An MTBF the scenario gives counts every interruption, as a lab's logs do.
     """
+    from .wholerun import productive_fraction
+
     r = scenario.reliability
     write_s = r.checkpoint_write_s if pool.checkpoint_write_s is None else pool.checkpoint_write_s
+    given = pool.mtbf_chip_days or r.mtbf_chip_days
+    human = 0.0 if given else HUMAN_SHARE_FOLDED
     return PoolFailures(
-        mtbf_chip_days=pool.mtbf_chip_days or r.mtbf_chip_days or scenario.chip(pool.chip).mtbf_chip_days,
+        mtbf_chip_days=given or with_job_interruptions(scenario.chip(pool.chip).mtbf_chip_days, human),
+        job_interruption_share=human, productive_fraction=productive_fraction(),
         restart_base_minutes=r.restart_base_minutes if pool.restart_base_minutes is None else pool.restart_base_minutes,
         restart_minutes_per_1000_chips=(r.restart_minutes_per_1000_chips if pool.restart_minutes_per_1000_chips is None
                                         else pool.restart_minutes_per_1000_chips),
