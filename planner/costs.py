@@ -98,12 +98,17 @@ def owned_committed_usd(scenario: Scenario, pool: Pool, delivered: tuple[Sequenc
     return chip_h * capex_usd_per_chip_hour(scenario, pool)
 
 
-def reserved_cloud_usd(scenario: Scenario, pool: Pool) -> float:
-    """A cloud reservation for its whole window [USD]; 0 when billed on demand or when there is no cloud."""
+def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = -np.inf, to_h: float = np.inf) -> float:
+    """A cloud reservation for its whole window, or the part of it in ``[from_h, to_h)`` [USD].
+
+    0 when billed on demand or when there is no cloud. The contracted window (``cloud.from`` to ``cloud.until``)
+    is billed even when the rental's start slips (``delivery_risk``): capacity paid for and not yet there is idle.
+    """
     if pool.cloud is None or on_demand(pool):
         return 0.0
     t0, t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
-    return pool.cloud.units * (t1 - t0) * pool.cloud.price_per_chip_hour_usd
+    hours = max(0.0, min(t1, to_h) - max(t0, from_h))
+    return pool.cloud.units * hours * pool.cloud.price_per_chip_hour_usd
 
 
 def job_chip_hours(scenario: Scenario, pool: Pool, training: tuple[Sequence[float], Sequence[float]],

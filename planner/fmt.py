@@ -35,6 +35,25 @@ def fmt_usd(x: float | None) -> str:
     return f"${x:,.0f}"
 
 
+def fmt_money(x: float | None, code: str = "USD") -> str:
+    """A sum in another currency, with its ISO code and a k/M/B/T suffix: 'CNY 7.5 B'."""
+    if code == "USD":
+        return fmt_usd(x)
+    if x is None:
+        return "—"
+    for factor, suffix in ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")):
+        if abs(x) >= factor:
+            return f"{code} {x / factor:,.3g}{suffix}"
+    return f"{code} {x:,.0f}"
+
+
+def fmt_usd_and(x: float | None, code: str | None = None, per_usd: float | None = None) -> str:
+    """Dollars, and the same sum in a second currency when one is given: '$1.06 B (CNY 7.5 B)'."""
+    if x is None or code is None or per_usd is None:
+        return fmt_usd(x)
+    return f"{fmt_usd(x)} ({fmt_money(x * per_usd, code)})"
+
+
 def fmt_pct(x: float | None, digits: int = 1) -> str:
     """A share as a percentage."""
     return "—" if x is None else f"{x * 100:.{digits}f} %"

@@ -206,4 +206,7 @@ def load_scenario(path: str | Path) -> Scenario:
         data = p.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-    return from_dict(parse_bytes(data, name), name)
+    from .deliveries_file import resolve
+
+    # deliveries: {file: ...} is read relative to the scenario file, before validation
+    return from_dict(resolve(parse_bytes(data, name), p.parent, name), name)

@@ -43,6 +43,8 @@ LAYOUT_COLUMNS = ["start_days", "end_days", "pool", "mode", "units", *LAYOUT_FIE
 REPLICATION_COLUMNS = ["replication", "finished", *DISTRIBUTION_KEYS, "mode", "pool", "failures", "moves", "link_tb",
                        "model_factor", "start_days"]
 LINK_COLUMNS = ["date", "link", "tb"]  # terabytes over each inter-site link per day
+# money by month, pool and kind (purchase, reservation, on_demand, energy), planner/cashflow.py
+CASHFLOW_COLUMNS = ["month", "pool", "kind", "committed_usd", "paid_usd"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,6 @@ class RunResult:
     # day, date, tokens_p10/p50/p90 (cumulative tokens trained over the sampled replications), tokens_target
     tokens_fan: pd.DataFrame = field(default_factory=lambda: _frame(()))
     inputs: dict[str, Any] = field(default_factory=dict)  # the scenario as run (its JSON form), echoed by reports
+    # month x pool x kind money of one replication (planner/cashflow.py), and which replication it is
+    cashflow: pd.DataFrame = field(default_factory=lambda: _frame(CASHFLOW_COLUMNS))
+    cashflow_note: str = ""

@@ -41,7 +41,8 @@ MEMORY_LIMIT_BYTES = 2 * 1024**3  # RLIMIT_AS of the runner and of every case
 TIME_LIMIT_S = 60  # per case: a hang detector, not a speed target (a `run` case: ~2 s alone, 12 s when busy)
 MAX_MESSAGE_BYTES = 2_000
 RUN_HORIZON_DAYS = 120  # `run` cases start from the shipped scenario cut to this horizon (the suite stays fast)
-REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "report.html", "report.xlsx")
+REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "cashflow.csv", "report.html",
+                "report.xlsx")
 COMMANDS = ("validate", "estimate", "run")
 
 

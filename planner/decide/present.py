@@ -66,6 +66,42 @@ def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     return fig
 
 
+def page_table_html(table: pd.DataFrame) -> str:
+    """A sweep's or a sensitivity's table on its page, every text escaped.
+
+    Money with $ and thousands separators, shares in percent, big numbers with separators
+    (planner.report.tables.for_people).
+    """
+    from ..report.tables import for_people
+
+    return for_people(table).to_html(index=False, border=0, na_rep="", escape=True)
+
+
+def axis_format(column: str) -> dict[str, str]:
+    """Plotly axis settings for a metric column: dollars as $1.2G, shares in percent, days with one decimal."""
+    from ..report.tables import money_column
+
+    if money_column(column):
+        return {"tickprefix": "$", "tickformat": ",.3s"}
+    if column.endswith("probability"):
+        return {"tickformat": ".0%"}
+    return {"tickformat": ",.1f"}
+
+
+def cell_text(column: str, value: Any) -> str:
+    """A metric value as a chart label: '$155.5 M', '97.0 %', '203.3' days."""
+    from ..report.tables import money_column
+
+    x = num(value)
+    if x is None:
+        return ""
+    if money_column(column):
+        return fmt_usd(x)
+    if column.endswith("probability"):
+        return fmt_pct(x)
+    return f"{x:,.1f}"
+
+
 def sensitivity_rows(table: pd.DataFrame) -> pd.DataFrame:
     """A :func:`planner.decide.sensitivity.sensitivity` table for people: each input's low and high outcome."""
     out = []

@@ -16,6 +16,7 @@ from .. import costs, escape
 from ..edits import scale_cloud, set_values, slip_deliveries
 from ..scenario import Scenario
 from .points import all_infeasible, result_row, run_points
+from .present import axis_format, cell_text, page_table_html
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -149,10 +150,13 @@ def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
         for side, color in (("low", "#1f77b4"), ("high", "#d62728")):
             fig.add_trace(go.Bar(y=[escape.html(v) for v in t["input"]], x=t[f"{m}_{side}"] - base, base=base,
                                  orientation="h", name=f"{side} value", marker_color=color,
-                                 text=[escape.html(v) for v in t[side]], textposition="auto"))
+                                 text=[escape.html(v) for v in t[side]], textposition="auto",
+                                 customdata=[cell_text(m, v) for v in t[f"{m}_{side}"]],
+                                 hovertemplate="%{y}: %{customdata}<extra></extra>"))
         fig.add_vline(x=base, line_dash="dash")
-        fig.update_layout(title=f"{label}: each input at its low and high value (base {base:,.4g})", barmode="overlay",
-                          height=120 + 45 * len(t), xaxis_title=label)
+        fig.update_layout(title=f"{label}: each input at its low and high value (base {cell_text(m, base)})",
+                          barmode="overlay", height=120 + 45 * len(t), xaxis_title=label,
+                          xaxis={f: v for f, v in axis_format(m).items()})
         figs[m] = fig
     return figs
 
@@ -164,7 +168,7 @@ def tornado_html(table: pd.DataFrame, title: str) -> str:
     parts = []
     for key, fig in tornado_figures(table).items():
         parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"tornado-{key}"))  # stable ids
-    rows = table.to_html(index=False, float_format=lambda v: f"{v:,.4g}", escape=True)
+    rows = page_table_html(table)
     title = escape.html(title)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{''.join(parts)}<h2>Inputs</h2>{rows}</body></html>")

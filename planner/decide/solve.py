@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ..deadline import meets_deadline
 from ..edits import format_path, get_value, parse_path, set_values, to_mapping
 from ..errors import InfeasiblePlanError, ScenarioError
 from ..scenario import Scenario
@@ -89,8 +90,11 @@ def planned_points(scenario: Scenario, path: str, low: float | None = None, high
 def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
           high: float | None = None, replications: int | None = None, seed: int | None = None,
           workers: int | None = None, progress: Callable[[int, int], None] | None = None,
-          source: str = "<scenario>", step: float | None = None) -> dict[str, Any]:
+          source: str = "<scenario>", step: float | None = None, job: str | None = None) -> dict[str, Any]:
     """The smallest value at ``path`` in [low, high] whose ``quantile`` finish is on or before ``deadline``.
+
+    On or before: by the end of the deadline's day, a finish time below ``(deadline - start).days + 1`` days
+    (planner/deadline.py).
 
     Returns {found, value, path, quantile, deadline, finish_date, time_to_train_days, cost_usd, monotone,
     evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline. ``step`` is
@@ -99,9 +103,11 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     """
     if not 0 < quantile < 1:
         raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
+    jobs = [j.name for j in scenario.jobs]
+    if job is not None and job not in jobs:
+        known = ", ".join(jobs) if jobs else "none: the scenario has one job (`workload:`)"
+        raise ScenarioError(f"no job is named {job!r}; jobs: {known}", path=source, field="--job")
     path, integer, low, high = bounds(scenario, path, low, high)
-    # by the deadline: by 00:00 of its day (a finish during that day misses it, though its date is the deadline's)
-    limit_days = (deadline - scenario.start).days
     seen: dict[float, dict] = {}
 
     def evaluate(values: list) -> None:
@@ -116,12 +122,18 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
                            "cost_usd": None, "cost_usd_mean": None, "finish_probability": 0.0,
                            "note": infeasible_note(r["infeasible"])}
                 continue
-            t = finish_quantile_days(r["time_to_train_days"], quantile)
+            # the job's finish (`--job`), else the scenario's (a portfolio's: its last job's)
+            times = r["jobs_time_to_train_days"][job] if job is not None else r["time_to_train_days"]
+            t = finish_quantile_days(times, quantile)
             cost = r["summary"].metrics["cost_usd"]
             seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
-                       "finish_date": finish_date(scenario.start, t), "meets": t <= limit_days,
+                       "finish_date": finish_date(scenario.start, t),
+                       # by the end of the deadline's day (planner/deadline.py)
+                       "meets": meets_deadline(t, scenario.start, deadline),
                        "cost_usd": cost.p50, "cost_usd_mean": cost.mean,
-                       "finish_probability": r["summary"].finish_probability, "note": ""}
+                       "finish_probability": (r["summary"].finish_probability if job is None else
+                                              sum(math.isfinite(x) for x in times) / len(times)),
+                       "note": ""}
         if progress:
             progress(len(seen), len(seen))
 
@@ -158,6 +170,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         "found": best is not None,
         "value": best,
         "path": path,
+        "job": job,
         "quantile": quantile,
         "deadline": deadline.isoformat(),
         "start": scenario.start.isoformat(),

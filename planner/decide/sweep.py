@@ -16,6 +16,7 @@ from ..scenario import Scenario
 from ..yamlio import clip
 from .output import write_files
 from .points import all_infeasible, result_row, run_points
+from .present import axis_format, cell_text, page_table_html
 
 MAX_POINTS = 10_000
 
@@ -112,20 +113,25 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
         if col not in table:
             continue
         if len(paths) == 1:
-            fig = go.Figure(go.Scatter(x=shown(table[paths[0]]), y=table[col], mode="lines+markers"))
-            fig.update_layout(xaxis_title=escape.html(paths[0]), yaxis_title=label)
+            fig = go.Figure(go.Scatter(x=shown(table[paths[0]]), y=table[col], mode="lines+markers",
+                                       text=[cell_text(col, v) for v in table[col]],
+                                       hovertemplate="%{x}: %{text}<extra></extra>"))
+            fig.update_layout(xaxis_title=escape.html(paths[0]), yaxis_title=label,
+                              yaxis={f: v for f, v in axis_format(col).items()})
         else:
             x, y = paths[0], paths[1]
             # further axes (if any) are averaged over in the heatmap; the table has every point
             piv = table.pivot_table(index=y, columns=x, values=col, aggfunc="mean")
             fig = go.Figure(go.Heatmap(z=piv.values, x=[escape.html(v) for v in piv.columns],
-                                       y=[escape.html(v) for v in piv.index], colorbar={"title": label},
-                                       texttemplate="%{z:.4g}"))
+                                       y=[escape.html(v) for v in piv.index],
+                                       colorbar={"title": label, **axis_format(col)},
+                                       text=[[cell_text(col, v) for v in row] for row in piv.values],
+                                       texttemplate="%{text}", hovertemplate="%{x}, %{y}: %{text}<extra></extra>"))
             fig.update_layout(xaxis_title=escape.html(x), yaxis_title=escape.html(y))
         fig.update_layout(title=label, height=420)
         parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"sweep-{col}"))  # stable ids
     body = "\n".join(parts)
-    rows = table.to_html(index=False, float_format=lambda v: f"{v:.4g}", escape=True)
+    rows = page_table_html(table)
     title = escape.html(title)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{body}<h2>Every point</h2>{rows}</body></html>")

@@ -13,9 +13,9 @@ import numpy as np
 from ..kinds import EventKind
 from ..scenario import Scenario
 from ..units import HOURS_PER_DAY
-from .supply import supply_steps, tranche_draws
+from .supply import supply_draws, supply_steps
 
-CAPACITY_KINDS = (EventKind.COMMISSIONING, EventKind.CLOUD_START)
+CAPACITY_KINDS = (EventKind.COMMISSIONING, EventKind.CLOUD_START, EventKind.POWER)
 
 
 def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
@@ -31,16 +31,20 @@ def replication_draws(scenario: Scenario, seed: np.random.SeedSequence) -> dict:
     """Flat columns of one replication's supply draws.
 
     ``<pool>.d<j>.slip_days`` and ``<pool>.d<j>.shortfall`` for every planned delivery j of a pool with
-    ``delivery_risk``; ``<pool>.first_capacity_days``: the day the pool first has usable chips (owned
+    ``delivery_risk``; ``<pool>.cloud.slip_days``: how late a rental with a slip distribution started;
+    ``<pool>.first_capacity_days``: the day the pool first has usable chips (owned
     chips commissioned, or the rental's start).
     """
     out: dict = {}
     n = len(scenario.fleet)
     for i, pool in enumerate(scenario.fleet):
         if pool.delivery_risk is not None:
-            for j, (slip, short) in enumerate(tranche_draws(pool, _supply_rng(seed, n, i))):
+            tranches, rental_slip = supply_draws(pool, _supply_rng(seed, n, i))
+            for j, (slip, short) in enumerate(tranches):
                 out[f"{pool.name}.d{j}.slip_days"] = slip
                 out[f"{pool.name}.d{j}.shortfall"] = short
+            if pool.cloud is not None and pool.delivery_risk.slip_days is not None:
+                out[f"{pool.name}.cloud.slip_days"] = rental_slip
         steps = supply_steps(scenario, pool, _supply_rng(seed, n, i))
         first = next((s.time_h for s in steps if s.kind in CAPACITY_KINDS and s.delta_units > 0), None)
         out[f"{pool.name}.first_capacity_days"] = first / HOURS_PER_DAY if first is not None else float("nan")

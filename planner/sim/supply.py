@@ -2,6 +2,11 @@
 
 Times are hours since the scenario start. Random slips and shortfalls come from the generator passed in;
 with no ``delivery_risk`` the plan is followed exactly and the generator is not touched.
+
+A rental slips too: with ``delivery_risk.slip_days`` on a pool with ``cloud``, the rented chips come into
+service that many days after ``cloud.from`` (drawn after the tranches, so the tranches' draws do not change);
+the rental still ends on ``cloud.until`` and a reservation still bills its contracted window (planner/costs.py):
+capacity paid for and not yet there is idle spend.
 """
 
 from __future__ import annotations
@@ -60,9 +65,27 @@ def tranche_draws(pool: Pool, rng: np.random.Generator) -> list[tuple[float, flo
     return out
 
 
+def cloud_slip_days(pool: Pool, rng: np.random.Generator) -> float:
+    """Days the rental's start slips past ``cloud.from`` [days]; 0 without a cloud or without a slip distribution.
+
+    Draw it after :func:`tranche_draws` from the same generator (the order ``supply_steps`` uses).
+    """
+    risk = pool.delivery_risk
+    if pool.cloud is None or risk is None or risk.slip_days is None:
+        return 0.0
+    return max(0.0, draw(risk.slip_days, rng))
+
+
+def supply_draws(pool: Pool, rng: np.random.Generator) -> tuple[list[tuple[float, float]], float]:
+    """Every draw of one pool's supply, in order: each tranche's (slip [days], shortfall), then the rental's slip."""
+    tranches = tranche_draws(pool, rng)
+    return tranches, cloud_slip_days(pool, rng)
+
+
 def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> list[Step]:
     """Dated capacity steps of one pool, sorted by time. Usable chips exclude the reserved share."""
     steps: list[Step] = []
+    tranches, rental_slip_days = supply_draws(pool, rng)
     reserved = pool.reserved_fraction
     commission_h = pool.commissioning_days * HOURS_PER_DAY
     if pool.units:
@@ -71,7 +94,7 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
     delivered, in_use = pool.units, usable(pool.units, reserved)
     cap = pool.ordered_units if pool.ordered_units is not None else None
     planned_prev = pool.units
-    for d, (slip_days, short) in zip(pool.deliveries, tranche_draws(pool, rng), strict=True):
+    for d, (slip_days, short) in zip(pool.deliveries, tranches, strict=True):
         tranche = max(0, d.units - planned_prev)  # a shortfall is lost, not made up by the next tranche
         planned_prev = d.units
         got = int(round(tranche * (1.0 - short)))
@@ -90,10 +113,11 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
     if pool.cloud is not None:
         c = pool.cloud
         t0, t1 = cloud_window_hours(scenario.start, c)
-        t0 = max(0.0, t0)
+        t0 = max(0.0, t0 + rental_slip_days * HOURS_PER_DAY)
         if t1 > t0:
+            late = f", slipped {rental_slip_days:.0f} d" if rental_slip_days >= 0.5 else ""
             steps.append(Step(t0, EventKind.CLOUD_START, c.units,
-                              f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h"))
+                              f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h{late}"))
             steps.append(Step(t1, EventKind.CLOUD_END, -c.units, "rental ends"))
     steps.sort(key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return steps

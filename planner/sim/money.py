@@ -1,0 +1,72 @@
+"""The cash flow of a run: one representative replication simulated again and priced month by month.
+
+The replication whose committed spend is nearest the mean over the replications (the first on a tie; with one
+replication, that one) is run again from its own seed, exactly as it ran (the same supply, job and model
+streams), and its pools are priced by planner/cashflow.py. Its committed total is that replication's
+committed spend, which summary.json's ``costs.committed_usd`` averages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..bridge import layout_planners
+from ..cashflow import PoolSupply, cashflow
+from ..fmt import fmt_usd
+from ..kinds import EventKind
+from ..scenario import Scenario
+from ..strategy import Context, options
+from .replication import Run, best_run, draw_supply, model_factor
+from .supply import Step
+
+
+def representative(costs_usd: list[float]) -> int:
+    """The index of the replication whose committed spend is nearest the mean (the first on a tie)."""
+    values = np.asarray(costs_usd, dtype=float)
+    return int(np.argmin(np.abs(values - values.mean()))) if len(values) else 0
+
+
+def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
+    """The same seed with no children spawned yet (spawning changes a SeedSequence)."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+
+
+def rerun(scenario: Scenario, seed: np.random.SeedSequence, replications: int) -> tuple[Run, dict[str, list[Step]]]:
+    """One replication again, from its seed, as planner.sim.replication.run_replication runs it.
+
+    In a new Context, as the run's first replication was: a Context keeps what earlier replications planned, and
+    a run through one that has served others can come out a little differently.
+    """
+    ctx = Context(scenario, layout_planners(scenario))
+    supply_seed, job_seed, model_seed = _fresh(seed).spawn(3)
+    steps = draw_supply(scenario, supply_seed, ctx.supply)
+    factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
+    candidates, _why = options(ctx, scenario.strategy.mode)
+    return best_run(scenario, candidates, steps, job_seed, factor, record=False), steps
+
+
+def purchases(scenario: Scenario, name: str, steps: list[Step]) -> tuple[tuple[float, int], ...]:
+    """(time [h], units) of each delivery of owned chips bought during the plan (day 0's chips left out)."""
+    pool = next(p for p in scenario.fleet if p.name == name)
+    bought = [(s.time_h, int(s.delta_units)) for s in steps if s.kind == EventKind.DELIVERY]
+    return tuple(bought[1:] if pool.units else bought)  # supply_steps puts day 0's chips first
+
+
+def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
+                 costs_usd: list[float]) -> tuple[pd.DataFrame, str]:
+    """(cashflow.csv's rows, a sentence saying which replication they are) for a run's replications."""
+    k = representative(costs_usd)
+    run, steps = rerun(scenario, seeds[k], len(seeds))
+    supply = {}
+    for name, st in run.states.items():
+        training = ((run.job.in_training[name].times, run.job.in_training[name].values)
+                    if name in run.strategy.pools else None)
+        supply[name] = PoolSupply((st.delivered.times, st.delivered.values), training,
+                                  purchases(scenario, name, steps[name]))
+    table = cashflow(scenario, supply, run.end_h)
+    mean = float(np.mean(costs_usd)) if costs_usd else 0.0
+    note = (f"Cash flow of replication {k} of {len(seeds)}: committed {fmt_usd(run.cost_usd)}"
+            + (f", the nearest to the mean of the replications ({fmt_usd(mean)})" if len(seeds) > 1 else "")
+            + ".")
+    return table, note
