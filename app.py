@@ -13,11 +13,13 @@ The scenario list is ``scenarios/*.yaml`` next to this file, or the folder named
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import time
@@ -30,26 +32,49 @@ import streamlit as st
 import yaml
 
 from planner import api, edits, escape, whatif
-from planner.budget import check_time, check_work
+from planner.budget import check_time, check_work, run_estimate
 from planner.catalog import chips, models
 from planner.decide import present
 from planner.decide import sensitivity as sens
 from planner.decide.solve import solve
-from planner.errors import PlannerError
-from planner.fmt import fmt_days, fmt_si, fmt_usd
+from planner.errors import PlannerError, ScenarioError
+from planner.fmt import fmt_days, fmt_pct, fmt_si, fmt_usd, num
 from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
 from planner.metrics import BY_KEY
+from planner.perf.params import count_params, dense_arch_for_params
 from planner.report import charts
-from planner.report.headline import answer_sentence, expectation_rows, finish_items, headline_items, limit_lines, stat
+from planner.report.headline import (
+    answer_sentence,
+    expectation_rows,
+    finish_items,
+    headline_items,
+    job_rows,
+    limit_lines,
+    power_wait_sentence,
+    stat,
+)
 from planner.report.html import render_html
-from planner.report.tables import summary_json, write_xlsx
+from planner.report.tables import for_people, summary_json, write_xlsx
+from planner.scenario import Cloud, Delivery, Pool, Simulation, Workload
+
+try:  # a pool's own throughput rows (`measured:`)
+    from planner.scenario import Measured
+except ImportError:  # pragma: no cover - a format without them: the table is not offered
+    Measured = None
 from planner.sim import offload
 from planner.sim.parallel import default_workers
 from planner.summary import Summary, as_summary
 
 ROOT = Path(__file__).resolve().parent
 SCENARIO_DIR = Path(os.environ.get("PLANNER_SCENARIO_DIR") or ROOT / "scenarios")
+SEED_SCENARIO = "ascend-ramp-2024.yaml"  # the README's seed scenario: the page opens on it when the folder has it
+# the app's cap on replications (the format allows Simulation.replications up to 100,000: `planner run` takes
+# those); a run of the shipped scenarios at this many stays well inside MAX_APP_RUN_S
 MAX_APP_REPLICATIONS = 1_000
+# the first chart of a folder file runs the file's own replications when the work estimate says it takes at
+# most this long (an upper bound: the shipped files' 20 replications estimate 4.5 s, run in about 2 s); a
+# longer one runs a single replication, and the sidebar then shows 1
+FIRST_LOAD_MAX_S = 20.0
 # a run the work estimate (planner/budget.py) puts above this is refused in the app; the estimate is an upper bound
 # (the seed scenario's 1,000 replications: bound 3.5 min, real 16 s on 2 cores)
 MAX_APP_RUN_S = 600.0
@@ -89,6 +114,28 @@ CACHE_TTL_S = 3600.0
 # script's definitions, as multiprocessing does for the main module: nothing here runs at import)
 PRELOAD = ("streamlit", "pandas", "planner.api", "planner.sim.runner", "planner.decide.sensitivity",
            "planner.decide.solve")
+
+
+def input_bounds(model, name: str, scale: float = 1.0) -> tuple[float | None, float | None]:
+    """(lowest, highest) value an input of ``model.name`` in units of ``scale`` offers: the schema's own bounds.
+
+    Read from the field's constraints in planner/scenario.py, so an input offers exactly what the validator
+    takes; an exclusive bound (``gt=0``) becomes the next float inside it.
+    """
+    lo = hi = None
+    for c in model.model_fields[name].metadata:
+        for attr, inside in (("ge", None), ("gt", math.inf), ("le", None), ("lt", -math.inf)):
+            bound = getattr(c, attr, None)
+            if bound is None:
+                continue
+            value = bound / scale if scale != 1.0 else bound
+            if inside is not None:
+                value = math.nextafter(float(value), inside)
+            if attr in ("ge", "gt"):
+                lo = value if lo is None else max(lo, value)
+            else:
+                hi = value if hi is None else min(hi, value)
+    return lo, hi
 
 
 def result_cache() -> offload.ResultCache:
@@ -165,19 +212,62 @@ def scenario_files(folder: Path = SCENARIO_DIR) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
 
 
+# per-pool failure settings (and the section's MTBF): read only while failures are on
+FAILURE_FIELDS = ("mtbf_chip_days", "restart_base_minutes", "restart_minutes_per_1000_chips", "checkpoint_write_s")
+
+
+def without_failure_settings(scenario):
+    """The scenario without the failure settings that nothing reads once failures are off (the format refuses them)."""
+    data = copy.deepcopy(edits.to_mapping(scenario))
+    for pool in data.get("fleet") or []:
+        for field in FAILURE_FIELDS:
+            pool.pop(field, None)
+    if isinstance(data.get("reliability"), dict):
+        data["reliability"].pop("mtbf_chip_days", None)
+    return from_dict(data, scenario.name)
+
+
 def apply_knobs(scenario, knobs: Knobs):
     """The scenario with the what-if controls applied (a new, validated scenario)."""
     out = edits.scale_cloud(scenario, knobs.cloud_multiplier)
+    if not knobs.reliability and out.reliability.enabled:
+        out = without_failure_settings(out)
     out = edits.slip_deliveries(out, knobs.delivery_slip_days)
     return edits.set_values(out, {"reliability.enabled": knobs.reliability, "simulation.seed": knobs.seed,
                                   "simulation.replications": knobs.replications}, scenario.name)
 
 
+def _count(v) -> str:
+    return "—" if num(v) is None else f"{num(v):,.0f}"
+
+
+# an estimate's pool fields as the Estimate table shows them: (column, format); fields not listed are left out
+ESTIMATE_COLUMNS = {
+    "pool": ("pool", str),
+    "chip": ("chip", str),
+    "site": ("site", str),
+    "stack": ("stack", str),
+    "units": ("units (layout)", _count),
+    "units_available": ("units available", _count),
+    "job_units": ("units the job uses", _count),
+    "mfu": ("MFU", lambda v: fmt_pct(num(v))),
+    "tokens_per_s": ("tokens/s", lambda v: fmt_si(num(v))),
+    "tokens_per_s_p10": ("tokens/s P10", lambda v: fmt_si(num(v))),
+    "tokens_per_s_p90": ("tokens/s P90", lambda v: fmt_si(num(v))),
+    "step_time_s": ("step time", lambda v: "—" if num(v) is None else f"{num(v):,.2f} s"),
+    "time_to_train_days": ("time to train", lambda v: fmt_days(num(v))),
+    "memory_per_chip_gib": ("memory per chip", lambda v: "—" if num(v) is None else f"{num(v):,.1f} GiB"),
+    "efficiency_fitted": ("efficiency fitted", lambda v: "—" if num(v) is None else f"×{num(v):.3f}"),
+    "limited_by": ("limited by", lambda v: "; ".join(map(str, v)) if isinstance(v, list) else str(v or "")),
+    "band_basis": ("band basis", str),
+}
+
+
 def estimate_pools_frame(answer: dict) -> pd.DataFrame:
-    """The ``pools`` of an estimate answer as a flat table (parallelism spread over columns)."""
+    """The ``pools`` of an estimate answer for people: each figure with its unit, the layout spread over columns."""
     rows = []
     for pool in answer.get("pools") or []:
-        row = {k: v for k, v in pool.items() if k != "parallelism"}
+        row = {label: fmt(pool[k]) for k, (label, fmt) in ESTIMATE_COLUMNS.items() if k in pool}
         row.update(pool.get("parallelism") or {})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -214,14 +304,18 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
     source = sb.radio("Source", sources, horizontal=True, label_visibility="collapsed")
     raw, name = None, ""
     if source == "Scenario folder":
-        path = sb.selectbox("Scenario file", files, format_func=lambda p: p.name, key="scenario_file")
+        seed_file = [i for i, p in enumerate(files) if p.name == SEED_SCENARIO]
+        path = sb.selectbox("Scenario file", files, index=seed_file[0] if seed_file else 0,
+                            format_func=lambda p: p.name, key="scenario_file",
+                            help=f"The page opens on the seed scenario ({SEED_SCENARIO}).")
         name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
         raw = _guard("Reading the scenario", lambda: parse_bytes(path.read_bytes(), name))
     else:
         if not files:
             sb.caption(f"No scenario files in {md(SCENARIO_DIR)}.")
+        # the drop zone states the same limit as the label and the README (the loader's MAX_FILE_BYTES)
         upload = sb.file_uploader(f"Scenario file (YAML or JSON, at most {MAX_FILE_BYTES // 2**20} MiB)",
-                                  type=["yaml", "yml", "json"])
+                                  type=["yaml", "yml", "json"], max_upload_size=max(1, MAX_FILE_BYTES // 2**20))
         if upload is not None:
             name = upload.name
             raw = _guard("Reading the scenario", parse_bytes, upload.getvalue(), name)
@@ -244,20 +338,73 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
     reliability = sb.toggle("Failures and restarts", bool(rel.get("enabled", True)), key=f"rel:{name}")
     file_seed = sim.get("seed", 0)  # not validated yet: a bad one is reported by the validator, not here
     ok = isinstance(file_seed, int) and not isinstance(file_seed, bool) and 0 <= file_seed <= MAX_UI_SEED
-    seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{name}")
+    seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{name}",
+                           help=f"0 to {MAX_UI_SEED:,}: the largest integer a browser's number field holds exactly "
+                                f"(the format takes up to {input_bounds(Simulation, 'seed')[1]:,}).")
     file_reps = sim.get("replications", 1)
     ok = isinstance(file_reps, int) and not isinstance(file_reps, bool) and file_reps >= 1
-    reps = sb.number_input("Replications", 1, MAX_APP_REPLICATIONS, min(file_reps, MAX_APP_REPLICATIONS) if ok else 1,
-                           key=f"reps:{name}")
+    file_reps = min(file_reps, MAX_APP_REPLICATIONS) if ok else 1
+    # a folder file's first chart runs these replications (uploads run only on Run): the sidebar shows what it used
+    default_reps = file_reps if source != "Scenario folder" else first_load_replications(raw, file_reps, name)
+    reps = sb.number_input(
+        "Replications", 1, MAX_APP_REPLICATIONS, default_reps, key=f"reps:{name}",
+        help=f"At most {MAX_APP_REPLICATIONS:,} here (`planner run` takes up to "
+             f"{input_bounds(Simulation, 'replications')[1]:,}). " + ("" if default_reps == file_reps else
+                                          f"The file asks for {file_reps:,}; the first chart ran {default_reps}, "
+                                          "the longest a first chart may take."))
     knobs = Knobs(float(multiplier), int(slip), bool(reliability), int(seed), int(reps))
     run = sb.button("Run", type="primary", width="stretch")
     return raw, name, knobs, run, uploaded
 
 
+def first_load_replications(raw: dict, file_reps: int, name: str) -> int:
+    """The replications of a folder file's first chart: the file's own when the work estimate keeps the wait short.
+
+    Above FIRST_LOAD_MAX_S (an upper bound, planner/budget.py) the first chart runs one replication.
+    """
+    if file_reps <= 1:
+        return 1
+    memo = st.session_state.setdefault("first_load_reps", {})
+    key = (name, json.dumps(raw, sort_keys=True, default=str), file_reps)
+    if key not in memo:
+        try:
+            seconds = run_estimate(from_dict(raw, name), file_reps).seconds
+        except (PlannerError, ValueError, TypeError):  # an invalid file: the validator reports it on the page
+            seconds = math.inf
+        memo.clear()  # one file at a time
+        memo[key] = file_reps if seconds <= FIRST_LOAD_MAX_S else 1
+    return memo[key]
+
+
+# figures the headline lists under two keys: the second one is folded into the first one's card
+SAME_FIGURE = {"cost_usd": "committed_usd"}
+
+
+def headline_cards(summary: Summary) -> list:
+    """The headline figures, one card per figure.
+
+    A figure listed twice (the finish date, the committed spend) keeps its first card, and the other's detail
+    goes into that card's help. Labels say P50 in one spelling.
+    """
+    cards: dict[str, object] = {}
+    for h in finish_items(summary) + headline_items(summary):
+        key = SAME_FIGURE.get(h.key, h.key) if SAME_FIGURE.get(h.key) in cards else h.key
+        label = re.sub(r"\(p(\d+)\)", r"(P\1)", h.label)
+        if key in cards:
+            kept = cards[key]
+            parts = [f"{label}: {h.value}"] if h.value != kept.value else []
+            parts += [p for p in (h.detail or "").split(" · ") if p and p.lower() not in kept.detail.lower()]
+            if parts:
+                cards[key] = dataclasses.replace(kept, detail=" · ".join([kept.detail] * bool(kept.detail) + parts))
+            continue
+        cards[key] = dataclasses.replace(h, label=label)
+    return list(cards.values())
+
+
 def _metrics(summary: Summary, base: Summary | None) -> None:
     """Headline cards with the change against the loaded scenario (percentage points for shares)."""
     change = whatif.deltas(summary, base)
-    items = finish_items(summary) + headline_items(summary)
+    items = headline_cards(summary)
     cols = st.columns(4)
     for i, h in enumerate(items):
         lower_better = BY_KEY[h.key].lower_is_better if h.key in BY_KEY else True  # dates, money: lower is better
@@ -356,9 +503,100 @@ def _charts(state: dict, result) -> None:
         state["result_figures"] = cached
     built = cached[1]
     for key, build in charts.result_figure_builders(result).items():
+        if key in SAME_AS_CHART:  # the same stacked tokens as the progress chart: the month table below says it
+            continue
         if key not in built:
-            built[key] = build()
+            built[key] = readable(build())
         st.plotly_chart(built[key], key=f"chart-{key}")
+    _contribution_table(result)
+
+
+# charts of the report the page leaves out: "contribution" stacks the tokens of each pool as "tokens" does
+SAME_AS_CHART = ("contribution",)
+# what each pool contributes, by month, below the charts (the report's own table: planner.report.charts)
+CONTRIBUTION = "What each pool contributes: tokens trained by month"
+
+
+def readable(fig):
+    """A chart with its deadline labels kept clear of the other labels.
+
+    The risk charts mark each `expect` deadline with a vertical line labelled at the top, where the target's
+    label ("tokens to train") and the quantile labels sit: the deadline labels go to the foot of their line,
+    one above the other, on a white ground.
+    """
+    deadlines = [a for a in fig.layout.annotations or () if str(a.text or "").startswith("deadline")]
+    for i, a in enumerate(deadlines):
+        a.update(y=0.02 + 0.09 * i, yref="paper", yanchor="bottom", xanchor="left", bgcolor="rgba(255,255,255,0.85)")
+    return fig
+
+
+def month_table(schedule) -> pd.DataFrame:
+    """Tokens each pool trained in each calendar month, formatted with units (a column per pool, and the total)."""
+    table = charts.monthly_tokens(schedule)
+    if table.empty:
+        return table
+    table.columns.name = None  # no header row of its own ("pool")
+    out = table[["month"]].copy()
+    for col in table.columns[1:]:
+        out[str(col)] = [fmt_si(num(v), "tokens") for v in table[col]]
+    return out
+
+
+def _contribution_table(result) -> None:
+    table = month_table(result.schedule)
+    if table.empty:
+        return
+    with st.expander(f"{CONTRIBUTION} ({len(table)} months)"):
+        st.dataframe(table, hide_index=True)  # shown as typed (pool names are not rendered)
+
+
+JOBS_HEADING = "Jobs, in priority order"
+# the portfolio's and the powered sites' charts (planner.report.charts.portfolio_figures, as in the report), each
+# with the note the page shows under it
+PORTFOLIO_NOTES = {
+    "jobs_timeline": "A bar per job from its first training day to its P50 finish; the lighter band spans the P10-P90 "
+                     "finish (dotted to the horizon when P90 is never); the red tick is the deadline, with the share "
+                     "of replications that meet it.",
+    "jobs_chips": "Chips in training by job: the schedule of replication 0, day by day; the finish dates and deadline "
+                  "chances above cover every replication.",
+    "site_power": "Usable chips delivered (less each pool's reserved share) against the chips in service and the most "
+                  "the site's power can run; delivered chips beyond it wait for power. Replication 0's schedule.",
+}
+
+
+def jobs_frame(summary: Summary) -> pd.DataFrame:
+    """A portfolio's jobs (``jobs:``) as the report's jobs table has them, a row each in priority order.
+
+    job, priority, finish P10/P50/P90, time to train (P50), deadline and the share of replications that meet it,
+    pools used, chip-hours, cost and what limited it (planner.report.headline.job_rows); empty for one job.
+    """
+    return pd.DataFrame(job_rows(summary))
+
+
+def portfolio_figures(state: dict, result) -> dict:
+    """The run's jobs Gantt, chips by job and site power charts (the report's), built once per result."""
+    cached = state.get("portfolio_figures")
+    if cached is None or cached[0] is not result:
+        cached = (result, charts.portfolio_figures(result))
+        state["portfolio_figures"] = cached
+    return cached[1]
+
+
+def _portfolio(state: dict, result) -> None:
+    """With ``jobs:``: the jobs table, their Gantt timeline and chips by job; with ``sites:``: the wait for power."""
+    summary = result.summary
+    wait = power_wait_sentence(summary)
+    if not summary.jobs and wait is None:
+        return
+    if summary.jobs:
+        st.subheader(JOBS_HEADING)
+        st.dataframe(jobs_frame(summary), hide_index=True, key="jobs-table")  # shown as typed: job and pool names
+    if wait is not None:
+        st.info(md(wait))
+    for key, fig in portfolio_figures(state, result).items():
+        st.plotly_chart(fig, key=f"chart-{key}")  # not through readable(): the Gantt labels its deadlines itself
+        if key in PORTFOLIO_NOTES:
+            st.caption(PORTFOLIO_NOTES[key])
 
 
 def _run_tab(state: dict, current_key: str, scenario, base: Summary | None) -> None:
@@ -376,100 +614,317 @@ def _run_tab(state: dict, current_key: str, scenario, base: Summary | None) -> N
     st.caption("Settings against the loaded file: " + (md("; ".join(changed)) if changed else "as loaded") +
                f" · seed {result.summary.seed} · {result.summary.replications} replication(s)")
     _metrics(result.summary, base)
+    _portfolio(state, result)
     _charts(state, result)
     with st.expander(f"Layouts ({len(result.layouts)})"):
-        st.dataframe(result.layouts, hide_index=True)
+        st.dataframe(for_people(result.layouts), hide_index=True)  # numbers with units, as the report shows them
     n = len(result.events)
     with st.expander(f"Events ({n})" if n <= MAX_TABLE_ROWS else f"Events (first {MAX_TABLE_ROWS} of {n})"):
-        st.dataframe(result.events.head(MAX_TABLE_ROWS), hide_index=True)
+        st.dataframe(for_people(result.events.head(MAX_TABLE_ROWS)), hide_index=True)
     if len(result.replications) > 1:
         with st.expander(f"Replications ({len(result.replications)})"):
-            st.dataframe(result.replications, hide_index=True)
+            st.dataframe(for_people(result.replications), hide_index=True)
     _downloads(state, result, state.get("result_scenario") or scenario)
 
 
-def _edit_tab(loaded, name: str):
-    """Edit without YAML: model and tokens, strategy, and per pool the chip, units, plan and cloud."""
+def _edit_tab(loaded, name: str, reliability: bool = True):
+    """Edit without YAML: model and tokens, strategy, and per pool its chip, then the fields of its kind.
+
+    Owned chips: units, deliveries, commissioning, reserved share; a rental: units, window, price; both: what the
+    lab knows of the pool (failures, restart and checkpoint times, measured throughput). ``reliability``: failures
+    are on (the sidebar's toggle).
+    """
     sc = loaded
     k = f"{name}:"
     st.caption("Every change goes through the same field-path edits as `planner sweep --set` and is re-validated.")
-    c1, c2, c3 = st.columns(3)
+    workloads = loaded.workloads()  # `workload:`, or each job of `jobs:`
+    for j, (path, w) in enumerate(workloads):
+        if len(workloads) > 1:
+            st.markdown(f"Job **{md(loaded.jobs[j].name)}**")
+        c1, c2, c3 = st.columns(3)
+        sc = _workload_fields(sc, path, w, k if path == "workload" else f"{k}{path}:", c1, c2)
+        if j == 0:
+            mode = c3.selectbox("Strategy mode", MODES, index=MODES.index(sc.strategy.mode), key=k + "mode",
+                                help="auto takes the mode with the earliest finish (the cheapest with objective: "
+                                     "cost); single, sync, diloco and sequential as in `planner compare`")
+            if mode != sc.strategy.mode:
+                sc = edits.set_values(sc, {"strategy.mode": mode}, sc.name)
+    chip_ids = sorted(chips())
+    for i, pool in enumerate(loaded.fleet):
+        owned, rented = is_owned(pool), pool.cloud is not None
+        kind = "owned and rented" if owned and rented else "rented" if rented else "owned"
+        with st.expander(f"Pool {md(pool.name)} ({md(pool.chip)}, {kind})", expanded=i == 0):
+            chip = st.selectbox("Chip", chip_ids + ([pool.chip] if pool.chip not in chip_ids else []),
+                                index=(chip_ids + [pool.chip]).index(pool.chip), key=f"{k}chip{i}")
+            if chip != pool.chip:
+                sc = edits.set_values(sc, {f"fleet[{i}].chip": chip}, sc.name)
+            if owned:
+                sc = _owned_fields(sc, loaded, i, k)
+            if rented:
+                sc = _cloud_fields(sc, loaded, i, k)
+            sc = _failure_fields(sc, loaded, i, k, reliability)
+            if "measured" in Pool.model_fields:
+                sc = _measured_field(sc, loaded, i, k)
+    return sc
+
+
+def _workload_fields(sc, path: str, w, k: str, c1, c2):
+    """One job's model (a preset, or a size in parameters) and tokens; ``path`` is its workload's field path."""
     presets = sorted(models())
-    model = sc.workload.model if isinstance(sc.workload.model, str) else None
+    model = w.model if isinstance(w.model, str) else None
     options = presets + [BY_SIZE] + ([EXPLICIT] if model is None else [])
     choice = c1.selectbox("Model", options, index=presets.index(model) if model in presets else len(options) - 1,
                           key=k + "model", format_func=lambda m: models()[m].name if m in models() else m,
                           help="A preset, or a size: a dense Llama-3-shaped architecture of that many parameters "
                                "(written into the scenario as an explicit architecture)")
-    now_t = float(sc.workload.tokens) / 1e12  # the field's bounds hold the file's value (a valid file never errs)
-    tokens_t = c2.number_input("Tokens [trillions]", min(0.001, now_t), max(1000.0, now_t), now_t, key=k + "tokens",
-                               format="%.3f")
-    mode = c3.selectbox("Strategy mode", MODES, index=MODES.index(sc.strategy.mode), key=k + "mode",
-                        help="auto takes the mode with the earliest finish; the simulation runs each pool alone "
-                             "(single) until the mixing modes land in the engine")
+    now_t = float(w.tokens) / 1e12
+    lo, hi = input_bounds(Workload, "tokens", 1e12)  # the schema's bounds: above 0, at most 1e16 tokens
+    tokens_t = c2.number_input("Tokens [trillions]", lo, hi, now_t, 0.1, key=k + "tokens", format="%g",
+                               help=f"Above 0 and at most {hi:,g} trillion (1e16 tokens), as the scenario format "
+                                    "takes them; 0.001 is a billion tokens.")
     sets = {}
-    if abs(float(tokens_t) * 1e12 - float(sc.workload.tokens)) > 1e-9 * float(sc.workload.tokens):
-        sets["workload.tokens"] = float(tokens_t) * 1e12
-    if mode != sc.strategy.mode:
-        sets["strategy.mode"] = mode
+    if abs(float(tokens_t) * 1e12 - float(w.tokens)) > 1e-9 * float(w.tokens):
+        sets[f"{path}.tokens"] = float(tokens_t) * 1e12
     if choice in presets and choice != model:
-        sets["workload.model"] = choice
+        sets[f"{path}.model"] = choice
     if sets:
         sc = edits.set_values(sc, sets, sc.name)
     if choice == BY_SIZE:
-        now_b = whatif.model_params(loaded) / 1e9
-        size_b = c1.number_input("Parameters [billions]", 0.1, 10_000.0, round(now_b, 2), key=k + "size",
-                                 format="%.2f")
-        sc = whatif.set_model_size(sc, float(size_b) * 1e9)
-        a = sc.workload.arch
-        c1.caption(f"{a.layers} layers × {a.hidden} hidden, {a.heads} heads ({a.n_kv_heads} KV), FFN {a.ffn}: "
-                   f"{whatif.model_params(sc) / 1e9:,.2f} B parameters (Llama 3 shape rule)")
+        size_b = c1.number_input("Parameters [billions]", 0.1, 10_000.0, round(count_params(w.arch).total / 1e9, 2),
+                                 key=k + "size", format="%.2f")
+        try:
+            arch = dense_arch_for_params(float(size_b) * 1e9)
+        except ValueError as exc:
+            raise ScenarioError(str(exc), field=f"{path}.model") from None
+        sc = edits.set_values(sc, {f"{path}.model": arch.model_dump(exclude_none=True, exclude_defaults=True)},
+                              sc.name)
+        c1.caption(f"{arch.layers} layers × {arch.hidden} hidden, {arch.heads} heads ({arch.n_kv_heads} KV), FFN "
+                   f"{arch.ffn}: {count_params(arch).total / 1e9:,.2f} B parameters (Llama 3 shape rule)")
     elif choice == EXPLICIT:
-        c1.caption(f"The file's architecture: {whatif.model_params(sc) / 1e9:,.2f} B parameters")
-    chip_ids = sorted(chips())
-    for i, pool in enumerate(loaded.fleet):
-        with st.expander(f"Pool {md(pool.name)} ({md(pool.chip)})", expanded=i == 0):
-            a, b = st.columns(2)
-            chip = a.selectbox("Chip", chip_ids + ([pool.chip] if pool.chip not in chip_ids else []),
-                               index=(chip_ids + [pool.chip]).index(pool.chip), key=f"{k}chip{i}")
-            units = b.number_input("Units on day 0", 0, max(10_000_000, int(pool.units)), int(pool.units),
-                                   key=f"{k}units{i}")
-            pool_sets = {f"fleet[{i}].chip": chip} if chip != pool.chip else {}
-            if int(units) != pool.units:
-                pool_sets[f"fleet[{i}].units"] = int(units)
-            if pool_sets:
-                sc = edits.set_values(sc, pool_sets, sc.name)
-            if pool.deliveries or not pool.cloud:
-                st.markdown("Delivery plan (cumulative units by date)")
-                table = st.data_editor(pd.DataFrame(whatif.delivery_rows(loaded, i), columns=["date", "units"]),
-                                       num_rows="dynamic", key=f"{k}plan{i}", hide_index=True,
-                                       column_config={"date": st.column_config.DateColumn("date"),
-                                                      "units": st.column_config.NumberColumn("units", min_value=0)})
-                rows = table.to_dict("records")
-                if rows != whatif.delivery_rows(loaded, i):
-                    sc = whatif.set_deliveries(sc, i, rows)
-                x, y, z = st.columns(3)
-                slip = x.number_input("Slip by [days]", -365, 3650, 0, 15, key=f"{k}slip{i}")
-                share = y.slider("Share delivered by date", 0.0, 1.0, 1.0, 0.05, key=f"{k}share{i}")
-                by = z.date_input("by", (sc.fleet[i].deliveries[-1].date if sc.fleet[i].deliveries else sc.start),
-                                  key=f"{k}by{i}")
-                if share < 1.0:
-                    sc = whatif.share_by_date(sc, i, share, by)
-                sc = whatif.slip_pool(sc, i, int(slip))
-            cloud = pool.cloud
-            x, y, z, w = st.columns(4)
-            cu = x.number_input("Cloud units", 0, max(10_000_000, int(cloud.units) if cloud else 0),
-                                int(cloud.units) if cloud else 0, key=f"{k}cu{i}")
-            cf = y.date_input("Cloud from", cloud.from_ if cloud else sc.start, key=f"{k}cf{i}")
-            ct = z.date_input("Cloud until", cloud.until if cloud else sc.start + dt.timedelta(days=365),
-                              key=f"{k}ct{i}")
-            price = float(cloud.price_per_chip_hour_usd) if cloud else 2.0
-            cp = w.number_input("Price [USD/chip-h]", 0.0, max(10_000.0, price), price, key=f"{k}cp{i}")
-            now = (int(cu), cf, ct, float(cp))
-            was = (cloud.units, cloud.from_, cloud.until, float(cloud.price_per_chip_hour_usd)) if cloud else None
-            if (cloud is not None or cu > 0) and now != was:
-                sc = whatif.set_cloud(sc, i, *now)
+        c1.caption(f"The file's architecture: {count_params(w.arch).total / 1e9:,.2f} B parameters")
     return sc
+
+
+def is_owned(pool) -> bool:
+    """Whether a pool has owned chips (units on day 0 or deliveries); a pool with neither only rents."""
+    return bool(pool.units or pool.deliveries) or pool.cloud is None
+
+
+def set_pool_fields(scenario, i: int, values: dict, cloud: dict | None = None, failures_on: bool = False):
+    """Pool ``i`` with ``values`` set (None: the field removed, its default applies) and its rental updated.
+
+    Edited as a mapping and validated whole, so a rental of 0 units stays the pool's (``cloud: {units: 0}``
+    rents nothing) and the other pools keep their places. ``failures_on`` also turns failures on (the format
+    refuses failure settings while they are off).
+    """
+    data = copy.deepcopy(edits.to_mapping(scenario))
+    entry = data["fleet"][i]
+    for field, value in values.items():
+        if value is None:
+            entry.pop(field, None)
+        else:
+            entry[field] = value
+    if cloud:
+        entry["cloud"] = {**(entry.get("cloud") or {}), **cloud}
+    if failures_on:
+        data.setdefault("reliability", {})["enabled"] = True
+    return from_dict(data, scenario.name)
+
+
+def _owned_fields(sc, loaded, i: int, k: str):
+    """Owned chips: units on day 0, the delivery plan, its slip and share by a date, commissioning, reserved share."""
+    pool = loaded.fleet[i]
+    lo, hi = input_bounds(Pool, "units")
+    units = st.number_input("Units on day 0", lo, hi, int(pool.units), key=f"{k}units{i}",
+                            help="Owned chips in service on day 0.")
+    if int(units) != pool.units:
+        sc = edits.set_values(sc, {f"fleet[{i}].units": int(units)}, sc.name)
+    st.markdown("Delivery plan (cumulative units by date)")
+    lo, hi = input_bounds(Delivery, "units")
+    table = st.data_editor(pd.DataFrame(whatif.delivery_rows(loaded, i), columns=["date", "units"]),
+                           num_rows="dynamic", key=f"{k}plan{i}", hide_index=True,
+                           column_config={"date": st.column_config.DateColumn("date"),
+                                          "units": st.column_config.NumberColumn("units", min_value=lo, max_value=hi,
+                                                                                 step=1)})
+    rows = table.to_dict("records")
+    if rows != whatif.delivery_rows(loaded, i):
+        sc = whatif.set_deliveries(sc, i, rows)
+    x, y, z = st.columns(3)
+    slip = x.number_input("Slip by [days]", -365, 3650, 0, 15, key=f"{k}slip{i}")
+    share = y.slider("Share delivered by date", 0.0, 1.0, 1.0, 0.05, key=f"{k}share{i}")
+    by = z.date_input("by", (sc.fleet[i].deliveries[-1].date if sc.fleet[i].deliveries else sc.start),
+                      key=f"{k}by{i}")
+    if share < 1.0:
+        sc = whatif.share_by_date(sc, i, share, by)
+    sc = whatif.slip_pool(sc, i, int(slip))
+    x, y = st.columns(2)
+    lo, hi = input_bounds(Pool, "commissioning_days")
+    commissioning = x.number_input("Commissioning [days]", float(lo), float(hi), float(pool.commissioning_days),
+                                   1.0, key=f"{k}comm{i}", help="From delivery to in service.")
+    lo, hi = input_bounds(Pool, "reserved_fraction")
+    reserved = y.number_input("Reserved share", float(lo), float(hi), float(pool.reserved_fraction), 0.05,
+                              key=f"{k}resv{i}", help="Share of the owned chips held back for other work "
+                                                      "(inference); 0.2 = 20 %.")
+    values = {}
+    if float(commissioning) != float(pool.commissioning_days):
+        values["commissioning_days"] = float(commissioning)
+    if float(reserved) != float(pool.reserved_fraction):
+        values["reserved_fraction"] = float(reserved)
+    return set_pool_fields(sc, i, values) if values else sc
+
+
+def _cloud_fields(sc, loaded, i: int, k: str):
+    """A rental: units, its window and its price per chip-hour (0 units rents nothing)."""
+    cloud = loaded.fleet[i].cloud
+    x, y, z, w = st.columns(4)
+    lo, hi = input_bounds(Cloud, "units")
+    cu = x.number_input("Cloud units", lo, hi, int(cloud.units), key=f"{k}cu{i}", help="0 rents nothing.")
+    cf = y.date_input("Cloud from", cloud.from_, key=f"{k}cf{i}")
+    ct = z.date_input("Cloud until", cloud.until, key=f"{k}ct{i}")
+    lo, hi = input_bounds(Cloud, "price_per_chip_hour_usd")
+    cp = w.number_input("Price [USD/chip-h]", float(lo), float(hi), float(cloud.price_per_chip_hour_usd),
+                        key=f"{k}cp{i}")
+    now = {"units": int(cu), "from": cf.isoformat(), "until": ct.isoformat(), "price_per_chip_hour_usd": float(cp)}
+    was = {"units": cloud.units, "from": cloud.from_.isoformat(), "until": cloud.until.isoformat(),
+           "price_per_chip_hour_usd": float(cloud.price_per_chip_hour_usd)}
+    changed = {f: v for f, v in now.items() if v != was[f]}
+    return set_pool_fields(sc, i, {}, cloud=changed) if changed else sc
+
+
+# what a lab knows of a pool from its own logs: (field, label, step, help)
+FAILURE_INPUTS = (
+    ("mtbf_chip_days", "MTBF [chip-days]", 100.0, "Mean time between failures of one chip."),
+    ("restart_base_minutes", "Restart [min]", 1.0, "Detect a failure, reschedule and reload the job."),
+    ("restart_minutes_per_1000_chips", "Restart per 1,000 chips [min]", 0.1, "Restart time added per 1,000 chips."),
+    ("checkpoint_write_s", "Checkpoint write [s]", 1.0, "Blocking time of one checkpoint write."),
+)
+
+
+def failure_defaults(scenario, pool) -> dict:
+    """What each failure input of a pool is when the pool does not set it: the reliability section or the catalog."""
+    rel = scenario.reliability
+    try:
+        mtbf = rel.mtbf_chip_days or scenario.chip(pool.chip).mtbf_chip_days
+    except (KeyError, AttributeError):
+        mtbf = rel.mtbf_chip_days
+    return {"mtbf_chip_days": mtbf, "restart_base_minutes": rel.restart_base_minutes,
+            "restart_minutes_per_1000_chips": rel.restart_minutes_per_1000_chips,
+            "checkpoint_write_s": rel.checkpoint_write_s}
+
+
+def _failure_fields(sc, loaded, i: int, k: str, reliability: bool):
+    """The pool's MTBF, restart and checkpoint times (empty: the reliability section's, or the catalog's)."""
+    pool = loaded.fleet[i]
+    defaults = failure_defaults(loaded, pool)
+    st.markdown("Failures on this pool (from your own logs; empty: the default shown)")
+    if not reliability:
+        st.caption("Failures are off (sidebar): these are not read.")
+    cols = st.columns(len(FAILURE_INPUTS))
+    values = {}
+    for col, (field, label, step, help_text) in zip(cols, FAILURE_INPUTS, strict=True):
+        lo, hi = input_bounds(Pool, field)
+        own = getattr(pool, field)
+        default = defaults.get(field)
+        shown = "state size ÷ storage" if default is None else f"default {default:,.4g}"
+        value = col.number_input(label, float(lo), float(hi), None if own is None else float(own), step,
+                                 key=f"{k}{field}{i}", placeholder=shown, disabled=not reliability,
+                                 help=help_text + f" Empty: {shown}.", format="%g")
+        if reliability and (None if value is None else float(value)) != (None if own is None else float(own)):
+            values[field] = None if value is None else float(value)
+    if not values:
+        return sc
+    return set_pool_fields(sc, i, values, failures_on=not sc.reliability.enabled)
+
+
+MEASURED_COLUMNS = ["model", "units", "seq_len", "global_batch_tokens", "precision", "tokens_per_s_per_chip",
+                    "parallelism"]
+
+
+def measured_table(scenario, i: int) -> pd.DataFrame:
+    """A pool's ``measured`` rows as an editable table (an explicit architecture as JSON, the layout as tp=8, pp=4)."""
+    rows = []
+    for m in edits.to_mapping(scenario)["fleet"][i].get("measured") or []:
+        row = dict(m)
+        if isinstance(row.get("model"), dict):
+            row["model"] = json.dumps(row["model"], sort_keys=True)
+        par = row.get("parallelism")
+        row["parallelism"] = ", ".join(f"{a}={b}" for a, b in par.items()) if isinstance(par, dict) else ""
+        rows.append(row)
+    return pd.DataFrame(rows, columns=MEASURED_COLUMNS)
+
+
+def measured_rows(table: pd.DataFrame, i: int) -> list[dict]:
+    """The rows of a measured table as the scenario writes them (empty rows dropped, empty cells left out)."""
+    out = []
+    for j, row in enumerate(table.to_dict("records")):
+        entry = {}
+        for col in MEASURED_COLUMNS:
+            v = row.get(col)
+            if v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()):
+                continue
+            if col == "model" and str(v).strip().startswith("{"):
+                try:
+                    v = json.loads(v)
+                except ValueError:
+                    raise ScenarioError("an explicit architecture is JSON, e.g. {\"layers\": 32, ...}",
+                                        field=f"fleet[{i}].measured[{j}].model") from None
+            elif col == "parallelism":
+                v = parse_layout(str(v), f"fleet[{i}].measured[{j}].parallelism")
+            elif col in ("units", "seq_len") and num(v) is not None and float(v).is_integer():
+                v = int(v)
+            elif col in ("global_batch_tokens", "tokens_per_s_per_chip") and num(v) is not None:
+                v = float(v)
+            entry[col] = v
+        if entry:
+            out.append(entry)
+    return out
+
+
+def parse_layout(text: str, field: str) -> dict:
+    """``tp=8, pp=4`` as a parallelism mapping (numbers as integers)."""
+    out = {}
+    for part in re.split(r"[,\s]+", text.strip()):
+        if not part:
+            continue
+        name, eq, value = part.partition("=")
+        if not eq or not name or not value:
+            raise ScenarioError(f"{part!r}: write the layout as name=value pairs, e.g. tp=8, pp=4", field=field)
+        out[name.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return out
+
+
+def _measured_field(sc, loaded, i: int, k: str):
+    """The pool's own throughput measurements: its efficiency is fitted from them (planner/perf/measured.py)."""
+    st.markdown("Measured throughput on this pool (your own runs; a row per run)")
+    initial = measured_table(loaded, i)
+    lo_u, hi_u = input_bounds(Measured, "units") if Measured is not None else (1, None)
+    table = st.data_editor(
+        initial, num_rows="dynamic", key=f"{k}measured{i}", hide_index=True,
+        column_config={
+            "model": st.column_config.TextColumn("model", help="a preset id (e.g. llama2-70b) or an explicit "
+                                                               "architecture as JSON"),
+            "units": st.column_config.NumberColumn("units", min_value=lo_u, max_value=hi_u, step=1),
+            "seq_len": st.column_config.NumberColumn("seq_len", step=1, **_bounds_kw("seq_len")),
+            "global_batch_tokens": st.column_config.NumberColumn("global_batch_tokens", **_bounds_kw(
+                "global_batch_tokens")),
+            "precision": st.column_config.SelectboxColumn("precision", options=["bf16", "fp8"]),
+            "tokens_per_s_per_chip": st.column_config.NumberColumn("tokens/s per chip", **_bounds_kw(
+                "tokens_per_s_per_chip")),
+            "parallelism": st.column_config.TextColumn("parallelism", help="optional: the run's layout, "
+                                                                           "e.g. tp=8, pp=4"),
+        })
+    now = measured_rows(table, i)
+    if now != measured_rows(initial, i):
+        sc = edits.set_values(sc, {f"fleet[{i}].measured": now}, sc.name)
+    return sc
+
+
+def _bounds_kw(field: str) -> dict:
+    """min_value / max_value of a measured row's number column: the schema's bounds."""
+    if Measured is None:
+        return {}
+    lo, hi = input_bounds(Measured, field)
+    return {k: v for k, v in (("min_value", lo), ("max_value", hi)) if v is not None}
 
 
 def _ab_tab(state: dict) -> None:
@@ -477,10 +932,12 @@ def _ab_tab(state: dict) -> None:
     result = state.get("result")
     a, b = st.columns(2)
     if result is not None:
+        inputs = edits.to_mapping(state["result_scenario"]) if state.get("result_scenario") is not None else \
+            dict(result.inputs or {})
         if a.button("Keep this run as A", key="keep-a"):
-            state["ab_a"] = result.summary
+            state["ab_a"], state["ab_a_inputs"] = result.summary, inputs
         if b.button("Keep this run as B", key="keep-b"):
-            state["ab_b"] = result.summary
+            state["ab_b"], state["ab_b_inputs"] = result.summary, inputs
     # kept summaries are Summary records; one kept as summary.json's mapping (an older session) is read as one
     va, vb = as_summary(state.get("ab_a")), as_summary(state.get("ab_b"))
     for label, v in (("A", va), ("B", vb)):
@@ -492,6 +949,40 @@ def _ab_tab(state: dict) -> None:
         return
     # st.table renders Markdown in its cells (pool names here): every cell escaped, shown as written
     st.table(pd.DataFrame(whatif.ab_rows(va, vb)).set_index("figure").map(md))
+    differ = differing_inputs(state.get("ab_a_inputs"), state.get("ab_b_inputs"))
+    st.markdown("**Inputs that differ**")
+    if state.get("ab_a_inputs") is None or state.get("ab_b_inputs") is None:
+        st.caption("Not known for a variant kept before this page listed inputs.")
+    elif not differ:
+        st.caption("None: A and B ran the same inputs.")
+    else:
+        st.table(pd.DataFrame(differ).set_index("input").map(md))
+
+
+def _shown_value(v) -> str:
+    """An input's value for the A/B table: counts with separators, other numbers in 6 significant digits."""
+    if v is None:
+        return "(not set)"
+    if isinstance(v, bool) or isinstance(v, str):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.6g}"
+    return json.dumps(v, default=str, sort_keys=True)
+
+
+def differing_inputs(a, b, path: str = "") -> list[dict[str, str]]:
+    """The inputs (field paths) whose values differ between two scenario mappings: rows of input, A, B."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in list(a) + [k for k in b if k not in a]:
+            out += differing_inputs(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [row for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for row in differing_inputs(x, y, f"{path}[{i}]")]
+    return [] if a == b else [{"input": path, "A": _shown_value(a), "B": _shown_value(b)}]
 
 
 def _progress(label: str, total: int):
@@ -531,11 +1022,13 @@ def _compare_section(scenario, key: str, state: dict) -> None:
 
 def _tornado_section(scenario, key: str, state: dict) -> None:
     st.subheader("Sensitivity (tornado)")
-    points = 1 + 2 * len(sens.inputs(scenario, scenario.name))
+    inputs = sens.inputs(scenario, scenario.name)
+    points = 1 + 2 * len(inputs)
     reps = st.number_input("Replications per point", 1, MAX_DECIDE_REPLICATIONS, 1, key="sens-reps",
                            help="Each input alone at its low and high value, every point with the same seed "
                                 "(`planner sensitivity`). More replications are slower.")
-    st.caption(f"{points} points × {int(reps)} replication(s); swings in `planner/decide/sensitivity.py` SWINGS.")
+    swings = "; ".join(f"{i.name} {i.low_label} / {i.high_label}" for i in inputs)
+    st.caption(md(f"{points} points × {int(reps)} replication(s). Each input low / high: {swings}."))
     if st.button("Tornado", key="tornado"):
         bar, tick = _progress("Sensitivity points", points)
         try:
@@ -549,8 +1042,21 @@ def _tornado_section(scenario, key: str, state: dict) -> None:
     if state.get("answer-tornado") is not None:
         table = state["answer-tornado"][1]
         for m, fig in sens.tornado_figures(table).items():
-            st.plotly_chart(fig, key=f"chart-tornado-{m}")
+            st.plotly_chart(tornado_readable(m, fig, table), key=f"chart-tornado-{m}")
         st.dataframe(present.sensitivity_rows(table), hide_index=True)
+
+
+def tornado_readable(metric: str, fig, table: pd.DataFrame):
+    """A tornado chart whose base value is written with its unit (days, dollars), not as a bare float."""
+    column = table.get(f"{metric}_base")
+    base = num(column.dropna().iloc[0]) if column is not None and column.notna().any() else None
+    money = "usd" in metric
+    shown = fmt_usd(base) if money else fmt_days(base)
+    title = fig.layout.title.text or ""
+    fig.update_layout(title=re.sub(r"\(base [^)]*\)", f"(base {shown})", title))
+    if money:
+        fig.update_xaxes(tickprefix="$")
+    return fig
 
 
 OTHER_PATH = "(another input by field path)"
@@ -608,7 +1114,8 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         st.success(md(present.solve_sentence(answer)))
         cols = st.columns(3)
         q = f"P{answer['quantile'] * 100:g}"
-        cols[0].metric(md(answer["path"]), f"{answer['value']:,}", border=True)
+        value = answer["value"]
+        cols[0].metric(md(answer["path"]), f"{value:,}" if isinstance(value, int) else f"{value:,.4g}", border=True)
         cols[1].metric(f"Finish date ({q})", answer["finish_date"] or "never", border=True)
         cols[2].metric("Committed cost (P50)", fmt_usd(answer["cost_usd"]), border=True)
     with st.expander(f"Evaluations ({len(answer['evaluations'])})"):
@@ -640,7 +1147,8 @@ def _estimate_tab(scenario, key: str, state: dict) -> None:
     cols[1].metric("Tokens/s (combined)", fmt_si(stat(combined.get("tokens_per_s"))), border=True)
     cols[2].metric("Time to train", fmt_days(stat(combined.get("time_to_train_days"))), border=True)
     cols[3].metric("Layouts searched", fmt_si(stat(search.get("layouts_evaluated"))),
-                   help=md(f"{search.get('seconds', '—')} s"), border=True)
+                   help=None if num(search.get("seconds")) is None else
+                   f"in {num(search.get('seconds')):,.2f} s", border=True)
     st.dataframe(estimate_pools_frame(answer), hide_index=True)
     for problem in answer.get("infeasible") or []:
         st.warning(md(problem))
@@ -658,6 +1166,7 @@ def main() -> None:
     offload.start_trimming()  # a closed session's tables go back to the system, not only to this process's heap
     state = st.session_state
     raw, name, knobs, run, uploaded = _sidebar()
+    shown_note = st.sidebar.empty()  # under Run: the seed and replications of the run the page shows
     if raw is None:
         st.info("Choose a scenario file in the sidebar, or upload one.")
         return
@@ -669,7 +1178,7 @@ def main() -> None:
     tab_run, tab_edit, tab_ab, tab_estimate, tab_scenario, tab_more = st.tabs(
         ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"])
     with tab_edit:
-        edited = _guard("Editing the scenario", _edit_tab, loaded, name)
+        edited = _guard("Editing the scenario", _edit_tab, loaded, name, knobs.reliability)
     scenario = _guard("Applying the what-if settings", apply_knobs, edited, knobs) if edited is not None else None
     if scenario is None:
         return
@@ -677,12 +1186,13 @@ def main() -> None:
     # the baseline: the file as loaded, with the run's seed and replications; deltas compare against it
     baseline = _guard("Baseline", _with_run_settings, loaded, knobs)
     # a new file (or another upload under the same name) starts without a result: a file of the server's folder
-    # gets a chart on first load (one replication, cached for every session); an upload runs only on Run
+    # gets a chart on first load (the sidebar's replications: the file's own when they are quick, else one;
+    # cached for every session); an upload runs only on Run
     loaded_id = f"{name}:" + hashlib.sha256(whatif.canonical_json(loaded).encode()).hexdigest()
     if state.get("loaded_id") != loaded_id:
         state.update(loaded_id=loaded_id, result=None, result_key=None, base_summary=None)
-        first_scenario = _with_run_settings(loaded, Knobs(seed=knobs.seed, replications=1))
-        first = None if uploaded else _guard("Run", run_with_progress, first_scenario, 1, knobs.seed)
+        first_scenario = _with_run_settings(loaded, knobs)
+        first = None if uploaded else _guard("Run", run_with_progress, first_scenario, knobs.replications, knobs.seed)
         if first is not None:
             same = scenario == first_scenario
             state.update(result=first, result_key=key if same else None, result_scenario=scenario if same else loaded,
@@ -697,6 +1207,9 @@ def main() -> None:
                          result_changes=whatif.changed_fields(edits.to_mapping(baseline), edits.to_mapping(scenario))
                          if baseline is not None else [], base_summary=b.summary if b is not None else None)
     base = as_summary(state.get("base_summary"))
+    if state.get("result") is not None:
+        shown = state["result"].summary
+        shown_note.caption(f"The run shown: seed {shown.seed} · {shown.replications} replication(s)")
 
     with tab_run:
         _run_tab(state, key, scenario, base)
@@ -710,7 +1223,7 @@ def main() -> None:
             [{"pool": p.name, "chip": p.chip, "site": p.site, "planned units": p.planned_units,
               "cloud units": p.cloud.units if p.cloud else 0} for p in scenario.fleet]
         )
-        st.dataframe(pools, hide_index=True)
+        st.dataframe(for_people(pools), hide_index=True)
         st.text(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False))
     with tab_more:
         _more_tab(scenario, key, state)

@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -191,8 +192,8 @@ def test_controls_change_the_scenario(at):
     assert shown["reliability"]["enabled"] is True
     assert shown["simulation"] == {"seed": 17, "replications": 1, "model_error": "auto"}
     pools = at.tabs[TABS.index("Scenario")].dataframe[0].value
-    assert list(pools["cloud units"]) == [0, 64]
-    assert list(pools["planned units"]) == [128, 64]
+    assert list(pools["cloud units"]) == ["0", "64"]  # counts with thousands separators
+    assert list(pools["planned units"]) == ["128", "64"]
 
 
 def test_removing_all_cloud_from_a_cloud_only_scenario_is_an_error(at):
@@ -212,11 +213,15 @@ def test_run_shows_the_api_result_and_updates(at):
     _no_traceback(at)
     assert not _errors(at)
     assert _plain(at.subheader[0].value) == "Run: app-small"
-    want = api.simulate(from_dict(SMALL), replications=1, seed=3).summary
+    app = _load_app()
+    run = api.simulate(from_dict(SMALL), replications=1, seed=3)
+    want = run.summary
     shown = _metrics(at)
-    for h in headline_items(want):
+    for h in app.headline_cards(want):
         assert shown[h.label] == h.value, h.label
-    assert len(at.get("plotly_chart")) == 6  # capacity, tokens, contribution, cost, timeline, interruptions
+    _one_card_per_figure(at)
+    # the report's charts but the per-pool contribution (the same stacked tokens as the progress chart)
+    assert len(at.get("plotly_chart")) == len(_charts_shown(app, run))
     assert not at.warning
 
     # a changed control marks the result stale until the next run
@@ -226,13 +231,30 @@ def test_run_shows_the_api_result_and_updates(at):
     at.sidebar.button[0].click().run()
     _no_traceback(at)
     assert not at.warning
-    assert len(at.get("plotly_chart")) == 10  # now with the fan, finish CDF, cost and replications histograms
     edited = edits.set_values(edits.scale_cloud(from_dict(SMALL), 3.0), {"simulation.replications": 3})
-    want = api.simulate(edited, replications=3, seed=3).summary
+    run = api.simulate(edited, replications=3, seed=3)
+    # now with the fan, finish CDF, cost and replications histograms
+    assert len(at.get("plotly_chart")) == len(_charts_shown(app, run)) >= 9
+    want = run.summary
     shown = _metrics(at)
-    for h in headline_items(want):
+    for h in app.headline_cards(want):
         assert shown[h.label] == h.value, h.label
+    _one_card_per_figure(at)
+    assert {h.key for h in headline_items(want)} <= {h.key for h in app.headline_cards(want)} | {"cost_usd"}
     assert any(e.label == "Replications (3)" for e in at.expander)
+
+
+def _charts_shown(app, run) -> list[str]:
+    from planner.report import charts
+
+    return [k for k in charts.result_figure_builders(run) if k not in app.SAME_AS_CHART]
+
+
+def _one_card_per_figure(at) -> None:
+    """No figure has two cards: no label twice (in any case), no finish date card twice."""
+    labels = [_plain(m.label).lower() for m in at.metric]
+    assert len(labels) == len(set(labels)), labels
+    assert sum(label.startswith("finish date") for label in labels) <= 1, labels
 
 
 def test_estimate_tab(at):
@@ -247,6 +269,12 @@ def test_estimate_tab(at):
     assert list(table["pool"]) == [p["pool"] for p in want["pools"]]
     assert list(table["tp"]) == [p["parallelism"]["tp"] for p in want["pools"]]
     assert "zero" in table.columns and "vp" in table.columns
+    # every figure with its unit (issue 20: no `mfu 0.2972`, no `tokens_per_s 2918372.7894`)
+    assert all(v.endswith(" %") for v in table["MFU"]), table["MFU"]
+    assert all(re.fullmatch(r"[\d.]+( [kMGTP])?", v) for v in table["tokens/s"]), table["tokens/s"]
+    assert all(v.endswith(" d") for v in table["time to train"])
+    assert all(v.endswith(" GiB") for v in table["memory per chip"])
+    assert not {"mfu", "tokens_per_s", "step_time_s"} & set(table.columns)
 
 
 # ---------------------------------------------------------------- the app's helpers
@@ -279,8 +307,10 @@ def test_scenario_files_and_estimate_table(scenario_dir):
     app = _load_app()
     assert [p.name for p in app.scenario_files(scenario_dir)] == FILES
     assert app.scenario_files(scenario_dir / "missing") == []
-    table = app.estimate_pools_frame({"pools": [{"pool": "p", "units": 8, "parallelism": {"tp": 8, "pp": 1}}]})
-    assert list(table.columns) == ["pool", "units", "tp", "pp"]
+    table = app.estimate_pools_frame({"pools": [{"pool": "p", "units": 8, "mfu": 0.2972, "tokens_per_s": 2918372.7894,
+                                                 "parallelism": {"tp": 8, "pp": 1}}]})
+    assert list(table.columns) == ["pool", "units (layout)", "MFU", "tokens/s", "tp", "pp"]
+    assert table.iloc[0].tolist() == ["p", "8", "29.7 %", "2.92 M", 8, 1]
     assert app.estimate_pools_frame({}).empty
 
 
@@ -327,8 +357,9 @@ def test_edit_controls_change_the_scenario(at):
     _edit(at).number_input[labels.index("Slip by [days]")].set_value(5).run()
     cloud_units = [i for i, n in enumerate(labels) if n == "Cloud units"]
     prices = [i for i, n in enumerate(labels) if n == "Price [USD/chip-h]"]
-    _edit(at).number_input[cloud_units[1]].set_value(48).run()
-    _edit(at).number_input[prices[1]].set_value(3.5).run()
+    assert len(cloud_units) == len(prices) == 1  # the rented pool's only: the owned pool has no cloud fields
+    _edit(at).number_input[cloud_units[0]].set_value(48).run()
+    _edit(at).number_input[prices[0]].set_value(3.5).run()
     _no_traceback(at)
     assert not _errors(at)
     shown = _shown_scenario(at)
@@ -350,7 +381,7 @@ def test_a_run_after_an_edit_reports_its_settings_and_deltas(at):
     assert "fleet[0].units: 64 → 128" in caption
     cards = {m.label: m for m in at.metric}
     assert cards["Finish date (P50)"].delta and cards["Finish date (P50)"].delta.startswith("-")  # earlier
-    assert cards["MFU (p50)"].delta is None or cards["MFU (p50)"].delta.endswith("pp")
+    assert cards["MFU (P50)"].delta is None or cards["MFU (P50)"].delta.endswith("pp")
 
 
 def test_ab_side_by_side(at):
@@ -365,6 +396,9 @@ def test_ab_side_by_side(at):
     assert list(table.columns) == ["A", "B", "B - A"]
     p50 = table.loc["finish date P50"]
     assert p50["A"] > p50["B"] and p50["B - A"].startswith("-")
+    # which inputs differ: the units on day 0, nothing else
+    differ = at.tabs[TABS.index("A/B")].table[1].value.map(_plain)
+    assert differ.to_dict("index") == {"fleet[0].units": {"A": "64", "B": "128"}}
 
 
 def test_downloads_reread_and_revalidate(at):
@@ -867,3 +901,266 @@ def test_concurrent_runs_are_capped_and_a_waiting_session_says_so(at, monkeypatc
     at.sidebar.button[0].click().run()  # the slot is free again
     _no_traceback(at)
     assert not _errors(at) and not at.warning
+
+
+# ---------------------------------------------------------------- issue 20: the app's details
+
+
+def test_the_page_opens_the_seed_scenario_and_its_first_run_matches_the_sidebar(scenario_dir):
+    """The seed file (README: scripts/seed.sh) is the first page; its chart ran the sidebar's replications."""
+    app = _load_app()
+    assert (ROOT / "scenarios" / app.SEED_SCENARIO).is_file() and app.SEED_SCENARIO.removesuffix(".yaml") in \
+        (ROOT / "scripts" / "seed.sh").read_text()
+    (scenario_dir / app.SEED_SCENARIO).write_text(yaml.safe_dump(
+        {**SMALL, "name": "seed-like", "simulation": {"seed": 5, "replications": 4}}, sort_keys=False))
+    at = _run_app()
+    _no_traceback(at)
+    assert at.sidebar.selectbox[0].value.name == app.SEED_SCENARIO
+    assert at.sidebar.number_input[2].value == 4  # the file's replications: quick, so the first chart ran them
+    assert not at.warning  # no "settings changed" right after loading
+    assert any("The run shown: seed 5 · 4 replication(s)" in c.value for c in at.sidebar.caption)
+    assert any(e.label == "Replications (4)" for e in at.expander)
+    _one_card_per_figure(at)
+
+
+def test_input_bounds_are_the_schemas(at):
+    """Tokens, units, rentals and failure inputs offer exactly what the scenario format takes."""
+    from planner.scenario import MAX_UNITS
+
+    tab = _edit(at)
+    tokens = _by_label(tab.number_input, "Tokens [trillions]")
+    tab = tab.expander[0]  # an owned pool
+    rented = _edit(at).expander[1]
+    assert 0 < tokens.min < 1e-300 and tokens.max == 1e16 / 1e12  # Workload.tokens: gt=0, le=1e16
+    for label, lo, hi in (("Units on day 0", 0, MAX_UNITS), ("Cloud units", 0, MAX_UNITS),
+                          ("Price [USD/chip-h]", 0, 10_000), ("Commissioning [days]", 0, 3650),
+                          ("Reserved share", 0, 1), ("Restart [min]", 0, 10_000), ("Checkpoint write [s]", 0, 86_400)):
+        field = _by_label((rented if label in ("Cloud units", "Price [USD/chip-h]") else tab).number_input, label)
+        assert (field.min, field.max) == (lo, hi), label
+    mtbf = _by_label(tab.number_input, "MTBF [chip-days]")
+    assert 0 < mtbf.min < 1e-300 and mtbf.max == 1e7
+    for tokens in (1e8, 1e16):  # below the old 1e9 and above the old 1e15
+        _by_label(_edit(at).number_input, "Tokens [trillions]").set_value(tokens / 1e12).run()
+        _no_traceback(at)
+        assert not _errors(at)
+        assert _shown_scenario(at)["workload"]["tokens"] == pytest.approx(tokens)
+
+
+def test_the_upload_limit_is_the_readmes():
+    from planner.loader import MAX_FILE_BYTES
+
+    app = _load_app()
+    readme = (ROOT / "README.md").read_text()
+    mib = MAX_FILE_BYTES // 2**20
+    assert f"at most {mib} MiB" in readme
+    source = APP.read_text()
+    assert "max_upload_size=max(1, MAX_FILE_BYTES // 2**20)" in source and app.MAX_FILE_BYTES == MAX_FILE_BYTES
+
+
+def _pool_labels(at, i: int) -> list[str]:
+    box = _edit(at).expander[i]
+    return [n.label for n in box.number_input] + [d.label for d in box.get("date_input")] + \
+        [_plain(m.value) for m in box.markdown]
+
+
+def test_pool_fields_follow_the_pool_kind(at):
+    """Cloud fields only on a rented pool, owned-chip fields only on an owned one; failures on both."""
+    owned, rented = _pool_labels(at, 0), _pool_labels(at, 1)
+    cloud = {"Cloud units", "Cloud from", "Cloud until", "Price [USD/chip-h]"}
+    own = {"Units on day 0", "Slip by [days]", "Commissioning [days]", "Reserved share"}
+    lab = {"MTBF [chip-days]", "Restart [min]", "Checkpoint write [s]"}
+    assert own | lab <= set(owned) and not cloud & set(owned), owned
+    assert cloud | lab <= set(rented) and not own & set(rented), rented
+    assert any(t.startswith("Delivery plan") for t in owned) and not any(t.startswith("Delivery plan") for t in rented)
+    # owned-chip settings reach the scenario
+    _by_label(_edit(at).expander[0].number_input, "Commissioning [days]").set_value(14.0).run()
+    _by_label(_edit(at).expander[0].number_input, "Reserved share").set_value(0.25).run()
+    _by_label(_edit(at).expander[1].number_input, "Cloud units").set_value(0).run()  # rents nothing
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert (shown["fleet"][0]["commissioning_days"], shown["fleet"][0]["reserved_fraction"]) == (14.0, 0.25)
+    assert [p["name"] for p in shown["fleet"]] == ["owned-h100"]  # a rental of 0 units is no pool (as --set does)
+
+
+def test_failure_inputs_are_editable_and_follow_the_toggle(at):
+    """MTBF, restart and checkpoint times per pool; with failures off they are not read (and not written)."""
+    assert _by_label(_edit(at).expander[0].number_input, "MTBF [chip-days]").value is None  # the default applies
+    at.sidebar.toggle[0].set_value(True).run()  # the file has failures off: turn them on
+    _by_label(_edit(at).expander[0].number_input, "MTBF [chip-days]").set_value(500.0).run()
+    _by_label(_edit(at).expander[0].number_input, "Restart [min]").set_value(12.0).run()
+    _by_label(_edit(at).expander[1].number_input, "Checkpoint write [s]").set_value(30.0).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert (shown["fleet"][0]["mtbf_chip_days"], shown["fleet"][0]["restart_base_minutes"]) == (500.0, 12.0)
+    assert shown["fleet"][1]["checkpoint_write_s"] == 30.0 and shown["reliability"]["enabled"] is True
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    at.sidebar.toggle[0].set_value(False).run()  # failures off: the format refuses an MTBF nothing reads
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    assert shown["reliability"]["enabled"] is False and "mtbf_chip_days" not in shown["fleet"][0]
+
+
+MEASURED_ROW = {"model": "llama3-8b", "units": 64, "seq_len": 8192, "global_batch_tokens": 4194304,
+                "precision": "bf16", "tokens_per_s_per_chip": 8000.0, "parallelism": {"tp": 1, "pp": 1}}
+
+
+def test_measured_rows_are_editable():
+    from planner.scenario import Pool
+
+    app = _load_app()
+    if "measured" not in Pool.model_fields:
+        pytest.skip("the scenario format has no measured rows")
+    s = from_dict({**SMALL, "fleet": [{**SMALL["fleet"][0], "measured": [MEASURED_ROW]}, SMALL["fleet"][1]]})
+    table = app.measured_table(s, 0)
+    assert table.iloc[0]["parallelism"] == "tp=1, pp=1" and table.iloc[0]["model"] == "llama3-8b"
+    assert app.measured_rows(table, 0) == [MEASURED_ROW]
+    table.loc[0, "tokens_per_s_per_chip"] = 9000.0
+    table.loc[1] = ["llama3-8b", 8, 4096, None, "bf16", 9500.0, ""]  # a new row, layout unknown
+    rows = app.measured_rows(table, 0)
+    edited = edits.set_values(s, {"fleet[0].measured": rows})
+    assert [m.tokens_per_s_per_chip for m in edited.fleet[0].measured] == [9000.0, 9500.0]
+    assert edited.fleet[0].measured[1].parallelism is None
+    with pytest.raises(ScenarioError, match="name=value"):
+        app.parse_layout("tp8", "fleet[0].measured[0].parallelism")
+
+
+def test_a_file_with_measured_rows_shows_them_and_runs(at):
+    from planner.scenario import Pool
+
+    if "measured" not in Pool.model_fields:
+        pytest.skip("the scenario format has no measured rows")
+    _upload(at, "measured.yaml", {**SMALL, "fleet": [{**SMALL["fleet"][0], "measured": [MEASURED_ROW]},
+                                                     SMALL["fleet"][1]]})
+    assert not _errors(at)
+    plan, measured = _edit(at).expander[0].get("dataframe")  # the delivery plan and the measured rows
+    assert measured.value.iloc[0]["tokens_per_s_per_chip"] == 8000.0 and len(plan.value) == 1
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    assert _shown_scenario(at)["fleet"][0]["measured"][0]["tokens_per_s_per_chip"] == 8000.0
+
+
+def test_headline_cards_month_table_and_chart_labels():
+    """One card per figure, the month table with units and no header row of its own, deadlines at the foot."""
+    import plotly.graph_objects as go
+
+    app = _load_app()
+    run = api.simulate(from_dict({**SMALL, "expect": [{"metric": "time_to_train_days", "quantile": 0.9, "max": 30}]}),
+                       replications=3, seed=3)
+    cards = app.headline_cards(run.summary)
+    keys = [c.key for c in cards]
+    assert len(keys) == len(set(keys)) and "cost_usd" not in keys and keys.count("finish_date") == 1
+    assert all("(p50)" not in c.label for c in cards)
+    table = app.month_table(run.schedule)
+    assert table.columns.name is None and list(table.columns)[0] == "month" and "pool" not in table.columns
+    assert all(str(v).endswith("tokens") for v in table["total"])
+    fig = go.Figure()
+    fig.add_vline(x=1, annotation_text="deadline p90 2025-01-31")
+    fig.add_hline(y=1, annotation_text="tokens to train")
+    app.readable(fig)
+    (deadline,) = [a for a in fig.layout.annotations if a.text.startswith("deadline")]
+    assert deadline.y < 0.1 and deadline.yanchor == "bottom"
+    tornado = go.Figure(layout={"title": "Cost p50 [USD]: each input at its low and high value (base 5.868e+08)"})
+    table = pd.DataFrame({"cost_usd_p50_base": [5.868e8]})
+    assert "(base $587 M)" in app.tornado_readable("cost_usd_p50", tornado, table).layout.title.text
+
+
+def test_no_shipped_scenario_is_refused_at_any_replication_count_the_app_offers():
+    """The app's work cap never refuses a shipped file: 1 to MAX_APP_REPLICATIONS replications all run."""
+    from planner import load_scenario
+    from planner.budget import check_time, check_work
+
+    app = _load_app()
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        scenario = load_scenario(path)
+        check_work(scenario, str(path))
+        check_time(scenario, app.MAX_APP_REPLICATIONS, app.MAX_APP_RUN_S, str(path))
+
+
+# ---------------------------------------------------------------- issue 21: a portfolio of jobs, site power
+
+PORTFOLIO = {
+    "name": "app-portfolio",
+    "start": "2025-01-01",
+    "horizon_days": 120,
+    "jobs": [
+        {"name": "big-run", "priority": 1, "workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 8192},
+         "deadline": "2025-02-15"},
+        {"name": "small-run", "priority": 2, "workload": {"model": "llama3-8b", "tokens": 5.0e10, "seq_len": 8192},
+         "start_after": "2025-01-10"},
+    ],
+    "fleet": [
+        {"name": "owned-h100", "chip": "h100-sxm", "site": "dc", "units": 64,
+         "deliveries": [{"date": "2025-01-10", "units": 256}]},
+        {"name": "cloud-h100", "chip": "h100-sxm",
+         "cloud": {"units": 32, "from": "2025-01-15", "until": "2025-12-31", "price_per_chip_hour_usd": 2.5}},
+    ],
+    # 0.2 MW runs fewer chips than the tranche brings until the power grows: delivered chips wait
+    "sites": [{"name": "dc", "pue": 1.2, "power_mw": [{"date": "2025-01-01", "mw": 0.2},
+                                                    {"date": "2025-02-01", "mw": 1.0}]}],
+    "reliability": {"enabled": False},
+    "simulation": {"seed": 3, "replications": 1},
+}
+
+
+def test_the_jobs_table_is_the_reports_and_one_job_has_none():
+    """A row per job in priority order with its finish band, deadline chance and pools; no table for one job."""
+    from planner.report.headline import job_rows
+
+    app = _load_app()
+    run = api.simulate(from_dict(PORTFOLIO), replications=3, seed=3)
+    table = app.jobs_frame(run.summary)
+    assert list(table["job"]) == ["big-run", "small-run"]
+    assert table.to_dict("records") == job_rows(run.summary)  # the report's table, cell for cell
+    for column in ("priority", "finish P10", "finish P50", "finish P90", "pools used"):
+        assert column in table.columns, column
+    big, small = table.to_dict("records")
+    assert big["finish P10"] <= big["finish P50"] <= big["finish P90"]
+    assert any("2025-02-15" in str(v) for v in big.values()) and any(str(v).endswith("%") or "%)" in str(v)
+                                                                       for v in big.values())  # deadline, its chance
+    assert not any("2025-02-15" in str(v) for v in small.values())  # no deadline
+    assert any(str(c).startswith("time to train") for c in table.columns)
+    assert any(str(c).startswith("deadline") for c in table.columns)
+    state: dict = {}
+    figures = app.portfolio_figures(state, run)
+    assert list(figures) == ["jobs_timeline", "jobs_chips", "site_power"]
+    assert app.portfolio_figures(state, run) is figures  # built once per result
+    chips = figures["jobs_chips"]
+    assert {t.name for t in chips.data} == {"big-run", "small-run"} and all(t.stackgroup for t in chips.data)
+    assert app.jobs_frame(api.simulate(from_dict(SMALL), replications=1, seed=3).summary).empty
+
+
+def test_a_portfolio_shows_its_jobs_their_timeline_chips_by_job_and_the_wait_for_power(tmp_path, monkeypatch):
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    (folder / "portfolio.yaml").write_text(yaml.safe_dump(PORTFOLIO, sort_keys=False))
+    monkeypatch.setenv("PLANNER_SCENARIO_DIR", str(folder))
+    at = _run_app()
+    _no_traceback(at)
+    assert not _errors(at)
+    app = _load_app()
+    run_tab = at.tabs[TABS.index("Run")]
+    assert any(h.value == app.JOBS_HEADING for h in run_tab.subheader)
+    (jobs,) = [d for d in run_tab.dataframe if "job" in d.value.columns and "priority" in d.value.columns]
+    assert list(jobs.value["job"]) == ["big-run", "small-run"]
+    specs = [c.proto.spec for c in run_tab.get("plotly_chart")]
+    assert any("Jobs: training from the first day" in s for s in specs)
+    assert any("Chips in training by job" in s for s in specs)
+    assert any("Site power" in s for s in specs)
+    assert any("chip-days for site power" in _plain(i.value) for i in run_tab.info)
+    # a Monte Carlo run of the portfolio: the table follows, still no error
+    at.sidebar.number_input[2].set_value(3).run()
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    assert any("The run shown: seed 3 · 3 replication(s)" in c.value for c in at.sidebar.caption)
+    (jobs,) = [d for d in at.tabs[TABS.index("Run")].dataframe if "job" in d.value.columns and
+               "priority" in d.value.columns]
+    assert list(jobs.value["job"]) == ["big-run", "small-run"]
+    # the Edit plan tab has each job's model and tokens
+    assert sum(n.label == "Tokens [trillions]" for n in _edit(at).number_input) == 2

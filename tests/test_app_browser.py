@@ -273,6 +273,8 @@ def test_ab_side_by_side(page, shots):
     row = table.locator("tr").filter(has_text="finish date P50")
     expect(row).to_be_visible()
     assert row.locator("td").last.inner_text().startswith("-"), row.inner_text()  # B - A: earlier
+    differ = table.nth(1).locator("tr").filter(has_text="workload.tokens")  # the inputs that differ
+    expect(differ).to_have_count(1)
     page.screenshot(path=str(shots / "ab.png"))
 
 
@@ -316,3 +318,204 @@ def test_report_html_opens_offline(page, browser, shots):
     finally:
         offline.close()
     assert not [u for u in asked if u.startswith("http")], asked
+
+
+# ---------------------------------------------------------------- the shipped scenarios (issue 20)
+
+SHIPPED = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
+SEED_FILE = "ascend-ramp-2024.yaml"  # README: scripts/seed.sh simulates it
+ERRORS = ('[data-testid="stException"], [data-testid="stAlertContentError"], '
+          '[data-testid="stAlert"]:has([data-testid="stAlertContentError"])')
+
+
+@pytest.fixture(scope="module")
+def shipped_server(pw_api) -> Iterator[StreamlitServer]:
+    """A second server on the scenario folder as shipped."""
+    srv = StreamlitServer(ROOT / "scenarios")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    assert "Traceback" not in srv.log(), srv.log()
+
+
+def _open(browser, url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    p = context.new_page()
+    p.set_default_timeout(PAGE_TIMEOUT_MS)
+    p.goto(url, wait_until="domcontentloaded")
+    p.wait_for_function(CHARTS_DRAWN, arg=1)
+    _idle(p)
+    return p
+
+
+@pytest.fixture(scope="module")
+def shipped(browser, shipped_server):
+    """The app on the shipped scenarios, loaded once."""
+    p = _open(browser, shipped_server.url())
+    yield p
+    p.context.close()
+
+
+def _no_error(page) -> None:
+    assert page.locator(ERRORS).count() == 0, [e.inner_text()[:300] for e in page.locator(ERRORS).all()]
+    assert page.get_by_text("internal error").count() == 0
+
+
+def _shown_note(page) -> str:
+    """The sidebar's line on the run the page shows: its seed and replications."""
+    return page.get_by_test_id("stSidebar").get_by_text("The run shown:").inner_text()
+
+
+def _pick(page, file: str) -> None:
+    """Choose a file of the scenario folder and wait for its first chart."""
+    box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Scenario file")
+    if box.input_value() != file:
+        box.click()
+        page.get_by_role("option", name=file, exact=True).click()
+    name = yaml.safe_load((ROOT / "scenarios" / file).read_text())["name"]
+    _expect()(page.get_by_text(f"Run: {name}", exact=True)).to_be_visible()
+    _idle(page)
+
+
+def test_the_first_page_opens_the_seed_scenario_without_a_false_banner(browser, shipped_server, shots):
+    page = _open(browser, shipped_server.url())  # a new session: the first page as a user sees it
+    try:
+        expect = _expect()
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_role("combobox", name="Scenario file")).to_have_value(SEED_FILE)
+        expect(page.get_by_text("Run: ascend-ramp-2024", exact=True)).to_be_visible()
+        assert page.get_by_text("The settings changed").count() == 0
+        reps = sidebar.get_by_role("spinbutton", name="Replications").input_value()
+        assert f"· {reps} replication(s)" in _shown_note(page)  # the sidebar shows what the chart ran
+        _no_error(page)
+        page.screenshot(path=str(shots / "seed.png"))
+    finally:
+        page.context.close()
+
+
+def test_every_shipped_scenario_runs_20_replications_without_an_error(shipped, shots):
+    """Load each shipped file (its first chart: no false banner), set 20 replications, Run: no error anywhere."""
+    sidebar = shipped.get_by_test_id("stSidebar")
+    _tab(shipped, "Run")
+    for file in SHIPPED:
+        _pick(shipped, file)
+        assert shipped.get_by_text("The settings changed").count() == 0, file
+        reps = sidebar.get_by_role("spinbutton", name="Replications")
+        assert f"· {reps.input_value()} replication(s)" in _shown_note(shipped), file
+        _no_error(shipped)
+        _set_number(reps, 20)
+        seed = sidebar.get_by_role("spinbutton", name="Seed")
+        _set_number(seed, int(seed.input_value()) + 1)  # a change, so the answer below is this Run's
+        _expect()(shipped.get_by_text("The settings changed since this run")).to_be_visible()
+        _run(shipped)
+        assert "· 20 replication(s)" in _shown_note(shipped), file
+        _expect()(shipped.get_by_text("20 replication(s)").first).to_be_visible()
+        _no_error(shipped)
+        shipped.screenshot(path=str(shots / f"{file}.png"))
+
+
+def test_the_seed_run_shows_one_card_per_figure_and_clear_deadline_labels(shipped, shots):
+    sidebar = shipped.get_by_test_id("stSidebar")
+    _tab(shipped, "Run")
+    _pick(shipped, SEED_FILE)
+    if sidebar.get_by_role("spinbutton", name="Replications").input_value() != "20":
+        _set_number(sidebar.get_by_role("spinbutton", name="Replications"), 20)
+        _run(shipped)
+    shipped.wait_for_function(CHARTS_DRAWN, arg=8)  # the risk charts too
+    labels = [t.strip().lower() for t in shipped.get_by_test_id("stMetricLabel").all_inner_texts()]
+    assert len(labels) == len(set(labels)), labels
+    assert sum(t.startswith("finish date") for t in labels) == 1, labels
+    assert shipped.get_by_text("What each pool contributes").count() == 1
+    # each deadline label clear of every other label on its chart
+    boxes = shipped.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(plot =>
+        [...plot.querySelectorAll('g.annotation')].map(a => {
+            const r = a.getBoundingClientRect();
+            return {text: a.textContent, x0: r.left, x1: r.right, y0: r.top, y1: r.bottom};
+        }))""")
+    deadlines = 0
+    for chart in boxes:
+        for a in chart:
+            if not a["text"].startswith("deadline"):
+                continue
+            deadlines += 1
+            for b in chart:
+                if b is not a and b["x1"] > b["x0"]:
+                    apart = a["x1"] <= b["x0"] or b["x1"] <= a["x0"] or a["y1"] <= b["y0"] or b["y1"] <= a["y0"]
+                    assert apart, (a, b)
+    assert deadlines >= 2  # the seed's expect: on the tokens fan and on the finish-date chances
+    shipped.screenshot(path=str(shots / "seed-20.png"), full_page=True)
+
+
+def test_pool_fields_follow_the_pool_kind_in_the_browser(shipped, shots):
+    """The seed's owned Ascend pool has no cloud fields, its rented H100 pool no owned-chip fields."""
+    _pick(shipped, SEED_FILE)
+    _tab(shipped, "Edit plan")
+    for pool, has, lacks in (("ascend-cn", ("Units on day 0", "Commissioning [days]", "Reserved share"),
+                              ("Cloud units", "Cloud from", "Cloud until", "Price [USD/chip-h]")),
+                             ("azure-h100", ("Cloud units", "Cloud from", "Cloud until", "Price [USD/chip-h]"),
+                              ("Units on day 0", "Commissioning [days]", "Reserved share"))):
+        box = shipped.get_by_test_id("stExpander").filter(has_text=f"Pool {pool}")
+        mtbf = box.get_by_role("spinbutton", name="MTBF [chip-days]")
+        if not mtbf.is_visible():
+            box.get_by_text(f"Pool {pool}").click()
+        _expect()(mtbf).to_be_visible()
+        for label in has:
+            assert box.get_by_label(label, exact=True).count() >= 1, (pool, label)
+        for label in lacks:
+            assert box.get_by_label(label, exact=True).count() == 0, (pool, label)
+        assert (box.get_by_text("Delivery plan").count() > 0) == (pool == "ascend-cn")
+    # what a lab knows is editable: a measured MTBF reaches the scenario as run
+    owned = shipped.get_by_test_id("stExpander").filter(has_text="Pool ascend-cn")
+    _set_number(owned.get_by_role("spinbutton", name="MTBF [chip-days]"), 1500)
+    _idle(shipped)
+    _tab(shipped, "Scenario")
+    shipped.wait_for_function("() => [...document.querySelectorAll('[data-testid=stText]')]"
+                              ".some(c => c.textContent.includes('mtbf_chip_days: 1500'))")
+    assert _shown_scenario(shipped)["fleet"][0]["mtbf_chip_days"] == 1500
+    _no_error(shipped)
+    shipped.screenshot(path=str(shots / "pools.png"))
+    _tab(shipped, "Edit plan")
+    _set_number(owned.get_by_role("spinbutton", name="MTBF [chip-days]"), "")  # back to the default
+    _idle(shipped)
+
+
+PORTFOLIO_FILE = "ascend-portfolio-2024.yaml"  # jobs: and sites: (issue 21)
+
+
+def test_the_portfolio_shows_a_row_per_job_its_timeline_and_the_wait_for_power(shipped, shots):
+    """The shipped portfolio with a few replications: the jobs table names both jobs; charts; no error."""
+    expect = _expect()
+    sidebar = shipped.get_by_test_id("stSidebar")
+    jobs = [j["name"] for j in yaml.safe_load((ROOT / "scenarios" / PORTFOLIO_FILE).read_text())["jobs"]]
+    _tab(shipped, "Run")
+    _pick(shipped, PORTFOLIO_FILE)
+    _set_number(sidebar.get_by_role("spinbutton", name="Replications"), 3)
+    seed = sidebar.get_by_role("spinbutton", name="Seed")
+    _set_number(seed, int(seed.input_value()) + 1)  # a change, so the answer below is this Run's
+    expect(shipped.get_by_text("The settings changed since this run")).to_be_visible()
+    _run(shipped)
+    assert "· 3 replication(s)" in _shown_note(shipped)
+    expect(shipped.get_by_role("heading", name="Jobs, in priority order")).to_be_visible()
+    table = shipped.get_by_test_id("stDataFrame").filter(has_text=jobs[0]).filter(has_text=jobs[1])
+    expect(table).to_have_count(1)
+    expect(shipped.get_by_text("chip-days for site power")).to_be_visible()
+    shipped.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some("
+                              "t => t.textContent.startsWith('Chips in training by job'))")
+    _no_error(shipped)
+    shipped.screenshot(path=str(shots / "portfolio.png"), full_page=True)
+
+
+def test_the_upload_box_states_the_readmes_limit(shipped):
+    from planner.loader import MAX_FILE_BYTES
+
+    mib = MAX_FILE_BYTES // 2**20
+    assert f"at most {mib} MiB" in (ROOT / "README.md").read_text()
+    sidebar = shipped.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Upload a file").click()
+    try:
+        _expect()(sidebar.get_by_text(f"at most {mib} MiB")).to_be_visible()
+        _expect()(sidebar.get_by_test_id("stFileUploaderDropzoneInstructions")).to_contain_text(f"{mib}MB")
+    finally:
+        sidebar.get_by_text("Scenario folder").click()
+        _idle(shipped)
