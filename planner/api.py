@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from .bridge import pool_layout, pool_system, setup_of
 from .errors import InfeasiblePlanError
+from .perf.band import pool_band
+from .perf.measured import apply_to_estimate
 from .perf.system import error_band
 from .results import RunResult
 from .scenario import Scenario
@@ -22,10 +24,13 @@ def estimate(scenario: Scenario) -> dict:
     from .budget import check_work
     from .strategy.modes import Single
 
+    if scenario.jobs:
+        return _jobs_estimate(scenario)
     check_work(scenario)
     t0 = time.perf_counter()
     pools, evaluated, errors = [], 0, []
-    band = error_band()
+    band = error_band(scenario)
+    pool_bands = {pool.name: pool_band(scenario, pool) for pool in scenario.fleet}
     for pool in scenario.fleet:
         try:
             r = pool_layout(scenario, pool)
@@ -40,9 +45,10 @@ def estimate(scenario: Scenario) -> dict:
             "units_available": r.units_available,
             "mfu": r.mfu,
             "tokens_per_s": r.tokens_per_s,
-            # the model's cross-validated error as a band (planner/data/tuning.yaml, README "Accuracy")
-            "tokens_per_s_p10": r.tokens_per_s * band.p10,
-            "tokens_per_s_p90": r.tokens_per_s * band.p90,
+            # the model's conditional cross-validated error band (planner/perf/band.py, README "Accuracy")
+            "tokens_per_s_p10": r.tokens_per_s * pool_bands[pool.name][0],
+            "tokens_per_s_p90": r.tokens_per_s * pool_bands[pool.name][1],
+            "band_basis": pool_bands[pool.name][2],
             "step_time_s": r.step_time_s,
             "time_to_train_days": scenario.workload.tokens / r.tokens_per_s / SECONDS_PER_DAY,
             "memory_per_chip_gib": r.memory_per_chip_gib,
@@ -50,6 +56,7 @@ def estimate(scenario: Scenario) -> dict:
             "site": pool.site,
             "stack": pool.stack,
         })
+        pools[-1] = apply_to_estimate(scenario, pool, pools[-1], r.layout)  # the pool's measured rows, if any
     if not pools:
         raise errors[0] if len(errors) == 1 else InfeasiblePlanError("; ".join(str(e) for e in errors))
     ctx = _context(scenario)
@@ -63,6 +70,20 @@ def estimate(scenario: Scenario) -> dict:
         "infeasible": [str(e) for e in errors],
         "search": {"layouts_evaluated": evaluated, "seconds": time.perf_counter() - t0},
     }
+
+
+def _jobs_estimate(scenario: Scenario) -> dict:
+    """A portfolio's steady state: each job as if alone on its pools (``jobs``); ``pools`` and ``combined`` are
+    the first job's (the one that gets chips first), so a script that reads one job still reads them."""
+    from .sim.portfolio import job_scenario, ordered_jobs
+
+    per = [(job, estimate(job_scenario(scenario, job))) for job in ordered_jobs(scenario)]
+    first = per[0][1]
+    return {**first, "scenario": scenario.name,
+            "jobs": [{"job": job.name, "priority": job.priority, "pools": e["pools"], "combined": e["combined"],
+                      "infeasible": e["infeasible"]} for job, e in per],
+            "search": {"layouts_evaluated": sum(e["search"]["layouts_evaluated"] for _j, e in per),
+                       "seconds": sum(e["search"]["seconds"] for _j, e in per)}}
 
 
 def _job_size(ctx, single, name: str, units: int) -> dict:
@@ -126,7 +147,16 @@ def compare(scenario: Scenario, seed: int | None = None) -> list[dict]:
     from .sim.replication import compare as run_compare
 
     check_work(scenario)  # the work bound of `planner run` (planner/budget.py)
-    return run_compare(scenario, _context(scenario), scenario.simulation.seed if seed is None else seed)
+    seed = scenario.simulation.seed if seed is None else seed
+    if scenario.jobs:  # each job's modes, as if it had its pools alone (``job`` names it)
+        from .sim.portfolio import job_scenario, ordered_jobs
+
+        rows = []
+        for job in ordered_jobs(scenario):
+            js = job_scenario(scenario, job)
+            rows.extend({"job": job.name, **r} for r in run_compare(js, _context(js), seed))
+        return rows
+    return run_compare(scenario, _context(scenario), seed)
 
 
 def explain(scenario: Scenario, pool_name: str | None = None) -> list[dict]:
@@ -155,6 +185,10 @@ def explain(scenario: Scenario, pool_name: str | None = None) -> list[dict]:
         out.append({"pool": pool.name, "chip": pool.chip, "stack": pool.stack, "layout": lay.label(),
                     "step_time_s": float(sc.step_time_s[0]),
                     "terms_s": {n: float(getattr(terms, n)[0]) for n in terms.NAMES}})
+        if pool.measured:  # the Bayesian update from the pool's own rows (perf.measured)
+            from .perf.measured import fit_pool
+
+            out[-1]["measured"] = fit_pool(scenario, pool, lay).as_dict()
     return out
 
 

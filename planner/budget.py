@@ -19,6 +19,8 @@ limit; ``run_estimate`` gives the counts and the seconds of a run for the note p
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -227,11 +229,33 @@ def replan_seconds(replan_layouts: float, pools: int) -> float:
     return replan_layouts * SECONDS_PER_REPLAN_LAYOUT * math.sqrt(min(pools, REPLAN_POOLS_SATURATE))
 
 
+def _job_scenarios(s: Scenario) -> list[Scenario]:
+    """The scenario each job of a portfolio sees (planner/sim/portfolio.py), in priority order."""
+    from .sim.portfolio import job_scenario, ordered_jobs
+
+    return [job_scenario(s, j) for j in ordered_jobs(s)]
+
+
+def _jobs_estimate(ests: list[WorkEstimate]) -> WorkEstimate:
+    """A portfolio's work: its jobs run one after the other in every replication, so their counts add up."""
+    top = max(ests, key=lambda e: e.seconds)
+    return dataclasses.replace(
+        top, events_per_replication=sum(e.events_per_replication for e in ests), seconds=sum(e.seconds for e in ests),
+        capacity_steps=sum(e.capacity_steps for e in ests),
+        strategy_evaluations=sum(e.strategy_evaluations for e in ests),
+        replan_layouts=sum(e.replan_layouts for e in ests), schedule_rows=sum(e.schedule_rows for e in ests),
+        report_bytes=REPORT_BASE_BYTES + sum(e.schedule_rows for e in ests) * HTML_BYTES_PER_SCHEDULE_ROW,
+        memory_bytes=sum(e.memory_bytes for e in ests), once_seconds=sum(e.once_seconds for e in ests))
+
+
 def run_estimate(s: Scenario, replications: int | None = None, report: bool = True) -> WorkEstimate:
     """The counts of a run and its seconds on one core (an upper bound: the job may finish sooner).
 
     ``report=False``: a run that keeps its tables but writes no report (a point of a sweep).
     """
+    if s.jobs:
+        reps = replications or s.simulation.replications
+        return _jobs_estimate([run_estimate(js, reps, report) for js in _job_scenarios(s)])
     return _estimate(s, layout_grids(s), replications, report)
 
 
@@ -320,6 +344,8 @@ def _check_rows(s: Scenario) -> None:
 
 def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
     """Refuse scenarios that can never progress or are far over a limit of work; the estimate otherwise."""
+    if s.jobs:
+        return _jobs_estimate([check_work(js, path) for js in _job_scenarios(s)])
     try:
         check_progress(s)
         grids = _check_grids(s)
@@ -375,9 +401,9 @@ def describe(est: WorkEstimate, replications: int) -> str:
 def notes(s: Scenario) -> list[str]:
     """Things the file allows but the user should know (printed as notes, never refused)."""
     out = []
-    w = s.workload
-    if w.global_batch_tokens is not None and w.global_batch_tokens % w.seq_len:
-        seqs = w.global_batch_tokens / w.seq_len
-        out.append(f"workload.global_batch_tokens: {w.global_batch_tokens:,.0f} tokens is {seqs:,.2f} sequences of "
-                   f"{w.seq_len:,}; a step trains whole sequences")
+    for where, w in s.workloads():
+        if w.global_batch_tokens is not None and w.global_batch_tokens % w.seq_len:
+            seqs = w.global_batch_tokens / w.seq_len
+            out.append(f"{where}.global_batch_tokens: {w.global_batch_tokens:,.0f} tokens is {seqs:,.2f} sequences "
+                       f"of {w.seq_len:,}; a step trains whole sequences")
     return out

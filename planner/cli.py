@@ -242,6 +242,8 @@ def estimate(
         for name, v in e["terms_s"].items():
             et.add_row(name, f"{v:.4f}", f"{v / e['step_time_s']:.1%}")
         out.print(et)
+        if "measured" in e:
+            _print_measured(e["pool"], e["measured"])
     c = result["combined"]
     split = ", ".join(f"{k} {v['share']:.0%}" for k, v in c.get("split", {}).items())
     out.print(terminal(f"combined ({c['mode']} over {' + '.join(c['pools'])}): {c['tokens_per_s']:,.0f} tokens/s, "
@@ -255,6 +257,23 @@ def estimate(
         out.print(f"[yellow]not feasible[/]: {_lit(msg)}", highlight=False)
     sr = result["search"]
     out.print(f"searched {sr['layouts_evaluated']:,} layouts in {sr['seconds']:.3f} s", style="dim")
+
+
+def _print_measured(pool: str, m: dict) -> None:
+    """`planner estimate --explain`: the prior, each measured row against the model, the posterior."""
+    pr, po = m["prior"], m["posterior"]
+    mt = Table(title=_lit(f"{pool}: efficiency from {len(m['rows'])} of your measurements (prior "
+                          f"{pr['p10']:.2f}-{pr['p90']:.2f}x, median {pr['median']:.2f}x of the model)"))
+    for col in ("model", "chips", "seq", "layout", "measured tok/s/chip", "model tok/s/chip", "ratio",
+                "correlation", "weight"):
+        mt.add_column(col, justify="left" if col in ("model", "layout") else "right")
+    for r in m["rows"]:
+        mt.add_row(_lit(r["model"]), f"{r['units']:,}", f"{r['seq_len']:,}", _lit(r["layout"]),
+                   f"{r['measured_tokens_per_s_per_chip']:,.0f}", f"{r['predicted_tokens_per_s_per_chip']:,.0f}",
+                   f"{r['ratio']:.3f}", f"{r['correlation']:.2f}", f"{r['weight']:.2f}")
+    out.print(mt)
+    out.print(f"{_lit(pool)}: posterior efficiency {po['efficiency']:.3f}x of the model, P10-P90 "
+              f"{po['p10']:.3f}-{po['p90']:.3f}x", markup=False, highlight=False)
 
 
 # the options several commands share (one definition each, so their bounds and help agree)
@@ -346,7 +365,7 @@ def progress_bar(label: str, total: int):
 
 
 def _print_headline(summary: Summary, path: Path) -> None:
-    from .report.headline import expectation_rows, headline_items, limit_lines
+    from .report.headline import expectation_rows, headline_items, job_lines, limit_lines, power_wait_sentence
 
     t = Table(title=_lit(f"{summary.scenario}: {summary.replications} replication(s), seed {summary.seed}"),
               show_header=False)
@@ -359,7 +378,8 @@ def _print_headline(summary: Summary, path: Path) -> None:
         mark = "[green]pass[/]" if e["result"] == "PASS" else "[red]FAIL[/]"
         t.add_row(_lit(f"expect {e['check']}"), f"{_lit(e['value'])} {mark}", "")
     out.print(t)
-    for line in limit_lines(summary):
+    wait = power_wait_sentence(summary)
+    for line in [*job_lines(summary), *([wait] if wait else []), *limit_lines(summary)]:
         out.print(terminal(line), highlight=False, markup=False)
     out.print(terminal(f"report: {path}"), highlight=False, markup=False)
 
@@ -413,13 +433,15 @@ def sweep(
         path = write_sweep(table, axes, _target(out_dir, s.name, "-sweep"), f"{s.name}: sweep")
     except PlannerError as exc:
         _fail(exc)
+    from .report.tables import fmt_cell
+
     t = Table(title=_lit(f"{s.name}: {len(table)} points"))
     cols = [p for p, _ in axes] + ["time_to_train_days_p50", "time_to_train_days_p90", "finish_date_p50",
                                    "cost_usd_p50", "finish_probability"]
     for c in cols:
         t.add_column(_lit(c), justify="right")
     for _, r in table.iterrows():
-        t.add_row(*[_lit(f"{r[c]:,.4g}" if isinstance(r[c], float) else str(r[c])) for c in cols])
+        t.add_row(*[_lit(fmt_cell(c, r[c])) for c in cols])  # $ and thousands separators, never 1.555e+08
     out.print(t)
     out.print(terminal(f"sweep: {path}"), highlight=False, markup=False)
 
@@ -473,7 +495,8 @@ def sensitivity(
 @app.command()
 def solve(
     scenario: Path = typer.Argument(..., help="Scenario file."),
-    deadline: str = typer.Option(..., "--deadline", help="Finish on or before this date (YYYY-MM-DD)."),
+    deadline: str = typer.Option(..., "--deadline", help="Finish on or before this date (YYYY-MM-DD): by the end of "
+                                                           "that day."),
     quantile: float = typer.Option(0.9, "--quantile", help="At this quantile of the finish date (0-1)."),
     vary: str = typer.Option(..., "--vary", help="The input to vary, by field path, e.g. fleet[1].cloud.units."),
     low: float | None = typer.Option(None, "--min", help="Smallest value to try (default 0)."),
@@ -484,6 +507,8 @@ def solve(
     seed: SeedOption = None,
     workers: int | None = typer.Option(None, "--workers", min=1, max=1024, help="Worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: value, finish_date, cost_usd, evaluations."),
+    job: str | None = typer.Option(None, "--job", help="With `jobs:`: the job that must finish by the deadline "
+                                                       "(default: every job, i.e. the last to finish)."),
 ) -> None:
     """The smallest value of one input that finishes by the deadline at that quantile. Exit 1 if none in range."""
     import datetime as dt
@@ -501,7 +526,7 @@ def solve(
         workers = _cap_workers(workers)
         _warn_if_long(s, n, planned_points(s, vary, low, high, str(scenario)))
         result = run_solve(s, vary, when, quantile=quantile, low=low, high=high, replications=n, seed=seed,
-                           workers=workers, source=str(scenario))
+                           workers=workers, source=str(scenario), job=job)
     except PlannerError as exc:
         _fail(exc)
     result["replications"] = n
@@ -548,6 +573,8 @@ def compare(
         t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")
     for r in rows:
         name = r["mode"] + (" (auto)" if r.get("auto") else "")
+        if r.get("job"):  # a portfolio: each job's modes as if it had its pools alone
+            name = f"{r['job']}: {name}"
         if not r["possible"]:
             t.add_row(_lit(name), "-", "-", "-", "-", "-", "-", "-", _lit(f"not possible: {r['why']}"))
             continue
@@ -577,13 +604,23 @@ def calibrate(
                     "predicted_in_sample": r.predicted, "error": r.error, "naive": r.naive,
                     "parallelism": r.parallelism, "sources": r.sources}
             if cv:
-                case.update(predicted_cv=r.predicted_cv, error_cv=r.error_cv)
+                case.update(predicted_cv=r.predicted_cv, error_cv=r.error_cv,
+                            predicted_default_cv=r.predicted_default_cv, error_default_cv=r.error_default_cv,
+                            parallelism_default=r.parallelism_default, categories=list(r.categories),
+                            band_p10=r.band_p10, band_p90=r.band_p90, band_covers=r.band_covers)
             cases.append(case)
         payload = {"cases": cases, "mape": c.mape_in_sample, "n_cases": len(rows),
                    "chip_classes": sorted({r.chip for r in rows}), "kernels": c.kernels,
+                   "fp8_vs_bf16": c.fp8_vs_bf16, "constants": c.constants(),
                    "mape_in_sample": 100 * c.mape_in_sample, "mape_naive": 100 * c.mape_naive}
         if cv:
-            payload["mape_cv"] = 100 * c.mape_cv
+            payload.update(mape_cv=100 * c.mape_cv, mape_default_cv=100 * c.mape_default_cv,
+                           categories=c.categories())
+        if cv:  # the lab's own rows, by transfer inside the calibration set; whole-run chip-hours
+            from .perf.transfer import transfer_summary
+            from .perf.wholerun import score_whole_runs
+
+            payload.update(transfer=transfer_summary(c), whole_runs=score_whole_runs())
         sys.stdout.write(_dumps(payload) + "\n")
         return
     t = Table(title="calibration: predicted vs published")
@@ -605,6 +642,23 @@ def calibrate(
         line += f", {c.mape_cv:.1%} cross-validated (grouped by publication)"
     line += f", naive rule {c.mape_naive:.1%}; {len(rows)} cases on {len({r.chip for r in rows})} chip classes"
     out.print(line, markup=False)
+    if cv:
+        out.print(f"default path (layout searched, stack as its owner states it): {c.mape_default_cv:.1%} "
+                  "cross-validated", markup=False)
+        k = Table(title="per category (MAPE %; band: share of published figures inside the out-of-fold P10-P90)")
+        for col in ("category", "n", "in sample", "cv", "default-path cv", "band coverage"):
+            k.add_column(col, justify="left" if col == "category" else "right")
+        for cat in c.categories():
+            k.add_row(cat["name"], str(cat["n"]), f"{cat['mape_in_sample']:.1f}", f"{cat['mape_cv']:.1f}",
+                      f"{cat['mape_default_cv']:.1f}", f"{cat['band_coverage']:.0%}")
+        out.print(k)
+    consts = Table(title="constants: refit in every cross-validation fold, or cited")
+    for col in ("constant", "value", "basis"):
+        consts.add_column(col)
+    for row in c.constants():
+        consts.add_row(row["name"], "" if row["value"] is None else f"{row['value']:.3f}",
+                       row["basis"] if row["basis"] == "refit in CV" else f"cited: {row['basis']}")
+    out.print(consts)
 
 
 @catalog_app.command("chips")

@@ -29,6 +29,8 @@ class EventKind(StrEnum):
     COMMISSIONING = "commissioning"
     CLOUD_START = "cloud_start"
     CLOUD_END = "cloud_end"
+    SHARE = "share"  # chips left to a job by the jobs before it in priority (planner/sim/portfolio.py)
+    POWER = "power"  # chips come into or go out of service with their site's power (planner/sim/power.py)
     START = "start"
     REPLAN = "replan"
     MOVE = "move"

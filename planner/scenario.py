@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import numbers
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -44,6 +45,7 @@ MIN_LINK_GBPS = 0.001  # 1 Mbit/s: slower links make a step's transfer time over
 # pool names the report's month-by-month table uses for its own columns (a pool column of the same name would
 # collide with them: "month" crashed the report, "total" silently replaced the pool's column)
 RESERVED_POOL_NAMES = ("month", "total")
+MAX_PER_USD = 1e6  # a bound that catches a mistyped rate: ISO 4217 currencies in use quote below a million per USD
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PosFraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]  # a share of speed: 0 would never train
@@ -91,7 +93,7 @@ class Workload(_Section):
     global_batch_tokens: float | None = Field(
         None, gt=0, le=1e10, allow_inf_nan=False, description="tokens per optimizer step; default by model size"
     )
-    precision: Literal["bf16", "fp8"] = "bf16"
+    precision: Literal["bf16", "fp16", "fp8"] = "bf16"
 
     @field_validator("model")
     @classmethod
@@ -120,11 +122,75 @@ class Workload(_Section):
         return self.model if isinstance(self.model, str) else "custom"
 
 
+MAX_MEASURED = 1_000  # a pool's own throughput measurements (a pilot campaign's rows)
+
+
+class Measured(_Section):
+    """One throughput figure the lab measured on this pool's chips and software (planner/perf/measured.py)."""
+
+    model: str | ModelArch = Field(description="a preset id or an explicit architecture, as in workload")
+    units: int = Field(ge=1, le=MAX_UNITS, description="chips the measured run trained on")
+    seq_len: int = Field(ge=16, le=4_194_304, description="sequence length [tokens]")
+    global_batch_tokens: float | None = Field(None, gt=0, le=1e10, allow_inf_nan=False,
+                                              description="tokens per optimizer step; default by model size")
+    precision: Literal["bf16", "fp8"] = "bf16"
+    tokens_per_s_per_chip: float = Field(gt=0, le=1e8, allow_inf_nan=False, description="measured [tokens/s/chip]")
+    parallelism: Parallelism | None = Field(None, description="the measured run's layout, as far as known")
+
+    _known_model = field_validator("model")(Workload._known_model.__func__)
+    _batch = model_validator(mode="after")(Workload._batch)
+
+    @property
+    def arch(self) -> ModelArch:
+        """The measured model's architecture."""
+        return models()[self.model].arch if isinstance(self.model, str) else self.model
+
+
 class Delivery(_Section):
     """Planned cumulative owned units by a date."""
 
     date: Day
     units: Units = Field(description="CUMULATIVE units delivered by this date")
+
+
+def _no_unread_file(value: object) -> object:
+    """``deliveries: {file: ...}`` reaches validation only when no scenario file was there to read it against."""
+    if isinstance(value, Mapping) and "file" in value:
+        raise ValueError("a deliveries file is read relative to the scenario file: give the scenario as a file "
+                         "(planner validate FILE), or list the deliveries")
+    return value
+
+
+# a pool's delivery plan: a list, or {file: ...} that planner.loader reads into one before validation
+Deliveries = Annotated[list[Delivery], BeforeValidator(_no_unread_file)]
+
+
+def _deliveries_schema(schema: dict) -> None:
+    """``planner schema``: ``deliveries`` is a list or ``{file: path}`` (CSV or XLSX, read by planner.loader)."""
+    listed = schema.get("properties", {}).get("deliveries")
+    if not isinstance(listed, dict):
+        return
+    as_list = {k: v for k, v in listed.items() if k not in ("title", "description", "default")}
+    as_file = {"type": "object", "additionalProperties": False, "required": ["file"],
+               "properties": {"file": {"type": "string", "minLength": 1,
+                                       "description": "CSV or XLSX with columns date and units (cumulative), "
+                                                      "path relative to the scenario file"}}}
+    schema["properties"]["deliveries"] = {"anyOf": [as_list, as_file], "title": listed.get("title", "Deliveries"),
+                                          "description": "planned CUMULATIVE units by date: a list, or a file"}
+
+
+class Currency(_Section):
+    """A second currency every sum of money is also shown in, beside USD."""
+
+    code: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, three upper-case letters (e.g. CNY)")
+    per_usd: float = Field(gt=0, le=MAX_PER_USD, allow_inf_nan=False,
+                           description="units of this currency per US dollar (e.g. 7.1 CNY per USD)")
+
+    @model_validator(mode="after")
+    def _not_usd(self) -> Currency:
+        if self.code == "USD":
+            raise field_error("code", "money is always shown in USD; name another currency")
+        return self
 
 
 class Cloud(_Section):
@@ -186,12 +252,14 @@ class DeliveryRisk(_Section):
 class Pool(_Section):
     """One chip class at one site."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra=_deliveries_schema)
+
     name: str = Field(min_length=1, max_length=64)
     chip: str = Field(min_length=1, max_length=64)
     site: str = Field("default", min_length=1, max_length=64)
     units: Units = 0
     ordered_units: Units | None = None
-    deliveries: list[Delivery] = Field(default_factory=list, max_length=MAX_DELIVERIES)
+    deliveries: Deliveries = Field(default_factory=list, max_length=MAX_DELIVERIES)
     commissioning_days: float = Field(0.0, ge=0, le=3650, allow_inf_nan=False)
     reserved_fraction: Fraction = 0.0
     parallelism: Parallelism | None = None
@@ -215,6 +283,9 @@ class Pool(_Section):
     fused_attention: bool | None = Field(None, description="fused (Flash) attention available; default: the stack's")
     efficiency: float = Field(1.0, gt=0, le=2, allow_inf_nan=False,
                               description="your own factor on compute rates (e.g. from a benchmark of your cluster)")
+    measured: list[Measured] = Field(default_factory=list, max_length=MAX_MEASURED,
+                                     description="your own throughput measurements on this pool: its efficiency is "
+                                                 "fitted from them (planner/perf/measured.py)")
 
     @model_validator(mode="after")
     def _supply(self) -> Pool:
@@ -230,7 +301,23 @@ class Pool(_Section):
             raise ValueError(f"deliveries reach {last_units} units, more than ordered_units ({self.ordered_units})")
         if self.planned_units == 0 and self.cloud is None:  # cloud.units: 0 says "nothing rented" on purpose
             raise ValueError("pool has no chips: set units, deliveries or cloud")
+        self._read_by_owned_chips()
         return self
+
+    def _read_by_owned_chips(self) -> None:
+        """Refuse a setting of owned chips on a pool that only rents: nothing would read it."""
+        if self.cloud is None or self.units or self.deliveries:
+            return
+        why = "only owned chips (units, deliveries) have it; this pool only rents"
+        for name in ("commissioning_days", "reserved_fraction", "ordered_units", "unit_price_usd"):
+            if name in self.model_fields_set and getattr(self, name):
+                raise field_error(name, f"{why}: a rental is in service, all the job's, and priced by the hour "
+                                        "from cloud.from")
+        risk = self.delivery_risk
+        if risk is not None and risk.shortfall_fraction is not None:
+            raise field_error("delivery_risk.shortfall_fraction",
+                              f"{why}: a rental's slip_days moves its start, a shortfall of rented chips is not "
+                              "modelled")
 
     @property
     def planned_units(self) -> int:
@@ -337,6 +424,8 @@ class Expectation(_Section):
     quantile: Fraction | None = None
     max: float | None = Field(None, allow_inf_nan=False)
     min: float | None = Field(None, allow_inf_nan=False)
+    job: str | None = Field(None, max_length=64, description="with `jobs:`: check this job's metric, not the whole "
+                                                              "portfolio's")
 
     @model_validator(mode="after")
     def _bound(self) -> Expectation:
@@ -356,6 +445,40 @@ class SweepAxis(_Section):
     values: list[float | int | str | bool] = Field(min_length=1, max_length=1000)
 
 
+MAX_JOBS = 32  # jobs sharing one fleet (a lab's portfolio: a flagship, smaller runs, ablations, held inference)
+MAX_POWER_STEPS = 1_000
+
+
+class Job(_Section):
+    """One training job of a portfolio (``jobs:``): chips go to jobs in priority order (1 first)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    workload: Workload
+    priority: int = Field(1, ge=1, le=1_000, description="a lower number gets chips first")
+    start_after: Day | None = Field(None, description="the job takes no chips before this date")
+    deadline: Day | None = Field(None, description="reported against the job's finish dates")
+    pools: list[str] | None = Field(None, min_length=1, max_length=MAX_POOLS,
+                                    description="the pools the job may use (default: all)")
+    strategy: StrategySettings | None = Field(None, description="how the job combines its pools (default: the "
+                                                                "scenario's strategy)")
+
+
+class PowerStep(_Section):
+    """A site's power from ``date`` on (until the next step)."""
+
+    date: Day
+    mw: float = Field(ge=0, le=100_000, allow_inf_nan=False, description="power for IT and cooling [MW]")
+
+
+class Site(_Section):
+    """A site's power over time: the chips in service there draw at most ``power_mw`` (with the PUE)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    pue: float = Field(1.3, ge=1, le=5, allow_inf_nan=False, description="facility power / IT power")
+    power_mw: list[PowerStep] = Field(min_length=1, max_length=MAX_POWER_STEPS,
+                                      description="power from each date on; none before the first date")
+
+
 class Scenario(_Section):
     """A whole scenario file."""
 
@@ -363,7 +486,11 @@ class Scenario(_Section):
     description: str = ""
     start: Day = dt.date(2025, 1, 1)
     horizon_days: float = Field(730.0, gt=0, le=MAX_HORIZON_DAYS, allow_inf_nan=False)
-    workload: Workload
+    workload: Workload | None = Field(None, description="what is trained (one job); or `jobs:`")
+    jobs: list[Job] = Field(default_factory=list, max_length=MAX_JOBS,
+                            description="several jobs sharing the fleet, instead of `workload:`")
+    sites: list[Site] = Field(default_factory=list, max_length=MAX_POOLS,
+                              description="power per site: it gates how many chips can be in service")
     fleet: list[Pool] = Field(min_length=1, max_length=MAX_POOLS)
     chips: list[Chip] = Field(default_factory=list, max_length=256, description="custom chip classes")
     links: list[Link] = Field(default_factory=list, max_length=4096)
@@ -374,9 +501,11 @@ class Scenario(_Section):
     expect: list[Expectation] = Field(default_factory=list, max_length=100)
     sweep: list[SweepAxis] = Field(default_factory=list, max_length=8,
                                    description="the grid `planner sweep` runs when no --set is given")
+    currency: Currency | None = Field(None, description="money is also shown in this currency, beside USD")
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
+        self._check_jobs()
         builtin = set(chips())
         custom: set[str] = set()
         for i, c in enumerate(self.chips):
@@ -396,14 +525,23 @@ class Scenario(_Section):
                 raise field_error(f"fleet[{i}].name", f"{p.name!r} is a column of the report's tables; reserved "
                                                       f"names: {', '.join(RESERVED_POOL_NAMES)}")
             names.add(p.name)
-            if self.workload.precision == "fp8" and self.chip(p.chip).fp8_tflops is None:
-                raise field_error(f"fleet[{i}].chip", f"{p.chip} has no FP8 support but workload.precision is fp8")
+            for where, w in self.workloads():
+                if w.precision == "fp8" and self.chip(p.chip).fp8_tflops is None:
+                    raise field_error(f"fleet[{i}].chip", f"{p.chip} has no FP8 support but {where}.precision is fp8")
             if p.parallelism is not None:
                 self._check_pins(i, p.parallelism)
+            for j, m in enumerate(p.measured):
+                self._check_measured(f"fleet[{i}].measured[{j}]", p.chip, m)
+        owned = {p.chip for p in self.fleet if p.units or p.deliveries}
         for chip_id in self.costs.unit_price_usd:
             if chip_id not in known:
                 raise field_error(f"costs.unit_price_usd.{clip(chip_id, 64)}",
                                   f"unknown chip {clip(chip_id)!r}; known: {', '.join(sorted(known))}")
+            if chip_id not in owned:
+                raise field_error(f"costs.unit_price_usd.{clip(chip_id, 64)}",
+                                  f"no pool owns {clip(chip_id)!r} chips (units or deliveries), so nothing reads "
+                                  "its price")
+        self._check_reliability_read()
         self._check_links_and_mode()
         reach = sum(p.planned_units for p in self.fleet)
         if reach == 0:
@@ -416,6 +554,61 @@ class Scenario(_Section):
             raise field_error("horizon_days", f"start {self.start} plus {self.horizon_days:g} days runs past "
                                               f"{LAST_DAY}")
         return self
+
+    def workloads(self) -> list[tuple[str, Workload]]:
+        """(field path, workload) of every job: ``workload``, or each of ``jobs``."""
+        if self.workload is not None:
+            return [("workload", self.workload)]
+        return [(f"jobs[{i}].workload", j.workload) for i, j in enumerate(self.jobs)]
+
+    def _check_jobs(self) -> None:
+        """``workload`` or ``jobs``, not both; job names unique; the pools and sites named exist."""
+        if self.workload is not None and self.jobs:
+            raise field_error("jobs", "give `workload` (one job) or `jobs` (several), not both")
+        if self.workload is None and not self.jobs:
+            raise field_error("workload", "Field required (or `jobs:` with one or more jobs)")
+        pools = {p.name for p in self.fleet}
+        names: set[str] = set()
+        for i, j in enumerate(self.jobs):
+            if j.name in names:
+                raise field_error(f"jobs[{i}].name", f"job name {j.name!r} is used twice")
+            names.add(j.name)
+            for k, name in enumerate(j.pools or []):
+                if name not in pools:
+                    raise field_error(f"jobs[{i}].pools[{k}]",
+                                      f"no pool is named {clip(name)!r}; pools: {', '.join(sorted(pools))}")
+            if j.start_after is not None and not self.start <= j.start_after:
+                raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is before the scenario's start "
+                                                            f"{self.start}")
+        for i, e in enumerate(self.expect):
+            if e.job is not None and e.job not in names:
+                known = ", ".join(sorted(names)) or "none: the scenario has one job (`workload:`)"
+                raise field_error(f"expect[{i}].job", f"no job is named {clip(e.job)!r}; jobs: {known}")
+        sites = {p.site for p in self.fleet}
+        seen: set[str] = set()
+        for i, site in enumerate(self.sites):
+            if site.name not in sites:
+                raise field_error(f"sites[{i}].name",
+                                  f"no pool is at site {clip(site.name)!r}; sites: {', '.join(sorted(sites))}")
+            if site.name in seen:
+                raise field_error(f"sites[{i}].name", f"site {site.name!r} is given twice")
+            seen.add(site.name)
+            dates = [s.date for s in site.power_mw]
+            for k in range(1, len(dates)):
+                if dates[k] <= dates[k - 1]:
+                    raise field_error(f"sites[{i}].power_mw[{k}].date",
+                                      f"{dates[k]} is not after the step before it ({dates[k - 1]})")
+
+    def _check_reliability_read(self) -> None:
+        """Failure settings with ``reliability.enabled: false`` are refused: no failure is drawn to read them."""
+        if self.reliability.enabled:
+            return
+        why = "is not read: reliability.enabled is false, so no failure is drawn"
+        if self.reliability.mtbf_chip_days is not None:
+            raise field_error("reliability.mtbf_chip_days", why)
+        for i, p in enumerate(self.fleet):
+            if p.mtbf_chip_days is not None:
+                raise field_error(f"fleet[{i}].mtbf_chip_days", why)
 
     def _check_links_and_mode(self) -> None:
         """Links join two different sites that pools use, once per pair; a mode has what it needs."""
@@ -454,9 +647,30 @@ class Scenario(_Section):
         if len(self.fleet) < 2 and self.links:
             raise field_error("links", "links join sites of a fleet with two or more pools")
 
+    def _check_measured(self, where: str, chip_id: str, m: Measured) -> None:
+        """A measured row the pool's chip can have run: FP8 only on FP8 chips, pins the model takes, MFU <= 1."""
+        from .perf.measured import pin_problem
+        from .perf.params import model_flops_per_token
+
+        chip = self.chip(chip_id)
+        if m.precision == "fp8" and chip.fp8_tflops is None:
+            raise field_error(f"{where}.precision", f"{chip_id} has no FP8 support")
+        problem = pin_problem(m.arch, m.seq_len, m.parallelism) if m.parallelism is not None else None
+        if problem is not None:
+            raise field_error(f"{where}.parallelism.{problem[0]}", problem[1])
+        ceiling = chip.peak_flops(m.precision) / model_flops_per_token(m.arch, m.seq_len)
+        if m.tokens_per_s_per_chip > ceiling:
+            raise field_error(f"{where}.tokens_per_s_per_chip",
+                              f"{m.tokens_per_s_per_chip:,.6g} tokens/s per chip is more than the chip's dense peak "
+                              f"can compute for this model ({ceiling:,.0f}): per chip, not per pool?")
+
     def _check_pins(self, i: int, pins: Parallelism) -> None:
         """Pinned degrees the model cannot take (the search would find no layout, or a wrong one)."""
-        a, w = self.workload.arch, self.workload
+        for _where, w in self.workloads():
+            self._check_pins_for(i, pins, w)
+
+    def _check_pins_for(self, i: int, pins: Parallelism, w: Workload) -> None:
+        a = w.arch
         where = f"fleet[{i}].parallelism"
         if pins.tp and a.heads % pins.tp:
             raise field_error(f"{where}.tp", f"tp={pins.tp} does not divide the {a.heads} attention heads")

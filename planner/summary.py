@@ -78,11 +78,12 @@ class ExpectationResult:
     min: float | None = None
     value: float | None = None
     passed: bool = False
+    job: str | None = None  # with `jobs:`: the job whose metric was checked (None: the whole scenario)
 
     def to_json(self) -> dict[str, Any]:
-        """metric, quantile, max, min (each only when set), value, passed."""
+        """metric, quantile, max, min, job (each only when set), value, passed."""
         out: dict[str, Any] = {"metric": self.metric}
-        for k in ("quantile", "max", "min"):
+        for k in ("quantile", "max", "min", "job"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
         out["value"] = self.value
@@ -93,7 +94,7 @@ class ExpectationResult:
     def from_json(cls, d: Mapping[str, Any]) -> ExpectationResult:
         """From one entry of summary.json ``expectations``."""
         return cls(metric=str(d.get("metric", "?")), quantile=d.get("quantile"), max=d.get("max"), min=d.get("min"),
-                   value=d.get("value"), passed=bool(d.get("passed", False)))
+                   value=d.get("value"), passed=bool(d.get("passed", False)), job=d.get("job"))
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,68 @@ class Costs:
                    tuple(PoolCosts.from_json(p) for p in _list(d.get("pools")) if isinstance(p, Mapping)))
 
 
+@dataclass(frozen=True)
+class CurrencyRate:
+    """The scenario's second currency (``currency:``): its ISO 4217 code and units per US dollar."""
+
+    code: str
+    per_usd: float
+
+    def convert(self, usd: float | None) -> float | None:
+        """A sum in USD in this currency (None stays None)."""
+        x = num(usd)
+        return None if x is None else x * self.per_usd
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"code": "CNY", "per_usd": 7.1}``."""
+        return {"code": self.code, "per_usd": self.per_usd}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CurrencyRate | None:
+        """From summary.json ``currency`` (None when it has no code or no usable rate)."""
+        rate = num(d.get("per_usd"))
+        code = d.get("code")
+        return cls(str(code), rate) if isinstance(code, str) and rate is not None and rate > 0 else None
+
+
 def _optional(d: Mapping[str, Any], key: str, read):
     value = d.get(key)
     return read(value) if isinstance(value, Mapping) else None
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One job of a portfolio (``jobs:``): its own metrics and finish dates, and its deadline when it has one."""
+
+    name: str
+    priority: int
+    summary: Summary  # the job's metrics, finish dates, strategy and pools, as a one-job summary
+    deadline: str | None = None  # ISO date
+    deadline_probability: float | None = None  # share of replications that finish by the end of the deadline day
+
+    def to_json(self) -> dict[str, Any]:
+        """name, priority, metrics, finish_date, training and waiting days, strategy, pools used, deadline."""
+        s = self.summary
+        out: dict[str, Any] = {"name": self.name, "priority": self.priority, "metrics": s.metrics_json()}
+        if s.finish_date is not None:
+            out["finish_date"] = s.finish_date.to_json()
+        for k in ("training_days", "waiting_days"):
+            if getattr(s, k) is not None:
+                out[k] = getattr(s, k).to_json()
+        if s.strategy is not None:
+            out["strategy"] = s.strategy.to_json()
+        if s.limits:
+            out["limits"] = list(s.limits)
+        if self.deadline is not None:
+            out["deadline"] = self.deadline
+            out["deadline_probability"] = self.deadline_probability
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> JobSummary:
+        """From one entry of summary.json ``jobs``."""
+        return cls(name=str(d.get("name") or ""), priority=int(d.get("priority") or 1), summary=Summary.from_json(d),
+                   deadline=d.get("deadline"), deadline_probability=d.get("deadline_probability"))
 
 
 @dataclass(frozen=True)
@@ -219,6 +279,9 @@ class Summary:
     waiting_days: Stat | None = None
     pools_used: dict[str, int] | None = None  # "pool + pool" -> replications
     costs: Costs | None = None
+    currency: CurrencyRate | None = None  # the scenario's second currency, when it has one
+    jobs: tuple[JobSummary, ...] = ()  # with ``jobs:``: each job's own figures
+    power_wait_chip_days: Stat | None = None  # with ``sites:``: chip-days delivered chips waited for power
 
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
@@ -259,7 +322,11 @@ class Summary:
                 "training_days": self.training_days.to_json() if self.training_days is not None else None,
                 "waiting_days": self.waiting_days.to_json() if self.waiting_days is not None else None,
                 "pools_used": dict(self.pools_used) if self.pools_used is not None else None,
-                "costs": self.costs.to_json() if self.costs is not None else None}
+                "costs": self.costs.to_json() if self.costs is not None else None,
+                "currency": self.currency.to_json() if self.currency is not None else None,
+                "jobs": [j.to_json() for j in self.jobs] if self.jobs else None,
+                "power_wait_chip_days": (self.power_wait_chip_days.to_json()
+                                         if self.power_wait_chip_days is not None else None)}
         out.update({k: v for k, v in tail.items() if v is not None})
         return out
 
@@ -286,6 +353,9 @@ class Summary:
             waiting_days=_optional(d, "waiting_days", Stat.from_json),
             pools_used=dict(pools_used) if isinstance(pools_used, Mapping) else None,
             costs=_optional(d, "costs", Costs.from_json),
+            currency=_optional(d, "currency", CurrencyRate.from_json),
+            jobs=tuple(JobSummary.from_json(j) for j in _list(d.get("jobs")) if isinstance(j, Mapping)),
+            power_wait_chip_days=_optional(d, "power_wait_chip_days", Stat.from_json),
         )
 
 

@@ -12,10 +12,11 @@ PKG = Path(__file__).resolve().parent.parent / "planner"
 
 # layers from the bottom up; a module may import its own layer and those below, never above
 LAYERS = [
-    {"units", "errors", "fmt", "validation", "yamlio", "stats", "data", "kinds", "escape", "ownership"},
+    {"units", "errors", "fmt", "validation", "yamlio", "stats", "data", "kinds", "escape", "ownership", "deadline"},
     {"arch", "catalog", "metrics", "perf", "summary"},
-    {"plan", "scenario"},
+    {"plan", "scenario", "deliveries_file"},
     {"loader", "results", "costs", "bridge", "edits", "strategy", "whatif"},
+    {"cashflow"},
     {"sim", "calibrate", "budget"},
     {"api", "report"},
     {"decide"},

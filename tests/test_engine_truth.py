@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from planner import api
 from planner.bridge import layout_planners
+from planner.perf import wholerun
+from planner.sim.portfolio import job_scenario, ordered_jobs
 from planner.loader import from_dict, load_scenario
 from planner.sim import replication as rep
 from planner.sim.engine import TrainingJob
@@ -106,6 +108,8 @@ def test_the_fast_path_and_the_named_steps_give_the_same_run(path):
     the end of the restart: sequential on the seed scenario lost 6,956 of 7,292 failures' worth of nothing.
     """
     s = load_scenario(path)
+    if s.jobs:  # a portfolio: its first job runs as the engine runs one job
+        s = job_scenario(s, ordered_jobs(s)[0])
     modes = ["single", "sequential"] if len(s.fleet) > 1 else [s.strategy.mode]
     for mode in modes:
         d = s.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -258,9 +262,12 @@ def test_quantiles_beyond_the_finish_probability_are_never():
     times = [100.0, 110.0, None, float("nan")]
     assert math.isinf(time_quantile(times, 0.9))
     assert time_quantile(times, 0.1) == pytest.approx(103.0)
-    d = _with(RAMP, horizon_days=232, strategy__mode="single")
-    d["expect"] = [{"metric": "time_to_train_days", "quantile": 0.9, "max": 231}]
-    d["simulation"] = {"seed": 42, "replications": 8, "model_error": "on"}
+    d = _with(RAMP, horizon_days=900, strategy__mode="single")
+    d["simulation"] = {"seed": 42, "replications": 8, "model_error": "off"}  # replications differ by failures
+    days = sorted(api.simulate(from_dict(d)).replications["time_to_train_days"])
+    # a horizon that 6 of the 8 replications reach (what happens before it does not depend on it)
+    d["horizon_days"] = (days[5] + days[6]) / 2
+    d["expect"] = [{"metric": "time_to_train_days", "quantile": 0.9, "max": d["horizon_days"] - 1}]
     summary = api.simulate(from_dict(d)).summary
     prob = summary.finish_probability
     assert 0 < prob < 0.9
@@ -351,7 +358,7 @@ def test_a_checkpoint_after_a_window_boundary_saves_its_whole_cycle():
     ctx = Context(s, layout_planners(s))
     (seq,) = options(ctx, "sequential")[0]
     plan = seq.plan({"a": 256, "b": 0})
-    rate_h = plan.tokens_per_s * 3600
+    rate_h = plan.tokens_per_s * 3600 * wholerun.productive_fraction()  # the productive share of training time
     restart_h = ctx.restart_hours({"a": plan.units_used})
     train_h = 2e11 / rate_h
     expected_h = restart_h + math.floor(train_h) * 1.1 + (train_h - math.floor(train_h))  # 1 h cycles, 6 min writes

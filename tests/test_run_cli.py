@@ -25,9 +25,10 @@ def _check_report(out: Path) -> dict:
     assert {"scenario", "planner_version", "seed", "replications", "metrics", "expectations"} <= set(summary)
     sched = pd.read_csv(out / "schedule.csv")
     assert len(sched) > 0
-    assert list(sched.columns) == SCHEDULE_COLUMNS
+    jobs = ["job"] if summary.get("jobs") else []  # a portfolio's tables say which job a row is of
+    assert list(sched.columns) == SCHEDULE_COLUMNS + jobs
     events = pd.read_csv(out / "events.csv", keep_default_na=False)
-    assert list(events.columns) == EVENT_COLUMNS
+    assert list(events.columns) == EVENT_COLUMNS + jobs
     assert set(events["event"]) <= set(EVENT_KINDS), set(events["event"]) - set(EVENT_KINDS)
     assert "finish" in set(events["event"]) or summary["metrics"]["finish_probability"] < 1
     assert "<html" in (out / "report.html").read_text(encoding="utf-8").lower()

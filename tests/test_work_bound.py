@@ -170,9 +170,9 @@ def test_workers_are_capped_at_the_cores(cli, make_scenario, monkeypatch, tmp_pa
     seen = []
     real = planner.sim.parallel.map_local
 
-    def spy(fn, context, items, workers=None, progress=None):
+    def spy(fn, context, items, workers=None, progress=None, **kw):
         seen.append(workers)
-        return real(fn, context, items, workers=workers, progress=progress)
+        return real(fn, context, items, workers=workers, progress=progress, **kw)
 
     monkeypatch.setattr(planner.sim.parallel, "map_local", spy)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)

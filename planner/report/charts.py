@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from ..escape import html as _label
 from ..escape import plotly_text
+from ..fmt import num
 from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
 from ..stats import NEVER
@@ -191,13 +192,66 @@ def tokens_figure(
 # ---------------------------------------------------------------- (c) cost
 
 
-def cost_figure(schedule: pd.DataFrame | None) -> go.Figure:
-    """Cumulative committed spend per pool over time, stacked."""
+def cost_figure(schedule: pd.DataFrame | None, cashflow: pd.DataFrame | None = None) -> go.Figure:
+    """Cumulative committed spend per pool over time, stacked.
+
+    With the run's cash flow (planner/cashflow.py) the curve runs month by month to the last committed month (a
+    reservation to the end of its term), so it ends at the committed total; the daily schedule alone stops at
+    the job's end.
+    """
     title = "Committed spend by pool (stacked)"
+    if _usable(cashflow, "month", "pool", "committed_usd"):
+        ends = pd.to_datetime(cashflow["month"] + "-01") + pd.offsets.MonthEnd(0)
+        monthly = cashflow.assign(date=ends).groupby(["date", "pool"], sort=True)["committed_usd"].sum()
+        wide = monthly.unstack("pool").fillna(0.0).cumsum()
+        colors = pool_colors(schedule, cashflow)
+        fig = new_figure()
+        for pool in [p for p in colors if p in wide.columns]:
+            fig.add_trace(go.Scatter(x=wide.index, y=wide[pool], name=_label(pool), mode="lines", stackgroup="one",
+                                     line=dict(width=0.5, color=colors[pool]), legendgroup=_label(pool)))
+        fig.update_layout(title=title + ", cumulative at each month's end, to the end of every reservation",
+                          yaxis_title="USD", yaxis_tickprefix="$", yaxis_tickformat=",.3s", **_LAYOUT)
+        return fig
     if not _usable(schedule, "date", "pool", "cost_usd"):
         return empty_figure(title)
     fig = _stacked_area(schedule, "cost_usd", pool_colors(schedule))
-    fig.update_layout(title=title, yaxis_title="USD", yaxis_tickprefix="$", **_LAYOUT)
+    fig.update_layout(title=title, yaxis_title="USD", yaxis_tickprefix="$", yaxis_tickformat=",.3s", **_LAYOUT)
+    return fig
+
+
+KIND_LABELS = {"purchase": "owned chips (amortized)", "reservation": "reservation", "on_demand": "on demand",
+               "energy": "energy"}
+_KIND_PATTERNS = {"purchase": "", "reservation": "/", "on_demand": "x", "energy": "."}
+
+
+def cashflow_figure(cashflow: pd.DataFrame | None, currency: tuple[str, float] | None = None) -> go.Figure:
+    """Committed spend per month, stacked by pool and kind, with the cash paid each month as a line.
+
+    ``currency``: (ISO code, units per USD), shown in the hover beside USD.
+    """
+    title = "Cash flow by month: committed (stacked by pool and kind) and paid (line)"
+    if not _usable(cashflow, "month", "pool", "kind", "committed_usd", "paid_usd"):
+        return empty_figure(title)
+    colors = pool_colors(cashflow)
+    months = sorted(cashflow["month"].astype(str).unique())
+    x = pd.to_datetime(pd.Series(months) + "-01")
+    fig = new_figure()
+    extra = f"<br>%{{customdata:,.0f}} {_label(currency[0])}" if currency else ""
+    for (pool, kind), rows in cashflow.groupby(["pool", "kind"], sort=False):
+        by_month = rows.groupby("month")["committed_usd"].sum().reindex(months, fill_value=0.0)
+        name = f"{_label(pool)}: {KIND_LABELS.get(kind, _label(kind))}"
+        fig.add_trace(go.Bar(
+            x=x, y=by_month.values, name=name, legendgroup=_label(pool),
+            marker=dict(color=colors.get(str(pool)), pattern=dict(shape=_KIND_PATTERNS.get(kind, ""))),
+            customdata=by_month.values * currency[1] if currency else None,
+            hovertemplate=f"{name}<br>$%{{y:,.0f}}{extra}<extra></extra>"))
+    paid = cashflow.groupby("month")["paid_usd"].sum().reindex(months, fill_value=0.0)
+    fig.add_trace(go.Scatter(x=x, y=paid.values, name="paid (all pools)", mode="lines+markers",
+                             line=dict(color="#333", dash="dot"),
+                             customdata=paid.values * currency[1] if currency else None,
+                             hovertemplate=f"paid<br>$%{{y:,.0f}}{extra}<extra></extra>"))
+    fig.update_layout(title=title, barmode="stack", yaxis_title="USD per month", yaxis_tickprefix="$",
+                      yaxis_tickformat=",.3s", **{**_LAYOUT, "hovermode": "closest"})
     return fig
 
 
@@ -391,6 +445,218 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
     return fig
 
 
+# ---------------------------------------------------------------- a portfolio of jobs (``jobs:``), site power
+
+
+def job_colors(names: list[str]) -> dict[str, str]:
+    """A stable colour per job, in the order given (priority order)."""
+    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+
+
+def _job_order(summary: Summary | None, schedule: pd.DataFrame | None = None) -> list[str]:
+    """Job names in priority order (then as listed); the schedule's order for a summary without jobs."""
+    jobs = list(summary.jobs) if summary is not None else []
+    if jobs:
+        return [j.name for _i, j in sorted(enumerate(jobs), key=lambda ij: (ij[1].priority, ij[0]))]
+    if _usable(schedule, "job"):
+        return list(dict.fromkeys(schedule["job"].astype(str)))
+    return []
+
+
+def _first_training_day(schedule: pd.DataFrame | None, job: str) -> pd.Timestamp | None:
+    if not _usable(schedule, "job", "date", "units_in_training"):
+        return None
+    rows = schedule[(schedule["job"].astype(str) == job) & (pd.to_numeric(schedule["units_in_training"],
+                                                                          errors="coerce") > 0)]
+    when = _dates(rows["date"]).min() if len(rows) else None
+    return None if when is None or pd.isna(when) else when
+
+
+def job_timeline_figure(summary: Summary | None, schedule: pd.DataFrame | None = None, start: Any = None,
+                        horizon_days: float | None = None) -> go.Figure:
+    """The portfolio's jobs as a Gantt chart: a bar per job from its first training day to its P50 finish.
+
+    The first training day is the start plus the job's waiting days (P50 over the replications; replication
+    0's schedule when the summary has none). A lighter band with end ticks spans the P10-P90 finish (to the
+    horizon's end when P90 is never); a red tick marks the deadline, labelled with the chance of meeting it.
+    """
+    title = "Jobs: training from the first day to the P50 finish, P10-P90 finish band, deadline"
+    jobs = {j.name: j for j in (summary.jobs if summary is not None else ())}
+    names = _job_order(summary)
+    if not names or start is None:
+        return empty_figure(title, "no jobs")
+    t0 = pd.Timestamp(start)
+    end = t0 + pd.Timedelta(days=float(horizon_days)) if num(horizon_days) is not None else None
+    colors = job_colors(names)
+    fig = new_figure()
+    for name in names:
+        job, label, color = jobs[name], _label(name), colors[name]
+        waited = job.summary.waiting_days.at("p50") if job.summary.waiting_days is not None else None
+        first = t0 + pd.Timedelta(days=waited) if waited is not None else _first_training_day(schedule, name)
+        fd = job.summary.finish_date or FinishDates()
+        p10, p50, p90 = (pd.Timestamp(d) if d and d != NEVER else None for d in (fd.p10, fd.p50, fd.p90))
+        if first is not None and (p50 is not None or end is not None):
+            stop = p50 if p50 is not None else end
+            fig.add_trace(go.Scatter(
+                x=[first, stop], y=[label, label], mode="lines", line=dict(color=color, width=22),
+                name=label, legendgroup=label, showlegend=False,
+                hovertemplate=(f"<b>{label}</b><br>training from {first.date().isoformat()}<br>P50 finish "
+                               f"{p50.date().isoformat() if p50 is not None else NEVER}<extra></extra>")))
+        if p10 is not None:
+            hi = p90 if p90 is not None else end
+            if hi is not None:
+                band = f"P10 {p10.date().isoformat()} – P90 {p90.date().isoformat() if p90 is not None else NEVER}"
+                fig.add_trace(go.Scatter(
+                    x=[p10, hi], y=[label, label], mode="lines+markers", opacity=0.45,
+                    line=dict(color=color, width=8, dash="solid" if p90 is not None else "dot"),
+                    marker=dict(symbol="line-ns-open", size=18, line=dict(width=3, color=color)),
+                    name=f"{label}: finish P10-P90", legendgroup=label, showlegend=False,
+                    hovertemplate=f"<b>{label}</b><br>finish {band}<extra></extra>"))
+        if job.deadline:
+            when = pd.Timestamp(job.deadline)
+            p = job.deadline_probability
+            met = f"{float(p) * 100:.1f} %" if p is not None else "?"
+            fig.add_trace(go.Scatter(
+                x=[when], y=[label], mode="markers",
+                marker=dict(symbol="line-ns", size=34, line=dict(width=3, color="#c62828"), color="#c62828"),
+                name="deadline", legendgroup="deadline", showlegend=False,
+                hovertemplate=(f"<b>{label}</b><br>deadline {when.date().isoformat()}<br>met in {met} of the "
+                               "replications<extra></extra>")))
+            fig.add_annotation(x=when, y=label, text=f"deadline {when.date().isoformat()}: {met}", showarrow=False,
+                               xanchor="left", yanchor="bottom", xshift=4, yshift=8,
+                               font=dict(color="#c62828", size=11), bgcolor="rgba(255,255,255,0.85)")
+    fig.update_layout(title=title, **{**_LAYOUT, "hovermode": "closest",
+                                      "height": max(220, 110 + 70 * len(names))})
+    fig.update_yaxes(autorange="reversed", title=None, type="category")
+    fig.update_xaxes(type="date")
+    return fig
+
+
+def chips_by_job_figure(schedule: pd.DataFrame | None, order: list[str] | None = None) -> go.Figure:
+    """Chips in training by job over time (stacked areas): the schedule's units_in_training summed by job and date."""
+    title = "Chips in training by job (stacked)"
+    if not _usable(schedule, "job", "date", "units_in_training"):
+        return empty_figure(title, "no jobs")
+    data = schedule.assign(_date=_dates(schedule["date"]), _job=schedule["job"].astype(str),
+                           _units=pd.to_numeric(schedule["units_in_training"], errors="coerce").fillna(0.0))
+    wide = data.pivot_table(index="_date", columns="_job", values="_units", aggfunc="sum", sort=True).fillna(0.0)
+    names = [n for n in (order or []) if n in wide.columns] + [n for n in wide.columns if n not in (order or [])]
+    colors = job_colors(names)
+    fig = new_figure()
+    for name in names:
+        label = _label(name)
+        fig.add_trace(go.Scatter(x=wide.index, y=wide[name], name=label, mode="lines", stackgroup="one",
+                                 line=dict(width=0.5, color=colors[name]), legendgroup=label,
+                                 hovertemplate=f"{label}: %{{y:,.0f}} chips<extra></extra>"))
+    fig.update_layout(title=title, yaxis_title="chips in training", **_LAYOUT)
+    return fig
+
+
+def site_power_table(schedule: pd.DataFrame | None, inputs: dict | None) -> pd.DataFrame:
+    """Each powered site (``sites:``) by day: usable chips delivered, chips in service, and what its power runs.
+
+    Columns date, site, delivered_usable (delivered chips less each pool's reserved share), in_service and
+    power_allows (the site's power over the power one usable chip takes, planner/sim/power.py; empty when the
+    site's pools take different power per chip). A portfolio's schedule has a row per job: the fleet's figure of
+    a day and pool is the largest any job's row shows (the first job in priority order sees the whole fleet).
+    """
+    cols = ["date", "site", "delivered_usable", "in_service", "power_allows"]
+    sites = [s for s in (inputs or {}).get("sites") or [] if isinstance(s, dict) and s.get("power_mw")]
+    if not sites or not _usable(schedule, "date", "pool", "units_delivered", "units_in_service"):
+        return pd.DataFrame(columns=cols)
+    fleet = {str(p.get("name")): p for p in (inputs or {}).get("fleet") or [] if isinstance(p, dict)}
+    per_pool = schedule.assign(_date=_dates(schedule["date"]), pool=schedule["pool"].astype(str)).groupby(
+        ["_date", "pool"], sort=True)[["units_delivered", "units_in_service"]].max().reset_index()
+    watts = _watts_per_chip(inputs)
+    frames = []
+    for site in sites:
+        name = str(site.get("name"))
+        pools = [p for p, spec in fleet.items() if str(spec.get("site", "default")) == name]
+        rows = per_pool[per_pool["pool"].isin(pools)]
+        if rows.empty:
+            continue
+        keep = rows["pool"].map(lambda p: 1.0 - float(fleet[p].get("reserved_fraction") or 0.0))
+        delivered = pd.to_numeric(rows["units_delivered"], errors="coerce").fillna(0.0)
+        owned = ~rows["pool"].map(lambda p: bool(fleet[p].get("cloud")))
+        # an owned pool's deliveries are cumulative; a rental's fall at its end
+        delivered = delivered.where(~owned, delivered.groupby(rows["pool"]).cummax())
+        rows = rows.assign(delivered_usable=np.floor(delivered * keep + 1e-9))
+        daily = rows.groupby("_date", sort=True)[["delivered_usable", "units_in_service"]].sum()
+        per_chip = {watts.get((p, name)) for p in pools}
+        cap = pd.Series(np.nan, index=daily.index)
+        if len(per_chip) == 1 and None not in per_chip:
+            w = per_chip.pop()
+            for step in sorted(site["power_mw"], key=lambda s: str(s.get("date"))):
+                when, mw = pd.Timestamp(step.get("date")), num(step.get("mw"))
+                if mw is not None:
+                    cap[cap.index >= when] = np.floor(mw * 1e6 / w + 1e-9)
+            cap = cap.fillna(0.0)
+        frames.append(pd.DataFrame({"date": daily.index, "site": name,
+                                    "delivered_usable": daily["delivered_usable"].to_numpy(),
+                                    "in_service": daily["units_in_service"].to_numpy(),
+                                    "power_allows": cap.to_numpy()}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def _watts_per_chip(inputs: dict | None) -> dict[tuple[str, str], float]:
+    """(pool, site) -> site power one usable chip of the pool takes [W] (planner/sim/power.py); {} when unknown."""
+    try:
+        from ..scenario import Scenario
+        from ..sim.power import watts_per_usable_chip
+
+        scenario = Scenario.model_validate(inputs)
+        out = {}
+        for site in scenario.sites:
+            for pool in scenario.fleet:
+                if pool.site == site.name:
+                    out[(pool.name, site.name)] = watts_per_usable_chip(scenario, pool.name, site)
+        return out
+    except Exception:  # noqa: BLE001 - inputs of another version: the chart leaves the power line out
+        return {}
+
+
+def site_power_figure(power: pd.DataFrame | None) -> go.Figure:
+    """Per powered site: usable chips delivered against chips in service, and the chips its power can run."""
+    title = "Site power: usable chips delivered, chips in service, and the chips the power can run"
+    if not _usable(power, "date", "site", "delivered_usable", "in_service"):
+        return empty_figure(title, "no powered sites")
+    fig = new_figure()
+    sites = list(dict.fromkeys(power["site"].astype(str)))
+    for i, site in enumerate(sites):
+        rows = power[power["site"].astype(str) == site]
+        label, color = _label(site), _PALETTE[i % len(_PALETTE)]
+        x = _dates(rows["date"])
+        fig.add_trace(go.Scatter(x=x, y=rows["delivered_usable"], name=f"{label}: delivered (usable)", mode="lines",
+                                 line=dict(color=color, dash="dash", width=2), line_shape="hv", legendgroup=label))
+        fig.add_trace(go.Scatter(x=x, y=rows["in_service"], name=f"{label}: in service", mode="lines",
+                                 line=dict(color=color, width=0.5), fill="tozeroy", line_shape="hv",
+                                 legendgroup=label))
+        if "power_allows" in rows and rows["power_allows"].notna().any():
+            fig.add_trace(go.Scatter(x=x, y=rows["power_allows"], name=f"{label}: power runs at most", mode="lines",
+                                     line=dict(color="#c62828", dash="dot", width=2), line_shape="hv",
+                                     legendgroup=label))
+    fig.update_layout(title=title, yaxis_title="chips", **_LAYOUT)
+    return fig
+
+
+def portfolio_figures(result: RunResult) -> dict[str, go.Figure]:
+    """The portfolio's and the sites' charts for the report's first screen, keyed by a short name.
+
+    ``jobs_timeline`` and ``jobs_chips`` with ``jobs:``; ``site_power`` with ``sites:`` power. Empty for a one-job
+    run without site power.
+    """
+    out: dict[str, go.Figure] = {}
+    s = result.summary
+    if s.jobs:
+        out["jobs_timeline"] = job_timeline_figure(s, result.schedule, result.start,
+                                                   (result.inputs or {}).get("horizon_days"))
+        out["jobs_chips"] = chips_by_job_figure(result.schedule, _job_order(s))
+    power = site_power_table(result.schedule, result.inputs)
+    if len(power):
+        out["site_power"] = site_power_figure(power)
+    return out
+
+
 # ---------------------------------------------------------------- all at once
 
 
@@ -469,6 +735,21 @@ def cost_histogram_figure(replications: pd.DataFrame | None) -> go.Figure:
     return fig
 
 
+def _rate(summary: Summary | None) -> tuple[str, float] | None:
+    c = getattr(summary, "currency", None)
+    return (c.code, c.per_usd) if c is not None else None
+
+
+def _after(items: dict, key: str, new_key: str, value) -> dict:
+    """``items`` with ``new_key: value`` right after ``key``."""
+    out = {}
+    for k, v in items.items():
+        out[k] = v
+        if k == key:
+            out[new_key] = value
+    return out
+
+
 def result_figures(result: RunResult) -> dict[str, go.Figure]:
     """Every chart of a run, keyed by a short name, in display order (replications only when there are several)."""
     t0 = result.start
@@ -477,10 +758,12 @@ def result_figures(result: RunResult) -> dict[str, go.Figure]:
         "capacity": capacity_figure(result.schedule, result.plan),
         "tokens": tokens_figure(result.schedule, result.events, finish_band=(dates.p10, dates.p90)),
         "contribution": contribution_figure(result.schedule),
-        "cost": cost_figure(result.schedule),
+        "cost": cost_figure(result.schedule, getattr(result, "cashflow", None)),
         "timeline": timeline_figure(result.layouts, result.events, start=t0),
         "interruptions": interruptions_figure(result.events, start=t0),
     }
+    if _usable(getattr(result, "cashflow", None), "month"):  # runs written before the cash flow have none
+        figures = _after(figures, "cost", "cashflow", cashflow_figure(result.cashflow, _rate(result.summary)))
     if result.links is not None and len(result.links) and result.links["tb"].sum() > 0:
         figures["links"] = link_figure(result.links)
     if result.replications is not None and len(result.replications) > 1:
@@ -504,10 +787,12 @@ def result_figure_builders(result: RunResult) -> dict[str, Callable[[], go.Figur
         "capacity": lambda: capacity_figure(result.schedule, result.plan),
         "tokens": lambda: tokens_figure(result.schedule, result.events, finish_band=(dates.p10, dates.p90)),
         "contribution": lambda: contribution_figure(result.schedule),
-        "cost": lambda: cost_figure(result.schedule),
+        "cost": lambda: cost_figure(result.schedule, getattr(result, "cashflow", None)),
         "timeline": lambda: timeline_figure(result.layouts, result.events, start=t0),
         "interruptions": lambda: interruptions_figure(result.events, start=t0),
     }
+    if _usable(getattr(result, "cashflow", None), "month"):
+        builders = _after(builders, "cost", "cashflow", lambda: cashflow_figure(result.cashflow, _rate(result.summary)))
     if result.links is not None and len(result.links) and result.links["tb"].sum() > 0:
         builders["links"] = lambda: link_figure(result.links)
     if result.replications is not None and len(result.replications) > 1:

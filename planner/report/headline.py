@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import models
-from ..fmt import fmt_si, fmt_usd, num
+from ..catalog import chips, models
+from ..fmt import fmt_si, fmt_usd, fmt_usd_and, num
 from ..metrics import METRICS, fmt_value
 from ..stats import NEVER
-from ..summary import Stat, Summary
+from ..summary import JobSummary, Stat, Summary
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def headline_items(summary: Summary) -> list[Headline]:
             detail = f"of {summary.replications} replication(s)"
         value = summary.value(key)
         shown = NEVER if key == "time_to_train_days" and value is None else fmt_value(key, value)
+        if key == "cost_usd" and value is not None:
+            shown = money(summary, value)
         out.append(Headline(key, label, shown, detail))
         if key == "time_to_train_days":
             out.extend(_date_items(summary))
@@ -81,12 +83,20 @@ def _date_items(summary: Summary) -> list[Headline]:
     return out
 
 
+def money(summary: Summary | None, usd: Any) -> str:
+    """A sum for people: dollars, and the scenario's currency beside them when it has one."""
+    rate = getattr(summary, "currency", None)
+    return fmt_usd_and(num(usd), rate.code, rate.per_usd) if rate is not None else fmt_usd(num(usd))
+
+
 def expectation_rows(summary: Summary) -> list[dict[str, str]]:
     """The summary's expectations as display rows: check, value, result (PASS/FAIL)."""
     rows = []
     for e in summary.expectations:
         metric = e.metric
         what = metric + (f" p{num(e.quantile) * 100:g}" if num(e.quantile) is not None else "")
+        if getattr(e, "job", None):
+            what = f"{e.job}: {what}"
         bounds = []
         if num(e.min) is not None:
             bounds.append(f"≥ {fmt_value(metric, num(e.min))}")
@@ -145,10 +155,15 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
         when = f"finishes {dates.p50} (P50)" + (f", {dates.p90} (P90)" if dates.finished("p90") else ", P90 never")
     else:
         when = f"does not finish within {inputs.get('horizon_days', '?')} days (P50)"
+    if summary.jobs:  # a portfolio: its jobs in priority order, and when the last of them finishes
+        names = ", ".join(j.name for j in ordered_jobs(summary))
+        head = f"{len(summary.jobs)} jobs ({names}, in priority order) on {_pools_label(summary, inputs)}"
+        when = ("the last " + when if dates is not None and dates.finished("p50")
+                else f"not every job finishes within {inputs.get('horizon_days', '?')} days (P50)")
     c = summary.costs
     committed, used = (c.committed_usd, c.used_usd) if c is not None else (None, None)
-    money = f"{fmt_usd(num(committed))} committed, {fmt_usd(num(used))} used"
-    return f"{head}: {when}; {money}"
+    spent = f"{money(summary, committed)} committed, {money(summary, used)} used"
+    return f"{head}: {when}; {spent}"
 
 
 def limit_lines(summary: Summary) -> list[str]:
@@ -165,19 +180,40 @@ def finish_items(summary: Summary) -> list[Headline]:
                             f"P10 {dates.p10 or 'never'} · P90 {dates.p90 or 'never'}"))
     c = summary.costs
     if c is not None:
-        out.append(Headline("committed_usd", "Committed", fmt_usd(num(c.committed_usd)),
-                            f"idle {fmt_usd(num(c.idle_usd))}"))
-        out.append(Headline("used_usd", "Used by the job", fmt_usd(num(c.used_usd))))
+        out.append(Headline("committed_usd", "Committed (mean)", money(summary, c.committed_usd),
+                            f"idle {money(summary, c.idle_usd)}"))
+        out.append(Headline("used_usd", "Used by the job (mean)", money(summary, c.used_usd)))
     return out
 
 
+def _job_input(job: Mapping[str, Any]) -> str:
+    """One job of ``jobs:`` for people: model, tokens, sequence length, priority, start, deadline, pools."""
+    w = job.get("workload") or {}
+    parts = [model_label({"workload": w}), tokens_label(w.get("tokens")),
+             f"sequence {w.get('seq_len', '—')}, {w.get('precision', 'bf16')}", f"priority {job.get('priority', 1)}"]
+    if job.get("start_after"):
+        parts.append(f"not before {job['start_after']}")
+    if job.get("deadline"):
+        parts.append(f"deadline {job['deadline']}")
+    if job.get("pools"):
+        parts.append("pools " + " + ".join(str(p) for p in job["pools"]))
+    return ", ".join(parts)
+
+
 def input_rows(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The inputs a reader needs to judge the answer: model, tokens, strategy, and per pool chips, plan and prices."""
+    """The inputs a reader needs to judge the answer: model, tokens, strategy, and per pool chips, plan and prices.
+
+    A portfolio (``jobs:``) has a row per job (model, tokens, priority, start, deadline, pools) instead of the
+    model, tokens and sequence length rows.
+    """
     w = inputs.get("workload") or {}
-    rows = [
+    jobs = [j for j in inputs.get("jobs") or [] if isinstance(j, Mapping)]
+    rows = [{"input": f"job {j.get('name', '?')}", "value": _job_input(j)} for j in jobs] or [
         {"input": "model", "value": model_label(inputs)},
         {"input": "tokens", "value": tokens_label(w.get("tokens"))},
         {"input": "sequence length, precision", "value": f"{w.get('seq_len', '—')}, {w.get('precision', 'bf16')}"},
+    ]
+    rows += [
         {"input": "start, horizon", "value": f"{inputs.get('start', '—')}, {inputs.get('horizon_days', '—')} days"},
         {"input": "strategy", "value": ", ".join(f"{k} {v}" for k, v in (inputs.get("strategy") or {}).items()
                                                  if k in ("mode", "objective")) or "auto"},
@@ -199,3 +235,257 @@ def input_rows(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
                          f"({cloud.get('billing', 'reserved')})")
         rows.append({"input": name, "value": "; ".join(parts)})
     return rows
+
+
+# ---------------------------------------------------------------- a portfolio of jobs, site power
+
+
+def ordered_jobs(summary: Summary) -> list[JobSummary]:
+    """The summary's jobs in the order they get chips: by priority, then as listed."""
+    return [j for _i, j in sorted(enumerate(summary.jobs), key=lambda ij: (ij[1].priority, ij[0]))]
+
+
+def _share(p: float | None) -> str:
+    return fmt_value("finish_probability", p)
+
+
+def _date_at(job: JobSummary, q: str) -> str:
+    fd = job.summary.finish_date
+    return (fd.at(q) if fd is not None else None) or NEVER
+
+
+def job_pools(job: JobSummary) -> str:
+    """The pools a job trained on (most often over the replications): 'ascend-cn + azure-h100'."""
+    st = job.summary.strategy
+    if st is not None and st.pools:
+        return " + ".join(str(p) for p in st.pools)
+    used = job.summary.pools_used or {}
+    return max(used, key=used.get) if used else "—"
+
+
+def deadline_text(job: JobSummary) -> str:
+    """'2025-03-31 (60.0 %)': the deadline and the share of replications that meet it; '' without one."""
+    if not job.deadline:
+        return ""
+    p = num(job.deadline_probability)
+    return f"{job.deadline} ({_share(p)})" if p is not None else str(job.deadline)
+
+
+def job_rows(summary: Summary) -> list[dict[str, str]]:
+    """One display row per job of a portfolio, in priority order (the report's jobs table).
+
+    job, priority, finish P10/P50/P90, time to train (P50), deadline, the chance of meeting it, pools used,
+    chip-hours (P50), cost (P50) and what limited it (the kinds of its limits: layout, failures ...;
+    :func:`job_limit_lines` has the sentences).
+    """
+    rows = []
+    for j in ordered_jobs(summary):
+        s = j.summary
+        ttt = s.stat("time_to_train_days")
+        rows.append({
+            "job": j.name, "priority": str(j.priority),
+            "finish P10": _date_at(j, "p10"), "finish P50": _date_at(j, "p50"), "finish P90": _date_at(j, "p90"),
+            "time to train (P50)": fmt_value("time_to_train_days", ttt.at()) if ttt is not None and ttt.at()
+            is not None else NEVER,
+            "deadline (chance met)": deadline_text(j) or "—",
+            "pools used": job_pools(j),
+            "chip-hours (P50)": fmt_value("chip_hours", s.value("chip_hours")),
+            "cost (P50)": money(summary, s.value("cost_usd")),
+            "limited by": ", ".join(dict.fromkeys(x.split(":", 1)[0] for x in s.limits)) or "—",
+        })
+    return rows
+
+
+def job_limit_lines(summary: Summary) -> list[tuple[str, str]]:
+    """(job, sentence) of what held each job below the chips it was given, in priority order (its ``limits``)."""
+    return [(j.name, x) for j in ordered_jobs(summary) for x in j.summary.limits if isinstance(x, str)]
+
+
+def job_sentence(job: JobSummary, horizon_days: Any = None) -> str:
+    """One job in words: when it finishes (P50 and its band), where, and whether it meets its deadline."""
+    fd = job.summary.finish_date
+    if fd is not None and fd.finished("p50"):
+        when = (f"finishes {fd.p50} (P50; P10 {fd.p10 or NEVER}, P90 "
+                f"{fd.p90 if fd.finished('p90') else NEVER})")
+    else:
+        days = f" within {horizon_days} days" if horizon_days is not None else ""
+        when = f"does not finish{days} (P50)"
+    out = f"{job.name} (priority {job.priority}) {when} on {job_pools(job)}"
+    if job.deadline:
+        p = num(job.deadline_probability)
+        out += (f"; it meets its deadline {job.deadline} in {_share(p)} of the replications" if p is not None
+                else f"; deadline {job.deadline}")
+    return out + "."
+
+
+def job_lines(summary: Summary) -> list[str]:
+    """One short line per job for the terminal: its P50 finish date and the chance of meeting its deadline."""
+    out = []
+    for j in ordered_jobs(summary):
+        line = f"job {j.name} (priority {j.priority}): finish {_date_at(j, 'p50')} (P50)"
+        if j.deadline:
+            p = num(j.deadline_probability)
+            line += f", deadline {j.deadline} met in {_share(p)}" if p is not None else f", deadline {j.deadline}"
+        out.append(line)
+    return out
+
+
+def power_wait_sentence(summary: Summary) -> str | None:
+    """How many chip-days delivered chips waited for site power (summary ``power_wait_chip_days``), or None."""
+    w = summary.power_wait_chip_days
+    if w is None:
+        return None
+    p50 = w.at("p50") if w.at("p50") is not None else w.at("mean")
+    if p50 is None:
+        return None
+    if p50 <= 0 and (w.at("p90") or 0) <= 0:
+        return "No delivered chip waited for site power: every site had power for its chips."
+    lo, hi = w.at("p10"), w.at("p90")
+    spread = f"; P10 {lo:,.0f}, P90 {hi:,.0f}" if lo is not None and hi is not None and lo != hi else ""
+    return (f"Delivered chips waited {p50:,.0f} chip-days for site power (P50{spread}), about "
+            f"{p50 / 365:,.0f} chip-years: chips on site, commissioned, that the site's power could not run yet.")
+
+
+# ---------------------------------------------------------------- every input, grouped as the scenario is
+
+_DIST_KEYS = ("value", "low", "mode", "high", "mean", "sd")
+
+
+def distribution_text(d: Any, unit: str = "") -> str:
+    """A scenario distribution for people: 'triangular (low 0, mode 30, high 120) days'."""
+    if not isinstance(d, Mapping):
+        return str(d)
+    params = ", ".join(f"{k} {num(d[k]):g}" for k in _DIST_KEYS if num(d.get(k)) is not None)
+    return f"{d.get('dist', 'fixed')} ({params})" + (f" {unit}" if unit else "")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(_plain(v) for v in value) or "none"
+    return str(value)
+
+
+def _flat(prefix: str, value: Any) -> list[tuple[str, str]]:
+    """(field path, value for people) of every leaf under ``value``; distributions and short lists stay whole."""
+    if isinstance(value, Mapping) and "dist" in value:
+        return [(prefix, distribution_text(value, "days" if prefix.endswith("_days") else ""))]
+    if isinstance(value, (Mapping, list, tuple)) and not value:
+        return []  # an empty section (no custom chips, no sweep) says nothing
+    if isinstance(value, Mapping) and value:
+        out = []
+        for k, v in value.items():
+            out += _flat(f"{prefix}.{k}" if prefix else str(k), v)
+        return out
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+        out = []
+        for i, v in enumerate(value):
+            out += _flat(f"{prefix}[{i}]", v)
+        return out
+    return [(prefix, _plain(value))]
+
+
+def _catalog_price(inputs: Mapping[str, Any], chip_id: str) -> float | None:
+    for c in inputs.get("chips") or []:
+        if isinstance(c, Mapping) and c.get("id") == chip_id:
+            return num(c.get("unit_price_usd"))
+    chip = chips().get(chip_id)
+    return num(getattr(chip, "unit_price_usd", None)) if chip is not None else None
+
+
+def owned_price(inputs: Mapping[str, Any], pool: Mapping[str, Any]) -> tuple[float | None, str]:
+    """The purchase price of one of the pool's owned chips and where it comes from (as planner/costs.py picks it)."""
+    for value, source in ((pool.get("unit_price_usd"), "the pool's unit_price_usd"),
+                          (((inputs.get("costs") or {}).get("unit_price_usd") or {}).get(pool.get("chip")),
+                           "costs.unit_price_usd"),
+                          (_catalog_price(inputs, str(pool.get("chip"))), "the chip catalog")):
+        if num(value):
+            return num(value), source
+    return None, "no price"
+
+
+_OWNED_ONLY = ("units", "deliveries", "ordered_units", "commissioning_days", "reserved_fraction", "unit_price_usd")
+
+
+def _pool_rows(inputs: Mapping[str, Any], i: int, pool: Mapping[str, Any]) -> list[tuple[str, str]]:
+    where = f"fleet[{i}]"
+    rows = []
+    owned = bool(pool.get("units") or pool.get("deliveries"))
+    for key, value in pool.items():
+        path = f"{where}.{key}"
+        if not owned and key in _OWNED_ONLY:
+            continue  # a rental has none of them (planner.scenario refuses them on a pool that only rents)
+        if key == "deliveries":
+            rows.append((path, ", ".join(f"{num(d.get('units')) or 0:,.0f} by {d.get('date')}" for d in value)
+                         + " (cumulative)" if value else "none"))
+        elif key == "ordered_units":
+            planned = max([num(pool.get("units")) or 0] + [num(d.get("units")) or 0
+                                                           for d in pool.get("deliveries") or []])
+            gap = (num(value) or 0) - planned
+            rows.append((path, f"{_plain(value)} ordered; the deliveries reach {planned:,.0f}"
+                         + (f" ({gap:,.0f} ordered with no delivery date, not simulated)" if gap > 0 else "")))
+        elif key == "commissioning_days":
+            rows.append((path, f"{_plain(value)} days from delivery to service"))
+        elif key == "reserved_fraction":
+            rows.append((path, f"{num(value) * 100:g} % reserved for other work" if num(value) is not None
+                         else _plain(value)))
+        elif key == "cloud" and isinstance(value, Mapping):
+            rows.append((path, f"{_plain(value.get('units'))} rented from {value.get('from')} until "
+                               f"{value.get('until')} at ${num(value.get('price_per_chip_hour_usd')) or 0:,.2f}/chip-h "
+                               f"({value.get('billing', 'reserved')})"))
+        else:
+            rows += _flat(path, value)
+    if owned:
+        price, source = owned_price(inputs, pool)
+        years = (inputs.get("costs") or {}).get("amortization_years", 4.0)
+        rows.append((f"{where} owned-chip price",
+                     f"{fmt_usd(price)} per chip ({source}), written off straight-line over {_plain(years)} years "
+                     "(costs.amortization_years)" if price else f"no price ({source}): owned chips cost nothing"))
+    return rows
+
+
+def input_groups(inputs: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every input of the run as (group, [(field path, value for people)]) in the scenario's order.
+
+    Groups follow the file's sections (scenario, workload, one per pool, links, strategy, reliability, costs,
+    currency, simulation, ...); each value is formatted for people (distributions with their kind and numbers,
+    links in Gbit/s, the owned chips' price with its source and write-off).
+    """
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    head = [(k, _plain(inputs[k])) for k in ("name", "description", "start", "horizon_days") if k in inputs]
+    if head:
+        groups.append(("scenario", head))
+    for key, value in inputs.items():
+        if key in ("name", "description", "start", "horizon_days"):
+            continue
+        if key == "fleet":
+            for i, pool in enumerate(value or []):
+                groups.append((f"pool {pool.get('name', i)}", _pool_rows(inputs, i, pool)))
+        elif key == "links":
+            groups.append(("links", [(f"links[{i}]", f"{' - '.join(map(str, lk.get('sites') or []))}: "
+                                                     f"{_plain(lk.get('gbps'))} Gbit/s, "
+                                                     f"{_plain(lk.get('latency_ms', 0))} ms")
+                                     for i, lk in enumerate(value or [])] or [("links", "none")]))
+        elif key == "currency" and isinstance(value, Mapping):
+            groups.append(("currency", [("currency", f"{value.get('code')} at {_plain(value.get('per_usd'))} per USD "
+                                                     "(money is also shown in it)")]))
+        elif key == "workload" and isinstance(value, Mapping):
+            rows = [("workload.model", model_label(inputs))] + [
+                r for k, v in value.items() if k != "model" for r in _flat(f"workload.{k}", v)]
+            if isinstance(value.get("model"), Mapping):
+                rows += _flat("workload.model", value["model"])
+            groups.append(("workload", rows))
+        else:
+            rows = _flat(key, value)
+            if rows:
+                groups.append((key, rows))
+    return groups

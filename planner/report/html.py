@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 
+from .. import cashflow
 from ..escape import html as _escape_html
 from ..fmt import fmt_usd
 from ..results import RunResult
@@ -32,6 +33,7 @@ body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, H
        color: var(--fg); background: var(--bg); }
 main { max-width: 1200px; margin: 0 auto; padding: 24px 28px 60px; }
 h1 { font-size: 1.7rem; margin: 0 0 4px; }
+h3 { font-size: 1rem; margin: 14px 0 6px; }
 h2 { font-size: 1.2rem; margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 .meta { color: var(--muted); margin: 0 0 20px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; }
@@ -63,6 +65,7 @@ _CHART_TITLES = {
     "contribution": "What each pool contributes",
     "links": "Traffic between sites",
     "cost": "Cost",
+    "cashflow": "Cash flow",
     "timeline": "Layouts and interruptions",
     "interruptions": "Interruptions per week",
     "replications": "Replications",
@@ -121,14 +124,110 @@ def _table_html(df: pd.DataFrame, empty: str = "none") -> str:
     return f'<div class="table-wrap">{body}</div>'
 
 
-def _answer_html(result: RunResult) -> str:
+def _answer_html(result: RunResult, first: str = "") -> str:
+    """The answer in words, then ``first`` (a portfolio's jobs, site power), what limited the job, the inputs.
+
+    A portfolio's limits are in its jobs table (each job's own), so they are not repeated here.
+    """
     sentence = headline.answer_sentence(result.summary, result.inputs)
     rows = "".join(f"<tr><td>{_e(r['input'])}</td><td class=\"text\">{_e(r['value'])}</td></tr>"
                    for r in headline.input_rows(result.inputs))
     inputs = (f'<details open><summary>Inputs</summary><div class="table-wrap"><table><tbody>{rows}</tbody>'
               "</table></div></details>") if result.inputs else ""
-    limits = "".join(f'<p class="limit">{_e(line)}</p>' for line in headline.limit_lines(result.summary))
-    return f'<p class="answer">{_e(sentence)}</p>{limits}{inputs}'
+    inputs += _all_inputs_html(result.inputs)
+    limits = "" if result.summary.jobs else "".join(
+        f'<p class="limit">{_e(line)}</p>' for line in headline.limit_lines(result.summary))
+    limits += "".join(f'<p class="note">{_e(line)}</p>' for line in _measured_lines(result.inputs))
+    return f'<p class="answer">{_e(sentence)}</p>{first}{limits}{inputs}'
+
+
+def _measured_lines(inputs: dict) -> list[str]:
+    """Each pool with ``measured`` rows: what its throughput band rests on (as ``band_basis`` in the estimate)."""
+    out = []
+    for pool in (inputs or {}).get("fleet") or []:
+        n = len(pool.get("measured") or []) if isinstance(pool, dict) else 0
+        if n:
+            out.append(f"Pool {pool.get('name', '?')}: throughput and its P10-P90 band based on {n} of your "
+                       f"measurement{'s' if n != 1 else ''} on this pool (Bayesian update of the model's band).")
+    return out
+
+
+def _jobs_table_html(summary: Summary) -> str:
+    """The portfolio's jobs, a row each in priority order (headline.job_rows); every cell escaped."""
+    rows = headline.job_rows(summary)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{_e(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
+    limits = "".join(f'<p class="limit">{_e(job)}: limited by {_e(line)}</p>'
+                     for job, line in headline.job_limit_lines(summary))
+    return (f'<div class="table-wrap"><table id="jobs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            "</table></div>" + (f"<details><summary>What limited each job</summary>{limits}</details>"
+                                if limits else ""))
+
+
+def _portfolio_html(result: RunResult) -> str:
+    """The first screen of a portfolio (``jobs:``) and of powered sites (``sites:``); empty for neither.
+
+    Each job in a sentence and in a table row, the jobs' Gantt chart and the chips each job trained on over
+    time; how many chip-days delivered chips waited for site power, and each powered site's chips against
+    what its power runs.
+    """
+    s = result.summary
+    figs = charts.portfolio_figures(result)
+    parts = []
+    if s.jobs:
+        horizon = (result.inputs or {}).get("horizon_days")
+        sentences = "".join(f"<li>{_e(headline.job_sentence(j, horizon))}</li>" for j in headline.ordered_jobs(s))
+        parts.append(f'<h2 id="jobs-heading">Jobs, in priority order</h2><ul class="jobs">{sentences}</ul>'
+                     + _jobs_table_html(s))
+    wait = headline.power_wait_sentence(s)
+    if wait:
+        parts.append(f'<p class="limit" id="power-wait">{_e(wait)}</p>')
+    if "jobs_timeline" in figs:
+        parts.append(_figure_html(figs["jobs_timeline"], "chart-jobs-timeline"))
+    if "jobs_chips" in figs:
+        parts.append(_figure_html(figs["jobs_chips"], "chart-jobs-chips")
+                     + '<p class="note">Chips in training by job: the schedule of replication 0, day by day; the '
+                       "finish dates and deadline chances above cover every replication.</p>")
+    if "site_power" in figs:
+        parts.append("<h2>Site power</h2>" + _figure_html(figs["site_power"], "chart-site-power")
+                     + '<p class="note">Usable chips delivered (less each pool\'s reserved share) against the chips in '
+                       "service and the most the site's power can run (power over each chip's server power times "
+                       "the PUE); delivered chips beyond it wait for power. Replication 0's schedule.</p>")
+    return "".join(parts)
+
+
+def _all_inputs_html(inputs: dict) -> str:
+    """Every input of the run, grouped as the scenario file is (headline.input_groups)."""
+    if not inputs:
+        return ""
+    parts = []
+    for group, rows in headline.input_groups(inputs):
+        body = "".join(f'<tr><td>{_e(path)}</td><td class="text">{_e(value)}</td></tr>' for path, value in rows)
+        parts.append(f"<h3>{_e(group)}</h3><div class=\"table-wrap\"><table><tbody>{body}</tbody></table></div>")
+    return f"<details open><summary>All inputs, grouped as in the scenario</summary>{''.join(parts)}</details>"
+
+
+def _with_currency_text(df: pd.DataFrame, summary: Summary) -> pd.DataFrame:
+    """``df`` formatted for people, each ``*_usd`` column followed by the same sum in the scenario's currency."""
+    rate = getattr(summary, "currency", None)
+    out = tables.for_people(df)
+    if rate is None:
+        return out
+    for col in [c for c in df.columns if str(c).endswith("_usd")]:
+        at = list(out.columns).index(col) + 1
+        name = str(col)[: -len("_usd")] + "_" + rate.code.lower()
+        out.insert(at, name, [f"{rate.code} {x * rate.per_usd:,.0f}" if pd.notna(x) else ""
+                              for x in pd.to_numeric(df[col], errors="coerce")])
+    return out
+
+
+def _money_table_html(df: pd.DataFrame, summary: Summary) -> str:
+    if df is None or df.empty:
+        return '<p class="note">none</p>'
+    body = _with_currency_text(df, summary).to_html(index=False, border=0, na_rep="", escape=True)
+    return f'<div class="table-wrap">{body}</div>'
 
 
 def _costs_html(summary: Summary) -> str:
@@ -136,7 +235,23 @@ def _costs_html(summary: Summary) -> str:
     if not pools:
         return ""
     df = pd.DataFrame([p.to_json() for p in pools])[["pool", "committed_usd", "used_usd", "idle_usd"]]
-    return "<h2>Committed, used and idle spend by pool</h2>" + _table_html(df)
+    return ("<h2>Committed, used and idle spend by pool</h2><p class=\"note\">Means over the replications "
+            "(summary.json costs).</p>" + _money_table_html(df, summary))
+
+
+def _cashflow_html(result: RunResult) -> str:
+    """The month-by-month totals and every row of cashflow.csv (planner/cashflow.py)."""
+    table = getattr(result, "cashflow", None)
+    if table is None or table.empty:
+        return ""
+    totals = cashflow.monthly_totals(table)
+    note = (f'<p class="note">{_e(getattr(result, "cashflow_note", ""))} Committed: the spend charged to the plan '
+            "(owned chips amortized from delivery to the job's end, reservations to the end of their term, "
+            "on-demand hours, energy); paid: the cash out in the month (owned chips at their full price when "
+            "delivered).</p>")
+    return ("<h2>Cash flow by month</h2>" + note + _money_table_html(totals, result.summary)
+            + "<details><summary>By month, pool and kind (cashflow.csv)</summary>"
+            + _money_table_html(table, result.summary) + "</details>")
 
 
 def _events_html(events: pd.DataFrame) -> str:
@@ -253,10 +368,11 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
 <main>
 <h1>{_e(name)}</h1>
 <p class="meta">{_meta(result)}</p>
-{_answer_html(result)}
+{_answer_html(result, _portfolio_html(result))}
 {_headline_html(result.summary)}
 {detail_note(result)}
 {_costs_html(result.summary)}
+{_cashflow_html(result)}
 {chart_html}
 {strategy_html}
 <h2>Layouts</h2>
@@ -266,7 +382,7 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
 <h2>Replications</h2>
 {_table_html(stats, "no replications")}
 <footer>Written by planner{_e(stamp)}. Data files next to this page: summary.json, schedule.csv,
-events.csv, report.xlsx.</footer>
+events.csv, cashflow.csv, report.xlsx.</footer>
 </main>
 </body>
 </html>

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .. import escape
+from ..cashflow import with_currency
 from ..metrics import METRICS
 from ..results import (
+    CASHFLOW_COLUMNS,
     EVENT_COLUMNS,
     LAYOUT_COLUMNS,
     PLAN_COLUMNS,
@@ -25,8 +27,8 @@ from ..results import (
 )
 from ..stats import quantiles
 from ..summary import Summary
-from .charts import interruptions_per_week
-from .headline import answer_sentence, input_rows
+from .charts import interruptions_per_week, site_power_table
+from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 # rows per table sheet of report.xlsx: writing ~1 M event rows took 106 s and 1.2 GB; the CSV files keep every row
@@ -113,6 +115,56 @@ def tables(result: RunResult) -> dict[str, pd.DataFrame]:
     }
 
 
+def cashflow_table(result: RunResult) -> pd.DataFrame:
+    """cashflow.csv: month, pool, kind, committed_usd, paid_usd, and the same in the scenario's currency when set."""
+    table = getattr(result, "cashflow", None)
+    rate = getattr(result.summary, "currency", None)
+    return with_currency(ordered(table, CASHFLOW_COLUMNS), rate.to_json() if rate is not None else None)
+
+
+JOB_COLUMNS = ["job", "priority", "first_training_date", "finish_p10_date", "finish_p50_date", "finish_p90_date",
+               "time_to_train_days_p50", "training_days_p50", "waiting_days_p50", "finish_probability",
+               "deadline_date", "deadline_probability", "pools", "strategy", "chip_hours_p50", "cost_usd_p50",
+               "energy_mwh_p50", "mfu_p50", "goodput_p50", "limited_by"]
+
+
+def jobs_table(summary: Summary) -> pd.DataFrame:
+    """One row per job of a portfolio (summary.json ``jobs``), in priority order; empty without ``jobs:``.
+
+    Dates are ISO dates or ``never`` (a quantile beyond the job's finish probability); the first training day is
+    the start plus the job's waiting days (P50). Figures are P50s over the replications; ``limited_by`` joins the
+    job's limits.
+    """
+    rows = []
+    for j in ordered_jobs(summary):
+        s = j.summary
+        fd = s.finish_date
+        waited = s.waiting_days.at("p50") if s.waiting_days is not None else None
+        first = ((dt.date.fromisoformat(summary.start) + dt.timedelta(days=waited)).isoformat()
+                 if summary.start and waited is not None else None)
+        ttt = s.stat("time_to_train_days")
+        rows.append({
+            "job": j.name, "priority": j.priority, "first_training_date": first,
+            **{f"finish_{q}_date": (fd.at(q) if fd is not None else None) or "never" for q in ("p10", "p50", "p90")},
+            "time_to_train_days_p50": (ttt.at("p50") if ttt is not None else None),
+            "training_days_p50": s.training_days.at("p50") if s.training_days is not None else None,
+            "waiting_days_p50": waited, "finish_probability": s.finish_probability,
+            "deadline_date": j.deadline, "deadline_probability": j.deadline_probability if j.deadline else None,
+            "pools": job_pools(j), "strategy": s.strategy.mode if s.strategy is not None else None,
+            "chip_hours_p50": s.value("chip_hours"), "cost_usd_p50": s.value("cost_usd"),
+            "energy_mwh_p50": s.value("energy_mwh"), "mfu_p50": s.value("mfu"), "goodput_p50": s.value("goodput"),
+            "limited_by": "; ".join(s.limits),
+        })
+    return pd.DataFrame(rows, columns=JOB_COLUMNS)
+
+
+def inputs_table(inputs: Mapping[str, Any]) -> pd.DataFrame:
+    """Every input of the run, one row per setting: group (the scenario's section or pool), field path, value."""
+    rows = [{"group": g, "setting": path, "value": value} for g, items in input_groups(inputs or {})
+            for path, value in items]
+    return pd.DataFrame(rows, columns=["group", "setting", "value"])
+
+
 def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
     """Per metric over the replications: count, mean, min, p10, p50, p90, max (finished runs for time to train)."""
     rows = []
@@ -153,6 +205,12 @@ def with_dates(layouts: pd.DataFrame, start: Any) -> pd.DataFrame:
     return out
 
 
+def money_column(column: str) -> bool:
+    """Whether a column holds US dollars: ``*_usd``, ``cost_usd_p50_low`` and other ``cost`` columns."""
+    name = str(column).lower()
+    return name.endswith("_usd") or "_usd_" in name or name.startswith("cost")
+
+
 def fmt_cell(column: str, value: Any) -> Any:
     """One cell for people: money with $ and thousands, shares as percent, big numbers with separators."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)) or value is pd.NA:
@@ -160,8 +218,8 @@ def fmt_cell(column: str, value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return value
     x = float(value)
-    if column.endswith("_usd"):
-        return f"${x:,.0f}"
+    if money_column(column):
+        return f"${x:,.0f}" if abs(x) >= 1000 else f"${x:,.2f}"
     if column in ("mfu", "goodput") or column.endswith(("_fraction", "_share", "probability")):
         return f"{x * 100:.1f} %"
     if isinstance(value, (int, np.integer)) or x.is_integer():
@@ -228,12 +286,28 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             rows.append((f"{m.label} [{m.unit}]", plain(v.p10), plain(v.p50), plain(v.p90), kinds.get(m.unit, "num1")))
         elif m.key == "finish_probability" and s.finish_probability is not None:
             rows.append((f"{m.label} [{m.unit}]", None, plain(s.finish_probability), None, kinds.get(m.unit, "num1")))
+    if s.jobs:  # a portfolio: each job's finish dates and its chance of meeting its deadline (the jobs sheet)
+        rows += [("", None, None, None, ""), ("Jobs, in priority order: finish date", "P10", "P50", "P90", "head")]
+        for j in ordered_jobs(s):
+            fd = j.summary.finish_date
+            rows.append((f"{j.name} (priority {j.priority})", *((fd.at(q) if fd is not None else None) or "never"
+                                                                for q in ("p10", "p50", "p90")), "date"))
+            if j.deadline:
+                rows.append((f"{j.name}: deadline {j.deadline} met", None, plain(j.deadline_probability), None,
+                             "pct"))
     c = s.costs
     if c is not None:
         rows += [("", None, None, None, ""), ("Spend (mean of replications)", "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
         rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")
                  for p in c.pools]
+        rate = getattr(s, "currency", None)
+        if rate is not None:
+            rows += [(f"Spend in {rate.code} ({rate.per_usd:g} per USD)", "committed", "used", "idle", "head"),
+                     ("all pools", plain(rate.convert(c.committed_usd)), plain(rate.convert(c.used_usd)),
+                      plain(rate.convert(c.idle_usd)), "cur")]
+            rows += [(f"pool {p.pool}", plain(rate.convert(p.committed_usd)), plain(rate.convert(p.used_usd)),
+                      plain(rate.convert(p.idle_usd)), "cur") for p in c.pools]
     if s.expectations:
         rows += [("", None, None, None, ""), ("Expectations", "value", "bound", "passed", "head")]
         for e in s.expectations:
@@ -249,17 +323,27 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
 
 
 _FORMATS = {"usd": "$#,##0", "pct": "0.0%", "num0": "#,##0", "num1": "#,##0.0", "int": "0", "date": "yyyy-mm-dd",
-            "big": "0.00E+00"}
+            "big": "0.00E+00", "month": "yyyy-mm", "cur": "#,##0"}
+_WIDTH_MIN, _WIDTH_MAX = 11, 60  # characters: a date or a sum in the billions fits; long texts wrap at the cap
 
 
-def _column_format(name: str, series: pd.Series) -> str | None:
+def _currency_format(code: str | None) -> str:
+    """The Excel number format of sums in the scenario's second currency: '"CNY "#,##0'."""
+    return f'"{code} "#,##0' if code else "#,##0"
+
+
+def _column_format(name: str, series: pd.Series, code: str | None = None) -> str | None:
     """The Excel number format of a table column, from its name (units in the names) and type."""
-    if name == "date" or name.endswith("_date"):
+    if name in ("date", "week_date") or name.endswith("_date"):
         return "date"
+    if name == "month":
+        return "month"
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None
-    if name.endswith("_usd"):
+    if name.endswith("_usd") or "cost" in name:
         return "usd"
+    if code and name.endswith("_" + code.lower()):
+        return "cur"
     if name in ("mfu", "goodput") or name.endswith(("_fraction", "probability")):
         return "pct"
     if name.startswith("tokens") and "per_s" not in name:
@@ -274,7 +358,23 @@ def _as_dates(df: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if str(col) == "date" or str(col).endswith("_date"):
             out[col] = pd.to_datetime(out[col], errors="coerce")
+        elif str(col) == "month":  # YYYY-MM: the month's first day, shown as yyyy-mm
+            out[col] = pd.to_datetime(out[col].astype(str) + "-01", errors="coerce")
     return out
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _write_value(sheet, r: int, c: int, value: Any, date_format, wrap=None) -> None:
+    """One cell: an ISO date as a real date, a number as a number, text as inert text."""
+    if isinstance(value, str) and _ISO_DAY.match(value):
+        try:
+            sheet.write_datetime(r, c, dt.datetime.fromisoformat(value), date_format)
+            return
+        except ValueError:
+            pass
+    sheet.write(r, c, _xlsx_text(value), wrap)
 
 
 def write_xlsx(result: RunResult, path: Path) -> None:
@@ -284,9 +384,15 @@ def write_xlsx(result: RunResult, path: Path) -> None:
     """
     sheets, notes = {}, []
     data = tables(result)
+    rate = getattr(result.summary, "currency", None)
+    code = rate.code if rate is not None else None
+    data["cash flow"] = cashflow_table(result)
     data["layouts"] = with_dates(data["layouts"], result.start)
     data["interruptions"] = interruptions_per_week(result.events, result.start).assign(
         week=lambda d: pd.to_datetime(d["week"]).dt.strftime("%Y-%m-%d")).rename(columns={"week": "week_date"})
+    power = site_power_table(result.schedule, result.inputs)
+    if len(power):
+        data["site power"] = power.assign(date=lambda d: pd.to_datetime(d["date"]).dt.strftime("%Y-%m-%d"))
     for name, df in data.items():
         sheets[name], cut = _excel_safe(df)
         if cut:
@@ -298,13 +404,14 @@ def write_xlsx(result: RunResult, path: Path) -> None:
                         engine_kwargs={"options": options}) as writer:
         book = writer.book
         book.set_properties({"created": XLSX_CREATED})
-        fmt = {k: book.add_format({"num_format": v}) for k, v in _FORMATS.items()}
+        fmt = {k: book.add_format({"num_format": v}) for k, v in {**_FORMATS, "cur": _currency_format(code)}.items()}
         bold, title = book.add_format({"bold": True, "bottom": 1}), book.add_format({"bold": True, "font_size": 13})
         wrap = book.add_format({"text_wrap": True, "valign": "top"})
         ws = book.add_worksheet("summary")
         writer.sheets["summary"] = ws
         ws.set_column(0, 0, 42)
-        ws.set_column(1, 3, 18)
+        ws.set_column(1, 3, 20)
+        ws.freeze_panes(1, 0)  # the answer stays in view
         for r, (label, *values, kind) in enumerate(summary_sheet_rows(result)):
             ws.write(r, 0, _xlsx_text(label), title if kind == "title" else bold if kind == "head" else None)
             for c, v in enumerate(values, start=1):
@@ -326,6 +433,7 @@ def write_xlsx(result: RunResult, path: Path) -> None:
                     ws.write(r, c, v)
         for i, note in enumerate(notes):
             ws.write(len(summary_sheet_rows(result)) + 1 + i, 0, _xlsx_text(note))
+        _jobs_sheet(book, jobs_table(result.summary), rate, bold, wrap, fmt)  # a portfolio's jobs, next to it
         for name, df in sheets.items():
             df = _as_dates(df)
             # column by column: several times faster than pandas' cell-by-cell writer for the event tables
@@ -333,21 +441,96 @@ def write_xlsx(result: RunResult, path: Path) -> None:
             writer.sheets[name] = sheet
             sheet.write_row(0, 0, [_xlsx_text(str(c)) for c in df.columns], bold)
             for i, col in enumerate(df.columns):
+                kind = _column_format(str(col), df[col], code)
                 if pd.api.types.is_datetime64_any_dtype(df[col]):
                     for r, v in enumerate(df[col], start=1):
                         if pd.notna(v):
-                            sheet.write_datetime(r, i, pd.Timestamp(v).to_pydatetime(), fmt["date"])
+                            sheet.write_datetime(r, i, pd.Timestamp(v).to_pydatetime(), fmt[kind or "date"])
                     continue
                 values = df[col].astype(object).where(df[col].notna(), None).tolist()
-                sheet.write_column(1, i, ["" if v is None else v for v in values])
+                # every number carries its column's format (a reader that ignores column formats shows it too)
+                sheet.write_column(1, i, ["" if v is None else v for v in values], fmt[kind] if kind else None)
             sheet.freeze_panes(1, 0)
             if len(df.columns):
                 sheet.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
             for i, col in enumerate(df.columns):
-                width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)])
-                kind = _column_format(str(col), df[col])
-                sheet.set_column(i, i, min(max(width + 2, 11), 60), fmt[kind] if kind else None)
+                kind = _column_format(str(col), df[col], code)
+                width = max([len(str(col))] + [_shown_width(v, kind) for v in df[col].head(200)])
+                sheet.set_column(i, i, min(max(width + 2, _WIDTH_MIN), _WIDTH_MAX), fmt[kind] if kind else None)
+        _inputs_sheet(book, result.inputs, bold, wrap, fmt["date"])
         _summary_charts(book, ws, sheets, result)
+
+
+def _shown_width(value: Any, kind: str | None) -> int:
+    """Characters a cell takes as Excel shows it with its format (a sum with separators, a date as yyyy-mm-dd)."""
+    if kind in ("date", "month"):
+        return 10
+    if kind in ("usd", "cur", "num0") and isinstance(value, (int, float, np.integer, np.floating)) \
+            and math.isfinite(float(value)):
+        return len(f"{float(value):,.0f}") + 5  # "$" or a currency code
+    return len(str(value))
+
+
+_JOB_FORMATS = {"priority": "int", "time_to_train_days_p50": "num1", "training_days_p50": "num1",
+                "waiting_days_p50": "num1", "finish_probability": "pct", "deadline_probability": "pct",
+                "chip_hours_p50": "num0", "cost_usd_p50": "usd", "energy_mwh_p50": "num0", "mfu_p50": "pct",
+                "goodput_p50": "pct"}
+
+
+def _jobs_sheet(book, table: pd.DataFrame, rate, bold, wrap, fmt: dict) -> None:
+    """The ``jobs`` sheet: a row per job (jobs_table), dates as dates (``never`` as text), money as money.
+
+    With the scenario's second currency the cost is also given in it, right after the dollars.
+    """
+    if table.empty:
+        return
+    if rate is not None:
+        at = list(table.columns).index("cost_usd_p50") + 1
+        table = table.copy()
+        table.insert(at, f"cost_p50_{rate.code.lower()}", [rate.convert(v) for v in table["cost_usd_p50"]])
+    sheet = book.add_worksheet("jobs")
+    sheet.write_row(0, 0, [_xlsx_text(str(c)) for c in table.columns], bold)
+    widths = [len(str(c)) for c in table.columns]
+    for r, row in enumerate(table.itertuples(index=False), start=1):
+        for c, (col, value) in enumerate(zip(table.columns, row, strict=True)):
+            kind = "cur" if rate is not None and col == f"cost_p50_{rate.code.lower()}" else _JOB_FORMATS.get(col)
+            if value is None or (isinstance(value, float) and not math.isfinite(value)):
+                shown = "never" if col == "time_to_train_days_p50" else ""
+                if shown:
+                    sheet.write(r, c, shown)
+                widths[c] = max(widths[c], len(shown))
+                continue
+            if col.endswith("_date") and isinstance(value, str) and _ISO_DAY.match(value):
+                sheet.write_datetime(r, c, dt.datetime.fromisoformat(value), fmt["date"])
+                widths[c] = max(widths[c], 10)
+            elif kind and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                sheet.write_number(r, c, float(value), fmt[kind])
+                widths[c] = max(widths[c], _shown_width(value, kind))
+            else:
+                sheet.write(r, c, _xlsx_text(value), wrap if col == "limited_by" else None)
+                widths[c] = max(widths[c], len(str(value)))
+    for c, width in enumerate(widths):
+        sheet.set_column(c, c, min(max(width + 2, _WIDTH_MIN), _WIDTH_MAX))
+    sheet.freeze_panes(1, 1)
+    sheet.autofilter(0, 0, len(table), len(table.columns) - 1)
+
+
+def _inputs_sheet(book, inputs: Mapping[str, Any], bold, wrap, date_format) -> None:
+    """Every input, grouped as the scenario is: group, field path, value (dates as dates, text inert)."""
+    table = inputs_table(inputs)
+    if table.empty:
+        return
+    sheet = book.add_worksheet("inputs")
+    sheet.write_row(0, 0, list(table.columns), bold)
+    for r, row in enumerate(table.itertuples(index=False), start=1):
+        sheet.write(r, 0, _xlsx_text(row.group))
+        sheet.write(r, 1, _xlsx_text(row.setting))
+        _write_value(sheet, r, 2, row.value, date_format, wrap)
+    sheet.set_column(0, 0, 24)
+    sheet.set_column(1, 1, 44)
+    sheet.set_column(2, 2, 90)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, len(table), 2)
 
 
 def _summary_charts(book, ws, sheets: dict[str, pd.DataFrame], result: RunResult) -> None:
@@ -357,6 +540,9 @@ def _summary_charts(book, ws, sheets: dict[str, pd.DataFrame], result: RunResult
         wide = sched.pivot_table(index="date", columns="pool", values="units_in_service", aggfunc="sum")
         if not wide.empty:
             cap = book.add_worksheet("capacity")
+            cap.freeze_panes(1, 1)
+            cap.set_column(0, 0, 12)
+            cap.set_column(1, len(wide.columns), 16, book.add_format({"num_format": "#,##0"}))
             cap.write(0, 0, "date")
             for j, pool in enumerate(wide.columns, start=1):
                 cap.write(0, j, _xlsx_text(str(pool)))
@@ -379,9 +565,17 @@ def _summary_charts(book, ws, sheets: dict[str, pd.DataFrame], result: RunResult
     if weekly is not None and not weekly.empty:
         wide = weekly.pivot_table(index="week_date", columns="kind", values="count", aggfunc="sum").fillna(0)
         sh = book.add_worksheet("interruptions_weekly")
+        sh.freeze_panes(1, 1)
+        sh.set_column(0, 0, 12, book.add_format({"num_format": "yyyy-mm-dd"}))
+        sh.set_column(1, len(wide.columns), 13, book.add_format({"num_format": "#,##0"}))
         sh.write_row(0, 0, ["week", *(_xlsx_text(str(c)) for c in wide.columns)])
+        datefmt = book.add_format({"num_format": "yyyy-mm-dd"})
         for i, (week, row) in enumerate(wide.iterrows(), start=1):
-            sh.write(i, 0, str(week))
+            day = pd.Timestamp(week)
+            if pd.notna(day):
+                sh.write_datetime(i, 0, day.to_pydatetime(), datefmt)
+            else:
+                sh.write(i, 0, _xlsx_text(str(week)))
             sh.write_row(i, 1, [float(v) for v in row])
         chart = book.add_chart({"type": "column", "subtype": "stacked"})
         for j in range(1, len(wide.columns) + 1):

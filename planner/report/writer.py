@@ -28,7 +28,8 @@ from ..results import RunResult
 from . import html as html_report
 from . import tables
 
-REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "report.html", "report.xlsx")
+REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "cashflow.csv", "report.html",
+                "report.xlsx")
 _DECIDE_SUFFIXES = ("-sweep", "-sensitivity")  # the CLI's default folders of sweeps and sensitivities
 _NAME_CHARS = 100  # of the slug in a default folder name
 
@@ -87,6 +88,7 @@ def _write_all(result: RunResult, folder: Path) -> None:
         tables.write_csv(data["schedule"], folder / "schedule.csv")
         tables.write_csv(data["events"], folder / "events.csv")
         tables.write_csv(data["replications"], folder / "replications.csv")
+        tables.write_csv(tables.cashflow_table(result), folder / "cashflow.csv")
         html_report.write_html(result, folder / "report.html")
     except BaseException:
         if child is not None:

@@ -25,6 +25,7 @@ import simpy
 from .. import costs
 from ..kinds import EventKind
 from ..perf import reliability as rel
+from ..perf import wholerun
 from ..results import Event
 from ..scenario import Pool, Scenario
 from ..strategy import Plan, Strategy
@@ -112,9 +113,11 @@ class PoolState:
     decision: a restart, a capacity step or a maintenance stop).
     """
 
-    def __init__(self, env: simpy.Environment, pool: Pool, steps: list[Step], log, record: bool = True):
+    def __init__(self, env: simpy.Environment, pool: Pool, steps: list[Step], log, record: bool = True,
+                 track: bool = False):
         self.env, self.pool, self.steps, self.log = env, pool, steps, log
         self.record = record  # keep an Event per repair (the tables need them; metrics do not)
+        self.track = record or track  # keep the failed chips over time (the tables; the chips a job leaves to others)
         self.usable = 0
         self.failed = 0
         self.delivered = Timeline()
@@ -132,8 +135,9 @@ class PoolState:
         while repairs and repairs[0][0] <= now:
             t, units, took = heapq.heappop(repairs)
             self.failed = self.failed - units if self.failed > units else 0
-            if self.record:  # the schedule's failed chips and the events table (metrics need neither)
+            if self.track:  # the schedule's failed chips (metrics do not need them)
                 self.failed_tl.set(t, self.failed)
+            if self.record:  # the events table
                 self.repair_events.append(Event(t, self.pool.name, EventKind.REPAIR, int(units), f"after {took:.1f} h"))
 
     @property
@@ -188,7 +192,7 @@ class PoolState:
         avail = self.available_at(at)
         units = units if units < avail else avail
         self.failed += units
-        if self.record:
+        if self.track:
             self.failed_tl.set(at, self.failed)
         heapq.heappush(self._repairs, (at + repair_h, units, repair_h))
         return units
@@ -260,6 +264,9 @@ class TrainingJob:
         self.rel = r
         self.on = r.enabled and failures
         self.model_factor = model_factor  # the cost model's error drawn for this replication (1 = none)
+        # the share of training time between interruptions that trains: evaluation pauses, checkpoint and data
+        # stalls, slow periods of published whole runs (planner/perf/wholerun.py, refit in `calibrate --cv`)
+        self.productive = wholerun.productive_fraction() if (self.on or self.expected) else 1.0
         self.mtbf_chip_h = {n: strategy.ctx.failures(n).mtbf_chip_days * HOURS_PER_DAY for n in self.pools}
         self.kwh_per_chip_h = {n: costs.energy_kwh(scenario, scenario.chip(ps.pool.chip), 1.0)
                                for n, ps in self.pools.items()}
@@ -303,7 +310,7 @@ class TrainingJob:
         return evs[0] if len(evs) == 1 else self.env.any_of(evs)
 
     def _rate_h(self) -> float:
-        rate = self.plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+        rate = self.plan.tokens_per_s * self.model_factor * self.productive * SECONDS_PER_HOUR
         if self.expected:
             g = self._goodput.get(id(self.plan))
             if g is None:
@@ -384,7 +391,7 @@ class TrainingJob:
 
     def _kept_rate_h(self, plan: Plan) -> float:
         """Tokens per hour the plan is expected to keep: its speed, under failures times its expected goodput."""
-        rate = plan.tokens_per_s * self.model_factor * SECONDS_PER_HOUR
+        rate = plan.tokens_per_s * self.model_factor * self.productive * SECONDS_PER_HOUR
         return rate * self.strategy.ctx.expected_goodput(plan) if self.on or self.expected else rate
 
     def _hours_to_finish(self, plan: Plan, tokens_left: float, switch: bool) -> float:
@@ -745,7 +752,7 @@ class TrainingJob:
             lost_units = nodes[k] if nodes[k] <= spare[k] + part_units else max(spare[k] + part_units, 0)
             state.failed += lost_units
             heappush(state._repairs, (t + repair_h, lost_units, repair_h))
-            if record:
+            if state.track:
                 state.failed_tl.set(t, state.failed)
             spare[k] -= lost_units
             if t + repair_h < next_return:
@@ -873,6 +880,9 @@ class TrainingJob:
             elif stop:
                 self.pending_restart = True
         s.tokens = self.saved
+        # the unproductive share of kept training time is not kept chip-time (goodput counts it lost)
+        s.kept_chip_h *= self.productive
+        s.flops_chip_h *= self.productive
         self._set_training(None)
         self._record_tokens()
         self._close_layout(env.now)

@@ -18,13 +18,14 @@ import simpy
 
 from .. import costs, plan
 from ..kinds import Mode
-from ..perf.system import error_band
+from ..perf.system import ErrorBand, error_band
 from ..results import Event
 from ..scenario import Scenario
 from ..strategy import Context, Strategy, options
 from ..strategy.modes import MODES
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
+from .power import apply_power
 from .supply import Step, supply_steps
 
 PICK_MEMO = 1024  # strategy picks kept per context (one per distinct supply drawn)
@@ -64,16 +65,45 @@ class ReplicationOutput:
     links: pd.DataFrame | None = None
 
 
+_BANDS: dict[int, tuple[Scenario, ErrorBand]] = {}  # the band of each scenario a process simulates (by identity)
+
+
+def run_band(scenario: Scenario) -> ErrorBand:
+    """The band a replication draws its model error from.
+
+    The conditional band of the largest pool (perf/band.py); when that pool has ``measured`` rows, their
+    posterior around the fitted efficiency (perf/measured.py: the pool's layouts already run at that
+    efficiency, so the draw is the posterior's spread about it, not the prior's).
+    """
+    hit = _BANDS.get(id(scenario))
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    pool = max(scenario.fleet, key=lambda p: p.planned_units * scenario.chip(p.chip).bf16_tflops)
+    band = error_band(scenario)
+    if pool.measured:
+        from ..perf.measured import fit_pool
+
+        fit = fit_pool(scenario, pool)
+        if fit is not None:
+            p10, p90 = fit.post.band()
+            band = ErrorBand(p10=p10 / fit.efficiency, p90=p90 / fit.efficiency)
+    if len(_BANDS) > 64:
+        _BANDS.clear()
+    _BANDS[id(scenario)] = (scenario, band)
+    return band
+
+
 def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator) -> float:
     """This replication's draw of the cost model's error (1 when off; README "the band")."""
     setting = scenario.simulation.model_error
     if setting == "off" or (setting == "auto" and replications <= 1):
         return 1.0
-    return error_band().draw(rng)
+    return run_band(scenario).draw(rng)  # conditional on the workload and the largest pool, or its measurements
 
 
 def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
-             failures: bool = True, factor: float = 1.0, record: bool = True, expected: bool = False) -> Run:
+             failures: bool = True, factor: float = 1.0, record: bool = True, expected: bool = False,
+             track: bool = False) -> Run:
     """The job under ``strategy`` over the drawn supply of every pool.
 
     ``record=False`` keeps only the metrics and timelines: the per-failure events are not logged.
@@ -85,7 +115,7 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
     log = event_log(env, events)
     states = {}
     for pool in scenario.fleet:
-        states[pool.name] = PoolState(env, pool, steps[pool.name], log, record=record)
+        states[pool.name] = PoolState(env, pool, steps[pool.name], log, record=record, track=track)
         env.process(states[pool.name].supply())
     job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor,
                       record=record, expected=expected)
@@ -157,11 +187,23 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence,
             out[p.name] = cache[p.name]
         else:
             out[p.name] = supply_steps(scenario, p, np.random.default_rng(s))
-    return out
+    if not scenario.sites:
+        return Supply(out)
+    powered, waited = apply_power(scenario, out)  # chips wait for their site's power (planner/sim/power.py)
+    return Supply(powered, waited)
+
+
+class Supply(dict):
+    """Each pool's capacity steps (pool name -> list of Step), and the chip-days its chips waited for power."""
+
+    def __init__(self, steps: dict, waited_chip_days: dict[str, float] | None = None):
+        super().__init__(steps)
+        self.waited_chip_days = waited_chip_days or {}
 
 
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
-             factor: float, failures: bool = True, record: bool = True) -> Run:
+             factor: float, failures: bool = True, record: bool = True, track: bool = False,
+             rank_key: tuple | None = None) -> Run:
     """Pick among the candidates by the time each finishes, then simulate the pick.
 
     First, cheap runs that draw no failure rank the candidates: each trains every plan at its expected
@@ -178,7 +220,9 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
     shortlist = candidates[:1]
     if len(candidates) > 1:
         memo = candidates[0].ctx.memo
-        key = (tuple(c.label for c in candidates),
+        # ``rank_key``: what the ranking is taken to depend on instead of the steps (a portfolio's later jobs
+        # rank once per fleet supply, not per share they are left: planner/sim/portfolio.py)
+        key = (tuple(c.label for c in candidates), rank_key if rank_key is not None else
                tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
         if key in memo:
             shortlist = memo[key]
@@ -197,7 +241,7 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
     best = None
     for c in shortlist:
         r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
-                     record=record)
+                     record=record, track=track)
         if best is None or _better(scenario, r, best):
             best = r
     return best
@@ -231,6 +275,8 @@ def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequen
     candidates, _why = options(ctx, scenario.strategy.mode)
     run = best_run(scenario, candidates, steps, job_seed, factor, record=tables)
     out = ReplicationOutput(outcome_row(run, factor))
+    if scenario.sites:
+        out.metrics["power_wait_chip_days"] = sum(steps.waited_chip_days.values())
     if tables or curve:
         out.tokens_by_day = tokens_by_day(run)
     if tables:

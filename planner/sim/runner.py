@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections import Counter
@@ -18,8 +19,9 @@ from ..results import RunResult
 from ..scenario import Scenario
 from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
 from ..strategy import Context, options
-from ..summary import Costs, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
+from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
 from .draws import replication_draws
+from .money import run_cashflow
 from .replication import ReplicationOutput, compare, run_replication
 
 FAN_SAMPLE = 100  # the first replications also return their daily tokens trained, for the fan chart
@@ -34,6 +36,24 @@ def _one(recipe: tuple[Scenario, int]) -> tuple:
     return scenario, Context(scenario, layout_planners(scenario)), n
 
 
+def _one_portfolio(recipe: tuple[Scenario, int]) -> tuple:
+    """``_one`` for a scenario with ``jobs:``: the jobs' Contexts (planner/sim/portfolio.py)."""
+    from .portfolio import portfolio_context
+
+    scenario, n = recipe
+    return scenario, portfolio_context(scenario), n
+
+
+def replicate(scenario: Scenario, ctx, seed: np.random.SeedSequence, n: int, tables: bool = False,
+              curve: bool = False) -> ReplicationOutput:
+    """One replication: of the one job (``ctx`` a Context), or of every job of a portfolio (a PortfolioContext)."""
+    if scenario.jobs:
+        from .portfolio import portfolio_replication
+
+        return portfolio_replication(ctx, seed, tables=tables, replications=n, curve=curve)
+    return run_replication(scenario, ctx, seed, tables=tables, replications=n, curve=curve)
+
+
 def _one_seed(context, item) -> dict:
     """One replication's metrics (the function both backends map over (index, seed) pairs).
 
@@ -43,8 +63,8 @@ def _one_seed(context, item) -> dict:
     scenario, ctx, n = context
     i, seed = item
     if i >= FAN_SAMPLE:
-        return run_replication(scenario, ctx, seed, replications=n).metrics
-    out = run_replication(scenario, ctx, seed, curve=True, replications=n)
+        return replicate(scenario, ctx, seed, n).metrics
+    out = replicate(scenario, ctx, seed, n, curve=True)
     return {**out.metrics, "tokens_by_day": out.tokens_by_day}
 
 
@@ -60,7 +80,8 @@ def tokens_fan(scenario: Scenario, rows: list[dict]) -> pd.DataFrame:
     q = quantile_rows(grid, (0.1, 0.5, 0.9))
     return pd.DataFrame({
         "day": np.arange(days), "date": [(scenario.start + dt.timedelta(days=int(d))).isoformat() for d in range(days)],
-        "tokens_p10": q[0], "tokens_p50": q[1], "tokens_p90": q[2], "tokens_target": scenario.workload.tokens,
+        "tokens_p10": q[0], "tokens_p50": q[1], "tokens_p90": q[2],
+        "tokens_target": sum(w.tokens for _where, w in scenario.workloads()),
         "replications": len(curves)})
 
 
@@ -87,6 +108,8 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
             "model_factor": r["model_factor"],
             "start_date": scenario.start.isoformat(), "finish_date": finish_date(scenario.start, ttt),
             "waiting_days": waiting, "training_days": ttt - waiting if r["finished"] else math.nan,
+            # a portfolio: each job's own time to train (its finish, as `solve --job` reads it)
+            **{f"{name}.time_to_train_days": j["time_to_train_days"] for name, j in (r.get("jobs") or {}).items()},
             **draws,
         })
     return pd.DataFrame(out)
@@ -140,6 +163,31 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                    limits=tuple(rows[0].get("limits") or []), **dates, costs=costs)
 
 
+def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: Summary) -> Summary:
+    """The portfolio's summary with each job's own (``jobs``) and the expectations that name a job."""
+    from ..deadline import meets_deadline
+    from ..summary import JobSummary
+
+    jobs: list[JobSummary] = []
+    checks = [c for c, e in zip(summary.expectations, scenario.expect, strict=True) if e.job is None]
+    for job, js in zip(pctx.jobs, pctx.scenarios, strict=True):
+        job_rows = [{**r["jobs"][job.name], "cost_usd": r["jobs"][job.name]["used_usd"]} for r in rows]
+        js = js.model_copy(update={"expect": [e for e in scenario.expect if e.job == job.name]})
+        reps = pd.DataFrame({
+            "time_to_train_days": [r["time_to_train_days"] for r in job_rows],
+            "training_days": [r["time_to_train_days"] - r["start_days"] if r["finished"] else math.nan
+                              for r in job_rows],
+            "waiting_days": [r["start_days"] for r in job_rows], "pool": [r["pool"] for r in job_rows]})
+        one = summarize(js, seed, job_rows, dates_summary(js, reps), summarize_costs(job_rows))
+        checks.extend(dataclasses.replace(e, job=job.name) for e in one.expectations)
+        met = None
+        if job.deadline is not None:
+            met = sum(1 for r in job_rows if r["finished"] and meets_deadline(
+                r["time_to_train_days"], scenario.start, job.deadline)) / len(job_rows)
+        jobs.append(JobSummary(job.name, job.priority, one, job.deadline.isoformat() if job.deadline else None, met))
+    return dataclasses.replace(summary, jobs=tuple(jobs), expectations=tuple(checks))
+
+
 def summarize_costs(rows: list[dict]) -> Costs:
     """summary.json ``costs``: committed, used and idle spend, means over the replications, and per pool.
 
@@ -166,22 +214,35 @@ def delivery_plan(scenario: Scenario) -> pd.DataFrame:
 
 def run_scenario(scenario: Scenario, replications: int | None = None, seed: int | None = None,
                  backend: str = "local", scheduler: str | None = None, workers: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> RunResult:
+                 progress: Callable[[int, int], None] | None = None, cash_flow: bool = True) -> RunResult:
     """Simulate a scenario: replication 0 also gives the tables; every replication gives its metrics.
+
+    ``cash_flow``: also price one representative replication month by month (planner/sim/money.py: one more
+    replication's work); the points of a sweep, a sensitivity or a goal seek read only the summary and skip it.
 
     Replication i draws from SeedSequence(seed).spawn(n)[i], so results do not depend on the backend
     or the number of workers.
     """
     n = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
-    ctx = Context(scenario, layout_planners(scenario))
-    candidates, why = options(ctx, scenario.strategy.mode)
-    if not candidates:  # e.g. sync with one pool too small for any layout: nothing fits (exit 3, as estimate)
-        raise InfeasiblePlanError("no strategy mode can train: " + "; ".join(f"{m}: {w}" for m, w in why.items()))
+    if scenario.jobs:
+        ctx = _one_portfolio((scenario, n))[1]
+        for job, job_ctx, js in zip(ctx.jobs, ctx.contexts, ctx.scenarios, strict=True):
+            candidates, why = options(job_ctx, js.strategy.mode)
+            if not candidates:
+                raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train: "
+                                          + "; ".join(f"{m}: {w}" for m, w in why.items()))
+        cash_flow = False  # the month-by-month pricing reruns one job's replication (planner/sim/money.py)
+    else:
+        ctx = Context(scenario, layout_planners(scenario))
+        candidates, why = options(ctx, scenario.strategy.mode)
+        if not candidates:  # e.g. sync with one pool too small for any layout: nothing fits (exit 3, as estimate)
+            raise InfeasiblePlanError("no strategy mode can train: "
+                                      + "; ".join(f"{m}: {w}" for m, w in why.items()))
     seeds = np.random.SeedSequence(seed).spawn(n)
 
     def first_replication() -> ReplicationOutput:
-        out = run_replication(scenario, ctx, seeds[0], tables=True, replications=n)
+        out = replicate(scenario, ctx, seeds[0], n, tables=True)
         if progress:
             progress(1, n)
         return out
@@ -195,7 +256,8 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         first = first_replication()  # its layouts travel with the Context
 
         # the Context crosses once per local worker; a scheduler's workers build it once from the scenario
-        shared = Shared(_one, (scenario, n), f"{scenario_key(scenario)}/{n}", ready=(scenario, ctx, n))
+        shared = Shared(_one_portfolio if scenario.jobs else _one, (scenario, n), f"{scenario_key(scenario)}/{n}",
+                        ready=(scenario, ctx, n))
         rows.extend(map_dask(_one_seed, list(enumerate(seeds[1:], start=1)), scheduler=scheduler, workers=workers,
                              progress=progress, total=n, shared=shared))
     elif rest:
@@ -212,6 +274,15 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     fan = tokens_fan(scenario, rows)
     reps = replication_table(scenario, seed, seeds, rows)
     summary = summarize(scenario, seed, rows, dates_summary(scenario, reps), summarize_costs(rows))
+    if scenario.jobs:
+        summary = _with_jobs(scenario, ctx, seed, rows, summary)
+    if scenario.sites:
+        summary = dataclasses.replace(summary, power_wait_chip_days=Stat.from_json(
+            quantiles([r.get("power_wait_chip_days", 0.0) for r in rows])))
+    if scenario.currency is not None:
+        summary = dataclasses.replace(summary, currency=CurrencyRate(scenario.currency.code,
+                                                                    scenario.currency.per_usd))
+    cash, cash_note = run_cashflow(scenario, seeds, [r["cost_usd"] for r in rows]) if cash_flow else (None, "")
     return RunResult(
         scenario_name=scenario.name,
         summary=summary,
@@ -223,7 +294,8 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         replications=reps,
         links=first.links,
         # every mode side by side without failures: cheap, and what the strategy choice rests on
-        compare=compare(scenario, ctx, seed, failures=False) if len(scenario.fleet) > 1 else [],
+        compare=compare(scenario, ctx, seed, failures=False) if len(scenario.fleet) > 1 and not scenario.jobs else [],
         tokens_fan=fan,
         inputs=scenario.model_dump(mode="json", by_alias=True, exclude_none=True),
+        **({"cashflow": cash, "cashflow_note": cash_note} if cash is not None else {}),
     )

@@ -1,0 +1,299 @@
+"""Several jobs sharing one fleet (``jobs:``): chips go to jobs in priority order.
+
+The policy (README, "Several jobs"):
+- jobs are served in priority order (a lower number first; ties in the order written);
+- each job trains as the engine trains one job (planner/sim/engine.py) on the chips the jobs before it leave:
+  in every pool, the chips in service minus the chips those jobs train on and the chips of theirs under repair;
+- what a job leaves is given to the next one a day at a time, at the least it leaves over that day: a job
+  never trains on chips a job before it holds at any moment, so the chips in training never exceed the chips
+  in service (a job before it that grows, or whose failed node takes a spare, preempts it: the engine then
+  checkpoints and shrinks it, and it resumes from its checkpoint when chips come back);
+- a job takes no chips before its ``start_after`` date and only from its ``pools``;
+- chips of a job under repair when it finishes count as back in service from then on.
+
+Adding a job of a lower priority therefore never changes the jobs before it (they run first, on the same
+draws), and more chips or power never leave a job fewer chips.
+
+Each replication draws one supply for the fleet (with its site power, planner/sim/power.py); job k draws its
+failures and its model error from streams of its own (``SeedSequence.spawn``), so the same seed gives the
+same portfolio on every backend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import costs
+from ..bridge import layout_planners
+from ..kinds import EventKind
+from ..plan import hours_since
+from ..scenario import Job, Scenario
+from ..strategy import Context, options
+from ..units import HOURS_PER_DAY
+from .engine import Timeline
+from .replication import (
+    ReplicationOutput,
+    Run,
+    _tables,
+    best_run,
+    draw_supply,
+    model_factor,
+    outcome_row,
+    tokens_by_day,
+)
+from .supply import Step
+
+
+def ordered_jobs(scenario: Scenario) -> list[Job]:
+    """The jobs in the order they get chips: by priority, then as written."""
+    return [j for _i, j in sorted(enumerate(scenario.jobs), key=lambda ij: (ij[1].priority, ij[0]))]
+
+
+def job_scenario(scenario: Scenario, job: Job) -> Scenario:
+    """The scenario one job sees: its workload, its pools (and the links between their sites), its strategy."""
+    fleet = [p for p in scenario.fleet if job.pools is None or p.name in job.pools]
+    sites = {p.site for p in fleet}
+    links = [lk for lk in scenario.links if set(lk.sites) <= sites] if len(fleet) > 1 else []
+    return scenario.model_copy(update={
+        "workload": job.workload, "jobs": [], "fleet": fleet, "links": links, "sites": [],
+        "strategy": job.strategy or scenario.strategy, "expect": [], "sweep": []})
+
+
+@dataclass
+class PortfolioContext:
+    """What every replication of a portfolio shares: the jobs in order, their scenarios and their Contexts."""
+
+    scenario: Scenario
+    jobs: list[Job]
+    scenarios: list[Scenario]
+    contexts: list[Context]
+    supply: dict  # the fleet's supply steps of pools without delivery risk (draw_supply's cache)
+
+
+def portfolio_context(scenario: Scenario) -> PortfolioContext:
+    """The jobs' scenarios and Contexts (layout planners per job: each job has its own model)."""
+    jobs = ordered_jobs(scenario)
+    scenarios = [job_scenario(scenario, j) for j in jobs]
+    return PortfolioContext(scenario, jobs, scenarios, [Context(s, layout_planners(s)) for s in scenarios], {})
+
+
+def _in_service(steps: list[Step]) -> Timeline:
+    """Usable chips over time from a pool's capacity steps (the job's run stops at its end; the supply does not)."""
+    tl, n = Timeline(), 0
+    for s in steps:
+        if s.kind != EventKind.DELIVERY:
+            n += s.delta_units
+            tl.set(s.time_h, n)
+    return tl
+
+
+def _left_over(run: Run, name: str, steps: list[Step], horizon_h: float) -> Timeline:
+    """Chips of pool ``name`` in service that the job neither trains on nor may have under repair, over time.
+
+    ``steps``: the pool's capacity steps the job was given (its chips in service, also after it ends).
+    Between two changes of its chips in service or in training, the job keeps back the most of its chips
+    under repair at once in that stretch (so the chips it leaves change when its plan or the supply does,
+    not at each failure and repair).
+    """
+    st = run.states[name]
+    in_service = _in_service(steps)
+    training = run.job.in_training.get(name)
+    end_h = run.end_h
+    edges = set(in_service.times) | set(training.times if training else [])
+    ts = np.array(sorted(t for t in edges if t <= horizon_h))
+    busy = training.at(ts) if training else np.zeros_like(ts)
+    # the most chips under repair in each stretch [ts[i], ts[i+1]): at its start and at every change inside it
+    ft = np.asarray(st.failed_tl.times, dtype=float)
+    fv = np.asarray(st.failed_tl.values, dtype=float)
+    fv = np.where(ft < end_h, fv, 0.0)
+    worst = st.failed_tl.at(ts)
+    worst = np.where(ts < end_h, worst, 0.0)
+    if len(ft):
+        seg = np.searchsorted(ts, ft, side="right") - 1
+        inside = seg >= 0
+        np.maximum.at(worst, seg[inside], fv[inside])
+    left = Timeline()
+    for t, v in zip(ts, np.maximum(in_service.at(ts) - busy - worst, 0.0), strict=True):
+        left.set(float(t), float(v))
+    return left
+
+
+# what a job leaves is handed on in levels 5% apart below the pool's planned size (rounded down): the next
+# job re-plans when a level changes, not at every failure and repair of the jobs before it
+SHARE_LEVEL_RATIO = 1.05
+
+
+def share_level(units: float, full: int) -> int:
+    """The largest level at or below ``units``: ``full``, ``full / 1.05``, ``full / 1.05**2``, ... (0 below 1)."""
+    if units >= full:
+        return int(units)
+    if units < 1:
+        return 0
+    k = math.ceil(math.log(full / units) / math.log(SHARE_LEVEL_RATIO) - 1e-12)
+    return min(int(units), int(full / SHARE_LEVEL_RATIO**k))
+
+
+def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int | None = None) -> list[Step]:
+    """Capacity steps giving, each day, the least of ``left`` over that day (none before ``from_h``'s day).
+
+    ``full`` (the pool's planned usable chips): the share is rounded down to ``share_level``.
+    """
+    n_days = int(math.ceil(horizon_h / HOURS_PER_DAY)) + 1
+    starts = np.arange(n_days) * HOURS_PER_DAY
+    inside = np.array([t for t in left.times if 0.0 <= t < n_days * HOURS_PER_DAY])
+    pts = np.unique(np.concatenate([starts, inside]))
+    vals = left.at(pts)
+    day_of = np.minimum((pts // HOURS_PER_DAY).astype(int), n_days - 1)
+    first = np.searchsorted(day_of, np.arange(n_days), side="left")
+    least = np.minimum.reduceat(vals, first)
+    least[starts < math.floor(from_h / HOURS_PER_DAY) * HOURS_PER_DAY] = 0.0
+    steps, have = [], 0
+    for d, v in enumerate(least.astype(int)):
+        if full is not None:
+            v = share_level(v, full)
+        if v != have:
+            delta = int(v - have)
+            what = (f"{delta:,} chips left by the jobs before this one" if delta > 0
+                    else f"{-delta:,} chips taken back by the jobs before this one")
+            steps.append(Step(float(starts[d]), EventKind.SHARE, delta, what))
+            have = int(v)
+    return steps
+
+
+def _delivered(steps: list[Step]) -> tuple[list[float], list[float]]:
+    t, v, n = [0.0], [0.0], 0
+    for s in steps:
+        if s.kind == EventKind.DELIVERY:
+            n += s.delta_units
+            t.append(s.time_h)
+            v.append(float(n))
+    return t, v
+
+
+def _sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] | None:
+    lines = [r.job.in_training[name] for r in runs if name in r.job.in_training]
+    if not lines:
+        return None
+    ts = sorted({t for tl in lines for t in tl.times})
+    arr = np.array(ts)
+    total = sum(tl.at(arr) for tl in lines)
+    return ts, [float(x) for x in total]
+
+
+def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[dict]) -> dict:
+    """The portfolio's metrics: every job finished, by the last one's finish; fleet costs to the last end."""
+    sc = pctx.scenario
+    end_h = max(r.end_h for r in runs)
+    pool_costs = []
+    for pool in sc.fleet:
+        training = _sum_training(runs, pool.name)
+        pool_costs.append(costs.pool_cost(sc, pool, _delivered(supply[pool.name]), training, end_h))
+    held = sum(r["chip_hours"] for r in rows)
+    kept = sum(r["goodput"] * r["chip_hours"] for r in rows)
+    finished = all(r["finished"] for r in rows)
+    return {
+        "finished": finished,
+        "time_to_train_days": max(r["time_to_train_days"] for r in rows) if finished else math.nan,
+        "cost_usd": sum(c.committed_usd for c in pool_costs),
+        "used_usd": sum(c.used_usd for c in pool_costs),
+        "pool_costs": [c.as_dict() for c in pool_costs],
+        "energy_mwh": sum(r["energy_mwh"] for r in rows),
+        "mfu": (sum(r["mfu"] * r["goodput"] * r["chip_hours"] for r in rows) / kept) if kept else 0.0,
+        "goodput": kept / held if held else 0.0,
+        "chip_hours": held,
+        "mode": "portfolio",
+        "pool": " + ".join(p.name for p in sc.fleet if any(p.name in r["pool"].split(" + ") for r in rows)),
+        "note": "",
+        "limits": [f"{j.name}: {x}" for j, r in zip(pctx.jobs, rows, strict=True) for x in r["limits"]],
+        "failures": sum(r["failures"] for r in rows),
+        "replans": sum(r["replans"] for r in rows),
+        "checkpoints": sum(r["checkpoints"] for r in rows),
+        "moves": sum(r["moves"] for r in rows),
+        "link_tb": sum(r["link_tb"] for r in rows),
+        "model_factor": rows[0]["model_factor"],
+        "start_days": min(r["start_days"] for r in rows),
+    }
+
+
+def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, tables: bool = False,
+                          replications: int = 1, curve: bool = False) -> ReplicationOutput:
+    """One replication of every job, in priority order, each on what the jobs before it leave."""
+    sc = pctx.scenario
+    horizon_h = sc.horizon_days * HOURS_PER_DAY
+    supply_seed, job_seed, model_seed = seed.spawn(3)
+    supply = draw_supply(sc, supply_seed, pctx.supply)
+    supply_key = tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(supply.items()))
+    left = {name: list(steps) for name, steps in supply.items()}  # what the next job may take, per pool
+    job_seeds, model_seeds = job_seed.spawn(len(pctx.jobs)), model_seed.spawn(len(pctx.jobs))
+    runs, rows, outs = [], [], []
+    last = len(pctx.jobs) - 1
+    for k, (job, js, ctx) in enumerate(zip(pctx.jobs, pctx.scenarios, pctx.contexts, strict=True)):
+        from_h = hours_since(sc.start, job.start_after) if job.start_after is not None else 0.0
+        steps = {}
+        for p in js.fleet:
+            steps[p.name] = left[p.name] if k == 0 and from_h <= 0 else _after(left[p.name], from_h, horizon_h)
+        factor = model_factor(js, replications, np.random.default_rng(model_seeds[k]))
+        candidates, _why = options(ctx, js.strategy.mode)
+        if not candidates:
+            from ..errors import InfeasiblePlanError
+
+            raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train on its pools")
+        run = best_run(js, candidates, steps, job_seeds[k], factor, record=tables, track=k < last,
+                       rank_key=None if k == 0 else ("portfolio", k, supply_key))
+        row = outcome_row(run, factor)
+        runs.append(run)
+        rows.append(row)
+        out = ReplicationOutput(row)
+        if tables or curve:
+            out.tokens_by_day = tokens_by_day(run)
+        if tables:
+            out.schedule, out.events, out.layouts, out.links = _tables(js, run)
+        outs.append(out)
+        if k < last:
+            for p in js.fleet:
+                full = ctx.pools[p.name].usable_units
+                # what this job could take (before its start_after too), minus what it took
+                share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full)
+                # the fleet's deliveries stay on every job's steps (its schedule shows them; they move no chip)
+                delivered = [x for x in supply[p.name] if x.kind == EventKind.DELIVERY]
+                left[p.name] = sorted(delivered + share, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
+    metrics = _portfolio_row(pctx, supply, runs, rows)
+    metrics["jobs"] = {j.name: r for j, r in zip(pctx.jobs, rows, strict=True)}
+    if sc.sites:
+        metrics["power_wait_chip_days"] = sum(supply.waited_chip_days.values())
+    result = ReplicationOutput(metrics)
+    if tables or curve:
+        days = max(len(o.tokens_by_day) for o in outs)
+        result.tokens_by_day = sum(np.concatenate([o.tokens_by_day, np.full(days - len(o.tokens_by_day),
+                                                                               o.tokens_by_day[-1])]) for o in outs)
+    if tables:
+        result.schedule = _stack([o.schedule for o in outs], pctx.jobs)
+        result.events = _stack([o.events for o in outs], pctx.jobs)
+        result.layouts = _stack([o.layouts for o in outs], pctx.jobs)
+        result.links = _stack([o.links for o in outs], pctx.jobs)
+    return result
+
+
+def _after(steps: list[Step], from_h: float, horizon_h: float) -> list[Step]:
+    """``steps`` with nothing usable before ``from_h`` (a job's start_after): what came earlier comes then."""
+    if from_h <= 0:
+        return steps
+    before = sum(s.delta_units for s in steps if s.kind != EventKind.DELIVERY and s.time_h < from_h)
+    out = [s for s in steps if s.kind == EventKind.DELIVERY]
+    if before and from_h <= horizon_h:
+        out.append(Step(from_h, EventKind.SHARE, before, f"{before:,} chips from the job's start date"))
+    out.extend(s for s in steps if s.kind != EventKind.DELIVERY and s.time_h >= from_h)
+    return sorted(out, key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
+
+
+def _stack(frames: list, jobs: list[Job]) -> pd.DataFrame | None:
+    """One table of the jobs' tables, with a ``job`` column first."""
+    parts = [f.assign(job=j.name) for f, j in zip(frames, jobs, strict=True) if f is not None]
+    if not parts:
+        return None
+    out = pd.concat(parts, ignore_index=True)
+    return out[["job", *[c for c in out.columns if c != "job"]]]

@@ -1,0 +1,92 @@
+"""Site power: the chips in service at a site never draw more than its power. Pure functions.
+
+A site (``sites:``) has ``power_mw`` steps over time (none before the first date) and a PUE. A chip in service
+takes its server's nameplate power (``SERVER_POWER_PER_TDP`` x its catalog TDP) times the PUE; a pool that holds back a reserved share (``reserved_fraction``, e.g. for
+inference) powers those chips too, so each usable chip costs ``tdp x pue / (1 - reserved)`` of the site's power.
+Pools at one site take power in fleet order (the first pool first); chips delivered and commissioned beyond
+the power wait until there is power for them (and go out of service, latest first, when power falls).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..kinds import EventKind
+from ..plan import hours_since
+from ..scenario import Scenario, Site
+from ..units import HOURS_PER_DAY
+from .supply import Step
+
+
+# a server's nameplate power per accelerator over the accelerator's TDP: NVIDIA DGX H100 datasheet, 10.2 kW max
+# for 8 x 700 W GPUs (CPUs, memory, NICs, fans, power conversion); sites are provisioned for nameplate power,
+# while energy (planner/costs.py) counts the average draw at TDP
+SERVER_POWER_PER_TDP = 10_200 / (8 * 700)
+
+
+def watts_per_usable_chip(scenario: Scenario, pool_name: str, site: Site) -> float:
+    """Site power one usable chip of the pool needs [W]: its server share x PUE, with the reserved share's chips."""
+    pool = next(p for p in scenario.fleet if p.name == pool_name)
+    server_w = scenario.chip(pool.chip).tdp_w * SERVER_POWER_PER_TDP
+    return server_w * site.pue / max(1.0 - pool.reserved_fraction, 1e-9)
+
+
+def _power_at(site: Site, start, t_h: float) -> float:
+    """The site's power at hour ``t_h`` [W] (0 before its first step)."""
+    w = 0.0
+    for step in site.power_mw:
+        if hours_since(start, step.date) <= t_h:
+            w = step.mw * 1e6
+        else:
+            break
+    return w
+
+
+def _usable_at(steps: list[Step], t_h: float) -> int:
+    return sum(s.delta_units for s in steps if s.kind != EventKind.DELIVERY and s.time_h <= t_h)
+
+
+def apply_power(scenario: Scenario, steps: dict[str, list[Step]]) -> tuple[dict[str, list[Step]], dict[str, float]]:
+    """Every pool's capacity steps with its site's power applied, and the chip-days each pool's chips waited.
+
+    Pools at a site without ``sites:`` power are returned as they are (waiting 0).
+    """
+    out = dict(steps)
+    waited = {name: 0.0 for name in steps}
+    horizon_h = scenario.horizon_days * HOURS_PER_DAY
+    for site in scenario.sites:
+        names = [p.name for p in scenario.fleet if p.site == site.name and p.name in steps]
+        if not names:
+            continue
+        per_chip_w = {n: watts_per_usable_chip(scenario, n, site) for n in names}
+        times = {0.0}
+        for n in names:
+            times.update(s.time_h for s in steps[n] if s.kind != EventKind.DELIVERY)
+        times.update(max(0.0, hours_since(scenario.start, p.date)) for p in site.power_mw)
+        times = sorted(t for t in times if t <= horizon_h)
+        allowed_prev = {n: 0 for n in names}
+        new = {n: [s for s in steps[n] if s.kind == EventKind.DELIVERY] for n in names}
+        for k, t in enumerate(times):
+            left_w = _power_at(site, scenario.start, t)
+            t_next = times[k + 1] if k + 1 < len(times) else horizon_h
+            for n in names:
+                usable = max(_usable_at(steps[n], t), 0)
+                allowed = min(usable, int(math.floor(left_w / per_chip_w[n] + 1e-9)))
+                left_w -= allowed * per_chip_w[n]
+                waited[n] += (usable - allowed) * max(t_next - t, 0.0) / HOURS_PER_DAY
+                delta = allowed - allowed_prev[n]
+                if delta:
+                    own = [s for s in steps[n] if s.kind != EventKind.DELIVERY and s.time_h == t]
+                    wait = usable - allowed
+                    note = f"{wait:,} usable chips wait for site power" if wait else ""
+                    if own:
+                        detail = "; ".join(x for x in (own[0].detail, note) if x)
+                        new[n].append(Step(t, own[0].kind, delta, detail))
+                    else:
+                        what = (f"power for {delta:,} more chips" if delta > 0
+                                else f"site power falls: {-delta:,} chips out of service")
+                        new[n].append(Step(t, EventKind.POWER, delta, "; ".join(x for x in (what, note) if x)))
+                    allowed_prev[n] = allowed
+        for n in names:
+            out[n] = sorted(new[n], key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
+    return out, waited

@@ -1,0 +1,146 @@
+"""Several jobs on one fleet (`jobs:`) and site power (`sites:`): the policy's promises, checked."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.loader import from_dict
+from planner.sim.portfolio import daily_share, job_scenario, ordered_jobs, portfolio_context, portfolio_replication
+from planner.sim.power import SERVER_POWER_PER_TDP, apply_power
+from planner.sim.engine import Timeline
+from planner.sim.replication import draw_supply
+from planner.sim.runner import run_scenario
+
+SMALL = {"model": "llama3-8b", "tokens": 2.0e11, "seq_len": 8192, "global_batch_tokens": 4194304.0}
+TINY = {"model": "llama3-8b", "tokens": 5.0e10, "seq_len": 8192, "global_batch_tokens": 4194304.0}
+
+
+def _doc(jobs, power_mw=None, failures=True, units=512) -> dict:
+    doc = {"name": "portfolio", "start": "2025-01-01", "horizon_days": 300,
+           "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": units // 2,
+                      "deliveries": [{"date": "2025-01-20", "units": units}]},
+                     {"name": "cloud", "chip": "a100-80gb", "site": "dc2",
+                      "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-09-01",
+                                "price_per_chip_hour_usd": 2.0}}],
+           "links": [{"sites": ["dc1", "dc2"], "gbps": 100}],
+           "jobs": jobs, "reliability": {"enabled": failures},
+           "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+    if power_mw is not None:
+        doc["sites"] = [{"name": "dc1", "pue": 1.2, "power_mw": [{"date": "2025-01-01", "mw": power_mw}]}]
+    return doc
+
+
+def _finish_days(doc: dict, seed: int = 7) -> dict[str, float]:
+    s = from_dict(doc)
+    out = portfolio_replication(portfolio_context(s), np.random.SeedSequence(seed))
+    return {name: (r["time_to_train_days"] if r["finished"] else math.inf) for name, r in out.metrics["jobs"].items()}
+
+
+JOBS = [{"name": "a", "workload": SMALL, "priority": 1}, {"name": "b", "workload": TINY, "priority": 2},
+        {"name": "c", "workload": TINY, "priority": 3, "start_after": "2025-02-01"}]
+
+
+def test_jobs_get_chips_in_priority_order_then_as_written():
+    s = from_dict(_doc([{"name": "late", "workload": TINY, "priority": 2}, {"name": "x", "workload": TINY, "priority": 1},
+                        {"name": "y", "workload": TINY, "priority": 2}]))
+    assert [j.name for j in ordered_jobs(s)] == ["x", "late", "y"]
+
+
+def test_a_job_sees_only_its_pools_and_their_links():
+    s = from_dict(_doc([{"name": "a", "workload": SMALL, "pools": ["own"]}, {"name": "b", "workload": TINY}]))
+    one = job_scenario(s, s.jobs[0])
+    assert [p.name for p in one.fleet] == ["own"] and one.links == [] and one.workload.tokens == SMALL["tokens"]
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(k=st.integers(1, 2), seed=st.integers(0, 2**32))
+def test_adding_a_lower_priority_job_never_delays_a_higher_one(k, seed):
+    """The jobs before it run first on the same draws: their finish does not move at all."""
+    fewer = _finish_days(_doc(JOBS[:k]), seed)
+    more = _finish_days(_doc(JOBS[:k + 1]), seed)
+    for name, days in fewer.items():
+        assert more[name] == days
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(mw=st.floats(0.05, 1.0), extra=st.floats(0.0, 1.0))
+def test_more_power_never_finishes_a_job_later(mw, extra):
+    """Without failures (a run is then a function of the chips alone): more power, no job later."""
+    low = _finish_days(_doc(JOBS[:2], power_mw=mw, failures=False))
+    high = _finish_days(_doc(JOBS[:2], power_mw=mw + extra, failures=False))
+    for name in low:
+        assert high[name] <= low[name] + 1e-9, (name, low, high)
+
+
+@settings(max_examples=5, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 2**32), mw=st.sampled_from([None, 0.3, 0.6]))
+def test_chips_in_training_never_exceed_chips_in_service(seed, mw):
+    """Every day and pool: the jobs' chips in training plus their chips under repair fit in the chips in service."""
+    s = from_dict(_doc(JOBS, power_mw=mw))
+    out = portfolio_replication(portfolio_context(s), np.random.SeedSequence(seed), tables=True)
+    sched = out.schedule
+    first = ordered_jobs(s)[0].name
+    checked = 0
+    for (_date, pool), g in sched.groupby(["date", "pool"]):
+        mine = g.loc[g["job"] == first, "units_in_service"]
+        if mine.empty:  # the first job's table ends with it; its pool's chips then all go to the others
+            continue
+        assert g["units_in_training"].sum() + g["units_failed"].sum() <= mine.iloc[0], (_date, pool)
+        checked += len(g) > 1
+    assert checked  # some days had two or more jobs on a pool
+
+
+def test_the_share_is_the_least_left_over_each_day():
+    left = Timeline()
+    left.set(0.0, 100)
+    left.set(30.0, 40)   # day 1: 100 until 30 h, then 40
+    left.set(40.0, 90)
+    left.set(80.0, 0)    # day 3 from 80 h
+    steps = daily_share(left, horizon_h=96.0)
+    level, by_day = 0, {}
+    for s in steps:
+        level += s.delta_units
+        by_day[int(s.time_h // 24)] = level
+    assert by_day == {0: 100, 1: 40, 2: 90, 3: 0}
+
+
+def test_site_power_caps_chips_in_service_and_counts_the_wait():
+    s = from_dict(_doc(JOBS[:1], power_mw=0.5, failures=False))
+    raw = draw_supply(from_dict(_doc(JOBS[:1], failures=False)), np.random.SeedSequence(1))
+    capped, waited = apply_power(s, dict(raw))
+    per_chip_w = 700 * SERVER_POWER_PER_TDP * 1.2  # h100-sxm TDP x the server's share x PUE
+    cap = math.floor(0.5e6 / per_chip_w)
+    usable = np.cumsum([x.delta_units for x in capped["own"] if x.kind != "delivery"])
+    assert usable.max() == cap and usable.min() >= 0
+    # 256 usable from day 0 fit; the 256 more from day 19 (+0 commissioning) wait for power to the horizon
+    want = (512 - cap) * (300 - 19)
+    assert waited["own"] == pytest.approx(want, rel=0.01)
+    assert waited["cloud"] == 0.0  # a pool at a site without `sites:` power is not capped
+
+
+def test_a_job_expectation_and_deadline_are_per_job():
+    doc = _doc([{"name": "a", "workload": SMALL, "deadline": "2025-12-31"}, {"name": "b", "workload": TINY}])
+    doc["expect"] = [{"metric": "time_to_train_days", "max": 1.0, "job": "b"}]
+    r = run_scenario(from_dict(doc), replications=2)
+    jobs = {j.name: j for j in r.summary.jobs}
+    assert set(jobs) == {"a", "b"} and jobs["a"].deadline_probability == 1.0
+    e = r.summary.expectations[0]
+    assert not e.passed and e.value == pytest.approx(jobs["b"].summary.value("time_to_train_days", "p50"))
+
+
+def test_a_portfolio_needs_workload_or_jobs_not_both():
+    doc = _doc(JOBS[:1])
+    both = copy.deepcopy(doc)
+    both["workload"] = SMALL
+    with pytest.raises(Exception, match="not both"):
+        from_dict(both)
+    bad = copy.deepcopy(doc)
+    bad["jobs"][0]["pools"] = ["nowhere"]
+    with pytest.raises(Exception, match=r"jobs\[0\]\.pools\[0\]"):
+        from_dict(bad)

@@ -1,0 +1,210 @@
+"""The report of a portfolio (`jobs:`) and of powered sites (`sites:`): first screen, charts, workbook, terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from openpyxl import load_workbook
+
+from planner import api
+from planner.loader import from_dict
+from planner.report import charts, headline, tables, write_report
+from planner.report.html import render_html
+from planner.summary import FinishDates, JobSummary, Stat, Summary
+
+FLAG = "<b>flag</b> & co"  # a job name with markup: shown as written, never as markup
+# the first job trains past the delivery of 2025-01-20, the second starts while it trains
+SMALL = {"model": "llama3-8b", "tokens": 1.0e13, "seq_len": 8192, "global_batch_tokens": 4194304.0}
+TINY = {"model": "llama3-8b", "tokens": 2.0e12, "seq_len": 8192, "global_batch_tokens": 4194304.0}
+
+
+def _doc(jobs: list[dict] | None, power_mw: float | None = 0.3) -> dict:
+    """Two pools on two sites; dc1's power (0.3 MW: about 196 H100s) is below the 512 chips delivered there."""
+    doc = {"name": "portfolio <report>", "start": "2025-01-01", "horizon_days": 200,
+           "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 256,
+                      "deliveries": [{"date": "2025-01-20", "units": 512}]},
+                     {"name": "cloud", "chip": "a100-80gb", "site": "dc2",
+                      "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-09-01",
+                                "price_per_chip_hour_usd": 2.0}}],
+           "links": [{"sites": ["dc1", "dc2"], "gbps": 100}],
+           "reliability": {"enabled": False},
+           "simulation": {"seed": 3, "replications": 3}}
+    if jobs is None:
+        doc["workload"] = SMALL
+    else:
+        doc["jobs"] = jobs
+    if power_mw is not None:
+        doc["sites"] = [{"name": "dc1", "pue": 1.2, "power_mw": [{"date": "2025-01-01", "mw": power_mw}]}]
+    return doc
+
+
+JOBS = [{"name": "second", "workload": TINY, "priority": 2, "start_after": "2025-01-10", "deadline": "2025-01-15"},
+        {"name": FLAG, "workload": SMALL, "priority": 1, "deadline": "2025-06-30"}]
+
+
+def _report(doc: dict, folder: Path):
+    result = api.simulate(from_dict(doc))
+    return result, write_report(result, folder)
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory):
+    result, folder = _report(_doc(JOBS), tmp_path_factory.mktemp("portfolio") / "r")
+    return result, folder, (folder / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: pytest.TempPathFactory):
+    result, folder = _report(_doc(None, power_mw=None), tmp_path_factory.mktemp("single") / "r")
+    return result, folder, (folder / "report.html").read_text(encoding="utf-8")
+
+
+def _first_screen(page: str) -> str:
+    """The page up to the headline cards: what a reader sees first."""
+    return page[:page.index('<div class="cards">')]
+
+
+# ---------------------------------------------------------------- the page
+
+
+def test_first_screen_names_every_job_escaped_in_priority_order(portfolio) -> None:
+    result, _folder, page = portfolio
+    first = _first_screen(page)
+    assert FLAG not in page and "<b>flag</b>" not in page  # never as markup
+    table = re.search(r'<table id="jobs">.*?</table>', first, re.S)
+    assert table, "no jobs table on the first screen"
+    rows = re.findall(r"<tr><td>(.*?)</td>", table.group(0))
+    assert rows == [html.escape(FLAG), "second"]  # priority 1 first, whatever the file's order
+    for job in result.summary.jobs:
+        assert f"<li>{html.escape(headline.job_sentence(job, 200.0))}</li>" in first
+        p50 = job.summary.finish_date.p50
+        assert p50 in table.group(0)
+    for job in result.summary.jobs:
+        assert html.escape(f"{job.deadline} ({job.deadline_probability * 100:.1f} %)") in table.group(0)
+
+
+def test_first_screen_has_the_gantt_and_chips_by_job_charts(portfolio) -> None:
+    _result, _folder, page = portfolio
+    first = _first_screen(page)
+    for div in ("chart-jobs-timeline", "chart-jobs-chips"):
+        assert f'id="{div}"' in first
+    assert "Chips in training by job" in first and "P10-P90 finish band" in first
+
+
+def test_power_wait_sentence_and_chart(portfolio) -> None:
+    result, _folder, page = portfolio
+    waited = result.summary.power_wait_chip_days
+    assert waited is not None and waited.p50 > 0
+    first = _first_screen(page)
+    sentence = re.search(r'<p class="limit" id="power-wait">(.*?)</p>', first)
+    assert sentence and f"{waited.p50:,.0f} chip-days for site power" in sentence.group(1)
+    assert 'id="chart-site-power"' in first
+
+
+def test_gantt_bars_band_and_deadline() -> None:
+    """A bar from the first training day to P50, the P10-P90 band (to the horizon when P90 is never), deadlines."""
+    job = lambda name, prio, fd, waiting, deadline, p: JobSummary(  # noqa: E731
+        name, prio, Summary(finish_date=fd, waiting_days=Stat(waiting, waiting, waiting, waiting)), deadline, p)
+    s = Summary(jobs=(job("b<i>", 2, FinishDates("2025-03-01", "2025-04-01", "never"), 30.0, "2025-05-01", 0.6),
+                      job("a", 1, FinishDates("2025-02-01", "2025-02-10", "2025-02-20"), 0.0, None, None)))
+    fig = charts.job_timeline_figure(s, start="2025-01-01", horizon_days=365)
+    bars = [t for t in fig.data if t.mode == "lines"]
+    assert [t.y[0] for t in bars] == ["a", html.escape("b<i>")]  # priority order, names escaped
+    assert [pd.Timestamp(x) for x in bars[1].x] == [pd.Timestamp("2025-01-31"), pd.Timestamp("2025-04-01")]
+    band = [t for t in fig.data if t.mode == "lines+markers" and t.y[0] == html.escape("b<i>")][0]
+    assert pd.Timestamp(band.x[1]) == pd.Timestamp("2026-01-01")  # P90 never: the band runs to the horizon
+    notes = [a.text for a in fig.layout.annotations]
+    assert notes == ["deadline 2025-05-01: 60.0 %"]
+
+
+def test_chips_by_job_sums_the_schedule(portfolio) -> None:
+    result, _folder, _page = portfolio
+    fig = charts.chips_by_job_figure(result.schedule, [FLAG, "second"])
+    assert [t.name for t in fig.data] == [html.escape(FLAG), "second"]
+    assert all(t.stackgroup == "one" for t in fig.data)
+    want = result.schedule.groupby("job")["units_in_training"].sum()
+    assert sum(fig.data[0].y) == want[FLAG] and sum(fig.data[1].y) == want["second"]
+    assert want.sum() > 0
+
+
+def test_site_power_table_caps_chips_in_service(portfolio) -> None:
+    result, _folder, _page = portfolio
+    power = charts.site_power_table(result.schedule, result.inputs)
+    assert set(power["site"]) == {"dc1"}  # dc2 has no sites: entry
+    assert (power["in_service"] <= power["power_allows"]).all()
+    assert power["delivered_usable"].max() == 512 and power["power_allows"].max() < 512
+
+
+# ---------------------------------------------------------------- the workbook
+
+
+def test_workbook_has_a_jobs_sheet_with_real_dates(portfolio) -> None:
+    result, folder, _page = portfolio
+    wb = load_workbook(folder / "report.xlsx")
+    assert wb.sheetnames[:2] == ["summary", "jobs"]
+    ws = wb["jobs"]
+    header = [c.value for c in ws[1]]
+    assert header[:6] == ["job", "priority", "first_training_date", "finish_p10_date", "finish_p50_date",
+                          "finish_p90_date"]
+    col = {name: i for i, name in enumerate(header)}
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in rows] == [FLAG, "second"]  # the name as text, as written
+    for job, row in zip(headline.ordered_jobs(result.summary), rows, strict=True):
+        assert isinstance(row[col["finish_p50_date"]], dt.datetime)
+        assert row[col["finish_p50_date"]].date().isoformat() == job.summary.finish_date.p50
+        assert isinstance(row[col["deadline_date"]], dt.datetime)
+        assert row[col["deadline_probability"]] == pytest.approx(job.deadline_probability)
+    cost = ws.cell(row=2, column=col["cost_usd_p50"] + 1)
+    assert isinstance(cost.value, float) and cost.number_format == "$#,##0"
+    assert ws.cell(row=2, column=col["finish_p50_date"] + 1).number_format == "yyyy-mm-dd"
+    assert ws.freeze_panes == "B2" and ws.column_dimensions["E"].width >= 11
+
+
+def test_jobs_table_never_for_unfinished_quantiles() -> None:
+    job = JobSummary("j", 1, Summary(finish_date=FinishDates("2025-02-01", "never", "never"),
+                                     metrics={"time_to_train_days": Stat(40.0, 31.0, None, None)}))
+    table = tables.jobs_table(Summary(start="2025-01-01", jobs=(job,)))
+    assert table.loc[0, "finish_p50_date"] == "never" and pd.isna(table.loc[0, "time_to_train_days_p50"])
+
+
+# ---------------------------------------------------------------- the terminal
+
+
+def test_cli_headline_has_a_line_per_job(cli, make_scenario, tmp_path: Path) -> None:
+    doc = _doc([{"name": "first", "workload": TINY, "deadline": "2025-06-30"},
+                {"name": "late", "workload": TINY, "priority": 2}])
+    path = make_scenario.text(yaml.safe_dump(doc, sort_keys=False))
+    r = cli("run", str(path), "--out", str(tmp_path / "r"), "--replications", "2")
+    assert r.exit_code == 0, r
+    lines = r.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("job first (priority 1): finish 20"))
+    assert "deadline 2025-06-30 met in " in lines[first]
+    assert lines[first + 1].startswith("job late (priority 2): finish ")
+    assert "deadline" not in lines[first + 1]
+    assert any("chip-days for site power" in line for line in lines)
+
+
+# ---------------------------------------------------------------- one job: as before
+
+
+def test_single_job_report_has_no_jobs_section(single) -> None:
+    result, folder, page = single
+    assert not result.summary.jobs
+    for marker in ('id="jobs"', "chart-jobs-", "Jobs, in priority order", 'id="power-wait"', "chart-site-power"):
+        assert marker not in page
+    assert page.index('<p class="answer">') < page.index("<details open><summary>Inputs")
+    assert charts.portfolio_figures(result) == {}
+    assert "jobs" not in load_workbook(folder / "report.xlsx").sheetnames
+
+
+def test_single_job_on_a_powered_site_shows_the_wait(tmp_path: Path) -> None:
+    result = api.simulate(from_dict(_doc(None)))
+    page = render_html(result)
+    assert 'id="power-wait"' in _first_screen(page) and 'id="chart-site-power"' in page
+    assert 'id="jobs"' not in page and "chart-jobs-" not in page
