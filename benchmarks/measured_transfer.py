@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
         print(f"{c['id']:40s} {c['source']:6s} {c['chip']:14s} {c['stack']:9s} {c['error_without']:+10.1%} "
               f"{c['error']:+10.1%} {'yes' if c['covered'] else 'no'}")
     print(f"transfer: MAPE {t['mape']:.1f}% (the model alone {t['mape_without']:.1f}%), P10-P90 coverage "
-          f"{t['coverage']:.0%} over {t['n']} held-out rows; kernel (path length, layout length, noise, shared) per fold "
+          f"{t['coverage']:.0%} over {t['n']} held-out rows; kernel (path, layout length, noise, shared) per fold "
           f"{sorted({tuple(k[1:]) for k in t['kernel_folds']})}, on every source {tuple(t['kernel_all'][1:])}")
     if "--write" in argv:
         path = resources.files("planner.data").joinpath("measured.yaml")

@@ -84,8 +84,10 @@ def test_scoring_refits_the_fraction_without_the_source():
 
 
 def test_trainer_basis_figures_carry_no_goodput():
-    """A source that computed its chip-hours from the trainer's speed (LLaMA-1: 380 tokens/s/GPU -> 21 days) is
-    predicted at goodput 1 and does not move the fraction."""
+    """A figure computed from the trainer's speed (LLaMA-1: 380 tokens/s/GPU -> 21 days) counts no goodput.
+
+    It is predicted at goodput 1 and does not move the fraction.
+    """
     runs = (_run("a", "A"), replace(_run("t", "T"), hours_basis="trainer", trainer_tokens_per_s_per_chip=None))
     terms = {k: {"tokens_per_s": 1e5, "units_used": 100, "failure_goodput": 0.8, "layout": "-"} for k in ("a", "t")}
     by = {c["id"]: c for c in W.score_whole_runs(runs, terms)["cases"]}

@@ -175,9 +175,10 @@ def correlation(a: WorkloadPrior, b: WorkloadPrior, kernel: Kernel) -> float:
 
 
 def layout_coords(layout: Layout, setup: TrainingSetup) -> tuple[float, ...]:
-    """Where one model replica's step sits in layout space [log2]: its model-parallel degrees (TP, PP, virtual
-    stages, CP, EP), its micro-batch, the micro-batches each pipeline runs per step (the bubble's share goes
-    with pp / that count) and the sequence length.
+    """Where one model replica's step sits in layout space [log2].
+
+    Its model-parallel degrees (TP, PP, virtual stages, CP, EP), its micro-batch, the micro-batches each pipeline
+    runs per step (the bubble's share goes with pp / that count) and the sequence length.
 
     Two runs of one model with the same coordinates run the same per-replica step and differ only in how many
     replicas exchange gradients (the data-parallel collective, a path of their step shares): a batch ramp that
@@ -190,8 +191,10 @@ def layout_coords(layout: Layout, setup: TrainingSetup) -> tuple[float, ...]:
 
 
 def layout_distance(a: WorkloadPrior, b: WorkloadPrior) -> float:
-    """L1 distance of two runs in layout space [log2] (``layout_coords``); |log2 of their chip ratio| when either
-    run's layout is not known."""
+    """L1 distance of two runs in layout space [log2] (``layout_coords``).
+
+    |log2 of their chip ratio| when either run's layout is not known.
+    """
     if a.coords and len(a.coords) == len(b.coords):
         return float(sum(abs(x - y) for x, y in zip(a.coords, b.coords, strict=True)))
     return abs(math.log2(max(a.units, 1) / max(b.units, 1)))

@@ -47,8 +47,10 @@ def _case_arch(case: dict) -> ModelArch:
 
 
 def _case_shares(case: dict) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Path shares and layout coordinates of a calibration case on its published (pinned) layout, the rest
-    searched."""
+    """Path shares and layout coordinates of a calibration case on its published (pinned) layout.
+
+    The dimensions the source does not publish are searched.
+    """
     from ..catalog import chips
     from .system import system_for
 

@@ -12,7 +12,10 @@ A whole run's chip-hours are the tokens over the trainer's speed and the run's g
   origin (``reliability.with_job_interruptions``), the checkpoint write and the restart of the scenario defaults;
 - the maintenance share: planned interruptions (reliability section: every 1.15 days, 10 min, then a restart);
 - ``productive_fraction``: the rest of the time lost on published runs (evaluation pauses, checkpoint stalls,
-  slow periods, data stalls), one constant refit inside the cross-validation (folds: each source left out).
+  slow periods, data stalls), one constant refit inside the cross-validation (folds: each source left out) on the
+  runs whose source publishes the trainer's speed as well as the chip-hours (so the model's trainer error stays
+  out of it); a source that computed its chip-hours from its trainer's speed (``hours_basis: trainer``, LLaMA-1)
+  is predicted at goodput 1;
   Published effective-training-time ratios bracket it: Llama 3 405B above 90% (S01), MegaScale above 90% (S14),
   ByteRobust 97% on a dense job of 9,600 GPUs over 3 months (S68), Olmo Hybrid 97% active training time on 512
   B200 (Lambda and Ai2, 2026), and the Olmo 3 7B trainer's 7,700 tokens/s per GPU against ~234k H100-hours for
@@ -147,8 +150,10 @@ def model_terms(run: WholeRun) -> dict:
 
 
 def goodput_of(run: WholeRun, failure_goodput: float) -> float:
-    """The failure goodput a run's published chip-hours count (1 when the source computed them from the trainer's
-    speed: ``hours_basis: trainer``)."""
+    """The failure goodput a run's published chip-hours count.
+
+    1 when the source computed them from the trainer's speed (``hours_basis: trainer``).
+    """
     return 1.0 if run.hours_basis == "trainer" else failure_goodput
 
 
@@ -179,8 +184,6 @@ def score_whole_runs(runs: tuple[WholeRun, ...] | None = None, terms: dict | Non
     def fraction(r: WholeRun, f: float) -> float:  # the productive fraction a run's figure counts
         return 1.0 if r.hours_basis == "trainer" else f
 
-    # log(predicted at fraction 1 / published) = -log(fraction that matches)
-    logr = {r.id: math.log(at_one(r) / r.published_chip_hours) for r in scored}
     published = [r for r in scored if r.tier == "published"]
     # the fraction is fitted where the time lost is observed apart from the trainer's speed: runs whose source
     # publishes both the trainer's tokens/s and the wall-clock chip-hours (log of the published whole-run / trainer
