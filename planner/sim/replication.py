@@ -234,7 +234,16 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
                 ranked.append((r, c))
             ranked.sort(key=lambda rc: _order(scenario, rc[0]))
             first = ranked[0][0]
-            shortlist = [c for r, c in ranked if r is first or _close(scenario, r, first)]
+            shortlist, seen = [], set()
+            for r, c in ranked:
+                if not (r is first or _close(scenario, r, first)):
+                    continue
+                # a candidate whose failure-free run trains on exactly the layouts of one already listed (e.g.
+                # a multi-pool mode that came down to one pool) runs as that one does: it is not run again
+                sig = _signature(r)
+                if sig not in seen:
+                    seen.add(sig)
+                    shortlist.append(c)
             if len(memo) >= PICK_MEMO:  # supplies drawn with delivery risk rarely repeat: keep memory flat
                 memo.pop(next(iter(memo)))
             memo[key] = shortlist
@@ -245,6 +254,14 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
         if best is None or _better(scenario, r, best):
             best = r
     return best
+
+
+def _signature(r: Run) -> tuple:
+    """What a failure-free run trained on, in order: when, where, on how many chips, in which layout."""
+    return (round(r.end_h, 6), tuple((round(row["start_days"], 6), row["pool"], row["units"],
+                                      tuple(sorted((k, str(v)) for k, v in row.items() if k not in (
+                                          "start_days", "end_days", "pool", "units", "mode"))))
+                                     for row in r.job.layouts))
 
 
 def _order(scenario: Scenario, r: Run) -> tuple:
@@ -259,6 +276,12 @@ def _close(scenario: Scenario, r: Run, first: Run) -> bool:
     if not first.finished or not r.finished:
         return not first.finished  # the first never finishes: a run with failures may still tell them apart
     a, b = _order(scenario, first)[1], _order(scenario, r)[1]
+    if scenario.strategy.objective != "cost":
+        # the margin is on the time the failures act on: from the first training day, not from day 0 (a job
+        # that waits 80 days and trains for one would find every candidate within 5%)
+        t0 = min(_first_start_days(first), _first_start_days(r)) * HOURS_PER_DAY
+        if math.isfinite(t0):
+            a, b = a - t0, b - t0
     return b <= a * (1 + PICK_MARGIN)
 
 
