@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from importlib import resources
 
-from planner.perf.transfer import transfer_validation
+from planner.transfer import transfer_validation
 
 
 def main(argv: list[str]) -> int:

@@ -34,8 +34,10 @@ def portfolio(seed_doc: dict) -> dict:
     doc["sites"] = [{"name": "cn-north", "pue": 1.3,
                      "power_mw": [{"date": "2024-03-01", "mw": 25}, {"date": "2024-10-01", "mw": 60},
                                   {"date": "2025-04-01", "mw": 140}]}]
-    jobs = [("flagship", {"model": "deepseek-v3", "tokens": 14.8e12, "seq_len": 4096, "global_batch_tokens": 62914560}),
-            ("dense-405b", {"model": "llama3-405b", "tokens": 6.0e12, "seq_len": 8192, "global_batch_tokens": 16777216}),
+    jobs = [("flagship", {"model": "deepseek-v3", "tokens": 14.8e12, "seq_len": 4096,
+                          "global_batch_tokens": 62914560}),
+            ("dense-405b", {"model": "llama3-405b", "tokens": 6.0e12, "seq_len": 8192,
+                            "global_batch_tokens": 16777216}),
             ("dense-70b", {"model": "llama3-70b", "tokens": 2.0e12, "seq_len": 8192, "global_batch_tokens": 16777216}),
             ("ablation-8b", {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192, "global_batch_tokens": 4194304}),
             ("ablation-8b-long", {"model": "llama3-8b", "tokens": 0.5e12, "seq_len": 32768,
@@ -45,6 +47,7 @@ def portfolio(seed_doc: dict) -> dict:
 
 
 def timed(doc: dict, n: int) -> float:
+    """Wall seconds of ``n`` replications of a scenario document (local backend, all cores)."""
     s = from_dict(doc)
     t0 = time.perf_counter()
     run_scenario(s, replications=n, seed=1, cash_flow=False)
@@ -52,6 +55,7 @@ def timed(doc: dict, n: int) -> float:
 
 
 def main() -> None:
+    """Time the seed scenario and the portfolio; print both, their ratio and the load."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=1000)
     a = ap.parse_args()

@@ -18,10 +18,11 @@ import numpy as np
 
 from planner.arch import ModelArch
 from planner.catalog import chips, models
+from planner.perf.band import error_band
 from planner.perf.params import model_flops_per_token
 from planner.perf.search import best_layout
 from planner.perf.setup import training_setup
-from planner.perf.system import error_band, system_for
+from planner.perf.system import system_for
 
 L1 = dict(vocab=32000)
 RUNS = [

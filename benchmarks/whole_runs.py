@@ -16,11 +16,12 @@ import sys
 from importlib import resources
 
 from planner.perf.wholerun import score_whole_runs
+from planner.scenario import Reliability
 
 
 def main(argv: list[str]) -> int:
     """Print the whole-run table and figures; with --write, ship the fraction fitted on every published run."""
-    s = score_whole_runs()
+    s = score_whole_runs(defaults=Reliability())
     print(f"{'run':18s} {'tier':9s} {'chips':>6s} {'published':>11s} {'cv':>11s} {'error':>7s} {'goodput':>7s} "
           f"{'trainer':>8s} {'whole':>8s}  (tokens/s per chip: the model's trainer, the published whole run)")
     for c in s["cases"]:

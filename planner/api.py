@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 from .bridge import pool_layout, pool_system, setup_of
 from .errors import InfeasiblePlanError
-from .perf.band import pool_band
+from .perf.band import error_band, pool_band
 from .perf.measured import apply_to_estimate
-from .perf.system import error_band
 from .results import RunResult
 from .scenario import Scenario
 from .units import SECONDS_PER_DAY
@@ -73,8 +72,11 @@ def estimate(scenario: Scenario) -> dict:
 
 
 def _jobs_estimate(scenario: Scenario) -> dict:
-    """A portfolio's steady state: each job as if alone on its pools (``jobs``); ``pools`` and ``combined`` are
-    the first job's (the one that gets chips first), so a script that reads one job still reads them."""
+    """A portfolio's steady state: each job as if alone on its pools (``jobs``).
+
+    ``pools`` and ``combined`` are the first job's (the one that gets chips first), so a script that reads one
+    job still reads them.
+    """
     from .sim.portfolio import job_scenario, ordered_jobs
 
     per = [(job, estimate(job_scenario(scenario, job))) for job in ordered_jobs(scenario)]
@@ -185,6 +187,8 @@ def explain(scenario: Scenario, pool_name: str | None = None) -> list[dict]:
         out.append({"pool": pool.name, "chip": pool.chip, "stack": pool.stack, "layout": lay.label(),
                     "step_time_s": float(sc.step_time_s[0]),
                     "terms_s": {n: float(getattr(terms, n)[0]) for n in terms.NAMES}})
+        if r.preference:  # a simpler layout within the model's layout-to-layout tolerance is shown (perf.search)
+            out[-1]["preference"] = r.preference
         if pool.measured:  # the Bayesian update from the pool's own rows (perf.measured)
             from .perf.measured import fit_pool
 

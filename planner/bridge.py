@@ -10,7 +10,7 @@ from .catalog import Chip
 from .errors import InfeasiblePlanError
 from .perf.layout import Parallelism
 from .perf.search import LayoutPlanner, LayoutResult, best_layout
-from .perf.setup import TrainingSetup, training_setup
+from .perf.setup import TrainingSetup, workload_setup
 from .perf.system import System, system_for
 from .scenario import Pool, Scenario
 
@@ -21,11 +21,7 @@ def setup_of(scenario: Scenario) -> TrainingSetup:
     A batch the workload leaves out is the lab's own, when a pool measured this model (perf.measured), else
     the default by model size.
     """
-    from .perf.measured import measured_batch_tokens
-
-    wl = scenario.workload
-    return training_setup(wl.arch, wl.seq_len, wl.global_batch_tokens or measured_batch_tokens(scenario),
-                          wl.precision)
+    return workload_setup(scenario)
 
 
 def pin_of(pool: Pool) -> Parallelism:

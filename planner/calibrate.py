@@ -419,7 +419,8 @@ def calibrate(cv: bool = True) -> Calibration:
             id=c["id"], title=c["title"], chip=c["chip"], units=c["units"], metric=c["metric"],
             stack=c.get("stack", "standard"), group=_group(c), published=float(c["published"]),
             predicted=pred, predicted_cv=cv_pred[i] if cv else pred, naive=naive(c),
-            parallelism=pinned.layouts[i], sources=list(c.get("sources", [])) + ([c["source"]] if "source" in c else []),
+            parallelism=pinned.layouts[i],
+            sources=list(c.get("sources", [])) + ([c["source"]] if "source" in c else []),
             predicted_default_cv=dcv_pred[i], parallelism_default=default.layouts[i] if default else {},
             categories=cats[i], precision=c.get("precision", "bf16"),
         ))

@@ -242,6 +242,8 @@ def estimate(
         for name, v in e["terms_s"].items():
             et.add_row(name, f"{v:.4f}", f"{v / e['step_time_s']:.1%}")
         out.print(et)
+        if e.get("preference"):
+            out.print(terminal(f"{e['pool']}: {e['preference']}"), markup=False, highlight=False)
         if "measured" in e:
             _print_measured(e["pool"], e["measured"])
     c = result["combined"]
@@ -617,10 +619,11 @@ def calibrate(
             payload.update(mape_cv=100 * c.mape_cv, mape_default_cv=100 * c.mape_default_cv,
                            categories=c.categories())
         if cv:  # the lab's own rows, by transfer inside the calibration set; whole-run chip-hours
-            from .perf.transfer import transfer_summary
             from .perf.wholerun import score_whole_runs
+            from .scenario import Reliability
+            from .transfer import transfer_summary
 
-            payload.update(transfer=transfer_summary(c), whole_runs=score_whole_runs())
+            payload.update(transfer=transfer_summary(c), whole_runs=score_whole_runs(defaults=Reliability()))
         sys.stdout.write(_dumps(payload) + "\n")
         return
     t = Table(title="calibration: predicted vs published")

@@ -1164,3 +1164,19 @@ def test_a_portfolio_shows_its_jobs_their_timeline_chips_by_job_and_the_wait_for
     assert list(jobs.value["job"]) == ["big-run", "small-run"]
     # the Edit plan tab has each job's model and tokens
     assert sum(n.label == "Tokens [trillions]" for n in _edit(at).number_input) == 2
+
+
+def test_job_names_with_markdown_are_shown_as_text(at):
+    """A portfolio's job and site names reach the jobs table, the charts and the Edit plan tab as written."""
+    scenario = {**PORTFOLIO, "jobs": [{**j, "name": f"{j['name']}{MD}"} for j in PORTFOLIO["jobs"]],
+                "fleet": [{**PORTFOLIO["fleet"][0], "site": f"dc{MD}"}, PORTFOLIO["fleet"][1]],
+                "sites": [{**PORTFOLIO["sites"][0], "name": f"dc{MD}"}]}
+    _upload(at, "md-portfolio.yaml", scenario)
+    at.sidebar.button[0].click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    (jobs,) = [d for d in at.dataframe if "job" in d.value.columns and "priority" in d.value.columns]
+    assert list(jobs.value["job"]) == [f"big-run{MD}", f"small-run{MD}"]
+    raw = [(k, t) for k, t in _markdown_texts(at._tree) if "](" in _rendered(t) or "<" in _rendered(t)]
+    assert not raw, raw
+    assert any(f"big-run{MD}" in _plain(m.value) for m in _edit(at).markdown)  # "Job **...**"

@@ -423,6 +423,9 @@ def test_the_seed_run_shows_one_card_per_figure_and_clear_deadline_labels(shippe
         _set_number(sidebar.get_by_role("spinbutton", name="Replications"), 20)
         _run(shipped)
     shipped.wait_for_function(CHARTS_DRAWN, arg=8)  # the risk charts too
+    # and their deadline labels (the charts of the file shown before may still be on the page a moment)
+    shipped.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot g.annotation')]"
+                              ".filter(a => a.textContent.startsWith('deadline')).length >= 2")
     labels = [t.strip().lower() for t in shipped.get_by_test_id("stMetricLabel").all_inner_texts()]
     assert len(labels) == len(set(labels)), labels
     assert sum(t.startswith("finish date") for t in labels) == 1, labels

@@ -17,7 +17,7 @@ LAYERS = [
     {"plan", "scenario", "deliveries_file"},
     {"loader", "results", "costs", "bridge", "edits", "strategy", "whatif"},
     {"cashflow"},
-    {"sim", "calibrate", "budget"},
+    {"sim", "calibrate", "budget", "transfer"},
     {"api", "report"},
     {"decide"},
     {"cli"},

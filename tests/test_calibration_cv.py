@@ -122,8 +122,11 @@ def test_new_chips_are_in_the_catalog():
 
 
 def test_band_is_calibrated_not_just_wide(cal):
-    """Out of fold the P10-P90 band covers about 80% overall, and a dense Hopper run on a stated stack gets a
-    band no wider than about 0.8-1.25x; every category of 3+ cases is covered at least 70% of the time."""
+    """Out of fold the P10-P90 band covers about 80% overall.
+
+    A dense Hopper run on a stated stack gets a band no wider than about 0.8-1.25x; every category of 3+ cases
+    is covered at least 70% of the time.
+    """
     cover = np.mean([r.band_covers for r in cal.rows])
     assert 0.75 <= cover <= 0.90, cover
     lo, hi, _ = bandmod.band("h100-sxm", moe=False, precision="bf16", seq_len=8192, stack="optimized")

@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 from planner.arch import ModelArch
 from planner.calibrate import calibrate
 from planner.catalog import chips, models
+from planner.perf.band import error_band
 from planner.perf.layout import RECOMPUTE, Parallelism
 from planner.perf.search import best_layout
 from planner.perf.setup import training_setup
 from planner.perf.steptime import Candidates, evaluate, step_terms
-from planner.perf.system import ErrorBand, error_band, system_for
+from planner.perf.system import ErrorBand, system_for
 
 H100 = chips()["h100-sxm"]
 

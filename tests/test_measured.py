@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from planner.perf import measured as M
+from planner.perf.setup import measured_batch_tokens
 from planner.perf.system import Z_P90
 
 GEMM = np.array([0.7, 0.0, 0.05, 0.05, 0.2])  # a dense, GEMM-bound step
@@ -84,7 +85,7 @@ def test_path_shares_split_gemm_by_expert_flops():
 
 
 def test_interval_score():
-    from planner.perf.transfer import interval_score
+    from planner.transfer import interval_score
 
     assert interval_score(0.0, -1.0, 1.0) == pytest.approx(2.0)
     assert interval_score(2.0, -1.0, 1.0) == pytest.approx(2.0 + 10.0)
@@ -142,10 +143,10 @@ def test_a_row_far_off_the_model_is_refused_at_estimate(cli, make_scenario):
 def test_measured_batch_fills_a_batch_the_workload_leaves_out(make_scenario):
     s = make_scenario.scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64,
                                        "measured": [measured_row(global_batch_tokens=8388608)]}])
-    assert M.measured_batch_tokens(s) == 8388608
+    assert measured_batch_tokens(s) == 8388608
     s2 = make_scenario.scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64,
                                         "measured": [measured_row(seq_len=4096)]}])
-    assert M.measured_batch_tokens(s2) is None  # another sequence length is another workload
+    assert measured_batch_tokens(s2) is None  # another sequence length is another workload
 
 
 def test_fitted_planner_scales_every_layout(make_scenario):

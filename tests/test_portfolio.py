@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.loader import from_dict
+from planner.sim.engine import Timeline
 from planner.sim.portfolio import daily_share, job_scenario, ordered_jobs, portfolio_context, portfolio_replication
 from planner.sim.power import SERVER_POWER_PER_TDP, apply_power
-from planner.sim.engine import Timeline
 from planner.sim.replication import draw_supply
 from planner.sim.runner import run_scenario
 
@@ -47,7 +47,8 @@ JOBS = [{"name": "a", "workload": SMALL, "priority": 1}, {"name": "b", "workload
 
 
 def test_jobs_get_chips_in_priority_order_then_as_written():
-    s = from_dict(_doc([{"name": "late", "workload": TINY, "priority": 2}, {"name": "x", "workload": TINY, "priority": 1},
+    s = from_dict(_doc([{"name": "late", "workload": TINY, "priority": 2},
+                        {"name": "x", "workload": TINY, "priority": 1},
                         {"name": "y", "workload": TINY, "priority": 2}]))
     assert [j.name for j in ordered_jobs(s)] == ["x", "late", "y"]
 

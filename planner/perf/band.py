@@ -37,6 +37,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..stats import quantile_at
+
 LONG_CONTEXT_TOKENS = 32_768  # sequences from 32K tokens are long context (Llama 3's long-context stages, S103)
 P_LO, P_HI = 0.1, 0.9
 # prior strength (in cases) of the shared variance over a category's own: chosen by held-out interval score
@@ -64,7 +66,9 @@ def chip_family(chip_id: str) -> str:
 
 
 def categories(chip_id: str, *, moe: bool, precision: str, seq_len: int, stack: str | None) -> tuple[str, ...]:
-    """The categories of a run: ``chip:<family>``, ``moe``/``dense``, ``fp8``/``bf16``, ``long-context``, ``stack:<level>``.
+    """The categories of a run.
+
+    ``chip:<family>``, ``moe``/``dense``, ``fp8``/``bf16``, ``long-context``, ``stack:<level>``.
 
     ``stack=None`` (not stated) leaves the stack category out.
     """
@@ -105,8 +109,10 @@ def _moments(cats: Sequence[Sequence[str]], x: np.ndarray) -> dict:
 
 def residual_stats(cats: Sequence[Sequence[str]], log_ratios: Sequence[float],
                    groups: Sequence[str] | None = None) -> dict:
-    """The band's statistics from log residuals: moments overall and per category, tau^2, and the calibrated
-    quantile multiplier ``k`` and prior strength ``nu0``.
+    """The band's statistics from log residuals.
+
+    Moments overall and per category, tau^2, and the calibrated quantile multiplier ``k`` and prior strength
+    ``nu0``.
 
     ``k`` and ``nu0`` come from these cases alone, leaving out each of ``groups`` in turn (each case its own
     group when not given): the held-out residuals standardised by the band of the rest, ``k`` their 80%
@@ -142,11 +148,11 @@ def _calibrate(cats: list, x: np.ndarray, groups: list) -> tuple[float, float]:
         z, sd = np.abs(np.array(z)), np.array(sd)
         # the 80% quantile overall and within every category with enough cases to have one (conditional
         # coverage: a category the model knows worse must not be left below 80% by the others)
-        k = float(np.quantile(z, target))
+        k = quantile_at(z, target)
         for name in sorted({c for cs in who for c in cs}):
             sel = np.array([name in cs for cs in who], dtype=bool)
             if sel.sum() >= MIN_CASES_PER_QUANTILE:
-                k = max(k, float(np.quantile(z[sel], target)))
+                k = max(k, quantile_at(z[sel], target))
         # interval score of the central 80% interval (Gneiting and Raftery 2007, eq. 43), in log units
         alpha = 1.0 - target
         score = float(np.mean(2 * k * sd + (2 / alpha) * np.maximum(z - k, 0.0) * sd))
@@ -188,8 +194,10 @@ def _centre_var(stats: dict, cats: Sequence[str], nu0: float) -> tuple[float, fl
 
 def _mixture_edges(mean: float, half: float, offsets: list[float],
                    weights: list[float] | None = None) -> tuple[float, float]:
-    """P10 and P90 ratios of a mixture of log-normal bands centred at ``mean + offset`` (weighted, default
-    equally), each with its P10-P90 half-width ``half`` (in log)."""
+    """P10 and P90 ratios of a mixture of log-normal bands centred at ``mean + offset``.
+
+    Weighted (default: equally), each band with its P10-P90 half-width ``half`` (in log).
+    """
     from statistics import NormalDist
 
     nd = NormalDist()
@@ -304,7 +312,9 @@ _SPREAD_CACHE: dict = {}
 
 def stack_spread(scenario, pool) -> tuple[float, float] | None:
     """(basic, optimized) throughput of a pool against its standard-stack point estimate (layout searched)."""
-    from ..bridge import layout_for, pin_of, setup_of
+    from .layout import Parallelism
+    from .search import best_layout
+    from .setup import workload_setup
     from .system import system_for
 
     wl = scenario.workload
@@ -315,8 +325,8 @@ def stack_spread(scenario, pool) -> tuple[float, float] | None:
         for level in ("basic", "standard", "optimized"):
             try:
                 sysm = system_for(scenario.chip(pool.chip), level, pool.network_gbps, pool.fused_attention)
-                rates[level] = layout_for(wl.arch, sysm, setup_of(scenario), max(pool.usable_units, 1),
-                                          pin_of(pool)).tokens_per_s
+                rates[level] = best_layout(wl.arch, sysm, workload_setup(scenario), max(pool.usable_units, 1),
+                                           pool.parallelism or Parallelism()).tokens_per_s
             except Exception:  # a level where nothing fits says nothing about the spread
                 rates[level] = None
         std = rates["standard"]
@@ -338,3 +348,15 @@ def scenario_band(scenario) -> tuple[float, float, str]:
     """The band of a scenario's largest pool by peak FLOP/s (one draw per replication applies to the job)."""
     pool = max(scenario.fleet, key=lambda p: p.planned_units * scenario.chip(p.chip).bf16_tflops)
     return pool_band(scenario, pool)
+
+
+def error_band(scenario=None):
+    """The model's P10-P90 band as an ErrorBand.
+
+    Over every calibration case, or conditional on a scenario's workload and pools (the band of its largest
+    pool by peak FLOP/s, ``scenario_band``).
+    """
+    from .system import ErrorBand
+
+    p10, p90, _ = overall_band() if scenario is None else scenario_band(scenario)
+    return ErrorBand(p10=p10, p90=p90)

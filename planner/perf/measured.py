@@ -56,7 +56,7 @@ from ..yamlio import safe_load
 from .layout import RECOMPUTE, Layout, Parallelism
 from .params import count_params
 from .search import LayoutPlanner, LayoutResult, best_layout
-from .setup import TrainingSetup, training_setup
+from .setup import TrainingSetup, training_setup, workload_setup
 from .steptime import MOE_IMBALANCE, Candidates, evaluate, step_terms
 from .system import Z_P90, System
 
@@ -386,23 +386,6 @@ _FITS: dict[str, PoolFit] = {}  # fits by the scenario's workload, the pool, cus
 MAX_CACHED_FITS = 64  # a sweep's points each fit once per process
 
 
-def measured_batch_tokens(scenario: Scenario) -> float | None:
-    """The batch [tokens] of the lab's own run of the scenario's model, for a workload that leaves it out.
-
-    The default by model size is a guess (perf.setup); a measured row of the same model, sequence length and
-    precision on any pool says what batch the lab trains it with (the row on the most chips; the first of
-    equals). None when no row qualifies.
-    """
-    wl = scenario.workload
-    best = None
-    for pool in scenario.fleet:
-        for m in pool.measured:
-            if (m.global_batch_tokens and m.seq_len == wl.seq_len and m.precision == wl.precision
-                    and m.arch == wl.arch and (best is None or m.units > best.units)):
-                best = m
-    return None if best is None else best.global_batch_tokens
-
-
 def stack_stated(pool: Pool) -> bool:
     """Whether the pool states its software stack (left out: standard point estimate, band over the levels)."""
     return "stack" in pool.model_fields_set and pool.stack is not None
@@ -410,13 +393,8 @@ def stack_stated(pool: Pool) -> bool:
 
 def _stated_band(chip_id: str, arch: ModelArch, precision: str, seq_len: int, stack: str | None) -> tuple[float, float]:
     """The band's (P10, P90) ratios before any widening for an unstated stack (perf.band, else the shipped one)."""
-    try:
-        from .band import band
-    except ImportError:  # pragma: no cover - the conditional band ships with the package
-        from .system import error_band
+    from .band import band
 
-        b = error_band()
-        return b.p10, b.p90
     lo, hi, _ = band(chip_id, moe=arch.moe is not None, precision=precision, seq_len=seq_len, stack=stack)
     return lo, hi
 
@@ -438,18 +416,22 @@ def _spread(scenario: Scenario, pool: Pool, arch: ModelArch, setup: TrainingSetu
 
 
 def _fit(scenario: Scenario, pool: Pool, target_layout: Layout | None) -> PoolFit:
-    from ..bridge import pin_of, pool_system, setup_of
+    from .system import system_for
 
-    system = pool_system(scenario, pool)
+    # the pool's system and the workload's setup, as planner/bridge.py makes them (perf does not import it)
+    system = system_for(scenario.chip(pool.chip), pool.stack, pool.network_gbps, pool.fused_attention,
+                        pool.efficiency)
     index = next(i for i, p in enumerate(scenario.fleet) if p.name == pool.name)
     stack = pool.stack if stack_stated(pool) else None
     wl = scenario.workload
-    setup = setup_of(scenario)
+    setup = workload_setup(scenario)
     if target_layout is None:
-        target_layout = best_layout(wl.arch, system, setup, pool.usable_units, pin_of(pool)).layout
+        pin = pool.parallelism or Parallelism()
+        target_layout = best_layout(wl.arch, system, setup, pool.usable_units, pin).layout
     target = workload_prior(
         _stated_band(pool.chip, wl.arch, wl.precision, wl.seq_len, stack),
-        None if stack else _spread(scenario, pool, wl.arch, setup, pool.usable_units, pin_of(pool)),
+        None if stack else _spread(scenario, pool, wl.arch, setup, pool.usable_units,
+                                   pool.parallelism or Parallelism()),
         workload_shares(wl.arch, system, setup, target_layout), model_key(wl.arch), target_layout.units,
         layout_coords(target_layout, setup))
     ys, priors, rows = [], [], []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import TYPE_CHECKING
 
 from ..units import GB, HOURS_PER_DAY, SECONDS_PER_HOUR
@@ -132,8 +134,6 @@ def pool_failures(scenario: Scenario, pool: Pool, params: float) -> PoolFailures
     else the chip's catalog MTBF with the job-level interruptions it leaves out (``with_job_interruptions``) and the
     state size over the storage bandwidth. An MTBF the scenario gives counts every interruption, as a lab's logs do.
     """
-    from .wholerun import productive_fraction
-
     r = scenario.reliability
     write_s = r.checkpoint_write_s if pool.checkpoint_write_s is None else pool.checkpoint_write_s
     given = pool.mtbf_chip_days or r.mtbf_chip_days
@@ -145,3 +145,20 @@ def pool_failures(scenario: Scenario, pool: Pool, params: float) -> PoolFailures
         restart_minutes_per_1000_chips=(r.restart_minutes_per_1000_chips if pool.restart_minutes_per_1000_chips is None
                                         else pool.restart_minutes_per_1000_chips),
         write_h=checkpoint_write_hours(params, r.storage_gbyteps, write_s))
+
+
+@lru_cache(maxsize=1)
+def wholerun_settings() -> dict:
+    """The shipped productive fraction and how it was fitted (planner/data/wholerun.yaml; perf.wholerun refits it)."""
+    from ..yamlio import safe_load
+
+    return safe_load(resources.files("planner.data").joinpath("wholerun.yaml").read_text(encoding="utf-8"))
+
+
+def productive_fraction() -> float:
+    """Share of a run's time between interruptions that trains.
+
+    Evaluation pauses, checkpoint and data stalls, slow periods of published whole runs take the rest (fitted
+    by perf.wholerun, refit in `calibrate --cv`).
+    """
+    return float(wholerun_settings()["productive_fraction"])

@@ -51,21 +51,6 @@ class ErrorBand:
         return float(self.median * math.exp(self.sigma * rng.standard_normal()))
 
 
-def error_band(scenario=None) -> ErrorBand:
-    """The model's P10-P90 band: over every calibration case, or conditional on a scenario's workload and pools.
-
-    With a scenario, the band of its largest pool (by peak FLOP/s) from ``perf.band`` (cross-validated
-    residuals of the categories it falls in, widened where the stack is not stated).
-    """
-    from .band import overall_band, scenario_band
-
-    if scenario is None:
-        p10, p90, _ = overall_band()
-    else:
-        p10, p90, _ = scenario_band(scenario)
-    return ErrorBand(p10=p10, p90=p90)
-
-
 @dataclass(frozen=True)
 class System:
     """A chip class on a cluster network under a software stack."""

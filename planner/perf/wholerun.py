@@ -40,6 +40,8 @@ import numpy as np
 from ..arch import ModelArch
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import reliability as rel
+from .reliability import productive_fraction  # noqa: F401  (its home is perf.reliability; re-exported)
+from .reliability import wholerun_settings as settings  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -89,19 +91,6 @@ def whole_runs() -> tuple[WholeRun, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=1)
-def settings() -> dict:
-    """The shipped productive fraction and how it was fitted (planner/data/wholerun.yaml)."""
-    from ..yamlio import safe_load
-
-    return safe_load(resources.files("planner.data").joinpath("wholerun.yaml").read_text(encoding="utf-8"))
-
-
-def productive_fraction() -> float:
-    """Share of a run's time between interruptions that trains (fitted on every published whole run)."""
-    return float(settings()["productive_fraction"])
-
-
 def failure_goodput(units: int, mtbf_chip_days: float, params: float, restart_base_minutes: float,
                     restart_minutes_per_1000_chips: float, storage_gbyteps: float,
                     maintenance_every_days: float | None, maintenance_minutes: float) -> float:
@@ -126,10 +115,13 @@ def _arch(run: WholeRun) -> ModelArch:
     return models()[run.model].arch if run.model else ModelArch(**run.arch)
 
 
-def model_terms(run: WholeRun) -> dict:
-    """The cost model's trainer speed and failure goodput for a run (scenario defaults for reliability)."""
+def model_terms(run: WholeRun, defaults) -> dict:
+    """The cost model's trainer speed and failure goodput for a run.
+
+    ``defaults``: the scenario format's reliability defaults (``planner.scenario.Reliability()``, passed in: the
+    physics does not import the scenario format).
+    """
     from ..catalog import chips
-    from ..scenario import Reliability
     from .params import count_params
     from .search import best_layout
     from .setup import training_setup
@@ -138,7 +130,7 @@ def model_terms(run: WholeRun) -> dict:
     arch, chip = _arch(run), chips()[run.chip]
     r = best_layout(arch, system_for(chip, run.stack), training_setup(arch, run.seq_len, run.global_batch_tokens,
                                                                      run.precision), run.units)
-    d = Reliability()
+    d = defaults
     # the engine's accounting (reliability.pool_failures): human-origin restarts are the planned stops, not extra
     # failures (reliability.HUMAN_SHARE_FOLDED)
     mtbf = rel.with_job_interruptions(chip.mtbf_chip_days, rel.HUMAN_SHARE_FOLDED)
@@ -165,7 +157,7 @@ def fit_productive_fraction(log_ratios: list[float]) -> float:
     return min(1.0, math.exp(float(np.mean(log_ratios)))) if log_ratios else 1.0
 
 
-def score_whole_runs(runs: tuple[WholeRun, ...] | None = None, terms: dict | None = None) -> dict:
+def score_whole_runs(runs: tuple[WholeRun, ...] | None = None, terms: dict | None = None, defaults=None) -> dict:
     """Cross-validated whole-run chip-hours: ``{n, mape_cv, mape_in_sample, productive_fraction, cases[], ...}``.
 
     The productive fraction is refit without each source's runs (grouped leave-one-source-out over the runs
@@ -175,7 +167,9 @@ def score_whole_runs(runs: tuple[WholeRun, ...] | None = None, terms: dict | Non
     """
     runs = whole_runs() if runs is None else runs
     scored = [r for r in runs if r.tier in ("published", "assumed")]
-    terms = terms if terms is not None else {r.id: model_terms(r) for r in scored}
+    if terms is None and defaults is None:
+        raise ValueError("score_whole_runs needs the model's terms or the reliability defaults to compute them")
+    terms = terms if terms is not None else {r.id: model_terms(r, defaults) for r in scored}
 
     def at_one(r: WholeRun) -> float:  # chip-hours with the productive fraction at 1
         t = terms[r.id]

@@ -25,7 +25,6 @@ import simpy
 from .. import costs
 from ..kinds import EventKind
 from ..perf import reliability as rel
-from ..perf import wholerun
 from ..results import Event
 from ..scenario import Pool, Scenario
 from ..strategy import Plan, Strategy
@@ -266,7 +265,7 @@ class TrainingJob:
         self.model_factor = model_factor  # the cost model's error drawn for this replication (1 = none)
         # the share of training time between interruptions that trains: evaluation pauses, checkpoint and data
         # stalls, slow periods of published whole runs (planner/perf/wholerun.py, refit in `calibrate --cv`)
-        self.productive = wholerun.productive_fraction() if (self.on or self.expected) else 1.0
+        self.productive = rel.productive_fraction() if (self.on or self.expected) else 1.0
         self.mtbf_chip_h = {n: strategy.ctx.failures(n).mtbf_chip_days * HOURS_PER_DAY for n in self.pools}
         self.kwh_per_chip_h = {n: costs.energy_kwh(scenario, scenario.chip(ps.pool.chip), 1.0)
                                for n, ps in self.pools.items()}
@@ -628,7 +627,7 @@ class TrainingJob:
         repair_mean_h = self.rel.repair_days * HOURS_PER_DAY
         maint_every_h, pause_h = self.maint_every_h, self.rel.maintenance_minutes / 60.0
         s, log, target, record = self.stats, self.log, self.target, self.record
-        exponential, uniform = self.rng.exponential, self.rng.random
+        uniform = self.rng.random
         saved, pos = self.saved, self.pos
         ckpt_note = f"checkpoints every {tau * 60:.1f} min ({delta * 3600:.1f} s each)"
         next_record = t  # the tokens timeline is recorded at most once per simulated day in this loop

@@ -1,7 +1,8 @@
 """Site power: the chips in service at a site never draw more than its power. Pure functions.
 
 A site (``sites:``) has ``power_mw`` steps over time (none before the first date) and a PUE. A chip in service
-takes its server's nameplate power (``SERVER_POWER_PER_TDP`` x its catalog TDP) times the PUE; a pool that holds back a reserved share (``reserved_fraction``, e.g. for
+takes its server's nameplate power (``SERVER_POWER_PER_TDP`` x its catalog TDP) times the PUE; a pool that
+holds back a reserved share (``reserved_fraction``, e.g. for
 inference) powers those chips too, so each usable chip costs ``tdp x pue / (1 - reserved)`` of the site's power.
 Pools at one site take power in fleet order (the first pool first); chips delivered and commissioned beyond
 the power wait until there is power for them (and go out of service, latest first, when power falls).
@@ -16,7 +17,6 @@ from ..plan import hours_since
 from ..scenario import Scenario, Site
 from ..units import HOURS_PER_DAY
 from .supply import Step
-
 
 # a server's nameplate power per accelerator over the accelerator's TDP: NVIDIA DGX H100 datasheet, 10.2 kW max
 # for 8 x 700 W GPUs (CPUs, memory, NICs, fans, power conversion); sites are provisioned for nameplate power,

@@ -18,7 +18,8 @@ import simpy
 
 from .. import costs, plan
 from ..kinds import Mode
-from ..perf.system import ErrorBand, error_band
+from ..perf.band import error_band
+from ..perf.system import ErrorBand
 from ..results import Event
 from ..scenario import Scenario
 from ..strategy import Context, Strategy, options

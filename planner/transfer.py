@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ..arch import ModelArch
-from .layout import Parallelism
-from .measured import (
+from .arch import ModelArch
+from .perf.layout import Parallelism
+from .perf.measured import (
     MEASUREMENT_NOISE_LOG,
     OTHER_MODEL,
     Kernel,
@@ -25,8 +25,8 @@ from .measured import (
     posterior,
     workload_shares,
 )
-from .search import best_layout
-from .setup import training_setup
+from .perf.search import best_layout
+from .perf.setup import training_setup
 
 # the kernel's candidates, refit per fold (``correlation``): the path length l, the layout length l_u [log2, the
 # L1 distance of measured.layout_coords] (1e9: layout alone does not decorrelate one model's rows), the noise of
@@ -41,7 +41,7 @@ ALPHA = 0.2  # the P10-P90 band is the central 1 - ALPHA interval
 
 
 def _case_arch(case: dict) -> ModelArch:
-    from ..catalog import models
+    from .catalog import models
 
     return models()[case["model"]].arch if "model" in case else ModelArch(**case["arch"])
 
@@ -51,8 +51,8 @@ def _case_shares(case: dict) -> tuple[np.ndarray, tuple[float, ...]]:
 
     The dimensions the source does not publish are searched.
     """
-    from ..catalog import chips
-    from .system import system_for
+    from .catalog import chips
+    from .perf.system import system_for
 
     arch = _case_arch(case)
     system = system_for(chips()[case["chip"]], case.get("stack"), case.get("network_gbps"),
@@ -64,7 +64,7 @@ def _case_shares(case: dict) -> tuple[np.ndarray, tuple[float, ...]]:
 
 def _case_categories(case: dict) -> tuple[str, ...]:
     """The band's categories of a calibration case (perf.band), its stack as the source states it."""
-    from .band import categories
+    from .perf.band import categories
 
     arch = _case_arch(case)
     return categories(case["chip"], moe=arch.moe is not None, precision=case.get("precision", "bf16"),
@@ -77,7 +77,7 @@ def fold_priors(items: list[dict], train: list[int]) -> list[WorkloadPrior]:
     The conditional band (perf.band) its categories give, as a pool's prior is built (stack stated: the source
     says it).
     """
-    from .band import band_from, residual_stats
+    from .perf.band import band_from, residual_stats
 
     stats = residual_stats([items[i]["cats"] for i in train], [items[i]["y"] for i in train],
                            groups=[items[i]["pool"][0] for i in train])
@@ -99,7 +99,7 @@ def interval_score(y: float, lo: float, hi: float, alpha: float = ALPHA) -> floa
 
 def _pool_parts(items: list[dict], idx: list[int], priors: list[WorkloadPrior]) -> dict:
     """What the kernel needs of one pool's rows, computed once: path distances, scale distances, same model/run."""
-    from .measured import SAME_WORKLOAD, layout_distance, overlap
+    from .perf.measured import SAME_WORKLOAD, layout_distance, overlap
 
     p = [priors[i] for i in idx]
     n = len(p)
@@ -119,7 +119,7 @@ def _loo_score(parts: dict, kernel: Kernel) -> float:
     (Rasmussen & Williams 2006, sec. 5.4.2): the whole distribution is scored, not only its P10-P90 edges, since
     the time simulation draws from all of it.
     """
-    from .measured import kernel_shared
+    from .perf.measured import kernel_shared
 
     other, length, length_units, noise = kernel[:4]
     corr = np.where(parts["same"], 1.0, other) * kernel_shared(kernel) * np.exp(
@@ -164,7 +164,7 @@ def fit_kernel(items: list[dict], pools: dict, priors: list[WorkloadPrior]) -> K
 
 def _items(cal) -> list[dict]:
     """The calibration's throughput cases with what the transfer needs (whole runs are perf.wholerun's)."""
-    from ..calibrate import cases
+    from .calibrate import cases
 
     by_id = {c["id"]: c for c in cases()}
     items = []
@@ -191,7 +191,7 @@ def transfer_validation(calibration=None) -> dict:
     other sources' cross-validated log residuals) and the kernel (``fit_kernel`` on the other sources' rows).
     Predictions start from the calibration's cross-validated ones (each source left out of the kernel factors).
     """
-    from ..calibrate import calibrate
+    from .calibrate import calibrate
 
     cal = calibration if calibration is not None else calibrate(cv=True)
     items = _items(cal)
