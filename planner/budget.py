@@ -20,7 +20,6 @@ limit; ``run_estimate`` gives the counts and the seconds of a run for the note p
 from __future__ import annotations
 
 import dataclasses
-
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass

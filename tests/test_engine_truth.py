@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 
 from planner import api
 from planner.bridge import layout_planners
-from planner.perf import wholerun
-from planner.sim.portfolio import job_scenario, ordered_jobs
 from planner.loader import from_dict, load_scenario
+from planner.perf import wholerun
 from planner.sim import replication as rep
 from planner.sim.engine import TrainingJob
+from planner.sim.portfolio import job_scenario, ordered_jobs
 from planner.stats import NEVER, time_quantile
 from planner.strategy import Context, options
 from planner.summary import Summary
