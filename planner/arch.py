@@ -26,6 +26,10 @@ class MoE(BaseModel):
     node_limit: int | None = Field(
         None, ge=1, le=1_024, description="node-limited routing: each token visits experts on at most this many "
                                           "nodes and crosses the network once per node (DeepSeek-V3: 4)")
+    capacity_factor: float | None = Field(
+        1.25, ge=1.0, le=64.0, description="forced balance: each expert takes at most this many times the mean load, "
+                                           "the rest is dropped and buffers are padded to it (GShard, Switch); null: "
+                                           "dropless, the busiest expert carries the router's natural imbalance")
 
     @model_validator(mode="after")
     def _check(self) -> MoE:
@@ -66,6 +70,15 @@ class ModelArch(BaseModel):
     mla: MLA | None = None
     parallel_block: bool = Field(False, description="attention and MLP side by side (GPT-J/PaLM style)")
     dropout: bool = Field(False, description="dropout masks are stored (Korthikanti et al. 2022 setting)")
+    sliding_window: int | None = Field(
+        None, ge=1, le=16_777_216, description="sliding-window attention: each query attends to at most this many "
+                                               "preceding tokens (Mistral 7B: 4096); none: full attention")
+    global_attention_every: int | None = Field(
+        None, ge=1, le=_MAX_LAYERS, description="with sliding_window: every n-th layer keeps full attention (Gemma 2: "
+                                                "2, Gemma 3: 6); none: every layer is windowed")
+    attention_sinks: int = Field(
+        0, ge=0, le=65_536, description="sink tokens every windowed query also attends to (StreamingLLM: 4; a learned "
+                                        "per-head sink logit as in gpt-oss adds no keys: 0)")
 
     @model_validator(mode="after")
     def _check(self) -> ModelArch:
@@ -74,10 +87,21 @@ class ModelArch(BaseModel):
         kv = self.kv_heads if self.kv_heads is not None else self.heads
         if kv > self.heads or self.heads % kv:
             raise field_error("kv_heads", f"kv_heads ({kv}) must divide heads ({self.heads})")
+        if self.global_attention_every is not None and self.sliding_window is None:
+            raise field_error("global_attention_every", "needs sliding_window (the layers in between are windowed)")
         if self.moe is not None and self.moe.dense_layers > self.layers:
             raise field_error("moe.dense_layers",
                               f"moe.dense_layers ({self.moe.dense_layers}) exceeds layers ({self.layers})")
         return self
+
+    @property
+    def windowed_layers(self) -> int:
+        """Layers with sliding-window attention (every layer but each ``global_attention_every``-th)."""
+        if self.sliding_window is None:
+            return 0
+        if self.global_attention_every is None:
+            return self.layers
+        return self.layers - self.layers // self.global_attention_every
 
     # Derived sizes, resolved once so the cost model never re-applies defaults.
     @property

@@ -83,8 +83,28 @@ class Stack(BaseModel):
     context_parallel: bool = Field(True, description="whether the stack has context parallelism")
     expert_parallel: bool = Field(True, description="whether the stack places experts on different chips (EP)")
     moe_efficiency: float = Field(1.0, gt=0, le=1, description="MoE expert kernels against the best published stack")
+    moe_dispatchers: list[Literal["alltoall", "allgather"]] = Field(
+        default_factory=lambda: ["alltoall"], description="MoE token dispatchers the stack has (the faster is used)")
     fused_attention: bool
     sources: list[str] = Field(default_factory=list)
+
+
+class Instance(BaseModel):
+    """A cloud GPU instance type: its chips and the scale-out network they share (planner/data/instances.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    provider: str
+    chip: str
+    chips: int = Field(ge=1, le=1_024)
+    network_gbps: float = Field(gt=0, le=1e6, description="GPU-to-GPU scale-out network of one instance [Gbit/s]")
+    sources: list[str] = Field(default_factory=list)
+
+    @property
+    def gbps_per_chip(self) -> float:
+        """Scale-out network per chip [Gbit/s]."""
+        return self.network_gbps / self.chips
 
 
 class ModelPreset(BaseModel):
@@ -116,6 +136,12 @@ def chips() -> dict[str, Chip]:
 def models() -> dict[str, ModelPreset]:
     """All built-in model presets by id."""
     return {m["id"]: ModelPreset(**m) for m in _load_yaml("models.yaml")}
+
+
+@lru_cache(maxsize=1)
+def instances() -> dict[str, Instance]:
+    """Cloud GPU instance types by id, with their scale-out network (planner/data/instances.yaml)."""
+    return {c["id"]: Instance(**c) for c in _load_yaml("instances.yaml")}
 
 
 @lru_cache(maxsize=1)

@@ -276,7 +276,11 @@ class Pool(_Section):
                                              description="blocking time of one checkpoint write on this pool [s]")
     network_gbps: float | None = Field(
         None, gt=0, le=1e5, allow_inf_nan=False,
-        description="scale-out network per chip [Gbit/s]; default: the chip's catalog value")
+        description="scale-out network per chip [Gbit/s]; default: the instance's (`instance`), else the chip's "
+                    "catalog value")
+    instance: str | None = Field(
+        None, max_length=64, description="a cloud instance type from the catalog (p5.48xlarge, Standard_ND96isr_H100_v5, "
+                                         "a3-megagpu-8g, BM.GPU.H100.8, ...): its GPU network per chip sets network_gbps")
     stack: Literal["basic", "standard", "optimized"] = Field(
         "standard", description="software-stack maturity (planner/data/stacks.yaml): what it overlaps and how fast "
                                 "its kernels run; standard = a current open framework run by a capable team")
@@ -302,7 +306,23 @@ class Pool(_Section):
         if self.planned_units == 0 and self.cloud is None:  # cloud.units: 0 says "nothing rented" on purpose
             raise ValueError("pool has no chips: set units, deliveries or cloud")
         self._read_by_owned_chips()
+        self._instance_network()
         return self
+
+    def _instance_network(self) -> None:
+        """``instance``: a catalog cloud instance whose GPU network per chip is the pool's unless network_gbps is set."""
+        if self.instance is None:
+            return
+        from .catalog import instances
+
+        inst = instances().get(self.instance)
+        if inst is None:
+            raise field_error("instance", f"unknown instance type {self.instance!r}; known: "
+                                          + ", ".join(sorted(instances())))
+        if self.chip in chips() and inst.chip in chips() and self.chip != inst.chip:
+            raise field_error("instance", f"{inst.id} carries {inst.chip}, not the pool's chip {self.chip}")
+        if self.network_gbps is None:
+            object.__setattr__(self, "network_gbps", inst.gbps_per_chip)  # resolved once, never re-applied
 
     def _read_by_owned_chips(self) -> None:
         """Refuse a setting of owned chips on a pool that only rents: nothing would read it."""

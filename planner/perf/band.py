@@ -243,11 +243,8 @@ def band_from(stats: dict, cats: Sequence[str], stack_stated: bool = True,
     mean, var = _centre_var(stats, cats, nu0)
     half = k * math.sqrt(var)
     if not stack_stated and stack_spread is not None:
-        # basic, optimized and standard as likely as they are among the published runs the statistics come
-        # from (refit in each fold): the P10 and P90 of the mixture of the three bands. A lab that does not
-        # say is weighted like the labs that published; a 2021-era stack is the rarer case
-        share = [stats.get(f"stack:{level}", [1])[0] for level in ("basic", "optimized", "standard")]
-        lo, hi = _mixture_edges(mean, half, [math.log(max(float(v), 1e-6)) for v in stack_spread] + [0.0], share)
+        # basic, standard and optimized equally likely: the P10 and P90 of the mixture of the three bands
+        lo, hi = _mixture_edges(mean, half, [math.log(max(float(v), 1e-6)) for v in stack_spread] + [0.0])
     else:
         if not stack_stated:
             half = k * math.sqrt(var + _stack_variance(stats, None))

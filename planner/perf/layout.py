@@ -13,9 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# activation recompute; index = code in the vectorized search. block: half the layers recompute fully, the
-# others selectively (Megatron --recompute-granularity full --recompute-method block)
-RECOMPUTE = ("none", "selective", "full", "block")
+# activation recompute; index = code in the vectorized search. block: the fewest whole layers per pipeline stage that
+# make the layout fit recompute fully, the others selectively (Megatron --recompute-granularity full
+# --recompute-method block --recompute-num-layers N); mlp: selective and the MLP recomputed, attention kept
+# (Megatron-Core recompute_modules [core_attn, mlp]; MaxText remat_policy save_dot_except_mlp)
+RECOMPUTE = ("none", "selective", "full", "block", "mlp")
 MAX_DEGREE = 1024  # tp, pp, cp
 MAX_UNITS = 10_000_000  # chips in one pool
 
@@ -32,7 +34,7 @@ class Parallelism(BaseModel):
     ep: int | None = Field(None, ge=1, le=65_536, description="expert-parallel degree")
     vp: int | None = Field(None, ge=1, le=64, description="interleaved virtual stages per pipeline rank")
     micro_batch: int | None = Field(None, ge=1, le=4096, description="sequences per micro-batch")
-    recompute: Literal["none", "selective", "full", "block"] | None = None
+    recompute: Literal["none", "selective", "full", "block", "mlp"] | None = None
     zero: Literal[0, 1, 2, 3] | None = Field(None, description="ZeRO stage (distributed optimizer)")
 
 

@@ -35,7 +35,7 @@ def usable_bytes(hbm_gib: float) -> float:
 
 
 def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute, *, dense_mlp=True,
-                               fused_attention=True, fp8=False):
+                               fused_attention=True, fp8=False, block_share=0.5):
     """Activations one transformer layer keeps for one micro-batch on one chip [bytes].
 
     Korthikanti et al. 2022 (arXiv:2205.05198), eqs. 1-6, generalised to GQA/MLA widths and gated MLPs,
@@ -43,6 +43,10 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
       none:      s*b*h*(34 + 5*a*s/h) / t   for MHA, 4h plain MLP, with dropout (their setting)
       selective: s*b*h*34 / t               (attention core recomputed: no s^2 terms)
       full:      2*s*b*h / t                (only the layer input is kept)
+      block:     a share ``block_share`` of the layers full, the others selective (Megatron --recompute-method
+                 block --recompute-num-layers N: N of a stage's layers recompute whole, S120)
+      mlp:       selective, and the MLP keeps only its input (Megatron-Core recompute_modules [core_attn, mlp],
+                 S120; MaxText remat_policy save_dot_except_mlp: attention projections saved, the MLP recomputed)
     Fused attention (FlashAttention) never stores the a*s^2 scores (Dao et al. 2022, sec. 3.1).
     """
     s = np.asarray(seq, dtype=float) / np.asarray(cp, dtype=float)
@@ -59,7 +63,12 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
     # attention block: QKV input 2sbh, Q 2sb*q, K and V 2sb*kv each, projection input 2sbh, dropout mask sbh
     attn_linear = 2 * h + 2 * q_width + 4 * kv_width + 2 * h + drop * h
     # s^2 part: softmax output 2as^2b, dropout mask as^2b, dropout output 2as^2b (per unit s*b: a*s*(2+3*drop))
-    attn_quadratic = 0.0 if fused_attention else a.heads * s * (2.0 + 3.0 * drop)
+    # a windowed layer's unfused scores span its window and sinks: min(s, w + sinks) keys per query (layer mean)
+    s_keys = s
+    if a.sliding_window is not None:
+        win = a.windowed_layers / a.layers
+        s_keys = s * (1 - win) + np.minimum(s, a.sliding_window + a.attention_sinks) * win
+    attn_quadratic = 0.0 if fused_attention else a.heads * s_keys * (2.0 + 3.0 * drop)
     if dense_mlp:
         f = float(a.ffn)
         n_act = 1.0
@@ -82,14 +91,19 @@ def activation_bytes_per_layer(a: ModelArch, seq, micro_batch, tp, cp, recompute
     mlp = mlp + drop * h
     norms = 4 * h  # two LayerNorm inputs, 2sbh each
     linear = attn_linear + mlp + norms  # = 34h for the Korthikanti setting
+    # MLP recomputed: it keeps its input (2sbh) and its dropout mask; the attention block and the norms as before
+    mlp_only = attn_linear + 2 * h + drop * h + norms
     if fp8:
         # FP8 linear layers keep their inputs in FP8 for the backward (1 byte, not 2: Transformer Engine, S107):
         # QKV, projection and MLP inputs, and the MLP down-projection input
         linear = linear - (3 * h + n_act * f)
+        mlp_only = mlp_only - 2 * h  # QKV and projection inputs (the MLP's are rebuilt)
     rc = np.asarray(recompute)
-    kept = np.where(rc == 1, linear, linear + attn_quadratic)
-    # block: half the layers keep only their input (Megatron --recompute-method block)
-    per_token = np.where(rc == 2, 2 * h, np.where(rc == 3, 0.5 * (2 * h) + 0.5 * linear, kept))
+    kept = np.where((rc == 1) | (rc == 3), linear, linear + attn_quadratic)
+    x = np.asarray(block_share, dtype=float)
+    # block: a share x of the layers keep only their input, the others keep what selective keeps
+    per_token = np.where(rc == 2, 2 * h, np.where(rc == 3, x * (2 * h) + (1 - x) * kept,
+                                                  np.where(rc == 4, mlp_only, kept)))
     return s * b * per_token / t
 
 
@@ -106,7 +120,8 @@ def pipeline_in_flight(pp, vp):
 
 
 def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
-                    dense_dp, exp_dp, moe_share, tok, fused_attention=True, fp8=False):
+                    dense_dp, exp_dp, moe_share, tok, fused_attention=True, fp8=False, block_share=0.5,
+                    dispatch_tokens=None):
     """Bytes one chip holds for a candidate layout: model state, in-flight activations, logits, recompute work.
 
     The first pipeline stage holds the most in-flight activations; the fp32 logits sit on the last one.
@@ -117,9 +132,9 @@ def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank,
     sbpp_exp = state_bytes_per_param(c.zero, np.where(c.zero >= 1, exp_dp, 1))
     state = (params_chip - expert_params_rank) * sbpp_dense + expert_params_rank * sbpp_exp
     act_dense = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=True, fused_attention=fused_attention,
-                                           fp8=fp8)
+                                           fp8=fp8, block_share=block_share)
     act_moe = (activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=False, fused_attention=fused_attention,
-                                          fp8=fp8) if arch.moe else act_dense)
+                                          fp8=fp8, block_share=block_share) if arch.moe else act_dense)
     act_layer = (1 - moe_share) * act_dense + moe_share * act_moe
     # never more micro-batches in flight than the replica runs per step
     in_flight = np.minimum(pipeline_in_flight(pp, vp), m * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0))
@@ -133,12 +148,16 @@ def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank,
     logits = tok * arch.vocab * 4.0 / tp
     # full recompute rebuilds one layer's activations during its backward
     one_layer = activation_bytes_per_layer(arch, seq, mb, tp, cp, 1, fused_attention=fused_attention)
-    work = np.where((rc == 2) | (rc == 3), one_layer, 0.0)
+    # ... and the MLP policy one layer's MLP activations (what selective keeps beyond what it keeps)
+    one_mlp = one_layer - activation_bytes_per_layer(arch, seq, mb, tp, cp, 4, fused_attention=fused_attention)
+    work = np.where((rc == 2) | (rc == 3), one_layer, np.where(rc == 4, one_mlp, 0.0))
     # ZeRO-3 gathers the next layer's weights while one runs: two layers of bf16 weights (Rajbhandari et al. 2020)
     layer_params = (params_chip - expert_params_rank) / np.maximum(layers_rank, 1)
     gathered = np.where(c.zero >= 3, 2.0 * layer_params * WEIGHT_BYTES, 0.0)
-    # MoE dispatch and combine buffers: top_k copies of the micro-batch's hidden states, twice (S105)
+    # MoE dispatch and combine buffers, twice: top_k copies of the chip's tokens (all-to-all, S105), or the
+    # tokens of every tp x ep rank (allgather dispatcher, S121): ``dispatch_tokens``
     dispatch = 0.0
     if arch.moe:
-        dispatch = moe_share * 2.0 * tok * arch.moe.top_k * arch.hidden * 2.0 / tp
+        n_tok = tok * arch.moe.top_k / tp if dispatch_tokens is None else dispatch_tokens
+        dispatch = moe_share * 2.0 * n_tok * arch.hidden * 2.0
     return state + act + logits + work + gathered + dispatch

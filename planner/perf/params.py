@@ -115,14 +115,33 @@ def attention_width(a: ModelArch) -> tuple[int, int]:
     return a.heads * a.d_head, a.heads * a.d_head
 
 
+def attention_keys(a: ModelArch, seq_len: int, causal: bool = False) -> float:
+    """Keys one query attends to, summed over the layers [-].
+
+    Full attention: seq_len per layer (PaLM's non-causal count) or seq_len/2 under the causal mask (the masked
+    half FlashAttention skips). A windowed layer (sliding window w plus the sink tokens; Beltagy et al. 2020, Longformer; Jiang et al.
+    2023, Mistral 7B; Xiao et al. 2023, StreamingLLM) attends to min(seq_len, w + sinks) keys without the mask, and
+    on average to the band's w + sinks - (w + sinks)^2 / (2 seq_len) keys under it (when w + sinks < seq_len).
+    """
+    s = float(seq_len)
+    n_win = a.windowed_layers
+    full = (a.layers - n_win) * (s if not causal else 0.5 * s)
+    if not n_win:
+        return full
+    w = min(float(a.sliding_window + a.attention_sinks), s)
+    per = w if not causal else w - w * w / (2.0 * s)  # s/2 when the window spans the sequence
+    return full + n_win * per
+
+
 def attention_flops_per_token(a: ModelArch, seq_len: int) -> float:
     """Model FLOPs of attention scores and weighted values per token, forward + backward [FLOP].
 
     PaLM (Chowdhery et al. 2022, appendix B): 6N + 12*L*H*Q*T per token, i.e. 12*L*h*s for
-    qk width = v width = h. Counted without the causal mask, as PaLM does.
+    qk width = v width = h. Counted without the causal mask, as PaLM does; a windowed layer counts the
+    min(s, window + sinks) keys each query can see, also without the mask (``attention_keys``).
     """
     qk, v = attention_width(a)
-    return 6.0 * a.layers * seq_len * (qk + v)
+    return 6.0 * attention_keys(a, seq_len) * (qk + v)
 
 
 def model_flops_per_token(a: ModelArch, seq_len: int) -> float:

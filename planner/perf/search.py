@@ -28,6 +28,10 @@ MIN_TOKENS_PER_CP_RANK = 8192
 # slower unsharded optimizer step: it never wins, so the search skips it unless a pool pins it
 SEARCHED_ZERO_STAGES = (1, 2, 3)
 MAX_PP = 256
+# Two layouts whose predicted speeds differ by less than this are treated as equally fast, and the simpler one is
+# shown: twice the 1% per-step jitter Llama 3 budgets for one synchronous job (sec. 3.3.4, S103), and a fifth of the
+# model's cross-validated error (about 10%, README "Accuracy"), so the model cannot tell such layouts apart.
+SIMPLER_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class LayoutResult:
     micro_batches: int
     layouts_evaluated: int
     search_seconds: float
+    # set when a simpler layout within SIMPLER_TOLERANCE of the fastest is shown instead: what the faster one uses
+    preference: str = ""
 
 
 def _divisors_up_to(n: int, cap: int) -> list[int]:
@@ -158,7 +164,8 @@ def usable_hbm_bytes(chip: Chip) -> float:
     return usable_bytes(chip.hbm_gib)
 
 
-def _result(arch, chip, wl, cands: Candidates, sc, i: int, units: int, evaluated: int, t0: float) -> LayoutResult:
+def _result(arch, chip, wl, cands: Candidates, sc, i: int, units: int, evaluated: int, t0: float,
+            preference: str = "") -> LayoutResult:
     layout = Layout(
         tp=int(cands.tp[i]), pp=int(cands.pp[i]), dp=int(cands.dp[i]), cp=int(cands.cp[i]), ep=int(cands.ep[i]),
         vp=int(cands.vp[i]), micro_batch=int(cands.mb[i]), recompute=RECOMPUTE[int(cands.recompute[i])],
@@ -171,6 +178,7 @@ def _result(arch, chip, wl, cands: Candidates, sc, i: int, units: int, evaluated
         layout=layout, units_available=units, units_used=used, tokens_per_s=rate,
         step_time_s=float(sc.step_time_s[i]), mfu=float(mfu), memory_per_chip_gib=float(sc.memory_bytes[i] / GIB),
         micro_batches=int(sc.micro_batches[i]), layouts_evaluated=evaluated, search_seconds=time.perf_counter() - t0,
+        preference=preference,
     )
 
 
@@ -180,6 +188,91 @@ def _best_index(sc, fits) -> int:
     near = np.nonzero(tps >= tps.max() * 0.999)[0]
     order = np.lexsort((sc.memory_bytes[near], sc.units_used[near], -tps[near]))
     return int(near[order[0]])
+
+
+# how exotic each feature is for a practitioner (0: what a Megatron-Core/NeMo recipe does by default): interleaving,
+# ZeRO stages above the distributed optimizer (ZeRO-1), context parallelism, expert parallelism (per doubling),
+# recompute beyond selective (NeMo/Megatron-Bridge guidance: selective first, full only when it does not fit, S120)
+_RECOMPUTE_EXOTIC = {"none": 0.0, "selective": 0.0, "mlp": 0.5, "block": 1.0, "full": 1.0}
+
+
+def complexity(c: Candidates) -> np.ndarray:
+    """How many exotic features each candidate layout uses (lower: simpler to run)."""
+    rc = np.array([_RECOMPUTE_EXOTIC.get(r, 1.0) for r in RECOMPUTE])[c.recompute]
+    return ((c.vp > 1) * 1.0 + np.maximum(c.zero - 1, 0) * 1.0 + (c.cp > 1) * 1.0
+            + np.log2(np.maximum(c.ep, 1)) * 0.25 + rc)
+
+
+def _features(c: Candidates, i: int, other: Candidates, j: int) -> list[str]:
+    """The exotic features candidate ``i`` of ``c`` uses beyond candidate ``j`` of ``other``."""
+    out = []
+    if c.vp[i] > 1 and c.vp[i] != other.vp[j]:
+        out.append(f"interleaving x{int(c.vp[i])}")
+    if c.zero[i] > max(other.zero[j], 1):
+        out.append(f"ZeRO-{int(c.zero[i])}")
+    if c.cp[i] > other.cp[j]:
+        out.append(f"context parallelism {int(c.cp[i])}")
+    if c.ep[i] > other.ep[j]:
+        out.append(f"expert parallelism {int(c.ep[i])}")
+    ra, rb = RECOMPUTE[int(c.recompute[i])], RECOMPUTE[int(other.recompute[j])]
+    if _RECOMPUTE_EXOTIC.get(ra, 1.0) > _RECOMPUTE_EXOTIC.get(rb, 1.0):
+        out.append(f"{ra} recompute")
+    return out or ["a different layout"]
+
+
+def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int):
+    """The simplest layout whose speed is within SIMPLER_TOLERANCE of the fastest, keeping more chips never slower.
+
+    The choice is made among the layouts on ``k`` chips that need at most the memory ``m`` of the fastest layout
+    (``k`` chips and ``m`` bytes: what the fastest layout uses), so it is the same on any pool size and any chip
+    memory on which that layout is the fastest; and it is never slower than the fastest layout on ``k - 1`` chips
+    nor than the fastest that needs less than ``m``, so more chips or more memory never give a slower layout. Layouts are re-scored at ``k`` and ``k - 1`` chips
+    only for the shapes within the tolerance on the pool's own count (a shape on fewer chips is never faster).
+    Returns (candidates, scores, index, note); the note says what the faster layout uses, empty when the fastest
+    is already the simplest.
+    """
+    best = float(sc.tokens_per_s[i])
+    near = np.nonzero(fits & (sc.tokens_per_s >= best * (1 - SIMPLER_TOLERANCE)))[0]
+    cx = complexity(cands)
+    if len(near) <= 1 or cx[near].min() >= cx[i]:
+        return cands, sc, i, ""
+    shapes = cands.take(near)
+    k = int(sc.units_used[i])
+    cap = usable_hbm_bytes(system.chip)
+    dk, okk = shapes_on(shapes, k, wl, pin)
+    idx = np.nonzero(okk)[0]
+    if not len(idx):
+        return cands, sc, i, ""
+    ck = shapes.take(idx, dk)
+    sk = evaluate(arch, system, wl, ck)
+    rk = np.where(sk.memory_bytes <= cap, sk.tokens_per_s, -np.inf)
+    top = int(np.argmax(rk))
+    need = float(sk.memory_bytes[top])  # what the fastest layout needs
+    rk = np.where(sk.memory_bytes <= need, rk, -np.inf)
+    below = rk[sk.memory_bytes < need]
+    floor = max(float(below.max()), 0.0) if len(below) else 0.0  # the fastest on less memory
+    if k > 1:
+        d1, ok1 = shapes_on(shapes, k - 1, wl, pin)
+        idx1 = np.nonzero(ok1)[0]
+        if len(idx1):
+            s1 = evaluate(arch, system, wl, shapes.take(idx1, d1))
+            r1 = np.where(s1.memory_bytes <= cap, s1.tokens_per_s, -np.inf)
+            floor = max(float(r1.max()), floor)
+    threshold = max(float(rk.max()) * (1 - SIMPLER_TOLERANCE), floor)
+    ok = rk >= threshold
+    if not ok.any():
+        return cands, sc, i, ""
+    ckx = complexity(ck)
+    order = np.lexsort((sk.memory_bytes, -rk, np.where(ok, ckx, np.inf)))
+    j = int(order[0])
+    if ckx[j] >= cx[i]:
+        return cands, sc, i, ""
+    gain = best / float(rk[j]) - 1.0
+    if gain < 5e-4:  # as fast (within _best_index's 0.1% tie): simpler, nothing to say
+        return ck, sk, j, ""
+    note = (f"a layout {gain:.1%} faster on paper uses {' and '.join(_features(cands, i, ck, j))}; the simpler one is "
+            f"shown (within the model's {SIMPLER_TOLERANCE:.0%} layout-to-layout tolerance)")
+    return ck, sk, j, note
 
 
 def _infeasible(chip: Chip, sc, units: int) -> InfeasiblePlanError:
@@ -206,7 +299,8 @@ def best_layout(arch: ModelArch, system: System | Chip, wl: TrainingSetup, units
     fits = sc.memory_bytes <= usable_hbm_bytes(chip)
     if not fits.any():
         raise _infeasible(chip, sc, units)
-    return _result(arch, chip, wl, cands, sc, _best_index(sc, fits), units, len(cands), t0)
+    ck, sk, j, note = _prefer_simpler(arch, system, wl, pin, cands, sc, fits, _best_index(sc, fits))
+    return _result(arch, chip, wl, ck, sk, j, units, len(cands), t0, note)
 
 
 SHAPE_TABLES = 8  # batch shares whose shape scores a planner keeps (about 2 MB each for a dense model)
@@ -329,4 +423,5 @@ class LayoutPlanner:
         fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
         if not fits.any():
             return None
-        return _result(self.arch, self.chip, wl, cands, sc, _best_index(sc, fits), units, evaluated, t0)
+        ck, sk, j, note = _prefer_simpler(self.arch, self.system, wl, self.pin, cands, sc, fits, _best_index(sc, fits))
+        return _result(self.arch, self.chip, wl, ck, sk, j, units, evaluated, t0, note)

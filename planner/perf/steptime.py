@@ -15,8 +15,8 @@ import numpy as np
 from ..arch import ModelArch
 from ..catalog import Chip
 from ..units import GB, GBPS_TO_BYTES, TB
-from .memory import memory_per_chip
-from .params import ParamCounts, attention_width, count_params
+from .memory import memory_per_chip, usable_bytes
+from .params import ParamCounts, attention_keys, attention_width, count_params
 from .setup import TrainingSetup
 from .system import System, as_system
 
@@ -47,8 +47,11 @@ WEIGHT_PASS_BYTES_PER_PARAM = 12.0
 # (Jangda et al. 2022, CoCoNet, arXiv:2105.05720: 10-30% slowdown of overlapped GEMMs)
 OVERLAP_INTERFERENCE = 0.2
 GEMM_TILE_ROWS = 128  # GEMM row tile: a dimension of M rows runs ceil(M/128) tiles (S104, tile quantization)
-# the busiest expert sets the pace: capacity factor 1.25 (GShard/Switch, S106)
+# the busiest expert sets the pace: capacity factor 1.25 (GShard/Switch, S106), the default of moe.capacity_factor
 MOE_IMBALANCE = 1.25
+# dropless routing (capacity_factor null): the busiest expert's load over the mean of an auxiliary-loss-balanced
+# router, 1 + MaxVio 0.72 (Wang et al. 2024, Table 1, 1B model, S122)
+DROPLESS_IMBALANCE = 1.72
 FP8_DISPATCH_BYTES = 1.0  # FP8 token dispatch, BF16 combine (DeepSeek-V3 sec. 3.3, S105)
 # casting each linear layer's input to FP8: read bf16 (2 B) + write fp8 (1 B) per element, fwd and bwd (S107)
 FP8_CAST_BYTES = 3.0
@@ -65,7 +68,7 @@ class Candidates:
     ep: np.ndarray
     dp: np.ndarray
     mb: np.ndarray
-    recompute: np.ndarray  # index into layout.RECOMPUTE: 0 none, 1 selective, 2 full, 3 block (half the layers full)
+    recompute: np.ndarray  # index into layout.RECOMPUTE: 0 none, 1 selective, 2 full, 3 block, 4 mlp
     zero: np.ndarray
 
     def __len__(self) -> int:
@@ -160,6 +163,7 @@ class _Rates:
     fused: bool
     balanced_stages: bool
     fp8: bool
+    dispatchers: tuple = ("alltoall",)
 
 
 @dataclass
@@ -194,7 +198,7 @@ def _rates(system: System, setup: TrainingSetup) -> _Rates:
         domain=chip.scale_up_domain, mesh=chip.scale_up_topology == "full_mesh", launch_s=st.launch_us * 1e-6,
         ov_dp=st.overlap_dp, ov_tp=st.overlap_tp, ov_pp=st.overlap_pp, ov_ep=st.overlap_ep,
         fused=system.fused_attention, balanced_stages=st.id != "basic",
-        fp8=setup.precision == "fp8" and bool(chip.fp8_tflops),
+        fp8=setup.precision == "fp8" and bool(chip.fp8_tflops), dispatchers=tuple(st.moe_dispatchers),
     )
 
 
@@ -246,9 +250,36 @@ def _hierarchical(bytes_per_chip, n, stride, r: _Rates, passes):
     return inner + outer
 
 
+@dataclass
+class Recompute:
+    """A recompute policy per candidate: its code (layout.RECOMPUTE) and the share of layers recomputed whole.
+
+    ``full``: 1 for full, the block share for block (the fewest whole layers per stage that make the layout fit,
+    Megatron --recompute-num-layers, S120), 0 otherwise; ``mlp``: 1 where the MLP forward is recomputed.
+    """
+
+    code: np.ndarray
+    full: np.ndarray
+    mlp: np.ndarray
+
+    def __ge__(self, other):
+        return self.code >= other
+
+
+def _code(rc):
+    return rc.code if isinstance(rc, Recompute) else np.asarray(rc)
+
+
 def full_share(rc):
-    """Share of layers whose forward is recomputed whole: full 1, block 1/2 (Megatron --recompute-method block)."""
+    """Share of layers whose forward is recomputed whole: full 1, block its share (1/2 unless sized to fit)."""
+    if isinstance(rc, Recompute):
+        return rc.full
     return np.where(rc == 2, 1.0, np.where(rc == 3, 0.5, 0.0))
+
+
+def mlp_share(rc):
+    """1 where only the MLP forward is recomputed (the ``mlp`` policy), else 0."""
+    return rc.mlp if isinstance(rc, Recompute) else np.where(np.asarray(rc) == 4, 1.0, 0.0)
 
 
 def _gemm_passes(rc):
@@ -266,15 +297,26 @@ def _attention(arch: ModelArch, setup: TrainingSetup, r: _Rates, tok, tp, rc):
     s = float(setup.seq_len)
     qk, v = attention_width(arch)
     if r.fused:
-        # causal attention: FlashAttention skips the masked half; CP ranks each see s/cp queries x s keys
-        fwd_attn = 2.0 * tok * s * (qk + v) * 0.5 / tp
+        # causal attention: FlashAttention skips the masked half (and, with a sliding window, the keys outside the
+        # band: FlashAttention-2 window_size, S119); CP ranks each see s/cp queries x s keys
+        fwd_attn = 2.0 * tok * attention_keys(arch, s, causal=True) / arch.layers * (qk + v) / tp
         attn_passes = 1.0 + ATTENTION_BWD_FACTOR + np.where(rc >= 1, 1.0, 0.0)  # selective/full redo the core
         return fwd_attn * attn_passes / r.attention, 0.0
     # unfused: batched GEMMs over the full s x s scores, then softmax, mask and dropout stream the scores
     # through HBM: ~11 bytes per score forward (write, read + write softmax, mask, dropout), 2x backward
-    fwd_attn = 2.0 * tok * s * (qk + v) / tp
+    keys = attention_keys(arch, s) / arch.layers  # s, or the window's keys where the layers are windowed
+    fwd_attn = 2.0 * tok * keys * (qk + v) / tp
     attn_passes = np.where(rc >= 1, 4.0, 3.0)
-    return fwd_attn * attn_passes / r.gemm_bf16, tok * s * arch.heads / tp * 11.0 * attn_passes / r.hbm
+    return fwd_attn * attn_passes / r.gemm_bf16, tok * keys * arch.heads / tp * 11.0 * attn_passes / r.hbm
+
+
+def expert_load(arch: ModelArch | None) -> float:
+    """The busiest expert's load over the mean [-]: forced balance pads to the capacity factor, dropless routing
+    carries the natural imbalance (S106, S122)."""
+    moe = arch.moe if arch is not None else None
+    if moe is None:
+        return MOE_IMBALANCE
+    return float(moe.capacity_factor) if moe.capacity_factor is not None else DROPLESS_IMBALANCE
 
 
 def _gemm(pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc, arch: ModelArch | None = None):
@@ -287,11 +329,14 @@ def _gemm(pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc, arch: M
     dense_w = (pc.attention_per_layer + (1 - moe_share) * pc.dense_mlp_per_layer + moe_share * shared_p) / tp
     fwd_dense = 2.0 * tok * dense_w
     passes = _gemm_passes(rc)
-    t = np.maximum(fwd_dense * passes / r.gemm, dense_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm)
+    # the mlp policy runs the MLP's forward once more: 2 x tokens x MLP weights (S120)
+    redo = mlp_share(rc)
+    fwd_mlp = 2.0 * tok * ((1 - moe_share) * pc.dense_mlp_per_layer + moe_share * shared_p) / tp
+    t = np.maximum((fwd_dense * passes + fwd_mlp * redo) / r.gemm, dense_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm)
     if moe_share > 0:
         local_experts = max(pc.experts, 1) / ep
         rows = tok * pc.top_k * ep / max(pc.experts, 1)  # tokens each expert sees per micro-batch
-        load = MOE_IMBALANCE / _tile_efficiency(rows)  # the busiest expert, padded to whole row tiles
+        load = expert_load(arch) / _tile_efficiency(rows)  # the busiest expert, padded to whole row tiles
         fwd_expert = 2.0 * tok * pc.top_k * pc.expert_mlp / tp * load
         expert_w = local_experts * pc.expert_mlp / tp  # expert-TP = TP (Megatron-Core default)
         router = 2.0 * tok * pc.router_per_layer / tp
@@ -300,9 +345,9 @@ def _gemm(pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc, arch: M
         # experts split by TP have a small N or K, so the up-projection's input and the down-projection's
         # bf16 output stream through HBM at a rate comparable to the math. Forward and both backward GEMMs
         # (dgrad, wgrad) each move about the forward's operands (S104).
-        t_math = fwd_expert * passes / r.gemm
+        t_math = fwd_expert * (passes + redo) / r.gemm
         t_weights = expert_w * WEIGHT_PASS_BYTES_PER_PARAM / r.hbm
-        t_operands = (_expert_operand_bytes(arch, pc, r, tok, tp) * load * passes / r.hbm if arch is not None
+        t_operands = (_expert_operand_bytes(arch, pc, r, tok, tp) * load * (passes + redo) / r.hbm if arch is not None
                       else 0.0)
         # the stack's MoE maturity (grouped GEMMs, fused permutation) scales the expert work (stacks.yaml, S116)
         t = t + moe_share * (np.maximum(np.maximum(t_math, t_operands), t_weights) / r.moe_eff
@@ -332,14 +377,16 @@ def _elementwise(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, 
     f_eff = (1 - moe_share) * arch.ffn + moe_share * (pc.top_k + pc.shared_experts) * (
         arch.moe.expert_ffn_hidden if arch.moe else 0
     )
-    act_bytes = (48.0 * h + (12.0 if arch.mlp == "gated" else 8.0) * f_eff + 8.0 * (qk + v) / 2) / tp
+    mlp_bytes = (12.0 if arch.mlp == "gated" else 8.0) * f_eff / tp
+    act_bytes = (48.0 * h + 8.0 * (qk + v) / 2) / tp + mlp_bytes
     if r.fp8:
         # inputs of QKV, projection, MLP up and down (S107)
         act_bytes = act_bytes + FP8_CAST_BYTES * (2.0 * h + v + f_eff) / tp
     if moe_share > 0:
         # token permutation before and unpermutation after the experts: read + write top_k copies (S105)
         act_bytes = act_bytes + moe_share * 2.0 * 2.0 * pc.top_k * h * ACT_BYTES / tp / r.moe_eff
-    return tok * act_bytes * _gemm_passes(rc) / r.hbm  # backward streams ~2x the forward bytes
+    # backward streams ~2x the forward bytes; the mlp policy streams the MLP's forward bytes once more
+    return tok * (act_bytes * _gemm_passes(rc) + mlp_bytes * mlp_share(rc)) / r.hbm
 
 
 def _tensor_parallel(arch: ModelArch, r: _Rates, tok, tp, rc, t_compute):
@@ -353,7 +400,8 @@ def _tensor_parallel(arch: ModelArch, r: _Rates, tok, tp, rc, t_compute):
     lat = np.where(inside, SCALE_UP_LATENCY_S, SCALE_OUT_LATENCY_S)
     n_coll = 2.0 if arch.parallel_block else 4.0
     tp_buf = tok * float(arch.hidden) * ACT_BYTES
-    t = _ring(tp_buf, tp, tp_bw, lat, n_coll) * (2.0 + full_share(rc))
+    # forward, backward, recomputed forwards (the mlp policy redoes the MLP's half of the collectives)
+    t = _ring(tp_buf, tp, tp_bw, lat, n_coll) * (2.0 + full_share(rc) + 0.5 * mlp_share(rc))
     return _exposed(t, t_compute, r.ov_tp)
 
 
@@ -376,32 +424,63 @@ def _context_parallel(arch: ModelArch, r: _Rates, tok, tp, cp, t_attn):
     return np.maximum(0.0, t_cp_comm - t_attn)
 
 
-def _expert_parallel(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc, t_compute):
-    """All-to-all dispatch + combine, forward and backward (GShard, Lepikhin et al. 2020), after overlap.
+def dispatch_bytes(arch: ModelArch, pc: ParamCounts, r: _Rates, tok, tp, ep, kind: str):
+    """Bytes one chip sends per MoE layer and micro-batch, forward, dispatch + combine: (inside, across) nodes.
 
-    Inside the scale-up domain every copy goes over the fast fabric. Across g nodes a token's top_k copies
-    leave its node (g-1)/g of the time. A model with node-limited routing sends one copy per destination
-    node (at most ``node_limit``) and fans out over the fabric (DeepSeek-V3 sec. 3.2.2, S105: expected
-    distinct nodes g(1-(1-1/g)^k)).
+    alltoall (GShard, Lepikhin et al. 2020; Megatron-Core MoEAlltoAllTokenDispatcher, S121): each of the chip's
+    tok/tp tokens sends its top_k copies to the experts' ranks, (ep-1)/ep of them off the chip, and the combine brings
+    them back. Across g nodes a copy leaves its node (g-1)/g of the time; a model with node-limited routing sends one
+    copy per destination node (at most ``node_limit``) and fans out over the fabric (DeepSeek-V3 sec. 3.2.2, S105:
+    expected distinct nodes g(1-(1-1/g)^k)).
+    allgather (Megatron-Core MoEAllGatherTokenDispatcher, S121): the hidden states are all-gathered over the
+    n = tp x ep ranks, each keeps its experts' tokens, and the outputs are reduce-scattered back: a ring moves
+    (n-1) x tok/tp tokens each way, whatever top_k (Thakur et al. 2005); across nodes the two-level ring sends the
+    1/k-th shard of each node's k ranks over the network.
     """
-    if moe_share == 0:
-        return np.zeros_like(np.asarray(tok, dtype=float) * ep)
     h = float(arch.hidden)
     k = float(pc.top_k)
     span = ep * tp
     g = np.maximum(span / r.domain, 1.0)
+    dispatch_b = FP8_DISPATCH_BYTES if r.fp8 else ACT_BYTES
+    per_token = dispatch_b + ACT_BYTES  # dispatch + combine
+    tok_rank = tok / tp
+    if kind == "allgather":
+        n = span
+        k_in = np.minimum(n, float(r.domain))  # ranks of the group inside one scale-up domain
+        # across the g nodes first (each rank's shard to its peers: g-1 over the network), then inside the node
+        # the k_in ranks gather the g-times larger buffers over the fabric
+        inner = tok_rank * h * per_token * np.where(n > 1, (k_in - 1) * g, 0.0)
+        outer = tok_rank * h * per_token * np.where(g > 1, (g - 1), 0.0)
+        return np.where(ep > 1, inner, 0.0), np.where(ep > 1, outer, 0.0)
     remote = np.where(g > 1, (g - 1) / g, 0.0)
     limit = arch.moe.node_limit if arch.moe else None
     if limit:
         copies_out = np.minimum(g * (1 - (1 - 1 / g) ** k), float(limit)) * remote
     else:
         copies_out = k * remote
-    dispatch_b = FP8_DISPATCH_BYTES if r.fp8 else ACT_BYTES
-    per_token = dispatch_b + ACT_BYTES  # dispatch + combine
-    tok_rank = tok / tp
     intra = tok_rank * k * h * per_token * np.where(ep > 1, (ep - 1) / ep, 0.0) * np.where(g > 1, 1 / g, 1.0)
     inter = tok_rank * copies_out * h * per_token
-    t = intra / _up(r, np.minimum(span, r.domain)) + inter / r.scale_out
+    return np.where(ep > 1, intra, 0.0), np.where(ep > 1, inter, 0.0)
+
+
+def _dispatch_time(arch, pc, r: _Rates, tok, tp, ep, kind: str):
+    inside, across = dispatch_bytes(arch, pc, r, tok, tp, ep, kind)
+    return inside / _up(r, np.minimum(ep * tp, r.domain)) + across / r.scale_out
+
+
+def dispatcher_choice(arch: ModelArch, pc: ParamCounts, r: _Rates, tok, tp, ep):
+    """(time of the faster dispatcher the stack has per layer and micro-batch, forward [s], whether it is allgather)."""
+    times = np.array([np.broadcast_to(_dispatch_time(arch, pc, r, tok, tp, ep, kind), np.shape(ep))
+                      for kind in r.dispatchers])
+    pick = np.argmin(times, axis=0)
+    return times.min(axis=0), np.asarray(r.dispatchers)[pick] == "allgather"
+
+
+def _expert_parallel(arch: ModelArch, pc: ParamCounts, moe_share: float, r: _Rates, tok, tp, ep, rc, t_compute):
+    """Token dispatch + combine, forward and backward, with the faster dispatcher the stack has, after overlap."""
+    if moe_share == 0:
+        return np.zeros_like(np.asarray(tok, dtype=float) * ep)
+    t = dispatcher_choice(arch, pc, r, tok, tp, ep)[0]
     passes = 2.0 + full_share(rc)  # forward, backward (+ recomputed forward)
     t = np.where(ep > 1, t * passes, 0.0)
     return moe_share * _exposed(t, t_compute, r.ov_ep)
@@ -448,35 +527,8 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
     L = arch.layers
     s = float(setup.seq_len)
     tp, pp, vp, cp, ep, dp, mb = (getattr(c, k).astype(float) for k in ("tp", "pp", "vp", "cp", "ep", "dp", "mb"))
-    rc = c.recompute
     moe_share = pc.n_moe_layers / L
     tok = mb * s / cp  # tokens of one micro-batch on one CP rank
-
-    # --- one layer, one micro-batch ---
-    t_attn, t_scores = _attention(arch, setup, r, tok, tp, rc)
-    t_gemm = _gemm(pc, moe_share, r, tok, tp, ep, rc, arch)
-    layer = {
-        "gemm": t_gemm,
-        "attention": t_attn + t_scores,
-        "elementwise": _elementwise(arch, pc, moe_share, r, tok, tp, rc),
-        "tp": _tensor_parallel(arch, r, tok, tp, rc, t_gemm),
-        "cp": _context_parallel(arch, r, tok, tp, cp, t_attn),
-        "ep": _expert_parallel(arch, pc, moe_share, r, tok, tp, ep, rc, t_gemm + t_attn),
-        "overhead": KERNELS_PER_LAYER * r.launch_s * (1.0 + full_share(rc) / 3.0),
-    }
-    t_layer = sum(np.broadcast_to(v, tp.shape) for v in layer.values())
-    t_head = _output_layer(arch, r, tok, tp)
-    t_pace, stage_layers, head_on_pace = _stages(L, pp, t_layer, t_head, r.balanced_stages)
-
-    # --- pipeline: point-to-point activations between stages, bubble (Narayanan et al. 2021 eq. 1, 2) ---
-    p2p_bytes = tok * float(arch.hidden) * ACT_BYTES / tp
-    p2p_bw = np.where(tp * pp <= r.domain, _up(r, 2), r.scale_out)
-    t_send = 2.0 * vp * (p2p_bytes / p2p_bw + SCALE_OUT_LATENCY_S)
-    t_p2p = np.where(pp > 1, _exposed(t_send, t_pace, r.ov_pp), 0.0)
-    t_mb = t_pace + t_p2p
-    m = np.ceil(float(setup.global_batch_seqs) / (dp * mb))  # micro-batches per replica per step (padding paid)
-    bubble = np.where(pp > 1, (pp - 1) / vp, 0.0)
-    t_pipe = (m + bubble) * t_mb
 
     # --- parameters one chip holds, and the groups that share them ---
     layers_rank = np.ceil(L / pp)
@@ -490,6 +542,56 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
     params_chip = dense_params_rank + expert_params_rank + emb_p + pc.norms_per_layer * layers_rank
     dense_dp = dp * cp  # dense weights are replicated over DP and CP ranks
     exp_dp = np.maximum(dp * cp / ep, 1.0)  # expert weights over the expert-data-parallel group
+
+    m = np.ceil(float(setup.global_batch_seqs) / (dp * mb))  # micro-batches per replica per step (padding paid)
+
+    # --- memory; block recompute takes the fewest whole layers per stage that make the layout fit (S120) ---
+    # the allgather dispatcher holds the tokens of all tp x ep ranks, the all-to-all top_k copies of its own (S121)
+    gathered = dispatcher_choice(arch, pc, r, tok, tp, ep)[1] if arch.moe else np.zeros(tp.shape, dtype=bool)
+    dispatch_tokens = np.where(gathered, tok * ep, tok * pc.top_k / tp)
+
+    def mem(share):
+        return memory_per_chip(arch, c, s, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
+                               dense_dp, exp_dp, moe_share, tok, fused_attention=r.fused, fp8=r.fp8,
+                               block_share=share, dispatch_tokens=dispatch_tokens)
+
+    code = np.asarray(c.recompute)
+    block = code == 3
+    share = np.zeros_like(tp)
+    if block.any():
+        m0, m1 = mem(0.0), mem(1.0)  # memory is linear in the share of fully recomputed layers
+        cap = usable_bytes(system.chip.hbm_gib)
+        x = np.clip((m0 - cap) / np.maximum(m0 - m1, 1.0), 0.0, 1.0)
+        share = np.where(block, np.maximum(np.ceil(x * layers_rank - 1e-9), 1.0) / layers_rank, 0.0)
+        memory = np.where(block, m0 + share * (m1 - m0), m0)
+    else:
+        memory = mem(0.0)
+    rc = Recompute(code=code, full=np.where(code == 2, 1.0, share), mlp=np.where(code == 4, 1.0, 0.0))
+
+    # --- one layer, one micro-batch ---
+    t_attn, t_scores = _attention(arch, setup, r, tok, tp, rc)
+    t_gemm = _gemm(pc, moe_share, r, tok, tp, ep, rc, arch)
+    layer = {
+        "gemm": t_gemm,
+        "attention": t_attn + t_scores,
+        "elementwise": _elementwise(arch, pc, moe_share, r, tok, tp, rc),
+        "tp": _tensor_parallel(arch, r, tok, tp, rc, t_gemm),
+        "cp": _context_parallel(arch, r, tok, tp, cp, t_attn),
+        "ep": _expert_parallel(arch, pc, moe_share, r, tok, tp, ep, rc, t_gemm + t_attn),
+        "overhead": KERNELS_PER_LAYER * r.launch_s * (1.0 + full_share(rc) / 3.0 + mlp_share(rc) / 6.0),
+    }
+    t_layer = sum(np.broadcast_to(v, tp.shape) for v in layer.values())
+    t_head = _output_layer(arch, r, tok, tp)
+    t_pace, stage_layers, head_on_pace = _stages(L, pp, t_layer, t_head, r.balanced_stages)
+
+    # --- pipeline: point-to-point activations between stages, bubble (Narayanan et al. 2021 eq. 1, 2) ---
+    p2p_bytes = tok * float(arch.hidden) * ACT_BYTES / tp
+    p2p_bw = np.where(tp * pp <= r.domain, _up(r, 2), r.scale_out)
+    t_send = 2.0 * vp * (p2p_bytes / p2p_bw + SCALE_OUT_LATENCY_S)
+    t_p2p = np.where(pp > 1, _exposed(t_send, t_pace, r.ov_pp), 0.0)
+    t_mb = t_pace + t_p2p
+    bubble = np.where(pp > 1, (pp - 1) / vp, 0.0)
+    t_pipe = (m + bubble) * t_mb
 
     # --- data parallel: one reduce-scatter (grads) + one all-gather (weights) per step = an all-reduce ---
     stride = tp * cp
@@ -512,8 +614,6 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
     jitter = 1.0 + STEP_JITTER_CV * np.sqrt(2.0 * np.log(np.maximum(units, 2.0)))
     step = (t_pipe + t_dp + t_opt) * jitter
 
-    memory = memory_per_chip(arch, c, s, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
-                             dense_dp, exp_dp, moe_share, tok, fused_attention=r.fused, fp8=r.fp8)
     parts = _Parts(layer, t_layer, t_head, stage_layers, head_on_pace, t_pace, t_p2p, t_mb, m, bubble, t_dp,
                    t_opt, jitter) if keep_parts else None
     real_tokens = np.full_like(tp, float(setup.global_batch_seqs) * s)
