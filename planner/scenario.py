@@ -279,8 +279,9 @@ class Pool(_Section):
         description="scale-out network per chip [Gbit/s]; default: the instance's (`instance`), else the chip's "
                     "catalog value")
     instance: str | None = Field(
-        None, max_length=64, description="a cloud instance type from the catalog (p5.48xlarge, Standard_ND96isr_H100_v5, "
-                                         "a3-megagpu-8g, BM.GPU.H100.8, ...): its GPU network per chip sets network_gbps")
+        None, max_length=64,
+        description="a cloud instance type from the catalog (p5.48xlarge, Standard_ND96isr_H100_v5, a3-megagpu-8g, "
+                    "BM.GPU.H100.8, ...): its GPU network per chip sets network_gbps")
     stack: Literal["basic", "standard", "optimized"] = Field(
         "standard", description="software-stack maturity (planner/data/stacks.yaml): what it overlaps and how fast "
                                 "its kernels run; standard = a current open framework run by a capable team")
@@ -310,7 +311,7 @@ class Pool(_Section):
         return self
 
     def _instance_network(self) -> None:
-        """``instance``: a catalog cloud instance whose GPU network per chip is the pool's unless network_gbps is set."""
+        """``instance``: a catalog cloud instance; its GPU network per chip is the pool's unless network_gbps is set."""
         if self.instance is None:
             return
         from .catalog import instances

@@ -119,7 +119,8 @@ def attention_keys(a: ModelArch, seq_len: int, causal: bool = False) -> float:
     """Keys one query attends to, summed over the layers [-].
 
     Full attention: seq_len per layer (PaLM's non-causal count) or seq_len/2 under the causal mask (the masked
-    half FlashAttention skips). A windowed layer (sliding window w plus the sink tokens; Beltagy et al. 2020, Longformer; Jiang et al.
+    half FlashAttention skips). A windowed layer (sliding window w plus the sink tokens; Beltagy et al. 2020,
+    Longformer; Jiang et al.
     2023, Mistral 7B; Xiao et al. 2023, StreamingLLM) attends to min(seq_len, w + sinks) keys without the mask, and
     on average to the band's w + sinks - (w + sinks)^2 / (2 seq_len) keys under it (when w + sinks < seq_len).
     """

@@ -226,7 +226,8 @@ def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int):
     The choice is made among the layouts on ``k`` chips that need at most the memory ``m`` of the fastest layout
     (``k`` chips and ``m`` bytes: what the fastest layout uses), so it is the same on any pool size and any chip
     memory on which that layout is the fastest; and it is never slower than the fastest layout on ``k - 1`` chips
-    nor than the fastest that needs less than ``m``, so more chips or more memory never give a slower layout. Layouts are re-scored at ``k`` and ``k - 1`` chips
+    nor than the fastest that needs less than ``m``, so more chips or more memory never give a slower layout.
+    Layouts are re-scored at ``k`` and ``k - 1`` chips
     only for the shapes within the tolerance on the pool's own count (a shape on fewer chips is never faster).
     Returns (candidates, scores, index, note); the note says what the faster layout uses, empty when the fastest
     is already the simplest.

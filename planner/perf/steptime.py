@@ -311,8 +311,10 @@ def _attention(arch: ModelArch, setup: TrainingSetup, r: _Rates, tok, tp, rc):
 
 
 def expert_load(arch: ModelArch | None) -> float:
-    """The busiest expert's load over the mean [-]: forced balance pads to the capacity factor, dropless routing
-    carries the natural imbalance (S106, S122)."""
+    """The busiest expert's load over the mean [-].
+
+    Forced balance pads to the capacity factor, dropless routing carries the natural imbalance (S106, S122).
+    """
     moe = arch.moe if arch is not None else None
     if moe is None:
         return MOE_IMBALANCE
