@@ -45,6 +45,7 @@ from planner.perf.params import count_params, dense_arch_for_params
 from planner.report import charts
 from planner.report.headline import (
     answer_sentence,
+    band_sentence,
     expectation_rows,
     finish_items,
     headline_items,
@@ -585,6 +586,9 @@ def portfolio_figures(state: dict, result) -> dict:
 def _portfolio(state: dict, result) -> None:
     """With ``jobs:``: the jobs table, their Gantt timeline and chips by job; with ``sites:``: the wait for power."""
     summary = result.summary
+    band = band_sentence(summary)
+    if band is not None:
+        st.caption(md(band))  # what the finish-date spread rests on
     wait = power_wait_sentence(summary)
     if not summary.jobs and wait is None:
         return

@@ -330,7 +330,8 @@ class Pool(_Section):
         if self.cloud is None or self.units or self.deliveries:
             return
         why = "only owned chips (units, deliveries) have it; this pool only rents"
-        for name in ("commissioning_days", "reserved_fraction", "ordered_units", "unit_price_usd"):
+        # (reserved_fraction is read on a rental too: a share of the rented chips held back for other work)
+        for name in ("commissioning_days", "ordered_units", "unit_price_usd"):
             if name in self.model_fields_set and getattr(self, name):
                 raise field_error(name, f"{why}: a rental is in service, all the job's, and priced by the hour "
                                         "from cloud.from")

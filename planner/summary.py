@@ -282,6 +282,8 @@ class Summary:
     currency: CurrencyRate | None = None  # the scenario's second currency, when it has one
     jobs: tuple[JobSummary, ...] = ()  # with ``jobs:``: each job's own figures
     power_wait_chip_days: Stat | None = None  # with ``sites:``: chip-days delivered chips waited for power
+    # the band each replication draws the cost model's error from: {p10, p90, basis, measurements, drawn}
+    model_band: dict[str, Any] | None = None
 
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
@@ -326,7 +328,8 @@ class Summary:
                 "currency": self.currency.to_json() if self.currency is not None else None,
                 "jobs": [j.to_json() for j in self.jobs] if self.jobs else None,
                 "power_wait_chip_days": (self.power_wait_chip_days.to_json()
-                                         if self.power_wait_chip_days is not None else None)}
+                                         if self.power_wait_chip_days is not None else None),
+                "model_band": dict(self.model_band) if self.model_band is not None else None}
         out.update({k: v for k, v in tail.items() if v is not None})
         return out
 
@@ -356,6 +359,7 @@ class Summary:
             currency=_optional(d, "currency", CurrencyRate.from_json),
             jobs=tuple(JobSummary.from_json(j) for j in _list(d.get("jobs")) if isinstance(j, Mapping)),
             power_wait_chip_days=_optional(d, "power_wait_chip_days", Stat.from_json),
+            model_band=dict(d["model_band"]) if isinstance(d.get("model_band"), Mapping) else None,
         )
 
 

@@ -120,7 +120,8 @@ def test_set_values_returns_a_new_validated_scenario(hybrid):
 
 
 def test_set_values_accepts_pairs_and_creates_missing_sections(hybrid):
-    out = edits.set_values(hybrid, [("reliability.mtbf_chip_days", 1000), ("costs.pue", 1.2)])
+    out = edits.set_values(hybrid, [("reliability.enabled", True), ("reliability.mtbf_chip_days", 1000),
+                                    ("costs.pue", 1.2)])
     assert out.reliability.mtbf_chip_days == 1000 and out.costs.pue == 1.2
     assert hybrid.costs.pue != 1.2
 

@@ -184,7 +184,6 @@ def test_the_page_echoes_every_input_and_shows_the_currency(report):
 
 @pytest.mark.parametrize("overrides, field", [
     ({"fleet": [{**CLOUD, "commissioning_days": 5}]}, "fleet[0].commissioning_days"),
-    ({"fleet": [{**CLOUD, "reserved_fraction": 0.1}]}, "fleet[0].reserved_fraction"),
     ({"fleet": [{**CLOUD, "delivery_risk": {"shortfall_fraction": {"dist": "fixed", "value": 0.1}}}]},
      "fleet[0].delivery_risk.shortfall_fraction"),
     ({"fleet": [{"name": "h100", "chip": "h100-sxm", "units": 64, "mtbf_chip_days": 100}]},

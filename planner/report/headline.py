@@ -330,6 +330,19 @@ def job_lines(summary: Summary) -> list[str]:
     return out
 
 
+def band_sentence(summary: Summary) -> str | None:
+    """The cost model's band in words: its P10-P90, what it rests on, and whether the replications drew from it."""
+    b = summary.model_band
+    if not b:
+        return None
+    n = int(b.get("measurements") or 0)
+    mine = f"{n} measurement{'s' if n != 1 else ''} of yours"
+    drawn = ("each replication draws its speed from it" if b.get("drawn") else
+             "not drawn in this run (one replication, or simulation.model_error off)")
+    return (f"Throughput band P10-P90 {num(b.get('p10')):.2f}-{num(b.get('p90')):.2f}x of the cost model's estimate "
+            f"(pool {b.get('pool')}): {b.get('basis')}; {mine}; {drawn}.")
+
+
 def power_wait_sentence(summary: Summary) -> str | None:
     """How many chip-days delivered chips waited for site power (summary ``power_wait_chip_days``), or None."""
     w = summary.power_wait_chip_days

@@ -184,6 +184,9 @@ def _portfolio_html(result: RunResult) -> str:
     wait = headline.power_wait_sentence(s)
     if wait:
         parts.append(f'<p class="limit" id="power-wait">{_e(wait)}</p>')
+    band = headline.band_sentence(s)
+    if band:
+        parts.append(f'<p class="limit" id="model-band">{_e(band)}</p>')
     if "jobs_timeline" in figs:
         parts.append(_figure_html(figs["jobs_timeline"], "chart-jobs-timeline"))
     if "jobs_chips" in figs:

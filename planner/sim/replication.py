@@ -94,6 +94,25 @@ def run_band(scenario: Scenario) -> ErrorBand:
     return band
 
 
+def band_statement(scenario: Scenario, replications: int) -> dict:
+    """What the run's model-error band is and rests on: summary.json ``model_band``.
+
+    ``p10``/``p90``: the throughput ratios of ``run_band``; ``basis``: the sentence of perf.band (or of the largest
+    pool's measurements); ``measurements``: the rows of that pool; ``drawn``: whether replications draw from it.
+    """
+    from ..perf.band import scenario_band
+
+    band = run_band(scenario)
+    pool = max(scenario.fleet, key=lambda p: p.planned_units * scenario.chip(p.chip).bf16_tflops)
+    basis = scenario_band(scenario)[2]
+    if pool.measured:
+        basis = f"based on {len(pool.measured)} of your measurements on pool {pool.name} (Bayesian update of: {basis})"
+    setting = scenario.simulation.model_error
+    drawn = setting == "on" or (setting == "auto" and replications > 1)
+    return {"p10": band.p10, "p90": band.p90, "pool": pool.name, "basis": basis,
+            "measurements": len(pool.measured), "drawn": drawn}
+
+
 def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator) -> float:
     """This replication's draw of the cost model's error (1 when off; README "the band")."""
     setting = scenario.simulation.model_error

@@ -22,7 +22,7 @@ from ..strategy import Context, options
 from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
 from .draws import replication_draws
 from .money import run_cashflow
-from .replication import ReplicationOutput, compare, run_replication
+from .replication import ReplicationOutput, band_statement, compare, run_replication
 
 FAN_SAMPLE = 100  # the first replications also return their daily tokens trained, for the fan chart
 
@@ -276,6 +276,8 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     summary = summarize(scenario, seed, rows, dates_summary(scenario, reps), summarize_costs(rows))
     if scenario.jobs:
         summary = _with_jobs(scenario, ctx, seed, rows, summary)
+    lead = ctx.scenarios[0] if scenario.jobs else scenario  # a portfolio: the job that gets chips first
+    summary = dataclasses.replace(summary, model_band=band_statement(lead, n))
     if scenario.sites:
         summary = dataclasses.replace(summary, power_wait_chip_days=Stat.from_json(
             quantiles([r.get("power_wait_chip_days", 0.0) for r in rows])))
