@@ -145,3 +145,13 @@ def test_a_portfolio_needs_workload_or_jobs_not_both():
     bad["jobs"][0]["pools"] = ["nowhere"]
     with pytest.raises(Exception, match=r"jobs\[0\]\.pools\[0\]"):
         from_dict(bad)
+
+
+def test_a_portfolio_has_its_cash_flow_priced_with_every_job():
+    """cashflow.csv of a portfolio: the fleet's committed spend of the representative replication, all jobs on."""
+    r = run_scenario(from_dict(_doc(JOBS[:2])), replications=3)
+    costs = [float(x) for x in r.replications["cost_usd"]]
+    mean = sum(costs) / len(costs)
+    nearest = min(costs, key=lambda c: abs(c - mean))
+    assert len(r.cashflow) > 0 and set(r.cashflow["kind"]) >= {"reservation"}
+    assert r.cashflow["committed_usd"].sum() == pytest.approx(nearest, rel=1e-6)

@@ -53,6 +53,23 @@ def purchases(scenario: Scenario, name: str, steps: list[Step]) -> tuple[tuple[f
     return tuple(bought[1:] if pool.units else bought)  # supply_steps puts day 0's chips first
 
 
+def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSequence],
+                       costs_usd: list[float]) -> tuple[pd.DataFrame, str]:
+    """``run_cashflow`` for a portfolio (``jobs:``): the fleet priced with every job's chips in training."""
+    from .portfolio import delivered_of, portfolio_replication, sum_training
+
+    k = representative(costs_usd)
+    out = portfolio_replication(pctx, _fresh(seeds[k]), replications=len(seeds), keep=True)
+    end_h = max(r.end_h for r in out.runs)
+    supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
+                                 purchases(scenario, p.name, out.supply[p.name])) for p in scenario.fleet}
+    table = cashflow(scenario, supply, end_h)
+    mean = float(np.mean(costs_usd)) if costs_usd else 0.0
+    note = (f"Cash flow of replication {k} of {len(seeds)} (every job): committed {fmt_usd(out.metrics['cost_usd'])}"
+            + (f", the nearest to the mean of the replications ({fmt_usd(mean)})" if len(seeds) > 1 else "") + ".")
+    return table, note
+
+
 def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
                  costs_usd: list[float]) -> tuple[pd.DataFrame, str]:
     """(cashflow.csv's rows, a sentence saying which replication they are) for a run's replications."""

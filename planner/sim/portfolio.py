@@ -164,7 +164,8 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     return steps
 
 
-def _delivered(steps: list[Step]) -> tuple[list[float], list[float]]:
+def delivered_of(steps: list[Step]) -> tuple[list[float], list[float]]:
+    """Owned chips delivered over time (times [h], cumulative units) from a pool's steps."""
     t, v, n = [0.0], [0.0], 0
     for s in steps:
         if s.kind == EventKind.DELIVERY:
@@ -174,7 +175,8 @@ def _delivered(steps: list[Step]) -> tuple[list[float], list[float]]:
     return t, v
 
 
-def _sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] | None:
+def sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] | None:
+    """Every job's chips in training on pool ``name``, added up (times [h], units); None when none trained there."""
     lines = [r.job.in_training[name] for r in runs if name in r.job.in_training]
     if not lines:
         return None
@@ -190,8 +192,8 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     end_h = max(r.end_h for r in runs)
     pool_costs = []
     for pool in sc.fleet:
-        training = _sum_training(runs, pool.name)
-        pool_costs.append(costs.pool_cost(sc, pool, _delivered(supply[pool.name]), training, end_h))
+        training = sum_training(runs, pool.name)
+        pool_costs.append(costs.pool_cost(sc, pool, delivered_of(supply[pool.name]), training, end_h))
     held = sum(r["chip_hours"] for r in rows)
     kept = sum(r["goodput"] * r["chip_hours"] for r in rows)
     finished = all(r["finished"] for r in rows)
@@ -220,8 +222,12 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
 
 
 def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, tables: bool = False,
-                          replications: int = 1, curve: bool = False) -> ReplicationOutput:
-    """One replication of every job, in priority order, each on what the jobs before it leave."""
+                          replications: int = 1, curve: bool = False, keep: bool = False) -> ReplicationOutput:
+    """One replication of every job, in priority order, each on what the jobs before it leave.
+
+    ``keep``: the output also carries ``runs`` (each job's Run) and ``supply`` (the fleet's steps), for the
+    month-by-month pricing of the portfolio (planner/sim/money.py).
+    """
     sc = pctx.scenario
     horizon_h = sc.horizon_days * HOURS_PER_DAY
     supply_seed, job_seed, model_seed = seed.spawn(3)
@@ -266,6 +272,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     if sc.sites:
         metrics["power_wait_chip_days"] = sum(supply.waited_chip_days.values())
     result = ReplicationOutput(metrics)
+    if keep:
+        result.runs, result.supply = runs, supply
     if tables or curve:
         days = max(len(o.tokens_by_day) for o in outs)
         result.tokens_by_day = sum(np.concatenate([o.tokens_by_day, np.full(days - len(o.tokens_by_day),

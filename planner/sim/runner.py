@@ -21,7 +21,7 @@ from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile,
 from ..strategy import Context, options
 from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
 from .draws import replication_draws
-from .money import run_cashflow
+from .money import portfolio_cashflow, run_cashflow
 from .replication import ReplicationOutput, band_statement, compare, run_replication
 
 FAN_SAMPLE = 100  # the first replications also return their daily tokens trained, for the fan chart
@@ -232,7 +232,6 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
             if not candidates:
                 raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train: "
                                           + "; ".join(f"{m}: {w}" for m, w in why.items()))
-        cash_flow = False  # the month-by-month pricing reruns one job's replication (planner/sim/money.py)
     else:
         ctx = Context(scenario, layout_planners(scenario))
         candidates, why = options(ctx, scenario.strategy.mode)
@@ -284,7 +283,11 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     if scenario.currency is not None:
         summary = dataclasses.replace(summary, currency=CurrencyRate(scenario.currency.code,
                                                                     scenario.currency.per_usd))
-    cash, cash_note = run_cashflow(scenario, seeds, [r["cost_usd"] for r in rows]) if cash_flow else (None, "")
+    cash, cash_note = None, ""
+    if cash_flow:
+        costs = [r["cost_usd"] for r in rows]
+        cash, cash_note = (portfolio_cashflow(scenario, ctx, seeds, costs) if scenario.jobs
+                           else run_cashflow(scenario, seeds, costs))
     return RunResult(
         scenario_name=scenario.name,
         summary=summary,
