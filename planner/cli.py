@@ -200,12 +200,16 @@ def estimate(
 ) -> None:
     """Steady state, no time axis: the best parallel layout of each pool at its full planned size."""
     from . import api
-    from .perf.layout import Layout
 
     s = _load(scenario)
+    lead = s
+    if s.jobs:  # a portfolio: --explain explains the job that gets chips first
+        from .sim.portfolio import job_scenario, ordered_jobs
+
+        lead = job_scenario(s, ordered_jobs(s)[0])
     try:
         result = api.estimate(s)
-        explained = api.explain(s) if explain else []
+        explained = api.explain(lead) if explain else []
     except InfeasiblePlanError as exc:
         _fail(exc, scenario)  # exit 3 names the file too
     except PlannerError as exc:  # pragma: no cover - defensive
@@ -215,7 +219,22 @@ def estimate(
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
         return
-    t = Table(title=_lit(f"{s.name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, "
+    if s.jobs:  # each job as if alone on its pools
+        from .sim.portfolio import job_scenario, ordered_jobs
+
+        for job, part in zip(ordered_jobs(s), result["jobs"], strict=True):
+            js = job_scenario(s, job)
+            _estimate_tables(js, {**part, "search": result["search"]}, explained if js is lead else [],
+                             f"{s.name} / {job.name} (priority {job.priority})")
+        return
+    _estimate_tables(s, result, explained, s.name)
+
+
+def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
+    """The estimate of one job: a table of its pools, their limits, the explained steps and the combined line."""
+    from .perf.layout import Layout
+
+    t = Table(title=_lit(f"{name}: {s.workload.model_name}, {s.workload.tokens:.3g} tokens, "
                          f"seq {s.workload.seq_len}"))
     for col in ("pool", "chip", "units", "layout", "MFU", "tokens/s", "P10-P90 tokens/s", "step s", "GiB/chip",
                 "days"):

@@ -155,3 +155,13 @@ def test_a_portfolio_has_its_cash_flow_priced_with_every_job():
     nearest = min(costs, key=lambda c: abs(c - mean))
     assert len(r.cashflow) > 0 and set(r.cashflow["kind"]) >= {"reservation"}
     assert r.cashflow["committed_usd"].sum() == pytest.approx(nearest, rel=1e-6)
+
+
+def test_estimate_prints_each_job_of_the_shipped_portfolio(cli):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "ascend-portfolio-2024.yaml"
+    r = cli("estimate", path)
+    assert r.exit_code == 0, r
+    assert "flagship-moe (priority 1)" in r.stdout and "dense-405b (priority 2)" in r.stdout
+    assert cli("estimate", path, "--explain").exit_code == 0
