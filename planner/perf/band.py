@@ -327,6 +327,8 @@ def stack_spread(scenario, pool) -> tuple[float, float] | None:
             except Exception:  # a level where nothing fits says nothing about the spread
                 rates[level] = None
         std = rates["standard"]
+        if len(_SPREAD_CACHE) >= 256:  # a long-lived process (the app) sees many workloads: memory stays bounded
+            _SPREAD_CACHE.clear()
         _SPREAD_CACHE[key] = None if not std else (
             (rates["basic"] or std) / std, (rates["optimized"] or std) / std)
     return _SPREAD_CACHE[key]

@@ -218,7 +218,8 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     """Simulate a scenario: replication 0 also gives the tables; every replication gives its metrics.
 
     ``cash_flow``: also price one representative replication month by month (planner/sim/money.py: one more
-    replication's work); the points of a sweep, a sensitivity or a goal seek read only the summary and skip it.
+    replication's work) and state the model band in words (``model_band``); the points of a sweep, a
+    sensitivity or a goal seek read only the summary and skip both.
 
     Replication i draws from SeedSequence(seed).spawn(n)[i], so results do not depend on the backend
     or the number of workers.
@@ -275,8 +276,9 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     summary = summarize(scenario, seed, rows, dates_summary(scenario, reps), summarize_costs(rows))
     if scenario.jobs:
         summary = _with_jobs(scenario, ctx, seed, rows, summary)
-    lead = ctx.scenarios[0] if scenario.jobs else scenario  # a portfolio: the job that gets chips first
-    summary = dataclasses.replace(summary, model_band=band_statement(lead, n))
+    if cash_flow:  # what a report says (the points of a sweep, a sensitivity or a goal seek skip it)
+        lead = ctx.scenarios[0] if scenario.jobs else scenario  # a portfolio: the job that gets chips first
+        summary = dataclasses.replace(summary, model_band=band_statement(lead, n))
     if scenario.sites:
         summary = dataclasses.replace(summary, power_wait_chip_days=Stat.from_json(
             quantiles([r.get("power_wait_chip_days", 0.0) for r in rows])))
