@@ -33,6 +33,7 @@ from ..kinds import EventKind
 from ..plan import hours_since
 from ..scenario import Job, Scenario
 from ..strategy import Context, options
+from ..strategy.base import on_grid
 from ..units import HOURS_PER_DAY
 from .engine import Timeline
 from .replication import (
@@ -78,7 +79,12 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
     """The jobs' scenarios and Contexts (layout planners per job: each job has its own model)."""
     jobs = ordered_jobs(scenario)
     scenarios = [job_scenario(scenario, j) for j in jobs]
-    return PortfolioContext(scenario, jobs, scenarios, [Context(s, layout_planners(s)) for s in scenarios], {})
+    contexts = [Context(s, layout_planners(s)) for s in scenarios]
+    for ctx in contexts[1:]:
+        # the jobs after the first are handed chips in SHARE_LEVEL_RATIO levels: they plan on that grid too (a
+        # finer one would search layouts for counts their own repairs make, which no replication repeats)
+        ctx.grid_ratio = SHARE_LEVEL_RATIO
+    return PortfolioContext(scenario, jobs, scenarios, contexts, {})
 
 
 def _in_service(steps: list[Step]) -> Timeline:
@@ -128,13 +134,13 @@ SHARE_LEVEL_RATIO = 1.05
 
 
 def share_level(units: float, full: int) -> int:
-    """The largest level at or below ``units``: ``full``, ``full / 1.05``, ``full / 1.05**2``, ... (0 below 1)."""
+    """The largest level at or below ``units``: ``full``, ``full / 1.05``, ``full / 1.05**2``, ... (0 below 1).
+
+    The levels are the plan grid of the jobs after the first (``on_grid`` at SHARE_LEVEL_RATIO).
+    """
     if units >= full:
         return int(units)
-    if units < 1:
-        return 0
-    k = math.ceil(math.log(full / units) / math.log(SHARE_LEVEL_RATIO) - 1e-12)
-    return min(int(units), int(full / SHARE_LEVEL_RATIO**k))
+    return on_grid(int(units), full, SHARE_LEVEL_RATIO) if units >= 1 else 0
 
 
 def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int | None = None) -> list[Step]:

@@ -38,30 +38,36 @@ SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken
 SIZE_EFFICIENCY_GAIN = 0.25
 
 
-def on_grid(units: int, full: int) -> int:
-    """The largest grid count at or below ``units`` (``full`` itself when all chips are there)."""
+def on_grid(units: int, full: int, ratio: float = GRID_RATIO) -> int:
+    """The largest grid count at or below ``units`` (``full`` itself when all chips are there).
+
+    Grid counts are ``int(full / ratio**k)``; a grid count is its own (the truncation to whole chips would
+    otherwise put it one step lower).
+    """
     if units >= full or units <= 0:
         return min(units, full) if units > 0 else 0
-    k = math.ceil(math.log(full / units) / math.log(GRID_RATIO))
-    return min(units, int(full / GRID_RATIO**k)) if k > 0 else units
+    k = math.ceil(math.log(full / units) / math.log(ratio))
+    if k > 0 and int(full / ratio ** (k - 1)) <= units:
+        k -= 1
+    return min(units, int(full / ratio**k)) if k > 0 else units
 
 
-def grid_above(units: int, full: int) -> float:
+def grid_above(units: int, full: int, ratio: float = GRID_RATIO) -> float:
     """At most the fewest chips whose grid count exceeds that of ``units`` (inf when ``units`` is on the top).
 
     A lower bound, cheap to compute: no count below it plans on a larger grid count than ``units`` does (a
     count's grid count never exceeds the count), so a job that checked ``units`` need not look again before
     a pool reaches it.
     """
-    g = on_grid(units, full)
+    g = on_grid(units, full, ratio)
     if g >= full:
         return math.inf
     if g <= 0:
         return 1
-    j = math.ceil(math.log(full / g) / math.log(GRID_RATIO)) + 1  # full / GRID_RATIO**j < g
+    j = math.ceil(math.log(full / g) / math.log(ratio)) + 1  # full / ratio**j < g
     while j > 0:
         j -= 1
-        v = int(full / GRID_RATIO**j) if j else full
+        v = int(full / ratio**j) if j else full
         if v > g:
             return v
     return full
@@ -140,6 +146,7 @@ class Context:
     def __init__(self, scenario: Scenario, planners: dict[str, LayoutPlanner | None]):
         self.scenario = scenario
         self.planners = planners
+        self.grid_ratio = GRID_RATIO  # the plan grid (a portfolio's later jobs plan on a coarser one)
         self.pools = {p.name: p for p in scenario.fleet}
         self.site = {p.name: p.site for p in scenario.fleet}
         self.links = {pair(*lk.sites): lk for lk in scenario.links}
@@ -293,7 +300,7 @@ class Strategy(ABC):
 
     def grid(self, avail: dict[str, int]) -> tuple[int, ...]:
         """The grid counts the plan for ``avail`` depends on (one per pool of the strategy)."""
-        return tuple(on_grid(avail.get(p, 0), self._full[p]) for p in self.pools)
+        return tuple(on_grid(avail.get(p, 0), self._full[p], self.ctx.grid_ratio) for p in self.pools)
 
     def plan(self, avail: dict[str, int], size_for_failures: bool = True) -> Plan | None:
         """The plan for the chips available in each pool now (None: too few chips anywhere).
@@ -358,7 +365,7 @@ class Strategy(ABC):
 
     def grow_thresholds(self, checked: dict[str, int]) -> dict[str, float]:
         """Per pool, chips below which no faster plan than the one checked on ``checked`` can exist."""
-        return {p: grid_above(checked.get(p, 0), self._full[p]) for p in self.pools}
+        return {p: grid_above(checked.get(p, 0), self._full[p], self.ctx.grid_ratio) for p in self.pools}
 
     def plan_on(self, pools: tuple[str, ...], avail: dict[str, int]) -> Plan | None:
         """The plan that keeps the job where it is (on ``pools``): only a mode that moves has another one."""
