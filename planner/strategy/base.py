@@ -39,16 +39,10 @@ SIZE_EFFICIENCY_GAIN = 0.25
 
 
 def on_grid(units: int, full: int, ratio: float = GRID_RATIO) -> int:
-    """The largest grid count at or below ``units`` (``full`` itself when all chips are there).
-
-    Grid counts are ``int(full / ratio**k)``; a grid count is its own (the truncation to whole chips would
-    otherwise put it one step lower).
-    """
+    """The largest grid count at or below ``units`` (``full`` itself when all chips are there)."""
     if units >= full or units <= 0:
         return min(units, full) if units > 0 else 0
     k = math.ceil(math.log(full / units) / math.log(ratio))
-    if k > 0 and int(full / ratio ** (k - 1)) <= units:
-        k -= 1
     return min(units, int(full / ratio**k)) if k > 0 else units
 
 
