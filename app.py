@@ -978,15 +978,7 @@ def _shown_value(v) -> str:
 
 def differing_inputs(a, b, path: str = "") -> list[dict[str, str]]:
     """The inputs (field paths) whose values differ between two scenario mappings: rows of input, A, B."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in list(a) + [k for k in b if k not in a]:
-            out += differing_inputs(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [row for i, (x, y) in enumerate(zip(a, b, strict=True))
-                for row in differing_inputs(x, y, f"{path}[{i}]")]
-    return [] if a == b else [{"input": path, "A": _shown_value(a), "B": _shown_value(b)}]
+    return [{"input": p, "A": _shown_value(x), "B": _shown_value(y)} for p, x, y in whatif.differences(a, b, path)]
 
 
 def _progress(label: str, total: int):

@@ -25,26 +25,24 @@ def fmt_si(x: float | None, unit: str = "", digits: int = 3) -> str:
     return f"{x:.{digits}g} {unit}".rstrip()
 
 
-def fmt_usd(x: float | None) -> str:
-    """Dollars with a k/M/B/T suffix."""
+def _suffixed(x: float | None, prefix: str) -> str:
+    """A sum after ``prefix`` with a k/M/B/T suffix (3 significant digits), whole below a thousand."""
     if x is None:
         return "—"
     for factor, suffix in ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")):
         if abs(x) >= factor:
-            return f"${x / factor:,.3g}{suffix}"
-    return f"${x:,.0f}"
+            return f"{prefix}{x / factor:,.3g}{suffix}"
+    return f"{prefix}{x:,.0f}"
+
+
+def fmt_usd(x: float | None) -> str:
+    """Dollars with a k/M/B/T suffix."""
+    return _suffixed(x, "$")
 
 
 def fmt_money(x: float | None, code: str = "USD") -> str:
     """A sum in another currency, with its ISO code and a k/M/B/T suffix: 'CNY 7.5 B'."""
-    if code == "USD":
-        return fmt_usd(x)
-    if x is None:
-        return "—"
-    for factor, suffix in ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")):
-        if abs(x) >= factor:
-            return f"{code} {x / factor:,.3g}{suffix}"
-    return f"{code} {x:,.0f}"
+    return fmt_usd(x) if code == "USD" else _suffixed(x, f"{code} ")
 
 
 def fmt_usd_and(x: float | None, code: str | None = None, per_usd: float | None = None) -> str:

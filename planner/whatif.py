@@ -193,18 +193,22 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     return rows
 
 
-def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
-    """The field paths whose values differ, as 'path: old -> new' lines (what produced a result)."""
+def differences(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(field path, old, new) of every value that differs between two scenario mappings, in the file's order."""
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         out = []
         for k in list(before) + [k for k in after if k not in before]:
-            out += changed_fields(before.get(k), after.get(k), f"{path}.{k}" if path else str(k))
+            out += differences(before.get(k), after.get(k), f"{path}.{k}" if path else str(k))
         return out
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         out = []
         for i, (a, b) in enumerate(zip(before, after, strict=True)):
-            out += changed_fields(a, b, f"{path}[{i}]")
+            out += differences(a, b, f"{path}[{i}]")
         return out
-    if before == after:
-        return []
-    return [f"{path}: {json.dumps(before, default=str)} → {json.dumps(after, default=str)}"]
+    return [] if before == after else [(path, before, after)]
+
+
+def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
+    """The field paths whose values differ, as 'path: old -> new' lines (what produced a result)."""
+    return [f"{p}: {json.dumps(a, default=str)} → {json.dumps(b, default=str)}"
+            for p, a, b in differences(before, after, path)]

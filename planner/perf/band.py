@@ -345,8 +345,12 @@ def pool_band(scenario, pool) -> tuple[float, float, str]:
 
 def scenario_band(scenario) -> tuple[float, float, str]:
     """The band of a scenario's largest pool by peak FLOP/s (one draw per replication applies to the job)."""
-    pool = max(scenario.fleet, key=lambda p: p.planned_units * scenario.chip(p.chip).bf16_tflops)
-    return pool_band(scenario, pool)
+    return pool_band(scenario, largest_pool(scenario))
+
+
+def largest_pool(scenario):
+    """The pool with the most peak FLOP/s at its planned size: the one whose band a replication draws from."""
+    return max(scenario.fleet, key=lambda p: p.planned_units * scenario.chip(p.chip).bf16_tflops)
 
 
 def error_band(scenario=None):

@@ -18,13 +18,13 @@ from .supply import supply_draws, supply_steps
 CAPACITY_KINDS = (EventKind.COMMISSIONING, EventKind.CLOUD_START, EventKind.POWER)
 
 
-def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
+def fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
     """The same seed with no children spawned yet (spawning changes a SeedSequence)."""
     return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
 
 
 def _supply_rng(seed: np.random.SeedSequence, n_pools: int, i: int) -> np.random.Generator:
-    return np.random.default_rng(_fresh(seed).spawn(3)[0].spawn(n_pools)[i])
+    return np.random.default_rng(fresh(seed).spawn(3)[0].spawn(n_pools)[i])
 
 
 def replication_draws(scenario: Scenario, seed: np.random.SeedSequence) -> dict:

@@ -17,6 +17,7 @@ from ..fmt import fmt_usd
 from ..kinds import EventKind
 from ..scenario import Scenario
 from ..strategy import Context, options
+from .draws import fresh
 from .replication import Run, best_run, draw_supply, model_factor
 from .supply import Step
 
@@ -27,11 +28,6 @@ def representative(costs_usd: list[float]) -> int:
     return int(np.argmin(np.abs(values - values.mean()))) if len(values) else 0
 
 
-def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
-    """The same seed with no children spawned yet (spawning changes a SeedSequence)."""
-    return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
-
-
 def rerun(scenario: Scenario, seed: np.random.SeedSequence, replications: int) -> tuple[Run, dict[str, list[Step]]]:
     """One replication again, from its seed, as planner.sim.replication.run_replication runs it.
 
@@ -39,7 +35,7 @@ def rerun(scenario: Scenario, seed: np.random.SeedSequence, replications: int) -
     a run through one that has served others can come out a little differently.
     """
     ctx = Context(scenario, layout_planners(scenario))
-    supply_seed, job_seed, model_seed = _fresh(seed).spawn(3)
+    supply_seed, job_seed, model_seed = fresh(seed).spawn(3)
     steps = draw_supply(scenario, supply_seed, ctx.supply)
     factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
     candidates, _why = options(ctx, scenario.strategy.mode)
@@ -59,7 +55,7 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
     from .portfolio import delivered_of, portfolio_replication, sum_training
 
     k = representative(costs_usd)
-    out = portfolio_replication(pctx, _fresh(seeds[k]), replications=len(seeds), keep=True)
+    out = portfolio_replication(pctx, fresh(seeds[k]), replications=len(seeds), keep=True)
     end_h = max(r.end_h for r in out.runs)
     supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
                                  purchases(scenario, p.name, out.supply[p.name])) for p in scenario.fleet}

@@ -44,6 +44,7 @@ from .replication import (
     draw_supply,
     model_factor,
     outcome_row,
+    steps_key,
     tokens_by_day,
 )
 from .supply import Step
@@ -238,7 +239,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     horizon_h = sc.horizon_days * HOURS_PER_DAY
     supply_seed, job_seed, model_seed = seed.spawn(3)
     supply = draw_supply(sc, supply_seed, pctx.supply)
-    supply_key = tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(supply.items()))
+    supply_key = steps_key(supply)
     left = {name: list(steps) for name, steps in supply.items()}  # what the next job may take, per pool
     job_seeds, model_seeds = job_seed.spawn(len(pctx.jobs)), model_seed.spawn(len(pctx.jobs))
     runs, rows, outs = [], [], []

@@ -18,7 +18,7 @@ import simpy
 
 from .. import costs, plan
 from ..kinds import Mode
-from ..perf.band import error_band
+from ..perf.band import error_band, largest_pool
 from ..perf.system import ErrorBand
 from ..results import Event
 from ..scenario import Scenario
@@ -79,7 +79,7 @@ def run_band(scenario: Scenario) -> ErrorBand:
     hit = _BANDS.get(id(scenario))
     if hit is not None and hit[0] is scenario:
         return hit[1]
-    pool = max(scenario.fleet, key=lambda p: p.planned_units * scenario.chip(p.chip).bf16_tflops)
+    pool = largest_pool(scenario)
     band = error_band(scenario)
     if pool.measured:
         from ..perf.measured import fit_pool
@@ -103,7 +103,7 @@ def band_statement(scenario: Scenario, replications: int) -> dict:
     from ..perf.band import scenario_band
 
     band = run_band(scenario)
-    pool = max(scenario.fleet, key=lambda p: p.planned_units * scenario.chip(p.chip).bf16_tflops)
+    pool = largest_pool(scenario)
     basis = scenario_band(scenario)[2]
     if pool.measured:
         basis = f"based on {len(pool.measured)} of your measurements on pool {pool.name} (Bayesian update of: {basis})"
@@ -221,6 +221,11 @@ class Supply(dict):
         self.waited_chip_days = waited_chip_days or {}
 
 
+def steps_key(steps: dict[str, list[Step]]) -> tuple:
+    """A hashable form of every pool's capacity steps (replications that draw the same supply share it)."""
+    return tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items()))
+
+
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
              factor: float, failures: bool = True, record: bool = True, track: bool = False,
              rank_key: tuple | None = None) -> Run:
@@ -242,8 +247,7 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
         memo = candidates[0].ctx.memo
         # ``rank_key``: what the ranking is taken to depend on instead of the steps (a portfolio's later jobs
         # rank once per fleet supply, not per share they are left: planner/sim/portfolio.py)
-        key = (tuple(c.label for c in candidates), rank_key if rank_key is not None else
-               tuple((p, tuple((x.time_h, x.kind, x.delta_units) for x in v)) for p, v in sorted(steps.items())))
+        key = (tuple(c.label for c in candidates), rank_key if rank_key is not None else steps_key(steps))
         if key in memo:
             shortlist = memo[key]
         else:
