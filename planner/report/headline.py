@@ -275,7 +275,8 @@ def job_rows(summary: Summary) -> list[dict[str, str]]:
     """One display row per job of a portfolio, in priority order (the report's jobs table).
 
     job, priority, finish P10/P50/P90, time to train (P50), deadline, the chance of meeting it, pools used,
-    chip-hours (P50), cost (P50) and what limited it (the kinds of its limits: layout, failures ...;
+    chip-hours (P50), the spend on the chips it held (P50; the fleet's committed spend is the portfolio's, above
+    the table) and what limited it (the kinds of its limits: layout, failures ...;
     :func:`job_limit_lines` has the sentences).
     """
     rows = []
@@ -290,7 +291,7 @@ def job_rows(summary: Summary) -> list[dict[str, str]]:
             "deadline (chance met)": deadline_text(j) or "—",
             "pools used": job_pools(j),
             "chip-hours (P50)": fmt_value("chip_hours", s.value("chip_hours")),
-            "cost (P50)": money(summary, s.value("cost_usd")),
+            "used spend (P50)": money(summary, s.value("cost_usd")),  # a job's cost_usd is its used spend
             "limited by": ", ".join(dict.fromkeys(x.split(":", 1)[0] for x in s.limits)) or "—",
         })
     return rows
