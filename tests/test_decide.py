@@ -94,7 +94,11 @@ def test_solve_answer_meets_the_deadline_and_one_below_does_not(make_scenario):
     deadline = dt.date(2025, 1, 1) + dt.timedelta(days=9)
     res = solve(sc, "fleet[0].units", deadline, quantile=0.9, low=16, high=256, replications=8, seed=5)
     v = res["value"]
-    assert res["found"] and 16 < v < 256 and res["monotone"]
+    assert res["found"] and 16 < v < 256
+    # ``monotone`` states what the evaluations show, never an assumption: the P90 of 8 replications need not fall
+    # with every chip added (with these draws 40 chips finish 2.7% later than 39)
+    days = [e["time_to_train_days"] for e in sorted(res["evaluations"], key=lambda e: e["value"])]
+    assert res["monotone"] == all(b <= a * 1.01 for a, b in zip(days, days[1:], strict=False))
     assert _p90_days(sc, v) < 10 <= _p90_days(sc, v - 1)  # by the end of the deadline's day (planner/deadline.py)
     assert res["finish_date"] <= deadline.isoformat() and res["cost_usd"] > 0
     assert [e["value"] for e in res["evaluations"]].count(v - 1) == 1  # the bisection itself saw v - 1 miss

@@ -15,7 +15,6 @@ Rules for interrupted work (stated, as Ciw states its preemption rules):
 
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass, field
 
@@ -29,7 +28,8 @@ from ..results import Event
 from ..scenario import Pool, Scenario
 from ..strategy import Plan, Strategy
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
-from . import rules
+from . import kernel, rules
+from .kernel import Repairs
 from .supply import Step
 
 # interruptions (failures, maintenance stops, re-plans) one replication may simulate: a backstop behind
@@ -43,36 +43,49 @@ MOVE_MARGIN = 2.0
 class Draws:
     """Exponential and uniform draws from a seeded Generator, taken in blocks (one numpy call per block).
 
-    A replication draws about two numbers per failure; a block call costs what one scalar call costs,
-    so the draws stay cheap. The sequence depends only on the Generator's seed.
+    Two streams spawned from the Generator: exponentials (the gaps between failures and the repair times,
+    in the order the job asks for them) and uniforms (which part a failure hits). Each stream's numbers
+    depend only on the seed, never on when a block is taken, so the compiled loop (planner/sim/kernel.py),
+    which takes a block before it needs one, and the loop's named steps, which take one when they run out,
+    see the same numbers.
     """
 
-    BLOCK = 512
+    BLOCK = 4096
 
     def __init__(self, rng: np.random.Generator):
-        self.rng = rng
-        self._exp: list[float] = []
-        self._uni: list[float] = []
+        # the uniforms come from the same generator jumped 2^127 draws ahead: a stream of its own that never
+        # overlaps the exponentials, made without touching any shared seed (Generator.spawn would count its
+        # children on the SeedSequence, which the candidates of one replication share)
+        self._exp_rng, self._uni_rng = rng, np.random.Generator(rng.bit_generator.jumped())
+        self.exp = np.empty(0)  # the exponential block and the index of its next number
+        self.exp_i = 0
+        self.uni = np.empty(0)
+        self.uni_i = 0
+
+    def top_up(self, exponentials: int, uniforms: int) -> None:
+        """At least that many numbers left in each block (what is left comes first)."""
+        if len(self.exp) - self.exp_i < exponentials:
+            self.exp = np.concatenate([self.exp[self.exp_i:], self._exp_rng.standard_exponential(self.BLOCK)])
+            self.exp_i = 0
+        if len(self.uni) - self.uni_i < uniforms:
+            self.uni = np.concatenate([self.uni[self.uni_i:], self._uni_rng.random(self.BLOCK)])
+            self.uni_i = 0
 
     def exponential(self, mean: float) -> float:
         """An exponential draw with the given mean."""
-        if not self._exp:
-            self._exp.extend(self.rng.standard_exponential(self.BLOCK).tolist())
-        return self._exp.pop() * mean
+        if self.exp_i >= len(self.exp):
+            self.top_up(1, 0)
+        v = float(self.exp[self.exp_i])
+        self.exp_i += 1
+        return v * mean
 
     def random(self) -> float:
         """A uniform draw in [0, 1)."""
-        if not self._uni:
-            self._uni.extend(self.rng.random(self.BLOCK).tolist())
-        return self._uni.pop()
-
-    def standard_exponentials(self) -> tuple[list[float], object]:
-        """The buffer of standard exponential draws (the next is its last item) and its refill.
-
-        The fast loop pops the buffer itself (``pop() * mean`` when it is not empty, else ``exponential``);
-        the buffer stays the same list object, so the draws are the ones ``exponential`` would give.
-        """
-        return self._exp, self.exponential
+        if self.uni_i >= len(self.uni):
+            self.top_up(0, 1)
+        v = float(self.uni[self.uni_i])
+        self.uni_i += 1
+        return v
 
 
 @dataclass
@@ -107,13 +120,13 @@ class Timeline:
 class PoolState:
     """Chips of one pool over time: usable (commissioned or rented, not reserved) and failed.
 
-    Repairs are lazy: a failed node's return time goes on a heap and is settled whenever the pool is
-    read or changed, so a repair costs no simulation event (the job sees returned chips at its next
-    decision: a restart, a capacity step or a maintenance stop).
+    Repairs are lazy: a failed node's return time goes to its row of the replication's ``Repairs`` and is
+    settled whenever the pool is read or changed, so a repair costs no simulation event (the job sees
+    returned chips at its next decision: a restart, a capacity step or a maintenance stop).
     """
 
     def __init__(self, env: simpy.Environment, pool: Pool, steps: list[Step], log, record: bool = True,
-                 track: bool = False):
+                 track: bool = False, repairs: Repairs | None = None, row: int = 0):
         self.env, self.pool, self.steps, self.log = env, pool, steps, log
         self.record = record  # keep an Event per repair (the tables need them; metrics do not)
         self.track = record or track  # keep the failed chips over time (the tables; the chips a job leaves to others)
@@ -123,16 +136,17 @@ class PoolState:
         self.in_service = Timeline()
         self.failed_tl = Timeline()
         self.changed = env.event()
-        self._repairs: list[tuple[float, int, float]] = []  # (return time [h], units, repair hours)
+        self.repairs = Repairs(1) if repairs is None else repairs  # (return time [h], units, repair hours)
+        self.row = row
         self._step = 0  # index of the next capacity step
         self.repair_events: list[Event] = []
 
     def _settle(self, now: float | None = None) -> None:
         """Return the nodes whose repair is done by ``now`` (default: the clock)."""
         now = self.env.now if now is None else now
-        repairs = self._repairs
-        while repairs and repairs[0][0] <= now:
-            t, units, took = heapq.heappop(repairs)
+        if self.repairs.first[self.row] > now:
+            return
+        for t, units, took in self.repairs.pop_due(self.row, now):
             self.failed = self.failed - units if self.failed > units else 0
             if self.track:  # the schedule's failed chips (metrics do not need them)
                 self.failed_tl.set(t, self.failed)
@@ -147,8 +161,7 @@ class PoolState:
 
     def available_at(self, t: float) -> int:
         """Usable chips not under repair at hour ``t`` (at or after the clock, before the next capacity step)."""
-        if self._repairs and self._repairs[0][0] <= t:
-            self._settle(t)
+        self._settle(t)
         n = self.usable - self.failed
         return n if n > 0 else 0
 
@@ -183,7 +196,7 @@ class PoolState:
     @property
     def next_return_h(self) -> float:
         """Hour the next repair comes back (inf when none is out)."""
-        return self._repairs[0][0] if self._repairs else math.inf
+        return float(self.repairs.first[self.row])
 
     def fail(self, units: int, repair_h: float, at: float | None = None) -> int:
         """A node fails (now, or at hour ``at``): its chips are out until repaired. Returns the chips taken out."""
@@ -193,7 +206,7 @@ class PoolState:
         self.failed += units
         if self.track:
             self.failed_tl.set(at, self.failed)
-        heapq.heappush(self._repairs, (at + repair_h, units, repair_h))
+        self.repairs.push(self.row, at + repair_h, units, repair_h)
         return units
 
     def finish(self) -> None:
@@ -233,6 +246,18 @@ class _Cycle:
     def length(self) -> float:
         """Hours of one whole cycle."""
         return self.tau + self.delta
+
+
+@dataclass
+class _Stretch:
+    """A plan's constants for the compiled loop (planner/sim/kernel.py)."""
+
+    plan: Plan
+    fs: np.ndarray  # the float state with the plan's constants filled in
+    arrays: tuple  # rows, part rows, part units, part node sizes, part failure weights, pool shares
+    shares: list
+    kwh_h: float  # energy per hour held
+    link_h: float  # link bytes per hour trained
 
 
 class TrainingJob:
@@ -298,6 +323,8 @@ class TrainingJob:
         self.events_left = EVENT_BUDGET
         self.limits: dict[str, tuple[int, str]] = {}  # what held plans below the chips in service (kind -> sentence)
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
+        self._consts: dict[int, _Stretch] = {}
+        self._kbuf: tuple | None = None
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -602,199 +629,193 @@ class TrainingJob:
         maintenance happen, and each follows the same rules as in the main loop: at a failure the work
         since the last checkpoint is lost, the node goes to repair and the job restarts on its spare chips
         (or, as ``_on_failure`` does, on a faster plan that returned repairs allow); a maintenance stop
-        checkpoints first, pauses and restarts. The cycle arithmetic is ``rules`` (as in the named steps);
-        the accounting of ``_keep``, ``_hold``, ``_on_failure`` and ``_maintenance`` is inlined (this loop runs
-        about a thousand times per replication; TrainingJob.FAST=False takes the named steps instead, and
-        tests/test_engine_truth.py checks that both give the same run) and it stops, with the state as the main
-        loop expects it, at the first event that needs a new layout, or before the finish or the outside event.
+        checkpoints first, pauses and restarts. The compiled loop ``kernel.stretch`` applies them (thousands
+        per replication); Python answers what only Python can (draws, room, the strategy at a growth check)
+        and writes the state back as the main loop expects it. TrainingJob.FAST=False takes the named steps
+        instead (the same rules: tests/test_engine_truth.py checks that both give the same run).
         """
-        t = self.env.now
+        t0 = self.env.now
         plan = self.plan
-        # a capacity step in any of the strategy's pools (not only the plan's) may change the plan
-        limit = min(min(ps.next_step_h for ps in self.pools.values()), self.horizon_h)
-        units = plan.units_used
-        r_h = self._restart_h(plan)
-        cyc = self._cycle()  # the plan does not change inside this loop
-        tau, delta, length, mtbf_h = cyc.tau, cyc.delta, cyc.length, cyc.mtbf_h
-        rate_h = self._rate_h()
-        kwh_h = sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts)  # energy per hour held
-        mfu_f = plan.mfu * self.model_factor
-        link_h = sum(plan.link_bytes_per_s.values()) * SECONDS_PER_HOUR
-        shares = [(p, plan.share_of(p)) for p in plan.pools]
-        parts = [(self.pools[p.pool], p.units) for p in plan.parts]
-        weights = [p.units / self.mtbf_chip_h[p.pool] for p in plan.parts]
-        total_w = sum(weights)
-        repair_mean_h = self.rel.repair_days * HOURS_PER_DAY
-        maint_every_h, pause_h = self.maint_every_h, self.rel.maintenance_minutes / 60.0
-        s, log, target, record = self.stats, self.log, self.target, self.record
-        uniform = self.rng.random
-        saved, pos = self.saved, self.pos
-        ckpt_note = f"checkpoints every {tau * 60:.1f} min ({delta * 3600:.1f} s each)"
-        next_record = t  # the tokens timeline is recorded at most once per simulated day in this loop
-        carry, self.fail_in_h = self.fail_in_h, None
-        can_grow = self._can_grow()  # usable chips do not change inside this loop
         states = list(self.pools.values())
-        nodes = [self.node[state.pool.name] for state, _u in parts]
-        hit_one = len(weights) == 1
-        pending_h = rules.pending_hours
-        # what the loop adds up, written back to the stats at the end (and the tokens before each record)
-        held_h = kept_h = 0.0
-        checkpoints = failures = maintenance = 0
-        unsaved = 0.0  # tokens kept since the last write-back to the pools' shares
-
-        heappush = heapq.heappush
-
-        def settle(now: float) -> tuple[list[int], float, bool]:
-            """Take back the repairs done by ``now``.
-
-            Returns each part's spare chips, the hour the next repair comes back (any pool), and whether some
-            pool now has enough chips that a faster plan may exist (``_faster_plan`` decides).
-            """
-            back = inf
-            for state in states:
-                repairs = state._repairs
-                if repairs:
-                    if repairs[0][0] <= now:
-                        state._settle(now)
-                    if repairs and repairs[0][0] < back:
-                        back = repairs[0][0]
-            spare = [state.usable - state.failed - n for state, n in parts]
-            grow = False
-            if can_grow:
-                for state, at in grow_list:
-                    if state.usable - state.failed >= at:
-                        grow = True
-                        break
-            return spare, back, grow
-
-        def settle_one(now: float) -> tuple[list[int], float, bool]:
-            """``settle`` when the strategy has one pool (the plan's)."""
-            one = states[0]
-            one._settle(now)
-            left = one.usable - one.failed
-            back = one._repairs[0][0] if one._repairs else inf
-            return [left - parts[0][1]], back, can_grow and left >= grow_at[one.pool.name]
-
-        inf = math.inf
-        grow_at = self.strategy.grow_thresholds(self.checked_avail)
-        grow_list = [(state, grow_at[state.pool.name]) for state in states]
-        spare, next_return, _grow = settle(t)
-        events_left = self.events_left
-        next_maint = self.next_maint if maint_every_h else math.inf
-        exp_buf, exp_refill = self.rng.standard_exponentials()
-        exp_pop = exp_buf.pop
-        uni_buf = self.rng._uni
-        uni_pop = uni_buf.pop
-        advance = rules.advance
-        while events_left > 0:
-            events_left -= 1
-            if carry is None:
-                gap = exp_pop() * mtbf_h if exp_buf else exp_refill(mtbf_h)
-            else:
-                gap, carry = carry, None
-            to_maint = next_maint - t if next_maint > t else 0.0
-            # the finish needs at least its training hours (writes only add): the exact time only when close
-            need_h = ((target - saved) / rate_h if rate_h > 0 else inf) - (pos if pos < tau else tau)
-            if need_h <= gap and need_h <= to_maint and rules.hours_to_finish(
-                    target - saved, rate_h, pos, tau, length) <= min(gap, to_maint):
-                self.fail_in_h = gap  # the job finishes first: the main loop ends it
-                break
-            if to_maint < gap:
-                # planned maintenance: checkpoint (nothing lost), pause, restart; the failure still to come
-                # is the rest of the gap (training hours: none pass during the stop)
-                if t + to_maint + delta + pause_h + r_h >= limit:
-                    self.fail_in_h = gap
-                    break
-                carry = gap - to_maint
-                t += to_maint
-                done, train_h, pos = advance(pos, to_maint, tau, length)
-                if done:
-                    checkpoints += done
-                    if record:
-                        log("", EventKind.CHECKPOINT, done, f"{done} {ckpt_note}", at=t)
-                train_h += pending_h(pos, tau)  # the stop's checkpoint saves what is pending
-                kept_h += train_h
-                unsaved += train_h * rate_h
-                saved += train_h * rate_h
-                pos = 0.0
-                held_h += to_maint + delta + pause_h + r_h
-                t += delta
-                next_maint = t + maint_every_h
-                maintenance += 1
-                if record:
-                    log("", EventKind.MAINTENANCE, units,
-                        f"planned interruption of {self.rel.maintenance_minutes:g} min", at=t)
-                t += pause_h + r_h
+        repairs = states[0].repairs
+        k = self._plan_consts(plan)
+        fs = k.fs.copy()
+        fs[kernel.F_T], fs[kernel.F_POS], fs[kernel.F_SAVED] = t0, self.pos, self.saved
+        fs[kernel.F_CARRY] = math.nan if self.fail_in_h is None else self.fail_in_h
+        fs[kernel.F_NEXT_MAINT] = self.next_maint if self.maint_every_h else math.inf
+        fs[kernel.F_HELD] = fs[kernel.F_KEPT] = fs[kernel.F_UNSAVED] = 0.0
+        fs[kernel.F_NEXT_RECORD], fs[kernel.F_NEXT_RETURN] = t0, math.inf
+        # a capacity step in any of the strategy's pools (not only the plan's) may change the plan
+        fs[kernel.F_LIMIT] = min(min(ps.next_step_h for ps in states), self.horizon_h)
+        self.fail_in_h = None
+        shares = k.shares
+        ist = np.zeros(kernel.N_INT, dtype=np.int64)
+        ist[kernel.I_EVENTS_LEFT] = self.events_left
+        ist[kernel.I_RECORD], ist[kernel.I_TRACK] = self.record, any(ps.track for ps in states)
+        ist[kernel.I_CAN_GROW] = self._can_grow()  # usable chips do not change inside this stretch
+        ist[kernel.I_ENTRY] = 1
+        rows, part_row, part_units, part_node, part_w, part_share = k.arrays
+        spare = np.zeros(len(plan.parts), dtype=np.int64)
+        usable, failed, grow_at, pool_tok, tk = self._buffers(len(repairs.n))
+        for ps in states:
+            usable[ps.row], failed[ps.row] = ps.usable, ps.failed
+        self._grow_at(grow_at)
+        logged = bool(ist[kernel.I_RECORD] or ist[kernel.I_TRACK])
+        ev_i = np.zeros((256 if logged else 1, 3), dtype=np.int64)
+        ev_f = np.zeros((len(ev_i), 2))
+        draws = self.rng
+        need_uni = 1 if len(plan.parts) > 1 else 0
+        stretch, I_EXP, I_UNI, I_EVENTS, I_TOKENS = kernel.stretch, kernel.I_EXP, kernel.I_UNI, kernel.I_EVENTS, \
+            kernel.I_TOKENS
+        while True:
+            ist[I_EXP], ist[I_UNI] = draws.exp_i, draws.uni_i
+            status = stretch(fs, ist, draws.exp, draws.uni, rows, part_row, part_units, part_node, part_w, part_share,
+                             spare, grow_at, usable, failed, pool_tok, repairs.t, repairs.units, repairs.took,
+                             repairs.n, repairs.first, ev_i, ev_f, tk)
+            draws.exp_i, draws.uni_i = int(ist[I_EXP]), int(ist[I_UNI])
+            if ist[I_EVENTS]:
+                for ps in states:
+                    ps.failed = int(failed[ps.row])
+                self._flush_events(ev_i, ev_f, int(ist[I_EVENTS]), states, fs[kernel.F_TAU], fs[kernel.F_DELTA],
+                                   plan.units_used)
+                ist[I_EVENTS] = 0
+            if status == kernel.DRAWS:
+                draws.top_up(2, need_uni)
                 continue
-            # a failure: stop before one whose restart would cross the outside event
-            if t + gap + r_h >= limit:
-                self.fail_in_h = gap
+            if ist[I_TOKENS] and (status != kernel.ROOM or ist[I_TOKENS] >= len(tk) or self.record):
+                self._flush_tokens(tk, int(ist[I_TOKENS]), pool_tok, shares)
+                ist[I_TOKENS] = 0
+            if status == kernel.ROOM:
+                if int(repairs.n[part_row].max()) >= repairs.t.shape[1]:
+                    repairs.grow()
+                need = repairs.t.shape[1] * len(rows) + 8
+                if logged and need > len(ev_i):
+                    ev_i = np.zeros((2 * need, 3), dtype=np.int64)
+                    ev_f = np.zeros((len(ev_i), 2))
+                continue
+            if status == kernel.RECORD:
+                continue
+            for ps in states:
+                ps.failed = int(failed[ps.row])
+            if status == kernel.DONE:
                 break
-            t += gap
-            done, train_h, pos = advance(pos, gap, tau, length)
-            if done:
-                checkpoints += done
-                kept_h += train_h
-                unsaved += train_h * rate_h
-                saved += train_h * rate_h
-                if record:
-                    log("", EventKind.CHECKPOINT, done, f"{done} {ckpt_note}", at=t)
-            held_h += gap
-            failures += 1
-            k = 0 if hit_one else rules.pick_part(weights, (uni_pop() if uni_buf else uniform()) * total_w)
-            repair_h = (exp_pop() * repair_mean_h if exp_buf else exp_refill(repair_mean_h)) if repair_mean_h else 0.0
-            grow = False
-            if t >= next_return:  # repairs came back since the last look: take them into account
-                spare, next_return, grow = settle(t) if len(states) > 1 else settle_one(t)
-            state, part_units = parts[k]
-            # the node goes to repair (PoolState.fail, inlined: the spare count is exact here, repairs settled)
-            lost_units = nodes[k] if nodes[k] <= spare[k] + part_units else max(spare[k] + part_units, 0)
-            state.failed += lost_units
-            heappush(state._repairs, (t + repair_h, lost_units, repair_h))
-            if state.track:
-                state.failed_tl.set(t, state.failed)
-            spare[k] -= lost_units
-            if t + repair_h < next_return:
-                next_return = t + repair_h
-            if record:
-                lost_min = pending_h(pos, tau) * 60
-                log(state.pool.name, EventKind.FAILURE, nodes[k], f"lost {lost_min:.1f} min of training", at=t)
-                log("", EventKind.RESTART, units, "restart from the last checkpoint", at=t)
-            pos = 0.0
-            if t >= next_record:
-                self.saved = saved
-                unsaved = self._share_tokens(unsaved, shares)
-                self._record_tokens(at=t)
-                next_record = (math.floor(t / HOURS_PER_DAY) + 1) * HOURS_PER_DAY
-            if spare[k] < 0:
-                self.pending_restart = True  # too few chips left: the main loop re-plans and restarts
+            self.saved = float(fs[kernel.F_SAVED])  # GROW: the strategy weighs a change on what is safe now
+            if self._faster_plan(float(fs[kernel.F_T])):  # the main loop re-plans and restarts
                 break
-            # the restart is a free moment to take back repaired chips (as _on_failure does); the strategy is
-            # asked only once returned repairs lift a pool to the next plan grid count above its last check
-            # (below it the strategy's answer is the plan it already gave: ``Strategy.grow_thresholds``)
-            if grow:
-                if self._faster_plan(t):
-                    break
-                grow_at = self.strategy.grow_thresholds(self.checked_avail)
-                grow_list = [(state, grow_at[state.pool.name]) for state in states]
-            held_h += r_h
-            t += r_h
-        self.saved, self.pos, self.events_left = saved, pos, events_left
-        if maint_every_h:
-            self.next_maint = next_maint
-        self._share_tokens(unsaved, shares)
+            self._grow_at(grow_at)
+        s = self.stats
+        t = float(fs[kernel.F_T])
+        self.saved, self.pos = float(fs[kernel.F_SAVED]), float(fs[kernel.F_POS])
+        self.events_left = int(ist[kernel.I_EVENTS_LEFT])
+        fail_in = float(fs[kernel.F_FAIL_IN])
+        self.fail_in_h = None if math.isnan(fail_in) else fail_in
+        if ist[kernel.I_PENDING_RESTART]:
+            self.pending_restart = True
+        if self.maint_every_h:
+            self.next_maint = float(fs[kernel.F_NEXT_MAINT])
+        self._share_tokens(float(fs[kernel.F_UNSAVED]), shares)
+        held_h, kept_h = float(fs[kernel.F_HELD]), float(fs[kernel.F_KEPT])
+        units = plan.units_used
         s.held_chip_h += units * held_h
-        s.energy_kwh += kwh_h * held_h
+        s.energy_kwh += k.kwh_h * held_h
         s.kept_chip_h += units * kept_h
-        s.flops_chip_h += units * kept_h * mfu_f
-        s.link_bytes += link_h * kept_h
-        s.checkpoints += checkpoints
+        s.flops_chip_h += units * kept_h * plan.mfu * self.model_factor
+        s.link_bytes += k.link_h * kept_h
+        failures = int(ist[kernel.I_FAILURES])
+        s.checkpoints += int(ist[kernel.I_CHECKPOINTS])
         s.failures += failures
         s.restarts += failures
-        s.maintenance += maintenance
+        s.maintenance += int(ist[kernel.I_MAINTENANCE])
         if t > self.env.now:
             self._record_tokens(at=t)
         return t
+
+    def _plan_consts(self, plan: Plan) -> _Stretch:
+        """What the compiled loop needs of a plan that does not change while the job trains on it (memoised)."""
+        k = self._consts.get(id(plan))
+        if k is not None and k.plan is plan:
+            return k
+        states = list(self.pools.values())
+        cyc = self._cycle()
+        weights = [p.units / self.mtbf_chip_h[p.pool] for p in plan.parts]
+        fs = np.zeros(kernel.N_FLOAT)
+        fs[kernel.F_TAU], fs[kernel.F_DELTA], fs[kernel.F_LENGTH] = cyc.tau, cyc.delta, cyc.length
+        fs[kernel.F_MTBF], fs[kernel.F_RESTART], fs[kernel.F_RATE] = cyc.mtbf_h, self._restart_h(plan), self._rate_h()
+        fs[kernel.F_TARGET] = self.target
+        fs[kernel.F_REPAIR_MEAN] = self.rel.repair_days * HOURS_PER_DAY
+        fs[kernel.F_MAINT_EVERY], fs[kernel.F_PAUSE] = self.maint_every_h, self.rel.maintenance_minutes / 60.0
+        fs[kernel.F_TOTAL_W] = sum(weights)
+        shares = [(p, plan.share_of(p)) for p in plan.pools]
+        arrays = (np.array([ps.row for ps in states], dtype=np.int64),
+                  np.array([self.pools[p.pool].row for p in plan.parts], dtype=np.int64),
+                  np.array([p.units for p in plan.parts], dtype=np.int64),
+                  np.array([self.node[p.pool] for p in plan.parts], dtype=np.int64),
+                  np.array(weights), np.array([share for _name, share in shares]))
+        k = _Stretch(plan, fs, arrays, shares, sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts),
+                     sum(plan.link_bytes_per_s.values()) * SECONDS_PER_HOUR)
+        self._consts[id(plan)] = k
+        return k
+
+    def _buffers(self, rows: int) -> tuple:
+        """The compiled loop's per-job arrays (reused across stretches).
+
+        Usable and failed chips and growth thresholds per row, each pool's share of the tokens kept, and the
+        safe tokens recorded.
+        """
+        if self._kbuf is None or len(self._kbuf[0]) != rows:
+            self._kbuf = (np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64), np.full(rows, np.inf),
+                          np.zeros(8), np.zeros((512, 2)))
+        usable, failed, grow_at, pool_tok, tk = self._kbuf
+        grow_at[:] = np.inf
+        if len(pool_tok) < len(self.plan.pools):
+            self._kbuf = (usable, failed, grow_at, np.zeros(len(self.plan.pools)), tk)
+        return self._kbuf
+
+    def _grow_at(self, out: np.ndarray) -> None:
+        """Per row of the strategy's pools, the chips at which a faster plan than the current one may exist."""
+        for name, at in self.strategy.grow_thresholds(self.checked_avail).items():
+            out[self.pools[name].row] = at
+
+    def _flush_tokens(self, tk: np.ndarray, n: int, pool_tok: np.ndarray, shares: list) -> None:
+        """The safe tokens the compiled loop recorded (replication 0: with each pool's share of them)."""
+        for j, (name, _share) in enumerate(shares):
+            self.pool_tokens[name] += float(pool_tok[j])
+        pool_tok[:] = 0.0
+        if not self.record:
+            tl = self.tokens_tl
+            times, values = tk[:n, 0].tolist(), tk[:n, 1].tolist()
+            if times[0] == tl.times[-1]:
+                tl.values[-1] = values[0]
+                times, values = times[1:], values[1:]
+            tl.times.extend(times)
+            tl.values.extend(values)
+            self.saved = values[-1] if values else self.saved
+            return
+        for t, saved in tk[:n].tolist():
+            self.saved = saved
+            self._record_tokens(at=t)
+
+    def _flush_events(self, ev_i: np.ndarray, ev_f: np.ndarray, n: int, states: list, tau: float, delta: float,
+                      units: int) -> None:
+        """The events and failed-chip changes the compiled loop logged, in order."""
+        by_row = {ps.row: ps for ps in states}
+        note = f"checkpoints every {tau * 60:.1f} min ({delta * 3600:.1f} s each)"
+        maint = f"planned interruption of {self.rel.maintenance_minutes:g} min"
+        log = self.log
+        for (kind, row, count), (t, x) in zip(ev_i[:n].tolist(), ev_f[:n].tolist(), strict=True):
+            if kind == kernel.E_FAILED:
+                by_row[row].failed_tl.set(t, count)
+            elif kind == kernel.E_CHECKPOINT:
+                log("", EventKind.CHECKPOINT, count, f"{count} {note}", at=t)
+            elif kind == kernel.E_MAINTENANCE:
+                log("", EventKind.MAINTENANCE, units, maint, at=t)
+            elif kind == kernel.E_FAILURE:
+                log(by_row[row].pool.name, EventKind.FAILURE, count, f"lost {x:.1f} min of training", at=t)
+            elif kind == kernel.E_RESTART:
+                log("", EventKind.RESTART, units, "restart from the last checkpoint", at=t)
+            elif kind == kernel.E_REPAIR:
+                ps = by_row[row]
+                ps.repair_events.append(Event(t, ps.pool.name, EventKind.REPAIR, int(count), f"after {x:.1f} h"))
 
     def _share_tokens(self, tokens: float, shares: list) -> float:
         """Tokens kept by the current plan go to its pools by their shares; returns 0 (nothing left to share)."""

@@ -28,13 +28,15 @@ def representative(costs_usd: list[float]) -> int:
     return int(np.argmin(np.abs(values - values.mean()))) if len(values) else 0
 
 
-def rerun(scenario: Scenario, seed: np.random.SeedSequence, replications: int) -> tuple[Run, dict[str, list[Step]]]:
+def rerun(scenario: Scenario, seed: np.random.SeedSequence, replications: int,
+          ctx: Context | None = None) -> tuple[Run, dict[str, list[Step]]]:
     """One replication again, from its seed, as planner.sim.replication.run_replication runs it.
 
-    In a new Context, as the run's first replication was: a Context keeps what earlier replications planned, and
-    a run through one that has served others can come out a little differently.
+    Through the run's Context when given (what it planned for other replications is what this one would plan:
+    a replication's numbers do not depend on which ran before it in a process, as they do not depend on the
+    number of workers), else through a new one.
     """
-    ctx = Context(scenario, layout_planners(scenario))
+    ctx = Context(scenario, layout_planners(scenario)) if ctx is None else ctx
     supply_seed, job_seed, model_seed = fresh(seed).spawn(3)
     steps = draw_supply(scenario, supply_seed, ctx.supply)
     factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
@@ -67,10 +69,10 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
 
 
 def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
-                 costs_usd: list[float]) -> tuple[pd.DataFrame, str]:
+                 costs_usd: list[float], ctx: Context | None = None) -> tuple[pd.DataFrame, str]:
     """(cashflow.csv's rows, a sentence saying which replication they are) for a run's replications."""
     k = representative(costs_usd)
-    run, steps = rerun(scenario, seeds[k], len(seeds))
+    run, steps = rerun(scenario, seeds[k], len(seeds), ctx)
     supply = {}
     for name, st in run.states.items():
         training = ((run.job.in_training[name].times, run.job.in_training[name].values)

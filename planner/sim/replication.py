@@ -26,6 +26,7 @@ from ..strategy import Context, Strategy, options
 from ..strategy.modes import MODES
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
+from .kernel import Repairs
 from .power import apply_power
 from .supply import Step, supply_steps
 
@@ -134,8 +135,10 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
     events: list[Event] = []
     log = event_log(env, events)
     states = {}
-    for pool in scenario.fleet:
-        states[pool.name] = PoolState(env, pool, steps[pool.name], log, record=record, track=track)
+    repairs = Repairs(len(scenario.fleet))  # every pool's nodes under repair, one row each
+    for row, pool in enumerate(scenario.fleet):
+        states[pool.name] = PoolState(env, pool, steps[pool.name], log, record=record, track=track,
+                                      repairs=repairs, row=row)
         env.process(states[pool.name].supply())
     job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor,
                       record=record, expected=expected)

@@ -20,7 +20,7 @@ from ..scenario import Scenario
 from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
 from ..strategy import Context, options
 from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
-from .draws import replication_draws
+from .draws import fresh, replication_draws
 from .money import portfolio_cashflow, run_cashflow
 from .replication import ReplicationOutput, band_statement, compare, run_replication
 
@@ -263,7 +263,9 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     elif rest:
         from .parallel import map_local
 
-        # replication 0 (with its tables) runs here while the workers take the others
+        # the strategy pick and the layouts it searches are made once, here, before the workers start: forked,
+        # they inherit them (each would otherwise repeat them); replication 0's tables run beside the workers
+        replicate(scenario, ctx, fresh(seeds[0]), n)  # a copy: spawning children changes a SeedSequence
         done = map_local(_one_seed, (scenario, ctx, n), list(enumerate(seeds[1:], start=1)), workers=workers,
                          progress=(lambda k: progress(k + 1, n)) if progress else None, meanwhile=first_replication)
         first = done.meanwhile
@@ -289,7 +291,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     if cash_flow:
         costs = [r["cost_usd"] for r in rows]
         cash, cash_note = (portfolio_cashflow(scenario, ctx, seeds, costs) if scenario.jobs
-                           else run_cashflow(scenario, seeds, costs))
+                           else run_cashflow(scenario, seeds, costs, ctx))
     return RunResult(
         scenario_name=scenario.name,
         summary=summary,

@@ -7,6 +7,7 @@ whenever capacity changes; ``planner estimate`` and ``planner compare`` ask at t
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from abc import ABC, abstractmethod
@@ -38,6 +39,7 @@ SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken
 SIZE_EFFICIENCY_GAIN = 0.25
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure, and asked at each growth check of every replication
 def on_grid(units: int, full: int, ratio: float = GRID_RATIO) -> int:
     """The largest grid count at or below ``units`` (``full`` itself when all chips are there)."""
     if units >= full or units <= 0:
@@ -46,6 +48,7 @@ def on_grid(units: int, full: int, ratio: float = GRID_RATIO) -> int:
     return min(units, int(full / ratio**k)) if k > 0 else units
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def grid_above(units: int, full: int, ratio: float = GRID_RATIO) -> float:
     """At most the fewest chips whose grid count exceeds that of ``units`` (inf when ``units`` is on the top).
 

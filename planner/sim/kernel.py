@@ -1,0 +1,469 @@
+"""The training job between outside events, compiled: failures, repairs and maintenance stops.
+
+Between two capacity steps only failures and planned maintenance happen, thousands of them in a
+replication of a large job, and each follows the rules of ``planner/sim/rules.py``: at a failure the
+work since the last checkpoint is lost, the node goes to repair and the job restarts on its spare
+chips; a maintenance stop checkpoints first, pauses and restarts. ``stretch`` applies them one after
+another in compiled code and returns to Python only where Python must decide:
+
+- ``DONE``: the stretch ended (the job finishes first, a restart would cross the outside event, too few
+  chips are left, or the interruption budget is spent); the main loop of ``TrainingJob`` goes on;
+- ``DRAWS``: fewer draws are left than one more interruption needs (Python appends a block and calls
+  again: nothing of that interruption was taken yet);
+- ``ROOM``: a repair table or an output buffer is full (Python makes room and calls again);
+- ``GROW``: repairs came back and lifted a pool to the next plan grid count, so a faster plan may exist
+  (Python asks the strategy: ``TrainingJob._faster_plan``); when none exists, Python calls again and
+  the restart is paid where the loop left off;
+- ``RECORD``: the job recorded its safe tokens (replication 0 keeps each pool's share by day: Python).
+
+The state travels in two arrays (indices below) and the repair tables of ``Repairs``; draws come from
+two streams of blocks (exponential: gaps then repairs; uniform: which part a failure hits), so the
+order in which Python refills them never changes a number. The same rules run through the loop's
+named steps (``TrainingJob.FAST = False``); tests/test_engine_truth.py checks both give the same run.
+
+The module is Cython in pure-Python mode: ``pip install`` compiles it (setup.py) into C, ahead of time, so
+a run pays no compilation; where no compiler was at hand the same code runs as Python (``COMPILED`` says
+which), slower and with the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cython
+import numpy as np
+
+COMPILED = cython.compiled  # whether this module runs as compiled C (else as Python: same numbers, slower)
+
+# status
+DONE, DRAWS, ROOM, GROW, RECORD = 0, 1, 2, 3, 4
+
+# float state (F_*)
+F_T, F_POS, F_SAVED, F_CARRY, F_NEXT_MAINT, F_HELD, F_KEPT, F_UNSAVED, F_NEXT_RECORD, F_NEXT_RETURN, \
+    F_FAIL_IN, F_TAU, F_DELTA, F_LENGTH, F_MTBF, F_RESTART, F_RATE, F_TARGET, F_LIMIT, F_REPAIR_MEAN, \
+    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W = range(23)
+N_FLOAT = 23
+# int state (I_*)
+I_EXP, I_UNI, I_CHECKPOINTS, I_FAILURES, I_MAINTENANCE, I_EVENTS_LEFT, I_PENDING_RESTART, I_RECORD, \
+    I_TRACK, I_CAN_GROW, I_RESUME, I_ENTRY, I_EVENTS, I_TOKENS, I_GROW = range(15)
+N_INT = 15
+
+# what the event buffer holds (kind, pool row, units; time, value)
+E_CHECKPOINT, E_MAINTENANCE, E_FAILURE, E_RESTART, E_REPAIR, E_FAILED = range(6)
+
+
+class Repairs:
+    """The nodes under repair of every pool of one replication: (return hour, units, repair hours) per row.
+
+    Rows are unsorted; ``first`` is each row's earliest return (inf when none is out).
+    """
+
+    def __init__(self, rows: int, capacity: int = 64):
+        self.t = np.zeros((rows, capacity))
+        self.units = np.zeros((rows, capacity), dtype=np.int64)
+        self.took = np.zeros((rows, capacity))
+        self.n = np.zeros(rows, dtype=np.int64)
+        self.first = np.full(rows, math.inf)
+
+    def grow(self) -> None:
+        """Twice the room in every row."""
+        cap = self.t.shape[1]
+        self.t = np.concatenate([self.t, np.zeros_like(self.t)], axis=1)
+        self.units = np.concatenate([self.units, np.zeros_like(self.units)], axis=1)
+        self.took = np.concatenate([self.took, np.zeros_like(self.took)], axis=1)
+        assert self.t.shape[1] == 2 * cap
+
+    def push(self, row: int, t: float, units: int, took: float) -> None:
+        """A node of ``units`` chips is out until hour ``t`` (``took`` hours of repair)."""
+        k = int(self.n[row])
+        if k == self.t.shape[1]:
+            self.grow()
+        self.t[row, k], self.units[row, k], self.took[row, k] = t, units, took
+        self.n[row] = k + 1
+        if t < self.first[row]:
+            self.first[row] = t
+
+    def pop_due(self, row: int, now: float) -> list[tuple[float, int, float]]:
+        """The repairs of ``row`` done by ``now``, in time order; they leave the table."""
+        k = int(self.n[row])
+        ts = self.t[row, :k]
+        due = ts <= now
+        idx = np.flatnonzero(due)
+        idx = idx[np.argsort(ts[idx], kind="stable")]
+        out = [(float(self.t[row, i]), int(self.units[row, i]), float(self.took[row, i])) for i in idx]
+        keep = np.flatnonzero(~due)
+        m = len(keep)
+        self.t[row, :m], self.units[row, :m], self.took[row, :m] = ts[keep], self.units[row, keep], self.took[row, keep]
+        self.n[row] = m
+        self.first[row] = float(self.t[row, :m].min()) if m else math.inf
+        return out
+
+
+INF = math.inf
+
+
+@cython.cfunc
+@cython.inline
+def _pending(pos: cython.double, tau: cython.double) -> cython.double:
+    return pos if pos < tau else tau
+
+
+@cython.cfunc
+@cython.cdivision(False)
+def _hours_to_finish(tokens_left: cython.double, rate: cython.double, pos: cython.double, tau: cython.double,
+                     length: cython.double) -> cython.double:
+    # rules.hours_to_finish, compiled
+    inf: cython.double = INF
+    if rate <= 0:
+        return inf
+    train_h: cython.double = max(tokens_left, 0.0) / rate - _pending(pos, tau)
+    if train_h <= 0:
+        return 0.0
+    if tau - tau != 0:  # not finite
+        return train_h
+    room_h: cython.double = tau - pos
+    if train_h <= room_h:
+        return train_h
+    start_h: cython.double = length - pos
+    rest_h: cython.double = train_h - max(room_h, 0.0)
+    full: cython.double = -((-(rest_h / tau)) // 1.0) - 1.0  # ceil(rest_h / tau) - 1
+    return start_h + full * length + (rest_h - full * tau)
+
+
+@cython.cfunc
+def _emit(ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], ist: cython.longlong[:], kind: cython.longlong,
+          row: cython.longlong, units: cython.longlong, t: cython.double, x: cython.double) -> cython.void:
+    k: cython.Py_ssize_t = ist[I_EVENTS]
+    ev_i[k, 0] = kind
+    ev_i[k, 1] = row
+    ev_i[k, 2] = units
+    ev_f[k, 0] = t
+    ev_f[k, 1] = x
+    ist[I_EVENTS] = k + 1
+
+
+@cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _settle_row(r: cython.Py_ssize_t, now: cython.double, rt: cython.double[:, :], ru: cython.longlong[:, :],
+                rtook: cython.double[:, :], rn: cython.longlong[:], rfirst: cython.double[:],
+                failed: cython.longlong[:], ist: cython.longlong[:], ev_i: cython.longlong[:, :],
+                ev_f: cython.double[:, :]) -> cython.void:
+    """Return the repairs of row ``r`` done by ``now`` (in time order when they are logged)."""
+    record: cython.bint = ist[I_RECORD] != 0
+    track: cython.bint = ist[I_TRACK] != 0
+    i: cython.Py_ssize_t
+    j: cython.Py_ssize_t
+    n: cython.Py_ssize_t
+    last: cython.Py_ssize_t
+    units: cython.longlong
+    first: cython.double
+    while rn[r] > 0 and rfirst[r] <= now:
+        n = rn[r]
+        if record or track:  # the earliest first: the events and the failed-chips timeline are in time order
+            j = 0
+            for i in range(1, n):
+                if rt[r, i] < rt[r, j]:
+                    j = i
+            units = ru[r, j]
+            failed[r] = failed[r] - units if failed[r] > units else 0
+            if track:
+                _emit(ev_i, ev_f, ist, E_FAILED, r, failed[r], rt[r, j], 0.0)
+            if record:
+                _emit(ev_i, ev_f, ist, E_REPAIR, r, units, rt[r, j], rtook[r, j])
+            last = n - 1
+            rt[r, j] = rt[r, last]
+            ru[r, j] = ru[r, last]
+            rtook[r, j] = rtook[r, last]
+            rn[r] = last
+        else:  # every due repair at once (the count is the same in any order)
+            i = 0
+            while i < rn[r]:
+                if rt[r, i] <= now:
+                    units = ru[r, i]
+                    failed[r] = failed[r] - units if failed[r] > units else 0
+                    last = rn[r] - 1
+                    rt[r, i] = rt[r, last]
+                    ru[r, i] = ru[r, last]
+                    rtook[r, i] = rtook[r, last]
+                    rn[r] = last
+                else:
+                    i += 1
+        first = INF
+        for i in range(rn[r]):
+            if rt[r, i] < first:
+                first = rt[r, i]
+        rfirst[r] = first
+
+
+@cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _settle(now: cython.double, rows: cython.longlong[:], part_row: cython.longlong[:],
+            part_units: cython.longlong[:], spare: cython.longlong[:], grow_at: cython.double[:],
+            usable: cython.longlong[:], failed: cython.longlong[:], rt: cython.double[:, :],
+            ru: cython.longlong[:, :], rtook: cython.double[:, :], rn: cython.longlong[:], rfirst: cython.double[:],
+            ist: cython.longlong[:], ev_i: cython.longlong[:, :], ev_f: cython.double[:, :]) -> cython.double:
+    """Settle every row of the strategy's pools by ``now``.
+
+    Returns the hour the next repair comes back; fills each part's spare chips and ``ist[I_GROW]`` (whether a
+    pool may grow).
+    """
+    back: cython.double = INF
+    a: cython.Py_ssize_t
+    r: cython.Py_ssize_t
+    j: cython.Py_ssize_t
+    for a in range(rows.shape[0]):
+        r = rows[a]
+        if rn[r] > 0 and rfirst[r] <= now:
+            _settle_row(r, now, rt, ru, rtook, rn, rfirst, failed, ist, ev_i, ev_f)
+        if rfirst[r] < back:
+            back = rfirst[r]
+    for j in range(part_row.shape[0]):
+        r = part_row[j]
+        spare[j] = usable[r] - failed[r] - part_units[j]
+    ist[I_GROW] = 0
+    if ist[I_CAN_GROW] != 0:
+        for a in range(rows.shape[0]):
+            r = rows[a]
+            if usable[r] - failed[r] >= grow_at[r]:
+                ist[I_GROW] = 1
+                break
+    return back
+
+
+@cython.ccall
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(False)
+def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:], un: cython.double[:],
+            rows: cython.longlong[:], part_row: cython.longlong[:], part_units: cython.longlong[:],
+            part_node: cython.longlong[:], part_w: cython.double[:], part_share: cython.double[:],
+            spare: cython.longlong[:], grow_at: cython.double[:], usable: cython.longlong[:],
+            failed: cython.longlong[:], pool_tok: cython.double[:], rt: cython.double[:, :],
+            ru: cython.longlong[:, :], rtook: cython.double[:, :], rn: cython.longlong[:], rfirst: cython.double[:],
+            ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], tk: cython.double[:, :]) -> cython.int:
+    """Train through failures and maintenance stops from ``fs[F_T]``; see the module's docstring."""
+    tau: cython.double = fs[F_TAU]
+    delta: cython.double = fs[F_DELTA]
+    length: cython.double = fs[F_LENGTH]
+    mtbf_h: cython.double = fs[F_MTBF]
+    r_h: cython.double = fs[F_RESTART]
+    rate_h: cython.double = fs[F_RATE]
+    target: cython.double = fs[F_TARGET]
+    limit: cython.double = fs[F_LIMIT]
+    repair_mean_h: cython.double = fs[F_REPAIR_MEAN]
+    maint_every_h: cython.double = fs[F_MAINT_EVERY]
+    pause_h: cython.double = fs[F_PAUSE]
+    total_w: cython.double = fs[F_TOTAL_W]
+    t: cython.double = fs[F_T]
+    pos: cython.double = fs[F_POS]
+    saved: cython.double = fs[F_SAVED]
+    carry: cython.double = fs[F_CARRY]
+    next_maint: cython.double = fs[F_NEXT_MAINT]
+    held_h: cython.double = fs[F_HELD]
+    kept_h: cython.double = fs[F_KEPT]
+    unsaved: cython.double = fs[F_UNSAVED]
+    next_record: cython.double = fs[F_NEXT_RECORD]
+    next_return: cython.double = fs[F_NEXT_RETURN]
+    ei: cython.Py_ssize_t = ist[I_EXP]
+    ui: cython.Py_ssize_t = ist[I_UNI]
+    checkpoints: cython.longlong = ist[I_CHECKPOINTS]
+    failures: cython.longlong = ist[I_FAILURES]
+    maintenance: cython.longlong = ist[I_MAINTENANCE]
+    events_left: cython.longlong = ist[I_EVENTS_LEFT]
+    record: cython.bint = ist[I_RECORD] != 0
+    track: cython.bint = ist[I_TRACK] != 0
+    n_parts: cython.Py_ssize_t = part_row.shape[0]
+    hit_one: cython.bint = n_parts == 1
+    n_ex: cython.Py_ssize_t = ex.shape[0]
+    n_un: cython.Py_ssize_t = un.shape[0]
+    cap: cython.Py_ssize_t = rt.shape[1]
+    room: cython.Py_ssize_t = ev_i.shape[0]
+    length_finite: cython.bint = length - length == 0
+    status: cython.int = DONE
+    fail_in: cython.double = math.nan
+    gap: cython.double
+    to_maint: cython.double
+    need_h: cython.double
+    x: cython.double
+    train_h: cython.double
+    u: cython.double
+    repair_h: cython.double
+    done: cython.longlong
+    lost: cython.longlong
+    node: cython.longlong
+    units_k: cython.longlong
+    k: cython.Py_ssize_t
+    j: cython.Py_ssize_t
+    r: cython.Py_ssize_t
+    slot: cython.Py_ssize_t
+    n_tk: cython.Py_ssize_t
+    full: cython.bint
+    grow: cython.bint
+    recorded: cython.bint
+    if ist[I_ENTRY] != 0:  # the repairs done by now are back before the first interruption (growth is not asked)
+        ist[I_ENTRY] = 0
+        next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
+                              rfirst, ist, ev_i, ev_f)
+    if ist[I_RESUME] != 0:  # no faster plan at the last restart's check: the restart is paid, the loop goes on
+        ist[I_RESUME] = 0
+        held_h += r_h
+        t += r_h
+    while events_left > 0:
+        # what one more interruption may need: draws, a repair slot in every row, room for its events
+        if ei + 2 > n_ex or (not hit_one and ui + 1 > n_un):
+            status = DRAWS
+            break
+        full = False
+        for j in range(n_parts):
+            if rn[part_row[j]] >= cap:
+                full = True
+        if full or ((record or track) and ist[I_EVENTS] + cap * rows.shape[0] + 8 > room) \
+                or ist[I_TOKENS] >= tk.shape[0]:
+            status = ROOM
+            break
+        events_left -= 1
+        if carry != carry:  # nan: no failure drawn yet
+            gap = ex[ei] * mtbf_h
+            ei += 1
+        else:
+            gap = carry
+            carry = math.nan
+        to_maint = next_maint - t if next_maint > t else 0.0
+        # the finish needs at least its training hours (writes only add): the exact time only when close
+        need_h = ((target - saved) / rate_h if rate_h > 0 else INF) - _pending(pos, tau)
+        if need_h <= gap and need_h <= to_maint and _hours_to_finish(
+                target - saved, rate_h, pos, tau, length) <= min(gap, to_maint):
+            fail_in = gap  # the job finishes first: the main loop ends it
+            break
+        if to_maint < gap:
+            # planned maintenance: checkpoint (nothing lost), pause, restart; the failure still to come is the
+            # rest of the gap (training hours: none pass during the stop)
+            if t + to_maint + delta + pause_h + r_h >= limit:
+                fail_in = gap
+                break
+            carry = gap - to_maint
+            t += to_maint
+            x = pos + to_maint  # rules.advance
+            done = cython.cast(cython.longlong, x // length) if length_finite else 0
+            train_h = 0.0
+            if done:
+                train_h = done * tau
+                pos = x - done * length
+                checkpoints += done
+                if record:
+                    _emit(ev_i, ev_f, ist, E_CHECKPOINT, -1, done, t, 0.0)
+            else:
+                pos = x
+            train_h += _pending(pos, tau)  # the stop's checkpoint saves what is pending
+            kept_h += train_h
+            unsaved += train_h * rate_h
+            saved += train_h * rate_h
+            pos = 0.0
+            held_h += to_maint + delta + pause_h + r_h
+            t += delta
+            next_maint = t + maint_every_h
+            maintenance += 1
+            if record:
+                _emit(ev_i, ev_f, ist, E_MAINTENANCE, -1, 0, t, 0.0)
+            t += pause_h + r_h
+            continue
+        # a failure: stop before one whose restart would cross the outside event
+        if t + gap + r_h >= limit:
+            fail_in = gap
+            break
+        t += gap
+        x = pos + gap  # rules.advance
+        done = cython.cast(cython.longlong, x // length) if length_finite else 0
+        if done:
+            train_h = done * tau
+            pos = x - done * length
+            checkpoints += done
+            kept_h += train_h
+            unsaved += train_h * rate_h
+            saved += train_h * rate_h
+            if record:
+                _emit(ev_i, ev_f, ist, E_CHECKPOINT, -1, done, t, 0.0)
+        else:
+            pos = x
+        held_h += gap
+        failures += 1
+        k = 0
+        if not hit_one:  # rules.pick_part
+            u = un[ui] * total_w
+            ui += 1
+            while k < n_parts - 1 and u >= part_w[k]:
+                u -= part_w[k]
+                k += 1
+        repair_h = 0.0
+        if repair_mean_h != 0:
+            repair_h = ex[ei] * repair_mean_h
+            ei += 1
+        grow = False
+        if t >= next_return:  # repairs came back since the last look: take them into account
+            next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
+                                  rfirst, ist, ev_i, ev_f)
+            grow = ist[I_GROW] != 0
+        r = part_row[k]
+        node = part_node[k]
+        units_k = part_units[k]
+        lost = node if node <= spare[k] + units_k else max(spare[k] + units_k, 0)
+        failed[r] += lost
+        slot = rn[r]
+        rt[r, slot] = t + repair_h
+        ru[r, slot] = lost
+        rtook[r, slot] = repair_h
+        rn[r] = slot + 1
+        if t + repair_h < rfirst[r]:
+            rfirst[r] = t + repair_h
+        if track:
+            _emit(ev_i, ev_f, ist, E_FAILED, r, failed[r], t, 0.0)
+        spare[k] -= lost
+        if t + repair_h < next_return:
+            next_return = t + repair_h
+        if record:
+            _emit(ev_i, ev_f, ist, E_FAILURE, r, node, t, _pending(pos, tau) * 60.0)
+            _emit(ev_i, ev_f, ist, E_RESTART, -1, 0, t, 0.0)
+        pos = 0.0
+        recorded = False
+        if t >= next_record:  # the safe tokens, at most once per simulated day; each pool's share of them
+            for j in range(part_share.shape[0]):
+                pool_tok[j] += unsaved * part_share[j]
+            unsaved = 0.0
+            n_tk = ist[I_TOKENS]
+            tk[n_tk, 0] = t
+            tk[n_tk, 1] = saved
+            ist[I_TOKENS] = n_tk + 1
+            next_record = ((t / 24.0) // 1.0 + 1.0) * 24.0
+            recorded = True
+        if spare[k] < 0:
+            ist[I_PENDING_RESTART] = 1  # too few chips left: the main loop re-plans and restarts
+            break
+        if grow:  # Python asks the strategy; the restart is paid when the loop resumes
+            ist[I_RESUME] = 1
+            status = GROW
+            break
+        held_h += r_h
+        t += r_h
+        if recorded and record:
+            status = RECORD
+            break
+    fs[F_T] = t
+    fs[F_POS] = pos
+    fs[F_SAVED] = saved
+    fs[F_CARRY] = carry
+    fs[F_NEXT_MAINT] = next_maint
+    fs[F_HELD] = held_h
+    fs[F_KEPT] = kept_h
+    fs[F_UNSAVED] = unsaved
+    fs[F_NEXT_RECORD] = next_record
+    fs[F_NEXT_RETURN] = next_return
+    fs[F_FAIL_IN] = fail_in
+    ist[I_EXP] = ei
+    ist[I_UNI] = ui
+    ist[I_CHECKPOINTS] = checkpoints
+    ist[I_FAILURES] = failures
+    ist[I_MAINTENANCE] = maintenance
+    ist[I_EVENTS_LEFT] = events_left
+    return status
