@@ -35,6 +35,14 @@ from .supply import Step
 # interruptions (failures, maintenance stops, re-plans) one replication may simulate: a backstop behind
 # planner/budget.py, which refuses settings estimated at more than a million events before a run starts
 EVENT_BUDGET = 2_000_000
+# the compiled loop's state slots this module reads and writes most (planner/sim/kernel.py)
+_F_T, _F_POS, _F_SAVED, _F_CARRY, _F_NEXT_MAINT = kernel.F_T, kernel.F_POS, kernel.F_SAVED, kernel.F_CARRY, \
+    kernel.F_NEXT_MAINT
+_F_RATE, _F_LIMIT, _F_NEXT_RECORD = kernel.F_RATE, kernel.F_LIMIT, kernel.F_NEXT_RECORD
+_F_OUT = [kernel.F_T, kernel.F_POS, kernel.F_SAVED, kernel.F_FAIL_IN, kernel.F_NEXT_MAINT, kernel.F_HELD,
+          kernel.F_KEPT, kernel.F_UNSAVED]
+_I_EXP, _I_UNI, _I_EVENTS, _I_TOKENS = kernel.I_EXP, kernel.I_UNI, kernel.I_EVENTS, kernel.I_TOKENS
+_I_OUT = [kernel.I_CHECKPOINTS, kernel.I_FAILURES, kernel.I_MAINTENANCE, kernel.I_EVENTS_LEFT, kernel.I_PENDING_RESTART]
 # a move (sequential) is taken only when it saves twice what it costs (checkpoint transfer, downtime, restart):
 # the finish it saves is an expectation, the cost is certain, and moving back and forth on small gains thrashes
 MOVE_MARGIN = 2.0
@@ -253,6 +261,7 @@ class _Stretch:
     """A plan's constants for the compiled loop (planner/sim/kernel.py)."""
 
     plan: Plan
+    on: bool  # failures drawn (the cycle differs without them)
     fs: np.ndarray  # the float state with the plan's constants filled in
     arrays: tuple  # rows, part rows, part units, part node sizes, part failure weights, pool shares
     shares: list
@@ -323,8 +332,8 @@ class TrainingJob:
         self.events_left = EVENT_BUDGET
         self.limits: dict[str, tuple[int, str]] = {}  # what held plans below the chips in service (kind -> sentence)
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
-        self._consts: dict[int, _Stretch] = {}
-        self._kbuf: tuple | None = None
+        self._loop: kernel.Loop | None = None  # the compiled loop and its arrays (``_kernel_loop``)
+        self._states = list(self.pools.values())
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -636,62 +645,59 @@ class TrainingJob:
         """
         t0 = self.env.now
         plan = self.plan
-        states = list(self.pools.values())
+        states = self._states
         repairs = states[0].repairs
         k = self._plan_consts(plan)
+        loop = self._kernel_loop(len(repairs.n))
         fs = k.fs.copy()
-        fs[kernel.F_T], fs[kernel.F_POS], fs[kernel.F_SAVED] = t0, self.pos, self.saved
-        fs[kernel.F_CARRY] = math.nan if self.fail_in_h is None else self.fail_in_h
-        fs[kernel.F_NEXT_MAINT] = self.next_maint if self.maint_every_h else math.inf
-        fs[kernel.F_HELD] = fs[kernel.F_KEPT] = fs[kernel.F_UNSAVED] = 0.0
-        fs[kernel.F_NEXT_RECORD], fs[kernel.F_NEXT_RETURN] = t0, math.inf
+        fs[_F_RATE] = self._rate_h()  # the plan's speed times this replication's model factor
+        fs[_F_T], fs[_F_POS], fs[_F_SAVED], fs[_F_NEXT_RECORD] = t0, self.pos, self.saved, t0
+        fs[_F_CARRY] = math.nan if self.fail_in_h is None else self.fail_in_h
+        fs[_F_NEXT_MAINT] = self.next_maint if self.maint_every_h else math.inf
         # a capacity step in any of the strategy's pools (not only the plan's) may change the plan
-        fs[kernel.F_LIMIT] = min(min(ps.next_step_h for ps in states), self.horizon_h)
+        fs[_F_LIMIT] = min(min(ps.next_step_h for ps in states), self.horizon_h)
         self.fail_in_h = None
-        shares = k.shares
-        ist = np.zeros(kernel.N_INT, dtype=np.int64)
+        ist = self._ist
+        ist[:] = self._ist0
         ist[kernel.I_EVENTS_LEFT] = self.events_left
-        ist[kernel.I_RECORD], ist[kernel.I_TRACK] = self.record, any(ps.track for ps in states)
         ist[kernel.I_CAN_GROW] = self._can_grow()  # usable chips do not change inside this stretch
-        ist[kernel.I_ENTRY] = 1
-        rows, part_row, part_units, part_node, part_w, part_share = k.arrays
-        spare = np.zeros(len(plan.parts), dtype=np.int64)
-        usable, failed, grow_at, pool_tok, tk = self._buffers(len(repairs.n))
+        usable, failed, grow_at = self._usable, self._failed, self._grow_at_row
         for ps in states:
             usable[ps.row], failed[ps.row] = ps.usable, ps.failed
         self._grow_at(grow_at)
-        logged = bool(ist[kernel.I_RECORD] or ist[kernel.I_TRACK])
-        ev_i = np.zeros((256 if logged else 1, 3), dtype=np.int64)
-        ev_f = np.zeros((len(ev_i), 2))
+        loop.fs = fs
+        loop.rows, loop.part_row, loop.part_units, loop.part_node, loop.part_w, loop.part_share = k.arrays
+        loop.spare = np.zeros(len(plan.parts), dtype=np.int64)
+        loop.repairs(repairs)
         draws = self.rng
+        if draws.exp is not self._loop_exp or draws.uni is not self._loop_uni:
+            loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
         need_uni = 1 if len(plan.parts) > 1 else 0
-        stretch, I_EXP, I_UNI, I_EVENTS, I_TOKENS = kernel.stretch, kernel.I_EXP, kernel.I_UNI, kernel.I_EVENTS, \
-            kernel.I_TOKENS
         while True:
-            ist[I_EXP], ist[I_UNI] = draws.exp_i, draws.uni_i
-            status = stretch(fs, ist, draws.exp, draws.uni, rows, part_row, part_units, part_node, part_w, part_share,
-                             spare, grow_at, usable, failed, pool_tok, repairs.t, repairs.units, repairs.took,
-                             repairs.n, repairs.first, ev_i, ev_f, tk)
-            draws.exp_i, draws.uni_i = int(ist[I_EXP]), int(ist[I_UNI])
-            if ist[I_EVENTS]:
+            ist[_I_EXP], ist[_I_UNI] = draws.exp_i, draws.uni_i
+            status = loop.run()
+            draws.exp_i, draws.uni_i = int(ist[_I_EXP]), int(ist[_I_UNI])
+            if ist[_I_EVENTS]:
                 for ps in states:
                     ps.failed = int(failed[ps.row])
-                self._flush_events(ev_i, ev_f, int(ist[I_EVENTS]), states, fs[kernel.F_TAU], fs[kernel.F_DELTA],
-                                   plan.units_used)
-                ist[I_EVENTS] = 0
+                self._flush_events(self._ev_i, self._ev_f, int(ist[_I_EVENTS]), states, fs[kernel.F_TAU],
+                                   fs[kernel.F_DELTA], plan.units_used)
+                ist[_I_EVENTS] = 0
             if status == kernel.DRAWS:
                 draws.top_up(2, need_uni)
+                loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
                 continue
-            if ist[I_TOKENS] and (status != kernel.ROOM or ist[I_TOKENS] >= len(tk) or self.record):
-                self._flush_tokens(tk, int(ist[I_TOKENS]), pool_tok, shares)
-                ist[I_TOKENS] = 0
+            if ist[_I_TOKENS] and (status != kernel.ROOM or ist[_I_TOKENS] >= len(self._tk) or self.record):
+                self._flush_tokens(int(ist[_I_TOKENS]), k.shares)
+                ist[_I_TOKENS] = 0
             if status == kernel.ROOM:
-                if int(repairs.n[part_row].max()) >= repairs.t.shape[1]:
+                if int(repairs.n[k.arrays[1]].max()) >= repairs.t.shape[1]:
                     repairs.grow()
-                need = repairs.t.shape[1] * len(rows) + 8
-                if logged and need > len(ev_i):
-                    ev_i = np.zeros((2 * need, 3), dtype=np.int64)
-                    ev_f = np.zeros((len(ev_i), 2))
+                    loop.repairs(repairs)
+                need = repairs.t.shape[1] * len(states) + 8
+                if (self.record or self._track) and need > len(self._ev_i):
+                    loop.ev_i = self._ev_i = np.zeros((2 * need, 3), dtype=np.int64)
+                    loop.ev_f = self._ev_f = np.zeros((len(self._ev_i), 2))
                 continue
             if status == kernel.RECORD:
                 continue
@@ -699,85 +705,97 @@ class TrainingJob:
                 ps.failed = int(failed[ps.row])
             if status == kernel.DONE:
                 break
-            self.saved = float(fs[kernel.F_SAVED])  # GROW: the strategy weighs a change on what is safe now
-            if self._faster_plan(float(fs[kernel.F_T])):  # the main loop re-plans and restarts
+            self.saved = float(fs[_F_SAVED])  # GROW: the strategy weighs a change on what is safe now
+            if self._faster_plan(float(fs[_F_T])):  # the main loop re-plans and restarts
                 break
             self._grow_at(grow_at)
         s = self.stats
-        t = float(fs[kernel.F_T])
-        self.saved, self.pos = float(fs[kernel.F_SAVED]), float(fs[kernel.F_POS])
-        self.events_left = int(ist[kernel.I_EVENTS_LEFT])
-        fail_in = float(fs[kernel.F_FAIL_IN])
+        t, pos, saved, fail_in, next_maint, held_h, kept_h, unsaved = fs[_F_OUT].tolist()
+        self.saved, self.pos = saved, pos
         self.fail_in_h = None if math.isnan(fail_in) else fail_in
-        if ist[kernel.I_PENDING_RESTART]:
-            self.pending_restart = True
         if self.maint_every_h:
-            self.next_maint = float(fs[kernel.F_NEXT_MAINT])
-        self._share_tokens(float(fs[kernel.F_UNSAVED]), shares)
-        held_h, kept_h = float(fs[kernel.F_HELD]), float(fs[kernel.F_KEPT])
+            self.next_maint = next_maint
+        checkpoints, failures, maintenance, self.events_left, pending = ist[_I_OUT].tolist()
+        if pending:
+            self.pending_restart = True
+        self._share_tokens(unsaved, k.shares)
         units = plan.units_used
         s.held_chip_h += units * held_h
         s.energy_kwh += k.kwh_h * held_h
         s.kept_chip_h += units * kept_h
         s.flops_chip_h += units * kept_h * plan.mfu * self.model_factor
         s.link_bytes += k.link_h * kept_h
-        failures = int(ist[kernel.I_FAILURES])
-        s.checkpoints += int(ist[kernel.I_CHECKPOINTS])
+        s.checkpoints += checkpoints
         s.failures += failures
         s.restarts += failures
-        s.maintenance += int(ist[kernel.I_MAINTENANCE])
+        s.maintenance += maintenance
         if t > self.env.now:
             self._record_tokens(at=t)
         return t
 
     def _plan_consts(self, plan: Plan) -> _Stretch:
-        """What the compiled loop needs of a plan that does not change while the job trains on it (memoised)."""
-        k = self._consts.get(id(plan))
-        if k is not None and k.plan is plan:
+        """What the compiled loop needs of a plan that does not change while a job trains on it.
+
+        Memoised on the strategy (its plans are memoised too), so replications share it; the speed, which
+        carries each replication's model factor, is set per stretch.
+        """
+        memo = self.strategy.__dict__.setdefault("_stretch_consts", {})
+        k = memo.get(id(plan))
+        if k is not None and k.plan is plan and k.on == self.on:
             return k
-        states = list(self.pools.values())
+        states = self._states
         cyc = self._cycle()
         weights = [p.units / self.mtbf_chip_h[p.pool] for p in plan.parts]
         fs = np.zeros(kernel.N_FLOAT)
         fs[kernel.F_TAU], fs[kernel.F_DELTA], fs[kernel.F_LENGTH] = cyc.tau, cyc.delta, cyc.length
-        fs[kernel.F_MTBF], fs[kernel.F_RESTART], fs[kernel.F_RATE] = cyc.mtbf_h, self._restart_h(plan), self._rate_h()
+        fs[kernel.F_MTBF], fs[kernel.F_RESTART] = cyc.mtbf_h, self._restart_h(plan)
         fs[kernel.F_TARGET] = self.target
         fs[kernel.F_REPAIR_MEAN] = self.rel.repair_days * HOURS_PER_DAY
         fs[kernel.F_MAINT_EVERY], fs[kernel.F_PAUSE] = self.maint_every_h, self.rel.maintenance_minutes / 60.0
         fs[kernel.F_TOTAL_W] = sum(weights)
+        fs[kernel.F_HELD] = fs[kernel.F_KEPT] = fs[kernel.F_UNSAVED] = 0.0
+        fs[kernel.F_NEXT_RETURN] = math.inf
         shares = [(p, plan.share_of(p)) for p in plan.pools]
         arrays = (np.array([ps.row for ps in states], dtype=np.int64),
                   np.array([self.pools[p.pool].row for p in plan.parts], dtype=np.int64),
                   np.array([p.units for p in plan.parts], dtype=np.int64),
                   np.array([self.node[p.pool] for p in plan.parts], dtype=np.int64),
                   np.array(weights), np.array([share for _name, share in shares]))
-        k = _Stretch(plan, fs, arrays, shares, sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts),
+        k = _Stretch(plan, self.on, fs, arrays, shares,
+                     sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts),
                      sum(plan.link_bytes_per_s.values()) * SECONDS_PER_HOUR)
-        self._consts[id(plan)] = k
+        memo[id(plan)] = k
         return k
 
-    def _buffers(self, rows: int) -> tuple:
-        """The compiled loop's per-job arrays (reused across stretches).
-
-        Usable and failed chips and growth thresholds per row, each pool's share of the tokens kept, and the
-        safe tokens recorded.
-        """
-        if self._kbuf is None or len(self._kbuf[0]) != rows:
-            self._kbuf = (np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64), np.full(rows, np.inf),
-                          np.zeros(8), np.zeros((512, 2)))
-        usable, failed, grow_at, pool_tok, tk = self._kbuf
-        grow_at[:] = np.inf
-        if len(pool_tok) < len(self.plan.pools):
-            self._kbuf = (usable, failed, grow_at, np.zeros(len(self.plan.pools)), tk)
-        return self._kbuf
+    def _kernel_loop(self, rows: int) -> kernel.Loop:
+        """The job's compiled loop with its per-job arrays (made at the first stretch, reused after)."""
+        if self._loop is None:
+            self._loop = loop = kernel.Loop()
+            self._states = list(self.pools.values())
+            self._track = any(ps.track for ps in self._states)
+            self._usable = loop.usable = np.zeros(rows, dtype=np.int64)
+            self._failed = loop.failed = np.zeros(rows, dtype=np.int64)
+            self._grow_at_row = loop.grow_at = np.full(rows, np.inf)
+            self._pool_tok = loop.pool_tok = np.zeros(max(len(self.strategy.pools), 1))
+            self._tk = loop.tk = np.zeros((512, 2))
+            logged = self.record or self._track
+            self._ev_i = loop.ev_i = np.zeros((256 if logged else 1, 3), dtype=np.int64)
+            self._ev_f = loop.ev_f = np.zeros((len(self._ev_i), 2))
+            self._ist = loop.ist = np.zeros(kernel.N_INT, dtype=np.int64)
+            self._ist0 = np.zeros(kernel.N_INT, dtype=np.int64)
+            self._ist0[kernel.I_RECORD], self._ist0[kernel.I_TRACK] = self.record, self._track
+            self._ist0[kernel.I_ENTRY] = 1
+            self._loop_exp = self._loop_uni = None
+        return self._loop
 
     def _grow_at(self, out: np.ndarray) -> None:
         """Per row of the strategy's pools, the chips at which a faster plan than the current one may exist."""
         for name, at in self.strategy.grow_thresholds(self.checked_avail).items():
             out[self.pools[name].row] = at
 
-    def _flush_tokens(self, tk: np.ndarray, n: int, pool_tok: np.ndarray, shares: list) -> None:
+    def _flush_tokens(self, n: int, shares: list) -> None:
         """The safe tokens the compiled loop recorded (replication 0: with each pool's share of them)."""
+        pool_tok, tk = self._pool_tok, self._tk
         for j, (name, _share) in enumerate(shares):
             self.pool_tokens[name] += float(pool_tok[j])
         pool_tok[:] = 0.0
@@ -789,7 +807,6 @@ class TrainingJob:
                 times, values = times[1:], values[1:]
             tl.times.extend(times)
             tl.values.extend(values)
-            self.saved = values[-1] if values else self.saved
             return
         for t, saved in tk[:n].tolist():
             self.saved = saved

@@ -467,3 +467,48 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     ist[I_MAINTENANCE] = maintenance
     ist[I_EVENTS_LEFT] = events_left
     return status
+
+
+@cython.cclass
+class Loop:
+    """The arrays ``stretch`` works on, held once per job (a call then unpacks none of them).
+
+    Python sets an attribute again whenever it replaces the array behind it (a new block of draws, a larger
+    repair table, the next stretch's plan).
+    """
+
+    fs = cython.declare(cython.double[:], visibility="public")
+    ist = cython.declare(cython.longlong[:], visibility="public")
+    ex = cython.declare(cython.double[:], visibility="public")
+    un = cython.declare(cython.double[:], visibility="public")
+    rows = cython.declare(cython.longlong[:], visibility="public")
+    part_row = cython.declare(cython.longlong[:], visibility="public")
+    part_units = cython.declare(cython.longlong[:], visibility="public")
+    part_node = cython.declare(cython.longlong[:], visibility="public")
+    part_w = cython.declare(cython.double[:], visibility="public")
+    part_share = cython.declare(cython.double[:], visibility="public")
+    spare = cython.declare(cython.longlong[:], visibility="public")
+    grow_at = cython.declare(cython.double[:], visibility="public")
+    usable = cython.declare(cython.longlong[:], visibility="public")
+    failed = cython.declare(cython.longlong[:], visibility="public")
+    pool_tok = cython.declare(cython.double[:], visibility="public")
+    rt = cython.declare(cython.double[:, :], visibility="public")
+    ru = cython.declare(cython.longlong[:, :], visibility="public")
+    rtook = cython.declare(cython.double[:, :], visibility="public")
+    rn = cython.declare(cython.longlong[:], visibility="public")
+    rfirst = cython.declare(cython.double[:], visibility="public")
+    ev_i = cython.declare(cython.longlong[:, :], visibility="public")
+    ev_f = cython.declare(cython.double[:, :], visibility="public")
+    tk = cython.declare(cython.double[:, :], visibility="public")
+
+    def repairs(self, table: Repairs) -> None:
+        """Work on ``table`` (again: after it grew, or after Python added a repair that made it grow)."""
+        self.rt, self.ru, self.rtook, self.rn, self.rfirst = table.t, table.units, table.took, table.n, table.first
+
+    def run(self) -> int:
+        """``stretch`` on the arrays held; its status."""
+        return stretch(self.fs, self.ist, self.ex, self.un, self.rows, self.part_row, self.part_units,
+                       self.part_node, self.part_w, self.part_share, self.spare, self.grow_at, self.usable,
+                       self.failed, self.pool_tok, self.rt, self.ru, self.rtook, self.rn, self.rfirst, self.ev_i,
+                       self.ev_f, self.tk)
+
