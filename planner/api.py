@@ -198,10 +198,12 @@ def explain(scenario: Scenario, pool_name: str | None = None) -> list[dict]:
 
 def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,
              backend: str = "local", scheduler: str | None = None, workers: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> RunResult:
+             progress: Callable[[int, int], None] | None = None,
+             meanwhile: Callable[[], object] | None = None) -> RunResult:
     """Simulate the scenario over time: a RunResult with the summary.json figures and the tables.
 
     Held to the work bound first (planner/budget.py): what `planner run` refuses is refused here (ScenarioError).
+    ``meanwhile()`` runs in this process while worker processes simulate (e.g. loading what comes next).
     """
     from .budget import check_work
     from .sim.runner import run_scenario
@@ -212,7 +214,7 @@ def simulate(scenario: Scenario, replications: int | None = None, seed: int | No
 
         start_fork_server()  # the local cluster's workers fork from it: it starts while replication 0 runs
     return run_scenario(scenario, replications=replications, seed=seed, backend=backend, scheduler=scheduler,
-                        workers=workers, progress=progress)
+                        workers=workers, progress=progress, meanwhile=meanwhile)
 
 
 run_scenario = simulate  # the name the app and notebooks used first

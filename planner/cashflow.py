@@ -23,13 +23,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from . import costs, plan
 from .results import CASHFLOW_COLUMNS
 from .scenario import Currency, Pool, Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KINDS = ("purchase", "reservation", "on_demand", "energy")
 
@@ -135,6 +138,7 @@ def pool_cashflow(scenario: Scenario, pool: Pool, use: PoolSupply, end_h: float,
 
 def cashflow(scenario: Scenario, supply: Mapping[str, PoolSupply], end_h: float) -> pd.DataFrame:
     """``cashflow.csv``: one row per month, pool and kind (module docstring) for one replication [USD]."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
     pools = [p for p in scenario.fleet if p.name in supply]
     if not pools:
         return pd.DataFrame(columns=CASHFLOW_COLUMNS)
@@ -169,6 +173,7 @@ def with_currency(table: pd.DataFrame, currency: Currency | Mapping | None) -> p
 
 def monthly_totals(table: pd.DataFrame) -> pd.DataFrame:
     """Committed and paid spend per month over every pool and kind, with the running committed total [USD]."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
     if table is None or table.empty:
         return pd.DataFrame(columns=["month", "committed_usd", "paid_usd", "committed_to_date_usd"])
     out = table.groupby("month", sort=True)[["committed_usd", "paid_usd"]].sum().reset_index()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import logging
 import os
@@ -327,8 +328,7 @@ def run(
 ) -> None:
     """Simulate the scenario over time and write the report folder. Exit 1 when an `expect` check fails."""
     from . import api
-    from .report import write_report
-    from .report.writer import default_folder_name
+    from .ownership import default_folder_name
 
     _check_backend(backend, scheduler)
     s = _load(scenario)
@@ -338,10 +338,14 @@ def run(
     target = out_dir or Path("reports") / default_folder_name(s.name)
     with progress_bar(f"simulating {s.name}", n) as tick:
         try:
+            # the report writer (pandas, Plotly) loads while the workers simulate, not after them
             result = api.simulate(s, replications=replications, seed=seed, backend=backend,
-                                  scheduler=scheduler, workers=workers, progress=tick)
+                                  scheduler=scheduler, workers=workers, progress=tick,
+                                  meanwhile=lambda: importlib.import_module("planner.report"))
         except PlannerError as exc:
             _fail(exc, scenario)
+    from .report import write_report
+
     try:
         path = write_report(result, target)
     except PlannerError as exc:
@@ -410,7 +414,7 @@ def _print_headline(summary: Summary, path: Path) -> None:
 
 
 def _target(out_dir: Path | None, name: str, suffix: str) -> Path:
-    from .report.writer import default_folder_name
+    from .ownership import default_folder_name
 
     return out_dir or Path("reports") / (default_folder_name(name) + suffix)
 

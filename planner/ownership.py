@@ -21,6 +21,7 @@ folders beside them) holds a marker file, ``.planner-owned``: JSON with ``owner:
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -287,3 +288,24 @@ def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write:
         _discard_new(tmp, token)
         raise
     return out
+
+
+_DECIDE_SUFFIXES = ("-sweep", "-sensitivity")  # the CLI's default folders of sweeps and sensitivities
+_NAME_CHARS = 100  # of the slug in a default folder name
+
+
+def default_folder_name(scenario_name: str) -> str:
+    """A file-name-safe folder name for a scenario that no other scenario name gives.
+
+    The name itself when it is already a plain lower-case file name: ASCII letters, digits and ``._-``,
+    at most 100 characters, not starting or ending with ``.`` or ``-``, and not ending in ``-sweep`` or
+    ``-sensitivity`` (the CLI's ``reports/<folder>-sweep``). Any other name gets its slug (other characters
+    as ``-``, cut to 100 characters) and a short hash of the exact name: "cost plan 2025" and
+    "cost-plan-2025", two names sharing their first 100 characters, or two that differ only in letter case
+    (one folder on a case-insensitive disk) each get their own folder.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario_name).strip(".-")[:_NAME_CHARS].strip(".-")
+    if safe == scenario_name and safe == safe.lower() and not safe.endswith(_DECIDE_SUFFIXES):
+        return safe
+    digest = hashlib.sha256(scenario_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{safe or 'scenario'}-{digest}"

@@ -14,43 +14,20 @@ where. Marked temporary siblings of killed runs are removed at the next run; unm
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
-import re
 import signal
 import threading
 from pathlib import Path
 
 from ..errors import ReportError  # noqa: F401 - planner.report re-exports it from here
-from ..ownership import write_folder
+from ..ownership import default_folder_name, write_folder  # noqa: F401 - re-exported
 from ..results import RunResult
 from . import html as html_report
 from . import tables
 
 REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "cashflow.csv", "report.html",
                 "report.xlsx")
-_DECIDE_SUFFIXES = ("-sweep", "-sensitivity")  # the CLI's default folders of sweeps and sensitivities
-_NAME_CHARS = 100  # of the slug in a default folder name
-
-
-def default_folder_name(scenario_name: str) -> str:
-    """A file-name-safe folder name for a scenario that no other scenario name gives.
-
-    The name itself when it is already a plain lower-case file name: ASCII letters, digits and ``._-``,
-    at most 100 characters, not starting or ending with ``.`` or ``-``, and not ending in ``-sweep`` or
-    ``-sensitivity`` (the CLI's ``reports/<folder>-sweep``). Any other name gets its slug (other characters
-    as ``-``, cut to 100 characters) and a short hash of the exact name: "cost plan 2025" and
-    "cost-plan-2025", two names sharing their first 100 characters, or two that differ only in letter case
-    (one folder on a case-insensitive disk) each get their own folder.
-    """
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario_name).strip(".-")[:_NAME_CHARS].strip(".-")
-    if safe == scenario_name and safe == safe.lower() and not safe.endswith(_DECIDE_SUFFIXES):
-        return safe
-    digest = hashlib.sha256(scenario_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return f"{safe or 'scenario'}-{digest}"
-
-
 def _xlsx_child(result: RunResult, path: Path) -> None:
     """The body of the process that writes the workbook (signals as by default: the parent cleans up)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -8,8 +8,9 @@ committed spend, which summary.json's ``costs.committed_usd`` averages.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..bridge import layout_planners
 from ..cashflow import PoolSupply, cashflow
@@ -20,6 +21,9 @@ from ..strategy import Context, options
 from .draws import fresh
 from .replication import Run, best_run, draw_supply, model_factor
 from .supply import Step
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def representative(costs_usd: list[float]) -> int:

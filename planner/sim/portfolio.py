@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .. import costs
 from ..bridge import layout_planners
@@ -48,6 +48,9 @@ from .replication import (
     tokens_by_day,
 )
 from .supply import Step
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def ordered_jobs(scenario: Scenario) -> list[Job]:
@@ -307,6 +310,7 @@ def _after(steps: list[Step], from_h: float, horizon_h: float) -> list[Step]:
 
 def _stack(frames: list, jobs: list[Job]) -> pd.DataFrame | None:
     """One table of the jobs' tables, with a ``job`` column first."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
     parts = [f.assign(job=j.name) for f, j in zip(frames, jobs, strict=True) if f is not None]
     if not parts:
         return None

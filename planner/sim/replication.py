@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import simpy
 
 from .. import costs, plan
@@ -29,6 +29,9 @@ from .engine import PoolState, Timeline, TrainingJob, event_log
 from .kernel import Repairs
 from .power import apply_power
 from .supply import Step, supply_steps
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PICK_MEMO = 1024  # strategy picks kept per context (one per distinct supply drawn)
 # candidates whose expected finish (failures in first order) is within 5% of the best one's are run with the
@@ -435,6 +438,7 @@ def tokens_by_day(run: Run) -> np.ndarray:
 
 
 def _tables(scenario: Scenario, run: Run):
+    import pandas as pd  # here, not at import: the workers of a run never need it
     end_h = run.end_h
     days, t = _day_ends(end_h)  # state at the end of each day
     dates = [_date(scenario.start, int(d)) for d in days]

@@ -7,9 +7,9 @@ import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .. import __version__, plan
 from ..bridge import layout_planners
@@ -23,6 +23,9 @@ from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolC
 from .draws import fresh, replication_draws
 from .money import portfolio_cashflow, run_cashflow
 from .replication import ReplicationOutput, band_statement, compare, run_replication
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FAN_SAMPLE = 100  # the first replications also return their daily tokens trained, for the fan chart
 
@@ -70,6 +73,7 @@ def _one_seed(context, item) -> dict:
 
 def tokens_fan(scenario: Scenario, rows: list[dict]) -> pd.DataFrame:
     """P10/P50/P90 of cumulative tokens trained by day over the replications that kept their curve."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
     curves = [r["tokens_by_day"] for r in rows if r.get("tokens_by_day") is not None]
     cols = ["day", "date", "tokens_p10", "tokens_p50", "tokens_p90", "tokens_target", "replications"]
     if not curves:
@@ -95,6 +99,7 @@ def finish_date(start: dt.date, days: float | None) -> str | None:
 def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedSequence],
                       rows: list[dict]) -> pd.DataFrame:
     """replications.csv: a row per replication with its seed, its draws, the pool used, dates and metrics."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
     out = []
     for i, (ss, r) in enumerate(zip(seeds, rows, strict=True)):
         draws = replication_draws(scenario, ss)
@@ -131,6 +136,7 @@ def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
 def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | None = None,
               costs: Costs | None = None) -> Summary:
     """summary.json (docs/formats.md) from the replications' metrics, with ``dates_summary`` and the costs."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
     n = len(rows)
     # in DISTRIBUTION_KEYS' order, time to train first; it counts an unfinished replication as never
     metrics = {m: Stat.from_json(time_quantiles([r[m] for r in rows]) if m == "time_to_train_days"
@@ -165,6 +171,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
 
 def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: Summary) -> Summary:
     """The portfolio's summary with each job's own (``jobs``) and the expectations that name a job."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
+
     from ..deadline import meets_deadline
     from ..summary import JobSummary
 
@@ -208,13 +216,15 @@ def summarize_costs(rows: list[dict]) -> Costs:
 
 def delivery_plan(scenario: Scenario) -> pd.DataFrame:
     """The planned cumulative units by date per pool (owned deliveries and the cloud window)."""
+    import pandas as pd  # here, not at import: the workers of a run never need it
     rows = [row for p in scenario.fleet for row in plan.plan_rows(scenario.start, p)]
     return pd.DataFrame(rows, columns=["date", "pool", "planned_units"])
 
 
 def run_scenario(scenario: Scenario, replications: int | None = None, seed: int | None = None,
                  backend: str = "local", scheduler: str | None = None, workers: int | None = None,
-                 progress: Callable[[int, int], None] | None = None, cash_flow: bool = True) -> RunResult:
+                 progress: Callable[[int, int], None] | None = None, cash_flow: bool = True,
+                 meanwhile: Callable[[], object] | None = None) -> RunResult:
     """Simulate a scenario: replication 0 also gives the tables; every replication gives its metrics.
 
     ``cash_flow``: also price one representative replication month by month (planner/sim/money.py: one more
@@ -245,6 +255,8 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         out = replicate(scenario, ctx, seeds[0], n, tables=True)
         if progress:
             progress(1, n)
+        if meanwhile is not None:  # the caller's own work, while the workers take the other replications
+            meanwhile()
         return out
 
     rest = [(scenario, ctx, s, n) for s in seeds[1:]]
