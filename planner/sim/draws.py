@@ -45,7 +45,25 @@ def replication_draws(scenario: Scenario, seed: np.random.SeedSequence) -> dict:
                 out[f"{pool.name}.d{j}.shortfall"] = short
             if pool.cloud is not None and pool.delivery_risk.slip_days is not None:
                 out[f"{pool.name}.cloud.slip_days"] = rental_slip
-        steps = supply_steps(scenario, pool, _supply_rng(seed, n, i))
-        first = next((s.time_h for s in steps if s.kind in CAPACITY_KINDS and s.delta_units > 0), None)
-        out[f"{pool.name}.first_capacity_days"] = first / HOURS_PER_DAY if first is not None else float("nan")
+            out[f"{pool.name}.first_capacity_days"] = _first_capacity_days(scenario, pool, _supply_rng(seed, n, i))
+        else:  # nothing drawn: the same in every replication
+            out[f"{pool.name}.first_capacity_days"] = _first_capacity_days(scenario, pool, None)
     return out
+
+
+def _first_capacity_days(scenario: Scenario, pool, rng: np.random.Generator | None) -> float:
+    """The day the pool first has usable chips, from its supply drawn with ``rng`` (None: nothing to draw)."""
+    key = (id(scenario), pool.name)
+    if rng is None and key in _FIRST and _FIRST[key][0] is scenario:
+        return _FIRST[key][1]
+    steps = supply_steps(scenario, pool, rng if rng is not None else np.random.default_rng(0))
+    first = next((s.time_h for s in steps if s.kind in CAPACITY_KINDS and s.delta_units > 0), None)
+    days = first / HOURS_PER_DAY if first is not None else float("nan")
+    if rng is None:
+        if len(_FIRST) > 64:
+            _FIRST.clear()
+        _FIRST[key] = (scenario, days)
+    return days
+
+
+_FIRST: dict[tuple, tuple] = {}  # (scenario id, pool) -> (scenario, first capacity day) of pools that draw nothing

@@ -251,10 +251,15 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
                                       + "; ".join(f"{m}: {w}" for m, w in why.items()))
     seeds = np.random.SeedSequence(seed).spawn(n)
 
+    modes: list[dict] = []
+
     def first_replication() -> ReplicationOutput:
         out = replicate(scenario, ctx, seeds[0], n, tables=True)
         if progress:
             progress(1, n)
+        if len(scenario.fleet) > 1 and not scenario.jobs:
+            # every mode side by side without failures: cheap, and what the strategy choice rests on
+            modes.extend(compare(scenario, ctx, seed, failures=False))
         if meanwhile is not None:  # the caller's own work, while the workers take the other replications
             meanwhile()
         return out
@@ -314,8 +319,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         layouts=first.layouts,
         replications=reps,
         links=first.links,
-        # every mode side by side without failures: cheap, and what the strategy choice rests on
-        compare=compare(scenario, ctx, seed, failures=False) if len(scenario.fleet) > 1 and not scenario.jobs else [],
+        compare=modes,
         tokens_fan=fan,
         inputs=scenario.model_dump(mode="json", by_alias=True, exclude_none=True),
         **({"cashflow": cash, "cashflow_note": cash_note} if cash is not None else {}),
