@@ -9,7 +9,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 python3 -m pip install -q -e '.[dev]'
-# an editable install compiles nothing, and with PYTHONDONTWRITEBYTECODE set every `planner` call would compile
+# an editable install builds only the compiled loop (planner/sim/kernel.py), and with PYTHONDONTWRITEBYTECODE set every `planner` call would compile
 # the package again (a third of a second per command): compile it once, as pip does for a regular install
 python3 -m compileall -q planner
 python3 -m ruff check planner app.py benchmarks tests
