@@ -665,6 +665,7 @@ class TrainingJob:
         for ps in states:
             usable[ps.row], failed[ps.row] = ps.usable, ps.failed
         self._grow_at(grow_at)
+        self._put_checked()
         loop.fs = fs
         loop.rows, loop.part_row, loop.part_units, loop.part_node, loop.part_w, loop.part_share = k.arrays
         loop.spare = np.zeros(len(plan.parts), dtype=np.int64)
@@ -687,7 +688,7 @@ class TrainingJob:
                 draws.top_up(2, need_uni)
                 loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
                 continue
-            if ist[_I_TOKENS] and (status != kernel.ROOM or ist[_I_TOKENS] >= len(self._tk) or self.record):
+            if ist[_I_TOKENS] and (self.record or ist[_I_TOKENS] >= len(self._tk)):  # else once, at the end
                 self._flush_tokens(int(ist[_I_TOKENS]), k.shares)
                 ist[_I_TOKENS] = 0
             if status == kernel.ROOM:
@@ -706,9 +707,16 @@ class TrainingJob:
             if status == kernel.DONE:
                 break
             self.saved = float(fs[_F_SAVED])  # GROW: the strategy weighs a change on what is safe now
+            self._take_checked()  # the loop may have raised the checks (kernel._no_faster_plan)
             if self._faster_plan(float(fs[_F_T])):  # the main loop re-plans and restarts
                 break
             self._grow_at(grow_at)
+            self._put_checked()
+        if ist[_I_TOKENS]:
+            self._flush_tokens(int(ist[_I_TOKENS]), k.shares)
+            ist[_I_TOKENS] = 0
+        if status == kernel.DONE:
+            self._take_checked()
         s = self.stats
         t, pos, saved, fail_in, next_maint, held_h, kept_h, unsaved = fs[_F_OUT].tolist()
         self.saved, self.pos = saved, pos
@@ -753,6 +761,7 @@ class TrainingJob:
         fs[kernel.F_REPAIR_MEAN] = self.rel.repair_days * HOURS_PER_DAY
         fs[kernel.F_MAINT_EVERY], fs[kernel.F_PAUSE] = self.maint_every_h, self.rel.maintenance_minutes / 60.0
         fs[kernel.F_TOTAL_W] = sum(weights)
+        fs[kernel.F_GRID_RATIO] = self.strategy.ctx.grid_ratio
         fs[kernel.F_HELD] = fs[kernel.F_KEPT] = fs[kernel.F_UNSAVED] = 0.0
         fs[kernel.F_NEXT_RETURN] = math.inf
         shares = [(p, plan.share_of(p)) for p in plan.pools]
@@ -786,7 +795,23 @@ class TrainingJob:
             self._ist0[kernel.I_RECORD], self._ist0[kernel.I_TRACK] = self.record, self._track
             self._ist0[kernel.I_ENTRY] = 1
             self._loop_exp = self._loop_uni = None
+            self._checked = loop.checked = np.zeros(rows, dtype=np.int64)
+            full = np.zeros(rows, dtype=np.int64)
+            for ps in self._states:
+                full[ps.row] = self.strategy.full_units(ps.pool.name)
+            loop.full = full
         return self._loop
+
+    def _put_checked(self) -> None:
+        """The chips per pool on which no faster plan exists, for the compiled loop (it may raise them)."""
+        checked = self._checked
+        for name, v in self.checked_avail.items():
+            checked[self.pools[name].row] = v
+
+    def _take_checked(self) -> None:
+        """The checks as the compiled loop left them."""
+        checked = self._checked
+        self.checked_avail = {name: int(checked[self.pools[name].row]) for name in self.checked_avail}
 
     def _grow_at(self, out: np.ndarray) -> None:
         """Per row of the strategy's pools, the chips at which a faster plan than the current one may exist."""

@@ -32,6 +32,7 @@ import math
 
 import cython
 import numpy as np
+from cython.cimports.libc.math import ceil, log, pow  # C's in compiled code, Python's math as Python
 
 COMPILED = cython.compiled  # whether this module runs as compiled C (else as Python: same numbers, slower)
 
@@ -41,8 +42,8 @@ DONE, DRAWS, ROOM, GROW, RECORD = 0, 1, 2, 3, 4
 # float state (F_*)
 F_T, F_POS, F_SAVED, F_CARRY, F_NEXT_MAINT, F_HELD, F_KEPT, F_UNSAVED, F_NEXT_RECORD, F_NEXT_RETURN, \
     F_FAIL_IN, F_TAU, F_DELTA, F_LENGTH, F_MTBF, F_RESTART, F_RATE, F_TARGET, F_LIMIT, F_REPAIR_MEAN, \
-    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W = range(23)
-N_FLOAT = 23
+    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO = range(24)
+N_FLOAT = 24
 # int state (I_*)
 I_EXP, I_UNI, I_CHECKPOINTS, I_FAILURES, I_MAINTENANCE, I_EVENTS_LEFT, I_PENDING_RESTART, I_RECORD, \
     I_TRACK, I_CAN_GROW, I_RESUME, I_ENTRY, I_EVENTS, I_TOKENS, I_GROW = range(15)
@@ -109,6 +110,69 @@ def _pending(pos: cython.double, tau: cython.double) -> cython.double:
 
 
 @cython.cfunc
+def _on_grid(units: cython.longlong, full: cython.longlong, ratio: cython.double) -> cython.longlong:
+    """planner.strategy.base.on_grid, compiled: the largest grid count at or below ``units``."""
+    if units >= full or units <= 0:
+        return min(units, full) if units > 0 else 0
+    k: cython.double = ceil(log(cython.cast(cython.double, full) / units) / log(ratio))
+    if k > 0:
+        return min(units, cython.cast(cython.longlong, full / pow(ratio, k)))
+    return units
+
+
+@cython.cfunc
+def _grid_above(units: cython.longlong, full: cython.longlong, ratio: cython.double) -> cython.double:
+    """planner.strategy.base.grid_above, compiled: the chips below which no higher grid count exists."""
+    g: cython.longlong = _on_grid(units, full, ratio)
+    v: cython.longlong
+    if g >= full:
+        return INF
+    if g <= 0:
+        return 1.0
+    j: cython.double = ceil(log(cython.cast(cython.double, full) / g) / log(ratio)) + 1
+    while j > 0:
+        j -= 1
+        v = cython.cast(cython.longlong, full / pow(ratio, j)) if j else full
+        if v > g:
+            return v
+    return full
+
+
+@cython.cfunc
+def _no_faster_plan(rows: cython.longlong[:], usable: cython.longlong[:], failed: cython.longlong[:],
+                    checked: cython.longlong[:], full: cython.longlong[:], grow_at: cython.double[:],
+                    ratio: cython.double) -> cython.bint:
+    """TrainingJob._faster_plan's first answers: no pool above its last check, or none on a higher grid count.
+
+    In the second case the checks rise to the chips available and the growth thresholds with them, as there.
+    False: only the strategy can tell (Python).
+    """
+    a: cython.Py_ssize_t
+    r: cython.Py_ssize_t
+    av: cython.longlong
+    above: cython.bint = False
+    for a in range(rows.shape[0]):
+        r = rows[a]
+        av = usable[r] - failed[r]
+        if av > checked[r]:
+            above = True
+    if not above:
+        return True
+    for a in range(rows.shape[0]):
+        r = rows[a]
+        av = max(usable[r] - failed[r], 0)
+        if _on_grid(av, full[r], ratio) > _on_grid(checked[r], full[r], ratio):
+            return False
+    for a in range(rows.shape[0]):
+        r = rows[a]
+        av = max(usable[r] - failed[r], 0)
+        if av > checked[r]:
+            checked[r] = av
+        grow_at[r] = _grid_above(checked[r], full[r], ratio)
+    return True
+
+
+@cython.cfunc
 @cython.cdivision(False)
 def _hours_to_finish(tokens_left: cython.double, rate: cython.double, pos: cython.double, tau: cython.double,
                      length: cython.double) -> cython.double:
@@ -131,15 +195,17 @@ def _hours_to_finish(tokens_left: cython.double, rate: cython.double, pos: cytho
 
 
 @cython.cfunc
-def _emit(ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], ist: cython.longlong[:], kind: cython.longlong,
-          row: cython.longlong, units: cython.longlong, t: cython.double, x: cython.double) -> cython.void:
-    k: cython.Py_ssize_t = ist[I_EVENTS]
+def _emit(ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], ist: cython.longlong[:], slot: cython.Py_ssize_t,
+          kind: cython.longlong, row: cython.longlong, units: cython.longlong, t: cython.double,
+          x: cython.double) -> cython.void:
+    # ``slot``: I_EVENTS (the indices are Python constants: read once per call of ``stretch``, passed down)
+    k: cython.Py_ssize_t = ist[slot]
     ev_i[k, 0] = kind
     ev_i[k, 1] = row
     ev_i[k, 2] = units
     ev_f[k, 0] = t
     ev_f[k, 1] = x
-    ist[I_EVENTS] = k + 1
+    ist[slot] = k + 1
 
 
 @cython.cfunc
@@ -148,10 +214,9 @@ def _emit(ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], ist: cython.lo
 def _settle_row(r: cython.Py_ssize_t, now: cython.double, rt: cython.double[:, :], ru: cython.longlong[:, :],
                 rtook: cython.double[:, :], rn: cython.longlong[:], rfirst: cython.double[:],
                 failed: cython.longlong[:], ist: cython.longlong[:], ev_i: cython.longlong[:, :],
-                ev_f: cython.double[:, :]) -> cython.void:
+                ev_f: cython.double[:, :], record: cython.bint, track: cython.bint,
+                i_events: cython.Py_ssize_t) -> cython.void:
     """Return the repairs of row ``r`` done by ``now`` (in time order when they are logged)."""
-    record: cython.bint = ist[I_RECORD] != 0
-    track: cython.bint = ist[I_TRACK] != 0
     i: cython.Py_ssize_t
     j: cython.Py_ssize_t
     n: cython.Py_ssize_t
@@ -168,9 +233,9 @@ def _settle_row(r: cython.Py_ssize_t, now: cython.double, rt: cython.double[:, :
             units = ru[r, j]
             failed[r] = failed[r] - units if failed[r] > units else 0
             if track:
-                _emit(ev_i, ev_f, ist, E_FAILED, r, failed[r], rt[r, j], 0.0)
+                _emit(ev_i, ev_f, ist, i_events, E_FAILED, r, failed[r], rt[r, j], 0.0)
             if record:
-                _emit(ev_i, ev_f, ist, E_REPAIR, r, units, rt[r, j], rtook[r, j])
+                _emit(ev_i, ev_f, ist, i_events, E_REPAIR, r, units, rt[r, j], rtook[r, j])
             last = n - 1
             rt[r, j] = rt[r, last]
             ru[r, j] = ru[r, last]
@@ -203,7 +268,9 @@ def _settle(now: cython.double, rows: cython.longlong[:], part_row: cython.longl
             part_units: cython.longlong[:], spare: cython.longlong[:], grow_at: cython.double[:],
             usable: cython.longlong[:], failed: cython.longlong[:], rt: cython.double[:, :],
             ru: cython.longlong[:, :], rtook: cython.double[:, :], rn: cython.longlong[:], rfirst: cython.double[:],
-            ist: cython.longlong[:], ev_i: cython.longlong[:, :], ev_f: cython.double[:, :]) -> cython.double:
+            ist: cython.longlong[:], ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], record: cython.bint,
+            track: cython.bint, can_grow: cython.bint, i_events: cython.Py_ssize_t,
+            i_grow: cython.Py_ssize_t) -> cython.double:
     """Settle every row of the strategy's pools by ``now``.
 
     Returns the hour the next repair comes back; fills each part's spare chips and ``ist[I_GROW]`` (whether a
@@ -216,18 +283,18 @@ def _settle(now: cython.double, rows: cython.longlong[:], part_row: cython.longl
     for a in range(rows.shape[0]):
         r = rows[a]
         if rn[r] > 0 and rfirst[r] <= now:
-            _settle_row(r, now, rt, ru, rtook, rn, rfirst, failed, ist, ev_i, ev_f)
+            _settle_row(r, now, rt, ru, rtook, rn, rfirst, failed, ist, ev_i, ev_f, record, track, i_events)
         if rfirst[r] < back:
             back = rfirst[r]
     for j in range(part_row.shape[0]):
         r = part_row[j]
         spare[j] = usable[r] - failed[r] - part_units[j]
-    ist[I_GROW] = 0
-    if ist[I_CAN_GROW] != 0:
+    ist[i_grow] = 0
+    if can_grow:
         for a in range(rows.shape[0]):
             r = rows[a]
             if usable[r] - failed[r] >= grow_at[r]:
-                ist[I_GROW] = 1
+                ist[i_grow] = 1
                 break
     return back
 
@@ -242,7 +309,8 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             spare: cython.longlong[:], grow_at: cython.double[:], usable: cython.longlong[:],
             failed: cython.longlong[:], pool_tok: cython.double[:], rt: cython.double[:, :],
             ru: cython.longlong[:, :], rtook: cython.double[:, :], rn: cython.longlong[:], rfirst: cython.double[:],
-            ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], tk: cython.double[:, :]) -> cython.int:
+            ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], tk: cython.double[:, :],
+            checked: cython.longlong[:], full: cython.longlong[:]) -> cython.int:
     """Train through failures and maintenance stops from ``fs[F_T]``; see the module's docstring."""
     tau: cython.double = fs[F_TAU]
     delta: cython.double = fs[F_DELTA]
@@ -256,6 +324,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     maint_every_h: cython.double = fs[F_MAINT_EVERY]
     pause_h: cython.double = fs[F_PAUSE]
     total_w: cython.double = fs[F_TOTAL_W]
+    grid_ratio: cython.double = fs[F_GRID_RATIO]
     t: cython.double = fs[F_T]
     pos: cython.double = fs[F_POS]
     saved: cython.double = fs[F_SAVED]
@@ -274,6 +343,10 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     events_left: cython.longlong = ist[I_EVENTS_LEFT]
     record: cython.bint = ist[I_RECORD] != 0
     track: cython.bint = ist[I_TRACK] != 0
+    can_grow: cython.bint = ist[I_CAN_GROW] != 0
+    i_events: cython.Py_ssize_t = I_EVENTS  # the slots the loop touches, typed once (module constants are Python's)
+    i_tokens: cython.Py_ssize_t = I_TOKENS
+    i_grow: cython.Py_ssize_t = I_GROW
     n_parts: cython.Py_ssize_t = part_row.shape[0]
     hit_one: cython.bint = n_parts == 1
     n_ex: cython.Py_ssize_t = ex.shape[0]
@@ -299,13 +372,13 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     r: cython.Py_ssize_t
     slot: cython.Py_ssize_t
     n_tk: cython.Py_ssize_t
-    full: cython.bint
+    no_room: cython.bint
     grow: cython.bint
     recorded: cython.bint
     if ist[I_ENTRY] != 0:  # the repairs done by now are back before the first interruption (growth is not asked)
         ist[I_ENTRY] = 0
         next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
-                              rfirst, ist, ev_i, ev_f)
+                              rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
     if ist[I_RESUME] != 0:  # no faster plan at the last restart's check: the restart is paid, the loop goes on
         ist[I_RESUME] = 0
         held_h += r_h
@@ -315,12 +388,12 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         if ei + 2 > n_ex or (not hit_one and ui + 1 > n_un):
             status = DRAWS
             break
-        full = False
+        no_room = False
         for j in range(n_parts):
             if rn[part_row[j]] >= cap:
-                full = True
-        if full or ((record or track) and ist[I_EVENTS] + cap * rows.shape[0] + 8 > room) \
-                or ist[I_TOKENS] >= tk.shape[0]:
+                no_room = True
+        if no_room or ((record or track) and ist[i_events] + cap * rows.shape[0] + 8 > room) \
+                or ist[i_tokens] >= tk.shape[0]:
             status = ROOM
             break
         events_left -= 1
@@ -353,7 +426,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 pos = x - done * length
                 checkpoints += done
                 if record:
-                    _emit(ev_i, ev_f, ist, E_CHECKPOINT, -1, done, t, 0.0)
+                    _emit(ev_i, ev_f, ist, i_events, E_CHECKPOINT, -1, done, t, 0.0)
             else:
                 pos = x
             train_h += _pending(pos, tau)  # the stop's checkpoint saves what is pending
@@ -366,7 +439,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             next_maint = t + maint_every_h
             maintenance += 1
             if record:
-                _emit(ev_i, ev_f, ist, E_MAINTENANCE, -1, 0, t, 0.0)
+                _emit(ev_i, ev_f, ist, i_events, E_MAINTENANCE, -1, 0, t, 0.0)
             t += pause_h + r_h
             continue
         # a failure: stop before one whose restart would cross the outside event
@@ -384,7 +457,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             unsaved += train_h * rate_h
             saved += train_h * rate_h
             if record:
-                _emit(ev_i, ev_f, ist, E_CHECKPOINT, -1, done, t, 0.0)
+                _emit(ev_i, ev_f, ist, i_events, E_CHECKPOINT, -1, done, t, 0.0)
         else:
             pos = x
         held_h += gap
@@ -403,8 +476,8 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         grow = False
         if t >= next_return:  # repairs came back since the last look: take them into account
             next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
-                                  rfirst, ist, ev_i, ev_f)
-            grow = ist[I_GROW] != 0
+                                  rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
+            grow = ist[i_grow] != 0
         r = part_row[k]
         node = part_node[k]
         units_k = part_units[k]
@@ -418,30 +491,30 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         if t + repair_h < rfirst[r]:
             rfirst[r] = t + repair_h
         if track:
-            _emit(ev_i, ev_f, ist, E_FAILED, r, failed[r], t, 0.0)
+            _emit(ev_i, ev_f, ist, i_events, E_FAILED, r, failed[r], t, 0.0)
         spare[k] -= lost
         if t + repair_h < next_return:
             next_return = t + repair_h
         if record:
-            _emit(ev_i, ev_f, ist, E_FAILURE, r, node, t, _pending(pos, tau) * 60.0)
-            _emit(ev_i, ev_f, ist, E_RESTART, -1, 0, t, 0.0)
+            _emit(ev_i, ev_f, ist, i_events, E_FAILURE, r, node, t, _pending(pos, tau) * 60.0)
+            _emit(ev_i, ev_f, ist, i_events, E_RESTART, -1, 0, t, 0.0)
         pos = 0.0
         recorded = False
         if t >= next_record:  # the safe tokens, at most once per simulated day; each pool's share of them
             for j in range(part_share.shape[0]):
                 pool_tok[j] += unsaved * part_share[j]
             unsaved = 0.0
-            n_tk = ist[I_TOKENS]
+            n_tk = ist[i_tokens]
             tk[n_tk, 0] = t
             tk[n_tk, 1] = saved
-            ist[I_TOKENS] = n_tk + 1
+            ist[i_tokens] = n_tk + 1
             next_record = ((t / 24.0) // 1.0 + 1.0) * 24.0
             recorded = True
         if spare[k] < 0:
             ist[I_PENDING_RESTART] = 1  # too few chips left: the main loop re-plans and restarts
             break
-        if grow:  # Python asks the strategy; the restart is paid when the loop resumes
-            ist[I_RESUME] = 1
+        if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio):
+            ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
             status = GROW
             break
         held_h += r_h
@@ -500,6 +573,8 @@ class Loop:
     ev_i = cython.declare(cython.longlong[:, :], visibility="public")
     ev_f = cython.declare(cython.double[:, :], visibility="public")
     tk = cython.declare(cython.double[:, :], visibility="public")
+    checked = cython.declare(cython.longlong[:], visibility="public")
+    full = cython.declare(cython.longlong[:], visibility="public")
 
     def repairs(self, table: Repairs) -> None:
         """Work on ``table`` (again: after it grew, or after Python added a repair that made it grow)."""
@@ -510,5 +585,5 @@ class Loop:
         return stretch(self.fs, self.ist, self.ex, self.un, self.rows, self.part_row, self.part_units,
                        self.part_node, self.part_w, self.part_share, self.spare, self.grow_at, self.usable,
                        self.failed, self.pool_tok, self.rt, self.ru, self.rtook, self.rn, self.rfirst, self.ev_i,
-                       self.ev_f, self.tk)
+                       self.ev_f, self.tk, self.checked, self.full)
 

@@ -360,6 +360,10 @@ class Strategy(ABC):
             return best
         return replace(best, limits=(ctx.failure_limit(offered, best, full),))
 
+    def full_units(self, pool: str) -> int:
+        """The pool's chips at its largest (the top of its plan grid)."""
+        return self._full[pool]
+
     def grow_thresholds(self, checked: dict[str, int]) -> dict[str, float]:
         """Per pool, chips below which no faster plan than the one checked on ``checked`` can exist."""
         return {p: grid_above(checked.get(p, 0), self._full[p], self.ctx.grid_ratio) for p in self.pools}
