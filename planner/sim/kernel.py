@@ -11,9 +11,10 @@ another in compiled code and returns to Python only where Python must decide:
 - ``DRAWS``: fewer draws are left than one more interruption needs (Python appends a block and calls
   again: nothing of that interruption was taken yet);
 - ``ROOM``: a repair table or an output buffer is full (Python makes room and calls again);
-- ``GROW``: repairs came back and lifted a pool to the next plan grid count, so a faster plan may exist
-  (Python asks the strategy: ``TrainingJob._faster_plan``); when none exists, Python calls again and
-  the restart is paid where the loop left off;
+- ``GROW``: repairs came back and lifted a pool above its last check onto a higher plan grid count, so a
+  faster plan may exist (Python asks the strategy: ``TrainingJob._faster_plan``; the loop itself gives that
+  method's first answers, when no pool is above its check or none is on a higher grid count); when none
+  exists, Python calls again and the restart is paid where the loop left off;
 - ``RECORD``: the job recorded its safe tokens (replication 0 keeps each pool's share by day: Python).
 
 The state travels in two arrays (indices below) and the repair tables of ``Repairs``; draws come from
