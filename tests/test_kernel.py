@@ -43,3 +43,34 @@ def test_compiled_and_python_loops_give_the_same_run(name, monkeypatch):
                  for q in seeds]
     assert compiled == as_python
     assert sum(m["failures"] for m in compiled) > 100  # the loop ran through many failures
+
+
+def test_a_repair_table_that_fills_grows_and_both_paths_agree(monkeypatch):
+    """Hundreds of nodes out at once: the compiled loop asks for room, the table doubles, nothing is lost."""
+    from planner.loader import from_dict
+    from planner.sim import replication as rep
+    from planner.strategy import options
+
+    doc = {"name": "long-repairs", "start": "2025-01-01", "horizon_days": 400,
+           "workload": {"model": "llama3-8b", "tokens": 3e14, "seq_len": 8192},
+           "fleet": [{"name": "a", "chip": "h100-sxm", "site": "x", "units": 16384},
+                     {"name": "b", "chip": "a100-80gb", "site": "x", "units": 2048}],
+           "strategy": {"mode": "sync"},
+           "reliability": {"enabled": True, "mtbf_chip_days": 2000, "repair_days": 20},
+           "simulation": {"seed": 1, "replications": 1}}
+    s = from_dict(doc)
+    grows = []
+    real = kernel.Repairs.grow
+    monkeypatch.setattr(kernel.Repairs, "grow", lambda self: (grows.append(self.t.shape[1]), real(self)))
+    rows = []
+    for fast in (True, False):
+        monkeypatch.setattr(engine.TrainingJob, "FAST", fast)
+        ctx = Context(s, layout_planners(s))
+        supply, job, _ = np.random.SeedSequence(0).spawn(3)
+        run = rep.best_run(s, options(ctx, "sync")[0], rep.draw_supply(s, supply), job, 1.0)
+        rows.append(rep.outcome_row(run))
+    assert grows and min(grows) == 64  # the table started at 64 nodes per pool and had to grow
+    fast, steps = rows
+    assert fast["failures"] == steps["failures"] > 500
+    assert fast["checkpoints"] == steps["checkpoints"]
+    assert fast["chip_hours"] == pytest.approx(steps["chip_hours"], rel=1e-9)
