@@ -670,6 +670,10 @@ class TrainingJob:
         loop.rows, loop.part_row, loop.part_units, loop.part_node, loop.part_w, loop.part_share = k.arrays
         loop.spare = np.zeros(len(plan.parts), dtype=np.int64)
         loop.repairs(repairs)
+        # room for every repair the loop may log at once (its first settle returns all that came due)
+        if (self.record or self._track) and repairs.t.shape[1] * len(states) + 8 > len(self._ev_i):
+            loop.ev_i = self._ev_i = np.zeros((2 * (repairs.t.shape[1] * len(states) + 8), 3), dtype=np.int64)
+            loop.ev_f = self._ev_f = np.zeros((len(self._ev_i), 2))
         draws = self.rng
         if draws.exp is not self._loop_exp or draws.uni is not self._loop_uni:
             loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
