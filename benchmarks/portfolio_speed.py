@@ -3,17 +3,23 @@
 Target (issue "the lab's fleet"): 1,000 replications of the portfolio within 3x the time of the seed
 scenario's. Prints wall seconds of each (the local backend, all cores), their ratio and the machine's load.
 
-    python benchmarks/portfolio_speed.py [--replications 1000]
+    python benchmarks/portfolio_speed.py [--replications 1000] [--breakdown 40]
+
+``--breakdown N`` (in one process, after 60 replications that fill the caches): milliseconds per portfolio
+replication over N more, how much of it goes to plans for chip counts not met before (layout searches), and
+which job and strategy mode ask for them.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import copy
 import os
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from planner.loader import from_dict
@@ -54,10 +60,50 @@ def timed(doc: dict, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def breakdown(doc: dict, n: int, warm: int = 60) -> None:
+    """Where a portfolio replication's time goes once the caches are warm: new plans against the rest."""
+    from planner.sim.portfolio import portfolio_context, portfolio_replication
+    from planner.strategy import base
+
+    s = from_dict(doc)
+    pctx = portfolio_context(s)
+    seeds = np.random.SeedSequence(1).spawn(warm + n)
+    for q in seeds[:warm]:
+        portfolio_replication(pctx, q, replications=warm + n)
+    new_s, by = [0.0], collections.Counter()
+    plan, depth = base.Strategy.plan, [0]
+
+    def counted(self, avail, size_for_failures=True):
+        if depth[0] or (self.grid(avail), size_for_failures) in self._memo:
+            return plan(self, avail, size_for_failures)
+        depth[0] += 1
+        t0 = time.perf_counter()
+        try:
+            return plan(self, avail, size_for_failures)
+        finally:
+            depth[0] -= 1
+            new_s[0] += time.perf_counter() - t0
+            by[(self.ctx.scenario.workload.model, self.ctx.scenario.workload.seq_len, self.mode.value)] += 1
+
+    base.Strategy.plan = counted
+    try:
+        t0 = time.perf_counter()
+        for q in seeds[warm:]:
+            portfolio_replication(pctx, q, replications=warm + n)
+        total = time.perf_counter() - t0
+    finally:
+        base.Strategy.plan = plan
+    print(f"after {warm} replications: {1000 * total / n:.0f} ms per portfolio replication over {n}, of which "
+          f"{1000 * new_s[0] / n:.0f} ms in {sum(by.values()) / n:.1f} plans for chip counts not met before")
+    for (model, seq, mode), k in by.most_common(6):
+        print(f"  {model} (sequence {seq:,}), {mode}: {k / n:.1f} new plans per replication")
+
+
 def main() -> None:
     """Time the seed scenario and the portfolio; print both, their ratio and the load."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=1000)
+    ap.add_argument("--breakdown", type=int, default=0, metavar="N")
     a = ap.parse_args()
     seed_doc = yaml.safe_load(SEED.read_text())
     seed_doc["reliability"] = {"enabled": True}
@@ -66,6 +112,8 @@ def main() -> None:
     five = timed(portfolio(seed_doc), a.replications)
     print(f"{a.replications:,} replications: seed scenario {one:.1f} s, 5-job 3-pool 2-site portfolio {five:.1f} s, "
           f"ratio {five / one:.2f}x (target <= 3x)")
+    if a.breakdown:
+        breakdown(portfolio(seed_doc), a.breakdown)
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
 
