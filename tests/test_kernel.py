@@ -74,3 +74,38 @@ def test_a_repair_table_that_fills_grows_and_both_paths_agree(monkeypatch):
     assert fast["failures"] == steps["failures"] > 500
     assert fast["checkpoints"] == steps["checkpoints"]
     assert fast["chip_hours"] == pytest.approx(steps["chip_hours"], rel=1e-9)
+
+
+def test_the_loops_arithmetic_is_its_twins():
+    """The compiled loop carries its own copies of rules.py's and the plan grid's arithmetic: the same answers.
+
+    (Compiled, these are C functions; the module loaded as Python exposes them, and the compiled module gives
+    the same runs as that one, above.)
+    """
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from planner.sim import rules
+    from planner.strategy.base import grid_above, on_grid
+
+    k = _as_python()
+    hours = st.floats(0.0, 1e4, allow_nan=False)
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @given(units=st.integers(-5, 300_000), full=st.integers(1, 300_000),
+           ratio=st.sampled_from([1.005, 1.05, 1.25]))
+    def grids(units, full, ratio):
+        assert k._on_grid(units, full, ratio) == on_grid(units, full, ratio)
+        if units >= 0:
+            assert k._grid_above(units, full, ratio) == grid_above(units, full, ratio)
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @given(left=st.floats(0.0, 1e15, allow_nan=False), rate=st.just(0.0) | st.floats(1.0, 1e12),
+           pos=hours, tau=st.floats(1e-3, 100.0), delta=st.floats(0.0, 1.0))
+    def finish(left, rate, pos, tau, delta):
+        assert k._pending(pos, tau) == rules.pending_hours(pos, tau)
+        assert k._hours_to_finish(left, rate, pos, tau, tau + delta) == rules.hours_to_finish(
+            left, rate, pos, tau, tau + delta)
+
+    grids()
+    finish()

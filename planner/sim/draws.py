@@ -27,18 +27,25 @@ def _supply_rng(seed: np.random.SeedSequence, n_pools: int, i: int) -> np.random
     return np.random.default_rng(fresh(seed).spawn(3)[0].spawn(n_pools)[i])
 
 
-def replication_draws(scenario: Scenario, seed: np.random.SeedSequence) -> dict:
-    """Flat columns of one replication's supply draws.
+def replication_draws(scenario: Scenario, seeds: list[np.random.SeedSequence]) -> list[dict]:
+    """Flat columns of each replication's supply draws, one dict per seed.
 
     ``<pool>.d<j>.slip_days`` and ``<pool>.d<j>.shortfall`` for every planned delivery j of a pool with
     ``delivery_risk``; ``<pool>.cloud.slip_days``: how late a rental with a slip distribution started;
     ``<pool>.first_capacity_days``: the day the pool first has usable chips (owned
-    chips commissioned, or the rental's start).
+    chips commissioned, or the rental's start). A pool without ``delivery_risk`` draws nothing: its column
+    is the same in every replication and is worked out once.
     """
-    out: dict = {}
     n = len(scenario.fleet)
-    for i, pool in enumerate(scenario.fleet):
-        if pool.delivery_risk is not None:
+    fixed = {f"{p.name}.first_capacity_days": _first_capacity_days(scenario, p, np.random.default_rng(0))
+             for p in scenario.fleet if p.delivery_risk is None}
+    rows = []
+    for seed in seeds:
+        out: dict = {}
+        for i, pool in enumerate(scenario.fleet):
+            if pool.delivery_risk is None:
+                out[f"{pool.name}.first_capacity_days"] = fixed[f"{pool.name}.first_capacity_days"]
+                continue
             tranches, rental_slip = supply_draws(pool, _supply_rng(seed, n, i))
             for j, (slip, short) in enumerate(tranches):
                 out[f"{pool.name}.d{j}.slip_days"] = slip
@@ -46,24 +53,12 @@ def replication_draws(scenario: Scenario, seed: np.random.SeedSequence) -> dict:
             if pool.cloud is not None and pool.delivery_risk.slip_days is not None:
                 out[f"{pool.name}.cloud.slip_days"] = rental_slip
             out[f"{pool.name}.first_capacity_days"] = _first_capacity_days(scenario, pool, _supply_rng(seed, n, i))
-        else:  # nothing drawn: the same in every replication
-            out[f"{pool.name}.first_capacity_days"] = _first_capacity_days(scenario, pool, None)
-    return out
+        rows.append(out)
+    return rows
 
 
-def _first_capacity_days(scenario: Scenario, pool, rng: np.random.Generator | None) -> float:
-    """The day the pool first has usable chips, from its supply drawn with ``rng`` (None: nothing to draw)."""
-    key = (id(scenario), pool.name)
-    if rng is None and key in _FIRST and _FIRST[key][0] is scenario:
-        return _FIRST[key][1]
-    steps = supply_steps(scenario, pool, rng if rng is not None else np.random.default_rng(0))
+def _first_capacity_days(scenario: Scenario, pool, rng: np.random.Generator) -> float:
+    """The day the pool first has usable chips, from its supply drawn with ``rng``."""
+    steps = supply_steps(scenario, pool, rng)
     first = next((s.time_h for s in steps if s.kind in CAPACITY_KINDS and s.delta_units > 0), None)
-    days = first / HOURS_PER_DAY if first is not None else float("nan")
-    if rng is None:
-        if len(_FIRST) > 64:
-            _FIRST.clear()
-        _FIRST[key] = (scenario, days)
-    return days
-
-
-_FIRST: dict[tuple, tuple] = {}  # (scenario id, pool) -> (scenario, first capacity day) of pools that draw nothing
+    return first / HOURS_PER_DAY if first is not None else float("nan")

@@ -670,10 +670,7 @@ class TrainingJob:
         loop.rows, loop.part_row, loop.part_units, loop.part_node, loop.part_w, loop.part_share = k.arrays
         loop.spare = np.zeros(len(plan.parts), dtype=np.int64)
         loop.repairs(repairs)
-        # room for every repair the loop may log at once (its first settle returns all that came due)
-        if (self.record or self._track) and repairs.t.shape[1] * len(states) + 8 > len(self._ev_i):
-            loop.ev_i = self._ev_i = np.zeros((2 * (repairs.t.shape[1] * len(states) + 8), 3), dtype=np.int64)
-            loop.ev_f = self._ev_f = np.zeros((len(self._ev_i), 2))
+        self._room_for_events(repairs)  # the loop's first settle may log every repair that came due
         draws = self.rng
         if draws.exp is not self._loop_exp or draws.uni is not self._loop_uni:
             loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
@@ -699,10 +696,7 @@ class TrainingJob:
                 if int(repairs.n[k.arrays[1]].max()) >= repairs.t.shape[1]:
                     repairs.grow()
                     loop.repairs(repairs)
-                need = repairs.t.shape[1] * len(states) + 8
-                if (self.record or self._track) and need > len(self._ev_i):
-                    loop.ev_i = self._ev_i = np.zeros((2 * need, 3), dtype=np.int64)
-                    loop.ev_f = self._ev_f = np.zeros((len(self._ev_i), 2))
+                self._room_for_events(repairs)
                 continue
             if status == kernel.RECORD:
                 continue
@@ -751,7 +745,7 @@ class TrainingJob:
         Memoised on the strategy (its plans are memoised too), so replications share it; the speed, which
         carries each replication's model factor, is set per stretch.
         """
-        memo = self.strategy.__dict__.setdefault("_stretch_consts", {})
+        memo = self.strategy.loop_consts
         k = memo.get(id(plan))
         if k is not None and k.plan is plan and k.on == self.on:
             return k
@@ -805,6 +799,16 @@ class TrainingJob:
                 full[ps.row] = self.strategy.full_units(ps.pool.name)
             loop.full = full
         return self._loop
+
+    def _room_for_events(self, repairs: Repairs) -> None:
+        """An event buffer (tables and tracked runs only) that holds every repair of every pool at once, and more.
+
+        ``kernel.stretch`` asks for this much room before each interruption (ROOM).
+        """
+        need = repairs.t.shape[1] * len(self._states) + 8
+        if (self.record or self._track) and need > len(self._ev_i):
+            self._loop.ev_i = self._ev_i = np.zeros((2 * need, 3), dtype=np.int64)
+            self._loop.ev_f = self._ev_f = np.zeros((len(self._ev_i), 2))
 
     def _put_checked(self) -> None:
         """The chips per pool on which no faster plan exists, for the compiled loop (it may raise them)."""

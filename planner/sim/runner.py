@@ -101,8 +101,7 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
     """replications.csv: a row per replication with its seed, its draws, the pool used, dates and metrics."""
     import pandas as pd  # here, not at import: the workers of a run never need it
     out = []
-    for i, (ss, r) in enumerate(zip(seeds, rows, strict=True)):
-        draws = replication_draws(scenario, ss)
+    for i, (ss, r, draws) in enumerate(zip(seeds, rows, replication_draws(scenario, seeds), strict=True)):
         waiting = r["start_days"]  # the day the job first trained: days spent waiting for capacity
         ttt = r["time_to_train_days"]
         out.append({

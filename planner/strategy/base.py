@@ -288,6 +288,8 @@ class Strategy(ABC):
         self.ctx = ctx
         self.pools = tuple(p for p in pools if ctx.feasible(p))
         self._memo: dict[tuple, Plan | None] = {}
+        # what the engine's compiled loop needs of each plan, kept here beside the plans (sim/engine.py)
+        self.loop_consts: dict[int, object] = {}
         self._full = {p: ctx.pools[p].usable_units for p in self.pools}
 
     @property
