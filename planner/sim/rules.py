@@ -43,6 +43,8 @@ def hours_to_finish(tokens_left: float, tokens_per_h: float, pos_h: float, tau_h
     train_h = max(tokens_left, 0.0) / tokens_per_h - pending_hours(pos_h, tau_h)  # training still to do
     if train_h <= 0:
         return 0.0
+    if not math.isfinite(train_h):  # a rate so small that the work never ends (a goodput that underflows)
+        return math.inf
     if not math.isfinite(tau_h):
         return train_h
     room_h = tau_h - pos_h  # training left in the current cycle (negative: it is writing)
