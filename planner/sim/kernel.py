@@ -184,7 +184,8 @@ def _hours_to_finish(tokens_left: cython.double, rate: cython.double, pos: cytho
     train_h: cython.double = max(tokens_left, 0.0) / rate - _pending(pos, tau)
     if train_h <= 0:
         return 0.0
-    if train_h - train_h != 0:  # a rate so small that the work never ends (rules.hours_to_finish says so too)
+    cycles: cython.double = train_h / tau
+    if train_h - train_h != 0 or cycles - cycles != 0:  # the work, or its count of cycles, never ends (as rules)
         return inf
     if tau - tau != 0:  # not finite
         return train_h

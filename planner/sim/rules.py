@@ -43,7 +43,8 @@ def hours_to_finish(tokens_left: float, tokens_per_h: float, pos_h: float, tau_h
     train_h = max(tokens_left, 0.0) / tokens_per_h - pending_hours(pos_h, tau_h)  # training still to do
     if train_h <= 0:
         return 0.0
-    if not math.isfinite(train_h):  # a rate so small that the work never ends (a goodput that underflows)
+    # a rate so small (a goodput that underflows) that the work, or its count of cycles, never ends
+    if not math.isfinite(train_h) or not math.isfinite(train_h / tau_h):
         return math.inf
     if not math.isfinite(tau_h):
         return train_h
