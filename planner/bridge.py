@@ -9,7 +9,7 @@ from .arch import ModelArch
 from .catalog import Chip
 from .errors import InfeasiblePlanError
 from .perf.layout import Parallelism
-from .perf.search import LayoutPlanner, LayoutResult, best_layout
+from .perf.search import SHAPE_TABLE_BYTES, LayoutPlanner, LayoutResult, best_layout
 from .perf.setup import TrainingSetup, workload_setup
 from .perf.system import System, system_for
 from .scenario import Pool, Scenario
@@ -64,7 +64,8 @@ def layout_planners(scenario: Scenario) -> dict[str, LayoutPlanner | None]:
     for pool in scenario.fleet:
         try:
             planners[pool.name] = LayoutPlanner(scenario.workload.arch, pool_system(scenario, pool), setup,
-                                                pool.planned_units, pin_of(pool))
+                                                pool.planned_units, pin_of(pool),
+                                                table_bytes=SHAPE_TABLE_BYTES // len(scenario.fleet))
         except InfeasiblePlanError as exc:
             planners[pool.name] = None
             errors.append(f"pool {pool.name!r}: {exc}")

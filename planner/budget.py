@@ -63,10 +63,11 @@ REPLAN_POOLS_SATURATE = 16
 # is 5.2e8: a 4 min bound), far over anything a file of 1 MiB asks on a preset model, and still what a grid of
 # millions of layouts with thousands of tranches reaches
 MAX_REPLAN_LAYOUTS = 2.0e10
-# memory: each pool keeps up to SHAPE_TABLES tables (planner/perf/search.py) of the layouts that fit, 15 numbers of
-# 8 bytes per layout (9 layout columns, its degree, 5 scores); an upper bound (64 x 400 tranches of llama3-8b:
-# 1.2 GB counted, 0.6-1.0 GB measured; 8 pools of DeepSeek-V3: 2.1 GB counted, 0.65 GB measured)
-BYTES_PER_KEPT_LAYOUT = 120.0
+# memory: each pool keeps SHAPE_TABLES_KEPT tables, and more within its share of SHAPE_TABLE_BYTES (perf/search.py),
+# of the layouts that fit: 15 numbers of 8 bytes per layout (9 layout columns, its degree, 5 scores) and a byte per
+# shape of the grid (which exist at that share), counted as 8 bytes more; an upper bound (64 x 400 tranches of
+# llama3-8b: 1.2 GB counted, 0.6-1.0 GB measured; 8 pools of DeepSeek-V3: 2.1 GB counted, 0.65 GB measured)
+BYTES_PER_KEPT_LAYOUT = 128.0
 LARGE_MEMORY_BYTES = 1.0e9  # the note names the memory above this
 MANY_STEPS = 100  # a pool with this many capacity steps is named for its deliveries (the shipped ones have <= 6)
 MULTI_POOL_MODES = 3  # sync, diloco, sequential: what `auto` re-plans next to the pool's own `single` strategy
@@ -259,7 +260,7 @@ def run_estimate(s: Scenario, replications: int | None = None, report: bool = Tr
 
 
 def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report: bool) -> WorkEstimate:
-    from .perf.search import SHAPE_TABLES
+    from .perf.search import SHAPE_TABLE_BYTES, SHAPE_TABLES, SHAPE_TABLES_KEPT
 
     events, main_field, main = _events(s)
     steps = capacity_steps(s)
@@ -270,8 +271,11 @@ def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report:
     rows = schedule_rows(s)
     # the multi-pool modes lay pools out at many batch shares: up to SHAPE_TABLES tables a pool
     tables = SHAPE_TABLES if len(s.fleet) > 1 and s.strategy.mode != "single" else 1
-    memory = (max(g.size for g in grids) * BYTES_PER_GRID_LAYOUT
-              + sum(g.size for g in grids) * tables * BYTES_PER_KEPT_LAYOUT)
+    # a pool keeps SHAPE_TABLES_KEPT tables, and more up to its share of SHAPE_TABLE_BYTES
+    share = SHAPE_TABLE_BYTES / len(grids)
+    kept = sum(g.size * BYTES_PER_KEPT_LAYOUT * min(tables, SHAPE_TABLES_KEPT)
+               + min(g.size * BYTES_PER_KEPT_LAYOUT * max(tables - SHAPE_TABLES_KEPT, 0), share) for g in grids)
+    memory = max(g.size for g in grids) * BYTES_PER_GRID_LAYOUT + kept
     reps = replications or s.simulation.replications
     # every replication draws its own deliveries under delivery risk, and re-plans them; without it the
     # replications share replication 0's plans

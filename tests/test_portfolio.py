@@ -192,3 +192,27 @@ def test_grid_counts_are_never_above_the_chips(full, frac, ratio):
     # no count below ``above`` plans on a larger grid count than ``units`` does
     if math.isfinite(above) and above > 1:
         assert on_grid(int(above) - 1, full, ratio) <= g
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(full=st.integers(1, 200_000), a=st.floats(0.0, 1.2), b=st.floats(0.0, 1.2), node=st.sampled_from([1, 8, 16]))
+def test_shares_are_whole_servers_on_the_levels_and_never_shrink_with_more_left(full, a, b, node):
+    from planner.sim.portfolio import SHARE_LEVEL_RATIO, share_level
+    from planner.strategy.base import on_grid
+
+    lo, hi = sorted((int(full * a), int(full * b)))
+    got = share_level(lo, full, node)
+    assert 0 <= got <= lo and share_level(lo, full, node) <= share_level(hi, full, node)
+    if lo < full:  # below the pool's full size: whole servers at or below the level
+        assert got % node == 0 and got <= on_grid(lo, full, SHARE_LEVEL_RATIO) < got + node
+    else:
+        assert got == lo
+
+
+def test_the_share_handed_on_is_in_whole_servers():
+    left = Timeline()
+    left.set(0.0, 37.0)
+    left.set(30.0, 100.0)
+    steps = daily_share(left, horizon_h=96.0, full=1000, node=8)
+    have = np.cumsum([s.delta_units for s in steps])
+    assert all(h % 8 == 0 for h in have) and have[-1] == 96  # level 100 -> 96, whole servers of 8

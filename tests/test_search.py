@@ -234,3 +234,22 @@ def test_no_layout_trains_faster_than_its_chips_fastest_compute(mid, chip_id, pr
     sc = evaluate(a, system, w, c)
     bound = sc.units_used * fastest_flops(system, w) / model_flops_per_token(a, w.seq_len)
     assert (sc.tokens_per_s <= bound).all() and (sc.tokens_per_s > 0.3 * bound).any()
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(mid=st.sampled_from(["llama3-8b", "mixtral-8x7b", "llama3-405b"]), units=st.integers(1, 200_000),
+       b=st.sampled_from([None, 1, 7, 64, 100, 517]), pin_dp=st.sampled_from([None, 4]))
+def test_grouped_degrees_are_those_of_every_shape(mid, units, b, pin_dp):
+    """The planner works out data-parallel degrees per group of shapes: the same as shape by shape."""
+    import numpy as np
+
+    from planner.perf.search import _DegreeKeys, layout_shapes, shapes_on
+
+    pin = Parallelism(dp=pin_dp) if pin_dp else Parallelism()
+    setup = wl(mid) if b is None else training_setup(arch(mid), 8192, b * 8192, "bf16")
+    shapes = layout_shapes(arch(mid), H100, setup, pin)
+    keys = _DegreeKeys.of(shapes)
+    assert len(keys.mp) < len(shapes) and keys.count.sum() == len(shapes)
+    dp, ok = keys.on(units, setup, pin)
+    want_dp, want_ok = shapes_on(shapes, units, setup, pin)
+    assert np.array_equal(ok, want_ok) and np.array_equal(dp, want_dp)

@@ -304,7 +304,14 @@ def best_layout(arch: ModelArch, system: System | Chip, wl: TrainingSetup, units
     return _result(arch, chip, wl, ck, sk, j, units, len(cands), t0, note)
 
 
-SHAPE_TABLES = 8  # batch shares whose shape scores a planner keeps (about 2 MB each for a dense model)
+# batch shares whose shape scores a planner keeps: the multi-pool modes and the jobs of a portfolio lay a pool out
+# at up to 32 shares (strategy/modes.py BATCH_QUANTUM) and a few sizes each; fewer tables re-built the same shares
+# over and over (a 5-job portfolio: 8 tables per pool, 494 re-builds in 40 replications; 64: 60% less time)
+SHAPE_TABLES = 64
+# ... beyond the first SHAPE_TABLES_KEPT, only within a scenario's bytes of tables shared by its pools (1-3 MB a
+# table for dense models to 70B, 12-24 MB for DeepSeek-V3's grid): a fleet of many pools keeps what it kept before
+SHAPE_TABLES_KEPT = 8
+SHAPE_TABLE_BYTES = 192 << 20
 
 
 @dataclass
@@ -314,7 +321,52 @@ class _ShapeTable:
     shapes: Candidates
     dp: np.ndarray  # the degree each shape was scored at (0: not yet)
     scores: Scores  # at that degree
-    all_shapes: Candidates  # every shape, pruned or not (the count best_layout reports)
+    keys: _DegreeKeys  # what the shapes' degrees depend on
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the table holds [bytes]."""
+        return self.shapes.nbytes + self.dp.nbytes + self.scores.nbytes + self.keys.nbytes
+
+
+@dataclass
+class _DegreeKeys:
+    """Shapes grouped by what their data-parallel degree depends on: model-parallel chips, ep and micro-batch.
+
+    A grid of tens of thousands of shapes has a few hundred such groups; ``on`` works out each group's degree
+    once (``shapes_on``'s answer, for every shape).
+    """
+
+    mp: np.ndarray  # tp x pp x cp of each group
+    ep: np.ndarray
+    mb: np.ndarray
+    count: np.ndarray  # shapes in each group
+    inverse: np.ndarray  # each shape's group
+
+    @staticmethod
+    def of(c: Candidates) -> _DegreeKeys:
+        """The groups of ``c``'s shapes."""
+        mp = (c.tp * c.pp * c.cp).astype(np.int64)
+        ep, mb = c.ep.astype(np.int64), c.mb.astype(np.int64)
+        e, m = int(ep.max(initial=0)) + 1, int(mb.max(initial=0)) + 1
+        uniq, inverse = np.unique((mp * e + ep) * m + mb, return_inverse=True)  # one integer per group
+        inverse = inverse.reshape(-1).astype(np.int32)
+        return _DegreeKeys(uniq // (e * m), uniq // m % e, uniq % m, np.bincount(inverse, minlength=len(uniq)),
+                           inverse)
+
+    @property
+    def nbytes(self) -> int:
+        return self.mp.nbytes + self.ep.nbytes + self.mb.nbytes + self.count.nbytes + self.inverse.nbytes
+
+    def groups_on(self, units: int, wl: TrainingSetup, pin: Parallelism) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's degree on ``units`` chips, and whether its shapes are candidates there."""
+        dp, ok = _fill_dp(self.mp, 1, 1, self.ep, self.mb, units, wl, pin)
+        return dp, ok & (self.mp <= units)
+
+    def on(self, units: int, wl: TrainingSetup, pin: Parallelism) -> tuple[np.ndarray, np.ndarray]:
+        """``shapes_on`` for every shape: its degree on ``units`` chips, and whether it is a candidate."""
+        dp, ok = self.groups_on(units, wl, pin)
+        return dp[self.inverse], ok[self.inverse]
 
 
 class LayoutPlanner:
@@ -326,12 +378,14 @@ class LayoutPlanner:
     """
 
     def __init__(self, arch: ModelArch, system: System | Chip, wl: TrainingSetup, max_units: int,
-                 pin: Parallelism = Parallelism()):
+                 pin: Parallelism = Parallelism(), table_bytes: int = SHAPE_TABLE_BYTES):
         self.system = as_system(system)
+        self.table_bytes = table_bytes  # what its shape tables may hold beyond the first SHAPE_TABLES_KEPT
         chip = self.system.chip
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
         self._cache: dict[tuple[int, int], LayoutResult | None] = {}
         self._tables: dict[int, _ShapeTable] = {}  # per batch share: every shape's last scores (``_search``)
+        self._every: _DegreeKeys | None = None  # every shape at the whole batch (a share's are a subset of it)
         self.min_units = self._leanest(max_units)
         if self.layout(max_units) is None:
             raise InfeasiblePlanError(f"no layout of {max_units} {chip.id} chips fits")
@@ -394,6 +448,20 @@ class LayoutPlanner:
         keep = np.nonzero(evaluate(self.arch, self.system, wl, widest).memory_bytes <= usable_hbm_bytes(self.chip))[0]
         return shapes, shapes.take(keep)
 
+    def _evaluated(self, units: int, wl: TrainingSetup) -> int:
+        """How many layouts ``best_layout`` scores on ``units`` chips at ``wl``'s batch (what it reports).
+
+        A share of the batch changes only the micro-batch sizes on offer (those up to it; a pinned one stays):
+        its grid is the whole batch's without the larger micro-batches (``layout_shapes``).
+        """
+        if self._every is None:
+            self._every = _DegreeKeys.of(layout_shapes(self.arch, self.system, self.wl, self.pin))
+        e = self._every
+        ok = e.groups_on(units, wl, self.pin)[1]
+        if not self.pin.micro_batch:
+            ok &= e.mb <= wl.global_batch_seqs
+        return int(e.count[ok].sum())
+
     def _search(self, units: int, b: int) -> LayoutResult | None:
         """``best_layout(units)`` for a batch share of ``b`` sequences, scoring only what changed.
 
@@ -406,14 +474,17 @@ class LayoutPlanner:
         wl = self._setup(b)
         tab = self._tables.pop(b, None)
         if tab is None:
-            every, shapes = self._fitting_shapes(wl)
-            tab = _ShapeTable(shapes, np.zeros(len(shapes), dtype=shapes.tp.dtype), Scores.empty(len(shapes)), every)
+            shapes = self._fitting_shapes(wl)[1]
+            tab = _ShapeTable(shapes, np.zeros(len(shapes), dtype=shapes.tp.dtype), Scores.empty(len(shapes)),
+                              _DegreeKeys.of(shapes))
         self._tables[b] = tab  # most recently used last
-        while len(self._tables) > SHAPE_TABLES:
-            self._tables.pop(next(iter(self._tables)))
-        dp, ok = shapes_on(tab.shapes, units, wl, self.pin)
+        held = sum(t.nbytes for t in self._tables.values())
+        while len(self._tables) > SHAPE_TABLES or (len(self._tables) > SHAPE_TABLES_KEPT
+                                                    and held > self.table_bytes):
+            held -= self._tables.pop(next(iter(self._tables))).nbytes
+        dp, ok = tab.keys.on(units, wl, self.pin)
         stale = np.nonzero(ok & (dp != tab.dp))[0]
-        evaluated = int(shapes_on(tab.all_shapes, units, wl, self.pin)[1].sum())  # as best_layout counts
+        evaluated = self._evaluated(units, wl)
         if len(stale):
             tab.scores.put(stale, evaluate(self.arch, self.system, wl, tab.shapes.take(stale, dp)))
             tab.dp[stale] = dp[stale]

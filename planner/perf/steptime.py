@@ -74,6 +74,11 @@ class Candidates:
     def __len__(self) -> int:
         return int(self.tp.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Memory of the columns [bytes]."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
     def take(self, idx: np.ndarray, dp: np.ndarray | None = None) -> Candidates:
         """The candidates at ``idx`` (with data-parallel degrees ``dp[idx]`` when given)."""
         cols = {f.name: getattr(self, f.name)[idx] for f in fields(self)}
@@ -123,6 +128,11 @@ class Scores:
     def tokens_per_s(self) -> np.ndarray:
         """Real tokens trained per second (padding never counts)."""
         return self.tokens_per_step / self.step_time_s
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of the score arrays [bytes] (the parts are never kept)."""
+        return sum(getattr(self, k).nbytes for k in _SCORE_ARRAYS)
 
     @staticmethod
     def empty(n: int) -> Scores:

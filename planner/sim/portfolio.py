@@ -77,6 +77,7 @@ class PortfolioContext:
     scenarios: list[Scenario]
     contexts: list[Context]
     supply: dict  # the fleet's supply steps of pools without delivery risk (draw_supply's cache)
+    node: dict[str, int]  # chips per server of each pool: shares are handed on in whole servers
 
 
 def portfolio_context(scenario: Scenario) -> PortfolioContext:
@@ -88,7 +89,8 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
         # the jobs after the first are handed chips in SHARE_LEVEL_RATIO levels: they plan on that grid too (a
         # finer one would search layouts for counts their own repairs make, which no replication repeats)
         ctx.grid_ratio = SHARE_LEVEL_RATIO
-    return PortfolioContext(scenario, jobs, scenarios, contexts, {})
+    node = {p.name: scenario.chip(p.chip).chips_per_node for p in scenario.fleet}
+    return PortfolioContext(scenario, jobs, scenarios, contexts, {}, node)
 
 
 def _in_service(steps: list[Step]) -> Timeline:
@@ -137,20 +139,26 @@ def _left_over(run: Run, name: str, steps: list[Step], horizon_h: float) -> Time
 SHARE_LEVEL_RATIO = 1.05
 
 
-def share_level(units: float, full: int) -> int:
-    """The largest level at or below ``units``: ``full``, ``full / 1.05``, ``full / 1.05**2``, ... (0 below 1).
+def share_level(units: float, full: int, node: int = 1) -> int:
+    """The largest level at or below ``units`` (``full``, ``full / 1.05``, ...; 0 below 1), in whole servers.
 
-    The levels are the plan grid of the jobs after the first (``on_grid`` at SHARE_LEVEL_RATIO).
+    The levels are the plan grid of the jobs after the first (``on_grid`` at SHARE_LEVEL_RATIO). Below ``full``,
+    the level is rounded down to whole servers of ``node`` chips: a scheduler gives a training job whole servers
+    (Slurm's exclusive nodes, a Kubernetes pod per server), so the chips a job leaves on a server it trains on
+    are not another job's.
     """
     if units >= full:
         return int(units)
-    return on_grid(int(units), full, SHARE_LEVEL_RATIO) if units >= 1 else 0
+    level = on_grid(int(units), full, SHARE_LEVEL_RATIO) if units >= 1 else 0
+    return level - level % node
 
 
-def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int | None = None) -> list[Step]:
+def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int | None = None,
+                node: int = 1) -> list[Step]:
     """Capacity steps giving, each day, the least of ``left`` over that day (none before ``from_h``'s day).
 
-    ``full`` (the pool's planned usable chips): the share is rounded down to ``share_level``.
+    ``full`` (the pool's planned usable chips): the share is rounded down to ``share_level`` (whole nodes of
+    ``node`` chips).
     """
     n_days = int(math.ceil(horizon_h / HOURS_PER_DAY)) + 1
     starts = np.arange(n_days) * HOURS_PER_DAY
@@ -161,10 +169,12 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     first = np.searchsorted(day_of, np.arange(n_days), side="left")
     least = np.minimum.reduceat(vals, first)
     least[starts < math.floor(from_h / HOURS_PER_DAY) * HOURS_PER_DAY] = 0.0
-    steps, have = [], 0
-    for d, v in enumerate(least.astype(int)):
+    steps, have, last, level = [], 0, None, 0
+    for d, v in enumerate(least.astype(int).tolist()):
         if full is not None:
-            v = share_level(v, full)
+            if v != last:  # the least left repeats for days on end
+                last, level = v, share_level(v, full, node)
+            v = level
         if v != have:
             delta = int(v - have)
             what = (f"{delta:,} chips left by the jobs before this one" if delta > 0
@@ -272,8 +282,9 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         if k < last:
             for p in js.fleet:
                 full = ctx.pools[p.name].usable_units
-                # what this job could take (before its start_after too), minus what it took
-                share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full)
+                # what this job could take (before its start_after too), minus what it took, in whole nodes
+                share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full,
+                                    node=pctx.node[p.name])
                 # the fleet's deliveries stay on every job's steps (its schedule shows them; they move no chip)
                 delivered = [x for x in supply[p.name] if x.kind == EventKind.DELIVERY]
                 left[p.name] = sorted(delivered + share, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))

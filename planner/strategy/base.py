@@ -323,11 +323,12 @@ class Strategy(ABC):
     def size_job(self, offered: dict[str, int], full: Plan | None) -> Plan | None:
         """The job size with the most expected kept tokens per second, searched down from every chip offered.
 
-        Sizes step down by SIZE_RATIO (each pool by the same share). Kept tokens/s = speed x goodput rises and
-        then falls as the job grows (more chips, but failures come more often and restarts take longer). A
-        size is searched only when it could beat the best so far: its chips at the full plan's speed per chip
-        (up to SIZE_EFFICIENCY_GAIN more: fewer replicas wait less on each other) times its expected goodput,
-        or, while the full plan keeps nothing, every chip at its fastest compute rate. The bound of a size
+        Sizes step down by SIZE_RATIO (each pool by the same share, rounded down to its plan grid). Kept
+        tokens/s = speed x goodput rises and then falls as the job grows (more chips, but failures come more
+        often and restarts take longer). A size is searched only when it could beat the best so far: its chips
+        at the full plan's speed per chip (up to SIZE_EFFICIENCY_GAIN more: fewer replicas wait less on each
+        other) times its expected goodput, or, while the full plan keeps nothing, every chip at its fastest
+        compute rate. The bound of a size
         counts the most kept chip-time at that size or below (a layout may leave chips out), so it never
         grows as sizes shrink: the search stops at the first size that cannot win. A huge pool is thus sized,
         never refused, whenever some smaller job trains, and layout rounding that dips one size below its
@@ -338,8 +339,14 @@ class Strategy(ABC):
         per_chip = full.tokens_per_s / full.units_used if full is not None and score > 0 else None
         sizes = []  # the shares searched, each with its chips per pool
         share = SIZE_RATIO
-        while len(sizes) < MAX_SIZE_STEPS and max(offered.values(), default=0) * share >= 1:
-            sizes.append({p: int(u * share) for p, u in offered.items()})
+        for _ in range(MAX_SIZE_STEPS):
+            if max(offered.values(), default=0) * share < 1:
+                break
+            # on the plan grid: a size's layouts are those of grid counts, searched once whatever was offered
+            # (on_grid's own function: its cache is for the growth checks, and each plan is sized once)
+            size = {p: on_grid.__wrapped__(int(u * share), self._full[p], ctx.grid_ratio) for p, u in offered.items()}
+            if not sizes or size != sizes[-1]:
+                sizes.append(size)
             share *= SIZE_RATIO
         # kept chip-time of each size, and its most at that size or below (a layout may use fewer chips than
         # offered, at a higher goodput): what bounds the kept tokens of any layout on that size
