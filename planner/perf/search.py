@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, replace
@@ -323,9 +324,9 @@ class _ShapeTable:
     scores: Scores  # at that degree
     keys: _DegreeKeys  # what the shapes' degrees depend on
 
-    @property
+    @functools.cached_property
     def nbytes(self) -> int:
-        """Memory the table holds [bytes]."""
+        """Memory the table holds [bytes] (its arrays never change size)."""
         return self.shapes.nbytes + self.dp.nbytes + self.scores.nbytes + self.keys.nbytes
 
 
