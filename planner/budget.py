@@ -64,8 +64,8 @@ REPLAN_POOLS_SATURATE = 16
 # millions of layouts with thousands of tranches reaches
 MAX_REPLAN_LAYOUTS = 2.0e10
 # memory: each pool keeps SHAPE_TABLES_KEPT tables, and more within its share of SHAPE_TABLE_BYTES (perf/search.py),
-# of the layouts that fit: 15 numbers of 8 bytes per layout (9 layout columns, its degree, 5 scores) and a byte per
-# shape of the grid (which exist at that share), counted as 8 bytes more; an upper bound (64 x 400 tranches of
+# of the layouts that fit: 15 numbers of 8 bytes per layout (9 layout columns, its degree, 5 scores) and its group
+# of data-parallel degree (4 bytes), counted as 8; an upper bound (64 x 400 tranches of
 # llama3-8b: 1.2 GB counted, 0.6-1.0 GB measured; 8 pools of DeepSeek-V3: 2.1 GB counted, 0.65 GB measured)
 BYTES_PER_KEPT_LAYOUT = 128.0
 LARGE_MEMORY_BYTES = 1.0e9  # the note names the memory above this

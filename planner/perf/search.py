@@ -307,7 +307,7 @@ def best_layout(arch: ModelArch, system: System | Chip, wl: TrainingSetup, units
 
 # batch shares whose shape scores a planner keeps: the multi-pool modes and the jobs of a portfolio lay a pool out
 # at up to 32 shares (strategy/modes.py BATCH_QUANTUM) and a few sizes each; fewer tables re-built the same shares
-# over and over (a 5-job portfolio: 8 tables per pool, 494 re-builds in 40 replications; 64: 60% less time)
+# over and over (a 5-job portfolio: 8 tables per pool, 494 re-builds in 40 replications; 64: 40% less time)
 SHAPE_TABLES = 64
 # ... beyond the first SHAPE_TABLES_KEPT, only within a scenario's bytes of tables shared by its pools (1-3 MB a
 # table for dense models to 70B, 12-24 MB for DeepSeek-V3's grid): a fleet of many pools keeps what it kept before

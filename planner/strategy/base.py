@@ -328,11 +328,10 @@ class Strategy(ABC):
         often and restarts take longer). A size is searched only when it could beat the best so far: its chips
         at the full plan's speed per chip (up to SIZE_EFFICIENCY_GAIN more: fewer replicas wait less on each
         other) times its expected goodput, or, while the full plan keeps nothing, every chip at its fastest
-        compute rate. The bound of a size
-        counts the most kept chip-time at that size or below (a layout may leave chips out), so it never
-        grows as sizes shrink: the search stops at the first size that cannot win. A huge pool is thus sized,
-        never refused, whenever some smaller job trains, and layout rounding that dips one size below its
-        neighbours does not end the search.
+        compute rate. The bound of a size counts the most kept chip-time at that size or below (a layout may
+        leave chips out), so it never grows as sizes shrink: the search stops at the first size that cannot
+        win. A huge pool is thus sized, never refused, whenever some smaller job trains, and layout rounding
+        that dips one size below its neighbours does not end the search.
         """
         ctx = self.ctx
         best, score = full, (ctx.score(full) if full is not None else 0.0)
