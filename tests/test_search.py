@@ -253,3 +253,21 @@ def test_grouped_degrees_are_those_of_every_shape(mid, units, b, pin_dp):
     dp, ok = keys.on(units, setup, pin)
     want_dp, want_ok = shapes_on(shapes, units, setup, pin)
     assert np.array_equal(ok, want_ok) and np.array_equal(dp, want_dp)
+
+
+@pytest.mark.parametrize("pin", [Parallelism(micro_batch=8), Parallelism(tp=2, dp=8), Parallelism(pp=2)])
+def test_planner_counts_what_best_layout_counts_under_pins(pin):
+    """The planner's count of layouts scored comes from its groups of shapes; pins change the grid it counts."""
+    from planner.perf.search import LayoutPlanner
+
+    w = wl("llama3-8b")
+    planner = LayoutPlanner(arch("llama3-8b"), H100, w, 2048, pin)
+    for units, b in ((2048, None), (700, 64), (130, 100), (1024, 7), (64, 4)):
+        got = planner.layout(units, b)
+        try:
+            want = best_layout(arch("llama3-8b"), H100, planner._setup(b), units, pin)
+        except InfeasiblePlanError:
+            want = None
+        assert (got is None) == (want is None), (units, b)
+        if want is not None:
+            assert {f: getattr(got, f) for f in _RESULT_FIELDS} == {f: getattr(want, f) for f in _RESULT_FIELDS}
