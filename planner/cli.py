@@ -207,11 +207,12 @@ def estimate(
     from . import api
 
     s = _load(scenario)
-    lead = s
-    if s.jobs:  # a portfolio: --explain explains the job that gets chips first
+    jobs = []  # a portfolio: each job and the scenario it sees; --explain explains the job that gets chips first
+    if s.jobs:
         from .sim.portfolio import job_scenario, ordered_jobs
 
-        lead = job_scenario(s, ordered_jobs(s)[0])
+        jobs = [(job, job_scenario(s, job)) for job in ordered_jobs(s)]
+    lead = jobs[0][1] if jobs else s
     try:
         result = api.estimate(s)
         explained = api.explain(lead) if explain else []
@@ -224,11 +225,8 @@ def estimate(
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
         return
-    if s.jobs:  # each job as if alone on its pools
-        from .sim.portfolio import job_scenario, ordered_jobs
-
-        for job, part in zip(ordered_jobs(s), result["jobs"], strict=True):
-            js = job_scenario(s, job)
+    if jobs:  # each job as if alone on its pools
+        for (job, js), part in zip(jobs, result["jobs"], strict=True):
             _estimate_tables(js, {**part, "search": result["search"]}, explained if js is lead else [],
                              f"{s.name} / {job.name} (priority {job.priority})")
         return

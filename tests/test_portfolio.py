@@ -164,7 +164,10 @@ def test_estimate_prints_each_job_of_the_shipped_portfolio(cli):
     r = cli("estimate", path)
     assert r.exit_code == 0, r
     assert "flagship-moe (priority 1)" in r.stdout and "dense-405b (priority 2)" in r.stdout
-    assert cli("estimate", path, "--explain").exit_code == 0
+    r = cli("estimate", path, "--explain")
+    assert r.exit_code == 0, r
+    # the job that gets chips first is explained, step by step, in its own section
+    assert 0 <= r.stdout.find("one step") < r.stdout.find("dense-405b (priority 2)"), r.stdout
 
 
 def test_jobs_after_the_first_plan_on_the_grid_of_their_shares():
