@@ -65,11 +65,7 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
     end_h = max(r.end_h for r in out.runs)
     supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
                                  purchases(scenario, p.name, out.supply[p.name])) for p in scenario.fleet}
-    table = cashflow(scenario, supply, end_h)
-    mean = float(np.mean(costs_usd)) if costs_usd else 0.0
-    note = (f"Cash flow of replication {k} of {len(seeds)} (every job): committed {fmt_usd(out.metrics['cost_usd'])}"
-            + (f", the nearest to the mean of the replications ({fmt_usd(mean)})" if len(seeds) > 1 else "") + ".")
-    return table, note
+    return cashflow(scenario, supply, end_h), _which(k, costs_usd, out.metrics["cost_usd"], " (every job)")
 
 
 def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
@@ -83,9 +79,12 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
                     if name in run.strategy.pools else None)
         supply[name] = PoolSupply((st.delivered.times, st.delivered.values), training,
                                   purchases(scenario, name, steps[name]))
-    table = cashflow(scenario, supply, run.end_h)
+    return cashflow(scenario, supply, run.end_h), _which(k, costs_usd, run.cost_usd)
+
+
+def _which(k: int, costs_usd: list[float], committed_usd: float, what: str = "") -> str:
+    """The sentence under the cash flow: which replication it prices, and the mean it is nearest to."""
     mean = float(np.mean(costs_usd)) if costs_usd else 0.0
-    note = (f"Cash flow of replication {k} of {len(seeds)}: committed {fmt_usd(run.cost_usd)}"
-            + (f", the nearest to the mean of the replications ({fmt_usd(mean)})" if len(seeds) > 1 else "")
+    return (f"Cash flow of replication {k} of {len(costs_usd)}{what}: committed {fmt_usd(committed_usd)}"
+            + (f", the nearest to the mean of the replications ({fmt_usd(mean)})" if len(costs_usd) > 1 else "")
             + ".")
-    return table, note
