@@ -778,7 +778,6 @@ class TrainingJob:
         """The job's compiled loop with its per-job arrays (made at the first stretch, reused after)."""
         if self._loop is None:
             self._loop = loop = kernel.Loop()
-            self._states = list(self.pools.values())
             self._track = any(ps.track for ps in self._states)
             self._usable = loop.usable = np.zeros(rows, dtype=np.int64)
             self._failed = loop.failed = np.zeros(rows, dtype=np.int64)

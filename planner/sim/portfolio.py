@@ -77,7 +77,6 @@ class PortfolioContext:
     scenarios: list[Scenario]
     contexts: list[Context]
     supply: dict  # the fleet's supply steps of pools without delivery risk (draw_supply's cache)
-    node: dict[str, int]  # chips per server of each pool: shares are handed on in whole servers
 
 
 def portfolio_context(scenario: Scenario) -> PortfolioContext:
@@ -89,8 +88,7 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
         # the jobs after the first are handed chips in SHARE_LEVEL_RATIO levels: they plan on that grid too (a
         # finer one would search layouts for counts their own repairs make, which no replication repeats)
         ctx.grid_ratio = SHARE_LEVEL_RATIO
-    node = {p.name: scenario.chip(p.chip).chips_per_node for p in scenario.fleet}
-    return PortfolioContext(scenario, jobs, scenarios, contexts, {}, node)
+    return PortfolioContext(scenario, jobs, scenarios, contexts, {})
 
 
 def _in_service(steps: list[Step]) -> Timeline:
@@ -284,7 +282,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
                 full = ctx.pools[p.name].usable_units
                 # what this job could take (before its start_after too), minus what it took, in whole nodes
                 share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full,
-                                    node=pctx.node[p.name])
+                                    node=sc.chip(p.chip).chips_per_node)
                 # the fleet's deliveries stay on every job's steps (its schedule shows them; they move no chip)
                 delivered = [x for x in supply[p.name] if x.kind == EventKind.DELIVERY]
                 left[p.name] = sorted(delivered + share, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
