@@ -433,8 +433,8 @@ class LayoutPlanner:
             self._cache[key] = self._search(units, b)
         return self._cache[key]
 
-    def _fitting_shapes(self, wl: TrainingSetup) -> tuple[Candidates, Candidates]:
-        """Every shape, and those that fit in memory at some chip count (the rest can never be picked).
+    def _fitting_shapes(self, wl: TrainingSetup) -> Candidates:
+        """The shapes that fit in memory at some chip count (the rest can never be picked).
 
         A chip's memory never grows with the data-parallel degree (ZeRO shards the state over more
         replicas; fewer micro-batches are in flight), so a shape that does not fit at the most replicas
@@ -442,12 +442,12 @@ class LayoutPlanner:
         """
         shapes = layout_shapes(self.arch, self.system, wl, self.pin)
         if self.pin.dp or not len(shapes):
-            return shapes, shapes
+            return shapes
         most = np.maximum(wl.global_batch_seqs // shapes.mb, 1)
         most = np.maximum((most // shapes.ep) * shapes.ep, shapes.ep)
         widest = replace(shapes, dp=most)
         keep = np.nonzero(evaluate(self.arch, self.system, wl, widest).memory_bytes <= usable_hbm_bytes(self.chip))[0]
-        return shapes, shapes.take(keep)
+        return shapes.take(keep)
 
     def _evaluated(self, units: int, wl: TrainingSetup) -> int:
         """How many layouts ``best_layout`` scores on ``units`` chips at ``wl``'s batch (what it reports).
@@ -475,7 +475,7 @@ class LayoutPlanner:
         wl = self._setup(b)
         tab = self._tables.pop(b, None)
         if tab is None:
-            shapes = self._fitting_shapes(wl)[1]
+            shapes = self._fitting_shapes(wl)
             tab = _ShapeTable(shapes, np.zeros(len(shapes), dtype=shapes.tp.dtype), Scores.empty(len(shapes)),
                               _DegreeKeys.of(shapes))
         self._tables[b] = tab  # most recently used last
