@@ -185,7 +185,11 @@ def _expect():
 
 
 def _tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    """Open a tab once the app is idle (a click while the page reruns can be lost), and check it is open."""
+    _idle(page)
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    _expect()(tab).to_have_attribute("aria-selected", "true")
 
 
 def _shown_scenario(page) -> dict:
