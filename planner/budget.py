@@ -130,7 +130,8 @@ def job_units(s: Scenario, i: int) -> int:
     f = rel.pool_failures(s, s.fleet[i], count_params(s.workload.arch).total)
     iv = None if r.checkpoint_interval_hours == "auto" else float(r.checkpoint_interval_hours)
     return rel.best_job_units(units, lambda n: rel.goodput_on(
-        n, f.mtbf_chip_days, f.write_h, iv, f.restart_base_minutes, f.restart_minutes_per_1000_chips))
+        n, f.mtbf_chip_days, f.write_h, iv, f.restart_base_minutes, f.restart_minutes_per_1000_chips, f.manual_share,
+        f.manual_hours))
 
 
 def check_progress(s: Scenario) -> None:
@@ -146,8 +147,8 @@ def check_progress(s: Scenario) -> None:
         _mtbf, field = _pool_mtbf(s, i)
         raise ScenarioError(
             f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
-            f"on average, too often for a restart ({f.restart_h(units) * 60:.3g} min) plus a checkpoint write "
-            f"({f.write_h * 60:.3g} min): the job would never progress", field=field)
+            f"on average, too often for a restart ({f.failure_restart_h(units) * 60:.3g} min on average) plus a "
+            f"checkpoint write ({f.write_h * 60:.3g} min): the job would never progress", field=field)
 
 
 # ---------------------------------------------------------------- the counts

@@ -27,6 +27,7 @@ from .arch import ModelArch
 from .catalog import Chip, chips, models
 from .kinds import MULTI_POOL_MODES, Mode
 from .perf.layout import MAX_UNITS, Parallelism
+from .perf.reliability import MANUAL_INTERVENTION_HOURS, MANUAL_INTERVENTION_SHARE
 from .validation import field_error
 from .yamlio import clip
 
@@ -274,6 +275,13 @@ class Pool(_Section):
                                                          description="restart time added per 1,000 chips [min]")
     checkpoint_write_s: float | None = Field(None, ge=0, le=86_400, allow_inf_nan=False,
                                              description="blocking time of one checkpoint write on this pool [s]")
+    manual_intervention_share: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False,
+        description="share of this pool's failures that wait for people before the restart (default: the "
+                    "reliability section's)")
+    manual_intervention_hours: float | None = Field(
+        None, ge=0, le=10_000, allow_inf_nan=False,
+        description="mean wait for a manual intervention on this pool [h] (drawn exponential)")
     network_gbps: float | None = Field(
         None, gt=0, le=1e5, allow_inf_nan=False,
         description="scale-out network per chip [Gbit/s]; default: the instance's (`instance`), else the chip's "
@@ -387,8 +395,15 @@ class Reliability(_Section):
         ge=MIN_CHECKPOINT_INTERVAL_HOURS, le=MAX_CHECKPOINT_INTERVAL_HOURS, allow_inf_nan=False)] = "auto"
     checkpoint_write_s: float | None = Field(None, ge=0, le=86_400, description="default: state size / storage")
     storage_gbyteps: float = Field(2_000.0, gt=0, le=1e6, description="checkpoint storage bandwidth [GB/s]")
+    # automated restart: 5 min + 0.5 min per 1,000 chips (10 min at 10,000: S14, S67, S68; planner/perf/reliability.py)
     restart_base_minutes: float = Field(5.0, ge=0, le=10_000)
     restart_minutes_per_1000_chips: float = Field(0.5, ge=0, le=10_000)
+    manual_intervention_share: float = Field(
+        MANUAL_INTERVENTION_SHARE, ge=0, le=1, allow_inf_nan=False,
+        description="share of failures that wait for people before the restart (Llama 3: 3 of 419, S01)")
+    manual_intervention_hours: float = Field(
+        MANUAL_INTERVENTION_HOURS, ge=0, le=10_000, allow_inf_nan=False,
+        description="mean wait for a manual intervention [h], drawn exponential (BLOOM's CUDA crash: 7.3 h, S08)")
     maintenance_every_days: float | None = Field(1.15, ge=MIN_MAINTENANCE_EVERY_DAYS, le=3650,
                                                  description="planned interruptions (at most one an hour)")
     maintenance_minutes: float = Field(10.0, ge=0, le=10_000)

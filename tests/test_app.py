@@ -440,7 +440,8 @@ def test_the_shipped_streamlit_config_serves_this_machine_only():
 
 STORM = {**SMALL, "name": "app-storm", "fleet": SMALL["fleet"][:1],
          "reliability": {"enabled": True, "mtbf_chip_days": 1e-6, "restart_base_minutes": 0,
-                         "restart_minutes_per_1000_chips": 0, "repair_days": 0, "checkpoint_write_s": 0}}
+                         "restart_minutes_per_1000_chips": 0, "repair_days": 0, "checkpoint_write_s": 0,
+                         "manual_intervention_share": 0}}
 ALIAS_BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9 if p else ['lol'] * 9)}]\n"
                      for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=True)) + "name: *i\n"
 

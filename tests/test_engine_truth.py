@@ -119,11 +119,11 @@ def test_the_fast_path_and_the_named_steps_give_the_same_run(path):
         _same_run(fast, steps)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, database=None)
+@settings(max_examples=12, deadline=None, derandomize=True, database=None)
 @given(units=st.integers(64, 4096), mtbf=st.sampled_from([30.0, 300.0, 3000.0]),
        repair=st.sampled_from([0.0, 0.5, 3.0]), maint=st.sampled_from([None, 0.5, 2.0]),
-       mode=st.sampled_from(["single", "sequential", "sync"]))
-def test_both_paths_agree_on_drawn_scenarios(units, mtbf, repair, maint, mode):
+       mode=st.sampled_from(["single", "sequential", "sync"]), manual=st.sampled_from([0.0, 0.3, 1.0]))
+def test_both_paths_agree_on_drawn_scenarios(units, mtbf, repair, maint, mode, manual):
     d = {"name": "drawn", "start": "2025-01-01", "horizon_days": 300,
          "workload": {"model": "llama3-8b", "tokens": 2e12, "seq_len": 8192},
          "fleet": [{"name": "a", "chip": "h100-sxm", "site": "x", "units": units},
@@ -131,7 +131,8 @@ def test_both_paths_agree_on_drawn_scenarios(units, mtbf, repair, maint, mode):
                     "deliveries": [{"date": "2025-02-01", "units": units}]}],
          "strategy": {"mode": mode},
          "reliability": {"enabled": True, "mtbf_chip_days": mtbf, "repair_days": repair,
-                         "maintenance_every_days": maint},
+                         "maintenance_every_days": maint, "manual_intervention_share": manual,
+                         "manual_intervention_hours": 2.0},
          "simulation": {"seed": 1, "replications": 1}}
     fast, steps = _paths(from_dict(d), seed=units)
     _same_run(fast, steps)

@@ -116,7 +116,7 @@ def test_a_batch_of_partial_sequences_gets_a_note(cli, make_scenario):
 
 @pytest.mark.parametrize("reliability, field", [
     ({"mtbf_chip_days": 1e-6, "restart_base_minutes": 0, "restart_minutes_per_1000_chips": 0, "repair_days": 0,
-      "checkpoint_write_s": 0}, "reliability.mtbf_chip_days"),
+      "checkpoint_write_s": 0, "manual_intervention_share": 0}, "reliability.mtbf_chip_days"),
     ({"mtbf_chip_days": 1e-6}, "reliability.mtbf_chip_days"),
     ({"maintenance_every_days": 1e-9, "maintenance_minutes": 0}, "reliability.maintenance_every_days"),
     ({"maintenance_every_days": 0.05, "maintenance_minutes": 80}, "reliability.maintenance_minutes"),

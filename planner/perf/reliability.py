@@ -26,6 +26,17 @@ HUMAN_INTERRUPTION_SHARE = 0.173
 # configuration or dataset updates, S01) already are the human-origin restarts; adding them again would count
 # them twice (the 405B run would see 462 failures in 54 days against the 419 published)
 HUMAN_SHARE_FOLDED = 0.0
+# The automated restart (reliability.restart_base_minutes + restart_minutes_per_1000_chips x chips / 1,000, scenario
+# defaults 5 min + 0.5 min per 1,000 chips: 10 min at 10,000 chips): health checks run every 5 min (Kokolis et al.,
+# S67); MegaScale detects and diagnoses a fault in under 10 min and re-forms >10,000 GPUs' communicators in under
+# 30 s (S14); ByteRobust's failover at 10,000 GPUs "often took more than 10 minutes" without warm standbys (S68).
+# Some failures need people before that restart. Share: 3 of the 419 unexpected interruptions of Llama 3 405B
+# needed significant manual intervention, the rest were handled by automation (S01) = 0.72%.
+MANUAL_INTERVENTION_SHARE = 3 / 419
+# Wait for one: a CUDA crash of BLOOM 176B cost about 7.3 h before training resumed (S08, Le Scao et al. 2022).
+# That is the one duration published; the wait is drawn as an exponential of that mean (the distribution of most
+# spread for a known mean), so a run sees a few long stops at random, not a fixed tax.
+MANUAL_INTERVENTION_HOURS = 7.3
 
 
 def job_mtbf_hours(mtbf_chip_days: float, units: int) -> float:
@@ -60,6 +71,11 @@ def restart_hours(units: int, base_minutes: float, minutes_per_1000_chips: float
     return (base_minutes + minutes_per_1000_chips * units / 1000.0) / 60.0
 
 
+def expected_restart_hours(restart_h: float, manual_share: float, manual_hours: float) -> float:
+    """Mean downtime of a failure's restart [h]: the automated restart plus the share that waits for people."""
+    return restart_h + manual_share * manual_hours
+
+
 def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: float) -> float:
     """Expected share of held time that trains kept work, under failures (first order).
 
@@ -73,11 +89,12 @@ def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: flo
 
 
 def goodput_on(units: int, mtbf_chip_days: float, write_h: float, interval_h: float | None, restart_base_minutes: float,
-               restart_minutes_per_1000_chips: float) -> float:
+               restart_minutes_per_1000_chips: float, manual_share: float = 0.0, manual_hours: float = 0.0) -> float:
     """``expected_goodput`` of a job on ``units`` chips of one kind (``interval_h`` None: Young/Daly's interval)."""
     m = job_mtbf_hours(mtbf_chip_days, units)
     tau = young_daly_interval_hours(write_h, m) if interval_h is None else interval_h
-    return expected_goodput(m, write_h, tau, restart_hours(units, restart_base_minutes, restart_minutes_per_1000_chips))
+    r = restart_hours(units, restart_base_minutes, restart_minutes_per_1000_chips)
+    return expected_goodput(m, write_h, tau, expected_restart_hours(r, manual_share, manual_hours))
 
 
 def best_job_units(max_units: int, goodput_of, ratio: float = 0.9) -> int:
@@ -112,7 +129,9 @@ class PoolFailures:
     interruptions that remove no chip (software, network and human origin; ``with_job_interruptions``), which the
     engine treats as chip failures (a restart and the work since the checkpoint; the chip's repair is extra).
     ``productive_fraction`` is the share of the remaining time spent training: evaluation pauses, checkpoint stalls
-    and slow periods take the rest (perf.wholerun, refit on published whole runs); the engine does not read it yet.
+    and slow periods take the rest (perf.wholerun, refit on published whole runs; the engine reads the shipped
+    value itself). ``manual_share`` of the failures wait ``manual_hours`` on average (drawn exponential) for people
+    before the automated restart (``restart_h``).
     """
 
     mtbf_chip_days: float
@@ -121,10 +140,16 @@ class PoolFailures:
     write_h: float  # one blocking checkpoint write [h]
     job_interruption_share: float = 0.0  # share of the interruptions in mtbf_chip_days that remove no chip
     productive_fraction: float = 1.0  # evaluations, checkpoint stalls, slow periods (perf.wholerun)
+    manual_share: float = 0.0  # share of failures that wait for a manual intervention before the restart
+    manual_hours: float = 0.0  # mean of that wait [h] (drawn exponential)
 
     def restart_h(self, units: int) -> float:
-        """Restart of a job of ``units`` chips on this pool [h]."""
+        """Automated restart of a job of ``units`` chips on this pool [h] (every restart pays it)."""
         return restart_hours(units, self.restart_base_minutes, self.restart_minutes_per_1000_chips)
+
+    def failure_restart_h(self, units: int) -> float:
+        """Mean downtime of a restart after a failure [h]: ``restart_h`` plus the manual interventions' share."""
+        return expected_restart_hours(self.restart_h(units), self.manual_share, self.manual_hours)
 
 
 def pool_failures(scenario: Scenario, pool: Pool, params: float) -> PoolFailures:
@@ -144,6 +169,10 @@ def pool_failures(scenario: Scenario, pool: Pool, params: float) -> PoolFailures
         restart_base_minutes=r.restart_base_minutes if pool.restart_base_minutes is None else pool.restart_base_minutes,
         restart_minutes_per_1000_chips=(r.restart_minutes_per_1000_chips if pool.restart_minutes_per_1000_chips is None
                                         else pool.restart_minutes_per_1000_chips),
+        manual_share=(r.manual_intervention_share if pool.manual_intervention_share is None
+                      else pool.manual_intervention_share),
+        manual_hours=(r.manual_intervention_hours if pool.manual_intervention_hours is None
+                      else pool.manual_intervention_hours),
         write_h=checkpoint_write_hours(params, r.storage_gbyteps, write_s))
 
 

@@ -9,7 +9,9 @@ A whole run's chip-hours are the tokens over the trainer's speed and the run's g
   states), as a user's scenario gets it;
 - ``g_failures``: Daly's first order (perf.reliability.expected_goodput) with every interruption of the job:
   the catalog chip MTBF (Llama 3's unexpected interruptions: hardware, software, network) and those of human
-  origin (``reliability.with_job_interruptions``), the checkpoint write and the restart of the scenario defaults;
+  origin (``reliability.with_job_interruptions``), the checkpoint write and the restart of the scenario defaults
+  (the automated restart plus the mean wait of the failures that need a manual intervention:
+  ``reliability.MANUAL_INTERVENTION_SHARE`` x ``MANUAL_INTERVENTION_HOURS``);
 - the maintenance share: planned interruptions (reliability section: every 1.15 days, 10 min, then a restart);
 - ``productive_fraction``: the rest of the time lost on published runs (evaluation pauses, checkpoint stalls,
   slow periods, data stalls), one constant refit inside the cross-validation (folds: each source left out) on the
@@ -93,10 +95,12 @@ def whole_runs() -> tuple[WholeRun, ...]:
 
 def failure_goodput(units: int, mtbf_chip_days: float, params: float, restart_base_minutes: float,
                     restart_minutes_per_1000_chips: float, storage_gbyteps: float,
-                    maintenance_every_days: float | None, maintenance_minutes: float) -> float:
+                    maintenance_every_days: float | None, maintenance_minutes: float, manual_share: float = 0.0,
+                    manual_hours: float = 0.0) -> float:
     """Kept share of a job's time under interruptions and planned maintenance [fraction] (module docstring)."""
     write_h = rel.checkpoint_write_hours(params, storage_gbyteps)
-    g = rel.goodput_on(units, mtbf_chip_days, write_h, None, restart_base_minutes, restart_minutes_per_1000_chips)
+    g = rel.goodput_on(units, mtbf_chip_days, write_h, None, restart_base_minutes, restart_minutes_per_1000_chips,
+                       manual_share, manual_hours)
     if maintenance_every_days:
         stop_h = maintenance_minutes / 60.0 + rel.restart_hours(units, restart_base_minutes,
                                                                 restart_minutes_per_1000_chips)
@@ -136,7 +140,8 @@ def model_terms(run: WholeRun, defaults) -> dict:
     mtbf = rel.with_job_interruptions(chip.mtbf_chip_days, rel.HUMAN_SHARE_FOLDED)
     g = failure_goodput(r.units_used, mtbf, count_params(arch).total,
                         d.restart_base_minutes, d.restart_minutes_per_1000_chips, d.storage_gbyteps,
-                        d.maintenance_every_days, d.maintenance_minutes)
+                        d.maintenance_every_days, d.maintenance_minutes, d.manual_intervention_share,
+                        d.manual_intervention_hours)
     return {"tokens_per_s": r.tokens_per_s, "units_used": r.units_used, "failure_goodput": g,
             "layout": r.layout.label()}
 

@@ -322,6 +322,7 @@ class TrainingJob:
         self.must_plan = True
         self.pending_restart = True  # the first start pays the start-up like a restart
         self.pending_move_h = 0.0
+        self.manual_due_h = 0.0  # a failure's wait for a manual intervention, paid with its restart
         self.pos = 0.0  # position in the current checkpoint cycle [h]
         self.saved = 0.0  # tokens safe in the last checkpoint
         self.next_maint = self.maint_every_h
@@ -412,6 +413,10 @@ class TrainingJob:
     def _restart_h(self, plan: Plan) -> float:
         """Restart of the job on ``plan`` [h] (its slowest pool's, at the plan's size)."""
         return self.strategy.ctx.restart_hours({p.pool: p.units for p in plan.parts})
+
+    def _manual(self, plan: Plan) -> tuple[float, float]:
+        """(share of failures that wait for a manual intervention, mean wait [h]) on ``plan``."""
+        return self.strategy.ctx.manual_terms({p.pool: p.units for p in plan.parts})
 
     def _cycle(self) -> _Cycle:
         # independent failures: the job's failure rate is the sum of its chips' rates (Kokolis et al. 2024)
@@ -520,8 +525,8 @@ class TrainingJob:
     def _restart(self):
         """Detect, reschedule and reload before training resumes (the first start too); a move first."""
         self.pending_restart = False
-        wait = self.pending_move_h
-        self.pending_move_h = 0.0
+        wait = self.pending_move_h + self.manual_due_h
+        self.pending_move_h = self.manual_due_h = 0.0
         if self.on:
             wait += self._restart_h(self.plan)
         if wait:
@@ -552,9 +557,15 @@ class TrainingJob:
         s.failures += 1
         where = self._failed_pool()
         repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
+        share, mean_h = self._manual(self.plan)
+        manual_h = 0.0
+        if share > 0:
+            u = self.rng.random()
+            manual_h = rules.manual_wait(u, self.rng.exponential(1.0) if u < share else 0.0, share, mean_h)
+        self.manual_due_h += manual_h
         self.pools[where].fail(self.node[where], repair_h)
         self.log(where, EventKind.FAILURE, self.node[where], f"lost {pending_h * 60:.1f} min of training")
-        self.log("", EventKind.RESTART, self.plan.units_used, "restart from the last checkpoint")
+        self.log("", EventKind.RESTART, self.plan.units_used, restart_note(manual_h))
         s.restarts += 1
         self.pos, self.pending_restart = 0.0, True
         self._record_tokens()
@@ -674,7 +685,8 @@ class TrainingJob:
         draws = self.rng
         if draws.exp is not self._loop_exp or draws.uni is not self._loop_uni:
             loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
-        need_uni = 1 if len(plan.parts) > 1 else 0
+        manual = int(fs[kernel.F_MANUAL_SHARE] > 0)  # one more uniform (and maybe exponential) per failure
+        need_uni = (1 if len(plan.parts) > 1 else 0) + manual
         while True:
             ist[_I_EXP], ist[_I_UNI] = draws.exp_i, draws.uni_i
             status = loop.run()
@@ -686,7 +698,7 @@ class TrainingJob:
                                    fs[kernel.F_DELTA], plan.units_used)
                 ist[_I_EVENTS] = 0
             if status == kernel.DRAWS:
-                draws.top_up(2, need_uni)
+                draws.top_up(2 + manual, need_uni)
                 loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
                 continue
             if ist[_I_TOKENS] and (self.record or ist[_I_TOKENS] >= len(self._tk)):  # else once, at the end
@@ -719,6 +731,7 @@ class TrainingJob:
         t, pos, saved, fail_in, next_maint, held_h, kept_h, unsaved = fs[_F_OUT].tolist()
         self.saved, self.pos = saved, pos
         self.fail_in_h = None if math.isnan(fail_in) else fail_in
+        self.manual_due_h += float(fs[kernel.F_MANUAL_DUE])  # a failure's wait the loop left to the restart
         if self.maint_every_h:
             self.next_maint = next_maint
         checkpoints, failures, maintenance, self.events_left, pending = ist[_I_OUT].tolist()
@@ -755,6 +768,7 @@ class TrainingJob:
         fs = np.zeros(kernel.N_FLOAT)
         fs[kernel.F_TAU], fs[kernel.F_DELTA], fs[kernel.F_LENGTH] = cyc.tau, cyc.delta, cyc.length
         fs[kernel.F_MTBF], fs[kernel.F_RESTART] = cyc.mtbf_h, self._restart_h(plan)
+        fs[kernel.F_MANUAL_SHARE], fs[kernel.F_MANUAL_MEAN] = self._manual(plan) if self.on else (0.0, 0.0)
         fs[kernel.F_TARGET] = self.target
         fs[kernel.F_REPAIR_MEAN] = self.rel.repair_days * HOURS_PER_DAY
         fs[kernel.F_MAINT_EVERY], fs[kernel.F_PAUSE] = self.maint_every_h, self.rel.maintenance_minutes / 60.0
@@ -861,7 +875,7 @@ class TrainingJob:
             elif kind == kernel.E_FAILURE:
                 log(by_row[row].pool.name, EventKind.FAILURE, count, f"lost {x:.1f} min of training", at=t)
             elif kind == kernel.E_RESTART:
-                log("", EventKind.RESTART, units, "restart from the last checkpoint", at=t)
+                log("", EventKind.RESTART, units, restart_note(x), at=t)
             elif kind == kernel.E_REPAIR:
                 ps = by_row[row]
                 ps.repair_events.append(Event(t, ps.pool.name, EventKind.REPAIR, int(count), f"after {x:.1f} h"))
@@ -955,6 +969,13 @@ class TrainingJob:
         self._set_training(None)
         self._record_tokens()
         self._close_layout(env.now)
+
+
+def restart_note(manual_h: float) -> str:
+    """What a restart after a failure says: the wait for a manual intervention, when it had one."""
+    if manual_h > 0:
+        return f"restart from the last checkpoint after {manual_h:.1f} h of manual intervention"
+    return "restart from the last checkpoint"
 
 
 def event_log(env: simpy.Environment, events: list[Event]):

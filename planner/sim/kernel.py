@@ -18,9 +18,12 @@ another in compiled code and returns to Python only where Python must decide:
 - ``RECORD``: the job recorded its safe tokens (replication 0 keeps each pool's share by day: Python).
 
 The state travels in two arrays (indices below) and the repair tables of ``Repairs``; draws come from
-two streams of blocks (exponential: gaps then repairs; uniform: which part a failure hits), so the
-order in which Python refills them never changes a number. The same rules run through the loop's
-named steps (``TrainingJob.FAST = False``); tests/test_engine_truth.py checks both give the same run.
+two streams of blocks (exponential: gaps, repairs, then manual interventions; uniform: which part a failure
+hits, then whether it needs a manual intervention), so the order in which Python refills them never changes
+a number. A failure that needs a manual intervention (``F_MANUAL_SHARE`` of them) waits an exponential time
+(mean ``F_MANUAL_MEAN``) before its restart: ``F_MANUAL_DUE`` holds that wait until a restart pays it.
+The same rules run through the loop's named steps (``TrainingJob.FAST = False``); tests/test_engine_truth.py
+checks both give the same run.
 
 The module is Cython in pure-Python mode: ``pip install`` compiles it (setup.py) into C, ahead of time, so
 a run pays no compilation; where no compiler was at hand the same code runs as Python (``COMPILED`` says
@@ -43,8 +46,8 @@ DONE, DRAWS, ROOM, GROW, RECORD = 0, 1, 2, 3, 4
 # float state (F_*)
 F_T, F_POS, F_SAVED, F_CARRY, F_NEXT_MAINT, F_HELD, F_KEPT, F_UNSAVED, F_NEXT_RECORD, F_NEXT_RETURN, \
     F_FAIL_IN, F_TAU, F_DELTA, F_LENGTH, F_MTBF, F_RESTART, F_RATE, F_TARGET, F_LIMIT, F_REPAIR_MEAN, \
-    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO = range(24)
-N_FLOAT = 24
+    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO, F_MANUAL_SHARE, F_MANUAL_MEAN, F_MANUAL_DUE = range(27)
+N_FLOAT = 27
 # int state (I_*)
 I_EXP, I_UNI, I_CHECKPOINTS, I_FAILURES, I_MAINTENANCE, I_EVENTS_LEFT, I_PENDING_RESTART, I_RECORD, \
     I_TRACK, I_CAN_GROW, I_RESUME, I_ENTRY, I_EVENTS, I_TOKENS, I_GROW = range(15)
@@ -329,6 +332,11 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     pause_h: cython.double = fs[F_PAUSE]
     total_w: cython.double = fs[F_TOTAL_W]
     grid_ratio: cython.double = fs[F_GRID_RATIO]
+    manual_share: cython.double = fs[F_MANUAL_SHARE]
+    manual_mean_h: cython.double = fs[F_MANUAL_MEAN]
+    manual_due: cython.double = fs[F_MANUAL_DUE]
+    manual_on: cython.bint = manual_share > 0
+    manual_h: cython.double
     t: cython.double = fs[F_T]
     pos: cython.double = fs[F_POS]
     saved: cython.double = fs[F_SAVED]
@@ -385,11 +393,12 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                               rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
     if ist[I_RESUME] != 0:  # no faster plan at the last restart's check: the restart is paid, the loop goes on
         ist[I_RESUME] = 0
-        held_h += r_h
-        t += r_h
+        held_h += r_h + manual_due
+        t += r_h + manual_due
+        manual_due = 0.0
     while events_left > 0:
         # what one more interruption may need: draws, a repair slot in every row, room for its events
-        if ei + 2 > n_ex or (not hit_one and ui + 1 > n_un):
+        if ei + 2 + manual_on > n_ex or ui + (not hit_one) + manual_on > n_un:
             status = DRAWS
             break
         no_room = False
@@ -446,8 +455,12 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 _emit(ev_i, ev_f, ist, i_events, E_MAINTENANCE, -1, 0, t, 0.0)
             t += pause_h + r_h
             continue
-        # a failure: stop before one whose restart would cross the outside event
-        if t + gap + r_h >= limit:
+        # a failure: stop before one whose restart (with a manual intervention's wait) would cross the outside
+        # event; its draws are read here and taken below, in the order the loop's named steps take them
+        manual_h = 0.0
+        if manual_on and un[ui + (not hit_one)] < manual_share:
+            manual_h = ex[ei + (repair_mean_h != 0)] * manual_mean_h
+        if t + gap + r_h + manual_h >= limit:
             fail_in = gap
             break
         t += gap
@@ -477,6 +490,11 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         if repair_mean_h != 0:
             repair_h = ex[ei] * repair_mean_h
             ei += 1
+        if manual_on:  # rules.manual_wait: the uniform, then (a manual intervention) its wait
+            ui += 1
+            if un[ui - 1] < manual_share:
+                ei += 1
+            manual_due += manual_h
         grow = False
         if t >= next_return:  # repairs came back since the last look: take them into account
             next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
@@ -501,7 +519,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             next_return = t + repair_h
         if record:
             _emit(ev_i, ev_f, ist, i_events, E_FAILURE, r, node, t, _pending(pos, tau) * 60.0)
-            _emit(ev_i, ev_f, ist, i_events, E_RESTART, -1, 0, t, 0.0)
+            _emit(ev_i, ev_f, ist, i_events, E_RESTART, -1, 0, t, manual_h)
         pos = 0.0
         recorded = False
         if t >= next_record:  # the safe tokens, at most once per simulated day; each pool's share of them
@@ -521,8 +539,9 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
             status = GROW
             break
-        held_h += r_h
-        t += r_h
+        held_h += r_h + manual_due
+        t += r_h + manual_due
+        manual_due = 0.0
         if recorded and record:
             status = RECORD
             break
@@ -537,6 +556,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     fs[F_NEXT_RECORD] = next_record
     fs[F_NEXT_RETURN] = next_return
     fs[F_FAIL_IN] = fail_in
+    fs[F_MANUAL_DUE] = manual_due
     ist[I_EXP] = ei
     ist[I_UNI] = ui
     ist[I_CHECKPOINTS] = checkpoints

@@ -64,3 +64,13 @@ def pick_part(weights: list[float], u: float) -> int:
         u -= weights[k]
         k += 1
     return k
+
+
+def manual_wait(u: float, e: float, share: float, mean_h: float) -> float:
+    """Hours a failure waits for a manual intervention before its restart.
+
+    ``u`` uniform in [0, 1): the failure needs one when ``u < share``; then ``e`` (a standard exponential) times
+    ``mean_h`` is the wait, else none. The exponential is the distribution of most spread for a known mean: the
+    only figure published for these waits (planner/perf/reliability.py).
+    """
+    return e * mean_h if u < share else 0.0

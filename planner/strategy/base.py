@@ -213,21 +213,34 @@ class Context:
         n = sum(units.values())
         return max((self.failures(p).restart_h(n) for p, u in units.items() if u > 0), default=0.0)
 
+    def manual_terms(self, units: dict[str, int]) -> tuple[float, float]:
+        """(share of failures that wait for a manual intervention, mean wait [h]) of a job on ``units`` per pool.
+
+        The pools' largest of each, as the restart is its slowest pool's.
+        """
+        used = [self.failures(p) for p, u in units.items() if u > 0]
+        return max((f.manual_share for f in used), default=0.0), max((f.manual_hours for f in used), default=0.0)
+
+    def failure_restart_hours(self, units: dict[str, int]) -> float:
+        """Mean downtime of a restart after a failure [h]: ``restart_hours`` plus the manual interventions' share."""
+        return reliability.expected_restart_hours(self.restart_hours(units), *self.manual_terms(units))
+
     def write_hours(self, units: dict[str, int]) -> float:
         """One blocking checkpoint write of a job on ``units`` chips per pool [h]: its slowest pool's."""
         return max((self.failures(p).write_h for p, u in units.items() if u > 0), default=0.0)
 
     def failure_terms(self, units: dict[str, int]) -> tuple[float, float, float, float]:
-        """(job MTBF [h], checkpoint write [h], compute between checkpoints [h], restart [h]) on ``units`` per pool.
+        """(job MTBF [h], checkpoint write [h], compute between checkpoints [h], mean restart after a failure [h]).
 
-        Each pool's chips fail independently at its own rate (Kokolis et al. 2024): the job's rate is their sum.
+        On ``units`` per pool. Each pool's chips fail independently at its own rate (Kokolis et al. 2024): the job's
+        rate is their sum. The restart counts the manual interventions' mean wait (``failure_restart_hours``).
         """
         rate = sum(n / (self.failures(name).mtbf_chip_days * HOURS_PER_DAY) for name, n in units.items())
         m = 1.0 / rate if rate > 0 else math.inf
         write_h = self.write_hours(units)
         iv = self.scenario.reliability.checkpoint_interval_hours
         tau = reliability.young_daly_interval_hours(write_h, m) if iv == "auto" else float(iv)
-        return m, write_h, tau, self.restart_hours(units)
+        return m, write_h, tau, self.failure_restart_hours(units)
 
     def goodput_at(self, units: dict[str, int]) -> float:
         """Expected share of held time that trains kept work on ``units`` chips per pool, under failures.
@@ -267,7 +280,7 @@ class Context:
         m_job, _w, _t, r_job = self.failure_terms({p.pool: p.units for p in chosen.parts})
         kept_all = f" ({full.tokens_per_s * g_all:,.0f} kept tokens/s)" if full is not None else ""
         return (f"failures: the job trains on {chosen.units_used:,} of {n_all:,} chips: on {sum(whole.values()):,} "
-                f"it would fail every {m_all * 60:,.0f} min against a restart of {r_all * 60:,.0f} min and "
+                f"it would fail every {m_all * 60:,.0f} min against a restart of {r_all * 60:,.0f} min on average and "
                 f"checkpoint writes of {write_h * 3600:,.0f} s every {tau_all * 60:,.0f} min, keeping "
                 f"{g_all:.0%} of its time{kept_all}; on {chosen.units_used:,} it fails every {m_job * 60:,.0f} min, "
                 f"restarts in {r_job * 60:,.0f} min and keeps {g_job:.0%} ({chosen.tokens_per_s * g_job:,.0f} kept "

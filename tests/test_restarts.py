@@ -1,0 +1,119 @@
+"""Restart times after a failure: the automated restart, and the failures that wait for people first.
+
+The defaults come from published runs (planner/perf/reliability.py): 3 of Llama 3 405B's 419 unexpected
+interruptions needed significant manual intervention (S01); BLOOM's CUDA crash cost about 7.3 h (S08). The wait
+is drawn exponential with that mean. These tests hold the engine to that distribution, the analytic terms to its
+mean, and a pool's own figures to precedence over the reliability section's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from planner import api
+from planner.bridge import layout_planners
+from planner.loader import from_dict
+from planner.perf import reliability as rel
+from planner.sim import rules
+from planner.strategy import Context
+
+
+def _scenario(share: float, hours: float, *, mtbf: float = 100.0, tokens: float = 3e12, pool=None) -> object:
+    """One H100 pool whose job fails about every 2.3 h (1,024 chips at ``mtbf`` chip-days)."""
+    return from_dict({
+        "name": "restarts", "start": "2025-01-01", "horizon_days": 3000,
+        "workload": {"model": "llama3-8b", "tokens": tokens, "seq_len": 8192},
+        "fleet": [{"name": "p", "chip": "h100-sxm", "units": 1024, **(pool or {})}],
+        "reliability": {"enabled": True, "mtbf_chip_days": mtbf, "repair_days": 0, "maintenance_every_days": None,
+                        "manual_intervention_share": share, "manual_intervention_hours": hours},
+        "simulation": {"seed": 3, "replications": 1}}, "restarts.yaml")
+
+
+def _waits(res) -> list[float]:
+    """Each failure's wait for a manual intervention [h] (0: none), from the restart events of replication 0."""
+    ev = res.events[res.events["event"] == "restart"]
+    out = []
+    for detail in ev["detail"]:
+        m = re.search(r"after ([0-9.]+) h of manual intervention", detail)
+        out.append(float(m.group(1)) if m else 0.0)
+    return out
+
+
+def test_the_wait_in_closed_form():
+    assert rules.manual_wait(0.1, 2.0, 0.25, 3.0) == pytest.approx(6.0)
+    assert rules.manual_wait(0.25, 2.0, 0.25, 3.0) == 0.0  # u < share: exactly the share waits
+    assert rules.manual_wait(0.9, 2.0, 0.25, 3.0) == 0.0
+    assert rules.manual_wait(0.0, 2.0, 0.0, 3.0) == 0.0  # no share: never
+
+
+def test_the_defaults_are_the_published_figures():
+    assert rel.MANUAL_INTERVENTION_SHARE == pytest.approx(3 / 419)  # Llama 3, S01
+    assert rel.MANUAL_INTERVENTION_HOURS == pytest.approx(7.3)  # BLOOM, S08
+    s = _scenario(rel.MANUAL_INTERVENTION_SHARE, rel.MANUAL_INTERVENTION_HOURS)
+    defaults = from_dict({k: v for k, v in s.model_dump(mode="json", by_alias=True, exclude_none=True).items()
+                          if k != "reliability"} | {"reliability": {"enabled": True}}, "d.yaml")
+    assert defaults.reliability.manual_intervention_share == pytest.approx(3 / 419)
+    assert defaults.reliability.manual_intervention_hours == pytest.approx(7.3)
+
+
+def test_the_engine_draws_the_waits_from_the_distribution():
+    """A quarter of the failures wait, exponentially with a 3 h mean: share, mean and tail within 4 standard errors."""
+    share, mean_h = 0.25, 3.0
+    waits = _waits(api.simulate(_scenario(share, mean_h, tokens=3e13), replications=1))
+    n = len(waits)
+    manual = [w for w in waits if w > 0]
+    k = len(manual)
+    assert n > 400, n
+    assert abs(k / n - share) <= 4 * math.sqrt(share * (1 - share) / n), (k, n)
+    # the exponential: mean m with standard error m / sqrt(k); P(X > 2m) = e^-2 (a fixed wait would give 0)
+    assert abs(np.mean(manual) - mean_h) <= 4 * mean_h / math.sqrt(k), np.mean(manual)
+    tail = np.mean([w > 2 * mean_h for w in manual])
+    p = math.exp(-2)
+    assert abs(tail - p) <= 4 * math.sqrt(p * (1 - p) / k), tail
+    assert min(manual) < 0.5 * mean_h  # short waits too: not a constant
+
+
+def test_without_a_share_no_failure_waits():
+    waits = _waits(api.simulate(_scenario(0.0, 7.3), replications=1))
+    assert waits and not any(waits)
+
+
+def test_the_waits_are_paid_as_downtime():
+    """Every failure waits 1 h on average: the run is longer by its failures times R + 1 h, not R.
+
+    The failure clock runs while the job trains, so a run's hours are its training (with writes and lost work)
+    plus a restart per failure: with and without the wait, what is left after the restarts is the same training.
+    """
+    runs = {}
+    for share in (0.0, 1.0):
+        s = _scenario(share, 1.0, tokens=1e13)
+        ctx = Context(s, layout_planners(s))
+        res = api.simulate(s, replications=6, seed=1)
+        assert len(res.layouts) == 1  # one plan throughout (no repair, no capacity step)
+        units = {"p": int(res.layouts["units"].iloc[0])}
+        r = res.replications
+        runs[share] = (float(r["training_days"].mean()) * 24, float(r["failures"].mean()), ctx.restart_hours(units))
+        # the analytic terms count the mean wait (job sizing and the pick rank on them)
+        assert ctx.failure_terms(units)[3] == pytest.approx(ctx.restart_hours(units) + share * 1.0)
+    (t0, f0, r0), (t1, f1, r1) = runs[0.0], runs[1.0]
+    assert t1 - f1 * (r1 + 1.0) == pytest.approx(t0 - f0 * r0, rel=0.01), runs
+    assert abs((t1 - f1 * r1) - (t0 - f0 * r0)) > 0.2 * t0  # unpaid waits would fail the first assertion
+
+
+def test_a_pool_sets_its_own_share_and_wait():
+    s = _scenario(0.5, 2.0, pool={"manual_intervention_share": 0.1, "manual_intervention_hours": 4.0})
+    ctx = Context(s, layout_planners(s))
+    assert ctx.manual_terms({"p": 1024}) == (pytest.approx(0.1), pytest.approx(4.0))
+    assert ctx.failure_restart_hours({"p": 1024}) == pytest.approx(ctx.restart_hours({"p": 1024}) + 0.4)
+    assert ctx.manual_terms({"p": 0}) == (0.0, 0.0)
+
+
+def test_a_longer_wait_never_finishes_sooner():
+    """The same draws with a longer mean wait: every wait scales up, the finish never comes sooner."""
+    days = [api.simulate(_scenario(0.3, h, tokens=1e12), replications=1).summary.metrics["time_to_train_days"].p50
+            for h in (0.5, 2.0, 8.0)]
+    assert days[0] < days[1] < days[2], days
