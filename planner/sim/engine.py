@@ -284,7 +284,8 @@ class TrainingJob:
     FAST = True
 
     def __init__(self, env, scenario: Scenario, pools: dict[str, PoolState], strategy: Strategy, rng, log,
-                 failures: bool = True, model_factor: float = 1.0, record: bool = True, expected: bool = False):
+                 failures: bool = True, model_factor: float = 1.0, record: bool = True, expected: bool = False,
+                 stop_h: float = math.inf):
         self.env, self.sc, self.rng, self.log = env, scenario, Draws(rng), log
         # no failures drawn, each plan trains at its expected goodput under failures instead (the strategy
         # pick compares strategies this way: failure-free runs would favour plans that fail more)
@@ -313,7 +314,8 @@ class TrainingJob:
         self.layouts: list[dict] = []
         self._open_layouts = 0  # the last rows of ``layouts`` that have no end yet (the current plan's parts)
         self.min_units = scenario.strategy.min_units_to_start or 0
-        self.horizon_h = scenario.horizon_days * HOURS_PER_DAY
+        # ``stop_h``: an earlier end than the horizon (a candidate that cannot finish before it loses the pick)
+        self.horizon_h = min(scenario.horizon_days * HOURS_PER_DAY, stop_h)
         self.target = scenario.workload.tokens
         self.maint_every_h = (r.maintenance_every_days or 0) * HOURS_PER_DAY if self.on else 0.0
         # the job's state between passes of the loop

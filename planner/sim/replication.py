@@ -127,12 +127,13 @@ def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator
 
 def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
              failures: bool = True, factor: float = 1.0, record: bool = True, expected: bool = False,
-             track: bool = False) -> Run:
+             track: bool = False, stop_h: float = math.inf) -> Run:
     """The job under ``strategy`` over the drawn supply of every pool.
 
     ``record=False`` keeps only the metrics and timelines: the per-failure events are not logged.
     ``expected`` (with ``failures=False``): no failure is drawn, every plan trains at its expected goodput
-    under the scenario's failures (how strategies are compared for the pick).
+    under the scenario's failures (how strategies are compared for the pick). ``stop_h``: the run ends there
+    unfinished if it has not finished before (the pick's later candidates: one that cannot finish first loses).
     """
     env = simpy.Environment()
     events: list[Event] = []
@@ -144,14 +145,13 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
                                       repairs=repairs, row=row)
         env.process(states[pool.name].supply())
     job = TrainingJob(env, scenario, states, strategy, rng, log, failures=failures, model_factor=factor,
-                      record=record, expected=expected)
+                      record=record, expected=expected, stop_h=stop_h)
     env.run(until=env.process(job.run()))
     for state in states.values():
         state.finish()
         events.extend(state.repair_events)
     events.sort(key=lambda e: e.time_h)
-    horizon_h = scenario.horizon_days * HOURS_PER_DAY
-    end_h = job.stats.finish_h if job.stats.finished else horizon_h
+    end_h = job.stats.finish_h if job.stats.finished else job.horizon_h
     pool_costs = fleet_costs(scenario, strategy, states, job, end_h)
     cost = sum(c.committed_usd for c in pool_costs)
     return Run(strategy, states, job, events, end_h, cost, pool_costs)
@@ -278,9 +278,13 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
                 memo.pop(next(iter(memo)))
             memo[key] = shortlist
     best = None
+    by_time = scenario.strategy.objective != "cost"
     for c in shortlist:
+        # a later candidate that has not finished by the time the best one did cannot be picked (finishing
+        # first decides): its run stops there, with the same events up to it
+        stop_h = best.end_h if by_time and best is not None and best.finished else math.inf
         r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
-                     record=record, track=track)
+                     record=record, track=track, stop_h=stop_h)
         if best is None or _better(scenario, r, best):
             best = r
     return best

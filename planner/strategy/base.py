@@ -37,6 +37,7 @@ SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken
 # micro-batches each, a smaller pipeline bubble share, less gradient traffic); the search skips sizes that
 # cannot beat the best even so. Refit-free: the property test checks the search against a fine one.
 SIZE_EFFICIENCY_GAIN = 0.25
+GOODPUT_MEMO = 1 << 15  # expected goodputs kept per context (a few MB)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # pure, and asked at each growth check of every replication
@@ -156,6 +157,7 @@ class Context:
         self.strategies: dict[str, tuple] = {}  # per mode: its strategies (modes.options), shared by replications
         self._fastest: dict[str, float] = {}
         self._failures: dict[str, reliability.PoolFailures] = {}
+        self._goodput: dict[tuple, float] = {}  # goodput_at per chips per pool (job sizing asks the same sizes often)
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 
@@ -249,7 +251,13 @@ class Context:
         """
         if not self.scenario.reliability.enabled or sum(units.values()) <= 0:
             return 1.0
-        return reliability.expected_goodput(*self.failure_terms(units))
+        key = tuple(units.items())
+        g = self._goodput.get(key)
+        if g is None:
+            if len(self._goodput) >= GOODPUT_MEMO:  # bounded: supplies drawn with delivery risk rarely repeat
+                self._goodput.pop(next(iter(self._goodput)))
+            g = self._goodput[key] = reliability.expected_goodput(*self.failure_terms(units))
+        return g
 
     def expected_goodput(self, plan: Plan) -> float:
         """``goodput_at`` the plan's chips."""
