@@ -18,6 +18,7 @@ from planner import api
 from planner.bridge import layout_planners
 from planner.loader import from_dict
 from planner.perf import reliability as rel
+from planner.scenario import Reliability
 from planner.sim import rules
 from planner.strategy import Context
 
@@ -53,11 +54,13 @@ def test_the_wait_in_closed_form():
 def test_the_defaults_are_the_published_figures():
     assert rel.MANUAL_INTERVENTION_SHARE == pytest.approx(3 / 419)  # Llama 3, S01
     assert rel.MANUAL_INTERVENTION_HOURS == pytest.approx(7.3)  # BLOOM, S08
-    s = _scenario(rel.MANUAL_INTERVENTION_SHARE, rel.MANUAL_INTERVENTION_HOURS)
-    defaults = from_dict({k: v for k, v in s.model_dump(mode="json", by_alias=True, exclude_none=True).items()
-                          if k != "reliability"} | {"reliability": {"enabled": True}}, "d.yaml")
-    assert defaults.reliability.manual_intervention_share == pytest.approx(3 / 419)
-    assert defaults.reliability.manual_intervention_hours == pytest.approx(7.3)
+    r = Reliability()
+    assert (r.manual_intervention_share, r.manual_intervention_hours) == (rel.MANUAL_INTERVENTION_SHARE, 7.3)
+    # the first-order terms count their mean: 3.2 min per failure on top of the automated restart
+    s = _scenario(r.manual_intervention_share, r.manual_intervention_hours)
+    ctx = Context(s, layout_planners(s))
+    extra_min = (ctx.failure_restart_hours({"p": 1024}) - ctx.restart_hours({"p": 1024})) * 60
+    assert extra_min == pytest.approx(3 / 419 * 7.3 * 60) and 3.1 < extra_min < 3.2
 
 
 def test_the_engine_draws_the_waits_from_the_distribution():
