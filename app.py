@@ -214,7 +214,8 @@ def scenario_files(folder: Path = SCENARIO_DIR) -> list[Path]:
 
 
 # per-pool failure settings (and the section's MTBF): read only while failures are on
-FAILURE_FIELDS = ("mtbf_chip_days", "restart_base_minutes", "restart_minutes_per_1000_chips", "checkpoint_write_s")
+FAILURE_FIELDS = ("mtbf_chip_days", "restart_base_minutes", "restart_minutes_per_1000_chips",
+                  "manual_intervention_share", "manual_intervention_hours", "checkpoint_write_s")
 
 
 def without_failure_settings(scenario):
@@ -800,6 +801,10 @@ FAILURE_INPUTS = (
     ("mtbf_chip_days", "MTBF [chip-days]", 100.0, "Mean time between failures of one chip."),
     ("restart_base_minutes", "Restart [min]", 1.0, "Detect a failure, reschedule and reload the job."),
     ("restart_minutes_per_1000_chips", "Restart per 1,000 chips [min]", 0.1, "Restart time added per 1,000 chips."),
+    ("manual_intervention_share", "Failures needing people [share]", 0.001,
+     "Share of failures that wait for a manual intervention before the restart (Llama 3: 3 of 419)."),
+    ("manual_intervention_hours", "Wait for people [h]", 0.5,
+     "Mean wait for a manual intervention, drawn exponential (BLOOM's CUDA crash: 7.3 h)."),
     ("checkpoint_write_s", "Checkpoint write [s]", 1.0, "Blocking time of one checkpoint write."),
 )
 
@@ -813,7 +818,8 @@ def failure_defaults(scenario, pool) -> dict:
         mtbf = rel.mtbf_chip_days
     return {"mtbf_chip_days": mtbf, "restart_base_minutes": rel.restart_base_minutes,
             "restart_minutes_per_1000_chips": rel.restart_minutes_per_1000_chips,
-            "checkpoint_write_s": rel.checkpoint_write_s}
+            "manual_intervention_share": rel.manual_intervention_share,
+            "manual_intervention_hours": rel.manual_intervention_hours, "checkpoint_write_s": rel.checkpoint_write_s}
 
 
 def _failure_fields(sc, loaded, i: int, k: str, reliability: bool):
@@ -823,7 +829,7 @@ def _failure_fields(sc, loaded, i: int, k: str, reliability: bool):
     st.markdown("Failures on this pool (from your own logs; empty: the default shown)")
     if not reliability:
         st.caption("Failures are off (sidebar): these are not read.")
-    cols = st.columns(len(FAILURE_INPUTS))
+    cols = [c for _row in range(0, len(FAILURE_INPUTS), 3) for c in st.columns(3)]  # rows of three: room to read
     values = {}
     for col, (field, label, step, help_text) in zip(cols, FAILURE_INPUTS, strict=True):
         lo, hi = input_bounds(Pool, field)

@@ -935,7 +935,8 @@ def test_input_bounds_are_the_schemas(at):
     assert 0 < tokens.min < 1e-300 and tokens.max == 1e16 / 1e12  # Workload.tokens: gt=0, le=1e16
     for label, lo, hi in (("Units on day 0", 0, MAX_UNITS), ("Cloud units", 0, MAX_UNITS),
                           ("Price [USD/chip-h]", 0, 10_000), ("Commissioning [days]", 0, 3650),
-                          ("Reserved share", 0, 1), ("Restart [min]", 0, 10_000), ("Checkpoint write [s]", 0, 86_400)):
+                          ("Reserved share", 0, 1), ("Restart [min]", 0, 10_000), ("Checkpoint write [s]", 0, 86_400),
+                          ("Failures needing people [share]", 0, 1), ("Wait for people [h]", 0, 10_000)):
         field = _by_label((rented if label in ("Cloud units", "Price [USD/chip-h]") else tab).number_input, label)
         assert (field.min, field.max) == (lo, hi), label
     mtbf = _by_label(tab.number_input, "MTBF [chip-days]")
@@ -969,7 +970,8 @@ def test_pool_fields_follow_the_pool_kind(at):
     owned, rented = _pool_labels(at, 0), _pool_labels(at, 1)
     cloud = {"Cloud units", "Cloud from", "Cloud until", "Price [USD/chip-h]"}
     own = {"Units on day 0", "Slip by [days]", "Commissioning [days]", "Reserved share"}
-    lab = {"MTBF [chip-days]", "Restart [min]", "Checkpoint write [s]"}
+    lab = {"MTBF [chip-days]", "Restart [min]", "Checkpoint write [s]", "Failures needing people [share]",
+           "Wait for people [h]"}
     assert own | lab <= set(owned) and not cloud & set(owned), owned
     assert cloud | lab <= set(rented) and not own & set(rented), rented
     assert any(t.startswith("Delivery plan") for t in owned) and not any(t.startswith("Delivery plan") for t in rented)
@@ -991,10 +993,14 @@ def test_failure_inputs_are_editable_and_follow_the_toggle(at):
     _by_label(_edit(at).expander[0].number_input, "MTBF [chip-days]").set_value(500.0).run()
     _by_label(_edit(at).expander[0].number_input, "Restart [min]").set_value(12.0).run()
     _by_label(_edit(at).expander[1].number_input, "Checkpoint write [s]").set_value(30.0).run()
+    _by_label(_edit(at).expander[1].number_input, "Failures needing people [share]").set_value(0.05).run()
+    _by_label(_edit(at).expander[1].number_input, "Wait for people [h]").set_value(2.0).run()
     _no_traceback(at)
     assert not _errors(at)
     shown = _shown_scenario(at)
     assert (shown["fleet"][0]["mtbf_chip_days"], shown["fleet"][0]["restart_base_minutes"]) == (500.0, 12.0)
+    rented = shown["fleet"][1]
+    assert (rented["manual_intervention_share"], rented["manual_intervention_hours"]) == (0.05, 2.0)
     assert shown["fleet"][1]["checkpoint_write_s"] == 30.0 and shown["reliability"]["enabled"] is True
     at.sidebar.button[0].click().run()
     _no_traceback(at)
