@@ -145,6 +145,9 @@ def check_progress(s: Scenario) -> None:
         units = max(1, s.chip(p.chip).chips_per_node)  # the smallest job: one node
         mtbf_h = rel.job_mtbf_hours(f.mtbf_chip_days, units)
         _mtbf, field = _pool_mtbf(s, i)
+        if f.manual_share * f.manual_hours > f.restart_h(units):  # the waits for people weigh most: name them
+            field = (f"fleet[{i}].manual_intervention_hours" if p.manual_intervention_hours is not None
+                     else "reliability.manual_intervention_hours")
         raise ScenarioError(
             f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
             f"on average, too often for a restart ({f.failure_restart_h(units) * 60:.3g} min on average) plus a "

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import one_error_line
 
 from planner import api
 from planner.bridge import layout_planners
@@ -120,3 +121,17 @@ def test_a_longer_wait_never_finishes_sooner():
     days = [api.simulate(_scenario(0.3, h, tokens=1e12), replications=1).summary.metrics["time_to_train_days"].p50
             for h in (0.5, 2.0, 8.0)]
     assert days[0] < days[1] < days[2], days
+
+
+@pytest.mark.parametrize("where", ["reliability", "pool"])
+def test_waits_so_long_that_no_job_progresses_are_refused_by_name(cli, make_scenario, tmp_path, where):
+    """Every failure waiting 10,000 h on average: nothing would train; one line names the wait, nothing written."""
+    wait = {"manual_intervention_share": 1, "manual_intervention_hours": 10_000}
+    section = {"enabled": True, "mtbf_chip_days": 10, **(wait if where == "reliability" else {})}
+    pool = {"name": "h100", "chip": "h100-sxm", "units": 64, **(wait if where == "pool" else {})}
+    path = make_scenario(reliability=section, fleet=[pool])
+    out = tmp_path / "out"
+    line = one_error_line(cli("run", path, "--out", out))
+    field = "fleet[0].manual_intervention_hours" if where == "pool" else "reliability.manual_intervention_hours"
+    assert field in line and "would never progress" in line, line
+    assert not out.exists()
