@@ -167,18 +167,17 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     first = np.searchsorted(day_of, np.arange(n_days), side="left")
     least = np.minimum.reduceat(vals, first)
     least[starts < math.floor(from_h / HOURS_PER_DAY) * HOURS_PER_DAY] = 0.0
-    steps, have, last, level = [], 0, None, 0
-    for d, v in enumerate(least.astype(int).tolist()):
-        if full is not None:
-            if v != last:  # the least left repeats for days on end
-                last, level = v, share_level(v, full, node)
-            v = level
-        if v != have:
-            delta = int(v - have)
-            what = (f"{delta:,} chips left by the jobs before this one" if delta > 0
-                    else f"{-delta:,} chips taken back by the jobs before this one")
-            steps.append(Step(float(starts[d]), EventKind.SHARE, delta, what))
-            have = int(v)
+    v = least.astype(np.int64)
+    if full is not None:  # the least left repeats for days on end: each distinct value is levelled once
+        values, where = np.unique(v, return_inverse=True)
+        v = np.array([share_level(x, full, node) for x in values.tolist()], dtype=np.int64)[where]
+    before = np.concatenate(([0], v[:-1]))
+    steps = []
+    for d in np.nonzero(v != before)[0].tolist():
+        delta = int(v[d] - before[d])
+        what = (f"{delta:,} chips left by the jobs before this one" if delta > 0
+                else f"{-delta:,} chips taken back by the jobs before this one")
+        steps.append(Step(float(starts[d]), EventKind.SHARE, delta, what))
     return steps
 
 
