@@ -117,6 +117,24 @@ def _pool_mtbf(s: Scenario, i: int) -> tuple[float, str]:
     return s.chip(p.chip).mtbf_chip_days, f"fleet[{i}].mtbf_chip_days (default: chip {p.chip})"
 
 
+def _interval_h(s: Scenario) -> float | None:
+    """The checkpoint interval the scenario sets [h] (None: Young/Daly's)."""
+    iv = s.reliability.checkpoint_interval_hours
+    return None if iv == "auto" else float(iv)
+
+
+def _manual_field(s: Scenario, i: int) -> str | None:
+    """The field path of pool ``i``'s waits for people when the scenario sets them (None: the defaults apply)."""
+    p = s.fleet[i]
+    for name in ("manual_intervention_hours", "manual_intervention_share"):
+        if getattr(p, name) is not None:
+            return f"fleet[{i}].{name}"
+    for name in ("manual_intervention_hours", "manual_intervention_share"):
+        if name in s.reliability.model_fields_set:
+            return f"reliability.{name}"
+    return None
+
+
 def job_units(s: Scenario, i: int) -> int:
     """The chips of pool ``i`` a job would train on under failures: the size that keeps the most chip-time.
 
@@ -128,7 +146,7 @@ def job_units(s: Scenario, i: int) -> int:
     if not r.enabled:
         return units
     f = rel.pool_failures(s, s.fleet[i], count_params(s.workload.arch).total)
-    iv = None if r.checkpoint_interval_hours == "auto" else float(r.checkpoint_interval_hours)
+    iv = _interval_h(s)
     return rel.best_job_units(units, lambda n: rel.goodput_on(
         n, f.mtbf_chip_days, f.write_h, iv, f.restart_base_minutes, f.restart_minutes_per_1000_chips, f.manual_share,
         f.manual_hours))
@@ -145,9 +163,11 @@ def check_progress(s: Scenario) -> None:
         units = max(1, s.chip(p.chip).chips_per_node)  # the smallest job: one node
         mtbf_h = rel.job_mtbf_hours(f.mtbf_chip_days, units)
         _mtbf, field = _pool_mtbf(s, i)
-        if f.manual_share * f.manual_hours > f.restart_h(units):  # the waits for people weigh most: name them
-            field = (f"fleet[{i}].manual_intervention_hours" if p.manual_intervention_hours is not None
-                     else "reliability.manual_intervention_hours")
+        manual = _manual_field(s, i)
+        if manual and rel.goodput_on(units, f.mtbf_chip_days, f.write_h, _interval_h(s), f.restart_base_minutes,
+                                     f.restart_minutes_per_1000_chips, rel.MANUAL_INTERVENTION_SHARE,
+                                     rel.MANUAL_INTERVENTION_HOURS) > 0:
+            field = manual  # it would progress with the published waits for people: the ones set are to blame
         raise ScenarioError(
             f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
             f"on average, too often for a restart ({f.failure_restart_h(units) * 60:.3g} min on average) plus a "
