@@ -98,7 +98,7 @@ def test_a_schedulers_workers_build_the_context_once_and_keep_it(make_scenario, 
 
     sc = _failing_scenario(make_scenario)
     local = api.simulate(sc, replications=40, seed=5)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         for _ in range(2):  # the second run finds the context its workers built in the first
             remote = api.simulate(sc, replications=40, seed=5, backend="dask", scheduler=cluster.scheduler_address)

@@ -135,7 +135,9 @@ def start_fork_server() -> None:
 def client_of(scheduler: str | None = None, workers: int | None = None) -> Iterator:
     """A Dask client of ``scheduler``, or of a local cluster of ``workers`` processes, closed on exit.
 
-    The local cluster starts cheaply: one thread per worker process, no dashboard, quiet logs.
+    The local cluster starts cheaply: one thread per worker process, quiet logs, and its HTTP server on a free
+    port (``dashboard_address=None`` means distributed's default, 8787: a second cluster, a notebook's or a parallel
+    test's, made it warn that the port was taken).
     """
     import dask
     from dask.distributed import Client, LocalCluster
@@ -146,7 +148,7 @@ def client_of(scheduler: str | None = None, workers: int | None = None) -> Itera
     else:
         with dask.config.set(_fork_server()):
             cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
         yield client
