@@ -242,13 +242,15 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
     fails more (a failure anywhere stops a multi-pool job) is not preferred for its failure-free speed. They
     use the nominal cost model: the planner picks before it knows the model's error that this replication
     draws (``factor``). That ranking depends only on the supply drawn, so replications that draw the same
-    supply (every replication of a plan without delivery risk) reuse it. Then the candidates whose expected
+    supply (every replication of a plan without delivery risk) reuse it; a ranking run still unfinished at the
+    margin past the earliest finish so far stops there. Then the candidates whose expected
     finish comes within PICK_MARGIN of the first one's (or that the first cannot beat because it never
     finishes) are simulated with this replication's failures and model error, and the one that finishes first
     is kept: two pools close in expectation are told apart by the run itself, never by the first-order
     approximation. ``failures=False`` returns the pick's run without failures.
     """
     shortlist = candidates[:1]
+    by_time = scenario.strategy.objective != "cost"
     if len(candidates) > 1:
         memo = candidates[0].ctx.memo
         # ``rank_key``: what the ranking is taken to depend on instead of the steps (a portfolio's later jobs
@@ -257,11 +259,16 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
         if key in memo:
             shortlist = memo[key]
         else:
-            ranked = []
+            ranked, best_h = [], math.inf
             for c in candidates:
+                # a run still unfinished at PICK_MARGIN past the earliest finish so far can be neither the first
+                # nor close to it (``_close``): it stops there (the shortlist is the same, the work less)
+                stop_h = best_h * (1 + PICK_MARGIN) if by_time else math.inf
                 r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=1.0,
-                             record=False, expected=True)
+                             record=False, expected=True, stop_h=stop_h)
                 ranked.append((r, c))
+                if r.finished:
+                    best_h = min(best_h, r.end_h)
             ranked.sort(key=lambda rc: _order(scenario, rc[0]))
             first = ranked[0][0]
             shortlist, seen = [], set()
@@ -278,7 +285,6 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
                 memo.pop(next(iter(memo)))
             memo[key] = shortlist
     best = None
-    by_time = scenario.strategy.objective != "cost"
     for c in shortlist:
         # a later candidate that has not finished by the time the best one did cannot be picked (finishing
         # first decides): its run stops there, with the same events up to it
