@@ -56,7 +56,7 @@ from planner.report.headline import (
 )
 from planner.report.html import render_html
 from planner.report.tables import for_people, summary_json, write_xlsx
-from planner.scenario import Cloud, Delivery, Pool, Simulation, Workload
+from planner.scenario import MANUAL_FIELDS, Cloud, Delivery, Pool, Simulation, Workload
 
 try:  # a pool's own throughput rows (`measured:`)
     from planner.scenario import Measured
@@ -214,8 +214,8 @@ def scenario_files(folder: Path = SCENARIO_DIR) -> list[Path]:
 
 
 # per-pool failure settings (and the section's MTBF): read only while failures are on
-FAILURE_FIELDS = ("mtbf_chip_days", "restart_base_minutes", "restart_minutes_per_1000_chips",
-                  "manual_intervention_share", "manual_intervention_hours", "checkpoint_write_s")
+FAILURE_FIELDS = ("mtbf_chip_days", "restart_base_minutes", "restart_minutes_per_1000_chips", *MANUAL_FIELDS,
+                  "checkpoint_write_s")
 
 
 def without_failure_settings(scenario):

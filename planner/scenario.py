@@ -385,6 +385,10 @@ class StrategySettings(_Section):
                          "published penalty for a tuned heterogeneous stack; set your own measurement)")
 
 
+# the waits for people before a failure's restart (reliability section and pools): read only with failures on
+MANUAL_FIELDS = ("manual_intervention_share", "manual_intervention_hours")
+
+
 class Reliability(_Section):
     """Failures, repairs, checkpoints, restarts and planned maintenance."""
 
@@ -644,8 +648,9 @@ class Scenario(_Section):
         if self.reliability.mtbf_chip_days is not None:
             raise field_error("reliability.mtbf_chip_days", why)
         for i, p in enumerate(self.fleet):
-            if p.mtbf_chip_days is not None:
-                raise field_error(f"fleet[{i}].mtbf_chip_days", why)
+            for name in ("mtbf_chip_days", *MANUAL_FIELDS):
+                if getattr(p, name) is not None:
+                    raise field_error(f"fleet[{i}].{name}", why)
 
     def _check_links_and_mode(self) -> None:
         """Links join two different sites that pools use, once per pair; a mode has what it needs."""

@@ -135,3 +135,12 @@ def test_waits_so_long_that_no_job_progresses_are_refused_by_name(cli, make_scen
     field = "fleet[0].manual_intervention_hours" if where == "pool" else "reliability.manual_intervention_hours"
     assert field in line and "would never progress" in line, line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["manual_intervention_share", "manual_intervention_hours"])
+def test_a_pools_wait_with_failures_off_is_refused_as_not_read(cli, make_scenario, name):
+    """As a pool's MTBF is: with reliability.enabled false nothing reads it, so it is not silently accepted."""
+    path = make_scenario(reliability={"enabled": False},
+                         fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64, name: 0.5}])
+    line = one_error_line(cli("validate", path))
+    assert f"fleet[0].{name}" in line and "is not read" in line, line
