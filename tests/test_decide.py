@@ -228,6 +228,7 @@ def test_memory_stays_flat_over_the_evaluations_of_a_goal_seek(make_scenario):
     assert res["found"] and len(peaks) >= 8, (res, peaks)
     shown = f"peaks {[round(p / mib, 2) for p in peaks]} MiB, after each {[round(c / mib, 2) for c in current]} MiB"
     # a point's own peak depends on its value (the conditional band searches the layouts of each stack level at
-    # the point's chip count): peaks may differ by one such search, never by what a kept context would hold
-    assert max(peaks[3:]) - max(peaks[:3]) < 1.5 * mib, shown
+    # the point's chip count, holding each shape's terms): the last points peak no higher than the points before
+    # them by more than one such search, never by what a kept context would hold (~16 MiB a point)
+    assert max(peaks[-4:]) - max(peaks[:-4]) < 1.5 * mib, shown
     assert max(current[3:]) - current[2] < 0.1 * mib, shown  # what stays after each point: no context is kept

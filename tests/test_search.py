@@ -271,3 +271,54 @@ def test_planner_counts_what_best_layout_counts_under_pins(pin):
         assert (got is None) == (want is None), (units, b)
         if want is not None:
             assert {f: getattr(got, f) for f in _RESULT_FIELDS} == {f: getattr(want, f) for f in _RESULT_FIELDS}
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from([("llama3-405b", "ascend-910b", 8192), ("deepseek-v3", "h100-sxm", 4096),
+                             ("llama3-8b", "ascend-910b", 32768)]),
+       asks=st.lists(st.tuples(st.integers(8, 40_000), st.sampled_from([None, 16, 100, 517])), min_size=2,
+                     max_size=5))
+def test_bounded_search_gives_best_layouts_answer_on_large_models(case, asks):
+    """The planner scores only shapes whose speed bound reaches near the fastest: best_layout scores every one."""
+    from planner.perf.search import LayoutPlanner
+
+    mid, chip_id, seq = case
+    chip = chips()[chip_id]
+    w = wl(mid, seq=seq)
+    planner = LayoutPlanner(arch(mid), chip, w, 40_000)
+    for units, b in asks:
+        got = planner.layout(units, b)
+        try:
+            want = best_layout(arch(mid), chip, planner._setup(b), units)
+        except InfeasiblePlanError:
+            want = None
+        assert (got is None) == (want is None), (units, b)
+        if want is not None:
+            assert {f: getattr(got, f) for f in _RESULT_FIELDS} == {f: getattr(want, f) for f in _RESULT_FIELDS}
+
+
+@pytest.mark.parametrize("mid,chip_id", [("llama3-70b", "ascend-910b"), ("deepseek-v3", "h100-sxm")])
+def test_scores_from_shape_terms_are_those_of_evaluate(mid, chip_id):
+    """A shape's terms scored once, completed at any degree, give evaluate's scores bit for bit.
+
+    Block recompute only ever slows a micro-batch (the search's speed bound rests on it).
+    """
+    import numpy as np
+
+    from planner.perf.search import layout_shapes
+    from planner.perf.steptime import evaluate, evaluate_on, shape_terms
+    from planner.perf.system import as_system
+
+    a, system, w = arch(mid), as_system(chips()[chip_id]), wl(mid, seq=4096)
+    shapes = layout_shapes(a, system, w)
+    terms = shape_terms(a, system, w, shapes, parts=True)
+    rng = np.random.default_rng(1)
+    idx = np.sort(rng.choice(len(shapes), 3000, replace=False))
+    c = shapes.take(idx, rng.integers(1, 1024, len(shapes)).astype(shapes.tp.dtype))
+    want = evaluate(a, system, w, c, keep_parts=True)
+    got = evaluate_on(a, system, w, c, terms.take(idx), keep_parts=True)
+    for k in ("memory_bytes", "step_time_s", "tokens_per_step", "micro_batches", "units_used"):
+        assert np.array_equal(getattr(got, k), getattr(want, k)), k
+    block = c.recompute == 3
+    assert block.any() and (want.parts.t_mb[block] >= terms.t_mb[idx][block]).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..arch import ModelArch
@@ -125,25 +127,44 @@ def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank,
     """Bytes one chip holds for a candidate layout: model state, in-flight activations, logits, recompute work.
 
     The first pipeline stage holds the most in-flight activations; the fp32 logits sit on the last one.
+    ``shape_memory`` (what the layout's shape decides) completed by ``memory_at`` (what its replicas decide).
     """
+    shape = shape_memory(arch, c, seq, tp, cp, mb, pp, vp, layers_rank, params_chip, expert_params_rank, moe_share,
+                         tok, fused_attention=fused_attention, fp8=fp8, block_share=block_share,
+                         dispatch_tokens=dispatch_tokens)
+    return memory_at(shape, c.zero, m, dense_dp, exp_dp)
+
+
+@dataclass
+class ShapeMemory:
+    """The bytes of a layout that its shape alone decides, whatever its data-parallel degree and batch."""
+
+    params_chip: np.ndarray
+    expert_params_rank: np.ndarray
+    stage_activations: np.ndarray  # the worst stage's layers x one micro-batch's activations per layer
+    in_flight_most: np.ndarray  # micro-batches in flight on the first stage (``pipeline_in_flight``)
+    in_flight_per_micro_batch: np.ndarray  # ... and per micro-batch the replica runs, when it runs fewer
+    logits: np.ndarray
+    work: np.ndarray
+    gathered: np.ndarray
+    dispatch: np.ndarray | float
+
+
+def shape_memory(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, layers_rank, params_chip, expert_params_rank,
+                 moe_share, tok, fused_attention=True, fp8=False, block_share=0.5, dispatch_tokens=None) -> ShapeMemory:
+    """What ``memory_per_chip`` takes from the layout's shape (tp, pp, vp, cp, ep, micro-batch, recompute, ZeRO)."""
     L = arch.layers
     rc = c.recompute
-    sbpp_dense = state_bytes_per_param(c.zero, np.where(c.zero >= 1, dense_dp, 1))
-    sbpp_exp = state_bytes_per_param(c.zero, np.where(c.zero >= 1, exp_dp, 1))
-    state = (params_chip - expert_params_rank) * sbpp_dense + expert_params_rank * sbpp_exp
     act_dense = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=True, fused_attention=fused_attention,
                                            fp8=fp8, block_share=block_share)
     act_moe = (activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=False, fused_attention=fused_attention,
                                           fp8=fp8, block_share=block_share) if arch.moe else act_dense)
     act_layer = (1 - moe_share) * act_dense + moe_share * act_moe
-    # never more micro-batches in flight than the replica runs per step
-    in_flight = np.minimum(pipeline_in_flight(pp, vp), m * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0))
     # when pp does not divide L, the short stage goes first, where most micro-batches are in flight
     # (Llama 3 sec. 3.3.2 removes layers from the first stage for this reason); stage k holds pp-k of them
     first_layers = np.maximum(L - (pp - 1) * layers_rank, 1.0)
     second = np.where(pp > 1, (pp - 1) / pp, 0.0) * layers_rank
     worst_stage_layers = np.maximum(first_layers, second)
-    act = worst_stage_layers * act_layer * in_flight
     # fp32 logits for the loss (Korthikanti et al. 2022 sec. 4.3: 4*s*b*v/t bytes)
     logits = tok * arch.vocab * 4.0 / tp
     # full recompute rebuilds one layer's activations during its backward
@@ -160,4 +181,16 @@ def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank,
     if arch.moe:
         n_tok = tok * arch.moe.top_k / tp if dispatch_tokens is None else dispatch_tokens
         dispatch = moe_share * 2.0 * n_tok * arch.hidden * 2.0
-    return state + act + logits + work + gathered + dispatch
+    return ShapeMemory(params_chip, expert_params_rank, worst_stage_layers * act_layer, pipeline_in_flight(pp, vp),
+                       np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0), logits, work, gathered, dispatch)
+
+
+def memory_at(shape: ShapeMemory, zero, m, dense_dp, exp_dp):
+    """``memory_per_chip`` of layouts of ``shape`` with ``m`` micro-batches per step and these replica groups."""
+    sbpp_dense = state_bytes_per_param(zero, np.where(zero >= 1, dense_dp, 1))
+    sbpp_exp = state_bytes_per_param(zero, np.where(zero >= 1, exp_dp, 1))
+    state = (shape.params_chip - shape.expert_params_rank) * sbpp_dense + shape.expert_params_rank * sbpp_exp
+    # never more micro-batches in flight than the replica runs per step
+    in_flight = np.minimum(shape.in_flight_most, m * shape.in_flight_per_micro_batch)
+    act = shape.stage_activations * in_flight
+    return state + act + shape.logits + shape.work + shape.gathered + shape.dispatch

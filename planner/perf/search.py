@@ -17,7 +17,7 @@ from .layout import RECOMPUTE, Layout, Parallelism
 from .memory import usable_bytes
 from .params import model_flops_per_token
 from .setup import TrainingSetup
-from .steptime import Candidates, Scores, evaluate
+from .steptime import STEP_JITTER_CV, Candidates, Scores, ShapeTerms, evaluate, evaluate_on, shape_terms
 from .system import System, as_system
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -221,7 +221,8 @@ def _features(c: Candidates, i: int, other: Candidates, j: int) -> list[str]:
     return out or ["a different layout"]
 
 
-def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int):
+def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int, terms: ShapeTerms | None = None,
+                    rows: np.ndarray | None = None):
     """The simplest layout whose speed is within SIMPLER_TOLERANCE of the fastest, keeping more chips never slower.
 
     The choice is made among the layouts on ``k`` chips that need at most the memory ``m`` of the fastest layout
@@ -231,7 +232,7 @@ def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int):
     Layouts are re-scored at ``k`` and ``k - 1`` chips
     only for the shapes within the tolerance on the pool's own count (a shape on fewer chips is never faster).
     Returns (candidates, scores, index, note); the note says what the faster layout uses, empty when the fastest
-    is already the simplest.
+    is already the simplest. ``terms``: ``shape_terms`` holding the candidates' at ``rows``, when known.
     """
     best = float(sc.tokens_per_s[i])
     near = np.nonzero(fits & (sc.tokens_per_s >= best * (1 - SIMPLER_TOLERANCE)))[0]
@@ -239,6 +240,7 @@ def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int):
     if len(near) <= 1 or cx[near].min() >= cx[i]:
         return cands, sc, i, ""
     shapes = cands.take(near)
+    near_terms = terms.take(rows[near]) if terms is not None else shape_terms(arch, system, wl, shapes)
     k = int(sc.units_used[i])
     cap = usable_hbm_bytes(system.chip)
     dk, okk = shapes_on(shapes, k, wl, pin)
@@ -246,7 +248,7 @@ def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int):
     if not len(idx):
         return cands, sc, i, ""
     ck = shapes.take(idx, dk)
-    sk = evaluate(arch, system, wl, ck)
+    sk = evaluate_on(arch, system, wl, ck, near_terms.take(idx))
     rk = np.where(sk.memory_bytes <= cap, sk.tokens_per_s, -np.inf)
     top = int(np.argmax(rk))
     need = float(sk.memory_bytes[top])  # what the fastest layout needs
@@ -257,7 +259,7 @@ def _prefer_simpler(arch, system, wl, pin, cands: Candidates, sc, fits, i: int):
         d1, ok1 = shapes_on(shapes, k - 1, wl, pin)
         idx1 = np.nonzero(ok1)[0]
         if len(idx1):
-            s1 = evaluate(arch, system, wl, shapes.take(idx1, d1))
+            s1 = evaluate_on(arch, system, wl, shapes.take(idx1, d1), near_terms.take(idx1))
             r1 = np.where(s1.memory_bytes <= cap, s1.tokens_per_s, -np.inf)
             floor = max(float(r1.max()), floor)
     threshold = max(float(rk.max()) * (1 - SIMPLER_TOLERANCE), floor)
@@ -313,6 +315,8 @@ SHAPE_TABLES = 64
 # table for dense models to 70B, 12-24 MB for DeepSeek-V3's grid): a fleet of many pools keeps what it kept before
 SHAPE_TABLES_KEPT = 8
 SHAPE_TABLE_BYTES = 192 << 20
+BOUND_BLOCK = 256  # shapes the bounded search scores first (numpy's per-call cost against wasted scores)
+BOUND_SLACK = 1e-9  # the speed bound is raised by this share so that rounding never puts it under the exact speed
 
 
 @dataclass
@@ -323,11 +327,30 @@ class _ShapeTable:
     dp: np.ndarray  # the degree each shape was scored at (0: not yet)
     scores: Scores  # at that degree
     keys: _DegreeKeys  # what the shapes' degrees depend on
+    terms: ShapeTerms  # of every shape of the planner at this batch's micro-batch options (shared by the tables)
+    index: np.ndarray  # each shape's row in ``terms``
+    t_mb: np.ndarray  # each shape's micro-batch time on its slowest stage [s] (``ShapeTerms``, no block share)
+    bubble: np.ndarray  # ... and its pipeline bubble [micro-batch slots]
 
     @functools.cached_property
     def nbytes(self) -> int:
         """Memory the table holds [bytes] (its arrays never change size)."""
-        return self.shapes.nbytes + self.dp.nbytes + self.scores.nbytes + self.keys.nbytes
+        return (self.shapes.nbytes + self.dp.nbytes + self.scores.nbytes + self.keys.nbytes + self.index.nbytes
+                + self.t_mb.nbytes + self.bubble.nbytes)
+
+    def bound(self, idx: np.ndarray, dp: np.ndarray, batch_seqs: int) -> np.ndarray:
+        """At least the tokens per second of the shapes at ``idx`` with ``dp[idx]`` replicas, never less.
+
+        Their step without the data-parallel and optimizer terms, which are never negative: the micro-batches
+        and the bubble at the slowest stage's pace, times the wait for the slowest chip (steptime.evaluate_on).
+        Block recompute only adds work to a micro-batch, so its terms at no block share bound it too.
+        """
+        mb = self.shapes.mb[idx].astype(float)
+        d = dp[idx].astype(float)
+        units = self.keys.mp[self.keys.inverse[idx]].astype(float) * d
+        m = np.ceil(float(batch_seqs) / (d * mb))
+        jitter = 1.0 + STEP_JITTER_CV * np.sqrt(2.0 * np.log(np.maximum(units, 2.0)))
+        return float(batch_seqs) / ((m + self.bubble[idx]) * self.t_mb[idx] * jitter) * (1.0 + BOUND_SLACK)
 
 
 @dataclass
@@ -387,6 +410,8 @@ class LayoutPlanner:
         self._cache: dict[tuple[int, int], LayoutResult | None] = {}
         self._tables: dict[int, _ShapeTable] = {}  # per batch share: every shape's last scores (``_search``)
         self._every: _DegreeKeys | None = None  # every shape at the whole batch (a share's are a subset of it)
+        # every shape and its ``shape_terms``, per micro-batch options (a share of the batch may offer fewer)
+        self._shape_sets: dict[tuple, tuple[Candidates, ShapeTerms]] = {}
         self.min_units = self._leanest(max_units)
         if self.layout(max_units) is None:
             raise InfeasiblePlanError(f"no layout of {max_units} {chip.id} chips fits")
@@ -433,21 +458,31 @@ class LayoutPlanner:
             self._cache[key] = self._search(units, b)
         return self._cache[key]
 
-    def _fitting_shapes(self, wl: TrainingSetup) -> Candidates:
+    def _shape_set(self, wl: TrainingSetup) -> tuple[Candidates, ShapeTerms]:
+        """Every layout shape at ``wl``'s batch and their ``shape_terms`` (the batch only bounds the micro-batch)."""
+        key = tuple(shape_axes(self.arch, self.system, wl, self.pin)["micro_batch"])
+        if key not in self._shape_sets:
+            shapes = layout_shapes(self.arch, self.system, wl, self.pin)
+            self._shape_sets[key] = shapes, shape_terms(self.arch, self.system, wl, shapes)
+        return self._shape_sets[key]
+
+    def _fitting_shapes(self, wl: TrainingSetup) -> tuple[Candidates, ShapeTerms, np.ndarray]:
         """The shapes that fit in memory at some chip count (the rest can never be picked).
 
         A chip's memory never grows with the data-parallel degree (ZeRO shards the state over more
         replicas; fewer micro-batches are in flight), so a shape that does not fit at the most replicas
-        the batch allows (one micro-batch each) fits nowhere.
+        the batch allows (one micro-batch each) fits nowhere. Returns them, the terms of ``_shape_set`` and their
+        rows there.
         """
-        shapes = layout_shapes(self.arch, self.system, wl, self.pin)
+        shapes, terms = self._shape_set(wl)
         if self.pin.dp or not len(shapes):
-            return shapes
+            return shapes, terms, np.arange(len(shapes))
         most = np.maximum(wl.global_batch_seqs // shapes.mb, 1)
         most = np.maximum((most // shapes.ep) * shapes.ep, shapes.ep)
         widest = replace(shapes, dp=most)
-        keep = np.nonzero(evaluate(self.arch, self.system, wl, widest).memory_bytes <= usable_hbm_bytes(self.chip))[0]
-        return shapes.take(keep)
+        memory = evaluate_on(self.arch, self.system, wl, widest, terms).memory_bytes
+        keep = np.nonzero(memory <= usable_hbm_bytes(self.chip))[0]
+        return shapes.take(keep), terms, keep
 
     def _evaluated(self, units: int, wl: TrainingSetup) -> int:
         """How many layouts ``best_layout`` scores on ``units`` chips at ``wl``'s batch (what it reports).
@@ -475,26 +510,46 @@ class LayoutPlanner:
         wl = self._setup(b)
         tab = self._tables.pop(b, None)
         if tab is None:
-            shapes = self._fitting_shapes(wl)
+            shapes, terms, rows = self._fitting_shapes(wl)
             tab = _ShapeTable(shapes, np.zeros(len(shapes), dtype=shapes.tp.dtype), Scores.empty(len(shapes)),
-                              _DegreeKeys.of(shapes))
+                              _DegreeKeys.of(shapes), terms, rows, terms.t_mb[rows], terms.bubble[rows])
         self._tables[b] = tab  # most recently used last
         held = sum(t.nbytes for t in self._tables.values())
         while len(self._tables) > SHAPE_TABLES or (len(self._tables) > SHAPE_TABLES_KEPT
                                                     and held > self.table_bytes):
             held -= self._tables.pop(next(iter(self._tables))).nbytes
         dp, ok = tab.keys.on(units, wl, self.pin)
-        stale = np.nonzero(ok & (dp != tab.dp))[0]
         evaluated = self._evaluated(units, wl)
-        if len(stale):
-            tab.scores.put(stale, evaluate(self.arch, self.system, wl, tab.shapes.take(stale, dp)))
-            tab.dp[stale] = dp[stale]
         idx = np.nonzero(ok)[0]
         if not len(idx):
             return None
+        # branch and bound: the shapes of the highest bounds on their speed are scored first, then every shape whose
+        # bound is within SIMPLER_TOLERANCE of the fastest fitting layout so far; the others can be neither the
+        # fastest nor near it (what ``_best_index`` and ``_prefer_simpler`` read), so the answer is the same
+        bound = tab.bound(idx, dp, b) * float(wl.seq_len)
+        cap = usable_hbm_bytes(self.chip)
+        best, left = -np.inf, np.ones(len(idx), dtype=bool)
+        while True:
+            take = np.nonzero(left & ~(bound < best * (1 - SIMPLER_TOLERANCE)))[0]
+            if not len(take):
+                break
+            if best == -np.inf and len(take) > BOUND_BLOCK:  # nothing known yet: the most promising block first
+                take = take[np.argpartition(-bound[take], BOUND_BLOCK - 1)[:BOUND_BLOCK]]
+            left[take] = False
+            rows = idx[take]
+            stale = rows[dp[rows] != tab.dp[rows]]
+            if len(stale):
+                tab.scores.put(stale, evaluate_on(self.arch, self.system, wl, tab.shapes.take(stale, dp),
+                                                  tab.terms.take(tab.index[stale])))
+                tab.dp[stale] = dp[stale]
+            fit = rows[tab.scores.memory_bytes[rows] <= cap]
+            if len(fit):
+                best = max(best, float((tab.scores.tokens_per_step[fit] / tab.scores.step_time_s[fit]).max()))
+        idx = idx[~left]  # in the order of the exhaustive search (its ties break the same way)
         cands, sc = tab.shapes.take(idx, dp), tab.scores.take(idx)
-        fits = sc.memory_bytes <= usable_hbm_bytes(self.chip)
+        fits = sc.memory_bytes <= cap
         if not fits.any():
             return None
-        ck, sk, j, note = _prefer_simpler(self.arch, self.system, wl, self.pin, cands, sc, fits, _best_index(sc, fits))
+        ck, sk, j, note = _prefer_simpler(self.arch, self.system, wl, self.pin, cands, sc, fits, _best_index(sc, fits),
+                                          tab.terms, tab.index[idx])
         return _result(self.arch, self.chip, wl, ck, sk, j, units, evaluated, t0, note)

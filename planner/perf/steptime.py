@@ -8,14 +8,14 @@ from planner/data/stacks.yaml, how fast its kernels run from the cross-validated
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from ..arch import ModelArch
 from ..catalog import Chip
 from ..units import GB, GBPS_TO_BYTES, TB
-from .memory import memory_per_chip, usable_bytes
+from .memory import ShapeMemory, memory_at, shape_memory, usable_bytes
 from .params import ParamCounts, attention_keys, attention_width, count_params
 from .setup import TrainingSetup
 from .system import System, as_system
@@ -530,57 +530,55 @@ def _stages(L: int, pp, t_layer, t_head, balanced: bool):
     return (np.where(one, single, best), np.where(one, float(L), best_layers), np.where(one, True, best_head))
 
 
-def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates,
-             keep_parts: bool = False) -> Scores:
-    """Memory per chip and step time for every candidate layout (``keep_parts`` for ``step_terms``)."""
-    system = as_system(system)
-    pc = count_params(arch)
-    r = _rates(system, setup)
+@dataclass
+class ShapeTerms:
+    """What a layout's scores take from its shape alone (tp, pp, vp, cp, ep, micro-batch, recompute, ZeRO).
+
+    Neither the data-parallel degree nor the global batch enters them, so a layout search scores each shape's
+    terms once and only ``evaluate_on`` again when a chip count moves its degree. Block recompute is the
+    exception: the share of layers it recomputes depends on the memory, so ``evaluate_on`` redoes those shapes'
+    layer terms at their degree (here they hold the terms at no block share). The terms ``step_terms`` names
+    (``parts``) are kept only when asked for: a search holds the others for tens of thousands of shapes.
+    """
+
+    r: _Rates
+    pc: ParamCounts
+    dense_params_rank: np.ndarray
+    expert_params_rank: np.ndarray
+    emb_p: np.ndarray
+    memory: ShapeMemory  # at no block share
+    stage_activations_all_block: np.ndarray | None  # ... what differs with every layer recomputed (block shapes)
+    t_pace: np.ndarray
+    t_mb: np.ndarray
+    bubble: np.ndarray
+    parts: dict | None  # layer (per layer and micro-batch), t_layer, t_head, stage_layers, head_on_pace, t_p2p
+
+    def take(self, idx: np.ndarray) -> ShapeTerms:
+        """The terms of the shapes at ``idx``."""
+        return _take(self, idx)
+
+
+def _take(obj, idx: np.ndarray):
+    """``obj`` with every per-shape array (also inside its dataclasses and dicts) taken at ``idx``."""
+    if isinstance(obj, np.ndarray):
+        return obj[idx] if obj.ndim else obj
+    if isinstance(obj, dict):
+        return {k: _take(v, idx) for k, v in obj.items()}
+    if isinstance(obj, ShapeMemory | ShapeTerms):
+        return type(obj)(**{f.name: _take(getattr(obj, f.name), idx) for f in fields(obj)})
+    return obj  # rates, parameter counts, scalars
+
+
+def _floats(c: Candidates, names: str) -> list[np.ndarray]:
+    return [getattr(c, k).astype(float) for k in names.split()]
+
+
+def _layer_terms(arch: ModelArch, setup: TrainingSetup, r: _Rates, pc: ParamCounts, c: Candidates, rc: Recompute):
+    """One layer and one micro-batch, the output layer, the pace-setting stage and the pipeline's send and bubble."""
     L = arch.layers
-    s = float(setup.seq_len)
-    tp, pp, vp, cp, ep, dp, mb = (getattr(c, k).astype(float) for k in ("tp", "pp", "vp", "cp", "ep", "dp", "mb"))
+    tp, pp, vp, cp, ep, mb = _floats(c, "tp pp vp cp ep mb")
     moe_share = pc.n_moe_layers / L
-    tok = mb * s / cp  # tokens of one micro-batch on one CP rank
-
-    # --- parameters one chip holds, and the groups that share them ---
-    layers_rank = np.ceil(L / pp)
-    attn_p = pc.attention_per_layer / tp
-    dense_mlp_p = pc.dense_mlp_per_layer / tp
-    shared_p = pc.shared_experts * pc.expert_mlp / tp
-    routed_total_p = pc.experts * pc.expert_mlp / ep / tp  # experts split by expert-TP = TP (Megatron-Core)
-    dense_params_rank = (attn_p + dense_mlp_p * (1 - moe_share) + shared_p * moe_share) * layers_rank
-    expert_params_rank = routed_total_p * moe_share * layers_rank
-    emb_p = (pc.embedding + pc.output) / tp / np.minimum(pp, 2)
-    params_chip = dense_params_rank + expert_params_rank + emb_p + pc.norms_per_layer * layers_rank
-    dense_dp = dp * cp  # dense weights are replicated over DP and CP ranks
-    exp_dp = np.maximum(dp * cp / ep, 1.0)  # expert weights over the expert-data-parallel group
-
-    m = np.ceil(float(setup.global_batch_seqs) / (dp * mb))  # micro-batches per replica per step (padding paid)
-
-    # --- memory; block recompute takes the fewest whole layers per stage that make the layout fit (S120) ---
-    # the allgather dispatcher holds the tokens of all tp x ep ranks, the all-to-all top_k copies of its own (S121)
-    gathered = dispatcher_choice(arch, pc, r, tok, tp, ep)[1] if arch.moe else np.zeros(tp.shape, dtype=bool)
-    dispatch_tokens = np.where(gathered, tok * ep, tok * pc.top_k / tp)
-
-    def mem(share):
-        return memory_per_chip(arch, c, s, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
-                               dense_dp, exp_dp, moe_share, tok, fused_attention=r.fused, fp8=r.fp8,
-                               block_share=share, dispatch_tokens=dispatch_tokens)
-
-    code = np.asarray(c.recompute)
-    block = code == 3
-    share = np.zeros_like(tp)
-    if block.any():
-        m0, m1 = mem(0.0), mem(1.0)  # memory is linear in the share of fully recomputed layers
-        cap = usable_bytes(system.chip.hbm_gib)
-        x = np.clip((m0 - cap) / np.maximum(m0 - m1, 1.0), 0.0, 1.0)
-        share = np.where(block, np.maximum(np.ceil(x * layers_rank - 1e-9), 1.0) / layers_rank, 0.0)
-        memory = np.where(block, m0 + share * (m1 - m0), m0)
-    else:
-        memory = mem(0.0)
-    rc = Recompute(code=code, full=np.where(code == 2, 1.0, share), mlp=np.where(code == 4, 1.0, 0.0))
-
-    # --- one layer, one micro-batch ---
+    tok = mb * float(setup.seq_len) / cp  # tokens of one micro-batch on one CP rank
     t_attn, t_scores = _attention(arch, setup, r, tok, tp, rc)
     t_gemm = _gemm(pc, moe_share, r, tok, tp, ep, rc, arch)
     layer = {
@@ -592,7 +590,8 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
         "ep": _expert_parallel(arch, pc, moe_share, r, tok, tp, ep, rc, t_gemm + t_attn),
         "overhead": KERNELS_PER_LAYER * r.launch_s * (1.0 + full_share(rc) / 3.0 + mlp_share(rc) / 6.0),
     }
-    t_layer = sum(np.broadcast_to(v, tp.shape) for v in layer.values())
+    layer = {k: np.broadcast_to(v, tp.shape) for k, v in layer.items()}
+    t_layer = sum(layer.values())
     t_head = _output_layer(arch, r, tok, tp)
     t_pace, stage_layers, head_on_pace = _stages(L, pp, t_layer, t_head, r.balanced_stages)
 
@@ -603,12 +602,101 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
     t_p2p = np.where(pp > 1, _exposed(t_send, t_pace, r.ov_pp), 0.0)
     t_mb = t_pace + t_p2p
     bubble = np.where(pp > 1, (pp - 1) / vp, 0.0)
+    return dict(layer=layer, t_layer=t_layer, t_head=t_head, t_pace=t_pace, stage_layers=stage_layers,
+                head_on_pace=head_on_pace, t_p2p=t_p2p, t_mb=t_mb, bubble=bubble)
+
+
+def shape_terms(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates,
+                parts: bool = False) -> ShapeTerms:
+    """``ShapeTerms`` of every candidate (its ``dp`` is not read); ``parts`` for ``evaluate_on(keep_parts=True)``."""
+    system = as_system(system)
+    pc = count_params(arch)
+    r = _rates(system, setup)
+    L = arch.layers
+    s = float(setup.seq_len)
+    tp, pp, vp, cp, ep, mb = _floats(c, "tp pp vp cp ep mb")
+    moe_share = pc.n_moe_layers / L
+    tok = mb * s / cp  # tokens of one micro-batch on one CP rank
+
+    # --- parameters one chip holds ---
+    layers_rank = np.ceil(L / pp)
+    attn_p = pc.attention_per_layer / tp
+    dense_mlp_p = pc.dense_mlp_per_layer / tp
+    shared_p = pc.shared_experts * pc.expert_mlp / tp
+    routed_total_p = pc.experts * pc.expert_mlp / ep / tp  # experts split by expert-TP = TP (Megatron-Core)
+    dense_params_rank = (attn_p + dense_mlp_p * (1 - moe_share) + shared_p * moe_share) * layers_rank
+    expert_params_rank = routed_total_p * moe_share * layers_rank
+    emb_p = (pc.embedding + pc.output) / tp / np.minimum(pp, 2)
+    params_chip = dense_params_rank + expert_params_rank + emb_p + pc.norms_per_layer * layers_rank
+
+    # the allgather dispatcher holds the tokens of all tp x ep ranks, the all-to-all top_k copies of its own (S121)
+    gathered = dispatcher_choice(arch, pc, r, tok, tp, ep)[1] if arch.moe else np.zeros(tp.shape, dtype=bool)
+    dispatch_tokens = np.where(gathered, tok * ep, tok * pc.top_k / tp)
+
+    def mem(share):
+        return shape_memory(arch, c, s, tp, cp, mb, pp, vp, layers_rank, params_chip, expert_params_rank, moe_share,
+                            tok, fused_attention=r.fused, fp8=r.fp8, block_share=share,
+                            dispatch_tokens=dispatch_tokens)
+
+    code = np.asarray(c.recompute)
+    block = code == 3
+    none = np.zeros_like(tp)
+    rc = Recompute(code=code, full=np.where(code == 2, 1.0, none), mlp=np.where(code == 4, 1.0, 0.0))
+    lt = _layer_terms(arch, setup, r, pc, c, rc)
+    named = ("layer", "t_layer", "t_head", "stage_layers", "head_on_pace", "t_p2p")
+    return ShapeTerms(r=r, pc=pc, dense_params_rank=dense_params_rank, expert_params_rank=expert_params_rank,
+                      emb_p=emb_p, memory=mem(0.0),
+                      stage_activations_all_block=mem(1.0).stage_activations if block.any() else None,
+                      t_pace=lt["t_pace"], t_mb=lt["t_mb"], bubble=lt["bubble"],
+                      parts={k: lt[k] for k in named} if parts else None)
+
+
+def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates,
+             keep_parts: bool = False) -> Scores:
+    """Memory per chip and step time for every candidate layout (``keep_parts`` for ``step_terms``)."""
+    system = as_system(system)
+    return evaluate_on(arch, system, setup, c, shape_terms(arch, system, setup, c, parts=keep_parts), keep_parts)
+
+
+def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates, st: ShapeTerms,
+                keep_parts: bool = False) -> Scores:
+    """``evaluate`` of candidates whose ``shape_terms`` are ``st``: what their data-parallel degrees add."""
+    system = as_system(system)
+    r, pc = st.r, st.pc
+    s = float(setup.seq_len)
+    tp, pp, cp, ep, dp, mb = _floats(c, "tp pp cp ep dp mb")
+    dense_dp = dp * cp  # dense weights are replicated over DP and CP ranks
+    exp_dp = np.maximum(dp * cp / ep, 1.0)  # expert weights over the expert-data-parallel group
+
+    m = np.ceil(float(setup.global_batch_seqs) / (dp * mb))  # micro-batches per replica per step (padding paid)
+
+    # --- memory; block recompute takes the fewest whole layers per stage that make the layout fit (S120) ---
+    memory = memory_at(st.memory, c.zero, m, dense_dp, exp_dp)
+    code = np.asarray(c.recompute)
+    block = np.nonzero(code == 3)[0]
+    assert st.parts is not None or not keep_parts, "shape_terms(..., parts=True) keeps what the parts need"
+    lt = dict(st.parts or {}, t_pace=st.t_pace, t_mb=st.t_mb, bubble=st.bubble)
+    if len(block):
+        # memory is linear in the share of fully recomputed layers
+        m0 = memory[block]
+        all_block = replace(_take(st.memory, block), stage_activations=st.stage_activations_all_block[block])
+        m1 = memory_at(all_block, c.zero[block], m[block], dense_dp[block], exp_dp[block])
+        cap = usable_bytes(system.chip.hbm_gib)
+        layers_rank = np.ceil(arch.layers / pp[block])
+        x = np.clip((m0 - cap) / np.maximum(m0 - m1, 1.0), 0.0, 1.0)
+        share = np.maximum(np.ceil(x * layers_rank - 1e-9), 1.0) / layers_rank
+        memory = memory.copy()
+        memory[block] = m0 + share * (m1 - m0)
+        rc = Recompute(code=code[block], full=share, mlp=np.zeros_like(share))
+        redo = _layer_terms(arch, setup, r, pc, c.take(block), rc)
+        lt = {k: _put(v, block, redo[k]) for k, v in lt.items()}
+    t_mb, bubble, t_pace = lt["t_mb"], lt["bubble"], lt["t_pace"]
     t_pipe = (m + bubble) * t_mb
 
     # --- data parallel: one reduce-scatter (grads) + one all-gather (weights) per step = an all-reduce ---
     stride = tp * cp
-    t_rs = (_hierarchical((dense_params_rank + emb_p) * GRAD_COMM_BYTES, dense_dp, stride, r, 1.0)
-            + _hierarchical(expert_params_rank * GRAD_COMM_BYTES, exp_dp, stride * ep, r, 1.0))
+    t_rs = (_hierarchical((st.dense_params_rank + st.emb_p) * GRAD_COMM_BYTES, dense_dp, stride, r, 1.0)
+            + _hierarchical(st.expert_params_rank * GRAD_COMM_BYTES, exp_dp, stride * ep, r, 1.0))
     t_ag = t_rs * (WEIGHT_COMM_BYTES / GRAD_COMM_BYTES)
     z = c.zero
     # ZeRO-2 reduce-scatters every micro-batch's gradients; ZeRO-3 also gathers the weights forward and backward
@@ -619,18 +707,27 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
     t_dp = _exposed(t_dp_comm, window, r.ov_dp)
 
     # --- optimizer step: memory-bound over the chip's shard ---
-    opt_shard = np.where(z >= 1, params_chip / dense_dp, params_chip)
+    opt_shard = np.where(z >= 1, st.memory.params_chip / dense_dp, st.memory.params_chip)
     t_opt = opt_shard * OPTIMIZER_STEP_BYTES_PER_PARAM / r.hbm
 
     units = tp * pp * cp * dp
     jitter = 1.0 + STEP_JITTER_CV * np.sqrt(2.0 * np.log(np.maximum(units, 2.0)))
     step = (t_pipe + t_dp + t_opt) * jitter
 
-    parts = _Parts(layer, t_layer, t_head, stage_layers, head_on_pace, t_pace, t_p2p, t_mb, m, bubble, t_dp,
-                   t_opt, jitter) if keep_parts else None
+    parts = _Parts(lt["layer"], lt["t_layer"], lt["t_head"], lt["stage_layers"], lt["head_on_pace"], t_pace,
+                   lt["t_p2p"], t_mb, m, bubble, t_dp, t_opt, jitter) if keep_parts else None
     real_tokens = np.full_like(tp, float(setup.global_batch_seqs) * s)
     return Scores(memory_bytes=memory, step_time_s=step, tokens_per_step=real_tokens, micro_batches=m,
                   units_used=units, parts=parts)
+
+
+def _put(v, idx: np.ndarray, new):
+    """A copy of ``v`` (an array, or a dict of arrays) with ``new`` written at ``idx``."""
+    if isinstance(v, dict):
+        return {k: _put(x, idx, new[k]) for k, x in v.items()}
+    out = np.array(v, dtype=np.result_type(v, new))
+    out[idx] = new
+    return out
 
 
 def step_terms(scores: Scores) -> StepTerms:
