@@ -9,6 +9,7 @@ failures. ``compare`` runs every mode's best strategy fully, for the strategy ta
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,8 +50,17 @@ class Run:
     job: TrainingJob
     events: list[Event]
     end_h: float
-    cost_usd: float
-    pool_costs: list  # costs.PoolCost of every pool: committed, used, idle
+    scenario: Scenario
+
+    @functools.cached_property
+    def pool_costs(self) -> list:
+        """costs.PoolCost of every pool: committed, used, idle (worked out when read: a pick's losers never are)."""
+        return fleet_costs(self.scenario, self.strategy, self.states, self.job, self.end_h)
+
+    @functools.cached_property
+    def cost_usd(self) -> float:
+        """Committed spend of the whole fleet to the run's end [USD]."""
+        return sum(c.committed_usd for c in self.pool_costs)
 
     @property
     def finished(self) -> bool:
@@ -152,9 +162,7 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
         events.extend(state.repair_events)
     events.sort(key=lambda e: e.time_h)
     end_h = job.stats.finish_h if job.stats.finished else job.horizon_h
-    pool_costs = fleet_costs(scenario, strategy, states, job, end_h)
-    cost = sum(c.committed_usd for c in pool_costs)
-    return Run(strategy, states, job, events, end_h, cost, pool_costs)
+    return Run(strategy, states, job, events, end_h, scenario)
 
 
 def _training(strategy: Strategy, job: TrainingJob, name: str):
