@@ -463,7 +463,7 @@ class LayoutPlanner:
         key = tuple(shape_axes(self.arch, self.system, wl, self.pin)["micro_batch"])
         if key not in self._shape_sets:
             shapes = layout_shapes(self.arch, self.system, wl, self.pin)
-            self._shape_sets[key] = shapes, shape_terms(self.arch, self.system, wl, shapes)
+            self._shape_sets[key] = shapes, shape_terms(self.arch, self.system, wl, shapes, block_paces=True)
         return self._shape_sets[key]
 
     def _fitting_shapes(self, wl: TrainingSetup) -> tuple[Candidates, ShapeTerms, np.ndarray]:

@@ -552,10 +552,47 @@ class ShapeTerms:
     t_mb: np.ndarray
     bubble: np.ndarray
     parts: dict | None  # layer (per layer and micro-batch), t_layer, t_head, stage_layers, head_on_pace, t_p2p
+    row: np.ndarray  # each shape's row in the candidates ``shape_terms`` was given
+    block: _BlockPaces | None  # the pace of block shapes per count of layers recomputed (shared, filled when asked)
 
     def take(self, idx: np.ndarray) -> ShapeTerms:
         """The terms of the shapes at ``idx``."""
         return _take(self, idx)
+
+
+class _BlockPaces:
+    """The slowest stage's pace (``t_pace``, ``t_mb``) of each block-recompute shape at k of its layers recomputed.
+
+    Block recompute takes the fewest whole layers per stage that make a layout fit, k of ``layers_rank``, so a
+    shape has ``layers_rank`` possible paces; a shape's are worked out the first time one of them is asked for
+    (all at once), and kept for the searches after.
+    """
+
+    def __init__(self, arch: ModelArch, setup: TrainingSetup, r: _Rates, pc: ParamCounts, c: Candidates):
+        self.arch, self.setup, self.r, self.pc, self.c = arch, setup, r, pc, c
+        layers = np.where(c.recompute == 3, np.ceil(arch.layers / c.pp.astype(float)), 0.0).astype(np.int64)
+        self.start = np.concatenate([[0], np.cumsum(layers)[:-1]])  # each shape's first pace in the flat arrays
+        self.layers = layers
+        self.done = np.zeros(len(layers), dtype=bool)
+        self.t_pace = np.zeros(int(layers.sum()))
+        self.t_mb = np.zeros(int(layers.sum()))
+
+    def paces(self, rows: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(t_pace, t_mb) of the shapes at ``rows`` with ``k`` layers per stage recomputed (floats, 1 to all)."""
+        new = np.unique(rows[~self.done[rows]])
+        if len(new):
+            each = self.layers[new]
+            at = np.repeat(new, each)
+            ks = np.arange(int(each.sum())) - np.repeat(np.cumsum(each) - each, each) + 1.0
+            layers_rank = np.ceil(self.arch.layers / self.c.pp[at].astype(float))
+            share = ks / layers_rank  # as evaluate_on works it out: k / layers per stage
+            rc = Recompute(code=self.c.recompute[at], full=share, mlp=np.zeros_like(share))
+            lt = _layer_terms(self.arch, self.setup, self.r, self.pc, self.c.take(at), rc)
+            flat = self.start[at] + ks.astype(np.int64) - 1
+            self.t_pace[flat], self.t_mb[flat] = lt["t_pace"], lt["t_mb"]
+            self.done[new] = True
+        flat = self.start[rows] + k.astype(np.int64) - 1
+        return self.t_pace[flat], self.t_mb[flat]
 
 
 def _take(obj, idx: np.ndarray):
@@ -566,7 +603,7 @@ def _take(obj, idx: np.ndarray):
         return {k: _take(v, idx) for k, v in obj.items()}
     if isinstance(obj, ShapeMemory | ShapeTerms):
         return type(obj)(**{f.name: _take(getattr(obj, f.name), idx) for f in fields(obj)})
-    return obj  # rates, parameter counts, scalars
+    return obj  # rates, parameter counts, scalars, the shared block paces
 
 
 def _floats(c: Candidates, names: str) -> list[np.ndarray]:
@@ -607,8 +644,12 @@ def _layer_terms(arch: ModelArch, setup: TrainingSetup, r: _Rates, pc: ParamCoun
 
 
 def shape_terms(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates,
-                parts: bool = False) -> ShapeTerms:
-    """``ShapeTerms`` of every candidate (its ``dp`` is not read); ``parts`` for ``evaluate_on(keep_parts=True)``."""
+                parts: bool = False, block_paces: bool = False) -> ShapeTerms:
+    """``ShapeTerms`` of every candidate (its ``dp`` is not read); ``parts`` for ``evaluate_on(keep_parts=True)``.
+
+    ``block_paces``: keep each block-recompute shape's paces at every count of layers recomputed once asked
+    (``_BlockPaces``: for terms scored at many degrees, as a layout search's; a single scoring redoes them).
+    """
     system = as_system(system)
     pc = count_params(arch)
     r = _rates(system, setup)
@@ -648,7 +689,8 @@ def shape_terms(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c:
                       emb_p=emb_p, memory=mem(0.0),
                       stage_activations_all_block=mem(1.0).stage_activations if block.any() else None,
                       t_pace=lt["t_pace"], t_mb=lt["t_mb"], bubble=lt["bubble"],
-                      parts={k: lt[k] for k in named} if parts else None)
+                      parts={k: lt[k] for k in named} if parts else None, row=np.arange(len(tp)),
+                      block=_BlockPaces(arch, setup, r, pc, c) if block_paces and block.any() else None)
 
 
 def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates,
@@ -684,12 +726,17 @@ def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c:
         cap = usable_bytes(system.chip.hbm_gib)
         layers_rank = np.ceil(arch.layers / pp[block])
         x = np.clip((m0 - cap) / np.maximum(m0 - m1, 1.0), 0.0, 1.0)
-        share = np.maximum(np.ceil(x * layers_rank - 1e-9), 1.0) / layers_rank
+        k = np.maximum(np.ceil(x * layers_rank - 1e-9), 1.0)  # layers per stage recomputed
+        share = k / layers_rank
         memory = memory.copy()
         memory[block] = m0 + share * (m1 - m0)
-        rc = Recompute(code=code[block], full=share, mlp=np.zeros_like(share))
-        redo = _layer_terms(arch, setup, r, pc, c.take(block), rc)
-        lt = {k: _put(v, block, redo[k]) for k, v in lt.items()}
+        if st.block is not None:  # the paces of each shape's k, worked out once
+            t_pace_k, t_mb_k = st.block.paces(st.row[block], k)
+            lt = dict(lt, t_pace=_put(lt["t_pace"], block, t_pace_k), t_mb=_put(lt["t_mb"], block, t_mb_k))
+        else:
+            rc = Recompute(code=code[block], full=share, mlp=np.zeros_like(share))
+            redo = _layer_terms(arch, setup, r, pc, c.take(block), rc)
+            lt = {k: _put(v, block, redo[k]) for k, v in lt.items()}
     t_mb, bubble, t_pace = lt["t_mb"], lt["bubble"], lt["t_pace"]
     t_pipe = (m + bubble) * t_mb
 
