@@ -499,12 +499,15 @@ class LayoutPlanner:
         return int(e.count[ok].sum())
 
     def _search(self, units: int, b: int) -> LayoutResult | None:
-        """``best_layout(units)`` for a batch share of ``b`` sequences, scoring only what changed.
+        """``best_layout(units)`` for a batch share of ``b`` sequences, scoring only what changed and could win.
 
-        Every shape's score depends on the shape and its data-parallel degree alone, and a chip count
-        changes the degree of few shapes: the scores of the last degree seen are kept per shape, and only
-        shapes whose degree differs are scored again. The candidates, their order and the pick are those
-        of ``best_layout``, so the answer is the same whatever was asked before.
+        Every shape's score depends on the shape and its data-parallel degree alone: the scores of the last
+        degree seen are kept per shape, and a shape is scored again only when its degree differs. Its terms that
+        no degree changes (``steptime.shape_terms``) are worked out once per shape. A bound on each shape's speed
+        (``_ShapeTable.bound``) leaves unscored the shapes that can be neither the fastest nor within
+        SIMPLER_TOLERANCE of it. The candidates that can matter, their order and the pick are those of
+        ``best_layout``, so the answer is the same, bit for bit, whatever was asked before
+        (tests/test_search.py).
         """
         t0 = time.perf_counter()
         wl = self._setup(b)
