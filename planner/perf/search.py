@@ -17,7 +17,7 @@ from .layout import RECOMPUTE, Layout, Parallelism
 from .memory import usable_bytes
 from .params import model_flops_per_token
 from .setup import TrainingSetup
-from .steptime import STEP_JITTER_CV, Candidates, Scores, ShapeTerms, evaluate, evaluate_on, shape_terms
+from .steptime import STEP_JITTER_CV, Candidates, Scores, ShapeTerms, evaluate, evaluate_on, memory_on, shape_terms
 from .system import System, as_system
 
 MICRO_BATCHES = (1, 2, 4, 8, 16)
@@ -480,7 +480,7 @@ class LayoutPlanner:
         most = np.maximum(wl.global_batch_seqs // shapes.mb, 1)
         most = np.maximum((most // shapes.ep) * shapes.ep, shapes.ep)
         widest = replace(shapes, dp=most)
-        memory = evaluate_on(self.arch, self.system, wl, widest, terms).memory_bytes
+        memory = memory_on(self.arch, self.system, wl, widest, terms).bytes
         keep = np.nonzero(memory <= usable_hbm_bytes(self.chip))[0]
         return shapes.take(keep), terms, keep
 

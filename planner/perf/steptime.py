@@ -700,13 +700,24 @@ def evaluate(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Ca
     return evaluate_on(arch, system, setup, c, shape_terms(arch, system, setup, c, parts=keep_parts), keep_parts)
 
 
-def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates, st: ShapeTerms,
-                keep_parts: bool = False) -> Scores:
-    """``evaluate`` of candidates whose ``shape_terms`` are ``st``: what their data-parallel degrees add."""
+@dataclass
+class _Memory:
+    """What ``memory_on`` works out: memory per chip and what the step time needs of it."""
+
+    bytes: np.ndarray
+    m: np.ndarray  # micro-batches per replica per step
+    dense_dp: np.ndarray
+    exp_dp: np.ndarray
+    block: np.ndarray  # the candidates that recompute by block
+    k: np.ndarray  # ... their layers per stage recomputed
+    share: np.ndarray  # ... and the share of their layers that is
+
+
+def memory_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates,
+              st: ShapeTerms) -> _Memory:
+    """Memory per chip of candidates whose ``shape_terms`` are ``st`` (the first half of ``evaluate_on``)."""
     system = as_system(system)
-    r, pc = st.r, st.pc
-    s = float(setup.seq_len)
-    tp, pp, cp, ep, dp, mb = _floats(c, "tp pp cp ep dp mb")
+    pp, cp, ep, dp, mb = _floats(c, "pp cp ep dp mb")
     dense_dp = dp * cp  # dense weights are replicated over DP and CP ranks
     exp_dp = np.maximum(dp * cp / ep, 1.0)  # expert weights over the expert-data-parallel group
 
@@ -714,10 +725,8 @@ def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c:
 
     # --- memory; block recompute takes the fewest whole layers per stage that make the layout fit (S120) ---
     memory = memory_at(st.memory, c.zero, m, dense_dp, exp_dp)
-    code = np.asarray(c.recompute)
-    block = np.nonzero(code == 3)[0]
-    assert st.parts is not None or not keep_parts, "shape_terms(..., parts=True) keeps what the parts need"
-    lt = dict(st.parts or {}, t_pace=st.t_pace, t_mb=st.t_mb, bubble=st.bubble)
+    block = np.nonzero(np.asarray(c.recompute) == 3)[0]
+    k = share = np.zeros(0)
     if len(block):
         # memory is linear in the share of fully recomputed layers
         m0 = memory[block]
@@ -730,11 +739,26 @@ def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c:
         share = k / layers_rank
         memory = memory.copy()
         memory[block] = m0 + share * (m1 - m0)
+    return _Memory(memory, m, dense_dp, exp_dp, block, k, share)
+
+
+def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c: Candidates, st: ShapeTerms,
+                keep_parts: bool = False) -> Scores:
+    """``evaluate`` of candidates whose ``shape_terms`` are ``st``: what their data-parallel degrees add."""
+    system = as_system(system)
+    r, pc = st.r, st.pc
+    s = float(setup.seq_len)
+    tp, pp, cp, ep, dp = _floats(c, "tp pp cp ep dp")
+    mem = memory_on(arch, system, setup, c, st)
+    memory, m, dense_dp, exp_dp, block = mem.bytes, mem.m, mem.dense_dp, mem.exp_dp, mem.block
+    assert st.parts is not None or not keep_parts, "shape_terms(..., parts=True) keeps what the parts need"
+    lt = dict(st.parts or {}, t_pace=st.t_pace, t_mb=st.t_mb, bubble=st.bubble)
+    if len(block):
         if st.block is not None:  # the paces of each shape's k, worked out once
-            t_pace_k, t_mb_k = st.block.paces(st.row[block], k)
+            t_pace_k, t_mb_k = st.block.paces(st.row[block], mem.k)
             lt = dict(lt, t_pace=_put(lt["t_pace"], block, t_pace_k), t_mb=_put(lt["t_mb"], block, t_mb_k))
         else:
-            rc = Recompute(code=code[block], full=share, mlp=np.zeros_like(share))
+            rc = Recompute(code=c.recompute[block], full=mem.share, mlp=np.zeros_like(mem.share))
             redo = _layer_terms(arch, setup, r, pc, c.take(block), rc)
             lt = {k: _put(v, block, redo[k]) for k, v in lt.items()}
     t_mb, bubble, t_pace = lt["t_mb"], lt["bubble"], lt["t_pace"]
