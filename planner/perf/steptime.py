@@ -564,34 +564,31 @@ class _BlockPaces:
     """The slowest stage's pace (``t_pace``, ``t_mb``) of each block-recompute shape at k of its layers recomputed.
 
     Block recompute takes the fewest whole layers per stage that make a layout fit, k of ``layers_rank``, so a
-    shape has ``layers_rank`` possible paces; a shape's are worked out the first time one of them is asked for
-    (all at once), and kept for the searches after.
+    shape has ``layers_rank`` possible paces; each is worked out the first time it is asked for and kept for
+    the searches after.
     """
 
     def __init__(self, arch: ModelArch, setup: TrainingSetup, r: _Rates, pc: ParamCounts, c: Candidates):
         self.arch, self.setup, self.r, self.pc, self.c = arch, setup, r, pc, c
         layers = np.where(c.recompute == 3, np.ceil(arch.layers / c.pp.astype(float)), 0.0).astype(np.int64)
         self.start = np.concatenate([[0], np.cumsum(layers)[:-1]])  # each shape's first pace in the flat arrays
-        self.layers = layers
-        self.done = np.zeros(len(layers), dtype=bool)
-        self.t_pace = np.zeros(int(layers.sum()))
-        self.t_mb = np.zeros(int(layers.sum()))
+        self.done = np.zeros(int(layers.sum()), dtype=bool)
+        self.t_pace = np.zeros(len(self.done))
+        self.t_mb = np.zeros(len(self.done))
 
     def paces(self, rows: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(t_pace, t_mb) of the shapes at ``rows`` with ``k`` layers per stage recomputed (floats, 1 to all)."""
-        new = np.unique(rows[~self.done[rows]])
-        if len(new):
-            each = self.layers[new]
-            at = np.repeat(new, each)
-            ks = np.arange(int(each.sum())) - np.repeat(np.cumsum(each) - each, each) + 1.0
+        flat = self.start[rows] + k.astype(np.int64) - 1
+        new = ~self.done[flat]
+        if new.any():
+            flat_new, first = np.unique(flat[new], return_index=True)
+            at, ks = rows[new][first], k[new][first]
             layers_rank = np.ceil(self.arch.layers / self.c.pp[at].astype(float))
             share = ks / layers_rank  # as evaluate_on works it out: k / layers per stage
             rc = Recompute(code=self.c.recompute[at], full=share, mlp=np.zeros_like(share))
             lt = _layer_terms(self.arch, self.setup, self.r, self.pc, self.c.take(at), rc)
-            flat = self.start[at] + ks.astype(np.int64) - 1
-            self.t_pace[flat], self.t_mb[flat] = lt["t_pace"], lt["t_mb"]
-            self.done[new] = True
-        flat = self.start[rows] + k.astype(np.int64) - 1
+            self.t_pace[flat_new], self.t_mb[flat_new] = lt["t_pace"], lt["t_mb"]
+            self.done[flat_new] = True
         return self.t_pace[flat], self.t_mb[flat]
 
 
