@@ -338,19 +338,21 @@ class _ShapeTable:
         return (self.shapes.nbytes + self.dp.nbytes + self.scores.nbytes + self.keys.nbytes + self.index.nbytes
                 + self.t_mb.nbytes + self.bubble.nbytes)
 
-    def bound(self, idx: np.ndarray, dp: np.ndarray, batch_seqs: int) -> np.ndarray:
-        """At least the tokens per second of the shapes at ``idx`` with ``dp[idx]`` replicas, never less.
+    def bound(self, idx: np.ndarray, group_dp: np.ndarray, batch_seqs: int) -> np.ndarray:
+        """At least the sequences per second of the shapes at ``idx``, never less (``group_dp``: each group's degree).
 
         Their step without the data-parallel and optimizer terms, which are never negative: the micro-batches
         and the bubble at the slowest stage's pace, times the wait for the slowest chip (steptime.evaluate_on).
-        Block recompute only adds work to a micro-batch, so its terms at no block share bound it too.
+        Block recompute only adds work to a micro-batch, so its terms at no block share bound it too. What
+        depends on the degree is worked out per group of shapes (``_DegreeKeys``), what depends on the shape
+        per shape.
         """
-        mb = self.shapes.mb[idx].astype(float)
-        d = dp[idx].astype(float)
-        units = self.keys.mp[self.keys.inverse[idx]].astype(float) * d
-        m = np.ceil(float(batch_seqs) / (d * mb))
-        jitter = 1.0 + STEP_JITTER_CV * np.sqrt(2.0 * np.log(np.maximum(units, 2.0)))
-        return float(batch_seqs) / ((m + self.bubble[idx]) * self.t_mb[idx] * jitter) * (1.0 + BOUND_SLACK)
+        keys = self.keys
+        d = np.maximum(group_dp, 1).astype(float)  # (a group with no replica has no candidate in ``idx``)
+        m = np.ceil(float(batch_seqs) / (d * keys.mb))
+        jitter = 1.0 + STEP_JITTER_CV * np.sqrt(2.0 * np.log(np.maximum(keys.mp * d, 2.0)))
+        g = keys.inverse[idx]
+        return float(batch_seqs) / ((m[g] + self.bubble[idx]) * self.t_mb[idx] * jitter[g]) * (1.0 + BOUND_SLACK)
 
 
 @dataclass
@@ -521,7 +523,8 @@ class LayoutPlanner:
         while len(self._tables) > SHAPE_TABLES or (len(self._tables) > SHAPE_TABLES_KEPT
                                                     and held > self.table_bytes):
             held -= self._tables.pop(next(iter(self._tables))).nbytes
-        dp, ok = tab.keys.on(units, wl, self.pin)
+        group_dp, group_ok = tab.keys.groups_on(units, wl, self.pin)
+        dp, ok = group_dp[tab.keys.inverse], group_ok[tab.keys.inverse]  # ``_DegreeKeys.on``
         evaluated = self._evaluated(units, wl)
         idx = np.nonzero(ok)[0]
         if not len(idx):
@@ -529,7 +532,7 @@ class LayoutPlanner:
         # branch and bound: the shapes of the highest bounds on their speed are scored first, then every shape whose
         # bound is within SIMPLER_TOLERANCE of the fastest fitting layout so far; the others can be neither the
         # fastest nor near it (what ``_best_index`` and ``_prefer_simpler`` read), so the answer is the same
-        bound = tab.bound(idx, dp, b) * float(wl.seq_len)
+        bound = tab.bound(idx, group_dp, b) * float(wl.seq_len)
         cap = usable_hbm_bytes(self.chip)
         best, left = -np.inf, np.ones(len(idx), dtype=bool)
         while True:
