@@ -536,8 +536,9 @@ class ShapeTerms:
 
     Neither the data-parallel degree nor the global batch enters them, so a layout search scores each shape's
     terms once and only ``evaluate_on`` again when a chip count moves its degree. Block recompute is the
-    exception: the share of layers it recomputes depends on the memory, so ``evaluate_on`` redoes those shapes'
-    layer terms at their degree (here they hold the terms at no block share). The terms ``step_terms`` names
+    exception: the share of layers it recomputes depends on the memory, so ``evaluate_on`` takes those shapes'
+    paces at the layers their degree makes them recompute (``block``, a search's, keeps each once worked out;
+    without it they are redone; here they hold the terms at no block share). The terms ``step_terms`` names
     (``parts``) are kept only when asked for: a search holds the others for tens of thousands of shapes.
     """
 
