@@ -121,23 +121,13 @@ def pipeline_in_flight(pp, vp):
     return pp * (1.0 + np.where(vp > 1, (pp - 1) / (pp * vp), 0.0))
 
 
-def memory_per_chip(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, m, layers_rank, params_chip, expert_params_rank,
-                    dense_dp, exp_dp, moe_share, tok, fused_attention=True, fp8=False, block_share=0.5,
-                    dispatch_tokens=None):
-    """Bytes one chip holds for a candidate layout: model state, in-flight activations, logits, recompute work.
-
-    The first pipeline stage holds the most in-flight activations; the fp32 logits sit on the last one.
-    ``shape_memory`` (what the layout's shape decides) completed by ``memory_at`` (what its replicas decide).
-    """
-    shape = shape_memory(arch, c, seq, tp, cp, mb, pp, vp, layers_rank, params_chip, expert_params_rank, moe_share,
-                         tok, fused_attention=fused_attention, fp8=fp8, block_share=block_share,
-                         dispatch_tokens=dispatch_tokens)
-    return memory_at(shape, c.zero, m, dense_dp, exp_dp)
-
-
 @dataclass
 class ShapeMemory:
-    """The bytes of a layout that its shape alone decides, whatever its data-parallel degree and batch."""
+    """The bytes of a layout that its shape alone decides, whatever its data-parallel degree and batch.
+
+    Bytes one chip holds (``memory_at``): model state, in-flight activations, logits, recompute work. The first
+    pipeline stage holds the most in-flight activations; the fp32 logits sit on the last one.
+    """
 
     params_chip: np.ndarray
     expert_params_rank: np.ndarray
@@ -152,7 +142,7 @@ class ShapeMemory:
 
 def shape_memory(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, layers_rank, params_chip, expert_params_rank,
                  moe_share, tok, fused_attention=True, fp8=False, block_share=0.5, dispatch_tokens=None) -> ShapeMemory:
-    """What ``memory_per_chip`` takes from the layout's shape (tp, pp, vp, cp, ep, micro-batch, recompute, ZeRO)."""
+    """``ShapeMemory`` of candidate layouts: what their shape (all but the data-parallel degree) decides."""
     L = arch.layers
     rc = c.recompute
     act_dense = activation_bytes_per_layer(arch, seq, mb, tp, cp, rc, dense_mlp=True, fused_attention=fused_attention,
@@ -186,7 +176,7 @@ def shape_memory(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, layers_rank, param
 
 
 def memory_at(shape: ShapeMemory, zero, m, dense_dp, exp_dp):
-    """``memory_per_chip`` of layouts of ``shape`` with ``m`` micro-batches per step and these replica groups."""
+    """Bytes one chip holds for layouts of ``shape`` with ``m`` micro-batches per step and these replica groups."""
     sbpp_dense = state_bytes_per_param(zero, np.where(zero >= 1, dense_dp, 1))
     sbpp_exp = state_bytes_per_param(zero, np.where(zero >= 1, exp_dp, 1))
     state = (shape.params_chip - shape.expert_params_rank) * sbpp_dense + shape.expert_params_rank * sbpp_exp
