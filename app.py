@@ -56,7 +56,7 @@ from planner.report.headline import (
 )
 from planner.report.html import render_html
 from planner.report.tables import for_people, summary_json, write_xlsx
-from planner.scenario import MANUAL_FIELDS, Cloud, Delivery, Pool, Simulation, Workload
+from planner.scenario import POOL_FAILURE_FIELDS, Cloud, Delivery, Pool, Simulation, Workload
 
 try:  # a pool's own throughput rows (`measured:`)
     from planner.scenario import Measured
@@ -213,16 +213,11 @@ def scenario_files(folder: Path = SCENARIO_DIR) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
 
 
-# per-pool failure settings (and the section's MTBF): read only while failures are on
-FAILURE_FIELDS = ("mtbf_chip_days", "restart_base_minutes", "restart_minutes_per_1000_chips", *MANUAL_FIELDS,
-                  "checkpoint_write_s")
-
-
 def without_failure_settings(scenario):
     """The scenario without the failure settings that nothing reads once failures are off (the format refuses them)."""
     data = copy.deepcopy(edits.to_mapping(scenario))
     for pool in data.get("fleet") or []:
-        for field in FAILURE_FIELDS:
+        for field in POOL_FAILURE_FIELDS:
             pool.pop(field, None)
     if isinstance(data.get("reliability"), dict):
         data["reliability"].pop("mtbf_chip_days", None)

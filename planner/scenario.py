@@ -387,6 +387,9 @@ class StrategySettings(_Section):
 
 # the waits for people before a failure's restart (reliability section and pools): read only with failures on
 MANUAL_FIELDS = ("manual_intervention_share", "manual_intervention_hours")
+# a pool's own failure settings: with failures off no failure, restart or checkpoint write is simulated, so none is read
+POOL_FAILURE_FIELDS = ("mtbf_chip_days", "restart_base_minutes", "restart_minutes_per_1000_chips", *MANUAL_FIELDS,
+                       "checkpoint_write_s")
 
 
 class Reliability(_Section):
@@ -641,14 +644,17 @@ class Scenario(_Section):
                                       f"{dates[k]} is not after the step before it ({dates[k - 1]})")
 
     def _check_reliability_read(self) -> None:
-        """Failure settings with ``reliability.enabled: false`` are refused: no failure is drawn to read them."""
+        """A pool's failure settings with ``reliability.enabled: false`` are refused: nothing reads them.
+
+        With failures off the engine draws no failure and pays no restart or checkpoint write (planner/sim/engine.py).
+        """
         if self.reliability.enabled:
             return
-        why = "is not read: reliability.enabled is false, so no failure is drawn"
+        why = "is not read: reliability.enabled is false, so no failure, restart or checkpoint write is simulated"
         if self.reliability.mtbf_chip_days is not None:
             raise field_error("reliability.mtbf_chip_days", why)
         for i, p in enumerate(self.fleet):
-            for name in ("mtbf_chip_days", *MANUAL_FIELDS):
+            for name in POOL_FAILURE_FIELDS:
                 if getattr(p, name) is not None:
                     raise field_error(f"fleet[{i}].{name}", why)
 

@@ -137,10 +137,27 @@ def test_waits_so_long_that_no_job_progresses_are_refused_by_name(cli, make_scen
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["manual_intervention_share", "manual_intervention_hours"])
-def test_a_pools_wait_with_failures_off_is_refused_as_not_read(cli, make_scenario, name):
+@pytest.mark.parametrize("name", ["manual_intervention_share", "manual_intervention_hours", "restart_base_minutes",
+                                  "restart_minutes_per_1000_chips", "checkpoint_write_s"])
+def test_a_pools_failure_setting_with_failures_off_is_refused_as_not_read(cli, make_scenario, name):
     """As a pool's MTBF is: with reliability.enabled false nothing reads it, so it is not silently accepted."""
     path = make_scenario(reliability={"enabled": False},
                          fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64, name: 0.5}])
     line = one_error_line(cli("validate", path))
     assert f"fleet[0].{name}" in line and "is not read" in line, line
+
+
+def test_pool_failure_settings_change_the_run_only_with_failures_on(make_scenario):
+    """What the refusal rests on: each pool failure setting moves a run with failures on (so it is read there)."""
+    from planner.sim.runner import run_scenario
+
+    base = {"name": "h100", "chip": "h100-sxm", "units": 512}
+    tweaks = {"restart_base_minutes": 600.0, "restart_minutes_per_1000_chips": 6000.0, "checkpoint_write_s": 3000.0,
+              "mtbf_chip_days": 50.0}
+    days = {}
+    for name, value in [("", None), *tweaks.items()]:
+        pool = {**base, name: value} if name else base
+        s = make_scenario.scenario(fleet=[pool], reliability={"enabled": True})
+        days[name] = float(run_scenario(s, replications=1, seed=3, cash_flow=False).replications[
+            "time_to_train_days"].iloc[0])
+    assert all(days[n] != days[""] for n in tweaks), days
