@@ -1,7 +1,7 @@
 """Whole-run chip-hours of published pre-training runs, cross-validated (planner/perf/wholerun.py).
 
-Each run: the cost model's trainer speed on its chips (layout searched, the stack its owner states), Daly's
-first-order goodput under every interruption (the catalog chip MTBF with the job-level interruptions it leaves
+Each run: the cost model's trainer speed on its chips (layout searched, the stack its owner states), the expected
+goodput under every interruption (the catalog chip MTBF with the job-level interruptions it leaves
 out), planned maintenance, and the productive fraction refit without the run's source. Prints each run, the
 cross-validated MAPE over the runs with a published chip count (target: <= 15% over >= 8 runs), the runs at an
 assumed chip count apart, and the runs the model cannot score with the reason.

@@ -123,18 +123,6 @@ def _interval_h(s: Scenario) -> float | None:
     return None if iv == "auto" else float(iv)
 
 
-def _manual_field(s: Scenario, i: int) -> str | None:
-    """The field path of pool ``i``'s waits for people when the scenario sets them (None: the defaults apply)."""
-    p = s.fleet[i]
-    for name in ("manual_intervention_hours", "manual_intervention_share"):
-        if getattr(p, name) is not None:
-            return f"fleet[{i}].{name}"
-    for name in ("manual_intervention_hours", "manual_intervention_share"):
-        if name in s.reliability.model_fields_set:
-            return f"reliability.{name}"
-    return None
-
-
 def job_units(s: Scenario, i: int) -> int:
     """The chips of pool ``i`` a job would train on under failures: the size that keeps the most chip-time.
 
@@ -153,25 +141,35 @@ def job_units(s: Scenario, i: int) -> int:
 
 
 def check_progress(s: Scenario) -> None:
-    """Refuse a pool on which no job, however small, keeps work: failures before a restart and a checkpoint."""
+    """Refuse a pool on which no job, however small, keeps work.
+
+    Two ways, both as the engine runs (planner/sim/engine.py): the failed nodes come back so slowly that the pool
+    keeps less than one chip in service on average (every failure takes its node out for ``repair_days``: each
+    node trains for its MTBF, then waits for its repair, so N chips keep N x M / (M + repair) in service), or even
+    one node fails so often against its checkpoint cycle that no cycle is ever kept (``rel.expected_goodput``).
+    """
     if not s.reliability.enabled:
         return
+    params = count_params(s.workload.arch).total
+    repair_h = s.reliability.repair_days * HOURS_PER_DAY
     for i, p in enumerate(s.fleet):
-        if job_units(s, i) > 0:
-            continue
-        f = rel.pool_failures(s, p, count_params(s.workload.arch).total)
+        f = rel.pool_failures(s, p, params)
         units = max(1, s.chip(p.chip).chips_per_node)  # the smallest job: one node
         mtbf_h = rel.job_mtbf_hours(f.mtbf_chip_days, units)
         _mtbf, field = _pool_mtbf(s, i)
-        manual = _manual_field(s, i)
-        if manual and rel.goodput_on(units, f.mtbf_chip_days, f.write_h, _interval_h(s), f.restart_base_minutes,
-                                     f.restart_minutes_per_1000_chips, rel.MANUAL_INTERVENTION_SHARE,
-                                     rel.MANUAL_INTERVENTION_HOURS) > 0:
-            field = manual  # it would progress with the published waits for people: the ones set are to blame
+        in_service = p.planned_units * mtbf_h / (mtbf_h + repair_h)
+        if p.planned_units and in_service < 1:
+            raise ScenarioError(
+                f"a node of {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fails every "
+                f"{mtbf_h * 60:.3g} min on average and is repaired in {s.reliability.repair_days:g} days: of the "
+                f"pool's {p.planned_units:,} chips, {in_service:.2g} stay in service on average, under one chip: the "
+                "job would never progress", field=field)
+        if job_units(s, i) > 0:
+            continue
         raise ScenarioError(
             f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
-            f"on average, too often for a restart ({f.failure_restart_h(units) * 60:.3g} min on average) plus a "
-            f"checkpoint write ({f.write_h * 60:.3g} min): the job would never progress", field=field)
+            f"on average, far too often for a checkpoint write ({f.write_h * 60:.3g} min): no checkpoint is ever "
+            "kept, so the job would never progress", field=field)
 
 
 # ---------------------------------------------------------------- the counts

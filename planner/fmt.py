@@ -62,6 +62,17 @@ def fmt_days(x: float | None) -> str:
     return "—" if x is None else f"{x:,.1f} d"
 
 
+def fmt_duration(hours: float) -> str:
+    """A short duration in the unit that reads best: seconds under a minute, minutes under ten hours, else hours."""
+    seconds = hours * 3600.0
+    if seconds < 60:
+        return f"{seconds:.2g} s"
+    minutes = seconds / 60.0
+    if minutes < 600:
+        return f"{minutes:.2g} min" if minutes < 10 else f"{minutes:,.0f} min"
+    return f"{hours:,.0f} h"
+
+
 def fmt_mwh(x: float | None) -> str:
     """Megawatt-hours as watt-hours with an SI prefix."""
     return fmt_si(x * 1e6 if x is not None else None, "Wh")

@@ -171,7 +171,7 @@ def test_sequential_moves_when_a_faster_pool_arrives():
 def test_more_chips_never_finish_later_under_high_failure_rates():
     """Under failures the job takes the share of its chips that trains most per hour (expected goodput)."""
     def days_on(n):
-        s = from_dict({"name": "big", "start": "2025-01-01", "horizon_days": 2000,
+        s = from_dict({"name": "big", "start": "2025-01-01", "horizon_days": 400,
                        "workload": {"model": "llama3-70b", "tokens": 2e12, "seq_len": 8192},
                        "fleet": [{"name": "h", "chip": "h100-sxm", "units": n}],
                        "reliability": {"enabled": True, "mtbf_chip_days": 100},
@@ -236,7 +236,7 @@ def test_at_a_low_mtbf_a_smaller_size_wins():
     from planner.edits import set_values
     from planner.strategy import Context, options
 
-    s = set_values(_seed_scenario(), {"reliability.mtbf_chip_days": 800.0})
+    s = set_values(_seed_scenario(), {"reliability.mtbf_chip_days": 200.0})
     ctx = Context(s, layout_planners(s))
     (single,) = [c for c in options(ctx, "single")[0] if c.pools == ("ascend-cn",)]
     sized, full = single.plan({"ascend-cn": 40_000}), single.plan({"ascend-cn": 40_000}, size_for_failures=False)

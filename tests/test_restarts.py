@@ -8,6 +8,7 @@ mean, and a pool's own figures to precedence over the reliability section's.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -57,7 +58,7 @@ def test_the_defaults_are_the_published_figures():
     assert rel.MANUAL_INTERVENTION_HOURS == pytest.approx(7.3)  # BLOOM, S08
     r = Reliability()
     assert (r.manual_intervention_share, r.manual_intervention_hours) == (rel.MANUAL_INTERVENTION_SHARE, 7.3)
-    # the first-order terms count their mean: 3.2 min per failure on top of the automated restart
+    # the expected goodput counts their mean: 3.2 min per failure on top of the automated restart
     s = _scenario(r.manual_intervention_share, r.manual_intervention_hours)
     ctx = Context(s, layout_planners(s))
     extra_min = (ctx.failure_restart_hours({"p": 1024}) - ctx.restart_hours({"p": 1024})) * 60
@@ -124,16 +125,34 @@ def test_a_longer_wait_never_finishes_sooner():
 
 
 @pytest.mark.parametrize("where", ["reliability", "pool"])
-def test_waits_so_long_that_no_job_progresses_are_refused_by_name(cli, make_scenario, tmp_path, where):
-    """Every failure waiting 10,000 h on average: nothing would train; one line names the wait, nothing written."""
+def test_waits_far_longer_than_the_mtbf_crawl_and_the_run_says_so(cli, make_scenario, tmp_path, where):
+    """Every failure waiting 10,000 h on average against a job MTBF of 30 h: the run goes on, and never finishes.
+
+    Each failure costs its wait, so the job keeps about 30 / 10,030 of its time (expected_goodput): it crawls.
+    """
     wait = {"manual_intervention_share": 1, "manual_intervention_hours": 10_000}
     section = {"enabled": True, "mtbf_chip_days": 10, **(wait if where == "reliability" else {})}
     pool = {"name": "h100", "chip": "h100-sxm", "units": 64, **(wait if where == "pool" else {})}
     path = make_scenario(reliability=section, fleet=[pool])
     out = tmp_path / "out"
+    r = cli("run", path, "--out", out)
+    assert r.exit_code == 0, r
+    m = json.loads((out / "summary.json").read_text())["metrics"]
+    assert m["finish_probability"] == 0.0 and m["goodput"]["p50"] < 0.05, m
+
+
+@pytest.mark.parametrize("extra,what", [({"repair_days": 3}, "under one chip"),
+                                        ({"repair_days": 0, "checkpoint_write_s": 86_400}, "no checkpoint is ever")])
+def test_a_pool_that_never_keeps_work_is_refused_by_name(cli, make_scenario, tmp_path, extra, what):
+    """A chip failing every 9 s: refused, with the field named, and nothing written.
+
+    Its nodes wait for repairs far longer than they last (the pool keeps 0.0003 chips in service), or, repaired at
+    once, fail 10,000 times within one day-long checkpoint write (e^10000 overflows: no cycle is ever kept).
+    """
+    path = make_scenario(reliability={"enabled": True, "mtbf_chip_days": 1e-4, **extra})
+    out = tmp_path / "out"
     line = one_error_line(cli("run", path, "--out", out))
-    field = "fleet[0].manual_intervention_hours" if where == "pool" else "reliability.manual_intervention_hours"
-    assert field in line and "would never progress" in line, line
+    assert "reliability.mtbf_chip_days" in line and what in line and "never progress" in line, line
     assert not out.exists()
 
 

@@ -39,6 +39,10 @@ MANUAL_INTERVENTION_SHARE = 3 / 419
 MANUAL_INTERVENTION_HOURS = 7.3
 
 
+# e^x overflows a float past x = 709.78: a cycle that long against the job's MTBF keeps nothing
+MAX_EXPONENT = 700.0
+
+
 def job_mtbf_hours(mtbf_chip_days: float, units: int) -> float:
     """Mean time between interruptions of a job on ``units`` chips [h].
 
@@ -77,15 +81,22 @@ def expected_restart_hours(restart_h: float, manual_share: float, manual_hours: 
 
 
 def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: float) -> float:
-    """Expected share of held time that trains kept work, under failures (first order).
+    """Expected share of held time that trains kept work, under failures (exact for the engine's rules).
 
-    Checkpoints every tau cost delta/(tau + delta); each failure, once per job MTBF M, costs a restart and on
-    average half a cycle of lost work: g = tau/(tau+delta) x (1 - (R + (tau+delta)/2)/M) (Daly 2006, eq. 13-20).
+    A cycle of c = tau + delta (training, then a blocking checkpoint write) is kept only when no failure comes
+    in it; a failure loses the cycle so far and costs a restart R, during which no failure is drawn
+    (planner/sim/rules.py). With failures exponential of mean M the expected time to keep one cycle is then
+    (M + R)(e^(c/M) - 1) (renewal: Daly 2006 eq. 10, whose model also fails during the restart, without that
+    term), so g = tau / ((M + R)(e^(c/M) - 1)). To first order in c/M and R/M this is Daly's
+    tau/c x (1 - (R + c/2)/M); unlike it, it never reaches 0 where a restart is a large share of M (a 100,000-chip
+    job), and it is what the engine's runs average (tests/test_simulation.py).
     """
     if not math.isfinite(mtbf_h):
         return 1.0
-    cycle = tau_h + write_h
-    return max(0.0, tau_h / cycle * (1.0 - (restart_h + cycle / 2.0) / mtbf_h))
+    x = (tau_h + write_h) / mtbf_h
+    if x > MAX_EXPONENT:  # a cycle so long against M that e^(c/M) overflows: no cycle is ever kept
+        return 0.0
+    return tau_h / ((mtbf_h + restart_h) * math.expm1(x))
 
 
 def goodput_on(units: int, mtbf_chip_days: float, write_h: float, interval_h: float | None, restart_base_minutes: float,

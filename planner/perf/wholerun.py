@@ -7,7 +7,7 @@ A whole run's chip-hours are the tokens over the trainer's speed and the run's g
 
 - ``tokens_per_s``: the cost model's trainer speed on the run's chips (layout searched, the stack its owner
   states), as a user's scenario gets it;
-- ``g_failures``: Daly's first order (perf.reliability.expected_goodput) with every interruption of the job:
+- ``g_failures``: the expected goodput (perf.reliability.expected_goodput) with every interruption of the job:
   the catalog chip MTBF (Llama 3's unexpected interruptions: hardware, software, network) and those of human
   origin (``reliability.with_job_interruptions``), the checkpoint write and the restart of the scenario defaults
   (the automated restart plus the mean wait of the failures that need a manual intervention:

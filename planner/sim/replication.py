@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PICK_MEMO = 1024  # strategy picks kept per context (one per distinct supply drawn)
-# candidates whose expected finish (failures in first order) is within 5% of the best one's are run with the
-# replication's failures before one is picked: Daly's first order is within a few percent of the engine's runs
-# (tests/test_simulation.py), so closer calls than that are the run's to decide
+# candidates whose expected finish (failures at their expected goodput) is within 5% of the best one's are run
+# with the replication's failures before one is picked: one replication's failures move a finish by more than
+# that, so closer calls than that are the run's to decide
 PICK_MARGIN = 0.05
 
 
@@ -245,17 +245,17 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
              rank_key: tuple | None = None) -> Run:
     """Pick among the candidates by the time each finishes, then simulate the pick.
 
-    First, cheap runs that draw no failure rank the candidates: each trains every plan at its expected
-    goodput under the scenario's failures (Daly's first order, as the plans are sized), so a strategy that
-    fails more (a failure anywhere stops a multi-pool job) is not preferred for its failure-free speed. They
+    First, cheap runs that draw no failure rank the candidates: each trains every plan at its expected goodput
+    under the scenario's failures (perf.reliability.expected_goodput, as the plans are sized), so a strategy
+    that fails more (a failure anywhere stops a multi-pool job) is not preferred for its failure-free speed. They
     use the nominal cost model: the planner picks before it knows the model's error that this replication
     draws (``factor``). That ranking depends only on the supply drawn, so replications that draw the same
     supply (every replication of a plan without delivery risk) reuse it; a ranking run still unfinished at the
     margin past the earliest finish so far stops there. Then the candidates whose expected
     finish comes within PICK_MARGIN of the first one's (or that the first cannot beat because it never
     finishes) are simulated with this replication's failures and model error, and the one that finishes first
-    is kept: two pools close in expectation are told apart by the run itself, never by the first-order
-    approximation. ``failures=False`` returns the pick's run without failures.
+    is kept: two pools close in expectation are told apart by the run itself, never by the expectation alone.
+    ``failures=False`` returns the pick's run without failures.
     """
     shortlist = candidates[:1]
     by_time = scenario.strategy.objective != "cost"

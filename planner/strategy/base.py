@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from ..fmt import fmt_duration
 from ..perf import reliability
 from ..perf.params import count_params, model_flops_per_token
 from ..perf.search import LayoutPlanner, LayoutResult
@@ -33,9 +34,9 @@ MAX_SIZE_STEPS = 200  # 0.9^200 = 7e-10: below one chip of any pool the scenario
 # chips a layout may leave out before it counts as a limit (the 0.5% plan grid leaves a node or two in repair out)
 LAYOUT_LIMIT_SHARE = 0.99
 SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken (layout rounding noise)
-# a smaller job's speed per chip may exceed the full plan's by this much (fewer data-parallel replicas: more
-# micro-batches each, a smaller pipeline bubble share, less gradient traffic); the search skips sizes that
-# cannot beat the best even so. Refit-free: the property test checks the search against a fine one.
+# a smaller job's speed per chip may exceed the full plan's by this much beyond filling its pipeline bubble (fewer
+# data-parallel replicas: less gradient traffic, a larger optimizer shard amortised over more micro-batches); the
+# search skips sizes that cannot beat the best even so. Refit-free: a test checks the search against a fine one.
 SIZE_EFFICIENCY_GAIN = 0.25
 GOODPUT_MEMO = 1 << 15  # expected goodputs kept per context (a few MB)
 
@@ -247,7 +248,7 @@ class Context:
     def goodput_at(self, units: dict[str, int]) -> float:
         """Expected share of held time that trains kept work on ``units`` chips per pool, under failures.
 
-        ``reliability.expected_goodput`` (Daly 2006, first order; the engine applies the same rules event by event).
+        ``reliability.expected_goodput`` (exact for the rules the engine applies event by event).
         """
         if not self.scenario.reliability.enabled or sum(units.values()) <= 0:
             return 1.0
@@ -287,17 +288,30 @@ class Context:
         g_job = self.expected_goodput(chosen)
         m_job, _w, _t, r_job = self.failure_terms({p.pool: p.units for p in chosen.parts})
         kept_all = f" ({full.tokens_per_s * g_all:,.0f} kept tokens/s)" if full is not None else ""
+        d = fmt_duration
         return (f"failures: the job trains on {chosen.units_used:,} of {n_all:,} chips: on {sum(whole.values()):,} "
-                f"it would fail every {m_all * 60:,.0f} min against a restart of {r_all * 60:,.0f} min on average and "
-                f"checkpoint writes of {write_h * 3600:,.0f} s every {tau_all * 60:,.0f} min, keeping "
-                f"{g_all:.0%} of its time{kept_all}; on {chosen.units_used:,} it fails every {m_job * 60:,.0f} min, "
-                f"restarts in {r_job * 60:,.0f} min and keeps {g_job:.0%} ({chosen.tokens_per_s * g_job:,.0f} kept "
-                "tokens/s). Chip MTBF, restart and checkpoint times are inputs: set them from your own logs")
+                f"it would fail every {d(m_all)} against a restart of {d(r_all)} on average and checkpoint writes of "
+                f"{d(write_h)} every {d(tau_all)}, keeping {g_all:.0%} of its time{kept_all}; on {chosen.units_used:,} "
+                f"it fails every {d(m_job)}, restarts in {d(r_job)} and keeps {g_job:.0%} "
+                f"({chosen.tokens_per_s * g_job:,.0f} kept tokens/s). Chip MTBF, restart and checkpoint times are "
+                "inputs: set them from your own logs")
 
     def mfu(self, tokens_per_s: float, parts: tuple[Part, ...]) -> float:
         """Model FLOPs achieved over the parts' dense peaks."""
         peak = sum(p.units * self.peak_flops(p.pool) for p in parts)
         return self.flops_per_token * tokens_per_s / peak if peak else 0.0
+
+
+def _bubble_factor(plan: Plan) -> float:
+    """Step time over the step without its pipeline bubble, at the plan's worst part: (m + (pp - 1) / vp) / m.
+
+    The bubble of interleaved 1F1B (Narayanan et al. 2021, eq. 2), as perf.steptime counts it.
+    """
+    worst = 1.0
+    for p in plan.parts:
+        m, lay = max(p.layout.micro_batches, 1), p.layout.layout
+        worst = max(worst, (m + (lay.pp - 1) / max(lay.vp, 1)) / m)
+    return worst
 
 
 class Strategy(ABC):
@@ -346,17 +360,23 @@ class Strategy(ABC):
 
         Sizes step down by SIZE_RATIO (each pool by the same share, rounded down to its plan grid). Kept
         tokens/s = speed x goodput rises and then falls as the job grows (more chips, but failures come more
-        often and restarts take longer). A size is searched only when it could beat the best so far: its chips
-        at the full plan's speed per chip (up to SIZE_EFFICIENCY_GAIN more: fewer replicas wait less on each
-        other) times its expected goodput, or, while the full plan keeps nothing, every chip at its fastest
-        compute rate. The bound of a size counts the most kept chip-time at that size or below (a layout may
-        leave chips out), so it never grows as sizes shrink: the search stops at the first size that cannot
-        win. A huge pool is thus sized, never refused, whenever some smaller job trains, and layout rounding
-        that dips one size below its neighbours does not end the search.
+        often and restarts take longer). A size is searched only when it could beat the best so far: its kept
+        chip-time at the full plan's speed per chip, without the full plan's pipeline bubble and up to
+        SIZE_EFFICIENCY_GAIN faster still, and never above the fastest compute rate of any of its pools
+        (``Context.fastest_tokens_per_s``). The bubble matters: a large job whose data-parallel degree the batch
+        caps trains one micro-batch per replica and idles (pp - 1) / vp micro-batch times per step in its pipeline
+        bubble, where a smaller job's replicas fill it with more micro-batches each (``_bubble_factor``). The bound
+        of a size counts the most kept chip-time at that size or below (a layout may leave chips out), so it never
+        grows as sizes shrink: the search stops at the first size that cannot win. A huge pool is thus sized, never
+        refused, whenever some smaller job trains, and layout rounding that dips one size below its neighbours does
+        not end the search.
         """
         ctx = self.ctx
         best, score = full, (ctx.score(full) if full is not None else 0.0)
-        per_chip = full.tokens_per_s / full.units_used if full is not None and score > 0 else None
+        per_chip = max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0)
+        if full is not None and full.units_used:
+            per_chip = min(per_chip, full.tokens_per_s / full.units_used * _bubble_factor(full)
+                           * (1 + SIZE_EFFICIENCY_GAIN))
         sizes = []  # the shares searched, each with its chips per pool
         share = SIZE_RATIO
         for _ in range(MAX_SIZE_STEPS):
@@ -373,18 +393,13 @@ class Strategy(ABC):
         kept = [sum(f.values()) * ctx.goodput_at(f) for f in sizes]
         most = list(itertools.accumulate(reversed(kept), max))[::-1]
         for fewer, most_kept in zip(sizes, most, strict=True):
-            if per_chip is None:  # every chip at its fastest compute rate, goodput 1
-                bound = sum(u * ctx.fastest_tokens_per_s(p) for p, u in fewer.items())
-            else:
-                bound = per_chip * (1 + SIZE_EFFICIENCY_GAIN) * most_kept
+            bound = per_chip * most_kept
             if bound <= score * (1 + SIZE_GAIN):
                 break  # no layout on this size or a smaller one can beat the best
             alt = self._plan(fewer)
             alt_score = ctx.score(alt) if alt is not None else 0.0
             if alt_score > score * (1 + SIZE_GAIN):
                 best, score = alt, alt_score
-                if per_chip is None:
-                    per_chip = alt.tokens_per_s / alt.units_used
         if best is None or best is full:
             return best
         return replace(best, limits=(ctx.failure_limit(offered, best, full),))
