@@ -255,6 +255,68 @@ def test_the_size_search_finds_what_a_fine_search_finds():
     assert ctx.score(chosen) >= 0.98 * ctx.score(fine)
 
 
+def _size_job_every_size(strategy, offered, full):
+    """``size_job`` as first written: every size made and scored, the most kept at or below each by a suffix max."""
+    from planner.strategy import base
+
+    ctx = strategy.ctx
+    best, score = full, (ctx.score(full) if full is not None else 0.0)
+    per_chip = max(ctx.fastest_tokens_per_s(p) for p in offered)
+    if full is not None and full.units_used:
+        per_chip = min(per_chip, full.tokens_per_s / full.units_used * base._bubble_factor(full)
+                       * (1 + base.SIZE_EFFICIENCY_GAIN))
+    sizes, share = [], base.SIZE_RATIO
+    for _ in range(base.MAX_SIZE_STEPS):
+        if max(offered.values()) * share < 1:
+            break
+        size = {p: base.on_grid.__wrapped__(int(u * share), strategy.full_units(p), ctx.grid_ratio)
+                for p, u in offered.items()}
+        if not sizes or size != sizes[-1]:
+            sizes.append(size)
+        share *= base.SIZE_RATIO
+    kept = [sum(f.values()) * ctx.goodput_at(f) for f in sizes]
+    most = [max(kept[i:]) for i in range(len(kept))]
+    for fewer, most_kept in zip(sizes, most, strict=True):
+        if per_chip * most_kept <= score * (1 + base.SIZE_GAIN):
+            break
+        alt = strategy._plan(fewer)
+        alt_score = ctx.score(alt) if alt is not None else 0.0
+        if alt_score > score * (1 + base.SIZE_GAIN):
+            best, score = alt, alt_score
+    return best
+
+
+_SIZED = {}
+
+
+@pytest.mark.parametrize("mtbf", [20.0, 300.0, 2111.0])
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
+@given(units=st.integers(8, 120_000))
+def test_the_size_search_stops_where_every_size_scored_would(mtbf, units):
+    """The search makes and scores sizes only as far as its bound needs: the same pick as scoring every size."""
+    if mtbf not in _SIZED:
+        s = from_dict(_with(RAMP, strategy__mode="single", reliability={"enabled": True, "mtbf_chip_days": mtbf}))
+        ctx = Context(s, layout_planners(s))
+        _SIZED[mtbf] = next(c for c in options(ctx, "single")[0] if c.pools == ("ascend-cn",))
+    single = _SIZED[mtbf]
+    offered = {"ascend-cn": units}
+    full = single._plan(offered)
+    searched = {"now": [], "every": []}
+    plan = type(single)._plan
+    try:
+        single._plan = lambda avail: searched[which].append(dict(avail)) or plan(single, avail)
+        which = "now"
+        picked = single.size_job(offered, full)
+        which = "every"
+        reference = _size_job_every_size(single, offered, full)
+    finally:
+        del single._plan
+    assert searched["now"] == searched["every"]  # the same sizes searched, in the same order
+    assert (picked is None) == (reference is None)
+    if picked is not None:
+        assert picked.units_used == reference.units_used and picked.tokens_per_s == reference.tokens_per_s
+
+
 # ------------------------------------------------------------------ finding 6: quantiles count never
 
 

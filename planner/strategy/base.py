@@ -8,7 +8,6 @@ whenever capacity changes; ``planner estimate`` and ``planner compare`` ask at t
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
@@ -302,6 +301,65 @@ class Context:
         return self.flops_per_token * tokens_per_s / peak if peak else 0.0
 
 
+class _Sizes:
+    """The job sizes ``size_job`` searches, from the largest down, made and scored only as far as it asks.
+
+    Size k: each pool's chips offered times SIZE_RATIO^(k+1), rounded down to its plan grid (a size's layouts are
+    those of grid counts, searched once whatever was offered; ``on_grid``'s own function: its cache is for the
+    growth checks, and each plan is sized once); repeats dropped. ``kept[k]``: its chip-time kept under failures
+    (chips x expected goodput).
+    """
+
+    def __init__(self, offered: dict[str, int], full: dict[str, int], ctx: Context):
+        self.offered, self.full, self.ctx = offered, full, ctx
+        self.total = sum(offered.values())
+        self.size: list[dict[str, int]] = []
+        self.share: list[float] = []
+        self.kept: list[float] = []
+        self._share, self._steps = SIZE_RATIO, 0
+
+    def has(self, i: int) -> bool:
+        """Whether size ``i`` exists (made now if needed)."""
+        while len(self.size) <= i and self._more():
+            pass
+        return i < len(self.size)
+
+    def _more(self) -> bool:
+        """Make the next size; False when none is left (below one chip, or MAX_SIZE_STEPS taken)."""
+        while self._steps < MAX_SIZE_STEPS:
+            share = self._share
+            if max(self.offered.values(), default=0) * share < 1:
+                self._steps = MAX_SIZE_STEPS
+                break
+            self._share *= SIZE_RATIO
+            self._steps += 1
+            ratio = self.ctx.grid_ratio
+            size = {p: on_grid.__wrapped__(int(u * share), self.full[p], ratio) for p, u in self.offered.items()}
+            if not self.size or size != self.size[-1]:
+                self.size.append(size)
+                self.share.append(share)
+                self.kept.append(sum(size.values()) * self.ctx.goodput_at(size))
+                return True
+        return False
+
+    def could_win(self, i: int, per_chip: float, beat: float) -> bool:
+        """Whether ``per_chip`` x the kept chip-time of size ``i`` or of a smaller one exceeds ``beat``.
+
+        The most kept at that size or below bounds any layout on it (a layout may use fewer chips, at a higher
+        goodput). Kept chip-time is at most the chips (goodput <= 1), and size j has at most ``total x share_j``
+        chips, which only falls: the scan stops at the first size whose chips alone cannot exceed ``beat``, with
+        the same answer as the maximum over every smaller size.
+        """
+        j = i
+        while self.has(j):
+            if per_chip * self.kept[j] > beat:
+                return True
+            if per_chip * self.total * self.share[j] * (1 + 1e-9) <= beat:
+                return False
+            j += 1
+        return False
+
+
 def _bubble_factor(plan: Plan) -> float:
     """Step time over the step without its pipeline bubble, at the plan's worst part: (m + (pp - 1) / vp) / m.
 
@@ -377,25 +435,13 @@ class Strategy(ABC):
         if full is not None and full.units_used:
             per_chip = min(per_chip, full.tokens_per_s / full.units_used * _bubble_factor(full)
                            * (1 + SIZE_EFFICIENCY_GAIN))
-        sizes = []  # the shares searched, each with its chips per pool
-        share = SIZE_RATIO
-        for _ in range(MAX_SIZE_STEPS):
-            if max(offered.values(), default=0) * share < 1:
-                break
-            # on the plan grid: a size's layouts are those of grid counts, searched once whatever was offered
-            # (on_grid's own function: its cache is for the growth checks, and each plan is sized once)
-            size = {p: on_grid.__wrapped__(int(u * share), self._full[p], ctx.grid_ratio) for p, u in offered.items()}
-            if not sizes or size != sizes[-1]:
-                sizes.append(size)
-            share *= SIZE_RATIO
-        # kept chip-time of each size, and its most at that size or below (a layout may use fewer chips than
-        # offered, at a higher goodput): what bounds the kept tokens of any layout on that size
-        kept = [sum(f.values()) * ctx.goodput_at(f) for f in sizes]
-        most = list(itertools.accumulate(reversed(kept), max))[::-1]
-        for fewer, most_kept in zip(sizes, most, strict=True):
-            bound = per_chip * most_kept
-            if bound <= score * (1 + SIZE_GAIN):
+        sizes = _Sizes(offered, self._full, ctx)
+        i = 0
+        while sizes.has(i):
+            if not sizes.could_win(i, per_chip, score * (1 + SIZE_GAIN)):
                 break  # no layout on this size or a smaller one can beat the best
+            fewer = sizes.size[i]
+            i += 1
             alt = self._plan(fewer)
             alt_score = ctx.score(alt) if alt is not None else 0.0
             if alt_score > score * (1 + SIZE_GAIN):
