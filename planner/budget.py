@@ -153,12 +153,14 @@ def check_progress(s: Scenario) -> None:
     params = count_params(s.workload.arch).total
     repair_h = s.reliability.repair_days * HOURS_PER_DAY
     for i, p in enumerate(s.fleet):
+        if not p.planned_units:
+            continue  # nothing owned or rented (``cloud: {units: 0}``): no job trains there to fail
         f = rel.pool_failures(s, p, params)
         units = max(1, s.chip(p.chip).chips_per_node)  # the smallest job: one node
         mtbf_h = rel.job_mtbf_hours(f.mtbf_chip_days, units)
         _mtbf, field = _pool_mtbf(s, i)
         in_service = p.planned_units * mtbf_h / (mtbf_h + repair_h)
-        if p.planned_units and in_service < 1:
+        if in_service < 1:
             raise ScenarioError(
                 f"a node of {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fails every "
                 f"{mtbf_h * 60:.3g} min on average and is repaired in {s.reliability.repair_days:g} days: of the "

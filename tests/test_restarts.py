@@ -141,6 +141,16 @@ def test_waits_far_longer_than_the_mtbf_crawl_and_the_run_says_so(cli, make_scen
     assert m["finish_probability"] == 0.0 and m["goodput"]["p50"] < 0.05, m
 
 
+def test_an_empty_pool_with_failures_on_is_not_refused(cli, make_scenario):
+    """A rental of 0 chips (``cloud: {units: 0}``: nothing rented, on purpose) has no job to fail: it runs."""
+    rent = {"name": "rent", "chip": "h100-sxm",
+            "cloud": {"units": 0, "from": "2025-01-01", "until": "2025-03-01", "price_per_chip_hour_usd": 2}}
+    path = make_scenario(reliability={"enabled": True},
+                         fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64}, rent])
+    r = cli("validate", path)
+    assert r.exit_code == 0, r
+
+
 @pytest.mark.parametrize("extra,what", [({"repair_days": 3}, "under one chip"),
                                         ({"repair_days": 0, "checkpoint_write_s": 86_400}, "no checkpoint is ever")])
 def test_a_pool_that_never_keeps_work_is_refused_by_name(cli, make_scenario, tmp_path, extra, what):
