@@ -256,15 +256,25 @@ def test_the_size_search_finds_what_a_fine_search_finds():
 
 
 def _size_job_every_size(strategy, offered, full):
-    """``size_job`` as first written: every size made and scored, the most kept at or below each by a suffix max."""
+    """``size_job`` as first written: every size made and scored, the most at or below each by a suffix max.
+
+    A size's speed per chip is bounded by the fastest compute rate, and by the full plan's with the bubble the
+    size could fill lifted: (m + b) / (m + b x) at x of the full plan's chips, b = (pp - 1) / vp, 25% more.
+    """
     from planner.strategy import base
 
     ctx = strategy.ctx
     best, score = full, (ctx.score(full) if full is not None else 0.0)
-    per_chip = max(ctx.fastest_tokens_per_s(p) for p in offered)
-    if full is not None and full.units_used:
-        per_chip = min(per_chip, full.tokens_per_s / full.units_used * base._bubble_factor(full)
-                       * (1 + base.SIZE_EFFICIENCY_GAIN))
+    fastest = max(ctx.fastest_tokens_per_s(p) for p in offered)
+
+    def per_chip(chips):
+        if full is None or not full.units_used:
+            return fastest
+        x = min(1.0, chips / full.units_used)
+        lift = max((max(p.layout.micro_batches, 1) + (p.layout.layout.pp - 1) / p.layout.layout.vp)
+                   / (max(p.layout.micro_batches, 1) + (p.layout.layout.pp - 1) / p.layout.layout.vp * x)
+                   for p in full.parts)
+        return min(fastest, full.tokens_per_s / full.units_used * (1 + base.SIZE_EFFICIENCY_GAIN) * lift)
     sizes, share = [], base.SIZE_RATIO
     for _ in range(base.MAX_SIZE_STEPS):
         if max(offered.values()) * share < 1:
@@ -274,10 +284,10 @@ def _size_job_every_size(strategy, offered, full):
         if not sizes or size != sizes[-1]:
             sizes.append(size)
         share *= base.SIZE_RATIO
-    kept = [sum(f.values()) * ctx.goodput_at(f) for f in sizes]
-    most = [max(kept[i:]) for i in range(len(kept))]
-    for fewer, most_kept in zip(sizes, most, strict=True):
-        if per_chip * most_kept <= score * (1 + base.SIZE_GAIN):
+    bound = [per_chip(sum(f.values())) * sum(f.values()) * ctx.goodput_at(f) for f in sizes]
+    most = [max(bound[i:]) for i in range(len(bound))]
+    for fewer, most_bound in zip(sizes, most, strict=True):
+        if most_bound <= score * (1 + base.SIZE_GAIN):
             break
         alt = strategy._plan(fewer)
         alt_score = ctx.score(alt) if alt is not None else 0.0

@@ -342,34 +342,64 @@ class _Sizes:
                 return True
         return False
 
-    def could_win(self, i: int, per_chip: float, beat: float) -> bool:
-        """Whether ``per_chip`` x the kept chip-time of size ``i`` or of a smaller one exceeds ``beat``.
+    def could_win(self, i: int, speed: _SpeedBound, beat: float) -> bool:
+        """Whether the speed bound x the kept chip-time of size ``i`` or of a smaller one exceeds ``beat``.
 
         The most kept at that size or below bounds any layout on it (a layout may use fewer chips, at a higher
-        goodput). Kept chip-time is at most the chips (goodput <= 1), and size j has at most ``total x share_j``
-        chips, which only falls: the scan stops at the first size whose chips alone cannot exceed ``beat``, with
-        the same answer as the maximum over every smaller size.
+        goodput). Kept chip-time is at most the chips (goodput <= 1), size j has at most ``total x share_j``
+        chips, which only falls, and the bound on their speed times their chips only falls with them
+        (``_SpeedBound.on_at_most``): the scan stops at the first size whose chips alone cannot exceed ``beat``,
+        with the same answer as the maximum over every smaller size.
         """
         j = i
         while self.has(j):
-            if per_chip * self.kept[j] > beat:
+            chips = sum(self.size[j].values())
+            if speed.per_chip(chips) * self.kept[j] > beat:
                 return True
-            if per_chip * self.total * self.share[j] * (1 + 1e-9) <= beat:
+            if speed.on_at_most(self.total * self.share[j]) * (1 + 1e-9) <= beat:
                 return False
             j += 1
         return False
 
 
-def _bubble_factor(plan: Plan) -> float:
-    """Step time over the step without its pipeline bubble, at the plan's worst part: (m + (pp - 1) / vp) / m.
+class _SpeedBound:
+    """An upper bound on the speed per chip of a job smaller than the full plan, by its chips.
 
-    The bubble of interleaved 1F1B (Narayanan et al. 2021, eq. 2), as perf.steptime counts it.
+    The fastest compute rate of any pool (``Context.fastest_tokens_per_s``), and the full plan's speed per chip
+    with the pipeline bubble it could fill at that size lifted, SIZE_EFFICIENCY_GAIN more for the rest. The same
+    shape on x of the full plan's U chips has U/x times the micro-batches per replica (the batch is the same), so
+    a part's step (m + b) t_mb becomes at best (m U/x + b) t_mb for U/x times the tokens per chip: its speed per
+    chip rises at most by (m + b) / (m + b x / U), b = (pp - 1) / vp (interleaved 1F1B, Narayanan et al. 2021
+    eq. 2, as perf.steptime counts it), at the part where that is largest.
     """
-    worst = 1.0
-    for p in plan.parts:
-        m, lay = max(p.layout.micro_batches, 1), p.layout.layout
-        worst = max(worst, (m + (lay.pp - 1) / max(lay.vp, 1)) / m)
-    return worst
+
+    def __init__(self, fastest: float, full: Plan | None):
+        self.fastest = fastest
+        self.base = 0.0
+        self.mb: list[tuple[float, float]] = []
+        self.units = 0
+        if full is not None and full.units_used:
+            self.base = full.tokens_per_s / full.units_used * (1 + SIZE_EFFICIENCY_GAIN)
+            self.units = full.units_used
+            for p in full.parts:
+                m, lay = float(max(p.layout.micro_batches, 1)), p.layout.layout
+                self.mb.append((m, (lay.pp - 1) / max(lay.vp, 1)))
+
+    def _lift(self, chips: float) -> float:
+        x = min(1.0, chips / self.units)
+        return max((m + b) / (m + b * x) for m, b in self.mb)
+
+    def per_chip(self, chips: float) -> float:
+        """The bound on the speed per chip of a job on ``chips`` chips."""
+        if not self.units:
+            return self.fastest
+        return min(self.fastest, self.base * self._lift(chips))
+
+    def on_at_most(self, chips: float) -> float:
+        """The most ``per_chip(n) x n`` for any n up to ``chips`` (it rises with n: x / (m + b x / U) does)."""
+        if not self.units:
+            return self.fastest * chips
+        return min(self.fastest, self.base * self._lift(chips)) * chips
 
 
 class Strategy(ABC):
@@ -419,26 +449,23 @@ class Strategy(ABC):
         Sizes step down by SIZE_RATIO (each pool by the same share, rounded down to its plan grid). Kept
         tokens/s = speed x goodput rises and then falls as the job grows (more chips, but failures come more
         often and restarts take longer). A size is searched only when it could beat the best so far: its kept
-        chip-time at the full plan's speed per chip, without the full plan's pipeline bubble and up to
+        chip-time at the full plan's speed per chip, with the pipeline bubble that size could fill lifted and up to
         SIZE_EFFICIENCY_GAIN faster still, and never above the fastest compute rate of any of its pools
-        (``Context.fastest_tokens_per_s``). The bubble matters: a large job whose data-parallel degree the batch
-        caps trains one micro-batch per replica and idles (pp - 1) / vp micro-batch times per step in its pipeline
-        bubble, where a smaller job's replicas fill it with more micro-batches each (``_bubble_factor``). The bound
-        of a size counts the most kept chip-time at that size or below (a layout may leave chips out), so it never
-        grows as sizes shrink: the search stops at the first size that cannot win. A huge pool is thus sized, never
+        (``_SpeedBound``). The bubble matters: a large job whose data-parallel degree the batch caps trains one
+        micro-batch per replica and idles (pp - 1) / vp micro-batch times per step in its pipeline bubble, where a
+        smaller job's replicas fill it with more micro-batches each. The bound of a size counts the most any size
+        at or below it could keep (a layout may leave chips out), so it never grows as sizes shrink: the search
+        stops at the first size that cannot win. A huge pool is thus sized, never
         refused, whenever some smaller job trains, and layout rounding that dips one size below its neighbours does
         not end the search.
         """
         ctx = self.ctx
         best, score = full, (ctx.score(full) if full is not None else 0.0)
-        per_chip = max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0)
-        if full is not None and full.units_used:
-            per_chip = min(per_chip, full.tokens_per_s / full.units_used * _bubble_factor(full)
-                           * (1 + SIZE_EFFICIENCY_GAIN))
+        speed = _SpeedBound(max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0), full)
         sizes = _Sizes(offered, self._full, ctx)
         i = 0
         while sizes.has(i):
-            if not sizes.could_win(i, per_chip, score * (1 + SIZE_GAIN)):
+            if not sizes.could_win(i, speed, score * (1 + SIZE_GAIN)):
                 break  # no layout on this size or a smaller one can beat the best
             fewer = sizes.size[i]
             i += 1
