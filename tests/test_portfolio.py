@@ -219,3 +219,24 @@ def test_the_share_handed_on_is_in_whole_servers():
     steps = daily_share(left, horizon_h=96.0, full=1000, node=8)
     have = np.cumsum([s.delta_units for s in steps])
     assert all(h % 8 == 0 for h in have) and have[-1] == 96  # level 100 -> 96, whole servers of 8
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(start=st.lists(st.integers(0, 5), max_size=4), steps=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 99)),
+                                                                     max_size=12))
+def test_a_timeline_extended_at_once_is_the_timeline_set_change_by_change(start, steps):
+    """``Timeline.extend`` (a tracked run's failed chips, flushed at once) leaves what ``set`` one by one leaves."""
+    one, many = Timeline(), Timeline()
+    t = 0.0
+    for dt in start:  # what the timeline held before
+        t += dt
+        one.set(t, dt)
+        many.set(t, dt)
+    times, values = [], []
+    for dt, v in steps:  # non-decreasing hours, some repeated (a failure and a repair in the same hour)
+        t += dt
+        times.append(t)
+        values.append(v)
+        one.set(t, v)
+    many.extend(np.array(times, dtype=float), np.array(values, dtype=np.int64))
+    assert (many.times, many.values) == (one.times, one.values)

@@ -111,6 +111,21 @@ class Timeline:
             self.times.append(t)
             self.values.append(v)
 
+    def extend(self, times: np.ndarray, values: np.ndarray) -> None:
+        """``set`` at each of ``times`` (non-decreasing, from the last change on) in turn, at once.
+
+        Of changes at one hour the last stands, as ``set`` one after another leaves it.
+        """
+        if not len(times):
+            return
+        last = np.append(times[1:] != times[:-1], True)
+        t, v = times[last].tolist(), values[last].tolist()
+        if t[0] == self.times[-1]:
+            self.values[-1] = v[0]
+            t, v = t[1:], v[1:]
+        self.times.extend(t)
+        self.values.extend(v)
+
     def at(self, ts: np.ndarray) -> np.ndarray:
         """The values at hours ``ts``."""
         idx = np.searchsorted(np.asarray(self.times), ts, side="right") - 1
@@ -863,6 +878,14 @@ class TrainingJob:
     def _flush_events(self, ev_i: np.ndarray, ev_f: np.ndarray, n: int, states: list, tau: float, delta: float,
                       units: int) -> None:
         """The events and failed-chip changes the compiled loop logged, in order."""
+        if not self.record:  # a tracked run logs only its pools' failed chips: each pool's changes at once
+            failed = ev_i[:n, 0] == kernel.E_FAILED
+            rows, counts, times = ev_i[:n, 1], ev_i[:n, 2], ev_f[:n, 0]
+            for ps in states:
+                mine = failed & (rows == ps.row)
+                if mine.any():
+                    ps.failed_tl.extend(times[mine], counts[mine])
+            return
         by_row = {ps.row: ps for ps in states}
         note = f"checkpoints every {tau * 60:.1f} min ({delta * 3600:.1f} s each)"
         maint = f"planned interruption of {self.rel.maintenance_minutes:g} min"
