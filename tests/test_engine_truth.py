@@ -284,7 +284,9 @@ def _size_job_every_size(strategy, offered, full):
         if not sizes or size != sizes[-1]:
             sizes.append(size)
         share *= base.SIZE_RATIO
-    bound = [per_chip(sum(f.values())) * sum(f.values()) * ctx.goodput_at(f) for f in sizes]
+    # each size's goodput for the job's training at the fastest compute rate: the shortest any layout on it trains
+    bound = [per_chip(sum(f.values())) * sum(f.values())
+             * ctx.goodput_at(f, ctx.train_hours(fastest * sum(f.values()))) for f in sizes]
     most = [max(bound[i:]) for i in range(len(bound))]
     for fewer, most_bound in zip(sizes, most, strict=True):
         if most_bound <= score * (1 + base.SIZE_GAIN):

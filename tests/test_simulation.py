@@ -331,6 +331,25 @@ def test_the_engine_keeps_what_the_closed_form_expects_where_restarts_are_long()
     assert tau / (tau + w) * (1 - (r + (tau + w) / 2) / m) < 0.95 * engine  # the first order is far off here
 
 
+def test_a_job_shorter_than_its_checkpoint_interval_is_sized_on_its_one_cycle():
+    """A checkpoint interval of ten years on a job of about two days: its final save ends its only cycle.
+
+    The job's goodput is then that of one cycle as long as its training, T / ((M + R)(e^(T/M) - 1)), not that of a
+    ten-year cycle (about 0 at a 13-day job MTBF): sized on the latter, the job took 3 of 64 chips and 51 days.
+    """
+    sc = scenario({"chip": "h100-sxm", "units": 64}, tokens=1e11, horizon_days=60,
+                  reliability={"enabled": True, "checkpoint_interval_hours": 87_600})
+    ctx = Context(sc, layout_planners(sc))
+    units = {"p": 62}
+    m, _w, tau, r = ctx.failure_terms(units)
+    assert tau == 87_600
+    assert ctx.goodput_at(units, 48.0) == pytest.approx(48.0 / ((m + r) * math.expm1(48.0 / m)))
+    assert ctx.goodput_at(units, 48.0) > 0.9 > 0.01 > ctx.goodput_at(units)
+    res = api.simulate(sc, replications=4, seed=3)
+    assert res.layouts["units"].iloc[0] >= 56
+    assert res.summary.metrics["time_to_train_days"].p50 < 10
+
+
 # -- 7. the Llama 3 405B pre-training run --------------------------------------------------------------
 
 def test_llama3_405b_interruptions_in_54_days():

@@ -94,6 +94,8 @@ def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: flo
     if not math.isfinite(mtbf_h):
         return 1.0
     x = (tau_h + write_h) / mtbf_h
+    if x <= 0.0:  # no cycle at all (nothing left to train): the form's limit as the cycle shrinks to nothing
+        return mtbf_h / (mtbf_h + restart_h) if mtbf_h + restart_h > 0 else 1.0
     if x > MAX_EXPONENT:  # a cycle so long against M that e^(c/M) overflows: no cycle is ever kept
         return 0.0
     return tau_h / ((mtbf_h + restart_h) * math.expm1(x))

@@ -19,7 +19,7 @@ from ..perf.params import count_params, model_flops_per_token
 from ..perf.search import LayoutPlanner, LayoutResult
 from ..perf.steptime import LINK_EFFICIENCY, fastest_flops
 from ..scenario import Scenario
-from ..units import GBPS_TO_BYTES, HOURS_PER_DAY
+from ..units import GBPS_TO_BYTES, HOURS_PER_DAY, SECONDS_PER_HOUR
 
 # gradients and DiLoCo pseudo-gradients cross sites in bf16 (Douillard et al. 2025, Streaming DiLoCo, sec. 3)
 CROSS_SITE_BYTES_PER_PARAM = 2.0
@@ -158,6 +158,7 @@ class Context:
         self._fastest: dict[str, float] = {}
         self._failures: dict[str, reliability.PoolFailures] = {}
         self._goodput: dict[tuple, float] = {}  # goodput_at per chips per pool (job sizing asks the same sizes often)
+        self._terms: dict[tuple, tuple] = {}  # failure_terms per chips per pool, for goodput_at
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 
@@ -244,27 +245,43 @@ class Context:
         tau = reliability.young_daly_interval_hours(write_h, m) if iv == "auto" else float(iv)
         return m, write_h, tau, self.failure_restart_hours(units)
 
-    def goodput_at(self, units: dict[str, int]) -> float:
+    def goodput_at(self, units: dict[str, int], train_h: float = math.inf) -> float:
         """Expected share of held time that trains kept work on ``units`` chips per pool, under failures.
 
-        ``reliability.expected_goodput`` (exact for the rules the engine applies event by event).
+        ``reliability.expected_goodput`` (exact for the rules the engine applies event by event). ``train_h``: the
+        job's whole training at most [h]. A job shorter than its checkpoint interval (one set longer than the job)
+        writes no checkpoint: its final save ends its one cycle, so the cycle is cut at ``train_h``.
         """
         if not self.scenario.reliability.enabled or sum(units.values()) <= 0:
             return 1.0
-        key = tuple(units.items())
+        chips = tuple(units.items())
+        terms = self._terms.get(chips)
+        if terms is None:
+            if len(self._terms) >= GOODPUT_MEMO:  # bounded: supplies drawn with delivery risk rarely repeat
+                self._terms.pop(next(iter(self._terms)))
+            terms = self._terms[chips] = self.failure_terms(units)
+        m, write_h, tau, restart_h = terms
+        cut = train_h < tau
+        key = (chips, train_h) if cut else chips
         g = self._goodput.get(key)
         if g is None:
-            if len(self._goodput) >= GOODPUT_MEMO:  # bounded: supplies drawn with delivery risk rarely repeat
+            if len(self._goodput) >= GOODPUT_MEMO:
                 self._goodput.pop(next(iter(self._goodput)))
-            g = self._goodput[key] = reliability.expected_goodput(*self.failure_terms(units))
+            g = self._goodput[key] = reliability.expected_goodput(m, 0.0 if cut else write_h,
+                                                                  train_h if cut else tau, restart_h)
         return g
 
+    def train_hours(self, tokens_per_s: float) -> float:
+        """Hours the whole job trains at ``tokens_per_s`` (inf at 0)."""
+        tokens = self.scenario.workload.tokens
+        return tokens / tokens_per_s / SECONDS_PER_HOUR if tokens_per_s > 0 else math.inf
+
     def expected_goodput(self, plan: Plan) -> float:
-        """``goodput_at`` the plan's chips."""
+        """``goodput_at`` the plan's chips, for the job's training at the plan's speed."""
         units: dict[str, int] = {}
         for p in plan.parts:
             units[p.pool] = units.get(p.pool, 0) + p.units
-        return self.goodput_at(units)
+        return self.goodput_at(units, self.train_hours(plan.tokens_per_s))
 
     def score(self, plan: Plan) -> float:
         """Kept tokens per second expected of a plan: its speed times its expected goodput under failures."""
@@ -283,7 +300,7 @@ class Context:
         n_all = sum(offered.values())
         whole = {p.pool: p.units for p in full.parts} if full is not None else offered
         m_all, write_h, tau_all, r_all = self.failure_terms(whole)
-        g_all = self.goodput_at(whole)
+        g_all = self.expected_goodput(full) if full is not None else self.goodput_at(whole)
         g_job = self.expected_goodput(chosen)
         m_job, _w, _t, r_job = self.failure_terms({p.pool: p.units for p in chosen.parts})
         kept_all = f" ({full.tokens_per_s * g_all:,.0f} kept tokens/s)" if full is not None else ""
@@ -306,12 +323,14 @@ class _Sizes:
 
     Size k: each pool's chips offered times SIZE_RATIO^(k+1), rounded down to its plan grid (a size's layouts are
     those of grid counts, searched once whatever was offered; ``on_grid``'s own function: its cache is for the
-    growth checks, and each plan is sized once); repeats dropped. ``kept[k]``: its chip-time kept under failures
-    (chips x expected goodput).
+    growth checks, and each plan is sized once); repeats dropped. ``kept[k]``: the most chip-time any layout on it
+    keeps under failures (chips x expected goodput, the job's training no shorter than at the fastest compute
+    rate: a shorter job cut below its checkpoint interval keeps more).
     """
 
     def __init__(self, offered: dict[str, int], full: dict[str, int], ctx: Context):
         self.offered, self.full, self.ctx = offered, full, ctx
+        self.fastest = max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0)
         self.total = sum(offered.values())
         self.size: list[dict[str, int]] = []
         self.share: list[float] = []
@@ -338,7 +357,11 @@ class _Sizes:
             if not self.size or size != self.size[-1]:
                 self.size.append(size)
                 self.share.append(share)
-                self.kept.append(sum(size.values()) * self.ctx.goodput_at(size))
+                chips = sum(size.values())
+                # its layouts train no faster than the fastest compute rate: no shorter than this (the bound on
+                # their goodput, which a shorter job only raises)
+                shortest_h = self.ctx.train_hours(self.fastest * chips)
+                self.kept.append(chips * self.ctx.goodput_at(size, shortest_h))
                 return True
         return False
 
