@@ -389,10 +389,13 @@ class _DegreeKeys:
         dp, ok = _fill_dp(self.mp, 1, 1, self.ep, self.mb, units, wl, pin)
         return dp, ok & (self.mp <= units)
 
+    def per_shape(self, group_dp: np.ndarray, group_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``groups_on``'s answer for every shape (each takes its group's)."""
+        return group_dp[self.inverse], group_ok[self.inverse]
+
     def on(self, units: int, wl: TrainingSetup, pin: Parallelism) -> tuple[np.ndarray, np.ndarray]:
         """``shapes_on`` for every shape: its degree on ``units`` chips, and whether it is a candidate."""
-        dp, ok = self.groups_on(units, wl, pin)
-        return dp[self.inverse], ok[self.inverse]
+        return self.per_shape(*self.groups_on(units, wl, pin))
 
 
 class LayoutPlanner:
@@ -524,7 +527,7 @@ class LayoutPlanner:
                                                     and held > self.table_bytes):
             held -= self._tables.pop(next(iter(self._tables))).nbytes
         group_dp, group_ok = tab.keys.groups_on(units, wl, self.pin)
-        dp, ok = group_dp[tab.keys.inverse], group_ok[tab.keys.inverse]  # ``_DegreeKeys.on``
+        dp, ok = tab.keys.per_shape(group_dp, group_ok)  # the groups' degrees for the bound, each shape's for the rest
         evaluated = self._evaluated(units, wl)
         idx = np.nonzero(ok)[0]
         if not len(idx):

@@ -249,8 +249,7 @@ class Context:
         """Expected share of held time that trains kept work on ``units`` chips per pool, under failures.
 
         ``reliability.expected_goodput`` (exact for the rules the engine applies event by event). ``train_h``: the
-        job's whole training at most [h]. A job shorter than its checkpoint interval (one set longer than the job)
-        writes no checkpoint: its final save ends its one cycle, so the cycle is cut at ``train_h``.
+        job's whole training at most [h] (a job shorter than its checkpoint interval has one cycle: its training).
         """
         if not self.scenario.reliability.enabled or sum(units.values()) <= 0:
             return 1.0
@@ -260,15 +259,12 @@ class Context:
             if len(self._terms) >= GOODPUT_MEMO:  # bounded: supplies drawn with delivery risk rarely repeat
                 self._terms.pop(next(iter(self._terms)))
             terms = self._terms[chips] = self.failure_terms(units)
-        m, write_h, tau, restart_h = terms
-        cut = train_h < tau
-        key = (chips, train_h) if cut else chips
+        key = (chips, train_h) if train_h < terms[2] else chips  # (the training cuts the cycle only when shorter)
         g = self._goodput.get(key)
         if g is None:
             if len(self._goodput) >= GOODPUT_MEMO:
                 self._goodput.pop(next(iter(self._goodput)))
-            g = self._goodput[key] = reliability.expected_goodput(m, 0.0 if cut else write_h,
-                                                                  train_h if cut else tau, restart_h)
+            g = self._goodput[key] = reliability.expected_goodput(*terms, train_h)
         return g
 
     def train_hours(self, tokens_per_s: float) -> float:
@@ -328,9 +324,9 @@ class _Sizes:
     rate: a shorter job cut below its checkpoint interval keeps more).
     """
 
-    def __init__(self, offered: dict[str, int], full: dict[str, int], ctx: Context):
+    def __init__(self, offered: dict[str, int], full: dict[str, int], ctx: Context, fastest: float):
         self.offered, self.full, self.ctx = offered, full, ctx
-        self.fastest = max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0)
+        self.fastest = fastest  # the fastest compute rate of any pool offered [tokens/s per chip]
         self.total = sum(offered.values())
         self.size: list[dict[str, int]] = []
         self.share: list[float] = []
@@ -420,9 +416,7 @@ class _SpeedBound:
 
     def on_at_most(self, chips: float) -> float:
         """The most ``per_chip(n) x n`` for any n up to ``chips`` (it rises with n: x / (m + b x / U) does)."""
-        if not self.units:
-            return self.fastest * chips
-        return min(self.fastest, self.base * self._lift(chips)) * chips
+        return self.per_chip(chips) * chips
 
 
 class Strategy(ABC):
@@ -484,8 +478,9 @@ class Strategy(ABC):
         """
         ctx = self.ctx
         best, score = full, (ctx.score(full) if full is not None else 0.0)
-        speed = _SpeedBound(max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0), full)
-        sizes = _Sizes(offered, self._full, ctx)
+        fastest = max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0)
+        speed = _SpeedBound(fastest, full)
+        sizes = _Sizes(offered, self._full, ctx, fastest)
         i = 0
         while sizes.has(i):
             if not sizes.could_win(i, speed, score * (1 + SIZE_GAIN)):
