@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import ScenarioError
+from .fmt import fmt_duration
 from .perf import reliability as rel
 from .perf.params import count_params
 from .scenario import Scenario
@@ -163,15 +164,15 @@ def check_progress(s: Scenario) -> None:
         if in_service < 1:
             raise ScenarioError(
                 f"a node of {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fails every "
-                f"{mtbf_h * 60:.3g} min on average and is repaired in {s.reliability.repair_days:g} days: of the "
+                f"{fmt_duration(mtbf_h)} on average and is repaired in {s.reliability.repair_days:g} days: of the "
                 f"pool's {p.planned_units:,} chips, {in_service:.2g} stay in service on average, under one chip: the "
                 "job would never progress", field=field)
         if job_units(s, i) > 0:
             continue
         raise ScenarioError(
-            f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every {mtbf_h * 60:.3g} min "
-            f"on average, far too often for a checkpoint write ({f.write_h * 60:.3g} min): no checkpoint is ever "
-            "kept, so the job would never progress", field=field)
+            f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every "
+            f"{fmt_duration(mtbf_h)} on average, far too often for a checkpoint write ({fmt_duration(f.write_h)}): no "
+            "checkpoint is ever kept, so the job would never progress", field=field)
 
 
 # ---------------------------------------------------------------- the counts

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .units import SECONDS_PER_HOUR
+
 
 def num(value: Any) -> float | None:
     """``value`` as a finite float, or None."""
@@ -64,7 +66,7 @@ def fmt_days(x: float | None) -> str:
 
 def fmt_duration(hours: float) -> str:
     """A short duration in the unit that reads best: seconds under a minute, minutes under ten hours, else hours."""
-    seconds = hours * 3600.0
+    seconds = hours * SECONDS_PER_HOUR
     if seconds < 60:
         return f"{seconds:.2g} s"
     minutes = seconds / 60.0

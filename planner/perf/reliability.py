@@ -80,7 +80,7 @@ def expected_restart_hours(restart_h: float, manual_share: float, manual_hours: 
     return restart_h + manual_share * manual_hours
 
 
-def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: float) -> float:
+def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: float, train_h: float = math.inf) -> float:
     """Expected share of held time that trains kept work, under failures (exact for the engine's rules).
 
     A cycle of c = tau + delta (training, then a blocking checkpoint write) is kept only when no failure comes
@@ -89,8 +89,11 @@ def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: flo
     (M + R)(e^(c/M) - 1) (renewal: Daly 2006 eq. 10, whose model also fails during the restart, without that
     term), so g = tau / ((M + R)(e^(c/M) - 1)). To first order in c/M and R/M this is Daly's
     tau/c x (1 - (R + c/2)/M); unlike it, it never reaches 0 where a restart is a large share of M (a 100,000-chip
-    job), and it is what the engine's runs average (tests/test_simulation.py).
+    job), and it is what the engine's runs average (tests/test_simulation.py). ``train_h``: the job's whole
+    training [h]; a job shorter than tau writes no checkpoint, and its final save ends its one cycle of train_h.
     """
+    if train_h < tau_h:
+        tau_h, write_h = train_h, 0.0
     if not math.isfinite(mtbf_h):
         return 1.0
     x = (tau_h + write_h) / mtbf_h
