@@ -329,6 +329,10 @@ def run(
     from .ownership import default_folder_name
 
     _check_backend(backend, scheduler)
+    if backend == "dask" and not scheduler:
+        from .sim.dask_backend import start_fork_server
+
+        start_fork_server()  # the local cluster's workers fork from it: it loads while the scenario does
     s = _load(scenario)
     n = replications or s.simulation.replications
     workers = _cap_workers(workers, scheduler)
@@ -345,7 +349,8 @@ def run(
     from .report import write_report
 
     try:
-        path = write_report(result, target)
+        # after a local Dask cluster, whose threads stay, the workbook is written from its fork server
+        path = write_report(result, target, fork_server=backend == "dask" and not scheduler)
     except PlannerError as exc:
         _fail(exc)
     _print_headline(result.summary, path)

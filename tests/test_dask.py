@@ -84,6 +84,8 @@ def test_dask_backend_matches_local(make_scenario, monkeypatch, forkserver_worke
     assert calls == [(3, 2)]  # replication 0 runs here (it also gives the tables), the other three on Dask
     assert dask.summary == local.summary
     assert dask.replications.equals(local.replications)
+    # replication 0's tables (made here while the workers run the rest) are those of the local run
+    assert dask.schedule.equals(local.schedule) and dask.events.equals(local.events)
     assert local.summary.replications == 4
     assert local.replications["time_to_train_days"].nunique() == 4, local.replications
     assert (local.replications["failures"] > 0).all()

@@ -407,6 +407,34 @@ def test_cells_for_people() -> None:
     assert list(out.iloc[0][:2]) == ["2025-01-01", "2025-02-01"]
 
 
+@pytest.mark.parametrize("fork_server", [True, False])
+def test_a_writer_with_threads_forks_the_workbook_from_its_fork_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      fork_server: bool) -> None:
+    """After a local Dask cluster (its threads stay), the CLI's workbook comes from the fork server: the same bytes.
+
+    Without the CLI's say-so (the app, a notebook) a process with threads writes it in order.
+    """
+    import planner.report.writer as writer
+    from planner.sim.dask_backend import fork_server_started, start_fork_server
+
+    result = make_result()
+    write_report(result, tmp_path / "plain")
+    start_fork_server()
+    assert fork_server_started()
+    monkeypatch.setattr(writer.threading, "active_count", lambda: 2)
+    started = []
+    real_start = writer._start_xlsx
+    monkeypatch.setattr(writer, "_start_xlsx", lambda *a: started.append(real_start(*a)) or started[-1])
+    write_report(result, tmp_path / "served", fork_server=fork_server)
+    if fork_server:
+        assert started[0] is not None and started[0]._popen.__module__.endswith("popen_forkserver")
+        assert started[0].exitcode == 0
+    else:
+        assert started == [None]
+    for f in REPORT_FILES:
+        assert (tmp_path / "served" / f).read_bytes() == (tmp_path / "plain" / f).read_bytes(), f
+
+
 @pytest.mark.parametrize("fail_in", [None, "child", "parent"])
 def test_workbook_written_beside_the_rest_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        fail_in: str | None) -> None:

@@ -38,17 +38,25 @@ def _xlsx_child(result: RunResult, path: Path) -> None:
         os._exit(1)
 
 
-def _start_xlsx(result: RunResult, path: Path):
+def _start_xlsx(result: RunResult, path: Path, fork_server: bool = False):
     """Start writing report.xlsx in a forked process (None where forking is unsafe or unavailable).
 
     The workbook takes as long as the HTML page and the CSV files together; on a second core both are
     written at once. Only a single-threaded process forks (a fork copies no other thread, so a lock
     another thread holds would never be released in the child): the CLI forks, the app and test
-    runners with threads write in order.
+    runners with threads write in order. ``fork_server``: the caller (the CLI after a run on a local Dask
+    cluster, which leaves Dask's threads) started the fork server (planner/sim/dask_backend.py): the child
+    forks from there (single-threaded, the tables module imported) and gets the result pickled.
     """
-    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+    from ..sim.dask_backend import fork_server_started
+
+    if threading.active_count() <= 1 and "fork" in multiprocessing.get_all_start_methods():
+        method = "fork"
+    elif fork_server and fork_server_started():
+        method = "forkserver"
+    else:
         return None
-    proc = multiprocessing.get_context("fork").Process(target=_xlsx_child, args=(result, path), daemon=True)
+    proc = multiprocessing.get_context(method).Process(target=_xlsx_child, args=(result, path), daemon=True)
     try:
         proc.start()
     except OSError:
@@ -56,9 +64,9 @@ def _start_xlsx(result: RunResult, path: Path):
     return proc
 
 
-def _write_all(result: RunResult, folder: Path) -> None:
+def _write_all(result: RunResult, folder: Path, fork_server: bool = False) -> None:
     xlsx = folder / "report.xlsx"
-    child = _start_xlsx(result, xlsx)
+    child = _start_xlsx(result, xlsx, fork_server)
     try:
         data = tables.tables(result)
         tables.write_summary(result, folder / "summary.json")
@@ -80,7 +88,7 @@ def _write_all(result: RunResult, folder: Path) -> None:
     tables.write_xlsx(result, xlsx)
 
 
-def write_report(result: RunResult, out_dir: str | Path) -> Path:
+def write_report(result: RunResult, out_dir: str | Path, fork_server: bool = False) -> Path:
     """Write summary.json, schedule.csv, events.csv, replications.csv, report.html and report.xlsx into ``out_dir``.
 
     Atomic: either ``out_dir`` ends up holding the complete new report, or (on any exception,
@@ -91,6 +99,6 @@ def write_report(result: RunResult, out_dir: str | Path) -> Path:
     ``out_dir`` is replaced only when it is missing, empty or a report planner wrote before (its
     ``.planner-owned`` marker, see planner.ownership). Otherwise, and when it cannot be written, the
     ReportError names the folder, the reason and the folder under the system's temporary folder where
-    the report was written instead (when even that fails, it says so).
+    the report was written instead (when even that fails, it says so). ``fork_server``: see ``_start_xlsx``.
     """
-    return write_folder(out_dir, "report", REPORT_FILES, lambda folder: _write_all(result, folder))
+    return write_folder(out_dir, "report", REPORT_FILES, lambda folder: _write_all(result, folder, fork_server))

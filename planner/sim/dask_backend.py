@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PlannerError
-from .parallel import _chunks
+from .parallel import Results, _chunks
 
 CONNECT_TIMEOUT_S = 10
 KEEP_BUILT = 2  # contexts a worker process keeps (a long-lived remote worker serves many runs)
@@ -93,7 +93,15 @@ def connect(scheduler: str, client_class: Callable):
         raise PlannerError(f"--scheduler {shown}: cannot reach a Dask scheduler there ({why})") from None
 
 
-PRELOAD = ("distributed", "planner.sim.runner")  # what the local cluster's workers import before they start
+# what the local cluster's workers import before they start (and the report's workbook writer, which forks from
+# the same server when the CLI's process has Dask's threads: planner/report/writer.py)
+PRELOAD = ("distributed", "planner.sim.runner", "planner.report.tables")
+_SERVER_STARTED = [False]  # whether this process started the fork server with PRELOAD
+
+
+def fork_server_started() -> bool:
+    """Whether ``start_fork_server`` ran in this process (a fork server with ``PRELOAD`` imported is at hand)."""
+    return _SERVER_STARTED[0]
 
 
 def _fork_server() -> dict:
@@ -120,15 +128,20 @@ def _fork_server() -> dict:
 
 
 def start_fork_server() -> None:
-    """Start the local cluster's fork server now, in the background.
+    """Start the local cluster's fork server now, in the background, with ``PRELOAD``.
 
-    It imports ``PRELOAD`` while this process does other work (replication 0); the cluster started after
-    that forks its workers at once.
+    It imports ``PRELOAD`` while this process does other work (loading the scenario, replication 0); the
+    cluster started after that forks its workers at once. Plain multiprocessing: this process need not import
+    Dask for it (the server's preload list is read when it starts; distributed's own, set later, is not).
     """
+    import multiprocessing
     from multiprocessing import forkserver
 
-    if _fork_server():
-        forkserver.ensure_running()
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not POSIX
+        return
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
+    forkserver.ensure_running()
+    _SERVER_STARTED[0] = True
 
 
 @contextmanager
@@ -170,12 +183,13 @@ def tasks(items: list, slots: int, shared: Shared | None = None) -> list[list]:
 
 def map_dask(fn: Callable, items: list, scheduler: str | None = None, workers: int | None = None,
              progress: Callable[[int, int], None] | None = None, total: int | None = None,
-             shared: Shared | None = None) -> list:
+             shared: Shared | None = None, meanwhile: Callable[[], Any] | None = None) -> Results:
     """``[fn(x) for x in items]`` on Dask, in the order of ``items`` (results are seeded per item).
 
     With ``shared``: ``[fn(context, x) for x in items]``, ``context`` sent (local cluster) or built (a
     scheduler's cluster) once per worker process, items batched several per task.
     ``progress(k, total)`` counts one item already done before the map (replication 0).
+    ``meanwhile()`` runs in this process once the tasks are submitted; its result is ``.meanwhile``.
     """
     from dask.distributed import as_completed
 
@@ -191,9 +205,13 @@ def map_dask(fn: Callable, items: list, scheduler: str | None = None, workers: i
             arg = client.scatter(shared, broadcast=True, hash=False)
         futures = client.map(_run_batch, batches, fn=fn, shared=arg, pure=False)
         sizes = {f.key: len(b) for f, b in zip(futures, batches, strict=True)}
+        out = Results()
+        if meanwhile is not None:
+            out.meanwhile = meanwhile()
         done = 1
         for f in as_completed(futures):
             done += sizes[f.key]
             if progress:
                 progress(done, total or len(items) + 1)
-        return [r for batch in client.gather(futures) for r in batch]
+        out.extend(r for batch in client.gather(futures) for r in batch)
+        return out

@@ -269,13 +269,16 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     if rest and backend == "dask":
         from .dask_backend import Shared, map_dask, scenario_key
 
-        first = first_replication()  # its layouts travel with the Context
-
+        # the strategy pick and the layouts it searches travel with the Context (as the local pool's forks inherit
+        # them); replication 0's tables run beside the workers
+        replicate(scenario, ctx, fresh(seeds[0]), n)
         # the Context crosses once per local worker; a scheduler's workers build it once from the scenario
         shared = Shared(_one_portfolio if scenario.jobs else _one, (scenario, n), f"{scenario_key(scenario)}/{n}",
                         ready=(scenario, ctx, n))
-        rows.extend(map_dask(_one_seed, list(enumerate(seeds[1:], start=1)), scheduler=scheduler, workers=workers,
-                             progress=progress, total=n, shared=shared))
+        done = map_dask(_one_seed, list(enumerate(seeds[1:], start=1)), scheduler=scheduler, workers=workers,
+                        progress=progress, total=n, shared=shared, meanwhile=first_replication)
+        first = done.meanwhile
+        rows.extend(done)
     elif rest:
         from .parallel import map_local
 
