@@ -10,7 +10,9 @@ Names, sites, descriptions and error messages that quote them are shown as inert
 - Markdown (Streamlit, where a plain-text element cannot be used): every Markdown and HTML metacharacter
   backslash-escaped, so no link, image or tag is rendered from it;
 - terminals: C0 and C1 control characters (ESC sequences, NUL, BEL ...) and DEL replaced by U+FFFD, so a
-  name cannot set the title, move the cursor or erase lines.
+  name cannot set the title, move the cursor or erase lines; so are Unicode's bidirectional controls (Boucher and
+  Anderson 2021, "Trojan Source", CVE-2021-42574: an override reorders what the rest of the line shows) and its
+  line and paragraph separators (a one-line message stays one line).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import re
 from typing import Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV Injection: what a spreadsheet reads as a formula
-# C0 controls except tab and newline, DEL and the C1 controls (ECMA-48: ESC [, CSI, OSC ... start sequences)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_ALL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # the same and tab and newline: for one-line text
+# Unicode's Bidi_Control characters (UAX #9: ALM, LRM, RLM, LRE..RLO, LRI..PDI) and the line and paragraph separators
+_UNICODE_CONTROLS = "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# C0 controls except tab and newline, DEL and the C1 controls (ECMA-48: ESC [, CSI, OSC ... start sequences), and those
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_UNICODE_CONTROLS}]")
+_CONTROL_ALL = re.compile(f"[\x00-\x1f\x7f-\x9f{_UNICODE_CONTROLS}]")  # the same and tab and newline: one-line text
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")  # CommonMark punctuation that can start markup
 
 
@@ -81,7 +85,7 @@ def markdown(text: Any) -> str:
 
 
 def terminal(text: Any, one_line: bool = False) -> str:
-    """Text for a terminal: control characters (ESC sequences, NUL, BEL, DEL, C1) replaced by U+FFFD.
+    """Text for a terminal: control characters (ESC sequences, NUL, BEL, DEL, C1, bidirectional) replaced by U+FFFD.
 
     ``one_line`` also replaces tabs and newlines (an error line stays one line).
     """

@@ -84,9 +84,10 @@ ODD_VALUES = [0, -1, 1e308, -1e-308, float("nan"), float("inf"), "", "[/x]", "=1
 HOSTILE_NAMES = ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "x!A1", "\tcmd", "<a href=x>a</a>",
                  "<img src=x onerror=alert(1)>", "**bold** [link](http://x) `code` # h", "[red]markup[/red]",
                  "\x1b]0;title\x07", "\x1b[2K\x1b[1A", "nul\x00bel\x07", "\x9b31m c1", "del\x7f", "&amp; &lt;",
-                 "'quoted'", "名前 <b>"]
+                 "'quoted'", "名前 <b>", "rlo\u202egpj.exe", "iso\u2067late\u2069 \u2028sep"]
 LIVE_MARKUP = ("<a href=x", "<img src=x", "\\u003ca href=x", "\\u003cimg src=x", "<b>")  # raw, and in Plotly JSON
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0, DEL, C1, and Unicode's bidirectional controls and line and paragraph separators (Trojan Source)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 HOSTILE_SNIPPETS = ["[", "]", "{", "}", ":", ": ", "&a ", "*a", "*zz", "!!", "!!int ", "!!float ", "!!binary ",
                     "!!python/object/apply:os.system ['echo pwned']", "\t", "\x00", "'", '"', "- ", "? ", "%YAML 1.1\n",

@@ -30,7 +30,9 @@ from planner.escape import FORMULA_PREFIXES
 FORMULA_NAMES = ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "x!A1"]
 HTML_NAMES = ["<a href=x>link</a>", "<img src=x>"]
 LIVE_TAGS = ("<a href", "<img", "\\u003ca href", "\\u003cimg")  # raw, and as Plotly's JSON writes them
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what may never reach a terminal (tab and newline aside)
+# what may never reach a terminal (tab and newline aside): C0, DEL, C1, and Unicode's bidirectional controls and line
+# and paragraph separators (Trojan Source, CVE-2021-42574)
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 HOSTILE_NAME = "evil\x1b]0;pwned\x07\x1b[2K\x00\x9b31m-name"
 
 
@@ -210,7 +212,8 @@ def _clean(r) -> None:
 
 
 def test_control_characters_never_reach_the_terminal(cli, make_scenario, tmp_path):
-    path = make_scenario(name=HOSTILE_NAME, fleet=[{"name": "p\x1b[2J\x00\x07", "chip": "h100-sxm", "units": 64,
+    path = make_scenario(name=HOSTILE_NAME, fleet=[{"name": "p\x1b[2J\x00\x07\u202egpj.exe\u2066", "chip": "h100-sxm",
+                                                    "units": 64,
                                                     "site": "s\x1b]8;;http://x\x1b\\"}],
                          simulation={"seed": 3, "replications": 2})
     r = cli("validate", path)
@@ -248,6 +251,10 @@ def test_escape_terminal_keeps_plain_text():
     assert escape.terminal("plain name, 名前 - ok") == "plain name, 名前 - ok"
     assert escape.terminal("a\x1b[2Kb\x00\x07\x9b") == "a\ufffd[2Kb\ufffd\ufffd\ufffd"
     assert escape.terminal("a\tb\nc", one_line=True) == "a\ufffdb\ufffdc"
+    # bidirectional overrides and isolates (Trojan Source) and the Unicode line separators
+    assert escape.terminal("x\u202egnp.exe\u202c \u2067y\u2069 \u200f\u061c", one_line=True) == \
+        "x\ufffdgnp.exe\ufffd \ufffdy\ufffd \ufffd\ufffd"
+    assert escape.terminal("a\u2028b\u2029c") == "a\ufffdb\ufffdc"
 
 
 # ---------------------------------------------------------------- 7. YAML
