@@ -624,6 +624,16 @@ class Scenario(_Section):
             if j.start_after is not None and not self.start <= j.start_after:
                 raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is before the scenario's start "
                                                             f"{self.start}")
+            end = self.start + dt.timedelta(days=self.horizon_days)
+            if j.start_after is not None and j.start_after >= end:
+                raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is not before the horizon's end "
+                                  f"({end}, start + horizon_days): the job could never train; move it or lengthen "
+                                  "horizon_days")
+            begins = j.start_after or self.start
+            if j.deadline is not None and j.deadline <= begins:
+                what = "start_after" if j.start_after is not None else "the scenario's start"
+                raise field_error(f"jobs[{i}].deadline", f"{j.deadline} is not after {what} ({begins}): no finish "
+                                                         "could meet it")
         for i, e in enumerate(self.expect):
             if e.job is not None and e.job not in names:
                 known = ", ".join(sorted(names)) or "none: the scenario has one job (`workload:`)"

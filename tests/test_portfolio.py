@@ -147,6 +147,20 @@ def test_a_portfolio_needs_workload_or_jobs_not_both():
         from_dict(bad)
 
 
+@pytest.mark.parametrize(("job", "field", "why"), [
+    ({"start_after": "2024-12-31"}, "start_after", "before the scenario's start"),
+    ({"start_after": "2025-10-28"}, "start_after", "not before the horizon's end .2025-10-28"),  # 2025-01-01 + 300 d
+    ({"deadline": "2025-01-01"}, "deadline", "not after the scenario's start"),
+    ({"start_after": "2025-03-01", "deadline": "2025-02-01"}, "deadline", "not after start_after"),
+])
+def test_a_job_that_could_never_train_or_meet_its_deadline_is_refused(job, field, why):
+    doc = _doc([JOBS[0], {**JOBS[1], **job}])
+    with pytest.raises(Exception, match=rf"jobs\[1\]\.{field}: .*{why}"):
+        from_dict(doc)
+    ok = _doc([JOBS[0], {**JOBS[1], "start_after": "2025-10-27", "deadline": "2025-10-28"}])
+    assert from_dict(ok).jobs[1].deadline.isoformat() == "2025-10-28"  # the last day it can start on, and after
+
+
 def test_a_portfolio_has_its_cash_flow_priced_with_every_job():
     """cashflow.csv of a portfolio: the fleet's committed spend of the representative replication, all jobs on."""
     r = run_scenario(from_dict(_doc(JOBS[:2])), replications=3)
