@@ -545,7 +545,7 @@ def solve(
     """The smallest value of one input that finishes by the deadline at that quantile. Exit 1 if none in range."""
     import datetime as dt
 
-    from .decide.solve import SOLVE_MIN_REPLICATIONS, planned_points
+    from .decide.solve import SOLVE_MIN_REPLICATIONS, check_target, planned_points
     from .decide.solve import solve as run_solve
 
     s = _load(scenario)
@@ -554,6 +554,7 @@ def solve(
             when = dt.date.fromisoformat(deadline)
         except ValueError:
             raise ScenarioError(f"--deadline {deadline!r} is not a date (YYYY-MM-DD)") from None
+        check_target(s, when, job, str(scenario))  # before the note on how long the search may take
         n = replications or max(SOLVE_MIN_REPLICATIONS, s.simulation.replications)
         workers = _cap_workers(workers)
         _warn_if_long(s, n, planned_points(s, vary, low, high, str(scenario)))

@@ -121,6 +121,10 @@ def test_solve_cli_json_and_exit_1_when_none_in_range(cli, make_scenario):
     assert bad.exit_code == 2 and "--deadline" in bad.stderr
     bad = cli("solve", path, "--deadline", "2025-02-01", "--vary", "fleet[0].chip")
     assert bad.exit_code == 2 and "fleet[0].chip" in bad.stderr
+    # a deadline before the start is refused at once (no run, no note on how long the search may take)
+    early = cli("solve", path, "--deadline", "2024-12-31", "--vary", "fleet[0].units")
+    assert early.exit_code == 2 and "--deadline: 2024-12-31 is before the scenario's start" in early.stderr, early
+    assert "runs x" not in early.stderr
 
 
 def test_sensitivity_cli_writes_a_tornado(cli, make_scenario, tmp_path):

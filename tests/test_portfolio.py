@@ -161,6 +161,21 @@ def test_a_job_that_could_never_train_or_meet_its_deadline_is_refused(job, field
     assert from_dict(ok).jobs[1].deadline.isoformat() == "2025-10-28"  # the last day it can start on, and after
 
 
+def test_solve_refuses_a_deadline_before_the_job_could_start():
+    import datetime as dt
+
+    from planner.decide.solve import check_target
+    from planner.errors import ScenarioError
+
+    s = from_dict(_doc(JOBS))  # job c starts after 2025-02-01
+    check_target(s, dt.date(2025, 2, 1), "c")  # a job that trains within its first day meets it
+    check_target(s, dt.date(2025, 1, 15), "a")
+    with pytest.raises(ScenarioError, match=r"2025-01-31 is before the start_after of job 'c' \(2025-02-01\)"):
+        check_target(s, dt.date(2025, 1, 31), "c")
+    with pytest.raises(ScenarioError, match="no job is named 'd'"):
+        check_target(s, dt.date(2025, 3, 1), "d")
+
+
 def test_a_portfolio_has_its_cash_flow_priced_with_every_job():
     """cashflow.csv of a portfolio: the fleet's committed spend of the representative replication, all jobs on."""
     r = run_scenario(from_dict(_doc(JOBS[:2])), replications=3)

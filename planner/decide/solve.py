@@ -87,6 +87,19 @@ def planned_points(scenario: Scenario, path: str, low: float | None = None, high
     return [lo_s, hi_s] + [hi_s] * min(MAX_EVALUATIONS, k * rounds)
 
 
+def check_target(scenario: Scenario, deadline: dt.date, job: str | None, source: str = "<scenario>") -> None:
+    """Refuse a ``--job`` the scenario does not have, and a deadline before the job could start (ScenarioError)."""
+    jobs = [j.name for j in scenario.jobs]
+    if job is not None and job not in jobs:
+        known = ", ".join(jobs) if jobs else "none: the scenario has one job (`workload:`)"
+        raise ScenarioError(f"no job is named {job!r}; jobs: {known}", path=source, field="--job")
+    begins = next((j.start_after for j in scenario.jobs if j.name == job), None) or scenario.start
+    if deadline < begins:  # (on the start day itself, a job that trains within the day meets it)
+        what = f"the start_after of job {job!r}" if begins != scenario.start else "the scenario's start"
+        raise ScenarioError(f"{deadline} is before {what} ({begins}): no finish could meet it", path=source,
+                            field="--deadline")
+
+
 def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
           high: float | None = None, replications: int | None = None, seed: int | None = None,
           workers: int | None = None, progress: Callable[[int, int], None] | None = None,
@@ -103,10 +116,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     """
     if not 0 < quantile < 1:
         raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
-    jobs = [j.name for j in scenario.jobs]
-    if job is not None and job not in jobs:
-        known = ", ".join(jobs) if jobs else "none: the scenario has one job (`workload:`)"
-        raise ScenarioError(f"no job is named {job!r}; jobs: {known}", path=source, field="--job")
+    check_target(scenario, deadline, job, source)
     path, integer, low, high = bounds(scenario, path, low, high)
     seen: dict[float, dict] = {}
 
