@@ -111,6 +111,34 @@ def test_the_share_is_the_least_left_over_each_day():
     assert by_day == {0: 100, 1: 40, 2: 90, 3: 0}
 
 
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(changes=st.lists(st.tuples(st.floats(0.01, 60.0), st.integers(0, 500)), max_size=15),
+       horizon_h=st.floats(1.0, 300.0), from_h=st.floats(-30.0, 200.0))
+def test_each_days_share_is_the_least_left_at_any_hour_of_it(changes, horizon_h, from_h):
+    """The steps give, for each day from ``from_h``'s on, the least of ``left`` over it, read at every change."""
+    left, t = Timeline(), 0.0
+    left.set(0.0, 250)
+    for gap, v in changes:
+        t += gap
+        left.set(t, v)
+    n_days = math.ceil(horizon_h / 24) + 1
+    level, have = 0, {}
+    for s in daily_share(left, horizon_h=horizon_h, from_h=from_h):
+        assert s.time_h % 24 == 0
+        level += s.delta_units
+        have[int(s.time_h // 24)] = level
+    level, got = 0, []
+    for d in range(n_days):
+        level = have.get(d, level)
+        got.append(level)
+    want = []
+    for d in range(n_days):
+        hours = [24.0 * d] + [x for x in left.times if 24.0 * d <= x < 24.0 * (d + 1)]
+        least = min(float(left.at(np.array([h]))[0]) for h in hours)
+        want.append(0 if 24.0 * d < math.floor(from_h / 24) * 24 else int(least))
+    assert got == want
+
+
 def test_site_power_caps_chips_in_service_and_counts_the_wait():
     s = from_dict(_doc(JOBS[:1], power_mw=0.5, failures=False))
     raw = draw_supply(from_dict(_doc(JOBS[:1], failures=False)), np.random.SeedSequence(1))

@@ -127,8 +127,7 @@ def _left_over(run: Run, name: str, steps: list[Step], horizon_h: float) -> Time
         inside = seg >= 0
         np.maximum.at(worst, seg[inside], fv[inside])
     left = Timeline()
-    for t, v in zip(ts, np.maximum(in_service.at(ts) - busy - worst, 0.0), strict=True):
-        left.set(float(t), float(v))
+    left.extend(ts, np.maximum(in_service.at(ts) - busy - worst, 0.0))
     return left
 
 
@@ -160,12 +159,11 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     """
     n_days = int(math.ceil(horizon_h / HOURS_PER_DAY)) + 1
     starts = np.arange(n_days) * HOURS_PER_DAY
-    inside = np.array([t for t in left.times if 0.0 <= t < n_days * HOURS_PER_DAY])
-    pts = np.unique(np.concatenate([starts, inside]))
-    vals = left.at(pts)
-    day_of = np.minimum((pts // HOURS_PER_DAY).astype(int), n_days - 1)
-    first = np.searchsorted(day_of, np.arange(n_days), side="left")
-    least = np.minimum.reduceat(vals, first)
+    # each day's least: the value at its start, lowered by each change inside it (a change holds from its hour on)
+    least = left.at(starts)
+    times, values = np.asarray(left.times, dtype=float), np.asarray(left.values, dtype=float)
+    inside = (times >= 0.0) & (times < n_days * HOURS_PER_DAY)
+    np.minimum.at(least, (times[inside] // HOURS_PER_DAY).astype(np.int64), values[inside])
     least[starts < math.floor(from_h / HOURS_PER_DAY) * HOURS_PER_DAY] = 0.0
     v = least.astype(np.int64)
     if full is not None:  # the least left repeats for days on end: each distinct value is levelled once
