@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.bridge import layout_planners
 from planner.loader import load_scenario
@@ -113,3 +115,20 @@ def test_the_loops_arithmetic_is_its_twins():
     # a positive rate too small for the work ever to end (a goodput that underflows): never, not an overflow
     assert rules.hours_to_finish(4.0, 2.2e-308, 0.0, 1.0, 1.0) == math.inf == k._hours_to_finish(4.0, 2.2e-308, 0.0,
                                                                                                   1.0, 1.0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(asks=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 300), st.integers(0, 300)),
+                     max_size=40))
+def test_draws_are_the_generators_numbers_whatever_the_blocks(asks):
+    """Blocks start small and grow: the numbers the job reads are still the stream's, in order."""
+    d = engine.Draws(np.random.default_rng(11))
+    got_exp, got_uni = [], []
+    for need_e, need_u, take_e, take_u in asks:
+        d.top_up(need_e, need_u)
+        got_exp += [d.exponential(1.0) for _ in range(take_e)]
+        got_uni += [d.random() for _ in range(take_u)]
+    ref = np.random.default_rng(11)
+    uni = np.random.Generator(ref.bit_generator.jumped())
+    assert got_exp == ref.standard_exponential(len(got_exp)).tolist()
+    assert got_uni == uni.random(len(got_uni)).tolist()

@@ -59,6 +59,7 @@ class Draws:
     """
 
     BLOCK = 4096
+    FIRST_BLOCK = 128  # most job runs draw a few dozen numbers: blocks start small and double up to BLOCK
 
     def __init__(self, rng: np.random.Generator):
         # the uniforms come from the same generator jumped 2^127 draws ahead: a stream of its own that never
@@ -69,14 +70,21 @@ class Draws:
         self.exp_i = 0
         self.uni = np.empty(0)
         self.uni_i = 0
+        self._exp_block = self._uni_block = self.FIRST_BLOCK
 
     def top_up(self, exponentials: int, uniforms: int) -> None:
-        """At least that many numbers left in each block (what is left comes first)."""
+        """At least that many numbers left in each block (what is left comes first).
+
+        A Generator's numbers follow one another whatever the sizes of the calls that take them, so the block
+        sizes change no number.
+        """
         if len(self.exp) - self.exp_i < exponentials:
-            self.exp = np.concatenate([self.exp[self.exp_i:], self._exp_rng.standard_exponential(self.BLOCK)])
+            n, self._exp_block = max(self._exp_block, exponentials), min(2 * self._exp_block, self.BLOCK)
+            self.exp = np.concatenate([self.exp[self.exp_i:], self._exp_rng.standard_exponential(n)])
             self.exp_i = 0
         if len(self.uni) - self.uni_i < uniforms:
-            self.uni = np.concatenate([self.uni[self.uni_i:], self._uni_rng.random(self.BLOCK)])
+            n, self._uni_block = max(self._uni_block, uniforms), min(2 * self._uni_block, self.BLOCK)
+            self.uni = np.concatenate([self.uni[self.uni_i:], self._uni_rng.random(n)])
             self.uni_i = 0
 
     def exponential(self, mean: float) -> float:
