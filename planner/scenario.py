@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import numbers
 import re
 from collections.abc import Mapping
@@ -624,11 +625,11 @@ class Scenario(_Section):
             if j.start_after is not None and not self.start <= j.start_after:
                 raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is before the scenario's start "
                                                             f"{self.start}")
-            end = self.start + dt.timedelta(days=self.horizon_days)
-            if j.start_after is not None and j.start_after >= end:
+            end = self.start.toordinal() + self.horizon_days  # (in day numbers: it may lie past the calendar)
+            if j.start_after is not None and j.start_after.toordinal() >= end:
                 raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is not before the horizon's end "
-                                  f"({end}, start + horizon_days): the job could never train; move it or lengthen "
-                                  "horizon_days")
+                                  f"({dt.date.fromordinal(math.floor(end))}, start + horizon_days): the job could "
+                                  "never train; move it or lengthen horizon_days")
             begins = j.start_after or self.start
             if j.deadline is not None and j.deadline <= begins:
                 what = "start_after" if j.start_after is not None else "the scenario's start"

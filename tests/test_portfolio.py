@@ -187,6 +187,11 @@ def test_a_job_that_could_never_train_or_meet_its_deadline_is_refused(job, field
         from_dict(doc)
     ok = _doc([JOBS[0], {**JOBS[1], "start_after": "2025-10-27", "deadline": "2025-10-28"}])
     assert from_dict(ok).jobs[1].deadline.isoformat() == "2025-10-28"  # the last day it can start on, and after
+    # a horizon that runs past the calendar is named as such, not lost in a date overflow
+    far = _doc([JOBS[0], {**JOBS[1], "start_after": "9990-06-01"}])
+    far.update(start="9990-01-01", horizon_days=36500)
+    with pytest.raises(Exception, match=r"horizon_days: start 9990-01-01 plus 36500 days runs past"):
+        from_dict(far)
 
 
 def test_solve_refuses_a_deadline_before_the_job_could_start():

@@ -435,6 +435,21 @@ def test_a_writer_with_threads_forks_the_workbook_from_its_fork_server(tmp_path:
         assert (tmp_path / "served" / f).read_bytes() == (tmp_path / "plain" / f).read_bytes(), f
 
 
+def test_a_result_the_fork_server_cannot_take_is_written_in_order(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fork server's child gets the result pickled: when it cannot be, the workbook is written here."""
+    import planner.report.writer as writer
+    from planner.sim.dask_backend import start_fork_server
+
+    start_fork_server()
+    monkeypatch.setattr(writer.threading, "active_count", lambda: 2)
+    odd = make_result()
+    monkeypatch.setattr(type(odd), "__reduce_ex__", lambda self, proto: (_ for _ in ()).throw(TypeError("no")))
+    assert writer._start_xlsx(odd, tmp_path / "x.xlsx", fork_server=True) is None
+    write_report(odd, tmp_path / "out", fork_server=True)
+    assert (tmp_path / "out" / "report.xlsx").stat().st_size > 0
+
+
 @pytest.mark.parametrize("fail_in", [None, "child", "parent"])
 def test_workbook_written_beside_the_rest_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        fail_in: str | None) -> None:

@@ -61,6 +61,10 @@ def _start_xlsx(result: RunResult, path: Path, fork_server: bool = False):
         proc.start()
     except OSError:
         return None
+    except Exception:  # noqa: BLE001 - the fork server's child gets the result pickled: if it cannot, write in order
+        if method == "fork":
+            raise
+        return None
     return proc
 
 

@@ -140,7 +140,10 @@ def start_fork_server() -> None:
     if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not POSIX
         return
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError:  # no process to spare now: the cluster starts its own server (or says why) when it starts
+        return
     _SERVER_STARTED[0] = True
 
 
