@@ -507,6 +507,10 @@ class Job(_Section):
     strategy: StrategySettings | None = Field(None, description="how the job combines its pools (default: the "
                                                                 "scenario's strategy)")
 
+    def first_day(self, start: dt.date) -> dt.date:
+        """The first day the job may take chips: its ``start_after``, else the scenario's ``start``."""
+        return self.start_after or start
+
 
 class PowerStep(_Section):
     """A site's power from ``date`` on (until the next step)."""
@@ -614,6 +618,7 @@ class Scenario(_Section):
             raise field_error("workload", "Field required (or `jobs:` with one or more jobs)")
         pools = {p.name for p in self.fleet}
         names: set[str] = set()
+        end = self.start.toordinal() + self.horizon_days  # the horizon's end in day numbers (it may pass the calendar)
         for i, j in enumerate(self.jobs):
             if j.name in names:
                 raise field_error(f"jobs[{i}].name", f"job name {j.name!r} is used twice")
@@ -625,12 +630,11 @@ class Scenario(_Section):
             if j.start_after is not None and not self.start <= j.start_after:
                 raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is before the scenario's start "
                                                             f"{self.start}")
-            end = self.start.toordinal() + self.horizon_days  # (in day numbers: it may lie past the calendar)
             if j.start_after is not None and j.start_after.toordinal() >= end:
                 raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is not before the horizon's end "
                                   f"({dt.date.fromordinal(math.floor(end))}, start + horizon_days): the job could "
                                   "never train; move it or lengthen horizon_days")
-            begins = j.start_after or self.start
+            begins = j.first_day(self.start)
             if j.deadline is not None and j.deadline <= begins:
                 what = "start_after" if j.start_after is not None else "the scenario's start"
                 raise field_error(f"jobs[{i}].deadline", f"{j.deadline} is not after {what} ({begins}): no finish "

@@ -93,7 +93,8 @@ def check_target(scenario: Scenario, deadline: dt.date, job: str | None, source:
     if job is not None and job not in jobs:
         known = ", ".join(jobs) if jobs else "none: the scenario has one job (`workload:`)"
         raise ScenarioError(f"no job is named {job!r}; jobs: {known}", path=source, field="--job")
-    begins = next((j.start_after for j in scenario.jobs if j.name == job), None) or scenario.start
+    named = next((j for j in scenario.jobs if j.name == job), None)
+    begins = named.first_day(scenario.start) if named is not None else scenario.start
     if deadline < begins:  # (on the start day itself, a job that trains within the day meets it)
         what = f"the start_after of job {job!r}" if begins != scenario.start else "the scenario's start"
         raise ScenarioError(f"{deadline} is before {what} ({begins}): no finish could meet it", path=source,

@@ -253,7 +253,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     runs, rows, outs = [], [], []
     last = len(pctx.jobs) - 1
     for k, (job, js, ctx) in enumerate(zip(pctx.jobs, pctx.scenarios, pctx.contexts, strict=True)):
-        from_h = hours_since(sc.start, job.start_after) if job.start_after is not None else 0.0
+        from_h = hours_since(sc.start, job.first_day(sc.start))
         steps = {}
         for p in js.fleet:
             steps[p.name] = left[p.name] if k == 0 and from_h <= 0 else _after(left[p.name], from_h, horizon_h)

@@ -266,12 +266,14 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     rest = [(scenario, ctx, s, n) for s in seeds[1:]]
     first: ReplicationOutput | None = None
     rows: list[dict] = []
+    if rest:
+        # the strategy pick and the layouts it searches are made once, here, before the workers start: forked (or
+        # sent with the Context to a local Dask cluster), they get them (each would otherwise repeat them);
+        # replication 0's tables run beside the workers
+        replicate(scenario, ctx, fresh(seeds[0]), n)  # a copy: spawning children changes a SeedSequence
     if rest and backend == "dask":
         from .dask_backend import Shared, map_dask, scenario_key
 
-        # the strategy pick and the layouts it searches travel with the Context (as the local pool's forks inherit
-        # them); replication 0's tables run beside the workers
-        replicate(scenario, ctx, fresh(seeds[0]), n)
         # the Context crosses once per local worker; a scheduler's workers build it once from the scenario
         shared = Shared(_one_portfolio if scenario.jobs else _one, (scenario, n), f"{scenario_key(scenario)}/{n}",
                         ready=(scenario, ctx, n))
@@ -282,9 +284,6 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     elif rest:
         from .parallel import map_local
 
-        # the strategy pick and the layouts it searches are made once, here, before the workers start: forked,
-        # they inherit them (each would otherwise repeat them); replication 0's tables run beside the workers
-        replicate(scenario, ctx, fresh(seeds[0]), n)  # a copy: spawning children changes a SeedSequence
         done = map_local(_one_seed, (scenario, ctx, n), list(enumerate(seeds[1:], start=1)), workers=workers,
                          progress=(lambda k: progress(k + 1, n)) if progress else None, meanwhile=first_replication)
         first = done.meanwhile
