@@ -41,6 +41,7 @@ from planner.errors import PlannerError, ScenarioError
 from planner.fmt import fmt_days, fmt_pct, fmt_si, fmt_usd, num
 from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
 from planner.metrics import BY_KEY
+from planner.pace import Pace
 from planner.perf.params import count_params, dense_arch_for_params
 from planner.report import charts
 from planner.report.headline import (
@@ -182,12 +183,12 @@ def run_with_progress(scenario, replications: int, seed: int):
         with st.spinner("Simulating ..."):
             return simulate(scenario, replications, seed)
     bar = st.progress(0.0, text=f"Simulating {replications} replications ...")
-    t0 = time.perf_counter()
+    pace = Pace()  # paced after the serial start (planner/pace.py)
 
     def progress(done: int, total: int) -> None:
-        elapsed = time.perf_counter() - t0
-        eta = elapsed / done * (total - done) if done else 0.0
-        bar.progress(done / total, text=f"{done} / {total} replications · ETA {eta:.0f} s")
+        eta = pace.eta_s(done, total, time.perf_counter())
+        bar.progress(done / total, text=f"{done} / {total} replications · "
+                                        + ("ETA not known yet" if eta is None else f"ETA {eta:.0f} s"))
 
     try:
         return simulate(scenario, replications, seed, progress=progress)

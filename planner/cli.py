@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -382,18 +383,29 @@ def progress_bar(label: str, total: int):
             yield lambda k, n: bar.update(task, completed=k, total=n)
         return
     t0 = time.monotonic()
-    last = [t0]
+    tick = piped_progress(label, t0, lambda line: err.print(line, highlight=False, markup=False))
+    yield tick
+
+
+def piped_progress(label: str, t0: float, say: Callable[[str], None],
+                   clock: Callable[[], float] = time.monotonic) -> Callable[[int, int], None]:
+    """``tick(done, total)`` that says a progress line every PIPED_PROGRESS_EVERY_S seconds and at the end.
+
+    The ETA is paced after the serial start (planner/pace.py); until there is a pace, the line says so.
+    """
+    from .pace import Pace
+
+    last, pace = [t0], Pace()
 
     def tick(k: int, n: int) -> None:
-        now = time.monotonic()
+        now = clock()
+        eta = pace.eta_s(k, n, now)
         if now - last[0] >= PIPED_PROGRESS_EVERY_S or k == n:
             last[0] = now
-            rate = k / max(now - t0, 1e-9)
-            eta = (n - k) / rate if rate > 0 else float("nan")
-            err.print(f"{label}: {k}/{n} done, {now - t0:.0f} s elapsed, ETA {eta:.0f} s", highlight=False,
-                      markup=False)
+            say(f"{label}: {k}/{n} done, {now - t0:.0f} s elapsed, "
+                + ("ETA not known yet" if eta is None else f"ETA {eta:.0f} s"))
 
-    yield tick
+    return tick
 
 
 def _print_headline(summary: Summary, path: Path) -> None:

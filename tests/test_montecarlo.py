@@ -110,3 +110,32 @@ def test_risk_charts_have_known_numbers(make_scenario):
     fig = charts.fan_figure(fan, summary, start)
     assert [t.name for t in fig.data] == ["P90", "P10-P90", "median"]
     assert len(charts.cost_histogram_figure(reps).data[0].x) == 4
+
+
+def test_piped_eta_is_paced_after_the_serial_start():
+    """20 s of layouts and warm-up before the first replication, then 1 s per replication: 98 left take 98 s."""
+    from planner.cli import piped_progress
+
+    now, lines = [0.0], []
+    tick = piped_progress("s", 0.0, lines.append, clock=lambda: now[0])
+    now[0] = 20.0
+    tick(1, 100)  # the first report: no pace yet
+    now[0] = 22.0
+    tick(2, 100)
+    now[0] = 26.0
+    tick(6, 100)  # 5 replications in 6 s since the first report
+    now[0] = 119.0
+    tick(100, 100)
+    assert lines[0] == "s: 1/100 done, 20 s elapsed, ETA not known yet"
+    assert lines[1] == "s: 6/100 done, 26 s elapsed, ETA 113 s"  # 94 left at 1.2 s each, not 94 x 26/6 = 407 s
+    assert lines[2] == "s: 100/100 done, 119 s elapsed, ETA 0 s"
+
+
+def test_pace_waits_for_two_percent_of_the_replications():
+    from planner.pace import Pace
+
+    pace = Pace()
+    assert pace.eta_s(1, 1000, 3.0) is None  # replication 0, after the serial start
+    assert pace.eta_s(2, 1000, 6.0) is None  # a worker's first, slow one: no pace from it alone
+    assert pace.eta_s(21, 1000, 8.0) == pytest.approx(979 * 5.0 / 20)
+    assert pace.eta_s(1000, 1000, 9.0) == 0.0
