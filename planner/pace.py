@@ -8,9 +8,8 @@ The CLI's progress lines and the app's progress bar both ask here.
 
 from __future__ import annotations
 
-
-# replications a pace is measured over, at least: the workers' first ones pay their own start (forking, their first
-# layouts), and one of them alone would stand for a pace several times slower than the run's
+# the least share of the replications a pace is measured over: the workers' first ones pay their own start
+# (forking, their first layouts), and one of them alone would stand for a pace several times slower than the run's
 PACE_SHARE = 0.02
 
 

@@ -12,7 +12,8 @@ PKG = Path(__file__).resolve().parent.parent / "planner"
 
 # layers from the bottom up; a module may import its own layer and those below, never above
 LAYERS = [
-    {"units", "errors", "fmt", "validation", "yamlio", "stats", "data", "kinds", "escape", "ownership", "deadline", "pace"},
+    {"units", "errors", "fmt", "validation", "yamlio", "stats", "data", "kinds", "escape", "ownership", "deadline",
+     "pace"},
     {"arch", "catalog", "metrics", "perf", "summary"},
     {"plan", "scenario", "deliveries_file"},
     {"loader", "results", "costs", "bridge", "edits", "strategy", "whatif"},
