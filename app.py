@@ -41,7 +41,7 @@ from planner.errors import PlannerError, ScenarioError
 from planner.fmt import fmt_days, fmt_pct, fmt_si, fmt_usd, num
 from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
 from planner.metrics import BY_KEY
-from planner.pace import Pace
+from planner.pace import Pace, eta_text, points_eta_s
 from planner.perf.params import count_params, dense_arch_for_params
 from planner.report import charts
 from planner.report.headline import (
@@ -187,8 +187,7 @@ def run_with_progress(scenario, replications: int, seed: int):
 
     def progress(done: int, total: int) -> None:
         eta = pace.eta_s(done, total, time.perf_counter())
-        bar.progress(done / total, text=f"{done} / {total} replications · "
-                                        + ("ETA not known yet" if eta is None else f"ETA {eta:.0f} s"))
+        bar.progress(done / total, text=f"{done} / {total} replications · {eta_text(eta)}")
 
     try:
         return simulate(scenario, replications, seed, progress=progress)
@@ -990,9 +989,8 @@ def _progress(label: str, total: int):
 
     def tick(done: int, n: int = total) -> None:
         n = max(n, done, 1)
-        elapsed = time.perf_counter() - t0
-        eta = elapsed / done * (n - done) if done else 0.0
-        bar.progress(min(done / n, 1.0), text=f"{label}: {done} / {n} · ETA {eta:.0f} s")
+        eta = points_eta_s(done, n, time.perf_counter() - t0)  # none before the first point (planner/pace.py)
+        bar.progress(min(done / n, 1.0), text=f"{label}: {done} / {n} · {eta_text(eta)}")
 
     return bar, tick
 

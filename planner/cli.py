@@ -393,7 +393,7 @@ def piped_progress(label: str, t0: float, say: Callable[[str], None],
 
     The ETA is paced after the serial start (planner/pace.py); until there is a pace, the line says so.
     """
-    from .pace import Pace
+    from .pace import Pace, eta_text
 
     last, pace = [t0], Pace()
 
@@ -402,8 +402,7 @@ def piped_progress(label: str, t0: float, say: Callable[[str], None],
         eta = pace.eta_s(k, n, now)
         if now - last[0] >= PIPED_PROGRESS_EVERY_S or k == n:
             last[0] = now
-            say(f"{label}: {k}/{n} done, {now - t0:.0f} s elapsed, "
-                + ("ETA not known yet" if eta is None else f"ETA {eta:.0f} s"))
+            say(f"{label}: {k}/{n} done, {now - t0:.0f} s elapsed, {eta_text(eta)}")
 
     return tick
 

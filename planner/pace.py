@@ -3,7 +3,8 @@
 The work before the first replication reports (the scenario's layouts, the strategy pick, the workers' start) is
 not repeated, so a pace counted from the start overstates the rest many times over in a portfolio's first seconds;
 the pace waits for PACE_SHARE of the replications (the workers' first ones are slow too).
-The CLI's progress lines and the app's progress bar both ask here.
+The CLI's progress lines and the app's progress bars all ask here. A sweep's or a goal seek's points are whole runs
+each (their start is small beside them): ``points_eta_s`` paces those from the start, once one point is done.
 """
 
 from __future__ import annotations
@@ -29,3 +30,17 @@ class Pace:
         if done - k1 < max(2, PACE_SHARE * total) or now <= t1:
             return None
         return (total - done) * (now - t1) / (done - k1)
+
+
+def points_eta_s(done: int, total: int, elapsed_s: float) -> float | None:
+    """Seconds left of ``total`` whole runs with ``done`` of them done in ``elapsed_s``; None before the first."""
+    if done >= total:
+        return 0.0
+    if done <= 0:
+        return None
+    return elapsed_s / done * (total - done)
+
+
+def eta_text(eta_s: float | None) -> str:
+    """The ETA as a progress line says it (never a number before there is a pace)."""
+    return "ETA not known yet" if eta_s is None else f"ETA {eta_s:.0f} s"

@@ -139,3 +139,13 @@ def test_pace_waits_for_two_percent_of_the_replications():
     assert pace.eta_s(2, 1000, 6.0) is None  # a worker's first, slow one: no pace from it alone
     assert pace.eta_s(21, 1000, 8.0) == pytest.approx(979 * 5.0 / 20)
     assert pace.eta_s(1000, 1000, 9.0) == 0.0
+
+
+def test_points_eta_says_nothing_before_the_first_point():
+    from planner.pace import eta_text, points_eta_s
+
+    assert points_eta_s(0, 12, 4.0) is None  # a sweep's bar once said "ETA 0 s" here
+    assert eta_text(points_eta_s(0, 12, 4.0)) == "ETA not known yet"
+    assert points_eta_s(3, 12, 6.0) == pytest.approx(18.0)
+    assert eta_text(points_eta_s(3, 12, 6.0)) == "ETA 18 s"
+    assert points_eta_s(12, 12, 30.0) == 0.0
