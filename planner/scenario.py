@@ -627,6 +627,8 @@ class Scenario(_Section):
                 if name not in pools:
                     raise field_error(f"jobs[{i}].pools[{k}]",
                                       f"no pool is named {clip(name)!r}; pools: {', '.join(sorted(pools))}")
+                if name in j.pools[:k]:
+                    raise field_error(f"jobs[{i}].pools[{k}]", f"pool {name!r} is listed twice")
             if j.start_after is not None and not self.start <= j.start_after:
                 raise field_error(f"jobs[{i}].start_after", f"{j.start_after} is before the scenario's start "
                                                             f"{self.start}")
@@ -635,9 +637,10 @@ class Scenario(_Section):
                                   f"({dt.date.fromordinal(math.floor(end))}, start + horizon_days): the job could "
                                   "never train; move it or lengthen horizon_days")
             begins = j.first_day(self.start)
-            if j.deadline is not None and j.deadline <= begins:
+            if j.deadline is not None and j.deadline < begins:  # (on that day, a job trained within it meets it,
+                # as `solve --deadline` counts it: planner/decide/solve.py check_target)
                 what = "start_after" if j.start_after is not None else "the scenario's start"
-                raise field_error(f"jobs[{i}].deadline", f"{j.deadline} is not after {what} ({begins}): no finish "
+                raise field_error(f"jobs[{i}].deadline", f"{j.deadline} is before {what} ({begins}): no finish "
                                                          "could meet it")
         for i, e in enumerate(self.expect):
             if e.job is not None and e.job not in names:

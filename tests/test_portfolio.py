@@ -173,13 +173,19 @@ def test_a_portfolio_needs_workload_or_jobs_not_both():
     bad["jobs"][0]["pools"] = ["nowhere"]
     with pytest.raises(Exception, match=r"jobs\[0\]\.pools\[0\]"):
         from_dict(bad)
+    twice = copy.deepcopy(doc)
+    twice["fleet"] = copy.deepcopy(twice["fleet"])
+    name = twice["fleet"][0]["name"]
+    twice["jobs"][0]["pools"] = [name, name]
+    with pytest.raises(Exception, match=r"jobs\[0\]\.pools\[1\]: pool .* is listed twice"):
+        from_dict(twice)
 
 
 @pytest.mark.parametrize(("job", "field", "why"), [
     ({"start_after": "2024-12-31"}, "start_after", "before the scenario's start"),
     ({"start_after": "2025-10-28"}, "start_after", "not before the horizon's end .2025-10-28"),  # 2025-01-01 + 300 d
-    ({"deadline": "2025-01-01"}, "deadline", "not after the scenario's start"),
-    ({"start_after": "2025-03-01", "deadline": "2025-02-01"}, "deadline", "not after start_after"),
+    ({"deadline": "2024-12-31"}, "deadline", "before the scenario's start"),
+    ({"start_after": "2025-03-01", "deadline": "2025-02-28"}, "deadline", "before start_after"),
 ])
 def test_a_job_that_could_never_train_or_meet_its_deadline_is_refused(job, field, why):
     doc = _doc([JOBS[0], {**JOBS[1], **job}])
@@ -187,6 +193,9 @@ def test_a_job_that_could_never_train_or_meet_its_deadline_is_refused(job, field
         from_dict(doc)
     ok = _doc([JOBS[0], {**JOBS[1], "start_after": "2025-10-27", "deadline": "2025-10-28"}])
     assert from_dict(ok).jobs[1].deadline.isoformat() == "2025-10-28"  # the last day it can start on, and after
+    # a deadline on the job's first day is met by a job trained within that day, as `solve --deadline` counts it
+    same = _doc([JOBS[0], {**JOBS[1], "start_after": "2025-03-01", "deadline": "2025-03-01"}])
+    assert from_dict(same).jobs[1].deadline.isoformat() == "2025-03-01"
     # a horizon that runs past the calendar is named as such, not lost in a date overflow
     far = _doc([JOBS[0], {**JOBS[1], "start_after": "9990-06-01"}])
     far.update(start="9990-01-01", horizon_days=36500)
