@@ -500,8 +500,10 @@ class TrainingJob:
         return cand if self._pays(here, cand, left) else here
 
     def _needs_plan(self) -> bool:
-        if self.must_plan or self.plan is None:
-            return True
+        return self.must_plan or self.plan is None or self._plan_short()
+
+    def _plan_short(self) -> bool:
+        """Whether chips the plan trains on are gone (a rental's end, a share taken back, repairs that lag)."""
         avail = self._avail()
         return any(avail[p.pool] < self.plan.units_of(p.pool) for p in self.plan.parts)
 
@@ -547,16 +549,44 @@ class TrainingJob:
         self._set_training(None)
         yield self._changed() | self.env.timeout(max(self.horizon_h - self.env.now, 1e-9))
 
+    def _hold_for(self, wait_h: float):
+        """Hold the plan's chips for ``wait_h`` hours, or until chips of the plan leave; returns the hours held.
+
+        A stop (a restart, a maintenance pause, a re-plan) trains nothing, but the job keeps its chips: a rental's
+        end or a share taken back meanwhile ends the stop there, and the job re-plans on what is left (it never
+        holds chips that are gone). Other capacity changes do not end it.
+        """
+        if not wait_h:
+            return 0.0
+        env, start, end_h = self.env, self.env.now, self.env.now + wait_h
+        timer = env.timeout(wait_h)
+        while True:
+            yield timer | self._changed()
+            if timer.processed:
+                held = wait_h
+                break
+            if self._plan_short():  # chips of the plan left
+                held = env.now - start
+                break
+            timer = env.timeout(max(end_h - env.now, 0.0))
+        self._hold(held)
+        return held
+
     def _restart(self):
-        """Detect, reschedule and reload before training resumes (the first start too); a move first."""
+        """Detect, reschedule and reload before training resumes (the first start too); a move first.
+
+        When chips of the plan leave meanwhile, the restart ends there with ``pending_restart`` set: the job
+        re-plans on what is left and restarts on that plan (what is left of a move's or a manual intervention's
+        wait comes first; the reload starts over).
+        """
         self.pending_restart = False
-        wait = self.pending_move_h + self.manual_due_h
+        outside_h = self.pending_move_h + self.manual_due_h
         self.pending_move_h = self.manual_due_h = 0.0
-        if self.on:
-            wait += self._restart_h(self.plan)
-        if wait:
-            yield self.env.timeout(wait)
-            self._hold(wait)
+        wait = outside_h + (self._restart_h(self.plan) if self.on else 0.0)
+        held = yield from self._hold_for(wait)
+        if held < wait:
+            self.manual_due_h = max(outside_h - held, 0.0)
+            self.pending_restart = True
 
     def _advance_cycles(self, elapsed: float, cyc: _Cycle) -> None:
         """Move through the checkpoint cycle: completed checkpoints save the training done before them."""
@@ -645,7 +675,17 @@ class TrainingJob:
         return False
 
     def _checkpoint_and_stop(self, finished: bool, cyc: _Cycle, pending_h: float):
-        """A planned stop writes a checkpoint first: nothing is lost."""
+        """A planned stop writes a checkpoint first: nothing is lost.
+
+        When chips of the plan have just left (a rental's end, a share the jobs before it take back: both dated
+        ahead), the write took the last ``delta`` hours before they went, so the job holds no chip that is gone:
+        those hours' training is not kept (their chip-time was held, and counts as lost).
+        """
+        if self.on and not finished and self._plan_short():
+            pending_h = max(pending_h - cyc.delta, 0.0)
+            self.saved = min(self.target, self.saved + self._keep(pending_h))
+            self.pos = 0.0
+            return
         self.saved = min(self.target, self.saved + self._keep(pending_h))
         self.pos = 0.0
         if self.on and not finished:
@@ -658,14 +698,11 @@ class TrainingJob:
         pause = self.rel.maintenance_minutes / 60.0
         self.log("", EventKind.MAINTENANCE, self.plan.units_used,
                  f"planned interruption of {self.rel.maintenance_minutes:g} min")
-        yield self.env.timeout(pause)
-        self._hold(pause)
+        yield from self._hold_for(pause)
         self.pending_restart = True
 
     def _replan_overhead(self):
-        over = self.sc.strategy.replan_overhead_hours
-        yield self.env.timeout(over)
-        self._hold(over)
+        yield from self._hold_for(self.sc.strategy.replan_overhead_hours)
 
     def _through_failures(self) -> float:
         """Train through failures and maintenance stops without simulation events; the hour reached.
@@ -945,6 +982,8 @@ class TrainingJob:
             self._set_training(self.plan)
             if self.pending_restart:
                 yield from self._restart()
+                if self.pending_restart:  # chips of the plan left during it: re-plan on what is left first
+                    continue
             if self.on and self.FAST and not self.must_plan:
                 reached = self._through_failures()
                 if reached > env.now:
