@@ -311,3 +311,37 @@ def test_a_timeline_extended_at_once_is_the_timeline_set_change_by_change(start,
         one.set(t, v)
     many.extend(np.array(times, dtype=float), np.array(values, dtype=np.int64))
     assert (many.times, many.values) == (one.times, one.values)
+
+
+def test_no_replications_pick_depends_on_which_ran_before_it():
+    """The same replications forward and in reverse agree: a later job's modes are ranked on the fleet's supply.
+
+    On ``ranking_steps``, not on the share the first replication a process ran happened to leave.
+
+    Before, job d's pick in every replication was ranked on the share of the first one run (replication 0 forward:
+    25.0 days on ``own``; reversed: 42.8 days on ``cloud``).
+    """
+    from planner.sim.draws import fresh
+
+    doc = {"name": "order", "start": "2025-01-01", "horizon_days": 300,
+           "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 512},
+                     {"name": "cloud", "chip": "a100-80gb", "site": "dc2",
+                      "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-12-01",
+                                "price_per_chip_hour_usd": 2.0}}],
+           "links": [{"sites": ["dc1", "dc2"], "gbps": 100}],
+           "jobs": [{"name": "a", "pools": ["own"], "priority": 1, "workload": {**SMALL, "tokens": 6e12}},
+                    {"name": "d", "priority": 2, "strategy": {"mode": "single"},
+                     "workload": {**SMALL, "tokens": 5e11}}],
+           "reliability": {"enabled": True}, "simulation": {"seed": 3, "replications": 1, "model_error": "on"}}
+    s = from_dict(doc)
+    seeds = np.random.SeedSequence(3).spawn(8)
+
+    def jobs(order):
+        pctx = portfolio_context(s)
+        out = {}
+        for i in order:
+            m = portfolio_replication(pctx, fresh(seeds[i]), replications=8).metrics["jobs"]
+            out[i] = {k: (v["time_to_train_days"], v["pool"]) for k, v in m.items()}
+        return out
+
+    assert jobs(range(8)) == jobs(reversed(range(8)))

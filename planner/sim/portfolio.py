@@ -15,14 +15,15 @@ Adding a job of a lower priority therefore never changes the jobs before it (the
 draws), and more chips or power never leave a job fewer chips.
 
 Each replication draws one supply for the fleet (with its site power, planner/sim/power.py); job k draws its
-failures and its model error from streams of its own (``SeedSequence.spawn``), so the same seed gives the
-same portfolio on every backend.
+failures and its model error from streams of its own (``SeedSequence.spawn``), and its candidate modes are
+ranked on steps that depend on the fleet's supply alone (``ranking_steps``), so the same seed gives the same
+portfolio on every backend and in any order of the replications.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +45,8 @@ from .replication import (
     draw_supply,
     model_factor,
     outcome_row,
+    shortlist,
+    simulate,
     steps_key,
     tokens_by_day,
 )
@@ -77,6 +80,7 @@ class PortfolioContext:
     scenarios: list[Scenario]
     contexts: list[Context]
     supply: dict  # the fleet's supply steps of pools without delivery risk (draw_supply's cache)
+    ranking: dict = field(default_factory=dict)  # each job's ranking steps per fleet supply (``ranking_steps``)
 
 
 def portfolio_context(scenario: Scenario) -> PortfolioContext:
@@ -236,6 +240,68 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     }
 
 
+def _job_steps(pctx: PortfolioContext, k: int, left: dict, horizon_h: float) -> dict:
+    """The capacity steps job ``k`` trains on: what the jobs before it leave, nothing before its first day."""
+    sc, job, js = pctx.scenario, pctx.jobs[k], pctx.scenarios[k]
+    from_h = hours_since(sc.start, job.first_day(sc.start))
+    return {p.name: left[p.name] if k == 0 and from_h <= 0 else _after(left[p.name], from_h, horizon_h)
+            for p in js.fleet}
+
+
+def _hand_on(pctx: PortfolioContext, k: int, run: Run, left: dict, supply, horizon_h: float) -> dict:
+    """What the jobs after job ``k`` may take, per pool: what it could take minus what it took, in whole nodes."""
+    sc, js, ctx = pctx.scenario, pctx.scenarios[k], pctx.contexts[k]
+    out = dict(left)
+    for p in js.fleet:
+        full = ctx.pools[p.name].usable_units
+        # what this job could take (before its start_after too), minus what it took, in whole nodes
+        share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full,
+                            node=sc.chip(p.chip).chips_per_node)
+        # the fleet's deliveries stay on every job's steps (its schedule shows them; they move no chip)
+        delivered = [x for x in supply[p.name] if x.kind == EventKind.DELIVERY]
+        out[p.name] = sorted(delivered + share, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
+    return out
+
+
+RANKING_MEMO = 256  # fleet supplies whose ranking steps a context keeps (each a few jobs' steps)
+# the runs in expectation draw nothing: their generator's seed is never read (a fixed one, not a replication's)
+RANKING_SEED = np.random.SeedSequence(0)
+
+
+def ranking_steps(pctx: PortfolioContext, supply) -> list[dict]:
+    """The steps each job's modes are ranked on (``replication.shortlist``): a function of the fleet's supply.
+
+    What the jobs before it leave when each trains its first-ranked mode in expectation (no failure drawn, as
+    the ranking runs train): the planner picks a job's candidate modes before it knows the failures of the jobs
+    before it, as it picks before it knows the model's error. So no replication's pick depends on another's (the
+    same seed gives the same portfolio whichever replications a process ran before), and replications that draw
+    the same supply share the ranking. The candidates it keeps then run on the share this replication leaves.
+    """
+    key = steps_key(supply)
+    hit = pctx.ranking.get(key)
+    if hit is not None:
+        return hit
+    horizon_h = pctx.scenario.horizon_days * HOURS_PER_DAY
+    left = {name: list(steps) for name, steps in supply.items()}
+    out = []
+    last = len(pctx.jobs) - 1
+    for k, (js, ctx) in enumerate(zip(pctx.scenarios, pctx.contexts, strict=True)):
+        steps = _job_steps(pctx, k, left, horizon_h)
+        out.append(steps)
+        candidates, _why = options(ctx, js.strategy.mode)
+        if k == last or not candidates:  # (no candidate: the replication says why)
+            continue
+        first = shortlist(js, candidates, steps, RANKING_SEED)[0]
+        run = simulate(js, first, steps, np.random.default_rng(RANKING_SEED), failures=False, factor=1.0,
+                       record=False, expected=True)
+        left = _hand_on(pctx, k, run, left, supply, horizon_h)
+    if len(pctx.ranking) >= RANKING_MEMO:
+        pctx.ranking.pop(next(iter(pctx.ranking)))
+    pctx.ranking[key] = out
+    return out
+
+
+
 def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, tables: bool = False,
                           replications: int = 1, curve: bool = False, keep: bool = False) -> ReplicationOutput:
     """One replication of every job, in priority order, each on what the jobs before it leave.
@@ -247,16 +313,13 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     horizon_h = sc.horizon_days * HOURS_PER_DAY
     supply_seed, job_seed, model_seed = seed.spawn(3)
     supply = draw_supply(sc, supply_seed, pctx.supply)
-    supply_key = steps_key(supply)
+    ranked_on = ranking_steps(pctx, supply)
     left = {name: list(steps) for name, steps in supply.items()}  # what the next job may take, per pool
     job_seeds, model_seeds = job_seed.spawn(len(pctx.jobs)), model_seed.spawn(len(pctx.jobs))
     runs, rows, outs = [], [], []
     last = len(pctx.jobs) - 1
     for k, (job, js, ctx) in enumerate(zip(pctx.jobs, pctx.scenarios, pctx.contexts, strict=True)):
-        from_h = hours_since(sc.start, job.first_day(sc.start))
-        steps = {}
-        for p in js.fleet:
-            steps[p.name] = left[p.name] if k == 0 and from_h <= 0 else _after(left[p.name], from_h, horizon_h)
+        steps = _job_steps(pctx, k, left, horizon_h)
         factor = model_factor(js, replications, np.random.default_rng(model_seeds[k]))
         candidates, _why = options(ctx, js.strategy.mode)
         if not candidates:
@@ -264,7 +327,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
 
             raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train on its pools")
         run = best_run(js, candidates, steps, job_seeds[k], factor, record=tables, track=k < last,
-                       rank_key=None if k == 0 else ("portfolio", k, supply_key))
+                       rank_steps=ranked_on[k])
         row = outcome_row(run, factor)
         runs.append(run)
         rows.append(row)
@@ -275,14 +338,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
             out.schedule, out.events, out.layouts, out.links = _tables(js, run)
         outs.append(out)
         if k < last:
-            for p in js.fleet:
-                full = ctx.pools[p.name].usable_units
-                # what this job could take (before its start_after too), minus what it took, in whole nodes
-                share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full,
-                                    node=sc.chip(p.chip).chips_per_node)
-                # the fleet's deliveries stay on every job's steps (its schedule shows them; they move no chip)
-                delivered = [x for x in supply[p.name] if x.kind == EventKind.DELIVERY]
-                left[p.name] = sorted(delivered + share, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
+            left = _hand_on(pctx, k, run, left, supply, horizon_h)
     metrics = _portfolio_row(pctx, supply, runs, rows)
     metrics["jobs"] = {j.name: r for j, r in zip(pctx.jobs, rows, strict=True)}
     if sc.sites:

@@ -242,58 +242,19 @@ def steps_key(steps: dict[str, list[Step]]) -> tuple:
 
 def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence,
              factor: float, failures: bool = True, record: bool = True, track: bool = False,
-             rank_key: tuple | None = None) -> Run:
+             rank_steps: dict | None = None) -> Run:
     """Pick among the candidates by the time each finishes, then simulate the pick.
 
-    First, cheap runs that draw no failure rank the candidates: each trains every plan at its expected goodput
-    under the scenario's failures (perf.reliability.expected_goodput, as the plans are sized), so a strategy
-    that fails more (a failure anywhere stops a multi-pool job) is not preferred for its failure-free speed. They
-    use the nominal cost model: the planner picks before it knows the model's error that this replication
-    draws (``factor``). That ranking depends only on the supply drawn, so replications that draw the same
-    supply (every replication of a plan without delivery risk) reuse it; a ranking run still unfinished at the
-    margin past the earliest finish so far stops there. Then the candidates whose expected
-    finish comes within PICK_MARGIN of the first one's (or that the first cannot beat because it never
-    finishes) are simulated with this replication's failures and model error, and the one that finishes first
-    is kept: two pools close in expectation are told apart by the run itself, never by the expectation alone.
-    ``failures=False`` returns the pick's run without failures.
+    First, cheap runs that draw no failure rank the candidates (``shortlist``, on ``rank_steps``, else on
+    ``steps``). Then the candidates whose expected finish comes within PICK_MARGIN of the first one's (or that
+    the first cannot beat because it never finishes) are simulated on ``steps`` with this replication's failures
+    and model error, and the one that finishes first is kept: two pools close in expectation are told apart by
+    the run itself, never by the expectation alone. ``failures=False`` returns the pick's run without failures.
     """
-    shortlist = candidates[:1]
+    short = shortlist(scenario, candidates, rank_steps if rank_steps is not None else steps, job_seed)
     by_time = scenario.strategy.objective != "cost"
-    if len(candidates) > 1:
-        memo = candidates[0].ctx.memo
-        # ``rank_key``: what the ranking is taken to depend on instead of the steps (a portfolio's later jobs
-        # rank once per fleet supply, not per share they are left: planner/sim/portfolio.py)
-        key = (tuple(c.label for c in candidates), rank_key if rank_key is not None else steps_key(steps))
-        if key in memo:
-            shortlist = memo[key]
-        else:
-            ranked, best_h = [], math.inf
-            for c in candidates:
-                # a run still unfinished at PICK_MARGIN past the earliest finish so far can be neither the first
-                # nor close to it (``_close``): it stops there (the shortlist is the same, the work less)
-                stop_h = best_h * (1 + PICK_MARGIN) if by_time else math.inf
-                r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=1.0,
-                             record=False, expected=True, stop_h=stop_h)
-                ranked.append((r, c))
-                if r.finished:
-                    best_h = min(best_h, r.end_h)
-            ranked.sort(key=lambda rc: _order(scenario, rc[0]))
-            first = ranked[0][0]
-            shortlist, seen = [], set()
-            for r, c in ranked:
-                if not (r is first or _close(scenario, r, first)):
-                    continue
-                # a candidate whose failure-free run trains on exactly the layouts of one already listed (e.g.
-                # a multi-pool mode that came down to one pool) runs as that one does: it is not run again
-                sig = _signature(r)
-                if sig not in seen:
-                    seen.add(sig)
-                    shortlist.append(c)
-            if len(memo) >= PICK_MEMO:  # supplies drawn with delivery risk rarely repeat: keep memory flat
-                memo.pop(next(iter(memo)))
-            memo[key] = shortlist
     best = None
-    for c in shortlist:
+    for c in short:
         # a later candidate that has not finished by the time the best one did cannot be picked (finishing
         # first decides): its run stops there, with the same events up to it
         stop_h = best.end_h if by_time and best is not None and best.finished else math.inf
@@ -302,6 +263,52 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
         if best is None or _better(scenario, r, best):
             best = r
     return best
+
+
+def shortlist(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np.random.SeedSequence) -> list:
+    """The candidates close enough in expectation that failures may decide between them, the first first.
+
+    Runs that draw no failure rank them: each trains every plan at its expected goodput under the scenario's
+    failures (perf.reliability.expected_goodput, as the plans are sized), so a strategy that fails more (a
+    failure anywhere stops a multi-pool job) is not preferred for its failure-free speed. They use the nominal
+    cost model: the planner picks before it knows the model's error a replication draws. The ranking depends
+    only on the steps, so replications on the same steps (every replication of a plan without delivery risk)
+    reuse it; a ranking run still unfinished at the margin past the earliest finish so far stops there. A
+    candidate whose failure-free run trains on exactly the layouts of one already listed is left out.
+    """
+    if len(candidates) <= 1:
+        return candidates[:1]
+    by_time = scenario.strategy.objective != "cost"
+    memo = candidates[0].ctx.memo
+    key = (tuple(c.label for c in candidates), steps_key(steps))
+    if key in memo:
+        return memo[key]
+    ranked, best_h = [], math.inf
+    for c in candidates:
+        # a run still unfinished at PICK_MARGIN past the earliest finish so far can be neither the first
+        # nor close to it (``_close``): it stops there (the shortlist is the same, the work less)
+        stop_h = best_h * (1 + PICK_MARGIN) if by_time else math.inf
+        r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=False, factor=1.0,
+                     record=False, expected=True, stop_h=stop_h)
+        ranked.append((r, c))
+        if r.finished:
+            best_h = min(best_h, r.end_h)
+    ranked.sort(key=lambda rc: _order(scenario, rc[0]))
+    first = ranked[0][0]
+    short, seen = [], set()
+    for r, c in ranked:
+        if not (r is first or _close(scenario, r, first)):
+            continue
+        # a candidate whose failure-free run trains on exactly the layouts of one already listed (e.g.
+        # a multi-pool mode that came down to one pool) runs as that one does: it is not run again
+        sig = _signature(r)
+        if sig not in seen:
+            seen.add(sig)
+            short.append(c)
+    if len(memo) >= PICK_MEMO:  # supplies drawn with delivery risk rarely repeat: keep memory flat
+        memo.pop(next(iter(memo)))
+    memo[key] = short
+    return short
 
 
 def _signature(r: Run) -> tuple:
