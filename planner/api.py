@@ -150,13 +150,15 @@ def compare(scenario: Scenario, seed: int | None = None) -> list[dict]:
 
     check_work(scenario)  # the work bound of `planner run` (planner/budget.py)
     seed = scenario.simulation.seed if seed is None else seed
-    if scenario.jobs:  # each job's modes, as if it had its pools alone (``job`` names it)
+    if scenario.jobs:  # each job's modes, as if it had its pools (and their sites' power) alone, from its first day
+        from .plan import hours_since
         from .sim.portfolio import job_scenario, ordered_jobs
 
         rows = []
         for job in ordered_jobs(scenario):
             js = job_scenario(scenario, job)
-            rows.extend({"job": job.name, **r} for r in run_compare(js, _context(js), seed))
+            from_h = hours_since(scenario.start, job.first_day(scenario.start))
+            rows.extend({"job": job.name, **r} for r in run_compare(js, _context(js), seed, from_h=from_h))
         return rows
     return run_compare(scenario, _context(scenario), seed)
 

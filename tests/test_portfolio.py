@@ -345,3 +345,20 @@ def test_no_replications_pick_depends_on_which_ran_before_it():
         return out
 
     assert jobs(range(8)) == jobs(reversed(range(8)))
+
+
+def test_compare_runs_each_job_from_its_first_day_and_under_its_sites_power():
+    """`planner compare` on a portfolio: each job on its pools alone, from its first day, under its sites' power.
+
+    Before, every job started on day 0 and no site had a power limit.
+    """
+    from planner import api
+
+    rows = api.compare(from_dict(_doc(JOBS)))
+    starts = {r["job"]: r["start_days"] for r in rows if r["possible"]}
+    assert starts["c"] >= 31.0  # start_after 2025-02-01
+    assert starts["a"] < 31.0
+    # dc1 (pool own) has power for no H100 at all: a job there can only train on the rental at dc2
+    dark = _doc(JOBS[:1], power_mw=0.0)
+    by_mode = {r["mode"]: r for r in api.compare(from_dict(dark)) if r["possible"]}
+    assert all(r["pool"] == "cloud" for r in by_mode.values())

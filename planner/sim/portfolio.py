@@ -50,7 +50,7 @@ from .replication import (
     steps_key,
     tokens_by_day,
 )
-from .supply import Step
+from .supply import Step, not_before
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,12 +62,15 @@ def ordered_jobs(scenario: Scenario) -> list[Job]:
 
 
 def job_scenario(scenario: Scenario, job: Job) -> Scenario:
-    """The scenario one job sees: its workload, its pools (and the links between their sites), its strategy."""
+    """The scenario one job sees: its workload, its pools (and the links and power of their sites), its strategy."""
     fleet = [p for p in scenario.fleet if job.pools is None or p.name in job.pools]
     sites = {p.site for p in fleet}
     links = [lk for lk in scenario.links if set(lk.sites) <= sites] if len(fleet) > 1 else []
+    # its sites' power: a portfolio's replications power the whole fleet once and hand each job its share; a job
+    # run alone (`planner compare`) is powered as if its pools had their sites to themselves
+    powered = [s for s in scenario.sites if s.name in sites]
     return scenario.model_copy(update={
-        "workload": job.workload, "jobs": [], "fleet": fleet, "links": links, "sites": [],
+        "workload": job.workload, "jobs": [], "fleet": fleet, "links": links, "sites": powered,
         "strategy": job.strategy or scenario.strategy, "expect": [], "sweep": []})
 
 
@@ -244,7 +247,7 @@ def _job_steps(pctx: PortfolioContext, k: int, left: dict, horizon_h: float) -> 
     """The capacity steps job ``k`` trains on: what the jobs before it leave, nothing before its first day."""
     sc, job, js = pctx.scenario, pctx.jobs[k], pctx.scenarios[k]
     from_h = hours_since(sc.start, job.first_day(sc.start))
-    return {p.name: left[p.name] if k == 0 and from_h <= 0 else _after(left[p.name], from_h, horizon_h)
+    return {p.name: left[p.name] if k == 0 and from_h <= 0 else not_before(left[p.name], from_h, horizon_h)
             for p in js.fleet}
 
 
@@ -356,18 +359,6 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         result.layouts = _stack([o.layouts for o in outs], pctx.jobs)
         result.links = _stack([o.links for o in outs], pctx.jobs)
     return result
-
-
-def _after(steps: list[Step], from_h: float, horizon_h: float) -> list[Step]:
-    """``steps`` with nothing usable before ``from_h`` (a job's start_after): what came earlier comes then."""
-    if from_h <= 0:
-        return steps
-    before = sum(s.delta_units for s in steps if s.kind != EventKind.DELIVERY and s.time_h < from_h)
-    out = [s for s in steps if s.kind == EventKind.DELIVERY]
-    if before and from_h <= horizon_h:
-        out.append(Step(from_h, EventKind.SHARE, before, f"{before:,} chips from the job's start date"))
-    out.extend(s for s in steps if s.kind != EventKind.DELIVERY and s.time_h >= from_h)
-    return sorted(out, key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
 
 
 def _stack(frames: list, jobs: list[Job]) -> pd.DataFrame | None:

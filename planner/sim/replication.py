@@ -29,7 +29,7 @@ from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
 from .kernel import Repairs
 from .power import apply_power
-from .supply import Step, supply_steps
+from .supply import Step, not_before, supply_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -414,14 +414,18 @@ def _first_start_days(run: Run) -> float:
     return rows[0]["start_days"] if rows else math.nan
 
 
-def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True) -> list[dict]:
+def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True, from_h: float = 0.0) -> list[dict]:
     """Every mode side by side (one replication, the same draws): its best strategy, or why it cannot run.
 
     ``failures=False`` runs without failures (what the report's table shows next to a Monte Carlo run).
+    ``from_h``: no chip is usable before that hour (a portfolio's job and its ``start_after``).
     """
     root = np.random.SeedSequence(seed).spawn(1)[0]
     supply_seed, job_seed, _ = root.spawn(3)
     steps = draw_supply(scenario, supply_seed, ctx.supply)
+    if from_h > 0:
+        horizon_h = scenario.horizon_days * HOURS_PER_DAY
+        steps = {name: not_before(v, from_h, horizon_h) for name, v in steps.items()}
     auto_candidates, _ = options(ctx, "auto")
     auto = best_run(scenario, auto_candidates, steps, job_seed, 1.0, failures) if auto_candidates else None
     rows = []

@@ -121,3 +121,15 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
             steps.append(Step(t1, EventKind.CLOUD_END, -c.units, "rental ends"))
     steps.sort(key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return steps
+
+
+def not_before(steps: list[Step], from_h: float, horizon_h: float) -> list[Step]:
+    """``steps`` with nothing usable before ``from_h`` (a job's start_after): what came earlier comes then."""
+    if from_h <= 0:
+        return steps
+    before = sum(s.delta_units for s in steps if s.kind != EventKind.DELIVERY and s.time_h < from_h)
+    out = [s for s in steps if s.kind == EventKind.DELIVERY]
+    if before and from_h <= horizon_h:
+        out.append(Step(from_h, EventKind.SHARE, before, f"{before:,} chips from the job's start date"))
+    out.extend(s for s in steps if s.kind != EventKind.DELIVERY and s.time_h >= from_h)
+    return sorted(out, key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
