@@ -362,3 +362,20 @@ def test_compare_runs_each_job_from_its_first_day_and_under_its_sites_power():
     dark = _doc(JOBS[:1], power_mw=0.0)
     by_mode = {r["mode"]: r for r in api.compare(from_dict(dark)) if r["possible"]}
     assert all(r["pool"] == "cloud" for r in by_mode.values())
+
+
+def test_first_capacity_in_the_replications_table_waits_for_site_power():
+    """replications.csv's ``<pool>.first_capacity_days`` is the day the pool's chips can run: after the power comes.
+
+    Before, it was the commissioning day (0 here) while the chips waited 31 days for power.
+    """
+    from planner.sim.draws import replication_draws
+
+    doc = _doc(JOBS[:1], power_mw=1.0)
+    doc["sites"][0]["power_mw"] = [{"date": "2025-02-01", "mw": 1.0}]
+    s = from_dict(doc)
+    (row,) = replication_draws(s, np.random.SeedSequence(1).spawn(1))
+    assert row["own.first_capacity_days"] == pytest.approx(31.0)
+    assert row["cloud.first_capacity_days"] == pytest.approx(0.0)  # dc2 has no power limit
+    unpowered = replication_draws(from_dict(_doc(JOBS[:1])), np.random.SeedSequence(1).spawn(1))[0]
+    assert unpowered["own.first_capacity_days"] == pytest.approx(0.0)

@@ -13,6 +13,7 @@ import numpy as np
 from ..kinds import EventKind
 from ..scenario import Scenario
 from ..units import HOURS_PER_DAY
+from .power import apply_power
 from .supply import supply_draws, supply_steps
 
 CAPACITY_KINDS = (EventKind.COMMISSIONING, EventKind.CLOUD_START, EventKind.POWER)
@@ -32,19 +33,23 @@ def replication_draws(scenario: Scenario, seeds: list[np.random.SeedSequence]) -
 
     ``<pool>.d<j>.slip_days`` and ``<pool>.d<j>.shortfall`` for every planned delivery j of a pool with
     ``delivery_risk``; ``<pool>.cloud.slip_days``: how late a rental with a slip distribution started;
-    ``<pool>.first_capacity_days``: the day the pool first has usable chips (owned
-    chips commissioned, or the rental's start). A pool without ``delivery_risk`` draws nothing: its column
-    is the same in every replication and is worked out once.
+    ``<pool>.first_capacity_days``: the day the pool first has usable chips (owned chips commissioned and
+    powered at their site, or the rental's start). A pool without ``delivery_risk`` draws nothing: without site
+    power, its column is the same in every replication and is worked out once.
     """
     n = len(scenario.fleet)
-    fixed = {f"{p.name}.first_capacity_days": _first_capacity_days(scenario, p, np.random.default_rng(0))
-             for p in scenario.fleet if p.delivery_risk is None}
+    fixed = {} if scenario.sites else {
+        p.name: _first_capacity_days(supply_steps(scenario, p, np.random.default_rng(0)))
+        for p in scenario.fleet if p.delivery_risk is None}
     rows = []
     for seed in seeds:
         out: dict = {}
+        steps = {}
         for i, pool in enumerate(scenario.fleet):
+            if pool.name in fixed:
+                continue
+            steps[pool.name] = supply_steps(scenario, pool, _supply_rng(seed, n, i))
             if pool.delivery_risk is None:
-                out[f"{pool.name}.first_capacity_days"] = fixed[f"{pool.name}.first_capacity_days"]
                 continue
             tranches, rental_slip = supply_draws(pool, _supply_rng(seed, n, i))
             for j, (slip, short) in enumerate(tranches):
@@ -52,13 +57,16 @@ def replication_draws(scenario: Scenario, seeds: list[np.random.SeedSequence]) -
                 out[f"{pool.name}.d{j}.shortfall"] = short
             if pool.cloud is not None and pool.delivery_risk.slip_days is not None:
                 out[f"{pool.name}.cloud.slip_days"] = rental_slip
-            out[f"{pool.name}.first_capacity_days"] = _first_capacity_days(scenario, pool, _supply_rng(seed, n, i))
+        if scenario.sites:  # chips wait for their site's power (planner/sim/power.py), as the replication's did
+            steps, _waited = apply_power(scenario, steps)
+        for pool in scenario.fleet:
+            first = fixed[pool.name] if pool.name in fixed else _first_capacity_days(steps[pool.name])
+            out[f"{pool.name}.first_capacity_days"] = first
         rows.append(out)
     return rows
 
 
-def _first_capacity_days(scenario: Scenario, pool, rng: np.random.Generator) -> float:
-    """The day the pool first has usable chips, from its supply drawn with ``rng``."""
-    steps = supply_steps(scenario, pool, rng)
+def _first_capacity_days(steps) -> float:
+    """The day a pool first has usable chips, from its capacity steps."""
     first = next((s.time_h for s in steps if s.kind in CAPACITY_KINDS and s.delta_units > 0), None)
     return first / HOURS_PER_DAY if first is not None else float("nan")
