@@ -85,3 +85,5 @@ class RunResult:
     # month x pool x kind money of one replication (planner/cashflow.py), and which replication it is
     cashflow: pd.DataFrame = field(default_factory=lambda: _frame(CASHFLOW_COLUMNS))
     cashflow_note: str = ""
+    # a portfolio's fleet by day and pool: usable chips in service, site power applied (the site-power chart's)
+    fleet_in_service: pd.DataFrame = field(default_factory=lambda: _frame(("date", "pool", "units_in_service")))

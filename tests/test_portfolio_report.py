@@ -141,6 +141,23 @@ def test_site_power_table_caps_chips_in_service(portfolio) -> None:
     assert power["delivered_usable"].max() == 512 and power["power_allows"].max() < 512
 
 
+def test_site_power_chart_shows_the_fleets_chips_in_service_not_a_jobs_share(portfolio) -> None:
+    """dc1's chips in service are the fleet's (what the power runs, once the chips are there), every day.
+
+    Before, the chart took the largest job row of a day: after the first job ended, that was the second job's
+    share, rounded down to its levels, below what the power ran (the shipped portfolio: 408 of 850 days).
+    """
+    result, _folder, _page = portfolio
+    power = charts.site_power_table(result.schedule, result.inputs, result.fleet_in_service)
+    assert len(power) and (power["in_service"] <= power["power_allows"]).all()
+    own = result.fleet_in_service[result.fleet_in_service["pool"] == "own"].set_index("date")["units_in_service"]
+    shown = power.assign(date=pd.to_datetime(power["date"]).dt.strftime("%Y-%m-%d")).set_index("date")["in_service"]
+    assert (shown == own.reindex(shown.index)).all()
+    # the power binds from the delivery on: the fleet runs all it can, whichever job holds the chips
+    late = power[pd.to_datetime(power["date"]) >= pd.Timestamp("2025-01-21")]
+    assert len(late) and (late["in_service"] == late["power_allows"]).all()
+
+
 # ---------------------------------------------------------------- the workbook
 
 

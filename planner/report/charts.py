@@ -552,13 +552,15 @@ def chips_by_job_figure(schedule: pd.DataFrame | None, order: list[str] | None =
     return fig
 
 
-def site_power_table(schedule: pd.DataFrame | None, inputs: dict | None) -> pd.DataFrame:
+def site_power_table(schedule: pd.DataFrame | None, inputs: dict | None,
+                     in_service: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each powered site (``sites:``) by day: usable chips delivered, chips in service, and what its power runs.
 
     Columns date, site, delivered_usable (delivered chips less each pool's reserved share), in_service and
     power_allows (the site's power over the power one usable chip takes, planner/sim/power.py; empty when the
-    site's pools take different power per chip). A portfolio's schedule has a row per job: the fleet's figure of
-    a day and pool is the largest any job's row shows (the first job in priority order sees the whole fleet).
+    site's pools take different power per chip). A portfolio's schedule has a row per job, each with the share it
+    was left: its chips in service come from ``in_service`` (the fleet's, by date and pool: RunResult's
+    ``fleet_in_service``), and its deliveries from the largest any job's row shows (every job's steps carry them).
     """
     cols = ["date", "site", "delivered_usable", "in_service", "power_allows"]
     sites = [s for s in (inputs or {}).get("sites") or [] if isinstance(s, dict) and s.get("power_mw")]
@@ -567,6 +569,11 @@ def site_power_table(schedule: pd.DataFrame | None, inputs: dict | None) -> pd.D
     fleet = {str(p.get("name")): p for p in (inputs or {}).get("fleet") or [] if isinstance(p, dict)}
     per_pool = schedule.assign(_date=_dates(schedule["date"]), pool=schedule["pool"].astype(str)).groupby(
         ["_date", "pool"], sort=True)[["units_delivered", "units_in_service"]].max().reset_index()
+    if _usable(in_service, "date", "pool", "units_in_service"):
+        served = in_service.assign(_date=_dates(in_service["date"]), pool=in_service["pool"].astype(str))
+        per_pool = per_pool.drop(columns="units_in_service").merge(
+            served[["_date", "pool", "units_in_service"]], on=["_date", "pool"], how="left")
+        per_pool["units_in_service"] = per_pool["units_in_service"].fillna(0)
     watts = _watts_per_chip(inputs)
     frames = []
     for site in sites:
@@ -651,7 +658,7 @@ def portfolio_figures(result: RunResult) -> dict[str, go.Figure]:
         out["jobs_timeline"] = job_timeline_figure(s, result.schedule, result.start,
                                                    (result.inputs or {}).get("horizon_days"))
         out["jobs_chips"] = chips_by_job_figure(result.schedule, _job_order(s))
-    power = site_power_table(result.schedule, result.inputs)
+    power = site_power_table(result.schedule, result.inputs, getattr(result, "fleet_in_service", None))
     if len(power):
         out["site_power"] = site_power_figure(power)
     return out

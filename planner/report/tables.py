@@ -390,7 +390,7 @@ def write_xlsx(result: RunResult, path: Path) -> None:
     data["layouts"] = with_dates(data["layouts"], result.start)
     data["interruptions"] = interruptions_per_week(result.events, result.start).assign(
         week=lambda d: pd.to_datetime(d["week"]).dt.strftime("%Y-%m-%d")).rename(columns={"week": "week_date"})
-    power = site_power_table(result.schedule, result.inputs)
+    power = site_power_table(result.schedule, result.inputs, getattr(result, "fleet_in_service", None))
     if len(power):
         data["site power"] = power.assign(date=lambda d: pd.to_datetime(d["date"]).dt.strftime("%Y-%m-%d"))
     for name, df in data.items():

@@ -40,6 +40,8 @@ from .engine import Timeline
 from .replication import (
     ReplicationOutput,
     Run,
+    _date,
+    _day_ends,
     _tables,
     best_run,
     draw_supply,
@@ -354,11 +356,26 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         result.tokens_by_day = sum(np.concatenate([o.tokens_by_day, np.full(days - len(o.tokens_by_day),
                                                                                o.tokens_by_day[-1])]) for o in outs)
     if tables:
+        result.in_service = fleet_in_service(sc, supply, max(r.end_h for r in runs))
         result.schedule = _stack([o.schedule for o in outs], pctx.jobs)
         result.events = _stack([o.events for o in outs], pctx.jobs)
         result.layouts = _stack([o.layouts for o in outs], pctx.jobs)
         result.links = _stack([o.links for o in outs], pctx.jobs)
     return result
+
+
+def fleet_in_service(sc: Scenario, supply, end_h: float) -> pd.DataFrame:
+    """The fleet's usable chips in service (its site power applied) at the end of each day to ``end_h``, per pool.
+
+    What the site-power chart plots: a job's schedule rows show the share it was left, not the fleet's chips.
+    """
+    import pandas as pd
+
+    days, t = _day_ends(end_h)
+    dates = [_date(sc.start, int(d)) for d in days]
+    return pd.concat([pd.DataFrame({"date": dates, "pool": p.name,
+                                    "units_in_service": _in_service(supply[p.name]).at(t).astype(int)})
+                      for p in sc.fleet], ignore_index=True)
 
 
 def _stack(frames: list, jobs: list[Job]) -> pd.DataFrame | None:

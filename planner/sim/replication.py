@@ -78,6 +78,8 @@ class ReplicationOutput:
     events: pd.DataFrame | None = None
     layouts: pd.DataFrame | None = None
     links: pd.DataFrame | None = None
+    # a portfolio's fleet: usable chips in service by day and pool (date, pool, units_in_service), power applied
+    in_service: pd.DataFrame | None = None
 
 
 _BANDS: dict[int, tuple[Scenario, ErrorBand]] = {}  # the band of each scenario a process simulates (by identity)

@@ -324,4 +324,5 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         tokens_fan=fan,
         inputs=scenario.model_dump(mode="json", by_alias=True, exclude_none=True),
         **({"cashflow": cash, "cashflow_note": cash_note} if cash is not None else {}),
+        **({"fleet_in_service": first.in_service} if first.in_service is not None else {}),
     )
