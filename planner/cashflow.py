@@ -80,13 +80,12 @@ def _cumulative(scenario: Scenario, pool: Pool, use: PoolSupply, end_h: float, t
     As planner/costs.py prices the whole run; reservations are not here (they run on their own window).
     """
     t = min(max(t_h, 0.0), end_h)
-    chip = scenario.chip(pool.chip)
     owned_h, rented_h = costs.job_chip_hours(scenario, pool, use.training, t) if use.training else (0.0, 0.0)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     return {
         "purchase": costs.owned_committed_usd(scenario, pool, use.delivered, t),
         "on_demand": rented_h * price if costs.on_demand(pool) else 0.0,
-        "energy": owned_h * costs.energy_usd_per_chip_hour(scenario, chip),
+        "energy": owned_h * costs.energy_usd_per_chip_hour(scenario, pool),
     }
 
 

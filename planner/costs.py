@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import plan
-from .catalog import Chip
 from .scenario import Pool, Scenario
 from .units import HOURS_PER_YEAR
 
@@ -31,19 +30,25 @@ def capex_usd_per_chip_hour(scenario: Scenario, pool: Pool) -> float:
     return unit_price_usd(scenario, pool) / (scenario.costs.amortization_years * HOURS_PER_YEAR)
 
 
-def chip_kw(scenario: Scenario, chip: Chip) -> float:
-    """Power one chip draws at the meter in training [kW]: TDP x PUE."""
-    return chip.tdp_w / 1000.0 * scenario.costs.pue
+def pue(scenario: Scenario, pool: Pool) -> float:
+    """The PUE of the pool's site: its ``sites:`` entry's when it has one, else ``costs.pue``."""
+    site = next((s for s in scenario.sites if s.name == pool.site), None)
+    return site.pue if site is not None else scenario.costs.pue
 
 
-def energy_kwh(scenario: Scenario, chip: Chip, chip_hours: float) -> float:
-    """Energy of ``chip_hours`` of training at TDP x PUE [kWh]."""
-    return chip_hours * (chip.tdp_w / 1000.0) * scenario.costs.pue
+def chip_kw(scenario: Scenario, pool: Pool) -> float:
+    """Power one chip of the pool draws at the meter in training [kW]: TDP x its site's PUE."""
+    return scenario.chip(pool.chip).tdp_w / 1000.0 * pue(scenario, pool)
 
 
-def energy_usd_per_chip_hour(scenario: Scenario, chip: Chip) -> float:
-    """Electricity cost of one owned chip in training [USD/h]."""
-    return chip_kw(scenario, chip) * scenario.costs.energy_usd_per_kwh
+def energy_kwh(scenario: Scenario, pool: Pool, chip_hours: float) -> float:
+    """Energy of ``chip_hours`` of training on the pool at TDP x its site's PUE [kWh]."""
+    return chip_hours * chip_kw(scenario, pool)
+
+
+def energy_usd_per_chip_hour(scenario: Scenario, pool: Pool) -> float:
+    """Electricity cost of one owned chip of the pool in training [USD/h]."""
+    return chip_kw(scenario, pool) * scenario.costs.energy_usd_per_kwh
 
 
 # ---------------------------------------------------------------- committed, used and idle
@@ -127,10 +132,9 @@ def job_chip_hours(scenario: Scenario, pool: Pool, training: tuple[Sequence[floa
 def pool_cost(scenario: Scenario, pool: Pool, delivered: tuple[Sequence[float], Sequence[float]],
               training: tuple[Sequence[float], Sequence[float]] | None, end_h: float) -> PoolCost:
     """Committed and used spend of one pool if the job ends at ``end_h`` (``training`` None: it ran elsewhere)."""
-    chip = scenario.chip(pool.chip)
     owned_h, rented_h = job_chip_hours(scenario, pool, training, end_h) if training else (0.0, 0.0)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
-    energy = owned_h * energy_usd_per_chip_hour(scenario, chip)  # cloud prices include power
+    energy = owned_h * energy_usd_per_chip_hour(scenario, pool)  # cloud prices include power
     used = owned_h * capex_usd_per_chip_hour(scenario, pool) + rented_h * price + energy
     committed = owned_committed_usd(scenario, pool, delivered, end_h) + energy
     committed += rented_h * price if on_demand(pool) else reserved_cloud_usd(scenario, pool)

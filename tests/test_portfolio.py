@@ -379,3 +379,19 @@ def test_first_capacity_in_the_replications_table_waits_for_site_power():
     assert row["cloud.first_capacity_days"] == pytest.approx(0.0)  # dc2 has no power limit
     unpowered = replication_draws(from_dict(_doc(JOBS[:1])), np.random.SeedSequence(1).spawn(1))[0]
     assert unpowered["own.first_capacity_days"] == pytest.approx(0.0)
+
+
+def test_energy_at_a_powered_site_is_counted_at_its_pue():
+    """A pool at a site under ``sites:`` draws TDP x the site's PUE; elsewhere, ``costs.pue`` (before, always it)."""
+    from planner import costs
+
+    s = from_dict(_doc(JOBS[:1], power_mw=5.0))  # dc1 at PUE 1.2 with power for every chip
+    own, cloud = s.fleet
+    tdp_kw = s.chip(own.chip).tdp_w / 1000.0
+    assert costs.energy_kwh(s, own, 10.0) == pytest.approx(10.0 * tdp_kw * 1.2)
+    assert costs.energy_kwh(s, cloud, 10.0) == pytest.approx(10.0 * s.chip(cloud.chip).tdp_w / 1000 * s.costs.pue)
+    on_own = from_dict(_doc([{**JOBS[0], "pools": ["own"]}], power_mw=5.0))
+    job = portfolio_replication(portfolio_context(on_own), np.random.SeedSequence(2)).metrics["jobs"]["a"]
+    # the job's energy is the chip-hours it held at dc1's rate: TDP x 1.2, not x 1.48
+    assert job["chip_hours"] > 0
+    assert job["energy_mwh"] * 1000 == pytest.approx(job["chip_hours"] * tdp_kw * 1.2, rel=1e-6)

@@ -325,7 +325,7 @@ class TrainingJob:
         # stalls, slow periods of published whole runs (planner/perf/wholerun.py, refit in `calibrate --cv`)
         self.productive = rel.productive_fraction() if (self.on or self.expected) else 1.0
         self.mtbf_chip_h = {n: strategy.ctx.failures(n).mtbf_chip_days * HOURS_PER_DAY for n in self.pools}
-        self.kwh_per_chip_h = {n: costs.energy_kwh(scenario, scenario.chip(ps.pool.chip), 1.0)
+        self.kwh_per_chip_h = {n: costs.energy_kwh(scenario, ps.pool, 1.0)
                                for n, ps in self.pools.items()}
         self.node = {n: scenario.chip(ps.pool.chip).chips_per_node for n, ps in self.pools.items()}
         self.stats = JobStats()

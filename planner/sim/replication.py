@@ -185,7 +185,7 @@ def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
     training = _training(run.strategy, run.job, name)
     capex_h = costs.capex_usd_per_chip_hour(scenario, pool) * (1.0 - pool.reserved_fraction)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
-    kw_usd = costs.energy_usd_per_chip_hour(scenario, scenario.chip(pool.chip))
+    kw_usd = costs.energy_usd_per_chip_hour(scenario, pool)
     times = set(st.delivered.times) | ({0.0, *plan.cloud_window_hours(scenario.start, pool.cloud)}
                                        if pool.cloud else set())
     if training is not None:
