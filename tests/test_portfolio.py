@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from planner.loader import from_dict
 from planner.sim.engine import Timeline
 from planner.sim.portfolio import daily_share, job_scenario, ordered_jobs, portfolio_context, portfolio_replication
-from planner.sim.power import SERVER_POWER_PER_TDP, apply_power
+from planner.sim.power import SERVER_POWER_PER_TDP, apply_power, waited_chip_days
 from planner.sim.replication import draw_supply
 from planner.sim.runner import run_scenario
 
@@ -149,8 +149,13 @@ def test_site_power_caps_chips_in_service_and_counts_the_wait():
     assert usable.max() == cap and usable.min() >= 0
     # 256 usable from day 0 fit; the 256 more from day 19 (+0 commissioning) wait for power to the horizon
     want = (512 - cap) * (300 - 19)
-    assert waited["own"] == pytest.approx(want, rel=0.01)
-    assert waited["cloud"] == 0.0  # a pool at a site without `sites:` power is not capped
+    assert waited_chip_days(waited["own"]) == pytest.approx(want, rel=0.01)
+    assert waited["cloud"] == []  # a pool at a site without `sites:` power is not capped
+    # a run counts the wait to its end: chips that wait after the job finished cost it no time
+    assert waited_chip_days(waited["own"], until_h=100 * 24) == pytest.approx((512 - cap) * (100 - 19), rel=0.01)
+    out = portfolio_replication(portfolio_context(s), np.random.SeedSequence(1))
+    end_days = out.metrics["jobs"]["a"]["time_to_train_days"]
+    assert out.metrics["power_wait_chip_days"] == pytest.approx((512 - cap) * max(end_days - 19, 0.0), rel=0.01)
 
 
 def test_a_job_expectation_and_deadline_are_per_job():

@@ -356,8 +356,9 @@ def power_wait_sentence(summary: Summary) -> str | None:
         return "No delivered chip waited for site power: every site had power for its chips."
     lo, hi = w.at("p10"), w.at("p90")
     spread = f"; P10 {lo:,.0f}, P90 {hi:,.0f}" if lo is not None and hi is not None and lo != hi else ""
-    return (f"Delivered chips waited {p50:,.0f} chip-days for site power (P50{spread}), about "
-            f"{p50 / 365:,.0f} chip-years: chips on site, commissioned, that the site's power could not run yet.")
+    return (f"Delivered chips waited {p50:,.0f} chip-days for site power before the training ended (P50{spread}), "
+            f"about {p50 / 365:,.0f} chip-years: chips on site, commissioned, that the site's power could not run "
+            "yet.")
 
 
 # ---------------------------------------------------------------- every input, grouped as the scenario is

@@ -241,7 +241,8 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
         "moves": sum(r["moves"] for r in rows),
         "link_tb": sum(r["link_tb"] for r in rows),
         "model_factor": rows[0]["model_factor"],
-        "start_days": min(r["start_days"] for r in rows),
+        # the first job's start (NaN only when none started: min() would depend on the jobs' order around a NaN)
+        "start_days": min((r["start_days"] for r in rows if not math.isnan(r["start_days"])), default=math.nan),
     }
 
 
@@ -347,7 +348,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     metrics = _portfolio_row(pctx, supply, runs, rows)
     metrics["jobs"] = {j.name: r for j, r in zip(pctx.jobs, rows, strict=True)}
     if sc.sites:
-        metrics["power_wait_chip_days"] = sum(supply.waited_chip_days.values())
+        metrics["power_wait_chip_days"] = supply.waited_chip_days(max(r.end_h for r in runs))  # to the last end
     result = ReplicationOutput(metrics)
     if keep:
         result.runs, result.supply = runs, supply

@@ -11,6 +11,7 @@ the power wait until there is power for them (and go out of service, latest firs
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ..kinds import EventKind
 from ..plan import hours_since
@@ -46,13 +47,28 @@ def _usable_at(steps: list[Step], t_h: float) -> int:
     return sum(s.delta_units for s in steps if s.kind != EventKind.DELIVERY and s.time_h <= t_h)
 
 
-def apply_power(scenario: Scenario, steps: dict[str, list[Step]]) -> tuple[dict[str, list[Step]], dict[str, float]]:
-    """Every pool's capacity steps with its site's power applied, and the chip-days each pool's chips waited.
+@dataclass(frozen=True)
+class Wait:
+    """Usable chips of a pool that wait for site power from ``from_h`` to ``to_h`` [h since the start]."""
 
-    Pools at a site without ``sites:`` power are returned as they are (waiting 0).
+    from_h: float
+    to_h: float
+    units: int
+
+
+def waited_chip_days(waits: list[Wait], until_h: float = math.inf) -> float:
+    """Chip-days the chips of ``waits`` waited for power before ``until_h`` (a run's end: later waits cost no time)."""
+    return sum(w.units * max(min(w.to_h, until_h) - w.from_h, 0.0) for w in waits) / HOURS_PER_DAY
+
+
+def apply_power(scenario: Scenario,
+                steps: dict[str, list[Step]]) -> tuple[dict[str, list[Step]], dict[str, list[Wait]]]:
+    """Every pool's capacity steps with its site's power applied, and when and how many of its chips waited.
+
+    Pools at a site without ``sites:`` power are returned as they are (no wait).
     """
     out = dict(steps)
-    waited = {name: 0.0 for name in steps}
+    waited: dict[str, list[Wait]] = {name: [] for name in steps}
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
     for site in scenario.sites:
         names = [p.name for p in scenario.fleet if p.site == site.name and p.name in steps]
@@ -73,7 +89,8 @@ def apply_power(scenario: Scenario, steps: dict[str, list[Step]]) -> tuple[dict[
                 usable = max(_usable_at(steps[n], t), 0)
                 allowed = min(usable, int(math.floor(left_w / per_chip_w[n] + 1e-9)))
                 left_w -= allowed * per_chip_w[n]
-                waited[n] += (usable - allowed) * max(t_next - t, 0.0) / HOURS_PER_DAY
+                if usable > allowed and t_next > t:
+                    waited[n].append(Wait(t, t_next, usable - allowed))
                 delta = allowed - allowed_prev[n]
                 if delta:
                     own = [s for s in steps[n] if s.kind != EventKind.DELIVERY and s.time_h == t]

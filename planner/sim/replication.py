@@ -28,7 +28,7 @@ from ..strategy.modes import MODES
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
 from .kernel import Repairs
-from .power import apply_power
+from .power import Wait, apply_power, waited_chip_days
 from .supply import Step, not_before, supply_steps
 
 if TYPE_CHECKING:
@@ -230,11 +230,15 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence,
 
 
 class Supply(dict):
-    """Each pool's capacity steps (pool name -> list of Step), and the chip-days its chips waited for power."""
+    """Each pool's capacity steps (pool name -> list of Step), and when its chips waited for site power."""
 
-    def __init__(self, steps: dict, waited_chip_days: dict[str, float] | None = None):
+    def __init__(self, steps: dict, waits: dict[str, list[Wait]] | None = None):
         super().__init__(steps)
-        self.waited_chip_days = waited_chip_days or {}
+        self.waits = waits or {}
+
+    def waited_chip_days(self, until_h: float = math.inf) -> float:
+        """Chip-days the fleet's chips waited for power before ``until_h`` (the run's end)."""
+        return sum(waited_chip_days(w, until_h) for w in self.waits.values())
 
 
 def steps_key(steps: dict[str, list[Step]]) -> tuple:
@@ -356,7 +360,7 @@ def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequen
     run = best_run(scenario, candidates, steps, job_seed, factor, record=tables)
     out = ReplicationOutput(outcome_row(run, factor))
     if scenario.sites:
-        out.metrics["power_wait_chip_days"] = sum(steps.waited_chip_days.values())
+        out.metrics["power_wait_chip_days"] = steps.waited_chip_days(run.end_h)  # to the job's end
     if tables or curve:
         out.tokens_by_day = tokens_by_day(run)
     if tables:
