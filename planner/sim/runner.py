@@ -109,7 +109,7 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
             "seed": seed, "spawn_key": ".".join(str(k) for k in ss.spawn_key),
             "mode": r["mode"], "pool": r["pool"], "failures": r["failures"], "replans": r.get("replans"),
             "checkpoints": r.get("checkpoints"), "moves": r["moves"], "link_tb": r["link_tb"],
-            "model_factor": r["model_factor"],
+            "model_factor": r["model_factor"], "start_days": waiting,
             "start_date": scenario.start.isoformat(), "finish_date": finish_date(scenario.start, ttt),
             "waiting_days": waiting, "training_days": ttt - waiting if r["finished"] else math.nan,
             # a portfolio: each job's own time to train (its finish, as `solve --job` reads it)
