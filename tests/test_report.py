@@ -474,3 +474,47 @@ def test_workbook_written_beside_the_rest_is_the_same(tmp_path: Path, monkeypatc
     assert started and started[0] is not None
     for f in REPORT_FILES:
         assert (tmp_path / "forked" / f).read_bytes() == (tmp_path / "plain" / f).read_bytes(), f
+
+
+# ---------------------------------------------------------------- never counts in every quantile a reader sees
+
+
+def _mostly_unfinished() -> pd.DataFrame:
+    """Ten replications, three finished (days 300, 320, 340), two never started."""
+    t = [300.0, 320.0, 340.0] + [np.nan] * 7
+    start = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, np.nan, np.nan]
+    return pd.DataFrame({"replication": range(10), "finished": [True] * 3 + [False] * 7,
+                         "time_to_train_days": t, "start_days": start, "cost_usd": np.linspace(1, 10, 10)})
+
+
+def test_replication_stats_count_a_replication_that_never_finished_as_never():
+    stats = tables.replication_stats(_mostly_unfinished()).set_index("metric")
+    ttt = stats.loc["time_to_train_days"]
+    assert ttt["count"] == 10 and ttt["p10"] == pytest.approx(318.0)  # 300 + 0.9 x (320 - 300)
+    assert ttt["p50"] == "never" and ttt["p90"] == "never" and ttt["max"] == "never"
+    assert ttt["mean"] == pytest.approx(320.0) and ttt["min"] == 300.0
+    assert stats.loc["start_days", "p90"] == "never" and stats.loc["start_days", "p50"] == pytest.approx(55.0)
+    assert stats.loc["cost_usd", "p50"] == pytest.approx(5.5)  # other metrics: every value
+    shown = tables.for_people(stats.reset_index())
+    assert (shown.loc[shown["metric"] == "time_to_train_days", "p50"] == "never").all()
+
+
+def test_finish_date_chart_draws_no_quantile_line_beyond_the_finishes():
+    fig = charts.replications_figure(_mostly_unfinished(), dt.date(2025, 1, 1))
+    notes = [a.text for a in fig.layout.annotations]
+    assert notes == ["P10 2025-11-15"]  # day 318 (the P10 over all ten), not the finished runs' own P10
+    assert "P50, P90 never: 7 of 10 never finish" in fig.layout.title.text
+
+
+def test_training_and_waiting_days_count_never_as_summary_time_to_train_does():
+    from planner.loader import load_scenario
+    from planner.sim.runner import dates_summary
+
+    s = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "ascend-ramp-2024.yaml")
+    reps = _mostly_unfinished().assign(training_days=lambda d: d["time_to_train_days"] - d["start_days"],
+                                       waiting_days=lambda d: d["start_days"], pool="p")
+    out = dates_summary(s, reps)
+    assert out["training_days"].p50 is None and out["training_days"].p10 == pytest.approx(299.0)
+    assert out["waiting_days"].p90 is None and out["waiting_days"].p50 == pytest.approx(55.0)
+    assert tables.fmt_cell("time_to_train_days_p50", float("nan")) == "never"
+    assert tables.fmt_cell("mfu_p50", 0.142) == "14.2 %"

@@ -12,6 +12,7 @@ sites) goes into a figure through :func:`planner.escape.html` and free text (eve
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..escape import plotly_text
 from ..fmt import num
 from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
-from ..stats import NEVER
+from ..stats import NEVER, time_quantile
 from ..summary import FinishDates, Summary
 
 INTERRUPTIONS = ("failure", "restart", "maintenance", "replan")
@@ -396,13 +397,25 @@ def replications_figure(replications: pd.DataFrame | None, start: Any = None) ->
         return when.dt.round("s") if isinstance(when, pd.Series) else when.round("s")
 
     fig = new_figure(go.Histogram(x=x_of(values), name="replications", marker_color="#1f77b4", opacity=0.85))
+    # the quantiles over every replication, one that never finished counting as never (as summary.json's): a line
+    # beyond the finishes is not drawn, and the title says so
+    every = replications["time_to_train_days"]
+    if "finished" in replications.columns:
+        every = every.where(replications["finished"].fillna(False).astype(bool))
+    never = []
     for q, dash in ((0.1, "dot"), (0.5, "solid"), (0.9, "dot")):
-        days = float(values.quantile(q))
+        days = time_quantile(pd.to_numeric(every, errors="coerce").tolist(), q)
+        if not math.isfinite(days):
+            never.append(f"P{int(q * 100)}")
+            continue
         x = x_of(days)
         label = x.date().isoformat() if t0 is not None else f"{days:.1f} d"
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color="#d62728", dash=dash))
         fig.add_annotation(x=x, y=1, yref="paper", text=f"P{int(q * 100)} {label}", showarrow=False,
                            yanchor="bottom")
+    if never:
+        unfinished = len(replications) - len(values)
+        title += f" ({', '.join(never)} never: {unfinished:,} of {len(replications):,} never finish)"
     fig.update_layout(title=title, xaxis_title="finish date" if t0 is not None else "days",
                       yaxis_title="replications", showlegend=False, **{**_LAYOUT, "hovermode": "closest"})
     return fig

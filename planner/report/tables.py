@@ -25,7 +25,7 @@ from ..results import (
     SCHEDULE_COLUMNS,
     RunResult,
 )
-from ..stats import quantiles
+from ..stats import NEVER, quantiles, time_quantiles
 from ..summary import Summary
 from .charts import interruptions_per_week, site_power_table
 from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs
@@ -165,8 +165,17 @@ def inputs_table(inputs: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "setting", "value"])
 
 
+# the times a replication may never reach (it never finishes, never starts): their quantiles count it as never
+NEVER_METRICS = ("time_to_train_days", "start_days")
+
+
 def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
-    """Per metric over the replications: count, mean, min, p10, p50, p90, max (finished runs for time to train)."""
+    """Per metric over the replications: count, mean, min, p10, p50, p90, max.
+
+    Time to train and the start day count every replication, one that never got there as never (its quantiles
+    as summary.json's: ``never`` beyond the finishes; the mean and min of those that did); the others, the
+    replications with a value.
+    """
     rows = []
     if replications is None or replications.empty:
         return pd.DataFrame(columns=["metric", "count", "mean", "min", "p10", "p50", "p90", "max"])
@@ -174,10 +183,20 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
     for metric in [c for c in REPLICATION_COLUMNS if c not in ("replication", "finished")]:
         if metric not in replications:
             continue
-        values = replications[metric]
-        if metric == "time_to_train_days" and finished is not None:
-            values = values[finished]
-        values = pd.to_numeric(values, errors="coerce").dropna()
+        values = pd.to_numeric(replications[metric], errors="coerce")
+        if metric in NEVER_METRICS:
+            if metric == "time_to_train_days" and finished is not None:
+                values = values.where(finished)
+            reached = values.dropna()
+            if not len(reached):
+                rows.append({"metric": metric, "count": int(len(values))})
+                continue
+            tq = time_quantiles(values.tolist())
+            rows.append({"metric": metric, "count": int(len(values)), "mean": tq["mean"], "min": reached.min(),
+                         **{q: NEVER if tq[q] is None else tq[q] for q in ("p10", "p50", "p90")},
+                         "max": reached.max() if len(reached) == len(values) else NEVER})
+            continue
+        values = values.dropna()
         row = {"metric": metric, "count": int(len(values))}
         if len(values):
             row.update(quantiles(values), min=values.min(), max=values.max())
@@ -214,13 +233,15 @@ def money_column(column: str) -> bool:
 def fmt_cell(column: str, value: Any) -> Any:
     """One cell for people: money with $ and thousands, shares as percent, big numbers with separators."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)) or value is pd.NA:
-        return ""
+        # a time to train with no number is one that never came (the tables write NaN for an unfinished run)
+        return NEVER if column.startswith("time_to_train") else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return value
     x = float(value)
     if money_column(column):
         return f"${x:,.0f}" if abs(x) >= 1000 else f"${x:,.2f}"
-    if column in ("mfu", "goodput") or column.endswith(("_fraction", "_share", "probability")):
+    if column in ("mfu", "goodput") or column.startswith(("mfu_", "goodput_")) or column.endswith(
+            ("_fraction", "_share", "probability")):
         return f"{x * 100:.1f} %"
     if isinstance(value, (int, np.integer)) or x.is_integer():
         return f"{int(x):,}"

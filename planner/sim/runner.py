@@ -126,8 +126,10 @@ def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
         "start": scenario.start.isoformat(),
         # a quantile beyond the finish probability is never (docs/formats.md)
         "finish_date": FinishDates(**{k: finish_date(scenario.start, ttt[k]) or NEVER for k in ("p10", "p50", "p90")}),
-        "training_days": Stat.from_json(quantiles(reps["training_days"])),
-        "waiting_days": Stat.from_json(quantiles(reps["waiting_days"])),
+        # a replication that never finishes trains for ever, and one that never starts waits for ever: quantiles
+        # beyond them are never, as time to train's (the mean is of the others)
+        "training_days": Stat.from_json(time_quantiles(reps["training_days"])),
+        "waiting_days": Stat.from_json(time_quantiles(reps["waiting_days"])),
         "pools_used": dict(sorted(Counter(reps["pool"]).items())),
     }
 
