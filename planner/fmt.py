@@ -17,24 +17,43 @@ def num(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _sig(x: float, digits: int) -> float:
+    """``x`` rounded to ``digits`` significant digits (so 999.6 reads as the 1,000 it rounds to)."""
+    return 0.0 if x == 0 else round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def _scaled(x: float, factors: tuple, digits: int) -> tuple[float, str]:
+    """(x over the largest factor at or below its rounded size, that factor's suffix); (x, '') below them all."""
+    r = _sig(x, digits)
+    for factor, suffix in factors:
+        if abs(r) >= factor:
+            return x / factor, suffix
+    return x, ""
+
+
+def _fixed(v: float, digits: int, group: str = "") -> str:
+    """``digits`` significant digits without an exponent (a large value keeps its whole digits)."""
+    if abs(_sig(v, digits)) >= 10 ** digits:
+        return f"{v:{group}.0f}"
+    return f"{_sig(v, digits):{group}.{digits}g}"
+
+
 def fmt_si(x: float | None, unit: str = "", digits: int = 3) -> str:
     """1.23e9 -> '1.23 G' (with k, M, G, T, P); '—' for missing values."""
     if x is None:
         return "—"
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= factor:
-            return f"{x / factor:.{digits}g} {prefix}{unit}".rstrip()
-    return f"{x:.{digits}g} {unit}".rstrip()
+    v, prefix = _scaled(x, ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")), digits)
+    return f"{_fixed(v, digits)} {prefix}{unit}".rstrip()
 
 
 def _suffixed(x: float | None, prefix: str) -> str:
     """A sum after ``prefix`` with a k/M/B/T suffix (3 significant digits), whole below a thousand."""
     if x is None:
         return "—"
-    for factor, suffix in ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")):
-        if abs(x) >= factor:
-            return f"{prefix}{x / factor:,.3g}{suffix}"
-    return f"{prefix}{x:,.0f}"
+    v, suffix = _scaled(x, ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")), 3)
+    if not suffix:
+        return f"{prefix}{x:,.0f}"
+    return f"{prefix}{_fixed(v, 3, ',')}{suffix}"
 
 
 def fmt_usd(x: float | None) -> str:

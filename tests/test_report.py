@@ -518,3 +518,13 @@ def test_training_and_waiting_days_count_never_as_summary_time_to_train_does():
     assert out["waiting_days"].p90 is None and out["waiting_days"].p50 == pytest.approx(55.0)
     assert tables.fmt_cell("time_to_train_days_p50", float("nan")) == "never"
     assert tables.fmt_cell("mfu_p50", 0.142) == "14.2 %"
+
+
+@pytest.mark.parametrize(("value", "usd", "si"), [
+    (999_600, "$1 M", "1 MWh"), (999.6, "$1 k", "1 kWh"), (999_499, "$999 k", "999 kWh"), (1234, "$1.23 k", "1.23 kWh"),
+    (42, "$42", "42 Wh"), (5e15, "$5,000 T", "5 PWh")])
+def test_sums_just_under_a_suffix_round_up_to_it_never_to_an_exponent(value, usd, si):
+    from planner.fmt import fmt_si, fmt_usd, fmt_usd_and
+
+    assert fmt_usd(value) == usd and fmt_si(value, "Wh") == si  # before: "$1e+03 k", "1e+03 MWh"
+    assert fmt_usd_and(140_800_000, "CNY", 7.1) == "$141 M (CNY 1 B)"  # before: "(CNY 1e+03 M)"
