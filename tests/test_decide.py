@@ -236,3 +236,31 @@ def test_memory_stays_flat_over_the_evaluations_of_a_goal_seek(make_scenario):
     # them by more than one such search, never by what a kept context would hold (~16 MiB a point)
     assert max(peaks[-4:]) - max(peaks[:-4]) < 1.5 * mib, shown
     assert max(current[3:]) - current[2] < 0.1 * mib, shown  # what stays after each point: no context is kept
+
+
+def test_an_input_that_decides_whether_the_job_finishes_ranks_first_without_a_made_up_swing():
+    """Base and low never finish (p50), high does: the swing is no number, and the row ranks first.
+
+    Before, its swing was the other sides' spread (0.0) and the tornado swung from a base of 0.
+    """
+    from planner.decide import sensitivity as sens
+
+    def row(days, cost):
+        return {"time_to_train_days_p50": days, "cost_usd_p50": cost, "finish_date_p50": None, "note": ""}
+
+    inputs = [sens.Input("cloud units", "x0.5", "x1.5", None, None), sens.Input("price", "x0.75", "x1.25", None, None)]
+    results = [row(None, 10.0), row(None, 8.0), row(507.9, 12.0), row(None, 7.5), row(None, 12.5)]
+    real = (sens.inputs, sens.points, sens.run_points, sens.all_infeasible, sens.result_row)
+    try:
+        sens.inputs, sens.points = (lambda s, src: inputs), (lambda s, ins: [None] * 5)
+        sens.run_points = lambda *a, **k: results
+        sens.all_infeasible, sens.result_row = (lambda r: None), (lambda r: r)
+        t = sens.sensitivity(None)
+    finally:
+        sens.inputs, sens.points, sens.run_points, sens.all_infeasible, sens.result_row = real
+    assert list(t["input"]) == ["cloud units", "price"] and bool(t.loc[0, "decides_finish"])
+    assert t["time_to_train_days_p50_swing"].isna().all()
+    assert t.loc[1, "cost_usd_p50_swing"] == pytest.approx(5.0)
+    figs = sens.tornado_figures(t)
+    assert "never finishes" in figs["time_to_train_days_p50"].layout.title.text
+    assert not figs["time_to_train_days_p50"].data

@@ -126,13 +126,19 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
         for m in ("time_to_train_days_p50", "cost_usd_p50"):
             row[f"{m}_base"], row[f"{m}_low"], row[f"{m}_high"] = base.get(m), lo.get(m), hi.get(m)
             vals = [v for v in (lo.get(m), hi.get(m), base.get(m)) if v is not None]
-            row[f"{m}_swing"] = max(vals) - min(vals) if vals else None
+            # a side that never finishes has no number: the swing is not one either (not the other sides' spread)
+            row[f"{m}_swing"] = max(vals) - min(vals) if len(vals) == 3 else None
+        # the inputs whose low or high value decides whether the job finishes at all (p50 never on one side only)
+        days = [x.get("time_to_train_days_p50") for x in (base, lo, hi)]
+        row["decides_finish"] = any(d is None for d in days) and any(d is not None for d in days)
         row["finish_date_p50_low"], row["finish_date_p50_high"] = lo.get("finish_date_p50"), hi.get("finish_date_p50")
         row["note"] = "; ".join(f"{side}: {r['note']}" for side, r in (("base", base), ("low", lo), ("high", hi))
                                 if r["note"])
         rows.append(row)
     df = pd.DataFrame(rows)
-    return df.sort_values("time_to_train_days_p50_swing", ascending=False, na_position="last").reset_index(drop=True)
+    # an input that decides whether the job finishes outranks any swing in days
+    return df.sort_values(["decides_finish", "time_to_train_days_p50_swing"], ascending=[False, False],
+                          na_position="last").reset_index(drop=True)
 
 
 TORNADO_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"), ("cost_usd_p50", "Cost p50 [USD]"))
@@ -145,7 +151,11 @@ def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
     figs = {}
     for m, label in TORNADO_METRICS:
         t = table.sort_values(f"{m}_swing", ascending=True, na_position="first")
-        base = t[f"{m}_base"].dropna().iloc[0] if t[f"{m}_base"].notna().any() else 0.0
+        if not t[f"{m}_base"].notna().any():  # the base never finishes: no base to swing from (never 0)
+            figs[m] = go.Figure().update_layout(title=f"{label}: the base setting never finishes by the horizon, so "
+                                                      "there is no base value to swing from (see the table)")
+            continue
+        base = t[f"{m}_base"].dropna().iloc[0]
         fig = go.Figure()
         for side, color in (("low", "#1f77b4"), ("high", "#d62728")):
             fig.add_trace(go.Bar(y=[escape.html(v) for v in t["input"]], x=t[f"{m}_{side}"] - base, base=base,
