@@ -138,7 +138,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             t = finish_quantile_days(times, quantile)
             cost = r["summary"].metrics["cost_usd"]
             seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
-                       "finish_date": finish_date(scenario.start, t),
+                       "finish_date": finish_date(scenario.start, t) or NEVER,  # beyond the finishes: never
                        # by the end of the deadline's day (planner/deadline.py)
                        "meets": meets_deadline(t, scenario.start, deadline),
                        "cost_usd": cost.p50, "cost_usd_mean": cost.mean,
