@@ -506,3 +506,63 @@ def test_a_job_never_holds_chips_that_left_during_its_restart(seed, manual_h, fa
         usable = in_service - np.minimum(st_.failed_tl.at(ts), in_service)  # (chips out at a rental's end go)
         over = training.at(ts) > usable
         assert not over.any(), (name, ts[over][:3], training.at(ts)[over][:3], usable[over][:3])
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 2**32), fast=st.booleans())
+def test_a_job_waiting_for_chips_wakes_when_a_repair_brings_them_back(seed, fast):
+    """A job that waits for chips resumes when the repair brings them back.
+
+    70B needs 20 of the pool's 24 A100s: a failed node leaves 16 and the job waits; the repair (a day) brings them
+    back. Before, nothing woke it (repairs send no wake-up) and it slept to the horizon.
+    """
+    d = {"name": "repair-wakes", "start": "2025-01-01", "horizon_days": 300,
+         "workload": {"model": "llama3-70b", "tokens": 2e10, "seq_len": 8192},
+         "fleet": [{"name": "a", "chip": "a100-80gb", "site": "x", "units": 24}],
+         "reliability": {"enabled": True, "mtbf_chip_days": 300, "repair_days": 1},
+         "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
+    (strategy,), _why = options(ctx, "single")
+    TrainingJob.FAST = fast
+    try:
+        run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job), track=True)
+    finally:
+        TrainingJob.FAST = True
+    assert run.finished and run.end_h < 100 * 24  # about a month, not the horizon
+    training, failed = run.job.in_training["a"], run.states["a"].failed_tl
+    for t, v in zip(training.times, training.values, strict=True):
+        if v == 0 and 0 < t < run.end_h:  # every stop ends when the node is back (within the restart)
+            back = min((u for u, f in zip(failed.times, failed.values, strict=True) if u > t and f == 0),
+                       default=math.inf)
+            later = [u for u in training.times if u > t]
+            assert later and later[0] <= back + 1e-6, (t, back, later[:1])
+
+
+@pytest.mark.parametrize("rented", [True, False])
+def test_a_stop_neither_holds_chips_that_left_nor_runs_past_the_horizon(rented):
+    """A maintenance stop (an hour's checkpoint write, a 10 h pause) due just before a rental ends, or the horizon.
+
+    The job holds no chip after the rental's end, and nothing after the horizon: its held chip-hours are at most
+    62 chips x 240 h. Before, the write and the pause ran on (62 chips in training with none in service; the
+    horizon's run held 15,486 chip-hours against 14,880).
+    """
+    pool = ({"name": "c", "chip": "h100-sxm", "site": "x",
+             "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-01-11", "price_per_chip_hour_usd": 2.0}}
+            if rented else {"name": "c", "chip": "h100-sxm", "site": "x", "units": 64})
+    d = {"name": "stops", "start": "2025-01-01", "horizon_days": 20 if rented else 10,
+         "workload": {"model": "llama3-8b", "tokens": 1e13, "seq_len": 8192},
+         "fleet": [pool],
+         "reliability": {"enabled": True, "mtbf_chip_days": 1e7, "checkpoint_write_s": 3600 if rented else 60,
+                         "maintenance_every_days": 9.99, "maintenance_minutes": 600},
+         "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(0).spawn(3)
+    (strategy,), _why = options(ctx, "single")
+    run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job), track=True)
+    training = run.job.in_training["c"]
+    assert training.at(np.array([240.0 + 1e-6]))[0] == 0
+    assert run.job.stats.held_chip_h <= 62 * 240 + 1e-6
+    assert max(e.time_h for e in run.events) <= s.horizon_days * 24 + 1e-9

@@ -546,8 +546,13 @@ class TrainingJob:
 
     # -- steps of the loop (SimPy generators) --------------------------------------------------------
     def _wait_for_capacity(self):
+        """Wait for chips: a capacity step, the next repair's return (repairs send no wake-up), or the horizon."""
         self._set_training(None)
-        yield self._changed() | self.env.timeout(max(self.horizon_h - self.env.now, 1e-9))
+        until = self.horizon_h
+        back = min((ps.next_return_h for ps in self._states), default=math.inf)
+        if self.env.now < back < until:
+            until = back
+        yield self._changed() | self.env.timeout(max(until - self.env.now, 1e-9))
 
     def _hold_for(self, wait_h: float):
         """Hold the plan's chips for ``wait_h`` hours, or until chips of the plan leave; returns the hours held.
@@ -556,7 +561,8 @@ class TrainingJob:
         end or a share taken back meanwhile ends the stop there, and the job re-plans on what is left (it never
         holds chips that are gone). Other capacity changes do not end it.
         """
-        if not wait_h:
+        wait_h = min(wait_h, max(self.horizon_h - self.env.now, 0.0))  # the run ends at the horizon, stop or not
+        if not wait_h or self._plan_short():  # (chips of the plan already gone: nothing to hold)
             return 0.0
         env, start, end_h = self.env, self.env.now, self.env.now + wait_h
         timer = env.timeout(wait_h)
@@ -689,8 +695,7 @@ class TrainingJob:
         self.saved = min(self.target, self.saved + self._keep(pending_h))
         self.pos = 0.0
         if self.on and not finished:
-            yield self.env.timeout(cyc.delta)
-            self._hold(cyc.delta)
+            yield from self._hold_for(cyc.delta)  # (chips that leave during the write end it: none is held gone)
 
     def _maintenance(self):
         self.next_maint = self.env.now + self.maint_every_h
