@@ -504,3 +504,15 @@ def test_the_event_budget_stops_a_replication_as_unfinished(monkeypatch):
     assert not out.metrics["finished"] and 0 < out.metrics["failures"] <= 10
     ends = out.events[out.events["event"] == "give_up"]
     assert len(ends) == 1 and "event budget" in ends["detail"].iloc[0]
+
+
+@pytest.mark.parametrize(("delivered", "ready_day"), [("2024-11-01", 0.0), ("2024-12-25", 14.0), ("2025-01-10", 30.0)])
+def test_chips_delivered_before_the_start_are_commissioned_from_their_delivery(delivered, ready_day):
+    """21 commissioning days count from the delivery, also one before the start (it was from day 0: day 21)."""
+    s = from_dict({"name": "early", "start": "2025-01-01", "horizon_days": 100,
+                   "workload": {"model": "llama3-8b", "tokens": 1e11, "seq_len": 8192},
+                   "fleet": [{"name": "a", "chip": "h100-sxm", "units": 0, "commissioning_days": 21,
+                              "deliveries": [{"date": delivered, "units": 64}]}]})
+    steps = supply_steps(s, s.fleet[0], np.random.default_rng(0))
+    (ready,) = [x for x in steps if x.kind == "commissioning"]
+    assert ready.time_h == pytest.approx(ready_day * HOURS_PER_DAY)

@@ -102,12 +102,14 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
             got = min(got, cap - delivered)
         if got <= 0:
             continue
-        t = max(0.0, hours_since(scenario.start, d.date) + slip_days * HOURS_PER_DAY)
+        arrives_h = hours_since(scenario.start, d.date) + slip_days * HOURS_PER_DAY
+        t = max(0.0, arrives_h)
         delivered += got
         new_usable = usable(delivered, reserved)
         note = f"{got:,} chips (plan {tranche:,})" + (f", slipped {slip_days:.0f} d" if slip_days >= 0.5 else "")
         steps.append(Step(t, EventKind.DELIVERY, got, note))
-        steps.append(Step(t + commission_h, EventKind.COMMISSIONING, new_usable - in_use,
+        # commissioned from the day they arrived, also before the start (chips delivered early are ready sooner)
+        steps.append(Step(max(0.0, arrives_h + commission_h), EventKind.COMMISSIONING, new_usable - in_use,
                           f"{new_usable - in_use:,} usable"))
         in_use = new_usable
     if pool.cloud is not None:
