@@ -166,3 +166,26 @@ def test_summary_does_not_load_pandas() -> None:
     """`planner estimate` must not import pandas; results.py (and so the estimate path) imports summary."""
     code = "import sys, planner.summary, planner.results; assert 'pandas' not in sys.modules, 'pandas loaded'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_strategy_named_is_a_mode_and_pools_one_replication_ran():
+    """The summary's strategy pairs a mode with pools one replication ran it on.
+
+    Two replications ran single on azure and three ran a mode each on both pools: single on azure, not "single"
+    with both pools (the most common mode and the most common pools counted apart).
+    """
+    import numpy as np
+
+    from planner.bridge import layout_planners
+    from planner.loader import load_scenario
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import summarize
+    from planner.strategy import Context
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-2024.yaml")
+    m = run_replication(sc, Context(sc, layout_planners(sc)), np.random.SeedSequence(1)).metrics
+    both = "ascend-cn + azure-h100"
+    combos = [("single", "azure-h100"), ("single", "azure-h100"), ("sync", both), ("diloco", both),
+              ("sequential", both)]
+    s = summarize(sc, 42, [{**m, "mode": a, "pool": b} for a, b in combos])
+    assert (s.strategy.mode, s.strategy.pools) == ("single", ("azure-h100",))

@@ -155,13 +155,12 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
         ok = (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
         expectations.append(ExpectationResult(metric=e.metric, quantile=e.quantile, max=e.max, min=e.min,
                                               value=value if math.isfinite(value) else None, passed=bool(ok)))
-    modes = pd.Series([r["mode"] for r in rows]).value_counts()
-    pools = pd.Series([r["pool"] for r in rows]).value_counts()
-    strategy = StrategyChoice(mode=str(modes.index[0]), pools=tuple(str(pools.index[0]).split(" + ")),
-                              setting=scenario.strategy.mode,
-                              choices={f"{m}: {p}": int(c) for (m, p), c in
-                                       pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows],
-                                                          strict=True))).value_counts().items()})
+    # the most common (mode, pools) pair, as one replication ran it (a mode and pools counted apart may pair
+    # a mode with pools it never ran on); ties go to the pair met first
+    pairs = pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows], strict=True))).value_counts()
+    mode, pool = pairs.index[0]
+    strategy = StrategyChoice(mode=str(mode), pools=tuple(str(pool).split(" + ")), setting=scenario.strategy.mode,
+                              choices={f"{m}: {p}": int(c) for (m, p), c in pairs.items()})
     dates = {"start": scenario.start.isoformat(), **(dates or {})}
     return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
                    strategy=strategy, metrics=metrics, finish_probability=finish_probability,
