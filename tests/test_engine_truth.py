@@ -566,3 +566,28 @@ def test_a_stop_neither_holds_chips_that_left_nor_runs_past_the_horizon(rented):
     assert training.at(np.array([240.0 + 1e-6]))[0] == 0
     assert run.job.stats.held_chip_h <= 62 * 240 + 1e-6
     assert max(e.time_h for e in run.events) <= s.horizon_days * 24 + 1e-9
+
+
+def test_a_strategy_row_names_only_pools_that_trained():
+    """A strategy row names the pools that trained, and says which never did.
+
+    Sync over an owned A100 pool and an H100 rental that ends during the first (2,000 min) restart: the rental
+    never trains, so the row names the A100 pool alone (it named both).
+    """
+    d = {"name": "row", "start": "2025-01-01", "horizon_days": 200,
+         "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 8192},
+         "fleet": [{"name": "a", "chip": "a100-80gb", "site": "dc", "units": 256},
+                   {"name": "b", "chip": "h100-sxm", "site": "dc",
+                    "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-01-02",
+                              "price_per_chip_hour_usd": 1}}],
+         "reliability": {"enabled": True, "mtbf_chip_days": 1e7, "restart_base_minutes": 2000,
+                         "maintenance_every_days": 10},
+         "strategy": {"mode": "sync"}, "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(0).spawn(3)
+    (strategy,), _why = options(ctx, "sync")
+    run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job))
+    row = rep.outcome_row(run)
+    assert run.job.pool_tokens["b"] == 0 and row["pool"] == "a"
+    assert "b never trained" in row["note"]

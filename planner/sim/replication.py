@@ -396,9 +396,14 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
 
 
 def used_pools(run: Run) -> tuple[str, ...]:
-    """The strategy's pools that the job trained on (for some time); all of them when it never started."""
-    trained = {row["pool"] for row in run.job.layouts if row["units"] > 0
-               and (row["end_days"] is None or row["end_days"] > row["start_days"])}
+    """The strategy's pools the job trained on: those that kept tokens (else held a layout for some time).
+
+    A pool whose layout lasted only through a restart, or whose work a failure always lost, trained nothing;
+    all of the strategy's pools when the job never started.
+    """
+    kept = {p for p, tokens in run.job.pool_tokens.items() if tokens > 0}
+    trained = kept or {row["pool"] for row in run.job.layouts if row["units"] > 0
+                       and (row["end_days"] is None or row["end_days"] > row["start_days"])}
     used = tuple(p for p in run.strategy.pools if p in trained)
     return used or run.strategy.pools
 
