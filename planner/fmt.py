@@ -19,7 +19,9 @@ def num(value: Any) -> float | None:
 
 def _sig(x: float, digits: int) -> float:
     """``x`` rounded to ``digits`` significant digits (so 999.6 reads as the 1,000 it rounds to)."""
-    return 0.0 if x == 0 else round(x, digits - 1 - math.floor(math.log10(abs(x))))
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
 def _scaled(x: float, factors: tuple, digits: int) -> tuple[float, str]:
@@ -40,7 +42,7 @@ def _fixed(v: float, digits: int, group: str = "") -> str:
 
 def fmt_si(x: float | None, unit: str = "", digits: int = 3) -> str:
     """1.23e9 -> '1.23 G' (with k, M, G, T, P); '—' for missing values."""
-    if x is None:
+    if x is None or not math.isfinite(x):
         return "—"
     v, prefix = _scaled(x, ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")), digits)
     return f"{_fixed(v, digits)} {prefix}{unit}".rstrip()
@@ -48,7 +50,7 @@ def fmt_si(x: float | None, unit: str = "", digits: int = 3) -> str:
 
 def _suffixed(x: float | None, prefix: str) -> str:
     """A sum after ``prefix`` with a k/M/B/T suffix (3 significant digits), whole below a thousand."""
-    if x is None:
+    if x is None or not math.isfinite(x):  # (no number: a missing cell, NaN in a table)
         return "—"
     v, suffix = _scaled(x, ((1e12, " T"), (1e9, " B"), (1e6, " M"), (1e3, " k")), 3)
     if not suffix:

@@ -591,3 +591,25 @@ def test_a_strategy_row_names_only_pools_that_trained():
     row = rep.outcome_row(run)
     assert run.job.pool_tokens["b"] == 0 and row["pool"] == "a"
     assert "b never trained" in row["note"]
+
+
+def test_a_job_that_waited_for_chips_is_not_due_maintenance_as_it_starts():
+    """The maintenance cycle counts from the start, not from day 0.
+
+    Chips come on day 10, maintenance every 2 days: the first stop comes 2 days after the start (it came at once,
+    the cycle having run while the job waited).
+    """
+    d = {"name": "maint", "start": "2025-01-01", "horizon_days": 60,
+         "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192},
+         "fleet": [{"name": "a", "chip": "h100-sxm", "site": "x", "units": 0,
+                    "deliveries": [{"date": "2025-01-11", "units": 64}]}],
+         "reliability": {"enabled": True, "mtbf_chip_days": 1e7, "maintenance_every_days": 2},
+         "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(0).spawn(3)
+    (strategy,), _why = options(ctx, "single")
+    run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job))
+    start = min(e.time_h for e in run.events if e.kind == "start")
+    first = min(e.time_h for e in run.events if e.kind == "maintenance")
+    assert start == pytest.approx(240.0) and first == pytest.approx(start + 48.0, abs=0.5)

@@ -528,3 +528,4 @@ def test_sums_just_under_a_suffix_round_up_to_it_never_to_an_exponent(value, usd
 
     assert fmt_usd(value) == usd and fmt_si(value, "Wh") == si  # before: "$1e+03 k", "1e+03 MWh"
     assert fmt_usd_and(140_800_000, "CNY", 7.1) == "$141 M (CNY 1 B)"  # before: "(CNY 1e+03 M)"
+    assert fmt_usd(float("nan")) == "—" and fmt_si(float("inf"), "Wh") == "—"  # no number, no "$nan"

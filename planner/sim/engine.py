@@ -553,6 +553,9 @@ class TrainingJob:
         if self.env.now < back < until:
             until = back
         yield self._changed() | self.env.timeout(max(until - self.env.now, 1e-9))
+        if self.maint_every_h and self.next_maint < self.env.now:
+            # the maintenance cycle counts the job's time on chips: one that waited is not due the moment it starts
+            self.next_maint = self.env.now + self.maint_every_h
 
     def _hold_for(self, wait_h: float):
         """Hold the plan's chips for ``wait_h`` hours, or until chips of the plan leave; returns the hours held.
