@@ -117,22 +117,31 @@ def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = -np.inf, 
 
 
 def job_chip_hours(scenario: Scenario, pool: Pool, training: tuple[Sequence[float], Sequence[float]],
-                   end_h: float) -> tuple[float, float]:
-    """(owned, rented) chip-hours the job held on the pool up to ``end_h``; rented chips are counted first."""
+                   end_h: float, rental_h: tuple[float, float] | None = None) -> tuple[float, float]:
+    """(owned, rented) chip-hours the job held on the pool up to ``end_h``; rented chips are counted first.
+
+    ``rental_h``: the hours the rented chips were in service (a slipped start: sim/supply.py rental_window_h),
+    else the contract's window.
+    """
     times = sorted({float(t) for t in training[0] if t < end_h} | {0.0})
     if pool.cloud is not None:
-        times = sorted(set(times) | {t for t in plan.cloud_window_hours(scenario.start, pool.cloud) if 0 < t < end_h})
+        window = rental_h if rental_h is not None else plan.cloud_window_hours(scenario.start, pool.cloud)
+        times = sorted(set(times) | {t for t in window if 0 < t < end_h})
     t = np.asarray(times)
     idx = np.clip(np.searchsorted(np.asarray(training[0], dtype=float), t, side="right") - 1, 0, None)
     units = np.asarray(training[1], dtype=float)[idx]
-    rented = np.minimum(units, plan.rented_at(scenario.start, pool.cloud, t))
+    rented = np.minimum(units, plan.rented_at(scenario.start, pool.cloud, t, rental_h))
     return step_integral(t, units - rented, 0.0, end_h), step_integral(t, rented, 0.0, end_h)
 
 
 def pool_cost(scenario: Scenario, pool: Pool, delivered: tuple[Sequence[float], Sequence[float]],
-              training: tuple[Sequence[float], Sequence[float]] | None, end_h: float) -> PoolCost:
-    """Committed and used spend of one pool if the job ends at ``end_h`` (``training`` None: it ran elsewhere)."""
-    owned_h, rented_h = job_chip_hours(scenario, pool, training, end_h) if training else (0.0, 0.0)
+              training: tuple[Sequence[float], Sequence[float]] | None, end_h: float,
+              rental_h: tuple[float, float] | None = None) -> PoolCost:
+    """Committed and used spend of one pool if the job ends at ``end_h`` (``training`` None: it ran elsewhere).
+
+    ``rental_h``: the hours the rented chips were in service, when a slip moved their start (``job_chip_hours``).
+    """
+    owned_h, rented_h = job_chip_hours(scenario, pool, training, end_h, rental_h) if training else (0.0, 0.0)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     energy = owned_h * energy_usd_per_chip_hour(scenario, pool)  # cloud prices include power
     used = owned_h * capex_usd_per_chip_hour(scenario, pool) + rented_h * price + energy

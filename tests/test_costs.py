@@ -74,3 +74,37 @@ def test_billing_is_validated(make_scenario, cli):
     r = cli("validate", path)
     assert r.exit_code == 2
     assert "fleet[0].cloud.billing" in r.stderr
+
+
+def test_a_rental_whose_start_slipped_bills_no_hour_before_it_came():
+    """64 owned H100s and 64 rented by the hour from day 0, the rental slipped 10 days; the job is done in about 6.
+
+    The job trained on owned chips only: no rental hour is billed, its energy is counted, and the schedule shows the
+    64 owned chips delivered (before: all 9,203 chip-hours billed as rented, owned energy left out, 128 delivered).
+    """
+    import numpy as np
+
+    from planner import costs
+    from planner.bridge import layout_planners
+    from planner.loader import from_dict
+    from planner.sim.replication import _tables, best_run, draw_supply
+    from planner.strategy import Context, options
+
+    s = from_dict({"name": "slip", "start": "2025-01-01", "horizon_days": 60,
+                   "workload": {"model": "llama3-8b", "tokens": 3e11, "seq_len": 8192},
+                   "fleet": [{"name": "c", "chip": "h100-sxm", "units": 64,
+                              "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-01-31",
+                                        "price_per_chip_hour_usd": 2.0, "billing": "on_demand"},
+                              "delivery_risk": {"slip_days": {"dist": "fixed", "value": 10}}}]})
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(0).spawn(3)
+    run = best_run(s, options(ctx, "single")[0], draw_supply(s, supply), job, 1.0)
+    assert run.finished and run.end_h < 10 * 24
+    pool = s.fleet[0]
+    held = run.job.stats.held_chip_h
+    want = (costs.capex_usd_per_chip_hour(s, pool) * 64 * run.end_h  # every owned chip, from day 0 to the end
+            + held * costs.energy_usd_per_chip_hour(s, pool))  # the energy of the owned chips trained on
+    (cost,) = run.pool_costs
+    assert cost.committed_usd == pytest.approx(want, rel=1e-6)
+    schedule = _tables(s, run)[0]
+    assert (schedule["units_delivered"] == 64).all()

@@ -52,7 +52,7 @@ from .replication import (
     steps_key,
     tokens_by_day,
 )
-from .supply import Step, not_before
+from .supply import Step, not_before, rental_window_h
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -217,7 +217,8 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     pool_costs = []
     for pool in sc.fleet:
         training = sum_training(runs, pool.name)
-        pool_costs.append(costs.pool_cost(sc, pool, delivered_of(supply[pool.name]), training, end_h))
+        pool_costs.append(costs.pool_cost(sc, pool, delivered_of(supply[pool.name]), training, end_h,
+                                          rental_window_h(supply[pool.name])))
     held = sum(r["chip_hours"] for r in rows)
     kept = sum(r["goodput"] * r["chip_hours"] for r in rows)
     finished = all(r["finished"] for r in rows)

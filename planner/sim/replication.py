@@ -29,7 +29,7 @@ from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
 from .kernel import Repairs
 from .power import Wait, apply_power, waited_chip_days
-from .supply import Step, not_before, supply_steps
+from .supply import Step, not_before, rental_window_h, supply_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -175,7 +175,8 @@ def fleet_costs(scenario: Scenario, strategy: Strategy, states: dict[str, PoolSt
                 end_h: float) -> list:
     """Committed, used and idle spend of every pool of the fleet (README "Costs": planner/costs.py)."""
     return [costs.pool_cost(scenario, st.pool, (st.delivered.times, st.delivered.values),
-                            _training(strategy, job, name), end_h) for name, st in states.items()]
+                            _training(strategy, job, name), end_h, rental_window_h(st.steps))
+            for name, st in states.items()]
 
 
 def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
@@ -186,16 +187,19 @@ def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
     capex_h = costs.capex_usd_per_chip_hour(scenario, pool) * (1.0 - pool.reserved_fraction)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     kw_usd = costs.energy_usd_per_chip_hour(scenario, pool)
-    times = set(st.delivered.times) | ({0.0, *plan.cloud_window_hours(scenario.start, pool.cloud)}
-                                       if pool.cloud else set())
+    window = rental_window_h(st.steps)  # the rented chips in service (a slipped start)
+    contract = plan.cloud_window_hours(scenario.start, pool.cloud) if pool.cloud else ()
+    times = set(st.delivered.times) | ({0.0, *contract, *(window or ())} if pool.cloud else set())
     if training is not None:
         times |= set(training[0])
-    ts = np.array(sorted(x for x in times if x >= 0))
+    ts = np.array(sorted(x for x in times if 0 <= x < math.inf))
     owned = st.delivered.at(ts) * capex_h
-    rented_now = np.asarray(plan.rented_at(scenario.start, pool.cloud, ts), dtype=float)
+    rented_now = np.asarray(plan.rented_at(scenario.start, pool.cloud, ts, window), dtype=float)
     busy = run.job.in_training[name].at(ts) if training is not None else np.zeros_like(ts)
     rented_used = np.minimum(busy, rented_now)
-    cloud = rented_used * price if costs.on_demand(pool) else rented_now * price
+    # a reservation bills its contracted window, there or not; by the hour, only the hours rented and trained on
+    reserved = np.asarray(plan.rented_at(scenario.start, pool.cloud, ts), dtype=float)
+    cloud = rented_used * price if costs.on_demand(pool) else reserved * price
     values = owned + cloud + (busy - rented_used) * kw_usd
     rate = Timeline()
     for t, v in zip(ts, values, strict=True):
@@ -486,7 +490,7 @@ def _tables(scenario: Scenario, run: Run):
     used = set(run.strategy.pools)
     frames = []
     for name, state in run.states.items():
-        rented = plan.rented_at(scenario.start, state.pool.cloud, t)
+        rented = plan.rented_at(scenario.start, state.pool.cloud, t, rental_window_h(state.steps))  # (a slip)
         mine = name in used
         frames.append(pd.DataFrame({
             "date": dates,

@@ -135,3 +135,14 @@ def not_before(steps: list[Step], from_h: float, horizon_h: float) -> list[Step]
         out.append(Step(from_h, EventKind.SHARE, before, f"{before:,} chips from the job's start date"))
     out.extend(s for s in steps if s.kind != EventKind.DELIVERY and s.time_h >= from_h)
     return sorted(out, key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
+
+
+def rental_window_h(steps: list[Step]) -> tuple[float, float] | None:
+    """(hour the rented chips came into service, hour they left) from a pool's steps; None without a rental's steps.
+
+    The start is the drawn one (``delivery_risk.slip_days`` moves it): chips not yet there are neither trained on
+    nor billed by the hour, while a reservation still bills its contracted window (planner/costs.py).
+    """
+    t0 = next((s.time_h for s in steps if s.kind == EventKind.CLOUD_START), None)
+    t1 = next((s.time_h for s in steps if s.kind == EventKind.CLOUD_END), math.inf)
+    return None if t0 is None else (t0, t1)
