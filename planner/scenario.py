@@ -357,8 +357,8 @@ class Pool(_Section):
 
     @property
     def usable_units(self) -> int:
-        """Planned size less the reserved share, which owned chips hold back (a rental is all the job's)."""
-        return plan.usable(plan.owned_planned(self), self.reserved_fraction) + (self.cloud.units if self.cloud else 0)
+        """Planned size less the reserved share."""
+        return plan.usable(self.planned_units, self.reserved_fraction)
 
 
 class Link(_Section):

@@ -516,24 +516,3 @@ def test_chips_delivered_before_the_start_are_commissioned_from_their_delivery(d
     steps = supply_steps(s, s.fleet[0], np.random.default_rng(0))
     (ready,) = [x for x in steps if x.kind == "commissioning"]
     assert ready.time_h == pytest.approx(ready_day * HOURS_PER_DAY)
-
-
-def test_the_reserved_share_is_held_back_from_owned_chips_only():
-    """A pool's reserve holds back owned chips, never rented ones.
-
-    1,024 owned chips with a quarter reserved plus 1,024 rented: 1,792 usable, plans sized to them (the cap took
-    a quarter of the rental too: 1,536), the same as 768 owned without a reserve.
-    """
-    def pool(units, reserved):
-        return {"name": "c", "chip": "h100-sxm", "units": units, "reserved_fraction": reserved,
-                "cloud": {"units": 1024, "from": "2025-01-01", "until": "2025-12-01", "price_per_chip_hour_usd": 2.0}}
-
-    def doc(units, reserved):
-        return {"name": "reserve", "start": "2025-01-01", "horizon_days": 300,
-                "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192}, "fleet": [pool(units, reserved)]}
-
-    reserved, plain = from_dict(doc(1024, 0.25)), from_dict(doc(768, 0.0))
-    assert reserved.fleet[0].usable_units == plain.fleet[0].usable_units == 1792
-    a = run_replication(reserved, Context(reserved, layout_planners(reserved)), np.random.SeedSequence(1))
-    b = run_replication(plain, Context(plain, layout_planners(plain)), np.random.SeedSequence(1))
-    assert a.metrics["time_to_train_days"] == pytest.approx(b.metrics["time_to_train_days"])
