@@ -516,3 +516,18 @@ def test_chips_delivered_before_the_start_are_commissioned_from_their_delivery(d
     steps = supply_steps(s, s.fleet[0], np.random.default_rng(0))
     (ready,) = [x for x in steps if x.kind == "commissioning"]
     assert ready.time_h == pytest.approx(ready_day * HOURS_PER_DAY)
+
+
+def test_the_reserved_share_is_held_back_alike_from_owned_and_rented_chips():
+    """1,024 owned and 1,024 rented chips with a quarter reserved: 1,536 in service, as many as plans are sized to.
+
+    Before, the supply held back owned chips only (1,792 in service) while plans were capped at 1,536.
+    """
+    s = from_dict({"name": "reserve", "start": "2025-01-01", "horizon_days": 300,
+                   "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192},
+                   "fleet": [{"name": "c", "chip": "h100-sxm", "units": 1024, "reserved_fraction": 0.25,
+                              "cloud": {"units": 1024, "from": "2025-01-01", "until": "2025-12-01",
+                                        "price_per_chip_hour_usd": 2.0}}]})
+    steps = supply_steps(s, s.fleet[0], np.random.default_rng(0))
+    in_service = sum(x.delta_units for x in steps if x.kind != "delivery" and x.time_h == 0)
+    assert in_service == s.fleet[0].usable_units == 1536

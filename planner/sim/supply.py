@@ -116,11 +116,13 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
         c = pool.cloud
         t0, t1 = cloud_window_hours(scenario.start, c)
         t0 = max(0.0, t0 + rental_slip_days * HOURS_PER_DAY)
+        rented = usable(c.units, reserved)  # the reserved share holds back rented chips too (as plans are sized)
         if t1 > t0:
             late = f", slipped {rental_slip_days:.0f} d" if rental_slip_days >= 0.5 else ""
-            steps.append(Step(t0, EventKind.CLOUD_START, c.units,
-                              f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h{late}"))
-            steps.append(Step(t1, EventKind.CLOUD_END, -c.units, "rental ends"))
+            held = f", {c.units - rented:,} held back" if rented < c.units else ""
+            steps.append(Step(t0, EventKind.CLOUD_START, rented,
+                              f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h{late}{held}"))
+            steps.append(Step(t1, EventKind.CLOUD_END, -rented, "rental ends"))
     steps.sort(key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return steps
 
