@@ -531,3 +531,16 @@ def test_the_reserved_share_is_held_back_alike_from_owned_and_rented_chips():
     steps = supply_steps(s, s.fleet[0], np.random.default_rng(0))
     in_service = sum(x.delta_units for x in steps if x.kind != "delivery" and x.time_h == 0)
     assert in_service == s.fleet[0].usable_units == 1536
+
+
+def test_the_schedule_ends_on_the_day_the_run_ends():
+    """The seed scenario's schedule has no row for a day after the finish (it had one, repeating the end state)."""
+    from pathlib import Path
+
+    from planner.loader import load_scenario
+    from planner.sim.runner import finish_date
+
+    s = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-2024.yaml")
+    out = run_replication(s, Context(s, layout_planners(s)), np.random.SeedSequence(1), tables=True)
+    assert out.metrics["finished"]
+    assert out.schedule["date"].max() == finish_date(s.start, out.metrics["time_to_train_days"])

@@ -467,8 +467,12 @@ def _date(start: dt.date, days: float) -> str:
 
 
 def _day_ends(end_h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Day numbers 0..ceil(end) and the hour at which each day's state is read (its end, or the run's)."""
-    days = np.arange(0, int(math.ceil(end_h / HOURS_PER_DAY)) + 1)
+    """Day numbers 0 to the run's last day and the hour each day's state is read (its end, or the run's).
+
+    The last day is the one the run ends in (a run that ends on a day's first hour ends in that day): no row for a
+    day after the end.
+    """
+    days = np.arange(0, int(math.floor(end_h / HOURS_PER_DAY)) + 1)
     return days, np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)
 
 
