@@ -252,3 +252,25 @@ def _seed_scenario():
     from planner.loader import load_scenario
 
     return load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-2024.yaml")
+
+
+def test_diloco_on_one_site_pays_no_token_penalty_even_a_set_one():
+    """DiLoCo with one site that has chips is data parallelism: every token counts.
+
+    Whatever ``strategy.diloco_token_efficiency`` says (it was applied: 0.8 of the tokens on one site).
+    """
+    from planner.bridge import layout_planners
+    from planner.strategy import Context, options
+
+    s = from_dict({"name": "one-site", "start": "2025-01-01", "horizon_days": 100,
+                   "workload": {"model": "llama3-8b", "tokens": 1e11, "seq_len": 8192},
+                   "fleet": [{"name": "a", "chip": "h100-sxm", "site": "x", "units": 256},
+                             {"name": "b", "chip": "h100-sxm", "site": "y", "units": 0,
+                              "deliveries": [{"date": "2025-03-01", "units": 256}]}],
+                   "links": [{"sites": ["x", "y"], "gbps": 100}],
+                   "strategy": {"mode": "diloco", "diloco_token_efficiency": 0.8}})
+    ctx = Context(s, layout_planners(s))
+    (diloco,), _ = options(ctx, "diloco")
+    single = next(c for c in options(ctx, "single")[0] if c.pools == ("a",))
+    alone = diloco.plan({"a": 256, "b": 0}, size_for_failures=False)
+    assert alone.tokens_per_s == pytest.approx(single.plan({"a": 256, "b": 0}, size_for_failures=False).tokens_per_s)

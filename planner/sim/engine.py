@@ -218,7 +218,10 @@ class PoolState:
                 self.delivered.set(self.env.now, delivered)
             else:
                 self.usable += s.delta_units
-                self.failed = min(self.failed, self.usable)
+                if self.failed > self.usable:  # chips under repair that leave (a rental's end) are gone
+                    self.failed = self.usable
+                    if self.track:
+                        self.failed_tl.set(self.env.now, self.failed)
                 self.in_service.set(self.env.now, self.usable)
                 self._notify()
             self._step += 1

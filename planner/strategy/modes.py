@@ -150,8 +150,8 @@ class DiLoCo(Strategy):
         eff = diloco_token_efficiency(m) if eff is None else eff
         raw = sum(r.tokens_per_s for r in replicas)
         parts = tuple(p for r in replicas for p in r.parts)
-        if m == 1:
-            tps = raw * eff
+        if m == 1:  # one replica is data parallelism: no DiLoCo token penalty (a set efficiency included)
+            tps = raw
             return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), dict(replicas[0].link_bytes_per_s),
                         "one site has chips: local training only")
         h = ctx.scenario.strategy.sync_every_steps
