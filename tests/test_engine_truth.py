@@ -613,3 +613,35 @@ def test_a_job_that_waited_for_chips_is_not_due_maintenance_as_it_starts():
     start = min(e.time_h for e in run.events if e.kind == "start")
     first = min(e.time_h for e in run.events if e.kind == "maintenance")
     assert start == pytest.approx(240.0) and first == pytest.approx(start + 48.0, abs=0.5)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_maintenance_restart_takes_back_returned_repairs(fast):
+    """The restart after a maintenance pause takes back repaired chips, as a failure's restart does.
+
+    64 H100s, maintenance daily, a repair in half a day: after a failure shrinks the job from 62 to 52 chips,
+    it is back on 62 at the first maintenance restart after the repair (it stayed on 52 to the finish).
+    """
+    d = {"name": "grow", "start": "2025-01-01", "horizon_days": 300,
+         "workload": {"model": "llama3-8b", "tokens": 4e11, "seq_len": 8192},
+         "fleet": [{"name": "a", "chip": "h100-sxm", "site": "x", "units": 64}],
+         "reliability": {"enabled": True, "mtbf_chip_days": 640, "repair_days": 0.5, "maintenance_every_days": 1.0},
+         "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    (strategy,), _why = options(ctx, "single")
+    supply, job, _ = np.random.SeedSequence(0).spawn(1)[0].spawn(3)
+    TrainingJob.FAST = fast
+    try:
+        run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job), track=True)
+    finally:
+        TrainingJob.FAST = True
+    training, failed = run.job.in_training["a"], run.states["a"].failed_tl
+    shrinks = [t for t, v, before in zip(training.times[1:], training.values[1:], training.values, strict=False)
+               if 0 < v < before]
+    assert shrinks, "no failure shrank the job: the scenario no longer tests the growth"
+    for t in shrinks:
+        back = min(u for u, f in zip(failed.times, failed.values, strict=True) if u > t and f == 0)
+        next_stop = math.ceil(back / 24.0) * 24.0  # the first maintenance after the repair
+        grown = [u for u, v in zip(training.times, training.values, strict=True) if u > t and v == 62]
+        assert grown and grown[0] <= next_stop + 1.0, (t, back, grown[:1])

@@ -711,6 +711,9 @@ class TrainingJob:
                  f"planned interruption of {self.rel.maintenance_minutes:g} min")
         yield from self._hold_for(pause)
         self.pending_restart = True
+        # the restart after the pause is a free moment to take back repaired chips, as a failure's is
+        if not self._needs_plan():
+            self._faster_plan(self.env.now)
 
     def _replan_overhead(self):
         yield from self._hold_for(self.sc.strategy.replan_overhead_hours)

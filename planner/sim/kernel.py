@@ -447,13 +447,26 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             unsaved += train_h * rate_h
             saved += train_h * rate_h
             pos = 0.0
-            held_h += to_maint + delta + pause_h + r_h
+            held_h += to_maint + delta + pause_h
             t += delta
             next_maint = t + maint_every_h
             maintenance += 1
             if record:
                 _emit(ev_i, ev_f, ist, i_events, E_MAINTENANCE, -1, 0, t, 0.0)
-            t += pause_h + r_h
+            t += pause_h
+            # the restart after the pause is a free moment to take back repaired chips, as a failure's is
+            grow = False
+            if t >= next_return:
+                next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook,
+                                      rn, rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
+                grow = ist[i_grow] != 0
+            if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio):
+                fail_in = carry  # the failure still to come, kept whether the job re-plans or resumes
+                ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
+                status = GROW
+                break
+            held_h += r_h
+            t += r_h
             continue
         # a failure: stop before one whose restart (with a manual intervention's wait) would cross the outside
         # event; its draws are read here and taken below, in the order the loop's named steps take them
