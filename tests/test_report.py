@@ -529,3 +529,24 @@ def test_sums_just_under_a_suffix_round_up_to_it_never_to_an_exponent(value, usd
     assert fmt_usd(value) == usd and fmt_si(value, "Wh") == si  # before: "$1e+03 k", "1e+03 MWh"
     assert fmt_usd_and(140_800_000, "CNY", 7.1) == "$141 M (CNY 1 B)"  # before: "(CNY 1e+03 M)"
     assert fmt_usd(float("nan")) == "—" and fmt_si(float("inf"), "Wh") == "—"  # no number, no "$nan"
+
+
+def test_the_workbook_summary_says_never_where_a_time_to_train_never_came(tmp_path: Path):
+    """The workbook's summary sheet says never where summary.json's time to train quantile is null.
+
+    The slip scenario on a 520-day horizon: few replications finish, so P90 is never (the cell was blank).
+    """
+    from planner import api
+    from planner.loader import load_scenario
+
+    s = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-slip.yaml")
+    s = s.model_copy(update={"horizon_days": 520})
+    result = api.simulate(s, replications=10, seed=42)
+    assert result.summary.metrics["time_to_train_days"].p90 is None
+    rows = {r[0]: r[1:4] for r in tables.summary_sheet_rows(result)}
+    label = next(k for k in rows if k.startswith("Time to train"))
+    assert rows[label][2] == "never"
+    write_report(result, tmp_path / "r")
+    ws = load_workbook(tmp_path / "r" / "report.xlsx")["summary"]
+    cells = {row[0].value: [c.value for c in row[1:4]] for row in ws.iter_rows() if row[0].value}
+    assert cells[label][2] == "never"
