@@ -524,15 +524,12 @@ def sensitivity(
     t = Table(title=_lit(f"{s.name}: p50 time to train and cost, each input low / high"))
     for c in ("input", "low", "high", "days low", "days high", "cost low", "cost high"):
         t.add_column(c, justify="left" if c in ("input", "low", "high") else "right")
-    from .fmt import fmt_usd, num
-    from .stats import NEVER
-
-    def days(v) -> str:  # a p50 beyond the finishes is never (no number)
-        return NEVER if num(v) is None else f"{num(v):.1f}"
+    from .decide.present import days_cell
+    from .fmt import fmt_usd
 
     for _, r in table.iterrows():
         t.add_row(_lit(r["input"]), _lit(r["low"]), _lit(r["high"]),
-                  days(r["time_to_train_days_p50_low"]), days(r["time_to_train_days_p50_high"]),
+                  days_cell(r["time_to_train_days_p50_low"]), days_cell(r["time_to_train_days_p50_high"]),
                   fmt_usd(r["cost_usd_p50_low"]), fmt_usd(r["cost_usd_p50_high"]))
     out.print(t)
     out.print(terminal(f"sensitivity: {path}"), highlight=False, markup=False)

@@ -102,16 +102,19 @@ def cell_text(column: str, value: Any) -> str:
     return f"{x:,.1f}"
 
 
+def days_cell(value: Any) -> str:
+    """A p50 time to train in days for a table cell: ``never`` when it has no number (beyond the finishes)."""
+    x = num(value)
+    return "never" if x is None else f"{x:.1f}"
+
+
 def sensitivity_rows(table: pd.DataFrame) -> pd.DataFrame:
     """A :func:`planner.decide.sensitivity.sensitivity` table for people: each input's low and high outcome."""
     out = []
     for _, r in table.iterrows():
-        def days(v):
-            return "never" if num(v) is None or v != v else f"{v:.1f}"
-
         out.append({"input": r["input"], "low": r["low"], "high": r["high"],
-                    "days p50 (low)": days(r["time_to_train_days_p50_low"]),
-                    "days p50 (high)": days(r["time_to_train_days_p50_high"]),
+                    "days p50 (low)": days_cell(r["time_to_train_days_p50_low"]),
+                    "days p50 (high)": days_cell(r["time_to_train_days_p50_high"]),
                     "finish p50 (low)": r.get("finish_date_p50_low") or "never",
                     "finish p50 (high)": r.get("finish_date_p50_high") or "never",
                     "cost p50 (low)": fmt_usd(num(r["cost_usd_p50_low"])),

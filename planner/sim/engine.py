@@ -694,14 +694,12 @@ class TrainingJob:
         those hours' training is not kept (their chip-time was held, and counts as lost).
         """
         if self.on and not finished and self._plan_short():
-            pending_h = max(pending_h - cyc.delta, 0.0)
-            self.saved = min(self.target, self.saved + self._keep(pending_h))
-            self.pos = 0.0
-            return
+            pending_h = max(pending_h - cyc.delta, 0.0)  # the write took its last delta hours before they went
         self.saved = min(self.target, self.saved + self._keep(pending_h))
         self.pos = 0.0
         if self.on and not finished:
-            yield from self._hold_for(cyc.delta)  # (chips that leave during the write end it: none is held gone)
+            # nothing held when the chips are gone; chips that leave during the write end it there
+            yield from self._hold_for(cyc.delta)
 
     def _maintenance(self):
         self.next_maint = self.env.now + self.maint_every_h
