@@ -566,6 +566,9 @@ def test_a_stop_neither_holds_chips_that_left_nor_runs_past_the_horizon(rented):
     assert training.at(np.array([240.0 + 1e-6]))[0] == 0
     assert run.job.stats.held_chip_h <= 62 * 240 + 1e-6
     assert max(e.time_h for e in run.events) <= s.horizon_days * 24 + 1e-9
+    if rented:  # the pause the rental's end cut short says so (it said "planned interruption of 600 min")
+        (last,) = [e for e in run.events if e.kind == "maintenance" and e.time_h > 230]
+        assert "cut short after" in last.detail, last.detail
 
 
 def test_a_strategy_row_names_only_pools_that_trained():

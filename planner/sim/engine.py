@@ -705,9 +705,12 @@ class TrainingJob:
         self.next_maint = self.env.now + self.maint_every_h
         self.stats.maintenance += 1
         pause = self.rel.maintenance_minutes / 60.0
-        self.log("", EventKind.MAINTENANCE, self.plan.units_used,
-                 f"planned interruption of {self.rel.maintenance_minutes:g} min")
-        yield from self._hold_for(pause)
+        start, units = self.env.now, self.plan.units_used
+        held = yield from self._hold_for(pause)
+        what = f"planned interruption of {self.rel.maintenance_minutes:g} min"
+        if held < pause:  # chips of the plan left during the pause: it ended there, and the job re-plans
+            what += f", cut short after {held * 60:.1f} min: chips of the plan left"
+        self.log("", EventKind.MAINTENANCE, units, what, at=start)
         self.pending_restart = True
         # the restart after the pause is a free moment to take back repaired chips, as a failure's is
         if not self._needs_plan():
