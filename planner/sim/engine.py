@@ -507,8 +507,8 @@ class TrainingJob:
 
     def _plan_short(self) -> bool:
         """Whether chips the plan trains on are gone (a rental's end, a share taken back, repairs that lag)."""
-        avail = self._avail()
-        return any(avail[p.pool] < self.plan.units_of(p.pool) for p in self.plan.parts)
+        pools = self.pools
+        return any(pools[p.pool].available < self.plan.units_of(p.pool) for p in self.plan.parts)
 
     def _choose_plan(self) -> Plan | None:
         """The plan to train on now, or None when too few chips are available."""
