@@ -49,7 +49,7 @@ class PoolSupply:
     delivered: tuple[Sequence[float], Sequence[float]]
     training: tuple[Sequence[float], Sequence[float]] | None
     purchases: tuple[tuple[float, int], ...] = ()
-    rental_h: tuple[float, float] | None = None  # the rented chips' hours in service (a slipped start), else None
+    rented: costs.Steps | None = None  # the rented chips in service over time (a slipped start), else the contract's
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -81,7 +81,7 @@ def _cumulative(scenario: Scenario, pool: Pool, use: PoolSupply, end_h: float, t
     As planner/costs.py prices the whole run; reservations are not here (they run on their own window).
     """
     t = min(max(t_h, 0.0), end_h)
-    owned_h, rented_h = (costs.job_chip_hours(scenario, pool, use.training, t, use.rental_h) if use.training
+    owned_h, rented_h = (costs.job_chip_hours(scenario, pool, use.training, t, use.rented) if use.training
                          else (0.0, 0.0))
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     return {

@@ -18,6 +18,8 @@ from . import plan
 from .scenario import Pool, Scenario
 from .units import HOURS_PER_YEAR
 
+Steps = tuple[Sequence[float], Sequence[float]]  # a step function: (times [h], values), 0 before the first time
+
 
 def unit_price_usd(scenario: Scenario, pool: Pool) -> float:
     """Purchase price of one of the pool's chips: the pool's, the scenario's for the chip id, the catalog's."""
@@ -96,8 +98,7 @@ def on_demand(pool: Pool) -> bool:
     return pool.cloud is not None and pool.cloud.billing == "on_demand"
 
 
-def owned_committed_usd(scenario: Scenario, pool: Pool, delivered: tuple[Sequence[float], Sequence[float]],
-                        end_h: float) -> float:
+def owned_committed_usd(scenario: Scenario, pool: Pool, delivered: Steps, end_h: float) -> float:
     """Owned chips from delivery to ``end_h``: amortized capex of the share kept for training [USD]."""
     chip_h = step_integral(*delivered, 0.0, end_h) * (1.0 - pool.reserved_fraction)
     return chip_h * capex_usd_per_chip_hour(scenario, pool)
@@ -116,32 +117,46 @@ def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = -np.inf, 
     return pool.cloud.units * hours * pool.cloud.price_per_chip_hour_usd
 
 
-def job_chip_hours(scenario: Scenario, pool: Pool, training: tuple[Sequence[float], Sequence[float]],
-                   end_h: float, rental_h: tuple[float, float] | None = None) -> tuple[float, float]:
+def step_at(steps: Steps, t_h) -> np.ndarray:
+    """The values of a step function at hours ``t_h`` (0 before its first time)."""
+    times = np.asarray(steps[0], dtype=float)
+    values = np.concatenate(([0.0], np.asarray(steps[1], dtype=float)))
+    return values[np.searchsorted(times, np.asarray(t_h, dtype=float), side="right")]
+
+
+def contract_rented(scenario: Scenario, pool: Pool) -> Steps | None:
+    """The rented chips a job may train on over the contracted window (the share not held back); None: no cloud."""
+    if pool.cloud is None:
+        return None
+    t0, t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
+    return (t0, t1), (plan.usable(pool.cloud.units, pool.reserved_fraction), 0)
+
+
+def job_chip_hours(scenario: Scenario, pool: Pool, training: Steps, end_h: float,
+                   rented: Steps | None = None) -> tuple[float, float]:
     """(owned, rented) chip-hours the job held on the pool up to ``end_h``; rented chips are counted first.
 
-    ``rental_h``: the hours the rented chips were in service (a slipped start: sim/supply.py rental_window_h),
-    else the contract's window.
+    ``rented``: the rented chips the job could hold over time (those in service, the share not held back, less
+    what the jobs before it in a portfolio hold: sim/supply.py rented_steps); else the contract's window.
     """
-    times = sorted({float(t) for t in training[0] if t < end_h} | {0.0})
-    if pool.cloud is not None:
-        window = rental_h if rental_h is not None else plan.cloud_window_hours(scenario.start, pool.cloud)
-        times = sorted(set(times) | {t for t in window if 0 < t < end_h})
-    t = np.asarray(times)
-    idx = np.clip(np.searchsorted(np.asarray(training[0], dtype=float), t, side="right") - 1, 0, None)
-    units = np.asarray(training[1], dtype=float)[idx]
-    rented = np.minimum(units, plan.rented_at(scenario.start, pool.cloud, t, rental_h))
-    return step_integral(t, units - rented, 0.0, end_h), step_integral(t, rented, 0.0, end_h)
+    if rented is None:
+        rented = contract_rented(scenario, pool)
+    times = {float(t) for t in training[0] if t < end_h} | {0.0}
+    if rented is not None:
+        times |= {float(t) for t in rented[0] if 0 < t < end_h}
+    t = np.asarray(sorted(times))
+    units = step_at(training, t)
+    held = np.minimum(units, step_at(rented, t)) if rented is not None else np.zeros_like(units)
+    return step_integral(t, units - held, 0.0, end_h), step_integral(t, held, 0.0, end_h)
 
 
-def pool_cost(scenario: Scenario, pool: Pool, delivered: tuple[Sequence[float], Sequence[float]],
-              training: tuple[Sequence[float], Sequence[float]] | None, end_h: float,
-              rental_h: tuple[float, float] | None = None) -> PoolCost:
+def pool_cost(scenario: Scenario, pool: Pool, delivered: Steps, training: Steps | None, end_h: float,
+              rented: Steps | None = None) -> PoolCost:
     """Committed and used spend of one pool if the job ends at ``end_h`` (``training`` None: it ran elsewhere).
 
-    ``rental_h``: the hours the rented chips were in service, when a slip moved their start (``job_chip_hours``).
+    ``rented``: the rented chips the job could hold over time (``job_chip_hours``).
     """
-    owned_h, rented_h = job_chip_hours(scenario, pool, training, end_h, rental_h) if training else (0.0, 0.0)
+    owned_h, rented_h = job_chip_hours(scenario, pool, training, end_h, rented) if training else (0.0, 0.0)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     energy = owned_h * energy_usd_per_chip_hour(scenario, pool)  # cloud prices include power
     used = owned_h * capex_usd_per_chip_hour(scenario, pool) + rented_h * price + energy

@@ -43,14 +43,11 @@ def cloud_window_hours(start: dt.date, cloud: Cloud) -> tuple[float, float]:
     return hours_since(start, cloud.from_), hours_since(start, cloud.until)
 
 
-def rented_at(start: dt.date, cloud: Cloud | None, t_h, window_h: tuple[float, float] | None = None):
-    """Rented chips at hours ``t_h`` (a number or an array): the allotment inside ``[from, until)``.
-
-    ``window_h``: the rental's hours in service when they differ from the contract's (a start that slipped).
-    """
+def rented_at(start: dt.date, cloud: Cloud | None, t_h):
+    """Rented chips at hours ``t_h`` (a number or an array): the contract's allotment inside ``[from, until)``."""
     if cloud is None:
         return np.zeros_like(np.asarray(t_h, dtype=float)) if np.ndim(t_h) else 0
-    t0, t1 = cloud_window_hours(start, cloud) if window_h is None else window_h
+    t0, t1 = cloud_window_hours(start, cloud)
     t = np.asarray(t_h, dtype=float)
     on = (t >= t0) & (t < t1)
     return np.where(on, cloud.units, 0) if np.ndim(t_h) else (cloud.units if bool(on) else 0)

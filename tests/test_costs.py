@@ -76,11 +76,14 @@ def test_billing_is_validated(make_scenario, cli):
     assert "fleet[0].cloud.billing" in r.stderr
 
 
-def test_a_rental_whose_start_slipped_bills_no_hour_before_it_came():
-    """64 owned H100s and 64 rented by the hour from day 0, the rental slipped 10 days; the job is done in about 6.
+@pytest.mark.parametrize("slip_days", [10, 40])
+def test_a_rental_whose_start_slipped_bills_no_hour_before_it_came(slip_days):
+    """64 owned H100s and 64 rented by the hour for 30 days from day 0, the rental slipped; the job is done in about 6.
 
     The job trained on owned chips only: no rental hour is billed, its energy is counted, and the schedule shows the
     64 owned chips delivered (before: all 9,203 chip-hours billed as rented, owned energy left out, 128 delivered).
+    Slipped 40 days, past the end of its window, the rental never comes: the same (before, its contract's window
+    was read instead, and the owned chips were billed as rented).
     """
     import numpy as np
 
@@ -95,7 +98,7 @@ def test_a_rental_whose_start_slipped_bills_no_hour_before_it_came():
                    "fleet": [{"name": "c", "chip": "h100-sxm", "units": 64,
                               "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-01-31",
                                         "price_per_chip_hour_usd": 2.0, "billing": "on_demand"},
-                              "delivery_risk": {"slip_days": {"dist": "fixed", "value": 10}}}]})
+                              "delivery_risk": {"slip_days": {"dist": "fixed", "value": slip_days}}}]})
     ctx = Context(s, layout_planners(s))
     supply, job, _ = np.random.SeedSequence(0).spawn(3)
     run = best_run(s, options(ctx, "single")[0], draw_supply(s, supply), job, 1.0)
@@ -108,3 +111,20 @@ def test_a_rental_whose_start_slipped_bills_no_hour_before_it_came():
     assert cost.committed_usd == pytest.approx(want, rel=1e-6)
     schedule = _tables(s, run)[0]
     assert (schedule["units_delivered"] == 64).all()
+
+
+def test_rented_chips_counted_first_are_the_share_not_held_back():
+    """64 owned and 64 rented by the hour, a quarter held back: at most 48 of the job's chips are rented.
+
+    94 chips for 100 h: 48 x 100 rented chip-hours and 46 x 100 owned (before: 64 x 100 rented, 30 x 100 owned,
+    so the rental was billed for chips held back and the owned chips' energy was left out).
+    """
+    from planner.loader import from_dict
+
+    s = from_dict({"name": "held-back", "start": "2025-01-01", "horizon_days": 60,
+                   "workload": {"model": "llama3-8b", "tokens": 3e11, "seq_len": 8192},
+                   "fleet": [{"name": "c", "chip": "h100-sxm", "units": 64, "reserved_fraction": 0.25,
+                              "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-01-31",
+                                        "price_per_chip_hour_usd": 2.0, "billing": "on_demand"}}]})
+    owned_h, rented_h = costs.job_chip_hours(s, s.fleet[0], ((0.0, 100.0), (94, 0)), 100.0)
+    assert (owned_h, rented_h) == (pytest.approx(46 * 100), pytest.approx(48 * 100))

@@ -400,3 +400,32 @@ def test_energy_at_a_powered_site_is_counted_at_its_pue():
     # the job's energy is the chip-hours it held at dc1's rate: TDP x 1.2, not x 1.48
     assert job["chip_hours"] > 0
     assert job["energy_mwh"] * 1000 == pytest.approx(job["chip_hours"] * tdp_kw * 1.2, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_jobs_used_spend_adds_up_to_the_fleets(seed):
+    """Each job counts as rented only the rented chips the jobs before it leave: the jobs' used spend adds up.
+
+    64 owned H100s and 64 rented by the hour; job a trains on the 64 rented chips, job b at the same time on owned
+    ones. Before, b counted its chips as rented too: its cost was 5,660 chip-hours x $2 (not owned at $0.96), and
+    the jobs' spend came to more than the fleet's used (and committed) spend.
+    """
+    d = {"name": "rented-first", "start": "2024-03-01", "horizon_days": 120,
+         "jobs": [{"name": "a", "priority": 1, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
+                                                             "global_batch_tokens": 262144}},
+                  {"name": "b", "priority": 2, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
+                                                             "global_batch_tokens": 4194304}}],
+         "fleet": [{"name": "dc", "chip": "h100-sxm", "site": "s1", "units": 64, "unit_price_usd": 30000,
+                    "parallelism": {"tp": 1, "pp": 1},
+                    "cloud": {"units": 64, "from": "2024-03-01", "until": "2024-06-01",
+                              "price_per_chip_hour_usd": 2.0, "billing": "on_demand"}}],
+         "costs": {"amortization_years": 4, "energy_usd_per_kwh": 0.1, "pue": 1.5},
+         "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
+    pctx = portfolio_context(from_dict(d))
+    out = portfolio_replication(pctx, np.random.SeedSequence(seed), keep=True)
+    m = out.metrics
+    jobs_used = sum(j["used_usd"] for j in m["jobs"].values())
+    assert jobs_used == pytest.approx(m["used_usd"], rel=1e-9)
+    assert m["used_usd"] <= m["cost_usd"] + 1e-6
+    # b held owned chips only: $0.96 a chip-hour (amortization and energy), not the rental's $2
+    assert m["jobs"]["b"]["used_usd"] < 1.0 * out.runs[1].job.stats.held_chip_h

@@ -20,7 +20,7 @@ from ..scenario import Scenario
 from ..strategy import Context, options
 from .draws import fresh
 from .replication import Run, best_run, draw_supply, model_factor
-from .supply import Step, rental_window_h
+from .supply import Step
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +64,7 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
     out = portfolio_replication(pctx, fresh(seeds[k]), replications=len(seeds), keep=True)
     end_h = max(r.end_h for r in out.runs)
     supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
-                                 purchases(scenario, p.name, out.supply[p.name]), rental_window_h(out.supply[p.name]))
+                                 purchases(scenario, p.name, out.supply[p.name]), out.supply.rented[p.name])
               for p in scenario.fleet}
     return cashflow(scenario, supply, end_h), _which(k, costs_usd, out.metrics["cost_usd"], " (every job)")
 
@@ -79,7 +79,7 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
         training = ((run.job.in_training[name].times, run.job.in_training[name].values)
                     if name in run.strategy.pools else None)
         supply[name] = PoolSupply((st.delivered.times, st.delivered.values), training,
-                                  purchases(scenario, name, steps[name]), rental_window_h(steps[name]))
+                                  purchases(scenario, name, steps[name]), run.rented.get(name))
     return cashflow(scenario, supply, run.end_h), _which(k, costs_usd, run.cost_usd)
 
 

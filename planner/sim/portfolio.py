@@ -40,6 +40,7 @@ from .engine import Timeline
 from .replication import (
     ReplicationOutput,
     Run,
+    Supply,
     _date,
     _day_ends,
     _tables,
@@ -52,7 +53,7 @@ from .replication import (
     steps_key,
     tokens_by_day,
 )
-from .supply import Step, not_before, rental_window_h
+from .supply import Step, not_before
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,7 +219,7 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     for pool in sc.fleet:
         training = sum_training(runs, pool.name)
         pool_costs.append(costs.pool_cost(sc, pool, delivered_of(supply[pool.name]), training, end_h,
-                                          rental_window_h(supply[pool.name])))
+                                          supply.rented[pool.name]))
     held = sum(r["chip_hours"] for r in rows)
     kept = sum(r["goodput"] * r["chip_hours"] for r in rows)
     finished = all(r["finished"] for r in rows)
@@ -247,18 +248,36 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     }
 
 
-def _job_steps(pctx: PortfolioContext, k: int, left: dict, horizon_h: float) -> dict:
-    """The capacity steps job ``k`` trains on: what the jobs before it leave, nothing before its first day."""
+def _job_steps(pctx: PortfolioContext, k: int, left: Supply, supply: Supply, horizon_h: float) -> Supply:
+    """The capacity steps job ``k`` trains on: what the jobs before it leave, nothing before its first day.
+
+    With, per pool, the rented chips the jobs before it do not hold (the job counts those as rented first) and
+    the fleet's rented chips in service (``Supply.rented``, ``Supply.fleet_rented``).
+    """
     sc, job, js = pctx.scenario, pctx.jobs[k], pctx.scenarios[k]
     from_h = hours_since(sc.start, job.first_day(sc.start))
-    return {p.name: left[p.name] if k == 0 and from_h <= 0 else not_before(left[p.name], from_h, horizon_h)
-            for p in js.fleet}
+    return Supply({p.name: left[p.name] if k == 0 and from_h <= 0 else not_before(left[p.name], from_h, horizon_h)
+                   for p in js.fleet},
+                  rented={p.name: left.rented[p.name] for p in js.fleet},
+                  fleet_rented={p.name: supply.rented[p.name] for p in js.fleet})
 
 
-def _hand_on(pctx: PortfolioContext, k: int, run: Run, left: dict, supply, horizon_h: float) -> dict:
-    """What the jobs after job ``k`` may take, per pool: what it could take minus what it took, in whole nodes."""
+def rented_left(rented: costs.Steps | None, training: Timeline | None) -> costs.Steps | None:
+    """The rented chips a job leaves to the next: those it could count as rented less those it trains on."""
+    if rented is None or training is None:
+        return rented
+    t = np.array(sorted(set(rented[0]) | set(training.times)), dtype=float)
+    return tuple(t.tolist()), tuple(np.maximum(costs.step_at(rented, t) - training.at(t), 0.0).tolist())
+
+
+def _hand_on(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply, horizon_h: float) -> Supply:
+    """What the jobs after job ``k`` may take, per pool: what it could take minus what it took, in whole nodes.
+
+    And the rented chips it leaves them (``rented_left``).
+    """
     sc, js, ctx = pctx.scenario, pctx.scenarios[k], pctx.contexts[k]
-    out = dict(left)
+    out = Supply(left, rented={name: rented_left(r, run.job.in_training.get(name))
+                               for name, r in left.rented.items()})
     for p in js.fleet:
         full = ctx.pools[p.name].usable_units
         # what this job could take (before its start_after too), minus what it took, in whole nodes
@@ -289,11 +308,11 @@ def ranking_steps(pctx: PortfolioContext, supply) -> list[dict]:
     if hit is not None:
         return hit
     horizon_h = pctx.scenario.horizon_days * HOURS_PER_DAY
-    left = {name: list(steps) for name, steps in supply.items()}
+    left = Supply(supply, rented=supply.rented)
     out = []
     last = len(pctx.jobs) - 1
     for k, (js, ctx) in enumerate(zip(pctx.scenarios, pctx.contexts, strict=True)):
-        steps = _job_steps(pctx, k, left, horizon_h)
+        steps = _job_steps(pctx, k, left, supply, horizon_h)
         out.append(steps)
         candidates, _why = options(ctx, js.strategy.mode)
         if k == last or not candidates:  # (no candidate: the replication says why)
@@ -321,12 +340,12 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     supply_seed, job_seed, model_seed = seed.spawn(3)
     supply = draw_supply(sc, supply_seed, pctx.supply)
     ranked_on = ranking_steps(pctx, supply)
-    left = {name: list(steps) for name, steps in supply.items()}  # what the next job may take, per pool
+    left = Supply(supply, rented=supply.rented)  # what the next job may take, per pool
     job_seeds, model_seeds = job_seed.spawn(len(pctx.jobs)), model_seed.spawn(len(pctx.jobs))
     runs, rows, outs = [], [], []
     last = len(pctx.jobs) - 1
     for k, (job, js, ctx) in enumerate(zip(pctx.jobs, pctx.scenarios, pctx.contexts, strict=True)):
-        steps = _job_steps(pctx, k, left, horizon_h)
+        steps = _job_steps(pctx, k, left, supply, horizon_h)
         factor = model_factor(js, replications, np.random.default_rng(model_seeds[k]))
         candidates, _why = options(ctx, js.strategy.mode)
         if not candidates:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,7 +29,7 @@ from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
 from .kernel import Repairs
 from .power import Wait, apply_power, waited_chip_days
-from .supply import Step, not_before, rental_window_h, supply_steps
+from .supply import Step, not_before, rented_steps, supply_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,11 +51,14 @@ class Run:
     events: list[Event]
     end_h: float
     scenario: Scenario
+    # per pool: the rented chips the job could count as its own (``Supply.rented``), and those in service
+    rented: dict = field(default_factory=dict)
+    fleet_rented: dict = field(default_factory=dict)
 
     @functools.cached_property
     def pool_costs(self) -> list:
         """costs.PoolCost of every pool: committed, used, idle (worked out when read: a pick's losers never are)."""
-        return fleet_costs(self.scenario, self.strategy, self.states, self.job, self.end_h)
+        return fleet_costs(self.scenario, self.strategy, self.states, self.job, self.end_h, self.rented)
 
     @functools.cached_property
     def cost_usd(self) -> float:
@@ -164,7 +167,10 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
         events.extend(state.repair_events)
     events.sort(key=lambda e: e.time_h)
     end_h = job.stats.finish_h if job.stats.finished else job.horizon_h
-    return Run(strategy, states, job, events, end_h, scenario)
+    rented = (steps.rented if isinstance(steps, Supply) and steps.rented is not None
+              else {p.name: rented_steps(p, steps[p.name]) for p in scenario.fleet})
+    fleet_rented = steps.fleet_rented if isinstance(steps, Supply) and steps.fleet_rented is not None else rented
+    return Run(strategy, states, job, events, end_h, scenario, rented, fleet_rented)
 
 
 def _training(strategy: Strategy, job: TrainingJob, name: str):
@@ -172,10 +178,13 @@ def _training(strategy: Strategy, job: TrainingJob, name: str):
 
 
 def fleet_costs(scenario: Scenario, strategy: Strategy, states: dict[str, PoolState], job: TrainingJob,
-                end_h: float) -> list:
-    """Committed, used and idle spend of every pool of the fleet (README "Costs": planner/costs.py)."""
+                end_h: float, rented: dict) -> list:
+    """Committed, used and idle spend of every pool of the fleet (README "Costs": planner/costs.py).
+
+    ``rented``: per pool, the rented chips the job could hold over time (``Supply.rented``).
+    """
     return [costs.pool_cost(scenario, st.pool, (st.delivered.times, st.delivered.values),
-                            _training(strategy, job, name), end_h, rental_window_h(st.steps))
+                            _training(strategy, job, name), end_h, rented.get(name))
             for name, st in states.items()]
 
 
@@ -187,14 +196,14 @@ def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
     capex_h = costs.capex_usd_per_chip_hour(scenario, pool) * (1.0 - pool.reserved_fraction)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     kw_usd = costs.energy_usd_per_chip_hour(scenario, pool)
-    window = rental_window_h(st.steps)  # the rented chips in service (a slipped start)
+    mine = run.rented.get(name)  # the rented chips the job could hold (a slipped start; the jobs before it)
     contract = plan.cloud_window_hours(scenario.start, pool.cloud) if pool.cloud else ()
-    times = set(st.delivered.times) | ({0.0, *contract, *(window or ())} if pool.cloud else set())
+    times = set(st.delivered.times) | ({0.0, *contract, *(mine[0] if mine else ())} if pool.cloud else set())
     if training is not None:
         times |= set(training[0])
     ts = np.array(sorted(x for x in times if 0 <= x < math.inf))
     owned = st.delivered.at(ts) * capex_h
-    rented_now = np.asarray(plan.rented_at(scenario.start, pool.cloud, ts, window), dtype=float)
+    rented_now = costs.step_at(mine, ts) if mine is not None else np.zeros_like(ts)
     busy = run.job.in_training[name].at(ts) if training is not None else np.zeros_like(ts)
     rented_used = np.minimum(busy, rented_now)
     # a reservation bills its contracted window, there or not; by the hour, only the hours rented and trained on
@@ -227,18 +236,28 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence,
             out[p.name] = cache[p.name]
         else:
             out[p.name] = supply_steps(scenario, p, np.random.default_rng(s))
+    # the rental's chips from its own steps (site power may merge them into others)
+    rented = {p.name: rented_steps(p, out[p.name]) for p in scenario.fleet}
     if not scenario.sites:
-        return Supply(out)
+        return Supply(out, rented=rented)
     powered, waited = apply_power(scenario, out)  # chips wait for their site's power (planner/sim/power.py)
-    return Supply(powered, waited)
+    return Supply(powered, waited, rented)
 
 
 class Supply(dict):
-    """Each pool's capacity steps (pool name -> list of Step), and when its chips waited for site power."""
+    """Each pool's capacity steps (pool name -> list of Step), and when its chips waited for site power.
 
-    def __init__(self, steps: dict, waits: dict[str, list[Wait]] | None = None):
+    ``rented``: per pool, the rented chips a job on these steps could count as its own (``supply.rented_steps``:
+    those in service; in a portfolio, less what the jobs before it hold); ``fleet_rented``: those in service
+    (the same unless a portfolio's job). None: read from the steps.
+    """
+
+    def __init__(self, steps: dict, waits: dict[str, list[Wait]] | None = None, rented: dict | None = None,
+                 fleet_rented: dict | None = None):
         super().__init__(steps)
         self.waits = waits or {}
+        self.rented = rented
+        self.fleet_rented = fleet_rented
 
     def waited_chip_days(self, until_h: float = math.inf) -> float:
         """Chip-days the fleet's chips waited for power before ``until_h`` (the run's end)."""
@@ -494,7 +513,8 @@ def _tables(scenario: Scenario, run: Run):
     used = set(run.strategy.pools)
     frames = []
     for name, state in run.states.items():
-        rented = plan.rented_at(scenario.start, state.pool.cloud, t, rental_window_h(state.steps))  # (a slip)
+        rented = run.fleet_rented.get(name)  # the rented chips in service (a slipped start)
+        rented = costs.step_at(rented, t) if rented is not None else np.zeros_like(t)
         mine = name in used
         frames.append(pd.DataFrame({
             "date": dates,

@@ -139,12 +139,19 @@ def not_before(steps: list[Step], from_h: float, horizon_h: float) -> list[Step]
     return sorted(out, key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
 
 
-def rental_window_h(steps: list[Step]) -> tuple[float, float] | None:
-    """(hour the rented chips came into service, hour they left) from a pool's steps; None without a rental's steps.
+def rented_steps(pool: Pool, steps: list[Step]) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
+    """The pool's rented chips in service over time (times [h], units; 0 before the first), from its steps.
 
-    The start is the drawn one (``delivery_risk.slip_days`` moves it): chips not yet there are neither trained on
-    nor billed by the hour, while a reservation still bills its contracted window (planner/costs.py).
+    The chips are those the rental puts in service (the share not held back); the start is the drawn one
+    (``delivery_risk.slip_days`` moves it): chips not yet there are neither trained on nor billed by the hour,
+    while a reservation still bills its contracted window (planner/costs.py). A rental whose start slipped past
+    its end never comes: none. None when the pool rents nothing.
     """
+    if pool.cloud is None:
+        return None
     t0 = next((s.time_h for s in steps if s.kind == EventKind.CLOUD_START), None)
-    t1 = next((s.time_h for s in steps if s.kind == EventKind.CLOUD_END), math.inf)
-    return None if t0 is None else (t0, t1)
+    if t0 is None:
+        return (0.0,), (0,)
+    units = next(s.delta_units for s in steps if s.kind == EventKind.CLOUD_START)
+    t1 = next((s.time_h for s in steps if s.kind == EventKind.CLOUD_END), None)
+    return ((t0,), (units,)) if t1 is None else ((t0, t1), (units, 0))
