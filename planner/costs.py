@@ -24,7 +24,11 @@ Steps = tuple[Sequence[float], Sequence[float]]  # a step function: (times [h], 
 def unit_price_usd(scenario: Scenario, pool: Pool) -> float:
     """Purchase price of one of the pool's chips: the pool's, the scenario's for the chip id, the catalog's."""
     chip = scenario.chip(pool.chip)
-    return pool.unit_price_usd or scenario.costs.unit_price_usd.get(pool.chip) or chip.unit_price_usd or 0.0
+    # a price given as 0 (chips already written off, or donated) is a price: only a missing one falls through
+    for price in (pool.unit_price_usd, scenario.costs.unit_price_usd.get(pool.chip), chip.unit_price_usd):
+        if price is not None:
+            return price
+    return 0.0
 
 
 def capex_usd_per_chip_hour(scenario: Scenario, pool: Pool) -> float:

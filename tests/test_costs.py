@@ -128,3 +128,22 @@ def test_rented_chips_counted_first_are_the_share_not_held_back():
                                         "price_per_chip_hour_usd": 2.0, "billing": "on_demand"}}]})
     owned_h, rented_h = costs.job_chip_hours(s, s.fleet[0], ((0.0, 100.0), (94, 0)), 100.0)
     assert (owned_h, rented_h) == (pytest.approx(46 * 100), pytest.approx(48 * 100))
+
+
+@pytest.mark.parametrize("where", ["pool", "costs"])
+def test_a_price_of_zero_is_a_price(where):
+    """Owned chips priced at 0 (written off, donated) cost nothing to hold: the catalog's price is not read instead."""
+    from planner.loader import from_dict
+    from planner.report.headline import owned_price
+
+    d = {"name": "free", "start": "2025-01-01", "horizon_days": 60,
+         "workload": {"model": "llama3-8b", "tokens": 3e11, "seq_len": 8192},
+         "fleet": [{"name": "c", "chip": "h100-sxm", "units": 64}]}
+    if where == "pool":
+        d["fleet"][0]["unit_price_usd"] = 0
+    else:
+        d["costs"] = {"unit_price_usd": {"h100-sxm": 0}}
+    s = from_dict(d)
+    assert costs.unit_price_usd(s, s.fleet[0]) == 0.0
+    assert costs.capex_usd_per_chip_hour(s, s.fleet[0]) == 0.0
+    assert owned_price(d, d["fleet"][0])[0] == 0.0  # what the report says the price is

@@ -226,7 +226,7 @@ def input_rows(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
         plan += [f"{d['units']:,} by {d['date']}" for d in pool.get("deliveries") or []]
         if plan:
             parts.append("owned: " + ", ".join(plan))
-        if pool.get("unit_price_usd"):
+        if pool.get("unit_price_usd") is not None:
             parts.append(f"{fmt_usd(num(pool['unit_price_usd']))} per chip")
         cloud = pool.get("cloud")
         if cloud:
@@ -423,7 +423,7 @@ def owned_price(inputs: Mapping[str, Any], pool: Mapping[str, Any]) -> tuple[flo
                           (((inputs.get("costs") or {}).get("unit_price_usd") or {}).get(pool.get("chip")),
                            "costs.unit_price_usd"),
                           (_catalog_price(inputs, str(pool.get("chip"))), "the chip catalog")):
-        if num(value):
+        if num(value) is not None:  # a price of 0 is a price (as planner/costs.py reads it)
             return num(value), source
     return None, "no price"
 
