@@ -8,7 +8,8 @@ One row per month, pool and kind:
 
 - ``purchase``: owned chips. committed = straight-line amortization of the share not reserved, from delivery
   to the job's end (costs.owned_committed_usd); paid = the purchase price of the chips delivered in the month
-  (every delivered chip, the reserved share too; chips in service on day 0 were bought before it).
+  (every delivered chip, the reserved share too; chips there by day 0, delivered before the
+  start too, were bought before it).
 - ``reservation``: a reserved rental, month by month over its contracted window to the end of its term
   (costs.reserved_cloud_usd); billed monthly, so paid = committed.
 - ``on_demand``: the rented chip-hours the job held in the month at the hourly price; paid = committed.
@@ -70,7 +71,7 @@ def months(start: dt.date, first_h: float, last_h: float) -> list[tuple[dt.date,
         end = next_month(day)
         t0, t1 = plan.hours_since(start, day), plan.hours_since(start, end)
         out.append((day, t0, t1))
-        if t1 >= last_h:
+        if t1 > last_h:  # a month is [t0, t1): money at t1 (a delivery on the 1st) is the next month's
             return out
         day = end
 

@@ -62,6 +62,33 @@ def test_owned_chips_are_amortized_to_the_jobs_end_and_paid_when_delivered():
     assert ("2025-03", "purchase") not in t.index  # nothing committed after the job's end, nothing bought
 
 
+def test_a_delivery_on_the_first_of_the_month_after_the_end_is_paid_that_month():
+    """Chips delivered at 00:00 on 1 March, after a job that ended in February: paid in March (the row was lost)."""
+    s = from_dict({"name": "o", "start": "2025-01-01", "workload": {"model": "llama3-8b", "tokens": 1e10,
+                                                                    "seq_len": 4096}, "fleet": [OWNED]})
+    march_h = 59 * 24.0
+    supply = PoolSupply(([0.0, march_h], [32, 64]), None, purchases=((march_h, 32),))
+    t = cashflow(s, {"own": supply}, end_h=40 * 24.0).set_index(["month", "kind"])
+    assert t.loc[("2025-03", "purchase"), "paid_usd"] == pytest.approx(32 * 35_040)
+    assert [m[0] for m in months(START, 0.0, march_h)][-1] == dt.date(2025, 3, 1)
+
+
+@pytest.mark.parametrize("date", ["2024-12-10", "2025-02-01"])
+def test_chips_delivered_before_the_start_were_bought_before_it(date):
+    """A delivery dated before the start is in service on day 0: bought before the plan, as day 0's chips are.
+
+    Before, its price was paid in the start month. One dated during the plan is paid in its month.
+    """
+    from planner.sim.money import purchases
+    from planner.sim.supply import supply_steps
+
+    s = from_dict({"name": "o", "start": "2025-01-01", "workload": {"model": "llama3-8b", "tokens": 1e10,
+                                                                    "seq_len": 4096},
+                   "fleet": [{**OWNED, "deliveries": [{"date": date, "units": 64}]}]})
+    bought = purchases(supply_steps(s, s.fleet[0], np.random.default_rng(0)))
+    assert bought == (() if date < "2025-01-01" else ((31 * 24.0, 32),))
+
+
 def test_months_cover_the_span_and_the_currency_columns_follow_the_rate():
     cal = months(START, -24.0, 40 * 24.0)
     assert [m[0] for m in cal] == [dt.date(2024, 12, 1), dt.date(2025, 1, 1), dt.date(2025, 2, 1)]

@@ -48,11 +48,13 @@ def rerun(scenario: Scenario, seed: np.random.SeedSequence, replications: int,
     return best_run(scenario, candidates, steps, job_seed, factor, record=False), steps
 
 
-def purchases(scenario: Scenario, name: str, steps: list[Step]) -> tuple[tuple[float, int], ...]:
-    """(time [h], units) of each delivery of owned chips bought during the plan (day 0's chips left out)."""
-    pool = next(p for p in scenario.fleet if p.name == name)
-    bought = [(s.time_h, int(s.delta_units)) for s in steps if s.kind == EventKind.DELIVERY]
-    return tuple(bought[1:] if pool.units else bought)  # supply_steps puts day 0's chips first
+def purchases(steps: list[Step]) -> tuple[tuple[float, int], ...]:
+    """(time [h], units) of each delivery of owned chips bought during the plan.
+
+    Chips there by day 0 (the pool's ``units``, and deliveries dated or drawn before the start, which supply_steps
+    puts at hour 0) were bought before it.
+    """
+    return tuple((s.time_h, int(s.delta_units)) for s in steps if s.kind == EventKind.DELIVERY and s.time_h > 0)
 
 
 def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSequence],
@@ -64,7 +66,7 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
     out = portfolio_replication(pctx, fresh(seeds[k]), replications=len(seeds), keep=True)
     end_h = max(r.end_h for r in out.runs)
     supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
-                                 purchases(scenario, p.name, out.supply[p.name]), out.supply.rented[p.name])
+                                 purchases(out.supply[p.name]), out.supply.rented[p.name])
               for p in scenario.fleet}
     return cashflow(scenario, supply, end_h), _which(k, costs_usd, out.metrics["cost_usd"], " (every job)")
 
@@ -79,7 +81,7 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
         training = ((run.job.in_training[name].times, run.job.in_training[name].values)
                     if name in run.strategy.pools else None)
         supply[name] = PoolSupply((st.delivered.times, st.delivered.values), training,
-                                  purchases(scenario, name, steps[name]), run.rented.get(name))
+                                  purchases(steps[name]), run.rented.get(name))
     return cashflow(scenario, supply, run.end_h), _which(k, costs_usd, run.cost_usd)
 
 
