@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pickle
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from planner.loader import from_dict
 from planner.metrics import DISTRIBUTION_KEYS
 from planner.report import headline
 from planner.report.tables import summary_json
+from planner.scenario import Expectation
 from planner.stats import NEVER
 from planner.summary import ExpectationResult, Stat, Summary, as_summary
 
@@ -189,3 +191,25 @@ def test_the_strategy_named_is_a_mode_and_pools_one_replication_ran():
               ("sequential", both)]
     s = summarize(sc, 42, [{**m, "mode": a, "pool": b} for a, b in combos])
     assert (s.strategy.mode, s.strategy.pools) == ("single", ("azure-h100",))
+
+
+@pytest.mark.parametrize("bound", [{"min": 1}, {"max": 1e9}, {"min": 1, "max": 1e9}])
+def test_an_expect_on_a_quantile_that_never_came_fails(bound):
+    """Two of three replications never finish: the P50 time to train is never (null), and any check on it fails.
+
+    Before, a check with only ``min`` passed (never is not below 1 day).
+    """
+    import numpy as np
+
+    from planner.bridge import layout_planners
+    from planner.loader import load_scenario
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import summarize
+    from planner.strategy import Context
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-2024.yaml")
+    m = run_replication(sc, Context(sc, layout_planners(sc)), np.random.SeedSequence(1)).metrics
+    never = {**m, "finished": False, "time_to_train_days": math.nan}
+    sc = sc.model_copy(update={"expect": [Expectation(metric="time_to_train_days", quantile=0.5, **bound)]})
+    (check,) = summarize(sc, 42, [m, never, never]).expectations
+    assert check.value is None and not check.passed

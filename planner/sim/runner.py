@@ -152,7 +152,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             vals = [r[e.metric] for r in rows]
             # the same quantile as summary.json's; an unfinished run never meets a deadline
             value = time_quantile(vals, q) if e.metric == "time_to_train_days" else quantile_at(vals, q)
-        ok = (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
+        # a quantile that never came (null in summary.json) fails any check on it, a bound below it too
+        ok = math.isfinite(value) and (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
         expectations.append(ExpectationResult(metric=e.metric, quantile=e.quantile, max=e.max, min=e.min,
                                               value=value if math.isfinite(value) else None, passed=bool(ok)))
     # the most common (mode, pools) pair, as one replication ran it (a mode and pools counted apart may pair
