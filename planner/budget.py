@@ -81,6 +81,9 @@ SECONDS_PER_SCHEDULE_ROW = 1.5e-4
 # over a century wrote a 269 MB report.html)
 MAX_SCHEDULE_ROWS = 500_000
 _HORIZON_DRIVES_ROWS_DAYS = MAX_SCHEDULE_ROWS / 64  # longer horizons than 64 pools could have: name the horizon
+# a portfolio's jobs each keep their own layout tables (one planner per job and pool): their sum is bounded, at
+# the counted upper bound (0.5-0.8x of it measured above), so that a run stays within a machine's memory
+MAX_PORTFOLIO_MEMORY_BYTES = 8.0e9
 
 
 @dataclass(frozen=True)
@@ -370,10 +373,38 @@ def _check_rows(s: Scenario) -> None:
             "shorten horizon_days or merge pools", field=field)
 
 
+def _check_portfolio(s: Scenario, est: WorkEstimate, path: str | None) -> None:
+    """A portfolio's jobs run one after another in every replication: their work adds up, and so do the limits.
+
+    Each job within the limits one job has is not enough: the sums of events, re-scored layouts and schedule
+    rows are held to the same limits, and the layout tables the jobs keep to MAX_PORTFOLIO_MEMORY_BYTES.
+    """
+    jobs = f"{len(s.jobs)} jobs over {len(s.fleet)} pool(s)"
+    over = [
+        (est.events_per_replication > MAX_EVENTS_PER_REPLICATION,
+         f"{jobs} would simulate about {est.events_per_replication:,.0f} events per replication over "
+         f"horizon_days={s.horizon_days:g}, more than the budget of {MAX_EVENTS_PER_REPLICATION:,}"),
+        (est.replan_layouts > MAX_REPLAN_LAYOUTS,
+         f"{jobs} would re-score {est.replan_layouts:,.3g} layouts per replication, more than the budget of "
+         f"{MAX_REPLAN_LAYOUTS:.0e}"),
+        (est.schedule_rows > MAX_SCHEDULE_ROWS,
+         f"{jobs} x {math.ceil(s.horizon_days) + 1:,} days make {est.schedule_rows:,} schedule rows, more than the "
+         f"{MAX_SCHEDULE_ROWS:,} rows a report holds"),
+        (est.memory_bytes > MAX_PORTFOLIO_MEMORY_BYTES,
+         f"{jobs} would keep up to about {est.memory_bytes / GB:,.1f} GB of layout tables (each job its own), more "
+         f"than the {MAX_PORTFOLIO_MEMORY_BYTES / GB:,.0f} GB a run may"),
+    ]
+    for is_over, why in over:
+        if is_over:
+            raise ScenarioError(f"{why}; fewer jobs, pools or days", path=path, field="jobs")
+
+
 def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
     """Refuse scenarios that can never progress or are far over a limit of work; the estimate otherwise."""
     if s.jobs:
-        return _jobs_estimate([check_work(js, path) for js in _job_scenarios(s)])
+        est = _jobs_estimate([check_work(js, path) for js in _job_scenarios(s)])
+        _check_portfolio(s, est, path)
+        return est
     try:
         check_progress(s)
         grids = _check_grids(s)
