@@ -648,3 +648,30 @@ def test_a_maintenance_restart_takes_back_returned_repairs(fast):
         next_stop = math.ceil(back / 24.0) * 24.0  # the first maintenance after the repair
         grown = [u for u, v in zip(training.times, training.values, strict=True) if u > t and v == 62]
         assert grown and grown[0] <= next_stop + 1.0, (t, back, grown[:1])
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_job_that_waited_chooses_its_plan_afresh_on_what_came(fast):
+    """96 rented chips for 4 days, then none, then 1,024 owned on day 9: the job resumes on the 1,024.
+
+    Before, it resumed on the plan of the 96 (it still fitted) and never looked again: 2e12 tokens took 33 days,
+    against 12 days with no rental at all.
+    """
+    d = {"name": "gap", "start": "2025-01-01", "horizon_days": 200,
+         "workload": {"model": "llama3-8b", "tokens": 2e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+         "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 0,
+                    "deliveries": [{"date": "2025-01-10", "units": 1024}],
+                    "cloud": {"units": 96, "from": "2025-01-01", "until": "2025-01-05",
+                              "price_per_chip_hour_usd": 2}}],
+         "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(0).spawn(3)
+    (strategy,), _why = options(ctx, "single")
+    TrainingJob.FAST = fast
+    try:
+        run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job))
+    finally:
+        TrainingJob.FAST = True
+    assert run.finished and run.end_h < 14 * 24
+    assert run.job.in_training["own"].at(np.array([9.5 * 24]))[0] > 96

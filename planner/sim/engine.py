@@ -992,6 +992,8 @@ class TrainingJob:
                 new = self._choose_plan()
                 if new is None:  # not enough chips: wait for the supply
                     yield from self._wait_for_capacity()
+                    # then choose afresh on what came (the last plan may still fit, but far more may be there)
+                    self.must_plan = True
                     continue
                 self._adopt(new)
             self._set_training(self.plan)
