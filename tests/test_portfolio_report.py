@@ -158,6 +158,23 @@ def test_site_power_chart_shows_the_fleets_chips_in_service_not_a_jobs_share(por
     assert len(late) and (late["in_service"] == late["power_allows"]).all()
 
 
+def test_the_capacity_chart_stacks_the_fleets_chips_in_service(portfolio) -> None:
+    """The capacity chart's areas are the fleet's chips in service per pool, whatever the jobs' shares.
+
+    Before, it summed every job's rows (each job's share and the first job's view of the fleet): 959 chips shown of
+    the 823 a site's power ran, 584 of a 512-chip rental.
+    """
+    result, _folder, _page = portfolio
+    fig = charts.capacity_figure(result.schedule, result.plan, result.fleet_in_service)
+    areas = {t.name: pd.Series(list(t.y), index=pd.to_datetime(list(t.x)))
+             for t in fig.data if getattr(t, "stackgroup", None)}
+    fleet = result.fleet_in_service.assign(date=pd.to_datetime(result.fleet_in_service["date"]))
+    for pool, rows in fleet.groupby("pool"):
+        want = rows.set_index("date")["units_in_service"].astype(float)
+        assert (areas[pool].reindex(want.index) == want).all(), pool
+    assert max(areas["cloud"]) <= 256  # the rental's chips, once (the jobs' shares added up to more)
+
+
 # ---------------------------------------------------------------- the workbook
 
 

@@ -127,9 +127,16 @@ def _stacked_area(schedule: pd.DataFrame, value: str, colors: dict[str, str]) ->
 # ---------------------------------------------------------------- (a) capacity
 
 
-def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = None) -> go.Figure:
-    """Units in service per pool over time (stacked areas) with the delivery plan stacked the same way (dashed)."""
+def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = None,
+                    in_service: pd.DataFrame | None = None) -> go.Figure:
+    """Units in service per pool over time (stacked areas) with the delivery plan stacked the same way (dashed).
+
+    ``in_service``: the fleet's chips in service by day and pool (a portfolio's ``fleet_in_service``: its
+    schedule has a row per job, each with the share that job was left, which do not add up to the fleet).
+    """
     title = "Capacity by pool: in service (stacked areas) against the plan (stacked dashed lines)"
+    if _usable(in_service, "date", "pool", "units_in_service"):
+        schedule = in_service
     if not _usable(schedule, "date", "pool", "units_in_service"):
         return empty_figure(title)
     colors = pool_colors(schedule, plan)
@@ -775,7 +782,7 @@ def result_figures(result: RunResult) -> dict[str, go.Figure]:
     t0 = result.start
     dates = result.summary.finish_date or FinishDates()
     figures = {
-        "capacity": capacity_figure(result.schedule, result.plan),
+        "capacity": capacity_figure(result.schedule, result.plan, getattr(result, "fleet_in_service", None)),
         "tokens": tokens_figure(result.schedule, result.events, finish_band=(dates.p10, dates.p90)),
         "contribution": contribution_figure(result.schedule),
         "cost": cost_figure(result.schedule, getattr(result, "cashflow", None)),
@@ -804,7 +811,7 @@ def result_figure_builders(result: RunResult) -> dict[str, Callable[[], go.Figur
     t0 = result.start
     dates = result.summary.finish_date or FinishDates()
     builders: dict[str, Callable[[], go.Figure]] = {
-        "capacity": lambda: capacity_figure(result.schedule, result.plan),
+        "capacity": lambda: capacity_figure(result.schedule, result.plan, getattr(result, "fleet_in_service", None)),
         "tokens": lambda: tokens_figure(result.schedule, result.events, finish_band=(dates.p10, dates.p90)),
         "contribution": lambda: contribution_figure(result.schedule),
         "cost": lambda: cost_figure(result.schedule, getattr(result, "cashflow", None)),
