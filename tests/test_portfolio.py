@@ -429,3 +429,27 @@ def test_the_jobs_used_spend_adds_up_to_the_fleets(seed):
     assert m["used_usd"] <= m["cost_usd"] + 1e-6
     # b held owned chips only: $0.96 a chip-hour (amortization and energy), not the rental's $2
     assert m["jobs"]["b"]["used_usd"] < 1.0 * out.runs[1].job.stats.held_chip_h
+
+
+def test_each_jobs_schedule_spend_is_its_cost():
+    """A portfolio's schedule rows of a job carry the spend on the chips it held: on its last day, its cost_usd.
+
+    Before, they carried the whole fleet's committed spend of its pools, so the jobs' rows added up to several
+    times the fleet's (job c: $590,442 on its rows against a cost of $73,554).
+    """
+    d = {"name": "spend", "start": "2024-03-01", "horizon_days": 120,
+         "jobs": [{"name": "a", "priority": 1, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
+                                                             "global_batch_tokens": 262144}},
+                  {"name": "b", "priority": 2, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
+                                                             "global_batch_tokens": 4194304}}],
+         "fleet": [{"name": "dc", "chip": "h100-sxm", "site": "s1", "units": 64, "unit_price_usd": 30000,
+                    "parallelism": {"tp": 1, "pp": 1},
+                    "cloud": {"units": 64, "from": "2024-03-01", "until": "2024-06-01",
+                              "price_per_chip_hour_usd": 2.0, "billing": "on_demand"}}],
+         "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
+    out = portfolio_replication(portfolio_context(from_dict(d)), np.random.SeedSequence(0), tables=True)
+    sched = out.schedule
+    for name, row in out.metrics["jobs"].items():
+        mine = sched[sched["job"] == name]
+        last = mine[mine["day"] == mine["day"].max()]
+        assert last["cost_usd"].sum() == pytest.approx(row["used_usd"], rel=1e-6), name

@@ -361,7 +361,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         if tables or curve:
             out.tokens_by_day = tokens_by_day(run)
         if tables:
-            out.schedule, out.events, out.layouts, out.links = _tables(js, run)
+            # each job's rows carry the spend on the chips it held (its cost_usd): the jobs' rows add up
+            out.schedule, out.events, out.layouts, out.links = _tables(js, run, job_spend=True)
         outs.append(out)
         if k < last:
             left = _hand_on(pctx, k, run, left, supply, horizon_h)

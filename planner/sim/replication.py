@@ -188,8 +188,12 @@ def fleet_costs(scenario: Scenario, strategy: Strategy, states: dict[str, PoolSt
             for name, st in states.items()]
 
 
-def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
-    """Committed spend rate of one pool over time [USD/h] (costs.pool_cost hour by hour), for the schedule."""
+def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -> Timeline:
+    """Committed spend rate of one pool over time [USD/h] (costs.pool_cost hour by hour), for the schedule.
+
+    ``used``: the spend on the chips the job holds instead (a portfolio's job: its ``cost_usd``), owned chips at
+    their amortization and energy, rented ones (counted first) at their price.
+    """
     st = run.states[name]
     pool = st.pool
     training = _training(run.strategy, run.job, name)
@@ -210,6 +214,8 @@ def cost_timeline(scenario: Scenario, run: Run, name: str) -> Timeline:
     reserved = np.asarray(plan.rented_at(scenario.start, pool.cloud, ts), dtype=float)
     cloud = rented_used * price if costs.on_demand(pool) else reserved * price
     values = owned + cloud + (busy - rented_used) * kw_usd
+    if used:
+        values = (busy - rented_used) * (costs.capex_usd_per_chip_hour(scenario, pool) + kw_usd) + rented_used * price
     rate = Timeline()
     for t, v in zip(ts, values, strict=True):
         rate.set(float(t), float(v))
@@ -504,7 +510,8 @@ def tokens_by_day(run: Run) -> np.ndarray:
     return run.job.tokens_tl.at(t)  # what is safe in a checkpoint, all pools (their shares add up to it)
 
 
-def _tables(scenario: Scenario, run: Run):
+def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
+    """The run's schedule, events, layouts and links tables (``job_spend``: cost_usd is the job's, cost_timeline)."""
     import pandas as pd  # here, not at import: the workers of a run never need it
     end_h = run.end_h
     days, t = _day_ends(end_h)  # state at the end of each day
@@ -526,7 +533,7 @@ def _tables(scenario: Scenario, run: Run):
             "units_failed": state.failed_tl.at(t).astype(int),
             "tokens_trained": job.pool_tokens_tl[name].at(t) if mine else 0.0,
             # committed spend so far: a pool the job skipped still costs its owner
-            "cost_usd": cost_timeline(scenario, run, name).integral(t),
+            "cost_usd": cost_timeline(scenario, run, name, used=job_spend).integral(t),
         }))
     events = [e for e in run.events if e.time_h <= end_h + 1e-9]
     events.sort(key=lambda e: e.time_h)
