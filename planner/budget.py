@@ -20,6 +20,7 @@ limit; ``run_estimate`` gives the counts and the seconds of a run for the note p
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -231,6 +232,29 @@ def schedule_rows(s: Scenario) -> int:
     return len(s.fleet) * (math.ceil(s.horizon_days) + 1)
 
 
+def cashflow_rows(s: Scenario) -> tuple[int, str]:
+    """Rows of cashflow.csv at most (a month per pool and kind of money), and the field that spans the most months.
+
+    Months run from the start (or a reservation's start) to the horizon's end, a reservation's end or the last
+    planned delivery, whichever is last (planner/cashflow.py).
+    """
+    total, field, most = 0, "horizon_days", 0
+    end = s.start + dt.timedelta(days=math.ceil(s.horizon_days))
+    for i, p in enumerate(s.fleet):
+        first, last, why = s.start, end, "horizon_days"
+        if p.cloud is not None and p.cloud.billing != "on_demand":
+            first = min(first, p.cloud.from_)
+            if p.cloud.until > last:
+                last, why = p.cloud.until, f"fleet[{i}].cloud.until"
+        if p.deliveries and p.deliveries[-1].date > last:
+            last, why = p.deliveries[-1].date, f"fleet[{i}].deliveries"
+        months = (last.year - first.year) * 12 + last.month - first.month + 1
+        total += months * (2 * bool(p.units or p.deliveries) + (p.cloud is not None))  # purchase, energy; rental
+        if months > most:
+            most, field = months, why
+    return total, field
+
+
 def _events(s: Scenario) -> tuple[float, str, float]:
     """Expected events per replication over the whole horizon, the field behind most, and their count."""
     r = s.reliability
@@ -363,6 +387,12 @@ def _check_replans(s: Scenario, grids: list[_Grid]) -> None:
 
 
 def _check_rows(s: Scenario) -> None:
+    cash, field = cashflow_rows(s)
+    if cash > MAX_SCHEDULE_ROWS:
+        raise ScenarioError(
+            f"the cash flow would have up to {cash:,} rows (a month per pool and kind of money, to the last date "
+            f"money moves), more than the {MAX_SCHEDULE_ROWS:,} rows a report holds; give an earlier end",
+            field=field)
     rows = schedule_rows(s)
     if rows > MAX_SCHEDULE_ROWS:
         field = "horizon_days" if s.horizon_days > _HORIZON_DRIVES_ROWS_DAYS else "fleet"

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import costs, plan
 from .results import CASHFLOW_COLUMNS
-from .scenario import Currency, Pool, Scenario
+from .scenario import LAST_DAY, Currency, Pool, Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,6 +108,8 @@ def _span(scenario: Scenario, pools: Sequence[Pool], supply: Mapping[str, PoolSu
             first, last = min(first, t0), max(last, t1)
         for t, _units in supply[p.name].purchases:
             last = max(last, t)
+    # the calendar's last month (a delivery slipped past it is paid beyond what a report can date)
+    last = min(last, plan.hours_since(scenario.start, LAST_DAY.replace(day=1)))
     return first, max(last, first)
 
 

@@ -35,6 +35,9 @@ from .yamlio import clip
 MAX_POOLS = 64
 MAX_DELIVERIES = 1_000
 MAX_HORIZON_DAYS = 36_500
+# a distribution's parameters (slips in days, shortfalls as shares): within a century of slip either way, and a
+# slip drawn is cut there too (sim/supply.py): a delivery a century late never arrives within any horizon
+MAX_DRAW = 36_500.0
 MAX_REPLICATIONS = 100_000
 MAX_SEED = 2**63 - 1
 MIN_MAINTENANCE_EVERY_DAYS = 1 / 24  # one planned interruption an hour at most
@@ -56,9 +59,12 @@ Units = Annotated[int, Field(ge=0, le=MAX_UNITS)]
 
 
 def _in_calendar(day: dt.date) -> dt.date:
-    """A date the report's calendar can hold (its last day is checked against start + horizon_days)."""
+    """A date the report's calendar can hold (``start`` is also checked against start + horizon_days)."""
     if day < FIRST_DAY:
         raise ValueError(f"must not be before {FIRST_DAY}, the first day the report's calendar holds")
+    if day > LAST_DAY:  # e.g. 9999-12-31 for "open-ended": the cash flow bills a reservation to its end
+        raise ValueError(f"must not be after {LAST_DAY}, the last day the report's calendar holds; give the "
+                         "real end (a date past the horizon is fine)")
     return day
 
 
@@ -216,12 +222,12 @@ class Distribution(_Section):
     """A random quantity: ``fixed`` value, ``uniform``/``triangular`` between low and high, or ``normal``."""
 
     dist: Literal["fixed", "uniform", "triangular", "normal", "lognormal"] = "fixed"
-    value: float | None = Field(None, allow_inf_nan=False)
-    low: float | None = Field(None, allow_inf_nan=False)
-    mode: float | None = Field(None, allow_inf_nan=False)
-    high: float | None = Field(None, allow_inf_nan=False)
-    mean: float | None = Field(None, allow_inf_nan=False)
-    sd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    value: float | None = Field(None, ge=-MAX_DRAW, le=MAX_DRAW, allow_inf_nan=False)
+    low: float | None = Field(None, ge=-MAX_DRAW, le=MAX_DRAW, allow_inf_nan=False)
+    mode: float | None = Field(None, ge=-MAX_DRAW, le=MAX_DRAW, allow_inf_nan=False)
+    high: float | None = Field(None, ge=-MAX_DRAW, le=MAX_DRAW, allow_inf_nan=False)
+    mean: float | None = Field(None, ge=-MAX_DRAW, le=MAX_DRAW, allow_inf_nan=False)
+    sd: float | None = Field(None, ge=0, le=MAX_DRAW, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _params(self) -> Distribution:
@@ -239,8 +245,8 @@ class Distribution(_Section):
             raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
         if self.dist == "triangular" and not self.low <= self.mode <= self.high:
             raise ValueError("mode must lie between low and high")
-        if self.dist == "lognormal" and self.mean <= 0:
-            raise ValueError("lognormal mean must be positive")
+        if self.dist == "lognormal" and self.mean < 1e-6:  # (its spread divides by the mean squared)
+            raise ValueError("lognormal mean must be at least 1e-6")
         return self
 
 

@@ -26,6 +26,7 @@ from planner.budget import (
     LONG_RUN_S,
     MAX_LAYOUT_GRID,
     MAX_SCHEDULE_ROWS,
+    cashflow_rows,
     check_work,
     layout_grids,
     run_estimate,
@@ -243,3 +244,34 @@ def test_a_portfolios_jobs_add_up_to_the_limits(cli, tmp_path, limit):
     assert r.exit_code == 2 and "jobs: 32 jobs over 64 pool(s)" in r.stderr, r.stderr
     assert ("events per replication" if limit == "events" else "schedule rows") in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("pool, field", [
+    ({"name": "c", "chip": "h100-sxm",
+      "cloud": {"units": 8, "from": "2025-01-01", "until": "9999-12-31", "price_per_chip_hour_usd": 2}},
+     "fleet[1].cloud.until"),
+    ({"name": "c", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-10", "units": 64}],
+      "delivery_risk": {"slip_days": {"dist": "fixed", "value": 3_000_000}}}, "fleet[1].delivery_risk.slip_days.value"),
+    ({"name": "c", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-10", "units": 64}],
+      "delivery_risk": {"slip_days": {"dist": "uniform", "low": -1.7e308, "high": 1.7e308}}},
+     "fleet[1].delivery_risk.slip_days.low"),
+    ({"name": "c", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-10", "units": 64}],
+      "delivery_risk": {"slip_days": {"dist": "lognormal", "mean": 1e-300, "sd": 10}}},
+     "fleet[1].delivery_risk.slip_days"),
+], ids=["open-ended-rental", "huge-slip", "huge-uniform", "tiny-lognormal-mean"])
+def test_dates_and_draws_past_the_calendar_are_refused_in_one_line(cli, make_scenario, pool, field):
+    """A rental "until 9999-12-31" and slips of millions of days: refused, named (they crashed with OverflowError)."""
+    path = make_scenario(merged(DEFAULT_SCENARIO, {"fleet": [*DEFAULT_SCENARIO["fleet"], pool]}))
+    assert field in one_error_line(cli("validate", path))
+
+
+def test_a_cash_flow_of_centuries_is_refused():
+    """64 owned pools with reservations to 2262: up to 548,352 cash-flow rows, over what a report holds."""
+    pools = [{"name": f"p{i}", "chip": "h100-sxm", "units": 8,
+              "cloud": {"units": 8, "from": "2025-01-01", "until": "2262-03-01", "price_per_chip_hour_usd": 2}}
+             for i in range(64)]
+    s = from_dict(merged(DEFAULT_SCENARIO, {"fleet": pools}))
+    rows, field = cashflow_rows(s)
+    assert rows > MAX_SCHEDULE_ROWS and field == "fleet[0].cloud.until"
+    with pytest.raises(ScenarioError, match="cash flow"):
+        check_work(s)

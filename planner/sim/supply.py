@@ -18,7 +18,7 @@ import numpy as np
 
 from ..kinds import EventKind
 from ..plan import cloud_window_hours, hours_since, usable
-from ..scenario import Distribution, Pool, Scenario
+from ..scenario import MAX_DRAW, Distribution, Pool, Scenario
 from ..units import HOURS_PER_DAY
 
 
@@ -59,7 +59,7 @@ def tranche_draws(pool: Pool, rng: np.random.Generator) -> list[tuple[float, flo
     for _ in pool.deliveries:
         slip_days, short = 0.0, 0.0
         if risk is not None:
-            slip_days = max(0.0, draw(risk.slip_days, rng))
+            slip_days = min(max(0.0, draw(risk.slip_days, rng)), MAX_DRAW)  # (a normal's tail: at most a century)
             short = min(1.0, max(0.0, draw(risk.shortfall_fraction, rng)))
         out.append((slip_days, short))
     return out
@@ -73,7 +73,7 @@ def cloud_slip_days(pool: Pool, rng: np.random.Generator) -> float:
     risk = pool.delivery_risk
     if pool.cloud is None or risk is None or risk.slip_days is None:
         return 0.0
-    return max(0.0, draw(risk.slip_days, rng))
+    return min(max(0.0, draw(risk.slip_days, rng)), MAX_DRAW)
 
 
 def supply_draws(pool: Pool, rng: np.random.Generator) -> tuple[list[tuple[float, float]], float]:
