@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ScenarioError
-from .loader import from_dict
+from .loader import from_dict, source_of
 from .scenario import Scenario
 from .yamlio import MAX_DEPTH, clip, safe_load
 
@@ -113,80 +113,140 @@ def parse_value(text: str) -> Any:
 
 
 def set_values(scenario: Scenario, edits: Mapping[str, Any] | Iterable[tuple[str, Any]],
-               name: str = "<edited scenario>") -> Scenario:
-    """A new scenario with each ``path: value`` of ``edits`` applied, validated as a whole."""
+               name: str | None = None) -> Scenario:
+    """A new scenario with each ``path: value`` of ``edits`` applied, validated as a whole.
+
+    ``name`` is the file its errors name (default: the file ``scenario`` was read from, planner.loader.source_of).
+    """
+    name = name or source_of(scenario) or "<edited scenario>"
     data = copy.deepcopy(to_mapping(scenario))
+    before, edited = _sites_used(data), []
     for path, value in (edits.items() if isinstance(edits, Mapping) else edits):
-        _set(data, parse_path(path), value)
-    _drop_empty_rentals(data)
-    return from_dict(data, name)
+        parts = parse_path(path)
+        _set(data, parts, value)
+        edited.append(format_path(parts))
+    dropped = _drop_empty_rentals(data, name, before)
+    return _validated(data, name, dropped, edited)
 
 
-def _drop_empty_rentals(data: dict) -> None:
+def _owns_chips(pool: dict) -> bool:
+    """Whether a pool (as written) has chips of its own: units on day 0 or a delivery."""
+    deliveries = pool.get("deliveries")
+    delivered = [d.get("units") for d in deliveries if isinstance(d, dict)] if isinstance(deliveries, list) else []
+    return any([pool.get("units"), *delivered])
+
+
+def _empty_rental(pool: object) -> bool:
+    """Whether a pool (as written) rents 0 units: ``cloud: {units: 0}``."""
+    cloud = pool.get("cloud") if isinstance(pool, dict) else None
+    return isinstance(cloud, dict) and cloud.get("units") == 0
+
+
+def _sites_used(data: Mapping) -> list:
+    """The site of each pool of a scenario mapping (``default`` when a pool names none)."""
+    fleet = data.get("fleet")
+    return [p.get("site", "default") for p in fleet if isinstance(p, dict)] if isinstance(fleet, list) else []
+
+
+def _drop_empty_rentals(data: dict, source: str, before: list | None = None,
+                        why: str = "once the rental is set to 0 units") -> list[str]:
     """``cloud.units: 0`` means renting nothing: the cloud goes, and so does a pool with nothing else.
 
-    So a sweep or a goal seek over ``fleet[i].cloud.units`` can start at 0.
+    So a sweep or a goal seek over ``fleet[i].cloud.units`` can start at 0. What names a dropped pool goes with
+    it: its entry in each job's ``pools``, and the ``sites:`` entries and links of a site no pool is at any
+    more (of those in ``before``, the sites the pools were at before the edit). A job whose every pool is
+    such an empty rental keeps them, at 0 units: it has no chips to train on, so the point never finishes
+    (`no layout fits`), as ``planner run`` of the edited file says. Returns the names of the pools dropped.
     """
     fleet = data.get("fleet")
     if not isinstance(fleet, list):
-        return
-    kept = []
+        return []
+    empty = [p.get("name") for p in fleet if _empty_rental(p) and not _owns_chips(p)]
+    jobs = [j for j in data.get("jobs") or [] if isinstance(j, dict) and isinstance(j.get("pools"), list)]
+    # a job left without any pool keeps its empty rentals: it can train nowhere, a point that never finishes
+    needed = [n for j in jobs if j["pools"] and all(n in empty for n in j["pools"]) for n in j["pools"]]
+    kept, dropped = [], []
     for pool in fleet:
-        cloud = pool.get("cloud") if isinstance(pool, dict) else None
-        if isinstance(cloud, dict) and cloud.get("units") == 0:
+        if _empty_rental(pool) and pool.get("name") not in needed:
             del pool["cloud"]
-            if not any([pool.get("units")] + [d.get("units") for d in pool.get("deliveries") or []
-                                              if isinstance(d, dict)]):
+            if not _owns_chips(pool):
+                dropped.append(pool.get("name"))
                 continue
         kept.append(pool)
     if not kept:
-        raise ScenarioError("no pool is left once the rental is set to 0 units", field="fleet")
+        raise ScenarioError(f"no pool is left {why}", path=source, field="fleet")
     data["fleet"] = kept
-    _drop_dangling_links(data)
+    if dropped:
+        for j in jobs:
+            j["pools"] = [n for n in j["pools"] if n not in dropped]
+    _drop_dangling_sites(data, _sites_used(data) if before is None else before)
+    return [n for n in dropped if isinstance(n, str)]
 
 
-def _drop_dangling_links(data: dict) -> None:
-    """Links to a site that no pool uses any more go with the pools an edit removed."""
-    sites = {p.get("site", "default") for p in data.get("fleet", []) if isinstance(p, dict)}
+def _drop_dangling_sites(data: dict, before: list) -> None:
+    """Links and ``sites:`` entries of a site that no pool uses any more go with the pools an edit removed.
+
+    Only the sites of ``before`` (where pools were): a site an edit named that no pool was ever at is left to
+    the validator, which says so.
+    """
+    sites = _sites_used(data)
+    gone = [s for s in before if s not in sites]
     links = data.get("links")
     if isinstance(links, list):
-        data["links"] = [lk for lk in links if not isinstance(lk, dict)
-                         or all(x in sites for x in lk.get("sites") or [])]
+        data["links"] = [lk for lk in links if not isinstance(lk, dict) or not isinstance(lk.get("sites"), list)
+                         or not any(x in gone for x in lk["sites"])]
+    entries = data.get("sites")
+    if isinstance(entries, list):
+        data["sites"] = [s for s in entries if not isinstance(s, dict) or s.get("name") not in gone]
+
+
+def _validated(data: dict, source: str, dropped: list[str], edited: Iterable[str] = ()) -> Scenario:
+    """``data`` validated; an error a dropped rental may have caused says which pools were left out.
+
+    (Not an error in one of the ``edited`` paths themselves: that one is the value's own.)
+    """
+    try:
+        return from_dict(data, source)
+    except ScenarioError as exc:
+        if not dropped or exc.field in edited:
+            raise
+        names = ", ".join(repr(clip(n, 64)) for n in dropped)
+        raise ScenarioError(f"{exc.reason} (pool{'s' if len(dropped) > 1 else ''} {names} left out: renting 0 units "
+                            "and owning no chips)", path=exc.path, field=exc.field) from None
 
 
 # ---------------------------------------------------------------- higher-level what-ifs
 
 
-def scale_cloud(scenario: Scenario, factor: float) -> Scenario:
-    """Every pool's rented units times ``factor``; at 0 the rental goes, and so does a pool with nothing else."""
+def scale_cloud(scenario: Scenario, factor: float, source: str | None = None) -> Scenario:
+    """Every pool's rented units times ``factor``; at 0 the rental goes, and so does a pool with nothing else.
+
+    As with ``cloud.units: 0`` in :func:`set_values`, the pool goes from the jobs' ``pools`` and its site from
+    ``sites:`` and links when no other pool is there. ``source`` is the file errors name (default: the one
+    ``scenario`` was read from).
+    """
     if factor == 1.0:
         return scenario
+    source = source or source_of(scenario) or scenario.name
     data = copy.deepcopy(to_mapping(scenario))
-    kept = []
+    before = _sites_used(data)
     for pool in data["fleet"]:
         cloud = pool.get("cloud")
         if cloud:
-            units = int(round(cloud["units"] * factor))
-            if units >= 1:
-                cloud["units"] = units
-            else:
-                del pool["cloud"]
-                if not any([pool.get("units")] + [d["units"] for d in pool.get("deliveries") or []]):
-                    continue  # a cloud-only pool with no cloud left
-        kept.append(pool)
-    if not kept:
-        raise ScenarioError("no pool is left once the cloud is removed", field="fleet")
-    data["fleet"] = kept
-    _drop_dangling_links(data)
-    return from_dict(data, scenario.name)
+            cloud["units"] = max(0, int(round(cloud["units"] * factor)))  # below one unit: nothing rented
+    dropped = _drop_empty_rentals(data, source, before, "once the cloud is removed")
+    return _validated(data, source, dropped)
 
 
-def slip_deliveries(scenario: Scenario, days: int) -> Scenario:
-    """Every planned delivery of owned chips moved by ``days`` (negative: earlier)."""
+def slip_deliveries(scenario: Scenario, days: int, source: str | None = None) -> Scenario:
+    """Every planned delivery of owned chips moved by ``days`` (negative: earlier).
+
+    ``source`` is the file errors name (default: the one ``scenario`` was read from).
+    """
     if not days:
         return scenario
     edits = {}
     for i, pool in enumerate(scenario.fleet):
         for j, d in enumerate(pool.deliveries):
             edits[f"fleet[{i}].deliveries[{j}].date"] = (d.date + dt.timedelta(days=days)).isoformat()
-    return set_values(scenario, edits, scenario.name)
+    return set_values(scenario, edits, source or source_of(scenario) or scenario.name)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import stat
+import weakref
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -89,12 +92,56 @@ def _describe(err: dict, data: object = None) -> tuple[str, str]:
         # a bound like 1/24 reads 0.0416667, not 0.041666666666666664
         msg = re.sub(r"\d+\.\d{7,}", lambda m: f"{float(m.group()):.6g}", msg) + f" (got {clip(repr(err['input']))})"
     elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
-        msg = f"{msg} (got {clip(repr(err['input']))})"
+        got = err["input"]
+        msg = f"{msg} (got {clip(got.isoformat() if isinstance(got, dt.date) else repr(got))})"  # a YAML date
     return format_loc(loc), msg
 
 
-def _pick(errors: list[dict]) -> dict:
-    """Choose the most helpful of several errors (a union of preset-id and explicit architecture fails twice)."""
+_UNION_BRANCHES = {"str": str, "ModelArch": Mapping}  # a model is a preset id or an explicit architecture
+
+
+def _branch(part: object) -> str | None:
+    """The member of a ``str | ModelArch`` union a step of an error location names, if it names one.
+
+    Pydantic names the members ``str`` and ``ModelArch`` (``function-after[_check(), ModelArch]`` with its
+    validator).
+    """
+    if not isinstance(part, str):
+        return None
+    if part in _UNION_BRANCHES:
+        return part
+    if part.startswith("function-after[") and part.endswith(", ModelArch]"):
+        return "ModelArch"
+    return None
+
+
+def _wrong_branch(err: dict, data: object) -> bool:
+    """Whether ``err`` is the failure of the union member the input was not written for.
+
+    A mapping was meant as an explicit architecture, a string as a preset id: the other member's failure
+    (``Input should be a valid string`` for a mapping) says nothing about what is wrong.
+    """
+    cur = data
+    for part in err["loc"]:
+        if isinstance(cur, dict) and part in cur:  # a key the user wrote (one named ``str`` too)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+        elif (member := _branch(part)) is not None:
+            kinds = tuple(_UNION_BRANCHES.values())
+            return isinstance(cur, kinds) and not isinstance(cur, _UNION_BRANCHES[member])
+        elif not _pydantic_step(part):
+            return False  # past what the data holds
+    return False
+
+
+def _pick(errors: list[dict], data: object = None) -> dict:
+    """Choose the most helpful of several errors (a union of preset-id and explicit architecture fails twice).
+
+    Of a ``str | ModelArch`` union only the member the input was written for counts: a mapping's errors are
+    the architecture's (with their field paths, ``workload.model.mlp``), a string's the preset id's.
+    """
+    errors = [e for e in errors if not _wrong_branch(e, data)] or errors
     for e in errors:
         if e["type"] == FIELD_ERROR or e["msg"].startswith("Value error, "):
             return e
@@ -164,15 +211,36 @@ def parse_text(text: str, path: str, suffix: str = "") -> dict:
     return data
 
 
+_SOURCES: dict[int, str] = {}  # id of a validated scenario -> the file it was read from (while it lives)
+
+
+def _remember(scenario: Scenario, path: str) -> None:
+    key = id(scenario)
+    _SOURCES[key] = path
+    weakref.finalize(scenario, _SOURCES.pop, key, None)  # the id may name another object once this one is gone
+
+
+def source_of(scenario: Scenario) -> str | None:
+    """The file (or name) ``scenario`` was validated under by :func:`from_dict` or :func:`load_scenario`.
+
+    None for one validated without a name. What-if edits (planner/edits.py) name it in their errors, so that a
+    point of a sensitivity or a goal seek that cannot be built is told by the file, not the scenario's name.
+    """
+    return _SOURCES.get(id(scenario))
+
+
 def from_dict(data: dict, path: str = "<scenario>") -> Scenario:
     """Validate a mapping as a Scenario, or raise ScenarioError naming the field."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        field, reason = _describe(_pick(exc.errors()), data)
+        field, reason = _describe(_pick(exc.errors(), data), data)
         raise ScenarioError(reason, path=path, field=field or None) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ScenarioError(clip(exc, 300), path=path) from None
+    if path != "<scenario>":
+        _remember(scenario, path)
+    return scenario
 
 
 def parse_bytes(data: bytes, name: str) -> dict:

@@ -63,8 +63,8 @@ def _in_calendar(day: dt.date) -> dt.date:
     if day < FIRST_DAY:
         raise ValueError(f"must not be before {FIRST_DAY}, the first day the report's calendar holds")
     if day > LAST_DAY:  # e.g. 9999-12-31 for "open-ended": the cash flow bills a reservation to its end
-        raise ValueError(f"must not be after {LAST_DAY}, the last day the report's calendar holds; give the "
-                         "real end (a date past the horizon is fine)")
+        raise ValueError(f"must not be after {LAST_DAY}, the last day the report's calendar holds (for an "
+                         "open-ended rental or plan, give its real end: a date past the horizon is fine)")
     return day
 
 

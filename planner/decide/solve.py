@@ -71,6 +71,42 @@ def round_values(lo: float, hi: float, k: int, integer: bool) -> list:
     return [v for v in dict.fromkeys(values) if lo < v < hi]
 
 
+def _at_end(scenario: Scenario, path: str, integer: bool, value: float, high: float, end: str, given: bool,
+            source: str) -> Scenario:
+    """The scenario at one end of the search; a value the field cannot take is the range's fault, said so.
+
+    The file is valid (it was loaded): an error here is the end's value, so it names ``--min``/``--max``
+    (and whether that end was the default) and, for a whole-number low end, a ``--min`` that would do.
+    """
+    try:
+        return set_values(scenario, {path: value}, source)
+    except ScenarioError as exc:
+        flag = "--min" if end == "low" else "--max"
+        default = "" if given else " (the default)" if end == "low" else " (the default: 4x the file's value)"
+        shown = value if integer else f"{value:g}"
+        where = "" if exc.field in (None, path) else f"{exc.field}: "
+        hint = f"give a {'larger --min' if end == 'low' else 'smaller --max'}"
+        if end == "low" and integer and value + 1 <= high:
+            try:
+                set_values(scenario, {path: value + 1}, source)
+                hint += f", e.g. --min {value + 1}"
+            except ScenarioError:
+                pass
+        raise ScenarioError(f"the {end} end of the search, {flag} {shown}{default}, is not a value it can take: "
+                            f"{where}{exc.reason}; {hint}", path=source, field=path) from None
+
+
+def ends(scenario: Scenario, path: str, integer: bool, low: float, high: float, given: tuple[bool, bool] = (True, True),
+         source: str = "<scenario>") -> tuple[Scenario, Scenario]:
+    """The scenario at each end of the search, [low, high] of :func:`bounds`.
+
+    ``given``: whether ``--min`` and ``--max`` were given (else they are the defaults). An end the field cannot
+    take (``workload.tokens`` 0) is a ScenarioError naming ``--min`` or ``--max``, not the file, which is valid.
+    """
+    return (_at_end(scenario, path, integer, low, high, "low", given[0], source),
+            _at_end(scenario, path, integer, high, high, "high", given[1], source))
+
+
 def planned_points(scenario: Scenario, path: str, low: float | None = None, high: float | None = None,
                    source: str = "<scenario>", step: float | None = None,
                    workers: int | None = None) -> list[Scenario]:
@@ -79,8 +115,9 @@ def planned_points(scenario: Scenario, path: str, low: float | None = None, high
     A round narrows the bracket to 1/(k+1) of it (k = :func:`points_per_round`). The search's values lie
     between the ends; they are counted at the larger end's work (a bound).
     """
+    given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)
-    lo_s, hi_s = set_values(scenario, {path: low}, source), set_values(scenario, {path: high}, source)
+    lo_s, hi_s = ends(scenario, path, integer, low, high, given, source)
     resolution = step or (1 if integer else FLOAT_TOLERANCE * (high - low))
     k = points_per_round(workers)
     rounds = math.ceil(math.log((high - low) / resolution, k + 1)) if high - low > resolution else 0
@@ -118,14 +155,16 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     if not 0 < quantile < 1:
         raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
     check_target(scenario, deadline, job, source)
+    given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)
+    built = dict(zip((low, high), ends(scenario, path, integer, low, high, given, source), strict=True))
     seen: dict[float, dict] = {}
 
     def evaluate(values: list) -> None:
         todo = [v for v in dict.fromkeys(values) if v not in seen]
         if not todo:
             return
-        scenarios = [set_values(scenario, {path: v}, source) for v in todo]
+        scenarios = [built[v] if v in built else set_values(scenario, {path: v}, source) for v in todo]
         for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers,
                                          source=source, labels=[f"{path}={v}" for v in todo]), strict=True):
             if r["infeasible"] is not None:  # no layout fits at this value: it never finishes, so it misses

@@ -95,7 +95,7 @@ FILES: dict[str, tuple[object, list[int], str]] = {
                             "digits"),
     "c4-year-9999.yaml": (sub("start: '2025-01-01'", "start: 9999-11-01").replace("horizon_days: 60",
                                                                                   "horizon_days: 30"), [2],
-                          "horizon_days"),
+                          "start: must not be after"),
     "c4-markup-in-value.yaml": (merged(fleet=pool(chip="[/x][red]")), [2], "[/x][red]"),
     "c4-python-tag.yaml": ("name: !!python/object/apply:os.system ['echo pwned']\n", [2], "python/object"),
     "c4-nul-bytes.yaml": (b"name: a\x00b\n", [2], "not valid YAML"),
