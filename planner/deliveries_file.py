@@ -4,6 +4,10 @@ The sheet has a header row with the columns ``date`` and ``units`` (cumulative u
 other columns are left alone) and one delivery per row. The path is relative to the scenario file. Every
 problem is one ScenarioError naming the sheet, the row (as a spreadsheet numbers it: the header is row 1)
 and the column.
+
+An XLSX is a zip of XML: it is refused unread when it unpacks to more than MAX_XLSX_UNPACKED_BYTES (a zip
+bomb packs gigabytes into a few MB), blank rows are skipped wherever they are (a delivery below a gap is
+read), the first MAX_XLSX_COLUMNS columns are read, and a damaged file is one message, not a crash.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import re
 import stat
+import warnings
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,10 @@ from .yamlio import clip
 
 MAX_SHEET_BYTES = 5 * 1024 * 1024  # a delivery plan is a few hundred rows; larger files are refused unread
 MAX_ROWS = 1_000  # the scenario's own bound on deliveries per pool (planner.scenario.MAX_DELIVERIES)
+MAX_XLSX_UNPACKED_BYTES = 50 * 1024 * 1024  # the XLSX's members unpacked, all together (a zip bomb is refused)
+MAX_XLSX_ROW_NUMBER = 1_048_576  # Excel's last row: blank rows are skipped, but never past this one
+MAX_XLSX_COLUMNS = 256  # columns A to IV are read (Excel 2003's width); date and units must be among them
+MAX_CELL_CHARS = 32_767  # Excel's own limit on a cell's text
 COLUMNS = ("date", "units")
 SUFFIXES = (".csv", ".xlsx")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -68,66 +80,149 @@ def _units(value: Any) -> int:
     return n
 
 
-def _csv_rows(data: bytes) -> list[list[Any]]:
+def _blank(row: list[Any] | tuple[Any, ...]) -> bool:
+    """True when no cell of the row holds anything but spaces."""
+    return row.count(None) == len(row) or all(v is None or str(v).strip() == "" for v in row)
+
+
+def _csv_rows(data: bytes) -> list[tuple[int, list[Any]]]:
+    """The CSV's rows, numbered from 1 (blank ones too: a line is a row)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError("the file is not UTF-8 text") from None
     try:
-        return [row for row in csv.reader(io.StringIO(text, newline=""))]
+        return list(enumerate(csv.reader(io.StringIO(text, newline="")), start=1))
     except csv.Error as exc:
         raise ValueError(f"not valid CSV: {clip(exc, 200)}") from None
 
 
-def _xlsx_rows(data: bytes) -> list[list[Any]]:
-    import zipfile
+# what openpyxl, zipfile, zlib and the XML parser raise on a damaged or hostile workbook (ParseError is a
+# SyntaxError; an encrypted member is a RuntimeError, as is a RecursionError)
+_UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, SyntaxError, ValueError, TypeError, KeyError,
+               IndexError, AttributeError, OSError, EOFError, NotImplementedError, OverflowError, RuntimeError)
 
+
+def _check_archive(data: bytes) -> None:
+    """Refuse an XLSX whose members unpack to more than MAX_XLSX_UNPACKED_BYTES, before anything is unpacked.
+
+    The sizes are the zip's central directory's; zipfile never unpacks a member past its stated size (it stops
+    there and the CRC check fails), so the sum bounds what openpyxl can read.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except _UNREADABLE as exc:
+        raise ValueError(f"not a readable XLSX workbook: {_reason(exc)}") from None
+    if any(m.flag_bits & 0x1 for m in members):
+        raise ValueError("the workbook is encrypted: save it without a password")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise ValueError(f"the workbook unpacks to {unpacked / 2**20:,.1f} MiB, more than the "
+                         f"{MAX_XLSX_UNPACKED_BYTES / 2**20:,.0f} MiB a delivery sheet may (refused unread)")
+
+
+def _where(row: int, column: int) -> str:
+    """``row 3, column B: `` for a message."""
+    from openpyxl.utils import get_column_letter
+
+    try:
+        letter = get_column_letter(column)
+    except ValueError:  # past the last column a spreadsheet can have
+        letter = f"{column:,}"
+    return f"row {row:,}, column {letter}: "
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, for a message (openpyxl wraps the XML's error in its own; the cause says more)."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, _UNREADABLE) else exc
+    text = clip(_one_line(cause), 200)
+    return f"damaged XML ({text})" if isinstance(cause, SyntaxError) else text
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's text on one line (openpyxl's messages run over several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _sheet_rows(sheet: Any) -> list[tuple[int, list[Any]]]:
+    """The first sheet's non-blank rows, numbered as the spreadsheet numbers them; stops after MAX_ROWS + 2.
+
+    The sheet's ``<dimension>`` is not trusted (a wrong one would cut rows off): the rows are read to the last
+    one there. Blank rows are skipped without counting; a row past Excel's last is refused.
+    """
+    out: list[tuple[int, list[Any]]] = []
+    sheet.reset_dimensions()
+    rows = iter(sheet.iter_rows(max_col=MAX_XLSX_COLUMNS, values_only=True))
+    for number in range(1, MAX_XLSX_ROW_NUMBER + 2):
+        try:
+            row = next(rows, None)
+        except _UNREADABLE as exc:  # (the row it could not read is the next one with cells)
+            where = f"after row {number - 1:,}: " if number > 1 else ""
+            raise ValueError(f"{where}cannot read the sheet: {_reason(exc)}") from None
+        if row is None:
+            break
+        if number > MAX_XLSX_ROW_NUMBER:
+            raise ValueError(f"the sheet has rows past row {MAX_XLSX_ROW_NUMBER:,} (Excel's last row)")
+        if _blank(row):
+            continue
+        for j, v in enumerate(row, start=1):
+            if isinstance(v, str) and len(v) > MAX_CELL_CHARS:
+                raise ValueError(f"{_where(number, j)}the cell holds {len(v):,} characters, more than "
+                                 f"{MAX_CELL_CHARS:,} (Excel's limit)")
+        out.append((number, list(row)))
+        if len(out) > MAX_ROWS + 1:  # the header and one delivery too many: parse_rows refuses it
+            break
+    return out
+
+
+def _xlsx_rows(data: bytes) -> list[tuple[int, list[Any]]]:
+    """The first sheet's non-blank rows, numbered; ValueError naming what is wrong when it cannot be read."""
     import openpyxl
 
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ValueError(f"not a readable XLSX workbook: {clip(exc, 200)}") from None
-    try:
-        sheet = book.worksheets[0]
-        rows = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append(list(row))
-            if len(rows) > MAX_ROWS + 1:
-                break
-        return rows
-    finally:
-        book.close()
+    _check_archive(data)
+    with warnings.catch_warnings():  # openpyxl warns of parts it drops (data validation, ...): we read values only
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except _UNREADABLE as exc:
+            raise ValueError(f"not a readable XLSX workbook: {_reason(exc)}") from None
+        try:
+            if not book.worksheets:
+                raise ValueError("the workbook has no worksheet")
+            return _sheet_rows(book.worksheets[0])
+        finally:
+            book.close()
 
 
-def parse_rows(rows: list[list[Any]], name: str) -> list[dict[str, Any]]:
-    """Sheet rows (the header first) -> ``[{date: ISO date, units: int}]``, checked row by row.
+def parse_rows(rows: list[tuple[int, list[Any]]], name: str) -> list[dict[str, Any]]:
+    """Numbered sheet rows (the header first) -> ``[{date: ISO date, units: int}]``, checked row by row.
 
-    ``name`` is the file as the user wrote it, for the messages. Empty rows are skipped; dates must rise and
-    units must not fall (they are cumulative).
+    ``rows`` are ``(row number, cells)``, numbered as a spreadsheet numbers them (for the messages); ``name``
+    is the file as the user wrote it. Empty rows are skipped; dates must rise and units must not fall (they
+    are cumulative).
     """
     def fail(row: int | None, column: str | None, why: str) -> ScenarioError:
         where = ", ".join(w for w in (f"row {row}" if row else "", f"column {column}" if column else "") if w)
         return ScenarioError(f"{where}: {why}" if where else why, path=name)
 
-    header_at = next((i for i, r in enumerate(rows) if any(str(c).strip() for c in r if c is not None)), None)
-    if header_at is None:
+    filled = [(number, row) for number, row in rows if not _blank(row)]
+    if not filled:
         raise fail(None, None, "the file is empty: give a header row with the columns date and units")
-    header = [str(c).strip().lower() if c is not None else "" for c in rows[header_at]]
+    header_row = filled[0][0]
+    header = [str(c).strip().lower() if c is not None else "" for c in filled[0][1]]
     where = {}
     for col in COLUMNS:
         if col not in header:
-            raise fail(header_at + 1, col, f"no {col!r} column in the header row (found: "
-                                           f"{', '.join(clip(h, 40) for h in header if h) or 'nothing'})")
+            raise fail(header_row, col, f"no {col!r} column in the header row (found: "
+                                        f"{', '.join(clip(h, 40) for h in header if h) or 'nothing'})")
         if header.count(col) > 1:
-            raise fail(header_at + 1, col, f"the header names {col!r} twice")
+            raise fail(header_row, col, f"the header names {col!r} twice")
         where[col] = header.index(col)
     out: list[dict[str, Any]] = []
     last_date, last_units = None, 0
-    for i, row in enumerate(rows[header_at + 1:], start=header_at + 2):
+    for i, row in filled[1:]:
         cells = {col: (row[j] if j < len(row) else None) for col, j in where.items()}
-        if all(v is None or str(v).strip() == "" for v in row):
-            continue
         values = {}
         for col, read in (("date", _date), ("units", _units)):
             v = cells[col]
@@ -151,8 +246,27 @@ def parse_rows(rows: list[list[Any]], name: str) -> list[dict[str, Any]]:
     return out
 
 
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a file on this system (a NUL, a character the file system cannot encode), or None."""
+    if "\0" in name:
+        return "a NUL character"
+    try:
+        os.fsencode(name)
+    except UnicodeError:
+        return "a character that is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def _quoted(name: str) -> str:
+    """``name`` quoted for a message, whatever it holds (a NUL or a lone surrogate is written as its escape)."""
+    return repr(clip(name))
+
+
 def read_deliveries(path: Path, name: str) -> list[dict[str, Any]]:
     """One delivery sheet (CSV or XLSX by its suffix) -> ``[{date, units}]``; ScenarioError naming it when bad."""
+    problem = _name_problem(str(path))
+    if problem:
+        raise ScenarioError(f"{_quoted(str(path))} cannot be a file's name: it holds {problem}")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ScenarioError(f"a deliveries file is .csv or .xlsx, not {clip(suffix or 'without a suffix')!r}",
@@ -199,6 +313,10 @@ def resolve(data: Any, base: Path, scenario_name: str) -> Any:
             rel = ref["file"]
             if not isinstance(rel, str) or not rel.strip():
                 raise ScenarioError("give the file's path as text, relative to the scenario file",
+                                    path=scenario_name, field=f"{field}.file")
+            problem = _name_problem(rel)
+            if problem:
+                raise ScenarioError(f"{_quoted(rel)} cannot be a file's name: it holds {problem}",
                                     path=scenario_name, field=f"{field}.file")
             target = base / rel
             pool = {**pool, "deliveries": read_deliveries(target, str(target))}
