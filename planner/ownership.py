@@ -256,6 +256,36 @@ def write_folder(out_dir: str | Path, kind: str, files: Collection[str], write: 
                           f"{advice}") from None
 
 
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new folder of a name no other has, with the mode a ``mkdir`` gives (the user's umask applies)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            os.mkdir(path, 0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise ReportError(f"{parent}: no new folder could be made there; choose another --out")
+
+
+def _keep_attributes(out: Path, tmp: Path) -> None:
+    """The folder that replaces ``out`` keeps its permissions (and owner and group, where allowed).
+
+    An empty folder the user made for the report (``chmod 700``, a group of its own) stays as it was made.
+    """
+    try:
+        st = os.lstat(out)
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    os.chmod(tmp, stat.S_IMODE(st.st_mode))
+    try:
+        os.chown(tmp, st.st_uid, st.st_gid)
+    except OSError:  # another user's group: the folder is this user's, as any folder they make
+        pass
+
+
 def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write: Callable[[Path], None]) -> Path:
     out = resolve_target(out_dir)
     check_target(out, kind, files)
@@ -263,10 +293,10 @@ def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write:
     clean_stale(out)
     stem = out.name[:STEM_CHARS]
     token = new_token()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.tmp-{os.getpid()}-", dir=out.parent))
+    tmp = _new_folder(out.parent, f".{stem}.tmp-{os.getpid()}-")
     try:
+        _keep_attributes(out, tmp)
         mark(tmp, kind, token)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the output is an ordinary folder
         write(tmp)
         previous = check_target(out, kind, files)  # may have changed while we wrote
         if previous is None:

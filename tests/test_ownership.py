@@ -221,3 +221,26 @@ def test_finding3_a_symlink_loop_as_out_is_refused(cli, make_scenario, tmp_path,
     line = one_error_line(cli("run", make_scenario(), "--out", loop))
     assert str(loop) in line and loop.is_symlink()
     assert _scenario_of(_spare(line)) == "small"
+
+
+def test_an_empty_folder_made_for_the_report_keeps_its_permissions(cli, make_scenario, tmp_path):
+    """``mkdir priv && chmod 700 priv``: the report goes there and the folder stays private (it became 755)."""
+    out = tmp_path / "priv"
+    out.mkdir()
+    os.chmod(out, 0o700)
+    assert cli("run", make_scenario(), "--out", out).exit_code == 0
+    assert (out / "summary.json").exists()
+    assert os.stat(out).st_mode & 0o777 == 0o700
+
+
+def test_a_new_report_folder_follows_the_umask(make_scenario, tmp_path):
+    """Under ``umask 077`` the folder is private too, as ``mkdir`` makes it (it was 755 whatever the umask)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "new"
+    code = ("import os, sys; os.umask(0o077); from planner.cli import main; sys.argv = ['planner', 'run', "
+            f"{str(make_scenario())!r}, '--out', {str(out)!r}]; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert (out / "summary.json").exists(), r.stderr
+    assert os.stat(out).st_mode & 0o777 == 0o700
