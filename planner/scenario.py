@@ -601,10 +601,6 @@ class Scenario(_Section):
         reach = sum(p.planned_units for p in self.fleet)
         if reach == 0:
             raise field_error("fleet", "no pool has chips: every pool has 0 units, no deliveries and 0 rented")
-        need = self.strategy.min_units_to_start
-        if need is not None and need > reach:
-            raise field_error("strategy.min_units_to_start",
-                              f"{need:,} is more than the whole fleet ever holds ({reach:,} chips)")
         if self.start.toordinal() + self.horizon_days > LAST_DAY.toordinal() - 1:
             raise field_error("horizon_days", f"start {self.start} plus {self.horizon_days:g} days runs past "
                                               f"{LAST_DAY}")
@@ -698,12 +694,32 @@ class Scenario(_Section):
             if key in seen:
                 raise field_error(f"links[{i}].sites", f"sites {a!r} and {b!r} are already linked")
             seen.add(key)
-        mode = self.strategy.mode
-        if mode in MULTI_POOL_MODES and len(self.fleet) < 2:
-            raise field_error("strategy.mode", f"{mode!r} combines pools and needs at least two in the fleet")
+        if not self.jobs:
+            self._check_mode(self.strategy, self.fleet, seen, "strategy", "the fleet")
+        for k, job in enumerate(self.jobs):
+            # each job's mode on its own pools (job_scenario: the links between its sites), as a run plans it
+            fleet = [p for p in self.fleet if job.pools is None or p.name in job.pools]
+            where = f"jobs[{k}].strategy" if job.strategy is not None else f"jobs[{k}].pools"
+            self._check_mode(job.strategy or self.strategy, fleet, seen, where, f"job {job.name!r}'s pools")
+        if len(self.fleet) < 2 and self.links:
+            raise field_error("links", "links join sites of a fleet with two or more pools")
+
+    @staticmethod
+    def _check_mode(strategy: StrategySettings, fleet: list[Pool], seen: set[tuple[str, str]], where: str,
+                    whose: str) -> None:
+        """A mode has what it needs on ``fleet`` (pools, sites, links); a setting set is one the mode reads.
+
+        ``where``: the field errors name (``strategy``, or a job's ``strategy``, or its ``pools`` when it takes the
+        scenario's strategy); ``whose``: what the pools are, in words.
+        """
+        sites = {p.site for p in fleet}
+        mode = strategy.mode
+        field = f"{where}.mode" if where.endswith("strategy") else where
+        if mode in MULTI_POOL_MODES and len(fleet) < 2:
+            raise field_error(field, f"{mode!r} combines pools and needs at least two in {whose}")
         if mode == Mode.DILOCO and len(sites) < 2:
-            raise field_error("strategy.mode",
-                              "'diloco' runs one replica per site and needs pools at two or more sites")
+            raise field_error(field, f"'diloco' runs one replica per site and needs pools at two or more sites "
+                                     f"in {whose}")
         if mode in MULTI_POOL_MODES:
             ordered = sorted(sites)
             for i, a in enumerate(ordered):
@@ -713,11 +729,14 @@ class Scenario(_Section):
         readers = {"sync_every_steps": Mode.DILOCO, "diloco_token_efficiency": Mode.DILOCO,
                    "migration_downtime_hours": Mode.SEQUENTIAL, "cross_vendor_efficiency": Mode.SYNC}
         for name, reader in readers.items():
-            if name in self.strategy.model_fields_set and mode not in (reader, Mode.AUTO):
-                raise field_error(f"strategy.{name}",
-                                  f"only mode {reader.value!r} (or 'auto') reads it; the mode is {mode!r}")
-        if len(self.fleet) < 2 and self.links:
-            raise field_error("links", "links join sites of a fleet with two or more pools")
+            if name in strategy.model_fields_set and mode not in (reader, Mode.AUTO):
+                at = f"{where}.{name}" if where.endswith("strategy") else f"strategy.{name}"
+                raise field_error(at, f"only mode {reader.value!r} (or 'auto') reads it; the mode is {mode!r}")
+        need = strategy.min_units_to_start
+        reach = sum(p.planned_units for p in fleet)
+        if need is not None and reach and need > reach:
+            at = f"{where}.min_units_to_start" if where.endswith("strategy") else "strategy.min_units_to_start"
+            raise field_error(at, f"{need:,} is more than {whose} ever hold ({reach:,} chips)")
 
     def _check_measured(self, where: str, chip_id: str, m: Measured) -> None:
         """A measured row the pool's chip can have run: FP8 only on FP8 chips, pins the model takes, MFU <= 1."""

@@ -202,9 +202,9 @@ def test_a_job_that_could_never_train_or_meet_its_deadline_is_refused(job, field
     same = _doc([JOBS[0], {**JOBS[1], "start_after": "2025-03-01", "deadline": "2025-03-01"}])
     assert from_dict(same).jobs[1].deadline.isoformat() == "2025-03-01"
     # a horizon that runs past the calendar is named as such, not lost in a date overflow
-    far = _doc([JOBS[0], {**JOBS[1], "start_after": "9990-06-01"}])
-    far.update(start="9990-01-01", horizon_days=36500)
-    with pytest.raises(Exception, match=r"horizon_days: start 9990-01-01 plus 36500 days runs past"):
+    far = _doc([JOBS[0], {**JOBS[1], "start_after": "2262-02-01"}])
+    far.update(start="2262-01-01", horizon_days=36500)
+    with pytest.raises(Exception, match=r"horizon_days: start 2262-01-01 plus 36500 days runs past"):
         from_dict(far)
 
 
@@ -453,3 +453,29 @@ def test_each_jobs_schedule_spend_is_its_cost():
         mine = sched[sched["job"] == name]
         last = mine[mine["day"] == mine["day"].max()]
         assert last["cost_usd"].sum() == pytest.approx(row["used_usd"], rel=1e-6), name
+
+
+@pytest.mark.parametrize(("job", "field", "why"), [
+    ({"strategy": {"mode": "single", "sync_every_steps": 5}}, r"jobs\[1\]\.strategy\.sync_every_steps",
+     "only mode 'diloco'"),
+    ({"strategy": {"min_units_to_start": 5_000_000}}, r"jobs\[1\]\.strategy\.min_units_to_start",
+     "more than job 'b'"),
+    ({"pools": ["own"], "strategy": {"mode": "sync"}}, r"jobs\[1\]\.strategy\.mode", "needs at least two"),
+    ({"pools": ["own"], "strategy": {"mode": "diloco"}}, r"jobs\[1\]\.strategy\.mode", "needs at least two"),
+])
+def test_a_jobs_strategy_is_checked_as_the_scenarios_is(job, field, why):
+    """A job's own strategy gets the checks the top-level one gets.
+
+    Before, validate said ok, and run exited 3 or never finished.
+    """
+    doc = _doc([JOBS[0], {**JOBS[1], **job}])
+    with pytest.raises(Exception, match=rf"{field}: .*{why}"):
+        from_dict(doc)
+
+
+def test_a_jobs_pools_are_checked_against_the_scenarios_mode():
+    """A job on one pool under a scenario's ``sync`` could never train: its pools are named."""
+    doc = _doc([JOBS[0], {**JOBS[1], "pools": ["own"]}])
+    doc["strategy"] = {"mode": "sync"}
+    with pytest.raises(Exception, match=r"jobs\[1\]\.pools: 'sync' combines pools and needs at least two"):
+        from_dict(doc)
