@@ -94,10 +94,13 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
     jobs = ordered_jobs(scenario)
     scenarios = [job_scenario(scenario, j) for j in jobs]
     contexts = [Context(s, layout_planners(s)) for s in scenarios]
-    for ctx in contexts[1:]:
-        # the jobs after the first are handed chips in SHARE_LEVEL_RATIO levels: they plan on that grid too (a
-        # finer one would search layouts for counts their own repairs make, which no replication repeats)
-        ctx.grid_ratio = SHARE_LEVEL_RATIO
+    for k, ctx in enumerate(contexts[1:], start=1):
+        # a job that shares a pool with a job before it is handed chips there in SHARE_LEVEL_RATIO levels: it plans
+        # on that grid too (a finer one would search layouts for counts their own repairs make, which no
+        # replication repeats); one whose pools no job before it may use plans as a job alone does
+        mine = {p.name for p in scenarios[k].fleet}
+        if any(mine & {p.name for p in earlier.fleet} for earlier in scenarios[:k]):
+            ctx.grid_ratio = SHARE_LEVEL_RATIO
     return PortfolioContext(scenario, jobs, scenarios, contexts, {})
 
 
