@@ -71,12 +71,35 @@ def test_adding_a_lower_priority_job_never_delays_a_higher_one(k, seed):
 
 @settings(max_examples=6, deadline=None, derandomize=True, database=None)
 @given(mw=st.floats(0.05, 1.0), extra=st.floats(0.0, 1.0))
-def test_more_power_never_finishes_a_job_later(mw, extra):
-    """Without failures (a run is then a function of the chips alone): more power, no job later."""
+def test_more_power_never_finishes_the_first_job_later(mw, extra):
+    """Without failures (a run is then a function of the chips alone): more power, the first job no later.
+
+    A later job can finish later (README, "Several jobs"; ``test_more_power_can_delay_a_later_job``).
+    """
     low = _finish_days(_doc(JOBS[:2], power_mw=mw, failures=False))
     high = _finish_days(_doc(JOBS[:2], power_mw=mw + extra, failures=False))
-    for name in low:
-        assert high[name] <= low[name] + 1e-9, (name, low, high)
+    assert high["a"] <= low["a"] + 1e-9, (low, high)
+
+
+def test_more_power_can_delay_a_later_job():
+    """Strict priority: the first job grows into the new power, and the second gets less while the first trains.
+
+    The README's example: 1,024 H100s under 1.26 and 1.30 MW.
+    """
+    w = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304}
+    out = {}
+    for mw in (1.26, 1.30):
+        doc = {"name": "more-power", "start": "2025-01-01", "horizon_days": 100,
+               "jobs": [{"name": "a", "priority": 1, "workload": {**w, "tokens": 3e12}},
+                        {"name": "b", "priority": 2, "workload": {**w, "tokens": 2e11}}],
+               "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 1024}],
+               "sites": [{"name": "dc1", "pue": 1.2, "power_mw": [{"date": "2025-01-01", "mw": mw}]}],
+               "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+        rep = portfolio_replication(portfolio_context(from_dict(doc)), np.random.SeedSequence(0), keep=True)
+        first = [int(r.job.in_training["own"].at(np.array([1.0]))[0]) for r in rep.runs]
+        out[mw] = first, {n: j["time_to_train_days"] for n, j in rep.metrics["jobs"].items()}
+    assert out[1.26][0] == [684, 128] and out[1.30][0] == [824, 15]
+    assert out[1.30][1]["a"] < out[1.26][1]["a"] and out[1.30][1]["b"] > 3 * out[1.26][1]["b"]
 
 
 @settings(max_examples=5, deadline=None, derandomize=True, database=None)
