@@ -163,7 +163,7 @@ def test_an_error_a_dropped_rental_causes_says_the_pool_was_left_out(make_scenar
     s = load_scenario(_written(make_scenario, {**DROP, "strategy": {"mode": "sync"}}))
     with pytest.raises(ScenarioError) as info:
         edits.set_values(s, {"fleet[1].cloud.units": 0})
-    assert info.value.field == "strategy.mode"
+    assert info.value.field == "jobs[0].pools"  # the job left on one pool under the scenario's sync
     assert "pool 'c' left out: renting 0 units" in str(info.value)
 
 
