@@ -42,6 +42,7 @@ COMPILED = cython.compiled  # whether this module runs as compiled C (else as Py
 
 # status
 DONE, DRAWS, ROOM, GROW, RECORD = 0, 1, 2, 3, 4
+ALIGNED_BITS = 2  # planner.strategy.base.ALIGNED_BITS (the kernel imports nothing of the package)
 
 # float state (F_*)
 F_T, F_POS, F_SAVED, F_CARRY, F_NEXT_MAINT, F_HELD, F_KEPT, F_UNSAVED, F_NEXT_RECORD, F_NEXT_RETURN, \
@@ -114,14 +115,29 @@ def _pending(pos: cython.double, tau: cython.double) -> cython.double:
 
 
 @cython.cfunc
+def _aligned_step(units: cython.longlong, ratio: cython.double) -> cython.longlong:
+    """planner.strategy.base.aligned_step at ``aligned_bits(ratio)``, compiled."""
+    per_octave: cython.double = log(2.0) / log(ratio)
+    bits: cython.longlong = 0
+    while bits < ALIGNED_BITS and pow(2.0, bits + 1) <= per_octave:
+        bits += 1
+    top: cython.longlong = 0  # floor(log2 units)
+    while (cython.cast(cython.longlong, 1) << (top + 1)) <= units:
+        top += 1
+    return cython.cast(cython.longlong, 1) << (top - bits) if top > bits else 1
+
+
+@cython.cfunc
 def _on_grid(units: cython.longlong, full: cython.longlong, ratio: cython.double) -> cython.longlong:
     """planner.strategy.base.on_grid, compiled: the largest grid count at or below ``units``."""
     if units >= full or units <= 0:
         return min(units, full) if units > 0 else 0
     k: cython.double = ceil(log(cython.cast(cython.double, full) / units) / log(ratio))
+    geometric: cython.longlong = units
     if k > 0:
-        return min(units, cython.cast(cython.longlong, full / pow(ratio, k)))
-    return units
+        geometric = min(units, cython.cast(cython.longlong, full / pow(ratio, k)))
+    step: cython.longlong = _aligned_step(units, ratio)
+    return max(geometric, units - units % step)
 
 
 @cython.cfunc
@@ -133,13 +149,15 @@ def _grid_above(units: cython.longlong, full: cython.longlong, ratio: cython.dou
         return INF
     if g <= 0:
         return 1.0
+    step: cython.longlong = _aligned_step(g, ratio)
+    aligned: cython.longlong = (g // step + 1) * step
     j: cython.double = ceil(log(cython.cast(cython.double, full) / g) / log(ratio)) + 1
     while j > 0:
         j -= 1
         v = cython.cast(cython.longlong, full / pow(ratio, j)) if j else full
         if v > g:
-            return v
-    return full
+            return min(v, aligned)
+    return min(full, aligned)
 
 
 @cython.cfunc
