@@ -675,3 +675,40 @@ def test_a_job_that_waited_chooses_its_plan_afresh_on_what_came(fast):
         TrainingJob.FAST = True
     assert run.finished and run.end_h < 14 * 24
     assert run.job.in_training["own"].at(np.array([9.5 * 24]))[0] > 96
+
+
+def _one_run(d: dict, fast: bool, seed: int = 0):
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
+    (strategy,), _why = options(ctx, "single")
+    TrainingJob.FAST = fast
+    try:
+        return rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job))
+    finally:
+        TrainingJob.FAST = True
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_job_that_waited_resumes_its_plan_when_nothing_better_came(fast):
+    """The plan after a wait is the last one when it fits and the one chosen afresh is no faster.
+
+    llama3-70b on 38 rented A100s for 5 days, none until day 8, then 36 owned: the job planned on 36 resumes on
+    36 (chosen afresh on the grid count of 36 it took 32, and finished 10% later). A job that needs all 64 chips
+    waits at each failure for the repair and resumes on the same plan, with no re-plan logged ("64 -> 64").
+    """
+    gap = {"name": "gap36", "start": "2025-01-01", "horizon_days": 200,
+           "workload": {"model": "llama3-70b", "tokens": 1e11, "seq_len": 8192},
+           "fleet": [{"name": "p", "chip": "a100-80gb", "units": 0, "deliveries": [{"date": "2025-01-09", "units": 36}],
+                      "cloud": {"units": 38, "from": "2025-01-01", "until": "2025-01-06",
+                                "price_per_chip_hour_usd": 2}}],
+           "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+    run = _one_run(gap, fast)
+    assert {row["units"] for row in run.job.layouts} == {36} and run.job.stats.replans == 0
+    full = {"name": "minu", "start": "2025-01-01", "horizon_days": 400,
+            "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 64}],
+            "strategy": {"mode": "single", "min_units_to_start": 64},
+            "reliability": {"enabled": True, "mtbf_chip_days": 200}, "simulation": {"seed": 3, "replications": 1}}
+    run = _one_run(full, fast)
+    assert run.job.stats.failures > 3 and run.job.stats.replans == 0 and len(run.job.layouts) == 1

@@ -560,6 +560,21 @@ class TrainingJob:
             # the maintenance cycle counts the job's time on chips: one that waited is not due the moment it starts
             self.next_maint = self.env.now + self.maint_every_h
 
+    def _after_wait(self) -> None:
+        """After a wait for chips: resume on the last plan if it fits and nothing better came, else choose afresh.
+
+        Far more chips may have come than the last plan uses (it would otherwise train on them to its end); the
+        plan chosen on them (on their grid count) may also be slower than the last one, which fits: that one
+        stays. The job stopped, so either way it restarts (switching costs nothing more).
+        """
+        if self.plan is None or self._plan_short():
+            self.must_plan = True
+            return
+        cand = self._best_plan(self._avail())
+        score = self.strategy.ctx.score
+        if cand is not None and cand is not self.plan and score(cand) > score(self.plan):
+            self.must_plan, self.next_plan = True, cand
+
     def _hold_for(self, wait_h: float):
         """Hold the plan's chips for ``wait_h`` hours, or until chips of the plan leave; returns the hours held.
 
@@ -992,8 +1007,7 @@ class TrainingJob:
                 new = self._choose_plan()
                 if new is None:  # not enough chips: wait for the supply
                     yield from self._wait_for_capacity()
-                    # then choose afresh on what came (the last plan may still fit, but far more may be there)
-                    self.must_plan = True
+                    self._after_wait()
                     continue
                 self._adopt(new)
             self._set_training(self.plan)

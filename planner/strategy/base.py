@@ -51,7 +51,7 @@ def aligned_bits(ratio: float) -> int:
 
 def aligned_step(units: int, bits: int) -> int:
     """The spacing of aligned grid counts in the octave of ``units``: 2^(floor(log2 units) - bits), at least 1."""
-    return 1 << max(units.bit_length() - 1 - bits, 0)
+    return 1 << max(int(units).bit_length() - 1 - bits, 0)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # pure, and asked at each growth check of every replication
@@ -59,7 +59,7 @@ def on_grid(units: int, full: int, ratio: float = GRID_RATIO) -> int:
     """The largest grid count at or below ``units`` (``full`` itself when all chips are there).
 
     The grid counts are the pool's full size divided by powers of ``ratio``, and the counts aligned to powers of
-    two (16 an octave at the default ratio: 1,024, 1,088, ..., 1,536, ...). Layouts fit the aligned counts (whole
+    two (2^ALIGNED_BITS an octave: 1,024, 1,280, 1,536, 1,792, 2,048, ...). Layouts fit the aligned counts (whole
     servers, data-parallel degrees that divide a batch of 2^k sequences): 1,024 chips of a pool planned at 1,120
     are planned as 1,024, not as the geometric 1,023 (on which the fastest layout of llama3-8b took 824 chips).
     """
