@@ -473,16 +473,19 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 _emit(ev_i, ev_f, ist, i_events, E_MAINTENANCE, -1, 0, t, 0.0)
             t += pause_h
             # the restart after the pause is a free moment to take back repaired chips, as a failure's is
-            grow = False
             if t >= next_return:
                 next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook,
                                       rn, rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
-                grow = ist[i_grow] != 0
+            # a pool above its growth threshold: repairs settled now, or before the stretch (at its entry, or by
+            # the main loop while it held a stop): the named steps ask at every restart, and so does the loop
+            grow = ist[i_grow] != 0
             if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio):
                 fail_in = carry  # the failure still to come, kept whether the job re-plans or resumes
                 ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
                 status = GROW
                 break
+            if grow:
+                ist[i_grow] = 0  # no faster plan on these chips: none before more come back (a settle asks again)
             held_h += r_h
             t += r_h
             continue
@@ -526,11 +529,10 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             if un[ui - 1] < manual_share:
                 ei += 1
             manual_due += manual_h
-        grow = False
         if t >= next_return:  # repairs came back since the last look: take them into account
             next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
                                   rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
-            grow = ist[i_grow] != 0
+        grow = ist[i_grow] != 0  # (as at a maintenance restart)
         r = part_row[k]
         node = part_node[k]
         units_k = part_units[k]
@@ -570,6 +572,8 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
             status = GROW
             break
+        if grow:
+            ist[i_grow] = 0
         held_h += r_h + manual_due
         t += r_h + manual_due
         manual_due = 0.0
