@@ -7,6 +7,7 @@ import functools
 import importlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -170,8 +171,20 @@ def _cap_workers(workers: int | None, scheduler: str | None = None) -> int | Non
     return cores
 
 
+def _strict(obj):
+    """``obj`` with non-finite floats as None (never NaN or Infinity, which strict JSON parsers refuse)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return obj
+
+
 def _dumps(obj) -> str:
-    return json.dumps(obj, indent=2, default=str)
+    """Strict JSON for --json: a value that never came is null, as in summary.json."""
+    return json.dumps(_strict(obj), indent=2, default=str, allow_nan=False)
 
 
 @app.callback(invoke_without_command=True)

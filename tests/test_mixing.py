@@ -274,3 +274,17 @@ def test_diloco_on_one_site_pays_no_token_penalty_even_a_set_one():
     single = next(c for c in options(ctx, "single")[0] if c.pools == ("a",))
     alone = diloco.plan({"a": 256, "b": 0}, size_for_failures=False)
     assert alone.tokens_per_s == pytest.approx(single.plan({"a": 256, "b": 0}, size_for_failures=False).tokens_per_s)
+
+
+def test_compare_json_is_strict_when_a_mode_never_finishes(cli, make_scenario):
+    """A mode that never finishes is null in --json, as in summary.json (it was NaN, which strict parsers refuse)."""
+    import json
+
+    r = cli("compare", make_scenario(horizon_days=2, workload={"tokens": 1e13}), "--json")
+    assert r.exit_code == 0, r
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    rows = json.loads(r.stdout, parse_constant=refuse)["modes"]
+    assert any(x.get("time_to_train_days", 0) is None for x in rows)

@@ -200,6 +200,26 @@ def test_workbook_has_a_jobs_sheet_with_real_dates(portfolio) -> None:
     assert ws.freeze_panes == "B2" and ws.column_dimensions["E"].width >= 11
 
 
+def test_workbook_capacity_is_the_fleets_and_a_jobs_check_is_named(tmp_path: Path) -> None:
+    """The workbook's capacity is the fleet's, and a job's check is named.
+
+    The capacity sheet holds the fleet's chips in service (it summed the jobs' shares: 1,136 of a 1,024-chip
+    pool); the summary sheet names the job a check is on (it showed a job's P90 as the portfolio's).
+    """
+    doc = _doc(JOBS)
+    doc["expect"] = [{"metric": "time_to_train_days", "quantile": 0.9, "max": 899, "job": "second"}]
+    result, folder = _report(doc, tmp_path / "r")
+    wb = load_workbook(folder / "report.xlsx")
+    rows = list(wb["capacity"].iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    fleet = result.fleet_in_service.pivot_table(index="date", columns="pool", values="units_in_service")
+    for j, pool in enumerate(header[1:], start=1):
+        got = [r[j] for r in body]
+        assert got == [int(v) for v in fleet[pool].tolist()], pool
+    labels = [r[0] for r in wb["summary"].iter_rows(values_only=True)]
+    assert "second: time_to_train_days p90" in labels
+
+
 def test_jobs_table_never_for_unfinished_quantiles() -> None:
     job = JobSummary("j", 1, Summary(finish_date=FinishDates("2025-02-01", "never", "never"),
                                      metrics={"time_to_train_days": Stat(40.0, 31.0, None, None)}))

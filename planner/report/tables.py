@@ -340,7 +340,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             value = plain(e.value)
             if value is None and e.metric == "time_to_train_days":
                 value = NEVER  # the quantile never came: the check failed on it
-            rows.append((f"{e.metric}{q}", value, bound, "PASS" if e.passed else "FAIL", "num1"))
+            who = f"{e.job}: " if getattr(e, "job", None) else ""  # a job's own check, as the CLI and the page say
+            rows.append((f"{who}{e.metric}{q}", value, bound, "PASS" if e.passed else "FAIL", "num1"))
     rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]
     rows += [(r["input"], r["value"], None, None, "text") for r in input_rows(result.inputs)]
     rows += [("", None, None, None, ""), ("Run", None, None, None, "head"),
@@ -563,6 +564,9 @@ def _inputs_sheet(book, inputs: Mapping[str, Any], bold, wrap, date_format) -> N
 def _summary_charts(book, ws, sheets: dict[str, pd.DataFrame], result: RunResult) -> None:
     """Two charts on the summary sheet: capacity in service by pool, and interruptions per week."""
     sched = sheets.get("schedule")
+    fleet = getattr(result, "fleet_in_service", None)  # a portfolio: the fleet's chips, not the jobs' shares summed
+    if fleet is not None and not fleet.empty:
+        sched = fleet
     if sched is not None and not sched.empty and len(sched) <= EXCEL_MAX_ROWS:
         wide = sched.pivot_table(index="date", columns="pool", values="units_in_service", aggfunc="sum")
         if not wide.empty:
