@@ -175,6 +175,22 @@ def test_the_capacity_chart_stacks_the_fleets_chips_in_service(portfolio) -> Non
     assert max(areas["cloud"]) <= 256  # the rental's chips, once (the jobs' shares added up to more)
 
 
+def test_tokens_by_month_and_by_pool_add_every_jobs_tokens(portfolio) -> None:
+    """The month table and the token charts count every job's tokens, finished ones too.
+
+    Before, the month table took each pool's day-to-day change across the jobs' interleaved rows (they cancelled
+    out: 15 T of the shipped portfolio's 29.8 T), and the charts dropped a job's tokens after its last row.
+    """
+    result, _folder, _page = portfolio
+    jobs = {j.name: j for j in result.summary.jobs}
+    trained = sum(result.schedule[result.schedule["job"] == n].groupby("pool")["tokens_trained"].max().sum()
+                  for n in jobs)
+    assert charts.monthly_tokens(result.schedule)["total"].sum() == pytest.approx(trained, rel=1e-9)
+    fig = charts.tokens_figure(result.schedule)
+    last = sum(t.y[-1] for t in fig.data if getattr(t, "stackgroup", None))
+    assert last == pytest.approx(trained, rel=1e-9)
+
+
 # ---------------------------------------------------------------- the workbook
 
 

@@ -167,6 +167,23 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
 # ---------------------------------------------------------------- (b) tokens
 
 
+def pool_tokens(schedule: pd.DataFrame) -> pd.DataFrame:
+    """Cumulative tokens trained per pool and day, every job's added (a portfolio's schedule has a row per job).
+
+    A job's cumulative tokens hold after its last row (it finished: what it trained stays trained), and are 0
+    before its first. One job's schedule is returned as it is.
+    """
+    if "job" not in schedule.columns or not _usable(schedule, "date", "pool", "tokens_trained"):
+        return schedule
+    df = schedule.assign(_date=_dates(schedule["date"]))
+    wide = df.pivot_table(index="_date", columns=["job", "pool"], values="tokens_trained", aggfunc="last")
+    wide = wide.sort_index().ffill().fillna(0.0)
+    summed = wide.T.groupby(level="pool", sort=False).sum().T
+    out = summed.stack().rename("tokens_trained").reset_index()
+    out["date"] = out["_date"].dt.strftime("%Y-%m-%d")
+    return out[["date", "pool", "tokens_trained"]]
+
+
 def tokens_figure(
     schedule: pd.DataFrame | None, events: pd.DataFrame | None = None, target_tokens: float | None = None,
     finish_band: tuple[Any, Any] | None = None,
@@ -176,6 +193,7 @@ def tokens_figure(
     if not _usable(schedule, "date", "tokens_trained"):
         return empty_figure(title)
     if "pool" in schedule.columns:
+        schedule = pool_tokens(schedule)
         trained = schedule.groupby(schedule["pool"].astype(str))["tokens_trained"].max()
         pools = schedule[schedule["pool"].astype(str).isin(trained[trained > 0].index)]
         fig = _stacked_area(pools if not pools.empty else schedule, "tokens_trained", pool_colors(schedule))
@@ -436,7 +454,7 @@ def contribution_figure(schedule: pd.DataFrame | None) -> go.Figure:
     title = "Tokens trained by pool"
     if not _usable(schedule, "date", "pool", "tokens_trained") or schedule["tokens_trained"].sum() == 0:
         return empty_figure(title)
-    fig = _stacked_area(schedule, "tokens_trained", pool_colors(schedule))
+    fig = _stacked_area(pool_tokens(schedule), "tokens_trained", pool_colors(schedule))
     fig.update_layout(title=title, yaxis_title="tokens", **_LAYOUT)
     return fig
 
@@ -445,6 +463,7 @@ def monthly_tokens(schedule: pd.DataFrame | None) -> pd.DataFrame:
     """Tokens each pool trained in each calendar month (a row per month, a column per pool, and the total)."""
     if not _usable(schedule, "date", "pool", "tokens_trained"):
         return pd.DataFrame()
+    schedule = pool_tokens(schedule)
     df = schedule.assign(_date=_dates(schedule["date"])).sort_values(["pool", "_date"])
     df["_new"] = df.groupby("pool")["tokens_trained"].diff().fillna(df["tokens_trained"])
     df["month"] = df["_date"].dt.strftime("%Y-%m")
