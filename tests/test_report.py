@@ -550,3 +550,16 @@ def test_the_workbook_summary_says_never_where_a_time_to_train_never_came(tmp_pa
     ws = load_workbook(tmp_path / "r" / "report.xlsx")["summary"]
     cells = {row[0].value: [c.value for c in row[1:4]] for row in ws.iter_rows() if row[0].value}
     assert cells[label][2] == "never"
+
+
+def test_the_note_says_which_replication_the_cost_chart_shows() -> None:
+    """With a cash flow, the cost chart is its replication (the one nearest the mean), not replication 0."""
+    from planner import api
+    from planner.loader import load_scenario
+    from planner.report.html import detail_note
+
+    root = Path(__file__).resolve().parents[1]
+    result = api.simulate(load_scenario(root / "scenarios" / "ascend-ramp-slip.yaml"), replications=3)
+    note = detail_note(result)
+    assert "progress and timeline charts show replication 0" in note and "cost chart is the cash flow's" in note
+    assert "cost and timeline charts show replication 0" not in note

@@ -83,9 +83,12 @@ def detail_note(result: RunResult) -> str:
     used = result.summary.pools_used or {}
     pools = ", ".join(f"{k}: {v}" for k, v in used.items())
     first = reps.iloc[0]
-    return (f'<p class="note">The capacity, progress, cost and timeline charts show replication 0 '
+    # the cost chart is the cash flow's when there is one: the replication its note names (nearest the mean)
+    cost = " and timeline" if getattr(result, "cashflow", None) is not None else ", cost and timeline"
+    return (f'<p class="note">The capacity, progress{cost} charts show replication 0 '
             f"(spawn key {_e(first.get('spawn_key', 0))} of seed {_e(result.summary.seed)}, pool "
-            f"{_e(first.get('pool', ''))}); the risk charts cover all {len(reps)} replications. "
+            f"{_e(first.get('pool', ''))}); the risk charts cover all {len(reps)} replications"
+            + ("; the cost chart is the cash flow's replication (below)" if cost == " and timeline" else "") + ". "
             f"Pools used: {_e(pools)}." + (" The replications differ in the pool they used."
                                            if len(used) > 1 else "") + "</p>")
 
