@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import re
@@ -278,3 +279,20 @@ def test_single_job_on_a_powered_site_shows_the_wait(tmp_path: Path) -> None:
     page = render_html(result)
     assert 'id="power-wait"' in _first_screen(page) and 'id="chart-site-power"' in page
     assert 'id="jobs"' not in page and "chart-jobs-" not in page
+
+
+def test_a_jobs_deadline_is_not_drawn_on_the_portfolios_risk_charts() -> None:
+    """The finish CDF and the fan are the portfolio's: a check on one job is not their deadline line.
+
+    Before, they drew job a's deadline with the share of the portfolio's runs that met it (20%; job a's: 60%).
+    """
+    from planner.summary import ExpectationResult
+
+    job_check = ExpectationResult(metric="time_to_train_days", quantile=0.5, max=8.0, min=None, value=7.3,
+                                  passed=True, job="a")
+    whole = ExpectationResult(metric="time_to_train_days", quantile=0.9, max=30.0, min=None, value=20.0,
+                              passed=True)
+    summary = Summary.from_json({"scenario": "x", "planner_version": "0", "seed": 1, "replications": 1,
+                                 "start": "2025-01-01", "metrics": {}, "expectations": []})
+    summary = dataclasses.replace(summary, expectations=(job_check, whole))
+    assert [days for _label, days in charts.deadlines(summary, "2025-01-01")] == [30.0]

@@ -710,10 +710,14 @@ def portfolio_figures(result: RunResult) -> dict[str, go.Figure]:
 
 
 def deadlines(summary: Summary | None, start) -> list[tuple[str, float]]:
-    """(label, days) of each `expect` deadline on time to train (its max), from the summary."""
+    """(label, days) of each `expect` deadline on time to train (its max), from the summary.
+
+    Only the checks on the whole run: these charts are of the portfolio's time (its last job's); a check on one job
+    (``job:``) is that job's, shown with its row of the jobs' timeline.
+    """
     out = []
     for e in summary.expectations if summary is not None else ():
-        if e.metric == "time_to_train_days" and e.max is not None:
+        if e.metric == "time_to_train_days" and e.max is not None and not getattr(e, "job", None):
             q = e.quantile
             label = f"deadline p{q * 100:g}" if q is not None else "deadline"
             if start is not None:
