@@ -296,3 +296,14 @@ def test_a_jobs_deadline_is_not_drawn_on_the_portfolios_risk_charts() -> None:
                                  "start": "2025-01-01", "metrics": {}, "expectations": []})
     summary = dataclasses.replace(summary, expectations=(job_check, whole))
     assert [days for _label, days in charts.deadlines(summary, "2025-01-01")] == [30.0]
+
+
+def test_a_links_traffic_adds_the_jobs_day_by_day() -> None:
+    """One line per link, in date order, each day the jobs' traffic added.
+
+    Before, it joined the jobs' series into one line that ran back in time.
+    """
+    links = pd.DataFrame({"job": ["a", "a", "b", "b"], "date": ["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-02"],
+                          "link": ["x-y"] * 4, "tb": [1.0, 2.0, 10.0, 20.0]})
+    (trace,) = charts.link_figure(links).data
+    assert list(trace.y) == [11.0, 22.0] and list(pd.to_datetime(trace.x)) == sorted(pd.to_datetime(trace.x))

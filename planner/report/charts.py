@@ -478,8 +478,10 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
     if not _usable(links, "date", "link", "tb") or links["tb"].sum() == 0:
         return empty_figure(title, "no traffic between sites")
     fig = new_figure()
-    for name, grp in links.groupby("link", sort=True):
-        fig.add_trace(go.Scatter(x=_dates(grp["date"]), y=grp["tb"], name=_label(name), mode="lines"))
+    # a portfolio's table has a row per job: the link carries every job's traffic of the day
+    daily = links.assign(_date=_dates(links["date"])).groupby(["link", "_date"], sort=True)["tb"].sum()
+    for name, grp in daily.groupby(level="link", sort=True):
+        fig.add_trace(go.Scatter(x=grp.index.get_level_values("_date"), y=grp.values, name=_label(name), mode="lines"))
     fig.update_layout(title=title, yaxis_title="TB per day", **_LAYOUT)
     return fig
 
