@@ -424,11 +424,16 @@ class TrainingJob:
 
     def _record_layout(self, plan: Plan, start_h: float) -> None:
         self._close_layout(start_h)
+        raw = sum(p.layout.tokens_per_s for p in plan.parts)
         for part in plan.parts:
             r = part.layout
+            # the part's share of what the plan trains: a sync plan waits on its slowest part and its link, and
+            # DiLoCo pays its token efficiency (each layout alone would be faster than the plan lets it run)
+            tps = plan.tokens_per_s * r.tokens_per_s / raw if raw else 0.0
+            mfu = r.mfu * tps / r.tokens_per_s if r.tokens_per_s else 0.0
             self.layouts.append({"start_days": start_h / HOURS_PER_DAY, "end_days": None, "pool": part.pool,
                                  "mode": plan.mode, "units": r.units_used, **r.layout.as_dict(),
-                                 "batch_seqs": part.batch_seqs, "tokens_per_s": r.tokens_per_s, "mfu": r.mfu})
+                                 "batch_seqs": part.batch_seqs, "tokens_per_s": tps, "mfu": mfu})
         self._open_layouts = len(plan.parts)
 
     def _close_layout(self, end_h: float) -> None:
