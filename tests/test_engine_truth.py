@@ -508,6 +508,19 @@ def test_a_job_never_holds_chips_that_left_during_its_restart(seed, manual_h, fa
         assert not over.any(), (name, ts[over][:3], training.at(ts)[over][:3], usable[over][:3])
 
 
+def _one_run(d: dict, fast: bool, seed: int = 0, **options_of_run):
+    """One run of ``single`` on the scenario ``d`` (the compiled loop, or the named steps), from ``seed``."""
+    s = from_dict(d)
+    ctx = Context(s, layout_planners(s))
+    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
+    (strategy,), _why = options(ctx, "single")
+    TrainingJob.FAST = fast
+    try:
+        return rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job), **options_of_run)
+    finally:
+        TrainingJob.FAST = True
+
+
 @settings(max_examples=6, deadline=None, derandomize=True, database=None)
 @given(seed=st.integers(0, 2**32), fast=st.booleans())
 def test_a_job_waiting_for_chips_wakes_when_a_repair_brings_them_back(seed, fast):
@@ -521,15 +534,7 @@ def test_a_job_waiting_for_chips_wakes_when_a_repair_brings_them_back(seed, fast
          "fleet": [{"name": "a", "chip": "a100-80gb", "site": "x", "units": 24}],
          "reliability": {"enabled": True, "mtbf_chip_days": 300, "repair_days": 1},
          "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
-    s = from_dict(d)
-    ctx = Context(s, layout_planners(s))
-    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
-    (strategy,), _why = options(ctx, "single")
-    TrainingJob.FAST = fast
-    try:
-        run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job), track=True)
-    finally:
-        TrainingJob.FAST = True
+    run = _one_run(d, fast, seed, track=True)
     assert run.finished and run.end_h < 100 * 24  # about a month, not the horizon
     training, failed = run.job.in_training["a"], run.states["a"].failed_tl
     for t, v in zip(training.times, training.values, strict=True):
@@ -650,6 +655,8 @@ def test_a_maintenance_restart_takes_back_returned_repairs(fast):
         assert grown and grown[0] <= next_stop + 1.0, (t, back, grown[:1])
 
 
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_job_that_waited_chooses_its_plan_afresh_on_what_came(fast):
     """96 rented chips for 4 days, then none, then 1,024 owned on day 9: the job resumes on the 1,024.
@@ -664,29 +671,9 @@ def test_a_job_that_waited_chooses_its_plan_afresh_on_what_came(fast):
                     "cloud": {"units": 96, "from": "2025-01-01", "until": "2025-01-05",
                               "price_per_chip_hour_usd": 2}}],
          "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
-    s = from_dict(d)
-    ctx = Context(s, layout_planners(s))
-    supply, job, _ = np.random.SeedSequence(0).spawn(3)
-    (strategy,), _why = options(ctx, "single")
-    TrainingJob.FAST = fast
-    try:
-        run = rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job))
-    finally:
-        TrainingJob.FAST = True
+    run = _one_run(d, fast)
     assert run.finished and run.end_h < 14 * 24
     assert run.job.in_training["own"].at(np.array([9.5 * 24]))[0] > 96
-
-
-def _one_run(d: dict, fast: bool, seed: int = 0):
-    s = from_dict(d)
-    ctx = Context(s, layout_planners(s))
-    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
-    (strategy,), _why = options(ctx, "single")
-    TrainingJob.FAST = fast
-    try:
-        return rep.simulate(s, strategy, rep.draw_supply(s, supply), np.random.default_rng(job))
-    finally:
-        TrainingJob.FAST = True
 
 
 @pytest.mark.parametrize("fast", [True, False])

@@ -457,6 +457,21 @@ def test_energy_at_a_powered_site_is_counted_at_its_pue():
     assert job["energy_mwh"] * 1000 == pytest.approx(job["chip_hours"] * tdp_kw * 1.2, rel=1e-6)
 
 
+# 64 owned H100s and 64 rented by the hour; job a (first) on a small batch, job b beside it
+RENTED_FIRST = {
+    "name": "rented-first", "start": "2024-03-01", "horizon_days": 120,
+    "jobs": [{"name": "a", "priority": 1, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
+                                                        "global_batch_tokens": 262144}},
+             {"name": "b", "priority": 2, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
+                                                        "global_batch_tokens": 4194304}}],
+    "fleet": [{"name": "dc", "chip": "h100-sxm", "site": "s1", "units": 64, "unit_price_usd": 30000,
+               "parallelism": {"tp": 1, "pp": 1},
+               "cloud": {"units": 64, "from": "2024-03-01", "until": "2024-06-01", "price_per_chip_hour_usd": 2.0,
+                         "billing": "on_demand"}}],
+    "costs": {"amortization_years": 4, "energy_usd_per_kwh": 0.1, "pue": 1.5},
+    "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_jobs_used_spend_adds_up_to_the_fleets(seed):
     """Each job counts as rented only the rented chips the jobs before it leave: the jobs' used spend adds up.
@@ -465,18 +480,7 @@ def test_the_jobs_used_spend_adds_up_to_the_fleets(seed):
     ones. Before, b counted its chips as rented too: its cost was 5,660 chip-hours x $2 (not owned at $0.96), and
     the jobs' spend came to more than the fleet's used (and committed) spend.
     """
-    d = {"name": "rented-first", "start": "2024-03-01", "horizon_days": 120,
-         "jobs": [{"name": "a", "priority": 1, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
-                                                             "global_batch_tokens": 262144}},
-                  {"name": "b", "priority": 2, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
-                                                             "global_batch_tokens": 4194304}}],
-         "fleet": [{"name": "dc", "chip": "h100-sxm", "site": "s1", "units": 64, "unit_price_usd": 30000,
-                    "parallelism": {"tp": 1, "pp": 1},
-                    "cloud": {"units": 64, "from": "2024-03-01", "until": "2024-06-01",
-                              "price_per_chip_hour_usd": 2.0, "billing": "on_demand"}}],
-         "costs": {"amortization_years": 4, "energy_usd_per_kwh": 0.1, "pue": 1.5},
-         "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
-    pctx = portfolio_context(from_dict(d))
+    pctx = portfolio_context(from_dict(RENTED_FIRST))
     out = portfolio_replication(pctx, np.random.SeedSequence(seed), keep=True)
     m = out.metrics
     jobs_used = sum(j["used_usd"] for j in m["jobs"].values())
@@ -492,17 +496,7 @@ def test_each_jobs_schedule_spend_is_its_cost():
     Before, they carried the whole fleet's committed spend of its pools, so the jobs' rows added up to several
     times the fleet's (job c: $590,442 on its rows against a cost of $73,554).
     """
-    d = {"name": "spend", "start": "2024-03-01", "horizon_days": 120,
-         "jobs": [{"name": "a", "priority": 1, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
-                                                             "global_batch_tokens": 262144}},
-                  {"name": "b", "priority": 2, "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 4096,
-                                                             "global_batch_tokens": 4194304}}],
-         "fleet": [{"name": "dc", "chip": "h100-sxm", "site": "s1", "units": 64, "unit_price_usd": 30000,
-                    "parallelism": {"tp": 1, "pp": 1},
-                    "cloud": {"units": 64, "from": "2024-03-01", "until": "2024-06-01",
-                              "price_per_chip_hour_usd": 2.0, "billing": "on_demand"}}],
-         "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
-    out = portfolio_replication(portfolio_context(from_dict(d)), np.random.SeedSequence(0), tables=True)
+    out = portfolio_replication(portfolio_context(from_dict(RENTED_FIRST)), np.random.SeedSequence(0), tables=True)
     sched = out.schedule
     for name, row in out.metrics["jobs"].items():
         mine = sched[sched["job"] == name]
