@@ -563,3 +563,16 @@ def test_the_note_says_which_replication_the_cost_chart_shows() -> None:
     note = detail_note(result)
     assert "progress and timeline charts show replication 0" in note and "cost chart is the cash flow's" in note
     assert "cost and timeline charts show replication 0" not in note
+
+
+def test_training_days_say_never_when_no_replication_finished() -> None:
+    """No replication finishes: the headline's training days say never (the row was left out)."""
+    from planner import api
+    from planner.loader import from_dict
+
+    s = from_dict({"name": "never", "start": "2025-01-01", "horizon_days": 3,
+                   "workload": {"model": "llama3-8b", "tokens": 2e12, "seq_len": 8192},
+                   "fleet": [{"name": "h100", "chip": "h100-sxm", "units": 64}],
+                   "simulation": {"seed": 1, "replications": 2}})
+    items = {h.key: h.value for h in headline_items(api.simulate(s).summary)}
+    assert items["time_to_train_days"] == "never" and items["training_days"] == "never"

@@ -71,7 +71,7 @@ def _date_items(summary: Summary) -> list[Headline]:
                             f"p10 {fd.p10} · p90 {fd.p90} · start {summary.start}"))
     for key, label, m in (("training_days", "Training days (p50)", summary.training_days),
                           ("waiting_days", "Waiting for capacity (p50)", summary.waiting_days)):
-        if m is not None and (num(m.p50) is not None or num(m.p10) is not None):  # a P50 beyond the finishes: never
+        if m is not None:  # a P50 beyond the finishes (or no finish at all): never, said, not left out
             shown = NEVER if m.at() is None else fmt_value("time_to_train_days", m.at())
             out.append(Headline(key, label, shown, _spread(m, "time_to_train_days")))
     st = summary.strategy
