@@ -162,7 +162,7 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
                 else f"not every job finishes within {inputs.get('horizon_days', '?')} days (P50)")
     c = summary.costs
     committed, used = (c.committed_usd, c.used_usd) if c is not None else (None, None)
-    spent = f"{money(summary, committed)} committed, {money(summary, used)} used"
+    spent = f"{money(summary, committed)} committed, {money(summary, used)} used (means over the replications)"
     return f"{head}: {when}; {spent}"
 
 
