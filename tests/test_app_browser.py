@@ -267,9 +267,13 @@ def test_ab_side_by_side(page, shots):
     _idle(page)
     _tab(page, "Edit plan")
     tokens = page.get_by_role("spinbutton", name="Tokens [trillions]")
-    _set_number(tokens, float(tokens.input_value()) / 2)  # half the tokens: B finishes sooner
+    half = float(tokens.input_value()) / 2
+    _set_number(tokens, half)  # half the tokens: B finishes sooner
     _idle(page)
+    # the edit has landed before Run is pressed (on a busy machine a run could start on the old settings)
+    expect(page.get_by_text("The settings changed since this run")).to_be_attached()  # (on the Run tab)
     _run(page)
+    assert _shown_scenario(page)["workload"]["tokens"] == pytest.approx(half * 1e12, rel=1e-6)
     _tab(page, "A/B")
     page.get_by_role("button", name="Keep this run as B").click()
     expect(page.get_by_text("B kept:")).to_be_visible()
