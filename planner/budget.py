@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .cashflow import kinds
 from .errors import ScenarioError
 from .fmt import fmt_duration
 from .perf import reliability as rel
@@ -249,7 +250,7 @@ def cashflow_rows(s: Scenario) -> tuple[int, str]:
         if p.deliveries and p.deliveries[-1].date > last:
             last, why = p.deliveries[-1].date, f"fleet[{i}].deliveries"
         months = (last.year - first.year) * 12 + last.month - first.month + 1
-        total += months * (2 * bool(p.units or p.deliveries) + (p.cloud is not None))  # purchase, energy; rental
+        total += months * len(kinds(p))
         if months > most:
             most, field = months, why
     return total, field

@@ -92,7 +92,8 @@ def _cumulative(scenario: Scenario, pool: Pool, use: PoolSupply, end_h: float, t
     }
 
 
-def _kinds(pool: Pool) -> tuple[str, ...]:
+def kinds(pool: Pool) -> tuple[str, ...]:
+    """The kinds of money a pool moves, in KINDS' order: one cashflow.csv row each per month at most."""
     owned = bool(pool.units or pool.deliveries)
     rented = pool.cloud is not None
     return tuple(k for k, on in (("purchase", owned), ("reservation", rented and not costs.on_demand(pool)),
@@ -116,7 +117,7 @@ def _span(scenario: Scenario, pools: Sequence[Pool], supply: Mapping[str, PoolSu
 def pool_cashflow(scenario: Scenario, pool: Pool, use: PoolSupply, end_h: float,
                   calendar: Sequence[tuple[dt.date, float, float]]) -> list[dict]:
     """The rows of one pool over ``calendar`` (months as :func:`months` gives them) [USD]."""
-    kinds = _kinds(pool)
+    pool_kinds = kinds(pool)
     price = costs.unit_price_usd(scenario, pool)
     bought = np.array([t for t, _ in use.purchases], dtype=float)
     units = np.array([u for _, u in use.purchases], dtype=float)
@@ -124,7 +125,7 @@ def pool_cashflow(scenario: Scenario, pool: Pool, use: PoolSupply, end_h: float,
     before = _cumulative(scenario, pool, use, end_h, calendar[0][1]) if calendar else {}
     for day, t0, t1 in calendar:
         after = _cumulative(scenario, pool, use, end_h, t1)
-        for kind in kinds:
+        for kind in pool_kinds:
             if kind == "reservation":
                 committed = paid = costs.reserved_cloud_usd(scenario, pool, t0, t1)
             elif kind == "purchase":
