@@ -405,14 +405,44 @@ class TrainingJob:
             self.pool_tokens[part.pool] += tokens * plan.share_of(part.pool)
         return tokens
 
-    def _record_tokens(self, at: float | None = None) -> None:
+    def _record_tokens(self, at: float | None = None, saved: float | None = None) -> None:
+        """What is safe (``saved``, default the job's now) from hour ``at`` (default now) on; by pool for the tables."""
         now = self.env.now if at is None else at
-        self.tokens_tl.set(now, self.saved)
+        saved = self.saved if saved is None else saved
+        self.tokens_tl.set(now, saved)
         if not self.record:  # the pools' shares by day are for the tables (replication 0) only
             return
         total = sum(self.pool_tokens.values())
-        for n, v in self.pool_tokens.items():  # each pool's share of what is safe (the last write is capped)
-            self.pool_tokens_tl[n].set(now, self.saved * v / total if total else 0.0)
+        extra = saved - total  # kept on the current plan since the pools' counts were last brought up to date
+        for n, v in self.pool_tokens.items():
+            if extra >= 0:  # the plan's pools kept it, by their shares
+                x = v + (extra * self.plan.share_of(n) if extra and self.plan is not None else 0.0)
+            else:  # the last write is capped at the target: each pool's share of what is safe
+                x = saved * v / total
+            self.pool_tokens_tl[n].set(now, x)
+
+    def _record_day_ends(self, start_h: float, end_h: float, cyc: _Cycle | None = None) -> None:
+        """Record what is safe at the end of each day that ends in (``start_h``, ``end_h``] (kernel._day_ends).
+
+        ``cyc``: the job trains through the stretch from its cycle position: the checkpoints completed by a
+        day's end save their cycles (rules.advance), or, with no cycle (failures off: nothing is lost), all the
+        training done. Without it, a stop: what is safe does not change.
+        """
+        day = start_h // HOURS_PER_DAY
+        while True:
+            b = day * 24.0 + 24.0 - kernel.DAY_END_H
+            if b > end_h:
+                return
+            if b > start_h:
+                v = self.saved
+                if cyc is not None and math.isfinite(cyc.length):
+                    done, kept_h, _pos = rules.advance(self.pos, b - start_h, cyc.tau, cyc.length)
+                    if done:
+                        v = self.saved + kept_h * self._rate_h()
+                elif cyc is not None:  # no checkpoint cycle (failures off): nothing trained can be lost
+                    v = self.saved + (self.pos + (b - start_h)) * self._rate_h()
+                self._record_tokens(at=b, saved=v)
+            day += 1.0
 
     def _set_training(self, plan: Plan | None) -> None:
         now = self.env.now
@@ -620,8 +650,12 @@ class TrainingJob:
             self.manual_due_h = max(outside_h - held, 0.0)
             self.pending_restart = True
 
-    def _advance_cycles(self, elapsed: float, cyc: _Cycle) -> None:
-        """Move through the checkpoint cycle: completed checkpoints save the training done before them."""
+    def _advance_cycles(self, elapsed: float, cyc: _Cycle, start_h: float) -> None:
+        """Move through the checkpoint cycle from hour ``start_h``: completed checkpoints save the training done before them.
+
+        What is safe at the end of each day passed is recorded on the way.
+        """
+        self._record_day_ends(start_h, self.env.now, cyc)
         done, kept_h, self.pos = rules.advance(self.pos, elapsed, cyc.tau, cyc.length)
         if done:
             self.saved += self._keep(kept_h)
@@ -717,6 +751,7 @@ class TrainingJob:
             pending_h = max(pending_h - cyc.delta, 0.0)  # the write took its last delta hours before they went
         self.saved = min(self.target, self.saved + self._keep(pending_h))
         self.pos = 0.0
+        self._record_tokens()  # safe from now: a day that ends during the write reads it
         if self.on and not finished:
             # nothing held when the chips are gone; chips that leave during the write end it there
             yield from self._hold_for(cyc.delta)
@@ -760,6 +795,7 @@ class TrainingJob:
         fs = k.fs.copy()
         fs[_F_RATE] = self._rate_h()  # the plan's speed times this replication's model factor
         fs[_F_T], fs[_F_POS], fs[_F_SAVED], fs[_F_NEXT_RECORD] = t0, self.pos, self.saved, t0
+        fs[kernel.F_NEXT_DAY] = t0 // HOURS_PER_DAY  # the first day whose end the stretch may pass
         fs[_F_CARRY] = math.nan if self.fail_in_h is None else self.fail_in_h
         fs[_F_NEXT_MAINT] = self.next_maint if self.maint_every_h else math.inf
         # a capacity step in any of the strategy's pools (not only the plan's) may change the plan
@@ -785,6 +821,7 @@ class TrainingJob:
         manual = int(fs[kernel.F_MANUAL_SHARE] > 0)  # one more uniform (and maybe exponential) per failure
         need_uni = (1 if len(plan.parts) > 1 else 0) + manual
         while True:
+            self._room_for_tokens(k.shares)
             ist[_I_EXP], ist[_I_UNI] = draws.exp_i, draws.uni_i
             status = loop.run()
             draws.exp_i, draws.uni_i = int(ist[_I_EXP]), int(ist[_I_UNI])
@@ -920,6 +957,18 @@ class TrainingJob:
             self._loop.ev_i = self._ev_i = np.zeros((2 * need, 3), dtype=np.int64)
             self._loop.ev_f = self._ev_f = np.zeros((len(self._ev_i), 2))
 
+    def _room_for_tokens(self, shares: list) -> None:
+        """Room in the token buffer for every row the stretch may still record before its limit (kernel.token_rows)."""
+        fs, ist = self._loop.fs, self._ist
+        need = kernel.token_rows(fs[_F_T], fs[_F_LIMIT])
+        if int(ist[_I_TOKENS]) + need <= len(self._tk):
+            return
+        if ist[_I_TOKENS]:
+            self._flush_tokens(int(ist[_I_TOKENS]), shares)
+            ist[_I_TOKENS] = 0
+        if need > len(self._tk):
+            self._loop.tk = self._tk = np.zeros((2 * need, 2))
+
     def _put_checked(self) -> None:
         """The chips per pool on which no faster plan exists, for the compiled loop (it may raise them)."""
         checked = self._checked
@@ -939,21 +988,15 @@ class TrainingJob:
     def _flush_tokens(self, n: int, shares: list) -> None:
         """The safe tokens the compiled loop recorded (replication 0: with each pool's share of them)."""
         pool_tok, tk = self._pool_tok, self._tk
+        if self.record:  # each row by pool: what the pools had kept before these rows, and the plan's shares since
+            for t, saved in tk[:n].tolist():
+                self._record_tokens(at=t, saved=saved)
+            self.saved = float(tk[n - 1, 1])
+        else:
+            self.tokens_tl.extend(tk[:n, 0], tk[:n, 1])
         for j, (name, _share) in enumerate(shares):
             self.pool_tokens[name] += float(pool_tok[j])
         pool_tok[:] = 0.0
-        if not self.record:
-            tl = self.tokens_tl
-            times, values = tk[:n, 0].tolist(), tk[:n, 1].tolist()
-            if times[0] == tl.times[-1]:
-                tl.values[-1] = values[0]
-                times, values = times[1:], values[1:]
-            tl.times.extend(times)
-            tl.values.extend(values)
-            return
-        for t, saved in tk[:n].tolist():
-            self.saved = saved
-            self._record_tokens(at=t)
 
     def _flush_events(self, ev_i: np.ndarray, ev_f: np.ndarray, n: int, states: list, tau: float, delta: float,
                       units: int) -> None:
@@ -1044,7 +1087,7 @@ class TrainingJob:
             # the failure still to come after an outside event (none when it fired: the next one is drawn
             # afresh; ``elapsed`` may fall a rounding step short of ``t_fail``, which is no time to the next)
             self.fail_in_h = t_fail - elapsed if self.on and not failed else None
-            self._advance_cycles(elapsed, cyc)
+            self._advance_cycles(elapsed, cyc, start)
             pending_h = rules.pending_hours(self.pos, cyc.tau)
             if failed:
                 self._on_failure(elapsed, pending_h)

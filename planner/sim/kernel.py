@@ -17,6 +17,10 @@ another in compiled code and returns to Python only where Python must decide:
   exists, Python calls again and the restart is paid where the loop left off;
 - ``RECORD``: the job recorded its safe tokens (replication 0 keeps each pool's share by day: Python).
 
+The safe tokens are also recorded at the end of every day the stretch passes (``DAY_END_H`` before the next
+day begins), in closed form from the checkpoint cycle: a day's figure is what was safe at its end, not at its
+last failure (``_day_ends``; the loop's named steps record the same, ``TrainingJob._record_day_ends``).
+
 The state travels in two arrays (indices below) and the repair tables of ``Repairs``; draws come from
 two streams of blocks (exponential: gaps, repairs, then manual interventions; uniform: which part a failure
 hits, then whether it needs a manual intervention), so the order in which Python refills them never changes
@@ -47,8 +51,10 @@ ALIGNED_BITS = 2  # planner.strategy.base.ALIGNED_BITS (the kernel imports nothi
 # float state (F_*)
 F_T, F_POS, F_SAVED, F_CARRY, F_NEXT_MAINT, F_HELD, F_KEPT, F_UNSAVED, F_NEXT_RECORD, F_NEXT_RETURN, \
     F_FAIL_IN, F_TAU, F_DELTA, F_LENGTH, F_MTBF, F_RESTART, F_RATE, F_TARGET, F_LIMIT, F_REPAIR_MEAN, \
-    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO, F_MANUAL_SHARE, F_MANUAL_MEAN, F_MANUAL_DUE = range(27)
-N_FLOAT = 27
+    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO, F_MANUAL_SHARE, F_MANUAL_MEAN, F_MANUAL_DUE, F_NEXT_DAY = range(28)
+N_FLOAT = 28
+# a day's state is read this many hours before the next day begins (planner.sim.replication.day_end_hours)
+DAY_END_H = 1e-6
 # int state (I_*)
 I_EXP, I_UNI, I_CHECKPOINTS, I_FAILURES, I_MAINTENANCE, I_EVENTS_LEFT, I_PENDING_RESTART, I_RECORD, \
     I_TRACK, I_CAN_GROW, I_RESUME, I_ENTRY, I_EVENTS, I_TOKENS, I_GROW = range(15)
@@ -56,6 +62,15 @@ N_INT = 15
 
 # what the event buffer holds (kind, pool row, units; time, value)
 E_CHECKPOINT, E_MAINTENANCE, E_FAILURE, E_RESTART, E_REPAIR, E_FAILED = range(6)
+
+
+def token_rows(t: float, limit: float) -> int:
+    """The most rows of safe tokens a stretch from hour ``t`` may still record before hour ``limit`` (finite).
+
+    A row at each day's end and at most one at a failure a day, with room to spare; the loop asks for this much
+    room before each interruption (``ROOM``).
+    """
+    return 2 * int((limit - t) / 24.0) + 6
 
 
 class Repairs:
@@ -220,6 +235,53 @@ def _hours_to_finish(tokens_left: cython.double, rate: cython.double, pos: cytho
 
 
 @cython.cfunc
+@cython.inline
+def _token_rows(t: cython.double, limit: cython.double) -> cython.Py_ssize_t:
+    """The most rows of safe tokens a stretch from hour ``t`` may still record before ``limit`` (``token_rows``)."""
+    return 2 * cython.cast(cython.Py_ssize_t, (limit - t) / 24.0) + 6
+
+
+@cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(False)
+def _day_ends(tk: cython.double[:, :], ist: cython.longlong[:], i_tokens: cython.Py_ssize_t, day: cython.double,
+              t_from: cython.double, t_to: cython.double, saved: cython.double, training: cython.bint,
+              pos: cython.double, tau: cython.double, length: cython.double, rate_h: cython.double) -> cython.double:
+    """Record the safe tokens at the end of each day that ends in (``t_from``, ``t_to``]; returns the next day.
+
+    ``day``: the first day whose end may not be recorded yet. While ``training`` (from cycle position ``pos``
+    at ``t_from``), the checkpoints completed by a day's end save their cycles (rules.advance), or, with no
+    checkpoint cycle (failures off: nothing is lost), all the training done; else (a stop) what is safe does not
+    change.
+    """
+    b: cython.double
+    x: cython.double
+    v: cython.double
+    done: cython.longlong
+    n: cython.Py_ssize_t
+    eps: cython.double = DAY_END_H
+    while True:
+        b = day * 24.0 + 24.0 - eps
+        if b > t_to:
+            return day
+        if b > t_from:
+            v = saved
+            if training and length - length == 0:
+                x = pos + (b - t_from)
+                done = cython.cast(cython.longlong, x // length)
+                if done:
+                    v = saved + (done * tau) * rate_h
+            elif training:  # no checkpoint cycle (failures off): nothing trained can be lost
+                v = saved + (pos + (b - t_from)) * rate_h
+            n = ist[i_tokens]
+            tk[n, 0] = b
+            tk[n, 1] = v
+            ist[i_tokens] = n + 1
+        day += 1.0
+
+
+@cython.cfunc
 def _emit(ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], ist: cython.longlong[:], slot: cython.Py_ssize_t,
           kind: cython.longlong, row: cython.longlong, units: cython.longlong, t: cython.double,
           x: cython.double) -> cython.void:
@@ -364,6 +426,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     kept_h: cython.double = fs[F_KEPT]
     unsaved: cython.double = fs[F_UNSAVED]
     next_record: cython.double = fs[F_NEXT_RECORD]
+    day: cython.double = fs[F_NEXT_DAY]
     next_return: cython.double = fs[F_NEXT_RETURN]
     ei: cython.Py_ssize_t = ist[I_EXP]
     ui: cython.Py_ssize_t = ist[I_UNI]
@@ -405,12 +468,14 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     no_room: cython.bint
     grow: cython.bint
     recorded: cython.bint
+    t_stop: cython.double
     if ist[I_ENTRY] != 0:  # the repairs done by now are back before the first interruption (growth is not asked)
         ist[I_ENTRY] = 0
         next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
                               rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
     if ist[I_RESUME] != 0:  # no faster plan at the last restart's check: the restart is paid, the loop goes on
         ist[I_RESUME] = 0
+        day = _day_ends(tk, ist, i_tokens, day, t, t + r_h + manual_due, saved, False, pos, tau, length, rate_h)
         held_h += r_h + manual_due
         t += r_h + manual_due
         manual_due = 0.0
@@ -424,7 +489,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             if rn[part_row[j]] >= cap:
                 no_room = True
         if no_room or ((record or track) and ist[i_events] + cap * rows.shape[0] + 8 > room) \
-                or ist[i_tokens] >= tk.shape[0]:
+                or ist[i_tokens] + _token_rows(t, limit) > tk.shape[0]:
             status = ROOM
             break
         events_left -= 1
@@ -448,6 +513,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 fail_in = gap
                 break
             carry = gap - to_maint
+            day = _day_ends(tk, ist, i_tokens, day, t, t + to_maint, saved, True, pos, tau, length, rate_h)
             t += to_maint
             x = pos + to_maint  # rules.advance
             done = cython.cast(cython.longlong, x // length) if length_finite else 0
@@ -466,12 +532,14 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             saved += train_h * rate_h
             pos = 0.0
             held_h += to_maint + delta + pause_h
+            t_stop = t
             t += delta
             next_maint = t + maint_every_h
             maintenance += 1
             if record:
                 _emit(ev_i, ev_f, ist, i_events, E_MAINTENANCE, -1, 0, t, 0.0)
             t += pause_h
+            day = _day_ends(tk, ist, i_tokens, day, t_stop, t, saved, False, pos, tau, length, rate_h)
             # the restart after the pause is a free moment to take back repaired chips, as a failure's is
             if t >= next_return:
                 next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook,
@@ -486,6 +554,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 break
             if grow:
                 ist[i_grow] = 0  # no faster plan on these chips: none before more come back (a settle asks again)
+            day = _day_ends(tk, ist, i_tokens, day, t, t + r_h, saved, False, pos, tau, length, rate_h)
             held_h += r_h
             t += r_h
             continue
@@ -497,6 +566,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         if t + gap + r_h + manual_h >= limit:
             fail_in = gap
             break
+        day = _day_ends(tk, ist, i_tokens, day, t, t + gap, saved, True, pos, tau, length, rate_h)
         t += gap
         x = pos + gap  # rules.advance
         done = cython.cast(cython.longlong, x // length) if length_finite else 0
@@ -574,6 +644,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             break
         if grow:
             ist[i_grow] = 0
+        day = _day_ends(tk, ist, i_tokens, day, t, t + r_h + manual_due, saved, False, pos, tau, length, rate_h)
         held_h += r_h + manual_due
         t += r_h + manual_due
         manual_due = 0.0
@@ -589,6 +660,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     fs[F_KEPT] = kept_h
     fs[F_UNSAVED] = unsaved
     fs[F_NEXT_RECORD] = next_record
+    fs[F_NEXT_DAY] = day
     fs[F_NEXT_RETURN] = next_return
     fs[F_FAIL_IN] = fail_in
     fs[F_MANUAL_DUE] = manual_due

@@ -27,7 +27,7 @@ from ..strategy import Context, Strategy, options
 from ..strategy.modes import MODES
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
-from .kernel import Repairs
+from .kernel import DAY_END_H, Repairs
 from .power import Wait, apply_power, waited_chip_days
 from .supply import Step, not_before, rented_steps, supply_steps
 
@@ -498,7 +498,7 @@ def _day_ends(end_h: float) -> tuple[np.ndarray, np.ndarray]:
     day after the end.
     """
     days = np.arange(0, int(math.floor(end_h / HOURS_PER_DAY)) + 1)
-    return days, np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - 1e-6, end_h)
+    return days, np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - DAY_END_H, end_h)
 
 
 def tokens_by_day(run: Run) -> np.ndarray:
