@@ -1,4 +1,4 @@
-"""The `planner` command line. Exit codes: 0 ok, 1 an expect check failed, 2 bad input, 3 nothing fits."""
+"""The `planner` command line. Exit codes: 0 ok, 1 a check failed, 2 bad input, 3 nothing fits (estimate, compare)."""
 
 from __future__ import annotations
 
@@ -107,12 +107,20 @@ out = Console(width=None if sys.stdout is not None and sys.stdout.isatty() else 
 err = Console(stderr=True, width=None if sys.stderr is not None and sys.stderr.isatty() else 200)
 
 
-def _fail(exc: PlannerError, path: Path | None = None) -> None:
+# The contract's exit codes per command: only `estimate` and `compare` have one for "nothing fits" (3). For
+# `run`, `sweep` and `sensitivity`, a scenario on which no layout fits anywhere is input they cannot run (2); for
+# `solve`, no value in range can finish (1).
+INFEASIBLE_RUN, INFEASIBLE_SOLVE = 2, 1
+
+
+def _fail(exc: PlannerError, path: Path | None = None, infeasible: int | None = None) -> None:
+    """One line on stderr and the exit code: the error's own, or ``infeasible`` for InfeasiblePlanError."""
     # user text (values, file paths) is printed literally, never read as console markup
     text = f"{exc}" if path is None or str(exc).startswith(str(path)) else f"{path}: {exc}"
     err.print(Text("error", style="bold red") + Text(f": {one_line(text, MAX_LINE_BYTES)}"), highlight=False,
               soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
+    code = infeasible if infeasible is not None and isinstance(exc, InfeasiblePlanError) else exc.exit_code
+    raise typer.Exit(code)
 
 
 def _say(line: str, limit_bytes: int = MAX_LINE_BYTES) -> None:
@@ -231,7 +239,7 @@ def estimate(
         result = api.estimate(s)
         explained = api.explain(lead) if explain else []
     except InfeasiblePlanError as exc:
-        _fail(exc, scenario)  # exit 3 names the file too
+        _fail(exc, scenario)  # exit 3 (the contract's for estimate) names the file too
     except PlannerError as exc:  # pragma: no cover - defensive
         _fail(exc, scenario)
     if explained:
@@ -359,7 +367,7 @@ def run(
                                   scheduler=scheduler, workers=workers, progress=tick,
                                   meanwhile=lambda: importlib.import_module("planner.report"))
         except PlannerError as exc:
-            _fail(exc, scenario)
+            _fail(exc, scenario, infeasible=INFEASIBLE_RUN)
     from .report import write_report
 
     try:
@@ -488,7 +496,7 @@ def sweep(
                               workers=workers, progress=tick, source=str(scenario))
         path = write_sweep(table, axes, _target(out_dir, s.name, "-sweep"), f"{s.name}: sweep")
     except PlannerError as exc:
-        _fail(exc)
+        _fail(exc, scenario, infeasible=INFEASIBLE_RUN)
     from .report.tables import fmt_cell
 
     t = Table(title=_lit(f"{s.name}: {len(table)} points"))
@@ -533,7 +541,7 @@ def sensitivity(
             "sensitivity.csv": lambda p: write_sensitivity_csv(table, p),
             "sensitivity.html": lambda p: p.write_text(tornado_html(table, title), encoding="utf-8")})
     except PlannerError as exc:
-        _fail(exc)
+        _fail(exc, scenario, infeasible=INFEASIBLE_RUN)
     t = Table(title=_lit(f"{s.name}: p50 time to train and cost, each input low / high"))
     for c in ("input", "low", "high", "days low", "days high", "cost low", "cost high"):
         t.add_column(c, justify="left" if c in ("input", "low", "high") else "right")
@@ -585,7 +593,7 @@ def solve(
         result = run_solve(s, vary, when, quantile=quantile, low=low, high=high, replications=n, seed=seed,
                            workers=workers, source=str(scenario), job=job)
     except PlannerError as exc:
-        _fail(exc)
+        _fail(exc, scenario, infeasible=INFEASIBLE_SOLVE)
     result["replications"] = n
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")

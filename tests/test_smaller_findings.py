@@ -1,7 +1,8 @@
 """Issue 17, finding 9 ("smaller"): each item has a test that failed before its fix.
 
 a. a point where no layout fits is recorded ("no layout fits: ...", finish probability 0, dates never) and the
-   sweep, the sensitivity and the goal seek go on; exit 3 only when no point can train;
+   sweep, the sensitivity and the goal seek go on; only when no point can train, the sweep and the sensitivity
+   exit 2 and the goal seek 1 (the contract's codes: they have no 3);
 b. ``--set`` values that are not readable YAML are one line naming the value, exit 2;
 c. an unknown key with ``[`` in it is named;
 d. sweep.html and sensitivity.html are the same bytes from one identical run to the next;
@@ -51,9 +52,10 @@ def test_sweep_records_a_point_where_no_layout_fits_and_goes_on(cli, make_scenar
     assert float(good["time_to_train_days_p50"]) > 0
 
 
-def test_sweep_where_no_point_fits_is_exit_3(cli, make_scenario, tmp_path):
-    r = cli("sweep", make_scenario(), "--set", "fleet[0].units=1,2", "--out", tmp_path / "sw")
-    assert _error(r, 3).startswith("error: no point can train: ")
+def test_sweep_where_no_point_fits_is_exit_2(cli, make_scenario, tmp_path):
+    path = make_scenario()
+    r = cli("sweep", path, "--set", "fleet[0].units=1,2", "--out", tmp_path / "sw")
+    assert _error(r, 2).startswith(f"error: {path}: no point can train: ")
     assert not (tmp_path / "sw").exists()
 
 
@@ -69,10 +71,12 @@ def test_solve_counts_a_value_where_no_layout_fits_as_missing_the_deadline(cli, 
     assert low["note"].startswith("no layout fits: ")
 
 
-def test_solve_where_no_value_fits_is_exit_3(cli, make_scenario):
-    r = cli("solve", make_scenario(), "--deadline", "2025-02-20", "--vary", "fleet[0].units", "--min", 1,
+def test_solve_where_no_value_fits_is_exit_1(cli, make_scenario):
+    """No value in range can train: none in range (1), with the reason."""
+    path = make_scenario()
+    r = cli("solve", path, "--deadline", "2025-02-20", "--vary", "fleet[0].units", "--min", 1,
             "--max", 2, "--replications", 1)
-    assert _error(r, 3).startswith("error: no value of fleet[0].units in [1, 2] can train: ")
+    assert _error(r, 1).startswith(f"error: {path}: no value of fleet[0].units in [1, 2] can train: ")
 
 
 def test_sensitivity_records_a_setting_where_no_layout_fits(cli, make_scenario, tmp_path):

@@ -88,7 +88,10 @@ def infeasible_note(reason: str) -> str:
 
 
 def all_infeasible(results: Sequence[dict]) -> InfeasiblePlanError | None:
-    """The error to end with (exit 3) when no point could train at all, or None when one could."""
+    """The error to end with when no point could train at all, or None when one could.
+
+    `planner sweep` and `sensitivity` exit 2 on it, `solve` 1 (the contract's codes).
+    """
     if not results or any(r.get("infeasible") is None for r in results):
         return None
     reasons = list(dict.fromkeys(r["infeasible"] for r in results))

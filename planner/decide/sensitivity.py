@@ -108,7 +108,7 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
     """A row per input: low/high labels, p50 time to train and cost at base, low and high, the swing, a ``note``.
 
     A setting where no layout fits counts as never finishing (its figures missing, its date ``never``) and
-    the ``note`` says which one and why; InfeasiblePlanError (exit 3) only when no setting can train.
+    the ``note`` says which one and why; InfeasiblePlanError (exit 2) only when no setting can train.
     """
     ins = inputs(s, source)
     scen = points(s, ins)

@@ -75,7 +75,7 @@ def sweep(scenario: Scenario, axes: Sequence[Axis], replications: int | None = N
     """A row per grid point: the inputs (one column per path), the metric quantiles and a ``note``.
 
     A point where no layout fits is a row too (finish probability 0, dates ``never``, the note says why) and
-    the sweep goes on; InfeasiblePlanError (exit 3) only when no point can train.
+    the sweep goes on; InfeasiblePlanError (exit 2) only when no point can train.
     """
     inputs, scenarios = grid(scenario, axes, source)
     results = run_points(scenarios, replications=replications, seed=seed, backend=backend, scheduler=scheduler,

@@ -651,7 +651,7 @@ class TrainingJob:
             self.pending_restart = True
 
     def _advance_cycles(self, elapsed: float, cyc: _Cycle, start_h: float) -> None:
-        """Move through the checkpoint cycle from hour ``start_h``: completed checkpoints save the training done before them.
+        """Move through the checkpoint cycle from hour ``start_h``: completed checkpoints save the training before them.
 
         What is safe at the end of each day passed is recorded on the way.
         """
