@@ -362,10 +362,10 @@ def run(
     target = out_dir or Path("reports") / default_folder_name(s.name)
     with progress_bar(f"simulating {s.name}", n) as tick:
         try:
-            # the report writer (pandas, Plotly) loads while the workers simulate, not after them
+            # the report writer (pandas, Plotly and its validators) loads while the workers simulate
             result = api.simulate(s, replications=replications, seed=seed, backend=backend,
                                   scheduler=scheduler, workers=workers, progress=tick,
-                                  meanwhile=lambda: importlib.import_module("planner.report"))
+                                  meanwhile=lambda: importlib.import_module("planner.report.charts").warm())
         except PlannerError as exc:
             _fail(exc, scenario, infeasible=INFEASIBLE_RUN)
     from .report import write_report
