@@ -53,7 +53,7 @@ F_T, F_POS, F_SAVED, F_CARRY, F_NEXT_MAINT, F_HELD, F_KEPT, F_UNSAVED, F_NEXT_RE
     F_FAIL_IN, F_TAU, F_DELTA, F_LENGTH, F_MTBF, F_RESTART, F_RATE, F_TARGET, F_LIMIT, F_REPAIR_MEAN, \
     F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO, F_MANUAL_SHARE, F_MANUAL_MEAN, F_MANUAL_DUE, F_NEXT_DAY = range(28)
 N_FLOAT = 28
-# a day's state is read this many hours before the next day begins (planner.sim.replication.day_end_hours)
+# a day's state is read this many hours before the next day begins (planner.sim.replication._day_ends)
 DAY_END_H = 1e-6
 # int state (I_*)
 I_EXP, I_UNI, I_CHECKPOINTS, I_FAILURES, I_MAINTENANCE, I_EVENTS_LEFT, I_PENDING_RESTART, I_RECORD, \
@@ -275,6 +275,8 @@ def _day_ends(tk: cython.double[:, :], ist: cython.longlong[:], i_tokens: cython
             elif training:  # no checkpoint cycle (failures off): nothing trained can be lost
                 v = saved + (pos + (b - t_from)) * rate_h
             n = ist[i_tokens]
+            if n >= tk.shape[0]:  # never: Python makes room for every day to the stretch's limit (token_rows)
+                return day
             tk[n, 0] = b
             tk[n, 1] = v
             ist[i_tokens] = n + 1
