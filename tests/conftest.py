@@ -197,3 +197,30 @@ def one_error_line(r: CliResult, code: int = 2) -> str:
     assert len(lines) == 1 and lines[0].startswith("error: "), r
     assert len((r.stderr + r.stdout).encode()) <= MAX_MESSAGE_BYTES, len((r.stderr + r.stdout).encode())
     return lines[0]
+
+
+def both_paths(scenario, seed: int = 0, records: tuple[bool, ...] = (True,)) -> list:
+    """One replication's pick on the same draws: the compiled loop, then the named steps (``TrainingJob.FAST``).
+
+    Each path once per ``records`` value (with or without the tables), in that order.
+    """
+    import numpy as np
+
+    from planner.bridge import layout_planners
+    from planner.sim import replication as rep
+    from planner.sim.engine import TrainingJob
+    from planner.strategy import Context, options
+
+    ctx = Context(scenario, layout_planners(scenario))
+    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
+    steps = rep.draw_supply(scenario, supply)
+    cands, _why = options(ctx, scenario.strategy.mode)
+    runs = []
+    for fast in (True, False):
+        for record in records:
+            TrainingJob.FAST = fast
+            try:
+                runs.append(rep.best_run(scenario, cands, steps, job, 1.0, record=record))
+            finally:
+                TrainingJob.FAST = True
+    return runs

@@ -11,14 +11,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import both_paths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.bridge import layout_planners
 from planner.loader import from_dict
 from planner.sim import replication as rep
-from planner.sim.engine import TrainingJob
-from planner.strategy import Context, options
 from planner.units import HOURS_PER_DAY
 
 
@@ -34,20 +32,7 @@ def _doc(units: int = 64, tokens: float = 2e11, reliability: dict | None = None,
 
 def _runs(doc: dict, seed: int = 3) -> list:
     """The pick's run on the same draws: compiled loop and named steps, each without and with the tables."""
-    s = from_dict(doc)
-    ctx = Context(s, layout_planners(s))
-    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
-    steps = rep.draw_supply(s, supply)
-    cands, _why = options(ctx, s.strategy.mode)
-    out = []
-    for fast in (True, False):
-        for record in (False, True):
-            TrainingJob.FAST = fast
-            try:
-                out.append(rep.best_run(s, cands, steps, job, 1.0, record=record))
-            finally:
-                TrainingJob.FAST = True
-    return out
+    return both_paths(from_dict(doc), seed, records=(False, True))
 
 
 def test_without_failures_every_whole_day_trains_the_same_tokens():

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import SHIPPED_SCENARIOS
+from conftest import SHIPPED_SCENARIOS, both_paths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,18 +75,7 @@ def _days(summary: Summary) -> float:
 
 def _paths(scenario, seed: int = 0):
     """(fast, named steps) outcome rows of one replication's pick under the scenario's mode, the same draws."""
-    ctx = Context(scenario, layout_planners(scenario))
-    supply, job, _ = np.random.SeedSequence(seed).spawn(3)
-    steps = rep.draw_supply(scenario, supply)
-    cands, _why = options(ctx, scenario.strategy.mode)
-    rows = []
-    for fast in (True, False):
-        TrainingJob.FAST = fast
-        try:
-            rows.append(rep.outcome_row(rep.best_run(scenario, cands, steps, job, 1.0)))
-        finally:
-            TrainingJob.FAST = True
-    return rows
+    return [rep.outcome_row(r) for r in both_paths(scenario, seed)]
 
 
 def _same_run(a: dict, b: dict) -> None:
