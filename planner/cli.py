@@ -604,8 +604,9 @@ def solve(
                            "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")),
                   highlight=False, markup=False)
     else:
+        why = f": {result['note']}" if result.get("note") else ""  # e.g. no layout fits at either end
         out.print(terminal(f"no value of {result['path']} in range finishes by {result['deadline']} at "
-                           f"p{quantile * 100:g}"), highlight=False, markup=False)
+                           f"p{quantile * 100:g}{why}"), highlight=False, markup=False)
     if not result["found"]:
         raise typer.Exit(1)
 

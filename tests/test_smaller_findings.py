@@ -71,12 +71,19 @@ def test_solve_counts_a_value_where_no_layout_fits_as_missing_the_deadline(cli, 
     assert low["note"].startswith("no layout fits: ")
 
 
-def test_solve_where_no_value_fits_is_exit_1(cli, make_scenario):
-    """No value in range can train: none in range (1), with the reason."""
+def test_solve_where_no_value_fits_is_none_in_range(cli, make_scenario):
+    """No value in range can train: none in range (exit 1, the contract's; it was 3), with the reason, also in JSON."""
     path = make_scenario()
-    r = cli("solve", path, "--deadline", "2025-02-20", "--vary", "fleet[0].units", "--min", 1,
-            "--max", 2, "--replications", 1)
-    assert _error(r, 1).startswith(f"error: {path}: no value of fleet[0].units in [1, 2] can train: ")
+    args = ("solve", path, "--deadline", "2025-02-20", "--vary", "fleet[0].units", "--min", 1, "--max", 2,
+            "--replications", 1)
+    r = cli(*args)
+    assert r.exit_code == 1 and "Traceback" not in r.stderr + r.stdout, r
+    assert "neither end of [1, 2] can train: fleet[0].units=1: no layout fits: " in r.stdout
+    out = cli(*args, "--json")
+    assert out.exit_code == 1, out
+    answer = out.json()
+    assert answer["found"] is False and answer["value"] is None and len(answer["evaluations"]) == 2
+    assert answer["note"].startswith("neither end of [1, 2] can train: ")
 
 
 def test_sensitivity_records_a_setting_where_no_layout_fits(cli, make_scenario, tmp_path):

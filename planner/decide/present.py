@@ -133,8 +133,9 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
     q = f"P{float(answer['quantile']) * 100:g}"
     n = len(answer.get("evaluations") or [])
     if not answer.get("found"):
+        why = f" {answer['note'][0].upper()}{answer['note'][1:]}." if answer.get("note") else ""
         return (f"No value of {answer['path']} in the range tried finishes by {answer['deadline']} at {q} "
-                f"({n} evaluations).")
+                f"({n} evaluations).{why}")
     value = answer["value"]
     shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
     text = (f"{answer['path']} = {shown}: finishes {answer['finish_date']} at {q} (deadline {answer['deadline']}), "

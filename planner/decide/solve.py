@@ -19,7 +19,7 @@ from typing import Any
 
 from ..deadline import meets_deadline
 from ..edits import format_path, get_value, parse_path, set_values, to_mapping
-from ..errors import InfeasiblePlanError, ScenarioError
+from ..errors import ScenarioError
 from ..scenario import Scenario
 from ..sim.parallel import default_workers
 from ..sim.runner import finish_date
@@ -188,10 +188,13 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             progress(len(seen), len(seen))
 
     evaluate([low, high])  # both ends at once (in parallel)
+    note = ""
     if all(e["finish_probability"] == 0.0 and e["note"] for e in seen.values()):  # no layout fits at either end
-        raise InfeasiblePlanError(f"no value of {path} in [{low}, {high}] can train: "
-                                  + "; ".join(f"{path}={e['value']}: {e['note']}" for e in seen.values()))
-    if not seen[high]["meets"]:
+        # none in range, and why (the contract's exit 1 for `planner solve`; the JSON is the answer's as always)
+        note = (f"neither end of [{low}, {high}] can train: "
+                + "; ".join(f"{path}={e['value']}: {e['note']}" for e in seen.values()))
+        best = None
+    elif not seen[high]["meets"]:
         best = None
     elif seen[low]["meets"]:
         best = low
@@ -230,4 +233,5 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         "monotone": monotone,
         "common_random_numbers": True,
         "evaluations": pts,
+        "note": note,
     }
