@@ -324,6 +324,7 @@ class TrainingJob:
         self.rel = r
         self.on = r.enabled and failures
         self.model_factor = model_factor  # the cost model's error drawn for this replication (1 = none)
+        self._factors: dict[int, float] = {}  # the draw on each plan, capped at its chips' GEMM rate (``_factor``)
         # the share of training time between interruptions that trains: evaluation pauses, checkpoint and data
         # stalls, slow periods of published whole runs (planner/perf/wholerun.py, refit in `calibrate --cv`)
         self.productive = rel.productive_fraction() if (self.on or self.expected) else 1.0
@@ -373,8 +374,23 @@ class TrainingJob:
         evs = [ps.changed for ps in self.pools.values()]
         return evs[0] if len(evs) == 1 else self.env.any_of(evs)
 
+    def _factor(self, plan: Plan) -> float:
+        """This replication's model error on ``plan``: the draw, but never past the chips' sustained GEMM rate.
+
+        The band is log-normal: about 1% of a 405B job's draws would train above 100% MFU. A plan runs at most
+        at its chips' matmul microbenchmark share of the peak (``Context.gemm_share``); a plan the model itself
+        puts above that keeps its own speed (the cap only trims the draw).
+        """
+        f = self._factors.get(id(plan))
+        if f is None:
+            f = self.model_factor
+            if f > 1.0 and plan.mfu > 0:
+                f = min(f, max(1.0, self.strategy.ctx.gemm_share(plan.parts) / plan.mfu))
+            self._factors[id(plan)] = f
+        return f
+
     def _rate_h(self) -> float:
-        rate = self.plan.tokens_per_s * self.model_factor * self.productive * SECONDS_PER_HOUR
+        rate = self.plan.tokens_per_s * self._factor(self.plan) * self.productive * SECONDS_PER_HOUR
         if self.expected:
             g = self._goodput.get(id(self.plan))
             if g is None:
@@ -398,7 +414,7 @@ class TrainingJob:
         s, plan = self.stats, self.plan
         units = plan.units_used
         s.kept_chip_h += units * train_h
-        s.flops_chip_h += units * train_h * plan.mfu * self.model_factor
+        s.flops_chip_h += units * train_h * plan.mfu * self._factor(plan)
         s.link_bytes += sum(plan.link_bytes_per_s.values()) * train_h * SECONDS_PER_HOUR
         tokens = train_h * self._rate_h()
         for part in plan.parts:
@@ -494,7 +510,7 @@ class TrainingJob:
 
     def _kept_rate_h(self, plan: Plan) -> float:
         """Tokens per hour the plan is expected to keep: its speed, under failures times its expected goodput."""
-        rate = plan.tokens_per_s * self.model_factor * self.productive * SECONDS_PER_HOUR
+        rate = plan.tokens_per_s * self._factor(plan) * self.productive * SECONDS_PER_HOUR
         return rate * self.strategy.ctx.expected_goodput(plan) if self.on or self.expected else rate
 
     def _hours_to_finish(self, plan: Plan, tokens_left: float, switch: bool) -> float:
@@ -876,7 +892,7 @@ class TrainingJob:
         s.held_chip_h += units * held_h
         s.energy_kwh += k.kwh_h * held_h
         s.kept_chip_h += units * kept_h
-        s.flops_chip_h += units * kept_h * plan.mfu * self.model_factor
+        s.flops_chip_h += units * kept_h * plan.mfu * self._factor(plan)
         s.link_bytes += k.link_h * kept_h
         s.checkpoints += checkpoints
         s.failures += failures

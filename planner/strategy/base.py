@@ -337,6 +337,16 @@ class Context:
         peak = sum(p.units * self.peak_flops(p.pool) for p in parts)
         return self.flops_per_token * tokens_per_s / peak if peak else 0.0
 
+    def gemm_share(self, parts: tuple[Part, ...]) -> float:
+        """The most MFU the parts' chips could reach: their sustained GEMM rate over their dense peaks.
+
+        A training step's model FLOPs run no faster than the chip's matmul microbenchmark (catalog
+        ``matmul_efficiency``, ``Chip.gemm_flops``): a drawn model error never takes a plan past it.
+        """
+        peak = sum(p.units * self.peak_flops(p.pool) for p in parts)
+        gemm = sum(p.units * self.scenario.chip(self.pools[p.pool].chip).gemm_flops(self.precision) for p in parts)
+        return gemm / peak if peak else 0.0
+
 
 class _Sizes:
     """The job sizes ``size_job`` searches, from the largest down, made and scored only as far as it asks.
