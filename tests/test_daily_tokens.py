@@ -83,6 +83,8 @@ def test_both_paths_record_the_same_days(units, mtbf, repair, maint, mode, manua
         _days, t = rep._day_ends(r.end_h)
         by_pool = sum(r.job.pool_tokens_tl[n].at(t) for n in r.job.pool_tokens_tl)
         assert by_pool == pytest.approx(rep.tokens_by_day(r), rel=1e-9, abs=1.0)
+        for tl in r.job.pool_tokens_tl.values():  # a pool's figure never falls, not even by a rounding step
+            assert np.all(np.diff(tl.at(t)) >= 0.0)
 
 
 def test_the_records_are_in_time_order_and_end_at_the_runs_tokens():

@@ -430,9 +430,11 @@ class TrainingJob:
             return
         total = sum(self.pool_tokens.values())
         extra = saved - total  # kept on the current plan since the pools' counts were last brought up to date
+        # a sum's rounding (a few ulps of the total) is no shortfall: each pool keeps what it had (never falls)
+        capped = extra < -1e-9 * total
         for n, v in self.pool_tokens.items():
-            if extra >= 0:  # the plan's pools kept it, by their shares
-                x = v + (extra * self.plan.share_of(n) if extra and self.plan is not None else 0.0)
+            if not capped:  # the plan's pools kept what is new, by their shares
+                x = v + (extra * self.plan.share_of(n) if extra > 0 and self.plan is not None else 0.0)
             else:  # the last write is capped at the target: each pool's share of what is safe
                 x = saved * v / total
             self.pool_tokens_tl[n].set(now, x)
