@@ -134,6 +134,22 @@ def test_the_share_is_the_least_left_over_each_day():
     assert by_day == {0: 100, 1: 40, 2: 90, 3: 0}
 
 
+def test_a_share_that_falls_with_the_pool_says_the_chips_left_service():
+    """A rental's end (the pool's chips leave) is not the jobs before taking chips back; a retake still is."""
+    left, service = Timeline(), Timeline()
+    left.set(0.0, 100)
+    service.set(0.0, 300)
+    left.set(30.0, 60)     # day 1: the jobs before take 40 back (service unchanged)
+    left.set(60.0, 0)      # day 2: the pool's 200 rented chips leave service
+    service.set(60.0, 100)
+    left.set(80.0, 0)
+    what = {int(x.time_h // 24): x.detail for x in daily_share(left, horizon_h=96.0, service=service)}
+    assert what[1] == "40 chips taken back by the jobs before this one"
+    assert what[2] == "60 chips fewer: 200 chips of the pool left service"
+    # without the pool's chips in service, every fall reads as before
+    assert "taken back" in {int(x.time_h // 24): x.detail for x in daily_share(left, horizon_h=96.0)}[2]
+
+
 @settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(changes=st.lists(st.tuples(st.floats(0.01, 60.0), st.integers(0, 500)), max_size=15),
        horizon_h=st.floats(1.0, 300.0), from_h=st.floats(-30.0, 200.0))

@@ -163,31 +163,48 @@ def share_level(units: float, full: int, node: int = 1) -> int:
     return level - level % node
 
 
+def _daily_least(tl: Timeline, starts: np.ndarray) -> np.ndarray:
+    """The least value of ``tl`` over each day from ``starts``: at its start, lowered by each change inside it."""
+    least = tl.at(starts)
+    times, values = np.asarray(tl.times, dtype=float), np.asarray(tl.values, dtype=float)
+    inside = (times >= 0.0) & (times < len(starts) * HOURS_PER_DAY)
+    np.minimum.at(least, (times[inside] // HOURS_PER_DAY).astype(np.int64), values[inside])
+    return least
+
+
 def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int | None = None,
-                node: int = 1) -> list[Step]:
+                node: int = 1, service: Timeline | None = None) -> list[Step]:
     """Capacity steps giving, each day, the least of ``left`` over that day (none before ``from_h``'s day).
 
     ``full`` (the pool's planned usable chips): the share is rounded down to ``share_level`` (whole nodes of
-    ``node`` chips).
+    ``node`` chips). ``service``: the chips in service the share was taken from; a share that falls as they do
+    (a rental's end, a delivery's power) says so, not that the jobs before took the chips back.
     """
     n_days = int(math.ceil(horizon_h / HOURS_PER_DAY)) + 1
     starts = np.arange(n_days) * HOURS_PER_DAY
-    # each day's least: the value at its start, lowered by each change inside it (a change holds from its hour on)
-    least = left.at(starts)
-    times, values = np.asarray(left.times, dtype=float), np.asarray(left.values, dtype=float)
-    inside = (times >= 0.0) & (times < n_days * HOURS_PER_DAY)
-    np.minimum.at(least, (times[inside] // HOURS_PER_DAY).astype(np.int64), values[inside])
+    least = _daily_least(left, starts)
     least[starts < math.floor(from_h / HOURS_PER_DAY) * HOURS_PER_DAY] = 0.0
     v = least.astype(np.int64)
     if full is not None:  # the least left repeats for days on end: each distinct value is levelled once
         values, where = np.unique(v, return_inverse=True)
         v = np.array([share_level(x, full, node) for x in values.tolist()], dtype=np.int64)[where]
     before = np.concatenate(([0], v[:-1]))
+    gone = np.zeros(n_days, dtype=np.int64)  # chips that left service from one day to the next
+    if service is not None:
+        served = _daily_least(service, starts).astype(np.int64)
+        gone[1:] = np.maximum(served[:-1] - served[1:], 0)
     steps = []
     for d in np.nonzero(v != before)[0].tolist():
         delta = int(v[d] - before[d])
-        what = (f"{delta:,} chips left by the jobs before this one" if delta > 0
-                else f"{-delta:,} chips taken back by the jobs before this one")
+        if delta > 0:
+            what = f"{delta:,} chips left by the jobs before this one"
+        elif gone[d] >= -delta:
+            what = f"{-delta:,} chips fewer: {gone[d]:,} chips of the pool left service"
+        elif gone[d] > 0:
+            what = (f"{-delta:,} chips fewer: {gone[d]:,} left service, the jobs before this one took back "
+                    f"{-delta - gone[d]:,}")
+        else:
+            what = f"{-delta:,} chips taken back by the jobs before this one"
         steps.append(Step(float(starts[d]), EventKind.SHARE, delta, what))
     return steps
 
@@ -285,7 +302,7 @@ def _hand_on(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply, hor
         full = ctx.pools[p.name].usable_units
         # what this job could take (before its start_after too), minus what it took, in whole nodes
         share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full,
-                            node=sc.chip(p.chip).chips_per_node)
+                            node=sc.chip(p.chip).chips_per_node, service=_in_service(supply[p.name]))
         # the fleet's deliveries stay on every job's steps (its schedule shows them; they move no chip)
         delivered = [x for x in supply[p.name] if x.kind == EventKind.DELIVERY]
         out[p.name] = sorted(delivered + share, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
