@@ -307,3 +307,26 @@ def test_a_links_traffic_adds_the_jobs_day_by_day() -> None:
                           "link": ["x-y"] * 4, "tb": [1.0, 2.0, 10.0, 20.0]})
     (trace,) = charts.link_figure(links).data
     assert list(trace.y) == [11.0, 22.0] and list(pd.to_datetime(trace.x)) == sorted(pd.to_datetime(trace.x))
+
+
+def test_the_band_says_whose_it_is_and_every_jobs_own(portfolio) -> None:
+    """A portfolio's stated band is its first job's, and each job draws from its own.
+
+    It said "each replication draws its speed from it" of the first job's band alone, while a 405B job drew from
+    0.21-1.19x, not 0.44-1.43x.
+    """
+    from planner.report.headline import band_sentence
+    from planner.sim.portfolio import ordered_jobs, portfolio_context
+    from planner.sim.replication import band_statement
+
+    result, _folder, _page = portfolio
+    b = result.summary.model_band
+    pctx = portfolio_context(from_dict(_doc(JOBS)))
+    assert b["job"] == FLAG == ordered_jobs(pctx.scenario)[0].name
+    assert [j["job"] for j in b["jobs"]] == [FLAG, "second"]
+    for j, js in zip(b["jobs"], pctx.scenarios, strict=True):
+        own = band_statement(js, 3)
+        assert (j["p10"], j["p90"], j["pool"]) == (own["p10"], own["p90"], own["pool"])
+    words = band_sentence(result.summary)
+    assert f"(job {FLAG}, pool " in words and "each job's speed from the job's own band" in words
+    assert all(f"{j['job']} {j['p10']:.2f}-{j['p90']:.2f}x" in words for j in b["jobs"])

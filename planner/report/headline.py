@@ -340,8 +340,15 @@ def band_sentence(summary: Summary) -> str | None:
     mine = f"{n} measurement{'s' if n != 1 else ''} of yours"
     drawn = ("each replication draws its speed from it" if b.get("drawn") else
              "not drawn in this run (one replication, or simulation.model_error off)")
+    whose = f"pool {b.get('pool')}"
+    jobs = b.get("jobs") or []
+    if b.get("job"):  # a portfolio: the first job's band; every job draws from its own
+        whose = f"job {b.get('job')}, pool {b.get('pool')}"
+        if b.get("drawn"):
+            drawn = "each replication draws each job's speed from the job's own band: " + ", ".join(
+                f"{j.get('job')} {num(j.get('p10')):.2f}-{num(j.get('p90')):.2f}x (pool {j.get('pool')})" for j in jobs)
     return (f"Throughput band P10-P90 {num(b.get('p10')):.2f}-{num(b.get('p90')):.2f}x of the cost model's estimate "
-            f"(pool {b.get('pool')}): {b.get('basis')}; {mine}; {drawn}.")
+            f"({whose}): {b.get('basis')}; {mine}; {drawn}.")
 
 
 def power_wait_sentence(summary: Summary) -> str | None:

@@ -300,7 +300,13 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         summary = _with_jobs(scenario, ctx, seed, rows, summary)
     if cash_flow:  # what a report says (the points of a sweep, a sensitivity or a goal seek skip it)
         lead = ctx.scenarios[0] if scenario.jobs else scenario  # a portfolio: the job that gets chips first
-        summary = dataclasses.replace(summary, model_band=band_statement(lead, n))
+        band = band_statement(lead, n)
+        if scenario.jobs:  # each job draws from its own band (its workload, its largest pool): say whose this is
+            band["job"] = ctx.jobs[0].name
+            band["jobs"] = [{"job": j.name, **{k: b[k] for k in ("p10", "p90", "pool")}}
+                            for j, b in ((j, band_statement(js, n)) for j, js in zip(ctx.jobs, ctx.scenarios,
+                                                                                     strict=True))]
+        summary = dataclasses.replace(summary, model_band=band)
     if scenario.sites:
         summary = dataclasses.replace(summary, power_wait_chip_days=Stat.from_json(
             quantiles([r.get("power_wait_chip_days", 0.0) for r in rows])))
