@@ -195,6 +195,27 @@ def test_tokens_by_month_and_by_pool_add_every_jobs_tokens(portfolio) -> None:
 # ---------------------------------------------------------------- the workbook
 
 
+def test_workbook_holds_the_pages_tables_of_a_run_on_several_pools(portfolio) -> None:
+    """The contract's "the same tables, one sheet each": tokens by month was on the page only (so were the modes)."""
+    result, folder, page = portfolio
+    wb = load_workbook(folder / "report.xlsx")
+    assert "Tokens by pool, month by month" in page and "tokens by month" in wb.sheetnames
+    sheet = pd.read_excel(folder / "report.xlsx", sheet_name="tokens by month")
+    want = charts.monthly_tokens(result.schedule)
+    assert list(sheet.columns) == list(want.columns)
+    assert sheet["total"].to_numpy() == pytest.approx(want["total"].to_numpy(), rel=1e-12)
+
+
+def test_workbook_has_the_strategy_modes_of_a_one_job_run_on_several_pools(single) -> None:
+    result, folder, page = single
+    assert result.compare and "<h2>Strategies</h2>" in page
+    modes = pd.read_excel(folder / "report.xlsx", sheet_name="strategies")
+    assert list(modes["mode"]) == [r["mode"] for r in result.compare]
+    possible = [r for r in result.compare if r["possible"] and r["finished"]]
+    got = modes.set_index("mode").loc[[r["mode"] for r in possible], "time_to_train_days"].to_numpy()
+    assert got == pytest.approx([r["time_to_train_days"] for r in possible], rel=1e-12)
+
+
 def test_workbook_has_a_jobs_sheet_with_real_dates(portfolio) -> None:
     result, folder, _page = portfolio
     wb = load_workbook(folder / "report.xlsx")

@@ -319,22 +319,23 @@ def _meta(result: RunResult) -> str:
 def _strategies_html(result: RunResult) -> str:
     """The strategy modes side by side, and tokens by pool month by month (runs with several pools)."""
     parts = []
-    if result.compare:
+    modes = tables.strategies_table(result)
+    if len(modes):
         rows = []
-        for r in result.compare:
+        for r in modes.to_dict("records"):
             if not r["possible"]:
                 rows.append({"mode": r["mode"], "pools": "", "days": "", "cost": "", "link TB/day": "",
-                             "note": f"not possible: {r['why']}"})
+                             "note": r["note"]})
                 continue
-            rows.append({"mode": r["mode"] + (" (auto's pick)" if r.get("auto") else ""), "pools": r["pool"],
+            rows.append({"mode": r["mode"] + (" (auto's pick)" if r["auto_pick"] else ""), "pools": r["pools"],
                          "days": f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished",
                          "cost": fmt_usd(r["cost_usd"]), "link TB/day": f"{r['link_tb_per_day']:.2f}",
-                         "note": r.get("note") or ""})
+                         "note": r["note"]})
         parts.append("<h2>Strategies</h2><p class=\"note\">Each mode's best strategy over the same supply, "
                      "without failures (planner compare runs them with failures).</p>"
                      + _table_html(pd.DataFrame(rows)))
-    monthly = charts.monthly_tokens(result.schedule)
-    if len(monthly) and len([c for c in monthly.columns if c not in ("month", "total")]) > 1:
+    monthly = tables.tokens_by_month(result)
+    if len(monthly):
         shown = monthly.copy()
         for c in shown.columns:
             if c != "month":

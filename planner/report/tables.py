@@ -27,7 +27,7 @@ from ..results import (
 )
 from ..stats import NEVER, quantiles, time_quantiles
 from ..summary import Summary
-from .charts import interruptions_per_week, site_power_table
+from .charts import interruptions_per_week, monthly_tokens, site_power_table
 from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
@@ -113,6 +113,37 @@ def tables(result: RunResult) -> dict[str, pd.DataFrame]:
         "layouts": ordered(result.layouts, LAYOUT_COLUMNS),
         "replications": ordered(result.replications, REPLICATION_COLUMNS),
     }
+
+
+STRATEGY_COLUMNS = ["mode", "possible", "auto_pick", "pools", "finished", "time_to_train_days", "cost_usd",
+                    "link_tb_per_day", "note"]
+
+
+def strategies_table(result: RunResult) -> pd.DataFrame:
+    """The strategy modes side by side (the report's "Strategies"; empty with one pool): a row per mode.
+
+    A mode that cannot run has its reason in ``note`` (``not possible: ...``) and no figures.
+    """
+    rows = []
+    for r in result.compare or []:
+        if not r["possible"]:
+            rows.append({"mode": r["mode"], "possible": False, "auto_pick": False, "pools": "", "finished": False,
+                         "time_to_train_days": None, "cost_usd": None, "link_tb_per_day": None,
+                         "note": f"not possible: {r['why']}"})
+            continue
+        rows.append({"mode": r["mode"], "possible": True, "auto_pick": bool(r.get("auto")), "pools": r["pool"],
+                     "finished": bool(r["finished"]),
+                     "time_to_train_days": r["time_to_train_days"] if r["finished"] else None,
+                     "cost_usd": r["cost_usd"], "link_tb_per_day": r["link_tb_per_day"], "note": r.get("note") or ""})
+    return pd.DataFrame(rows, columns=STRATEGY_COLUMNS)
+
+
+def tokens_by_month(result: RunResult) -> pd.DataFrame:
+    """Tokens each pool trained in each calendar month, with the total (the report's table; several pools only)."""
+    monthly = monthly_tokens(result.schedule)
+    if len(monthly) and len([c for c in monthly.columns if c not in ("month", "total")]) > 1:
+        return monthly
+    return pd.DataFrame()
 
 
 def cashflow_table(result: RunResult) -> pd.DataFrame:
@@ -418,6 +449,9 @@ def write_xlsx(result: RunResult, path: Path) -> None:
     data["layouts"] = with_dates(data["layouts"], result.start)
     data["interruptions"] = interruptions_per_week(result.events, result.start).assign(
         week=lambda d: pd.to_datetime(d["week"]).dt.strftime("%Y-%m-%d")).rename(columns={"week": "week_date"})
+    for name, table in (("strategies", strategies_table(result)), ("tokens by month", tokens_by_month(result))):
+        if len(table):  # the report's tables of a run on several pools, one sheet each
+            data[name] = table
     power = site_power_table(result.schedule, result.inputs, getattr(result, "fleet_in_service", None))
     if len(power):
         data["site power"] = power.assign(date=lambda d: pd.to_datetime(d["date"]).dt.strftime("%Y-%m-%d"))
