@@ -90,15 +90,18 @@ def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, An
 
 
 def share_by_date(scenario: Scenario, pool: int, share: float, by: dt.date) -> Scenario:
-    """Only ``share`` of the pool's final planned units delivered by ``by``; the rest as planned after it.
+    """At most ``share`` of the pool's final planned units delivered by ``by``; the rest as planned after it.
 
-    Tranches on or before ``by`` are capped at share x final; a tranche is placed at ``by`` with that level.
+    A shortfall, never more chips: the level at ``by`` is share x final, or what the plan had delivered by then
+    when that is less (the units on hand stay). Tranches on or before ``by`` are capped at it; a tranche is placed
+    at ``by`` with that level; the later ones come as planned.
     """
     if not 0.0 <= share <= 1.0:
         raise ScenarioError(f"{share} is not a share between 0 and 1", field=f"fleet[{pool}].deliveries")
     p = scenario.fleet[pool]
     final = max([p.units] + [d.units for d in p.deliveries])
-    level = max(int(round(final * share)), p.units)
+    planned = max([p.units] + [d.units for d in p.deliveries if d.date <= by])  # delivered by ``by`` as planned
+    level = max(min(int(round(final * share)), planned), p.units)
     rows = [{"date": d.date, "units": min(d.units, level)} for d in p.deliveries if d.date < by]
     rows.append({"date": by, "units": level})
     rows += [{"date": d.date, "units": max(d.units, level)} for d in p.deliveries if d.date > by]

@@ -414,6 +414,13 @@ def test_whatif_helpers_known_answers():
     assert whatif.from_yaml(text) == s  # the download re-validates to the same scenario
     half = whatif.share_by_date(s, 0, 0.5, __import__("datetime").date(2025, 1, 20))
     assert [(str(d.date), d.units) for d in half.fleet[0].deliveries] == [("2025-01-10", 64), ("2025-01-20", 64)]
+    # a shortfall never brings chips forward: 30% of the final 100,000 by mid-May is more than the 10,000 planned
+    ramp = from_dict(yaml.safe_load((ROOT / "scenarios" / "ascend-ramp-2024.yaml").read_text()))
+    cut = whatif.share_by_date(ramp, 0, 0.3, __import__("datetime").date(2024, 5, 15))
+    assert [(str(d.date), d.units) for d in cut.fleet[0].deliveries][:3] == [
+        ("2024-04-30", 10000), ("2024-05-15", 10000), ("2024-07-31", 29000)]
+    late = whatif.share_by_date(ramp, 0, 0.3, __import__("datetime").date(2024, 12, 31))
+    assert [d.units for d in late.fleet[0].deliveries] == [10000, 29000, 30000, 100000]
     assert whatif.delta_text("goodput", 0.95, 0.90) == "+5.0 pp"
     assert whatif.changed_fields({"a": {"b": 1}}, {"a": {"b": 2}}) == ["a.b: 1 → 2"]
     with pytest.raises(ScenarioError, match=r"fleet\[0\]\.deliveries\[0\]"):
