@@ -79,9 +79,17 @@ def plotly_text(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;")
 
 
+# what a GitHub-flavoured renderer links by itself, escaped or not (autolink literals): a scheme's colon, ``www.``
+# and an e-mail's ``@`` get an invisible WORD JOINER (U+2060) before them, so no bare URL or address becomes a link
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)|(?=@))")
+
+
 def markdown(text: Any) -> str:
-    """Text inside Markdown (Streamlit): every character that could start a link, image, tag or emphasis escaped."""
-    return _MARKDOWN.sub(r"\\\1", terminal(str(text), one_line=False))
+    """Text inside Markdown (Streamlit): every character that could start a link, image, tag or emphasis escaped.
+
+    Bare URLs, ``www.`` names and e-mail addresses stay text too (``_AUTOLINK``).
+    """
+    return _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub("\\1\u2060", terminal(str(text), one_line=False)))
 
 
 def terminal(text: Any, one_line: bool = False) -> str:
