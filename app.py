@@ -1064,29 +1064,36 @@ def _solve_section(scenario, key: str, state: dict) -> None:
     if not paths:
         st.caption("No pool rents cloud capacity: add cloud units to a pool in **Edit plan**, or vary another "
                    "input by its field path.")
+    fk = state.get("loaded_id", "")  # the inputs belong to the file: another file starts from its own defaults
     a, b = st.columns(2)
-    choice = a.selectbox("Vary", list(paths) + [OTHER_PATH], key="solve-choice",
+    choice = a.selectbox("Vary", list(paths) + [OTHER_PATH], key=f"solve-choice:{fk}",
                          format_func=lambda p: f"{p} — {paths[p]}" if p in paths else p)
-    path = b.text_input("Field path", "fleet[0].units", key="solve-path",
+    path = b.text_input("Field path", "fleet[0].units", key=f"solve-path:{fk}",
                         help="As in `planner solve --vary` and `planner sweep --set`, e.g. fleet[0].units.") \
         if choice == OTHER_PATH else choice
     current = _guard("Goal seek", edits.get_value, edits.to_mapping(scenario), path) if path else None
     if path and current is None:
         return
-    c, d, e, f = st.columns(4)
+    c, d, e0, e, f = st.columns(5)
     finish_by = c.date_input("Finish by", scenario.start + dt.timedelta(days=scenario.horizon_days // 2),
-                             key="solve-deadline")
+                             key=f"solve-deadline:{fk}")
     quantile = d.number_input("At quantile", 0.01, 0.99, 0.9, 0.05, key="solve-quantile",
                               help="0.9: nine replications in ten finish by the date.")
     numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
+    low = whatif.smallest_value(scenario, path) if numeric else 0  # 0 where the field takes it (no rental)
     if isinstance(current, float):
+        smallest = e0.number_input("Smallest value to try", 0.0, MAX_SOLVE_VALUE, float(low),
+                                   key=f"solve-min:{fk}:{path}", help="The search's low end (`planner solve --min`).")
         largest = e.number_input("Largest value to try", 0.0, MAX_SOLVE_VALUE,
-                                 min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), key=f"solve-max:{path}",
-                                 help="Bisection between 0 and this value.")
+                                 min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), key=f"solve-max:{fk}:{path}",
+                                 help="Bisection between the smallest value and this one (`--max`).")
     else:
+        smallest = e0.number_input("Smallest value to try", 0, int(MAX_SOLVE_VALUE), int(low),
+                                   key=f"solve-min:{fk}:{path}", help="The search's low end (`planner solve --min`).")
         largest = e.number_input("Largest value to try", 1, int(MAX_SOLVE_VALUE),
                                  min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1,
-                                 key=f"solve-max:{path}", help="Bisection between 0 and this value.")
+                                 key=f"solve-max:{fk}:{path}",
+                                 help="Bisection between the smallest value and this one (`--max`).")
     reps = f.number_input("Replications per value", 1, MAX_DECIDE_REPLICATIONS, SOLVE_APP_REPLICATIONS,
                           key="solve-reps", help="`planner solve` uses at least 20; fewer are faster but "
                                                  "the quantile moves more from one value to the next.")
@@ -1096,7 +1103,7 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         bar, tick = _progress("Goal seek evaluations", bound)
         try:
             answer = _guard("Goal seek", offloaded, solve, scenario, path, finish_by, quantile=float(quantile),
-                            high=largest, replications=int(reps), progress=tick, source=scenario.name)
+                            low=smallest, high=largest, replications=int(reps), progress=tick, source=scenario.name)
         finally:
             bar.empty()
         state["answer-solve"] = (key, answer) if answer is not None else None
@@ -1136,18 +1143,24 @@ def _estimate_tab(scenario, key: str, state: dict) -> None:
         return
     if state.get("estimate_key") != key:
         st.warning("The settings changed since this estimate; press **Estimate** to update.")
-    combined = answer.get("combined") or {}
     search = answer.get("search") or {}
-    cols = st.columns(4)
-    cols[0].metric("Mode", md(combined.get("mode", "—")), border=True)
-    cols[1].metric("Tokens/s (combined)", fmt_si(stat(combined.get("tokens_per_s"))), border=True)
-    cols[2].metric("Time to train", fmt_days(stat(combined.get("time_to_train_days"))), border=True)
-    cols[3].metric("Layouts searched", fmt_si(stat(search.get("layouts_evaluated"))),
-                   help=None if num(search.get("seconds")) is None else
-                   f"in {num(search.get('seconds')):,.2f} s", border=True)
-    st.dataframe(estimate_pools_frame(answer), hide_index=True)
-    for problem in answer.get("infeasible") or []:
-        st.warning(md(problem))
+    # a portfolio: each job as if alone on its pools, in the order jobs get chips (`planner estimate` prints them all)
+    parts = answer.get("jobs") or [answer]
+    for i, part in enumerate(parts):
+        combined = part.get("combined") or {}
+        if "job" in part:
+            st.markdown(f"**Job {md(part['job'])}** (priority {part.get('priority')})")
+        cols = st.columns(4)
+        cols[0].metric("Mode", md(combined.get("mode", "—")), border=True)
+        cols[1].metric("Tokens/s (combined)", fmt_si(stat(combined.get("tokens_per_s"))), border=True)
+        cols[2].metric("Time to train", fmt_days(stat(combined.get("time_to_train_days"))), border=True)
+        if i == 0:
+            cols[3].metric("Layouts searched", fmt_si(stat(search.get("layouts_evaluated"))),
+                           help=None if num(search.get("seconds")) is None else
+                           f"in {num(search.get('seconds')):,.2f} s", border=True)
+        st.dataframe(estimate_pools_frame(part), hide_index=True)
+        for problem in part.get("infeasible") or []:
+            st.warning(md(problem))
 
 
 def _with_run_settings(scenario, knobs: Knobs):

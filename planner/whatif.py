@@ -89,6 +89,21 @@ def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, An
     return edits.set_values(scenario, {f"fleet[{pool}].deliveries": plan}, scenario.name)
 
 
+def smallest_value(scenario: Scenario, path: str) -> int:
+    """The goal seek's default low end for ``path``: 0 where the field takes it (no rental), else 1 where it does.
+
+    ``planner solve`` starts at 0 (``--min``); a sync job over two pools, or a fleet that only rents, has no
+    scenario at 0 rented chips, and a goal seek there would stop on its low end.
+    """
+    for value in (0, 1):
+        try:
+            edits.set_values(scenario, {path: value}, scenario.name)
+            return value
+        except ScenarioError:
+            continue
+    return 0
+
+
 def share_by_date(scenario: Scenario, pool: int, share: float, by: dt.date) -> Scenario:
     """At most ``share`` of the pool's final planned units delivered by ``by``; the rest as planned after it.
 

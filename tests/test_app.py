@@ -98,8 +98,11 @@ def _no_traceback(app) -> None:
 
 
 def _plain(text: str) -> str:
-    """Markdown as the reader sees it: the app escapes scenario text (escape.markdown), this takes the escapes out."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+    """Markdown as the reader sees it: the app escapes scenario text (escape.markdown), this takes the escapes out.
+
+    And the invisible word joiners that keep a bare URL or address from becoming a link.
+    """
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")
 
 
 def _errors(app) -> list[str]:
@@ -1194,3 +1197,46 @@ def test_job_names_with_markdown_are_shown_as_text(at):
     raw = [(k, t) for k, t in _markdown_texts(at._tree) if "](" in _rendered(t) or "<" in _rendered(t)]
     assert not raw, raw
     assert any(f"big-run{MD}" in _plain(m.value) for m in _edit(at).markdown)  # "Job **...**"
+
+
+def test_the_estimate_tab_shows_every_job_of_a_portfolio(tmp_path, monkeypatch):
+    """`planner estimate` prints each job as if alone; the tab showed the first job's figures only, unnamed."""
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    (folder / "portfolio.yaml").write_text(yaml.safe_dump(PORTFOLIO, sort_keys=False))
+    monkeypatch.setenv("PLANNER_SCENARIO_DIR", str(folder))
+    at = _run_app()
+    at.tabs[TABS.index("Estimate")].button[0].click().run()
+    _no_traceback(at)
+    tab = at.tabs[TABS.index("Estimate")]
+    want = api.estimate(from_dict(PORTFOLIO))
+    assert [j["job"] for j in want["jobs"]] == ["big-run", "small-run"]
+    assert [m.value for m in tab.markdown if m.value.startswith("**Job ")] == [
+        "**Job big\\-run** (priority 1)", "**Job small\\-run** (priority 2)"]
+    days = [m.value for m in tab.metric if _plain(m.label) == "Time to train"]
+    assert len(days) == 2 and len(tab.dataframe) == 2
+
+
+# ---------------------------------------------------------------- the goal seek's inputs follow the file
+
+
+def test_the_goal_seek_starts_where_the_field_can_be_and_per_file(at, scenario_dir):
+    """Its low end is 0 where the field takes it, else 1; its inputs belong to the file.
+
+    A fleet that only rents has nothing at 0 rented chips: the defaults stopped on an error naming `--min`. After
+    another file, the inputs kept the first file's values (its largest value, its deadline).
+    """
+    at.sidebar.selectbox[0].select_index(at.sidebar.selectbox[0].options.index("c-cloud-only.yaml")).run()
+    _no_traceback(at)
+    assert _by_label(_more(at).number_input, "Smallest value to try").value == 1
+    _by_label(_more(at).number_input, "Replications per value").set_value(1).run()
+    _by_label(_more(at).number_input, "Largest value to try").set_value(64).run()
+    _by_label(_more(at).button, "What must we rent?").click().run()
+    _no_traceback(at)
+    assert not _errors(at), _errors(at)
+    assert _more(at).success or _more(at).error  # an answer, found or not, and no error box of the search's
+    at.sidebar.selectbox[0].select_index(at.sidebar.selectbox[0].options.index("a-small.yaml")).run()
+    _no_traceback(at)
+    assert _by_label(_more(at).number_input, "Smallest value to try").value == 0  # no rental is a value here
+    rented = from_dict(SMALL).fleet[1].cloud.units
+    assert _by_label(_more(at).number_input, "Largest value to try").value == 4 * rented  # not the other file's 64

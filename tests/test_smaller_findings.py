@@ -71,6 +71,19 @@ def test_solve_counts_a_value_where_no_layout_fits_as_missing_the_deadline(cli, 
     assert low["note"].startswith("no layout fits: ")
 
 
+def test_solve_none_in_range_says_what_the_largest_value_gave(cli, make_scenario):
+    """Every value trains but none in time: the line and the JSON's note say when the largest one finishes."""
+    path = make_scenario()
+    r = cli("solve", path, "--deadline", "2025-01-02", "--vary", "fleet[0].units", "--min", 8, "--max", 64,
+            "--replications", 1, "--json")
+    assert r.exit_code == 1, r
+    answer = r.json()
+    top = next(e for e in answer["evaluations"] if e["value"] == 64)
+    assert answer["found"] is False and not top["meets"]
+    assert answer["note"] == (f"the largest value tried, fleet[0].units=64, finishes {top['finish_date']} at P90, "
+                              "after the deadline 2025-01-02")
+
+
 def test_solve_where_no_value_fits_is_none_in_range(cli, make_scenario):
     """No value in range can train: none in range (exit 1, the contract's; it was 3), with the reason, also in JSON."""
     path = make_scenario()

@@ -219,6 +219,11 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     monotone = all(e["meets"] for e in pts[first_meet:]) and all(
         b <= a * (1 + MONOTONE_SLACK) or math.isinf(a) for a, b in zip(days, days[1:], strict=False))
     hit = seen.get(best) if best is not None else None
+    if best is None and not note:  # none in range: what the largest value gave
+        top = seen[high]
+        when = top["finish_date"] if top["finish_date"] != NEVER else "never (not within the horizon)"
+        note = (f"the largest value tried, {path}={top['value']}, finishes {when} at P{quantile * 100:g}, after the "
+                f"deadline {deadline.isoformat()}")
     return {
         "found": best is not None,
         "value": best,
