@@ -351,3 +351,19 @@ def test_the_band_says_whose_it_is_and_every_jobs_own(portfolio) -> None:
     words = band_sentence(result.summary)
     assert f"(job {FLAG}, pool " in words and "each job's speed from the job's own band" in words
     assert all(f"{j['job']} {j['p10']:.2f}-{j['p90']:.2f}x" in words for j in b["jobs"])
+
+
+def test_site_power_runs_to_the_last_jobs_end_as_the_power_wait_counts(tmp_path: Path) -> None:
+    """The powered site's table runs to the last job's end, the days the power wait counts.
+
+    It ran to the last job on its pools: a job elsewhere that trained on left it short (day 377 of 400).
+    """
+    jobs = [{"name": "elsewhere", "workload": {**SMALL, "tokens": 1.0e15}, "priority": 1, "pools": ["cloud"]},
+            {"name": "here", "workload": TINY, "priority": 2, "pools": ["own"]}]
+    result = api.simulate(from_dict(_doc(jobs)))
+    ends = result.schedule.groupby("job")["day"].max()
+    assert ends["here"] < ends["elsewhere"]  # the job at the powered site ends first
+    table = charts.site_power_table(result.schedule, result.inputs, result.fleet_in_service)
+    assert str(table["date"].max())[:10] == result.fleet_in_service["date"].max()
+    owned = from_dict(_doc(jobs)).fleet[0]
+    assert table["delivered_usable"].iloc[-1] == owned.planned_units  # the deliveries carried on

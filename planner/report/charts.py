@@ -625,10 +625,17 @@ def site_power_table(schedule: pd.DataFrame | None, inputs: dict | None,
     per_pool = schedule.assign(_date=_dates(schedule["date"]), pool=schedule["pool"].astype(str)).groupby(
         ["_date", "pool"], sort=True)[["units_delivered", "units_in_service"]].max().reset_index()
     if _usable(in_service, "date", "pool", "units_in_service"):
+        # the fleet's days (to the last job's end, as the power wait counts), with the deliveries its jobs' rows show
+        # (a pool's are carried on past the last row of a job on it)
         served = in_service.assign(_date=_dates(in_service["date"]), pool=in_service["pool"].astype(str))
-        per_pool = per_pool.drop(columns="units_in_service").merge(
-            served[["_date", "pool", "units_in_service"]], on=["_date", "pool"], how="left")
+        per_pool = served[["_date", "pool", "units_in_service"]].merge(
+            per_pool.drop(columns="units_in_service"), on=["_date", "pool"], how="outer").sort_values(
+            ["pool", "_date"], kind="stable")
         per_pool["units_in_service"] = per_pool["units_in_service"].fillna(0)
+        rented = per_pool["pool"].map(lambda p: bool(fleet.get(p, {}).get("cloud")))
+        carried = per_pool.groupby("pool")["units_delivered"].ffill()  # an owned pool's deliveries are cumulative
+        per_pool["units_delivered"] = carried.where(~rented | per_pool["units_delivered"].notna(),
+                                                    per_pool["units_in_service"]).fillna(0)
     watts = _watts_per_chip(inputs)
     frames = []
     for site in sites:
