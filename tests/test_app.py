@@ -1152,12 +1152,17 @@ def test_the_jobs_table_is_the_reports_and_one_job_has_none():
     assert app.jobs_frame(api.simulate(from_dict(SMALL), replications=1, seed=3).summary).empty
 
 
-def test_a_portfolio_shows_its_jobs_their_timeline_chips_by_job_and_the_wait_for_power(tmp_path, monkeypatch):
+def _portfolio_app(tmp_path, monkeypatch):
+    """The app on a folder that holds the portfolio scenario alone."""
     folder = tmp_path / "portfolio"
     folder.mkdir()
     (folder / "portfolio.yaml").write_text(yaml.safe_dump(PORTFOLIO, sort_keys=False))
     monkeypatch.setenv("PLANNER_SCENARIO_DIR", str(folder))
-    at = _run_app()
+    return _run_app()
+
+
+def test_a_portfolio_shows_its_jobs_their_timeline_chips_by_job_and_the_wait_for_power(tmp_path, monkeypatch):
+    at = _portfolio_app(tmp_path, monkeypatch)
     _no_traceback(at)
     assert not _errors(at)
     app = _load_app()
@@ -1201,11 +1206,7 @@ def test_job_names_with_markdown_are_shown_as_text(at):
 
 def test_the_estimate_tab_shows_every_job_of_a_portfolio(tmp_path, monkeypatch):
     """`planner estimate` prints each job as if alone; the tab showed the first job's figures only, unnamed."""
-    folder = tmp_path / "portfolio"
-    folder.mkdir()
-    (folder / "portfolio.yaml").write_text(yaml.safe_dump(PORTFOLIO, sort_keys=False))
-    monkeypatch.setenv("PLANNER_SCENARIO_DIR", str(folder))
-    at = _run_app()
+    at = _portfolio_app(tmp_path, monkeypatch)
     at.tabs[TABS.index("Estimate")].button[0].click().run()
     _no_traceback(at)
     tab = at.tabs[TABS.index("Estimate")]
