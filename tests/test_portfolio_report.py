@@ -367,3 +367,12 @@ def test_site_power_runs_to_the_last_jobs_end_as_the_power_wait_counts(tmp_path:
     assert str(table["date"].max())[:10] == result.fleet_in_service["date"].max()
     owned = from_dict(_doc(jobs)).fleet[0]
     assert table["delivered_usable"].iloc[-1] == owned.planned_units  # the deliveries carried on
+
+
+def test_replications_carry_each_jobs_own_model_error(portfolio) -> None:
+    """``model_factor`` is the first job's draw; each job's own is ``<job>.model_factor`` (it was nowhere)."""
+    result, folder, _page = portfolio
+    reps = pd.read_csv(folder / "replications.csv")
+    assert {f"{FLAG}.model_factor", "second.model_factor"} <= set(reps.columns)
+    assert (reps[f"{FLAG}.model_factor"] == reps["model_factor"]).all()  # the first job gets chips first
+    assert (reps["second.model_factor"] != reps["model_factor"]).any()  # a stream of its own

@@ -112,8 +112,10 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
             "model_factor": r["model_factor"], "start_days": waiting,
             "start_date": scenario.start.isoformat(), "finish_date": finish_date(scenario.start, ttt),
             "waiting_days": waiting, "training_days": ttt - waiting if r["finished"] else math.nan,
-            # a portfolio: each job's own time to train (its finish, as `solve --job` reads it)
-            **{f"{name}.time_to_train_days": j["time_to_train_days"] for name, j in (r.get("jobs") or {}).items()},
+            # a portfolio: each job's own time to train (its finish, as `solve --job` reads it) and its own draw of the
+            # cost model's error (``model_factor`` is the first job's)
+            **{f"{name}.{k}": j[k] for name, j in (r.get("jobs") or {}).items()
+               for k in ("time_to_train_days", "model_factor")},
             **draws,
         })
     return pd.DataFrame(out)
