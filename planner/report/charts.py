@@ -632,10 +632,11 @@ def site_power_table(schedule: pd.DataFrame | None, inputs: dict | None,
             per_pool.drop(columns="units_in_service"), on=["_date", "pool"], how="outer").sort_values(
             ["pool", "_date"], kind="stable")
         per_pool["units_in_service"] = per_pool["units_in_service"].fillna(0)
+        # a day no job's row shows: an owned pool's deliveries carry on (their running maximum below), a rental's
+        # are its chips in service
         rented = per_pool["pool"].map(lambda p: bool(fleet.get(p, {}).get("cloud")))
-        carried = per_pool.groupby("pool")["units_delivered"].ffill()  # an owned pool's deliveries are cumulative
-        per_pool["units_delivered"] = carried.where(~rented | per_pool["units_delivered"].notna(),
-                                                    per_pool["units_in_service"]).fillna(0)
+        per_pool["units_delivered"] = per_pool["units_delivered"].where(
+            per_pool["units_delivered"].notna() | ~rented, per_pool["units_in_service"])
     watts = _watts_per_chip(inputs)
     frames = []
     for site in sites:

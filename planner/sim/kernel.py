@@ -64,15 +64,6 @@ N_INT = 15
 E_CHECKPOINT, E_MAINTENANCE, E_FAILURE, E_RESTART, E_REPAIR, E_FAILED = range(6)
 
 
-def token_rows(t: float, limit: float) -> int:
-    """The most rows of safe tokens a stretch from hour ``t`` may still record before hour ``limit`` (finite).
-
-    A row at each day's end and at most one at a failure a day, with room to spare; the loop asks for this much
-    room before each interruption (``ROOM``).
-    """
-    return 2 * int((limit - t) / 24.0) + 6
-
-
 class Repairs:
     """The nodes under repair of every pool of one replication: (return hour, units, repair hours) per row.
 
@@ -234,10 +225,13 @@ def _hours_to_finish(tokens_left: cython.double, rate: cython.double, pos: cytho
     return start_h + full * length + (rest_h - full * tau)
 
 
-@cython.cfunc
-@cython.inline
-def _token_rows(t: cython.double, limit: cython.double) -> cython.Py_ssize_t:
-    """The most rows of safe tokens a stretch from hour ``t`` may still record before ``limit`` (``token_rows``)."""
+@cython.ccall
+def token_rows(t: cython.double, limit: cython.double) -> cython.Py_ssize_t:
+    """The most rows of safe tokens a stretch from hour ``t`` may still record before hour ``limit`` (finite).
+
+    A row at each day's end and at most one at a failure a day, with room to spare; the loop asks for this much
+    room before each interruption (``ROOM``), and Python makes it before each call (TrainingJob._room_for_tokens).
+    """
     return 2 * cython.cast(cython.Py_ssize_t, (limit - t) / 24.0) + 6
 
 
@@ -491,7 +485,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             if rn[part_row[j]] >= cap:
                 no_room = True
         if no_room or ((record or track) and ist[i_events] + cap * rows.shape[0] + 8 > room) \
-                or ist[i_tokens] + _token_rows(t, limit) > tk.shape[0]:
+                or ist[i_tokens] + token_rows(t, limit) > tk.shape[0]:
             status = ROOM
             break
         events_left -= 1

@@ -190,7 +190,7 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
         v = np.array([share_level(x, full, node) for x in values.tolist()], dtype=np.int64)[where]
     before = np.concatenate(([0], v[:-1]))
     gone = np.zeros(n_days, dtype=np.int64)  # chips that left service from one day to the next
-    if service is not None:
+    if service is not None and (v < before).any():  # (only a share that falls needs them)
         served = _daily_least(service, starts).astype(np.int64)
         gone[1:] = np.maximum(served[:-1] - served[1:], 0)
     steps = []

@@ -301,13 +301,14 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     if scenario.jobs:
         summary = _with_jobs(scenario, ctx, seed, rows, summary)
     if cash_flow:  # what a report says (the points of a sweep, a sensitivity or a goal seek skip it)
-        lead = ctx.scenarios[0] if scenario.jobs else scenario  # a portfolio: the job that gets chips first
-        band = band_statement(lead, n)
-        if scenario.jobs:  # each job draws from its own band (its workload, its largest pool): say whose this is
+        # a portfolio: each job draws from its own band (its workload, its largest pool); the one stated is the
+        # first job's (it gets chips first), with every job's listed
+        bands = [band_statement(js, n) for js in (ctx.scenarios if scenario.jobs else [scenario])]
+        band = dict(bands[0])
+        if scenario.jobs:
             band["job"] = ctx.jobs[0].name
-            band["jobs"] = [{"job": j.name, **{k: b[k] for k in ("p10", "p90", "pool")}}
-                            for j, b in ((j, band_statement(js, n)) for j, js in zip(ctx.jobs, ctx.scenarios,
-                                                                                     strict=True))]
+            band["jobs"] = [{"job": j.name, "p10": b["p10"], "p90": b["p90"], "pool": b["pool"]}
+                            for j, b in zip(ctx.jobs, bands, strict=True)]
         summary = dataclasses.replace(summary, model_band=band)
     if scenario.sites:
         summary = dataclasses.replace(summary, power_wait_chip_days=Stat.from_json(
