@@ -292,7 +292,7 @@ class _Stretch:
     arrays: tuple  # rows, part rows, part units, part node sizes, part failure weights, pool shares
     shares: list
     kwh_h: float  # energy per hour held
-    link_h: float  # link bytes per hour trained
+    link_h: float  # link bytes per hour held, at the nominal speed (times the model error: _link_rate)
 
 
 class TrainingJob:
@@ -338,6 +338,7 @@ class TrainingJob:
         self.pool_tokens = {n: 0.0 for n in self.pools}
         self.pool_tokens_tl = {n: Timeline() for n in self.pools}
         self.link_tl: dict[tuple[str, str], Timeline] = {}  # bytes/s per site pair over time
+        self.link_moves: list[tuple[float, tuple[str, str], float]] = []  # (hour, site pair, bytes) of each move
         self.layouts: list[dict] = []
         self._open_layouts = 0  # the last rows of ``layouts`` that have no end yet (the current plan's parts)
         self.min_units = scenario.strategy.min_units_to_start or 0
@@ -400,11 +401,26 @@ class TrainingJob:
 
     # -- accounting ----------------------------------------------------------------------------------
     def _hold(self, hours: float) -> None:
-        """The job held the plan's chips for ``hours`` (whatever it did with them)."""
+        """The job held the plan's chips for ``hours`` (whatever it did with them).
+
+        The link between sites is counted over the same hours (``_link_rate``), as the traffic chart counts it.
+        """
         s = self.stats
         for part in self.plan.parts:
             s.held_chip_h += part.units * hours
             s.energy_kwh += self.kwh_per_chip_h[part.pool] * part.units * hours
+        if self.plan.link_bytes_per_s:
+            s.link_bytes += self._link_rate(self.plan) * hours * SECONDS_PER_HOUR
+
+    def _link_rate(self, plan: Plan) -> float:
+        """Bytes/s between sites while the job holds ``plan``'s chips, at this replication's speed.
+
+        A step sends the same bytes however long it takes (gradients, or DiLoCo's weights every so many steps), so
+        the rate scales with the drawn model error: a replication that trains at half the speed sends at half the
+        rate. Counted over every held hour: the training kept and the training lost to failures (both sent their
+        bytes), and the restarts and checkpoint writes between them (which send none): an upper bound.
+        """
+        return sum(plan.link_bytes_per_s.values()) * self._factor(plan)
 
     def _keep(self, train_h: float) -> float:
         """Training hours on the current plan are now safe in a checkpoint: count their chip-time as good.
@@ -415,7 +431,6 @@ class TrainingJob:
         units = plan.units_used
         s.kept_chip_h += units * train_h
         s.flops_chip_h += units * train_h * plan.mfu * self._factor(plan)
-        s.link_bytes += sum(plan.link_bytes_per_s.values()) * train_h * SECONDS_PER_HOUR
         tokens = train_h * self._rate_h()
         for part in plan.parts:
             self.pool_tokens[part.pool] += tokens * plan.share_of(part.pool)
@@ -468,7 +483,8 @@ class TrainingJob:
             self.in_training[n].set(now, plan.units_of(n) if plan else 0)
         keys = set(self.link_tl) | set(plan.link_bytes_per_s if plan else {})
         for k in keys:
-            self.link_tl.setdefault(k, Timeline()).set(now, plan.link_bytes_per_s.get(k, 0.0) if plan else 0.0)
+            rate = plan.link_bytes_per_s.get(k, 0.0) * self._factor(plan) if plan else 0.0  # as _link_rate
+            self.link_tl.setdefault(k, Timeline()).set(now, rate)
 
     def _record_layout(self, plan: Plan, start_h: float) -> None:
         self._close_layout(start_h)
@@ -477,7 +493,8 @@ class TrainingJob:
             r = part.layout
             # the part's share of what the plan trains: a sync plan waits on its slowest part and its link, and
             # DiLoCo pays its token efficiency (each layout alone would be faster than the plan lets it run)
-            tps = plan.tokens_per_s * r.tokens_per_s / raw if raw else 0.0
+            # at this replication's speed (the drawn model error), as the job trains on it
+            tps = plan.tokens_per_s * self._factor(plan) * r.tokens_per_s / raw if raw else 0.0
             mfu = r.mfu * tps / r.tokens_per_s if r.tokens_per_s else 0.0
             self.layouts.append({"start_days": start_h / HOURS_PER_DAY, "end_days": None, "pool": part.pool,
                                  "mode": plan.mode, "units": r.units_used, **r.layout.as_dict(),
@@ -584,7 +601,11 @@ class TrainingJob:
             if move_h:
                 self.stats.moves += 1
                 self.pending_move_h = move_h
-                self.stats.link_bytes += self.strategy.move_bytes()
+                sites = sorted({self.strategy.ctx.site[p.pool] for p in (self.plan.parts[0], new.parts[0])})
+                if len(sites) == 2:  # the checkpoint crosses a link between sites (within one, the site's network)
+                    nbytes = self.strategy.move_bytes()
+                    self.stats.link_bytes += nbytes
+                    self.link_moves.append((self.env.now, (sites[0], sites[1]), nbytes))
                 self.log("", EventKind.MOVE, new.units_used, f"{'+'.join(self.plan.pools)} -> {'+'.join(new.pools)}, "
                                                       f"{move_h:.1f} h to move the checkpoint and restart")
             self.stats.replans += 1
@@ -895,7 +916,7 @@ class TrainingJob:
         s.energy_kwh += k.kwh_h * held_h
         s.kept_chip_h += units * kept_h
         s.flops_chip_h += units * kept_h * plan.mfu * self._factor(plan)
-        s.link_bytes += k.link_h * kept_h
+        s.link_bytes += k.link_h * self._factor(plan) * held_h  # as _hold: every held hour (_link_rate)
         s.checkpoints += checkpoints
         s.failures += failures
         s.restarts += failures

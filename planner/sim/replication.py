@@ -546,8 +546,13 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
         "detail": [e.detail for e in events],
     })
     link_rows = []
-    for (a, b), tl in job.link_tl.items():
-        per_day = np.diff(np.concatenate([[0.0], tl.integral(t)])) * SECONDS_PER_HOUR  # bytes/s x h -> bytes
+    for a, b in sorted(set(job.link_tl) | {key for _h, key, _b in job.link_moves}):
+        tl = job.link_tl.get((a, b))
+        per_day = (np.diff(np.concatenate([[0.0], tl.integral(t)])) * SECONDS_PER_HOUR  # bytes/s x h -> bytes
+                   if tl is not None else np.zeros(len(t)))
+        for at_h, key, nbytes in job.link_moves:  # a move's checkpoint crosses on its day
+            if key == (a, b) and at_h <= end_h:
+                per_day[min(int(np.searchsorted(t, at_h, side="left")), len(t) - 1)] += nbytes
         for d, v in zip(dates, per_day, strict=True):
             link_rows.append({"date": d, "link": f"{a} - {b}", "tb": v / TB})
     links = pd.DataFrame(link_rows, columns=["date", "link", "tb"])

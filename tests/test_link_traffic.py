@@ -1,0 +1,56 @@
+"""Traffic between sites: one figure, the engine's, wherever it is shown.
+
+- ``replications.csv`` ``link_tb`` of replication 0 is what the traffic chart adds up to (both count every hour
+  the job holds a plan's chips; a cross-site move adds its checkpoint on its day);
+- a step sends the same bytes however fast the replication trains: the drawn model error changes the hours, not
+  the bytes per token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.loader import from_dict, load_scenario
+from planner.sim.runner import run_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", ["mixed-two-sites.yaml", "ascend-ramp-2024.yaml"])
+def test_chart_adds_up_to_the_replications_link_figure(name):
+    r = run_scenario(load_scenario(ROOT / "scenarios" / name), replications=2, seed=3, cash_flow=False)
+    rep0 = r.replications.iloc[0]
+    assert rep0["link_tb"] > 0
+    assert r.links["tb"].sum() == pytest.approx(rep0["link_tb"], rel=1e-9)
+
+
+def test_a_move_across_sites_is_on_the_chart_on_its_day():
+    doc = load_scenario(ROOT / "scenarios" / "mixed-two-sites.yaml").model_dump(mode="json", by_alias=True,
+                                                                                exclude_none=True)
+    doc["strategy"] = {"mode": "sequential"}
+    r = run_scenario(from_dict(doc), replications=1, seed=3, cash_flow=False)
+    rep0 = r.replications.iloc[0]
+    assert rep0["moves"] >= 1 and rep0["link_tb"] > 0  # the checkpoint crossed, and only that
+    assert r.links["tb"].sum() == pytest.approx(rep0["link_tb"], rel=1e-9)
+    moved = r.events[r.events["event"] == "move"]
+    assert list(r.links.loc[r.links["tb"] > 0, "date"]) == sorted(set(moved["date"]))
+
+
+def test_bytes_per_token_do_not_follow_the_drawn_speed():
+    """One plan, failures off (every held hour trains): each replication trains the same steps, whatever its draw."""
+    doc = load_scenario(ROOT / "scenarios" / "mixed-two-sites.yaml").model_dump(mode="json", by_alias=True,
+                                                                                exclude_none=True)
+    doc["reliability"] = {"enabled": False}
+    for pool, units in zip(doc["fleet"], (4096, 2048), strict=True):  # fixed pools: the same plan all along
+        for key in ("deliveries", "ordered_units", "delivery_risk", "cloud", "commissioning_days"):
+            pool.pop(key, None)
+        pool["units"] = units
+    reps = run_scenario(from_dict(doc), replications=12, seed=5, cash_flow=False).replications
+    assert reps["finished"].all() and set(reps["mode"]) == {"diloco"}
+    factors = reps["model_factor"].to_numpy()
+    assert factors.max() / factors.min() > 1.2  # the draws differ
+    link = reps["link_tb"].to_numpy()
+    assert link.min() > 0 and np.ptp(link) <= 1e-9 * link.max()
