@@ -6,8 +6,9 @@ nothing pinned; planner.calibrate.predict with the shipped kernel factors), in t
 - **stack stated**: the pool names the stack the publication describes (stacks.yaml: 2021-22 Megatron-DeepSpeed
   is `basic`, a current open framework `standard`, a tuned in-house stack `optimized`); the band is the
   conditional band of that stack's categories (planner/perf/band.py);
-- **stack left out**: the prediction is the `standard` stack's and the band spans `basic` to `optimized`, as
-  `planner estimate` and `planner run` give it for a pool that does not say.
+- **stack left out**: the prediction is the `standard` stack's and the band spans `basic` to `optimized` (the
+  levels compared on ``SPREAD_UNITS`` chips), as `planner estimate` and `planner run` give it for a pool that does
+  not say.
 
 Published figures (tokens/s per chip unless said; GPU-hours turned into tokens/s per chip include downtime):
 - LLaMA 65B: ~380 tokens/s/GPU on 2,048 A100-80GB, 4M-token batch, seq 2048 (Touvron et al. 2023, sec. 2.4).
@@ -38,7 +39,7 @@ import numpy as np
 
 from planner.calibrate import naive, predict
 from planner.catalog import chips
-from planner.perf.band import band
+from planner.perf.band import SPREAD_UNITS, band
 from planner.perf.system import system_for
 
 L1 = dict(vocab=32000)
@@ -94,10 +95,11 @@ def score(case: dict) -> dict:
     stated = _on(case, case["stack"])
     lo_s, hi_s, _ = band(case["chip"], moe=moe, precision=case["precision"], seq_len=case["seq_len"],
                          stack=case["stack"])
-    levels = {s: _on(case, s) for s in ("basic", "standard", "optimized")}
-    std = levels["standard"]
+    std = _on(case, "standard")
+    # the spread between the levels as a scenario's band takes it: on SPREAD_UNITS chips (planner/perf/band.py)
+    at_ref = {s: _on({**case, "units": SPREAD_UNITS}, s) for s in ("basic", "standard", "optimized")}
     lo_u, hi_u, _ = band(case["chip"], moe=moe, precision=case["precision"], seq_len=case["seq_len"], stack=None,
-                         stack_spread=(levels["basic"] / std, levels["optimized"] / std))
+                         stack_spread=(at_ref["basic"] / at_ref["standard"], at_ref["optimized"] / at_ref["standard"]))
     return {"stated": stated, "band_stated": (lo_s, hi_s), "unstated": std, "band_unstated": (lo_u, hi_u),
             "naive": naive(case)}
 

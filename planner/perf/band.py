@@ -305,24 +305,32 @@ def overall_band() -> tuple[float, float, str]:
 
 
 _SPREAD_CACHE: dict = {}
+# the stack levels are compared on this many chips, whatever the pool's size: the median scale of the calibration
+# cases (planner/data/calibration.yaml, calibration_extra.csv: 8 to 16,384 chips). At the pool's own size the
+# band would widen with every chip added (a 2021 stack falls far behind at tens of thousands of chips, where no
+# calibration case ran one), and more chips would finish later: one draw per replication applies to every plan
+SPREAD_UNITS = 1024
 
 
 def stack_spread(scenario, pool) -> tuple[float, float] | None:
-    """(basic, optimized) throughput of a pool against its standard-stack point estimate (layout searched)."""
+    """(basic, optimized) throughput against the standard stack, for a pool's chip and workload (layout searched).
+
+    On ``SPREAD_UNITS`` chips, not the pool's: the spread does not change as chips come or go.
+    """
     from .layout import Parallelism
     from .search import best_layout
     from .setup import workload_setup
     from .system import system_for
 
     wl = scenario.workload
-    key = (wl.model_dump_json(), pool.chip, pool.network_gbps, pool.fused_attention, pool.usable_units,
+    key = (wl.model_dump_json(), pool.chip, pool.network_gbps, pool.fused_attention,
            pool.parallelism.model_dump_json() if pool.parallelism else "")
     if key not in _SPREAD_CACHE:
         rates = {}
         for level in ("basic", "standard", "optimized"):
             try:
                 sysm = system_for(scenario.chip(pool.chip), level, pool.network_gbps, pool.fused_attention)
-                rates[level] = best_layout(wl.arch, sysm, workload_setup(scenario), max(pool.usable_units, 1),
+                rates[level] = best_layout(wl.arch, sysm, workload_setup(scenario), SPREAD_UNITS,
                                            pool.parallelism or Parallelism()).tokens_per_s
             except Exception:  # a level where nothing fits says nothing about the spread
                 rates[level] = None
