@@ -37,7 +37,8 @@ EVENT_COLUMNS = [
     "units",  # units involved (chips delivered, failed, in the new layout ...)
     "detail",  # free text
 ]
-PLAN_COLUMNS = ["date", "pool", "planned_units"]  # the delivery plan: cumulative units by date
+# the delivery plan: cumulative units by date, and what of them is left for training (reserved_fraction held back)
+PLAN_COLUMNS = ["date", "pool", "planned_units", "usable_units"]
 LAYOUT_COLUMNS = ["start_days", "end_days", "pool", "mode", "units", *LAYOUT_FIELDS, "batch_seqs", "tokens_per_s",
                   "mfu"]
 REPLICATION_COLUMNS = ["replication", "finished", *DISTRIBUTION_KEYS, "mode", "pool", "failures", "moves", "link_tb",

@@ -65,9 +65,9 @@ def make_result(name: str = "tiny <two-pool> & co", days: int = 6) -> RunResult:
         {"time_days": t, "date": _date(t), "pool": p, "event": e, "units": u, "detail": d} for t, p, e, u, d in events
     ]
     plan = [
-        {"date": _date(0), "pool": "owned-a", "planned_units": 64},
-        {"date": _date(2), "pool": "owned-a", "planned_units": 128},
-        {"date": _date(0), "pool": "cloud-b", "planned_units": 128},
+        {"date": _date(0), "pool": "owned-a", "planned_units": 64, "usable_units": 64},
+        {"date": _date(2), "pool": "owned-a", "planned_units": 128, "usable_units": 128},
+        {"date": _date(0), "pool": "cloud-b", "planned_units": 128, "usable_units": 128},
     ]
     layouts = [
         {"start_days": 0.1, "end_days": 2.0, "pool": "owned-a", "mode": "sync", "batch_seqs": 256, "units": 64,
@@ -577,3 +577,24 @@ def test_training_days_say_never_when_no_replication_finished() -> None:
                    "simulation": {"seed": 1, "replications": 2}})
     items = {h.key: h.value for h in headline_items(api.simulate(s).summary)}
     assert items["time_to_train_days"] == "never" and items["training_days"] == "never"
+
+
+def test_the_capacity_plan_lines_leave_out_the_reserved_share() -> None:
+    """The chips in service leave out a pool's reserved_fraction; the plan they are drawn against does too.
+
+    The seed reserves 20% of its Ascend deliveries: on-time deliveries looked 20% short of a plan of every chip.
+    """
+    from planner.loader import load_scenario
+    from planner.report.charts import capacity_figure
+    from planner.sim.runner import delivery_plan
+
+    s = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-2024.yaml")
+    plan = delivery_plan(s)
+    ascend = plan[plan["pool"] == "ascend-cn"]
+    assert (ascend["usable_units"] == (ascend["planned_units"] * 0.8).astype(int)).all()
+    schedule = pd.DataFrame({"date": ["2024-03-01", "2025-06-01"] * 2, "pool": ["ascend-cn"] * 2 + ["azure-h100"] * 2,
+                             "units_in_service": [0, 100, 0, 100]})
+    fig = capacity_figure(schedule, plan)
+    line = next(tr for tr in fig.data if tr.name.startswith("ascend-cn (plan"))
+    assert max(line.y) == ascend["usable_units"].max() < ascend["planned_units"].max()
+    assert "less reserved" in fig.layout.title.text

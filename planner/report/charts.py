@@ -149,6 +149,11 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
     schedule has a row per job, each with the share that job was left, which do not add up to the fleet).
     """
     title = "Capacity by pool: in service (stacked areas) against the plan (stacked dashed lines)"
+    # the chips in service leave out each pool's reserved share: so does the plan they are drawn against
+    net = plan is not None and "usable_units" in plan.columns and bool(plan["usable_units"].notna().all())
+    column = "usable_units" if net else "planned_units"  # a plan made without it (by hand): every chip
+    if column == "usable_units" and (plan["usable_units"] != plan["planned_units"]).any():
+        title = "Capacity by pool: in service (stacked areas) against the plan less reserved chips (dashed lines)"
     if _usable(in_service, "date", "pool", "units_in_service"):
         schedule = in_service
     if not _usable(schedule, "date", "pool", "units_in_service"):
@@ -159,7 +164,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
         # the plan is stacked like the areas: each pool's dashed line is its plan on top of the pools before it
         end = _dates(schedule["date"]).max()
         rows = plan.assign(_date=_dates(plan["date"])).dropna(subset=["_date"])
-        steps = rows.pivot_table(index="_date", columns="pool", values="planned_units", aggfunc="last", sort=True)
+        steps = rows.pivot_table(index="_date", columns="pool", values=column, aggfunc="last", sort=True)
         if pd.notna(end) and len(steps) and steps.index[-1] < end:  # carry the last planned level to the end
             steps.loc[end] = np.nan
         steps = steps.ffill().fillna(0.0).astype(float)
@@ -768,7 +773,11 @@ def fan_figure(fan: pd.DataFrame | None, summary: Summary | None = None, start=N
             d = pd.Timestamp(start) + pd.Timedelta(days=days)
             fig.add_vline(x=d.timestamp() * 1000, line_dash="dash", line_color="#d62728", annotation_text=label)
     n = int(fan["replications"].iloc[0]) if "replications" in fan and len(fan) else 0
-    fig.update_layout(**_LAYOUT, title=f"{title}, {n} replication(s)", yaxis_title="tokens")
+    # the band is taken over tokens at each date, the finish dates' quantiles over time: where the band meets the
+    # target is not where P10/P90 finish dates fall (with few replications the two can be weeks apart)
+    fig.update_layout(**_LAYOUT, title=f"{title}, {n} replication(s)<br><sup>quantiles of the tokens on each date; "
+                                       "the finish dates' P10-P90 are quantiles of time, and fall elsewhere</sup>",
+                      yaxis_title="tokens")
     return fig
 
 

@@ -15,7 +15,7 @@ from .. import __version__, plan
 from ..bridge import layout_planners
 from ..errors import InfeasiblePlanError
 from ..metrics import DISTRIBUTION_KEYS
-from ..results import RunResult
+from ..results import PLAN_COLUMNS, RunResult
 from ..scenario import Scenario
 from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
 from ..strategy import Context, options
@@ -218,10 +218,15 @@ def summarize_costs(rows: list[dict]) -> Costs:
 
 
 def delivery_plan(scenario: Scenario) -> pd.DataFrame:
-    """The planned cumulative units by date per pool (owned deliveries and the cloud window)."""
+    """The planned cumulative units by date per pool (owned deliveries and the cloud window).
+
+    ``usable_units``: what of them the plan leaves for training, the pool's ``reserved_fraction`` held back (what
+    the chips in service are counted against).
+    """
     import pandas as pd  # here, not at import: the workers of a run never need it
-    rows = [row for p in scenario.fleet for row in plan.plan_rows(scenario.start, p)]
-    return pd.DataFrame(rows, columns=["date", "pool", "planned_units"])
+    rows = [(*row, plan.usable(row[2], p.reserved_fraction))
+            for p in scenario.fleet for row in plan.plan_rows(scenario.start, p)]
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
 def run_scenario(scenario: Scenario, replications: int | None = None, seed: int | None = None,
