@@ -1,7 +1,8 @@
 """Traffic between sites: one figure, the engine's, wherever it is shown.
 
-- ``replications.csv`` ``link_tb`` of replication 0 is what the traffic chart adds up to (both count every hour
-  the job holds a plan's chips; a cross-site move adds its checkpoint on its day);
+- ``replications.csv`` ``link_tb`` of replication 0 is what the traffic chart adds up to: the training's bytes,
+  kept or lost to failures (restarts, stops and checkpoint writes send none), and a cross-site move's checkpoint
+  on its day;
 - a step sends the same bytes however fast the replication trains: the drawn model error changes the hours, not
   the bytes per token.
 """
@@ -39,18 +40,46 @@ def test_a_move_across_sites_is_on_the_chart_on_its_day():
     assert list(r.links.loc[r.links["tb"] > 0, "date"]) == sorted(set(moved["date"]))
 
 
-def test_bytes_per_token_do_not_follow_the_drawn_speed():
-    """One plan, failures off (every held hour trains): each replication trains the same steps, whatever its draw."""
+def _fixed_pools(failures: bool) -> dict:
     doc = load_scenario(ROOT / "scenarios" / "mixed-two-sites.yaml").model_dump(mode="json", by_alias=True,
                                                                                 exclude_none=True)
-    doc["reliability"] = {"enabled": False}
+    doc["reliability"] = {"enabled": failures}
     for pool, units in zip(doc["fleet"], (4096, 2048), strict=True):  # fixed pools: the same plan all along
         for key in ("deliveries", "ordered_units", "delivery_risk", "cloud", "commissioning_days"):
             pool.pop(key, None)
         pool["units"] = units
+    return doc
+
+
+def test_training_lost_to_failures_sent_bytes_too():
+    """The same tokens kept, with failures: the training they lost had sent its bytes as well."""
+    sent = []
+    for failures in (False, True):
+        doc = _fixed_pools(failures)
+        doc["simulation"] = {"seed": 1, "replications": 1, "model_error": "off"}
+        rep0 = run_scenario(from_dict(doc), replications=1, seed=1, cash_flow=False).replications.iloc[0]
+        assert rep0["finished"] and (rep0["failures"] > 10) == failures
+        sent.append(rep0["link_tb"])
+    assert sent[1] > sent[0] * 1.001
+
+
+def test_bytes_per_token_do_not_follow_the_drawn_speed():
+    """One plan, failures off (every held hour trains): each replication trains the same steps, whatever its draw."""
+    doc = _fixed_pools(False)
     reps = run_scenario(from_dict(doc), replications=12, seed=5, cash_flow=False).replications
     assert reps["finished"].all() and set(reps["mode"]) == {"diloco"}
     factors = reps["model_factor"].to_numpy()
     assert factors.max() / factors.min() > 1.2  # the draws differ
     link = reps["link_tb"].to_numpy()
     assert link.min() > 0 and np.ptp(link) <= 1e-9 * link.max()
+
+
+def test_training_lost_to_failures_sent_its_bytes_on_both_paths():
+    """Failures on: the compiled loop and the named steps send the same bytes (kept and lost training alike)."""
+    from conftest import both_paths
+
+    s = load_scenario(ROOT / "scenarios" / "mixed-two-sites.yaml")
+    fast, named = both_paths(s, seed=7)
+    assert fast.job.stats.failures > 10 and fast.job.stats.link_bytes > 0
+    assert fast.job.stats.link_bytes == pytest.approx(named.job.stats.link_bytes, rel=1e-12)
+    assert sum(fast.job.link_sent.values()) == pytest.approx(fast.job.stats.link_bytes, rel=1e-12)

@@ -399,16 +399,22 @@ def _stated_band(chip_id: str, arch: ModelArch, precision: str, seq_len: int, st
     return lo, hi
 
 
-def _spread(scenario: Scenario, pool: Pool, arch: ModelArch, setup: TrainingSetup, units: int,
+def _spread(scenario: Scenario, pool: Pool, arch: ModelArch, setup: TrainingSetup,
             pin: Parallelism) -> tuple[float, float] | None:
-    """(basic, optimized) / standard throughput of one run on the pool's chips (layouts searched), as perf.band."""
+    """(basic, optimized) / standard throughput of one run on the pool's chips (layouts searched), as perf.band.
+
+    On ``band.SPREAD_UNITS`` chips, as the band without measurements takes it (the prior is that band), for the
+    scenario's workload and for each measured run alike: the same workload loads on the stack as much wherever
+    it was measured.
+    """
+    from .band import SPREAD_UNITS
     from .system import system_for
 
     rates = {}
     for level in ("basic", "standard", "optimized"):
         sysm = system_for(scenario.chip(pool.chip), level, pool.network_gbps, pool.fused_attention, pool.efficiency)
         try:
-            rates[level] = best_layout(arch, sysm, setup, max(units, 1), pin).tokens_per_s
+            rates[level] = best_layout(arch, sysm, setup, SPREAD_UNITS, pin).tokens_per_s
         except InfeasiblePlanError:  # a level where nothing fits says nothing about the spread
             rates[level] = None
     std = rates["standard"]
@@ -430,8 +436,7 @@ def _fit(scenario: Scenario, pool: Pool, target_layout: Layout | None) -> PoolFi
         target_layout = best_layout(wl.arch, system, setup, pool.usable_units, pin).layout
     target = workload_prior(
         _stated_band(pool.chip, wl.arch, wl.precision, wl.seq_len, stack),
-        None if stack else _spread(scenario, pool, wl.arch, setup, pool.usable_units,
-                                   pool.parallelism or Parallelism()),
+        None if stack else _spread(scenario, pool, wl.arch, setup, pool.parallelism or Parallelism()),
         workload_shares(wl.arch, system, setup, target_layout), model_key(wl.arch), target_layout.units,
         layout_coords(target_layout, setup))
     ys, priors, rows = [], [], []
@@ -451,7 +456,7 @@ def _fit(scenario: Scenario, pool: Pool, target_layout: Layout | None) -> PoolFi
                                 f"{MAX_RATIO:g} x)", field=f"{where}.tokens_per_s_per_chip")
         ys.append(math.log(ratio))
         priors.append(workload_prior(_stated_band(pool.chip, arch, m.precision, m.seq_len, stack),
-                                     None if stack else _spread(scenario, pool, arch, m_setup, m.units, pin),
+                                     None if stack else _spread(scenario, pool, arch, m_setup, pin),
                                      workload_shares(arch, system, m_setup, r.layout), model_key(arch),
                                      r.units_used, layout_coords(r.layout, m_setup)))
         rows.append((m, predicted, r.layout.label()))

@@ -40,7 +40,7 @@ _F_T, _F_POS, _F_SAVED, _F_CARRY, _F_NEXT_MAINT = kernel.F_T, kernel.F_POS, kern
     kernel.F_NEXT_MAINT
 _F_RATE, _F_LIMIT, _F_NEXT_RECORD = kernel.F_RATE, kernel.F_LIMIT, kernel.F_NEXT_RECORD
 _F_OUT = [kernel.F_T, kernel.F_POS, kernel.F_SAVED, kernel.F_FAIL_IN, kernel.F_NEXT_MAINT, kernel.F_HELD,
-          kernel.F_KEPT, kernel.F_UNSAVED]
+          kernel.F_KEPT, kernel.F_UNSAVED, kernel.F_LOST]
 _I_EXP, _I_UNI, _I_EVENTS, _I_TOKENS = kernel.I_EXP, kernel.I_UNI, kernel.I_EVENTS, kernel.I_TOKENS
 _I_OUT = [kernel.I_CHECKPOINTS, kernel.I_FAILURES, kernel.I_MAINTENANCE, kernel.I_EVENTS_LEFT, kernel.I_PENDING_RESTART]
 # a move (sequential) is taken only when it saves twice what it costs (checkpoint transfer, downtime, restart):
@@ -292,7 +292,6 @@ class _Stretch:
     arrays: tuple  # rows, part rows, part units, part node sizes, part failure weights, pool shares
     shares: list
     kwh_h: float  # energy per hour held
-    link_h: float  # link bytes per hour held, at the nominal speed (times the model error: _link_rate)
 
 
 class TrainingJob:
@@ -339,6 +338,7 @@ class TrainingJob:
         self.pool_tokens_tl = {n: Timeline() for n in self.pools}
         self.link_tl: dict[tuple[str, str], Timeline] = {}  # bytes/s per site pair over time
         self.link_moves: list[tuple[float, tuple[str, str], float]] = []  # (hour, site pair, bytes) of each move
+        self.link_sent: dict[tuple[str, str], float] = {}  # bytes each site pair carried for training (``_send``)
         self.layouts: list[dict] = []
         self._open_layouts = 0  # the last rows of ``layouts`` that have no end yet (the current plan's parts)
         self.min_units = scenario.strategy.min_units_to_start or 0
@@ -401,26 +401,25 @@ class TrainingJob:
 
     # -- accounting ----------------------------------------------------------------------------------
     def _hold(self, hours: float) -> None:
-        """The job held the plan's chips for ``hours`` (whatever it did with them).
-
-        The link between sites is counted over the same hours (``_link_rate``), as the traffic chart counts it.
-        """
+        """The job held the plan's chips for ``hours`` (whatever it did with them)."""
         s = self.stats
         for part in self.plan.parts:
             s.held_chip_h += part.units * hours
             s.energy_kwh += self.kwh_per_chip_h[part.pool] * part.units * hours
-        if self.plan.link_bytes_per_s:
-            s.link_bytes += self._link_rate(self.plan) * hours * SECONDS_PER_HOUR
 
-    def _link_rate(self, plan: Plan) -> float:
-        """Bytes/s between sites while the job holds ``plan``'s chips, at this replication's speed.
+    def _send(self, plan: Plan, train_h: float) -> None:
+        """``train_h`` hours of training on ``plan`` sent their bytes between sites: kept or lost, both did.
 
         A step sends the same bytes however long it takes (gradients, or DiLoCo's weights every so many steps), so
         the rate scales with the drawn model error: a replication that trains at half the speed sends at half the
-        rate. Counted over every held hour: the training kept and the training lost to failures (both sent their
-        bytes), and the restarts and checkpoint writes between them (which send none): an upper bound.
+        rate. Restarts, stops and checkpoint writes send nothing. Also by site pair, for the traffic chart.
         """
-        return sum(plan.link_bytes_per_s.values()) * self._factor(plan)
+        if not plan.link_bytes_per_s or train_h <= 0:
+            return
+        scale = self._factor(plan) * train_h * SECONDS_PER_HOUR
+        for key, rate in plan.link_bytes_per_s.items():
+            self.stats.link_bytes += rate * scale
+            self.link_sent[key] = self.link_sent.get(key, 0.0) + rate * scale
 
     def _keep(self, train_h: float) -> float:
         """Training hours on the current plan are now safe in a checkpoint: count their chip-time as good.
@@ -431,6 +430,7 @@ class TrainingJob:
         units = plan.units_used
         s.kept_chip_h += units * train_h
         s.flops_chip_h += units * train_h * plan.mfu * self._factor(plan)
+        self._send(plan, train_h)
         tokens = train_h * self._rate_h()
         for part in plan.parts:
             self.pool_tokens[part.pool] += tokens * plan.share_of(part.pool)
@@ -483,7 +483,7 @@ class TrainingJob:
             self.in_training[n].set(now, plan.units_of(n) if plan else 0)
         keys = set(self.link_tl) | set(plan.link_bytes_per_s if plan else {})
         for k in keys:
-            rate = plan.link_bytes_per_s.get(k, 0.0) * self._factor(plan) if plan else 0.0  # as _link_rate
+            rate = plan.link_bytes_per_s.get(k, 0.0) * self._factor(plan) if plan else 0.0  # held hours: _tables
             self.link_tl.setdefault(k, Timeline()).set(now, rate)
 
     def _record_layout(self, plan: Plan, start_h: float) -> None:
@@ -714,6 +714,7 @@ class TrainingJob:
         """The work since the last checkpoint is lost; the node goes to repair; the job restarts."""
         s = self.stats
         self._hold(elapsed)
+        self._send(self.plan, pending_h)  # trained, then lost: its steps sent their bytes
         s.failures += 1
         where = self._failed_pool()
         repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
@@ -787,7 +788,9 @@ class TrainingJob:
         those hours' training is not kept (their chip-time was held, and counts as lost).
         """
         if self.on and not finished and self._plan_short():
-            pending_h = max(pending_h - cyc.delta, 0.0)  # the write took its last delta hours before they went
+            cut = max(pending_h - cyc.delta, 0.0)  # the write took its last delta hours before they went
+            self._send(self.plan, pending_h - cut)  # trained, not kept
+            pending_h = cut
         self.saved = min(self.target, self.saved + self._keep(pending_h))
         self.pos = 0.0
         self._record_tokens()  # safe from now: a day that ends during the write reads it
@@ -901,7 +904,7 @@ class TrainingJob:
         if status == kernel.DONE:
             self._take_checked()
         s = self.stats
-        t, pos, saved, fail_in, next_maint, held_h, kept_h, unsaved = fs[_F_OUT].tolist()
+        t, pos, saved, fail_in, next_maint, held_h, kept_h, unsaved, lost_h = fs[_F_OUT].tolist()
         self.saved, self.pos = saved, pos
         self.fail_in_h = None if math.isnan(fail_in) else fail_in
         self.manual_due_h += float(fs[kernel.F_MANUAL_DUE])  # a failure's wait the loop left to the restart
@@ -916,7 +919,7 @@ class TrainingJob:
         s.energy_kwh += k.kwh_h * held_h
         s.kept_chip_h += units * kept_h
         s.flops_chip_h += units * kept_h * plan.mfu * self._factor(plan)
-        s.link_bytes += k.link_h * self._factor(plan) * held_h  # as _hold: every held hour (_link_rate)
+        self._send(plan, kept_h + lost_h)  # the training kept and the training lost to failures
         s.checkpoints += checkpoints
         s.failures += failures
         s.restarts += failures
@@ -947,7 +950,7 @@ class TrainingJob:
         fs[kernel.F_MAINT_EVERY], fs[kernel.F_PAUSE] = self.maint_every_h, self.rel.maintenance_minutes / 60.0
         fs[kernel.F_TOTAL_W] = sum(weights)
         fs[kernel.F_GRID_RATIO] = self.strategy.ctx.grid_ratio
-        fs[kernel.F_HELD] = fs[kernel.F_KEPT] = fs[kernel.F_UNSAVED] = 0.0
+        fs[kernel.F_HELD] = fs[kernel.F_KEPT] = fs[kernel.F_UNSAVED] = fs[kernel.F_LOST] = 0.0
         fs[kernel.F_NEXT_RETURN] = math.inf
         shares = [(p, plan.share_of(p)) for p in plan.pools]
         arrays = (np.array([ps.row for ps in states], dtype=np.int64),
@@ -955,9 +958,7 @@ class TrainingJob:
                   np.array([p.units for p in plan.parts], dtype=np.int64),
                   np.array([self.node[p.pool] for p in plan.parts], dtype=np.int64),
                   np.array(weights), np.array([share for _name, share in shares]))
-        k = _Stretch(plan, self.on, fs, arrays, shares,
-                     sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts),
-                     sum(plan.link_bytes_per_s.values()) * SECONDS_PER_HOUR)
+        k = _Stretch(plan, self.on, fs, arrays, shares, sum(self.kwh_per_chip_h[p.pool] * p.units for p in plan.parts))
         memo[id(plan)] = k
         return k
 

@@ -51,8 +51,9 @@ ALIGNED_BITS = 2  # planner.strategy.base.ALIGNED_BITS (the kernel imports nothi
 # float state (F_*)
 F_T, F_POS, F_SAVED, F_CARRY, F_NEXT_MAINT, F_HELD, F_KEPT, F_UNSAVED, F_NEXT_RECORD, F_NEXT_RETURN, \
     F_FAIL_IN, F_TAU, F_DELTA, F_LENGTH, F_MTBF, F_RESTART, F_RATE, F_TARGET, F_LIMIT, F_REPAIR_MEAN, \
-    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO, F_MANUAL_SHARE, F_MANUAL_MEAN, F_MANUAL_DUE, F_NEXT_DAY = range(28)
-N_FLOAT = 28
+    F_MAINT_EVERY, F_PAUSE, F_TOTAL_W, F_GRID_RATIO, F_MANUAL_SHARE, F_MANUAL_MEAN, F_MANUAL_DUE, F_NEXT_DAY, \
+    F_LOST = range(29)
+N_FLOAT = 29
 # a day's state is read this many hours before the next day begins (planner.sim.replication._day_ends)
 DAY_END_H = 1e-6
 # int state (I_*)
@@ -420,6 +421,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     next_maint: cython.double = fs[F_NEXT_MAINT]
     held_h: cython.double = fs[F_HELD]
     kept_h: cython.double = fs[F_KEPT]
+    lost_h: cython.double = fs[F_LOST]  # training hours lost to failures (trained, never kept)
     unsaved: cython.double = fs[F_UNSAVED]
     next_record: cython.double = fs[F_NEXT_RECORD]
     day: cython.double = fs[F_NEXT_DAY]
@@ -619,6 +621,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         if record:
             _emit(ev_i, ev_f, ist, i_events, E_FAILURE, r, node, t, _pending(pos, tau) * 60.0)
             _emit(ev_i, ev_f, ist, i_events, E_RESTART, -1, 0, t, manual_h)
+        lost_h += _pending(pos, tau)
         pos = 0.0
         recorded = False
         if t >= next_record:  # the safe tokens, at most once per simulated day; each pool's share of them
@@ -654,6 +657,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
     fs[F_NEXT_MAINT] = next_maint
     fs[F_HELD] = held_h
     fs[F_KEPT] = kept_h
+    fs[F_LOST] = lost_h
     fs[F_UNSAVED] = unsaved
     fs[F_NEXT_RECORD] = next_record
     fs[F_NEXT_DAY] = day

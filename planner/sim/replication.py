@@ -550,6 +550,12 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
         tl = job.link_tl.get((a, b))
         per_day = (np.diff(np.concatenate([[0.0], tl.integral(t)])) * SECONDS_PER_HOUR  # bytes/s x h -> bytes
                    if tl is not None else np.zeros(len(t)))
+        # the link carried what the training sent (kept or lost: TrainingJob._send), not what every held hour at
+        # its rate would have (restarts, stops and checkpoint writes send nothing): that, spread over the days by
+        # the hours a plan using the link held its chips
+        held = float(per_day.sum())
+        if held > 0:
+            per_day *= job.link_sent.get((a, b), 0.0) / held
         for at_h, key, nbytes in job.link_moves:  # a move's checkpoint crosses on its day
             if key == (a, b) and at_h <= end_h:
                 per_day[min(int(np.searchsorted(t, at_h, side="left")), len(t) - 1)] += nbytes
