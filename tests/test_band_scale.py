@@ -66,3 +66,39 @@ def test_reference_count_is_a_calibration_scale(units):
 
     counts = sorted(c["units"] for c in cases())
     assert counts[0] <= units <= counts[-1]
+
+
+def _renting(units: int):
+    doc = load_scenario(ROOT / "scenarios" / "mixed-two-sites.yaml").model_dump(mode="json", by_alias=True,
+                                                                                exclude_none=True)
+    doc["fleet"][1]["cloud"]["units"] = units
+    for pool in doc["fleet"]:
+        pool.pop("stack", None)
+    return from_dict(doc)
+
+
+def test_the_band_does_not_switch_when_another_pool_grows_past_the_largest():
+    """3,552 -> 3,584 rented H100s: the H100 pool passes the Ascend pool in planned peak FLOP/s.
+
+    The run drew from the largest pool's band alone, and it switched whole (P10 0.526 -> 0.454): P90 moved 10%.
+    """
+    from planner.perf.band import largest_pool
+    from planner.sim.replication import run_band
+
+    a, b = _renting(3552), _renting(3584)
+    assert largest_pool(a).name != largest_pool(b).name
+    ba, bb = run_band(a), run_band(b)
+    assert abs(ba.p10 / bb.p10 - 1) < 0.005 and abs(ba.p90 / bb.p90 - 1) < 0.005
+
+
+def test_one_pool_band_is_that_pools():
+    from planner.sim.replication import run_band
+
+    s = _ramp(1.0)
+    doc = s.model_dump(mode="json", by_alias=True, exclude_none=True)
+    doc["fleet"] = doc["fleet"][:1]
+    doc.pop("links", None)
+    doc["strategy"] = {"mode": "single"}
+    one = from_dict(doc)
+    b = run_band(one)
+    assert (b.p10, b.p90) == pytest.approx(pool_band(one, one.fleet[0])[:2], rel=1e-12)

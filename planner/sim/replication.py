@@ -19,7 +19,7 @@ import simpy
 
 from .. import costs, plan
 from ..kinds import Mode
-from ..perf.band import error_band, largest_pool
+from ..perf.band import blend, largest_pool, pool_band, pool_weights
 from ..perf.system import ErrorBand
 from ..results import Event
 from ..scenario import Scenario
@@ -91,22 +91,26 @@ _BANDS: dict[int, tuple[Scenario, ErrorBand]] = {}  # the band of each scenario 
 def run_band(scenario: Scenario) -> ErrorBand:
     """The band a replication draws its model error from.
 
-    The conditional band of the largest pool (perf/band.py); when that pool has ``measured`` rows, their
-    posterior around the fitted efficiency (perf/measured.py: the pool's layouts already run at that
-    efficiency, so the draw is the posterior's spread about it, not the prior's).
+    Each pool's conditional band (perf/band.py), or, for a pool with ``measured`` rows, their posterior around
+    the fitted efficiency (perf/measured.py: the pool's layouts already run at that efficiency, so the draw is
+    the posterior's spread about it, not the prior's); weighted by the pools' planned peak FLOP/s (``blend``).
     """
     hit = _BANDS.get(id(scenario))
     if hit is not None and hit[0] is scenario:
         return hit[1]
-    pool = largest_pool(scenario)
-    band = error_band(scenario)
-    if pool.measured:
-        from ..perf.measured import fit_pool
+    edges = []
+    for pool, weight in pool_weights(scenario):
+        lo, hi, _basis = pool_band(scenario, pool)
+        if pool.measured:
+            from ..perf.measured import fit_pool
 
-        fit = fit_pool(scenario, pool)
-        if fit is not None:
-            p10, p90 = fit.post.band()
-            band = ErrorBand(p10=p10 / fit.efficiency, p90=p90 / fit.efficiency)
+            fit = fit_pool(scenario, pool)
+            if fit is not None:
+                p10, p90 = fit.post.band()
+                lo, hi = p10 / fit.efficiency, p90 / fit.efficiency
+        edges.append((weight, lo, hi))
+    p10, p90 = blend(edges)
+    band = ErrorBand(p10=p10, p90=p90)
     if len(_BANDS) > 64:
         _BANDS.clear()
     _BANDS[id(scenario)] = (scenario, band)
@@ -116,20 +120,23 @@ def run_band(scenario: Scenario) -> ErrorBand:
 def band_statement(scenario: Scenario, replications: int) -> dict:
     """What the run's model-error band is and rests on: summary.json ``model_band``.
 
-    ``p10``/``p90``: the throughput ratios of ``run_band``; ``basis``: the sentence of perf.band (or of the largest
-    pool's measurements); ``measurements``: the rows of that pool; ``drawn``: whether replications draw from it.
+    ``p10``/``p90``: the throughput ratios of ``run_band``; ``basis``: the sentence of perf.band (and the pools'
+    measurements); ``pool``: the largest pool; ``measurements``: the measured rows of the pools the band weighs;
+    ``drawn``: whether replications draw from it.
     """
     from ..perf.band import scenario_band
 
     band = run_band(scenario)
     pool = largest_pool(scenario)
     basis = scenario_band(scenario)[2]
-    if pool.measured:
-        basis = f"based on {len(pool.measured)} of your measurements on pool {pool.name} (Bayesian update of: {basis})"
+    measured = [(p.name, len(p.measured)) for p, _w in pool_weights(scenario) if p.measured]
+    if measured:
+        rows = " and ".join(f"{n} of your measurements on pool {name}" for name, n in measured)
+        basis = f"based on {rows} (Bayesian update of: {basis})"
     setting = scenario.simulation.model_error
     drawn = setting == "on" or (setting == "auto" and replications > 1)
     return {"p10": band.p10, "p90": band.p90, "pool": pool.name, "basis": basis,
-            "measurements": len(pool.measured), "drawn": drawn}
+            "measurements": sum(n for _name, n in measured), "drawn": drawn}
 
 
 def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator) -> float:
