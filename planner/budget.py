@@ -146,6 +146,11 @@ def job_units(s: Scenario, i: int) -> int:
         f.manual_hours))
 
 
+# a pool whose chips in service average less than this share of its smallest job is refused: the job would sit
+# waiting for repairs (a single chip in service 99.9% of the time was refused, under one chip on average)
+MIN_JOB_IN_SERVICE = 0.01
+
+
 def check_progress(s: Scenario) -> None:
     """Refuse a pool on which no job, however small, keeps work.
 
@@ -153,6 +158,7 @@ def check_progress(s: Scenario) -> None:
     keeps less than one chip in service on average (every failure takes its node out for ``repair_days``: each
     node trains for its MTBF, then waits for its repair, so N chips keep N x M / (M + repair) in service), or even
     one node fails so often against its checkpoint cycle that no cycle is ever kept (``rel.expected_goodput``).
+    A pool of fewer chips than a node is its own smallest job.
     """
     if not s.reliability.enabled:
         return
@@ -162,16 +168,18 @@ def check_progress(s: Scenario) -> None:
         if not p.planned_units:
             continue  # nothing owned or rented (``cloud: {units: 0}``): no job trains there to fail
         f = rel.pool_failures(s, p, params)
-        units = max(1, s.chip(p.chip).chips_per_node)  # the smallest job: one node
+        # the smallest job: one node, or the whole pool when it has fewer chips than a node
+        units = max(1, min(s.chip(p.chip).chips_per_node, p.planned_units))
         mtbf_h = rel.job_mtbf_hours(f.mtbf_chip_days, units)
         _mtbf, field = _pool_mtbf(s, i)
         in_service = p.planned_units * mtbf_h / (mtbf_h + repair_h)
-        if in_service < 1:
+        if in_service < MIN_JOB_IN_SERVICE * units:
             raise ScenarioError(
                 f"a node of {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fails every "
                 f"{fmt_duration(mtbf_h)} on average and is repaired in {s.reliability.repair_days:g} days: of the "
-                f"pool's {p.planned_units:,} chips, {in_service:.2g} stay in service on average, under one chip: the "
-                "job would never progress", field=field)
+                f"pool's {p.planned_units:,} chips, {in_service:.2g} stay in service on average, under "
+                f"{MIN_JOB_IN_SERVICE:.0%} of its smallest job ({units:,} chips): the job would never progress",
+                field=field)
         if job_units(s, i) > 0:
             continue
         raise ScenarioError(

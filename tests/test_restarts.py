@@ -151,7 +151,7 @@ def test_an_empty_pool_with_failures_on_is_not_refused(cli, make_scenario):
     assert r.exit_code == 0, r
 
 
-@pytest.mark.parametrize("extra,what", [({"repair_days": 3}, "under one chip"),
+@pytest.mark.parametrize("extra,what", [({"repair_days": 3}, "under 1% of its smallest job"),
                                         ({"repair_days": 0, "checkpoint_write_s": 86_400}, "no checkpoint is ever")])
 def test_a_pool_that_never_keeps_work_is_refused_by_name(cli, make_scenario, tmp_path, extra, what):
     """A chip failing every 9 s: refused, with the field named, and nothing written.
@@ -164,6 +164,19 @@ def test_a_pool_that_never_keeps_work_is_refused_by_name(cli, make_scenario, tmp
     line = one_error_line(cli("run", path, "--out", out))
     assert "reliability.mtbf_chip_days" in line and what in line and "never progress" in line, line
     assert not out.exists()
+
+
+def test_a_single_chip_in_service_most_of_the_time_is_not_refused(cli, make_scenario):
+    """One rented chip, in service 99.9% of the time between repairs: the job can train on it.
+
+    It was refused ("under one chip in service on average"), and ``solve``'s own hint ``--min 1`` led there.
+    """
+    rent = {"name": "rent", "chip": "h100-sxm",
+            "cloud": {"units": 1, "from": "2025-01-01", "until": "2025-03-01", "price_per_chip_hour_usd": 2}}
+    path = make_scenario(reliability={"enabled": True, "repair_days": 3},
+                         fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64}, rent])
+    r = cli("validate", path)
+    assert r.exit_code == 0, r.output
 
 
 @pytest.mark.parametrize("name", ["manual_intervention_share", "manual_intervention_hours", "restart_base_minutes",
