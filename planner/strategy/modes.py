@@ -15,7 +15,6 @@ Formulas (README "Mixing pools"):
 
 from __future__ import annotations
 
-import itertools
 import math
 
 from ..kinds import Mode
@@ -29,8 +28,9 @@ BACKWARD_SHARE = 2.0 / 3.0
 SYNC_OVERLAP = 0.8  # share of that window a current framework overlaps (Megatron-Core overlap_grad_reduce)
 SPLIT_ITERATIONS = 2  # batch-split refinements (each re-lays out the pools at their new shares)
 BATCH_QUANTUM = 32  # batch shares in 1/32nds of the global batch, so layouts can be reused
-# sync weighs every subset of up to this many pools with chips (2^n - 1 plans); beyond, the k fastest for each k
-SYNC_SUBSETS_UP_TO = 4
+# a subset is skipped when its pools' speeds alone, added, fall this far short of the best plan so far (a pool on
+# a share of the batch runs at most about its speed on the whole batch; the slack covers layouts a share allows)
+SUBSET_BOUND_SLACK = 1.05
 
 
 def diloco_token_efficiency(replicas: int) -> float:
@@ -140,22 +140,29 @@ def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float) -> tuple
 class Sync(Strategy):
     """One synchronous data-parallel job over the pools, the batch split by speed.
 
-    It trains on the subset of its pools that steps fastest: a pool whose share of the step, or whose link to
-    the others, slows every step more than its chips add is left out (over a 100 Gbit/s link, 512 Ascend chips
-    beside 2,048 H100s made the step seven times slower than the H100s alone).
+    It trains on the fastest of: every pool, each site's pools (clear of the links between sites), each pool
+    alone. A pool whose link to the others, or whose share of the step, slows every step more than its chips add
+    is left out (over a 100 Gbit/s link, 512 Ascend chips beside 2,048 H100s made the step seven times slower
+    than the H100s alone). Not every subset: each is a layout search per share of the batch, on every new count.
     """
 
     mode = Mode.SYNC
 
     def _plan(self, avail):
         live = tuple(p for p in self.pools if self._layout(p, avail[p]) is not None)
-        if len(live) <= SYNC_SUBSETS_UP_TO:
-            subsets = [c for k in range(len(live), 0, -1) for c in itertools.combinations(live, k)]
-        else:  # the k fastest pools alone, for each k
-            fast = sorted(live, key=lambda p: -self._layout(p, avail[p]).tokens_per_s)
-            subsets = [tuple(fast[:k]) for k in range(len(fast), 0, -1)]
+        subsets = [live]  # every pool; then each site's pools, clear of the links; then each pool alone
+        sites: dict[str, list[str]] = {}
+        for p in live:
+            sites.setdefault(self.ctx.site[p], []).append(p)
+        if len(sites) > 1:
+            subsets += [tuple(ps) for ps in sites.values() if len(ps) > 1]
+        if len(live) > 1:
+            subsets += [(p,) for p in live]  # (its layout on the whole batch is the one already searched)
+        alone = {p: self._layout(p, avail[p]).tokens_per_s for p in live}
         best = None
         for sub in subsets:  # every pool first: a subset replaces it only when strictly faster
+            if best is not None and sum(alone[p] for p in sub) * SUBSET_BOUND_SLACK <= best.tokens_per_s:
+                continue  # its pools together, each at its speed alone, cannot beat the best so far
             pl = self._plan_on(avail, sub)
             if pl is not None and (best is None or pl.tokens_per_s > best.tokens_per_s * (1 + 1e-9)):
                 best = pl
