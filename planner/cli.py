@@ -629,7 +629,7 @@ def compare(
     try:
         rows = api.compare(s, seed=seed)
     except PlannerError as exc:
-        _fail(exc)
+        _fail(exc, scenario)  # the file named, as estimate and run name it
     if as_json:
         sys.stdout.write(_dumps({"scenario": s.name, "modes": rows}) + "\n")
         return
