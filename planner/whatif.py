@@ -18,6 +18,7 @@ from .fmt import num
 from .loader import from_dict, parse_bytes
 from .metrics import BY_KEY, METRICS
 from .perf.params import count_params, dense_arch_for_params
+from .plan import owned_planned
 from .scenario import Scenario
 from .stats import NEVER
 from .summary import Summary
@@ -114,7 +115,7 @@ def share_by_date(scenario: Scenario, pool: int, share: float, by: dt.date) -> S
     if not 0.0 <= share <= 1.0:
         raise ScenarioError(f"{share} is not a share between 0 and 1", field=f"fleet[{pool}].deliveries")
     p = scenario.fleet[pool]
-    final = max([p.units] + [d.units for d in p.deliveries])
+    final = owned_planned(p)
     planned = max([p.units] + [d.units for d in p.deliveries if d.date <= by])  # delivered by ``by`` as planned
     level = max(min(int(round(final * share)), planned), p.units)
     rows = [{"date": d.date, "units": min(d.units, level)} for d in p.deliveries if d.date < by]

@@ -313,33 +313,41 @@ SPREAD_UNITS = 1024
 
 
 def stack_spread(scenario, pool) -> tuple[float, float] | None:
-    """(basic, optimized) throughput against the standard stack, for a pool's chip and workload (layout searched).
-
-    On ``SPREAD_UNITS`` chips, not the pool's: the spread does not change as chips come or go.
-    """
+    """(basic, optimized) throughput against the standard stack, for a pool's chip and workload (``level_spread``)."""
     from .layout import Parallelism
-    from .search import best_layout
     from .setup import workload_setup
-    from .system import system_for
 
     wl = scenario.workload
     key = (wl.model_dump_json(), pool.chip, pool.network_gbps, pool.fused_attention,
            pool.parallelism.model_dump_json() if pool.parallelism else "")
     if key not in _SPREAD_CACHE:
-        rates = {}
-        for level in ("basic", "standard", "optimized"):
-            try:
-                sysm = system_for(scenario.chip(pool.chip), level, pool.network_gbps, pool.fused_attention)
-                rates[level] = best_layout(wl.arch, sysm, workload_setup(scenario), SPREAD_UNITS,
-                                           pool.parallelism or Parallelism()).tokens_per_s
-            except Exception:  # a level where nothing fits says nothing about the spread
-                rates[level] = None
-        std = rates["standard"]
         if len(_SPREAD_CACHE) >= 256:  # a long-lived process (the app) sees many workloads: memory stays bounded
             _SPREAD_CACHE.clear()
-        _SPREAD_CACHE[key] = None if not std else (
-            (rates["basic"] or std) / std, (rates["optimized"] or std) / std)
+        _SPREAD_CACHE[key] = level_spread(scenario.chip(pool.chip), wl.arch, workload_setup(scenario),
+                                          pool.parallelism or Parallelism(), pool.network_gbps, pool.fused_attention)
     return _SPREAD_CACHE[key]
+
+
+def level_spread(chip, arch, setup, pin, network_gbps: float | None = None, fused_attention: bool | None = None,
+                 efficiency: float = 1.0) -> tuple[float, float] | None:
+    """(basic, optimized) / standard throughput of one run on ``chip`` (layouts searched); None if standard fits not.
+
+    On ``SPREAD_UNITS`` chips, not the pool's: the spread does not change as chips come or go. The band of a pool
+    (``stack_spread``) and the prior of its measurements (perf/measured.py) take it alike.
+    """
+    from ..errors import InfeasiblePlanError
+    from .search import best_layout
+    from .system import system_for
+
+    rates = {}
+    for level in ("basic", "standard", "optimized"):
+        try:
+            sysm = system_for(chip, level, network_gbps, fused_attention, efficiency)
+            rates[level] = best_layout(arch, sysm, setup, SPREAD_UNITS, pin).tokens_per_s
+        except InfeasiblePlanError:  # a level where nothing fits says nothing about the spread
+            rates[level] = None
+    std = rates["standard"]
+    return None if not std else ((rates["basic"] or std) / std, (rates["optimized"] or std) / std)
 
 
 def pool_band(scenario, pool) -> tuple[float, float, str]:

@@ -401,24 +401,15 @@ def _stated_band(chip_id: str, arch: ModelArch, precision: str, seq_len: int, st
 
 def _spread(scenario: Scenario, pool: Pool, arch: ModelArch, setup: TrainingSetup,
             pin: Parallelism) -> tuple[float, float] | None:
-    """(basic, optimized) / standard throughput of one run on the pool's chips (layouts searched), as perf.band.
+    """(basic, optimized) / standard throughput of one run on the pool's chips: ``band.level_spread``.
 
-    On ``band.SPREAD_UNITS`` chips, as the band without measurements takes it (the prior is that band), for the
-    scenario's workload and for each measured run alike: the same workload loads on the stack as much wherever
-    it was measured.
+    On the same chips as the band without measurements (the prior is that band), for the scenario's workload and
+    for each measured run alike: the same workload loads on the stack as much wherever it was measured.
     """
-    from .band import SPREAD_UNITS
-    from .system import system_for
+    from .band import level_spread
 
-    rates = {}
-    for level in ("basic", "standard", "optimized"):
-        sysm = system_for(scenario.chip(pool.chip), level, pool.network_gbps, pool.fused_attention, pool.efficiency)
-        try:
-            rates[level] = best_layout(arch, sysm, setup, SPREAD_UNITS, pin).tokens_per_s
-        except InfeasiblePlanError:  # a level where nothing fits says nothing about the spread
-            rates[level] = None
-    std = rates["standard"]
-    return None if not std else ((rates["basic"] or std) / std, (rates["optimized"] or std) / std)
+    return level_spread(scenario.chip(pool.chip), arch, setup, pin, pool.network_gbps, pool.fused_attention,
+                        pool.efficiency)
 
 
 def _fit(scenario: Scenario, pool: Pool, target_layout: Layout | None) -> PoolFit:

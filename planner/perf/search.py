@@ -445,9 +445,8 @@ class LayoutPlanner:
                 raise InfeasiblePlanError(f"no parallel layout of {max_units} {self.chip.id} chips matches the pins")
             # the need stated as `estimate` states it (best_layout): the least memory of every layout, not of the
             # lean ones only (another recompute or ZeRO choice may need less: 855.4 GiB against 856.9)
-            every = build_candidates(self.arch, self.system, self.wl, max_units, p)
-            raise _infeasible(self.chip, evaluate(self.arch, self.system, self.wl, every if len(every) else c),
-                              max_units)
+            every = build_candidates(self.arch, self.system, self.wl, max_units, p)  # the lean ones among them
+            raise _infeasible(self.chip, evaluate(self.arch, self.system, self.wl, every), max_units)
         return best
 
     def _setup(self, batch_seqs: int | None) -> TrainingSetup:

@@ -152,7 +152,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
     # the chips in service leave out each pool's reserved share: so does the plan they are drawn against
     net = plan is not None and "usable_units" in plan.columns and bool(plan["usable_units"].notna().all())
     column = "usable_units" if net else "planned_units"  # a plan made without it (by hand): every chip
-    if column == "usable_units" and (plan["usable_units"] != plan["planned_units"]).any():
+    if net and (plan["usable_units"] != plan["planned_units"]).any():
         title = "Capacity by pool: in service (stacked areas) against the plan less reserved chips (dashed lines)"
     if _usable(in_service, "date", "pool", "units_in_service"):
         schedule = in_service

@@ -149,7 +149,8 @@ class Sync(Strategy):
     mode = Mode.SYNC
 
     def _plan(self, avail):
-        live = tuple(p for p in self.pools if self._layout(p, avail[p]) is not None)
+        first = {p: self._layout(p, avail[p]) for p in self.pools}  # each pool alone on the whole batch
+        live = tuple(p for p, lay in first.items() if lay is not None)
         subsets = [live]  # every pool; then each site's pools, clear of the links; then each pool alone
         sites: dict[str, list[str]] = {}
         for p in live:
@@ -158,7 +159,7 @@ class Sync(Strategy):
             subsets += [tuple(ps) for ps in sites.values() if len(ps) > 1]
         if len(live) > 1:
             subsets += [(p,) for p in live]  # (its layout on the whole batch is the one already searched)
-        alone = {p: self._layout(p, avail[p]).tokens_per_s for p in live}
+        alone = {p: first[p].tokens_per_s for p in live}
         best = None
         for sub in subsets:  # every pool first: a subset replaces it only when strictly faster
             if best is not None and sum(alone[p] for p in sub) * SUBSET_BOUND_SLACK <= best.tokens_per_s:
