@@ -83,3 +83,13 @@ def test_training_lost_to_failures_sent_its_bytes_on_both_paths():
     assert fast.job.stats.failures > 10 and fast.job.stats.link_bytes > 0
     assert fast.job.stats.link_bytes == pytest.approx(named.job.stats.link_bytes, rel=1e-12)
     assert sum(fast.job.link_sent.values()) == pytest.approx(fast.job.stats.link_bytes, rel=1e-12)
+
+
+def test_the_chart_says_how_its_days_are_made():
+    """Its total is the engine's; its days are an apportionment, and the chart says by what."""
+    from planner.report.charts import link_figure
+
+    r = run_scenario(load_scenario(ROOT / "scenarios" / "mixed-two-sites.yaml"), replications=1, seed=3,
+                     cash_flow=False)
+    title = link_figure(r.links).layout.title.text
+    assert "kept or lost" in title and "spread over the days by the hours" in title

@@ -501,7 +501,11 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
     daily = links.assign(_date=_dates(links["date"])).groupby(["link", "_date"], sort=True)["tb"].sum()
     for name, grp in daily.groupby(level="link", sort=True):
         fig.add_trace(go.Scatter(x=grp.index.get_level_values("_date"), y=grp.values, name=_label(name), mode="lines"))
-    fig.update_layout(title=title, yaxis_title="TB per day", **_LAYOUT)
+    # each link's total is the engine's (what the training sent); its days are that total spread by the hours a
+    # plan using the link held its chips (TrainingJob._send, replication._tables)
+    fig.update_layout(title=f"{title}<br><sup>what the training sent, kept or lost; each link's total spread over "
+                            "the days by the hours a plan using it held its chips</sup>",
+                      yaxis_title="TB per day", **_LAYOUT)
     return fig
 
 
