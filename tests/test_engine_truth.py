@@ -21,6 +21,7 @@ from planner import api
 from planner.bridge import layout_planners
 from planner.loader import from_dict, load_scenario
 from planner.perf import wholerun
+from planner.perf.reliability import CHECKPOINT_BYTES_PER_PARAM
 from planner.sim import replication as rep
 from planner.sim.engine import TrainingJob
 from planner.sim.portfolio import job_scenario, ordered_jobs
@@ -449,7 +450,8 @@ def test_sequential_is_never_worse_than_single_by_more_than_its_moves(late_units
     moves = int(res.replications["moves"].iloc[0])
     ctx = Context(seq, layout_planners(seq))
     (strategy,) = options(ctx, "sequential")[0]
-    move_days = (strategy.move_bytes() / (gbps * 1e9 / 8 * 0.9) / 3600 + seq.strategy.migration_downtime_hours) / 24
+    nbytes = strategy.ctx.params * CHECKPOINT_BYTES_PER_PARAM
+    move_days = (nbytes / (gbps * 1e9 / 8 * 0.9) / 3600 + seq.strategy.migration_downtime_hours) / 24
     assert _days(res.summary) <= one * 1.05 + moves * (move_days + 1.0)
 
 

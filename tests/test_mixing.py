@@ -131,7 +131,7 @@ def test_compare_says_why_a_mode_is_impossible(cli, make_scenario):
     ({"strategy": {"mode": "sync"}, "links": []}, "links"),
     ({"strategy": {"mode": "diloco"}, "fleet": [dict(MIX["fleet"][0]), dict(MIX["fleet"][1], site="cn")],
       "links": []}, "strategy.mode"),
-    ({"strategy": {"mode": "sync", "migration_downtime_hours": 3}}, "strategy.migration_downtime_hours"),
+    ({"strategy": {"mode": "single", "migration_downtime_hours": 3}}, "strategy.migration_downtime_hours"),
     ({"strategy": {"mode": "single", "sync_every_steps": 50}}, "strategy.sync_every_steps"),
 ])
 def test_settings_are_used_or_rejected(cli, make_scenario, change, path):

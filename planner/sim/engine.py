@@ -27,6 +27,7 @@ from ..perf import reliability as rel
 from ..results import Event
 from ..scenario import Pool, Scenario
 from ..strategy import Plan, Strategy
+from ..strategy.base import pair
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import kernel, rules
 from .kernel import Repairs
@@ -597,17 +598,20 @@ class TrainingJob:
         if self.plan is None:
             self.log("", EventKind.START, new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
         else:
-            move_h = self.strategy.switch_hours(self.plan, new)
-            if move_h:
-                self.stats.moves += 1
-                self.pending_move_h = move_h
-                sites = sorted({self.strategy.ctx.site[p.pool] for p in (self.plan.parts[0], new.parts[0])})
-                if len(sites) == 2:  # the checkpoint crosses a link between sites (within one, the site's network)
-                    nbytes = self.strategy.move_bytes()
+            hand = self.strategy.handover(self.plan, new) if new is not self.plan else None
+            if hand is not None and hand.hours:
+                self.pending_move_h = hand.hours
+                for a, b, nbytes in hand.sent:  # each checkpoint that crosses a link between sites
                     self.stats.link_bytes += nbytes
-                    self.link_moves.append((self.env.now, (sites[0], sites[1]), nbytes))
+                    self.link_moves.append((self.env.now, pair(a, b), nbytes))
+                if hand.moved:
+                    self.stats.moves += 1
+                    what = "to move the checkpoint and restart"
+                else:
+                    to = sorted({b for _a, b, _n in hand.sent})
+                    what = f"to send the checkpoint to {', '.join(to)} before training there"
                 self.log("", EventKind.MOVE, new.units_used, f"{'+'.join(self.plan.pools)} -> {'+'.join(new.pools)}, "
-                                                      f"{move_h:.1f} h to move the checkpoint and restart")
+                                                      f"{hand.hours:.1f} h {what}")
             self.stats.replans += 1
             self.log("", EventKind.REPLAN, new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
             self.pending_restart = True

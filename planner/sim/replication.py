@@ -447,8 +447,8 @@ def used_pools(run: Run) -> tuple[str, ...]:
 def mode_note(run: Run) -> str:
     """What a reader of the strategy row should know: moves, and a mode that came down to fewer pools."""
     notes = []
-    if run.strategy.mode == Mode.SEQUENTIAL:
-        notes.append(f"{run.job.stats.moves} moves")
+    if run.strategy.mode == Mode.SEQUENTIAL or run.job.stats.moves:  # (sync and diloco move when a site alone wins)
+        notes.append(f"{run.job.stats.moves} move{'' if run.job.stats.moves == 1 else 's'}")
     used = used_pools(run)
     idle = [p for p in run.strategy.pools if p not in used]
     if idle and len(run.strategy.pools) > 1:

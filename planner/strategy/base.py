@@ -162,6 +162,19 @@ def pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
+@dataclass(frozen=True)
+class Handover:
+    """What a change of plan costs beyond a re-plan (``Strategy.handover``).
+
+    ``hours``: the wait before the new plan trains; ``moved``: the job left every site it trained at;
+    ``sent``: (from site, to site, bytes) of each checkpoint that crossed a link.
+    """
+
+    hours: float
+    moved: bool
+    sent: tuple[tuple[str, str, float], ...]
+
+
 class Context:
     """What every strategy of one scenario shares: layout planners per pool, sites, links, model size."""
 
@@ -465,6 +478,8 @@ class Strategy(ABC):
         # what the engine's compiled loop needs of each plan, kept here beside the plans (sim/engine.py)
         self.loop_consts: dict[int, object] = {}
         self._full = {p: ctx.pools[p].usable_units for p in self.pools}
+        self._staying: dict[tuple[str, ...], Strategy] = {}  # the same mode on fewer sites (``plan_on``)
+        self._handovers: dict[tuple, Handover] = {}
 
     @property
     def label(self) -> str:
@@ -538,20 +553,65 @@ class Strategy(ABC):
         return {p: grid_above(checked.get(p, 0), self._full[p], self.ctx.grid_ratio) for p in self.pools}
 
     def plan_on(self, pools: tuple[str, ...], avail: dict[str, int]) -> Plan | None:
-        """The plan that keeps the job where it is (on ``pools``): only a mode that moves has another one."""
-        return self.plan(avail)
+        """The plan that keeps the job where it is: on the strategy's pools at the sites of ``pools``.
+
+        No checkpoint crosses a link to train there (``handover``). The same mode on those pools alone, sized for
+        failures as the whole strategy's plans are; the strategy's own plan when they are all its pools.
+        """
+        sites = {self.ctx.site[p] for p in pools}
+        mine = tuple(p for p in self.pools if self.ctx.site[p] in sites)
+        if mine == self.pools:
+            return self.plan(avail)
+        sub = self._staying.get(mine)
+        if sub is None:
+            sub = self._staying[mine] = type(self)(self.ctx, mine)
+        return sub.plan(avail)
 
     def full_plan(self) -> Plan | None:
         """The plan at every pool's usable planned size (steady state)."""
         return self.plan({p: self.ctx.pools[p].usable_units for p in self.pools}, size_for_failures=False)
 
     def switch_hours(self, old: Plan | None, new: Plan) -> float:
-        """Extra hours to move from one plan to another (only a move between pools costs more than a re-plan)."""
-        return 0.0
+        """Extra hours to change from one plan to another, beyond a re-plan (``handover``)."""
+        if old is None or old is new:
+            return 0.0
+        return self.handover(old, new).hours
 
-    def move_bytes(self) -> float:
-        """Bytes one move sends over a link (only ``sequential`` moves)."""
-        return 0.0
+    def handover(self, old: Plan, new: Plan) -> Handover:
+        """What changing from ``old`` to ``new`` sends over the links, and whether it moves the job.
+
+        A plan that trains at a site where the old one did not restarts there from the checkpoint, which first
+        crosses the link from the site the job trained at with the fastest link to it (CHECKPOINT_BYTES_PER_PARAM
+        per parameter: the new replicas need the optimizer state as well as the weights); the slowest crossing
+        sets the wait. A plan at none of the old one's sites moves the job, which also pays the migration
+        downtime (as ``sequential``'s moves do). At the sites it trained at, the checkpoint is on the site's
+        storage: nothing more than a re-plan.
+        """
+        key = (old.pools, new.pools)
+        hit = self._handovers.get(key)
+        if hit is None:
+            hit = self._handovers[key] = self._handover(old, new)
+        return hit
+
+    def _handover(self, old: Plan, new: Plan) -> Handover:
+        site = self.ctx.site
+        before = sorted({site[p] for p in old.pools})
+        after = sorted({site[p] for p in new.pools})
+        nbytes = self.ctx.params * reliability.CHECKPOINT_BYTES_PER_PARAM
+        hours, sent = 0.0, []
+        for b in after:
+            if b in before:
+                continue
+            links = [(lk.gbps, a) for a in before if (lk := self.ctx.link(a, b)) is not None]
+            if not links:
+                return Handover(math.inf, True, ())
+            gbps, a = max(links)
+            hours = max(hours, nbytes / (gbps * GBPS_TO_BYTES * LINK_EFFICIENCY) / SECONDS_PER_HOUR)
+            sent.append((a, b, nbytes))
+        moved = not set(before) & set(after)
+        if moved:
+            hours += self.ctx.scenario.strategy.migration_downtime_hours
+        return Handover(hours, moved, tuple(sent))
 
     @abstractmethod
     def _plan(self, avail: dict[str, int]) -> Plan | None: ...
