@@ -83,8 +83,9 @@ SECONDS_PER_SCHEDULE_ROW = 1.5e-4
 # over a century wrote a 269 MB report.html)
 MAX_SCHEDULE_ROWS = 500_000
 _HORIZON_DRIVES_ROWS_DAYS = MAX_SCHEDULE_ROWS / 64  # longer horizons than 64 pools could have: name the horizon
-# a portfolio's jobs each keep their own layout tables (one planner per job and pool): their sum is bounded, at
-# the counted upper bound (0.5-0.8x of it measured above), so that a run stays within a machine's memory
+# every pool (and a portfolio's every job) keeps its own layout tables: their sum is bounded, at the counted upper
+# bound (0.3-0.8x of it measured: 3 pools of a 3.6-million-layout grid counted 12.1 GB, measured 3.1 GB; 12 pools
+# measured 6.0 GB, 64 would reach about 29 GB), so that a run stays within a machine's memory
 MAX_PORTFOLIO_MEMORY_BYTES = 8.0e9
 
 
@@ -457,7 +458,15 @@ def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
                 "raise this interval or shorten the horizon", field=field)
     except ScenarioError as exc:
         raise ScenarioError(exc.reason, path=path, field=exc.field) from None
-    return _estimate(s, grids, None, True)
+    est = _estimate(s, grids, None, True)
+    if est.memory_bytes > MAX_PORTFOLIO_MEMORY_BYTES:  # each pool keeps its own tables: many huge grids add up
+        g = max(grids, key=lambda x: x.size)
+        raise ScenarioError(
+            f"{len(s.fleet)} pool(s) would keep up to about {est.memory_bytes / GB:,.1f} GB of layout tables (each "
+            f"pool its own; pool {s.fleet[g.pool].name!r}'s search holds {g.size:,} layouts), more than the "
+            f"{MAX_PORTFOLIO_MEMORY_BYTES / GB:,.0f} GB a run may; fewer pools, or pin the layout in "
+            f"fleet[{g.pool}].parallelism", path=path, field="fleet")
+    return est
 
 
 def check_points(scenarios: Sequence[Scenario], path: str | None = None,

@@ -135,8 +135,8 @@ def _say(line: str, limit_bytes: int = MAX_LINE_BYTES) -> None:
 
 
 def _lit(text) -> str:
-    """Scenario text inside console markup: control characters replaced, markup escaped (shown as written)."""
-    return escape(terminal(str(text)))
+    """Scenario text inside console markup: control characters (newlines too) replaced, markup escaped."""
+    return escape(terminal(str(text), one_line=True))
 
 
 def _load(path: Path):
@@ -445,7 +445,7 @@ def _print_headline(summary: Summary, path: Path) -> None:
     wait = power_wait_sentence(summary)
     for line in [*job_lines(summary), *([wait] if wait else []), *limit_lines(summary)]:
         out.print(terminal(line), highlight=False, markup=False)
-    out.print(terminal(f"report: {path}"), highlight=False, markup=False)
+    out.print(terminal(f"report: {path}", one_line=True), highlight=False, markup=False)
 
 
 def _target(out_dir: Path | None, name: str, suffix: str) -> Path:
@@ -507,7 +507,7 @@ def sweep(
     for _, r in table.iterrows():
         t.add_row(*[_lit(fmt_cell(c, r[c])) for c in cols])  # $ and thousands separators, never 1.555e+08
     out.print(t)
-    out.print(terminal(f"sweep: {path}"), highlight=False, markup=False)
+    out.print(terminal(f"sweep: {path}", one_line=True), highlight=False, markup=False)
 
 
 @app.command()
@@ -553,7 +553,7 @@ def sensitivity(
                   days_cell(r["time_to_train_days_p50_low"]), days_cell(r["time_to_train_days_p50_high"]),
                   fmt_usd(r["cost_usd_p50_low"]), fmt_usd(r["cost_usd_p50_high"]))
     out.print(t)
-    out.print(terminal(f"sensitivity: {path}"), highlight=False, markup=False)
+    out.print(terminal(f"sensitivity: {path}", one_line=True), highlight=False, markup=False)
 
 
 @app.command()

@@ -174,6 +174,8 @@ def _drop_empty_rentals(data: dict, source: str, before: list | None = None,
                 continue
         kept.append(pool)
     if not kept:
+        if not fleet:  # the edit itself left the fleet empty (``--set 'fleet=[]'``): no rental is involved
+            raise ScenarioError("the fleet is empty: give at least one pool", path=source, field="fleet")
         raise ScenarioError(f"no pool is left {why}", path=source, field="fleet")
     data["fleet"] = kept
     if dropped:

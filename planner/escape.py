@@ -4,6 +4,9 @@ Names, sites, descriptions and error messages that quote them are shown as inert
 
 - spreadsheets (CSV and XLSX cells and headers): a text that starts like a formula gets a leading apostrophe
   (OWASP, "CSV Injection": =, +, -, @, tab, carriage return), so Excel and LibreOffice show it as text;
+- every file (CSV, XLSX, HTML): the control characters a terminal never gets (below) are replaced there too, so a
+  report read with ``cat`` or opened in a spreadsheet or a browser shows them inert; summary.json keeps the
+  scenario's text as written (JSON escapes C0 itself), for the scripts that match names in it;
 - HTML (the report, Plotly labels): ``html.escape`` with quotes; free text that Plotly shows in a hover label
   (an event's detail) needs only ``&`` and ``<`` escaped (``plotly_text``), so ``15,832 -> 15,744 chips`` stays as
   written;
@@ -31,9 +34,15 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")  # CommonMark punctuat
 
 
 def cell(value: Any) -> Any:
-    """A CSV or XLSX cell (or header): a text that a spreadsheet would read as a formula becomes literal."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    """A CSV or XLSX cell (or header): a text that a spreadsheet would read as a formula becomes literal.
+
+    Its control characters are replaced as a terminal's are (``terminal``): a CSV file is read in terminals too
+    (``cat``, ``less -R``), and a bidirectional override reorders what a spreadsheet shows as much as a terminal.
+    """
+    if isinstance(value, str):
+        value = _CONTROL.sub("\ufffd", value)
+        if value.startswith(FORMULA_PREFIXES):
+            return "'" + value
     return value
 
 
@@ -65,9 +74,28 @@ def frame(df):
     return out
 
 
+def inert(value: Any) -> Any:
+    """A text with the control characters a terminal never gets replaced (``terminal``); anything else as it is."""
+    return _CONTROL.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def page_frame(df):
+    """A copy of a pandas DataFrame for an HTML table: text cells and column names ``inert`` (pandas escapes markup)."""
+    out = df.copy()
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if text_column(column):
+            out.isetitem(i, column.map(inert))
+    return out.rename(columns=inert)  # (each level's labels; the columns' own name stays a header)
+
+
 def html(text: Any) -> str:
-    """Text for an HTML page or a Plotly label: markup characters escaped (quotes too)."""
-    return _html.escape(str(text), quote=True)
+    """Text for an HTML page or a Plotly label: markup characters escaped (quotes too), controls replaced.
+
+    A page saved as text, or its title in a terminal tab, would carry an ESC sequence; a bidirectional override
+    reorders what the browser shows (``terminal``'s characters, each replaced by U+FFFD).
+    """
+    return _html.escape(_CONTROL.sub("\ufffd", str(text)), quote=True)
 
 
 def plotly_text(text: Any) -> str:
@@ -76,7 +104,7 @@ def plotly_text(text: Any) -> str:
     Plotly reads a tag only between ``<`` and ``>`` and an entity only after ``&``; ``>`` and quotes are inert
     there and stay as written. Names (legends, axis categories) go through :func:`html`, as on the page.
     """
-    return str(text).replace("&", "&amp;").replace("<", "&lt;")
+    return _CONTROL.sub("\ufffd", str(text)).replace("&", "&amp;").replace("<", "&lt;")
 
 
 # what a GitHub-flavoured renderer links by itself, escaped or not (autolink literals): a scheme's colon, ``www.``

@@ -229,8 +229,60 @@ def source_of(scenario: Scenario) -> str | None:
     return _SOURCES.get(id(scenario))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _key_text(key: object) -> str:
+    """A mapping key that is not text, as a reader wrote it (``true``, ``1``, ``null``, ``2025-01-01``)."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return f"{str(key).lower()} (a boolean)"
+    if isinstance(key, (int, float)):
+        return f"{clip(repr(key), 40)} (a number)"
+    if isinstance(key, (dt.date, dt.datetime)):
+        return f"{key.isoformat()} (a date)"
+    return f"{clip(repr(key), 40)} ({type(key).__name__})"
+
+
+def check_text(data: object, field: str = "") -> None:
+    """Every key is text, and no key or text holds a lone surrogate; raises ``_TextProblem`` (field, reason).
+
+    The caller names the file. JSON may write a lone surrogate as an escape, which no file, page or terminal can
+    encode (the validation's own messages failed on it).
+    """
+    stack = [(data, field)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise _TextProblem(at, f"key {_key_text(k)}{' here' if at else ' at the top level'}: "
+                                           "keys must be text (quote it)")
+                where = f"{at}.{k}" if at else k
+                if _SURROGATE.search(k):
+                    shown = clip(k.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace"), 60)
+                    raise _TextProblem(at, f"key '{shown}' is not valid text: it holds a lone surrogate")
+                stack.append((v, where))
+        elif isinstance(value, list):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise _TextProblem(at, "not valid text: it holds a lone surrogate "
+                                   f"(U+{ord(_SURROGATE.search(value).group()):04X})")
+
+
+class _TextProblem(ValueError):
+    def __init__(self, field: str, reason: str):
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
 def from_dict(data: dict, path: str = "<scenario>") -> Scenario:
     """Validate a mapping as a Scenario, or raise ScenarioError naming the field."""
+    try:
+        check_text(data)
+    except _TextProblem as exc:
+        raise ScenarioError(exc.reason, path=path, field=exc.field or None) from None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

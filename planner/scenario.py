@@ -9,6 +9,7 @@ import datetime as dt
 import math
 import numbers
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
@@ -51,6 +52,27 @@ MIN_LINK_GBPS = 0.001  # 1 Mbit/s: slower links make a step's transfer time over
 # collide with them: "month" crashed the report, "total" silently replaced the pool's column)
 RESERVED_POOL_NAMES = ("month", "total")
 MAX_PER_USD = 1e6  # a bound that catches a mistyped rate: ISO 4217 currencies in use quote below a million per USD
+
+def looks_like(text: str) -> str:
+    """What a name shows: NFKC-normalised, without invisible format and control characters.
+
+    Two names that differ only by a zero-width space (U+200B), a soft hyphen (U+00AD), a byte-order mark (U+FEFF) or
+    a compatibility form (fullwidth letters, ligatures) print the same in every table and chart: a reader could
+    not tell which pool or site a row is about.
+    """
+    return unicodedata.normalize("NFKC", "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc")))
+
+
+def _distinct(names: list[tuple[str, str]], what: str) -> None:
+    """Refuse a name that looks the same as an earlier one (``looks_like``); ``names``: (field path, name)."""
+    seen: dict[str, tuple[str, str]] = {}
+    for field, name in names:
+        key = looks_like(name)
+        if key in seen and seen[key][1] != name:
+            raise field_error(field, f"{what} {name!r} looks the same as {seen[key][1]!r} ({seen[key][0]}): they "
+                                     "differ only in invisible or compatibility characters")
+        seen.setdefault(key, (field, name))
+
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PosFraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]  # a share of speed: 0 would never train
@@ -386,7 +408,8 @@ class StrategySettings(_Section):
     sync_every_steps: int = Field(100, ge=1, le=1_000_000, description="DiLoCo outer-step interval H [inner steps]")
     diloco_token_efficiency: PosFraction | None = Field(
         None, description="useful share of tokens under DiLoCo; default 1 - 0.02 log2(replicas) (Charles et al. 2025)")
-    migration_downtime_hours: float = Field(2.0, ge=0, le=10_000, description="sequential: downtime of one move")
+    migration_downtime_hours: float = Field(2.0, ge=0, le=10_000,
+                                            description="downtime of a move (sequential; sync, diloco)")
     cross_vendor_efficiency: PosFraction = Field(
         1.0, description="sync across chip vendors: throughput factor for the common framework (default 1.0: no "
                          "published penalty for a tuned heterogeneous stack; set your own measurement)")
@@ -587,6 +610,10 @@ class Scenario(_Section):
                 self._check_pins(i, p.parallelism)
             for j, m in enumerate(p.measured):
                 self._check_measured(f"fleet[{i}].measured[{j}]", p.chip, m)
+        _distinct([(f"chips[{i}].id", c.id) for i, c in enumerate(self.chips)], "chip id")
+        _distinct([(f"fleet[{i}].name", p.name) for i, p in enumerate(self.fleet)], "pool name")
+        _distinct([(f"fleet[{i}].site", p.site) for i, p in enumerate(self.fleet)], "site")
+        _distinct([(f"jobs[{i}].name", j.name) for i, j in enumerate(self.jobs)], "job name")
         owned = {p.chip for p in self.fleet if p.units or p.deliveries}
         for chip_id in self.costs.unit_price_usd:
             if chip_id not in known:
@@ -726,12 +753,15 @@ class Scenario(_Section):
                 for b in ordered[i + 1:]:
                     if (a, b) not in seen:
                         raise field_error("links", f"mode {mode!r} needs a link between sites {a!r} and {b!r}")
-        readers = {"sync_every_steps": Mode.DILOCO, "diloco_token_efficiency": Mode.DILOCO,
-                   "migration_downtime_hours": Mode.SEQUENTIAL, "cross_vendor_efficiency": Mode.SYNC}
+        readers = {"sync_every_steps": (Mode.DILOCO,), "diloco_token_efficiency": (Mode.DILOCO,),
+                   "migration_downtime_hours": (Mode.SEQUENTIAL, Mode.SYNC, Mode.DILOCO),
+                   "cross_vendor_efficiency": (Mode.SYNC,)}
         for name, reader in readers.items():
-            if name in strategy.model_fields_set and mode not in (reader, Mode.AUTO):
+            if name in strategy.model_fields_set and mode not in (*reader, Mode.AUTO):
                 at = f"{where}.{name}" if where.endswith("strategy") else f"strategy.{name}"
-                raise field_error(at, f"only mode {reader.value!r} (or 'auto') reads it; the mode is {mode!r}")
+                modes = ", ".join(repr(m.value) for m in reader)
+                raise field_error(at, f"only mode{'s' if len(reader) > 1 else ''} {modes} (or 'auto') read"
+                                      f"{'' if len(reader) > 1 else 's'} it; the mode is {mode!r}")
         need = strategy.min_units_to_start
         reach = sum(p.planned_units for p in fleet)
         if need is not None and reach and need > reach:

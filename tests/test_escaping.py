@@ -230,6 +230,45 @@ def test_control_characters_never_reach_the_terminal(cli, make_scenario, tmp_pat
     _clean(r)
 
 
+def _file_texts(folder: Path) -> dict[str, str]:
+    """Each report file's text as a reader sees it: CSV and HTML (without plotly.js), the XLSX's XML parts."""
+    import plotly.offline
+
+    library = plotly.offline.get_plotlyjs()  # (its own code holds control characters in string literals)
+    out = {}
+    for f in sorted(folder.iterdir()):
+        if f.suffix in (".csv", ".html"):
+            out[f.name] = f.read_text(encoding="utf-8").replace(library, "")
+        elif f.suffix == ".xlsx":
+            with zipfile.ZipFile(f) as z:
+                out[f.name] = "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+    return out
+
+
+def test_control_characters_never_reach_report_files(cli, make_scenario, tmp_path):
+    """ESC sequences, BEL and bidirectional overrides in names: inert in every CSV, page and workbook.
+
+    ``cat events.csv`` set the terminal's title and colour, and U+202E reordered the name in Excel and the
+    browser; the terminal path already replaced them. summary.json keeps the text as written (JSON escapes C0).
+    """
+    pool = "p\x1b]0;PWNED\x07\x1b[31mred\u202egpj.exe"
+    path = make_scenario(name="b\x1b]8;;http://evil\x1b\\click\x1b]8;;\x1b\\",
+                         fleet=[{"name": pool, "chip": "h100-sxm", "units": 64, "site": "s\u2066x"}],
+                         simulation={"seed": 3, "replications": 2})
+    outputs = {"run": ("run", path, "--out", tmp_path / "run"),
+               "sweep": ("sweep", path, "--set", "fleet[0].units=32,64", "--out", tmp_path / "sweep"),
+               "sensitivity": ("sensitivity", path, "--out", tmp_path / "sensitivity")}
+    for name, args in outputs.items():
+        r = cli(*args)
+        assert r.exit_code == 0, r
+        texts = _file_texts(tmp_path / name)
+        assert texts, name
+        for file, text in texts.items():
+            assert not CONTROL.search(text), (name, file, CONTROL.findall(text)[:5])
+    assert "p\ufffd]0;PWNED\ufffd\ufffd[31mred\ufffdgpj.exe" in _file_texts(tmp_path / "run")["events.csv"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["costs"]["pools"][0]["pool"] == pool
+
+
 def test_error_lines_carry_no_control_characters(cli, make_scenario):
     # the error line names the file (here with an ESC sequence and a BEL in its name) and the unknown key
     bad = make_scenario.data(name=HOSTILE_NAME)
@@ -314,3 +353,23 @@ def test_dump_writes_numbers_and_dates_as_the_loader_reads_them():
     assert safe_load(text) == data
     assert "'" not in text and "!!" not in text  # plain, not tagged
     assert io.StringIO(text).readline() == "a: 1\n"
+
+
+@pytest.mark.parametrize(("where", "field"), [("pool", "fleet[1].name"), ("site", "fleet[1].site"),
+                                              ("job", "jobs[1].name")])
+@pytest.mark.parametrize("twin", ["p1\u200b", "p\u00ad1", "\ufeffp1", "ｐ1"])
+def test_names_that_look_the_same_are_refused(cli, make_scenario, where, field, twin):
+    """Pools, sites or jobs named 'p1' and 'p1' + a zero-width space print the same in every table: refused."""
+    fleet = [{"name": "p1", "chip": "h100-sxm", "units": 64, "site": "p1"},
+             {"name": "p2", "chip": "h100-sxm", "units": 64, "site": "p1"}]
+    extra = {}
+    if where == "pool":
+        fleet[1]["name"] = twin
+    elif where == "site":
+        fleet[1]["site"] = twin
+    else:
+        work = {"model": "llama3-8b", "tokens": 1e11, "seq_len": 4096}
+        extra = {"workload": None, "jobs": [{"name": "p1", "workload": work}, {"name": twin, "workload": work}]}
+    r = cli("validate", make_scenario(fleet=fleet, **extra))
+    assert r.exit_code == 2 and f"{field}: " in r.stderr and "looks the same as 'p1'" in r.stderr, r
+    _clean(r)

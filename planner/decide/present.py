@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .. import escape
 from ..fmt import fmt_mwh, fmt_pct, fmt_usd, num
 from ..scenario import Scenario
 
@@ -74,7 +75,7 @@ def page_table_html(table: pd.DataFrame) -> str:
     """
     from ..report.tables import for_people
 
-    return for_people(table).to_html(index=False, border=0, na_rep="", escape=True)
+    return escape.page_frame(for_people(table)).to_html(index=False, border=0, na_rep="", escape=True)
 
 
 def axis_format(column: str) -> dict[str, str]:

@@ -83,10 +83,11 @@ def _at_end(scenario: Scenario, path: str, integer: bool, value: float, high: fl
     except ScenarioError as exc:
         flag = "--min" if end == "low" else "--max"
         default = "" if given else " (the default)" if end == "low" else " (the default: 4x the file's value)"
-        shown = value if integer else f"{value:g}"
+        shown = f"{value:,}" if integer and abs(value) < 1e15 else f"{value:g}"  # (not 309 digits of 1e308)
         where = "" if exc.field in (None, path) else f"{exc.field}: "
-        hint = f"give a {'larger --min' if end == 'low' else 'smaller --max'}"
-        if end == "low" and integer and value + 1 <= high:
+        larger = "less than" not in exc.reason if end == "low" else "greater than" in exc.reason  # (pydantic's words)
+        hint = f"give a {'larger' if larger else 'smaller'} {flag}"
+        if end == "low" and larger and integer and value + 1 <= high:
             try:
                 set_values(scenario, {path: value + 1}, source)
                 hint += f", e.g. --min {value + 1}"

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 
-from .. import cashflow
+from .. import cashflow, escape
 from ..escape import html as _escape_html
 from ..fmt import fmt_usd
 from ..results import RunResult
@@ -123,7 +123,7 @@ def _figure_html(fig: go.Figure, div_id: str) -> str:
 def _table_html(df: pd.DataFrame, empty: str = "none") -> str:
     if df is None or df.empty:
         return f'<p class="note">{_e(empty)}</p>'
-    body = tables.for_people(df).to_html(index=False, border=0, na_rep="", escape=True)
+    body = escape.page_frame(tables.for_people(df)).to_html(index=False, border=0, na_rep="", escape=True)
     return f'<div class="table-wrap">{body}</div>'
 
 
@@ -232,7 +232,7 @@ def _with_currency_text(df: pd.DataFrame, summary: Summary) -> pd.DataFrame:
 def _money_table_html(df: pd.DataFrame, summary: Summary) -> str:
     if df is None or df.empty:
         return '<p class="note">none</p>'
-    body = _with_currency_text(df, summary).to_html(index=False, border=0, na_rep="", escape=True)
+    body = escape.page_frame(_with_currency_text(df, summary)).to_html(index=False, border=0, na_rep="", escape=True)
     return f'<div class="table-wrap">{body}</div>'
 
 
