@@ -10,8 +10,8 @@ One row per month, pool and kind:
   to the job's end (costs.owned_committed_usd); paid = the purchase price of the chips delivered in the month
   (every delivered chip, the reserved share too; chips there by day 0, delivered before the
   start too, were bought before it).
-- ``reservation``: a reserved rental, month by month over its contracted window to the end of its term
-  (costs.reserved_cloud_usd); billed monthly, so paid = committed.
+- ``reservation``: a reserved rental, month by month over its contracted window to the end of its term, from the
+  scenario's start at the earliest (costs.reserved_cloud_usd); billed monthly, so paid = committed.
 - ``on_demand``: the rented chip-hours the job held in the month at the hourly price; paid = committed.
 - ``energy``: owned chips in training at TDP x PUE x the price per kWh (rental prices include power);
   paid = committed.
@@ -101,12 +101,15 @@ def kinds(pool: Pool) -> tuple[str, ...]:
 
 
 def _span(scenario: Scenario, pools: Sequence[Pool], supply: Mapping[str, PoolSupply], end_h: float):
-    """The first and last hour any money moves: day 0 to the job's end, rentals' windows, purchases."""
+    """The first and last hour any money moves: day 0 to the job's end, rentals' windows, purchases.
+
+    Nothing before day 0 is the plan's: a reservation that began before it is billed from it (costs.reserved_cloud_usd).
+    """
     first, last = 0.0, end_h
     for p in pools:
         if p.cloud is not None and not costs.on_demand(p):
-            t0, t1 = plan.cloud_window_hours(scenario.start, p.cloud)
-            first, last = min(first, t0), max(last, t1)
+            _t0, t1 = plan.cloud_window_hours(scenario.start, p.cloud)
+            last = max(last, t1)
         for t, _units in supply[p.name].purchases:
             last = max(last, t)
     # the calendar's last month (a delivery slipped past it is paid beyond what a report can date)

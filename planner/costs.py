@@ -108,16 +108,19 @@ def owned_committed_usd(scenario: Scenario, pool: Pool, delivered: Steps, end_h:
     return chip_h * capex_usd_per_chip_hour(scenario, pool)
 
 
-def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = -np.inf, to_h: float = np.inf) -> float:
-    """A cloud reservation for its whole window, or the part of it in ``[from_h, to_h)`` [USD].
+def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h: float = np.inf) -> float:
+    """A cloud reservation from the scenario's start to the end of its window, or the part in ``[from_h, to_h)`` [USD].
 
     0 when billed on demand or when there is no cloud. The contracted window (``cloud.from`` to ``cloud.until``)
     is billed even when the rental's start slips (``delivery_risk``): capacity paid for and not yet there is idle.
+    The part of the window before the start was paid before the plan begins: it is not the plan's cost (as owned
+    chips there by day 0 are counted from day 0). A reservation of 2024 for a plan that starts in 2025 counted
+    twelve months of 2024 as idle spend, 90% of its committed cost.
     """
     if pool.cloud is None or on_demand(pool):
         return 0.0
     t0, t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
-    hours = max(0.0, min(t1, to_h) - max(t0, from_h))
+    hours = max(0.0, min(t1, to_h) - max(t0, from_h, 0.0))
     return pool.cloud.units * hours * pool.cloud.price_per_chip_hour_usd
 
 

@@ -147,3 +147,23 @@ def test_a_price_of_zero_is_a_price(where):
     assert costs.unit_price_usd(s, s.fleet[0]) == 0.0
     assert costs.capex_usd_per_chip_hour(s, s.fleet[0]) == 0.0
     assert owned_price(d, d["fleet"][0])[0] == 0.0  # what the report says the price is
+
+
+def test_a_reservation_that_began_before_the_start_is_billed_from_the_start(make_scenario):
+    """256 H100s reserved from 2024-01-01 to 2025-02-01 for a plan that starts on 2025-01-01: January 2025 alone.
+
+    The twelve months of 2024 were counted as the plan's idle spend ($4.82 M of $4.88 M committed), and
+    cashflow.csv had a row for each; owned chips there by day 0 are counted from day 0 too.
+    """
+    s = make_scenario.scenario(
+        start="2025-01-01", horizon_days=100,
+        workload={"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+        fleet=[{"name": "cl", "chip": "h100-sxm",
+                "cloud": {"units": 256, "from": "2024-01-01", "until": "2025-02-01", "price_per_chip_hour_usd": 2.0}}],
+        reliability={"enabled": False}, simulation={"seed": 1, "replications": 1, "model_error": "off"})
+    res = api.simulate(s)
+    january = 256 * 31 * 24 * 2.0
+    assert res.summary.costs.committed_usd == pytest.approx(january)
+    assert costs.reserved_cloud_usd(s, s.fleet[0]) == pytest.approx(january)
+    flow = res.cashflow
+    assert list(flow["month"]) == ["2025-01"] and flow["committed_usd"].sum() == pytest.approx(january)
