@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -357,6 +358,8 @@ def run(
         start_fork_server()  # the local cluster's workers fork from it: it loads while the scenario does
     s = _load(scenario)
     n = replications or s.simulation.replications
+    if scheduler and n < 2:  # replication 0 runs here, with the tables: the cluster would have nothing to do
+        _say(f"note: one replication runs in this process: the Dask scheduler {scheduler} is not used")
     workers = _cap_workers(workers, scheduler)
     _warn_if_long(s, n)
     target = out_dir or Path("reports") / default_folder_name(s.name)
@@ -582,7 +585,9 @@ def solve(
 
     s = _load(scenario)
     try:
-        try:
+        try:  # YYYY-MM-DD, as a scenario's dates (fromisoformat alone also reads 20250301 and 2025-W09-6)
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", deadline):
+                raise ValueError(deadline)
             when = dt.date.fromisoformat(deadline)
         except ValueError:
             raise ScenarioError(f"--deadline {deadline!r} is not a date (YYYY-MM-DD)") from None

@@ -103,6 +103,8 @@ def _no_number(value: object) -> object:
         raise ValueError("a date is written YYYY-MM-DD (e.g. 2025-03-01), not as a number")
     if isinstance(value, bytes):
         raise ValueError("a date is written YYYY-MM-DD (e.g. 2025-03-01)")
+    if isinstance(value, str) and value != value.strip():  # (pydantic called "2025-03-01\n" too short)
+        raise ValueError("a date is written YYYY-MM-DD, without spaces or line breaks around it")
     return value
 
 

@@ -110,3 +110,21 @@ def test_a_path_with_a_newline_stays_on_its_line(cli, make_scenario, tmp_path):
     path = make_scenario(filename="a\nb.yaml")
     r = cli("validate", path)
     assert r.exit_code == 0 and len(r.stdout.strip().splitlines()) == 1, r
+
+
+def test_a_deadline_is_written_as_a_scenarios_dates_are(cli, make_scenario):
+    path = make_scenario(fleet=[{**POOL, "units": 64}])
+    for deadline in ("20251201", "2025-W48-1"):  # what date.fromisoformat alone also reads
+        line = one_error_line(cli("solve", path, "--deadline", deadline, "--vary", "fleet[0].units"))
+        assert f"--deadline {deadline!r} is not a date (YYYY-MM-DD)" in line, line
+
+
+def test_a_date_with_a_line_break_says_so(cli, make_scenario):
+    line = one_error_line(cli("validate", make_scenario(start="2025-03-01\n")))
+    assert "start: a date is written YYYY-MM-DD, without spaces or line breaks around it" in line, line
+
+
+def test_a_scheduler_that_one_replication_never_uses_is_named(cli, make_scenario, tmp_path):
+    r = cli("run", make_scenario(), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:1", "--replications", "1",
+            "--out", tmp_path / "out")
+    assert r.exit_code == 0 and "the Dask scheduler tcp://127.0.0.1:1 is not used" in r.stderr, r
