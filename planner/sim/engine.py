@@ -22,6 +22,7 @@ import numpy as np
 import simpy
 
 from .. import costs
+from ..fmt import fmt_duration
 from ..kinds import EventKind
 from ..perf import reliability as rel
 from ..results import Event
@@ -197,6 +198,19 @@ class PoolState:
         n = self.usable - self.failed
         return n if n > 0 else 0
 
+    def usable_falls_below(self, units: int) -> float:
+        """The first hour ahead at which the pool's usable chips fall below ``units`` by its dated steps (inf: never).
+
+        The steps are known ahead (a rental's end, a share the jobs before it take back, power): failures are not.
+        """
+        n = self.usable
+        for st in self.steps[self._step:]:
+            if st.kind != EventKind.DELIVERY:
+                n += st.delta_units
+                if n < units:
+                    return st.time_h
+        return math.inf
+
     @property
     def next_step_h(self) -> float:
         """Hour of the next capacity step still to come (inf when none)."""
@@ -352,8 +366,11 @@ class TrainingJob:
         self.next_plan: Plan | None = None  # the plan a decided re-plan moves to
         self.must_plan = True
         self.pending_restart = True  # the first start pays the start-up like a restart
-        self.pending_move_h = 0.0
+        self.pending_move_h = 0.0  # the wait for the checkpoint to reach the sites of a new plan (``handover``)
         self.manual_due_h = 0.0  # a failure's wait for a manual intervention, paid with its restart
+        # the plan whose sites hold the job's last checkpoint: the last one the job restarted on in full (a plan
+        # whose chips left before the checkpoint reached them never held it); None before the first start
+        self.home: Plan | None = None
         self.pos = 0.0  # position in the current checkpoint cycle [h]
         self.saved = 0.0  # tokens safe in the last checkpoint
         self.next_maint = self.maint_every_h
@@ -533,6 +550,10 @@ class TrainingJob:
         rate = plan.tokens_per_s * self._factor(plan) * self.productive * SECONDS_PER_HOUR
         return rate * self.strategy.ctx.expected_goodput(plan) if self.on or self.expected else rate
 
+    def _switch_h(self, plan: Plan) -> float:
+        """Hours the checkpoint takes to reach ``plan``'s sites from where it is (``Strategy.handover``)."""
+        return self.strategy.switch_hours(self.home, plan) if plan is not self.home else 0.0
+
     def _hours_to_finish(self, plan: Plan, tokens_left: float, switch: bool) -> float:
         """Expected hours to train ``tokens_left`` on ``plan``, after a switch to it when ``switch``."""
         rate = self._kept_rate_h(plan)
@@ -540,9 +561,45 @@ class TrainingJob:
             return math.inf
         cost_h = 0.0
         if switch:
-            cost_h = (self.sc.strategy.replan_overhead_hours + (self._restart_h(plan) if self.on else 0.0)
-                      + self.strategy.switch_hours(self.plan, plan))
+            cost_h = self._switch_cost_h(plan) + self._switch_h(plan)
         return cost_h + tokens_left / rate
+
+    def _switch_cost_h(self, plan: Plan) -> float:
+        """A re-plan's own hours: its overhead and the restart (failures on), before any checkpoint transfer."""
+        return self.sc.strategy.replan_overhead_hours + (self._restart_h(plan) if self.on else 0.0)
+
+    def _go_hours(self, plan: Plan, tokens_left: float) -> float:
+        """Expected hours to finish on ``plan`` from now, a checkpoint transfer counted MOVE_MARGIN times more.
+
+        When the transfer is to chips that leave at a known hour (a rental's end, a share taken back) before the job
+        could finish there, it trains there only until then, and the checkpoint comes back to where it was: a
+        transfer that lands after they left never trains at all (a one-day rental over a link that needs 32 h).
+        """
+        switch = plan is not self.plan
+        go_h = self._hours_to_finish(plan, tokens_left, switch)
+        move_h = self._switch_h(plan)
+        if not move_h or not math.isfinite(go_h):
+            return go_h
+        leave_h = self._leaves_at(plan) - self.env.now
+        if go_h > leave_h:
+            there_h = leave_h - self._switch_cost_h(plan) - move_h  # hours it trains there
+            back = self.home if self.home is not None else self.plan
+            back_rate = self._kept_rate_h(back) if back is not None else 0.0
+            if there_h <= 0 or back_rate <= 0:
+                return math.inf
+            left = max(tokens_left - there_h * self._kept_rate_h(plan), 0.0)
+            back_h = self._switch_cost_h(back) + self.strategy.switch_hours(plan, back)
+            go_h = leave_h + back_h + left / back_rate
+        return go_h + MOVE_MARGIN * move_h
+
+    def _leaves_at(self, plan: Plan) -> float:
+        """The first hour ahead a pool of ``plan`` at a site the checkpoint must reach falls below the plan's chips.
+
+        Dated capacity steps only (a rental's end, a share taken back): failures are not known ahead.
+        """
+        home = {self.strategy.ctx.site[p] for p in self.home.pools} if self.home is not None else set()
+        return min((self.pools[p.pool].usable_falls_below(p.units) for p in plan.parts
+                    if self.strategy.ctx.site[p.pool] not in home), default=math.inf)
 
     def _worth_changing(self, cand: Plan, tokens_left: float) -> bool:
         """Re-plan onto more chips (or move) when it pays.
@@ -556,22 +613,29 @@ class TrainingJob:
         return self._pays(plan, cand, tokens_left)
 
     def _pays(self, here: Plan, cand: Plan, tokens_left: float) -> bool:
-        """Whether switching to ``cand`` finishes sooner than training on ``here`` (a move: by a margin)."""
-        stay_h = self._hours_to_finish(here, tokens_left, switch=here is not self.plan)
-        go_h = self._hours_to_finish(cand, tokens_left, switch=True)
-        move_h = self.strategy.switch_hours(self.plan, cand)
-        return go_h + MOVE_MARGIN * move_h < stay_h
+        """Whether switching to ``cand`` finishes sooner than training on ``here`` (a transfer: by a margin)."""
+        return self._go_hours(cand, tokens_left) < self._go_hours(here, tokens_left)
 
     def _best_plan(self, avail: dict[str, int]) -> Plan | None:
-        """The strategy's plan for ``avail``, unless it moves the job and the move does not pay: then stay."""
+        """The strategy's plan for ``avail``, unless sending the checkpoint to it does not pay.
+
+        Then the plan among the same mode on fewer sites (``Strategy.alternatives``, where the job is among them)
+        that finishes first, a transfer counted MOVE_MARGIN times (``_go_hours``): over a slow link to one site,
+        a plan that adds another, well-linked site can still pay.
+        """
         cand = self.strategy.plan(avail)
-        if cand is None or self.plan is None or not self.strategy.switch_hours(self.plan, cand):
+        if cand is None or self.home is None or not self._switch_h(cand):
             return cand
-        here = self.strategy.plan_on(self.plan.pools, avail)
-        if here is None:
-            return cand  # the job's pool has too few chips left: it must move
         left = max(self.target - self.saved, 0.0)
-        return cand if self._pays(here, cand, left) else here
+        here = self.strategy.plan_on(self.home.pools, avail)
+        best, best_h = cand, self._go_hours(cand, left)
+        for alt in (here, *self.strategy.alternatives(avail)):
+            if alt is None or alt is best or any(avail[p.pool] < p.units for p in alt.parts):
+                continue
+            h = self._go_hours(alt, left)
+            if h < best_h:
+                best, best_h = alt, h
+        return best
 
     def _needs_plan(self) -> bool:
         return self.must_plan or self.plan is None or self._plan_short()
@@ -598,22 +662,26 @@ class TrainingJob:
         if self.plan is None:
             self.log("", EventKind.START, new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
         else:
-            hand = self.strategy.handover(self.plan, new) if new is not self.plan else None
+            # the checkpoint goes from where it is (``home``) to the new plan's sites: a transfer cut short by chips
+            # that left is not carried on, the new plan's own counts
+            hand = self.strategy.handover(self.home, new) if self.home is not None and new is not self.home else None
+            self.pending_move_h = hand.hours if hand is not None else 0.0
+            sent = ""
             if hand is not None and hand.hours:
-                self.pending_move_h = hand.hours
                 for a, b, nbytes in hand.sent:  # each checkpoint that crosses a link between sites
                     self.stats.link_bytes += nbytes
                     self.link_moves.append((self.env.now, pair(a, b), nbytes))
                 if hand.moved:
                     self.stats.moves += 1
-                    what = "to move the checkpoint and restart"
+                    self.log("", EventKind.MOVE, new.units_used,
+                             f"{'+'.join(self.home.pools)} -> {'+'.join(new.pools)}, {fmt_duration(hand.hours)} "
+                             "to move the checkpoint and restart")
                 else:
                     to = sorted({b for _a, b, _n in hand.sent})
-                    what = f"to send the checkpoint to {', '.join(to)} before training there"
-                self.log("", EventKind.MOVE, new.units_used, f"{'+'.join(self.plan.pools)} -> {'+'.join(new.pools)}, "
-                                                      f"{hand.hours:.1f} h {what}")
+                    sent = f", the checkpoint sent to {', '.join(to)} first ({fmt_duration(hand.hours)})"
             self.stats.replans += 1
-            self.log("", EventKind.REPLAN, new.units_used, f"{self.plan.units_used:,} -> {new.units_used:,} chips")
+            self.log("", EventKind.REPLAN, new.units_used,
+                     f"{self.plan.units_used:,} -> {new.units_used:,} chips{sent}")
             self.pending_restart = True
         self.plan, self.must_plan = new, False
         gap = sum(ps.usable for ps in self.pools.values()) - new.units_used
@@ -685,13 +753,17 @@ class TrainingJob:
         wait comes first; the reload starts over).
         """
         self.pending_restart = False
-        outside_h = self.pending_move_h + self.manual_due_h
+        move_h, manual_h = self.pending_move_h, self.manual_due_h
         self.pending_move_h = self.manual_due_h = 0.0
-        wait = outside_h + (self._restart_h(self.plan) if self.on else 0.0)
+        wait = move_h + manual_h + (self._restart_h(self.plan) if self.on else 0.0)
         held = yield from self._hold_for(wait)
         if held < wait:
-            self.manual_due_h = max(outside_h - held, 0.0)
+            # the manual intervention's wait left comes with the next restart; the checkpoint never reached the
+            # plan's sites (``home`` stays): the next plan's handover counts its own transfer
+            self.manual_due_h = max(manual_h - held, 0.0)
             self.pending_restart = True
+        else:
+            self.home = self.plan
 
     def _advance_cycles(self, elapsed: float, cyc: _Cycle, start_h: float) -> None:
         """Move through the checkpoint cycle from hour ``start_h``: completed checkpoints save the training before them.

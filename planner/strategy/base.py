@@ -8,6 +8,7 @@ whenever capacity changes; ``planner estimate`` and ``planner compare`` ask at t
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ SIZE_RATIO = 0.9
 MAX_SIZE_STEPS = 200  # 0.9^200 = 7e-10: below one chip of any pool the scenario format allows
 # chips a layout may leave out before it counts as a limit (the 0.5% plan grid leaves a node or two in repair out)
 LAYOUT_LIMIT_SHARE = 0.99
+ALTERNATIVE_SITES = 5  # a plan that does not pay its transfer: the same mode on every set of fewer sites, up to this
 SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken (layout rounding noise)
 # a smaller job's speed per chip may exceed the full plan's by this much beyond filling its pipeline bubble (fewer
 # data-parallel replicas: less gradient traffic, a larger optimizer shard amortised over more micro-batches); the
@@ -559,13 +561,33 @@ class Strategy(ABC):
         failures as the whole strategy's plans are; the strategy's own plan when they are all its pools.
         """
         sites = {self.ctx.site[p] for p in pools}
-        mine = tuple(p for p in self.pools if self.ctx.site[p] in sites)
-        if mine == self.pools:
-            return self.plan(avail)
-        sub = self._staying.get(mine)
+        return self._on(tuple(p for p in self.pools if self.ctx.site[p] in sites)).plan(avail)
+
+    def _on(self, pools: tuple[str, ...]) -> Strategy:
+        """The same mode on ``pools`` alone (this strategy when they are all its pools), made once."""
+        if pools == self.pools:
+            return self
+        sub = self._staying.get(pools)
         if sub is None:
-            sub = self._staying[mine] = type(self)(self.ctx, mine)
-        return sub.plan(avail)
+            sub = self._staying[pools] = type(self)(self.ctx, pools)
+        return sub
+
+    def alternatives(self, avail: dict[str, int]) -> list[Plan]:
+        """The plans a job may take instead of ``plan(avail)`` when sending it the checkpoint does not pay.
+
+        The same mode on each set of fewer of its sites (up to ALTERNATIVE_SITES sites: 2^k - 2 sets); the engine
+        keeps the one that finishes first, the transfer counted (sim/engine.py ``_best_plan``).
+        """
+        sites = sorted({self.ctx.site[p] for p in self.pools})
+        if not 1 < len(sites) <= ALTERNATIVE_SITES:
+            return []
+        out = []
+        for k in range(len(sites) - 1, 0, -1):
+            for chosen in itertools.combinations(sites, k):
+                pl = self._on(tuple(p for p in self.pools if self.ctx.site[p] in chosen)).plan(avail)
+                if pl is not None:
+                    out.append(pl)
+        return out
 
     def full_plan(self) -> Plan | None:
         """The plan at every pool's usable planned size (steady state)."""

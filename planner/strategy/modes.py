@@ -7,8 +7,8 @@ Formulas (README "Mixing pools"):
   gradients (ring over the pools: 2 (S-1)/S x 2 N bytes over the slowest pair), hidden behind the last
   micro-batch's backward as far as it can be; x cross_vendor_efficiency when vendors differ.
 - diloco: one replica per site trains on its own; every H inner steps the replicas average their weights
-  (bf16 pseudo-gradients, ring over the sites); the exchange streams behind the next inner steps and only
-  what does not fit is exposed; tokens count at the DiLoCo token efficiency.
+  (bf16 pseudo-gradients, ring over the sites); the exchange streams behind the next inner steps, and a
+  replica done with H steps before it lands waits for it; tokens count at the DiLoCo token efficiency.
 - sequential: train on the pool that is fastest now; move when another pool becomes faster, paying the
   checkpoint transfer and the migration downtime.
 """
@@ -194,9 +194,13 @@ class DiLoCo(Strategy):
 
     It trains on the fastest set of its sites: every site first, then fewer (every subset up to
     DILOCO_SUBSET_SITES sites, beyond that each site alone); fewer replace all only when strictly faster. A set of
-    sites is cheap to weigh: each site's replica is laid out once, whatever set it joins. A site much faster than
-    the others shortens the outer period, so the exchange shows, and over a slow link the replicas together may
-    train slower than that site alone (4,096 H100s beside 1,024 over 1 Gbit/s: 1.49M tokens/s against 3.49M).
+    sites is cheap to weigh: each site's replica is laid out once, whatever set it joins. Over a slow link the
+    replicas together, held to H inner steps a round by the exchange, may train slower than one site alone.
+
+    A round ends when the fastest replica has run H inner steps or when the exchange lands, whichever is later; a
+    replica done with its H steps before then waits, the others train on. (The whole round once waited for the
+    exchange: then a faster site, which shortens the round, left every replica waiting longer, and 1,152 H100s
+    beside 1,024 over 2 Gbit/s trained slower than 1,024 did.)
     """
 
     mode = Mode.DILOCO
@@ -236,20 +240,22 @@ class DiLoCo(Strategy):
             return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), dict(replicas[0].link_bytes_per_s),
                         "one site trains: local training only")
         h = ctx.scenario.strategy.sync_every_steps
-        tokens = ctx.batch_seqs * ctx.seq_len
-        # each replica runs its own inner steps; the outer step comes every H steps of the fastest replica
-        period = h * tokens / max(r.tokens_per_s for r in replicas)
+        quota = h * ctx.batch_seqs * ctx.seq_len  # tokens a replica trains in H inner steps
         heads = tuple(r.parts[0] for r in replicas)
         t_x, traffic = _ring_seconds(ctx, heads, ctx.params * CROSS_SITE_BYTES_PER_PARAM)
-        exposed = max(0.0, t_x - period)  # streaming: the exchange overlaps the next H inner steps
-        tps = raw * eff * period / (period + exposed)
-        links = {k: v / (period + exposed) for k, v in traffic.items()}
+        # each replica runs its own inner steps; the outer step comes when the fastest has run H of them, or when
+        # the last exchange lands if later (it streams behind the inner steps); a replica that has run H inner
+        # steps before then waits for it, the others train on: each trains at most H steps a round
+        period = max(quota / max(r.tokens_per_s for r in replicas), t_x)
+        tps = eff * sum(min(r.tokens_per_s * period, quota) for r in replicas) / period
+        links = {k: v / period for k, v in traffic.items()}
         for r in replicas:
             for k, v in r.link_bytes_per_s.items():
                 links[k] = links.get(k, 0.0) + v
+        waits = (f"the exchange takes {t_x:.0f} s: replicas done with their {h} inner steps sooner wait for it"
+                 if t_x > quota / max(r.tokens_per_s for r in replicas) else "the exchange hidden")
         return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), links,
-                    f"{m} replicas, outer step every {period:.0f} s, {exposed:.1f} s exposed, "
-                    f"token efficiency {eff:.3f}")
+                    f"{m} replicas, outer step every {period:.0f} s ({waits}), token efficiency {eff:.3f}")
 
 
 DILOCO_SUBSET_SITES = 5  # up to this many sites every subset is weighed (2^5 - 1 = 31 sums); beyond, each site alone
@@ -301,6 +307,10 @@ class Sequential(Strategy):
         """The plan on the given pool alone (where the job is now)."""
         (pool,) = pools
         return self._mine(self._subs[pool].plan(avail)) if pool in self._subs else None
+
+    def alternatives(self, avail) -> list[Plan]:
+        """Each pool's plan: a move to the best pool that does not pay may still pay to another."""
+        return [pl for pl in (self._mine(sub.plan(avail)) for sub in self._subs.values()) if pl is not None]
 
     def _plan(self, avail):
         return self.plan(avail, size_for_failures=False)
