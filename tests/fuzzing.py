@@ -417,6 +417,13 @@ def live_content(out: Path) -> list[str]:
     tags = [t for t in LIVE_MARKUP if t in page]
     if tags:
         found.append(f"report.html: live markup from a name: {tags}")
+    # control characters and bidirectional overrides from a name: live in a terminal (`cat`), a browser, Excel
+    texts = {"report.html": page, **{f.name: f.read_text(encoding="utf-8") for f in sorted(out.glob("*.csv"))}}
+    with zipfile.ZipFile(out / "report.xlsx") as z:
+        texts["report.xlsx"] = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith(".xml"))
+    for name, text in texts.items():
+        if bad := _CONTROL.findall(text):
+            found.append(f"{name}: control characters from a name: {bad[:5]}")
     return found
 
 
