@@ -338,8 +338,15 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
     seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{name}",
                            help=f"0 to {MAX_UI_SEED:,}: the largest integer a browser's number field holds exactly "
                                 f"(the format takes up to {input_bounds(Simulation, 'seed')[1]:,}).")
+    if not ok and isinstance(file_seed, int) and not isinstance(file_seed, bool) and file_seed > MAX_UI_SEED:
+        # said, never replaced in silence: the run here is not the file's (`planner run` takes its seed)
+        sb.warning(f"The file's seed {file_seed:,} is more than this page's field holds ({MAX_UI_SEED:,}): runs "
+                   "here use the seed above, not the file's; `planner run` uses the file's.")
     file_reps = sim.get("replications", 1)
     ok = isinstance(file_reps, int) and not isinstance(file_reps, bool) and file_reps >= 1
+    if ok and file_reps > MAX_APP_REPLICATIONS:
+        sb.warning(f"The file asks for {file_reps:,} replications; this page runs at most "
+                   f"{MAX_APP_REPLICATIONS:,}: `planner run` runs them all.")
     file_reps = min(file_reps, MAX_APP_REPLICATIONS) if ok else 1
     # a folder file's first chart runs these replications (uploads run only on Run): the sidebar shows what it used
     default_reps = file_reps if source != "Scenario folder" else first_load_replications(raw, file_reps, name)
@@ -611,8 +618,13 @@ def _run_tab(state: dict, current_key: str, scenario, base: Summary | None) -> N
     for line in limit_lines(result.summary):  # plain text: the sentences carry pool names from the scenario
         st.text(line)
     changed = state.get("result_changes") or []
+    sim = state.get("file_simulation") or {}  # the file's own seed and replications, where the run's differ
+    theirs = [f"the file's {k} {sim[k]:,}" for k, v in (("seed", result.summary.seed),
+                                                        ("replications", result.summary.replications))
+              if isinstance(sim.get(k), int) and not isinstance(sim.get(k), bool) and sim[k] != v]
     st.caption("Settings against the loaded file: " + (md("; ".join(changed)) if changed else "as loaded") +
-               f" · seed {result.summary.seed} · {result.summary.replications} replication(s)")
+               f" · seed {result.summary.seed} · {result.summary.replications} replication(s)"
+               + (f" ({'; '.join(theirs)})" if theirs else ""))
     _metrics(result.summary, base)
     _portfolio(state, result)
     _charts(state, result)
@@ -1179,6 +1191,7 @@ def main() -> None:
     if raw is None:
         st.info("Choose a scenario file in the sidebar, or upload one.")
         return
+    state["file_simulation"] = raw.get("simulation") if isinstance(raw.get("simulation"), dict) else {}
     loaded = _guard("Checking the scenario", from_dict, raw, name)
     # the work bound too (an estimate, milliseconds): a storm is refused when it is loaded, not on Run
     if loaded is None or _guard("Checking the scenario", check_work, loaded, name) is None:

@@ -188,6 +188,10 @@ def deltas(summary: Summary, base: Summary | None) -> dict[str, str | None]:
     out["finish_date"] = None if not days else f"{days:+d} d"
     for k in ("committed_usd", "used_usd"):
         out[k] = delta_text("cost_usd", _spend(summary, k), _spend(base, k))
+    for k in ("training_days", "waiting_days"):  # P50s, in days as time to train's
+        now, then = getattr(summary, k, None), getattr(base, k, None)
+        out[k] = delta_text("time_to_train_days", now.at() if now is not None else None,
+                            then.at() if then is not None else None)
     return out
 
 

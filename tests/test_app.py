@@ -1241,3 +1241,38 @@ def test_the_goal_seek_starts_where_the_field_can_be_and_per_file(at, scenario_d
     assert _by_label(_more(at).number_input, "Smallest value to try").value == 0  # no rental is a value here
     rented = from_dict(SMALL).fleet[1].cloud.units
     assert _by_label(_more(at).number_input, "Largest value to try").value == 4 * rented  # not the other file's 64
+
+
+def test_a_file_setting_the_page_cannot_take_is_said_not_replaced_in_silence(at, scenario_dir):
+    """A seed past 2^53 - 1 ran as seed 0, and 5,000 replications as 1,000, under "as loaded" and no word."""
+    files = {"g-seed-huge.yaml": {"seed": 2**53 + 1, "replications": 1},
+             "h-reps-many.yaml": {"seed": 3, "replications": 5000}}
+    for name, sim in files.items():
+        (scenario_dir / name).write_text(yaml.safe_dump({**SMALL, "simulation": sim}))
+    at.run()
+    box = at.sidebar.selectbox[0]
+    box.select_index(box.options.index("g-seed-huge.yaml")).run()
+    _no_traceback(at)
+    assert any(f"The file's seed {2**53 + 1:,} is more than this page's field holds" in w.value
+               for w in at.sidebar.warning), [w.value for w in at.sidebar.warning]
+    at.sidebar.button[0].click().run()
+    captions = [c.value for c in at.caption]
+    assert any(f"seed 0 · 1 replication(s) (the file's seed {2**53 + 1:,})" in c for c in captions), captions
+    box = at.sidebar.selectbox[0]
+    box.select_index(box.options.index("h-reps-many.yaml")).run()
+    _no_traceback(at)
+    assert any("The file asks for 5,000 replications; this page runs at most 1,000" in w.value
+               for w in at.sidebar.warning), [w.value for w in at.sidebar.warning]
+
+
+def test_training_and_waiting_days_show_their_change():
+    """The cards of training days and days waiting for capacity had no change against the loaded file."""
+    from planner import whatif
+
+    base = api.simulate(from_dict(SMALL), replications=1, seed=3).summary
+    later = api.simulate(edits.set_values(from_dict(SMALL), {"fleet[0].units": 0}),
+                         replications=1, seed=3).summary
+    change = whatif.deltas(later, base)
+    assert later.waiting_days.at() > base.waiting_days.at()
+    assert change["waiting_days"] and change["waiting_days"].startswith("+"), change
+    assert "training_days" in change
