@@ -552,7 +552,10 @@ class TrainingJob:
 
     def _switch_h(self, plan: Plan) -> float:
         """Hours the checkpoint takes to reach ``plan``'s sites from where it is (``Strategy.handover``)."""
-        return self.strategy.switch_hours(self.home, plan) if plan is not self.home else 0.0
+        home = self.home
+        if home is None or plan is home or plan.pools == home.pools:  # (most re-plans: the same pools, no transfer)
+            return 0.0
+        return self.strategy.switch_hours(home, plan)
 
     def _hours_to_finish(self, plan: Plan, tokens_left: float, switch: bool) -> float:
         """Expected hours to train ``tokens_left`` on ``plan``, after a switch to it when ``switch``."""
@@ -624,7 +627,7 @@ class TrainingJob:
         a plan that adds another, well-linked site can still pay.
         """
         cand = self.strategy.plan(avail)
-        if cand is None or self.home is None or not self._switch_h(cand):
+        if cand is None or not self._switch_h(cand):
             return cand
         left = max(self.target - self.saved, 0.0)
         here = self.strategy.plan_on(self.home.pools, avail)

@@ -130,7 +130,7 @@ class Plan:
         """Chips the plan uses in all pools."""
         return sum(p.units for p in self.parts)
 
-    @property
+    @cached_property
     def pools(self) -> tuple[str, ...]:
         """The pools that train."""
         return tuple(p.pool for p in self.parts)

@@ -220,34 +220,46 @@ class DiLoCo(Strategy):
                 replicas.append(pl)
         if not replicas:
             return None
-        best = None
-        for group in _site_sets(len(replicas)):  # every replica first
-            pl = self._combine([replicas[i] for i in group])
-            if best is None or pl.tokens_per_s > best.tokens_per_s * (1 + 1e-9):
-                best = pl
-        return best
+        best, best_tps = None, 0.0
+        for group in _site_sets(len(replicas)):  # every replica first; a Plan is made for the fastest set only
+            tps = self._round(replicas, group)[0]
+            if best is None or tps > best_tps * (1 + 1e-9):
+                best, best_tps = group, tps
+        return self._combine([replicas[i] for i in best])
+
+    def _round(self, replicas: list[Plan], group: tuple[int, ...]) -> tuple[float, float, float, dict]:
+        """Tokens/s of these replicas together, the round [s], the exchange [s] and its bytes per link.
+
+        Each replica runs its own inner steps; the outer step comes when the fastest has run H of them, or when the
+        last exchange lands if later (it streams behind the inner steps); a replica that has run H inner steps
+        before then waits for it, the others train on: each trains at most H steps a round. One replica is data
+        parallelism: no DiLoCo token penalty (a set efficiency included).
+        """
+        ctx = self.ctx
+        chosen = [replicas[i] for i in group]
+        m = len(chosen)
+        if m == 1:
+            return chosen[0].tokens_per_s, 0.0, 0.0, {}
+        eff = ctx.scenario.strategy.diloco_token_efficiency
+        eff = diloco_token_efficiency(m) if eff is None else eff
+        quota = ctx.scenario.strategy.sync_every_steps * ctx.batch_seqs * ctx.seq_len  # tokens in H inner steps
+        t_x, traffic = _ring_seconds(ctx, tuple(r.parts[0] for r in chosen), ctx.params * CROSS_SITE_BYTES_PER_PARAM)
+        period = max(quota / max(r.tokens_per_s for r in chosen), t_x)
+        return eff * sum(min(r.tokens_per_s * period, quota) for r in chosen) / period, period, t_x, traffic
 
     def _combine(self, replicas: list[Plan]) -> Plan:
         """The DiLoCo plan of these sites' replicas (one replica is data parallelism: local training)."""
         ctx = self.ctx
         m = len(replicas)
-        eff = ctx.scenario.strategy.diloco_token_efficiency
-        eff = diloco_token_efficiency(m) if eff is None else eff
-        raw = sum(r.tokens_per_s for r in replicas)
         parts = tuple(p for r in replicas for p in r.parts)
-        if m == 1:  # one replica is data parallelism: no DiLoCo token penalty (a set efficiency included)
-            tps = raw
+        tps, period, t_x, traffic = self._round(replicas, tuple(range(m)))
+        if m == 1:
             return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), dict(replicas[0].link_bytes_per_s),
                         "one site trains: local training only")
         h = ctx.scenario.strategy.sync_every_steps
-        quota = h * ctx.batch_seqs * ctx.seq_len  # tokens a replica trains in H inner steps
-        heads = tuple(r.parts[0] for r in replicas)
-        t_x, traffic = _ring_seconds(ctx, heads, ctx.params * CROSS_SITE_BYTES_PER_PARAM)
-        # each replica runs its own inner steps; the outer step comes when the fastest has run H of them, or when
-        # the last exchange lands if later (it streams behind the inner steps); a replica that has run H inner
-        # steps before then waits for it, the others train on: each trains at most H steps a round
-        period = max(quota / max(r.tokens_per_s for r in replicas), t_x)
-        tps = eff * sum(min(r.tokens_per_s * period, quota) for r in replicas) / period
+        quota = h * ctx.batch_seqs * ctx.seq_len
+        eff = ctx.scenario.strategy.diloco_token_efficiency
+        eff = diloco_token_efficiency(m) if eff is None else eff
         links = {k: v / period for k, v in traffic.items()}
         for r in replicas:
             for k, v in r.link_bytes_per_s.items():
