@@ -86,7 +86,7 @@ _HORIZON_DRIVES_ROWS_DAYS = MAX_SCHEDULE_ROWS / 64  # longer horizons than 64 po
 # every pool (and a portfolio's every job) keeps its own layout tables: their sum is bounded, at the counted upper
 # bound (0.3-0.8x of it measured: 3 pools of a 3.6-million-layout grid counted 12.1 GB, measured 3.1 GB; 12 pools
 # measured 6.0 GB, 64 would reach about 29 GB), so that a run stays within a machine's memory
-MAX_PORTFOLIO_MEMORY_BYTES = 8.0e9
+MAX_RUN_MEMORY_BYTES = 8.0e9
 
 
 @dataclass(frozen=True)
@@ -417,7 +417,7 @@ def _check_portfolio(s: Scenario, est: WorkEstimate, path: str | None) -> None:
     """A portfolio's jobs run one after another in every replication: their work adds up, and so do the limits.
 
     Each job within the limits one job has is not enough: the sums of events, re-scored layouts and schedule
-    rows are held to the same limits, and the layout tables the jobs keep to MAX_PORTFOLIO_MEMORY_BYTES.
+    rows are held to the same limits, and the layout tables the jobs keep to MAX_RUN_MEMORY_BYTES.
     """
     jobs = f"{len(s.jobs)} jobs over {len(s.fleet)} pool(s)"
     over = [
@@ -430,9 +430,9 @@ def _check_portfolio(s: Scenario, est: WorkEstimate, path: str | None) -> None:
         (est.schedule_rows > MAX_SCHEDULE_ROWS,
          f"{jobs} x {math.ceil(s.horizon_days) + 1:,} days make {est.schedule_rows:,} schedule rows, more than the "
          f"{MAX_SCHEDULE_ROWS:,} rows a report holds"),
-        (est.memory_bytes > MAX_PORTFOLIO_MEMORY_BYTES,
+        (est.memory_bytes > MAX_RUN_MEMORY_BYTES,
          f"{jobs} would keep up to about {est.memory_bytes / GB:,.1f} GB of layout tables (each job its own), more "
-         f"than the {MAX_PORTFOLIO_MEMORY_BYTES / GB:,.0f} GB a run may"),
+         f"than the {MAX_RUN_MEMORY_BYTES / GB:,.0f} GB a run may"),
     ]
     for is_over, why in over:
         if is_over:
@@ -459,12 +459,12 @@ def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
     except ScenarioError as exc:
         raise ScenarioError(exc.reason, path=path, field=exc.field) from None
     est = _estimate(s, grids, None, True)
-    if est.memory_bytes > MAX_PORTFOLIO_MEMORY_BYTES:  # each pool keeps its own tables: many huge grids add up
+    if est.memory_bytes > MAX_RUN_MEMORY_BYTES:  # each pool keeps its own tables: many huge grids add up
         g = max(grids, key=lambda x: x.size)
         raise ScenarioError(
             f"{len(s.fleet)} pool(s) would keep up to about {est.memory_bytes / GB:,.1f} GB of layout tables (each "
             f"pool its own; pool {s.fleet[g.pool].name!r}'s search holds {g.size:,} layouts), more than the "
-            f"{MAX_PORTFOLIO_MEMORY_BYTES / GB:,.0f} GB a run may; fewer pools, or pin the layout in "
+            f"{MAX_RUN_MEMORY_BYTES / GB:,.0f} GB a run may; fewer pools, or pin the layout in "
             f"fleet[{g.pool}].parallelism", path=path, field="fleet")
     return est
 

@@ -65,12 +65,18 @@ def frame(df):
     Columns are taken by position (two names may escape to the same text) and of any text dtype (pandas 3
     stores text as ``str``, not ``object``).
     """
+    out = _map_text(df, cell)
+    out.columns = [cell(c) for c in out.columns]
+    return out
+
+
+def _map_text(df, fn):
+    """A copy of a pandas DataFrame with ``fn`` applied to every cell of its text columns (by position)."""
     out = df.copy()
     for i in range(out.shape[1]):
         column = out.iloc[:, i]
         if text_column(column):
-            out.isetitem(i, column.map(cell))
-    out.columns = [cell(c) for c in out.columns]
+            out.isetitem(i, column.map(fn))
     return out
 
 
@@ -81,12 +87,7 @@ def inert(value: Any) -> Any:
 
 def page_frame(df):
     """A copy of a pandas DataFrame for an HTML table: text cells and column names ``inert`` (pandas escapes markup)."""
-    out = df.copy()
-    for i in range(out.shape[1]):
-        column = out.iloc[:, i]
-        if text_column(column):
-            out.isetitem(i, column.map(inert))
-    return out.rename(columns=inert)  # (each level's labels; the columns' own name stays a header)
+    return _map_text(df, inert).rename(columns=inert)  # (each level's labels; the columns' own name stays a header)
 
 
 def html(text: Any) -> str:

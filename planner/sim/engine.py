@@ -557,16 +557,6 @@ class TrainingJob:
             return 0.0
         return self.strategy.switch_hours(home, plan)
 
-    def _hours_to_finish(self, plan: Plan, tokens_left: float, switch: bool) -> float:
-        """Expected hours to train ``tokens_left`` on ``plan``, after a switch to it when ``switch``."""
-        rate = self._kept_rate_h(plan)
-        if rate <= 0:
-            return math.inf
-        cost_h = 0.0
-        if switch:
-            cost_h = self._switch_cost_h(plan) + self._switch_h(plan)
-        return cost_h + tokens_left / rate
-
     def _switch_cost_h(self, plan: Plan) -> float:
         """A re-plan's own hours: its overhead and the restart (failures on), before any checkpoint transfer."""
         return self.sc.strategy.replan_overhead_hours + (self._restart_h(plan) if self.on else 0.0)
@@ -578,9 +568,12 @@ class TrainingJob:
         could finish there, it trains there only until then, and the checkpoint comes back to where it was: a
         transfer that lands after they left never trains at all (a one-day rental over a link that needs 32 h).
         """
-        switch = plan is not self.plan
-        go_h = self._hours_to_finish(plan, tokens_left, switch)
+        rate = self._kept_rate_h(plan)
+        if rate <= 0:
+            return math.inf
         move_h = self._switch_h(plan)
+        # a switch to it pays the re-plan and the checkpoint's transfer first
+        go_h = (self._switch_cost_h(plan) + move_h if plan is not self.plan else 0.0) + tokens_left / rate
         if not move_h or not math.isfinite(go_h):
             return go_h
         leave_h = self._leaves_at(plan) - self.env.now
@@ -590,7 +583,7 @@ class TrainingJob:
             back_rate = self._kept_rate_h(back) if back is not None else 0.0
             if there_h <= 0 or back_rate <= 0:
                 return math.inf
-            left = max(tokens_left - there_h * self._kept_rate_h(plan), 0.0)
+            left = max(tokens_left - there_h * rate, 0.0)
             back_h = self._switch_cost_h(back) + self.strategy.switch_hours(plan, back)
             go_h = leave_h + back_h + left / back_rate
         return go_h + MOVE_MARGIN * move_h

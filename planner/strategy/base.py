@@ -37,7 +37,9 @@ SIZE_RATIO = 0.9
 MAX_SIZE_STEPS = 200  # 0.9^200 = 7e-10: below one chip of any pool the scenario format allows
 # chips a layout may leave out before it counts as a limit (the 0.5% plan grid leaves a node or two in repair out)
 LAYOUT_LIMIT_SHARE = 0.99
-ALTERNATIVE_SITES = 5  # a plan that does not pay its transfer: the same mode on every set of fewer sites, up to this
+# sets of sites weighed whole up to this many sites (2^5 - 1 = 31 sets): diloco's fastest set, and the plans on fewer
+# sites a job takes when a transfer does not pay; beyond it, every site and each alone
+SUBSET_SITES = 5
 SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken (layout rounding noise)
 # a smaller job's speed per chip may exceed the full plan's by this much beyond filling its pipeline bubble (fewer
 # data-parallel replicas: less gradient traffic, a larger optimizer shard amortised over more micro-batches); the
@@ -162,6 +164,14 @@ class Plan:
 def pair(a: str, b: str) -> tuple[str, str]:
     """A site pair in a stable order."""
     return (a, b) if a <= b else (b, a)
+
+
+def subsets(items) -> list[tuple]:
+    """The sets of ``items`` weighed: all of them first, then fewer (every set up to SUBSET_SITES items, else each)."""
+    items = tuple(items)
+    if len(items) > SUBSET_SITES:
+        return [items] + [(x,) for x in items]
+    return [c for k in range(len(items), 0, -1) for c in itertools.combinations(items, k)]
 
 
 @dataclass(frozen=True)
@@ -575,18 +585,17 @@ class Strategy(ABC):
     def alternatives(self, avail: dict[str, int]) -> list[Plan]:
         """The plans a job may take instead of ``plan(avail)`` when sending it the checkpoint does not pay.
 
-        The same mode on each set of fewer of its sites (up to ALTERNATIVE_SITES sites: 2^k - 2 sets); the engine
+        The same mode on each set of fewer of its sites (up to SUBSET_SITES sites: 2^k - 2 sets); the engine
         keeps the one that finishes first, the transfer counted (sim/engine.py ``_best_plan``).
         """
         sites = sorted({self.ctx.site[p] for p in self.pools})
-        if not 1 < len(sites) <= ALTERNATIVE_SITES:
+        if not 1 < len(sites) <= SUBSET_SITES:
             return []
         out = []
-        for k in range(len(sites) - 1, 0, -1):
-            for chosen in itertools.combinations(sites, k):
-                pl = self._on(tuple(p for p in self.pools if self.ctx.site[p] in chosen)).plan(avail)
-                if pl is not None:
-                    out.append(pl)
+        for chosen in subsets(sites)[1:]:  # (the first is every site: the strategy's own plan)
+            pl = self._on(tuple(p for p in self.pools if self.ctx.site[p] in chosen)).plan(avail)
+            if pl is not None:
+                out.append(pl)
         return out
 
     def full_plan(self) -> Plan | None:

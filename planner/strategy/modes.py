@@ -15,13 +15,12 @@ Formulas (README "Mixing pools"):
 
 from __future__ import annotations
 
-import itertools
 import math
 
 from ..kinds import Mode
 from ..perf.reliability import CHECKPOINT_BYTES_PER_PARAM
 from ..units import SECONDS_PER_HOUR
-from .base import CROSS_SITE_BYTES_PER_PARAM, Context, Handover, Part, Plan, Strategy, pair
+from .base import CROSS_SITE_BYTES_PER_PARAM, Context, Handover, Part, Plan, Strategy, pair, subsets
 
 MODES = (Mode.SINGLE, Mode.SYNC, Mode.DILOCO, Mode.SEQUENTIAL)
 # gradient exchange hides behind the last micro-batch's backward (2/3 of it), as the DP overlap does
@@ -192,8 +191,8 @@ class Sync(Strategy):
 class DiLoCo(Strategy):
     """One replica per site (its pools in sync); sites average weights every ``sync_every_steps`` steps.
 
-    It trains on the fastest set of its sites: every site first, then fewer (every subset up to
-    DILOCO_SUBSET_SITES sites, beyond that each site alone); fewer replace all only when strictly faster. A set of
+    It trains on the fastest set of its sites: every site first, then fewer (``base.subsets``: every set up to
+    SUBSET_SITES sites, beyond that each site alone); fewer replace all only when strictly faster. A set of
     sites is cheap to weigh: each site's replica is laid out once, whatever set it joins. Over a slow link the
     replicas together, held to H inner steps a round by the exchange, may train slower than one site alone.
 
@@ -221,14 +220,16 @@ class DiLoCo(Strategy):
         if not replicas:
             return None
         best, best_tps = None, 0.0
-        for group in _site_sets(len(replicas)):  # every replica first; a Plan is made for the fastest set only
+        for group in subsets(range(len(replicas))):  # every replica first; a Plan is made for the fastest set only
             tps = self._round(replicas, group)[0]
             if best is None or tps > best_tps * (1 + 1e-9):
                 best, best_tps = group, tps
         return self._combine([replicas[i] for i in best])
 
-    def _round(self, replicas: list[Plan], group: tuple[int, ...]) -> tuple[float, float, float, dict]:
-        """Tokens/s of these replicas together, the round [s], the exchange [s] and its bytes per link.
+    def _round(self, replicas: list[Plan], group: tuple[int, ...]) -> tuple[float, float, float, dict, float, bool]:
+        """The replicas together: tokens/s, round [s], exchange [s], bytes per link, efficiency, exchange-paced.
+
+        Exchange-paced: the exchange sets the round (replicas done with their H steps wait for it).
 
         Each replica runs its own inner steps; the outer step comes when the fastest has run H of them, or when the
         last exchange lands if later (it streams behind the inner steps); a replica that has run H inner steps
@@ -239,45 +240,34 @@ class DiLoCo(Strategy):
         chosen = [replicas[i] for i in group]
         m = len(chosen)
         if m == 1:
-            return chosen[0].tokens_per_s, 0.0, 0.0, {}
+            return chosen[0].tokens_per_s, 0.0, 0.0, {}, 1.0, False
         eff = ctx.scenario.strategy.diloco_token_efficiency
         eff = diloco_token_efficiency(m) if eff is None else eff
         quota = ctx.scenario.strategy.sync_every_steps * ctx.batch_seqs * ctx.seq_len  # tokens in H inner steps
         t_x, traffic = _ring_seconds(ctx, tuple(r.parts[0] for r in chosen), ctx.params * CROSS_SITE_BYTES_PER_PARAM)
-        period = max(quota / max(r.tokens_per_s for r in chosen), t_x)
-        return eff * sum(min(r.tokens_per_s * period, quota) for r in chosen) / period, period, t_x, traffic
+        h_steps_s = quota / max(r.tokens_per_s for r in chosen)
+        period = max(h_steps_s, t_x)
+        tps = eff * sum(min(r.tokens_per_s * period, quota) for r in chosen) / period
+        return tps, period, t_x, traffic, eff, t_x > h_steps_s
 
     def _combine(self, replicas: list[Plan]) -> Plan:
         """The DiLoCo plan of these sites' replicas (one replica is data parallelism: local training)."""
         ctx = self.ctx
         m = len(replicas)
         parts = tuple(p for r in replicas for p in r.parts)
-        tps, period, t_x, traffic = self._round(replicas, tuple(range(m)))
+        tps, period, t_x, traffic, eff, paced = self._round(replicas, tuple(range(m)))
         if m == 1:
             return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), dict(replicas[0].link_bytes_per_s),
                         "one site trains: local training only")
-        h = ctx.scenario.strategy.sync_every_steps
-        quota = h * ctx.batch_seqs * ctx.seq_len
-        eff = ctx.scenario.strategy.diloco_token_efficiency
-        eff = diloco_token_efficiency(m) if eff is None else eff
         links = {k: v / period for k, v in traffic.items()}
         for r in replicas:
             for k, v in r.link_bytes_per_s.items():
                 links[k] = links.get(k, 0.0) + v
+        h = ctx.scenario.strategy.sync_every_steps
         waits = (f"the exchange takes {t_x:.0f} s: replicas done with their {h} inner steps sooner wait for it"
-                 if t_x > quota / max(r.tokens_per_s for r in replicas) else "the exchange hidden")
+                 if paced else "the exchange hidden")
         return Plan(self.mode, parts, tps, ctx.mfu(tps, parts), links,
                     f"{m} replicas, outer step every {period:.0f} s ({waits}), token efficiency {eff:.3f}")
-
-
-DILOCO_SUBSET_SITES = 5  # up to this many sites every subset is weighed (2^5 - 1 = 31 sums); beyond, each site alone
-
-
-def _site_sets(m: int) -> list[tuple[int, ...]]:
-    """The sets of replicas DiLoCo weighs, every one first, then fewer."""
-    if m > DILOCO_SUBSET_SITES:
-        return [tuple(range(m))] + [(i,) for i in range(m)]
-    return sorted((c for k in range(m, 0, -1) for c in itertools.combinations(range(m), k)), key=lambda c: -len(c))
 
 
 class Sequential(Strategy):
