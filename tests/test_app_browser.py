@@ -256,6 +256,9 @@ def test_a_smaller_tranche_finishes_later_more_cloud_earlier(page, shots):
         expander.get_by_text("Pool cloud-h100").click()  # open the rental's pool
     _set_number(expander.get_by_role("spinbutton", name="Cloud units", exact=True), 1024)
     _idle(page)
+    # the edit is in the scenario before Run is pressed (under load the field's change can lag the click)
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stText]')]"
+                           ".some(c => c.textContent.includes('units: 1024'))")
     sooner = _run(page)
     assert sooner < later, (later, sooner)
     assert _shown_scenario(page)["fleet"][1]["cloud"]["units"] == 1024
