@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from .validation import field_error
+from .validation import PlainValues, field_error
 
 _MAX_LAYERS = 1_000
 _MAX_HIDDEN = 262_144
 _MAX_VOCAB = 4_194_304
 
 
-class MoE(BaseModel):
+class MoE(PlainValues):
     """Mixture-of-experts feed-forward: routed experts, shared experts, leading dense layers."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +38,7 @@ class MoE(BaseModel):
         return self
 
 
-class MLA(BaseModel):
+class MLA(PlainValues):
     """Multi-head latent attention (DeepSeek-V2/V3): low-rank query and key-value projections."""
 
     model_config = ConfigDict(extra="forbid")
@@ -50,7 +50,7 @@ class MLA(BaseModel):
     v_head_dim: int = Field(ge=1, le=4_096)
 
 
-class ModelArch(BaseModel):
+class ModelArch(PlainValues):
     """A decoder-only transformer, enough to count parameters, FLOPs, bytes and activations."""
 
     model_config = ConfigDict(extra="forbid")

@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .arch import ModelArch
 from .units import TFLOPS
+from .validation import PlainValues
 from .yamlio import safe_load
 
 
-class Chip(BaseModel):
+class Chip(PlainValues):
     """One accelerator class. Peaks are dense (no sparsity); bandwidths are per chip, one direction."""
 
     model_config = ConfigDict(extra="forbid")

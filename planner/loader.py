@@ -93,8 +93,17 @@ def _describe(err: dict, data: object = None) -> tuple[str, str]:
         msg = re.sub(r"\d+\.\d{7,}", lambda m: f"{float(m.group()):.6g}", msg) + f" (got {clip(repr(err['input']))})"
     elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
         got = err["input"]
-        msg = f"{msg} (got {clip(got.isoformat() if isinstance(got, dt.date) else repr(got))})"  # a YAML date
+        msg = f"{msg} (got {clip(_as_written(got))})"
     return format_loc(loc), msg
+
+
+def _as_written(value: object) -> str:
+    """A value as the scenario file writes it: a date as YYYY-MM-DD, true / false / null, anything else its repr."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return repr(value)
 
 
 _UNION_BRANCHES = {"str": str, "ModelArch": Mapping}  # a model is a preset id or an explicit architecture

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -30,7 +29,7 @@ from .catalog import Chip, chips, models
 from .kinds import MULTI_POOL_MODES, Mode
 from .perf.layout import MAX_UNITS, Parallelism
 from .perf.reliability import MANUAL_INTERVENTION_HOURS, MANUAL_INTERVENTION_SHARE
-from .validation import field_error
+from .validation import PlainValues, field_error
 from .yamlio import clip
 
 MAX_POOLS = 64
@@ -112,7 +111,7 @@ def _no_number(value: object) -> object:
 Day = Annotated[dt.date, BeforeValidator(_no_number), AfterValidator(_in_calendar)]
 
 
-class _Section(BaseModel):
+class _Section(PlainValues):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 

@@ -7,7 +7,14 @@ A model validator that finds a problem in one of its fields raises ``field_error
 
 from __future__ import annotations
 
+import re
+import types
+import typing
+
+from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+
+from .yamlio import clip
 
 FIELD_ERROR = "planner_field"
 
@@ -15,3 +22,80 @@ FIELD_ERROR = "planner_field"
 def field_error(path: str, message: str) -> PydanticCustomError:
     """An error about the field ``path`` (relative to the model being validated)."""
     return PydanticCustomError(FIELD_ERROR, "{message}", {"path": path, "message": message})
+
+
+def _kind(annotation: object) -> str | None:
+    """What a field holds, for ``PlainValues``: "number", "bool", ("list", kind) or None (anything else).
+
+    Annotated types and optional fields are unwrapped; a union is a number (or a boolean) only when every member
+    other than None is one; a Literal of integers (``zero: 0..3``) is a number.
+    """
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if origin is typing.Literal:
+        values = typing.get_args(annotation)
+        return "number" if all(isinstance(v, int) and not isinstance(v, bool) for v in values) else None
+    if origin is list:
+        inner = _kind(typing.get_args(annotation)[0])
+        return ("list", inner) if inner else None
+    if annotation is bool:
+        return "bool"
+    if annotation in (int, float):
+        return "number"
+    return None
+
+
+# a number as text, plainly written: ASCII digits, a point, an exponent (PyYAML's YAML 1.1 leaves 15.0e12 and 1e3
+# as text, so a scenario loaded with it and passed to ``from_dict`` has such strings)
+MAX_NUMBER_TEXT = 40  # characters: longer text is no number a scenario needs (int() refuses past 4,300 digits)
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def plain_value(kind: str | None, value: object) -> object:
+    """A number or boolean field's value, refused when pydantic would read it loosely (a ValueError says why).
+
+    Pydantic's lax mode reads the text ``"5_12"`` as 512, ``" 512 "`` as 512, ``"١٢"`` as 12 and ``true`` as 1, and
+    ``1`` or ``"yes"`` as true. A scenario's numbers are numbers and its switches true or false, so such a value is a
+    slip: it is named, not guessed at. Text that is a number plainly written (``"15.0e12"``) is read as that number.
+    """
+    if value is None or kind is None:
+        return value
+    if isinstance(kind, tuple):
+        if isinstance(value, list):
+            out = []
+            for i, item in enumerate(value):
+                try:
+                    out.append(plain_value(kind[1], item))
+                except ValueError as e:
+                    raise field_error(f"[{i}]", f"{e} (got {clip(repr(item))})") from None
+            return out
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+    elif isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    elif isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT and _PLAIN_NUMBER.fullmatch(value):
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    elif isinstance(value, (str, bytes, bytearray)):
+        raise ValueError("must be a number, such as 512 or 1.5e12")
+    return value
+
+
+_KINDS: dict[type, dict] = {}  # per model class: each field's kind (``_kind``)
+
+
+class PlainValues(BaseModel):
+    """A model whose number and boolean fields take only numbers and booleans (``plain_value``)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain(cls, value: object, info: ValidationInfo) -> object:
+        kinds = _KINDS.get(cls)
+        if kinds is None:  # worked out once per model class
+            kinds = _KINDS[cls] = {name: _kind(f.annotation) for name, f in cls.model_fields.items()}
+        return plain_value(kinds.get(info.field_name), value)

@@ -203,9 +203,9 @@ LLAMA_8B = {"layers": 32, "hidden": 4096, "heads": 32, "kv_heads": 8, "ffn_hidde
 
 @pytest.mark.parametrize("change, field, words", [
     ({"mlp": "swiglu"}, "workload.model.mlp", "Input should be 'gated' or 'plain' (got 'swiglu')"),
-    ({"vocab": "x"}, "workload.model.vocab", "valid integer"),
+    ({"vocab": "x"}, "workload.model.vocab", "must be a number"),
     ({"bogus": 1}, "workload.model.bogus", "unknown key"),
-    ({"moe": {"experts": "x"}}, "workload.model.moe.experts", "valid integer"),
+    ({"moe": {"experts": "x"}}, "workload.model.moe.experts", "must be a number"),
 ])
 def test_a_wrong_field_of_an_explicit_architecture_is_named(cli, make_scenario, change, field, words):
     path = make_scenario({"workload": {"model": {**LLAMA_8B, **change}}})
@@ -223,7 +223,7 @@ def test_a_measured_rows_architecture_is_named_too(cli, make_scenario):
 
 def test_each_kind_of_model_gets_the_message_of_what_it_was_written_as(cli, make_scenario):
     # a mapping is an explicit architecture, a string a preset id: each gets its own member's reason
-    for model, field, words in [({**LLAMA_8B, "mlp": "plain", "heads": "x"}, "workload.model.heads", "valid integer"),
+    for model, field, words in [({**LLAMA_8B, "mlp": "plain", "heads": "x"}, "workload.model.heads", "must be a number"),
                                 ("nope", "workload.model", "unknown model preset 'nope'"),
                                 (5, "workload.model", "Input should be a valid string (got 5)")]:
         path = make_scenario({"workload": {"model": model}})

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from ..validation import PlainValues
 
 # activation recompute; index = code in the vectorized search. block: the fewest whole layers per pipeline stage that
 # make the layout fit recompute fully, the others selectively (Megatron --recompute-granularity full
@@ -22,7 +24,7 @@ MAX_DEGREE = 1024  # tp, pp, cp
 MAX_UNITS = 10_000_000  # chips in one pool
 
 
-class Parallelism(BaseModel):
+class Parallelism(PlainValues):
     """A (partial) pin of the parallel layout; unset fields are searched."""
 
     model_config = ConfigDict(extra="forbid")
