@@ -77,9 +77,14 @@ def _jobs_estimate(scenario: Scenario) -> dict:
     ``pools`` and ``combined`` are the first job's (the one that gets chips first), so a script that reads one
     job still reads them.
     """
-    from .sim.portfolio import job_scenario, ordered_jobs
+    from .sim.portfolio import job_error, job_scenario, ordered_jobs
 
-    per = [(job, estimate(job_scenario(scenario, job))) for job in ordered_jobs(scenario)]
+    per = []
+    for job in ordered_jobs(scenario):
+        try:
+            per.append((job, estimate(job_scenario(scenario, job))))
+        except InfeasiblePlanError as exc:  # named by the job (as `run` and `compare` name it)
+            raise job_error(scenario, job, exc) from None
     first = per[0][1]
     return {**first, "scenario": scenario.name,
             "jobs": [{"job": job.name, "priority": job.priority, "pools": e["pools"], "combined": e["combined"],
@@ -152,13 +157,15 @@ def compare(scenario: Scenario, seed: int | None = None) -> list[dict]:
     seed = scenario.simulation.seed if seed is None else seed
     if scenario.jobs:  # each job's modes, as if it had its pools (and their sites' power) alone, from its first day
         from .plan import hours_since
-        from .sim.portfolio import job_scenario, ordered_jobs
+        from .sim.portfolio import job_planners, job_scenario, ordered_jobs
+        from .strategy import Context
 
         rows = []
         for job in ordered_jobs(scenario):
             js = job_scenario(scenario, job)
             from_h = hours_since(scenario.start, job.first_day(scenario.start))
-            rows.extend({"job": job.name, **r} for r in run_compare(js, _context(js), seed, from_h=from_h))
+            ctx = Context(js, job_planners(scenario, job, js))  # a job none of whose pools fit is named
+            rows.extend({"job": job.name, **r} for r in run_compare(js, ctx, seed, from_h=from_h))
         return rows
     return run_compare(scenario, _context(scenario), seed)
 

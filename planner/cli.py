@@ -603,7 +603,8 @@ def solve(
     if as_json:
         sys.stdout.write(_dumps(result) + "\n")
     elif result["found"]:
-        out.print(terminal(f"{result['path']} = {result['value']:,}: p{quantile * 100:g} finish "
+        whose = f"job {job}: " if job else ""  # the finish and the cost are that job's
+        out.print(terminal(f"{result['path']} = {result['value']:,}: {whose}p{quantile * 100:g} finish "
                            f"{result['finish_date']} (deadline {result['deadline']}), cost p50 "
                            f"${result['cost_usd'] or 0:,.0f}; {len(result['evaluations'])} evaluations of {n} "
                            "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")),

@@ -2,7 +2,8 @@
 
 - ``15.6e12`` and ``1e5`` read as numbers (PyYAML's YAML 1.1 float rule needs a dot);
 - only ``true``/``false`` are booleans and there are no base-60 numbers (YAML 1.2 core schema:
-  ``units: yes`` and ``17:04`` stay strings, so the scenario check refuses them instead of reading 1 or 1024);
+  ``units: yes`` and ``17:04`` stay strings, so the scenario check refuses them instead of reading 1 or 1024), and
+  octal is written ``0o17``: ``020`` is twenty (YAML 1.1 read it as sixteen);
 - a mapping with the same key twice is an error (the last one would silently win);
 - aliases may not expand beyond ``MAX_ALIAS_NODES`` nodes in all (an alias bomb of a few hundred bytes
   would otherwise build billions of nodes); nesting deeper than ``MAX_DEPTH`` and more than ``MAX_NODES``
@@ -120,7 +121,9 @@ _FLOAT = re.compile(
 )
 # YAML 1.2 core: booleans are true/false only; integers without base 60
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+# octal is written 0o17 (YAML 1.2): 020 is twenty, not sixteen as YAML 1.1 reads it (``mw: 020`` ran 16 MW)
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o[0-7_]+|[-+]?[0-9][0-9_]*|[-+]?0x[0-9a-fA-F_]+)$")
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
 _REPLACED = {"tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"}
 SafeLoader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag not in _REPLACED]
@@ -141,6 +144,8 @@ def _bounded_int(loader: SafeLoader, node: yaml.Node) -> Any:
     digits = sum(ch.isalnum() for ch in str(node.value))
     if digits > MAX_INT_DIGITS:
         raise ConstructorError(None, None, f"an integer of {digits:,} digits is too long", node.start_mark)
+    if _LEADING_ZERO.match(str(node.value)):  # decimal with leading zeros (PyYAML would read it as octal)
+        return int(str(node.value).replace("_", ""), 10)
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 

@@ -139,8 +139,9 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
                 f"({n} evaluations).{why}")
     value = answer["value"]
     shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
-    text = (f"{answer['path']} = {shown}: finishes {answer['finish_date']} at {q} (deadline {answer['deadline']}), "
-            f"committed cost P50 {fmt_usd(num(answer.get('cost_usd')))}; {n} evaluations")
+    who, cost = ((f"job {answer['job']} ", "its cost") if answer.get("job") else ("", "committed cost"))
+    text = (f"{answer['path']} = {shown}: {who}finishes {answer['finish_date']} at {q} (deadline "
+            f"{answer['deadline']}), {cost} P50 {fmt_usd(num(answer.get('cost_usd')))}; {n} evaluations")
     if not answer.get("monotone", True):
         text += "; the evaluated points were NOT monotone (a larger value finished later), check the evaluations"
     return text + "."

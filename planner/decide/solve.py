@@ -22,6 +22,7 @@ from ..edits import format_path, get_value, parse_path, set_values, to_mapping
 from ..errors import ScenarioError
 from ..scenario import Scenario
 from ..sim.parallel import default_workers
+from ..sim.portfolio import ordered_jobs
 from ..sim.runner import finish_date
 from ..stats import NEVER
 from .points import finish_quantile_days, infeasible_note, run_points
@@ -139,6 +140,20 @@ def check_target(scenario: Scenario, deadline: dt.date, job: str | None, source:
                             field="--deadline")
 
 
+def up_to(scenario: Scenario, job: str | None) -> Scenario:
+    """A portfolio cut after ``job``: the jobs that get chips before it and itself (None: the scenario as it is).
+
+    The jobs after it never change it (README, "Several jobs": each job trains on what the jobs before it
+    leave, on draws of its own), so its figures are the same, without the others' work, and a job after it
+    that no layout fits does not stop it. Its ``expect`` entries go too (they may name the jobs cut).
+    """
+    if job is None or not scenario.jobs:
+        return scenario
+    order = ordered_jobs(scenario)
+    kept = {j.name for j in order[:next(i for i, j in enumerate(order) if j.name == job) + 1]}
+    return scenario.model_copy(update={"jobs": [j for j in scenario.jobs if j.name in kept], "expect": []})
+
+
 def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
           high: float | None = None, replications: int | None = None, seed: int | None = None,
           workers: int | None = None, progress: Callable[[int, int], None] | None = None,
@@ -165,7 +180,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         todo = [v for v in dict.fromkeys(values) if v not in seen]
         if not todo:
             return
-        scenarios = [built[v] if v in built else set_values(scenario, {path: v}, source) for v in todo]
+        scenarios = [up_to(built[v] if v in built else set_values(scenario, {path: v}, source), job) for v in todo]
         for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers,
                                          source=source, labels=[f"{path}={v}" for v in todo]), strict=True):
             if r["infeasible"] is not None:  # no layout fits at this value: it never finishes, so it misses
@@ -176,7 +191,9 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             # the job's finish (`--job`), else the scenario's (a portfolio's: its last job's)
             times = r["jobs_time_to_train_days"][job] if job is not None else r["time_to_train_days"]
             t = finish_quantile_days(times, quantile)
-            cost = r["summary"].metrics["cost_usd"]
+            # the job's spend on the chips it held (`--job`), else the scenario's committed spend
+            cost = (r["summary"].metrics if job is None else
+                    next(j.summary.metrics for j in r["summary"].jobs if j.name == job))["cost_usd"]
             seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
                        "finish_date": finish_date(scenario.start, t) or NEVER,  # beyond the finishes: never
                        # by the end of the deadline's day (planner/deadline.py)

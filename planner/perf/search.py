@@ -417,6 +417,8 @@ class LayoutPlanner:
         self._every: _DegreeKeys | None = None  # every shape at the whole batch (a share's are a subset of it)
         # every shape and its ``shape_terms``, per micro-batch options (a share of the batch may offer fewer)
         self._shape_sets: dict[tuple, tuple[Candidates, ShapeTerms]] = {}
+        if max_units < 1:  # (the lean search below would blame pins a scenario may not have)
+            raise InfeasiblePlanError(f"no chips of {chip.id} to train on")
         self.min_units = self._leanest(max_units)
         if self.layout(max_units) is None:
             raise InfeasiblePlanError(f"no layout of {max_units} {chip.id} chips fits")

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import costs
 from ..bridge import layout_planners
+from ..errors import InfeasiblePlanError
 from ..kinds import EventKind
 from ..plan import hours_since
 from ..scenario import Job, Scenario
@@ -93,7 +94,7 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
     """The jobs' scenarios and Contexts (layout planners per job: each job has its own model)."""
     jobs = ordered_jobs(scenario)
     scenarios = [job_scenario(scenario, j) for j in jobs]
-    contexts = [Context(s, layout_planners(s)) for s in scenarios]
+    contexts = [Context(s, job_planners(scenario, j, s)) for j, s in zip(jobs, scenarios, strict=True)]
     for k, ctx in enumerate(contexts[1:], start=1):
         # a job that shares a pool with a job before it is handed chips there in SHARE_LEVEL_RATIO levels: it plans
         # on that grid too (a finer one would search layouts for counts their own repairs make, which no
@@ -102,6 +103,20 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
         if any(mine & {p.name for p in earlier.fleet} for earlier in scenarios[:k]):
             ctx.grid_ratio = SHARE_LEVEL_RATIO
     return PortfolioContext(scenario, jobs, scenarios, contexts, {})
+
+
+def job_planners(scenario: Scenario, job: Job, js: Scenario) -> dict:
+    """A job's layout planners (``layout_planners``); a job whose pools none fit is refused by name and field."""
+    try:
+        return layout_planners(js)
+    except InfeasiblePlanError as exc:
+        raise job_error(scenario, job, exc) from None
+
+
+def job_error(scenario: Scenario, job: Job, exc: InfeasiblePlanError) -> InfeasiblePlanError:
+    """``exc`` named by the job it is about and its field (``job 'dense' (jobs[1]): pool 'h100': ...``)."""
+    return InfeasiblePlanError(f"job {job.name!r} (jobs[{scenario.jobs.index(job)}]): {exc}",
+                               needed_gib=exc.needed_gib, available_gib=exc.available_gib)
 
 
 def _in_service(steps: list[Step]) -> Timeline:
@@ -369,8 +384,6 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         factor = model_factor(js, replications, np.random.default_rng(model_seeds[k]))
         candidates, _why = options(ctx, js.strategy.mode)
         if not candidates:
-            from ..errors import InfeasiblePlanError
-
             raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train on its pools")
         run = best_run(js, candidates, steps, job_seeds[k], factor, record=tables, track=k < last,
                        rank_steps=ranked_on[k])

@@ -180,7 +180,8 @@ def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: S
     from ..summary import JobSummary
 
     jobs: list[JobSummary] = []
-    checks = [c for c, e in zip(summary.expectations, scenario.expect, strict=True) if e.job is None]
+    # the checks in the order the file lists them (a CI script pairs expectations[i] with expect[i])
+    checks = [c if e.job is None else None for c, e in zip(summary.expectations, scenario.expect, strict=True)]
     for job, js in zip(pctx.jobs, pctx.scenarios, strict=True):
         job_rows = [{**r["jobs"][job.name], "cost_usd": r["jobs"][job.name]["used_usd"]} for r in rows]
         js = js.model_copy(update={"expect": [e for e in scenario.expect if e.job == job.name]})
@@ -190,13 +191,15 @@ def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: S
                               for r in job_rows],
             "waiting_days": [r["start_days"] for r in job_rows], "pool": [r["pool"] for r in job_rows]})
         one = summarize(js, seed, job_rows, dates_summary(js, reps), summarize_costs(job_rows))
-        checks.extend(dataclasses.replace(e, job=job.name) for e in one.expectations)
+        where = [i for i, e in enumerate(scenario.expect) if e.job == job.name]
+        for i, e in zip(where, one.expectations, strict=True):
+            checks[i] = dataclasses.replace(e, job=job.name)
         met = None
         if job.deadline is not None:
             met = sum(1 for r in job_rows if r["finished"] and meets_deadline(
                 r["time_to_train_days"], scenario.start, job.deadline)) / len(job_rows)
         jobs.append(JobSummary(job.name, job.priority, one, job.deadline.isoformat() if job.deadline else None, met))
-    return dataclasses.replace(summary, jobs=tuple(jobs), expectations=tuple(checks))
+    return dataclasses.replace(summary, jobs=tuple(jobs), expectations=tuple(c for c in checks if c is not None))
 
 
 def summarize_costs(rows: list[dict]) -> Costs:

@@ -1,0 +1,98 @@
+"""Decisions on a portfolio name the job they are about, and a job's answer never depends on the jobs after it."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+from conftest import one_error_line
+from test_portfolio import JOBS, _doc
+
+from planner.decide.solve import solve, up_to
+from planner.loader import from_dict
+from planner.sim.runner import run_scenario
+from planner.yamlio import safe_load
+
+# a third pool of 8 H100s and a 405B job that may use only it: no layout of it fits there
+BIG = {"name": "big", "workload": {"model": "llama3-405b", "tokens": 1.0e12, "seq_len": 8192}, "priority": 9,
+       "pools": ["tiny"]}
+
+
+def _with_big(jobs=JOBS) -> dict:
+    doc = _doc([*copy.deepcopy(jobs), BIG])
+    doc["fleet"].append({"name": "tiny", "chip": "h100-sxm", "site": "dc1", "units": 8})
+    return doc
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "estimate"])
+def test_a_job_no_layout_fits_is_named_with_its_field(cli, make_scenario, command):
+    path = make_scenario.text(__import__("json").dumps(_with_big()), "big.json")
+    line = one_error_line(cli(command, str(path), *(["--out", str(path.parent / "o")] if command == "run" else [])),
+                          code=2 if command == "run" else 3)
+    assert "job 'big' (jobs[3]): pool 'tiny': needs" in line, line
+
+
+def test_no_chips_at_all_is_not_blamed_on_pins():
+    from planner.bridge import layout_planners
+
+    doc = _doc(JOBS[:1])
+    doc["fleet"][1]["cloud"]["units"] = 0
+    doc["jobs"][0]["pools"] = ["cloud"]
+    from planner.sim.portfolio import job_scenario
+
+    s = from_dict(doc)
+    with pytest.raises(Exception, match="no chips of a100-80gb to train on") as err:
+        layout_planners(job_scenario(s, s.jobs[0]))
+    assert "pins" not in str(err.value)
+
+
+def test_up_to_a_job_gives_that_job_and_the_jobs_before_it_the_same_figures():
+    s = from_dict(_doc(JOBS))
+    full = run_scenario(s, replications=3, seed=5, cash_flow=False).replications
+    for name, before in (("a", ["a"]), ("b", ["a", "b"])):
+        cut = up_to(s, name)
+        assert [j.name for j in cut.jobs] == before
+        part = run_scenario(cut, replications=3, seed=5, cash_flow=False).replications
+        for j in before:
+            assert list(part[f"{j}.time_to_train_days"]) == list(full[f"{j}.time_to_train_days"])
+
+
+def test_solve_for_a_job_is_not_stopped_by_a_later_job_that_cannot_train():
+    """A job after the one named that fits nowhere changes neither its answer nor any of its evaluations."""
+    s = from_dict(_with_big())
+    deadline = dt.date(2025, 10, 1)
+    alone = solve(from_dict(_doc(JOBS)), "fleet[1].cloud.units", deadline, job="a", low=0, high=64,
+                  replications=2, seed=1, workers=1)
+    got = solve(s, "fleet[1].cloud.units", deadline, job="a", low=0, high=64, replications=2, seed=1, workers=1)
+    assert alone["found"] and got["found"] and got["value"] == alone["value"]
+    assert got["evaluations"] == alone["evaluations"]
+
+
+def test_solve_for_a_job_reports_that_jobs_cost():
+    s = from_dict(_doc(JOBS))
+    got = solve(s, "fleet[1].cloud.units", dt.date(2025, 10, 1), job="b", low=0, high=64, replications=2, seed=1,
+                workers=1)
+    assert got["found"] and got["job"] == "b"
+    from planner.edits import set_values
+
+    run = run_scenario(set_values(s, {"fleet[1].cloud.units": got["value"]}), replications=2, seed=1,
+                       cash_flow=False)
+    jobs = {j.name: j.summary.metrics["cost_usd"].p50 for j in run.summary.jobs}
+    assert got["cost_usd"] == pytest.approx(jobs["b"]) and jobs["b"] != pytest.approx(run.summary.metrics[
+        "cost_usd"].p50)
+
+
+def test_expectations_come_back_in_the_order_the_file_lists_them():
+    doc = _doc(JOBS[:2])
+    doc["expect"] = [{"metric": "time_to_train_days", "max": 1e4, "job": "b"},
+                     {"metric": "cost_usd", "max": 1e12},
+                     {"metric": "goodput", "min": 0.0, "job": "a"},
+                     {"metric": "time_to_train_days", "max": 1e4}]
+    checks = run_scenario(from_dict(doc), replications=1, cash_flow=False).summary.expectations
+    assert [(c.metric, c.job) for c in checks] == [("time_to_train_days", "b"), ("cost_usd", None),
+                                                   ("goodput", "a"), ("time_to_train_days", None)]
+
+
+def test_a_number_with_a_leading_zero_is_decimal_and_octal_is_written_0o():
+    assert safe_load("a: 020\nb: 0o20\nc: -007\nd: 019\ne: 8_192") == {"a": 20, "b": 16, "c": -7, "d": 19, "e": 8192}
