@@ -223,7 +223,8 @@ def test_a_measured_rows_architecture_is_named_too(cli, make_scenario):
 
 def test_each_kind_of_model_gets_the_message_of_what_it_was_written_as(cli, make_scenario):
     # a mapping is an explicit architecture, a string a preset id: each gets its own member's reason
-    for model, field, words in [({**LLAMA_8B, "mlp": "plain", "heads": "x"}, "workload.model.heads", "must be a number"),
+    for model, field, words in [({**LLAMA_8B, "mlp": "plain", "heads": "x"}, "workload.model.heads",
+                                 "must be a number"),
                                 ("nope", "workload.model", "unknown model preset 'nope'"),
                                 (5, "workload.model", "Input should be a valid string (got 5)")]:
         path = make_scenario({"workload": {"model": model}})
