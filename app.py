@@ -65,6 +65,7 @@ except ImportError:  # pragma: no cover - a format without them: the table is no
     Measured = None
 from planner.sim import offload
 from planner.sim.parallel import default_workers
+from planner.sim.portfolio import ordered_jobs
 from planner.summary import Summary, as_summary
 
 ROOT = Path(__file__).resolve().parent
@@ -1086,25 +1087,35 @@ def _solve_section(scenario, key: str, state: dict) -> None:
     current = _guard("Goal seek", edits.get_value, edits.to_mapping(scenario), path) if path else None
     if path and current is None:
         return
+    job, by = None, scenario.start + dt.timedelta(days=scenario.horizon_days // 2)
+    if scenario.jobs:  # a portfolio: the job that must finish (`planner solve --job`), by default every job
+        every = "every job (the last to finish)"
+        job = st.selectbox("Job that must finish by the date", [every, *(j.name for j in ordered_jobs(scenario))],
+                           key=f"solve-job:{fk}", help="`planner solve --job`: the value that gets this job done "
+                                                       "by the date; the jobs after it are not simulated (they "
+                                                       "never change it).")
+        job = None if job == every else job
+        by = next((j.deadline for j in scenario.jobs if j.name == job and j.deadline), by)  # its own deadline
     c, d, e0, e, f = st.columns(5)
-    finish_by = c.date_input("Finish by", scenario.start + dt.timedelta(days=scenario.horizon_days // 2),
-                             key=f"solve-deadline:{fk}")
+    finish_by = c.date_input("Finish by", by, key=f"solve-deadline:{fk}:{job}")
     quantile = d.number_input("At quantile", 0.01, 0.99, 0.9, 0.05, key="solve-quantile",
                               help="0.9: nine replications in ten finish by the date.")
     numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
     low = whatif.smallest_value(scenario, path) if numeric else 0  # 0 where the field takes it (no rental)
+    # the range's defaults follow the value of the scenario run (an edit's, not only the file's)
+    vkey = f"{fk}:{path}:{current}"
     if isinstance(current, float):
         smallest = e0.number_input("Smallest value to try", 0.0, MAX_SOLVE_VALUE, float(low),
-                                   key=f"solve-min:{fk}:{path}", help="The search's low end (`planner solve --min`).")
+                                   key=f"solve-min:{vkey}", help="The search's low end (`planner solve --min`).")
         largest = e.number_input("Largest value to try", 0.0, MAX_SOLVE_VALUE,
-                                 min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), key=f"solve-max:{fk}:{path}",
+                                 min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), key=f"solve-max:{vkey}",
                                  help="Bisection between the smallest value and this one (`--max`).")
     else:
         smallest = e0.number_input("Smallest value to try", 0, int(MAX_SOLVE_VALUE), int(low),
-                                   key=f"solve-min:{fk}:{path}", help="The search's low end (`planner solve --min`).")
+                                   key=f"solve-min:{vkey}", help="The search's low end (`planner solve --min`).")
         largest = e.number_input("Largest value to try", 1, int(MAX_SOLVE_VALUE),
                                  min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1,
-                                 key=f"solve-max:{fk}:{path}",
+                                 key=f"solve-max:{vkey}",
                                  help="Bisection between the smallest value and this one (`--max`).")
     reps = f.number_input("Replications per value", 1, MAX_DECIDE_REPLICATIONS, SOLVE_APP_REPLICATIONS,
                           key="solve-reps", help="`planner solve` uses at least 20; fewer are faster but "
@@ -1115,7 +1126,8 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         bar, tick = _progress("Goal seek evaluations", bound)
         try:
             answer = _guard("Goal seek", offloaded, solve, scenario, path, finish_by, quantile=float(quantile),
-                            low=smallest, high=largest, replications=int(reps), progress=tick, source=scenario.name)
+                            low=smallest, high=largest, replications=int(reps), progress=tick, source=scenario.name,
+                            job=job)
         finally:
             bar.empty()
         state["answer-solve"] = (key, answer) if answer is not None else None
@@ -1131,8 +1143,11 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         q = f"P{answer['quantile'] * 100:g}"
         value = answer["value"]
         cols[0].metric(md(answer["path"]), f"{value:,}" if isinstance(value, int) else f"{value:,.4g}", border=True)
-        cols[1].metric(f"Finish date ({q})", answer["finish_date"] or "never", border=True)
-        cols[2].metric("Committed cost (P50)", fmt_usd(answer["cost_usd"]), border=True)
+        who = f"{md(answer['job'])}: " if answer.get("job") else ""  # the finish and the cost are that job's
+        cols[1].metric(f"{who}finish date ({q})" if who else f"Finish date ({q})", answer["finish_date"] or "never",
+                       border=True)
+        cols[2].metric(f"{who}cost (P50)" if who else "Committed cost (P50)", fmt_usd(answer["cost_usd"]),
+                       border=True)
     with st.expander(f"Evaluations ({len(answer['evaluations'])})"):
         st.dataframe(present.solve_evaluations(answer), hide_index=True)
 
@@ -1212,7 +1227,10 @@ def main() -> None:
     # cached for every session); an upload runs only on Run
     loaded_id = f"{name}:" + hashlib.sha256(whatif.canonical_json(loaded).encode()).hexdigest()
     if state.get("loaded_id") != loaded_id:
-        state.update(loaded_id=loaded_id, result=None, result_key=None, base_summary=None)
+        # another file's answers are not this one's, even marked as out of date: compare, tornado, goal seek and
+        # estimate start empty as the run does
+        state.update(loaded_id=loaded_id, result=None, result_key=None, base_summary=None, estimate=None,
+                     estimate_key=None, **{"answer-compare": None, "answer-tornado": None, "answer-solve": None})
         first_scenario = _with_run_settings(loaded, knobs)
         first = None if uploaded else _guard("Run", run_with_progress, first_scenario, knobs.replications, knobs.seed)
         if first is not None:

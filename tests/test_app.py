@@ -19,6 +19,7 @@ import yaml
 
 from planner import api, edits
 from planner.errors import ScenarioError
+from planner.fmt import fmt_usd
 from planner.loader import from_dict
 from planner.report.headline import headline_items
 
@@ -1276,3 +1277,76 @@ def test_training_and_waiting_days_show_their_change():
     assert later.waiting_days.at() > base.waiting_days.at()
     assert change["waiting_days"] and change["waiting_days"].startswith("+"), change
     assert "training_days" in change
+
+
+JOBS_RENT = {"name": "app-portfolio", "start": "2025-01-01", "horizon_days": 120, "fleet": RENT["fleet"],
+             "jobs": [{"name": "first", "priority": 1, "deadline": "2025-03-20",
+                       "workload": {"model": "llama3-8b", "tokens": 5.0e10, "seq_len": 8192}},
+                      {"name": "second", "priority": 2,
+                       "workload": {"model": "llama3-8b", "tokens": 1.0e10, "seq_len": 8192}}],
+             "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1}}
+
+
+def _open(at, scenario_dir, filename: str, doc: dict):
+    (scenario_dir / filename).write_text(yaml.safe_dump(doc, sort_keys=False))
+    at.run()
+    at.sidebar.selectbox[0].select_index(at.sidebar.selectbox[0].options.index(filename)).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    return at
+
+
+def test_compare_on_a_portfolio_names_each_jobs_modes_in_the_table_and_the_chart(at, scenario_dir):
+    _open(at, scenario_dir, "e-portfolio.yaml", JOBS_RENT)
+    _by_label(_more(at).button, "Compare strategy modes").click().run()
+    _no_traceback(at)
+    want = api.compare(from_dict(JOBS_RENT))
+    labels = [f"{r['job']}: {r['mode']}" + (" (auto)" if r["auto"] else "") for r in want]
+    assert list(_more(at).dataframe[0].value["mode"]) == labels and len(set(labels)) == len(labels)
+    (spec,) = [c.proto.spec for c in _more(at).get("plotly_chart") if "Strategy modes" in c.proto.spec]
+    bars = [t for t in json.loads(spec)["data"] if t["type"] == "bar"]
+    shown = [r for r in want if r["possible"] and r["finished"]]
+    for bar in bars:  # one bar per job and mode: the jobs' bars side by side, never stacked on one category
+        assert list(bar["x"]) == [lb for lb, r in zip(labels, want, strict=True) if r in shown]
+
+
+def test_another_files_answers_are_not_shown_as_this_ones(at, scenario_dir):
+    _open(at, scenario_dir, "e-portfolio.yaml", JOBS_RENT)
+    _by_label(_more(at).button, "Compare strategy modes").click().run()
+    _by_label(at.tabs[TABS.index("Estimate")].button, "Estimate").click().run()
+    assert _more(at).dataframe and at.tabs[TABS.index("Estimate")].metric
+    at.sidebar.selectbox[0].select_index(at.sidebar.selectbox[0].options.index("a-small.yaml")).run()
+    _no_traceback(at)
+    assert not _more(at).dataframe and not at.tabs[TABS.index("Estimate")].metric
+    assert not any("changed since this" in w.value for tab in at.tabs for w in tab.warning)
+
+
+def test_goal_seek_on_a_portfolio_seeks_for_the_job_chosen_by_its_deadline(at, scenario_dir):
+    import datetime as dt
+
+    from planner.decide.solve import solve
+
+    _open(at, scenario_dir, "e-portfolio.yaml", JOBS_RENT)
+    _by_label(_more(at).selectbox, "Job that must finish by the date").set_value("first").run()
+    assert _by_label(_more(at).date_input, "Finish by").value == dt.date(2025, 3, 20)  # the job's own deadline
+    _by_label(_more(at).number_input, "Replications per value").set_value(1).run()
+    _by_label(_more(at).number_input, "Largest value to try").set_value(256).run()
+    _by_label(_more(at).button, "What must we rent?").click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+    want = solve(from_dict(JOBS_RENT), "fleet[1].cloud.units", dt.date(2025, 3, 20), quantile=0.9, high=256,
+                 replications=1, job="first")
+    assert want["found"]
+    cards = {_plain(m.label): m.value for m in _more(at).metric}
+    assert cards["fleet[1].cloud.units"] == f"{want['value']:,}"
+    assert cards["first: finish date (P90)"] == want["finish_date"]
+    assert cards["first: cost (P50)"] == fmt_usd(want["cost_usd"])
+    (success,) = _more(at).success
+    assert "job first finishes" in _plain(success.value)
+
+
+def test_the_goal_seeks_largest_value_follows_an_edit(at, scenario_dir):
+    _open_rent(at, scenario_dir)
+    assert _by_label(_more(at).number_input, "Largest value to try").value == 4 * 32  # 4x the file's rental
+    at.sidebar.slider[0].set_value(2.0).run()  # the rental doubled: the run's scenario rents 64
+    assert _by_label(_more(at).number_input, "Largest value to try").value == 4 * 64

@@ -96,3 +96,12 @@ def test_expectations_come_back_in_the_order_the_file_lists_them():
 
 def test_a_number_with_a_leading_zero_is_decimal_and_octal_is_written_0o():
     assert safe_load("a: 020\nb: 0o20\nc: -007\nd: 019\ne: 8_192") == {"a": 20, "b": 16, "c": -7, "d": 19, "e": 8192}
+
+
+def test_a_portfolios_used_spend_is_the_jobs_and_money_axes_write_billions_as_b():
+    from planner.decide.present import axis_format
+    from planner.report.headline import finish_items
+
+    one = run_scenario(from_dict(_doc(JOBS[:2])), replications=1, cash_flow=False).summary
+    assert "Used by the jobs (mean)" in [h.label for h in finish_items(one)]
+    assert axis_format("cost_usd_p50") == {"tickprefix": "$", "exponentformat": "B"}  # $1.07B, not SI's $1.07G

@@ -22,11 +22,17 @@ COMPARE_COLUMNS = ["mode", "pools", "days", "finish date", "committed", "used", 
                    "link TB/day", "note"]
 
 
+def mode_label(r: Mapping[str, Any]) -> str:
+    """A compare row's name as the CLI prints it: its mode, marked when `auto` picks it, after its job's name."""
+    name = r["mode"] + (" (auto)" if r.get("auto") else "")
+    return f"{r['job']}: {name}" if r.get("job") else name  # a portfolio compares each job's modes
+
+
 def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """`planner compare` rows as the table the CLI prints: one row per mode, the one `auto` picks marked."""
     out = []
     for r in rows:
-        name = r["mode"] + (" (auto)" if r.get("auto") else "")
+        name = mode_label(r)
         if not r.get("possible"):
             out.append({"mode": name, "pools": "", "days": "", "finish date": "", "committed": "", "used": "",
                         "energy": "", "goodput": "", "link TB/day": "", "note": f"not possible: {r.get('why')}"})
@@ -50,7 +56,7 @@ def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     from plotly.subplots import make_subplots
 
     ok = [r for r in rows if r.get("possible") and r.get("finished")]
-    names = [r["mode"] + (" (auto)" if r.get("auto") else "") for r in ok]
+    names = [mode_label(r) for r in ok]  # distinct: a portfolio's jobs' bars side by side, never stacked
     colors = ["#1f4e79" if r.get("auto") else "#8fb3d9" for r in ok]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Time to train [days] (label: finish date)",
                                                         "Committed cost [USD]"), horizontal_spacing=0.12)
@@ -58,7 +64,7 @@ def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
                          text=[r.get("finish_date") for r in ok], textposition="auto"), row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=[r.get("cost_usd") for r in ok], marker_color=colors, name="committed",
                          text=[fmt_usd(num(r.get("cost_usd"))) for r in ok], textposition="auto"), row=1, col=2)
-    missing = [r["mode"] for r in rows if not (r.get("possible") and r.get("finished"))]
+    missing = [mode_label(r) for r in rows if not (r.get("possible") and r.get("finished"))]
     title = "Strategy modes (one replication, the same draws)"
     if missing:
         title += " · not shown: " + ", ".join(missing)
@@ -79,11 +85,11 @@ def page_table_html(table: pd.DataFrame) -> str:
 
 
 def axis_format(column: str) -> dict[str, str]:
-    """Plotly axis settings for a metric column: dollars as $1.2G, shares in percent, days with one decimal."""
+    """Plotly axis settings for a metric column: dollars as $1.2B, shares in percent, days with one decimal."""
     from ..report.tables import money_column
 
     if money_column(column):
-        return {"tickprefix": "$", "tickformat": ",.3s"}
+        return {"tickprefix": "$", "exponentformat": "B"}  # $1.07B, as the tables write it (SI would say G)
     if column.endswith("probability"):
         return {"tickformat": ".0%"}
     return {"tickformat": ",.1f"}

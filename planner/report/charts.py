@@ -255,12 +255,12 @@ def cost_figure(schedule: pd.DataFrame | None, cashflow: pd.DataFrame | None = N
             fig.add_trace(go.Scatter(x=wide.index, y=wide[pool], name=_label(pool), mode="lines", stackgroup="one",
                                      line=dict(width=0.5, color=colors[pool]), legendgroup=_label(pool)))
         fig.update_layout(title=title + ", cumulative at each month's end, to the end of every reservation",
-                          yaxis_title="USD", yaxis_tickprefix="$", yaxis_tickformat=",.3s", **_LAYOUT)
+                          yaxis_title="USD", yaxis_tickprefix="$", yaxis_exponentformat="B", **_LAYOUT)
         return fig
     if not _usable(schedule, "date", "pool", "cost_usd"):
         return empty_figure(title)
     fig = _stacked_area(schedule, "cost_usd", pool_colors(schedule))
-    fig.update_layout(title=title, yaxis_title="USD", yaxis_tickprefix="$", yaxis_tickformat=",.3s", **_LAYOUT)
+    fig.update_layout(title=title, yaxis_title="USD", yaxis_tickprefix="$", yaxis_exponentformat="B", **_LAYOUT)
     return fig
 
 
@@ -296,7 +296,7 @@ def cashflow_figure(cashflow: pd.DataFrame | None, currency: tuple[str, float] |
                              customdata=paid.values * currency[1] if currency else None,
                              hovertemplate=f"paid<br>$%{{y:,.0f}}{extra}<extra></extra>"))
     fig.update_layout(title=title, barmode="stack", yaxis_title="USD per month", yaxis_tickprefix="$",
-                      yaxis_tickformat=",.3s", **{**_LAYOUT, "hovermode": "closest"})
+                      yaxis_exponentformat="B", **{**_LAYOUT, "hovermode": "closest"})
     return fig
 
 

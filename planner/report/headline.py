@@ -182,7 +182,8 @@ def finish_items(summary: Summary) -> list[Headline]:
     if c is not None:
         out.append(Headline("committed_usd", "Committed (mean)", money(summary, c.committed_usd),
                             f"idle {money(summary, c.idle_usd)}"))
-        out.append(Headline("used_usd", "Used by the job (mean)", money(summary, c.used_usd)))
+        who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
+        out.append(Headline("used_usd", f"Used by {who} (mean)", money(summary, c.used_usd)))
     return out
 
 
