@@ -402,7 +402,9 @@ def headline_cards(summary: Summary) -> list:
             if parts:
                 cards[key] = dataclasses.replace(kept, detail=" · ".join([kept.detail] * bool(kept.detail) + parts))
             continue
-        cards[key] = dataclasses.replace(h, label=label)
+        # the label says chip-hours: the value alone fits a card of a four-column row ("62.2 M chip-h" was cut)
+        value = h.value.removesuffix(" chip-h") if key == "chip_hours" else h.value
+        cards[key] = dataclasses.replace(h, label=label, value=value)
     return list(cards.values())
 
 

@@ -1350,3 +1350,10 @@ def test_the_goal_seeks_largest_value_follows_an_edit(at, scenario_dir):
     assert _by_label(_more(at).number_input, "Largest value to try").value == 4 * 32  # 4x the file's rental
     at.sidebar.slider[0].set_value(2.0).run()  # the rental doubled: the run's scenario rents 64
     assert _by_label(_more(at).number_input, "Largest value to try").value == 4 * 64
+
+
+def test_the_chip_hours_card_shows_the_number_under_its_label():
+    summary = api.simulate(from_dict(SMALL), replications=1, seed=3).summary
+    (card,) = [c for c in _load_app().headline_cards(summary) if c.key == "chip_hours"]
+    assert card.label.startswith("Chip-hours") and not card.value.endswith("chip-h")
+    assert card.value == next(h.value for h in headline_items(summary) if h.key == "chip_hours").removesuffix(" chip-h")
