@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .cashflow import kinds
+from .deadline import past_horizon
 from .errors import ScenarioError
 from .fmt import fmt_duration
 from .perf import reliability as rel
@@ -513,4 +514,10 @@ def notes(s: Scenario) -> list[str]:
             seqs = w.global_batch_tokens / w.seq_len
             out.append(f"{where}.global_batch_tokens: {w.global_batch_tokens:,.0f} tokens is {seqs:,.2f} sequences "
                        f"of {w.seq_len:,}; a step trains whole sequences")
+    for i, job in enumerate(s.jobs):
+        if job.deadline is not None and past_horizon(s.start, job.deadline, s.horizon_days):
+            end = s.start + dt.timedelta(days=math.floor(s.horizon_days))
+            out.append(f"jobs[{i}].deadline: {job.deadline} ends after the horizon does ({end}); a replication "
+                       "that has not finished by then may still meet it, so the share that meets it is then known "
+                       "only as a lower bound (raise horizon_days to know it)")
     return out

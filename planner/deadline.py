@@ -22,3 +22,8 @@ def meets_deadline(finish_days: float | None, start: dt.date, deadline: dt.date)
     if finish_days is None or not math.isfinite(finish_days):
         return False
     return finish_days < deadline_end_days(start, deadline)
+
+
+def past_horizon(start: dt.date, deadline: dt.date, horizon_days: float) -> bool:
+    """Whether the horizon ends before the deadline's day does: a run unfinished at the horizon may still meet it."""
+    return deadline_end_days(start, deadline) > horizon_days

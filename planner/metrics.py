@@ -41,6 +41,12 @@ METRICS: tuple[Metric, ...] = (
 BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
 DISTRIBUTION_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS if m.distribution)
+# figures of a replication that did not finish run to the horizon only: they are its spend, energy, chip-hours and
+# efficiency so far, not the whole run's
+TO_HORIZON_KEYS: tuple[str, ...] = ("cost_usd", "energy_mwh", "mfu", "goodput", "chip_hours")
+# of those, the ones that only grow as the run goes on: an unfinished replication's whole run has at least its
+# figure, so a check of an upper bound (`expect` max) counts it as beyond any bound, as time to train counts never
+GROWING_KEYS: tuple[str, ...] = ("cost_usd", "energy_mwh", "chip_hours")
 
 
 def fmt_value(key: str, value: float | None) -> str:

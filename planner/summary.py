@@ -230,6 +230,9 @@ class JobSummary:
     summary: Summary  # the job's metrics, finish dates, strategy and pools, as a one-job summary
     deadline: str | None = None  # ISO date
     deadline_probability: float | None = None  # share of replications that finish by the end of the deadline day
+    # when the horizon ends before the deadline and some replications had not finished by then, the share is not
+    # known (null): at least this many met it
+    deadline_at_least: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """name, priority, metrics, finish_date, training and waiting days, strategy, pools used, deadline."""
@@ -247,13 +250,16 @@ class JobSummary:
         if self.deadline is not None:
             out["deadline"] = self.deadline
             out["deadline_probability"] = self.deadline_probability
+            if self.deadline_at_least is not None:
+                out["deadline_probability_at_least"] = self.deadline_at_least
         return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> JobSummary:
         """From one entry of summary.json ``jobs``."""
         return cls(name=str(d.get("name") or ""), priority=int(d.get("priority") or 1), summary=Summary.from_json(d),
-                   deadline=d.get("deadline"), deadline_probability=d.get("deadline_probability"))
+                   deadline=d.get("deadline"), deadline_probability=d.get("deadline_probability"),
+                   deadline_at_least=d.get("deadline_probability_at_least"))
 
 
 @dataclass(frozen=True)
@@ -284,6 +290,9 @@ class Summary:
     power_wait_chip_days: Stat | None = None  # with ``sites:``: chip-days delivered chips waited for power
     # the band each replication draws the cost model's error from: {p10, p90, basis, measurements, drawn}
     model_band: dict[str, Any] | None = None
+    # replications that did not finish within the horizon: their cost, energy, chip-hours, MFU and goodput run to
+    # the horizon only (summary.json ``unfinished_replications``, written when there are any)
+    unfinished: int = 0
 
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
@@ -329,7 +338,8 @@ class Summary:
                 "jobs": [j.to_json() for j in self.jobs] if self.jobs else None,
                 "power_wait_chip_days": (self.power_wait_chip_days.to_json()
                                          if self.power_wait_chip_days is not None else None),
-                "model_band": dict(self.model_band) if self.model_band is not None else None}
+                "model_band": dict(self.model_band) if self.model_band is not None else None,
+                "unfinished_replications": self.unfinished or None}
         out.update({k: v for k, v in tail.items() if v is not None})
         return out
 
@@ -360,6 +370,7 @@ class Summary:
             jobs=tuple(JobSummary.from_json(j) for j in _list(d.get("jobs")) if isinstance(j, Mapping)),
             power_wait_chip_days=_optional(d, "power_wait_chip_days", Stat.from_json),
             model_band=dict(d["model_band"]) if isinstance(d.get("model_band"), Mapping) else None,
+            unfinished=int(d.get("unfinished_replications") or 0),
         )
 
 

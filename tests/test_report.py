@@ -491,6 +491,7 @@ def test_replication_stats_count_a_replication_that_never_finished_as_never():
     stats = tables.replication_stats(_mostly_unfinished()).set_index("metric")
     ttt = stats.loc["time_to_train_days"]
     assert ttt["count"] == 10 and ttt["p10"] == pytest.approx(318.0)  # 300 + 0.9 x (320 - 300)
+    assert ttt["never"] == 7 and stats.loc["start_days", "never"] == 2  # the mean and min are of the others
     assert ttt["p50"] == "never" and ttt["p90"] == "never" and ttt["max"] == "never"
     assert ttt["mean"] == pytest.approx(320.0) and ttt["min"] == 300.0
     assert stats.loc["start_days", "p90"] == "never" and stats.loc["start_days", "p50"] == pytest.approx(55.0)

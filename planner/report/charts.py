@@ -28,6 +28,7 @@ from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
 from ..stats import NEVER, time_quantile
 from ..summary import FinishDates, Summary
+from .headline import deadline_share
 
 INTERRUPTIONS = ("failure", "restart", "maintenance", "replan")
 _MARKERS = {
@@ -578,8 +579,7 @@ def job_timeline_figure(summary: Summary | None, schedule: pd.DataFrame | None =
                     hovertemplate=f"<b>{label}</b><br>finish {band}<extra></extra>"))
         if job.deadline:
             when = pd.Timestamp(job.deadline)
-            p = job.deadline_probability
-            met = f"{float(p) * 100:.1f} %" if p is not None else "?"
+            met = deadline_share(job) or "?"
             fig.add_trace(go.Scatter(
                 x=[when], y=[label], mode="markers",
                 marker=dict(symbol="line-ns", size=34, line=dict(width=3, color="#c62828"), color="#c62828"),
@@ -815,8 +815,17 @@ def cost_histogram_figure(replications: pd.DataFrame | None) -> go.Figure:
     title = "Cost over the replications"
     if not _usable(replications, "cost_usd"):
         return empty_figure(title)
-    fig = new_figure(go.Histogram(x=replications["cost_usd"], nbinsx=min(40, max(5, len(replications) // 5)),
-                                 marker_color="#2ca02c"))
+    bins = min(40, max(5, len(replications) // 5))
+    done = replications["finished"].astype(bool) if "finished" in replications else None
+    if done is None or done.all():
+        fig = new_figure(go.Histogram(x=replications["cost_usd"], nbinsx=bins, marker_color="#2ca02c"))
+    else:  # an unfinished replication's cost runs to the horizon only: its bar is apart and says so
+        fig = new_figure(go.Histogram(x=replications["cost_usd"][done], nbinsx=bins, marker_color="#2ca02c",
+                                      name="finished"))
+        fig.add_trace(go.Histogram(x=replications["cost_usd"][~done], nbinsx=bins, marker_color="#bbbbbb",
+                                   name="not finished: to the horizon only"))
+        fig.update_layout(barmode="stack")
+        title += f" ({int((~done).sum())} of {len(done)} did not finish: their cost runs to the horizon only)"
     fig.update_layout(**{**_LAYOUT, "hovermode": "closest"}, title=title, xaxis_title="cost [USD]",
                       yaxis_title="replications")
     return fig

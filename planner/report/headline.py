@@ -8,7 +8,7 @@ from typing import Any
 
 from ..catalog import chips, models
 from ..fmt import fmt_si, fmt_usd, fmt_usd_and, num
-from ..metrics import METRICS, fmt_value
+from ..metrics import GROWING_KEYS, METRICS, TO_HORIZON_KEYS, fmt_value
 from ..stats import NEVER
 from ..summary import JobSummary, Stat, Summary
 
@@ -33,12 +33,28 @@ def stat(metric: Any, key: str = "p50") -> float | None:
     return num(metric)
 
 
-def _spread(metric: Stat | None, name: str) -> str:
+# p10 = p50 = p90 of one run is no range: it is not shown as one (said once, on time to train; the others show none)
+ONE_REPLICATION = "one replication: no spread (run more replications for a range)"
+
+
+def _spread(metric: Stat | None, name: str, summary: Summary | None = None) -> str:
     if metric is None or num(metric.p10) is None:
         return ""
+    if summary is not None and summary.replications == 1:
+        return ONE_REPLICATION if name == "time_to_train_days" and metric is summary.stat(name) else ""
+    shown = (lambda x: money(summary, x)) if name == "cost_usd" and summary is not None else (
+        lambda x: fmt_value(name, x))  # the cost's spread in the scenario's currency too, as its median
     if num(metric.p90) is None:  # time to train: a quantile beyond the finish probability is never
-        return f"p10 {fmt_value(name, num(metric.p10))} · p90 {NEVER}" if name == "time_to_train_days" else ""
-    return f"p10 {fmt_value(name, num(metric.p10))} · p90 {fmt_value(name, num(metric.p90))}"
+        return f"p10 {shown(num(metric.p10))} · p90 {NEVER}" if name == "time_to_train_days" else ""
+    return f"p10 {shown(num(metric.p10))} · p90 {shown(num(metric.p90))}"
+
+
+def to_horizon_note(summary: Summary) -> str:
+    """What the figures of the replications that did not finish are: the run to the horizon, not the whole run."""
+    if not summary.unfinished:
+        return ""
+    return (f"{summary.unfinished} of {summary.replications} replications did not finish: their figures run to the "
+            "horizon only")
 
 
 def headline_items(summary: Summary) -> list[Headline]:
@@ -49,9 +65,11 @@ def headline_items(summary: Summary) -> list[Headline]:
     out = []
     for m in METRICS:
         key, label = m.key, m.label + (" (p50)" if m.distribution else "")
-        detail = _spread(summary.stat(key), key)
+        detail = _spread(summary.stat(key), key, summary)
         if key == "finish_probability" and summary.replications is not None:
             detail = f"of {summary.replications} replication(s)"
+        if key in TO_HORIZON_KEYS and summary.unfinished:
+            detail = " · ".join(x for x in (detail, to_horizon_note(summary)) if x)
         value = summary.value(key)
         shown = NEVER if key == "time_to_train_days" and value is None else fmt_value(key, value)
         if key == "cost_usd" and value is not None:
@@ -67,13 +85,14 @@ def _date_items(summary: Summary) -> list[Headline]:
     out = []
     fd = summary.finish_date
     if fd is not None and fd.p50:
+        spread = [] if summary.replications == 1 else [f"p10 {fd.p10} · p90 {fd.p90}"]
         out.append(Headline("finish_date", "Finish date (p50)", fd.p50,
-                            f"p10 {fd.p10} · p90 {fd.p90} · start {summary.start}"))
+                            " · ".join([*spread, f"start {summary.start}"])))
     for key, label, m in (("training_days", "Training days (p50)", summary.training_days),
                           ("waiting_days", "Waiting for capacity (p50)", summary.waiting_days)):
         if m is not None:  # a P50 beyond the finishes (or no finish at all): never, said, not left out
             shown = NEVER if m.at() is None else fmt_value("time_to_train_days", m.at())
-            out.append(Headline(key, label, shown, _spread(m, "time_to_train_days")))
+            out.append(Headline(key, label, shown, _spread(m, "time_to_train_days", summary)))
     st = summary.strategy
     if st is not None and st.mode:
         detail = " + ".join(str(p) for p in st.pools)
@@ -105,9 +124,10 @@ def expectation_rows(summary: Summary) -> list[dict[str, str]]:
         rows.append(
             {
                 "check": f"{what} {' and '.join(bounds)}".strip(),
-                # an unfinished quantile of time to train is never (its value is null in summary.json)
-                "value": NEVER if metric == "time_to_train_days" and num(e.value) is None else fmt_value(
-                    metric, num(e.value)),
+                # an unfinished quantile of time to train is never (its value is null in summary.json), and of a
+                # growing figure checked against a maximum, not finished (its whole run's is more than so far)
+                "value": NEVER if metric == "time_to_train_days" and num(e.value) is None else
+                "not finished" if metric in GROWING_KEYS and num(e.value) is None else fmt_value(metric, num(e.value)),
                 "result": "PASS" if e.passed else "FAIL",
             }
         )
@@ -177,11 +197,13 @@ def finish_items(summary: Summary) -> list[Headline]:
     dates = summary.finish_date
     if dates is not None:
         out.append(Headline("finish_date", "Finish date (P50)", dates.p50 or "never",
+                            "" if summary.replications == 1 else
                             f"P10 {dates.p10 or 'never'} · P90 {dates.p90 or 'never'}"))
     c = summary.costs
     if c is not None:
         out.append(Headline("committed_usd", "Committed (mean)", money(summary, c.committed_usd),
-                            f"idle {money(summary, c.idle_usd)}"))
+                            " · ".join(x for x in (f"idle {money(summary, c.idle_usd)}", to_horizon_note(summary))
+                                       if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
         out.append(Headline("used_usd", f"Used by {who} (mean)", money(summary, c.used_usd)))
     return out
@@ -264,12 +286,24 @@ def job_pools(job: JobSummary) -> str:
     return max(used, key=used.get) if used else "—"
 
 
+def deadline_share(job: JobSummary) -> str | None:
+    """The share of replications that meet the job's deadline ('60.0 %'), None when it has none.
+
+    'at least 20.0 % (...)' when the horizon ends before the deadline with replications unfinished.
+    """
+    p = num(job.deadline_probability)
+    if p is not None:
+        return _share(p)
+    low = num(job.deadline_at_least)
+    return None if low is None else f"at least {_share(low)} (the horizon ends before the deadline)"
+
+
 def deadline_text(job: JobSummary) -> str:
     """'2025-03-31 (60.0 %)': the deadline and the share of replications that meet it; '' without one."""
     if not job.deadline:
         return ""
-    p = num(job.deadline_probability)
-    return f"{job.deadline} ({_share(p)})" if p is not None else str(job.deadline)
+    p = deadline_share(job)
+    return f"{job.deadline} ({p})" if p is not None else str(job.deadline)
 
 
 def job_rows(summary: Summary) -> list[dict[str, str]]:
@@ -314,8 +348,8 @@ def job_sentence(job: JobSummary, horizon_days: Any = None) -> str:
         when = f"does not finish{days} (P50)"
     out = f"{job.name} (priority {job.priority}) {when} on {job_pools(job)}"
     if job.deadline:
-        p = num(job.deadline_probability)
-        out += (f"; it meets its deadline {job.deadline} in {_share(p)} of the replications" if p is not None
+        p = deadline_share(job)
+        out += (f"; it meets its deadline {job.deadline} in {p} of the replications" if p is not None
                 else f"; deadline {job.deadline}")
     return out + "."
 
@@ -326,8 +360,8 @@ def job_lines(summary: Summary) -> list[str]:
     for j in ordered_jobs(summary):
         line = f"job {j.name} (priority {j.priority}): finish {_date_at(j, 'p50')} (P50)"
         if j.deadline:
-            p = num(j.deadline_probability)
-            line += f", deadline {j.deadline} met in {_share(p)}" if p is not None else f", deadline {j.deadline}"
+            p = deadline_share(j)
+            line += f", deadline {j.deadline} met in {p}" if p is not None else f", deadline {j.deadline}"
         out.append(line)
     return out
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import escape
 from ..cashflow import with_currency
-from ..metrics import METRICS
+from ..metrics import GROWING_KEYS, METRICS
 from ..results import (
     CASHFLOW_COLUMNS,
     EVENT_COLUMNS,
@@ -28,7 +28,7 @@ from ..results import (
 from ..stats import NEVER, quantiles, time_quantiles
 from ..summary import Summary
 from .charts import interruptions_per_week, monthly_tokens, site_power_table
-from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs
+from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs, to_horizon_note
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 # rows per table sheet of report.xlsx: writing ~1 M event rows took 106 s and 1.2 GB; the CSV files keep every row
@@ -155,8 +155,8 @@ def cashflow_table(result: RunResult) -> pd.DataFrame:
 
 JOB_COLUMNS = ["job", "priority", "first_training_date", "finish_p10_date", "finish_p50_date", "finish_p90_date",
                "time_to_train_days_p50", "training_days_p50", "waiting_days_p50", "finish_probability",
-               "deadline_date", "deadline_probability", "pools", "strategy", "chip_hours_p50", "cost_usd_p50",
-               "energy_mwh_p50", "mfu_p50", "goodput_p50", "limited_by"]
+               "deadline_date", "deadline_probability", "deadline_probability_at_least", "pools", "strategy",
+               "chip_hours_p50", "cost_usd_p50", "energy_mwh_p50", "mfu_p50", "goodput_p50", "limited_by"]
 
 
 def jobs_table(summary: Summary) -> pd.DataFrame:
@@ -181,6 +181,8 @@ def jobs_table(summary: Summary) -> pd.DataFrame:
             "training_days_p50": s.training_days.at("p50") if s.training_days is not None else None,
             "waiting_days_p50": waited, "finish_probability": s.finish_probability,
             "deadline_date": j.deadline, "deadline_probability": j.deadline_probability if j.deadline else None,
+            # when the horizon ends before the deadline with replications unfinished: the share is unknown, this low
+            "deadline_probability_at_least": j.deadline_at_least,
             "pools": job_pools(j), "strategy": s.strategy.mode if s.strategy is not None else None,
             "chip_hours_p50": s.value("chip_hours"), "cost_usd_p50": s.value("cost_usd"),
             "energy_mwh_p50": s.value("energy_mwh"), "mfu_p50": s.value("mfu"), "goodput_p50": s.value("goodput"),
@@ -198,18 +200,19 @@ def inputs_table(inputs: Mapping[str, Any]) -> pd.DataFrame:
 
 # the times a replication may never reach (it never finishes, never starts): their quantiles count it as never
 NEVER_METRICS = ("time_to_train_days", "start_days")
+STATS_COLUMNS = ["metric", "count", "never", "mean", "min", "p10", "p50", "p90", "max"]
 
 
 def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
-    """Per metric over the replications: count, mean, min, p10, p50, p90, max.
+    """Per metric over the replications: count, never, mean, min, p10, p50, p90, max.
 
     Time to train and the start day count every replication, one that never got there as never (its quantiles
-    as summary.json's: ``never`` beyond the finishes; the mean and min of those that did); the others, the
-    replications with a value.
+    as summary.json's: ``never`` beyond the finishes; the mean and min of those that did, ``never`` how many did
+    not); the others, the replications with a value.
     """
     rows = []
     if replications is None or replications.empty:
-        return pd.DataFrame(columns=["metric", "count", "mean", "min", "p10", "p50", "p90", "max"])
+        return pd.DataFrame(columns=STATS_COLUMNS)
     finished = replications["finished"].fillna(False).astype(bool) if "finished" in replications else None
     for metric in [c for c in REPLICATION_COLUMNS if c not in ("replication", "finished")]:
         if metric not in replications:
@@ -219,12 +222,15 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
             if metric == "time_to_train_days" and finished is not None:
                 values = values.where(finished)
             reached = values.dropna()
+            # ``never``: how many never got there (the mean and min are of the others; the quantiles count them)
+            never = int(len(values) - len(reached))
             if not len(reached):
-                rows.append({"metric": metric, "count": int(len(values))})
+                rows.append({"metric": metric, "count": int(len(values)), "never": never,
+                             **dict.fromkeys(("p10", "p50", "p90", "max"), NEVER)})
                 continue
             tq = time_quantiles(values.tolist())
-            rows.append({"metric": metric, "count": int(len(values)), "mean": tq["mean"], "min": reached.min(),
-                         **{q: NEVER if tq[q] is None else tq[q] for q in ("p10", "p50", "p90")},
+            rows.append({"metric": metric, "count": int(len(values)), "never": never, "mean": tq["mean"],
+                         "min": reached.min(), **{q: NEVER if tq[q] is None else tq[q] for q in ("p10", "p50", "p90")},
                          "max": reached.max() if len(reached) == len(values) else NEVER})
             continue
         values = values.dropna()
@@ -232,7 +238,7 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
         if len(values):
             row.update(quantiles(values), min=values.min(), max=values.max())
         rows.append(row)
-    out = pd.DataFrame(rows, columns=["metric", "count", "mean", "min", "p10", "p50", "p90", "max"])
+    out = pd.DataFrame(rows, columns=STATS_COLUMNS)
     if finished is not None:
         share = float(finished.mean()) if len(finished) else float("nan")
         out = pd.concat([out, pd.DataFrame([{"metric": "finished (share)", "count": len(finished), "mean": share}])])
@@ -341,6 +347,14 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             rows.append((f"{m.label} [{m.unit}]", *qs, kinds.get(m.unit, "num1")))
         elif m.key == "finish_probability" and s.finish_probability is not None:
             rows.append((f"{m.label} [{m.unit}]", None, plain(s.finish_probability), None, kinds.get(m.unit, "num1")))
+    if s.unfinished:  # their spend, energy, chip-hours and efficiency so far, not the whole run's
+        rows.append((to_horizon_note(s), None, None, None, "text"))
+    w = s.power_wait_chip_days
+    if w is not None:  # delivered chips that waited for their site's power
+        rows.append(("chip-days waiting for site power", plain(w.p10), plain(w.p50), plain(w.p90), "num0"))
+    if s.limits:  # what held the job below the chips in service (replication 0, the one the tables show)
+        rows += [("", None, None, None, ""), ("What limited it (replication 0)", None, None, None, "head")]
+        rows += [(limit, None, None, None, "text") for limit in s.limits]
     if s.jobs:  # a portfolio: each job's finish dates and its chance of meeting its deadline (the jobs sheet)
         rows += [("", None, None, None, ""), ("Jobs, in priority order: finish date", "P10", "P50", "P90", "head")]
         for j in ordered_jobs(s):
@@ -348,8 +362,12 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             rows.append((f"{j.name} (priority {j.priority})", *((fd.at(q) if fd is not None else None) or "never"
                                                                 for q in ("p10", "p50", "p90")), "date"))
             if j.deadline:
-                rows.append((f"{j.name}: deadline {j.deadline} met", None, plain(j.deadline_probability), None,
-                             "pct"))
+                if j.deadline_probability is None and j.deadline_at_least is not None:  # the horizon ends first
+                    rows.append((f"{j.name}: deadline {j.deadline} met (at least: the horizon ends before it)", None,
+                                 plain(j.deadline_at_least), None, "pct"))
+                else:
+                    rows.append((f"{j.name}: deadline {j.deadline} met", None, plain(j.deadline_probability), None,
+                                 "pct"))
     c = s.costs
     if c is not None:
         rows += [("", None, None, None, ""), ("Spend (mean of replications)", "committed", "used", "idle", "head"),
@@ -371,6 +389,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             value = plain(e.value)
             if value is None and e.metric == "time_to_train_days":
                 value = NEVER  # the quantile never came: the check failed on it
+            elif value is None and e.metric in GROWING_KEYS:
+                value = "not finished"  # an upper bound on a run that did not finish: it failed
             who = f"{e.job}: " if getattr(e, "job", None) else ""  # a job's own check, as the CLI and the page say
             rows.append((f"{who}{e.metric}{q}", value, bound, "PASS" if e.passed else "FAIL", "num1"))
     rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]
@@ -535,6 +555,7 @@ def _shown_width(value: Any, kind: str | None) -> int:
 
 _JOB_FORMATS = {"priority": "int", "time_to_train_days_p50": "num1", "training_days_p50": "num1",
                 "waiting_days_p50": "num1", "finish_probability": "pct", "deadline_probability": "pct",
+                "deadline_probability_at_least": "pct",
                 "chip_hours_p50": "num0", "cost_usd_p50": "usd", "energy_mwh_p50": "num0", "mfu_p50": "pct",
                 "goodput_p50": "pct"}
 

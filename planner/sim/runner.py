@@ -14,7 +14,7 @@ import numpy as np
 from .. import __version__, plan
 from ..bridge import layout_planners
 from ..errors import InfeasiblePlanError
-from ..metrics import DISTRIBUTION_KEYS
+from ..metrics import DISTRIBUTION_KEYS, GROWING_KEYS
 from ..results import PLAN_COLUMNS, RunResult
 from ..scenario import Scenario
 from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
@@ -152,11 +152,19 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
         else:
             q = 0.5 if e.quantile is None else e.quantile
             vals = [r[e.metric] for r in rows]
-            # the same quantile as summary.json's; an unfinished run never meets a deadline
-            value = time_quantile(vals, q) if e.metric == "time_to_train_days" else quantile_at(vals, q)
+            # an unfinished run never meets a deadline (the same quantile as summary.json's); and its spend (energy,
+            # chip-hours) so far is less than its whole run's, so it meets no upper bound either (else a short
+            # horizon would pass a budget check)
+            as_never = e.metric == "time_to_train_days" or (e.max is not None and e.metric in GROWING_KEYS)
+            if as_never:
+                vals = [v if r["finished"] else math.nan for v, r in zip(vals, rows, strict=True)]
+            value = time_quantile(vals, q) if as_never else quantile_at(vals, q)
         # a quantile that never came (null in summary.json) fails any check on it, a bound below it too
         ok = math.isfinite(value) and (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
-        expectations.append(ExpectationResult(metric=e.metric, quantile=e.quantile, max=e.max, min=e.min,
+        # the quantile checked is written out, also the default P50 (`expect` without one)
+        expectations.append(ExpectationResult(metric=e.metric, max=e.max, min=e.min,
+                                              quantile=(0.5 if e.quantile is None else e.quantile)
+                                              if e.metric != "finish_probability" else e.quantile,
                                               value=value if math.isfinite(value) else None, passed=bool(ok)))
     # the most common (mode, pools) pair, as one replication ran it (a mode and pools counted apart may pair
     # a mode with pools it never ran on); ties go to the pair met first
@@ -167,7 +175,7 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     dates = {"start": scenario.start.isoformat(), **(dates or {})}
     return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
                    strategy=strategy, metrics=metrics, finish_probability=finish_probability,
-                   expectations=tuple(expectations),
+                   expectations=tuple(expectations), unfinished=n - sum(bool(r["finished"]) for r in rows),
                    # what held the job below the chips in service in replication 0 (the one the tables show)
                    limits=tuple(rows[0].get("limits") or []), **dates, costs=costs)
 
@@ -176,7 +184,7 @@ def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: S
     """The portfolio's summary with each job's own (``jobs``) and the expectations that name a job."""
     import pandas as pd  # here, not at import: the workers of a run never need it
 
-    from ..deadline import meets_deadline
+    from ..deadline import meets_deadline, past_horizon
     from ..summary import JobSummary
 
     jobs: list[JobSummary] = []
@@ -194,11 +202,16 @@ def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: S
         where = [i for i, e in enumerate(scenario.expect) if e.job == job.name]
         for i, e in zip(where, one.expectations, strict=True):
             checks[i] = dataclasses.replace(e, job=job.name)
-        met = None
+        met = at_least = None
         if job.deadline is not None:
             met = sum(1 for r in job_rows if r["finished"] and meets_deadline(
                 r["time_to_train_days"], scenario.start, job.deadline)) / len(job_rows)
-        jobs.append(JobSummary(job.name, job.priority, one, job.deadline.isoformat() if job.deadline else None, met))
+            # a replication unfinished at a horizon before the deadline may still meet it: the share is unknown
+            if past_horizon(scenario.start, job.deadline, scenario.horizon_days) and not all(r["finished"]
+                                                                                               for r in job_rows):
+                met, at_least = None, met
+        jobs.append(JobSummary(job.name, job.priority, one, job.deadline.isoformat() if job.deadline else None, met,
+                               at_least))
     return dataclasses.replace(summary, jobs=tuple(jobs), expectations=tuple(c for c in checks if c is not None))
 
 

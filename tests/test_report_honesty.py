@@ -1,0 +1,111 @@
+"""What a report shows of the replications that did not finish, of one replication, and of deadlines past the horizon.
+
+The rule: never show a number the engine did not earn. An unfinished replication's spend is its spend to the
+horizon (less than its whole run's); one replication has no spread; a deadline after the horizon cannot be
+judged for a replication that had not finished by then.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import pytest
+from test_portfolio import JOBS, _doc
+
+from planner.budget import notes
+from planner.loader import from_dict, load_scenario
+from planner.report import charts, tables
+from planner.report.headline import finish_items, headline_items
+from planner.sim.runner import run_scenario, summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rows(costs, finished):
+    return [{"finished": f, "time_to_train_days": 10.0 + i if f else math.nan, "cost_usd": c, "energy_mwh": c,
+             "mfu": 0.4, "goodput": 0.9, "chip_hours": c, "mode": "single", "pool": "p", "limits": []}
+            for i, (c, f) in enumerate(zip(costs, finished, strict=True))]
+
+
+def _scenario(expect):
+    doc = copy.deepcopy(_doc(JOBS[:1]))
+    doc["expect"] = expect
+    return from_dict(doc)
+
+
+def test_a_budget_check_is_not_passed_by_a_replication_that_did_not_finish():
+    # three runs finished at $1-3; the fourth was cut at the horizon having spent $0.5 so far
+    s = _scenario([{"metric": "cost_usd", "quantile": 0.9, "max": 10.0},
+                   {"metric": "cost_usd", "max": 10.0},
+                   {"metric": "cost_usd", "min": 0.75},
+                   {"metric": "chip_hours", "quantile": 0.9, "max": 10.0}])
+    out = summarize(s, 0, _rows([1.0, 2.0, 3.0, 0.5], [True, True, True, False]))
+    p90, p50, low, hours = out.expectations
+    assert not p90.passed and p90.value is None  # its whole run costs more than its spend so far: unknown
+    assert p50.passed and p50.value == pytest.approx(2.5)  # between the 2nd and 3rd of [1, 2, 3, never]
+    assert low.passed and low.value == pytest.approx(1.5)  # a lower bound: checked on what was spent
+    assert not hours.passed and hours.value is None
+    assert [e.quantile for e in out.expectations] == [0.9, 0.5, 0.5, 0.9]  # the default P50 is written out
+    assert out.unfinished == 1 and out.to_json()["unfinished_replications"] == 1
+    all_done = summarize(s, 0, _rows([1.0, 2.0, 3.0, 4.0], [True] * 4))
+    assert all_done.expectations[0].passed and "unfinished_replications" not in all_done.to_json()
+
+
+def test_the_figures_of_unfinished_replications_say_they_run_to_the_horizon():
+    s = _scenario([])
+    out = summarize(s, 0, _rows([1.0, 2.0, 3.0, 0.5], [True, True, True, False]))
+    details = {h.key: h.detail for h in headline_items(out)}
+    for key in ("cost_usd", "energy_mwh", "mfu", "goodput", "chip_hours"):
+        assert "1 of 4 replications did not finish: their figures run to the horizon only" in details[key], key
+    assert "did not finish" not in details["time_to_train_days"]
+
+
+def test_one_replication_shows_no_spread():
+    out = summarize(_scenario([]), 0, _rows([1.0], [True]))
+    details = {h.key: h.detail for h in headline_items(out) + finish_items(out)}
+    assert details["time_to_train_days"].startswith("one replication: no spread")
+    assert all("p10" not in d.lower() and "p90" not in d.lower() for d in details.values()), details
+    more = summarize(_scenario([]), 0, _rows([1.0, 2.0], [True, True]))
+    assert {h.key: h.detail for h in headline_items(more)}["cost_usd"].startswith("p10 $1")
+
+
+def test_a_deadline_after_the_horizon_is_known_only_as_a_lower_bound():
+    jobs = [{**JOBS[0], "deadline": "2025-06-30"},  # within the 300-day horizon (2025-10-28)
+            {**JOBS[1], "workload": {**JOBS[1]["workload"], "tokens": 1.0e15}, "deadline": "2026-06-30"}]
+    s = from_dict(_doc(jobs))
+    assert any(n.startswith("jobs[1].deadline: 2026-06-30 ends after the horizon does (2025-10-28)")
+               for n in notes(s))
+    assert not any(n.startswith("jobs[0].deadline") for n in notes(s))
+    r = run_scenario(s, replications=2, cash_flow=False)
+    first, second = r.summary.jobs
+    assert first.deadline_probability == 1.0 and first.deadline_at_least is None
+    assert second.deadline_probability is None and second.deadline_at_least == 0.0  # never finished by the horizon
+    shown = second.to_json()
+    assert shown["deadline_probability"] is None and shown["deadline_probability_at_least"] == 0.0
+    from planner.report.headline import job_lines
+
+    assert "deadline 2026-06-30 met in at least 0.0 % (the horizon ends before the deadline)" in job_lines(r.summary)[1]
+
+
+def test_the_cost_histogram_sets_unfinished_replications_apart():
+    import pandas as pd
+
+    reps = pd.DataFrame({"cost_usd": [1.0, 2.0, 3.0, 0.5], "finished": [True, True, True, False]})
+    fig = charts.cost_histogram_figure(reps)
+    assert [list(t.x) for t in fig.data] == [[1.0, 2.0, 3.0], [0.5]]
+    assert "1 of 4 did not finish" in fig.layout.title.text
+    done = charts.cost_histogram_figure(reps.assign(finished=True))
+    assert len(done.data) == 1 and "did not finish" not in done.layout.title.text
+
+
+def test_the_workbooks_summary_sheet_states_the_limits_and_the_wait_for_power():
+    s = load_scenario(ROOT / "scenarios" / "ascend-ramp-2024.yaml")
+    r = run_scenario(s, replications=1, cash_flow=False)
+    labels = [row[0] for row in tables.summary_sheet_rows(r)]
+    assert r.summary.limits and "What limited it (replication 0)" in labels
+    assert all(limit in labels for limit in r.summary.limits)
+    powered = run_scenario(from_dict(_doc(JOBS[:1], power_mw=0.1)), replications=1, cash_flow=False)
+    rows = {row[0]: row for row in tables.summary_sheet_rows(powered)}
+    assert rows["chip-days waiting for site power"][2] == pytest.approx(powered.summary.power_wait_chip_days.p50)
