@@ -172,6 +172,37 @@ def test_sigterm_during_a_run_exits_130_and_leaves_no_folder(make_scenario, tmp_
     assert not out.exists() and not [x.name for x in tmp_path.iterdir() if ".tmp-" in x.name]
 
 
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_sweep_leaves_no_worker_behind_and_its_output_pipe_ends(make_scenario, tmp_path, how):
+    """`timeout ... planner sweep | tee log` ended the run but not its forked workers: they held the pipe open."""
+    import psutil
+
+    path = make_scenario(workload={"tokens": 1e13}, horizon_days=300, reliability={"enabled": True},
+                         fleet=[{"name": "h100", "chip": "h100-sxm", "units": 512}])
+    units = ",".join(str(64 * k) for k in range(1, 101))
+    p = _planner("sweep", path, "--set", f"fleet[0].units={units}", "--set", "horizon_days=300,301,302,303",
+                 "--replications", "1", "--workers", "2", "--out", tmp_path / "sw", stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not psutil.Process(p.pid).children() and time.monotonic() < deadline:  # the workers are at work
+        time.sleep(0.05)
+    workers = psutil.Process(p.pid).children(recursive=True)
+    assert workers and p.poll() is None
+    try:
+        time.sleep(0.5)
+        p.send_signal(getattr(signal, how))
+        _, err = p.communicate(timeout=60)  # every holder of the pipes is gone (an orphan kept them open for good)
+        assert "Traceback" not in err, err
+        _, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, alive
+        assert not (tmp_path / "sw").exists()
+    finally:  # a failure here leaves no process behind either
+        for w in workers:
+            if w.is_running():
+                w.kill()
+        p.kill()
+
+
 def test_a_folder_left_by_a_killed_run_is_removed_by_the_next(cli, make_scenario, tmp_path):
     out = tmp_path / "out"
     killer = ("import os, signal, sys; from planner import api; from planner.loader import load_scenario; "

@@ -7,9 +7,11 @@ Results come back in the order of the seeds, so they do not depend on the number
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -25,8 +27,33 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _die_with_parent() -> None:
+    """A worker's signals: it ends with the run, quietly, however the run ends.
+
+    The run (planner/cli.py) turns SIGTERM into a clean stop of its own; a forked worker inherits that handler
+    and, stopped while it waited on the pool's pipe, printed a traceback or lived on, holding the caller's output
+    pipe open (`timeout ... planner sweep | tee` never ended). So a worker takes SIGTERM's default (it ends),
+    leaves Ctrl-C to the run (which stops the pool), and asks Linux to end it when the run ends (prctl
+    PR_SET_PDEATHSIG), whatever signal ended the run.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: the pool's own shutdown still applies
+        pass
+    if os.getppid() != _PARENT[0]:  # the run ended before the call above: end now
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_PARENT = [os.getpid()]  # the run's process id (set again before each pool starts)
+
+
 def _init(context: Any) -> None:
     global _CONTEXT
+    _die_with_parent()
     _CONTEXT = context
     # what the worker inherited (forked) or received stays for its lifetime: keep the collector off it, so
     # that a collection (planner/decide/points.py collects after each point) scans only the worker's own
@@ -73,7 +100,9 @@ def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, work
     # fork shares the imported modules with the workers (no second start-up); spawn where there is no fork
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(context,)) as pool:
+    _PARENT[0] = os.getpid()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(context,))
+    try:
         results = pool.map(_call, [(fn, x) for x in items], chunksize=_chunks(len(items), workers))
         if meanwhile is not None:
             out.meanwhile = meanwhile()
@@ -81,4 +110,16 @@ def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, work
             out.append(r)
             if progress:
                 progress(k)
+    except BaseException:  # stopped (Ctrl-C, SIGTERM) or failed: the workers stop now, not after their items
+        stop(pool)
+        raise
+    pool.shutdown()
     return out
+
+
+def stop(pool: ProcessPoolExecutor) -> None:
+    """End a pool's workers at once (``shutdown`` alone waits for the items they hold)."""
+    for p in list((getattr(pool, "_processes", None) or {}).values()):  # (no public way before Python 3.14)
+        if p.is_alive():
+            p.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
