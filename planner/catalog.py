@@ -13,6 +13,8 @@ from .units import TFLOPS
 from .validation import PlainValues
 from .yamlio import safe_load
 
+MIN_TFLOPS = 0.1  # a chip's peak at least [TFLOP/s]
+
 
 class Chip(PlainValues):
     """One accelerator class. Peaks are dense (no sparsity); bandwidths are per chip, one direction."""
@@ -22,24 +24,28 @@ class Chip(PlainValues):
     id: str = Field(min_length=1, max_length=64)
     name: str = ""
     vendor: str = ""
-    bf16_tflops: float = Field(gt=0, le=1e5, description="dense BF16 peak [TFLOP/s]")
-    fp16_tflops: float | None = Field(None, gt=0, le=1e5, description="dense FP16 peak [TFLOP/s]")
-    fp8_tflops: float | None = Field(None, gt=0, le=1e5, description="dense FP8 peak [TFLOP/s]; none if unsupported")
-    hbm_gib: float = Field(gt=0, le=16_384, description="device memory [GiB]")
-    hbm_tbps: float = Field(gt=0, le=1_000, description="device memory bandwidth [TB/s]")
+    # lower bounds far below any accelerator's (a T4 has 65 TFLOP/s, 0.3 TB/s): 1e-305 TFLOP/s passed `validate`
+    # and then broke the layout search (every step time overflowed); slower parts finish "never", which they would
+    bf16_tflops: float = Field(ge=MIN_TFLOPS, le=1e5, description="dense BF16 peak [TFLOP/s]")
+    fp16_tflops: float | None = Field(None, ge=MIN_TFLOPS, le=1e5, description="dense FP16 peak [TFLOP/s]")
+    fp8_tflops: float | None = Field(None, ge=MIN_TFLOPS, le=1e5,
+                                     description="dense FP8 peak [TFLOP/s]; none if unsupported")
+    hbm_gib: float = Field(ge=0.1, le=16_384, description="device memory [GiB]")
+    hbm_tbps: float = Field(ge=0.01, le=1_000, description="device memory bandwidth [TB/s]")
     scale_up_domain: int = Field(ge=1, le=65_536, description="chips joined by the scale-up fabric")
-    scale_up_gbyteps: float = Field(gt=0, le=1e5, description="scale-up bandwidth per chip, one direction [GB/s]")
-    scale_out_gbps: float = Field(gt=0, le=1e5, description="scale-out network per chip [Gbit/s]")
+    scale_up_gbyteps: float = Field(ge=0.1, le=1e5, description="scale-up bandwidth per chip, one direction [GB/s]")
+    scale_out_gbps: float = Field(ge=0.1, le=1e5, description="scale-out network per chip [Gbit/s]")
     scale_up_topology: Literal["switch", "full_mesh"] = Field(
         "switch", description="switch: every chip reaches any peer at full bandwidth (NVSwitch, UB); full_mesh: one "
                               "link per peer (HCCS), so a group of n chips gets (n-1)/(domain-1) of it")
     chips_per_node: int = Field(8, ge=1, le=1_024)
-    tdp_w: float = Field(gt=0, le=1e5, description="board power [W]")
+    tdp_w: float = Field(ge=1, le=1e5, description="board power [W]")
     matmul_efficiency: float = Field(
-        0.75, gt=0, le=1, description="share of the dense peak that GEMMs sustain in training on this chip"
+        0.75, ge=0.01, le=1, description="share of the dense peak that GEMMs sustain in training on this chip"
     )
     fp8_matmul_efficiency: float | None = Field(
-        None, gt=0, le=1, description="share of the dense FP8 peak that FP8 GEMMs sustain (default: matmul_efficiency)"
+        None, ge=0.01, le=1,
+        description="share of the dense FP8 peak that FP8 GEMMs sustain (default: matmul_efficiency)"
     )
     mtbf_chip_days: float = Field(2_111.0, gt=0, le=1e7, description="mean chip-days between job interruptions")
     unit_price_usd: float | None = Field(None, gt=0, le=1e7, description="purchase price per chip incl. server share")

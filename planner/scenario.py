@@ -475,7 +475,8 @@ class Reliability(_Section):
 class Costs(_Section):
     """Prices, amortization, electricity and PUE."""
 
-    amortization_years: float = Field(4.0, gt=0, le=50)
+    # at least a month: 1e-305 years made every cost infinite (the workbook refused it after the whole run)
+    amortization_years: float = Field(4.0, ge=1 / 12, le=50)
     energy_usd_per_kwh: float = Field(0.08, ge=0, le=100, description="industrial electricity price")
     pue: float = Field(1.48, ge=1, le=5, description="Uptime Institute 2025: facilities built since 2020 (S62)")
     unit_price_usd: dict[str, Annotated[float, Field(ge=0, le=1e7, allow_inf_nan=False)]] = Field(

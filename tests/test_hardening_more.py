@@ -296,3 +296,25 @@ def test_a_bound_reads_as_a_short_number(cli, make_scenario):
     path = make_scenario(reliability={"enabled": True, "maintenance_every_days": 1e-9, "maintenance_minutes": 0})
     line = one_error_line(cli("validate", path))
     assert "reliability.maintenance_every_days" in line and "0.0416667 (got 1e-09)" in line
+
+
+CUSTOM_CHIP = {"id": "x", "bf16_tflops": 989, "hbm_gib": 80, "hbm_tbps": 3.35, "scale_up_domain": 8,
+               "scale_up_gbyteps": 450, "scale_out_gbps": 400, "tdp_w": 700}
+
+
+@pytest.mark.parametrize("field", ["bf16_tflops", "fp16_tflops", "fp8_tflops", "hbm_gib", "hbm_tbps",
+                                   "scale_up_gbyteps", "scale_out_gbps", "tdp_w", "matmul_efficiency"])
+def test_a_custom_chip_with_a_vanishing_figure_is_refused_by_name(cli, make_scenario, field):
+    """1e-305 TFLOP/s passed `validate`, then every command that computes ended in an IndexError."""
+    path = make_scenario(chips=[{**CUSTOM_CHIP, field: 1e-305}], fleet=[{"name": "p0", "chip": "x", "units": 512}])
+    line = one_error_line(cli("validate", str(path)))
+    assert f"chips[0].{field}: Input should be greater than or equal to" in line, line
+
+
+def test_a_vanishing_amortization_is_refused_before_the_run(cli, make_scenario, tmp_path):
+    """1e-305 years made every cost infinite: the run simulated, then the workbook refused the report."""
+    path = make_scenario(costs={"amortization_years": 1e-305})
+    line = one_error_line(cli("run", str(path), "--out", str(tmp_path / "o")))
+    assert "costs.amortization_years: Input should be greater than or equal to 0.0833" in line, line
+    ok = cli("run", str(make_scenario(costs={"amortization_years": 1 / 12})), "--out", str(tmp_path / "m"))
+    assert ok.exit_code == 0, ok
