@@ -187,8 +187,20 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
 
 
 def limit_lines(summary: Summary) -> list[str]:
-    """What held the job below the chips in service (summary.json ``limits``), one plain sentence each."""
-    return [f"Limited by {s}" for s in summary.limits if isinstance(s, str)]
+    """What held the job below the chips in service (summary.json ``limits``), one plain sentence each.
+
+    A portfolio's name their job ("flagship limited by layout: ..."); with several replications they say they are
+    replication 0's (the one the tables show).
+    """
+    where = " (replication 0)" if (summary.replications or 1) > 1 else ""
+
+    def line(who: str, s: str) -> str:
+        kind, sep, rest = s.partition(": ")
+        return f"{who}{kind}{where}{sep}{rest}" if sep else f"{who}{s}{where}"
+
+    if summary.jobs:
+        return [line(f"{job} limited by ", s) for job, s in job_limit_lines(summary)]
+    return [line("Limited by ", s) for s in summary.limits if isinstance(s, str)]
 
 
 def finish_items(summary: Summary) -> list[Headline]:

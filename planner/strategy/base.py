@@ -336,9 +336,10 @@ class Context:
         """Why the fastest layout leaves chips out: the batch and the parallel degrees that must divide it."""
         n = sum(offered.values())
         lays = ", ".join(f"{p.pool}: {p.layout.layout.label()}" for p in plan.parts)
-        return (f"layout: the fastest layout that fits uses {plan.units_used:,} of {n:,} chips ({lays}); its data-"
-                f"parallel degree is bounded by the global batch of {self.batch_seqs:,} sequences and its other "
-                "degrees must divide the model and the chips per node")
+        experts = " and a multiple of the expert-parallel degree" if self.scenario.workload.arch.moe else ""
+        return (f"layout: the fastest layout that fits uses {plan.units_used:,} of {n:,} chips ({lays}); the "
+                f"degrees a layout may take leave the rest out: data-parallel replicas at most the global batch of "
+                f"{self.batch_seqs:,} sequences{experts}, the other degrees dividing the model and the chips per node")
 
     def failure_limit(self, offered: dict[str, int], chosen: Plan, full: Plan | None) -> str:
         """Why the job takes ``chosen.units_used`` of the chips offered: failures against restarts, in numbers."""
