@@ -109,3 +109,19 @@ def test_the_workbooks_summary_sheet_states_the_limits_and_the_wait_for_power():
     powered = run_scenario(from_dict(_doc(JOBS[:1], power_mw=0.1)), replications=1, cash_flow=False)
     rows = {row[0]: row for row in tables.summary_sheet_rows(powered)}
     assert rows["chip-days waiting for site power"][2] == pytest.approx(powered.summary.power_wait_chip_days.p50)
+
+
+def test_a_rental_outside_the_plan_and_the_estimates_missing_power_are_said(cli, make_scenario):
+    from conftest import DEFAULT_SCENARIO
+
+    rent = {"name": "late", "chip": "h100-sxm", "cloud": {"units": 64, "from": "2024-01-01", "until": "2024-02-01"}}
+    path = make_scenario(fleet=[*DEFAULT_SCENARIO["fleet"], rent])
+    r = cli("validate", str(path))
+    assert r.exit_code == 0 and "fleet[1].cloud: the rental from 2024-01-01 until 2024-02-01 lies outside" in r.stderr
+    inside = make_scenario(fleet=[*DEFAULT_SCENARIO["fleet"], {**rent, "cloud": {**rent["cloud"], "until": "2025-01-02"}}])
+    assert "lies outside" not in cli("validate", str(inside)).stderr
+    powered = make_scenario(fleet=[{**DEFAULT_SCENARIO["fleet"][0], "site": "dc1"}],
+                            sites=[{"name": "dc1", "power_mw": [{"date": "2025-01-01", "mw": 0.0}]}])
+    e = cli("estimate", str(powered))
+    assert e.exit_code == 0 and "the site power of `sites:` is not applied" in e.stderr
+    assert "not applied" not in cli("estimate", str(path)).stderr
