@@ -118,7 +118,8 @@ def test_a_rental_outside_the_plan_and_the_estimates_missing_power_are_said(cli,
     path = make_scenario(fleet=[*DEFAULT_SCENARIO["fleet"], rent])
     r = cli("validate", str(path))
     assert r.exit_code == 0 and "fleet[1].cloud: the rental from 2024-01-01 until 2024-02-01 lies outside" in r.stderr
-    inside = make_scenario(fleet=[*DEFAULT_SCENARIO["fleet"], {**rent, "cloud": {**rent["cloud"], "until": "2025-01-02"}}])
+    later = {**rent, "cloud": {**rent["cloud"], "until": "2025-01-02"}}  # one day of it inside
+    inside = make_scenario(fleet=[*DEFAULT_SCENARIO["fleet"], later])
     assert "lies outside" not in cli("validate", str(inside)).stderr
     powered = make_scenario(fleet=[{**DEFAULT_SCENARIO["fleet"][0], "site": "dc1"}],
                             sites=[{"name": "dc1", "power_mw": [{"date": "2025-01-01", "mw": 0.0}]}])
