@@ -163,7 +163,9 @@ def _warn_if_long(s, replications: int | None, points=None) -> None:
         _say("note: the engine's loop (planner/sim/kernel.py) is not compiled: `pip install -e .` compiles it")
     est = run_estimate(s, replications) if points is None else points_estimate(points, replications)
     if est.seconds > LONG_RUN_S:
-        err.print(Text(f"note: {describe(est, replications or s.simulation.replications)}: this may take up to "
+        # the replications each point runs: --replications, else the points' own (an edit may set them)
+        reps = replications or max((p.simulation.replications for p in points or [s]), default=1)
+        err.print(Text(f"note: {describe(est, reps)}: this may take up to "
                        f"about {est.seconds / 60:,.0f} min on one core (a bound over the whole horizon; the progress "
                        "bar shows the real ETA)"), highlight=False, soft_wrap=True)
 
@@ -583,7 +585,7 @@ def solve(
     """The smallest value of one input that finishes by the deadline at that quantile. Exit 1 if none in range."""
     import datetime as dt
 
-    from .decide.solve import SOLVE_MIN_REPLICATIONS, check_target, planned_points
+    from .decide.solve import SOLVE_MIN_REPLICATIONS, check_quantile, check_target, planned_points
     from .decide.solve import solve as run_solve
 
     s = _load(scenario)
@@ -594,6 +596,7 @@ def solve(
             when = dt.date.fromisoformat(deadline)
         except ValueError:
             raise ScenarioError(f"--deadline {deadline!r} is not a date (YYYY-MM-DD)") from None
+        check_quantile(quantile)
         check_target(s, when, job, str(scenario))  # before the note on how long the search may take
         n = replications or max(SOLVE_MIN_REPLICATIONS, s.simulation.replications)
         workers = _cap_workers(workers)

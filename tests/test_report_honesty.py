@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import one_error_line
 from test_portfolio import JOBS, _doc
 
 from planner.budget import notes
@@ -126,3 +127,17 @@ def test_a_rental_outside_the_plan_and_the_estimates_missing_power_are_said(cli,
     e = cli("estimate", str(powered))
     assert e.exit_code == 0 and "the site power of `sites:` is not applied" in e.stderr
     assert "not applied" not in cli("estimate", str(path)).stderr
+
+
+def test_the_cash_flow_sentence_gives_its_sums_in_the_scenarios_currency_too(make_scenario):
+    s = make_scenario.scenario(currency={"code": "CNY", "per_usd": 7.0}, simulation={"seed": 3, "replications": 2})
+    r = run_scenario(s, replications=2)
+    assert "committed $" in r.cashflow_note and "(CNY " in r.cashflow_note
+    plain = run_scenario(make_scenario.scenario(), replications=2)
+    assert "CNY" not in plain.cashflow_note
+
+
+def test_solve_says_the_ends_of_the_quantile_are_excluded(cli, make_scenario):
+    line = one_error_line(cli("solve", str(make_scenario()), "--vary", "fleet[0].units", "--deadline", "2025-02-01",
+                              "--quantile", "1"))
+    assert "--quantile must be strictly between 0 and 1" in line, line

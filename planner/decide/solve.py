@@ -140,6 +140,13 @@ def check_target(scenario: Scenario, deadline: dt.date, job: str | None, source:
                             field="--deadline")
 
 
+def check_quantile(quantile: float) -> None:
+    """Refuse a quantile at or beyond 0 and 1 (ScenarioError)."""
+    if not 0 < quantile < 1:
+        raise ScenarioError(f"--quantile must be strictly between 0 and 1 (0 and 1 themselves are the fastest and the "
+                            f"slowest replication), not {quantile}")
+
+
 def up_to(scenario: Scenario, job: str | None) -> Scenario:
     """A portfolio cut after ``job``: the jobs that get chips before it and itself (None: the scenario as it is).
 
@@ -168,8 +175,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     the resolution of the answer (default 1 for whole numbers, 0.1% of the range for others). ``workers``
     values are evaluated at once (default: the cores, at most ``MAX_POINTS_PER_ROUND``).
     """
-    if not 0 < quantile < 1:
-        raise ScenarioError(f"--quantile must be between 0 and 1, not {quantile}")
+    check_quantile(quantile)
     check_target(scenario, deadline, job, source)
     given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..bridge import layout_planners
 from ..cashflow import PoolSupply, cashflow
-from ..fmt import fmt_usd
+from ..fmt import fmt_usd, fmt_usd_and
 from ..kinds import EventKind
 from ..scenario import Scenario
 from ..strategy import Context, options
@@ -68,7 +68,7 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
     supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
                                  purchases(out.supply[p.name]), out.supply.rented[p.name])
               for p in scenario.fleet}
-    return cashflow(scenario, supply, end_h), _which(k, costs_usd, out.metrics["cost_usd"], " (every job)")
+    return cashflow(scenario, supply, end_h), _which(scenario, k, costs_usd, out.metrics["cost_usd"], " (every job)")
 
 
 def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
@@ -82,12 +82,20 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
                     if name in run.strategy.pools else None)
         supply[name] = PoolSupply((st.delivered.times, st.delivered.values), training,
                                   purchases(steps[name]), run.rented.get(name))
-    return cashflow(scenario, supply, run.end_h), _which(k, costs_usd, run.cost_usd)
+    return cashflow(scenario, supply, run.end_h), _which(scenario, k, costs_usd, run.cost_usd)
 
 
-def _which(k: int, costs_usd: list[float], committed_usd: float, what: str = "") -> str:
-    """The sentence under the cash flow: which replication it prices, and the mean it is nearest to."""
+def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: float, what: str = "") -> str:
+    """The sentence under the cash flow: which replication it prices, and the mean it is nearest to.
+
+    Sums in the scenario's second currency too, when it has one (as every sum the report shows).
+    """
+    c = scenario.currency
+
+    def money(x: float) -> str:
+        return fmt_usd_and(x, c.code, c.per_usd) if c is not None else fmt_usd(x)
+
     mean = float(np.mean(costs_usd)) if costs_usd else 0.0
-    return (f"Cash flow of replication {k} of {len(costs_usd)}{what}: committed {fmt_usd(committed_usd)}"
-            + (f", the nearest to the mean of the replications ({fmt_usd(mean)})" if len(costs_usd) > 1 else "")
+    return (f"Cash flow of replication {k} of {len(costs_usd)}{what}: committed {money(committed_usd)}"
+            + (f", the nearest to the mean of the replications ({money(mean)})" if len(costs_usd) > 1 else "")
             + ".")
