@@ -1073,6 +1073,14 @@ def tornado_readable(metric: str, fig, table: pd.DataFrame):
 OTHER_PATH = "(another input by field path)"
 
 
+def _follow(state, key: str, default) -> None:
+    """A widget's value follows ``default`` when that changes (an edit of the scenario); else it is the user's."""
+    mark = f"{key}:default"
+    if state.get(mark) != default or key not in state:  # (a widget not shown in a run loses its state)
+        state[mark] = default
+        state[key] = default  # (before the widget is made in this run: Streamlit takes it as the widget's value)
+
+
 def _solve_section(scenario, key: str, state: dict) -> None:
     st.subheader("Goal seek: what must we rent to finish by a date?")
     paths = present.rental_paths(scenario)
@@ -1104,21 +1112,21 @@ def _solve_section(scenario, key: str, state: dict) -> None:
                               help="0.9: nine replications in ten finish by the date.")
     numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
     low = whatif.smallest_value(scenario, path) if numeric else 0  # 0 where the field takes it (no rental)
-    # the range's defaults follow the value of the scenario run (an edit's, not only the file's)
-    vkey = f"{fk}:{path}:{current}"
+    # the range's defaults follow the value of the scenario run (an edit's, not only the file's); what the user
+    # typed stays until that value changes
     if isinstance(current, float):
-        smallest = e0.number_input("Smallest value to try", 0.0, MAX_SOLVE_VALUE, float(low),
-                                   key=f"solve-min:{vkey}", help="The search's low end (`planner solve --min`).")
-        largest = e.number_input("Largest value to try", 0.0, MAX_SOLVE_VALUE,
-                                 min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), key=f"solve-max:{vkey}",
-                                 help="Bisection between the smallest value and this one (`--max`).")
+        lo_v, hi_v, top = float(low), min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), MAX_SOLVE_VALUE
+        bottom = (0.0, 0.0)
     else:
-        smallest = e0.number_input("Smallest value to try", 0, int(MAX_SOLVE_VALUE), int(low),
-                                   key=f"solve-min:{vkey}", help="The search's low end (`planner solve --min`).")
-        largest = e.number_input("Largest value to try", 1, int(MAX_SOLVE_VALUE),
-                                 min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1,
-                                 key=f"solve-max:{vkey}",
-                                 help="Bisection between the smallest value and this one (`--max`).")
+        lo_v, hi_v = int(low), min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1
+        top, bottom = int(MAX_SOLVE_VALUE), (0, 1)
+    min_key, max_key = f"solve-min:{fk}:{path}", f"solve-max:{fk}:{path}"
+    _follow(st.session_state, min_key, lo_v)
+    _follow(st.session_state, max_key, hi_v)
+    smallest = e0.number_input("Smallest value to try", bottom[0], top, key=min_key,
+                               help="The search's low end (`planner solve --min`).")
+    largest = e.number_input("Largest value to try", bottom[1], top, key=max_key,
+                             help="Bisection between the smallest value and this one (`--max`).")
     reps = f.number_input("Replications per value", 1, MAX_DECIDE_REPLICATIONS, SOLVE_APP_REPLICATIONS,
                           key="solve-reps", help="`planner solve` uses at least 20; fewer are faster but "
                                                  "the quantile moves more from one value to the next.")

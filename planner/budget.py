@@ -514,10 +514,10 @@ def notes(s: Scenario) -> list[str]:
             seqs = w.global_batch_tokens / w.seq_len
             out.append(f"{where}.global_batch_tokens: {w.global_batch_tokens:,.0f} tokens is {seqs:,.2f} sequences "
                        f"of {w.seq_len:,}; a step trains whole sequences")
-    end_day = s.start + dt.timedelta(days=math.floor(s.horizon_days))
+    end_day = s.start + dt.timedelta(days=math.floor(s.horizon_days))  # (the day the horizon ends in)
     for i, p in enumerate(s.fleet):
         c = p.cloud
-        if c is not None and c.units and (c.until <= s.start or c.from_ >= end_day):
+        if c is not None and c.units and (c.until <= s.start or (c.from_ - s.start).days >= s.horizon_days):
             out.append(f"fleet[{i}].cloud: the rental from {c.from_} until {c.until} lies outside the plan's "
                        f"{s.start} to {end_day}: it never provides chips (`planner estimate` still counts them: it "
                        "has no time axis)")

@@ -3,7 +3,7 @@
 - ``15.6e12`` and ``1e5`` read as numbers (PyYAML's YAML 1.1 float rule needs a dot);
 - only ``true``/``false`` are booleans and there are no base-60 numbers (YAML 1.2 core schema:
   ``units: yes`` and ``17:04`` stay strings, so the scenario check refuses them instead of reading 1 or 1024), and
-  octal is written ``0o17``: ``020`` is twenty (YAML 1.1 read it as sixteen);
+  octal is written ``0o17``: ``020`` is text, twenty in a number field (YAML 1.1 read it as sixteen);
 - a mapping with the same key twice is an error (the last one would silently win);
 - aliases may not expand beyond ``MAX_ALIAS_NODES`` nodes in all (an alias bomb of a few hundred bytes
   would otherwise build billions of nodes); nesting deeper than ``MAX_DEPTH`` and more than ``MAX_NODES``
@@ -121,9 +121,10 @@ _FLOAT = re.compile(
 )
 # YAML 1.2 core: booleans are true/false only; integers without base 60
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-# octal is written 0o17 (YAML 1.2): 020 is twenty, not sixteen as YAML 1.1 reads it (``mw: 020`` ran 16 MW)
-_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o[0-7_]+|[-+]?[0-9][0-9_]*|[-+]?0x[0-9a-fA-F_]+)$")
-_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
+# octal is written 0o17 (YAML 1.2); 020 is no integer here but text, as 08 is (YAML 1.1 read 020 as sixteen:
+# ``mw: 020`` ran 16 MW): a number field reads plain digits as their decimal number (planner/validation.py), and
+# an id such as ``name: 08`` stays the text written
+_INT = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
 _REPLACED = {"tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"}
 SafeLoader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag not in _REPLACED]
@@ -144,8 +145,6 @@ def _bounded_int(loader: SafeLoader, node: yaml.Node) -> Any:
     digits = sum(ch.isalnum() for ch in str(node.value))
     if digits > MAX_INT_DIGITS:
         raise ConstructorError(None, None, f"an integer of {digits:,} digits is too long", node.start_mark)
-    if _LEADING_ZERO.match(str(node.value)):  # decimal with leading zeros (PyYAML would read it as octal)
-        return int(str(node.value).replace("_", ""), 10)
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 

@@ -318,3 +318,13 @@ def test_a_vanishing_amortization_is_refused_before_the_run(cli, make_scenario, 
     assert "costs.amortization_years: Input should be greater than or equal to 0.0833" in line, line
     ok = cli("run", str(make_scenario(costs={"amortization_years": 1 / 12})), "--out", str(tmp_path / "m"))
     assert ok.exit_code == 0, ok
+
+
+def test_the_pool_works_where_workers_are_spawned_not_forked(monkeypatch):
+    """A spawned worker imports the module afresh: it must still know the run it belongs to (not end at once)."""
+    import operator
+
+    from planner.sim import parallel
+
+    monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert list(parallel.map_local(operator.add, 10, [1, 2, 3, 4], workers=2)) == [11, 12, 13, 14]

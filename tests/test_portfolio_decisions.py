@@ -94,8 +94,17 @@ def test_expectations_come_back_in_the_order_the_file_lists_them():
                                                    ("goodput", "a"), ("time_to_train_days", None)]
 
 
-def test_a_number_with_a_leading_zero_is_decimal_and_octal_is_written_0o():
-    assert safe_load("a: 020\nb: 0o20\nc: -007\nd: 019\ne: 8_192") == {"a": 20, "b": 16, "c": -7, "d": 19, "e": 8192}
+def test_a_number_with_a_leading_zero_is_decimal_and_octal_is_written_0o(make_scenario):
+    # YAML 1.1 read `mw: 020` as sixteen; here a leading zero is text, which a number field reads as decimal and an
+    # id keeps as written (`name: 08`)
+    assert safe_load("a: 020\nb: 0o20\nc: -007\nd: 08\ne: 8_192") == {"a": "020", "b": 16, "c": "-007", "d": "08",
+                                                                        "e": 8192}
+    from planner.loader import load_scenario
+
+    path = make_scenario.text("name: z\nworkload: {model: llama3-8b, tokens: 1.0e11, seq_len: 8192}\n"
+                              "fleet: [{name: 08, chip: h100-sxm, units: 020, site: 09}]\n")
+    pool = load_scenario(path).fleet[0]
+    assert (pool.name, pool.units, pool.site) == ("08", 20, "09")
 
 
 def test_a_portfolios_used_spend_is_the_jobs_and_money_axes_write_billions_as_b():

@@ -141,3 +141,35 @@ def test_solve_says_the_ends_of_the_quantile_are_excluded(cli, make_scenario):
     line = one_error_line(cli("solve", str(make_scenario()), "--vary", "fleet[0].units", "--deadline", "2025-02-01",
                               "--quantile", "1"))
     assert "--quantile must be strictly between 0 and 1" in line, line
+
+
+def test_one_replication_gives_its_figures_without_a_p10_or_p90_in_the_sentence_and_the_workbook():
+    r = run_scenario(from_dict(_doc(JOBS[:1])), replications=1, cash_flow=False)
+    rows = tables.summary_sheet_rows(r)
+    assert "(one replication)" in rows[0][0] and "(P90)" not in rows[0][0]
+    (finish,) = [row for row in rows if row[0] == "finish date"]
+    assert finish[1] is None and finish[3] is None and finish[2] == r.summary.finish_date.p50
+
+
+def test_a_rental_starting_inside_a_fractional_horizon_is_no_rental_outside_it(make_scenario):
+    from conftest import DEFAULT_SCENARIO
+
+    rent = {"name": "r", "chip": "h100-sxm", "cloud": {"units": 64, "from": "2025-03-01", "until": "2025-06-01"}}
+    inside = make_scenario.scenario(fleet=[*DEFAULT_SCENARIO["fleet"], rent], horizon_days=59.5)  # starts day 59
+    assert not [n for n in notes(inside) if "lies outside" in n]
+    outside = make_scenario.scenario(fleet=[*DEFAULT_SCENARIO["fleet"], rent], horizon_days=59.0)
+    assert [n for n in notes(outside) if "lies outside" in n]
+
+
+def test_a_portfolios_report_page_words_its_limits_as_the_terminal_does(tmp_path):
+    from planner.report import write_report
+    from planner.report.headline import limit_lines
+
+    r = run_scenario(load_scenario(ROOT / "scenarios" / "ascend-portfolio-2024.yaml"), replications=2)
+    lines = limit_lines(r.summary)
+    assert lines and all(" limited by " in x and "(replication 0)" in x for x in lines)
+    write_report(r, tmp_path / "o")
+    page = (tmp_path / "o" / "report.html").read_text()
+    import html
+
+    assert all(html.escape(x, quote=False) in page or html.escape(x) in page for x in lines)

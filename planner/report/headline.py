@@ -172,7 +172,9 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
             f"on {_pools_label(summary, inputs)} ({mode})")
     dates = summary.finish_date
     if dates is not None and dates.finished("p50"):
-        when = f"finishes {dates.p50} (P50)" + (f", {dates.p90} (P90)" if dates.finished("p90") else ", P90 never")
+        when = f"finishes {dates.p50} (P50)" + (
+            " (one replication)" if summary.replications == 1 else  # no P90 of one run
+            f", {dates.p90} (P90)" if dates.finished("p90") else ", P90 never")
     else:
         when = f"does not finish within {inputs.get('horizon_days', '?')} days (P50)"
     if summary.jobs:  # a portfolio: its jobs in priority order, and when the last of them finishes
@@ -307,7 +309,13 @@ def deadline_share(job: JobSummary) -> str | None:
     if p is not None:
         return _share(p)
     low = num(job.deadline_at_least)
-    return None if low is None else f"at least {_share(low)} (the horizon ends before the deadline)"
+    return None if low is None else f"at least {_share(low)}"
+
+
+def deadline_caveat(job: JobSummary) -> str:
+    """' (the horizon ends before the deadline)' when the share meeting it is only known as a lower bound."""
+    return " (the horizon ends before the deadline)" if job.deadline_probability is None and \
+        job.deadline_at_least is not None else ""
 
 
 def deadline_text(job: JobSummary) -> str:
@@ -315,7 +323,10 @@ def deadline_text(job: JobSummary) -> str:
     if not job.deadline:
         return ""
     p = deadline_share(job)
-    return f"{job.deadline} ({p})" if p is not None else str(job.deadline)
+    if p is None:
+        return str(job.deadline)
+    why = ": the horizon ends before it" if deadline_caveat(job) else ""
+    return f"{job.deadline} ({p}{why})"
 
 
 def job_rows(summary: Summary) -> list[dict[str, str]]:
@@ -361,8 +372,8 @@ def job_sentence(job: JobSummary, horizon_days: Any = None) -> str:
     out = f"{job.name} (priority {job.priority}) {when} on {job_pools(job)}"
     if job.deadline:
         p = deadline_share(job)
-        out += (f"; it meets its deadline {job.deadline} in {p} of the replications" if p is not None
-                else f"; deadline {job.deadline}")
+        out += (f"; it meets its deadline {job.deadline} in {p} of the replications{deadline_caveat(job)}"
+                if p is not None else f"; deadline {job.deadline}")
     return out + "."
 
 
@@ -373,7 +384,8 @@ def job_lines(summary: Summary) -> list[str]:
         line = f"job {j.name} (priority {j.priority}): finish {_date_at(j, 'p50')} (P50)"
         if j.deadline:
             p = deadline_share(j)
-            line += f", deadline {j.deadline} met in {p}" if p is not None else f", deadline {j.deadline}"
+            line += (f", deadline {j.deadline} met in {p}{deadline_caveat(j)}" if p is not None
+                     else f", deadline {j.deadline}")
         out.append(line)
     return out
 

@@ -162,8 +162,7 @@ def _jobs_table_html(summary: Summary) -> str:
         return ""
     head = "".join(f"<th>{_e(c)}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
-    limits = "".join(f'<p class="limit">{_e(job)}: limited by {_e(line)}</p>'
-                     for job, line in headline.job_limit_lines(summary))
+    limits = "".join(f'<p class="limit">{_e(line)}</p>' for line in headline.limit_lines(summary))  # as the CLI
     return (f'<div class="table-wrap"><table id="jobs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
             "</table></div>" + (f"<details><summary>What limited each job</summary>{limits}</details>"
                                 if limits else ""))

@@ -334,9 +334,12 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     s = result.summary
     rows: list[tuple[str, Any, Any, Any, str]] = [(answer_sentence(s, result.inputs), None, None, None, "title"),
                                                   ("", None, None, None, "")]
-    rows.append(("Answer", "P10", "P50", "P90", "head"))
+    one = s.replications == 1  # one run: its figures, no P10 or P90 (they would be no range)
+    rows.append(("Answer (one replication)", None, "value", None, "head") if one else
+                ("Answer", "P10", "P50", "P90", "head"))
     if s.finish_date is not None:
-        rows.append(("finish date", s.finish_date.p10, s.finish_date.p50, s.finish_date.p90, "date"))
+        rows.append(("finish date", None if one else s.finish_date.p10, s.finish_date.p50,
+                     None if one else s.finish_date.p90, "date"))
     kinds = {"USD": "usd", "share": "pct", "days": "num1", "MWh": "num0", "chip-h": "num0"}
     for m in METRICS:
         v = s.stat(m.key)
@@ -344,6 +347,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             qs = [plain(v.p10), plain(v.p50), plain(v.p90)]
             if m.key == "time_to_train_days":  # a quantile beyond the finishes is never (summary.json's null)
                 qs = [NEVER if x is None else x for x in qs]
+            if one:
+                qs = [None, qs[1], None]
             rows.append((f"{m.label} [{m.unit}]", *qs, kinds.get(m.unit, "num1")))
         elif m.key == "finish_probability" and s.finish_probability is not None:
             rows.append((f"{m.label} [{m.unit}]", None, plain(s.finish_probability), None, kinds.get(m.unit, "num1")))

@@ -27,7 +27,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """A worker's signals: it ends with the run, quietly, however the run ends.
 
     The run (planner/cli.py) turns SIGTERM into a clean stop of its own; a forked worker inherits that handler
@@ -43,17 +43,16 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # pragma: no cover - not Linux: the pool's own shutdown still applies
         pass
-    if os.getppid() != _PARENT[0]:  # the run ended before the call above: end now
+    if os.getppid() != parent:  # the run ended before the call above: end now
         os._exit(1)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_PARENT = [os.getpid()]  # the run's process id (set again before each pool starts)
 
 
-def _init(context: Any) -> None:
+def _init(context: Any, parent: int) -> None:
     global _CONTEXT
-    _die_with_parent()
+    _die_with_parent(parent)
     _CONTEXT = context
     # what the worker inherited (forked) or received stays for its lifetime: keep the collector off it, so
     # that a collection (planner/decide/points.py collects after each point) scans only the worker's own
@@ -100,8 +99,8 @@ def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, work
     # fork shares the imported modules with the workers (no second start-up); spawn where there is no fork
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    _PARENT[0] = os.getpid()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(context,))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,
+                               initargs=(context, os.getpid()))  # (the run's id: a spawned worker cannot know it)
     try:
         results = pool.map(_call, [(fn, x) for x in items], chunksize=_chunks(len(items), workers))
         if meanwhile is not None:
