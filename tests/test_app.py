@@ -508,6 +508,15 @@ def _open_rent(at, scenario_dir):
     return at
 
 
+def _seek(at, replications: int, largest: int) -> None:
+    """Run the goal seek with these replications per value and this largest value; no traceback, no error box."""
+    _by_label(_more(at).number_input, "Replications per value").set_value(replications).run()
+    _by_label(_more(at).number_input, "Largest value to try").set_value(largest).run()
+    _by_label(_more(at).button, "What must we rent?").click().run()
+    _no_traceback(at)
+    assert not _errors(at)
+
+
 def _by_label(elements, label):
     (found,) = [e for e in elements if e.label == label]
     return found
@@ -551,11 +560,7 @@ def test_goal_seek_answers_what_planner_solve_answers(at, scenario_dir):
     assert _by_label(tab.selectbox, "Vary").value == "fleet[1].cloud.units"  # the rented pool is offered
     _by_label(tab.date_input, "Finish by").set_value(dt.date(2025, 1, 3)).run()
     _by_label(_more(at).number_input, "At quantile").set_value(0.5).run()
-    _by_label(_more(at).number_input, "Replications per value").set_value(2).run()
-    _by_label(_more(at).number_input, "Largest value to try").set_value(256).run()
-    _by_label(_more(at).button, "What must we rent?").click().run()
-    _no_traceback(at)
-    assert not _errors(at)
+    _seek(at, replications=2, largest=256)
     want = solve(from_dict(RENT), "fleet[1].cloud.units", dt.date(2025, 1, 3), quantile=0.5, high=256,
                  replications=2)
     assert want["found"] and 32 < want["value"] < 256  # the file's 32 are too few, 256 are enough
@@ -1329,11 +1334,7 @@ def test_goal_seek_on_a_portfolio_seeks_for_the_job_chosen_by_its_deadline(at, s
     _open(at, scenario_dir, "e-portfolio.yaml", JOBS_RENT)
     _by_label(_more(at).selectbox, "Job that must finish by the date").set_value("first").run()
     assert _by_label(_more(at).date_input, "Finish by").value == dt.date(2025, 3, 20)  # the job's own deadline
-    _by_label(_more(at).number_input, "Replications per value").set_value(1).run()
-    _by_label(_more(at).number_input, "Largest value to try").set_value(256).run()
-    _by_label(_more(at).button, "What must we rent?").click().run()
-    _no_traceback(at)
-    assert not _errors(at)
+    _seek(at, replications=1, largest=256)
     want = solve(from_dict(JOBS_RENT), "fleet[1].cloud.units", dt.date(2025, 3, 20), quantile=0.9, high=256,
                  replications=1, job="first")
     assert want["found"]
