@@ -1121,8 +1121,8 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         lo_v, hi_v = int(low), min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1
         top, bottom = int(MAX_SOLVE_VALUE), (0, 1)
     min_key, max_key = f"solve-min:{fk}:{path}", f"solve-max:{fk}:{path}"
-    _follow(st.session_state, min_key, lo_v)
-    _follow(st.session_state, max_key, hi_v)
+    _follow(state, min_key, lo_v)
+    _follow(state, max_key, hi_v)
     smallest = e0.number_input("Smallest value to try", bottom[0], top, key=min_key,
                                help="The search's low end (`planner solve --min`).")
     largest = e.number_input("Largest value to try", bottom[1], top, key=max_key,

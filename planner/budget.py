@@ -523,8 +523,7 @@ def notes(s: Scenario) -> list[str]:
                        "has no time axis)")
     for i, job in enumerate(s.jobs):
         if job.deadline is not None and past_horizon(s.start, job.deadline, s.horizon_days):
-            end = s.start + dt.timedelta(days=math.floor(s.horizon_days))
-            out.append(f"jobs[{i}].deadline: {job.deadline} ends after the horizon does ({end}); a replication "
+            out.append(f"jobs[{i}].deadline: {job.deadline} ends after the horizon does ({end_day}); a replication "
                        "that has not finished by then may still meet it, so the share that meets it is then known "
                        "only as a lower bound (raise horizon_days to know it)")
     return out
