@@ -348,15 +348,48 @@ def test_a_pool_of_1024_chips_planned_at_more_trains_on_1024():
 @given(full=st.integers(1, 200_000), a=st.floats(0.0, 1.2), b=st.floats(0.0, 1.2), node=st.sampled_from([1, 8, 16]))
 def test_shares_are_whole_servers_on_the_levels_and_never_shrink_with_more_left(full, a, b, node):
     from planner.sim.portfolio import SHARE_LEVEL_RATIO, share_level
-    from planner.strategy.base import on_grid
+    from planner.strategy.base import on_grid, on_levels
 
     lo, hi = sorted((int(full * a), int(full * b)))
     got = share_level(lo, full, node)
     assert 0 <= got <= lo and share_level(lo, full, node) <= share_level(hi, full, node)
-    if lo < full:  # below the pool's full size: whole servers at or below the level
-        assert got % node == 0 and got <= on_grid(lo, full, SHARE_LEVEL_RATIO) < got + node
+    if lo < full:  # below the pool's full size: a grid count rounded down to whole servers, the largest at or below
+        assert got % node == 0 or got == full
+        for c in (on_grid(lo, full, SHARE_LEVEL_RATIO), on_grid(min(lo + node - 1, full), full, SHARE_LEVEL_RATIO)):
+            assert c - c % node > lo or c - c % node <= got
+        # the job it is handed to plans on exactly that many (its grid is in whole servers too): no second rounding
+        assert on_levels(got, full, SHARE_LEVEL_RATIO, node) == got == share_level(got, full, node)
     else:
         assert got == lo
+
+
+def test_a_later_job_trains_on_the_whole_servers_it_is_handed_not_one_level_less():
+    """A share is planned on as handed, not rounded down a level again.
+
+    700 chips powered, the first job not yet started: the second was handed 688 (693 in whole servers) and planned
+    on 660, one 5% level lower (its plan grid rounded the share down again): 648 chips, 4.32 days, not 3.80.
+    """
+    doc = {"name": "twice", "start": "2024-01-01", "horizon_days": 60,
+           "fleet": [{"name": "h100", "chip": "h100-sxm", "site": "s1", "units": 1024}],
+           "sites": [{"name": "s1", "pue": 1.0, "power_mw": [{"date": "2024-01-01", "mw": 0.8926}]}],
+           "jobs": [{"name": "hi", "priority": 1, "start_after": "2024-01-06",
+                     "workload": {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192,
+                                  "global_batch_tokens": 4.0e6}},
+                    {"name": "lo", "priority": 2,
+                     "workload": {"model": "llama3-8b", "tokens": 2.0e12, "seq_len": 8192,
+                                  "global_batch_tokens": 16777216}}],
+           "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    from planner import api
+
+    r = run_scenario(from_dict(doc), replications=1)
+    lo = r.schedule[r.schedule["job"] == "lo"].iloc[0]
+    assert lo["units_in_service"] == 688
+    alone = api.estimate(from_dict({**{k: v for k, v in doc.items() if k not in ("jobs", "sites")},
+                                    "fleet": [{"name": "h100", "chip": "h100-sxm", "units": 688}],
+                                    "workload": doc["jobs"][1]["workload"]}))
+    assert lo["units_in_training"] == alone["pools"][0]["units"]  # what a job alone on 688 chips trains on
+    days = {j.name: j.summary.value("time_to_train_days") for j in r.summary.jobs}
+    assert days["lo"] == pytest.approx(alone["combined"]["time_to_train_days"], rel=1e-3)
 
 
 def test_the_share_handed_on_is_in_whole_servers():
@@ -566,3 +599,18 @@ def test_a_job_on_pools_no_job_before_it_uses_trains_as_it_would_alone():
     both = portfolio_replication(portfolio_context(from_dict(doc)), seed).metrics["jobs"]["b"]
     solo = portfolio_replication(portfolio_context(from_dict(alone)), seed).metrics["jobs"]["b"]
     assert both["time_to_train_days"] == pytest.approx(solo["time_to_train_days"], rel=1e-9)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(full=st.integers(2, 400), frac=st.floats(0.0, 1.0), node=st.sampled_from([1, 2, 8, 16]))
+def test_no_count_below_the_growth_threshold_plans_on_a_higher_level(full, frac, node):
+    """The threshold a job waits for before it re-plans is never past a count on a higher level (no growth missed)."""
+    from planner.sim.portfolio import SHARE_LEVEL_RATIO
+    from planner.strategy.base import levels_above, on_levels
+
+    units = int(full * frac)
+    level = on_levels(units, full, SHARE_LEVEL_RATIO, node)
+    above = levels_above(units, full, SHARE_LEVEL_RATIO, node)
+    assert above > units
+    for x in range(units, int(min(above, full + 1))):
+        assert on_levels(x, full, SHARE_LEVEL_RATIO, node) <= level, x

@@ -1021,7 +1021,8 @@ class TrainingJob:
         fs[kernel.F_REPAIR_MEAN] = self.rel.repair_days * HOURS_PER_DAY
         fs[kernel.F_MAINT_EVERY], fs[kernel.F_PAUSE] = self.maint_every_h, self.rel.maintenance_minutes / 60.0
         fs[kernel.F_TOTAL_W] = sum(weights)
-        fs[kernel.F_GRID_RATIO] = self.strategy.ctx.grid_ratio
+        # a grid in whole servers (a portfolio's later jobs) is the strategy's alone to read: the loop asks it (-1)
+        fs[kernel.F_GRID_RATIO] = -1.0 if self.strategy.ctx.grid_node else self.strategy.ctx.grid_ratio
         fs[kernel.F_HELD] = fs[kernel.F_KEPT] = fs[kernel.F_UNSAVED] = fs[kernel.F_LOST] = 0.0
         fs[kernel.F_NEXT_RETURN] = math.inf
         shares = [(p, plan.share_of(p)) for p in plan.pools]

@@ -187,6 +187,8 @@ def _no_faster_plan(rows: cython.longlong[:], usable: cython.longlong[:], failed
             above = True
     if not above:
         return True
+    if ratio <= 0:  # a grid of whole-server levels (a portfolio's later job): the strategy alone reads it
+        return False
     for a in range(rows.shape[0]):
         r = rows[a]
         av = max(usable[r] - failed[r], 0)

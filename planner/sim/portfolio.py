@@ -35,7 +35,7 @@ from ..kinds import EventKind
 from ..plan import hours_since
 from ..scenario import Job, Scenario
 from ..strategy import Context, options
-from ..strategy.base import on_grid
+from ..strategy.base import on_levels
 from ..units import HOURS_PER_DAY
 from .engine import Timeline
 from .replication import (
@@ -102,6 +102,8 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
         mine = {p.name for p in scenarios[k].fleet}
         if any(mine & {p.name for p in earlier.fleet} for earlier in scenarios[:k]):
             ctx.grid_ratio = SHARE_LEVEL_RATIO
+            # ... in whole servers, as its shares are (``share_level``): it plans on exactly the level it is handed
+            ctx.grid_node = {p.name: scenario.chip(p.chip).chips_per_node for p in scenarios[k].fleet}
     return PortfolioContext(scenario, jobs, scenarios, contexts, {})
 
 
@@ -174,8 +176,7 @@ def share_level(units: float, full: int, node: int = 1) -> int:
     """
     if units >= full:
         return int(units)
-    level = on_grid(int(units), full, SHARE_LEVEL_RATIO) if units >= 1 else 0
-    return level - level % node
+    return on_levels(int(units), full, SHARE_LEVEL_RATIO, node) if units >= 1 else 0
 
 
 def _daily_least(tl: Timeline, starts: np.ndarray) -> np.ndarray:
