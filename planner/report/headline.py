@@ -41,7 +41,7 @@ def _spread(metric: Stat | None, name: str, summary: Summary | None = None) -> s
     if metric is None or num(metric.p10) is None:
         return ""
     if summary is not None and summary.replications == 1:
-        return ONE_REPLICATION if name == "time_to_train_days" and metric is summary.stat(name) else ""
+        return ""  # (headline_items says it once, on time to train)
     shown = (lambda x: money(summary, x)) if name == "cost_usd" and summary is not None else (
         lambda x: fmt_value(name, x))  # the cost's spread in the scenario's currency too, as its median
     if num(metric.p90) is None:  # time to train: a quantile beyond the finish probability is never
@@ -66,6 +66,8 @@ def headline_items(summary: Summary) -> list[Headline]:
     for m in METRICS:
         key, label = m.key, m.label + (" (p50)" if m.distribution else "")
         detail = _spread(summary.stat(key), key, summary)
+        if key == "time_to_train_days" and summary.replications == 1:
+            detail = ONE_REPLICATION
         if key == "finish_probability" and summary.replications is not None:
             detail = f"of {summary.replications} replication(s)"
         if key in TO_HORIZON_KEYS and summary.unfinished:
@@ -108,6 +110,17 @@ def money(summary: Summary | None, usd: Any) -> str:
     return fmt_usd_and(num(usd), rate.code, rate.per_usd) if rate is not None else fmt_usd(num(usd))
 
 
+def unmet_value(metric: str) -> str | None:
+    """What an expectation's missing value (null in summary.json) reads as: the quantile never came.
+
+    Time to train: never. A growing figure checked against a maximum: not finished (its whole run's is more than
+    its spend so far). None: the value is there to show.
+    """
+    if metric == "time_to_train_days":
+        return NEVER
+    return "not finished" if metric in GROWING_KEYS else None
+
+
 def expectation_rows(summary: Summary) -> list[dict[str, str]]:
     """The summary's expectations as display rows: check, value, result (PASS/FAIL)."""
     rows = []
@@ -124,10 +137,7 @@ def expectation_rows(summary: Summary) -> list[dict[str, str]]:
         rows.append(
             {
                 "check": f"{what} {' and '.join(bounds)}".strip(),
-                # an unfinished quantile of time to train is never (its value is null in summary.json), and of a
-                # growing figure checked against a maximum, not finished (its whole run's is more than so far)
-                "value": NEVER if metric == "time_to_train_days" and num(e.value) is None else
-                "not finished" if metric in GROWING_KEYS and num(e.value) is None else fmt_value(metric, num(e.value)),
+                "value": (unmet_value(metric) if num(e.value) is None else None) or fmt_value(metric, num(e.value)),
                 "result": "PASS" if e.passed else "FAIL",
             }
         )

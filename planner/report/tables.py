@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import escape
 from ..cashflow import with_currency
-from ..metrics import GROWING_KEYS, METRICS
+from ..metrics import METRICS
 from ..results import (
     CASHFLOW_COLUMNS,
     EVENT_COLUMNS,
@@ -28,7 +28,7 @@ from ..results import (
 from ..stats import NEVER, quantiles, time_quantiles
 from ..summary import Summary
 from .charts import interruptions_per_week, monthly_tokens, site_power_table
-from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs, to_horizon_note
+from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs, to_horizon_note, unmet_value
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 # rows per table sheet of report.xlsx: writing ~1 M event rows took 106 s and 1.2 GB; the CSV files keep every row
@@ -392,10 +392,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             q = f" p{e.quantile * 100:g}" if e.quantile is not None else ""
             bound = " and ".join(f"{k} {getattr(e, k):g}" for k in ("min", "max") if getattr(e, k) is not None)
             value = plain(e.value)
-            if value is None and e.metric == "time_to_train_days":
-                value = NEVER  # the quantile never came: the check failed on it
-            elif value is None and e.metric in GROWING_KEYS:
-                value = "not finished"  # an upper bound on a run that did not finish: it failed
+            if value is None:  # the quantile never came: the check failed on it
+                value = unmet_value(e.metric)
             who = f"{e.job}: " if getattr(e, "job", None) else ""  # a job's own check, as the CLI and the page say
             rows.append((f"{who}{e.metric}{q}", value, bound, "PASS" if e.passed else "FAIL", "num1"))
     rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]

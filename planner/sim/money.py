@@ -14,7 +14,7 @@ import numpy as np
 
 from ..bridge import layout_planners
 from ..cashflow import PoolSupply, cashflow
-from ..fmt import fmt_usd, fmt_usd_and
+from ..fmt import fmt_usd_and
 from ..kinds import EventKind
 from ..scenario import Scenario
 from ..strategy import Context, options
@@ -91,9 +91,10 @@ def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: fl
     Sums in the scenario's second currency too, when it has one (as every sum the report shows).
     """
     c = scenario.currency
+    code, per_usd = (c.code, c.per_usd) if c is not None else (None, None)
 
     def money(x: float) -> str:
-        return fmt_usd_and(x, c.code, c.per_usd) if c is not None else fmt_usd(x)
+        return fmt_usd_and(x, code, per_usd)  # (dollars alone without a currency)
 
     mean = float(np.mean(costs_usd)) if costs_usd else 0.0
     return (f"Cash flow of replication {k} of {len(costs_usd)}{what}: committed {money(committed_usd)}"

@@ -110,14 +110,13 @@ def levels_above(units: int, full: int, ratio: float = GRID_RATIO, node: int = 0
     if units >= full:
         return math.inf
     level = on_levels(units, full, ratio, node)
-    nxt = full
-    g = _geometric_level(full - 1, full, ratio, node)  # the geometric levels from the top down, to the first above
-    k = 1
-    while g > level:
-        nxt = min(nxt, g)
-        k += 1
+    nxt, k = full, 1
+    while True:  # the geometric levels from the top down: the last one above ``level``
         g = int(full / ratio**k)
         g -= g % node
+        if g <= level:
+            break
+        nxt, k = g, k + 1
     step = max(aligned_step(max(level, 1), aligned_bits(ratio)), node)
     nxt = min(nxt, (level // step + 1) * step)  # the next aligned count (the next power of two is one)
     return max(nxt, units + 1)
