@@ -635,6 +635,10 @@ class Scenario(_Section):
                                               f"{LAST_DAY}")
         return self
 
+    def ordered_jobs(self) -> list[Job]:
+        """The jobs in the order they get chips: by priority, then as written."""
+        return [j for _i, j in sorted(enumerate(self.jobs), key=lambda ij: (ij[1].priority, ij[0]))]
+
     def workloads(self) -> list[tuple[str, Workload]]:
         """(field path, workload) of every job: ``workload``, or each of ``jobs``."""
         if self.workload is not None:

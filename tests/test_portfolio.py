@@ -614,3 +614,44 @@ def test_no_count_below_the_growth_threshold_plans_on_a_higher_level(full, frac,
     assert above > units
     for x in range(units, int(min(above, full + 1))):
         assert on_levels(x, full, SHARE_LEVEL_RATIO, node) <= level, x
+
+
+def _two_pools_one_site(first: str) -> dict:
+    """Two H100 pools at one site with power for one of them; the priority-1 job may use only 'b'."""
+    pools = {"a": {"name": "a", "chip": "h100-sxm", "site": "dc1", "units": 512},
+             "b": {"name": "b", "chip": "h100-sxm", "site": "dc1", "units": 512}}
+    w = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304}
+    return {"name": "power-by-priority", "start": "2025-01-01", "horizon_days": 200,
+            "jobs": [{"name": "low", "priority": 2, "pools": ["a"], "workload": {**w, "tokens": 2e11}},
+                     {"name": "high", "priority": 1, "pools": ["b"], "workload": {**w, "tokens": 2e11}}],
+            "fleet": [pools[first], pools["b" if first == "a" else "a"]],
+            # 0.8 MW at PUE 1.2 powers 522 H100s (1,275 W of nameplate each at PUE 1): one pool, not both
+            "sites": [{"name": "dc1", "pue": 1.2, "power_mw": [{"date": "2025-01-01", "mw": 0.8}]}],
+            "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+
+
+def test_site_power_goes_first_to_the_pools_of_the_first_job():
+    """At a site short of power, the priority-1 job's pool is powered first, wherever the fleet lists it.
+
+    Before, power went in fleet order: with the priority-2 job's pool written first, the priority-1 job got what
+    it left (10 of 512 chips here) and finished after it.
+    """
+    s = from_dict(_two_pools_one_site(first="a"))
+    supply = draw_supply(s, np.random.SeedSequence(0))
+    at = {n: sum(x.delta_units for x in v if x.kind.name != "DELIVERY") for n, v in supply.items()}
+    assert at["b"] == 512 and 0 < at["a"] < 512  # b (the first job's) whole, a on what is left
+    days = {order: _finish_days(_two_pools_one_site(first=order)) for order in ("a", "b")}
+    assert days["a"] == days["b"]  # the order pools are written in no longer matters
+    assert days["a"]["high"] < days["a"]["low"]
+
+
+def test_power_order_ranks_pools_by_their_first_job_then_fleet_order():
+    from planner.sim.power import power_order
+
+    doc = _two_pools_one_site(first="a")
+    doc["fleet"].append({"name": "c", "chip": "h100-sxm", "site": "dc1", "units": 8})
+    assert power_order(from_dict(doc), ["a", "b", "c"]) == ["b", "a", "c"]  # c: no job names it
+    doc["jobs"][1]["pools"] = None  # the first job may use every pool: fleet order
+    assert power_order(from_dict(doc), ["a", "b", "c"]) == ["a", "b", "c"]
+    one = {k: v for k, v in doc.items() if k != "jobs"} | {"workload": doc["jobs"][0]["workload"]}
+    assert power_order(from_dict(one), ["c", "b", "a"]) == ["c", "b", "a"]  # one job: as given (fleet order)

@@ -61,8 +61,8 @@ if TYPE_CHECKING:
 
 
 def ordered_jobs(scenario: Scenario) -> list[Job]:
-    """The jobs in the order they get chips: by priority, then as written."""
-    return [j for _i, j in sorted(enumerate(scenario.jobs), key=lambda ij: (ij[1].priority, ij[0]))]
+    """The jobs in the order they get chips: by priority, then as written (``Scenario.ordered_jobs``)."""
+    return scenario.ordered_jobs()
 
 
 def job_scenario(scenario: Scenario, job: Job) -> Scenario:

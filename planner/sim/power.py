@@ -4,8 +4,9 @@ A site (``sites:``) has ``power_mw`` steps over time (none before the first date
 takes its server's nameplate power (``SERVER_POWER_PER_TDP`` x its catalog TDP) times the PUE; a pool that
 holds back a reserved share (``reserved_fraction``, e.g. for
 inference) powers those chips too, so each usable chip costs ``tdp x pue / (1 - reserved)`` of the site's power.
-Pools at one site take power in fleet order (the first pool first); chips delivered and commissioned beyond
-the power wait until there is power for them (and go out of service, latest first, when power falls).
+Pools at one site take power in the order of the jobs that may use them (``power_order``: the pools of the job that
+gets chips first come first, a pool no job names comes last), then in fleet order; chips delivered and commissioned
+beyond the power wait until there is power for them (and go out of service, latest first, when power falls).
 """
 
 from __future__ import annotations
@@ -30,6 +31,23 @@ def watts_per_usable_chip(scenario: Scenario, pool_name: str, site: Site) -> flo
     pool = next(p for p in scenario.fleet if p.name == pool_name)
     server_w = scenario.chip(pool.chip).tdp_w * SERVER_POWER_PER_TDP
     return server_w * site.pue / max(1.0 - pool.reserved_fraction, 1e-9)
+
+
+def power_order(scenario: Scenario, names: list[str]) -> list[str]:
+    """A site's pools in the order they take its power: by the first job in chip order that may use each.
+
+    Jobs get chips in priority order, then as written (``Scenario.ordered_jobs``); a pool goes before another
+    when an earlier job may use it, so a priority-1 job whose pool is written second is not left without power
+    by a later job's pool written first. A pool no job names comes last. Ties (every pool of a one-job scenario,
+    pools that the same jobs may use) keep fleet order. Adding a later job moves no pool before one that an
+    earlier job uses, so it never takes power from an earlier job.
+    """
+    rank = {n: (len(scenario.jobs), i) for i, n in enumerate(names)}
+    for k, job in reversed(list(enumerate(scenario.ordered_jobs()))):
+        for n in names:
+            if job.pools is None or n in job.pools:
+                rank[n] = (k, rank[n][1])
+    return sorted(names, key=rank.__getitem__)
 
 
 def _power_at(site: Site, start, t_h: float) -> float:
@@ -71,7 +89,7 @@ def apply_power(scenario: Scenario,
     waited: dict[str, list[Wait]] = {name: [] for name in steps}
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
     for site in scenario.sites:
-        names = [p.name for p in scenario.fleet if p.site == site.name and p.name in steps]
+        names = power_order(scenario, [p.name for p in scenario.fleet if p.site == site.name and p.name in steps])
         if not names:
             continue
         per_chip_w = {n: watts_per_usable_chip(scenario, n, site) for n in names}
