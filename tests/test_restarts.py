@@ -203,3 +203,35 @@ def test_pool_failure_settings_change_the_run_only_with_failures_on(make_scenari
         days[name] = float(run_scenario(s, replications=1, seed=3, cash_flow=False).replications[
             "time_to_train_days"].iloc[0])
     assert all(days[n] != days[""] for n in tweaks), days
+
+
+def _rental_ends(replan_h: float) -> dict:
+    """512 H100s in sync for two days, then the rental's 256 leave: the job must move to the 256 it owns."""
+    return {"name": "shrink", "start": "2025-01-01", "horizon_days": 200,
+            "workload": {"model": "llama3-8b", "tokens": 3e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 256},
+                      {"name": "rent", "chip": "h100-sxm", "site": "dc1",
+                       "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-01-03",
+                                 "price_per_chip_hour_usd": 2.0}}],
+            "strategy": {"mode": "sync", "replan_overhead_hours": replan_h},
+            "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+
+
+def test_a_job_cut_down_by_a_capacity_step_pays_the_re_plan_as_a_growing_one_does():
+    """Chips of the plan leave (a rental's end, a share taken back): the move to fewer chips re-shards too.
+
+    Before, growing paid ``replan_overhead_hours`` and shrinking paid nothing, so a job cut down by a rental's
+    end (or preempted by a job before it) lost no time to the change. Without failures, the one forced re-plan
+    costs exactly the overhead.
+    """
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import _one
+
+    out = {}
+    for h in (0.0, 24.0):
+        s = from_dict(_rental_ends(h))
+        _s, ctx, _n = _one((s, 1))
+        out[h] = run_replication(s, ctx, np.random.SeedSequence(0), tables=True)
+    assert out[24.0].metrics["time_to_train_days"] - out[0.0].metrics["time_to_train_days"] == pytest.approx(1.0)
+    ev = out[24.0].events
+    assert ev[ev.event == "replan"].detail.tolist() == ["512 -> 256 chips, 24 h to re-plan"]

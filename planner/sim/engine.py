@@ -368,6 +368,10 @@ class TrainingJob:
         self.pending_restart = True  # the first start pays the start-up like a restart
         self.pending_move_h = 0.0  # the wait for the checkpoint to reach the sites of a new plan (``handover``)
         self.manual_due_h = 0.0  # a failure's wait for a manual intervention, paid with its restart
+        # chips of the plan left at a capacity step: the smaller plan it moves to pays ``replan_overhead_hours``
+        # with its restart (a growth pays it on its own chips before it moves, ``_replan_overhead``)
+        self.shrink_due = False
+        self.pending_replan_h = 0.0
         # the plan whose sites hold the job's last checkpoint: the last one the job restarted on in full (a plan
         # whose chips left before the checkpoint reached them never held it); None before the first start
         self.home: Plan | None = None
@@ -676,9 +680,13 @@ class TrainingJob:
                     to = sorted({b for _a, b, _n in hand.sent})
                     sent = f", the checkpoint sent to {', '.join(to)} first ({fmt_duration(hand.hours)})"
             self.stats.replans += 1
+            if self.shrink_due:  # a forced re-plan re-shards as a chosen one does
+                self.pending_replan_h = self.sc.strategy.replan_overhead_hours
+                sent += f", {fmt_duration(self.pending_replan_h)} to re-plan" if self.pending_replan_h else ""
             self.log("", EventKind.REPLAN, new.units_used,
                      f"{self.plan.units_used:,} -> {new.units_used:,} chips{sent}")
             self.pending_restart = True
+        self.shrink_due = False
         self.plan, self.must_plan = new, False
         gap = sum(ps.usable for ps in self.pools.values()) - new.units_used
         for sentence in new.limits:  # per kind, the sentence of the plan that left the most chips out
@@ -712,6 +720,9 @@ class TrainingJob:
         if self.plan is None or self._plan_short():
             self.must_plan = True
             return
+        # the chips came back: the last plan fits again, and staying on it re-plans nothing (a move to a better one
+        # is a choice, not forced: it pays no re-plan on top of the restart)
+        self.shrink_due = False
         cand = self._best_plan(self._avail())
         score = self.strategy.ctx.score
         if cand is not None and cand is not self.plan and score(cand) > score(self.plan):
@@ -749,9 +760,9 @@ class TrainingJob:
         wait comes first; the reload starts over).
         """
         self.pending_restart = False
-        move_h, manual_h = self.pending_move_h, self.manual_due_h
-        self.pending_move_h = self.manual_due_h = 0.0
-        wait = move_h + manual_h + (self._restart_h(self.plan) if self.on else 0.0)
+        move_h, manual_h, replan_h = self.pending_move_h, self.manual_due_h, self.pending_replan_h
+        self.pending_move_h = self.manual_due_h = self.pending_replan_h = 0.0
+        wait = move_h + manual_h + replan_h + (self._restart_h(self.plan) if self.on else 0.0)
         held = yield from self._hold_for(wait)
         if held < wait:
             # the manual intervention's wait left comes with the next restart; the checkpoint never reached the
@@ -842,7 +853,9 @@ class TrainingJob:
     def _on_capacity_change(self, finished: bool, pending_h: float) -> bool:
         """Capacity changed mid-cycle: stop when chips leave, or when a new plan pays. Returns stop."""
         if self._needs_plan():
-            return True  # capacity leaves (rental ends or repairs lag): checkpoint, then shrink
+            # capacity leaves (rental ends or repairs lag): checkpoint, then shrink, paying the re-plan
+            self.shrink_due = self.shrink_due or (self.plan is not None and not self.must_plan)
+            return True
         if finished:
             return False
         cand = self._best_plan(self._avail())
