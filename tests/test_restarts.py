@@ -235,3 +235,20 @@ def test_a_job_cut_down_by_a_capacity_step_pays_the_re_plan_as_a_growing_one_doe
     assert out[24.0].metrics["time_to_train_days"] - out[0.0].metrics["time_to_train_days"] == pytest.approx(1.0)
     ev = out[24.0].events
     assert ev[ev.event == "replan"].detail.tolist() == ["512 -> 256 chips, 24 h to re-plan"]
+
+
+def test_chips_that_leave_during_the_re_plan_make_the_next_plan_pay_it_again():
+    """The re-plan after one rental's end is cut short by the next rental's end: the smaller plan re-plans too."""
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import _one
+
+    doc = _rental_ends(48.0)
+    doc["fleet"][0]["units"] = 128
+    doc["fleet"].append({**doc["fleet"][1], "name": "rent2",
+                         "cloud": {**doc["fleet"][1]["cloud"], "until": "2025-01-04"}})
+    s = from_dict(doc)
+    _s, ctx, _n = _one((s, 1))
+    ev = run_replication(s, ctx, np.random.SeedSequence(0), tables=True).events
+    replans = ev[ev.event == "replan"]
+    assert replans.time_days.tolist() == [2.0, 3.0]  # the second rental ends 24 h into the first 48 h re-plan
+    assert all(d.endswith(", 48 h to re-plan") for d in replans.detail)

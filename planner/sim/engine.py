@@ -745,8 +745,9 @@ class TrainingJob:
             if timer.processed:
                 held = wait_h
                 break
-            if self._plan_short():  # chips of the plan left
+            if self._plan_short():  # chips of the plan left: the plan they leave is a forced re-plan too
                 held = env.now - start
+                self.shrink_due = True
                 break
             timer = env.timeout(max(end_h - env.now, 0.0))
         self._hold(held)
