@@ -252,3 +252,26 @@ def test_chips_that_leave_during_the_re_plan_make_the_next_plan_pay_it_again():
     replans = ev[ev.event == "replan"]
     assert replans.time_days.tolist() == [2.0, 3.0]  # the second rental ends 24 h into the first 48 h re-plan
     assert all(d.endswith(", 48 h to re-plan") for d in replans.detail)
+
+
+def test_a_start_after_a_wait_for_chips_pays_the_restart_only():
+    """The first rental ends with no chip left: the job waits, then starts on the second as it first started.
+
+    Found by review: the re-plan owed when the first rental ended was charged on the start after the wait.
+    """
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import _one
+
+    doc = _rental_ends(24.0)
+    doc["fleet"] = [{**doc["fleet"][1], "name": "r1", "cloud": {**doc["fleet"][1]["cloud"], "until": "2025-01-02"}},
+                    {**doc["fleet"][1], "name": "r2", "cloud": {**doc["fleet"][1]["cloud"], "from": "2025-01-03",
+                                                                "until": "2025-03-01"}}]
+    days = {}
+    for h in (0.0, 24.0):
+        doc["strategy"]["replan_overhead_hours"] = h
+        s = from_dict(doc)
+        _s, ctx, _n = _one((s, 1))
+        out = run_replication(s, ctx, np.random.SeedSequence(0), tables=True)
+        days[h] = out.metrics["time_to_train_days"]
+        assert not any("to re-plan" in d for d in out.events.detail)
+    assert days[24.0] == days[0.0]

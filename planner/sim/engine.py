@@ -717,12 +717,12 @@ class TrainingJob:
         plan chosen on them (on their grid count) may also be slower than the last one, which fits: that one
         stays. The job stopped, so either way it restarts (switching costs nothing more).
         """
+        # a job that had to wait for chips starts again as it first started: it pays the restart, not a re-plan
+        # (on the last layout or another, on the chips that came back or on others)
+        self.shrink_due = False
         if self.plan is None or self._plan_short():
             self.must_plan = True
             return
-        # the chips came back: the last plan fits again, and staying on it re-plans nothing (a move to a better one
-        # is a choice, not forced: it pays no re-plan on top of the restart)
-        self.shrink_due = False
         cand = self._best_plan(self._avail())
         score = self.strategy.ctx.score
         if cand is not None and cand is not self.plan and score(cand) > score(self.plan):
