@@ -11,6 +11,7 @@ import copy
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import one_error_line
 from test_portfolio import JOBS, _doc
@@ -173,3 +174,27 @@ def test_a_portfolios_report_page_words_its_limits_as_the_terminal_does(tmp_path
     import html
 
     assert all(html.escape(x, quote=False) in page or html.escape(x) in page for x in lines)
+
+
+def test_the_schedule_shows_the_chips_a_job_trained_on_the_day_it_finished():
+    """A job that trains half a day: its one schedule row has the chips it trained on, not the 0 after its end.
+
+    Found by review: the last day was read at the run's end, when the job had let its chips go, so a short job (or
+    a portfolio's job that finished in a day) vanished from the chips-in-training chart.
+    """
+    from planner.loader import from_dict
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import _one
+
+    s = from_dict({"name": "short", "start": "2025-01-01", "horizon_days": 30,
+                   "workload": {"model": "llama3-8b", "tokens": 2e11, "seq_len": 8192, "global_batch_tokens": 4194304},
+                   "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 512}],
+                   "reliability": {"enabled": False}, "simulation": {"replications": 1, "model_error": "off"}})
+    _s, ctx, _n = _one((s, 1))
+    out = run_replication(s, ctx, np.random.SeedSequence(0), tables=True)
+    sched = out.schedule
+    assert out.metrics["time_to_train_days"] < 1 and len(sched) == 1
+    row = sched.iloc[0]
+    assert row.units_in_training == 512 and row.units_in_service == 512 and row.tokens_trained == 2e11
+    # the chip-hours agree with the row: 512 chips for the whole (short) run
+    assert out.metrics["chip_hours"] == pytest.approx(512 * out.metrics["time_to_train_days"] * 24, rel=1e-6)

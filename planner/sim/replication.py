@@ -522,22 +522,27 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
     import pandas as pd  # here, not at import: the workers of a run never need it
     end_h = run.end_h
     days, t = _day_ends(end_h)  # state at the end of each day
+    # the chips of the last day are read just before the run's end, as a day's are just before midnight: at the end
+    # itself the job has let its chips go (a job that trains for half a day showed 0 chips in training)
+    ts = t.copy()
+    if len(ts) and ts[-1] == end_h:
+        ts[-1] = max(end_h - DAY_END_H, 0.0)
     dates = [_date(scenario.start, int(d)) for d in days]
     job = run.job
     used = set(run.strategy.pools)
     frames = []
     for name, state in run.states.items():
         rented = run.fleet_rented.get(name)  # the rented chips in service (a slipped start)
-        rented = costs.step_at(rented, t) if rented is not None else np.zeros_like(t)
+        rented = costs.step_at(rented, ts) if rented is not None else np.zeros_like(ts)
         mine = name in used
         frames.append(pd.DataFrame({
             "date": dates,
             "day": days,
             "pool": name,
-            "units_delivered": state.delivered.at(t).astype(int) + rented.astype(int),
-            "units_in_service": state.in_service.at(t).astype(int),
-            "units_in_training": job.in_training[name].at(t).astype(int) if mine else 0,
-            "units_failed": state.failed_tl.at(t).astype(int),
+            "units_delivered": state.delivered.at(ts).astype(int) + rented.astype(int),
+            "units_in_service": state.in_service.at(ts).astype(int),
+            "units_in_training": job.in_training[name].at(ts).astype(int) if mine else 0,
+            "units_failed": state.failed_tl.at(ts).astype(int),
             "tokens_trained": job.pool_tokens_tl[name].at(t) if mine else 0.0,
             # committed spend so far: a pool the job skipped still costs its owner
             "cost_usd": cost_timeline(scenario, run, name, used=job_spend).integral(t),
