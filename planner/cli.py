@@ -193,6 +193,11 @@ def _strict(obj):
     return obj
 
 
+def _pct(x: float | None) -> str:
+    """A share for a table cell; a dash when none was earned (a run that held no chip)."""
+    return "-" if x is None else f"{x:.1%}"
+
+
 def _dumps(obj) -> str:
     """Strict JSON for --json: a value that never came is null, as in summary.json."""
     return json.dumps(_strict(obj), indent=2, default=str, allow_nan=False)
@@ -635,7 +640,7 @@ def compare(
     mode `auto` picks is marked.
     """
     from . import api
-    from .fmt import fmt_usd
+    from .fmt import fmt_usd, num
 
     s = _load(scenario)
     try:
@@ -658,7 +663,7 @@ def compare(
             continue
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
         t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"), fmt_usd(r["cost_usd"]),
-                  f"{r['energy_mwh']:,.0f}", f"{r['goodput']:.1%}", f"{r['link_tb_per_day']:.2f}",
+                  f"{r['energy_mwh']:,.0f}", _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}",
                   _lit(r.get("note") or ""))
     out.print(t)
 

@@ -198,3 +198,26 @@ def test_the_schedule_shows_the_chips_a_job_trained_on_the_day_it_finished():
     assert row.units_in_training == 512 and row.units_in_service == 512 and row.tokens_trained == 2e11
     # the chip-hours agree with the row: 512 chips for the whole (short) run
     assert out.metrics["chip_hours"] == pytest.approx(512 * out.metrics["time_to_train_days"] * 24, rel=1e-6)
+
+
+def test_a_replication_that_never_trained_earns_no_goodput_or_mfu():
+    """Chips that slip past the horizon: no chip-time, so goodput and MFU are 0/0, left out of the quantiles.
+
+    Found by review: they counted as 0, so a run without failures showed "Goodput (p50) 100.0 % · p10 0.0 %".
+    """
+    from planner.loader import from_dict
+    from planner.sim.runner import run_scenario
+
+    s = from_dict({"name": "late", "start": "2025-01-01", "horizon_days": 40,
+                   "workload": {"model": "llama3-8b", "tokens": 1.5e12, "seq_len": 8192,
+                                "global_batch_tokens": 4194304},
+                   "fleet": [{"name": "A", "chip": "h100-sxm", "site": "dc1", "units": 0,
+                              "deliveries": [{"date": "2025-01-11", "units": 512}], "commissioning_days": 5,
+                              "delivery_risk": {"slip_days": {"dist": "uniform", "low": 0, "high": 40}}}],
+                   "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 20}})
+    res = run_scenario(s, cash_flow=False, workers=1)
+    reps = res.replications
+    idle = reps[reps.chip_hours == 0]
+    assert len(idle) >= 1 and idle.goodput.isna().all() and idle.mfu.isna().all()
+    g = res.summary.metrics["goodput"]
+    assert g.p10 == g.p50 == g.p90 == 1.0  # failures off: every chip-hour held was kept

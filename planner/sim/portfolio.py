@@ -257,7 +257,8 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
         pool_costs.append(costs.pool_cost(sc, pool, delivered_of(supply[pool.name]), training, end_h,
                                           supply.rented[pool.name]))
     held = sum(r["chip_hours"] for r in rows)
-    kept = sum(r["goodput"] * r["chip_hours"] for r in rows)
+    trained = [r for r in rows if r["chip_hours"]]  # a job that held no chip has no goodput or MFU (NaN)
+    kept = sum(r["goodput"] * r["chip_hours"] for r in trained)
     finished = all(r["finished"] for r in rows)
     return {
         "finished": finished,
@@ -266,8 +267,9 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
         "used_usd": sum(c.used_usd for c in pool_costs),
         "pool_costs": [c.as_dict() for c in pool_costs],
         "energy_mwh": sum(r["energy_mwh"] for r in rows),
-        "mfu": (sum(r["mfu"] * r["goodput"] * r["chip_hours"] for r in rows) / kept) if kept else 0.0,
-        "goodput": kept / held if held else 0.0,
+        "mfu": (sum(r["mfu"] * r["goodput"] * r["chip_hours"] for r in trained) / kept) if kept else (
+            0.0 if held else math.nan),
+        "goodput": kept / held if held else math.nan,
         "chip_hours": held,
         "mode": "portfolio",
         "pool": " + ".join(p.name for p in sc.fleet if any(p.name in r["pool"].split(" + ") for r in rows)),

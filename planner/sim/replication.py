@@ -414,8 +414,9 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "used_usd": sum(c.used_usd for c in run.pool_costs),
         "pool_costs": [c.as_dict() for c in run.pool_costs],
         "energy_mwh": st.energy_kwh / 1000.0,
-        "mfu": st.flops_chip_h / st.kept_chip_h if st.kept_chip_h else 0.0,
-        "goodput": st.kept_chip_h / st.held_chip_h if st.held_chip_h else 0.0,
+        # a run that never held a chip earned no MFU or goodput (0/0): NaN, which the quantiles leave out, not 0
+        "mfu": st.flops_chip_h / st.kept_chip_h if st.kept_chip_h else (0.0 if st.held_chip_h else math.nan),
+        "goodput": st.kept_chip_h / st.held_chip_h if st.held_chip_h else math.nan,
         "chip_hours": st.held_chip_h,
         "mode": run.strategy.mode,
         "pool": " + ".join(used_pools(run)),  # the pools the job trained on, not all the strategy could use
