@@ -11,7 +11,7 @@ import numbers
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -197,7 +197,12 @@ Deliveries = Annotated[list[Delivery], BeforeValidator(_no_unread_file)]
 
 
 def _deliveries_schema(schema: dict) -> None:
-    """``planner schema``: ``deliveries`` is a list or ``{file: path}`` (CSV or XLSX, read by planner.loader)."""
+    """``planner schema``: ``deliveries`` is a list or ``{file: path}`` (CSV or XLSX, read by planner.loader).
+
+    And a pool's ``name`` may be left out (``Scenario._pool_names`` names it after its chip).
+    """
+    if "name" in schema.get("required", []):
+        schema["required"] = [r for r in schema["required"] if r != "name"]
     listed = schema.get("properties", {}).get("deliveries")
     if not isinstance(listed, dict):
         return
@@ -582,6 +587,32 @@ class Scenario(_Section):
     sweep: list[SweepAxis] = Field(default_factory=list, max_length=8,
                                    description="the grid `planner sweep` runs when no --set is given")
     currency: Currency | None = Field(None, description="money is also shown in this currency, beside USD")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pool_names(cls, data: Any) -> Any:
+        """A pool without a ``name`` is named after its chip (the contract's minimal pool is ``chip`` and ``units``).
+
+        ``h100-sxm``, then ``h100-sxm-2``, ... when that name is taken; ``pool-<n>`` when the chip is not text
+        (its own error then names the chip, not the name).
+        """
+        fleet = data.get("fleet") if isinstance(data, dict) else None
+        if not isinstance(fleet, list) or all(not isinstance(p, dict) or "name" in p for p in fleet):
+            return data
+        taken = {p["name"] for p in fleet if isinstance(p, dict) and isinstance(p.get("name"), str)}
+        named = []
+        for i, p in enumerate(fleet):
+            if isinstance(p, dict) and "name" not in p:
+                chip = p.get("chip")
+                base = chip[:56] if isinstance(chip, str) and chip.strip() else f"pool-{i + 1}"
+                name, k = base, 1
+                while name in taken:
+                    k += 1
+                    name = f"{base}-{k}"
+                taken.add(name)
+                p = {"name": name, **p}
+            named.append(p)
+        return {**data, "fleet": named}
 
     @model_validator(mode="after")
     def _cross(self) -> Scenario:

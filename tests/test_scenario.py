@@ -258,3 +258,19 @@ def test_zero_rented_units_is_a_pool_with_nothing_rented(cli, make_scenario, tmp
     empty = make_scenario(fleet=[rent])
     bad = cli("validate", str(empty))
     assert bad.exit_code == 2 and "fleet: no pool has chips" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_contract_minimal_pool_is_chip_and_units():
+    """"A minimal scenario is `name`, `workload` and a `fleet` of one pool with `chip` and `units`" (contract).
+
+    A pool without a name is named after its chip; a taken name gets a number. Found by review: `name` was required.
+    """
+    from planner.loader import from_dict
+
+    w = {"model": "llama3-8b", "tokens": 1e11, "seq_len": 4096}
+    s = from_dict({"name": "minimal", "workload": w, "fleet": [{"chip": "h100-sxm", "units": 64}]})
+    assert [p.name for p in s.fleet] == ["h100-sxm"]
+    s = from_dict({"name": "m", "workload": w, "fleet": [
+        {"chip": "h100-sxm", "units": 64}, {"chip": "h100-sxm", "units": 8, "site": "b"},
+        {"name": "h100-sxm-2", "chip": "a100-80gb", "units": 8}]})
+    assert [p.name for p in s.fleet] == ["h100-sxm", "h100-sxm-3", "h100-sxm-2"]
