@@ -215,6 +215,13 @@ def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario files to
     """Check scenario files only. Exit 0 when all are valid, 2 at the first invalid one."""
     for path in scenarios:
         s = _load(path)
+        if s.sweep:  # the grid `planner sweep` runs from the file: its paths and values are part of the file
+            from .decide.sweep import check_section
+
+            try:
+                check_section(s, str(path))
+            except PlannerError as exc:
+                _fail(exc, path)
         out.print(f"[green]ok[/] {_lit(path)}: {_lit(s.name)} ({len(s.fleet)} pools)", highlight=False)
 
 
@@ -495,6 +502,10 @@ def sweep(
     _check_backend(backend, scheduler)
     s = _load(scenario)
     try:
+        if not sets and s.sweep:  # the file's section: its errors name it (sweep[0].values[1])
+            from .decide.sweep import check_section
+
+            check_section(s, str(scenario))
         axes = [parse_set(t) for t in sets] or [(a.path, list(a.values)) for a in s.sweep]
         if not axes:
             raise ScenarioError("give --set PATH=v1,v2,... or a sweep: section in the file", path=str(scenario))

@@ -20,7 +20,7 @@ from .loader import from_dict, source_of
 from .scenario import Scenario
 from .yamlio import MAX_DEPTH, clip, safe_load
 
-_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
+_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)")  # ASCII digits only (not Arabic-Indic)
 MAX_PATH_CHARS = 200
 
 
@@ -34,7 +34,7 @@ def parse_path(path: str) -> tuple[str | int, ...]:
         if not m:
             raise ScenarioError(f"{path!r} is not a field path such as fleet[1].cloud.units", field=path)
         out.append(m.group(1))
-        out.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+        out.extend(int(i) for i in re.findall(r"\[([0-9]+)\]", m.group(2)))
     return tuple(out)
 
 
@@ -58,9 +58,11 @@ def get_value(data: Mapping, path: str) -> Any:
     for i, key in enumerate(parts):
         where = format_path(parts[: i + 1])
         if isinstance(key, int):
-            if not isinstance(cur, list) or key >= len(cur):
-                raise ScenarioError(f"no such item (the list has {len(cur) if isinstance(cur, list) else 0})",
+            if not isinstance(cur, list):
+                raise ScenarioError(f"{format_path(parts[:i]) or 'the scenario'} is not a list: it has no item {key}",
                                     field=where)
+            if key >= len(cur):
+                raise ScenarioError(f"no such item (the list has {len(cur)})", field=where)
             cur = cur[key]
         else:
             if not isinstance(cur, Mapping) or key not in cur:
@@ -75,9 +77,11 @@ def _set(data: dict, parts: tuple[str | int, ...], value: Any) -> None:
         last = i == len(parts) - 1
         where = format_path(parts[: i + 1])
         if isinstance(key, int):
-            if not isinstance(cur, list) or key >= len(cur):
-                raise ScenarioError(f"no such item (the list has {len(cur) if isinstance(cur, list) else 0})",
+            if not isinstance(cur, list):
+                raise ScenarioError(f"{format_path(parts[:i]) or 'the scenario'} is not a list: it has no item {key}",
                                     field=where)
+            if key >= len(cur):
+                raise ScenarioError(f"no such item (the list has {len(cur)})", field=where)
             if last:
                 cur[key] = value
             else:

@@ -97,12 +97,29 @@ def _describe(err: dict, data: object = None) -> tuple[str, str]:
     return format_loc(loc), msg
 
 
-def _as_written(value: object) -> str:
-    """A value as the scenario file writes it: a date as YYYY-MM-DD, true / false / null, anything else its repr."""
+def _as_written(value: object, room: int = 400) -> str:
+    """A value as the scenario file writes it: a date as YYYY-MM-DD, true / false / null, anything else its repr.
+
+    Lists and mappings in YAML's flow style, their items alike (a date in a list of 19,000 power steps read
+    ``datetime.date(2025, 3, 1)``); cut after about ``room`` characters (the message clips it anyway).
+    """
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bool) or value is None:
         return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, (list, tuple, Mapping)):
+        items = value.items() if isinstance(value, Mapping) else value
+        parts, used = [], 0
+        for x in items:
+            key = (x[0] if isinstance(x[0], str) else _as_written(x[0], room)) if isinstance(value, Mapping) else ""
+            part = (f"{key}: {_as_written(x[1], room)}" if isinstance(value, Mapping)
+                    else _as_written(x, room))
+            parts.append(part)
+            used += len(part) + 2
+            if used > room:
+                parts.append("...")
+                break
+        return ("{%s}" if isinstance(value, Mapping) else "[%s]") % ", ".join(parts)
     return repr(value)
 
 

@@ -512,10 +512,12 @@ class Expectation(_Section):
     def _bound(self) -> Expectation:
         if self.max is None and self.min is None:
             raise ValueError("set max, min or both")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}: no value can pass the check")
         return self
 
 
-FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)*$"
+FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])*)*$"
 
 
 class SweepAxis(_Section):
@@ -524,6 +526,17 @@ class SweepAxis(_Section):
     path: str = Field(min_length=1, max_length=200, pattern=FIELD_PATH,
                       description="a field path such as fleet[1].cloud.units")
     values: list[float | int | str | bool] = Field(min_length=1, max_length=1000)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _scalars(cls, v: Any) -> Any:
+        """Each value is one number, text or true/false (a list or mapping would be named by a type's name)."""
+        if isinstance(v, list):
+            for j, x in enumerate(v):
+                if isinstance(x, (list, dict)):
+                    raise ValueError(f"value {j + 1} is a {'list' if isinstance(x, list) else 'mapping'}: each value "
+                                     "is one number, text or true/false")
+        return v
 
 
 MAX_JOBS = 32  # jobs sharing one fleet (a lab's portfolio: a flagship, smaller runs, ablations, held inference)

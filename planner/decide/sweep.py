@@ -29,13 +29,42 @@ def parse_set(text: str) -> Axis:
         raise ScenarioError(f"--set {text!r}: write PATH=v1,v2,... (e.g. fleet[1].cloud.units=0,4096,8192)")
     path, _, values = text.partition("=")
     path = format_path(parse_path(path.strip()))
+    items = [v.strip() for v in values.split(",")]
+    if not any(items):
+        raise ScenarioError("--set gives no values", field=path)
+    empty = [k for k, v in enumerate(items, start=1) if not v]
+    if empty:  # `256,,1024`: a typo, not a smaller grid
+        raise ScenarioError(f"--set {clip(text)!r}: value {empty[0]} of {len(items)} is empty (write v1,v2,...)")
     try:
-        vals = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
+        vals = [parse_value(v) for v in items]
     except ScenarioError as exc:  # name the --set argument it came from
         raise ScenarioError(f"--set {clip(text)!r}: {exc.reason}") from None
-    if not vals:
-        raise ScenarioError("--set gives no values", field=path)
     return path, vals
+
+
+def check_section(scenario: Scenario, source: str = "<scenario>") -> None:
+    """The file's ``sweep:`` section: each path is set in the scenario and each value is valid there.
+
+    Errors name the section's own field (``sweep[0].path``, ``sweep[0].values[1]``) and then the edit's, so that
+    ``planner validate`` refuses a section that ``planner sweep`` would refuse. Each value is tried alone, on the
+    file as it is (not every combination: those are the sweep's points).
+    """
+    data = to_mapping(scenario)
+
+    def named(exc: ScenarioError, field: str) -> ScenarioError:
+        inner = f"{exc.field}: " if exc.field else ""
+        return ScenarioError(f"{inner}{exc.reason}", path=source, field=field)
+
+    for i, axis in enumerate(scenario.sweep):
+        try:
+            get_value(data, axis.path)
+        except ScenarioError as exc:
+            raise named(exc, f"sweep[{i}].path") from None
+        for j, value in enumerate(axis.values):
+            try:
+                set_values(scenario, {axis.path: value}, source)
+            except ScenarioError as exc:
+                raise named(exc, f"sweep[{i}].values[{j}]") from None
 
 
 def check_axes(scenario: Scenario, axes: Sequence[Axis]) -> None:
