@@ -71,3 +71,13 @@ def test_a_limit_quotes_dates_as_the_file_writes_them(cli, make_scenario):
     path = make_scenario(fleet=[POOL], sites=[{"name": "default", "pue": 1.2, "power_mw": steps}])
     line = one_error_line(cli("validate", path))
     assert "sites[0].power_mw" in line and "{date: 2025-01-01, mw: 3}" in line and "datetime" not in line
+
+
+def test_compare_json_says_never_for_a_mode_that_does_not_finish(cli, make_scenario):
+    """As summary.json, sweep.csv and solve write it (review of the contract: compare wrote null)."""
+    path = make_scenario(horizon_days=5, workload={"model": "llama3-70b", "tokens": 2e12, "seq_len": 8192},
+                         fleet=[{"chip": "h100-sxm", "units": 256}])
+    r = cli("compare", path, "--json")
+    assert r.exit_code == 0, r
+    modes = [m for m in r.json()["modes"] if m["possible"]]
+    assert modes and all(m["finish_date"] == "never" and not m["finished"] for m in modes)

@@ -23,6 +23,7 @@ from ..perf.band import blend, largest_pool, pool_band, pool_weights
 from ..perf.system import ErrorBand
 from ..results import Event
 from ..scenario import Scenario
+from ..stats import NEVER
 from ..strategy import Context, Strategy, options
 from ..strategy.modes import MODES
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
@@ -485,8 +486,9 @@ def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True, 
         run = best_run(scenario, cands, steps, job_seed, 1.0, failures)
         full = run.strategy.full_plan()
         row = {"mode": mode, "possible": True, "why": "", **outcome_row(run)}
+        # a mode that does not finish within the horizon: "never", as summary.json, sweep.csv and solve write it
         row["finish_date"] = (scenario.start + dt.timedelta(days=row["time_to_train_days"])).isoformat() \
-            if row["finished"] else None
+            if row["finished"] else NEVER
         row["tokens_per_s"] = full.tokens_per_s if full else 0.0
         days = max(run.end_h / HOURS_PER_DAY, 1e-9)
         row["link_tb_per_day"] = row["link_tb"] / days
