@@ -221,3 +221,23 @@ def test_a_replication_that_never_trained_earns_no_goodput_or_mfu():
     assert len(idle) >= 1 and idle.goodput.isna().all() and idle.mfu.isna().all()
     g = res.summary.metrics["goodput"]
     assert g.p10 == g.p50 == g.p90 == 1.0  # failures off: every chip-hour held was kept
+
+
+def test_a_limit_sentence_counts_the_chips_available_not_the_grid_count():
+    """272 chips powered: the plan is made for 271 (its grid count), and the sentence says both.
+
+    Found by review: "uses 256 of 271 chips" with 272 in service (the grid count read as the chips available).
+    """
+    from planner.loader import from_dict
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import _one
+
+    s = from_dict({"name": "s3", "start": "2025-01-01", "horizon_days": 60,
+                   "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+                   "fleet": [{"name": "B", "chip": "h100-sxm", "site": "dc1", "units": 512}],
+                   # 0.3468 MW at PUE 1 powers 272 H100s (1,275 W of nameplate each)
+                   "sites": [{"name": "dc1", "pue": 1.0, "power_mw": [{"date": "2025-01-01", "mw": 0.3468}]}],
+                   "reliability": {"enabled": False}, "simulation": {"replications": 1}})
+    _s, ctx, _n = _one((s, 1))
+    limits = run_replication(s, ctx, np.random.SeedSequence(0)).metrics["limits"]
+    assert any("uses 256 of 272 chips (planned on 271, a grid count; B: TP1" in x for x in limits), limits

@@ -692,10 +692,27 @@ class TrainingJob:
         for sentence in new.limits:  # per kind, the sentence of the plan that left the most chips out
             kind = sentence.split(":", 1)[0]
             if gap > self.limits.get(kind, (-1, ""))[0]:
-                self.limits[kind] = (gap, sentence)
+                self.limits[kind] = (gap, self._with_available(sentence))
         self.fail_in_h = None  # another plan fails at another rate: draw afresh (memoryless)
         self.checked_avail = self._avail()  # no faster plan exists on these chips or fewer
         self._record_layout(new, self.env.now)
+
+    def _with_available(self, sentence: str) -> str:
+        """A plan's limit sentence with the chips available now beside the grid count it was planned on.
+
+        Plans are made for grid counts at or below the chips available (``Strategy.grid``) and shared by every
+        count on that level, so the sentence names the grid count ("uses 7,672 of 8,151 chips"); 8,184 were there.
+        """
+        avail = self._avail()
+        n_avail = sum(avail.get(p, 0) for p in self.strategy.pools)
+        n_grid = sum(self.strategy.grid(avail))
+        if n_grid >= n_avail:
+            return sentence
+        for said, now in ((f" of {n_grid:,} chips (", f" of {n_avail:,} chips (planned on {n_grid:,}, a grid count; "),
+                          (f" of {n_grid:,} chips:", f" of {n_avail:,} chips (planned on {n_grid:,}, a grid count):")):
+            if said in sentence:
+                return sentence.replace(said, now, 1)
+        return sentence
 
     # -- steps of the loop (SimPy generators) --------------------------------------------------------
     def _wait_for_capacity(self):
