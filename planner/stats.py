@@ -50,6 +50,27 @@ def time_quantile(times: Iterable[float | None], q: float) -> float:
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
+def lower_bounds(values: Iterable[float], finished: Iterable[bool]) -> tuple[str, ...]:
+    """Which of mean, p10, p50 and p90 of a growing figure are lower bounds only, not the figure.
+
+    A replication that did not finish has spent (cost, energy, chip-hours) up to the horizon only: its whole run's
+    figure is at least that. So each quantile is at least the one of the figures as they are; it is known when it
+    comes out the same with those replications counted as beyond every other (else only "at least" is known). The
+    mean is a lower bound whenever one did not finish.
+    """
+    values, finished = list(values), list(finished)
+    if all(finished):
+        return ()
+    as_is = quantiles(values)
+    beyond = [v if done else math.nan for v, done in zip(values, finished, strict=True)]
+    out = ["mean"]
+    for q in QUANTILES:
+        name = f"p{round(q * 100)}"
+        if as_is[name] is None or time_quantile(beyond, q) != as_is[name]:
+            out.append(name)
+    return tuple(out)
+
+
 def time_quantiles(times: Iterable[float | None]) -> dict:
     """Mean of the finished replications and p10/p50/p90 counting the others as never (None beyond them)."""
     times = list(times)

@@ -247,6 +247,8 @@ class JobSummary:
             out["strategy"] = s.strategy.to_json()
         if s.limits:
             out["limits"] = list(s.limits)
+        if s.at_least:
+            out["at_least"] = {k: list(v) for k, v in s.at_least.items()}
         if self.deadline is not None:
             out["deadline"] = self.deadline
             out["deadline_probability"] = self.deadline_probability
@@ -293,6 +295,13 @@ class Summary:
     # replications that did not finish within the horizon: their cost, energy, chip-hours, MFU and goodput run to
     # the horizon only (summary.json ``unfinished_replications``, written when there are any)
     unfinished: int = 0
+    # growing figures (cost, energy, chip-hours) whose quantiles are lower bounds only because of those replications:
+    # metric -> ("mean", "p90", ...) (summary.json ``at_least``, written when there are any; stats.lower_bounds)
+    at_least: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def bound(self, key: str, q: str = "p50") -> bool:
+        """Whether ``key``'s ``q`` is a lower bound only (unfinished replications' spend ran to the horizon)."""
+        return q in self.at_least.get(key, ())
 
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
@@ -339,7 +348,8 @@ class Summary:
                 "power_wait_chip_days": (self.power_wait_chip_days.to_json()
                                          if self.power_wait_chip_days is not None else None),
                 "model_band": dict(self.model_band) if self.model_band is not None else None,
-                "unfinished_replications": self.unfinished or None}
+                "unfinished_replications": self.unfinished or None,
+                "at_least": {k: list(v) for k, v in self.at_least.items()} or None}
         out.update({k: v for k, v in tail.items() if v is not None})
         return out
 
@@ -371,6 +381,8 @@ class Summary:
             power_wait_chip_days=_optional(d, "power_wait_chip_days", Stat.from_json),
             model_band=dict(d["model_band"]) if isinstance(d.get("model_band"), Mapping) else None,
             unfinished=int(d.get("unfinished_replications") or 0),
+            at_least={str(k): tuple(str(q) for q in v) for k, v in _mapping(d.get("at_least")).items()
+                      if isinstance(v, list)},
         )
 
 

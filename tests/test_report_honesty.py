@@ -8,6 +8,7 @@ judged for a replication that had not finished by then.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 
@@ -241,3 +242,36 @@ def test_a_limit_sentence_counts_the_chips_available_not_the_grid_count():
     _s, ctx, _n = _one((s, 1))
     limits = run_replication(s, ctx, np.random.SeedSequence(0)).metrics["limits"]
     assert any("uses 256 of 272 chips (planned on 271, a grid count; B: TP1" in x for x in limits), limits
+
+
+def test_a_growing_figure_of_unfinished_replications_is_shown_as_a_lower_bound(cli, make_scenario, tmp_path):
+    """8 of 20 replications stop at the horizon: their cost so far is less than their whole run's.
+
+    Found by review: summary.json gave cost P90 $153,783 and the headline showed it, while `expect cost_usd p90 max
+    160,000` failed on it as "not finished". Now summary.json says which quantiles are lower bounds only
+    (``at_least``), and the terminal, page and workbook mark them "≥".
+    """
+    path = make_scenario(**{
+        "horizon_days": 40, "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 20},
+        "workload": {"model": "llama3-8b", "tokens": 1.5e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+        "fleet": [{"name": "A", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-11", "units": 512}],
+                   "commissioning_days": 5, "delivery_risk": {"slip_days": {"dist": "uniform", "low": 0, "high": 40}}}],
+        "expect": [{"metric": "cost_usd", "quantile": 0.9, "max": 160000}]})
+    out = tmp_path / "o"
+    r = cli("run", path, "--out", str(out))
+    assert r.exit_code == 1, r
+    s = json.loads((out / "summary.json").read_text())
+    assert s["unfinished_replications"] == 8 and "p90" in s["at_least"]["cost_usd"]
+    assert "goodput" not in s["at_least"] and "mfu" not in s["at_least"]  # neither grows: they are not bounds
+    assert s["expectations"][0]["value"] is None and not s["expectations"][0]["passed"]
+    assert "p90 ≥ $154 k" in r.stdout and "≥ $103 k" in r.stdout
+    assert "p90 ≥ $154 k" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_lower_bounds_are_the_quantiles_an_unfinished_replication_could_move():
+    from planner.stats import lower_bounds
+
+    # p10 and p50 come from finished runs whatever the unfinished one would have spent; p90 and the mean do not
+    assert lower_bounds([1.0, 2.0, 3.0, 10.0], [True, True, True, False]) == ("mean", "p90")
+    assert lower_bounds([1.0, 2.0, 3.0, 0.5], [True, True, True, False]) == ("mean", "p10", "p50", "p90")
+    assert lower_bounds([1.0, 2.0], [True, True]) == ()

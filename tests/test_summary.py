@@ -100,7 +100,7 @@ def test_monte_carlo_with_unfinished_replications(unfinished, tmp_path) -> None:
     data = s.to_json()
     assert list(data) == ["scenario", "planner_version", "seed", "replications", "start", "strategy", "metrics",
                           "expectations", "limits", "finish_date", "training_days", "waiting_days", "pools_used",
-                          "costs", "model_band", "unfinished_replications"]
+                          "costs", "model_band", "unfinished_replications", "at_least"]
     assert data["unfinished_replications"] == round(s.replications * (1 - s.finish_probability))
     assert list(data["metrics"]) == ["time_to_train_days", "finish_probability", *DISTRIBUTION_KEYS[1:]]
     assert data["metrics"]["time_to_train_days"]["p90"] is None and data["finish_date"]["p90"] == "never"

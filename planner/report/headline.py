@@ -46,7 +46,16 @@ def _spread(metric: Stat | None, name: str, summary: Summary | None = None) -> s
         lambda x: fmt_value(name, x))  # the cost's spread in the scenario's currency too, as its median
     if num(metric.p90) is None:  # time to train: a quantile beyond the finish probability is never
         return f"p10 {shown(num(metric.p10))} · p90 {NEVER}" if name == "time_to_train_days" else ""
-    return f"p10 {shown(num(metric.p10))} · p90 {shown(num(metric.p90))}"
+    return (f"p10 {at_least(summary, name, 'p10')}{shown(num(metric.p10))} · "
+            f"p90 {at_least(summary, name, 'p90')}{shown(num(metric.p90))}")
+
+
+def at_least(summary: Summary | None, name: str, q: str) -> str:
+    """"≥ " before a growing figure's quantile that is a lower bound only (``Summary.at_least``), else nothing."""
+    return AT_LEAST if summary is not None and summary.bound(name, q) else ""
+
+
+AT_LEAST = "≥ "  # a figure known only as a lower bound: replications that did not finish spent to the horizon only
 
 
 def to_horizon_note(summary: Summary) -> str:
@@ -71,11 +80,14 @@ def headline_items(summary: Summary) -> list[Headline]:
         if key == "finish_probability" and summary.replications is not None:
             detail = f"of {summary.replications} replication(s)"
         if key in TO_HORIZON_KEYS and summary.unfinished:
-            detail = " · ".join(x for x in (detail, to_horizon_note(summary)) if x)
+            bound = "; ≥: known only as a lower bound" if key in summary.at_least else ""
+            detail = " · ".join(x for x in (detail, to_horizon_note(summary) + bound) if x)
         value = summary.value(key)
         shown = NEVER if key == "time_to_train_days" and value is None else fmt_value(key, value)
         if key == "cost_usd" and value is not None:
             shown = money(summary, value)
+        if value is not None:
+            shown = at_least(summary, key, "p50") + shown
         out.append(Headline(key, label, shown, detail))
         if key == "time_to_train_days":
             out.extend(_date_items(summary))
@@ -195,6 +207,8 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
     c = summary.costs
     committed, used = (c.committed_usd, c.used_usd) if c is not None else (None, None)
     spent = f"{money(summary, committed)} committed, {money(summary, used)} used (means over the replications)"
+    if summary.bound("cost_usd", "mean"):  # replications that did not finish spent to the horizon only
+        spent = "at least " + spent
     return f"{head}: {when}; {spent}"
 
 

@@ -349,7 +349,10 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
                 qs = [NEVER if x is None else x for x in qs]
             if one:
                 qs = [None, qs[1], None]
-            rows.append((f"{m.label} [{m.unit}]", *qs, kinds.get(m.unit, "num1")))
+            bound = [q.upper() for q in ("p10", "p50", "p90") if s.bound(m.key, q) and (q == "p50" or not one)]
+            # figures known only as lower bounds (unfinished replications spent to the horizon only) say so
+            label = f"{m.label} [{m.unit}]" + (f" (at least, {' '.join(bound)})" if bound else "")
+            rows.append((label, *qs, kinds.get(m.unit, "num1")))
         elif m.key == "finish_probability" and s.finish_probability is not None:
             rows.append((f"{m.label} [{m.unit}]", None, plain(s.finish_probability), None, kinds.get(m.unit, "num1")))
     if s.unfinished:  # their spend, energy, chip-hours and efficiency so far, not the whole run's

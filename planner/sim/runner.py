@@ -17,7 +17,7 @@ from ..errors import InfeasiblePlanError
 from ..metrics import DISTRIBUTION_KEYS, GROWING_KEYS
 from ..results import PLAN_COLUMNS, RunResult
 from ..scenario import Scenario
-from ..stats import NEVER, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
+from ..stats import NEVER, lower_bounds, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
 from ..strategy import Context, options
 from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
 from .draws import fresh, replication_draws
@@ -176,6 +176,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
                    strategy=strategy, metrics=metrics, finish_probability=finish_probability,
                    expectations=tuple(expectations), unfinished=n - sum(bool(r["finished"]) for r in rows),
+                   at_least={m: b for m in GROWING_KEYS
+                             if (b := lower_bounds([r[m] for r in rows], [bool(r["finished"]) for r in rows]))},
                    # what held the job below the chips in service in replication 0 (the one the tables show)
                    limits=tuple(rows[0].get("limits") or []), **dates, costs=costs)
 
