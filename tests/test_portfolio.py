@@ -655,3 +655,22 @@ def test_power_order_ranks_pools_by_their_first_job_then_fleet_order():
     assert power_order(from_dict(doc), ["a", "b", "c"]) == ["a", "b", "c"]
     one = {k: v for k, v in doc.items() if k != "jobs"} | {"workload": doc["jobs"][0]["workload"]}
     assert power_order(from_dict(one), ["c", "b", "a"]) == ["c", "b", "a"]  # one job: as given (fleet order)
+
+
+def test_a_job_that_has_not_started_holds_no_power():
+    """The priority-1 job starts on day 9: until then the priority-2 job's pool takes the site's power first.
+
+    Found by review: the first job's pool held its power from day 0, so the second job trained on 256 of its 512
+    chips and finished on day 5.15, not 2.77.
+    """
+    doc = _two_pools_one_site(first="a")
+    doc["sites"][0]["pue"], doc["sites"][0]["power_mw"][0]["mw"] = 1.0, 1.0  # 784 H100s of 1,024
+    doc["jobs"][1]["start_after"] = "2025-01-10"
+    doc["jobs"][0]["workload"]["tokens"] = doc["jobs"][1]["workload"]["tokens"] = 1e12
+    days = _finish_days(doc)
+    # both jobs train on 512 chips: the second from day 0, the first from day 9 (the same run, 9 days later)
+    assert days["high"] - 9.0 == pytest.approx(days["low"], abs=1e-6)
+    from planner.sim.power import power_order
+
+    s = from_dict(doc)
+    assert power_order(s, ["a", "b"], at_h=0.0) == ["a", "b"] and power_order(s, ["a", "b"], at_h=216.0) == ["b", "a"]

@@ -33,21 +33,31 @@ def watts_per_usable_chip(scenario: Scenario, pool_name: str, site: Site) -> flo
     return server_w * site.pue / max(1.0 - pool.reserved_fraction, 1e-9)
 
 
-def power_order(scenario: Scenario, names: list[str]) -> list[str]:
-    """A site's pools in the order they take its power: by the first job in chip order that may use each.
+def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf) -> list[str]:
+    """A site's pools in the order they take its power at hour ``at_h``: by the first job that may use each.
 
     Jobs get chips in priority order, then as written (``Scenario.ordered_jobs``); a pool goes before another
     when an earlier job may use it, so a priority-1 job whose pool is written second is not left without power
-    by a later job's pool written first. A pool no job names comes last. Ties (every pool of a one-job scenario,
-    pools that the same jobs may use) keep fleet order. Adding a later job moves no pool before one that an
-    earlier job uses, so it never takes power from an earlier job.
+    by a later job's pool written first. A job that has not started yet (its ``start_after`` is after ``at_h``)
+    ranks its pools after those of the jobs that have: until it starts, its pools hold no power that a running
+    job's could use. A pool no job names comes last. Ties (every pool of a one-job scenario, pools that the same
+    jobs may use) keep fleet order. Adding a later job moves no pool before one that an earlier job uses, so it
+    never takes power from an earlier job once that one has started.
     """
-    rank = {n: (len(scenario.jobs), i) for i, n in enumerate(names)}
+    waiting = {k for k, job in enumerate(scenario.ordered_jobs())
+               if hours_since(scenario.start, job.first_day(scenario.start)) > at_h}
+    rank = {n: (2, 0, i) for i, n in enumerate(names)}
     for k, job in reversed(list(enumerate(scenario.ordered_jobs()))):
         for n in names:
             if job.pools is None or n in job.pools:
-                rank[n] = (k, rank[n][1])
+                key = (int(k in waiting), k, rank[n][2])
+                rank[n] = min(rank[n], key)
     return sorted(names, key=rank.__getitem__)
+
+
+def _job_starts_h(scenario: Scenario) -> set[float]:
+    """The hours the jobs start (their ``start_after``): the power order may change there."""
+    return {max(0.0, hours_since(scenario.start, job.first_day(scenario.start))) for job in scenario.jobs}
 
 
 def _power_at(site: Site, start, t_h: float) -> float:
@@ -89,7 +99,7 @@ def apply_power(scenario: Scenario,
     waited: dict[str, list[Wait]] = {name: [] for name in steps}
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
     for site in scenario.sites:
-        names = power_order(scenario, [p.name for p in scenario.fleet if p.site == site.name and p.name in steps])
+        names = [p.name for p in scenario.fleet if p.site == site.name and p.name in steps]
         if not names:
             continue
         per_chip_w = {n: watts_per_usable_chip(scenario, n, site) for n in names}
@@ -97,13 +107,20 @@ def apply_power(scenario: Scenario,
         for n in names:
             times.update(s.time_h for s in steps[n] if s.kind != EventKind.DELIVERY)
         times.update(max(0.0, hours_since(scenario.start, p.date)) for p in site.power_mw)
+        times.update(_job_starts_h(scenario))  # a job that starts takes power first from then on
         times = sorted(t for t in times if t <= horizon_h)
         allowed_prev = {n: 0 for n in names}
         new = {n: [s for s in steps[n] if s.kind == EventKind.DELIVERY] for n in names}
+        starts = sorted(_job_starts_h(scenario))
+        orders: dict[int, list[str]] = {}  # by the number of jobs started
+        prev_w = 0.0
         for k, t in enumerate(times):
-            left_w = _power_at(site, scenario.start, t)
+            left_w = site_w = _power_at(site, scenario.start, t)
             t_next = times[k + 1] if k + 1 < len(times) else horizon_h
-            for n in names:
+            started = sum(1 for s in starts if s <= t)
+            if started not in orders:
+                orders[started] = power_order(scenario, names, t)
+            for n in orders[started]:
                 usable = max(_usable_at(steps[n], t), 0)
                 allowed = min(usable, int(math.floor(left_w / per_chip_w[n] + 1e-9)))
                 left_w -= allowed * per_chip_w[n]
@@ -119,9 +136,12 @@ def apply_power(scenario: Scenario,
                         new[n].append(Step(t, own[0].kind, delta, detail))
                     else:
                         what = (f"power for {delta:,} more chips" if delta > 0
-                                else f"site power falls: {-delta:,} chips out of service")
+                                else f"site power falls: {-delta:,} chips out of service" if site_w < prev_w
+                                else f"{-delta:,} chips out of service: their power goes first to the pools of a "
+                                     "job that starts")
                         new[n].append(Step(t, EventKind.POWER, delta, "; ".join(x for x in (what, note) if x)))
                     allowed_prev[n] = allowed
+            prev_w = site_w
         for n in names:
             out[n] = sorted(new[n], key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return out, waited
