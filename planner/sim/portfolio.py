@@ -38,6 +38,7 @@ from ..strategy import Context, options
 from ..strategy.base import on_levels
 from ..units import HOURS_PER_DAY
 from .engine import Timeline
+from .power import apply_power
 from .replication import (
     ReplicationOutput,
     Run,
@@ -327,6 +328,45 @@ def _hand_on(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply, hor
     return out
 
 
+def _after_job(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply: Supply, horizon_h: float,
+               ended: dict[str, float]) -> tuple[Supply, Supply]:
+    """What the jobs after job ``k`` may take (``_hand_on``), and the fleet's supply once job ``k`` has ended.
+
+    With site power, a job that finished hands its pools' power on: from its end its pools rank after those of the
+    jobs still training (``power.power_order``). The fleet's power is applied again with it ended (``ended``,
+    job name -> hour, grows), and the chips in service each pool gains from then on (or loses: the ended job's
+    own pools) are added to what the next jobs may take.
+    """
+    left = _hand_on(pctx, k, run, left, supply, horizon_h)
+    sc = pctx.scenario
+    if not sc.sites or supply.raw is None or not run.job.stats.finished:
+        return left, supply
+    ended[pctx.jobs[k].name] = run.end_h
+    powered, waited = apply_power(sc, supply.raw, ended)
+    after = Supply(powered, waited, supply.rented, raw=supply.raw)
+    name = pctx.jobs[k].name
+    for pool in sc.fleet:
+        p = pool.name
+        if powered[p] is supply[p]:  # (a pool at a site without power: the same steps)
+            continue
+        was, now, mine = _in_service(supply[p]), _in_service(powered[p]), _in_service(left[p])
+        ts = np.array(sorted(set(was.times) | set(now.times) | set(mine.times)), dtype=float)
+        if not len(ts):
+            continue
+        gained = now.at(ts) - was.at(ts)
+        if not gained.any():
+            continue
+        share = mine.at(ts)
+        fix = np.maximum(share + gained, 0.0) - share  # what the next jobs may take, never below none
+        change = np.diff(np.concatenate(([0.0], fix))).astype(np.int64)
+        steps = list(left[p])
+        for at_h, d in zip(ts[change != 0].tolist(), change[change != 0].tolist(), strict=True):
+            steps.append(Step(at_h, EventKind.POWER, d, f"power for {d:,} more chips, left by {name} when it ended"
+                              if d > 0 else f"{-d:,} chips out of service: their power goes to a job that trains"))
+        left[p] = sorted(steps, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
+    return left, after
+
+
 RANKING_MEMO = 256  # fleet supplies whose ranking steps a context keeps (each a few jobs' steps)
 # the runs in expectation draw nothing: their generator's seed is never read (a fixed one, not a replication's)
 RANKING_SEED = np.random.SeedSequence(0)
@@ -347,7 +387,7 @@ def ranking_steps(pctx: PortfolioContext, supply) -> list[dict]:
         return hit
     horizon_h = pctx.scenario.horizon_days * HOURS_PER_DAY
     left = Supply(supply, rented=supply.rented)
-    out = []
+    out, ended = [], {}
     last = len(pctx.jobs) - 1
     for k, (js, ctx) in enumerate(zip(pctx.scenarios, pctx.contexts, strict=True)):
         steps = _job_steps(pctx, k, left, supply, horizon_h)
@@ -358,7 +398,7 @@ def ranking_steps(pctx: PortfolioContext, supply) -> list[dict]:
         first = shortlist(js, candidates, steps, RANKING_SEED)[0]
         run = simulate(js, first, steps, np.random.default_rng(RANKING_SEED), failures=False, factor=1.0,
                        record=False, expected=True)
-        left = _hand_on(pctx, k, run, left, supply, horizon_h)
+        left, supply = _after_job(pctx, k, run, left, supply, horizon_h, ended)
     if len(pctx.ranking) >= RANKING_MEMO:
         pctx.ranking.pop(next(iter(pctx.ranking)))
     pctx.ranking[key] = out
@@ -379,6 +419,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     supply = draw_supply(sc, supply_seed, pctx.supply)
     ranked_on = ranking_steps(pctx, supply)
     left = Supply(supply, rented=supply.rented)  # what the next job may take, per pool
+    ended: dict[str, float] = {}  # the jobs that finished, and when (their pools then hand their power on)
     job_seeds, model_seeds = job_seed.spawn(len(pctx.jobs)), model_seed.spawn(len(pctx.jobs))
     runs, rows, outs = [], [], []
     last = len(pctx.jobs) - 1
@@ -401,7 +442,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
             out.schedule, out.events, out.layouts, out.links = _tables(js, run, job_spend=True)
         outs.append(out)
         if k < last:
-            left = _hand_on(pctx, k, run, left, supply, horizon_h)
+            left, supply = _after_job(pctx, k, run, left, supply, horizon_h, ended)
     metrics = _portfolio_row(pctx, supply, runs, rows)
     metrics["jobs"] = {j.name: r for j, r in zip(pctx.jobs, rows, strict=True)}
     if sc.sites:

@@ -12,6 +12,7 @@ beyond the power wait until there is power for them (and go out of service, late
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..kinds import EventKind
@@ -33,25 +34,27 @@ def watts_per_usable_chip(scenario: Scenario, pool_name: str, site: Site) -> flo
     return server_w * site.pue / max(1.0 - pool.reserved_fraction, 1e-9)
 
 
-def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf) -> list[str]:
+def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
+                ended: Mapping[str, float] | None = None) -> list[str]:
     """A site's pools in the order they take its power at hour ``at_h``: by the first job that may use each.
 
     Jobs get chips in priority order, then as written (``Scenario.ordered_jobs``); a pool goes before another
     when an earlier job may use it, so a priority-1 job whose pool is written second is not left without power
-    by a later job's pool written first. A job that has not started yet (its ``start_after`` is after ``at_h``)
-    ranks its pools after those of the jobs that have: until it starts, its pools hold no power that a running
-    job's could use. A pool no job names comes last. Ties (every pool of a one-job scenario, pools that the same
-    jobs may use) keep fleet order. Adding a later job moves no pool before one that an earlier job uses, so it
-    never takes power from an earlier job once that one has started.
+    by a later job's pool written first. A job that is not training (its ``start_after`` is after ``at_h``, or it
+    ended by then: ``ended``, job name -> hour) ranks its pools after those of the jobs that are: its pools hold no
+    power a running job's could use. A pool no job names comes last. Ties (every pool of a one-job scenario,
+    pools that the same jobs may use) keep fleet order. Adding a later job moves no pool before one that an
+    earlier job uses, so it never takes power from an earlier job while that one trains.
     """
-    waiting = {k for k, job in enumerate(scenario.ordered_jobs())
-               if hours_since(scenario.start, job.first_day(scenario.start)) > at_h}
+    ended = ended or {}
+    jobs = scenario.ordered_jobs()
+    idle = {k for k, job in enumerate(jobs) if hours_since(scenario.start, job.first_day(scenario.start)) > at_h
+            or ended.get(job.name, math.inf) <= at_h}
     rank = {n: (2, 0, i) for i, n in enumerate(names)}
-    for k, job in reversed(list(enumerate(scenario.ordered_jobs()))):
+    for k, job in enumerate(jobs):
         for n in names:
             if job.pools is None or n in job.pools:
-                key = (int(k in waiting), k, rank[n][2])
-                rank[n] = min(rank[n], key)
+                rank[n] = min(rank[n], (int(k in idle), k, rank[n][2]))
     return sorted(names, key=rank.__getitem__)
 
 
@@ -89,12 +92,14 @@ def waited_chip_days(waits: list[Wait], until_h: float = math.inf) -> float:
     return sum(w.units * max(min(w.to_h, until_h) - w.from_h, 0.0) for w in waits) / HOURS_PER_DAY
 
 
-def apply_power(scenario: Scenario,
-                steps: dict[str, list[Step]]) -> tuple[dict[str, list[Step]], dict[str, list[Wait]]]:
+def apply_power(scenario: Scenario, steps: dict[str, list[Step]], ended: Mapping[str, float] | None = None,
+                ) -> tuple[dict[str, list[Step]], dict[str, list[Wait]]]:
     """Every pool's capacity steps with its site's power applied, and when and how many of its chips waited.
 
-    Pools at a site without ``sites:`` power are returned as they are (no wait).
+    Pools at a site without ``sites:`` power are returned as they are (no wait). ``ended``: the jobs of a
+    portfolio that have ended, and when (job name -> hour): from then on their pools rank after the others'.
     """
+    ended = ended or {}
     out = dict(steps)
     waited: dict[str, list[Wait]] = {name: [] for name in steps}
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
@@ -108,19 +113,20 @@ def apply_power(scenario: Scenario,
             times.update(s.time_h for s in steps[n] if s.kind != EventKind.DELIVERY)
         times.update(max(0.0, hours_since(scenario.start, p.date)) for p in site.power_mw)
         times.update(_job_starts_h(scenario))  # a job that starts takes power first from then on
+        times.update(ended.values())  # ... and one that ends hands its power on
         times = sorted(t for t in times if t <= horizon_h)
         allowed_prev = {n: 0 for n in names}
         new = {n: [s for s in steps[n] if s.kind == EventKind.DELIVERY] for n in names}
-        starts = sorted(_job_starts_h(scenario))
-        orders: dict[int, list[str]] = {}  # by the number of jobs started
+        changes = sorted(_job_starts_h(scenario) | set(ended.values()))
+        orders: dict[int, list[str]] = {}  # by the number of the jobs' starts and ends passed
         prev_w = 0.0
         for k, t in enumerate(times):
             left_w = site_w = _power_at(site, scenario.start, t)
             t_next = times[k + 1] if k + 1 < len(times) else horizon_h
-            started = sum(1 for s in starts if s <= t)
-            if started not in orders:
-                orders[started] = power_order(scenario, names, t)
-            for n in orders[started]:
+            passed = sum(1 for c in changes if c <= t)
+            if passed not in orders:
+                orders[passed] = power_order(scenario, names, t, ended)
+            for n in orders[passed]:
                 usable = max(_usable_at(steps[n], t), 0)
                 allowed = min(usable, int(math.floor(left_w / per_chip_w[n] + 1e-9)))
                 left_w -= allowed * per_chip_w[n]
@@ -138,7 +144,7 @@ def apply_power(scenario: Scenario,
                         what = (f"power for {delta:,} more chips" if delta > 0
                                 else f"site power falls: {-delta:,} chips out of service" if site_w < prev_w
                                 else f"{-delta:,} chips out of service: their power goes first to the pools of a "
-                                     "job that starts")
+                                     "job that trains")
                         new[n].append(Step(t, EventKind.POWER, delta, "; ".join(x for x in (what, note) if x)))
                     allowed_prev[n] = allowed
             prev_w = site_w

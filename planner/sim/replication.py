@@ -255,7 +255,7 @@ def draw_supply(scenario: Scenario, seed: np.random.SeedSequence,
     if not scenario.sites:
         return Supply(out, rented=rented)
     powered, waited = apply_power(scenario, out)  # chips wait for their site's power (planner/sim/power.py)
-    return Supply(powered, waited, rented)
+    return Supply(powered, waited, rented, raw=out)
 
 
 class Supply(dict):
@@ -263,15 +263,17 @@ class Supply(dict):
 
     ``rented``: per pool, the rented chips a job on these steps could count as its own (``supply.rented_steps``:
     those in service; in a portfolio, less what the jobs before it hold); ``fleet_rented``: those in service
-    (the same unless a portfolio's job). None: read from the steps.
+    (the same unless a portfolio's job). None: read from the steps. ``raw``: with site power, the steps before it
+    was applied (a portfolio applies it again when a job ends, planner/sim/portfolio.py).
     """
 
     def __init__(self, steps: dict, waits: dict[str, list[Wait]] | None = None, rented: dict | None = None,
-                 fleet_rented: dict | None = None):
+                 fleet_rented: dict | None = None, raw: dict | None = None):
         super().__init__(steps)
         self.waits = waits or {}
         self.rented = rented
         self.fleet_rented = fleet_rented
+        self.raw = raw
 
     def waited_chip_days(self, until_h: float = math.inf) -> float:
         """Chip-days the fleet's chips waited for power before ``until_h`` (the run's end)."""
