@@ -701,3 +701,23 @@ def test_a_job_that_ends_hands_its_pools_power_on():
     chips = sum(tl.at(ts) for r in runs for tl in r.job.in_training.values())
     watts = 10_200 / 8 * 1.0  # an H100 server's nameplate per GPU at PUE 1 (planner/sim/power.py)
     assert chips.max() * watts <= 1.0e6 and chips.max() > 700
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, database=None)
+@given(mw=st.sampled_from([0.4, 0.8, 1.2]), starts=st.lists(st.integers(0, 6), min_size=3, max_size=3),
+       pools=st.lists(st.sampled_from([("a",), ("b",), ("a", "b"), None]), min_size=3, max_size=3),
+       tokens=st.lists(st.sampled_from([2e11, 6e11]), min_size=3, max_size=3))
+def test_the_jobs_never_draw_more_than_the_site_power(mw, starts, pools, tokens):
+    """Whichever jobs start, end, and may use which pools: the chips in training fit in the site's power."""
+    doc = _two_pools_one_site(first="a")
+    doc["sites"][0]["pue"], doc["sites"][0]["power_mw"][0]["mw"] = 1.0, mw
+    w = doc["jobs"][0]["workload"]
+    doc["jobs"] = [{"name": f"j{i}", "priority": i + 1, "workload": {**w, "tokens": tokens[i]},
+                    "start_after": f"2025-01-{1 + starts[i]:02d}", **({"pools": list(pools[i])} if pools[i] else {})}
+                   for i in range(3)]
+    s = from_dict(doc)
+    runs = portfolio_replication(portfolio_context(s), np.random.SeedSequence(1), keep=True).runs
+    edges = sorted({t for r in runs for tl in r.job.in_training.values() for t in tl.times})
+    ts = np.unique(np.concatenate([np.arange(0.0, 24.0 * 40, 1.0), edges, np.array(edges) + 1e-6]))
+    chips = sum(tl.at(ts) for r in runs for tl in r.job.in_training.values())
+    assert chips.max() * 10_200 / 8 <= mw * 1e6 + 1e-6
