@@ -19,6 +19,14 @@ from conftest import one_error_line
 POOL = {"name": "p0", "chip": "h100-sxm", "units": 512}
 
 
+def _sweep_error(cli, make_scenario, setting: str) -> str:
+    """The error line of `planner sweep` on one pool with ``--set SETTING`` (and no report folder left)."""
+    line = one_error_line(cli("sweep", make_scenario(fleet=[POOL]), "--set", setting, "--workers", "1",
+                              "--out", str(make_scenario.folder / "o")))
+    assert not (make_scenario.folder / "o").exists()
+    return line
+
+
 def test_an_expectation_no_value_can_pass_is_bad_input(cli, make_scenario):
     path = make_scenario(fleet=[POOL], expect=[{"metric": "mfu", "min": 0.9, "max": 0.1}])
     line = one_error_line(cli("validate", path))
@@ -28,11 +36,7 @@ def test_an_expectation_no_value_can_pass_is_bad_input(cli, make_scenario):
 
 @pytest.mark.parametrize("values", ["256,,1024", "256,1024,", ",256"])
 def test_an_empty_value_in_a_set_list_is_refused(cli, make_scenario, values):
-    path = make_scenario(fleet=[POOL])
-    line = one_error_line(cli("sweep", path, "--set", f"fleet[0].units={values}", "--workers", "1",
-                              "--out", str(make_scenario.folder / "o")))
-    assert "is empty (write v1,v2,...)" in line
-    assert not (make_scenario.folder / "o").exists()
+    assert "is empty (write v1,v2,...)" in _sweep_error(cli, make_scenario, f"fleet[0].units={values}")
 
 
 @pytest.mark.parametrize(("sweep", "field", "reason"), [
@@ -50,10 +54,7 @@ def test_validate_refuses_the_sweep_section_that_sweep_would(cli, make_scenario,
 
 @pytest.mark.parametrize("path", ["fleet[\u0660].units", "fleet[\u0661].units", "fleet[\uff10].units"])
 def test_a_field_path_index_is_ascii_digits(cli, make_scenario, path):
-    scenario = make_scenario(fleet=[POOL])
-    line = one_error_line(cli("sweep", scenario, "--set", f"{path}=256", "--workers", "1",
-                              "--out", str(make_scenario.folder / "o")))
-    assert "is not a field path" in line
+    assert "is not a field path" in _sweep_error(cli, make_scenario, f"{path}=256")
     line = one_error_line(cli("validate", make_scenario(fleet=[POOL], sweep=[{"path": path, "values": [1]}])))
     assert "sweep[0].path" in line
 
@@ -61,8 +62,7 @@ def test_a_field_path_index_is_ascii_digits(cli, make_scenario, path):
 @pytest.mark.parametrize(("path", "said"), [("workload[0]", "workload is not a list"),
                                             ("fleet[0][0].units", "fleet[0] is not a list")])
 def test_indexing_a_section_says_it_is_not_a_list(cli, make_scenario, path, said):
-    line = one_error_line(cli("sweep", make_scenario(fleet=[POOL]), "--set", f"{path}=1", "--workers", "1",
-                              "--out", str(make_scenario.folder / "o")))
+    line = _sweep_error(cli, make_scenario, f"{path}=1")
     assert said in line and "the list has 0" not in line
 
 
