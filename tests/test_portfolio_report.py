@@ -376,3 +376,26 @@ def test_replications_carry_each_jobs_own_model_error(portfolio) -> None:
     assert {f"{FLAG}.model_factor", "second.model_factor"} <= set(reps.columns)
     assert (reps[f"{FLAG}.model_factor"] == reps["model_factor"]).all()  # the first job gets chips first
     assert (reps["second.model_factor"] != reps["model_factor"]).any()  # a stream of its own
+
+
+def test_the_jobs_table_marks_a_job_spend_known_only_as_a_lower_bound():
+    """A job that never finishes within the horizon: its chip-hours and spend so far are lower bounds (≥).
+
+    Found by review: summary.json's per-job ``at_least`` named them, but the report's jobs table and the jobs sheet
+    showed plain P50s.
+    """
+    from planner.sim.runner import run_scenario
+
+    w = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304}
+    s = from_dict({"name": "long", "start": "2025-01-01", "horizon_days": 9,
+                   "jobs": [{"name": "short", "priority": 1, "workload": {**w, "tokens": 2e11}},
+                            {"name": "endless", "priority": 2, "workload": {**w, "tokens": 3e14}}],
+                   "fleet": [{"name": "a", "chip": "h100-sxm", "units": 512}],
+                   "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 2}})
+    summary = run_scenario(s, cash_flow=False, workers=1).summary
+    rows = {r["job"]: r for r in headline.job_rows(summary)}
+    assert rows["endless"]["used spend (P50)"].startswith("≥ ") and rows["endless"]["chip-hours (P50)"].startswith("≥ ")
+    assert not rows["short"]["used spend (P50)"].startswith("≥")
+    table = tables.jobs_table(summary).set_index("job")
+    assert table.loc["endless", "lower_bounds"] == "chip_hours_p50, cost_usd_p50, energy_mwh_p50"
+    assert table.loc["short", "lower_bounds"] == ""

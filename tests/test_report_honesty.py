@@ -275,3 +275,8 @@ def test_lower_bounds_are_the_quantiles_an_unfinished_replication_could_move():
     assert lower_bounds([1.0, 2.0, 3.0, 10.0], [True, True, True, False]) == ("mean", "p90")
     assert lower_bounds([1.0, 2.0, 3.0, 0.5], [True, True, True, False]) == ("mean", "p10", "p50", "p90")
     assert lower_bounds([1.0, 2.0], [True, True]) == ()
+    # the unfinished run is the largest: p10 and p50 cannot depend on it (review: numpy's interpolation and
+    # time_quantile's differed in the last bit, and p10 was marked)
+    v = [144571.19825627573, 104700.25548004448, 176042.97007560823, 172712.1748810519, 149659.64366526023,
+         164387.2950528686, 194862.71338967443, 183315.49936622556, 180145.24675861403, 160740.2220830291]
+    assert lower_bounds(v, [i != 6 for i in range(10)]) == ("mean", "p90")

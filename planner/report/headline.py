@@ -372,8 +372,9 @@ def job_rows(summary: Summary) -> list[dict[str, str]]:
             is not None else NEVER,
             "deadline (chance met)": deadline_text(j) or "—",
             "pools used": job_pools(j),
-            "chip-hours (P50)": fmt_value("chip_hours", s.value("chip_hours")),
-            "used spend (P50)": money(summary, s.value("cost_usd")),  # a job's cost_usd is its used spend
+            "chip-hours (P50)": at_least(s, "chip_hours", "p50") + fmt_value("chip_hours", s.value("chip_hours")),
+            # a job's cost_usd is its used spend; ≥: a lower bound only (replications it did not finish in)
+            "used spend (P50)": at_least(s, "cost_usd", "p50") + money(summary, s.value("cost_usd")),
             "limited by": ", ".join(dict.fromkeys(x.split(":", 1)[0] for x in s.limits)) or "—",
         })
     return rows

@@ -156,7 +156,8 @@ def cashflow_table(result: RunResult) -> pd.DataFrame:
 JOB_COLUMNS = ["job", "priority", "first_training_date", "finish_p10_date", "finish_p50_date", "finish_p90_date",
                "time_to_train_days_p50", "training_days_p50", "waiting_days_p50", "finish_probability",
                "deadline_date", "deadline_probability", "deadline_probability_at_least", "pools", "strategy",
-               "chip_hours_p50", "cost_usd_p50", "energy_mwh_p50", "mfu_p50", "goodput_p50", "limited_by"]
+               "chip_hours_p50", "cost_usd_p50", "energy_mwh_p50", "mfu_p50", "goodput_p50", "limited_by",
+               "lower_bounds"]
 
 
 def jobs_table(summary: Summary) -> pd.DataFrame:
@@ -187,6 +188,8 @@ def jobs_table(summary: Summary) -> pd.DataFrame:
             "chip_hours_p50": s.value("chip_hours"), "cost_usd_p50": s.value("cost_usd"),
             "energy_mwh_p50": s.value("energy_mwh"), "mfu_p50": s.value("mfu"), "goodput_p50": s.value("goodput"),
             "limited_by": "; ".join(s.limits),
+            # the P50 figures known only as lower bounds (replications the job did not finish in: summary ``at_least``)
+            "lower_bounds": ", ".join(f"{k}_p50" for k in ("chip_hours", "cost_usd", "energy_mwh") if s.bound(k)),
         })
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 

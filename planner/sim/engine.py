@@ -234,7 +234,7 @@ class PoolState:
             else:
                 self.usable += s.delta_units
                 if self.failed > self.usable:  # chips under repair that leave (a rental's end) are gone
-                    self.failed = self.usable
+                    self.failed = max(self.usable, 0)
                     if self.track:
                         self.failed_tl.set(self.env.now, self.failed)
                 self.in_service.set(self.env.now, self.usable)

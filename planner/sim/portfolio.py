@@ -359,12 +359,35 @@ def _after_job(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply: S
         share = mine.at(ts)
         fix = np.maximum(share + gained, 0.0) - share  # what the next jobs may take, never below none
         change = np.diff(np.concatenate(([0.0], fix))).astype(np.int64)
-        steps = list(left[p])
-        for at_h, d in zip(ts[change != 0].tolist(), change[change != 0].tolist(), strict=True):
-            steps.append(Step(at_h, EventKind.POWER, d, f"power for {d:,} more chips, left by {name} when it ended"
-                              if d > 0 else f"{-d:,} chips out of service: their power goes to a job that trains"))
-        left[p] = sorted(steps, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
+        left[p] = _with_changes(left[p], dict(zip(ts[change != 0].tolist(), change[change != 0].tolist(),
+                                                  strict=True)), name)
     return left, after
+
+
+def _with_changes(steps: list[Step], changes: dict[float, int], ended: str) -> list[Step]:
+    """A pool's steps with ``changes`` (hour -> chips) added; one net step at an hour that had steps already.
+
+    One step per hour: a share taken back and the power handed on at the same hour, applied one after the
+    other, would take the pool's chips below none for a moment (and its chips under repair with them).
+    """
+    out, at = [], {}
+    for s in steps:
+        if s.kind == EventKind.DELIVERY:
+            out.append(s)
+        else:
+            at.setdefault(s.time_h, []).append(s)
+    for t in sorted(set(at) | set(changes)):
+        own, d = at.get(t, []), changes.get(t, 0)
+        if not d:
+            out.extend(own)
+        elif not own:
+            out.append(Step(t, EventKind.POWER, d, f"power for {d:,} more chips, left by {ended} when it ended"
+                            if d > 0 else f"{-d:,} chips out of service: their power goes to a job that trains"))
+        elif net := sum(s.delta_units for s in own) + d:
+            out.append(Step(t, EventKind.SHARE, net, f"{net:,} more chips: left by the jobs before this one, with "
+                            "the site's power" if net > 0 else f"{-net:,} chips fewer: taken back by the jobs "
+                            "before this one, or their power gone to a job that trains"))
+    return sorted(out, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
 
 
 RANKING_MEMO = 256  # fleet supplies whose ranking steps a context keeps (each a few jobs' steps)
