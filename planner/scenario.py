@@ -530,12 +530,16 @@ class SweepAxis(_Section):
     @field_validator("values", mode="before")
     @classmethod
     def _scalars(cls, v: Any) -> Any:
-        """Each value is one number, text or true/false (a list or mapping would be named by a type's name)."""
+        """Each value is one number, text or true/false (a list or mapping would be named by a type's name).
+
+        A date (YAML reads ``2025-06-30`` as one) is its ISO text, as a date field takes it.
+        """
         if isinstance(v, list):
+            v = [x.isoformat() if isinstance(x, dt.date) else x for x in v]
             for j, x in enumerate(v):
-                if isinstance(x, (list, dict)):
-                    raise ValueError(f"value {j + 1} is a {'list' if isinstance(x, list) else 'mapping'}: each value "
-                                     "is one number, text or true/false")
+                if isinstance(x, (list, dict)) or x is None:
+                    what = "empty (null)" if x is None else f"a {'list' if isinstance(x, list) else 'mapping'}"
+                    raise ValueError(f"value {j + 1} is {what}: each value is one number, text or true/false")
         return v
 
 

@@ -44,6 +44,7 @@ def test_an_empty_value_in_a_set_list_is_refused(cli, make_scenario, values):
     ([{"path": "fleet[0].units", "values": [256, -5]}], "sweep[0].values[1]", "fleet[0].units: "),
     ([{"path": "fleet[0].units", "values": [[1, 2]]}], "sweep[0].values", "value 1 is a list"),
     ([{"path": "fleet[0].units", "values": [256, {"a": 1}]}], "sweep[0].values", "value 2 is a mapping"),
+    ([{"path": "fleet[0].units", "values": [256, None]}], "sweep[0].values", "value 2 is empty (null)"),
 ])
 def test_validate_refuses_the_sweep_section_that_sweep_would(cli, make_scenario, sweep, field, reason):
     path = make_scenario(fleet=[POOL], sweep=sweep)
@@ -81,3 +82,12 @@ def test_compare_json_says_never_for_a_mode_that_does_not_finish(cli, make_scena
     assert r.exit_code == 0, r
     modes = [m for m in r.json()["modes"] if m["possible"]]
     assert modes and all(m["finish_date"] == "never" and not m["finished"] for m in modes)
+
+
+def test_a_sweep_section_takes_dates_as_a_date_field_does(cli, make_scenario):
+    """YAML reads 2025-02-01 as a date: a sweep over a rental's end takes it (it was "values[0].float: ...")."""
+    rent = {"name": "r", "chip": "h100-sxm", "site": "b",
+            "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-03-01", "price_per_chip_hour_usd": 2.0}}
+    path = make_scenario(fleet=[POOL, rent], links=[{"sites": ["default", "b"], "gbps": 100}],
+                         sweep=[{"path": "fleet[1].cloud.until", "values": [dt.date(2025, 2, 1), dt.date(2025, 4, 1)]}])
+    assert cli("validate", path).exit_code == 0
