@@ -5,8 +5,9 @@ takes its server's nameplate power (``SERVER_POWER_PER_TDP`` x its catalog TDP) 
 holds back a reserved share (``reserved_fraction``, e.g. for
 inference) powers those chips too, so each usable chip costs ``tdp x pue / (1 - reserved)`` of the site's power.
 Pools at one site take power in the order of the jobs that may use them (``power_order``: the pools of the job that
-gets chips first come first, a pool no job names comes last), then in fleet order; chips delivered and commissioned
-beyond the power wait until there is power for them (and go out of service, latest first, when power falls).
+gets chips first come first while it trains, a pool no job names comes last), then in fleet order; chips delivered
+and commissioned beyond the power wait until there is power for them (and go out of service, latest first, when
+power falls).
 """
 
 from __future__ import annotations
