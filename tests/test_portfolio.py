@@ -749,3 +749,39 @@ def test_a_share_taken_back_and_power_handed_on_at_one_hour_never_take_a_pool_be
     assert _most_chips_in_training(s, 3) <= 0.8e6 / (1.2 * 10_200 / 8)  # 522 chips
     out = portfolio_replication(portfolio_context(s), np.random.SeedSequence(3), tables=True)
     assert (out.schedule.units_failed >= 0).all()
+
+
+def test_a_share_rounded_to_whole_servers_is_not_blamed_on_the_jobs_before():
+    """546 chips left, then 203 as 343 leave service: the share's levels (whole servers) drop one more chip.
+
+    Found by review: it read "the jobs before this one took back 1" where no job took any back.
+    """
+    left, service = Timeline(), Timeline()
+    for tl in (left, service):
+        tl.set(0.0, 546)
+        tl.set(24.0, 203)
+    steps = daily_share(left, horizon_h=48.0, full=546, node=8, service=service)  # all 546 at first, then a level
+    fall = [s for s in steps if s.delta_units < 0]
+    assert len(fall) == 1 and "took back" not in fall[0].detail, fall
+    assert "343 left service" in fall[0].detail and "to the share's level in whole servers" in fall[0].detail
+
+
+def test_a_power_fall_after_the_job_before_ended_says_the_site_power_fell():
+    """The first job ended on day 3.7; on day 20 the site's power halves: the second job's event says so.
+
+    Found by review: the step merged with the power the first job handed on read "taken back by the jobs before
+    this one, or their power gone to a job that trains".
+    """
+    w = {"model": "llama3-8b", "seq_len": 8192}
+    s = from_dict({"name": "s7", "start": "2025-01-01", "horizon_days": 60,
+                   "jobs": [{"name": "A", "priority": 1, "pools": ["p1"], "workload": {**w, "tokens": 2e11}},
+                            {"name": "B", "priority": 2, "pools": ["p2"], "workload": {**w, "tokens": 2e13}}],
+                   "fleet": [{"name": "p1", "chip": "a100-80gb", "site": "s", "units": 200},
+                             {"name": "p2", "chip": "h100-sxm", "site": "s", "units": 1000}],
+                   "sites": [{"name": "s", "pue": 1.0, "power_mw": [{"date": "2025-01-01", "mw": 1.0},
+                                                                     {"date": "2025-01-21", "mw": 0.5}]}],
+                   "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}})
+    ev = portfolio_replication(portfolio_context(s), np.random.SeedSequence(1), tables=True).events
+    day20 = ev[(ev.job == "B") & (ev.time_days == 20.0) & (ev.pool == "p2")]
+    assert len(day20) == 1 and day20.event.iloc[0] == "power", day20
+    assert day20.detail.iloc[0].startswith("site power falls: 392 chips out of service")  # 0.5 MW / 1,275 W

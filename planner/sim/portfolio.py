@@ -210,6 +210,7 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     if service is not None and (v < before).any():  # (only a share that falls needs them)
         served = _daily_least(service, starts).astype(np.int64)
         gone[1:] = np.maximum(served[:-1] - served[1:], 0)
+    raw = least.astype(np.int64)  # before the levels: what the jobs before left, chip by chip
     steps = []
     for d in np.nonzero(v != before)[0].tolist():
         delta = int(v[d] - before[d])
@@ -217,11 +218,15 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
             what = f"{delta:,} chips left by the jobs before this one"
         elif gone[d] >= -delta:
             what = f"{-delta:,} chips fewer: {gone[d]:,} chips of the pool left service"
-        elif gone[d] > 0:
-            what = (f"{-delta:,} chips fewer: {gone[d]:,} left service, the jobs before this one took back "
-                    f"{-delta - gone[d]:,}")
         else:
-            what = f"{-delta:,} chips taken back by the jobs before this one"
+            # the rest of the fall: chips the jobs before took back, else the level's rounding (whole servers)
+            took = min(max(int(raw[d - 1] - raw[d]) - int(gone[d]), 0), -delta - int(gone[d])) if d else 0
+            parts = [f"{gone[d]:,} left service" if gone[d] > 0 else "",
+                     f"the jobs before this one took back {took:,}" if took else "",
+                     f"{-delta - gone[d] - took:,} to the share's level in whole servers"
+                     if -delta - gone[d] - took else ""]
+            what = (f"{-delta:,} chips taken back by the jobs before this one" if not gone[d] and took == -delta
+                    else f"{-delta:,} chips fewer: " + ", ".join(x for x in parts if x))
         steps.append(Step(float(starts[d]), EventKind.SHARE, delta, what))
     return steps
 
@@ -360,16 +365,19 @@ def _after_job(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply: S
         fix = np.maximum(share + gained, 0.0) - share  # what the next jobs may take, never below none
         change = np.diff(np.concatenate(([0.0], fix))).astype(np.int64)
         left[p] = _with_changes(left[p], dict(zip(ts[change != 0].tolist(), change[change != 0].tolist(),
-                                                  strict=True)), name)
+                                                  strict=True)), name, powered[p])
     return left, after
 
 
-def _with_changes(steps: list[Step], changes: dict[float, int], ended: str) -> list[Step]:
+def _with_changes(steps: list[Step], changes: dict[float, int], ended: str, fleet: list[Step]) -> list[Step]:
     """A pool's steps with ``changes`` (hour -> chips) added; one net step at an hour that had steps already.
 
     One step per hour: a share taken back and the power handed on at the same hour, applied one after the
-    other, would take the pool's chips below none for a moment (and its chips under repair with them).
+    other, would take the pool's chips below none for a moment (and its chips under repair with them). A net step
+    the fleet's own steps (``fleet``, the pool's with the power handed on) make at that hour says what they say
+    (e.g. "site power falls": no job before this one trains any more).
     """
+    said = {(s.time_h, s.delta_units): s for s in fleet if s.kind != EventKind.DELIVERY}
     out, at = [], {}
     for s in steps:
         if s.kind == EventKind.DELIVERY:
@@ -384,9 +392,11 @@ def _with_changes(steps: list[Step], changes: dict[float, int], ended: str) -> l
             out.append(Step(t, EventKind.POWER, d, f"power for {d:,} more chips, left by {ended} when it ended"
                             if d > 0 else f"{-d:,} chips out of service: their power goes to a job that trains"))
         elif net := sum(s.delta_units for s in own) + d:
-            out.append(Step(t, EventKind.SHARE, net, f"{net:,} more chips: left by the jobs before this one, with "
-                            "the site's power" if net > 0 else f"{-net:,} chips fewer: taken back by the jobs "
-                            "before this one, or their power gone to a job that trains"))
+            why = said.get((t, net))
+            out.append(Step(t, why.kind, net, why.detail) if why is not None else Step(
+                t, EventKind.SHARE, net, f"{net:,} more chips: left by the jobs before this one, with the site's "
+                "power" if net > 0 else f"{-net:,} chips fewer: taken back by the jobs before this one, or their power "
+                "gone to a job that trains"))
     return sorted(out, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
 
 
