@@ -50,6 +50,15 @@ def time_quantile(times: Iterable[float | None], q: float) -> float:
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
+def beyond_unfinished(values: Iterable[float], finished: Iterable[bool]) -> list[float]:
+    """``values`` with those of replications that did not finish as never (NaN: ``time_quantile`` counts it inf).
+
+    A growing figure (cost, energy, chip-hours) of such a replication ran to the horizon only: counted as beyond
+    every other, its quantiles are the most they could be (an ``expect`` max checks that one; ``lower_bounds``).
+    """
+    return [v if done else math.nan for v, done in zip(values, finished, strict=True)]
+
+
 def lower_bounds(values: Iterable[float], finished: Iterable[bool]) -> tuple[str, ...]:
     """Which of mean, p10, p50 and p90 of a growing figure are lower bounds only, not the figure.
 
@@ -61,7 +70,7 @@ def lower_bounds(values: Iterable[float], finished: Iterable[bool]) -> tuple[str
     values, finished = list(values), list(finished)
     if all(finished):
         return ()
-    beyond = [v if done else math.nan for v, done in zip(values, finished, strict=True)]
+    beyond = beyond_unfinished(values, finished)
     out = ["mean"]
     for q in QUANTILES:
         # both by the same interpolation (numpy's may differ from it in the last bit)

@@ -346,10 +346,10 @@ def _after_job(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply: S
     sc = pctx.scenario
     if not sc.sites or supply.raw is None or not run.job.stats.finished:
         return left, supply
-    ended[pctx.jobs[k].name] = run.end_h
+    name = pctx.jobs[k].name
+    ended[name] = run.end_h
     powered, waited = apply_power(sc, supply.raw, ended)
     after = Supply(powered, waited, supply.rented, raw=supply.raw)
-    name = pctx.jobs[k].name
     for pool in sc.fleet:
         p = pool.name
         if powered[p] is supply[p]:  # (a pool at a site without power: the same steps)

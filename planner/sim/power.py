@@ -104,6 +104,8 @@ def apply_power(scenario: Scenario, steps: dict[str, list[Step]], ended: Mapping
     out = dict(steps)
     waited: dict[str, list[Wait]] = {name: [] for name in steps}
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
+    starts = _job_starts_h(scenario)
+    changes = sorted(starts | set(ended.values()))  # the power order may change there (``power_order``)
     for site in scenario.sites:
         names = [p.name for p in scenario.fleet if p.site == site.name and p.name in steps]
         if not names:
@@ -113,12 +115,10 @@ def apply_power(scenario: Scenario, steps: dict[str, list[Step]], ended: Mapping
         for n in names:
             times.update(s.time_h for s in steps[n] if s.kind != EventKind.DELIVERY)
         times.update(max(0.0, hours_since(scenario.start, p.date)) for p in site.power_mw)
-        times.update(_job_starts_h(scenario))  # a job that starts takes power first from then on
-        times.update(ended.values())  # ... and one that ends hands its power on
+        times.update(changes)  # a job that starts takes power first from then on, and one that ends hands it on
         times = sorted(t for t in times if t <= horizon_h)
         allowed_prev = {n: 0 for n in names}
         new = {n: [s for s in steps[n] if s.kind == EventKind.DELIVERY] for n in names}
-        changes = sorted(_job_starts_h(scenario) | set(ended.values()))
         orders: dict[int, list[str]] = {}  # by the number of the jobs' starts and ends passed
         prev_w = 0.0
         for k, t in enumerate(times):

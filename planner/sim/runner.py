@@ -17,7 +17,16 @@ from ..errors import InfeasiblePlanError
 from ..metrics import DISTRIBUTION_KEYS, GROWING_KEYS
 from ..results import PLAN_COLUMNS, RunResult
 from ..scenario import Scenario
-from ..stats import NEVER, lower_bounds, quantile_at, quantile_rows, quantiles, time_quantile, time_quantiles
+from ..stats import (
+    NEVER,
+    beyond_unfinished,
+    lower_bounds,
+    quantile_at,
+    quantile_rows,
+    quantiles,
+    time_quantile,
+    time_quantiles,
+)
 from ..strategy import Context, options
 from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
 from .draws import fresh, replication_draws
@@ -144,7 +153,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     # in DISTRIBUTION_KEYS' order, time to train first; it counts an unfinished replication as never
     metrics = {m: Stat.from_json(time_quantiles([r[m] for r in rows]) if m == "time_to_train_days"
                                  else quantiles([r[m] for r in rows])) for m in DISTRIBUTION_KEYS}
-    finish_probability = sum(r["finished"] for r in rows) / n
+    done = [bool(r["finished"]) for r in rows]
+    finish_probability = sum(done) / n
     expectations = []
     for e in scenario.expect:
         if e.metric == "finish_probability":
@@ -157,7 +167,7 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             # horizon would pass a budget check)
             as_never = e.metric == "time_to_train_days" or (e.max is not None and e.metric in GROWING_KEYS)
             if as_never:
-                vals = [v if r["finished"] else math.nan for v, r in zip(vals, rows, strict=True)]
+                vals = beyond_unfinished(vals, done)
             value = time_quantile(vals, q) if as_never else quantile_at(vals, q)
         # a quantile that never came (null in summary.json) fails any check on it, a bound below it too
         ok = math.isfinite(value) and (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
@@ -175,9 +185,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     dates = {"start": scenario.start.isoformat(), **(dates or {})}
     return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
                    strategy=strategy, metrics=metrics, finish_probability=finish_probability,
-                   expectations=tuple(expectations), unfinished=n - sum(bool(r["finished"]) for r in rows),
-                   at_least={m: b for m in GROWING_KEYS
-                             if (b := lower_bounds([r[m] for r in rows], [bool(r["finished"]) for r in rows]))},
+                   expectations=tuple(expectations), unfinished=n - sum(done),
+                   at_least={m: b for m in GROWING_KEYS if (b := lower_bounds([r[m] for r in rows], done))},
                    # what held the job below the chips in service in replication 0 (the one the tables show)
                    limits=tuple(rows[0].get("limits") or []), **dates, costs=costs)
 

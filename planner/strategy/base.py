@@ -75,15 +75,18 @@ def on_grid(units: int, full: int, ratio: float = GRID_RATIO) -> int:
     return max(geometric, units - units % step)
 
 
+def _level_k(full: int, ratio: float, k: int, node: int) -> int:
+    """The k-th geometric level of ``on_levels``: ``full / ratio^k`` truncated, then rounded down to whole servers."""
+    g = int(full / ratio**k)
+    return g - g % node
+
+
 def _geometric_level(units: int, full: int, ratio: float, node: int) -> int:
-    """The largest ``full / ratio^k`` (k >= 1, truncated, then rounded down to whole servers) at or below ``units``."""
+    """The largest ``_level_k`` (k >= 1) at or below ``units``."""
     k = max(1, math.floor(math.log(full / max(units, 1)) / math.log(ratio)) - 1)
-    while True:
-        g = int(full / ratio**k)
-        g -= g % node
-        if g <= units:
-            return g
+    while (g := _level_k(full, ratio, k, node)) > units:
         k += 1
+    return g
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -111,11 +114,7 @@ def levels_above(units: int, full: int, ratio: float = GRID_RATIO, node: int = 0
         return math.inf
     level = on_levels(units, full, ratio, node)
     nxt, k = full, 1
-    while True:  # the geometric levels from the top down: the last one above ``level``
-        g = int(full / ratio**k)
-        g -= g % node
-        if g <= level:
-            break
+    while (g := _level_k(full, ratio, k, node)) > level:  # the geometric levels from the top down: the last above
         nxt, k = g, k + 1
     step = max(aligned_step(max(level, 1), aligned_bits(ratio)), node)
     nxt = min(nxt, (level // step + 1) * step)  # the next aligned count (the next power of two is one)
