@@ -7,7 +7,8 @@ committed column adds up to the replication's committed spend (summary.json ``co
 One row per month, pool and kind:
 
 - ``purchase``: owned chips. committed = straight-line amortization of the share not reserved, from delivery
-  to the job's end (costs.owned_committed_usd); paid = the purchase price of the chips delivered in the month
+  to the job's end or the write-off's (costs.owned_committed_usd); paid = the purchase price of the chips delivered
+  in the month
   (every delivered chip, the reserved share too; chips there by day 0, delivered before the
   start too, were bought before it).
 - ``reservation``: a reserved rental, month by month over its contracted window to the end of its term, from the

@@ -2,8 +2,8 @@
 
 - Cloud chips cost their hourly price; a reservation is committed for its whole window unless the pool
   says ``billing: on_demand``; the price includes power.
-- Owned chips cost their purchase price straight-line over ``costs.amortization_years`` from delivery,
-  plus the energy of the chips in training at TDP x PUE x the price per kWh.
+- Owned chips cost their purchase price straight-line over ``costs.amortization_years`` from delivery (and
+  nothing more once written off), plus the energy of the chips in training at TDP x PUE x the price per kWh.
 - Energy counts every chip the job holds (owned or rented): TDP x PUE x hours.
 """
 
@@ -32,8 +32,13 @@ def unit_price_usd(scenario: Scenario, pool: Pool) -> float:
 
 
 def capex_usd_per_chip_hour(scenario: Scenario, pool: Pool) -> float:
-    """Straight-line amortization of one owned chip [USD/h]."""
-    return unit_price_usd(scenario, pool) / (scenario.costs.amortization_years * HOURS_PER_YEAR)
+    """Straight-line amortization of one owned chip [USD/h], while it is written off (``write_off_hours``)."""
+    return unit_price_usd(scenario, pool) / write_off_hours(scenario)
+
+
+def write_off_hours(scenario: Scenario) -> float:
+    """Hours from a chip's delivery to the end of its straight-line write-off: it costs nothing more after."""
+    return scenario.costs.amortization_years * HOURS_PER_YEAR
 
 
 def pue(scenario: Scenario, pool: Pool) -> float:
@@ -103,9 +108,27 @@ def on_demand(pool: Pool) -> bool:
 
 
 def owned_committed_usd(scenario: Scenario, pool: Pool, delivered: Steps, end_h: float) -> float:
-    """Owned chips from delivery to ``end_h``: amortized capex of the share kept for training [USD]."""
-    chip_h = step_integral(*delivered, 0.0, end_h) * (1.0 - pool.reserved_fraction)
-    return chip_h * capex_usd_per_chip_hour(scenario, pool)
+    """Owned chips from delivery to ``end_h`` or their write-off's end: amortized capex of the share kept [USD].
+
+    A chip delivered at t is written off over [t, t + P): its chip-hours to ``end_h`` are min(end - t, P), so the
+    pool's are the delivered chips' integral to ``end_h`` less their integral to ``end_h - P``; a run longer than
+    the write-off never charges more than the price.
+    """
+    period = write_off_hours(scenario)
+    chip_h = step_integral(*delivered, 0.0, end_h) - step_integral(*delivered, 0.0, end_h - period)
+    return chip_h * (1.0 - pool.reserved_fraction) * capex_usd_per_chip_hour(scenario, pool)
+
+
+def writing_off(delivered: Steps, period_h: float) -> Steps:
+    """The share of the delivered chips still being written off, over time (1 before any delivery).
+
+    Chips delivered at t are written off until t + ``period_h``: the share at t is (D(t) - D(t - P)) / D(t).
+    """
+    t = np.asarray(delivered[0], dtype=float)
+    times = np.unique(np.concatenate(([0.0], t, t + period_h)))
+    d_now, d_done = step_at(delivered, times), step_at(delivered, times - period_h)
+    share = np.divide(d_now - d_done, d_now, out=np.ones_like(d_now), where=d_now > 0)
+    return tuple(times.tolist()), tuple(np.clip(share, 0.0, 1.0).tolist())
 
 
 def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h: float = np.inf) -> float:
@@ -140,21 +163,25 @@ def contract_rented(scenario: Scenario, pool: Pool) -> Steps | None:
 
 
 def job_chip_hours(scenario: Scenario, pool: Pool, training: Steps, end_h: float,
-                   rented: Steps | None = None) -> tuple[float, float]:
+                   rented: Steps | None = None, weight: Steps | None = None) -> tuple[float, float]:
     """(owned, rented) chip-hours the job held on the pool up to ``end_h``; rented chips are counted first.
 
     ``rented``: the rented chips the job could hold over time (those in service, the share not held back, less
     what the jobs before it in a portfolio hold: sim/supply.py rented_steps); else the contract's window.
+    ``weight``: the owned chip-hours are weighted by this step function (``writing_off``: those still written off).
     """
     if rented is None:
         rented = contract_rented(scenario, pool)
     times = {float(t) for t in training[0] if t < end_h} | {0.0}
     if rented is not None:
         times |= {float(t) for t in rented[0] if 0 < t < end_h}
+    if weight is not None:
+        times |= {float(t) for t in weight[0] if 0 < t < end_h}
     t = np.asarray(sorted(times))
     units = step_at(training, t)
     held = np.minimum(units, step_at(rented, t)) if rented is not None else np.zeros_like(units)
-    return step_integral(t, units - held, 0.0, end_h), step_integral(t, held, 0.0, end_h)
+    owned = units - held if weight is None else (units - held) * step_at(weight, t)
+    return step_integral(t, owned, 0.0, end_h), step_integral(t, held, 0.0, end_h)
 
 
 def pool_cost(scenario: Scenario, pool: Pool, delivered: Steps, training: Steps | None, end_h: float,
@@ -166,7 +193,10 @@ def pool_cost(scenario: Scenario, pool: Pool, delivered: Steps, training: Steps 
     owned_h, rented_h = job_chip_hours(scenario, pool, training, end_h, rented) if training else (0.0, 0.0)
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     energy = owned_h * energy_usd_per_chip_hour(scenario, pool)  # cloud prices include power
-    used = owned_h * capex_usd_per_chip_hour(scenario, pool) + rented_h * price + energy
+    # the owned chip-hours it held, each at the amortization while the pool's chips are still written off
+    capex_h = (job_chip_hours(scenario, pool, training, end_h, rented, writing_off(delivered, write_off_hours(
+        scenario)))[0] if training and end_h > write_off_hours(scenario) else owned_h)
+    used = capex_h * capex_usd_per_chip_hour(scenario, pool) + rented_h * price + energy
     committed = owned_committed_usd(scenario, pool, delivered, end_h) + energy
     committed += rented_h * price if on_demand(pool) else reserved_cloud_usd(scenario, pool)
     return PoolCost(pool.name, committed, min(used, committed))

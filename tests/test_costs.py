@@ -167,3 +167,59 @@ def test_a_reservation_that_began_before_the_start_is_billed_from_the_start(make
     assert costs.reserved_cloud_usd(s, s.fleet[0]) == pytest.approx(january)
     flow = res.cashflow
     assert list(flow["month"]) == ["2025-01"] and flow["committed_usd"].sum() == pytest.approx(january)
+
+
+def test_owned_chips_cost_nothing_once_written_off():
+    """Straight-line write-off: a chip delivered at t is charged over [t, t + P) and never beyond its price.
+
+    8 chips at $30,000 from day 0 and 8 more at day 100, written off over one year; a run of 500 days. Committed:
+    8 x $30,000 (fully written off) + 8 x $30,000 x 400 d / 365 d (the second tranche's write-off runs to day
+    465). Before, every chip was charged to the job's end: 8 x 30,000 x 500/365 + 8 x 30,000 x 400/365.
+    """
+    from planner.loader import from_dict
+
+    s = from_dict({"name": "w", "start": "2025-01-01", "horizon_days": 900, "costs": {"amortization_years": 1},
+                   "workload": {"model": "llama3-8b", "tokens": 3e11, "seq_len": 8192},
+                   "fleet": [{"name": "own", "chip": "h100-sxm", "units": 8, "unit_price_usd": OWNED_PRICE}]})
+    pool, year_h = s.fleet[0], HOURS_PER_YEAR
+    delivered = ((0.0, 0.0, 100 * HOURS_PER_DAY), (0.0, 8.0, 16.0))
+    end_h = 500 * HOURS_PER_DAY
+    want = 8 * OWNED_PRICE + 8 * OWNED_PRICE * min((end_h - 100 * HOURS_PER_DAY) / year_h, 1.0)
+    assert costs.owned_committed_usd(s, pool, delivered, end_h) == pytest.approx(want, rel=1e-9)
+    # never above the price of the chips, however long the run; the same as before within the write-off
+    assert costs.owned_committed_usd(s, pool, delivered, 10 * year_h) == pytest.approx(16 * OWNED_PRICE)
+    short = 200 * HOURS_PER_DAY
+    assert costs.owned_committed_usd(s, pool, delivered, short) == pytest.approx(
+        costs.capex_usd_per_chip_hour(s, pool) * costs.step_integral(*delivered, 0.0, short))
+    # the job on all 16 chips throughout: it used what was committed (no idle spend), energy aside
+    cost = costs.pool_cost(s, pool, delivered, ((0.0, 100 * HOURS_PER_DAY), (8.0, 16.0)), end_h)
+    energy = costs.energy_usd_per_chip_hour(s, pool) * (8 * 100 + 16 * 400) * HOURS_PER_DAY
+    assert cost.committed_usd == pytest.approx(want + energy, rel=1e-9)
+    assert cost.used_usd == pytest.approx(cost.committed_usd, rel=1e-9)
+
+
+def test_a_run_past_the_write_off_is_charged_the_price_at_most(make_scenario, cli):
+    """The whole run (summary, schedule.csv, cashflow.csv) is charged the price at most.
+
+    8 chips at $30,000 written off over a year: a run of about 436 days without energy costs commits $240,000,
+    not 436/365 of it.
+    """
+    import csv
+    import json
+
+    path = make_scenario(name="amort", horizon_days=800,
+                           workload={"model": "llama3-8b", "tokens": 3.0e12, "seq_len": 4096,
+                                     "global_batch_tokens": 4194304},
+                           fleet=[{"name": "own", "chip": "h100-sxm", "units": 8, "unit_price_usd": OWNED_PRICE}],
+                           costs={"amortization_years": 1, "energy_usd_per_kwh": 0.0, "pue": 1.0},
+                           reliability={"enabled": False}, simulation={"seed": 1, "replications": 1})
+    out = path.parent / "out"
+    r = cli("run", path, "--out", out)
+    assert r.exit_code == 0, r
+    s = json.loads((out / "summary.json").read_text())
+    assert s["metrics"]["time_to_train_days"]["p50"] > 400
+    assert s["costs"]["committed_usd"] == pytest.approx(8 * OWNED_PRICE)
+    rows = list(csv.DictReader((out / "schedule.csv").open()))
+    assert float(rows[-1]["cost_usd"]) == pytest.approx(8 * OWNED_PRICE)
+    flows = list(csv.DictReader((out / "cashflow.csv").open()))
+    assert sum(float(r["committed_usd"]) for r in flows) == pytest.approx(8 * OWNED_PRICE)

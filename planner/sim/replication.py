@@ -210,11 +210,16 @@ def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -
     kw_usd = costs.energy_usd_per_chip_hour(scenario, pool)
     mine = run.rented.get(name)  # the rented chips the job could hold (a slipped start; the jobs before it)
     contract = plan.cloud_window_hours(scenario.start, pool.cloud) if pool.cloud else ()
+    period = costs.write_off_hours(scenario)
     times = set(st.delivered.times) | ({0.0, *contract, *(mine[0] if mine else ())} if pool.cloud else set())
+    times |= {t + period for t in st.delivered.times}  # a tranche's write-off ends: it costs nothing more
     if training is not None:
         times |= set(training[0])
     ts = np.array(sorted(x for x in times if 0 <= x < math.inf))
-    owned = st.delivered.at(ts) * capex_h
+    owned_now = st.delivered.at(ts)
+    # chips still written off: delivered less than P ago (none delivered before day 0's first time)
+    writing = owned_now - costs.step_at((st.delivered.times, st.delivered.values), ts - period)
+    owned = writing * capex_h
     rented_now = costs.step_at(mine, ts) if mine is not None else np.zeros_like(ts)
     busy = run.job.in_training[name].at(ts) if training is not None else np.zeros_like(ts)
     rented_used = np.minimum(busy, rented_now)
@@ -223,7 +228,10 @@ def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -
     cloud = rented_used * price if costs.on_demand(pool) else reserved * price
     values = owned + cloud + (busy - rented_used) * kw_usd
     if used:
-        values = (busy - rented_used) * (costs.capex_usd_per_chip_hour(scenario, pool) + kw_usd) + rented_used * price
+        # the owned chips it holds, at the amortization in the share of the pool's chips still written off
+        share = np.divide(writing, owned_now, out=np.ones_like(owned_now), where=owned_now > 0)
+        values = ((busy - rented_used) * (costs.capex_usd_per_chip_hour(scenario, pool) * share + kw_usd)
+                  + rented_used * price)
     rate = Timeline()
     for t, v in zip(ts, values, strict=True):
         rate.set(float(t), float(v))
