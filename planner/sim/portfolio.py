@@ -503,7 +503,7 @@ def fleet_in_service(sc: Scenario, supply, end_h: float) -> pd.DataFrame:
     """
     import pandas as pd
 
-    days, t = _day_ends(end_h)
+    days, t = _day_ends(end_h, sc.horizon_days * HOURS_PER_DAY)
     dates = [_date(sc.start, int(d)) for d in days]
     return pd.concat([pd.DataFrame({"date": dates, "pool": p.name,
                                     "units_in_service": _in_service(supply[p.name]).at(t).astype(int)})

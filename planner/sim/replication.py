@@ -511,14 +511,20 @@ def _date(start: dt.date, days: float) -> str:
     return (start + dt.timedelta(days=days)).isoformat()
 
 
-def _day_ends(end_h: float) -> tuple[np.ndarray, np.ndarray]:
+def _day_ends(end_h: float, horizon_h: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
     """Day numbers 0 to the run's last day and the hour each day's state is read (its end, or the run's).
 
     The last day is the one the run ends in (a run that ends on a day's first hour ends in that day): no row for a
-    day after the end.
+    day after the end. A run stopped by the horizon (``horizon_h``, at a midnight) ends on the horizon's last day,
+    read at the horizon: the day after it is not the plan's (a 10-day horizon has days 0 to 9).
     """
-    days = np.arange(0, int(math.floor(end_h / HOURS_PER_DAY)) + 1)
-    return days, np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - DAY_END_H, end_h)
+    last = int(math.floor(end_h / HOURS_PER_DAY))
+    if last > 0 and last * HOURS_PER_DAY >= horizon_h:
+        last -= 1
+    days = np.arange(0, last + 1)
+    t = np.minimum(days * HOURS_PER_DAY + HOURS_PER_DAY - DAY_END_H, end_h)
+    t[-1] = end_h
+    return days, t
 
 
 def tokens_by_day(run: Run) -> np.ndarray:
@@ -526,7 +532,7 @@ def tokens_by_day(run: Run) -> np.ndarray:
 
     The same numbers as the schedule's ``tokens_trained`` summed by day, without building the tables.
     """
-    _days, t = _day_ends(run.end_h)
+    _days, t = _day_ends(run.end_h, run.job.horizon_h)
     return run.job.tokens_tl.at(t)  # what is safe in a checkpoint, all pools (their shares add up to it)
 
 
@@ -534,13 +540,15 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
     """The run's schedule, events, layouts and links tables (``job_spend``: cost_usd is the job's, cost_timeline)."""
     import pandas as pd  # here, not at import: the workers of a run never need it
     end_h = run.end_h
-    days, t = _day_ends(end_h)  # state at the end of each day
+    days, t = _day_ends(end_h, run.job.horizon_h)  # state at the end of each day
     # the chips of the last day are read just before the run's end, as a day's are just before midnight: at the end
     # itself the job has let its chips go (a job that trains for half a day showed 0 chips in training)
     ts = t.copy()
     if len(ts) and ts[-1] == end_h:
         ts[-1] = max(end_h - DAY_END_H, 0.0)
     dates = [_date(scenario.start, int(d)) for d in days]
+    # spend so far is an integral (no jump at an instant): each day's is read at its midnight, to the cent
+    t_spend = np.minimum((days + 1) * HOURS_PER_DAY, end_h)
     job = run.job
     used = set(run.strategy.pools)
     frames = []
@@ -558,7 +566,7 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
             "units_failed": state.failed_tl.at(ts).astype(int),
             "tokens_trained": job.pool_tokens_tl[name].at(t) if mine else 0.0,
             # committed spend so far: a pool the job skipped still costs its owner
-            "cost_usd": cost_timeline(scenario, run, name, used=job_spend).integral(t),
+            "cost_usd": cost_timeline(scenario, run, name, used=job_spend).integral(t_spend),
         }))
     events = [e for e in run.events if e.time_h <= end_h + 1e-9]
     events.sort(key=lambda e: e.time_h)
