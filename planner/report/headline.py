@@ -239,11 +239,12 @@ def finish_items(summary: Summary) -> list[Headline]:
                             f"P10 {dates.p10 or 'never'} · P90 {dates.p90 or 'never'}"))
     c = summary.costs
     if c is not None:
-        out.append(Headline("committed_usd", "Committed (mean)", money(summary, c.committed_usd),
+        low = at_least(summary, "cost_usd", "mean")  # the mean spend of replications stopped by the horizon
+        out.append(Headline("committed_usd", "Committed (mean)", low + money(summary, c.committed_usd),
                             " · ".join(x for x in (f"idle {money(summary, c.idle_usd)}", to_horizon_note(summary))
                                        if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
-        out.append(Headline("used_usd", f"Used by {who} (mean)", money(summary, c.used_usd)))
+        out.append(Headline("used_usd", f"Used by {who} (mean)", low + money(summary, c.used_usd)))
     return out
 
 

@@ -381,7 +381,10 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
                                  "pct"))
     c = s.costs
     if c is not None:
-        rows += [("", None, None, None, ""), ("Spend (mean of replications)", "committed", "used", "idle", "head"),
+        # replications stopped by the horizon spent to it only: the means are then lower bounds, and say so
+        what = ("Spend (mean of replications; at least: " + to_horizon_note(s) + ")" if s.bound("cost_usd", "mean")
+                else "Spend (mean of replications)")
+        rows += [("", None, None, None, ""), (what, "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
         rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")
                  for p in c.pools]

@@ -58,7 +58,7 @@ def purchases(steps: list[Step]) -> tuple[tuple[float, int], ...]:
 
 
 def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSequence],
-                       costs_usd: list[float]) -> tuple[pd.DataFrame, str]:
+                       costs_usd: list[float], finished: list[bool] | None = None) -> tuple[pd.DataFrame, str]:
     """``run_cashflow`` for a portfolio (``jobs:``): the fleet priced with every job's chips in training."""
     from .portfolio import delivered_of, portfolio_replication, sum_training
 
@@ -68,12 +68,17 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
     supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
                                  purchases(out.supply[p.name]), out.supply.rented[p.name])
               for p in scenario.fleet}
-    return cashflow(scenario, supply, end_h), _which(scenario, k, costs_usd, out.metrics["cost_usd"], " (every job)")
+    return cashflow(scenario, supply, end_h), _which(scenario, k, costs_usd, out.metrics["cost_usd"], " (every job)",
+                                                     out.metrics["finished"], finished)
 
 
 def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
-                 costs_usd: list[float], ctx: Context | None = None) -> tuple[pd.DataFrame, str]:
-    """(cashflow.csv's rows, a sentence saying which replication they are) for a run's replications."""
+                 costs_usd: list[float], ctx: Context | None = None,
+                 finished: list[bool] | None = None) -> tuple[pd.DataFrame, str]:
+    """(cashflow.csv's rows, a sentence saying which replication they are) for a run's replications.
+
+    ``finished``: whether each replication finished (the sentence says when the spend runs to the horizon only).
+    """
     k = representative(costs_usd)
     run, steps = rerun(scenario, seeds[k], len(seeds), ctx)
     supply = {}
@@ -82,13 +87,17 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
                     if name in run.strategy.pools else None)
         supply[name] = PoolSupply((st.delivered.times, st.delivered.values), training,
                                   purchases(steps[name]), run.rented.get(name))
-    return cashflow(scenario, supply, run.end_h), _which(scenario, k, costs_usd, run.cost_usd)
+    return cashflow(scenario, supply, run.end_h), _which(scenario, k, costs_usd, run.cost_usd, "", run.finished,
+                                                         finished)
 
 
-def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: float, what: str = "") -> str:
+def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: float, what: str = "",
+           done: bool = True, finished: list[bool] | None = None) -> str:
     """The sentence under the cash flow: which replication it prices, and the mean it is nearest to.
 
-    Sums in the scenario's second currency too, when it has one (as every sum the report shows).
+    Sums in the scenario's second currency too, when it has one (as every sum the report shows). ``done``: whether
+    that replication finished; ``finished``: whether each did (a mean over replications stopped by the horizon is
+    a lower bound: "at least").
     """
     c = scenario.currency
     code, per_usd = (c.code, c.per_usd) if c is not None else (None, None)
@@ -97,6 +106,7 @@ def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: fl
         return fmt_usd_and(x, code, per_usd)  # (dollars alone without a currency)
 
     mean = float(np.mean(costs_usd)) if costs_usd else 0.0
+    low = "at least " if finished is not None and not all(finished) else ""
     return (f"Cash flow of replication {k} of {len(costs_usd)}{what}: committed {money(committed_usd)}"
-            + (f", the nearest to the mean of the replications ({money(mean)})" if len(costs_usd) > 1 else "")
-            + ".")
+            + (f", the nearest to the mean of the replications ({low}{money(mean)})" if len(costs_usd) > 1 else "")
+            + ("; it did not finish: its spend runs to the horizon only" if not done else "") + ".")

@@ -216,7 +216,7 @@ def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -
     if training is not None:
         times |= set(training[0])
     ts = np.array(sorted(x for x in times if 0 <= x < math.inf))
-    owned_now = st.delivered.at(ts)
+    owned_now = np.asarray(st.delivered.at(ts), dtype=float)
     # chips still written off: delivered less than P ago (none delivered before day 0's first time)
     writing = owned_now - costs.step_at((st.delivered.times, st.delivered.values), ts - period)
     owned = writing * capex_h

@@ -351,8 +351,9 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     cash, cash_note = None, ""
     if cash_flow:
         costs = [r["cost_usd"] for r in rows]
-        cash, cash_note = (portfolio_cashflow(scenario, ctx, seeds, costs) if scenario.jobs
-                           else run_cashflow(scenario, seeds, costs, ctx))
+        done = [bool(r["finished"]) for r in rows]
+        cash, cash_note = (portfolio_cashflow(scenario, ctx, seeds, costs, done) if scenario.jobs
+                           else run_cashflow(scenario, seeds, costs, ctx, done))
     return RunResult(
         scenario_name=scenario.name,
         summary=summary,

@@ -1,0 +1,52 @@
+"""Spend of replications stopped by the horizon is marked as a lower bound wherever it is shown (money review)."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+
+import openpyxl
+
+UNFINISHED = dict(
+    name="unf", start="2024-01-01", horizon_days=10,
+    workload={"model": "llama3-8b", "tokens": 6.0e11, "seq_len": 4096, "global_batch_tokens": 4194304},
+    fleet=[{"name": "own", "chip": "h100-sxm", "units": 32, "deliveries": [{"date": "2024-01-06", "units": 64}],
+            "commissioning_days": 2, "unit_price_usd": 87600}],
+    costs={"amortization_years": 1, "energy_usd_per_kwh": 1.0, "pue": 1.0},
+)
+
+
+def _text(page: str) -> str:
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_mean_spend_of_an_unfinished_run_is_at_least(make_scenario, cli):
+    """The run does not finish in its 10 days: every mean spend shown is a lower bound and says so.
+
+    Before, the terminal's P50 read "≥ $91.6 k" while the page's "Committed (mean)" and "Used by the job (mean)"
+    cards, the spend-by-pool table, the workbook's spend table and the cash-flow note showed the bare figure.
+    """
+    path = make_scenario(**UNFINISHED)
+    out = path.parent / "out"
+    r = cli("run", path, "--out", out)
+    assert r.exit_code == 0, r
+    page = _text((out / "report.html").read_text())
+    assert re.search(r"Committed \(mean\)\s+≥ \$", page), page[:2000]
+    assert re.search(r"Used by the job \(mean\)\s+≥ \$", page)
+    assert re.search(r"spend by pool\s+Means over the replications \(summary\.json costs\)\. Lower bounds: 1 of 1 "
+                     r"replications did not finish", page)
+    assert "it did not finish: its spend runs to the horizon only" in page
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    heads = [row[0] for ws in book for row in ws.iter_rows(values_only=True)
+             if row and isinstance(row[0], str) and row[0].startswith("Spend")]
+    assert heads and all("at least: 1 of 1 replications did not finish" in h for h in heads), heads
+
+
+def test_a_finished_run_shows_no_marker(make_scenario, cli):
+    """The same fleet with a horizon long enough: no "≥", no lower-bound note."""
+    path = make_scenario(**{**UNFINISHED, "horizon_days": 60})
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    page = _text((out / "report.html").read_text())
+    assert re.search(r"Committed \(mean\)\s+\$", page)
+    assert "Lower bounds" not in page and "did not finish" not in page
