@@ -37,6 +37,7 @@ from planner.catalog import chips, models
 from planner.decide import present
 from planner.decide import sensitivity as sens
 from planner.decide.solve import solve
+from planner.deliveries_file import resolve
 from planner.errors import PlannerError, ScenarioError
 from planner.fmt import fmt_days, fmt_pct, fmt_si, fmt_usd, num
 from planner.loader import MAX_FILE_BYTES, from_dict, parse_bytes
@@ -92,12 +93,12 @@ MODES = ["auto", "single", "sync", "diloco", "sequential"]
 
 
 def _env_number(name: str, default: float) -> float:
-    """A positive number from the environment, or ``default`` (unset, unreadable or not positive)."""
+    """A positive finite number from the environment, or ``default`` (unset, unreadable, not positive or infinite)."""
     try:
         value = float(os.environ.get(name) or default)
     except ValueError:
         return default
-    return value if value > 0 else default
+    return value if math.isfinite(value) and value > 0 else default
 
 
 # Many sessions, one server (issue 17). Every simulation (a run, an estimate, the strategy comparison, the
@@ -307,7 +308,8 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
                             format_func=lambda p: p.name, key="scenario_file",
                             help=f"The page opens on the seed scenario ({SEED_SCENARIO}).")
         name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-        raw = _guard("Reading the scenario", lambda: parse_bytes(path.read_bytes(), name))
+        # a file of the server's folder reads its delivery sheets beside it, as `planner run FILE` does
+        raw = _guard("Reading the scenario", lambda: resolve(parse_bytes(path.read_bytes(), name), path.parent, name))
     else:
         if not files:
             sb.caption(f"No scenario files in {md(SCENARIO_DIR)}.")

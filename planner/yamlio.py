@@ -39,11 +39,16 @@ class SafeLoader(yaml.SafeLoader):
         self._alias_nodes = 0
         self._depth = 0
         self._nodes = 0
+        self._open: list[str] = []  # the anchors of the nodes being composed (an alias to one would hold itself)
 
     # ---- composing: bounded nesting and bounded alias expansion
     def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
+            if event.anchor in self._open:  # `a: &x [*x]`: a value that contains itself, endless to read or check
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{clip(event.anchor, 40)} is inside the value its anchor names (a value "
+                    "cannot contain itself)", event.start_mark)
             node = super().compose_node(parent, index)
             self._alias_nodes += _size(node, MAX_ALIAS_NODES + 1)
             if self._alias_nodes > MAX_ALIAS_NODES:
@@ -56,6 +61,9 @@ class SafeLoader(yaml.SafeLoader):
         if self._nodes > MAX_NODES:
             raise yaml.composer.ComposerError(
                 None, None, f"more than {MAX_NODES:,} values in one file", self.peek_event().start_mark)
+        anchor = getattr(self.peek_event(), "anchor", None)
+        if anchor is not None:
+            self._open.append(anchor)
         try:
             if self._depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(
@@ -63,6 +71,8 @@ class SafeLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+            if anchor is not None:
+                self._open.pop()
 
     # ---- constructing: one error class with a position, whatever went wrong
     def construct_object(self, node: Any, deep: bool = False) -> Any:  # noqa: D102
@@ -179,6 +189,7 @@ if getattr(yaml, "__with_libyaml__", False):
             self._alias_nodes = 0
             self._depth = 0
             self._nodes = 0
+            self._open = []
 
         get_single_node = yaml.composer.Composer.get_single_node
         get_node = yaml.composer.Composer.get_node

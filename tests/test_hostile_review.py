@@ -1,0 +1,84 @@
+"""Findings of a hostile-input review: recursive YAML aliases, app settings at infinity, the app's delivery sheets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import one_error_line
+from test_entrypoint import _script
+
+RECURSIVE = {
+    "list": "name: x\nworkload: &a [*a]\n",
+    "mapping": "name: x\nworkload: &w {model: llama3-8b, tokens: 1.0e11, seq_len: 4096, x: *w}\n",
+    "deep": "name: x\nfleet:\n  - &p {name: a, chip: h100-sxm, units: 8, more: [{inner: *p}]}\n",
+}
+
+
+@pytest.mark.parametrize("text", RECURSIVE.values(), ids=RECURSIVE.keys())
+def test_an_alias_inside_its_own_anchor_is_bad_input(tmp_path: Path, text: str):
+    """`&a [*a]` made a value that contains itself: `validate` ran at 100% CPU for ever.
+
+    The mapping form took gigabytes in seconds. It is refused at its line and column, exit 2. Run in a child
+    process with a timeout, so that the old behaviour fails the test instead of hanging it.
+    """
+    path = tmp_path / "rec.yaml"
+    path.write_text(text)
+    r = subprocess.run([_script(), "validate", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r
+    assert "Traceback" not in r.stderr
+    assert "is inside the value its anchor names" in r.stderr, r.stderr
+
+
+def test_a_recursive_alias_in_set_and_in_the_apps_reader(cli, tmp_path: Path):
+    """The same through `--set` and through parse_bytes, which the app's upload reads with."""
+    from planner.errors import ScenarioError
+    from planner.loader import parse_bytes
+
+    with pytest.raises(ScenarioError, match="is inside the value its anchor names"):
+        parse_bytes(RECURSIVE["list"].encode(), "up.yaml")
+    shared = parse_bytes(b"name: x\nfleet: [&p {name: a, chip: h100-sxm, units: 8}, *p]\n", "ok.yaml")
+    assert shared["fleet"][0] == shared["fleet"][1]  # an alias to a finished value is still fine
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "mixed-one-site.yaml"
+    r = cli("sweep", scenario, "--set", "fleet[0].units=&a [*a]", "--out", tmp_path / "o", "--replications", "1")
+    assert "is inside the value its anchor names" in one_error_line(r)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+def test_app_settings_at_infinity_fall_back_to_their_default(monkeypatch: pytest.MonkeyPatch, value: str):
+    """PLANNER_APP_MAX_RUNS=inf crashed the app at import (int(inf)); an infinite setting is not a setting."""
+    import importlib.util
+
+    monkeypatch.setenv("PLANNER_APP_MAX_RUNS", value)
+    monkeypatch.setenv("PLANNER_APP_CACHE_ENTRIES", value)
+    monkeypatch.setenv("PLANNER_APP_WAIT_S", value)
+    spec = importlib.util.spec_from_file_location("app_inf", Path(__file__).resolve().parent.parent / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "app_inf", app)  # dataclasses look their module up
+    spec.loader.exec_module(app)
+    assert 1 <= app.MAX_CONCURRENT_RUNS < 1_000 and 1 <= app.CACHE_MAX_ENTRIES < 1_000
+    assert 0 < app.RUN_WAIT_S < float("inf")
+
+
+def test_the_app_reads_a_folder_scenarios_delivery_sheet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A file of the app's folder with `deliveries: {file: d.csv}` beside it opens as the CLI reads it.
+
+    `planner validate` took it; the app refused it ("give the scenario as a file").
+    """
+    from test_app import _errors, _no_traceback, _run_app
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "d.csv").write_text("date,units\n2025-01-10,64\n2025-02-01,128\n")
+    (folder / "ascend-ramp-2024.yaml").write_text(yaml.safe_dump({
+        "name": "sheet", "start": "2025-01-01", "horizon_days": 60,
+        "workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 8192},
+        "fleet": [{"name": "own", "chip": "h100-sxm", "deliveries": {"file": "d.csv"}}],
+        "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1}}, sort_keys=False))
+    monkeypatch.setenv("PLANNER_SCENARIO_DIR", str(folder))
+    app = _run_app()
+    _no_traceback(app)
+    assert not [e for e in _errors(app) if "deliveries" in e], _errors(app)
