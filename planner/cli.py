@@ -629,7 +629,8 @@ def solve(
         out.print(terminal(f"{result['path']} = {result['value']:,}: {whose}p{quantile * 100:g} finish "
                            f"{result['finish_date']} (deadline {result['deadline']}), cost p50 "
                            f"${result['cost_usd'] or 0:,.0f}; {len(result['evaluations'])} evaluations of {n} "
-                           "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")),
+                           "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")
+                           + (f" ({result['note']})" if result.get("note") else "")),
                   highlight=False, markup=False)
     else:
         why = f": {result['note']}" if result.get("note") else ""  # e.g. no layout fits at either end

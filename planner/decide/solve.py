@@ -72,6 +72,20 @@ def round_values(lo: float, hi: float, k: int, integer: bool) -> list:
     return [v for v in dict.fromkeys(values) if lo < v < hi]
 
 
+PROBE_SHARES = (0.05, 0.10, 0.20, 0.35)  # a round of probes below the answer, these shares of it down
+
+
+def below(value: float, low: float, k: int, integer: bool) -> list:
+    """``k`` values below ``value`` (PROBE_SHARES of it down, above ``low``): they test the trust in monotony."""
+    out = []
+    for share in PROBE_SHARES[:k]:
+        v = value * (1 - share)
+        v = math.floor(v) if integer else v
+        if low < v < value:
+            out.append(v)
+    return list(dict.fromkeys(out))
+
+
 def _at_end(scenario: Scenario, path: str, integer: bool, value: float, high: float, end: str, given: bool,
             source: str) -> Scenario:
     """The scenario at one end of the search; a value the field cannot take is the range's fault, said so.
@@ -112,7 +126,7 @@ def ends(scenario: Scenario, path: str, integer: bool, low: float, high: float, 
 def planned_points(scenario: Scenario, path: str, low: float | None = None, high: float | None = None,
                    source: str = "<scenario>", step: float | None = None,
                    workers: int | None = None) -> list[Scenario]:
-    """The runs a goal seek may need, for its time estimate: both ends, then k values per round.
+    """The runs a goal seek may need, for its time estimate: both ends, then k values per round, and k probes.
 
     A round narrows the bracket to 1/(k+1) of it (k = :func:`points_per_round`). The search's values lie
     between the ends; they are counted at the larger end's work (a bound).
@@ -123,7 +137,7 @@ def planned_points(scenario: Scenario, path: str, low: float | None = None, high
     resolution = step or (1 if integer else FLOAT_TOLERANCE * (high - low))
     k = points_per_round(workers)
     rounds = math.ceil(math.log((high - low) / resolution, k + 1)) if high - low > resolution else 0
-    return [lo_s, hi_s] + [hi_s] * min(MAX_EVALUATIONS, k * rounds)
+    return [lo_s, hi_s] + [hi_s] * min(MAX_EVALUATIONS, k * (rounds + 1))  # (+1: the probes below the answer)
 
 
 def check_target(scenario: Scenario, deadline: dt.date, job: str | None, source: str = "<scenario>") -> None:
@@ -223,18 +237,37 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     elif seen[low]["meets"]:
         best = low
     else:
-        lo, hi = low, high  # lo misses, hi meets
-        k, budget = points_per_round(workers), MAX_EVALUATIONS
-        while budget > 0 and hi - lo > (step or (1 if integer else FLOAT_TOLERANCE * (high - low))):
-            values = round_values(lo, hi, k, integer)[:budget]
-            if not values:  # nothing left strictly inside the bracket (a step finer than whole numbers)
-                break
-            budget -= len(values)
-            evaluate(values)  # in parallel, one process per value
-            # the bracket becomes the part between the last value that misses and the first that meets
-            first = next((v for v in values if seen[v]["meets"]), hi)
-            lo, hi = max([lo] + [v for v in values if v < first]), first
-        best = hi
+        k, budget = points_per_round(workers), [MAX_EVALUATIONS]
+
+        def narrow(lo: float, hi: float) -> float:
+            """Bisect (lo misses, hi meets) to the resolution; the smallest value found that meets."""
+            while budget[0] > 0 and hi - lo > (step or (1 if integer else FLOAT_TOLERANCE * (high - low))):
+                values = round_values(lo, hi, k, integer)[:budget[0]]
+                if not values:  # nothing left strictly inside the bracket (a step finer than whole numbers)
+                    break
+                budget[0] -= len(values)
+                evaluate(values)  # in parallel, one process per value
+                # the bracket becomes the part between the last value that misses and the first that meets
+                first = next((v for v in values if seen[v]["meets"]), hi)
+                lo, hi = max([lo] + [v for v in values if v < first]), first
+            return hi
+
+        best = narrow(low, high)
+        # the search trusts that a larger value never finishes later; one round of probes below the answer tests
+        # it where layouts and job sizes change by steps: one that meets there proves it wrong, and the search goes
+        # on below it (the answer is then the smallest value found, and `monotone` is false)
+        probes = below(best, low, k, integer)[:budget[0]]
+        budget[0] -= len(probes)
+        evaluate(probes)
+        met = [v for v in probes if seen[v]["meets"]]
+        if met:
+            smallest = min(met)
+            missed_above = any(v > smallest and not e["meets"] for v, e in seen.items())
+            best = narrow(max(v for v, e in seen.items() if v < smallest and not e["meets"]), smallest)
+            if missed_above:
+                note = (f"{path}={smallest} meets the deadline though larger values evaluated miss it: the finish is "
+                        f"not monotone in {path} here, so {best} is the smallest value found, not one proved the "
+                        "smallest")
     pts = sorted(seen.values(), key=lambda e: e["value"])
     # monotone: once a value meets the deadline every larger evaluated value does too, and a larger value
     # never finishes later (beyond MONOTONE_SLACK: the quantile of a finite sample moves a little)

@@ -1,0 +1,84 @@
+"""`solve` tests its trust in monotony below the answer (decisions review).
+
+A fake evaluation stands in for the simulation, so the finish as a function of the value is known exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+
+from planner.decide import solve as solve_mod
+from planner.edits import get_value, to_mapping
+
+
+def _finish_days(units: int) -> float:
+    """Not monotone: 2,440-2,459 chips meet a 96-day limit, 2,460-2,724 miss it, 2,725 and more meet it.
+
+    A layout that fits 2,440 chips well and larger counts worse, as the search's steps can make it.
+    """
+    if units >= 2725:
+        return 94.0
+    return 95.0 if 2440 <= units < 2460 else 97.0 if units >= 2460 else 200.0
+
+
+def _units(s) -> int:
+    """The rented chips a point sets (the end at 0 leaves the rental out of the fleet)."""
+    fleet = to_mapping(s)["fleet"]
+    return int(get_value(to_mapping(s), "fleet[1].cloud.units")) if len(fleet) > 1 else 0
+
+
+@pytest.fixture
+def fake_runs(monkeypatch):
+    def run_points(scenarios, **_kw):
+        out = []
+        for s in scenarios:
+            days = _finish_days(_units(s))
+            cost = SimpleNamespace(p50=1.0, mean=1.0)
+            out.append({"infeasible": None, "time_to_train_days": [days] * 20,
+                        "summary": SimpleNamespace(metrics={"cost_usd": cost}, finish_probability=1.0)})
+        return out
+
+    monkeypatch.setattr(solve_mod, "run_points", run_points)
+
+
+def test_a_smaller_value_that_meets_is_found_and_monotone_is_false(make_scenario, fake_runs):
+    """A probe below the answer that meets continues the search, and the answer says the finish is not monotone.
+
+    Bisection alone stopped at 2,725 (2,724 misses) and said `monotone: true` though 2,440 meets: the probe 10%
+    below the answer (2,452) meets, and the search goes on below it.
+    """
+    s = make_scenario.scenario(fleet=[{"name": "own", "chip": "h100-sxm", "units": 64},
+                                      {"name": "c", "chip": "h100-sxm",
+                                       "cloud": {"units": 1024, "from": "2025-01-01", "until": "2026-01-01",
+                                                 "price_per_chip_hour_usd": 2.0}}])
+    deadline = s.start + dt.timedelta(days=95)  # by the end of that day: a finish below 96 days
+    r = solve_mod.solve(s, "fleet[1].cloud.units", deadline, quantile=0.9, low=0, high=8192, workers=2)
+    assert r["found"] and r["value"] == 2440
+    assert r["monotone"] is False
+    assert "not monotone" in r["note"] and "smallest value found" in r["note"]
+    values = {e["value"]: e["meets"] for e in r["evaluations"]}
+    assert values[2439] is False and values[2440] is True and values[2724] is False
+
+
+def test_a_monotone_answer_is_unchanged(make_scenario, monkeypatch):
+    """Finish falling with the value: the probes miss, the answer is the bisection's and nothing is noted."""
+    def run_points(scenarios, **_kw):
+        out = []
+        for s in scenarios:
+            units = _units(s)
+            days = 200.0 if units < 3000 else 90.0
+            out.append({"infeasible": None, "time_to_train_days": [days] * 20,
+                        "summary": SimpleNamespace(metrics={"cost_usd": SimpleNamespace(p50=1.0, mean=1.0)},
+                                                   finish_probability=1.0)})
+        return out
+
+    monkeypatch.setattr(solve_mod, "run_points", run_points)
+    s = make_scenario.scenario(fleet=[{"name": "own", "chip": "h100-sxm", "units": 64},
+                                      {"name": "c", "chip": "h100-sxm",
+                                       "cloud": {"units": 1024, "from": "2025-01-01", "until": "2026-01-01",
+                                                 "price_per_chip_hour_usd": 2.0}}])
+    r = solve_mod.solve(s, "fleet[1].cloud.units", s.start + dt.timedelta(days=95), low=0, high=8192, workers=2)
+    assert (r["value"], r["monotone"], r["note"]) == (3000, True, "")
