@@ -161,11 +161,13 @@ def compare(scenario: Scenario, seed: int | None = None) -> list[dict]:
         from .strategy import Context
 
         rows = []
-        for job in ordered_jobs(scenario):
+        jobs = ordered_jobs(scenario)
+        for k, job in enumerate(jobs):
             js = job_scenario(scenario, job)
             from_h = hours_since(scenario.start, job.first_day(scenario.start))
             ctx = Context(js, job_planners(scenario, job, js))  # a job none of whose pools fit is named
-            rows.extend({"job": job.name, **r} for r in run_compare(js, ctx, seed, from_h=from_h))
+            rows.extend({"job": job.name, **r} for r in run_compare(js, ctx, seed, from_h=from_h,
+                                                                   job=(k, len(jobs))))
         return rows
     return run_compare(scenario, _context(scenario), seed)
 

@@ -473,14 +473,19 @@ def _first_start_days(run: Run) -> float:
     return rows[0]["start_days"] if rows else math.nan
 
 
-def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True, from_h: float = 0.0) -> list[dict]:
+def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True, from_h: float = 0.0,
+            job: tuple[int, int] | None = None) -> list[dict]:
     """Every mode side by side (one replication, the same draws): its best strategy, or why it cannot run.
 
     ``failures=False`` runs without failures (what the report's table shows next to a Monte Carlo run).
-    ``from_h``: no chip is usable before that hour (a portfolio's job and its ``start_after``).
+    ``from_h``: no chip is usable before that hour (a portfolio's job and its ``start_after``). ``job``: (k, n),
+    the k-th of a portfolio's n jobs, whose failures come from its own stream as in ``portfolio_replication``
+    (so the first job, which has its pools alone, draws what `planner run` draws for it).
     """
     root = np.random.SeedSequence(seed).spawn(1)[0]
     supply_seed, job_seed, _ = root.spawn(3)
+    if job is not None:
+        job_seed = job_seed.spawn(job[1])[job[0]]
     steps = draw_supply(scenario, supply_seed, ctx.supply)
     if from_h > 0:
         horizon_h = scenario.horizon_days * HOURS_PER_DAY
