@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planner import api, whatif
@@ -23,9 +24,9 @@ from planner.summary import ExpectationResult, Stat, Summary, as_summary
 
 GOLDEN = sorted((Path(__file__).resolve().parent / "golden").glob("*/summary.json"))
 
-# one pool whose only delivery slips 0..40 days past a 40-day horizon: some replications never finish
+# one pool whose only delivery slips 0..40 days, a 30-day horizon: 2 of 10 replications never finish, so P90 is never
 UNFINISHED = {
-    "name": "unfinished", "start": "2025-01-01", "horizon_days": 40,
+    "name": "unfinished", "start": "2025-01-01", "horizon_days": 30,
     "workload": {"model": "llama3-8b", "tokens": 5e10, "seq_len": 8192},
     "fleet": [{"name": "own", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-11", "units": 64}],
                "delivery_risk": {"slip_days": {"dist": "uniform", "low": 0, "high": 40}}}],
@@ -214,3 +215,25 @@ def test_an_expect_on_a_quantile_that_never_came_fails(bound):
     sc = sc.model_copy(update={"expect": [Expectation(metric="time_to_train_days", quantile=0.5, **bound)]})
     (check,) = summarize(sc, 42, [m, never, never]).expectations
     assert check.value is None and not check.passed
+
+
+def test_a_time_quantile_is_never_only_beyond_the_finish_probability() -> None:
+    """Up to the share finished (k of n) a quantile is a time; beyond it, never (the contract's rule).
+
+    Linear interpolation has no value on the line from the last finish to never: there it is the last finish.
+    Two replications, one finished in 324.4 days: P10 and P50 are 324.4 days (before: all never), P90 never.
+    """
+    import math
+
+    from planner.stats import time_quantile
+
+    assert time_quantile([324.4, None], 0.1) == time_quantile([324.4, None], 0.5) == 324.4
+    assert math.isinf(time_quantile([324.4, None], 0.9))
+    for n in range(1, 12):
+        for k in range(n + 1):
+            times = [float(i + 1) for i in range(k)] + [None] * (n - k)
+            for q in (0.1, 0.25, 0.5, 0.75, 0.9):
+                t = time_quantile(times, q)
+                assert math.isfinite(t) == (q <= k / n), (n, k, q, t)
+                if k == n:  # every replication finished: numpy's linear quantile
+                    assert t == pytest.approx(float(np.quantile(times, q)))
