@@ -33,13 +33,15 @@ def quantile_at(values: Iterable[float], q: float) -> float:
     return float(np.quantile(v, q)) if v.size else math.nan
 
 
-def time_quantile(times: Iterable[float | None], q: float) -> float:
+def time_quantile(times: Iterable[float | None], q: float, up_to_share: bool = True) -> float:
     """The ``q`` quantile of time to train, a replication that did not finish (None or NaN) counting as never (inf).
 
     Linear between order statistics as ``quantiles``. Between the last finish and the first never, it is never
     only beyond the finish probability (the share finished, k of n): up to it, it is the last finish (the
     empirical quantile, where a line to infinity has no value). Two replications, one finished in 324 days: P10
     and P50 are 324 days, P90 never (before, all three were never though half the replications finished).
+    ``up_to_share=False``: never on that whole line, for the most a growing figure's quantile could be
+    (``beyond_unfinished``: an unfinished replication's whole-run cost is unknown, and the line to it has no top).
     """
     v = np.sort(np.asarray([math.inf if (t is None or t != t) else t for t in times], dtype=float))
     if not v.size:
@@ -50,7 +52,7 @@ def time_quantile(times: Iterable[float | None], q: float) -> float:
         return float(v[lo])
     if math.isinf(v[hi]):
         finished = int(np.isfinite(v).sum())
-        return float(v[lo]) if math.isfinite(v[lo]) and q <= finished / len(v) else math.inf
+        return float(v[lo]) if up_to_share and math.isfinite(v[lo]) and q <= finished / len(v) else math.inf
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
@@ -78,7 +80,7 @@ def lower_bounds(values: Iterable[float], finished: Iterable[bool]) -> tuple[str
     out = ["mean"]
     for q in QUANTILES:
         # both by the same interpolation (numpy's may differ from it in the last bit)
-        if time_quantile(beyond, q) != time_quantile(values, q):
+        if time_quantile(beyond, q, up_to_share=False) != time_quantile(values, q):
             out.append(f"p{round(q * 100)}")
     return tuple(out)
 

@@ -168,7 +168,9 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             as_never = e.metric == "time_to_train_days" or (e.max is not None and e.metric in GROWING_KEYS)
             if as_never:
                 vals = beyond_unfinished(vals, done)
-            value = time_quantile(vals, q) if as_never else quantile_at(vals, q)
+            # (a time is a time up to the share finished; a growing figure's most has no top past the last finish)
+            value = (time_quantile(vals, q, up_to_share=e.metric == "time_to_train_days") if as_never
+                     else quantile_at(vals, q))
         # a quantile that never came (null in summary.json) fails any check on it, a bound below it too
         ok = math.isfinite(value) and (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
         # the quantile checked is written out, also the default P50 (`expect` without one)
