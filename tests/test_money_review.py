@@ -6,6 +6,7 @@ import html as htmllib
 import re
 
 import openpyxl
+import pytest
 
 UNFINISHED = dict(
     name="unf", start="2024-01-01", horizon_days=10,
@@ -50,3 +51,31 @@ def test_a_finished_run_shows_no_marker(make_scenario, cli):
     page = _text((out / "report.html").read_text())
     assert re.search(r"Committed \(mean\)\s+\$", page)
     assert "Lower bounds" not in page and "did not finish" not in page
+
+
+def test_workbook_formats_and_the_second_currency_of_expectations(make_scenario, cli):
+    """Energy to the kWh, an expectation's value in its metric's format, sums in the second currency too.
+
+    Before: 991 kWh read "1" MWh in the workbook, an expectation's cost was a plain number, and its bound and the
+    cost row were in dollars only (the terminal, the page and the workbook).
+    """
+    path = make_scenario(
+        name="cf", start="2024-01-21", horizon_days=90,
+        workload={"model": "llama3-8b", "tokens": 1.2e12, "seq_len": 4096, "global_batch_tokens": 4194304},
+        fleet=[{"name": "own", "chip": "h100-sxm", "units": 16, "unit_price_usd": 87600}],
+        costs={"amortization_years": 1, "energy_usd_per_kwh": 1.0, "pue": 1.0},
+        currency={"code": "EUR", "per_usd": 0.5},
+        expect=[{"metric": "cost_usd", "max": 100000}, {"metric": "energy_mwh", "max": 100}])
+    out = path.parent / "out"
+    r = cli("run", path, "--out", out)
+    assert r.exit_code == 1, r  # the cost check fails
+    assert "≤ $100 k (EUR 50 k)" in r.stdout
+    assert "(EUR 50 k)" in _text((out / "report.html").read_text())
+    sheet = openpyxl.load_workbook(out / "report.xlsx").worksheets[0]
+    rows = {row[0].value: row for row in sheet.iter_rows() if isinstance(row[0].value, str)}
+    assert rows["Energy [MWh]"][2].number_format == "#,##0.000"
+    assert rows["Cost committed [EUR]"][2].number_format == '"EUR "#,##0'
+    assert rows["Cost committed [EUR]"][2].value == pytest.approx(rows["Cost committed [USD]"][2].value * 0.5)
+    cost = rows["cost_usd p50"]
+    assert cost[1].number_format == "$#,##0" and cost[2].value == "max $100 k (EUR 50 k)"
+    assert rows["energy_mwh p50"][1].number_format == "#,##0.000"

@@ -141,15 +141,19 @@ def expectation_rows(summary: Summary) -> list[dict[str, str]]:
         what = metric + (f" p{num(e.quantile) * 100:g}" if num(e.quantile) is not None else "")
         if getattr(e, "job", None):
             what = f"{e.job}: {what}"
+        # a sum reads in the scenario's currency too, as every sum the report shows (money)
+        def shown(x: float | None, metric: str = metric) -> str:
+            return money(summary, x) if metric == "cost_usd" else fmt_value(metric, x)
+
         bounds = []
         if num(e.min) is not None:
-            bounds.append(f"≥ {fmt_value(metric, num(e.min))}")
+            bounds.append(f"≥ {shown(num(e.min))}")
         if num(e.max) is not None:
-            bounds.append(f"≤ {fmt_value(metric, num(e.max))}")
+            bounds.append(f"≤ {shown(num(e.max))}")
         rows.append(
             {
                 "check": f"{what} {' and '.join(bounds)}".strip(),
-                "value": (unmet_value(metric) if num(e.value) is None else None) or fmt_value(metric, num(e.value)),
+                "value": (unmet_value(metric) if num(e.value) is None else None) or shown(num(e.value)),
                 "result": "PASS" if e.passed else "FAIL",
             }
         )

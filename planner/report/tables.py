@@ -28,7 +28,16 @@ from ..results import (
 from ..stats import NEVER, quantiles, time_quantiles
 from ..summary import Summary
 from .charts import interruptions_per_week, monthly_tokens, site_power_table
-from .headline import answer_sentence, input_groups, input_rows, job_pools, ordered_jobs, to_horizon_note, unmet_value
+from .headline import (
+    answer_sentence,
+    input_groups,
+    input_rows,
+    job_pools,
+    money,
+    ordered_jobs,
+    to_horizon_note,
+    unmet_value,
+)
 
 EXCEL_MAX_ROWS = 1_048_575  # one row is the header
 # rows per table sheet of report.xlsx: writing ~1 M event rows took 106 s and 1.2 GB; the CSV files keep every row
@@ -343,7 +352,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     if s.finish_date is not None:
         rows.append(("finish date", None if one else s.finish_date.p10, s.finish_date.p50,
                      None if one else s.finish_date.p90, "date"))
-    kinds = {"USD": "usd", "share": "pct", "days": "num1", "MWh": "num0", "chip-h": "num0"}
+    # energy to the kWh (a run of 991 kWh read "1" MWh); the rest as the terminal rounds them
+    kinds = {"USD": "usd", "share": "pct", "days": "num1", "MWh": "num3", "chip-h": "num0"}
     for m in METRICS:
         v = s.stat(m.key)
         if v is not None:
@@ -356,6 +366,10 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             # figures known only as lower bounds (unfinished replications spent to the horizon only) say so
             label = f"{m.label} [{m.unit}]" + (f" (at least, {' '.join(bound)})" if bound else "")
             rows.append((label, *qs, kinds.get(m.unit, "num1")))
+            rate = getattr(s, "currency", None)
+            if m.unit == "USD" and rate is not None:  # the same sums in the scenario's currency (as the page)
+                rows.append((label.replace("[USD]", f"[{rate.code}]"),
+                             *[x if x is None else rate.convert(x) for x in qs], "cur"))
         elif m.key == "finish_probability" and s.finish_probability is not None:
             rows.append((f"{m.label} [{m.unit}]", None, plain(s.finish_probability), None, kinds.get(m.unit, "num1")))
     if s.unfinished:  # their spend, energy, chip-hours and efficiency so far, not the whole run's
@@ -399,12 +413,18 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         rows += [("", None, None, None, ""), ("Expectations", "value", "bound", "passed", "head")]
         for e in s.expectations:
             q = f" p{e.quantile * 100:g}" if e.quantile is not None else ""
-            bound = " and ".join(f"{k} {getattr(e, k):g}" for k in ("min", "max") if getattr(e, k) is not None)
+            def said(x: float, metric: str = e.metric) -> str:  # a sum as money, in the second currency too
+                return money(s, x) if metric == "cost_usd" else f"{x:g}"
+
+            bound = " and ".join(f"{k} {said(getattr(e, k))}" for k in ("min", "max") if getattr(e, k) is not None)
             value = plain(e.value)
             if value is None:  # the quantile never came: the check failed on it
                 value = unmet_value(e.metric)
             who = f"{e.job}: " if getattr(e, "job", None) else ""  # a job's own check, as the CLI and the page say
-            rows.append((f"{who}{e.metric}{q}", value, bound, "PASS" if e.passed else "FAIL", "num1"))
+            unit = next((m.unit for m in METRICS if m.key == e.metric), "")
+            # the value in its metric's format (a cost as money, a share as a percentage), as the summary's rows
+            rows.append((f"{who}{e.metric}{q}", value, bound, "PASS" if e.passed else "FAIL",
+                         kinds.get(unit, "num1") if isinstance(value, (int, float)) else "text"))
     rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]
     rows += [(r["input"], r["value"], None, None, "text") for r in input_rows(result.inputs)]
     rows += [("", None, None, None, ""), ("Run", None, None, None, "head"),
@@ -413,7 +433,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     return rows
 
 
-_FORMATS = {"usd": "$#,##0", "pct": "0.0%", "num0": "#,##0", "num1": "#,##0.0", "int": "0", "date": "yyyy-mm-dd",
+_FORMATS = {"usd": "$#,##0", "pct": "0.0%", "num0": "#,##0", "num1": "#,##0.0", "num3": "#,##0.000", "int": "0",
+            "date": "yyyy-mm-dd",
             "big": "0.00E+00", "month": "yyyy-mm", "cur": "#,##0"}
 _WIDTH_MIN, _WIDTH_MAX = 11, 60  # characters: a date or a sum in the billions fits; long texts wrap at the cap
 
@@ -568,7 +589,7 @@ def _shown_width(value: Any, kind: str | None) -> int:
 _JOB_FORMATS = {"priority": "int", "time_to_train_days_p50": "num1", "training_days_p50": "num1",
                 "waiting_days_p50": "num1", "finish_probability": "pct", "deadline_probability": "pct",
                 "deadline_probability_at_least": "pct",
-                "chip_hours_p50": "num0", "cost_usd_p50": "usd", "energy_mwh_p50": "num0", "mfu_p50": "pct",
+                "chip_hours_p50": "num0", "cost_usd_p50": "usd", "energy_mwh_p50": "num3", "mfu_p50": "pct",
                 "goodput_p50": "pct"}
 
 
