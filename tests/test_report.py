@@ -55,7 +55,7 @@ def make_result(name: str = "tiny <two-pool> & co", days: int = 6) -> RunResult:
         (0.0, "owned-a", "delivery", 64, "first tranche"),
         (0.0, "cloud-b", "cloud_start", 128, ""),
         (0.1, "", "start", 192, "tp=4 pp=2"),
-        (2.0, "owned-a", "replan", 256, "capacity +33%"),
+        (2.0, "owned-a", "re-plan", 256, "capacity +33%"),
         (3.25, "owned-a", "failure", 8, "node 12 <gpu>"),
         (3.3, "owned-a", "restart", 248, "from checkpoint"),
         (4.0, "", "maintenance", 0, "planned"),
@@ -337,7 +337,7 @@ def test_charts_content() -> None:
     assert result.start == START
     timeline = charts.timeline_figure(result.layouts, result.events, start=result.start)
     kinds = {t.name for t in timeline.data if t.type == "scatter"}
-    assert kinds == {"failure", "restart", "maintenance", "replan"}
+    assert kinds == {"failure", "restart", "maintenance", "re-plan"}
     bars = [t for t in timeline.data if t.type == "bar"]
     assert {t.name for t in bars} == {"owned-a", "cloud-b"}
     for field in ("tp", "recompute", "vp", "zero"):

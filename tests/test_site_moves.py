@@ -187,4 +187,4 @@ def test_a_checkpoint_sent_to_a_new_site_is_no_move():
     rep, events = res.replications.iloc[0], res.events
     assert rep["pool"] == "a + b" and rep["moves"] == 0 and (events["event"] == "move").sum() == 0
     sent = events[events["detail"].str.contains("the checkpoint sent to sb first", na=False)]
-    assert len(sent) == 1 and sent["event"].iloc[0] == "replan" and " min)" in sent["detail"].iloc[0]
+    assert len(sent) == 1 and sent["event"].iloc[0] == "re-plan" and " min)" in sent["detail"].iloc[0]

@@ -30,12 +30,12 @@ from ..stats import NEVER, time_quantile
 from ..summary import FinishDates, Summary
 from .headline import deadline_share
 
-INTERRUPTIONS = ("failure", "restart", "maintenance", "replan")
+INTERRUPTIONS = ("failure", "restart", "maintenance", "re-plan")
 _MARKERS = {
     "failure": ("x", "#d62728"),
     "restart": ("triangle-up", "#ff7f0e"),
     "maintenance": ("line-ns-open", "#7f7f7f"),
-    "replan": ("diamond", "#2ca02c"),
+    "re-plan": ("diamond", "#2ca02c"),
 }
 _QUALITATIVE = plotly.colors.qualitative
 _PALETTE = _QUALITATIVE.Plotly + _QUALITATIVE.D3 + _QUALITATIVE.Set2
