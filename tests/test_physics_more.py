@@ -280,3 +280,78 @@ def test_more_chips_never_slower_with_the_preference(mid, n, extra, stack):
         return
     r2 = S.best_layout(a, sysm, w, n + extra)
     assert r2.tokens_per_s >= r1.tokens_per_s * (1 - 1e-9), (n, extra, r1.layout, r2.layout)
+
+
+# --- physics review: closed forms the step and memory terms must meet -------------------------------------------
+
+
+def test_amd_instinct_boards_are_full_meshes():
+    """An 8-GPU MI300X board links each GPU to each peer (reference chips.csv C30: "Infinity Fabric (XGMI) full mesh").
+
+    It was modelled with a switch: a TP2 group got all 7 links (448 GB/s) instead of one (64 GB/s), and Llama 3 70B
+    on 64 MI300X came out 16.7% faster than the full mesh gives, on a different layout.
+    """
+    from planner.perf.steptime import _up
+
+    for cid in ("mi300x", "mi325x", "mi355x"):
+        chip = chips()[cid]
+        assert chip.scale_up_topology == "full_mesh", cid
+    r = _rates(system_for(chips()["mi300x"]), training_setup(models()["llama3-70b"].arch, 8192, 16e6, "bf16"))
+    assert float(_up(r, 2)) == pytest.approx(r.scale_up / 7)
+    assert float(_up(r, 8)) == pytest.approx(r.scale_up)
+
+
+def test_optimizer_step_shards_experts_over_the_expert_data_parallel_group():
+    """ZeRO-1's optimizer step streams the chip's shard: dense states over dp x cp, expert states over dp x cp / ep.
+
+    As memory holds them. The step used the dense group for both: DeepSeek-V3 at EP64 on 2,048 chips (expert group
+    of 2) read 20x too few expert states.
+    """
+    from planner.perf.steptime import HBM_EFFICIENCY, OPTIMIZER_STEP_BYTES_PER_PARAM, shape_terms
+
+    a = models()["deepseek-v3"].arch
+    h800 = chips()["h800"]
+    w = training_setup(a, 4096, 62914560, "bf16")
+    c = one(tp=1, pp=16, ep=64, dp=128, recompute=SELECTIVE, zero=1)
+    st_ = shape_terms(a, h800, w, c)
+    params, expert = float(st_.memory.params_chip[0]), float(st_.memory.expert_params_rank[0])
+    assert 0 < expert < params  # an MoE stage holds expert and dense parameters
+    hbm = h800.hbm_tbps * 1e12 * HBM_EFFICIENCY
+    want = ((params - expert) / 128 + expert / 2) * OPTIMIZER_STEP_BYTES_PER_PARAM / hbm
+    got = float(step_terms(evaluate(a, h800, w, c, keep_parts=True)).optimizer[0])
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_zero0_all_reduces_fp32_gradients():
+    """ZeRO-0 all-reduces fp32 gradients: 2 x 4 bytes a parameter through the ring, more than ZeRO-1's 4 + 2.
+
+    ZeRO-1 reduce-scatters the gradients and all-gathers bf16 weights; ZeRO-0 was charged the same.
+    """
+    a = models()["llama3-8b"].arch
+    w = training_setup(a, 8192, 4194304, "bf16")
+    big = H100.model_copy(update={"hbm_gib": 100_000})
+    ev = {z: evaluate(a, big, w, one(tp=1, pp=1, dp=64, recompute=SELECTIVE, zero=z), keep_parts=True) for z in (0, 1)}
+    # nothing hides it: the exposed share is the same function of each, so compare what the collectives take
+    comm = {z: float(ev[z].parts.t_dp[0]) for z in (0, 1)}
+    assert comm[0] > comm[1]
+
+
+def test_a_tied_embedding_is_held_whole_on_the_first_and_the_last_stage():
+    """A tied embedding: with a pipeline, the first stage holds the embedding and the last a copy.
+
+    GPT-3 ties its output layer to the input embedding (Megatron's shared word embeddings): a chip holds all of its
+    shard, not half.
+    """
+    from planner.perf.params import count_params as _count
+    from planner.perf.steptime import shape_terms
+
+    a = models()["gpt3-175b"].arch
+    assert a.tied_embeddings
+    w = training_setup(a, 2048, 3.2e6, "bf16")
+    pc = _count(a)
+    for pp in (1, 2, 8):
+        st_ = shape_terms(a, H100, w, one(tp=8, pp=pp, dp=1))
+        layers_rank = -(-a.layers // pp)
+        body = float(st_.memory.params_chip[0]) - a.vocab * a.hidden / 8
+        assert body == pytest.approx(layers_rank * (pc.attention_per_layer + pc.dense_mlp_per_layer) / 8
+                                     + pc.norms_per_layer * layers_rank, rel=1e-6)

@@ -25,8 +25,8 @@ VIRTUAL_STAGES = (1, 2, 3, 4, 6, 8)
 CP_DEGREES = (1, 2, 4, 8, 16, 32, 64)
 # context parallelism only for long sequences: 8K tokens per rank at most split (Llama 3 long-context stage, S103)
 MIN_TOKENS_PER_CP_RANK = 8192
-# ZeRO-0 moves the same bytes as ZeRO-1 (all-reduce = reduce-scatter + all-gather) with more memory and a
-# slower unsharded optimizer step: it never wins, so the search skips it unless a pool pins it
+# ZeRO-0 moves more bytes than ZeRO-1 (an fp32 all-reduce, against a reduce-scatter and a bf16 all-gather) with
+# more memory and a slower unsharded optimizer step: it never wins, so the search skips it unless a pool pins it
 SEARCHED_ZERO_STAGES = (1, 2, 3)
 MAX_PP = 256
 # Two layouts whose predicted speeds differ by less than this are treated as equally fast, and the simpler one is

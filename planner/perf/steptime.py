@@ -665,7 +665,9 @@ def shape_terms(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c:
     routed_total_p = pc.experts * pc.expert_mlp / ep / tp  # experts split by expert-TP = TP (Megatron-Core)
     dense_params_rank = (attn_p + dense_mlp_p * (1 - moe_share) + shared_p * moe_share) * layers_rank
     expert_params_rank = routed_total_p * moe_share * layers_rank
-    emb_p = (pc.embedding + pc.output) / tp / np.minimum(pp, 2)
+    # the first stage holds the input embedding, the last the output layer (a tied one: a copy of the embedding,
+    # Megatron's shared word embeddings); one stage holds both
+    emb_p = np.where(pp >= 2, max(pc.embedding, pc.output or pc.embedding), pc.embedding + pc.output) / tp
     params_chip = dense_params_rank + expert_params_rank + emb_p + pc.norms_per_layer * layers_rank
 
     # the allgather dispatcher holds the tokens of all tp x ep ranks, the all-to-all top_k copies of its own (S121)
@@ -771,12 +773,18 @@ def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c:
     # ZeRO-2 reduce-scatters every micro-batch's gradients; ZeRO-3 also gathers the weights forward and backward
     # (Rajbhandari et al. 2020, sec. 5). Per-step collectives hide behind the last micro-batch's backward and the
     # next step's first forward; per-micro-batch ones behind every micro-batch.
-    t_dp_comm = np.where(z >= 3, m * (t_rs + 2 * t_ag), np.where(z == 2, m * t_rs + t_ag, t_rs + t_ag))
+    # ZeRO-0 all-reduces the fp32 gradients: reduce-scatter + all-gather of 4 bytes each (ring 2(n-1)/n x 4 N),
+    # where ZeRO-1 all-gathers bf16 weights after the sharded step (S102: Megatron-Core distributed optimizer)
+    t_dp_comm = np.where(z >= 3, m * (t_rs + 2 * t_ag), np.where(z == 2, m * t_rs + t_ag,
+                                                                np.where(z == 1, t_rs + t_ag, 2 * t_rs)))
     window = t_pace * np.where(z >= 2, m, 1.0)
     t_dp = _exposed(t_dp_comm, window, r.ov_dp)
 
     # --- optimizer step: memory-bound over the chip's shard ---
-    opt_shard = np.where(z >= 1, st.memory.params_chip / dense_dp, st.memory.params_chip)
+    # (experts' states shard over the expert-data-parallel group, the rest over the dense one, as memory_at)
+    expert = st.memory.expert_params_rank
+    opt_shard = np.where(z >= 1, (st.memory.params_chip - expert) / dense_dp + expert / exp_dp,
+                         st.memory.params_chip)
     t_opt = opt_shard * OPTIMIZER_STEP_BYTES_PER_PARAM / r.hbm
 
     units = tp * pp * cp * dp
