@@ -37,13 +37,14 @@ def main() -> None:
     if args.write:
         kern = ", ".join(f"{k}: {v:.3f}" for k, v in c.kernels.items())
         st = c.band_stats
-        cats = ", ".join(f"'{k}': [{v[0]}, {v[1]:.4f}, {v[2]:.4f}]" for k, v in sorted(st.items())
+        cats = ", ".join(f"'{k}': [{v[0]}, {v[1]:.4f}, {v[2]:.4f}, {v[3]}]" for k, v in sorted(st.items())
                          if k not in ("all", "tau2", "tau2_unseen", "k", "nu0"))
         TUNING.write_text(
             "# Written by `python benchmarks/calibration.py --write`: do not edit by hand.\n"
             "# kernel: each stack's kernel speed against the chip's microbenchmark, fitted on every calibration case.\n"
             "# fp8_vs_bf16: FP8 GEMM share of the FP8 peak over the BF16 share, fitted on the FP8 cases.\n"
             "# band: default-path cross-validated log residuals (published/predicted throughput): [n, mean, sd]\n"
+            "# (and per category its publications)\n"
             "# overall and per category, tau2 (between categories), tau2_unseen (a category without cases), and the\n"
             "# quantile multiplier k and prior strength nu0 refit by leaving out each publication; "
             "planner/perf/band.py\n"

@@ -144,3 +144,44 @@ def test_unstated_stack_widens_by_the_levels_spread_not_a_t_at_one_dof():
                         stack_spread=(0.6, 1.2))
     assert narrow[1] / narrow[0] < wide[1] / wide[0]
     assert narrow[1] / narrow[0] < 1.35 * (stated[1] / stated[0])
+
+
+def test_the_shipped_band_and_factors_are_the_current_calibrations(cal):
+    """planner/data/tuning.yaml is what `python benchmarks/calibration.py --write` gives for the model as it is.
+
+    It had gone stale: the model changed after the last write, and the band every command draws from (estimate,
+    model_factor, measured priors) was centred 16% low for a stated `basic` stack, with FP8 3% fast. A change to
+    the physics or the cases now fails here until the file is written again.
+    """
+    from planner.perf.system import tuning
+
+    t = tuning()
+    assert t["kernel"] == {k: pytest.approx(v, abs=5e-4) for k, v in cal.kernels.items()}
+    assert t["fp8_vs_bf16"] == pytest.approx(cal.fp8_vs_bf16, abs=5e-4)
+    st, shipped = cal.band_stats, t["band"]
+    n, mean, sd = shipped["all"]
+    assert (n, mean, sd) == (st["all"][0], pytest.approx(st["all"][1], abs=5e-5), pytest.approx(st["all"][2], abs=5e-5))
+    for key in ("tau2", "tau2_unseen", "k", "nu0"):
+        assert shipped[key] == pytest.approx(st[key], abs=5e-4), key
+    assert set(shipped["categories"]) == {k for k in st if k not in ("all", "tau2", "tau2_unseen", "k", "nu0")}
+    for name, (n, mean, sd, publications) in shipped["categories"].items():
+        assert (n, publications) == (st[name][0], st[name][3]), name
+        assert (mean, sd) == (pytest.approx(st[name][1], abs=5e-5), pytest.approx(st[name][2], abs=5e-5)), name
+    assert t["mape"]["default_cv"] == pytest.approx(cal.mape_default_cv, abs=5e-5)
+
+
+def test_a_categorys_evidence_is_its_publications():
+    """Five cases of one publication tell its offset once.
+
+    The band of a category all from one source is as wide as for a category of one case, and its mean moves the
+    centre as one case's would.
+    """
+    cats = [("stack:basic",)] * 5 + [("stack:optimized",)] * 6
+    x = np.array([0.30, 0.31, 0.29, 0.30, 0.32, -0.1, 0.1, 0.0, 0.05, -0.05, 0.02])
+    one_paper = bandmod.residual_stats(cats, x, groups=["A"] * 5 + ["B", "C", "D", "E", "F", "G"])
+    five_papers = bandmod.residual_stats(cats, x, groups=["A", "H", "I", "J", "K", "B", "C", "D", "E", "F", "G"])
+    assert one_paper["stack:basic"][3] == 1 and five_papers["stack:basic"][3] == 5
+    c1, v1 = bandmod._centre_var(one_paper, ("stack:basic",), 4.0)
+    c5, v5 = bandmod._centre_var(five_papers, ("stack:basic",), 4.0)
+    assert c1 < c5  # less pulled toward the category's +30%
+    assert v1 > v5  # and less sure of it

@@ -80,19 +80,21 @@ def categories(chip_id: str, *, moe: bool, precision: str, seq_len: int, stack: 
     return tuple(out)
 
 
-def _moments(cats: Sequence[Sequence[str]], x: np.ndarray) -> dict:
+def _moments(cats: Sequence[Sequence[str]], x: np.ndarray, groups: Sequence | None = None) -> dict:
     """Count, mean and standard deviation of the log residuals overall and per category, and tau^2.
 
     tau^2 is the variance of the category means around the overall mean beyond what their sampling
-    error explains (method of moments, floored at a tenth of the overall variance).
+    error explains (method of moments, floored at a tenth of the overall variance). Each category also counts
+    its publications (``groups``; each case its own when not given): its fourth entry.
     """
     out: dict = {"all": _summ(x)}
     names = sorted({c for cs in cats for c in cs})
     for name in names:
         sel = np.array([name in cs for cs in cats], dtype=bool)
-        out[name] = _summ(x[sel])
+        publications = len({groups[i] for i in np.nonzero(sel)[0]}) if groups is not None else int(sel.sum())
+        out[name] = [*_summ(x[sel]), publications]
     n0, m0, s0 = out["all"]
-    devs = [(m - m0) ** 2 - s0 ** 2 / n for name, (n, m, s) in out.items() if name != "all" and n >= 2]
+    devs = [(m - m0) ** 2 - s0 ** 2 / n for name, (n, m, _s, *_g) in out.items() if name != "all" and n >= 2]
     out["tau2"] = float(max(np.mean(devs) if devs else 0.0, 0.1 * s0 ** 2))
     # a category without cases may be as far off as the farthest one seen: the largest squared contrast of a
     # category's mean against the other cases' beyond its sampling error (never below tau^2)
@@ -120,8 +122,9 @@ def residual_stats(cats: Sequence[Sequence[str]], log_ratios: Sequence[float],
     """
     x = np.asarray(log_ratios, dtype=float)
     cats = [tuple(c) for c in cats]
-    out = _moments(cats, x)
-    out["k"], out["nu0"] = _calibrate(cats, x, list(groups) if groups is not None else list(range(len(x))))
+    groups = list(groups) if groups is not None else list(range(len(x)))
+    out = _moments(cats, x, groups)
+    out["k"], out["nu0"] = _calibrate(cats, x, groups)
     return out
 
 
@@ -134,7 +137,7 @@ def _calibrate(cats: list, x: np.ndarray, groups: list) -> tuple[float, float]:
     for g in uniq:
         train = [i for i in range(len(x)) if groups[i] != g]
         held = [i for i in range(len(x)) if groups[i] == g]
-        folds.append((_moments([cats[i] for i in train], x[train]), held))
+        folds.append((_moments([cats[i] for i in train], x[train], [groups[i] for i in train]), held))
     target = P_HI - P_LO
     best = None
     for nu0 in NU0_GRID:
@@ -178,16 +181,20 @@ def _centre_var(stats: dict, cats: Sequence[str], nu0: float) -> tuple[float, fl
     # holds that same shortfall, does not move the centre as well
     maturity = _maturity_edge(cats)
     for c in cats:
-        n, m, s = stats.get(c, [0, 0.0, 0.0])
+        n, m, s, *rest = stats.get(c, [0, 0.0, 0.0])
         if n == 0 or tau2 <= 0:
             unexplained += float(stats.get("tau2_unseen", tau2))
             continue
-        w = n / (n + var0 / tau2)
+        # the evidence is the publications, not the cases: five rows of one paper share its setup, so they tell
+        # its offset once (the `basic` stack's five cases are all Megatron-LM 2021's)
+        g = int(rest[0]) if rest else n
+        w = g / (g + var0 / tau2)
         if not (maturity and c == "moe"):
             mean += w * (m - m0)
-        # a category of one case has no spread of its own: what its mean leaves open is as for an unseen one
-        unexplained += (1 - w) * (tau2 if n >= 2 else float(stats.get("tau2_unseen", tau2)))
-        if n >= 2:
+        # a category of one case, or of one publication, has no spread of its own across setups: what its mean
+        # leaves open is as for an unseen one
+        unexplained += (1 - w) * (tau2 if g >= 2 else float(stats.get("tau2_unseen", tau2)))
+        if n >= 2 and g >= 2:
             own = max(own, (nu0 * var0 + (n - 1) * s ** 2) / (nu0 + n - 1))
     return mean, own + unexplained
 
