@@ -92,13 +92,16 @@ EXPLICIT = "(explicit architecture)"
 MODES = ["auto", "single", "sync", "diloco", "sequential"]
 
 
-def _env_number(name: str, default: float) -> float:
-    """A positive finite number from the environment, or ``default`` (unset, unreadable, not positive or infinite)."""
+def _env_number(name: str, default: float, most: float = 1e6) -> float:
+    """A positive finite number from the environment, at most ``most``; else ``default``.
+
+    ``default`` when unset, unreadable, not positive or infinite; 1e308 MiB would overflow once turned into bytes.
+    """
     try:
         value = float(os.environ.get(name) or default)
     except ValueError:
         return default
-    return value if math.isfinite(value) and value > 0 else default
+    return min(value, most) if math.isfinite(value) and value > 0 else default
 
 
 # Many sessions, one server (issue 17). Every simulation (a run, an estimate, the strategy comparison, the

@@ -115,7 +115,8 @@ def owned_committed_usd(scenario: Scenario, pool: Pool, delivered: Steps, end_h:
     the write-off never charges more than the price.
     """
     period = write_off_hours(scenario)
-    chip_h = step_integral(*delivered, 0.0, end_h) - step_integral(*delivered, 0.0, end_h - period)
+    # (a delivery before the start, at its real time < 0, is charged only the rest of its write-off from hour 0)
+    chip_h = step_integral(*delivered, 0.0, end_h) - step_integral(*delivered, -period, end_h - period)
     return chip_h * (1.0 - pool.reserved_fraction) * capex_usd_per_chip_hour(scenario, pool)
 
 
@@ -194,8 +195,10 @@ def pool_cost(scenario: Scenario, pool: Pool, delivered: Steps, training: Steps 
     price = pool.cloud.price_per_chip_hour_usd if pool.cloud else 0.0
     energy = owned_h * energy_usd_per_chip_hour(scenario, pool)  # cloud prices include power
     # the owned chip-hours it held, each at the amortization while the pool's chips are still written off
-    capex_h = (job_chip_hours(scenario, pool, training, end_h, rented, writing_off(delivered, write_off_hours(
-        scenario)))[0] if training and end_h > write_off_hours(scenario) else owned_h)
+    period = write_off_hours(scenario)
+    ends = (min(delivered[0]) + period) if len(delivered[0]) else np.inf  # the first tranche's write-off ends
+    capex_h = (job_chip_hours(scenario, pool, training, end_h, rented, writing_off(delivered, period))[0]
+               if training and ends < end_h else owned_h)
     used = capex_h * capex_usd_per_chip_hour(scenario, pool) + rented_h * price + energy
     committed = owned_committed_usd(scenario, pool, delivered, end_h) + energy
     committed += rented_h * price if on_demand(pool) else reserved_cloud_usd(scenario, pool)

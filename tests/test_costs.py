@@ -223,3 +223,38 @@ def test_a_run_past_the_write_off_is_charged_the_price_at_most(make_scenario, cl
     assert float(rows[-1]["cost_usd"]) == pytest.approx(8 * OWNED_PRICE)
     flows = list(csv.DictReader((out / "cashflow.csv").open()))
     assert sum(float(r["committed_usd"]) for r in flows) == pytest.approx(8 * OWNED_PRICE)
+
+
+def test_chips_delivered_before_the_start_are_charged_the_rest_of_their_write_off(make_scenario, cli):
+    """A delivery before the start counts from when it came.
+
+    Chips bought in 2020 and written off over a year cost the 2025 plan nothing, chips of 2024-07-01 only the 181
+    days of write-off left on 2025-01-01. Before, the simulation's move of those deliveries to hour 0 restarted
+    their write-off there.
+    """
+    import json
+
+    from planner.sim.supply import Step, delivered_since
+
+    path = make_scenario(name="pre", start="2025-01-01", horizon_days=400,
+                         workload={"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 4096,
+                                   "global_batch_tokens": 4194304},
+                         fleet=[{"name": "own", "chip": "h100-sxm", "units": 0, "unit_price_usd": OWNED_PRICE,
+                                 "deliveries": [{"date": "2020-01-01", "units": 8},
+                                                {"date": "2024-07-01", "units": 16}]}],
+                         costs={"amortization_years": 1, "energy_usd_per_kwh": 0.0, "pue": 1.0},
+                         reliability={"enabled": False}, simulation={"seed": 1, "replications": 1})
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    s = json.loads((out / "summary.json").read_text())
+    days = s["metrics"]["time_to_train_days"]["p50"]
+    assert days < 181
+    assert s["costs"]["committed_usd"] == pytest.approx(8 * OWNED_PRICE * days * HOURS_PER_DAY / HOURS_PER_YEAR)
+    # the steps keep the real arrival; the write-off of a chip delivered P + 10 h before the start has ended
+    sc = make_scenario.scenario(costs={"amortization_years": 1})
+    steps = [Step(0.0, "delivery", 8, since_h=-(HOURS_PER_YEAR + 10)), Step(0.0, "delivery", 4, since_h=-10.0)]
+    delivered = delivered_since(steps)
+    assert delivered == ([-(HOURS_PER_YEAR + 10), -10.0], [8.0, 12.0])
+    end_h = 100.0
+    assert costs.owned_committed_usd(sc, sc.fleet[0], delivered, end_h) == pytest.approx(
+        costs.capex_usd_per_chip_hour(sc, sc.fleet[0]) * 4 * end_h)

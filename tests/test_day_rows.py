@@ -42,3 +42,19 @@ def test_each_days_spend_is_read_at_midnight(make_scenario, cli):
     assert len(rows) > 2
     for r in rows[:-1]:
         assert float(r["cost_usd"]) == pytest.approx(64 * 24 * 2.0 * (int(r["day"]) + 1), rel=1e-12)
+
+
+def test_the_stop_at_the_horizon_is_dated_on_its_last_day(make_scenario, cli):
+    """The horizon stop is on the horizon's last day in events.csv, as schedule.csv's last row.
+
+    It fell on the day after (2024-01-11 for a 10-day horizon from 2024-01-01).
+    """
+    path = make_scenario(start="2024-01-01", horizon_days=10,
+                         workload={"model": "llama3-8b", "tokens": 6.0e12, "seq_len": 4096,
+                                   "global_batch_tokens": 4194304})
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code in (0, 1)
+    events = list(csv.DictReader((out / "events.csv").open()))
+    stop = [e for e in events if e["event"] == "give_up"]
+    assert stop and stop[-1]["date"] == "2024-01-10"
+    assert all(e["date"] <= "2024-01-10" for e in events)

@@ -82,3 +82,15 @@ def test_the_app_reads_a_folder_scenarios_delivery_sheet(tmp_path: Path, monkeyp
     app = _run_app()
     _no_traceback(app)
     assert not [e for e in _errors(app) if "deliveries" in e], _errors(app)
+
+
+def test_a_huge_app_cache_setting_is_capped(monkeypatch: pytest.MonkeyPatch):
+    """PLANNER_APP_CACHE_MB=1e308 passed the finite check and overflowed once turned into bytes (int(inf))."""
+    import importlib.util
+
+    monkeypatch.setenv("PLANNER_APP_CACHE_MB", "1e308")
+    spec = importlib.util.spec_from_file_location("app_big", Path(__file__).resolve().parent.parent / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "app_big", app)
+    spec.loader.exec_module(app)
+    assert 0 < app.CACHE_MAX_BYTES <= 2**20 * 1e6

@@ -82,3 +82,13 @@ def test_a_monotone_answer_is_unchanged(make_scenario, monkeypatch):
                                                  "price_per_chip_hour_usd": 2.0}}])
     r = solve_mod.solve(s, "fleet[1].cloud.units", s.start + dt.timedelta(days=95), low=0, high=8192, workers=2)
     assert (r["value"], r["monotone"], r["note"]) == (3000, True, "")
+
+
+def test_the_apps_sentence_carries_the_note():
+    """The app's goal-seek sentence ignored a found answer's note (the CLI printed it)."""
+    from planner.decide.present import solve_sentence
+
+    answer = {"found": True, "quantile": 0.9, "evaluations": [{}] * 5, "value": 2440, "path": "fleet[1].cloud.units",
+              "finish_date": "2025-04-05", "deadline": "2025-04-06", "cost_usd": 1.0, "monotone": False,
+              "note": "fleet[1].cloud.units=2452 meets the deadline though larger values evaluated miss it"}
+    assert "2452 meets the deadline" in solve_sentence(answer)

@@ -150,6 +150,8 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
             f"{answer['deadline']}), {cost} P50 {fmt_usd(num(answer.get('cost_usd')))}; {n} evaluations")
     if not answer.get("monotone", True):
         text += "; the evaluated points were NOT monotone (a larger value finished later), check the evaluations"
+    if answer.get("note"):  # e.g. a probe below the answer met the deadline: the smallest found, not proved
+        text += f" ({answer['note']})"
     return text + "."
 
 

@@ -252,7 +252,8 @@ def _cashflow_html(result: RunResult) -> str:
         return ""
     totals = cashflow.monthly_totals(table)
     note = (f'<p class="note">{_e(getattr(result, "cashflow_note", ""))} Committed: the spend charged to the plan '
-            "(owned chips amortized from delivery to the job's end, reservations to the end of their term, "
+            "(owned chips amortized from delivery to the job's end or the end of their write-off, reservations to "
+            "the end of their term, "
             "on-demand hours, energy); paid: the cash out in the month (owned chips at their full price when "
             "delivered).</p>")
     return ("<h2>Cash flow by month</h2>" + note + _money_table_html(totals, result.summary)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import escape
 from ..cashflow import with_currency
-from ..metrics import METRICS
+from ..metrics import METRICS, fmt_value
 from ..results import (
     CASHFLOW_COLUMNS,
     EVENT_COLUMNS,
@@ -404,7 +404,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
                  for p in c.pools]
         rate = getattr(s, "currency", None)
         if rate is not None:
-            rows += [(f"Spend in {rate.code} ({rate.per_usd:g} per USD)", "committed", "used", "idle", "head"),
+            low = "; at least" if s.bound("cost_usd", "mean") else ""  # (as the dollars' table says)
+            rows += [(f"Spend in {rate.code} ({rate.per_usd:g} per USD{low})", "committed", "used", "idle", "head"),
                      ("all pools", plain(rate.convert(c.committed_usd)), plain(rate.convert(c.used_usd)),
                       plain(rate.convert(c.idle_usd)), "cur")]
             rows += [(f"pool {p.pool}", plain(rate.convert(p.committed_usd)), plain(rate.convert(p.used_usd)),
@@ -413,8 +414,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         rows += [("", None, None, None, ""), ("Expectations", "value", "bound", "passed", "head")]
         for e in s.expectations:
             q = f" p{e.quantile * 100:g}" if e.quantile is not None else ""
-            def said(x: float, metric: str = e.metric) -> str:  # a sum as money, in the second currency too
-                return money(s, x) if metric == "cost_usd" else f"{x:g}"
+            def said(x: float, metric: str = e.metric) -> str:  # as the terminal says it (a sum in both currencies)
+                return money(s, x) if metric == "cost_usd" else fmt_value(metric, x)
 
             bound = " and ".join(f"{k} {said(getattr(e, k))}" for k in ("min", "max") if getattr(e, k) is not None)
             value = plain(e.value)

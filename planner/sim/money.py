@@ -20,7 +20,7 @@ from ..scenario import Scenario
 from ..strategy import Context, options
 from .draws import fresh
 from .replication import Run, best_run, draw_supply, model_factor
-from .supply import Step
+from .supply import Step, delivered_since
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,10 +82,10 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
     k = representative(costs_usd)
     run, steps = rerun(scenario, seeds[k], len(seeds), ctx)
     supply = {}
-    for name, st in run.states.items():
+    for name in run.states:
         training = ((run.job.in_training[name].times, run.job.in_training[name].values)
                     if name in run.strategy.pools else None)
-        supply[name] = PoolSupply((st.delivered.times, st.delivered.values), training,
+        supply[name] = PoolSupply(delivered_since(steps[name]), training,
                                   purchases(steps[name]), run.rented.get(name))
     return cashflow(scenario, supply, run.end_h), _which(scenario, k, costs_usd, run.cost_usd, "", run.finished,
                                                          finished)

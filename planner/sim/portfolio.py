@@ -55,7 +55,7 @@ from .replication import (
     steps_key,
     tokens_by_day,
 )
-from .supply import Step, not_before
+from .supply import Step, delivered_since, not_before
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -232,14 +232,8 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
 
 
 def delivered_of(steps: list[Step]) -> tuple[list[float], list[float]]:
-    """Owned chips delivered over time (times [h], cumulative units) from a pool's steps."""
-    t, v, n = [0.0], [0.0], 0
-    for s in steps:
-        if s.kind == EventKind.DELIVERY:
-            n += s.delta_units
-            t.append(s.time_h)
-            v.append(float(n))
-    return t, v
+    """Owned chips delivered over time (times [h], cumulative units) from a pool's steps (``delivered_since``)."""
+    return delivered_since(steps)
 
 
 def sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] | None:

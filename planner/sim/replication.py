@@ -30,7 +30,7 @@ from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
 from .kernel import DAY_END_H, Repairs
 from .power import Wait, apply_power, waited_chip_days
-from .supply import Step, not_before, rented_steps, supply_steps
+from .supply import Step, delivered_since, not_before, rented_steps, supply_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,8 +191,8 @@ def fleet_costs(scenario: Scenario, strategy: Strategy, states: dict[str, PoolSt
 
     ``rented``: per pool, the rented chips the job could hold over time (``Supply.rented``).
     """
-    return [costs.pool_cost(scenario, st.pool, (st.delivered.times, st.delivered.values),
-                            _training(strategy, job, name), end_h, rented.get(name))
+    return [costs.pool_cost(scenario, st.pool, delivered_since(st.steps), _training(strategy, job, name), end_h,
+                            rented.get(name))
             for name, st in states.items()]
 
 
@@ -211,14 +211,15 @@ def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -
     mine = run.rented.get(name)  # the rented chips the job could hold (a slipped start; the jobs before it)
     contract = plan.cloud_window_hours(scenario.start, pool.cloud) if pool.cloud else ()
     period = costs.write_off_hours(scenario)
+    arrived = delivered_since(st.steps)
     times = set(st.delivered.times) | ({0.0, *contract, *(mine[0] if mine else ())} if pool.cloud else set())
-    times |= {t + period for t in st.delivered.times}  # a tranche's write-off ends: it costs nothing more
+    times |= {t + period for t in arrived[0]}  # a tranche's write-off ends: it costs nothing more
     if training is not None:
         times |= set(training[0])
     ts = np.array(sorted(x for x in times if 0 <= x < math.inf))
     owned_now = np.asarray(st.delivered.at(ts), dtype=float)
-    # chips still written off: delivered less than P ago (none delivered before day 0's first time)
-    writing = owned_now - costs.step_at((st.delivered.times, st.delivered.values), ts - period)
+    # chips still written off: delivered less than P ago, each at its real arrival (before the start too)
+    writing = np.maximum(owned_now - costs.step_at(arrived, ts - period), 0.0)
     owned = writing * capex_h
     rented_now = costs.step_at(mine, ts) if mine is not None else np.zeros_like(ts)
     busy = run.job.in_training[name].at(ts) if training is not None else np.zeros_like(ts)
@@ -537,7 +538,7 @@ def tokens_by_day(run: Run) -> np.ndarray:
 
     The same numbers as the schedule's ``tokens_trained`` summed by day, without building the tables.
     """
-    _days, t = _day_ends(run.end_h, run.job.horizon_h)
+    _days, t = _day_ends(run.end_h, run.scenario.horizon_days * HOURS_PER_DAY)
     return run.job.tokens_tl.at(t)  # what is safe in a checkpoint, all pools (their shares add up to it)
 
 
@@ -545,7 +546,8 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
     """The run's schedule, events, layouts and links tables (``job_spend``: cost_usd is the job's, cost_timeline)."""
     import pandas as pd  # here, not at import: the workers of a run never need it
     end_h = run.end_h
-    days, t = _day_ends(end_h, run.job.horizon_h)  # state at the end of each day
+    horizon_h = scenario.horizon_days * HOURS_PER_DAY
+    days, t = _day_ends(end_h, horizon_h)  # state at the end of each day
     # the chips of the last day are read just before the run's end, as a day's are just before midnight: at the end
     # itself the job has let its chips go (a job that trains for half a day showed 0 chips in training)
     ts = t.copy()
@@ -575,9 +577,11 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
         }))
     events = [e for e in run.events if e.time_h <= end_h + 1e-9]
     events.sort(key=lambda e: e.time_h)
+    # an event at the horizon (its stop) is on the horizon's last day, as the schedule's last row (``_day_ends``)
+    last_h = horizon_h - DAY_END_H
     ev = pd.DataFrame({
         "time_days": [e.time_h / HOURS_PER_DAY for e in events],
-        "date": [_date(scenario.start, e.time_h / HOURS_PER_DAY) for e in events],
+        "date": [_date(scenario.start, min(e.time_h, last_h) / HOURS_PER_DAY) for e in events],
         "pool": [e.pool for e in events],
         "event": [e.kind for e in events],
         "units": [e.units for e in events],

@@ -30,6 +30,7 @@ class Step:
     kind: str  # delivery | commissioning | cloud_start | cloud_end
     delta_units: int  # change of chips delivered (delivery) or of usable chips (the others)
     detail: str = ""
+    since_h: float | None = None  # a delivery before the start: when it came (< 0; its write-off began then)
 
 
 def draw(dist: Distribution | None, rng: np.random.Generator) -> float:
@@ -107,7 +108,7 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
         delivered += got
         new_usable = usable(delivered, reserved)
         note = f"{got:,} chips (plan {tranche:,})" + (f", slipped {slip_days:.0f} d" if slip_days >= 0.5 else "")
-        steps.append(Step(t, EventKind.DELIVERY, got, note))
+        steps.append(Step(t, EventKind.DELIVERY, got, note, since_h=arrives_h if arrives_h < 0 else None))
         # commissioned from the day they arrived, also before the start (chips delivered early are ready sooner)
         steps.append(Step(max(0.0, arrives_h + commission_h), EventKind.COMMISSIONING, new_usable - in_use,
                           f"{new_usable - in_use:,} usable"))
@@ -155,3 +156,19 @@ def rented_steps(pool: Pool, steps: list[Step]) -> tuple[tuple[float, ...], tupl
     units = next(s.delta_units for s in steps if s.kind == EventKind.CLOUD_START)
     t1 = next((s.time_h for s in steps if s.kind == EventKind.CLOUD_END), None)
     return ((t0,), (units,)) if t1 is None else ((t0, t1), (units, 0))
+
+
+def delivered_since(steps: list[Step]) -> tuple[list[float], list[float]]:
+    """Owned chips delivered over time (times [h], cumulative units) from a pool's steps, each at its real arrival.
+
+    A delivery before the start counts from when it came (``Step.since_h``, before hour 0), not from the start the
+    simulation moves it to: its straight-line write-off began then (planner/costs.py). 0 before the first.
+    """
+    arrivals = sorted((s.since_h if s.since_h is not None else s.time_h, s.delta_units)
+                      for s in steps if s.kind == EventKind.DELIVERY)
+    t, v, n = [], [], 0
+    for when, units in arrivals:
+        n += units
+        t.append(float(when))
+        v.append(float(n))
+    return t, v
