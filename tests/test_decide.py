@@ -169,7 +169,14 @@ def test_solve_on_the_seed_scenario_finds_the_rental_that_meets_a_deadline():
     res = solve(sc, "fleet[1].cloud.units", deadline, quantile=0.9, low=0, high=rented, replications=20)
     v = res["value"]
     seen = {e["value"]: e for e in res["evaluations"]}
-    assert res["found"] and 0 < v <= rented and res["monotone"]
+    assert res["found"] and 0 < v <= rented
+    # monotone says what the evaluated points did: false only when a larger value finished later (20 replications
+    # of a ramp with model error: P90 moves by steps, e.g. 3,235 rented H100 finishing 1.4 d after 3,134)
+    pts = sorted(res["evaluations"], key=lambda e: e["value"])
+    days = [math.inf if e["time_to_train_days"] is None else e["time_to_train_days"] for e in pts]
+    later = any(b > a * 1.01 for a, b in zip(days, days[1:], strict=False) if math.isfinite(a)) or any(
+        a["meets"] and not b["meets"] for a, b in zip(pts, pts[1:], strict=False))
+    assert res["monotone"] is not later
     assert seen[v]["meets"] and not seen[v - 1]["meets"] and not seen[0]["meets"]
     limit = (deadline - sc.start).days + 1  # by the end of the deadline's day (planner/deadline.py)
     assert res["time_to_train_days"] < limit
