@@ -318,7 +318,10 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
             sb.caption(f"No scenario files in {md(SCENARIO_DIR)}.")
         # the drop zone states the same limit as the label and the README (the loader's MAX_FILE_BYTES)
         upload = sb.file_uploader(f"Scenario file (YAML or JSON, at most {MAX_FILE_BYTES // 2**20} MiB)",
-                                  type=["yaml", "yml", "json"], max_upload_size=max(1, MAX_FILE_BYTES // 2**20))
+                                  type=["yaml", "yml", "json"],
+                                  # Streamlit counts decimal MB: one more lets every file up to 1 MiB through, and
+                                  # parse_bytes refuses a larger one with the page's own message (the CLI's limit)
+                                  max_upload_size=MAX_FILE_BYTES // 2**20 + 1)
         if upload is not None:
             name = upload.name
             raw = _guard("Reading the scenario", parse_bytes, upload.getvalue(), name)

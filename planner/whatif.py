@@ -228,10 +228,52 @@ def differences(before: Any, after: Any, path: str = "") -> list[tuple[str, Any,
         for i, (a, b) in enumerate(zip(before, after, strict=True)):
             out += differences(a, b, f"{path}[{i}]")
         return out
+    names_a, names_b = _names(before), _names(after)
+    if names_a is not None and names_b is not None:  # pools (or jobs, sites) added or taken out: matched by name
+        out = []
+        for i, name in enumerate(names_a):
+            if name in names_b:
+                j = names_b.index(name)
+                out += differences(before[i], after[j], f"{path}[{j}]")
+            else:
+                out.append((f"{path}[{i}]", name, None))
+        out += [(f"{path}[{j}]", None, name) for j, name in enumerate(names_b) if name not in names_a]
+        return out
     return [] if before == after else [(path, before, after)]
 
 
+def _names(items: Any) -> list[str] | None:
+    """The names of a list of named mappings (pools, jobs, sites), when every item has its own; else None."""
+    if not isinstance(items, list):
+        return None
+    names = [x.get("name") if isinstance(x, Mapping) else None for x in items]
+    return names if all(isinstance(n, str) for n in names) and len(set(names)) == len(names) else None
+
+
+def short_value(v: Any) -> str:
+    """An input's value in a few words.
+
+    Counts with separators, numbers in 6 significant digits, a list of named items by their names, another list or
+    mapping by its size ("none" for nothing).
+    """
+    if v is None or isinstance(v, bool):
+        return "none" if v is None else json.dumps(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:,.6g}"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        names = _names(v)
+        if names is not None and names:
+            return "[" + ", ".join(names) + "]"
+        return f"{len(v)} item{'s' if len(v) != 1 else ''}" if v else "none"
+    if isinstance(v, Mapping):
+        return str(v["name"]) if isinstance(v.get("name"), str) else f"{len(v)} field{'s' if len(v) != 1 else ''}"
+    return str(v)
+
+
 def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
-    """The field paths whose values differ, as 'path: old -> new' lines (what produced a result)."""
-    return [f"{p}: {json.dumps(a, default=str)} → {json.dumps(b, default=str)}"
-            for p, a, b in differences(before, after, path)]
+    """The field paths whose values differ, as 'path: old -> new' lines in a few words (what produced a result)."""
+    return [f"{p}: {short_value(a)} → {short_value(b)}" for p, a, b in differences(before, after, path)]

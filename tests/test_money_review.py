@@ -79,3 +79,13 @@ def test_workbook_formats_and_the_second_currency_of_expectations(make_scenario,
     cost = rows["cost_usd p50"]
     assert cost[1].number_format == "$#,##0" and cost[2].value == "max $100 k (EUR 50 k)"
     assert rows["energy_mwh p50"][1].number_format == "#,##0.000"
+
+
+def test_the_inputs_say_the_replications_and_seed_the_run_used(make_scenario, cli):
+    """`--replications 3 --seed 9` on a file of 1 replication, seed 3: the workbook's inputs said 1 and 3."""
+    path = make_scenario()
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out, "--replications", "3", "--seed", "9").exit_code == 0
+    sheet = openpyxl.load_workbook(out / "report.xlsx")["inputs"]
+    cells = {row[1]: row[2] for row in sheet.iter_rows(values_only=True) if row and isinstance(row[1], str)}
+    assert str(cells.get("simulation.replications")) == "3" and str(cells.get("simulation.seed")) == "9", cells

@@ -92,3 +92,30 @@ def test_the_apps_sentence_carries_the_note():
               "finish_date": "2025-04-05", "deadline": "2025-04-06", "cost_usd": 1.0, "monotone": False,
               "note": "fleet[1].cloud.units=2452 meets the deadline though larger values evaluated miss it"}
     assert "2452 meets the deadline" in solve_sentence(answer)
+
+
+def test_the_goal_seeks_progress_counts_against_the_most_it_may_evaluate(make_scenario, fake_runs):
+    """The app's bar was always full ("20 / 20 · ETA 0 s"): solve reported its evaluations as done out of done."""
+    s = make_scenario.scenario(fleet=[{"name": "own", "chip": "h100-sxm", "units": 64},
+                                      {"name": "c", "chip": "h100-sxm",
+                                       "cloud": {"units": 1024, "from": "2025-01-01", "until": "2026-01-01",
+                                                 "price_per_chip_hour_usd": 2.0}}])
+    ticks = []
+    r = solve_mod.solve(s, "fleet[1].cloud.units", s.start + dt.timedelta(days=95), low=0, high=8192, workers=2,
+                        progress=lambda done, n: ticks.append((done, n)))
+    assert ticks[0][0] < ticks[0][1]  # the first round is not the whole search
+    assert all(done <= n for done, n in ticks) and ticks[-1][0] == len(r["evaluations"])
+    assert ticks[0][1] == solve_mod.planned_count(0, 8192, True, None, 2)
+
+
+def test_a_runs_changes_read_in_a_few_words():
+    """"Settings against the loaded file" dumped whole pools as JSON when one was taken out (about 1,000 characters)."""
+    from planner.whatif import changed_fields
+
+    a = {"fleet": [{"name": "a", "deliveries": [{"date": "2024-04-30", "units": 10}]},
+                   {"name": "b", "cloud": {"units": 8}}],
+         "links": [{"sites": ["x", "y"]}], "workload": {"tokens": 1.5e13}}
+    b = {"fleet": [{"name": "a", "deliveries": [{"date": "2024-05-30", "units": 10}]}], "links": [],
+         "workload": {"tokens": 1.0e13}}
+    assert changed_fields(a, b) == ["fleet[0].deliveries[0].date: 2024-04-30 → 2024-05-30", "fleet[1]: b → none",
+                                    "links: 1 item → none", "workload.tokens: 1.5e+13 → 1e+13"]

@@ -134,10 +134,16 @@ def planned_points(scenario: Scenario, path: str, low: float | None = None, high
     given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)
     lo_s, hi_s = ends(scenario, path, integer, low, high, given, source)
+    return [lo_s, hi_s] + [hi_s] * (planned_count(low, high, integer, step, workers) - 2)
+
+
+def planned_count(low: float, high: float, integer: bool, step: float | None = None,
+                  workers: int | None = None) -> int:
+    """How many values a goal seek evaluates at most: both ends, k values per round, and one round of probes."""
     resolution = step or (1 if integer else FLOAT_TOLERANCE * (high - low))
     k = points_per_round(workers)
     rounds = math.ceil(math.log((high - low) / resolution, k + 1)) if high - low > resolution else 0
-    return [lo_s, hi_s] + [hi_s] * min(MAX_EVALUATIONS, k * (rounds + 1))  # (+1: the probes below the answer)
+    return 2 + min(MAX_EVALUATIONS, k * (rounds + 1))  # (+1: the probes below the answer)
 
 
 def check_target(scenario: Scenario, deadline: dt.date, job: str | None, source: str = "<scenario>") -> None:
@@ -193,6 +199,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     check_target(scenario, deadline, job, source)
     given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)
+    planned = planned_count(low, high, integer, step, workers)
     built = dict(zip((low, high), ends(scenario, path, integer, low, high, given, source), strict=True))
     seen: dict[float, dict] = {}
 
@@ -222,8 +229,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
                        "finish_probability": (r["summary"].finish_probability if job is None else
                                               sum(math.isfinite(x) for x in times) / len(times)),
                        "note": ""}
-        if progress:
-            progress(len(seen), len(seen))
+        if progress:  # of the most the search may evaluate (it often needs fewer: the bar then ends early)
+            progress(len(seen), max(planned, len(seen)))
 
     evaluate([low, high])  # both ends at once (in parallel)
     note = ""

@@ -258,6 +258,12 @@ def delivery_plan(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
+def _ran(inputs: dict, seed: int, replications: int) -> dict:
+    """The scenario's inputs with the seed and replications the run used (`--seed`, `--replications` may differ)."""
+    inputs.setdefault("simulation", {}).update(seed=seed, replications=replications)
+    return inputs
+
+
 def run_scenario(scenario: Scenario, replications: int | None = None, seed: int | None = None,
                  backend: str = "local", scheduler: str | None = None, workers: int | None = None,
                  progress: Callable[[int, int], None] | None = None, cash_flow: bool = True,
@@ -368,7 +374,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         links=first.links,
         compare=modes,
         tokens_fan=fan,
-        inputs=scenario.model_dump(mode="json", by_alias=True, exclude_none=True),
+        inputs=_ran(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), seed, n),
         **({"cashflow": cash, "cashflow_note": cash_note} if cash is not None else {}),
         **({"fleet_in_service": first.in_service} if first.in_service is not None else {}),
     )
