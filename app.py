@@ -108,6 +108,7 @@ def _env_number(name: str, default: float, most: float = 1e6) -> float:
 # tornado, a goal seek) runs in a child process forked from a fork server, so the server keeps answering and
 # gets the memory back; at most MAX_CONCURRENT_RUNS at once in the whole process (a session that waits says
 # so, and gives up after RUN_WAIT_S); results are cached pickled, bounded in entries, bytes and age.
+UPLOAD_MB = max(1, MAX_FILE_BYTES // 2**20)  # Streamlit's upload limit, in its decimal megabytes (1,000,000 bytes)
 MAX_CONCURRENT_RUNS = int(_env_number("PLANNER_APP_MAX_RUNS", default_workers()))  # the cores by default
 RUN_WAIT_S = _env_number("PLANNER_APP_WAIT_S", MAX_APP_RUN_S)
 RUN_TIMEOUT_S = 2 * MAX_APP_RUN_S  # a run still going then is stopped (the work estimate is an upper bound)
@@ -316,12 +317,12 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
     else:
         if not files:
             sb.caption(f"No scenario files in {md(SCENARIO_DIR)}.")
-        # the drop zone states the same limit as the label and the README (the loader's MAX_FILE_BYTES)
-        upload = sb.file_uploader(f"Scenario file (YAML or JSON, at most {MAX_FILE_BYTES // 2**20} MiB)",
+        # the drop zone states the same limit as the label and the README
+        upload = sb.file_uploader(f"Scenario file (YAML or JSON, at most {UPLOAD_MB} MB)",
                                   type=["yaml", "yml", "json"],
-                                  # Streamlit counts decimal MB: one more lets every file up to 1 MiB through, and
-                                  # parse_bytes refuses a larger one with the page's own message (the CLI's limit)
-                                  max_upload_size=MAX_FILE_BYTES // 2**20 + 1)
+                                  # Streamlit counts decimal megabytes: 1 MB = 1,000,000 bytes, under the CLI's 1 MiB
+                                  # (the label says the limit the drop zone applies)
+                                  max_upload_size=UPLOAD_MB)
         if upload is not None:
             name = upload.name
             raw = _guard("Reading the scenario", parse_bytes, upload.getvalue(), name)

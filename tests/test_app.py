@@ -969,13 +969,11 @@ def test_the_upload_limit_is_the_readmes():
 
     app = _load_app()
     readme = (ROOT / "README.md").read_text()
-    mib = MAX_FILE_BYTES // 2**20
-    assert f"at most {mib} MiB" in readme
+    # Streamlit's limit is in decimal MB (1,000,000 bytes): the page and the README say so, not 1 MiB (review)
+    assert "at most 1 MB as Streamlit counts it, 1,000,000 bytes" in readme and "up to 1 MiB" in readme
     source = APP.read_text()
-    # Streamlit's limit is in decimal MB: 1 refused files of 1,000,001 to 1,048,576 bytes that the CLI reads (review);
-    # one more MB lets every file up to the limit through, and parse_bytes refuses larger ones with its own message
-    assert "max_upload_size=MAX_FILE_BYTES // 2**20 + 1" in source and app.MAX_FILE_BYTES == MAX_FILE_BYTES
-    assert (MAX_FILE_BYTES // 2**20 + 1) * 1_000_000 >= MAX_FILE_BYTES
+    assert "max_upload_size=UPLOAD_MB" in source and app.UPLOAD_MB == 1 and app.MAX_FILE_BYTES == MAX_FILE_BYTES
+    assert app.UPLOAD_MB * 1_000_000 <= MAX_FILE_BYTES  # what the drop zone lets through, the loader reads
 
 
 def _pool_labels(at, i: int) -> list[str]:
