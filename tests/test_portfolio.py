@@ -785,3 +785,37 @@ def test_a_power_fall_after_the_job_before_ended_says_the_site_power_fell():
     day20 = ev[(ev.job == "B") & (ev.time_days == 20.0) & (ev.pool == "p2")]
     assert len(day20) == 1 and day20.event.iloc[0] == "power", day20
     assert day20.detail.iloc[0].startswith("site power falls: 392 chips out of service")  # 0.5 MW / 1,275 W
+
+
+def test_a_share_that_grows_with_the_pool_says_the_chips_came_into_service():
+    """A later job's new chips from a delivery or the site's power are the pool's, not chips the jobs before left.
+
+    The shipped portfolio's second job read "9,096 chips left by the jobs before this one" on the day a tranche was
+    commissioned, with no job before it training (portfolio review).
+    """
+    left, service = Timeline(), Timeline()
+    left.set(0.0, 100)
+    service.set(0.0, 100)
+    left.set(24.0, 150)     # day 1: the jobs before let 50 go (service unchanged)
+    left.set(48.0, 350)     # day 2: 200 chips come into service
+    service.set(48.0, 300)
+    left.set(72.0, 400)     # day 3: 20 more in service, and the jobs before let 30 go
+    service.set(72.0, 320)
+    what = {int(x.time_h // 24): x.detail for x in daily_share(left, horizon_h=96.0, service=service)}
+    assert what[1] == "50 chips left by the jobs before this one"
+    assert what[2] == "200 more chips: 200 of the pool came into service"
+    assert what[3] == "50 more chips: 20 came into service, 30 left by the jobs before this one"
+
+
+def test_the_pool_in_whole_servers_is_a_level():
+    """A pool of 138 chips, 8 a server: 136 chips left (17 whole servers) are handed on as 136, not 128.
+
+    Hypothesis found it (full=138, a share of 136): the top level below the pool's size was 131 in whole servers.
+    """
+    from planner.sim.portfolio import SHARE_LEVEL_RATIO, share_level
+    from planner.strategy.base import levels_above, on_levels
+
+    assert share_level(136, 138, 8) == 136 == on_levels(136, 138, SHARE_LEVEL_RATIO, 8)
+    assert share_level(135, 138, 8) == 128
+    assert levels_above(130, 138, SHARE_LEVEL_RATIO, 8) == 136  # the next level up is the pool in whole servers
+    assert levels_above(136, 138, SHARE_LEVEL_RATIO, 8) == 138

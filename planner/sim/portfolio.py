@@ -207,14 +207,24 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
         v = np.array([share_level(x, full, node) for x in values.tolist()], dtype=np.int64)[where]
     before = np.concatenate(([0], v[:-1]))
     gone = np.zeros(n_days, dtype=np.int64)  # chips that left service from one day to the next
-    if service is not None and (v < before).any():  # (only a share that falls needs them)
+    came = np.zeros(n_days, dtype=np.int64)  # ... and that came into service (a delivery, power, a rental)
+    if service is not None and (v != before).any():
         served = _daily_least(service, starts).astype(np.int64)
         gone[1:] = np.maximum(served[:-1] - served[1:], 0)
+        came[1:] = np.maximum(served[1:] - served[:-1], 0)  # (day 0's chips are the start's: the jobs before chose)
     raw = least.astype(np.int64)  # before the levels: what the jobs before left, chip by chip
     steps = []
     for d in np.nonzero(v != before)[0].tolist():
         delta = int(v[d] - before[d])
-        if delta > 0:
+        if delta > 0 and came[d] >= delta:  # the pool's new chips, not chips the jobs before let go
+            what = f"{delta:,} more chips: {int(came[d]):,} of the pool came into service"
+        elif delta > 0 and came[d]:
+            # the rest: chips the jobs before let go, else the share's level in whole servers
+            new, let_go = int(came[d]), min(max(int(raw[d] - raw[d - 1]) - int(came[d]), 0), delta - int(came[d]))
+            parts = [f"{new:,} came into service", f"{let_go:,} left by the jobs before this one" if let_go else "",
+                     f"{delta - new - let_go:,} to the share's level in whole servers" if delta - new - let_go else ""]
+            what = f"{delta:,} more chips: " + ", ".join(x for x in parts if x)
+        elif delta > 0:
             what = f"{delta:,} chips left by the jobs before this one"
         elif gone[d] >= -delta:
             what = f"{-delta:,} chips fewer: {gone[d]:,} chips of the pool left service"

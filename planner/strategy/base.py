@@ -100,6 +100,9 @@ def on_levels(units: int, full: int, ratio: float = GRID_RATIO, node: int = 0) -
     """
     if node <= 0 or units >= full or units <= 0:
         return on_grid(units, full, ratio)
+    top = full - full % node  # the pool in whole servers (a pool of 138 chips, 8 a server: 136) is a level too
+    if units >= top:
+        return top
     step = max(aligned_step(units, aligned_bits(ratio)), node)
     aligned = units - units % step  # (a power of two at least ``node``: whole servers)
     return max(_geometric_level(units, full, ratio, node), aligned - aligned % node)
@@ -113,7 +116,8 @@ def levels_above(units: int, full: int, ratio: float = GRID_RATIO, node: int = 0
     if units >= full:
         return math.inf
     level = on_levels(units, full, ratio, node)
-    nxt, k = full, 1
+    top = full - full % node
+    nxt, k = (top if level < top else full), 1
     while (g := _level_k(full, ratio, k, node)) > level:  # the geometric levels from the top down: the last above
         nxt, k = g, k + 1
     step = max(aligned_step(max(level, 1), aligned_bits(ratio)), node)
