@@ -156,7 +156,7 @@ def _load(path: Path):
 
 def _warn_if_long(s, replications: int | None, points=None) -> None:
     """The note before a long run, or before the runs ``points`` of a sweep, a sensitivity or a goal seek."""
-    from .budget import LONG_RUN_S, describe, points_estimate, run_estimate
+    from .budget import GB, LARGE_MEMORY_BYTES, LONG_RUN_S, describe, points_estimate, run_estimate
     from .sim.kernel import COMPILED
 
     if not COMPILED:  # a source tree that was never installed: the same numbers, several times slower
@@ -168,6 +168,9 @@ def _warn_if_long(s, replications: int | None, points=None) -> None:
         err.print(Text(f"note: {describe(est, reps)}: this may take up to "
                        f"about {est.seconds / 60:,.0f} min on one core (a bound over the whole horizon; the progress "
                        "bar shows the real ETA)"), highlight=False, soft_wrap=True)
+    elif est.memory_bytes >= LARGE_MEMORY_BYTES:  # a quick run may still need much memory: said on its own
+        err.print(Text(f"note: up to about {est.memory_bytes / GB:,.1f} GB of layout tables per process (each worker "
+                       "holds its own; --workers 1 holds one)"), highlight=False, soft_wrap=True)
 
 
 def _cap_workers(workers: int | None, scheduler: str | None = None) -> int | None:

@@ -94,3 +94,51 @@ def test_a_huge_app_cache_setting_is_capped(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "app_big", app)
     spec.loader.exec_module(app)
     assert 0 < app.CACHE_MAX_BYTES <= 2**20 * 1e6
+
+
+def test_validate_refuses_the_sweep_sections_sweep_refuses(make_scenario, cli):
+    """A path named twice and a grid over 10,000 points passed `validate` and failed `sweep` (portfolio review)."""
+    twice = make_scenario(sweep=[{"path": "fleet[0].units", "values": [8, 16]},
+                                 {"path": "fleet[0].units", "values": [32]}])
+    line = one_error_line(cli("validate", twice))
+    assert "sweep[1].path" in line and "named twice" in line
+    big = make_scenario(sweep=[{"path": "fleet[0].units", "values": list(range(8, 1008))},
+                               {"path": "workload.tokens", "values": [1e11 + i for i in range(1000)]}])
+    line = one_error_line(cli("validate", big))
+    assert "sweep[1].values" in line and "1,000,000 points" in line
+
+
+def test_a_job_that_never_trains_says_why(make_scenario, cli):
+    """A job whose pool's chips all come after the horizon finished "never" with no reason given (review)."""
+    import json
+
+    path = make_scenario(
+        workload=None, start="2024-03-01", horizon_days=120,
+        fleet=[{"name": "p1", "chip": "h100-sxm", "units": 512},
+               {"name": "p2", "chip": "a100-80gb", "units": 0, "deliveries": [{"date": "2024-09-01", "units": 256}]}],
+        jobs=[{"name": "a", "workload": {"model": "llama3-8b", "tokens": 2.0e11, "seq_len": 4096}},
+              {"name": "b", "priority": 2, "pools": ["p2"],
+               "workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 4096}}])
+    out = path.parent / "out"
+    r = cli("run", path, "--out", out)
+    assert r.exit_code == 0, r
+    jobs = {j["name"]: j for j in json.loads((out / "summary.json").read_text())["jobs"]}
+    assert any(x.startswith("never trained: no chip of p2 was in service before the horizon")
+               for x in jobs["b"]["limits"]), jobs["b"]
+    assert "never trained" in r.stdout
+
+
+def test_a_quick_run_that_needs_much_memory_says_so(make_scenario, cli, monkeypatch):
+    """A run past LARGE_MEMORY_BYTES of layout tables says so, however quick.
+
+    The memory was said only with a long run's note: an 11-job portfolio estimated at 46 s and 7.5 GB ran with no
+    note (it took 3 GB).
+    """
+    from planner import budget
+
+    est = budget.WorkEstimate(events_per_replication=10, main_field="x", seconds=5.0, memory_bytes=7.5e9)
+    monkeypatch.setattr(budget, "run_estimate", lambda *a, **k: est)
+    path = make_scenario()
+    r = cli("run", path, "--out", path.parent / "out")
+    assert r.exit_code == 0, r
+    assert "note: up to about 7.5 GB of layout tables per process" in r.stderr

@@ -55,11 +55,22 @@ def check_section(scenario: Scenario, source: str = "<scenario>") -> None:
         inner = f"{exc.field}: " if exc.field else ""
         return ScenarioError(f"{inner}{exc.reason}", path=source, field=field)
 
+    seen: dict[str, int] = {}
+    size = 1
     for i, axis in enumerate(scenario.sweep):
         try:
             get_value(data, axis.path)
         except ScenarioError as exc:
             raise named(exc, f"sweep[{i}].path") from None
+        if axis.path in seen:  # as check_axes refuses it for `planner sweep`
+            raise ScenarioError(f"{axis.path} is named twice in the sweep (also sweep[{seen[axis.path]}])",
+                                path=source, field=f"sweep[{i}].path")
+        seen[axis.path] = i
+        size *= len(axis.values)
+        if size > MAX_POINTS:
+            raise ScenarioError(f"the grid has {size:,} points or more; at most {MAX_POINTS:,}", path=source,
+                                field=f"sweep[{i}].values")
+    for i, axis in enumerate(scenario.sweep):  # (the grid's size first: a refused grid reads no value)
         for j, value in enumerate(axis.values):
             try:
                 set_values(scenario, {axis.path: value}, source)

@@ -433,7 +433,7 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "mode": run.strategy.mode,
         "pool": " + ".join(used_pools(run)),  # the pools the job trained on, not all the strategy could use
         "note": mode_note(run),
-        "limits": [sentence for _gap, sentence in run.job.limits.values()],
+        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run),
         "failures": st.failures,
         "replans": st.replans,
         "checkpoints": st.checkpoints,
@@ -442,6 +442,20 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "model_factor": factor,
         "start_days": _first_start_days(run),
     }
+
+
+def never_trained(run: Run) -> list[str]:
+    """Why a run that held no chip never trained: no chip of its pools in service, or none a layout fits (else [])."""
+    st = run.job.stats
+    if st.held_chip_h or st.finished:
+        return []
+    pools = [ps for name, ps in run.states.items() if name in run.strategy.pools]
+    most = int(max((max(ps.in_service.values, default=0) for ps in pools), default=0))
+    names = " + ".join(ps.pool.name for ps in pools)
+    if most <= 0:
+        return [f"never trained: no chip of {names} was in service before the horizon (deliveries after it, or no "
+                "site power for them)"]
+    return [f"never trained: {names} had at most {most:,} chips in service, and no layout of the job fits them"]
 
 
 def used_pools(run: Run) -> tuple[str, ...]:
