@@ -514,6 +514,9 @@ class Expectation(_Section):
             raise ValueError("set max, min or both")
         if self.max is not None and self.min is not None and self.min > self.max:
             raise ValueError(f"min {self.min:g} is above max {self.max:g}: no value can pass the check")
+        if self.metric == "finish_probability" and self.quantile is not None:  # (a setting nothing would read)
+            raise ValueError("finish_probability is one number, the share of replications that finished: it has "
+                             "no quantile (leave `quantile` out)")
         return self
 
 

@@ -142,3 +142,12 @@ def test_a_quick_run_that_needs_much_memory_says_so(make_scenario, cli, monkeypa
     r = cli("run", path, "--out", path.parent / "out")
     assert r.exit_code == 0, r
     assert "note: up to about 7.5 GB of layout tables per process" in r.stderr
+
+
+def test_a_quantile_of_the_finish_probability_is_refused(make_scenario, cli):
+    """`expect` took a `quantile` on finish_probability, which nothing reads, and echoed it in summary.json."""
+    path = make_scenario(expect=[{"metric": "finish_probability", "quantile": 0.9, "min": 0.5}])
+    line = one_error_line(cli("validate", path))
+    assert "expect[0]" in line and "has no quantile" in line
+    ok = make_scenario(expect=[{"metric": "finish_probability", "min": 0.5}])
+    assert cli("validate", ok).exit_code == 0
