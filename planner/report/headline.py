@@ -42,8 +42,8 @@ def _spread(metric: Stat | None, name: str, summary: Summary | None = None) -> s
         return ""
     if summary is not None and summary.replications == 1:
         return ""  # (headline_items says it once, on time to train)
-    shown = (lambda x: money(summary, x)) if name == "cost_usd" and summary is not None else (
-        lambda x: fmt_value(name, x))  # the cost's spread in the scenario's currency too, as its median
+    def shown(x: float | None) -> str:  # the cost's spread in the scenario's currency too, as its median
+        return metric_text(summary, name, x)
     if num(metric.p90) is None:  # time to train: a quantile beyond the finish probability is never
         return f"p10 {shown(num(metric.p10))} · p90 {NEVER}" if name == "time_to_train_days" else ""
     return (f"p10 {at_least(summary, name, 'p10')}{shown(num(metric.p10))} · "
@@ -122,6 +122,11 @@ def money(summary: Summary | None, usd: Any) -> str:
     return fmt_usd_and(num(usd), rate.code, rate.per_usd) if rate is not None else fmt_usd(num(usd))
 
 
+def metric_text(summary: Summary | None, metric: str, x: float | None) -> str:
+    """A metric's value for people; a sum in the scenario's currency too, as every sum the report shows (money)."""
+    return money(summary, x) if metric == "cost_usd" and summary is not None else fmt_value(metric, x)
+
+
 def unmet_value(metric: str) -> str | None:
     """What an expectation's missing value (null in summary.json) reads as: the quantile never came.
 
@@ -141,9 +146,8 @@ def expectation_rows(summary: Summary) -> list[dict[str, str]]:
         what = metric + (f" p{num(e.quantile) * 100:g}" if num(e.quantile) is not None else "")
         if getattr(e, "job", None):
             what = f"{e.job}: {what}"
-        # a sum reads in the scenario's currency too, as every sum the report shows (money)
         def shown(x: float | None, metric: str = metric) -> str:
-            return money(summary, x) if metric == "cost_usd" else fmt_value(metric, x)
+            return metric_text(summary, metric, x)
 
         bounds = []
         if num(e.min) is not None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import escape
 from ..cashflow import with_currency
-from ..metrics import METRICS, fmt_value
+from ..metrics import METRICS
 from ..results import (
     CASHFLOW_COLUMNS,
     EVENT_COLUMNS,
@@ -33,7 +33,7 @@ from .headline import (
     input_groups,
     input_rows,
     job_pools,
-    money,
+    metric_text,
     ordered_jobs,
     to_horizon_note,
     unmet_value,
@@ -414,10 +414,9 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         rows += [("", None, None, None, ""), ("Expectations", "value", "bound", "passed", "head")]
         for e in s.expectations:
             q = f" p{e.quantile * 100:g}" if e.quantile is not None else ""
-            def said(x: float, metric: str = e.metric) -> str:  # as the terminal says it (a sum in both currencies)
-                return money(s, x) if metric == "cost_usd" else fmt_value(metric, x)
-
-            bound = " and ".join(f"{k} {said(getattr(e, k))}" for k in ("min", "max") if getattr(e, k) is not None)
+            # as the terminal says it (a sum in both currencies)
+            bound = " and ".join(f"{k} {metric_text(s, e.metric, getattr(e, k))}" for k in ("min", "max")
+                                 if getattr(e, k) is not None)
             value = plain(e.value)
             if value is None:  # the quantile never came: the check failed on it
                 value = unmet_value(e.metric)

@@ -60,12 +60,12 @@ def purchases(steps: list[Step]) -> tuple[tuple[float, int], ...]:
 def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSequence],
                        costs_usd: list[float], finished: list[bool] | None = None) -> tuple[pd.DataFrame, str]:
     """``run_cashflow`` for a portfolio (``jobs:``): the fleet priced with every job's chips in training."""
-    from .portfolio import delivered_of, portfolio_replication, sum_training
+    from .portfolio import portfolio_replication, sum_training
 
     k = representative(costs_usd)
     out = portfolio_replication(pctx, fresh(seeds[k]), replications=len(seeds), keep=True)
     end_h = max(r.end_h for r in out.runs)
-    supply = {p.name: PoolSupply(delivered_of(out.supply[p.name]), sum_training(out.runs, p.name),
+    supply = {p.name: PoolSupply(delivered_since(out.supply[p.name]), sum_training(out.runs, p.name),
                                  purchases(out.supply[p.name]), out.supply.rented[p.name])
               for p in scenario.fleet}
     return cashflow(scenario, supply, end_h), _which(scenario, k, costs_usd, out.metrics["cost_usd"], " (every job)",

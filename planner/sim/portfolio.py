@@ -241,11 +241,6 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     return steps
 
 
-def delivered_of(steps: list[Step]) -> tuple[list[float], list[float]]:
-    """Owned chips delivered over time (times [h], cumulative units) from a pool's steps (``delivered_since``)."""
-    return delivered_since(steps)
-
-
 def sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] | None:
     """Every job's chips in training on pool ``name``, added up (times [h], units); None when none trained there."""
     lines = [r.job.in_training[name] for r in runs if name in r.job.in_training]
@@ -264,7 +259,7 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     pool_costs = []
     for pool in sc.fleet:
         training = sum_training(runs, pool.name)
-        pool_costs.append(costs.pool_cost(sc, pool, delivered_of(supply[pool.name]), training, end_h,
+        pool_costs.append(costs.pool_cost(sc, pool, delivered_since(supply[pool.name]), training, end_h,
                                           supply.rented[pool.name]))
     held = sum(r["chip_hours"] for r in rows)
     trained = [r for r in rows if r["chip_hours"]]  # a job that held no chip has no goodput or MFU (NaN)

@@ -210,17 +210,15 @@ def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -
     kw_usd = costs.energy_usd_per_chip_hour(scenario, pool)
     mine = run.rented.get(name)  # the rented chips the job could hold (a slipped start; the jobs before it)
     contract = plan.cloud_window_hours(scenario.start, pool.cloud) if pool.cloud else ()
-    period = costs.write_off_hours(scenario)
-    arrived = delivered_since(st.steps)
+    # the share of the pool's chips still written off, each from its real arrival (before the start too)
+    writing_off = costs.writing_off(delivered_since(st.steps), costs.write_off_hours(scenario))
     times = set(st.delivered.times) | ({0.0, *contract, *(mine[0] if mine else ())} if pool.cloud else set())
-    times |= {t + period for t in arrived[0]}  # a tranche's write-off ends: it costs nothing more
+    times |= set(writing_off[0])  # (a tranche's write-off ends: it costs nothing more)
     if training is not None:
         times |= set(training[0])
     ts = np.array(sorted(x for x in times if 0 <= x < math.inf))
-    owned_now = np.asarray(st.delivered.at(ts), dtype=float)
-    # chips still written off: delivered less than P ago, each at its real arrival (before the start too)
-    writing = np.maximum(owned_now - costs.step_at(arrived, ts - period), 0.0)
-    owned = writing * capex_h
+    share = costs.step_at(writing_off, ts)
+    owned = np.asarray(st.delivered.at(ts), dtype=float) * share * capex_h
     rented_now = costs.step_at(mine, ts) if mine is not None else np.zeros_like(ts)
     busy = run.job.in_training[name].at(ts) if training is not None else np.zeros_like(ts)
     rented_used = np.minimum(busy, rented_now)
@@ -230,7 +228,6 @@ def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -
     values = owned + cloud + (busy - rented_used) * kw_usd
     if used:
         # the owned chips it holds, at the amortization in the share of the pool's chips still written off
-        share = np.divide(writing, owned_now, out=np.ones_like(owned_now), where=owned_now > 0)
         values = ((busy - rented_used) * (costs.capex_usd_per_chip_hour(scenario, pool) * share + kw_usd)
                   + rented_used * price)
     rate = Timeline()
