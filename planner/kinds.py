@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     SHARE = "share"  # chips left to a job by the jobs before it in priority (planner/sim/portfolio.py)
     POWER = "power"  # chips come into or go out of service with their site's power (planner/sim/power.py)
     START = "start"
+    WAIT = "wait"  # training stops: too few chips of the job's pools for any layout (it waits for chips)
     REPLAN = "re-plan"  # (the contract's spelling; before 2026-12 events.csv wrote `replan`)
     MOVE = "move"
     CHECKPOINT = "checkpoint"

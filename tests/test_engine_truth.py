@@ -719,3 +719,41 @@ def test_both_paths_take_back_a_repair_that_came_during_a_manual_intervention():
             TrainingJob.FAST = True
         ends.append(run.end_h)
     assert ends[0] == pytest.approx(ends[1], rel=1e-9) and ends[0] < 64 * 24
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_job_left_with_too_few_chips_logs_the_wait_and_its_end(fast):
+    """Training that stops for want of chips says so (``wait``), and the re-plan after it starts from 0 chips.
+
+    llama3-8b on 256 rented H100s for 10 days, none for 10 days, then 128 owned. Before, nothing was logged at the
+    stop and the re-plan read "244 -> 122 chips", as if the job had trained on 244 until day 20.
+    """
+    d = {"name": "gap", "start": "2024-05-01", "horizon_days": 200,
+         "workload": {"model": "llama3-8b", "tokens": 3e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+         "fleet": [{"name": "a", "chip": "h100-sxm", "site": "east", "units": 0,
+                    "deliveries": [{"date": "2024-05-21", "units": 128}],
+                    "cloud": {"units": 256, "from": "2024-05-01", "until": "2024-05-11", "price_per_chip_hour_usd": 2}}],
+         "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    run = _one_run(d, fast)
+    assert run.finished
+    job = [(e.time_h, e.kind, e.units, e.detail) for e in run.events if e.kind in ("wait", "re-plan", "start")]
+    assert [k for _t, k, _u, _d in job] == ["start", "wait", "re-plan"]
+    (t0, _k, _u, _d), (tw, _kw, uw, dw), (tr, _kr, ur, dr) = job
+    assert tw == pytest.approx(240) and uw == 0 and dw.startswith("training stops: 0 chips of its pools available")
+    assert tr == pytest.approx(480) and dr.startswith("0 (for 240 h; ") and dr.endswith(f"-> {ur:,} chips")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_job_that_resumes_its_last_plan_after_a_wait_says_so(fast):
+    """A job back on the plan it trained on before a wait logs its restart (it logged nothing before)."""
+    full = {"name": "minu", "start": "2025-01-01", "horizon_days": 400,
+            "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 64}],
+            "strategy": {"mode": "single", "min_units_to_start": 64},
+            "reliability": {"enabled": True, "mtbf_chip_days": 200}, "simulation": {"seed": 3, "replications": 1}}
+    run = _one_run(full, fast)
+    waits = [e for e in run.events if e.kind == "wait"]
+    resumed = [e for e in run.events if e.kind == "restart" and e.detail.startswith("resumes on its last plan")]
+    assert waits and len(resumed) == len(waits)
+    assert all("fewer than strategy.min_units_to_start (64)" in e.detail for e in waits)
+    assert all(r.time_h >= w.time_h for w, r in zip(waits, resumed, strict=True))

@@ -30,12 +30,13 @@ from ..stats import NEVER, time_quantile
 from ..summary import FinishDates, Summary
 from .headline import deadline_share
 
-INTERRUPTIONS = ("failure", "restart", "maintenance", "re-plan")
+INTERRUPTIONS = ("failure", "restart", "maintenance", "re-plan", "wait")
 _MARKERS = {
     "failure": ("x", "#d62728"),
     "restart": ("triangle-up", "#ff7f0e"),
     "maintenance": ("line-ns-open", "#7f7f7f"),
     "re-plan": ("diamond", "#2ca02c"),
+    "wait": ("square-open", "#9467bd"),
 }
 _QUALITATIVE = plotly.colors.qualitative
 _PALETTE = _QUALITATIVE.Plotly + _QUALITATIVE.D3 + _QUALITATIVE.Set2

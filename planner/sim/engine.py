@@ -372,6 +372,7 @@ class TrainingJob:
         # with its restart (a growth pays it on its own chips before it moves, ``_replan_overhead``)
         self.shrink_due = False
         self.pending_replan_h = 0.0
+        self.waiting_since_h: float | None = None  # when training stopped for want of chips (a ``wait`` event)
         # the plan whose sites hold the job's last checkpoint: the last one the job restarted on in full (a plan
         # whose chips left before the checkpoint reached them never held it); None before the first start
         self.home: Plan | None = None
@@ -683,8 +684,12 @@ class TrainingJob:
             if self.shrink_due:  # a forced re-plan re-shards as a chosen one does
                 self.pending_replan_h = self.sc.strategy.replan_overhead_hours
                 sent += f", {fmt_duration(self.pending_replan_h)} to re-plan" if self.pending_replan_h else ""
-            self.log("", EventKind.REPLAN, new.units_used,
-                     f"{self.plan.units_used:,} -> {new.units_used:,} chips{sent}")
+            was = f"{self.plan.units_used:,}"
+            if self.waiting_since_h is not None:  # it trained on none meanwhile (the ``wait`` event before)
+                was = (f"0 (for {fmt_duration(self.env.now - self.waiting_since_h)}; "
+                       f"{self.plan.units_used:,} before the wait)")
+            self.waiting_since_h = None
+            self.log("", EventKind.REPLAN, new.units_used, f"{was} -> {new.units_used:,} chips{sent}")
             self.pending_restart = True
         self.shrink_due = False
         self.plan, self.must_plan = new, False
@@ -715,6 +720,15 @@ class TrainingJob:
         return sentence
 
     # -- steps of the loop (SimPy generators) --------------------------------------------------------
+    def _log_wait(self) -> None:
+        """The ``wait`` event: training stops, too few chips of the job's pools being left for any layout."""
+        self.waiting_since_h = self.env.now
+        n = sum(self._avail().get(p, 0) for p in self.strategy.pools)
+        why = (f"fewer than strategy.min_units_to_start ({self.min_units:,})" if n < self.min_units
+               else "too few for any layout")
+        self.log("", EventKind.WAIT, 0, f"training stops: {n:,} chips of its pools available, {why}; "
+                                         "it waits for chips")
+
     def _wait_for_capacity(self):
         """Wait for chips: a capacity step, the next repair's return (repairs send no wake-up), or the horizon."""
         self._set_training(None)
@@ -1198,11 +1212,18 @@ class TrainingJob:
             if self._needs_plan():
                 new = self._choose_plan()
                 if new is None:  # not enough chips: wait for the supply
+                    if self.plan is not None and self.waiting_since_h is None:
+                        self._log_wait()
                     yield from self._wait_for_capacity()
                     self._after_wait()
                     continue
                 self._adopt(new)
             self._set_training(self.plan)
+            if self.waiting_since_h is not None:  # back on the plan it trained on before the wait
+                self.log("", EventKind.RESTART, self.plan.units_used,
+                         f"resumes on its last plan after {fmt_duration(self.env.now - self.waiting_since_h)} "
+                         "without enough chips")
+                self.waiting_since_h = None
             if self.pending_restart:
                 yield from self._restart()
                 if self.pending_restart:  # chips of the plan left during it: re-plan on what is left first
