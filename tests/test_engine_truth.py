@@ -732,7 +732,8 @@ def test_a_job_left_with_too_few_chips_logs_the_wait_and_its_end(fast):
          "workload": {"model": "llama3-8b", "tokens": 3e12, "seq_len": 8192, "global_batch_tokens": 4194304},
          "fleet": [{"name": "a", "chip": "h100-sxm", "site": "east", "units": 0,
                     "deliveries": [{"date": "2024-05-21", "units": 128}],
-                    "cloud": {"units": 256, "from": "2024-05-01", "until": "2024-05-11", "price_per_chip_hour_usd": 2}}],
+                    "cloud": {"units": 256, "from": "2024-05-01", "until": "2024-05-11",
+                              "price_per_chip_hour_usd": 2}}],
          "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
     run = _one_run(d, fast)
     assert run.finished
