@@ -120,6 +120,32 @@ def test_chips_in_training_never_exceed_chips_in_service(seed, mw):
     assert checked  # some days had two or more jobs on a pool
 
 
+def test_a_days_rows_never_train_more_chips_than_the_site_powers():
+    """A job that ends hands its site power on at the next midnight, as it hands its chips on.
+
+    Two pools of 64 H100s at a site that powers 94: the first job trains on 64 of pool x and ends on day 3. Before,
+    its power went to the second job (pool y) at the instant it ended: day 3's rows read 64 + 64 chips in training
+    (the ended job's just before its end, the other's at the day's end) where the site powers 94.
+    """
+    w = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304}
+    doc = {"name": "pw", "start": "2025-01-01", "horizon_days": 200,
+           "sites": [{"name": "dc1", "pue": 1.0, "power_mw": [{"date": "2025-01-01", "mw": 0.12}]}],
+           "fleet": [{"name": "x", "chip": "h100-sxm", "site": "dc1", "units": 64},
+                     {"name": "y", "chip": "h100-sxm", "site": "dc1", "units": 64}],
+           "jobs": [{"name": "first", "priority": 1, "pools": ["x"], "workload": {**w, "tokens": 2e11}},
+                    {"name": "second", "priority": 2, "pools": ["y"], "workload": {**w, "tokens": 1e12}}],
+           "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    out = portfolio_replication(portfolio_context(from_dict(doc)), np.random.SeedSequence(0), tables=True)
+    powered = out.in_service.groupby("date")["units_in_service"].sum()
+    training = out.schedule.groupby("date")["units_in_training"].sum()
+    assert powered.max() == 94 and training.max() == 92  # 64 + 28 (its layout on the 30 left)
+    over = training[training > powered.reindex(training.index)]
+    assert over.empty, over
+    power = out.events[(out.events["event"] == "power") & (out.events["job"] == "second")]
+    first_end = out.metrics["jobs"]["first"]["time_to_train_days"]
+    assert 3 < first_end < 4 and power["time_days"].tolist() == [4.0]
+
+
 def test_the_share_is_the_least_left_over_each_day():
     left = Timeline()
     left.set(0.0, 100)
@@ -677,7 +703,7 @@ def test_a_job_that_has_not_started_holds_no_power():
 
 
 def test_a_job_that_ends_hands_its_pools_power_on():
-    """The priority-1 job ends on day 2.77: from then its pool's power goes to the priority-2 job's pool.
+    """The priority-1 job ends on day 2.77: from the next midnight its pool's power goes to the priority-2 job's pool.
 
     Found by review: the first job's pool kept the power after it finished, so the second job stayed on 256 of its
     512 chips to day 5.15 (4.08 with the power handed on). The chips in training never draw more than the site.
@@ -690,7 +716,7 @@ def test_a_job_that_ends_hands_its_pools_power_on():
     days = {n: j["time_to_train_days"] for n, j in rep.metrics["jobs"].items()}
     ev = rep.events
     handed = ev[(ev.job == "low") & ev.detail.str.contains("left by high when it ended")]
-    assert len(handed) == 1 and handed.time_days.iloc[0] == pytest.approx(days["high"])
+    assert len(handed) == 1 and handed.time_days.iloc[0] == math.ceil(days["high"]) == 3
     held = copy.deepcopy(doc)
     held["jobs"][1]["workload"]["tokens"] = 1e15  # the first job never ends: its pool keeps the power
     assert days["low"] < _finish_days(held)["low"] - 0.5

@@ -336,17 +336,19 @@ def _after_job(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply: S
                ended: dict[str, float]) -> tuple[Supply, Supply]:
     """What the jobs after job ``k`` may take (``_hand_on``), and the fleet's supply once job ``k`` has ended.
 
-    With site power, a job that finished hands its pools' power on: from its end its pools rank after those of the
-    jobs still training (``power.power_order``). The fleet's power is applied again with it ended (``ended``,
-    job name -> hour, grows), and the chips in service each pool gains from then on (or loses: the ended job's
-    own pools) are added to what the next jobs may take.
+    With site power, a job that finished hands its pools' power on: from the midnight after its end its pools rank
+    after those of the jobs still training (``power.power_order``). The fleet's power is applied again with it
+    ended (``ended``, job name -> hour, grows), and the chips in service each pool gains from then on (or loses:
+    the ended job's own pools) are added to what the next jobs may take.
     """
     left = _hand_on(pctx, k, run, left, supply, horizon_h)
     sc = pctx.scenario
     if not sc.sites or supply.raw is None or not run.job.stats.finished:
         return left, supply
     name = pctx.jobs[k].name
-    ended[name] = run.end_h
+    # its power is handed on at the next midnight, as its chips are (``daily_share``): what a job leaves reaches the
+    # next jobs a day at a time, so no day's rows show chips in training beyond what the site powers
+    ended[name] = math.ceil(run.end_h / HOURS_PER_DAY - 1e-9) * HOURS_PER_DAY
     powered, waited = apply_power(sc, supply.raw, ended)
     after = Supply(powered, waited, supply.rented, raw=supply.raw)
     for pool in sc.fleet:
