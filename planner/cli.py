@@ -532,7 +532,9 @@ def sweep(
     for c in cols:
         t.add_column(_lit(c), justify="right")
     for _, r in table.iterrows():
-        t.add_row(*[_lit(fmt_cell(c, r[c])) for c in cols])  # $ and thousands separators, never 1.555e+08
+        low = set(str(r.get("at_least") or "").split(", "))  # figures known only as lower bounds: "≥ "
+        # $ and thousands separators, never 1.555e+08
+        t.add_row(*[_lit(("≥ " if c in low else "") + fmt_cell(c, r[c])) for c in cols])
     out.print(t)
     out.print(terminal(f"sweep: {path}", one_line=True), highlight=False, markup=False)
 
@@ -631,6 +633,7 @@ def solve(
         whose = f"job {job}: " if job else ""  # the finish and the cost are that job's
         out.print(terminal(f"{result['path']} = {result['value']:,}: {whose}p{quantile * 100:g} finish "
                            f"{result['finish_date']} (deadline {result['deadline']}), cost p50 "
+                           f"{'≥ ' if result.get('cost_usd_at_least') else ''}"
                            f"${result['cost_usd'] or 0:,.0f}; {len(result['evaluations'])} evaluations of {n} "
                            "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")
                            + (f" ({result['note']})" if result.get("note") else "")),

@@ -33,26 +33,52 @@ def quantile_at(values: Iterable[float], q: float) -> float:
     return float(np.quantile(v, q)) if v.size else math.nan
 
 
-def time_quantile(times: Iterable[float | None], q: float, up_to_share: bool = True) -> float:
+def time_quantile(times: Iterable[float | None], q: float, censor_days: float | Iterable[float] | None = None) -> float:
     """The ``q`` quantile of time to train, a replication that did not finish (None or NaN) counting as never (inf).
 
-    Linear between order statistics as ``quantiles``. Between the last finish and the first never, it is never
-    only beyond the finish probability (the share finished, k of n): up to it, it is the last finish (the
-    empirical quantile, where a line to infinity has no value). Two replications, one finished in 324 days: P10
-    and P50 are 324 days, P90 never (before, all three were never though half the replications finished).
-    ``up_to_share=False``: never on that whole line, for the most a growing figure's quantile could be
-    (``beyond_unfinished``: an unfinished replication's whole-run cost is unknown, and the line to it has no top).
+    ``time_stat``'s value: what it is only at least, where it is (``censor_days`` given), is that least.
     """
-    v = np.sort(np.asarray([math.inf if (t is None or t != t) else t for t in times], dtype=float))
+    return time_stat(times, q, censor_days)[0]
+
+
+def time_stat(times: Iterable[float | None], q: float,
+              censor_days: float | Iterable[float] | None = None) -> tuple[float, bool]:
+    """(the ``q`` quantile of time to train, whether it is known only as a lower bound).
+
+    Linear between order statistics as ``quantiles``, a replication that did not finish counting as never (inf):
+    beyond the finish probability (k of n finished, q > k / n) the quantile is never (the contract's rule). Up to
+    it, a quantile on the line from the last finish to a replication that did not finish depends on when that one
+    would have finished, which no run says. ``censor_days`` (one number, or one per replication: where each one
+    that did not finish had got to when the run stopped, e.g. the horizon) gives the least it can be: the line
+    taken to the earliest of those points (never below the last finish), returned with True. Without it such a
+    quantile is never (an `expect` or a deadline cannot count it as met).
+    Twenty replications, 18 finished, the last in 232.3 days, a horizon of 240: P90 is at least 233.1 days
+    (it read 232.3, below the 233.8 the same replications give with a horizon they all reach).
+    """
+    raw = [None if (t is None or t != t) else float(t) for t in times]
+    v = np.sort(np.asarray([math.inf if t is None else t for t in raw], dtype=float))
     if not v.size:
-        return math.inf
+        return math.inf, False
+    upper = _linear(v, q)
+    finished = int(np.isfinite(v).sum())
+    if math.isfinite(upper) or censor_days is None or not finished or q > finished / len(v):
+        return upper, False  # a time, or never (beyond the finish probability)
+    cut = [censor_days] * len(raw) if isinstance(censor_days, (int, float)) else list(censor_days)
+    stopped = min(c for t, c in zip(raw, cut, strict=True) if t is None)
+    pos = q * (len(v) - 1)
+    lo = int(math.floor(pos))
+    last = float(v[lo])  # the last finish before the line (up to the finish probability it is finite)
+    return last + (max(float(stopped), last) - last) * (pos - lo), True
+
+
+def _linear(v: np.ndarray, q: float) -> float:
+    """The quantile of sorted ``v`` as numpy's default (type 7); inf beyond an infinite order statistic."""
     pos = q * (len(v) - 1)
     lo, hi = int(math.floor(pos)), int(math.ceil(pos))
     if lo == hi or v[lo] == v[hi]:
         return float(v[lo])
     if math.isinf(v[hi]):
-        finished = int(np.isfinite(v).sum())
-        return float(v[lo]) if up_to_share and math.isfinite(v[lo]) and q <= finished / len(v) else math.inf
+        return math.inf
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
@@ -80,20 +106,29 @@ def lower_bounds(values: Iterable[float], finished: Iterable[bool]) -> tuple[str
     out = ["mean"]
     for q in QUANTILES:
         # both by the same interpolation (numpy's may differ from it in the last bit)
-        if time_quantile(beyond, q, up_to_share=False) != time_quantile(values, q):
+        if time_quantile(beyond, q) != time_quantile(values, q):
             out.append(f"p{round(q * 100)}")
     return tuple(out)
 
 
-def time_quantiles(times: Iterable[float | None]) -> dict:
-    """Mean of the finished replications and p10/p50/p90 counting the others as never (None beyond them)."""
+def time_quantiles(times: Iterable[float | None], censor_days: float | Iterable[float] | None = None) -> dict:
+    """Mean of the finished replications and p10/p50/p90 counting the others as never (None beyond them).
+
+    ``censor_days``: a quantile known only as at least a value is that value (``time_stat``; ``time_bounds``).
+    """
     times = list(times)
     finite = [t for t in times if t is not None and t == t and math.isfinite(t)]
     out = {"mean": float(np.mean(finite)) if finite else None}
     for q in QUANTILES:
-        v = time_quantile(times, q)
+        v = time_quantile(times, q, censor_days)
         out[f"p{round(q * 100)}"] = v if math.isfinite(v) else None
     return out
+
+
+def time_bounds(times: Iterable[float | None], censor_days: float | Iterable[float]) -> tuple[str, ...]:
+    """Which of p10, p50 and p90 of ``time_quantiles(times, censor_days)`` are known only as lower bounds."""
+    times = list(times)
+    return tuple(f"p{round(q * 100)}" for q in QUANTILES if time_stat(times, q, censor_days)[1])
 
 
 def quantile_rows(grid, qs: Iterable[float] = QUANTILES):

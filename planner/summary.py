@@ -79,14 +79,19 @@ class ExpectationResult:
     value: float | None = None
     passed: bool = False
     job: str | None = None  # with `jobs:`: the job whose metric was checked (None: the whole scenario)
+    # the value is known only as a lower bound (a time quantile that depends on when replications stopped by the
+    # horizon would have finished: stats.time_stat); it meets no maximum
+    at_least: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """metric, quantile, max, min, job (each only when set), value, passed."""
+        """metric, quantile, max, min, job (each only when set), value, value_at_least (only when true), passed."""
         out: dict[str, Any] = {"metric": self.metric}
         for k in ("quantile", "max", "min", "job"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
         out["value"] = self.value
+        if self.at_least:
+            out["value_at_least"] = True
         out["passed"] = self.passed
         return out
 
@@ -94,7 +99,8 @@ class ExpectationResult:
     def from_json(cls, d: Mapping[str, Any]) -> ExpectationResult:
         """From one entry of summary.json ``expectations``."""
         return cls(metric=str(d.get("metric", "?")), quantile=d.get("quantile"), max=d.get("max"), min=d.get("min"),
-                   value=d.get("value"), passed=bool(d.get("passed", False)), job=d.get("job"))
+                   value=d.get("value"), passed=bool(d.get("passed", False)), job=d.get("job"),
+                   at_least=bool(d.get("value_at_least", False)))
 
 
 @dataclass(frozen=True)
@@ -295,8 +301,9 @@ class Summary:
     # replications that did not finish within the horizon: their cost, energy, chip-hours, MFU and goodput run to
     # the horizon only (summary.json ``unfinished_replications``, written when there are any)
     unfinished: int = 0
-    # growing figures (cost, energy, chip-hours) whose quantiles are lower bounds only because of those replications:
-    # metric -> ("mean", "p90", ...) (summary.json ``at_least``, written when there are any; stats.lower_bounds)
+    # figures whose quantiles are lower bounds only because of those replications: metric -> ("mean", "p90", ...)
+    # (summary.json ``at_least``, written when there are any): growing figures (cost, energy, chip-hours:
+    # stats.lower_bounds), and times (time to train, training and waiting days: stats.time_bounds)
     at_least: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def bound(self, key: str, q: str = "p50") -> bool:
@@ -306,6 +313,16 @@ class Summary:
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
         return self.metrics.get(key)
+
+    def date_text(self, q: str = "p50") -> str:
+        """The finish date at ``q`` for people: the ISO date, ``never``, or ``≥ date``.
+
+        ``≥ date`` when its time to train is known only as at least a value (replications stopped by the horizon:
+        ``at_least``).
+        """
+        fd = self.finish_date
+        date = (fd.at(q) if fd is not None else None) or NEVER
+        return f"≥ {date}" if date != NEVER and self.bound("time_to_train_days", q) else date
 
     def value(self, key: str, q: str = "p50") -> float | None:
         """Metric ``key`` as one finite number: its ``q`` (None when never), or the finish probability."""

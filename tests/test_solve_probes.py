@@ -38,7 +38,8 @@ def fake_runs(monkeypatch):
             days = _finish_days(_units(s))
             cost = SimpleNamespace(p50=1.0, mean=1.0)
             out.append({"infeasible": None, "time_to_train_days": [days] * 20,
-                        "summary": SimpleNamespace(metrics={"cost_usd": cost}, finish_probability=1.0)})
+                        "summary": SimpleNamespace(metrics={"cost_usd": cost}, finish_probability=1.0,
+                                                   bound=lambda *_a: False)})
         return out
 
     monkeypatch.setattr(solve_mod, "run_points", run_points)
@@ -72,7 +73,7 @@ def test_a_monotone_answer_is_unchanged(make_scenario, monkeypatch):
             days = 200.0 if units < 3000 else 90.0
             out.append({"infeasible": None, "time_to_train_days": [days] * 20,
                         "summary": SimpleNamespace(metrics={"cost_usd": SimpleNamespace(p50=1.0, mean=1.0)},
-                                                   finish_probability=1.0)})
+                                                   finish_probability=1.0, bound=lambda *_a: False)})
         return out
 
     monkeypatch.setattr(solve_mod, "run_points", run_points)

@@ -218,40 +218,51 @@ def test_an_expect_on_a_quantile_that_never_came_fails(bound):
 
 
 def test_a_time_quantile_is_never_only_beyond_the_finish_probability() -> None:
-    """Up to the share finished (k of n) a quantile is a time; beyond it, never (the contract's rule).
+    """Up to the share finished (k of n) a quantile is a time, or at least one; beyond it, never (the contract's rule).
 
-    Linear interpolation has no value on the line from the last finish to never: there it is the last finish.
-    Two replications, one finished in 324.4 days: P10 and P50 are 324.4 days (before: all never), P90 never.
+    On the line from the last finish to a replication that did not finish, the quantile depends on when that one
+    would have finished: it is at least the line taken to where the run stopped (the horizon). Two replications,
+    one finished in 324.4 days, a horizon of 365: P10 at least 328.5 days, P50 at least 344.7, P90 never. Before,
+    P10 and P50 read 324.4: below what any finish of the other gives.
     """
     import math
 
-    from planner.stats import time_quantile
+    from planner.stats import time_quantile, time_stat
 
-    assert time_quantile([324.4, None], 0.1) == time_quantile([324.4, None], 0.5) == 324.4
-    assert math.isinf(time_quantile([324.4, None], 0.9))
+    assert time_stat([324.4, None], 0.1, 365.0) == (pytest.approx(324.4 + 0.1 * 40.6), True)
+    assert time_stat([324.4, None], 0.5, 365.0) == (pytest.approx(324.4 + 0.5 * 40.6), True)
+    assert time_stat([324.4, None], 0.9, 365.0) == (math.inf, False)
+    assert math.isinf(time_quantile([324.4, None], 0.1))  # without where it stopped: no time can be counted as met
+    rng = np.random.default_rng(5)
     for n in range(1, 12):
         for k in range(n + 1):
             times = [float(i + 1) for i in range(k)] + [None] * (n - k)
             for q in (0.1, 0.25, 0.5, 0.75, 0.9):
-                t = time_quantile(times, q)
+                t, low = time_stat(times, q, k + 1.0)
                 assert math.isfinite(t) == (q <= k / n), (n, k, q, t)
                 if k == n:  # every replication finished: numpy's linear quantile
-                    assert t == pytest.approx(float(np.quantile(times, q)))
+                    assert t == pytest.approx(float(np.quantile(times, q))) and not low
+                if math.isfinite(t):  # never above what any later finish of the others gives; exact when not low
+                    for _ in range(5):
+                        done = [x if x is not None else k + 1.0 + rng.exponential(50.0) for x in times]
+                        real = float(np.quantile(done, q))
+                        assert t <= real + 1e-9 and (low or t == pytest.approx(real)), (n, k, q, t, real)
 
 
 def test_a_growing_figures_most_has_no_top_past_the_last_finish() -> None:
     """On the line from the last finish to an unfinished replication, a growing figure's quantile has no top.
 
-    An unfinished replication's whole-run spend is unknown, so an `expect` max fails there, while a time's
-    quantile is the last finish. Ten replications, eight finished (UNFINISHED): P80 of time to train has a
-    value, and an `expect` of cost at P80 below any budget still fails as not finished.
+    An unfinished replication's whole-run spend is unknown, so an `expect` max fails there; so does a time's, known
+    there only as at least a value. Ten replications, eight finished (UNFINISHED): P80 of time to train is at least
+    a value (a maximum of 1,000 days is not known to hold), and an `expect` of cost at P80 below any budget fails as
+    not finished.
     """
     import copy
 
     from planner.stats import lower_bounds, time_quantile
 
-    assert math.isinf(time_quantile([100.0, math.nan], 0.1, up_to_share=False))
-    assert time_quantile([100.0, math.nan], 0.1) == 100.0
+    assert math.isinf(time_quantile([100.0, math.nan], 0.1))
+    assert time_quantile([100.0, math.nan], 0.1, 150.0) == pytest.approx(105.0)
     assert lower_bounds([100.0, 50.0], [True, False]) == ("mean", "p10", "p50", "p90")
     d = copy.deepcopy(UNFINISHED)
     d["expect"] = [{"metric": "time_to_train_days", "quantile": 0.8, "max": 1000},
@@ -259,5 +270,50 @@ def test_a_growing_figures_most_has_no_top_past_the_last_finish() -> None:
     s = api.simulate(from_dict(d)).summary
     assert s.finish_probability == 0.8
     (days, cost) = s.expectations
-    assert days.passed and days.value is not None
+    assert not days.passed and days.at_least and days.value < 1000 and days.to_json()["value_at_least"] is True
+    assert s.bound("time_to_train_days", "p50") is False
     assert not cost.passed and cost.value is None
+
+
+def test_a_shorter_horizon_never_lowers_a_time_quantile_or_passes_a_check_a_longer_one_fails():
+    """Review: 20 replications, 18 finished by day 232.3 and two later (245 and 260 days).
+
+    With a horizon of 240 the two do not finish: P90 read 232.3 days and `expect` p90 <= 233 passed, where the
+    horizon of 900 gives 233.8 and fails. Now P90 is at least 233.1 (the line to where they stopped), marked as a
+    lower bound everywhere it is shown, and the check fails (a lower bound meets no maximum); a minimum it meets
+    passes. The finish date reads "≥ date".
+    """
+    import numpy as np
+    import pandas as pd
+
+    from planner.bridge import layout_planners
+    from planner.loader import load_scenario
+    from planner.report.headline import expectation_rows, headline_items
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import dates_summary, summarize
+    from planner.strategy import Context
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "ascend-ramp-2024.yaml")
+    m = run_replication(sc, Context(sc, layout_planners(sc)), np.random.SeedSequence(1)).metrics
+    days = [200.0 + 32.3 * i / 17 for i in range(18)] + [245.0, 260.0]
+    checks = [Expectation(metric="time_to_train_days", quantile=0.9, max=233.0),
+              Expectation(metric="time_to_train_days", quantile=0.9, min=233.0)]
+    out = {}
+    for horizon in (240, 900):
+        s = sc.model_copy(update={"horizon_days": horizon, "expect": checks})
+        rows = [{**m, "time_to_train_days": d if d < horizon else math.nan, "finished": d < horizon} for d in days]
+        reps = pd.DataFrame({"time_to_train_days": [r["time_to_train_days"] for r in rows],
+                             "training_days": [r["time_to_train_days"] - 10 for r in rows],
+                             "waiting_days": [10.0] * 20, "pool": ["p"] * 20})
+        out[horizon] = summarize(s, 1, rows, dates_summary(s, reps))
+    short, full = out[240], out[900]
+    p90 = float(np.quantile(days, 0.9))
+    assert full.value("time_to_train_days", "p90") == pytest.approx(p90) and not full.bound("time_to_train_days", "p90")
+    low = short.value("time_to_train_days", "p90")
+    assert low == pytest.approx(232.3 + 0.1 * (240 - 232.3)) and low <= p90 and short.bound("time_to_train_days", "p90")
+    assert [e.passed for e in full.expectations] == [False, True]
+    assert [e.passed for e in short.expectations] == [False, True] and all(e.at_least for e in short.expectations)
+    assert short.to_json()["at_least"]["time_to_train_days"] == ["p90"]
+    assert short.date_text("p90").startswith("≥ 20") and not full.date_text("p90").startswith("≥")
+    assert "p90 ≥ 233.1 d" in headline_items(short)[0].detail
+    assert expectation_rows(short)[0]["value"].startswith("≥ ")

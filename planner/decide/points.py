@@ -121,4 +121,8 @@ def point_row(summary: Summary) -> dict:
     row["finish_probability"] = summary.finish_probability
     for k, v in summary.finish_date.items() if summary.finish_date is not None else ():
         row[f"finish_date_{k}"] = v
+    # the figures known only as lower bounds (summary.json ``at_least``: replications stopped by the horizon)
+    row["at_least"] = ", ".join([f"{m}_{q}" for m in DISTRIBUTION_KEYS for q in ("mean", *QUANTILE_KEYS)
+                                 if summary.bound(m, q)]
+                                + [f"finish_date_{q}" for q in QUANTILE_KEYS if summary.bound("time_to_train_days", q)])
     return row

@@ -147,7 +147,8 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
     shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
     who, cost = ((f"job {answer['job']} ", "its cost") if answer.get("job") else ("", "committed cost"))
     text = (f"{answer['path']} = {shown}: {who}finishes {answer['finish_date']} at {q} (deadline "
-            f"{answer['deadline']}), {cost} P50 {fmt_usd(num(answer.get('cost_usd')))}; {n} evaluations")
+            f"{answer['deadline']}), {cost} P50 {'≥ ' if answer.get('cost_usd_at_least') else ''}"
+            f"{fmt_usd(num(answer.get('cost_usd')))}; {n} evaluations")
     if not answer.get("monotone", True):
         text += "; the evaluated points were NOT monotone (a larger value finished later), check the evaluations"
     if answer.get("note"):  # e.g. a probe below the answer met the deadline: the smallest found, not proved
@@ -159,6 +160,8 @@ def solve_evaluations(answer: Mapping[str, Any]) -> pd.DataFrame:
     """The points a goal seek evaluated: value, finish date at the quantile, meets the deadline, cost."""
     rows = [{"value": e["value"], "finish date": e.get("finish_date") or "never",
              "days": None if e.get("time_to_train_days") is None else round(e["time_to_train_days"], 2),
-             "meets deadline": bool(e.get("meets")), "committed cost P50": fmt_usd(num(e.get("cost_usd")))}
+             "meets deadline": bool(e.get("meets")),
+             "committed cost P50": ("≥ " if "cost_usd" in (e.get("cost_at_least") or ()) else "")
+             + fmt_usd(num(e.get("cost_usd"))), "note": e.get("note") or ""}
             for e in answer.get("evaluations") or []]
-    return pd.DataFrame(rows, columns=["value", "finish date", "days", "meets deadline", "committed cost P50"])
+    return pd.DataFrame(rows, columns=["value", "finish date", "days", "meets deadline", "committed cost P50", "note"])

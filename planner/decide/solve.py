@@ -24,7 +24,7 @@ from ..scenario import Scenario
 from ..sim.parallel import default_workers
 from ..sim.portfolio import ordered_jobs
 from ..sim.runner import finish_date
-from ..stats import NEVER
+from ..stats import NEVER, time_stat
 from .points import finish_quantile_days, infeasible_note, run_points
 
 MAX_EVALUATIONS = 40  # values evaluated between the two ends, at most
@@ -218,17 +218,25 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             # the job's finish (`--job`), else the scenario's (a portfolio's: its last job's)
             times = r["jobs_time_to_train_days"][job] if job is not None else r["time_to_train_days"]
             t = finish_quantile_days(times, quantile)
-            # the job's spend on the chips it held (`--job`), else the scenario's committed spend
-            cost = (r["summary"].metrics if job is None else
-                    next(j.summary.metrics for j in r["summary"].jobs if j.name == job))["cost_usd"]
+            # the job's summary (`--job`), else the scenario's: its spend on the chips it held, else the committed
+            summary = r["summary"] if job is None else next(j.summary for j in r["summary"].jobs if j.name == job)
+            cost = summary.metrics["cost_usd"]
+            low_days, at_least = time_stat(times, quantile, float(scenario.horizon_days))
+            note = ""
+            if at_least:  # on the line to replications stopped by the horizon: it may be beyond the deadline
+                note = (f"P{quantile * 100:g} at least {low_days:.1f} days (replications stopped by the horizon): "
+                        "not known to meet the deadline")
             seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
                        "finish_date": finish_date(scenario.start, t) or NEVER,  # beyond the finishes: never
                        # by the end of the deadline's day (planner/deadline.py)
                        "meets": meets_deadline(t, scenario.start, deadline),
                        "cost_usd": cost.p50, "cost_usd_mean": cost.mean,
+                       # which of the two spends are lower bounds (replications that spent to the horizon only)
+                       "cost_at_least": [k for k, q in (("cost_usd", "p50"), ("cost_usd_mean", "mean"))
+                                         if summary.bound("cost_usd", q)],
                        "finish_probability": (r["summary"].finish_probability if job is None else
                                               sum(math.isfinite(x) for x in times) / len(times)),
-                       "note": ""}
+                       "note": note}
         if progress:  # of the most the search may evaluate (it often needs fewer: the bar then ends early)
             progress(len(seen), max(planned, len(seen)))
 
@@ -299,6 +307,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         "finish_date": hit["finish_date"] if hit else None,
         "time_to_train_days": hit["time_to_train_days"] if hit else None,
         "cost_usd": hit["cost_usd"] if hit else None,
+        # the answer's cost is known only as at least that (replications that spent to the horizon only)
+        "cost_usd_at_least": bool(hit and "cost_usd" in hit.get("cost_at_least", ())),
         "monotone": monotone,
         "common_random_numbers": True,
         "evaluations": pts,

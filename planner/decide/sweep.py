@@ -149,12 +149,16 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
 
     paths = [p for p, _ in axes]
     parts = []
+    # each point's figures known only as lower bounds (its ``at_least``: replications stopped by the horizon)
+    bounds = [set(str(b).split(", ")) if isinstance(b, str) and b else set()
+              for b in (table["at_least"] if "at_least" in table else [""] * len(table))]
     for col, label in SWEEP_METRICS:
         if col not in table:
             continue
         if len(paths) == 1:
             fig = go.Figure(go.Scatter(x=shown(table[paths[0]]), y=table[col], mode="lines+markers",
-                                       text=[cell_text(col, v) for v in table[col]],
+                                       text=[("≥ " if col in b else "") + cell_text(col, v)
+                                             for v, b in zip(table[col], bounds, strict=True)],
                                        hovertemplate="%{x}: %{text}<extra></extra>"))
             fig.update_layout(xaxis_title=escape.html(paths[0]), yaxis_title=label,
                               yaxis={f: v for f, v in axis_format(col).items()})
@@ -172,6 +176,9 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
         parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"sweep-{col}"))  # stable ids
     body = "\n".join(parts)
     rows = page_table_html(table)
+    if any(bounds):
+        rows += ("<p>at_least: the point's figures known only as lower bounds (replications stopped by the horizon "
+                 "spent to it only, and a time on the line to one of them is at least the one given).</p>")
     title = escape.html(title)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{body}<h2>Every point</h2>{rows}</body></html>")

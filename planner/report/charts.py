@@ -28,7 +28,7 @@ from ..perf.layout import LAYOUT_FIELDS
 from ..results import RunResult
 from ..stats import NEVER, time_quantile
 from ..summary import FinishDates, Summary
-from .headline import deadline_share
+from .headline import at_least, deadline_share
 
 INTERRUPTIONS = ("failure", "restart", "maintenance", "re-plan", "wait")
 _MARKERS = {
@@ -423,8 +423,13 @@ def interruptions_figure(events: pd.DataFrame | None, start: Any = None) -> go.F
 # ---------------------------------------------------------------- (e) replications
 
 
-def replications_figure(replications: pd.DataFrame | None, start: Any = None) -> go.Figure:
-    """Histogram of the finish date (time to train after ``start``; days without it) over finished replications."""
+def replications_figure(replications: pd.DataFrame | None, start: Any = None,
+                        summary: Summary | None = None) -> go.Figure:
+    """Histogram of the finish date (time to train after ``start``; days without it) over finished replications.
+
+    Its P10/P50/P90 lines are ``summary``'s (a quantile known only as at least a value is marked "≥"); without
+    one, they are worked out from the table.
+    """
     title = "Finish date across replications" if start is not None else "Time to train across replications"
     if not _usable(replications, "time_to_train_days"):
         return empty_figure(title)
@@ -449,13 +454,17 @@ def replications_figure(replications: pd.DataFrame | None, start: Any = None) ->
     if "finished" in replications.columns:
         every = every.where(replications["finished"].fillna(False).astype(bool))
     never = []
+    ttt = summary.stat("time_to_train_days") if summary is not None else None
     for q, dash in ((0.1, "dot"), (0.5, "solid"), (0.9, "dot")):
-        days = time_quantile(pd.to_numeric(every, errors="coerce").tolist(), q)
-        if not math.isfinite(days):
+        key = f"p{int(q * 100)}"
+        days = (num(ttt.at(key)) if ttt is not None else
+                time_quantile(pd.to_numeric(every, errors="coerce").tolist(), q))
+        if days is None or not math.isfinite(days):
             never.append(f"P{int(q * 100)}")
             continue
         x = x_of(days)
-        label = x.date().isoformat() if t0 is not None else f"{days:.1f} d"
+        label = at_least(summary, "time_to_train_days", key) + (x.date().isoformat() if t0 is not None
+                                                                 else f"{days:.1f} d")
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color="#d62728", dash=dash))
         fig.add_annotation(x=x, y=1, yref="paper", text=f"P{int(q * 100)} {label}", showarrow=False,
                            yanchor="bottom")
@@ -787,8 +796,12 @@ def fan_figure(fan: pd.DataFrame | None, summary: Summary | None = None, start=N
 
 
 def finish_cdf_figure(replications: pd.DataFrame | None, summary: Summary | None = None,
-                      start=None) -> go.Figure:
-    """The empirical CDF of finish dates, with the chance of finishing by each `expect` deadline."""
+                      start=None, horizon_days: float | None = None) -> go.Figure:
+    """The empirical CDF of finish dates, with the chance of finishing by each `expect` deadline.
+
+    A deadline after the horizon (``horizon_days``) with replications unfinished at it: those may still meet it, so
+    the chance is at least the share shown.
+    """
     title = "Chance of finishing by each date"
     if not _usable(replications, "time_to_train_days") or start is None:
         return empty_figure(title)
@@ -802,10 +815,11 @@ def finish_cdf_figure(replications: pd.DataFrame | None, summary: Summary | None
     notes = []
     for label, days in deadlines(summary, start):
         p = float((t <= days).sum()) / n
+        low = "at least " if len(t) < n and (horizon_days is None or days > float(horizon_days)) else ""
         d = pd.Timestamp(start) + pd.Timedelta(days=days)
         fig.add_vline(x=d.timestamp() * 1000, line_dash="dash", line_color="#d62728",
-                      annotation_text=f"{label}: {p:.0%}")
-        notes.append(f"{label}: {p:.0%}")
+                      annotation_text=f"{label}: {low}{p:.0%}")
+        notes.append(f"{label}: {low}{p:.0%}")
     fig.update_layout(**_LAYOUT, title=title + (f" ({'; '.join(notes)})" if notes else ""),
                       yaxis=dict(title="share of replications", tickformat=".0%", range=[0, 1.02]))
     return fig
@@ -865,11 +879,16 @@ def result_figures(result: RunResult) -> dict[str, go.Figure]:
         figures["links"] = link_figure(result.links)
     if result.replications is not None and len(result.replications) > 1:
         figures["fan"] = fan_figure(result.tokens_fan, result.summary, t0)
-        figures["finish_cdf"] = finish_cdf_figure(result.replications, result.summary, t0)
+        figures["finish_cdf"] = finish_cdf_figure(result.replications, result.summary, t0, _horizon(result))
         figures["cost_histogram"] = cost_histogram_figure(result.replications)
-        figures["replications"] = replications_figure(result.replications, start=t0)
+        figures["replications"] = replications_figure(result.replications, start=t0, summary=result.summary)
     return figures
 
+
+
+def _horizon(result: RunResult) -> float | None:
+    """The run's horizon [days] from its inputs (None when they do not say)."""
+    return num((result.inputs or {}).get("horizon_days"))
 
 
 def result_figure_builders(result: RunResult) -> dict[str, Callable[[], go.Figure]]:
@@ -894,7 +913,7 @@ def result_figure_builders(result: RunResult) -> dict[str, Callable[[], go.Figur
         builders["links"] = lambda: link_figure(result.links)
     if result.replications is not None and len(result.replications) > 1:
         builders["fan"] = lambda: fan_figure(result.tokens_fan, result.summary, t0)
-        builders["finish_cdf"] = lambda: finish_cdf_figure(result.replications, result.summary, t0)
+        builders["finish_cdf"] = lambda: finish_cdf_figure(result.replications, result.summary, t0, _horizon(result))
         builders["cost_histogram"] = lambda: cost_histogram_figure(result.replications)
-        builders["replications"] = lambda: replications_figure(result.replications, start=t0)
+        builders["replications"] = lambda: replications_figure(result.replications, start=t0, summary=result.summary)
     return builders

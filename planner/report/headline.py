@@ -37,21 +37,23 @@ def stat(metric: Any, key: str = "p50") -> float | None:
 ONE_REPLICATION = "one replication: no spread (run more replications for a range)"
 
 
-def _spread(metric: Stat | None, name: str, summary: Summary | None = None) -> str:
+def _spread(metric: Stat | None, name: str, summary: Summary | None = None, key: str | None = None) -> str:
+    """``p10 … · p90 …`` of a metric shown as ``name`` is (``key``: the figure's own name in ``Summary.at_least``)."""
     if metric is None or num(metric.p10) is None:
         return ""
     if summary is not None and summary.replications == 1:
         return ""  # (headline_items says it once, on time to train)
+    key = key or name
     def shown(x: float | None) -> str:  # the cost's spread in the scenario's currency too, as its median
         return metric_text(summary, name, x)
+    low = f"p10 {at_least(summary, key, 'p10')}{shown(num(metric.p10))}"
     if num(metric.p90) is None:  # time to train: a quantile beyond the finish probability is never
-        return f"p10 {shown(num(metric.p10))} · p90 {NEVER}" if name == "time_to_train_days" else ""
-    return (f"p10 {at_least(summary, name, 'p10')}{shown(num(metric.p10))} · "
-            f"p90 {at_least(summary, name, 'p90')}{shown(num(metric.p90))}")
+        return f"{low} · p90 {NEVER}" if name == "time_to_train_days" else ""
+    return f"{low} · p90 {at_least(summary, key, 'p90')}{shown(num(metric.p90))}"
 
 
 def at_least(summary: Summary | None, name: str, q: str) -> str:
-    """"≥ " before a growing figure's quantile that is a lower bound only (``Summary.at_least``), else nothing."""
+    """"≥ " before a quantile that is known only as a lower bound (``Summary.at_least``), else nothing."""
     return AT_LEAST if summary is not None and summary.bound(name, q) else ""
 
 
@@ -99,14 +101,15 @@ def _date_items(summary: Summary) -> list[Headline]:
     out = []
     fd = summary.finish_date
     if fd is not None and fd.p50:
-        spread = [] if summary.replications == 1 else [f"p10 {fd.p10} · p90 {fd.p90}"]
-        out.append(Headline("finish_date", "Finish date (p50)", fd.p50,
+        when = summary.date_text  # a date known only as the earliest it can be reads "≥ date"
+        spread = [] if summary.replications == 1 else [f"p10 {when('p10')} · p90 {when('p90')}"]
+        out.append(Headline("finish_date", "Finish date (p50)", when("p50"),
                             " · ".join([*spread, f"start {summary.start}"])))
     for key, label, m in (("training_days", "Training days (p50)", summary.training_days),
                           ("waiting_days", "Waiting for capacity (p50)", summary.waiting_days)):
         if m is not None:  # a P50 beyond the finishes (or no finish at all): never, said, not left out
-            shown = NEVER if m.at() is None else fmt_value("time_to_train_days", m.at())
-            out.append(Headline(key, label, shown, _spread(m, "time_to_train_days", summary)))
+            shown = NEVER if m.at() is None else at_least(summary, key, "p50") + fmt_value("time_to_train_days", m.at())
+            out.append(Headline(key, label, shown, _spread(m, "time_to_train_days", summary, key)))
     st = summary.strategy
     if st is not None and st.mode:
         detail = " + ".join(str(p) for p in st.pools)
@@ -157,7 +160,8 @@ def expectation_rows(summary: Summary) -> list[dict[str, str]]:
         rows.append(
             {
                 "check": f"{what} {' and '.join(bounds)}".strip(),
-                "value": (unmet_value(metric) if num(e.value) is None else None) or shown(num(e.value)),
+                "value": (unmet_value(metric) if num(e.value) is None else None)
+                or (AT_LEAST if getattr(e, "at_least", False) else "") + shown(num(e.value)),
                 "result": "PASS" if e.passed else "FAIL",
             }
         )
@@ -202,9 +206,9 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
             f"on {_pools_label(summary, inputs)} ({mode})")
     dates = summary.finish_date
     if dates is not None and dates.finished("p50"):
-        when = f"finishes {dates.p50} (P50)" + (
+        when = f"finishes {summary.date_text('p50')} (P50)" + (
             " (one replication)" if summary.replications == 1 else  # no P90 of one run
-            f", {dates.p90} (P90)" if dates.finished("p90") else ", P90 never")
+            f", {summary.date_text('p90')} (P90)" if dates.finished("p90") else ", P90 never")
     else:
         when = f"does not finish within {inputs.get('horizon_days', '?')} days (P50)"
     if summary.jobs:  # a portfolio: its jobs in priority order, and when the last of them finishes
@@ -242,9 +246,9 @@ def finish_items(summary: Summary) -> list[Headline]:
     out = []
     dates = summary.finish_date
     if dates is not None:
-        out.append(Headline("finish_date", "Finish date (P50)", dates.p50 or "never",
+        out.append(Headline("finish_date", "Finish date (P50)", summary.date_text("p50"),
                             "" if summary.replications == 1 else
-                            f"P10 {dates.p10 or 'never'} · P90 {dates.p90 or 'never'}"))
+                            f"P10 {summary.date_text('p10')} · P90 {summary.date_text('p90')}"))
     c = summary.costs
     if c is not None:
         low = at_least(summary, "cost_usd", "mean")  # the mean spend of replications stopped by the horizon
@@ -320,8 +324,7 @@ def _share(p: float | None) -> str:
 
 
 def _date_at(job: JobSummary, q: str) -> str:
-    fd = job.summary.finish_date
-    return (fd.at(q) if fd is not None else None) or NEVER
+    return job.summary.date_text(q)
 
 
 def job_pools(job: JobSummary) -> str:
@@ -398,8 +401,7 @@ def job_sentence(job: JobSummary, horizon_days: Any = None) -> str:
     """One job in words: when it finishes (P50 and its band), where, and whether it meets its deadline."""
     fd = job.summary.finish_date
     if fd is not None and fd.finished("p50"):
-        when = (f"finishes {fd.p50} (P50; P10 {fd.p10 or NEVER}, P90 "
-                f"{fd.p90 if fd.finished('p90') else NEVER})")
+        when = f"finishes {_date_at(job, 'p50')} (P50; P10 {_date_at(job, 'p10')}, P90 {_date_at(job, 'p90')})"
     else:
         days = f" within {horizon_days} days" if horizon_days is not None else ""
         when = f"does not finish{days} (P50)"

@@ -18,7 +18,7 @@ import plotly.offline
 
 from .. import cashflow, escape
 from ..escape import html as _escape_html
-from ..fmt import fmt_usd
+from ..fmt import fmt_usd, num
 from ..results import RunResult
 from ..summary import Summary
 from . import charts, headline, tables
@@ -360,7 +360,7 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
         if len(layouts) > MAX_LAYOUTS
         else ""
     )
-    stats = tables.replication_stats(result.replications)
+    stats = tables.replication_stats(result.replications, num((result.inputs or {}).get("horizon_days")))
     strategy_html = _strategies_html(result)
     stamp = f" on {generated.isoformat(timespec='seconds')}" if generated else ""
     return f"""<!DOCTYPE html>

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import escape
 from ..cashflow import with_currency
-from ..metrics import METRICS
+from ..metrics import GROWING_KEYS, METRICS
 from ..results import (
     CASHFLOW_COLUMNS,
     EVENT_COLUMNS,
@@ -25,7 +25,7 @@ from ..results import (
     SCHEDULE_COLUMNS,
     RunResult,
 )
-from ..stats import NEVER, quantiles, time_quantiles
+from ..stats import NEVER, lower_bounds, quantiles, time_bounds, time_quantiles
 from ..summary import Summary
 from .charts import interruptions_per_week, monthly_tokens, site_power_table
 from .headline import (
@@ -197,8 +197,11 @@ def jobs_table(summary: Summary) -> pd.DataFrame:
             "chip_hours_p50": s.value("chip_hours"), "cost_usd_p50": s.value("cost_usd"),
             "energy_mwh_p50": s.value("energy_mwh"), "mfu_p50": s.value("mfu"), "goodput_p50": s.value("goodput"),
             "limited_by": "; ".join(s.limits),
-            # the P50 figures known only as lower bounds (replications the job did not finish in: summary ``at_least``)
-            "lower_bounds": ", ".join(f"{k}_p50" for k in ("chip_hours", "cost_usd", "energy_mwh") if s.bound(k)),
+            # the figures known only as lower bounds (replications the job did not finish in: summary ``at_least``)
+            "lower_bounds": ", ".join([f"finish_{q}_date" for q in ("p10", "p50", "p90")
+                                       if s.bound("time_to_train_days", q)]
+                                      + [f"{k}_p50" for k in ("time_to_train_days", "chip_hours", "cost_usd",
+                                                              "energy_mwh") if s.bound(k)]),
         })
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
@@ -212,15 +215,18 @@ def inputs_table(inputs: Mapping[str, Any]) -> pd.DataFrame:
 
 # the times a replication may never reach (it never finishes, never starts): their quantiles count it as never
 NEVER_METRICS = ("time_to_train_days", "start_days")
-STATS_COLUMNS = ["metric", "count", "never", "mean", "min", "p10", "p50", "p90", "max"]
+STATS_COLUMNS = ["metric", "count", "never", "mean", "min", "p10", "p50", "p90", "max", "at_least"]
 
 
-def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
-    """Per metric over the replications: count, never, mean, min, p10, p50, p90, max.
+def replication_stats(replications: pd.DataFrame | None, horizon_days: float | None = None) -> pd.DataFrame:
+    """Per metric over the replications: count, never, mean, min, p10, p50, p90, max, and which are at least.
 
     Time to train and the start day count every replication, one that never got there as never (its quantiles
     as summary.json's: ``never`` beyond the finishes; the mean and min of those that did, ``never`` how many did
-    not); the others, the replications with a value.
+    not); the others, the replications with a value. ``at_least`` names the figures known only as lower bounds,
+    as summary.json's ``at_least``: a time quantile on the line to a replication stopped by the horizon
+    (``horizon_days``, where it had got to), and a growing figure (cost, energy, chip-hours) that counts
+    replications which spent to the horizon only.
     """
     rows = []
     if replications is None or replications.empty:
@@ -240,13 +246,18 @@ def replication_stats(replications: pd.DataFrame | None) -> pd.DataFrame:
                 rows.append({"metric": metric, "count": int(len(values)), "never": never,
                              **dict.fromkeys(("p10", "p50", "p90", "max"), NEVER)})
                 continue
-            tq = time_quantiles(values.tolist())
+            cut = horizon_days if metric == "time_to_train_days" else None
+            tq = time_quantiles(values.tolist(), cut)
             rows.append({"metric": metric, "count": int(len(values)), "never": never, "mean": tq["mean"],
                          "min": reached.min(), **{q: NEVER if tq[q] is None else tq[q] for q in ("p10", "p50", "p90")},
-                         "max": reached.max() if len(reached) == len(values) else NEVER})
+                         "max": reached.max() if len(reached) == len(values) else NEVER,
+                         "at_least": ", ".join(time_bounds(values.tolist(), cut)) if cut is not None else ""})
             continue
+        row = {"metric": metric, "count": int(values.notna().sum())}
+        if metric in GROWING_KEYS and finished is not None and not finished.all() and values.notna().all():
+            # replications stopped by the horizon spent to it only: their whole run is more (the max too)
+            row["at_least"] = ", ".join([*lower_bounds(values.tolist(), finished.tolist()), "max"])
         values = values.dropna()
-        row = {"metric": metric, "count": int(len(values))}
         if len(values):
             row.update(quantiles(values), min=values.min(), max=values.max())
         rows.append(row)
@@ -350,8 +361,11 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     rows.append(("Answer (one replication)", None, "value", None, "head") if one else
                 ("Answer", "P10", "P50", "P90", "head"))
     if s.finish_date is not None:
-        rows.append(("finish date", None if one else s.finish_date.p10, s.finish_date.p50,
-                     None if one else s.finish_date.p90, "date"))
+        # a date whose time to train is known only as at least a value is the earliest it can be
+        early = [q.upper() for q in ("p10", "p50", "p90")
+                 if s.bound("time_to_train_days", q) and (q == "p50" or not one)]
+        rows.append(("finish date" + (f" (at the earliest, {' '.join(early)})" if early else ""),
+                     None if one else s.finish_date.p10, s.finish_date.p50, None if one else s.finish_date.p90, "date"))
     # energy to the kWh (a run of 991 kWh read "1" MWh); the rest as the terminal rounds them
     kinds = {"USD": "usd", "share": "pct", "days": "num1", "MWh": "num3", "chip-h": "num0"}
     for m in METRICS:
@@ -384,8 +398,10 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         rows += [("", None, None, None, ""), ("Jobs, in priority order: finish date", "P10", "P50", "P90", "head")]
         for j in ordered_jobs(s):
             fd = j.summary.finish_date
-            rows.append((f"{j.name} (priority {j.priority})", *((fd.at(q) if fd is not None else None) or "never"
-                                                                for q in ("p10", "p50", "p90")), "date"))
+            early = [q.upper() for q in ("p10", "p50", "p90") if j.summary.bound("time_to_train_days", q)]
+            label = f"{j.name} (priority {j.priority})" + (f" (at the earliest, {' '.join(early)})" if early else "")
+            rows.append((label,
+                         *((fd.at(q) if fd is not None else None) or "never" for q in ("p10", "p50", "p90")), "date"))
             if j.deadline:
                 if j.deadline_probability is None and j.deadline_at_least is not None:  # the horizon ends first
                     rows.append((f"{j.name}: deadline {j.deadline} met (at least: the horizon ends before it)", None,
@@ -423,7 +439,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             who = f"{e.job}: " if getattr(e, "job", None) else ""  # a job's own check, as the CLI and the page say
             unit = next((m.unit for m in METRICS if m.key == e.metric), "")
             # the value in its metric's format (a cost as money, a share as a percentage), as the summary's rows
-            rows.append((f"{who}{e.metric}{q}", value, bound, "PASS" if e.passed else "FAIL",
+            low = " (at least)" if getattr(e, "at_least", False) else ""  # it meets no maximum
+            rows.append((f"{who}{e.metric}{q}{low}", value, bound, "PASS" if e.passed else "FAIL",
                          kinds.get(unit, "num1") if isinstance(value, (int, float)) else "text"))
     rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]
     rows += [(r["input"], r["value"], None, None, "text") for r in input_rows(result.inputs)]

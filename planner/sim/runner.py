@@ -24,8 +24,9 @@ from ..stats import (
     quantile_at,
     quantile_rows,
     quantiles,
-    time_quantile,
+    time_bounds,
     time_quantiles,
+    time_stat,
 )
 from ..strategy import Context, options
 from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
@@ -132,16 +133,26 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
 
 def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
     """The Summary fields `start`, `finish_date` {p10, p50, p90}, training and waiting days and pools used."""
-    ttt = time_quantiles(reps["time_to_train_days"])
+    horizon = float(scenario.horizon_days)
+    ttt = time_quantiles(reps["time_to_train_days"], horizon)
+    # where a replication that did not finish had got to at the horizon: training since its start (none if it never
+    # started), and waiting to the horizon if it never started
+    waiting = [float(w) for w in reps["waiting_days"]]
+    trained_to = [max(horizon - w, 0.0) if w == w else 0.0 for w in waiting]
+    bounds = {k: b for k, values, cut in (("training_days", reps["training_days"], trained_to),
+                                          ("waiting_days", waiting, horizon))
+              if (b := time_bounds(values, cut))}
     return {
         "start": scenario.start.isoformat(),
-        # a quantile beyond the finish probability is never (docs/formats.md)
+        # a quantile beyond the finish probability is never (docs/formats.md); one known only as at least a time
+        # is that time (``Summary.at_least``: the finish date is then at the earliest that one)
         "finish_date": FinishDates(**{k: finish_date(scenario.start, ttt[k]) or NEVER for k in ("p10", "p50", "p90")}),
         # a replication that never finishes trains for ever, and one that never starts waits for ever: quantiles
         # beyond them are never, as time to train's (the mean is of the others)
-        "training_days": Stat.from_json(time_quantiles(reps["training_days"])),
-        "waiting_days": Stat.from_json(time_quantiles(reps["waiting_days"])),
+        "training_days": Stat.from_json(time_quantiles(reps["training_days"], trained_to)),
+        "waiting_days": Stat.from_json(time_quantiles(waiting, horizon)),
         "pools_used": dict(sorted(Counter(reps["pool"]).items())),
+        "at_least": bounds,
     }
 
 
@@ -151,12 +162,14 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     import pandas as pd  # here, not at import: the workers of a run never need it
     n = len(rows)
     # in DISTRIBUTION_KEYS' order, time to train first; it counts an unfinished replication as never
-    metrics = {m: Stat.from_json(time_quantiles([r[m] for r in rows]) if m == "time_to_train_days"
+    horizon = float(scenario.horizon_days)  # where a replication that did not finish had got to
+    metrics = {m: Stat.from_json(time_quantiles([r[m] for r in rows], horizon) if m == "time_to_train_days"
                                  else quantiles([r[m] for r in rows])) for m in DISTRIBUTION_KEYS}
     done = [bool(r["finished"]) for r in rows]
     finish_probability = sum(done) / n
     expectations = []
     for e in scenario.expect:
+        low = False  # the value is known only as a lower bound
         if e.metric == "finish_probability":
             value = finish_probability
         else:
@@ -168,16 +181,20 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             as_never = e.metric == "time_to_train_days" or (e.max is not None and e.metric in GROWING_KEYS)
             if as_never:
                 vals = beyond_unfinished(vals, done)
-            # (a time is a time up to the share finished; a growing figure's most has no top past the last finish)
-            value = (time_quantile(vals, q, up_to_share=e.metric == "time_to_train_days") if as_never
-                     else quantile_at(vals, q))
-        # a quantile that never came (null in summary.json) fails any check on it, a bound below it too
-        ok = math.isfinite(value) and (e.max is None or value <= e.max) and (e.min is None or value >= e.min)
+            # (a time known only as at least a value is that value; a growing figure's most has no top past the
+            # last finish)
+            value, low = (time_stat(vals, q, horizon if e.metric == "time_to_train_days" else None) if as_never
+                          else (quantile_at(vals, q), False))
+        # a quantile that never came (null in summary.json) fails any check on it, a bound below it too; one known
+        # only as at least a value meets no maximum (it may be beyond it)
+        ok = (math.isfinite(value) and (e.max is None or (value <= e.max and not low))
+              and (e.min is None or value >= e.min))
         # the quantile checked is written out, also the default P50 (`expect` without one)
         expectations.append(ExpectationResult(metric=e.metric, max=e.max, min=e.min,
                                               quantile=(0.5 if e.quantile is None else e.quantile)
                                               if e.metric != "finish_probability" else e.quantile,
-                                              value=value if math.isfinite(value) else None, passed=bool(ok)))
+                                              value=value if math.isfinite(value) else None, passed=bool(ok),
+                                              at_least=bool(low and math.isfinite(value))))
     # the most common (mode, pools) pair, as one replication ran it (a mode and pools counted apart may pair
     # a mode with pools it never ran on); ties go to the pair met first
     pairs = pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows], strict=True))).value_counts()
@@ -185,10 +202,14 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     strategy = StrategyChoice(mode=str(mode), pools=tuple(str(pool).split(" + ")), setting=scenario.strategy.mode,
                               choices={f"{m}: {p}": int(c) for (m, p), c in pairs.items()})
     dates = {"start": scenario.start.isoformat(), **(dates or {})}
+    day_bounds = dates.pop("at_least", {})  # training and waiting days known only as at least a value
     return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
                    strategy=strategy, metrics=metrics, finish_probability=finish_probability,
                    expectations=tuple(expectations), unfinished=n - sum(done),
-                   at_least={m: b for m in GROWING_KEYS if (b := lower_bounds([r[m] for r in rows], done))},
+                   at_least={**{m: b for m in GROWING_KEYS if (b := lower_bounds([r[m] for r in rows], done))},
+                             **({"time_to_train_days": b} if (b := time_bounds([r["time_to_train_days"] for r in rows],
+                                                                                horizon)) else {}),
+                             **day_bounds},
                    # what held the job below the chips in service in replication 0 (the one the tables show)
                    limits=tuple(rows[0].get("limits") or []), **dates, costs=costs)
 
