@@ -71,6 +71,22 @@ def get_value(data: Mapping, path: str) -> Any:
     return cur
 
 
+def value_of(scenario: Scenario, path: str) -> Any:
+    """The value at ``path`` in the scenario: as the file set it, else the format's default (None: none).
+
+    A field the file leaves at its default can be swept or solved for (``reliability.mtbf_chip_days`` of a file
+    that writes only ``reliability: {enabled: true}``); a path that is no field of the format is refused as
+    ``get_value`` refuses it.
+    """
+    try:
+        return get_value(to_mapping(scenario), path)
+    except ScenarioError as unset:
+        try:
+            return get_value(scenario.model_dump(mode="json", by_alias=True), path)
+        except ScenarioError:
+            raise unset from None
+
+
 def _set(data: dict, parts: tuple[str | int, ...], value: Any) -> None:
     cur: Any = data
     for i, key in enumerate(parts):

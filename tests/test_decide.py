@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 import pytest
+from conftest import one_error_line
 
 from planner import api
 from planner.decide.points import finish_quantile_days
@@ -75,6 +76,27 @@ def test_sweep_bad_input_is_exit_2_naming_the_field(cli, make_scenario, tmp_path
     assert r.exit_code == 2, r
     assert words in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "sw" / "sweep.csv").exists()
+
+
+def test_a_field_left_at_its_default_can_be_swept_and_solved_for(cli, make_scenario, tmp_path):
+    """A sweep or goal seek may name a field the file leaves at its default.
+
+    Review: `--set reliability.mtbf_chip_days=...` on a file with `reliability: {enabled: true}`, or
+    `workload.global_batch_tokens` on one that does not write it, exited 2 ("not set in this scenario").
+    """
+    path = make_scenario(TWO_POOLS, reliability={"enabled": True})
+    r = cli("sweep", path, "--set", "workload.global_batch_tokens=2e6,4e6", "--set",
+            "reliability.mtbf_chip_days=500,5000", "--replications", "1", "--out", tmp_path / "sw")
+    assert r.exit_code == 0, r
+    csv = pd.read_csv(tmp_path / "sw" / "sweep.csv")
+    assert list(csv["reliability.mtbf_chip_days"]) == [500, 5000, 500, 5000] and csv["note"].isna().all()
+    r = cli("solve", path, "--deadline", "2025-03-01", "--vary", "fleet[0].reserved_fraction", "--min", "0", "--max",
+            "0.5", "--replications", "2", "--json")
+    assert r.exit_code in (0, 1) and "not set" not in r.stderr, r
+    r = cli("solve", path, "--deadline", "2025-03-01", "--vary", "reliability.mtbf_chip_days", "--replications", "2")
+    assert "give --max" in one_error_line(r)  # no default of its own (the catalog's): the range is needed
+    r = cli("sweep", path, "--set", "workload.nope=1,2", "--out", tmp_path / "sw2")
+    assert "workload.nope" in one_error_line(r)
 
 
 def test_finish_quantile_counts_unfinished_as_never():

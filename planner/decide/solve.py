@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..deadline import meets_deadline
-from ..edits import format_path, get_value, parse_path, set_values, to_mapping
+from ..edits import format_path, parse_path, set_values, value_of
 from ..errors import ScenarioError
 from ..scenario import Scenario
 from ..sim.parallel import default_workers
@@ -38,7 +38,12 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
            high: float | None = None) -> tuple[str, bool, float, float]:
     """The varied field's path, whether it is a whole number, and the range searched (default 0 to 4x the file's)."""
     path = format_path(parse_path(path))
-    current = get_value(to_mapping(scenario), path)
+    current = value_of(scenario, path)  # as the file set it, else the format's default
+    if current is None and high is not None:  # unset, with no default (a catalog's value): the range given
+        current = high
+    if current is None:
+        raise ScenarioError("not set in this scenario, and its default comes from the catalog: give --max (and --min)",
+                            field=path)
     if isinstance(current, bool) or not isinstance(current, (int, float)):
         raise ScenarioError(f"--vary needs a number; the scenario has {current!r}", field=path)
     integer = isinstance(current, int) and (low is None or float(low).is_integer()) and \

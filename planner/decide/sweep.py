@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from .. import escape
-from ..edits import format_path, get_value, parse_path, parse_value, set_values, to_mapping
+from ..edits import format_path, parse_path, parse_value, set_values, value_of
 from ..errors import ScenarioError
 from ..scenario import Scenario
 from ..yamlio import clip
@@ -49,8 +49,6 @@ def check_section(scenario: Scenario, source: str = "<scenario>") -> None:
     ``planner validate`` refuses a section that ``planner sweep`` would refuse. Each value is tried alone, on the
     file as it is (not every combination: those are the sweep's points).
     """
-    data = to_mapping(scenario)
-
     def named(exc: ScenarioError, field: str) -> ScenarioError:
         inner = f"{exc.field}: " if exc.field else ""
         return ScenarioError(f"{inner}{exc.reason}", path=source, field=field)
@@ -59,7 +57,7 @@ def check_section(scenario: Scenario, source: str = "<scenario>") -> None:
     size = 1
     for i, axis in enumerate(scenario.sweep):
         try:
-            get_value(data, axis.path)
+            value_of(scenario, axis.path)
         except ScenarioError as exc:
             raise named(exc, f"sweep[{i}].path") from None
         if axis.path in seen:  # as check_axes refuses it for `planner sweep`
@@ -79,15 +77,14 @@ def check_section(scenario: Scenario, source: str = "<scenario>") -> None:
 
 
 def check_axes(scenario: Scenario, axes: Sequence[Axis]) -> None:
-    """Every path is set in the scenario, named once, and the grid is not too large."""
-    data = to_mapping(scenario)
+    """Every path is a field of the scenario (set, or at its default), named once, and the grid is not too large."""
     seen = set()
     size = 1
     for path, values in axes:
         if path in seen:
             raise ScenarioError("named twice in the sweep", field=path)
         seen.add(path)
-        get_value(data, path)
+        value_of(scenario, path)
         size *= len(values)
     if size > MAX_POINTS:
         raise ScenarioError(f"the grid has {size:,} points; at most {MAX_POINTS:,}")
