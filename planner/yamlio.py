@@ -83,6 +83,10 @@ class SafeLoader(yaml.SafeLoader):
         except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError) as exc:
             value = node.value if isinstance(node.value, str) else ""
             kind = node.tag.rsplit(":", 1)[-1]
+            if kind == "timestamp" and value:
+                # ``2024-13-01`` unquoted: the text, as if quoted; the scenario's checks then name its field
+                # (``fleet[1].deliveries[1].date``) and say why, as they do for a quoted date
+                return value
             why = ("not a real date (YYYY-MM-DD)" if kind == "timestamp"
                    else clip(exc) if isinstance(exc, ValueError) and str(exc) else f"not a valid {kind}")
             raise ConstructorError(None, None, f"cannot read {clip(value)!r} as {kind}: {why}",

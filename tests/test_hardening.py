@@ -63,6 +63,16 @@ def test_odd_yaml_values_are_one_line(cli, make_scenario, value):
     one_error_line(cli("validate", make_scenario.text(text)))
 
 
+@pytest.mark.parametrize("value", ["2025-02-30", "2025-13-01"])
+def test_an_unquoted_date_that_is_no_date_names_its_field(cli, make_scenario, value):
+    """Review: `date: 2025-13-01` unquoted read "line 10, column 16: not valid YAML", not the field path the contract
+    asks for (a quoted one named `fleet[0].deliveries[0].date`).
+    """
+    text = yaml.safe_dump(make_scenario.data()).replace("start: '2025-01-01'", f"start: {value}")
+    line = one_error_line(cli("validate", make_scenario.text(text)))
+    assert ": start: " in line and value in line and "line " not in line
+
+
 @pytest.mark.parametrize("start, horizon", [("9999-06-01", 730), ("9999-11-01", 30), ("2262-04-01", 30)])
 def test_a_calendar_past_the_reports_last_day_is_refused(cli, make_scenario, tmp_path, start, horizon):
     """Years past 9999, and past pandas' last timestamp (2262-04-11) that the report's dates use, at run time."""
