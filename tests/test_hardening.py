@@ -65,7 +65,9 @@ def test_odd_yaml_values_are_one_line(cli, make_scenario, value):
 
 @pytest.mark.parametrize("value", ["2025-02-30", "2025-13-01"])
 def test_an_unquoted_date_that_is_no_date_names_its_field(cli, make_scenario, value):
-    """Review: `date: 2025-13-01` unquoted read "line 10, column 16: not valid YAML", not the field path the contract
+    """An unquoted date that is no date is read as its text: the scenario's checks name its field.
+
+    Review: `date: 2025-13-01` unquoted read "line 10, column 16: not valid YAML", not the field path the contract
     asks for (a quoted one named `fleet[0].deliveries[0].date`).
     """
     text = yaml.safe_dump(make_scenario.data()).replace("start: '2025-01-01'", f"start: {value}")
