@@ -354,10 +354,14 @@ PointWorkersOption = Annotated[int | None, typer.Option("--workers", min=1, max=
                                                         help="Worker processes (default: the cores).")]
 
 
+OUT_HELP = ("Report folder (default: reports/<folder>: the scenario's name when it is a plain lower-case file name, "
+            "else its slug and a short hash, e.g. reports/My-Plan-53e17b36).")
+
+
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="Scenario file."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>)."),
+    out_dir: Path | None = typer.Option(None, "--out", help=OUT_HELP),
     replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
                                                help="Monte Carlo replications (default: the scenario's)."),
     seed: SeedOption = None,
@@ -491,7 +495,8 @@ def sweep(
     scenario: Path = typer.Argument(..., help="Scenario file."),
     sets: list[str] = typer.Option([], "--set", help="PATH=v1,v2,... e.g. fleet[1].cloud.units=0,4096,8192 "
                                                      "(repeat for a grid; default: the file's sweep: section)."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<name>-sweep)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<folder>-sweep; "
+                                        "<folder> as `run` names it)."),
     replications: PointReplicationsOption = None,
     seed: SeedOption = None,
     backend: BackendOption = "local",
@@ -542,7 +547,8 @@ def sweep(
 @app.command()
 def sensitivity(
     scenario: Path = typer.Argument(..., help="Scenario file."),
-    out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<name>-sensitivity)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/<folder>-sensitivity; "
+                                        "<folder> as `run` names it)."),
     replications: PointReplicationsOption = None,
     seed: SeedOption = None,
     backend: BackendOption = "local",
