@@ -214,6 +214,8 @@ def test_workbook_has_the_strategy_modes_of_a_one_job_run_on_several_pools(singl
     possible = [r for r in result.compare if r["possible"] and r["finished"]]
     got = modes.set_index("mode").loc[[r["mode"] for r in possible], "time_to_train_days"].to_numpy()
     assert got == pytest.approx([r["time_to_train_days"] for r in possible], rel=1e-12)
+    # compared with no failure drawn: each row says so, beside the summary sheet's times, which have them (review)
+    assert set(modes.loc[modes["possible"], "failures"]) == {tables.STRATEGY_BASIS}
 
 
 def test_workbook_has_a_jobs_sheet_with_real_dates(portfolio) -> None:

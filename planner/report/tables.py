@@ -125,7 +125,10 @@ def tables(result: RunResult) -> dict[str, pd.DataFrame]:
 
 
 STRATEGY_COLUMNS = ["mode", "possible", "auto_pick", "pools", "finished", "time_to_train_days", "cost_usd",
-                    "link_tb_per_day", "note"]
+                    "link_tb_per_day", "note", "failures"]
+# the modes are compared on the run's supply with no failure drawn (runner.first_replication), as the page says: the
+# sheet says so on each row, beside the summary's times, which have them
+STRATEGY_BASIS = "none drawn (planner compare draws them; the summary's figures have them)"
 
 
 def strategies_table(result: RunResult) -> pd.DataFrame:
@@ -143,7 +146,8 @@ def strategies_table(result: RunResult) -> pd.DataFrame:
         rows.append({"mode": r["mode"], "possible": True, "auto_pick": bool(r.get("auto")), "pools": r["pool"],
                      "finished": bool(r["finished"]),
                      "time_to_train_days": r["time_to_train_days"] if r["finished"] else None,
-                     "cost_usd": r["cost_usd"], "link_tb_per_day": r["link_tb_per_day"], "note": r.get("note") or ""})
+                     "cost_usd": r["cost_usd"], "link_tb_per_day": r["link_tb_per_day"], "note": r.get("note") or "",
+                     "failures": STRATEGY_BASIS})
     return pd.DataFrame(rows, columns=STRATEGY_COLUMNS)
 
 
