@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +281,27 @@ def test_lower_bounds_are_the_quantiles_an_unfinished_replication_could_move():
     v = [144571.19825627573, 104700.25548004448, 176042.97007560823, 172712.1748810519, 149659.64366526023,
          164387.2950528686, 194862.71338967443, 183315.49936622556, 180145.24675861403, 160740.2220830291]
     assert lower_bounds(v, [i != 6 for i in range(10)]) == ("mean", "p90")
+
+
+def test_a_limit_sentence_says_why_chips_are_left_out():
+    """What limited the plan, in its own numbers (review).
+
+    - `sync` on mixed-two-sites trains on the H100s alone from the rental's start: it left the Ascend pool out
+      because a step over the 100 Gbit/s link is slower, not for the batch (the sentence blamed "replicas at most
+      the global batch of 488 sequences" at DP98).
+    - The first plan, 1,952 of 2,048 Ascend chips: 488 sequences over 122 replicas or 128 are 4 micro-batches each.
+    """
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import _one
+
+    s = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "mixed-two-sites.yaml")
+    s = s.model_copy(update={"strategy": s.strategy.model_copy(update={"mode": "sync"})})
+    _s, ctx, _n = _one((s, 1))
+    limits = run_replication(s, ctx, np.random.SeedSequence(0)).metrics["limits"]
+    left = next(x for x in limits if x.startswith("strategy:"))
+    assert "trains on azure-h100" in left and "leaves ascend-cn (" in left and "waiting on the cross-pool" in left
+    tps = [float(x.replace(",", "")) for x in re.findall(r"([\d,]+) tokens/s", left)]
+    assert len(tps) == 1 and tps[0] < 0.5 * float(left.rsplit("against ", 1)[1].split(" ")[0].replace(",", ""))
+    layout = next(x for x in limits if x.startswith("layout:"))
+    assert "488 sequences a step over 122 replicas is 4 micro-batches of 1 each, and over 128" in layout
+    assert "still 4" in layout

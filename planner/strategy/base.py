@@ -389,9 +389,47 @@ class Context:
         n = sum(offered.values())
         lays = ", ".join(f"{p.pool}: {p.layout.layout.label()}" for p in plan.parts)
         experts = " and a multiple of the expert-parallel degree" if self.scenario.workload.arch.moe else ""
+        why = [w for part in plan.parts if (w := self._rounding(part, offered.get(part.pool, 0)))]
+        if why:  # what the numbers say of each part that leaves chips out
+            return (f"layout: the fastest layout that fits uses {plan.units_used:,} of {n:,} chips ({lays}): "
+                    + "; ".join(why))
         return (f"layout: the fastest layout that fits uses {plan.units_used:,} of {n:,} chips ({lays}); the "
                 f"degrees a layout may take leave the rest out: data-parallel replicas at most the global batch of "
                 f"{self.batch_seqs:,} sequences{experts}, the other degrees dividing the model and the chips per node")
+
+    @staticmethod
+    def _rounding(part: Part, offered: int) -> str:
+        """Why a part leaves chips of its pool out, when its numbers say it plainly ("" otherwise).
+
+        More replicas of its shape that would still run as many micro-batches each buy nothing (1,953 sequences over
+        123 or 128 replicas of 1: 16 each); chips short of one more replica cannot hold one.
+        """
+        lay = part.layout.layout
+        mp, mb, b = lay.tp * lay.pp * lay.cp, lay.micro_batch, part.batch_seqs
+        if offered <= part.units or mp <= 0 or mb <= 0:
+            return ""
+        room = min(offered // mp, b // mb)  # replicas of this shape the chips and the batch allow
+        now = math.ceil(b / (lay.dp * mb))
+        if room > lay.dp and math.ceil(b / (room * mb)) == now:
+            return (f"{part.pool}: {b:,} sequences a step over {lay.dp:,} replicas is {now} micro-batches of {mb} "
+                    f"each, and over {room:,} (all its {offered:,} chips allow) still {now}: more replicas would not "
+                    "step faster")
+        if offered - part.units < mp:
+            return (f"{part.pool}: one more replica would take {mp:,} chips (TP{lay.tp} x PP{lay.pp} x CP{lay.cp}), "
+                    f"more than the {offered - part.units:,} left of the {offered:,} it was planned on")
+        return ""
+
+    def pools_limit(self, offered: dict[str, int], plan: Plan, left: tuple[str, ...], every: Plan | None) -> str:
+        """Why the plan leaves whole pools out: on every pool the mode would train slower (or not at all)."""
+        n = sum(offered.values())
+        out = ", ".join(f"{p} ({offered[p]:,} chips)" for p in left)
+        why = f" ({every.detail})" if every is not None and every.detail else ""
+        trains = every is not None and every.tokens_per_s > 0
+        slower = (f"on every pool it would train {every.tokens_per_s:,.0f} tokens/s{why}, against "
+                  f"{plan.tokens_per_s:,.0f} on {' + '.join(plan.pools)}" if trains
+                  else "no plan over every pool trains")
+        return (f"strategy: {plan.mode} trains on {' + '.join(plan.pools)}, {plan.units_used:,} of {n:,} chips, and "
+                f"leaves {out} out: {slower}")
 
     def failure_limit(self, offered: dict[str, int], chosen: Plan, full: Plan | None) -> str:
         """Why the job takes ``chosen.units_used`` of the chips offered: failures against restarts, in numbers."""
@@ -570,7 +608,11 @@ class Strategy(ABC):
             offered = dict(zip(self.pools, grid, strict=True))
             best = self._plan(offered)
             if best is not None and best.units_used < LAYOUT_LIMIT_SHARE * sum(offered.values()):
-                best = replace(best, limits=(self.ctx.layout_limit(offered, best),))
+                left = tuple(p for p in self.pools if offered.get(p, 0) > 0 and p not in best.pools)
+                every = self.everywhere(offered) if left else None
+                # pools the mode left out whole: that is why (on every pool it trains slower), not the layout
+                best = replace(best, limits=(self.ctx.pools_limit(offered, best, left, every) if left
+                                             else self.ctx.layout_limit(offered, best),))
             if size_for_failures and self.ctx.scenario.reliability.enabled:
                 best = self.size_job(offered, best)
             self._memo[key] = best
@@ -610,6 +652,10 @@ class Strategy(ABC):
         if best is None or best is full:
             return best
         return replace(best, limits=(ctx.failure_limit(offered, best, full),))
+
+    def everywhere(self, avail: dict[str, int]) -> Plan | None:
+        """The mode's plan on every pool it has chips of, when it may leave some out (None: it never does)."""
+        return None
 
     def full_units(self, pool: str) -> int:
         """The pool's chips at its largest (the top of its plan grid)."""

@@ -169,6 +169,11 @@ class Sync(Strategy):
                 best = pl
         return best
 
+    def everywhere(self, avail):
+        """The synchronous job over every pool with a layout (what ``_plan`` weighs first)."""
+        live = tuple(p for p in self.pools if self._layout(p, avail.get(p, 0)) is not None)
+        return self._plan_on(avail, live) if live else None
+
     def _plan_on(self, avail, pools: tuple[str, ...]):
         ctx = self.ctx
         parts = _split(self, avail, ctx.batch_seqs, pools)
@@ -225,6 +230,11 @@ class DiLoCo(Strategy):
             if best is None or tps > best_tps * (1 + 1e-9):
                 best, best_tps = group, tps
         return self._combine([replicas[i] for i in best])
+
+    def everywhere(self, avail):
+        """Every site's replica together (what ``_plan`` weighs first)."""
+        replicas = [pl for sub in self._sites if (pl := sub.plan(avail, size_for_failures=False)) is not None]
+        return self._combine(replicas) if replicas else None
 
     def _round(self, replicas: list[Plan], group: tuple[int, ...]) -> tuple[float, float, float, dict, float, bool]:
         """The replicas together: tokens/s, round [s], exchange [s], bytes per link, efficiency, exchange-paced.
