@@ -401,3 +401,17 @@ def test_the_jobs_table_marks_a_job_spend_known_only_as_a_lower_bound():
     table = tables.jobs_table(summary).set_index("job")
     assert table.loc["endless", "lower_bounds"] == "chip_hours_p50, cost_usd_p50, energy_mwh_p50"
     assert table.loc["short", "lower_bounds"] == ""
+
+
+def test_a_portfolios_strategy_mode_is_one_the_contract_names(portfolio) -> None:
+    """summary.json `strategy.mode` of a portfolio was "portfolio", a mode the contract does not name (review)."""
+    from planner.kinds import Mode
+    from planner.sim.portfolio import _shared_mode
+
+    result, _folder, _page = portfolio
+    assert result.summary.strategy.mode in {m.value for m in Mode}
+    own = {j.summary.strategy.mode for j in result.summary.jobs}
+    assert len(own) > 1 or result.summary.strategy.mode == own.pop()
+    s = from_dict(_doc(JOBS))
+    rows = [{"mode": "single", "chip_hours": 1.0}, {"mode": "sync", "chip_hours": 1.0}, {"mode": "x", "chip_hours": 0}]
+    assert _shared_mode(s, rows) == s.strategy.mode and _shared_mode(s, rows[:1] + rows[2:]) == "single"

@@ -252,6 +252,12 @@ def sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] 
     return ts, [float(x) for x in total]
 
 
+def _shared_mode(sc: Scenario, rows: list[dict]) -> str:
+    """The portfolio's mode: the jobs' own when they trained with one mode, else the scenario's strategy setting."""
+    modes = {r["mode"] for r in rows if r["chip_hours"]}
+    return modes.pop() if len(modes) == 1 else str(sc.strategy.mode)
+
+
 def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[dict]) -> dict:
     """The portfolio's metrics: every job finished, by the last one's finish; fleet costs to the last end."""
     sc = pctx.scenario
@@ -276,7 +282,9 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
             0.0 if held else math.nan),
         "goodput": kept / held if held else math.nan,
         "chip_hours": held,
-        "mode": "portfolio",
+        # a contract mode: the one every job that trained ran, else the scenario's setting that chose each job's
+        # (each job's own is in summary.json ``jobs``)
+        "mode": _shared_mode(sc, rows),
         "pool": " + ".join(p.name for p in sc.fleet if any(p.name in r["pool"].split(" + ") for r in rows)),
         "note": "",
         "limits": [f"{j.name}: {x}" for j, r in zip(pctx.jobs, rows, strict=True) for x in r["limits"]],
