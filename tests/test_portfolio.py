@@ -176,6 +176,30 @@ def test_a_share_that_falls_with_the_pool_says_the_chips_left_service():
     assert "taken back" in {int(x.time_h // 24): x.detail for x in daily_share(left, horizon_h=96.0)}[2]
 
 
+def test_a_share_that_moves_with_the_pools_chips_takes_the_kind_of_what_moved_them():
+    """A later job's share that rises as chips are commissioned (falls as a rental ends) is logged as that kind.
+
+    Review: the shipped portfolio's second job logged its pool's commissioning and its site's power as `share`,
+    so a script counting `commissioning` per `delivery` in events.csv found one of two.
+    """
+    from planner.sim.portfolio import fleet_kinds
+    from planner.sim.supply import Step
+
+    left, service = Timeline(), Timeline()
+    left.set(0.0, 100)
+    service.set(0.0, 100)
+    left.set(24.0, 300)    # day 1: 200 commissioned
+    service.set(24.0, 300)
+    left.set(50.0, 250)    # day 2: the jobs before take 50 back
+    left.set(80.0, 50)     # day 3: a rental of 200 ends
+    service.set(80.0, 100)
+    fleet = [Step(0.0, "delivery", 300, ""), Step(0.0, "commissioning", 100, ""), Step(24.0, "commissioning", 200, ""),
+             Step(80.0, "cloud_end", -200, "")]
+    got = {int(x.time_h // 24): x.kind for x in daily_share(left, horizon_h=120.0, service=service,
+                                                              kinds=fleet_kinds(fleet))}
+    assert got == {0: "share", 1: "commissioning", 2: "share", 3: "cloud_end"}
+
+
 @settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(changes=st.lists(st.tuples(st.floats(0.01, 60.0), st.integers(0, 500)), max_size=15),
        horizon_h=st.floats(1.0, 300.0), from_h=st.floats(-30.0, 200.0))

@@ -189,14 +189,30 @@ def _daily_least(tl: Timeline, starts: np.ndarray) -> np.ndarray:
     return least
 
 
+def fleet_kinds(steps: list[Step]) -> dict[tuple[int, int], str]:
+    """(day, +1 or -1) -> the kind of the pool's capacity steps that day that add (or take) chips, when one kind.
+
+    A share that rises (falls) only as the pool's chips come into (leave) service that day is logged as what
+    brought them: ``commissioning``, ``power``, ``cloud_start`` (``cloud_end``), not ``share``.
+    """
+    seen: dict[tuple[int, int], set] = {}
+    for st in steps:
+        if st.kind != EventKind.DELIVERY and st.delta_units and st.time_h >= 0:
+            seen.setdefault((int(st.time_h // HOURS_PER_DAY), 1 if st.delta_units > 0 else -1), set()).add(st.kind)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
 def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int | None = None,
-                node: int = 1, service: Timeline | None = None) -> list[Step]:
+                node: int = 1, service: Timeline | None = None,
+                kinds: dict[tuple[int, int], str] | None = None) -> list[Step]:
     """Capacity steps giving, each day, the least of ``left`` over that day (none before ``from_h``'s day).
 
     ``full`` (the pool's planned usable chips): the share is rounded down to ``share_level`` (whole nodes of
     ``node`` chips). ``service``: the chips in service the share was taken from; a share that falls as they do
-    (a rental's end, a delivery's power) says so, not that the jobs before took the chips back.
+    (a rental's end, a delivery's power) says so, not that the jobs before took the chips back. ``kinds``
+    (``fleet_kinds``): a change that is only the pool's chips coming or going takes the kind of what moved them.
     """
+    kinds = kinds or {}
     n_days = int(math.ceil(horizon_h / HOURS_PER_DAY)) + 1
     starts = np.arange(n_days) * HOURS_PER_DAY
     least = _daily_least(left, starts)
@@ -216,18 +232,23 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     steps = []
     for d in np.nonzero(v != before)[0].tolist():
         delta = int(v[d] - before[d])
+        kind = EventKind.SHARE
         if delta > 0 and came[d] >= delta:  # the pool's new chips, not chips the jobs before let go
             what = f"{delta:,} more chips: {int(came[d]):,} of the pool came into service"
+            kind = kinds.get((d, 1), kind)
         elif delta > 0 and came[d]:
             # the rest: chips the jobs before let go, else the share's level in whole servers
             new, let_go = int(came[d]), min(max(int(raw[d] - raw[d - 1]) - int(came[d]), 0), delta - int(came[d]))
             parts = [f"{new:,} came into service", f"{let_go:,} left by the jobs before this one" if let_go else "",
                      f"{delta - new - let_go:,} to the share's level in whole servers" if delta - new - let_go else ""]
             what = f"{delta:,} more chips: " + ", ".join(x for x in parts if x)
+            if not let_go:  # the pool's new chips and the share's level: what brought them
+                kind = kinds.get((d, 1), kind)
         elif delta > 0:
             what = f"{delta:,} chips left by the jobs before this one"
         elif gone[d] >= -delta:
             what = f"{-delta:,} chips fewer: {gone[d]:,} chips of the pool left service"
+            kind = kinds.get((d, -1), kind)
         else:
             # the rest of the fall: chips the jobs before took back, else the level's rounding (whole servers)
             took = min(max(int(raw[d - 1] - raw[d]) - int(gone[d]), 0), -delta - int(gone[d])) if d else 0
@@ -237,7 +258,7 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
                      if -delta - gone[d] - took else ""]
             what = (f"{-delta:,} chips taken back by the jobs before this one" if not gone[d] and took == -delta
                     else f"{-delta:,} chips fewer: " + ", ".join(x for x in parts if x))
-        steps.append(Step(float(starts[d]), EventKind.SHARE, delta, what))
+        steps.append(Step(float(starts[d]), kind, delta, what))
     return steps
 
 
@@ -333,7 +354,8 @@ def _hand_on(pctx: PortfolioContext, k: int, run: Run, left: Supply, supply, hor
         full = ctx.pools[p.name].usable_units
         # what this job could take (before its start_after too), minus what it took, in whole nodes
         share = daily_share(_left_over(run, p.name, left[p.name], horizon_h), horizon_h, full=full,
-                            node=sc.chip(p.chip).chips_per_node, service=_in_service(supply[p.name]))
+                            node=sc.chip(p.chip).chips_per_node, service=_in_service(supply[p.name]),
+                            kinds=fleet_kinds(supply[p.name]))
         # the fleet's deliveries stay on every job's steps (its schedule shows them; they move no chip)
         delivered = [x for x in supply[p.name] if x.kind == EventKind.DELIVERY]
         out[p.name] = sorted(delivered + share, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
