@@ -179,38 +179,65 @@ def finish_delta_days(summary: Summary, base: Summary, q: str = "p50") -> int | 
     return (dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days
 
 
+LOWER_BOUND_DELTA = "n/a (a lower bound)"  # a change against a figure known only as at least a value is unknown
+
+
+def _bounded(a: Summary, b: Summary, key: str, q: str = "p50") -> bool:
+    """Whether either summary knows ``key``'s ``q`` only as a lower bound (``Summary.at_least``)."""
+    return any(getattr(s, "bound", lambda *_: False)(key, q) for s in (a, b))
+
+
 def deltas(summary: Summary, base: Summary | None) -> dict[str, str | None]:
-    """Per metric key (plus finish_date, committed_usd, used_usd) the change against ``base`` for people."""
+    """Per metric key (plus finish_date, committed_usd, used_usd) the change against ``base`` for people.
+
+    None where either side is known only as a lower bound (replications stopped by the horizon): no change is
+    known there.
+    """
     if base is None:
         return {}
-    out = {m.key: delta_text(m.key, summary.value(m.key), base.value(m.key)) for m in METRICS}
-    days = finish_delta_days(summary, base)
+    out = {m.key: None if _bounded(summary, base, m.key) else delta_text(m.key, summary.value(m.key),
+                                                                         base.value(m.key)) for m in METRICS}
+    days = None if _bounded(summary, base, "time_to_train_days") else finish_delta_days(summary, base)
     out["finish_date"] = None if not days else f"{days:+d} d"
     for k in ("committed_usd", "used_usd"):
-        out[k] = delta_text("cost_usd", _spend(summary, k), _spend(base, k))
+        out[k] = None if _bounded(summary, base, "cost_usd", "mean") else delta_text(
+            "cost_usd", _spend(summary, k), _spend(base, k))
     for k in ("training_days", "waiting_days"):  # P50s, in days as time to train's
         now, then = getattr(summary, k, None), getattr(base, k, None)
-        out[k] = delta_text("time_to_train_days", now.at() if now is not None else None,
-                            then.at() if then is not None else None)
+        out[k] = None if _bounded(summary, base, k) else delta_text(
+            "time_to_train_days", now.at() if now is not None else None, then.at() if then is not None else None)
     return out
 
 
 def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     """Two answers side by side: figure, A, B, B - A."""
     rows = []
+
+    def low(s: Summary, key: str, q: str = "p50") -> str:  # "≥ " before a figure known only as a lower bound
+        return "≥ " if getattr(s, "bound", lambda *_: False)(key, q) else ""
+
     for q in ("p10", "p50", "p90"):
         da, db = _finish(a, q), _finish(b, q)
         diff = finish_delta_days(b, a, q)
-        rows.append({"figure": f"finish date {q.upper()}", "A": da or "never", "B": db or "never",
-                     "B - A": "" if diff is None else f"{diff:+d} d"})
+        rows.append({"figure": f"finish date {q.upper()}",
+                     "A": (low(a, "time_to_train_days", q) + da) if da else "never",
+                     "B": (low(b, "time_to_train_days", q) + db) if db else "never",
+                     "B - A": LOWER_BOUND_DELTA if diff is not None and _bounded(a, b, "time_to_train_days", q)
+                     else "" if diff is None else f"{diff:+d} d"})
     for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
         va, vb = _spend(a, k), _spend(b, k)
-        rows.append({"figure": f"spend {label}", "A": BY_KEY["cost_usd"].fmt(va), "B": BY_KEY["cost_usd"].fmt(vb),
-                     "B - A": delta_text("cost_usd", vb, va) or ""})
+        # (idle = committed - used: two lower bounds say nothing of it either way)
+        bounded = _bounded(a, b, "cost_usd", "mean")
+        rows.append({"figure": f"spend {label}", "A": low(a, "cost_usd", "mean") + BY_KEY["cost_usd"].fmt(va),
+                     "B": low(b, "cost_usd", "mean") + BY_KEY["cost_usd"].fmt(vb),
+                     "B - A": LOWER_BOUND_DELTA if bounded else delta_text("cost_usd", vb, va) or ""})
     for m in METRICS:
         va, vb = a.value(m.key), b.value(m.key)
-        rows.append({"figure": m.label + (" (P50)" if m.distribution else ""), "A": m.fmt(va), "B": m.fmt(vb),
-                     "B - A": delta_text(m.key, vb, va) or ""})
+        rows.append({"figure": m.label + (" (P50)" if m.distribution else ""),
+                     "A": (low(a, m.key) if va is not None else "") + m.fmt(va),
+                     "B": (low(b, m.key) if vb is not None else "") + m.fmt(vb),
+                     "B - A": LOWER_BOUND_DELTA if _bounded(a, b, m.key) and None not in (va, vb)
+                     else delta_text(m.key, vb, va) or ""})
     pools = [", ".join(s.strategy.pools) if s.strategy is not None else "" for s in (a, b)]
     rows.append({"figure": "pools used", "A": pools[0], "B": pools[1], "B - A": ""})
     return rows

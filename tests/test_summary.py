@@ -317,3 +317,24 @@ def test_a_shorter_horizon_never_lowers_a_time_quantile_or_passes_a_check_a_long
     assert short.date_text("p90").startswith("≥ 20") and not full.date_text("p90").startswith("≥")
     assert "p90 ≥ 233.1 d" in headline_items(short)[0].detail
     assert expectation_rows(short)[0]["value"].startswith("≥ ")
+
+
+def test_the_ab_table_and_the_changes_mark_lower_bounds_and_claim_no_change_against_them():
+    """A kept run stopped by the horizon has lower bounds: the A/B table marks them "≥" and claims no B - A."""
+    from planner import whatif
+
+    base = as_summary({"scenario": "a", "replications": 20, "finish_probability": 1.0,
+                       "metrics": {"time_to_train_days": {"mean": 200, "p10": 190, "p50": 200, "p90": 230},
+                                   "cost_usd": {"mean": 5.0, "p10": 4.0, "p50": 5.0, "p90": 6.0}},
+                       "finish_date": {"p10": "2025-07-10", "p50": "2025-07-20", "p90": "2025-08-19"},
+                       "start": "2025-01-01", "costs": {"committed_usd": 5.0, "used_usd": 4.0, "idle_usd": 1.0}})
+    short = dataclasses.replace(base, unfinished=2, at_least={"time_to_train_days": ("p90",),
+                                                              "cost_usd": ("mean", "p90")})
+    rows = {r["figure"]: r for r in whatif.ab_rows(base, short)}
+    assert rows["finish date P90"]["B"] == "≥ 2025-08-19" and rows["finish date P90"]["A"] == "2025-08-19"
+    assert rows["finish date P90"]["B - A"] == whatif.LOWER_BOUND_DELTA
+    assert rows["finish date P50"]["B - A"] == "+0 d"
+    committed = rows["spend committed"]
+    assert committed["B"].startswith("≥ ") and committed["B - A"] == whatif.LOWER_BOUND_DELTA
+    change = whatif.deltas(short, base)
+    assert change["committed_usd"] is None
