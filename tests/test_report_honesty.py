@@ -305,3 +305,57 @@ def test_a_limit_sentence_says_why_chips_are_left_out():
     layout = next(x for x in limits if x.startswith("layout:"))
     assert "488 sequences a step over 122 replicas is 4 micro-batches of 1 each, and over 128" in layout
     assert "still 4" in layout
+
+
+def test_a_limit_names_a_pool_too_small_for_any_layout_as_such():
+    """A pool on which no layout fits is named as such, not as one the mode chose to leave out.
+
+    Review: a pool of 16 A100s beside 1,024 H100s (llama3-405b, sync) read "sync leaves tiny out: on every pool it
+    would train 163,637 tokens/s, against 163,637": no layout fits on 16 chips; that is why.
+    """
+    from planner.sim.replication import run_replication
+    from planner.sim.runner import _one
+
+    s = from_dict({"name": "pl1", "start": "2025-01-01", "horizon_days": 30,
+                   "workload": {"model": "llama3-405b", "tokens": 1e11, "seq_len": 8192},
+                   "fleet": [{"name": "big", "chip": "h100-sxm", "site": "dc1", "units": 1024},
+                             {"name": "tiny", "chip": "a100-80gb", "site": "dc1", "units": 16,
+                              "deliveries": [{"date": "2026-01-01", "units": 1024}]}],
+                   "strategy": {"mode": "sync"}, "reliability": {"enabled": False},
+                   "simulation": {"replications": 1, "model_error": "off"}})
+    _s, ctx, _n = _one((s, 1))
+    limits = run_replication(s, ctx, np.random.SeedSequence(0)).metrics["limits"]
+    assert not any(x.startswith("strategy:") for x in limits), limits
+    assert any("tiny: no layout fits on its 16 chips (the fewest that fit: " in x for x in limits), limits
+
+
+def test_the_rounding_sentence_names_what_caps_the_replicas():
+    """Review: "over 250 (all its 12,000 chips allow)" where the batch (1,001 sequences of 4) set the 250."""
+    from types import SimpleNamespace
+
+    from planner.strategy.base import Context
+
+    def part(units, dp, b, mb, pp=1):
+        lay = SimpleNamespace(tp=8, pp=pp, cp=1, dp=dp, micro_batch=mb)
+        return SimpleNamespace(pool="p", units=units, batch_seqs=b, layout=SimpleNamespace(layout=lay))
+
+    batch = Context._rounding(part(1008, 126, 1001, 4), 12_000)
+    assert "over 250 (the most the batch allows, a micro-batch of 4 each) still 2" in batch
+    chips = Context._rounding(part(15_744, 123, 1953, 1, pp=16), 16_384)  # all-cloud-h100: the chips cap it at 128
+    assert "over 128 (all its 16,384 chips allow) still 16" in chips
+    assert Context._rounding(part(7_936, 62, 1953, 1, pp=16), 8_000) == (
+        "p: one more replica would take 128 chips (TP8 x PP16 x CP1), more than the 64 left of the 8,000 it was "
+        "planned on")
+
+
+def test_the_replications_table_bounds_the_start_day_as_the_summary_does():
+    """Review: two replications that never started: summary.json waiting_days p90 >= 142.9, the page's table never."""
+    import pandas as pd
+
+    reps = pd.DataFrame({"replication": range(20), "finished": [True] * 18 + [False] * 2,
+                         "time_to_train_days": [100.0 + i for i in range(18)] + [math.nan] * 2,
+                         "start_days": [40.0 + i for i in range(18)] + [math.nan] * 2})
+    stats = tables.replication_stats(reps, 150.0).set_index("metric")
+    assert stats.loc["start_days", "at_least"] == "p90"
+    assert stats.loc["start_days", "p90"] == pytest.approx(57.0 + 0.1 * (150.0 - 57.0))
+    assert stats.loc["time_to_train_days", "at_least"] == "p90"

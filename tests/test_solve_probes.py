@@ -120,3 +120,26 @@ def test_a_runs_changes_read_in_a_few_words():
          "workload": {"tokens": 1.0e13}}
     assert changed_fields(a, b) == ["fleet[0].deliveries[0].date: 2024-04-30 → 2024-05-30", "fleet[1]: b → none",
                                     "links: 1 item → none", "workload.tokens: 1.5e+13 → 1e+13"]
+
+
+def test_a_quantile_known_only_as_a_lower_bound_is_said_at_each_points_own_horizon(make_scenario, monkeypatch):
+    """A goal seek's quantile stopped by the horizon is at least a time, taken at the point's own horizon.
+
+    Review: solve called such a P90 "never" (and "finishes never, after the deadline"), where `run` gives it as
+    at least a date, and took the bound at the base file's horizon, not the point's (varying horizon_days).
+    """
+    def run_points(scenarios, **_kw):  # 18 of 20 finish in 50 days; two stop at the horizon
+        return [{"infeasible": None, "time_to_train_days": [50.0] * 18 + [None, None],
+                 "summary": SimpleNamespace(metrics={"cost_usd": SimpleNamespace(p50=1.0, mean=1.0)},
+                                            finish_probability=0.9, bound=lambda *_a: False)} for _s in scenarios]
+
+    monkeypatch.setattr(solve_mod, "run_points", run_points)
+    s = make_scenario.scenario(horizon_days=100)
+    r = solve_mod.solve(s, "horizon_days", s.start + dt.timedelta(days=70), quantile=0.9, low=100, high=200,
+                        workers=1)
+    ends = {e["value"]: e for e in r["evaluations"]}
+    for horizon, days in ((100, 55.0), (200, 65.0)):  # 50 + 0.1 x (horizon - 50): the line to where they stopped
+        e = ends[horizon]
+        assert e["time_to_train_days"] == pytest.approx(days) and e["time_at_least"] and not e["meets"]
+        assert e["finish_date"] == (s.start + dt.timedelta(days=int(days))).isoformat() and "at least" in e["note"]
+    assert not r["found"] and "at the earliest" in r["note"] and "never" not in r["note"]

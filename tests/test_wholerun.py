@@ -30,7 +30,29 @@ def test_failure_goodput_falls_with_scale_and_maintenance():
     big = W.failure_goodput(16384, maintenance_every_days=None, **args)
     assert 0.97 < small < 1.0 and big < small
     with_stops = W.failure_goodput(512, maintenance_every_days=1.15, **args)
-    assert with_stops == pytest.approx(small * (1 - (10 / 60 + rel.restart_hours(512, 5.0, 0.5)) / (1.15 * 24)))
+    # the stop's restart as every restart: with the failures that strike it (Daly 2006 eq. 10's restart term)
+    restart = rel.restart_under_failures(rel.restart_hours(512, 5.0, 0.5), rel.job_mtbf_hours(2111.0, 512))
+    assert restart > rel.restart_hours(512, 5.0, 0.5)
+    assert with_stops == pytest.approx(small * (1 - (10 / 60 + restart) / (1.15 * 24)))
+
+
+def test_a_restart_is_longer_by_the_failures_that_strike_it():
+    """M (e^(R/M) - 1): the mean time to get through a restart of R when failures of mean M start it over.
+
+    Checked by drawing it: each attempt lasts until the restart's end or a failure, whichever comes first.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for r_h, m_h in ((0.22, 3.1), (1.0, 1.8), (0.5, 0.5)):
+        total = 0.0
+        for _ in range(20_000):
+            while (gap := rng.exponential(m_h)) < r_h:
+                total += gap
+            total += r_h
+        assert total / 20_000 == pytest.approx(rel.restart_under_failures(r_h, m_h), rel=0.03)
+    assert rel.restart_under_failures(0.2, math.inf) == 0.2 and rel.restart_under_failures(0.0, 1.0) == 0.0
+    assert rel.restart_under_failures(100.0, 0.1) == rel.RESTART_CAP_HOURS
 
 
 def test_job_interruptions_fold_into_the_catalog_mtbf(make_scenario):

@@ -158,7 +158,8 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
 
 def solve_evaluations(answer: Mapping[str, Any]) -> pd.DataFrame:
     """The points a goal seek evaluated: value, finish date at the quantile, meets the deadline, cost."""
-    rows = [{"value": e["value"], "finish date": e.get("finish_date") or "never",
+    rows = [{"value": e["value"],
+             "finish date": ("≥ " if e.get("time_at_least") else "") + (e.get("finish_date") or "never"),
              "days": None if e.get("time_to_train_days") is None else round(e["time_to_train_days"], 2),
              "meets deadline": bool(e.get("meets")),
              "committed cost P50": ("≥ " if "cost_usd" in (e.get("cost_at_least") or ()) else "")

@@ -213,8 +213,9 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         if not todo:
             return
         scenarios = [up_to(built[v] if v in built else set_values(scenario, {path: v}, source), job) for v in todo]
-        for v, r in zip(todo, run_points(scenarios, replications=replications, seed=seed, workers=workers,
-                                         source=source, labels=[f"{path}={v}" for v in todo]), strict=True):
+        for v, point, r in zip(todo, scenarios, run_points(scenarios, replications=replications, seed=seed,
+                                                           workers=workers, source=source,
+                                                           labels=[f"{path}={v}" for v in todo]), strict=True):
             if r["infeasible"] is not None:  # no layout fits at this value: it never finishes, so it misses
                 seen[v] = {"value": v, "time_to_train_days": None, "finish_date": NEVER, "meets": False,
                            "cost_usd": None, "cost_usd_mean": None, "finish_probability": 0.0,
@@ -226,13 +227,15 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             # the job's summary (`--job`), else the scenario's: its spend on the chips it held, else the committed
             summary = r["summary"] if job is None else next(j.summary for j in r["summary"].jobs if j.name == job)
             cost = summary.metrics["cost_usd"]
-            low_days, at_least = time_stat(times, quantile, float(scenario.horizon_days))
-            note = ""
-            if at_least:  # on the line to replications stopped by the horizon: it may be beyond the deadline
-                note = (f"P{quantile * 100:g} at least {low_days:.1f} days (replications stopped by the horizon): "
-                        "not known to meet the deadline")
-            seen[v] = {"value": v, "time_to_train_days": t if math.isfinite(t) else None,
-                       "finish_date": finish_date(scenario.start, t) or NEVER,  # beyond the finishes: never
+            # on the line to replications stopped by the point's own horizon, the quantile is known only as at
+            # least a time (stats.time_stat), as `run` says it: that time, marked, and not known to meet a deadline
+            low_days, at_least = time_stat(times, quantile, float(point.horizon_days))
+            shown = low_days if at_least else t
+            note = (f"P{quantile * 100:g} at least {low_days:.1f} days (replications stopped by the horizon): not "
+                    "known to meet the deadline" if at_least else "")
+            seen[v] = {"value": v, "time_to_train_days": shown if math.isfinite(shown) else None,
+                       "time_at_least": at_least,
+                       "finish_date": finish_date(scenario.start, shown) or NEVER,  # beyond the finishes: never
                        # by the end of the deadline's day (planner/deadline.py)
                        "meets": meets_deadline(t, scenario.start, deadline),
                        "cost_usd": cost.p50, "cost_usd_mean": cost.mean,
@@ -299,8 +302,13 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     if best is None and not note:  # none in range: what the largest value gave
         top = seen[high]
         when = top["finish_date"] if top["finish_date"] != NEVER else "never (not within the horizon)"
-        note = (f"the largest value tried, {path}={top['value']}, finishes {when} at P{quantile * 100:g}, after the "
-                f"deadline {deadline.isoformat()}")
+        if top.get("time_at_least"):  # stopped by the horizon: it may finish after the deadline, or before
+            note = (f"the largest value tried, {path}={top['value']}, finishes at the earliest {when} at "
+                    f"P{quantile * 100:g} (replications stopped by the horizon): not known to meet the deadline "
+                    f"{deadline.isoformat()}")
+        else:
+            note = (f"the largest value tried, {path}={top['value']}, finishes {when} at P{quantile * 100:g}, after "
+                    f"the deadline {deadline.isoformat()}")
     return {
         "found": best is not None,
         "value": best,

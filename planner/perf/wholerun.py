@@ -102,8 +102,9 @@ def failure_goodput(units: int, mtbf_chip_days: float, params: float, restart_ba
     g = rel.goodput_on(units, mtbf_chip_days, write_h, None, restart_base_minutes, restart_minutes_per_1000_chips,
                        manual_share, manual_hours)
     if maintenance_every_days:
-        stop_h = maintenance_minutes / 60.0 + rel.restart_hours(units, restart_base_minutes,
-                                                                restart_minutes_per_1000_chips)
+        stop_h = maintenance_minutes / 60.0 + rel.restart_under_failures(
+            rel.restart_hours(units, restart_base_minutes, restart_minutes_per_1000_chips),
+            rel.job_mtbf_hours(mtbf_chip_days, units))
         g *= max(0.0, 1.0 - stop_h / (maintenance_every_days * HOURS_PER_DAY))
     return g
 

@@ -250,7 +250,7 @@ def replication_stats(replications: pd.DataFrame | None, horizon_days: float | N
                 rows.append({"metric": metric, "count": int(len(values)), "never": never,
                              **dict.fromkeys(("p10", "p50", "p90", "max"), NEVER)})
                 continue
-            cut = horizon_days if metric == "time_to_train_days" else None
+            cut = horizon_days  # where a replication stopped by the horizon had got to (as summary.json's bounds)
             tq = time_quantiles(values.tolist(), cut)
             rows.append({"metric": metric, "count": int(len(values)), "never": never, "mean": tq["mean"],
                          "min": reached.min(), **{q: NEVER if tq[q] is None else tq[q] for q in ("p10", "p50", "p90")},

@@ -273,10 +273,13 @@ def sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] 
     return ts, [float(x) for x in total]
 
 
-def _shared_mode(sc: Scenario, rows: list[dict]) -> str:
-    """The portfolio's mode: the jobs' own when they trained with one mode, else the scenario's strategy setting."""
-    modes = {r["mode"] for r in rows if r["chip_hours"]}
-    return modes.pop() if len(modes) == 1 else str(sc.strategy.mode)
+def _shared_mode(rows: list[dict]) -> str:
+    """The portfolio's mode: the one its jobs trained with when they share one, else its first job's (priority).
+
+    Always a mode a job ran (the contract's modes; each job's own is in summary.json ``jobs``).
+    """
+    trained = [r["mode"] for r in rows if r["chip_hours"]] or [r["mode"] for r in rows]
+    return trained[0]
 
 
 def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[dict]) -> dict:
@@ -303,9 +306,8 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
             0.0 if held else math.nan),
         "goodput": kept / held if held else math.nan,
         "chip_hours": held,
-        # a contract mode: the one every job that trained ran, else the scenario's setting that chose each job's
-        # (each job's own is in summary.json ``jobs``)
-        "mode": _shared_mode(sc, rows),
+        # a contract mode, one a job ran (each job's own is in summary.json ``jobs``)
+        "mode": _shared_mode(rows),
         "pool": " + ".join(p.name for p in sc.fleet if any(p.name in r["pool"].split(" + ") for r in rows)),
         "note": "",
         "limits": [f"{j.name}: {x}" for j, r in zip(pctx.jobs, rows, strict=True) for x in r["limits"]],

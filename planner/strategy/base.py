@@ -313,9 +313,18 @@ class Context:
         return self._failures[pool]
 
     def restart_hours(self, units: dict[str, int]) -> float:
-        """Restart of a job on ``units`` chips per pool [h]: its slowest pool's restart at the job's size."""
+        """Restart of a job on ``units`` chips per pool [h]: its slowest pool's restart at the job's size.
+
+        With failures on, the failures of the job's chips that strike it start it over (its expected length,
+        ``reliability.restart_under_failures``).
+        """
         n = sum(units.values())
-        return max((self.failures(p).restart_h(n) for p, u in units.items() if u > 0), default=0.0)
+        r = max((reliability.restart_hours(n, f.restart_base_minutes, f.restart_minutes_per_1000_chips)
+                 for p, u in units.items() if u > 0 for f in (self.failures(p),)), default=0.0)
+        if not self.scenario.reliability.enabled:
+            return r
+        rate = sum(u / (self.failures(p).mtbf_chip_days * HOURS_PER_DAY) for p, u in units.items() if u > 0)
+        return reliability.restart_under_failures(r, 1.0 / rate if rate > 0 else math.inf)
 
     def manual_terms(self, units: dict[str, int]) -> tuple[float, float]:
         """(share of failures that wait for a manual intervention, mean wait [h]) of a job on ``units`` per pool.
@@ -384,12 +393,18 @@ class Context:
         """Kept tokens per second expected of a plan: its speed times its expected goodput under failures."""
         return plan.tokens_per_s * self.expected_goodput(plan)
 
-    def layout_limit(self, offered: dict[str, int], plan: Plan) -> str:
-        """Why the fastest layout leaves chips out: the batch and the parallel degrees that must divide it."""
+    def layout_limit(self, offered: dict[str, int], plan: Plan, too_small: tuple[str, ...] = ()) -> str:
+        """Why the fastest layout leaves chips out: the batch and the parallel degrees that must divide it.
+
+        ``too_small``: pools offered chips on which no layout fits (each named with the fewest that fit).
+        """
         n = sum(offered.values())
         lays = ", ".join(f"{p.pool}: {p.layout.layout.label()}" for p in plan.parts)
         experts = " and a multiple of the expert-parallel degree" if self.scenario.workload.arch.moe else ""
         why = [w for part in plan.parts if (w := self._rounding(part, offered.get(part.pool, 0)))]
+        why += [f"{p}: no layout fits on its {offered[p]:,} chips" + (
+            f" (the fewest that fit: {self.planners[p].min_units:,})" if self.planners.get(p) is not None else "")
+            for p in too_small]
         if why:  # what the numbers say of each part that leaves chips out
             return (f"layout: the fastest layout that fits uses {plan.units_used:,} of {n:,} chips ({lays}): "
                     + "; ".join(why))
@@ -411,9 +426,10 @@ class Context:
         room = min(offered // mp, b // mb)  # replicas of this shape the chips and the batch allow
         now = math.ceil(b / (lay.dp * mb))
         if room > lay.dp and math.ceil(b / (room * mb)) == now:
+            cap = (f"all its {offered:,} chips allow" if offered // mp <= b // mb else
+                   f"the most the batch allows, a micro-batch of {mb} each")
             return (f"{part.pool}: {b:,} sequences a step over {lay.dp:,} replicas is {now} micro-batches of {mb} "
-                    f"each, and over {room:,} (all its {offered:,} chips allow) still {now}: more replicas would not "
-                    "step faster")
+                    f"each, and over {room:,} ({cap}) still {now}: more replicas would not step faster")
         if offered - part.units < mp:
             return (f"{part.pool}: one more replica would take {mp:,} chips (TP{lay.tp} x PP{lay.pp} x CP{lay.cp}), "
                     f"more than the {offered - part.units:,} left of the {offered:,} it was planned on")
@@ -442,8 +458,9 @@ class Context:
         kept_all = f" ({full.tokens_per_s * g_all:,.0f} kept tokens/s)" if full is not None else ""
         d = fmt_duration
         return (f"failures: the job trains on {chosen.units_used:,} of {n_all:,} chips: on {sum(whole.values()):,} "
-                f"it would fail every {d(m_all)} against a restart of {d(r_all)} on average and checkpoint writes of "
-                f"{d(write_h)} every {d(tau_all)}, keeping {g_all:.0%} of its time{kept_all}; on {chosen.units_used:,} "
+                f"it would fail every {d(m_all)} against a restart of {d(r_all)} on average (failures during it "
+                f"included) and checkpoint writes of {d(write_h)} every {d(tau_all)}, keeping {g_all:.0%} of its "
+                f"time{kept_all}; on {chosen.units_used:,} "
                 f"it fails every {d(m_job)}, restarts in {d(r_job)} and keeps {g_job:.0%} "
                 f"({chosen.tokens_per_s * g_job:,.0f} kept tokens/s). Chip MTBF, restart and checkpoint times are "
                 "inputs: set them from your own logs")
@@ -609,10 +626,12 @@ class Strategy(ABC):
             best = self._plan(offered)
             if best is not None and best.units_used < LAYOUT_LIMIT_SHARE * sum(offered.values()):
                 left = tuple(p for p in self.pools if offered.get(p, 0) > 0 and p not in best.pools)
-                every = self.everywhere(offered) if left else None
-                # pools the mode left out whole: that is why (on every pool it trains slower), not the layout
-                best = replace(best, limits=(self.ctx.pools_limit(offered, best, left, every) if left
-                                             else self.ctx.layout_limit(offered, best),))
+                # a pool too small for any layout is left out by its size; one the mode could train on, by the mode
+                # (on every pool it trains slower), not by the layout
+                chosen = tuple(p for p in left if self._layout(p, offered[p]) is not None)
+                every = self.everywhere(offered) if chosen else None
+                best = replace(best, limits=(self.ctx.pools_limit(offered, best, chosen, every) if chosen
+                                             else self.ctx.layout_limit(offered, best, left),))
             if size_for_failures and self.ctx.scenario.reliability.enabled:
                 best = self.size_job(offered, best)
             self._memo[key] = best
