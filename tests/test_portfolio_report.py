@@ -415,3 +415,24 @@ def test_a_portfolios_strategy_mode_is_one_the_contract_names(portfolio) -> None
     # jobs of different modes: the first job's, a mode a job ran (it read "auto", which none did: review)
     rows = [{"mode": "x", "chip_hours": 0}, {"mode": "sync", "chip_hours": 1.0}, {"mode": "single", "chip_hours": 1.0}]
     assert _shared_mode(rows) == "sync" and _shared_mode(rows[2:]) == "single"
+
+
+def test_the_job_timeline_marks_a_finish_known_only_as_the_earliest_it_can_be() -> None:
+    """A job's P90 on the line to replications stopped by the horizon: its hover reads "≥ date", the band is dotted."""
+    import dataclasses
+
+    from planner.summary import FinishDates, JobSummary, Stat, Summary
+
+    one = Summary(scenario="j", replications=20, finish_probability=0.9, start="2025-01-01",
+                  metrics={"time_to_train_days": Stat(mean=50.0, p10=40.0, p50=50.0, p90=70.0)},
+                  finish_date=FinishDates("2025-02-10", "2025-02-20", "2025-03-12"),
+                  waiting_days=Stat(mean=1.0, p10=1.0, p50=1.0, p90=1.0), unfinished=2,
+                  at_least={"time_to_train_days": ("p90",)})
+    whole = dataclasses.replace(one, jobs=(JobSummary("a", 1, one),))
+    fig = charts.job_timeline_figure(whole, None, "2025-01-01", 80)
+    band = next(t for t in fig.data if t.name.endswith("finish P10-P90"))
+    assert "P90 ≥ 2025-03-12" in band.hovertemplate and band.line.dash == "dot"
+    exact = dataclasses.replace(whole, jobs=(JobSummary("a", 1, dataclasses.replace(one, at_least={})),))
+    band = next(t for t in charts.job_timeline_figure(exact, None, "2025-01-01", 80).data
+                if t.name.endswith("finish P10-P90"))
+    assert "P90 2025-03-12" in band.hovertemplate and band.line.dash == "solid"

@@ -576,14 +576,17 @@ def job_timeline_figure(summary: Summary | None, schedule: pd.DataFrame | None =
                 x=[first, stop], y=[label, label], mode="lines", line=dict(color=color, width=22),
                 name=label, legendgroup=label, showlegend=False,
                 hovertemplate=(f"<b>{label}</b><br>training from {first.date().isoformat()}<br>P50 finish "
-                               f"{p50.date().isoformat() if p50 is not None else NEVER}<extra></extra>")))
+                               f"{plotly_text(job.summary.date_text('p50'))}<extra></extra>")))
         if p10 is not None:
             hi = p90 if p90 is not None else end
             if hi is not None:
-                band = f"P10 {p10.date().isoformat()} – P90 {p90.date().isoformat() if p90 is not None else NEVER}"
+                # a P90 known only as the earliest it can be (replications stopped by the horizon) is dotted, as never
+                open_end = p90 is None or job.summary.bound("time_to_train_days", "p90")
+                band = (f"P10 {plotly_text(job.summary.date_text('p10'))} – "
+                        f"P90 {plotly_text(job.summary.date_text('p90'))}")
                 fig.add_trace(go.Scatter(
                     x=[p10, hi], y=[label, label], mode="lines+markers", opacity=0.45,
-                    line=dict(color=color, width=8, dash="solid" if p90 is not None else "dot"),
+                    line=dict(color=color, width=8, dash="dot" if open_end else "solid"),
                     marker=dict(symbol="line-ns-open", size=18, line=dict(width=3, color=color)),
                     name=f"{label}: finish P10-P90", legendgroup=label, showlegend=False,
                     hovertemplate=f"<b>{label}</b><br>finish {band}<extra></extra>"))
