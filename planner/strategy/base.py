@@ -260,6 +260,7 @@ class Context:
         self._failures: dict[str, reliability.PoolFailures] = {}
         self._goodput: dict[tuple, float] = {}  # goodput_at per chips per pool (job sizing asks the same sizes often)
         self._terms: dict[tuple, tuple] = {}  # failure_terms per chips per pool, for goodput_at
+        self._restarts: dict[tuple, float] = {}  # restart_hours per chips per pool (every restart asks)
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 
@@ -318,13 +319,20 @@ class Context:
         With failures on, the failures of the job's chips that strike it start it over (its expected length,
         ``reliability.restart_under_failures``).
         """
+        key = tuple(units.items())
+        hit = self._restarts.get(key)
+        if hit is not None:
+            return hit
         n = sum(units.values())
         r = max((reliability.restart_hours(n, f.restart_base_minutes, f.restart_minutes_per_1000_chips)
                  for p, u in units.items() if u > 0 for f in (self.failures(p),)), default=0.0)
-        if not self.scenario.reliability.enabled:
-            return r
-        rate = sum(u / (self.failures(p).mtbf_chip_days * HOURS_PER_DAY) for p, u in units.items() if u > 0)
-        return reliability.restart_under_failures(r, 1.0 / rate if rate > 0 else math.inf)
+        if self.scenario.reliability.enabled:
+            rate = sum(u / (self.failures(p).mtbf_chip_days * HOURS_PER_DAY) for p, u in units.items() if u > 0)
+            r = reliability.restart_under_failures(r, 1.0 / rate if rate > 0 else math.inf)
+        if len(self._restarts) >= GOODPUT_MEMO:  # bounded, as the goodput memo
+            self._restarts.pop(next(iter(self._restarts)))
+        self._restarts[key] = r
+        return r
 
     def manual_terms(self, units: dict[str, int]) -> tuple[float, float]:
         """(share of failures that wait for a manual intervention, mean wait [h]) of a job on ``units`` per pool.
