@@ -218,9 +218,19 @@ def layout_grids(s: Scenario) -> list[_Grid]:
     return out
 
 
+def power_steps(s: Scenario, pool) -> int:
+    """Steps of the pool's site power (``sites:``): each may move the chips the site powers, and so the pool's."""
+    return sum(len(site.power_mw) for site in s.sites if site.name == pool.site)
+
+
 def capacity_steps(s: Scenario) -> list[int]:
-    """Changes of each pool's chips over the horizon: day 0's units, each delivery, a rental's start and end."""
-    return [(1 if p.units else 0) + len(p.deliveries) + (2 if p.cloud is not None else 0) for p in s.fleet]
+    """Changes of each pool's chips over the horizon.
+
+    Day 0's units, each delivery, a rental's start and end, and each step of its site's power (1,000 daily
+    steps of 16 pools' site ran 11 times the estimate, with no note: review).
+    """
+    return [(1 if p.units else 0) + len(p.deliveries) + (2 if p.cloud is not None else 0) + power_steps(s, p)
+            for p in s.fleet]
 
 
 def strategies_per_step(s: Scenario) -> int:
@@ -232,10 +242,18 @@ def strategies_per_step(s: Scenario) -> int:
     return 1
 
 
-def _replan_field(steps: list[int], grids: list[_Grid]) -> tuple[int, str]:
-    """The pool that re-plans the most layouts, and its field: its deliveries when it has many, else its grid's."""
+def _replan_field(steps: list[int], grids: list[_Grid], s: Scenario | None = None) -> tuple[int, str]:
+    """The pool that re-plans the most layouts, and its field.
+
+    Its deliveries, or its site's power steps, when it has many; else its grid's.
+    """
     i = max(range(len(grids)), key=lambda k: steps[k] * grids[k].size)
-    return i, f"fleet[{i}].deliveries" if steps[i] >= MANY_STEPS else grids[i].field
+    if steps[i] < MANY_STEPS:
+        return i, grids[i].field
+    if s is not None and power_steps(s, s.fleet[i]) > len(s.fleet[i].deliveries):
+        k = next(k for k, site in enumerate(s.sites) if site.name == s.fleet[i].site)
+        return i, f"sites[{k}].power_mw"
+    return i, f"fleet[{i}].deliveries"
 
 
 def schedule_rows(s: Scenario) -> int:
@@ -270,7 +288,7 @@ def _events(s: Scenario) -> tuple[float, str, float]:
     """Expected events per replication over the whole horizon, the field behind most, and their count."""
     r = s.reliability
     horizon_h = s.horizon_days * HOURS_PER_DAY
-    events = 10.0 + 2 * sum(len(p.deliveries) + 1 for p in s.fleet)
+    events = 10.0 + 2 * sum(len(p.deliveries) + 1 + power_steps(s, p) for p in s.fleet)
     main_field, main = "horizon_days", 0.0
     if r.enabled:
         for i in range(len(s.fleet)):
@@ -330,7 +348,7 @@ def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report:
     replan = float(sum(n * g.size for n, g in zip(steps, grids, strict=True)))
     replan_s = replan_seconds(replan, len(s.fleet))
     if replan_s > main * SECONDS_PER_EVENT:  # the time goes into re-planning more than into events
-        main_field = _replan_field(steps, grids)[1]
+        main_field = _replan_field(steps, grids, s)[1]
     rows = schedule_rows(s)
     # the multi-pool modes lay pools out at many batch shares: up to SHAPE_TABLES tables a pool
     tables = SHAPE_TABLES if len(s.fleet) > 1 and s.strategy.mode != "single" else 1
@@ -389,7 +407,7 @@ def _check_replans(s: Scenario, grids: list[_Grid]) -> None:
     steps = capacity_steps(s)
     total = sum(n * g.size for n, g in zip(steps, grids, strict=True))
     if total > MAX_REPLAN_LAYOUTS:
-        i, field = _replan_field(steps, grids)
+        i, field = _replan_field(steps, grids, s)
         raise ScenarioError(
             f"{sum(steps):,} capacity steps over {len(s.fleet)} pool(s) would re-score {total:,.3g} layouts per "
             f"replication (pool {s.fleet[i].name!r}: {steps[i]:,} steps x {grids[i].size:,} layouts), about "

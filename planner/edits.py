@@ -81,10 +81,21 @@ def value_of(scenario: Scenario, path: str) -> Any:
     try:
         return get_value(to_mapping(scenario), path)
     except ScenarioError as unset:
+        full = scenario.model_dump(mode="json", by_alias=True)
         try:
-            return get_value(scenario.model_dump(mode="json", by_alias=True), path)
+            return get_value(full, path)
         except ScenarioError:
-            raise unset from None
+            pass
+        parts, cur = parse_path(path), full
+        for i, key in enumerate(parts):  # a section the format has, left out (None): "not set"; no key: no field
+            if isinstance(key, str) and isinstance(cur, Mapping) and key not in cur:
+                raise ScenarioError("no such field in the scenario format", field=format_path(parts[: i + 1])) from None
+            if not isinstance(cur, (Mapping, list)) or (isinstance(key, int) and not isinstance(cur, list)):
+                break
+            if isinstance(key, int) and key >= len(cur):
+                break
+            cur = cur[key]
+        raise unset from None
 
 
 def _set(data: dict, parts: tuple[str | int, ...], value: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from .. import escape
+from ..budget import check_points
 from ..edits import format_path, parse_path, parse_value, set_values, value_of
 from ..errors import ScenarioError
 from ..scenario import Scenario
@@ -71,7 +72,8 @@ def check_section(scenario: Scenario, source: str = "<scenario>") -> None:
     for i, axis in enumerate(scenario.sweep):  # (the grid's size first: a refused grid reads no value)
         for j, value in enumerate(axis.values):
             try:
-                set_values(scenario, {axis.path: value}, source)
+                # valid there, and within the work bound `planner sweep` holds each point to (budget.check_points)
+                check_points([set_values(scenario, {axis.path: value}, source)], source, [f"{axis.path}={value}"])
             except ScenarioError as exc:
                 raise named(exc, f"sweep[{i}].values[{j}]") from None
 
