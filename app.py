@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-import yaml
 
 from planner import api, edits, escape, whatif
 from planner.budget import check_time, check_work, run_estimate
@@ -1223,7 +1222,8 @@ def main() -> None:
     raw, name, knobs, run, uploaded = _sidebar()
     shown_note = st.sidebar.empty()  # under Run: the seed and replications of the run the page shows
     if raw is None:
-        st.info("Choose a scenario file in the sidebar, or upload one.")
+        if not name:  # (a file that could not be read has said why above: no prompt to choose one beside it)
+            st.info("Choose a scenario file in the sidebar, or upload one.")
         return
     state["file_simulation"] = raw.get("simulation") if isinstance(raw.get("simulation"), dict) else {}
     loaded = _guard("Checking the scenario", from_dict, raw, name)
@@ -1283,7 +1283,9 @@ def main() -> None:
               "cloud units": p.cloud.units if p.cloud else 0} for p in scenario.fleet]
         )
         st.dataframe(for_people(pools), hide_index=True)
-        st.text(yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False))
+        # the fields that were set, as the scenario.yaml download writes them: a default written out is not one left
+        # out (an unset stack draws the band over every stack level; `stack: standard` does not)
+        st.text(whatif.to_yaml(scenario))
     with tab_more:
         _more_tab(scenario, key, state)
 

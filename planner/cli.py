@@ -580,13 +580,12 @@ def sensitivity(
     t = Table(title=_lit(f"{s.name}: p50 time to train and cost, each input low / high"))
     for c in ("input", "low", "high", "days low", "days high", "cost low", "cost high"):
         t.add_column(c, justify="left" if c in ("input", "low", "high") else "right")
-    from .decide.present import days_cell
-    from .fmt import fmt_usd
+    from .decide.present import sensitivity_rows
 
-    for _, r in table.iterrows():
-        t.add_row(_lit(r["input"]), _lit(r["low"]), _lit(r["high"]),
-                  days_cell(r["time_to_train_days_p50_low"]), days_cell(r["time_to_train_days_p50_high"]),
-                  fmt_usd(r["cost_usd_p50_low"]), fmt_usd(r["cost_usd_p50_high"]))
+    # the page's rows: "≥ " before a figure known only as a lower bound (replications stopped by the horizon)
+    for r in sensitivity_rows(table).to_dict("records"):
+        t.add_row(_lit(r["input"]), _lit(r["low"]), _lit(r["high"]), r["days p50 (low)"], r["days p50 (high)"],
+                  r["cost p50 (low)"], r["cost p50 (high)"])
     out.print(t)
     out.print(terminal(f"sensitivity: {path}", one_line=True), highlight=False, markup=False)
 

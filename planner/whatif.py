@@ -226,16 +226,23 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
                      else "" if diff is None else f"{diff:+d} d"})
     for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
         va, vb = _spend(a, k), _spend(b, k)
-        # (idle = committed - used: two lower bounds say nothing of it either way)
         bounded = _bounded(a, b, "cost_usd", "mean")
-        rows.append({"figure": f"spend {label}", "A": low(a, "cost_usd", "mean") + BY_KEY["cost_usd"].fmt(va),
-                     "B": low(b, "cost_usd", "mean") + BY_KEY["cost_usd"].fmt(vb),
+        # idle = committed - used: of two lower bounds it is neither one (shown as the run's page shows it), and
+        # its change is no more known than theirs
+        mark = (lambda s: low(s, "cost_usd", "mean")) if k != "idle_usd" else (lambda _s: "")
+        rows.append({"figure": f"spend {label}", "A": mark(a) + BY_KEY["cost_usd"].fmt(va),
+                     "B": mark(b) + BY_KEY["cost_usd"].fmt(vb),
                      "B - A": LOWER_BOUND_DELTA if bounded else delta_text("cost_usd", vb, va) or ""})
+
+    def shown(s: Summary, m, v) -> str:  # a time to train that never came reads "never", as on the run's page
+        if v is None:
+            return NEVER if m.key == "time_to_train_days" else m.fmt(v)
+        return low(s, m.key) + m.fmt(v)
+
     for m in METRICS:
         va, vb = a.value(m.key), b.value(m.key)
         rows.append({"figure": m.label + (" (P50)" if m.distribution else ""),
-                     "A": (low(a, m.key) if va is not None else "") + m.fmt(va),
-                     "B": (low(b, m.key) if vb is not None else "") + m.fmt(vb),
+                     "A": shown(a, m, va), "B": shown(b, m, vb),
                      "B - A": LOWER_BOUND_DELTA if _bounded(a, b, m.key) and None not in (va, vb)
                      else delta_text(m.key, vb, va) or ""})
     pools = [", ".join(s.strategy.pools) if s.strategy is not None else "" for s in (a, b)]

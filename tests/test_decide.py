@@ -293,3 +293,24 @@ def test_an_input_that_decides_whether_the_job_finishes_ranks_first_without_a_ma
     figs = sens.tornado_figures(t)
     assert "never finishes" in figs["time_to_train_days_p50"].layout.title.text
     assert not figs["time_to_train_days_p50"].data
+
+
+def test_sensitivity_marks_a_figure_known_only_as_a_lower_bound_and_claims_no_swing_on_it(cli, tmp_path):
+    """A sensitivity figure known only as a lower bound reads "≥", and no swing is taken against it.
+
+    App review: half the rented H100s never finish by a 120-day horizon; their cost to the horizon read "$882 M"
+    beside exact figures, and the swing was taken against it.
+    """
+    from conftest import SHIPPED_SCENARIOS
+
+    src = next(p for p in SHIPPED_SCENARIOS if p.name == "all-cloud-h100.yaml")
+    path = tmp_path / "ac120.yaml"
+    path.write_text(src.read_text().replace("horizon_days: 365", "horizon_days: 120"))
+    r = cli("sensitivity", path, "--replications", "1", "--out", tmp_path / "s")
+    assert r.exit_code == 0, r
+    table = pd.read_csv(tmp_path / "s" / "sensitivity.csv").set_index("input")
+    cloud = table.loc["cloud units"]
+    assert cloud["cost_usd_p50_at_least"] == "low" and math.isnan(cloud["cost_usd_p50_swing"])
+    assert math.isnan(cloud["time_to_train_days_p50_low"])  # never: no number at all
+    row = next(line for line in r.stdout.splitlines() if "cloud units" in line)
+    assert "≥ $" in row and "never" in row

@@ -119,13 +119,22 @@ def sensitivity_rows(table: pd.DataFrame) -> pd.DataFrame:
     """A :func:`planner.decide.sensitivity.sensitivity` table for people: each input's low and high outcome."""
     out = []
     for _, r in table.iterrows():
+        def low(m: str, side: str, r=r) -> str:  # "≥ " before a figure known only as a lower bound
+            return "≥ " if side in str(r.get(f"{m}_at_least") or "").split(", ") else ""
+
+        def days(side: str, r=r) -> str:
+            v = r[f"time_to_train_days_p50_{side}"]
+            return (low("time_to_train_days_p50", side) if num(v) is not None else "") + days_cell(v)
+
+        def when(side: str, r=r) -> str:
+            d = r.get(f"finish_date_p50_{side}") or "never"
+            return (low("time_to_train_days_p50", side) if d != "never" else "") + d
+
         out.append({"input": r["input"], "low": r["low"], "high": r["high"],
-                    "days p50 (low)": days_cell(r["time_to_train_days_p50_low"]),
-                    "days p50 (high)": days_cell(r["time_to_train_days_p50_high"]),
-                    "finish p50 (low)": r.get("finish_date_p50_low") or "never",
-                    "finish p50 (high)": r.get("finish_date_p50_high") or "never",
-                    "cost p50 (low)": fmt_usd(num(r["cost_usd_p50_low"])),
-                    "cost p50 (high)": fmt_usd(num(r["cost_usd_p50_high"]))})
+                    "days p50 (low)": days("low"), "days p50 (high)": days("high"),
+                    "finish p50 (low)": when("low"), "finish p50 (high)": when("high"),
+                    "cost p50 (low)": low("cost_usd_p50", "low") + fmt_usd(num(r["cost_usd_p50_low"])),
+                    "cost p50 (high)": low("cost_usd_p50", "high") + fmt_usd(num(r["cost_usd_p50_high"]))})
     return pd.DataFrame(out)
 
 

@@ -126,8 +126,13 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
         for m in ("time_to_train_days_p50", "cost_usd_p50"):
             row[f"{m}_base"], row[f"{m}_low"], row[f"{m}_high"] = base.get(m), lo.get(m), hi.get(m)
             vals = [v for v in (lo.get(m), hi.get(m), base.get(m)) if v is not None]
-            # a side that never finishes has no number: the swing is not one either (not the other sides' spread)
-            row[f"{m}_swing"] = max(vals) - min(vals) if len(vals) == 3 else None
+            # the sides whose figure is known only as a lower bound (replications stopped by the horizon spent to it)
+            bounded = [side for side, r in (("base", base), ("low", lo), ("high", hi))
+                       if m in str(r.get("at_least") or "").split(", ")]
+            row[f"{m}_at_least"] = ", ".join(bounded)
+            # a side that never finishes has no number, and one known only as at least a value no exact one: the
+            # swing is not one either (not the other sides' spread)
+            row[f"{m}_swing"] = max(vals) - min(vals) if len(vals) == 3 and not bounded else None
         # the inputs whose low or high value decides whether the job finishes at all (p50 never on one side only)
         days = [x.get("time_to_train_days_p50") for x in (base, lo, hi)]
         row["decides_finish"] = any(d is None for d in days) and any(d is not None for d in days)
@@ -161,7 +166,9 @@ def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
             fig.add_trace(go.Bar(y=[escape.html(v) for v in t["input"]], x=t[f"{m}_{side}"] - base, base=base,
                                  orientation="h", name=f"{side} value", marker_color=color,
                                  text=[escape.html(v) for v in t[side]], textposition="auto",
-                                 customdata=[cell_text(m, v) for v in t[f"{m}_{side}"]],
+                                 customdata=[("≥ " if side in str(b).split(", ") else "") + cell_text(m, v)
+                                             for v, b in zip(t[f"{m}_{side}"], t.get(f"{m}_at_least", [""] * len(t)),
+                                                             strict=True)],
                                  hovertemplate="%{y}: %{customdata}<extra></extra>"))
         fig.add_vline(x=base, line_dash="dash")
         fig.update_layout(title=f"{label}: each input at its low and high value (base {cell_text(m, base)})",
