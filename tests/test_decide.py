@@ -314,3 +314,11 @@ def test_sensitivity_marks_a_figure_known_only_as_a_lower_bound_and_claims_no_sw
     assert math.isnan(cloud["time_to_train_days_p50_low"])  # never: no number at all
     row = next(line for line in r.stdout.splitlines() if "cloud units" in line)
     assert "≥ $" in row and "never" in row
+
+
+@pytest.mark.parametrize("flag, value", [("--min", "nan"), ("--max", "inf"), ("--min", "-inf")])
+def test_solve_refuses_an_end_that_is_no_finite_number(cli, make_scenario, flag, value):
+    """Hostile review: `--min nan` was told to "give a larger --min"."""
+    path = make_scenario(TWO_POOLS)
+    line = one_error_line(cli("solve", path, "--deadline", "2025-03-01", "--vary", "fleet[0].units", flag, value))
+    assert f"{flag} must be a finite number" in line

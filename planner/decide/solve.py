@@ -38,6 +38,9 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
            high: float | None = None) -> tuple[str, bool, float, float]:
     """The varied field's path, whether it is a whole number, and the range searched (default 0 to 4x the file's)."""
     path = format_path(parse_path(path))
+    for flag, v in (("--min", low), ("--max", high)):
+        if v is not None and not math.isfinite(v):  # (a search needs two ends it can evaluate and split)
+            raise ScenarioError(f"{flag} must be a finite number, not {v}", field=path)
     current = value_of(scenario, path)  # as the file set it, else the format's default
     if current is None and high is not None:  # unset, with no default (a catalog's value): the range given
         current = high
