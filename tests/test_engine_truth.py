@@ -648,6 +648,24 @@ def test_a_maintenance_restart_takes_back_returned_repairs(fast):
 
 
 
+# a job that needs all 64 chips (min_units_to_start): it waits at each failure for the repair
+ALL_64 = {"name": "minu", "start": "2025-01-01", "horizon_days": 400,
+          "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+          "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 64}],
+          "strategy": {"mode": "single", "min_units_to_start": 64},
+          "reliability": {"enabled": True, "mtbf_chip_days": 200}, "simulation": {"seed": 3, "replications": 1}}
+
+
+def _gap(pool: str, start: str, tokens: float, rented: tuple[int, str], owned: tuple[int, str], seed: int) -> dict:
+    """llama3-8b on ``rented`` chips (units, last day) from ``start``, none for a while, then ``owned`` delivered."""
+    return {"name": "gap", "start": start, "horizon_days": 200,
+            "workload": {"model": "llama3-8b", "tokens": tokens, "seq_len": 8192, "global_batch_tokens": 4194304},
+            "fleet": [{"name": pool, "chip": "h100-sxm", "site": "dc1", "units": 0,
+                       "deliveries": [{"date": owned[1], "units": owned[0]}],
+                       "cloud": {"units": rented[0], "from": start, "until": rented[1], "price_per_chip_hour_usd": 2}}],
+            "reliability": {"enabled": False}, "simulation": {"seed": seed, "replications": 1, "model_error": "off"}}
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_job_that_waited_chooses_its_plan_afresh_on_what_came(fast):
     """96 rented chips for 4 days, then none, then 1,024 owned on day 9: the job resumes on the 1,024.
@@ -655,13 +673,7 @@ def test_a_job_that_waited_chooses_its_plan_afresh_on_what_came(fast):
     Before, it resumed on the plan of the 96 (it still fitted) and never looked again: 2e12 tokens took 33 days,
     against 12 days with no rental at all.
     """
-    d = {"name": "gap", "start": "2025-01-01", "horizon_days": 200,
-         "workload": {"model": "llama3-8b", "tokens": 2e12, "seq_len": 8192, "global_batch_tokens": 4194304},
-         "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 0,
-                    "deliveries": [{"date": "2025-01-10", "units": 1024}],
-                    "cloud": {"units": 96, "from": "2025-01-01", "until": "2025-01-05",
-                              "price_per_chip_hour_usd": 2}}],
-         "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+    d = _gap("own", "2025-01-01", 2e12, rented=(96, "2025-01-05"), owned=(1024, "2025-01-10"), seed=3)
     run = _one_run(d, fast)
     assert run.finished and run.end_h < 14 * 24
     assert run.job.in_training["own"].at(np.array([9.5 * 24]))[0] > 96
@@ -683,11 +695,7 @@ def test_a_job_that_waited_resumes_its_plan_when_nothing_better_came(fast):
            "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
     run = _one_run(gap, fast)
     assert {row["units"] for row in run.job.layouts} == {36} and run.job.stats.replans == 0
-    full = {"name": "minu", "start": "2025-01-01", "horizon_days": 400,
-            "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
-            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 64}],
-            "strategy": {"mode": "single", "min_units_to_start": 64},
-            "reliability": {"enabled": True, "mtbf_chip_days": 200}, "simulation": {"seed": 3, "replications": 1}}
+    full = copy.deepcopy(ALL_64)
     run = _one_run(full, fast)
     assert run.job.stats.failures > 3 and run.job.stats.replans == 0 and len(run.job.layouts) == 1
 
@@ -728,13 +736,7 @@ def test_a_job_left_with_too_few_chips_logs_the_wait_and_its_end(fast):
     llama3-8b on 256 rented H100s for 10 days, none for 10 days, then 128 owned. Before, nothing was logged at the
     stop and the re-plan read "244 -> 122 chips", as if the job had trained on 244 until day 20.
     """
-    d = {"name": "gap", "start": "2024-05-01", "horizon_days": 200,
-         "workload": {"model": "llama3-8b", "tokens": 3e12, "seq_len": 8192, "global_batch_tokens": 4194304},
-         "fleet": [{"name": "a", "chip": "h100-sxm", "site": "east", "units": 0,
-                    "deliveries": [{"date": "2024-05-21", "units": 128}],
-                    "cloud": {"units": 256, "from": "2024-05-01", "until": "2024-05-11",
-                              "price_per_chip_hour_usd": 2}}],
-         "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+    d = _gap("a", "2024-05-01", 3e12, rented=(256, "2024-05-11"), owned=(128, "2024-05-21"), seed=1)
     run = _one_run(d, fast)
     assert run.finished
     job = [(e.time_h, e.kind, e.units, e.detail) for e in run.events if e.kind in ("wait", "re-plan", "start")]
@@ -747,11 +749,7 @@ def test_a_job_left_with_too_few_chips_logs_the_wait_and_its_end(fast):
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_job_that_resumes_its_last_plan_after_a_wait_says_so(fast):
     """A job back on the plan it trained on before a wait logs its restart (it logged nothing before)."""
-    full = {"name": "minu", "start": "2025-01-01", "horizon_days": 400,
-            "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
-            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 64}],
-            "strategy": {"mode": "single", "min_units_to_start": 64},
-            "reliability": {"enabled": True, "mtbf_chip_days": 200}, "simulation": {"seed": 3, "replications": 1}}
+    full = copy.deepcopy(ALL_64)
     run = _one_run(full, fast)
     waits = [e for e in run.events if e.kind == "wait"]
     resumed = [e for e in run.events if e.kind == "restart" and e.detail.startswith("resumes on its last plan")]
