@@ -90,6 +90,8 @@ def value_of(scenario: Scenario, path: str) -> Any:
         for i, key in enumerate(parts):  # a section the format has, left out (None): "not set"; no key: no field
             if isinstance(key, str) and isinstance(cur, Mapping) and key not in cur:
                 raise ScenarioError("no such field in the scenario format", field=format_path(parts[: i + 1])) from None
+            if cur is not None and not isinstance(cur, (Mapping, list)):  # a value set, with a path past it
+                raise ScenarioError("no such field in the scenario format", field=format_path(parts[: i + 1])) from None
             if not isinstance(cur, (Mapping, list)) or (isinstance(key, int) and not isinstance(cur, list)):
                 break
             if isinstance(key, int) and key >= len(cur):

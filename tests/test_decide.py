@@ -322,3 +322,29 @@ def test_solve_refuses_an_end_that_is_no_finite_number(cli, make_scenario, flag,
     path = make_scenario(TWO_POOLS)
     line = one_error_line(cli("solve", path, "--deadline", "2025-03-01", "--vary", "fleet[0].units", flag, value))
     assert f"{flag} must be a finite number" in line
+
+
+def test_the_tornado_marks_a_base_known_only_as_a_lower_bound():
+    """Review: the tornado's title read "(base 300.0)" where the base was only at least that."""
+    from planner.decide.sensitivity import tornado_figures
+
+    row = {"input": "x", "low": "x0.5", "high": "x1.5"}
+    for m, base in (("time_to_train_days_p50", 300.0), ("cost_usd_p50", 1e9)):
+        row.update({f"{m}_base": base, f"{m}_low": base * 1.1, f"{m}_high": base * 0.9, f"{m}_at_least": "base, low",
+                    f"{m}_swing": None})
+    figs = tornado_figures(pd.DataFrame([row]))
+    assert "(base ≥ 300.0" in figs["time_to_train_days_p50"].layout.title.text
+    assert "(base ≥ $" in figs["cost_usd_p50"].layout.title.text
+
+
+def test_a_path_past_a_value_is_no_field():
+    """Review: `fleet[0].cloud.units.x` read "not set in this scenario", though cloud.units is set."""
+    from conftest import SHIPPED_SCENARIOS
+
+    from planner.edits import value_of
+    from planner.loader import load_scenario
+
+    s = load_scenario(next(p for p in SHIPPED_SCENARIOS if p.name == "all-cloud-h100.yaml"))
+    with pytest.raises(ScenarioError, match="no such field") as err:
+        value_of(s, "fleet[0].cloud.units.x")
+    assert err.value.field == "fleet[0].cloud.units.x"

@@ -359,3 +359,20 @@ def test_the_replications_table_bounds_the_start_day_as_the_summary_does():
     assert stats.loc["start_days", "at_least"] == "p90"
     assert stats.loc["start_days", "p90"] == pytest.approx(57.0 + 0.1 * (150.0 - 57.0))
     assert stats.loc["time_to_train_days", "at_least"] == "p90"
+
+
+def test_a_restart_a_failure_always_cuts_short_is_said_to_never_end():
+    """Review: 200,000 H100s at an MTBF of one chip-day read "a restart of 10,000,000 h on average" (the cap)."""
+    from planner.bridge import layout_planners
+    from planner.strategy import Context, options
+
+    s = from_dict({"name": "big", "start": "2025-01-01", "horizon_days": 365,
+                   "workload": {"model": "llama3-405b", "tokens": 1e12, "seq_len": 8192},
+                   "fleet": [{"name": "h", "chip": "h100-sxm", "units": 200_000}],
+                   "reliability": {"enabled": True, "mtbf_chip_days": 1}, "simulation": {"replications": 1}})
+    ctx = Context(s, layout_planners(s))
+    (strategy,), _why = options(ctx, "single")
+    plan = strategy.plan({"h": 200_000})
+    (limit,) = plan.limits
+    assert "a restart that never ends (a failure always comes before it can)" in limit
+    assert "10,000,000" not in limit and "1e+07" not in limit

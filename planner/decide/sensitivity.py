@@ -171,7 +171,9 @@ def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
                                                              strict=True)],
                                  hovertemplate="%{y}: %{customdata}<extra></extra>"))
         fig.add_vline(x=base, line_dash="dash")
-        fig.update_layout(title=f"{label}: each input at its low and high value (base {cell_text(m, base)})",
+        low = "≥ " if t.get(f"{m}_at_least") is not None and any(
+            "base" in str(b).split(", ") for b in t[f"{m}_at_least"]) else ""  # a base known only as a lower bound
+        fig.update_layout(title=f"{label}: each input at its low and high value (base {low}{cell_text(m, base)})",
                           barmode="overlay", height=120 + 45 * len(t), xaxis_title=label,
                           xaxis={f: v for f, v in axis_format(m).items()})
         figs[m] = fig

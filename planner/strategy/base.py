@@ -465,11 +465,14 @@ class Context:
         m_job, _w, _t, r_job = self.failure_terms({p.pool: p.units for p in chosen.parts})
         kept_all = f" ({full.tokens_per_s * g_all:,.0f} kept tokens/s)" if full is not None else ""
         d = fmt_duration
+        never = reliability.RESTART_CAP_HOURS  # a restart that a failure always cuts short: said so, not its hours
+        restart_all = (f"a restart of {d(r_all)} on average (failures during it included)" if r_all < never
+                       else "a restart that never ends (a failure always comes before it can)")
+        restarts_job = f"restarts in {d(r_job)}" if r_job < never else "never gets through a restart"
         return (f"failures: the job trains on {chosen.units_used:,} of {n_all:,} chips: on {sum(whole.values()):,} "
-                f"it would fail every {d(m_all)} against a restart of {d(r_all)} on average (failures during it "
-                f"included) and checkpoint writes of {d(write_h)} every {d(tau_all)}, keeping {g_all:.0%} of its "
-                f"time{kept_all}; on {chosen.units_used:,} "
-                f"it fails every {d(m_job)}, restarts in {d(r_job)} and keeps {g_job:.0%} "
+                f"it would fail every {d(m_all)} against {restart_all} and checkpoint writes of {d(write_h)} every "
+                f"{d(tau_all)}, keeping {g_all:.0%} of its time{kept_all}; on {chosen.units_used:,} "
+                f"it fails every {d(m_job)}, {restarts_job} and keeps {g_job:.0%} "
                 f"({chosen.tokens_per_s * g_job:,.0f} kept tokens/s). Chip MTBF, restart and checkpoint times are "
                 "inputs: set them from your own logs")
 
