@@ -87,14 +87,14 @@ def value_of(scenario: Scenario, path: str) -> Any:
         except ScenarioError:
             pass
         parts, cur = parse_path(path), full
-        for i, key in enumerate(parts):  # a section the format has, left out (None): "not set"; no key: no field
-            if isinstance(key, str) and isinstance(cur, Mapping) and key not in cur:
+        for i, key in enumerate(parts):
+            # a key the format's section lacks, or a path past a value: no field; a section left out (None), an
+            # item the list lacks: said as get_value says it
+            if (cur is not None and not isinstance(cur, (Mapping, list))) or (
+                    isinstance(cur, Mapping) and isinstance(key, str) and key not in cur):
                 raise ScenarioError("no such field in the scenario format", field=format_path(parts[: i + 1])) from None
-            if cur is not None and not isinstance(cur, (Mapping, list)):  # a value set, with a path past it
-                raise ScenarioError("no such field in the scenario format", field=format_path(parts[: i + 1])) from None
-            if not isinstance(cur, (Mapping, list)) or (isinstance(key, int) and not isinstance(cur, list)):
-                break
-            if isinstance(key, int) and key >= len(cur):
+            if not (isinstance(cur, Mapping) and isinstance(key, str)
+                    or isinstance(cur, list) and isinstance(key, int) and key < len(cur)):
                 break
             cur = cur[key]
         raise unset from None

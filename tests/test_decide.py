@@ -348,3 +348,9 @@ def test_a_path_past_a_value_is_no_field():
     with pytest.raises(ScenarioError, match="no such field") as err:
         value_of(s, "fleet[0].cloud.units.x")
     assert err.value.field == "fleet[0].cloud.units.x"
+
+
+def test_a_field_name_on_a_list_is_one_clear_error(cli, make_scenario, tmp_path):
+    """`--set fleet.x=1` (a name where the list wants an index) raised a TypeError inside value_of."""
+    line = one_error_line(cli("sweep", make_scenario(TWO_POOLS), "--set", "fleet.x=1", "--out", tmp_path / "sw"))
+    assert "fleet.x" in line and "TypeError" not in line
