@@ -529,6 +529,7 @@ def sweep(
         path = write_sweep(table, axes, _target(out_dir, s.name, "-sweep"), f"{s.name}: sweep")
     except PlannerError as exc:
         _fail(exc, scenario, infeasible=INFEASIBLE_RUN)
+    from .decide.present import bounded
     from .report.tables import fmt_cell
 
     t = Table(title=_lit(f"{s.name}: {len(table)} points"))
@@ -537,7 +538,7 @@ def sweep(
     for c in cols:
         t.add_column(_lit(c), justify="right")
     for _, r in table.iterrows():
-        low = set(str(r.get("at_least") or "").split(", "))  # figures known only as lower bounds: "≥ "
+        low = bounded(r.get("at_least"))  # figures known only as lower bounds: "≥ "
         # $ and thousands separators, never 1.555e+08
         t.add_row(*[_lit(("≥ " if c in low else "") + fmt_cell(c, r[c])) for c in cols])
     out.print(t)

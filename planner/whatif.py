@@ -184,7 +184,7 @@ LOWER_BOUND_DELTA = "n/a (a lower bound)"  # a change against a figure known onl
 
 def _bounded(a: Summary, b: Summary, key: str, q: str = "p50") -> bool:
     """Whether either summary knows ``key``'s ``q`` only as a lower bound (``Summary.at_least``)."""
-    return any(getattr(s, "bound", lambda *_: False)(key, q) for s in (a, b))
+    return a.bound(key, q) or b.bound(key, q)
 
 
 def deltas(summary: Summary, base: Summary | None) -> dict[str, str | None]:
@@ -214,7 +214,7 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     rows = []
 
     def low(s: Summary, key: str, q: str = "p50") -> str:  # "≥ " before a figure known only as a lower bound
-        return "≥ " if getattr(s, "bound", lambda *_: False)(key, q) else ""
+        return "≥ " if s.bound(key, q) else ""
 
     for q in ("p10", "p50", "p90"):
         da, db = _finish(a, q), _finish(b, q)

@@ -115,12 +115,17 @@ def days_cell(value: Any) -> str:
     return "never" if x is None else f"{x:.1f}"
 
 
+def bounded(cell: Any) -> set[str]:
+    """The names in an ``at_least`` cell ("base, low", "cost_usd_p90, finish_date_p90"): what is only a lower bound."""
+    return set(cell.split(", ")) if isinstance(cell, str) and cell else set()
+
+
 def sensitivity_rows(table: pd.DataFrame) -> pd.DataFrame:
     """A :func:`planner.decide.sensitivity.sensitivity` table for people: each input's low and high outcome."""
     out = []
     for _, r in table.iterrows():
         def low(m: str, side: str, r=r) -> str:  # "≥ " before a figure known only as a lower bound
-            return "≥ " if side in str(r.get(f"{m}_at_least") or "").split(", ") else ""
+            return "≥ " if side in bounded(r.get(f"{m}_at_least")) else ""
 
         def days(side: str, r=r) -> str:
             v = r[f"time_to_train_days_p50_{side}"]

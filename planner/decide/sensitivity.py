@@ -16,7 +16,7 @@ from .. import costs, escape
 from ..edits import scale_cloud, set_values, slip_deliveries
 from ..scenario import Scenario
 from .points import all_infeasible, result_row, run_points
-from .present import axis_format, cell_text, page_table_html
+from .present import axis_format, bounded, cell_text, page_table_html
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -127,12 +127,11 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
             row[f"{m}_base"], row[f"{m}_low"], row[f"{m}_high"] = base.get(m), lo.get(m), hi.get(m)
             vals = [v for v in (lo.get(m), hi.get(m), base.get(m)) if v is not None]
             # the sides whose figure is known only as a lower bound (replications stopped by the horizon spent to it)
-            bounded = [side for side, r in (("base", base), ("low", lo), ("high", hi))
-                       if m in str(r.get("at_least") or "").split(", ")]
-            row[f"{m}_at_least"] = ", ".join(bounded)
+            low = [side for side, r in (("base", base), ("low", lo), ("high", hi)) if m in bounded(r.get("at_least"))]
+            row[f"{m}_at_least"] = ", ".join(low)
             # a side that never finishes has no number, and one known only as at least a value no exact one: the
             # swing is not one either (not the other sides' spread)
-            row[f"{m}_swing"] = max(vals) - min(vals) if len(vals) == 3 and not bounded else None
+            row[f"{m}_swing"] = max(vals) - min(vals) if len(vals) == 3 and not low else None
         # the inputs whose low or high value decides whether the job finishes at all (p50 never on one side only)
         days = [x.get("time_to_train_days_p50") for x in (base, lo, hi)]
         row["decides_finish"] = any(d is None for d in days) and any(d is not None for d in days)
@@ -161,18 +160,17 @@ def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
                                                       "there is no base value to swing from (see the table)")
             continue
         base = t[f"{m}_base"].dropna().iloc[0]
+        sides = [bounded(b) for b in t.get(f"{m}_at_least", [""] * len(t))]  # each row's sides only at least
         fig = go.Figure()
         for side, color in (("low", "#1f77b4"), ("high", "#d62728")):
             fig.add_trace(go.Bar(y=[escape.html(v) for v in t["input"]], x=t[f"{m}_{side}"] - base, base=base,
                                  orientation="h", name=f"{side} value", marker_color=color,
                                  text=[escape.html(v) for v in t[side]], textposition="auto",
-                                 customdata=[("≥ " if side in str(b).split(", ") else "") + cell_text(m, v)
-                                             for v, b in zip(t[f"{m}_{side}"], t.get(f"{m}_at_least", [""] * len(t)),
-                                                             strict=True)],
+                                 customdata=[("≥ " if side in b else "") + cell_text(m, v)
+                                             for v, b in zip(t[f"{m}_{side}"], sides, strict=True)],
                                  hovertemplate="%{y}: %{customdata}<extra></extra>"))
         fig.add_vline(x=base, line_dash="dash")
-        low = "≥ " if t.get(f"{m}_at_least") is not None and any(
-            "base" in str(b).split(", ") for b in t[f"{m}_at_least"]) else ""  # a base known only as a lower bound
+        low = "≥ " if any("base" in b for b in sides) else ""  # a base known only as a lower bound
         fig.update_layout(title=f"{label}: each input at its low and high value (base {low}{cell_text(m, base)})",
                           barmode="overlay", height=120 + 45 * len(t), xaxis_title=label,
                           xaxis={f: v for f, v in axis_format(m).items()})

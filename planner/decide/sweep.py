@@ -17,7 +17,7 @@ from ..scenario import Scenario
 from ..yamlio import clip
 from .output import write_files
 from .points import all_infeasible, result_row, run_points
-from .present import axis_format, cell_text, page_table_html
+from .present import axis_format, bounded, cell_text, page_table_html
 
 MAX_POINTS = 10_000
 
@@ -149,8 +149,7 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
     paths = [p for p, _ in axes]
     parts = []
     # each point's figures known only as lower bounds (its ``at_least``: replications stopped by the horizon)
-    bounds = [set(str(b).split(", ")) if isinstance(b, str) and b else set()
-              for b in (table["at_least"] if "at_least" in table else [""] * len(table))]
+    bounds = [bounded(b) for b in (table["at_least"] if "at_least" in table else [""] * len(table))]
     for col, label in SWEEP_METRICS:
         if col not in table:
             continue
