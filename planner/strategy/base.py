@@ -327,8 +327,7 @@ class Context:
         r = max((reliability.restart_hours(n, f.restart_base_minutes, f.restart_minutes_per_1000_chips)
                  for p, u in units.items() if u > 0 for f in (self.failures(p),)), default=0.0)
         if self.scenario.reliability.enabled:
-            rate = sum(u / (self.failures(p).mtbf_chip_days * HOURS_PER_DAY) for p, u in units.items() if u > 0)
-            r = reliability.restart_under_failures(r, 1.0 / rate if rate > 0 else math.inf)
+            r = reliability.restart_under_failures(r, self.job_mtbf_hours(units))
         if len(self._restarts) >= GOODPUT_MEMO:  # bounded, as the goodput memo
             self._restarts.pop(next(iter(self._restarts)))
         self._restarts[key] = r
@@ -350,14 +349,21 @@ class Context:
         """One blocking checkpoint write of a job on ``units`` chips per pool [h]: its slowest pool's."""
         return max((self.failures(p).write_h for p, u in units.items() if u > 0), default=0.0)
 
+    def job_mtbf_hours(self, units: dict[str, int]) -> float:
+        """Mean time between failures of a job on ``units`` chips per pool [h] (inf with none).
+
+        Each pool's chips fail independently at its own rate (Kokolis et al. 2024): the job's rate is their sum.
+        """
+        rate = sum(n / (self.failures(name).mtbf_chip_days * HOURS_PER_DAY) for name, n in units.items() if n > 0)
+        return 1.0 / rate if rate > 0 else math.inf
+
     def failure_terms(self, units: dict[str, int]) -> tuple[float, float, float, float]:
         """(job MTBF [h], checkpoint write [h], compute between checkpoints [h], mean restart after a failure [h]).
 
         On ``units`` per pool. Each pool's chips fail independently at its own rate (Kokolis et al. 2024): the job's
         rate is their sum. The restart counts the manual interventions' mean wait (``failure_restart_hours``).
         """
-        rate = sum(n / (self.failures(name).mtbf_chip_days * HOURS_PER_DAY) for name, n in units.items())
-        m = 1.0 / rate if rate > 0 else math.inf
+        m = self.job_mtbf_hours(units)
         write_h = self.write_hours(units)
         iv = self.scenario.reliability.checkpoint_interval_hours
         tau = reliability.young_daly_interval_hours(write_h, m) if iv == "auto" else float(iv)
