@@ -356,6 +356,11 @@ def _excel_safe(df: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     return out, cut
 
 
+def _bounded_quantiles(s: Summary, key: str, one: bool = False) -> list[str]:
+    """"P10", "P50", "P90" of ``key`` known only as lower bounds (``Summary.at_least``); of one run, P50 alone."""
+    return [q.upper() for q in ("p10", "p50", "p90") if s.bound(key, q) and (q == "p50" or not one)]
+
+
 def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]]:
     """The readable summary sheet: (label, p10, p50, p90, number format kind) rows, sections as label-only rows."""
     s = result.summary
@@ -366,8 +371,7 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
                 ("Answer", "P10", "P50", "P90", "head"))
     if s.finish_date is not None:
         # a date whose time to train is known only as at least a value is the earliest it can be
-        early = [q.upper() for q in ("p10", "p50", "p90")
-                 if s.bound("time_to_train_days", q) and (q == "p50" or not one)]
+        early = _bounded_quantiles(s, "time_to_train_days", one)
         rows.append(("finish date" + (f" (at the earliest, {' '.join(early)})" if early else ""),
                      None if one else s.finish_date.p10, s.finish_date.p50, None if one else s.finish_date.p90, "date"))
     # energy to the kWh (a run of 991 kWh read "1" MWh); the rest as the terminal rounds them
@@ -380,7 +384,7 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
                 qs = [NEVER if x is None else x for x in qs]
             if one:
                 qs = [None, qs[1], None]
-            bound = [q.upper() for q in ("p10", "p50", "p90") if s.bound(m.key, q) and (q == "p50" or not one)]
+            bound = _bounded_quantiles(s, m.key, one)
             # figures known only as lower bounds (unfinished replications spent to the horizon only) say so
             label = f"{m.label} [{m.unit}]" + (f" (at least, {' '.join(bound)})" if bound else "")
             rows.append((label, *qs, kinds.get(m.unit, "num1")))
@@ -402,7 +406,7 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         rows += [("", None, None, None, ""), ("Jobs, in priority order: finish date", "P10", "P50", "P90", "head")]
         for j in ordered_jobs(s):
             fd = j.summary.finish_date
-            early = [q.upper() for q in ("p10", "p50", "p90") if j.summary.bound("time_to_train_days", q)]
+            early = _bounded_quantiles(j.summary, "time_to_train_days")
             label = f"{j.name} (priority {j.priority})" + (f" (at the earliest, {' '.join(early)})" if early else "")
             rows.append((label,
                          *((fd.at(q) if fd is not None else None) or "never" for q in ("p10", "p50", "p90")), "date"))
