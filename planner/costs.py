@@ -21,14 +21,30 @@ from .units import HOURS_PER_YEAR
 Steps = tuple[Sequence[float], Sequence[float]]  # a step function: (times [h], values), 0 before the first time
 
 
-def unit_price_usd(scenario: Scenario, pool: Pool) -> float:
-    """Purchase price of one of the pool's chips: the pool's, the scenario's for the chip id, the catalog's."""
+def known_unit_price_usd(scenario: Scenario, pool: Pool) -> float | None:
+    """Purchase price of one of the pool's chips: the pool's, the scenario's for the chip id, the catalog's; None."""
     chip = scenario.chip(pool.chip)
     # a price given as 0 (chips already written off, or donated) is a price: only a missing one falls through
     for price in (pool.unit_price_usd, scenario.costs.unit_price_usd.get(pool.chip), chip.unit_price_usd):
         if price is not None:
             return price
-    return 0.0
+    return None
+
+
+def unit_price_usd(scenario: Scenario, pool: Pool) -> float:
+    """Purchase price of one of the pool's chips (``known_unit_price_usd``); 0 when none is known (``unpriced``)."""
+    price = known_unit_price_usd(scenario, pool)
+    return 0.0 if price is None else price
+
+
+def unpriced(scenario: Scenario) -> tuple[str, ...]:
+    """The pools with owned chips of no known purchase price: the spend leaves their write-off out.
+
+    Their committed and used spend, and ``cost_usd``, are then known only as at least the figures given
+    (Summary.at_least), never as the figures.
+    """
+    return tuple(p.name for p in scenario.fleet
+                 if plan.owned_planned(p) > 0 and known_unit_price_usd(scenario, p) is None)
 
 
 def capex_usd_per_chip_hour(scenario: Scenario, pool: Pool) -> float:
@@ -145,7 +161,8 @@ def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h
         return 0.0
     t0, t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
     hours = max(0.0, min(t1, to_h) - max(t0, from_h, 0.0))
-    return pool.cloud.units * hours * pool.cloud.price_per_chip_hour_usd
+    # the share not held back by reserved_fraction, as owned chips' (owned_committed_usd): the other work pays the rest
+    return pool.cloud.units * (1.0 - pool.reserved_fraction) * hours * pool.cloud.price_per_chip_hour_usd
 
 
 def step_at(steps: Steps, t_h) -> np.ndarray:

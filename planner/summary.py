@@ -305,6 +305,9 @@ class Summary:
     # (summary.json ``at_least``, written when there are any): growing figures (cost, energy, chip-hours:
     # stats.lower_bounds), and times (time to train, training and waiting days: stats.time_bounds)
     at_least: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # pools of owned chips with no purchase price (costs.unpriced): the spend leaves their write-off out, so
+    # cost_usd is at least its figures (summary.json ``unpriced_pools``, written when there are any)
+    unpriced_pools: tuple[str, ...] = ()
 
     def bound(self, key: str, q: str = "p50") -> bool:
         """Whether ``key``'s ``q`` is a lower bound only (unfinished replications' spend ran to the horizon)."""
@@ -366,7 +369,8 @@ class Summary:
                                          if self.power_wait_chip_days is not None else None),
                 "model_band": dict(self.model_band) if self.model_band is not None else None,
                 "unfinished_replications": self.unfinished or None,
-                "at_least": {k: list(v) for k, v in self.at_least.items()} or None}
+                "at_least": {k: list(v) for k, v in self.at_least.items()} or None,
+                "unpriced_pools": list(self.unpriced_pools) or None}
         out.update({k: v for k, v in tail.items() if v is not None})
         return out
 
@@ -400,6 +404,7 @@ class Summary:
             unfinished=int(d.get("unfinished_replications") or 0),
             at_least={str(k): tuple(str(q) for q in v) for k, v in _mapping(d.get("at_least")).items()
                       if isinstance(v, list)},
+            unpriced_pools=tuple(str(p) for p in _list(d.get("unpriced_pools"))),
         )
 
 

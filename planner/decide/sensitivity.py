@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import costs, escape
+from .. import costs, escape, plan
 from ..edits import scale_cloud, set_values, slip_deliveries
 from ..scenario import Scenario
 from .points import all_infeasible, result_row, run_points
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 # swings: deliveries 30 days early to 90 days late; shortfall none to 30%; rented units x0.5 to x1.5;
-# MTBF x0.5 to x2; efficiency x0.8 to x1.2; prices x0.75 to x1.25 (ranges seen in the public record of
-# 2023-2025 accelerator orders and cloud list prices; change them in SWINGS)
+# MTBF x0.5 to x2; efficiency x0.8 to x1.2; prices (rental, chip, electricity) x0.75 to x1.25 (ranges seen in
+# the public record of 2023-2025 accelerator orders and cloud list prices; change them in SWINGS)
 SWINGS = {"slip_days": (-30, 90), "shortfall": (0.0, 0.3), "cloud_units": (0.5, 1.5), "mtbf": (0.5, 2.0),
           "efficiency": (0.8, 1.2), "price": (0.75, 1.25)}
 
@@ -91,7 +91,11 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
             if p.planned_units - (p.cloud.units if p.cloud else 0) > 0 and costs.unit_price_usd(s, p) > 0:
                 e[f"fleet[{i}].unit_price_usd"] = x * costs.unit_price_usd(s, p)
             return e
-        return set_values(s, _pools_edit(s, one), source)
+        edits = _pools_edit(s, one)
+        if any(plan.owned_planned(p) > 0 for p in s.fleet) and s.costs.energy_usd_per_kwh > 0:
+            # owned chips' power is bought too (a rental's price includes it)
+            edits["costs.energy_usd_per_kwh"] = x * s.costs.energy_usd_per_kwh
+        return set_values(s, edits, source)
 
     out.append(Input("price", f"x{lo:g}", f"x{hi:g}", price(lo), price(hi)))
     return out

@@ -68,6 +68,20 @@ def to_horizon_note(summary: Summary) -> str:
             "horizon only")
 
 
+def unpriced_note(summary: Summary) -> str:
+    """What the spend leaves out: the write-off of owned chips with no purchase price (``Summary.unpriced_pools``)."""
+    if not summary.unpriced_pools:
+        return ""
+    names = ", ".join(summary.unpriced_pools)
+    return (f"owned chips of {names} have no purchase price: their write-off is not counted (set unit_price_usd), "
+            "so the spend is at least this")
+
+
+def spend_note(summary: Summary) -> str:
+    """Why the spend is known only as at least its figures: the horizon, owned chips with no price, or both."""
+    return " · ".join(x for x in (to_horizon_note(summary), unpriced_note(summary)) if x)
+
+
 def headline_items(summary: Summary) -> list[Headline]:
     """The headline figures, in display order.
 
@@ -84,6 +98,8 @@ def headline_items(summary: Summary) -> list[Headline]:
         if key in TO_HORIZON_KEYS and summary.unfinished:
             bound = "; ≥: known only as a lower bound" if key in summary.at_least else ""
             detail = " · ".join(x for x in (detail, to_horizon_note(summary) + bound) if x)
+        if key == "cost_usd":
+            detail = " · ".join(x for x in (detail, unpriced_note(summary)) if x)
         value = summary.value(key)
         shown = NEVER if key == "time_to_train_days" and value is None else fmt_value(key, value)
         if key == "cost_usd" and value is not None:
@@ -253,7 +269,7 @@ def finish_items(summary: Summary) -> list[Headline]:
     if c is not None:
         low = at_least(summary, "cost_usd", "mean")  # the mean spend of replications stopped by the horizon
         out.append(Headline("committed_usd", "Committed (mean)", low + money(summary, c.committed_usd),
-                            " · ".join(x for x in (f"idle {money(summary, c.idle_usd)}", to_horizon_note(summary))
+                            " · ".join(x for x in (f"idle {money(summary, c.idle_usd)}", spend_note(summary))
                                        if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
         out.append(Headline("used_usd", f"Used by {who} (mean)", low + money(summary, c.used_usd)))

@@ -35,6 +35,7 @@ from .headline import (
     job_pools,
     metric_text,
     ordered_jobs,
+    spend_note,
     to_horizon_note,
     unmet_value,
 )
@@ -420,7 +421,7 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     c = s.costs
     if c is not None:
         # replications stopped by the horizon spent to it only: the means are then lower bounds, and say so
-        what = ("Spend (mean of replications; at least: " + to_horizon_note(s) + ")" if s.bound("cost_usd", "mean")
+        what = ("Spend (mean of replications; at least: " + spend_note(s) + ")" if s.bound("cost_usd", "mean")
                 else "Spend (mean of replications)")
         rows += [("", None, None, None, ""), (what, "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]

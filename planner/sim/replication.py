@@ -224,7 +224,8 @@ def cost_timeline(scenario: Scenario, run: Run, name: str, used: bool = False) -
     rented_used = np.minimum(busy, rented_now)
     # a reservation bills its contracted window, there or not; by the hour, only the hours rented and trained on
     reserved = np.asarray(plan.rented_at(scenario.start, pool.cloud, ts), dtype=float)
-    cloud = rented_used * price if costs.on_demand(pool) else reserved * price
+    # (the share not held back by reserved_fraction, as costs.reserved_cloud_usd)
+    cloud = rented_used * price if costs.on_demand(pool) else reserved * (1.0 - pool.reserved_fraction) * price
     values = owned + cloud + (busy - rented_used) * kw_usd
     if used:
         # the owned chips it holds, at the amortization in the share of the pool's chips still written off

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import __version__, plan
+from .. import costs as costs_of
 from ..bridge import layout_planners
 from ..errors import InfeasiblePlanError
 from ..metrics import DISTRIBUTION_KEYS, GROWING_KEYS
@@ -19,6 +20,7 @@ from ..results import PLAN_COLUMNS, RunResult
 from ..scenario import Scenario
 from ..stats import (
     NEVER,
+    QUANTILES,
     beyond_unfinished,
     lower_bounds,
     quantile_at,
@@ -167,6 +169,7 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                                  else quantiles([r[m] for r in rows])) for m in DISTRIBUTION_KEYS}
     done = [bool(r["finished"]) for r in rows]
     finish_probability = sum(done) / n
+    unpriced = costs_of.unpriced(scenario)  # owned chips of no known price: their write-off is not in the spend
     expectations = []
     for e in scenario.expect:
         low = False  # the value is known only as a lower bound
@@ -185,6 +188,7 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             # last finish)
             value, low = (time_stat(vals, q, horizon if e.metric == "time_to_train_days" else None) if as_never
                           else (quantile_at(vals, q), False))
+            low = low or (e.metric == "cost_usd" and bool(unpriced))
         # a quantile that never came (null in summary.json) fails any check on it, a bound below it too; one known
         # only as at least a value meets no maximum (it may be beyond it)
         ok = (math.isfinite(value) and (e.max is None or (value <= e.max and not low))
@@ -203,15 +207,18 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                               choices={f"{m}: {p}": int(c) for (m, p), c in pairs.items()})
     dates = {"start": scenario.start.isoformat(), **(dates or {})}
     day_bounds = dates.pop("at_least", {})  # training and waiting days known only as at least a value
+    bounds = {m: b for m in GROWING_KEYS if (b := lower_bounds([r[m] for r in rows], done))}
+    if unpriced:  # every figure of the spend leaves out a write-off: each is at least what it says
+        bounds["cost_usd"] = ("mean", *(f"p{round(q * 100)}" for q in QUANTILES))
     return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
                    strategy=strategy, metrics=metrics, finish_probability=finish_probability,
                    expectations=tuple(expectations), unfinished=n - sum(done),
-                   at_least={**{m: b for m in GROWING_KEYS if (b := lower_bounds([r[m] for r in rows], done))},
+                   at_least={**bounds,
                              **({"time_to_train_days": b} if (b := time_bounds([r["time_to_train_days"] for r in rows],
                                                                                 horizon)) else {}),
                              **day_bounds},
                    # what held the job below the chips in service in replication 0 (the one the tables show)
-                   limits=tuple(rows[0].get("limits") or []), **dates, costs=costs)
+                   limits=tuple(rows[0].get("limits") or []), **dates, costs=costs, unpriced_pools=unpriced)
 
 
 def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: Summary) -> Summary:
