@@ -612,7 +612,7 @@ def solve(
     """The smallest value of one input that finishes by the deadline at that quantile. Exit 1 if none in range."""
     import datetime as dt
 
-    from .decide.solve import SOLVE_MIN_REPLICATIONS, check_quantile, check_target, planned_points
+    from .decide.solve import SOLVE_MIN_REPLICATIONS, check_quantile, check_target, planned_points, to_deadline
     from .decide.solve import solve as run_solve
 
     s = _load(scenario)
@@ -627,7 +627,8 @@ def solve(
         check_target(s, when, job, str(scenario))  # before the note on how long the search may take
         n = replications or max(SOLVE_MIN_REPLICATIONS, s.simulation.replications)
         workers = _cap_workers(workers)
-        _warn_if_long(s, n, planned_points(s, vary, low, high, str(scenario)))
+        # (the points run to the deadline when the horizon ends before it)
+        _warn_if_long(to_deadline(s, when, vary), n, planned_points(s, vary, low, high, str(scenario)))
         result = run_solve(s, vary, when, quantile=quantile, low=low, high=high, replications=n, seed=seed,
                            workers=workers, source=str(scenario), job=job)
     except PlannerError as exc:
@@ -686,9 +687,11 @@ def compare(
             t.add_row(_lit(name), "-", "-", "-", "-", "-", "-", "-", _lit(f"not possible: {r['why']}"))
             continue
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
-        t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"), fmt_usd(r["cost_usd"]),
-                  f"{r['energy_mwh']:,.0f}", _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}",
-                  _lit(r.get("note") or ""))
+        low = {k: "≥ " for k in r.get("at_least") or ()}  # stopped by the horizon: spent to it only
+        t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"),
+                  low.get("cost_usd", "") + fmt_usd(r["cost_usd"]),
+                  low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
+                  _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))
     out.print(t)
 
 

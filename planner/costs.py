@@ -47,6 +47,14 @@ def unpriced(scenario: Scenario) -> tuple[str, ...]:
                  if plan.owned_planned(p) > 0 and known_unit_price_usd(scenario, p) is None)
 
 
+def committed_grows(scenario: Scenario) -> bool:
+    """Whether the committed spend grows with the job's end: owned chips (their write-off, their energy), on demand.
+
+    A fleet of reservations alone commits their whole windows, however long the job runs.
+    """
+    return any(plan.owned_planned(p) > 0 or on_demand(p) for p in scenario.fleet)
+
+
 def capex_usd_per_chip_hour(scenario: Scenario, pool: Pool) -> float:
     """Straight-line amortization of one owned chip [USD/h], while it is written off (``write_off_hours``)."""
     return unit_price_usd(scenario, pool) / write_off_hours(scenario)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pandas as pd
@@ -305,7 +306,10 @@ def test_sensitivity_marks_a_figure_known_only_as_a_lower_bound_and_claims_no_sw
 
     src = next(p for p in SHIPPED_SCENARIOS if p.name == "all-cloud-h100.yaml")
     path = tmp_path / "ac120.yaml"
-    path.write_text(src.read_text().replace("horizon_days: 365", "horizon_days: 120"))
+    # billed by the hour: the spend grows with the run (a reservation commits its whole window, a figure however
+    # long the job runs)
+    path.write_text(src.read_text().replace("horizon_days: 365", "horizon_days: 120")
+                    .replace("price_per_chip_hour_usd: 12.29}", "price_per_chip_hour_usd: 12.29, billing: on_demand}"))
     r = cli("sensitivity", path, "--replications", "1", "--out", tmp_path / "s")
     assert r.exit_code == 0, r
     table = pd.read_csv(tmp_path / "s" / "sensitivity.csv").set_index("input")
@@ -354,3 +358,88 @@ def test_a_field_name_on_a_list_is_one_clear_error(cli, make_scenario, tmp_path)
     """`--set fleet.x=1` (a name where the list wants an index) raised a TypeError inside value_of."""
     line = one_error_line(cli("sweep", make_scenario(TWO_POOLS), "--set", "fleet.x=1", "--out", tmp_path / "sw"))
     assert "fleet.x" in line and "TypeError" not in line
+
+
+def test_the_sweep_heatmap_keeps_never_and_bounds_and_never_averages_further_axes():
+    """A point that never finishes reads "never", a lower bound "≥", and a third axis gets heatmaps of its own.
+
+    Review: the heatmap's pivot (a mean) dropped a column whose points never finished, showed a lower bound as the
+    figure, and averaged a third axis, so a cell read 69.6 days where one of its two points never finished.
+    """
+    import re
+
+    from planner.decide.sweep import sweep_html
+
+    table = pd.DataFrame({
+        "fleet[0].cloud.units": [64, 128, 64, 128], "fleet[0].efficiency": [1.0] * 4,
+        "horizon_days": [43, 43, 120, 120],
+        "time_to_train_days_p50": [40.4, 21.4, 41.9, 21.4], "time_to_train_days_p90": [None, 36.0, 69.6, 36.0],
+        "cost_usd_p50": [1.68e6, 3.36e6, 1.68e6, 3.36e6], "finish_probability": [0.5, 1.0, 1.0, 1.0],
+        "at_least": ["time_to_train_days_p50, cost_usd_p50", "", "", ""]})
+    axes = [("fleet[0].cloud.units", [64, 128]), ("fleet[0].efficiency", [1.0]), ("horizon_days", [43, 120])]
+    page = sweep_html(table, axes, "t")
+    texts = [json.loads(m) for m in re.findall(r'"text":(\[\[.*?\]\])', page)]
+    assert [["never", "36.0"]] in texts and [["69.6", "36.0"]] in texts  # p90 at horizon 43, then 120
+    assert [["≥ 40.4", "21.4"]] in texts and [["≥ $1.68 M", "$3.36 M"]] in texts
+    assert "at horizon_days = 43" in page and "at horizon_days = 120" in page
+    one = sweep_html(table.iloc[:2], axes[:1], "t")  # one axis: the line's labels say the same
+    labels = [json.loads(m) for m in re.findall(r'"text":(\[[^\[\]]*\])', one)]
+    assert ["≥ 40.4", "21.4"] in labels and ["never", "36.0"] in labels
+
+
+_RENT = {"name": "h100", "chip": "h100-sxm", "site": "dc1",
+         "cloud": {"units": 32, "from": "2025-01-01", "until": "2026-01-01", "price_per_chip_hour_usd": 3.0}}
+
+
+def test_compare_marks_what_a_mode_stopped_by_the_horizon_spent_as_at_least(cli, make_scenario):
+    """A mode the horizon stops: energy and chip-hours at least (≥), a whole-window reservation exactly.
+
+    Review: compare showed the spend and energy of an unfinished mode as figures, where `run` marks them ≥; and a
+    reservation commits its whole window, so its cost is no lower bound (run marked it ≥).
+    """
+    path = make_scenario(horizon_days=30, workload={"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192},
+                         fleet=[_RENT], reliability={"enabled": True})
+    r = cli("compare", path, "--json")
+    assert r.exit_code == 0, r
+    single = next(m for m in json.loads(r.stdout)["modes"] if m["mode"] == "single")
+    assert not single["finished"] and single["at_least"] == ["energy_mwh", "chip_hours"]
+    assert single["cost_usd"] == pytest.approx(32 * 365 * 24 * 3.0)  # the whole window, fixed
+    table = cli("compare", path).stdout
+    assert "≥" in table and "≥ $" not in table
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert "cost_usd" not in s["at_least"] and "energy_mwh" in s["at_least"]
+    owned = make_scenario(horizon_days=30, workload={"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192},
+                          fleet=[{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 32}])
+    mode = json.loads(cli("compare", owned, "--json").stdout)["modes"][0]
+    assert mode["at_least"] == ["cost_usd", "energy_mwh", "chip_hours"]  # owned chips: their write-off grows
+
+
+def test_compare_draws_the_model_error_as_run_does(cli, make_scenario):
+    """With `model_error: on`, compare's auto row is replication 0 of `run` (the same draws, the same factor)."""
+    path = make_scenario(workload={"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192},
+                         fleet=[{**_RENT, "cloud": {**_RENT["cloud"], "units": 256}}], horizon_days=120,
+                         reliability={"enabled": True}, simulation={"seed": 42, "replications": 1, "model_error": "on"})
+    auto = next(m for m in json.loads(cli("compare", path, "--json").stdout)["modes"] if m["auto"])
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert auto["model_factor"] != 1.0
+    assert auto["time_to_train_days"] == pytest.approx(s["metrics"]["time_to_train_days"]["p50"])
+
+
+def test_solve_evaluations_all_carry_the_bound_keys_and_a_zero_needs_a_max(cli, make_scenario):
+    """An evaluation where no layout fits has time_at_least and cost_at_least too; a file's 0 asks for --max."""
+    path = make_scenario(workload={"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192},
+                         fleet=[{**_RENT, "cloud": {**_RENT["cloud"], "units": 64}}], horizon_days=120)
+    r = cli("solve", path, "--deadline", "2025-02-01", "--vary", "fleet[0].cloud.units", "--min", "1", "--max", "64",
+            "--replications", "4", "--json")
+    assert r.exit_code in (0, 1), r
+    evals = json.loads(r.stdout)["evaluations"]
+    assert all("time_at_least" in e and "cost_at_least" in e for e in evals)
+    zero = make_scenario(workload={"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192},
+                         fleet=[{**_RENT, "cloud": {**_RENT["cloud"], "units": 64}},
+                                {**_RENT, "name": "more", "cloud": {**_RENT["cloud"], "units": 0}}])
+    r = cli("solve", zero, "--deadline", "2025-02-01", "--vary", "fleet[1].cloud.units", "--replications", "4")
+    assert r.exit_code == 2 and "give --max" in one_error_line(r)

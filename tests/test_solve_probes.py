@@ -80,7 +80,8 @@ def test_a_monotone_answer_is_unchanged(make_scenario, monkeypatch):
     s = make_scenario.scenario(fleet=[{"name": "own", "chip": "h100-sxm", "units": 64},
                                       {"name": "c", "chip": "h100-sxm",
                                        "cloud": {"units": 1024, "from": "2025-01-01", "until": "2026-01-01",
-                                                 "price_per_chip_hour_usd": 2.0}}])
+                                                 "price_per_chip_hour_usd": 2.0}}],
+                               horizon_days=400)  # (past twice the deadline: the horizon is not raised either)
     r = solve_mod.solve(s, "fleet[1].cloud.units", s.start + dt.timedelta(days=95), low=0, high=8192, workers=2)
     assert (r["value"], r["monotone"], r["note"]) == (3000, True, "")
 
@@ -143,3 +144,67 @@ def test_a_quantile_known_only_as_a_lower_bound_is_said_at_each_points_own_horiz
         assert e["time_to_train_days"] == pytest.approx(days) and e["time_at_least"] and not e["meets"]
         assert e["finish_date"] == (s.start + dt.timedelta(days=int(days))).isoformat() and "at least" in e["note"]
     assert not r["found"] and "at the earliest" in r["note"] and "never" not in r["note"]
+
+
+def test_a_horizon_before_the_deadline_is_raised_for_the_search(make_scenario, monkeypatch):
+    """Every point runs to twice the deadline's day count when the horizon ends before that; JSON and note say so.
+
+    Review: with a 30-day horizon and a deadline on day 88, replications stopped on day 30 counted as misses,
+    and solve asked for 148 rented chips where 40 meet the deadline (as a 120-day horizon showed).
+    """
+    seen = []
+
+    def run_points(scenarios, **_kw):
+        seen.extend(s.horizon_days for s in scenarios)
+        return [{"infeasible": None, "time_to_train_days": [10.0] * 20,
+                 "summary": SimpleNamespace(metrics={"cost_usd": SimpleNamespace(p50=1.0, mean=1.0)},
+                                            finish_probability=1.0, bound=lambda *_a: False)} for _s in scenarios]
+
+    monkeypatch.setattr(solve_mod, "run_points", run_points)
+    s = make_scenario.scenario(horizon_days=30)
+    deadline = s.start + dt.timedelta(days=88)  # the deadline's day ends 89 days after the start
+    r = solve_mod.solve(s, "fleet[0].units", deadline, low=8, high=64, workers=1)
+    assert set(seen) == {178.0} and r["horizon_days"] == 178.0
+    assert "the horizon is raised from 30 to 178 days" in r["note"]
+    seen.clear()
+    long = make_scenario.scenario(horizon_days=400)  # long enough: as it is, and no note
+    r = solve_mod.solve(long, "fleet[0].units", deadline, low=8, high=64, workers=1)
+    assert set(seen) == {400.0} and r["horizon_days"] == 400.0 and "horizon" not in r["note"]
+    seen.clear()
+    r = solve_mod.solve(s, "horizon_days", deadline, low=30, high=60, workers=1)  # the horizon is what varies
+    assert set(seen) <= {30.0, 60.0, *[float(v) for v in range(30, 61)]} and "raised" not in r["note"]
+
+
+def test_the_answer_does_not_depend_on_a_horizon_before_the_deadline(make_scenario):
+    """The review's case, simulated: a 30-day horizon and a 120-day one give the same smallest rental."""
+    doc = dict(workload={"model": "llama3-8b", "tokens": 2.0e11, "seq_len": 8192},
+               fleet=[{"name": "h100", "chip": "h100-sxm", "site": "dc1",
+                       "cloud": {"units": 64, "from": "2025-01-01", "until": "2026-01-01",
+                                 "price_per_chip_hour_usd": 3.0}}],
+               reliability={"enabled": True}, simulation={"seed": 42, "replications": 10})
+    deadline = dt.date(2025, 1, 20)
+    answers = []
+    for horizon in (5, 60):
+        s = make_scenario.scenario(**doc, horizon_days=horizon)
+        r = solve_mod.solve(s, "fleet[0].cloud.units", deadline, low=8, high=256, replications=10, workers=1)
+        assert r["found"]
+        answers.append(r["value"])
+    assert answers[0] == answers[1]
+
+
+def test_the_smallest_value_in_range_that_meets_is_the_answer_even_when_larger_ones_miss(make_scenario, monkeypatch):
+    """More tokens finish later: the smallest value meets, the largest misses; the answer is the smallest, noted.
+
+    Review: solve checked the largest value first and said "no value in range" though its own evaluation of the
+    smallest met the deadline.
+    """
+    def run_points(scenarios, **_kw):
+        return [{"infeasible": None, "time_to_train_days": [s.workload.tokens / 1e11] * 20,
+                 "summary": SimpleNamespace(metrics={"cost_usd": SimpleNamespace(p50=1.0, mean=1.0)},
+                                            finish_probability=1.0, bound=lambda *_a: False)} for s in scenarios]
+
+    monkeypatch.setattr(solve_mod, "run_points", run_points)
+    s = make_scenario.scenario(horizon_days=400)
+    r = solve_mod.solve(s, "workload.tokens", s.start + dt.timedelta(days=9), low=1e10, high=1e12, workers=1)
+    assert r["found"] and r["value"] == 1e10 and not r["monotone"]
+    assert "a larger value finishes later" in r["note"]

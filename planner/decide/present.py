@@ -38,12 +38,16 @@ def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                         "energy": "", "goodput": "", "link TB/day": "", "note": f"not possible: {r.get('why')}"})
             continue
         days = num(r.get("time_to_train_days"))
+        low = {k: "≥ " for k in r.get("at_least") or ()}  # stopped by the horizon: spent to it only
+        held = "≥ " if low else ""  # the chips it held grow with the run, reservations or not
         out.append({
             "mode": name, "pools": r.get("pool") or "",
             "days": f"{days:.1f}" if r.get("finished") and days is not None else "not finished",
             "finish date": r.get("finish_date") or "never",
-            "committed": fmt_usd(num(r.get("cost_usd"))), "used": fmt_usd(num(r.get("used_usd"))),
-            "energy": fmt_mwh(num(r.get("energy_mwh"))), "goodput": fmt_pct(num(r.get("goodput"))),
+            "committed": low.get("cost_usd", "") + fmt_usd(num(r.get("cost_usd"))),
+            "used": held + fmt_usd(num(r.get("used_usd"))),
+            "energy": low.get("energy_mwh", "") + fmt_mwh(num(r.get("energy_mwh"))),
+            "goodput": fmt_pct(num(r.get("goodput"))),
             "link TB/day": f"{num(r.get('link_tb_per_day')) or 0.0:.2f}",
             "note": r.get("note") or "",
         })

@@ -17,10 +17,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..deadline import meets_deadline
+from ..deadline import deadline_end_days, meets_deadline
 from ..edits import format_path, parse_path, set_values, value_of
 from ..errors import ScenarioError
-from ..scenario import Scenario
+from ..scenario import LAST_DAY, MAX_HORIZON_DAYS, Scenario
 from ..sim.parallel import default_workers
 from ..sim.portfolio import ordered_jobs
 from ..sim.runner import finish_date
@@ -31,6 +31,7 @@ MAX_EVALUATIONS = 40  # values evaluated between the two ends, at most
 MAX_POINTS_PER_ROUND = 4  # values evaluated at once (each in its own process, with its own memory)
 SOLVE_MIN_REPLICATIONS = 20  # a quantile of fewer replications moves too much from one value to the next
 FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share of the range
+DEADLINE_HORIZONS = 2.0  # the points run to this many times the deadline's day count (to_deadline)
 MONOTONE_SLACK = 0.01  # a larger value may finish this share later and still count as monotone
 
 
@@ -49,6 +50,9 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
                             field=path)
     if isinstance(current, bool) or not isinstance(current, (int, float)):
         raise ScenarioError(f"--vary needs a number; the scenario has {current!r}", field=path)
+    if high is None and current <= 0:  # the default range, 0 to 4x the file's value, would be [0, 1] or empty
+        raise ScenarioError(f"the scenario has {current!r} here, so the default range (0 to 4x the file's value) "
+                            "holds nothing to search: give --max", field=path)
     integer = isinstance(current, int) and (low is None or float(low).is_integer()) and \
         (high is None or float(high).is_integer())
     low = 0 if low is None else low
@@ -189,6 +193,23 @@ def up_to(scenario: Scenario, job: str | None) -> Scenario:
     return scenario.model_copy(update={"jobs": [j for j in scenario.jobs if j.name in kept], "expect": []})
 
 
+def to_deadline(scenario: Scenario, deadline: dt.date, path: str = "") -> Scenario:
+    """The scenario with its horizon raised to twice the deadline's end when it ends before that (else as it is).
+
+    A replication the horizon stops before the deadline might still meet it: the search could neither count it
+    as a miss (it would ask for more than needed) nor as a meet. And a quantile between two replications weighs
+    the later one too (linear interpolation, as summary.json's): one that finishes past the deadline can still
+    leave the P90 before it, so the replications run on past the deadline, to twice its day count; a quantile
+    still known only as at least a time there is not known to meet it (``time_stat``). (Not when the search varies
+    the horizon itself, nor past the format's limits.)
+    """
+    need = DEADLINE_HORIZONS * deadline_end_days(scenario.start, deadline)
+    if need <= scenario.horizon_days or path == "horizon_days":
+        return scenario
+    room = min(float(MAX_HORIZON_DAYS), float(LAST_DAY.toordinal() - 1 - scenario.start.toordinal()))
+    return scenario.model_copy(update={"horizon_days": max(float(scenario.horizon_days), min(need, room))})
+
+
 def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.9, low: float | None = None,
           high: float | None = None, replications: int | None = None, seed: int | None = None,
           workers: int | None = None, progress: Callable[[int, int], None] | None = None,
@@ -207,6 +228,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     check_target(scenario, deadline, job, source)
     given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)
+    asked = float(scenario.horizon_days)
+    scenario = to_deadline(scenario, deadline, path)  # every replication that may meet the deadline runs to it
     planned = planned_count(low, high, integer, step, workers)
     built = dict(zip((low, high), ends(scenario, path, integer, low, high, given, source), strict=True))
     seen: dict[float, dict] = {}
@@ -220,8 +243,9 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
                                                            workers=workers, source=source,
                                                            labels=[f"{path}={v}" for v in todo]), strict=True):
             if r["infeasible"] is not None:  # no layout fits at this value: it never finishes, so it misses
-                seen[v] = {"value": v, "time_to_train_days": None, "finish_date": NEVER, "meets": False,
-                           "cost_usd": None, "cost_usd_mean": None, "finish_probability": 0.0,
+                seen[v] = {"value": v, "time_to_train_days": None, "time_at_least": False, "finish_date": NEVER,
+                           "meets": False, "cost_usd": None, "cost_usd_mean": None, "cost_at_least": [],
+                           "finish_probability": 0.0,
                            "note": infeasible_note(r["infeasible"])}
                 continue
             # the job's finish (`--job`), else the scenario's (a portfolio's: its last job's)
@@ -258,10 +282,13 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         note = (f"neither end of [{low}, {high}] can train: "
                 + "; ".join(f"{path}={e['value']}: {e['note']}" for e in seen.values()))
         best = None
+    elif seen[low]["meets"]:  # the smallest value in range meets it: the answer, whatever larger values do
+        best = low
+        if not seen[high]["meets"]:
+            note = (f"{path}={low} meets the deadline though {path}={high} misses it: the finish is not monotone "
+                    f"in {path} here (a larger value finishes later), and {low} is the smallest value in range")
     elif not seen[high]["meets"]:
         best = None
-    elif seen[low]["meets"]:
-        best = low
     else:
         k, budget = points_per_round(workers), [MAX_EVALUATIONS]
 
@@ -312,10 +339,15 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         else:
             note = (f"the largest value tried, {path}={top['value']}, finishes {when} at P{quantile * 100:g}, after "
                     f"the deadline {deadline.isoformat()}")
+    if scenario.horizon_days > asked:  # every figure above ran to the raised horizon
+        raised = (f"the horizon is raised from {asked:g} to {scenario.horizon_days:g} days (twice the deadline's), "
+                  "so that the replications that decide the quantile run past the deadline")
+        note = f"{note}; {raised}" if note else raised
     return {
         "found": best is not None,
         "value": best,
         "path": path,
+        "horizon_days": float(scenario.horizon_days),
         "job": job,
         "quantile": quantile,
         "deadline": deadline.isoformat(),

@@ -13,6 +13,7 @@ from .. import escape
 from ..budget import check_points
 from ..edits import format_path, parse_path, parse_value, set_values, value_of
 from ..errors import ScenarioError
+from ..fmt import num
 from ..scenario import Scenario
 from ..yamlio import clip
 from .output import write_files
@@ -128,6 +129,7 @@ def sweep(scenario: Scenario, axes: Sequence[Axis], replications: int | None = N
     return pd.DataFrame(rows, columns=list(dict.fromkeys([*first, *(k for row in rows for k in row)])))
 
 
+MAX_FACETS = 6  # heatmaps per metric, one per combination of the axes after the first two
 SWEEP_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"),
                  ("time_to_train_days_p90", "Time to train p90 [days]"),
                  ("cost_usd_p50", "Cost p50 [USD]"),
@@ -150,28 +152,49 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
     parts = []
     # each point's figures known only as lower bounds (its ``at_least``: replications stopped by the horizon)
     bounds = [bounded(b) for b in (table["at_least"] if "at_least" in table else [""] * len(table))]
+    marks = dict(zip(table.index, bounds, strict=True))
+
+    def text(col: str, i, value) -> str:  # what a point shows: never, "≥ " before a lower bound, the figure
+        if num(value) is None and col.startswith("time_to_train"):
+            return "never"
+        return ("≥ " if col in marks[i] else "") + cell_text(col, value)
+
+    # a heatmap over the first two axes for each combination of the further ones (never averaged over them: a
+    # point that never finishes, or a bound, would vanish into the mean), the first MAX_FACETS of them
+    facets = list(table.groupby(paths[2:], sort=False, dropna=False)) if len(paths) > 2 else [((), table)]
     for col, label in SWEEP_METRICS:
         if col not in table:
             continue
         if len(paths) == 1:
-            fig = go.Figure(go.Scatter(x=shown(table[paths[0]]), y=table[col], mode="lines+markers",
-                                       text=[("≥ " if col in b else "") + cell_text(col, v)
-                                             for v, b in zip(table[col], bounds, strict=True)],
-                                       hovertemplate="%{x}: %{text}<extra></extra>"))
-            fig.update_layout(xaxis_title=escape.html(paths[0]), yaxis_title=label,
-                              yaxis={f: v for f, v in axis_format(col).items()})
+            figs = [(go.Figure(go.Scatter(x=shown(table[paths[0]]), y=table[col], mode="lines+markers",
+                                          text=[text(col, i, v) for i, v in table[col].items()],
+                                          hovertemplate="%{x}: %{text}<extra></extra>")), label)]
+            figs[0][0].update_layout(xaxis_title=escape.html(paths[0]), yaxis_title=label,
+                                     yaxis={f: v for f, v in axis_format(col).items()})
         else:
             x, y = paths[0], paths[1]
-            # further axes (if any) are averaged over in the heatmap; the table has every point
-            piv = table.pivot_table(index=y, columns=x, values=col, aggfunc="mean")
-            fig = go.Figure(go.Heatmap(z=piv.values, x=[escape.html(v) for v in piv.columns],
-                                       y=[escape.html(v) for v in piv.index],
-                                       colorbar={"title": label, **axis_format(col)},
-                                       text=[[cell_text(col, v) for v in row] for row in piv.values],
-                                       texttemplate="%{text}", hovertemplate="%{x}, %{y}: %{text}<extra></extra>"))
-            fig.update_layout(xaxis_title=escape.html(x), yaxis_title=escape.html(y))
-        fig.update_layout(title=label, height=420)
-        parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"sweep-{col}"))  # stable ids
+            figs = []
+            for key, part in facets[:MAX_FACETS]:
+                xs, ys = list(dict.fromkeys(part[x])), list(dict.fromkeys(part[y]))
+                z = [[None] * len(xs) for _ in ys]
+                cells = [[""] * len(xs) for _ in ys]
+                for i, row in part.iterrows():
+                    r, c = ys.index(row[y]), xs.index(row[x])
+                    z[r][c], cells[r][c] = num(row[col]), text(col, i, row[col])
+                fig = go.Figure(go.Heatmap(z=z, x=[escape.html(v) for v in xs], y=[escape.html(v) for v in ys],
+                                           colorbar={"title": label, **axis_format(col)}, text=cells,
+                                           texttemplate="%{text}", hovertemplate="%{x}, %{y}: %{text}<extra></extra>"))
+                fig.update_layout(xaxis_title=escape.html(x), yaxis_title=escape.html(y))
+                key = key if isinstance(key, tuple) else (key,)
+                at = ", ".join(f"{p} = {v}" for p, v in zip(paths[2:], key, strict=True))
+                figs.append((fig, f"{label} at {escape.html(at)}" if at else label))
+        for k, (fig, name) in enumerate(figs):
+            fig.update_layout(title=name, height=420)
+            # stable ids: the first of each metric as before
+            parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"sweep-{col}" + (f"-{k}" if k else "")))
+    if len(facets) > MAX_FACETS:
+        parts.append(f"<p>Heatmaps of the first {MAX_FACETS} of {len(facets)} combinations of the further axes; "
+                     "the table below has every point.</p>")
     body = "\n".join(parts)
     rows = page_table_html(table)
     if any(bounds):

@@ -272,7 +272,9 @@ def finish_items(summary: Summary) -> list[Headline]:
                             " · ".join(x for x in (f"idle {money(summary, c.idle_usd)}", spend_note(summary))
                                        if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
-        out.append(Headline("used_usd", f"Used by {who} (mean)", low + money(summary, c.used_usd)))
+        # the chips held grow with the run even where the committed spend does not (reservations alone)
+        used_low = "≥ " if low or summary.unfinished else ""
+        out.append(Headline("used_usd", f"Used by {who} (mean)", used_low + money(summary, c.used_usd)))
     return out
 
 

@@ -240,7 +240,8 @@ def _costs_html(summary: Summary) -> str:
     if not pools:
         return ""
     df = pd.DataFrame([p.to_json() for p in pools])[["pool", "committed_usd", "used_usd", "idle_usd"]]
-    low = (f" Lower bounds: {_e(headline.spend_note(summary))}." if summary.bound("cost_usd", "mean") else "")
+    low = (f" Lower bounds: {_e(headline.spend_note(summary))}."
+           if summary.bound("cost_usd", "mean") or summary.unfinished else "")
     return ("<h2>Committed, used and idle spend by pool</h2><p class=\"note\">Means over the replications "
             f"(summary.json costs).{low}</p>" + _money_table_html(df, summary))
 
@@ -330,7 +331,9 @@ def _strategies_html(result: RunResult) -> str:
                 continue
             rows.append({"mode": r["mode"] + (" (auto's pick)" if r["auto_pick"] else ""), "pools": r["pools"],
                          "days": f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished",
-                         "cost": fmt_usd(r["cost_usd"]), "link TB/day": f"{r['link_tb_per_day']:.2f}",
+                         # stopped by the horizon: spent to it only
+                         "cost": ("≥ " if r["cost_at_least"] else "") + fmt_usd(r["cost_usd"]),
+                         "link TB/day": f"{r['link_tb_per_day']:.2f}",
                          "note": r["note"]})
         parts.append("<h2>Strategies</h2><p class=\"note\">Each mode's best strategy over the same supply, "
                      "without failures (planner compare runs them with failures).</p>"

@@ -126,7 +126,7 @@ def tables(result: RunResult) -> dict[str, pd.DataFrame]:
 
 
 STRATEGY_COLUMNS = ["mode", "possible", "auto_pick", "pools", "finished", "time_to_train_days", "cost_usd",
-                    "link_tb_per_day", "note", "failures"]
+                    "cost_at_least", "link_tb_per_day", "note", "failures"]
 # the modes are compared on the run's supply with no failure drawn (runner.first_replication), as the page says: the
 # sheet says so on each row, beside the summary's times, which have them
 STRATEGY_BASIS = "none drawn (planner compare draws them; the summary's figures have them)"
@@ -141,13 +141,16 @@ def strategies_table(result: RunResult) -> pd.DataFrame:
     for r in result.compare or []:
         if not r["possible"]:
             rows.append({"mode": r["mode"], "possible": False, "auto_pick": False, "pools": "", "finished": False,
-                         "time_to_train_days": None, "cost_usd": None, "link_tb_per_day": None,
+                         "time_to_train_days": None, "cost_usd": None, "cost_at_least": False, "link_tb_per_day": None,
                          "note": f"not possible: {r['why']}"})
             continue
         rows.append({"mode": r["mode"], "possible": True, "auto_pick": bool(r.get("auto")), "pools": r["pool"],
                      "finished": bool(r["finished"]),
                      "time_to_train_days": r["time_to_train_days"] if r["finished"] else None,
-                     "cost_usd": r["cost_usd"], "link_tb_per_day": r["link_tb_per_day"], "note": r.get("note") or "",
+                     "cost_usd": r["cost_usd"],
+                     # stopped by the horizon, its committed spend is at least that (unless reservations alone)
+                     "cost_at_least": "cost_usd" in (r.get("at_least") or ()),
+                     "link_tb_per_day": r["link_tb_per_day"], "note": r.get("note") or "",
                      "failures": STRATEGY_BASIS})
     return pd.DataFrame(rows, columns=STRATEGY_COLUMNS)
 
@@ -422,7 +425,7 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     if c is not None:
         # replications stopped by the horizon spent to it only: the means are then lower bounds, and say so
         what = ("Spend (mean of replications; at least: " + spend_note(s) + ")" if s.bound("cost_usd", "mean")
-                else "Spend (mean of replications)")
+                or s.unfinished else "Spend (mean of replications)")
         rows += [("", None, None, None, ""), (what, "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
         rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")

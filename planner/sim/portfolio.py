@@ -322,6 +322,33 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     }
 
 
+def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply, horizon_h: float) -> list[str]:
+    """Why job ``k`` held no chip, when the fleet had chips of its pools: the jobs before it, or its start_after.
+
+    [] when the fleet had none of them either (replication.never_trained says so), or when the job was left
+    some (no layout fits them: never_trained says that too).
+    """
+    sc, job, js = pctx.scenario, pctx.jobs[k], pctx.scenarios[k]
+    from_h = max(hours_since(sc.start, job.first_day(sc.start)), 0.0)
+    names = " + ".join(p.name for p in js.fleet)
+
+    def most(steps, lo: float) -> int:  # the most chips in service in [lo, horizon)
+        tl = _in_service(steps)
+        ts = [lo] + [t for t in tl.times if lo < t < horizon_h]
+        return int(max(tl.at(np.asarray(ts, dtype=float)), default=0)) if lo < horizon_h else 0
+
+    fleet = max((most(supply[p.name], from_h) for p in js.fleet), default=0)
+    ever = max((most(supply[p.name], 0.0) for p in js.fleet), default=0)
+    given = max((most(left[p.name], from_h) for p in js.fleet), default=0)
+    if fleet == 0 and ever > 0 and from_h > 0:
+        return [f"never trained: {names} had chips in service only before its start_after "
+                f"({job.first_day(sc.start).isoformat()}), up to {ever:,}"]
+    if fleet > 0 and given == 0:
+        return [f"never trained: the jobs before it held every chip of {names} until the horizon (up to {fleet:,} "
+                "in service)"]
+    return []
+
+
 def _job_steps(pctx: PortfolioContext, k: int, left: Supply, supply: Supply, horizon_h: float) -> Supply:
     """The capacity steps job ``k`` trains on: what the jobs before it leave, nothing before its first day.
 
@@ -498,6 +525,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         run = best_run(js, candidates, steps, job_seeds[k], factor, record=tables, track=k < last,
                        rank_steps=ranked_on[k])
         row = outcome_row(run, factor)
+        if not run.job.stats.held_chip_h and not run.job.stats.finished:
+            row["limits"] = _never_trained(pctx, k, supply, left, horizon_h) or row["limits"]
         runs.append(run)
         rows.append(row)
         out = ReplicationOutput(row)

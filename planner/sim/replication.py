@@ -19,6 +19,7 @@ import simpy
 
 from .. import costs, plan
 from ..kinds import Mode
+from ..metrics import GROWING_KEYS
 from ..perf.band import blend, largest_pool, pool_band, pool_weights
 from ..perf.system import ErrorBand
 from ..results import Event
@@ -448,7 +449,10 @@ def never_trained(run: Run) -> list[str]:
     if st.held_chip_h or st.finished:
         return []
     pools = [ps for name, ps in run.states.items() if name in run.strategy.pools]
-    most = int(max((max(ps.in_service.values, default=0) for ps in pools), default=0))
+    horizon_h = run.scenario.horizon_days * HOURS_PER_DAY
+    # chips that came at the horizon itself (a portfolio's job handed a share as the run ends) were never there
+    most = int(max((max((v for t, v in zip(ps.in_service.times, ps.in_service.values, strict=True) if t < horizon_h),
+                        default=0) for ps in pools), default=0))
     names = " + ".join(ps.pool.name for ps in pools)
     if most <= 0:
         return [f"never trained: no chip of {names} was in service before the horizon (deliveries after it, or no "
@@ -496,27 +500,33 @@ def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True, 
     (so the first job, which has its pools alone, draws what `planner run` draws for it).
     """
     root = np.random.SeedSequence(seed).spawn(1)[0]
-    supply_seed, job_seed, _ = root.spawn(3)
+    supply_seed, job_seed, model_seed = root.spawn(3)
     if job is not None:
-        job_seed = job_seed.spawn(job[1])[job[0]]
+        job_seed, model_seed = job_seed.spawn(job[1])[job[0]], model_seed.spawn(job[1])[job[0]]
+    # with failures, replication 0's own draw of the model's error (as `planner run --replications 1`: 1 unless
+    # simulation.model_error is on); without, the nominal model the strategy choice rests on
+    factor = model_factor(scenario, 1, np.random.default_rng(model_seed)) if failures else 1.0
     steps = draw_supply(scenario, supply_seed, ctx.supply)
     if from_h > 0:
         horizon_h = scenario.horizon_days * HOURS_PER_DAY
         steps = {name: not_before(v, from_h, horizon_h) for name, v in steps.items()}
     auto_candidates, _ = options(ctx, "auto")
-    auto = best_run(scenario, auto_candidates, steps, job_seed, 1.0, failures) if auto_candidates else None
+    auto = best_run(scenario, auto_candidates, steps, job_seed, factor, failures) if auto_candidates else None
     rows = []
     for mode in MODES:
         cands, why = options(ctx, mode)
         if not cands:
             rows.append({"mode": mode, "possible": False, "why": why.get(mode, ""), "auto": False})
             continue
-        run = best_run(scenario, cands, steps, job_seed, 1.0, failures)
+        run = best_run(scenario, cands, steps, job_seed, factor, failures)
         full = run.strategy.full_plan()
-        row = {"mode": mode, "possible": True, "why": "", **outcome_row(run)}
+        row = {"mode": mode, "possible": True, "why": "", **outcome_row(run, factor)}
         # a mode that does not finish within the horizon: "never", as summary.json, sweep.csv and solve write it
         row["finish_date"] = (scenario.start + dt.timedelta(days=row["time_to_train_days"])).isoformat() \
             if row["finished"] else NEVER
+        # a run stopped by the horizon spent to it only: its spend, energy and chip-hours are at least these
+        row["at_least"] = [] if row["finished"] else [k for k in GROWING_KEYS
+                                                      if k != "cost_usd" or costs.committed_grows(scenario)]
         row["tokens_per_s"] = full.tokens_per_s if full else 0.0
         days = max(run.end_h / HOURS_PER_DAY, 1e-9)
         row["link_tb_per_day"] = row["link_tb"] / days

@@ -159,8 +159,14 @@ def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
 
 
 def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | None = None,
-              costs: Costs | None = None) -> Summary:
-    """summary.json (docs/formats.md) from the replications' metrics, with ``dates_summary`` and the costs."""
+              costs: Costs | None = None, spend_grows: bool | None = None) -> Summary:
+    """summary.json (docs/formats.md) from the replications' metrics, with ``dates_summary`` and the costs.
+
+    ``spend_grows``: whether ``cost_usd`` grows with the run's end (default: the committed spend,
+    ``costs.committed_grows``; a portfolio's job's, its used spend, always does): only then is the spend of a run
+    stopped by the horizon a lower bound.
+    """
+    grows = costs_of.committed_grows(scenario) if spend_grows is None else spend_grows
     import pandas as pd  # here, not at import: the workers of a run never need it
     n = len(rows)
     # in DISTRIBUTION_KEYS' order, time to train first; it counts an unfinished replication as never
@@ -181,7 +187,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             # an unfinished run never meets a deadline (the same quantile as summary.json's); and its spend (energy,
             # chip-hours) so far is less than its whole run's, so it meets no upper bound either (else a short
             # horizon would pass a budget check)
-            as_never = e.metric == "time_to_train_days" or (e.max is not None and e.metric in GROWING_KEYS)
+            as_never = e.metric == "time_to_train_days" or (e.max is not None and e.metric in GROWING_KEYS
+                                                            and (grows or e.metric != "cost_usd"))
             if as_never:
                 vals = beyond_unfinished(vals, done)
             # (a time known only as at least a value is that value; a growing figure's most has no top past the
@@ -207,7 +214,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                               choices={f"{m}: {p}": int(c) for (m, p), c in pairs.items()})
     dates = {"start": scenario.start.isoformat(), **(dates or {})}
     day_bounds = dates.pop("at_least", {})  # training and waiting days known only as at least a value
-    bounds = {m: b for m in GROWING_KEYS if (b := lower_bounds([r[m] for r in rows], done))}
+    bounds = {m: b for m in GROWING_KEYS if (grows or m != "cost_usd") and (b := lower_bounds([r[m] for r in rows],
+                                                                                              done))}
     if unpriced:  # every figure of the spend leaves out a write-off: each is at least what it says
         bounds["cost_usd"] = ("mean", *(f"p{round(q * 100)}" for q in QUANTILES))
     return Summary(scenario=scenario.name, planner_version=__version__, seed=seed, replications=n,
@@ -239,7 +247,7 @@ def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: S
             "training_days": [r["time_to_train_days"] - r["start_days"] if r["finished"] else math.nan
                               for r in job_rows],
             "waiting_days": [r["start_days"] for r in job_rows], "pool": [r["pool"] for r in job_rows]})
-        one = summarize(js, seed, job_rows, dates_summary(js, reps), summarize_costs(job_rows))
+        one = summarize(js, seed, job_rows, dates_summary(js, reps), summarize_costs(job_rows), spend_grows=True)
         where = [i for i, e in enumerate(scenario.expect) if e.job == job.name]
         for i, e in zip(where, one.expectations, strict=True):
             checks[i] = dataclasses.replace(e, job=job.name)
