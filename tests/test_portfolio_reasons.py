@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 JOB = {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 4096, "global_batch_tokens": 4194304}
 
 
@@ -42,3 +44,27 @@ def test_a_rental_that_ends_before_the_jobs_start_after_is_named(cli, make_scena
     limits = _limits(cli, path)
     assert any("rent had chips in service only before its start_after (2025-01-15), up to 64" in x
                for x in limits), limits
+
+
+def test_each_replication_says_how_long_its_chips_waited_for_power(cli, make_scenario):
+    """replications.csv carries power_wait_chip_days with `sites:`; summary.json's quantiles are of that column."""
+    import pandas as pd
+
+    from planner.stats import quantile_at
+
+    path = make_scenario(
+        horizon_days=30, workload=None,
+        fleet=[{"name": "h", "chip": "h100-sxm", "site": "s", "units": 64,
+                "deliveries": [{"date": "2025-01-05", "units": 256}], "delivery_risk": {"slip_days": {
+                    "dist": "uniform", "low": 0, "high": 10}}}],
+        sites=[{"name": "s", "pue": 1.0, "power_mw": [{"date": "2025-01-01", "mw": 0.3},
+                                                       {"date": "2025-01-20", "mw": 1.0}]}],
+        jobs=[{"name": "a", "priority": 1, "workload": {**JOB, "tokens": 5.0e11}}],
+        simulation={"seed": 1, "replications": 8})
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    reps = pd.read_csv(out / "replications.csv")
+    waits = reps["power_wait_chip_days"].tolist()
+    assert len(set(waits)) > 1 and max(waits) > 0
+    s = json.loads((out / "summary.json").read_text())["power_wait_chip_days"]
+    assert s["p50"] == pytest.approx(quantile_at(waits, 0.5))

@@ -128,6 +128,8 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
             # cost model's error (``model_factor`` is the first job's)
             **{f"{name}.{k}": j[k] for name, j in (r.get("jobs") or {}).items()
                for k in ("time_to_train_days", "model_factor")},
+            # with site power: the chip-days its delivered chips waited for power (summary.json's quantiles of it)
+            **({"power_wait_chip_days": r.get("power_wait_chip_days", 0.0)} if scenario.sites else {}),
             **draws,
         })
     return pd.DataFrame(out)
