@@ -1026,7 +1026,7 @@ def _stale(state: dict, name: str, key: str) -> None:
 def _compare_section(scenario, key: str, state: dict) -> None:
     st.subheader("Strategy modes")
     st.caption("Every mode's best strategy through the time simulation: one replication, the same draws "
-               "(`planner compare`).")
+               "(`planner compare`); with several jobs, each job's modes on what the jobs before it leave.")
     if st.button("Compare strategy modes", key="compare"):
         with st.spinner("Simulating every strategy mode ..."):
             rows = _guard("Compare", offloaded, api.compare, scenario)

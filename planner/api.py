@@ -155,20 +155,10 @@ def compare(scenario: Scenario, seed: int | None = None) -> list[dict]:
 
     check_work(scenario)  # the work bound of `planner run` (planner/budget.py)
     seed = scenario.simulation.seed if seed is None else seed
-    if scenario.jobs:  # each job's modes, as if it had its pools (and their sites' power) alone, from its first day
-        from .plan import hours_since
-        from .sim.portfolio import job_planners, job_scenario, ordered_jobs
-        from .strategy import Context
+    if scenario.jobs:  # each job's modes on what the jobs before it leave, as `planner run`'s replication 0
+        from .sim.portfolio import portfolio_compare, portfolio_context
 
-        rows = []
-        jobs = ordered_jobs(scenario)
-        for k, job in enumerate(jobs):
-            js = job_scenario(scenario, job)
-            from_h = hours_since(scenario.start, job.first_day(scenario.start))
-            ctx = Context(js, job_planners(scenario, job, js))  # a job none of whose pools fit is named
-            rows.extend({"job": job.name, **r} for r in run_compare(js, ctx, seed, from_h=from_h,
-                                                                   job=(k, len(jobs))))
-        return rows
+        return portfolio_compare(portfolio_context(scenario), seed)
     return run_compare(scenario, _context(scenario), seed)
 
 

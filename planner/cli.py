@@ -681,7 +681,7 @@ def compare(
         t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")
     for r in rows:
         name = r["mode"] + (" (auto)" if r.get("auto") else "")
-        if r.get("job"):  # a portfolio: each job's modes as if it had its pools alone
+        if r.get("job"):  # a portfolio: each job's modes on what the jobs before it leave
             name = f"{r['job']}: {name}"
         if not r["possible"]:
             t.add_row(_lit(name), "-", "-", "-", "-", "-", "-", "-", _lit(f"not possible: {r['why']}"))

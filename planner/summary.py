@@ -313,6 +313,16 @@ class Summary:
         """Whether ``key``'s ``q`` is a lower bound only (unfinished replications' spend ran to the horizon)."""
         return q in self.at_least.get(key, ())
 
+    def spend_bound(self, key: str) -> bool:
+        """Whether the mean spend ``key`` (committed_usd, used_usd, idle_usd) is known only as at least its figure.
+
+        The committed spend when ``cost_usd``'s mean is (``at_least``); the used spend also whenever a replication
+        stopped at the horizon (the chips it held grow with the run, a reservation's window or not); idle
+        (committed - used) when either is.
+        """
+        committed = self.bound("cost_usd", "mean")
+        return committed if key == "committed_usd" else committed or bool(self.unfinished)
+
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
         return self.metrics.get(key)

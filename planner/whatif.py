@@ -200,7 +200,7 @@ def deltas(summary: Summary, base: Summary | None) -> dict[str, str | None]:
     days = None if _bounded(summary, base, "time_to_train_days") else finish_delta_days(summary, base)
     out["finish_date"] = None if not days else f"{days:+d} d"
     for k in ("committed_usd", "used_usd"):
-        out[k] = None if _bounded(summary, base, "cost_usd", "mean") else delta_text(
+        out[k] = None if summary.spend_bound(k) or base.spend_bound(k) else delta_text(
             "cost_usd", _spend(summary, k), _spend(base, k))
     for k in ("training_days", "waiting_days"):  # P50s, in days as time to train's
         now, then = getattr(summary, k, None), getattr(base, k, None)
@@ -226,10 +226,10 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
                      else "" if diff is None else f"{diff:+d} d"})
     for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
         va, vb = _spend(a, k), _spend(b, k)
-        bounded = _bounded(a, b, "cost_usd", "mean")
+        bounded = a.spend_bound(k) or b.spend_bound(k)
         # idle = committed - used: of two lower bounds it is neither one (shown as the run's page shows it), and
         # its change is no more known than theirs
-        mark = (lambda s: low(s, "cost_usd", "mean")) if k != "idle_usd" else (lambda _s: "")
+        mark = (lambda s, k=k: "≥ " if s.spend_bound(k) else "") if k != "idle_usd" else (lambda _s: "")
         rows.append({"figure": f"spend {label}", "A": mark(a) + BY_KEY["cost_usd"].fmt(va),
                      "B": mark(b) + BY_KEY["cost_usd"].fmt(vb),
                      "B - A": LOWER_BOUND_DELTA if bounded else delta_text("cost_usd", vb, va) or ""})

@@ -509,7 +509,9 @@ def test_no_replications_pick_depends_on_which_ran_before_it():
 
 
 def test_compare_runs_each_job_from_its_first_day_and_under_its_sites_power():
-    """`planner compare` on a portfolio: each job on its pools alone, from its first day, under its sites' power.
+    """`planner compare` on a portfolio: each job from its first day, under its sites' power.
+
+    (Each on what the jobs before it leave.)
 
     Before, every job started on day 0 and no site had a power limit.
     """

@@ -68,3 +68,37 @@ def test_each_replication_says_how_long_its_chips_waited_for_power(cli, make_sce
     assert len(set(waits)) > 1 and max(waits) > 0
     s = json.loads((out / "summary.json").read_text())["power_wait_chip_days"]
     assert s["p50"] == pytest.approx(quantile_at(waits, 0.5))
+
+
+def test_the_tokens_charts_finish_line_is_the_last_jobs_finish():
+    """A portfolio finishes when its last job does: the chart's line, not the first job's finish (app review)."""
+    import pandas as pd
+
+    from planner.report.charts import finish_date
+
+    ev = pd.DataFrame({"date": ["2024-06-03", "2024-12-10", "2024-07-01"], "event": ["finish", "finish", "share"],
+                       "job": ["flagship", "dense", "dense"]})
+    assert finish_date(ev) == pd.Timestamp("2024-12-10")
+    unfinished = pd.DataFrame({"date": ["2024-06-03", "2024-07-01"], "event": ["finish", "share"],
+                               "job": ["flagship", "dense"]})
+    assert finish_date(unfinished) is None  # the portfolio never finished
+    one = pd.DataFrame({"date": ["2024-06-03"], "event": ["finish"]})
+    assert finish_date(one) == pd.Timestamp("2024-06-03")
+
+
+def test_no_change_is_shown_against_a_used_spend_known_only_as_at_least():
+    """A run stopped by the horizon used at least what it shows: no B - A on it, even when its commitment is fixed.
+
+    App review: a whole-window reservation's committed spend is exact, but the used spend of a run that never
+    finished read "≥ $165 M" with a green "↓ -$556 M".
+    """
+    from planner.summary import Costs, Summary
+    from planner.whatif import ab_rows, deltas
+
+    base = Summary(replications=3, costs=Costs(committed_usd=900.0, used_usd=721.0, idle_usd=179.0))
+    cut = Summary(replications=3, unfinished=3, costs=Costs(committed_usd=950.0, used_usd=165.0, idle_usd=785.0))
+    d = deltas(cut, base)
+    assert d["used_usd"] is None and d["committed_usd"] is not None
+    rows = {r["figure"]: r for r in ab_rows(base, cut)}
+    assert rows["spend used"]["B"].startswith("≥ ") and rows["spend used"]["B - A"].startswith("n/a")
+    assert not rows["spend committed"]["B"].startswith("≥ ")

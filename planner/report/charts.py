@@ -106,13 +106,17 @@ def pool_colors(*frames: pd.DataFrame | None) -> dict[str, str]:
 
 
 def finish_date(events: pd.DataFrame | None) -> pd.Timestamp | None:
-    """Date of the first ``finish`` event, if any."""
+    """Date of the run's ``finish`` event, if any: with ``jobs:``, the last job's, when every job finished."""
     if not _usable(events, "event", "date"):
         return None
     done = events[events["event"].astype(str) == "finish"]
     if done.empty:
         return None
-    when = pd.to_datetime(done.iloc[0]["date"], errors="coerce")
+    if "job" in events.columns and events["job"].notna().any():
+        # a portfolio is done when its last job is: none while a job of its events has no finish
+        if set(events["job"].dropna().astype(str)) - set(done["job"].dropna().astype(str)):
+            return None
+    when = pd.to_datetime(done["date"], errors="coerce").max()
     return None if pd.isna(when) else when
 
 

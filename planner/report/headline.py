@@ -273,7 +273,7 @@ def finish_items(summary: Summary) -> list[Headline]:
                                        if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
         # the chips held grow with the run even where the committed spend does not (reservations alone)
-        used_low = "≥ " if low or summary.unfinished else ""
+        used_low = "≥ " if summary.spend_bound("used_usd") else ""
         out.append(Headline("used_usd", f"Used by {who} (mean)", used_low + money(summary, c.used_usd)))
     return out
 

@@ -23,6 +23,7 @@ portfolio on every backend and in any order of the replications.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ from .replication import (
     _day_ends,
     _tables,
     best_run,
+    compare_on,
     draw_supply,
     model_factor,
     outcome_row,
@@ -503,11 +505,13 @@ def ranking_steps(pctx: PortfolioContext, supply) -> list[dict]:
 
 
 def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, tables: bool = False,
-                          replications: int = 1, curve: bool = False, keep: bool = False) -> ReplicationOutput:
+                          replications: int = 1, curve: bool = False, keep: bool = False,
+                          each_job: Callable | None = None) -> ReplicationOutput:
     """One replication of every job, in priority order, each on what the jobs before it leave.
 
     ``keep``: the output also carries ``runs`` (each job's Run) and ``supply`` (the fleet's steps), for the
-    month-by-month pricing of the portfolio (planner/sim/money.py).
+    month-by-month pricing of the portfolio (planner/sim/money.py). ``each_job(k, steps, job_seed, factor,
+    rank_steps)``: called with what job ``k`` trains on, before its run (``portfolio_compare``).
     """
     sc = pctx.scenario
     horizon_h = sc.horizon_days * HOURS_PER_DAY
@@ -525,6 +529,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         candidates, _why = options(ctx, js.strategy.mode)
         if not candidates:
             raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train on its pools")
+        if each_job is not None:
+            each_job(k, steps, job_seeds[k], factor, ranked_on[k])
         run = best_run(js, candidates, steps, job_seeds[k], factor, record=tables, track=k < last,
                        rank_steps=ranked_on[k])
         row = outcome_row(run, factor)
@@ -559,6 +565,24 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         result.layouts = _stack([o.layouts for o in outs], pctx.jobs)
         result.links = _stack([o.links for o in outs], pctx.jobs)
     return result
+
+
+def portfolio_compare(pctx: PortfolioContext, seed: int) -> list[dict]:
+    """Every job's strategy modes side by side (``compare``), each on what the jobs before it leave.
+
+    Replication 0 of `planner run` (the same supply, failures and model error): the jobs before a job train as
+    run trains them, and each of its modes runs on the chips they leave it; the mode run picks is marked, and its
+    row is run's figures for that job.
+    """
+    rows: list[dict] = []
+
+    def each_job(k: int, steps, job_seed, factor: float, rank_steps) -> None:
+        js, ctx = pctx.scenarios[k], pctx.contexts[k]
+        rows.extend({"job": pctx.jobs[k].name, **r}
+                    for r in compare_on(js, ctx, steps, job_seed, factor, rank_steps=rank_steps))
+
+    portfolio_replication(pctx, np.random.SeedSequence(seed).spawn(1)[0], each_job=each_job)
+    return rows
 
 
 def fleet_in_service(sc: Scenario, supply, end_h: float) -> pd.DataFrame:

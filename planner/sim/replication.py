@@ -31,7 +31,7 @@ from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import PoolState, Timeline, TrainingJob, event_log
 from .kernel import DAY_END_H, Repairs
 from .power import Wait, apply_power, waited_chip_days
-from .supply import Step, delivered_since, not_before, rented_steps, supply_steps
+from .supply import Step, delivered_since, rented_steps, supply_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -490,35 +490,37 @@ def _first_start_days(run: Run) -> float:
     return rows[0]["start_days"] if rows else math.nan
 
 
-def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True, from_h: float = 0.0,
-            job: tuple[int, int] | None = None) -> list[dict]:
+def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True) -> list[dict]:
     """Every mode side by side (one replication, the same draws): its best strategy, or why it cannot run.
 
-    ``failures=False`` runs without failures (what the report's table shows next to a Monte Carlo run).
-    ``from_h``: no chip is usable before that hour (a portfolio's job and its ``start_after``). ``job``: (k, n),
-    the k-th of a portfolio's n jobs, whose failures come from its own stream as in ``portfolio_replication``
-    (so the first job, which has its pools alone, draws what `planner run` draws for it).
+    ``failures=False`` runs without failures (what the report's table shows next to a Monte Carlo run). A
+    portfolio's jobs: planner/sim/portfolio.portfolio_compare (each on what the jobs before it leave).
     """
     root = np.random.SeedSequence(seed).spawn(1)[0]
     supply_seed, job_seed, model_seed = root.spawn(3)
-    if job is not None:
-        job_seed, model_seed = job_seed.spawn(job[1])[job[0]], model_seed.spawn(job[1])[job[0]]
     # with failures, replication 0's own draw of the model's error (as `planner run --replications 1`: 1 unless
     # simulation.model_error is on); without, the nominal model the strategy choice rests on
     factor = model_factor(scenario, 1, np.random.default_rng(model_seed)) if failures else 1.0
-    steps = draw_supply(scenario, supply_seed, ctx.supply)
-    if from_h > 0:
-        horizon_h = scenario.horizon_days * HOURS_PER_DAY
-        steps = {name: not_before(v, from_h, horizon_h) for name, v in steps.items()}
+    return compare_on(scenario, ctx, draw_supply(scenario, supply_seed, ctx.supply), job_seed, factor, failures)
+
+
+def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.SeedSequence, factor: float,
+               failures: bool = True, rank_steps: dict | None = None) -> list[dict]:
+    """``compare``'s rows on given capacity steps, failure stream and model factor.
+
+    A portfolio's job: the steps the jobs before it leave, its candidates ranked on ``rank_steps`` as `planner run`
+    ranks them.
+    """
     auto_candidates, _ = options(ctx, "auto")
-    auto = best_run(scenario, auto_candidates, steps, job_seed, factor, failures) if auto_candidates else None
+    auto = (best_run(scenario, auto_candidates, steps, job_seed, factor, failures, rank_steps=rank_steps)
+            if auto_candidates else None)
     rows = []
     for mode in MODES:
         cands, why = options(ctx, mode)
         if not cands:
             rows.append({"mode": mode, "possible": False, "why": why.get(mode, ""), "auto": False})
             continue
-        run = best_run(scenario, cands, steps, job_seed, factor, failures)
+        run = best_run(scenario, cands, steps, job_seed, factor, failures, rank_steps=rank_steps)
         full = run.strategy.full_plan()
         row = {"mode": mode, "possible": True, "why": "", **outcome_row(run, factor)}
         # a mode that does not finish within the horizon: "never", as summary.json, sweep.csv and solve write it
