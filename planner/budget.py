@@ -47,6 +47,7 @@ SECONDS_PER_REPLICATION = 0.02  # layout search and bookkeeping of one replicati
 SECONDS_PER_REPORTED_EVENT = 1.5e-5
 TABLES_SHARE = 0.45  # of that, keeping the tables (6.7 of 14.7 s): what a sweep point pays, writing no report
 LONG_RUN_S = 60.0  # warn above this
+MAX_MEASURED_SECONDS = 900.0  # fitting a pool's `measured` rows: a layout search per row (``measured_seconds``)
 
 # the layout grid: an architecture at its field maximums (1,000 layers, 65,536 experts, 4,194,304-token
 # sequences) on a chip with a 64-wide scale-up domain is 24.9 million candidates: `planner estimate` peaked at
@@ -105,6 +106,7 @@ class WorkEstimate:
     report_bytes: float = 0.0  # report.html, from the schedule rows
     memory_bytes: float = 0.0  # the layout search's peak and the layout tables the pools keep (an upper bound)
     once_seconds: float = 0.0  # the part of ``seconds`` paid once per run, whatever the replications
+    fit_seconds: float = 0.0  # of that, fitting the pools' ``measured`` rows (``measured_seconds``)
     runs: int = 1  # runs estimated together (the points of a sweep)
 
 
@@ -122,6 +124,9 @@ def _pool_mtbf(s: Scenario, i: int) -> tuple[float, str]:
         return p.mtbf_chip_days, f"fleet[{i}].mtbf_chip_days"
     if s.reliability.mtbf_chip_days is not None:
         return s.reliability.mtbf_chip_days, "reliability.mtbf_chip_days"
+    custom = next((k for k, c in enumerate(s.chips) if c.id == p.chip), None)
+    if custom is not None:  # a custom chip's own figure: the field that sets it
+        return s.chips[custom].mtbf_chip_days, f"chips[{custom}].mtbf_chip_days"
     return s.chip(p.chip).mtbf_chip_days, f"fleet[{i}].mtbf_chip_days (default: chip {p.chip})"
 
 
@@ -216,6 +221,32 @@ def layout_grids(s: Scenario) -> list[_Grid]:
         counts = {k: len(v) for k, v in axes.items()}
         out.append(_Grid(grid_size(axes), counts, i, _grid_field(s, i, counts)))
     return out
+
+
+def measured_seconds(s: Scenario) -> tuple[float, str]:
+    """Seconds to fit the pools' ``measured`` rows, each a layout search of its own run, and the costliest pool's field.
+
+    (An upper bound at SECONDS_PER_GRID_LAYOUT: 300 rows of DeepSeek-V3 at 128K tokens, 1.13 million layouts
+    each, counted 540 s and took about 200 s.)
+    """
+    from .bridge import pool_system
+    from .perf.layout import Parallelism
+    from .perf.search import grid_size, shape_axes
+    from .perf.setup import training_setup
+
+    total, worst, field = 0.0, 0.0, ""
+    for i, p in enumerate(s.fleet):
+        if not p.measured:
+            continue
+        system = pool_system(s, p)
+        layouts = sum(grid_size(shape_axes(m.arch, system, training_setup(m.arch, m.seq_len, m.global_batch_tokens,
+                                                                        m.precision, system.fused_attention),
+                                           m.parallelism or Parallelism())) for m in p.measured)
+        seconds = layouts * SECONDS_PER_GRID_LAYOUT
+        total += seconds
+        if seconds > worst:
+            worst, field = seconds, f"fleet[{i}].measured"
+    return total, field
 
 
 def power_steps(s: Scenario, pool) -> int:
@@ -326,7 +357,8 @@ def _jobs_estimate(ests: list[WorkEstimate]) -> WorkEstimate:
         strategy_evaluations=sum(e.strategy_evaluations for e in ests),
         replan_layouts=sum(e.replan_layouts for e in ests), schedule_rows=sum(e.schedule_rows for e in ests),
         report_bytes=REPORT_BASE_BYTES + sum(e.schedule_rows for e in ests) * HTML_BYTES_PER_SCHEDULE_ROW,
-        memory_bytes=sum(e.memory_bytes for e in ests), once_seconds=sum(e.once_seconds for e in ests))
+        memory_bytes=sum(e.memory_bytes for e in ests), once_seconds=sum(e.once_seconds for e in ests),
+        fit_seconds=sum(e.fit_seconds for e in ests))
 
 
 def run_estimate(s: Scenario, replications: int | None = None, report: bool = True) -> WorkEstimate:
@@ -362,7 +394,8 @@ def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report:
     # replications share replication 0's plans
     risky = any(p.delivery_risk is not None for p in s.fleet)
     per_rep = SECONDS_PER_REPLICATION + events * SECONDS_PER_EVENT + (replan_s if risky else 0.0)
-    setup_s = sum(g.size for g in grids) * SECONDS_PER_GRID_LAYOUT
+    fit_s = measured_seconds(s)[0]
+    setup_s = sum(g.size for g in grids) * SECONDS_PER_GRID_LAYOUT + fit_s
     once = events * SECONDS_PER_REPORTED_EVENT * (1.0 if report else TABLES_SHARE) + setup_s + \
         (0.0 if risky else replan_s) + (rows * SECONDS_PER_SCHEDULE_ROW if report else 0.0)
     return WorkEstimate(
@@ -370,7 +403,7 @@ def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report:
         layout_grid=max(g.size for g in grids), capacity_steps=sum(steps),
         strategy_evaluations=sum(steps) * strategies_per_step(s), replan_layouts=replan, schedule_rows=rows,
         report_bytes=REPORT_BASE_BYTES + rows * HTML_BYTES_PER_SCHEDULE_ROW, memory_bytes=memory,
-        once_seconds=once)
+        once_seconds=once, fit_seconds=fit_s)
 
 
 def points_estimate(scenarios: Sequence[Scenario], replications: int | None = None) -> WorkEstimate:
@@ -384,7 +417,7 @@ def points_estimate(scenarios: Sequence[Scenario], replications: int | None = No
         strategy_evaluations=max(e.strategy_evaluations for e in ests),
         replan_layouts=max(e.replan_layouts for e in ests), schedule_rows=max(e.schedule_rows for e in ests),
         report_bytes=0.0, memory_bytes=max(e.memory_bytes for e in ests),
-        once_seconds=sum(e.once_seconds for e in ests), runs=len(ests))
+        once_seconds=sum(e.once_seconds for e in ests), fit_seconds=sum(e.fit_seconds for e in ests), runs=len(ests))
 
 
 # ---------------------------------------------------------------- the limits
@@ -469,6 +502,12 @@ def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
         grids = _check_grids(s)
         _check_replans(s, grids)
         _check_rows(s)
+        fit_s, fit_field = measured_seconds(s)
+        if fit_s > MAX_MEASURED_SECONDS:
+            raise ScenarioError(
+                f"fitting the measured rows would search about {fit_s / SECONDS_PER_GRID_LAYOUT:,.0f} layouts "
+                f"(about {fit_s / 60:,.0f} min), more than the budget of {MAX_MEASURED_SECONDS / 60:,.0f} min; keep "
+                "the rows nearest this workload (each row is a layout search of its own run)", field=fit_field)
         events, field, _main = _events(s)
         if events > MAX_EVENTS_PER_REPLICATION:
             raise ScenarioError(
@@ -521,6 +560,8 @@ def describe(est: WorkEstimate, replications: int) -> str:
         parts.append(f"{est.schedule_rows:,} schedule rows")
     if est.memory_bytes >= LARGE_MEMORY_BYTES:
         parts.append(f"up to about {est.memory_bytes / GB:,.1f} GB of layout tables per process")
+    if est.fit_seconds >= LONG_RUN_S / 10:
+        parts.append(f"fitting the measured rows (about {fmt_duration(est.fit_seconds / 3600)})")
     return ", ".join(parts)
 
 

@@ -51,6 +51,7 @@ MIN_LINK_GBPS = 0.001  # 1 Mbit/s: slower links make a step's transfer time over
 # collide with them: "month" crashed the report, "total" silently replaced the pool's column)
 RESERVED_POOL_NAMES = ("month", "total")
 MAX_PER_USD = 1e6  # a bound that catches a mistyped rate: ISO 4217 currencies in use quote below a million per USD
+MIN_PER_USD = 1e-3  # ... and above a thousandth (the dearest, the Kuwaiti dinar, is about 0.3 per USD)
 
 def looks_like(text: str) -> str:
     """What a name shows: NFKC-normalised, without invisible format and control characters.
@@ -165,7 +166,7 @@ class Measured(_Section):
     global_batch_tokens: float | None = Field(None, gt=0, le=1e10, allow_inf_nan=False,
                                               description="tokens per optimizer step; default by model size")
     precision: Literal["bf16", "fp8"] = "bf16"
-    tokens_per_s_per_chip: float = Field(gt=0, le=1e8, allow_inf_nan=False, description="measured [tokens/s/chip]")
+    tokens_per_s_per_chip: float = Field(ge=0.01, le=1e8, allow_inf_nan=False, description="measured [tokens/s/chip]")
     parallelism: Parallelism | None = Field(None, description="the measured run's layout, as far as known")
 
     _known_model = field_validator("model")(Workload._known_model.__func__)
@@ -219,7 +220,7 @@ class Currency(_Section):
     """A second currency every sum of money is also shown in, beside USD."""
 
     code: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, three upper-case letters (e.g. CNY)")
-    per_usd: float = Field(gt=0, le=MAX_PER_USD, allow_inf_nan=False,
+    per_usd: float = Field(ge=MIN_PER_USD, le=MAX_PER_USD, allow_inf_nan=False,
                            description="units of this currency per US dollar (e.g. 7.1 CNY per USD)")
 
     @model_validator(mode="after")
@@ -318,7 +319,7 @@ class Pool(_Section):
         None, ge=0, le=10_000, allow_inf_nan=False,
         description="mean wait for a manual intervention on this pool [h] (drawn exponential)")
     network_gbps: float | None = Field(
-        None, gt=0, le=1e5, allow_inf_nan=False,
+        None, ge=0.1, le=1e5, allow_inf_nan=False,  # (the catalog's scale_out_gbps bounds)
         description="scale-out network per chip [Gbit/s]; default: the instance's (`instance`), else the chip's "
                     "catalog value")
     instance: str | None = Field(
@@ -329,7 +330,7 @@ class Pool(_Section):
         "standard", description="software-stack maturity (planner/data/stacks.yaml): what it overlaps and how fast "
                                 "its kernels run; standard = a current open framework run by a capable team")
     fused_attention: bool | None = Field(None, description="fused (Flash) attention available; default: the stack's")
-    efficiency: float = Field(1.0, gt=0, le=2, allow_inf_nan=False,
+    efficiency: float = Field(1.0, ge=0.01, le=2, allow_inf_nan=False,  # (1% of the model's rates at the least)
                               description="your own factor on compute rates (e.g. from a benchmark of your cluster)")
     measured: list[Measured] = Field(default_factory=list, max_length=MAX_MEASURED,
                                      description="your own throughput measurements on this pool: its efficiency is "

@@ -340,7 +340,10 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             note = (f"the largest value tried, {path}={top['value']}, finishes {when} at P{quantile * 100:g}, after "
                     f"the deadline {deadline.isoformat()}")
     if scenario.horizon_days > asked:  # every figure above ran to the raised horizon
-        raised = (f"the horizon is raised from {asked:g} to {scenario.horizon_days:g} days (twice the deadline's), "
+        twice = DEADLINE_HORIZONS * deadline_end_days(scenario.start, deadline)
+        why = ("twice the deadline's" if scenario.horizon_days >= twice else
+               f"the most the format allows; twice the deadline's would be {twice:,.0f}")
+        raised = (f"the horizon is raised from {asked:g} to {scenario.horizon_days:g} days ({why}), "
                   "so that the replications that decide the quantile run past the deadline")
         note = f"{note}; {raised}" if note else raised
     return {
