@@ -220,17 +220,14 @@ def daily_share(left: Timeline, horizon_h: float, from_h: float = 0.0, full: int
     least = _daily_least(left, starts)
     least[starts < math.floor(from_h / HOURS_PER_DAY) * HOURS_PER_DAY] = 0.0
     v = least.astype(np.int64)
-    served = _daily_least(service, starts).astype(np.int64) if service is not None else None
     if full is not None:  # the least left repeats for days on end: each distinct value is levelled once
         values, where = np.unique(v, return_inverse=True)
-        levelled = np.array([share_level(x, full, node) for x in values.tolist()], dtype=np.int64)[where]
-        # a day the jobs before hold none of the pool's chips (they ended, or never came to it), the job gets them
-        # all: the levels only keep it from re-planning at each failure and repair of theirs
-        v = np.where(v >= served, v, levelled) if served is not None else levelled
+        v = np.array([share_level(x, full, node) for x in values.tolist()], dtype=np.int64)[where]
     before = np.concatenate(([0], v[:-1]))
     gone = np.zeros(n_days, dtype=np.int64)  # chips that left service from one day to the next
     came = np.zeros(n_days, dtype=np.int64)  # ... and that came into service (a delivery, power, a rental)
-    if served is not None and (v != before).any():
+    if service is not None and (v != before).any():
+        served = _daily_least(service, starts).astype(np.int64)
         gone[1:] = np.maximum(served[:-1] - served[1:], 0)
         came[1:] = np.maximum(served[1:] - served[:-1], 0)  # (day 0's chips are the start's: the jobs before chose)
     raw = least.astype(np.int64)  # before the levels: what the jobs before left, chip by chip
