@@ -871,3 +871,26 @@ def test_the_pool_in_whole_servers_is_a_level():
     assert share_level(135, 138, 8) == 128
     assert levels_above(130, 138, SHARE_LEVEL_RATIO, 8) == 136  # the next level up is the pool in whole servers
     assert levels_above(136, 138, SHARE_LEVEL_RATIO, 8) == 138
+
+
+def test_a_later_job_alone_on_its_pools_trains_as_a_job_alone_does():
+    """The first job finished before the second starts: the second trains on the chips a job alone would.
+
+    Fleet review: after the flagship finished, the dense run was handed 7,688 of 8,000 Ascend chips (a 5% share
+    level) and trained on 7,680, where a job alone on the same 8,000 trains on 7,936.
+    """
+    fleet = [{"name": "h100", "chip": "h100-sxm", "units": 1000,
+              "deliveries": [{"date": "2026-06-01", "units": 10000}]}]  # planned 10,000: 1,000 in service
+    lo_w = {"model": "llama3-70b", "tokens": 2e11, "seq_len": 8192}
+    s = from_dict({"name": "after", "start": "2025-01-01", "horizon_days": 120, "fleet": fleet,
+                   "jobs": [{"name": "hi", "priority": 1, "workload": {"model": "llama3-8b", "tokens": 2e10,
+                                                                       "seq_len": 8192}},
+                            {"name": "lo", "priority": 2, "start_after": "2025-01-10", "workload": lo_w}],
+                   "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1}})
+    r = run_scenario(s, replications=1, cash_flow=False)
+    lo = r.schedule[(r.schedule["job"] == "lo") & (r.schedule["date"] >= "2025-01-10")]
+    alone = run_scenario(from_dict({"name": "alone", "start": "2025-01-10", "horizon_days": 120, "fleet": fleet,
+                                    "workload": lo_w, "reliability": {"enabled": False},
+                                    "simulation": {"seed": 3, "replications": 1}}), replications=1, cash_flow=False)
+    assert lo["units_in_training"].iloc[0] == alone.schedule["units_in_training"].iloc[0]
+    assert lo["units_in_service"].iloc[0] == 1000

@@ -91,6 +91,9 @@ class PortfolioContext:
     contexts: list[Context]
     supply: dict  # the fleet's supply steps of pools without delivery risk (draw_supply's cache)
     ranking: dict = field(default_factory=dict)  # each job's ranking steps per fleet supply (``ranking_steps``)
+    # per job, a Context on a job alone's plan grid (None: the job's own is one): a later job whose shared pools the
+    # jobs before it have all let go of by its first day trains on them as a job alone does (``_alone``)
+    alone: list = field(default_factory=list)
 
 
 def portfolio_context(scenario: Scenario) -> PortfolioContext:
@@ -98,6 +101,7 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
     jobs = ordered_jobs(scenario)
     scenarios = [job_scenario(scenario, j) for j in jobs]
     contexts = [Context(s, job_planners(scenario, j, s)) for j, s in zip(jobs, scenarios, strict=True)]
+    alone: list = [None] * len(jobs)
     for k, ctx in enumerate(contexts[1:], start=1):
         # a job that shares a pool with a job before it is handed chips there in SHARE_LEVEL_RATIO levels: it plans
         # on that grid too (a finer one would search layouts for counts their own repairs make, which no
@@ -107,7 +111,24 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
             ctx.grid_ratio = SHARE_LEVEL_RATIO
             # ... in whole servers, as its shares are (``share_level``): it plans on exactly the level it is handed
             ctx.grid_node = {p.name: scenario.chip(p.chip).chips_per_node for p in scenarios[k].fleet}
-    return PortfolioContext(scenario, jobs, scenarios, contexts, {})
+            alone[k] = Context(scenarios[k], ctx.planners)  # (the same layout planners: their searches are shared)
+    return PortfolioContext(scenario, jobs, scenarios, contexts, {}, alone=alone)
+
+
+def _alone(pctx: PortfolioContext, k: int, runs: list[Run]) -> bool:
+    """Whether every job before job ``k`` that may use a pool of its own finished and handed it on by its first day.
+
+    Such a job has those pools to itself from its start: it is given the fleet's chips as they are (not the 5%
+    share levels that follow the jobs before it) and plans on a job alone's grid, as a job alone does (on the
+    levels a job alone on 8,000 of 80,000 planned Ascend chips trained on 7,680).
+    """
+    if pctx.alone[k] is None:
+        return False
+    sc = pctx.scenario
+    from_h = hours_since(sc.start, pctx.jobs[k].first_day(sc.start))
+    mine = {p.name for p in pctx.scenarios[k].fleet}
+    return all(run.job.stats.finished and math.ceil(run.end_h / HOURS_PER_DAY) * HOURS_PER_DAY <= from_h
+               for run, js in zip(runs, pctx.scenarios, strict=False) if mine & {p.name for p in js.fleet})
 
 
 def job_planners(scenario: Scenario, job: Job, js: Scenario) -> dict:
@@ -507,8 +528,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     """One replication of every job, in priority order, each on what the jobs before it leave.
 
     ``keep``: the output also carries ``runs`` (each job's Run) and ``supply`` (the fleet's steps), for the
-    month-by-month pricing of the portfolio (planner/sim/money.py). ``each_job(k, steps, job_seed, factor,
-    rank_steps)``: called with what job ``k`` trains on, before its run (``portfolio_compare``).
+    month-by-month pricing of the portfolio (planner/sim/money.py). ``each_job(k, ctx, steps, job_seed,
+    factor, rank_steps)``: called with what job ``k`` trains on, before its run (``portfolio_compare``).
     """
     sc = pctx.scenario
     horizon_h = sc.horizon_days * HOURS_PER_DAY
@@ -521,13 +542,15 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     runs, rows, outs = [], [], []
     last = len(pctx.jobs) - 1
     for k, (job, js, ctx) in enumerate(zip(pctx.jobs, pctx.scenarios, pctx.contexts, strict=True)):
+        if k and _alone(pctx, k, runs):  # the jobs before it let its pools go: the fleet's chips, a job alone's grid
+            left, ctx = Supply(supply, rented=supply.rented), pctx.alone[k]
         steps = _job_steps(pctx, k, left, supply, horizon_h)
         factor = model_factor(js, replications, np.random.default_rng(model_seeds[k]))
         candidates, _why = options(ctx, js.strategy.mode)
         if not candidates:
             raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train on its pools")
         if each_job is not None:
-            each_job(k, steps, job_seeds[k], factor, ranked_on[k])
+            each_job(k, ctx, steps, job_seeds[k], factor, ranked_on[k])
         run = best_run(js, candidates, steps, job_seeds[k], factor, record=tables, track=k < last,
                        rank_steps=ranked_on[k])
         row = outcome_row(run, factor)
@@ -573,8 +596,8 @@ def portfolio_compare(pctx: PortfolioContext, seed: int) -> list[dict]:
     """
     rows: list[dict] = []
 
-    def each_job(k: int, steps, job_seed, factor: float, rank_steps) -> None:
-        js, ctx = pctx.scenarios[k], pctx.contexts[k]
+    def each_job(k: int, ctx: Context, steps, job_seed, factor: float, rank_steps) -> None:
+        js = pctx.scenarios[k]
         rows.extend({"job": pctx.jobs[k].name, **r}
                     for r in compare_on(js, ctx, steps, job_seed, factor, rank_steps=rank_steps))
 
