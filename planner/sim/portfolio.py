@@ -8,6 +8,8 @@ The policy (README, "Several jobs"):
   never trains on chips a job before it holds at any moment, so the chips in training never exceed the chips
   in service (a job before it that grows, or whose failed node takes a spare, preempts it: the engine then
   checkpoints and shrinks it, and it resumes from its checkpoint when chips come back);
+- a job whose shared pools every job before it finished with by its first day trains on them as a job alone
+  (``_alone``);
 - a job takes no chips before its ``start_after`` date and only from its ``pools``;
 - chips of a job under repair when it finishes count as back in service from then on.
 
