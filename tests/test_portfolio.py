@@ -894,3 +894,27 @@ def test_a_later_job_alone_on_its_pools_trains_as_a_job_alone_does():
                                     "simulation": {"seed": 3, "replications": 1}}), replications=1, cash_flow=False)
     assert lo["units_in_training"].iloc[0] == alone.schedule["units_in_training"].iloc[0]
     assert lo["units_in_service"].iloc[0] == 1000
+
+
+def test_a_job_alone_on_its_pools_leaves_the_others_as_the_jobs_before_held_them():
+    """B has p1 to itself after A' ends; A still trains on p3: C, after B, is not handed p3 as if free.
+
+    And D, after B on p1, is not handed p1 before B's start as if A' had not held it.
+    """
+    w = {"model": "llama3-8b", "seq_len": 8192}
+    s = from_dict({"name": "four", "start": "2025-01-01", "horizon_days": 60,
+                   "fleet": [{"name": "p1", "chip": "h100-sxm", "units": 64},
+                             {"name": "p3", "chip": "h100-sxm", "units": 64}],
+                   "jobs": [{"name": "a1", "priority": 1, "pools": ["p1"], "workload": {**w, "tokens": 2e10}},
+                            {"name": "a", "priority": 2, "pools": ["p3"], "workload": {**w, "tokens": 5e11}},
+                            {"name": "b", "priority": 3, "pools": ["p1"], "start_after": "2025-01-10",
+                             "workload": {**w, "tokens": 1e11}},
+                            {"name": "c", "priority": 4, "pools": ["p3"], "workload": {**w, "tokens": 1e11}},
+                            {"name": "d", "priority": 5, "pools": ["p1"], "workload": {**w, "tokens": 1e11}}],
+                   "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}})
+    r = run_scenario(s, replications=1, cash_flow=False)
+    for pool in ("p1", "p3"):  # (d: before b starts, a1's chips on p1 are a1's, not free)
+        busy = r.schedule[r.schedule["pool"] == pool].groupby("date")["units_in_training"].sum()
+        assert (busy <= 64).all(), (pool, busy[busy > 64])
+    d = r.schedule[(r.schedule["job"] == "d") & (r.schedule["units_in_training"] > 0)]
+    assert len(d)  # d trains: in the days a1 and b leave p1

@@ -347,6 +347,32 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     }
 
 
+def _from_then(before: list[Step], after: list[Step], at_h: float) -> list[Step]:
+    """A pool's capacity steps: ``before``'s until hour ``at_h``, ``after``'s from then (one step joins the levels).
+
+    The deliveries are the fleet's, the same in both.
+    """
+    def level(steps: list[Step]) -> int:
+        return sum(x.delta_units for x in steps if x.kind != EventKind.DELIVERY and x.time_h < at_h)
+
+    out = [x for x in after if x.kind == EventKind.DELIVERY]
+    out += [x for x in before if x.kind != EventKind.DELIVERY and x.time_h < at_h]
+    jump = level(after) - level(before)
+    if jump:
+        out.append(Step(at_h, EventKind.SHARE, jump, f"{abs(jump):,} chips {'more' if jump > 0 else 'fewer'}: the "
+                                                     "jobs before this one let the pool go"))
+    out += [x for x in after if x.kind != EventKind.DELIVERY and x.time_h >= at_h]
+    return sorted(out, key=lambda x: (x.time_h, x.kind != EventKind.DELIVERY))
+
+
+def _rented_from_then(before: costs.Steps | None, after: costs.Steps | None, at_h: float) -> costs.Steps | None:
+    """``_from_then`` of the rented chips a job may count as its own (a step function; None: the pool rents none)."""
+    if before is None or after is None:
+        return after
+    ts = sorted({t for t in before[0] if t < at_h} | {at_h} | {t for t in after[0] if t > at_h})
+    return tuple(ts), tuple(float(costs.step_at(before if t < at_h else after, t)) for t in ts)
+
+
 def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply, horizon_h: float) -> list[str]:
     """Why job ``k`` held no chip, when the fleet had chips of its pools: the jobs before it, or its start_after.
 
@@ -544,9 +570,19 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     runs, rows, outs = [], [], []
     last = len(pctx.jobs) - 1
     for k, (job, js, ctx) in enumerate(zip(pctx.jobs, pctx.scenarios, pctx.contexts, strict=True)):
+        given = left
         if k and _alone(pctx, k, runs):  # the jobs before it let its pools go: the fleet's chips, a job alone's grid
-            left, ctx = Supply(supply, rented=supply.rented), pctx.alone[k]
-        steps = _job_steps(pctx, k, left, supply, horizon_h)
+            mine = [p.name for p in js.fleet]
+            given = Supply({**left, **{p: supply[p] for p in mine}},
+                           rented={**left.rented, **{p: supply.rented[p] for p in mine}})
+            # what the jobs after it may take: its own pools only (a job before it may still train on another), and
+            # from its first hour (before it, what the jobs before it left, as before)
+            from_h = hours_since(sc.start, job.first_day(sc.start))
+            left = Supply({**left, **{p: _from_then(left[p], supply[p], from_h) for p in mine}},
+                          rented={**left.rented, **{p: _rented_from_then(left.rented[p], supply.rented[p], from_h)
+                                                    for p in mine}})
+            ctx = pctx.alone[k]
+        steps = _job_steps(pctx, k, given, supply, horizon_h)
         factor = model_factor(js, replications, np.random.default_rng(model_seeds[k]))
         candidates, _why = options(ctx, js.strategy.mode)
         if not candidates:
