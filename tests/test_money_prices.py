@@ -112,3 +112,32 @@ def test_the_shipped_azure_rental_is_priced_as_the_reference_says():
     doc = yaml.safe_load((ROOT / "scenarios" / "mixed-two-sites.yaml").read_text())
     cloud = next(p["cloud"] for p in doc["fleet"] if p.get("cloud"))
     assert cloud["price_per_chip_hour_usd"] == 8.60
+
+
+def test_compare_marks_the_spend_of_unpriced_chips_as_at_least(cli, make_scenario):
+    """Compare's rows (which the report's strategies sheet reads) mark the spend of unpriced owned chips as at least.
+
+    Review: the summary marked it, compare's rows and the strategies sheet did not.
+    """
+    doc = {**OWNED, "chips": [CUSTOM]}
+    doc["fleet"] = [{**OWNED["fleet"][0], "chip": "own-asic"},
+                    {"name": "h", "chip": "h100-sxm", "site": "dc", "units": 128}]
+    path = make_scenario(**doc)
+    rows = json.loads(cli("compare", path, "--json").stdout)["modes"]
+    assert all("cost_usd" in (m.get("at_least") or []) for m in rows if m["possible"])
+
+
+def test_only_the_used_spend_is_at_least_beside_a_whole_window_reservation(cli, make_scenario):
+    """Stopped by the horizon on a reservation: used is at least its figure, committed is exact, idle is neither.
+
+    Review: the workbook's and the page's spend tables said "at least" over all three columns.
+    """
+    path = make_scenario(**{**RENTED, "horizon_days": 3})
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    import openpyxl
+
+    heads = [row[0] for ws in openpyxl.load_workbook(out / "report.xlsx") for row in ws.iter_rows(values_only=True)
+             if row and isinstance(row[0], str) and row[0].startswith("Spend")]
+    assert heads and all("; used at least:" in h for h in heads), heads
+    assert "Lower bounds, used: " in (out / "report.html").read_text()

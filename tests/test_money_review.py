@@ -34,8 +34,8 @@ def test_mean_spend_of_an_unfinished_run_is_at_least(make_scenario, cli):
     page = _text((out / "report.html").read_text())
     assert re.search(r"Committed \(mean\)\s+≥ \$", page), page[:2000]
     assert re.search(r"Used by the job \(mean\)\s+≥ \$", page)
-    assert re.search(r"spend by pool\s+Means over the replications \(summary\.json costs\)\. Lower bounds: 1 of 1 "
-                     r"replications did not finish", page)
+    assert re.search(r"spend by pool\s+Means over the replications \(summary\.json costs\)\. Lower bounds, committed "
+                     r"and used: 1 of 1 replications did not finish", page)
     assert "it did not finish: its spend runs to the horizon only" in page
     book = openpyxl.load_workbook(out / "report.xlsx")
     heads = [row[0] for ws in book for row in ws.iter_rows(values_only=True)

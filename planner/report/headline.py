@@ -77,6 +77,16 @@ def unpriced_note(summary: Summary) -> str:
             "so the spend is at least this")
 
 
+def spend_bounded(summary: Summary) -> str:
+    """Which mean spends are known only as at least their figures: "committed and used", "used" or "".
+
+    (Idle, committed less used, is then neither a lower nor an upper bound: never said to be either.)
+    """
+    if summary.spend_bound("committed_usd"):
+        return "committed and used"
+    return "used" if summary.spend_bound("used_usd") else ""
+
+
 def spend_note(summary: Summary) -> str:
     """Why the spend is known only as at least its figures: the horizon, owned chips with no price, or both."""
     return " · ".join(x for x in (to_horizon_note(summary), unpriced_note(summary)) if x)

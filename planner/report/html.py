@@ -240,8 +240,8 @@ def _costs_html(summary: Summary) -> str:
     if not pools:
         return ""
     df = pd.DataFrame([p.to_json() for p in pools])[["pool", "committed_usd", "used_usd", "idle_usd"]]
-    low = (f" Lower bounds: {_e(headline.spend_note(summary))}."
-           if summary.bound("cost_usd", "mean") or summary.unfinished else "")
+    which = headline.spend_bounded(summary)  # (idle, their difference, is neither bound)
+    low = f" Lower bounds, {which}: {_e(headline.spend_note(summary))}." if which else ""
     return ("<h2>Committed, used and idle spend by pool</h2><p class=\"note\">Means over the replications "
             f"(summary.json costs).{low}</p>" + _money_table_html(df, summary))
 

@@ -35,6 +35,7 @@ from .headline import (
     job_pools,
     metric_text,
     ordered_jobs,
+    spend_bounded,
     spend_note,
     to_horizon_note,
     unmet_value,
@@ -424,8 +425,9 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     c = s.costs
     if c is not None:
         # replications stopped by the horizon spent to it only: the means are then lower bounds, and say so
-        what = ("Spend (mean of replications; at least: " + spend_note(s) + ")" if s.bound("cost_usd", "mean")
-                or s.unfinished else "Spend (mean of replications)")
+        which = spend_bounded(s)  # (a whole-window reservation's commitment is exact: only what was used grows)
+        what = (f"Spend (mean of replications; {which} at least: {spend_note(s)})" if which
+                else "Spend (mean of replications)")
         rows += [("", None, None, None, ""), (what, "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
         rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")

@@ -526,9 +526,10 @@ def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.Seed
         # a mode that does not finish within the horizon: "never", as summary.json, sweep.csv and solve write it
         row["finish_date"] = (scenario.start + dt.timedelta(days=row["time_to_train_days"])).isoformat() \
             if row["finished"] else NEVER
-        # a run stopped by the horizon spent to it only: its spend, energy and chip-hours are at least these
-        row["at_least"] = [] if row["finished"] else [k for k in GROWING_KEYS
-                                                      if k != "cost_usd" or costs.committed_grows(scenario)]
+        # a run stopped by the horizon spent to it only: its spend, energy and chip-hours are at least these; owned
+        # chips with no price leave their write-off out of the spend, which is then at least its figure too
+        row["at_least"] = [k for k in GROWING_KEYS if (not row["finished"] and (
+            k != "cost_usd" or costs.committed_grows(scenario))) or (k == "cost_usd" and costs.unpriced(scenario))]
         row["tokens_per_s"] = full.tokens_per_s if full else 0.0
         days = max(run.end_h / HOURS_PER_DAY, 1e-9)
         row["link_tb_per_day"] = row["link_tb"] / days
