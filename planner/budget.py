@@ -372,7 +372,8 @@ def run_estimate(s: Scenario, replications: int | None = None, report: bool = Tr
     return _estimate(s, layout_grids(s), replications, report)
 
 
-def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report: bool) -> WorkEstimate:
+def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report: bool,
+              fit_s: float | None = None) -> WorkEstimate:
     from .perf.search import SHAPE_TABLE_BYTES, SHAPE_TABLES, SHAPE_TABLES_KEPT
 
     events, main_field, main = _events(s)
@@ -394,7 +395,7 @@ def _estimate(s: Scenario, grids: list[_Grid], replications: int | None, report:
     # replications share replication 0's plans
     risky = any(p.delivery_risk is not None for p in s.fleet)
     per_rep = SECONDS_PER_REPLICATION + events * SECONDS_PER_EVENT + (replan_s if risky else 0.0)
-    fit_s = measured_seconds(s)[0]
+    fit_s = measured_seconds(s)[0] if fit_s is None else fit_s  # (``check_work`` has it already)
     setup_s = sum(g.size for g in grids) * SECONDS_PER_GRID_LAYOUT + fit_s
     once = events * SECONDS_PER_REPORTED_EVENT * (1.0 if report else TABLES_SHARE) + setup_s + \
         (0.0 if risky else replan_s) + (rows * SECONDS_PER_SCHEDULE_ROW if report else 0.0)
@@ -516,7 +517,7 @@ def check_work(s: Scenario, path: str | None = None) -> WorkEstimate:
                 "raise this interval or shorten the horizon", field=field)
     except ScenarioError as exc:
         raise ScenarioError(exc.reason, path=path, field=exc.field) from None
-    est = _estimate(s, grids, None, True)
+    est = _estimate(s, grids, None, True, fit_s)
     if est.memory_bytes > MAX_RUN_MEMORY_BYTES:  # each pool keeps its own tables: many huge grids add up
         g = max(grids, key=lambda x: x.size)
         raise ScenarioError(

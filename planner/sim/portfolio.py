@@ -117,6 +117,12 @@ def portfolio_context(scenario: Scenario) -> PortfolioContext:
     return PortfolioContext(scenario, jobs, scenarios, contexts, {}, alone=alone)
 
 
+def _first_hour(pctx: PortfolioContext, k: int) -> float:
+    """The hour job ``k`` may first take chips: its ``start_after`` day's, else the start (may be negative)."""
+    sc = pctx.scenario
+    return hours_since(sc.start, pctx.jobs[k].first_day(sc.start))
+
+
 def _alone(pctx: PortfolioContext, k: int, runs: list[Run]) -> bool:
     """Whether every job before job ``k`` that may use a pool of its own finished and handed it on by its first day.
 
@@ -126,8 +132,7 @@ def _alone(pctx: PortfolioContext, k: int, runs: list[Run]) -> bool:
     """
     if pctx.alone[k] is None:
         return False
-    sc = pctx.scenario
-    from_h = hours_since(sc.start, pctx.jobs[k].first_day(sc.start))
+    from_h = _first_hour(pctx, k)
     mine = {p.name for p in pctx.scenarios[k].fleet}
     return all(run.job.stats.finished and math.ceil(run.end_h / HOURS_PER_DAY) * HOURS_PER_DAY <= from_h
                for run, js in zip(runs, pctx.scenarios, strict=False) if mine & {p.name for p in js.fleet})
@@ -380,7 +385,7 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
     some (no layout fits them: never_trained says that too).
     """
     sc, job, js = pctx.scenario, pctx.jobs[k], pctx.scenarios[k]
-    from_h = max(hours_since(sc.start, job.first_day(sc.start)), 0.0)
+    from_h = max(_first_hour(pctx, k), 0.0)
     names = " + ".join(p.name for p in js.fleet)
 
     def most(steps, lo: float) -> int:  # the most chips in service in [lo, horizon)
@@ -406,8 +411,7 @@ def _job_steps(pctx: PortfolioContext, k: int, left: Supply, supply: Supply, hor
     With, per pool, the rented chips the jobs before it do not hold (the job counts those as rented first) and
     the fleet's rented chips in service (``Supply.rented``, ``Supply.fleet_rented``).
     """
-    sc, job, js = pctx.scenario, pctx.jobs[k], pctx.scenarios[k]
-    from_h = hours_since(sc.start, job.first_day(sc.start))
+    js, from_h = pctx.scenarios[k], _first_hour(pctx, k)
     return Supply({p.name: left[p.name] if k == 0 and from_h <= 0 else not_before(left[p.name], from_h, horizon_h)
                    for p in js.fleet},
                   rented={p.name: left.rented[p.name] for p in js.fleet},
@@ -577,7 +581,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
                            rented={**left.rented, **{p: supply.rented[p] for p in mine}})
             # what the jobs after it may take: its own pools only (a job before it may still train on another), and
             # from its first hour (before it, what the jobs before it left, as before)
-            from_h = hours_since(sc.start, job.first_day(sc.start))
+            from_h = _first_hour(pctx, k)
             left = Supply({**left, **{p: _from_then(left[p], supply[p], from_h) for p in mine}},
                           rented={**left.rented, **{p: _rented_from_then(left.rented[p], supply.rented[p], from_h)
                                                     for p in mine}})
