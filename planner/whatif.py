@@ -19,7 +19,6 @@ from .loader import from_dict, parse_bytes
 from .metrics import BY_KEY, METRICS
 from .perf.params import count_params, dense_arch_for_params
 from .plan import owned_planned
-from .report.headline import AT_LEAST, at_least
 from .scenario import Scenario
 from .stats import NEVER
 from .summary import Summary
@@ -213,12 +212,16 @@ def deltas(summary: Summary, base: Summary | None) -> dict[str, str | None]:
 def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     """Two answers side by side: figure, A, B, B - A."""
     rows = []
+
+    def low(s: Summary, key: str, q: str = "p50") -> str:  # "≥ " before a figure known only as a lower bound
+        return "≥ " if s.bound(key, q) else ""
+
     for q in ("p10", "p50", "p90"):
         da, db = _finish(a, q), _finish(b, q)
         diff = finish_delta_days(b, a, q)
         rows.append({"figure": f"finish date {q.upper()}",
-                     "A": (at_least(a, "time_to_train_days", q) + da) if da else "never",
-                     "B": (at_least(b, "time_to_train_days", q) + db) if db else "never",
+                     "A": (low(a, "time_to_train_days", q) + da) if da else "never",
+                     "B": (low(b, "time_to_train_days", q) + db) if db else "never",
                      "B - A": LOWER_BOUND_DELTA if diff is not None and _bounded(a, b, "time_to_train_days", q)
                      else "" if diff is None else f"{diff:+d} d"})
     for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
@@ -226,7 +229,7 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
         bounded = a.spend_bound(k) or b.spend_bound(k)
         # idle = committed - used: of two lower bounds it is neither one (shown as the run's page shows it), and
         # its change is no more known than theirs
-        mark = (lambda s, k=k: AT_LEAST if s.spend_bound(k) else "") if k != "idle_usd" else (lambda _s: "")
+        mark = (lambda s, k=k: "≥ " if s.spend_bound(k) else "") if k != "idle_usd" else (lambda _s: "")
         rows.append({"figure": f"spend {label}", "A": mark(a) + BY_KEY["cost_usd"].fmt(va),
                      "B": mark(b) + BY_KEY["cost_usd"].fmt(vb),
                      "B - A": LOWER_BOUND_DELTA if bounded else delta_text("cost_usd", vb, va) or ""})
@@ -234,7 +237,7 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     def shown(s: Summary, m, v) -> str:  # a time to train that never came reads "never", as on the run's page
         if v is None:
             return NEVER if m.key == "time_to_train_days" else m.fmt(v)
-        return at_least(s, m.key, "p50") + m.fmt(v)
+        return low(s, m.key) + m.fmt(v)
 
     for m in METRICS:
         va, vb = a.value(m.key), b.value(m.key)
