@@ -581,6 +581,13 @@ def notes(s: Scenario) -> list[str]:
             out.append(f"fleet[{i}].cloud: the rental from {c.from_} until {c.until} lies outside the plan's "
                        f"{s.start} to {end_day}: it never provides chips (`planner estimate` still counts them: it "
                        "has no time axis)")
+    for i, p in enumerate(s.fleet):
+        early = [(j, d) for j, d in enumerate(p.deliveries) if d.date < s.start and d.units > p.units]
+        if early:  # the units in service on day 0 are then more than `units` says
+            j, d = early[-1]
+            out.append(f"fleet[{i}].deliveries[{j}]: {d.date} is before the plan's start ({s.start}): the pool "
+                       f"starts with {d.units:,} units delivered, not the {p.units:,} of "
+                       f"fleet[{i}].units")
     for i, job in enumerate(s.jobs):
         if job.deadline is not None and past_horizon(s.start, job.deadline, s.horizon_days):
             out.append(f"jobs[{i}].deadline: {job.deadline} ends after the horizon does ({end_day}); a replication "

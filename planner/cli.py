@@ -540,9 +540,18 @@ def sweep(
     for _, r in table.iterrows():
         low = bounded(r.get("at_least"))  # figures known only as lower bounds: "≥ "
         # $ and thousands separators, never 1.555e+08
-        t.add_row(*[_lit(("≥ " if c in low else "") + fmt_cell(c, r[c])) for c in cols])
+        t.add_row(*[_lit(("≥ " if c in low else "") + _cell_text(fmt_cell(c, r[c]))) for c in cols])
     out.print(t)
     out.print(terminal(f"sweep: {path}", one_line=True), highlight=False, markup=False)
+
+
+def _cell_text(value: object) -> str:
+    """A table cell as the scenario file writes it: ``true``, ``[1, 2]``, ``{enabled: false}`` (a swept value)."""
+    if isinstance(value, str):
+        return value
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # numpy.bool_ from a table's column
+        value = value.item()
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 @app.command()
@@ -852,6 +861,13 @@ def app_cmd(port: int = typer.Option(8501, min=1, max=65535, help="Port on 127.0
 def main() -> None:
     """Console-script entry point: user errors never show a traceback."""
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    for stream in (sys.stdout, sys.stderr):
+        # a name the output's encoding cannot write (cp1252, ascii) is written as \uXXXX, as Python's stderr
+        # does, never a crash after the report is written
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # not a text stream of io's
+            pass
     try:
         _main()
     finally:

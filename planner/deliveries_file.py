@@ -290,9 +290,13 @@ def read_deliveries(path: Path, name: str) -> list[dict[str, Any]]:
                             path=name)
     try:
         st = path.stat()
-    except OSError as exc:
+        target = path.resolve().suffix.lower()  # a link is read as what it points to: a sheet, too
+    except (OSError, RuntimeError) as exc:  # (RuntimeError: a link loop, before Python 3.13)
         raise ScenarioError("no such file" if isinstance(exc, FileNotFoundError) else
-                            f"cannot read the file: {exc.strerror or exc}", path=name) from None
+                            f"cannot read the file: {getattr(exc, 'strerror', None) or exc}", path=name) from None
+    if target != suffix:
+        raise ScenarioError(f"a link to a file that is not a {suffix} sheet ({clip(target or 'no suffix')!r}): a "
+                            "deliveries file is .csv or .xlsx", path=name)
     if not stat.S_ISREG(st.st_mode):
         raise ScenarioError("is not a regular file", path=name)
     if st.st_size > MAX_SHEET_BYTES:

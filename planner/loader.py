@@ -326,7 +326,7 @@ def parse_bytes(data: bytes, name: str) -> dict:
     if len(data) > MAX_FILE_BYTES:
         raise ScenarioError(f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB", path=name)
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Notepad, PowerShell 5's UTF-8) is not part of the text
     except UnicodeDecodeError:
         raise ScenarioError("the file is not UTF-8 text", path=name) from None
     return parse_text(text, name, Path(name).suffix.lower())

@@ -454,6 +454,10 @@ def never_trained(run: Run) -> list[str]:
     most = int(max((max((v for t, v in zip(ps.in_service.times, ps.in_service.values, strict=True) if t < horizon_h),
                         default=0) for ps in pools), default=0))
     names = " + ".join(ps.pool.name for ps in pools)
+    held = [ps.pool.name for ps in pools if ps.pool.reserved_fraction >= 1]
+    if most <= 0 and held:  # in service, but every chip held back for other work
+        return [f"never trained: every chip of {' + '.join(held)} is held back for other work (reserved_fraction 1)"
+                + (", and no chip of the others was in service before the horizon" if len(held) < len(pools) else "")]
     if most <= 0:
         return [f"never trained: no chip of {names} was in service before the horizon (deliveries after it, or no "
                 "site power for them)"]
