@@ -693,7 +693,8 @@ class TrainingJob:
             self.pending_restart = True
         self.shrink_due = False
         self.plan, self.must_plan = new, False
-        gap = sum(ps.usable for ps in self.pools.values()) - new.units_used
+        # chips under repair are not left out by the plan: a plan shrunk by failures is not the layout's doing
+        gap = sum(ps.available for ps in self.pools.values()) - new.units_used
         for sentence in new.limits:  # per kind, the sentence of the plan that left the most chips out
             kind = sentence.split(":", 1)[0]
             if gap > self.limits.get(kind, (-1, ""))[0]:

@@ -432,7 +432,7 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "mode": run.strategy.mode,
         "pool": " + ".join(used_pools(run)),  # the pools the job trained on, not all the strategy could use
         "note": mode_note(run),
-        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run),
+        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run) + ran_dry(run),
         "failures": st.failures,
         "replans": st.replans,
         "checkpoints": st.checkpoints,
@@ -462,6 +462,32 @@ def never_trained(run: Run) -> list[str]:
         return [f"never trained: no chip of {names} was in service before the horizon (deliveries after it, or no "
                 "site power for them)"]
     return [f"never trained: {names} had at most {most:,} chips in service, and no layout of the job fits them"]
+
+
+def ran_dry(run: Run) -> list[str]:
+    """Why a job that trained did not finish, when its pools had no chip for it from some day to the horizon.
+
+    E.g. a rental that ended with part of the tokens trained: the layout a limit sentence names is then not what
+    stopped it. [] when it finished, never trained (``never_trained``), or had chips until the horizon.
+    """
+    st = run.job.stats
+    if st.finished or not st.held_chip_h:
+        return []
+    horizon_h = run.scenario.horizon_days * HOURS_PER_DAY
+    last_h = 0.0  # the hour from which no pool of the strategy had a chip in service, to the horizon
+    for ps in (s for name, s in run.states.items() if name in run.strategy.pools):
+        tl = ps.in_service
+        for k in range(len(tl.values) - 1, -1, -1):
+            if tl.times[k] < horizon_h and tl.values[k] > 0:
+                last_h = max(last_h, tl.times[k + 1] if k + 1 < len(tl.times) else math.inf)
+                break
+    if not last_h < horizon_h:
+        return []
+    day = run.scenario.start + dt.timedelta(days=math.floor(last_h / HOURS_PER_DAY))
+    names = " + ".join(run.strategy.pools)
+    share = run.job.saved / run.job.target if run.job.target else 0.0
+    return [f"capacity: no chip of {names} was there for the job from {day} to the horizon; it had trained "
+            f"{share:.0%} of its tokens by then"]
 
 
 def used_pools(run: Run) -> tuple[str, ...]:
