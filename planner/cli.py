@@ -243,7 +243,10 @@ def estimate(
     explain: bool = typer.Option(False, "--explain", help="Split each pool's step time into its terms (GEMM, "
                                                           "attention, TP, PP bubble, DP, ...)."),
 ) -> None:
-    """Steady state, no time axis: the best parallel layout of each pool at its full planned size."""
+    """Steady state, no time axis: the best parallel layout of each pool at its full planned size.
+
+    Exit 0; 2 on bad input; 3 when no layout of any pool fits.
+    """
     from . import api
 
     s = _load(scenario)
@@ -371,7 +374,10 @@ def run(
                                        help="Worker processes (default: the cores; dask without --scheduler: "
                                             "the LocalCluster's workers)."),
 ) -> None:
-    """Simulate the scenario over time and write the report folder. Exit 1 when an `expect` check fails."""
+    """Simulate the scenario over time and write the report folder.
+
+    Exit 0 when every `expect` check holds; 1 when one fails; 2 on bad input, or when no strategy mode can train.
+    """
     from . import api
     from .ownership import default_folder_name
 
@@ -503,7 +509,10 @@ def sweep(
     scheduler: SchedulerOption = None,
     workers: PointWorkersOption = None,
 ) -> None:
-    """A grid over inputs named by field path: sweep.parquet, sweep.csv (a row per point) and sweep.html."""
+    """A grid over inputs named by field path: sweep.parquet, sweep.csv (a row per point) and sweep.html.
+
+    Exit 0; 2 on bad input, or when no point can train.
+    """
     from .decide.sweep import parse_set, write_sweep
     from .decide.sweep import sweep as run_sweep
 
@@ -565,7 +574,10 @@ def sensitivity(
     scheduler: SchedulerOption = None,
     workers: PointWorkersOption = None,
 ) -> None:
-    """Each uncertain or controllable input at its low and high value: tornado charts of finish date and cost."""
+    """Each uncertain or controllable input at its low and high value: tornado charts of finish date and cost.
+
+    Exit 0; 2 on bad input, or when no setting can train.
+    """
     from .decide.output import write_files
     from .decide.sensitivity import inputs, tornado_html, write_sensitivity_csv
     from .decide.sensitivity import points as sens_points
@@ -671,7 +683,7 @@ def compare(
     """Every strategy mode side by side: time, finish date, cost, energy, goodput, link traffic, why not.
 
     Each mode's best strategy runs through the time simulation (one replication, the same draws); the
-    mode `auto` picks is marked.
+    mode `auto` picks is marked. Exit 0; 2 on bad input; 3 when no mode can train.
     """
     from . import api
     from .fmt import fmt_usd, num

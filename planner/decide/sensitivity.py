@@ -48,13 +48,22 @@ def _pools_edit(s: Scenario, fn: Callable) -> dict:
     return edits
 
 
+def _slip_label(days: int) -> str:
+    """``30 d early``, ``90 d late``: a label no spreadsheet reads as a formula.
+
+    ``-30 d`` was kept as text by a leading apostrophe in sensitivity.csv, which a script reading the column got.
+    """
+    return f"{abs(days)} d {'early' if days < 0 else 'late'}" if days else "0 d"
+
+
 def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
     """The inputs this scenario has, each at its low and high value."""
     out = []
     owned = [i for i, p in enumerate(s.fleet) if p.deliveries]
     if owned:
         lo, hi = SWINGS["slip_days"]
-        out.append(Input("delivery slip", f"{lo:+d} d", f"{hi:+d} d", slip_deliveries(s, lo), slip_deliveries(s, hi)))
+        out.append(Input("delivery slip", _slip_label(lo), _slip_label(hi), slip_deliveries(s, lo),
+                         slip_deliveries(s, hi)))
         lo, hi = SWINGS["shortfall"]
 
         def short(x):
