@@ -52,3 +52,22 @@ def test_a_job_whose_rental_ended_says_so(cli, make_scenario, tmp_path: Path):
     assert cli("run", finished, "--out", tmp_path / "f").exit_code == 0
     assert not any(x.startswith("capacity:")
                    for x in json.loads((tmp_path / "f" / "summary.json").read_text())["limits"])
+
+
+def test_a_portfolios_jobs_hold_no_more_chips_than_the_pool_has(make_scenario):
+    """Job a trained on 1,960 of 2,048 and left 88 to job b: a's rows said 2,048 in service, b's 88 (2,136)."""
+    from planner.loader import load_scenario
+    from planner.sim.runner import run_scenario
+
+    path = make_scenario(workload=None, horizon_days=300, jobs=[
+        {"name": "a", "workload": {"model": "llama3-70b", "tokens": 2.0e12, "seq_len": 8192}, "priority": 1,
+         "start_after": "2025-01-10"},
+        {"name": "b", "workload": {"model": "llama3-8b", "tokens": 20.0e12, "seq_len": 8192}, "priority": 2}],
+                         fleet=[{"name": "h", "chip": "h100-sxm", "units": 2048}])
+    sched = run_scenario(load_scenario(path), replications=1, cash_flow=False).schedule
+    both = sched.pivot_table(index="day", columns="job", values="units_in_service", aggfunc="sum").dropna()
+    assert len(both) > 5  # days on which both jobs hold chips
+    assert (both.sum(axis=1) <= 2048).all(), both[both.sum(axis=1) > 2048]
+    a = sched[sched["job"] == "a"]
+    assert (a["units_in_service"] >= a["units_in_training"]).all()
+    assert (a.loc[a["day"] < 9, "units_in_service"] == 0).all()  # before its start_after it held none

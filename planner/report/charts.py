@@ -152,7 +152,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
     """Units in service per pool over time (stacked areas) with the delivery plan stacked the same way (dashed).
 
     ``in_service``: the fleet's chips in service by day and pool (a portfolio's ``fleet_in_service``: its
-    schedule has a row per job, each with the share that job was left, which do not add up to the fleet).
+    schedule has a row per job, each with the chips that job held, which leave out chips no job held).
     """
     title = "Capacity by pool: in service (stacked areas) against the plan (stacked dashed lines)"
     # the chips in service leave out each pool's reserved share: so does the plan they are drawn against

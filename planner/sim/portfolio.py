@@ -603,12 +603,15 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         out = ReplicationOutput(row)
         if tables or curve:
             out.tokens_by_day = tokens_by_day(run)
-        if tables:
-            # each job's rows carry the spend on the chips it held (its cost_usd): the jobs' rows add up
-            out.schedule, out.events, out.layouts, out.links = _tables(js, run, job_spend=True)
         outs.append(out)
         if k < last:
             left, supply = _after_job(pctx, k, run, left, supply, horizon_h, ended)
+        if tables:
+            # each job's rows carry the spend on the chips it held (its cost_usd): the jobs' rows add up; its chips in
+            # service are those it held, not those it was handed and left to the jobs after it
+            handed_on = {p.name: _in_service(left[p.name]) for p in js.fleet} if k < last else {}
+            out.schedule, out.events, out.layouts, out.links = _tables(js, run, job_spend=True, handed_on=handed_on,
+                                                                       from_h=_first_hour(pctx, k))
     metrics = _portfolio_row(pctx, supply, runs, rows)
     metrics["jobs"] = {j.name: r for j, r in zip(pctx.jobs, rows, strict=True)}
     if sc.sites:

@@ -597,8 +597,14 @@ def tokens_by_day(run: Run) -> np.ndarray:
     return run.job.tokens_tl.at(t)  # what is safe in a checkpoint, all pools (their shares add up to it)
 
 
-def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
-    """The run's schedule, events, layouts and links tables (``job_spend``: cost_usd is the job's, cost_timeline)."""
+def _tables(scenario: Scenario, run: Run, job_spend: bool = False, handed_on: dict[str, Timeline] | None = None,
+            from_h: float = -math.inf):
+    """The run's schedule, events, layouts and links tables (``job_spend``: cost_usd is the job's, cost_timeline).
+
+    A portfolio's job (planner/sim/portfolio.py): ``handed_on``, per pool, the chips it left to the jobs after it,
+    and ``from_h``, the hour it may first take chips: its rows' chips in service are those it held (none before
+    ``from_h``), so the jobs' rows add up to no more than the pool's.
+    """
     import pandas as pd  # here, not at import: the workers of a run never need it
     end_h = run.end_h
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
@@ -618,12 +624,17 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False):
         rented = run.fleet_rented.get(name)  # the rented chips in service (a slipped start)
         rented = costs.step_at(rented, ts) if rented is not None else np.zeros_like(ts)
         mine = name in used
+        in_service = state.in_service.at(ts)
+        if handed_on is not None:
+            if name in handed_on:
+                in_service = in_service - handed_on[name].at(ts)
+            in_service = np.where(ts < from_h, 0.0, np.maximum(in_service, 0.0))
         frames.append(pd.DataFrame({
             "date": dates,
             "day": days,
             "pool": name,
             "units_delivered": state.delivered.at(ts).astype(int) + rented.astype(int),
-            "units_in_service": state.in_service.at(ts).astype(int),
+            "units_in_service": in_service.astype(int),
             "units_in_training": job.in_training[name].at(ts).astype(int) if mine else 0,
             "units_failed": state.failed_tl.at(ts).astype(int),
             "tokens_trained": job.pool_tokens_tl[name].at(t) if mine else 0.0,
