@@ -686,6 +686,7 @@ def compare(
     mode `auto` picks is marked. Exit 0; 2 on bad input; 3 when no mode can train.
     """
     from . import api
+    from .decide.present import mode_label
     from .fmt import fmt_usd, num
 
     s = _load(scenario)
@@ -701,9 +702,7 @@ def compare(
     for col in ("mode", "pools", "days", "finish", "cost", "energy MWh", "goodput", "link TB/day", "note"):
         t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")
     for r in rows:
-        name = r["mode"] + (" (auto)" if r.get("auto") else "")
-        if r.get("job"):  # a portfolio: each job's modes on what the jobs before it leave
-            name = f"{r['job']}: {name}"
+        name = mode_label(r)  # a portfolio's rows: each job's modes on what the jobs before it leave
         if not r["possible"]:
             t.add_row(_lit(name), "-", "-", "-", "-", "-", "-", "-", _lit(f"not possible: {r['why']}"))
             continue

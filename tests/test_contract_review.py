@@ -44,3 +44,24 @@ def test_help_states_the_exit_codes(cli, command: str, codes: str):
     r = cli(command, "--help", env={"COLUMNS": "400"})
     assert r.exit_code == 0
     assert codes in " ".join(r.stdout.split()), r
+
+
+def test_compare_marks_the_mode_a_job_pins(cli, tmp_path: Path):
+    """A job pinned to sequential: compare marked only auto's diloco, 31 days sooner than what run trains."""
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).resolve().parent.parent / "scenarios" / "mixed-one-site.yaml").read_text())
+    doc["strategy"] = {"mode": "single"}
+    path = tmp_path / "pinned.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    r = cli("compare", path, "--json")
+    assert r.exit_code == 0, r
+    rows = {m["mode"]: m for m in r.json()["modes"]}
+    assert rows["single"]["run"] is True
+    assert sum(bool(m["run"]) for m in rows.values()) == 1
+    assert rows["single"]["auto"] is False  # (auto picks sync on these two pools)
+    assert "single (pinned)" in cli("compare", path).stdout
+    doc["strategy"] = {"mode": "auto"}
+    path.write_text(yaml.safe_dump(doc))
+    auto_rows = cli("compare", path, "--json").json()["modes"]
+    assert [m["run"] for m in auto_rows] == [m["auto"] for m in auto_rows]

@@ -23,8 +23,13 @@ COMPARE_COLUMNS = ["mode", "pools", "days", "finish date", "committed", "used", 
 
 
 def mode_label(r: Mapping[str, Any]) -> str:
-    """A compare row's name as the CLI prints it: its mode, marked when `auto` picks it, after its job's name."""
-    name = r["mode"] + (" (auto)" if r.get("auto") else "")
+    """A compare row's name as the CLI prints it: its mode, marked when `auto` picks it, after its job's name.
+
+    A scenario (or job) that names its mode: that mode's row is marked "(pinned)", the one `planner run` trains,
+    when it is not auto's pick too.
+    """
+    name = r["mode"] + (" (auto)" if r.get("auto") else "") + (" (pinned)" if r.get("run") and not r.get("auto")
+                                                                 else "")
     return f"{r['job']}: {name}" if r.get("job") else name  # a portfolio compares each job's modes
 
 

@@ -329,7 +329,8 @@ def _strategies_html(result: RunResult) -> str:
                 rows.append({"mode": r["mode"], "pools": "", "days": "", "cost": "", "link TB/day": "",
                              "note": r["note"]})
                 continue
-            rows.append({"mode": r["mode"] + (" (auto's pick)" if r["auto_pick"] else ""), "pools": r["pools"],
+            mark = " (auto's pick)" if r["auto_pick"] else " (pinned: the run's)" if r["pinned"] else ""
+            rows.append({"mode": r["mode"] + mark, "pools": r["pools"],
                          "days": f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished",
                          # stopped by the horizon: spent to it only
                          "cost": ("≥ " if r["cost_at_least"] else "") + fmt_usd(r["cost_usd"]),

@@ -126,7 +126,7 @@ def tables(result: RunResult) -> dict[str, pd.DataFrame]:
     }
 
 
-STRATEGY_COLUMNS = ["mode", "possible", "auto_pick", "pools", "finished", "time_to_train_days", "cost_usd",
+STRATEGY_COLUMNS = ["mode", "possible", "auto_pick", "pinned", "pools", "finished", "time_to_train_days", "cost_usd",
                     "cost_at_least", "link_tb_per_day", "note", "failures"]
 # the modes are compared on the run's supply with no failure drawn (runner.first_replication), as the page says: the
 # sheet says so on each row, beside the summary's times, which have them
@@ -141,11 +141,14 @@ def strategies_table(result: RunResult) -> pd.DataFrame:
     rows = []
     for r in result.compare or []:
         if not r["possible"]:
-            rows.append({"mode": r["mode"], "possible": False, "auto_pick": False, "pools": "", "finished": False,
+            rows.append({"mode": r["mode"], "possible": False, "auto_pick": False, "pinned": False, "pools": "",
+                         "finished": False,
                          "time_to_train_days": None, "cost_usd": None, "cost_at_least": False, "link_tb_per_day": None,
                          "note": f"not possible: {r['why']}"})
             continue
-        rows.append({"mode": r["mode"], "possible": True, "auto_pick": bool(r.get("auto")), "pools": r["pool"],
+        rows.append({"mode": r["mode"], "possible": True, "auto_pick": bool(r.get("auto")),
+                     # the scenario names this mode, and the run trained it (auto would pick another)
+                     "pinned": bool(r.get("run")) and not r.get("auto"), "pools": r["pool"],
                      "finished": bool(r["finished"]),
                      "time_to_train_days": r["time_to_train_days"] if r["finished"] else None,
                      "cost_usd": r["cost_usd"],

@@ -541,6 +541,7 @@ def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.Seed
     A portfolio's job: the steps the jobs before it leave, its candidates ranked on ``rank_steps`` as `planner run`
     ranks them.
     """
+    pinned = Mode(scenario.strategy.mode)
     auto_candidates, _ = options(ctx, "auto")
     auto = (best_run(scenario, auto_candidates, steps, job_seed, factor, failures, rank_steps=rank_steps)
             if auto_candidates else None)
@@ -548,7 +549,7 @@ def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.Seed
     for mode in MODES:
         cands, why = options(ctx, mode)
         if not cands:
-            rows.append({"mode": mode, "possible": False, "why": why.get(mode, ""), "auto": False})
+            rows.append({"mode": mode, "possible": False, "why": why.get(mode, ""), "auto": False, "run": False})
             continue
         run = best_run(scenario, cands, steps, job_seed, factor, failures, rank_steps=rank_steps)
         full = run.strategy.full_plan()
@@ -564,6 +565,8 @@ def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.Seed
         days = max(run.end_h / HOURS_PER_DAY, 1e-9)
         row["link_tb_per_day"] = row["link_tb"] / days
         row["auto"] = bool(auto is not None and auto.strategy.label == run.strategy.label)
+        # the mode `planner run` trains: the scenario's (a job's) own when it names one, else auto's pick
+        row["run"] = row["auto"] if pinned == Mode.AUTO else mode == pinned
         rows.append(row)
     return rows
 
