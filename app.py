@@ -389,6 +389,8 @@ def first_load_replications(raw: dict, file_reps: int, name: str) -> int:
     return memo[key]
 
 
+EDIT_ERRORS = "edit_errors"  # (session state) this rerun's edits that did not validate, said above the tabs
+
 # figures the headline lists under two keys: the second one is folded into the first one's card
 SAME_FIGURE = {"cost_usd": "committed_usd"}
 
@@ -680,15 +682,30 @@ def _edit_tab(loaded, name: str, reliability: bool = True):
             chip = st.selectbox("Chip", chip_ids + ([pool.chip] if pool.chip not in chip_ids else []),
                                 index=(chip_ids + [pool.chip]).index(pool.chip), key=f"{k}chip{i}")
             if chip != pool.chip:
-                sc = edits.set_values(sc, {f"fleet[{i}].chip": chip}, sc.name)
+                sc = _section(sc, lambda s, path, value: edits.set_values(s, {path: value}, s.name),
+                              f"fleet[{i}].chip", chip)
             if owned:
-                sc = _owned_fields(sc, loaded, i, k)
+                sc = _section(sc, _owned_fields, loaded, i, k)
             if rented:
-                sc = _cloud_fields(sc, loaded, i, k)
-            sc = _failure_fields(sc, loaded, i, k, reliability)
+                sc = _section(sc, _cloud_fields, loaded, i, k)
+            sc = _section(sc, _failure_fields, loaded, i, k, reliability)
             if "measured" in Pool.model_fields:
-                sc = _measured_field(sc, loaded, i, k)
+                sc = _section(sc, _measured_field, loaded, i, k)
     return sc
+
+
+def _section(sc, fn, *args):
+    """One part of the Edit tab's fields applied to ``sc``; an edit that does not validate is shown there, not applied.
+
+    The other parts and tabs go on with the scenario without it (a half-typed delivery row blanked the whole page,
+    the last run too); the Run tab says an edit is waiting (``EDIT_ERRORS``).
+    """
+    try:
+        return fn(sc, *args)
+    except PlannerError as exc:  # messages quote the scenario (names, presets): escaped, never rendered
+        st.error(escape.markdown(f"Not applied: {exc}"))
+        st.session_state.setdefault(EDIT_ERRORS, []).append(str(exc))
+        return sc
 
 
 def _workload_fields(sc, path: str, w, k: str, c1, c2):
@@ -1164,8 +1181,8 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         who = f"{md(answer['job'])}: " if answer.get("job") else ""  # the finish and the cost are that job's
         cols[1].metric(f"{who}finish date ({q})" if who else f"Finish date ({q})", answer["finish_date"] or "never",
                        border=True)
-        cols[2].metric(f"{who}cost (P50)" if who else "Committed cost (P50)", fmt_usd(answer["cost_usd"]),
-                       border=True)
+        # a P50 spend of replications stopped by the horizon is known only as at least that (as the sentence says)
+        cols[2].metric(f"{who}cost (P50)" if who else "Committed cost (P50)", present.solve_cost(answer), border=True)
     with st.expander(f"Evaluations ({len(answer['evaluations'])})"):
         st.dataframe(present.solve_evaluations(answer), hide_index=True)
 
@@ -1233,8 +1250,11 @@ def main() -> None:
     st.caption(f"**{md(loaded.name)}** · {md(name)}" + (f" — {md(loaded.description)}" if loaded.description else ""))
     tab_run, tab_edit, tab_ab, tab_estimate, tab_scenario, tab_more = st.tabs(
         ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"])
+    st.session_state[EDIT_ERRORS] = []
     with tab_edit:
         edited = _guard("Editing the scenario", _edit_tab, loaded, name, knobs.reliability)
+    for problem in st.session_state[EDIT_ERRORS]:
+        st.warning(escape.markdown(f"An edit is not applied (see Edit plan): {problem}"))
     scenario = _guard("Applying the what-if settings", apply_knobs, edited, knobs) if edited is not None else None
     if scenario is None:
         return

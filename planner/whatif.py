@@ -74,14 +74,26 @@ def delivery_rows(scenario: Scenario, pool: int) -> list[dict[str, Any]]:
     return [{"date": d.date, "units": int(d.units)} for d in scenario.fleet[pool].deliveries]
 
 
+def _blank(value: Any) -> bool:
+    """An empty cell: None, blank text, NaN or NaT (what a data editor's new row holds)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(value != value)  # NaN and NaT are not equal to themselves
+    except (TypeError, ValueError):
+        return False
+
+
 def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, Any]]) -> Scenario:
     """The pool's delivery plan replaced by ``rows`` (date, cumulative units); empty rows are dropped."""
     plan = []
     for i, row in enumerate(rows):
         date, units = row.get("date"), row.get("units")
-        if date in (None, "") and units in (None, ""):
+        if _blank(date) and _blank(units):  # (a grid's new row: None, NaN or NaT in its cells)
             continue
-        if date in (None, "") or num(units) is None:
+        if _blank(date) or num(units) is None:
             raise ScenarioError("each delivery needs a date and cumulative units",
                                 field=f"fleet[{pool}].deliveries[{i}]")
         when = date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10]
@@ -230,7 +242,7 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
         # idle = committed - used: of two lower bounds it is neither one (shown as the run's page shows it), and
         # its change is no more known than theirs
         mark = (lambda s, k=k: "≥ " if s.spend_bound(k) else "") if k != "idle_usd" else (lambda _s: "")
-        rows.append({"figure": f"spend {label}", "A": mark(a) + BY_KEY["cost_usd"].fmt(va),
+        rows.append({"figure": f"spend {label} (mean)", "A": mark(a) + BY_KEY["cost_usd"].fmt(va),
                      "B": mark(b) + BY_KEY["cost_usd"].fmt(vb),
                      "B - A": LOWER_BOUND_DELTA if bounded else delta_text("cost_usd", vb, va) or ""})
 

@@ -381,6 +381,25 @@ def test_edit_controls_change_the_scenario(at):
     assert shown["fleet"][0]["deliveries"][0]["units"] == 64
 
 
+def test_an_edit_that_does_not_validate_is_shown_where_it_is_made(at):
+    """Units on day 0 above the cumulative deliveries blanked every tab below the error, the last run too.
+
+    The edit is now shown as not applied in its pool; the rental's fields, the Run tab's cards and the other tabs
+    stay, with a warning that an edit waits.
+    """
+    labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(200_000).run()
+    _no_traceback(at)
+    errors = _errors(at)
+    assert any(e.startswith("Not applied:") and "must not decrease" in e for e in errors), errors
+    assert "Cloud units" in [n.label for n in _edit(at).number_input]  # the rest of the Edit tab is drawn
+    assert _metrics(at), "the Run tab lost its cards"
+    assert any("An edit is not applied" in _plain(w.value) for w in at.warning)
+    assert _shown_scenario(at)["fleet"][0]["units"] == 64  # the scenario goes on without the edit
+    _edit(at).number_input[labels.index("Units on day 0")].set_value(64).run()
+    assert not _errors(at) and not any("An edit is not applied" in _plain(w.value) for w in at.warning)
+
+
 def test_a_run_after_an_edit_reports_its_settings_and_deltas(at):
     labels = [n.label for n in _edit(at).number_input]
     _edit(at).number_input[labels.index("Units on day 0")].set_value(128).run()
@@ -434,6 +453,19 @@ def test_whatif_helpers_known_answers():
     assert whatif.changed_fields({"a": {"b": 1}}, {"a": {"b": 2}}) == ["a.b: 1 → 2"]
     with pytest.raises(ScenarioError, match=r"fleet\[0\]\.deliveries\[0\]"):
         whatif.set_deliveries(s, 0, [{"date": None, "units": 5}])
+    # the goal seek's cost card: a P50 spend of replications stopped by the horizon is at least that
+    from planner.decide import present
+
+    assert present.solve_cost({"cost_usd": 1.5e6, "cost_usd_at_least": True}) == "≥ $1.5 M"
+    assert present.solve_cost({"cost_usd": 1.5e6}) == "$1.5 M"
+    # a data editor's new row holds NaN and NaT, not None: it is blank, not half a delivery
+    import pandas as pd
+
+    kept = whatif.set_deliveries(s, 0, [{"date": "2025-01-10", "units": 64}, {"date": pd.NaT, "units": float("nan")},
+                                        {"date": None, "units": None}])
+    assert [(str(d.date), d.units) for d in kept.fleet[0].deliveries] == [("2025-01-10", 64)]
+    with pytest.raises(ScenarioError, match=r"fleet\[0\]\.deliveries\[1\]"):
+        whatif.set_deliveries(s, 0, [{"date": "2025-01-10", "units": 64}, {"date": pd.NaT, "units": 120000.0}])
 
 
 def test_planner_app_command_binds_localhost_without_usage_stats(cli):

@@ -537,3 +537,31 @@ def test_the_upload_box_states_the_readmes_limit(shipped):
     finally:
         sidebar.get_by_text("Scenario folder").click()
         _idle(shipped)
+
+
+def test_a_new_delivery_row_never_blanks_the_page(browser, server, shots):
+    """Adding a row to a delivery plan showed a red error and blanked the rest of the page, the last run too.
+
+    A blank new row is not a delivery yet: nothing is said, and every field and tab stays (a half-filled row:
+    tests/test_app.py, test_an_edit_that_does_not_validate_is_shown_where_it_is_made).
+    """
+    expect = _expect()
+    page = _open(browser, server.url())  # a session of its own: the row it adds stays out of the shared page
+    try:
+        _tab(page, "Edit plan")
+        grid = page.locator("[data-testid=stDataFrame]:visible").first  # pool owned-h100's delivery plan
+        grid.wait_for(state="visible")
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + box["width"] - 40, box["y"] + box["height"] - 17)  # the add-row line
+        page.keyboard.press("Escape")
+        # the grid grows by the new (blank) row, and the page reruns with it
+        page.wait_for_function("([el, h]) => el.getBoundingClientRect().height > h + 20",
+                               arg=[grid.element_handle(), box["height"]])
+        _idle(page)
+        _no_error(page)
+        expect(page.get_by_test_id("stExpander").filter(has_text="Pool cloud-h100")).to_have_count(1)
+        _tab(page, "Run")
+        expect(_finish(page)).to_be_visible()
+        page.screenshot(path=str(shots / "new-row.png"))
+    finally:
+        page.context.close()

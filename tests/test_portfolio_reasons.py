@@ -100,5 +100,5 @@ def test_no_change_is_shown_against_a_used_spend_known_only_as_at_least():
     d = deltas(cut, base)
     assert d["used_usd"] is None and d["committed_usd"] is not None
     rows = {r["figure"]: r for r in ab_rows(base, cut)}
-    assert rows["spend used"]["B"].startswith("≥ ") and rows["spend used"]["B - A"].startswith("n/a")
-    assert not rows["spend committed"]["B"].startswith("≥ ")
+    assert rows["spend used (mean)"]["B"].startswith("≥ ") and rows["spend used (mean)"]["B - A"].startswith("n/a")
+    assert not rows["spend committed (mean)"]["B"].startswith("≥ ")

@@ -158,6 +158,11 @@ def rental_paths(scenario: Scenario) -> dict[str, str]:
             for i, p in enumerate(scenario.fleet) if p.cloud is not None}
 
 
+def solve_cost(answer: Mapping[str, Any]) -> str:
+    """The answer's P50 spend for a card: "≥ " before it when replications stopped by the horizon spent to it only."""
+    return ("≥ " if answer.get("cost_usd_at_least") else "") + fmt_usd(num(answer.get("cost_usd")))
+
+
 def solve_sentence(answer: Mapping[str, Any]) -> str:
     """A :func:`planner.decide.solve.solve` answer in words."""
     q = f"P{float(answer['quantile']) * 100:g}"
@@ -170,8 +175,7 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
     shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
     who, cost = ((f"job {answer['job']} ", "its cost") if answer.get("job") else ("", "committed cost"))
     text = (f"{answer['path']} = {shown}: {who}finishes {answer['finish_date']} at {q} (deadline "
-            f"{answer['deadline']}), {cost} P50 {'≥ ' if answer.get('cost_usd_at_least') else ''}"
-            f"{fmt_usd(num(answer.get('cost_usd')))}; {n} evaluations")
+            f"{answer['deadline']}), {cost} P50 {solve_cost(answer)}; {n} evaluations")
     if not answer.get("monotone", True):
         text += "; the evaluated points were NOT monotone (a larger value finished later), check the evaluations"
     if answer.get("note"):  # e.g. a probe below the answer met the deadline: the smallest found, not proved
