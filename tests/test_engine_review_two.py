@@ -71,3 +71,20 @@ def test_a_portfolios_jobs_hold_no_more_chips_than_the_pool_has(make_scenario):
     a = sched[sched["job"] == "a"]
     assert (a["units_in_service"] >= a["units_in_training"]).all()
     assert (a.loc[a["day"] < 9, "units_in_service"] == 0).all()  # before its start_after it held none
+
+
+def test_the_cash_flow_says_what_it_pays_after_the_runs_end(make_scenario):
+    """Nothing trained, committed $0, and the cash-flow chart paid $4 B in 2034-35 with no word on why."""
+    from planner.loader import load_scenario
+    from planner.sim.runner import run_scenario
+
+    path = make_scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64, "ordered_units": 1024,
+                                 "deliveries": [{"date": "2026-03-01", "units": 1024}]}])
+    result = run_scenario(load_scenario(path), replications=1)
+    cash = result.cashflow
+    later = cash[(cash["kind"] == "purchase") & (cash["month"] > "2025-03")]
+    assert later["paid_usd"].sum() > 0 and later["committed_usd"].sum() == 0
+    note = result.cashflow_note
+    assert "of chips delivered after the run's end" in note and "is paid from 2026-03 to 2026-03" in note, note
+    plain = make_scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64}])
+    assert "delivered after" not in run_scenario(load_scenario(plain), replications=1).cashflow_note

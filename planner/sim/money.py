@@ -8,6 +8,7 @@ committed spend, which summary.json's ``costs.committed_usd`` averages.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -68,8 +69,9 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
     supply = {p.name: PoolSupply(delivered_since(out.supply[p.name]), sum_training(out.runs, p.name),
                                  purchases(out.supply[p.name]), out.supply.rented[p.name])
               for p in scenario.fleet}
-    return cashflow(scenario, supply, end_h), _which(scenario, k, costs_usd, out.metrics["cost_usd"], " (every job)",
-                                                     out.metrics["finished"], finished)
+    table = cashflow(scenario, supply, end_h)
+    return table, _which(scenario, k, costs_usd, out.metrics["cost_usd"], " (every job)", out.metrics["finished"],
+                         finished) + _paid_after(scenario, table, end_h)
 
 
 def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
@@ -87,8 +89,28 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
                     if name in run.strategy.pools else None)
         supply[name] = PoolSupply(delivered_since(steps[name]), training,
                                   purchases(steps[name]), run.rented.get(name))
-    return cashflow(scenario, supply, run.end_h), _which(scenario, k, costs_usd, run.cost_usd, "", run.finished,
-                                                         finished)
+    table = cashflow(scenario, supply, run.end_h)
+    return table, _which(scenario, k, costs_usd, run.cost_usd, "", run.finished, finished) + _paid_after(
+        scenario, table, run.end_h)
+
+
+def _paid_after(scenario: Scenario, table: pd.DataFrame, end_h: float) -> str:
+    """A sentence on the purchases the cash flow pays after the month the run ends in ("" when none).
+
+    Chips delivered after the job's end (or the horizon) are still bought, so they are paid; their write-off is not
+    in the committed spend, which runs to the end: the cash flow's paid line then rises where its committed bars do
+    not.
+    """
+    end = scenario.start + dt.timedelta(hours=end_h)
+    later = table[(table["kind"] == "purchase") & (table["month"] > end.strftime("%Y-%m"))] if len(table) else table
+    paid = float(later["paid_usd"].sum()) if len(later) else 0.0
+    if paid <= 0:
+        return ""
+    c = scenario.currency
+    shown = fmt_usd_and(paid, *((c.code, c.per_usd) if c is not None else (None, None)))
+    return (f" {shown} of chips delivered after the run's end ({end.isoformat()[:10]}) is paid from "
+            f"{later['month'].min()} to {later['month'].max()}: the order stands, but their write-off is not in "
+            "the committed spend.")
 
 
 def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: float, what: str = "",
