@@ -777,8 +777,10 @@ def _owned_fields(sc, loaded, i: int, k: str):
     lo, hi = input_bounds(Pool, "units")
     units = st.number_input("Units on day 0", lo, hi, int(pool.units), key=f"{k}units{i}",
                             help="Owned chips in service on day 0.")
+    # each edit applied on its own (``_section``): one that does not validate leaves the fields after it drawn, so
+    # their values (and Streamlit's state of them) stay
     if int(units) != pool.units:
-        sc = edits.set_values(sc, {f"fleet[{i}].units": int(units)}, sc.name)
+        sc = _section(sc, lambda s: edits.set_values(s, {f"fleet[{i}].units": int(units)}, s.name))
     st.markdown("Delivery plan (cumulative units by date)")
     lo, hi = input_bounds(Delivery, "units")
     table = st.data_editor(pd.DataFrame(whatif.delivery_rows(loaded, i), columns=["date", "units"]),
@@ -788,15 +790,15 @@ def _owned_fields(sc, loaded, i: int, k: str):
                                                                                  step=1)})
     rows = table.to_dict("records")
     if rows != whatif.delivery_rows(loaded, i):
-        sc = whatif.set_deliveries(sc, i, rows)
+        sc = _section(sc, whatif.set_deliveries, i, rows)
     x, y, z = st.columns(3)
     slip = x.number_input("Slip by [days]", -365, 3650, 0, 15, key=f"{k}slip{i}")
     share = y.slider("Share delivered by date", 0.0, 1.0, 1.0, 0.05, key=f"{k}share{i}")
     by = z.date_input("by", (sc.fleet[i].deliveries[-1].date if sc.fleet[i].deliveries else sc.start),
                       key=f"{k}by{i}")
     if share < 1.0:
-        sc = whatif.share_by_date(sc, i, share, by)
-    sc = whatif.slip_pool(sc, i, int(slip))
+        sc = _section(sc, whatif.share_by_date, i, share, by)
+    sc = _section(sc, whatif.slip_pool, i, int(slip))
     x, y = st.columns(2)
     lo, hi = input_bounds(Pool, "commissioning_days")
     commissioning = x.number_input("Commissioning [days]", float(lo), float(hi), float(pool.commissioning_days),
@@ -810,7 +812,7 @@ def _owned_fields(sc, loaded, i: int, k: str):
         values["commissioning_days"] = float(commissioning)
     if float(reserved) != float(pool.reserved_fraction):
         values["reserved_fraction"] = float(reserved)
-    return set_pool_fields(sc, i, values) if values else sc
+    return _section(sc, set_pool_fields, i, values) if values else sc
 
 
 def _cloud_fields(sc, loaded, i: int, k: str):

@@ -355,4 +355,9 @@ def load_scenario(path: str | Path) -> Scenario:
     from .deliveries_file import resolve
 
     # deliveries: {file: ...} is read relative to the scenario file, before validation
-    return from_dict(resolve(parse_bytes(data, name), p.parent, name), name)
+    scenario = from_dict(resolve(parse_bytes(data, name), p.parent, name), name)
+    for i, pool in enumerate(scenario.fleet):  # the file's own pins: bad input (a sweep's point: no layout fits)
+        problem = pool.pins_problem()
+        if problem:
+            raise ScenarioError(problem, path=name, field=f"fleet[{i}].parallelism")
+    return scenario

@@ -350,21 +350,24 @@ class Pool(_Section):
             raise ValueError(f"deliveries reach {last_units} units, more than ordered_units ({self.ordered_units})")
         if self.planned_units == 0 and self.cloud is None:  # cloud.units: 0 says "nothing rented" on purpose
             raise ValueError("pool has no chips: set units, deliveries or cloud")
-        self._pins_fit()
         self._read_by_owned_chips()
         self._instance_network()
         return self
 
-    def _pins_fit(self) -> None:
-        """Refuse pinned degrees whose chips (tp x pp x cp x dp, Layout.units) the pool never has: no layout matches."""
+    def pins_problem(self) -> str | None:
+        """Why no layout can match the pinned degrees, by their chips alone (tp x pp x cp x dp, Layout.units), or None.
+
+        A file's own pins are refused with it (loader.load_scenario); a point of a sweep, a sensitivity or a goal seek
+        with fewer chips is a point where no layout fits, never the whole command's error.
+        """
         pin = self.parallelism
         if pin is None or pin.dp is None:  # without dp, the search fills it from the chips there are
-            return
+            return None
         need = (pin.tp or 1) * (pin.pp or 1) * (pin.cp or 1) * pin.dp
-        if need > self.usable_units:
-            raise field_error("parallelism", f"the pinned degrees need at least {need:,} chips (tp x pp x cp x dp), "
-                                             f"more than the {self.usable_units:,} the pool has for training at "
-                                             "its largest")
+        if need <= self.usable_units:
+            return None
+        return (f"the pinned degrees need at least {need:,} chips (tp x pp x cp x dp), more than the "
+                f"{self.usable_units:,} the pool has for training at its largest")
 
     def _instance_network(self) -> None:
         """``instance``: a catalog cloud instance; its GPU network per chip is the pool's unless network_gbps is set."""

@@ -82,8 +82,8 @@ def _blank(value: Any) -> bool:
         return not value.strip()
     try:
         return bool(value != value)  # NaN and NaT are not equal to themselves
-    except (TypeError, ValueError):
-        return False
+    except (TypeError, ValueError):  # pandas' NA (a nullable column's blank) has no truth value
+        return type(value).__name__ == "NAType"
 
 
 def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, Any]]) -> Scenario:

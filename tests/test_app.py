@@ -388,8 +388,12 @@ def test_an_edit_that_does_not_validate_is_shown_where_it_is_made(at):
     stay, with a warning that an edit waits.
     """
     labels = [n.label for n in _edit(at).number_input]
+    _edit(at).number_input[labels.index("Commissioning [days]")].set_value(7.0).run()  # a good edit first
     _edit(at).number_input[labels.index("Units on day 0")].set_value(200_000).run()
     _no_traceback(at)
+    # the fields after the bad one in the same pool are still drawn, and the good edit stays
+    assert [n.label for n in _edit(at).number_input] == labels
+    assert _shown_scenario(at)["fleet"][0]["commissioning_days"] == 7.0
     errors = _errors(at)
     assert any(e.startswith("Not applied:") and "must not decrease" in e for e in errors), errors
     assert "Cloud units" in [n.label for n in _edit(at).number_input]  # the rest of the Edit tab is drawn
@@ -398,6 +402,7 @@ def test_an_edit_that_does_not_validate_is_shown_where_it_is_made(at):
     assert _shown_scenario(at)["fleet"][0]["units"] == 64  # the scenario goes on without the edit
     _edit(at).number_input[labels.index("Units on day 0")].set_value(64).run()
     assert not _errors(at) and not any("An edit is not applied" in _plain(w.value) for w in at.warning)
+    assert _shown_scenario(at)["fleet"][0]["commissioning_days"] == 7.0
 
 
 def test_a_run_after_an_edit_reports_its_settings_and_deltas(at):
@@ -464,6 +469,8 @@ def test_whatif_helpers_known_answers():
     kept = whatif.set_deliveries(s, 0, [{"date": "2025-01-10", "units": 64}, {"date": pd.NaT, "units": float("nan")},
                                         {"date": None, "units": None}])
     assert [(str(d.date), d.units) for d in kept.fleet[0].deliveries] == [("2025-01-10", 64)]
+    kept_na = whatif.set_deliveries(s, 0, [{"date": "2025-01-10", "units": 64}, {"date": pd.NaT, "units": pd.NA}])
+    assert len(kept_na.fleet[0].deliveries) == 1  # a nullable column's blank is pandas' NA
     with pytest.raises(ScenarioError, match=r"fleet\[0\]\.deliveries\[1\]"):
         whatif.set_deliveries(s, 0, [{"date": "2025-01-10", "units": 64}, {"date": pd.NaT, "units": 120000.0}])
 

@@ -36,6 +36,17 @@ def test_sensitivity_csv_keeps_planners_own_labels_as_written(cli, tmp_path: Pat
     assert not any(v.startswith("'") for row in rows.values() for v in row.values() if v)
 
 
+def test_a_sweep_point_with_too_few_chips_for_the_pins_is_a_row_not_an_error(cli, make_scenario, tmp_path: Path):
+    """The file's pins fit its 64 rented chips; the point at 32 is a row where no layout fits, not exit 2."""
+    path = make_scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "parallelism": {"tp": 8, "dp": 8},
+                                 "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-12-31",
+                                           "price_per_chip_hour_usd": 2.0}}])
+    r = cli("sweep", path, "--set", "fleet[0].cloud.units=32,64", "--replications", "1", "--out", tmp_path / "sw")
+    assert r.exit_code == 0, r
+    rows = [line for line in r.stdout.splitlines() if line.strip().startswith("│")]
+    assert len(rows) == 2 and "never" in rows[0] and "never" not in rows[1], r.stdout
+
+
 @pytest.mark.parametrize(("command", "codes"), [("estimate", "3 when no layout"), ("run", "1 when one fails"),
                                                 ("compare", "3 when no mode"), ("sweep", "2 on bad input"),
                                                 ("sensitivity", "2 on bad input"), ("validate", "2 at the first")])

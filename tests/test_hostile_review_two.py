@@ -76,9 +76,13 @@ def test_a_deliveries_sheet_that_links_to_another_kind_of_file_is_refused(cli, m
     assert cli("validate", ok).exit_code == 0
 
 
-def test_a_pool_held_back_whole_says_so(cli, make_scenario, tmp_path: Path):
-    """reserved_fraction 1: "no chip of p was in service before the horizon", where 64 were, all held back."""
-    path = make_scenario(fleet=[{"name": "p", "chip": "h100-sxm", "units": 64, "reserved_fraction": 1.0}])
+@pytest.mark.parametrize("fraction", [1.0, 0.99])
+def test_a_pool_held_back_whole_says_so(cli, make_scenario, tmp_path: Path, fraction: float):
+    """reserved_fraction 1: "no chip of p was in service before the horizon", where 64 were, all held back.
+
+    0.99 of 64 leaves none for training either.
+    """
+    path = make_scenario(fleet=[{"name": "p", "chip": "h100-sxm", "units": 64, "reserved_fraction": fraction}])
     r = cli("run", path, "--out", tmp_path / "r")
     assert r.exit_code == 0, r
     limits = json.loads((tmp_path / "r" / "summary.json").read_text())["limits"]

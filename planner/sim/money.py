@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import costs
 from ..bridge import layout_planners
 from ..cashflow import PoolSupply, cashflow
 from ..fmt import fmt_usd_and
@@ -71,7 +72,7 @@ def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSeque
               for p in scenario.fleet}
     table = cashflow(scenario, supply, end_h)
     return table, _which(scenario, k, costs_usd, out.metrics["cost_usd"], " (every job)", out.metrics["finished"],
-                         finished) + _paid_after(scenario, table, end_h)
+                         finished) + _paid_after(scenario, supply, end_h)
 
 
 def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
@@ -91,26 +92,33 @@ def run_cashflow(scenario: Scenario, seeds: list[np.random.SeedSequence],
                                   purchases(steps[name]), run.rented.get(name))
     table = cashflow(scenario, supply, run.end_h)
     return table, _which(scenario, k, costs_usd, run.cost_usd, "", run.finished, finished) + _paid_after(
-        scenario, table, run.end_h)
+        scenario, supply, run.end_h)
 
 
-def _paid_after(scenario: Scenario, table: pd.DataFrame, end_h: float) -> str:
-    """A sentence on the purchases the cash flow pays after the month the run ends in ("" when none).
+def _paid_after(scenario: Scenario, supply: dict[str, PoolSupply], end_h: float) -> str:
+    """A sentence on the purchases of chips delivered after the run's end ("" when none).
 
     Chips delivered after the job's end (or the horizon) are still bought, so they are paid; their write-off is not
     in the committed spend, which runs to the end: the cash flow's paid line then rises where its committed bars do
-    not.
+    not. Counted from the deliveries themselves (one after the end in the end's own month too).
     """
-    end = scenario.start + dt.timedelta(hours=end_h)
-    later = table[(table["kind"] == "purchase") & (table["month"] > end.strftime("%Y-%m"))] if len(table) else table
-    paid = float(later["paid_usd"].sum()) if len(later) else 0.0
+    paid, days = 0.0, []
+    for pool in scenario.fleet:
+        use = supply.get(pool.name)
+        later = [(t, units) for t, units in (use.purchases if use is not None else ()) if t > end_h]
+        if later:
+            paid += sum(units for _t, units in later) * costs.unit_price_usd(scenario, pool)
+            days += [scenario.start + dt.timedelta(hours=t) for t, _units in later]
     if paid <= 0:
         return ""
     c = scenario.currency
     shown = fmt_usd_and(paid, *((c.code, c.per_usd) if c is not None else (None, None)))
-    return (f" {shown} of chips delivered after the run's end ({end.isoformat()[:10]}) is paid from "
-            f"{later['month'].min()} to {later['month'].max()}: the order stands, but their write-off is not in "
-            "the committed spend.")
+    end = scenario.start + dt.timedelta(hours=end_h)
+    first, last = min(days).strftime("%Y-%m"), max(days).strftime("%Y-%m")
+    when = first if first == last else f"from {first} to {last}"
+    return (f" {shown} of chips delivered after the run's end ({end.isoformat()[:10]}) is paid "
+            f"{'in ' if first == last else ''}{when}: the order stands, but their write-off is not in the committed "
+            "spend.")
 
 
 def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: float, what: str = "",

@@ -454,9 +454,11 @@ def never_trained(run: Run) -> list[str]:
     most = int(max((max((v for t, v in zip(ps.in_service.times, ps.in_service.values, strict=True) if t < horizon_h),
                         default=0) for ps in pools), default=0))
     names = " + ".join(ps.pool.name for ps in pools)
-    held = [ps.pool.name for ps in pools if ps.pool.reserved_fraction >= 1]
+    # planned chips, but none left for training once the reserved share is held back (1, or 0.99 of 64)
+    held = [ps.pool.name for ps in pools if ps.pool.planned_units
+            and plan.usable(ps.pool.planned_units, ps.pool.reserved_fraction) == 0]
     if most <= 0 and held:  # in service, but every chip held back for other work
-        return [f"never trained: every chip of {' + '.join(held)} is held back for other work (reserved_fraction 1)"
+        return [f"never trained: every chip of {' + '.join(held)} is held back for other work (reserved_fraction)"
                 + (", and no chip of the others was in service before the horizon" if len(held) < len(pools) else "")]
     if most <= 0:
         return [f"never trained: no chip of {names} was in service before the horizon (deliveries after it, or no "
@@ -485,9 +487,10 @@ def ran_dry(run: Run) -> list[str]:
         return []
     day = run.scenario.start + dt.timedelta(days=math.floor(last_h / HOURS_PER_DAY))
     names = " + ".join(run.strategy.pools)
-    share = run.job.saved / run.job.target if run.job.target else 0.0
+    # rounded down (an unfinished job never reads 100%)
+    share = min(math.floor(100 * run.job.saved / run.job.target), 99) if run.job.target else 0
     return [f"capacity: no chip of {names} was there for the job from {day} to the horizon; it had trained "
-            f"{share:.0%} of its tokens by then"]
+            f"{share}% of its tokens by then"]
 
 
 def used_pools(run: Run) -> tuple[str, ...]:
