@@ -389,7 +389,7 @@ def first_load_replications(raw: dict, file_reps: int, name: str) -> int:
     return memo[key]
 
 
-EDIT_ERRORS = "edit_errors"  # (session state) this rerun's edits that did not validate, said above the tabs
+EDIT_ERRORS = "edit_errors"  # (session state) this rerun's edits that did not validate, said atop the Run tab
 
 # figures the headline lists under two keys: the second one is folded into the first one's card
 SAME_FIGURE = {"cost_usd": "committed_usd"}
@@ -1255,8 +1255,9 @@ def main() -> None:
     st.session_state[EDIT_ERRORS] = []
     with tab_edit:
         edited = _guard("Editing the scenario", _edit_tab, loaded, name, knobs.reliability)
-    for problem in st.session_state[EDIT_ERRORS]:
-        st.warning(escape.markdown(f"An edit is not applied (see Edit plan): {problem}"))
+    with tab_run:  # at the top of the Run tab, above the last run's figures
+        for problem in st.session_state[EDIT_ERRORS]:
+            st.warning(escape.markdown(f"An edit is not applied (see Edit plan): {problem}"))
     scenario = _guard("Applying the what-if settings", apply_knobs, edited, knobs) if edited is not None else None
     if scenario is None:
         return

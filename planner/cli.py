@@ -555,7 +555,7 @@ def sweep(
 
 
 def _cell_text(value: object) -> str:
-    """A table cell as the scenario file writes it: ``true``, ``[1, 2]``, ``{enabled: false}`` (a swept value)."""
+    """A swept value for a table cell, in JSON: ``true``, ``[1, 2]``, ``{"enabled": false}`` (text as it is)."""
     if isinstance(value, str):
         return value
     if type(value).__module__ == "numpy" and hasattr(value, "item"):  # numpy.bool_ from a table's column

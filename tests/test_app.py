@@ -398,7 +398,8 @@ def test_an_edit_that_does_not_validate_is_shown_where_it_is_made(at):
     assert any(e.startswith("Not applied:") and "must not decrease" in e for e in errors), errors
     assert "Cloud units" in [n.label for n in _edit(at).number_input]  # the rest of the Edit tab is drawn
     assert _metrics(at), "the Run tab lost its cards"
-    assert any("An edit is not applied" in _plain(w.value) for w in at.warning)
+    run_tab = at.tabs[TABS.index("Run")]
+    assert any("An edit is not applied" in _plain(w.value) for w in run_tab.warning)  # where the last run is
     assert _shown_scenario(at)["fleet"][0]["units"] == 64  # the scenario goes on without the edit
     _edit(at).number_input[labels.index("Units on day 0")].set_value(64).run()
     assert not _errors(at) and not any("An edit is not applied" in _plain(w.value) for w in at.warning)
