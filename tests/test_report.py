@@ -307,6 +307,21 @@ def test_charts_cope_with_empty_frames() -> None:
                                                  "interruptions"}
 
 
+def test_a_run_that_trained_nothing_says_so_on_its_charts() -> None:
+    """Nothing trained, nothing committed: the tokens and committed-spend charts drew an empty -1 to 1 axis."""
+    import pandas as pd
+
+    days = pd.DataFrame({"date": ["2025-01-01", "2025-01-02"], "day": [0, 1], "pool": ["p", "p"],
+                         "tokens_trained": [0.0, 0.0], "cost_usd": [0.0, 0.0]})
+    cash = pd.DataFrame({"month": ["2034-04"], "pool": ["p"], "kind": ["purchase"], "committed_usd": [0.0],
+                         "paid_usd": [3.86e8]})
+    for fig, said in ((charts.tokens_figure(days), "no tokens trained"), (charts.cost_figure(days, cash),
+                                                                           "nothing committed")):
+        assert any(said in (a.text or "") for a in fig.layout.annotations), said
+    trained = days.assign(tokens_trained=[0.0, 1e9])
+    assert not any("no tokens" in (a.text or "") for a in charts.tokens_figure(trained).layout.annotations)
+
+
 def test_figure_builders_build_what_result_figures_draws() -> None:
     """The app draws each chart as soon as it is built: the builders give result_figures' charts, in order."""
     for result in (make_result(), RunResult(scenario_name="e", summary=Summary())):

@@ -217,6 +217,8 @@ def tokens_figure(
     title = "Tokens trained by pool (stacked)"
     if not _usable(schedule, "date", "tokens_trained"):
         return empty_figure(title)
+    if not (pd.to_numeric(schedule["tokens_trained"], errors="coerce").fillna(0.0) > 0).any():
+        return empty_figure(title, "no tokens trained")  # (an axis of zeros read -1 to 1)
     if "pool" in schedule.columns:
         schedule = pool_tokens(schedule)
         trained = schedule.groupby(schedule["pool"].astype(str))["tokens_trained"].max()
@@ -251,6 +253,8 @@ def cost_figure(schedule: pd.DataFrame | None, cashflow: pd.DataFrame | None = N
     the job's end.
     """
     title = "Committed spend by pool (stacked)"
+    if _usable(cashflow, "month", "pool", "committed_usd") and not cashflow["committed_usd"].astype(float).any():
+        return empty_figure(title, "nothing committed")  # (an axis of zeros read -1 to 1)
     if _usable(cashflow, "month", "pool", "committed_usd"):
         ends = pd.to_datetime(cashflow["month"] + "-01") + pd.offsets.MonthEnd(0)
         monthly = cashflow.assign(date=ends).groupby(["date", "pool"], sort=True)["committed_usd"].sum()
