@@ -551,6 +551,9 @@ def sweep(
         # $ and thousands separators, never 1.555e+08
         t.add_row(*[_lit(("≥ " if c in low else "") + _cell_text(fmt_cell(c, r[c]))) for c in cols])
     out.print(t)
+    if s.jobs:  # a portfolio: the table is until its last job finishes
+        _say("note: the figures above are the portfolio's (until its last job finishes); sweep.csv and sweep.parquet "
+             "also have each job's time to train, finish dates and deadline share (columns 'job NAME: ...')")
     out.print(terminal(f"sweep: {path}", one_line=True), highlight=False, markup=False)
 
 
@@ -609,6 +612,9 @@ def sensitivity(
         t.add_row(_lit(r["input"]), _lit(r["low"]), _lit(r["high"]), r["days p50 (low)"], r["days p50 (high)"],
                   r["cost p50 (low)"], r["cost p50 (high)"])
     out.print(t)
+    if s.jobs:  # a portfolio: the swings are of the time until its last job finishes
+        _say("note: the figures above are the portfolio's (until its last job finishes); `planner solve --job NAME` "
+             "and a sweep's 'job NAME: ...' columns give one job's")
     out.print(terminal(f"sensitivity: {path}", one_line=True), highlight=False, markup=False)
 
 

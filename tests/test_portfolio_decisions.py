@@ -160,3 +160,21 @@ def test_a_later_jobs_compare_row_is_what_run_gives_it(make_scenario, cli):
     s = json.loads((out / "summary.json").read_text())
     for j in s["jobs"]:
         assert autos[j["name"]]["time_to_train_days"] == j["metrics"]["time_to_train_days"]["p50"], j["name"]
+
+
+def test_a_portfolio_sweep_has_each_jobs_own_columns(cli, tmp_path):
+    """A portfolio's sweep showed only the time until its last job finished: the flagship's deadline was nowhere."""
+    import pandas as pd
+    from conftest import ROOT
+
+    r = cli("sweep", ROOT / "scenarios" / "ascend-portfolio-2024.yaml", "--set", "sites[0].power_mw[0].mw=10,40",
+            "--replications", "2", "--out", tmp_path / "sw")
+    assert r.exit_code == 0, r
+    assert "each job's time to train" in r.stderr
+    table = pd.read_csv(tmp_path / "sw" / "sweep.csv")
+    for job in ("flagship-moe", "dense-405b"):
+        for col in ("time_to_train_days_p50", "finish_date_p50", "finish_probability", "deadline_probability"):
+            assert f"job {job}: {col}" in table.columns, (job, col)
+    # the portfolio's time is its last job's: never shorter than either job's own
+    assert (table["time_to_train_days_p50"] >= table["job flagship-moe: time_to_train_days_p50"]).all()
+    assert (table["job flagship-moe: time_to_train_days_p50"] < table["job dense-405b: time_to_train_days_p50"]).all()

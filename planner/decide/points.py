@@ -122,7 +122,18 @@ def point_row(summary: Summary) -> dict:
     for k, v in summary.finish_date.items() if summary.finish_date is not None else ():
         row[f"finish_date_{k}"] = v
     # the figures known only as lower bounds (summary.json ``at_least``: replications stopped by the horizon)
-    row["at_least"] = ", ".join([f"{m}_{q}" for m in DISTRIBUTION_KEYS for q in ("mean", *QUANTILE_KEYS)
-                                 if summary.bound(m, q)]
-                                + [f"finish_date_{q}" for q in QUANTILE_KEYS if summary.bound("time_to_train_days", q)])
+    bounds = ([f"{m}_{q}" for m in DISTRIBUTION_KEYS for q in ("mean", *QUANTILE_KEYS) if summary.bound(m, q)]
+              + [f"finish_date_{q}" for q in QUANTILE_KEYS if summary.bound("time_to_train_days", q)])
+    for job in summary.jobs:  # a portfolio: the figures above are until its last job finishes; each job's own here
+        js, who = job.summary, f"job {job.name}: "
+        times = js.stat("time_to_train_days")
+        for q in ("p50", "p90"):
+            row[f"{who}time_to_train_days_{q}"] = times.at(q) if times is not None else None
+            row[f"{who}finish_date_{q}"] = getattr(js.finish_date, q) if js.finish_date is not None else None
+            bounds += [f"{who}{k}_{q}" for k in ("time_to_train_days", "finish_date")
+                       if js.bound("time_to_train_days", q)]
+        row[f"{who}finish_probability"] = js.finish_probability
+        if job.deadline is not None:
+            row[f"{who}deadline_probability"] = job.deadline_probability
+    row["at_least"] = ", ".join(bounds)
     return row

@@ -306,7 +306,7 @@ def fmt_cell(column: str, value: Any) -> Any:
     """One cell for people: money with $ and thousands, shares as percent, big numbers with separators."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)) or value is pd.NA:
         # a time to train with no number is one that never came (the tables write NaN for an unfinished run)
-        return NEVER if column.startswith("time_to_train") else ""
+        return NEVER if "time_to_train" in column else ""  # (a portfolio's sweep: "job NAME: time_to_train_...")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return value
     x = float(value)
