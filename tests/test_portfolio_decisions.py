@@ -178,3 +178,16 @@ def test_a_portfolio_sweep_has_each_jobs_own_columns(cli, tmp_path):
     # the portfolio's time is its last job's: never shorter than either job's own
     assert (table["time_to_train_days_p50"] >= table["job flagship-moe: time_to_train_days_p50"]).all()
     assert (table["job flagship-moe: time_to_train_days_p50"] < table["job dense-405b: time_to_train_days_p50"]).all()
+
+
+def test_a_jobs_deadline_share_past_the_horizon_is_a_marked_lower_bound():
+    """A deadline after the horizon: the share is not known, only at least the share that met it by then."""
+    from planner.decide.points import point_row
+    from planner.summary import JobSummary, Summary
+
+    row = point_row(Summary(jobs=(
+        JobSummary(name="a", priority=1, summary=Summary(), deadline="2026-01-01", deadline_probability=None,
+                   deadline_at_least=0.4),
+        JobSummary(name="b", priority=2, summary=Summary(), deadline="2026-01-01", deadline_probability=0.9))))
+    assert row["job a: deadline_probability"] == 0.4 and row["job b: deadline_probability"] == 0.9
+    assert row["at_least"].split(", ") == ["job a: deadline_probability"]

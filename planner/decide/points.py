@@ -133,7 +133,10 @@ def point_row(summary: Summary) -> dict:
             bounds += [f"{who}{k}_{q}" for k in ("time_to_train_days", "finish_date")
                        if js.bound("time_to_train_days", q)]
         row[f"{who}finish_probability"] = js.finish_probability
-        if job.deadline is not None:
-            row[f"{who}deadline_probability"] = job.deadline_probability
+        if job.deadline is not None:  # unknown when the horizon ends first: at least the share that met it by then
+            known = job.deadline_probability
+            row[f"{who}deadline_probability"] = known if known is not None else job.deadline_at_least
+            if known is None and job.deadline_at_least is not None:
+                bounds.append(f"{who}deadline_probability")
     row["at_least"] = ", ".join(bounds)
     return row
