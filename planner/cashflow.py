@@ -12,7 +12,8 @@ One row per month, pool and kind:
   (every delivered chip, the reserved share too; chips there by day 0, delivered before the
   start too, were bought before it).
 - ``reservation``: a reserved rental, month by month over its contracted window to the end of its term, from the
-  scenario's start at the earliest (costs.reserved_cloud_usd); billed monthly, so paid = committed.
+  scenario's start at the earliest (costs.reserved_cloud_usd); committed = the share not reserved, paid = the
+  provider's monthly bill for every reserved chip (the held-back share too, as purchases are paid in full).
 - ``on_demand``: the rented chip-hours the job held in the month at the hourly price; paid = committed.
 - ``energy``: owned chips in training at TDP x PUE x the price per kWh (rental prices include power);
   paid = committed.
@@ -131,7 +132,9 @@ def pool_cashflow(scenario: Scenario, pool: Pool, use: PoolSupply, end_h: float,
         after = _cumulative(scenario, pool, use, end_h, t1)
         for kind in pool_kinds:
             if kind == "reservation":
-                committed = paid = costs.reserved_cloud_usd(scenario, pool, t0, t1)
+                committed = costs.reserved_cloud_usd(scenario, pool, t0, t1)
+                # the provider bills every reserved chip, the held-back share too (as purchases are paid in full)
+                paid = costs.reserved_cloud_usd(scenario, pool, t0, t1, whole=True)
             elif kind == "purchase":
                 committed = after[kind] - before[kind]
                 # a delivery at the first hour of a month is that month's: [t0, t1)

@@ -38,13 +38,16 @@ def unit_price_usd(scenario: Scenario, pool: Pool) -> float:
 
 
 def unpriced(scenario: Scenario) -> tuple[str, ...]:
-    """The pools with owned chips of no known purchase price: the spend leaves their write-off out.
+    """The pools with chips of no known price: the spend leaves their write-off or their rental out.
 
-    Their committed and used spend, and ``cost_usd``, are then known only as at least the figures given
-    (Summary.at_least), never as the figures.
+    Owned chips with no purchase price, or a rental that does not state ``price_per_chip_hour_usd`` (a stated 0 is
+    free capacity, e.g. credits). Their committed and used spend, and ``cost_usd``, are then known only as at least
+    the figures given (Summary.at_least), never as the figures.
     """
     return tuple(p.name for p in scenario.fleet
-                 if plan.owned_planned(p) > 0 and known_unit_price_usd(scenario, p) is None)
+                 if (plan.owned_planned(p) > 0 and known_unit_price_usd(scenario, p) is None)
+                 or (p.cloud is not None and p.cloud.units > 0
+                     and "price_per_chip_hour_usd" not in p.cloud.model_fields_set))
 
 
 def committed_grows(scenario: Scenario) -> bool:
@@ -156,8 +159,12 @@ def writing_off(delivered: Steps, period_h: float) -> Steps:
     return tuple(times.tolist()), tuple(np.clip(share, 0.0, 1.0).tolist())
 
 
-def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h: float = np.inf) -> float:
+def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h: float = np.inf,
+                       whole: bool = False) -> float:
     """A cloud reservation from the scenario's start to the end of its window, or the part in ``[from_h, to_h)`` [USD].
+
+    The share not held back by ``reserved_fraction`` (the job's committed spend); ``whole``: every reserved chip,
+    the provider's bill (the cash flow's ``paid``).
 
     0 when billed on demand or when there is no cloud. The contracted window (``cloud.from`` to ``cloud.until``)
     is billed even when the rental's start slips (``delivery_risk``): capacity paid for and not yet there is idle.
@@ -170,7 +177,8 @@ def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h
     t0, t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
     hours = max(0.0, min(t1, to_h) - max(t0, from_h, 0.0))
     # the share not held back by reserved_fraction, as owned chips' (owned_committed_usd): the other work pays the rest
-    return pool.cloud.units * (1.0 - pool.reserved_fraction) * hours * pool.cloud.price_per_chip_hour_usd
+    share = 1.0 if whole else 1.0 - pool.reserved_fraction
+    return pool.cloud.units * share * hours * pool.cloud.price_per_chip_hour_usd
 
 
 def step_at(steps: Steps, t_h) -> np.ndarray:

@@ -309,7 +309,7 @@ def test_sensitivity_marks_a_figure_known_only_as_a_lower_bound_and_claims_no_sw
     # billed by the hour: the spend grows with the run (a reservation commits its whole window, a figure however
     # long the job runs)
     path.write_text(src.read_text().replace("horizon_days: 365", "horizon_days: 120")
-                    .replace("price_per_chip_hour_usd: 12.29}", "price_per_chip_hour_usd: 12.29, billing: on_demand}"))
+                    .replace("price_per_chip_hour_usd: 8.60}", "price_per_chip_hour_usd: 8.60, billing: on_demand}"))
     r = cli("sensitivity", path, "--replications", "1", "--out", tmp_path / "s")
     assert r.exit_code == 0, r
     table = pd.read_csv(tmp_path / "s" / "sensitivity.csv").set_index("input")

@@ -122,7 +122,7 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
             late = f", slipped {rental_slip_days:.0f} d" if rental_slip_days >= 0.5 else ""
             held = f", {c.units - rented:,} held back" if rented < c.units else ""
             steps.append(Step(t0, EventKind.CLOUD_START, rented,
-                              f"{c.units:,} rented at ${c.price_per_chip_hour_usd}/chip-h{late}{held}"))
+                              f"{c.units:,} rented at ${c.price_per_chip_hour_usd:,.2f}/chip-h{late}{held}"))
             steps.append(Step(t1, EventKind.CLOUD_END, -rented, "rental ends"))
     steps.sort(key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return steps
