@@ -22,7 +22,8 @@ SCHEDULE_COLUMNS = [
     "day",  # int, days since scenario start
     "pool",  # pool name
     "units_delivered",  # cumulative units delivered (owned) or rented (cloud) by that day
-    "units_in_service",  # commissioned and not failed
+    "units_in_service",  # commissioned or rented, not held back (reserved_fraction); units_failed of them are under
+    # repair (a portfolio job's row: the chips it held)
     "units_in_training",  # used by the training job's layout
     "units_failed",  # out of service for repair
     "tokens_trained",  # cumulative tokens trained (kept) by the job on this pool

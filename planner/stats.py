@@ -49,9 +49,11 @@ def time_stat(times: Iterable[float | None], q: float,
     beyond the finish probability (k of n finished, q > k / n) the quantile is never (the contract's rule). Up to
     it, a quantile on the line from the last finish to a replication that did not finish depends on when that one
     would have finished, which no run says. ``censor_days`` (one number, or one per replication: where each one
-    that did not finish had got to when the run stopped, e.g. the horizon) gives the least it can be: the line
-    taken to the earliest of those points (never below the last finish), returned with True. Without it such a
-    quantile is never (an `expect` or a deadline cannot count it as met).
+    that did not finish had got to when the run stopped, e.g. the horizon) gives the least it can be: the quantile
+    with each of them at its point instead, returned with True whenever it differs from the quantile with them as
+    never (with one horizon for all, the line taken to it; with points below some finishes, e.g. the training time
+    of replications that waited long, a quantile that read as a time is also only at least a lower one).
+    Without it such a quantile is never (an `expect` or a deadline cannot count it as met).
     Twenty replications, 18 finished, the last in 232.3 days, a horizon of 240: P90 is at least 233.1 days
     (it read 232.3, below the 233.8 the same replications give with a horizon they all reach).
     """
@@ -61,14 +63,16 @@ def time_stat(times: Iterable[float | None], q: float,
         return math.inf, False
     upper = _linear(v, q)
     finished = int(np.isfinite(v).sum())
-    if math.isfinite(upper) or censor_days is None or not finished or q > finished / len(v):
+    if censor_days is None or not finished or q > finished / len(v) or finished == len(v):
         return upper, False  # a time, or never (beyond the finish probability)
     cut = [censor_days] * len(raw) if isinstance(censor_days, (int, float)) else list(censor_days)
-    stopped = min(c for t, c in zip(raw, cut, strict=True) if t is None)
-    pos = q * (len(v) - 1)
-    lo = int(math.floor(pos))
-    last = float(v[lo])  # the last finish before the line (up to the finish probability it is finite)
-    return last + (max(float(stopped), last) - last) * (pos - lo), True
+    # each one that did not finish at the least it can be: where it had got to (never below nothing)
+    low = np.sort(np.asarray([max(float(c), 0.0) if t is None else t for t, c in zip(raw, cut, strict=True)]))
+    lower = _linear(low, q)
+    # the same whichever it is between those: known. Else at least ``lower`` (an unfinished replication's point
+    # may lie below finished ones: one that waited long trained briefly by the horizon, so its training time may
+    # be shorter than the finishers' and the quantile with it taken as never is more than the data says)
+    return (upper, False) if lower == upper else (lower, True)
 
 
 def _linear(v: np.ndarray, q: float) -> float:

@@ -308,6 +308,9 @@ class Summary:
     # pools of owned chips with no purchase price (costs.unpriced): the spend leaves their write-off out, so
     # cost_usd is at least its figures (summary.json ``unpriced_pools``, written when there are any)
     unpriced_pools: tuple[str, ...] = ()
+    # figures that fewer than every replication gave (MFU and goodput of replications that never trained): metric ->
+    # how many gave it (summary.json ``counted``, written when there are any); their quantiles are of those alone
+    counted: dict[str, int] = field(default_factory=dict)
 
     def bound(self, key: str, q: str = "p50") -> bool:
         """Whether ``key``'s ``q`` is a lower bound only (unfinished replications' spend ran to the horizon)."""
@@ -380,7 +383,8 @@ class Summary:
                 "model_band": dict(self.model_band) if self.model_band is not None else None,
                 "unfinished_replications": self.unfinished or None,
                 "at_least": {k: list(v) for k, v in self.at_least.items()} or None,
-                "unpriced_pools": list(self.unpriced_pools) or None}
+                "unpriced_pools": list(self.unpriced_pools) or None,
+                "counted": dict(self.counted) or None}
         out.update({k: v for k, v in tail.items() if v is not None})
         return out
 
@@ -415,6 +419,8 @@ class Summary:
             at_least={str(k): tuple(str(q) for q in v) for k, v in _mapping(d.get("at_least")).items()
                       if isinstance(v, list)},
             unpriced_pools=tuple(str(p) for p in _list(d.get("unpriced_pools"))),
+            counted={str(k): int(v) for k, v in _mapping(d.get("counted")).items()
+                     if isinstance(v, int) and not isinstance(v, bool)},
         )
 
 

@@ -69,22 +69,32 @@ def to_horizon_note(summary: Summary) -> str:
 
 
 def unpriced_note(summary: Summary) -> str:
-    """What the spend leaves out: the write-off of owned chips with no purchase price (``Summary.unpriced_pools``)."""
+    """What the spend leaves out: chips with no price (``Summary.unpriced_pools``, costs.unpriced)."""
     if not summary.unpriced_pools:
         return ""
     names = ", ".join(summary.unpriced_pools)
-    return (f"owned chips of {names} have no purchase price: their write-off is not counted (set unit_price_usd), "
-            "so the spend is at least this")
+    return (f"chips of {names} have no purchase price or rental price: their write-off or rental is not counted "
+            "(set unit_price_usd or cloud.price_per_chip_hour_usd), so the spend is at least this")
 
 
 def spend_bounded(summary: Summary) -> str:
     """Which mean spends are known only as at least their figures: "committed and used", "used" or "".
 
-    (Idle, committed less used, is then neither a lower nor an upper bound: never said to be either.)
+    (Idle, committed less used, is then neither a lower nor an upper bound when both are; when only used is, idle
+    is at most its figure: ``idle_at_most``.)
     """
     if summary.spend_bound("committed_usd"):
         return "committed and used"
     return "used" if summary.spend_bound("used_usd") else ""
+
+
+def idle_at_most(summary: Summary) -> bool:
+    """Whether the mean idle spend is at most its figure.
+
+    The committed spend exact, the used one only at least its figure (a reservation's whole window, replications
+    stopped by the horizon: they would have used more).
+    """
+    return summary.spend_bound("used_usd") and not summary.spend_bound("committed_usd")
 
 
 def spend_note(summary: Summary) -> str:
@@ -105,6 +115,10 @@ def headline_items(summary: Summary) -> list[Headline]:
             detail = ONE_REPLICATION
         if key == "finish_probability" and summary.replications is not None:
             detail = f"of {summary.replications} replication(s)"
+        if key in summary.counted and summary.replications:
+            k = summary.counted[key]
+            detail = " · ".join(x for x in (detail, f"of the {k} of {summary.replications} replications that trained "
+                                                    f"(the other {summary.replications - k} never did)") if x)
         if key in TO_HORIZON_KEYS and summary.unfinished:
             bound = "; ≥: known only as a lower bound" if key in summary.at_least else ""
             detail = " · ".join(x for x in (detail, to_horizon_note(summary) + bound) if x)
@@ -279,7 +293,8 @@ def finish_items(summary: Summary) -> list[Headline]:
     if c is not None:
         low = at_least(summary, "cost_usd", "mean")  # the mean spend of replications stopped by the horizon
         out.append(Headline("committed_usd", "Committed (mean)", low + money(summary, c.committed_usd),
-                            " · ".join(x for x in (f"idle {money(summary, c.idle_usd)}", spend_note(summary))
+                            " · ".join(x for x in (f"idle {'≤ ' if idle_at_most(summary) else ''}"
+                                                   f"{money(summary, c.idle_usd)}", spend_note(summary))
                                        if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
         # the chips held grow with the run even where the committed spend does not (reservations alone)

@@ -30,6 +30,7 @@ from ..summary import Summary
 from .charts import interruptions_per_week, monthly_tokens, site_power_table
 from .headline import (
     answer_sentence,
+    idle_at_most,
     input_groups,
     input_rows,
     job_pools,
@@ -247,6 +248,8 @@ def replication_stats(replications: pd.DataFrame | None, horizon_days: float | N
     for metric in [c for c in REPLICATION_COLUMNS if c not in ("replication", "finished")]:
         if metric not in replications:
             continue
+        if metric in ("mode", "pool"):  # text: the strategy table counts them (they showed "count 0")
+            continue
         values = pd.to_numeric(replications[metric], errors="coerce")
         if metric in NEVER_METRICS:
             if metric == "time_to_train_days" and finished is not None:
@@ -406,7 +409,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         rows.append((to_horizon_note(s), None, None, None, "text"))
     w = s.power_wait_chip_days
     if w is not None:  # delivered chips that waited for their site's power
-        rows.append(("chip-days waiting for site power", plain(w.p10), plain(w.p50), plain(w.p90), "num0"))
+        qs = (None, plain(w.p50), None) if one else (plain(w.p10), plain(w.p50), plain(w.p90))
+        rows.append(("chip-days waiting for site power", *qs, "num0"))  # one replication: its value, as each row
     if s.limits:  # what held the job below the chips in service (replication 0, the one the tables show)
         rows += [("", None, None, None, ""), ("What limited it (replication 0)", None, None, None, "head")]
         rows += [(limit, None, None, None, "text") for limit in s.limits]
@@ -429,8 +433,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     if c is not None:
         # replications stopped by the horizon spent to it only: the means are then lower bounds, and say so
         which = spend_bounded(s)  # (a whole-window reservation's commitment is exact: only what was used grows)
-        what = (f"Spend (mean of replications; {which} at least: {spend_note(s)})" if which
-                else "Spend (mean of replications)")
+        what = (f"Spend (mean of replications; {which} at least: {spend_note(s)}"
+                f"{'; idle at most' if idle_at_most(s) else ''})" if which else "Spend (mean of replications)")
         rows += [("", None, None, None, ""), (what, "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
         rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")
@@ -490,8 +494,10 @@ def _column_format(name: str, series: pd.Series, code: str | None = None) -> str
         return "usd"
     if code and name.endswith("_" + code.lower()):
         return "cur"
-    if name in ("mfu", "goodput") or name.endswith(("_fraction", "probability")):
-        return "pct"
+    if name in ("mfu", "goodput") or name.endswith(("_fraction", "probability", ".shortfall")):
+        return "pct"  # a delivery's shortfall is a fraction (0.062 showed as "0.1")
+    if name == "model_factor" or name.endswith(".model_factor"):
+        return "num3"  # a ratio near 1 (0.962 showed as "1.0")
     if name.startswith("tokens") and "per_s" not in name:
         return "big"
     if pd.api.types.is_integer_dtype(series):

@@ -626,7 +626,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     if tables:
         result.in_service = fleet_in_service(sc, supply, max(r.end_h for r in runs))
         result.schedule = _stack([o.schedule for o in outs], pctx.jobs)
-        result.events = _stack([o.events for o in outs], pctx.jobs)
+        result.events = _fleet_facts_once(_stack([o.events for o in outs], pctx.jobs))
         result.layouts = _stack([o.layouts for o in outs], pctx.jobs)
         result.links = _stack([o.links for o in outs], pctx.jobs)
     return result
@@ -662,6 +662,23 @@ def fleet_in_service(sc: Scenario, supply, end_h: float) -> pd.DataFrame:
     return pd.concat([pd.DataFrame({"date": dates, "pool": p.name,
                                     "units_in_service": _in_service(supply[p.name]).at(t).astype(int)})
                       for p in sc.fleet], ignore_index=True)
+
+
+# what happens to a pool whoever trains on it: each job's run that spans it logs it, the fleet's events once
+_FLEET_FACTS = (EventKind.DELIVERY.value, EventKind.CLOUD_START.value, EventKind.CLOUD_END.value)
+
+
+def _fleet_facts_once(events: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The stacked events with each delivery and rental start or end once, under the first job that logged it.
+
+    Every job's run that spans a delivery logs it: the dense run's events repeated the flagship's 10,000 chips of
+    2024-04-30, so the deliveries added up to 39,000 where 29,000 came.
+    """
+    if events is None or events.empty:
+        return events
+    fact = events["event"].isin(_FLEET_FACTS)
+    again = fact & events.duplicated(["time_days", "pool", "event", "units", "detail"])
+    return events[~again].reset_index(drop=True)
 
 
 def _stack(frames: list, jobs: list[Job]) -> pd.DataFrame | None:

@@ -122,7 +122,9 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
             "mode": r["mode"], "pool": r["pool"], "failures": r["failures"], "replans": r.get("replans"),
             "checkpoints": r.get("checkpoints"), "moves": r["moves"], "link_tb": r["link_tb"],
             "model_factor": r["model_factor"], "start_days": waiting,
-            "start_date": scenario.start.isoformat(), "finish_date": finish_date(scenario.start, ttt),
+            # the day the job first trained (start_days), as finish_date is the day it finished: it was the scenario's
+            # start on every row
+            "start_date": finish_date(scenario.start, waiting), "finish_date": finish_date(scenario.start, ttt),
             "waiting_days": waiting, "training_days": ttt - waiting if r["finished"] else math.nan,
             # a portfolio: each job's own time to train (its finish, as `solve --job` reads it) and its own draw of the
             # cost model's error (``model_factor`` is the first job's)
@@ -228,7 +230,24 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                                                                                 horizon)) else {}),
                              **day_bounds},
                    # what held the job below the chips in service in replication 0 (the one the tables show)
-                   limits=tuple(rows[0].get("limits") or []), **dates, costs=costs, unpriced_pools=unpriced)
+                   limits=tuple(rows[0].get("limits") or []), **dates, costs=costs, unpriced_pools=unpriced,
+                   counted=counted_of(rows))
+
+
+def counted_of(rows: list[dict]) -> dict[str, int]:
+    """The figures fewer than every replication gave, and how many gave each.
+
+    A replication that never trained has no MFU or goodput: their quantiles are of the others, and the reports say
+    of how many.
+    """
+    out = {}
+    for m in DISTRIBUTION_KEYS:
+        if m == "time_to_train_days":  # counts the others as never (stats.time_quantiles)
+            continue
+        k = sum(1 for r in rows if r[m] is not None and r[m] == r[m] and math.isfinite(r[m]))
+        if k < len(rows):
+            out[m] = k
+    return out
 
 
 def _with_jobs(scenario: Scenario, pctx, seed: int, rows: list[dict], summary: Summary) -> Summary:
