@@ -21,7 +21,8 @@ ALLOCATOR_FRAGMENTATION = 0.10  # caching-allocator fragmentation of what remain
 def state_bytes_per_param(zero, dp):
     """Weights + gradients + optimizer bytes per parameter held by one chip (ZeRO eq. in sec. 5.1).
 
-    stage 0: 2+2+12; stage 1 shards the optimizer over DP; stage 2 also the gradients; stage 3 also the weights.
+    stage 0: 2 + 4 (fp32 gradients) + 12; stage 1 shards the optimizer over DP; stage 2 also the gradients;
+    stage 3 also the weights.
     """
     zero = np.asarray(zero)
     dp = np.asarray(dp, dtype=float)

@@ -60,11 +60,13 @@ def _divisors_up_to(n: int, cap: int) -> list[int]:
 def tp_options(arch: ModelArch, chip: Chip) -> list[int]:
     """Tensor-parallel degrees inside the scale-up domain (at most 64) that split whole query groups.
 
-    Megatron requires TP to divide the heads and the KV heads.
+    TP divides the heads, and the KV heads (Megatron), or is a multiple of them: each rank then holds a copy of its
+    K/V head (PaLM trained its one-KV-head attention on TP12, S10; the copies' share of the QKV projection, small
+    beside the rest of a layer, is left out of the step time).
     """
     kv = arch.n_kv_heads if arch.mla is None else arch.heads
     return [t for t in _divisors_up_to(arch.heads, min(chip.scale_up_domain, 64))
-            if (t & (t - 1) == 0 or t % 4 == 0) and kv % t == 0]
+            if (t & (t - 1) == 0 or t % 4 == 0) and (kv % t == 0 or t % kv == 0)]
 
 
 def pp_options(layers: int) -> list[int]:

@@ -199,7 +199,10 @@ def _rates(system: System, setup: TrainingSetup) -> _Rates:
     chip, st = system.chip, system.stack
     gemm_bf16 = system.gemm_flops("fp16" if setup.precision == "fp16" else "bf16")
     s = float(setup.seq_len)
-    attention = system.peak_compute_flops() * ATTENTION_PEAK_SHARE * s / (s + ATTENTION_HALF_SEQ)
+    # FlashAttention is built of matmuls: never a larger share of the peak than the chip's GEMMs reach (an MI300X's
+    # 0.6 read 0.72 here: attention ran faster than its GEMMs)
+    share = min(ATTENTION_PEAK_SHARE, chip.matmul_efficiency)
+    attention = system.peak_compute_flops() * share * s / (s + ATTENTION_HALF_SEQ)
     return _Rates(
         gemm=system.gemm_flops(setup.precision), gemm_bf16=gemm_bf16, attention=attention, moe_eff=st.moe_efficiency,
         hbm=chip.hbm_tbps * TB * HBM_EFFICIENCY,
@@ -762,6 +765,11 @@ def evaluate_on(arch: ModelArch, system: System | Chip, setup: TrainingSetup, c:
             redo = _layer_terms(arch, setup, r, pc, c.take(block), rc)
             lt = {k: _put(v, block, redo[k]) for k, v in lt.items()}
     t_mb, bubble, t_pace = lt["t_mb"], lt["bubble"], lt["t_pace"]
+    # fewer micro-batches than stages: one micro-batch still crosses every stage forward and back, so the step is at
+    # least (pp + (m - 1) / vp) micro-batch times (its critical path); (pp - 1) / vp holds from m >= pp on
+    # (Narayanan et al. 2021, sec. 2.2.2)
+    vp = np.asarray(c.vp, dtype=float)
+    bubble = np.where(pp > 1, np.maximum(bubble, pp - m + (m - 1) / vp), bubble)
     t_pipe = (m + bubble) * t_mb
 
     # --- data parallel: one reduce-scatter (grads) + one all-gather (weights) per step = an all-reduce ---

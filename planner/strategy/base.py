@@ -442,8 +442,13 @@ class Context:
         if room > lay.dp and math.ceil(b / (room * mb)) == now:
             cap = (f"all its {offered:,} chips allow" if offered // mp <= b // mb else
                    f"the most the batch allows, a micro-batch of {mb} each")
+            idle = ""
+            if lay.pp > now:  # fewer micro-batches than stages: one still crosses them all (perf.steptime)
+                vp = max(lay.vp, 1)
+                idle = (f"; {now} micro-batches for {lay.pp} pipeline stages leave it idle "
+                        f"{lay.pp - now + (now - 1) / vp:.1f} micro-batch times a step")
             return (f"{part.pool}: {b:,} sequences a step over {lay.dp:,} replicas is {now} micro-batches of {mb} "
-                    f"each, and over {room:,} ({cap}) still {now}: more replicas would not step faster")
+                    f"each, and over {room:,} ({cap}) still {now}: more replicas would not step faster{idle}")
         if offered - part.units < mp:
             return (f"{part.pool}: one more replica would take {mp:,} chips (TP{lay.tp} x PP{lay.pp} x CP{lay.cp}), "
                     f"more than the {offered - part.units:,} left of the {offered:,} it was planned on")
@@ -571,9 +576,12 @@ class _SpeedBound:
     The fastest compute rate of any pool (``Context.fastest_tokens_per_s``), and the full plan's speed per chip
     with the pipeline bubble it could fill at that size lifted, SIZE_EFFICIENCY_GAIN more for the rest. The same
     shape on x of the full plan's U chips has U/x times the micro-batches per replica (the batch is the same), so
-    a part's step (m + b) t_mb becomes at best (m U/x + b) t_mb for U/x times the tokens per chip: its speed per
-    chip rises at most by (m + b) / (m + b x / U), b = (pp - 1) / vp (interleaved 1F1B, Narayanan et al. 2021
-    eq. 2, as perf.steptime counts it), at the part where that is largest.
+    a part's step (m + b) t_mb becomes at best (m U/x) t_mb for U/x times the tokens per chip: its speed per chip
+    rises at most by (m + b) / m, b the full plan's bubble as perf.steptime counts it ((pp - 1) / vp, Narayanan et
+    al. 2021 eq. 2, and more when it runs fewer micro-batches than stages), at the part where that is largest.
+    No bubble is assumed of the smaller job: its best shape may pipeline less or interleave more than the full
+    plan's (a million H100s plan TP8 PP32 with one micro-batch per replica, 31 of 32 micro-batch times idle, where
+    20,864 of them train on PP16x8 with 16 each), so the lift is (m + b) / m from the first size down.
     """
 
     def __init__(self, fastest: float, full: Plan | None):
@@ -586,11 +594,14 @@ class _SpeedBound:
             self.units = full.units_used
             for p in full.parts:
                 m, lay = float(max(p.layout.micro_batches, 1)), p.layout.layout
-                self.mb.append((m, (lay.pp - 1) / max(lay.vp, 1)))
+                vp = max(lay.vp, 1)
+                full_bubble = max((lay.pp - 1) / vp, lay.pp - m + (m - 1) / vp) if lay.pp > 1 else 0.0
+                self.mb.append((m, full_bubble))
 
     def _lift(self, chips: float) -> float:
-        x = min(1.0, chips / self.units)
-        return max((m + b) / (m + b * x) for m, b in self.mb)
+        if chips >= self.units:
+            return 1.0
+        return max((m + b) / m for m, b in self.mb)
 
     def per_chip(self, chips: float) -> float:
         """The bound on the speed per chip of a job on ``chips`` chips."""
@@ -663,7 +674,7 @@ class Strategy(ABC):
         chip-time at the full plan's speed per chip, with the pipeline bubble that size could fill lifted and up to
         SIZE_EFFICIENCY_GAIN faster still, and never above the fastest compute rate of any of its pools
         (``_SpeedBound``). The bubble matters: a large job whose data-parallel degree the batch caps trains one
-        micro-batch per replica and idles (pp - 1) / vp micro-batch times per step in its pipeline bubble, where a
+        micro-batch per replica and idles pp - 1 micro-batch times per step in its pipeline bubble, where a
         smaller job's replicas fill it with more micro-batches each. The bound of a size counts the most any size
         at or below it could keep (a layout may leave chips out), so it never grows as sizes shrink: the search
         stops at the first size that cannot win. A huge pool is thus sized, never
