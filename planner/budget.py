@@ -189,6 +189,10 @@ def check_progress(s: Scenario) -> None:
                 field=field)
         if job_units(s, i) > 0:
             continue
+        if f.write_h > 1.0 and mtbf_h >= 1.0:  # failures under hours apart, a write of hours: the write is what is off
+            field = (f"fleet[{i}].checkpoint_write_s" if p.checkpoint_write_s is not None else
+                     "reliability.checkpoint_write_s" if s.reliability.checkpoint_write_s is not None else
+                     "reliability.storage_gbyteps")
         raise ScenarioError(
             f"even {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fail every "
             f"{fmt_duration(mtbf_h)} on average, far too often for a checkpoint write ({fmt_duration(f.write_h)}): no "

@@ -81,6 +81,13 @@ def _guard(fn):
             _fail(exc)
         except BrokenPipeError:
             _fail(PlannerError("standard output was closed while writing (broken pipe)"))
+        except OSError as exc:
+            if _stdout_fails():  # e.g. `> /dev/full`: the command's files are written; its terminal output is not
+                _fail(PlannerError(f"cannot write standard output: {exc.strerror or exc}"))
+            if os.environ.get("PLANNER_DEBUG"):
+                raise
+            _fail(PlannerError(f"unexpected {type(exc).__name__}: {exc}; this is a defect of planner, please "
+                               "report it with the scenario (PLANNER_DEBUG=1 shows the traceback)"))
         except Exception as exc:  # the last boundary: a defect must not print a traceback at the user
             if os.environ.get("PLANNER_DEBUG"):
                 raise
@@ -88,6 +95,21 @@ def _guard(fn):
                                "report it with the scenario (PLANNER_DEBUG=1 shows the traceback)"))
 
     return guarded
+
+
+def _stdout_fails() -> bool:
+    """Whether standard output cannot take what is written to it (a full disk, an I/O error).
+
+    Asked after an OSError no part of planner handled: a line end written straight to it fails too (a failed write's
+    buffer is dropped, so a flush alone would pass).
+    """
+    try:
+        sys.stdout.flush()
+        os.write(sys.stdout.fileno(), b"\n")
+    except (OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return True
+    return False
 
 
 PIPED_PROGRESS_EVERY_S = 5.0  # one progress line this often when stderr is not a terminal

@@ -93,7 +93,7 @@ def fmt_duration(hours: float) -> str:
     minutes = seconds / 60.0
     if minutes < 600:
         return f"{minutes:.2g} min" if minutes < 10 else f"{minutes:,.0f} min"
-    return f"{hours:,.0f} h"
+    return f"{hours:,.0f} h" if hours < 1e9 else f"{hours:.3g} h"  # (a 1e-300 GB/s storage printed 300 digits)
 
 
 def fmt_mwh(x: float | None) -> str:

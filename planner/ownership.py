@@ -20,6 +20,7 @@ folders beside them) holds a marker file, ``.planner-owned``: JSON with ``owner:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -27,17 +28,28 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from .errors import ReportError
+from .errors import ReportError, one_line
 
 MARKER = ".planner-owned"
-STEM_CHARS = 60  # of the target's name in temporary siblings: .NAME.tmp-PID-XXXX must fit NAME_MAX (255 bytes)
+STEM_BYTES = 180  # of the target's name in temporary siblings: .NAME.tmp-PID-XXXX must fit NAME_MAX (255 bytes)
+
+
+def _stem(name: str) -> str:
+    """The target's name as its temporary siblings start: its first STEM_BYTES bytes, whole characters only.
+
+    Cut by bytes, not characters: 62 four-byte characters (248 bytes, a valid name) made a sibling too long.
+    """
+    data = name.encode("utf-8", "surrogateescape")
+    return data[:STEM_BYTES].decode("utf-8", "ignore") if len(data) > STEM_BYTES else name
 STALE_AFTER_S = 3600.0  # a marked sibling written on another host is left over when it is this old
 _MAX_MARKER_BYTES = 4096
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -138,7 +150,8 @@ def resolve_target(out_dir: str | Path) -> Path:
 
 
 def _listed(names: list[str]) -> str:
-    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    # each name cut to 40 characters: five long names pushed the rest of the message (where the results went) out
+    return ", ".join(n if len(n) <= 40 else n[:39] + "…" for n in names[:5]) + (" ..." if len(names) > 5 else "")
 
 
 def check_target(out: Path, kind: str, files: Collection[str]) -> str | None:
@@ -188,7 +201,7 @@ def _alive(pid: int) -> bool:
 
 def clean_stale(out: Path) -> None:
     """Remove marked ``.NAME.tmp-PID-*``/``.NAME.old-PID-*`` folders left by planner runs that were killed."""
-    stem = out.name[:STEM_CHARS]
+    stem = _stem(out.name)
     pattern = re.compile(rf"^\.{re.escape(stem)}\.(?:tmp|old)-(\d+)-[A-Za-z0-9_]+$")
     try:
         siblings = list(out.parent.iterdir())
@@ -252,8 +265,9 @@ def write_folder(out_dir: str | Path, kind: str, files: Collection[str], write: 
             if spare is not None:
                 _discard_new(spare, spare_token)
             raise ReportError(f"cannot write the {kind}: {reason}; nor under {tempfile.gettempdir()}") from None
-        raise ReportError(f"cannot write the {kind}: {reason}; the results were written to {spare} instead"
-                          f"{advice}") from None
+        # where the results went first: a long reason (a long --out, long names) is cut, never that
+        raise ReportError(f"cannot write the {kind}; the results were written to {spare} instead: "
+                          f"{one_line(reason, 600)}{advice}") from None
 
 
 def _new_folder(parent: Path, prefix: str) -> Path:
@@ -286,12 +300,26 @@ def _keep_attributes(out: Path, tmp: Path) -> None:
         pass
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """SIGINT and SIGTERM wait until the block is done (in the main thread, where Python handles them)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write: Callable[[Path], None]) -> Path:
     out = resolve_target(out_dir)
     check_target(out, kind, files)
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out)
-    stem = out.name[:STEM_CHARS]
+    stem = _stem(out.name)
     token = new_token()
     tmp = _new_folder(out.parent, f".{stem}.tmp-{os.getpid()}-")
     try:
@@ -303,16 +331,18 @@ def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write:
             os.rename(tmp, out)  # replaces an empty folder; fails if one appeared with files in it
         else:
             old = out.parent / f".{stem}.old-{os.getpid()}-{secrets.token_hex(6)}"
-            os.rename(out, old)
-            if not owned_by(old, previous):  # swapped for something else since the check: put it back
-                os.rename(old, out)
-                raise ReportError(f"{out}: the folder changed while writing, so it is kept; "
-                                  "choose a new or empty folder for --out")
-            try:
-                os.rename(tmp, out)
-            except BaseException:
-                os.rename(old, out)  # put the previous folder back
-                raise
+            # the swap runs whole: a signal between its renames left the previous report hidden as .old-, and the
+            # next run's clean_stale deleted it
+            with _signals_held():
+                os.rename(out, old)
+                try:
+                    if not owned_by(old, previous):  # swapped for something else since the check: put it back
+                        raise ReportError(f"{out}: the folder changed while writing, so it is kept; "
+                                          "choose a new or empty folder for --out")
+                    os.rename(tmp, out)
+                except BaseException:
+                    os.rename(old, out)  # put the previous folder back
+                    raise
             discard(old, previous)
     except BaseException:
         _discard_new(tmp, token)

@@ -530,6 +530,12 @@ class Expectation(_Section):
             raise ValueError("set max, min or both")
         if self.max is not None and self.min is not None and self.min > self.max:
             raise ValueError(f"min {self.min:g} is above max {self.max:g}: no value can pass the check")
+        if metrics.BY_KEY[self.metric].is_share and ((self.min is not None and self.min > 1)
+                                                     or (self.max is not None and self.max < 0)):
+            # a check no run can pass is a mistake in the file (90% is 0.9), not a failed run
+            raise ValueError(f"{self.metric} is a share from 0 to 1 (write 0.9 for 90%): "
+                             + (f"min {self.min:g} is above 1" if self.min is not None and self.min > 1
+                                else f"max {self.max:g} is below 0") + ", so no run can pass the check")
         if self.metric == "finish_probability" and self.quantile is not None:  # (a setting nothing would read)
             raise ValueError("finish_probability is one number, the share of replications that finished: it has "
                              "no quantile (leave `quantile` out)")

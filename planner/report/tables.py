@@ -299,14 +299,21 @@ def with_dates(layouts: pd.DataFrame, start: Any) -> pd.DataFrame:
     return out
 
 
+def _metric_part(column: str) -> str:
+    """What planner named of a column: a portfolio sweep's ``job NAME: metric`` leads with the user's job name."""
+    column = str(column)
+    return column.rsplit(": ", 1)[-1] if column.startswith("job ") else column
+
+
 def money_column(column: str) -> bool:
     """Whether a column holds US dollars: ``*_usd``, ``cost_usd_p50_low`` and other ``cost`` columns."""
-    name = str(column).lower()
+    name = _metric_part(column).lower()
     return name.endswith("_usd") or "_usd_" in name or name.startswith("cost")
 
 
 def fmt_cell(column: str, value: Any) -> Any:
     """One cell for people: money with $ and thousands, shares as percent, big numbers with separators."""
+    column = _metric_part(column)  # (a job named "a_usd_b" made its times read as dollars)
     if value is None or (isinstance(value, float) and not math.isfinite(value)) or value is pd.NA:
         # a time to train with no number is one that never came (the tables write NaN for an unfinished run)
         return NEVER if "time_to_train" in column else ""  # (a portfolio's sweep: "job NAME: time_to_train_...")
@@ -482,8 +489,19 @@ def _currency_format(code: str | None) -> str:
     return f'"{code} "#,##0' if code else "#,##0"
 
 
+def _own_part(name: str) -> str:
+    """What planner named of a column: ``<pool>.d0.shortfall`` and ``<job>.model_factor`` lead with a user's name."""
+    return name.rsplit(".", 1)[-1]
+
+
+# sheets whose columns (but the first) are the user's names, one format for all: a pool named "date" or "mfu" read as
+# a date or a share, and its tokens were lost to a timestamp
+_FORMAT_BY_SHEET = {"tokens by month": "big"}
+
+
 def _column_format(name: str, series: pd.Series, code: str | None = None) -> str | None:
     """The Excel number format of a table column, from its name (units in the names) and type."""
+    name = _own_part(name)
     if name in ("date", "week_date") or name.endswith("_date"):
         return "date"
     if name == "month":
@@ -494,9 +512,9 @@ def _column_format(name: str, series: pd.Series, code: str | None = None) -> str
         return "usd"
     if code and name.endswith("_" + code.lower()):
         return "cur"
-    if name in ("mfu", "goodput") or name.endswith(("_fraction", "probability", ".shortfall")):
-        return "pct"  # a delivery's shortfall is a fraction (0.062 showed as "0.1")
-    if name == "model_factor" or name.endswith(".model_factor"):
+    if name in ("mfu", "goodput", "shortfall") or name.endswith(("_fraction", "probability")):
+        return "pct"  # a delivery's shortfall (<pool>.d0.shortfall) is a fraction (0.062 showed as "0.1")
+    if name == "model_factor":
         return "num3"  # a ratio near 1 (0.962 showed as "1.0")
     if name.startswith("tokens") and "per_s" not in name:
         return "big"
@@ -505,10 +523,12 @@ def _column_format(name: str, series: pd.Series, code: str | None = None) -> str
     return "num1"
 
 
-def _as_dates(df: pd.DataFrame) -> pd.DataFrame:
+def _as_dates(df: pd.DataFrame, names: bool = False) -> pd.DataFrame:
+    """Date columns as dates (``names``: the columns but the first are the user's names, never dates)."""
     out = df.copy()
-    for col in out.columns:
-        if str(col) == "date" or str(col).endswith("_date"):
+    for col in out.columns[:1] if names else out.columns:
+        own = _own_part(str(col))
+        if own == "date" or own.endswith("_date"):
             out[col] = pd.to_datetime(out[col], errors="coerce")
         elif str(col) == "month":  # YYYY-MM: the month's first day, shown as yyyy-mm
             out[col] = pd.to_datetime(out[col].astype(str) + "-01", errors="coerce")
@@ -590,13 +610,14 @@ def write_xlsx(result: RunResult, path: Path) -> None:
             ws.write(len(summary_sheet_rows(result)) + 1 + i, 0, _xlsx_text(note))
         _jobs_sheet(book, jobs_table(result.summary), rate, bold, wrap, fmt)  # a portfolio's jobs, next to it
         for name, df in sheets.items():
-            df = _as_dates(df)
+            fixed = _FORMAT_BY_SHEET.get(name)
+            df = _as_dates(df, names=fixed is not None)
             # column by column: several times faster than pandas' cell-by-cell writer for the event tables
             sheet = book.add_worksheet(name)
             writer.sheets[name] = sheet
             sheet.write_row(0, 0, [_xlsx_text(str(c)) for c in df.columns], bold)
             for i, col in enumerate(df.columns):
-                kind = _column_format(str(col), df[col], code)
+                kind = _column_format(str(col), df[col], code) if fixed is None or i == 0 else fixed
                 if pd.api.types.is_datetime64_any_dtype(df[col]):
                     for r, v in enumerate(df[col], start=1):
                         if pd.notna(v):
@@ -609,7 +630,7 @@ def write_xlsx(result: RunResult, path: Path) -> None:
             if len(df.columns):
                 sheet.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
             for i, col in enumerate(df.columns):
-                kind = _column_format(str(col), df[col], code)
+                kind = _column_format(str(col), df[col], code) if fixed is None or i == 0 else fixed
                 width = max([len(str(col))] + [_shown_width(v, kind) for v in df[col].head(200)])
                 sheet.set_column(i, i, min(max(width + 2, _WIDTH_MIN), _WIDTH_MAX), fmt[kind] if kind else None)
         _inputs_sheet(book, result.inputs, bold, wrap, fmt["date"])
