@@ -948,6 +948,11 @@ def _main() -> None:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         sys.exit(2)
+    except OSError as exc:  # `--help`, `--version` and a bare `planner` print outside the commands' guard
+        if not _stdout_fails():
+            raise
+        _say(f"error: cannot write standard output: {exc.strerror or exc}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -255,6 +255,8 @@ class JobSummary:
             out["limits"] = list(s.limits)
         if s.at_least:
             out["at_least"] = {k: list(v) for k, v in s.at_least.items()}
+        if s.counted:  # the job's MFU and goodput of the replications where it trained
+            out["counted"] = dict(s.counted)
         if self.deadline is not None:
             out["deadline"] = self.deadline
             out["deadline_probability"] = self.deadline_probability

@@ -265,7 +265,9 @@ def test_memory_stays_flat_over_the_evaluations_of_a_goal_seek(make_scenario):
     # the point's chip count, holding each shape's terms): the last points peak no higher than the points before
     # them by more than one such search, never by what a kept context would hold (~16 MiB a point)
     assert max(peaks[-4:]) - max(peaks[:-4]) < 1.5 * mib, shown
-    assert max(current[3:]) - current[2] < 0.1 * mib, shown  # what stays after each point: no context is kept
+    # what stays after each point: no context is kept (~16 MiB a point); the bounded caches of pure functions
+    # (functools.lru_cache of the plan grid and sizes) keep about 10 KiB a point, 0.1 MiB over a dozen points
+    assert max(current[3:]) - current[2] < 0.5 * mib, shown
 
 
 def test_an_input_that_decides_whether_the_job_finishes_ranks_first_without_a_made_up_swing():

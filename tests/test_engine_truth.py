@@ -249,7 +249,7 @@ def _size_job_every_size(strategy, offered, full):
     """``size_job`` as first written: every size made and scored, the most at or below each by a suffix max.
 
     A size's speed per chip is bounded by the fastest compute rate, and by the full plan's with the bubble the
-    size could fill lifted: (m + b) / m below the full plan's chips, b the full plan's bubble ((pp - 1) / vp, and
+    size could fill lifted: (m + b) / m at any size, b the full plan's bubble ((pp - 1) / vp, and
     pp + (m - 1) / vp - m when fewer micro-batches than stages), 25% more.
     """
     from planner.strategy import base
@@ -261,12 +261,11 @@ def _size_job_every_size(strategy, offered, full):
     def per_chip(chips):
         if full is None or not full.units_used:
             return fastest
-        x = min(1.0, chips / full.units_used)
         lift = 1.0
         for p in full.parts:
             m, pp, vp = max(p.layout.micro_batches, 1), p.layout.layout.pp, p.layout.layout.vp
             b = max((pp - 1) / vp, pp - m + (m - 1) / vp) if pp > 1 else 0.0
-            lift = max(lift, (m + b) / m if x < 1.0 else 1.0)
+            lift = max(lift, (m + b) / m)
         return min(fastest, full.tokens_per_s / full.units_used * (1 + base.SIZE_EFFICIENCY_GAIN) * lift)
     sizes, share = [], base.SIZE_RATIO
     for _ in range(base.MAX_SIZE_STEPS):

@@ -530,9 +530,10 @@ def test_training_and_waiting_days_count_never_as_summary_time_to_train_does():
     reps = _mostly_unfinished().assign(training_days=lambda d: d["time_to_train_days"] - d["start_days"],
                                        waiting_days=lambda d: d["start_days"], pool="p")
     out = dates_summary(s, reps)
-    assert out["training_days"].p50 is None
-    # two never started: their training time is any from 0 (it read 299, the finishers' own, as if known)
-    assert out["training_days"].p10 == 0.0 and "p10" in out["at_least"]["training_days"]
+    # two never started: they count as training for ever, as time to train counts them as never; five started and
+    # stopped at the horizon, 820-860 days in, beyond every finish: P10 is known
+    assert out["training_days"].p50 is None and out["training_days"].p10 == pytest.approx(299.0)
+    assert "training_days" not in out["at_least"]
     assert out["waiting_days"].p90 is None and out["waiting_days"].p50 == pytest.approx(55.0)
     assert tables.fmt_cell("time_to_train_days_p50", float("nan")) == "never"
     assert tables.fmt_cell("mfu_p50", 0.142) == "14.2 %"

@@ -344,7 +344,8 @@ class _ShapeTable:
         """At least the sequences per second of the shapes at ``idx``, never less (``group_dp``: each group's degree).
 
         Their step without the data-parallel and optimizer terms, which are never negative: the micro-batches
-        and the bubble at the slowest stage's pace, times the wait for the slowest chip (steptime.evaluate_on).
+        and the bubble at the slowest stage's pace, times the wait for the slowest chip (steptime.evaluate_on; the
+        bubble here is the least, (pp - 1) / vp: fewer micro-batches than stages only add to it there).
         Block recompute only adds work to a micro-batch, so its terms at no block share bound it too. What
         depends on the degree is worked out per group of shapes (``_DegreeKeys``), what depends on the shape
         per shape.

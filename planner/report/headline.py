@@ -77,6 +77,12 @@ def unpriced_note(summary: Summary) -> str:
             "(set unit_price_usd or cloud.price_per_chip_hour_usd), so the spend is at least this")
 
 
+def rental_price(cloud: Mapping[str, Any]) -> str:
+    """A rental's price from the scenario's JSON; one the file does not state is not free (costs.unpriced)."""
+    price = num(cloud.get("price_per_chip_hour_usd"))
+    return "no stated price" if price is None else f"${price:,.2f}/chip-h"
+
+
 def spend_bounded(summary: Summary) -> str:
     """Which mean spends are known only as at least their figures: "committed and used", "used" or "".
 
@@ -348,7 +354,7 @@ def input_rows(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
         cloud = pool.get("cloud")
         if cloud:
             parts.append(f"cloud: {cloud['units']:,} from {cloud['from']} until {cloud['until']} at "
-                         f"${num(cloud.get('price_per_chip_hour_usd')) or 0:,.2f}/chip-h "
+                         f"{rental_price(cloud)} "
                          f"({cloud.get('billing', 'reserved')})")
         rows.append({"input": name, "value": "; ".join(parts)})
     return rows
@@ -600,7 +606,7 @@ def _pool_rows(inputs: Mapping[str, Any], i: int, pool: Mapping[str, Any]) -> li
                          else _plain(value)))
         elif key == "cloud" and isinstance(value, Mapping):
             rows.append((path, f"{_plain(value.get('units'))} rented from {value.get('from')} until "
-                               f"{value.get('until')} at ${num(value.get('price_per_chip_hour_usd')) or 0:,.2f}/chip-h "
+                               f"{value.get('until')} at {rental_price(value)} "
                                f"({value.get('billing', 'reserved')})"))
         else:
             rows += _flat(path, value)

@@ -405,6 +405,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             bound = _bounded_quantiles(s, m.key, one)
             # figures known only as lower bounds (unfinished replications spent to the horizon only) say so
             label = f"{m.label} [{m.unit}]" + (f" (at least, {' '.join(bound)})" if bound else "")
+            if m.key in s.counted and s.replications:  # MFU, goodput: of the replications that trained only
+                label += f" (of the {s.counted[m.key]} of {s.replications} replications that trained)"
             rows.append((label, *qs, kinds.get(m.unit, "num1")))
             rate = getattr(s, "currency", None)
             if m.unit == "USD" and rate is not None:  # the same sums in the scenario's currency (as the page)

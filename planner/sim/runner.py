@@ -141,10 +141,11 @@ def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
     """The Summary fields `start`, `finish_date` {p10, p50, p90}, training and waiting days and pools used."""
     horizon = float(scenario.horizon_days)
     ttt = time_quantiles(reps["time_to_train_days"], horizon)
-    # where a replication that did not finish had got to at the horizon: training since its start (none if it never
-    # started), and waiting to the horizon if it never started
+    # where a replication that did not finish had got to at the horizon: training since its start, and waiting to the
+    # horizon if it never started. One that never started counts as training for ever, as time to train counts it as
+    # never (at 0 days every quantile below it read "at least 0")
     waiting = [float(w) for w in reps["waiting_days"]]
-    trained_to = [max(horizon - w, 0.0) if w == w else 0.0 for w in waiting]
+    trained_to = [max(horizon - w, 0.0) if w == w else math.inf for w in waiting]
     bounds = {k: b for k, values, cut in (("training_days", reps["training_days"], trained_to),
                                           ("waiting_days", waiting, horizon))
               if (b := time_bounds(values, cut))}
@@ -315,6 +316,15 @@ def delivery_plan(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
+def _unstated_prices_left_out(scenario: Scenario) -> dict:
+    """The scenario as run, in JSON; a rental's price the file does not state stays out (not a price of $0)."""
+    inputs = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for pool, out in zip(scenario.fleet, inputs.get("fleet") or [], strict=False):
+        if pool.cloud is not None and "price_per_chip_hour_usd" not in pool.cloud.model_fields_set:
+            (out.get("cloud") or {}).pop("price_per_chip_hour_usd", None)
+    return inputs
+
+
 def _ran(inputs: dict, seed: int, replications: int) -> dict:
     """The scenario's inputs with the seed and replications the run used (`--seed`, `--replications` may differ)."""
     inputs.setdefault("simulation", {}).update(seed=seed, replications=replications)
@@ -431,7 +441,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
         links=first.links,
         compare=modes,
         tokens_fan=fan,
-        inputs=_ran(scenario.model_dump(mode="json", by_alias=True, exclude_none=True), seed, n),
+        inputs=_ran(_unstated_prices_left_out(scenario), seed, n),
         **({"cashflow": cash, "cashflow_note": cash_note} if cash is not None else {}),
         **({"fleet_in_service": first.in_service} if first.in_service is not None else {}),
     )

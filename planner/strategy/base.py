@@ -599,8 +599,7 @@ class _SpeedBound:
                 self.mb.append((m, full_bubble))
 
     def _lift(self, chips: float) -> float:
-        if chips >= self.units:
-            return 1.0
+        # the same at every size: per_chip(n) x n then rises with n, so ``on_at_most`` is the bound at ``chips``
         return max((m + b) / m for m, b in self.mb)
 
     def per_chip(self, chips: float) -> float:
@@ -610,7 +609,7 @@ class _SpeedBound:
         return min(self.fastest, self.base * self._lift(chips))
 
     def on_at_most(self, chips: float) -> float:
-        """The most ``per_chip(n) x n`` for any n up to ``chips`` (it rises with n: x / (m + b x / U) does)."""
+        """The most ``per_chip(n) x n`` for any n up to ``chips`` (it rises with n: ``per_chip`` does not change)."""
         return self.per_chip(chips) * chips
 
 
