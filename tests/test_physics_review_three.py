@@ -73,3 +73,28 @@ def test_attention_never_runs_faster_than_the_chips_gemms():
     for chip in chips():
         r = _rates(system_for(chips()[chip], "standard"), wl)
         assert r.attention <= r.gemm_bf16 * (1 + 1e-9), chip
+
+
+def test_the_caps_on_speed_are_of_the_flops_a_chip_runs():
+    """The drawn model error was capped at the GEMM share over MFU, MFU counting the causally masked scores too.
+
+    An 8B model at 128K on MI300X: its plan's MFU (0.71 of the peak, PaLM's count) is above its GEMM share (0.6),
+    so every draw above 1 was cut to 1, where it runs 41% fewer FLOPs than counted. The fastest speed a chip could
+    train at, a bound of the job-size search, was below what the model itself predicts.
+    """
+    from planner.bridge import layout_planners
+    from planner.loader import from_dict
+    from planner.perf.params import executed_flops_per_token, model_flops_per_token
+    from planner.strategy import Context
+
+    arch = models()["llama3-8b"].arch
+    assert executed_flops_per_token(arch, 131072) == pytest.approx(0.59 * model_flops_per_token(arch, 131072),
+                                                                   abs=0.01 * model_flops_per_token(arch, 131072))
+    doc = {"name": "lc", "start": "2025-01-01", "horizon_days": 400,
+           "workload": {"model": "llama3-8b", "tokens": 1e11, "seq_len": 131072, "global_batch_tokens": 4194304},
+           "fleet": [{"name": "h", "chip": "h100-sxm", "units": 64}], "reliability": {"enabled": False}}
+    s = from_dict(doc)
+    ctx = Context(s, layout_planners(s))
+    plan = layout_planners(s)["h"].layout(64)
+    per_chip = plan.tokens_per_s / plan.units_used
+    assert ctx.fastest_tokens_per_s("h") >= per_chip, (ctx.fastest_tokens_per_s("h"), per_chip)

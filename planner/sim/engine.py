@@ -409,7 +409,9 @@ class TrainingJob:
         if f is None:
             f = self.model_factor
             if f > 1.0 and plan.mfu > 0:
-                f = min(f, max(1.0, self.strategy.ctx.gemm_share(plan.parts) / plan.mfu))
+                # the plan's utilization of what its chips run: MFU counts the causally masked scores too
+                ctx = self.strategy.ctx
+                f = min(f, max(1.0, ctx.gemm_share(plan.parts) / (plan.mfu * ctx.executed_share)))
             self._factors[id(plan)] = f
         return f
 

@@ -16,7 +16,7 @@ from functools import cached_property
 
 from ..fmt import fmt_duration
 from ..perf import reliability
-from ..perf.params import count_params, model_flops_per_token
+from ..perf.params import count_params, executed_flops_per_token, model_flops_per_token
 from ..perf.search import LayoutPlanner, LayoutResult
 from ..perf.steptime import LINK_EFFICIENCY, fastest_flops
 from ..scenario import Scenario
@@ -251,6 +251,10 @@ class Context:
         self.links = {pair(*lk.sites): lk for lk in scenario.links}
         self.params = count_params(scenario.workload.arch).total
         self.flops_per_token = model_flops_per_token(scenario.workload.arch, scenario.workload.seq_len)
+        # what a token's step runs of those model FLOPs (the causal mask's half of the scores is skipped): the caps
+        # on speed (``fastest_tokens_per_s``, a drawn model error) are of the FLOPs run, not of PaLM's count
+        self.executed_share = executed_flops_per_token(scenario.workload.arch,
+                                                       scenario.workload.seq_len) / self.flops_per_token
         self.seq_len = scenario.workload.seq_len
         self.precision = scenario.workload.precision
         self.supply: dict = {}  # capacity steps of each pool without delivery risk (the same in every replication)
@@ -273,7 +277,7 @@ class Context:
         if pool not in self._fastest:
             planner = self.planners.get(pool)
             rate = fastest_flops(planner.system, planner.wl) if planner is not None else 0.0
-            self._fastest[pool] = rate / self.flops_per_token
+            self._fastest[pool] = rate / (self.flops_per_token * self.executed_share)
         return self._fastest[pool]
 
     def peak_flops(self, pool: str) -> float:
