@@ -41,6 +41,9 @@ from .errors import ReportError, one_line
 
 MARKER = ".planner-owned"
 STEM_BYTES = 180  # of the target's name in temporary siblings: .NAME.tmp-PID-XXXX must fit NAME_MAX (255 bytes)
+STALE_AFTER_S = 3600.0  # a marked sibling written on another host is left over when it is this old
+_MAX_MARKER_BYTES = 4096
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _stem(name: str) -> str:
@@ -50,9 +53,6 @@ def _stem(name: str) -> str:
     """
     data = name.encode("utf-8", "surrogateescape")
     return data[:STEM_BYTES].decode("utf-8", "ignore") if len(data) > STEM_BYTES else name
-STALE_AFTER_S = 3600.0  # a marked sibling written on another host is left over when it is this old
-_MAX_MARKER_BYTES = 4096
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def new_token() -> str:
