@@ -81,14 +81,9 @@ def _guard(fn):
             _fail(exc)
         except BrokenPipeError:
             _fail(PlannerError("standard output was closed while writing (broken pipe)"))
-        except OSError as exc:
-            if _stdout_fails():  # e.g. `> /dev/full`: the command's files are written; its terminal output is not
-                _fail(PlannerError(f"cannot write standard output: {exc.strerror or exc}"))
-            if os.environ.get("PLANNER_DEBUG"):
-                raise
-            _fail(PlannerError(f"unexpected {type(exc).__name__}: {exc}; this is a defect of planner, please "
-                               "report it with the scenario (PLANNER_DEBUG=1 shows the traceback)"))
         except Exception as exc:  # the last boundary: a defect must not print a traceback at the user
+            if isinstance(exc, OSError) and _stdout_fails():  # `> /dev/full`: the files are written, the terminal not
+                _fail(PlannerError(f"cannot write standard output: {exc.strerror or exc}"))
             if os.environ.get("PLANNER_DEBUG"):
                 raise
             _fail(PlannerError(f"unexpected {type(exc).__name__}: {exc}; this is a defect of planner, please "

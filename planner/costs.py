@@ -46,8 +46,7 @@ def unpriced(scenario: Scenario) -> tuple[str, ...]:
     """
     return tuple(p.name for p in scenario.fleet
                  if (plan.owned_planned(p) > 0 and known_unit_price_usd(scenario, p) is None)
-                 or (p.cloud is not None and p.cloud.units > 0
-                     and "price_per_chip_hour_usd" not in p.cloud.model_fields_set))
+                 or (p.cloud is not None and p.cloud.units > 0 and p.cloud.stated_price_usd is None))
 
 
 def committed_grows(scenario: Scenario) -> bool:

@@ -96,6 +96,11 @@ def fmt_duration(hours: float) -> str:
     return f"{hours:,.0f} h" if hours < 1e9 else f"{hours:.3g} h"  # (a 1e-300 GB/s storage printed 300 digits)
 
 
+def fmt_chip_hour_price(price: float | None) -> str:
+    """A rental's price per chip-hour; None, a price the file does not state, is not free (costs.unpriced)."""
+    return "no stated price" if price is None else f"${price:,.2f}/chip-h"
+
+
 def fmt_mwh(x: float | None) -> str:
     """Megawatt-hours as watt-hours with an SI prefix."""
     return fmt_si(x * 1e6 if x is not None else None, "Wh")

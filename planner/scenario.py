@@ -246,6 +246,11 @@ class Cloud(_Section):
             raise field_error("until", f"{self.until} must be after from ({self.from_})")
         return self
 
+    @property
+    def stated_price_usd(self) -> float | None:
+        """The price per chip-hour the file states; None when it states none (not free: costs.unpriced)."""
+        return self.price_per_chip_hour_usd if "price_per_chip_hour_usd" in self.model_fields_set else None
+
 
 class Distribution(_Section):
     """A random quantity: ``fixed`` value, ``uniform``/``triangular`` between low and high, or ``normal``."""

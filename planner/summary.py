@@ -307,8 +307,8 @@ class Summary:
     # (summary.json ``at_least``, written when there are any): growing figures (cost, energy, chip-hours:
     # stats.lower_bounds), and times (time to train, training and waiting days: stats.time_bounds)
     at_least: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # pools of owned chips with no purchase price (costs.unpriced): the spend leaves their write-off out, so
-    # cost_usd is at least its figures (summary.json ``unpriced_pools``, written when there are any)
+    # pools of chips with no price (costs.unpriced: owned chips with no purchase price, a rental with none stated): the
+    # spend leaves their write-off or rental out, so cost_usd is at least its figures (summary.json ``unpriced_pools``)
     unpriced_pools: tuple[str, ...] = ()
     # figures that fewer than every replication gave (MFU and goodput of replications that never trained): metric ->
     # how many gave it (summary.json ``counted``, written when there are any); their quantiles are of those alone

@@ -95,7 +95,7 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
     def price(x):
         def one(i, p):
             e = {}
-            if p.cloud and "price_per_chip_hour_usd" in p.cloud.model_fields_set:  # one not stated stays unpriced
+            if p.cloud and p.cloud.stated_price_usd is not None:  # one not stated stays unpriced
                 e[f"fleet[{i}].cloud.price_per_chip_hour_usd"] = x * p.cloud.price_per_chip_hour_usd
             if p.planned_units - (p.cloud.units if p.cloud else 0) > 0 and costs.unit_price_usd(s, p) > 0:
                 e[f"fleet[{i}].unit_price_usd"] = x * costs.unit_price_usd(s, p)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import chips, models
-from ..fmt import fmt_si, fmt_usd, fmt_usd_and, num
+from ..fmt import fmt_chip_hour_price, fmt_si, fmt_usd, fmt_usd_and, num
 from ..metrics import GROWING_KEYS, METRICS, TO_HORIZON_KEYS, fmt_value
 from ..stats import NEVER
 from ..summary import JobSummary, Stat, Summary
@@ -77,12 +77,6 @@ def unpriced_note(summary: Summary) -> str:
             "(set unit_price_usd or cloud.price_per_chip_hour_usd), so the spend is at least this")
 
 
-def rental_price(cloud: Mapping[str, Any]) -> str:
-    """A rental's price from the scenario's JSON; one the file does not state is not free (costs.unpriced)."""
-    price = num(cloud.get("price_per_chip_hour_usd"))
-    return "no stated price" if price is None else f"${price:,.2f}/chip-h"
-
-
 def spend_bounded(summary: Summary) -> str:
     """Which mean spends are known only as at least their figures: "committed and used", "used" or "".
 
@@ -103,6 +97,13 @@ def idle_at_most(summary: Summary) -> bool:
     return summary.spend_bound("used_usd") and not summary.spend_bound("committed_usd")
 
 
+def trained_of(summary: Summary, key: str) -> str:
+    """Of how many replications a figure is (MFU, goodput: of those that trained, ``Summary.counted``), or ""."""
+    if key not in summary.counted or not summary.replications:
+        return ""
+    return f"of the {summary.counted[key]} of {summary.replications} replications that trained"
+
+
 def spend_note(summary: Summary) -> str:
     """Why the spend is known only as at least its figures: the horizon, owned chips with no price, or both."""
     return " · ".join(x for x in (to_horizon_note(summary), unpriced_note(summary)) if x)
@@ -121,10 +122,9 @@ def headline_items(summary: Summary) -> list[Headline]:
             detail = ONE_REPLICATION
         if key == "finish_probability" and summary.replications is not None:
             detail = f"of {summary.replications} replication(s)"
-        if key in summary.counted and summary.replications:
-            k = summary.counted[key]
-            detail = " · ".join(x for x in (detail, f"of the {k} of {summary.replications} replications that trained "
-                                                    f"(the other {summary.replications - k} never did)") if x)
+        if trained_of(summary, key):
+            never = summary.replications - summary.counted[key]
+            detail = " · ".join(x for x in (detail, f"{trained_of(summary, key)} (the other {never} never did)") if x)
         if key in TO_HORIZON_KEYS and summary.unfinished:
             bound = "; ≥: known only as a lower bound" if key in summary.at_least else ""
             detail = " · ".join(x for x in (detail, to_horizon_note(summary) + bound) if x)
@@ -354,7 +354,7 @@ def input_rows(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
         cloud = pool.get("cloud")
         if cloud:
             parts.append(f"cloud: {cloud['units']:,} from {cloud['from']} until {cloud['until']} at "
-                         f"{rental_price(cloud)} "
+                         f"{fmt_chip_hour_price(num(cloud.get('price_per_chip_hour_usd')))} "
                          f"({cloud.get('billing', 'reserved')})")
         rows.append({"input": name, "value": "; ".join(parts)})
     return rows
@@ -606,7 +606,8 @@ def _pool_rows(inputs: Mapping[str, Any], i: int, pool: Mapping[str, Any]) -> li
                          else _plain(value)))
         elif key == "cloud" and isinstance(value, Mapping):
             rows.append((path, f"{_plain(value.get('units'))} rented from {value.get('from')} until "
-                               f"{value.get('until')} at {rental_price(value)} "
+                               f"{value.get('until')} at "
+                               f"{fmt_chip_hour_price(num(value.get('price_per_chip_hour_usd')))} "
                                f"({value.get('billing', 'reserved')})"))
         else:
             rows += _flat(path, value)

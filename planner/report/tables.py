@@ -39,6 +39,7 @@ from .headline import (
     spend_bounded,
     spend_note,
     to_horizon_note,
+    trained_of,
     unmet_value,
 )
 
@@ -405,8 +406,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             bound = _bounded_quantiles(s, m.key, one)
             # figures known only as lower bounds (unfinished replications spent to the horizon only) say so
             label = f"{m.label} [{m.unit}]" + (f" (at least, {' '.join(bound)})" if bound else "")
-            if m.key in s.counted and s.replications:  # MFU, goodput: of the replications that trained only
-                label += f" (of the {s.counted[m.key]} of {s.replications} replications that trained)"
+            if trained_of(s, m.key):  # MFU, goodput: of the replications that trained only
+                label += f" ({trained_of(s, m.key)})"
             rows.append((label, *qs, kinds.get(m.unit, "num1")))
             rate = getattr(s, "currency", None)
             if m.unit == "USD" and rate is not None:  # the same sums in the scenario's currency (as the page)

@@ -320,7 +320,7 @@ def _unstated_prices_left_out(scenario: Scenario) -> dict:
     """The scenario as run, in JSON; a rental's price the file does not state stays out (not a price of $0)."""
     inputs = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
     for pool, out in zip(scenario.fleet, inputs.get("fleet") or [], strict=False):
-        if pool.cloud is not None and "price_per_chip_hour_usd" not in pool.cloud.model_fields_set:
+        if pool.cloud is not None and pool.cloud.stated_price_usd is None:
             (out.get("cloud") or {}).pop("price_per_chip_hour_usd", None)
     return inputs
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..fmt import fmt_chip_hour_price
 from ..kinds import EventKind
 from ..plan import cloud_window_hours, hours_since, usable
 from ..scenario import MAX_DRAW, Distribution, Pool, Scenario
@@ -122,7 +123,7 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
             late = f", slipped {rental_slip_days:.0f} d" if rental_slip_days >= 0.5 else ""
             held = f", {c.units - rented:,} held back" if rented < c.units else ""
             steps.append(Step(t0, EventKind.CLOUD_START, rented,
-                              f"{c.units:,} rented at {_price(c)}{late}{held}"))
+                              f"{c.units:,} rented at {fmt_chip_hour_price(c.stated_price_usd)}{late}{held}"))
             steps.append(Step(t1, EventKind.CLOUD_END, -rented, "rental ends"))
     steps.sort(key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return steps
@@ -172,10 +173,3 @@ def delivered_since(steps: list[Step]) -> tuple[list[float], list[float]]:
         t.append(float(when))
         v.append(float(n))
     return t, v
-
-
-def _price(cloud) -> str:
-    """A rental's price for people; one the file does not state is not free (costs.unpriced)."""
-    if "price_per_chip_hour_usd" not in cloud.model_fields_set:
-        return "no stated price"
-    return f"${cloud.price_per_chip_hour_usd:,.2f}/chip-h"
