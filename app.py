@@ -907,7 +907,7 @@ def measured_rows(table: pd.DataFrame, i: int) -> list[dict]:
         entry = {}
         for col in MEASURED_COLUMNS:
             v = row.get(col)
-            if v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()):
+            if whatif.blank_cell(v):
                 continue
             if col == "model" and str(v).strip().startswith("{"):
                 try:

@@ -328,6 +328,15 @@ class Summary:
         committed = self.bound("cost_usd", "mean")
         return committed if key == "committed_usd" else committed or bool(self.unfinished)
 
+    def idle_at_most(self) -> bool:
+        """Whether the mean idle spend (committed - used) is at most its figure.
+
+        The committed spend exact, the used one only at least its figure (a reservation's whole window, replications
+        stopped by the horizon: they would have used more). When the committed spend is a lower bound too, idle is
+        neither bound.
+        """
+        return self.spend_bound("used_usd") and not self.spend_bound("committed_usd")
+
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
         return self.metrics.get(key)

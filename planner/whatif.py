@@ -74,7 +74,7 @@ def delivery_rows(scenario: Scenario, pool: int) -> list[dict[str, Any]]:
     return [{"date": d.date, "units": int(d.units)} for d in scenario.fleet[pool].deliveries]
 
 
-def _blank(value: Any) -> bool:
+def blank_cell(value: Any) -> bool:
     """An empty cell: None, blank text, NaN or NaT (what a data editor's new row holds)."""
     if value is None:
         return True
@@ -91,9 +91,9 @@ def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, An
     plan = []
     for i, row in enumerate(rows):
         date, units = row.get("date"), row.get("units")
-        if _blank(date) and _blank(units):  # (a grid's new row: None, NaN or NaT in its cells)
+        if blank_cell(date) and blank_cell(units):  # (a grid's new row: None, NaN or NaT in its cells)
             continue
-        if _blank(date) or num(units) is None:
+        if blank_cell(date) or num(units) is None:
             raise ScenarioError("each delivery needs a date and cumulative units",
                                 field=f"fleet[{pool}].deliveries[{i}]")
         when = date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10]
@@ -192,6 +192,7 @@ def finish_delta_days(summary: Summary, base: Summary, q: str = "p50") -> int | 
 
 
 LOWER_BOUND_DELTA = "n/a (a lower bound)"  # a change against a figure known only as at least a value is unknown
+BOUND_DELTA = "n/a (a bound)"  # ... or against one known only as at most a value, or as neither
 
 
 def _bounded(a: Summary, b: Summary, key: str, q: str = "p50") -> bool:
@@ -239,12 +240,14 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
         va, vb = _spend(a, k), _spend(b, k)
         bounded = a.spend_bound(k) or b.spend_bound(k)
-        # idle = committed - used: of two lower bounds it is neither one (shown as the run's page shows it), and
-        # its change is no more known than theirs
-        mark = (lambda s, k=k: "≥ " if s.spend_bound(k) else "") if k != "idle_usd" else (lambda _s: "")
+        # idle = committed - used: at most its figure when only the used spend is a lower bound, neither bound when
+        # both are (as the run's page shows it), and its change is no more known than theirs
+        mark = (lambda s, k=k: "≥ " if s.spend_bound(k) else "") if k != "idle_usd" else (
+            lambda s: "≤ " if s.idle_at_most() else "")
         rows.append({"figure": f"spend {label} (mean)", "A": mark(a) + BY_KEY["cost_usd"].fmt(va),
                      "B": mark(b) + BY_KEY["cost_usd"].fmt(vb),
-                     "B - A": LOWER_BOUND_DELTA if bounded else delta_text("cost_usd", vb, va) or ""})
+                     "B - A": (LOWER_BOUND_DELTA if k != "idle_usd" else BOUND_DELTA) if bounded
+                     else delta_text("cost_usd", vb, va) or ""})
 
     def shown(s: Summary, m, v) -> str:  # a time to train that never came reads "never", as on the run's page
         if v is None:

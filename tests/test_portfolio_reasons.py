@@ -102,3 +102,7 @@ def test_no_change_is_shown_against_a_used_spend_known_only_as_at_least():
     rows = {r["figure"]: r for r in ab_rows(base, cut)}
     assert rows["spend used (mean)"]["B"].startswith("≥ ") and rows["spend used (mean)"]["B - A"].startswith("n/a")
     assert not rows["spend committed (mean)"]["B"].startswith("≥ ")
+    # the commitment exact and the use at least its figure: idle is at most its figure, as on the run's page
+    idle = rows["spend idle (mean)"]
+    assert idle["B"].startswith("≤ ") and not idle["A"].startswith(("≤", "≥")) and idle["B - A"] == "n/a (a bound)"
+    assert cut.idle_at_most() and not base.idle_at_most()

@@ -339,7 +339,7 @@ def test_the_ab_table_and_the_changes_mark_lower_bounds_and_claim_no_change_agai
     committed = rows["spend committed (mean)"]
     assert committed["B"].startswith("≥ ") and committed["B - A"] == whatif.LOWER_BOUND_DELTA
     idle = rows["spend idle (mean)"]  # committed - used: neither bound (app review: it read "≥")
-    assert not idle["B"].startswith("≥") and idle["B - A"] == whatif.LOWER_BOUND_DELTA
+    assert not idle["B"].startswith(("≥", "≤")) and idle["B - A"] == whatif.BOUND_DELTA
     never = dataclasses.replace(short, metrics={**short.metrics, "time_to_train_days": Stat(mean=None, p10=190.0)})
     assert {r["figure"]: r for r in whatif.ab_rows(base, never)}["Time to train (P50)"]["B"] == "never"
     change = whatif.deltas(short, base)

@@ -81,20 +81,11 @@ def spend_bounded(summary: Summary) -> str:
     """Which mean spends are known only as at least their figures: "committed and used", "used" or "".
 
     (Idle, committed less used, is then neither a lower nor an upper bound when both are; when only used is, idle
-    is at most its figure: ``idle_at_most``.)
+    is at most its figure: ``Summary.idle_at_most``.)
     """
     if summary.spend_bound("committed_usd"):
         return "committed and used"
     return "used" if summary.spend_bound("used_usd") else ""
-
-
-def idle_at_most(summary: Summary) -> bool:
-    """Whether the mean idle spend is at most its figure.
-
-    The committed spend exact, the used one only at least its figure (a reservation's whole window, replications
-    stopped by the horizon: they would have used more).
-    """
-    return summary.spend_bound("used_usd") and not summary.spend_bound("committed_usd")
 
 
 def trained_of(summary: Summary, key: str) -> str:
@@ -299,7 +290,7 @@ def finish_items(summary: Summary) -> list[Headline]:
     if c is not None:
         low = at_least(summary, "cost_usd", "mean")  # the mean spend of replications stopped by the horizon
         out.append(Headline("committed_usd", "Committed (mean)", low + money(summary, c.committed_usd),
-                            " · ".join(x for x in (f"idle {'≤ ' if idle_at_most(summary) else ''}"
+                            " · ".join(x for x in (f"idle {'≤ ' if summary.idle_at_most() else ''}"
                                                    f"{money(summary, c.idle_usd)}", spend_note(summary))
                                        if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's

@@ -30,7 +30,6 @@ from ..summary import Summary
 from .charts import interruptions_per_week, monthly_tokens, site_power_table
 from .headline import (
     answer_sentence,
-    idle_at_most,
     input_groups,
     input_rows,
     job_pools,
@@ -444,7 +443,7 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         # replications stopped by the horizon spent to it only: the means are then lower bounds, and say so
         which = spend_bounded(s)  # (a whole-window reservation's commitment is exact: only what was used grows)
         what = (f"Spend (mean of replications; {which} at least: {spend_note(s)}"
-                f"{'; idle at most' if idle_at_most(s) else ''})" if which else "Spend (mean of replications)")
+                f"{'; idle at most' if s.idle_at_most() else ''})" if which else "Spend (mean of replications)")
         rows += [("", None, None, None, ""), (what, "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
         rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")
