@@ -55,8 +55,9 @@ from planner.report.headline import (
     power_wait_sentence,
     stat,
 )
-from planner.report.html import render_html
-from planner.report.tables import for_people, summary_json, write_xlsx
+from planner.report.html import cashflow_text, detail_text, render_html
+from planner.report.tables import for_people, ordered, summary_json, write_xlsx
+from planner.results import SCHEDULE_COLUMNS
 from planner.scenario import POOL_FAILURE_FIELDS, Cloud, Delivery, Pool, Simulation, Workload
 
 try:  # a pool's own throughput rows (`measured:`)
@@ -407,8 +408,14 @@ def headline_cards(summary: Summary) -> list:
         label = re.sub(r"\(p(\d+)\)", r"(P\1)", h.label)
         if key in cards:
             kept = cards[key]
-            parts = [f"{label}: {h.value}"] if h.value != kept.value else []
-            parts += [p for p in (h.detail or "").split(" · ") if p and p.lower() not in kept.detail.lower()]
+            have = kept.detail.lower()
+            parts = []  # what the card's help does not say yet, a sentence ("; ") at a time
+            for p in (h.detail or "").split(" · "):
+                new = [x for x in p.split("; ") if x and x.lower() not in have]
+                if new:
+                    parts.append("; ".join(new))
+            if parts or h.value != kept.value:  # the figure named first: its P10 and P90 are not the card's
+                parts = [f"{label}: {h.value}", *parts]
             if parts:
                 cards[key] = dataclasses.replace(kept, detail=" · ".join([kept.detail] * bool(kept.detail) + parts))
             continue
@@ -445,8 +452,8 @@ def spreadsheet_safe(result):
 
 
 def schedule_csv(result) -> str:
-    """schedule.csv as the app offers it: no text cell or header is a live formula (escape.frame)."""
-    return escape.frame(result.schedule).to_csv(index=False, lineterminator="\n")
+    """schedule.csv as the CLI writes it: the documented column order, no text cell or header a live formula."""
+    return escape.frame(ordered(result.schedule, SCHEDULE_COLUMNS)).to_csv(index=False, lineterminator="\n")
 
 
 def xlsx_bytes(result) -> bytes:
@@ -519,12 +526,17 @@ def _charts(state: dict, result) -> None:
         cached = (result, {})
         state["result_figures"] = cached
     built = cached[1]
+    note = detail_text(result)  # which replication the detailed charts show, as the report says it
+    if note:
+        st.caption(md(note))
     for key, build in charts.result_figure_builders(result).items():
         if key in SAME_AS_CHART:  # the same stacked tokens as the progress chart: the month table below says it
             continue
         if key not in built:
             built[key] = readable(build())
         st.plotly_chart(built[key], key=f"chart-{key}")
+        if key == "cashflow":  # which replication it prices, and what committed and paid mean (the report's note)
+            st.caption(md(cashflow_text(result)))
     _contribution_table(result)
 
 
@@ -1207,6 +1219,8 @@ def _estimate_tab(scenario, key: str, state: dict) -> None:
         return
     if state.get("estimate_key") != key:
         st.warning("The settings changed since this estimate; press **Estimate** to update.")
+    for note in api.estimate_notes(scenario):  # what the steady state leaves out (the site power), as the CLI says
+        st.info(md(note[:1].upper() + note[1:] + "."))
     search = answer.get("search") or {}
     # a portfolio: each job as if alone on its pools, in the order jobs get chips (`planner estimate` prints them all)
     parts = answer.get("jobs") or [answer]

@@ -13,6 +13,14 @@ from .results import RunResult
 from .scenario import Scenario
 from .units import SECONDS_PER_DAY
 
+SITE_POWER_NOTE = ("the estimate lays out each pool at its full planned size; the site power of `sites:` is not "
+                   "applied (`planner run` applies it over time)")
+
+
+def estimate_notes(scenario: Scenario) -> list[str]:
+    """What a steady-state estimate leaves out of this scenario (the CLI and the app say it beside the answer)."""
+    return [SITE_POWER_NOTE] if scenario.sites else []  # a steady state has no time axis: the power ramp is the run's
+
 
 def estimate(scenario: Scenario) -> dict:
     """Steady-state answer per pool at its full planned size: `planner estimate --json` (docs/formats.md).

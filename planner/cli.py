@@ -267,9 +267,8 @@ def estimate(
     from . import api
 
     s = _load(scenario)
-    if s.sites:  # a steady state has no time axis: the power ramp is the simulation's
-        _say(f"note: {scenario}: the estimate lays out each pool at its full planned size; the site power of `sites:` "
-             "is not applied (`planner run` applies it over time)", 280)
+    for note in api.estimate_notes(s):
+        _say(f"note: {scenario}: {note}", 280)
     jobs = []  # a portfolio: each job and the scenario it sees; --explain explains the job that gets chips first
     if s.jobs:
         from .sim.portfolio import job_scenario, ordered_jobs

@@ -7,7 +7,8 @@ Names, sites, descriptions and error messages that quote them are shown as inert
 - every file (CSV, XLSX, HTML): the control characters a terminal never gets (below) are replaced there too, so a
   report read with ``cat`` or opened in a spreadsheet or a browser shows them inert; summary.json keeps the
   scenario's text as written (JSON escapes C0 itself), for the scripts that match names in it;
-- HTML (the report, Plotly labels): ``html.escape`` with quotes; free text that Plotly shows in a hover label
+- HTML (the report, Plotly labels): ``html.escape`` with quotes (a double quote as ``&#34;``, which Plotly decodes
+  where it leaves ``&quot;`` as written); free text that Plotly shows in a hover label
   (an event's detail) needs only ``&`` and ``<`` escaped (``plotly_text``), so ``15,832 -> 15,744 chips`` stays as
   written;
 - Markdown (Streamlit, where a plain-text element cannot be used): every Markdown and HTML metacharacter
@@ -96,7 +97,9 @@ def html(text: Any) -> str:
     A page saved as text, or its title in a terminal tab, would carry an ESC sequence; a bidirectional override
     reorders what the browser shows (``terminal``'s characters, each replaced by U+FFFD).
     """
-    return _html.escape(_CONTROL.sub("\ufffd", str(text)), quote=True)
+    # a double quote as the numeric entity: a browser reads it as &quot;, Plotly (whose labels decode numeric entities
+    # but not &quot;, plotly.js svg_text_utils) shows a quote where it showed "&quot;"
+    return _html.escape(_CONTROL.sub("\ufffd", str(text)), quote=True).replace("&quot;", "&#34;")
 
 
 def plotly_text(text: Any) -> str:

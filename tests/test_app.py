@@ -251,6 +251,14 @@ def test_run_shows_the_api_result_and_updates(at):
     _one_card_per_figure(at)
     assert {h.key for h in headline_items(want)} <= {h.key for h in app.headline_cards(want)} | {"cost_usd"}
     assert any(e.label == "Replications (3)" for e in at.expander)
+    # which replication the detailed charts and the cash flow show, as the report says it (app review: the page
+    # showed replication 0's charts beside figures of all three, and a cash flow with no word on either)
+    from planner.report.html import cashflow_text, detail_text
+
+    captions = [_plain(c.value) for c in at.caption]
+    assert detail_text(run).startswith("The capacity, progress") and detail_text(run) in captions
+    if "cashflow" in _charts_shown(app, run):
+        assert run.cashflow_note and cashflow_text(run) in captions
 
 
 def _charts_shown(app, run) -> list[str]:
@@ -1268,6 +1276,8 @@ def test_the_estimate_tab_shows_every_job_of_a_portfolio(tmp_path, monkeypatch):
         "**Job big\\-run** (priority 1)", "**Job small\\-run** (priority 2)"]
     days = [m.value for m in tab.metric if _plain(m.label) == "Time to train"]
     assert len(days) == 2 and len(tab.dataframe) == 2
+    # the steady state leaves the site power out, and says so as `planner estimate` does (app review)
+    assert any("site power of `sites:` is not applied" in _plain(i.value) for i in tab.info)
 
 
 # ---------------------------------------------------------------- the goal seek's inputs follow the file

@@ -176,6 +176,24 @@ def test_html_pool_names_are_escaped_in_the_report_page_and_its_figures(html_run
         assert escape.html(name) in text, name
 
 
+def test_a_quote_in_a_name_reads_as_a_quote_in_the_charts():
+    """A double quote is escaped as ``&#34;``, which a browser reads as ``&quot;``.
+
+    Plotly decodes numeric entities but not ``&quot;`` (app review: a pool named 'rack "A"' read 'rack &quot;A&quot;'
+    in every legend).
+    """
+    import html as std_html
+    import re
+
+    from planner.report import charts
+
+    shown = escape.html('rack "A" (Bob\'s) <b>')
+    assert "&quot;" not in shown and std_html.unescape(shown) == 'rack "A" (Bob\'s) <b>'
+    # every entity it writes is one Plotly decodes: numeric, or amp / lt / gt (plotly.js svg_text_utils)
+    assert set(re.findall(r"&([a-z]+);", shown)) <= {"amp", "lt", "gt"}
+    assert "&quot;" not in str(charts.new_figure().add_bar(x=[shown], y=[1], name=shown).to_plotly_json())
+
+
 def test_sweep_and_sensitivity_pages_escape_names(tmp_path):
     from planner.decide.sensitivity import tornado_html
     from planner.decide.sweep import sweep_html

@@ -580,7 +580,7 @@ def test_the_note_says_which_replication_the_cost_chart_shows() -> None:
 
     root = Path(__file__).resolve().parents[1]
     result = api.simulate(load_scenario(root / "scenarios" / "ascend-ramp-slip.yaml"), replications=3)
-    note = detail_note(result)
+    note = html.unescape(detail_note(result))
     assert "progress and timeline charts show replication 0" in note and "cost chart is the cash flow's" in note
     assert "cost and timeline charts show replication 0" not in note
 

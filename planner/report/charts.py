@@ -130,14 +130,28 @@ def _vline(fig: go.Figure, x: Any, text: str, color: str = "#444") -> None:
     fig.add_annotation(x=x, y=1, yref="paper", text=text, showarrow=False, yanchor="bottom", font=dict(color=color))
 
 
+def _one_date(fig: go.Figure, dates) -> str:
+    """The trace mode for a date axis, and for a run of one day a day either side on its axis.
+
+    One date has no line or area to draw, and Plotly spans a zero-width date axis over a millisecond: the points
+    get markers, and the axis the days around them.
+    """
+    days = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates), errors="coerce").dropna().unique())
+    if len(days) != 1:
+        return "lines"
+    fig.update_xaxes(range=[days[0] - pd.Timedelta(days=1), days[0] + pd.Timedelta(days=1)])
+    return "lines+markers"
+
+
 def _stacked_area(schedule: pd.DataFrame, value: str, colors: dict[str, str]) -> go.Figure:
     data = schedule.assign(_date=_dates(schedule["date"]))
     wide = data.pivot_table(index="_date", columns="pool", values=value, aggfunc="sum", sort=True).fillna(0.0)
     fig = new_figure()
+    mode = _one_date(fig, wide.index)
     for pool in [p for p in colors if p in wide.columns]:
         fig.add_trace(
             go.Scatter(
-                x=wide.index, y=wide[pool], name=_label(pool), mode="lines", stackgroup="one",
+                x=wide.index, y=wide[pool], name=_label(pool), mode=mode, stackgroup="one",
                 line=dict(width=0.5, color=colors[pool]), legendgroup=_label(pool),
             )
         )
@@ -226,7 +240,9 @@ def tokens_figure(
         fig = _stacked_area(pools if not pools.empty else schedule, "tokens_trained", pool_colors(schedule))
     else:
         total = schedule.assign(_date=_dates(schedule["date"])).groupby("_date", sort=True)["tokens_trained"].sum()
-        fig = new_figure(go.Scatter(x=total.index, y=total.values, name="tokens trained", mode="lines"))
+        fig = new_figure()
+        mode = _one_date(fig, total.index)
+        fig.add_trace(go.Scatter(x=total.index, y=total.values, name="tokens trained", mode=mode))
     if target_tokens:
         fig.add_hline(y=float(target_tokens), line=dict(color="#999", dash="dash"))
     if finish_band and finish_band[0] and finish_band[1] and finish_band[0] != finish_band[1] \
@@ -787,10 +803,11 @@ def fan_figure(fan: pd.DataFrame | None, summary: Summary | None = None, start=N
         return empty_figure(title)
     x = pd.to_datetime(fan["date"])
     fig = new_figure()
+    mode = _one_date(fig, x)
     fig.add_trace(go.Scatter(x=x, y=fan["tokens_p90"], line=dict(width=0), name="P90", showlegend=False))
     fig.add_trace(go.Scatter(x=x, y=fan["tokens_p10"], line=dict(width=0), fill="tonexty",
                              fillcolor="rgba(31,119,180,0.25)", name="P10-P90"))
-    fig.add_trace(go.Scatter(x=x, y=fan["tokens_p50"], line=dict(color="#1f77b4"), name="median"))
+    fig.add_trace(go.Scatter(x=x, y=fan["tokens_p50"], line=dict(color="#1f77b4"), name="median", mode=mode))
     if "tokens_target" in fan and len(fan):
         fig.add_hline(y=float(fan["tokens_target"].iloc[0]), line_dash="dot", annotation_text="tokens to train")
     for label, days in deadlines(summary, start):

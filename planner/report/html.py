@@ -75,8 +75,11 @@ _CHART_TITLES = {
 }
 
 
-def detail_note(result: RunResult) -> str:
-    """Which replication the detailed charts show, and how the replications differ in the pools they used."""
+def detail_text(result: RunResult) -> str:
+    """Which replication the detailed charts show, and how the replications differ in the pools they used.
+
+    Plain text ("" with one replication): the page and the app say it over their charts.
+    """
     reps = result.replications
     if reps is None or len(reps) < 2:
         return ""
@@ -85,12 +88,27 @@ def detail_note(result: RunResult) -> str:
     first = reps.iloc[0]
     # the cost chart is the cash flow's when there is one: the replication its note names (nearest the mean)
     cost = " and timeline" if getattr(result, "cashflow", None) is not None else ", cost and timeline"
-    return (f'<p class="note">The capacity, progress{cost} charts show replication 0 '
-            f"(spawn key {_e(first.get('spawn_key', 0))} of seed {_e(result.summary.seed)}, pool "
-            f"{_e(first.get('pool', ''))}); the risk charts cover all {len(reps)} replications"
+    return (f"The capacity, progress{cost} charts show replication 0 "
+            f"(spawn key {first.get('spawn_key', 0)} of seed {result.summary.seed}, pool "
+            f"{first.get('pool', '')}); the risk charts cover all {len(reps)} replications"
             + ("; the cost chart is the cash flow's replication (below)" if cost == " and timeline" else "") + ". "
-            f"Pools used: {_e(pools)}." + (" The replications differ in the pool they used."
-                                           if len(used) > 1 else "") + "</p>")
+            f"Pools used: {pools}." + (" The replications differ in the pool they used." if len(used) > 1 else ""))
+
+
+def detail_note(result: RunResult) -> str:
+    """``detail_text`` as the page's note ("" when there is none)."""
+    text = detail_text(result)
+    return f'<p class="note">{_e(text)}</p>' if text else ""
+
+
+CASHFLOW_TERMS = ("Committed: the spend charged to the plan (owned chips amortized from delivery to the job's end or "
+                  "the end of their write-off, reservations to the end of their term, on-demand hours, energy); paid: "
+                  "the cash out in the month (owned chips at their full price when delivered).")
+
+
+def cashflow_text(result: RunResult) -> str:
+    """What the cash flow by month prices (which replication, the mean it is nearest to) and what its lines mean."""
+    return f"{getattr(result, 'cashflow_note', '') or ''} {CASHFLOW_TERMS}".strip()
 
 
 def _e(text: Any) -> str:
@@ -254,11 +272,7 @@ def _cashflow_html(result: RunResult) -> str:
     if table is None or table.empty:
         return ""
     totals = cashflow.monthly_totals(table)
-    note = (f'<p class="note">{_e(getattr(result, "cashflow_note", ""))} Committed: the spend charged to the plan '
-            "(owned chips amortized from delivery to the job's end or the end of their write-off, reservations to "
-            "the end of their term, "
-            "on-demand hours, energy); paid: the cash out in the month (owned chips at their full price when "
-            "delivered).</p>")
+    note = f'<p class="note">{_e(cashflow_text(result))}</p>'
     return ("<h2>Cash flow by month</h2>" + note + _money_table_html(totals, result.summary)
             + "<details><summary>By month, pool and kind (cashflow.csv)</summary>"
             + _money_table_html(table, result.summary) + "</details>")
