@@ -734,6 +734,9 @@ def compare(
                   low.get("cost_usd", "") + fmt_usd(r["cost_usd"]),
                   low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
                   _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))
+    if s.jobs:
+        t.caption = ("cost: the job's own spend on the chips it held, as `planner run` gives each job's; the pools' "
+                     "whole commitment is the portfolio's")
     out.print(t)
 
 

@@ -71,7 +71,7 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
                                   for i in owned}, source)
 
         out.append(Input("delivery shortfall", f"{lo:.0%}", f"{hi:.0%}", short(lo), short(hi)))
-    if any(p.cloud for p in s.fleet):
+    if any(p.cloud and p.cloud.units > 0 for p in s.fleet):  # (x0.5 of no rented chip is none: no swing to show)
         lo, hi = SWINGS["cloud_units"]
         out.append(Input("cloud units", f"x{lo:g}", f"x{hi:g}", scale_cloud(s, lo), scale_cloud(s, hi)))
     if s.reliability.enabled:
@@ -167,20 +167,32 @@ def tornado_figures(table: pd.DataFrame) -> dict[str, go.Figure]:
 
     figs = {}
     for m, label in TORNADO_METRICS:
-        t = table.sort_values(f"{m}_swing", ascending=True, na_position="first")
+        # the first row is drawn at the foot: the inputs that decide whether the job finishes at all go on top, as
+        # the table ranks them, then the largest swings; a swing with no number (a side only a lower bound) lowest
+        t = table.assign(_decides=table.get("decides_finish", False)).sort_values(
+            ["_decides", f"{m}_swing"], ascending=[True, True], na_position="first")
         if not t[f"{m}_base"].notna().any():  # the base never finishes: no base to swing from (never 0)
             figs[m] = go.Figure().update_layout(title=f"{label}: the base setting never finishes by the horizon, so "
                                                       "there is no base value to swing from (see the table)")
             continue
         base = t[f"{m}_base"].dropna().iloc[0]
         sides = [bounded(b) for b in t.get(f"{m}_at_least", [""] * len(t))]  # each row's sides only at least
+        values = pd.concat([t[f"{m}_low"], t[f"{m}_high"]]).dropna()
+        # a side that never finishes has no figure: its bar runs past every figure shown, hatched, and says "never"
+        beyond = max(float(values.max()) if len(values) else base, base) * 1.1 if m.startswith("time_to_train") \
+            else None
         fig = go.Figure()
         for side, color in (("low", "#1f77b4"), ("high", "#d62728")):
-            fig.add_trace(go.Bar(y=[escape.html(v) for v in t["input"]], x=t[f"{m}_{side}"] - base, base=base,
+            never = t[f"{m}_{side}"].isna() & (beyond is not None)
+            x = t[f"{m}_{side}"].where(~never, beyond)
+            fig.add_trace(go.Bar(y=[escape.html(v) for v in t["input"]], x=x - base, base=base,
                                  orientation="h", name=f"{side} value", marker_color=color,
-                                 text=[escape.html(v) for v in t[side]], textposition="auto",
-                                 customdata=[("≥ " if side in b else "") + cell_text(m, v)
-                                             for v, b in zip(t[f"{m}_{side}"], sides, strict=True)],
+                                 marker_pattern_shape=["/" if n else "" for n in never],
+                                 text=[escape.html(v) + (": never" if n else "") for v, n in zip(t[side], never,
+                                                                                              strict=True)],
+                                 textposition="auto",
+                                 customdata=["never" if n else ("≥ " if side in b else "") + cell_text(m, v)
+                                             for v, b, n in zip(t[f"{m}_{side}"], sides, never, strict=True)],
                                  hovertemplate="%{y}: %{customdata}<extra></extra>"))
         fig.add_vline(x=base, line_dash="dash")
         low = "≥ " if any("base" in b for b in sides) else ""  # a base known only as a lower bound

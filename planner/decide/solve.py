@@ -64,6 +64,29 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
     return path, integer, low, high
 
 
+def _days(e: dict) -> float:
+    """An evaluation's time to train at the quantile [days], infinite when it never finishes."""
+    return math.inf if e["time_to_train_days"] is None else e["time_to_train_days"]
+
+
+def _shown_days(e: dict) -> str:
+    return "never" if e["time_to_train_days"] is None else f"{e['time_to_train_days']:.1f} days"
+
+
+def not_monotone_note(pts: list[dict], path: str, quantile: float) -> str:
+    """Which two evaluated values (sorted by value) make the search's points not monotone ("" when none do).
+
+    A larger value that misses the deadline where a smaller one meets it, or one that finishes later beyond
+    MONOTONE_SLACK.
+    """
+    for a, b in zip(pts, pts[1:], strict=False):
+        if (a["meets"] and not b["meets"]) or (math.isfinite(_days(a)) and _days(b) > _days(a) * (1 + MONOTONE_SLACK)):
+            return (f"not monotone among the values evaluated: {path}={b['value']} finishes later than "
+                    f"{path}={a['value']} at P{quantile * 100:g} ({_shown_days(b)} against {_shown_days(a)}); the "
+                    "answer is the smallest value found that meets the deadline")
+    return ""
+
+
 def points_per_round(workers: int | None = None) -> int:
     """How many values a round of the search evaluates at once.
 
@@ -325,9 +348,11 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     # monotone: once a value meets the deadline every larger evaluated value does too, and a larger value
     # never finishes later (beyond MONOTONE_SLACK: the quantile of a finite sample moves a little)
     first_meet = next((i for i, e in enumerate(pts) if e["meets"]), len(pts))
-    days = [math.inf if e["time_to_train_days"] is None else e["time_to_train_days"] for e in pts]
+    days = [_days(e) for e in pts]
     monotone = all(e["meets"] for e in pts[first_meet:]) and all(
         b <= a * (1 + MONOTONE_SLACK) or math.isinf(a) for a, b in zip(days, days[1:], strict=False))
+    if not monotone and not note and best is not None:  # which evaluated values made it false (they follow --workers)
+        note = not_monotone_note(pts, path, quantile)
     hit = seen.get(best) if best is not None else None
     if best is None and not note:  # none in range: what the largest value gave
         top = seen[high]

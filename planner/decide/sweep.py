@@ -99,7 +99,12 @@ def grid(scenario: Scenario, axes: Sequence[Axis], source: str = "<scenario>") -
     inputs, scenarios = [], []
     for combo in itertools.product(*[vals for _, vals in axes]):
         edits = dict(zip([p for p, _ in axes], combo, strict=True))
-        scenarios.append(set_values(scenario, edits, source))
+        try:
+            scenarios.append(set_values(scenario, edits, source))
+        except ScenarioError as exc:  # a combination the format refuses: which point, before what is wrong with it
+            raise ScenarioError(f"the sweep's point {point_label(edits)} is not a valid scenario: "
+                                + (f"{exc.field}: " if exc.field else "") + exc.reason, path=exc.path or source) \
+                from None
         inputs.append(edits)
     return inputs, scenarios
 

@@ -315,8 +315,9 @@ def fmt_cell(column: str, value: Any) -> Any:
     """One cell for people: money with $ and thousands, shares as percent, big numbers with separators."""
     column = _metric_part(column)  # (a job named "a_usd_b" made its times read as dollars)
     if value is None or (isinstance(value, float) and not math.isfinite(value)) or value is pd.NA:
-        # a time to train with no number is one that never came (the tables write NaN for an unfinished run)
-        return NEVER if "time_to_train" in column else ""  # (a portfolio's sweep: "job NAME: time_to_train_...")
+        # a time to train with no number is one that never came (the tables write NaN for an unfinished run); a
+        # swing with none has no number to give (a side never finished, or is only a lower bound): not "never"
+        return NEVER if "time_to_train" in column and not column.endswith("_swing") else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return value
     x = float(value)

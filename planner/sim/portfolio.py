@@ -643,8 +643,15 @@ def portfolio_compare(pctx: PortfolioContext, seed: int) -> list[dict]:
 
     def each_job(k: int, ctx: Context, steps, job_seed, factor: float, rank_steps) -> None:
         js = pctx.scenarios[k]
-        rows.extend({"job": pctx.jobs[k].name, **r}
-                    for r in compare_on(js, ctx, steps, job_seed, factor, rank_steps=rank_steps))
+        for r in compare_on(js, ctx, steps, job_seed, factor, rank_steps=rank_steps):
+            if r["possible"]:
+                # a job's cost is its spend on the chips it held, as `run` gives it per job (runner._with_jobs) and
+                # `solve --job` seeks on: the pools' whole commitment is the portfolio's, the same for every mode.
+                # It grows while the job trains: at least its figure when the horizon stopped it
+                grows = bool(not r["finished"] or costs.unpriced(js))
+                r = {**r, "cost_usd": r["used_usd"],
+                     "at_least": [x for x in r["at_least"] if x != "cost_usd"] + ["cost_usd"] * grows}
+            rows.append({"job": pctx.jobs[k].name, **r})
 
     portfolio_replication(pctx, np.random.SeedSequence(seed).spawn(1)[0], each_job=each_job)
     return rows

@@ -1,0 +1,136 @@
+"""Findings of the fourth review of the decision commands (compare, sweep, sensitivity, solve), each where found.
+
+- a portfolio's `compare` row priced a job at its pools' whole commitment where `run` gives its own spend;
+- the tornado drew the inputs that decide whether the job finishes at the foot, with no bar and no word for the
+  side that never finishes, and the page's table read "never" for a swing that has no number;
+- a sweep row's mean time to train counted the finished replications with nothing saying so;
+- `solve --json` said ``monotone: false`` with an empty note;
+- `sensitivity` swung "cloud units" of a scenario that rents none;
+- a sweep point the format refuses stopped the sweep without saying which point.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import one_error_line
+
+from planner import api
+from planner.decide import sensitivity as sens
+from planner.decide.points import point_row
+from planner.decide.sweep import grid
+from planner.errors import ScenarioError
+from planner.loader import from_dict
+from planner.report.tables import fmt_cell
+from planner.summary import Stat, Summary
+from tests.test_app import PORTFOLIO, SMALL
+
+
+def test_a_portfolio_compare_prices_each_job_as_run_does():
+    s = from_dict(PORTFOLIO)
+    rows = api.compare(s)
+    run = api.simulate(s, replications=1)
+    for job in run.summary.jobs:
+        (picked,) = [r for r in rows if r["job"] == job.name and r.get("run")]
+        own = job.summary.stat("cost_usd").mean
+        assert picked["cost_usd"] == pytest.approx(own, rel=1e-9), job.name
+        assert picked["cost_usd"] == pytest.approx(picked["used_usd"])
+    whole = run.summary.stat("cost_usd").mean  # the pools' whole commitment: the portfolio's, above any one job's
+    assert all(r["cost_usd"] < whole for r in rows if r["possible"])
+
+
+def test_the_cli_compare_of_a_portfolio_says_what_its_cost_is(cli, tmp_path):
+    import yaml
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(PORTFOLIO, sort_keys=False))
+    r = cli("compare", path)
+    assert r.exit_code == 0, r
+    assert "the job's own spend on the chips it held" in " ".join(r.stdout.split())
+
+
+def _table(decisive_swing=None) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"input": "price", "low": "x0.75", "high": "x1.25", "decides_finish": False,
+         "time_to_train_days_p50_base": 100.0, "time_to_train_days_p50_low": 100.0,
+         "time_to_train_days_p50_high": 100.0, "time_to_train_days_p50_swing": 0.0,
+         "time_to_train_days_p50_at_least": "",
+         "cost_usd_p50_base": 1e6, "cost_usd_p50_low": 0.8e6, "cost_usd_p50_high": 1.2e6, "cost_usd_p50_swing": 0.4e6,
+         "cost_usd_p50_at_least": ""},
+        {"input": "MTBF", "low": "x0.5", "high": "x2", "decides_finish": False,
+         "time_to_train_days_p50_base": 100.0, "time_to_train_days_p50_low": 110.0,
+         "time_to_train_days_p50_high": 95.0, "time_to_train_days_p50_swing": 15.0,
+         "time_to_train_days_p50_at_least": "",
+         "cost_usd_p50_base": 1e6, "cost_usd_p50_low": 1.1e6, "cost_usd_p50_high": 0.95e6, "cost_usd_p50_swing": 0.15e6,
+         "cost_usd_p50_at_least": ""},
+        {"input": "delivery slip", "low": "30 d early", "high": "90 d late", "decides_finish": True,
+         "time_to_train_days_p50_base": 100.0, "time_to_train_days_p50_low": 90.0,
+         "time_to_train_days_p50_high": None, "time_to_train_days_p50_swing": decisive_swing,
+         "time_to_train_days_p50_at_least": "",
+         "cost_usd_p50_base": 1e6, "cost_usd_p50_low": 0.9e6, "cost_usd_p50_high": 1.3e6, "cost_usd_p50_swing": None,
+         "cost_usd_p50_at_least": "high"},
+    ])
+
+
+def test_the_tornado_puts_the_input_that_decides_the_finish_on_top_and_says_never():
+    fig = sens.tornado_figures(_table())["time_to_train_days_p50"]
+    low, high = fig.data
+    assert list(high.y)[-1] == "delivery slip"  # the last category is drawn at the top
+    assert list(high.y)[-2] == "MTBF"  # then the largest swing
+    i = list(high.y).index("delivery slip")
+    assert high.customdata[i] == "never" and high.text[i].endswith(": never")
+    assert high.x[i] > max(x for x in list(high.x) + list(low.x) if x is not None and x == x and x != high.x[i])
+    assert high.marker.pattern.shape[i] == "/" and low.customdata[i] != "never"
+
+
+def test_a_swing_with_no_number_is_blank_not_never():
+    assert fmt_cell("time_to_train_days_p50_swing", None) == ""
+    assert fmt_cell("time_to_train_days_p50_high", None) == "never"
+
+
+def test_a_sweep_rows_mean_time_counts_the_finished_and_says_so():
+    some = Summary(replications=4, unfinished=3, finish_probability=0.25,
+                   metrics={"time_to_train_days": Stat(mean=303.5, p10=322.0)},
+                   at_least={"time_to_train_days": ("p10",)})
+    row = point_row(some)
+    assert row["at_least"].split(", ")[:2] == ["time_to_train_days_mean", "time_to_train_days_p10"]
+    every = Summary(replications=4, finish_probability=1.0, metrics={"time_to_train_days": Stat(mean=303.5, p10=290.0)})
+    assert "time_to_train_days_mean" not in point_row(every)["at_least"]
+
+
+def test_solves_not_monotone_note_names_the_pair():
+    from planner.decide.solve import not_monotone_note
+
+    pts = [{"value": 100, "meets": False, "time_to_train_days": 210.0},
+           {"value": 200, "meets": True, "time_to_train_days": 198.4},
+           {"value": 300, "meets": True, "time_to_train_days": 202.2}]
+    note = not_monotone_note(pts, "fleet[1].cloud.units", 0.9)
+    assert "fleet[1].cloud.units=300 finishes later than fleet[1].cloud.units=200 at P90" in note
+    assert "202.2 days against 198.4 days" in note
+    pts[2]["time_to_train_days"] = 199.0  # within the slack: monotone
+    assert not_monotone_note(pts, "x", 0.9) == ""
+
+
+def test_sensitivity_swings_no_rental_where_none_is_rented():
+    none_rented = from_dict({**SMALL, "fleet": [SMALL["fleet"][0],
+                                                {**SMALL["fleet"][1], "cloud": {**SMALL["fleet"][1]["cloud"],
+                                                                                "units": 0}}]})
+    assert "cloud units" not in [i.name for i in sens.inputs(none_rented)]
+    assert "cloud units" in [i.name for i in sens.inputs(from_dict(SMALL))]
+
+
+def test_a_sweep_point_the_format_refuses_is_named():
+    s = from_dict({**SMALL, "strategy": {"mode": "sync"}})
+    with pytest.raises(ScenarioError) as err:
+        grid(s, [("horizon_days", [60, 90]), ("fleet[1].cloud.units", [32, 0])])
+    assert "the sweep's point horizon_days=60, fleet[1].cloud.units=0 is not a valid scenario" in str(err.value)
+    assert "strategy.mode" in str(err.value)
+
+
+def test_the_sweep_command_names_the_refused_point(cli, tmp_path):
+    import yaml
+
+    path = tmp_path / "sync.yaml"
+    path.write_text(yaml.safe_dump({**SMALL, "strategy": {"mode": "sync"}}, sort_keys=False))
+    r = cli("sweep", path, "--set", "fleet[1].cloud.units=64,0", "--replications", "1")
+    assert "fleet[1].cloud.units=0 is not a valid scenario" in one_error_line(r)
