@@ -127,23 +127,10 @@ PRELOAD = ("streamlit", "pandas", "planner.api", "planner.sim.runner", "planner.
 def input_bounds(model, name: str, scale: float = 1.0) -> tuple[float | None, float | None]:
     """(lowest, highest) value an input of ``model.name`` in units of ``scale`` offers: the schema's own bounds.
 
-    Read from the field's constraints in planner/scenario.py, so an input offers exactly what the validator
-    takes; an exclusive bound (``gt=0``) becomes the next float inside it.
+    Read from the field's constraints in planner/scenario.py (planner.edits.field_bounds), so an input offers exactly
+    what the validator takes; an exclusive bound (``gt=0``) becomes the next float inside it.
     """
-    lo = hi = None
-    for c in model.model_fields[name].metadata:
-        for attr, inside in (("ge", None), ("gt", math.inf), ("le", None), ("lt", -math.inf)):
-            bound = getattr(c, attr, None)
-            if bound is None:
-                continue
-            value = bound / scale if scale != 1.0 else bound
-            if inside is not None:
-                value = math.nextafter(float(value), inside)
-            if attr in ("ge", "gt"):
-                lo = value if lo is None else max(lo, value)
-            else:
-                hi = value if hi is None else min(hi, value)
-    return lo, hi
+    return edits.field_bounds(model, name, scale)
 
 
 def result_cache() -> offload.ResultCache:
@@ -332,20 +319,21 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
 
     sim = raw.get("simulation") if isinstance(raw.get("simulation"), dict) else {}
     rel = raw.get("reliability") if isinstance(raw.get("reliability"), dict) else {}
+    fid = file_key(name, raw)  # another file under the same name starts from its own values, not the last one's
     sb.header("What if")
     has_cloud = any(isinstance(p, dict) and p.get("cloud") for p in raw.get("fleet") or [])
     multiplier = sb.slider(
-        "Cloud units ×", 0.0, 4.0, 1.0, 0.1, disabled=not has_cloud, key=f"cloud:{name}",
+        "Cloud units ×", 0.0, 4.0, 1.0, 0.1, disabled=not has_cloud, key=f"cloud:{fid}",
         help="Scales the rented units of every cloud pool; 0 removes the cloud.",
     )
     slip = sb.number_input(
-        "Delivery slip [days]", -365, 3650, 0, 15, key=f"slip:{name}",
+        "Delivery slip [days]", -365, 3650, 0, 15, key=f"slip:{fid}",
         help="Moves every planned delivery of owned chips by this many days.",
     )
-    reliability = sb.toggle("Failures and restarts", bool(rel.get("enabled", True)), key=f"rel:{name}")
+    reliability = sb.toggle("Failures and restarts", bool(rel.get("enabled", True)), key=f"rel:{fid}")
     file_seed = sim.get("seed", 0)  # not validated yet: a bad one is reported by the validator, not here
     ok = isinstance(file_seed, int) and not isinstance(file_seed, bool) and 0 <= file_seed <= MAX_UI_SEED
-    seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{name}",
+    seed = sb.number_input("Seed", 0, MAX_UI_SEED, file_seed if ok else 0, key=f"seed:{fid}",
                            help=f"0 to {MAX_UI_SEED:,}: the largest integer a browser's number field holds exactly "
                                 f"(the format takes up to {input_bounds(Simulation, 'seed')[1]:,}).")
     if not ok and isinstance(file_seed, int) and not isinstance(file_seed, bool) and file_seed > MAX_UI_SEED:
@@ -361,7 +349,7 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
     # a folder file's first chart runs these replications (uploads run only on Run): the sidebar shows what it used
     default_reps = file_reps if source != "Scenario folder" else first_load_replications(raw, file_reps, name)
     reps = sb.number_input(
-        "Replications", 1, MAX_APP_REPLICATIONS, default_reps, key=f"reps:{name}",
+        "Replications", 1, MAX_APP_REPLICATIONS, default_reps, key=f"reps:{fid}",
         help=f"At most {MAX_APP_REPLICATIONS:,} here (`planner run` takes up to "
              f"{input_bounds(Simulation, 'replications')[1]:,}). " + ("" if default_reps == file_reps else
                                           f"The file asks for {file_reps:,}; the first chart ran {default_reps}, "
@@ -369,6 +357,14 @@ def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
     knobs = Knobs(float(multiplier), int(slip), bool(reliability), int(seed), int(reps))
     run = sb.button("Run", type="primary", width="stretch")
     return raw, name, knobs, run, uploaded
+
+
+def file_key(name: str, raw: dict) -> str:
+    """A scenario file's identity for the page's widgets: its name and its content.
+
+    An upload under the same name, or a file edited on disk, is another file whose inputs start from its own values.
+    """
+    return f"{name}:" + hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def first_load_replications(raw: dict, file_reps: int, name: str) -> int:
@@ -664,15 +660,15 @@ def _run_tab(state: dict, current_key: str, scenario, base: Summary | None) -> N
     _downloads(state, result, state.get("result_scenario") or scenario)
 
 
-def _edit_tab(loaded, name: str, reliability: bool = True):
+def _edit_tab(loaded, fid: str, reliability: bool = True):
     """Edit without YAML: model and tokens, strategy, and per pool its chip, then the fields of its kind.
 
     Owned chips: units, deliveries, commissioning, reserved share; a rental: units, window, price; both: what the
     lab knows of the pool (failures, restart and checkpoint times, measured throughput). ``reliability``: failures
-    are on (the sidebar's toggle).
+    are on (the sidebar's toggle). ``fid``: the file's identity (``file_key``), which keys the widgets.
     """
     sc = loaded
-    k = f"{name}:"
+    k = f"{fid}:"
     st.caption("Every change goes through the same field-path edits as `planner sweep --set` and is re-validated.")
     workloads = loaded.workloads()  # `workload:`, or each job of `jobs:`
     for j, (path, w) in enumerate(workloads):
@@ -1067,18 +1063,23 @@ def _compare_section(scenario, key: str, state: dict) -> None:
     if state.get("answer-compare") is not None:
         rows = state["answer-compare"][1]
         st.dataframe(present.compare_table(rows), hide_index=True)
+        if any("job" in r for r in rows):  # "committed" is each job's own spend there (as `planner compare` says)
+            st.caption(md(present.PORTFOLIO_COST_NOTE))
         st.plotly_chart(present.compare_figure(rows), key="chart-compare")
 
 
 def _tornado_section(scenario, key: str, state: dict) -> None:
     st.subheader("Sensitivity (tornado)")
-    inputs = sens.inputs(scenario, scenario.name)
+    inputs = _guard("Sensitivity", sens.inputs, scenario, scenario.name)
+    if inputs is None:  # (said above: an input's swing the format refuses)
+        return
     points = 1 + 2 * len(inputs)
     reps = st.number_input("Replications per point", 1, MAX_DECIDE_REPLICATIONS, 1, key="sens-reps",
                            help="Each input alone at its low and high value, every point with the same seed "
                                 "(`planner sensitivity`). More replications are slower.")
     swings = "; ".join(f"{i.name} {i.low_label} / {i.high_label}" for i in inputs)
     st.caption(md(f"{points} points × {int(reps)} replication(s). Each input low / high: {swings}."))
+    asked = f"{key}|{int(reps)}"  # the answer is this scenario's at this many replications per point
     if st.button("Tornado", key="tornado"):
         bar, tick = _progress("Sensitivity points", points)
         try:
@@ -1087,8 +1088,8 @@ def _tornado_section(scenario, key: str, state: dict) -> None:
         finally:
             bar.empty()
         if table is not None:
-            state["answer-tornado"] = (key, table)
-    _stale(state, "answer-tornado", key)
+            state["answer-tornado"] = (asked, table)
+    _stale(state, "answer-tornado", asked)
     if state.get("answer-tornado") is not None:
         table = state["answer-tornado"][1]
         for m, fig in sens.tornado_figures(table).items():
@@ -1103,7 +1104,8 @@ def tornado_readable(metric: str, fig, table: pd.DataFrame):
     money = "usd" in metric
     shown = fmt_usd(base) if money else fmt_days(base)
     title = fig.layout.title.text or ""
-    fig.update_layout(title=re.sub(r"\(base [^)]*\)", f"(base {shown})", title))
+    low = "≥ " if re.search(r"\(base ≥ ", title) else ""  # a base known only as a lower bound keeps its mark
+    fig.update_layout(title=re.sub(r"\(base [^)]*\)", f"(base {low}{shown})", title))
     if money:
         fig.update_xaxes(tickprefix="$")
     return fig
@@ -1169,6 +1171,8 @@ def _solve_section(scenario, key: str, state: dict) -> None:
     reps = f.number_input("Replications per value", 1, MAX_DECIDE_REPLICATIONS, SOLVE_APP_REPLICATIONS,
                           key="solve-reps", help="`planner solve` uses at least 20; fewer are faster but "
                                                  "the quantile moves more from one value to the next.")
+    # the answer is this scenario's and these inputs': another deadline, quantile, range or job makes it stale
+    asked = "|".join(map(str, (key, path, finish_by, quantile, smallest, largest, int(reps), job)))
     if st.button("What must we rent?", key="solve", type="primary"):
         # both ends, then a bisection step per bit of the range (about 10 more for a float's 0.1% resolution)
         bound = 2 + max(1, int(largest)).bit_length() + (10 if isinstance(largest, float) else 0)
@@ -1179,15 +1183,16 @@ def _solve_section(scenario, key: str, state: dict) -> None:
                             job=job)
         finally:
             bar.empty()
-        state["answer-solve"] = (key, answer) if answer is not None else None
-    _stale(state, "answer-solve", key)
+        state["answer-solve"] = (asked, answer) if answer is not None else None
+    _stale(state, "answer-solve", asked)
     if state.get("answer-solve") is None:
         return
     answer = state["answer-solve"][1]
     if not answer["found"]:
         st.error(md(present.solve_sentence(answer)))
     else:
-        st.success(md(present.solve_sentence(answer)))
+        # a value found where the evaluated points were not monotone is the smallest found, not one proved smallest
+        (st.success if answer.get("monotone", True) else st.warning)(md(present.solve_sentence(answer)))
         cols = st.columns(3)
         q = f"P{answer['quantile'] * 100:g}"
         value = answer["value"]
@@ -1268,7 +1273,7 @@ def main() -> None:
         ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"])
     st.session_state[EDIT_ERRORS] = []
     with tab_edit:
-        edited = _guard("Editing the scenario", _edit_tab, loaded, name, knobs.reliability)
+        edited = _guard("Editing the scenario", _edit_tab, loaded, file_key(name, raw), knobs.reliability)
     with tab_run:  # at the top of the Run tab, above the last run's figures
         for problem in st.session_state[EDIT_ERRORS]:
             st.warning(escape.markdown(f"An edit is not applied (see Edit plan): {problem}"))

@@ -708,7 +708,7 @@ def compare(
     mode `auto` picks is marked. Exit 0; 2 on bad input; 3 when no mode can train.
     """
     from . import api
-    from .decide.present import mode_label
+    from .decide.present import PORTFOLIO_COST_NOTE, mode_label
     from .fmt import fmt_usd, num
 
     s = _load(scenario)
@@ -735,8 +735,7 @@ def compare(
                   low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
                   _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))
     if s.jobs:
-        t.caption = ("cost: the job's own spend on the chips it held, as `planner run` gives each job's; the pools' "
-                     "whole commitment is the portfolio's")
+        t.caption = PORTFOLIO_COST_NOTE
     out.print(t)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -17,7 +18,7 @@ import yaml
 
 from .errors import ScenarioError
 from .loader import from_dict, source_of
-from .scenario import Scenario
+from .scenario import Cloud, Scenario
 from .yamlio import MAX_DEPTH, clip, safe_load
 
 _PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)")  # ASCII digits only (not Arabic-Indic)
@@ -145,6 +146,37 @@ def parse_value(text: str) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
+def field_bounds(model, name: str, scale: float = 1.0) -> tuple[float | None, float | None]:
+    """(lowest, highest) value field ``name`` of the pydantic ``model`` takes, in units of ``scale``.
+
+    Its constraints in planner/scenario.py; an exclusive bound (``gt=0``) becomes the next float inside it.
+    """
+    lo = hi = None
+    for c in model.model_fields[name].metadata:
+        for attr, inside in (("ge", None), ("gt", math.inf), ("le", None), ("lt", -math.inf)):
+            bound = getattr(c, attr, None)
+            if bound is None:
+                continue
+            value = bound / scale if scale != 1.0 else bound
+            if inside is not None:
+                value = math.nextafter(float(value), inside)
+            if attr in ("ge", "gt"):
+                lo = value if lo is None else max(lo, value)
+            else:
+                hi = value if hi is None else min(hi, value)
+    return lo, hi
+
+
+def capped(model, name: str, value: float) -> float:
+    """``value`` within the bounds field ``name`` of ``model`` takes (a swing or a scaling never leaves the format)."""
+    lo, hi = field_bounds(model, name)
+    if hi is not None and value > hi:
+        value = hi
+    if lo is not None and value < lo:
+        value = lo
+    return value
+
+
 def set_values(scenario: Scenario, edits: Mapping[str, Any] | Iterable[tuple[str, Any]],
                name: str | None = None) -> Scenario:
     """A new scenario with each ``path: value`` of ``edits`` applied, validated as a whole.
@@ -253,12 +285,13 @@ def _validated(data: dict, source: str, dropped: list[str], edited: Iterable[str
 # ---------------------------------------------------------------- higher-level what-ifs
 
 
-def scale_cloud(scenario: Scenario, factor: float, source: str | None = None) -> Scenario:
+def scale_cloud(scenario: Scenario, factor: float, source: str | None = None, cap: bool = False) -> Scenario:
     """Every pool's rented units times ``factor``; at 0 the rental goes, and so does a pool with nothing else.
 
     As with ``cloud.units: 0`` in :func:`set_values`, the pool goes from the jobs' ``pools`` and its site from
     ``sites:`` and links when no other pool is there. ``source`` is the file errors name (default: the one
-    ``scenario`` was read from).
+    ``scenario`` was read from). ``cap``: at most the units the format takes (a sensitivity's swing), where
+    without it a larger count is refused as a file's would be.
     """
     if factor == 1.0:
         return scenario
@@ -268,7 +301,8 @@ def scale_cloud(scenario: Scenario, factor: float, source: str | None = None) ->
     for pool in data["fleet"]:
         cloud = pool.get("cloud")
         if cloud:
-            cloud["units"] = max(0, int(round(cloud["units"] * factor)))  # below one unit: nothing rented
+            units = max(0, int(round(cloud["units"] * factor)))  # below one unit: nothing rented
+            cloud["units"] = int(capped(Cloud, "units", units)) if cap else units
     dropped = _drop_empty_rentals(data, source, before, "once the cloud is removed")
     return _validated(data, source, dropped)
 

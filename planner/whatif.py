@@ -88,7 +88,7 @@ def blank_cell(value: Any) -> bool:
 
 def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, Any]]) -> Scenario:
     """The pool's delivery plan replaced by ``rows`` (date, cumulative units); empty rows are dropped."""
-    plan = []
+    plan, where = [], []  # the deliveries, and each one's row of ``rows`` (what an error names)
     for i, row in enumerate(rows):
         date, units = row.get("date"), row.get("units")
         if blank_cell(date) and blank_cell(units):  # (a grid's new row: None, NaN or NaT in its cells)
@@ -96,10 +96,23 @@ def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, An
         if blank_cell(date) or num(units) is None:
             raise ScenarioError("each delivery needs a date and cumulative units",
                                 field=f"fleet[{pool}].deliveries[{i}]")
+        if not float(num(units)).is_integer():  # as the file's loader refuses it: never cut to a whole number here
+            raise ScenarioError(f"units must be a whole number of chips (got {num(units):,})",
+                                field=f"fleet[{pool}].deliveries[{i}].units")
         when = date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10]
         plan.append({"date": when, "units": int(num(units))})
-    plan.sort(key=lambda r: r["date"])
-    return edits.set_values(scenario, {f"fleet[{pool}].deliveries": plan}, scenario.name)
+        where.append(i)
+    order = sorted(range(len(plan)), key=lambda j: plan[j]["date"])
+    try:
+        return edits.set_values(scenario, {f"fleet[{pool}].deliveries": [plan[j] for j in order]}, scenario.name)
+    except ScenarioError as exc:  # the plan is checked in date order: its error names the row as the grid shows it
+        prefix = f"fleet[{pool}].deliveries["
+        if exc.field and exc.field.startswith(prefix) and "]" in exc.field[len(prefix):]:
+            k, rest = exc.field[len(prefix):].split("]", 1)
+            if k.isdigit() and int(k) < len(order):
+                row = where[order[int(k)]]
+                raise ScenarioError(exc.reason, path=exc.path, field=f"{prefix}{row}]{rest}") from None
+        raise
 
 
 def smallest_value(scenario: Scenario, path: str) -> int:

@@ -622,6 +622,10 @@ def test_goal_seek_answers_what_planner_solve_answers(at, scenario_dir):
     assert cards["Finish date (P50)"] == want["finish_date"] <= "2025-01-03"
     (success,) = _more(at).success
     assert "fleet[1].cloud.units" in _plain(success.value) and want["finish_date"] in _plain(success.value)
+    assert not any("settings changed since this answer" in w.value for w in _more(at).warning)
+    # another quantile asks another question: the answer shown is marked out of date (app review: it was not)
+    _by_label(_more(at).number_input, "At quantile").set_value(0.9).run()
+    assert any("settings changed since this answer" in w.value for w in _more(at).warning)
 
 
 def test_goal_seek_impossible_deadline_and_bad_paths_show_errors(at, scenario_dir):

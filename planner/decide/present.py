@@ -33,6 +33,11 @@ def mode_label(r: Mapping[str, Any]) -> str:
     return f"{r['job']}: {name}" if r.get("job") else name  # a portfolio compares each job's modes
 
 
+# a portfolio's compare rows price each job at its own spend (planner/sim/portfolio.portfolio_compare)
+PORTFOLIO_COST_NOTE = ("cost: the job's own spend on the chips it held, as `planner run` gives each job's; the pools' "
+                       "whole commitment is the portfolio's")
+
+
 def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """`planner compare` rows as the table the CLI prints: one row per mode, the one `auto` picks marked."""
     out = []
@@ -67,8 +72,10 @@ def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     ok = [r for r in rows if r.get("possible") and r.get("finished")]
     names = [mode_label(r) for r in ok]  # distinct: a portfolio's jobs' bars side by side, never stacked
     colors = ["#1f4e79" if r.get("auto") else "#8fb3d9" for r in ok]
+    own = any("job" in r for r in rows)  # a portfolio's: each job's own spend, not the pools' commitment
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Time to train [days] (label: finish date)",
-                                                        "Committed cost [USD]"), horizontal_spacing=0.12)
+                                                        "The job's own spend [USD]" if own else "Committed cost [USD]"),
+                        horizontal_spacing=0.12)
     fig.add_trace(go.Bar(x=names, y=[r["time_to_train_days"] for r in ok], marker_color=colors, name="days",
                          text=[r.get("finish_date") for r in ok], textposition="auto"), row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=[r.get("cost_usd") for r in ok], marker_color=colors, name="committed",

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import costs, escape, plan
-from ..edits import scale_cloud, set_values, slip_deliveries
-from ..scenario import Scenario
+from ..edits import capped, field_bounds, scale_cloud, set_values, slip_deliveries
+from ..scenario import Cloud, Costs, Pool, Scenario
 from .points import all_infeasible, result_row, run_points
 from .present import axis_format, bounded, cell_text, page_table_html
 
@@ -73,16 +73,22 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
         out.append(Input("delivery shortfall", f"{lo:.0%}", f"{hi:.0%}", short(lo), short(hi)))
     if any(p.cloud and p.cloud.units > 0 for p in s.fleet):  # (x0.5 of no rented chip is none: no swing to show)
         lo, hi = SWINGS["cloud_units"]
-        out.append(Input("cloud units", f"x{lo:g}", f"x{hi:g}", scale_cloud(s, lo), scale_cloud(s, hi)))
+        high = scale_cloud(s, hi, source, cap=True)
+        short = any(a.cloud and b.cloud and b.cloud.units < round(a.cloud.units * hi)
+                    for a, b in zip(s.fleet, high.fleet, strict=False))
+        out.append(Input("cloud units", f"x{lo:g}", f"x{hi:g}" + (CAPPED if short else ""), scale_cloud(s, lo, source),
+                         high))
     if s.reliability.enabled:
         lo, hi = SWINGS["mtbf"]
 
         def mtbf(x):
             return set_values(s, _pools_edit(s, lambda i, p: {
-                f"fleet[{i}].mtbf_chip_days": x * (p.mtbf_chip_days or s.reliability.mtbf_chip_days
-                                                   or s.chip(p.chip).mtbf_chip_days)}), source)
+                f"fleet[{i}].mtbf_chip_days": capped(Pool, "mtbf_chip_days", x * (
+                    p.mtbf_chip_days or s.reliability.mtbf_chip_days or s.chip(p.chip).mtbf_chip_days))}), source)
 
-        out.append(Input("MTBF", f"x{lo:g}", f"x{hi:g}", mtbf(lo), mtbf(hi)))
+        out.append(Input("MTBF", f"x{lo:g}", f"x{hi:g}" + (CAPPED if _over(hi, _mtbf_values(s), Pool,
+                                                                          "mtbf_chip_days") else ""),
+                         mtbf(lo), mtbf(hi)))
     lo, hi = SWINGS["efficiency"]
 
     def eff(x):
@@ -96,18 +102,44 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
         def one(i, p):
             e = {}
             if p.cloud and p.cloud.stated_price_usd is not None:  # one not stated stays unpriced
-                e[f"fleet[{i}].cloud.price_per_chip_hour_usd"] = x * p.cloud.price_per_chip_hour_usd
+                e[f"fleet[{i}].cloud.price_per_chip_hour_usd"] = capped(Cloud, "price_per_chip_hour_usd",
+                                                                        x * p.cloud.price_per_chip_hour_usd)
             if p.planned_units - (p.cloud.units if p.cloud else 0) > 0 and costs.unit_price_usd(s, p) > 0:
-                e[f"fleet[{i}].unit_price_usd"] = x * costs.unit_price_usd(s, p)
+                e[f"fleet[{i}].unit_price_usd"] = capped(Pool, "unit_price_usd", x * costs.unit_price_usd(s, p))
             return e
         edits = _pools_edit(s, one)
         if any(plan.owned_planned(p) > 0 for p in s.fleet) and s.costs.energy_usd_per_kwh > 0:
             # owned chips' power is bought too (a rental's price includes it)
-            edits["costs.energy_usd_per_kwh"] = x * s.costs.energy_usd_per_kwh
-        return set_values(s, edits, source)
+            edits["costs.energy_usd_per_kwh"] = capped(Costs, "energy_usd_per_kwh", x * s.costs.energy_usd_per_kwh)
+        return set_values(s, edits, source), any(
+            abs(v - x * _unscaled(s, k)) > 1e-9 * max(1.0, abs(v)) for k, v in edits.items())
 
-    out.append(Input("price", f"x{lo:g}", f"x{hi:g}", price(lo), price(hi)))
+    (low, _), (high, short) = price(lo), price(hi)
+    out.append(Input("price", f"x{lo:g}", f"x{hi:g}" + (CAPPED if short else ""), low, high))
     return out
+
+
+# a high swing held at the most the scenario format takes (e.g. a rental price of 9,000 $/chip-h x1.25)
+CAPPED = " (capped at the format's limit)"
+
+
+def _mtbf_values(s: Scenario) -> list[float]:
+    return [p.mtbf_chip_days or s.reliability.mtbf_chip_days or s.chip(p.chip).mtbf_chip_days for p in s.fleet]
+
+
+def _over(x: float, values: list[float], model, name: str) -> bool:
+    """Whether ``x`` times any of ``values`` passes the most field ``name`` of ``model`` takes."""
+    hi = field_bounds(model, name)[1]
+    return hi is not None and any(x * v > hi for v in values)
+
+
+def _unscaled(s: Scenario, path: str) -> float:
+    """The scenario's own value at a price ``path`` the price swing edits (what it scales)."""
+    if path == "costs.energy_usd_per_kwh":
+        return s.costs.energy_usd_per_kwh
+    i = int(path.split("[", 1)[1].split("]", 1)[0])
+    p = s.fleet[i]
+    return p.cloud.price_per_chip_hour_usd if path.endswith("price_per_chip_hour_usd") else costs.unit_price_usd(s, p)
 
 
 def points(s: Scenario, ins: list[Input]) -> list[Scenario]:

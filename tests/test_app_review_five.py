@@ -1,0 +1,76 @@
+"""Findings of the fifth review of the app (A/B, compare and solve, the tornado, the delivery grid).
+
+- a tornado swing past a field's limit (a rental price of 9,000 x1.25) raised a traceback on every rerun;
+- the tornado's title lost the "≥" of a base known only as a lower bound;
+- another upload under the same name kept the last file's edits;
+- the delivery grid's errors named rows in date order, and a fractional unit count was cut to a whole one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import pytest
+
+from planner import whatif
+from planner.decide import sensitivity as sens
+from planner.errors import ScenarioError
+from planner.loader import from_dict
+from tests.test_app import SMALL, _load_app
+
+
+def _with(**cloud) -> dict:
+    return {**SMALL, "fleet": [SMALL["fleet"][0], {**SMALL["fleet"][1], "cloud": {**SMALL["fleet"][1]["cloud"],
+                                                                                 **cloud}}]}
+
+
+def test_sensitivity_swings_stop_at_the_formats_limits():
+    s = from_dict({**_with(price_per_chip_hour_usd=9000.0, units=7_000_000), "reliability": {
+        "enabled": True, "mtbf_chip_days": 6e6}})
+    ins = {i.name: i for i in sens.inputs(s)}  # (raised "less than or equal to 10000 (got 11250.0)")
+    price = ins["price"]
+    assert price.high.fleet[1].cloud.price_per_chip_hour_usd == 10_000 and price.high_label.endswith(sens.CAPPED)
+    assert price.low.fleet[1].cloud.price_per_chip_hour_usd == pytest.approx(6750.0)
+    units = ins["cloud units"]
+    assert units.high.fleet[1].cloud.units == 10_000_000 and units.high_label.endswith(sens.CAPPED)
+    mtbf = ins["MTBF"]
+    assert {p.mtbf_chip_days for p in mtbf.high.fleet} == {1e7} and mtbf.high_label.endswith(sens.CAPPED)
+    plain = {i.name: i for i in sens.inputs(from_dict(SMALL))}
+    assert not any(i.high_label.endswith(sens.CAPPED) for i in plain.values())
+
+
+def test_the_tornado_title_keeps_a_lower_bound_mark():
+    import pandas as pd
+
+    app = _load_app()
+    table = pd.DataFrame({"time_to_train_days_p50_base": [224.9], "cost_usd_p50_base": [4.26e8]})
+    fig = go.Figure().update_layout(title="Time to train p50 [days]: each input at its low and high value "
+                                          "(base ≥ 224.9)")
+    assert "(base ≥ 224.9 d)" in app.tornado_readable("time_to_train_days_p50", fig, table).layout.title.text
+    fig = go.Figure().update_layout(title="Cost p50 [USD]: each input (base $426 M)")
+    assert "(base $426 M)" in app.tornado_readable("cost_usd_p50", fig, table).layout.title.text
+
+
+def test_another_file_under_the_same_name_is_another_file():
+    app = _load_app()
+    a = app.file_key("plan.yaml", {"name": "a", "fleet": [{"units": 5000}]})
+    assert a == app.file_key("plan.yaml", {"fleet": [{"units": 5000}], "name": "a"})  # the same content
+    assert a != app.file_key("plan.yaml", {"name": "a", "fleet": [{"units": 20000}]})
+    assert a != app.file_key("other.yaml", {"name": "a", "fleet": [{"units": 5000}]})
+
+
+def test_the_delivery_grid_names_its_own_rows():
+    s = from_dict({**SMALL, "fleet": [{**SMALL["fleet"][0], "deliveries": []}, SMALL["fleet"][1]]})
+    rows = [{"date": dt.date(2025, 1, 10), "units": 600}, {"date": None, "units": None},
+            {"date": dt.date(2025, 3, 1), "units": 100}, {"date": dt.date(2025, 2, 1), "units": 290}]
+    with pytest.raises(ScenarioError) as err:
+        whatif.set_deliveries(s, 0, rows)
+    # in date order the 290 of grid row 3 is the second delivery; it is grid row 3 that falls below row 0's 600
+    assert err.value.field == "fleet[0].deliveries[3].units" and "290" in err.value.reason
+    rows[3]["units"] = 700.5
+    with pytest.raises(ScenarioError, match="whole number") as err:
+        whatif.set_deliveries(s, 0, rows)
+    assert err.value.field == "fleet[0].deliveries[3].units"
+    good = whatif.set_deliveries(s, 0, [rows[0], {"date": dt.date(2025, 2, 1), "units": 700}])
+    assert [d.units for d in good.fleet[0].deliveries] == [600, 700]
