@@ -385,6 +385,7 @@ class TrainingJob:
         self.checked_avail: dict[str, int] = {}  # chips per pool on which no faster plan than the current exists
         self.events_left = EVENT_BUDGET
         self.limits: dict[str, tuple[int, str]] = {}  # what held plans below the chips in service (kind -> sentence)
+        self._unadopted = math.inf  # the speed of a faster plan left under replan_min_gain ("re-plan" limit)
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
         self._loop: kernel.Loop | None = None  # the compiled loop and its arrays (``_kernel_loop``)
         self._states = list(self.pools.values())
@@ -694,6 +695,8 @@ class TrainingJob:
             self.log("", EventKind.REPLAN, new.units_used, f"{was} -> {new.units_used:,} chips{sent}")
             self.pending_restart = True
         self.shrink_due = False
+        if "re-plan" in self.limits and new.tokens_per_s >= self._unadopted:  # it took those chips after all
+            del self.limits["re-plan"]
         self.plan, self.must_plan = new, False
         # chips under repair are not left out by the plan: a plan shrunk by failures is not the layout's doing
         gap = sum(ps.available for ps in self.pools.values()) - new.units_used
@@ -898,7 +901,25 @@ class TrainingJob:
         if cand is not None and cand is not self.plan and self._worth_changing(cand, left):
             self.must_plan, self.next_plan = True, cand  # change at the next checkpoint
             return True
+        if cand is not None and cand is not self.plan and cand.tokens_per_s > self.plan.tokens_per_s \
+                and self._pays(self.plan, cand, left):
+            self._below_min_gain(cand)
         return False
+
+    def _below_min_gain(self, cand: Plan) -> None:
+        """Say that a faster plan that would pay was left for being under ``strategy.replan_min_gain``.
+
+        The chips it would add stay idle until a restart re-plans for free (a failure's) or the gain reaches the
+        threshold; the sentence goes when the job adopts a plan at least that fast (``_adopt``).
+        """
+        gain = cand.tokens_per_s / self.plan.tokens_per_s - 1.0
+        gap = cand.units_used - self.plan.units_used
+        if gap > self.limits.get("re-plan", (-1, ""))[0]:
+            self.limits["re-plan"] = (gap, (
+                f"re-plan: a plan on {cand.units_used:,} chips would train {gain:.1%} faster than the one on "
+                f"{self.plan.units_used:,}, under strategy.replan_min_gain ({self.sc.strategy.replan_min_gain:.0%}): "
+                "the job did not stop to re-plan onto them, and no restart did it for free"))
+            self._unadopted = cand.tokens_per_s
 
     def _checkpoint_and_stop(self, finished: bool, cyc: _Cycle, pending_h: float):
         """A planned stop writes a checkpoint first: nothing is lost.

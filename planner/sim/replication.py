@@ -432,7 +432,8 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "mode": run.strategy.mode,
         "pool": " + ".join(used_pools(run)),  # the pools the job trained on, not all the strategy could use
         "note": mode_note(run),
-        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run) + ran_dry(run),
+        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run) + ran_dry(run)
+        + under_repair(run),
         "failures": st.failures,
         "replans": st.replans,
         "checkpoints": st.checkpoints,
@@ -491,6 +492,35 @@ def ran_dry(run: Run) -> list[str]:
     share = min(math.floor(100 * run.job.saved / run.job.target), 99) if run.job.target else 0
     return [f"capacity: no chip of {names} was there for the job from {day} to the horizon; it had trained "
             f"{share}% of its tokens by then"]
+
+
+# chips under repair below this share of those in service are the failures' ordinary cost (goodput says it); above,
+# they hold the job below its pool and a limit says how far (a node MTBF near the repair time piles repairs up)
+REPAIR_LIMIT_SHARE = 0.02
+
+
+def under_repair(run: Run) -> list[str]:
+    """How many of its pools' chips were under repair while the job trained, when that held it well below the pool.
+
+    The plans shrink to the chips left when nodes fail faster than repairs bring them back: no layout or sizing
+    limit says so. Time averages from the first training hour to the job's end; [] under REPAIR_LIMIT_SHARE, or
+    when the failed chips were not kept over time (a replication without tables: replication 0 states the limits).
+    """
+    st = run.job.stats
+    pools = [ps for name, ps in run.states.items() if name in run.strategy.pools]
+    t0, t1 = _first_start_days(run) * HOURS_PER_DAY, run.end_h
+    if not st.held_chip_h or not pools or not all(ps.track for ps in pools) or not (math.isfinite(t0) and t1 > t0):
+        return []
+    hours = t1 - t0
+    failed = sum(costs.step_integral(ps.failed_tl.times, ps.failed_tl.values, t0, t1) for ps in pools) / hours
+    service = sum(costs.step_integral(ps.in_service.times, ps.in_service.values, t0, t1) for ps in pools) / hours
+    if service <= 0 or failed < REPAIR_LIMIT_SHARE * service:
+        return []
+    ts = np.array(sorted({t for ps in pools for t in ps.failed_tl.times if t0 <= t <= t1} | {t0}), dtype=float)
+    most = int(sum(ps.failed_tl.at(ts) for ps in pools).max())
+    return [f"failures: {failed:,.0f} of the {service:,.0f} chips in service ({failed / service:.0%}) were under "
+            f"repair on average while the job trained (up to {most:,}), so the job held {st.held_chip_h / hours:,.0f} "
+            "on average: nodes failed faster than repairs brought them back"]
 
 
 def used_pools(run: Run) -> tuple[str, ...]:

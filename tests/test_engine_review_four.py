@@ -1,0 +1,54 @@
+"""Findings of the fourth review of the engine, each where it was found.
+
+- chips piling up under repair (a node MTBF near the repair time) held the job far below its pool, and no limit
+  said so;
+- a faster plan left for being under ``strategy.replan_min_gain`` kept delivered chips idle for the whole run, and
+  the limits named only the layout of the first plan.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from planner import api
+from planner.loader import from_dict
+
+BASE = {"name": "r", "start": "2025-01-01", "horizon_days": 365,
+        "workload": {"model": "llama3-8b", "tokens": 2.0e12, "seq_len": 8192},
+        "fleet": [{"name": "p", "chip": "h100-sxm", "site": "s", "units": 512}],
+        "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+
+
+def _limits(result) -> list[str]:
+    return list(result.summary.limits)
+
+
+def test_a_repair_backlog_is_a_limit_with_the_schedules_figures():
+    run = api.simulate(from_dict({**BASE, "reliability": {"enabled": True, "mtbf_chip_days": 20}}))
+    (said,) = [x for x in _limits(run) if x.startswith("failures:") and "under repair" in x]
+    share = float(said.split("(", 1)[1].split("%", 1)[0]) / 100
+    sch = run.schedule
+    training = sch[pd.to_numeric(sch["units_in_training"]) > 0]
+    daily = (training["units_failed"] / training["units_in_service"]).mean()  # day ends, where the text is hours
+    assert share > 0.3 and abs(share - daily) < 0.05, (share, daily)
+    calm = api.simulate(from_dict({**BASE, "reliability": {"enabled": True}}))  # the catalog's MTBF: a few repairs
+    assert not any("under repair" in x for x in _limits(calm))
+
+
+def test_a_faster_plan_under_the_minimum_gain_is_a_limit_until_the_job_takes_it():
+    doc = {**BASE, "horizon_days": 400,
+           "workload": {"model": "llama3-70b", "tokens": 1.5e13, "seq_len": 8192, "global_batch_tokens": 64.0e6},
+           "fleet": [{"name": "p", "chip": "h100-sxm", "site": "s", "units": 2048, "commissioning_days": 0,
+                      "deliveries": [{"date": "2025-01-03", "units": 2200}]}]}
+    off = api.simulate(from_dict({**doc, "reliability": {"enabled": False}}))
+    (said,) = [x for x in _limits(off) if x.startswith("re-plan:")]
+    assert "a plan on 2,196 chips would train 8.3% faster than the one on 2,016" in said
+    assert "replan_min_gain (10%)" in said
+    # with failures a restart re-plans for free: the job takes the chips, and the sentence goes
+    on = api.simulate(from_dict({**doc, "reliability": {"enabled": True}}))
+    assert not any(x.startswith("re-plan:") for x in _limits(on))
+    assert (pd.to_numeric(on.schedule["units_in_training"]) > 2016).any()
+    # at a gain the threshold takes, the job re-plans and nothing is said
+    low = api.simulate(from_dict({**doc, "reliability": {"enabled": False},
+                                  "strategy": {"mode": "auto", "replan_min_gain": 0.05}}))
+    assert not any(x.startswith("re-plan:") for x in _limits(low))
