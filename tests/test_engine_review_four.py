@@ -52,3 +52,25 @@ def test_a_faster_plan_under_the_minimum_gain_is_a_limit_until_the_job_takes_it(
     low = api.simulate(from_dict({**doc, "reliability": {"enabled": False},
                                   "strategy": {"mode": "auto", "replan_min_gain": 0.05}}))
     assert not any(x.startswith("re-plan:") for x in _limits(low))
+
+
+def test_sequential_weighs_a_repair_coming_back_before_moving_away():
+    """Sequential on two near-equal pools at two sites stays through a repair.
+
+    A node failure took the home pool below its plan, and the job moved to the other pool and back for every one
+    (16-32 moves a replication, later than staying on one pool).
+    """
+    from planner.sim.runner import run_scenario
+
+    doc = {"name": "sq", "start": "2025-01-01", "horizon_days": 400,
+           "workload": {"model": "llama3-70b", "tokens": 4.0e12, "seq_len": 8192, "global_batch_tokens": 16.0e6},
+           "fleet": [{"name": "a", "chip": "h100-sxm", "site": "s1", "units": 1024},
+                     {"name": "b", "chip": "h100-sxm", "site": "s2", "units": 1032}],
+           "links": [{"sites": ["s1", "s2"], "gbps": 2, "latency_ms": 5}],
+           "reliability": {"enabled": True, "mtbf_chip_days": 300},
+           "simulation": {"seed": 2, "replications": 4, "model_error": "off"}}
+    seq = run_scenario(from_dict({**doc, "strategy": {"mode": "sequential"}}), cash_flow=False, workers=1)
+    one = run_scenario(from_dict({**doc, "strategy": {"mode": "single"}}), cash_flow=False, workers=1)
+    assert seq.replications["moves"].max() <= 6, seq.replications["moves"].tolist()
+    days = [r.replications["time_to_train_days"].mean() for r in (seq, one)]
+    assert days[0] <= days[1] * 1.005, days

@@ -636,10 +636,39 @@ class TrainingJob:
         for alt in (here, *self.strategy.alternatives(avail)):
             if alt is None or alt is best or any(avail[p.pool] < p.units for p in alt.parts):
                 continue
-            h = self._go_hours(alt, left)
+            h = self._stay_hours(alt, avail, left) if alt is here else self._go_hours(alt, left)
             if h < best_h:
                 best, best_h = alt, h
         return best
+
+    def _stay_hours(self, here: Plan, avail: dict[str, int], tokens_left: float) -> float:
+        """Expected hours to finish staying where the checkpoint is, its repairs counted.
+
+        On ``here`` until the home pools' repairs bring back the chips of their plan with every repair back, then on
+        that plan (after a re-plan). Weighed against a move: a node out for repair comes back in days, and a job that
+        moved away for every failure and back again (``sequential`` on two near-equal pools) finished later than one
+        that stayed.
+        """
+        stay = self._go_hours(here, tokens_left)
+        home = self.home.pools
+        full_avail = {**avail, **{p: self.pools[p].usable for p in home if p in self.pools}}
+        full = self.strategy.plan_on(home, full_avail)
+        rate, full_rate = self._kept_rate_h(here), self._kept_rate_h(full) if full is not None else 0.0
+        if full is None or full_rate <= rate or rate <= 0:
+            return stay
+        # the hour enough of the home pools' repairs are back for it: the returns in time order, counted up
+        need = full.units_used - sum(avail.get(p, 0) for p in home)
+        rows = [(self.pools[p].repairs, self.pools[p].row) for p in home if p in self.pools]
+        returns = sorted((float(r.t[row, i]), int(r.units[row, i])) for r, row in rows for i in range(int(r.n[row])))
+        back_h, got = math.inf, 0
+        for t, units in returns:
+            got += units
+            if got >= need:
+                back_h = max(t - self.env.now, 0.0)
+                break
+        if not math.isfinite(back_h) or rate * back_h >= tokens_left:
+            return stay
+        return min(stay, back_h + self._switch_cost_h(full) + (tokens_left - rate * back_h) / full_rate)
 
     def _needs_plan(self) -> bool:
         return self.must_plan or self.plan is None or self._plan_short()
