@@ -629,8 +629,9 @@ def sensitivity(
                   r["cost p50 (low)"], r["cost p50 (high)"])
     out.print(t)
     if s.jobs:  # a portfolio: the swings are of the time until its last job finishes
-        _say("note: the figures above are the portfolio's (until its last job finishes); `planner solve --job NAME` "
-             "and a sweep's 'job NAME: ...' columns give one job's")
+        _say("note: the figures above are the portfolio's (until its last job finishes); sensitivity.csv also has each "
+             "job's p50 time to train at base, low and high (columns 'job NAME: ...'), and `planner solve --job NAME` "
+             "seeks one job's")
     out.print(terminal(f"sensitivity: {path}", one_line=True), highlight=False, markup=False)
 
 

@@ -134,3 +134,19 @@ def test_the_sweep_command_names_the_refused_point(cli, tmp_path):
     path.write_text(yaml.safe_dump({**SMALL, "strategy": {"mode": "sync"}}, sort_keys=False))
     r = cli("sweep", path, "--set", "fleet[1].cloud.units=64,0", "--replications", "1")
     assert "fleet[1].cloud.units=0 is not a valid scenario" in one_error_line(r)
+
+
+def test_a_portfolios_sensitivity_gives_each_jobs_own_times(tmp_path):
+    """The swings are the portfolio's (its last job's finish); each job's own p50 at base, low and high is there too."""
+    s = from_dict(PORTFOLIO)
+    table = sens.sensitivity(s, replications=1, workers=1)
+    run = api.simulate(s, replications=1)
+    for job in run.summary.jobs:
+        col = f"job {job.name}: time_to_train_days_p50"
+        assert {f"{col}_base", f"{col}_low", f"{col}_high", f"{col}_at_least"} <= set(table.columns)
+        assert table[f"{col}_base"].iloc[0] == pytest.approx(job.summary.stat("time_to_train_days").p50)
+    slip = table.set_index("input").loc["delivery slip"]
+    first = f"job {run.summary.jobs[0].name}: time_to_train_days_p50"
+    assert slip[f"{first}_high"] >= slip[f"{first}_low"]  # later deliveries never finish the first job sooner
+    one = sens.sensitivity(from_dict(SMALL), replications=1, workers=1)
+    assert not any(c.startswith("job ") for c in one.columns)

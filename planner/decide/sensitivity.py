@@ -181,6 +181,14 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
         days = [x.get("time_to_train_days_p50") for x in (base, lo, hi)]
         row["decides_finish"] = any(d is None for d in days) and any(d is not None for d in days)
         row["finish_date_p50_low"], row["finish_date_p50_high"] = lo.get("finish_date_p50"), hi.get("finish_date_p50")
+        # a portfolio: each job's own p50 time to train at base, low and high (the swing above is its last job's),
+        # with the sides known only as at least that (a sweep row's ``job NAME: ...`` columns, points.point_row)
+        for job in _job_prefixes(base):
+            m = f"{job}time_to_train_days_p50"
+            for side, r in (("base", base), ("low", lo), ("high", hi)):
+                row[f"{m}_{side}"] = r.get(m)
+            row[f"{m}_at_least"] = ", ".join(side for side, r in (("base", base), ("low", lo), ("high", hi))
+                                             if m in bounded(r.get("at_least")))
         row["note"] = "; ".join(f"{side}: {r['note']}" for side, r in (("base", base), ("low", lo), ("high", hi))
                                 if r["note"])
         rows.append(row)
@@ -188,6 +196,12 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
     # an input that decides whether the job finishes outranks any swing in days
     return df.sort_values(["decides_finish", "time_to_train_days_p50_swing"], ascending=[False, False],
                           na_position="last").reset_index(drop=True)
+
+
+def _job_prefixes(row: dict) -> list[str]:
+    """The ``job NAME: `` prefixes of a point's per-job columns, in the row's order (none for one job)."""
+    return [k[: -len("time_to_train_days_p50")] for k in row if k.startswith("job ")
+            and k.endswith(": time_to_train_days_p50")]
 
 
 TORNADO_METRICS = (("time_to_train_days_p50", "Time to train p50 [days]"), ("cost_usd_p50", "Cost p50 [USD]"))
