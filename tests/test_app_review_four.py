@@ -61,6 +61,18 @@ def test_a_run_of_one_day_draws_its_points_on_a_day_wide_axis():
         lo, hi = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
         assert hi - lo == pd.Timedelta(days=2)
         assert all("markers" in t.mode for t in fig.data)
+    # the cash flow's cost chart and the portfolio's charts too: one month's end, one day of chips by job
+    cash = pd.DataFrame({"month": ["2025-01", "2025-01"], "pool": ["a", "b"], "kind": ["on_demand"] * 2,
+                         "committed_usd": [10.0, 5.0], "paid_usd": [10.0, 5.0]})
+    jobs = schedule.assign(job=["j1", "j2"], units_in_training=[200, 60])
+    links = pd.DataFrame({"date": ["2025-01-01"], "link": ["a-b"], "tb": [3.0]})
+    power = pd.DataFrame({"date": ["2025-01-01"], "site": ["s"], "delivered_usable": [320], "in_service": [300],
+                          "power_allows": [300]})
+    for fig in (charts.cost_figure(schedule.assign(cost_usd=[1.0, 2.0]), cash), charts.chips_by_job_figure(jobs),
+                charts.link_figure(links), charts.site_power_figure(power)):
+        lo, hi = (pd.Timestamp(x) for x in fig.layout.xaxis.range)
+        assert hi - lo == pd.Timedelta(days=2), fig.layout.title.text
+        assert all("markers" in t.mode for t in fig.data), fig.layout.title.text
     two = pd.concat([schedule, schedule.assign(date="2025-01-02", day=1)])
     fig = charts.tokens_figure(two)
     assert fig.layout.xaxis.range is None and all(t.mode == "lines" for t in fig.data)

@@ -109,6 +109,22 @@ def test_solves_not_monotone_note_names_the_pair():
     assert "202.2 days against 198.4 days" in note
     pts[2]["time_to_train_days"] = 199.0  # within the slack: monotone
     assert not_monotone_note(pts, "x", 0.9) == ""
+    # a larger value that misses where a smaller one meets, its time a horizon's lower bound: said as such
+    pts[2].update(meets=False, time_to_train_days=190.0, time_at_least=True)
+    note = not_monotone_note(pts, "x", 0.9)
+    assert "x=300 misses the deadline at P90 where x=200 meets it (at least 190.0 days against 198.4 days)" in note
+
+
+def test_a_portfolio_compare_table_has_one_cost_column_the_jobs_own():
+    from planner.decide import present
+
+    rows = api.compare(from_dict(PORTFOLIO))
+    table = present.compare_table(rows)
+    assert present.JOB_COST in table.columns and "used" not in table.columns and "committed" not in table.columns
+    fig = present.compare_figure(rows)
+    assert fig.data[1].name == present.JOB_COST
+    single = present.compare_table(api.compare(from_dict(SMALL)))
+    assert {"committed", "used"} <= set(single.columns)
 
 
 def test_sensitivity_swings_no_rental_where_none_is_rented():

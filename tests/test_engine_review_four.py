@@ -74,3 +74,18 @@ def test_sequential_weighs_a_repair_coming_back_before_moving_away():
     assert seq.replications["moves"].max() <= 6, seq.replications["moves"].tolist()
     days = [r.replications["time_to_train_days"].mean() for r in (seq, one)]
     assert days[0] <= days[1] * 1.005, days
+
+
+def test_the_repair_limit_counts_the_pool_the_job_was_on():
+    """Sequential trains on one pool at a time: the chips under repair are counted against that pool's, not both."""
+    doc = {**BASE, "fleet": [{"name": "a", "chip": "h100-sxm", "site": "s1", "units": 512},
+                             {"name": "b", "chip": "h100-sxm", "site": "s2", "units": 520}],
+           "links": [{"sites": ["s1", "s2"], "gbps": 100, "latency_ms": 5}],
+           "strategy": {"mode": "sequential"}, "reliability": {"enabled": True, "mtbf_chip_days": 20}}
+    run = api.simulate(from_dict(doc))
+    (said,) = [x for x in _limits(run) if x.startswith("failures:")]
+    service = float(said.split(" of the ", 1)[1].split(" chips", 1)[0].replace(",", ""))
+    assert service <= 520, said
+    # at an ordinary failure rate (a few percent under repair) nothing is said
+    calm = api.simulate(from_dict({**doc, "reliability": {"enabled": True, "mtbf_chip_days": 1000}}))
+    assert not any(x.startswith("failures:") for x in _limits(calm))

@@ -61,7 +61,13 @@ def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "link TB/day": f"{num(r.get('link_tb_per_day')) or 0.0:.2f}",
             "note": r.get("note") or "",
         })
-    return pd.DataFrame(out, columns=COMPARE_COLUMNS)
+    table = pd.DataFrame(out, columns=COMPARE_COLUMNS)
+    if any("job" in r for r in rows):  # a portfolio's: the cost is the job's own spend (its used), one column
+        table = table.drop(columns=["used"]).rename(columns={"committed": JOB_COST})
+    return table
+
+
+JOB_COST = "job's own spend"  # a portfolio compare's cost column (PORTFOLIO_COST_NOTE)
 
 
 def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -78,7 +84,8 @@ def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
                         horizontal_spacing=0.12)
     fig.add_trace(go.Bar(x=names, y=[r["time_to_train_days"] for r in ok], marker_color=colors, name="days",
                          text=[r.get("finish_date") for r in ok], textposition="auto"), row=1, col=1)
-    fig.add_trace(go.Bar(x=names, y=[r.get("cost_usd") for r in ok], marker_color=colors, name="committed",
+    fig.add_trace(go.Bar(x=names, y=[r.get("cost_usd") for r in ok], marker_color=colors,
+                         name=JOB_COST if own else "committed",
                          text=[fmt_usd(num(r.get("cost_usd"))) for r in ok], textposition="auto"), row=1, col=2)
     missing = [mode_label(r) for r in rows if not (r.get("possible") and r.get("finished"))]
     title = "Strategy modes (one replication, the same draws)"

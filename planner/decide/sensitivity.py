@@ -73,11 +73,14 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
         out.append(Input("delivery shortfall", f"{lo:.0%}", f"{hi:.0%}", short(lo), short(hi)))
     if any(p.cloud and p.cloud.units > 0 for p in s.fleet):  # (x0.5 of no rented chip is none: no swing to show)
         lo, hi = SWINGS["cloud_units"]
-        high = scale_cloud(s, hi, source, cap=True)
-        short = any(a.cloud and b.cloud and b.cloud.units < round(a.cloud.units * hi)
-                    for a, b in zip(s.fleet, high.fleet, strict=False))
-        out.append(Input("cloud units", f"x{lo:g}", f"x{hi:g}" + (CAPPED if short else ""), scale_cloud(s, lo, source),
-                         high))
+        low, high = scale_cloud(s, lo, source, cap=True), scale_cloud(s, hi, source, cap=True)
+
+        def held(scaled: Scenario, x: float) -> bool:  # a pool's units kept within the format (or at one unit)
+            return any(a.cloud and b.cloud and b.cloud.units != max(round(a.cloud.units * x), 1)
+                       for a, b in zip(s.fleet, scaled.fleet, strict=False)) or any(
+                a.cloud and a.cloud.units and round(a.cloud.units * x) == 0 for a in s.fleet)
+        out.append(Input("cloud units", f"x{lo:g}" + (CAPPED if held(low, lo) else ""),
+                         f"x{hi:g}" + (CAPPED if held(high, hi) else ""), low, high))
     if s.reliability.enabled:
         lo, hi = SWINGS["mtbf"]
 
@@ -86,16 +89,19 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
                 f"fleet[{i}].mtbf_chip_days": capped(Pool, "mtbf_chip_days", x * (
                     p.mtbf_chip_days or s.reliability.mtbf_chip_days or s.chip(p.chip).mtbf_chip_days))}), source)
 
-        out.append(Input("MTBF", f"x{lo:g}", f"x{hi:g}" + (CAPPED if _over(hi, _mtbf_values(s), Pool,
-                                                                          "mtbf_chip_days") else ""),
+        out.append(Input("MTBF", f"x{lo:g}", f"x{hi:g}" + (CAPPED if _outside(hi, _mtbf_values(s), Pool,
+                                                                             "mtbf_chip_days") else ""),
                          mtbf(lo), mtbf(hi)))
     lo, hi = SWINGS["efficiency"]
 
     def eff(x):
-        return set_values(s, _pools_edit(s, lambda i, p: {f"fleet[{i}].efficiency": min(2.0, x * p.efficiency)}),
+        return set_values(s, _pools_edit(s, lambda i, p: {f"fleet[{i}].efficiency": capped(Pool, "efficiency",
+                                                                                              x * p.efficiency)}),
                           source)
 
-    out.append(Input("efficiency", f"x{lo:g}", f"x{hi:g}", eff(lo), eff(hi)))
+    effs = [p.efficiency for p in s.fleet]
+    out.append(Input("efficiency", f"x{lo:g}" + (CAPPED if _outside(lo, effs, Pool, "efficiency") else ""),
+                     f"x{hi:g}" + (CAPPED if _outside(hi, effs, Pool, "efficiency") else ""), eff(lo), eff(hi)))
     lo, hi = SWINGS["price"]
 
     def price(x):
@@ -119,18 +125,19 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
     return out
 
 
-# a high swing held at the most the scenario format takes (e.g. a rental price of 9,000 $/chip-h x1.25)
-CAPPED = " (capped at the format's limit)"
+# a swing held within what the scenario format takes (a rental price of 9,000 $/chip-h x1.25; an efficiency of 0.01
+# x0.8; a rental of one unit x0.5, kept at one: none would drop the pool)
+CAPPED = " (held within the format's limits)"
 
 
 def _mtbf_values(s: Scenario) -> list[float]:
     return [p.mtbf_chip_days or s.reliability.mtbf_chip_days or s.chip(p.chip).mtbf_chip_days for p in s.fleet]
 
 
-def _over(x: float, values: list[float], model, name: str) -> bool:
-    """Whether ``x`` times any of ``values`` passes the most field ``name`` of ``model`` takes."""
-    hi = field_bounds(model, name)[1]
-    return hi is not None and any(x * v > hi for v in values)
+def _outside(x: float, values: list[float], model, name: str) -> bool:
+    """Whether ``x`` times any of ``values`` falls outside what field ``name`` of ``model`` takes."""
+    lo, hi = field_bounds(model, name)
+    return any((hi is not None and x * v > hi) or (lo is not None and x * v < lo) for v in values)
 
 
 def _unscaled(s: Scenario, path: str) -> float:

@@ -70,7 +70,10 @@ def _days(e: dict) -> float:
 
 
 def _shown_days(e: dict) -> str:
-    return "never" if e["time_to_train_days"] is None else f"{e['time_to_train_days']:.1f} days"
+    """An evaluation's time at the quantile for the note: ``never``, or days (``at least`` for a horizon's bound)."""
+    if e["time_to_train_days"] is None:
+        return "never"
+    return ("at least " if e.get("time_at_least") else "") + f"{e['time_to_train_days']:.1f} days"
 
 
 def not_monotone_note(pts: list[dict], path: str, quantile: float) -> str:
@@ -79,11 +82,16 @@ def not_monotone_note(pts: list[dict], path: str, quantile: float) -> str:
     A larger value that misses the deadline where a smaller one meets it, or one that finishes later beyond
     MONOTONE_SLACK.
     """
+    q = f"P{quantile * 100:g}"
     for a, b in zip(pts, pts[1:], strict=False):
-        if (a["meets"] and not b["meets"]) or (math.isfinite(_days(a)) and _days(b) > _days(a) * (1 + MONOTONE_SLACK)):
+        if a["meets"] and not b["meets"]:
+            return (f"not monotone among the values evaluated: {path}={b['value']} misses the deadline at {q} where "
+                    f"{path}={a['value']} meets it ({_shown_days(b)} against {_shown_days(a)}); the answer is the "
+                    "smallest value found that meets the deadline")
+        if math.isfinite(_days(a)) and _days(b) > _days(a) * (1 + MONOTONE_SLACK):
             return (f"not monotone among the values evaluated: {path}={b['value']} finishes later than "
-                    f"{path}={a['value']} at P{quantile * 100:g} ({_shown_days(b)} against {_shown_days(a)}); the "
-                    "answer is the smallest value found that meets the deadline")
+                    f"{path}={a['value']} at {q} ({_shown_days(b)} against {_shown_days(a)}); the answer is the "
+                    "smallest value found that meets the deadline")
     return ""
 
 

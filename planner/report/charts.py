@@ -188,6 +188,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
         if pd.notna(end) and len(steps) and steps.index[-1] < end:  # carry the last planned level to the end
             steps.loc[end] = np.nan
         steps = steps.ffill().fillna(0.0).astype(float)
+        plan_mode = "lines+markers" if len(steps.index) == 1 else "lines"  # (one date: its point, as the areas')
         order = [p for p in colors if p in steps.columns]
         stacked = steps[order].cumsum(axis=1)
         for i, pool in enumerate(order):
@@ -195,7 +196,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
                      else f"{_label(pool)} (plan, stacked on {_label(order[i - 1])})")
             fig.add_trace(
                 go.Scatter(
-                    x=stacked.index, y=stacked[pool], name=label, mode="lines", line_shape="hv",
+                    x=stacked.index, y=stacked[pool], name=label, mode=plan_mode, line_shape="hv",
                     legendgroup=_label(pool), line=dict(dash="dash", width=2, color=colors.get(str(pool), "#333")),
                 )
             )
@@ -277,8 +278,9 @@ def cost_figure(schedule: pd.DataFrame | None, cashflow: pd.DataFrame | None = N
         wide = monthly.unstack("pool").fillna(0.0).cumsum()
         colors = pool_colors(schedule, cashflow)
         fig = new_figure()
+        mode = _one_date(fig, wide.index)  # (one month's end: its point, on a day-wide axis)
         for pool in [p for p in colors if p in wide.columns]:
-            fig.add_trace(go.Scatter(x=wide.index, y=wide[pool], name=_label(pool), mode="lines", stackgroup="one",
+            fig.add_trace(go.Scatter(x=wide.index, y=wide[pool], name=_label(pool), mode=mode, stackgroup="one",
                                      line=dict(width=0.5, color=colors[pool]), legendgroup=_label(pool)))
         fig.update_layout(title=title + ", cumulative at each month's end, to the end of every reservation",
                           yaxis_title="USD", yaxis_tickprefix="$", yaxis_exponentformat="B", **_LAYOUT)
@@ -534,8 +536,9 @@ def link_figure(links: pd.DataFrame | None) -> go.Figure:
     fig = new_figure()
     # a portfolio's table has a row per job: the link carries every job's traffic of the day
     daily = links.assign(_date=_dates(links["date"])).groupby(["link", "_date"], sort=True)["tb"].sum()
+    mode = _one_date(fig, daily.index.get_level_values("_date"))
     for name, grp in daily.groupby(level="link", sort=True):
-        fig.add_trace(go.Scatter(x=grp.index.get_level_values("_date"), y=grp.values, name=_label(name), mode="lines"))
+        fig.add_trace(go.Scatter(x=grp.index.get_level_values("_date"), y=grp.values, name=_label(name), mode=mode))
     # each link's total is the engine's (what the training sent); its days are that total spread by the hours a
     # plan using the link held its chips (TrainingJob._send, replication._tables)
     fig.update_layout(title=f"{title}<br><sup>what the training sent, kept or lost; each link's total spread over "
@@ -644,9 +647,10 @@ def chips_by_job_figure(schedule: pd.DataFrame | None, order: list[str] | None =
     names = [n for n in (order or []) if n in wide.columns] + [n for n in wide.columns if n not in (order or [])]
     colors = job_colors(names)
     fig = new_figure()
+    mode = _one_date(fig, wide.index)
     for name in names:
         label = _label(name)
-        fig.add_trace(go.Scatter(x=wide.index, y=wide[name], name=label, mode="lines", stackgroup="one",
+        fig.add_trace(go.Scatter(x=wide.index, y=wide[name], name=label, mode=mode, stackgroup="one",
                                  line=dict(width=0.5, color=colors[name]), legendgroup=label,
                                  hovertemplate=f"{label}: %{{y:,.0f}} chips<extra></extra>"))
     fig.update_layout(title=title, yaxis_title="chips in training", **_LAYOUT)
@@ -737,18 +741,19 @@ def site_power_figure(power: pd.DataFrame | None) -> go.Figure:
     if not _usable(power, "date", "site", "delivered_usable", "in_service"):
         return empty_figure(title, "no powered sites")
     fig = new_figure()
+    mode = _one_date(fig, _dates(power["date"]))
     sites = list(dict.fromkeys(power["site"].astype(str)))
     for i, site in enumerate(sites):
         rows = power[power["site"].astype(str) == site]
         label, color = _label(site), _PALETTE[i % len(_PALETTE)]
         x = _dates(rows["date"])
-        fig.add_trace(go.Scatter(x=x, y=rows["delivered_usable"], name=f"{label}: delivered (usable)", mode="lines",
+        fig.add_trace(go.Scatter(x=x, y=rows["delivered_usable"], name=f"{label}: delivered (usable)", mode=mode,
                                  line=dict(color=color, dash="dash", width=2), line_shape="hv", legendgroup=label))
-        fig.add_trace(go.Scatter(x=x, y=rows["in_service"], name=f"{label}: in service", mode="lines",
+        fig.add_trace(go.Scatter(x=x, y=rows["in_service"], name=f"{label}: in service", mode=mode,
                                  line=dict(color=color, width=0.5), fill="tozeroy", line_shape="hv",
                                  legendgroup=label))
         if "power_allows" in rows and rows["power_allows"].notna().any():
-            fig.add_trace(go.Scatter(x=x, y=rows["power_allows"], name=f"{label}: power runs at most", mode="lines",
+            fig.add_trace(go.Scatter(x=x, y=rows["power_allows"], name=f"{label}: power runs at most", mode=mode,
                                      line=dict(color="#c62828", dash="dot", width=2), line_shape="hv",
                                      legendgroup=label))
     fig.update_layout(title=title, yaxis_title="chips", **_LAYOUT)

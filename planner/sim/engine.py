@@ -385,7 +385,7 @@ class TrainingJob:
         self.checked_avail: dict[str, int] = {}  # chips per pool on which no faster plan than the current exists
         self.events_left = EVENT_BUDGET
         self.limits: dict[str, tuple[int, str]] = {}  # what held plans below the chips in service (kind -> sentence)
-        self._unadopted = math.inf  # the speed of a faster plan left under replan_min_gain ("re-plan" limit)
+        self._stayed_at = math.inf  # the speed of the plan kept when a faster one was under replan_min_gain
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
         self._loop: kernel.Loop | None = None  # the compiled loop and its arrays (``_kernel_loop``)
         self._states = list(self.pools.values())
@@ -658,17 +658,21 @@ class TrainingJob:
             return stay
         # the hour enough of the home pools' repairs are back for it: the returns in time order, counted up
         need = full.units_used - sum(avail.get(p, 0) for p in home)
+        # (repairs are picked up at the job's next decision, a restart or a capacity step: from their return on is
+        # the soonest it could re-plan, and what it trains on ``here`` meanwhile pays ``here``'s own switch first)
+        start_h = self._switch_cost_h(here) if here is not self.plan else 0.0
         rows = [(self.pools[p].repairs, self.pools[p].row) for p in home if p in self.pools]
         returns = sorted((float(r.t[row, i]), int(r.units[row, i])) for r, row in rows for i in range(int(r.n[row])))
-        back_h, got = math.inf, 0
-        for t, units in returns:
+        back_h, got = (0.0, 0) if need <= 0 else (math.inf, 0)
+        for t, units in returns if need > 0 else ():
             got += units
             if got >= need:
-                back_h = max(t - self.env.now, 0.0)
+                back_h = max(t - self.env.now, start_h)
                 break
-        if not math.isfinite(back_h) or rate * back_h >= tokens_left:
+        trained = rate * max(back_h - start_h, 0.0)
+        if not math.isfinite(back_h) or trained >= tokens_left:
             return stay
-        return min(stay, back_h + self._switch_cost_h(full) + (tokens_left - rate * back_h) / full_rate)
+        return min(stay, back_h + self._switch_cost_h(full) + (tokens_left - trained) / full_rate)
 
     def _needs_plan(self) -> bool:
         return self.must_plan or self.plan is None or self._plan_short()
@@ -724,7 +728,7 @@ class TrainingJob:
             self.log("", EventKind.REPLAN, new.units_used, f"{was} -> {new.units_used:,} chips{sent}")
             self.pending_restart = True
         self.shrink_due = False
-        if "re-plan" in self.limits and new.tokens_per_s >= self._unadopted:  # it took those chips after all
+        if "re-plan" in self.limits and new.tokens_per_s > self._stayed_at:  # it took (some of) those chips after all
             del self.limits["re-plan"]
         self.plan, self.must_plan = new, False
         # chips under repair are not left out by the plan: a plan shrunk by failures is not the layout's doing
@@ -948,7 +952,7 @@ class TrainingJob:
                 f"re-plan: a plan on {cand.units_used:,} chips would train {gain:.1%} faster than the one on "
                 f"{self.plan.units_used:,}, under strategy.replan_min_gain ({self.sc.strategy.replan_min_gain:.0%}): "
                 "the job did not stop to re-plan onto them, and no restart did it for free"))
-            self._unadopted = cand.tokens_per_s
+            self._stayed_at = self.plan.tokens_per_s  # the plan the job stayed on: any faster one ends the claim
 
     def _checkpoint_and_stop(self, finished: bool, cyc: _Cycle, pending_h: float):
         """A planned stop writes a checkpoint first: nothing is lost.

@@ -495,32 +495,40 @@ def ran_dry(run: Run) -> list[str]:
 
 
 # chips under repair below this share of those in service are the failures' ordinary cost (goodput says it); above,
-# they hold the job below its pool and a limit says how far (a node MTBF near the repair time piles repairs up)
-REPAIR_LIMIT_SHARE = 0.02
+# they hold the job well below its pool and a limit says how far (at 3 days to repair, a node MTBF under about 57 days)
+REPAIR_LIMIT_SHARE = 0.05
 
 
 def under_repair(run: Run) -> list[str]:
-    """How many of its pools' chips were under repair while the job trained, when that held it well below the pool.
+    """How many of its pools' chips were under repair while the job trained there, when that held it well below them.
 
-    The plans shrink to the chips left when nodes fail faster than repairs bring them back: no layout or sizing
-    limit says so. Time averages from the first training hour to the job's end; [] under REPAIR_LIMIT_SHARE, or
-    when the failed chips were not kept over time (a replication without tables: replication 0 states the limits).
+    The plans shrink to the chips left when nodes fail often against the repair time: no layout or sizing limit says
+    so. Time averages over the hours the job held chips on each pool (``sequential``: the pool it was on); [] under
+    REPAIR_LIMIT_SHARE, or when the failed chips were not kept over time (a replication without tables: replication
+    0 states the limits).
     """
     st = run.job.stats
-    pools = [ps for name, ps in run.states.items() if name in run.strategy.pools]
+    pools = [ps for name, ps in run.states.items() if name in run.strategy.pools and name in run.job.in_training]
     t0, t1 = _first_start_days(run) * HOURS_PER_DAY, run.end_h
     if not st.held_chip_h or not pools or not all(ps.track for ps in pools) or not (math.isfinite(t0) and t1 > t0):
         return []
-    hours = t1 - t0
-    failed = sum(costs.step_integral(ps.failed_tl.times, ps.failed_tl.values, t0, t1) for ps in pools) / hours
-    service = sum(costs.step_integral(ps.in_service.times, ps.in_service.values, t0, t1) for ps in pools) / hours
-    if service <= 0 or failed < REPAIR_LIMIT_SHARE * service:
+    trains = [run.job.in_training[ps.pool.name] for ps in pools]
+    ts = np.array(sorted({t for ps, tr in zip(pools, trains, strict=True) for tl in (ps.failed_tl, ps.in_service, tr)
+                          for t in tl.times if t0 < t < t1} | {t0}), dtype=float)
+    width = np.diff(np.append(ts, t1))
+    units = [tr.at(ts) for tr in trains]
+    f = [ps.failed_tl.at(ts) * (u > 0) for ps, u in zip(pools, units, strict=True)]  # where the job held chips
+    failed = float(np.sum(sum(f) * width))
+    service = float(np.sum(sum(ps.in_service.at(ts) * (u > 0) for ps, u in zip(pools, units, strict=True)) * width))
+    held = float(np.sum(sum(units) * width))
+    hours = float(np.sum(width * (sum(units) > 0)))  # the hours it held chips on any of them
+    most = int(sum(f).max())
+    if service <= 0 or hours <= 0 or failed < REPAIR_LIMIT_SHARE * service:
         return []
-    ts = np.array(sorted({t for ps in pools for t in ps.failed_tl.times if t0 <= t <= t1} | {t0}), dtype=float)
-    most = int(sum(ps.failed_tl.at(ts) for ps in pools).max())
-    return [f"failures: {failed:,.0f} of the {service:,.0f} chips in service ({failed / service:.0%}) were under "
-            f"repair on average while the job trained (up to {most:,}), so the job held {st.held_chip_h / hours:,.0f} "
-            "on average: nodes failed faster than repairs brought them back"]
+    per_h = 1.0 / hours
+    return [f"failures: {failed * per_h:,.0f} of the {service * per_h:,.0f} chips in service ({failed / service:.0%}) "
+            f"were under repair on average while the job trained (up to {most:,}): at this failure rate and repair "
+            f"time the job held {held / (t1 - t0):,.0f} on average"]
 
 
 def used_pools(run: Run) -> tuple[str, ...]:
