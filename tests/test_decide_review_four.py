@@ -49,26 +49,23 @@ def test_the_cli_compare_of_a_portfolio_says_what_its_cost_is(cli, tmp_path):
     assert "the job's own spend on the chips it held" in " ".join(r.stdout.split())
 
 
-def _table(decisive_swing=None) -> pd.DataFrame:
+def _row(name: str, low: str, high: str, days: tuple, costs: tuple, decides: bool = False,
+         cost_bound: str = "") -> dict:
+    """A sensitivity table row: p50 days and cost at (base, low, high); a swing where all three are numbers."""
+    row = {"input": name, "low": low, "high": high, "decides_finish": decides}
+    for m, values, bound in (("time_to_train_days_p50", days, ""), ("cost_usd_p50", costs, cost_bound)):
+        row.update({f"{m}_{side}": v for side, v in zip(("base", "low", "high"), values, strict=True)})
+        row[f"{m}_at_least"] = bound
+        row[f"{m}_swing"] = None if None in values or bound else max(values) - min(values)
+    return row
+
+
+def _table() -> pd.DataFrame:
     return pd.DataFrame([
-        {"input": "price", "low": "x0.75", "high": "x1.25", "decides_finish": False,
-         "time_to_train_days_p50_base": 100.0, "time_to_train_days_p50_low": 100.0,
-         "time_to_train_days_p50_high": 100.0, "time_to_train_days_p50_swing": 0.0,
-         "time_to_train_days_p50_at_least": "",
-         "cost_usd_p50_base": 1e6, "cost_usd_p50_low": 0.8e6, "cost_usd_p50_high": 1.2e6, "cost_usd_p50_swing": 0.4e6,
-         "cost_usd_p50_at_least": ""},
-        {"input": "MTBF", "low": "x0.5", "high": "x2", "decides_finish": False,
-         "time_to_train_days_p50_base": 100.0, "time_to_train_days_p50_low": 110.0,
-         "time_to_train_days_p50_high": 95.0, "time_to_train_days_p50_swing": 15.0,
-         "time_to_train_days_p50_at_least": "",
-         "cost_usd_p50_base": 1e6, "cost_usd_p50_low": 1.1e6, "cost_usd_p50_high": 0.95e6, "cost_usd_p50_swing": 0.15e6,
-         "cost_usd_p50_at_least": ""},
-        {"input": "delivery slip", "low": "30 d early", "high": "90 d late", "decides_finish": True,
-         "time_to_train_days_p50_base": 100.0, "time_to_train_days_p50_low": 90.0,
-         "time_to_train_days_p50_high": None, "time_to_train_days_p50_swing": decisive_swing,
-         "time_to_train_days_p50_at_least": "",
-         "cost_usd_p50_base": 1e6, "cost_usd_p50_low": 0.9e6, "cost_usd_p50_high": 1.3e6, "cost_usd_p50_swing": None,
-         "cost_usd_p50_at_least": "high"},
+        _row("price", "x0.75", "x1.25", (100.0, 100.0, 100.0), (1e6, 0.8e6, 1.2e6)),
+        _row("MTBF", "x0.5", "x2", (100.0, 110.0, 95.0), (1e6, 1.1e6, 0.95e6)),
+        _row("delivery slip", "30 d early", "90 d late", (100.0, 90.0, None), (1e6, 0.9e6, 1.3e6), decides=True,
+             cost_bound="high"),
     ])
 
 
