@@ -75,10 +75,11 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
         lo, hi = SWINGS["cloud_units"]
         low, high = scale_cloud(s, lo, source, cap=True), scale_cloud(s, hi, source, cap=True)
 
-        def held(scaled: Scenario, x: float) -> bool:  # a pool's units kept within the format (or at one unit)
-            return any(a.cloud and b.cloud and b.cloud.units != max(round(a.cloud.units * x), 1)
-                       for a, b in zip(s.fleet, scaled.fleet, strict=False)) or any(
-                a.cloud and a.cloud.units and round(a.cloud.units * x) == 0 for a in s.fleet)
+        def held(scaled: Scenario, x: float) -> bool:  # a rental's units kept within the format (or at one unit)
+            now = {p.name: p for p in scaled.fleet}  # (by name: a pool renting none is dropped from the edit)
+            return any(a.cloud and a.cloud.units and (round(a.cloud.units * x) == 0 or (
+                a.name in now and now[a.name].cloud and now[a.name].cloud.units != round(a.cloud.units * x)))
+                for a in s.fleet)
         out.append(Input("cloud units", f"x{lo:g}" + (CAPPED if held(low, lo) else ""),
                          f"x{hi:g}" + (CAPPED if held(high, hi) else ""), low, high))
     if s.reliability.enabled:

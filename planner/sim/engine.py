@@ -943,8 +943,10 @@ class TrainingJob:
         """Say that a faster plan that would pay was left for being under ``strategy.replan_min_gain``.
 
         The chips it would add stay idle until a restart re-plans for free (a failure's) or the gain reaches the
-        threshold; the sentence goes when the job adopts a plan at least that fast (``_adopt``).
+        threshold; the sentence goes when the job adopts any faster plan than the one it stayed on (``_adopt``).
         """
+        if self.plan.tokens_per_s <= 0:  # (a plan that trains nothing is never kept for a threshold)
+            return
         gain = cand.tokens_per_s / self.plan.tokens_per_s - 1.0
         gap = cand.units_used - self.plan.units_used
         if gap > self.limits.get("re-plan", (-1, ""))[0]:

@@ -510,7 +510,8 @@ def under_repair(run: Run) -> list[str]:
     st = run.job.stats
     pools = [ps for name, ps in run.states.items() if name in run.strategy.pools and name in run.job.in_training]
     t0, t1 = _first_start_days(run) * HOURS_PER_DAY, run.end_h
-    if not st.held_chip_h or not pools or not all(ps.track for ps in pools) or not (math.isfinite(t0) and t1 > t0):
+    if not st.failures or not st.held_chip_h or not pools or not all(ps.track for ps in pools) \
+            or not (math.isfinite(t0) and t1 > t0):
         return []
     trains = [run.job.in_training[ps.pool.name] for ps in pools]
     ts = np.array(sorted({t for ps, tr in zip(pools, trains, strict=True) for tl in (ps.failed_tl, ps.in_service, tr)
