@@ -258,6 +258,9 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
     spent = f"{money(summary, committed)} committed, {money(summary, used)} used (means over the replications)"
     if summary.bound("cost_usd", "mean"):  # replications that did not finish spent to the horizon only
         spent = "at least " + spent
+    elif summary.spend_bound("used_usd"):  # the commitment exact (a reservation's window), the use grows with the run
+        spent = (f"{money(summary, committed)} committed, at least {money(summary, used)} used (means over the "
+                 "replications)")
     return f"{head}: {when}; {spent}"
 
 
@@ -420,8 +423,8 @@ def job_rows(summary: Summary) -> list[dict[str, str]]:
         rows.append({
             "job": j.name, "priority": str(j.priority),
             "finish P10": _date_at(j, "p10"), "finish P50": _date_at(j, "p50"), "finish P90": _date_at(j, "p90"),
-            "time to train (P50)": fmt_value("time_to_train_days", ttt.at()) if ttt is not None and ttt.at()
-            is not None else NEVER,
+            "time to train (P50)": at_least(s, "time_to_train_days", "p50") + fmt_value("time_to_train_days", ttt.at())
+            if ttt is not None and ttt.at() is not None else NEVER,
             "deadline (chance met)": deadline_text(j) or "—",
             "pools used": job_pools(j),
             "chip-hours (P50)": at_least(s, "chip_hours", "p50") + fmt_value("chip_hours", s.value("chip_hours")),
@@ -498,7 +501,9 @@ def power_wait_sentence(summary: Summary) -> str | None:
         return "No delivered chip waited for site power: every site had power for its chips."
     lo, hi = w.at("p10"), w.at("p90")
     spread = f"; P10 {lo:,.0f}, P90 {hi:,.0f}" if lo is not None and hi is not None and lo != hi else ""
-    return (f"Delivered chips waited {p50:,.0f} chip-days for site power before the training ended (P50{spread}), "
+    low = at_least(summary, "power_wait_chip_days", "p50")  # runs stopped by the horizon waited to it only
+    until = "by the horizon, where training had not ended" if low else "before the training ended"
+    return (f"Delivered chips waited {low}{p50:,.0f} chip-days for site power {until} (P50{spread}), "
             f"about {p50 / 365:,.0f} chip-years: chips on site, commissioned, that the site's power could not run "
             "yet.")
 

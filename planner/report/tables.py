@@ -213,8 +213,8 @@ def jobs_table(summary: Summary) -> pd.DataFrame:
             # the figures known only as lower bounds (replications the job did not finish in: summary ``at_least``)
             "lower_bounds": ", ".join([f"finish_{q}_date" for q in ("p10", "p50", "p90")
                                        if s.bound("time_to_train_days", q)]
-                                      + [f"{k}_p50" for k in ("time_to_train_days", "chip_hours", "cost_usd",
-                                                              "energy_mwh") if s.bound(k)]),
+                                      + [f"{k}_p50" for k in ("time_to_train_days", "training_days", "waiting_days",
+                                                              "chip_hours", "cost_usd", "energy_mwh") if s.bound(k)]),
         })
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
@@ -420,7 +420,9 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     w = s.power_wait_chip_days
     if w is not None:  # delivered chips that waited for their site's power
         qs = (None, plain(w.p50), None) if one else (plain(w.p10), plain(w.p50), plain(w.p90))
-        rows.append(("chip-days waiting for site power", *qs, "num0"))  # one replication: its value, as each row
+        low = " (at least: runs stopped by the horizon waited to it only)" if s.bound("power_wait_chip_days", "p50") \
+            else ""
+        rows.append((f"chip-days waiting for site power{low}", *qs, "num0"))  # one replication: its value
     if s.limits:  # what held the job below the chips in service (replication 0, the one the tables show)
         rows += [("", None, None, None, ""), ("What limited it (replication 0)", None, None, None, "head")]
         rows += [(limit, None, None, None, "text") for limit in s.limits]

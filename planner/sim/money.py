@@ -136,7 +136,14 @@ def _which(scenario: Scenario, k: int, costs_usd: list[float], committed_usd: fl
         return fmt_usd_and(x, code, per_usd)  # (dollars alone without a currency)
 
     mean = float(np.mean(costs_usd)) if costs_usd else 0.0
-    low = "at least " if finished is not None and not all(finished) else ""
-    return (f"Cash flow of replication {k} of {len(costs_usd)}{what}: committed {money(committed_usd)}"
+    # as summary.json bounds the committed spend: replications stopped by the horizon only when the commitment grows
+    # with the run (a reservation's whole window does not), and every figure when a pool's price is not stated
+    unpriced = costs.unpriced(scenario)
+    grows = finished is not None and not all(finished) and costs.committed_grows(scenario)
+    low = "at least " if grows or unpriced else ""
+    own = "at least " if unpriced or (not done and costs.committed_grows(scenario)) else ""
+    return (f"Cash flow of replication {k} of {len(costs_usd)}{what}: committed {own}{money(committed_usd)}"
             + (f", the nearest to the mean of the replications ({low}{money(mean)})" if len(costs_usd) > 1 else "")
-            + ("; it did not finish: its spend runs to the horizon only" if not done else "") + ".")
+            + ("; it did not finish: its spend runs to the horizon only" if not done else "")
+            + (f"; {', '.join(unpriced)} state no price: their rental or write-off is not counted" if unpriced
+               else "") + ".")

@@ -418,8 +418,11 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
                             for j, b in zip(ctx.jobs, bands, strict=True)]
         summary = dataclasses.replace(summary, model_band=band)
     if scenario.sites:
-        summary = dataclasses.replace(summary, power_wait_chip_days=Stat.from_json(
-            quantiles([r.get("power_wait_chip_days", 0.0) for r in rows])))
+        waits = [r.get("power_wait_chip_days", 0.0) for r in rows]
+        summary = dataclasses.replace(summary, power_wait_chip_days=Stat.from_json(quantiles(waits)))
+        # a run stopped by the horizon counted its chips' wait to the horizon only: at least that (as spend)
+        if waited := lower_bounds(waits, [bool(r["finished"]) for r in rows]):
+            summary = dataclasses.replace(summary, at_least={**summary.at_least, "power_wait_chip_days": waited})
     if scenario.currency is not None:
         summary = dataclasses.replace(summary, currency=CurrencyRate(scenario.currency.code,
                                                                     scenario.currency.per_usd))
