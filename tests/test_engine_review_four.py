@@ -89,3 +89,24 @@ def test_the_repair_limit_counts_the_pool_the_job_was_on():
     # at an ordinary failure rate (a few percent under repair) nothing is said
     calm = api.simulate(from_dict({**doc, "reliability": {"enabled": True, "mtbf_chip_days": 1000}}))
     assert not any(x.startswith("failures:") for x in _limits(calm))
+
+
+def test_a_pick_that_runs_dry_in_its_replication_gives_way_to_one_that_finishes():
+    """A rental picked in expectation that ends before the replication's slower model gets there gives way.
+
+    Engine review: the job waited on the ended rental to the horizon ("never") while 256 owned chips sat idle.
+    """
+    from planner.sim.runner import run_scenario
+
+    doc = {"name": "sg", "start": "2025-01-01", "horizon_days": 200,
+           "workload": {"model": "llama3-8b", "tokens": 2.0e12, "seq_len": 4096},
+           "fleet": [{"name": "own", "chip": "h100-sxm", "site": "s1", "units": 256},
+                     {"name": "rent", "chip": "h100-sxm", "site": "s2",
+                      "cloud": {"units": 512, "from": "2025-01-01", "until": "2025-01-07",
+                                "price_per_chip_hour_usd": 2.0}}],
+           "reliability": {"enabled": True}, "simulation": {"seed": 1, "replications": 8, "model_error": "on"}}
+    for mode in ("auto", "single"):
+        run = run_scenario(from_dict({**doc, "strategy": {"mode": mode}}), cash_flow=False, workers=1)
+        assert run.summary.finish_probability == 1.0, mode
+        reps = run.replications
+        assert set(reps["pool"]) <= {"own", "rent"} and (reps["pool"] == "rent").any(), mode  # both picks stand

@@ -315,6 +315,18 @@ def best_run(scenario: Scenario, candidates: list[Strategy], steps, job_seed: np
                      record=record, track=track, stop_h=stop_h)
         if best is None or _better(scenario, r, best):
             best = r
+    if best is not None and not best.finished and ran_dry(best):
+        # the pick ran out of chips before it finished in this replication (a rental that ended before a slower drawn
+        # model got there), where it was expected to finish: an operator sees the speed within days and picks again.
+        # The others run on the same draws, and the one that does best is kept (one left waiting on an ended rental
+        # while an owned pool sat idle read "never")
+        for c in candidates:
+            if c in short:
+                continue
+            r = simulate(scenario, c, steps, np.random.default_rng(job_seed), failures=failures, factor=factor,
+                         record=record, track=track)
+            if _better(scenario, r, best):
+                best = r
     return best
 
 
