@@ -710,7 +710,7 @@ def compare(
     """
     from . import api
     from .decide.present import PORTFOLIO_COST_NOTE, mode_label
-    from .fmt import fmt_usd, num
+    from .fmt import fmt_usd, fmt_usd_and, num
 
     s = _load(scenario)
     try:
@@ -732,7 +732,8 @@ def compare(
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
         low = {k: "≥ " for k in r.get("at_least") or ()}  # stopped by the horizon: spent to it only
         t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"),
-                  low.get("cost_usd", "") + fmt_usd(r["cost_usd"]),
+                  low.get("cost_usd", "") + (fmt_usd_and(r["cost_usd"], s.currency.code, s.currency.per_usd)
+                                             if s.currency is not None else fmt_usd(r["cost_usd"])),
                   low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
                   _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))
     if s.jobs:

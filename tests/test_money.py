@@ -187,6 +187,9 @@ def test_the_workbook_is_formatted_as_money_and_dates(report):
                     assert not re.fullmatch(r"\d{4}-\d{2}-\d{2}", c.value), (ws.title, c.coordinate)
                 header = str(ws.cell(1, c.column).value).lower()
                 if isinstance(c.value, (int, float)) and not isinstance(c.value, bool) and abs(c.value) >= 1e4 \
+                        and header.endswith("_cny"):  # (a strategy's cost_cny: the scenario's currency)
+                    assert "CNY" in c.number_format, (ws.title, c.coordinate, c.number_format)
+                elif isinstance(c.value, (int, float)) and not isinstance(c.value, bool) and abs(c.value) >= 1e4 \
                         and ("usd" in header or "cost" in header):
                     assert "$" in c.number_format, (ws.title, c.coordinate, c.number_format)
     summary = wb["summary"]

@@ -72,3 +72,39 @@ def test_a_portfolio_jobs_bounded_time_and_days_are_marked():
     sheet = tables.jobs_table(s).set_index("job")
     assert ("training_days_p50" in sheet.loc["dense-405b", "lower_bounds"]) == job.bound("training_days", "p50")
     assert job.bound("training_days", "p50")
+
+
+def test_the_strategies_give_their_spend_in_the_second_currency_too(cli, tmp_path):
+    """Every sum on the page and in the workbook also reads in the scenario's currency (README).
+
+    The strategies table, its sheet and `planner compare` gave dollars only.
+    """
+    import yaml
+    from openpyxl import load_workbook
+
+    from planner.report.html import render_html
+
+    doc = {"name": "cur", "start": "2025-01-01", "horizon_days": 200,
+           "workload": {"model": "llama3-8b", "tokens": 2.0e11, "seq_len": 8192},
+           "fleet": [{"name": "a", "chip": "h100-sxm", "site": "s1", "units": 256, "unit_price_usd": 25000},
+                     {"name": "b", "chip": "h100-sxm", "site": "s1",
+                      "cloud": {"units": 128, "from": "2025-01-01", "until": "2025-03-01",
+                                "price_per_chip_hour_usd": 2.0}}],
+           "currency": {"code": "CNY", "per_usd": 7.1}, "reliability": {"enabled": False},
+           "simulation": {"seed": 1, "replications": 1}}
+    run = api.simulate(from_dict(doc))
+    table = tables.strategies_table(run)
+    ok = table[table["possible"]]
+    assert list(table.columns).index("cost_cny") == list(table.columns).index("cost_usd") + 1
+    assert (abs(ok["cost_cny"] - ok["cost_usd"] * 7.1) < 1e-6 * ok["cost_usd"]).all()
+    page = render_html(run)
+    strategies = page[page.index("<h2>Strategies"):]
+    assert "(CNY " in strategies[:strategies.index("</table>")]
+    path = tmp_path / "cur.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = cli("run", path, "--out", tmp_path / "r")
+    assert r.exit_code == 0, r
+    ws = load_workbook(tmp_path / "r" / "report.xlsx")["strategies"]
+    head = [c.value for c in ws[1]]
+    assert ws.cell(2, head.index("cost_cny") + 1).number_format == '"CNY "#,##0'
+    assert "(CNY " in cli("compare", path).stdout

@@ -18,7 +18,7 @@ import plotly.offline
 
 from .. import cashflow, escape
 from ..escape import html as _escape_html
-from ..fmt import fmt_usd, num
+from ..fmt import num
 from ..results import RunResult
 from ..summary import Summary
 from . import charts, headline, tables
@@ -349,7 +349,7 @@ def _strategies_html(result: RunResult) -> str:
             rows.append({"mode": r["mode"] + mark, "pools": r["pools"],
                          "days": f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished",
                          # stopped by the horizon: spent to it only
-                         "cost": ("≥ " if r["cost_at_least"] else "") + fmt_usd(r["cost_usd"]),
+                         "cost": ("≥ " if r["cost_at_least"] else "") + headline.money(result.summary, r["cost_usd"]),
                          "link TB/day": f"{r['link_tb_per_day']:.2f}",
                          "note": r["note"]})
         parts.append("<h2>Strategies</h2><p class=\"note\">Each mode's best strategy over the same supply, "

@@ -157,7 +157,12 @@ def strategies_table(result: RunResult) -> pd.DataFrame:
                      "cost_at_least": "cost_usd" in (r.get("at_least") or ()),
                      "link_tb_per_day": r["link_tb_per_day"], "note": r.get("note") or "",
                      "failures": STRATEGY_BASIS})
-    return pd.DataFrame(rows, columns=STRATEGY_COLUMNS)
+    table = pd.DataFrame(rows, columns=STRATEGY_COLUMNS)
+    rate = getattr(result.summary, "currency", None)
+    if rate is not None and len(table):  # every sum also in the scenario's second currency (README "Costs")
+        table.insert(table.columns.get_loc("cost_usd") + 1, f"cost_{rate.code.lower()}",
+                     [None if v is None or v != v else v * rate.per_usd for v in table["cost_usd"]])
+    return table
 
 
 def tokens_by_month(result: RunResult) -> pd.DataFrame:
@@ -513,10 +518,10 @@ def _column_format(name: str, series: pd.Series, code: str | None = None) -> str
         return "month"
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None
+    if code and name.endswith("_" + code.lower()):  # (before "cost": a strategy's cost_cny is in yuan)
+        return "cur"
     if name.endswith("_usd") or "cost" in name:
         return "usd"
-    if code and name.endswith("_" + code.lower()):
-        return "cur"
     if name in ("mfu", "goodput", "shortfall") or name.endswith(("_fraction", "probability")):
         return "pct"  # a delivery's shortfall (<pool>.d0.shortfall) is a fraction (0.062 showed as "0.1")
     if name == "model_factor":
