@@ -18,7 +18,7 @@ import yaml
 
 from .errors import ScenarioError
 from .loader import from_dict, source_of
-from .scenario import Cloud, Scenario
+from .scenario import Scenario
 from .yamlio import MAX_DEPTH, clip, safe_load
 
 _PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)")  # ASCII digits only (not Arabic-Indic)
@@ -168,7 +168,7 @@ def field_bounds(model, name: str, scale: float = 1.0) -> tuple[float | None, fl
 
 
 def capped(model, name: str, value: float) -> float:
-    """``value`` within the bounds field ``name`` of ``model`` takes (a swing or a scaling never leaves the format)."""
+    """``value`` within the bounds field ``name`` of ``model`` takes (a sensitivity's swing never leaves the format)."""
     lo, hi = field_bounds(model, name)
     if hi is not None and value > hi:
         value = hi
@@ -285,13 +285,12 @@ def _validated(data: dict, source: str, dropped: list[str], edited: Iterable[str
 # ---------------------------------------------------------------- higher-level what-ifs
 
 
-def scale_cloud(scenario: Scenario, factor: float, source: str | None = None, cap: bool = False) -> Scenario:
+def scale_cloud(scenario: Scenario, factor: float, source: str | None = None) -> Scenario:
     """Every pool's rented units times ``factor``; at 0 the rental goes, and so does a pool with nothing else.
 
     As with ``cloud.units: 0`` in :func:`set_values`, the pool goes from the jobs' ``pools`` and its site from
     ``sites:`` and links when no other pool is there. ``source`` is the file errors name (default: the one
-    ``scenario`` was read from). ``cap``: at most the units the format takes, and at least one where it rented
-    some (a sensitivity's swing), where without it a larger count is refused as a file's would be.
+    ``scenario`` was read from).
     """
     if factor == 1.0:
         return scenario
@@ -301,10 +300,7 @@ def scale_cloud(scenario: Scenario, factor: float, source: str | None = None, ca
     for pool in data["fleet"]:
         cloud = pool.get("cloud")
         if cloud:
-            units = max(0, int(round(cloud["units"] * factor)))  # below one unit: nothing rented
-            if cap:  # within the format, and a rental that had units keeps one (none would drop the pool)
-                units = int(capped(Cloud, "units", max(units, 1 if cloud["units"] else 0)))
-            cloud["units"] = units
+            cloud["units"] = max(0, int(round(cloud["units"] * factor)))  # below one unit: nothing rented
     dropped = _drop_empty_rentals(data, source, before, "once the cloud is removed")
     return _validated(data, source, dropped)
 

@@ -242,14 +242,7 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     def low(s: Summary, key: str, q: str = "p50") -> str:  # "≥ " before a figure known only as a lower bound
         return "≥ " if s.bound(key, q) else ""
 
-    for q in ("p10", "p50", "p90"):
-        da, db = _finish(a, q), _finish(b, q)
-        diff = finish_delta_days(b, a, q)
-        rows.append({"figure": f"finish date {q.upper()}",
-                     "A": (low(a, "time_to_train_days", q) + da) if da else "never",
-                     "B": (low(b, "time_to_train_days", q) + db) if db else "never",
-                     "B - A": LOWER_BOUND_DELTA if diff is not None and _bounded(a, b, "time_to_train_days", q)
-                     else "" if diff is None else f"{diff:+d} d"})
+    rows += [_finish_row(a, b, q, f"finish date {q.upper()}") for q in ("p10", "p50", "p90")]
     for k, label in (("committed_usd", "committed"), ("used_usd", "used"), ("idle_usd", "idle")):
         va, vb = _spend(a, k), _spend(b, k)
         bounded = a.spend_bound(k) or b.spend_bound(k)
@@ -279,6 +272,19 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     return rows
 
 
+def _finish_row(a: Summary, b: Summary, q: str, figure: str) -> dict[str, str]:
+    """The A/B row of the finish date at ``q``: "≥ " before a lower bound, ``never``, and no change against a bound."""
+    da, db = _finish(a, q), _finish(b, q)
+    diff = finish_delta_days(b, a, q)
+
+    def shown(s: Summary, d: str | None) -> str:
+        return ("≥ " if s.bound("time_to_train_days", q) else "") + d if d else NEVER
+
+    return {"figure": figure, "A": shown(a, da), "B": shown(b, db),
+            "B - A": LOWER_BOUND_DELTA if diff is not None and _bounded(a, b, "time_to_train_days", q)
+            else "" if diff is None else f"{diff:+d} d"}
+
+
 def _job_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
     """A portfolio's jobs in both answers: each one's P50 finish date and its deadline share.
 
@@ -290,13 +296,7 @@ def _job_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
         jb = theirs.get(ja.name)
         if jb is None:
             continue
-        da, db = _finish(ja.summary, "p50"), _finish(jb.summary, "p50")
-        diff = finish_delta_days(jb.summary, ja.summary, "p50")
-        low = [("≥ " if s.bound("time_to_train_days", "p50") else "") for s in (ja.summary, jb.summary)]
-        rows.append({"figure": f"job {ja.name}: finish date P50",
-                     "A": low[0] + da if da else NEVER, "B": low[1] + db if db else NEVER,
-                     "B - A": LOWER_BOUND_DELTA if diff is not None and any(low) else
-                     "" if diff is None else f"{diff:+d} d"})
+        rows.append(_finish_row(ja.summary, jb.summary, "p50", f"job {ja.name}: finish date P50"))
         if ja.deadline is not None or jb.deadline is not None:
             def share(j) -> str:
                 if j.deadline_probability is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import costs, escape, plan
-from ..edits import capped, field_bounds, scale_cloud, set_values, slip_deliveries
+from ..edits import capped, set_values, slip_deliveries
 from ..scenario import Cloud, Costs, Pool, Scenario
 from .points import all_infeasible, result_row, run_points
 from .present import axis_format, bounded, cell_text, page_table_html
@@ -72,57 +72,42 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
 
         out.append(Input("delivery shortfall", f"{lo:.0%}", f"{hi:.0%}", short(lo), short(hi)))
     if any(p.cloud and p.cloud.units > 0 for p in s.fleet):  # (x0.5 of no rented chip is none: no swing to show)
-        lo, hi = SWINGS["cloud_units"]
-        low, high = scale_cloud(s, lo, source, cap=True), scale_cloud(s, hi, source, cap=True)
+        def cloud(x, fit):  # a rental that had units keeps one (none would drop the pool)
+            return set_values(s, {f"fleet[{i}].cloud.units": int(fit(Cloud, "units", max(round(p.cloud.units * x), 1),
+                                                                     wanted=round(p.cloud.units * x)))
+                                  for i, p in enumerate(s.fleet) if p.cloud and p.cloud.units > 0}, source)
 
-        def held(scaled: Scenario, x: float) -> bool:  # a rental's units kept within the format (or at one unit)
-            now = {p.name: p for p in scaled.fleet}  # (by name: a pool renting none is dropped from the edit)
-            return any(a.cloud and a.cloud.units and (round(a.cloud.units * x) == 0 or (
-                a.name in now and now[a.name].cloud and now[a.name].cloud.units != round(a.cloud.units * x)))
-                for a in s.fleet)
-        out.append(Input("cloud units", f"x{lo:g}" + (CAPPED if held(low, lo) else ""),
-                         f"x{hi:g}" + (CAPPED if held(high, hi) else ""), low, high))
+        out.append(_swing("cloud units", *SWINGS["cloud_units"], cloud))
     if s.reliability.enabled:
-        lo, hi = SWINGS["mtbf"]
-
-        def mtbf(x):
+        def mtbf(x, fit):
             return set_values(s, _pools_edit(s, lambda i, p: {
-                f"fleet[{i}].mtbf_chip_days": capped(Pool, "mtbf_chip_days", x * (
+                f"fleet[{i}].mtbf_chip_days": fit(Pool, "mtbf_chip_days", x * (
                     p.mtbf_chip_days or s.reliability.mtbf_chip_days or s.chip(p.chip).mtbf_chip_days))}), source)
 
-        out.append(Input("MTBF", f"x{lo:g}", f"x{hi:g}" + (CAPPED if _outside(hi, _mtbf_values(s), Pool,
-                                                                             "mtbf_chip_days") else ""),
-                         mtbf(lo), mtbf(hi)))
-    lo, hi = SWINGS["efficiency"]
+        out.append(_swing("MTBF", *SWINGS["mtbf"], mtbf))
 
-    def eff(x):
-        return set_values(s, _pools_edit(s, lambda i, p: {f"fleet[{i}].efficiency": capped(Pool, "efficiency",
-                                                                                              x * p.efficiency)}),
-                          source)
+    def eff(x, fit):
+        return set_values(s, _pools_edit(s, lambda i, p: {f"fleet[{i}].efficiency": fit(Pool, "efficiency",
+                                                                                         x * p.efficiency)}), source)
 
-    effs = [p.efficiency for p in s.fleet]
-    out.append(Input("efficiency", f"x{lo:g}" + (CAPPED if _outside(lo, effs, Pool, "efficiency") else ""),
-                     f"x{hi:g}" + (CAPPED if _outside(hi, effs, Pool, "efficiency") else ""), eff(lo), eff(hi)))
-    lo, hi = SWINGS["price"]
+    out.append(_swing("efficiency", *SWINGS["efficiency"], eff))
 
-    def price(x):
+    def price(x, fit):
         def one(i, p):
             e = {}
             if p.cloud and p.cloud.stated_price_usd is not None:  # one not stated stays unpriced
-                e[f"fleet[{i}].cloud.price_per_chip_hour_usd"] = capped(Cloud, "price_per_chip_hour_usd",
-                                                                        x * p.cloud.price_per_chip_hour_usd)
+                e[f"fleet[{i}].cloud.price_per_chip_hour_usd"] = fit(Cloud, "price_per_chip_hour_usd",
+                                                                     x * p.cloud.price_per_chip_hour_usd)
             if p.planned_units - (p.cloud.units if p.cloud else 0) > 0 and costs.unit_price_usd(s, p) > 0:
-                e[f"fleet[{i}].unit_price_usd"] = capped(Pool, "unit_price_usd", x * costs.unit_price_usd(s, p))
+                e[f"fleet[{i}].unit_price_usd"] = fit(Pool, "unit_price_usd", x * costs.unit_price_usd(s, p))
             return e
         edits = _pools_edit(s, one)
         if any(plan.owned_planned(p) > 0 for p in s.fleet) and s.costs.energy_usd_per_kwh > 0:
             # owned chips' power is bought too (a rental's price includes it)
-            edits["costs.energy_usd_per_kwh"] = capped(Costs, "energy_usd_per_kwh", x * s.costs.energy_usd_per_kwh)
-        return set_values(s, edits, source), any(
-            abs(v - x * _unscaled(s, k)) > 1e-9 * max(1.0, abs(v)) for k, v in edits.items())
+            edits["costs.energy_usd_per_kwh"] = fit(Costs, "energy_usd_per_kwh", x * s.costs.energy_usd_per_kwh)
+        return set_values(s, edits, source)
 
-    (low, _), (high, short) = price(lo), price(hi)
-    out.append(Input("price", f"x{lo:g}", f"x{hi:g}" + (CAPPED if short else ""), low, high))
+    out.append(_swing("price", *SWINGS["price"], price))
     return out
 
 
@@ -131,23 +116,30 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
 CAPPED = " (held within the format's limits)"
 
 
-def _mtbf_values(s: Scenario) -> list[float]:
-    return [p.mtbf_chip_days or s.reliability.mtbf_chip_days or s.chip(p.chip).mtbf_chip_days for p in s.fleet]
+class _Fit:
+    """The values of one side of a swing, each held within what the format takes; ``held``: whether one was."""
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def __call__(self, model, name: str, value: float, wanted: float | None = None) -> float:
+        got = capped(model, name, value)
+        self.held |= got != (value if wanted is None else wanted)
+        return got
 
 
-def _outside(x: float, values: list[float], model, name: str) -> bool:
-    """Whether ``x`` times any of ``values`` falls outside what field ``name`` of ``model`` takes."""
-    lo, hi = field_bounds(model, name)
-    return any((hi is not None and x * v > hi) or (lo is not None and x * v < lo) for v in values)
+def _swing(name: str, lo: float, hi: float, build: Callable[[float, _Fit], Scenario]) -> Input:
+    """An input at factors ``lo`` and ``hi``: ``build(x, fit)`` edits the scenario, every value through ``fit``.
 
-
-def _unscaled(s: Scenario, path: str) -> float:
-    """The scenario's own value at a price ``path`` the price swing edits (what it scales)."""
-    if path == "costs.energy_usd_per_kwh":
-        return s.costs.energy_usd_per_kwh
-    i = int(path.split("[", 1)[1].split("]", 1)[0])
-    p = s.fleet[i]
-    return p.cloud.price_per_chip_hour_usd if path.endswith("price_per_chip_hour_usd") else costs.unit_price_usd(s, p)
+    A side whose values were held within the format says so in its label.
+    """
+    sides = []
+    for x in (lo, hi):
+        fit = _Fit()
+        scenario = build(x, fit)
+        sides.append((scenario, f"x{x:g}" + (CAPPED if fit.held else "")))
+    (low, low_label), (high, high_label) = sides
+    return Input(name, low_label, high_label, low, high)
 
 
 def points(s: Scenario, ins: list[Input]) -> list[Scenario]:

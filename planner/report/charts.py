@@ -188,7 +188,7 @@ def capacity_figure(schedule: pd.DataFrame | None, plan: pd.DataFrame | None = N
         if pd.notna(end) and len(steps) and steps.index[-1] < end:  # carry the last planned level to the end
             steps.loc[end] = np.nan
         steps = steps.ffill().fillna(0.0).astype(float)
-        plan_mode = "lines+markers" if len(steps.index) == 1 else "lines"  # (one date: its point, as the areas')
+        plan_mode = _one_date(fig, steps.index)  # (one date: its point, as the areas')
         order = [p for p in colors if p in steps.columns]
         stacked = steps[order].cumsum(axis=1)
         for i, pool in enumerate(order):

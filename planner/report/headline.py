@@ -255,12 +255,11 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
                 else f"not every job finishes within {inputs.get('horizon_days', '?')} days (P50)")
     c = summary.costs
     committed, used = (c.committed_usd, c.used_usd) if c is not None else (None, None)
-    spent = f"{money(summary, committed)} committed, {money(summary, used)} used (means over the replications)"
-    if summary.bound("cost_usd", "mean"):  # replications that did not finish spent to the horizon only
-        spent = "at least " + spent
-    elif summary.spend_bound("used_usd"):  # the commitment exact (a reservation's window), the use grows with the run
-        spent = (f"{money(summary, committed)} committed, at least {money(summary, used)} used (means over the "
-                 "replications)")
+    every = summary.bound("cost_usd", "mean")  # replications that did not finish spent to the horizon only
+    # (or the commitment exact, a reservation's window, and only the use grows with the run)
+    used_low = "at least " if not every and summary.spend_bound("used_usd") else ""
+    spent = (f"{'at least ' if every else ''}{money(summary, committed)} committed, {used_low}{money(summary, used)} "
+             "used (means over the replications)")
     return f"{head}: {when}; {spent}"
 
 
