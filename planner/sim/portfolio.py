@@ -35,11 +35,12 @@ from .. import costs
 from ..bridge import layout_planners
 from ..errors import InfeasiblePlanError
 from ..kinds import EventKind
+from ..perf.steptime import LINK_EFFICIENCY
 from ..plan import hours_since
 from ..scenario import Job, Scenario
 from ..strategy import Context, options
-from ..strategy.base import on_levels
-from ..units import HOURS_PER_DAY
+from ..strategy.base import on_levels, pair
+from ..units import GBPS_TO_BYTES, HOURS_PER_DAY
 from .engine import Timeline
 from .power import apply_power
 from .replication import (
@@ -405,6 +406,54 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
     return []
 
 
+# the share of a link two jobs' exchanges together take, from which the later one is said to be timed optimistically:
+# at half a link's time busy, an exchange that finds it in use waits on average half an exchange's time (M/D/1
+# queue, Pollaczek-Khinchine mean wait rho / (2 (1 - rho)) service times)
+LINK_SHARED_SHARE = 0.5
+
+
+def shared_links(pctx: PortfolioContext, k: int, runs: list[Run], run: Run) -> list[str]:
+    """Where job ``k`` sent over an inter-site link at the same time as jobs before it did, at a busy share.
+
+    Each job's plans are timed on the whole link (the engine times one job); the jobs before it hold chips, not
+    the link, so a later job whose exchanges overlap theirs trains slower than its run shows. One sentence per link
+    whose combined rate reached LINK_SHARED_SHARE of what it carries (the link's Gbit/s at the collectives'
+    efficiency), with the jobs, the days and the peak share ([] when none did).
+    """
+    sc = pctx.scenario
+    job = pctx.jobs[k].name
+    out = []
+    for lk in sc.links:
+        key = pair(*lk.sites)
+        mine = run.job.link_tl.get(key)
+        theirs = [(pctx.jobs[j].name, r.job.link_tl[key]) for j, r in enumerate(runs) if key in r.job.link_tl]
+        if mine is None or not theirs:
+            continue
+        ts = np.array(sorted(set(mine.times).union(*(tl.times for _n, tl in theirs))), dtype=float)
+        own = mine.at(ts)
+        rates = {n: tl.at(ts) for n, tl in theirs}
+        others = sum(rates.values())
+        both = (own > 0) & (others > 0)
+        if not both.any():
+            continue
+        carried_bytes_s = lk.gbps * GBPS_TO_BYTES * LINK_EFFICIENCY
+        share = (own + others)[both] / carried_bytes_s
+        if share.max() < LINK_SHARED_SHARE:
+            continue
+        ends = np.append(ts[1:], run.end_h)
+        first_h, last_h = ts[both][0], min(ends[both][-1], run.end_h)
+        names = ", ".join(n for n, v in rates.items() if (v[both] > 0).any())
+        peak = share.max()
+        out.append(f"link: {job} exchanged over {key[0]} - {key[1]} while {names} did "
+                   f"({_date(sc.start, first_h / HOURS_PER_DAY)} to {_date(sc.start, last_h / HOURS_PER_DAY)}), "
+                   f"together up to {peak:.0%} of the {lk.gbps:g} Gbit/s it carries"
+                   + (", more than it can" if peak > 1 else "")
+                   + f"; each job is timed as if it had the link alone, so {job} "
+                   + ("finishes later than shown" if peak > 1 else "may finish later than shown (its exchanges wait "
+                      "for theirs)"))
+    return out
+
+
 def _job_steps(pctx: PortfolioContext, k: int, left: Supply, supply: Supply, horizon_h: float) -> Supply:
     """The capacity steps job ``k`` trains on: what the jobs before it leave, nothing before its first day.
 
@@ -601,6 +650,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         row = outcome_row(run, factor)
         if not run.job.stats.held_chip_h and not run.job.stats.finished:
             row["limits"] = _never_trained(pctx, k, supply, left, horizon_h) or row["limits"]
+        if k:
+            row["limits"] = row["limits"] + shared_links(pctx, k, runs, run)
         runs.append(run)
         rows.append(row)
         out = ReplicationOutput(row)
