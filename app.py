@@ -1065,7 +1065,7 @@ def _compare_section(scenario, key: str, state: dict) -> None:
         rows = state["answer-compare"][1]
         st.dataframe(present.compare_table(rows), hide_index=True)
         if any("job" in r for r in rows):  # "committed" is each job's own spend there (as `planner compare` says)
-            st.caption(md(present.PORTFOLIO_COST_NOTE))
+            st.caption(md(present.portfolio_cost_note(rows)))
         st.plotly_chart(present.compare_figure(rows), key="chart-compare")
 
 

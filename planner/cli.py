@@ -709,7 +709,7 @@ def compare(
     mode `auto` picks is marked. Exit 0; 2 on bad input; 3 when no mode can train.
     """
     from . import api
-    from .decide.present import PORTFOLIO_COST_NOTE, mode_label
+    from .decide.present import PICKED_ON, mode_label, picked_on, portfolio_cost_note
     from .fmt import fmt_usd, fmt_usd_and, num
 
     s = _load(scenario)
@@ -722,22 +722,25 @@ def compare(
         return
     t = Table(title=_lit(f"{s.name}: strategy modes (one replication, seed "
                          f"{s.simulation.seed if seed is None else seed})"))
-    for col in ("mode", "pools", "days", "finish", "cost", "energy MWh", "goodput", "link TB/day", "note"):
+    pick = any(r.get("objective") == "cost" for r in rows)  # a portfolio job picked by cost: what it ranked on
+    for col in ("mode", "pools", "days", "finish", "cost", *[PICKED_ON] * pick, "energy MWh", "goodput",
+                "link TB/day", "note"):
         t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")
     for r in rows:
         name = mode_label(r)  # a portfolio's rows: each job's modes on what the jobs before it leave
         if not r["possible"]:
-            t.add_row(_lit(name), "-", "-", "-", "-", "-", "-", "-", _lit(f"not possible: {r['why']}"))
+            t.add_row(_lit(name), "-", "-", "-", "-", *["-"] * pick, "-", "-", "-", _lit(f"not possible: {r['why']}"))
             continue
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
         low = {k: "≥ " for k in r.get("at_least") or ()}  # stopped by the horizon: spent to it only
         t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"),
                   low.get("cost_usd", "") + (fmt_usd_and(r["cost_usd"], s.currency.code, s.currency.per_usd)
                                              if s.currency is not None else fmt_usd(r["cost_usd"])),
+                  *[picked_on(r) or "-"] * pick,
                   low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
                   _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))
     if s.jobs:
-        t.caption = PORTFOLIO_COST_NOTE
+        t.caption = portfolio_cost_note(rows)
     out.print(t)
 
 

@@ -38,6 +38,17 @@ PORTFOLIO_COST_NOTE = ("cost: the job's own spend on the chips it held, as `plan
                        "whole commitment is the portfolio's")
 
 
+
+def portfolio_cost_note(rows: Sequence[Mapping[str, Any]]) -> str:
+    """PORTFOLIO_COST_NOTE, and which jobs pick by cost on what (their pools' commitment, not the spend shown)."""
+    jobs = list(dict.fromkeys(r["job"] for r in rows if r.get("job") and r.get("objective") == "cost"))
+    if not jobs:
+        return PORTFOLIO_COST_NOTE
+    return (PORTFOLIO_COST_NOTE + f"; {', '.join(jobs)} (objective: cost) pick{'s' if len(jobs) == 1 else ''} the "
+            "mode whose pools' commitment to its end is least (the pick's column), not the one whose own spend is: the "
+            "chips and reservations a mode leaves idle are paid for all the same")
+
+
 def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """`planner compare` rows as the table the CLI prints: one row per mode, the one `auto` picks marked."""
     out = []
@@ -64,7 +75,20 @@ def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(out, columns=COMPARE_COLUMNS)
     if any("job" in r for r in rows):  # a portfolio's: the cost is the job's own spend (its used), one column
         table = table.drop(columns=["used"]).rename(columns={"committed": JOB_COST})
+        if any(r.get("objective") == "cost" for r in rows):  # what a job picked by cost ranked its modes on
+            table.insert(table.columns.get_loc(JOB_COST) + 1, PICKED_ON, [picked_on(r) for r in rows])
     return table
+
+
+PICKED_ON = "pools' commitment (pick)"  # what a portfolio job with objective: cost ranks its modes on
+
+
+def picked_on(r: Mapping[str, Any]) -> str:
+    """A portfolio compare row's pools' commitment, for a job picked by cost ("" for others and modes not possible)."""
+    if r.get("objective") != "cost" or not r.get("possible"):
+        return ""
+    low = "≥ " if "committed_usd" in (r.get("at_least") or ()) else ""  # e.g. stopped by the horizon
+    return low + fmt_usd(num(r.get("committed_usd")))
 
 
 JOB_COST = "job's own spend"  # a portfolio compare's cost column (PORTFOLIO_COST_NOTE)

@@ -703,9 +703,11 @@ def portfolio_compare(pctx: PortfolioContext, seed: int) -> list[dict]:
                 # `solve --job` seeks on: the pools' whole commitment is the portfolio's, the same for every mode.
                 # It grows while the job trains: at least its figure when the horizon stopped it
                 grows = bool(not r["finished"] or costs.unpriced(js))
-                r = {**r, "cost_usd": r["used_usd"],
-                     "at_least": [x for x in r["at_least"] if x != "cost_usd"] + ["cost_usd"] * grows}
-            rows.append({"job": pctx.jobs[k].name, **r})
+                # a job picked by cost ranks its modes on the pools' commitment (``_order``): kept, so the pick shows
+                r = {**r, "cost_usd": r["used_usd"], "committed_usd": r["cost_usd"],
+                     "at_least": [x for x in r["at_least"] if x != "cost_usd"] + ["cost_usd"] * grows
+                     + ["committed_usd"] * ("cost_usd" in r["at_least"])}
+            rows.append({"job": pctx.jobs[k].name, "objective": js.strategy.objective, **r})
 
     portfolio_replication(pctx, np.random.SeedSequence(seed).spawn(1)[0], each_job=each_job)
     return rows
