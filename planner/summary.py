@@ -22,6 +22,8 @@ from .stats import NEVER
 
 QUANTILE_KEYS = ("p10", "p50", "p90")
 TIME_KEY = "time_to_train_days"  # summary.json writes finish_probability right after it
+# summary.json ``at_least`` entries that follow from the others (``Summary.at_least_json``), not read back
+_DERIVED_BOUNDS = ("finish_date", "costs")
 PROBABILITY_KEY = "finish_probability"  # the one metric that is a single number, not a Stat
 
 
@@ -82,9 +84,12 @@ class ExpectationResult:
     # the value is known only as a lower bound (a time quantile that depends on when replications stopped by the
     # horizon would have finished: stats.time_stat); it meets no maximum
     at_least: bool = False
+    # the value is known only as an upper bound: a spend (energy, chip-hours) quantile checked against a maximum counts
+    # replications stopped by the horizon as beyond every budget, the most the quantile can be (stats.beyond_unfinished)
+    at_most: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """metric, quantile, max, min, job (each only when set), value, value_at_least (only when true), passed."""
+        """metric, quantile, max, min, job (each only when set), value, value_at_least/_at_most (when true), passed."""
         out: dict[str, Any] = {"metric": self.metric}
         for k in ("quantile", "max", "min", "job"):
             if getattr(self, k) is not None:
@@ -92,6 +97,8 @@ class ExpectationResult:
         out["value"] = self.value
         if self.at_least:
             out["value_at_least"] = True
+        if self.at_most:
+            out["value_at_most"] = True
         out["passed"] = self.passed
         return out
 
@@ -100,7 +107,7 @@ class ExpectationResult:
         """From one entry of summary.json ``expectations``."""
         return cls(metric=str(d.get("metric", "?")), quantile=d.get("quantile"), max=d.get("max"), min=d.get("min"),
                    value=d.get("value"), passed=bool(d.get("passed", False)), job=d.get("job"),
-                   at_least=bool(d.get("value_at_least", False)))
+                   at_least=bool(d.get("value_at_least", False)), at_most=bool(d.get("value_at_most", False)))
 
 
 @dataclass(frozen=True)
@@ -253,8 +260,8 @@ class JobSummary:
             out["strategy"] = s.strategy.to_json()
         if s.limits:
             out["limits"] = list(s.limits)
-        if s.at_least:
-            out["at_least"] = {k: list(v) for k, v in s.at_least.items()}
+        if bounds := {k: v for k, v in s.at_least_json().items() if k != "costs"}:  # (a job has no costs section)
+            out["at_least"] = bounds
         if s.counted:  # the job's MFU and goodput of the replications where it trained
             out["counted"] = dict(s.counted)
         if self.deadline is not None:
@@ -337,6 +344,28 @@ class Summary:
         """
         return self.spend_bound("used_usd") and not self.spend_bound("committed_usd")
 
+    def at_least_json(self) -> dict[str, list[str]]:
+        """summary.json ``at_least``: the figures known only as at least their value, and where each file shows them.
+
+        The metrics' (``at_least``), and what follows from them: ``finish_date`` (the quantiles whose time to train is
+        a bound: the date is then the earliest it can be, "≥" in the reports) and ``costs`` (the mean spend of the
+        ``costs`` section, its pools' too: ``spend_bound``).
+        """
+        out = {k: list(v) for k, v in self.at_least.items() if k not in _DERIVED_BOUNDS}
+        fd = self.finish_date
+        dates = [q for q in ("p10", "p50", "p90") if fd is not None and fd.at(q) not in (None, NEVER)
+                 and self.bound(TIME_KEY, q)]
+        if dates:
+            out["finish_date"] = dates
+        spend = [k for k in ("committed_usd", "used_usd") if self.costs is not None and self.spend_bound(k)]
+        if spend:
+            out["costs"] = spend
+        return out
+
+    def at_most_json(self) -> dict[str, list[str]]:
+        """summary.json ``at_most``: the mean idle spend when it is at most its figure (``idle_at_most``)."""
+        return {"costs": ["idle_usd"]} if self.costs is not None and self.idle_at_most() else {}
+
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
         return self.metrics.get(key)
@@ -393,7 +422,8 @@ class Summary:
                                          if self.power_wait_chip_days is not None else None),
                 "model_band": dict(self.model_band) if self.model_band is not None else None,
                 "unfinished_replications": self.unfinished or None,
-                "at_least": {k: list(v) for k, v in self.at_least.items()} or None,
+                "at_least": self.at_least_json() or None,
+                "at_most": self.at_most_json() or None,
                 "unpriced_pools": list(self.unpriced_pools) or None,
                 "counted": dict(self.counted) or None}
         out.update({k: v for k, v in tail.items() if v is not None})
@@ -428,7 +458,7 @@ class Summary:
             model_band=dict(d["model_band"]) if isinstance(d.get("model_band"), Mapping) else None,
             unfinished=int(d.get("unfinished_replications") or 0),
             at_least={str(k): tuple(str(q) for q in v) for k, v in _mapping(d.get("at_least")).items()
-                      if isinstance(v, list)},
+                      if isinstance(v, list) and k not in _DERIVED_BOUNDS},
             unpriced_pools=tuple(str(p) for p in _list(d.get("unpriced_pools"))),
             counted={str(k): int(v) for k, v in _mapping(d.get("counted")).items()
                      if isinstance(v, int) and not isinstance(v, bool)},

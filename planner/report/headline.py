@@ -58,6 +58,8 @@ def at_least(summary: Summary | None, name: str, q: str) -> str:
 
 
 AT_LEAST = "≥ "  # a figure known only as a lower bound: replications that did not finish spent to the horizon only
+# an expect's spend counting replications stopped by the horizon as beyond any budget: the most it can be
+AT_MOST = "≤ "
 
 
 def to_horizon_note(summary: Summary) -> str:
@@ -198,7 +200,8 @@ def expectation_rows(summary: Summary) -> list[dict[str, str]]:
             {
                 "check": f"{what} {' and '.join(bounds)}".strip(),
                 "value": (unmet_value(metric) if num(e.value) is None else None)
-                or (AT_LEAST if getattr(e, "at_least", False) else "") + shown(num(e.value)),
+                or (AT_LEAST if getattr(e, "at_least", False) else AT_MOST if getattr(e, "at_most", False) else "")
+                + shown(num(e.value)),
                 "result": "PASS" if e.passed else "FAIL",
             }
         )

@@ -477,7 +477,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
             who = f"{e.job}: " if getattr(e, "job", None) else ""  # a job's own check, as the CLI and the page say
             unit = next((m.unit for m in METRICS if m.key == e.metric), "")
             # the value in its metric's format (a cost as money, a share as a percentage), as the summary's rows
-            low = " (at least)" if getattr(e, "at_least", False) else ""  # it meets no maximum
+            low = (" (at least)" if getattr(e, "at_least", False)  # it meets no maximum
+                   else " (at most)" if getattr(e, "at_most", False) else "")  # unfinished: beyond every budget
             rows.append((f"{who}{e.metric}{q}{low}", value, bound, "PASS" if e.passed else "FAIL",
                          kinds.get(unit, "num1") if isinstance(value, (int, float)) else "text"))
     rows += [("", None, None, None, ""), ("Inputs", None, None, None, "head")]

@@ -183,7 +183,7 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     unpriced = costs_of.unpriced(scenario)  # owned chips of no known price: their write-off is not in the spend
     expectations = []
     for e in scenario.expect:
-        low = False  # the value is known only as a lower bound
+        low = high = False  # the value is known only as a lower (upper) bound
         if e.metric == "finish_probability":
             value = finish_probability
         else:
@@ -200,6 +200,10 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             # last finish)
             value, low = (time_stat(vals, q, horizon if e.metric == "time_to_train_days" else None) if as_never
                           else (quantile_at(vals, q), False))
+            # a spend so counted is the most its quantile can be: the replications stopped by the horizon would have
+            # spent more, by how much no run says (summary.json's own quantile is the least, ``at_least``)
+            high = (as_never and e.metric != "time_to_train_days" and math.isfinite(value)
+                    and value != quantile_at([r[e.metric] for r in rows], q))
             low = low or (e.metric == "cost_usd" and bool(unpriced))
         # a quantile that never came (null in summary.json) fails any check on it, a bound below it too; one known
         # only as at least a value meets no maximum (it may be beyond it)
@@ -210,7 +214,8 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                                               quantile=(0.5 if e.quantile is None else e.quantile)
                                               if e.metric != "finish_probability" else e.quantile,
                                               value=value if math.isfinite(value) else None, passed=bool(ok),
-                                              at_least=bool(low and math.isfinite(value))))
+                                              at_least=bool(low and math.isfinite(value)),
+                                              at_most=bool(high and not low)))
     # the most common (mode, pools) pair, as one replication ran it (a mode and pools counted apart may pair
     # a mode with pools it never ran on); ties go to the pair met first
     pairs = pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows], strict=True))).value_counts()
