@@ -705,8 +705,9 @@ def compare(
 ) -> None:
     """Every strategy mode side by side: time, finish date, cost, energy, goodput, link traffic, why not.
 
-    Each mode's best strategy runs through the time simulation (one replication, the same draws); the
-    mode `auto` picks is marked. Exit 0; 2 on bad input; 3 when no mode can train.
+    Each mode's best strategy runs through the time simulation: one replication, the same draws.
+
+    The mode `auto` picks is marked. Exit 0; 2 on bad input; 3 when no mode can train.
     """
     from . import api
     from .decide.present import PICKED_ON, mode_label, picked_on, portfolio_cost_note
