@@ -409,6 +409,7 @@ def run(
     workers = _cap_workers(workers, scheduler)
     _warn_if_long(s, n)
     target = out_dir or Path("reports") / default_folder_name(s.name)
+    _keep_inputs(target, s)
     with progress_bar(f"simulating {s.name}", n) as tick:
         try:
             # the report writer (pandas, Plotly and its validators) loads while the workers simulate
@@ -497,6 +498,17 @@ def _print_headline(summary: Summary, path: Path) -> None:
     out.print(terminal(f"report: {path}", one_line=True), highlight=False, markup=False)
 
 
+def _keep_inputs(target: Path, s) -> None:
+    """Exit 2 before any work when the output folder holds the scenario file or one of its delivery sheets."""
+    from .loader import input_files
+    from .ownership import refuse_inputs
+
+    try:
+        refuse_inputs(target, input_files(s))
+    except PlannerError as exc:
+        _fail(exc)
+
+
 def _target(out_dir: Path | None, name: str, suffix: str) -> Path:
     from .ownership import default_folder_name
 
@@ -534,6 +546,7 @@ def sweep(
 
     _check_backend(backend, scheduler)
     s = _load(scenario)
+    _keep_inputs(_target(out_dir, s.name, "-sweep"), s)
     try:
         if not sets and s.sweep:  # the file's section: its errors name it (sweep[0].values[1])
             from .decide.sweep import check_section
@@ -604,6 +617,7 @@ def sensitivity(
 
     _check_backend(backend, scheduler)
     s = _load(scenario)
+    _keep_inputs(_target(out_dir, s.name, "-sensitivity"), s)
     try:
         points = sens_points(s, inputs(s, str(scenario)))
         n_points = len(points)

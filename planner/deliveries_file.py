@@ -38,7 +38,10 @@ MAX_CELL_CHARS = 32_767  # Excel's own limit on a cell's text
 COLUMNS = ("date", "units")
 SUFFIXES = (".csv", ".xlsx")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")  # 30,000 as a spreadsheet writes it
+_THOUSANDS = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$")  # 30,000 as a spreadsheet writes it
+# a number as a sheet writes one, in ASCII digits: 30000, 30000.0, 3e4 (float() also reads "１０００", "١٢" and 1_000,
+# which the scenario file refuses)
+_PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
 
 def _date(value: Any) -> dt.date:
@@ -75,10 +78,10 @@ def _units(value: Any) -> int:
         text = str(value).strip()
         if _THOUSANDS.match(text):
             text = text.replace(",", "")
-        try:
-            x = float(text)
-        except ValueError:
-            raise ValueError(f"{clip(text)!r} is not a number of chips") from None
+        if not _PLAIN_NUMBER.match(text):
+            raise ValueError(f"{clip(text)!r} is not a number of chips (write it in the digits 0-9, e.g. 30000 or "
+                             "30,000)")
+        x = float(text)
     if x != x or x in (float("inf"), float("-inf")) or x != int(x):
         raise ValueError(f"{x!r} is not a whole number of chips")
     n = int(x)
@@ -310,6 +313,14 @@ def read_deliveries(path: Path, name: str) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise ScenarioError(str(exc), path=name) from None
     return parse_rows(rows, name)
+
+
+def files_named(data: Any, base: Path) -> list[Path]:
+    """The sheets ``fleet[i].deliveries: {file: ...}`` of a scenario mapping name, joined to ``base`` (unread)."""
+    fleet = data.get("fleet") if isinstance(data, Mapping) else None
+    refs = [p["deliveries"].get("file") for p in fleet or () if isinstance(p, Mapping)
+            and isinstance(p.get("deliveries"), Mapping)] if isinstance(fleet, list) else []
+    return [base / rel for rel in refs if isinstance(rel, str) and rel.strip() and _name_problem(rel) is None]
 
 
 def resolve(data: Any, base: Path, scenario_name: str) -> Any:

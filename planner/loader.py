@@ -246,6 +246,17 @@ def _remember(scenario: Scenario, path: str) -> None:
     weakref.finalize(scenario, _SOURCES.pop, key, None)  # the id may name another object once this one is gone
 
 
+_FILES: dict[int, tuple[Path, ...]] = {}  # id of a scenario read by load_scenario -> the files it was read from
+
+
+def input_files(scenario: Scenario) -> tuple[Path, ...]:
+    """The files :func:`load_scenario` read ``scenario`` from: the scenario file, then its delivery sheets (() else).
+
+    An output folder must hold none of them (planner.ownership.refuse_inputs): replacing it would delete them.
+    """
+    return _FILES.get(id(scenario), ())
+
+
 def source_of(scenario: Scenario) -> str | None:
     """The file (or name) ``scenario`` was validated under by :func:`from_dict` or :func:`load_scenario`.
 
@@ -352,10 +363,14 @@ def load_scenario(path: str | Path) -> Scenario:
         data = p.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-    from .deliveries_file import resolve
+    from .deliveries_file import files_named, resolve
 
     # deliveries: {file: ...} is read relative to the scenario file, before validation
-    scenario = from_dict(resolve(parse_bytes(data, name), p.parent, name), name)
+    raw = parse_bytes(data, name)
+    scenario = from_dict(resolve(raw, p.parent, name), name)
+    key = id(scenario)
+    _FILES[key] = (p, *files_named(raw, p.parent))
+    weakref.finalize(scenario, _FILES.pop, key, None)
     for i, pool in enumerate(scenario.fleet):  # the file's own pins: bad input (a sweep's point: no layout fits)
         problem = pool.pins_problem()
         if problem:

@@ -149,6 +149,20 @@ def resolve_target(out_dir: str | Path) -> Path:
     return out
 
 
+def refuse_inputs(out_dir: str | Path, inputs: Collection[str | Path]) -> None:
+    """Raise ReportError when the folder ``out_dir`` names holds one of the files a command reads (``inputs``).
+
+    Replacing the folder would delete them: a scenario saved as a previous report's summary.json, or a delivery
+    sheet saved as its schedule.csv, passed every other check (their names are a report's).
+    """
+    out = Path(os.path.realpath(os.path.abspath(out_dir)))  # (a link stands for its target, as resolve_target has it)
+    for f in inputs:
+        real = Path(os.path.realpath(f))
+        if real == out or real.is_relative_to(out):
+            raise ReportError(f"{out}: holds {real.relative_to(out) if real != out else real.name}, which this "
+                              "command reads, so it is kept; choose another --out")
+
+
 def _listed(names: list[str]) -> str:
     # each name cut to 40 characters: five long names pushed the rest of the message (where the results went) out
     return ", ".join(n if len(n) <= 40 else n[:39] + "…" for n in names[:5]) + (" ..." if len(names) > 5 else "")
@@ -301,7 +315,7 @@ def _keep_attributes(out: Path, tmp: Path) -> None:
 
 
 @contextlib.contextmanager
-def _signals_held():
+def signals_held():
     """SIGINT and SIGTERM wait until the block is done (in the main thread, where Python handles them)."""
     held = {signal.SIGINT, signal.SIGTERM}
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
@@ -333,7 +347,7 @@ def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write:
             old = out.parent / f".{stem}.old-{os.getpid()}-{secrets.token_hex(6)}"
             # the swap runs whole: a signal between its renames left the previous report hidden as .old-, and the
             # next run's clean_stale deleted it
-            with _signals_held():
+            with signals_held():
                 os.rename(out, old)
                 try:
                     if not owned_by(old, previous):  # swapped for something else since the check: put it back

@@ -60,7 +60,19 @@ def looks_like(text: str) -> str:
     a compatibility form (fullwidth letters, ligatures) print the same in every table and chart: a reader could
     not tell which pool or site a row is about.
     """
-    return unicodedata.normalize("NFKC", "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc")))
+    shown = unicodedata.normalize("NFKC", "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc")))
+    return " ".join(shown.split())  # runs of spaces (any Unicode space) print alike, and none at either end shows
+
+
+def _visible(name: str) -> str:
+    """Refuse a name that shows nothing (``looks_like``: only spaces, invisible or control characters)."""
+    if not looks_like(name):
+        raise ValueError("must show something: it is blank (only spaces, invisible or control characters)")
+    return name
+
+
+# a name a reader can see: in every table, chart and message (a pool named " " printed an empty column)
+Visible = Annotated[str, AfterValidator(_visible)]
 
 
 def _distinct(names: list[tuple[str, str]], what: str) -> None:
@@ -70,7 +82,7 @@ def _distinct(names: list[tuple[str, str]], what: str) -> None:
         key = looks_like(name)
         if key in seen and seen[key][1] != name:
             raise field_error(field, f"{what} {name!r} looks the same as {seen[key][1]!r} ({seen[key][0]}): they "
-                                     "differ only in invisible or compatibility characters")
+                                     "differ only in spaces, invisible or compatibility characters")
         seen.setdefault(key, (field, name))
 
 
@@ -137,6 +149,10 @@ class Workload(_Section):
 
     @model_validator(mode="after")
     def _batch(self) -> Workload:
+        tokens = getattr(self, "tokens", None)  # (a measured row, which shares this check, trains no tokens)
+        if tokens is not None and tokens < self.seq_len:  # (1e-300 tokens trained in 1.9e-311 days)
+            raise field_error("tokens", f"{tokens:g} is less than one sequence ({self.seq_len} tokens): a job "
+                                        "trains whole sequences")
         if self.global_batch_tokens is not None and self.global_batch_tokens < self.seq_len:
             raise ValueError(
                 f"global_batch_tokens ({self.global_batch_tokens:g}) is less than one sequence ({self.seq_len})"
@@ -296,9 +312,9 @@ class Pool(_Section):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra=_deliveries_schema)
 
-    name: str = Field(min_length=1, max_length=64)
+    name: Visible = Field(min_length=1, max_length=64)
     chip: str = Field(min_length=1, max_length=64)
-    site: str = Field("default", min_length=1, max_length=64)
+    site: Visible = Field("default", min_length=1, max_length=64)
     units: Units = 0
     ordered_units: Units | None = None
     deliveries: Deliveries = Field(default_factory=list, max_length=MAX_DELIVERIES)
@@ -580,7 +596,7 @@ MAX_POWER_STEPS = 1_000
 class Job(_Section):
     """One training job of a portfolio (``jobs:``): chips go to jobs in priority order (1 first)."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: Visible = Field(min_length=1, max_length=64)
     workload: Workload
     priority: int = Field(1, ge=1, le=1_000, description="a lower number gets chips first")
     start_after: Day | None = Field(None, description="the job takes no chips before this date")
@@ -605,7 +621,7 @@ class PowerStep(_Section):
 class Site(_Section):
     """A site's power over time: the chips in service there draw at most ``power_mw`` (with the PUE)."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: Visible = Field(min_length=1, max_length=64)
     pue: float = Field(1.3, ge=1, le=5, allow_inf_nan=False, description="facility power / IT power")
     power_mw: list[PowerStep] = Field(min_length=1, max_length=MAX_POWER_STEPS,
                                       description="power from each date on; none before the first date")
@@ -614,7 +630,7 @@ class Site(_Section):
 class Scenario(_Section):
     """A whole scenario file."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Visible = Field(min_length=1, max_length=200)
     description: str = ""
     start: Day = dt.date(2025, 1, 1)
     horizon_days: float = Field(730.0, gt=0, le=MAX_HORIZON_DAYS, allow_inf_nan=False)

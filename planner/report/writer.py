@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ReportError  # noqa: F401 - planner.report re-exports it from here
-from ..ownership import default_folder_name, write_folder  # noqa: F401 - re-exported
+from ..ownership import default_folder_name, signals_held, write_folder  # noqa: F401 - re-exported
 from ..results import RunResult
 from . import html as html_report
 from . import tables
@@ -32,6 +32,8 @@ def _xlsx_child(result: RunResult, path: Path) -> None:
     """The body of the process that writes the workbook (signals as by default: the parent cleans up)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # forked with them held (``_start_xlsx``): they may come now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         tables.write_xlsx(result, path)
     except BaseException:  # noqa: BLE001 - the parent writes it again and raises the error as one line
@@ -58,7 +60,10 @@ def _start_xlsx(result: RunResult, path: Path, fork_server: bool = False):
         return None
     proc = multiprocessing.get_context(method).Process(target=_xlsx_child, args=(result, path), daemon=True)
     try:
-        proc.start()
+        # SIGTERM (or Ctrl-C) waits until the fork is done: raised in the fork's own hooks (logging's lock), the
+        # KeyboardInterrupt was swallowed with a traceback and the run went on to exit 0
+        with signals_held():
+            proc.start()
     except OSError:
         return None
     except Exception:  # noqa: BLE001 - the fork server's child gets the result pickled: if it cannot, write in order

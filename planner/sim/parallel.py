@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 _CONTEXT: Any = None  # the shared argument of the mapped function, set in each worker
+STOP_WAIT_S = 2.0  # how long ``stop`` waits for a terminated worker before it kills it
 
 
 def default_workers() -> int:
@@ -117,8 +118,20 @@ def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, work
 
 
 def stop(pool: ProcessPoolExecutor) -> None:
-    """End a pool's workers at once (``shutdown`` alone waits for the items they hold)."""
-    for p in list((getattr(pool, "_processes", None) or {}).values()):  # (no public way before Python 3.14)
+    """End a pool's workers at once (``shutdown`` alone waits for the items they hold).
+
+    Never waits on the pool itself: a worker terminated while it held the pool's call queue left the others
+    blocked on its lock for ever, and ``shutdown(wait=True)`` with them (a SIGTERM hung a run, 1 in 80). The
+    workers are terminated, the pool told to stop, then each worker joined for at most STOP_WAIT_S and killed
+    if it is still there.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # (no public way before Python 3.14)
+    for p in procs:
         if p.is_alive():
             p.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs + [q for q in (getattr(pool, "_processes", None) or {}).values() if q not in procs]:
+        p.join(STOP_WAIT_S)
+        if p.is_alive():
+            p.kill()
+            p.join(STOP_WAIT_S)
