@@ -31,6 +31,8 @@ from .errors import ScenarioError
 from .fmt import fmt_duration
 from .perf import reliability as rel
 from .perf.params import count_params
+from .perf.search import TILE_GROUPS
+from .perf.system import MAX_KERNEL_SHARE, tuning
 from .scenario import Scenario
 from .units import GB, HOURS_PER_DAY
 
@@ -592,6 +594,17 @@ def notes(s: Scenario) -> list[str]:
             out.append(f"fleet[{i}].deliveries[{j}]: {d.date} is before the plan's start ({s.start}): the pool "
                        f"starts with {d.units:,} units delivered, not the {p.units:,} of "
                        f"fleet[{i}].units")
+    for i, p in enumerate(s.fleet):
+        tp, domain = (p.parallelism.tp if p.parallelism else None), s.chip(p.chip).scale_up_domain
+        if tp and tp <= domain and domain % tp and domain // tp < TILE_GROUPS:  # (search.tp_options offers none such)
+            out.append(f"fleet[{i}].parallelism.tp: {tp} does not divide {p.chip}'s scale-up domain of {domain} chips: "
+                       "a group that spans two domains is timed as if inside one (optimistic)")
+    for i, p in enumerate(s.fleet):
+        k = float(tuning()["kernel"][p.stack])
+        if k * p.efficiency > MAX_KERNEL_SHARE:  # (perf/system.py System.kernel_share)
+            out.append(f"fleet[{i}].efficiency: {p.efficiency:g} x the {p.stack} stack's kernel factor {k:g} would run "
+                       "GEMMs faster than the chip's own matmul microbenchmark: held at it (from "
+                       f"{MAX_KERNEL_SHARE / k:.2f} up, every efficiency trains alike)")
     for i, job in enumerate(s.jobs):
         if job.deadline is not None and past_horizon(s.start, job.deadline, s.horizon_days):
             out.append(f"jobs[{i}].deadline: {job.deadline} ends after the horizon does ({end_day}); a replication "

@@ -158,11 +158,17 @@ def shape_memory(arch: ModelArch, c, seq, tp, cp, mb, pp, vp, layers_rank, param
     worst_stage_layers = np.maximum(first_layers, second)
     # fp32 logits for the loss (Korthikanti et al. 2022 sec. 4.3: 4*s*b*v/t bytes)
     logits = tok * arch.vocab * 4.0 / tp
-    # full recompute rebuilds one layer's activations during its backward
-    one_layer = activation_bytes_per_layer(arch, seq, mb, tp, cp, 1, fused_attention=fused_attention)
-    # ... and the MLP policy one layer's MLP activations (what selective keeps beyond what it keeps)
-    one_mlp = one_layer - activation_bytes_per_layer(arch, seq, mb, tp, cp, 4, fused_attention=fused_attention)
-    work = np.where((rc == 2) | (rc == 3), one_layer, np.where(rc == 4, one_mlp, 0.0))
+    # full recompute rebuilds one layer's activations during its backward, its unfused attention scores too (the a*s^2
+    # terms: 64 GiB a chip for an 8B model at 32K tokens, which code 1's kept activations leave out)
+    one_layer = activation_bytes_per_layer(arch, seq, mb, tp, cp, 0, fused_attention=fused_attention)
+    kept_selective = activation_bytes_per_layer(arch, seq, mb, tp, cp, 1, fused_attention=fused_attention)
+    # selective rebuilds one layer's attention core (its scores, when unfused) ...
+    one_core = one_layer - kept_selective
+    # ... and the MLP policy one layer's MLP activations too (what selective keeps beyond what it keeps), one after
+    # the other in the layer's backward
+    one_mlp = kept_selective - activation_bytes_per_layer(arch, seq, mb, tp, cp, 4, fused_attention=fused_attention)
+    work = np.where((rc == 2) | (rc == 3), one_layer,
+                    np.where(rc == 4, np.maximum(one_mlp, one_core), np.where(rc == 1, one_core, 0.0)))
     # ZeRO-3 gathers the next layer's weights while one runs: two layers of bf16 weights (Rajbhandari et al. 2020)
     layer_params = (params_chip - expert_params_rank) / np.maximum(layers_rank, 1)
     gathered = np.where(c.zero >= 3, 2.0 * layer_params * WEIGHT_BYTES, 0.0)

@@ -53,12 +53,20 @@ class LayoutResult:
     preference: str = ""
 
 
+TILE_GROUPS = 16  # tensor-parallel groups a scale-up domain holds from which one that does not tile it is offered
+
+
 def _divisors_up_to(n: int, cap: int) -> list[int]:
     return [d for d in range(1, min(n, cap) + 1) if n % d == 0]
 
 
 def tp_options(arch: ModelArch, chip: Chip) -> list[int]:
-    """Tensor-parallel degrees inside the scale-up domain (at most 64) that split whole query groups.
+    """Tensor-parallel degrees that tile the scale-up domain (at most 64) and split whole query groups.
+
+    A degree that does not divide the domain leaves groups across two domains, timed as if inside one (TP64 on
+    NVL72's 72 chips: the eleventh group of 720 chips spans two racks, its collectives on the network): not offered,
+    unless the domain holds TILE_GROUPS of them or more (a TPU pod of 4,096 chips holds 341 groups of 12: the
+    leftover is a few chips a pod).
 
     TP divides the heads, and the KV heads (Megatron), or is a multiple of them: each rank then holds a copy of its
     K/V head (PaLM trained its one-KV-head attention on TP12, S10; the copies' share of the QKV projection, small
@@ -66,7 +74,8 @@ def tp_options(arch: ModelArch, chip: Chip) -> list[int]:
     """
     kv = arch.n_kv_heads if arch.mla is None else arch.heads
     return [t for t in _divisors_up_to(arch.heads, min(chip.scale_up_domain, 64))
-            if (t & (t - 1) == 0 or t % 4 == 0) and (kv % t == 0 or t % kv == 0)]
+            if (t & (t - 1) == 0 or t % 4 == 0) and (kv % t == 0 or t % kv == 0)
+            and (chip.scale_up_domain % t == 0 or chip.scale_up_domain // t >= TILE_GROUPS)]
 
 
 def pp_options(layers: int) -> list[int]:
@@ -176,7 +185,7 @@ def _result(arch, chip, wl, cands: Candidates, sc, i: int, units: int, evaluated
     )
     rate = float(sc.tokens_per_s[i])
     used = int(sc.units_used[i])
-    mfu = model_flops_per_token(arch, wl.seq_len) * rate / (used * chip.peak_flops(wl.precision))
+    mfu = model_flops_per_token(arch, wl.seq_len) * rate / (used * chip.mfu_peak_flops(wl.precision))
     return LayoutResult(
         layout=layout, units_available=units, units_used=used, tokens_per_s=rate,
         step_time_s=float(sc.step_time_s[i]), mfu=float(mfu), memory_per_chip_gib=float(sc.memory_bytes[i] / GIB),

@@ -515,9 +515,13 @@ def _stages(L: int, pp, t_layer, t_head, balanced: bool):
     (Llama 3 sec. 3.3.2, S103); a plain split gives every stage ceil(L/pp).
     """
     even = np.ceil(L / pp)
-    plain = np.maximum(even * t_layer, (L - (pp - 1) * even).clip(min=0) * t_layer + t_head)
+    last = (L - (pp - 1) * even).clip(min=0)  # the last stage's layers: what the others leave
+    plain = np.maximum(even * t_layer, last * t_layer + t_head)
     single = L * t_layer + t_head
-    best, best_layers, best_head = plain, even, plain > even * t_layer
+    # the slowest stage's layers: the last's when it (with the output layer) sets the pace (--explain split the
+    # step as if it held ``even`` layers, 27 where it held 26, and balanced the difference with a negative pp term)
+    best_head = plain > even * t_layer
+    best, best_layers = plain, np.where(best_head, last, even)
     if balanced:
         x = (L * t_layer - (pp - 1) * t_head) / np.maximum(pp * t_layer, 1e-30)
         for n_last in (np.floor(x), np.ceil(x)):

@@ -20,6 +20,10 @@ from ..catalog import Chip, Stack, stacks
 from ..yamlio import safe_load
 
 DEFAULT_STACK = "standard"
+# the most of the chip's own matmul microbenchmark (catalog matmul_efficiency of the peak) a training step's GEMMs run
+# at, whatever the stack and the user's efficiency: the microbenchmark is the rate the chip sustains (an efficiency of
+# 2 trained a 70B job at 124% MFU)
+MAX_KERNEL_SHARE = 1.0
 Z_P90 = 1.2815515655446004  # standard normal quantile at 0.9
 
 
@@ -68,13 +72,18 @@ class System:
         """The chip id (what reports show)."""
         return self.chip.id
 
+    @property
+    def kernel_share(self) -> float:
+        """The stack's kernels times the user's factor, never past the chip's microbenchmark (MAX_KERNEL_SHARE)."""
+        return min(self.kernel * self.efficiency, MAX_KERNEL_SHARE)
+
     def gemm_flops(self, precision: str) -> float:
         """Sustained large-GEMM rate in training [FLOP/s]."""
-        return self.chip.gemm_flops(precision, self.fp8_vs_bf16) * self.kernel * self.efficiency
+        return self.chip.gemm_flops(precision, self.fp8_vs_bf16) * self.kernel_share
 
     def peak_compute_flops(self) -> float:
         """The chip's dense BF16/FP16 peak under the stack's kernels and the user's factor [FLOP/s]."""
-        return self.chip.peak_flops("bf16") * self.kernel * self.efficiency
+        return self.chip.peak_flops("bf16") * self.kernel_share
 
 
 def system_for(chip: Chip, stack: str | None = None, network_gbps: float | None = None,

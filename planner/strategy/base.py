@@ -281,8 +281,8 @@ class Context:
         return self._fastest[pool]
 
     def peak_flops(self, pool: str) -> float:
-        """Dense peak of one chip of the pool at the training precision [FLOP/s]."""
-        return self.scenario.chip(self.pools[pool].chip).peak_flops(self.precision)
+        """The dense peak of one chip of the pool that MFU divides by [FLOP/s] (``Chip.mfu_peak_flops``)."""
+        return self.scenario.chip(self.pools[pool].chip).mfu_peak_flops(self.precision)
 
     def vendor(self, pool: str) -> str:
         """The pool's chip vendor."""
