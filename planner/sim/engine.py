@@ -731,15 +731,21 @@ class TrainingJob:
         if "re-plan" in self.limits and new.tokens_per_s > self._stayed_at:  # it took (some of) those chips after all
             del self.limits["re-plan"]
         self.plan, self.must_plan = new, False
-        # chips under repair are not left out by the plan: a plan shrunk by failures is not the layout's doing
-        gap = sum(ps.available for ps in self.pools.values()) - new.units_used
-        for sentence in new.limits:  # per kind, the sentence of the plan that left the most chips out
-            kind = sentence.split(":", 1)[0]
-            if gap > self.limits.get(kind, (-1, ""))[0]:
-                self.limits[kind] = (gap, self._with_available(sentence))
+        self._note_limits(new)
         self.fail_in_h = None  # another plan fails at another rate: draw afresh (memoryless)
         self.checked_avail = self._avail()  # no faster plan exists on these chips or fewer
         self._record_layout(new, self.env.now)
+
+    def _note_limits(self, why: Plan) -> None:
+        """Keep, per kind, the limit sentence of ``why`` (the plan for the chips available now) that leaves most out.
+
+        Chips under repair are not left out by the plan: a plan shrunk by failures is not the layout's doing.
+        """
+        gap = sum(ps.available for ps in self.pools.values()) - self.plan.units_used
+        for sentence in why.limits:
+            kind = sentence.split(":", 1)[0]
+            if gap > self.limits.get(kind, (-1, ""))[0]:
+                self.limits[kind] = (gap, self._with_available(sentence))
 
     def _with_available(self, sentence: str) -> str:
         """A plan's limit sentence with the chips available now beside the grid count it was planned on.
@@ -937,6 +943,10 @@ class TrainingJob:
         if cand is not None and cand is not self.plan and cand.tokens_per_s > self.plan.tokens_per_s \
                 and self._pays(self.plan, cand, left):
             self._below_min_gain(cand)
+        elif cand is not None and cand is not self.plan and cand.tokens_per_s <= self.plan.tokens_per_s:
+            # no faster plan on the chips that came: what holds the best one below them holds the job (280 chips
+            # delivered to a job on 256, whose layout takes no more, read no limit at all)
+            self._note_limits(cand)
         return False
 
     def _below_min_gain(self, cand: Plan) -> None:
