@@ -672,15 +672,29 @@ def _edit_tab(loaded, fid: str, reliability: bool = True):
     k = f"{fid}:"
     st.caption("Every change goes through the same field-path edits as `planner sweep --set` and is re-validated.")
     workloads = loaded.workloads()  # `workload:`, or each job of `jobs:`
+    # a job with a `strategy:` of its own trains by it, not by the scenario's: its own control, in its row; the
+    # scenario's control sits in the row of the first job that follows it, and names the jobs that do
+    own = [j for j, job in enumerate(loaded.jobs) if job.strategy is not None]
+    sharing = [job.name for j, job in enumerate(loaded.jobs) if j not in own]
+    shared_row = next((j for j in range(len(workloads)) if j not in own), None)
+    about = ("auto takes the mode with the earliest finish (the cheapest with objective: cost); single, sync, diloco "
+             "and sequential as in `planner compare`")
     for j, (path, w) in enumerate(workloads):
         if len(workloads) > 1:
             st.markdown(f"Job **{md(loaded.jobs[j].name)}**")
         c1, c2, c3 = st.columns(3)
         sc = _workload_fields(sc, path, w, k if path == "workload" else f"{k}{path}:", c1, c2)
-        if j == 0:
+        if j in own:
+            mine = sc.jobs[j].strategy.mode
+            mode = c3.selectbox("Strategy mode (this job's own)", MODES, index=MODES.index(mine), key=f"{k}mode{j}",
+                                help=f"{about}. This job's `strategy:` sets it: the scenario's does not apply to it")
+            if mode != mine:
+                sc = edits.set_values(sc, {f"jobs[{j}].strategy.mode": mode}, sc.name)
+        elif j == shared_row:
+            shared = f". The scenario's: the jobs without a strategy of their own ({', '.join(sharing)}) train by it" \
+                if own and sharing else ""
             mode = c3.selectbox("Strategy mode", MODES, index=MODES.index(sc.strategy.mode), key=k + "mode",
-                                help="auto takes the mode with the earliest finish (the cheapest with objective: "
-                                     "cost); single, sync, diloco and sequential as in `planner compare`")
+                                help=about + md(shared))
             if mode != sc.strategy.mode:
                 sc = edits.set_values(sc, {"strategy.mode": mode}, sc.name)
     chip_ids = sorted(chips())
@@ -1003,8 +1017,7 @@ def _ab_tab(state: dict) -> None:
     if va is None or vb is None:
         st.info("Run a variant and keep it as A, change the settings, run again and keep it as B.")
         return
-    # st.table renders Markdown in its cells (pool names here): every cell escaped, shown as written
-    st.table(pd.DataFrame(whatif.ab_rows(va, vb)).set_index("figure").map(md))
+    _table(pd.DataFrame(whatif.ab_rows(va, vb)), "figure")
     differ = differing_inputs(state.get("ab_a_inputs"), state.get("ab_b_inputs"))
     st.markdown("**Inputs that differ**")
     if state.get("ab_a_inputs") is None or state.get("ab_b_inputs") is None:
@@ -1012,7 +1025,16 @@ def _ab_tab(state: dict) -> None:
     elif not differ:
         st.caption("None: A and B ran the same inputs.")
     else:
-        st.table(pd.DataFrame(differ).set_index("input").map(md))
+        _table(pd.DataFrame(differ), "input")
+
+
+def _table(frame: pd.DataFrame, index: str) -> None:
+    """``st.table`` of ``frame`` indexed by its column ``index``, every cell and row label shown as written.
+
+    st.table renders Markdown in its cells and its index: pool and job names are in both ("job [dense](http://x)"
+    was a live link in the row labels, "**moe** $a$" bold and typeset), so each is escaped (``md``) before.
+    """
+    st.table(frame.map(md).set_index(index))
 
 
 def _shown_value(v) -> str:
@@ -1279,8 +1301,16 @@ def main() -> None:
         for problem in st.session_state[EDIT_ERRORS]:
             st.warning(escape.markdown(f"An edit is not applied (see Edit plan): {problem}"))
     scenario = _guard("Applying the what-if settings", apply_knobs, edited, knobs) if edited is not None else None
-    if scenario is None:
+    knobs_apply = scenario is not None
+    if edited is None:
         return
+    if not knobs_apply:
+        # a sidebar setting the file cannot take (cloud units x0 on a cloud-only fleet): the error above says which;
+        # the last run, the kept A and B stay on the page, out of date, and nothing runs on the file without them
+        scenario = edited
+        with tab_run:
+            st.warning("The sidebar's what-if settings cannot be applied (the error above): the last run is shown, "
+                       "out of date, and Run waits until they can be.")
     key = json.dumps({"name": name, "data": edits.to_mapping(scenario)}, sort_keys=True, default=str)
     # the baseline: the file as loaded, with the run's seed and replications; deltas compare against it
     baseline = _guard("Baseline", _with_run_settings, loaded, knobs)
@@ -1296,10 +1326,10 @@ def main() -> None:
         first_scenario = _with_run_settings(loaded, knobs)
         first = None if uploaded else _guard("Run", run_with_progress, first_scenario, knobs.replications, knobs.seed)
         if first is not None:
-            same = scenario == first_scenario
+            same = knobs_apply and scenario == first_scenario
             state.update(result=first, result_key=key if same else None, result_scenario=scenario if same else loaded,
                          result_changes=[], base_summary=first.summary)
-    if run:
+    if run and knobs_apply:
         result = _guard("Run", run_with_progress, scenario, knobs.replications, knobs.seed)
         if result is not None:
             # the deltas compare against the file as loaded, with the same seed and replications
@@ -1318,9 +1348,13 @@ def main() -> None:
     with tab_ab:
         _ab_tab(state)
     with tab_estimate:
-        _estimate_tab(scenario, key, state)
+        if knobs_apply:
+            _estimate_tab(scenario, key, state)
+        else:
+            st.info("The estimate waits until the sidebar's what-if settings can be applied.")
     with tab_scenario:
-        st.caption("The scenario as run, after the what-if settings.")
+        st.caption("The scenario as run, after the what-if settings." if knobs_apply else
+                   "The scenario with your edits; the sidebar's what-if settings cannot be applied to it.")
         pools = pd.DataFrame(
             [{"pool": p.name, "chip": p.chip, "site": p.site, "planned units": p.planned_units,
               "cloud units": p.cloud.units if p.cloud else 0} for p in scenario.fleet]
@@ -1330,7 +1364,10 @@ def main() -> None:
         # out (an unset stack draws the band over every stack level; `stack: standard` does not)
         st.text(whatif.to_yaml(scenario))
     with tab_more:
-        _more_tab(scenario, key, state)
+        if knobs_apply:
+            _more_tab(scenario, key, state)
+        else:
+            st.info("Compare and goal seek wait until the sidebar's what-if settings can be applied.")
 
 
 if __name__ == "__main__":
