@@ -240,6 +240,9 @@ ESTIMATE_COLUMNS = {
     "units": ("units (layout)", _count),
     "units_available": ("units available", _count),
     "job_units": ("units the job uses", _count),
+    # what the job on those units keeps under failures: the speed and days columns are failure-free, at full size
+    "job_kept_tokens_per_s": ("kept tokens/s (the job, failures counted)", lambda v: fmt_si(num(v))),
+    "job_time_to_train_days": ("time to train (the job, failures counted)", lambda v: fmt_days(num(v))),
     "mfu": ("MFU", lambda v: fmt_pct(num(v))),
     "tokens_per_s": ("tokens/s", lambda v: fmt_si(num(v))),
     "tokens_per_s_p10": ("tokens/s P10", lambda v: fmt_si(num(v))),

@@ -102,15 +102,22 @@ def _jobs_estimate(scenario: Scenario) -> dict:
 
 
 def _job_size(ctx, single, name: str, units: int) -> dict:
-    """``job_units`` and ``limited_by`` of one pool (docs/formats.md).
+    """``job_units``, ``limited_by`` and the job's kept speed and days on one pool (docs/formats.md).
 
     ``job_units``: the chips a job on the pool alone trains on at its full size, sized for failures as the
-    simulation sizes it; ``limited_by``: why that is fewer than the pool's usable chips (empty when not).
+    simulation sizes it; ``limited_by``: why that is fewer than the pool's usable chips (empty when not);
+    ``job_kept_tokens_per_s``: that job's tokens/s times its expected goodput under failures (``Context.score``),
+    and ``job_time_to_train_days`` the workload's tokens at it: what the speed and days figures, failure-free at the
+    pool's full size, are not (a 405B job held to 31,360 of 80,000 chips showed the 77,824-chip layout's 8.1 days).
     """
-    plan = single(ctx, (name,)).plan({name: ctx.pools[name].usable_units}) if ctx.feasible(name) else None
+    strategy = single(ctx, (name,))
+    plan = strategy.plan({name: ctx.pools[name].usable_units}) if ctx.feasible(name) else None
     if plan is None:
         return {"job_units": units, "limited_by": []}
-    return {"job_units": plan.units_used, "limited_by": list(plan.limits)}
+    kept = ctx.score(plan)
+    days = ctx.scenario.workload.tokens / kept / SECONDS_PER_DAY if kept > 0 else None
+    return {"job_units": plan.units_used, "limited_by": list(plan.limits), "job_kept_tokens_per_s": kept,
+            "job_time_to_train_days": days}
 
 
 def _context(scenario: Scenario):

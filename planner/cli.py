@@ -312,9 +312,11 @@ def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
                   f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
     out.print(t)
     for p in result["pools"]:  # a job held below the pool under failures: `planner run` trains on job_units
+        kept = (f", {p['job_kept_tokens_per_s']:,.0f} kept tokens/s, {p['job_time_to_train_days']:,.1f} days"
+                if p.get("job_time_to_train_days") is not None else "")
         for why in p.get("limited_by") or []:
-            out.print(terminal(f"{p['pool']}: job on {p['job_units']:,} chips; limited by {why}"), highlight=False,
-                      markup=False)
+            out.print(terminal(f"{p['pool']}: job on {p['job_units']:,} chips{kept}; limited by {why}"),
+                      highlight=False, markup=False)
     for e in explained:
         if "error" in e:
             continue
