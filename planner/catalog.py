@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .arch import ModelArch
 from .units import TFLOPS
-from .validation import PlainValues
+from .validation import PlainValues, Visible
 from .yamlio import safe_load
 
 MIN_TFLOPS = 0.1  # a chip's peak at least [TFLOP/s]
@@ -21,7 +21,7 @@ class Chip(PlainValues):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64)
+    id: Visible = Field(min_length=1, max_length=64)
     name: str = ""
     vendor: str = ""
     # lower bounds far below any accelerator's (a T4 has 65 TFLOP/s, 0.3 TB/s): 1e-305 TFLOP/s passed `validate`

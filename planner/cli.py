@@ -740,6 +740,10 @@ def compare(
     t = Table(title=_lit(f"{s.name}: strategy modes (one replication, seed "
                          f"{s.simulation.seed if seed is None else seed})"))
     pick = any(r.get("objective") == "cost" for r in rows)  # a portfolio job picked by cost: what it ranked on
+
+    def money(usd):  # a sum as the cost column writes it: in USD, and in the scenario's currency when it has one
+        return fmt_usd_and(usd, s.currency.code, s.currency.per_usd) if s.currency is not None else fmt_usd(usd)
+
     for col in ("mode", "pools", "days", "finish", "cost", *[PICKED_ON] * pick, "energy MWh", "goodput",
                 "link TB/day", "note"):
         t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")
@@ -751,9 +755,7 @@ def compare(
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
         low = {k: "≥ " for k in r.get("at_least") or ()}  # stopped by the horizon: spent to it only
         t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"),
-                  low.get("cost_usd", "") + (fmt_usd_and(r["cost_usd"], s.currency.code, s.currency.per_usd)
-                                             if s.currency is not None else fmt_usd(r["cost_usd"])),
-                  *[picked_on(r) or "-"] * pick,
+                  low.get("cost_usd", "") + money(r["cost_usd"]), *[picked_on(r, money) or "-"] * pick,
                   low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
                   _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))
     if s.jobs:

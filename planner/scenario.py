@@ -9,7 +9,6 @@ import datetime as dt
 import math
 import numbers
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -29,7 +28,7 @@ from .catalog import Chip, chips, models
 from .kinds import MULTI_POOL_MODES, Mode
 from .perf.layout import MAX_UNITS, Parallelism
 from .perf.reliability import MANUAL_INTERVENTION_HOURS, MANUAL_INTERVENTION_SHARE
-from .validation import PlainValues, field_error
+from .validation import PlainValues, Visible, field_error, looks_like
 from .yamlio import clip
 
 MAX_POOLS = 64
@@ -53,26 +52,6 @@ RESERVED_POOL_NAMES = ("month", "total")
 MAX_PER_USD = 1e6  # a bound that catches a mistyped rate: ISO 4217 currencies in use quote below a million per USD
 MIN_PER_USD = 1e-3  # ... and above a thousandth (the dearest, the Kuwaiti dinar, is about 0.3 per USD)
 
-def looks_like(text: str) -> str:
-    """What a name shows: NFKC-normalised, without invisible format and control characters.
-
-    Two names that differ only by a zero-width space (U+200B), a soft hyphen (U+00AD), a byte-order mark (U+FEFF) or
-    a compatibility form (fullwidth letters, ligatures) print the same in every table and chart: a reader could
-    not tell which pool or site a row is about.
-    """
-    shown = unicodedata.normalize("NFKC", "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc")))
-    return " ".join(shown.split())  # runs of spaces (any Unicode space) print alike, and none at either end shows
-
-
-def _visible(name: str) -> str:
-    """Refuse a name that shows nothing (``looks_like``: only spaces, invisible or control characters)."""
-    if not looks_like(name):
-        raise ValueError("must show something: it is blank (only spaces, invisible or control characters)")
-    return name
-
-
-# a name a reader can see: in every table, chart and message (a pool named " " printed an empty column)
-Visible = Annotated[str, AfterValidator(_visible)]
 
 
 def _distinct(names: list[tuple[str, str]], what: str) -> None:

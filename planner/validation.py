@@ -10,13 +10,37 @@ from __future__ import annotations
 import re
 import types
 import typing
+import unicodedata
+from typing import Annotated
 
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from .yamlio import clip
 
 FIELD_ERROR = "planner_field"
+
+
+def looks_like(text: str) -> str:
+    """What a name shows: NFKC-normalised, without invisible format and control characters.
+
+    Two names that differ only by a zero-width space (U+200B), a soft hyphen (U+00AD), a byte-order mark (U+FEFF) or
+    a compatibility form (fullwidth letters, ligatures) print the same in every table and chart: a reader could
+    not tell which pool or site a row is about.
+    """
+    shown = unicodedata.normalize("NFKC", "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc")))
+    return " ".join(shown.split())  # runs of spaces (any Unicode space) print alike, and none at either end shows
+
+
+def _visible(name: str) -> str:
+    """Refuse a name that shows nothing (``looks_like``: only spaces, invisible or control characters)."""
+    if not looks_like(name):
+        raise ValueError("must show something: it is blank (only spaces, invisible or control characters)")
+    return name
+
+
+# a name a reader can see: in every table, chart and message (a pool named " " printed an empty column)
+Visible = Annotated[str, AfterValidator(_visible)]
 
 
 def field_error(path: str, message: str) -> PydanticCustomError:

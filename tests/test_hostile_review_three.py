@@ -168,3 +168,10 @@ def test_the_workbook_s_process_is_forked_with_signals_held_and_takes_them_again
     assert both <= set(seen["forked"])
     assert not both & set(seen["child"])
     assert seen["restored"]
+
+
+def test_a_custom_chip_id_that_shows_nothing_is_refused(cli, make_scenario):
+    chip = {"id": "\u200b ", "bf16_tflops": 500, "hbm_gib": 80, "hbm_tbps": 3, "scale_up_domain": 8,
+            "scale_up_gbyteps": 450, "scale_out_gbps": 400, "tdp_w": 700}
+    line = one_error_line(cli("validate", make_scenario(chips=[chip])))
+    assert "chips[0].id: must show something" in line

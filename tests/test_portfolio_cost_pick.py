@@ -50,3 +50,10 @@ def test_compare_table_adds_the_pick_s_column_for_cost_jobs_only():
     bound = present.compare_table([{**row, "at_least": ["committed_usd"]}])
     assert bound[present.PICKED_ON].tolist() == ["≥ $25"]
     assert present.PICKED_ON not in present.compare_table([{**row, "objective": "time"}]).columns
+
+
+def test_the_pick_s_column_is_in_the_scenario_s_currency_too(cli, make_scenario):
+    out = cli("compare", make_scenario.text(yaml.safe_dump({**SCENARIO, "currency": {"code": "CNY", "per_usd": 7.1}}),
+                                           "cny.yaml")).stdout
+    rows = [line for line in out.splitlines() if line.startswith("│ cheap:") and "not possible" not in line]
+    assert rows and all(line.count("(CNY ") == 2 for line in rows), rows  # the cost and the pick's, both

@@ -6,7 +6,7 @@ with these; nothing here imports streamlit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -83,12 +83,15 @@ def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 PICKED_ON = "pools' commitment (pick)"  # what a portfolio job with objective: cost ranks its modes on
 
 
-def picked_on(r: Mapping[str, Any]) -> str:
-    """A portfolio compare row's pools' commitment, for a job picked by cost ("" for others and modes not possible)."""
+def picked_on(r: Mapping[str, Any], money: Callable[[float | None], str] = fmt_usd) -> str:
+    """A portfolio compare row's pools' commitment, for a job picked by cost ("" for others and modes not possible).
+
+    ``money``: how a sum is written (the CLI's: in USD and the scenario's currency, as its cost column).
+    """
     if r.get("objective") != "cost" or not r.get("possible"):
         return ""
     low = "≥ " if "committed_usd" in (r.get("at_least") or ()) else ""  # e.g. stopped by the horizon
-    return low + fmt_usd(num(r.get("committed_usd")))
+    return low + money(num(r.get("committed_usd")))
 
 
 JOB_COST = "job's own spend"  # a portfolio compare's cost column (PORTFOLIO_COST_NOTE)
