@@ -116,12 +116,17 @@ def _balance(strategy: Strategy, avail: dict[str, int], parts: dict[str, Part], 
 
 
 def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float) -> tuple[float, dict]:
-    """All-reduce of ``nbytes`` over the parts (one ring): seconds, and bytes per link it crosses."""
+    """All-reduce of ``nbytes`` over the parts (one ring): seconds, and bytes per link it crosses.
+
+    Each hop sends ``per_hop`` bytes one way, and its time is computed on them; a link's traffic is its busier
+    direction (README: one direction, the one its time is computed on). Two sites: both hops cross the one link,
+    one each way; three or more: each link between neighbours carries one hop (it was counted at half).
+    """
     s = len(parts)
     if s < 2:
         return 0.0, {}
     per_hop = 2.0 * (s - 1) / s * nbytes
-    worst, lat, traffic = 0.0, 0.0, {}
+    worst, lat, sent = 0.0, 0.0, {}
     ordered = sorted(parts, key=lambda p: (p.site, p.pool))
     for a, b in zip(ordered, ordered[1:] + ordered[:1], strict=True):
         if a is b:
@@ -132,8 +137,11 @@ def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float) -> tuple
         worst = max(worst, per_hop / bw[0])
         lat = max(lat, bw[1])
         if a.site != b.site:
-            key = pair(a.site, b.site)
-            traffic[key] = traffic.get(key, 0.0) + per_hop / 2  # each hop's bytes, once per direction pair
+            sent[(a.site, b.site)] = sent.get((a.site, b.site), 0.0) + per_hop
+    traffic: dict = {}
+    for (a, b), nbytes_one_way in sent.items():
+        key = pair(a, b)
+        traffic[key] = max(traffic.get(key, 0.0), nbytes_one_way)
     return worst + 2.0 * (s - 1) * lat, traffic
 
 
