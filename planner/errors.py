@@ -52,9 +52,11 @@ class InfeasiblePlanError(PlannerError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, needed_gib: float | None = None, available_gib: float | None = None):
+    def __init__(self, message: str, *, needed_gib: float | None = None, available_gib: float | None = None,
+                 job: str | None = None):
         self.needed_gib = needed_gib
         self.available_gib = available_gib
+        self.job = job  # with `jobs:`: the job no layout fits (a sweep's point names it in that job's columns)
         super().__init__(message)
 
 

@@ -191,3 +191,28 @@ def test_a_jobs_deadline_share_past_the_horizon_is_a_marked_lower_bound():
         JobSummary(name="b", priority=2, summary=Summary(), deadline="2026-01-01", deadline_probability=0.9))))
     assert row["job a: deadline_probability"] == 0.4 and row["job b: deadline_probability"] == 0.9
     assert row["at_least"].split(", ") == ["job a: deadline_probability"]
+
+
+def test_a_sweep_point_no_layout_of_one_job_fits_names_that_job_never(cli, make_scenario, tmp_path):
+    """A review: the point's portfolio columns read 0 and never, and the job's own were left empty."""
+    import pandas as pd
+    import yaml
+
+    doc = {"name": "s5", "start": "2025-01-01", "horizon_days": 200,
+           "jobs": [{"name": "a", "workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 8192,
+                                               "global_batch_tokens": 2097152}},
+                    {"name": "c", "workload": {"model": "llama3-405b", "tokens": 1.0e11, "seq_len": 8192,
+                                               "global_batch_tokens": 2097152}, "pools": ["tiny"]}],
+           "fleet": [{"name": "big", "chip": "h100-sxm", "site": "dc1", "units": 1024},
+                     {"name": "tiny", "chip": "h100-sxm", "site": "dc1", "units": 8}],
+           "reliability": {"enabled": False}}
+    r = cli("sweep", make_scenario.text(yaml.safe_dump(doc), "s5.yaml"), "--set", "fleet[1].units=8,256",
+            "--replications", "1", "--out", tmp_path / "sw")
+    assert r.exit_code == 0, r
+    rows = pd.read_csv(tmp_path / "sw" / "sweep.csv").to_dict("records")
+    bad = next(x for x in rows if str(x["note"]).startswith("no layout fits: job 'c'"))
+    assert bad["job c: finish_probability"] == 0.0
+    assert bad["job c: finish_date_p50"] == "never" and bad["job c: finish_date_p90"] == "never"
+    assert pd.isna(bad["job a: finish_probability"])  # the point did not run: job a's figures are not known
+    good = next(x for x in rows if x is not bad)
+    assert good["job c: finish_probability"] == 1.0

@@ -28,7 +28,7 @@ def _point(context: tuple[int | None, int | None], scenario: Scenario) -> dict:
         r = run_scenario(scenario, replications=replications, seed=seed, workers=1, cash_flow=False)
     except InfeasiblePlanError as exc:
         n = replications or scenario.simulation.replications
-        return {"summary": None, "infeasible": str(exc), "replications": n,
+        return {"summary": None, "infeasible": str(exc), "infeasible_job": exc.job, "replications": n,
                 "time_to_train_days": [math.inf] * n, "cost_usd": []}
     reps = r.replications
     out = {"summary": r.summary, "infeasible": None, "replications": r.summary.replications,
@@ -103,11 +103,16 @@ def result_row(result: dict) -> dict:
     """The row of one point of :func:`run_points`, with a ``note`` (empty when the point trained).
 
     :func:`point_row`, or for a point where no layout fits: finish probability 0, the dates ``never`` and
-    the note ``no layout fits: <why>``; its other figures are missing.
+    the note ``no layout fits: <why>``, and so for the job of a portfolio no layout fits (its columns); its other
+    figures are missing (the other jobs' too: the point did not run).
     """
     if result.get("infeasible") is None:
         return {**point_row(result["summary"]), "note": ""}
-    return {"finish_probability": 0.0, **{f"finish_date_{q}": NEVER for q in QUANTILE_KEYS},
+    job = {}
+    if result.get("infeasible_job"):
+        who = f"job {result['infeasible_job']}: "
+        job = {f"{who}finish_probability": 0.0, **{f"{who}finish_date_{q}": NEVER for q in ("p50", "p90")}}
+    return {"finish_probability": 0.0, **{f"finish_date_{q}": NEVER for q in QUANTILE_KEYS}, **job,
             "note": infeasible_note(result["infeasible"])}
 
 

@@ -150,7 +150,7 @@ def job_planners(scenario: Scenario, job: Job, js: Scenario) -> dict:
 def job_error(scenario: Scenario, job: Job, exc: InfeasiblePlanError) -> InfeasiblePlanError:
     """``exc`` named by the job it is about and its field (``job 'dense' (jobs[1]): pool 'h100': ...``)."""
     return InfeasiblePlanError(f"job {job.name!r} (jobs[{scenario.jobs.index(job)}]): {exc}",
-                               needed_gib=exc.needed_gib, available_gib=exc.available_gib)
+                               needed_gib=exc.needed_gib, available_gib=exc.available_gib, job=job.name)
 
 
 def _in_service(steps: list[Step]) -> Timeline:
