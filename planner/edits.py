@@ -87,6 +87,10 @@ def value_of(scenario: Scenario, path: str) -> Any:
             return get_value(full, path)
         except ScenarioError:
             pass
+        parts = parse_path(path)
+        if _job_strategy(parts) and get_value(full, format_path(parts[:3])) is None:
+            # a job without a `strategy:` of its own trains by the scenario's: its fields are those
+            return get_value(full, format_path(("strategy", *parts[3:])))
         parts, cur = parse_path(path), full
         for i, key in enumerate(parts):
             # a key the format's section lacks, or a path past a value: no field; a section left out (None), an
@@ -99,6 +103,11 @@ def value_of(scenario: Scenario, path: str) -> Any:
                 break
             cur = cur[key]
         raise unset from None
+
+
+def _job_strategy(parts: tuple[str | int, ...]) -> bool:
+    """Whether ``parts`` goes through a job's strategy section (``jobs[i].strategy...``)."""
+    return len(parts) >= 3 and parts[0] == "jobs" and isinstance(parts[1], int) and parts[2] == "strategy"
 
 
 def _set(data: dict, parts: tuple[str | int, ...], value: Any) -> None:
@@ -126,7 +135,9 @@ def _set(data: dict, parts: tuple[str | int, ...], value: Any) -> None:
                 if key not in cur or cur[key] is None:
                     if isinstance(nxt, int):
                         raise ScenarioError("not set in this scenario", field=where)
-                    cur[key] = {}
+                    # a job's own strategy starts as the scenario's, which it trained by (a job's `strategy:`
+                    # replaces the scenario's whole: {mode: single} alone would drop its objective and thresholds)
+                    cur[key] = copy.deepcopy(data.get("strategy") or {}) if _job_strategy(parts[: i + 2]) else {}
                 cur = cur[key]
 
 

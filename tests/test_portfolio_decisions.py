@@ -216,3 +216,24 @@ def test_a_sweep_point_no_layout_of_one_job_fits_names_that_job_never(cli, make_
     assert pd.isna(bad["job a: finish_probability"])  # the point did not run: job a's figures are not known
     good = next(x for x in rows if x is not bad)
     assert good["job c: finish_probability"] == 1.0
+
+
+def test_a_job_s_strategy_fields_can_be_swept_when_the_job_leaves_strategy_out():
+    """A job without a `strategy:` trains by the scenario's: its strategy fields are those, and can be swept.
+
+    A review: `--set jobs[0].strategy.mode=single` said "jobs[0].strategy: not set in this scenario" (and
+    `strategy.mode` of a file without `strategy:` could be swept).
+    """
+    from planner import edits
+
+    doc = _doc(JOBS)
+    doc["strategy"] = {"mode": "auto", "objective": "cost", "replan_min_gain": 0.2}
+    s = from_dict(doc)
+    assert s.jobs[0].strategy is None
+    assert edits.value_of(s, "jobs[0].strategy.mode") == "auto"
+    assert edits.value_of(s, "jobs[0].strategy.replan_min_gain") == 0.2
+    single = edits.set_values(s, {"jobs[0].strategy.mode": "single"})
+    mine = single.jobs[0].strategy
+    # the job's own section starts as the scenario's: only the mode moved
+    assert (mine.mode, mine.objective, mine.replan_min_gain) == ("single", "cost", 0.2)
+    assert single.strategy == s.strategy and single.jobs[1].strategy == s.jobs[1].strategy
