@@ -62,3 +62,17 @@ def test_a_link_the_two_keep_mostly_idle_adds_no_limit():
     assert not _link_limits(out, "second")
     carried = 400 * GBPS_TO_BYTES * LINK_EFFICIENCY
     assert (max(first.job.link_tl[key].values) + max(second.job.link_tl[key].values)) / carried < LINK_SHARED_SHARE
+
+
+def test_compare_s_picked_row_carries_the_link_sentence_run_gives():
+    """A review: `run` named the shared link in the later job's limits, and compare's row of the same mode did not."""
+    from planner import api
+
+    s = from_dict(_doc(1.0))
+    rows = api.compare(s)
+    (picked,) = [r for r in rows if r.get("job") == "second" and r.get("run")]
+    run = api.simulate(s, replications=1).summary
+    (mine,) = [j for j in run.jobs if j.name == "second"]
+    said = [x for x in mine.summary.limits if x.startswith("link:")]
+    assert said and [x for x in picked["limits"] if x.startswith("link:")] == said
+    assert not [x for r in rows if r.get("job") == "first" for x in r.get("limits", []) if x.startswith("link:")]

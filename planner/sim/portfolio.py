@@ -610,7 +610,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
 
     ``keep``: the output also carries ``runs`` (each job's Run) and ``supply`` (the fleet's steps), for the
     month-by-month pricing of the portfolio (planner/sim/money.py). ``each_job(k, ctx, steps, job_seed,
-    factor, rank_steps)``: called with what job ``k`` trains on, before its run (``portfolio_compare``).
+    factor, rank_steps, runs)``: called with what job ``k`` trains on and the runs of the jobs before it, before its
+    run (``portfolio_compare``).
     """
     sc = pctx.scenario
     horizon_h = sc.horizon_days * HOURS_PER_DAY
@@ -644,7 +645,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         if not candidates:
             raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train on its pools")
         if each_job is not None:
-            each_job(k, ctx, steps, job_seeds[k], factor, ranked_on[k])
+            each_job(k, ctx, steps, job_seeds[k], factor, ranked_on[k], list(runs))
         run = best_run(js, candidates, steps, job_seeds[k], factor, record=tables, track=k < last,
                        rank_steps=ranked_on[k])
         row = outcome_row(run, factor)
@@ -695,9 +696,11 @@ def portfolio_compare(pctx: PortfolioContext, seed: int) -> list[dict]:
     """
     rows: list[dict] = []
 
-    def each_job(k: int, ctx: Context, steps, job_seed, factor: float, rank_steps) -> None:
+    def each_job(k: int, ctx: Context, steps, job_seed, factor: float, rank_steps, before: list[Run]) -> None:
         js = pctx.scenarios[k]
-        for r in compare_on(js, ctx, steps, job_seed, factor, rank_steps=rank_steps):
+        # the link sentence `run` gives the job (``shared_links``): each mode's run against the jobs before it
+        links = (lambda run: shared_links(pctx, k, before, run)) if k else None
+        for r in compare_on(js, ctx, steps, job_seed, factor, rank_steps=rank_steps, more_limits=links):
             if r["possible"]:
                 # a job's cost is its spend on the chips it held, as `run` gives it per job (runner._with_jobs) and
                 # `solve --job` seeks on: the pools' whole commitment is the portfolio's, the same for every mode.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -589,11 +590,13 @@ def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True) 
 
 
 def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.SeedSequence, factor: float,
-               failures: bool = True, rank_steps: dict | None = None) -> list[dict]:
+               failures: bool = True, rank_steps: dict | None = None,
+               more_limits: Callable[[Run], list[str]] | None = None) -> list[dict]:
     """``compare``'s rows on given capacity steps, failure stream and model factor.
 
     A portfolio's job: the steps the jobs before it leave, its candidates ranked on ``rank_steps`` as `planner run`
-    ranks them.
+    ranks them, and ``more_limits(run)`` the sentences `run` adds to the job's limits (a link the jobs before it
+    share: ``portfolio.shared_links``).
     """
     pinned = Mode(scenario.strategy.mode)
     auto_candidates, _ = options(ctx, "auto")
@@ -608,6 +611,8 @@ def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.Seed
         run = best_run(scenario, cands, steps, job_seed, factor, failures, rank_steps=rank_steps)
         full = run.strategy.full_plan()
         row = {"mode": mode, "possible": True, "why": "", **outcome_row(run, factor)}
+        if more_limits is not None:
+            row["limits"] = row["limits"] + more_limits(run)
         # a mode that does not finish within the horizon: "never", as summary.json, sweep.csv and solve write it
         row["finish_date"] = (scenario.start + dt.timedelta(days=row["time_to_train_days"])).isoformat() \
             if row["finished"] else NEVER
