@@ -38,7 +38,7 @@ MAX_CELL_CHARS = 32_767  # Excel's own limit on a cell's text
 COLUMNS = ("date", "units")
 SUFFIXES = (".csv", ".xlsx")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_THOUSANDS = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+$")  # 30,000 as a spreadsheet writes it
+_THOUSANDS = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$")  # 30,000 (or 30,000.0) as a spreadsheet writes it
 # a number as a sheet writes one, in ASCII digits: 30000, 30000.0, 3e4 (float() also reads "１０００", "١٢" and 1_000,
 # which the scenario file refuses)
 _PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
@@ -82,12 +82,14 @@ def _units(value: Any) -> int:
             raise ValueError(f"{clip(text)!r} is not a number of chips (write it in the digits 0-9, e.g. 30000 or "
                              "30,000)")
         x = float(text)
-    if x != x or x in (float("inf"), float("-inf")) or x != int(x):
-        raise ValueError(f"{x!r} is not a whole number of chips")
-    n = int(x)
-    if not 0 <= n <= MAX_UNITS:
-        raise ValueError(f"{n:,} is outside 0 to {MAX_UNITS:,}")
-    return n
+    shown = clip(str(value).strip(), 40)  # what the cell holds, cut (1e300 spelled out ran to 300 digits)
+    if x != x or x in (float("inf"), float("-inf")):
+        raise ValueError(f"{shown!r} is not a whole number of chips")
+    if not 0 <= x <= MAX_UNITS:
+        raise ValueError(f"{shown} is outside 0 to {MAX_UNITS:,}")
+    if x != int(x):
+        raise ValueError(f"{shown!r} is not a whole number of chips")
+    return int(x)
 
 
 def _blank(row: list[Any] | tuple[Any, ...]) -> bool:

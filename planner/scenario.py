@@ -54,6 +54,16 @@ MIN_PER_USD = 1e-3  # ... and above a thousandth (the dearest, the Kuwaiti dinar
 
 
 
+def _written_as(value: str, known) -> str:
+    """A reference's hint when it looks the same as a known name but is written otherwise (else "").
+
+    Its Unicode form (an accent composed or not), invisible or compatibility characters: ``looks_like`` compares.
+    """
+    match = next((k for k in known if k != value and looks_like(k) == looks_like(value)), None)
+    return (f" ({value!r} looks the same as {match!r} but is written otherwise: an accent composed or not, an "
+            f"invisible or compatibility character; write it as {match!r} is written)") if match is not None else ""
+
+
 def _distinct(names: list[tuple[str, str]], what: str) -> None:
     """Refuse a name that looks the same as an earlier one (``looks_like``); ``names``: (field path, name)."""
     seen: dict[str, tuple[str, str]] = {}
@@ -130,11 +140,11 @@ class Workload(_Section):
     def _batch(self) -> Workload:
         tokens = getattr(self, "tokens", None)  # (a measured row, which shares this check, trains no tokens)
         if tokens is not None and tokens < self.seq_len:  # (1e-300 tokens trained in 1.9e-311 days)
-            raise field_error("tokens", f"{tokens:g} is less than one sequence ({self.seq_len} tokens): a job "
+            raise field_error("tokens", f"{tokens:g} is below one sequence ({self.seq_len} tokens): a job "
                                         "trains whole sequences")
         if self.global_batch_tokens is not None and self.global_batch_tokens < self.seq_len:
             raise ValueError(
-                f"global_batch_tokens ({self.global_batch_tokens:g}) is less than one sequence ({self.seq_len})"
+                f"global_batch_tokens ({self.global_batch_tokens:g}) is below one sequence ({self.seq_len})"
             )
         return self
 
@@ -662,8 +672,9 @@ class Scenario(_Section):
         builtin = set(chips())
         custom: set[str] = set()
         for i, c in enumerate(self.chips):
-            if c.id in builtin:
-                raise field_error(f"chips[{i}].id", f"{c.id!r} is a built-in chip id; give the custom chip its own")
+            if looks_like(c.id) in {looks_like(b) for b in builtin}:
+                raise field_error(f"chips[{i}].id", f"{c.id!r} is (or looks the same as) a built-in chip id; give the "
+                                                "custom chip its own")
             if c.id in custom:
                 raise field_error(f"chips[{i}].id", f"chip id {c.id!r} is used twice")
             custom.add(c.id)
@@ -671,10 +682,11 @@ class Scenario(_Section):
         names: set[str] = set()
         for i, p in enumerate(self.fleet):
             if p.chip not in known:
-                raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}; known: {', '.join(sorted(known))}")
+                raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}; known: {', '.join(sorted(known))}"
+                                                      + _written_as(p.chip, known))
             if p.name in names:
                 raise field_error(f"fleet[{i}].name", f"pool name {p.name!r} is used twice")
-            if p.name in RESERVED_POOL_NAMES:
+            if looks_like(p.name) in RESERVED_POOL_NAMES:  # ("month " printed as a second "month" column)
                 raise field_error(f"fleet[{i}].name", f"{p.name!r} is a column of the report's tables; reserved "
                                                       f"names: {', '.join(RESERVED_POOL_NAMES)}")
             names.add(p.name)
@@ -693,7 +705,8 @@ class Scenario(_Section):
         for chip_id in self.costs.unit_price_usd:
             if chip_id not in known:
                 raise field_error(f"costs.unit_price_usd.{clip(chip_id, 64)}",
-                                  f"unknown chip {clip(chip_id)!r}; known: {', '.join(sorted(known))}")
+                                  f"unknown chip {clip(chip_id)!r}; known: {', '.join(sorted(known))}"
+                                  + _written_as(chip_id, known))
             if chip_id not in owned:
                 raise field_error(f"costs.unit_price_usd.{clip(chip_id, 64)}",
                                   f"no pool owns {clip(chip_id)!r} chips (units or deliveries), so nothing reads "
@@ -734,7 +747,8 @@ class Scenario(_Section):
             for k, name in enumerate(j.pools or []):
                 if name not in pools:
                     raise field_error(f"jobs[{i}].pools[{k}]",
-                                      f"no pool is named {clip(name)!r}; pools: {', '.join(sorted(pools))}")
+                                      f"no pool is named {clip(name)!r}; pools: {', '.join(sorted(pools))}"
+                                      + _written_as(name, pools))
                 if name in j.pools[:k]:
                     raise field_error(f"jobs[{i}].pools[{k}]", f"pool {name!r} is listed twice")
             if j.start_after is not None and not self.start <= j.start_after:
@@ -759,7 +773,8 @@ class Scenario(_Section):
         for i, site in enumerate(self.sites):
             if site.name not in sites:
                 raise field_error(f"sites[{i}].name",
-                                  f"no pool is at site {clip(site.name)!r}; sites: {', '.join(sorted(sites))}")
+                                  f"no pool is at site {clip(site.name)!r}; sites: {', '.join(sorted(sites))}"
+                                  + _written_as(site.name, sites))
             if site.name in seen:
                 raise field_error(f"sites[{i}].name", f"site {site.name!r} is given twice")
             seen.add(site.name)
@@ -795,7 +810,8 @@ class Scenario(_Section):
             for s in (a, b):
                 if s not in sites:
                     raise field_error(f"links[{i}].sites",
-                                      f"no pool is at site {s!r}; sites: {', '.join(sorted(sites))}")
+                                      f"no pool is at site {s!r}; sites: {', '.join(sorted(sites))}"
+                                      + _written_as(s, sites))
             key = (a, b) if a <= b else (b, a)
             if key in seen:
                 raise field_error(f"links[{i}].sites", f"sites {a!r} and {b!r} are already linked")

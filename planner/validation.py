@@ -28,13 +28,20 @@ def looks_like(text: str) -> str:
     a compatibility form (fullwidth letters, ligatures) print the same in every table and chart: a reader could
     not tell which pool or site a row is about.
     """
-    shown = unicodedata.normalize("NFKC", "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc")))
+    kept = "".join(" " if c in BLANK_LETTERS else c for c in text if unicodedata.category(c) not in ("Cf", "Cc"))
+    shown = unicodedata.normalize("NFKC", kept)
     return " ".join(shown.split())  # runs of spaces (any Unicode space) print alike, and none at either end shows
 
 
+# letters and symbols that draw as a space (Unicode's Hangul fillers and the blank Braille pattern): a name of them
+# showed blank, and "pool\u2800a" beside "pool a" printed the same
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def _visible(name: str) -> str:
-    """Refuse a name that shows nothing (``looks_like``: only spaces, invisible or control characters)."""
-    if not looks_like(name):
+    """Refuse a name that shows nothing: only spaces, invisible or control characters, or marks with no letter."""
+    shown = looks_like(name)
+    if not shown or all(unicodedata.category(c).startswith("M") or c.isspace() for c in shown):
         raise ValueError("must show something: it is blank (only spaces, invisible or control characters)")
     return name
 

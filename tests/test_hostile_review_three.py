@@ -1,7 +1,7 @@
 """Findings of a third hostile-input review.
 
 An output folder that holds the command's own inputs, names that show nothing, a delivery sheet's digits, a job of
-less than one sequence, and a run stopped by SIGTERM at an unlucky moment.
+below one sequence, and a run stopped by SIGTERM at an unlucky moment.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_a_delivery_sheet_s_units_are_ascii_digits(cli, make_scenario, tmp_path,
 @pytest.mark.parametrize("tokens", [1e-300, 1, 8191])
 def test_a_job_of_less_than_one_sequence_is_refused(cli, make_scenario, tokens):
     line = one_error_line(cli("validate", make_scenario(workload={"tokens": tokens})))
-    assert "workload.tokens" in line and "less than one sequence (8192 tokens)" in line
+    assert "workload.tokens" in line and "below one sequence (8192 tokens)" in line
 
 
 def test_one_sequence_is_enough(cli, make_scenario):
@@ -175,3 +175,58 @@ def test_a_custom_chip_id_that_shows_nothing_is_refused(cli, make_scenario):
             "scale_up_gbyteps": 450, "scale_out_gbps": 400, "tdp_w": 700}
     line = one_error_line(cli("validate", make_scenario(chips=[chip])))
     assert "chips[0].id: must show something" in line
+
+
+@pytest.mark.parametrize("name", ["\u3164", "\uffa0", "\u2800", "\u0301"])
+def test_names_of_letters_that_draw_nothing_are_refused(cli, make_scenario, name):
+    """Hangul fillers, the blank Braille pattern, a lone accent: a second review found them accepted."""
+    fleet = [{"name": name, "chip": "h100-sxm", "units": 64}]
+    assert "fleet[0].name: must show something" in one_error_line(cli("validate", make_scenario(fleet=fleet)))
+
+
+def test_a_blank_letter_inside_a_name_looks_like_a_space(cli, make_scenario):
+    fleet = [{"name": "pool a", "chip": "h100-sxm", "units": 64}, {"name": "pool\u2800a", "chip": "h100-sxm",
+                                                                    "units": 64}]
+    assert "looks the same as 'pool a'" in one_error_line(cli("validate", make_scenario(fleet=fleet)))
+
+
+@pytest.mark.parametrize("name", ["month ", "ｍｏｎｔｈ", "total\u200b"])
+def test_a_name_that_looks_like_a_report_column_is_refused(cli, make_scenario, name):
+    fleet = [{"name": name, "chip": "h100-sxm", "units": 64}]
+    assert "is a column of the report's tables" in one_error_line(cli("validate", make_scenario(fleet=fleet)))
+
+
+@pytest.mark.parametrize("chip_id", ["h100-sxm ", "ｈ100-sxm", "h100\u200b-sxm"])
+def test_a_custom_chip_that_looks_like_a_built_in_one_is_refused(cli, make_scenario, chip_id):
+    chip = {"id": chip_id, "bf16_tflops": 989, "hbm_gib": 80, "hbm_tbps": 3.35, "scale_up_domain": 8,
+            "scale_up_gbyteps": 450, "scale_out_gbps": 400, "tdp_w": 700}
+    line = one_error_line(cli("validate", make_scenario(chips=[chip],
+                                                        fleet=[{"name": "p", "chip": chip_id, "units": 64}])))
+    assert "chips[0].id" in line and "built-in chip id" in line
+
+
+def test_a_reference_written_in_another_unicode_form_says_so(cli, make_scenario):
+    import unicodedata
+
+    nfc = unicodedata.normalize("NFC", "Pöol")
+    doc = {**DEFAULT_SCENARIO, "fleet": [{"name": nfc, "chip": "h100-sxm", "units": 64}]}
+    doc.pop("workload")
+    nfd = unicodedata.normalize("NFD", nfc)
+    doc["jobs"] = [{"name": "j", "workload": DEFAULT_SCENARIO["workload"], "pools": [nfd]}]
+    line = one_error_line(cli("validate", make_scenario.text(yaml.safe_dump(doc, allow_unicode=True))))
+    assert "jobs[0].pools[0]" in line and "looks the same as" in line and "written otherwise" in line
+
+
+def test_solve_below_one_sequence_asks_for_a_larger_min(cli, make_scenario):
+    """It said "give a smaller --min": the hint read "less than" in the reason as pydantic's upper bound."""
+    path = make_scenario(workload={"tokens": 8192})
+    line = one_error_line(cli("solve", path, "--vary", "workload.tokens", "--min", "1", "--max", "1e9",
+                              "--deadline", "2025-03-01", "--replications", "1"))
+    assert "give a larger --min" in line
+
+
+def test_a_sheet_s_thousands_with_decimals_are_read(cli, make_scenario, tmp_path):
+    (tmp_path / "plan.csv").write_text('date,units\n2025-01-10,"30,000.0"\n')
+    doc = {**DEFAULT_SCENARIO, "fleet": [{"name": "h100", "chip": "h100-sxm", "deliveries": {"file": "plan.csv"}}]}
+    r = cli("validate", make_scenario.text(yaml.safe_dump(doc), "s.yaml"))
+    assert r.exit_code == 0, r
