@@ -724,6 +724,11 @@ def _watts_per_chip(inputs: dict | None) -> dict[tuple[str, str], float]:
         from ..scenario import Scenario
         from ..sim.power import watts_per_usable_chip
 
+        # the inputs are the run's whole dump: every default written out, and a job's strategy section then holds
+        # settings its mode does not read (cross_vendor_efficiency beside diloco), which validation refuses. A chip's
+        # site power reads no strategy: the sections go (else every DiLoCo portfolio lost its power line)
+        inputs = {k: v for k, v in (inputs or {}).items() if k != "strategy"}
+        inputs["jobs"] = [{k: v for k, v in j.items() if k != "strategy"} for j in inputs.get("jobs") or []]
         scenario = Scenario.model_validate(inputs)
         out = {}
         for site in scenario.sites:

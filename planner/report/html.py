@@ -380,7 +380,8 @@ def render_html(result: RunResult, *, generated: dt.datetime | None = None) -> s
         if len(layouts) > MAX_LAYOUTS
         else ""
     )
-    stats = tables.replication_stats(result.replications, num((result.inputs or {}).get("horizon_days")))
+    stats = tables.replication_stats(result.replications, num((result.inputs or {}).get("horizon_days")),
+                                     result.summary.at_least)
     strategy_html = _strategies_html(result)
     stamp = f" on {generated.isoformat(timespec='seconds')}" if generated else ""
     return f"""<!DOCTYPE html>

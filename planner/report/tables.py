@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +236,8 @@ NEVER_METRICS = ("time_to_train_days", "start_days")
 STATS_COLUMNS = ["metric", "count", "never", "mean", "min", "p10", "p50", "p90", "max", "at_least"]
 
 
-def replication_stats(replications: pd.DataFrame | None, horizon_days: float | None = None) -> pd.DataFrame:
+def replication_stats(replications: pd.DataFrame | None, horizon_days: float | None = None,
+                      bounds: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Per metric over the replications: count, never, mean, min, p10, p50, p90, max, and which are at least.
 
     Time to train and the start day count every replication, one that never got there as never (its quantiles
@@ -244,7 +245,9 @@ def replication_stats(replications: pd.DataFrame | None, horizon_days: float | N
     not); the others, the replications with a value. ``at_least`` names the figures known only as lower bounds,
     as summary.json's ``at_least``: a time quantile on the line to a replication stopped by the horizon
     (``horizon_days``, where it had got to), and a growing figure (cost, energy, chip-hours) that counts
-    replications which spent to the horizon only.
+    replications which spent to the horizon only. ``bounds``: summary.json's ``at_least``, whose word on a growing
+    figure stands (an unpriced pool makes every quantile of the spend a bound, a reservation's commitment none), and
+    then its max is one when any is.
     """
     rows = []
     if replications is None or replications.empty:
@@ -274,9 +277,15 @@ def replication_stats(replications: pd.DataFrame | None, horizon_days: float | N
                          "at_least": ", ".join(time_bounds(values.tolist(), cut)) if cut is not None else ""})
             continue
         row = {"metric": metric, "count": int(values.notna().sum())}
+        said = list((bounds or {}).get(metric, ()))  # the summary's word (unpriced pools: every quantile of the spend)
         if metric in GROWING_KEYS and finished is not None and not finished.all() and values.notna().all():
-            # replications stopped by the horizon spent to it only: their whole run is more (the max too)
-            row["at_least"] = ", ".join([*lower_bounds(values.tolist(), finished.tolist()), "max"])
+            # replications stopped by the horizon spent to it only: their whole run is more (the max too), but for a
+            # commitment the summary knows exact (a reservation's whole window)
+            exact = bounds is not None and metric == "cost_usd" and not said
+            said = said if bounds is not None else lower_bounds(values.tolist(), finished.tolist())
+            row["at_least"] = "" if exact else ", ".join([*said, "max"])
+        elif metric in GROWING_KEYS and said:
+            row["at_least"] = ", ".join([*said, "max"])
         values = values.dropna()
         if len(values):
             row.update(quantiles(values), min=values.min(), max=values.max())
@@ -425,8 +434,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     w = s.power_wait_chip_days
     if w is not None:  # delivered chips that waited for their site's power
         qs = (None, plain(w.p50), None) if one else (plain(w.p10), plain(w.p50), plain(w.p90))
-        low = " (at least: runs stopped by the horizon waited to it only)" if s.bound("power_wait_chip_days", "p50") \
-            else ""
+        early = _bounded_quantiles(s, "power_wait_chip_days", one)  # each quantile that is a bound (P90's too)
+        low = f" (at least, {' '.join(early)}: runs stopped by the horizon waited to it only)" if early else ""
         rows.append((f"chip-days waiting for site power{low}", *qs, "num0"))  # one replication: its value
     if s.limits:  # what held the job below the chips in service (replication 0, the one the tables show)
         rows += [("", None, None, None, ""), ("What limited it (replication 0)", None, None, None, "head")]
@@ -458,7 +467,8 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
                  for p in c.pools]
         rate = getattr(s, "currency", None)
         if rate is not None:
-            low = "; at least" if s.bound("cost_usd", "mean") else ""  # (as the dollars' table says)
+            # as the dollars' table says it: which are at least their figure, and idle at most
+            low = (f"; {which} at least{'; idle at most' if s.idle_at_most() else ''}" if which else "")
             rows += [(f"Spend in {rate.code} ({rate.per_usd:g} per USD{low})", "committed", "used", "idle", "head"),
                      ("all pools", plain(rate.convert(c.committed_usd)), plain(rate.convert(c.used_usd)),
                       plain(rate.convert(c.idle_usd)), "cur")]
