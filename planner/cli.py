@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Table as RichTable
 from rich.text import Text
 from typer._click import exceptions as click_exc  # typer vendors click: its exceptions live here
 from typer.core import TyperGroup
@@ -108,6 +108,24 @@ def _stdout_fails() -> bool:
 
 
 PIPED_PROGRESS_EVERY_S = 5.0  # one progress line this often when stderr is not a terminal
+
+
+
+class Table(RichTable):
+    """A table whose text cells wrap at the terminal's width, not cut with "…": names, ids and layouts are copied.
+
+    On 80 columns the chip ids of `catalog` read "asce…", compare's pools "rente…" (catalog ids are kept whole).
+    """
+
+    def add_column(self, *args, **kwargs) -> None:
+        """A column of text whose long values fold onto more lines.
+
+        A column of figures (right-justified) keeps rich's "…" where it must cut: a figure folded over two lines
+        reads as two.
+        """
+        if kwargs.get("justify", "left") != "right":
+            kwargs.setdefault("overflow", "fold")
+        super().add_column(*args, **kwargs)
 
 app = _GuardedTyper(
     cls=_OneLineGroup,
@@ -658,7 +676,8 @@ def solve(
                                                            "that day."),
     quantile: float = typer.Option(0.9, "--quantile", help="At this quantile of the finish date (0-1)."),
     vary: str = typer.Option(..., "--vary", help="The input to vary, by field path, e.g. fleet[1].cloud.units."),
-    low: float | None = typer.Option(None, "--min", help="Smallest value to try (default 0)."),
+    low: float | None = typer.Option(None, "--min",
+                                     help="Smallest value to try (default 0, or 1 where the field does not take 0)."),
     high: float | None = typer.Option(None, "--max", help="Largest value to try (default 4x the file's)."),
     replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
                                                help="Replications per evaluation (default: the scenario's, at "
@@ -688,9 +707,12 @@ def solve(
         n = replications or max(SOLVE_MIN_REPLICATIONS, s.simulation.replications)
         workers = _cap_workers(workers)
         # (the points run to the deadline when the horizon ends before it)
-        _warn_if_long(to_deadline(s, when, vary), n, planned_points(s, vary, low, high, str(scenario)))
-        result = run_solve(s, vary, when, quantile=quantile, low=low, high=high, replications=n, seed=seed,
-                           workers=workers, source=str(scenario), job=job)
+        planned = planned_points(s, vary, low, high, str(scenario))
+        _warn_if_long(to_deadline(s, when, vary), n, planned)
+        # the bar counts the most the search may evaluate: it often needs fewer, and then ends early
+        with progress_bar(f"solving {s.name}", len(planned)) as tick:
+            result = run_solve(s, vary, when, quantile=quantile, low=low, high=high, replications=n, seed=seed,
+                               workers=workers, source=str(scenario), job=job, progress=tick)
     except PlannerError as exc:
         _fail(exc, scenario, infeasible=INFEASIBLE_SOLVE)
     result["replications"] = n
@@ -851,8 +873,8 @@ def catalog_chips(as_json: bool = typer.Option(False, "--json", help="Print JSON
         return
     t = Table(title="chip classes")
     cols = ("id", "BF16 TF", "FP8 TF", "HBM GiB", "HBM TB/s", "scale-up", "GB/s", "scale-out Gb/s", "TDP W", "sources")
-    for col in cols:
-        t.add_column(col)
+    for col in cols:  # the id whole, on one line: it is what a scenario's `chip:` says
+        t.add_column(col, no_wrap=col == "id")
     for k, c in data.items():
         t.add_row(k, f"{c['bf16_tflops']:g}", f"{c['fp8_tflops'] or '-'}", f"{c['hbm_gib']:g}", f"{c['hbm_tbps']:g}",
                   str(c["scale_up_domain"]), f"{c['scale_up_gbyteps']:g}", f"{c['scale_out_gbps']:g}",
@@ -878,7 +900,7 @@ def catalog_models(as_json: bool = typer.Option(False, "--json", help="Print JSO
         return
     t = Table(title="model presets")
     for col in ("id", "layers", "hidden", "heads/kv", "ffn", "MoE", "params B", "active B", "sources"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=col == "id")  # the id whole: it is what a workload's `model:` says
     for k, d in data.items():
         a = d["arch"]
         moe = a.get("moe")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import numbers
 import re
@@ -52,6 +53,18 @@ RESERVED_POOL_NAMES = ("month", "total")
 MAX_PER_USD = 1e6  # a bound that catches a mistyped rate: ISO 4217 currencies in use quote below a million per USD
 MIN_PER_USD = 1e-3  # ... and above a thousandth (the dearest, the Kuwaiti dinar, is about 0.3 per USD)
 
+
+
+def _did_you_mean(value: str, known) -> str:
+    """" (did you mean 'h100-sxm'?)" for a near miss of a known id, else "".
+
+    Ids that begin with it first ('h100': the H100 variants), then the closest (case aside: 'H100-SXM', 'llama3-70B').
+    """
+    folded = str(value).casefold()
+    by_folded = {k.casefold(): k for k in known}
+    close = sorted(k for f, k in by_folded.items() if f.startswith(folded) and folded)[:3] or \
+        [by_folded[f] for f in difflib.get_close_matches(folded, list(by_folded), n=1, cutoff=0.6)]
+    return f" (did you mean {' or '.join(repr(k) for k in close)}?)" if close else ""
 
 
 def _written_as(value: str, known) -> str:
@@ -133,7 +146,7 @@ class Workload(_Section):
     def _known_model(cls, v):
         if isinstance(v, str) and v not in models():
             known = ", ".join(sorted(models()))
-            raise ValueError(f"unknown model preset {clip(v)!r}; known: {known}")
+            raise ValueError(f"unknown model preset {clip(v)!r}{_did_you_mean(v, models())}; known: {known}")
         return v
 
     @model_validator(mode="after")
@@ -295,6 +308,18 @@ class DeliveryRisk(_Section):
     slip_days: Distribution | None = None
     shortfall_fraction: Distribution | None = None
 
+    @model_validator(mode="after")
+    def _a_share(self) -> DeliveryRisk:
+        """A shortfall is a share of the tranche: its parameters lie in 0..1 (30 read as 30% lost every chip)."""
+        d = self.shortfall_fraction
+        if d is not None:
+            for k in ("value", "low", "mode", "high", "mean"):
+                x = getattr(d, k)
+                if x is not None and not 0.0 <= x <= 1.0:
+                    raise field_error(f"shortfall_fraction.{k}", f"{x:g} is not a share between 0 and 1 (a shortfall "
+                                                                 f"of 30% is 0.3)")
+        return self
+
 
 class Pool(_Section):
     """One chip class at one site."""
@@ -425,8 +450,10 @@ class Link(_Section):
     """A network link between two sites."""
 
     sites: list[str] = Field(min_length=2, max_length=2)
-    gbps: float = Field(ge=MIN_LINK_GBPS, le=1e6, allow_inf_nan=False)
-    latency_ms: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
+    gbps: float = Field(ge=MIN_LINK_GBPS, le=1e6, allow_inf_nan=False,
+                        description="the link's whole bandwidth between the two sites [Gbit/s, one direction; "
+                                    "not GB/s, not per chip]: 400 for a 400 Gbit/s wide-area link")
+    latency_ms: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False, description="one-way latency [ms]")
 
 
 class StrategySettings(_Section):
@@ -682,8 +709,8 @@ class Scenario(_Section):
         names: set[str] = set()
         for i, p in enumerate(self.fleet):
             if p.chip not in known:
-                raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}; known: {', '.join(sorted(known))}"
-                                                      + _written_as(p.chip, known))
+                raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}{_did_you_mean(p.chip, known)}; known: "
+                                                      f"{', '.join(sorted(known))}" + _written_as(p.chip, known))
             if p.name in names:
                 raise field_error(f"fleet[{i}].name", f"pool name {p.name!r} is used twice")
             if looks_like(p.name) in RESERVED_POOL_NAMES:  # ("month " printed as a second "month" column)

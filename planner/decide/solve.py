@@ -55,13 +55,25 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
                             "holds nothing to search: give --max", field=path)
     integer = isinstance(current, int) and (low is None or float(low).is_integer()) and \
         (high is None or float(high).is_integer())
-    low = 0 if low is None else low
     high = max(1, 4 * current) if high is None else high
+    if low is None:  # 0, or 1 where the field does not take 0 (the rented units of a fleet that is all cloud)
+        low = 0
+        if integer and high >= 1 and not _takes(scenario, path, 0) and _takes(scenario, path, 1):
+            low = 1
     if low > high:
         raise ScenarioError(f"--min ({low}) must not exceed --max ({high})", field=path)
     if integer:
         low, high = int(low), int(high)
     return path, integer, low, high
+
+
+def _takes(scenario: Scenario, path: str, value: float) -> bool:
+    """Whether the field at ``path`` may be set to ``value`` (the scenario stays valid)."""
+    try:
+        set_values(scenario, {path: value})
+    except ScenarioError:
+        return False
+    return True
 
 
 def _days(e: dict) -> float:

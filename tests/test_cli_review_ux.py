@@ -1,0 +1,42 @@
+"""Findings of a review as a first-time user: mistakes the messages should catch, and defaults that should work."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import DEFAULT_SCENARIO, one_error_line
+
+
+@pytest.mark.parametrize(("dist", "field"), [({"dist": "fixed", "value": 30}, "value"),
+                                              ({"dist": "uniform", "low": 0.0, "high": 30}, "high"),
+                                              ({"dist": "fixed", "value": -5}, "value")])
+def test_a_shortfall_is_a_share(cli, make_scenario, dist, field):
+    """30 (meant as 30%) was read as losing every chip of every tranche, without a word."""
+    fleet = [{"name": "h100", "chip": "h100-sxm", "units": 64, "deliveries": [{"date": "2025-01-10", "units": 128}],
+              "delivery_risk": {"shortfall_fraction": dist}}]
+    line = one_error_line(cli("validate", make_scenario(fleet=fleet)))
+    assert f"fleet[0].delivery_risk.shortfall_fraction.{field}" in line and "a share between 0 and 1" in line
+
+
+@pytest.mark.parametrize(("where", "value", "hint"), [
+    ("chip", "h100", "'h100-sxm'"), ("chip", "H100-SXM", "'h100-sxm'"), ("chip", "a100", "'a100-40gb' or 'a100-80gb'"),
+    ("model", "llama3-70B", "'llama3-70b'")])
+def test_a_near_miss_of_a_chip_or_model_gets_a_suggestion(cli, make_scenario, where, value, hint):
+    if where == "chip":
+        path = make_scenario(fleet=[{"name": "p", "chip": value, "units": 64}])
+    else:
+        path = make_scenario(workload={"model": value})
+    assert f"(did you mean {hint}?)" in one_error_line(cli("validate", path))
+
+
+def test_solve_s_default_min_is_1_where_the_field_takes_no_0(cli, make_scenario):
+    """A fleet that is all cloud: --min 0 rents nothing, which the format refuses; the default search failed."""
+    doc = {**DEFAULT_SCENARIO, "fleet": [{"name": "rent", "chip": "h100-sxm",
+                                          "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-12-31",
+                                                    "price_per_chip_hour_usd": 2.0}}]}
+    import yaml
+
+    r = cli("solve", make_scenario.text(yaml.safe_dump(doc)), "--vary", "fleet[0].cloud.units", "--deadline",
+            "2025-03-01", "--replications", "1", "--json")
+    assert r.exit_code == 0, r
+    result = r.json()
+    assert result["found"] and min(e["value"] for e in result["evaluations"]) >= 1
