@@ -110,7 +110,6 @@ def _stdout_fails() -> bool:
 PIPED_PROGRESS_EVERY_S = 5.0  # one progress line this often when stderr is not a terminal
 
 
-
 class Table(RichTable):
     """A table whose text cells wrap at the terminal's width, not cut with "…": names, ids and layouts are copied.
 
@@ -126,6 +125,7 @@ class Table(RichTable):
         if kwargs.get("justify", "left") != "right":
             kwargs.setdefault("overflow", "fold")
         super().add_column(*args, **kwargs)
+
 
 app = _GuardedTyper(
     cls=_OneLineGroup,

@@ -280,9 +280,11 @@ def replication_stats(replications: pd.DataFrame | None, horizon_days: float | N
         said = list((bounds or {}).get(metric, ()))  # the summary's word (unpriced pools: every quantile of the spend)
         if metric in GROWING_KEYS and finished is not None and not finished.all() and values.notna().all():
             # replications stopped by the horizon spent to it only: their whole run is more (the max too), but for a
-            # commitment the summary knows exact (a reservation's whole window)
-            exact = bounds is not None and metric == "cost_usd" and not said
-            said = said if bounds is not None else lower_bounds(values.tolist(), finished.tolist())
+            # commitment the summary knows exact (a reservation's whole window: it names no quantile the horizon
+            # would otherwise bound)
+            computed = lower_bounds(values.tolist(), finished.tolist())
+            exact = bounds is not None and metric == "cost_usd" and not said and bool(computed)
+            said = said if bounds is not None else computed
             row["at_least"] = "" if exact else ", ".join([*said, "max"])
         elif metric in GROWING_KEYS and said:
             row["at_least"] = ", ".join([*said, "max"])
