@@ -749,7 +749,8 @@ def compare(
     """
     from . import api
     from .decide.present import PICKED_ON, mode_label, picked_on, portfolio_cost_note
-    from .fmt import fmt_usd, fmt_usd_and, num
+    from .fmt import num
+    from .report.headline import money as in_currencies
 
     s = _load(scenario)
     try:
@@ -763,9 +764,7 @@ def compare(
                          f"{s.simulation.seed if seed is None else seed})"))
     pick = any(r.get("objective") == "cost" for r in rows)  # a portfolio job picked by cost: what it ranked on
 
-    def money(usd):  # a sum as the cost column writes it: in USD, and in the scenario's currency when it has one
-        return fmt_usd_and(usd, s.currency.code, s.currency.per_usd) if s.currency is not None else fmt_usd(usd)
-
+    money = functools.partial(in_currencies, s)  # in USD, and in the scenario's currency when it has one
     for col in ("mode", "pools", "days", "finish", "cost", *[PICKED_ON] * pick, "energy MWh", "goodput",
                 "link TB/day", "note"):
         t.add_column(col, justify="left" if col in ("mode", "pools", "finish", "note") else "right")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import chips, models
 from ..fmt import fmt_chip_hour_price, fmt_si, fmt_usd, fmt_usd_and, num
 from ..metrics import GROWING_KEYS, METRICS, TO_HORIZON_KEYS, fmt_value
 from ..stats import NEVER
 from ..summary import JobSummary, Stat, Summary
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -158,8 +161,8 @@ def _date_items(summary: Summary) -> list[Headline]:
     return out
 
 
-def money(summary: Summary | None, usd: Any) -> str:
-    """A sum for people: dollars, and the scenario's currency beside them when it has one."""
+def money(summary: Summary | Scenario | None, usd: Any) -> str:
+    """A sum for people: dollars, and the scenario's currency beside them when it has one (a summary's or a file's)."""
     rate = getattr(summary, "currency", None)
     return fmt_usd_and(num(usd), rate.code, rate.per_usd) if rate is not None else fmt_usd(num(usd))
 
