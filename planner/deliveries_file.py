@@ -27,6 +27,7 @@ from typing import Any
 
 from .errors import ScenarioError
 from .perf.layout import MAX_UNITS
+from .validation import did_you_mean
 from .yamlio import clip
 
 MAX_SHEET_BYTES = 5 * 1024 * 1024  # a delivery plan is a few hundred rows; larger files are refused unread
@@ -343,7 +344,8 @@ def resolve(data: Any, base: Path, scenario_name: str) -> Any:
             field = f"fleet[{i}].deliveries"
             extra = [k for k in ref if k != "file"]
             if extra:
-                raise ScenarioError("unknown key (not part of the scenario format)", path=scenario_name,
+                raise ScenarioError("unknown key (not part of the scenario format)"
+                                    + did_you_mean(str(extra[0]), ["file"]), path=scenario_name,
                                     field=f"{field}.{clip(str(extra[0]), 40)}")
             rel = ref["file"]
             if not isinstance(rel, str) or not rel.strip():

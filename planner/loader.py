@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import stat
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from .errors import ScenarioError
 from .scenario import Scenario
-from .validation import FIELD_ERROR
+from .validation import FIELD_ERROR, did_you_mean
 from .yamlio import LOADER, MAX_DEPTH, MAX_INT_DIGITS, clip
 
 MAX_FILE_BYTES = 1024 * 1024  # scenario files are a few KiB; larger ones are refused before parsing
@@ -72,6 +73,40 @@ def _user_loc(loc: tuple, data: object = None, key_last: bool = False) -> tuple:
     return tuple(out)
 
 
+@functools.cache
+def _schema() -> dict:
+    return Scenario.model_json_schema(by_alias=True)
+
+
+def _keys_at(loc: tuple) -> list[str]:
+    """The keys the scenario format takes at ``loc`` (the user's steps): what an unknown key there may have meant.
+
+    Walks the format's JSON Schema; a union (a preset id or an architecture) offers the keys of every member
+    that is a mapping.
+    """
+    root = _schema()
+
+    def members(node: dict) -> list[dict]:
+        if "$ref" in node:
+            return members(root["$defs"][node["$ref"].rsplit("/", 1)[-1]])
+        out = [node]
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in node.get(key, ()):
+                out.extend(members(sub))
+        return out
+
+    nodes = members(root)
+    for part in loc:
+        step = []
+        for node in nodes:
+            if isinstance(part, int) and isinstance(node.get("items"), dict):
+                step.extend(members(node["items"]))
+            elif isinstance(part, str) and part in node.get("properties", {}):
+                step.extend(members(node["properties"][part]))
+        nodes = step
+    return sorted({k for node in nodes for k in node.get("properties", {})})
+
+
 def _describe(err: dict, data: object = None) -> tuple[str, str]:
     """One pydantic error -> (field path, reason); a ``field_error`` names a sub-path of its model.
 
@@ -86,11 +121,16 @@ def _describe(err: dict, data: object = None) -> tuple[str, str]:
         return (f"{path}.{sub}" if path else sub), err["ctx"]["message"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key (not part of the scenario format)"
+        if loc and isinstance(loc[-1], str):
+            msg += did_you_mean(loc[-1], _keys_at(loc[:-1]))
     elif err["type"] == "missing":
         msg = "required field is missing"
     elif err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         # a bound like 1/24 reads 0.0416667, not 0.041666666666666664
         msg = re.sub(r"\d+\.\d{7,}", lambda m: f"{float(m.group()):.6g}", msg) + f" (got {clip(repr(err['input']))})"
+        got, bound = err.get("input"), (err.get("ctx") or {}).get("le", (err.get("ctx") or {}).get("lt"))
+        if bound == 1 and isinstance(got, (int, float)) and not isinstance(got, bool) and 2 <= got <= 100:
+            msg += f"; a share is written as a fraction: {got:g}% is {got / 100:g}"  # 30 meant as 30%
     elif "input" in err and err["type"] not in ("model_type", "dict_type", "list_type"):
         got = err["input"]
         msg = f"{msg} (got {clip(_as_written(got))})"

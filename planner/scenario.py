@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import numbers
 import re
@@ -29,7 +28,7 @@ from .catalog import Chip, chips, models
 from .kinds import MULTI_POOL_MODES, Mode
 from .perf.layout import MAX_UNITS, Parallelism
 from .perf.reliability import MANUAL_INTERVENTION_HOURS, MANUAL_INTERVENTION_SHARE
-from .validation import PlainValues, Visible, field_error, looks_like
+from .validation import PlainValues, Visible, did_you_mean, field_error, looks_like
 from .yamlio import clip
 
 MAX_POOLS = 64
@@ -53,18 +52,6 @@ RESERVED_POOL_NAMES = ("month", "total")
 MAX_PER_USD = 1e6  # a bound that catches a mistyped rate: ISO 4217 currencies in use quote below a million per USD
 MIN_PER_USD = 1e-3  # ... and above a thousandth (the dearest, the Kuwaiti dinar, is about 0.3 per USD)
 
-
-
-def _did_you_mean(value: str, known) -> str:
-    """" (did you mean 'h100-sxm'?)" for a near miss of a known id, else "".
-
-    Ids that begin with it first ('h100': the H100 variants), then the closest (case aside: 'H100-SXM', 'llama3-70B').
-    """
-    folded = str(value).casefold()
-    by_folded = {k.casefold(): k for k in known}
-    close = sorted(k for f, k in by_folded.items() if f.startswith(folded) and folded)[:3] or \
-        [by_folded[f] for f in difflib.get_close_matches(folded, list(by_folded), n=1, cutoff=0.6)]
-    return f" (did you mean {' or '.join(repr(k) for k in close)}?)" if close else ""
 
 
 def _written_as(value: str, known) -> str:
@@ -146,7 +133,7 @@ class Workload(_Section):
     def _known_model(cls, v):
         if isinstance(v, str) and v not in models():
             known = ", ".join(sorted(models()))
-            raise ValueError(f"unknown model preset {clip(v)!r}{_did_you_mean(v, models())}; known: {known}")
+            raise ValueError(f"unknown model preset {clip(v)!r}{did_you_mean(v, models())}; known: {known}")
         return v
 
     @model_validator(mode="after")
@@ -709,7 +696,7 @@ class Scenario(_Section):
         names: set[str] = set()
         for i, p in enumerate(self.fleet):
             if p.chip not in known:
-                raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}{_did_you_mean(p.chip, known)}; known: "
+                raise field_error(f"fleet[{i}].chip", f"unknown chip {p.chip!r}{did_you_mean(p.chip, known)}; known: "
                                                       f"{', '.join(sorted(known))}" + _written_as(p.chip, known))
             if p.name in names:
                 raise field_error(f"fleet[{i}].name", f"pool name {p.name!r} is used twice")

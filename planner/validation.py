@@ -7,6 +7,7 @@ A model validator that finds a problem in one of its fields raises ``field_error
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 import typing
@@ -48,6 +49,19 @@ def _visible(name: str) -> str:
 
 # a name a reader can see: in every table, chart and message (a pool named " " printed an empty column)
 Visible = Annotated[str, AfterValidator(_visible)]
+
+
+def did_you_mean(value: str, known) -> str:
+    """" (did you mean 'h100-sxm'?)" for a near miss of a known id, else "".
+
+    Ids that begin with it first, shortest first ('h100': the H100 variants; 'unit': 'units'), then the closest
+    (case aside: 'H100-SXM', 'llama3-70B').
+    """
+    folded = str(value).casefold()
+    by_folded = {k.casefold(): k for k in known}
+    starts = sorted((k for f, k in by_folded.items() if f.startswith(folded) and folded), key=lambda k: (len(k), k))
+    close = starts[:3] or [by_folded[f] for f in difflib.get_close_matches(folded, list(by_folded), n=1, cutoff=0.6)]
+    return f" (did you mean {' or '.join(repr(k) for k in close)}?)" if close else ""
 
 
 def field_error(path: str, message: str) -> PydanticCustomError:

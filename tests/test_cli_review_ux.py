@@ -40,3 +40,33 @@ def test_solve_s_default_min_is_1_where_the_field_takes_no_0(cli, make_scenario)
     assert r.exit_code == 0, r
     result = r.json()
     assert result["found"] and min(e["value"] for e in result["evaluations"]) >= 1
+
+
+@pytest.mark.parametrize(("edit", "field", "hint"), [
+    ({"horizn_days": 900}, "horizn_days", "'horizon_days'"),
+    ({"workload": {"model": "llama3-70b", "tokens": 1e12, "seqlen": 4096}}, "workload.seqlen", "'seq_len'"),
+    ({"fleet": [{"name": "p", "chip": "h100-sxm", "unit": 64}]}, "fleet[0].unit", "'units' or 'unit_price_usd'"),
+    ({"simulation": {"replication": 3}}, "simulation.replication", "'replications'"),
+    ({"job": []}, "job", "'jobs'")])
+def test_an_unknown_key_gets_a_suggestion(cli, make_scenario, edit, field, hint):
+    """A misspelt key said only that it was not part of the format."""
+    line = one_error_line(cli("validate", make_scenario(**edit)))
+    assert f"{field}: unknown key (not part of the scenario format) (did you mean {hint}?)" in line
+
+
+def test_an_unknown_key_far_from_any_gets_none(cli, make_scenario):
+    line = one_error_line(cli("validate", make_scenario(strategy={"mode": "auto", "zzzz": 1})))
+    assert line.endswith("strategy.zzzz: unknown key (not part of the scenario format)")
+
+
+@pytest.mark.parametrize(("value", "hint"), [(30, "30% is 0.3"), (90, "90% is 0.9")])
+def test_a_percent_in_a_share_gets_a_hint(cli, make_scenario, value, hint):
+    fleet = [{"name": "p", "chip": "h100-sxm", "units": 64, "reserved_fraction": value}]
+    line = one_error_line(cli("validate", make_scenario(fleet=fleet)))
+    assert "fleet[0].reserved_fraction" in line and f"a share is written as a fraction: {hint}" in line
+
+
+@pytest.mark.parametrize("value", [1.5, 300])
+def test_a_share_far_from_a_percent_gets_no_hint(cli, make_scenario, value):
+    fleet = [{"name": "p", "chip": "h100-sxm", "units": 64, "reserved_fraction": value}]
+    assert "written as a fraction" not in one_error_line(cli("validate", make_scenario(fleet=fleet)))
