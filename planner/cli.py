@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 from typer._click import exceptions as click_exc  # typer vendors click: its exceptions live here
@@ -107,6 +108,7 @@ def _stdout_fails() -> bool:
     return False
 
 
+NATURAL_WIDTH_PROBE = 100_000  # characters: room enough that rich measures a cell's unwrapped width
 PIPED_PROGRESS_EVERY_S = 5.0  # one progress line this often when stderr is not a terminal
 
 
@@ -125,6 +127,41 @@ class Table(RichTable):
         if kwargs.get("justify", "left") != "right":
             kwargs.setdefault("overflow", "fold")
         super().add_column(*args, **kwargs)
+
+    def __rich_console__(self, console, options):  # noqa: D105
+        if self._fits(console, options) or len(self.columns) < 3 or not self.row_count:
+            yield from super().__rich_console__(console, options)
+            return
+        yield self._stacked()
+
+    def _fits(self, console, options) -> bool:
+        """Whether every figure shows whole with the text columns folded to their longest word.
+
+        A figure column (right-justified) needs its widest cell; a header folds onto more lines.
+        """
+        wide = options.update_width(NATURAL_WIDTH_PROBE)
+        need = self._extra_width
+        for column in self.columns:
+            head = Measurement.get(console, wide, column.header).minimum
+            cells = [Measurement.get(console, wide, c) for c in column._cells]
+            widest = max([c.maximum if column.justify == "right" else c.minimum for c in cells] + [head])
+            need += widest + 2  # a cell's padding: one space either side
+        return need <= options.max_width
+
+    def _stacked(self) -> RichTable:
+        """The same rows as one block of "column  value" lines each: a table too wide for the terminal.
+
+        On 80 columns estimate's figures read "11,7…" and its layout folded into eight lines.
+        """
+        stacked = RichTable(title=self.title, caption=self.caption, show_header=False, title_style=self.title_style)
+        stacked.add_column(style="bold", overflow="fold", no_wrap=False)
+        stacked.add_column(overflow="fold")
+        for row in range(self.row_count):
+            for column in self.columns:
+                stacked.add_row(column.header, column._cells[row])
+            if row < self.row_count - 1:
+                stacked.add_section()
+        return stacked
 
 
 app = _GuardedTyper(
