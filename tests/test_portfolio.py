@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from planner.loader import from_dict
@@ -79,6 +79,51 @@ def test_more_power_never_finishes_the_first_job_later(mw, extra):
     low = _finish_days(_doc(JOBS[:2], power_mw=mw, failures=False))
     high = _finish_days(_doc(JOBS[:2], power_mw=mw + extra, failures=False))
     assert high["a"] <= low["a"] + 1e-9, (low, high)
+
+
+def _stepped(steps: list[tuple[int, float]], overhead_h: float, tokens: float = 1e12) -> dict:
+    """1,024 H100s at one site whose power steps on the given days; failures off, so a run is a function of chips."""
+    w = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304}
+    return {"name": "stepped", "start": "2025-01-01", "horizon_days": 60,
+            "jobs": [{"name": "a", "priority": 1, "workload": {**w, "tokens": tokens}},
+                     {"name": "b", "priority": 2, "workload": {**w, "tokens": 2e11}}],
+            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 1024}],
+            "sites": [{"name": "dc1", "pue": 1.0,
+                       "power_mw": [{"date": f"2025-01-{day + 1:02d}", "mw": mw} for day, mw in steps]}],
+            "strategy": {"replan_overhead_hours": overhead_h},
+            "reliability": {"enabled": False}, "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(mws=st.lists(st.floats(0.0, 1.4), min_size=1, max_size=4), extra=st.floats(0.0, 0.8), at=st.integers(0, 3),
+       overhead_h=st.sampled_from([0.5, 3.0, 10.0]))
+# power that grows on day 2 (found by this test)
+@example(mws=[1e-05, 0.5700611785591285, 0.5700611785591285], extra=0.04475460805795831, at=1, overhead_h=3.0)
+def test_more_power_at_any_step_never_finishes_the_first_job_later(mws, extra, at, overhead_h):
+    """Power that steps every other day, more of it at one step: the first job finishes no later."""
+    low = [(2 * i, mw) for i, mw in enumerate(mws)]
+    high = [(day, mw + extra if i == min(at, len(low) - 1) else mw) for i, (day, mw) in enumerate(low)]
+    a_low = _finish_days(_stepped(low, overhead_h))["a"]
+    a_high = _finish_days(_stepped(high, overhead_h))["a"]
+    assert a_high <= a_low + 1e-9, (low, high, a_low, a_high)
+
+
+def test_a_day_of_extra_power_is_not_taken_when_the_re_plans_cost_more():
+    """A job grew onto one day of 1.31 MW, was forced back 10 hours later, and finished 0.4 days later than without."""
+    without = _finish_days(_stepped([(0, 0.8)], 10.0, tokens=2e12))["a"]
+    with_day = _finish_days(_stepped([(0, 0.8), (2, 1.31), (3, 0.8)], 10.0, tokens=2e12))["a"]
+    assert with_day <= without + 1e-9
+
+
+def test_the_first_start_waits_for_power_that_comes_a_day_later():
+    """8 chips of power on day 0 and 1,024 on day 1: starting on 8 and re-planning finished 17 minutes later."""
+    none = _finish_days(_stepped([(0, 0.0), (1, 1.31)], 0.5))["a"]
+    doc = _stepped([(0, 0.011), (1, 1.31)], 0.5)
+    assert _finish_days(doc)["a"] <= none + 1e-9
+    events = run_scenario(from_dict(doc), replications=1).events
+    first = events[(events["job"] == "a") & events["event"].isin(["wait", "start"])].iloc[0]
+    assert first["event"] == "wait"
+    assert "does not start on 8 chips: a layout on 1,024 can start in 24 h" in first["detail"]
 
 
 def test_more_power_can_delay_a_later_job():

@@ -211,6 +211,16 @@ class PoolState:
                     return st.time_h
         return math.inf
 
+    def next_rise_h(self, kinds: tuple[str, ...]) -> float:
+        """The first hour ahead a dated step of one of ``kinds`` adds usable chips (inf: none)."""
+        return next((st.time_h for st in self.steps[self._step:] if st.kind in kinds and st.delta_units > 0),
+                    math.inf)
+
+    def usable_by(self, t: float) -> int:
+        """Usable chips once the dated steps up to hour ``t`` (deliveries aside, as usable counts) have come."""
+        return self.usable + sum(st.delta_units for st in self.steps[self._step:]
+                                 if st.time_h <= t and st.kind != EventKind.DELIVERY)
+
     @property
     def next_step_h(self) -> float:
         """Hour of the next capacity step still to come (inf when none)."""
@@ -389,6 +399,7 @@ class TrainingJob:
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
         self._loop: kernel.Loop | None = None  # the compiled loop and its arrays (``_kernel_loop``)
         self._states = list(self.pools.values())
+        self._first_wait = ""  # the last reason the first start waited for chips that come at a known hour
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -582,8 +593,10 @@ class TrainingJob:
         move_h = self._switch_h(plan)
         # a switch to it pays the re-plan and the checkpoint's transfer first
         go_h = (self._switch_cost_h(plan) + move_h if plan is not self.plan else 0.0) + tokens_left / rate
-        if not move_h or not math.isfinite(go_h):
+        if not math.isfinite(go_h):
             return go_h
+        if not move_h:
+            return self._grow_hours(plan, go_h, rate, tokens_left)
         leave_h = self._leaves_at(plan) - self.env.now
         if go_h > leave_h:
             there_h = leave_h - self._switch_cost_h(plan) - move_h  # hours it trains there
@@ -595,6 +608,75 @@ class TrainingJob:
             back_h = self._switch_cost_h(back) + self.strategy.switch_hours(plan, back)
             go_h = leave_h + back_h + left / back_rate
         return go_h + MOVE_MARGIN * move_h
+
+    def _grow_hours(self, plan: Plan, go_h: float, rate: float, tokens_left: float) -> float:
+        """``_go_hours`` of a re-plan in place onto chips that leave at a known hour before the job would finish.
+
+        Site power that falls, a rental's end or a share taken back: the job trains on ``plan`` until then and
+        re-plans back onto its current plan, paying both switches. A day of extra power paid two 10-hour re-plans
+        for 14 hours on it, and the job finished later than with no extra power at all.
+        """
+        here = self.plan
+        if here is None or plan is here:
+            return go_h
+        now = self.env.now
+        leave_h = min(self.pools[p.pool].usable_falls_below(p.units) for p in plan.parts) - now
+        if go_h <= leave_h or min(self.pools[p.pool].usable_falls_below(p.units) for p in here.parts) - now <= leave_h:
+            return go_h  # (when the current plan loses chips then too, both pay a re-plan)
+        there_h = leave_h - self._switch_cost_h(plan)  # hours it trains on ``plan``
+        here_rate = self._kept_rate_h(here)
+        if there_h <= 0 or here_rate <= 0:
+            return math.inf
+        left = max(tokens_left - there_h * rate, 0.0)
+        return leave_h + self._switch_cost_h(here) + left / here_rate
+
+    def _lasting(self, new: Plan, avail: dict[str, int]) -> Plan:
+        """``new``, or the plan on the chips that stay when ``new``'s leave at a known hour, if that finishes first.
+
+        Site power that falls, a rental's end, a share taken back: a plan that must shrink before it finishes pays
+        a re-plan then. A job that started on two days of extra power finished later than with none.
+        """
+        now = self.env.now
+        leave_at = min(self.pools[p.pool].usable_falls_below(p.units) for p in new.parts)
+        left = max(self.target - self.saved, 0.0)
+        rate = self._kept_rate_h(new)
+        if not math.isfinite(leave_at) or leave_at >= self.horizon_h or rate <= 0 or rate * (leave_at - now) >= left:
+            return new
+        stay = {n: min(avail[n], max(ps.usable_by(leave_at) - (ps.usable - avail[n]), 0))
+                for n, ps in self.pools.items()}
+        low = self.strategy.plan(stay)
+        low_rate = self._kept_rate_h(low) if low is not None else 0.0
+        if low is None or low is new or low_rate <= 0:
+            return new
+        new_h = (leave_at - now) + self._switch_cost_h(low) + (left - rate * (leave_at - now)) / low_rate
+        return low if left / low_rate <= new_h else new
+
+    def _waits_for_growth(self, new: Plan, avail: dict[str, int]) -> str:
+        """Why the first start waits for chips that come at a known hour (power, a share), or "" to start now.
+
+        Starting on ``new`` and re-planning when they come pays the re-plan; waiting for them pays nothing (the
+        first start's restart is paid either way). A job that started on 8 chips a day before power for 1,024 came
+        finished later than one at a site with no power at all until then.
+        """
+        kinds = (EventKind.POWER, EventKind.SHARE)  # dated in the scenario, or by the jobs before it
+        rise_at = min(self.pools[n].next_rise_h(kinds) for n in self.pools)
+        ahead_h = rise_at - self.env.now
+        if not math.isfinite(rise_at) or rise_at >= self.horizon_h or ahead_h <= 0:
+            return ""
+        then = {n: max(avail[n] + ps.usable_by(rise_at) - ps.usable, 0) for n, ps in self.pools.items()}
+        up = self.strategy.plan(then)
+        rate, up_rate = self._kept_rate_h(new), self._kept_rate_h(up) if up is not None else 0.0
+        if up is None or up_rate <= rate * (1 + self.sc.strategy.replan_min_gain):
+            return ""  # it would not re-plan onto them
+        left = max(self.target - self.saved, 0.0)
+        if rate * ahead_h >= left:
+            return ""
+        start_now_h = ahead_h + self._switch_cost_h(up) + (left - rate * ahead_h) / up_rate
+        if ahead_h + left / up_rate >= start_now_h:
+            return ""
+        return (f"does not start on {new.units_used:,} chips: a layout on {up.units_used:,} can start in "
+                f"{fmt_duration(ahead_h)} (site power or chips the jobs before it leave), and starting now then "
+                f"re-planning onto it ({fmt_duration(self._switch_cost_h(up))}) would finish later")
 
     def _leaves_at(self, plan: Plan) -> float:
         """The first hour ahead a pool of ``plan`` at a site the checkpoint must reach falls below the plan's chips.
@@ -692,7 +774,13 @@ class TrainingJob:
             new = self.next_plan  # the plan chosen when the change was decided
         else:
             new = self._best_plan(avail)
+            new = self._lasting(new, avail) if new is not None else None
         self.next_plan = None
+        if new is not None and self.plan is None and (why := self._waits_for_growth(new, avail)):
+            if why != self._first_wait:
+                self.log("", EventKind.WAIT, 0, why)
+                self._first_wait = why
+            return None
         return new
 
     def _adopt(self, new: Plan) -> None:
