@@ -237,8 +237,13 @@ def test_a_job_cut_down_by_a_capacity_step_pays_the_re_plan_as_a_growing_one_doe
     assert ev[ev.event == "re-plan"].detail.tolist() == ["512 -> 256 chips, 24 h to re-plan"]
 
 
-def test_chips_that_leave_during_the_re_plan_make_the_next_plan_pay_it_again():
-    """The re-plan after one rental's end is cut short by the next rental's end: the smaller plan re-plans too."""
+def test_no_plan_is_chosen_on_chips_that_leave_before_its_re_plan_is_over():
+    """Two rentals end a day apart, and a re-plan takes 48 h: the job re-plans once, onto its own chips.
+
+    It re-planned onto the second rental when the first ended, the second ended 24 h into that re-plan, and it
+    re-planned again. A plan chosen afresh now weighs the chips that leave: the job starts on the chips that stay
+    past the first end.
+    """
     from planner.sim.replication import run_replication
     from planner.sim.runner import _one
 
@@ -250,8 +255,8 @@ def test_chips_that_leave_during_the_re_plan_make_the_next_plan_pay_it_again():
     _s, ctx, _n = _one((s, 1))
     ev = run_replication(s, ctx, np.random.SeedSequence(0), tables=True).events
     replans = ev[ev.event == "re-plan"]
-    assert replans.time_days.tolist() == [2.0, 3.0]  # the second rental ends 24 h into the first 48 h re-plan
-    assert all(d.endswith(", 48 h to re-plan") for d in replans.detail)
+    assert replans.time_days.tolist() == [3.0]
+    assert replans.detail.iloc[0].endswith("-> 128 chips, 48 h to re-plan")
 
 
 def test_a_start_after_a_wait_for_chips_pays_the_restart_only():

@@ -634,22 +634,28 @@ class TrainingJob:
         """``new``, or the plan on the chips that stay when ``new``'s leave at a known hour, if that finishes first.
 
         Site power that falls, a rental's end, a share taken back: a plan that must shrink before it finishes pays
-        a re-plan then. A job that started on two days of extra power finished later than with none.
+        a re-plan then. A job that started on two days of extra power finished later than with none. Weighed again
+        on the plan that stays, until one keeps (each leaves fewer chips). A shrink owed now is paid by either.
         """
-        now = self.env.now
-        leave_at = min(self.pools[p.pool].usable_falls_below(p.units) for p in new.parts)
-        left = max(self.target - self.saved, 0.0)
-        rate = self._kept_rate_h(new)
-        if not math.isfinite(leave_at) or leave_at >= self.horizon_h or rate <= 0 or rate * (leave_at - now) >= left:
-            return new
-        stay = {n: min(avail[n], max(ps.usable_by(leave_at) - (ps.usable - avail[n]), 0))
-                for n, ps in self.pools.items()}
-        low = self.strategy.plan(stay)
-        low_rate = self._kept_rate_h(low) if low is not None else 0.0
-        if low is None or low is new or low_rate <= 0:
-            return new
-        new_h = (leave_at - now) + self._switch_cost_h(low) + (left - rate * (leave_at - now)) / low_rate
-        return low if left / low_rate <= new_h else new
+        now, left = self.env.now, max(self.target - self.saved, 0.0)
+        owed_h = self.sc.strategy.replan_overhead_hours if self.shrink_due else 0.0
+        for _ in range(len(self.pools) * 4):  # (a bound: each pass leaves a plan on fewer chips)
+            leave_at = min(self.pools[p.pool].usable_falls_below(p.units) for p in new.parts)
+            rate = self._kept_rate_h(new)
+            there_h = leave_at - now - owed_h  # hours it would train on ``new``
+            if not math.isfinite(leave_at) or leave_at >= self.horizon_h or rate <= 0 or rate * there_h >= left:
+                return new
+            stay = {n: min(avail[n], max(ps.usable_by(leave_at) - (ps.usable - avail[n]), 0))
+                    for n, ps in self.pools.items()}
+            low = self.strategy.plan(stay)
+            low_rate = self._kept_rate_h(low) if low is not None else 0.0
+            if low is None or low is new or low_rate <= 0:
+                return new
+            new_h = leave_at - now + self._switch_cost_h(low) + (left - rate * max(there_h, 0.0)) / low_rate
+            if owed_h + left / low_rate > new_h:
+                return new
+            new = low
+        return new
 
     def _waits_for_growth(self, new: Plan, avail: dict[str, int]) -> str:
         """Why the first start waits for chips that come at a known hour (power, a share), or "" to start now.
