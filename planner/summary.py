@@ -258,8 +258,7 @@ class JobSummary:
                 out[k] = getattr(s, k).to_json()
         if s.strategy is not None:
             out["strategy"] = s.strategy.to_json()
-        if s.limits:
-            out["limits"] = list(s.limits)
+        out["limits"] = list(s.limits)  # (empty when nothing held the job: a key left out read as unknown)
         if bounds := {k: v for k, v in s.at_least_json().items() if k != "costs"}:  # (a job has no costs section)
             out["at_least"] = bounds
         if s.counted:  # the job's MFU and goodput of the replications where it trained

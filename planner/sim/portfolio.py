@@ -24,6 +24,7 @@ portfolio on every backend and in any order of the replications.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from .replication import (
     draw_supply,
     model_factor,
     outcome_row,
+    power_limit,
     shortlist,
     simulate,
     steps_key,
@@ -401,9 +403,24 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
         return [f"never trained: {names} had chips in service only before its start_after "
                 f"({job.first_day(sc.start).isoformat()}), up to {ever:,}"]
     if fleet > 0 and given == 0:
+        dry_h = max((_none_from(_in_service(supply[p.name]), from_h) for p in js.fleet), default=from_h)
+        if dry_h < horizon_h:  # (the fleet's chips went: "until the horizon" blamed the jobs for power that fell)
+            day = sc.start + dt.timedelta(days=math.floor(dry_h / HOURS_PER_DAY))
+            return [f"never trained: the jobs before it held every chip of {names} while any was in service (up to "
+                    f"{fleet:,}), and from {day.isoformat()} to the horizon none was (site power, or a rental's end)"]
         return [f"never trained: the jobs before it held every chip of {names} until the horizon (up to {fleet:,} "
                 "in service)"]
     return []
+
+
+def _none_from(tl: Timeline, lo_h: float) -> float:
+    """The hour from which ``tl`` stays at 0 (at or after ``lo_h``; inf when it ends above 0)."""
+    if not tl.values or tl.values[-1] > 0:
+        return math.inf
+    k = len(tl.values) - 1
+    while k > 0 and tl.values[k - 1] <= 0:
+        k -= 1
+    return max(tl.times[k], lo_h)
 
 
 # the share of a link two jobs' exchanges together take, from which the later one is said to be timed optimistically:
@@ -653,6 +670,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
             row["limits"] = _never_trained(pctx, k, supply, left, horizon_h) or row["limits"]
         if k:
             row["limits"] = row["limits"] + shared_links(pctx, k, runs, run)
+        if tables and sc.sites:  # (replication 0's limits are the run's)
+            row["limits"] = row["limits"] + power_limit(run, supply.waits)
         runs.append(run)
         rows.append(row)
         out = ReplicationOutput(row)

@@ -29,7 +29,7 @@ from ..stats import NEVER
 from ..strategy import Context, Strategy, options
 from ..strategy.modes import MODES
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
-from .engine import PoolState, Timeline, TrainingJob, event_log
+from .engine import EVENT_BUDGET, PoolState, Timeline, TrainingJob, event_log
 from .kernel import DAY_END_H, Repairs
 from .power import Wait, apply_power, waited_chip_days
 from .supply import Step, delivered_since, rented_steps, supply_steps
@@ -421,6 +421,8 @@ def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequen
     out = ReplicationOutput(outcome_row(run, factor))
     if scenario.sites:
         out.metrics["power_wait_chip_days"] = steps.waited_chip_days(run.end_h)  # to the job's end
+        if tables:  # (replication 0's limits are the run's)
+            out.metrics["limits"] = out.metrics["limits"] + power_limit(run, steps.waits)
     if tables or curve:
         out.tokens_by_day = tokens_by_day(run)
     if tables:
@@ -445,8 +447,8 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "mode": run.strategy.mode,
         "pool": " + ".join(used_pools(run)),  # the pools the job trained on, not all the strategy could use
         "note": mode_note(run),
-        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run) + ran_dry(run)
-        + under_repair(run),
+        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run)
+        + (ran_dry(run) or cut_short(run)) + under_repair(run),
         "failures": st.failures,
         "replans": st.replans,
         "checkpoints": st.checkpoints,
@@ -505,6 +507,23 @@ def ran_dry(run: Run) -> list[str]:
     share = min(math.floor(100 * run.job.saved / run.job.target), 99) if run.job.target else 0
     return [f"capacity: no chip of {names} was there for the job from {day} to the horizon; it had trained "
             f"{share}% of its tokens by then"]
+
+
+def cut_short(run: Run) -> list[str]:
+    """What stopped a job that trained, had chips to the end and did not finish: the horizon, or the event budget.
+
+    [] when it finished or never trained (``never_trained``); a job whose chips went first: ``ran_dry``. A job
+    stopped by the horizon said nothing at all.
+    """
+    st = run.job.stats
+    if st.finished or not st.held_chip_h:
+        return []
+    share = min(math.floor(100 * run.job.saved / run.job.target), 99) if run.job.target else 0  # (never 100%)
+    if run.job.events_left <= 0:
+        return [f"interruptions: the job stopped after {EVENT_BUDGET:,} of them (the event budget) with {share}% of "
+                "its tokens trained: failures or stops came too often for it to finish"]
+    return [f"horizon: the run ended at horizon_days ({run.scenario.horizon_days:g}) with {share}% of the job's "
+            "tokens trained"]
 
 
 # chips under repair below this share of those in service are the failures' ordinary cost (goodput says it); above,
@@ -568,6 +587,46 @@ def mode_note(run: Run) -> str:
     if idle and len(run.strategy.pools) > 1:
         notes.append(f"{run.strategy.mode} came down to {' + '.join(used)} alone: {', '.join(idle)} never trained")
     return "; ".join(notes)
+
+
+POWER_LIMIT_GAIN = 0.01  # a layout on the chips that waited for power this much faster or more: a limit, said
+
+
+def power_limit(run: Run, waits: dict[str, list[Wait]]) -> list[str]:
+    """Chips of the job's pools that waited for site power while it trained, when a layout on them too was faster.
+
+    Read where the most of them waited at once; [] when none waited then, or a layout on them would not be faster
+    (the job's layout takes no more). Site power was named only in ``power_wait_chip_days``: a job trained on 192 of
+    512 delivered chips for four days and its limits said nothing.
+    """
+    pools = [n for n in run.strategy.pools if waits.get(n)]
+    t0, t1 = _first_start_days(run) * HOURS_PER_DAY, run.end_h
+    if not pools or not (math.isfinite(t0) and t1 > t0):
+        return []
+    spans = [(n, w, max(w.from_h, t0), min(w.to_h, t1)) for n in pools for w in waits[n]]
+    spans = [x for x in spans if x[3] > x[2]]
+    if not spans:
+        return []
+
+    def waiting_at(t: float) -> dict[str, int]:
+        return {n: sum(w.units for m, w, lo, hi in spans if m == n and lo <= t < hi) for n in pools}
+
+    peak_h = max((lo for _n, _w, lo, _hi in spans), key=lambda t: sum(waiting_at(t).values()))
+    waiting = waiting_at(peak_h)
+    have = {n: int(ps.in_service.at(np.array([peak_h]))[0]) for n, ps in run.states.items()
+            if n in run.strategy.pools}
+    now, more = run.strategy.plan(have), run.strategy.plan({n: have[n] + waiting.get(n, 0) for n in have})
+    if more is None or (now is not None and more.tokens_per_s <= now.tokens_per_s * (1 + POWER_LIMIT_GAIN)):
+        return []
+    gain = f"{more.tokens_per_s / now.tokens_per_s - 1:.0%} faster" if now is not None else "able to train"
+    chip_days = sum(w.units * (hi - lo) for _n, w, lo, hi in spans) / HOURS_PER_DAY
+    first = min(lo for _n, _w, lo, _hi in spans) / HOURS_PER_DAY
+    last = max(hi for _n, _w, _lo, hi in spans) / HOURS_PER_DAY
+    names = " + ".join(n for n in pools if waiting.get(n))
+    start = run.scenario.start
+    return [f"power: up to {sum(waiting.values()):,} delivered chips of {names} waited for site power while the job "
+            f"trained ({_date(start, math.floor(first))} to {_date(start, math.floor(last - 1e-9))}, {chip_days:,.0f} "
+            f"chip-days); a layout on them too was {gain}"]
 
 
 def _first_start_days(run: Run) -> float:
