@@ -872,10 +872,16 @@ class Scenario(_Section):
                 raise field_error(at, f"only mode{'s' if len(reader) > 1 else ''} {modes} (or 'auto') read"
                                       f"{'' if len(reader) > 1 else 's'} it; the mode is {mode!r}")
         need = strategy.min_units_to_start
-        reach = sum(p.planned_units for p in fleet)
-        if need is not None and reach and need > reach:
+        # the chips a job may train on: less the reserved share, and one pool's only in 'single' (a need above them
+        # held the job at none, and its limit blamed memory)
+        each = [plan.usable(p.planned_units, p.reserved_fraction) for p in fleet]
+        reach = max(each, default=0) if mode == Mode.SINGLE else sum(each)
+        if need is not None and any(p.planned_units for p in fleet) and need > reach:
             at = f"{where}.min_units_to_start" if where.endswith("strategy") else "strategy.min_units_to_start"
-            raise field_error(at, f"{need:,} is more than {whose} ever hold ({reach:,} chips)")
+            why = [w for w, on in (("less the reserved_fraction", any(p.reserved_fraction for p in fleet)),
+                                   ("one pool's in mode 'single'", mode == Mode.SINGLE and len(fleet) > 1)) if on]
+            raise field_error(at, f"{need:,} is more chips than {whose} can train on ({reach:,}"
+                                  f"{': ' + ', '.join(why) if why else ''})")
 
     def _check_measured(self, where: str, chip_id: str, m: Measured) -> None:
         """A measured row the pool's chip can have run: FP8 only on FP8 chips, pins the model takes, MFU <= 1."""

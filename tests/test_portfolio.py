@@ -659,7 +659,7 @@ def test_each_jobs_schedule_spend_is_its_cost():
     ({"strategy": {"mode": "single", "sync_every_steps": 5}}, r"jobs\[1\]\.strategy\.sync_every_steps",
      "only mode 'diloco'"),
     ({"strategy": {"min_units_to_start": 5_000_000}}, r"jobs\[1\]\.strategy\.min_units_to_start",
-     "more than job 'b'"),
+     "more chips than job 'b'"),
     ({"pools": ["own"], "strategy": {"mode": "sync"}}, r"jobs\[1\]\.strategy\.mode", "needs at least two"),
     ({"pools": ["own"], "strategy": {"mode": "diloco"}}, r"jobs\[1\]\.strategy\.mode", "needs at least two"),
 ])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import yaml
+from conftest import one_error_line
 
 W = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304}
 
@@ -67,3 +68,39 @@ def test_a_single_job_the_horizon_stops_says_so(cli, make_scenario, tmp_path):
     assert r.exit_code in (0, 1), r
     limits = json.loads((tmp_path / "one" / "summary.json").read_text())["limits"]
     assert any(x.startswith("horizon: the run ended at horizon_days (3)") for x in limits), limits
+
+
+def test_min_units_to_start_counts_only_the_chips_a_job_can_train_on(cli, make_scenario):
+    """250 passed on 256 chips with a fifth reserved (204 to train on), and the job's limit then blamed memory."""
+    fleet = [{"name": "h", "chip": "h100-sxm", "units": 256, "reserved_fraction": 0.2}]
+    line = one_error_line(cli("validate", make_scenario(fleet=fleet, strategy={"min_units_to_start": 250})))
+    assert "strategy.min_units_to_start: 250 is more chips than the fleet can train on (204: less the " in line
+    two = [{"name": "a", "chip": "h100-sxm", "units": 256}, {"name": "b", "chip": "h100-sxm", "units": 256}]
+    line = one_error_line(cli("validate", make_scenario(fleet=two, strategy={"mode": "single",
+                                                                              "min_units_to_start": 300})))
+    assert "300 is more chips than the fleet can train on (256: one pool's in mode 'single')" in line
+    auto = make_scenario(fleet=two, strategy={"mode": "auto", "min_units_to_start": 300})
+    assert cli("validate", auto).exit_code == 0
+
+
+def test_a_job_held_by_min_units_to_start_says_so(cli, make_scenario, tmp_path):
+    """Half of a 256-chip delivery came, under a start threshold of 200: "no layout fits" was not why."""
+    fleet = [{"name": "h", "chip": "h100-sxm", "units": 0, "deliveries": [{"date": "2025-01-05", "units": 256}],
+              "delivery_risk": {"shortfall_fraction": {"dist": "fixed", "value": 0.5}}}]
+    path = make_scenario(fleet=fleet, strategy={"min_units_to_start": 200}, horizon_days=60)
+    assert cli("run", path, "--replications", "1", "--out", str(tmp_path / "o")).exit_code in (0, 1)
+    limits = json.loads((tmp_path / "o" / "summary.json").read_text())["limits"]
+    assert limits == ["never trained: h had at most 128 chips in service at once, fewer than "
+                      "strategy.min_units_to_start (200)"]
+
+
+def test_an_expect_minimum_on_a_quantile_that_never_came_holds(cli, make_scenario, tmp_path):
+    """A run that never finishes takes at least a day: `min: 1` on a never P95 failed; a maximum still fails."""
+    fleet = [{"name": "h", "chip": "h100-sxm", "units": 8}]
+    expect = [{"metric": "time_to_train_days", "quantile": 0.95, "min": 1},
+              {"metric": "time_to_train_days", "quantile": 0.95, "max": 1000}]
+    path = make_scenario(fleet=fleet, horizon_days=5, expect=expect)
+    r = cli("run", path, "--replications", "1", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 1, r
+    checks = json.loads((tmp_path / "o" / "summary.json").read_text())["expectations"]
+    assert [(c["value"], c["passed"]) for c in checks] == [(None, True), (None, False)]

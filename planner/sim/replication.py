@@ -479,6 +479,12 @@ def never_trained(run: Run) -> list[str]:
     if most <= 0:
         return [f"never trained: no chip of {names} was in service before the horizon (deliveries after it, or no "
                 "site power for them)"]
+    need = run.job.min_units
+    ts = np.array(sorted({t for ps in pools for t in ps.in_service.times if t < horizon_h}), dtype=float)
+    together = int(max(sum(ps.in_service.at(ts) for ps in pools))) if len(ts) else 0  # at once, all its pools
+    if need and together < need:
+        return [f"never trained: {names} had at most {together:,} chips in service at once, fewer than "
+                f"strategy.min_units_to_start ({need:,})"]
     return [f"never trained: {names} had at most {most:,} chips in service, and no layout of the job fits them"]
 
 

@@ -205,9 +205,9 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
             high = (as_never and e.metric != "time_to_train_days" and math.isfinite(value)
                     and value != quantile_at([r[e.metric] for r in rows], q))
             low = low or (e.metric == "cost_usd" and bool(unpriced))
-        # a quantile that never came (null in summary.json) fails any check on it, a bound below it too; one known
-        # only as at least a value meets no maximum (it may be beyond it)
-        ok = (math.isfinite(value) and (e.max is None or (value <= e.max and not low))
+        # a quantile that never came (null in summary.json) fails a maximum and meets a minimum (a run that never
+        # finishes takes at least any time); one known only as at least a value meets no maximum (it may be beyond it)
+        ok = (not math.isnan(value) and (e.max is None or (math.isfinite(value) and value <= e.max and not low))
               and (e.min is None or value >= e.min))
         # the quantile checked is written out, also the default P50 (`expect` without one)
         expectations.append(ExpectationResult(metric=e.metric, max=e.max, min=e.min,
