@@ -5,7 +5,8 @@ folders beside them) holds a marker file, ``.planner-owned``: JSON with ``owner:
 ``kind`` of folder, a random ``token`` and what wrote it (planner version, process id, host, time).
 
 * A target folder is replaced only when it is missing, empty, or holds a valid marker of the same kind
-  and no file but the ones that kind writes (a folder planner wrote before). Anything else is refused
+  and no file but the ones that kind writes, each as planner wrote it (the marker's ``files``: size and
+  SHA-256, ``seal``): a folder planner wrote before. Anything else is refused
   with one line naming the folder and why; the new results go to a fresh folder under the system's
   temporary folder and the message names it.
 * ``--out`` given as a symbolic link writes into the link's target (the link stays); a link that does
@@ -42,7 +43,7 @@ from .errors import ReportError, one_line
 MARKER = ".planner-owned"
 STEM_BYTES = 180  # of the target's name in temporary siblings: .NAME.tmp-PID-XXXX must fit NAME_MAX (255 bytes)
 STALE_AFTER_S = 3600.0  # a marked sibling written on another host is left over when it is this old
-_MAX_MARKER_BYTES = 4096
+_MAX_MARKER_BYTES = 65536  # a marker with its files' manifest (``seal``): tens of names, a digest each
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -76,6 +77,61 @@ def mark(folder: Path, kind: str, token: str) -> None:
     fd = os.open(folder / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text + "\n")
+
+
+def _digest(path: Path) -> tuple[int, str] | None:
+    """(size, SHA-256) of a regular file, no link followed; None for anything else (a FIFO is not opened to wait)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        h = hashlib.sha256()
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return st.st_size, h.hexdigest()
+
+
+def seal(folder: Path, token: str) -> None:
+    """Add to ``folder``'s marker the size and digest of every file in it, as written (``changed_files`` reads them).
+
+    A report file the user replaced since (a workbook saved from Excel over report.xlsx) is then not planner's to
+    delete: a rerun deleted it.
+    """
+    marker = read_marker(folder)
+    if marker is None or marker["token"] != token:
+        return
+    files = {}
+    for p in sorted(folder.iterdir(), key=lambda q: q.name):
+        if p.name != MARKER and (d := _digest(p)) is not None:
+            files[p.name] = [d[0], d[1]]
+    part = folder / f"{MARKER}.{token}"
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps({**marker, "files": files}, sort_keys=True) + "\n")
+    os.replace(part, folder / MARKER)
+
+
+def changed_files(folder: Path, marker: dict) -> list[str]:
+    """The files of ``folder`` that are not as planner wrote them, by its marker's manifest ([] without one).
+
+    A marker of an older planner lists no files: its folder is judged by its names alone, as before.
+    """
+    files = marker.get("files")
+    if not isinstance(files, dict):
+        return []
+    out = []
+    for p in sorted(folder.iterdir(), key=lambda q: q.name):
+        if p.name == MARKER:
+            continue
+        want = files.get(p.name)
+        got = _digest(p)
+        if got is None or not isinstance(want, list) or list(got) != want:
+            out.append(p.name)
+    return out
 
 
 def read_marker(folder: Path) -> dict | None:
@@ -195,11 +251,17 @@ def check_target(out: Path, kind: str, files: Collection[str]) -> str | None:
     if marker["kind"] != kind:
         raise ReportError(f"{out}: the folder holds planner's {marker['kind']} output, not a {kind} folder, so it "
                           "is kept; choose a new or empty folder for --out")
-    others = [p.name for p in entries if p.name != MARKER and (p.name not in files or p.is_dir() or p.is_symlink())]
+    others = [p.name for p in entries if p.name != MARKER and (p.name not in files or p.is_dir() or p.is_symlink()
+                                                               or not p.is_file())]
     if others:
         raise ReportError(
             f"{out}: the folder holds files that are not a previous {kind} of planner ({_listed(others)}), "
             "so it is kept; move them out or choose a new or empty folder for --out")
+    changed = changed_files(out, marker)
+    if changed:
+        raise ReportError(
+            f"{out}: {_listed(changed)} changed since planner wrote {'them' if len(changed) > 1 else 'it'}, so the "
+            "folder is kept; move them out or choose a new or empty folder for --out")
     return marker["token"]
 
 
@@ -275,6 +337,7 @@ def write_folder(out_dir: str | Path, kind: str, files: Collection[str], write: 
             spare = Path(tempfile.mkdtemp(prefix=f"planner-{kind}-"))
             mark(spare, kind, spare_token)
             write(spare)
+            seal(spare, spare_token)
         except Exception:  # noqa: BLE001 - the second place failing too is reported, not raised
             if spare is not None:
                 _discard_new(spare, spare_token)
@@ -340,6 +403,7 @@ def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write:
         _keep_attributes(out, tmp)
         mark(tmp, kind, token)
         write(tmp)
+        seal(tmp, token)
         previous = check_target(out, kind, files)  # may have changed while we wrote
         if previous is None:
             os.rename(tmp, out)  # replaces an empty folder; fails if one appeared with files in it

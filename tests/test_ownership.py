@@ -244,3 +244,33 @@ def test_a_new_report_folder_follows_the_umask(make_scenario, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert (out / "summary.json").exists(), r.stderr
     assert os.stat(out).st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("edit", ["replace", "fifo"])
+def test_a_report_file_changed_since_planner_wrote_it_is_kept(cli, make_scenario, tmp_path, edit):
+    """A workbook saved from Excel over report.xlsx (a new file of the same name) was deleted by the next run."""
+    out = tmp_path / "out"
+    assert cli("run", make_scenario(name="first"), "--out", out).exit_code == 0
+    target = out / ("report.xlsx" if edit == "replace" else "events.csv")
+    target.unlink()
+    if edit == "replace":
+        target.write_text("the user's own workbook")
+    else:
+        os.mkfifo(target)
+    r = cli("run", make_scenario(name="second"), "--out", out)
+    line = one_error_line(r)
+    assert r.exit_code == 2, r
+    assert ("report.xlsx changed since planner wrote it, so the folder is kept" in line if edit == "replace"
+            else "not a previous report of planner (events.csv)" in line)
+    assert _scenario_of(out) == "first"
+    if edit == "replace":
+        assert target.read_text() == "the user's own workbook"
+    assert _scenario_of(_spare(line)) == "second"
+
+
+def test_a_report_missing_a_file_is_still_planners_to_replace(cli, make_scenario, tmp_path):
+    out = tmp_path / "out"
+    assert cli("run", make_scenario(name="first"), "--out", out).exit_code == 0
+    (out / "report.xlsx").unlink()
+    assert cli("run", make_scenario(name="second"), "--out", out).exit_code == 0
+    assert _scenario_of(out) == "second"
