@@ -950,6 +950,11 @@ def _on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up as Ctrl-C does: no temporary report folder is left
 
 
+# stops that clean up as Ctrl-C does: a kill, and a terminal that closes (SIGHUP left a half-written folder);
+# a signal the caller set to be ignored (``nohup``) stays ignored
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 
 
@@ -977,7 +982,8 @@ def app_cmd(port: int = typer.Option(8501, min=1, max=65535, help="Port on 127.0
 
 def main() -> None:
     """Console-script entry point: user errors never show a traceback."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {sig: signal.signal(sig, _on_sigterm) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     for stream in (sys.stdout, sys.stderr):
         # a name the output's encoding cannot write (cp1252, ascii) is written as \uXXXX, as Python's stderr
         # does, never a crash after the report is written
@@ -988,7 +994,8 @@ def main() -> None:
     try:
         _main()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def entry() -> None:

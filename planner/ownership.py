@@ -377,10 +377,13 @@ def _keep_attributes(out: Path, tmp: Path) -> None:
         pass
 
 
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+
+
 @contextlib.contextmanager
 def signals_held():
-    """SIGINT and SIGTERM wait until the block is done (in the main thread, where Python handles them)."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """SIGINT, SIGTERM and SIGHUP wait until the block is done (in the main thread, where Python handles them)."""
+    held = set(HELD_SIGNALS)
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -156,7 +156,9 @@ def test_run_with_stdout_closed_writes_nothing(make_scenario, tmp_path):
     assert "Traceback" not in closed.stderr and not (tmp_path / "closed").exists()
 
 
-def test_sigterm_during_a_run_exits_130_and_leaves_no_folder(make_scenario, tmp_path):
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_a_stop_during_a_run_exits_130_and_leaves_no_folder(make_scenario, tmp_path, how):
+    """SIGHUP (a terminal closed, ssh dropped) ended the run at once and left a half-written folder."""
     path = make_scenario(workload={"tokens": 1e13}, horizon_days=365, reliability={"enabled": True})
     out = tmp_path / "out"
     p = _planner("run", path, "--replications", "100000", "--workers", "1", "--out", out, stdout=subprocess.PIPE,
@@ -165,11 +167,45 @@ def test_sigterm_during_a_run_exits_130_and_leaves_no_folder(make_scenario, tmp_
     seen = ""
     while "note:" not in seen and time.monotonic() < deadline:  # the long-run note: it is simulating
         seen += p.stderr.readline()
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(getattr(signal, how))
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
     assert "Traceback" not in err
     assert not out.exists() and not [x.name for x in tmp_path.iterdir() if ".tmp-" in x.name]
+
+
+_HUP_IN_THE_WRITE = """
+import os, signal, sys, time
+from planner.report import tables
+from planner.cli import main
+run = os.getpid()
+def hang_up(*a):
+    os.kill(run, signal.SIGHUP)  # the run's own process, whether the workbook is written here or in a fork
+    time.sleep(5)
+tables.write_xlsx = hang_up
+sys.argv = ['planner', 'run', sys.argv[1], '--out', sys.argv[2]]
+main()
+"""
+
+
+def test_a_hang_up_while_the_report_is_written_leaves_no_half_written_folder(make_scenario, tmp_path):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-c", _HUP_IN_THE_WRITE, str(make_scenario()), str(out)], timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert p.returncode == 130, p.stderr
+    assert "Traceback" not in p.stderr
+    assert not out.exists() and [x.name for x in tmp_path.iterdir()] == ["scenario.yaml"]
+
+
+def test_a_run_under_nohup_is_not_stopped_by_a_hang_up(make_scenario, tmp_path):
+    out = tmp_path / "out"
+    code = "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN); " + _HUP_IN_THE_WRITE.replace(
+        "time.sleep(5)", "time.sleep(0.2); tables.write_xlsx = real; return real(*a)").replace(
+        "from planner.report import tables", "from planner.report import tables\nreal = tables.write_xlsx")
+    p = subprocess.run([sys.executable, "-c", code, str(make_scenario()), str(out)], timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert (out / "report.xlsx").exists()
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])

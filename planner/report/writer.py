@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ReportError  # noqa: F401 - planner.report re-exports it from here
-from ..ownership import default_folder_name, signals_held, write_folder  # noqa: F401 - re-exported
+from ..ownership import HELD_SIGNALS, default_folder_name, signals_held, write_folder  # noqa: F401 - re-exported
 from ..results import RunResult
 from . import html as html_report
 from . import tables
@@ -30,10 +30,11 @@ REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv"
                 "report.xlsx")
 def _xlsx_child(result: RunResult, path: Path) -> None:
     """The body of the process that writes the workbook (signals as by default: the parent cleans up)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for sig in HELD_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # (``nohup``'s SIGHUP stays ignored)
+            signal.signal(sig, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):  # forked with them held (``_start_xlsx``): they may come now
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(HELD_SIGNALS))
     try:
         tables.write_xlsx(result, path)
     except BaseException:  # noqa: BLE001 - the parent writes it again and raises the error as one line

@@ -38,6 +38,8 @@ def _die_with_parent(parent: int) -> None:
     PR_SET_PDEATHSIG), whatever signal ended the run.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # (the run's clean stop of a closed terminal is the run's)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
