@@ -370,7 +370,7 @@ def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
         kept = (f", {p['job_kept_tokens_per_s']:,.0f} kept tokens/s, {p['job_time_to_train_days']:,.1f} days"
                 if p.get("job_time_to_train_days") is not None else "")
         for why in p.get("limited_by") or []:
-            out.print(terminal(f"{p['pool']}: job on {p['job_units']:,} chips{kept}; limited by {why}"),
+            out.print(terminal(f"{p['pool']}: job on {p['job_units']:,} chips{kept}; limited by {why}", one_line=True),
                       highlight=False, markup=False)
     for e in explained:
         if "error" in e:
@@ -384,18 +384,19 @@ def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
             et.add_row(name, f"{v:.4f}", f"{v / e['step_time_s']:.1%}")
         out.print(et)
         if e.get("preference"):
-            out.print(terminal(f"{e['pool']}: {e['preference']}"), markup=False, highlight=False)
+            out.print(terminal(f"{e['pool']}: {e['preference']}", one_line=True), markup=False, highlight=False)
         if "measured" in e:
             _print_measured(e["pool"], e["measured"])
     c = result["combined"]
     split = ", ".join(f"{k} {v['share']:.0%}" for k, v in c.get("split", {}).items())
     out.print(terminal(f"combined ({c['mode']} over {' + '.join(c['pools'])}): {c['tokens_per_s']:,.0f} tokens/s, "
-                       f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else "")),
+                       f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else ""),
+                       one_line=True),
               markup=False, highlight=False)
     for m in c.get("modes", []) if len(s.fleet) > 1 else []:
         if not m["possible"]:
-            out.print(terminal(f"  {m['mode']}: not possible ({m['why']})"), markup=False, highlight=False,
-                      style="dim")
+            out.print(terminal(f"  {m['mode']}: not possible ({m['why']})", one_line=True), markup=False,
+                      highlight=False, style="dim")
     for msg in result["infeasible"]:
         out.print(f"[yellow]not feasible[/]: {_lit(msg)}", highlight=False)
     sr = result["search"]
@@ -551,7 +552,7 @@ def _print_headline(summary: Summary, path: Path) -> None:
     out.print(t)
     wait = power_wait_sentence(summary)
     for line in [*job_lines(summary), *([wait] if wait else []), *limit_lines(summary)]:
-        out.print(terminal(line), highlight=False, markup=False)
+        out.print(terminal(line, one_line=True), highlight=False, markup=False)
     out.print(terminal(f"report: {path}", one_line=True), highlight=False, markup=False)
 
 
@@ -762,12 +763,12 @@ def solve(
                            f"{'≥ ' if result.get('cost_usd_at_least') else ''}"
                            f"${result['cost_usd'] or 0:,.0f}; {len(result['evaluations'])} evaluations of {n} "
                            "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")
-                           + (f" ({result['note']})" if result.get("note") else "")),
+                           + (f" ({result['note']})" if result.get("note") else ""), one_line=True),
                   highlight=False, markup=False)
     else:
         why = f": {result['note']}" if result.get("note") else ""  # e.g. no layout fits at either end
         out.print(terminal(f"no value of {result['path']} in range finishes by {result['deadline']} at "
-                           f"p{quantile * 100:g}{why}"), highlight=False, markup=False)
+                           f"p{quantile * 100:g}{why}", one_line=True), highlight=False, markup=False)
     if not result["found"]:
         raise typer.Exit(1)
 

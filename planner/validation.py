@@ -44,7 +44,14 @@ def _visible(name: str) -> str:
     shown = looks_like(name)
     if not shown or all(unicodedata.category(c).startswith("M") or c.isspace() for c in shown):
         raise ValueError("must show something: it is blank (only spaces, invisible or control characters)")
+    if brk := next((c for c in name if c in LINE_BREAKS), None):
+        raise ValueError(f"must be one line: it holds a line break (U+{ord(brk):04X})")
     return name
+
+
+# what ends a line in a terminal, a CSV reader or str.splitlines: a name holding one printed a line of its own
+# ("p\nFAKE-P: ..." forged a line of figures under the headline)
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 # a name a reader can see: in every table, chart and message (a pool named " " printed an empty column)

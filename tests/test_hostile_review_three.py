@@ -230,3 +230,22 @@ def test_a_sheet_s_thousands_with_decimals_are_read(cli, make_scenario, tmp_path
     doc = {**DEFAULT_SCENARIO, "fleet": [{"name": "h100", "chip": "h100-sxm", "deliveries": {"file": "plan.csv"}}]}
     r = cli("validate", make_scenario.text(yaml.safe_dump(doc), "s.yaml"))
     assert r.exit_code == 0, r
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\u2028", "\x85"])
+@pytest.mark.parametrize("where", ["pool", "site", "job", "scenario"])
+def test_a_name_is_one_line(cli, make_scenario, brk, where):
+    """A pool named "p" + line break + "FAKE-P" printed a line of its own under estimate's table and headline."""
+    name = f"p{brk}FAKE-P: 9,302,049 tokens/s"
+    if where == "pool":
+        path, field = make_scenario(fleet=[{"name": name, "chip": "h100-sxm", "units": 64}]), "fleet[0].name"
+    elif where == "site":
+        path, field = make_scenario(fleet=[{"name": "p", "chip": "h100-sxm", "units": 64, "site": name}]), \
+            "fleet[0].site"
+    elif where == "job":
+        path, field = make_scenario(jobs=[{"name": name, "workload": DEFAULT_SCENARIO["workload"]}],
+                                    workload=None), "jobs[0].name"
+    else:
+        path, field = make_scenario(name=name), "name"
+    line = one_error_line(cli("validate", path))
+    assert f"{field}: must be one line: it holds a line break (U+{ord(brk):04X})" in line
