@@ -18,7 +18,7 @@ import yaml
 
 from .errors import ScenarioError
 from .loader import from_dict, source_of
-from .scenario import Scenario
+from .scenario import FIRST_DAY, LAST_DAY, Scenario
 from .yamlio import MAX_DEPTH, clip, safe_load
 
 _PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)")  # ASCII digits only (not Arabic-Indic)
@@ -326,5 +326,21 @@ def slip_deliveries(scenario: Scenario, days: int, source: str | None = None) ->
     edits = {}
     for i, pool in enumerate(scenario.fleet):
         for j, d in enumerate(pool.deliveries):
-            edits[f"fleet[{i}].deliveries[{j}].date"] = (d.date + dt.timedelta(days=days)).isoformat()
+            edits[f"fleet[{i}].deliveries[{j}].date"] = _slipped(d.date, days).isoformat()
     return set_values(scenario, edits, source or source_of(scenario) or scenario.name)
+
+
+def _slipped(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days``, held within the calendar the format takes (FIRST_DAY to LAST_DAY)."""
+    ordinal = min(max(day.toordinal() + days, FIRST_DAY.toordinal()), LAST_DAY.toordinal())
+    return dt.date.fromordinal(ordinal)
+
+
+def slip_held(scenario: Scenario, days: int) -> bool:
+    """Whether moving the deliveries by ``days`` holds one within the format's calendar (``slip_deliveries``).
+
+    A delivery on 2262-04-05 moved 90 days later would be past the last day the format takes: the sensitivity's
+    swing failed, naming a date the file never held.
+    """
+    return any(not FIRST_DAY.toordinal() <= d.date.toordinal() + days <= LAST_DAY.toordinal()
+               for p in scenario.fleet for d in p.deliveries)

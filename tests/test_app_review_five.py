@@ -105,3 +105,17 @@ def test_the_ab_table_of_a_portfolio_has_each_jobs_finish_and_deadline():
     assert big["A"].endswith("%") and big["B"].endswith("%")
     assert not any(k.startswith("job ") for k in (r["figure"] for r in whatif.ab_rows(
         api.simulate(from_dict(SMALL)).summary, api.simulate(from_dict(SMALL)).summary)))
+
+
+def test_a_delivery_slip_past_the_calendar_is_held_at_its_last_day():
+    """A delivery on 2262-04-05 moved 90 days later failed the sensitivity, naming 2262-07-04 (never in the file)."""
+    doc = {"name": "late", "start": "2262-03-01", "horizon_days": 30,
+           "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 4096},
+           "fleet": [{"name": "p1", "chip": "h100-sxm", "units": 0,
+                      "deliveries": [{"date": "2262-04-05", "units": 64}]},
+                     {"name": "p2", "chip": "h100-sxm", "cloud": {"units": 8, "from": "2262-03-01",
+                                                                   "until": "2262-04-09",
+                                                                   "price_per_chip_hour_usd": 2}}]}
+    slip = {i.name: i for i in sens.inputs(from_dict(doc))}["delivery slip"]
+    assert slip.high.fleet[0].deliveries[0].date == dt.date(2262, 4, 10) and slip.high_label.endswith(sens.CAPPED)
+    assert slip.low.fleet[0].deliveries[0].date == dt.date(2262, 3, 6) and not slip.low_label.endswith(sens.CAPPED)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .. import costs, escape, plan
-from ..edits import capped, set_values, slip_deliveries
+from ..edits import capped, set_values, slip_deliveries, slip_held
 from ..scenario import Cloud, Costs, Pool, Scenario
 from .points import all_infeasible, result_row, run_points
 from .present import axis_format, bounded, cell_text, page_table_html
@@ -62,7 +62,8 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
     owned = [i for i, p in enumerate(s.fleet) if p.deliveries]
     if owned:
         lo, hi = SWINGS["slip_days"]
-        out.append(Input("delivery slip", _slip_label(lo), _slip_label(hi), slip_deliveries(s, lo),
+        out.append(Input("delivery slip", _slip_label(lo) + (CAPPED if slip_held(s, lo) else ""),
+                         _slip_label(hi) + (CAPPED if slip_held(s, hi) else ""), slip_deliveries(s, lo),
                          slip_deliveries(s, hi)))
         lo, hi = SWINGS["shortfall"]
 
