@@ -685,7 +685,11 @@ def compare_on(scenario: Scenario, ctx: Context, steps, job_seed: np.random.Seed
         # chips with no price leave their write-off out of the spend, which is then at least its figure too
         row["at_least"] = [k for k in GROWING_KEYS if (not row["finished"] and (
             k != "cost_usd" or costs.committed_grows(scenario))) or (k == "cost_usd" and costs.unpriced(scenario))]
-        row["tokens_per_s"] = full.tokens_per_s if full else 0.0
+        # the speed the run kept (its tokens over its hours from the first start): the full plan's steady state
+        # (``full_tokens_per_s``) read 2.7 M tokens/s for a run that finished before half its chips came
+        trained_h = run.end_h - row["start_days"] * HOURS_PER_DAY if math.isfinite(row["start_days"]) else 0.0
+        row["tokens_per_s"] = run.job.saved / (trained_h * SECONDS_PER_HOUR) if trained_h > 0 else 0.0
+        row["full_tokens_per_s"] = full.tokens_per_s if full else 0.0
         days = max(run.end_h / HOURS_PER_DAY, 1e-9)
         row["link_tb_per_day"] = row["link_tb"] / days
         row["auto"] = bool(auto is not None and auto.strategy.label == run.strategy.label)
