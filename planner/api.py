@@ -70,6 +70,12 @@ def estimate(scenario: Scenario) -> dict:
     for p in pools:
         p.update(_job_size(ctx, Single, p["pool"], p["units"]))
     both = combined(scenario, band, ctx)
+    held = [p["pool"] for p in pools if "job_in_service_units" in p]
+    if held:  # the combined figures are failure-free: a pool that keeps many chips under repair trains far below them
+        one = len(held) == 1
+        both["note"] = (f"failure-free: {' and '.join(held)} keep{'s' if one else ''} 5% or more of "
+                        f"{'its' if one else 'their'} chips under repair at a time (above); `planner compare` and "
+                        "`run` count them")
     return {
         "scenario": scenario.name,
         "pools": pools,
@@ -104,20 +110,55 @@ def _jobs_estimate(scenario: Scenario) -> dict:
 def _job_size(ctx, single, name: str, units: int) -> dict:
     """``job_units``, ``limited_by`` and the job's kept speed and days on one pool (docs/formats.md).
 
+    ``job_in_service_units``: the chips in service on average, when repairs keep 5% or more out (the job is sized on
+    them); left out otherwise.
+
     ``job_units``: the chips a job on the pool alone trains on at its full size, sized for failures as the
     simulation sizes it; ``limited_by``: why that is fewer than the pool's usable chips (empty when not);
     ``job_kept_tokens_per_s``: that job's tokens/s times its expected goodput under failures (``Context.score``),
     and ``job_time_to_train_days`` the workload's tokens at it: what the speed and days figures, failure-free at the
     pool's full size, are not (a 405B job held to 31,360 of 80,000 chips showed the 77,824-chip layout's 8.1 days).
     """
+    from .perf import reliability as rel
+
     strategy = single(ctx, (name,))
-    plan = strategy.plan({name: ctx.pools[name].usable_units}) if ctx.feasible(name) else None
+    usable = ctx.pools[name].usable_units
+    share = _in_service_share(ctx, name)
+    # the chips in service on average: nodes out for repair are not there to train on (the simulation's plans shrink
+    # to the chips left); a pool that failed every 20 chip-days with 3-day repairs kept 55% of its chips under repair.
+    # Below REPAIR_LIMIT_SHARE they are the failures' ordinary cost, which the expected goodput counts
+    there = max(int(usable * share), 1) if 1.0 - share >= rel.REPAIR_LIMIT_SHARE else usable
+    plan = strategy.plan({name: there}) if ctx.feasible(name) else None
     if plan is None:
         return {"job_units": units, "limited_by": []}
     kept = ctx.score(plan)
     days = ctx.scenario.workload.tokens / kept / SECONDS_PER_DAY if kept > 0 else None
-    return {"job_units": plan.units_used, "limited_by": list(plan.limits), "job_kept_tokens_per_s": kept,
-            "job_time_to_train_days": days}
+    limits = list(plan.limits)
+    if there < usable:
+        limits.append(f"failures: about {usable - there:,} of the {usable:,} chips ({1 - share:.0%}) are under "
+                      f"repair at a time (a node fails every {_node_mtbf_text(ctx, name)} and is out "
+                      f"{ctx.scenario.reliability.repair_days:g} days): the job trains on the rest")
+    return {"job_units": plan.units_used, "limited_by": limits, "job_kept_tokens_per_s": kept,
+            "job_time_to_train_days": days, **({"job_in_service_units": there} if there < usable else {})}
+
+
+def _in_service_share(ctx, name: str) -> float:
+    """The share of pool ``name``'s chips in service on average under its failures and repairs (1 without them)."""
+    from .perf import reliability as rel
+
+    r = ctx.scenario.reliability
+    if not r.enabled or not r.repair_days:
+        return 1.0
+    node = ctx.scenario.chip(ctx.pools[name].chip).chips_per_node
+    return rel.in_service_share(ctx.failures(name).mtbf_chip_days, node, r.repair_days)
+
+
+def _node_mtbf_text(ctx, name: str) -> str:
+    from .fmt import fmt_duration
+    from .perf import reliability as rel
+
+    node = ctx.scenario.chip(ctx.pools[name].chip).chips_per_node
+    return fmt_duration(rel.job_mtbf_hours(ctx.failures(name).mtbf_chip_days, node))
 
 
 def _context(scenario: Scenario):

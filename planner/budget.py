@@ -172,7 +172,6 @@ def check_progress(s: Scenario) -> None:
     if not s.reliability.enabled:
         return
     params = count_params(s.workload.arch).total
-    repair_h = s.reliability.repair_days * HOURS_PER_DAY
     for i, p in enumerate(s.fleet):
         if not p.planned_units:
             continue  # nothing owned or rented (``cloud: {units: 0}``): no job trains there to fail
@@ -181,7 +180,7 @@ def check_progress(s: Scenario) -> None:
         units = max(1, min(s.chip(p.chip).chips_per_node, p.planned_units))
         mtbf_h = rel.job_mtbf_hours(f.mtbf_chip_days, units)
         _mtbf, field = _pool_mtbf(s, i)
-        in_service = p.planned_units * mtbf_h / (mtbf_h + repair_h)
+        in_service = p.planned_units * rel.in_service_share(f.mtbf_chip_days, units, s.reliability.repair_days)
         if in_service < MIN_JOB_IN_SERVICE * units:
             raise ScenarioError(
                 f"a node of {units:,} chips at {f.mtbf_chip_days:g} chip-days between failures fails every "

@@ -369,9 +369,10 @@ def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
     for p in result["pools"]:  # a job held below the pool under failures: `planner run` trains on job_units
         kept = (f", {p['job_kept_tokens_per_s']:,.0f} kept tokens/s, {p['job_time_to_train_days']:,.1f} days"
                 if p.get("job_time_to_train_days") is not None else "")
-        for why in p.get("limited_by") or []:
-            out.print(terminal(f"{p['pool']}: job on {p['job_units']:,} chips{kept}; limited by {why}", one_line=True),
-                      highlight=False, markup=False)
+        if p.get("limited_by"):  # (each limit once, after the job's figures once)
+            whys = "; and by ".join(p["limited_by"])
+            out.print(terminal(f"{p['pool']}: job on {p['job_units']:,} chips{kept}; limited by {whys}",
+                               one_line=True), highlight=False, markup=False)
     for e in explained:
         if "error" in e:
             continue
@@ -390,8 +391,8 @@ def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
     c = result["combined"]
     split = ", ".join(f"{k} {v['share']:.0%}" for k, v in c.get("split", {}).items())
     out.print(terminal(f"combined ({c['mode']} over {' + '.join(c['pools'])}): {c['tokens_per_s']:,.0f} tokens/s, "
-                       f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else ""),
-                       one_line=True),
+                       f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else "")
+                       + (f" ({c['note']})" if c.get("note") else ""), one_line=True),
               markup=False, highlight=False)
     for m in c.get("modes", []) if len(s.fleet) > 1 else []:
         if not m["possible"]:

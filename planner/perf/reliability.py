@@ -51,6 +51,21 @@ def job_mtbf_hours(mtbf_chip_days: float, units: int) -> float:
     return mtbf_chip_days * HOURS_PER_DAY / max(units, 1)
 
 
+# chips under repair below this share of those in service are the failures' ordinary cost (goodput says it); above,
+# they hold the job well below its pool and a limit says how far (at 3 days to repair, a node MTBF under about 57 days)
+REPAIR_LIMIT_SHARE = 0.05
+
+
+def in_service_share(mtbf_chip_days: float, chips_per_node: int, repair_days: float) -> float:
+    """The share of a pool's chips in service on average when each failure takes its node out for ``repair_days``.
+
+    Each node trains for its MTBF, then waits for its repair (an alternating renewal process): M / (M + repair).
+    """
+    node_h = job_mtbf_hours(mtbf_chip_days, chips_per_node)
+    repair_h = repair_days * HOURS_PER_DAY
+    return node_h / (node_h + repair_h) if node_h + repair_h > 0 else 1.0
+
+
 def checkpoint_write_hours(params: float, storage_gbyteps: float, override_s: float | None = None) -> float:
     """Blocking time to write one checkpoint [h]: state bytes / storage bandwidth, unless given."""
     if override_s is not None:

@@ -21,6 +21,7 @@ import simpy
 from .. import costs, plan
 from ..kinds import Mode
 from ..metrics import GROWING_KEYS
+from ..perf import reliability as rel
 from ..perf.band import blend, largest_pool, pool_band, pool_weights
 from ..perf.system import ErrorBand
 from ..results import Event
@@ -532,9 +533,7 @@ def cut_short(run: Run) -> list[str]:
             "tokens trained"]
 
 
-# chips under repair below this share of those in service are the failures' ordinary cost (goodput says it); above,
-# they hold the job well below its pool and a limit says how far (at 3 days to repair, a node MTBF under about 57 days)
-REPAIR_LIMIT_SHARE = 0.05
+REPAIR_LIMIT_SHARE = rel.REPAIR_LIMIT_SHARE
 
 
 def under_repair(run: Run) -> list[str]:
