@@ -152,8 +152,11 @@ def writing_off(delivered: Steps, period_h: float) -> Steps:
     Chips delivered at t are written off until t + ``period_h``: the share at t is (D(t) - D(t - P)) / D(t).
     """
     t = np.asarray(delivered[0], dtype=float)
-    times = np.unique(np.concatenate(([0.0], t, t + period_h)))
-    d_now, d_done = step_at(delivered, times), step_at(delivered, times - period_h)
+    ends = t + period_h
+    times = np.unique(np.concatenate(([0.0], t, ends)))
+    # D(t - P) read at the write-offs' own end times: (t + P) - P is not t in floating point (a one-month period
+    # after a delivery at a fractional hour read the share 1 past its end, and the schedule billed 129% of the price)
+    d_now, d_done = step_at(delivered, times), step_at((tuple(ends.tolist()), delivered[1]), times)
     share = np.divide(d_now - d_done, d_now, out=np.ones_like(d_now), where=d_now > 0)
     return tuple(times.tolist()), tuple(np.clip(share, 0.0, 1.0).tolist())
 

@@ -7,6 +7,8 @@ import re
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 UNFINISHED = dict(
     name="unf", start="2024-01-01", horizon_days=10,
@@ -89,3 +91,36 @@ def test_the_inputs_say_the_replications_and_seed_the_run_used(make_scenario, cl
     sheet = openpyxl.load_workbook(out / "report.xlsx")["inputs"]
     cells = {row[1]: row[2] for row in sheet.iter_rows(values_only=True) if row and isinstance(row[1], str)}
     assert str(cells.get("simulation.replications")) == "3" and str(cells.get("simulation.seed")) == "9", cells
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(times=st.lists(st.floats(0.0, 20_000.0), min_size=1, max_size=5, unique=True),
+       period_h=st.floats(1.0, 20_000.0))
+def test_the_write_off_share_ends_each_tranche_at_its_own_end(times, period_h):
+    """(t + P) - P is not t in floating point: 7,723 of 10,000 fractional times read the share 1 past their end."""
+    from planner.costs import writing_off
+
+    times = sorted(times)
+    units = list(range(1, len(times) + 1))  # cumulative: one more chip a tranche
+    at, share = writing_off((tuple(times), tuple(units)), period_h)
+    for t_end, got in zip(at, share, strict=True):
+        delivered = sum(1 for t in times if t <= t_end)
+        done = sum(1 for t in times if t + period_h <= t_end)
+        assert got == pytest.approx((delivered - done) / delivered if delivered else 1.0, abs=1e-12)
+
+
+def test_a_one_month_write_off_bills_no_more_than_the_chips(cli, make_scenario, tmp_path):
+    """Written off over 0.08333334 years, the schedule's last cost read $19.9 M for $15.4 M of chips."""
+    import json
+
+    import pandas as pd
+
+    fleet = [{"name": "own", "chip": "h100-sxm", "units": 256, "deliveries": [{"date": "2025-01-20", "units": 512}],
+              "commissioning_days": 0}]
+    path = make_scenario(fleet=fleet, costs={"amortization_years": 0.08333334}, horizon_days=200,
+                         workload={"model": "llama3-8b", "tokens": 2e13}, reliability={"enabled": False})
+    assert cli("run", path, "--replications", "1", "--out", tmp_path / "o").exit_code in (0, 1)
+    costs = json.loads((tmp_path / "o" / "summary.json").read_text())["costs"]
+    schedule = pd.read_csv(tmp_path / "o" / "schedule.csv")
+    assert costs["idle_usd"] > 0  # the chips delivered on day 19 sat idle in their first write-off month
+    assert schedule["cost_usd"].max() <= costs["committed_usd"] * (1 + 1e-9)
