@@ -334,14 +334,27 @@ class Summary:
         committed = self.bound("cost_usd", "mean")
         return committed if key == "committed_usd" else committed or bool(self.unfinished)
 
-    def idle_at_most(self) -> bool:
-        """Whether the mean idle spend (committed - used) is at most its figure.
+    def idle_bound(self) -> str:
+        """How the mean idle spend (committed - used) stands to the truth: "", "at least", "at most" or "neither".
 
-        The committed spend exact, the used one only at least its figure (a reservation's whole window, replications
-        stopped by the horizon: they would have used more). When the committed spend is a lower bound too, idle is
-        neither bound.
+        At most: the committed spend exact, the used one only at least its figure (a reservation's whole window,
+        replications stopped by the horizon: they would have used more). At least: pools with no price leave their
+        idle out, and nothing else is bound. Neither: the committed spend grows with a run the horizon stopped, or
+        unpriced pools meet such a run (an unpriced reservation's idle read "$0.00", and the fleet's as exact).
         """
-        return self.spend_bound("used_usd") and not self.spend_bound("committed_usd")
+        if self.unpriced_pools:
+            return "neither" if self.unfinished else "at least"
+        if self.spend_bound("committed_usd"):
+            return "neither"
+        return "at most" if self.spend_bound("used_usd") else ""
+
+    def idle_at_most(self) -> bool:
+        """Whether the mean idle spend is at most its figure (``idle_bound``)."""
+        return self.idle_bound() == "at most"
+
+    def idle_mark(self) -> str:
+        """The idle spend's mark in the reports: "≥ ", "≤ ", "~ " (neither bound) or ""."""
+        return {"at least": "≥ ", "at most": "≤ ", "neither": "~ "}.get(self.idle_bound(), "")
 
     def at_least_json(self) -> dict[str, list[str]]:
         """summary.json ``at_least``: the figures known only as at least their value, and where each file shows them.
@@ -357,6 +370,8 @@ class Summary:
         if dates:
             out["finish_date"] = dates
         spend = [k for k in ("committed_usd", "used_usd") if self.costs is not None and self.spend_bound(k)]
+        if self.costs is not None and self.idle_bound() == "at least":
+            spend.append("idle_usd")
         if spend:
             out["costs"] = spend
         return out
@@ -364,6 +379,10 @@ class Summary:
     def at_most_json(self) -> dict[str, list[str]]:
         """summary.json ``at_most``: the mean idle spend when it is at most its figure (``idle_at_most``)."""
         return {"costs": ["idle_usd"]} if self.costs is not None and self.idle_at_most() else {}
+
+    def neither_json(self) -> dict[str, list[str]]:
+        """summary.json ``neither_bound``: the mean idle spend when it is neither at least nor at most its figure."""
+        return {"costs": ["idle_usd"]} if self.costs is not None and self.idle_bound() == "neither" else {}
 
     def stat(self, key: str) -> Stat | None:
         """The distribution of metric ``key`` (None when the summary has none)."""
@@ -423,6 +442,7 @@ class Summary:
                 "unfinished_replications": self.unfinished or None,
                 "at_least": self.at_least_json() or None,
                 "at_most": self.at_most_json() or None,
+                "neither_bound": self.neither_json() or None,
                 "unpriced_pools": list(self.unpriced_pools) or None,
                 "counted": dict(self.counted) or None}
         out.update({k: v for k, v in tail.items() if v is not None})

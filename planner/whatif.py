@@ -248,8 +248,7 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
         bounded = a.spend_bound(k) or b.spend_bound(k)
         # idle = committed - used: at most its figure when only the used spend is a lower bound, neither bound when
         # both are (as the run's page shows it), and its change is no more known than theirs
-        mark = (lambda s, k=k: "≥ " if s.spend_bound(k) else "") if k != "idle_usd" else (
-            lambda s: "≤ " if s.idle_at_most() else "")
+        mark = (lambda s, k=k: "≥ " if s.spend_bound(k) else "") if k != "idle_usd" else (lambda s: s.idle_mark())
         rows.append({"figure": f"spend {label} (mean)", "A": mark(a) + BY_KEY["cost_usd"].fmt(va),
                      "B": mark(b) + BY_KEY["cost_usd"].fmt(vb),
                      "B - A": (LOWER_BOUND_DELTA if k != "idle_usd" else BOUND_DELTA) if bounded

@@ -124,3 +124,30 @@ def test_a_one_month_write_off_bills_no_more_than_the_chips(cli, make_scenario, 
     schedule = pd.read_csv(tmp_path / "o" / "schedule.csv")
     assert costs["idle_usd"] > 0  # the chips delivered on day 19 sat idle in their first write-off month
     assert schedule["cost_usd"].max() <= costs["committed_usd"] * (1 + 1e-9)
+
+
+_OWN = {"name": "own", "chip": "h100-sxm", "units": 256}
+
+
+@pytest.mark.parametrize(("case", "bound", "mark"), [
+    ("unpriced", "at_least", "idle ≥ "),  # an unpriced reservation's idle read $0.00 and the fleet's as exact
+    ("horizon", "neither_bound", "idle ~ "),  # owned chips' write-off grows with a run the horizon stopped
+    ("reserved", "at_most", "idle ≤ ")])  # a reservation's window is exact, the use grows
+def test_idle_spend_says_how_it_stands_to_the_truth(cli, make_scenario, tmp_path, case, bound, mark):
+    import json
+
+    rent = {"name": "rent", "chip": "h100-sxm",
+            "cloud": {"units": 512, "from": "2025-01-01", "until": "2025-06-30"}}
+    if case == "unpriced":
+        fleet, horizon = [_OWN, rent], 200
+    else:
+        rent["cloud"]["price_per_chip_hour_usd"] = 4.0
+        fleet, horizon = ([_OWN, rent] if case == "horizon" else [rent]), 10
+    path = make_scenario(fleet=fleet, horizon_days=horizon, workload={"model": "llama3-8b", "tokens": 1e13},
+                         reliability={"enabled": False})
+    assert cli("run", path, "--replications", "1", "--out", tmp_path / "o").exit_code in (0, 1)
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert "idle_usd" in (summary.get(bound) or {}).get("costs", [])
+    others = {"at_least", "at_most", "neither_bound"} - {bound}
+    assert all("idle_usd" not in (summary.get(k) or {}).get("costs", []) for k in others)
+    assert mark in (tmp_path / "o" / "report.html").read_text()

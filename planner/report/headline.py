@@ -85,8 +85,7 @@ def unpriced_note(summary: Summary) -> str:
 def spend_bounded(summary: Summary) -> str:
     """Which mean spends are known only as at least their figures: "committed and used", "used" or "".
 
-    (Idle, committed less used, is then neither a lower nor an upper bound when both are; when only used is, idle
-    is at most its figure: ``Summary.idle_at_most``.)
+    (Idle, committed less used, is then at least, at most or neither: ``Summary.idle_bound``.)
     """
     if summary.spend_bound("committed_usd"):
         return "committed and used"
@@ -298,8 +297,9 @@ def finish_items(summary: Summary) -> list[Headline]:
     if c is not None:
         low = at_least(summary, "cost_usd", "mean")  # the mean spend of replications stopped by the horizon
         out.append(Headline("committed_usd", "Committed (mean)", low + money(summary, c.committed_usd),
-                            " · ".join(x for x in (f"idle {'≤ ' if summary.idle_at_most() else ''}"
-                                                   f"{money(summary, c.idle_usd)}", spend_note(summary))
+                            " · ".join(x for x in (f"idle {summary.idle_mark()}{money(summary, c.idle_usd)}"
+                                                   + (" (neither bound)" if summary.idle_bound() == "neither" else ""),
+                                                   spend_note(summary))
                                        if x)))
         who = "the jobs" if summary.jobs else "the job"  # a portfolio's used spend is every job's
         # the chips held grow with the run even where the committed spend does not (reservations alone)

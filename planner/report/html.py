@@ -260,8 +260,9 @@ def _costs_html(summary: Summary) -> str:
     df = pd.DataFrame([p.to_json() for p in pools])[["pool", "committed_usd", "used_usd", "idle_usd"]]
     which = headline.spend_bounded(summary)  # (idle, their difference, at most its figure when only used is bound)
     low = f" Lower bounds, {which}: {_e(headline.spend_note(summary))}." if which else ""
-    if summary.idle_at_most():  # the commitment exact, the use at least its figure
-        low += " Idle is then at most its figure."
+    idle = summary.idle_bound()  # (the commitment exact and the use at least its figure: at most; ...)
+    if idle:
+        low += f" Idle is then {'neither at least nor at most' if idle == 'neither' else idle} its figure."
     return ("<h2>Committed, used and idle spend by pool</h2><p class=\"note\">Means over the replications "
             f"(summary.json costs).{low}</p>" + _money_table_html(df, summary))
 

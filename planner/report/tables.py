@@ -461,8 +461,10 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
     if c is not None:
         # replications stopped by the horizon spent to it only: the means are then lower bounds, and say so
         which = spend_bounded(s)  # (a whole-window reservation's commitment is exact: only what was used grows)
-        what = (f"Spend (mean of replications; {which} at least: {spend_note(s)}"
-                f"{'; idle at most' if s.idle_at_most() else ''})" if which else "Spend (mean of replications)")
+        idle = f"; idle {s.idle_bound()}" if s.idle_bound() else ""  # at least, at most or neither (bound)
+        idle += " bound" if s.idle_bound() == "neither" else ""
+        what = (f"Spend (mean of replications; {which} at least: {spend_note(s)}{idle})" if which
+                else f"Spend (mean of replications{idle})")
         rows += [("", None, None, None, ""), (what, "committed", "used", "idle", "head"),
                  ("all pools", plain(c.committed_usd), plain(c.used_usd), plain(c.idle_usd), "usd")]
         rows += [(f"pool {p.pool}", plain(p.committed_usd), plain(p.used_usd), plain(p.idle_usd), "usd")
@@ -470,7 +472,7 @@ def summary_sheet_rows(result: RunResult) -> list[tuple[str, Any, Any, Any, str]
         rate = getattr(s, "currency", None)
         if rate is not None:
             # as the dollars' table says it: which are at least their figure, and idle at most
-            low = (f"; {which} at least{'; idle at most' if s.idle_at_most() else ''}" if which else "")
+            low = (f"; {which} at least{idle}" if which else idle)
             rows += [(f"Spend in {rate.code} ({rate.per_usd:g} per USD{low})", "committed", "used", "idle", "head"),
                      ("all pools", plain(rate.convert(c.committed_usd)), plain(rate.convert(c.used_usd)),
                       plain(rate.convert(c.idle_usd)), "cur")]
