@@ -37,6 +37,7 @@ from .supply import Step
 # interruptions (failures, maintenance stops, re-plans) one replication may simulate: a backstop behind
 # planner/budget.py, which refuses settings estimated at more than a million events before a run starts
 EVENT_BUDGET = 2_000_000
+WAIT_RISES = 8  # the next hours at which known chips come that a first start weighs waiting for
 # the compiled loop's state slots this module reads and writes most (planner/sim/kernel.py)
 _F_T, _F_POS, _F_SAVED, _F_CARRY, _F_NEXT_MAINT = kernel.F_T, kernel.F_POS, kernel.F_SAVED, kernel.F_CARRY, \
     kernel.F_NEXT_MAINT
@@ -211,10 +212,23 @@ class PoolState:
                     return st.time_h
         return math.inf
 
-    def next_rise_h(self, kinds: tuple[str, ...]) -> float:
-        """The first hour ahead a dated step of one of ``kinds`` adds usable chips (inf: none)."""
-        return next((st.time_h for st in self.steps[self._step:] if st.kind in kinds and st.delta_units > 0),
-                    math.inf)
+    def rises_h(self, kinds: tuple[str, ...], before_h: float) -> list[float]:
+        """The hours ahead, before ``before_h``, at which a dated step of one of ``kinds`` adds usable chips."""
+        return [st.time_h for st in self.steps[self._step:]
+                if st.kind in kinds and st.delta_units > 0 and st.time_h < before_h]
+
+    def falls_below_after(self, units: int, after_h: float) -> float:
+        """The first hour after ``after_h`` at which dated steps bring the usable chips below ``units`` (inf: never).
+
+        ``usable_falls_below`` from a later hour: a plan that starts on chips still to come.
+        """
+        n = self.usable
+        for st in self.steps[self._step:]:
+            if st.kind != EventKind.DELIVERY:
+                n += st.delta_units
+                if st.time_h > after_h and n < units:
+                    return st.time_h
+        return math.inf
 
     def usable_by(self, t: float) -> int:
         """Usable chips once the dated steps up to hour ``t`` (deliveries aside, as usable counts) have come."""
@@ -400,6 +414,7 @@ class TrainingJob:
         self._loop: kernel.Loop | None = None  # the compiled loop and its arrays (``_kernel_loop``)
         self._states = list(self.pools.values())
         self._first_wait = ""  # the last reason the first start waited for chips that come at a known hour
+        self._wait_reason = ""  # why a shrink waits for chips that come at a known hour instead (``_log_wait``)
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -657,32 +672,65 @@ class TrainingJob:
             new = low
         return new
 
-    def _waits_for_growth(self, new: Plan, avail: dict[str, int]) -> str:
-        """Why the first start waits for chips that come at a known hour (power, a share), or "" to start now.
+    def _waits_for_growth(self, new: Plan, avail: dict[str, int], pay_now_h: float = 0.0) -> str:
+        """Why the job waits for chips that come at a known hour rather than train on ``new`` now, or "" to train.
 
-        Starting on ``new`` and re-planning when they come pays the re-plan; waiting for them pays nothing (the
-        first start's restart is paid either way). A job that started on 8 chips a day before power for 1,024 came
-        finished later than one at a site with no power at all until then.
+        At the first start, and at a shrink (chips of its plan left at a known step: adopting ``new`` pays
+        ``pay_now_h``, its re-plan, where a start after a wait pays only its restart, as a first start does).
+
+        Known: site power, a share the jobs before it leave, a rental's start. Each of the next such hours
+        (``WAIT_RISES``) is weighed: waiting for it against starting now and re-planning onto it then, each plan
+        counted until its chips leave at a known hour (``_finish_from``). A job that started on 8 chips a day before
+        power for 1,024 came finished later than one at a site with no power until then; one that waited for a day
+        of power that then fell never finished.
         """
-        kinds = (EventKind.POWER, EventKind.SHARE)  # dated in the scenario, or by the jobs before it
-        rise_at = min(self.pools[n].next_rise_h(kinds) for n in self.pools)
-        ahead_h = rise_at - self.env.now
-        if not math.isfinite(rise_at) or rise_at >= self.horizon_h or ahead_h <= 0:
+        now, left = self.env.now, max(self.target - self.saved, 0.0)
+        kinds = (EventKind.POWER, EventKind.SHARE, EventKind.CLOUD_START)
+        rises = sorted({t for ps in self.pools.values() for t in ps.rises_h(kinds, self.horizon_h) if t > now})
+        rate = self._kept_rate_h(new)
+        if not rises or rate <= 0:
             return ""
-        then = {n: max(avail[n] + ps.usable_by(rise_at) - ps.usable, 0) for n, ps in self.pools.items()}
-        up = self.strategy.plan(then)
-        rate, up_rate = self._kept_rate_h(new), self._kept_rate_h(up) if up is not None else 0.0
-        if up is None or up_rate <= rate * (1 + self.sc.strategy.replan_min_gain):
-            return ""  # it would not re-plan onto them
-        left = max(self.target - self.saved, 0.0)
-        if rate * ahead_h >= left:
+        new_leaves = min(self.pools[p.pool].falls_below_after(p.units, now) for p in new.parts)
+        best_now = pay_now_h + self._finish_from(new, now + pay_now_h, left)  # train now, never re-plan onto more
+        best_wait, waited_for = math.inf, None
+        for rise_at in rises[:WAIT_RISES]:
+            then = {n: max(avail[n] + ps.usable_by(rise_at) - ps.usable, 0) for n, ps in self.pools.items()}
+            up = self.strategy.plan(then)
+            if up is None or self._kept_rate_h(up) <= rate * (1 + self.sc.strategy.replan_min_gain):
+                continue  # it would not re-plan onto them
+            wait_h = rise_at - now + self._finish_from(up, rise_at, left)
+            if wait_h < best_wait:
+                best_wait, waited_for = wait_h, (rise_at, up)
+            trained = rate * max(min(rise_at, new_leaves) - now - pay_now_h, 0.0)
+            if trained >= left:
+                continue
+            # a job whose chips left before the rise waited meanwhile: it starts on ``up`` paying the restart only
+            pay_h = self._switch_cost_h(up) if new_leaves >= rise_at else (self._restart_h(up) if self.on else 0.0)
+            best_now = min(best_now, rise_at - now + pay_h + self._finish_from(up, rise_at + pay_h, left - trained))
+        if waited_for is None or not best_wait < best_now:
             return ""
-        start_now_h = ahead_h + self._switch_cost_h(up) + (left - rate * ahead_h) / up_rate
-        if ahead_h + left / up_rate >= start_now_h:
-            return ""
-        return (f"does not start on {new.units_used:,} chips: a layout on {up.units_used:,} can start in "
-                f"{fmt_duration(ahead_h)} (site power or chips the jobs before it leave), and starting now then "
-                f"re-planning onto it ({fmt_duration(self._switch_cost_h(up))}) would finish later")
+        rise_at, up = waited_for
+        return (f"a layout on {up.units_used:,} can start in {fmt_duration(rise_at - now)} (site power, a rental's "
+                "start, or chips the jobs before it leave), and training now would finish later")
+
+    def _finish_from(self, plan: Plan, at_h: float, left: float) -> float:
+        """Hours from ``at_h`` to train ``left`` tokens on ``plan``, its chips counted until they leave at a known hour.
+
+        Then on the plan on the chips that stay, after a re-plan (inf when none fits them: the job would wait for
+        chips no dated step brings back before it).
+        """
+        rate = self._kept_rate_h(plan)
+        if rate <= 0:
+            return math.inf
+        leave = min(self.pools[p.pool].falls_below_after(p.units, at_h) for p in plan.parts)
+        if at_h + left / rate <= leave:
+            return left / rate
+        stay = {n: max(ps.usable_by(leave) - ps.failed, 0) for n, ps in self.pools.items()}
+        low = self.strategy.plan(stay)
+        low_rate = self._kept_rate_h(low) if low is not None else 0.0
+        if low_rate <= 0:
+            return math.inf
+        return leave - at_h + self._switch_cost_h(low) + (left - rate * (leave - at_h)) / low_rate
 
     def _leaves_at(self, plan: Plan) -> float:
         """The first hour ahead a pool of ``plan`` at a site the checkpoint must reach falls below the plan's chips.
@@ -782,11 +830,19 @@ class TrainingJob:
             new = self._best_plan(avail)
             new = self._lasting(new, avail) if new is not None else None
         self.next_plan = None
-        if new is not None and self.plan is None and (why := self._waits_for_growth(new, avail)):
-            if why != self._first_wait:
-                self.log("", EventKind.WAIT, 0, why)
-                self._first_wait = why
-            return None
+        if new is not None and (self.plan is None or self.shrink_due or self.waiting_since_h is not None):
+            # a first start, or one after a wait, pays nothing more now than a start after a (longer) wait; a shrink
+            # pays its re-plan
+            pay_now_h = self.sc.strategy.replan_overhead_hours if self.shrink_due else 0.0
+            why = self._waits_for_growth(new, avail, pay_now_h)
+            if why and self.plan is None:
+                if not self._first_wait:  # (once: the hours it names count down at every wake-up)
+                    self.log("", EventKind.WAIT, 0, f"does not start on {new.units_used:,} chips: {why}")
+                    self._first_wait = why
+                return None
+            if why:
+                self._wait_reason = f"{new.units_used:,} would train, but {why}"
+                return None
         return new
 
     def _adopt(self, new: Plan) -> None:
@@ -864,7 +920,8 @@ class TrainingJob:
         self.waiting_since_h = self.env.now
         n = sum(self._avail().get(p, 0) for p in self.strategy.pools)
         why = (f"fewer than strategy.min_units_to_start ({self.min_units:,})" if n < self.min_units
-               else "too few for any layout")
+               else self._wait_reason or "too few for any layout")
+        self._wait_reason = ""
         self.log("", EventKind.WAIT, 0, f"training stops: {n:,} chips of its pools available, {why}; "
                                          "it waits for chips")
 
