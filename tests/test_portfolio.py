@@ -982,3 +982,26 @@ def test_a_job_alone_on_its_pools_leaves_the_others_as_the_jobs_before_held_them
         assert (busy <= 64).all(), (pool, busy[busy > 64])
     d = r.schedule[(r.schedule["job"] == "d") & (r.schedule["units_in_training"] > 0)]
     assert len(d)  # d trains: in the days a1 and b leave p1
+
+
+def test_a_first_start_does_not_wait_for_power_that_falls_again():
+    """Power for 1,024 chips on day 5 only: the first start waited for it (from day 0), and the job never finished."""
+    low = [(0, 0.05), (2, 0.0), (5, 1.31), (6, 0.011)]
+    assert _finish_days(_stepped(low, 10.0))["a"] < 60
+
+
+def test_a_first_start_waits_for_a_rental_that_starts_a_day_later(cli, make_scenario, tmp_path):
+    """8 owned chips on day 0 and 1,024 rented from day 1: starting on the 8 finished later than owning none."""
+    fleet = [{"name": "own", "chip": "h100-sxm", "units": 8},
+             {"name": "cl", "chip": "h100-sxm", "cloud": {"units": 1024, "from": "2025-01-02", "until": "2025-12-01",
+                                                          "price_per_chip_hour_usd": 2.0}}]
+    doc = {"fleet": fleet, "strategy": {"mode": "sync", "replan_overhead_hours": 10.0}, "horizon_days": 60,
+           "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192, "global_batch_tokens": 4194304},
+           "reliability": {"enabled": False}}
+    r = cli("run", make_scenario(**doc), "--replications", "1", "--out", tmp_path / "o")
+    assert r.exit_code in (0, 1), r
+    import pandas as pd
+
+    events = pd.read_csv(tmp_path / "o" / "events.csv")
+    first = events[events["event"].isin(["wait", "start"])].iloc[0]
+    assert first["event"] == "wait" and first["detail"].startswith("does not start on 8 chips: a layout on 1,024")
