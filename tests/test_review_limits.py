@@ -104,3 +104,17 @@ def test_an_expect_minimum_on_a_quantile_that_never_came_holds(cli, make_scenari
     assert r.exit_code == 1, r
     checks = json.loads((tmp_path / "o" / "summary.json").read_text())["expectations"]
     assert [(c["value"], c["passed"]) for c in checks] == [(None, True), (None, False)]
+
+
+def test_chips_waiting_while_the_job_had_none_are_not_said_to_wait_while_it_trained(cli, make_scenario, tmp_path):
+    """Power fell to none on day 3: the power sentence said the chips waited "while the job trained" to the horizon."""
+    sites = [{"name": "dc1", "pue": 1.0, "power_mw": [{"date": "2025-01-01", "mw": 1.31},
+                                                      {"date": "2025-01-04", "mw": 0.0},
+                                                      {"date": "2025-04-11", "mw": 1.31}]}]
+    path = make_scenario(fleet=[{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 1024}], sites=sites,
+                         workload={"model": "llama3-8b", "tokens": 1e13}, reliability={"enabled": False},
+                         horizon_days=60)
+    assert cli("run", path, "--replications", "1", "--out", str(tmp_path / "o")).exit_code in (0, 1)
+    limits = json.loads((tmp_path / "o" / "summary.json").read_text())["limits"]
+    assert not any(x.startswith("power:") for x in limits), limits
+    assert any(x.startswith("capacity: no chip of own was there for the job from 2025-01-04") for x in limits)

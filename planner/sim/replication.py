@@ -608,7 +608,12 @@ def power_limit(run: Run, waits: dict[str, list[Wait]]) -> list[str]:
     t0, t1 = _first_start_days(run) * HOURS_PER_DAY, run.end_h
     if not pools or not (math.isfinite(t0) and t1 > t0):
         return []
-    spans = [(n, w, max(w.from_h, t0), min(w.to_h, t1)) for n in pools for w in waits[n]]
+    # the hours it held chips (a job with none while the power was out did not train "while" they waited)
+    trains = [run.job.in_training[n] for n in run.strategy.pools if n in run.job.in_training]
+    ts = sorted({t for tl in trains for t in tl.times if t0 <= t < t1} | {t0})
+    held = [sum(float(tl.at(np.array([t]))[0]) for tl in trains) > 0 for t in ts]
+    training = [(a, b) for a, b, on in zip(ts, [*ts[1:], t1], held, strict=True) if on and b > a]
+    spans = [(n, w, max(w.from_h, a), min(w.to_h, b)) for n in pools for w in waits[n] for a, b in training]
     spans = [x for x in spans if x[3] > x[2]]
     if not spans:
         return []
@@ -623,7 +628,7 @@ def power_limit(run: Run, waits: dict[str, list[Wait]]) -> list[str]:
     now, more = run.strategy.plan(have), run.strategy.plan({n: have[n] + waiting.get(n, 0) for n in have})
     if more is None or (now is not None and more.tokens_per_s <= now.tokens_per_s * (1 + POWER_LIMIT_GAIN)):
         return []
-    gain = f"{more.tokens_per_s / now.tokens_per_s - 1:.0%} faster" if now is not None else "able to train"
+    gain = f"{more.tokens_per_s / now.tokens_per_s - 1:.0%} faster" if now is not None else "one that fits"
     chip_days = sum(w.units * (hi - lo) for _n, w, lo, hi in spans) / HOURS_PER_DAY
     first = min(lo for _n, _w, lo, _hi in spans) / HOURS_PER_DAY
     last = max(hi for _n, _w, _lo, hi in spans) / HOURS_PER_DAY
