@@ -129,6 +129,11 @@ def _job_size(ctx, single, name: str, units: int) -> dict:
     # Below REPAIR_LIMIT_SHARE they are the failures' ordinary cost, which the expected goodput counts
     there = max(int(usable * share), 1) if 1.0 - share >= rel.REPAIR_LIMIT_SHARE else usable
     plan = strategy.plan({name: there}) if ctx.feasible(name) else None
+    if plan is None and there < usable and ctx.feasible(name):  # the chips repairs leave fit no layout
+        return {"job_units": 0, "limited_by": [
+            f"failures: about {usable - there:,} of the {usable:,} chips ({1 - share:.0%}) are under repair at a time "
+            f"(a node fails every {_node_mtbf_text(ctx, name)} and is out {ctx.scenario.reliability.repair_days:g} "
+            f"days), and no layout fits the {there:,} left"], "job_in_service_units": there}
     if plan is None:
         return {"job_units": units, "limited_by": []}
     kept = ctx.score(plan)

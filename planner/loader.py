@@ -107,6 +107,22 @@ def _keys_at(loc: tuple) -> list[str]:
     return sorted({k for node in nodes for k in node.get("properties", {})})
 
 
+def _misspelt(missing: dict, errors: list[dict], data: object) -> str:
+    """A required field's hint: a key beside it that is not part of the format and looks like it (else "").
+
+    Pydantic names the missing field first: ``seq_lenn`` read only "seq_len: required field is missing".
+    """
+    want = _alias(missing["loc"])
+    for e in errors:
+        if e["type"] != "extra_forbidden":
+            continue
+        loc = _alias(e["loc"])
+        if loc[:-1] == want[:-1] and isinstance(loc[-1], str) and isinstance(want[-1], str) \
+                and did_you_mean(loc[-1], [want[-1]]):
+            return f" ({clip(loc[-1], 40)!r} beside it is not part of the format: a misspelling?)"
+    return ""
+
+
 def _describe(err: dict, data: object = None) -> tuple[str, str]:
     """One pydantic error -> (field path, reason); a ``field_error`` names a sub-path of its model.
 
@@ -363,7 +379,11 @@ def from_dict(data: dict, path: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        field, reason = _describe(_pick(exc.errors(), data), data)
+        errors = exc.errors()
+        picked = _pick(errors, data)
+        field, reason = _describe(picked, data)
+        if picked["type"] == "missing":
+            reason += _misspelt(picked, errors, data)
         raise ScenarioError(reason, path=path, field=field or None) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ScenarioError(clip(exc, 300), path=path) from None

@@ -261,7 +261,8 @@ def check_target(out: Path, kind: str, files: Collection[str]) -> str | None:
     if changed:
         raise ReportError(
             f"{out}: {_listed(changed)} changed since planner wrote {'them' if len(changed) > 1 else 'it'}, so the "
-            "folder is kept; move them out or choose a new or empty folder for --out")
+            f"folder is kept; move {'them' if len(changed) > 1 else 'it'} out or choose a new or empty folder for "
+            "--out")
     return marker["token"]
 
 

@@ -70,3 +70,24 @@ def test_a_percent_in_a_share_gets_a_hint(cli, make_scenario, value, hint):
 def test_a_share_far_from_a_percent_gets_no_hint(cli, make_scenario, value):
     fleet = [{"name": "p", "chip": "h100-sxm", "units": 64, "reserved_fraction": value}]
     assert "written as a fraction" not in one_error_line(cli("validate", make_scenario(fleet=fleet)))
+
+
+def test_a_misspelt_required_key_is_named_beside_the_missing_one(cli, make_scenario):
+    """Pydantic names the missing field first: 'seq_lenn' read only "seq_len: required field is missing"."""
+    import yaml
+
+    doc = {**DEFAULT_SCENARIO, "workload": {"model": "llama3-8b", "tokens": 1e12, "seq_lenn": 4096}}
+    line = one_error_line(cli("validate", make_scenario.text(yaml.safe_dump(doc))))
+    assert "workload.seq_len: required field is missing ('seq_lenn' beside it is not part of the format: " \
+           "a misspelling?)" in line
+
+
+def test_an_estimate_whose_repairs_leave_no_layout_says_so(cli, make_scenario):
+    fleet = [{"name": "own", "chip": "h100-sxm", "units": 32, "mtbf_chip_days": 8}]
+    path = make_scenario(fleet=fleet, workload={"model": "llama3-70b", "tokens": 1e11},
+                         reliability={"enabled": True, "repair_days": 3})
+    r = cli("estimate", path, "--json")
+    assert r.exit_code == 0, r
+    (pool,) = r.json()["pools"]
+    assert pool["job_units"] == 0 and pool["job_in_service_units"] == 8
+    assert pool["limited_by"][0].endswith("and no layout fits the 8 left")
