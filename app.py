@@ -35,6 +35,7 @@ from planner.budget import check_time, check_work, run_estimate
 from planner.catalog import chips, models
 from planner.decide import present
 from planner.decide import sensitivity as sens
+from planner.decide.solve import bounds as solve_bounds
 from planner.decide.solve import solve
 from planner.deliveries_file import resolve
 from planner.errors import PlannerError, ScenarioError
@@ -281,6 +282,14 @@ def _guard(what: str, fn, *args, **kwargs):
             st.code(traceback.format_exc() + (f"\nIn the run's process:\n{exc.details}"
                                               if isinstance(exc, offload.ChildError) else ""))
     return None
+
+
+def _default_high(scenario, path: str, current: float) -> float:
+    """The goal seek's default largest value, as `planner solve` takes it (up to 4x the value, one the field takes)."""
+    try:
+        return solve_bounds(scenario, path)[3]
+    except PlannerError:  # (a value of 0: the search needs its own range; the field then says what it takes)
+        return max(1, 4 * current)
 
 
 def md(text) -> str:
@@ -1181,11 +1190,12 @@ def _solve_section(scenario, key: str, state: dict) -> None:
     low = whatif.smallest_value(scenario, path) if numeric else 0  # 0 where the field takes it (no rental)
     # the range's defaults follow the value of the scenario run (an edit's, not only the file's); what the user
     # typed stays until that value changes
+    default_high = _default_high(scenario, path, current) if numeric else 1
     if isinstance(current, float):
-        lo_v, hi_v, top = float(low), min(MAX_SOLVE_VALUE, max(1.0, 4 * current)), MAX_SOLVE_VALUE
+        lo_v, hi_v, top = float(low), min(MAX_SOLVE_VALUE, max(1.0, float(default_high or 1.0))), MAX_SOLVE_VALUE
         bottom = (0.0, 0.0)
     else:
-        lo_v, hi_v = int(low), min(int(MAX_SOLVE_VALUE), max(1, 4 * current)) if numeric else 1
+        lo_v, hi_v = int(low), min(int(MAX_SOLVE_VALUE), max(1, int(default_high or 1))) if numeric else 1
         top, bottom = int(MAX_SOLVE_VALUE), (0, 1)
     min_key, max_key = f"solve-min:{fk}:{path}", f"solve-max:{fk}:{path}"
     _follow(state, min_key, lo_v)
@@ -1295,6 +1305,7 @@ def main() -> None:
     if loaded is None or _guard("Checking the scenario", check_work, loaded, name) is None:
         return
     st.caption(f"**{md(loaded.name)}** · {md(name)}" + (f" — {md(loaded.description)}" if loaded.description else ""))
+    knob_errors = st.container()  # above the tabs: a sidebar setting the file cannot take says so where it is seen
     tab_run, tab_edit, tab_ab, tab_estimate, tab_scenario, tab_more = st.tabs(
         ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"])
     st.session_state[EDIT_ERRORS] = []
@@ -1303,7 +1314,8 @@ def main() -> None:
     with tab_run:  # at the top of the Run tab, above the last run's figures
         for problem in st.session_state[EDIT_ERRORS]:
             st.warning(escape.markdown(f"An edit is not applied (see Edit plan): {problem}"))
-    scenario = _guard("Applying the what-if settings", apply_knobs, edited, knobs) if edited is not None else None
+    with knob_errors:  # (drawn after the tabs, it sat below every chart of the last run)
+        scenario = _guard("Applying the what-if settings", apply_knobs, edited, knobs) if edited is not None else None
     knobs_apply = scenario is not None
     if edited is None:
         return

@@ -182,9 +182,10 @@ def delta_text(key: str, now: float | None, base: float | None) -> str | None:
         return None
     sign = "+" if now > base else "-"
     m = BY_KEY[key]
-    if m.is_share:
-        return f"{sign}{abs(now - base) * 100:.1f} pp"
-    return sign + m.fmt(abs(now - base)).lstrip("-")
+    shown = f"{abs(now - base) * 100:.1f} pp" if m.is_share else m.fmt(abs(now - base)).lstrip("-")
+    if not any(c in "123456789" for c in shown):  # a change that rounds to nothing is none ("-0.0 pp", shown falling)
+        return None
+    return sign + shown
 
 
 def _finish(summary: Summary, q: str) -> str | None:

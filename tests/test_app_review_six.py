@@ -81,6 +81,12 @@ def test_a_sidebar_setting_the_file_cannot_take_keeps_the_last_run_and_the_ab(pa
     _no_traceback(page)
     (error,) = _errors(page)
     assert "no pool is left" in error
+    # above the tabs, where "the error above" points: it was drawn after them, below every chart of the last run
+    blocks = list(page.main.children.values())
+    kinds = [getattr(node, "type", None) for node in blocks]
+    error_at = next(i for i, node in enumerate(blocks) if any("no pool is left" in str(e.value)
+                                                              for e in getattr(node, "error", [])))
+    assert error_at < kinds.index("tab_container"), kinds
     run_tab = page.tabs[TABS.index("Run")]
     assert any("cannot be applied" in _plain(w.value) for w in run_tab.warning)
     assert run_tab.metric, "the last run's figures stay on the page"

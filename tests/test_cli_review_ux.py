@@ -91,3 +91,20 @@ def test_an_estimate_whose_repairs_leave_no_layout_says_so(cli, make_scenario):
     (pool,) = r.json()["pools"]
     assert pool["job_units"] == 0 and pool["job_in_service_units"] == 8
     assert pool["limited_by"][0].endswith("and no layout fits the 8 left")
+
+
+def test_solve_s_default_max_is_one_the_field_takes(cli, make_scenario):
+    """1,000 owned on day 0 under a cumulative tranche of 3,000: the default --max of 4,000 was refused."""
+    fleet = [{"name": "own", "chip": "h100-sxm", "units": 1000, "deliveries": [{"date": "2025-02-01", "units": 3000}]}]
+    r = cli("solve", make_scenario(fleet=fleet), "--vary", "fleet[0].units", "--deadline", "2025-06-01",
+            "--replications", "1", "--json")
+    assert r.exit_code in (0, 1), r
+    assert max(e["value"] for e in r.json()["evaluations"]) == 3000
+
+
+def test_a_change_that_rounds_to_nothing_shows_none():
+    """The MFU card read "-0.0 pp" with a red arrow down for a change of a thousandth of a point."""
+    from planner.whatif import delta_text
+
+    assert delta_text("mfu", 0.36501, 0.36502) is None and delta_text("mfu", 0.37, 0.36) == "+1.0 pp"
+    assert delta_text("time_to_train_days", 10.0, 10.00001) is None

@@ -55,7 +55,10 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
                             "holds nothing to search: give --max", field=path)
     integer = isinstance(current, int) and (low is None or float(low).is_integer()) and \
         (high is None or float(high).is_integer())
-    high = max(1, 4 * current) if high is None else high
+    if high is None:  # 4x the file's value, or the most of 3x, 2x, 1.5x it takes (day-0 units under a tranche)
+        tries = [max(1, k * current) for k in (4, 3, 2, 1.5)]
+        tries = [int(t) if integer else t for t in tries]
+        high = next((t for t in tries if _takes(scenario, path, t)), tries[0])
     if low is None:  # 0, or 1 where the field does not take 0 (the rented units of a fleet that is all cloud)
         low = 0
         if integer and high >= 1 and not _takes(scenario, path, 0) and _takes(scenario, path, 1):
@@ -152,7 +155,7 @@ def _at_end(scenario: Scenario, path: str, integer: bool, value: float, high: fl
         return set_values(scenario, {path: value}, source)
     except ScenarioError as exc:
         flag = "--min" if end == "low" else "--max"
-        default = "" if given else " (the default)" if end == "low" else " (the default: 4x the file's value)"
+        default = "" if given else " (the default)" if end == "low" else " (the default: up to 4x the file's value)"
         shown = f"{value:,}" if integer and abs(value) < 1e15 else f"{value:g}"  # (not 309 digits of 1e308)
         where = "" if exc.field in (None, path) else f"{exc.field}: "
         larger = "less than" not in exc.reason if end == "low" else "greater than" in exc.reason  # (pydantic's words)
