@@ -717,7 +717,8 @@ def solve(
     vary: str = typer.Option(..., "--vary", help="The input to vary, by field path, e.g. fleet[1].cloud.units."),
     low: float | None = typer.Option(None, "--min",
                                      help="Smallest value to try (default 0, or 1 where the field does not take 0)."),
-    high: float | None = typer.Option(None, "--max", help="Largest value to try (default 4x the file's)."),
+    high: float | None = typer.Option(None, "--max", help="Largest value to try (default 4x the file's, or the "
+                                                          "most of 3x, 2x, 1.5x it that the field takes)."),
     replications: int | None = typer.Option(None, "--replications", min=1, max=100_000,
                                                help="Replications per evaluation (default: the scenario's, at "
                                                     "least 20)."),
