@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .cashflow import kinds
+from .costs import unpriced
 from .deadline import past_horizon
 from .errors import ScenarioError
 from .fmt import fmt_duration
@@ -604,6 +605,18 @@ def notes(s: Scenario) -> list[str]:
             out.append(f"fleet[{i}].efficiency: {p.efficiency:g} x the {p.stack} stack's kernel factor {k:g} would run "
                        "GEMMs faster than the chip's own matmul microbenchmark: held at it (from "
                        f"{MAX_KERNEL_SHARE / k:.2f} up, every efficiency trains alike)")
+    priced_by = [(f"jobs[{i}].strategy.objective" if job.strategy is not None and job.strategy.objective == "cost"
+                  else "strategy.objective", job.pools) for i, job in enumerate(s.jobs)
+                 if (job.strategy or s.strategy).objective == "cost"] if s.jobs else (
+        [("strategy.objective", None)] if s.strategy.objective == "cost" else [])
+    free = unpriced(s)
+    for where, pools in priced_by:
+        names = [n for n in free if pools is None or n in pools]
+        if names:  # the pick compares spends that leave these pools' price out: a mode on them looks cheaper
+            out.append(f"{where}: cost picks the mode by the spend that is known, and {', '.join(names)} "
+                       f"{'has' if len(names) == 1 else 'have'} no price: a mode that trains on "
+                       f"{'it' if len(names) == 1 else 'them'} looks cheaper than it is (set unit_price_usd or "
+                       "cloud.price_per_chip_hour_usd)")
     for i, job in enumerate(s.jobs):
         if job.deadline is not None and past_horizon(s.start, job.deadline, s.horizon_days):
             out.append(f"jobs[{i}].deadline: {job.deadline} ends after the horizon does ({end_day}); a replication "

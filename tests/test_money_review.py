@@ -151,3 +151,15 @@ def test_idle_spend_says_how_it_stands_to_the_truth(cli, make_scenario, tmp_path
     others = {"at_least", "at_most", "neither_bound"} - {bound}
     assert all("idle_usd" not in (summary.get(k) or {}).get("costs", []) for k in others)
     assert mark in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_a_cost_pick_beside_an_unpriced_pool_says_it_looks_cheaper(cli, make_scenario):
+    """An on-demand rental with no price: the cost pick took it as free, and nothing said so."""
+    fleet = [_OWN, {"name": "rent", "chip": "h100-sxm", "cloud": {"units": 512, "from": "2025-01-01",
+                                                                   "until": "2025-06-30", "billing": "on_demand"}}]
+    r = cli("compare", make_scenario(fleet=fleet, strategy={"mode": "auto", "objective": "cost"}))
+    assert r.exit_code == 0, r
+    assert "strategy.objective: cost picks the mode by the spend that is known, and rent has no price" in r.stderr
+    priced = [_OWN, {**fleet[1], "cloud": {**fleet[1]["cloud"], "price_per_chip_hour_usd": 2.0}}]
+    r = cli("compare", make_scenario(fleet=priced, strategy={"mode": "auto", "objective": "cost"}))
+    assert "cost picks the mode" not in r.stderr
