@@ -163,3 +163,14 @@ def test_a_cost_pick_beside_an_unpriced_pool_says_it_looks_cheaper(cli, make_sce
     priced = [_OWN, {**fleet[1], "cloud": {**fleet[1]["cloud"], "price_per_chip_hour_usd": 2.0}}]
     r = cli("compare", make_scenario(fleet=priced, strategy={"mode": "auto", "objective": "cost"}))
     assert "cost picks the mode" not in r.stderr
+
+
+def test_the_sweep_page_s_table_marks_lower_bounds(cli, make_scenario, tmp_path):
+    """The page's table printed "$925,755" where the command line and the charts print "≥ $925,755"."""
+    path = make_scenario(fleet=[_OWN], horizon_days=5, workload={"model": "llama3-8b", "tokens": 1e13},
+                         reliability={"enabled": False})
+    r = cli("sweep", path, "--set", "fleet[0].units=128,256", "--replications", "1", "--out", tmp_path / "sw")
+    assert r.exit_code == 0, r
+    page = (tmp_path / "sw" / "sweep.html").read_text()
+    table = page[page.index("Every point"):]
+    assert re.search(r"<td>≥ \$[0-9,]+</td>", table), "a lower bound in the table is marked"

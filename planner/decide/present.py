@@ -123,15 +123,22 @@ def compare_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     return fig
 
 
-def page_table_html(table: pd.DataFrame) -> str:
+def page_table_html(table: pd.DataFrame, marks: dict | None = None) -> str:
     """A sweep's or a sensitivity's table on its page, every text escaped.
 
     Money with $ and thousands separators, shares in percent, big numbers with separators
-    (planner.report.tables.for_people).
+    (planner.report.tables.for_people). ``marks``: per row (the table's index), the columns whose figure is known only
+    as at least its value, shown "≥ " as the charts and the command line show them.
     """
     from ..report.tables import for_people
 
-    return escape.page_frame(for_people(table)).to_html(index=False, border=0, na_rep="", escape=True)
+    shown = for_people(table)
+    for i, cols in (marks or {}).items():
+        for col in cols:
+            if col in shown.columns and i in shown.index and str(shown.at[i, col]) not in ("", "nan", "None"):
+                shown[col] = shown[col].astype(object)
+                shown.at[i, col] = "≥ " + str(shown.at[i, col])
+    return escape.page_frame(shown).to_html(index=False, border=0, na_rep="", escape=True)
 
 
 def axis_format(column: str) -> dict[str, str]:

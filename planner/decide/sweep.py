@@ -201,7 +201,7 @@ def sweep_html(table: pd.DataFrame, axes: Sequence[Axis], title: str) -> str:
         parts.append(f"<p>Heatmaps of the first {MAX_FACETS} of {len(facets)} combinations of the further axes; "
                      "the table below has every point.</p>")
     body = "\n".join(parts)
-    rows = page_table_html(table)
+    rows = page_table_html(table, marks)
     if any(bounds):
         rows += ("<p>at_least: the point's figures known only as lower bounds (replications stopped by the horizon "
                  "spent to it only, and a time on the line to one of them is at least the one given).</p>")
