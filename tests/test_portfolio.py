@@ -1005,3 +1005,33 @@ def test_a_first_start_waits_for_a_rental_that_starts_a_day_later(cli, make_scen
     events = pd.read_csv(tmp_path / "o" / "events.csv")
     first = events[events["event"].isin(["wait", "start"])].iloc[0]
     assert first["event"] == "wait" and first["detail"].startswith("does not start on 8 chips: a layout on 1,024")
+
+
+def test_a_first_start_waits_for_owned_chips_commissioned_as_planned(cli, make_scenario, tmp_path):
+    """8 owned chips on day 0 and 1,024 more delivered on day 1 (no delivery risk): 2.9 days against 2.5 with none."""
+    import pandas as pd
+
+    fleet = [{"name": "own", "chip": "h100-sxm", "units": 8, "ordered_units": 1032,
+              "deliveries": [{"date": "2025-01-02", "units": 1032}], "commissioning_days": 0}]
+    path = make_scenario(fleet=fleet, strategy={"replan_overhead_hours": 10.0}, reliability={"enabled": False},
+                         workload={"model": "llama3-8b", "tokens": 1e12, "seq_len": 8192,
+                                   "global_batch_tokens": 4194304})
+    assert cli("run", path, "--replications", "1", "--out", tmp_path / "o").exit_code in (0, 1)
+    events = pd.read_csv(tmp_path / "o" / "events.csv")
+    first = events[events["event"].isin(["wait", "start"])].iloc[0]
+    assert first["event"] == "wait" and first["detail"].startswith("does not start on 8 chips")
+
+
+def test_a_wait_s_reason_is_the_one_worked_out_when_it_stops():
+    """A reason worked out while the job already waited (day 3) was printed by a later wait after a failure (day 6)."""
+    doc = _stepped([(0, 1.3), (2, 0.05), (3, 0.07), (4, 1.3), (6, 0.03)], 10.0, tokens=3e11)
+    doc["jobs"] = doc["jobs"][:1]
+    doc["jobs"][0]["workload"]["model"] = "llama3-70b"
+    doc["reliability"] = {"enabled": True, "mtbf_chip_days": 2000, "repair_days": 20}
+    doc["simulation"]["seed"] = 4
+    events = run_scenario(from_dict(doc), replications=1).events
+    for _, wait in events[events["event"] == "wait"].iterrows():
+        if "would train, but" in wait["detail"]:
+            n = int(wait["detail"].split("training stops: ")[1].split(" chips")[0].replace(",", ""))
+            would = int(wait["detail"].split(", ")[1].split(" would train")[0].replace(",", ""))
+            assert would <= n, wait["detail"]  # the chips it names are there when it stops

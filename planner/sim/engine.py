@@ -678,7 +678,8 @@ class TrainingJob:
         At the first start, and at a shrink (chips of its plan left at a known step: adopting ``new`` pays
         ``pay_now_h``, its re-plan, where a start after a wait pays only its restart, as a first start does).
 
-        Known: site power, a share the jobs before it leave, a rental's start. Each of the next such hours
+        Known: site power, a share the jobs before it leave, a rental's start, owned chips commissioned as planned
+        (a pool without ``delivery_risk``). Each of the next such hours
         (``WAIT_RISES``) is weighed: waiting for it against starting now and re-planning onto it then, each plan
         counted until its chips leave at a known hour (``_finish_from``). A job that started on 8 chips a day before
         power for 1,024 came finished later than one at a site with no power until then; one that waited for a day
@@ -686,7 +687,9 @@ class TrainingJob:
         """
         now, left = self.env.now, max(self.target - self.saved, 0.0)
         kinds = (EventKind.POWER, EventKind.SHARE, EventKind.CLOUD_START)
-        rises = sorted({t for ps in self.pools.values() for t in ps.rises_h(kinds, self.horizon_h) if t > now})
+        # owned chips commissioned as planned too, where the plan is followed exactly (no delivery_risk to draw)
+        rises = sorted({t for ps in self.pools.values() for t in ps.rises_h(
+            kinds + ((EventKind.COMMISSIONING,) if ps.pool.delivery_risk is None else ()), self.horizon_h) if t > now})
         rate = self._kept_rate_h(new)
         if not rises or rate <= 0:
             return ""
@@ -841,11 +844,13 @@ class TrainingJob:
                     self._first_wait = why
                 return None
             if why:
-                self._wait_reason = f"{new.units_used:,} would train, but {why}"
+                if self.waiting_since_h is None:  # (the ``wait`` event about to be logged says it; none is, waiting)
+                    self._wait_reason = f"{new.units_used:,} would train, but {why}"
                 return None
         return new
 
     def _adopt(self, new: Plan) -> None:
+        self._wait_reason = ""
         if self.plan is None:
             self.log("", EventKind.START, new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
         else:
