@@ -610,9 +610,12 @@ def notes(s: Scenario) -> list[str]:
                  if (job.strategy or s.strategy).objective == "cost"] if s.jobs else (
         [("strategy.objective", None)] if s.strategy.objective == "cost" else [])
     free = unpriced(s)
+    said = set()
     for where, pools in priced_by:
         names = [n for n in free if pools is None or n in pools]
-        if names:  # the pick compares spends that leave these pools' price out: a mode on them looks cheaper
+        if names and (where, tuple(names)) not in said:  # (once: jobs that share the scenario's strategy)
+            said.add((where, tuple(names)))
+            # the pick compares spends that leave these pools' price out: a mode on them looks cheaper
             out.append(f"{where}: cost picks the mode by the spend that is known, and {', '.join(names)} "
                        f"{'has' if len(names) == 1 else 'have'} no price: a mode that trains on "
                        f"{'it' if len(names) == 1 else 'them'} looks cheaper than it is (set unit_price_usd or "

@@ -49,6 +49,26 @@ def unpriced(scenario: Scenario) -> tuple[str, ...]:
                  or (p.cloud is not None and p.cloud.units > 0 and p.cloud.stated_price_usd is None))
 
 
+def idle_bound(scenario: Scenario, unfinished: bool) -> str:
+    """How the fleet's mean idle spend (committed - used) stands to the truth: "", "at least", "at most", "neither".
+
+    Pools with no price leave their idle out (at least). With replications stopped by the horizon: owned chips' idle
+    only grows with the run (at least), a reservation's shrinks as the job uses more of its window (at most), and
+    on-demand chips are billed as held (no idle). Pools of both kinds make it neither.
+    """
+    free = set(unpriced(scenario))
+    kinds = set()
+    for p in scenario.fleet:
+        if p.name in free:
+            kinds.add("at least")
+        elif unfinished:
+            if plan.owned_planned(p) > 0:
+                kinds.add("at least")
+            if p.cloud is not None and p.cloud.units > 0 and not on_demand(p):
+                kinds.add("at most")
+    return "" if not kinds else kinds.pop() if len(kinds) == 1 else "neither"
+
+
 def committed_grows(scenario: Scenario) -> bool:
     """Whether the committed spend grows with the job's end: owned chips (their write-off, their energy), on demand.
 

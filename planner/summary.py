@@ -319,6 +319,9 @@ class Summary:
     # figures that fewer than every replication gave (MFU and goodput of replications that never trained): metric ->
     # how many gave it (summary.json ``counted``, written when there are any); their quantiles are of those alone
     counted: dict[str, int] = field(default_factory=dict)
+    # how the mean idle spend stands to the truth, by the kind of each pool (costs.idle_bound): "", "at least", "at
+    # most" or "neither"; None: worked out from the bounds alone (``idle_bound``)
+    idle_state: str | None = None
 
     def bound(self, key: str, q: str = "p50") -> bool:
         """Whether ``key``'s ``q`` is a lower bound only (unfinished replications' spend ran to the horizon)."""
@@ -342,6 +345,8 @@ class Summary:
         idle out, and nothing else is bound. Neither: the committed spend grows with a run the horizon stopped, or
         unpriced pools meet such a run (an unpriced reservation's idle read "$0.00", and the fleet's as exact).
         """
+        if self.idle_state is not None:
+            return self.idle_state
         if self.unpriced_pools:
             return "neither" if self.unfinished else "at least"
         if self.spend_bound("committed_usd"):
@@ -481,7 +486,16 @@ class Summary:
             unpriced_pools=tuple(str(p) for p in _list(d.get("unpriced_pools"))),
             counted={str(k): int(v) for k, v in _mapping(d.get("counted")).items()
                      if isinstance(v, int) and not isinstance(v, bool)},
+            idle_state=_idle_state(d),
         )
+
+
+def _idle_state(d: Mapping[str, Any]) -> str:
+    """The idle spend's bound as summary.json writes it (``at_least``, ``at_most``, ``neither_bound``; none: exact)."""
+    for key, state in (("at_least", "at least"), ("at_most", "at most"), ("neither_bound", "neither")):
+        if "idle_usd" in _list(_mapping(d.get(key)).get("costs")):
+            return state
+    return ""
 
 
 def as_summary(value: Summary | Mapping[str, Any] | None) -> Summary | None:

@@ -192,10 +192,11 @@ def test_solve_suggests_a_whole_number_min(cli, make_scenario):
 
 
 def test_solve_default_max_the_field_cannot_take_names_max(cli, make_scenario):
-    path = make_scenario({"fleet": [{"name": "h100", "chip": "h100-sxm", "units": 64, "efficiency": 1.0}]})
+    # 1.5: none of 4x, 3x, 2x, 1.5x it is an efficiency the format takes (at most 2); at 1.0 the default is 2x
+    path = make_scenario({"fleet": [{"name": "h100", "chip": "h100-sxm", "units": 64, "efficiency": 1.5}]})
     line = one_error_line(cli("solve", path, "--vary", "fleet[0].efficiency", "--deadline", "2025-01-10",
                               "--min", "0.5"))
-    assert "the high end of the search, --max 4 (the default: 4x the file's value)" in line
+    assert "the high end of the search, --max 6 (the default: up to 4x the file's value)" in line
     assert line.endswith("give a smaller --max")
 
 

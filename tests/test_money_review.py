@@ -132,7 +132,9 @@ _OWN = {"name": "own", "chip": "h100-sxm", "units": 256}
 @pytest.mark.parametrize(("case", "bound", "mark"), [
     ("unpriced", "at_least", "idle ≥ "),  # an unpriced reservation's idle read $0.00 and the fleet's as exact
     ("horizon", "neither_bound", "idle ~ "),  # owned chips' write-off grows with a run the horizon stopped
-    ("reserved", "at_most", "idle ≤ ")])  # a reservation's window is exact, the use grows
+    ("reserved", "at_most", "idle ≤ "),  # a reservation's window is exact, the use grows
+    ("owned", "at_least", "idle ≥ "),  # owned chips' idle only grows with the run (it read "neither")
+    ("on_demand", None, "idle $0")])  # billed as held: no idle at all (it read "~ $0 (neither bound)")
 def test_idle_spend_says_how_it_stands_to_the_truth(cli, make_scenario, tmp_path, case, bound, mark):
     import json
 
@@ -140,6 +142,11 @@ def test_idle_spend_says_how_it_stands_to_the_truth(cli, make_scenario, tmp_path
             "cloud": {"units": 512, "from": "2025-01-01", "until": "2025-06-30"}}
     if case == "unpriced":
         fleet, horizon = [_OWN, rent], 200
+    elif case == "owned":
+        fleet, horizon = [_OWN], 10
+    elif case == "on_demand":
+        rent["cloud"].update(price_per_chip_hour_usd=4.0, billing="on_demand")
+        fleet, horizon = [rent], 10
     else:
         rent["cloud"]["price_per_chip_hour_usd"] = 4.0
         fleet, horizon = ([_OWN, rent] if case == "horizon" else [rent]), 10
@@ -147,7 +154,7 @@ def test_idle_spend_says_how_it_stands_to_the_truth(cli, make_scenario, tmp_path
                          reliability={"enabled": False})
     assert cli("run", path, "--replications", "1", "--out", tmp_path / "o").exit_code in (0, 1)
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert "idle_usd" in (summary.get(bound) or {}).get("costs", [])
+    assert bound is None or "idle_usd" in (summary.get(bound) or {}).get("costs", [])
     others = {"at_least", "at_most", "neither_bound"} - {bound}
     assert all("idle_usd" not in (summary.get(k) or {}).get("costs", []) for k in others)
     assert mark in (tmp_path / "o" / "report.html").read_text()
@@ -174,3 +181,13 @@ def test_the_sweep_page_s_table_marks_lower_bounds(cli, make_scenario, tmp_path)
     page = (tmp_path / "sw" / "sweep.html").read_text()
     table = page[page.index("Every point"):]
     assert re.search(r"<td>≥ \$[0-9,]+</td>", table), "a lower bound in the table is marked"
+
+
+def test_the_sensitivity_page_s_table_marks_lower_bounds(cli, make_scenario, tmp_path):
+    """The page's table printed "$33,280" where the command line printed "≥ $33.3 k"."""
+    path = make_scenario(fleet=[_OWN], horizon_days=5, workload={"model": "llama3-8b", "tokens": 1e13},
+                         reliability={"enabled": False})
+    r = cli("sensitivity", path, "--replications", "1", "--out", tmp_path / "se")
+    assert r.exit_code == 0, r
+    page = (tmp_path / "se" / "sensitivity.html").read_text()
+    assert re.search(r"<td>≥ \$[0-9,]+</td>", page[page.rindex("<table"):])

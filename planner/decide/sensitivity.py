@@ -257,7 +257,10 @@ def tornado_html(table: pd.DataFrame, title: str) -> str:
     parts = []
     for key, fig in tornado_figures(table).items():
         parts.append(figure_html(fig, include_plotlyjs=not parts, div_id=f"tornado-{key}"))  # stable ids
-    rows = page_table_html(table)
+    # each row's sides known only as at least their figure ("base, low, high" in ``{metric}_at_least``), marked "≥"
+    marks = {i: [f"{m}_{side}" for m, _ in TORNADO_METRICS for side in bounded(row.get(f"{m}_at_least", ""))]
+             for i, row in table.iterrows()}
+    rows = page_table_html(table, marks)
     title = escape.html(title)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
             f"<h1>{title}</h1>{''.join(parts)}<h2>Inputs</h2>{rows}</body></html>")

@@ -237,7 +237,7 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                              **day_bounds},
                    # what held the job below the chips in service in replication 0 (the one the tables show)
                    limits=tuple(rows[0].get("limits") or []), **dates, costs=costs, unpriced_pools=unpriced,
-                   counted=counted_of(rows))
+                   counted=counted_of(rows), idle_state=costs_of.idle_bound(scenario, n > sum(done)))
 
 
 def counted_of(rows: list[dict]) -> dict[str, int]:
