@@ -490,12 +490,15 @@ class Summary:
         )
 
 
-def _idle_state(d: Mapping[str, Any]) -> str:
-    """The idle spend's bound as summary.json writes it (``at_least``, ``at_most``, ``neither_bound``; none: exact)."""
+def _idle_state(d: Mapping[str, Any]) -> str | None:
+    """The idle spend's bound as summary.json writes it (``at_least``, ``at_most``, ``neither_bound``; none: exact).
+
+    None without a ``costs`` section (nothing to bound).
+    """
     for key, state in (("at_least", "at least"), ("at_most", "at most"), ("neither_bound", "neither")):
         if "idle_usd" in _list(_mapping(d.get(key)).get("costs")):
             return state
-    return ""
+    return "" if isinstance(d.get("costs"), Mapping) else None
 
 
 def as_summary(value: Summary | Mapping[str, Any] | None) -> Summary | None:
