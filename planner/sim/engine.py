@@ -38,6 +38,7 @@ from .supply import Step
 # planner/budget.py, which refuses settings estimated at more than a million events before a run starts
 EVENT_BUDGET = 2_000_000
 WAIT_RISES = 8  # the next hours at which known chips come that a first start weighs waiting for
+WAIT_SPEEDUP = 2.0  # a bound on how much faster per chip a larger plan trains than a smaller (superlinear at most 2x)
 # the compiled loop's state slots this module reads and writes most (planner/sim/kernel.py)
 _F_T, _F_POS, _F_SAVED, _F_CARRY, _F_NEXT_MAINT = kernel.F_T, kernel.F_POS, kernel.F_SAVED, kernel.F_CARRY, \
     kernel.F_NEXT_MAINT
@@ -694,10 +695,18 @@ class TrainingJob:
         if not rises or rate <= 0:
             return ""
         new_leaves = min(self.pools[p.pool].falls_below_after(p.units, now) for p in new.parts)
-        best_now = pay_now_h + self._finish_from(new, now + pay_now_h, left)  # train now, never re-plan onto more
-        best_wait, waited_for = math.inf, None
+        best_now, best_wait, waited_for = None, math.inf, None
+        # a re-plan's hours, at most: waiting can pay only when the tokens ``new`` trains until a rise are fewer than
+        # what the switch then costs the faster plan, which trains at most WAIT_SPEEDUP times ``new``'s rate per chip
         for rise_at in rises[:WAIT_RISES]:
             then = {n: max(avail[n] + ps.usable_by(rise_at) - ps.usable, 0) for n, ps in self.pools.items()}
+            switch_h = self.sc.strategy.replan_overhead_hours + pay_now_h + (
+                self.strategy.ctx.restart_hours(then) if self.on else 0.0)
+            scale = sum(then.values()) / max(new.units_used, 1) * WAIT_SPEEDUP
+            if rise_at - now >= switch_h * scale and rise_at < new_leaves:
+                continue  # (no layout search: a month of training on thousands of chips against a re-plan's hour)
+            if best_now is None:
+                best_now = pay_now_h + self._finish_from(new, now + pay_now_h, left)  # train now, never re-plan
             up = self.strategy.plan(then)
             if up is None or self._kept_rate_h(up) <= rate * (1 + self.sc.strategy.replan_min_gain):
                 continue  # it would not re-plan onto them
@@ -710,7 +719,7 @@ class TrainingJob:
             # a job whose chips left before the rise waited meanwhile: it starts on ``up`` paying the restart only
             pay_h = self._switch_cost_h(up) if new_leaves >= rise_at else (self._restart_h(up) if self.on else 0.0)
             best_now = min(best_now, rise_at - now + pay_h + self._finish_from(up, rise_at + pay_h, left - trained))
-        if waited_for is None or not best_wait < best_now:
+        if waited_for is None or best_now is None or not best_wait < best_now:
             return ""
         rise_at, up = waited_for
         return (f"a layout on {up.units_used:,} can start in {fmt_duration(rise_at - now)} (site power, a rental's "
