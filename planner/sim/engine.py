@@ -416,6 +416,7 @@ class TrainingJob:
         self._states = list(self.pools.values())
         self._first_wait = ""  # the last reason the first start waited for chips that come at a known hour
         self._wait_reason = ""  # why a shrink waits for chips that come at a known hour instead (``_log_wait``)
+        self._wait_until_h = -math.inf  # the hour of the chips it waits for (``_waits_for_growth``)
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -695,18 +696,27 @@ class TrainingJob:
         if not rises or rate <= 0:
             return ""
         new_leaves = min(self.pools[p.pool].falls_below_after(p.units, now) for p in new.parts)
-        best_now, best_wait, waited_for = None, math.inf, None
         # a re-plan's hours, at most: waiting can pay only when the tokens ``new`` trains until a rise are fewer than
         # what the switch then costs the faster plan, which trains at most WAIT_SPEEDUP times ``new``'s rate per chip
+        candidates = []
         for rise_at in rises[:WAIT_RISES]:
             then = {n: max(avail[n] + ps.usable_by(rise_at) - ps.usable, 0) for n, ps in self.pools.items()}
             switch_h = self.sc.strategy.replan_overhead_hours + pay_now_h + (
                 self.strategy.ctx.restart_hours(then) if self.on else 0.0)
             scale = sum(then.values()) / max(new.units_used, 1) * WAIT_SPEEDUP
-            if rise_at - now >= switch_h * scale and rise_at < new_leaves:
-                continue  # (no layout search: a month of training on thousands of chips against a re-plan's hour)
-            if best_now is None:
-                best_now = pay_now_h + self._finish_from(new, now + pay_now_h, left)  # train now, never re-plan
+            # the hours ``new`` trains before the rise (or before its own chips leave): against the switch saved
+            if min(rise_at, new_leaves) - now < switch_h * scale:
+                candidates.append((rise_at, then, scale))  # (else no layout search: a month against an hour)
+        if not candidates:
+            return ""
+        best_now = pay_now_h + self._finish_from(new, now + pay_now_h, left)  # train now, never re-plan
+        # waiting for a rise takes at least the wait and the tokens at the most the larger plan can train: when no
+        # rise can beat training now even without re-planning, none is searched
+        if min(r - now + (left / (rate * scale) if scale > 0 else math.inf) for r, _then, scale in candidates) \
+                >= best_now:
+            return ""
+        best_wait, waited_for = math.inf, None
+        for rise_at, then, _scale in candidates:
             up = self.strategy.plan(then)
             if up is None or self._kept_rate_h(up) <= rate * (1 + self.sc.strategy.replan_min_gain):
                 continue  # it would not re-plan onto them
@@ -719,9 +729,10 @@ class TrainingJob:
             # a job whose chips left before the rise waited meanwhile: it starts on ``up`` paying the restart only
             pay_h = self._switch_cost_h(up) if new_leaves >= rise_at else (self._restart_h(up) if self.on else 0.0)
             best_now = min(best_now, rise_at - now + pay_h + self._finish_from(up, rise_at + pay_h, left - trained))
-        if waited_for is None or best_now is None or not best_wait < best_now:
+        if waited_for is None or not best_wait < best_now:
             return ""
         rise_at, up = waited_for
+        self._wait_until_h = rise_at  # (the steps before it were known when this was weighed: no need to again)
         return (f"a layout on {up.units_used:,} can start in {fmt_duration(rise_at - now)} (site power, a rental's "
                 "start, or chips the jobs before it leave), and training now would finish later")
 
@@ -831,7 +842,9 @@ class TrainingJob:
         return any(pools[p.pool].available < self.plan.units_of(p.pool) for p in self.plan.parts)
 
     def _choose_plan(self) -> Plan | None:
-        """The plan to train on now, or None when too few chips are available."""
+        """The plan to train on now, or None when too few chips are available (or it waits for chips to come)."""
+        if self.env.now < self._wait_until_h and (self.plan is None or self.waiting_since_h is not None):
+            return None  # waiting for chips that come at a known hour: the steps before it were weighed then
         avail = self._avail()
         if sum(avail.values()) < self.min_units:
             new = None
@@ -859,7 +872,7 @@ class TrainingJob:
         return new
 
     def _adopt(self, new: Plan) -> None:
-        self._wait_reason = ""
+        self._wait_reason, self._wait_until_h = "", -math.inf
         if self.plan is None:
             self.log("", EventKind.START, new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
         else:
