@@ -416,7 +416,6 @@ class TrainingJob:
         self._states = list(self.pools.values())
         self._first_wait = ""  # the last reason the first start waited for chips that come at a known hour
         self._wait_reason = ""  # why a shrink waits for chips that come at a known hour instead (``_log_wait``)
-        self._wait_until_h = -math.inf  # the hour of the chips it waits for (``_waits_for_growth``)
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -732,7 +731,6 @@ class TrainingJob:
         if waited_for is None or not best_wait < best_now:
             return ""
         rise_at, up = waited_for
-        self._wait_until_h = rise_at  # (the steps before it were known when this was weighed: no need to again)
         return (f"a layout on {up.units_used:,} can start in {fmt_duration(rise_at - now)} (site power, a rental's "
                 "start, or chips the jobs before it leave), and training now would finish later")
 
@@ -842,9 +840,11 @@ class TrainingJob:
         return any(pools[p.pool].available < self.plan.units_of(p.pool) for p in self.plan.parts)
 
     def _choose_plan(self) -> Plan | None:
-        """The plan to train on now, or None when too few chips are available (or it waits for chips to come)."""
-        if self.env.now < self._wait_until_h and (self.plan is None or self.waiting_since_h is not None):
-            return None  # waiting for chips that come at a known hour: the steps before it were weighed then
+        """The plan to train on now, or None when too few chips are available (or it waits for chips to come).
+
+        A job that waits for chips that come at a known hour weighs it again at each change: holding the decision to
+        the hour it waited for finished later (a wait chosen against the first rises ahead missed a later one).
+        """
         avail = self._avail()
         if sum(avail.values()) < self.min_units:
             new = None
@@ -872,7 +872,7 @@ class TrainingJob:
         return new
 
     def _adopt(self, new: Plan) -> None:
-        self._wait_reason, self._wait_until_h = "", -math.inf
+        self._wait_reason = ""
         if self.plan is None:
             self.log("", EventKind.START, new.units_used, f"job starts on {new.units_used:,} chips ({new.mode})")
         else:
