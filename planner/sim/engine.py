@@ -205,13 +205,7 @@ class PoolState:
 
         The steps are known ahead (a rental's end, a share the jobs before it take back, power): failures are not.
         """
-        n = self.usable
-        for st in self.steps[self._step:]:
-            if st.kind != EventKind.DELIVERY:
-                n += st.delta_units
-                if n < units:
-                    return st.time_h
-        return math.inf
+        return self.falls_below_after(units, -math.inf)
 
     def rises_h(self, kinds: tuple[str, ...], before_h: float) -> list[float]:
         """The hours ahead, before ``before_h``, at which a dated step of one of ``kinds`` adds usable chips."""
