@@ -815,7 +815,7 @@ def compare(
             continue
         days = f"{r['time_to_train_days']:.1f}" if r["finished"] else "not finished"
         low = {k: "≥ " for k in r.get("at_least") or ()}  # stopped by the horizon: spent to it only
-        t.add_row(_lit(name), _lit(r["pool"]), days, _lit(r.get("finish_date") or "-"),
+        t.add_row(_lit(name), _lit(r["pool"] or "-"), days, _lit(r.get("finish_date") or "-"),
                   low.get("cost_usd", "") + money(r["cost_usd"]), *[picked_on(r, money) or "-"] * pick,
                   low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
                   _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))

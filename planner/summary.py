@@ -110,6 +110,11 @@ class ExpectationResult:
                    at_least=bool(d.get("value_at_least", False)), at_most=bool(d.get("value_at_most", False)))
 
 
+# the pools of a replication whose job never held a chip, as ``choices`` and ``pools_used`` name them (its
+# ``pools`` are none: a pool it never trained on is not one it used)
+UNTRAINED = "no pool (never trained)"
+
+
 @dataclass(frozen=True)
 class StrategyChoice:
     """The strategy mode and pools most replications used, the scenario's setting and every choice counted."""

@@ -10,7 +10,7 @@ from ..catalog import chips, models
 from ..fmt import fmt_chip_hour_price, fmt_si, fmt_usd, fmt_usd_and, num
 from ..metrics import GROWING_KEYS, METRICS, TO_HORIZON_KEYS, fmt_value
 from ..stats import NEVER
-from ..summary import JobSummary, Stat, Summary
+from ..summary import UNTRAINED, JobSummary, Stat, Summary
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -153,7 +153,7 @@ def _date_items(summary: Summary) -> list[Headline]:
             out.append(Headline(key, label, shown, _spread(m, "time_to_train_days", summary, key)))
     st = summary.strategy
     if st is not None and st.mode:
-        detail = " + ".join(str(p) for p in st.pools)
+        detail = " + ".join(str(p) for p in st.pools) or UNTRAINED  # (its limits say why)
         if len(st.choices) > 1:
             detail += f" (most often; {len(st.choices)} choices over the replications)"
         out.append(Headline("strategy", "Strategy", str(st.mode), detail))

@@ -385,7 +385,7 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
     """Why job ``k`` held no chip, when the fleet had chips of its pools: the jobs before it, or its start_after.
 
     [] when the fleet had none of them either (replication.never_trained says so), or when the job was left
-    some (no layout fits them: never_trained says that too).
+    all there was (no layout fits them, or too few to start: never_trained says that too).
     """
     sc, job, js = pctx.scenario, pctx.jobs[k], pctx.scenarios[k]
     from_h = max(_first_hour(pctx, k), 0.0)
@@ -410,6 +410,11 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
                     f"{fleet:,}), and from {day.isoformat()} to the horizon none was (site power, or a rental's end)"]
         return [f"never trained: the jobs before it held every chip of {names} until the horizon (up to {fleet:,} "
                 "in service)"]
+    if 0 < given < fleet and not js.strategy.min_units_to_start:  # ("h100 had at most 16 chips in service" read
+        # as the fleet's: the jobs before it held the rest; a minimum to start is replication.never_trained's to say)
+        one = len(js.fleet) == 1
+        return [f"never trained: the jobs before it left it at most {given:,} chips of {'' if one else 'any of '}"
+                f"{names} (up to {fleet:,} in service), and no layout of the job fits them"]
     return []
 
 

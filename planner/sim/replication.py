@@ -573,13 +573,14 @@ def used_pools(run: Run) -> tuple[str, ...]:
     """The strategy's pools the job trained on: those that kept tokens (else held a layout for some time).
 
     A pool whose layout lasted only through a restart, or whose work a failure always lost, trained nothing;
-    all of the strategy's pools when the job never started.
+    none when the job never held a chip (its limits say why), all of the strategy's pools when it held some and
+    none of them kept a token or held a layout for a while.
     """
     kept = {p for p, tokens in run.job.pool_tokens.items() if tokens > 0}
     trained = kept or {row["pool"] for row in run.job.layouts if row["units"] > 0
                        and (row["end_days"] is None or row["end_days"] > row["start_days"])}
     used = tuple(p for p in run.strategy.pools if p in trained)
-    return used or run.strategy.pools
+    return used or (run.strategy.pools if run.job.stats.held_chip_h else ())
 
 
 def mode_note(run: Run) -> str:
@@ -589,7 +590,7 @@ def mode_note(run: Run) -> str:
         notes.append(f"{run.job.stats.moves} move{'' if run.job.stats.moves == 1 else 's'}")
     used = used_pools(run)
     idle = [p for p in run.strategy.pools if p not in used]
-    if idle and len(run.strategy.pools) > 1:
+    if used and idle and len(run.strategy.pools) > 1:  # (a job that never trained: its limits say why)
         notes.append(f"{run.strategy.mode} came down to {' + '.join(used)} alone: {', '.join(idle)} never trained")
     return "; ".join(notes)
 

@@ -31,7 +31,17 @@ from ..stats import (
     time_stat,
 )
 from ..strategy import Context, options
-from ..summary import Costs, CurrencyRate, ExpectationResult, FinishDates, PoolCosts, Stat, StrategyChoice, Summary
+from ..summary import (
+    UNTRAINED,
+    Costs,
+    CurrencyRate,
+    ExpectationResult,
+    FinishDates,
+    PoolCosts,
+    Stat,
+    StrategyChoice,
+    Summary,
+)
 from .draws import fresh, replication_draws
 from .money import portfolio_cashflow, run_cashflow
 from .replication import ReplicationOutput, band_statement, compare, run_replication
@@ -158,7 +168,7 @@ def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
         # beyond them are never, as time to train's (the mean is of the others)
         "training_days": Stat.from_json(time_quantiles(reps["training_days"], trained_to)),
         "waiting_days": Stat.from_json(time_quantiles(waiting, horizon)),
-        "pools_used": dict(sorted(Counter(reps["pool"]).items())),
+        "pools_used": dict(sorted(Counter(p or UNTRAINED for p in reps["pool"]).items())),
         "at_least": bounds,
     }
 
@@ -220,8 +230,9 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
     # a mode with pools it never ran on); ties go to the pair met first
     pairs = pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows], strict=True))).value_counts()
     mode, pool = pairs.index[0]
-    strategy = StrategyChoice(mode=str(mode), pools=tuple(str(pool).split(" + ")), setting=scenario.strategy.mode,
-                              choices={f"{m}: {p}": int(c) for (m, p), c in pairs.items()})
+    strategy = StrategyChoice(mode=str(mode), pools=tuple(p for p in str(pool).split(" + ") if p),
+                              setting=scenario.strategy.mode,
+                              choices={f"{m}: {p or UNTRAINED}": int(c) for (m, p), c in pairs.items()})
     dates = {"start": scenario.start.isoformat(), **(dates or {})}
     day_bounds = dates.pop("at_least", {})  # training and waiting days known only as at least a value
     bounds = {m: b for m in GROWING_KEYS if (grows or m != "cost_usd") and (b := lower_bounds([r[m] for r in rows],
