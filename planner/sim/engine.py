@@ -1455,12 +1455,14 @@ class TrainingJob:
                 if new is None:  # not enough chips: wait for the supply
                     if self.plan is not None and self.waiting_since_h is None:
                         self._log_wait()
+                    self._close_layout(env.now)  # (its layout holds no chip while it waits: the table's rows end)
                     yield from self._wait_for_capacity()
                     self._after_wait()
                     continue
                 self._adopt(new)
             self._set_training(self.plan)
             if self.waiting_since_h is not None:  # back on the plan it trained on before the wait
+                self._record_layout(self.plan, env.now)  # (a row of its own: the one before ended at the wait)
                 self.log("", EventKind.RESTART, self.plan.units_used,
                          f"resumes on its last plan after {fmt_duration(self.env.now - self.waiting_since_h)} "
                          "without enough chips")
