@@ -36,7 +36,7 @@ ALIGNED_BITS = 2
 SIZE_RATIO = 0.9
 MAX_SIZE_STEPS = 200  # 0.9^200 = 7e-10: below one chip of any pool the scenario format allows
 # chips a layout may leave out before it counts as a limit (the 0.5% plan grid leaves a node or two in repair out)
-LAYOUT_LIMIT_SHARE = 0.99
+LAYOUT_LIMIT_SHARE = 1.0
 # sets of sites weighed whole up to this many sites (2^5 - 1 = 31 sets): diloco's fastest set, and the plans on fewer
 # sites a job takes when a transfer does not pay; beyond it, every site and each alone
 SUBSET_SITES = 5
