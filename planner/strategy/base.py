@@ -41,6 +41,16 @@ LAYOUT_LIMIT_SHARE = 1.0
 # sites a job takes when a transfer does not pay; beyond it, every site and each alone
 SUBSET_SITES = 5
 SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken (layout rounding noise)
+# one pool cut alone (size_job): its levels POOL_COARSE apart down to POOL_SIZE_FLOOR of its chips (a deeper cut is
+# near the mode on the other pools alone, which the engine weighs as alternatives and auto as other modes), then
+# POOL_FINE apart around the best when it keeps within SIZE_MISS_DROP of the best so far (a layout's replicas step
+# its speed: 1,953 sequences over 131 Ascend replicas is 15 micro-batches each, over 123 it is 16, a 5% window)
+# a job on up to this many pools also weighs each one left out (the others alone, sized: 2^n - 1 sets at most)
+DROP_POOLS_MAX = 4
+POOL_COARSE = 0.9
+POOL_FINE = 0.97
+POOL_SIZE_FLOOR = 0.5
+SIZE_MISS_DROP = 0.01
 # a smaller job's speed per chip may exceed the full plan's by this much beyond filling its pipeline bubble (fewer
 # data-parallel replicas: less gradient traffic, a larger optimizer shard amortised over more micro-batches); the
 # search skips sizes that cannot beat the best even so. Refit-free: a test checks the search against a fine one.
@@ -689,6 +699,7 @@ class Strategy(ABC):
         fastest = max((ctx.fastest_tokens_per_s(p) for p in offered), default=0.0)
         speed = _SpeedBound(fastest, full)
         sizes = _Sizes(offered, self._full, ctx, fastest)
+        at = offered  # the chips offered that gave ``best``
         i = 0
         while sizes.has(i):
             if not sizes.could_win(i, speed, score * (1 + SIZE_GAIN)):
@@ -698,10 +709,84 @@ class Strategy(ABC):
             alt = self._plan(fewer)
             alt_score = ctx.score(alt) if alt is not None else 0.0
             if alt_score > score * (1 + SIZE_GAIN):
-                best, score = alt, alt_score
+                best, score, at = alt, alt_score, fewer
+        having = [p for p in self.pools if offered.get(p, 0) > 0]
+        if 1 < len(having) <= DROP_POOLS_MAX:
+            for pool in having:  # none of a pool: the others alone, sized (a plan on every pool can be faster and
+                # keep less: 17,920 Ascend chips synced beside 4,897 H100s outran the H100s alone and kept 8% less)
+                alt = self.plan({**offered, pool: 0})
+                alt_score = ctx.score(alt) if alt is not None else 0.0
+                if alt_score > score * (1 + SIZE_GAIN):
+                    best, score = alt, alt_score
+                    at = {p: sum(x.units for x in alt.parts if x.pool == p) for p in self.pools}
+        if len(having) > 1:
+            best, score = self._size_each_pool(at, best, score, fastest)
         if best is None or best is full:
             return best
         return replace(best, limits=(ctx.failure_limit(offered, best, full),))
+
+    def _size_each_pool(self, at: dict[str, int], best: Plan | None, score: float,
+                        fastest: float) -> tuple[Plan | None, float]:
+        """From the best size ``at``, each pool's chips cut alone (``_cut_pool``): the size that keeps the most.
+
+        The sizes of ``size_job`` take the same share of every pool; on pools of unequal speed per chip the best
+        size may take fewer of one pool alone: a 405B job on 8,150 H100s and 23,200 Ascend chips took 30,848 chips,
+        where 8,064 and 16,768 keep 3% more tokens/s (the Ascend replicas a batch of 1,953 sequences steps little
+        faster on), and 6,308 more powered Ascend chips finished it later.
+        """
+        for pool in self.pools:
+            if at.get(pool, 0) > 0:
+                tried = self._cut_pool(at, pool, score, fastest)
+                top = max(tried.values(), key=lambda t: t[0], default=None)
+                if top is not None and top[0] > score * (1 + SIZE_GAIN):
+                    score, best, at = top
+        return best, score
+
+    def _cut_pool(self, at: dict[str, int], pool: str, score: float,
+                  fastest: float) -> dict[int, tuple[float, Plan | None, dict[str, int]]]:
+        """Sizes with fewer chips of ``pool`` alone, down to POOL_SIZE_FLOOR of ``at``'s: count -> (kept, plan, size).
+
+        The counts are the pool's own levels (its full size x POOL_COARSE^k, then POOL_FINE^j between the coarse
+        levels next to the best one when it keeps within SIZE_MISS_DROP of ``score``: a replica count's window can
+        be narrower than a coarse step), the same whatever the other pools have, so their layouts are searched once.
+        A size whose chips at the fastest compute rate of any pool keep no more than ``score`` is not planned.
+        """
+        ctx, ratio, full, now = self.ctx, self.ctx.grid_ratio, self._full[pool], at[pool]
+        floor = now * POOL_SIZE_FLOOR
+        tried: dict[int, tuple[float, Plan | None, dict[str, int]]] = {}
+
+        def trial(level: float) -> float | None:
+            """Kept tokens/s at the pool's count nearest ``level`` (None: a count not new, or outside the range)."""
+            size = {**at, pool: on_grid.__wrapped__(int(level), full, ratio)}
+            if not 0 < size[pool] < now or size[pool] in tried:
+                return None
+            chips = sum(size.values())
+            # no layout on these chips keeps more than all of them at the fastest rate, kept as goodput allows
+            if fastest * chips * ctx.goodput_at(size, ctx.train_hours(fastest * chips)) <= score * (1 + SIZE_GAIN):
+                tried[size[pool]] = (0.0, None, size)
+                return 0.0
+            alt = self._plan(size)
+            tried[size[pool]] = (ctx.score(alt) if alt is not None else 0.0, alt, size)
+            return tried[size[pool]][0]
+
+        coarse = [c for k in range(1, MAX_SIZE_STEPS) if floor <= (c := full * POOL_COARSE ** k) < now]
+        top = score
+        for c in coarse:
+            kept = trial(c)
+            if kept is not None and kept < top * (1 - SIZE_MISS_DROP):
+                break  # fewer of this pool keeps clearly less than the best: fewer still rarely wins
+            top = max(top, kept or 0.0)
+        if tried and max(t[0] for t in tried.values()) >= score * (1 - SIZE_MISS_DROP):
+            top = max(tried, key=lambda n: tried[n][0])  # near the best: the counts between its coarse neighbours
+            hi = min((c for c in coarse if c > top), default=now)
+            lo = max((c for c in coarse if c < top), default=floor)
+            for k in range(1, MAX_SIZE_STEPS):
+                level = full * POOL_FINE ** k
+                if level <= lo:
+                    break
+                if level < hi:
+                    trial(level)
+        return tried
 
     def everywhere(self, avail: dict[str, int]) -> Plan | None:
         """The mode's plan on every pool it has chips of, when it may leave some out (None: it never does)."""
