@@ -427,7 +427,7 @@ def test_the_jobs_table_marks_a_job_spend_known_only_as_a_lower_bound():
 def test_a_portfolios_strategy_mode_is_one_the_contract_names(portfolio) -> None:
     """summary.json `strategy.mode` of a portfolio was "portfolio", a mode the contract does not name (review)."""
     from planner.kinds import Mode
-    from planner.sim.portfolio import _shared_mode
+    from planner.sim.portfolio import _lead
 
     result, _folder, _page = portfolio
     assert result.summary.strategy.mode in {m.value for m in Mode}
@@ -435,7 +435,7 @@ def test_a_portfolios_strategy_mode_is_one_the_contract_names(portfolio) -> None
     assert len(own) > 1 or result.summary.strategy.mode == own.pop()
     # jobs of different modes: the first job's, a mode a job ran (it read "auto", which none did: review)
     rows = [{"mode": "x", "chip_hours": 0}, {"mode": "sync", "chip_hours": 1.0}, {"mode": "single", "chip_hours": 1.0}]
-    assert _shared_mode(rows) == "sync" and _shared_mode(rows[2:]) == "single"
+    assert _lead(rows)["mode"] == "sync" and _lead(rows[2:])["mode"] == "single"
 
 
 def test_the_job_timeline_marks_a_finish_known_only_as_the_earliest_it_can_be() -> None:

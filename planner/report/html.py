@@ -20,7 +20,7 @@ from .. import cashflow, escape
 from ..escape import html as _escape_html
 from ..fmt import num
 from ..results import RunResult
-from ..summary import Summary
+from ..summary import UNTRAINED, Summary
 from . import charts, headline, tables
 
 MAX_EVENTS = 50  # rows per kind of event on the page (events.csv keeps every one)
@@ -88,11 +88,17 @@ def detail_text(result: RunResult) -> str:
     first = reps.iloc[0]
     # the cost chart is the cash flow's when there is one: the replication its note names (nearest the mean)
     cost = " and timeline" if getattr(result, "cashflow", None) is not None else ", cost and timeline"
+    if result.summary.jobs:  # a portfolio's row names its first trained job's pools: each job has its own
+        where, used_text = "", " Each job's mode and pools are in the jobs table."
+    else:
+        where = f", pool {first.get('pool', '') or UNTRAINED}"
+        used_text = f" Pools used: {pools}." + (" The replications differ in the pool they used." if len(used) > 1
+                                                 else "")
     return (f"The capacity, progress{cost} charts show replication 0 "
-            f"(spawn key {first.get('spawn_key', 0)} of seed {result.summary.seed}, pool "
-            f"{first.get('pool', '')}); the risk charts cover all {len(reps)} replications"
-            + ("; the cost chart is the cash flow's replication (below)" if cost == " and timeline" else "") + ". "
-            f"Pools used: {pools}." + (" The replications differ in the pool they used." if len(used) > 1 else ""))
+            f"(spawn key {first.get('spawn_key', 0)} of seed {result.summary.seed}{where}); the risk charts cover "
+            f"all {len(reps)} replications"
+            + ("; the cost chart is the cash flow's replication (below)" if cost == " and timeline" else "") + "."
+            + used_text)
 
 
 def detail_note(result: RunResult) -> str:

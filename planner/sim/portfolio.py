@@ -306,13 +306,13 @@ def sum_training(runs: list[Run], name: str) -> tuple[list[float], list[float]] 
     return ts, [float(x) for x in total]
 
 
-def _shared_mode(rows: list[dict]) -> str:
-    """The portfolio's mode: the one its jobs trained with when they share one, else its first job's (priority).
+def _lead(rows: list[dict]) -> dict:
+    """The row of the portfolio's first job (by priority) that held chips, else its first job's.
 
-    Always a mode a job ran (the contract's modes; each job's own is in summary.json ``jobs``).
+    The portfolio's mode and pools are that job's, as it ran them: the jobs' modes joined to every job's pools
+    paired ``single`` with two pools no job ran it on (each job's own are in summary.json ``jobs``).
     """
-    trained = [r["mode"] for r in rows if r["chip_hours"]] or [r["mode"] for r in rows]
-    return trained[0]
+    return next((r for r in rows if r["chip_hours"]), rows[0])
 
 
 def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[dict]) -> dict:
@@ -339,9 +339,9 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
             0.0 if held else math.nan),
         "goodput": kept / held if held else math.nan,
         "chip_hours": held,
-        # a contract mode, one a job ran (each job's own is in summary.json ``jobs``)
-        "mode": _shared_mode(rows),
-        "pool": " + ".join(p.name for p in sc.fleet if any(p.name in r["pool"].split(" + ") for r in rows)),
+        # a contract mode and the pools a job ran it on (each job's own are in summary.json ``jobs``)
+        "mode": _lead(rows)["mode"],
+        "pool": _lead(rows)["pool"],
         "note": "",
         "limits": [f"{j.name}: {x}" for j, r in zip(pctx.jobs, rows, strict=True) for x in r["limits"]],
         "failures": sum(r["failures"] for r in rows),
