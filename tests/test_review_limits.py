@@ -118,3 +118,21 @@ def test_chips_waiting_while_the_job_had_none_are_not_said_to_wait_while_it_trai
     limits = json.loads((tmp_path / "o" / "summary.json").read_text())["limits"]
     assert not any(x.startswith("power:") for x in limits), limits
     assert any(x.startswith("capacity: no chip of own was there for the job from 2025-01-04") for x in limits)
+
+
+def test_chips_waiting_for_power_under_failures_are_weighed_by_what_they_keep(cli, make_scenario, tmp_path):
+    """With failures on, the power limit weighs kept tokens/s (speed x expected goodput), as the job is sized.
+
+    Review: it compared failure-free speeds, "a layout on them too was 4% faster", where powering those chips made
+    a 405B job finish later (tests/test_size_each_pool.py).
+    """
+    doc = _doc([{"name": "A", "priority": 1, "pools": ["p1"], "workload": {**W, "tokens": 2e12}},
+                {"name": "B", "priority": 2, "pools": ["p2"], "start_after": "2025-01-03",
+                 "workload": {**W, "tokens": 1e12}}],
+               [{"name": "p2", "chip": "h100-sxm", "site": "s1", "units": 512},
+                {"name": "p1", "chip": "h100-sxm", "site": "s1", "units": 512}],
+               [("2025-01-01", 0.9)])
+    doc["reliability"] = {"enabled": True}
+    jobs = _jobs(cli, make_scenario, doc, tmp_path)
+    (sentence,) = [x for x in jobs["B"]["limits"] if x.startswith("power:")]
+    assert "a layout on them too would keep" in sentence and "more kept tokens/s (failures counted)" in sentence
