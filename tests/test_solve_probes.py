@@ -208,3 +208,39 @@ def test_the_smallest_value_in_range_that_meets_is_the_answer_even_when_larger_o
     r = solve_mod.solve(s, "workload.tokens", s.start + dt.timedelta(days=9), low=1e10, high=1e12, workers=1)
     assert r["found"] and r["value"] == 1e10 and not r["monotone"]
     assert "a larger value finishes later" in r["note"]
+
+
+def test_a_value_inside_the_range_that_meets_when_both_ends_miss_is_found(make_scenario, monkeypatch):
+    """Both ends miss, a value inside meets: the search looks inside before saying none in range.
+
+    Review: over [10, 120] MW of site power, 10 and 120 missed a deadline that 18.9 to 20 MW met; `solve` said "no
+    value in range" from its two evaluations, with `monotone: true`.
+    """
+    def days_of(units: int) -> float:  # 2,000-4,999 chips meet a 96-day limit; fewer and more miss it
+        return 95.0 if 2000 <= units < 5000 else 97.0
+
+    def run_points(scenarios, **_kw):
+        out = []
+        for s in scenarios:
+            cost = SimpleNamespace(p50=1.0, mean=1.0)
+            out.append({"infeasible": None, "time_to_train_days": [days_of(_units(s))] * 20,
+                        "summary": SimpleNamespace(metrics={"cost_usd": cost}, finish_probability=1.0,
+                                                   bound=lambda *_a: False)})
+        return out
+
+    monkeypatch.setattr(solve_mod, "run_points", run_points)
+    s = make_scenario.scenario(fleet=[{"name": "own", "chip": "h100-sxm", "units": 64},
+                                      {"name": "c", "chip": "h100-sxm",
+                                       "cloud": {"units": 1024, "from": "2025-01-01", "until": "2026-01-01",
+                                                 "price_per_chip_hour_usd": 2.0}}])
+    deadline = s.start + dt.timedelta(days=95)
+    r = solve_mod.solve(s, "fleet[1].cloud.units", deadline, quantile=0.9, low=0, high=8192, workers=2)
+    assert r["found"] and r["value"] == 2000, r["value"]
+    assert r["monotone"] is False and "not monotone" in r["note"]
+    # a finish that misses everywhere still reads none in range, from the ends and the values inside
+    monkeypatch.setattr(solve_mod, "run_points", lambda scenarios, **_kw: [
+        {"infeasible": None, "time_to_train_days": [97.0] * 20,
+         "summary": SimpleNamespace(metrics={"cost_usd": SimpleNamespace(p50=1.0, mean=1.0)}, finish_probability=1.0,
+                                    bound=lambda *_a: False)} for _s in scenarios])
+    r = solve_mod.solve(s, "fleet[1].cloud.units", deadline, quantile=0.9, low=0, high=8192, workers=2)
+    assert not r["found"] and len(r["evaluations"]) == 2 + solve_mod.INSIDE_PROBES

@@ -33,6 +33,7 @@ SOLVE_MIN_REPLICATIONS = 20  # a quantile of fewer replications moves too much f
 FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share of the range
 DEADLINE_HORIZONS = 2.0  # the points run to this many times the deadline's day count (to_deadline)
 MONOTONE_SLACK = 0.01  # a larger value may finish this share later and still count as monotone
+INSIDE_PROBES = 3  # values across the range evaluated when both of its ends miss (at least; more with more workers)
 
 
 def bounds(scenario: Scenario, path: str, low: float | None = None,
@@ -333,8 +334,6 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         if not seen[high]["meets"]:
             note = (f"{path}={low} meets the deadline though {path}={high} misses it: the finish is not monotone "
                     f"in {path} here (a larger value finishes later), and {low} is the smallest value in range")
-    elif not seen[high]["meets"]:
-        best = None
     else:
         k, budget = points_per_round(workers), [MAX_EVALUATIONS]
 
@@ -351,22 +350,40 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
                 lo, hi = max([lo] + [v for v in values if v < first]), first
             return hi
 
-        best = narrow(low, high)
-        # the search trusts that a larger value never finishes later; one round of probes below the answer tests
-        # it where layouts and job sizes change by steps: one that meets there proves it wrong, and the search goes
-        # on below it (the answer is then the smallest value found, and `monotone` is false)
-        probes = below(best, low, k, integer)[:budget[0]]
-        budget[0] -= len(probes)
-        evaluate(probes)
-        met = [v for v in probes if seen[v]["meets"]]
-        if met:
+        def from_smallest_met(met: list) -> float:
+            """Bisect below the smallest value that met, down to the largest evaluated below it that missed."""
             smallest = min(met)
-            missed_above = any(v > smallest and not e["meets"] for v, e in seen.items())
-            best = narrow(max(v for v, e in seen.items() if v < smallest and not e["meets"]), smallest)
-            if missed_above:
-                note = (f"{path}={smallest} meets the deadline though larger values evaluated miss it: the finish is "
-                        f"not monotone in {path} here, so {best} is the smallest value found, not one proved the "
-                        "smallest")
+            return narrow(max(v for v, e in seen.items() if v < smallest and not e["meets"]), smallest)
+
+        if not seen[high]["meets"]:
+            # both ends miss: a finish not monotone in the value may still meet the deadline inside the range; one
+            # round of values across it tests that before "none in range" (a review's deadline met at 18.9 MW was
+            # reported missed over [10, 120] from its two ends)
+            inside = round_values(low, high, max(k, INSIDE_PROBES), integer)[:budget[0]]
+            budget[0] -= len(inside)
+            evaluate(inside)
+            met = [v for v in inside if seen[v]["meets"]]
+            best = from_smallest_met(met) if met else None
+            if met:
+                note = (f"{path}={min(met)} meets the deadline though {path}={high} misses it: the finish is not "
+                        f"monotone in {path} here, so {best} is the smallest value found, not one proved the smallest")
+        else:
+            best = narrow(low, high)
+            # the search trusts that a larger value never finishes later; one round of probes below the answer
+            # tests it where layouts and job sizes change by steps: one that meets there proves it wrong, and the
+            # search goes on below it (the answer is then the smallest value found, and `monotone` is false)
+            probes = below(best, low, k, integer)[:budget[0]]
+            budget[0] -= len(probes)
+            evaluate(probes)
+            met = [v for v in probes if seen[v]["meets"]]
+            if met:
+                smallest = min(met)
+                missed_above = any(v > smallest and not e["meets"] for v, e in seen.items())
+                best = from_smallest_met(met)
+                if missed_above:
+                    note = (f"{path}={smallest} meets the deadline though larger values evaluated miss it: the "
+                            f"finish is not monotone in {path} here, so {best} is the smallest value found, not one "
+                            "proved the smallest")
     pts = sorted(seen.values(), key=lambda e: e["value"])
     # monotone: once a value meets the deadline every larger evaluated value does too, and a larger value
     # never finishes later (beyond MONOTONE_SLACK: the quantile of a finite sample moves a little)
