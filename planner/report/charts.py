@@ -685,8 +685,9 @@ def site_power_table(schedule: pd.DataFrame | None, inputs: dict | None,
         # a day no job's row shows: an owned pool's deliveries carry on (their running maximum below), a rental's
         # are its chips in service
         rented = per_pool["pool"].map(lambda p: bool(fleet.get(p, {}).get("cloud")))
-        per_pool["units_delivered"] = per_pool["units_delivered"].where(
-            per_pool["units_delivered"].notna() | ~rented, per_pool["units_in_service"])
+        share = per_pool["pool"].map(lambda p: 1.0 - float(fleet.get(p, {}).get("reserved_fraction") or 0.0))
+        per_pool["units_delivered"] = per_pool["units_delivered"].where(  # (rented whole: the share held back too)
+            per_pool["units_delivered"].notna() | ~rented, per_pool["units_in_service"] / share.where(share > 0, 1.0))
     watts = _watts_per_chip(inputs)
     frames = []
     for site in sites:

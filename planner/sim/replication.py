@@ -764,6 +764,9 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False, handed_on: di
     for name, state in run.states.items():
         rented = run.fleet_rented.get(name)  # the rented chips in service (a slipped start)
         rented = costs.step_at(rented, ts) if rented is not None else np.zeros_like(ts)
+        cloud = next((p.cloud for p in scenario.fleet if p.name == name), None)
+        if cloud is not None:  # rented, as owned chips are delivered: the reserved share held back counts too
+            rented = np.where(rented > 0, cloud.units, 0)
         mine = name in used
         in_service = state.in_service.at(ts)
         if handed_on is not None:
