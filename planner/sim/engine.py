@@ -430,10 +430,15 @@ class TrainingJob:
         f = self._factors.get(id(plan))
         if f is None:
             f = self.model_factor
-            if f > 1.0 and plan.mfu > 0:
-                # the plan's utilization of what its chips run: MFU counts the causally masked scores too
+            raw = sum(p.layout.tokens_per_s for p in plan.parts)
+            if f > 1.0 and plan.mfu > 0 and raw > 0:
+                # each part's utilization of what its chips run (MFU counts the causally masked scores too), at its
+                # share of the plan's speed (``_record_layout``): a cap on the plan's whole let the part with the
+                # larger share of an uneven batch split run past its chips' GEMM rate (0.877 MFU on H100s, 0.8)
                 ctx = self.strategy.ctx
-                f = min(f, max(1.0, ctx.gemm_share(plan.parts) / (plan.mfu * ctx.executed_share)))
+                used = max(p.layout.mfu * plan.tokens_per_s / raw / ctx.gemm_share((p,)) for p in plan.parts)
+                if used > 0:
+                    f = min(f, max(1.0, 1.0 / (used * ctx.executed_share)))
             self._factors[id(plan)] = f
         return f
 
