@@ -22,17 +22,29 @@ from .system import System, as_system
 
 ACT_BYTES = 2.0  # bf16 activations on the wire
 # FlashAttention-2 forward+backward reaches up to 73% of the dense peak at long sequences (Dao 2023, fig. 4-6, S119);
-# a share of the peak, not of the GEMM microbenchmark rate (no double derating)
+# a share of the peak, not of the GEMM microbenchmark rate (no double derating); times the stack's kernel factor
+# (standard 0.775, tuning.yaml) 0.56 of an H100's peak, where FlashAttention-3 runs forward+backward at about 0.59
+# (Shah et al. 2024, arXiv:2407.08608, figs. 5-6: 648 and 561 TFLOP/s at head width 128) and FlashAttention-2 at 0.34
 ATTENTION_PEAK_SHARE = 0.72
 # ... and about 2/3 of that at 512 tokens (same figures): share(s) = max * s / (s + 256)
 ATTENTION_HALF_SEQ = 256.0
 # FlashAttention backward does 5 matmuls to the forward's 2 (+ the recomputed QK^T): 2.5x forward (Dao 2023, sec. 3.1)
 ATTENTION_BWD_FACTOR = 2.5
-HBM_EFFICIENCY = 0.80  # streaming kernels reach ~80% of the HBM peak (STREAM-like copy, vendor microbenchmarks)
-LINK_EFFICIENCY = 0.80  # NCCL/HCCL bus bandwidth vs link peak for large messages (nccl-tests, ring algorithm)
-SCALE_UP_LATENCY_S = 10e-6  # per collective step inside the scale-up domain (nccl-tests small-message latency)
-SCALE_OUT_LATENCY_S = 25e-6  # per ring/tree hop on the data-centre network (RDMA round trip + NCCL proxy)
-KERNELS_PER_LAYER = 45  # ~15 kernels forward, ~30 backward for a fused transformer layer
+# streaming kernels reach ~78-87% of the HBM peak (BabelStream copy/triad on H100 NVL: 3.06-3.30 of 3.9 TB/s;
+# V100 copy: 785 of 900 GB/s)
+HBM_EFFICIENCY = 0.80
+# NCCL ring bus bandwidth over the link rate: H100 NVLink 370 of 450 GB/s (NVIDIA nccl-tests issue 212), A100 235
+# of 300 (NCCL src/graph/tuning.cc), H800 160 of 200 (DeepSeek-V3 issue 28)
+LINK_EFFICIENCY = 0.80
+# per log2 step inside the scale-up domain: NCCL tuning.cc's NVLink ring step 3.4 us plus its 8.4 us base a
+# collective; 8 A100s' small ring all-reduce took 33.7 us (NVIDIA nccl-tests issue 123): 3 steps of 10 us
+SCALE_UP_LATENCY_S = 10e-6
+# per hop on the data-centre network: NCCL tuning.cc's network step 14 us (ring and tree, simple protocol) plus
+# its 8.4 us base a collective
+SCALE_OUT_LATENCY_S = 25e-6
+# an estimate, a hand count (no public profile found): ~15 kernels forward and ~30 backward (data and weight
+# gradients) for a fused transformer layer
+KERNELS_PER_LAYER = 45
 # Optimizer step streams fp32 master, m, v and grads in, master, m, v and bf16 weights out (Adam)
 OPTIMIZER_STEP_BYTES_PER_PARAM = 30.0
 # Synchronous steps wait for the slowest of N chips: E[max] ~ mu * (1 + cv*sqrt(2 ln N)) (Gumbel bound for
