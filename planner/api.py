@@ -69,6 +69,12 @@ def estimate(scenario: Scenario) -> dict:
     ctx = _context(scenario)
     for p in pools:
         p.update(_job_size(ctx, Single, p["pool"], p["units"]))
+        # the share of the peak the chips run: MFU counts the attention scores without the causal mask (PaLM's
+        # count), which FlashAttention skips, so a long sequence's MFU can pass 100% where the chips cannot
+        p["mfu_executed"] = p["mfu"] * ctx.executed_share
+        if p["mfu"] > 1.0:
+            p["mfu_note"] = (f"MFU {p['mfu']:.1%} counts the attention scores without the causal mask (PaLM's count); "
+                             f"the chips run {p['mfu_executed']:.1%} of their peak")
     both = combined(scenario, band, ctx)
     held = [p["pool"] for p in pools if "job_in_service_units" in p]
     if held:  # the combined figures are failure-free: a pool that keeps many chips under repair trains far below them

@@ -104,6 +104,10 @@ def spend_note(summary: Summary) -> str:
     return " · ".join(x for x in (to_horizon_note(summary), unpriced_note(summary)) if x)
 
 
+MFU_PAST_PEAK = ("MFU counts the attention scores without the causal mask (PaLM's count), which the chips skip: "
+                 "past 100% here, not past their peak (`planner estimate --json` mfu_executed)")
+
+
 def headline_items(summary: Summary) -> list[Headline]:
     """The headline figures, in display order.
 
@@ -126,6 +130,8 @@ def headline_items(summary: Summary) -> list[Headline]:
         if key == "cost_usd":
             detail = " · ".join(x for x in (detail, unpriced_note(summary)) if x)
         value = summary.value(key)
+        if key == "mfu" and value is not None and value > 1.0:  # (PaLM's count: the scores the causal mask skips)
+            detail = " · ".join(x for x in (detail, MFU_PAST_PEAK) if x)
         shown = NEVER if key == "time_to_train_days" and value is None else fmt_value(key, value)
         if key == "cost_usd" and value is not None:
             shown = money(summary, value)
