@@ -45,7 +45,7 @@ SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken
 # near the mode on the other pools alone, which the engine weighs as alternatives and auto as other modes), then
 # POOL_FINE apart around the best when it keeps within SIZE_MISS_DROP of the best so far (a layout's replicas step
 # its speed: 1,953 sequences over 131 Ascend replicas is 15 micro-batches each, over 123 it is 16, a 5% window)
-# a job on up to this many pools also weighs each one left out (the others alone, sized: 2^n - 1 sets at most)
+# a job on up to this many pools weighs every set of them left out (2^n - 2 sets); on more, one pool at a time
 DROP_POOLS_MAX = 4
 POOL_COARSE = 0.9
 POOL_FINE = 0.97
@@ -663,22 +663,33 @@ class Strategy(ABC):
         grid = self.grid(avail)
         key = (grid, size_for_failures)
         if key not in self._memo:
-            offered = dict(zip(self.pools, grid, strict=True))
-            best = self._plan(offered)
-            if best is not None and best.units_used < LAYOUT_LIMIT_SHARE * sum(offered.values()):
-                left = tuple(p for p in self.pools if offered.get(p, 0) > 0 and p not in best.pools)
-                # a pool too small for any layout is left out by its size; one the mode could train on, by the mode
-                # (on every pool it trains slower), not by the layout
-                chosen = tuple(p for p in left if self._layout(p, offered[p]) is not None)
-                every = self.everywhere(offered) if chosen else None
-                best = replace(best, limits=(self.ctx.pools_limit(offered, best, chosen, every) if chosen
-                                             else self.ctx.layout_limit(offered, best, left),))
-            if size_for_failures and self.ctx.scenario.reliability.enabled:
-                best = self.size_job(offered, best)
-            self._memo[key] = best
+            self._memo[key] = self._planned(dict(zip(self.pools, grid, strict=True)), size_for_failures)
         return self._memo[key]
 
-    def size_job(self, offered: dict[str, int], full: Plan | None) -> Plan | None:
+    def _undropped(self, avail: dict[str, int]) -> Plan | None:
+        """``plan`` sized for failures without leaving pools out (``size_job``'s drops weigh these), memoised apart."""
+        grid = self.grid(avail)
+        key = (grid, True, "undropped")
+        if key not in self._memo:
+            self._memo[key] = self._planned(dict(zip(self.pools, grid, strict=True)), True, drops=False)
+        return self._memo[key]
+
+    def _planned(self, offered: dict[str, int], size_for_failures: bool, drops: bool = True) -> Plan | None:
+        """The plan on the chips ``offered`` (grid counts), its limit said, sized for failures when asked."""
+        best = self._plan(offered)
+        if best is not None and best.units_used < LAYOUT_LIMIT_SHARE * sum(offered.values()):
+            left = tuple(p for p in self.pools if offered.get(p, 0) > 0 and p not in best.pools)
+            # a pool too small for any layout is left out by its size; one the mode could train on, by the mode
+            # (on every pool it trains slower), not by the layout
+            chosen = tuple(p for p in left if self._layout(p, offered[p]) is not None)
+            every = self.everywhere(offered) if chosen else None
+            best = replace(best, limits=(self.ctx.pools_limit(offered, best, chosen, every) if chosen
+                                         else self.ctx.layout_limit(offered, best, left),))
+        if size_for_failures and self.ctx.scenario.reliability.enabled:
+            best = self.size_job(offered, best, drops)
+        return best
+
+    def size_job(self, offered: dict[str, int], full: Plan | None, drops: bool = True) -> Plan | None:
         """The job size with the most expected kept tokens per second, searched down from every chip offered.
 
         Sizes step down by SIZE_RATIO (each pool by the same share, rounded down to its plan grid). Kept
@@ -711,11 +722,10 @@ class Strategy(ABC):
             if alt_score > score * (1 + SIZE_GAIN):
                 best, score, at = alt, alt_score, fewer
         having = [p for p in self.pools if offered.get(p, 0) > 0]
-        if 1 < len(having) <= DROP_POOLS_MAX:
-            for pool in having:  # none of a pool: the others alone, sized (a plan on every pool can be faster and
-                # keep less: 17,920 Ascend chips synced beside 4,897 H100s outran the H100s alone and kept 8% less)
-                alt = self.plan({**offered, pool: 0})
-                alt_score = ctx.score(alt) if alt is not None else 0.0
+        if drops and len(having) > 1:  # pools left out: the others alone, sized (a plan on every pool can be faster
+            # and keep less: 17,920 Ascend chips synced beside 4,897 H100s outran the H100s alone and kept 8% less)
+            for alt in self._without_pools(offered, having, score):
+                alt_score = ctx.score(alt)
                 if alt_score > score * (1 + SIZE_GAIN):
                     best, score = alt, alt_score
                     at = {p: sum(x.units for x in alt.parts if x.pool == p) for p in self.pools}
@@ -724,6 +734,37 @@ class Strategy(ABC):
         if best is None or best is full:
             return best
         return replace(best, limits=(ctx.failure_limit(offered, best, full),))
+
+    def _without_pools(self, offered: dict[str, int], having: list[str], score: float) -> list[Plan]:
+        """Plans with pools left out, each sized without leaving more out (``_undropped``), in a fixed order.
+
+        Up to DROP_POOLS_MAX pools with chips: every proper subset of them. More: pools left out one at a time,
+        each time the one whose leaving keeps the most, while that keeps more than the best so far (a subset's
+        2^n plans would not end; a fifth pool offered switched the search off, and a sync job kept an unreliable
+        pool of 4,096 chips it had left out with four pools: 70 days where 11).
+        """
+        if len(having) <= DROP_POOLS_MAX:
+            out = []
+            for keep in subsets(having)[1:]:  # (the first is every pool: the plan already weighed)
+                alt = self._undropped({p: (offered[p] if p in keep else 0) for p in self.pools})
+                if alt is not None:
+                    out.append(alt)
+            return out
+        out, current, top = [], dict(offered), score
+        while sum(1 for u in current.values() if u > 0) > 1:
+            trials = []
+            for pool in (p for p in self.pools if current.get(p, 0) > 0):
+                alt = self._undropped({**current, pool: 0})
+                if alt is not None:
+                    trials.append((self.ctx.score(alt), pool, alt))
+            if not trials:
+                break
+            kept, pool, alt = max(trials, key=lambda t: t[0])  # (ties: the first in the pools' order)
+            if kept <= top * (1 + SIZE_GAIN):
+                break
+            out.append(alt)
+            current, top = {**current, pool: 0}, kept
+        return out
 
     def _size_each_pool(self, at: dict[str, int], best: Plan | None, score: float,
                         fastest: float) -> tuple[Plan | None, float]:
