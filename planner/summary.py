@@ -512,3 +512,13 @@ def as_summary(value: Summary | Mapping[str, Any] | None) -> Summary | None:
         return value
     return Summary.from_json(value)
 
+
+def pools_trained(summary: Summary) -> list[str]:
+    """The pools a run trained on, most often; none for a job that never trained.
+
+    A portfolio's: every job's (its own ``strategy`` names its first trained job's pair); else its strategy's.
+    """
+    if summary.jobs:
+        jobs = [j.summary.strategy.pools for j in summary.jobs if j.summary.strategy is not None]
+        return list(dict.fromkeys(p for pools in jobs for p in pools))
+    return list(summary.strategy.pools) if summary.strategy is not None else []

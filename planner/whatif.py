@@ -21,7 +21,7 @@ from .perf.params import count_params, dense_arch_for_params
 from .plan import owned_planned
 from .scenario import Scenario
 from .stats import NEVER
-from .summary import Summary
+from .summary import UNTRAINED, Summary, pools_trained
 from .yamlio import dump
 
 
@@ -266,7 +266,7 @@ def ab_rows(a: Summary, b: Summary) -> list[dict[str, str]]:
                      "A": shown(a, m, va), "B": shown(b, m, vb),
                      "B - A": LOWER_BOUND_DELTA if _bounded(a, b, m.key) and None not in (va, vb)
                      else delta_text(m.key, vb, va) or ""})
-    pools = [", ".join(s.strategy.pools) if s.strategy is not None else "" for s in (a, b)]
+    pools = [", ".join(pools_trained(s)) or UNTRAINED if s.strategy is not None or s.jobs else "" for s in (a, b)]
     rows.append({"figure": "pools used", "A": pools[0], "B": pools[1], "B - A": ""})
     rows += _job_rows(a, b)
     return rows

@@ -38,7 +38,7 @@ def test_a_portfolio_job_left_too_few_chips_names_no_pool_and_says_who_held_them
     assert "the jobs before it left it at most" in line and "chips of h100 (up to 1,024 in service)" in line, line
     big = next(j for j in s["jobs"] if j["name"] == "big")
     assert big["strategy"]["pools"] == ["h100"]  # the job that trained names its pool
-    assert s["strategy"]["pools"] == ["h100"]  # the portfolio: the pools its jobs trained on
+    assert s["strategy"]["pools"] == ["h100"]  # the portfolio: its first trained job's pair
 
 
 def test_a_job_whose_chips_all_come_after_the_horizon_names_no_pool(cli, make_scenario):
@@ -56,3 +56,18 @@ def test_a_job_whose_chips_all_come_after_the_horizon_names_no_pool(cli, make_sc
     r = cli("run", path, "--out", path.parent / "again")
     (row,) = [x for x in r.stdout.splitlines() if "Strategy" in x]  # the headline's row says so, naming no pool
     assert UNTRAINED in row and "h100" not in row and "asc" not in row, row
+
+
+def test_the_answer_sentence_of_a_job_that_never_trained_names_no_pool(cli, make_scenario, tmp_path):
+    """Review: it fell back to every pool of the fleet ("on h100 + asc (single)") when the strategy named none."""
+    path = make_scenario(
+        start="2024-03-01", horizon_days=60,
+        fleet=[{**H100, "cloud": {**H100["cloud"], "from": "2024-06-01"}},
+               {"name": "asc", "chip": "ascend-910b", "units": 0, "deliveries": [{"date": "2024-09-01",
+                                                                                   "units": 1000}]}],
+        simulation={"seed": 1, "replications": 2})
+    out = tmp_path / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    page = (out / "report.html").read_text()
+    assert "on no pool (single: it never trained)" in page and "on h100 + asc" not in page
+    assert "in which the job never trained" in page

@@ -25,3 +25,28 @@ def test_the_portfolio_strategy_is_a_pair_its_first_job_ran(cli, tmp_path):
         assert mode != "single" or " + " not in pools, pair
     top = s["strategy"]
     assert f"{top['mode']}: {' + '.join(top['pools'])}" in lead
+
+
+def test_a_portfolio_still_names_every_pool_its_jobs_trained_on(cli, make_scenario, tmp_path):
+    """Two single-mode jobs, one per pool: the strategy pair is the first job's, and every pool is named elsewhere.
+
+    Review of the pair's fix: `pools_used` and the answer sentence came to read only h100, where the second job
+    trained on asc alone.
+    """
+    job = {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192}
+    path = make_scenario(
+        workload=None, horizon_days=200, simulation={"seed": 1, "replications": 2},
+        fleet=[{"name": "h100", "chip": "h100-sxm", "site": "s0", "units": 512},
+               {"name": "asc", "chip": "ascend-910b", "site": "s1", "units": 512}],
+        links=[{"sites": ["s0", "s1"], "gbps": 400, "latency_ms": 10}],
+        jobs=[{"name": "j1", "priority": 1, "workload": job, "pools": ["h100"], "strategy": {"mode": "single"}},
+              {"name": "j2", "priority": 2, "workload": job, "pools": ["asc"], "strategy": {"mode": "single"}}])
+    out = tmp_path / "out"
+    r = cli("run", path, "--out", out)
+    assert r.exit_code == 0, r
+    s = json.loads((out / "summary.json").read_text())
+    assert s["strategy"]["pools"] == ["h100"] and s["strategy"]["choices"] == {"single: h100": 2}
+    assert s["pools_used"] == {"h100 + asc": 2}
+    assert "2 jobs (j1, j2, in priority order) on h100 + asc:" in (out / "report.html").read_text()
+    (row,) = [x for x in r.stdout.splitlines() if "Strategy" in x]
+    assert "job j1" in row, row

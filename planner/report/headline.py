@@ -10,7 +10,7 @@ from ..catalog import chips, models
 from ..fmt import fmt_chip_hour_price, fmt_si, fmt_usd, fmt_usd_and, num
 from ..metrics import GROWING_KEYS, METRICS, TO_HORIZON_KEYS, fmt_value
 from ..stats import NEVER
-from ..summary import UNTRAINED, JobSummary, Stat, Summary
+from ..summary import UNTRAINED, JobSummary, Stat, Summary, pools_trained
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -160,6 +160,11 @@ def _date_items(summary: Summary) -> list[Headline]:
     st = summary.strategy
     if st is not None and st.mode:
         detail = " + ".join(str(p) for p in st.pools) or UNTRAINED  # (its limits say why)
+        lead = next((j.name for j in summary.jobs if j.summary.strategy is not None
+                     and (j.summary.strategy.mode, tuple(j.summary.strategy.pools)) == (st.mode, tuple(st.pools))),
+                    None)
+        if summary.jobs and lead is not None:  # a portfolio's: its first trained job's pair
+            detail += f" (job {lead}; each job's own in the jobs table)"
         if len(st.choices) > 1:
             detail += f" (most often; {len(st.choices)} choices over the replications)"
         out.append(Headline("strategy", "Strategy", str(st.mode), detail))
@@ -236,10 +241,9 @@ def tokens_label(tokens: Any) -> str:
 
 
 def _pools_label(summary: Summary, inputs: Mapping[str, Any]) -> str:
-    used = list(summary.strategy.pools) if summary.strategy is not None else []
-    if not used:
-        used = [p.get("name", "?") for p in inputs.get("fleet") or []]
-    return " + ".join(used) or "—"
+    if summary.strategy is None and not summary.jobs:  # (a summary from before strategies were written)
+        return " + ".join(p.get("name", "?") for p in inputs.get("fleet") or []) or "—"
+    return " + ".join(pools_trained(summary)) or UNTRAINED
 
 
 def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
@@ -250,8 +254,9 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
     """
     chosen = summary.strategy.mode if summary.strategy is not None else None
     mode = chosen or (inputs.get("strategy") or {}).get("mode") or "auto"
+    pools = _pools_label(summary, inputs)
     head = (f"{model_label(inputs)}, {tokens_label((inputs.get('workload') or {}).get('tokens'))}, "
-            f"on {_pools_label(summary, inputs)} ({mode})")
+            + (f"on no pool ({mode}: it never trained)" if pools == UNTRAINED else f"on {pools} ({mode})"))
     dates = summary.finish_date
     if dates is not None and dates.finished("p50"):
         when = f"finishes {summary.date_text('p50')} (P50)" + (
@@ -261,7 +266,8 @@ def answer_sentence(summary: Summary, inputs: Mapping[str, Any]) -> str:
         when = f"does not finish within {inputs.get('horizon_days', '?')} days (P50)"
     if summary.jobs:  # a portfolio: its jobs in priority order, and when the last of them finishes
         names = ", ".join(j.name for j in ordered_jobs(summary))
-        head = f"{len(summary.jobs)} jobs ({names}, in priority order) on {_pools_label(summary, inputs)}"
+        head = (f"{len(summary.jobs)} jobs ({names}, in priority order) "
+                + ("on no pool (none trained)" if pools == UNTRAINED else f"on {pools}"))
         when = ("the last " + when if dates is not None and dates.finished("p50")
                 else f"not every job finishes within {inputs.get('horizon_days', '?')} days (P50)")
     c = summary.costs

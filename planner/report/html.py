@@ -20,7 +20,7 @@ from .. import cashflow, escape
 from ..escape import html as _escape_html
 from ..fmt import num
 from ..results import RunResult
-from ..summary import UNTRAINED, Summary
+from ..summary import Summary
 from . import charts, headline, tables
 
 MAX_EVENTS = 50  # rows per kind of event on the page (events.csv keeps every one)
@@ -91,7 +91,7 @@ def detail_text(result: RunResult) -> str:
     if result.summary.jobs:  # a portfolio's row names its first trained job's pools: each job has its own
         where, used_text = "", " Each job's mode and pools are in the jobs table."
     else:
-        where = f", pool {first.get('pool', '') or UNTRAINED}"
+        where = f", pool {first['pool']}" if first.get("pool") else ", in which the job never trained"
         used_text = f" Pools used: {pools}." + (" The replications differ in the pool they used." if len(used) > 1
                                                  else "")
     return (f"The capacity, progress{cost} charts show replication 0 "

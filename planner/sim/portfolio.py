@@ -339,9 +339,11 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
             0.0 if held else math.nan),
         "goodput": kept / held if held else math.nan,
         "chip_hours": held,
-        # a contract mode and the pools a job ran it on (each job's own are in summary.json ``jobs``)
+        # a contract mode and the pools a job ran it on (each job's own are in summary.json ``jobs``): the strategy's
+        # pair; ``pool`` is every pool a job trained on (``pools_used``, the answer sentence)
         "mode": _lead(rows)["mode"],
-        "pool": _lead(rows)["pool"],
+        "mode_pool": _lead(rows)["pool"],
+        "pool": " + ".join(p.name for p in sc.fleet if any(p.name in r["pool"].split(" + ") for r in rows)),
         "note": "",
         "limits": [f"{j.name}: {x}" for j, r in zip(pctx.jobs, rows, strict=True) for x in r["limits"]],
         "failures": sum(r["failures"] for r in rows),

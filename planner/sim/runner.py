@@ -228,7 +228,9 @@ def summarize(scenario: Scenario, seed: int, rows: list[dict], dates: dict | Non
                                               at_most=bool(high and not low)))
     # the most common (mode, pools) pair, as one replication ran it (a mode and pools counted apart may pair
     # a mode with pools it never ran on); ties go to the pair met first
-    pairs = pd.Series(list(zip([r["mode"] for r in rows], [r["pool"] for r in rows], strict=True))).value_counts()
+    # (a portfolio's pair is its first trained job's: ``mode_pool``; its ``pool`` is every job's)
+    pairs = pd.Series(list(zip([r["mode"] for r in rows], [r.get("mode_pool", r["pool"]) for r in rows],
+                               strict=True))).value_counts()
     mode, pool = pairs.index[0]
     strategy = StrategyChoice(mode=str(mode), pools=tuple(p for p in str(pool).split(" + ") if p),
                               setting=scenario.strategy.mode,
