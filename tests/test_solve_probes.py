@@ -244,3 +244,9 @@ def test_a_value_inside_the_range_that_meets_when_both_ends_miss_is_found(make_s
                                     bound=lambda *_a: False)} for _s in scenarios])
     r = solve_mod.solve(s, "fleet[1].cloud.units", deadline, quantile=0.9, low=0, high=8192, workers=2)
     assert not r["found"] and len(r["evaluations"]) == 2 + solve_mod.INSIDE_PROBES
+    assert "inside the range miss it too" in r["note"]
+    # the values inside are the range's quartiles whatever the workers (review: 1 and 2 workers tried thirds, 4
+    # workers fifths, so a window met with 4 workers was missed with 2)
+    tried = [[e["value"] for e in solve_mod.solve(s, "fleet[1].cloud.units", deadline, quantile=0.9, low=0,
+                                                  high=8192, workers=w)["evaluations"]] for w in (1, 2, 4)]
+    assert tried[0] == tried[1] == tried[2] == [0, 2048, 4096, 6144, 8192], tried

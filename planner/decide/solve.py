@@ -33,7 +33,7 @@ SOLVE_MIN_REPLICATIONS = 20  # a quantile of fewer replications moves too much f
 FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share of the range
 DEADLINE_HORIZONS = 2.0  # the points run to this many times the deadline's day count (to_deadline)
 MONOTONE_SLACK = 0.01  # a larger value may finish this share later and still count as monotone
-INSIDE_PROBES = 3  # values across the range evaluated when both of its ends miss (at least; more with more workers)
+INSIDE_PROBES = 3  # values across the range (its quartiles) evaluated when both of its ends miss, whatever the workers
 
 
 def bounds(scenario: Scenario, path: str, low: float | None = None,
@@ -324,6 +324,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
 
     evaluate([low, high])  # both ends at once (in parallel)
     note = ""
+    inside_missed: list = []  # the values inside the range tried when both ends missed, all missing too
     if all(e["finish_probability"] == 0.0 and e["note"] for e in seen.values()):  # no layout fits at either end
         # none in range, and why (the contract's exit 1 for `planner solve`; the JSON is the answer's as always)
         note = (f"neither end of [{low}, {high}] can train: "
@@ -356,14 +357,15 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             return narrow(max(v for v, e in seen.items() if v < smallest and not e["meets"]), smallest)
 
         if not seen[high]["meets"]:
-            # both ends miss: a finish not monotone in the value may still meet the deadline inside the range; one
-            # round of values across it tests that before "none in range" (a review's deadline met at 18.9 MW was
-            # reported missed over [10, 120] from its two ends)
-            inside = round_values(low, high, max(k, INSIDE_PROBES), integer)[:budget[0]]
+            # both ends miss: a finish not monotone in the value may still meet the deadline inside the range; its
+            # quartiles test that before "none in range" (the same values on any number of workers: the answer is
+            # the same too). A window narrower than a quarter of the range can still be missed: `note` says so
+            inside = round_values(low, high, INSIDE_PROBES, integer)[:budget[0]]
             budget[0] -= len(inside)
             evaluate(inside)
             met = [v for v in inside if seen[v]["meets"]]
             best = from_smallest_met(met) if met else None
+            inside_missed[:] = [] if met else inside
             if met:
                 note = (f"{path}={min(met)} meets the deadline though {path}={high} misses it: the finish is not "
                         f"monotone in {path} here, so {best} is the smallest value found, not one proved the smallest")
@@ -404,6 +406,9 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         else:
             note = (f"the largest value tried, {path}={top['value']}, finishes {when} at P{quantile * 100:g}, after "
                     f"the deadline {deadline.isoformat()}")
+        if inside_missed:
+            note += (f"; {', '.join(f'{path}={v}' for v in inside_missed)} inside the range miss it too (a narrower "
+                     "window of values that meet could lie between the values tried)")
     if scenario.horizon_days > asked:  # every figure above ran to the raised horizon
         twice = DEADLINE_HORIZONS * deadline_end_days(scenario.start, deadline)
         why = ("twice the deadline's" if scenario.horizon_days >= twice else
