@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 
 from .. import costs, plan
-from ..kinds import Mode
+from ..kinds import EventKind, Mode
 from ..metrics import GROWING_KEYS
 from ..perf import reliability as rel
 from ..perf.band import blend, largest_pool, pool_band, pool_weights
@@ -762,11 +762,14 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False, handed_on: di
     used = set(run.strategy.pools)
     frames = []
     for name, state in run.states.items():
-        rented = run.fleet_rented.get(name)  # the rented chips in service (a slipped start)
-        rented = costs.step_at(rented, ts) if rented is not None else np.zeros_like(ts)
+        rented = run.fleet_rented.get(name)  # the rented chips in service (a slipped start), from its window
         cloud = next((p.cloud for p in scenario.fleet if p.name == name), None)
-        if cloud is not None:  # rented, as owned chips are delivered: the reserved share held back counts too
-            rented = np.where(rented > 0, cloud.units, 0)
+        started = rented is not None and (tuple(rented[1]) != (0,) or any(
+            e.kind == EventKind.CLOUD_START and e.pool == name for e in run.events))  # (else it never came)
+        # rented, as owned chips are delivered: the reserved share held back counts too (a share that rounds to no
+        # usable chip still rents them)
+        rented = (costs.step_at((rented[0], [cloud.units] + [0] * (len(rented[0]) - 1)), ts)
+                  if started and cloud is not None else np.zeros_like(ts))
         mine = name in used
         in_service = state.in_service.at(ts)
         if handed_on is not None:
