@@ -560,6 +560,9 @@ class Expectation(_Section):
             raise ValueError(f"{self.metric} is a share from 0 to 1 (write 0.9 for 90%): "
                              + (f"min {self.min:g} is above 1" if self.min is not None and self.min > 1
                                 else f"max {self.max:g} is below 0") + ", so no run can pass the check")
+        if self.max is not None and self.max < 0:  # (every metric is a time, a share, a sum or a count: never < 0)
+            raise ValueError(f"{self.metric} is never negative: max {self.max:g} is below 0, so no run can pass the "
+                             "check")
         if self.metric == "finish_probability" and self.quantile is not None:  # (a setting nothing would read)
             raise ValueError("finish_probability is one number, the share of replications that finished: it has "
                              "no quantile (leave `quantile` out)")

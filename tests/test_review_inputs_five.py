@@ -1,0 +1,27 @@
+"""Inputs a review found accepted without a word: a check no run can pass, a checkpoint write past its interval."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import one_error_line
+
+
+@pytest.mark.parametrize("metric", ["cost_usd", "time_to_train_days", "energy_mwh", "chip_hours"])
+def test_a_maximum_below_zero_is_refused_for_every_metric(cli, make_scenario, metric):
+    """Review: `max: -1` on cost passed validate and failed the run (exit 1, a CI failure) where it is a mistake."""
+    path = make_scenario(expect=[{"metric": metric, "quantile": 0.5, "max": -1}])
+    r = cli("validate", path)
+    assert r.exit_code == 2, r
+    line = one_error_line(r)
+    assert "expect[0]" in line and "never negative" in line and "no run can pass" in line, line
+
+
+def test_a_checkpoint_write_no_shorter_than_its_interval_is_said(cli, make_scenario):
+    """Review: a 1 s interval beside a day-long write validated and ran to "never" with nothing said."""
+    path = make_scenario(reliability={"enabled": True, "checkpoint_interval_hours": 0.000278,
+                                      "checkpoint_write_s": 86400})
+    r = cli("validate", path)
+    assert r.exit_code == 0
+    assert "reliability.checkpoint_write_s" in r.stderr and "no shorter than the checkpoint interval" in r.stderr
+    fine = make_scenario(reliability={"enabled": True, "checkpoint_interval_hours": 2.0, "checkpoint_write_s": 60})
+    assert "checkpoint interval" not in cli("validate", fine).stderr
