@@ -585,8 +585,8 @@ def notes(s: Scenario) -> list[str]:
         c = p.cloud
         if c is not None and c.units and (c.until <= s.start or (c.from_ - s.start).days >= s.horizon_days):
             out.append(f"fleet[{i}].cloud: the rental from {c.from_} until {c.until} lies outside the plan's "
-                       f"{s.start} to {end_day}: it never provides chips (`planner estimate` still counts them: it "
-                       "has no time axis)")
+                       f"{s.start} to {end_day}: it never provides chips and its price is not the plan's cost "
+                       "(`planner estimate` still counts its chips: it has no time axis)")
     for i, p in enumerate(s.fleet):
         early = [(j, d) for j, d in enumerate(p.deliveries) if d.date < s.start and d.units > p.units]
         if early:  # the units in service on day 0 are then more than `units` says

@@ -109,7 +109,7 @@ def _span(scenario: Scenario, pools: Sequence[Pool], supply: Mapping[str, PoolSu
     """
     first, last = 0.0, end_h
     for p in pools:
-        if p.cloud is not None and not costs.on_demand(p):
+        if p.cloud is not None and not costs.on_demand(p) and not costs.after_plan(scenario, p):
             _t0, t1 = plan.cloud_window_hours(scenario.start, p.cloud)
             last = max(last, t1)
         for t, _units in supply[p.name].purchases:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import plan
 from .scenario import Pool, Scenario
-from .units import HOURS_PER_YEAR
+from .units import HOURS_PER_DAY, HOURS_PER_YEAR
 
 Steps = tuple[Sequence[float], Sequence[float]]  # a step function: (times [h], values), 0 before the first time
 
@@ -181,6 +181,18 @@ def writing_off(delivered: Steps, period_h: float) -> Steps:
     return tuple(times.tolist()), tuple(np.clip(share, 0.0, 1.0).tolist())
 
 
+def after_plan(scenario: Scenario, pool: Pool) -> bool:
+    """Whether the pool's rental window begins at or after the horizon.
+
+    It is then no more the plan's than one that ended before the start (a reservation for 2030 beside a 100-day
+    plan of 2025 read as $175 M committed).
+    """
+    if pool.cloud is None:
+        return False
+    t0, _t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
+    return t0 >= scenario.horizon_days * HOURS_PER_DAY
+
+
 def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h: float = np.inf,
                        whole: bool = False) -> float:
     """A cloud reservation from the scenario's start to the end of its window, or the part in ``[from_h, to_h)`` [USD].
@@ -192,9 +204,10 @@ def reserved_cloud_usd(scenario: Scenario, pool: Pool, from_h: float = 0.0, to_h
     is billed even when the rental's start slips (``delivery_risk``): capacity paid for and not yet there is idle.
     The part of the window before the start was paid before the plan begins: it is not the plan's cost (as owned
     chips there by day 0 are counted from day 0). A reservation of 2024 for a plan that starts in 2025 counted
-    twelve months of 2024 as idle spend, 90% of its committed cost.
+    twelve months of 2024 as idle spend, 90% of its committed cost. A window that begins at or after the horizon
+    is not the plan's either (``after_plan``).
     """
-    if pool.cloud is None or on_demand(pool):
+    if pool.cloud is None or on_demand(pool) or after_plan(scenario, pool):
         return 0.0
     t0, t1 = plan.cloud_window_hours(scenario.start, pool.cloud)
     hours = max(0.0, min(t1, to_h) - max(t0, from_h, 0.0))

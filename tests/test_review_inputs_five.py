@@ -25,3 +25,29 @@ def test_a_checkpoint_write_no_shorter_than_its_interval_is_said(cli, make_scena
     assert "reliability.checkpoint_write_s" in r.stderr and "no shorter than the checkpoint interval" in r.stderr
     fine = make_scenario(reliability={"enabled": True, "checkpoint_interval_hours": 2.0, "checkpoint_write_s": 60})
     assert "checkpoint interval" not in cli("validate", fine).stderr
+
+
+def test_a_reservation_that_begins_after_the_horizon_is_not_the_plans_cost(cli, make_scenario, tmp_path):
+    """A reservation for 2030 beside a 100-day plan of 2025 costs the plan nothing, as one that ended before it.
+
+    Review: it read $175 M committed, where one that ended before the start, or owned chips delivered after the
+    end, read $0.
+    """
+    import json
+
+    import pandas as pd
+
+    later = {"name": "future", "chip": "h100-sxm", "site": "s1",
+             "cloud": {"units": 1000, "from": "2030-01-01", "until": "2031-12-31", "price_per_chip_hour_usd": 10}}
+    own = {"name": "own", "chip": "h100-sxm", "site": "s1", "units": 64}
+    out = tmp_path / "out"
+    path = make_scenario(horizon_days=100, fleet=[own, later])
+    r = cli("run", path, "--out", out)
+    assert r.exit_code == 0, r
+    assert "fleet[1].cloud" in r.stderr and "its price is not the plan's cost" in r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    alone = tmp_path / "alone"
+    assert cli("run", make_scenario(horizon_days=100, fleet=[own]), "--out", alone).exit_code == 0
+    assert s["costs"]["committed_usd"] == json.loads((alone / "summary.json").read_text())["costs"]["committed_usd"]
+    months = pd.read_csv(out / "cashflow.csv")["month"]
+    assert months.max() < "2026", months.max()
