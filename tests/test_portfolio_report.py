@@ -457,3 +457,24 @@ def test_the_job_timeline_marks_a_finish_known_only_as_the_earliest_it_can_be() 
     band = next(t for t in charts.job_timeline_figure(exact, None, "2025-01-01", 80).data
                 if t.name.endswith("finish P10-P90"))
     assert "P90 2025-03-12" in band.hovertemplate and band.line.dash == "solid"
+
+
+def test_a_job_whose_p50_never_came_is_drawn_dotted_to_the_horizon_and_says_so() -> None:
+    """App review: a job with P10, P50 and P90 all never drew a solid bar to the horizon, read as a finish there."""
+    import dataclasses
+
+    from planner.summary import FinishDates, JobSummary, Stat, Summary
+
+    never = Summary(scenario="j", replications=5, finish_probability=0.0, start="2025-01-01",
+                    metrics={"time_to_train_days": Stat(mean=None, p10=None, p50=None, p90=None)},
+                    finish_date=FinishDates("never", "never", "never"),
+                    waiting_days=Stat(mean=0.0, p10=0.0, p50=0.0, p90=0.0), unfinished=5)
+    done = dataclasses.replace(never, finish_probability=1.0, unfinished=0,
+                               metrics={"time_to_train_days": Stat(mean=50.0, p10=40.0, p50=50.0, p90=70.0)},
+                               finish_date=FinishDates("2025-02-10", "2025-02-20", "2025-03-12"))
+    whole = dataclasses.replace(never, jobs=(JobSummary("a", 1, done), JobSummary("b", 2, never)))
+    fig = charts.job_timeline_figure(whole, None, "2025-01-01", 80)
+    bars = {t.name: t for t in fig.data if t.line is not None and t.line.width == 22}
+    assert bars["a"].line.dash == "solid" and bars["b"].line.dash == "dot"
+    assert "trained to the horizon" in bars["b"].hovertemplate
+    assert any("P50 never" in a.text for a in fig.layout.annotations)

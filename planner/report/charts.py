@@ -578,8 +578,9 @@ def job_timeline_figure(summary: Summary | None, schedule: pd.DataFrame | None =
                         horizon_days: float | None = None) -> go.Figure:
     """The portfolio's jobs as a Gantt chart: a bar per job from its first training day to its P50 finish.
 
-    The first training day is the start plus the job's waiting days (P50 over the replications; replication
-    0's schedule when the summary has none). A lighter band with end ticks spans the P10-P90 finish (to the
+    A P50 that never came: the bar runs dotted to the horizon, and says so. The first training day is the start
+    plus the job's waiting days (P50 over the replications; replication 0's schedule when the summary has none).
+    A lighter band with end ticks spans the P10-P90 finish (to the
     horizon's end when P90 is never); a red tick marks the deadline, labelled with the chance of meeting it.
     """
     title = "Jobs: training from the first day to the P50 finish, P10-P90 finish band, deadline"
@@ -599,11 +600,18 @@ def job_timeline_figure(summary: Summary | None, schedule: pd.DataFrame | None =
         p10, p50, p90 = (pd.Timestamp(d) if d and d != NEVER else None for d in (fd.p10, fd.p50, fd.p90))
         if first is not None and (p50 is not None or end is not None):
             stop = p50 if p50 is not None else end
+            # a P50 that never came runs to the horizon dotted and says so: drawn solid, it read as a finish there
             fig.add_trace(go.Scatter(
-                x=[first, stop], y=[label, label], mode="lines", line=dict(color=color, width=22),
+                x=[first, stop], y=[label, label], mode="lines",
+                line=dict(color=color, width=22, dash="solid" if p50 is not None else "dot"),
                 name=label, legendgroup=label, showlegend=False,
                 hovertemplate=(f"<b>{label}</b><br>training from {first.date().isoformat()}<br>P50 finish "
-                               f"{plotly_text(job.summary.date_text('p50'))}<extra></extra>")))
+                               f"{plotly_text(job.summary.date_text('p50'))}"
+                               + ("" if p50 is not None else " (trained to the horizon)") + "<extra></extra>")))
+            if p50 is None:
+                fig.add_annotation(x=stop, y=label, text="P50 never: unfinished at the horizon", showarrow=False,
+                                   xanchor="right", yanchor="bottom", yshift=12, font=dict(size=11, color=color),
+                                   bgcolor="rgba(255,255,255,0.85)")
         if p10 is not None:
             hi = p90 if p90 is not None else end
             if hi is not None:
