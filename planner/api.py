@@ -10,7 +10,7 @@ from .errors import InfeasiblePlanError
 from .perf.band import error_band, pool_band
 from .perf.measured import apply_to_estimate
 from .results import RunResult
-from .scenario import Scenario
+from .scenario import MAX_HORIZON_DAYS, Scenario
 from .units import SECONDS_PER_DAY
 
 SITE_POWER_NOTE = ("the estimate lays out each pool at its full planned size; the site power of `sites:` is not "
@@ -72,6 +72,9 @@ def estimate(scenario: Scenario) -> dict:
         # the share of the peak the chips run: MFU counts the attention scores without the causal mask (PaLM's
         # count), which FlashAttention skips, so a long sequence's MFU can pass 100% where the chips cannot
         p["mfu_executed"] = p["mfu"] * ctx.executed_share
+        if p["time_to_train_days"] > MAX_HORIZON_DAYS:  # (609,000 years read as an ordinary figure)
+            p["time_note"] = (f"{p['time_to_train_days']:,.0f} days is beyond the longest horizon a scenario may "
+                              f"set ({MAX_HORIZON_DAYS:,} days): `planner run` would not finish it")
         if p["mfu"] > 1.0:
             p["mfu_note"] = (f"MFU {p['mfu']:.1%} counts the attention scores without the causal mask (PaLM's count); "
                              f"the chips run {p['mfu_executed']:.1%} of their peak")

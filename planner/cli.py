@@ -367,8 +367,9 @@ def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
                   f"{p['memory_per_chip_gib']:.1f}", f"{p['time_to_train_days']:.1f}")
     out.print(t)
     for p in result["pools"]:  # an MFU past 100%: PaLM's count of the attention scores, not what the chips run
-        if p.get("mfu_note"):
-            out.print(terminal(f"{p['pool']}: {p['mfu_note']}", one_line=True), highlight=False, markup=False)
+        for key in ("mfu_note", "time_note"):
+            if p.get(key):
+                out.print(terminal(f"{p['pool']}: {p[key]}", one_line=True), highlight=False, markup=False)
     for p in result["pools"]:  # a job held below the pool under failures: `planner run` trains on job_units
         kept = (f", {p['job_kept_tokens_per_s']:,.0f} kept tokens/s, {p['job_time_to_train_days']:,.1f} days"
                 if p.get("job_time_to_train_days") is not None else "")

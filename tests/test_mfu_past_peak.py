@@ -25,3 +25,14 @@ def test_an_mfu_past_100_percent_says_the_share_of_the_peak_the_chips_run(cli, m
 def test_an_mfu_below_100_percent_has_no_note_but_its_executed_share(cli, make_scenario):
     (pool,) = cli("estimate", make_scenario(), "--json").json()["pools"]
     assert pool["mfu"] < 1.0 and "mfu_note" not in pool and 0 < pool["mfu_executed"] <= pool["mfu"]
+
+
+def test_a_time_to_train_beyond_any_horizon_is_said(cli, make_scenario):
+    """Hostile review: 1e16 tokens of 16 on 8 H100s read 222,536,975 days (609,000 years) as an ordinary figure."""
+    path = make_scenario(workload={"model": "llama3-8b", "tokens": 1.0e16, "seq_len": 16, "global_batch_tokens": 16},
+                         fleet=[{"name": "p1", "chip": "h100-sxm", "units": 8}])
+    (pool,) = cli("estimate", path, "--json").json()["pools"]
+    assert pool["time_to_train_days"] > 36_500 and "beyond the longest horizon" in pool["time_note"]
+    assert "beyond the longest horizon" in cli("estimate", path).stdout
+    (ok,) = cli("estimate", make_scenario(), "--json").json()["pools"]
+    assert "time_note" not in ok

@@ -294,7 +294,7 @@ def _infeasible(chip: Chip, sc, units: int) -> InfeasiblePlanError:
     need = float(sc.memory_bytes.min()) / GIB if len(sc.memory_bytes) else float("inf")
     return InfeasiblePlanError(
         f"needs {need:.1f} GiB per chip in the leanest layout, {chip.id} has {chip.hbm_gib:g} GiB "
-        f"({usable_hbm_bytes(chip) / GIB:.1f} usable) on {units} chips",
+        f"({usable_hbm_bytes(chip) / GIB:.1f} usable) on {units:,} chip{'' if units == 1 else 's'}",
         needed_gib=need, available_gib=chip.hbm_gib,
     )
 
