@@ -59,7 +59,7 @@ from planner.report.headline import (
 from planner.report.html import cashflow_text, detail_text, render_html
 from planner.report.tables import for_people, ordered, summary_json, write_xlsx
 from planner.results import SCHEDULE_COLUMNS
-from planner.scenario import POOL_FAILURE_FIELDS, Cloud, Delivery, Pool, Simulation, Workload
+from planner.scenario import LAST_DAY, POOL_FAILURE_FIELDS, Cloud, Delivery, Job, Pool, Simulation, Site, Workload
 
 try:  # a pool's own throughput rows (`measured:`)
     from planner.scenario import Measured
@@ -696,6 +696,8 @@ def _edit_tab(loaded, fid: str, reliability: bool = True):
             st.markdown(f"Job **{md(loaded.jobs[j].name)}**")
         c1, c2, c3 = st.columns(3)
         sc = _workload_fields(sc, path, w, k if path == "workload" else f"{k}{path}:", c1, c2)
+        if loaded.jobs:  # its priority, first day and deadline
+            sc = _section(sc, _job_fields, loaded, j, k)
         if j in own:
             mine = sc.jobs[j].strategy.mode
             mode = c3.selectbox("Strategy mode (this job's own)", MODES, index=MODES.index(mine), key=f"{k}mode{j}",
@@ -709,6 +711,9 @@ def _edit_tab(loaded, fid: str, reliability: bool = True):
                                 help=about + md(shared))
             if mode != sc.strategy.mode:
                 sc = edits.set_values(sc, {"strategy.mode": mode}, sc.name)
+    for i, site in enumerate(loaded.sites):
+        with st.expander(f"Site {md(site.name)}: power", expanded=False):
+            sc = _section(sc, _site_fields, loaded, i, k)
     chip_ids = sorted(chips())
     for i, pool in enumerate(loaded.fleet):
         owned, rented = is_owned(pool), pool.cloud is not None
@@ -726,6 +731,47 @@ def _edit_tab(loaded, fid: str, reliability: bool = True):
             sc = _section(sc, _failure_fields, loaded, i, k, reliability)
             if "measured" in Pool.model_fields:
                 sc = _section(sc, _measured_field, loaded, i, k)
+    return sc
+
+
+def _job_fields(sc, loaded, j: int, k: str):
+    """A portfolio job's priority (1 gets chips first), the day it may start, and its deadline (blank: none)."""
+    job = loaded.jobs[j]
+    x, y, z = st.columns(3)
+    lo, hi = input_bounds(Job, "priority")
+    priority = x.number_input("Priority (1 first)", lo, hi, int(job.priority), 1, key=f"{k}prio{j}",
+                              help="Chips go to jobs in priority order at each capacity change; a lower number first.")
+    days = {"min_value": loaded.start, "max_value": LAST_DAY}  # (the format's calendar from the plan's start)
+    after = y.date_input("Start after (blank: the start)", job.start_after, key=f"{k}after{j}",
+                         help="The job takes no chips before this date.", **days)
+    deadline = z.date_input("Deadline (blank: none)", job.deadline, key=f"{k}deadline{j}",
+                            help="Reported against the job's finish dates: the chance of meeting it.", **days)
+    sets = {}
+    if int(priority) != job.priority:
+        sets[f"jobs[{j}].priority"] = int(priority)
+    for field, now, was in (("start_after", after, job.start_after), ("deadline", deadline, job.deadline)):
+        if now != was:
+            sets[f"jobs[{j}].{field}"] = now.isoformat() if now is not None else None
+    return edits.set_values(sc, sets, sc.name) if sets else sc
+
+
+def _site_fields(sc, loaded, i: int, k: str):
+    """A site's PUE and its power over time (date, MW): the chips in service there draw at most that power."""
+    site = loaded.sites[i]
+    lo, hi = input_bounds(Site, "pue")
+    pue = st.number_input("PUE", float(lo), float(hi), float(site.pue), 0.05, key=f"{k}pue{i}",
+                          help="Facility power over IT power: each chip draws its TDP times the PUE.")
+    if float(pue) != float(site.pue):
+        sc = _section(sc, lambda s: edits.set_values(s, {f"sites[{i}].pue": float(pue)}, s.name))
+    st.markdown("Power by date (MW for IT and cooling, from that date on)")
+    table = st.data_editor(pd.DataFrame(whatif.power_rows(loaded, i), columns=["date", "mw"]),
+                           num_rows="dynamic", key=f"{k}power{i}", hide_index=True,
+                           column_config={"date": st.column_config.DateColumn("date"),
+                                          "mw": st.column_config.NumberColumn("MW", min_value=0.0,
+                                                                              max_value=100_000.0)})
+    rows = table.to_dict("records")
+    if rows != whatif.power_rows(loaded, i):
+        sc = _section(sc, whatif.set_power, i, rows)
     return sc
 
 

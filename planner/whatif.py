@@ -115,6 +115,41 @@ def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, An
         raise
 
 
+def power_rows(scenario: Scenario, site: int) -> list[dict[str, Any]]:
+    """A site's power steps as editable rows: [{date, mw}]."""
+    return [{"date": p.date, "mw": float(p.mw)} for p in scenario.sites[site].power_mw]
+
+
+def set_power(scenario: Scenario, site: int, rows: Sequence[Mapping[str, Any]]) -> Scenario:
+    """The site's power steps replaced by ``rows`` (date, MW), in date order; empty rows are dropped.
+
+    An error names the row as the grid shows it (``sites[i].power_mw[row]``).
+    """
+    steps, where = [], []
+    for i, row in enumerate(rows):
+        date, mw = row.get("date"), row.get("mw")
+        if blank_cell(date) and blank_cell(mw):  # (a grid's new row)
+            continue
+        if blank_cell(date) or num(mw) is None:
+            raise ScenarioError("each power step needs a date and its MW", field=f"sites[{site}].power_mw[{i}]")
+        steps.append({"date": date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10],
+                      "mw": float(num(mw))})
+        where.append(i)
+    if not steps:
+        raise ScenarioError("a site needs at least one power step (date, MW)", field=f"sites[{site}].power_mw")
+    order = sorted(range(len(steps)), key=lambda j: steps[j]["date"])
+    try:
+        return edits.set_values(scenario, {f"sites[{site}].power_mw": [steps[j] for j in order]}, scenario.name)
+    except ScenarioError as exc:
+        prefix = f"sites[{site}].power_mw["
+        if exc.field and exc.field.startswith(prefix) and "]" in exc.field[len(prefix):]:
+            k, rest = exc.field[len(prefix):].split("]", 1)
+            if k.isdigit() and int(k) < len(order):
+                raise ScenarioError(exc.reason, path=exc.path,
+                                    field=f"{prefix}{where[order[int(k)]]}]{rest}") from None
+        raise
+
+
 def smallest_value(scenario: Scenario, path: str) -> int:
     """The goal seek's default low end for ``path``: 0 where the field takes it (no rental), else 1 where it does.
 

@@ -7,6 +7,7 @@ a traceback.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import re
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from planner import api, edits
+from planner import api, edits, whatif
 from planner.errors import ScenarioError
 from planner.fmt import fmt_usd
 from planner.loader import from_dict
@@ -1420,3 +1421,37 @@ def test_the_chip_hours_card_shows_the_number_under_its_label():
     (card,) = [c for c in _load_app().headline_cards(summary) if c.key == "chip_hours"]
     assert card.label.startswith("Chip-hours") and not card.value.endswith("chip-h")
     assert card.value == next(h.value for h in headline_items(summary) if h.key == "chip_hours").removesuffix(" chip-h")
+
+
+def test_the_edit_tab_sets_a_jobs_priority_deadline_and_start_and_a_sites_power(tmp_path, monkeypatch):
+    """App review: a portfolio's job priorities, deadlines, start dates and its sites' power had no control.
+
+    Each is a field-path edit the Scenario tab shows, re-validated; a power grid's rows come back in date order.
+    """
+    at = _portfolio_app(tmp_path, monkeypatch)
+    edit = _edit(at)
+    prio = [n for n in edit.number_input if n.label == "Priority (1 first)"]
+    assert [n.value for n in prio] == [1, 2]
+    prio[1].set_value(1).run()
+    deadline = [d for d in _edit(at).date_input if d.label == "Deadline (blank: none)"]
+    assert [d.value for d in deadline] == [dt.date(2025, 2, 15), None]
+    deadline[1].set_value(dt.date(2025, 3, 1)).run()
+    after = [d for d in _edit(at).date_input if d.label == "Start after (blank: the start)"]
+    after[1].set_value(None).run()
+    pue = [n for n in _edit(at).number_input if n.label == "PUE"]
+    pue[0].set_value(1.1).run()
+    _no_traceback(at)
+    assert not _errors(at)
+    shown = _shown_scenario(at)
+    small = shown["jobs"][1]
+    assert small["priority"] == 1 and str(small["deadline"]) == "2025-03-01" and small.get("start_after") is None
+    assert shown["sites"][0]["pue"] == 1.1
+    app = _load_app()
+    loaded = from_dict(PORTFOLIO)
+    moved = whatif.set_power(loaded, 0, [{"date": dt.date(2025, 3, 1), "mw": 2.0},
+                                         {"date": dt.date(2025, 1, 1), "mw": 0.2}, {"date": None, "mw": None}])
+    assert [(str(p.date), p.mw) for p in moved.sites[0].power_mw] == [("2025-01-01", 0.2), ("2025-03-01", 2.0)]
+    with pytest.raises(ScenarioError, match=r"sites\[0\]\.power_mw\[1\]"):  # the row as the grid shows it
+        whatif.set_power(loaded, 0, [{"date": dt.date(2025, 1, 1), "mw": 0.2}, {"date": dt.date(2025, 3, 1),
+                                                                               "mw": -1.0}])
+    assert app.whatif is whatif
