@@ -1318,12 +1318,18 @@ def _estimate_tab(scenario, key: str, state: dict) -> None:
         cols = st.columns(4)
         cols[0].metric("Mode", md(combined.get("mode", "—")), border=True)
         cols[1].metric("Tokens/s (combined)", fmt_si(stat(combined.get("tokens_per_s"))), border=True)
-        cols[2].metric("Time to train", fmt_days(stat(combined.get("time_to_train_days"))), border=True)
+        cols[2].metric("Time to train", fmt_days(stat(combined.get("time_to_train_days"))), border=True,
+                       help="Failure-free, every pool at its full planned size; the table's time to train of the "
+                            "job, failures counted, is what `planner run` trains at")
         if i == 0:
             cols[3].metric("Layouts searched", fmt_si(stat(search.get("layouts_evaluated"))),
                            help=None if num(search.get("seconds")) is None else
                            f"in {num(search.get('seconds')):,.2f} s", border=True)
         st.dataframe(estimate_pools_frame(part), hide_index=True)
+        notes = ([combined["note"]] if combined.get("note") else []) + [
+            f"{p['pool']}: {p[k]}" for p in part.get("pools") or [] for k in ("mfu_note", "time_note") if p.get(k)]
+        for note in notes:  # (as `planner estimate` prints them)
+            st.caption(md(note))
         for problem in part.get("infeasible") or []:
             st.warning(md(problem))
 

@@ -1455,3 +1455,17 @@ def test_the_edit_tab_sets_a_jobs_priority_deadline_and_start_and_a_sites_power(
         whatif.set_power(loaded, 0, [{"date": dt.date(2025, 1, 1), "mw": 0.2}, {"date": dt.date(2025, 3, 1),
                                                                                "mw": -1.0}])
     assert app.whatif is whatif
+
+
+def test_the_estimate_tab_says_what_the_cli_adds_beside_the_figures(at):
+    """The combined line's failure-free note and a pool's MFU past 100% reach the tab, as `planner estimate` says them."""
+    long = {**SMALL, "name": "long-seq",
+            "workload": {"model": {"layers": 16, "hidden": 2048, "heads": 16, "kv_heads": 16, "ffn_hidden": 5632,
+                                   "vocab": 32000}, "tokens": 1.0e12, "seq_len": 131072,
+                         "global_batch_tokens": 16777216},
+            "fleet": [{"name": "p", "chip": "h100-sxm", "units": 128, "stack": "optimized", "efficiency": 2}]}
+    _upload(at, "long.yaml", long)
+    at.tabs[TABS.index("Estimate")].button[0].click().run()
+    _no_traceback(at)
+    captions = [_plain(c.value) for c in at.tabs[TABS.index("Estimate")].caption]
+    assert any("without the causal mask" in c for c in captions), captions
