@@ -1458,7 +1458,7 @@ def test_the_edit_tab_sets_a_jobs_priority_deadline_and_start_and_a_sites_power(
 
 
 def test_the_estimate_tab_says_what_the_cli_adds_beside_the_figures(at):
-    """The combined line's failure-free note and a pool's MFU past 100% reach the tab, as `planner estimate` says them."""
+    """The combined line's failure-free note and an MFU past 100% reach the tab, as `planner estimate` says them."""
     long = {**SMALL, "name": "long-seq",
             "workload": {"model": {"layers": 16, "hidden": 2048, "heads": 16, "kv_heads": 16, "ffn_hidden": 5632,
                                    "vocab": 32000}, "tokens": 1.0e12, "seq_len": 131072,
