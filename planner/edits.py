@@ -197,12 +197,28 @@ def set_values(scenario: Scenario, edits: Mapping[str, Any] | Iterable[tuple[str
     name = name or source_of(scenario) or "<edited scenario>"
     data = copy.deepcopy(to_mapping(scenario))
     before, edited = _sites_used(data), []
+    zeroed = set()  # pools an edit set to own no chips on day 0 (``fleet[i].units: 0``)
     for path, value in (edits.items() if isinstance(edits, Mapping) else edits):
         parts = parse_path(path)
         _set(data, parts, value)
         edited.append(format_path(parts))
-    dropped = _drop_empty_rentals(data, name, before)
+        if len(parts) == 3 and parts[0] == "fleet" and parts[2] == "units" and value == 0:
+            pool = _get_or_none(data, parts[:2])
+            if isinstance(pool, dict):
+                zeroed.add(pool.get("name"))
+    dropped = _drop_empty_rentals(data, name, before, "once its chips are set to 0 (units or cloud.units)",
+                                  zeroed=zeroed)
     return _validated(data, name, dropped, edited)
+
+
+def _get_or_none(data: object, parts: list) -> object:
+    """The value at ``parts`` of ``data`` (None when the path is not there)."""
+    for part in parts:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def _owns_chips(pool: dict) -> bool:
@@ -225,11 +241,13 @@ def _sites_used(data: Mapping) -> list:
 
 
 def _drop_empty_rentals(data: dict, source: str, before: list | None = None,
-                        why: str = "once the rental is set to 0 units") -> list[str]:
+                        why: str = "once the rental is set to 0 units", zeroed: set | None = None) -> list[str]:
     """``cloud.units: 0`` means renting nothing: the cloud goes, and so does a pool with nothing else.
 
-    So a sweep or a goal seek over ``fleet[i].cloud.units`` can start at 0. What names a dropped pool goes with
-    it: its entry in each job's ``pools``, and the ``sites:`` entries and links of a site no pool is at any
+    So a sweep or a goal seek over ``fleet[i].cloud.units`` can start at 0; and over ``fleet[i].units`` too: a pool
+    in ``zeroed`` (an edit set its units to 0) that rents nothing and has no delivery goes as an empty rental does
+    (a sweep to 0 owned chips beside a rental was refused whole: "pool has no chips"). What names a dropped pool
+    goes with it: its entry in each job's ``pools``, and the ``sites:`` entries and links of a site no pool is at any
     more (of those in ``before``, the sites the pools were at before the edit). A job whose every pool is
     such an empty rental keeps them, at 0 units: it has no chips to train on, so the point never finishes
     (`no layout fits`), as ``planner run`` of the edited file says. Returns the names of the pools dropped.
@@ -237,14 +255,20 @@ def _drop_empty_rentals(data: dict, source: str, before: list | None = None,
     fleet = data.get("fleet")
     if not isinstance(fleet, list):
         return []
-    empty = [p.get("name") for p in fleet if _empty_rental(p) and not _owns_chips(p)]
+    zeroed = zeroed or set()
+
+    def nothing(pool: object) -> bool:  # an empty rental, or an owned pool an edit emptied that rents nothing
+        return _empty_rental(pool) or (isinstance(pool, dict) and pool.get("name") in zeroed
+                                       and "cloud" not in pool and not _owns_chips(pool))
+
+    empty = [p.get("name") for p in fleet if nothing(p) and not _owns_chips(p)]
     jobs = [j for j in data.get("jobs") or [] if isinstance(j, dict) and isinstance(j.get("pools"), list)]
     # a job left without any pool keeps its empty rentals: it can train nowhere, a point that never finishes
     needed = [n for j in jobs if j["pools"] and all(n in empty for n in j["pools"]) for n in j["pools"]]
     kept, dropped = [], []
     for pool in fleet:
-        if _empty_rental(pool) and pool.get("name") not in needed:
-            del pool["cloud"]
+        if nothing(pool) and pool.get("name") not in needed:
+            pool.pop("cloud", None)
             if not _owns_chips(pool):
                 dropped.append(pool.get("name"))
                 continue

@@ -51,3 +51,25 @@ def test_a_reservation_that_begins_after_the_horizon_is_not_the_plans_cost(cli, 
     assert s["costs"]["committed_usd"] == json.loads((alone / "summary.json").read_text())["costs"]["committed_usd"]
     months = pd.read_csv(out / "cashflow.csv")["month"]
     assert months.max() < "2026", months.max()
+
+
+def test_a_sweep_to_no_owned_chips_beside_a_rental_runs_the_point(cli, make_scenario, tmp_path):
+    """A pool that owns none and rents nothing leaves the point's fleet, as a rental set to 0 units does.
+
+    Review: `--set fleet[0].units=0,64,128` beside a rental was refused whole ("pool has no chips").
+    """
+    path = make_scenario(
+        horizon_days=100, workload={"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 4096},
+        fleet=[{"name": "own", "chip": "h100-sxm", "site": "s1", "units": 64},
+               {"name": "rent", "chip": "h100-sxm", "site": "s1",
+                "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-03-01", "price_per_chip_hour_usd": 2}}])
+    r = cli("sweep", path, "--set", "fleet[0].units=0,64,128", "--out", tmp_path / "sw")
+    assert r.exit_code == 0, r
+    import pandas as pd
+    rows = pd.read_csv(tmp_path / "sw" / "sweep.csv")
+    assert list(rows["fleet[0].units"]) == [0, 64, 128] and (rows["finish_probability"] == 1.0).all()
+    days = list(rows["time_to_train_days_p50"])
+    assert days[0] > days[1] > days[2]  # fewer owned chips beside the same rental: later
+    alone = make_scenario(fleet=[{"name": "own", "chip": "h100-sxm", "units": 64}])
+    r = cli("sweep", alone, "--set", "fleet[0].units=0,64", "--out", tmp_path / "sw2")
+    assert r.exit_code == 2 and "no pool is left" in one_error_line(r)
