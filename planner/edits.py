@@ -189,10 +189,12 @@ def capped(model, name: str, value: float) -> float:
 
 
 def set_values(scenario: Scenario, edits: Mapping[str, Any] | Iterable[tuple[str, Any]],
-               name: str | None = None) -> Scenario:
+               name: str | None = None, drop_zeroed: bool = False) -> Scenario:
     """A new scenario with each ``path: value`` of ``edits`` applied, validated as a whole.
 
     ``name`` is the file its errors name (default: the file ``scenario`` was read from, planner.loader.source_of).
+    ``drop_zeroed``: a pool whose owned units an edit set to 0, with no delivery and no rental, leaves the fleet (a
+    sweep's or a goal seek's point; an editor keeps every pool where it is, and is told the pool has no chips).
     """
     name = name or source_of(scenario) or "<edited scenario>"
     data = copy.deepcopy(to_mapping(scenario))
@@ -202,7 +204,7 @@ def set_values(scenario: Scenario, edits: Mapping[str, Any] | Iterable[tuple[str
         parts = parse_path(path)
         _set(data, parts, value)
         edited.append(format_path(parts))
-        if len(parts) == 3 and parts[0] == "fleet" and parts[2] == "units" and value == 0:
+        if drop_zeroed and len(parts) == 3 and parts[0] == "fleet" and parts[2] == "units" and value == 0:
             pool = _get_or_none(data, parts[:2])
             if isinstance(pool, dict):
                 zeroed.add(pool.get("name"))

@@ -1469,3 +1469,20 @@ def test_the_estimate_tab_says_what_the_cli_adds_beside_the_figures(at):
     _no_traceback(at)
     captions = [_plain(c.value) for c in at.tabs[TABS.index("Estimate")].caption]
     assert any("without the causal mask" in c for c in captions), captions
+
+
+def test_an_owned_pool_set_to_no_chips_is_not_applied_and_the_tab_goes_on(at):
+    """An owned pool with no delivery set to 0 units: the edit is not applied, and the tab goes on.
+
+    Review: the edit dropped the pool from the edited scenario (as a sweep's point does) and the tab's later
+    fields indexed past the fleet: an internal error, a blank page.
+    """
+    doc = {**SMALL, "name": "zero-owned",
+           "fleet": [{"name": "owned-h100", "chip": "h100-sxm", "units": 64}, SMALL["fleet"][1]]}
+    _upload(at, "zero-owned.yaml", doc)
+    units = [n for n in _edit(at).number_input if n.label == "Units on day 0"]
+    units[0].set_value(0).run()
+    _no_traceback(at)
+    assert any("pool has no chips" in e for e in _errors(at)), _errors(at)
+    assert not any("internal error" in e for e in _errors(at))
+    assert _shown_scenario(at)["fleet"][0]["units"] == 64  # (the edit is not applied)

@@ -74,7 +74,7 @@ def bounds(scenario: Scenario, path: str, low: float | None = None,
 def _takes(scenario: Scenario, path: str, value: float) -> bool:
     """Whether the field at ``path`` may be set to ``value`` (the scenario stays valid)."""
     try:
-        set_values(scenario, {path: value})
+        set_values(scenario, {path: value}, drop_zeroed=True)
     except ScenarioError:
         return False
     return True
@@ -153,7 +153,7 @@ def _at_end(scenario: Scenario, path: str, integer: bool, value: float, high: fl
     (and whether that end was the default) and, for a whole-number low end, a ``--min`` that would do.
     """
     try:
-        return set_values(scenario, {path: value}, source)
+        return set_values(scenario, {path: value}, source, drop_zeroed=True)
     except ScenarioError as exc:
         flag = "--min" if end == "low" else "--max"
         default = "" if given else " (the default)" if end == "low" else " (the default: up to 4x the file's value)"
@@ -163,7 +163,7 @@ def _at_end(scenario: Scenario, path: str, integer: bool, value: float, high: fl
         hint = f"give a {'larger' if larger else 'smaller'} {flag}"
         if end == "low" and larger and integer and value + 1 <= high:
             try:
-                set_values(scenario, {path: value + 1}, source)
+                set_values(scenario, {path: value + 1}, source, drop_zeroed=True)
                 hint += f", e.g. --min {value + 1}"
             except ScenarioError:
                 pass
@@ -285,7 +285,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         todo = [v for v in dict.fromkeys(values) if v not in seen]
         if not todo:
             return
-        scenarios = [up_to(built[v] if v in built else set_values(scenario, {path: v}, source), job) for v in todo]
+        scenarios = [up_to(built[v] if v in built else set_values(scenario, {path: v}, source, drop_zeroed=True), job)
+                     for v in todo]
         for v, point, r in zip(todo, scenarios, run_points(scenarios, replications=replications, seed=seed,
                                                            workers=workers, source=source,
                                                            labels=[f"{path}={v}" for v in todo]), strict=True):

@@ -74,7 +74,8 @@ def check_section(scenario: Scenario, source: str = "<scenario>") -> None:
         for j, value in enumerate(axis.values):
             try:
                 # valid there, and within the work bound `planner sweep` holds each point to (budget.check_points)
-                check_points([set_values(scenario, {axis.path: value}, source)], source, [f"{axis.path}={value}"])
+                check_points([set_values(scenario, {axis.path: value}, source, drop_zeroed=True)], source,
+                             [f"{axis.path}={value}"])
             except ScenarioError as exc:
                 raise named(exc, f"sweep[{i}].values[{j}]") from None
 
@@ -100,7 +101,7 @@ def grid(scenario: Scenario, axes: Sequence[Axis], source: str = "<scenario>") -
     for combo in itertools.product(*[vals for _, vals in axes]):
         edits = dict(zip([p for p, _ in axes], combo, strict=True))
         try:
-            scenarios.append(set_values(scenario, edits, source))
+            scenarios.append(set_values(scenario, edits, source, drop_zeroed=True))
         except ScenarioError as exc:  # a combination the format refuses: which point, before what is wrong with it
             raise ScenarioError(f"the sweep's point {point_label(edits)} is not a valid scenario: "
                                 + (f"{exc.field}: " if exc.field else "") + exc.reason, path=exc.path or source) \
