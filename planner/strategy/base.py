@@ -45,8 +45,12 @@ SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken
 # near the mode on the other pools alone, which the engine weighs as alternatives and auto as other modes), then
 # POOL_FINE apart around the best when it keeps within SIZE_MISS_DROP of the best so far (a layout's replicas step
 # its speed: 1,953 sequences over 131 Ascend replicas is 15 micro-batches each, over 123 it is 16, a 5% window)
-# a job on up to this many pools weighs every set of them left out (2^n - 2 sets); on more, one pool at a time
+# a job on up to this many pools weighs every set of them left out (2^n - 2 sets); on more, its DROP_WORST_MAX worst
 DROP_POOLS_MAX = 4
+DROP_WORST_MAX = 8
+# pools cut alone (``_size_each_pool``): the POOL_CUT_MAX with the most chips (64 pools cut one by one took 353 s a
+# replication, where 8 s before)
+POOL_CUT_MAX = 8
 POOL_COARSE = 0.9
 POOL_FINE = 0.97
 POOL_SIZE_FLOOR = 0.5
@@ -738,10 +742,10 @@ class Strategy(ABC):
     def _without_pools(self, offered: dict[str, int], having: list[str], score: float) -> list[Plan]:
         """Plans with pools left out, each sized without leaving more out (``_undropped``), in a fixed order.
 
-        Up to DROP_POOLS_MAX pools with chips: every proper subset of them. More: pools left out one at a time,
-        each time the one whose leaving keeps the most, while that keeps more than the best so far (a subset's
-        2^n plans would not end; a fifth pool offered switched the search off, and a sync job kept an unreliable
-        pool of 4,096 chips it had left out with four pools: 70 days where 11).
+        Up to DROP_POOLS_MAX pools with chips: every proper subset of them. More: the k pools whose chips keep least
+        as a job alone left out, k = 1 ... DROP_WORST_MAX (a subset's 2^n plans would not end; a fifth pool offered
+        switched the search off, and a sync job kept an unreliable pool of 4,096 chips it had left out with four
+        pools: 70 days where 11).
         """
         if len(having) <= DROP_POOLS_MAX:
             out = []
@@ -750,20 +754,16 @@ class Strategy(ABC):
                 if alt is not None:
                     out.append(alt)
             return out
-        out, current, top = [], dict(offered), score
-        while sum(1 for u in current.values() if u > 0) > 1:
-            trials = []
-            for pool in (p for p in self.pools if current.get(p, 0) > 0):
-                alt = self._undropped({**current, pool: 0})
-                if alt is not None:
-                    trials.append((self.ctx.score(alt), pool, alt))
-            if not trials:
-                break
-            kept, pool, alt = max(trials, key=lambda t: t[0])  # (ties: the first in the pools' order)
-            if kept <= top * (1 + SIZE_GAIN):
-                break
-            out.append(alt)
-            current, top = {**current, pool: 0}, kept
+        # more: the k pools that keep least as a job alone (its expected goodput on them) left out, k = 1 ... at
+        # most DROP_WORST_MAX (one at a time stopped where only two left out together keep more: a sync job's restart
+        # is its slowest pool's)
+        alone = sorted(having, key=lambda p: self.ctx.goodput_at({p: offered[p]}))  # (stable: the pools' order)
+        out = []
+        for k in range(1, min(len(having) - 1, DROP_WORST_MAX) + 1):
+            gone = set(alone[:k])
+            alt = self._undropped({p: (0 if p in gone else offered.get(p, 0)) for p in self.pools})
+            if alt is not None:
+                out.append(alt)
         return out
 
     def _size_each_pool(self, at: dict[str, int], best: Plan | None, score: float,
@@ -775,7 +775,8 @@ class Strategy(ABC):
         where 8,064 and 16,768 keep 3% more tokens/s (the Ascend replicas a batch of 1,953 sequences steps little
         faster on), and 6,308 more powered Ascend chips finished it later.
         """
-        for pool in self.pools:
+        largest = sorted((p for p in self.pools if at.get(p, 0) > 0), key=lambda p: -at[p])[:POOL_CUT_MAX]
+        for pool in (p for p in self.pools if p in largest):
             if at.get(pool, 0) > 0:
                 tried = self._cut_pool(at, pool, score, fastest)
                 top = max(tried.values(), key=lambda t: t[0], default=None)
