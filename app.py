@@ -1326,7 +1326,7 @@ def _estimate_tab(scenario, key: str, state: dict) -> None:
                            help=None if num(search.get("seconds")) is None else
                            f"in {num(search.get('seconds')):,.2f} s", border=True)
         st.dataframe(estimate_pools_frame(part), hide_index=True)
-        notes = ([combined["note"]] if combined.get("note") else []) + [
+        notes = [combined[k] for k in ("note", "time_note") if combined.get(k)] + [
             f"{p['pool']}: {p[k]}" for p in part.get("pools") or [] for k in ("mfu_note", "time_note") if p.get(k)]
         for note in notes:  # (as `planner estimate` prints them)
             st.caption(md(note))

@@ -17,6 +17,11 @@ SITE_POWER_NOTE = ("the estimate lays out each pool at its full planned size; th
                    "applied (`planner run` applies it over time)")
 
 
+def num_days(value) -> float:
+    """A number of days, 0 when there is none (an answer's optional figure)."""
+    return float(value) if isinstance(value, int | float) and value == value else 0.0
+
+
 def estimate_notes(scenario: Scenario) -> list[str]:
     """What a steady-state estimate leaves out of this scenario (the CLI and the app say it beside the answer)."""
     return [SITE_POWER_NOTE] if scenario.sites else []  # a steady state has no time axis: the power ramp is the run's
@@ -79,6 +84,9 @@ def estimate(scenario: Scenario) -> dict:
             p["mfu_note"] = (f"MFU {p['mfu']:.1%} counts the attention scores without the causal mask (PaLM's count); "
                              f"the chips run {p['mfu_executed']:.1%} of their peak")
     both = combined(scenario, band, ctx)
+    if num_days(both.get("time_to_train_days")) > MAX_HORIZON_DAYS:  # (as each pool's time_note)
+        both["time_note"] = (f"{both['time_to_train_days']:,.0f} days is beyond the longest horizon a scenario may "
+                             f"set ({MAX_HORIZON_DAYS:,} days): `planner run` would not finish it")
     held = [p["pool"] for p in pools if "job_in_service_units" in p]
     if held:  # the combined figures are failure-free: a pool that keeps many chips under repair trains far below them
         one = len(held) == 1

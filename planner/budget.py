@@ -624,7 +624,7 @@ def notes(s: Scenario) -> list[str]:
     writes = [("reliability.checkpoint_write_s", s.reliability.checkpoint_write_s)] + [
         (f"fleet[{i}].checkpoint_write_s", p.checkpoint_write_s) for i, p in enumerate(s.fleet)]
     for where, write_s in writes:
-        if interval_h is not None and write_s is not None and write_s >= interval_h * 3600:
+        if s.reliability.enabled and interval_h is not None and write_s is not None and write_s >= interval_h * 3600:
             # each cycle trains the interval, then writes: the job writes at least as long as it trains, and a
             # failure in the write loses the cycle (a 1 s interval beside a day-long write never finished)
             out.append(f"{where}: {fmt_duration(write_s / 3600)} a checkpoint write is no shorter than the checkpoint "

@@ -396,7 +396,8 @@ def _estimate_tables(s, result: dict, explained: list, name: str) -> None:
     split = ", ".join(f"{k} {v['share']:.0%}" for k, v in c.get("split", {}).items())
     out.print(terminal(f"combined ({c['mode']} over {' + '.join(c['pools'])}): {c['tokens_per_s']:,.0f} tokens/s, "
                        f"{c['time_to_train_days']:.1f} days" + (f"; tokens by pool: {split}" if split else "")
-                       + (f" ({c['note']})" if c.get("note") else ""), one_line=True),
+                       + (f" ({c['note']})" if c.get("note") else "")
+                       + (f" ({c['time_note']})" if c.get("time_note") else ""), one_line=True),
               markup=False, highlight=False)
     for m in c.get("modes", []) if len(s.fleet) > 1 else []:
         if not m["possible"]:

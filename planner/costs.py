@@ -46,7 +46,8 @@ def unpriced(scenario: Scenario) -> tuple[str, ...]:
     """
     return tuple(p.name for p in scenario.fleet
                  if (plan.owned_planned(p) > 0 and known_unit_price_usd(scenario, p) is None)
-                 or (p.cloud is not None and p.cloud.units > 0 and p.cloud.stated_price_usd is None))
+                 or (p.cloud is not None and p.cloud.units > 0 and p.cloud.stated_price_usd is None
+                     and not (after_plan(scenario, p) and plan.owned_planned(p) == 0)))  # (not the plan's cost)
 
 
 def idle_bound(scenario: Scenario, unfinished: bool) -> str:

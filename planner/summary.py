@@ -521,4 +521,11 @@ def pools_trained(summary: Summary) -> list[str]:
     if summary.jobs:
         jobs = [j.summary.strategy.pools for j in summary.jobs if j.summary.strategy is not None]
         return list(dict.fromkeys(p for pools in jobs for p in pools))
-    return list(summary.strategy.pools) if summary.strategy is not None else []
+    st = summary.strategy
+    if st is None:
+        return []
+    if st.pools:
+        return list(st.pools)
+    # most replications never trained: the pools of those that did (the most common pair), none when none did
+    trained = [(n, pair) for pair, n in st.choices.items() if not pair.endswith(f": {UNTRAINED}")]
+    return max(trained, key=lambda t: t[0])[1].split(": ", 1)[1].split(" + ") if trained else []

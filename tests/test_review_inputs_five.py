@@ -73,3 +73,30 @@ def test_a_sweep_to_no_owned_chips_beside_a_rental_runs_the_point(cli, make_scen
     alone = make_scenario(fleet=[{"name": "own", "chip": "h100-sxm", "units": 64}])
     r = cli("sweep", alone, "--set", "fleet[0].units=0,64", "--out", tmp_path / "sw2")
     assert r.exit_code == 2 and "no pool is left" in one_error_line(r)
+
+
+def test_what_the_final_diff_review_found_is_said(cli, make_scenario, tmp_path):
+    """What a review of this change found, each said or mended.
+
+    The checkpoint note with failures off; a solve whose raised horizon takes in a reservation the file's run
+    leaves out; a combined time past any horizon; an answer that read 'never trained' when some replications did.
+    """
+    import json
+
+    off = make_scenario(reliability={"enabled": False, "checkpoint_interval_hours": 0.1, "checkpoint_write_s": 600})
+    assert "checkpoint interval" not in cli("validate", off).stderr  # (no failure: nothing to write against)
+    later = {"name": "r0", "chip": "h100-sxm", "cloud": {"units": 512, "from": "2025-03-12", "until": "2025-06-01",
+                                                         "price_per_chip_hour_usd": 2.0}}
+    sv = make_scenario(horizon_days=60, fleet=[{"name": "own", "chip": "h100-sxm", "units": 8}, later])
+    r = cli("solve", sv, "--deadline", "2025-02-20", "--vary", "fleet[0].units", "--min", 8, "--max", 256,
+            "--replications", 1, "--json")
+    assert "the reservation of r0 begins inside the raised horizon" in r.json()["note"], r.json()["note"]
+    far = make_scenario(workload={"model": "llama3-8b", "tokens": 1.0e16, "seq_len": 16, "global_batch_tokens": 16},
+                        fleet=[{"name": "p1", "chip": "h100-sxm", "units": 8}])
+    assert "beyond the longest horizon" in cli("estimate", far, "--json").json()["combined"]["time_note"]
+    from planner.summary import StrategyChoice, Summary, pools_trained
+    mostly = Summary(scenario="m", strategy=StrategyChoice("single", (), "auto",
+                                                           {"single: no pool (never trained)": 4, "single: own": 1}))
+    assert pools_trained(mostly) == ["own"]
+    assert json.dumps(pools_trained(Summary(scenario="n", strategy=StrategyChoice(
+        "single", (), "auto", {"single: no pool (never trained)": 5})))) == "[]"

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ..costs import after_plan
 from ..deadline import deadline_end_days, meets_deadline
 from ..edits import format_path, parse_path, set_values, value_of
 from ..errors import ScenarioError
@@ -276,7 +277,10 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)
     asked = float(scenario.horizon_days)
+    after = [p.name for p in scenario.fleet if after_plan(scenario, p)]  # (rentals past the file's horizon)
     scenario = to_deadline(scenario, deadline, path)  # every replication that may meet the deadline runs to it
+    # a reservation that begins past the file's horizon but inside the raised one is the points' cost, not the file's
+    counted = [p.name for p in scenario.fleet if p.name in after and not after_plan(scenario, p)]
     planned = planned_count(low, high, integer, step, workers)
     built = dict(zip((low, high), ends(scenario, path, integer, low, high, given, source), strict=True))
     seen: dict[float, dict] = {}
@@ -416,6 +420,9 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
                f"the most the format allows; twice the deadline's would be {twice:,.0f}")
         raised = (f"the horizon is raised from {asked:g} to {scenario.horizon_days:g} days ({why}), "
                   "so that the replications that decide the quantile run past the deadline")
+        if counted:
+            raised += (f"; the reservation of {', '.join(counted)} begins inside the raised horizon: its price counts "
+                       "in these costs, not in `planner run` of the file")
         note = f"{note}; {raised}" if note else raised
     return {
         "found": best is not None,

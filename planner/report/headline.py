@@ -163,7 +163,7 @@ def _date_items(summary: Summary) -> list[Headline]:
         lead = next((j.name for j in summary.jobs if j.summary.strategy is not None
                      and (j.summary.strategy.mode, tuple(j.summary.strategy.pools)) == (st.mode, tuple(st.pools))),
                     None)
-        if summary.jobs and lead is not None:  # a portfolio's: its first trained job's pair
+        if summary.jobs and lead is not None and st.pools:  # a portfolio's: its first trained job's pair
             detail += f" (job {lead}; each job's own in the jobs table)"
         if len(st.choices) > 1:
             detail += f" (most often; {len(st.choices)} choices over the replications)"
