@@ -50,3 +50,23 @@ def test_a_portfolio_still_names_every_pool_its_jobs_trained_on(cli, make_scenar
     assert "2 jobs (j1, j2, in priority order) on h100 + asc:" in (out / "report.html").read_text()
     (row,) = [x for x in r.stdout.splitlines() if "Strategy" in x]
     assert "job j1" in row, row
+
+
+def test_a_portfolios_replication_rows_pair_its_mode_with_the_pools_that_mode_ran_on(cli, make_scenario, tmp_path):
+    """Review: replications.csv read mode=single beside pool "h100 + asc", a pair no job ran."""
+    import pandas as pd
+
+    job = {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192}
+    path = make_scenario(
+        workload=None, horizon_days=200, simulation={"seed": 1, "replications": 2},
+        fleet=[{"name": "h100", "chip": "h100-sxm", "site": "s0", "units": 512},
+               {"name": "asc", "chip": "ascend-910b", "site": "s1", "units": 512}],
+        links=[{"sites": ["s0", "s1"], "gbps": 400, "latency_ms": 10}],
+        jobs=[{"name": "j1", "priority": 1, "workload": job, "pools": ["h100"], "strategy": {"mode": "single"}},
+              {"name": "j2", "priority": 2, "workload": job, "pools": ["asc"], "strategy": {"mode": "single"}}])
+    out = tmp_path / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    reps = pd.read_csv(out / "replications.csv")
+    assert list(reps["mode"]) == ["single"] * 2 and list(reps["pool"]) == ["h100"] * 2
+    assert list(reps["pools_trained"]) == ["h100 + asc"] * 2
+    assert json.loads((out / "summary.json").read_text())["pools_used"] == {"h100 + asc": 2}

@@ -129,7 +129,10 @@ def replication_table(scenario: Scenario, seed: int, seeds: list[np.random.SeedS
         out.append({
             "replication": i, **{k: r[k] for k in ("finished", *DISTRIBUTION_KEYS)},
             "seed": seed, "spawn_key": ".".join(str(k) for k in ss.spawn_key),
-            "mode": r["mode"], "pool": r["pool"], "failures": r["failures"], "replans": r.get("replans"),
+            # (a portfolio's mode and pool: its first trained job's pair; every pool a job trained on: pools_trained)
+            "mode": r["mode"], "pool": r.get("mode_pool", r["pool"]),
+            **({"pools_trained": r["pool"]} if "mode_pool" in r else {}),
+            "failures": r["failures"], "replans": r.get("replans"),
             "checkpoints": r.get("checkpoints"), "moves": r["moves"], "link_tb": r["link_tb"],
             "model_factor": r["model_factor"], "start_days": waiting,
             # the day the job first trained (start_days), as finish_date is the day it finished: it was the scenario's
@@ -168,7 +171,7 @@ def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
         # beyond them are never, as time to train's (the mean is of the others)
         "training_days": Stat.from_json(time_quantiles(reps["training_days"], trained_to)),
         "waiting_days": Stat.from_json(time_quantiles(waiting, horizon)),
-        "pools_used": dict(sorted(Counter(p or UNTRAINED for p in reps["pool"]).items())),
+        "pools_used": dict(sorted(Counter(p or UNTRAINED for p in reps.get("pools_trained", reps["pool"])).items())),
         "at_least": bounds,
     }
 
