@@ -10,6 +10,9 @@ BIG = {"model": "llama3-405b", "tokens": 15.0e12, "seq_len": 8192, "global_batch
 SMALL = {"model": "llama3-70b", "tokens": 1.0e12, "seq_len": 8192, "global_batch_tokens": 4194304}
 H100 = {"name": "h100", "chip": "h100-sxm", "site": "s1",
         "cloud": {"units": 1024, "from": "2024-03-01", "until": "2025-06-30", "price_per_chip_hour_usd": 2.0}}
+# the rental from June and the Ascend chips from September: none there before a 60-day horizon from March
+LATE = [{**H100, "cloud": {**H100["cloud"], "from": "2024-06-01"}},
+        {"name": "asc", "chip": "ascend-910b", "units": 0, "deliveries": [{"date": "2024-09-01", "units": 1000}]}]
 
 
 def _summary(cli, path) -> dict:
@@ -43,12 +46,7 @@ def test_a_portfolio_job_left_too_few_chips_names_no_pool_and_says_who_held_them
 
 def test_a_job_whose_chips_all_come_after_the_horizon_names_no_pool(cli, make_scenario):
     """Both pools' chips come after the 60-day horizon: no replication trains, none names a pool as used."""
-    path = make_scenario(
-        start="2024-03-01", horizon_days=60,
-        fleet=[{**H100, "cloud": {**H100["cloud"], "from": "2024-06-01"}},
-               {"name": "asc", "chip": "ascend-910b", "units": 0, "deliveries": [{"date": "2024-09-01",
-                                                                                   "units": 1000}]}],
-        simulation={"seed": 1, "replications": 3})
+    path = make_scenario(start="2024-03-01", horizon_days=60, fleet=LATE, simulation={"seed": 1, "replications": 3})
     s = _summary(cli, path)
     assert s["strategy"]["pools"] == []
     assert s["pools_used"] == {UNTRAINED: 3}
@@ -60,12 +58,7 @@ def test_a_job_whose_chips_all_come_after_the_horizon_names_no_pool(cli, make_sc
 
 def test_the_answer_sentence_of_a_job_that_never_trained_names_no_pool(cli, make_scenario, tmp_path):
     """Review: it fell back to every pool of the fleet ("on h100 + asc (single)") when the strategy named none."""
-    path = make_scenario(
-        start="2024-03-01", horizon_days=60,
-        fleet=[{**H100, "cloud": {**H100["cloud"], "from": "2024-06-01"}},
-               {"name": "asc", "chip": "ascend-910b", "units": 0, "deliveries": [{"date": "2024-09-01",
-                                                                                   "units": 1000}]}],
-        simulation={"seed": 1, "replications": 2})
+    path = make_scenario(start="2024-03-01", horizon_days=60, fleet=LATE, simulation={"seed": 1, "replications": 2})
     out = tmp_path / "out"
     assert cli("run", path, "--out", out).exit_code == 0
     page = (out / "report.html").read_text()

@@ -33,14 +33,7 @@ def test_a_portfolio_still_names_every_pool_its_jobs_trained_on(cli, make_scenar
     Review of the pair's fix: `pools_used` and the answer sentence came to read only h100, where the second job
     trained on asc alone.
     """
-    job = {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192}
-    path = make_scenario(
-        workload=None, horizon_days=200, simulation={"seed": 1, "replications": 2},
-        fleet=[{"name": "h100", "chip": "h100-sxm", "site": "s0", "units": 512},
-               {"name": "asc", "chip": "ascend-910b", "site": "s1", "units": 512}],
-        links=[{"sites": ["s0", "s1"], "gbps": 400, "latency_ms": 10}],
-        jobs=[{"name": "j1", "priority": 1, "workload": job, "pools": ["h100"], "strategy": {"mode": "single"}},
-              {"name": "j2", "priority": 2, "workload": job, "pools": ["asc"], "strategy": {"mode": "single"}}])
+    path = _one_pool_each(make_scenario)
     out = tmp_path / "out"
     r = cli("run", path, "--out", out)
     assert r.exit_code == 0, r
@@ -56,17 +49,22 @@ def test_a_portfolios_replication_rows_pair_its_mode_with_the_pools_that_mode_ra
     """Review: replications.csv read mode=single beside pool "h100 + asc", a pair no job ran."""
     import pandas as pd
 
-    job = {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192}
-    path = make_scenario(
-        workload=None, horizon_days=200, simulation={"seed": 1, "replications": 2},
-        fleet=[{"name": "h100", "chip": "h100-sxm", "site": "s0", "units": 512},
-               {"name": "asc", "chip": "ascend-910b", "site": "s1", "units": 512}],
-        links=[{"sites": ["s0", "s1"], "gbps": 400, "latency_ms": 10}],
-        jobs=[{"name": "j1", "priority": 1, "workload": job, "pools": ["h100"], "strategy": {"mode": "single"}},
-              {"name": "j2", "priority": 2, "workload": job, "pools": ["asc"], "strategy": {"mode": "single"}}])
+    path = _one_pool_each(make_scenario)
     out = tmp_path / "out"
     assert cli("run", path, "--out", out).exit_code == 0
     reps = pd.read_csv(out / "replications.csv")
     assert list(reps["mode"]) == ["single"] * 2 and list(reps["pool"]) == ["h100"] * 2
     assert list(reps["pools_trained"]) == ["h100 + asc"] * 2
     assert json.loads((out / "summary.json").read_text())["pools_used"] == {"h100 + asc": 2}
+
+
+def _one_pool_each(make_scenario):
+    """Two single-mode jobs, two replications: j1 on the H100s, j2 on the Ascend chips at another site."""
+    job = {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192}
+    return make_scenario(
+        workload=None, horizon_days=200, simulation={"seed": 1, "replications": 2},
+        fleet=[{"name": "h100", "chip": "h100-sxm", "site": "s0", "units": 512},
+               {"name": "asc", "chip": "ascend-910b", "site": "s1", "units": 512}],
+        links=[{"sites": ["s0", "s1"], "gbps": 400, "latency_ms": 10}],
+        jobs=[{"name": "j1", "priority": 1, "workload": job, "pools": ["h100"], "strategy": {"mode": "single"}},
+              {"name": "j2", "priority": 2, "workload": job, "pools": ["asc"], "strategy": {"mode": "single"}}])

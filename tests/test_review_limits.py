@@ -37,12 +37,7 @@ def test_power_that_goes_is_not_blamed_on_the_jobs_before(cli, make_scenario, tm
 
 def test_chips_waiting_for_power_while_a_job_trains_are_a_limit(cli, make_scenario, tmp_path):
     """B trained on 192 of 512 delivered chips for four days, the rest waiting for power: nothing said so."""
-    doc = _doc([{"name": "A", "priority": 1, "pools": ["p1"], "workload": {**W, "tokens": 2e12}},
-                {"name": "B", "priority": 2, "pools": ["p2"], "start_after": "2025-01-03",
-                 "workload": {**W, "tokens": 1e12}}],
-               [{"name": "p2", "chip": "h100-sxm", "site": "s1", "units": 512},
-                {"name": "p1", "chip": "h100-sxm", "site": "s1", "units": 512}],
-               [("2025-01-01", 0.9)])
+    doc = _waiting_for_power()
     jobs = _jobs(cli, make_scenario, doc, tmp_path)
     (sentence,) = [x for x in jobs["B"]["limits"] if x.startswith("power:")]
     assert "delivered chips of p2 waited for site power while the job trained (2025-01-03 to" in sentence
@@ -126,13 +121,18 @@ def test_chips_waiting_for_power_under_failures_are_weighed_by_what_they_keep(cl
     Review: it compared failure-free speeds, "a layout on them too was 4% faster", where powering those chips made
     a 405B job finish later (tests/test_size_each_pool.py).
     """
-    doc = _doc([{"name": "A", "priority": 1, "pools": ["p1"], "workload": {**W, "tokens": 2e12}},
-                {"name": "B", "priority": 2, "pools": ["p2"], "start_after": "2025-01-03",
-                 "workload": {**W, "tokens": 1e12}}],
-               [{"name": "p2", "chip": "h100-sxm", "site": "s1", "units": 512},
-                {"name": "p1", "chip": "h100-sxm", "site": "s1", "units": 512}],
-               [("2025-01-01", 0.9)])
+    doc = _waiting_for_power()
     doc["reliability"] = {"enabled": True}
     jobs = _jobs(cli, make_scenario, doc, tmp_path)
     (sentence,) = [x for x in jobs["B"]["limits"] if x.startswith("power:")]
     assert "a layout on them too would keep" in sentence and "more kept tokens/s (failures counted)" in sentence
+
+
+def _waiting_for_power() -> dict:
+    """B trains on p2 from Jan 3 beside A on p1; 0.9 MW at the site runs fewer chips than the two pools hold."""
+    return _doc([{"name": "A", "priority": 1, "pools": ["p1"], "workload": {**W, "tokens": 2e12}},
+                 {"name": "B", "priority": 2, "pools": ["p2"], "start_after": "2025-01-03",
+                  "workload": {**W, "tokens": 1e12}}],
+                [{"name": "p2", "chip": "h100-sxm", "site": "s1", "units": 512},
+                 {"name": "p1", "chip": "h100-sxm", "site": "s1", "units": 512}],
+                [("2025-01-01", 0.9)])
