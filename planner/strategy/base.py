@@ -41,16 +41,16 @@ LAYOUT_LIMIT_SHARE = 1.0
 # sites a job takes when a transfer does not pay; beyond it, every site and each alone
 SUBSET_SITES = 5
 SIZE_GAIN = 0.001  # a smaller job must keep 0.1% more kept tokens/s to be taken (layout rounding noise)
-# one pool cut alone (size_job): its levels POOL_COARSE apart down to POOL_SIZE_FLOOR of its chips (a deeper cut is
-# near the mode on the other pools alone, which the engine weighs as alternatives and auto as other modes), then
-# POOL_FINE apart around the best when it keeps within SIZE_MISS_DROP of the best so far (a layout's replicas step
-# its speed: 1,953 sequences over 131 Ascend replicas is 15 micro-batches each, over 123 it is 16, a 5% window)
 # a job on up to this many pools weighs every set of them left out (2^n - 2 sets); on more, its DROP_WORST_MAX worst
 DROP_POOLS_MAX = 4
 DROP_WORST_MAX = 8
 # pools cut alone (``_size_each_pool``): the POOL_CUT_MAX with the most chips (64 pools cut one by one took 353 s a
 # replication, where 8 s before)
 POOL_CUT_MAX = 8
+# one pool cut alone (size_job): its levels POOL_COARSE apart down to POOL_SIZE_FLOOR of its chips (a deeper cut is
+# near the mode on the other pools alone, which the engine weighs as alternatives and auto as other modes), then
+# POOL_FINE apart around the best when it keeps within SIZE_MISS_DROP of the best so far (a layout's replicas step
+# its speed: 1,953 sequences over 131 Ascend replicas is 15 micro-batches each, over 123 it is 16, a 5% window)
 POOL_COARSE = 0.9
 POOL_FINE = 0.97
 POOL_SIZE_FLOOR = 0.5
