@@ -627,9 +627,9 @@ def notes(s: Scenario) -> list[str]:
         if s.reliability.enabled and interval_h is not None and write_s is not None and write_s >= interval_h * 3600:
             # each cycle trains the interval, then writes: the job writes at least as long as it trains, and a
             # failure in the write loses the cycle (a 1 s interval beside a day-long write never finished)
-            out.append(f"{where}: {fmt_duration(write_s / 3600)} a checkpoint write is no shorter than the checkpoint "
-                       f"interval ({fmt_duration(interval_h)}, reliability.checkpoint_interval_hours): the job "
-                       "spends at least as long writing checkpoints as training (leave the interval at auto)")
+            out.append(f"{where}: a checkpoint write of {fmt_duration(write_s / 3600)} is no shorter than the "
+                       f"checkpoint interval ({fmt_duration(interval_h)}, reliability.checkpoint_interval_hours): "
+                       "the job spends at least as long writing checkpoints as training (leave the interval at auto)")
     for i, job in enumerate(s.jobs):
         if job.deadline is not None and past_horizon(s.start, job.deadline, s.horizon_days):
             out.append(f"jobs[{i}].deadline: {job.deadline} ends after the horizon does ({end_day}); a replication "
