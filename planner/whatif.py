@@ -158,7 +158,8 @@ def smallest_value(scenario: Scenario, path: str) -> int:
     """
     for value in (0, 1):
         try:
-            edits.set_values(scenario, {path: value}, scenario.name)
+            # (as the goal seek's points are built: a pool set to own no chips leaves the fleet, solve.py)
+            edits.set_values(scenario, {path: value}, scenario.name, drop_zeroed=True)
             return value
         except ScenarioError:
             continue

@@ -100,3 +100,15 @@ def test_what_the_final_diff_review_found_is_said(cli, make_scenario, tmp_path):
     assert pools_trained(mostly) == ["own"]
     assert json.dumps(pools_trained(Summary(scenario="n", strategy=StrategyChoice(
         "single", (), "auto", {"single: no pool (never trained)": 5})))) == "[]"
+
+
+def test_the_apps_goal_seek_starts_where_solve_does_on_owned_units():
+    """Review: the app's default low end for an owned pool's units became 1 where `planner solve` starts at 0."""
+    from planner import whatif
+    from planner.decide import solve
+    from planner.loader import from_dict
+
+    s = from_dict({"name": "two-owned", "workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 8192},
+                   "fleet": [{"name": "a", "chip": "h100-sxm", "units": 512},
+                             {"name": "b", "chip": "a100-80gb", "units": 256}]})
+    assert whatif.smallest_value(s, "fleet[1].units") == solve.bounds(s, "fleet[1].units")[2] == 0
