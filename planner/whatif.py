@@ -99,19 +99,30 @@ def set_deliveries(scenario: Scenario, pool: int, rows: Sequence[Mapping[str, An
         if not float(num(units)).is_integer():  # as the file's loader refuses it: never cut to a whole number here
             raise ScenarioError(f"units must be a whole number of chips (got {num(units):,})",
                                 field=f"fleet[{pool}].deliveries[{i}].units")
-        when = date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10]
-        plan.append({"date": when, "units": int(num(units))})
+        plan.append({"date": _day_text(date), "units": int(num(units))})
         where.append(i)
-    order = sorted(range(len(plan)), key=lambda j: plan[j]["date"])
+    return _set_dated(scenario, f"fleet[{pool}].deliveries", plan, where)
+
+
+def _day_text(date: Any) -> str:
+    """A grid cell's date as the format writes it (YYYY-MM-DD): a date, a timestamp or text."""
+    return date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10]
+
+
+def _set_dated(scenario: Scenario, path: str, items: list[dict], where: list[int]) -> Scenario:
+    """``path`` set to ``items`` in date order; ``where``: each item's row of the grid (what an error names).
+
+    The list is checked in date order: an error on its k-th item names that item's row as the grid shows it.
+    """
+    order = sorted(range(len(items)), key=lambda j: items[j]["date"])
     try:
-        return edits.set_values(scenario, {f"fleet[{pool}].deliveries": [plan[j] for j in order]}, scenario.name)
-    except ScenarioError as exc:  # the plan is checked in date order: its error names the row as the grid shows it
-        prefix = f"fleet[{pool}].deliveries["
+        return edits.set_values(scenario, {path: [items[j] for j in order]}, scenario.name)
+    except ScenarioError as exc:
+        prefix = f"{path}["
         if exc.field and exc.field.startswith(prefix) and "]" in exc.field[len(prefix):]:
             k, rest = exc.field[len(prefix):].split("]", 1)
             if k.isdigit() and int(k) < len(order):
-                row = where[order[int(k)]]
-                raise ScenarioError(exc.reason, path=exc.path, field=f"{prefix}{row}]{rest}") from None
+                raise ScenarioError(exc.reason, path=exc.path, field=f"{prefix}{where[order[int(k)]]}]{rest}") from None
         raise
 
 
@@ -132,22 +143,11 @@ def set_power(scenario: Scenario, site: int, rows: Sequence[Mapping[str, Any]]) 
             continue
         if blank_cell(date) or num(mw) is None:
             raise ScenarioError("each power step needs a date and its MW", field=f"sites[{site}].power_mw[{i}]")
-        steps.append({"date": date.isoformat()[:10] if hasattr(date, "isoformat") else str(date)[:10],
-                      "mw": float(num(mw))})
+        steps.append({"date": _day_text(date), "mw": float(num(mw))})
         where.append(i)
     if not steps:
         raise ScenarioError("a site needs at least one power step (date, MW)", field=f"sites[{site}].power_mw")
-    order = sorted(range(len(steps)), key=lambda j: steps[j]["date"])
-    try:
-        return edits.set_values(scenario, {f"sites[{site}].power_mw": [steps[j] for j in order]}, scenario.name)
-    except ScenarioError as exc:
-        prefix = f"sites[{site}].power_mw["
-        if exc.field and exc.field.startswith(prefix) and "]" in exc.field[len(prefix):]:
-            k, rest = exc.field[len(prefix):].split("]", 1)
-            if k.isdigit() and int(k) < len(order):
-                raise ScenarioError(exc.reason, path=exc.path,
-                                    field=f"{prefix}{where[order[int(k)]]}]{rest}") from None
-        raise
+    return _set_dated(scenario, f"sites[{site}].power_mw", steps, where)
 
 
 def smallest_value(scenario: Scenario, path: str) -> int:
