@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from .bridge import pool_layout, pool_system, setup_of
 from .errors import InfeasiblePlanError
+from .fmt import num
 from .perf.band import error_band, pool_band
 from .perf.measured import apply_to_estimate
 from .results import RunResult
@@ -17,9 +18,12 @@ SITE_POWER_NOTE = ("the estimate lays out each pool at its full planned size; th
                    "applied (`planner run` applies it over time)")
 
 
-def num_days(value) -> float:
-    """A number of days, 0 when there is none (an answer's optional figure)."""
-    return float(value) if isinstance(value, int | float) and value == value else 0.0
+def _time_note(days: float | None) -> str | None:
+    """What a time to train beyond the longest horizon a scenario may set says (None: within it, or none)."""
+    if num(days) is None or num(days) <= MAX_HORIZON_DAYS:
+        return None
+    return (f"{num(days):,.0f} days is beyond the longest horizon a scenario may set ({MAX_HORIZON_DAYS:,} days): "
+            "`planner run` would not finish it")
 
 
 def estimate_notes(scenario: Scenario) -> list[str]:
@@ -77,16 +81,14 @@ def estimate(scenario: Scenario) -> dict:
         # the share of the peak the chips run: MFU counts the attention scores without the causal mask (PaLM's
         # count), which FlashAttention skips, so a long sequence's MFU can pass 100% where the chips cannot
         p["mfu_executed"] = p["mfu"] * ctx.executed_share
-        if p["time_to_train_days"] > MAX_HORIZON_DAYS:  # (609,000 years read as an ordinary figure)
-            p["time_note"] = (f"{p['time_to_train_days']:,.0f} days is beyond the longest horizon a scenario may "
-                              f"set ({MAX_HORIZON_DAYS:,} days): `planner run` would not finish it")
+        if note := _time_note(p["time_to_train_days"]):  # (609,000 years read as an ordinary figure)
+            p["time_note"] = note
         if p["mfu"] > 1.0:
             p["mfu_note"] = (f"MFU {p['mfu']:.1%} counts the attention scores without the causal mask (PaLM's count); "
                              f"the chips run {p['mfu_executed']:.1%} of their peak")
     both = combined(scenario, band, ctx)
-    if num_days(both.get("time_to_train_days")) > MAX_HORIZON_DAYS:  # (as each pool's time_note)
-        both["time_note"] = (f"{both['time_to_train_days']:,.0f} days is beyond the longest horizon a scenario may "
-                             f"set ({MAX_HORIZON_DAYS:,} days): `planner run` would not finish it")
+    if note := _time_note(both.get("time_to_train_days")):  # (as each pool's)
+        both["time_note"] = note
     held = [p["pool"] for p in pools if "job_in_service_units" in p]
     if held:  # the combined figures are failure-free: a pool that keeps many chips under repair trains far below them
         one = len(held) == 1
