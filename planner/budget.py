@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .cashflow import kinds
-from .costs import unpriced
+from .costs import after_plan, unpriced
 from .deadline import past_horizon
 from .errors import ScenarioError
 from .fmt import fmt_duration
@@ -583,7 +583,7 @@ def notes(s: Scenario) -> list[str]:
     end_day = s.start + dt.timedelta(days=math.floor(s.horizon_days))  # (the day the horizon ends in)
     for i, p in enumerate(s.fleet):
         c = p.cloud
-        if c is not None and c.units and (c.until <= s.start or (c.from_ - s.start).days >= s.horizon_days):
+        if c is not None and c.units and (c.until <= s.start or after_plan(s, p)):  # (neither is the plan's cost)
             out.append(f"fleet[{i}].cloud: the rental from {c.from_} until {c.until} lies outside the plan's "
                        f"{s.start} to {end_day}: it never provides chips and its price is not the plan's cost "
                        "(`planner estimate` still counts its chips: it has no time axis)")
