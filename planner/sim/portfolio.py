@@ -328,6 +328,7 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
     trained = [r for r in rows if r["chip_hours"]]  # a job that held no chip has no goodput or MFU (NaN)
     kept = sum(r["goodput"] * r["chip_hours"] for r in trained)
     finished = all(r["finished"] for r in rows)
+    lead = _lead(rows)
     return {
         "finished": finished,
         "time_to_train_days": max(r["time_to_train_days"] for r in rows) if finished else math.nan,
@@ -341,8 +342,8 @@ def _portfolio_row(pctx: PortfolioContext, supply, runs: list[Run], rows: list[d
         "chip_hours": held,
         # a contract mode and the pools a job ran it on (each job's own are in summary.json ``jobs``): the strategy's
         # pair; ``pool`` is every pool a job trained on (``pools_used``, the answer sentence)
-        "mode": _lead(rows)["mode"],
-        "mode_pool": _lead(rows)["pool"],
+        "mode": lead["mode"],
+        "mode_pool": lead["pool"],
         "pool": " + ".join(p.name for p in sc.fleet if any(p.name in r["pool"].split(" + ") for r in rows)),
         "note": "",
         "limits": [f"{j.name}: {x}" for j, r in zip(pctx.jobs, rows, strict=True) for x in r["limits"]],
