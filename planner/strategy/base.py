@@ -521,6 +521,16 @@ class Context:
         return gemm / peak if peak else 0.0
 
 
+def kept_chips(ctx: Context, size: dict[str, int], fastest: float) -> float:
+    """The most chip-time a job on ``size`` keeps under failures: its chips x their expected goodput.
+
+    Its layouts train no faster than ``fastest`` tokens/s a chip: no shorter than at that rate (the bound on their
+    goodput, which a shorter job only raises).
+    """
+    chips = sum(size.values())
+    return chips * ctx.goodput_at(size, ctx.train_hours(fastest * chips))
+
+
 class _Sizes:
     """The job sizes ``size_job`` searches, from the largest down, made and scored only as far as it asks.
 
@@ -560,11 +570,7 @@ class _Sizes:
             if not self.size or size != self.size[-1]:
                 self.size.append(size)
                 self.share.append(share)
-                chips = sum(size.values())
-                # its layouts train no faster than the fastest compute rate: no shorter than this (the bound on
-                # their goodput, which a shorter job only raises)
-                shortest_h = self.ctx.train_hours(self.fastest * chips)
-                self.kept.append(chips * self.ctx.goodput_at(size, shortest_h))
+                self.kept.append(kept_chips(self.ctx, size, self.fastest))
                 return True
         return False
 
@@ -802,9 +808,8 @@ class Strategy(ABC):
             size = {**at, pool: on_grid.__wrapped__(int(level), full, ratio)}
             if not 0 < size[pool] < now or size[pool] in tried:
                 return None
-            chips = sum(size.values())
             # no layout on these chips keeps more than all of them at the fastest rate, kept as goodput allows
-            if fastest * chips * ctx.goodput_at(size, ctx.train_hours(fastest * chips)) <= score * (1 + SIZE_GAIN):
+            if fastest * kept_chips(ctx, size, fastest) <= score * (1 + SIZE_GAIN):
                 tried[size[pool]] = (0.0, None, size)
                 return 0.0
             alt = self._plan(size)
