@@ -145,6 +145,8 @@ def _extra_cases() -> list[dict]:
             case["arch"] = json.loads(row["arch"])
         if row["global_batch_tokens"]:
             case["global_batch_tokens"] = float(row["global_batch_tokens"])
+        if row.get("network_gbps"):  # the publication's scale-out bandwidth per chip, where it states one
+            case["network_gbps"] = float(row["network_gbps"])
         pin = json.loads(row["parallelism"] or "{}")
         if pin:
             case["parallelism"] = pin

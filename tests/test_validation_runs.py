@@ -29,7 +29,7 @@ def _shape(arch: ModelArch, chip: str, units: int, seq_len: int) -> tuple:
 def test_no_validation_run_is_a_calibration_case():
     calibrated = {_shape(_arch(c), c["chip"], c["units"], c["seq_len"]): c["id"] for c in cases()}
     clash = {run["id"]: calibrated[key] for run in _validation().RUNS
-             if (key := _shape(ModelArch(**run["arch"]), run["chip"], run["units"], run["seq_len"])) in calibrated}
+             if (key := _shape(_arch(run), run["chip"], run["units"], run["seq_len"])) in calibrated}
     assert not clash, f"validation runs that are calibration cases: {clash}"
 
 
@@ -60,6 +60,6 @@ def test_the_readme_s_validation_table_is_what_the_script_prints_now(capsys):
     _validation().main()
     printed = capsys.readouterr().out.strip()
     readme = (ROOT / "README.md").read_text()
-    start = readme.index("```\nrun               chip") + 4
+    start = readme.index("```\nrun                chip") + 4
     quoted = readme[start:readme.index("```", start)].strip()
     assert quoted == printed

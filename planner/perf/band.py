@@ -14,6 +14,8 @@ stack). A hierarchical model in log space:
   tau2_unseen, the largest category contrast seen, in place of tau^2, and one without cases adds it whole);
 - MoE on a stack stated as ``optimized``: the lower edge also spans Megatron-class MoE layers (MegaScale-MoE
   trains 1.65-1.88x faster than Megatron-LM, S116), and the MoE cases' mean does not move the centre;
+- a stack stated as ``basic``: the lower edge also spans Megatron-DeepSpeed (1.29x slower than Megatron-LM on the
+  same 530B layout, S13 and S127), as the calibration's basic cases are the fast end;
 - width: P10/P90 = centre -/+ k x spread, with k calibrated so that, leaving out each publication in turn
   (``groups``) inside the cases given, 80% of the held-out residuals fall inside; ``nu0`` is chosen on
   the same held-out residuals by the interval score (Gneiting and Raftery 2007, sec. 6.2). Both are refit
@@ -21,7 +23,8 @@ stack). A hierarchical model in log space:
 
 When the stack is not stated the prediction is the standard stack's, and the band spans what ``basic``..
 ``optimized`` give for the workload: the three levels taken as equally likely, P10 and P90 of the mixture of
-the three bands centred on each level's throughput against standard (without that spread at hand, the
+the three bands centred on each level's throughput against standard (basic's share split between its fast and
+slow ends) (without that spread at hand, the
 variance of the stack categories' mean residuals is added).
 
 ``band(...)`` is the entry point for one pool and workload: it returns ``(p10_ratio, p90_ratio, basis)``
@@ -47,6 +50,10 @@ K_DEFAULT = 1.2815515655446004  # the normal quantile at P90, when too few cases
 MIN_CASES_TO_CALIBRATE = 8
 MIN_CASES_PER_QUANTILE = 5  # a category's own 80% quantile counts from five held-out cases (one beyond it)
 MOE_MATURITY_SPREAD = 1.88  # MegaScale-MoE over Megatron-LM MoE training throughput, the top of 1.65-1.88x (S116)
+# the 2021-22 stacks `basic` names ran the same 530B layout (TP8 PP35 on DGX A100) at 163 TFLOP/s per GPU in
+# Megatron-LM (S13, table 1) and at 126 in Megatron-DeepSpeed's MT-NLG (S127, sec. 2.4): 163 / 126. The `basic`
+# calibration cases are Megatron-LM's and BLOOM's, the fast end; the band's lower edge spans the slow end
+BASIC_MATURITY_SPREAD = 163.0 / 126.0
 
 _FAMILIES = (
     ("ascend", "Ascend"), ("tpu", "TPU"), ("mi", "AMD Instinct"),
@@ -201,7 +208,14 @@ def _centre_var(stats: dict, cats: Sequence[str], nu0: float) -> tuple[float, fl
 
 def _mixture_edges(mean: float, half: float, offsets: list[float],
                    weights: list[float] | None = None) -> tuple[float, float]:
-    """P10 and P90 ratios of a mixture of log-normal bands centred at ``mean + offset``.
+    """P10 and P90 ratios of a mixture of log-normal bands centred at ``mean + offset`` (``_mixture_quantiles``)."""
+    lo, _mid, hi = _mixture_quantiles(mean, half, offsets, weights)
+    return lo, hi
+
+
+def _mixture_quantiles(mean: float, half: float, offsets: list[float],
+                       weights: list[float] | None = None) -> tuple[float, float, float]:
+    """P10, P50 and P90 ratios of a mixture of log-normal bands centred at ``mean + offset``.
 
     Weighted (default: equally), each band with its P10-P90 half-width ``half`` (in log).
     """
@@ -222,7 +236,7 @@ def _mixture_edges(mean: float, half: float, offsets: list[float],
             a, b = (mid, b) if cdf(mid) < p else (a, mid)
         return 0.5 * (a + b)
 
-    return math.exp(quantile(P_LO)), math.exp(quantile(P_HI))
+    return math.exp(quantile(P_LO)), math.exp(quantile(0.5)), math.exp(quantile(P_HI))
 
 
 def _maturity_edge(cats: Sequence[str]) -> bool:
@@ -244,24 +258,42 @@ def _stack_variance(stats: dict, stack_spread: tuple[float, float] | None) -> fl
 def band_from(stats: dict, cats: Sequence[str], stack_stated: bool = True,
               stack_spread: tuple[float, float] | None = None) -> tuple[float, float, str]:
     """(P10 ratio, P90 ratio, basis sentence) for a run in ``cats`` from residual statistics ``stats``."""
+    lo, _mid, hi, basis = band_quantiles(stats, cats, stack_stated, stack_spread)
+    return lo, hi, basis
+
+
+def band_quantiles(stats: dict, cats: Sequence[str], stack_stated: bool = True,
+                   stack_spread: tuple[float, float] | None = None) -> tuple[float, float, float, str]:
+    """(P10, P50, P90 ratios, basis sentence) for a run in ``cats``: ``band_from`` with the band's median.
+
+    The median is the log-normal's (the edges' geometric mean), or, when the stack is not stated, the mixture's
+    over the levels: with `basic` far below the others (no fused attention at a long sequence: a third of the
+    speed), the edges' geometric mean sat at 0.6x, a speed no level runs at, and a replication's draw centred there.
+    """
     n0 = stats["all"][0]
     k = float(stats.get("k", K_DEFAULT))
     nu0 = float(stats.get("nu0", 4.0))
     mean, var = _centre_var(stats, cats, nu0)
     half = k * math.sqrt(var)
     if not stack_stated and stack_spread is not None:
-        # basic, standard and optimized equally likely: the P10 and P90 of the mixture of the three bands
-        lo, hi = _mixture_edges(mean, half, [math.log(max(float(v), 1e-6)) for v in stack_spread] + [0.0])
+        # basic, standard and optimized equally likely: the P10 and P90 of the mixture of the three bands, basic's
+        # third split between its fast end (as calibrated) and its slow end (BASIC_MATURITY_SPREAD slower)
+        basic, optimized = (math.log(max(float(v), 1e-6)) for v in stack_spread)
+        lo, mid, hi = _mixture_quantiles(mean, half, [basic, basic - math.log(BASIC_MATURITY_SPREAD), optimized, 0.0],
+                                         [0.5, 0.5, 1.0, 1.0])
     else:
         if not stack_stated:
             half = k * math.sqrt(var + _stack_variance(stats, None))
         lo, hi = math.exp(mean - half), math.exp(mean + half)
+        mid = None
     if _maturity_edge(cats):
         # a stack tuned for dense training may run Megatron-class MoE layers: MegaScale-MoE trains 1.65-1.88x
         # faster than Megatron-LM (S116), and the `optimized` point estimate assumes the faster class
         lo /= MOE_MATURITY_SPREAD
+    if "stack:basic" in cats:  # a 2021-22 stack: down to Megatron-DeepSpeed's pipeline engine (BASIC_MATURITY_SPREAD)
+        lo /= BASIC_MATURITY_SPREAD
     counts = [(c, int(stats.get(c, [0])[0])) for c in cats]
-    return lo, hi, _basis(n0, counts, stack_stated)
+    return lo, (math.sqrt(lo * hi) if mid is None else mid), hi, _basis(n0, counts, stack_stated)
 
 
 def _label(c: str) -> str:
@@ -279,6 +311,8 @@ def _basis(n0: int, counts: list[tuple[str, int]], stack_stated: bool) -> str:
     text = f"cross-validated residuals of {n0} published runs ({parts})"
     if any(c == "moe" for c, _ in counts) and any(c == "stack:optimized" for c, _ in counts):
         text += "; MoE on an optimized stack: down to Megatron-class MoE kernels (1.88x, MegaScale-MoE)"
+    if any(c == "stack:basic" for c, _ in counts):
+        text += "; a basic stack: down to Megatron-DeepSpeed's (1.29x slower than Megatron-LM on MT-NLG's layout)"
     return text + ("; stack not stated: spans basic to optimized" if not stack_stated else "")
 
 
@@ -359,11 +393,18 @@ def level_spread(chip, arch, setup, pin, network_gbps: float | None = None, fuse
 
 def pool_band(scenario, pool) -> tuple[float, float, str]:
     """(P10 ratio, P90 ratio, basis) of one pool of a scenario."""
+    lo, _mid, hi, basis = pool_quantiles(scenario, pool)
+    return lo, hi, basis
+
+
+def pool_quantiles(scenario, pool) -> tuple[float, float, float, str]:
+    """(P10, P50, P90 ratios, basis) of one pool of a scenario (``band_quantiles``)."""
     wl = scenario.workload
     stated = "stack" in pool.model_fields_set  # left out: the standard point estimate, the band spans the levels
     spread = None if stated else stack_spread(scenario, pool)
-    return band(pool.chip, moe=wl.arch.moe is not None, precision=wl.precision, seq_len=wl.seq_len,
-                stack=pool.stack if stated else None, stack_spread=spread)
+    cats = categories(pool.chip, moe=wl.arch.moe is not None, precision=wl.precision, seq_len=wl.seq_len,
+                      stack=pool.stack if stated else None)
+    return band_quantiles(shipped_stats(), cats, stack_stated=stated, stack_spread=spread)
 
 
 def scenario_band(scenario) -> tuple[float, float, str]:

@@ -39,6 +39,7 @@ class ErrorBand:
 
     p10: float
     p90: float
+    p50: float | None = None  # the band's median when it is not the edges' geometric mean (a mixture's)
 
     @property
     def sigma(self) -> float:
@@ -47,12 +48,18 @@ class ErrorBand:
 
     @property
     def median(self) -> float:
-        """The band's median ratio (geometric mean of its edges)."""
-        return math.sqrt(self.p10 * self.p90)
+        """The band's median ratio (``p50``, else the geometric mean of its edges)."""
+        return math.sqrt(self.p10 * self.p90) if self.p50 is None else self.p50
 
     def draw(self, rng: np.random.Generator) -> float:
-        """One throughput factor from the log-normal fitted to the band."""
-        return float(self.median * math.exp(self.sigma * rng.standard_normal()))
+        """One throughput factor: P10, P50 and P90 where the band puts them (a log-normal on either side of P50).
+
+        With the median at the edges' geometric mean this is the log-normal fitted to the band, draw for draw.
+        """
+        z = rng.standard_normal()
+        mid = self.median
+        edge = self.p10 if z < 0 else self.p90
+        return float(mid * math.exp(abs(math.log(edge / mid)) / Z_P90 * z))
 
 
 @dataclass(frozen=True)

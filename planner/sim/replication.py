@@ -22,7 +22,7 @@ from .. import costs, plan
 from ..kinds import EventKind, Mode
 from ..metrics import GROWING_KEYS
 from ..perf import reliability as rel
-from ..perf.band import blend, largest_pool, pool_band, pool_weights
+from ..perf.band import blend, largest_pool, pool_quantiles, pool_weights
 from ..perf.system import ErrorBand
 from ..results import Event
 from ..scenario import Scenario
@@ -102,9 +102,9 @@ def run_band(scenario: Scenario) -> ErrorBand:
     hit = _BANDS.get(id(scenario))
     if hit is not None and hit[0] is scenario:
         return hit[1]
-    edges = []
+    edges, mids = [], []
     for pool, weight in pool_weights(scenario):
-        lo, hi, _basis = pool_band(scenario, pool)
+        lo, mid, hi, _basis = pool_quantiles(scenario, pool)
         if pool.measured:
             from ..perf.measured import fit_pool
 
@@ -112,9 +112,12 @@ def run_band(scenario: Scenario) -> ErrorBand:
             if fit is not None:
                 p10, p90 = fit.post.band()
                 lo, hi = p10 / fit.efficiency, p90 / fit.efficiency
+                mid = math.sqrt(lo * hi)  # the posterior is a log-normal
         edges.append((weight, lo, hi))
+        mids.append((weight, mid, mid))
     p10, p90 = blend(edges)
-    band = ErrorBand(p10=p10, p90=p90)
+    p50 = blend(mids)[0]  # (the median moves with the edges: the same quantile of every pool's band)
+    band = ErrorBand(p10=p10, p90=p90, p50=p50)
     if len(_BANDS) > 64:
         _BANDS.clear()
     _BANDS[id(scenario)] = (scenario, band)
@@ -139,7 +142,7 @@ def band_statement(scenario: Scenario, replications: int) -> dict:
         basis = f"based on {rows} (Bayesian update of: {basis})"
     setting = scenario.simulation.model_error
     drawn = setting == "on" or (setting == "auto" and replications > 1)
-    return {"p10": band.p10, "p90": band.p90, "pool": pool.name, "basis": basis,
+    return {"p10": band.p10, "p50": band.median, "p90": band.p90, "pool": pool.name, "basis": basis,
             "measurements": sum(n for _name, n in measured), "drawn": drawn}
 
 
