@@ -39,7 +39,8 @@ def test_a_faster_plan_under_the_minimum_gain_is_a_limit_until_the_job_takes_it(
     doc = {**BASE, "horizon_days": 400,
            "workload": {"model": "llama3-70b", "tokens": 1.5e13, "seq_len": 8192, "global_batch_tokens": 64.0e6},
            "fleet": [{"name": "p", "chip": "h100-sxm", "site": "s", "units": 2048, "commissioning_days": 0,
-                      "deliveries": [{"date": "2025-01-03", "units": 2200}]}]}
+                      "deliveries": [{"date": "2025-01-03", "units": 2200}]}],
+           "strategy": {"mode": "auto", "replan_min_gain": 0.1}}
     off = api.simulate(from_dict({**doc, "reliability": {"enabled": False}}))
     (said,) = [x for x in _limits(off) if x.startswith("re-plan:")]
     assert "a plan on 2,196 chips would train 8.3% faster than the one on 2,016" in said
