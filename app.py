@@ -297,6 +297,14 @@ def md(text) -> str:
     return escape.markdown(text)
 
 
+def md_line(text) -> str:
+    """``md`` on one line: a caption's text with its line breaks and indents as single spaces.
+
+    A description's blank line and indented line made a paragraph and a code block of the caption.
+    """
+    return md(" ".join(str(text).split()))
+
+
 def _sidebar() -> tuple[dict | None, str, Knobs | None, bool, bool]:
     """Scenario choice and knobs. Returns (scenario mapping, its name, knobs, run clicked, uploaded)."""
     sb = st.sidebar
@@ -1356,7 +1364,8 @@ def main() -> None:
     # the work bound too (an estimate, milliseconds): a storm is refused when it is loaded, not on Run
     if loaded is None or _guard("Checking the scenario", check_work, loaded, name) is None:
         return
-    st.caption(f"**{md(loaded.name)}** · {md(name)}" + (f" — {md(loaded.description)}" if loaded.description else ""))
+    about = f" — {md_line(loaded.description)}" if loaded.description else ""
+    st.caption(f"**{md(loaded.name)}** · {md(name)}" + about)
     knob_errors = st.container()  # above the tabs: a sidebar setting the file cannot take says so where it is seen
     tab_run, tab_edit, tab_ab, tab_estimate, tab_scenario, tab_more = st.tabs(
         ["Run", "Edit plan", "A/B", "Estimate", "Scenario", "Compare & solve"])

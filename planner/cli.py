@@ -825,7 +825,7 @@ def compare(
                   low.get("energy_mwh", "") + f"{r['energy_mwh']:,.0f}",
                   _pct(num(r["goodput"])), f"{r['link_tb_per_day']:.2f}", _lit(r.get("note") or ""))
     if s.jobs:
-        t.caption = portfolio_cost_note(rows)
+        t.caption = _lit(portfolio_cost_note(rows))  # (job names: never markup nor escape sequences)
     out.print(t)
 
 

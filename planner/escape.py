@@ -31,7 +31,7 @@ _UNICODE_CONTROLS = "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 # C0 controls except tab and newline, DEL and the C1 controls (ECMA-48: ESC [, CSI, OSC ... start sequences), and those
 _CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_UNICODE_CONTROLS}]")
 _CONTROL_ALL = re.compile(f"[\x00-\x1f\x7f-\x9f{_UNICODE_CONTROLS}]")  # the same and tab and newline: one-line text
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")  # CommonMark punctuation that can start markup
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:=])")  # CommonMark punctuation that can start markup
 
 
 def cell(value: Any) -> Any:
@@ -119,7 +119,8 @@ _AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)|(?=@
 def markdown(text: Any) -> str:
     """Text inside Markdown (Streamlit): every character that could start a link, image, tag or emphasis escaped.
 
-    Bare URLs, ``www.`` names and e-mail addresses stay text too (``_AUTOLINK``).
+    Bare URLs, ``www.`` names and e-mail addresses stay text too (``_AUTOLINK``); ``=`` too (a line of them under
+    text made it a heading).
     """
     return _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub("\\1\u2060", terminal(str(text), one_line=False)))
 

@@ -415,6 +415,8 @@ def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write:
             old = out.parent / f".{stem}.old-{os.getpid()}-{secrets.token_hex(6)}"
             # the swap runs whole: a signal between its renames left the previous report hidden as .old-, and the
             # next run's clean_stale deleted it
+            # (and the previous report goes inside it too: a signal held through the renames was delivered before
+            # the discard, and left a whole copy of it hidden as .old- beside the new one)
             with signals_held():
                 os.rename(out, old)
                 try:
@@ -425,7 +427,7 @@ def _write_atomic(out_dir: str | Path, kind: str, files: Collection[str], write:
                 except BaseException:
                     os.rename(old, out)  # put the previous folder back
                     raise
-            discard(old, previous)
+                discard(old, previous)
     except BaseException:
         _discard_new(tmp, token)
         raise

