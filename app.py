@@ -1264,8 +1264,9 @@ def _solve_section(scenario, key: str, state: dict) -> None:
     # the answer is this scenario's and these inputs': another deadline, quantile, range or job makes it stale
     asked = "|".join(map(str, (key, path, finish_by, quantile, smallest, largest, int(reps), job)))
     if st.button("What must we rent?", key="solve", type="primary"):
-        # both ends, then a bisection step per bit of the range (about 10 more for a float's 0.1% resolution)
-        bound = 2 + max(1, int(largest)).bit_length() + (10 if isinstance(largest, float) else 0)
+        # both ends, then two values a round of thirds, 1.26 a bit of the range (about 13 more for a float's 0.1%
+        # resolution); the search's own count replaces it at its first evaluation
+        bound = 2 + math.ceil(1.27 * max(1, int(largest)).bit_length()) + (13 if isinstance(largest, float) else 0)
         bar, tick = _progress("Goal seek evaluations", bound)
         try:
             answer = _guard("Goal seek", offloaded, solve, scenario, path, finish_by, quantile=float(quantile),

@@ -1,8 +1,8 @@
 """`planner solve`: the smallest value of one input that finishes by a deadline at a quantile.
 
-Bisection on the simulation, or with several workers a k-section: each round evaluates k values that split
-the bracket into k + 1 equal parts, in parallel (k = the workers, at most ``MAX_POINTS_PER_ROUND``; two cores:
-thirds, a round narrows the bracket to a third in the wall time of one evaluation). Every evaluation uses
+A k-section on the simulation: each round evaluates k = SEARCH_POINTS_PER_ROUND values that split the bracket
+into thirds, in parallel on two or more workers (a round narrows the bracket to a third in the wall time of one
+evaluation), the same values on any number of workers. Every evaluation uses
 the same root seed, so the points share their random numbers (common random numbers): the comparison
 between two values is not blurred by noise, and the answer is reproducible. The search assumes that a
 larger value never finishes later; the evaluated points are checked for that and the answer says whether
@@ -22,14 +22,14 @@ from ..deadline import deadline_end_days, meets_deadline
 from ..edits import format_path, parse_path, set_values, value_of
 from ..errors import ScenarioError
 from ..scenario import LAST_DAY, MAX_HORIZON_DAYS, Scenario
-from ..sim.parallel import default_workers
 from ..sim.portfolio import ordered_jobs
 from ..sim.runner import finish_date
 from ..stats import NEVER, time_stat
 from .points import finish_quantile_days, infeasible_note, run_points
 
 MAX_EVALUATIONS = 40  # values evaluated between the two ends, at most
-MAX_POINTS_PER_ROUND = 4  # values evaluated at once (each in its own process, with its own memory)
+# values a round evaluates (thirds of the bracket), the same on any number of workers so that the answer is too
+SEARCH_POINTS_PER_ROUND = 2
 SOLVE_MIN_REPLICATIONS = 20  # a quantile of fewer replications moves too much from one value to the next
 FLOAT_TOLERANCE = 1e-3  # stop a float bisection when the bracket is this share of the range
 DEADLINE_HORIZONS = 2.0  # the points run to this many times the deadline's day count (to_deadline)
@@ -113,11 +113,13 @@ def not_monotone_note(pts: list[dict], path: str, quantile: float) -> str:
 
 
 def points_per_round(workers: int | None = None) -> int:
-    """How many values a round of the search evaluates at once.
+    """How many values a round of the search evaluates: SEARCH_POINTS_PER_ROUND, whatever the workers.
 
-    One per worker (default: the cores), at most ``MAX_POINTS_PER_ROUND``; one worker bisects.
+    The workers evaluate them at once (two cores: a round in the wall time of one evaluation). One per worker made
+    the answer follow the workers where the finish is not monotone: 130 chips met a deadline that 131 missed and
+    132 met, and one worker's bisection answered 132 where two workers' thirds answered 130.
     """
-    return max(1, min(default_workers() if workers is None else workers, MAX_POINTS_PER_ROUND))
+    return SEARCH_POINTS_PER_ROUND
 
 
 def round_values(lo: float, hi: float, k: int, integer: bool) -> list:
@@ -270,7 +272,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     Returns {found, value, path, quantile, deadline, finish_date, time_to_train_days, cost_usd, monotone,
     evaluations[]}; ``found`` is False (value None) when even ``high`` misses the deadline. ``step`` is
     the resolution of the answer (default 1 for whole numbers, 0.1% of the range for others). ``workers``
-    values are evaluated at once (default: the cores, at most ``MAX_POINTS_PER_ROUND``).
+    values are evaluated at once (default: the cores); the values are the same on any number of them.
     """
     check_quantile(quantile)
     check_target(scenario, deadline, job, source)
