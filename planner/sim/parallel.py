@@ -112,10 +112,12 @@ def map_local(fn: Callable[[Any, Any], Any], context: Any, items: Sequence, work
             out.append(r)
             if progress:
                 progress(k)
+        # inside: a SIGTERM while the pool shut down left its manager thread running, and the exit hook that wakes
+        # it wrote to its pipe as it closed ("Exception ignored ... Traceback" on a stopped sweep)
+        pool.shutdown()
     except BaseException:  # stopped (Ctrl-C, SIGTERM) or failed: the workers stop now, not after their items
         stop(pool)
         raise
-    pool.shutdown()
     return out
 
 
