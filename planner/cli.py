@@ -473,7 +473,7 @@ def run(
     workers = _cap_workers(workers, scheduler)
     _warn_if_long(s, n)
     target = out_dir or Path("reports") / default_folder_name(s.name)
-    _keep_inputs(target, s)
+    _keep_inputs(target, s, "report")
     with progress_bar(f"simulating {s.name}", n) as tick:
         try:
             # the report writer (pandas, Plotly and its validators) loads while the workers simulate
@@ -562,13 +562,17 @@ def _print_headline(summary: Summary, path: Path) -> None:
     out.print(terminal(f"report: {path}", one_line=True), highlight=False, markup=False)
 
 
-def _keep_inputs(target: Path, s) -> None:
-    """Exit 2 before any work when the output folder holds the scenario file or one of its delivery sheets."""
+def _keep_inputs(target: Path, s, kind: str) -> None:
+    """Exit 2 before any work when the output folder holds the scenario file or one of its delivery sheets.
+
+    Or when it is not planner's ``kind`` folder to replace (a file, another tool's files, another command's).
+    """
     from .loader import input_files
-    from .ownership import refuse_inputs
+    from .ownership import refuse_early, refuse_inputs
 
     try:
         refuse_inputs(target, input_files(s))
+        refuse_early(target, kind)
     except PlannerError as exc:
         _fail(exc)
 
@@ -610,7 +614,7 @@ def sweep(
 
     _check_backend(backend, scheduler)
     s = _load(scenario)
-    _keep_inputs(_target(out_dir, s.name, "-sweep"), s)
+    _keep_inputs(_target(out_dir, s.name, "-sweep"), s, "sweep")
     try:
         if not sets and s.sweep:  # the file's section: its errors name it (sweep[0].values[1])
             from .decide.sweep import check_section
@@ -681,7 +685,7 @@ def sensitivity(
 
     _check_backend(backend, scheduler)
     s = _load(scenario)
-    _keep_inputs(_target(out_dir, s.name, "-sensitivity"), s)
+    _keep_inputs(_target(out_dir, s.name, "-sensitivity"), s, "sensitivity")
     try:
         points = sens_points(s, inputs(s, str(scenario)))
         n_points = len(points)

@@ -190,6 +190,8 @@ def _discard_new(folder: Path, token: str) -> None:
 def resolve_target(out_dir: str | Path) -> Path:
     """The absolute folder to write; a symbolic link given as the folder stands for its target."""
     out = Path(os.path.abspath(out_dir))
+    if len(out.name.encode("utf-8", "surrogateescape")) > 255:  # (first: a longer name cannot even be looked at)
+        raise ReportError(f"{out.name[:40]}…: the folder name is longer than 255 bytes; choose a shorter --out")
     if out.is_symlink():
         real = Path(os.path.realpath(out))
         if real.is_symlink():
@@ -200,7 +202,7 @@ def resolve_target(out_dir: str | Path) -> Path:
         out = real
     if out == out.parent:
         raise ReportError(f"{out}: cannot replace the root folder")
-    if len(out.name.encode("utf-8", "surrogateescape")) > 255:
+    if len(out.name.encode("utf-8", "surrogateescape")) > 255:  # (a link's target)
         raise ReportError(f"{out.name[:40]}…: the folder name is longer than 255 bytes; choose a shorter --out")
     return out
 
@@ -219,15 +221,32 @@ def refuse_inputs(out_dir: str | Path, inputs: Collection[str | Path]) -> None:
                               "command reads, so it is kept; choose another --out")
 
 
+def refuse_early(out_dir: str | Path, kind: str) -> None:
+    """Raise ReportError before any work when ``out_dir`` is not planner's to replace (``check_target``).
+
+    Found after the work, a refused folder cost the whole run and left its results under the system's temporary
+    folder (``write_folder``'s fallback), a folder a run in CI never removes. The check at the write still runs:
+    the folder may change meanwhile.
+    """
+    try:
+        check_target(resolve_target(out_dir), kind, None)
+    except ReportError:
+        raise
+    except OSError as exc:  # (what cannot be looked at here fails at the write, which says where the results went)
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ReportError(f"{str(out_dir)[:60]}…: the folder path is too long; choose a shorter --out") from None
+
+
 def _listed(names: list[str]) -> str:
     # each name cut to 40 characters: five long names pushed the rest of the message (where the results went) out
     return ", ".join(n if len(n) <= 40 else n[:39] + "…" for n in names[:5]) + (" ..." if len(names) > 5 else "")
 
 
-def check_target(out: Path, kind: str, files: Collection[str]) -> str | None:
+def check_target(out: Path, kind: str, files: Collection[str] | None) -> str | None:
     """None when ``out`` is missing or an empty folder; the marker's token when planner may replace it.
 
-    Raises ReportError (one line: the folder and why) for anything else.
+    Raises ReportError (one line: the folder and why) for anything else. ``files`` None: the folder's files are
+    checked against those its marker lists (``refuse_early``, before the command knows its own).
     """
     try:
         st = os.lstat(out)
@@ -251,8 +270,10 @@ def check_target(out: Path, kind: str, files: Collection[str]) -> str | None:
     if marker["kind"] != kind:
         raise ReportError(f"{out}: the folder holds planner's {marker['kind']} output, not a {kind} folder, so it "
                           "is kept; choose a new or empty folder for --out")
-    others = [p.name for p in entries if p.name != MARKER and (p.name not in files or p.is_dir() or p.is_symlink()
-                                                               or not p.is_file())]
+    if files is None:  # the files the marker says planner wrote there (an older marker lists none: not checked)
+        files = list(marker["files"]) if isinstance(marker.get("files"), dict) else None
+    others = [p.name for p in entries if files is not None and p.name != MARKER and (
+        p.name not in files or p.is_dir() or p.is_symlink() or not p.is_file())]
     if others:
         raise ReportError(
             f"{out}: the folder holds files that are not a previous {kind} of planner ({_listed(others)}), "

@@ -58,3 +58,28 @@ def test_chips_in_service_above_the_plan_grid_are_a_limit():
     alone = api.simulate(from_dict({**doc, "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc",
                                                       "units": 1152}]}))
     assert not alone.summary.limits
+
+
+def test_a_wait_with_no_chip_after_the_start_is_said():
+    """A rental that ends 20 days before the owned chips come: 63.3 training days, 43 of them training.
+
+    `training_days` runs from the first start, as documented; `limits` said only the layout.
+    """
+    doc = {"name": "s3", "start": "2025-01-01", "horizon_days": 300,
+           "workload": {"model": "llama3-70b", "tokens": 6.0e12, "seq_len": 8192, "global_batch_tokens": 16777216},
+           "fleet": [{"name": "own", "chip": "ascend-910b", "site": "cn", "units": 0, "ordered_units": 4096,
+                      "deliveries": [{"date": "2025-02-10", "units": 4096}], "commissioning_days": 10,
+                      "reserved_fraction": 0.2},
+                     {"name": "rent", "chip": "h100-sxm", "site": "az",
+                      "cloud": {"units": 2048, "from": "2025-01-01", "until": "2025-01-31",
+                                "price_per_chip_hour_usd": 8.6}}],
+           "links": [{"sites": ["cn", "az"], "gbps": 100, "latency_ms": 40}],
+           "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
+    run = api.simulate(from_dict(doc))
+    (said,) = [x for x in run.summary.limits if x.startswith("wait:")]
+    assert "held no chip for 20.0 days" in said and "from 2025-01-31 to 2025-02-20" in said
+    # a run that never stops has nothing of the kind to say
+    rent = {**doc["fleet"][1], "cloud": {**doc["fleet"][1]["cloud"], "until": "2025-12-31"}}
+    steady = api.simulate(from_dict({**doc, "fleet": [rent], "links": []}))
+    assert steady.summary.finish_probability == 1.0
+    assert not any(x.startswith("wait:") for x in steady.summary.limits)

@@ -226,7 +226,17 @@ def test_an_internal_error_is_one_line(cli, make_scenario, monkeypatch):
 # ---------------------------------------------------------------- 4/8. output folders
 
 
-@pytest.mark.parametrize("out", ["/dev/null/x", "/proc/planner-report", "n" * 300])
+def test_a_folder_name_too_long_is_refused_before_the_run(cli, make_scenario, tmp_path, monkeypatch):
+    spare = tmp_path / "spare"
+    spare.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spare))
+    line = one_error_line(cli("run", make_scenario(), "--out", tmp_path / ("n" * 300)))
+    assert "longer than 255 bytes" in line and "results were written" not in line
+    assert not list(spare.iterdir())
+    _no_temp_left(tmp_path)
+
+
+@pytest.mark.parametrize("out", ["/dev/null/x", "/proc/planner-report"])
 def test_an_unwritable_report_folder_keeps_the_results(cli, make_scenario, tmp_path, out):
     r = cli("run", make_scenario(), "--out", out if out.startswith("/") else tmp_path / out)
     line = one_error_line(r)

@@ -15,6 +15,7 @@ Rules for interrupted work (stated, as Ciw states its preemption rules):
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 
@@ -410,6 +411,7 @@ class TrainingJob:
         self._states = list(self.pools.values())
         self._first_wait = ""  # the last reason the first start waited for chips that come at a known hour
         self._wait_reason = ""  # why a shrink waits for chips that come at a known hour instead (``_log_wait``)
+        self._mid_waits: list[tuple[float, float]] = []  # (from, to) hours it held no chip after it first trained
 
     # -- capacity ------------------------------------------------------------------------------------
     def _avail(self) -> dict[str, int]:
@@ -900,6 +902,7 @@ class TrainingJob:
             if self.waiting_since_h is not None:  # it trained on none meanwhile (the ``wait`` event before)
                 was = (f"0 (for {fmt_duration(self.env.now - self.waiting_since_h)}; "
                        f"{self.plan.units_used:,} before the wait)")
+                self._end_wait(self.env.now)
             self.waiting_since_h = None
             self.log("", EventKind.REPLAN, new.units_used, f"{was} -> {new.units_used:,} chips{sent}")
             self.pending_restart = True
@@ -922,6 +925,25 @@ class TrainingJob:
             kind = sentence.split(":", 1)[0]
             if gap > self.limits.get(kind, (-1, ""))[0]:
                 self.limits[kind] = (gap, self._with_available(sentence))
+
+    def _end_wait(self, until_h: float) -> None:
+        """A wait with no chip after the job first trained ends: ``limits`` says how long the job stood still.
+
+        `training_days` is the time from the first start, so such a wait counts in it: a rental that ended 20 days
+        before the owned chips came read as 63 training days (the job trained 43), and nothing said so.
+        """
+        self._mid_waits.append((self.waiting_since_h, until_h))
+        total_d = sum(b - a for a, b in self._mid_waits) / HOURS_PER_DAY
+        a, b = max(self._mid_waits, key=lambda w: w[1] - w[0])
+        start = self.sc.start
+
+        def day(hour: float) -> str:
+            return (start + dt.timedelta(hours=hour)).isoformat()
+
+        more = f"{len(self._mid_waits)} waits, the longest" if len(self._mid_waits) > 1 else "one wait"
+        self.limits["wait"] = (0, (
+            f"wait: the job held no chip for {total_d:.1f} days after it first trained ({more} from {day(a)} to "
+            f"{day(b)}): too few chips of its pools for any layout; its training_days count them"))
 
     def _grid_limit(self, why: Plan) -> tuple[str, ...]:
         """A plan that uses every chip of its grid counts, below the chips in service: the grid is what held it.
@@ -1473,6 +1495,8 @@ class TrainingJob:
                     self.saved = min(self.target, self.saved + kept)
                     self.pos = 0.0
                 self.log("", EventKind.GIVE_UP, 0, f"horizon of {self.sc.horizon_days:g} days reached")
+                if self.waiting_since_h is not None:
+                    self._end_wait(env.now)
                 break
             if self._needs_plan():
                 new = self._choose_plan()
@@ -1490,6 +1514,7 @@ class TrainingJob:
                 self.log("", EventKind.RESTART, self.plan.units_used,
                          f"resumes on its last plan after {fmt_duration(self.env.now - self.waiting_since_h)} "
                          "without enough chips")
+                self._end_wait(env.now)
                 self.waiting_since_h = None
             if self.pending_restart:
                 yield from self._restart()
