@@ -218,12 +218,12 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[Any]]]:
             book.close()
 
 
-def parse_rows(rows: list[tuple[int, list[Any]]], name: str) -> list[dict[str, Any]]:
+def parse_rows(rows: list[tuple[int, list[Any]]], name: str, numbers: list[int] | None = None) -> list[dict[str, Any]]:
     """Numbered sheet rows (the header first) -> ``[{date: ISO date, units: int}]``, checked row by row.
 
     ``rows`` are ``(row number, cells)``, numbered as a spreadsheet numbers them (for the messages); ``name``
     is the file as the user wrote it. Empty rows are skipped; dates must rise and units must not fall (they
-    are cumulative).
+    are cumulative). ``numbers`` (when given) receives each delivery's row number.
     """
     def fail(row: int | None, column: str | None, why: str) -> ScenarioError:
         where = ", ".join(w for w in (f"row {row}" if row else "", f"column {column}" if column else "") if w)
@@ -262,6 +262,8 @@ def parse_rows(rows: list[tuple[int, list[Any]]], name: str) -> list[dict[str, A
                                    f"{last_units:,}")
         last_date, last_units = values["date"], values["units"]
         out.append({"date": values["date"].isoformat(), "units": values["units"]})
+        if numbers is not None:
+            numbers.append(i)
         if len(out) > MAX_ROWS:
             raise fail(i, None, f"more than {MAX_ROWS:,} deliveries")
     if not out:
@@ -285,8 +287,11 @@ def _quoted(name: str) -> str:
     return repr(clip(name))
 
 
-def read_deliveries(path: Path, name: str) -> list[dict[str, Any]]:
-    """One delivery sheet (CSV or XLSX by its suffix) -> ``[{date, units}]``; ScenarioError naming it when bad."""
+def read_deliveries(path: Path, name: str, numbers: list[int] | None = None) -> list[dict[str, Any]]:
+    """One delivery sheet (CSV or XLSX by its suffix) -> ``[{date, units}]``; ScenarioError naming it when bad.
+
+    ``numbers`` (when given) receives each delivery's row number (``parse_rows``).
+    """
     problem = _name_problem(str(path))
     if problem:
         raise ScenarioError(f"{_quoted(str(path))} cannot be a file's name: it holds {problem}")
@@ -315,7 +320,27 @@ def read_deliveries(path: Path, name: str) -> list[dict[str, Any]]:
         rows = _csv_rows(data) if suffix == ".csv" else _xlsx_rows(data)
     except ValueError as exc:
         raise ScenarioError(str(exc), path=name) from None
-    return parse_rows(rows, name)
+    return parse_rows(rows, name, numbers)
+
+
+_SHEET_FIELD = re.compile(r"fleet\[(\d+)\]\.deliveries\[(\d+)\](?:\.(\w+))?$")
+
+
+def sheet_error(exc: ScenarioError, origins: dict) -> ScenarioError:
+    """A scenario check on a delivery read from a sheet, said of the sheet: its file, row and column.
+
+    The checks across the pool (the first row below the pool's ``units``, a delivery past the horizon) named
+    ``fleet[0].deliveries[0].units``, a list the file does not have, and neither the sheet nor its row.
+    """
+    m = _SHEET_FIELD.match(exc.field or "")
+    if m is None or int(m.group(1)) not in origins:
+        return exc
+    target, numbers = origins[int(m.group(1))]
+    j = int(m.group(2))
+    where = ", ".join(w for w in (f"row {numbers[j]}" if j < len(numbers) else "",
+                                  f"column {m.group(3)}" if m.group(3) else "") if w)
+    return ScenarioError(f"{clip(str(target), 200)}: {where + ': ' if where else ''}{exc.reason}", path=exc.path,
+                         field=f"fleet[{m.group(1)}].deliveries.file")
 
 
 def files_named(data: Any, base: Path) -> list[Path]:
@@ -326,10 +351,11 @@ def files_named(data: Any, base: Path) -> list[Path]:
     return [base / rel for rel in refs if isinstance(rel, str) and rel.strip() and _name_problem(rel) is None]
 
 
-def resolve(data: Any, base: Path, scenario_name: str) -> Any:
+def resolve(data: Any, base: Path, scenario_name: str, origins: dict | None = None) -> Any:
     """The scenario mapping with every ``fleet[i].deliveries: {file: ...}`` read into a list (a copy when any is).
 
-    ``base`` is the scenario file's folder; a file's errors name the file as joined to it.
+    ``base`` is the scenario file's folder; a file's errors name the file as joined to it. ``origins`` (when
+    given) receives, per pool index read from a file, the file and each delivery's row number (``sheet_error``).
     """
     fleet = data.get("fleet") if isinstance(data, Mapping) else None
     if not isinstance(fleet, list) or not any(isinstance(p, Mapping) and isinstance(p.get("deliveries"), Mapping)
@@ -357,11 +383,14 @@ def resolve(data: Any, base: Path, scenario_name: str) -> Any:
                                     path=scenario_name, field=f"{field}.file")
             target = base / rel
             if target not in read:  # several pools may share one sheet: it is read once
+                numbers: list[int] = []
                 try:
-                    read[target] = read_deliveries(target, str(target))
+                    read[target] = (read_deliveries(target, str(target), numbers), numbers)
                 except ScenarioError as exc:  # the scenario and its field first, then the sheet and its row
                     sheet = f"{clip(str(target), 200)}: " if exc.path else ""
                     raise ScenarioError(f"{sheet}{exc.reason}", path=scenario_name, field=f"{field}.file") from None
-            pool = {**pool, "deliveries": read[target]}
+            if origins is not None:
+                origins[i] = (target, read[target][1])
+            pool = {**pool, "deliveries": read[target][0]}
         out["fleet"].append(pool)
     return out

@@ -423,11 +423,15 @@ def load_scenario(path: str | Path) -> Scenario:
         data = p.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-    from .deliveries_file import files_named, resolve
+    from .deliveries_file import files_named, resolve, sheet_error
 
     # deliveries: {file: ...} is read relative to the scenario file, before validation
     raw = parse_bytes(data, name)
-    scenario = from_dict(resolve(raw, p.parent, name), name)
+    origins: dict = {}
+    try:
+        scenario = from_dict(resolve(raw, p.parent, name, origins), name)
+    except ScenarioError as exc:
+        raise sheet_error(exc, origins) from None
     key = id(scenario)
     _FILES[key] = (p, *files_named(raw, p.parent))
     weakref.finalize(scenario, _FILES.pop, key, None)

@@ -225,3 +225,14 @@ def test_a_sheet_with_excel_dropdowns_validates_without_a_warning(cli, make_scen
         r = _validate(cli, make_scenario, tmp_path, data)
     assert r.exit_code == 0 and r.stderr == "", r
     assert [str(w.message) for w in seen] == []
+
+
+def test_a_scenario_check_on_a_sheet_s_row_names_the_sheet_row_and_column(cli, make_scenario, tmp_path):
+    """The pool holds 16 chips and the sheet's first delivery (row 3, after a blank row) reads 4 in all.
+
+    The message named `fleet[0].deliveries[0].units`, a list no file has, and neither the sheet nor its row.
+    """
+    (tmp_path / "d.csv").write_text("date,units\n\n2025-03-01,4\n2025-04-01,32\n")
+    line = one_error_line(cli("validate", _pool_file(make_scenario, "d.csv")))
+    assert "fleet[0].deliveries.file: " in line and "d.csv: row 3, column units: 4 is cumulative" in line, line
+    assert "deliveries[0]" not in line
