@@ -1,4 +1,4 @@
-"""The names the engine, the tables and the reports share: strategy modes and event kinds.
+"""The names the engine, the tables and the reports share: strategy modes, event kinds, output files.
 
 Both are str enums: each member is its own string, so it reads and writes as the plain word in JSON, CSV and
 the scenario format.
@@ -42,3 +42,12 @@ class EventKind(StrEnum):
     MAINTENANCE = "maintenance"
     FINISH = "finish"
     GIVE_UP = "give_up"
+
+
+# the files each command writes into its output folder (planner/ownership.py: a folder of that kind holds only them)
+OUTPUT_FILES: dict[str, tuple[str, ...]] = {
+    "report": ("summary.json", "schedule.csv", "events.csv", "replications.csv", "cashflow.csv", "report.html",
+               "report.xlsx"),
+    "sweep": ("sweep.parquet", "sweep.csv", "sweep.html"),
+    "sensitivity": ("sensitivity.csv", "sensitivity.html"),
+}

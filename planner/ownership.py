@@ -228,8 +228,10 @@ def refuse_early(out_dir: str | Path, kind: str) -> None:
     folder (``write_folder``'s fallback), a folder a run in CI never removes. The check at the write still runs:
     the folder may change meanwhile.
     """
+    from .kinds import OUTPUT_FILES
+
     try:
-        check_target(resolve_target(out_dir), kind, None)
+        check_target(resolve_target(out_dir), kind, OUTPUT_FILES.get(kind))
     except ReportError:
         raise
     except OSError as exc:  # (what cannot be looked at here fails at the write, which says where the results went)

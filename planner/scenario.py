@@ -449,11 +449,11 @@ class StrategySettings(_Section):
     mode: Literal["auto", "single", "sync", "diloco", "sequential"] = "auto"
     objective: Literal["time", "cost"] = "time"
     min_units_to_start: int | None = Field(None, ge=1, le=MAX_UNITS)
-    # 0: re-plan onto more chips whenever the faster plan finishes sooner after the re-plan's overhead and restart
-    # (``_pays``). A 10% default let 832 chips delivered five days early finish a job 3.5 days later: it re-planned
-    # onto them, and the rest of the order then offered 9.98% more, under the threshold, for the last 59 days
-    replan_min_gain: float = Field(0.0, ge=0, le=10, description="re-plan onto more chips only when at least this "
-                                   "share faster (0: whenever it finishes sooner after the re-plan's overhead)")
+    # while more chips are to come (sim/engine.py ``_more_to_come``): with none, any faster plan that finishes sooner
+    # after the re-plan's overhead is taken (at 10% for the last chips too, 832 chips of an order delivered five days
+    # early finished a job 3.5 days later; at 0 always, a pool growing daily re-planned daily, 4 days later)
+    replan_min_gain: float = Field(0.1, ge=0, le=10, description="re-plan onto more chips while more are to come "
+                                   "only when at least this share faster")
     replan_overhead_hours: float = Field(0.5, ge=0, le=1000)
     sync_every_steps: int = Field(100, ge=1, le=1_000_000, description="DiLoCo outer-step interval H [inner steps]")
     diloco_token_efficiency: PosFraction | None = Field(

@@ -310,3 +310,37 @@ def test_a_signal_during_the_swap_leaves_no_hidden_copy_of_the_previous_report(t
     assert p.stdout.strip() == "interrupted 1", (p.stdout, p.stderr)
     assert (out / "a.txt").read_text() == "new"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["o"]
+
+
+def test_a_report_of_an_older_marker_with_a_file_added_is_refused_before_the_run(cli, make_scenario, tmp_path,
+                                                                                  spare_dir):
+    """A marker of a planner that listed no files, and the user's notes beside the report.
+
+    The early check let the folder through, and the run was refused only after its work (its results in the
+    temporary folder).
+    """
+    from planner.ownership import MARKER
+
+    out = tmp_path / "out"
+    assert cli("run", make_scenario(), "--out", out).exit_code == 0
+    marker = json.loads((out / MARKER).read_text())
+    marker.pop("files")
+    (out / MARKER).write_text(json.dumps(marker))
+    (out / "notes.txt").write_text("mine")
+    line = one_error_line(cli("run", make_scenario(), "--out", out))
+    assert "notes.txt" in line and "results were written" not in line
+    assert not list(spare_dir.iterdir()) and (out / "notes.txt").read_text() == "mine"
+
+
+def test_each_command_writes_the_files_its_kind_names(cli, make_scenario, tmp_path):
+    """planner/kinds.py OUTPUT_FILES is what the early check compares a folder with: the files each writes."""
+    from planner.kinds import OUTPUT_FILES
+    from planner.ownership import MARKER
+
+    path = make_scenario()
+    for kind, args in (("report", ("run",)), ("sweep", ("sweep", "--set", "fleet[0].units=32,64")),
+                       ("sensitivity", ("sensitivity",))):
+        out = tmp_path / kind
+        r = cli(*args[:1], path, *args[1:], "--out", out, "--replications", "1")
+        assert r.exit_code == 0, r
+        assert sorted(p.name for p in out.iterdir() if p.name != MARKER) == sorted(OUTPUT_FILES[kind]), kind

@@ -21,13 +21,13 @@ import threading
 from pathlib import Path
 
 from ..errors import ReportError  # noqa: F401 - planner.report re-exports it from here
+from ..kinds import OUTPUT_FILES
 from ..ownership import HELD_SIGNALS, default_folder_name, signals_held, write_folder  # noqa: F401 - re-exported
 from ..results import RunResult
 from . import html as html_report
 from . import tables
 
-REPORT_FILES = ("summary.json", "schedule.csv", "events.csv", "replications.csv", "cashflow.csv", "report.html",
-                "report.xlsx")
+REPORT_FILES = OUTPUT_FILES["report"]
 def _xlsx_child(result: RunResult, path: Path) -> None:
     """The body of the process that writes the workbook (signals as by default: the parent cleans up)."""
     for sig in HELD_SIGNALS:
