@@ -23,9 +23,8 @@ stack). A hierarchical model in log space:
 
 When the stack is not stated the prediction is the standard stack's, and the band spans what ``basic``..
 ``optimized`` give for the workload: the three levels taken as equally likely, P10 and P90 of the mixture of
-the three bands centred on each level's throughput against standard (basic's share split between its fast and
-slow ends) (without that spread at hand, the
-variance of the stack categories' mean residuals is added).
+the three bands centred on each level's throughput against standard, basic's share split between its fast and
+slow ends (without that spread at hand, the variance of the stack categories' mean residuals is added).
 
 ``band(...)`` is the entry point for one pool and workload: it returns ``(p10_ratio, p90_ratio, basis)``
 where the ratios multiply the predicted throughput and ``basis`` is one sentence saying what the band

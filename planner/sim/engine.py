@@ -971,7 +971,7 @@ class TrainingJob:
         """A plan that uses every chip of its grid counts, below the chips in service: the grid is what held it.
 
         Plans are made for grid counts of each pool's full size (``on_grid``): 1,152 H100s in service, of a pool
-        that grows to 5,248 after the job ends, were planned as 1,148, and ``limits`` said nothing.
+        that grows to 4,096 after the job ends, were planned as 1,148, and ``limits`` said nothing.
         """
         avail = self._avail()
         grid = dict(zip(self.strategy.pools, self.strategy.grid(avail), strict=True))
