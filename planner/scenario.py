@@ -452,8 +452,8 @@ class StrategySettings(_Section):
     # while more chips are to come (sim/engine.py ``_more_to_come``): with none, any faster plan that finishes sooner
     # after the re-plan's overhead is taken (at 10% for the last chips too, 832 chips of an order delivered five days
     # early finished a job 3.5 days later; at 0 always, a pool growing daily re-planned daily, 4 days later)
-    replan_min_gain: float = Field(0.1, ge=0, le=10, description="re-plan onto more chips while more are to come "
-                                   "only when at least this share faster")
+    replan_min_gain: float = Field(0.1, ge=0, le=10, description="a plan less than this share faster waits for the "
+                                   "next dated step that brings a faster one, unless it pays before then")
     replan_overhead_hours: float = Field(0.5, ge=0, le=1000)
     sync_every_steps: int = Field(100, ge=1, le=1_000_000, description="DiLoCo outer-step interval H [inner steps]")
     diloco_token_efficiency: PosFraction | None = Field(

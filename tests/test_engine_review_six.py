@@ -116,3 +116,59 @@ def test_a_wait_says_what_held_the_job():
     (said,) = [x for x in run.summary.limits if x.startswith("wait:")]
     assert "from 2025-01-21 to 2025-02-10: 32 chips of its pools available, fewer than " \
            "strategy.min_units_to_start (64)" in said, said
+
+
+def _one(doc: dict) -> float:
+    return api.simulate(from_dict(doc)).summary.metrics["time_to_train_days"].p50
+
+
+OV = {"name": "ov", "start": "2025-01-01", "horizon_days": 700,
+      "workload": {"model": "llama3-70b", "tokens": 8.0e12, "seq_len": 8192},
+      "fleet": [{"name": "own", "chip": "h100-sxm", "site": "s1", "units": 1024, "ordered_units": 4096,
+                 "deliveries": [{"date": "2025-01-11", "units": 1300}, {"date": "2025-01-12", "units": 4096}],
+                 "commissioning_days": 0}],
+      "strategy": {"mode": "single", "replan_overhead_hours": 48},
+      "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
+
+
+def test_chips_that_come_during_a_re_plan_are_taken():
+    """276 chips on day 10 start a 48-hour re-plan; 2,796 more come on day 11, during it.
+
+    The job adopted the plan chosen on day 10 (1,260 chips) and trained on it with 4,096 in service for 77 days:
+    88.7 days, where 1,100 chips on day 10 (no re-plan then) finished in 42.6.
+    """
+    def with_first(units: int) -> dict:
+        pool = {**OV["fleet"][0], "deliveries": [{"date": "2025-01-11", "units": units},
+                                                  {"date": "2025-01-12", "units": 4096}]}
+        return {**OV, "fleet": [pool]}
+
+    days = {u: _one(with_first(u)) for u in (1100, 1200, 1300, 2000)}
+    assert all(days[b] <= days[a] + 1e-6 for a, b in zip(days, list(days)[1:], strict=False)), days
+    assert days[1300] < 45, days
+
+
+def test_a_step_that_brings_no_faster_plan_is_no_reason_to_wait():
+    """One chip more on day 35 held a plan 6.5% faster (under the 10%) from day 10 to day 35: 1.5 days later."""
+    def second(units: int) -> dict:
+        pool = {"name": "own", "chip": "h100-sxm", "site": "s1", "units": 1024, "ordered_units": 1100,
+                "deliveries": [{"date": "2025-01-11", "units": 1072}, {"date": "2025-02-05", "units": units}],
+                "commissioning_days": 0}
+        return {**OV, "workload": {"model": "llama3-70b", "tokens": 8.0e12, "seq_len": 8192}, "fleet": [pool]}
+
+    assert _one(second(1073)) == _one(second(1072)) == _one(second(1080))
+
+
+def test_a_wait_with_no_chip_there_is_for_chips_not_for_the_setting():
+    """A rental ends and the owned chips come a month later: 0 chips there, and min_units_to_start was named."""
+    doc = {"name": "wt", "start": "2025-01-01", "horizon_days": 700,
+           "workload": {"model": "llama3-70b", "tokens": 8.0e12, "seq_len": 8192},
+           "fleet": [{"name": "own", "chip": "h100-sxm", "site": "s1", "units": 0, "ordered_units": 1024,
+                      "deliveries": [{"date": "2025-03-01", "units": 1024}], "commissioning_days": 0},
+                     {"name": "rent", "chip": "h100-sxm", "site": "s1",
+                      "cloud": {"units": 1024, "from": "2025-01-01", "until": "2025-02-01",
+                                "price_per_chip_hour_usd": 2.0}}],
+           "strategy": {"mode": "auto", "min_units_to_start": 512},
+           "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
+    run = api.simulate(from_dict(doc))
+    (said,) = [x for x in run.summary.limits if x.startswith("wait:")]
+    assert "0 chips of its pools available, too few for any layout" in said, said

@@ -153,6 +153,10 @@ class Timeline:
         return cum[idx] + (np.asarray(ts) - t[idx]) * v[idx]
 
 
+# dated steps ahead weighed for a plan under replan_min_gain (``_pays_before_more``): a pool growing daily
+# offers a faster plan within days when it offers one at all
+LOOK_AHEAD_STEPS = 64
+
 class PoolState:
     """Chips of one pool over time: usable (commissioned or rented, not reserved) and failed.
 
@@ -733,8 +737,9 @@ class TrainingJob:
         if waited_for is None or not best_wait < best_now:
             return ""
         rise_at, up = waited_for
-        return (f"a layout on {up.units_used:,} can start in {fmt_duration(rise_at - now)} (site power, a rental's "
-                "start, or chips the jobs before it leave), and training now would finish later")
+        return (f"a layout on {up.units_used:,} can start in {fmt_duration(rise_at - now)} (chips coming into "
+                "service, site power, a rental's start, or chips the jobs before it leave), and training now would "
+                "finish later")
 
     def _finish_from(self, plan: Plan, at_h: float, left: float) -> float:
         """Hours from ``at_h`` to train ``left`` tokens on ``plan``, its chips counted until they leave at a known hour.
@@ -787,14 +792,22 @@ class TrainingJob:
         """
         now = self.env.now
         until = now + self._go_hours(cand, tokens_left)
-        nxt = min((st.time_h for ps in self._states for st in ps.steps[ps._step:]
-                   if now < st.time_h < until and st.delta_units > 0 and st.kind != EventKind.DELIVERY),
-                  default=None)
+        rises = sorted({st.time_h for ps in self._states for st in ps.steps[ps._step:]
+                        if now < st.time_h < until and st.delta_units > 0 and st.kind != EventKind.DELIVERY})
+        # the next of them that brings a plan faster than this one (one chip that no layout takes is no reason to
+        # wait: it made a job with one more chip ordered finish 1.5 days later); a bounded look
+        nxt = next((t for t in rises[:LOOK_AHEAD_STEPS] if self._faster_then(t, cand)), None)
         if nxt is None:
             return True
         cost_h = self._switch_cost_h(cand) + (1 + MOVE_MARGIN) * self._switch_h(cand)
         # by then: the faster plan's hours less its switch, against every hour on the plan it has
         return self._kept_rate_h(cand) * (nxt - now - cost_h) > self._kept_rate_h(self.plan) * (nxt - now)
+
+    def _faster_then(self, t: float, cand: Plan) -> bool:
+        """Whether the plan on the chips the dated steps bring by hour ``t`` trains faster than ``cand``."""
+        later = {n: max(ps.usable_by(t) - ps.failed, 0) for n, ps in self.pools.items()}
+        alt = self.strategy.plan(later)
+        return alt is not None and alt.tokens_per_s > cand.tokens_per_s
 
     def _pays(self, here: Plan, cand: Plan, tokens_left: float) -> bool:
         """Whether switching to ``cand`` finishes sooner than training on ``here`` (a transfer: by a margin)."""
@@ -874,6 +887,11 @@ class TrainingJob:
         elif self.must_plan and self.next_plan is not None and all(
                 avail[p.pool] >= p.units for p in self.next_plan.parts):
             new = self.next_plan  # the plan chosen when the change was decided
+            if self._came_meanwhile():  # chips that came during the re-plan's overhead: the plan on them, if faster
+                fresh = self._best_plan(avail)
+                fresh = self._lasting(fresh, avail) if fresh is not None else None
+                if fresh is not None and fresh.tokens_per_s > new.tokens_per_s:
+                    new = fresh
         else:
             new = self._best_plan(avail)
             new = self._lasting(new, avail) if new is not None else None
@@ -1005,8 +1023,11 @@ class TrainingJob:
     def _log_wait(self) -> None:
         """The ``wait`` event: training stops, too few chips of the job's pools being left for any layout."""
         self.waiting_since_h = self.env.now
-        n = sum(self._avail().get(p, 0) for p in self.strategy.pools)
-        why = (f"fewer than strategy.min_units_to_start ({self.min_units:,})" if n < self.min_units
+        avail = self._avail()
+        n = sum(avail.get(p, 0) for p in self.strategy.pools)
+        # the setting is the reason only where a layout would fit on the chips there (none there: too few for any)
+        held = n < self.min_units and self.strategy.plan(avail, False) is not None
+        why = (f"fewer than strategy.min_units_to_start ({self.min_units:,})" if held
                else self._wait_reason or "too few for any layout")
         self._wait_reason = ""
         self._wait_why = f"{n:,} chips of its pools available, {why}"  # (``_end_wait`` says it of the longest)
@@ -1139,6 +1160,11 @@ class TrainingJob:
             self._ceiling = (usable, self.strategy.plan({n: ps.usable for n, ps in self.pools.items()}))
         ceiling = self._ceiling[1]
         return ceiling is not None and ceiling.tokens_per_s > self.plan.tokens_per_s
+
+    def _came_meanwhile(self) -> bool:
+        """Whether some pool has more chips available than when the plan was adopted (``checked_avail``)."""
+        checked = self.checked_avail
+        return any(ps.available > checked.get(n, 0) for n, ps in self.pools.items())
 
     def _faster_plan(self, t: float) -> bool:
         """At a restart (hour ``t``): move to a faster plan if returned repairs allow one; whether it does.
@@ -1541,6 +1567,11 @@ class TrainingJob:
             if self.pending_restart:
                 yield from self._restart()
                 if self.pending_restart:  # chips of the plan left during it: re-plan on what is left first
+                    continue
+                # chips that came during it (a re-plan's overhead, a move): weighed now, as a step during training
+                # is (their wake-up fired while the job held: 2,796 chips came in a 48-hour re-plan, and the job
+                # trained on 1,260 of 4,096 for 77 days)
+                if self._came_meanwhile() and self._on_capacity_change(False, 0.0):
                     continue
             if self.on and self.FAST and not self.must_plan:
                 reached = self._through_failures()
