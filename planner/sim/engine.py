@@ -416,6 +416,7 @@ class TrainingJob:
         self._first_wait = ""  # the last reason the first start waited for chips that come at a known hour
         self._wait_reason = ""  # why a shrink waits for chips that come at a known hour instead (``_log_wait``)
         self._mid_waits: list[tuple[float, float, str]] = []  # (from, to hours, why) it held no chip after it started
+        self._usable_at_adopt: dict[str, int] = {}
         self._wait_why = ""
 
     # -- capacity ------------------------------------------------------------------------------------
@@ -890,7 +891,7 @@ class TrainingJob:
             if self._came_meanwhile():  # chips that came during the re-plan's overhead: the plan on them, if faster
                 fresh = self._best_plan(avail)
                 fresh = self._lasting(fresh, avail) if fresh is not None else None
-                if fresh is not None and fresh.tokens_per_s > new.tokens_per_s:
+                if fresh is not None and self._kept_rate_h(fresh) > self._kept_rate_h(new):  # (as jobs are sized)
                     new = fresh
         else:
             new = self._best_plan(avail)
@@ -953,6 +954,7 @@ class TrainingJob:
         self._note_limits(new)
         self.fail_in_h = None  # another plan fails at another rate: draw afresh (memoryless)
         self.checked_avail = self._avail()  # no faster plan exists on these chips or fewer
+        self._usable_at_adopt = {n: ps.usable for n, ps in self.pools.items()}  # (``_came_meanwhile``)
         self._record_layout(new, self.env.now)
 
     def _note_limits(self, why: Plan) -> None:
@@ -1162,9 +1164,9 @@ class TrainingJob:
         return ceiling is not None and ceiling.tokens_per_s > self.plan.tokens_per_s
 
     def _came_meanwhile(self) -> bool:
-        """Whether some pool has more chips available than when the plan was adopted (``checked_avail``)."""
-        checked = self.checked_avail
-        return any(ps.available > checked.get(n, 0) for n, ps in self.pools.items())
+        """Whether dated steps brought some pool more usable chips since the plan was adopted (repairs aside)."""
+        before = self._usable_at_adopt
+        return any(ps.usable > before.get(n, 0) for n, ps in self.pools.items())
 
     def _faster_plan(self, t: float) -> bool:
         """At a restart (hour ``t``): move to a faster plan if returned repairs allow one; whether it does.
