@@ -335,8 +335,16 @@ def band(chip_id: str, *, moe: bool, precision: str, seq_len: int, stack: str | 
     ``stack_spread`` = (basic/standard, optimized/standard) throughput ratios widens the band to span them).
     The ratios multiply the predicted tokens/s. Shipped residuals only: no layout search here.
     """
+    lo, _mid, hi, basis = band_with_median(chip_id, moe=moe, precision=precision, seq_len=seq_len, stack=stack,
+                                           stack_spread=stack_spread)
+    return lo, hi, basis
+
+
+def band_with_median(chip_id: str, *, moe: bool, precision: str, seq_len: int, stack: str | None,
+                     stack_spread: tuple[float, float] | None = None) -> tuple[float, float, float, str]:
+    """``band`` with the band's median: (P10, P50, P90 ratios, basis) (``band_quantiles``)."""
     cats = categories(chip_id, moe=moe, precision=precision, seq_len=seq_len, stack=stack)
-    return band_from(shipped_stats(), cats, stack_stated=stack is not None, stack_spread=stack_spread)
+    return band_quantiles(shipped_stats(), cats, stack_stated=stack is not None, stack_spread=stack_spread)
 
 
 def overall_band() -> tuple[float, float, str]:
@@ -401,9 +409,8 @@ def pool_quantiles(scenario, pool) -> tuple[float, float, float, str]:
     wl = scenario.workload
     stated = "stack" in pool.model_fields_set  # left out: the standard point estimate, the band spans the levels
     spread = None if stated else stack_spread(scenario, pool)
-    cats = categories(pool.chip, moe=wl.arch.moe is not None, precision=wl.precision, seq_len=wl.seq_len,
-                      stack=pool.stack if stated else None)
-    return band_quantiles(shipped_stats(), cats, stack_stated=stated, stack_spread=spread)
+    return band_with_median(pool.chip, moe=wl.arch.moe is not None, precision=wl.precision, seq_len=wl.seq_len,
+                            stack=pool.stack if stated else None, stack_spread=spread)
 
 
 def scenario_band(scenario) -> tuple[float, float, str]:

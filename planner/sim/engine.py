@@ -217,6 +217,11 @@ class PoolState:
         return [st.time_h for st in self.steps[self._step:]
                 if st.kind in kinds and st.delta_units > 0 and st.time_h < before_h]
 
+    def available_by(self, t: float) -> int:
+        """Chips available once the dated steps up to hour ``t`` have come, those under repair now still out."""
+        self._settle()
+        return max(self.usable_by(t) - self.failed, 0)
+
     def falls_below_after(self, units: int, after_h: float) -> float:
         """The first hour after ``after_h`` at which dated steps bring the usable chips below ``units`` (inf: never).
 
@@ -706,7 +711,7 @@ class TrainingJob:
         # what the switch then costs the faster plan, which trains at most WAIT_SPEEDUP times ``new``'s rate per chip
         candidates = []
         for rise_at in rises[:WAIT_RISES]:
-            then = {n: max(avail[n] + ps.usable_by(rise_at) - ps.usable, 0) for n, ps in self.pools.items()}
+            then = {n: ps.available_by(rise_at) for n, ps in self.pools.items()}
             switch_h = self.sc.strategy.replan_overhead_hours + pay_now_h + (
                 self.strategy.ctx.restart_hours(then) if self.on else 0.0)
             scale = sum(then.values()) / max(new.units_used, 1) * WAIT_SPEEDUP
@@ -806,8 +811,7 @@ class TrainingJob:
 
     def _faster_then(self, t: float, cand: Plan) -> bool:
         """Whether the plan on the chips the dated steps bring by hour ``t`` trains faster than ``cand``."""
-        later = {n: max(ps.usable_by(t) - ps.failed, 0) for n, ps in self.pools.items()}
-        alt = self.strategy.plan(later)
+        alt = self.strategy.plan({n: ps.available_by(t) for n, ps in self.pools.items()})
         return alt is not None and alt.tokens_per_s > cand.tokens_per_s
 
     def _pays(self, here: Plan, cand: Plan, tokens_left: float) -> bool:

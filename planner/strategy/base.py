@@ -753,24 +753,16 @@ class Strategy(ABC):
         switched the search off, and a sync job kept an unreliable pool of 4,096 chips it had left out with four
         pools: 70 days where 11).
         """
-        if len(having) <= DROP_POOLS_MAX:
-            out = []
-            for keep in subsets(having)[1:]:  # (the first is every pool: the plan already weighed)
-                alt = self._undropped({p: (offered[p] if p in keep else 0) for p in self.pools})
-                if alt is not None:
-                    out.append(alt)
-            return out
-        # more: the k pools that keep least as a job alone (its expected goodput on them) left out, k = 1 ... at
-        # most DROP_WORST_MAX (one at a time stopped where only two left out together keep more: a sync job's restart
-        # is its slowest pool's)
-        alone = sorted(having, key=lambda p: self.ctx.goodput_at({p: offered[p]}))  # (stable: the pools' order)
-        out = []
-        for k in range(1, min(len(having) - 1, DROP_WORST_MAX) + 1):
-            gone = set(alone[:k])
-            alt = self._undropped({p: (0 if p in gone else offered.get(p, 0)) for p in self.pools})
-            if alt is not None:
-                out.append(alt)
-        return out
+        if len(having) <= DROP_POOLS_MAX:  # (the first subset is every pool: the plan already weighed)
+            left_out = [set(having) - set(keep) for keep in subsets(having)[1:]]
+        else:
+            # the k pools that keep least as a job alone (its expected goodput on them) left out, k = 1 ... at most
+            # DROP_WORST_MAX (one at a time stopped where only two left out together keep more: a sync job's restart
+            # is its slowest pool's)
+            alone = sorted(having, key=lambda p: self.ctx.goodput_at({p: offered[p]}))  # (stable: the pools' order)
+            left_out = [set(alone[:k]) for k in range(1, min(len(having) - 1, DROP_WORST_MAX) + 1)]
+        plans = (self._undropped({p: (0 if p in gone else offered.get(p, 0)) for p in self.pools}) for gone in left_out)
+        return [alt for alt in plans if alt is not None]
 
     def _size_each_pool(self, at: dict[str, int], best: Plan | None, score: float,
                         fastest: float) -> tuple[Plan | None, float]:
