@@ -107,7 +107,7 @@ def test_the_goal_seeks_progress_counts_against_the_most_it_may_evaluate(make_sc
                         progress=lambda done, n: ticks.append((done, n)))
     assert ticks[0][0] < ticks[0][1]  # the first round is not the whole search
     assert all(done <= n for done, n in ticks) and ticks[-1][0] == len(r["evaluations"])
-    assert ticks[0][1] == solve_mod.planned_count(0, 8192, True, None, 2)
+    assert ticks[0][1] == solve_mod.planned_count(0, 8192, True, None)
 
 
 def test_a_runs_changes_read_in_a_few_words():

@@ -112,16 +112,6 @@ def not_monotone_note(pts: list[dict], path: str, quantile: float) -> str:
     return ""
 
 
-def points_per_round(workers: int | None = None) -> int:
-    """How many values a round of the search evaluates: SEARCH_POINTS_PER_ROUND, whatever the workers.
-
-    The workers evaluate them at once (two cores: a round in the wall time of one evaluation). One per worker made
-    the answer follow the workers where the finish is not monotone: 130 chips met a deadline that 131 missed and
-    132 met, and one worker's bisection answered 132 where two workers' thirds answered 130.
-    """
-    return SEARCH_POINTS_PER_ROUND
-
-
 def round_values(lo: float, hi: float, k: int, integer: bool) -> list:
     """The values a round evaluates: ``k`` that split (lo, hi) into k + 1 equal parts, strictly inside it.
 
@@ -186,24 +176,22 @@ def ends(scenario: Scenario, path: str, integer: bool, low: float, high: float, 
 
 
 def planned_points(scenario: Scenario, path: str, low: float | None = None, high: float | None = None,
-                   source: str = "<scenario>", step: float | None = None,
-                   workers: int | None = None) -> list[Scenario]:
+                   source: str = "<scenario>", step: float | None = None) -> list[Scenario]:
     """The runs a goal seek may need, for its time estimate: both ends, then k values per round, and k probes.
 
-    A round narrows the bracket to 1/(k+1) of it (k = :func:`points_per_round`). The search's values lie
+    A round narrows the bracket to 1/(k+1) of it (k = SEARCH_POINTS_PER_ROUND). The search's values lie
     between the ends; they are counted at the larger end's work (a bound).
     """
     given = (low is not None, high is not None)
     path, integer, low, high = bounds(scenario, path, low, high)
     lo_s, hi_s = ends(scenario, path, integer, low, high, given, source)
-    return [lo_s, hi_s] + [hi_s] * (planned_count(low, high, integer, step, workers) - 2)
+    return [lo_s, hi_s] + [hi_s] * (planned_count(low, high, integer, step) - 2)
 
 
-def planned_count(low: float, high: float, integer: bool, step: float | None = None,
-                  workers: int | None = None) -> int:
+def planned_count(low: float, high: float, integer: bool, step: float | None = None) -> int:
     """How many values a goal seek evaluates at most: both ends, k values per round, and one round of probes."""
     resolution = step or (1 if integer else FLOAT_TOLERANCE * (high - low))
-    k = points_per_round(workers)
+    k = SEARCH_POINTS_PER_ROUND
     rounds = math.ceil(math.log((high - low) / resolution, k + 1)) if high - low > resolution else 0
     return 2 + min(MAX_EVALUATIONS, k * (rounds + 1))  # (+1: the probes below the answer)
 
@@ -283,7 +271,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
     scenario = to_deadline(scenario, deadline, path)  # every replication that may meet the deadline runs to it
     # a reservation that begins past the file's horizon but inside the raised one is the points' cost, not the file's
     counted = [p.name for p in scenario.fleet if p.name in after and not after_plan(scenario, p)]
-    planned = planned_count(low, high, integer, step, workers)
+    planned = planned_count(low, high, integer, step)
     built = dict(zip((low, high), ends(scenario, path, integer, low, high, given, source), strict=True))
     seen: dict[float, dict] = {}
 
@@ -343,7 +331,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             note = (f"{path}={low} meets the deadline though {path}={high} misses it: the finish is not monotone "
                     f"in {path} here (a larger value finishes later), and {low} is the smallest value in range")
     else:
-        k, budget = points_per_round(workers), [MAX_EVALUATIONS]
+        k, budget = SEARCH_POINTS_PER_ROUND, [MAX_EVALUATIONS]
 
         def narrow(lo: float, hi: float) -> float:
             """Bisect (lo misses, hi meets) to the resolution; the smallest value found that meets."""
