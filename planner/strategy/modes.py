@@ -19,6 +19,7 @@ import math
 
 from ..kinds import Mode
 from ..perf.reliability import CHECKPOINT_BYTES_PER_PARAM
+from ..perf.search import LayoutResult
 from ..units import SECONDS_PER_HOUR
 from .base import CROSS_SITE_BYTES_PER_PARAM, Context, Handover, Part, Plan, Strategy, pair, subsets
 
@@ -76,7 +77,10 @@ def _split(strategy: Strategy, avail: dict[str, int], batch: int,
         for p in live:
             lay = strategy._layout(p, avail[p], shares[p])
             if lay is None:
-                continue
+                # no layout of this pool takes its share (ZeRO sharded over fewer replicas no longer fits): a split
+                # without it would count its sequences as trained, and one with its share of another round would not
+                # add up to the batch. These pools cannot split the batch (each pool alone is weighed on its own)
+                return ()
             parts[p] = Part(p, ctx.site[p], lay, shares[p])
             rates[p] = lay.tokens_per_s
     _balance(strategy, avail, parts, q)
@@ -115,12 +119,15 @@ def _balance(strategy: Strategy, avail: dict[str, int], parts: dict[str, Part], 
         parts.update(trial)
 
 
-def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float) -> tuple[float, dict]:
+def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float,
+                  between_sites_only: bool = False) -> tuple[float, dict]:
     """All-reduce of ``nbytes`` over the parts (one ring): seconds, and bytes per link it crosses.
 
     Each hop sends ``per_hop`` bytes one way, and its time is computed on them; a link's traffic is its busier
     direction (README: one direction, the one its time is computed on). Two sites: both hops cross the one link,
     one each way; three or more: each link between neighbours carries one hop (it was counted at half).
+    ``between_sites_only``: the hops inside a site are left out (their time depends on the chips each part uses),
+    so the seconds are at most the ring's (``Sync._bound``).
     """
     s = len(parts)
     if s < 2:
@@ -129,7 +136,7 @@ def _ring_seconds(ctx: Context, parts: tuple[Part, ...], nbytes: float) -> tuple
     worst, lat, sent = 0.0, 0.0, {}
     ordered = sorted(parts, key=lambda p: (p.site, p.pool))
     for a, b in zip(ordered, ordered[1:] + ordered[:1], strict=True):
-        if a is b:
+        if a is b or (between_sites_only and a.site == b.site):
             continue
         bw = ctx.between(a, b)
         if bw is None:
@@ -168,14 +175,46 @@ class Sync(Strategy):
         if len(live) > 1:
             subsets += [(p,) for p in live]  # (its layout on the whole batch is the one already searched)
         alone = {p: first[p].tokens_per_s for p in live}
-        best = None
-        for sub in subsets:  # every pool first: a subset replaces it only when strictly faster
-            if best is not None and sum(alone[p] for p in sub) * SUBSET_BOUND_SLACK <= best.tokens_per_s:
-                continue  # its pools together, each at its speed alone, cannot beat the best so far
-            pl = self._plan_on(avail, sub)
-            if pl is not None and (best is None or pl.tokens_per_s > best.tokens_per_s * (1 + 1e-9)):
-                best = pl
-        return best
+        plans: dict[tuple[str, ...], Plan | None] = {}
+
+        def fastest(subs: list[tuple[str, ...]]) -> Plan | None:
+            best = None
+            for sub in subs:  # every pool first: a subset replaces it only when strictly faster
+                if best is not None and sum(alone[p] for p in sub) * SUBSET_BOUND_SLACK <= best.tokens_per_s:
+                    continue  # its pools together, each at its speed alone, cannot beat the best so far
+                if sub not in plans:
+                    plans[sub] = self._plan_on(avail, sub)
+                pl = plans[sub]
+                if pl is not None and (best is None or pl.tokens_per_s > best.tokens_per_s * (1 + 1e-9)):
+                    best = pl
+            return best
+
+        if len(sites) > 1:
+            # every pool together spans sites: its all-reduce over the links bounds its speed, and when the others
+            # beat that bound it is never laid out (each share of the batch is a layout search; the shortlist of a
+            # 405B ramp spent two thirds of its time on sync over a 400 Gbit/s link that only slowed the step).
+            # The others are weighed in their order either way; only plans within 1e-9 of each other could differ
+            rest = fastest(subsets[1:])
+            if rest is not None and rest.tokens_per_s > self._bound(live, first) * (1 + 1e-9):
+                return rest
+        return fastest(subsets)
+
+    def _bound(self, pools: tuple[str, ...], alone: dict[str, LayoutResult]) -> float:
+        """At least the tokens per second of sync over ``pools`` (``alone``: each pool's layout on the whole batch).
+
+        ``_plan_on``'s step is its compute plus what the all-reduce does not hide behind the last micro-batch (at
+        most SYNC_OVERLAP x BACKWARD_SHARE of it, and a micro-batch takes at most the compute): at least the ring's
+        hops between sites, whose time no layout changes. (A bound on the compute too would need each pool's
+        speed on any share of the batch: a share that divides evenly over the replicas ran 2.7% faster than the
+        whole batch, more than SUBSET_BOUND_SLACK allows.)
+        """
+        ctx = self.ctx
+        where = tuple(Part(p, ctx.site[p], alone[p], 0) for p in pools)
+        t_x = _ring_seconds(ctx, where, ctx.params * CROSS_SITE_BYTES_PER_PARAM, between_sites_only=True)[0]
+        tps = ctx.batch_seqs * ctx.seq_len / t_x if t_x > 0 else math.inf
+        if len({ctx.vendor(p) for p in pools}) > 1:
+            tps *= ctx.scenario.strategy.cross_vendor_efficiency
+        return tps
 
     def everywhere(self, avail):
         """The synchronous job over every pool with a layout (what ``_plan`` weighs first)."""
