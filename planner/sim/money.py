@@ -54,9 +54,10 @@ def purchases(steps: list[Step]) -> tuple[tuple[float, int], ...]:
     """(time [h], units) of each delivery of owned chips bought during the plan.
 
     Chips there by day 0 (the pool's ``units``, and deliveries dated or drawn before the start, which supply_steps
-    puts at hour 0) were bought before it.
+    puts at hour 0) were bought before it; a delivery dated on the start day is bought during it (a tranche dated
+    on day 0 was never paid, and the same tranche 15 minutes late was paid in full).
     """
-    return tuple((s.time_h, int(s.delta_units)) for s in steps if s.kind == EventKind.DELIVERY and s.time_h > 0)
+    return tuple((s.time_h, int(s.delta_units)) for s in steps if s.kind == EventKind.DELIVERY and s.since_h is None)
 
 
 def portfolio_cashflow(scenario: Scenario, pctx, seeds: list[np.random.SeedSequence],

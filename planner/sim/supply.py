@@ -31,7 +31,9 @@ class Step:
     kind: str  # delivery | commissioning | cloud_start | cloud_end
     delta_units: int  # change of chips delivered (delivery) or of usable chips (the others)
     detail: str = ""
-    since_h: float | None = None  # a delivery before the start: when it came (< 0; its write-off began then)
+    # a delivery there before the plan: when it came (< 0, its write-off began then; 0: the pool's ``units``, on hand
+    # at the start); None: one dated on or after the start, bought during the plan
+    since_h: float | None = None
 
 
 def draw(dist: Distribution | None, rng: np.random.Generator) -> float:
@@ -91,7 +93,7 @@ def supply_steps(scenario: Scenario, pool: Pool, rng: np.random.Generator) -> li
     reserved = pool.reserved_fraction
     commission_h = pool.commissioning_days * HOURS_PER_DAY
     if pool.units:
-        steps.append(Step(0.0, EventKind.DELIVERY, pool.units, "in service on day 0"))
+        steps.append(Step(0.0, EventKind.DELIVERY, pool.units, "in service on day 0", since_h=0.0))
         steps.append(Step(0.0, EventKind.COMMISSIONING, usable(pool.units, reserved), "in service on day 0"))
     delivered, in_use = pool.units, usable(pool.units, reserved)
     cap = pool.ordered_units if pool.ordered_units is not None else None
