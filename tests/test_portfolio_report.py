@@ -347,8 +347,8 @@ def test_the_band_says_whose_it_is_and_every_jobs_own(portfolio) -> None:
     pctx = portfolio_context(from_dict(_doc(JOBS)))
     assert b["job"] == FLAG == ordered_jobs(pctx.scenario)[0].name
     assert [j["job"] for j in b["jobs"]] == [FLAG, "second"]
-    for j, js in zip(b["jobs"], pctx.scenarios, strict=True):
-        own = band_statement(js, 3)
+    for j, js, ctx in zip(b["jobs"], pctx.scenarios, pctx.contexts, strict=True):
+        own = band_statement(js, 3, ctx)
         assert (j["p10"], j["p90"], j["pool"]) == (own["p10"], own["p90"], own["pool"])
     words = band_sentence(result.summary)
     assert f"(job {FLAG}, pool " in words and "each job's speed from the job's own band" in words

@@ -413,18 +413,20 @@ def pool_quantiles(scenario, pool) -> tuple[float, float, float, str]:
                             stack=pool.stack if stated else None, stack_spread=spread)
 
 
-def scenario_band(scenario) -> tuple[float, float, str]:
+def scenario_band(scenario, parts: list | None = None) -> tuple[float, float, str]:
     """The band of a scenario: each pool's band weighted by its share of the fleet's planned peak FLOP/s (``blend``).
 
     One draw per replication applies to the whole job. The band of the largest pool alone switched whole when
-    another pool grew past it: renting 1% more H100s moved a run's P90 by 10%.
+    another pool grew past it: renting 1% more H100s moved a run's P90 by 10%. ``parts``: (pool, share) to weigh
+    instead, the shares of the peak FLOP-hours the expected run trains on each (planner/sim/replication.py).
     """
-    parts = pool_weights(scenario)
+    by = "planned peak FLOP/s" if parts is None else "the peak FLOP-hours the expected run trains on each"
+    parts = pool_weights(scenario) if parts is None else parts
     bands = [(w, pool_band(scenario, pool)) for pool, w in parts]
     lo, hi = blend([(w, b[0], b[1]) for w, b in bands])
     basis = max(bands, key=lambda wb: wb[0])[1][2]
     if len(parts) > 1:
-        basis += "; pools weighted by planned peak FLOP/s: " + ", ".join(f"{p.name} {w:.0%}" for p, w in parts)
+        basis += f"; pools weighted by {by}: " + ", ".join(f"{p.name} {w:.0%}" for p, w in parts)
     return lo, hi, basis
 
 

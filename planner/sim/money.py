@@ -45,7 +45,7 @@ def rerun(scenario: Scenario, seed: np.random.SeedSequence, replications: int,
     ctx = Context(scenario, layout_planners(scenario)) if ctx is None else ctx
     supply_seed, job_seed, model_seed = fresh(seed).spawn(3)
     steps = draw_supply(scenario, supply_seed, ctx.supply)
-    factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
+    factor = model_factor(scenario, replications, np.random.default_rng(model_seed), ctx)
     candidates, _why = options(ctx, scenario.strategy.mode)
     return best_run(scenario, candidates, steps, job_seed, factor, record=False), steps
 

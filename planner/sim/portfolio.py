@@ -665,7 +665,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         # one draw of the model's error per replication, shared by every job (the same standard normal on each job's
         # own band): a model fast for one job on these chips is fast for the next; drawn apart, four identical jobs'
         # errors averaged out and the portfolio's P10-P90 came out narrower than one job's of the same work
-        factor = model_factor(js, replications, np.random.default_rng(model_seed))
+        factor = model_factor(js, replications, np.random.default_rng(model_seed), pctx.contexts[k])
         candidates, _why = options(ctx, js.strategy.mode)
         if not candidates:
             raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train on its pools")

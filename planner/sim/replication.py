@@ -89,21 +89,61 @@ class ReplicationOutput:
     in_service: pd.DataFrame | None = None
 
 
-_BANDS: dict[int, tuple[Scenario, ErrorBand]] = {}  # the band of each scenario a process simulates (by identity)
+_BANDS: dict[tuple, tuple[Scenario, ErrorBand]] = {}  # the band of each scenario a process simulates (by identity)
 
 
-def run_band(scenario: Scenario) -> ErrorBand:
+def band_weights(scenario: Scenario, ctx: Context | None) -> list | None:
+    """(pool, share) of the peak FLOP-hours the expected run trains on each pool: what the band weighs.
+
+    The expected run is the one the pick rests on: the shortlist's first strategy, without failures, on the nominal
+    model and the supply without delivery risk. A pool it never trains on weighs nothing: a pool 64 times the size of
+    the one that trained, arriving after the horizon, set the band a run drew from (its P90 2.57 days, where the pool
+    that trained gives 7.17). None (no context, one pool, or an expected run that trains nowhere): the planned peak
+    FLOP/s of every pool (``perf.band.pool_weights``). Computed once per context (``Context.band_weights``).
+    """
+    if ctx is None or len(scenario.fleet) < 2:
+        return None
+    if ctx.band_weights is None:
+        ctx.band_weights = _expected_weights(scenario, ctx)
+    pools = {p.name: p for p in scenario.fleet}
+    return [(pools[name], w) for name, w in ctx.band_weights] or None
+
+
+def _expected_weights(scenario: Scenario, ctx: Context) -> tuple[tuple[str, float], ...]:
+    candidates, _why = options(ctx, scenario.strategy.mode)
+    if not candidates:
+        return ()
+    nominal = scenario.model_copy(update={"fleet": [p.model_copy(update={"delivery_risk": None})
+                                                    for p in scenario.fleet]})
+    steps = draw_supply(nominal, np.random.SeedSequence(0))  # (nothing is drawn)
+    seed = np.random.SeedSequence(0)  # (no failure is drawn either)
+    (pick, *_rest) = shortlist(scenario, candidates, steps, seed)
+    run = simulate(scenario, pick, steps, np.random.default_rng(seed), failures=False, record=False, expected=True)
+    flop_h = {}
+    for p in scenario.fleet:
+        held = _training(run.strategy, run.job, p.name)
+        if held is not None:
+            flop_h[p.name] = (costs.step_integral(*held, 0.0, run.end_h)
+                              * scenario.chip(p.chip).bf16_tflops)
+    total = sum(flop_h.values())
+    return tuple((n, f / total) for n, f in flop_h.items() if f > 0) if total > 0 else ()
+
+
+def run_band(scenario: Scenario, ctx: Context | None = None) -> ErrorBand:
     """The band a replication draws its model error from.
 
     Each pool's conditional band (perf/band.py), or, for a pool with ``measured`` rows, their posterior around
     the fitted efficiency (perf/measured.py: the pool's layouts already run at that efficiency, so the draw is
-    the posterior's spread about it, not the prior's); weighted by the pools' planned peak FLOP/s (``blend``).
+    the posterior's spread about it, not the prior's); weighted by the peak FLOP-hours the expected run trains on
+    each (``band_weights``; without a context, by the pools' planned peak FLOP/s), in log (``blend``).
     """
-    hit = _BANDS.get(id(scenario))
+    parts = band_weights(scenario, ctx)
+    key = (id(scenario), None if parts is None else tuple((p.name, w) for p, w in parts))
+    hit = _BANDS.get(key)
     if hit is not None and hit[0] is scenario:
         return hit[1]
     edges, mids = [], []
-    for pool, weight in pool_weights(scenario):
+    for pool, weight in pool_weights(scenario) if parts is None else parts:
         lo, mid, hi, _basis = pool_quantiles(scenario, pool)
         if pool.measured:
             from ..perf.measured import fit_pool
@@ -120,23 +160,25 @@ def run_band(scenario: Scenario) -> ErrorBand:
     band = ErrorBand(p10=p10, p90=p90, p50=p50)
     if len(_BANDS) > 64:
         _BANDS.clear()
-    _BANDS[id(scenario)] = (scenario, band)
+    _BANDS[key] = (scenario, band)
     return band
 
 
-def band_statement(scenario: Scenario, replications: int) -> dict:
+def band_statement(scenario: Scenario, replications: int, ctx: Context | None = None) -> dict:
     """What the run's model-error band is and rests on: summary.json ``model_band``.
 
     ``p10``/``p90``: the throughput ratios of ``run_band``; ``basis``: the sentence of perf.band (and the pools'
-    measurements); ``pool``: the largest pool; ``measurements``: the measured rows of the pools the band weighs;
-    ``drawn``: whether replications draw from it.
+    measurements); ``pool``: the pool it weighs most (without a context, the largest pool); ``measurements``: the
+    measured rows of the pools the band weighs; ``drawn``: whether replications draw from it.
     """
     from ..perf.band import scenario_band
 
-    band = run_band(scenario)
-    pool = largest_pool(scenario)
-    basis = scenario_band(scenario)[2]
-    measured = [(p.name, len(p.measured)) for p, _w in pool_weights(scenario) if p.measured]
+    band = run_band(scenario, ctx)
+    parts = band_weights(scenario, ctx)
+    pool = largest_pool(scenario) if parts is None else max(parts, key=lambda pw: pw[1])[0]
+    basis = scenario_band(scenario, parts)[2]
+    measured = [(p.name, len(p.measured)) for p, _w in (pool_weights(scenario) if parts is None else parts)
+                if p.measured]
     if measured:
         rows = " and ".join(f"{n} of your measurements on pool {name}" for name, n in measured)
         basis = f"based on {rows} (Bayesian update of: {basis})"
@@ -146,12 +188,12 @@ def band_statement(scenario: Scenario, replications: int) -> dict:
             "measurements": sum(n for _name, n in measured), "drawn": drawn}
 
 
-def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator) -> float:
+def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator, ctx: Context | None = None) -> float:
     """This replication's draw of the cost model's error (1 when off; README "the band")."""
     setting = scenario.simulation.model_error
     if setting == "off" or (setting == "auto" and replications <= 1):
         return 1.0
-    return run_band(scenario).draw(rng)  # conditional on the workload and the largest pool, or its measurements
+    return run_band(scenario, ctx).draw(rng)  # conditional on the workload and the pools it trains on
 
 
 def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
@@ -424,7 +466,7 @@ def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequen
     """
     supply_seed, job_seed, model_seed = seed.spawn(3)
     steps = draw_supply(scenario, supply_seed, ctx.supply)
-    factor = model_factor(scenario, replications, np.random.default_rng(model_seed))
+    factor = model_factor(scenario, replications, np.random.default_rng(model_seed), ctx)
     candidates, _why = options(ctx, scenario.strategy.mode)
     run = best_run(scenario, candidates, steps, job_seed, factor, record=tables)
     out = ReplicationOutput(outcome_row(run, factor))
@@ -668,7 +710,7 @@ def compare(scenario: Scenario, ctx: Context, seed: int, failures: bool = True) 
     supply_seed, job_seed, model_seed = root.spawn(3)
     # with failures, replication 0's own draw of the model's error (as `planner run --replications 1`: 1 unless
     # simulation.model_error is on); without, the nominal model the strategy choice rests on
-    factor = model_factor(scenario, 1, np.random.default_rng(model_seed)) if failures else 1.0
+    factor = model_factor(scenario, 1, np.random.default_rng(model_seed), ctx) if failures else 1.0
     return compare_on(scenario, ctx, draw_supply(scenario, supply_seed, ctx.supply), job_seed, factor, failures)
 
 

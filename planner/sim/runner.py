@@ -432,7 +432,8 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     if cash_flow:  # what a report says (the points of a sweep, a sensitivity or a goal seek skip it)
         # a portfolio: each job draws from its own band (its workload, its largest pool); the one stated is the
         # first job's (it gets chips first), with every job's listed
-        bands = [band_statement(js, n) for js in (ctx.scenarios if scenario.jobs else [scenario])]
+        bands = [band_statement(js, n, c) for js, c in (zip(ctx.scenarios, ctx.contexts, strict=True)
+                                                        if scenario.jobs else [(scenario, ctx)])]
         band = dict(bands[0])
         if scenario.jobs:
             band["job"] = ctx.jobs[0].name

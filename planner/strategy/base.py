@@ -273,6 +273,9 @@ class Context:
         self.precision = scenario.workload.precision
         self.supply: dict = {}  # capacity steps of each pool without delivery risk (the same in every replication)
         self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks; bounded)
+        # (pool, share) of the peak FLOP-hours the expected run trains on each: what the model-error band weighs
+        # (planner/sim/replication.band_weights; () when it trains nowhere, None until asked)
+        self.band_weights: tuple | None = None
         self.strategies: dict[str, tuple] = {}  # per mode: its strategies (modes.options), shared by replications
         self._fastest: dict[str, float] = {}
         self._failures: dict[str, reliability.PoolFailures] = {}
