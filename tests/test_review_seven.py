@@ -119,3 +119,39 @@ def test_the_band_weighs_the_pools_by_what_the_expected_run_trains_on_them():
     shares = {p.name: w for p, w in weights}
     assert set(shares) == {"h", "a"} and abs(sum(shares.values()) - 1) < 1e-12
     assert shares["h"] > shares["a"] > 0  # 512 H100s at 989 TFLOP/s beside 256 A100s at 312
+
+
+# ---------------------------------------------------------------- site power
+
+
+def test_a_site_s_power_goes_to_the_chips_that_do_the_most_with_it_whatever_the_file_order(cli, make_scenario,
+                                                                                           tmp_path):
+    """0.6 MW beside 512 H100s and an A100 pool written first: the A100s took it all (5.9 days against 3.7)."""
+    h100 = {"name": "h100", "chip": "h100-sxm", "site": "s1", "units": 512}
+    days = {}
+    for name, fleet in (("a512", [{"name": "a100", "chip": "a100-80gb", "site": "s1", "units": 512}, h100]),
+                        ("a768", [{"name": "a100", "chip": "a100-80gb", "site": "s1", "units": 768}, h100]),
+                        ("h_first", [h100, {"name": "a100", "chip": "a100-80gb", "site": "s1", "units": 768}])):
+        path = make_scenario(fleet=fleet, horizon_days=60,
+                             workload={"tokens": 1.0e12, "seq_len": 4096, "global_batch_tokens": 4194304},
+                             sites=[{"name": "s1", "pue": 1.3, "power_mw": [{"date": "2025-01-01", "mw": 0.6}]}])
+        assert cli("run", path, "--out", tmp_path / name).exit_code == 0
+        days[name] = _summary(tmp_path / name)["metrics"]["time_to_train_days"]["p50"]
+    assert days["a768"] == days["h_first"] <= days["a512"], days  # more A100s never later; the order changes nothing
+    assert days["h_first"] < 4.0
+
+
+def test_the_power_order_of_pools_the_same_jobs_use_is_by_flops_per_watt():
+    from planner.loader import from_dict
+    from planner.sim.power import power_order
+
+    doc = {"name": "o", "start": "2025-01-01",
+           "workload": {"model": "llama3-8b", "tokens": 1e11, "seq_len": 8192},
+           "fleet": [{"name": "a", "chip": "a100-80gb", "site": "s", "units": 64},
+                     {"name": "h", "chip": "h100-sxm", "site": "s", "units": 64},
+                     {"name": "h2", "chip": "h100-sxm", "site": "s", "units": 64, "reserved_fraction": 0.5}],
+           "sites": [{"name": "s", "pue": 1.2, "power_mw": [{"date": "2025-01-01", "mw": 1}]}]}
+    # H100: 989 TFLOP/s at 700 W (1.41 a watt); A100: 312 at 400 W (0.78); an H100 pool holding half its chips back
+    # powers two chips per usable one (0.71): it comes after the A100s
+    assert power_order(from_dict(doc), ["a", "h", "h2"]) == ["h", "a", "h2"]
+    assert power_order(from_dict(doc), ["h2", "a", "h"]) == ["h", "a", "h2"]
