@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import json
 
+import yaml
+
 
 def _summary(out) -> dict:
     return json.loads((out / "summary.json").read_text())
@@ -155,3 +157,31 @@ def test_the_power_order_of_pools_the_same_jobs_use_is_by_flops_per_watt():
     # powers two chips per usable one (0.71): it comes after the A100s
     assert power_order(from_dict(doc), ["a", "h", "h2"]) == ["h", "a", "h2"]
     assert power_order(from_dict(doc), ["h2", "a", "h"]) == ["h", "a", "h2"]
+
+
+def test_a_wait_for_power_before_the_first_start_is_a_limit(cli, make_scenario, tmp_path):
+    """Ten days waiting for the site's power were said by power_wait_chip_days alone."""
+    path = make_scenario(fleet=[{"name": "p1", "chip": "h100-sxm", "site": "s1", "units": 256}],
+                         sites=[{"name": "s1", "pue": 1.2, "power_mw": [{"date": "2025-01-11", "mw": 1.0}]}],
+                         workload={"tokens": 3.0e11, "seq_len": 4096, "global_batch_tokens": 2097152})
+    assert cli("run", path, "--out", tmp_path / "o").exit_code == 0
+    s = _summary(tmp_path / "o")
+    (limit,) = [x for x in s["limits"] if x.startswith("power:")]
+    assert "first trained on 2025-01-11" in limit and "256 delivered chips of p1" in limit
+    assert "2,560 chip-days" in limit  # 256 chips x 10 days
+
+
+def test_a_job_held_back_by_the_jobs_before_it_says_so(cli, make_scenario, tmp_path):
+    """Job b waited three days for job a's chips and missed its deadline with no limit."""
+    wl = {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 4096, "global_batch_tokens": 2097152}
+    path = make_scenario.text(yaml.safe_dump({
+        "name": "block", "start": "2025-01-01", "horizon_days": 60,
+        "jobs": [{"name": "a", "workload": wl},
+                 {"name": "b", "priority": 2, "deadline": "2025-01-04", "workload": wl}],
+        "fleet": [{"name": "p1", "chip": "h100-sxm", "site": "s1", "units": 512}],
+        "reliability": {"enabled": False}}), "block.yaml")
+    assert cli("run", path, "--out", tmp_path / "o").exit_code == 0
+    jobs = _summary(tmp_path / "o")["jobs"]
+    b = jobs["b"] if isinstance(jobs, dict) else next(j for j in jobs if j["name"] == "b")
+    (limit,) = [x for x in b["limits"] if x.startswith("wait:")]
+    assert "the jobs before it held the chips of p1" in limit and "until its first start on 2025-01-04" in limit

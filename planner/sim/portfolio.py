@@ -50,6 +50,7 @@ from .replication import (
     Supply,
     _date,
     _day_ends,
+    _first_start_days,
     _tables,
     best_run,
     compare_on,
@@ -421,6 +422,32 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
     return []
 
 
+def _held_back(pctx: PortfolioContext, k: int, supply: Supply, steps: Supply, run: Run) -> list[str]:
+    """Why job ``k`` first trained later than it could: the jobs before it held the chips of its pools ([] if not).
+
+    From the first hour the fleet had chips of its pools in service on which a layout of the job fits, while the
+    chips it was given (``steps``) fit none. A job held three days by the one before it, missing its deadline, had no
+    limit to say so.
+    """
+    t0 = _first_start_days(run) * HOURS_PER_DAY
+    from_h = max(_first_hour(pctx, k), 0.0)
+    if not (math.isfinite(t0) and t0 > from_h):
+        return []
+    names = run.strategy.pools
+    fleet = {n: _in_service(supply[n]) for n in names}
+    given = {n: _in_service(steps[n]) for n in names}
+    for t in sorted({from_h} | {t for tl in fleet.values() for t in tl.times if from_h < t < t0}):
+        have = {n: int(fleet[n].at(np.array([t]))[0]) for n in names}
+        if run.strategy.plan(have) is not None and run.strategy.plan(
+                {n: int(given[n].at(np.array([t]))[0]) for n in names}) is None:
+            sc = pctx.scenario
+            return [f"wait: the jobs before it held the chips of {' + '.join(names)} it could train on from "
+                    f"{_date(sc.start, math.floor(t / HOURS_PER_DAY))} until its first start on "
+                    f"{_date(sc.start, t0 / HOURS_PER_DAY)} ({(t0 - t) / HOURS_PER_DAY:.1f} days; "
+                    f"{sum(have.values()):,} in service then)"]
+    return []
+
+
 def _none_from(tl: Timeline, lo_h: float) -> float:
     """The hour from which ``tl`` stays at 0 (at or after ``lo_h``; inf when it ends above 0)."""
     if not tl.values or tl.values[-1] > 0:
@@ -677,9 +704,9 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         if not run.job.stats.held_chip_h and not run.job.stats.finished:
             row["limits"] = _never_trained(pctx, k, supply, left, horizon_h) or row["limits"]
         if k:
-            row["limits"] = row["limits"] + shared_links(pctx, k, runs, run)
+            row["limits"] = row["limits"] + _held_back(pctx, k, supply, steps, run) + shared_links(pctx, k, runs, run)
         if tables and sc.sites:  # (replication 0's limits are the run's)
-            row["limits"] = row["limits"] + power_limit(run, supply.waits)
+            row["limits"] = row["limits"] + power_limit(run, supply.waits, from_h=_first_hour(pctx, k))
         runs.append(run)
         rows.append(row)
         out = ReplicationOutput(row)

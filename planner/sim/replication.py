@@ -648,17 +648,52 @@ def mode_note(run: Run) -> str:
 POWER_LIMIT_GAIN = 0.01  # a plan on the chips that waited for power keeping this much more or more: a limit, said
 
 
-def power_limit(run: Run, waits: dict[str, list[Wait]]) -> list[str]:
+def power_limit(run: Run, waits: dict[str, list[Wait]], from_h: float = 0.0) -> list[str]:
     """Chips of the job's pools that waited for site power while it trained, when a layout on them too was faster.
 
     Read where the most of them waited at once; [] when none waited then, or a layout on them would not be faster
     (the job's layout takes no more). Site power was named only in ``power_wait_chip_days``: a job trained on 192 of
-    512 delivered chips for four days and its limits said nothing.
+    512 delivered chips for four days and its limits said nothing. Also (``_power_before``) chips that waited for
+    power before the job first trained, from ``from_h`` (the hour it may first take chips), when they would have
+    let it start.
     """
     pools = [n for n in run.strategy.pools if waits.get(n)]
     t0, t1 = _first_start_days(run) * HOURS_PER_DAY, run.end_h
     if not pools or not (math.isfinite(t0) and t1 > t0):
         return []
+    return _power_before(run, waits, pools, max(from_h, 0.0), t0) + _power_while(run, waits, pools, t0, t1)
+
+
+def _power_before(run: Run, waits: dict[str, list[Wait]], pools: list[str], lo: float, t0: float) -> list[str]:
+    """The sentence for chips that waited for power before the job's first start, when they let a layout fit.
+
+    A job that waited ten days for its site's power said nothing of it but ``power_wait_chip_days``.
+    """
+    spans = [(n, w, max(w.from_h, lo), min(w.to_h, t0)) for n in pools for w in waits[n]]
+    spans = [x for x in spans if x[3] > x[2]]
+    if not spans:
+        return []
+    starts = sorted({x[2] for x in spans})
+    have = {t: {n: int(ps.in_service.at(np.array([t]))[0]) for n, ps in run.states.items()
+                if n in run.strategy.pools} for t in starts}
+    waiting = {t: {n: sum(w.units for m, w, a, b in spans if m == n and a <= t < b) for n in pools} for t in starts}
+    fits = [t for t in starts if run.strategy.plan(have[t]) is None
+            and run.strategy.plan({n: have[t][n] + waiting[t].get(n, 0) for n in have[t]}) is not None]
+    if not fits:
+        return []
+    first = fits[0]
+    held = [(n, w, a, b) for n, w, a, b in spans if b > first]
+    chip_days = sum(w.units * (b - max(a, first)) for _n, w, a, b in held) / HOURS_PER_DAY
+    most = max(sum(waiting[t].values()) for t in fits)
+    names = " + ".join(n for n in pools if any(waiting[t].get(n) for t in fits))
+    start = run.scenario.start
+    return [f"power: the job first trained on {_date(start, t0 / HOURS_PER_DAY)}; from "
+            f"{_date(start, math.floor(first / HOURS_PER_DAY))}, up to {most:,} delivered chips of {names} waited for "
+            f"site power that would have let it start ({chip_days:,.0f} chip-days before its start)"]
+
+
+def _power_while(run: Run, waits: dict[str, list[Wait]], pools: list[str], t0: float, t1: float) -> list[str]:
+    """``power_limit``'s sentence for chips that waited while the job trained."""
     # the hours it held chips (a job with none while the power was out did not train "while" they waited)
     trains = [run.job.in_training[n] for n in run.strategy.pools if n in run.job.in_training]
     ts = sorted({t for tl in trains for t in tl.times if t0 <= t < t1} | {t0})
