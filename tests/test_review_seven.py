@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 import yaml
 
 
@@ -185,3 +186,17 @@ def test_a_job_held_back_by_the_jobs_before_it_says_so(cli, make_scenario, tmp_p
     b = jobs["b"] if isinstance(jobs, dict) else next(j for j in jobs if j["name"] == "b")
     (limit,) = [x for x in b["limits"] if x.startswith("wait:")]
     assert "the jobs before it held the chips of p1" in limit and "until its first start on 2025-01-04" in limit
+
+
+def test_estimate_s_combined_band_is_that_of_the_pools_the_answer_trains_on(cli, make_scenario):
+    """A pool the answer leaves idle weighed in the combined band by its planned peak FLOP/s."""
+    fleet = [{"name": "h100", "chip": "h100-sxm", "units": 512},
+             {"name": "idle", "chip": "a100-80gb", "units": 16, "stack": "optimized"}]
+    r = cli("estimate", make_scenario(fleet=fleet, strategy={"mode": "single"}), "--json")
+    assert r.exit_code == 0, r
+    d = r.json()
+    c = d["combined"]
+    assert c["pools"] == ["h100"]
+    (h,) = [p for p in d["pools"] if p["pool"] == "h100"]
+    assert c["tokens_per_s_p10"] / c["tokens_per_s"] == pytest.approx(h["tokens_per_s_p10"] / h["tokens_per_s"])
+    assert c["tokens_per_s_p90"] / c["tokens_per_s"] == pytest.approx(h["tokens_per_s_p90"] / h["tokens_per_s"])
