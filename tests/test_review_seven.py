@@ -200,3 +200,17 @@ def test_estimate_s_combined_band_is_that_of_the_pools_the_answer_trains_on(cli,
     (h,) = [p for p in d["pools"] if p["pool"] == "h100"]
     assert c["tokens_per_s_p10"] / c["tokens_per_s"] == pytest.approx(h["tokens_per_s_p10"] / h["tokens_per_s"])
     assert c["tokens_per_s_p90"] / c["tokens_per_s"] == pytest.approx(h["tokens_per_s_p90"] / h["tokens_per_s"])
+
+
+def test_the_mean_waiting_and_training_days_of_some_replications_are_said_to_be_at_least(cli, make_scenario,
+                                                                                      tmp_path):
+    """Means over the replications that started (finished) read as every replication's mean."""
+    pool = {"name": "own", "chip": "h100-sxm", "units": 0, "commissioning_days": 0,
+            "deliveries": [{"date": "2025-01-20", "units": 64}],
+            "delivery_risk": {"slip_days": {"dist": "uniform", "low": 0, "high": 30}}}
+    path = make_scenario(fleet=[pool], horizon_days=40, simulation={"replications": 30})
+    assert cli("run", path, "--out", tmp_path / "o").exit_code == 0
+    s = _summary(tmp_path / "o")
+    reps = list(csv.DictReader((tmp_path / "o" / "replications.csv").open()))
+    assert any(r["waiting_days"] in ("", "nan") for r in reps)  # some never started
+    assert "mean" in s["at_least"]["waiting_days"] and "mean" in s["at_least"]["training_days"]

@@ -159,9 +159,11 @@ def dates_summary(scenario: Scenario, reps: pd.DataFrame) -> dict:
     # never (at 0 days every quantile below it read "at least 0")
     waiting = [float(w) for w in reps["waiting_days"]]
     trained_to = [max(horizon - w, 0.0) if w == w else math.inf for w in waiting]
+    # their means are of the replications that finished (that started): with others, at least those (a mean waiting of
+    # 21.1 days over the 33 of 40 that started, where the 7 others waited 30 days or more, read as the mean)
     bounds = {k: b for k, values, cut in (("training_days", reps["training_days"], trained_to),
                                           ("waiting_days", waiting, horizon))
-              if (b := time_bounds(values, cut))}
+              if (b := (("mean",) if any(v != v for v in values) else ()) + time_bounds(values, cut))}
     return {
         "start": scenario.start.isoformat(),
         # a quantile beyond the finish probability is never (docs/formats.md); one known only as at least a time
