@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,8 +22,8 @@ class Chip(PlainValues):
     model_config = ConfigDict(extra="forbid")
 
     id: Visible = Field(min_length=1, max_length=64)
-    name: str = ""
-    vendor: str = ""
+    name: str = Field("", max_length=200)
+    vendor: str = Field("", max_length=200)
     # lower bounds far below any accelerator's (a T4 has 65 TFLOP/s, 0.3 TB/s): 1e-305 TFLOP/s passed `validate`
     # and then broke the layout search (every step time overflowed); slower parts finish "never", which they would
     bf16_tflops: float = Field(ge=MIN_TFLOPS, le=1e5, description="dense BF16 peak [TFLOP/s]")
@@ -49,8 +49,8 @@ class Chip(PlainValues):
     )
     mtbf_chip_days: float = Field(2_111.0, gt=0, le=1e7, description="mean chip-days between job interruptions")
     unit_price_usd: float | None = Field(None, gt=0, le=1e7, description="purchase price per chip incl. server share")
-    sources: list[str] = Field(default_factory=list)
-    notes: str = ""
+    sources: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=50)
+    notes: str = Field("", max_length=4000)
 
     def peak_flops(self, precision: str) -> float:
         """Dense peak [FLOP/s] for the training precision; FP8 (FP16) falls back to BF16 where unsupported."""

@@ -971,8 +971,12 @@ APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def app_command(port: int = 8501, headless: bool = False, app_file: Path = APP_FILE) -> list[str]:
-    """The Streamlit command line of `planner app`: bound to 127.0.0.1, usage statistics off."""
-    return [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.address", "127.0.0.1",
+    """The Streamlit command line of `planner app`: bound to 127.0.0.1, usage statistics off.
+
+    ``-P``: the current folder is not put first on the module path (``python -m`` does), so a ``streamlit.py``, or
+    any module Streamlit imports, lying in the folder `planner app` is started from is never run in its place.
+    """
+    return [sys.executable, "-P", "-m", "streamlit", "run", str(app_file), "--server.address", "127.0.0.1",
             "--server.port", str(port), "--browser.gatherUsageStats", "false",
             "--server.headless", "true" if headless else "false"]
 

@@ -244,12 +244,22 @@ def _listed(names: list[str]) -> str:
     return ", ".join(n if len(n) <= 40 else n[:39] + "…" for n in names[:5]) + (" ..." if len(names) > 5 else "")
 
 
+def _is_cwd(out: Path) -> bool:
+    """Whether ``out`` is the current folder (False when either cannot be looked at)."""
+    try:
+        return os.path.samefile(out, os.getcwd())
+    except OSError:
+        return False
+
+
 def check_target(out: Path, kind: str, files: Collection[str] | None) -> str | None:
     """None when ``out`` is missing or an empty folder; the marker's token when planner may replace it.
 
     Raises ReportError (one line: the folder and why) for anything else. ``files`` None: the folder's files are
     checked against those its marker lists (``refuse_early``, before the command knows its own).
     """
+    if _is_cwd(out):  # (`--out ''` or `--out .`: an empty folder there was swapped whole, the shell left in none)
+        raise ReportError(f"{out}: is the current folder, and a report replaces its whole folder; choose another --out")
     try:
         st = os.lstat(out)
     except FileNotFoundError:

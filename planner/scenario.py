@@ -32,6 +32,7 @@ from .validation import PlainValues, Visible, did_you_mean, field_error, looks_l
 from .yamlio import clip
 
 MAX_POOLS = 64
+MAX_DESCRIPTION_CHARS = 4_000  # a scenario description: a paragraph or a few, never a whole document
 MAX_DELIVERIES = 1_000
 MAX_HORIZON_DAYS = 36_500
 # a distribution's parameters (slips in days, shortfalls as shares): within a century of slip either way, and a
@@ -641,7 +642,8 @@ class Scenario(_Section):
     """A whole scenario file."""
 
     name: Visible = Field(min_length=1, max_length=200)
-    description: str = ""
+    # (a 1 MB description was copied whole into report.html: 5.8 MB)
+    description: str = Field("", max_length=MAX_DESCRIPTION_CHARS)
     start: Day = dt.date(2025, 1, 1)
     horizon_days: float = Field(730.0, gt=0, le=MAX_HORIZON_DAYS, allow_inf_nan=False)
     workload: Workload | None = Field(None, description="what is trained (one job); or `jobs:`")

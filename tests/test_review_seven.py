@@ -10,6 +10,7 @@ import json
 
 import pytest
 import yaml
+from conftest import one_error_line
 
 
 def _summary(out) -> dict:
@@ -214,3 +215,92 @@ def test_the_mean_waiting_and_training_days_of_some_replications_are_said_to_be_
     reps = list(csv.DictReader((tmp_path / "o" / "replications.csv").open()))
     assert any(r["waiting_days"] in ("", "nan") for r in reps)  # some never started
     assert "mean" in s["at_least"]["waiting_days"] and "mean" in s["at_least"]["training_days"]
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def test_a_rental_gone_by_the_hour_a_plan_would_start_on_it_is_gone_not_for_ever(tmp_path):
+    """A rental ending at the hour a plan would start on it counted as never ending.
+
+    Owned chips commissioned on day 11 (+24 h re-plan) met the rental's end that very hour: the job started on 64
+    chips and re-planned twice, and the earlier delivery finished 3.75 days later.
+    """
+    from planner.loader import from_dict
+    from planner.sim.runner import run_scenario
+
+    def days(delivered: str, overhead: float) -> float:
+        doc = {"name": "x", "start": "2025-01-01", "horizon_days": 300,
+               "workload": {"model": "llama3-70b", "tokens": 3.0e12, "seq_len": 8192},
+               "fleet": [{"name": "a", "chip": "h100-sxm", "site": "s1", "units": 64,
+                          "deliveries": [{"date": delivered, "units": 192}], "commissioning_days": 5},
+                         {"name": "b", "chip": "h100-sxm", "site": "s2",
+                          "cloud": {"units": 2048, "from": "2025-01-07", "until": "2025-01-13",
+                                    "price_per_chip_hour_usd": 3}}],
+               "links": [{"sites": ["s1", "s2"], "gbps": 10, "latency_ms": 30}],
+               "strategy": {"mode": "sync", "replan_overhead_hours": overhead},
+               "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
+        return run_scenario(from_dict(doc), cash_flow=False).summary.metrics["time_to_train_days"].p50
+
+    early, late = days("2025-01-07", 24), days("2025-01-14", 24)
+    assert early <= late, (early, late)
+    assert days("2025-01-07", 25) == pytest.approx(early, rel=0.01)  # an hour more overhead: not 8 days later
+
+
+def test_falls_below_after_counts_steps_at_or_before_the_hour():
+    import simpy
+
+    from planner.kinds import EventKind
+    from planner.sim.engine import PoolState
+    from planner.sim.supply import Step
+
+    doc = {"name": "p", "chip": "h100-sxm", "cloud": {"units": 100, "from": "2025-01-01", "until": "2025-01-02"}}
+    from planner.scenario import Pool
+
+    steps = [Step(10.0, EventKind.CLOUD_START, 100), Step(20.0, EventKind.CLOUD_END, -100)]
+    ps = PoolState(simpy.Environment(), Pool(**doc), steps, lambda *a, **k: None)
+    assert ps.falls_below_after(50, 5.0) == 20.0  # comes at 10, leaves at 20
+    assert ps.falls_below_after(50, 20.0) == 20.0  # gone by the hour asked: there, not never
+    assert ps.falls_below_after(50, 30.0) == 30.0
+    assert ps.usable_falls_below(50) == 20.0  # from now: below now, as before, the first step that leaves it below
+
+
+# ---------------------------------------------------------------- safety
+
+
+def test_the_app_is_started_without_the_current_folder_on_the_module_path():
+    from planner.cli import app_command
+
+    argv = app_command(8600, headless=True)
+    assert argv[1] == "-P" and argv[2:4] == ["-m", "streamlit"]
+
+
+def test_the_local_dask_cluster_listens_on_this_machine_only():
+    from planner.sim.dask_backend import client_of
+
+    with client_of(workers=1) as client:
+        info = client.scheduler_info()
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
+
+        def bound(dask_scheduler) -> list:  # where the scheduler's HTTP server listens ("" was every interface)
+            server = dask_scheduler.http_server
+            return [sock.getsockname()[0] for sock in getattr(server, "_sockets", {}).values()] if server else []
+
+        assert all(host == "127.0.0.1" for host in client.run_on_scheduler(bound))
+
+
+@pytest.mark.parametrize("out", ["", "."])
+def test_the_current_folder_is_never_the_report_folder(cli, make_scenario, tmp_path, monkeypatch, out):
+    path = make_scenario()
+    here = tmp_path / "empty"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    line = one_error_line(cli("run", path, "--out", out))
+    assert "is the current folder" in line
+    assert here.is_dir() and not list(here.iterdir())
+
+
+def test_a_description_has_a_sane_limit(cli, make_scenario):
+    line = one_error_line(cli("validate", make_scenario(description="D" * 5000)))
+    assert "description" in line and "4000 characters" in line

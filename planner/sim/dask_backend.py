@@ -153,7 +153,8 @@ def client_of(scheduler: str | None = None, workers: int | None = None) -> Itera
 
     The local cluster starts cheaply: one thread per worker process, quiet logs, and its HTTP server on a free
     port (``dashboard_address=None`` means distributed's default, 8787: a second cluster, a notebook's or a parallel
-    test's, made it warn that the port was taken).
+    test's, made it warn that the port was taken). It listens on 127.0.0.1 only, as the app does: ":0" opened the
+    scheduler's unauthenticated HTTP server on every interface for the length of a run.
     """
     import dask
     from dask.distributed import Client, LocalCluster
@@ -163,8 +164,8 @@ def client_of(scheduler: str | None = None, workers: int | None = None) -> Itera
         client = connect(scheduler, Client)
     else:
         with dask.config.set(_fork_server()):
-            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0", silence_logs=logging.ERROR)
+            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
         yield client

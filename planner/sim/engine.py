@@ -223,17 +223,22 @@ class PoolState:
         return max(self.usable_by(t) - self.failed, 0)
 
     def falls_below_after(self, units: int, after_h: float) -> float:
-        """The first hour after ``after_h`` at which dated steps bring the usable chips below ``units`` (inf: never).
+        """The first hour from ``after_h`` at which dated steps bring the usable chips below ``units`` (inf: never).
 
-        ``usable_falls_below`` from a later hour: a plan that starts on chips still to come.
+        ``usable_falls_below`` from a later hour: a plan that starts on chips still to come. Chips already gone by
+        ``after_h`` fall there: a rental that ended at the hour a plan would start on it counted as never leaving,
+        and a job trained on 64 chips and re-planned twice where waiting for the rental finished 8 days sooner.
         """
-        n = self.usable
+        n, fell = self.usable, False  # ``fell``: steps at or before ``after_h`` brought the chips below ``units``
         for st in self.steps[self._step:]:
             if st.kind != EventKind.DELIVERY:
+                if st.time_h > after_h and fell:
+                    return after_h
                 n += st.delta_units
-                if st.time_h > after_h and n < units:
+                if n < units and st.time_h > after_h:
                     return st.time_h
-        return math.inf
+                fell = n < units
+        return after_h if fell else math.inf
 
     def usable_by(self, t: float) -> int:
         """Usable chips once the dated steps up to hour ``t`` (deliveries aside, as usable counts) have come."""
