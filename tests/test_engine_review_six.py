@@ -57,10 +57,11 @@ def test_the_least_gain_still_spares_re_plans_while_chips_come_daily():
     assert days[None] < days[0.0] - 3, days
 
 
-def test_chips_in_service_above_the_plan_grid_are_a_limit():
+def test_chips_in_service_at_a_dated_level_are_planned_on_whole():
     """1,152 H100s in service, the pool growing to 4,096 after the job ends: `limits` was empty while 4 chips sat idle.
 
-    The plan is made for the grid count 1,148 (4,096 over powers of 1.005).
+    The plan was made for the grid count 1,148 (4,096 over powers of 1.005); that was said in `limits`, and now the
+    counts the pool's dated steps bring are grid counts too: the job plans on all 1,152, as with nothing to come.
     """
     doc = {"name": "u", "start": "2025-01-01", "horizon_days": 400,
            "workload": {"model": "llama3-70b", "tokens": 1.0e12, "seq_len": 8192, "global_batch_tokens": 16777216},
@@ -68,12 +69,13 @@ def test_chips_in_service_above_the_plan_grid_are_a_limit():
                       "deliveries": [{"date": "2025-12-01", "units": 4096}]}],
            "reliability": {"enabled": False}, "simulation": {"seed": 1, "replications": 1}}
     run = api.simulate(from_dict(doc))
-    (said,) = run.summary.limits
-    assert said.startswith("layout:") and "own: 4 of 1,152 (planned on 1,148" in said
+    assert not run.summary.limits
     # the same pool with nothing to come plans on all 1,152 and has nothing to say
     alone = api.simulate(from_dict({**doc, "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc",
                                                       "units": 1152}]}))
     assert not alone.summary.limits
+    same = ("time_to_train_days", "chip_hours")
+    assert [run.summary.metrics[m].p50 for m in same] == [alone.summary.metrics[m].p50 for m in same]
 
 
 def test_a_wait_with_no_chip_after_the_start_is_said():

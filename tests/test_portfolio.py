@@ -126,7 +126,7 @@ def test_a_shrink_onto_a_sliver_waits_for_power_that_comes_back():
                           replications=1).events
     wait = events[(events["job"] == "a") & (events["event"] == "wait")].iloc[0]
     assert wait["time_days"] == 5.0
-    assert "14 would train, but a layout on 228 can start in 24 h" in wait["detail"]
+    assert "15 would train, but a layout on 228 can start in 24 h" in wait["detail"]  # (15: the power's, a level)
 
 
 def test_the_first_start_waits_for_power_that_comes_a_day_later():

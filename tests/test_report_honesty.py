@@ -226,9 +226,10 @@ def test_a_replication_that_never_trained_earns_no_goodput_or_mfu():
 
 
 def test_a_limit_sentence_counts_the_chips_available_not_the_grid_count():
-    """272 chips powered: the plan is made for 271 (its grid count), and the sentence says both.
+    """272 chips powered: the sentence counts the 272 (the plan was made for 271, its grid count, and said both).
 
-    Found by review: "uses 256 of 271 chips" with 272 in service (the grid count read as the chips available).
+    Found by review: "uses 256 of 271 chips" with 272 in service (the grid count read as the chips available). The
+    272 the site's power allows are now a grid count themselves (a dated level): the plan is made for them.
     """
     from planner.loader import from_dict
     from planner.sim.replication import run_replication
@@ -242,7 +243,7 @@ def test_a_limit_sentence_counts_the_chips_available_not_the_grid_count():
                    "reliability": {"enabled": False}, "simulation": {"replications": 1}})
     _s, ctx, _n = _one((s, 1))
     limits = run_replication(s, ctx, np.random.SeedSequence(0)).metrics["limits"]
-    assert any("uses 256 of 272 chips (planned on 271, a grid count; B: TP1" in x for x in limits), limits
+    assert any("uses 256 of 272 chips (B: TP1" in x for x in limits), limits
 
 
 def test_a_growing_figure_of_unfinished_replications_is_shown_as_a_lower_bound(cli, make_scenario, tmp_path):

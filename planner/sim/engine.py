@@ -1010,8 +1010,9 @@ class TrainingJob:
         parts = ", ".join(f"{p}: {avail[p] - grid[p]:,} of {avail[p]:,} (planned on {grid[p]:,} of its "
                           f"{self.strategy.ctx.pools[p].usable_units:,} at full size)" for p in short)
         return (f"layout: the plan uses every chip of the grid counts it was made for, {why.units_used:,} chips; "
-                f"plans are made for grid counts (each pool's full size over powers of 1.005, and counts aligned to "
-                f"powers of two), and chips in service above them wait for the next count: {parts}",)
+                f"plans are made for grid counts (each pool's full size over powers of 1.005, counts aligned to powers "
+                f"of two, and the counts its dated steps bring), and chips in service above them wait for the next "
+                f"count: {parts}",)
 
     def _with_available(self, sentence: str) -> str:
         """A plan's limit sentence with the chips available now beside the grid count it was planned on.
@@ -1449,6 +1450,14 @@ class TrainingJob:
             for ps in self._states:
                 full[ps.row] = self.strategy.full_units(ps.pool.name)
             loop.full = full
+            # each pool's dated levels (``Strategy.grid``): a pool on a grid of whole servers has none
+            ctx = self.strategy.ctx
+            lv = {ps.row: () if ctx.grid_node.get(ps.pool.name) else (ctx.levels or {}).get(ps.pool.name, ())
+                  for ps in self._states}
+            levels = np.zeros((rows, max([1, *map(len, lv.values())])), dtype=np.int64)
+            for row, v in lv.items():
+                levels[row, :len(v)] = v
+            loop.levels = levels
         return self._loop
 
     def _room_for_events(self, repairs: Repairs) -> None:

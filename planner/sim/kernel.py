@@ -168,9 +168,45 @@ def _grid_above(units: cython.longlong, full: cython.longlong, ratio: cython.dou
 
 
 @cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _level(units: cython.longlong, r: cython.Py_ssize_t, full: cython.longlong[:], ratio: cython.double,
+           levels: cython.longlong[:, :]) -> cython.longlong:
+    """planner.strategy.base.at_level of the grid count, compiled (``levels``: a row per pool, 0 past its last)."""
+    g: cython.longlong = _on_grid(units, full[r], ratio)
+    k: cython.Py_ssize_t
+    e: cython.longlong
+    for k in range(levels.shape[1]):
+        e = levels[r, k]
+        if e > units or e <= 0:
+            break
+        if e > g:
+            g = e
+    return g
+
+
+@cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _level_above(units: cython.longlong, r: cython.Py_ssize_t, full: cython.longlong[:], ratio: cython.double,
+                 levels: cython.longlong[:, :]) -> cython.double:
+    """planner.strategy.base.level_above of ``_grid_above``, compiled."""
+    a: cython.double = _grid_above(units, full[r], ratio)
+    k: cython.Py_ssize_t
+    e: cython.longlong
+    for k in range(levels.shape[1]):
+        e = levels[r, k]
+        if e <= 0:
+            break
+        if e > units:
+            return min(a, cython.cast(cython.double, e))
+    return a
+
+
+@cython.cfunc
 def _no_faster_plan(rows: cython.longlong[:], usable: cython.longlong[:], failed: cython.longlong[:],
                     checked: cython.longlong[:], full: cython.longlong[:], grow_at: cython.double[:],
-                    ratio: cython.double) -> cython.bint:
+                    ratio: cython.double, levels: cython.longlong[:, :]) -> cython.bint:
     """TrainingJob._faster_plan's first answers: no pool above its last check, or none on a higher grid count.
 
     In the second case the checks rise to the chips available and the growth thresholds with them, as there.
@@ -192,14 +228,14 @@ def _no_faster_plan(rows: cython.longlong[:], usable: cython.longlong[:], failed
     for a in range(rows.shape[0]):
         r = rows[a]
         av = max(usable[r] - failed[r], 0)
-        if _on_grid(av, full[r], ratio) > _on_grid(checked[r], full[r], ratio):
+        if _level(av, r, full, ratio, levels) > _level(checked[r], r, full, ratio, levels):
             return False
     for a in range(rows.shape[0]):
         r = rows[a]
         av = max(usable[r] - failed[r], 0)
         if av > checked[r]:
             checked[r] = av
-        grow_at[r] = _grid_above(checked[r], full[r], ratio)
+        grow_at[r] = _level_above(checked[r], r, full, ratio, levels)
     return True
 
 
@@ -396,7 +432,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             failed: cython.longlong[:], pool_tok: cython.double[:], rt: cython.double[:, :],
             ru: cython.longlong[:, :], rtook: cython.double[:, :], rn: cython.longlong[:], rfirst: cython.double[:],
             ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], tk: cython.double[:, :],
-            checked: cython.longlong[:], full: cython.longlong[:]) -> cython.int:
+            checked: cython.longlong[:], full: cython.longlong[:], levels: cython.longlong[:, :]) -> cython.int:
     """Train through failures and maintenance stops from ``fs[F_T]``; see the module's docstring."""
     tau: cython.double = fs[F_TAU]
     delta: cython.double = fs[F_DELTA]
@@ -547,7 +583,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             # a pool above its growth threshold: repairs settled now, or before the stretch (at its entry, or by
             # the main loop while it held a stop): the named steps ask at every restart, and so does the loop
             grow = ist[i_grow] != 0
-            if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio):
+            if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio, levels):
                 fail_in = carry  # the failure still to come, kept whether the job re-plans or resumes
                 ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
                 status = GROW
@@ -639,7 +675,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         if spare[k] < 0:
             ist[I_PENDING_RESTART] = 1  # too few chips left: the main loop re-plans and restarts
             break
-        if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio):
+        if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio, levels):
             ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
             status = GROW
             break
@@ -708,6 +744,7 @@ class Loop:
     tk = cython.declare(cython.double[:, :], visibility="public")
     checked = cython.declare(cython.longlong[:], visibility="public")
     full = cython.declare(cython.longlong[:], visibility="public")
+    levels = cython.declare(cython.longlong[:, :], visibility="public")  # per row, the pool's dated levels (0: none)
 
     def repairs(self, table: Repairs) -> None:
         """Work on ``table`` (again: after it grew, or after Python added a repair that made it grow)."""
@@ -718,5 +755,5 @@ class Loop:
         return stretch(self.fs, self.ist, self.ex, self.un, self.rows, self.part_row, self.part_units,
                        self.part_node, self.part_w, self.part_share, self.spare, self.grow_at, self.usable,
                        self.failed, self.pool_tok, self.rt, self.ru, self.rtook, self.rn, self.rfirst, self.ev_i,
-                       self.ev_f, self.tk, self.checked, self.full)
+                       self.ev_f, self.tk, self.checked, self.full, self.levels)
 

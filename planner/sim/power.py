@@ -16,16 +16,19 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..kinds import EventKind
 from ..plan import hours_since
 from ..scenario import Scenario, Site
 from ..units import HOURS_PER_DAY
-from .supply import Step
+from .supply import Step, supply_steps
 
 # a server's nameplate power per accelerator over the accelerator's TDP: NVIDIA DGX H100 datasheet, 10.2 kW max
 # for 8 x 700 W GPUs (CPUs, memory, NICs, fans, power conversion); sites are provisioned for nameplate power,
 # while energy (planner/costs.py) counts the average draw at TDP
 SERVER_POWER_PER_TDP = 10_200 / (8 * 700)
+MAX_LEVELS = 1024  # dated levels kept per pool (``dated_levels``: a delivery plan of 1,000 tranches at most)
 
 
 def watts_per_usable_chip(scenario: Scenario, pool_name: str, site: Site) -> float:
@@ -162,3 +165,26 @@ def apply_power(scenario: Scenario, steps: dict[str, list[Step]], ended: Mapping
         for n in names:
             out[n] = sorted(new[n], key=lambda s: (s.time_h, s.kind != EventKind.DELIVERY))
     return out, waited
+
+
+def dated_levels(scenario: Scenario) -> dict[str, tuple[int, ...]]:
+    """Per pool, the usable chips its dated steps bring over time, below its full size (sorted; at most MAX_LEVELS).
+
+    The supply without delivery risk, site power applied: the counts a pool sits at for days or months, which the
+    plan grid of its full size misses by up to 0.5% (and a layout on those few chips fewer ran 3-12% slower).
+    """
+    rng = np.random.default_rng(0)  # (nothing is drawn without delivery risk)
+    steps = {p.name: supply_steps(scenario, p.model_copy(update={"delivery_risk": None}), rng)
+             for p in scenario.fleet}
+    if scenario.sites:
+        steps = apply_power(scenario, steps)[0]
+    out = {}
+    for p in scenario.fleet:
+        full, n, seen = p.usable_units, 0, set()
+        for st in steps[p.name]:
+            if st.kind != EventKind.DELIVERY:
+                n += st.delta_units
+                if 0 < n < full:
+                    seen.add(n)
+        out[p.name] = tuple(sorted(seen))[-MAX_LEVELS:]
+    return out

@@ -32,7 +32,7 @@ from ..strategy.modes import MODES
 from ..units import HOURS_PER_DAY, SECONDS_PER_HOUR, TB
 from .engine import EVENT_BUDGET, PoolState, Timeline, TrainingJob, event_log
 from .kernel import DAY_END_H, Repairs
-from .power import Wait, apply_power, waited_chip_days
+from .power import Wait, apply_power, dated_levels, waited_chip_days
 from .supply import Step, delivered_since, rented_steps, supply_steps
 
 if TYPE_CHECKING:
@@ -206,6 +206,8 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
     under the scenario's failures (how strategies are compared for the pick). ``stop_h``: the run ends there
     unfinished if it has not finished before (the pick's later candidates: one that cannot finish first loses).
     """
+    if strategy.ctx.levels is None:  # the counts the pools' dated steps bring, planned on as grid counts are
+        strategy.ctx.levels = dated_levels(strategy.ctx.scenario)
     env = simpy.Environment()
     events: list[Event] = []
     log = event_log(env, events)
