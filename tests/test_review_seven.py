@@ -342,3 +342,68 @@ def test_more_chips_delivered_under_a_power_cap_never_finish_later(cli, make_sce
         assert cli("run", path, "--out", tmp_path / str(delivered)).exit_code == 0
         days.append(_summary(tmp_path / str(delivered))["metrics"]["time_to_train_days"]["p50"])
     assert days[1] <= days[0], days
+
+
+# ---------------------------------------------------------------- the review of this round's own change
+
+
+def test_a_pool_that_cannot_hold_the_model_takes_no_power_ahead_of_one_that_trains(cli, make_scenario, tmp_path):
+    """64 H100s too small for a 405B model took the site's power first (by FLOP/s per watt); it never finished."""
+    path = make_scenario(fleet=[{"name": "a100", "chip": "a100-80gb", "site": "dc1", "units": 1024},
+                                {"name": "h100", "chip": "h100-sxm", "site": "dc1", "units": 64}],
+                         sites=[{"name": "dc1", "pue": 1.3, "power_mw": [{"date": "2025-01-01", "mw": 1.0}]}],
+                         workload={"model": "llama3-405b", "tokens": 2.0e12, "seq_len": 8192}, horizon_days=400)
+    assert cli("run", path, "--out", tmp_path / "o").exit_code == 0
+    assert _summary(tmp_path / "o")["metrics"]["time_to_train_days"]["p50"] < 390  # 382.2, as in fleet order
+
+
+def test_a_pool_with_no_layout_at_its_share_leaves_the_others_to_split_the_batch(cli, make_scenario):
+    """A pinned A100 pool with no layout at its share made the whole split fail: estimate fell to one pool (28%)."""
+    fleet = [{"name": "h100", "chip": "h100-sxm", "site": "dc1", "units": 1024},
+             {"name": "h100b", "chip": "h100-sxm", "site": "dc1", "units": 512},
+             {"name": "a100", "chip": "a100-40gb", "site": "dc1", "units": 256,
+              "parallelism": {"tp": 1, "pp": 1, "zero": 3}}]
+    r = cli("estimate", make_scenario(fleet=fleet, strategy={"mode": "sync"},
+                                      workload={"model": "llama3-70b", "tokens": 1.0e12, "seq_len": 8192}), "--json")
+    assert r.exit_code == 0, r
+    c = r.json()["combined"]
+    assert set(c["pools"]) == {"h100", "h100b"}
+    assert sum(v["batch_seqs"] for v in c["split"].values()) == 488  # the whole batch, no more claimed
+
+
+def test_the_limit_sentences_of_a_wait_respect_min_units_to_start_and_the_power_order(cli, make_scenario, tmp_path):
+    """A wait's limit sentence names what held the job, never what could not have.
+
+    Power was named where 256 chips could never start a job needing 300; a hold for 45 days where the job before it
+    ended on day 7 and 512 chips could never start 600; a later job's power sentence claimed chips the first job
+    would take.
+    """
+    pw = make_scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "site": "dc1", "units": 256,
+                               "deliveries": [{"date": "2025-01-20", "units": 512}]}],
+                       sites=[{"name": "dc1", "pue": 1.3, "power_mw": [{"date": "2025-01-01", "mw": 0.1},
+                                                                      {"date": "2025-01-15", "mw": 2.0}]}],
+                       workload={"model": "llama3-405b", "tokens": 2.0e11, "seq_len": 8192}, horizon_days=300,
+                       strategy={"min_units_to_start": 300})
+    assert cli("run", pw, "--out", tmp_path / "pw").exit_code == 0
+    assert not [x for x in _summary(tmp_path / "pw")["limits"] if x.startswith("power:")]
+
+    def jobs(second: dict, fleet: list, sites: list | None = None) -> str:
+        doc = {"name": "hb", "start": "2025-01-01", "horizon_days": 300,
+               "jobs": [{"name": "big", "workload": {"model": "llama3-70b", "tokens": 3.0e11, "seq_len": 8192}},
+                        {"name": "small", "priority": 2, **second}],
+               "fleet": fleet, "reliability": {"enabled": False}, "simulation": {"seed": 5, "replications": 1}}
+        return make_scenario.text(yaml.safe_dump({**doc, **({"sites": sites} if sites else {})}), "jobs.yaml")
+
+    hb = jobs({"workload": {"model": "llama3-70b", "tokens": 1.0e11, "seq_len": 8192},
+               "strategy": {"min_units_to_start": 600}},
+              [{"name": "h100", "chip": "h100-sxm", "site": "dc1", "units": 512,
+                "deliveries": [{"date": "2025-02-15", "units": 640}]}])
+    assert cli("run", hb, "--out", tmp_path / "hb").exit_code == 0
+    assert not [x for x in _summary(tmp_path / "hb")["limits"] if "small: wait:" in x]
+    pp = jobs({"workload": {"model": "llama3-8b", "tokens": 1.0e11, "seq_len": 8192}},
+              [{"name": "h100", "chip": "h100-sxm", "site": "dc1", "units": 1024}],
+              [{"name": "dc1", "pue": 1.3, "power_mw": [{"date": "2025-01-01", "mw": 0.8355}]}])
+    assert cli("run", pp, "--out", tmp_path / "pp").exit_code == 0
+    limits = _summary(tmp_path / "pp")["limits"]
+    assert not [x for x in limits if x.startswith("small: power:")]
+    assert [x for x in limits if x.startswith("small: wait: the jobs before it held")]

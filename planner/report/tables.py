@@ -274,7 +274,9 @@ def replication_stats(replications: pd.DataFrame | None, horizon_days: float | N
             rows.append({"metric": metric, "count": int(len(values)), "never": never, "mean": tq["mean"],
                          "min": reached.min(), **{q: NEVER if tq[q] is None else tq[q] for q in ("p10", "p50", "p90")},
                          "max": reached.max() if len(reached) == len(values) else NEVER,
-                         "at_least": ", ".join(time_bounds(values.tolist(), cut)) if cut is not None else ""})
+                         # (as summary.json: the mean of training and waiting days over the others is at least it)
+                         "at_least": ", ".join([*(["mean"] if never and metric != "time_to_train_days" else []),
+                                                *(time_bounds(values.tolist(), cut) if cut is not None else ())])})
             continue
         row = {"metric": metric, "count": int(values.notna().sum())}
         said = list((bounds or {}).get(metric, ()))  # the summary's word (unpriced pools: every quantile of the spend)

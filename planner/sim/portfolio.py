@@ -425,27 +425,49 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
 def _held_back(pctx: PortfolioContext, k: int, supply: Supply, steps: Supply, run: Run) -> list[str]:
     """Why job ``k`` first trained later than it could: the jobs before it held the chips of its pools ([] if not).
 
-    From the first hour the fleet had chips of its pools in service on which a layout of the job fits, while the
-    chips it was given (``steps``) fit none. A job held three days by the one before it, missing its deadline, had no
-    limit to say so.
+    From the first hour the fleet had chips of its pools in service on which the job could start (a layout fits, and
+    ``min_units_to_start``), while the chips it was given (``steps``) could start it on none, until they could. A job
+    held three days by the one before it, missing its deadline, had no limit to say so.
     """
     t0 = _first_start_days(run) * HOURS_PER_DAY
     from_h = max(_first_hour(pctx, k), 0.0)
     if not (math.isfinite(t0) and t0 > from_h):
         return []
-    names = run.strategy.pools
+    names, need = run.strategy.pools, pctx.scenarios[k].strategy.min_units_to_start or 0
     fleet = {n: _in_service(supply[n]) for n in names}
     given = {n: _in_service(steps[n]) for n in names}
-    for t in sorted({from_h} | {t for tl in fleet.values() for t in tl.times if from_h < t < t0}):
-        have = {n: int(fleet[n].at(np.array([t]))[0]) for n in names}
-        if run.strategy.plan(have) is not None and run.strategy.plan(
-                {n: int(given[n].at(np.array([t]))[0]) for n in names}) is None:
-            sc = pctx.scenario
-            return [f"wait: the jobs before it held the chips of {' + '.join(names)} it could train on from "
-                    f"{_date(sc.start, math.floor(t / HOURS_PER_DAY))} until its first start on "
-                    f"{_date(sc.start, t0 / HOURS_PER_DAY)} ({(t0 - t) / HOURS_PER_DAY:.1f} days; "
-                    f"{sum(have.values()):,} in service then)"]
-    return []
+
+    def starts(tl: dict, t: float) -> tuple[bool, int]:
+        have = {n: int(tl[n].at(np.array([t]))[0]) for n in names}
+        return run.strategy.plan(have) is not None and sum(have.values()) >= need, sum(have.values())
+
+    held = None
+    for t in sorted({from_h} | {t for tl in (*fleet.values(), *given.values()) for t in tl.times if from_h < t < t0}):
+        if held is None and starts(fleet, t)[0] and not starts(given, t)[0]:
+            held = (t, starts(fleet, t)[1])
+        elif held is not None and starts(given, t)[0]:
+            return _held_sentence(pctx, names, held, t, t0)
+    return _held_sentence(pctx, names, held, t0, t0) if held is not None else []
+
+
+def _held_sentence(pctx: PortfolioContext, names, held: tuple[float, int], until: float, t0: float) -> list[str]:
+    start = pctx.scenario.start
+    (t, units), last = held, until == t0
+    end = (f"its first start on {_date(start, t0 / HOURS_PER_DAY)}" if last
+           else f"{_date(start, math.floor(until / HOURS_PER_DAY))} (it first started on "
+                f"{_date(start, t0 / HOURS_PER_DAY)})")
+    return [f"wait: the jobs before it held the chips of {' + '.join(names)} it could train on from "
+            f"{_date(start, math.floor(t / HOURS_PER_DAY))} until {end} ({(until - t) / HOURS_PER_DAY:.1f} days; "
+            f"{units:,} in service then)"]
+
+
+def _own_waits(pctx: PortfolioContext, k: int, waits: dict) -> dict:
+    """The power waits of the pools no job before job ``k`` may use: power for the others would go to that job first.
+
+    A later job's sentence said "85% faster" of chips of a pool the first job shares, which its own limit claimed.
+    """
+    before = {p.name for j in range(k) for p in pctx.scenarios[j].fleet}
+    return {n: w for n, w in waits.items() if n not in before}
 
 
 def _none_from(tl: Timeline, lo_h: float) -> float:
@@ -706,7 +728,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         if k:
             row["limits"] = row["limits"] + _held_back(pctx, k, supply, steps, run) + shared_links(pctx, k, runs, run)
         if tables and sc.sites:  # (replication 0's limits are the run's)
-            row["limits"] = row["limits"] + power_limit(run, supply.waits, from_h=_first_hour(pctx, k))
+            row["limits"] = row["limits"] + power_limit(run, _own_waits(pctx, k, supply.waits),
+                                                        from_h=_first_hour(pctx, k))
         runs.append(run)
         rows.append(row)
         out = ReplicationOutput(row)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kinds import EventKind
+from ..perf.memory import state_bytes_per_param, usable_bytes
+from ..perf.params import count_params
 from ..plan import hours_since
 from ..scenario import Scenario, Site
 from ..units import HOURS_PER_DAY
@@ -45,6 +47,20 @@ def _flops_per_watt(scenario: Scenario, pool_name: str) -> float:
     return scenario.chip(pool.chip).bf16_tflops / watts_per_usable_chip(scenario, pool_name, site)
 
 
+def _holds(scenario: Scenario, pool_name: str) -> bool:
+    """Whether a job that may use the pool can hold its model's training state on the pool's usable chips at all.
+
+    Weights, gradients and optimizer state (``memory.state_bytes_per_param`` at ZeRO-3 over every chip), activations
+    aside: a pool that cannot takes no site power ahead of one that can (64 H100s too small for a 405B model took
+    the power first and 81 A100s that trained it waited; it never finished).
+    """
+    pool = next(p for p in scenario.fleet if p.name == pool_name)
+    room = pool.usable_units * usable_bytes(scenario.chip(pool.chip).hbm_gib)
+    loads = ([j.workload for j in scenario.jobs if j.pools is None or pool_name in j.pools] if scenario.jobs
+             else [scenario.workload])
+    return any(count_params(w.arch).total * float(state_bytes_per_param(3, 1)) <= room for w in loads)
+
+
 def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
                 ended: Mapping[str, float] | None = None) -> list[str]:
     """A site's pools in the order they take its power at hour ``at_h``: by the first job that may use each.
@@ -54,9 +70,10 @@ def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
     by a later job's pool written first. A job that is not training (its ``start_after`` is after ``at_h``, or it
     ended by then: ``ended``, job name -> hour) ranks its pools after those of the jobs that are: its pools hold no
     power a running job's could use. A pool no job names comes last. Ties (every pool of a one-job scenario,
-    pools that the same jobs may use) go by peak BF16 FLOP/s per watt of the site's power, the most first, then
-    by fleet order: in fleet order, an A100 pool written first took a site's power and left the 512 H100s beside
-    it dark (5.9 days where the H100s first took 3.7; 256 more A100s finished the job 0.75 days later). Adding a
+    pools that the same jobs may use) go by peak BF16 FLOP/s per watt of the site's power, the most first (a pool
+    that cannot hold the model's training state last, ``_holds``), then by fleet order: in fleet order, an A100
+    pool written first took a site's power and left the 512 H100s beside it dark (5.9 days where the H100s first
+    took 3.7; 256 more A100s finished the job 0.75 days later). Adding a
     later job moves no pool before one that an earlier job uses, so it never takes power from an earlier job while
     that one trains.
     """
@@ -64,7 +81,7 @@ def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
     jobs = scenario.ordered_jobs()
     idle = {k for k, job in enumerate(jobs) if hours_since(scenario.start, job.first_day(scenario.start)) > at_h
             or ended.get(job.name, math.inf) <= at_h}
-    rank = {n: (2, 0, (-_flops_per_watt(scenario, n), i)) for i, n in enumerate(names)}
+    rank = {n: (2, 0, (not _holds(scenario, n), -_flops_per_watt(scenario, n), i)) for i, n in enumerate(names)}
     for k, job in enumerate(jobs):
         for n in names:
             if job.pools is None or n in job.pools:

@@ -675,12 +675,18 @@ def _power_before(run: Run, waits: dict[str, list[Wait]], pools: list[str], lo: 
     spans = [x for x in spans if x[3] > x[2]]
     if not spans:
         return []
-    starts = sorted({x[2] for x in spans})
+    starts_h = sorted({x[2] for x in spans})
     have = {t: {n: int(ps.in_service.at(np.array([t]))[0]) for n, ps in run.states.items()
-                if n in run.strategy.pools} for t in starts}
-    waiting = {t: {n: sum(w.units for m, w, a, b in spans if m == n and a <= t < b) for n in pools} for t in starts}
-    fits = [t for t in starts if run.strategy.plan(have[t]) is None
-            and run.strategy.plan({n: have[t][n] + waiting[t].get(n, 0) for n in have[t]}) is not None]
+                if n in run.strategy.pools} for t in starts_h}
+    waiting = {t: {n: sum(w.units for m, w, a, b in spans if m == n and a <= t < b) for n in pools}
+               for t in starts_h}
+    need = run.scenario.strategy.min_units_to_start or 0  # (fewer chips never start it, powered or not)
+
+    def starts(avail: dict[str, int]) -> bool:
+        return sum(avail.values()) >= need and run.strategy.plan(avail) is not None
+
+    fits = [t for t in starts_h if not starts(have[t])
+            and starts({n: have[t][n] + waiting[t].get(n, 0) for n in have[t]})]
     if not fits:
         return []
     first = fits[0]
