@@ -438,19 +438,23 @@ def _held_back(pctx: PortfolioContext, k: int, supply: Supply, steps: Supply, ru
     given = {n: _in_service(steps[n]) for n in names}
 
     def starts(tl: dict, t: float) -> tuple[bool, int]:
+        """Whether the chips of ``tl`` at hour ``t`` can start the job, and how many there are."""
         have = {n: int(tl[n].at(np.array([t]))[0]) for n in names}
         return run.strategy.plan(have) is not None and sum(have.values()) >= need, sum(have.values())
 
     held = None
     for t in sorted({from_h} | {t for tl in (*fleet.values(), *given.values()) for t in tl.times if from_h < t < t0}):
-        if held is None and starts(fleet, t)[0] and not starts(given, t)[0]:
-            held = (t, starts(fleet, t)[1])
-        elif held is not None and starts(given, t)[0]:
+        if held is None:
+            could, units = starts(fleet, t)
+            if could and not starts(given, t)[0]:
+                held = (t, units)
+        elif starts(given, t)[0]:
             return _held_sentence(pctx, names, held, t, t0)
     return _held_sentence(pctx, names, held, t0, t0) if held is not None else []
 
 
 def _held_sentence(pctx: PortfolioContext, names, held: tuple[float, int], until: float, t0: float) -> list[str]:
+    """``_held_back``'s sentence: held from ``held`` (hour, chips in service) until ``until`` (first start ``t0``)."""
     start = pctx.scenario.start
     (t, units), last = held, until == t0
     end = (f"its first start on {_date(start, t0 / HOURS_PER_DAY)}" if last

@@ -73,9 +73,8 @@ def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
     pools that the same jobs may use) go by peak BF16 FLOP/s per watt of the site's power, the most first (a pool
     that cannot hold the model's training state last, ``_holds``), then by fleet order: in fleet order, an A100
     pool written first took a site's power and left the 512 H100s beside it dark (5.9 days where the H100s first
-    took 3.7; 256 more A100s finished the job 0.75 days later). Adding a
-    later job moves no pool before one that an earlier job uses, so it never takes power from an earlier job while
-    that one trains.
+    took 3.7; 256 more A100s finished the job 0.75 days later). Adding a later job moves no pool before one that an
+    earlier job uses, so it never takes power from an earlier job while that one trains.
     """
     ended = ended or {}
     jobs = scenario.ordered_jobs()

@@ -201,7 +201,7 @@ class Sync(Strategy):
         return fastest(subsets)
 
     def _bound(self, pools: tuple[str, ...], alone: dict[str, LayoutResult]) -> float:
-        """At least the tokens per second of sync over ``pools`` (``alone``: each pool's layout on the whole batch).
+        """A speed [tokens/s] sync over ``pools`` never exceeds (``alone``: each pool's layout on the whole batch).
 
         ``_plan_on``'s step is its compute plus what the all-reduce does not hide behind the last micro-batch (at
         most SYNC_OVERLAP x BACKWARD_SHARE of it, and a micro-batch takes at most the compute): at least the ring's
