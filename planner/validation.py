@@ -46,7 +46,20 @@ def _visible(name: str) -> str:
         raise ValueError("must show something: it is blank (only spaces, invisible or control characters)")
     if brk := next((c for c in name if c in LINE_BREAKS), None):
         raise ValueError(f"must be one line: it holds a line break (U+{ord(brk):04X})")
+    scripts = {}  # the first letter of each look-alike script the name writes
+    for c in shown:
+        if c.isalpha() and (script := unicodedata.name(c, "").split(" ", 1)[0]) in LOOK_ALIKE_SCRIPTS:
+            scripts.setdefault(script, c)
+    if len(scripts) > 1:
+        (a, ca), (b, cb) = sorted(scripts.items())[:2]
+        raise ValueError(f"mixes {a.title()} and {b.title()} letters ({ca!r} U+{ord(ca):04X} beside {cb!r} "
+                         f"U+{ord(cb):04X}), which draw alike: write it in one script")
     return name
+
+
+# scripts whose letters draw like one another's (Latin a, Cyrillic а, Greek α): a pool named with one Cyrillic
+# letter printed the same as another in every table and chart, and a site so named missed the link written for it
+LOOK_ALIKE_SCRIPTS = frozenset(("LATIN", "CYRILLIC", "GREEK"))
 
 
 # what ends a line in a terminal, a CSV reader or str.splitlines: a name holding one printed a line of its own

@@ -407,3 +407,17 @@ def test_the_limit_sentences_of_a_wait_respect_min_units_to_start_and_the_power_
     limits = _summary(tmp_path / "pp")["limits"]
     assert not [x for x in limits if x.startswith("small: power:")]
     assert [x for x in limits if x.startswith("small: wait: the jobs before it held")]
+
+
+@pytest.mark.parametrize("name", ["p\u043e\u043el-a", "d\u04411", "\u03b1lpha"])
+def test_a_name_mixing_look_alike_scripts_is_refused(cli, make_scenario, name):
+    """A Cyrillic 'о' in a pool name printed the same as the Latin pool beside it; a site 'dс1' missed its link."""
+    fleet = [{"name": "pool-a", "chip": "h100-sxm", "units": 64}, {"name": name, "chip": "h100-sxm", "units": 64}]
+    line = one_error_line(cli("validate", make_scenario(fleet=fleet)))
+    assert "fleet[1].name" in line and "draw alike" in line
+
+
+def test_a_name_in_one_script_or_beside_other_scripts_is_kept(cli, make_scenario):
+    fleet = [{"name": "\u043f\u0443\u043b", "chip": "h100-sxm", "units": 64},
+             {"name": "gpu-\u5317\u4eac", "chip": "h100-sxm", "units": 64}]
+    assert cli("validate", make_scenario(fleet=fleet)).exit_code == 0
