@@ -200,7 +200,7 @@ def combined(scenario: Scenario, band=None, ctx=None) -> dict:
     it (a pool it leaves idle set the band: 4,096 idle chips of another stack narrowed a 64-chip answer's P10 from
     0.31x to 0.81x).
     """
-    from .perf.band import scenario_band
+    from .perf.band import peak_shares, scenario_band
     from .strategy import MODES, options
 
     ctx = ctx or _context(scenario)
@@ -227,10 +227,7 @@ def combined(scenario: Scenario, band=None, ctx=None) -> dict:
         raise InfeasiblePlanError("no strategy mode can train: " +
                                   "; ".join(f"{r['mode']}: {r['why']}" for r in rows if not r["possible"]))
     if band is None:
-        flops = {p.name: best["split"][p.name]["units"] * scenario.chip(p.chip).bf16_tflops
-                 for p in scenario.fleet if p.name in best["split"]}
-        total = sum(flops.values())
-        parts = [(p, flops[p.name] / total) for p in scenario.fleet if flops.get(p.name)] if total > 0 else None
+        parts = peak_shares(scenario, {name: part["units"] for name, part in best["split"].items()}) or None
         band = ErrorBand(*scenario_band(scenario, parts)[:2])
     return {"mode": best["mode"], "pools": best["pools"], "tokens_per_s": best["tokens_per_s"],
             "tokens_per_s_p10": best["tokens_per_s"] * band.p10, "tokens_per_s_p90": best["tokens_per_s"] * band.p90,

@@ -432,11 +432,17 @@ def scenario_band(scenario, parts: list | None = None) -> tuple[float, float, st
 
 def pool_weights(scenario) -> list:
     """(pool, share) of each pool with chips: its share of the fleet's planned peak FLOP/s (BF16)."""
-    flops = [(p, p.planned_units * scenario.chip(p.chip).bf16_tflops) for p in scenario.fleet]
+    return peak_shares(scenario, {p.name: p.planned_units for p in scenario.fleet}) or [(largest_pool(scenario), 1.0)]
+
+
+def peak_shares(scenario, amounts) -> list:
+    """(pool, share) of each pool's ``amounts`` (chips, or chip-hours) times its chip's peak BF16 FLOP/s.
+
+    In fleet order, pools with none left out; [] when no pool has any.
+    """
+    flops = [(p, amounts.get(p.name, 0) * scenario.chip(p.chip).bf16_tflops) for p in scenario.fleet]
     total = sum(f for _p, f in flops)
-    if total <= 0:
-        return [(largest_pool(scenario), 1.0)]
-    return [(p, f / total) for p, f in flops if f > 0]
+    return [(p, f / total) for p, f in flops if f > 0] if total > 0 else []
 
 
 def blend(edges: Sequence[tuple[float, float, float]]) -> tuple[float, float]:

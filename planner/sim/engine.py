@@ -1450,10 +1450,7 @@ class TrainingJob:
             for ps in self._states:
                 full[ps.row] = self.strategy.full_units(ps.pool.name)
             loop.full = full
-            # each pool's dated levels (``Strategy.grid``): a pool on a grid of whole servers has none
-            ctx = self.strategy.ctx
-            lv = {ps.row: () if ctx.grid_node.get(ps.pool.name) else (ctx.levels or {}).get(ps.pool.name, ())
-                  for ps in self._states}
+            lv = {ps.row: self.strategy.ctx.dated(ps.pool.name) for ps in self._states}  # (``Strategy.grid``'s)
             levels = np.zeros((rows, max([1, *map(len, lv.values())])), dtype=np.int64)
             for row, v in lv.items():
                 levels[row, :len(v)] = v

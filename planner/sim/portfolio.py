@@ -53,6 +53,7 @@ from .replication import (
     _first_start_days,
     _tables,
     best_run,
+    can_start,
     compare_on,
     draw_supply,
     model_factor,
@@ -433,14 +434,14 @@ def _held_back(pctx: PortfolioContext, k: int, supply: Supply, steps: Supply, ru
     from_h = max(_first_hour(pctx, k), 0.0)
     if not (math.isfinite(t0) and t0 > from_h):
         return []
-    names, need = run.strategy.pools, pctx.scenarios[k].strategy.min_units_to_start or 0
+    names = run.strategy.pools
     fleet = {n: _in_service(supply[n]) for n in names}
     given = {n: _in_service(steps[n]) for n in names}
 
     def starts(tl: dict, t: float) -> tuple[bool, int]:
         """Whether the chips of ``tl`` at hour ``t`` can start the job, and how many there are."""
         have = {n: int(tl[n].at(np.array([t]))[0]) for n in names}
-        return run.strategy.plan(have) is not None and sum(have.values()) >= need, sum(have.values())
+        return can_start(run, have), sum(have.values())
 
     held = None
     for t in sorted({from_h} | {t for tl in (*fleet.values(), *given.values()) for t in tl.times if from_h < t < t0}):

@@ -22,7 +22,7 @@ from .. import costs, plan
 from ..kinds import EventKind, Mode
 from ..metrics import GROWING_KEYS
 from ..perf import reliability as rel
-from ..perf.band import blend, largest_pool, pool_quantiles, pool_weights
+from ..perf.band import blend, largest_pool, peak_shares, pool_quantiles, pool_weights
 from ..perf.system import ErrorBand
 from ..results import Event
 from ..scenario import Scenario
@@ -119,14 +119,9 @@ def _expected_weights(scenario: Scenario, ctx: Context) -> tuple[tuple[str, floa
     seed = np.random.SeedSequence(0)  # (no failure is drawn either)
     (pick, *_rest) = shortlist(scenario, candidates, steps, seed)
     run = simulate(scenario, pick, steps, np.random.default_rng(seed), failures=False, record=False, expected=True)
-    flop_h = {}
-    for p in scenario.fleet:
-        held = _training(run.strategy, run.job, p.name)
-        if held is not None:
-            flop_h[p.name] = (costs.step_integral(*held, 0.0, run.end_h)
-                              * scenario.chip(p.chip).bf16_tflops)
-    total = sum(flop_h.values())
-    return tuple((n, f / total) for n, f in flop_h.items() if f > 0) if total > 0 else ()
+    chip_h = {p.name: costs.step_integral(*held, 0.0, run.end_h) for p in scenario.fleet
+              if (held := _training(run.strategy, run.job, p.name)) is not None}
+    return tuple((p.name, w) for p, w in peak_shares(scenario, chip_h))
 
 
 def run_band(scenario: Scenario, ctx: Context | None = None) -> ErrorBand:
@@ -666,6 +661,15 @@ def power_limit(run: Run, waits: dict[str, list[Wait]], from_h: float = 0.0) -> 
     return _power_before(run, waits, pools, max(from_h, 0.0), t0) + _power_while(run, waits, pools, t0, t1)
 
 
+def can_start(run: Run, avail: dict[str, int]) -> bool:
+    """Whether the chips ``avail`` could start the run's job: ``min_units_to_start`` of them, and a layout fits.
+
+    What the wait sentences ask: fewer chips never start the job, powered or handed on or not.
+    """
+    return (sum(avail.values()) >= (run.scenario.strategy.min_units_to_start or 0)
+            and run.strategy.plan(avail) is not None)
+
+
 def _power_before(run: Run, waits: dict[str, list[Wait]], pools: list[str], lo: float, t0: float) -> list[str]:
     """The sentence for chips that waited for power before the job's first start, when they let a layout fit.
 
@@ -680,13 +684,8 @@ def _power_before(run: Run, waits: dict[str, list[Wait]], pools: list[str], lo: 
                 if n in run.strategy.pools} for t in starts_h}
     waiting = {t: {n: sum(w.units for m, w, a, b in spans if m == n and a <= t < b) for n in pools}
                for t in starts_h}
-    need = run.scenario.strategy.min_units_to_start or 0  # (fewer chips never start it, powered or not)
-
-    def starts(avail: dict[str, int]) -> bool:
-        return sum(avail.values()) >= need and run.strategy.plan(avail) is not None
-
-    fits = [t for t in starts_h if not starts(have[t])
-            and starts({n: have[t][n] + waiting[t].get(n, 0) for n in have[t]})]
+    fits = [t for t in starts_h if not can_start(run, have[t])
+            and can_start(run, {n: have[t][n] + waiting[t].get(n, 0) for n in have[t]})]
     if not fits:
         return []
     first = fits[0]

@@ -126,10 +126,10 @@ def on_levels(units: int, full: int, ratio: float = GRID_RATIO, node: int = 0) -
 def at_level(grid_count: int, units: int, levels: tuple[int, ...]) -> int:
     """``grid_count`` (of ``units``), or the largest of ``levels`` at or below ``units`` when that is more.
 
-    ``levels``: sorted, the usable chips a pool's dated steps bring (``Context.levels``, planner/sim/power.py
-    ``dated_levels``): plans are made on them
-    exactly, as on the grid counts. On the grid alone, 700 chips in service of a pool whose last 8 chips came long
-    after the job planned on 697, and the job finished 3.3% later than with no such delivery.
+    ``levels``: sorted, the usable chips a pool's dated steps bring (``Context.dated``, planner/sim/power.py
+    ``dated_levels``): plans are made on them exactly, as on the grid counts. On the grid alone, 700 chips in
+    service of a pool whose last 8 chips came long after the job planned on 697, and the job finished 3.3% later
+    than with no such delivery.
     """
     if levels:
         i = bisect.bisect_right(levels, units)
@@ -309,6 +309,10 @@ class Context:
         self._restarts: dict[tuple, float] = {}  # restart_hours per chips per pool (every restart asks)
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
+
+    def dated(self, pool: str) -> tuple[int, ...]:
+        """The pool's dated levels its plans are made on (``at_level``); none on a grid of whole servers."""
+        return () if self.grid_node.get(pool) else (self.levels or {}).get(pool, ())
 
     def feasible(self, pool: str) -> bool:
         """Whether some layout of the pool fits at its full size."""
@@ -687,9 +691,8 @@ class Strategy(ABC):
 
     def grid(self, avail: dict[str, int]) -> tuple[int, ...]:
         """The grid counts the plan for ``avail`` depends on (one per pool of the strategy; ``at_level``)."""
-        nodes, levels, ratio = self.ctx.grid_node, self.ctx.levels or {}, self.ctx.grid_ratio
-        return tuple(on_levels(n, self._full[p], ratio, node) if (node := nodes.get(p, 0)) else
-                     at_level(on_levels(n, self._full[p], ratio), n, levels.get(p, ()))
+        ctx = self.ctx
+        return tuple(at_level(on_levels(n, self._full[p], ctx.grid_ratio, ctx.grid_node.get(p, 0)), n, ctx.dated(p))
                      for p in self.pools for n in (avail.get(p, 0),))
 
     def plan(self, avail: dict[str, int], size_for_failures: bool = True) -> Plan | None:
@@ -866,9 +869,9 @@ class Strategy(ABC):
 
     def grow_thresholds(self, checked: dict[str, int]) -> dict[str, float]:
         """Per pool, chips below which no faster plan than the one checked on ``checked`` can exist."""
-        nodes, levels, ratio = self.ctx.grid_node, self.ctx.levels or {}, self.ctx.grid_ratio
-        return {p: levels_above(n, self._full[p], ratio, node) if (node := nodes.get(p, 0)) else
-                level_above(levels_above(n, self._full[p], ratio), n, levels.get(p, ()))
+        ctx = self.ctx
+        return {p: level_above(levels_above(n, self._full[p], ctx.grid_ratio, ctx.grid_node.get(p, 0)), n,
+                               ctx.dated(p))
                 for p in self.pools for n in (checked.get(p, 0),)}
 
     def plan_on(self, pools: tuple[str, ...], avail: dict[str, int]) -> Plan | None:
