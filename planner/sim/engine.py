@@ -1450,7 +1450,7 @@ class TrainingJob:
             for ps in self._states:
                 full[ps.row] = self.strategy.full_units(ps.pool.name)
             loop.full = full
-            lv = {ps.row: self.strategy.ctx.dated(ps.pool.name) for ps in self._states}  # (``Strategy.grid``'s)
+            lv = {ps.row: self.strategy.ctx.dated.get(ps.pool.name, ()) for ps in self._states}  # (``Strategy.grid``'s)
             levels = np.zeros((rows, max([1, *map(len, lv.values())])), dtype=np.int64)
             for row, v in lv.items():
                 levels[row, :len(v)] = v

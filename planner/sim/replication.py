@@ -202,7 +202,7 @@ def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]
     unfinished if it has not finished before (the pick's later candidates: one that cannot finish first loses).
     """
     if strategy.ctx.levels is None:  # the counts the pools' dated steps bring, planned on as grid counts are
-        strategy.ctx.levels = dated_levels(strategy.ctx.scenario)
+        strategy.ctx.set_levels(dated_levels(strategy.ctx.scenario))
     env = simpy.Environment()
     events: list[Event] = []
     log = event_log(env, events)

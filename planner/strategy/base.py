@@ -295,8 +295,10 @@ class Context:
         self.precision = scenario.workload.precision
         self.supply: dict = {}  # capacity steps of each pool without delivery risk (the same in every replication)
         # per pool, the usable chips its dated steps bring (``at_level``): set by the simulation, which knows the
-        # supply (planner/sim/power.dated_levels); None until then (a plan at the pools' full size needs none)
+        # supply (planner/sim/power.dated_levels, ``set_levels``); None until then (a plan at the pools' full size
+        # needs none). ``dated``: those plans are made on, per pool (none on a grid of whole servers)
         self.levels: dict[str, tuple[int, ...]] | None = None
+        self.dated: dict[str, tuple[int, ...]] = {}
         self.memo: dict = {}  # what replications may share (the strategy each drawn supply picks; bounded)
         # (pool, share) of the peak FLOP-hours the expected run trains on each: what the model-error band weighs
         # (planner/sim/replication.band_weights; () when it trains nowhere, None until asked)
@@ -310,9 +312,13 @@ class Context:
         any_planner = next((p for p in planners.values() if p is not None), None)
         self.batch_seqs = any_planner.wl.global_batch_seqs if any_planner else 1
 
-    def dated(self, pool: str) -> tuple[int, ...]:
-        """The pool's dated levels its plans are made on (``at_level``); none on a grid of whole servers."""
-        return () if self.grid_node.get(pool) else (self.levels or {}).get(pool, ())
+    def set_levels(self, levels: dict[str, tuple[int, ...]]) -> None:
+        """Set the pools' dated levels (``levels``) and those their plans are made on (``dated``).
+
+        A pool on a grid of whole servers (``grid_node``, set when the context is made) has none.
+        """
+        self.levels = levels
+        self.dated = {p: () if self.grid_node.get(p) else v for p, v in levels.items()}
 
     def feasible(self, pool: str) -> bool:
         """Whether some layout of the pool fits at its full size."""
@@ -691,8 +697,8 @@ class Strategy(ABC):
 
     def grid(self, avail: dict[str, int]) -> tuple[int, ...]:
         """The grid counts the plan for ``avail`` depends on (one per pool of the strategy; ``at_level``)."""
-        ctx = self.ctx
-        return tuple(at_level(on_levels(n, self._full[p], ctx.grid_ratio, ctx.grid_node.get(p, 0)), n, ctx.dated(p))
+        ratio, nodes, dated = self.ctx.grid_ratio, self.ctx.grid_node, self.ctx.dated
+        return tuple(at_level(on_levels(n, self._full[p], ratio, nodes.get(p, 0)), n, dated.get(p, ()))
                      for p in self.pools for n in (avail.get(p, 0),))
 
     def plan(self, avail: dict[str, int], size_for_failures: bool = True) -> Plan | None:
@@ -869,9 +875,8 @@ class Strategy(ABC):
 
     def grow_thresholds(self, checked: dict[str, int]) -> dict[str, float]:
         """Per pool, chips below which no faster plan than the one checked on ``checked`` can exist."""
-        ctx = self.ctx
-        return {p: level_above(levels_above(n, self._full[p], ctx.grid_ratio, ctx.grid_node.get(p, 0)), n,
-                               ctx.dated(p))
+        ratio, nodes, dated = self.ctx.grid_ratio, self.ctx.grid_node, self.ctx.dated
+        return {p: level_above(levels_above(n, self._full[p], ratio, nodes.get(p, 0)), n, dated.get(p, ()))
                 for p in self.pools for n in (checked.get(p, 0),)}
 
     def plan_on(self, pools: tuple[str, ...], avail: dict[str, int]) -> Plan | None:
