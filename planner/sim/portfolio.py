@@ -59,6 +59,7 @@ from .replication import (
     model_factor,
     outcome_row,
     power_limit,
+    run_weights,
     shortlist,
     simulate,
     steps_key,
@@ -101,6 +102,7 @@ class PortfolioContext:
     # per job, a Context on a job alone's plan grid (None: the job's own is one): a later job whose shared pools the
     # jobs before it have all let go of by its first day trains on them as a job alone does (``_alone``)
     alone: list = field(default_factory=list)
+    weighed: bool = False  # whether the jobs' bands are weighed on the portfolio's expected run (``weigh_bands``)
 
 
 def portfolio_context(scenario: Scenario) -> PortfolioContext:
@@ -661,25 +663,57 @@ def ranking_steps(pctx: PortfolioContext, supply) -> list[dict]:
     hit = pctx.ranking.get(key)
     if hit is not None:
         return hit
-    horizon_h = pctx.scenario.horizon_days * HOURS_PER_DAY
-    left = Supply(supply, rented=supply.rented)
-    out, ended = [], {}
-    last = len(pctx.jobs) - 1
-    for k, (js, ctx) in enumerate(zip(pctx.scenarios, pctx.contexts, strict=True)):
-        steps = _job_steps(pctx, k, left, supply, horizon_h)
-        out.append(steps)
-        candidates, _why = options(ctx, js.strategy.mode)
-        if k == last or not candidates:  # (no candidate: the replication says why)
-            continue
-        first = shortlist(js, candidates, steps, RANKING_SEED)[0]
-        run = simulate(js, first, steps, np.random.default_rng(RANKING_SEED), failures=False, factor=1.0,
-                       record=False, expected=True)
-        left, supply = _after_job(pctx, k, run, left, supply, horizon_h, ended)
+    out = expected_runs(pctx, supply, last=False)[0]
     if len(pctx.ranking) >= RANKING_MEMO:
         pctx.ranking.pop(next(iter(pctx.ranking)))
     pctx.ranking[key] = out
     return out
 
+
+def expected_runs(pctx: PortfolioContext, supply, last: bool = True) -> tuple[list[Supply], list[Run | None]]:
+    """Each job's steps and its run in expectation, in priority order, each on what the expected runs before it leave.
+
+    A job's run in expectation is its first-ranked mode's, with no failure drawn and every plan at its expected
+    goodput, on the nominal model (``shortlist``). The last job's run only with ``last`` (the ranking needs its
+    steps alone); None for a job no mode can train (the replication says why).
+    """
+    horizon_h = pctx.scenario.horizon_days * HOURS_PER_DAY
+    left = Supply(supply, rented=supply.rented)
+    steps_out, runs, ended = [], [], {}
+    final = len(pctx.jobs) - 1
+    for k, (js, ctx) in enumerate(zip(pctx.scenarios, pctx.contexts, strict=True)):
+        steps = _job_steps(pctx, k, left, supply, horizon_h)
+        steps_out.append(steps)
+        candidates, _why = options(ctx, js.strategy.mode)
+        if (k == final and not last) or not candidates:
+            runs.append(None)
+            continue
+        first = shortlist(js, candidates, steps, RANKING_SEED)[0]
+        run = simulate(js, first, steps, np.random.default_rng(RANKING_SEED), failures=False, factor=1.0,
+                       record=False, expected=True)
+        runs.append(run)
+        if k < final:
+            left, supply = _after_job(pctx, k, run, left, supply, horizon_h, ended)
+    return steps_out, runs
+
+
+def weigh_bands(pctx: PortfolioContext) -> None:
+    """Weigh each job's model-error band by the pools its run in the portfolio's expected run trains on.
+
+    The portfolio's expected run: every job's run in expectation (``expected_runs``) on the supply without delivery
+    risk, each on what the jobs before it leave. Weighed on its own run alone, a job that trains on the A100s the
+    first job leaves it drew from a band 96% the H100s' the first job holds. Once per context, before any draw;
+    a job on one pool keeps that pool's band.
+    """
+    if pctx.weighed:
+        return
+    sc = pctx.scenario
+    nominal = sc.model_copy(update={"fleet": [p.model_copy(update={"delivery_risk": None}) for p in sc.fleet]})
+    _steps, runs = expected_runs(pctx, draw_supply(nominal, np.random.SeedSequence(0)))  # (nothing is drawn)
+    for js, ctx, run in zip(pctx.scenarios, pctx.contexts, runs, strict=True):
+        if len(js.fleet) > 1:
+            ctx.band_weights = run_weights(js, run) if run is not None else ()
+    pctx.weighed = True
 
 
 def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, tables: bool = False,
@@ -694,6 +728,7 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
     """
     sc = pctx.scenario
     horizon_h = sc.horizon_days * HOURS_PER_DAY
+    weigh_bands(pctx)  # (before any job's draw of the model's error)
     supply_seed, job_seed, model_seed = seed.spawn(3)
     supply = draw_supply(sc, supply_seed, pctx.supply)
     ranked_on = ranking_steps(pctx, supply)

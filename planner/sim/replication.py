@@ -119,6 +119,11 @@ def _expected_weights(scenario: Scenario, ctx: Context) -> tuple[tuple[str, floa
     seed = np.random.SeedSequence(0)  # (no failure is drawn either)
     (pick, *_rest) = shortlist(scenario, candidates, steps, seed)
     run = simulate(scenario, pick, steps, np.random.default_rng(seed), failures=False, record=False, expected=True)
+    return run_weights(scenario, run)
+
+
+def run_weights(scenario: Scenario, run: Run) -> tuple[tuple[str, float], ...]:
+    """(pool name, share) of the peak FLOP-hours ``run`` trains on each pool (``band_weights``); () if none."""
     chip_h = {p.name: costs.step_integral(*held, 0.0, run.end_h) for p in scenario.fleet
               if (held := _training(run.strategy, run.job, p.name)) is not None}
     return tuple((p.name, w) for p, w in peak_shares(scenario, chip_h))
