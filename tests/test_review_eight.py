@@ -5,6 +5,7 @@ Each test reproduces a case and fails on the code before its fix.
 
 from __future__ import annotations
 
+import csv
 import json
 
 import yaml
@@ -42,3 +43,29 @@ def test_a_later_job_draws_from_the_band_of_the_pools_it_trains_on_in_the_portfo
     a = _summary(out_alone)["model_band"]
     assert band["pool"] == "a100"
     assert (band["p10"], band["p90"]) == (a["p10"], a["p90"])
+
+
+def test_a_pool_a_replication_never_trains_on_does_not_move_its_model_error(cli, make_scenario, tmp_path):
+    """A 6-chip H100 rental the replications never trained on moved their draw to the H100s' band (P90 122 -> 154 days).
+
+    One factor for the whole run, weighed by the expected run's pools (the rental's, there), slowed replications that
+    trained only on the owned A100s. Each plan reads the draw on its own pools: those replications are the same.
+    """
+    rent = {"name": "rent", "chip": "h100-sxm", "site": "dc2",
+            "cloud": {"units": 6, "from": "2025-01-01", "until": "2025-06-30", "price_per_chip_hour_usd": 3.0,
+                      "billing": "on_demand"}}
+    rows = {}
+    for units in (0, 6):
+        fleet = [{"name": "owned", "chip": "a100-80gb", "site": "dc1", "units": 16},
+                 {**rent, "cloud": {**rent["cloud"], "units": units}}]
+        path = make_scenario(start="2025-01-01", horizon_days=242, fleet=fleet, reliability={"enabled": True},
+                             workload={"tokens": 0.2e12}, strategy={"mode": "auto"}, simulation={"seed": 5})
+        out = tmp_path / f"r{units}"
+        assert cli("run", path, "--out", out, "--replications", "20").exit_code == 0
+        with (out / "replications.csv").open() as f:
+            rows[units] = {r["replication"]: r for r in csv.DictReader(f)}
+    same = [k for k, r in rows[6].items() if r["pool"] == "owned" and rows[0][k]["pool"] == "owned"]
+    assert len(same) >= 10, same  # (most: 6 H100s for half a year add little)
+    for k in same:
+        assert (rows[6][k]["model_factor"], rows[6][k]["time_to_train_days"]) == (
+            rows[0][k]["model_factor"], rows[0][k]["time_to_train_days"]), k

@@ -56,7 +56,10 @@ class ErrorBand:
 
         With the median at the edges' geometric mean this is the log-normal fitted to the band, draw for draw.
         """
-        z = rng.standard_normal()
+        return self.at(rng.standard_normal())
+
+    def at(self, z: float) -> float:
+        """The throughput factor of the standard normal draw ``z`` (``draw``'s, for a draw already made)."""
         mid = self.median
         edge = self.p10 if z < 0 else self.p90
         return float(mid * math.exp(abs(math.log(edge / mid)) / Z_P90 * z))

@@ -448,6 +448,8 @@ class TrainingJob:
         f = self._factors.get(id(plan))
         if f is None:
             f = self.model_factor
+            if not isinstance(f, float | int):  # a draw read on the plan's own pools (replication.ModelDraw)
+                f = f.on({n: plan.units_of(n) for n in self.strategy.pools})
             raw = sum(p.layout.tokens_per_s for p in plan.parts)
             if f > 1.0 and plan.mfu > 0 and raw > 0:
                 # each part's utilization of what its chips run (MFU counts the causally masked scores too), at its

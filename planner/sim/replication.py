@@ -144,17 +144,9 @@ def run_band(scenario: Scenario, ctx: Context | None = None) -> ErrorBand:
         return hit[1]
     edges, mids = [], []
     for pool, weight in pool_weights(scenario) if parts is None else parts:
-        lo, mid, hi, _basis = pool_quantiles(scenario, pool)
-        if pool.measured:
-            from ..perf.measured import fit_pool
-
-            fit = fit_pool(scenario, pool)
-            if fit is not None:
-                p10, p90 = fit.post.band()
-                lo, hi = p10 / fit.efficiency, p90 / fit.efficiency
-                mid = math.sqrt(lo * hi)  # the posterior is a log-normal
-        edges.append((weight, lo, hi))
-        mids.append((weight, mid, mid))
+        one = pool_band(scenario, pool)
+        edges.append((weight, one.p10, one.p90))
+        mids.append((weight, one.median, one.median))
     p10, p90 = blend(edges)
     p50 = blend(mids)[0]  # (the median moves with the edges: the same quantile of every pool's band)
     band = ErrorBand(p10=p10, p90=p90, p50=p50)
@@ -162,6 +154,64 @@ def run_band(scenario: Scenario, ctx: Context | None = None) -> ErrorBand:
         _BANDS.clear()
     _BANDS[key] = (scenario, band)
     return band
+
+
+def pool_band(scenario: Scenario, pool) -> ErrorBand:
+    """One pool's band (perf/band.py), or, with ``measured`` rows, their posterior around the fitted efficiency."""
+    key = (id(scenario), pool.name)
+    hit = _POOL_BANDS.get(key)
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    lo, mid, hi, _basis = pool_quantiles(scenario, pool)
+    if pool.measured:
+        from ..perf.measured import fit_pool
+
+        fit = fit_pool(scenario, pool)
+        if fit is not None:
+            p10, p90 = fit.post.band()
+            lo, hi = p10 / fit.efficiency, p90 / fit.efficiency
+            mid = math.sqrt(lo * hi)  # the posterior is a log-normal
+    band = ErrorBand(p10=lo, p90=hi, p50=mid)
+    if len(_POOL_BANDS) > 256:
+        _POOL_BANDS.clear()
+    _POOL_BANDS[key] = (scenario, band)
+    return band
+
+
+_POOL_BANDS: dict[tuple, tuple[Scenario, ErrorBand]] = {}  # each pool's band, per scenario (by identity)
+
+
+@dataclass(frozen=True)
+class ModelDraw:
+    """A replication's draw of the cost model's error on several pools, read on the pools each plan trains on.
+
+    ``z`` is the draw (a standard normal); a plan's factor is that quantile of each of its pools' bands, weighed in
+    log by the plan's peak BF16 FLOP/s on each pool (``blend``): the band conditional on the chips it trains on.
+    One factor for the whole run, weighed by the expected run's pools, moved a replication that trained only on
+    owned A100s to the H100 band of a 6-chip rental it never used (P90 122 to 154 days), and broke common random
+    numbers between a sweep's points. ``whole``: the factor at ``z`` on the run's band (``run_band``), for a run
+    that trained nowhere.
+    """
+
+    z: float
+    bands: dict  # pool name -> ErrorBand (``pool_band``)
+    peak_tflops: dict  # pool name -> its chip's peak BF16 TFLOP/s
+    whole: float
+
+    def on(self, units: dict) -> float:
+        """The factor of a plan (or run) with ``units`` chips (or chip-hours) on each pool."""
+        used = {n: u * self.peak_tflops[n] for n, u in units.items() if u > 0}
+        if not used:
+            return self.whole
+        if len(used) == 1:  # one pool: its band's factor, to the last bit (as a scenario of that pool alone draws)
+            return self.bands[next(iter(used))].at(self.z)
+        total = sum(used.values())
+        return math.exp(sum(w * math.log(max(self.bands[n].at(self.z), 1e-12)) for n, w in used.items()) / total)
+
+    def of_run(self, run: Run) -> float:
+        """The factor the run trained at: its plans' pools weighed by the chip-hours it trained on each."""
+        return self.on({p.name: costs.step_integral(*held, 0.0, run.end_h) for p in run.scenario.fleet
+                        if (held := _training(run.strategy, run.job, p.name)) is not None})
 
 
 def band_statement(scenario: Scenario, replications: int, ctx: Context | None = None) -> dict:
@@ -188,12 +238,27 @@ def band_statement(scenario: Scenario, replications: int, ctx: Context | None = 
             "measurements": sum(n for _name, n in measured), "drawn": drawn}
 
 
-def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator, ctx: Context | None = None) -> float:
-    """This replication's draw of the cost model's error (1 when off; README "the band")."""
+def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator,
+                 ctx: Context | None = None) -> float | ModelDraw:
+    """This replication's draw of the cost model's error (1 when off; README "the band").
+
+    Conditional on the workload and the pools it trains on: with one pool, that pool's band's factor; with more, a
+    ``ModelDraw`` each plan reads on its own pools (the same draw, the same quantile of each pool's band).
+    """
     setting = scenario.simulation.model_error
     if setting == "off" or (setting == "auto" and replications <= 1):
         return 1.0
-    return run_band(scenario, ctx).draw(rng)  # conditional on the workload and the pools it trains on
+    band = run_band(scenario, ctx)
+    z = float(rng.standard_normal())
+    if len(scenario.fleet) < 2:
+        return band.at(z)
+    return ModelDraw(z, {p.name: pool_band(scenario, p) for p in scenario.fleet},
+                     {p.name: scenario.chip(p.chip).bf16_tflops for p in scenario.fleet}, band.at(z))
+
+
+def factor_of(factor: float | ModelDraw, run: Run) -> float:
+    """The model factor a run trained at (a replication's ``model_factor``)."""
+    return factor if isinstance(factor, float | int) else factor.of_run(run)
 
 
 def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
@@ -483,7 +548,7 @@ def run_replication(scenario: Scenario, ctx: Context, seed: np.random.SeedSequen
     return out
 
 
-def outcome_row(run: Run, factor: float = 1.0) -> dict:
+def outcome_row(run: Run, factor: float | ModelDraw = 1.0) -> dict:
     """The metrics of one run."""
     st = run.job.stats
     return {
@@ -507,7 +572,7 @@ def outcome_row(run: Run, factor: float = 1.0) -> dict:
         "checkpoints": st.checkpoints,
         "moves": st.moves,
         "link_tb": st.link_bytes / TB,
-        "model_factor": factor,
+        "model_factor": factor_of(factor, run),
         "start_days": _first_start_days(run),
     }
 
