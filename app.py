@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -56,6 +57,7 @@ from planner.report.headline import (
     power_wait_sentence,
     stat,
 )
+from planner.report.headline import money as in_currencies
 from planner.report.html import cashflow_text, detail_text, render_html
 from planner.report.tables import for_people, ordered, summary_json, write_xlsx
 from planner.results import SCHEDULE_COLUMNS
@@ -1151,7 +1153,8 @@ def _compare_section(scenario, key: str, state: dict) -> None:
     _stale(state, "answer-compare", key)
     if state.get("answer-compare") is not None:
         rows = state["answer-compare"][1]
-        st.dataframe(present.compare_table(rows), hide_index=True)
+        # sums in USD and the scenario's currency, as `planner compare` prints them
+        st.dataframe(present.compare_table(rows, functools.partial(in_currencies, scenario)), hide_index=True)
         if any("job" in r for r in rows):  # "committed" is each job's own spend there (as `planner compare` says)
             st.caption(md(present.portfolio_cost_note(rows)))
         st.plotly_chart(present.compare_figure(rows), key="chart-compare")
@@ -1183,7 +1186,7 @@ def _tornado_section(scenario, key: str, state: dict) -> None:
         table = state["answer-tornado"][1]
         for m, fig in sens.tornado_figures(table).items():
             st.plotly_chart(tornado_readable(m, fig, table), key=f"chart-tornado-{m}")
-        st.dataframe(present.sensitivity_rows(table), hide_index=True)
+        st.dataframe(present.sensitivity_rows(table, functools.partial(in_currencies, scenario)), hide_index=True)
 
 
 def tornado_readable(metric: str, fig, table: pd.DataFrame):
@@ -1279,11 +1282,12 @@ def _solve_section(scenario, key: str, state: dict) -> None:
     if state.get("answer-solve") is None:
         return
     answer = state["answer-solve"][1]
+    money = functools.partial(in_currencies, scenario)  # in the scenario's currency too
     if not answer["found"]:
-        st.error(md(present.solve_sentence(answer)))
+        st.error(md(present.solve_sentence(answer, money)))
     else:
         # a value found where the evaluated points were not monotone is the smallest found, not one proved smallest
-        (st.success if answer.get("monotone", True) else st.warning)(md(present.solve_sentence(answer)))
+        (st.success if answer.get("monotone", True) else st.warning)(md(present.solve_sentence(answer, money)))
         cols = st.columns(3)
         q = f"P{answer['quantile'] * 100:g}"
         value = answer["value"]
@@ -1292,9 +1296,10 @@ def _solve_section(scenario, key: str, state: dict) -> None:
         cols[1].metric(f"{who}finish date ({q})" if who else f"Finish date ({q})", answer["finish_date"] or "never",
                        border=True)
         # a P50 spend of replications stopped by the horizon is known only as at least that (as the sentence says)
-        cols[2].metric(f"{who}cost (P50)" if who else "Committed cost (P50)", present.solve_cost(answer), border=True)
+        cols[2].metric(f"{who}cost (P50)" if who else "Committed cost (P50)", present.solve_cost(answer, money),
+                       border=True)
     with st.expander(f"Evaluations ({len(answer['evaluations'])})"):
-        st.dataframe(present.solve_evaluations(answer), hide_index=True)
+        st.dataframe(present.solve_evaluations(answer, money), hide_index=True)
 
 
 def _more_tab(scenario, key: str, state: dict) -> None:

@@ -170,6 +170,26 @@ def currency_columns(code: str) -> tuple[str, str]:
     return f"committed_{code.lower()}", f"paid_{code.lower()}"
 
 
+def in_currency(row: Mapping, currency: Currency | Mapping | None) -> dict:
+    """``row`` with each sum in USD also in ``currency``, right after it: ``cost_usd_p50`` -> ``cost_cny_p50``.
+
+    A sum is a number under a key with ``_usd`` in it; a list of such keys (an ``at_least``) names the other
+    currency's keys too. Unchanged without a currency.
+    """
+    if currency is None:
+        return dict(row)
+    code = (currency["code"] if isinstance(currency, Mapping) else currency.code).lower()
+    rate = float(currency["per_usd"] if isinstance(currency, Mapping) else currency.per_usd)
+    out: dict = {}
+    for k, v in row.items():
+        if isinstance(v, list) and any(isinstance(x, str) and "_usd" in x for x in v):
+            v = [y for x in v for y in ([x, x.replace("_usd", f"_{code}", 1)] if "_usd" in x else [x])]
+        out[k] = v
+        if "_usd" in k and (v is None or (isinstance(v, int | float) and not isinstance(v, bool))):
+            out[k.replace("_usd", f"_{code}", 1)] = None if v is None else v * rate
+    return out
+
+
 def with_currency(table: pd.DataFrame, currency: Currency | Mapping | None) -> pd.DataFrame:
     """``table`` with ``committed_<code>`` and ``paid_<code>`` after the USD columns (unchanged without one)."""
     if currency is None:

@@ -636,11 +636,14 @@ def sweep(
     except PlannerError as exc:
         _fail(exc, scenario, infeasible=INFEASIBLE_RUN)
     from .decide.present import bounded
-    from .report.tables import fmt_cell
+    from .report.tables import currency_of, fmt_cell
 
     t = Table(title=_lit(f"{s.name}: {len(table)} points"))
+    # (the cost in the scenario's currency too, each point's own: ``cost_cny_p50``)
     cols = [p for p, _ in axes] + ["time_to_train_days_p50", "time_to_train_days_p90", "finish_date_p50",
-                                   "cost_usd_p50", "finish_probability"]
+                                   "cost_usd_p50", *[c for c in table.columns if currency_of(c) and
+                                                     str(c).startswith("cost_") and str(c).endswith("_p50")],
+                                   "finish_probability"]
     for c in cols:
         t.add_column(_lit(c), justify="right")
     for _, r in table.iterrows():
@@ -706,7 +709,9 @@ def sensitivity(
     from .decide.present import sensitivity_rows
 
     # the page's rows: "≥ " before a figure known only as a lower bound (replications stopped by the horizon)
-    for r in sensitivity_rows(table).to_dict("records"):
+    from .report.headline import money
+
+    for r in sensitivity_rows(table, functools.partial(money, s)).to_dict("records"):  # (in its currency too)
         t.add_row(_lit(r["input"]), _lit(r["low"]), _lit(r["high"]), r["days p50 (low)"], r["days p50 (high)"],
                   r["cost p50 (low)"], r["cost p50 (high)"])
     out.print(t)
@@ -771,8 +776,10 @@ def solve(
         whose = f"job {job}: " if job else ""  # the finish and the cost are that job's
         out.print(terminal(f"{result['path']} = {result['value']:,}: {whose}p{quantile * 100:g} finish "
                            f"{result['finish_date']} (deadline {result['deadline']}), cost p50 "
-                           f"{'≥ ' if result.get('cost_usd_at_least') else ''}"
-                           f"${result['cost_usd'] or 0:,.0f}; {len(result['evaluations'])} evaluations of {n} "
+                           f"{'≥ ' if result.get('cost_usd_at_least') else ''}${result['cost_usd'] or 0:,.0f}"
+                           + (f" ({s.currency.code} {cur:,.0f})" if s.currency is not None and (cur := result.get(
+                               f"cost_{s.currency.code.lower()}")) is not None else "")
+                           + f"; {len(result['evaluations'])} evaluations of {n} "
                            "replications" + ("" if result["monotone"] else "; the evaluated points were NOT monotone")
                            + (f" ({result['note']})" if result.get("note") else ""), one_line=True),
                   highlight=False, markup=False)
@@ -797,6 +804,7 @@ def compare(
     The mode `auto` picks is marked. Exit 0; 2 on bad input; 3 when no mode can train.
     """
     from . import api
+    from .cashflow import in_currency
     from .decide.present import PICKED_ON, mode_label, picked_on, portfolio_cost_note
     from .fmt import num
     from .report.headline import money as in_currencies
@@ -806,8 +814,10 @@ def compare(
         rows = api.compare(s, seed=seed)
     except PlannerError as exc:
         _fail(exc, scenario)  # the file named, as estimate and run name it
-    if as_json:
-        sys.stdout.write(_dumps({"scenario": s.name, "modes": rows}) + "\n")
+    if as_json:  # the sums in the scenario's currency too, when it has one (cost_cny beside cost_usd)
+        rows = [in_currency(r, s.currency) for r in rows]
+        sys.stdout.write(_dumps({"scenario": s.name, "modes": rows, **({"currency": s.currency.model_dump()}
+                                                                        if s.currency is not None else {})}) + "\n")
         return
     t = Table(title=_lit(f"{s.name}: strategy modes (one replication, seed "
                          f"{s.simulation.seed if seed is None else seed})"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 import yaml
 
 
@@ -69,3 +70,78 @@ def test_a_pool_a_replication_never_trains_on_does_not_move_its_model_error(cli,
     for k in same:
         assert (rows[6][k]["model_factor"], rows[6][k]["time_to_train_days"]) == (
             rows[0][k]["model_factor"], rows[0][k]["time_to_train_days"]), k
+
+
+# ---------------------------------------------------------------- money: the scenario's currency in the decisions
+
+
+def _priced(make_scenario):
+    rent = {"name": "rent", "chip": "h100-sxm",
+            "cloud": {"units": 64, "from": "2025-01-01", "until": "2025-12-31", "price_per_chip_hour_usd": 2.5}}
+    return make_scenario(start="2025-01-01", horizon_days=300, currency={"code": "CNY", "per_usd": 7.1},
+                         fleet=[{"name": "h100", "chip": "h100-sxm", "units": 64}, rent])
+
+
+def test_sweep_and_sensitivity_give_every_cost_in_the_scenario_currency_too(cli, make_scenario, tmp_path):
+    """With `currency:` set, sweep.csv, sensitivity.csv and their pages had US dollars only (README "Money")."""
+    path = _priced(make_scenario)
+    res = cli("sweep", path, "--set", "fleet[1].cloud.units=32,64", "--replications", "2", "--out", tmp_path / "sw")
+    assert res.exit_code == 0 and "cost_cny_p50" in res.stdout and "CNY " in res.stdout
+    with (tmp_path / "sw" / "sweep.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for q in ("mean", "p10", "p50", "p90"):
+            assert float(r[f"cost_cny_{q}"]) == pytest.approx(7.1 * float(r[f"cost_usd_{q}"]), rel=1e-12)
+    assert "CNY " in (tmp_path / "sw" / "sweep.html").read_text()
+    res = cli("sensitivity", path, "--replications", "2", "--out", tmp_path / "se")
+    assert res.exit_code == 0 and "(CNY " in res.stdout
+    with (tmp_path / "se" / "sensitivity.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for side in ("base", "low", "high"):
+            assert float(r[f"cost_cny_p50_{side}"]) == pytest.approx(7.1 * float(r[f"cost_usd_p50_{side}"]))
+    assert "CNY " in (tmp_path / "se" / "sensitivity.html").read_text()
+
+
+def test_solve_and_compare_give_the_cost_in_the_scenario_currency_too(cli, make_scenario):
+    path = _priced(make_scenario)
+    args = ("solve", path, "--vary", "fleet[1].cloud.units", "--deadline", "2025-01-03", "--min", "1", "--max", "128",
+            "--replications", "4")
+    answer = cli(*args, "--json").json()
+    assert answer["found"] and answer["currency"] == {"code": "CNY", "per_usd": 7.1}
+    assert answer["cost_cny"] == pytest.approx(7.1 * answer["cost_usd"])
+    for e in answer["evaluations"]:
+        assert e["cost_cny"] == pytest.approx(7.1 * e["cost_usd"]) and e["cost_cny_mean"] == pytest.approx(
+            7.1 * e["cost_usd_mean"])
+    text = cli(*args).stdout
+    assert f"(CNY {answer['cost_cny']:,.0f})" in text
+    modes = cli("compare", path, "--json").json()
+    assert modes["currency"] == {"code": "CNY", "per_usd": 7.1}
+    for r in (r for r in modes["modes"] if r["possible"]):
+        assert r["cost_cny"] == pytest.approx(7.1 * r["cost_usd"]) and r["used_cny"] == pytest.approx(
+            7.1 * r["used_usd"])
+
+
+def test_a_column_of_sums_in_the_second_currency_is_never_shown_in_dollars():
+    from planner.decide.present import cell_text
+    from planner.report.tables import currency_of, fmt_cell, money_column
+
+    assert currency_of("cost_cny_p50") == "CNY" and not money_column("cost_cny_p50")
+    assert fmt_cell("cost_cny_p50", 4_981_504.2) == "CNY 4,981,504"
+    assert cell_text("cost_cny_p50", 4.98e6) == "CNY 4.98 M"
+    assert money_column("cost_usd_p50") and currency_of("cost_usd_p50") is None
+    assert currency_of("cost_histogram") is None
+    assert fmt_cell("job a_cny_b: time_to_train_days_p50", 3.0) == "3"  # a job's name is not a currency
+
+
+def test_sensitivity_swings_the_site_power_that_holds_chips_back(cli, make_scenario, tmp_path):
+    """Power held the chips back, yet sensitivity had no swing of it: every step of each site's power x0.75 / x1.25."""
+    path = make_scenario(fleet=[{"name": "h100", "chip": "h100-sxm", "site": "dc", "units": 64}],
+                         sites=[{"name": "dc", "pue": 1.3, "power_mw": [{"date": "2025-01-01", "mw": 0.04}]}])
+    assert cli("sensitivity", path, "--replications", "2", "--out", tmp_path / "se").exit_code == 0
+    with (tmp_path / "se" / "sensitivity.csv").open() as f:
+        rows = {r["input"]: r for r in csv.DictReader(f)}
+    power = rows["site power"]
+    assert (power["low"], power["high"]) == ("x0.75", "x1.25")
+    low, base, high = (float(power[f"time_to_train_days_p50_{k}"]) for k in ("low", "base", "high"))
+    assert low > base > high  # 64 chips on power for about 44: fewer with less, all of them with more

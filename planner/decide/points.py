@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from ..budget import check_points
+from ..cashflow import in_currency
 from ..errors import InfeasiblePlanError
 from ..metrics import DISTRIBUTION_KEYS
 from ..scenario import Scenario
@@ -149,5 +150,7 @@ def point_row(summary: Summary) -> dict:
             row[f"{who}deadline_probability"] = known if known is not None else job.deadline_at_least
             if known is None and job.deadline_at_least is not None:
                 bounds.append(f"{who}deadline_probability")
-    row["at_least"] = ", ".join(bounds)
-    return row
+    # the sums also in the scenario's currency, when it has one (README "Costs"): cost_usd_p50 -> cost_cny_p50
+    rate = getattr(summary, "currency", None)
+    row["at_least"] = ", ".join(in_currency({"at_least": bounds}, rate)["at_least"])
+    return in_currency(row, rate)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import escape
-from ..fmt import fmt_mwh, fmt_pct, fmt_usd, num
+from ..fmt import fmt_money, fmt_mwh, fmt_pct, fmt_usd, num
 from ..scenario import Scenario
 
 if TYPE_CHECKING:
@@ -49,8 +49,11 @@ def portfolio_cost_note(rows: Sequence[Mapping[str, Any]]) -> str:
             "chips and reservations a mode leaves idle are paid for all the same")
 
 
-def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """`planner compare` rows as the table the CLI prints: one row per mode, the one `auto` picks marked."""
+def compare_table(rows: Sequence[Mapping[str, Any]], money: Callable[[float | None], str] = fmt_usd) -> pd.DataFrame:
+    """`planner compare` rows as the table the CLI prints: one row per mode, the one `auto` picks marked.
+
+    ``money``: how a sum is written (``report.headline.money`` of the scenario: in its currency too).
+    """
     out = []
     for r in rows:
         name = mode_label(r)
@@ -65,8 +68,8 @@ def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "mode": name, "pools": r.get("pool") or "",
             "days": f"{days:.1f}" if r.get("finished") and days is not None else "not finished",
             "finish date": r.get("finish_date") or "never",
-            "committed": low.get("cost_usd", "") + fmt_usd(num(r.get("cost_usd"))),
-            "used": held + fmt_usd(num(r.get("used_usd"))),
+            "committed": low.get("cost_usd", "") + money(num(r.get("cost_usd"))),
+            "used": held + money(num(r.get("used_usd"))),
             "energy": low.get("energy_mwh", "") + fmt_mwh(num(r.get("energy_mwh"))),
             "goodput": fmt_pct(num(r.get("goodput"))),
             "link TB/day": f"{num(r.get('link_tb_per_day')) or 0.0:.2f}",
@@ -76,7 +79,7 @@ def compare_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     if any("job" in r for r in rows):  # a portfolio's: the cost is the job's own spend (its used), one column
         table = table.drop(columns=["used"]).rename(columns={"committed": JOB_COST})
         if any(r.get("objective") == "cost" for r in rows):  # what a job picked by cost ranked its modes on
-            table.insert(table.columns.get_loc(JOB_COST) + 1, PICKED_ON, [picked_on(r) for r in rows])
+            table.insert(table.columns.get_loc(JOB_COST) + 1, PICKED_ON, [picked_on(r, money) for r in rows])
     return table
 
 
@@ -154,13 +157,15 @@ def axis_format(column: str) -> dict[str, str]:
 
 def cell_text(column: str, value: Any) -> str:
     """A metric value as a chart label: '$155.5 M', '97.0 %', '203.3' days."""
-    from ..report.tables import money_column
+    from ..report.tables import currency_of, money_column
 
     x = num(value)
     if x is None:
         return ""
     if money_column(column):
         return fmt_usd(x)
+    if code := currency_of(column):  # the same sums in the scenario's second currency (cost_cny_p50)
+        return fmt_money(x, code)
     if column.endswith("probability"):
         return fmt_pct(x)
     return f"{x:,.1f}"
@@ -177,8 +182,11 @@ def bounded(cell: Any) -> set[str]:
     return set(cell.split(", ")) if isinstance(cell, str) and cell else set()
 
 
-def sensitivity_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`planner.decide.sensitivity.sensitivity` table for people: each input's low and high outcome."""
+def sensitivity_rows(table: pd.DataFrame, money: Callable[[float | None], str] = fmt_usd) -> pd.DataFrame:
+    """A :func:`planner.decide.sensitivity.sensitivity` table for people: each input's low and high outcome.
+
+    ``money``: how a sum is written (``report.headline.money`` of the scenario: in its currency too).
+    """
     out = []
     for _, r in table.iterrows():
         def low(m: str, side: str, r=r) -> str:  # "≥ " before a figure known only as a lower bound
@@ -195,8 +203,8 @@ def sensitivity_rows(table: pd.DataFrame) -> pd.DataFrame:
         out.append({"input": r["input"], "low": r["low"], "high": r["high"],
                     "days p50 (low)": days("low"), "days p50 (high)": days("high"),
                     "finish p50 (low)": when("low"), "finish p50 (high)": when("high"),
-                    "cost p50 (low)": low("cost_usd_p50", "low") + fmt_usd(num(r["cost_usd_p50_low"])),
-                    "cost p50 (high)": low("cost_usd_p50", "high") + fmt_usd(num(r["cost_usd_p50_high"]))})
+                    "cost p50 (low)": low("cost_usd_p50", "low") + money(num(r["cost_usd_p50_low"])),
+                    "cost p50 (high)": low("cost_usd_p50", "high") + money(num(r["cost_usd_p50_high"]))})
     return pd.DataFrame(out)
 
 
@@ -206,13 +214,13 @@ def rental_paths(scenario: Scenario) -> dict[str, str]:
             for i, p in enumerate(scenario.fleet) if p.cloud is not None}
 
 
-def solve_cost(answer: Mapping[str, Any]) -> str:
+def solve_cost(answer: Mapping[str, Any], money: Callable[[float | None], str] = fmt_usd) -> str:
     """The answer's P50 spend for a card: "≥ " before it when replications stopped by the horizon spent to it only."""
-    return ("≥ " if answer.get("cost_usd_at_least") else "") + fmt_usd(num(answer.get("cost_usd")))
+    return ("≥ " if answer.get("cost_usd_at_least") else "") + money(num(answer.get("cost_usd")))
 
 
-def solve_sentence(answer: Mapping[str, Any]) -> str:
-    """A :func:`planner.decide.solve.solve` answer in words."""
+def solve_sentence(answer: Mapping[str, Any], money: Callable[[float | None], str] = fmt_usd) -> str:
+    """A :func:`planner.decide.solve.solve` answer in words (``money``: how a sum is written)."""
     q = f"P{float(answer['quantile']) * 100:g}"
     n = len(answer.get("evaluations") or [])
     if not answer.get("found"):
@@ -223,7 +231,7 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
     shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
     who, cost = ((f"job {answer['job']} ", "its cost") if answer.get("job") else ("", "committed cost"))
     text = (f"{answer['path']} = {shown}: {who}finishes {answer['finish_date']} at {q} (deadline "
-            f"{answer['deadline']}), {cost} P50 {solve_cost(answer)}; {n} evaluations")
+            f"{answer['deadline']}), {cost} P50 {solve_cost(answer, money)}; {n} evaluations")
     if not answer.get("monotone", True):
         text += "; the evaluated points were NOT monotone (a larger value finished later), check the evaluations"
     if answer.get("note"):  # e.g. a probe below the answer met the deadline: the smallest found, not proved
@@ -231,13 +239,13 @@ def solve_sentence(answer: Mapping[str, Any]) -> str:
     return text + "."
 
 
-def solve_evaluations(answer: Mapping[str, Any]) -> pd.DataFrame:
+def solve_evaluations(answer: Mapping[str, Any], money: Callable[[float | None], str] = fmt_usd) -> pd.DataFrame:
     """The points a goal seek evaluated: value, finish date at the quantile, meets the deadline, cost."""
     rows = [{"value": e["value"],
              "finish date": ("≥ " if e.get("time_at_least") else "") + (e.get("finish_date") or "never"),
              "days": None if e.get("time_to_train_days") is None else round(e["time_to_train_days"], 2),
              "meets deadline": bool(e.get("meets")),
              "committed cost P50": ("≥ " if "cost_usd" in (e.get("cost_at_least") or ()) else "")
-             + fmt_usd(num(e.get("cost_usd"))), "note": e.get("note") or ""}
+             + money(num(e.get("cost_usd"))), "note": e.get("note") or ""}
             for e in answer.get("evaluations") or []]
     return pd.DataFrame(rows, columns=["value", "finish date", "days", "meets deadline", "committed cost P50", "note"])

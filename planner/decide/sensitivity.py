@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import costs, escape, plan
 from ..edits import capped, set_values, slip_deliveries, slip_held
-from ..scenario import Cloud, Costs, Pool, Scenario
+from ..scenario import Cloud, Costs, Pool, PowerStep, Scenario
 from .points import all_infeasible, result_row, run_points
 from .present import axis_format, bounded, cell_text, page_table_html
 
@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 # swings: deliveries 30 days early to 90 days late; shortfall none to 30%; rented units x0.5 to x1.5;
 # MTBF x0.5 to x2; efficiency x0.8 to x1.2; prices (rental, chip, electricity) x0.75 to x1.25 (ranges seen in
 # the public record of 2023-2025 accelerator orders and cloud list prices; change them in SWINGS)
+# site power x0.75 to x1.25 at every step of every site (a grid connection or cooling a quarter short or ahead of
+# plan: a planning range, as the prices')
 SWINGS = {"slip_days": (-30, 90), "shortfall": (0.0, 0.3), "cloud_units": (0.5, 1.5), "mtbf": (0.5, 2.0),
-          "efficiency": (0.8, 1.2), "price": (0.75, 1.25)}
+          "efficiency": (0.8, 1.2), "price": (0.75, 1.25), "site_power": (0.75, 1.25)}
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ def inputs(s: Scenario, source: str = "<scenario>") -> list[Input]:
         return set_values(s, edits, source)
 
     out.append(_swing("price", *SWINGS["price"], price))
+    if s.sites:  # chips wait for their site's power: how much the power plan moves the finish
+        def power(x, fit):
+            return set_values(s, {f"sites[{i}].power_mw[{j}].mw": fit(PowerStep, "mw", x * step.mw)
+                                  for i, site in enumerate(s.sites) for j, step in enumerate(site.power_mw)}, source)
+
+        out.append(_swing("site power", *SWINGS["site_power"], power))
     return out
 
 
@@ -165,11 +173,14 @@ def sensitivity(s: Scenario, replications: int | None = None, seed: int | None =
         raise none_trains
     res = [result_row(r) for r in results]
     base = res[0]
+    # the cost in the scenario's currency too, when it has one (point_row's cost_cny_p50)
+    other = [k for k in dict.fromkeys(k for r in res for k in r) if k.startswith("cost_") and k.endswith("_p50")
+             and k != "cost_usd_p50"]
     rows = []
     for k, i in enumerate(ins):
         lo, hi = res[1 + 2 * k], res[2 + 2 * k]
         row = {"input": i.name, "low": i.low_label, "high": i.high_label}
-        for m in ("time_to_train_days_p50", "cost_usd_p50"):
+        for m in ("time_to_train_days_p50", "cost_usd_p50", *other):
             row[f"{m}_base"], row[f"{m}_low"], row[f"{m}_high"] = base.get(m), lo.get(m), hi.get(m)
             vals = [v for v in (lo.get(m), hi.get(m), base.get(m)) if v is not None]
             # the sides whose figure is known only as a lower bound (replications stopped by the horizon spent to it)

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ..cashflow import in_currency
 from ..costs import after_plan
 from ..deadline import deadline_end_days, meets_deadline
 from ..edits import format_path, parse_path, set_values, value_of
@@ -285,10 +286,10 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
                                                            workers=workers, source=source,
                                                            labels=[f"{path}={v}" for v in todo]), strict=True):
             if r["infeasible"] is not None:  # no layout fits at this value: it never finishes, so it misses
-                seen[v] = {"value": v, "time_to_train_days": None, "time_at_least": False, "finish_date": NEVER,
-                           "meets": False, "cost_usd": None, "cost_usd_mean": None, "cost_at_least": [],
-                           "finish_probability": 0.0,
-                           "note": infeasible_note(r["infeasible"])}
+                seen[v] = in_currency({
+                    "value": v, "time_to_train_days": None, "time_at_least": False, "finish_date": NEVER,
+                    "meets": False, "cost_usd": None, "cost_usd_mean": None, "cost_at_least": [],
+                    "finish_probability": 0.0, "note": infeasible_note(r["infeasible"])}, point.currency)
                 continue
             # the job's finish (`--job`), else the scenario's (a portfolio's: its last job's)
             times = r["jobs_time_to_train_days"][job] if job is not None else r["time_to_train_days"]
@@ -302,18 +303,19 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             shown = low_days if at_least else t
             note = (f"P{quantile * 100:g} at least {low_days:.1f} days (replications stopped by the horizon): not "
                     "known to meet the deadline" if at_least else "")
-            seen[v] = {"value": v, "time_to_train_days": shown if math.isfinite(shown) else None,
-                       "time_at_least": at_least,
-                       "finish_date": finish_date(scenario.start, shown) or NEVER,  # beyond the finishes: never
-                       # by the end of the deadline's day (planner/deadline.py)
-                       "meets": meets_deadline(t, scenario.start, deadline),
-                       "cost_usd": cost.p50, "cost_usd_mean": cost.mean,
-                       # which of the two spends are lower bounds (replications that spent to the horizon only)
-                       "cost_at_least": [k for k, q in (("cost_usd", "p50"), ("cost_usd_mean", "mean"))
-                                         if summary.bound("cost_usd", q)],
-                       "finish_probability": (r["summary"].finish_probability if job is None else
-                                              sum(math.isfinite(x) for x in times) / len(times)),
-                       "note": note}
+            row = {"value": v, "time_to_train_days": shown if math.isfinite(shown) else None,
+                   "time_at_least": at_least,
+                   "finish_date": finish_date(scenario.start, shown) or NEVER,  # beyond the finishes: never
+                   # by the end of the deadline's day (planner/deadline.py)
+                   "meets": meets_deadline(t, scenario.start, deadline),
+                   "cost_usd": cost.p50, "cost_usd_mean": cost.mean,
+                   # which of the two spends are lower bounds (replications that spent to the horizon only)
+                   "cost_at_least": [k for k, q in (("cost_usd", "p50"), ("cost_usd_mean", "mean"))
+                                     if summary.bound("cost_usd", q)],
+                   "finish_probability": (r["summary"].finish_probability if job is None else
+                                          sum(math.isfinite(x) for x in times) / len(times)),
+                   "note": note}
+            seen[v] = in_currency(row, point.currency)  # the sums in the scenario's currency too (cost_cny)
         if progress:  # of the most the search may evaluate (it often needs fewer: the bar then ends early)
             progress(len(seen), max(planned, len(seen)))
 
@@ -414,6 +416,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             raised += (f"; the reservation of {', '.join(counted)} begins inside the raised horizon: its price counts "
                        "in these costs, not in `planner run` of the file")
         note = f"{note}; {raised}" if note else raised
+    code = f"cost_{scenario.currency.code.lower()}" if scenario.currency is not None else None
     return {
         "found": best is not None,
         "value": best,
@@ -426,6 +429,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
         "finish_date": hit["finish_date"] if hit else None,
         "time_to_train_days": hit["time_to_train_days"] if hit else None,
         "cost_usd": hit["cost_usd"] if hit else None,
+        # the same sum in the scenario's currency (with ``currency``), when it has one
+        **({code: hit[code] if hit else None, "currency": scenario.currency.model_dump()} if code else {}),
         # the answer's cost is known only as at least that (replications that spent to the horizon only)
         "cost_usd_at_least": bool(hit and "cost_usd" in hit.get("cost_at_least", ())),
         "monotone": monotone,

@@ -323,10 +323,19 @@ def _metric_part(column: str) -> str:
     return column.rsplit(": ", 1)[-1] if column.startswith("job ") else column
 
 
+_OTHER_MONEY = re.compile(r"(?:cost|used|committed|paid|idle)_([a-z]{3})(?:_.*)?")
+
+
+def currency_of(column: str) -> str | None:
+    """The code of a column of sums in the scenario's second currency (``cost_cny_p50``: CNY); None for others."""
+    m = _OTHER_MONEY.fullmatch(_metric_part(column).lower())
+    return m.group(1).upper() if m is not None and m.group(1) != "usd" else None
+
+
 def money_column(column: str) -> bool:
     """Whether a column holds US dollars: ``*_usd``, ``cost_usd_p50_low`` and other ``cost`` columns."""
     name = _metric_part(column).lower()
-    return name.endswith("_usd") or "_usd_" in name or name.startswith("cost")
+    return currency_of(name) is None and (name.endswith("_usd") or "_usd_" in name or name.startswith("cost"))
 
 
 def fmt_cell(column: str, value: Any) -> Any:
@@ -341,6 +350,8 @@ def fmt_cell(column: str, value: Any) -> Any:
     x = float(value)
     if money_column(column):
         return f"${x:,.0f}" if abs(x) >= 1000 else f"${x:,.2f}"
+    if code := currency_of(column):  # the same sums in the scenario's second currency
+        return f"{code} {x:,.0f}" if abs(x) >= 1000 else f"{code} {x:,.2f}"
     if column in ("mfu", "goodput") or column.startswith(("mfu_", "goodput_")) or column.endswith(
             ("_fraction", "_share", "probability")):
         return f"{x * 100:.1f} %"
@@ -535,7 +546,7 @@ def _column_format(name: str, series: pd.Series, code: str | None = None) -> str
         return "month"
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None
-    if code and name.endswith("_" + code.lower()):  # (before "cost": a strategy's cost_cny is in yuan)
+    if code and (name.endswith("_" + code.lower()) or currency_of(name) == code):  # (before "cost": cost_cny is yuan)
         return "cur"
     if name.endswith("_usd") or "cost" in name:
         return "usd"
