@@ -113,14 +113,17 @@ def plotly_text(text: Any) -> str:
 
 # what a GitHub-flavoured renderer links by itself, escaped or not (autolink literals): a scheme's colon, ``www.``
 # and an e-mail's ``@`` get an invisible WORD JOINER (U+2060) before them, so no bare URL or address becomes a link
-_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)|(?=@))")
+# (and Streamlit's icon and logo codes: ``:material/warning:`` drew a warning icon in the answer sentence, its colons
+# escaped or not, as Streamlit reads them after Markdown has taken the escapes out, and ``:material_home:`` too;
+# ``:streamlit:`` its logo)
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|xmpp)(?=:)|\bwww(?=\.)|(?=@)|\bmaterial(?=[/_])|\bstreamlit(?=:))")
 
 
 def markdown(text: Any) -> str:
     """Text inside Markdown (Streamlit): every character that could start a link, image, tag or emphasis escaped.
 
-    Bare URLs, ``www.`` names and e-mail addresses stay text too (``_AUTOLINK``); ``=`` too (a line of them under
-    text made it a heading).
+    Bare URLs, ``www.`` names, e-mail addresses and Streamlit's icon codes stay text too (``_AUTOLINK``); ``=`` too (a
+    line of them under text made it a heading).
     """
     return _MARKDOWN.sub(r"\\\1", _AUTOLINK.sub("\\1\u2060", terminal(str(text), one_line=False)))
 

@@ -36,8 +36,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one wo
 # small and fast: an owned pool with a tranche and a rental, reliability off, one replication
 SCENARIO = {
     "name": "browser-small",
-    # a bare URL, a www. name and an address: text, never a link (a renderer links them even escaped)
-    "description": "H100 training Llama 3 8B; see https://example.com/plan, www.example.org or ops@example.com",
+    # a bare URL, a www. name and an address: text, never a link (a renderer links them even escaped); Streamlit's
+    # icon and logo codes: text, never an icon (Streamlit reads them after Markdown has taken the escapes out)
+    "description": "H100 training Llama 3 8B; see https://example.com/plan, www.example.org or ops@example.com; "
+                   "owner :material/warning: :material_home: :streamlit:",
     "start": "2025-01-01",
     "horizon_days": 120,
     "workload": {"model": "llama3-8b", "tokens": 1.0e12, "seq_len": 8192},
@@ -232,6 +234,8 @@ def test_first_load_shows_a_chart(page, shots):
     caption = page.get_by_test_id("stCaptionContainer").filter(has_text="H100 training Llama 3 8B").first
     expect(caption).to_be_visible()
     assert caption.locator("a").count() == 0, caption.inner_html()
+    assert caption.locator("[data-testid=stIconMaterial], span[role=img], img").count() == 0, caption.inner_html()
+    assert "warning" in caption.inner_text() and "home" in caption.inner_text()  # shown as typed
     page.screenshot(path=str(shots / "first-load.png"))
     assert (shots / "first-load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
