@@ -145,3 +145,25 @@ def test_sensitivity_swings_the_site_power_that_holds_chips_back(cli, make_scena
     assert (power["low"], power["high"]) == ("x0.75", "x1.25")
     low, base, high = (float(power[f"time_to_train_days_p50_{k}"]) for k in ("low", "base", "high"))
     assert low > base > high  # 64 chips on power for about 44: fewer with less, all of them with more
+
+
+# ---------------------------------------------------------------- the app
+
+
+def test_the_finish_date_quantile_labels_never_share_a_row_or_a_side():
+    """One late replication stretched the axis and the P10 and P50 labels printed over each other."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from planner.report import charts
+
+    days = [100.0] * 4 + [101.0] * 5 + [102.0] * 4 + [600.0]  # P10, P50 and P90 within two days, one far out
+    reps = pd.DataFrame({"time_to_train_days": days, "finished": [True] * len(days)})
+    fig = charts.replications_figure(reps, dt.date(2025, 1, 1))
+    labels = {a.text.split()[0]: a for a in fig.layout.annotations if a.text.startswith("P")}
+    assert set(labels) == {"P10", "P50", "P90"}
+    p10, p50, p90 = labels["P10"], labels["P50"], labels["P90"]
+    assert (p10.yanchor, p10.xanchor) == ("top", "right")  # inside the plot's top, left of its line
+    assert (p90.yanchor, p90.xanchor) == ("top", "left")  # ... right of its line: never over P10's (P90 >= P10)
+    assert p50.yanchor == "bottom"  # above the plot: a row of its own

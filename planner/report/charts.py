@@ -492,8 +492,13 @@ def replications_figure(replications: pd.DataFrame | None, start: Any = None,
         label = at_least(summary, "time_to_train_days", key) + (x.date().isoformat() if t0 is not None
                                                                  else f"{days:.1f} d")
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color="#d62728", dash=dash))
+        # P50 above the plot, over its line; P10 inside its top, to the left of its line, and P90 to the right of
+        # its own: no two overlap however close the quantiles are (a late replication that stretched the axis
+        # printed "P10 2024-09P5@2024-10-05")
+        side = {0.1: dict(yanchor="top", xanchor="right"), 0.5: dict(yanchor="bottom", xanchor="center"),
+                0.9: dict(yanchor="top", xanchor="left")}[q]
         fig.add_annotation(x=x, y=1, yref="paper", text=f"P{int(q * 100)} {label}", showarrow=False,
-                           yanchor="bottom")
+                           bgcolor="rgba(255,255,255,0.85)", **side)
     if never:
         unfinished = len(replications) - len(values)
         title += f" ({', '.join(never)} never: {unfinished:,} of {len(replications):,} never finish)"
