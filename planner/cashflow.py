@@ -24,6 +24,7 @@ Months are calendar months (``YYYY-MM``); a month with neither committed nor pai
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -170,23 +171,35 @@ def currency_columns(code: str) -> tuple[str, str]:
     return f"committed_{code.lower()}", f"paid_{code.lower()}"
 
 
+_MONEY_KEY = re.compile(r"(?:cost|used|committed|idle|paid)_usd(?:_[a-z0-9_]+)?")  # cost_usd_p50, used_usd, ...
+
+
 def in_currency(row: Mapping, currency: Currency | Mapping | None) -> dict:
     """``row`` with each sum in USD also in ``currency``, right after it: ``cost_usd_p50`` -> ``cost_cny_p50``.
 
-    A sum is a number under a key with ``_usd`` in it; a list of such keys (an ``at_least``) names the other
-    currency's keys too. Unchanged without a currency.
+    A sum is a number under one of planner's money keys (``_MONEY_KEY``: ``cost_usd``, ``used_usd``, ``committed_usd``,
+    ``idle_usd``, ``paid_usd`` and their statistics), never a user's name that holds ``_usd``; a list of such keys (an
+    ``at_least``) names the other currency's keys too, and a list of rows (``pool_costs``) has each row's sums in it
+    too. Unchanged without a currency.
     """
     if currency is None:
         return dict(row)
     code = (currency["code"] if isinstance(currency, Mapping) else currency.code).lower()
     rate = float(currency["per_usd"] if isinstance(currency, Mapping) else currency.per_usd)
+
+    def other(key: str) -> str:
+        return key.replace("_usd", f"_{code}", 1)
+
     out: dict = {}
     for k, v in row.items():
-        if isinstance(v, list) and any(isinstance(x, str) and "_usd" in x for x in v):
-            v = [y for x in v for y in ([x, x.replace("_usd", f"_{code}", 1)] if "_usd" in x else [x])]
+        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+            v = [y for x in v for y in ([x, other(x)] if _MONEY_KEY.fullmatch(x) else [x])]
+        elif isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v):
+            v = [in_currency(x, currency) for x in v]
         out[k] = v
-        if "_usd" in k and (v is None or (isinstance(v, int | float) and not isinstance(v, bool))):
-            out[k.replace("_usd", f"_{code}", 1)] = None if v is None else v * rate
+        if isinstance(k, str) and _MONEY_KEY.fullmatch(k) and (
+                v is None or (isinstance(v, int | float) and not isinstance(v, bool))):
+            out[other(k)] = None if v is None else v * rate
     return out
 
 

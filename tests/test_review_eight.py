@@ -163,7 +163,32 @@ def test_the_finish_date_quantile_labels_never_share_a_row_or_a_side():
     fig = charts.replications_figure(reps, dt.date(2025, 1, 1))
     labels = {a.text.split()[0]: a for a in fig.layout.annotations if a.text.startswith("P")}
     assert set(labels) == {"P10", "P50", "P90"}
-    p10, p50, p90 = labels["P10"], labels["P50"], labels["P90"]
-    assert (p10.yanchor, p10.xanchor) == ("top", "right")  # inside the plot's top, left of its line
-    assert (p90.yanchor, p90.xanchor) == ("top", "left")  # ... right of its line: never over P10's (P90 >= P10)
-    assert p50.yanchor == "bottom"  # above the plot: a row of its own
+    rows = {(a.y, a.yanchor) for a in labels.values()}
+    assert rows == {(1.0, "bottom"), (1.0, "top"), (0.9, "top")}  # three rows: above the plot, its top, below that
+    assert labels["P50"].yanchor == "bottom" and {a.xanchor for a in labels.values()} == {"center"}
+
+
+def test_only_planner_s_own_sums_get_a_twin_in_the_second_currency():
+    """A job named first_usd got phantom 'job first_eur: ...' columns (its days x0.9) and limits were rewritten."""
+    from planner.cashflow import in_currency
+
+    row = {"job first_usd: time_to_train_days_p50": 2.24, "cost_usd_p50": 10.0, "used_usd": 2.0, "flag_usd": True,
+           "limits": ["rent_usd: 488 sequences a step"], "at_least": ["cost_usd_p50", "job first_usd: finish_date_p50"],
+           "pool_costs": [{"pool": "rent_usd", "committed_usd": 5.0}], "fleet[1].cloud.price_per_chip_hour_usd": 2.5}
+    out = in_currency(row, {"code": "EUR", "per_usd": 0.9})
+    assert out["cost_eur_p50"] == pytest.approx(9.0) and out["used_eur"] == pytest.approx(1.8)
+    assert not any("first_eur" in k or "hour_eur" in k or "flag_eur" in k for k in out)
+    assert out["limits"] == row["limits"]
+    assert out["at_least"] == ["cost_usd_p50", "cost_eur_p50", "job first_usd: finish_date_p50"]
+    assert out["pool_costs"] == [{"pool": "rent_usd", "committed_usd": 5.0, "committed_eur": pytest.approx(4.5)}]
+
+
+def test_a_pool_s_columns_and_an_exchange_rate_are_never_read_as_money():
+    """A pool named idle_gpu_pool had its first capacity day shown as 'GPU 0.00'; currency.per_usd as '$7.00'."""
+    from planner.report.tables import currency_of, fmt_cell, money_column
+
+    assert currency_of("idle_gpu_pool.first_capacity_days") is None
+    assert fmt_cell("idle_gpu_pool.first_capacity_days", 0.0) == "0"
+    assert currency_of("cost_per_token") is None and currency_of("cost_cny_p50_low") == "CNY"
+    assert not money_column("currency.per_usd") and fmt_cell("currency.per_usd", 7.0) == "7"
+    assert money_column("fleet[1].cloud.price_per_chip_hour_usd")  # a price in dollars stays one

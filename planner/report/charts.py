@@ -492,13 +492,12 @@ def replications_figure(replications: pd.DataFrame | None, start: Any = None,
         label = at_least(summary, "time_to_train_days", key) + (x.date().isoformat() if t0 is not None
                                                                  else f"{days:.1f} d")
         fig.add_shape(type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color="#d62728", dash=dash))
-        # P50 above the plot, over its line; P10 inside its top, to the left of its line, and P90 to the right of
-        # its own: no two overlap however close the quantiles are (a late replication that stretched the axis
-        # printed "P10 2024-09P5@2024-10-05")
-        side = {0.1: dict(yanchor="top", xanchor="right"), 0.5: dict(yanchor="bottom", xanchor="center"),
-                0.9: dict(yanchor="top", xanchor="left")}[q]
-        fig.add_annotation(x=x, y=1, yref="paper", text=f"P{int(q * 100)} {label}", showarrow=False,
-                           bgcolor="rgba(255,255,255,0.85)", **side)
+        # each on a row of its own, centred on its line: P50 above the plot, P10 inside its top, P90 a row below
+        # that; no two overlap however close the quantiles are (one late replication that stretched the axis
+        # printed "P10 2024-09P5@2024-10-05"), and none runs further past an edge than half its width, as before
+        row = {0.1: dict(y=1.0, yanchor="top"), 0.5: dict(y=1.0, yanchor="bottom"), 0.9: dict(y=0.9, yanchor="top")}
+        fig.add_annotation(x=x, yref="paper", text=f"P{int(q * 100)} {label}", showarrow=False, xanchor="center",
+                           bgcolor="rgba(255,255,255,0.85)", **row[q])
     if never:
         unfinished = len(replications) - len(values)
         title += f" ({', '.join(never)} never: {unfinished:,} of {len(replications):,} never finish)"

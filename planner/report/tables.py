@@ -323,7 +323,10 @@ def _metric_part(column: str) -> str:
     return column.rsplit(": ", 1)[-1] if column.startswith("job ") else column
 
 
-_OTHER_MONEY = re.compile(r"(?:cost|used|committed|paid|idle)_([a-z]{3})(?:_.*)?")
+# planner's own columns of sums in the scenario's second currency: cost_cny, cost_cny_p50, cost_cny_p50_low, ...
+# (a pool named idle_gpu_pool has columns idle_gpu_pool.first_capacity_days, never sums)
+_OTHER_MONEY = re.compile(r"(?:cost|used|committed|paid|idle)_([a-z]{3})"
+                          r"(?:_(?:mean|p10|p50|p90)(?:_(?:base|low|high|swing))?)?")
 
 
 def currency_of(column: str) -> str | None:
@@ -335,7 +338,9 @@ def currency_of(column: str) -> str | None:
 def money_column(column: str) -> bool:
     """Whether a column holds US dollars: ``*_usd``, ``cost_usd_p50_low`` and other ``cost`` columns."""
     name = _metric_part(column).lower()
-    return currency_of(name) is None and (name.endswith("_usd") or "_usd_" in name or name.startswith("cost"))
+    if name.endswith("per_usd") or currency_of(name) is not None:  # (a rate of another currency, or sums in it)
+        return False
+    return name.endswith("_usd") or "_usd_" in name or name.startswith("cost")
 
 
 def fmt_cell(column: str, value: Any) -> Any:
