@@ -192,3 +192,17 @@ def test_a_pool_s_columns_and_an_exchange_rate_are_never_read_as_money():
     assert currency_of("cost_per_token") is None and currency_of("cost_cny_p50_low") == "CNY"
     assert not money_column("currency.per_usd") and fmt_cell("currency.per_usd", 7.0) == "7"
     assert money_column("fleet[1].cloud.price_per_chip_hour_usd")  # a price in dollars stays one
+
+
+def test_the_band_sentence_says_a_draw_is_read_on_each_plan_s_pools_when_there_are_several():
+    """The first screen said every replication drew from the stated band, the rental's, when most trained on A100s."""
+    from types import SimpleNamespace
+
+    from planner.report.headline import band_sentence
+
+    band = {"p10": 0.31, "p50": 0.9, "p90": 1.15, "pool": "rent", "basis": "16 on NVIDIA Hopper", "measurements": 0,
+            "drawn": True}
+    one = band_sentence(SimpleNamespace(model_band={**band, "per_plan": False}))
+    several = band_sentence(SimpleNamespace(model_band={**band, "per_plan": True}))
+    assert "each replication draws its speed from it" in one
+    assert "reads it on the bands of the pools each plan trains on" in several

@@ -495,6 +495,9 @@ def band_sentence(summary: Summary) -> str | None:
     mine = f"{n} measurement{'s' if n != 1 else ''} of yours"
     drawn = ("each replication draws its speed from it" if b.get("drawn") else
              "not drawn in this run (one replication, or simulation.model_error off)")
+    if b.get("drawn") and b.get("per_plan"):  # several pools: one draw, read on the pools each plan trains on
+        drawn = ("each replication draws one quantile and reads it on the bands of the pools each plan trains on "
+                 "(this band weighs them as the expected run trains)")
     whose = f"pool {b.get('pool')}"
     jobs = b.get("jobs") or []
     if b.get("job"):  # a portfolio: the first job's band; every job draws from its own

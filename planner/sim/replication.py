@@ -234,8 +234,10 @@ def band_statement(scenario: Scenario, replications: int, ctx: Context | None = 
         basis = f"based on {rows} (Bayesian update of: {basis})"
     setting = scenario.simulation.model_error
     drawn = setting == "on" or (setting == "auto" and replications > 1)
+    # ``per_plan``: with several pools a replication's draw is read on the pools each plan trains on (``ModelDraw``),
+    # so this band (weighed as the expected run trains) is the run's as expected, not every replication's
     return {"p10": band.p10, "p50": band.median, "p90": band.p90, "pool": pool.name, "basis": basis,
-            "measurements": sum(n for _name, n in measured), "drawn": drawn}
+            "measurements": sum(n for _name, n in measured), "drawn": drawn, "per_plan": len(scenario.fleet) > 1}
 
 
 def model_factor(scenario: Scenario, replications: int, rng: np.random.Generator,
