@@ -206,3 +206,15 @@ def test_the_band_sentence_says_a_draw_is_read_on_each_plan_s_pools_when_there_a
     several = band_sentence(SimpleNamespace(model_band={**band, "per_plan": True}))
     assert "each replication draws its speed from it" in one
     assert "reads it on the bands of the pools each plan trains on" in several
+
+
+def test_the_committed_card_gives_the_p50_the_cli_prints_beside_its_mean(cli, make_scenario, tmp_path):
+    """The app's "Committed (mean)" read $795 M where `planner run` printed "Cost committed (p50)" $782 M."""
+    from planner.report.headline import finish_items, money
+    from planner.summary import Summary
+
+    path = make_scenario(reliability={"enabled": True}, simulation={"replications": 8})
+    assert cli("run", path, "--out", tmp_path / "o").exit_code == 0
+    s = Summary.from_json(_summary(tmp_path / "o"))
+    card = next(h for h in finish_items(s) if h.key == "committed_usd")
+    assert f"P50 {money(s, s.stat('cost_usd').p50)}" in card.detail

@@ -308,8 +308,12 @@ def finish_items(summary: Summary) -> list[Headline]:
     c = summary.costs
     if c is not None:
         low = at_least(summary, "cost_usd", "mean")  # the mean spend of replications stopped by the horizon
+        # its P50 too (what the CLI's table and a sweep's cost_usd_p50 give): two "committed" figures read alike
+        cost = summary.stat("cost_usd")
+        p50 = (f"P50 {at_least(summary, 'cost_usd', 'p50')}{money(summary, cost.p50)}"
+               if summary.replications > 1 and cost is not None and cost.p50 is not None else "")
         out.append(Headline("committed_usd", "Committed (mean)", low + money(summary, c.committed_usd),
-                            " · ".join(x for x in (f"idle {summary.idle_mark()}{money(summary, c.idle_usd)}"
+                            " · ".join(x for x in (p50, f"idle {summary.idle_mark()}{money(summary, c.idle_usd)}"
                                                    + (" (neither bound)" if summary.idle_bound() == "neither" else ""),
                                                    spend_note(summary))
                                        if x)))
