@@ -218,3 +218,34 @@ def test_the_committed_card_gives_the_p50_the_cli_prints_beside_its_mean(cli, ma
     s = Summary.from_json(_summary(tmp_path / "o"))
     card = next(h for h in finish_items(s) if h.key == "committed_usd")
     assert f"P50 {money(s, s.stat('cost_usd').p50)}" in card.detail
+
+
+# ---------------------------------------------------------------- engine truth: what held the job
+
+
+def test_a_first_start_held_by_min_units_to_start_is_named(cli, make_scenario, tmp_path):
+    """256 chips idle for 38 days before the job first trained, held by min_units_to_start, and nothing said so."""
+    path = make_scenario(horizon_days=300, workload={"tokens": 1.0e13},
+                         fleet=[{"name": "own", "chip": "h100-sxm", "units": 256, "ordered_units": 512,
+                                 "deliveries": [{"date": "2025-02-01", "units": 512}], "commissioning_days": 7}],
+                         strategy={"mode": "auto", "min_units_to_start": 500}, simulation={"replications": 1})
+    out = tmp_path / "o"
+    assert cli("run", path, "--out", out).exit_code == 0
+    s = _summary(out)
+    said = [x for x in s["limits"] if "first trained" in x]
+    assert len(said) == 1 and "38.0 days" in said[0] and "strategy.min_units_to_start (500)" in said[0], s["limits"]
+    assert "up to 256 chips available" in said[0]
+    with (out / "events.csv").open() as f:
+        waits = [r for r in csv.DictReader(f) if r["event"] == "wait"]
+    assert waits and float(waits[0]["time_days"]) == 0.0 and "min_units_to_start (500)" in waits[0]["detail"]
+
+
+def test_a_first_start_held_by_too_few_chips_for_any_layout_names_no_setting(cli, make_scenario, tmp_path):
+    """No layout fits 8 chips of a 70B model: the job waits for chips, not for the setting (nothing to name)."""
+    path = make_scenario(workload={"model": "llama3-70b", "tokens": 1.0e10},
+                         fleet=[{"name": "own", "chip": "h100-sxm", "units": 8, "ordered_units": 520,
+                                 "deliveries": [{"date": "2025-01-20", "units": 512}]}],
+                         strategy={"mode": "auto", "min_units_to_start": 500}, simulation={"replications": 1})
+    out = tmp_path / "o"
+    assert cli("run", path, "--out", out).exit_code == 0
+    assert not [x for x in _summary(out)["limits"] if "first trained" in x]

@@ -426,6 +426,9 @@ class TrainingJob:
         self._first_wait = ""  # the last reason the first start waited for chips that come at a known hour
         self._wait_reason = ""  # why a shrink waits for chips that come at a known hour instead (``_log_wait``)
         self._mid_waits: list[tuple[float, float, str]] = []  # (from, to hours, why) it held no chip after it started
+        # before the first start: [from hour, most chips available] while strategy.min_units_to_start, not the chips,
+        # held the job (a layout fit them) (``_held_to_start``)
+        self._start_held: list | None = None
         self._usable_at_adopt: dict[str, int] = {}
         self._wait_why = ""
 
@@ -1047,6 +1050,33 @@ class TrainingJob:
         self._wait_why = f"{n:,} chips of its pools available, {why}"  # (``_end_wait`` says it of the longest)
         self.log("", EventKind.WAIT, 0, f"training stops: {self._wait_why}; it waits for chips")
 
+    def _held_to_start(self) -> None:
+        """Before the first start: a ``wait`` event when ``strategy.min_units_to_start``, not the chips, holds the job.
+
+        That is, fewer chips than the setting are available and a layout would fit them (none fits: too few for
+        any layout, no setting's doing). Waiting 38 days with 256 chips idle said nothing (``_started_after_hold``).
+        """
+        avail = self._avail()
+        n = sum(avail.values())
+        if not self.min_units or not 0 < n < self.min_units or self.strategy.plan(avail, False) is None:
+            return
+        if self._start_held is None:
+            self._start_held = [self.env.now, n]
+            self.log("", EventKind.WAIT, 0, f"training waits to start: {n:,} chips of its pools available, fewer than "
+                                            f"strategy.min_units_to_start ({self.min_units:,}); it waits for chips")
+        else:
+            self._start_held[1] = max(self._start_held[1], n)
+
+    def _started_after_hold(self) -> None:
+        """The first start after ``strategy.min_units_to_start`` held the job: ``limits`` say for how long."""
+        t0, n = self._start_held
+        start = self.sc.start
+        a, b = (start + dt.timedelta(hours=h) for h in (t0, self.env.now))
+        self.limits["start"] = (0, (
+            f"wait: the job first trained {(self.env.now - t0) / HOURS_PER_DAY:.1f} days after a layout fit the chips "
+            f"of its pools (from {a.isoformat()} to {b.isoformat()}, up to {n:,} chips available): fewer than "
+            f"strategy.min_units_to_start ({self.min_units:,})"))
+
     def _wait_for_capacity(self):
         """Wait for chips: a capacity step, the next repair's return (repairs send no wake-up), or the horizon."""
         self._set_training(None)
@@ -1570,10 +1600,14 @@ class TrainingJob:
                 if new is None:  # not enough chips: wait for the supply
                     if self.plan is not None and self.waiting_since_h is None:
                         self._log_wait()
+                    elif self.plan is None:
+                        self._held_to_start()
                     self._close_layout(env.now)  # (its layout holds no chip while it waits: the table's rows end)
                     yield from self._wait_for_capacity()
                     self._after_wait()
                     continue
+                if self.plan is None and self._start_held is not None:
+                    self._started_after_hold()
                 self._adopt(new)
             self._set_training(self.plan)
             if self.waiting_since_h is not None:  # back on the plan it trained on before the wait
