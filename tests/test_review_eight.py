@@ -249,3 +249,22 @@ def test_a_first_start_held_by_too_few_chips_for_any_layout_names_no_setting(cli
     out = tmp_path / "o"
     assert cli("run", path, "--out", out).exit_code == 0
     assert not [x for x in _summary(out)["limits"] if "first trained" in x]
+
+
+@pytest.mark.parametrize("case", ["memory", "pinned"])
+def test_a_pool_outside_the_strategy_that_never_trains_is_named(cli, make_scenario, tmp_path, case):
+    """`single` left 512 idle H100s, or a pool no layout fits, out of limits (sync and sequential named theirs)."""
+    if case == "memory":  # 70B on 32 A100s of 40 GB: no layout fits
+        fleet = [{"name": "h", "chip": "h100-sxm", "site": "s1", "units": 512},
+                 {"name": "a", "chip": "a100-40gb", "site": "s2", "units": 32}]
+        path = make_scenario(workload={"model": "llama3-70b", "tokens": 1.0e11}, fleet=fleet,
+                             links=[{"sites": ["s1", "s2"], "gbps": 100, "latency_ms": 30}])
+        want = "strategy: a never trained (up to 32 chips in service): no layout of the job fits its chips"
+    else:
+        fleet = [{"name": "h", "chip": "h100-sxm", "units": 512}, {"name": "a", "chip": "a100-80gb", "units": 512}]
+        path = make_scenario(fleet=fleet, strategy={"mode": "single"})  # the H100s alone: the A100s idle
+        want = "strategy: a never trained (up to 512 chips in service): the scenario pins strategy.mode single"
+    out = tmp_path / "o"
+    assert cli("run", path, "--out", out).exit_code == 0
+    limits = _summary(out)["limits"]
+    assert [x for x in limits if x.startswith(want)], limits

@@ -567,7 +567,7 @@ def outcome_row(run: Run, factor: float | ModelDraw = 1.0) -> dict:
         "mode": run.strategy.mode,
         "pool": " + ".join(used_pools(run)),  # the pools the job trained on, not all the strategy could use
         "note": mode_note(run),
-        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run)
+        "limits": [sentence for _gap, sentence in run.job.limits.values()] + never_trained(run) + idle_pools(run)
         + (ran_dry(run) or cut_short(run)) + under_repair(run),
         "failures": st.failures,
         "replans": st.replans,
@@ -606,6 +606,35 @@ def never_trained(run: Run) -> list[str]:
         return [f"never trained: {names} had at most {together:,} chips in service at once, fewer than "
                 f"strategy.min_units_to_start ({need:,})"]
     return [f"never trained: {names} had at most {most:,} chips in service, and no layout of the job fits them"]
+
+
+def idle_pools(run: Run) -> list[str]:
+    """The job's pools outside its strategy that had chips in service before it ended, and why none trained there.
+
+    A strategy on fewer pools than the job may use (``single``, picked by ``auto`` or pinned) left 512 idle H100s
+    unnamed while a pool beside them trained alone for 19 days, and a pool too small for any layout (memory) was
+    named only by ``estimate``; ``sync`` and ``sequential`` said which pool never trained. [] when the job never
+    trained (``never_trained`` says why) or every pool is the strategy's.
+    """
+    if not run.job.stats.held_chip_h:
+        return []
+    ctx, out = run.strategy.ctx, []
+    for name, ps in run.states.items():
+        if name in run.strategy.pools:
+            continue
+        tl = ps.in_service
+        most = int(max((v for t, v in zip(tl.times, tl.values, strict=True) if t < run.end_h), default=0))
+        if most <= 0:
+            continue
+        if not ctx.feasible(name):
+            why = "no layout of the job fits its chips (memory; `planner estimate` says by how much)"
+        elif run.scenario.strategy.mode == Mode.AUTO:
+            why = (f"auto picked {run.strategy.label}, which finishes first without it (`planner compare` has every "
+                   "mode)")
+        else:
+            why = f"the scenario pins strategy.mode {run.scenario.strategy.mode}"
+        out.append(f"strategy: {name} never trained (up to {most:,} chips in service): {why}")
+    return out
 
 
 def ran_dry(run: Run) -> list[str]:
