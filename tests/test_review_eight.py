@@ -268,3 +268,15 @@ def test_a_pool_outside_the_strategy_that_never_trains_is_named(cli, make_scenar
     assert cli("run", path, "--out", out).exit_code == 0
     limits = _summary(out)["limits"]
     assert [x for x in limits if x.startswith(want)], limits
+
+
+def test_a_layout_held_by_pinned_degrees_names_the_pin(cli, make_scenario, tmp_path):
+    """A pinned dp of 2 held a 70B job to 128 of 512 chips, and limits and estimate blamed the global batch."""
+    path = make_scenario(workload={"model": "llama3-70b", "tokens": 1.0e11},
+                         fleet=[{"name": "own", "chip": "h100-sxm", "units": 512,
+                                 "parallelism": {"tp": 8, "pp": 8, "dp": 2}}])
+    want = "own: fleet[0].parallelism pins tp 8, pp 8, dp 2, so its layout takes 128 of its 512 chips"
+    out = tmp_path / "o"
+    assert cli("run", path, "--out", out).exit_code == 0
+    assert any(want in x for x in _summary(out)["limits"]), _summary(out)["limits"]
+    assert want in json.dumps(cli("estimate", path, "--json").json())

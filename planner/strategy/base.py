@@ -471,7 +471,8 @@ class Context:
         n = sum(offered.values())
         lays = ", ".join(f"{p.pool}: {p.layout.layout.label()}" for p in plan.parts)
         experts = " and a multiple of the expert-parallel degree" if self.scenario.workload.arch.moe else ""
-        why = [w for part in plan.parts if (w := self._rounding(part, offered.get(part.pool, 0)))]
+        why = [w for part in plan.parts if (w := self._pinned(part, offered.get(part.pool, 0))
+                                            or self._rounding(part, offered.get(part.pool, 0)))]
         why += [f"{p}: no layout fits on its {offered[p]:,} chips" + (
             f" (the fewest that fit: {self.planners[p].min_units:,})" if self.planners.get(p) is not None else "")
             for p in too_small]
@@ -481,6 +482,19 @@ class Context:
         return (f"layout: the fastest layout that fits uses {plan.units_used:,} of {n:,} chips ({lays}); the "
                 f"degrees a layout may take leave the rest out: data-parallel replicas at most the global batch of "
                 f"{self.batch_seqs:,} sequences{experts}, the other degrees dividing the model and the chips per node")
+
+    def _pinned(self, part: Part, offered: int) -> str:
+        """A part held below its pool's chips by the degrees the scenario pins there ("" when none is pinned).
+
+        ``fleet[0].parallelism`` with dp 2 held a 70B job to 128 of 512 chips, and the sentence blamed the batch.
+        """
+        i, pool = next((i, p) for i, p in enumerate(self.scenario.fleet) if p.name == part.pool)
+        pin = pool.parallelism
+        degrees = {k: v for k in ("tp", "pp", "dp", "cp", "ep") if (v := getattr(pin, k, None)) is not None}
+        if not degrees or offered <= part.units:
+            return ""
+        return (f"{part.pool}: fleet[{i}].parallelism pins {', '.join(f'{k} {v}' for k, v in degrees.items())}, so its "
+                f"layout takes {part.units:,} of its {offered:,} chips")
 
     @staticmethod
     def _rounding(part: Part, offered: int) -> str:
