@@ -251,7 +251,7 @@ def test_a_first_start_held_by_too_few_chips_for_any_layout_names_no_setting(cli
     assert not [x for x in _summary(out)["limits"] if "first trained" in x]
 
 
-@pytest.mark.parametrize("case", ["memory", "pinned"])
+@pytest.mark.parametrize("case", ["memory", "pinned", "auto"])
 def test_a_pool_outside_the_strategy_that_never_trains_is_named(cli, make_scenario, tmp_path, case):
     """`single` left 512 idle H100s, or a pool no layout fits, out of limits (sync and sequential named theirs)."""
     if case == "memory":  # 70B on 32 A100s of 40 GB: no layout fits
@@ -260,6 +260,11 @@ def test_a_pool_outside_the_strategy_that_never_trains_is_named(cli, make_scenar
         path = make_scenario(workload={"model": "llama3-70b", "tokens": 1.0e11}, fleet=fleet,
                              links=[{"sites": ["s1", "s2"], "gbps": 100, "latency_ms": 30}])
         want = "strategy: a never trained (up to 32 chips in service): no layout of the job fits its chips"
+    elif case == "auto":  # 16 A100s over a 10 Gbit/s link: auto trains on the H100s alone
+        fleet = [{"name": "h", "chip": "h100-sxm", "site": "s1", "units": 512},
+                 {"name": "a", "chip": "a100-80gb", "site": "s2", "units": 16}]
+        path = make_scenario(fleet=fleet, links=[{"sites": ["s1", "s2"], "gbps": 10, "latency_ms": 80}])
+        want = "strategy: a never trained (up to 16 chips in service): auto picked single: h, first by the objective"
     else:
         fleet = [{"name": "h", "chip": "h100-sxm", "units": 512}, {"name": "a", "chip": "a100-80gb", "units": 512}]
         path = make_scenario(fleet=fleet, strategy={"mode": "single"})  # the H100s alone: the A100s idle
@@ -275,7 +280,7 @@ def test_a_layout_held_by_pinned_degrees_names_the_pin(cli, make_scenario, tmp_p
     path = make_scenario(workload={"model": "llama3-70b", "tokens": 1.0e11},
                          fleet=[{"name": "own", "chip": "h100-sxm", "units": 512,
                                  "parallelism": {"tp": 8, "pp": 8, "dp": 2}}])
-    want = "own: fleet[0].parallelism pins tp 8, pp 8, dp 2, so its layout takes 128 of its 512 chips"
+    want = "own: its parallelism pins tp 8, pp 8, dp 2, so its layout takes 128 of its 512 chips"
     out = tmp_path / "o"
     assert cli("run", path, "--out", out).exit_code == 0
     assert any(want in x for x in _summary(out)["limits"]), _summary(out)["limits"]

@@ -627,10 +627,10 @@ def idle_pools(run: Run) -> list[str]:
         if most <= 0:
             continue
         if not ctx.feasible(name):
-            why = "no layout of the job fits its chips (memory; `planner estimate` says by how much)"
+            why = "no layout of the job fits its chips (`planner estimate` says why)"
         elif run.scenario.strategy.mode == Mode.AUTO:
-            why = (f"auto picked {run.strategy.label}, which finishes first without it (`planner compare` has every "
-                   "mode)")
+            why = (f"auto picked {run.strategy.label}, first by the objective ({run.scenario.strategy.objective}) "
+                   "without it (`planner compare` has every mode)")
         else:
             why = f"the scenario pins strategy.mode {run.scenario.strategy.mode}"
         out.append(f"strategy: {name} never trained (up to {most:,} chips in service): {why}")

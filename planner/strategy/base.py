@@ -486,14 +486,14 @@ class Context:
     def _pinned(self, part: Part, offered: int) -> str:
         """A part held below its pool's chips by the degrees the scenario pins there ("" when none is pinned).
 
-        ``fleet[0].parallelism`` with dp 2 held a 70B job to 128 of 512 chips, and the sentence blamed the batch.
+        A pool's ``parallelism`` with dp 2 held a 70B job to 128 of 512 chips, and the sentence blamed the batch. (The
+        pool by name: a portfolio job's fleet is a part of the file's, so an index would name another pool.)
         """
-        i, pool = next((i, p) for i, p in enumerate(self.scenario.fleet) if p.name == part.pool)
-        pin = pool.parallelism
+        pin = next(p for p in self.scenario.fleet if p.name == part.pool).parallelism
         degrees = {k: v for k in ("tp", "pp", "dp", "cp", "ep") if (v := getattr(pin, k, None)) is not None}
         if not degrees or offered <= part.units:
             return ""
-        return (f"{part.pool}: fleet[{i}].parallelism pins {', '.join(f'{k} {v}' for k, v in degrees.items())}, so its "
+        return (f"{part.pool}: its parallelism pins {', '.join(f'{k} {v}' for k, v in degrees.items())}, so its "
                 f"layout takes {part.units:,} of its {offered:,} chips")
 
     @staticmethod
