@@ -702,8 +702,9 @@ def weigh_bands(pctx: PortfolioContext) -> None:
 
     The portfolio's expected run: every job's run in expectation (``expected_runs``) on the supply without delivery
     risk, each on what the jobs before it leave. Weighed on its own run alone, a job that trains on the A100s the
-    first job leaves it drew from a band 96% the H100s' the first job holds. Once per context, before any draw;
-    a job on one pool keeps that pool's band.
+    first job leaves it was given a band 96% the H100s' the first job holds (its statement, and the factor of a run
+    that trains nowhere: each plan reads the draw on its own pools). Once per context, before any draw; a job on
+    one pool keeps that pool's band.
     """
     if pctx.weighed:
         return
