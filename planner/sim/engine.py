@@ -116,6 +116,10 @@ class Timeline:
     times: list[float] = field(default_factory=lambda: [0.0])
     values: list[float] = field(default_factory=lambda: [0.0])
 
+    def most_before(self, until_h: float) -> float:
+        """The largest value set at an hour before ``until_h`` (0 when none)."""
+        return max((v for t, v in zip(self.times, self.values, strict=True) if t < until_h), default=0)
+
     def set(self, t: float, v: float) -> None:
         """The value is ``v`` from hour ``t`` on."""
         if t == self.times[-1]:

@@ -124,9 +124,13 @@ def _expected_weights(scenario: Scenario, ctx: Context) -> tuple[tuple[str, floa
 
 def run_weights(scenario: Scenario, run: Run) -> tuple[tuple[str, float], ...]:
     """(pool name, share) of the peak FLOP-hours ``run`` trains on each pool (``band_weights``); () if none."""
-    chip_h = {p.name: costs.step_integral(*held, 0.0, run.end_h) for p in scenario.fleet
-              if (held := _training(run.strategy, run.job, p.name)) is not None}
-    return tuple((p.name, w) for p, w in peak_shares(scenario, chip_h))
+    return tuple((p.name, w) for p, w in peak_shares(scenario, trained_chip_h(run)))
+
+
+def trained_chip_h(run: Run) -> dict[str, float]:
+    """Chip-hours the run trained on each pool of its strategy (pool name -> chip-hours)."""
+    return {p.name: costs.step_integral(*held, 0.0, run.end_h) for p in run.scenario.fleet
+            if (held := _training(run.strategy, run.job, p.name)) is not None}
 
 
 def run_band(scenario: Scenario, ctx: Context | None = None) -> ErrorBand:
@@ -210,8 +214,7 @@ class ModelDraw:
 
     def of_run(self, run: Run) -> float:
         """The factor the run trained at: its plans' pools weighed by the chip-hours it trained on each."""
-        return self.on({p.name: costs.step_integral(*held, 0.0, run.end_h) for p in run.scenario.fleet
-                        if (held := _training(run.strategy, run.job, p.name)) is not None})
+        return self.on(trained_chip_h(run))
 
 
 def band_statement(scenario: Scenario, replications: int, ctx: Context | None = None) -> dict:
@@ -587,8 +590,7 @@ def never_trained(run: Run) -> list[str]:
     pools = [ps for name, ps in run.states.items() if name in run.strategy.pools]
     horizon_h = run.scenario.horizon_days * HOURS_PER_DAY
     # chips that came at the horizon itself (a portfolio's job handed a share as the run ends) were never there
-    most = int(max((max((v for t, v in zip(ps.in_service.times, ps.in_service.values, strict=True) if t < horizon_h),
-                        default=0) for ps in pools), default=0))
+    most = int(max((ps.in_service.most_before(horizon_h) for ps in pools), default=0))
     names = " + ".join(ps.pool.name for ps in pools)
     # planned chips, but none left for training once the reserved share is held back (1, or 0.99 of 64)
     held = [ps.pool.name for ps in pools if ps.pool.planned_units
@@ -622,8 +624,7 @@ def idle_pools(run: Run) -> list[str]:
     for name, ps in run.states.items():
         if name in run.strategy.pools:
             continue
-        tl = ps.in_service
-        most = int(max((v for t, v in zip(tl.times, tl.values, strict=True) if t < run.end_h), default=0))
+        most = int(ps.in_service.most_before(run.end_h))
         if most <= 0:
             continue
         if not ctx.feasible(name):

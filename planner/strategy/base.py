@@ -489,7 +489,7 @@ class Context:
         A pool's ``parallelism`` with dp 2 held a 70B job to 128 of 512 chips, and the sentence blamed the batch. (The
         pool by name: a portfolio job's fleet is a part of the file's, so an index would name another pool.)
         """
-        pin = next(p for p in self.scenario.fleet if p.name == part.pool).parallelism
+        pin = self.pools[part.pool].parallelism
         degrees = {k: v for k in ("tp", "pp", "dp", "cp", "ep") if (v := getattr(pin, k, None)) is not None}
         if not degrees or offered <= part.units:
             return ""
