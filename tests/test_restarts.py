@@ -58,11 +58,13 @@ def test_the_defaults_are_the_published_figures():
     assert rel.MANUAL_INTERVENTION_HOURS == pytest.approx(7.3)  # BLOOM, S08
     r = Reliability()
     assert (r.manual_intervention_share, r.manual_intervention_hours) == (rel.MANUAL_INTERVENTION_SHARE, 7.3)
-    # the expected goodput counts their mean: 3.2 min per failure on top of the automated restart
+    # the expected goodput counts their mean: 3.1 min per failure on top of the automated restart, for the failure
+    # and for each failure that strikes its restart (1 + R/M of them in all: here 3.3 min)
     s = _scenario(r.manual_intervention_share, r.manual_intervention_hours)
     ctx = Context(s, layout_planners(s))
-    extra_min = (ctx.failure_restart_hours({"p": 1024}) - ctx.restart_hours({"p": 1024})) * 60
-    assert extra_min == pytest.approx(3 / 419 * 7.3 * 60) and 3.1 < extra_min < 3.2
+    r_h, m_h = ctx.restart_hours({"p": 1024}), ctx.job_mtbf_hours({"p": 1024})
+    extra_min = (ctx.failure_restart_hours({"p": 1024}) - r_h) * 60
+    assert extra_min == pytest.approx(3 / 419 * 7.3 * 60 * (1 + r_h / m_h)) and 3.2 < extra_min < 3.3
 
 
 def test_the_engine_draws_the_waits_from_the_distribution():
@@ -88,10 +90,12 @@ def test_without_a_share_no_failure_waits():
 
 
 def test_the_waits_are_paid_as_downtime():
-    """Every failure waits 1 h on average: the run is longer by its failures times R + 1 h, not R.
+    """Every failure waits 1 h on average: the run is longer by each failure's wait, not by its restart alone.
 
-    The failure clock runs while the job trains, so a run's hours are its training (with writes and lost work)
-    plus a restart per failure: with and without the wait, what is left after the restarts is the same training.
+    The failure clock runs while the job trains and restarts, so a run's hours are its training (with writes and
+    lost work), a restart per failure in training, R = M (e^(R0/M) - 1) on average with the failures that strike
+    it (1 + R/M failures in all per failure in training), and every failure's wait: with and without the wait,
+    what is left after the restarts is the same training.
     """
     runs = {}
     for share in (0.0, 1.0):
@@ -101,9 +105,11 @@ def test_the_waits_are_paid_as_downtime():
         assert len(res.layouts) == 1  # one plan throughout (no repair, no capacity step)
         units = {"p": int(res.layouts["units"].iloc[0])}
         r = res.replications
-        runs[share] = (float(r["training_days"].mean()) * 24, float(r["failures"].mean()), ctx.restart_hours(units))
+        r_h, m_h = ctx.restart_hours(units), ctx.job_mtbf_hours(units)
+        # per failure (in training or in a restart): the restart's share, R / (1 + R/M)
+        runs[share] = (float(r["training_days"].mean()) * 24, float(r["failures"].mean()), r_h / (1 + r_h / m_h))
         # the analytic terms count the mean wait (job sizing and the pick rank on them)
-        assert ctx.failure_terms(units)[3] == pytest.approx(ctx.restart_hours(units) + share * 1.0)
+        assert ctx.failure_terms(units)[3] == pytest.approx(r_h + share * 1.0 * (1 + r_h / m_h))
     (t0, f0, r0), (t1, f1, r1) = runs[0.0], runs[1.0]
     assert t1 - f1 * (r1 + 1.0) == pytest.approx(t0 - f0 * r0, rel=0.01), runs
     assert abs((t1 - f1 * r1) - (t0 - f0 * r0)) > 0.2 * t0  # unpaid waits would fail the first assertion
@@ -113,7 +119,8 @@ def test_a_pool_sets_its_own_share_and_wait():
     s = _scenario(0.5, 2.0, pool={"manual_intervention_share": 0.1, "manual_intervention_hours": 4.0})
     ctx = Context(s, layout_planners(s))
     assert ctx.manual_terms({"p": 1024}) == (pytest.approx(0.1), pytest.approx(4.0))
-    assert ctx.failure_restart_hours({"p": 1024}) == pytest.approx(ctx.restart_hours({"p": 1024}) + 0.4)
+    r_h, m_h = ctx.restart_hours({"p": 1024}), ctx.job_mtbf_hours({"p": 1024})
+    assert ctx.failure_restart_hours({"p": 1024}) == pytest.approx(r_h + 0.4 * (1 + r_h / m_h))
     assert ctx.manual_terms({"p": 0}) == (0.0, 0.0)
 
 

@@ -99,9 +99,10 @@ def restart_under_failures(restart_h: float, mtbf_h: float) -> float:
 
     A failure during the restart (detect, reschedule, re-form the communicators, reload) starts it over: with
     failures exponential of mean M the expected time to complete a restart of length R is M (e^(R/M) - 1)
-    (renewal; the restart term of Daly 2006 eq. 10). The engine waits this long at each restart (the failures in
-    it are folded into its length, not drawn one by one), so the kept cycle costs M e^(R/M) (e^(c/M) - 1) on
-    average, Daly's eq. 10 (``expected_goodput``). At 16,384 H100s (R/M = 0.07) it adds 4% to a restart; at
+    (renewal; the restart term of Daly 2006 eq. 10), with e^(R/M) - 1 failures in it. The engine draws them one by
+    one (each sends its node to repair: TrainingJob._restart_through_failures, kernel._restart_end), so its restarts
+    average this, and the kept cycle costs M e^(R/M) (e^(c/M) - 1) on average, Daly's eq. 10
+    (``expected_goodput``). At 16,384 H100s (R/M = 0.07) it adds 4% to a restart; at
     50,000 (R/M = 0.55) 30%, and the job sizes itself smaller: before, no failure struck a restart and 50,000-chip
     jobs trained 11% faster than Daly's model allows (review).
     """
@@ -113,9 +114,15 @@ def restart_under_failures(restart_h: float, mtbf_h: float) -> float:
     return mtbf_h * math.expm1(x)
 
 
-def expected_restart_hours(restart_h: float, manual_share: float, manual_hours: float) -> float:
-    """Mean downtime of a failure's restart [h]: the automated restart plus the share that waits for people."""
-    return restart_h + manual_share * manual_hours
+def expected_restart_hours(restart_h: float, manual_share: float, manual_hours: float,
+                           mtbf_h: float = math.inf) -> float:
+    """Mean downtime of a failure's restart [h]: the automated restart plus the share that waits for people.
+
+    ``restart_h``: the restart with the failures that strike it (``restart_under_failures``); each of them may wait
+    for people too: a failure brings 1 + restart_h / M of them on average (e^(R0/M), the renewal count).
+    """
+    count = 1.0 + restart_h / mtbf_h if math.isfinite(mtbf_h) and mtbf_h > 0 else 1.0
+    return restart_h + manual_share * manual_hours * count
 
 
 def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: float, train_h: float = math.inf) -> float:
@@ -148,7 +155,7 @@ def goodput_on(units: int, mtbf_chip_days: float, write_h: float, interval_h: fl
     m = job_mtbf_hours(mtbf_chip_days, units)
     tau = young_daly_interval_hours(write_h, m) if interval_h is None else interval_h
     r = restart_under_failures(restart_hours(units, restart_base_minutes, restart_minutes_per_1000_chips), m)
-    return expected_goodput(m, write_h, tau, expected_restart_hours(r, manual_share, manual_hours))
+    return expected_goodput(m, write_h, tau, expected_restart_hours(r, manual_share, manual_hours, m))
 
 
 def best_job_units(max_units: int, goodput_of, ratio: float = 0.9) -> int:

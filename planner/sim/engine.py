@@ -591,6 +591,10 @@ class TrainingJob:
         """Restart of the job on ``plan`` [h] (its slowest pool's, at the plan's size)."""
         return self.strategy.ctx.restart_hours({p.pool: p.units for p in plan.parts})
 
+    def _restart_base_h(self, plan: Plan) -> float:
+        """The automated restart of the job on ``plan`` [h], before the failures that strike it (drawn one by one)."""
+        return self.strategy.ctx.base_restart_hours({p.pool: p.units for p in plan.parts})
+
     def _manual(self, plan: Plan) -> tuple[float, float]:
         """(share of failures that wait for a manual intervention, mean wait [h]) on ``plan``."""
         return self.strategy.ctx.manual_terms({p.pool: p.units for p in plan.parts})
@@ -1146,15 +1150,49 @@ class TrainingJob:
         self.pending_restart = False
         move_h, manual_h, replan_h = self.pending_move_h, self.manual_due_h, self.pending_replan_h
         self.pending_move_h = self.manual_due_h = self.pending_replan_h = 0.0
-        wait = move_h + manual_h + replan_h + (self._restart_h(self.plan) if self.on else 0.0)
+        wait = move_h + manual_h + replan_h
         held = yield from self._hold_for(wait)
         if held < wait:
             # the manual intervention's wait left comes with the next restart; the checkpoint never reached the
             # plan's sites (``home`` stays): the next plan's handover counts its own transfer
             self.manual_due_h = max(manual_h - held, 0.0)
             self.pending_restart = True
-        else:
-            self.home = self.plan
+            return
+        if self.on and not (yield from self._restart_through_failures()):
+            self.pending_restart = True
+            return
+        self.home = self.plan
+
+    def _restart_through_failures(self):
+        """The automated restart, which the job's failures strike (each starts it over); whether it got through.
+
+        The failure clock runs on through it (the carried gap, else a new draw): a failure before the restart is
+        through sends its node to repair, waits for its manual intervention if it needs one and starts the restart
+        over (kernel._restart_end; M (e^(R/M) - 1) on average, ``reliability.restart_under_failures``). False
+        when chips of the plan left or the failures left too few (the job re-plans on what is left).
+        """
+        r_h = self._restart_base_h(self.plan)
+        mtbf_h = self._cycle().mtbf_h
+        while True:
+            gap = self.rng.exponential(mtbf_h) if self.fail_in_h is None else self.fail_in_h
+            self.fail_in_h = None
+            if gap >= r_h:
+                held = yield from self._hold_for(r_h)
+                self.fail_in_h = gap - held  # training hours to the next failure
+                return held >= r_h
+            held = yield from self._hold_for(gap)
+            if held < gap:
+                self.fail_in_h = gap - held
+                return False
+            self.events_left -= 1
+            self._strike(-1.0)
+            if self._plan_short():
+                return False
+            manual_h, self.manual_due_h = self.manual_due_h, 0.0
+            held = yield from self._hold_for(manual_h)
+            if held < manual_h:
+                self.manual_due_h = manual_h - held
+                return False
 
     def _advance_cycles(self, elapsed: float, cyc: _Cycle, start_h: float) -> None:
         """Move through the checkpoint cycle from hour ``start_h``: completed checkpoints save the training before them.
@@ -1179,10 +1217,24 @@ class TrainingJob:
 
     def _on_failure(self, elapsed: float, pending_h: float) -> None:
         """The work since the last checkpoint is lost; the node goes to repair; the job restarts."""
-        s = self.stats
         self._hold(elapsed)
         self._send(self.plan, pending_h)  # trained, then lost: its steps sent their bytes
+        self._strike(pending_h * 60.0)
+        self.pos, self.pending_restart = 0.0, True
+        self._record_tokens()
+        # the restart is a free moment to take back repaired chips (repairs are settled lazily)
+        if not self._needs_plan():
+            self._faster_plan(self.env.now)
+
+    def _strike(self, lost_min: float) -> None:
+        """A failure of the plan's chips: which pool, its node's repair, its manual intervention; the restart to come.
+
+        Its draws in the compiled loop's order (kernel.stretch). ``lost_min``: the training it lost (-1: it struck
+        a restart, which starts over).
+        """
+        s = self.stats
         s.failures += 1
+        s.restarts += 1
         where = self._failed_pool()
         repair_h = self.rng.exponential(self.rel.repair_days * HOURS_PER_DAY) if self.rel.repair_days else 0.0
         share, mean_h = self._manual(self.plan)
@@ -1192,14 +1244,8 @@ class TrainingJob:
             manual_h = rules.manual_wait(u, self.rng.exponential(1.0) if u < share else 0.0, share, mean_h)
         self.manual_due_h += manual_h
         self.pools[where].fail(self.node[where], repair_h)
-        self.log(where, EventKind.FAILURE, self.node[where], f"lost {pending_h * 60:.1f} min of training")
+        self.log(where, EventKind.FAILURE, self.node[where], failure_note(lost_min))
         self.log("", EventKind.RESTART, self.plan.units_used, restart_note(manual_h))
-        s.restarts += 1
-        self.pos, self.pending_restart = 0.0, True
-        self._record_tokens()
-        # the restart is a free moment to take back repaired chips (repairs are settled lazily)
-        if not self._needs_plan():
-            self._faster_plan(self.env.now)
 
     def _can_grow(self) -> bool:
         """Whether the plan on every usable chip (repaired or not) is faster than the current plan."""
@@ -1373,8 +1419,8 @@ class TrainingJob:
                 self._flush_events(self._ev_i, self._ev_f, int(ist[_I_EVENTS]), states, fs[kernel.F_TAU],
                                    fs[kernel.F_DELTA], plan.units_used)
                 ist[_I_EVENTS] = 0
-            if status == kernel.DRAWS:
-                draws.top_up(2 + manual, need_uni)
+            if status == kernel.DRAWS:  # (a restart read ahead through its failures may need more)
+                draws.top_up(max(2 + manual, int(ist[kernel.I_NEED_EXP])), max(need_uni, int(ist[kernel.I_NEED_UNI])))
                 loop.ex, loop.un = self._loop_exp, self._loop_uni = draws.exp, draws.uni
                 continue
             if ist[_I_TOKENS] and (self.record or ist[_I_TOKENS] >= len(self._tk)):  # else once, at the end
@@ -1443,7 +1489,7 @@ class TrainingJob:
         weights = [p.units / self.mtbf_chip_h[p.pool] for p in plan.parts]
         fs = np.zeros(kernel.N_FLOAT)
         fs[kernel.F_TAU], fs[kernel.F_DELTA], fs[kernel.F_LENGTH] = cyc.tau, cyc.delta, cyc.length
-        fs[kernel.F_MTBF], fs[kernel.F_RESTART] = cyc.mtbf_h, self._restart_h(plan)
+        fs[kernel.F_MTBF], fs[kernel.F_RESTART] = cyc.mtbf_h, self._restart_base_h(plan)  # (its failures drawn)
         fs[kernel.F_MANUAL_SHARE], fs[kernel.F_MANUAL_MEAN] = self._manual(plan) if self.on else (0.0, 0.0)
         fs[kernel.F_TARGET] = self.target
         fs[kernel.F_REPAIR_MEAN] = self.rel.repair_days * HOURS_PER_DAY
@@ -1567,7 +1613,7 @@ class TrainingJob:
             elif kind == kernel.E_MAINTENANCE:
                 log("", EventKind.MAINTENANCE, units, maint, at=t)
             elif kind == kernel.E_FAILURE:
-                log(by_row[row].pool.name, EventKind.FAILURE, count, f"lost {x:.1f} min of training", at=t)
+                log(by_row[row].pool.name, EventKind.FAILURE, count, failure_note(x), at=t)
             elif kind == kernel.E_RESTART:
                 log("", EventKind.RESTART, units, restart_note(x), at=t)
             elif kind == kernel.E_REPAIR:
@@ -1687,6 +1733,13 @@ class TrainingJob:
         self._set_training(None)
         self._record_tokens()
         self._close_layout(env.now)
+
+
+def failure_note(lost_min: float) -> str:
+    """What a failure says: the training it lost, or (``lost_min`` < 0) that it struck a restart."""
+    if lost_min < 0:
+        return "during the restart: it starts over (no training to lose)"
+    return f"lost {lost_min:.1f} min of training"
 
 
 def restart_note(manual_h: float) -> str:

@@ -58,8 +58,9 @@ N_FLOAT = 29
 DAY_END_H = 1e-6
 # int state (I_*)
 I_EXP, I_UNI, I_CHECKPOINTS, I_FAILURES, I_MAINTENANCE, I_EVENTS_LEFT, I_PENDING_RESTART, I_RECORD, \
-    I_TRACK, I_CAN_GROW, I_RESUME, I_ENTRY, I_EVENTS, I_TOKENS, I_GROW = range(15)
-N_INT = 15
+    I_TRACK, I_CAN_GROW, I_RESUME, I_ENTRY, I_EVENTS, I_TOKENS, I_GROW, I_RESTARTING, I_NEED_EXP, \
+    I_NEED_UNI = range(18)
+N_INT = 18
 
 # what the event buffer holds (kind, pool row, units; time, value)
 E_CHECKPOINT, E_MAINTENANCE, E_FAILURE, E_RESTART, E_REPAIR, E_FAILED = range(6)
@@ -317,6 +318,54 @@ def _day_ends(tk: cython.double[:, :], ist: cython.longlong[:], i_tokens: cython
 
 
 @cython.cfunc
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def _restart_end(t: cython.double, carry: cython.double, r_h: cython.double, mtbf_h: cython.double,
+                 ex: cython.double[:], ei: cython.Py_ssize_t, un: cython.double[:], ui: cython.Py_ssize_t,
+                 hit_one: cython.bint, repair_on: cython.bint, manual_share: cython.double,
+                 manual_mean_h: cython.double, ist: cython.longlong[:]) -> cython.double:
+    """The hour a restart that starts at ``t`` ends, with the failures that strike it; read ahead, no draw taken.
+
+    The failure clock runs through an automated restart of ``r_h`` hours: the next failure comes after the carried
+    gap (``carry``; nan: the next exponential), and one that comes before the restart is through starts it over,
+    after its own manual intervention's wait (its draws in the order the loop takes them: which part, its repair,
+    whether it waits and how long). With failures of mean M this averages M (e^(r/M) - 1) plus the waits
+    (``reliability.restart_under_failures``). NaN when the draws run short: ``ist[I_NEED_EXP]``, ``ist[I_NEED_UNI]``
+    then say how many from ``ei`` and ``ui`` would do for the next look.
+    """
+    e: cython.Py_ssize_t = ei
+    u: cython.Py_ssize_t = ui
+    gap: cython.double
+    manual_on: cython.bint = manual_share > 0
+    while True:
+        if carry != carry:
+            if e >= ex.shape[0]:
+                break
+            gap = ex[e] * mtbf_h
+            e += 1
+        else:
+            gap = carry
+            carry = math.nan
+        if gap >= r_h:
+            return t + r_h
+        if e + repair_on + manual_on > ex.shape[0] or u + (not hit_one) + manual_on > un.shape[0]:
+            break
+        t += gap
+        if not hit_one:
+            u += 1
+        if repair_on:
+            e += 1
+        if manual_on:
+            u += 1
+            if un[u - 1] < manual_share:
+                t += ex[e] * manual_mean_h
+                e += 1
+    ist[I_NEED_EXP] = e - ei + 3
+    ist[I_NEED_UNI] = u - ui + 2
+    return math.nan
+
+
+@cython.cfunc
 def _emit(ev_i: cython.longlong[:, :], ev_f: cython.double[:, :], ist: cython.longlong[:], slot: cython.Py_ssize_t,
           kind: cython.longlong, row: cython.longlong, units: cython.longlong, t: cython.double,
           x: cython.double) -> cython.void:
@@ -509,15 +558,17 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         ist[I_ENTRY] = 0
         next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
                               rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
+    restarting: cython.bint = ist[I_RESTARTING] != 0  # inside a restart (failures strike it: ``_restart_end``)
+    in_restart: cython.bint
+    waits: cython.bint
+    end_h: cython.double
     if ist[I_RESUME] != 0:  # no faster plan at the last restart's check: the restart is paid, the loop goes on
         ist[I_RESUME] = 0
-        day = _day_ends(tk, ist, i_tokens, day, t, t + r_h + manual_due, saved, False, pos, tau, length, rate_h)
-        held_h += r_h + manual_due
-        t += r_h + manual_due
-        manual_due = 0.0
-    while events_left > 0:
+        restarting = True
+    while events_left > 0 or restarting:
         # what one more interruption may need: draws, a repair slot in every row, room for its events
         if ei + 2 + manual_on > n_ex or ui + (not hit_one) + manual_on > n_un:
+            ist[I_NEED_EXP], ist[I_NEED_UNI] = 2 + manual_on, (not hit_one) + manual_on
             status = DRAWS
             break
         no_room = False
@@ -528,96 +579,147 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 or ist[i_tokens] + token_rows(t, limit) > tk.shape[0]:
             status = ROOM
             break
-        events_left -= 1
-        if carry != carry:  # nan: no failure drawn yet
-            gap = ex[ei] * mtbf_h
-            ei += 1
+        if restarting:
+            # one attempt of the restart: a manual intervention's wait first, then the automated restart, which a
+            # failure of the job's chips (the clock runs on: the carried gap, else a new one) starts over
+            if manual_due != 0.0:
+                day = _day_ends(tk, ist, i_tokens, day, t, t + manual_due, saved, False, pos, tau, length, rate_h)
+                held_h += manual_due
+                t += manual_due
+                manual_due = 0.0
+            if carry != carry:
+                gap = ex[ei] * mtbf_h
+                ei += 1
+            else:
+                gap = carry
+                carry = math.nan
+            if gap >= r_h:
+                day = _day_ends(tk, ist, i_tokens, day, t, t + r_h, saved, False, pos, tau, length, rate_h)
+                held_h += r_h
+                t += r_h
+                carry = gap - r_h  # training hours to the next failure
+                restarting = False
+                continue
+            day = _day_ends(tk, ist, i_tokens, day, t, t + gap, saved, False, pos, tau, length, rate_h)
+            held_h += gap
+            t += gap
+            events_left -= 1
+            in_restart = True
+            manual_h = 0.0
+            if manual_on and un[ui + (not hit_one)] < manual_share:
+                manual_h = ex[ei + (repair_mean_h != 0)] * manual_mean_h
         else:
-            gap = carry
-            carry = math.nan
-        to_maint = next_maint - t if next_maint > t else 0.0
-        # the finish needs at least its training hours (writes only add): the exact time only when close
-        need_h = ((target - saved) / rate_h if rate_h > 0 else INF) - _pending(pos, tau)
-        if need_h <= gap and need_h <= to_maint and _hours_to_finish(
-                target - saved, rate_h, pos, tau, length) <= min(gap, to_maint):
-            fail_in = gap  # the job finishes first: the main loop ends it
-            break
-        if to_maint < gap:
-            # planned maintenance: checkpoint (nothing lost), pause, restart; the failure still to come is the
-            # rest of the gap (training hours: none pass during the stop)
-            if t + to_maint + delta + pause_h + r_h >= limit:
+            events_left -= 1
+            in_restart = False
+            if carry != carry:  # nan: no failure drawn yet
+                gap = ex[ei] * mtbf_h
+                ei += 1
+            else:
+                gap = carry
+                carry = math.nan
+            to_maint = next_maint - t if next_maint > t else 0.0
+            # the finish needs at least its training hours (writes only add): the exact time only when close
+            need_h = ((target - saved) / rate_h if rate_h > 0 else INF) - _pending(pos, tau)
+            if need_h <= gap and need_h <= to_maint and _hours_to_finish(
+                    target - saved, rate_h, pos, tau, length) <= min(gap, to_maint):
+                fail_in = gap  # the job finishes first: the main loop ends it
+                break
+            if to_maint < gap:
+                # planned maintenance: checkpoint (nothing lost), pause, restart; the failure still to come is the
+                # rest of the gap (training hours: none pass during the stop); stop before one whose restart, with
+                # the failures that strike it, would cross the outside event
+                end_h = _restart_end(t + to_maint + delta + pause_h + manual_due, gap - to_maint, r_h, mtbf_h, ex, ei,
+                                     un, ui, hit_one, repair_mean_h != 0, manual_share, manual_mean_h, ist)
+                if end_h != end_h:  # too few draws to read the restart through: nothing of it is taken yet
+                    events_left += 1
+                    carry = gap
+                    status = DRAWS
+                    break
+                if end_h >= limit:
+                    fail_in = gap
+                    break
+                carry = gap - to_maint
+                day = _day_ends(tk, ist, i_tokens, day, t, t + to_maint, saved, True, pos, tau, length, rate_h)
+                t += to_maint
+                x = pos + to_maint  # rules.advance
+                done = cython.cast(cython.longlong, x // length) if length_finite else 0
+                train_h = 0.0
+                if done:
+                    train_h = done * tau
+                    pos = x - done * length
+                    checkpoints += done
+                    if record:
+                        _emit(ev_i, ev_f, ist, i_events, E_CHECKPOINT, -1, done, t, 0.0)
+                else:
+                    pos = x
+                train_h += _pending(pos, tau)  # the stop's checkpoint saves what is pending
+                kept_h += train_h
+                unsaved += train_h * rate_h
+                saved += train_h * rate_h
+                pos = 0.0
+                held_h += to_maint + delta + pause_h
+                t_stop = t
+                t += delta
+                next_maint = t + maint_every_h
+                maintenance += 1
+                if record:
+                    _emit(ev_i, ev_f, ist, i_events, E_MAINTENANCE, -1, 0, t, 0.0)
+                t += pause_h
+                day = _day_ends(tk, ist, i_tokens, day, t_stop, t, saved, False, pos, tau, length, rate_h)
+                # the restart after the pause is a free moment to take back repaired chips, as a failure's is
+                if t >= next_return:
+                    next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru,
+                                          rtook, rn, rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events,
+                                          i_grow)
+                # a pool above its growth threshold: repairs settled now, or before the stretch (at its entry, or by
+                # the main loop while it held a stop): the named steps ask at every restart, and so does the loop
+                grow = ist[i_grow] != 0
+                if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio, levels):
+                    fail_in = carry  # the failure still to come, kept whether the job re-plans or resumes
+                    ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
+                    status = GROW
+                    break
+                if grow:
+                    ist[i_grow] = 0  # no faster plan on these chips: none before more come back (a settle asks again)
+                restarting = True
+                continue
+            # a failure: stop before one whose restart (a manual intervention's wait, then the restart with the
+            # failures that strike it) would cross the outside event; its draws are read here and taken below, in
+            # the order the loop's named steps take them
+            manual_h = 0.0
+            waits = manual_on and un[ui + (not hit_one)] < manual_share
+            if waits:
+                manual_h = ex[ei + (repair_mean_h != 0)] * manual_mean_h
+            end_h = _restart_end(t + gap + (manual_due + manual_h), math.nan, r_h, mtbf_h, ex,
+                                 ei + (repair_mean_h != 0) + waits, un, ui + (not hit_one) + manual_on,
+                                 hit_one, repair_mean_h != 0, manual_share, manual_mean_h, ist)
+            if end_h != end_h:  # too few draws to read the restart through: nothing of this failure is taken yet
+                ist[I_NEED_EXP] += (repair_mean_h != 0) + waits
+                ist[I_NEED_UNI] += (not hit_one) + manual_on
+                events_left += 1
+                carry = gap
+                status = DRAWS
+                break
+            if end_h >= limit:
                 fail_in = gap
                 break
-            carry = gap - to_maint
-            day = _day_ends(tk, ist, i_tokens, day, t, t + to_maint, saved, True, pos, tau, length, rate_h)
-            t += to_maint
-            x = pos + to_maint  # rules.advance
+            day = _day_ends(tk, ist, i_tokens, day, t, t + gap, saved, True, pos, tau, length, rate_h)
+            t += gap
+            x = pos + gap  # rules.advance
             done = cython.cast(cython.longlong, x // length) if length_finite else 0
-            train_h = 0.0
             if done:
                 train_h = done * tau
                 pos = x - done * length
                 checkpoints += done
+                kept_h += train_h
+                unsaved += train_h * rate_h
+                saved += train_h * rate_h
                 if record:
                     _emit(ev_i, ev_f, ist, i_events, E_CHECKPOINT, -1, done, t, 0.0)
             else:
                 pos = x
-            train_h += _pending(pos, tau)  # the stop's checkpoint saves what is pending
-            kept_h += train_h
-            unsaved += train_h * rate_h
-            saved += train_h * rate_h
-            pos = 0.0
-            held_h += to_maint + delta + pause_h
-            t_stop = t
-            t += delta
-            next_maint = t + maint_every_h
-            maintenance += 1
-            if record:
-                _emit(ev_i, ev_f, ist, i_events, E_MAINTENANCE, -1, 0, t, 0.0)
-            t += pause_h
-            day = _day_ends(tk, ist, i_tokens, day, t_stop, t, saved, False, pos, tau, length, rate_h)
-            # the restart after the pause is a free moment to take back repaired chips, as a failure's is
-            if t >= next_return:
-                next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook,
-                                      rn, rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
-            # a pool above its growth threshold: repairs settled now, or before the stretch (at its entry, or by
-            # the main loop while it held a stop): the named steps ask at every restart, and so does the loop
-            grow = ist[i_grow] != 0
-            if grow and not _no_faster_plan(rows, usable, failed, checked, full, grow_at, grid_ratio, levels):
-                fail_in = carry  # the failure still to come, kept whether the job re-plans or resumes
-                ist[I_RESUME] = 1  # Python asks the strategy; the restart is paid when the loop resumes
-                status = GROW
-                break
-            if grow:
-                ist[i_grow] = 0  # no faster plan on these chips: none before more come back (a settle asks again)
-            day = _day_ends(tk, ist, i_tokens, day, t, t + r_h, saved, False, pos, tau, length, rate_h)
-            held_h += r_h
-            t += r_h
-            continue
-        # a failure: stop before one whose restart (with a manual intervention's wait) would cross the outside
-        # event; its draws are read here and taken below, in the order the loop's named steps take them
-        manual_h = 0.0
-        if manual_on and un[ui + (not hit_one)] < manual_share:
-            manual_h = ex[ei + (repair_mean_h != 0)] * manual_mean_h
-        if t + gap + r_h + manual_h >= limit:
-            fail_in = gap
-            break
-        day = _day_ends(tk, ist, i_tokens, day, t, t + gap, saved, True, pos, tau, length, rate_h)
-        t += gap
-        x = pos + gap  # rules.advance
-        done = cython.cast(cython.longlong, x // length) if length_finite else 0
-        if done:
-            train_h = done * tau
-            pos = x - done * length
-            checkpoints += done
-            kept_h += train_h
-            unsaved += train_h * rate_h
-            saved += train_h * rate_h
-            if record:
-                _emit(ev_i, ev_f, ist, i_events, E_CHECKPOINT, -1, done, t, 0.0)
-        else:
-            pos = x
-        held_h += gap
+            held_h += gap
+        # the failure (in training, or striking a restart): its part, its repair, its manual intervention
         failures += 1
         k = 0
         if not hit_one:  # rules.pick_part
@@ -656,9 +758,16 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         spare[k] -= lost
         if t + repair_h < next_return:
             next_return = t + repair_h
-        if record:
-            _emit(ev_i, ev_f, ist, i_events, E_FAILURE, r, node, t, _pending(pos, tau) * 60.0)
+        if record:  # (a failure that strikes a restart loses no training: -1 says so)
+            _emit(ev_i, ev_f, ist, i_events, E_FAILURE, r, node, t, -1.0 if in_restart else _pending(pos, tau) * 60.0)
             _emit(ev_i, ev_f, ist, i_events, E_RESTART, -1, 0, t, manual_h)
+        restarting = False
+        if in_restart:
+            if spare[k] < 0:
+                ist[I_PENDING_RESTART] = 1  # too few chips left: the main loop re-plans and restarts
+                break
+            restarting = True  # the restart starts over (after this failure's manual intervention, if any)
+            continue
         lost_h += _pending(pos, tau)
         pos = 0.0
         recorded = False
@@ -681,13 +790,11 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
             break
         if grow:
             ist[i_grow] = 0
-        day = _day_ends(tk, ist, i_tokens, day, t, t + r_h + manual_due, saved, False, pos, tau, length, rate_h)
-        held_h += r_h + manual_due
-        t += r_h + manual_due
-        manual_due = 0.0
+        restarting = True
         if recorded and record:
             status = RECORD
             break
+    ist[I_RESTARTING] = restarting
     fs[F_T] = t
     fs[F_POS] = pos
     fs[F_SAVED] = saved

@@ -379,15 +379,22 @@ class Context:
         hit = self._restarts.get(key)
         if hit is not None:
             return hit
-        n = sum(units.values())
-        r = max((reliability.restart_hours(n, f.restart_base_minutes, f.restart_minutes_per_1000_chips)
-                 for p, u in units.items() if u > 0 for f in (self.failures(p),)), default=0.0)
+        r = self.base_restart_hours(units)
         if self.scenario.reliability.enabled:
             r = reliability.restart_under_failures(r, self.job_mtbf_hours(units))
         if len(self._restarts) >= GOODPUT_MEMO:  # bounded, as the goodput memo
             self._restarts.pop(next(iter(self._restarts)))
         self._restarts[key] = r
         return r
+
+    def base_restart_hours(self, units: dict[str, int]) -> float:
+        """The automated restart of a job on ``units`` chips per pool [h], before failures strike it.
+
+        Its slowest pool's, at the job's size (the engine draws the failures that strike it).
+        """
+        n = sum(units.values())
+        return max((reliability.restart_hours(n, f.restart_base_minutes, f.restart_minutes_per_1000_chips)
+                    for p, u in units.items() if u > 0 for f in (self.failures(p),)), default=0.0)
 
     def manual_terms(self, units: dict[str, int]) -> tuple[float, float]:
         """(share of failures that wait for a manual intervention, mean wait [h]) of a job on ``units`` per pool.
@@ -399,7 +406,8 @@ class Context:
 
     def failure_restart_hours(self, units: dict[str, int]) -> float:
         """Mean downtime of a restart after a failure [h]: ``restart_hours`` plus the manual interventions' share."""
-        return reliability.expected_restart_hours(self.restart_hours(units), *self.manual_terms(units))
+        return reliability.expected_restart_hours(self.restart_hours(units), *self.manual_terms(units),
+                                                  self.job_mtbf_hours(units))
 
     def write_hours(self, units: dict[str, int]) -> float:
         """One blocking checkpoint write of a job on ``units`` chips per pool [h]: its slowest pool's."""
