@@ -114,3 +114,49 @@ def test_the_engine_keeps_what_the_closed_form_expects_with_waits_in_long_restar
     terms = Context(sc, layout_planners(sc)).failure_terms({"p": units})
     engine = res.summary.metrics["goodput"].mean / rel.productive_fraction()
     assert engine == pytest.approx(rel.expected_goodput(*terms), rel=0.02)
+
+
+# ---------------------------------------------------------------- what limited the run, weighed by the time it held
+
+
+def _burst(own_units: int, tokens: float) -> dict:
+    """A job on 4,096 rented H100s for its first day, then on its own pool; failures size plans below their chips."""
+    return {"name": "brief-plan", "start": "2025-01-01", "horizon_days": 200,
+            "workload": {"model": "llama3-8b", "tokens": tokens, "seq_len": 8192},
+            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "x", "units": own_units},
+                      {"name": "burst", "chip": "h100-sxm", "site": "x",
+                       "cloud": {"units": 4096, "from": "2025-01-01", "until": "2025-01-02",
+                                 "price_per_chip_hour_usd": 2.0}}],
+            "strategy": {"mode": "sync"},
+            "reliability": {"enabled": True, "mtbf_chip_days": 20, "repair_days": 0.5},
+            "simulation": {"seed": 1, "replications": 1}}
+
+
+def _limits(cli, make_scenario, tmp_path, doc: dict) -> list[str]:
+    import json
+
+    import yaml
+
+    out = tmp_path / "o"
+    assert cli("run", make_scenario.text(yaml.safe_dump(doc), "b.yaml"), "--out", out).exit_code == 0
+    return json.loads((out / "summary.json").read_text())["limits"]
+
+
+def test_the_limit_named_is_the_plan_that_left_most_chip_hours_out(cli, make_scenario, tmp_path):
+    """Two plans held below their chips by failures: 1,952 of 6,040 for the rental's day, 1,304 of 1,880 for 13.7 days.
+
+    The limit named the first (it left the most chips out, for a day); the second left more chip-hours out.
+    """
+    failures = [x for x in _limits(cli, make_scenario, tmp_path, _burst(2048, 8.0e12))
+                if x.startswith("failures: the job trains on")]
+    assert len(failures) == 1 and failures[0].startswith("failures: the job trains on 1,304 of 1,880 chips"), failures
+    assert "it held the job's plans for" not in failures[0]  # (it held for most of the run)
+
+
+def test_a_limit_that_held_briefly_says_for_how_long(cli, make_scenario, tmp_path):
+    """The only plan failures held below its chips was the rental's, for its one day of a 10.7-day run: it says so."""
+    limits = _limits(cli, make_scenario, tmp_path, _burst(512, 3.0e12))
+    failures = next(x for x in limits if x.startswith("failures: the job trains on 1,952 of 4,608 chips"))
+    assert failures.endswith("(it held the job's plans for 24 h of the 10.7 days since the job first started)")
+    layout = next(x for x in limits if x.startswith("layout:"))
+    assert "it held the job's plans" not in layout  # (layouts held the job's plans on its own pool: the rest)

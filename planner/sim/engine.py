@@ -423,6 +423,12 @@ class TrainingJob:
         self.checked_avail: dict[str, int] = {}  # chips per pool on which no faster plan than the current exists
         self.events_left = EVENT_BUDGET
         self.limits: dict[str, tuple[int, str]] = {}  # what held plans below the chips in service (kind -> sentence)
+        # the plan's limit sentences noted last (kind -> (chips left out, sentence)), from hour ``_noted_h``; each kind
+        # keeps the sentence that left the most chip-hours out (``_note_limits``, ``_weigh_limits``)
+        self._noted: dict[str, tuple[int, str, int]] = {}  # (kind -> (chips left out, sentence, id of its plan))
+        self._noted_h = 0.0
+        # (kind, plan id) -> [chip-hours left out, chips, sentence, hours held]
+        self._left_out: dict[tuple[str, int], list] = {}
         self._stayed_at = math.inf  # the speed of the plan kept when a faster one was under replan_min_gain
         self._ceiling: tuple[tuple, Plan | None] = ((), None)  # (usable chips per pool, their plan)
         self._loop: kernel.Loop | None = None  # the compiled loop and its arrays (``_kernel_loop``)
@@ -980,15 +986,54 @@ class TrainingJob:
         self._record_layout(new, self.env.now)
 
     def _note_limits(self, why: Plan) -> None:
-        """Keep, per kind, the limit sentence of ``why`` (the plan for the chips available now) that leaves most out.
+        """Note the limit sentences of ``why`` (the plan for the chips available now): they hold until the next note.
 
+        Each kind keeps the sentence that left the most chip-hours out: its chips left out times the hours it held
+        (``_weigh_limits``). By chips alone, a plan held for a day of a 31-day run named what limited the run.
         Chips under repair are not left out by the plan: a plan shrunk by failures is not the layout's doing.
         """
+        self._weigh_limits()
         gap = sum(ps.available for ps in self.pools.values()) - self.plan.units_used
+        self._noted = {}
         for sentence in why.limits or self._grid_limit(why):
             kind = sentence.split(":", 1)[0]
-            if gap > self.limits.get(kind, (-1, ""))[0]:
-                self.limits[kind] = (gap, self._with_available(sentence))
+            if gap > self._noted.get(kind, (-1, "", 0))[0]:
+                self._noted[kind] = (gap, self._with_available(sentence), id(why))
+        self._weigh_limits()  # (a run that ends at this hour keeps them: the first note of a kind counts at 0)
+
+    def _weigh_limits(self) -> None:
+        """The sentences noted last held until now: each kind keeps its plan's that left the most chip-hours out.
+
+        A plan noted again (another capacity change it stays the best for) adds its hours to its own; its sentence is
+        its latest.
+        """
+        now = self.env.now
+        held_h = max(now - self._noted_h, 0.0)
+        self._noted_h = now
+        for kind, (gap, sentence, plan_id) in self._noted.items():
+            w = self._left_out.setdefault((kind, plan_id), [0.0, gap, sentence, 0.0])
+            w[0] += gap * held_h
+            w[1], w[2] = gap, sentence
+            w[3] += held_h
+            best = max((v for (k, _p), v in self._left_out.items() if k == kind), key=lambda v: (v[0], v[1]))
+            self.limits[kind] = (best[1], best[2])
+
+    def _say_how_long_limits_held(self) -> None:
+        """At the run's end: a kind that held the job's plans under half the time since its first start says so.
+
+        (A plan on a one-day rental read as what limited a run that trained ten days more on the chips left.)
+        """
+        if not self.layouts:
+            return
+        span_h = self.env.now - self.layouts[0]["start_days"] * HOURS_PER_DAY
+        held: dict[str, float] = {}
+        for (kind, _p), v in self._left_out.items():
+            held[kind] = held.get(kind, 0.0) + v[3]
+        for kind, held_h in held.items():
+            if span_h > 0 and held_h < 0.5 * span_h and kind in self.limits:
+                gap, sentence = self.limits[kind]
+                self.limits[kind] = (gap, f"{sentence} (it held the job's plans for {_span(held_h)} of the "
+                                          f"{_span(span_h)} since the job first started)")
 
     def _end_wait(self, until_h: float) -> None:
         """A wait with no chip after the job first trained ends: ``limits`` says how long the job stood still.
@@ -1733,6 +1778,13 @@ class TrainingJob:
         self._set_training(None)
         self._record_tokens()
         self._close_layout(env.now)
+        self._weigh_limits()
+        self._say_how_long_limits_held()
+
+
+def _span(hours: float) -> str:
+    """Hours as a limit sentence reads them: hours or minutes under two days, days above."""
+    return fmt_duration(hours) if hours < 48 else f"{hours / HOURS_PER_DAY:,.1f} days"
 
 
 def failure_note(lost_min: float) -> str:
