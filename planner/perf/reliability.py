@@ -103,7 +103,7 @@ def restart_under_failures(restart_h: float, mtbf_h: float) -> float:
     one (each sends its node to repair: TrainingJob._restart_through_failures, kernel._restart_end), so its restarts
     average this, and the kept cycle costs M e^(R/M) (e^(c/M) - 1) on average, Daly's eq. 10
     (``expected_goodput``). At 16,384 H100s (R/M = 0.07) it adds 4% to a restart; at
-    50,000 (R/M = 0.55) 30%, and the job sizes itself smaller: before, no failure struck a restart and 50,000-chip
+    50,000 (R/M = 0.55) 33%, and the job sizes itself smaller: before, no failure struck a restart and 50,000-chip
     jobs trained 11% faster than Daly's model allows (review).
     """
     if restart_h <= 0 or not math.isfinite(mtbf_h) or mtbf_h <= 0:
@@ -115,14 +115,15 @@ def restart_under_failures(restart_h: float, mtbf_h: float) -> float:
 
 
 def expected_restart_hours(restart_h: float, manual_share: float, manual_hours: float,
-                           mtbf_h: float = math.inf) -> float:
-    """Mean downtime of a failure's restart [h]: the automated restart plus the share that waits for people.
+                           mtbf_h: float = math.inf, after_failure: bool = True) -> float:
+    """Mean downtime of a restart [h]: the automated restart plus the share of its failures that waits for people.
 
-    ``restart_h``: the restart with the failures that strike it (``restart_under_failures``); each of them may wait
-    for people too: a failure brings 1 + restart_h / M of them on average (e^(R0/M), the renewal count).
+    ``restart_h``: the restart with the failures that strike it (``restart_under_failures``: restart_h / M of them on
+    average, e^(R0/M) - 1); each of them may wait for people, and so may the failure it follows (``after_failure``;
+    a re-plan's or a maintenance stop's restart follows none): e^(R0/M) waits after a failure.
     """
-    count = 1.0 + restart_h / mtbf_h if math.isfinite(mtbf_h) and mtbf_h > 0 else 1.0
-    return restart_h + manual_share * manual_hours * count
+    count = restart_h / mtbf_h if math.isfinite(mtbf_h) and mtbf_h > 0 else 0.0
+    return restart_h + manual_share * manual_hours * (count + (1.0 if after_failure else 0.0))
 
 
 def expected_goodput(mtbf_h: float, write_h: float, tau_h: float, restart_h: float, train_h: float = math.inf) -> float:

@@ -102,9 +102,12 @@ def failure_goodput(units: int, mtbf_chip_days: float, params: float, restart_ba
     g = rel.goodput_on(units, mtbf_chip_days, write_h, None, restart_base_minutes, restart_minutes_per_1000_chips,
                        manual_share, manual_hours)
     if maintenance_every_days:
-        stop_h = maintenance_minutes / 60.0 + rel.restart_under_failures(
-            rel.restart_hours(units, restart_base_minutes, restart_minutes_per_1000_chips),
-            rel.job_mtbf_hours(mtbf_chip_days, units))
+        m_h = rel.job_mtbf_hours(mtbf_chip_days, units)
+        restart_h = rel.restart_under_failures(
+            rel.restart_hours(units, restart_base_minutes, restart_minutes_per_1000_chips), m_h)
+        # the stop's restart, and the waits of the failures that strike it (it follows no failure)
+        stop_h = maintenance_minutes / 60.0 + rel.expected_restart_hours(restart_h, manual_share, manual_hours, m_h,
+                                                                         after_failure=False)
         g *= max(0.0, 1.0 - stop_h / (maintenance_every_days * HOURS_PER_DAY))
     return g
 

@@ -440,6 +440,7 @@ class TrainingJob:
         # held the job (a layout fit them) (``_held_to_start``)
         self._start_held: list | None = None
         self._usable_at_adopt: dict[str, int] = {}
+        self._grow_check = False  # the compiled loop stopped where repairs came back: ask for a faster plan there
         self._wait_why = ""
 
     # -- capacity ------------------------------------------------------------------------------------
@@ -563,13 +564,22 @@ class TrainingJob:
             day += 1.0
 
     def _set_training(self, plan: Plan | None) -> None:
+        """The chips (and link rates) the job trains on from now: a change point only where they change.
+
+        (Set again at every pass of the loop, they made an edge at every failure of the named steps and at none of
+        the compiled loop's: what a portfolio's job leaves to the next, in stretches between changes, differed.)
+        """
         now = self.env.now
         for n in self.pools:
-            self.in_training[n].set(now, plan.units_of(n) if plan else 0)
+            tl, units = self.in_training[n], plan.units_of(n) if plan else 0
+            if tl.values[-1] != units:
+                tl.set(now, units)
         keys = set(self.link_tl) | set(plan.link_bytes_per_s if plan else {})
         for k in keys:
             rate = plan.link_bytes_per_s.get(k, 0.0) * self._factor(plan) if plan else 0.0  # held hours: _tables
-            self.link_tl.setdefault(k, Timeline()).set(now, rate)
+            tl = self.link_tl.setdefault(k, Timeline())
+            if tl.values[-1] != rate:
+                tl.set(now, rate)
 
     def _record_layout(self, plan: Plan, start_h: float) -> None:
         self._close_layout(start_h)
@@ -593,10 +603,6 @@ class TrainingJob:
         self._open_layouts = 0
 
     # -- decisions -----------------------------------------------------------------------------------
-    def _restart_h(self, plan: Plan) -> float:
-        """Restart of the job on ``plan`` [h] (its slowest pool's, at the plan's size)."""
-        return self.strategy.ctx.restart_hours({p.pool: p.units for p in plan.parts})
-
     def _restart_base_h(self, plan: Plan) -> float:
         """The automated restart of the job on ``plan`` [h], before the failures that strike it (drawn one by one)."""
         return self.strategy.ctx.base_restart_hours({p.pool: p.units for p in plan.parts})
@@ -630,7 +636,8 @@ class TrainingJob:
 
     def _switch_cost_h(self, plan: Plan) -> float:
         """A re-plan's own hours: its overhead and the restart (failures on), before any checkpoint transfer."""
-        return self.sc.strategy.replan_overhead_hours + (self._restart_h(plan) if self.on else 0.0)
+        return self.sc.strategy.replan_overhead_hours + (
+            self.strategy.ctx.stop_restart_hours({p.pool: p.units for p in plan.parts}) if self.on else 0.0)
 
     def _go_hours(self, plan: Plan, tokens_left: float) -> float:
         """Expected hours to finish on ``plan`` from now, a checkpoint transfer counted MOVE_MARGIN times more.
@@ -737,7 +744,7 @@ class TrainingJob:
         for rise_at in rises[:WAIT_RISES]:
             then = {n: ps.available_by(rise_at) for n, ps in self.pools.items()}
             switch_h = self.sc.strategy.replan_overhead_hours + pay_now_h + (
-                self.strategy.ctx.restart_hours(then) if self.on else 0.0)
+                self.strategy.ctx.stop_restart_hours(then) if self.on else 0.0)
             scale = sum(then.values()) / max(new.units_used, 1) * WAIT_SPEEDUP
             # the hours ``new`` trains before the rise (or before its own chips leave): against the switch saved
             if min(rise_at, new_leaves) - now < switch_h * scale:
@@ -762,7 +769,8 @@ class TrainingJob:
             if trained >= left:
                 continue
             # a job whose chips left before the rise waited meanwhile: it starts on ``up`` paying the restart only
-            pay_h = self._switch_cost_h(up) if new_leaves >= rise_at else (self._restart_h(up) if self.on else 0.0)
+            pay_h = self._switch_cost_h(up) if new_leaves >= rise_at else (
+                self.strategy.ctx.stop_restart_hours({p.pool: p.units for p in up.parts}) if self.on else 0.0)
             best_now = min(best_now, rise_at - now + pay_h + self._finish_from(up, rise_at + pay_h, left - trained))
         if waited_for is None or not best_wait < best_now:
             return ""
@@ -1483,17 +1491,16 @@ class TrainingJob:
                 ps.failed = int(failed[ps.row])
             if status == kernel.DONE:
                 break
-            self.saved = float(fs[_F_SAVED])  # GROW: the strategy weighs a change on what is safe now
-            self._take_checked()  # the loop may have raised the checks (kernel._no_faster_plan)
-            if self._faster_plan(float(fs[_F_T])):  # the main loop re-plans and restarts
-                break
-            self._grow_at(grow_at)
-            self._put_checked()
+            # GROW: repairs came back and a faster plan may exist. The stretch ends at the failure (or the stop): the
+            # main loop moves the clock there, asks the strategy at that hour (``_grow_check``) and pays the restart
+            # (asked here, the strategy read the clock of the stretch's start: a sequential job moved where the named
+            # steps did not)
+            self._grow_check = True
+            break
         if ist[_I_TOKENS]:
             self._flush_tokens(int(ist[_I_TOKENS]), k.shares)
             ist[_I_TOKENS] = 0
-        if status == kernel.DONE:
-            self._take_checked()
+        self._take_checked()  # the loop may have raised the checks (kernel._no_faster_plan)
         s = self.stats
         t, pos, saved, fail_in, next_maint, held_h, kept_h, unsaved, lost_h = fs[_F_OUT].tolist()
         self.saved, self.pos = saved, pos
@@ -1502,7 +1509,7 @@ class TrainingJob:
         if self.maint_every_h:
             self.next_maint = next_maint
         checkpoints, failures, maintenance, self.events_left, pending = ist[_I_OUT].tolist()
-        if pending:
+        if pending or self._grow_check:  # (at a GROW, the restart the loop left is the main loop's to pay)
             self.pending_restart = True
         self._share_tokens(unsaved, k.shares)
         units = plan.units_used
@@ -1713,20 +1720,27 @@ class TrainingJob:
                 self._end_wait(env.now)
                 self.waiting_since_h = None
             if self.pending_restart:
+                before = [ps.usable for ps in self._states]
                 yield from self._restart()
                 if self.pending_restart:  # chips of the plan left during it: re-plan on what is left first
                     continue
                 # chips that came during it (a re-plan's overhead, a move): weighed now, as a step during training
                 # is (their wake-up fired while the job held: 2,796 chips came in a 48-hour re-plan, and the job
-                # trained on 1,260 of 4,096 for 77 days)
-                if self._came_meanwhile() and self._on_capacity_change(False, 0.0):
+                # trained on 1,260 of 4,096 for 77 days). Only those: chips that came at an earlier step were weighed
+                # there (asked again after every later restart, the named steps re-planned where the loop did not)
+                if any(ps.usable > b for ps, b in zip(self._states, before, strict=True)) \
+                        and self._on_capacity_change(False, 0.0):
                     continue
             if self.on and self.FAST and not self.must_plan:
                 reached = self._through_failures()
                 if reached > env.now:
                     yield env.timeout(reached - env.now)
-                    if self.pending_restart:
-                        continue
+                if self._grow_check:  # repairs came back at a failure or a maintenance stop: at its hour, as the
+                    self._grow_check = False  # named steps ask (``_on_failure``, ``_maintenance``)
+                    if not self._needs_plan():
+                        self._faster_plan(reached)
+                if self.pending_restart:
+                    continue
             rate_h = self._rate_h()
             cyc = self._cycle()
             pending_h = rules.pending_hours(self.pos, cyc.tau)

@@ -12,9 +12,9 @@ another in compiled code and returns to Python only where Python must decide:
   again: nothing of that interruption was taken yet);
 - ``ROOM``: a repair table or an output buffer is full (Python makes room and calls again);
 - ``GROW``: repairs came back and lifted a pool above its last check onto a higher plan grid count, so a
-  faster plan may exist (Python asks the strategy: ``TrainingJob._faster_plan``; the loop itself gives that
-  method's first answers, when no pool is above its check or none is on a higher grid count); when none
-  exists, Python calls again and the restart is paid where the loop left off;
+  faster plan may exist (the stretch ends at that failure or stop; the main loop asks the strategy at its hour,
+  ``TrainingJob._faster_plan``, and pays the restart; the loop itself gives that method's first answers, when no
+  pool is above its check or none is on a higher grid count);
 - ``RECORD``: the job recorded its safe tokens (replication 0 keeps each pool's share by day: Python).
 
 The safe tokens are also recorded at the end of every day the stretch passes (``DAY_END_H`` before the next
@@ -323,8 +323,11 @@ def _day_ends(tk: cython.double[:, :], ist: cython.longlong[:], i_tokens: cython
 def _restart_end(t: cython.double, carry: cython.double, r_h: cython.double, mtbf_h: cython.double,
                  ex: cython.double[:], ei: cython.Py_ssize_t, un: cython.double[:], ui: cython.Py_ssize_t,
                  hit_one: cython.bint, repair_on: cython.bint, manual_share: cython.double,
-                 manual_mean_h: cython.double, ist: cython.longlong[:]) -> cython.double:
+                 manual_mean_h: cython.double, limit: cython.double, ist: cython.longlong[:]) -> cython.double:
     """The hour a restart that starts at ``t`` ends, with the failures that strike it; read ahead, no draw taken.
+
+    Read no further than ``limit`` (an hour at or past it: the restart crosses the outside event, and the loop leaves
+    the failure to the named steps).
 
     The failure clock runs through an automated restart of ``r_h`` hours: the next failure comes after the carried
     gap (``carry``; nan: the next exponential), and one that comes before the restart is through starts it over,
@@ -338,6 +341,8 @@ def _restart_end(t: cython.double, carry: cython.double, r_h: cython.double, mtb
     gap: cython.double
     manual_on: cython.bint = manual_share > 0
     while True:
+        if t >= limit:
+            return t
         if carry != carry:
             if e >= ex.shape[0]:
                 break
@@ -629,7 +634,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 # rest of the gap (training hours: none pass during the stop); stop before one whose restart, with
                 # the failures that strike it, would cross the outside event
                 end_h = _restart_end(t + to_maint + delta + pause_h + manual_due, gap - to_maint, r_h, mtbf_h, ex, ei,
-                                     un, ui, hit_one, repair_mean_h != 0, manual_share, manual_mean_h, ist)
+                                     un, ui, hit_one, repair_mean_h != 0, manual_share, manual_mean_h, limit, ist)
                 if end_h != end_h:  # too few draws to read the restart through: nothing of it is taken yet
                     events_left += 1
                     carry = gap
@@ -692,7 +697,7 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
                 manual_h = ex[ei + (repair_mean_h != 0)] * manual_mean_h
             end_h = _restart_end(t + gap + (manual_due + manual_h), math.nan, r_h, mtbf_h, ex,
                                  ei + (repair_mean_h != 0) + waits, un, ui + (not hit_one) + manual_on,
-                                 hit_one, repair_mean_h != 0, manual_share, manual_mean_h, ist)
+                                 hit_one, repair_mean_h != 0, manual_share, manual_mean_h, limit, ist)
             if end_h != end_h:  # too few draws to read the restart through: nothing of this failure is taken yet
                 ist[I_NEED_EXP] += (repair_mean_h != 0) + waits
                 ist[I_NEED_UNI] += (not hit_one) + manual_on
@@ -758,6 +763,9 @@ def stretch(fs: cython.double[:], ist: cython.longlong[:], ex: cython.double[:],
         spare[k] -= lost
         if t + repair_h < next_return:
             next_return = t + repair_h
+        if spare[k] < 0 and next_return <= t:  # a repair of no time (repair_days: 0) is back at once, as Python has it
+            next_return = _settle(t, rows, part_row, part_units, spare, grow_at, usable, failed, rt, ru, rtook, rn,
+                                  rfirst, ist, ev_i, ev_f, record, track, can_grow, i_events, i_grow)
         if record:  # (a failure that strikes a restart loses no training: -1 says so)
             _emit(ev_i, ev_f, ist, i_events, E_FAILURE, r, node, t, -1.0 if in_restart else _pending(pos, tau) * 60.0)
             _emit(ev_i, ev_f, ist, i_events, E_RESTART, -1, 0, t, manual_h)

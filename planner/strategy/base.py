@@ -409,6 +409,11 @@ class Context:
         return reliability.expected_restart_hours(self.restart_hours(units), *self.manual_terms(units),
                                                   self.job_mtbf_hours(units))
 
+    def stop_restart_hours(self, units: dict[str, int]) -> float:
+        """Mean downtime of a restart that follows no failure (a re-plan's) [h]: its failures' manual waits counted."""
+        return reliability.expected_restart_hours(self.restart_hours(units), *self.manual_terms(units),
+                                                  self.job_mtbf_hours(units), after_failure=False)
+
     def write_hours(self, units: dict[str, int]) -> float:
         """One blocking checkpoint write of a job on ``units`` chips per pool [h]: its slowest pool's."""
         return max((self.failures(p).write_h for p, u in units.items() if u > 0), default=0.0)
