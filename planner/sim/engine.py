@@ -440,7 +440,7 @@ class TrainingJob:
         # held the job (a layout fit them) (``_held_to_start``)
         self._start_held: list | None = None
         self._usable_at_adopt: dict[str, int] = {}
-        self._grow_check = False  # the compiled loop stopped where repairs came back: ask for a faster plan there
+        self._at_h: float | None = None  # the hour decisions read while the compiled loop asks (``_clock``)
         self._wait_why = ""
 
     # -- capacity ------------------------------------------------------------------------------------
@@ -603,6 +603,10 @@ class TrainingJob:
         self._open_layouts = 0
 
     # -- decisions -----------------------------------------------------------------------------------
+    def _clock(self) -> float:
+        """The hour decisions are made at: SimPy's, or the failure's while the compiled loop asks (``_at_h``)."""
+        return self.env.now if self._at_h is None else self._at_h
+
     def _restart_base_h(self, plan: Plan) -> float:
         """The automated restart of the job on ``plan`` [h], before the failures that strike it (drawn one by one)."""
         return self.strategy.ctx.base_restart_hours({p.pool: p.units for p in plan.parts})
@@ -656,7 +660,7 @@ class TrainingJob:
             return go_h
         if not move_h:
             return self._grow_hours(plan, go_h, rate, tokens_left)
-        leave_h = self._leaves_at(plan) - self.env.now
+        leave_h = self._leaves_at(plan) - self._clock()
         if go_h > leave_h:
             there_h = leave_h - self._switch_cost_h(plan) - move_h  # hours it trains there
             back = self.home if self.home is not None else self.plan
@@ -678,7 +682,7 @@ class TrainingJob:
         here = self.plan
         if here is None or plan is here:
             return go_h
-        now = self.env.now
+        now = self._clock()
         leave_h = min(self.pools[p.pool].usable_falls_below(p.units) for p in plan.parts) - now
         if go_h <= leave_h or min(self.pools[p.pool].usable_falls_below(p.units) for p in here.parts) - now <= leave_h:
             return go_h  # (when the current plan loses chips then too, both pay a re-plan)
@@ -897,7 +901,7 @@ class TrainingJob:
         for t, units in returns if need > 0 else ():
             got += units
             if got >= need:
-                back_h = max(t - self.env.now, start_h)
+                back_h = max(t - self._clock(), start_h)
                 break
         trained = rate * max(back_h - start_h, 0.0)
         if not math.isfinite(back_h) or trained >= tokens_left:
@@ -1491,12 +1495,20 @@ class TrainingJob:
                 ps.failed = int(failed[ps.row])
             if status == kernel.DONE:
                 break
-            # GROW: repairs came back and a faster plan may exist. The stretch ends at the failure (or the stop): the
-            # main loop moves the clock there, asks the strategy at that hour (``_grow_check``) and pays the restart
-            # (asked here, the strategy read the clock of the stretch's start: a sequential job moved where the named
-            # steps did not)
-            self._grow_check = True
-            break
+            self.saved = float(fs[_F_SAVED])  # GROW: the strategy weighs a change on what is safe now
+            self._take_checked()  # the loop may have raised the checks (kernel._no_faster_plan)
+            # at the failure's (or the stop's) hour, as the named steps ask: SimPy's clock is still at the stretch's
+            # start (read there, a sequential job's moves were timed from it, and it moved where the named steps did
+            # not)
+            self._at_h = float(fs[_F_T])
+            try:
+                faster = self._faster_plan(self._at_h)
+            finally:
+                self._at_h = None
+            if faster:  # the main loop re-plans and restarts
+                break
+            self._grow_at(grow_at)
+            self._put_checked()
         if ist[_I_TOKENS]:
             self._flush_tokens(int(ist[_I_TOKENS]), k.shares)
             ist[_I_TOKENS] = 0
@@ -1509,7 +1521,7 @@ class TrainingJob:
         if self.maint_every_h:
             self.next_maint = next_maint
         checkpoints, failures, maintenance, self.events_left, pending = ist[_I_OUT].tolist()
-        if pending or self._grow_check:  # (at a GROW, the restart the loop left is the main loop's to pay)
+        if pending:
             self.pending_restart = True
         self._share_tokens(unsaved, k.shares)
         units = plan.units_used
@@ -1735,12 +1747,8 @@ class TrainingJob:
                 reached = self._through_failures()
                 if reached > env.now:
                     yield env.timeout(reached - env.now)
-                if self._grow_check:  # repairs came back at a failure or a maintenance stop: at its hour, as the
-                    self._grow_check = False  # named steps ask (``_on_failure``, ``_maintenance``)
-                    if not self._needs_plan():
-                        self._faster_plan(reached)
-                if self.pending_restart:
-                    continue
+                    if self.pending_restart:
+                        continue
             rate_h = self._rate_h()
             cyc = self._cycle()
             pending_h = rules.pending_hours(self.pos, cyc.tau)

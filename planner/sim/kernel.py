@@ -12,9 +12,9 @@ another in compiled code and returns to Python only where Python must decide:
   again: nothing of that interruption was taken yet);
 - ``ROOM``: a repair table or an output buffer is full (Python makes room and calls again);
 - ``GROW``: repairs came back and lifted a pool above its last check onto a higher plan grid count, so a
-  faster plan may exist (the stretch ends at that failure or stop; the main loop asks the strategy at its hour,
-  ``TrainingJob._faster_plan``, and pays the restart; the loop itself gives that method's first answers, when no
-  pool is above its check or none is on a higher grid count);
+  faster plan may exist (Python asks the strategy at the failure's or the stop's hour: ``TrainingJob._faster_plan``;
+  the loop itself gives that method's first answers, when no pool is above its check or none is on a higher grid
+  count); when none exists, Python calls again and the restart is paid where the loop left off;
 - ``RECORD``: the job recorded its safe tokens (replication 0 keeps each pool's share by day: Python).
 
 The safe tokens are also recorded at the end of every day the stretch passes (``DAY_END_H`` before the next
