@@ -47,18 +47,17 @@ def _flops_per_watt(scenario: Scenario, pool_name: str) -> float:
     return scenario.chip(pool.chip).bf16_tflops / watts_per_usable_chip(scenario, pool_name, site)
 
 
-def _holds(scenario: Scenario, pool_name: str) -> bool:
-    """Whether a job that may use the pool can hold its model's training state on the pool's usable chips at all.
+def _holds(scenario: Scenario, pool_name: str, workloads: list) -> bool:
+    """Whether one of ``workloads`` can hold its model's training state on the pool's usable chips at all.
 
     Weights, gradients and optimizer state (``memory.state_bytes_per_param`` at ZeRO-3 over every chip), activations
     aside: a pool that cannot takes no site power ahead of one that can (64 H100s too small for a 405B model took
-    the power first and 81 A100s that trained it waited; it never finished).
+    the power first and 81 A100s that trained it waited; it never finished). It is asked for the job the pool's rank
+    comes from (``power_order``): a later job that fits the pool gives it no power ahead of the earlier job's.
     """
     pool = next(p for p in scenario.fleet if p.name == pool_name)
     room = pool.usable_units * usable_bytes(scenario.chip(pool.chip).hbm_gib)
-    loads = ([j.workload for j in scenario.jobs if j.pools is None or pool_name in j.pools] if scenario.jobs
-             else [scenario.workload])
-    return any(count_params(w.arch).total * float(state_bytes_per_param(3, 1)) <= room for w in loads)
+    return any(count_params(w.arch).total * float(state_bytes_per_param(3, 1)) <= room for w in workloads)
 
 
 def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
@@ -71,20 +70,25 @@ def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
     ended by then: ``ended``, job name -> hour) ranks its pools after those of the jobs that are: its pools hold no
     power a running job's could use. A pool no job names comes last. Ties (every pool of a one-job scenario,
     pools that the same jobs may use) go by peak BF16 FLOP/s per watt of the site's power, the most first (a pool
-    that cannot hold the model's training state last, ``_holds``), then by fleet order: in fleet order, an A100
-    pool written first took a site's power and left the 512 H100s beside it dark (5.9 days where the H100s first
-    took 3.7; 256 more A100s finished the job 0.75 days later). Adding a later job moves no pool before one that an
-    earlier job uses, so it never takes power from an earlier job while that one trains.
+    that cannot hold the training state of the job it is ranked by goes last, ``_holds``), then by fleet order: in
+    fleet order, an A100 pool written first took a site's power and left the 512 H100s beside it dark (5.9 days
+    where the H100s first took 3.7; 256 more A100s finished the job 0.75 days later). Adding a later job moves no
+    pool before one that an earlier job uses, nor reorders the pools an earlier job ranks (a later job's fit is not
+    asked), so it never takes power from an earlier job while that one trains.
     """
     ended = ended or {}
     jobs = scenario.ordered_jobs()
     idle = {k for k, job in enumerate(jobs) if hours_since(scenario.start, job.first_day(scenario.start)) > at_h
             or ended.get(job.name, math.inf) <= at_h}
-    rank = {n: (2, 0, (not _holds(scenario, n), -_flops_per_watt(scenario, n), i)) for i, n in enumerate(names)}
+    def tie(i: int, n: str, workloads: list) -> tuple:
+        return (not _holds(scenario, n, workloads), -_flops_per_watt(scenario, n), i)
+
+    loads = [j.workload for j in jobs] if jobs else [scenario.workload]
+    rank = {n: (2, 0, tie(i, n, loads)) for i, n in enumerate(names)}
     for k, job in enumerate(jobs):
-        for n in names:
-            if job.pools is None or n in job.pools:
-                rank[n] = min(rank[n], (int(k in idle), k, rank[n][2]))
+        for i, n in enumerate(names):
+            if (job.pools is None or n in job.pools) and (int(k in idle), k) < rank[n][:2]:
+                rank[n] = (int(k in idle), k, tie(i, n, [job.workload]))  # weighed for the job it is ranked by
     return sorted(names, key=rank.__getitem__)
 
 

@@ -1,0 +1,44 @@
+"""Fleet review, tenth round: site power between tied pools is weighed for the job that is served."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from planner.loader import from_dict
+from planner.sim.portfolio import portfolio_context, portfolio_replication
+from planner.sim.power import power_order
+
+BIG = {"model": "llama3-405b", "tokens": 2.0e10, "seq_len": 4096, "global_batch_tokens": 4194304}
+SMALL = {"model": "llama3-8b", "tokens": 1.0e9, "seq_len": 4096, "global_batch_tokens": 4194304}
+
+
+def _power_doc(jobs: list[dict]) -> dict:
+    """64 H100s and 128 A100s at one site whose 0.1 MW powers either pool, not both."""
+    return {"name": "power-tie", "start": "2025-01-01", "horizon_days": 120,
+            "fleet": [{"name": "h100", "chip": "h100-sxm", "site": "s1", "units": 64},
+                      {"name": "a100", "chip": "a100-80gb", "site": "s1", "units": 128}],
+            "sites": [{"name": "s1", "pue": 1.0, "power_mw": [{"date": "2025-01-01", "mw": 0.1}]}],
+            "jobs": jobs, "reliability": {"enabled": False},
+            "simulation": {"seed": 1, "replications": 1, "model_error": "off"}}
+
+
+def _finish_days(doc: dict) -> dict[str, float]:
+    out = portfolio_replication(portfolio_context(from_dict(doc)), np.random.SeedSequence(1))
+    return {n: (r["time_to_train_days"] if r["finished"] else math.inf) for n, r in out.metrics["jobs"].items()}
+
+
+def test_a_lower_priority_job_does_not_give_site_power_to_a_pool_the_first_job_cannot_use():
+    """A priority-2 job that fits the H100s must not rank them first for the 405B job's power.
+
+    64 H100s cannot hold a 405B model's training state: when they took the site's power, the A100s that trained the
+    priority-1 job were left dark and it never trained.
+    """
+    alone = [{"name": "big", "priority": 1, "workload": BIG}]
+    both = alone + [{"name": "small", "priority": 2, "pools": ["h100"], "workload": SMALL}]
+    assert power_order(from_dict(_power_doc(alone)), ["h100", "a100"]) == ["a100", "h100"]
+    assert power_order(from_dict(_power_doc(both)), ["h100", "a100"]) == ["a100", "h100"]
+    first, second = _finish_days(_power_doc(alone)), _finish_days(_power_doc(both))
+    assert math.isfinite(first["big"])
+    assert second["big"] <= first["big"] + 1e-9  # adding a lower-priority job never delays a higher one
