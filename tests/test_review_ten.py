@@ -42,3 +42,24 @@ def test_a_lower_priority_job_does_not_give_site_power_to_a_pool_the_first_job_c
     first, second = _finish_days(_power_doc(alone)), _finish_days(_power_doc(both))
     assert math.isfinite(first["big"])
     assert second["big"] <= first["big"] + 1e-9  # adding a lower-priority job never delays a higher one
+
+
+def test_the_fleets_last_day_shows_a_rental_that_ends_at_the_horizon():
+    """The fleet's chips in service on the horizon's last day are read just before it, as a job's schedule is.
+
+    Read at the horizon itself, a rental that ends there showed 0 chips on its last day of service.
+    """
+    from planner.sim.portfolio import fleet_in_service
+    from planner.sim.supply import Step
+
+    doc = _power_doc([{"name": "big", "priority": 1, "workload": SMALL}])
+    doc["horizon_days"] = 10
+    sc = from_dict(doc)
+    end_h = 10 * 24.0
+    supply = {"h100": [Step(0.0, "cloud_start", 64), Step(end_h, "cloud_end", -64)],
+              "a100": [Step(0.0, "delivery", 128), Step(0.0, "commissioning", 128)]}
+    table = fleet_in_service(sc, supply, end_h)
+    h100 = table[table["pool"] == "h100"]["units_in_service"].tolist()
+    assert h100 == [64] * 10
+    a100 = table[table["pool"] == "a100"]["units_in_service"].tolist()
+    assert a100 == [128] * 10
