@@ -63,3 +63,41 @@ def test_the_fleets_last_day_shows_a_rental_that_ends_at_the_horizon():
     assert h100 == [64] * 10
     a100 = table[table["pool"] == "a100"]["units_in_service"].tolist()
     assert a100 == [128] * 10
+
+
+def test_both_paths_log_a_portfolio_jobs_events_in_one_order():
+    """At one instant a job's checkpoints come before the outside event there, on the compiled loop and the steps.
+
+    The compiled loop logged them as its stretch ended, the named steps after the share of chips that ended it.
+    """
+    from planner.sim.engine import TrainingJob
+
+    wl = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304.0}
+    doc = {"name": "order", "start": "2025-01-01", "horizon_days": 300,
+           "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 128,
+                      "deliveries": [{"date": "2025-01-20", "units": 256}]},
+                     {"name": "cloud", "chip": "a100-80gb", "site": "dc2",
+                      "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-09-01",
+                                "price_per_chip_hour_usd": 2.0}}],
+           "links": [{"sites": ["dc1", "dc2"], "gbps": 100}],
+           "jobs": [{"name": "a", "workload": {**wl, "tokens": 2.0e11}, "priority": 1, "pools": ["own"]},
+                    {"name": "b", "workload": {**wl, "tokens": 2.0e11}, "priority": 2},
+                    {"name": "c", "workload": {**wl, "tokens": 5.0e10}, "priority": 3, "start_after": "2025-02-01",
+                     "pools": ["own"]}],
+           "reliability": {"enabled": True, "mtbf_chip_days": 50.0, "repair_days": 5.0,
+                           "maintenance_every_days": 3.0},
+           "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+    sc = from_dict(doc)
+    tables = []
+    for fast in (True, False):
+        TrainingJob.FAST = fast
+        try:
+            tables.append(portfolio_replication(portfolio_context(sc), np.random.SeedSequence(409123),
+                                                tables=True).events)
+        finally:
+            TrainingJob.FAST = True
+    loop, steps = tables
+    assert list(loop["event"]) == list(steps["event"]) and list(loop["pool"]) == list(steps["pool"])
+    assert np.allclose(loop["time_days"], steps["time_days"], rtol=1e-12)
+    at = loop[(loop["event"] == "share") & (loop["time_days"] == 3.0)].index
+    assert len(at) and loop.loc[at[0] - 1, "event"] == "checkpoint"  # the checkpoints before the share first
