@@ -65,39 +65,66 @@ def test_the_fleets_last_day_shows_a_rental_that_ends_at_the_horizon():
     assert a100 == [128] * 10
 
 
-def test_both_paths_log_a_portfolio_jobs_events_in_one_order():
-    """At one instant a job's checkpoints come before the outside event there, on the compiled loop and the steps.
+WL8 = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304.0}
 
-    The compiled loop logged them as its stretch ended, the named steps after the share of chips that ended it.
-    """
+
+def _two_site_doc(jobs: list[dict], reliability: dict) -> dict:
+    """128 H100s (256 more on day 19) at one site, 256 rented A100s at another, failures on."""
+    return {"name": "order", "start": "2025-01-01", "horizon_days": 300,
+            "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 128,
+                       "deliveries": [{"date": "2025-01-20", "units": 256}]},
+                      {"name": "cloud", "chip": "a100-80gb", "site": "dc2",
+                       "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-09-01",
+                                 "price_per_chip_hour_usd": 2.0}}],
+            "links": [{"sites": ["dc1", "dc2"], "gbps": 100}], "jobs": jobs,
+            "reliability": {"enabled": True, "repair_days": 5.0, **reliability},
+            "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
+
+
+def _events_on_both_paths(doc: dict, seed: int) -> tuple:
+    """Replication ``seed``'s stacked events: the compiled loop's, then the named steps'."""
     from planner.sim.engine import TrainingJob
 
-    wl = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4194304.0}
-    doc = {"name": "order", "start": "2025-01-01", "horizon_days": 300,
-           "fleet": [{"name": "own", "chip": "h100-sxm", "site": "dc1", "units": 128,
-                      "deliveries": [{"date": "2025-01-20", "units": 256}]},
-                     {"name": "cloud", "chip": "a100-80gb", "site": "dc2",
-                      "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-09-01",
-                                "price_per_chip_hour_usd": 2.0}}],
-           "links": [{"sites": ["dc1", "dc2"], "gbps": 100}],
-           "jobs": [{"name": "a", "workload": {**wl, "tokens": 2.0e11}, "priority": 1, "pools": ["own"]},
-                    {"name": "b", "workload": {**wl, "tokens": 2.0e11}, "priority": 2},
-                    {"name": "c", "workload": {**wl, "tokens": 5.0e10}, "priority": 3, "start_after": "2025-02-01",
-                     "pools": ["own"]}],
-           "reliability": {"enabled": True, "mtbf_chip_days": 50.0, "repair_days": 5.0,
-                           "maintenance_every_days": 3.0},
-           "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
     sc = from_dict(doc)
     tables = []
     for fast in (True, False):
         TrainingJob.FAST = fast
         try:
-            tables.append(portfolio_replication(portfolio_context(sc), np.random.SeedSequence(409123),
+            tables.append(portfolio_replication(portfolio_context(sc), np.random.SeedSequence(seed),
                                                 tables=True).events)
         finally:
             TrainingJob.FAST = True
     loop, steps = tables
     assert list(loop["event"]) == list(steps["event"]) and list(loop["pool"]) == list(steps["pool"])
     assert np.allclose(loop["time_days"], steps["time_days"], rtol=1e-12)
+    return loop, steps
+
+
+def test_both_paths_log_a_portfolio_jobs_events_in_one_order():
+    """At one instant a job's checkpoints come before the outside event there, on the compiled loop and the steps.
+
+    The compiled loop logged them as its stretch ended, the named steps after the share of chips that ended it.
+    """
+    jobs = [{"name": "a", "workload": {**WL8, "tokens": 2.0e11}, "priority": 1, "pools": ["own"]},
+            {"name": "b", "workload": {**WL8, "tokens": 2.0e11}, "priority": 2},
+            {"name": "c", "workload": {**WL8, "tokens": 5.0e10}, "priority": 3, "start_after": "2025-02-01",
+             "pools": ["own"]}]
+    loop, _steps = _events_on_both_paths(_two_site_doc(jobs, {"mtbf_chip_days": 50.0, "maintenance_every_days": 3.0}),
+                                         409123)
     at = loop[(loop["event"] == "share") & (loop["time_days"] == 3.0)].index
     assert len(at) and loop.loc[at[0] - 1, "event"] == "checkpoint"  # the checkpoints before the share first
+
+
+def test_a_failure_comes_before_the_re_plan_it_causes_on_both_paths():
+    """A failure, its restart, then the re-plan onto the chips it left, on both paths.
+
+    The compiled loop logs a failure at its own hour, a rounding step after SimPy's clock, where the main loop logs
+    the re-plan that follows: the failure sorted after it (356 -> 342 chips, then the failure that took 8).
+    """
+    jobs = [{"name": "a", "workload": {**WL8, "tokens": 2.0e11}, "priority": 1},
+            {"name": "b", "workload": {**WL8, "tokens": 1.0e11}, "priority": 2},
+            {"name": "c", "workload": {**WL8, "tokens": 5.0e10}, "priority": 3, "start_after": "2025-02-01"}]
+    rel = {"mtbf_chip_days": 150.0, "maintenance_every_days": 7.0, "manual_intervention_share": 0.3}
+    loop, _steps = _events_on_both_paths(_two_site_doc(jobs, rel), 95222)
+    replan = loop[(loop["event"] == "re-plan") & (loop["detail"] == "356 -> 342 chips")].index
+    assert len(replan) and list(loop.loc[replan[0] - 2:replan[0], "event"]) == ["failure", "restart", "re-plan"]

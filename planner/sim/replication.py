@@ -266,13 +266,18 @@ def factor_of(factor: float | ModelDraw, run: Run) -> float:
     return factor if isinstance(factor, float | int) else factor.of_run(run)
 
 
-def _event_order(e: Event) -> tuple[float, bool]:
-    """Events by time; at one instant a job's checkpoints first: the row counts those made before it.
+EVENT_INSTANT_H = 1e-9  # events this close (3.6 µs) are at one instant: kept in the order they were logged
 
-    The compiled loop logs them as its stretch ends, before the outside event that ended it; the named steps
-    after it (a share of chips and the checkpoints before it came in either order at day 3).
+
+def _event_order(e: Event) -> tuple[float, bool]:
+    """Events by time; at one instant a job's checkpoints first (the row counts those made before it), then as logged.
+
+    The compiled loop logs its stretch's checkpoints as the stretch ends, before the outside event that ended it;
+    the named steps after it (a share of chips and the checkpoints before it came in either order at day 3). And
+    the loop logs at its own hour, a rounding step from SimPy's clock: a failure it logged sorted after the re-plan
+    the main loop made for it at the clock's hour, 4e-15 h earlier.
     """
-    return e.time_h, e.kind != EventKind.CHECKPOINT
+    return round(e.time_h / EVENT_INSTANT_H) * EVENT_INSTANT_H, e.kind != EventKind.CHECKPOINT
 
 
 def simulate(scenario: Scenario, strategy: Strategy, steps: dict[str, list[Step]], rng: np.random.Generator,
