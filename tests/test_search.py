@@ -322,3 +322,27 @@ def test_scores_from_shape_terms_are_those_of_evaluate(mid, chip_id):
         assert np.array_equal(getattr(got, k), getattr(want, k)), k
     block = c.recompute == 3
     assert block.any() and (want.parts.t_mb[block] >= terms.t_mb[idx][block]).all()
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mid=st.sampled_from(["llama3-8b", "llama3-70b"]), start=st.integers(1100, 3000),
+       b=st.sampled_from([None, 64, 100, 517]))
+def test_counts_that_give_every_group_its_degree_again_get_best_layouts_answer(mid, start, b):
+    """Counts that give every group of shapes the same degree are answered without a search, still as best_layout.
+
+    Neighbouring counts often do: the answer is the one found before, for the count asked (units_available,
+    layouts counted).
+    """
+    from planner.perf.search import LayoutPlanner
+
+    planner = LayoutPlanner(arch(mid), H100, wl(mid), 3200)
+    scored = []
+    real = planner._scored
+    planner._scored = lambda *a: scored.append(a[0]) or real(*a)
+    asks = [u for u in range(start, start + 24) if u >= planner.min_units]
+    for units in asks:
+        got = planner.layout(units, b)
+        want = best_layout(arch(mid), H100, planner._setup(b), units)
+        assert {f: getattr(got, f) for f in _RESULT_FIELDS} == {f: getattr(want, f) for f in _RESULT_FIELDS}
+    assert len(scored) < len(asks) or not asks  # (the test exercises the answers found again)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import time
 from dataclasses import dataclass, replace
@@ -425,6 +426,9 @@ class LayoutPlanner:
         chip = self.system.chip
         self.arch, self.chip, self.wl, self.pin = arch, chip, wl, pin
         self._cache: dict[tuple[int, int], LayoutResult | None] = {}
+        # per batch share, the answers by what they depend on: each group's degree and whether it is a candidate
+        # (``_search``): counts that give every group the same degree get the same layout
+        self._by_degrees: dict[tuple[int, bytes], LayoutResult | None] = {}
         self._tables: dict[int, _ShapeTable] = {}  # per batch share: every shape's last scores (``_search``)
         self._every: _DegreeKeys | None = None  # every shape at the whole batch (a share's are a subset of it)
         # every shape and its ``shape_terms``, per micro-batch options (a share of the batch may offer fewer)
@@ -544,6 +548,20 @@ class LayoutPlanner:
                                                     and held > self.table_bytes):
             held -= self._tables.pop(next(iter(self._tables))).nbytes
         group_dp, group_ok = tab.keys.groups_on(units, wl, self.pin)
+        # the search reads ``units`` only through the groups' degrees and candidacy: another count that gives them
+        # the same has the same answer, but for the count it was asked on and the layouts it counts
+        degrees = (b, hashlib.blake2b(group_dp.tobytes() + group_ok.tobytes(), digest_size=16).digest())
+        if degrees in self._by_degrees:
+            same = self._by_degrees[degrees]
+            return None if same is None else replace(same, units_available=units,
+                                                    layouts_evaluated=self._evaluated(units, wl),
+                                                    search_seconds=time.perf_counter() - t0)
+        self._by_degrees[degrees] = found = self._scored(units, b, wl, tab, group_dp, group_ok, t0)
+        return found
+
+    def _scored(self, units: int, b: int, wl: TrainingSetup, tab: _ShapeTable, group_dp: np.ndarray,
+                group_ok: np.ndarray, t0: float) -> LayoutResult | None:
+        """``_search``'s branch and bound on the groups' degrees ``group_dp`` (candidates: ``group_ok``)."""
         dp, ok = tab.keys.per_shape(group_dp, group_ok)  # the groups' degrees for the bound, each shape's for the rest
         evaluated = self._evaluated(units, wl)
         idx = np.nonzero(ok)[0]
