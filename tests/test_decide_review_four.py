@@ -46,7 +46,7 @@ def test_the_cli_compare_of_a_portfolio_says_what_its_cost_is(cli, tmp_path):
     path.write_text(yaml.safe_dump(PORTFOLIO, sort_keys=False))
     r = cli("compare", path)
     assert r.exit_code == 0, r
-    assert "the job's own spend on the chips it held" in " ".join(r.stdout.split())
+    assert "the job's own spend on the chips it trained on" in " ".join(r.stdout.split())
 
 
 def _row(name: str, low: str, high: str, days: tuple, costs: tuple, decides: bool = False,

@@ -656,7 +656,7 @@ def test_the_jobs_used_spend_adds_up_to_the_fleets(seed):
 
 
 def test_each_jobs_schedule_spend_is_its_cost():
-    """A portfolio's schedule rows of a job carry the spend on the chips it held: on its last day, its cost_usd.
+    """A portfolio's schedule rows of a job carry the spend on the chips it trained on: on its last day, its cost_usd.
 
     Before, they carried the whole fleet's committed spend of its pools, so the jobs' rows added up to several
     times the fleet's (job c: $590,442 on its rows against a cost of $73,554).

@@ -34,8 +34,8 @@ def mode_label(r: Mapping[str, Any]) -> str:
 
 
 # a portfolio's compare rows price each job at its own spend (planner/sim/portfolio.portfolio_compare)
-PORTFOLIO_COST_NOTE = ("cost: the job's own spend on the chips it held, as `planner run` gives each job's; the pools' "
-                       "whole commitment is the portfolio's")
+PORTFOLIO_COST_NOTE = ("cost: the job's own spend on the chips it trained on, as `planner run` gives each job's; "
+                       "the pools' whole commitment is the portfolio's")
 
 
 

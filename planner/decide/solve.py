@@ -294,7 +294,7 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             # the job's finish (`--job`), else the scenario's (a portfolio's: its last job's)
             times = r["jobs_time_to_train_days"][job] if job is not None else r["time_to_train_days"]
             t = finish_quantile_days(times, quantile)
-            # the job's summary (`--job`), else the scenario's: its spend on the chips it held, else the committed
+            # the job's summary (`--job`), else the scenario's: its spend on the chips it trained on, else the committed
             summary = r["summary"] if job is None else next(j.summary for j in r["summary"].jobs if j.name == job)
             cost = summary.metrics["cost_usd"]
             # on the line to replications stopped by the point's own horizon, the quantile is known only as at

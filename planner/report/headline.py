@@ -433,7 +433,7 @@ def job_rows(summary: Summary) -> list[dict[str, str]]:
     """One display row per job of a portfolio, in priority order (the report's jobs table).
 
     job, priority, finish P10/P50/P90, time to train (P50), deadline, the chance of meeting it, pools used,
-    chip-hours (P50), the spend on the chips it held (P50; the fleet's committed spend is the portfolio's, above
+    chip-hours (P50), the spend on the chips it trained on (P50; the fleet's committed spend is the portfolio's, above
     the table) and what limited it (the kinds of its limits: layout, failures ...;
     :func:`job_limit_lines` has the sentences).
     """

@@ -781,8 +781,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         if k < last:
             left, supply = _after_job(pctx, k, run, left, supply, horizon_h, ended)
         if tables:
-            # each job's rows carry the spend on the chips it held (its cost_usd): the jobs' rows add up; its chips in
-            # service are those it held, not those it was handed and left to the jobs after it
+            # each job's rows carry the spend on the chips it trained on (its cost_usd): the jobs' rows add up; its
+            # chips in service are those it held, not those it was handed and left to the jobs after it
             handed_on = {p.name: _in_service(left[p.name]) for p in js.fleet} if k < last else {}
             out.schedule, out.events, out.layouts, out.links = _tables(js, run, job_spend=True, handed_on=handed_on,
                                                                        from_h=_first_hour(pctx, k))
@@ -821,8 +821,9 @@ def portfolio_compare(pctx: PortfolioContext, seed: int) -> list[dict]:
         links = (lambda run: shared_links(pctx, k, before, run)) if k else None
         for r in compare_on(js, ctx, steps, job_seed, factor, rank_steps=rank_steps, more_limits=links):
             if r["possible"]:
-                # a job's cost is its spend on the chips it held, as `run` gives it per job (runner._with_jobs) and
-                # `solve --job` seeks on: the pools' whole commitment is the portfolio's, the same for every mode.
+                # a job's cost is its spend on the chips it trained on, as `run` gives it per job
+                # (runner._with_jobs) and `solve --job` seeks on: the pools' whole commitment is the portfolio's, the
+                # same for every mode.
                 # It grows while the job trains: at least its figure when the horizon stopped it
                 grows = bool(not r["finished"] or costs.unpriced(js))
                 # a job picked by cost ranks its modes on the pools' commitment (``_order``): kept, so the pick shows
