@@ -218,6 +218,25 @@ def check_quantile(quantile: float) -> None:
                             f"slowest replication), not {quantile}")
 
 
+def _cut_jobs_refused(scenario: Scenario, path: str, value: float, job: str, source: str) -> str:
+    """What `planner run` says of the whole portfolio at the answer when a job ``up_to`` cut cannot train ("" else).
+
+    The search ran ``job`` and the jobs before it only: a job after it that no layout fits does not move it, but
+    `planner run` of the scenario at that value refuses it (review: the answer could not be checked with `run`).
+    """
+    from ..errors import InfeasiblePlanError
+    from ..sim.runner import portfolio_that_trains
+
+    if len(up_to(scenario, job).jobs) == len(scenario.jobs):
+        return ""
+    try:
+        portfolio_that_trains(set_values(scenario, {path: value}, source, drop_zeroed=True))
+    except InfeasiblePlanError as exc:
+        return (f"the search ran job {job!r} and the jobs before it (the jobs after it never change it); at this "
+                f"value `planner run` of the whole scenario refuses it: {exc}")
+    return ""
+
+
 def up_to(scenario: Scenario, job: str | None) -> Scenario:
     """A portfolio cut after ``job``: the jobs that get chips before it and itself (None: the scenario as it is).
 
@@ -416,6 +435,8 @@ def solve(scenario: Scenario, path: str, deadline: dt.date, quantile: float = 0.
             raised += (f"; the reservation of {', '.join(counted)} begins inside the raised horizon: its price counts "
                        "in these costs, not in `planner run` of the file")
         note = f"{note}; {raised}" if note else raised
+    if job is not None and best is not None and (cut := _cut_jobs_refused(scenario, path, best, job, source)):
+        note = f"{note}; {cut}" if note else cut
     code = f"cost_{scenario.currency.code.lower()}" if scenario.currency is not None else None
     return {
         "found": best is not None,

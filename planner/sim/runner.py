@@ -69,6 +69,19 @@ def _one_portfolio(recipe: tuple[Scenario, int]) -> tuple:
     return scenario, portfolio_context(scenario), n
 
 
+def portfolio_that_trains(scenario: Scenario):
+    """The portfolio's context, when every job can train on its pools (else InfeasiblePlanError, saying why)."""
+    from .portfolio import portfolio_context
+
+    ctx = portfolio_context(scenario)
+    for job, job_ctx, js in zip(ctx.jobs, ctx.contexts, ctx.scenarios, strict=True):
+        candidates, why = options(job_ctx, js.strategy.mode)
+        if not candidates:
+            raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train: "
+                                      + "; ".join(f"{m}: {w}" for m, w in why.items()))
+    return ctx
+
+
 def replicate(scenario: Scenario, ctx, seed: np.random.SeedSequence, n: int, tables: bool = False,
               curve: bool = False) -> ReplicationOutput:
     """One replication: of the one job (``ctx`` a Context), or of every job of a portfolio (a PortfolioContext)."""
@@ -371,12 +384,7 @@ def run_scenario(scenario: Scenario, replications: int | None = None, seed: int 
     n = replications or scenario.simulation.replications
     seed = scenario.simulation.seed if seed is None else seed
     if scenario.jobs:
-        ctx = _one_portfolio((scenario, n))[1]
-        for job, job_ctx, js in zip(ctx.jobs, ctx.contexts, ctx.scenarios, strict=True):
-            candidates, why = options(job_ctx, js.strategy.mode)
-            if not candidates:
-                raise InfeasiblePlanError(f"job {job.name!r}: no strategy mode can train: "
-                                          + "; ".join(f"{m}: {w}" for m, w in why.items()))
+        ctx = portfolio_that_trains(scenario)
     else:
         ctx = Context(scenario, layout_planners(scenario))
         candidates, why = options(ctx, scenario.strategy.mode)
