@@ -149,3 +149,17 @@ def test_solve_for_a_job_says_when_run_refuses_the_whole_scenario_at_its_answer(
     out = r.json()
     assert out["found"] and "`planner run` of the whole scenario refuses it: job 'second'" in out["note"]
     assert cli("run", path, "--out", path.parent / "out").exit_code == 2  # as the note says
+
+
+def test_a_portfolios_headline_says_its_span_is_not_training_days(cli, make_scenario):
+    """Job b starts on day 9: the portfolio's 9.5 days from its first start are not 9.5 days of training (review)."""
+    wl = {"model": "llama3-8b", "seq_len": 8192, "global_batch_tokens": 4.0e6}
+    path = make_scenario(start="2024-03-01", horizon_days=120, workload=None,
+                         fleet=[{"name": "h", "chip": "h100-sxm", "units": 256}],
+                         jobs=[{"name": "a", "priority": 1, "workload": {**wl, "tokens": 2.0e11}},
+                               {"name": "b", "priority": 2, "workload": {**wl, "tokens": 1.0e11},
+                                "start_after": "2024-03-10"}],
+                         reliability={"enabled": False}, simulation={"seed": 1, "replications": 1})
+    r = cli("run", path, "--out", path.parent / "out")
+    assert r.exit_code == 0, r
+    assert "From first start to last finish (p50)" in r.stdout and "Training days" not in r.stdout

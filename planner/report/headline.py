@@ -152,7 +152,10 @@ def _date_items(summary: Summary) -> list[Headline]:
         spread = [] if summary.replications == 1 else [f"p10 {when('p10')} · p90 {when('p90')}"]
         out.append(Headline("finish_date", "Finish date (p50)", when("p50"),
                             " · ".join([*spread, f"start {summary.start}"])))
-    for key, label, m in (("training_days", "Training days (p50)", summary.training_days),
+    # a portfolio's: from its first job's start to its last job's finish, gaps between jobs included (review: it read
+    # as 9.5 days of training where the fleet trained 1.6 and sat idle between two jobs); each job's are in its table
+    trained = "From first start to last finish (p50)" if summary.jobs else "Training days (p50)"
+    for key, label, m in (("training_days", trained, summary.training_days),
                           ("waiting_days", "Waiting for capacity (p50)", summary.waiting_days)):
         if m is not None:  # a P50 beyond the finishes (or no finish at all): never, said, not left out
             shown = NEVER if m.at() is None else at_least(summary, key, "p50") + fmt_value("time_to_train_days", m.at())
