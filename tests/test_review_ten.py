@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -163,3 +164,24 @@ def test_a_portfolios_headline_says_its_span_is_not_training_days(cli, make_scen
     r = cli("run", path, "--out", path.parent / "out")
     assert r.exit_code == 0, r
     assert "From first start to last finish (p50)" in r.stdout and "Training days" not in r.stdout
+
+
+def test_a_wait_for_the_jobs_before_says_when_the_last_of_them_ended(cli, make_scenario):
+    """Job big ends on day 4.3 and its chips come to job small at the next midnight: the wait says so (review)."""
+    path = make_scenario(
+        start="2024-03-01", horizon_days=150, workload=None,
+        fleet=[{"name": "h", "chip": "h100-sxm", "site": "s1", "units": 256,
+                "deliveries": [{"date": "2024-03-20", "units": 512}], "commissioning_days": 5},
+               {"name": "a", "chip": "a100-80gb", "site": "s1", "units": 256}],
+        sites=[{"name": "s1", "pue": 1.3, "power_mw": [{"date": "2024-03-01", "mw": 0.5},
+                                                        {"date": "2024-03-25", "mw": 1.0}]}],
+        jobs=[{"name": "big", "priority": 1, "workload": {"model": "llama3-70b", "tokens": 1.0e11, "seq_len": 8192,
+                                                          "global_batch_tokens": 8388608}},
+              {"name": "small", "priority": 2, "start_after": "2024-03-05",
+               "workload": {"model": "llama3-8b", "tokens": 2.0e11, "seq_len": 8192, "global_batch_tokens": 4194304}}],
+        reliability={"enabled": False}, simulation={"seed": 1, "replications": 1})
+    out = path.parent / "out"
+    assert cli("run", path, "--out", out).exit_code == 0
+    small = next(j for j in json.loads((out / "summary.json").read_text())["jobs"] if j["name"] == "small")
+    wait = [x for x in small["limits"] if x.startswith("wait:")]
+    assert wait and "ended on 2024-03-05 and its chips came to this job at the next midnight" in wait[0]

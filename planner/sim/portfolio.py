@@ -426,12 +426,15 @@ def _never_trained(pctx: PortfolioContext, k: int, supply: Supply, left: Supply,
     return []
 
 
-def _held_back(pctx: PortfolioContext, k: int, supply: Supply, steps: Supply, run: Run) -> list[str]:
+def _held_back(pctx: PortfolioContext, k: int, supply: Supply, steps: Supply, run: Run,
+               before: list[Run] = ()) -> list[str]:
     """Why job ``k`` first trained later than it could: the jobs before it held the chips of its pools ([] if not).
 
     From the first hour the fleet had chips of its pools in service on which the job could start (a layout fits, and
     ``min_units_to_start``), while the chips it was given (``steps``) could start it on none, until they could. A job
-    held three days by the one before it, missing its deadline, had no limit to say so.
+    held three days by the one before it, missing its deadline, had no limit to say so. ``before``: the runs of
+    the jobs before it; when the last of them ended in that time, the sentence says its chips came at the next
+    midnight (the hours after its end were the hand-over's, not a job's).
     """
     t0 = _first_start_days(run) * HOURS_PER_DAY
     from_h = max(_first_hour(pctx, k), 0.0)
@@ -453,20 +456,24 @@ def _held_back(pctx: PortfolioContext, k: int, supply: Supply, steps: Supply, ru
             if could and not starts(given, t)[0]:
                 held = (t, units)
         elif starts(given, t)[0]:
-            return _held_sentence(pctx, names, held, t, t0)
-    return _held_sentence(pctx, names, held, t0, t0) if held is not None else []
+            return _held_sentence(pctx, names, held, t, t0, before)
+    return _held_sentence(pctx, names, held, t0, t0, before) if held is not None else []
 
 
-def _held_sentence(pctx: PortfolioContext, names, held: tuple[float, int], until: float, t0: float) -> list[str]:
+def _held_sentence(pctx: PortfolioContext, names, held: tuple[float, int], until: float, t0: float,
+                   before: list[Run] = ()) -> list[str]:
     """``_held_back``'s sentence: held from ``held`` (hour, chips in service) until ``until`` (first start ``t0``)."""
     start = pctx.scenario.start
     (t, units), last = held, until == t0
     end = (f"its first start on {_date(start, t0 / HOURS_PER_DAY)}" if last
            else f"{_date(start, math.floor(until / HOURS_PER_DAY))} (it first started on "
                 f"{_date(start, t0 / HOURS_PER_DAY)})")
+    ended = max((r.end_h for r in before), default=math.inf)
+    handed = (f"; the last of them ended on {_date(start, ended / HOURS_PER_DAY)} and its chips came to this job at "
+              "the next midnight, as a job's chips are handed on" if t <= ended < until else "")
     return [f"wait: the jobs before it held the chips of {' + '.join(names)} it could train on from "
             f"{_date(start, math.floor(t / HOURS_PER_DAY))} until {end} ({(until - t) / HOURS_PER_DAY:.1f} days; "
-            f"{units:,} in service then)"]
+            f"{units:,} in service then{handed})"]
 
 
 def _own_waits(pctx: PortfolioContext, k: int, waits: dict) -> dict:
@@ -768,7 +775,8 @@ def portfolio_replication(pctx: PortfolioContext, seed: np.random.SeedSequence, 
         if not run.job.stats.held_chip_h and not run.job.stats.finished:
             row["limits"] = _never_trained(pctx, k, supply, left, horizon_h) or row["limits"]
         if k:
-            row["limits"] = row["limits"] + _held_back(pctx, k, supply, steps, run) + shared_links(pctx, k, runs, run)
+            row["limits"] = (row["limits"] + _held_back(pctx, k, supply, steps, run, runs)
+                             + shared_links(pctx, k, runs, run))
         if tables and sc.sites:  # (replication 0's limits are the run's)
             row["limits"] = row["limits"] + power_limit(run, _own_waits(pctx, k, supply.waits),
                                                         from_h=_first_hour(pctx, k))
