@@ -29,7 +29,7 @@ def _doc(jobs, power_mw=None, failures=True, units=512) -> dict:
                       "cloud": {"units": 256, "from": "2025-01-01", "until": "2025-09-01",
                                 "price_per_chip_hour_usd": 2.0}}],
            "links": [{"sites": ["dc1", "dc2"], "gbps": 100}],
-           "jobs": jobs, "reliability": {"enabled": failures},
+           "jobs": copy.deepcopy(jobs), "reliability": {"enabled": failures},
            "simulation": {"seed": 3, "replications": 1, "model_error": "off"}}
     if power_mw is not None:
         doc["sites"] = [{"name": "dc1", "pue": 1.2, "power_mw": [{"date": "2025-01-01", "mw": power_mw}]}]

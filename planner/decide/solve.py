@@ -230,7 +230,11 @@ def _cut_jobs_refused(scenario: Scenario, path: str, value: float, job: str, sou
     if len(up_to(scenario, job).jobs) == len(scenario.jobs):
         return ""
     try:
-        portfolio_that_trains(set_values(scenario, {path: value}, source, drop_zeroed=True))
+        point = set_values(scenario, {path: value}, source, drop_zeroed=True)
+    except ScenarioError:  # (the search ran it: not expected)
+        return ""
+    try:
+        portfolio_that_trains(point)
     except InfeasiblePlanError as exc:
         return (f"the search ran job {job!r} and the jobs before it (the jobs after it never change it); at this "
                 f"value `planner run` of the whole scenario refuses it: {exc}")

@@ -468,7 +468,7 @@ def _held_sentence(pctx: PortfolioContext, names, held: tuple[float, int], until
     end = (f"its first start on {_date(start, t0 / HOURS_PER_DAY)}" if last
            else f"{_date(start, math.floor(until / HOURS_PER_DAY))} (it first started on "
                 f"{_date(start, t0 / HOURS_PER_DAY)})")
-    ended = max((r.end_h for r in before), default=math.inf)
+    ended = max((r.end_h for r in before if set(r.strategy.pools) & set(names)), default=math.inf)  # (on its pools)
     handed = (f"; the last of them ended on {_date(start, ended / HOURS_PER_DAY)} and its chips came to this job at "
               "the next midnight, as a job's chips are handed on" if t <= ended < until else "")
     return [f"wait: the jobs before it held the chips of {' + '.join(names)} it could train on from "

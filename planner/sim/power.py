@@ -80,6 +80,7 @@ def power_order(scenario: Scenario, names: list[str], at_h: float = math.inf,
     jobs = scenario.ordered_jobs()
     idle = {k for k, job in enumerate(jobs) if hours_since(scenario.start, job.first_day(scenario.start)) > at_h
             or ended.get(job.name, math.inf) <= at_h}
+
     def tie(i: int, n: str, workloads: list) -> tuple:
         return (not _holds(scenario, n, workloads), -_flops_per_watt(scenario, n), i)
 
