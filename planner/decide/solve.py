@@ -21,10 +21,10 @@ from ..cashflow import in_currency
 from ..costs import after_plan
 from ..deadline import deadline_end_days, meets_deadline
 from ..edits import format_path, parse_path, set_values, value_of
-from ..errors import ScenarioError
+from ..errors import InfeasiblePlanError, ScenarioError
 from ..scenario import LAST_DAY, MAX_HORIZON_DAYS, Scenario
 from ..sim.portfolio import ordered_jobs
-from ..sim.runner import finish_date
+from ..sim.runner import finish_date, portfolio_that_trains
 from ..stats import NEVER, time_stat
 from .points import finish_quantile_days, infeasible_note, run_points
 
@@ -224,9 +224,6 @@ def _cut_jobs_refused(scenario: Scenario, path: str, value: float, job: str, sou
     The search ran ``job`` and the jobs before it only: a job after it that no layout fits does not move it, but
     `planner run` of the scenario at that value refuses it (review: the answer could not be checked with `run`).
     """
-    from ..errors import InfeasiblePlanError
-    from ..sim.runner import portfolio_that_trains
-
     if len(up_to(scenario, job).jobs) == len(scenario.jobs):
         return ""
     try:

@@ -43,7 +43,6 @@ from ..strategy import Context, options
 from ..strategy.base import on_levels, pair
 from ..units import GBPS_TO_BYTES, HOURS_PER_DAY
 from .engine import Timeline
-from .kernel import DAY_END_H
 from .power import apply_power
 from .replication import (
     ReplicationOutput,
@@ -55,6 +54,7 @@ from .replication import (
     _tables,
     best_run,
     can_start,
+    chips_read_at,
     compare_on,
     draw_supply,
     model_factor,
@@ -852,8 +852,7 @@ def fleet_in_service(sc: Scenario, supply, end_h: float) -> pd.DataFrame:
     import pandas as pd
 
     days, t = _day_ends(end_h, sc.horizon_days * HOURS_PER_DAY)
-    if len(t) and t[-1] == end_h:  # the last day read just before the end, as a job's schedule reads it: a rental
-        t[-1] = max(end_h - DAY_END_H, 0.0)  # that ends at the horizon showed 0 chips on its last day of service
+    t = chips_read_at(t, end_h)  # (the last day's just before the end, as a job's schedule reads it)
     dates = [_date(sc.start, int(d)) for d in days]
     return pd.concat([pd.DataFrame({"date": dates, "pool": p.name,
                                     "units_in_service": _in_service(supply[p.name]).at(t).astype(int)})

@@ -937,6 +937,19 @@ def _day_ends(end_h: float, horizon_h: float = math.inf) -> tuple[np.ndarray, np
     return days, t
 
 
+def chips_read_at(t: np.ndarray, end_h: float) -> np.ndarray:
+    """The hours each day's chips are read (``_day_ends``' ``t``): the last day's just before the run's end.
+
+    As a day's are read just before midnight: at the end itself the job has let its chips go (a job that trains for
+    half a day showed 0 chips in training), and a rental that ends at the horizon is gone (the fleet showed 0 chips
+    on its last day of service).
+    """
+    ts = t.copy()
+    if len(ts) and ts[-1] == end_h:
+        ts[-1] = max(end_h - DAY_END_H, 0.0)
+    return ts
+
+
 def tokens_by_day(run: Run) -> np.ndarray:
     """Cumulative tokens trained (safe in a checkpoint) at the end of each day, over the pools the job used.
 
@@ -958,11 +971,7 @@ def _tables(scenario: Scenario, run: Run, job_spend: bool = False, handed_on: di
     end_h = run.end_h
     horizon_h = scenario.horizon_days * HOURS_PER_DAY
     days, t = _day_ends(end_h, horizon_h)  # state at the end of each day
-    # the chips of the last day are read just before the run's end, as a day's are just before midnight: at the end
-    # itself the job has let its chips go (a job that trains for half a day showed 0 chips in training)
-    ts = t.copy()
-    if len(ts) and ts[-1] == end_h:
-        ts[-1] = max(end_h - DAY_END_H, 0.0)
+    ts = chips_read_at(t, end_h)
     dates = [_date(scenario.start, int(d)) for d in days]
     # spend so far is an integral (no jump at an instant): each day's is read at its midnight, to the cent
     t_spend = np.minimum((days + 1) * HOURS_PER_DAY, end_h)
